@@ -1,0 +1,487 @@
+package topology
+
+import (
+	"crypto/sha256"
+	"fmt"
+	"net"
+	"net/netip"
+	"regexp"
+	"slices"
+	"strings"
+)
+
+// Defaults a lab file may leave out.
+const (
+	DefaultImage     = "debian-12"
+	DefaultUser      = "root"
+	DefaultMemoryMiB = 512
+	DefaultVCPUs     = 1
+	DefaultScheduler = "wlc" // ipvsadm's own default
+	DefaultProtocol  = "tcp"
+)
+
+var (
+	labNameRe  = regexp.MustCompile(`^[a-z][a-z0-9-]{0,19}$`)
+	nodeNameRe = regexp.MustCompile(`^[a-z][a-z0-9-]{0,30}$`)
+	nicNameRe  = regexp.MustCompile(`^[a-z][a-z0-9]{0,12}[0-9]$`)
+	bridgeRe   = regexp.MustCompile(`^[a-zA-Z0-9_.-]{1,15}$`)
+)
+
+// build turns the raw decoded file into a Lab, recording every problem.
+func (d *document) build(raw *rawLab) *Lab {
+	lab := &Lab{
+		Name:        raw.Name,
+		Description: raw.Description,
+		Image:       raw.Image,
+		Login:       Login{User: raw.Login.User, Password: raw.Login.Password},
+	}
+	switch {
+	case raw.Name == "":
+		d.add("name", "the lab needs a name (lower-case letters, digits and '-', at most 20): it prefixes every VM and network")
+	case !labNameRe.MatchString(raw.Name):
+		d.add("name", "%q is not a usable lab name: use lower-case letters, digits and '-', starting with a letter, at most 20 characters", raw.Name)
+	}
+	if lab.Image == "" {
+		lab.Image = DefaultImage
+	}
+	if lab.Login.User == "" {
+		lab.Login.User = DefaultUser
+	}
+	d.buildNetworks(raw, lab)
+	d.buildNodes(raw, lab)
+	d.buildServices(raw, lab)
+	d.checkUnique(lab)
+	d.checkRoles(lab)
+	for i, s := range lab.Services {
+		d.checkMode(lab, s, fmt.Sprintf("services[%d]", i))
+	}
+	return lab
+}
+
+func (d *document) buildNetworks(raw *rawLab, lab *Lab) {
+	if len(raw.Networks) == 0 {
+		d.add("networks", "the lab needs at least one network")
+	}
+	for _, name := range d.keyOrder["networks"] {
+		rn := raw.Networks[name]
+		path := "networks." + name
+		if rn == nil {
+			d.add(path, "network %s has no fields: it needs at least cidr", name)
+			continue
+		}
+		if !nodeNameRe.MatchString(name) {
+			d.add(path, "%q is not a usable network name: use lower-case letters, digits and '-'", name)
+		}
+		nw := &Network{Name: name, Bridge: rn.Bridge}
+		cidr, err := netip.ParsePrefix(rn.CIDR)
+		switch {
+		case rn.CIDR == "":
+			d.add(path+".cidr", "missing: the network's address range, like 192.168.4.0/24")
+		case err != nil || !cidr.Addr().Is4():
+			d.add(path+".cidr", "%q is not an IPv4 network like 192.168.4.0/24", rn.CIDR)
+		case cidr.Bits() > 30:
+			d.add(path+".cidr", "%s is too small for a lab network: use /30 or larger (/24 is usual)", rn.CIDR)
+		case cidr.Masked() != cidr:
+			d.add(path+".cidr", "%s has host bits set: the network is %s", rn.CIDR, cidr.Masked())
+		default:
+			nw.CIDR = cidr
+		}
+		if rn.Host != "" {
+			host, err := netip.ParseAddr(rn.Host)
+			switch {
+			case err != nil || !host.Is4():
+				d.add(path+".host", "%q is not an IPv4 address", rn.Host)
+			case nw.CIDR.IsValid() && !usableIn(host, nw.CIDR):
+				d.add(path+".host", "%s is not a usable host address in %s", host, nw.CIDR)
+			default:
+				nw.Host = host
+			}
+		} else if nw.CIDR.IsValid() {
+			nw.Host = lastUsable(nw.CIDR) // the classroom convention: .254 on a /24
+		}
+		if rn.Bridge != "" && !bridgeRe.MatchString(rn.Bridge) {
+			d.add(path+".bridge", "%q is not a usable bridge name: at most 15 letters, digits, '-', '_' or '.'", rn.Bridge)
+		}
+		for _, other := range lab.Networks {
+			if other.CIDR.IsValid() && nw.CIDR.IsValid() && other.CIDR.Overlaps(nw.CIDR) {
+				d.add(path+".cidr", "%s overlaps network %s (%s): lab networks must be separate", nw.CIDR, other.Name, other.CIDR)
+			}
+		}
+		lab.Networks = append(lab.Networks, nw)
+	}
+}
+
+func (d *document) buildNodes(raw *rawLab, lab *Lab) {
+	if len(raw.Nodes) == 0 {
+		d.add("nodes", "the lab needs nodes: at least one director and one web server")
+	}
+	for _, name := range d.keyOrder["nodes"] {
+		rn := raw.Nodes[name]
+		path := "nodes." + name
+		if rn == nil {
+			d.add(path, "node %s has no fields: it needs a role and nics", name)
+			continue
+		}
+		if !nodeNameRe.MatchString(name) {
+			d.add(path, "%q is not a usable node name (it becomes the hostname): use lower-case letters, digits and '-'", name)
+		}
+		n := &Node{Name: name, Role: rn.Role, Memory: rn.Memory, VCPUs: rn.VCPUs}
+		switch rn.Role {
+		case RoleClient, RoleDirector, RoleWeb:
+		case "":
+			d.add(path+".role", "missing: one of client, director, web")
+		default:
+			msg := fmt.Sprintf("%q is not a role: use client, director or web", rn.Role)
+			if s := suggest(rn.Role, []string{RoleClient, RoleDirector, RoleWeb}); s != "" {
+				msg += fmt.Sprintf(" (did you mean %q?)", s)
+			}
+			d.add(path+".role", "%s", msg)
+		}
+		if n.Memory == 0 {
+			n.Memory = DefaultMemoryMiB
+		} else if n.Memory < 128 || n.Memory > 16384 {
+			d.add(path+".memory", "%d MiB is out of range: use 128 to 16384", n.Memory)
+		}
+		if n.VCPUs == 0 {
+			n.VCPUs = DefaultVCPUs
+		} else if n.VCPUs < 1 || n.VCPUs > 8 {
+			d.add(path+".vcpus", "%d is out of range: use 1 to 8", n.VCPUs)
+		}
+		if len(rn.NICs) == 0 {
+			d.add(path+".nics", "node %s needs at least one NIC", name)
+		}
+		for _, nicName := range d.keyOrder[path+".nics"] {
+			if nic := d.buildNIC(lab, name, nicName, rn.NICs[nicName]); nic != nil {
+				n.NICs = append(n.NICs, nic)
+			}
+		}
+		if len(n.NICs) > 0 && len(n.Addresses()) == 0 {
+			d.add(path+".nics", "node %s has no NIC with an address: lvslab could not reach it", name)
+		}
+		if rn.Gateway != "" {
+			gw, err := netip.ParseAddr(rn.Gateway)
+			switch {
+			case err != nil || !gw.Is4():
+				d.add(path+".gateway", "%q is not an IPv4 address", rn.Gateway)
+			case n.HasAddress(gw):
+				d.add(path+".gateway", "%s is the node's own address: a gateway is another machine", gw)
+			case n.NICFor(gw) == nil && len(n.Addresses()) > 0:
+				d.add(path+".gateway", "%s is not on any network of %s (%s): a gateway must be directly reachable", gw, name, prefixList(n))
+			default:
+				n.Gateway = gw
+			}
+		}
+		if rn.Page != nil {
+			n.Page = *rn.Page
+			if rn.Role != RoleWeb {
+				d.add(path+".page", "only web nodes serve a page")
+			}
+		} else if rn.Role == RoleWeb {
+			n.Page = name // a page that says who served it
+		}
+		lab.Nodes = append(lab.Nodes, n)
+	}
+}
+
+func (d *document) buildNIC(lab *Lab, node, name string, rn *rawNIC) *NIC {
+	path := "nodes." + node + ".nics." + name
+	if !nicNameRe.MatchString(name) {
+		d.add(path, "%q is not a usable interface name: like eth0 or ens3 (letters then a number, at most 14)", name)
+	}
+	if rn == nil {
+		d.add(path, "NIC %s needs a network", name)
+		return nil
+	}
+	nic := &NIC{Name: name, Network: rn.Network}
+	nw := lab.Network(rn.Network)
+	if rn.Network == "" {
+		d.add(path+".network", "missing: the network this NIC is plugged into")
+	} else if nw == nil {
+		msg := fmt.Sprintf("no network named %q", rn.Network)
+		if s := suggest(rn.Network, networkNames(lab)); s != "" {
+			msg += fmt.Sprintf(" (did you mean %q?)", s)
+		}
+		d.add(path+".network", "%s", msg)
+	}
+	if rn.Address != "" {
+		addr, err := netip.ParsePrefix(rn.Address)
+		switch {
+		case err != nil || !addr.Addr().Is4():
+			if a, aerr := netip.ParseAddr(rn.Address); aerr == nil && nw != nil && nw.CIDR.IsValid() {
+				d.add(path+".address", "%q lacks its prefix length: write %s/%d", rn.Address, a, nw.CIDR.Bits())
+			} else {
+				d.add(path+".address", "%q is not an IPv4 address with prefix length, like 192.168.4.10/24", rn.Address)
+			}
+		case nw == nil || !nw.CIDR.IsValid():
+			nic.Address = addr // the network's own problem is reported already
+		case !nw.CIDR.Contains(addr.Addr()):
+			d.add(path+".address", "%s is outside %s (%s)", addr.Addr(), nw.Name, nw.CIDR)
+		case addr.Bits() != nw.CIDR.Bits():
+			d.add(path+".address", "prefix /%d differs from network %s (%s): write %s/%d", addr.Bits(), nw.Name, nw.CIDR, addr.Addr(), nw.CIDR.Bits())
+		case !usableIn(addr.Addr(), nw.CIDR):
+			d.add(path+".address", "%s is the network or broadcast address of %s, not a host address", addr.Addr(), nw.CIDR)
+		case addr.Addr() == nw.Host:
+			d.add(path+".address", "%s is the host machine's own address on %s: pick another", addr.Addr(), nw.Name)
+		default:
+			nic.Address = addr
+		}
+	}
+	if rn.MAC != "" {
+		hw, err := net.ParseMAC(rn.MAC)
+		switch {
+		case err != nil || len(hw) != 6:
+			d.add(path+".mac", "%q is not a MAC address like 52:54:00:12:34:56", rn.MAC)
+		case hw[0]&1 == 1:
+			d.add(path+".mac", "%s is a multicast address: a NIC needs a unicast MAC (even first byte)", rn.MAC)
+		default:
+			nic.MAC = hw.String()
+		}
+	} else {
+		nic.MAC = DeriveMAC(lab.Name, node, name)
+	}
+	return nic
+}
+
+// DeriveMAC gives a NIC a stable MAC in QEMU's 52:54:00 range, so a rebuilt
+// lab keeps its MACs (and the ARP checks of the exercises stay readable).
+func DeriveMAC(lab, node, nic string) string {
+	sum := sha256.Sum256([]byte(lab + "/" + node + "/" + nic))
+	return fmt.Sprintf("52:54:00:%02x:%02x:%02x", sum[0], sum[1], sum[2])
+}
+
+func (d *document) buildServices(raw *rawLab, lab *Lab) {
+	for i, rs := range raw.Services {
+		path := fmt.Sprintf("services[%d]", i)
+		if rs == nil {
+			d.add(path, "empty service")
+			continue
+		}
+		s := &Service{Name: rs.Name, Protocol: strings.ToLower(rs.Protocol), Mode: strings.ToLower(rs.Mode), Scheduler: strings.ToLower(rs.Scheduler)}
+		if s.Protocol == "" {
+			s.Protocol = DefaultProtocol
+		}
+		if s.Protocol != "tcp" && s.Protocol != "udp" {
+			d.add(path+".protocol", "%q is not a protocol: use tcp or udp", rs.Protocol)
+		}
+		switch {
+		case rs.FWMark < 0 || rs.FWMark > 0xffffffff:
+			d.add(path+".fwmark", "%d is out of range: a firewall mark is 1 to 4294967295", rs.FWMark)
+		case rs.FWMark > 0 && rs.VIP != "":
+			d.add(path+".fwmark", "give either vip (with port) or fwmark, not both: a firewall-mark service matches packets by mark")
+		default:
+			s.FWMark = uint32(rs.FWMark)
+		}
+		if rs.VIP != "" {
+			vip, err := netip.ParseAddr(rs.VIP)
+			if err != nil || !vip.Is4() {
+				d.add(path+".vip", "%q is not an IPv4 address (the VIP has no prefix length here; see vip_prefix)", rs.VIP)
+			} else {
+				s.VIP = vip
+			}
+		} else if s.FWMark == 0 {
+			d.add(path+".vip", "missing: the virtual IP the clients connect to (or a fwmark)")
+		}
+		switch {
+		case rs.Port == nil && s.FWMark == 0:
+			d.add(path+".port", "missing: the service port, like 80")
+		case rs.Port != nil && s.FWMark != 0:
+			d.add(path+".port", "a firewall-mark service has no port of its own: the mark selects the packets")
+		case rs.Port != nil && (*rs.Port < 1 || *rs.Port > 65535):
+			d.add(path+".port", "%d is out of range: use 1 to 65535", *rs.Port)
+		case rs.Port != nil:
+			s.Port = uint16(*rs.Port)
+		}
+		switch s.Mode {
+		case ModeNAT, ModeDR, ModeTUN:
+		case "":
+			d.add(path+".mode", "missing: nat, dr or tun")
+		default:
+			d.add(path+".mode", "%q is not a mode: use nat, dr or tun", rs.Mode)
+		}
+		if s.Scheduler == "" {
+			s.Scheduler = DefaultScheduler
+		} else if !slices.Contains(Schedulers, s.Scheduler) {
+			msg := fmt.Sprintf("%q is not a kernel IPVS scheduler: use one of %s", rs.Scheduler, strings.Join(Schedulers, " "))
+			if sg := suggest(s.Scheduler, Schedulers); sg != "" {
+				msg += fmt.Sprintf(" (did you mean %q?)", sg)
+			}
+			d.add(path+".scheduler", "%s", msg)
+		}
+		if rs.Persistence < 0 || rs.Persistence > 31536000 {
+			d.add(path+".persistence", "%d is out of range: seconds from 1 to 31536000, or 0 for none", rs.Persistence)
+		} else {
+			s.Persistence = int(rs.Persistence)
+		}
+		s.VIPPrefix = 32
+		if rs.VIPPrefix != nil {
+			if *rs.VIPPrefix < 1 || *rs.VIPPrefix > 32 {
+				d.add(path+".vip_prefix", "/%d is not a prefix length: use 1 to 32", *rs.VIPPrefix)
+			} else {
+				s.VIPPrefix = *rs.VIPPrefix
+			}
+		}
+		if rs.RealServerVIPPx != nil && *rs.RealServerVIPPx != 32 {
+			d.add(path+".real_server_vip_prefix", "/%d refused: the VIP on a real server's lo must be /32; a wider prefix on lo routes the whole subnet into the loopback and cuts the host off its network", *rs.RealServerVIPPx)
+		}
+		if len(rs.RealServers) == 0 {
+			d.add(path+".real_servers", "a service needs at least one real server")
+		}
+		for j, rr := range rs.RealServers {
+			if r := d.buildRealServer(lab, s, rr, fmt.Sprintf("%s.real_servers[%d]", path, j)); r != nil {
+				s.RealServers = append(s.RealServers, r)
+			}
+		}
+		lab.Services = append(lab.Services, s)
+	}
+}
+
+func (d *document) buildRealServer(lab *Lab, s *Service, rr *rawRealServer, path string) *RealServer {
+	if rr == nil {
+		d.add(path, "empty real server: it needs a node")
+		return nil
+	}
+	r := &RealServer{Node: rr.Node, Weight: 1, Port: s.Port}
+	n := lab.Node(rr.Node)
+	switch {
+	case rr.Node == "":
+		d.add(path+".node", "missing: the web node that serves this service")
+	case n == nil:
+		msg := fmt.Sprintf("no node named %q", rr.Node)
+		if sg := suggest(rr.Node, nodeNames(lab)); sg != "" {
+			msg += fmt.Sprintf(" (did you mean %q?)", sg)
+		}
+		d.add(path+".node", "%s", msg)
+	case n.Role != RoleWeb:
+		d.add(path+".node", "%s is a %s: real servers are web nodes", rr.Node, n.Role)
+	}
+	if rr.Weight != nil {
+		if *rr.Weight < 0 || *rr.Weight > 65535 {
+			d.add(path+".weight", "%d is out of range: use 0 to 65535 (0 takes the server out of rotation)", *rr.Weight)
+		} else {
+			r.Weight = int(*rr.Weight)
+		}
+	}
+	if rr.Port != nil {
+		if *rr.Port < 1 || *rr.Port > 65535 {
+			d.add(path+".port", "%d is out of range: use 1 to 65535", *rr.Port)
+		} else {
+			r.Port = uint16(*rr.Port)
+		}
+	}
+	if rr.Upper < 0 || rr.Upper > 65535 {
+		d.add(path+".upper", "%d is out of range: a connection threshold is 0 (none) to 65535", rr.Upper)
+	} else {
+		r.Upper = int(rr.Upper)
+	}
+	if rr.Lower < 0 || rr.Lower > 65535 {
+		d.add(path+".lower", "%d is out of range: a connection threshold is 0 (none) to 65535", rr.Lower)
+	} else {
+		r.Lower = int(rr.Lower)
+	}
+	if r.Upper > 0 && r.Lower >= r.Upper {
+		d.add(path+".lower", "lower threshold %d must be below the upper threshold %d: the server comes back when its connections fall under lower", r.Lower, r.Upper)
+	}
+	if r.Lower > 0 && r.Upper == 0 {
+		d.add(path+".lower", "a lower threshold needs an upper one: the server only leaves rotation at upper")
+	}
+	return r
+}
+
+// checkUnique refuses two NICs with the same address or MAC, and two
+// services with the same identity.
+func (d *document) checkUnique(lab *Lab) {
+	addrs := map[netip.Addr]string{}
+	macs := map[string]string{}
+	for _, n := range lab.Nodes {
+		for _, c := range n.NICs {
+			path := "nodes." + n.Name + ".nics." + c.Name
+			if c.Address.IsValid() {
+				if other, ok := addrs[c.Address.Addr()]; ok {
+					d.add(path+".address", "%s is already used by %s", c.Address.Addr(), other)
+				} else {
+					addrs[c.Address.Addr()] = n.Name + " " + c.Name
+				}
+			}
+			if other, ok := macs[c.MAC]; ok && c.MAC != "" {
+				d.add(path+".mac", "%s is already used by %s", c.MAC, other)
+			} else {
+				macs[c.MAC] = n.Name + " " + c.Name
+			}
+		}
+	}
+	keys := map[string]int{}
+	for i, s := range lab.Services {
+		if j, ok := keys[s.Key()]; ok {
+			d.add(fmt.Sprintf("services[%d]", i), "the same virtual service (%s) as services[%d]", s.Key(), j)
+		}
+		keys[s.Key()] = i
+		seen := map[string]bool{}
+		for j, r := range s.RealServers {
+			if seen[r.Node] {
+				d.add(fmt.Sprintf("services[%d].real_servers[%d].node", i, j), "%s is listed twice in this service", r.Node)
+			}
+			seen[r.Node] = true
+		}
+	}
+}
+
+func (d *document) checkRoles(lab *Lab) {
+	directors := lab.NodesWithRole(RoleDirector)
+	if len(lab.Nodes) == 0 {
+		return
+	}
+	if len(directors) == 0 {
+		d.add("nodes", "no node has role director: an LVS lab needs one to run IPVS")
+	}
+	if len(directors) > 1 {
+		d.add("nodes."+directors[1].Name+".role", "a second director: lvslab labs have one director (%s)", directors[0].Name)
+	}
+	if len(lab.NodesWithRole(RoleWeb)) == 0 {
+		d.add("nodes", "no node has role web: an LVS lab needs real servers")
+	}
+}
+
+func usableIn(a netip.Addr, p netip.Prefix) bool {
+	if !p.Contains(a) {
+		return false
+	}
+	return a != p.Masked().Addr() && a != broadcast(p)
+}
+
+func broadcast(p netip.Prefix) netip.Addr {
+	b := p.Masked().Addr().As4()
+	host := uint32(1)<<(32-p.Bits()) - 1
+	v := uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
+	v |= host
+	return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)})
+}
+
+func lastUsable(p netip.Prefix) netip.Addr {
+	return broadcast(p).Prev()
+}
+
+func networkNames(lab *Lab) []string {
+	var out []string
+	for _, n := range lab.Networks {
+		out = append(out, n.Name)
+	}
+	return out
+}
+
+func nodeNames(lab *Lab) []string {
+	var out []string
+	for _, n := range lab.Nodes {
+		out = append(out, n.Name)
+	}
+	return out
+}
+
+func prefixList(n *Node) string {
+	var out []string
+	for _, c := range n.NICs {
+		if c.Address.IsValid() {
+			out = append(out, c.Address.Masked().String())
+		}
+	}
+	return strings.Join(out, ", ")
+}

@@ -1,0 +1,206 @@
+// Package topology is the lab model: a lab file decoded strictly, defaults
+// applied and every rule checked, with errors that point at file:line:col.
+// Everything here is plain data; nothing talks to libvirt or SSH.
+package topology
+
+import (
+	"net/netip"
+	"strconv"
+)
+
+// Roles a node can play.
+const (
+	RoleClient   = "client"
+	RoleDirector = "director"
+	RoleWeb      = "web"
+)
+
+// Forwarding modes of an IPVS service (ipvsadm -m, -g, -i).
+const (
+	ModeNAT = "nat"
+	ModeDR  = "dr"
+	ModeTUN = "tun"
+)
+
+// Schedulers is the kernel's list of IPVS schedulers (ip_vs_<name> modules).
+var Schedulers = []string{"rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "fo", "ovf", "mh"}
+
+// Lab is a validated lab.
+type Lab struct {
+	Name        string
+	Description string
+	// Image is a built image name (see "lvslab image ls") or a path to a qcow2.
+	Image    string
+	Login    Login
+	Networks []*Network
+	Nodes    []*Node
+	Services []*Service
+	// File is where the lab came from (a path, or "embedded:NAME").
+	File string
+}
+
+// Login says how lvslab (and a student) logs into the nodes. Key login with
+// the lab's own key is always set up; a password is for classroom images.
+type Login struct {
+	User     string
+	Password string
+}
+
+// Network is an isolated lab network; Host is the address the host machine
+// (the classroom's "real machine") has on it.
+type Network struct {
+	Name   string
+	CIDR   netip.Prefix
+	Host   netip.Addr
+	Bridge string // optional bridge name; derived from the lab name when empty
+}
+
+// Node is one VM.
+type Node struct {
+	Name    string
+	Role    string
+	NICs    []*NIC
+	Gateway netip.Addr // zero when the node has no default route
+	Page    string     // web nodes: the body of index.html
+	Memory  int        // MiB
+	VCPUs   int
+}
+
+// NIC is one network interface of a node. A NIC with no address is attached
+// to its network but kept down, like the classroom VMs whose unused NICs are
+// disabled; this keeps the same VM hardware across a NAT<->DR switch.
+type NIC struct {
+	Name    string // guest interface name: eth0, eth1, ...
+	Network string
+	Address netip.Prefix // zero: attached but down
+	MAC     string       // lower-case aa:bb:..; derived when not given
+}
+
+// Service is one IPVS virtual service with its real servers.
+type Service struct {
+	Name        string
+	VIP         netip.Addr // zero when FWMark is used
+	Port        uint16
+	Protocol    string // tcp or udp
+	FWMark      uint32 // firewall-mark service (ipvsadm -f)
+	Mode        string
+	Scheduler   string
+	Persistence int // seconds, 0 = off (ipvsadm -p)
+	// VIPPrefix is the prefix length of the VIP alias on the director (DR,
+	// TUN, or NAT when the VIP is not already the director's address).
+	VIPPrefix   int
+	RealServers []*RealServer
+}
+
+// RealServer is one destination of a service.
+type RealServer struct {
+	Node   string
+	Weight int
+	Port   uint16 // defaults to the service port
+	Upper  int    // upper connection threshold (-x), 0 = none
+	Lower  int    // lower connection threshold (-y), 0 = none
+}
+
+// Node returns the node with that name, or nil.
+func (l *Lab) Node(name string) *Node {
+	for _, n := range l.Nodes {
+		if n.Name == name {
+			return n
+		}
+	}
+	return nil
+}
+
+// Network returns the network with that name, or nil.
+func (l *Lab) Network(name string) *Network {
+	for _, n := range l.Networks {
+		if n.Name == name {
+			return n
+		}
+	}
+	return nil
+}
+
+// NodesWithRole lists the nodes of a role in file order.
+func (l *Lab) NodesWithRole(role string) []*Node {
+	var out []*Node
+	for _, n := range l.Nodes {
+		if n.Role == role {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// NIC returns the node's NIC with that name, or nil.
+func (n *Node) NIC(name string) *NIC {
+	for _, c := range n.NICs {
+		if c.Name == name {
+			return c
+		}
+	}
+	return nil
+}
+
+// NICOn returns the node's configured NIC on a network, or nil.
+func (n *Node) NICOn(network string) *NIC {
+	for _, c := range n.NICs {
+		if c.Network == network && c.Address.IsValid() {
+			return c
+		}
+	}
+	return nil
+}
+
+// NICFor returns the configured NIC whose subnet holds addr, or nil.
+func (n *Node) NICFor(addr netip.Addr) *NIC {
+	for _, c := range n.NICs {
+		if c.Address.IsValid() && c.Address.Masked().Contains(addr) {
+			return c
+		}
+	}
+	return nil
+}
+
+// Addresses lists the node's configured addresses in NIC order.
+func (n *Node) Addresses() []netip.Addr {
+	var out []netip.Addr
+	for _, c := range n.NICs {
+		if c.Address.IsValid() {
+			out = append(out, c.Address.Addr())
+		}
+	}
+	return out
+}
+
+// HasAddress tells whether one of the node's NICs carries addr.
+func (n *Node) HasAddress(addr netip.Addr) bool {
+	for _, a := range n.Addresses() {
+		if a == addr {
+			return true
+		}
+	}
+	return false
+}
+
+// Director returns the director that carries a service: the one director of
+// the lab (validation refuses labs where this is ambiguous).
+func (l *Lab) Director() *Node {
+	ds := l.NodesWithRole(RoleDirector)
+	if len(ds) == 0 {
+		return nil
+	}
+	return ds[0]
+}
+
+// Key is the service's ipvsadm identity: "-t 192.168.4.5:80", "-u ...", "-f 1".
+func (s *Service) Key() string {
+	if s.FWMark != 0 {
+		return "-f " + strconv.FormatUint(uint64(s.FWMark), 10)
+	}
+	flag := "-t"
+	if s.Protocol == "udp" {
+		flag = "-u"
+	}
+	return flag + " " + netip.AddrPortFrom(s.VIP, s.Port).String()
+}
