@@ -1,0 +1,222 @@
+package sshx
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"crypto/rand"
+	"errors"
+	"io"
+	"net"
+	"os/exec"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+
+	"github.com/pkg/sftp"
+	"golang.org/x/crypto/ssh"
+)
+
+// testServer is an in-process SSH server on loopback: "exec" runs the
+// command with sh -c, "sftp" is served by pkg/sftp.
+type testServer struct {
+	Addr    string
+	HostKey ssh.Signer
+	// Conns counts accepted TCP connections, SFTPs opened subsystems.
+	Conns atomic.Int32
+	SFTPs atomic.Int32
+
+	ln     net.Listener
+	config *ssh.ServerConfig
+	mu     sync.Mutex
+	live   []net.Conn
+}
+
+type serverOptions struct {
+	authorized ssh.PublicKey // key login allowed with this key
+	password   string        // password login allowed with this password
+	hostKey    ssh.Signer    // generated when nil
+	addr       string        // 127.0.0.1:0 when empty
+}
+
+func startServer(t *testing.T, opts serverOptions) *testServer {
+	t.Helper()
+	if opts.hostKey == nil {
+		opts.hostKey = newSigner(t)
+	}
+	if opts.addr == "" {
+		opts.addr = "127.0.0.1:0"
+	}
+	config := &ssh.ServerConfig{}
+	if opts.authorized != nil {
+		config.PublicKeyCallback = func(_ ssh.ConnMetadata, key ssh.PublicKey) (*ssh.Permissions, error) {
+			if bytes.Equal(key.Marshal(), opts.authorized.Marshal()) {
+				return nil, nil
+			}
+			return nil, errors.New("key not authorized")
+		}
+	}
+	if opts.password != "" {
+		config.PasswordCallback = func(_ ssh.ConnMetadata, pw []byte) (*ssh.Permissions, error) {
+			if string(pw) == opts.password {
+				return nil, nil
+			}
+			return nil, errors.New("wrong password")
+		}
+	}
+	config.AddHostKey(opts.hostKey)
+	ln, err := net.Listen("tcp", opts.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &testServer{Addr: ln.Addr().String(), HostKey: opts.hostKey, ln: ln, config: config}
+	go s.accept()
+	t.Cleanup(s.Close)
+	return s
+}
+
+func newSigner(t *testing.T) ssh.Signer {
+	t.Helper()
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := ssh.NewSignerFromKey(priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return signer
+}
+
+func (s *testServer) Close() {
+	s.ln.Close()
+	s.DropConnections()
+}
+
+// DropConnections cuts every open connection, as a rebooting node would.
+func (s *testServer) DropConnections() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, c := range s.live {
+		c.Close()
+	}
+	s.live = nil
+}
+
+func (s *testServer) accept() {
+	for {
+		nc, err := s.ln.Accept()
+		if err != nil {
+			return
+		}
+		s.Conns.Add(1)
+		s.mu.Lock()
+		s.live = append(s.live, nc)
+		s.mu.Unlock()
+		go s.serve(nc)
+	}
+}
+
+func (s *testServer) serve(nc net.Conn) {
+	_, chans, reqs, err := ssh.NewServerConn(nc, s.config)
+	if err != nil {
+		nc.Close()
+		return
+	}
+	go ssh.DiscardRequests(reqs)
+	for nch := range chans {
+		if nch.ChannelType() != "session" {
+			nch.Reject(ssh.UnknownChannelType, "sessions only")
+			continue
+		}
+		ch, chReqs, err := nch.Accept()
+		if err != nil {
+			continue
+		}
+		go s.session(ch, chReqs)
+	}
+}
+
+// session serves one channel. Its process group is killed on a "signal"
+// request or when the client closes the channel, so timed-out test
+// commands do not linger.
+func (s *testServer) session(ch ssh.Channel, reqs <-chan *ssh.Request) {
+	var proc processGroup
+	defer proc.kill()
+	for req := range reqs {
+		switch req.Type {
+		case "exec":
+			var payload struct{ Command string }
+			if ssh.Unmarshal(req.Payload, &payload) != nil {
+				req.Reply(false, nil)
+				continue
+			}
+			req.Reply(true, nil)
+			go func() {
+				status := proc.run(payload.Command, ch, ch.Stderr())
+				ch.SendRequest("exit-status", false, ssh.Marshal(struct{ Status uint32 }{status}))
+				ch.Close()
+			}()
+		case "subsystem":
+			var payload struct{ Name string }
+			if ssh.Unmarshal(req.Payload, &payload) != nil || payload.Name != "sftp" {
+				req.Reply(false, nil)
+				continue
+			}
+			req.Reply(true, nil)
+			s.SFTPs.Add(1)
+			go func() {
+				server, err := sftp.NewServer(ch)
+				if err == nil {
+					server.Serve()
+					server.Close()
+				}
+				ch.Close()
+			}()
+		case "signal":
+			proc.kill()
+		default:
+			if req.WantReply {
+				req.Reply(false, nil)
+			}
+		}
+	}
+}
+
+type processGroup struct {
+	mu  sync.Mutex
+	pid int
+}
+
+func (p *processGroup) run(command string, stdout, stderr io.Writer) uint32 {
+	cmd := exec.Command("sh", "-c", command)
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		return 127
+	}
+	p.mu.Lock()
+	p.pid = cmd.Process.Pid
+	p.mu.Unlock()
+	err := cmd.Wait()
+	p.mu.Lock()
+	p.pid = 0 // the group is gone; its id may be reused
+	p.mu.Unlock()
+	var exit *exec.ExitError
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &exit) && exit.ExitCode() >= 0:
+		return uint32(exit.ExitCode())
+	default:
+		return 255
+	}
+}
+
+func (p *processGroup) kill() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.pid > 0 {
+		syscall.Kill(-p.pid, syscall.SIGKILL)
+	}
+}
