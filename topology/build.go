@@ -155,7 +155,7 @@ func (d *document) buildNodes(raw *rawLab, lab *Lab) {
 				n.NICs = append(n.NICs, nic)
 			}
 		}
-		if len(n.NICs) > 0 && len(n.Addresses()) == 0 {
+		if len(n.NICs) > 0 && !anyAddressGiven(rn) {
 			d.add(path+".nics", "node %s has no NIC with an address: lvslab could not reach it", name)
 		}
 		if rn.Gateway != "" {
@@ -484,4 +484,15 @@ func prefixList(n *Node) string {
 		}
 	}
 	return strings.Join(out, ", ")
+}
+
+// anyAddressGiven is true when the file gives the node an address, valid or
+// not, so a bad address is not also reported as a missing one.
+func anyAddressGiven(rn *rawNode) bool {
+	for _, c := range rn.NICs {
+		if c != nil && c.Address != "" {
+			return true
+		}
+	}
+	return false
 }

@@ -2,7 +2,9 @@ package topology
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"reflect"
 	"sort"
@@ -117,6 +119,9 @@ func Load(name string, data []byte) (*Lab, error) {
 	var root yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&root); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, Problems{{File: name, Msg: "the lab file is empty"}}
+		}
 		return nil, Problems{yamlProblem(name, err)}
 	}
 	if len(root.Content) == 0 {

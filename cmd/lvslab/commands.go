@@ -1,0 +1,12 @@
+package main
+
+import "github.com/urfave/cli/v2"
+
+// commands lists every command in the order "lvslab --help" shows them.
+func commands() []*cli.Command {
+	return []*cli.Command{
+		labsCommand(),
+		validateCommand(),
+		graphCommand(),
+	}
+}

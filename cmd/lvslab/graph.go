@@ -1,0 +1,42 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/lvslab/lvslab/topology"
+)
+
+func graphCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "graph",
+		Usage:     "draw the lab's topology: networks, nodes, VIP/DIP/RIP, request and reply paths",
+		ArgsUsage: labArgUsage,
+		Description: `Draws what the exercises' lost diagrams showed: each network with the
+addresses plugged into it, labelled CIP (client), VIP (virtual IP), DIP
+(director's address facing the real servers) and RIP (real servers), where
+the VIP lives (director alias, lo:0 or tunl0 of real servers), and the
+reply path: through the director in NAT, straight to the client in DR/TUN.
+
+Examples:
+   lvslab graph                       # the default lab, as text
+   lvslab graph tedu-dr --format dot | dot -Tpng > tedu-dr.png
+   lvslab graph my-lab.yaml --format mermaid`,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Value: topology.GraphASCII, Usage: "ascii, dot (Graphviz) or mermaid"},
+		},
+		Action: func(c *cli.Context) error {
+			lab, err := loadLab(c)
+			if err != nil {
+				return err
+			}
+			out, err := topology.Graph(lab, c.String("format"))
+			if err != nil {
+				return cli.Exit(err.Error(), 2)
+			}
+			fmt.Fprint(c.App.Writer, out)
+			return nil
+		},
+	}
+}
