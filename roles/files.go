@@ -1,0 +1,171 @@
+package roles
+
+import (
+	"bytes"
+	"fmt"
+	"io/fs"
+	"text/template"
+
+	"github.com/lvslab/lvslab/templates"
+	"github.com/lvslab/lvslab/topology"
+)
+
+// File is a guest file lvslab writes whole.
+type File struct {
+	Path    string      `json:"path"`
+	Mode    fs.FileMode `json:"mode"`
+	Content string      `json:"content"`
+}
+
+// Paths of the guest files lvslab owns.
+const (
+	NetworkdDir     = "/etc/systemd/network"
+	SysctlFile      = "/etc/sysctl.d/90-lvslab.conf"
+	ModulesFile     = "/etc/modules-load.d/lvslab.conf"
+	HostnameFile    = "/etc/hostname"
+	IndexFile       = "/var/www/html/index.html"
+	DebianRulesFile = "/etc/ipvsadm.rules"
+	RHELRulesFile   = "/etc/sysconfig/ipvsadm"
+	IPVSUnit        = "lvslab-ipvs.service"
+	IPVSUnitFile    = "/etc/systemd/system/" + IPVSUnit
+	VIPUnit         = "lvslab-vip.service"
+	VIPUnitFile     = "/etc/systemd/system/" + VIPUnit
+	ApachePortsFile = "/etc/apache2/ports.conf"
+	HTTPDListenFile = "/etc/httpd/conf.d/lvslab-listen.conf"
+)
+
+var tmpl = template.Must(template.New("roles").ParseFS(templates.Roles, "roles/*.tmpl"))
+
+func render(name string, data any) string {
+	var b bytes.Buffer
+	if err := tmpl.ExecuteTemplate(&b, name, data); err != nil {
+		panic(fmt.Sprintf("roles: template %s: %v", name, err)) // templates are embedded and tested
+	}
+	return b.String()
+}
+
+// BootstrapFiles are the files a Debian node needs at first boot to come up
+// on its lab addresses: its hostname, a systemd-networkd .link file naming
+// each NIC by MAC, and a .network file per NIC with its static address (or
+// kept down), the gateway and the director's VIP alias, DHCP off. Steps
+// writes byte-identical files, so the first configure finds them unchanged.
+func BootstrapFiles(lab *topology.Lab, node *topology.Node) []File {
+	return bootstrapFiles(DesiredFor(lab, node))
+}
+
+func bootstrapFiles(st *NodeState) []File {
+	out := []File{hostnameFile(st)}
+	for _, nic := range st.NICs {
+		out = append(out, linkFile(nic))
+	}
+	for _, nic := range st.NICs {
+		out = append(out, networkFile(st, nic))
+	}
+	return out
+}
+
+func hostnameFile(st *NodeState) File {
+	return File{Path: HostnameFile, Mode: 0o644, Content: st.Hostname + "\n"}
+}
+
+func linkFile(nic NICState) File {
+	return File{
+		Path:    NetworkdDir + "/10-lvslab-" + nic.Name + ".link",
+		Mode:    0o644,
+		Content: render("networkd.link.tmpl", nic),
+	}
+}
+
+func networkFile(st *NodeState, nic NICState) File {
+	data := struct {
+		NICState
+		Gateway string
+		Aliases []Alias
+	}{NICState: nic}
+	if !nic.Down {
+		if st.gatewayNIC() == nic.Name {
+			data.Gateway = st.Gateway.String()
+		}
+		data.Aliases = aliasesOn(st, nic.Name)
+	}
+	return File{
+		Path:    NetworkdDir + "/10-lvslab-" + nic.Name + ".network",
+		Mode:    0o644,
+		Content: render("networkd.network.tmpl", data),
+	}
+}
+
+// virtualNetworkFile is the .network of lo or tunl0 carrying the VIP.
+func virtualNetworkFile(st *NodeState, dev string) File {
+	return File{
+		Path: NetworkdDir + "/10-lvslab-" + dev + ".network",
+		Mode: 0o644,
+		Content: render("networkd-virtual.network.tmpl", struct {
+			Device  string
+			Aliases []Alias
+		}{dev, aliasesOn(st, dev)}),
+	}
+}
+
+func aliasesOn(st *NodeState, dev string) []Alias {
+	var out []Alias
+	for _, a := range st.Aliases {
+		if a.Device == dev {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// virtualDevices lists the devices that carry aliases but are no NIC of
+// the lab (lo, tunl0), in alias order.
+func virtualDevices(st *NodeState) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, a := range st.Aliases {
+		if st.NIC(a.Device) == nil && !seen[a.Device] {
+			seen[a.Device] = true
+			out = append(out, a.Device)
+		}
+	}
+	return out
+}
+
+func sysctlFile(st *NodeState) File {
+	return File{Path: SysctlFile, Mode: 0o644, Content: render("sysctl.conf.tmpl", st)}
+}
+
+func modulesFile(st *NodeState) File {
+	return File{Path: ModulesFile, Mode: 0o644, Content: render("modules.conf.tmpl", st)}
+}
+
+func indexFile(st *NodeState) File {
+	return File{Path: IndexFile, Mode: 0o644, Content: st.Web.Page + "\n"}
+}
+
+func rulesFile(st *NodeState, path string) File {
+	return File{Path: path, Mode: 0o644, Content: IPVSRules(st)}
+}
+
+func ipvsUnitFile() File {
+	return File{Path: IPVSUnitFile, Mode: 0o644, Content: render("lvslab-ipvs.service.tmpl", struct{ Rules string }{DebianRulesFile})}
+}
+
+func vipUnitFile(st *NodeState) File {
+	var aliases []Alias
+	for _, dev := range virtualDevices(st) {
+		aliases = append(aliases, aliasesOn(st, dev)...)
+	}
+	return File{Path: VIPUnitFile, Mode: 0o644, Content: render("lvslab-vip.service.tmpl", struct {
+		Aliases []Alias
+		Modules []string
+	}{aliases, st.Modules})}
+}
+
+func apachePortsFile(st *NodeState) File {
+	return File{Path: ApachePortsFile, Mode: 0o644, Content: render("apache2-ports.conf.tmpl", st.Web)}
+}
+
+func httpdListenFile(st *NodeState) File {
+	return File{Path: HTTPDListenFile, Mode: 0o644, Content: render("httpd-listen.conf.tmpl", st.Web)}
+}

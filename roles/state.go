@@ -1,0 +1,301 @@
+// Package roles turns a validated lab into each node's desired state (plain
+// data), the steps that make a node match it on Debian or RHEL guests, and
+// an engine that applies those steps idempotently through an Executor.
+package roles
+
+import (
+	"net/netip"
+	"strconv"
+
+	"github.com/lvslab/lvslab/topology"
+)
+
+// Logical package and service names; Steps maps them to each OS family.
+const (
+	PkgIPVSAdm   = "ipvsadm"
+	PkgWebServer = "web-server" // apache2 on Debian, httpd on RHEL
+	PkgCurl      = "curl"
+
+	SvcWebServer = "web-server" // apache2 / httpd
+	SvcIPVS      = "ipvs"       // loads the saved IPVS rules at boot
+)
+
+// NodeState is what one node must look like once configured.
+type NodeState struct {
+	Name     string       `json:"name"`
+	Role     string       `json:"role"`
+	Hostname string       `json:"hostname"`
+	NICs     []NICState   `json:"nics"`
+	Gateway  netip.Addr   `json:"gateway,omitzero"`
+	Disabled []string     `json:"disabled,omitempty"` // NICs kept down
+	Sysctls  []Sysctl     `json:"sysctls,omitempty"`
+	Aliases  []Alias      `json:"aliases,omitempty"`
+	Modules  []string     `json:"modules,omitempty"` // kernel modules loaded at boot (ipip for TUN)
+	Web      *WebState    `json:"web,omitempty"`
+	Packages []string     `json:"packages,omitempty"` // logical names (Pkg*)
+	Services []string     `json:"services,omitempty"` // logical names (Svc*), enabled and running
+	IPVS     []Service    `json:"ipvs,omitempty"`
+	Lab      string       `json:"lab"`
+}
+
+// NICState is one NIC: an address, or Down.
+type NICState struct {
+	Name    string       `json:"name"`
+	MAC     string       `json:"mac"`
+	Network string       `json:"network"`
+	Address netip.Prefix `json:"address,omitzero"`
+	Down    bool         `json:"down,omitempty"`
+}
+
+// Sysctl is one kernel setting.
+type Sysctl struct {
+	Key   string `json:"key"`
+	Value string `json:"value"`
+}
+
+// Alias is an extra address: the VIP on the director's NIC (label eth0:0),
+// on a DR real server's lo (lo:0) or a TUN real server's tunl0.
+type Alias struct {
+	Device  string       `json:"device"`
+	Label   string       `json:"label,omitempty"`
+	Address netip.Prefix `json:"address"`
+}
+
+// WebState is what a real server serves: its page and the ports it listens on.
+type WebState struct {
+	Page  string   `json:"page"`
+	Ports []uint16 `json:"ports"`
+}
+
+// Desired returns every node's desired state, in file order.
+func Desired(lab *topology.Lab) []*NodeState {
+	var out []*NodeState
+	for _, n := range lab.Nodes {
+		out = append(out, DesiredFor(lab, n))
+	}
+	return out
+}
+
+// DesiredFor returns one node's desired state.
+func DesiredFor(lab *topology.Lab, node *topology.Node) *NodeState {
+	st := &NodeState{
+		Name:     node.Name,
+		Role:     node.Role,
+		Hostname: node.Name,
+		Gateway:  node.Gateway,
+		Lab:      lab.Name,
+	}
+	for _, c := range node.NICs {
+		nic := NICState{Name: c.Name, MAC: c.MAC, Network: c.Network, Address: c.Address, Down: !c.Address.IsValid()}
+		st.NICs = append(st.NICs, nic)
+		if nic.Down {
+			st.Disabled = append(st.Disabled, c.Name)
+		}
+	}
+	switch node.Role {
+	case topology.RoleClient:
+		st.Packages = []string{PkgCurl}
+	case topology.RoleDirector:
+		directorState(lab, node, st)
+	case topology.RoleWeb:
+		webState(lab, node, st)
+	}
+	return st
+}
+
+func directorState(lab *topology.Lab, dir *topology.Node, st *NodeState) {
+	st.Packages = []string{PkgIPVSAdm}
+	st.Services = []string{SvcIPVS}
+	aliasCount := map[string]int{}
+	seenVIP := map[netip.Addr]bool{}
+	for _, s := range lab.Services {
+		if s.Mode == topology.ModeNAT {
+			st.addSysctl("net.ipv4.ip_forward", "1")
+			st.addSysctl("net.ipv4.conf.all.send_redirects", "0")
+			st.addSysctl("net.ipv4.conf.default.send_redirects", "0")
+			for _, c := range dir.NICs {
+				if c.Address.IsValid() {
+					st.addSysctl("net.ipv4.conf."+c.Name+".send_redirects", "0")
+				}
+			}
+		}
+		if s.VIP.IsValid() && !dir.HasAddress(s.VIP) && !seenVIP[s.VIP] {
+			if nic := dir.NICFor(s.VIP); nic != nil {
+				seenVIP[s.VIP] = true
+				label := nic.Name + ":" + strconv.Itoa(aliasCount[nic.Name])
+				aliasCount[nic.Name]++
+				st.Aliases = append(st.Aliases, Alias{Device: nic.Name, Label: label, Address: netip.PrefixFrom(s.VIP, s.VIPPrefix)})
+			}
+		}
+		st.IPVS = append(st.IPVS, ipvsService(lab, dir, s))
+	}
+}
+
+func ipvsService(lab *topology.Lab, dir *topology.Node, s *topology.Service) Service {
+	svc := Service{
+		Protocol:  s.Protocol,
+		Address:   s.VIP,
+		Port:      s.Port,
+		FWMark:    s.FWMark,
+		SchedName: s.Scheduler,
+	}
+	if s.FWMark != 0 {
+		svc.Protocol = ""
+		svc.Address = netip.Addr{}
+	}
+	if s.Persistence > 0 {
+		svc.Flags |= FlagPersistent
+		svc.Timeout = uint32(s.Persistence)
+	}
+	flags := uint32(ConnectionFlagDirectRoute)
+	switch s.Mode {
+	case topology.ModeNAT:
+		flags = ConnectionFlagMasq
+	case topology.ModeTUN:
+		flags = ConnectionFlagTunnel
+	}
+	for _, r := range s.RealServers {
+		rs := lab.Node(r.Node)
+		if rs == nil {
+			continue
+		}
+		svc.Destinations = append(svc.Destinations, Destination{
+			Address:         topology.RealServerAddress(dir, rs),
+			Port:            r.Port,
+			ConnectionFlags: flags,
+			Weight:          r.Weight,
+			UpperThreshold:  uint32(r.Upper),
+			LowerThreshold:  uint32(r.Lower),
+		})
+	}
+	return svc
+}
+
+func webState(lab *topology.Lab, node *topology.Node, st *NodeState) {
+	st.Packages = []string{PkgWebServer}
+	st.Services = []string{SvcWebServer}
+	st.Web = &WebState{Page: node.Page}
+	dir := lab.Director()
+	seenVIP := map[string]bool{}
+	for _, s := range lab.Services {
+		for _, r := range s.RealServers {
+			if r.Node != node.Name {
+				continue
+			}
+			port := r.Port
+			if port == 0 {
+				port = 80 // a firewall-mark service: the page is served on http
+			}
+			st.addPort(port)
+			var nic string
+			if dir != nil {
+				if c := node.NICOn(topology.SharedNetwork(node, dir)); c != nil {
+					nic = c.Name
+				}
+			}
+			switch s.Mode {
+			case topology.ModeDR:
+				for _, dev := range []string{"all", "lo", nic} {
+					if dev != "" {
+						st.addSysctl("net.ipv4.conf."+dev+".arp_ignore", "1")
+						st.addSysctl("net.ipv4.conf."+dev+".arp_announce", "2")
+					}
+				}
+				if s.VIP.IsValid() && !seenVIP["lo/"+s.VIP.String()] {
+					seenVIP["lo/"+s.VIP.String()] = true
+					st.Aliases = append(st.Aliases, Alias{Device: "lo", Label: "lo:" + strconv.Itoa(countDevice(st.Aliases, "lo")), Address: netip.PrefixFrom(s.VIP, 32)})
+				}
+			case topology.ModeTUN:
+				st.addModule("ipip")
+				for _, dev := range []string{"all", "tunl0", nic} {
+					if dev != "" {
+						st.addSysctl("net.ipv4.conf."+dev+".rp_filter", "0")
+					}
+				}
+				for _, dev := range []string{"all", nic} {
+					if dev != "" {
+						st.addSysctl("net.ipv4.conf."+dev+".arp_ignore", "1")
+						st.addSysctl("net.ipv4.conf."+dev+".arp_announce", "2")
+					}
+				}
+				if s.VIP.IsValid() && !seenVIP["tunl0/"+s.VIP.String()] {
+					seenVIP["tunl0/"+s.VIP.String()] = true
+					st.Aliases = append(st.Aliases, Alias{Device: "tunl0", Address: netip.PrefixFrom(s.VIP, 32)})
+				}
+			}
+		}
+	}
+}
+
+func countDevice(aliases []Alias, dev string) int {
+	n := 0
+	for _, a := range aliases {
+		if a.Device == dev {
+			n++
+		}
+	}
+	return n
+}
+
+// addSysctl appends a setting once; a later different value wins in place.
+func (st *NodeState) addSysctl(key, value string) {
+	for i := range st.Sysctls {
+		if st.Sysctls[i].Key == key {
+			st.Sysctls[i].Value = value
+			return
+		}
+	}
+	st.Sysctls = append(st.Sysctls, Sysctl{Key: key, Value: value})
+}
+
+func (st *NodeState) addPort(p uint16) {
+	for _, q := range st.Web.Ports {
+		if q == p {
+			return
+		}
+	}
+	st.Web.Ports = append(st.Web.Ports, p)
+}
+
+func (st *NodeState) addModule(m string) {
+	for _, q := range st.Modules {
+		if q == m {
+			return
+		}
+	}
+	st.Modules = append(st.Modules, m)
+}
+
+// NIC returns the state of the NIC with that name, or nil.
+func (st *NodeState) NIC(name string) *NICState {
+	for i := range st.NICs {
+		if st.NICs[i].Name == name {
+			return &st.NICs[i]
+		}
+	}
+	return nil
+}
+
+// PrimaryAddress is the node's first configured address: where lvslab
+// reaches it when nothing else is known.
+func (st *NodeState) PrimaryAddress() netip.Addr {
+	for _, c := range st.NICs {
+		if !c.Down {
+			return c.Address.Addr()
+		}
+	}
+	return netip.Addr{}
+}
+
+// gatewayNIC is the NIC whose subnet holds the gateway, or "".
+func (st *NodeState) gatewayNIC() string {
+	if !st.Gateway.IsValid() {
+		return ""
+	}
+	for _, c := range st.NICs {
+		if !c.Down && c.Address.Masked().Contains(st.Gateway) {
+			return c.Name
+		}
+	}
+	return ""
+}
