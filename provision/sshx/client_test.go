@@ -116,7 +116,7 @@ func TestCommandTimesOut(t *testing.T) {
 	if !errors.As(err, &cerr) || !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("err = %v, want a timed-out CommandError", err)
 	}
-	if !strings.Contains(err.Error(), `web1: "echo started; sleep 10" timed out after 200ms`) {
+	if !strings.Contains(err.Error(), `web1: "echo started; sleep 10" timed out after 0.2s`) {
 		t.Errorf("message = %q", err)
 	}
 	// The connection still serves the next command.

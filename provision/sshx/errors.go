@@ -2,6 +2,7 @@ package sshx
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -34,7 +35,7 @@ func (e *CommandError) Error() string {
 	fmt.Fprintf(&b, "%s: %q ", e.Node, shorten(e.Cmd, maxShownCmd))
 	switch {
 	case e.Timeout > 0:
-		fmt.Fprintf(&b, "timed out after %s", e.Timeout.Round(time.Millisecond))
+		fmt.Fprintf(&b, "timed out after %s", seconds(e.Timeout))
 	case e.ExitStatus >= 0:
 		fmt.Fprintf(&b, "exited %d", e.ExitStatus)
 	default:
@@ -48,6 +49,11 @@ func (e *CommandError) Error() string {
 }
 
 func (e *CommandError) Unwrap() error { return e.Err }
+
+// seconds is "60s" or "0.2s": people set timeouts in seconds.
+func seconds(d time.Duration) string {
+	return strconv.FormatFloat(d.Round(100*time.Millisecond).Seconds(), 'f', -1, 64) + "s"
+}
 
 func shorten(s string, max int) string {
 	if len(s) <= max {
