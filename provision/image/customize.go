@@ -1,0 +1,162 @@
+package image
+
+import (
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/lvslab/lvslab/templates"
+)
+
+// guestFile is one file written into the root filesystem.
+type guestFile struct {
+	path string // absolute path in the guest
+	mode fs.FileMode
+	data string
+}
+
+// guestFiles returns the configuration lvslab adds to the guest.
+func guestFiles(o Options) ([]guestFile, error) {
+	seedUnit, err := fs.ReadFile(templates.Image, "image/lvslab-seed.service")
+	if err != nil {
+		return nil, err
+	}
+	seedScript, err := fs.ReadFile(templates.Image, "image/lvslab-seed")
+	if err != nil {
+		return nil, err
+	}
+	hostKeys, err := fs.ReadFile(templates.Image, "image/ssh-hostkeys.conf")
+	if err != nil {
+		return nil, err
+	}
+	sshd := "# lvslab: root logs in with the lab's key.\nPermitRootLogin prohibit-password\nUseDNS no\n"
+	if o.RootPassword != "" {
+		sshd = "# lvslab: classroom image, root may also log in with its password.\nPermitRootLogin yes\nPasswordAuthentication yes\nUseDNS no\n"
+	}
+	return []guestFile{
+		{"/etc/systemd/system/lvslab-seed.service", 0o644, string(seedUnit)},
+		{"/usr/local/sbin/lvslab-seed", 0o755, string(seedScript)},
+		{"/etc/systemd/system/ssh.service.d/lvslab-hostkeys.conf", 0o644, string(hostKeys)},
+		{"/etc/ssh/sshd_config.d/lvslab.conf", 0o644, sshd},
+		{"/etc/fstab", 0o644, "/dev/vda / ext4 rw,noatime,errors=remount-ro 0 0\n"},
+		{"/etc/hostname", 0o644, "lvslab\n"},
+		{"/etc/hosts", 0o644, "127.0.0.1\tlocalhost\n127.0.1.1\tlvslab\n::1\tlocalhost ip6-localhost ip6-loopback\n"},
+		// Each clone must get its own machine-id (DHCP client ids, journal):
+		// an empty file makes systemd generate one at first boot.
+		{"/etc/machine-id", 0o444, ""},
+		// The build host's resolver means nothing in the lab; the seed writes one.
+		{"/etc/resolv.conf", 0o644, ""},
+		// A tiny initrd: only what mounts the virtio root disk.
+		{"/etc/initramfs-tools/modules", 0o644, "virtio_pci\nvirtio_blk\next4\n"},
+		{"/etc/initramfs-tools/conf.d/lvslab.conf", 0o644, "MODULES=list\nCOMPRESS=gzip\nRESUME=none\n"},
+		// Keep later "apt-get install" in the lab as small as the image.
+		{"/etc/dpkg/dpkg.cfg.d/01-lvslab-nodoc", 0o644, "path-exclude=/usr/share/doc/*\npath-include=/usr/share/doc/*/copyright\n" +
+			"path-exclude=/usr/share/man/*\npath-exclude=/usr/share/info/*\npath-exclude=/usr/share/locale/*\n" +
+			"path-include=/usr/share/locale/locale.alias\npath-exclude=/usr/share/lintian/*\n"},
+	}, nil
+}
+
+// Units enabled and masked in the guest. Masked: timers and services that
+// cost boot time under TCG and do nothing useful in a throw-away lab VM;
+// logind fails without D-Bus (not installed); gettys other than the serial
+// console are useless without a display.
+var (
+	enableUnits = []string{"systemd-networkd.service", "lvslab-seed.service", "ssh.service", "apache2.service"}
+	maskUnits   = []string{
+		"apt-daily.timer", "apt-daily-upgrade.timer", "dpkg-db-backup.timer", "e2scrub_all.timer",
+		"e2scrub_reap.service", "fstrim.timer", "man-db.timer", "logrotate.timer",
+		"systemd-tmpfiles-clean.timer", "systemd-timesyncd.service", "systemd-networkd-wait-online.service",
+		"systemd-pstore.service", "systemd-logind.service", "getty@.service", "remote-fs.target",
+		"systemd-hwdb-update.service",
+	}
+)
+
+// writeGuestFiles writes files under rootfs.
+func writeGuestFiles(rootfs string, files []guestFile) error {
+	for _, f := range files {
+		p := filepath.Join(rootfs, f.path)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return err
+		}
+		os.Remove(p) // may be a symlink (resolv.conf) or read-only
+		if err := os.WriteFile(p, []byte(f.data), f.mode); err != nil {
+			return fmt.Errorf("write guest file %s: %w", f.path, err)
+		}
+		if err := os.Chmod(p, f.mode); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Patterns (relative to the root filesystem) removed to make the image
+// small; none is needed to run the lab.
+var slimGlobs = []string{
+	"usr/share/man/*", "usr/share/info/*", "usr/share/lintian/*", "usr/share/linda/*",
+	"var/cache/apt/*.bin", "var/cache/apt/archives/*.deb", "var/cache/debconf/*-old",
+	"var/lib/apt/lists/*_*", "var/cache/man/*", "var/log/*.log", "var/log/apt/*",
+	"etc/ssh/ssh_host_*", // every clone must have its own host keys
+	"var/lib/dbus/machine-id", "var/lib/systemd/random-seed",
+	"usr/lib/udev/hwdb.bin", "etc/udev/hwdb.bin", // hardware names: useless in a VM, 13 MB
+	"boot/*", // kernel and initrd live beside the disk (direct kernel boot)
+}
+
+// slim removes documentation, locales, caches and per-machine secrets.
+func slim(rootfs string) error {
+	for _, g := range slimGlobs {
+		matches, err := filepath.Glob(filepath.Join(rootfs, g))
+		if err != nil {
+			return err
+		}
+		for _, m := range matches {
+			if err := os.RemoveAll(m); err != nil {
+				return err
+			}
+		}
+	}
+	// Documentation except copyright notices, locales except the alias file.
+	if err := removeExcept(filepath.Join(rootfs, "usr/share/doc"), func(rel string) bool {
+		return filepath.Base(rel) == "copyright"
+	}); err != nil {
+		return err
+	}
+	return removeExcept(filepath.Join(rootfs, "usr/share/locale"), func(rel string) bool {
+		return rel == "locale.alias"
+	})
+}
+
+// removeExcept deletes the files under dir for which keep is false, then the
+// folders left empty.
+func removeExcept(dir string, keep func(rel string) bool) error {
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if os.IsNotExist(err) {
+				return nil
+			}
+			return err
+		}
+		if d.IsDir() {
+			return nil
+		}
+		rel, _ := filepath.Rel(dir, path)
+		if keep(rel) {
+			return nil
+		}
+		return os.Remove(path)
+	})
+	if err != nil {
+		return err
+	}
+	return removeEmptyDirs(dir)
+}
+
+// kernelVersion finds the one kernel installed in rootfs/boot.
+func kernelVersion(rootfs string) (string, error) {
+	matches, _ := filepath.Glob(filepath.Join(rootfs, "boot", "vmlinuz-*"))
+	if len(matches) != 1 {
+		return "", fmt.Errorf("expected one kernel in %s/boot, found %d: is linux-image-amd64 installed?", rootfs, len(matches))
+	}
+	return strings.TrimPrefix(filepath.Base(matches[0]), "vmlinuz-"), nil
+}

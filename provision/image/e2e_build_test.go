@@ -1,0 +1,38 @@
+package image
+
+import (
+	"context"
+	"os"
+	"testing"
+	"time"
+)
+
+// e2e gates tests that need root, the network (debootstrap) and minutes.
+func e2e(t *testing.T) {
+	t.Helper()
+	if os.Getenv("LVSLAB_E2E") != "1" {
+		t.Skip("set LVSLAB_E2E=1 to run (needs root, debootstrap, qemu-utils and a Debian mirror)")
+	}
+}
+
+// TestBuildE2E builds the default image for real into DefaultDir() (so that
+// other end-to-end tests reuse it). LVSLAB_E2E_FORCE=1 rebuilds it.
+func TestBuildE2E(t *testing.T) {
+	e2e(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+	defer cancel()
+	img, err := Build(ctx, Options{
+		Progress: os.Stderr,
+		Force:    os.Getenv("LVSLAB_E2E_FORCE") == "1",
+		Mirror:   os.Getenv("LVSLAB_MIRROR"),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := img.Manifest
+	t.Logf("image %s: disk %.1f MB, kernel %.1f MB, initrd %.1f MB, built in %.0f s",
+		img.Dir, float64(m.DiskBytes)/1e6, float64(m.KernelBytes)/1e6, float64(m.InitrdBytes)/1e6, m.BuildSeconds)
+	if m.DiskBytes > 400e6 {
+		t.Errorf("disk is %d bytes, want a small image", m.DiskBytes)
+	}
+}

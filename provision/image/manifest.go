@@ -1,0 +1,60 @@
+package image
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// File names inside an image folder.
+const (
+	DiskFile     = "disk.qcow2"
+	KernelFile   = "vmlinuz"
+	InitrdFile   = "initrd.img"
+	ManifestFile = "image.json"
+	LogFile      = "build.log"
+)
+
+// Cmdline is the kernel command line for direct kernel boot of the image.
+// quiet: printing boot messages on the emulated serial port is slow under
+// TCG. fsck.mode=skip: the clone of a fresh image needs no check.
+const Cmdline = "root=/dev/vda rw rootfstype=ext4 net.ifnames=0 biosdevname=0 console=ttyS0,115200 " +
+	"quiet loglevel=3 fsck.mode=skip mitigations=off audit=0 systemd.show_status=auto"
+
+// Manifest describes a built image; it is image.json in the image folder.
+type Manifest struct {
+	Name          string    `json:"name"`
+	Suite         string    `json:"suite"`
+	Created       time.Time `json:"created"`
+	KernelVersion string    `json:"kernel_version"`
+	Cmdline       string    `json:"cmdline"`
+	Packages      []string  `json:"packages"`
+	DiskBytes     int64     `json:"disk_bytes"`    // size of disk.qcow2 on the host
+	VirtualBytes  int64     `json:"virtual_bytes"` // size the guest sees
+	KernelBytes   int64     `json:"kernel_bytes"`
+	InitrdBytes   int64     `json:"initrd_bytes"`
+	BuildSeconds  float64   `json:"build_seconds"`
+	RootPassword  bool      `json:"root_password"` // a root password is set
+}
+
+func writeManifest(dir string, m Manifest) error {
+	data, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, ManifestFile), append(data, '\n'), 0o644)
+}
+
+func readManifest(dir string) (Manifest, error) {
+	var m Manifest
+	data, err := os.ReadFile(filepath.Join(dir, ManifestFile))
+	if err != nil {
+		return m, err
+	}
+	if err := json.Unmarshal(data, &m); err != nil {
+		return m, fmt.Errorf("%s is damaged (%v): remove the image and build it again", filepath.Join(dir, ManifestFile), err)
+	}
+	return m, nil
+}

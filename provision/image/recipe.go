@@ -1,0 +1,148 @@
+package image
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// builder holds the state of one build in its temporary folder.
+type builder struct {
+	o      Options
+	tmp    string // hidden work folder in the store
+	rootfs string // debootstrap target
+	out    string // becomes <Dir>/<name>
+	log    *os.File
+	kver   string
+}
+
+// chrootEnv keeps the guest's tools from seeing the build host's locale and
+// from asking questions.
+var chrootEnv = []string{"LC_ALL=C", "DEBIAN_FRONTEND=noninteractive", "PATH=/usr/sbin:/usr/bin:/sbin:/bin"}
+
+func (b *builder) cmd(ctx context.Context, c Command) error {
+	fmt.Fprintf(b.log, "+ %s\n", c)
+	return b.o.Runner.Run(ctx, c, b.log)
+}
+
+func (b *builder) chroot(ctx context.Context, stdin string, args ...string) error {
+	return b.cmd(ctx, Command{Name: "chroot", Args: append([]string{b.rootfs}, args...), Env: chrootEnv, Stdin: stdin})
+}
+
+// debootstrapCommand runs debootstrap in a private mount namespace: the /proc
+// and /sys it mounts in the target vanish with it even if it is killed.
+func (b *builder) debootstrapCommand() Command {
+	args := []string{"--mount", "--propagation", "private", "--", "debootstrap",
+		"--variant=minbase", "--include=" + strings.Join(b.o.packages(), ","),
+		b.o.Suite, b.rootfs}
+	if b.o.Mirror != "" {
+		args = append(args, b.o.Mirror)
+	}
+	return Command{Name: "unshare", Args: args, Env: []string{"LC_ALL=C"}}
+}
+
+// run performs the recipe and returns the manifest of the new image.
+func (b *builder) run(ctx context.Context) (Manifest, error) {
+	if err := os.MkdirAll(b.out, 0o755); err != nil {
+		return Manifest{}, err
+	}
+	raw := filepath.Join(b.tmp, "disk.raw")
+	disk := filepath.Join(b.out, DiskFile)
+	p := newProgress(b.o.Progress, 7)
+	steps := []struct {
+		title string
+		fn    func() error
+	}{
+		{"debootstrap " + b.o.Suite + " (downloads ~100 MB, the longest step)", func() error {
+			return b.cmd(ctx, b.debootstrapCommand())
+		}},
+		{"configure the guest (seed unit, ssh, masked units)", func() error { return b.configure(ctx) }},
+		{"keep only the kernel modules a lab VM needs", func() error { return b.trimModules(ctx) }},
+		{"make a minimal initrd", func() error { return b.initrd(ctx) }},
+		{"remove docs, locales and caches", func() error { return slim(b.rootfs) }},
+		{"make the ext4 filesystem", func() error {
+			return b.cmd(ctx, Command{Name: "mkfs.ext4", Args: []string{"-q", "-F", "-L", "lvslab-root",
+				"-d", b.rootfs, raw, strconv.FormatInt(b.o.DiskSize/1024, 10) + "k"}})
+		}},
+		{"convert to qcow2", func() error {
+			if err := b.cmd(ctx, Command{Name: "qemu-img", Args: []string{"convert", "-O", "qcow2", raw, disk}}); err != nil {
+				return err
+			}
+			return os.Remove(raw)
+		}},
+	}
+	for _, s := range steps {
+		if err := ctx.Err(); err != nil {
+			return Manifest{}, err
+		}
+		if err := p.phase(s.title, s.fn); err != nil {
+			return Manifest{}, err
+		}
+	}
+	return Manifest{
+		Name:          b.o.Name,
+		Suite:         b.o.Suite,
+		Created:       time.Now().UTC().Round(time.Second),
+		KernelVersion: b.kver,
+		Cmdline:       Cmdline,
+		Packages:      b.o.packages(),
+		DiskBytes:     fileSize(disk),
+		VirtualBytes:  b.o.DiskSize,
+		KernelBytes:   fileSize(filepath.Join(b.out, KernelFile)),
+		InitrdBytes:   fileSize(filepath.Join(b.out, InitrdFile)),
+		RootPassword:  b.o.RootPassword != "",
+	}, nil
+}
+
+func (b *builder) configure(ctx context.Context) error {
+	kver, err := kernelVersion(b.rootfs)
+	if err != nil {
+		return err
+	}
+	b.kver = kver
+	files, err := guestFiles(b.o)
+	if err != nil {
+		return err
+	}
+	if err := writeGuestFiles(b.rootfs, files); err != nil {
+		return err
+	}
+	if err := b.chroot(ctx, "", append([]string{"systemctl", "enable"}, enableUnits...)...); err != nil {
+		return err
+	}
+	if err := b.chroot(ctx, "", append([]string{"systemctl", "mask"}, maskUnits...)...); err != nil {
+		return err
+	}
+	if b.o.RootPassword != "" {
+		return b.chroot(ctx, "root:"+b.o.RootPassword+"\n", "chpasswd")
+	}
+	return b.chroot(ctx, "", "passwd", "--lock", "root")
+}
+
+func (b *builder) trimModules(ctx context.Context) error {
+	kept, removed, err := pruneModules(filepath.Join(b.rootfs, "lib/modules", b.kver))
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(b.log, "kernel modules: kept %d, removed %d\n", kept, removed)
+	return b.chroot(ctx, "", "depmod", "-a", b.kver)
+}
+
+// initrd rebuilds the initrd with the MODULES=list configuration written by
+// configure and copies it and the kernel out for direct kernel boot.
+func (b *builder) initrd(ctx context.Context) error {
+	if err := b.chroot(ctx, "", "update-initramfs", "-u", "-k", b.kver); err != nil {
+		return err
+	}
+	if err := copyFile(filepath.Join(b.rootfs, "boot", "vmlinuz-"+b.kver), filepath.Join(b.out, KernelFile), 0o644); err != nil {
+		return fmt.Errorf("copy kernel: %w", err)
+	}
+	if err := copyFile(filepath.Join(b.rootfs, "boot", "initrd.img-"+b.kver), filepath.Join(b.out, InitrdFile), 0o644); err != nil {
+		return fmt.Errorf("copy initrd: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,193 @@
+package image
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// Kind tells where a lab's disk comes from.
+type Kind string
+
+const (
+	// Built is an image made by Build: direct kernel boot applies.
+	Built Kind = "built"
+	// UserDisk is a qcow2 (or raw) file given by path: it boots through its
+	// own bootloader, so Kernel and Initrd are empty.
+	UserDisk Kind = "disk"
+)
+
+// Image is a resolved lab image.
+type Image struct {
+	Kind     Kind
+	Name     string // image name, or the file's base name for a UserDisk
+	Dir      string // image folder (Built only)
+	Disk     string // absolute path of the disk to clone
+	Format   string // "qcow2" or "raw"
+	Kernel   string // direct kernel boot: path of vmlinuz (Built only)
+	Initrd   string // direct kernel boot: path of initrd.img (Built only)
+	Cmdline  string // direct kernel boot: kernel command line (Built only)
+	Manifest *Manifest
+}
+
+// DirectBoot tells whether the image boots with libvirt's <kernel>/<initrd>.
+func (i Image) DirectBoot() bool { return i.Kernel != "" }
+
+// ErrNotBuilt is wrapped by the errors of Resolve and Remove for an image
+// name that has no built image.
+var ErrNotBuilt = errors.New("image not built")
+
+// IsPath tells whether a lab's image: value names a file rather than a built
+// image.
+func IsPath(nameOrPath string) bool {
+	return strings.ContainsRune(nameOrPath, '/') ||
+		strings.HasSuffix(nameOrPath, ".qcow2") || strings.HasSuffix(nameOrPath, ".img") ||
+		strings.HasSuffix(nameOrPath, ".raw")
+}
+
+// Resolve turns a lab's image: value into the files to boot. A value with a
+// slash or a disk file suffix is a path to the user's own disk; anything else
+// is the name of an image built in dir ("" means DefaultDir()).
+func Resolve(dir, nameOrPath string) (Image, error) {
+	if dir == "" {
+		dir = DefaultDir()
+	}
+	if nameOrPath == "" {
+		nameOrPath = DefaultName
+	}
+	if IsPath(nameOrPath) {
+		return resolveDisk(nameOrPath)
+	}
+	if err := CheckName(nameOrPath); err != nil {
+		return Image{}, err
+	}
+	return load(dir, nameOrPath)
+}
+
+func resolveDisk(path string) (Image, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return Image{}, err
+	}
+	st, err := os.Stat(abs)
+	if err != nil {
+		return Image{}, fmt.Errorf("image disk %s: %w (give the path of an existing qcow2 file, or the name of an image built with \"lvslab image build\")", path, err)
+	}
+	if st.IsDir() {
+		return Image{}, fmt.Errorf("image disk %s is a folder, not a disk file", path)
+	}
+	format, err := diskFormat(abs)
+	if err != nil {
+		return Image{}, err
+	}
+	return Image{Kind: UserDisk, Name: filepath.Base(abs), Disk: abs, Format: format}, nil
+}
+
+// diskFormat reads the qcow2 magic; anything else is taken as raw.
+func diskFormat(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	magic := make([]byte, 4)
+	if _, err := f.Read(magic); err != nil {
+		return "", fmt.Errorf("read %s: %w", path, err)
+	}
+	if string(magic) == "QFI\xfb" {
+		return "qcow2", nil
+	}
+	return "raw", nil
+}
+
+func load(dir, name string) (Image, error) {
+	idir := filepath.Join(dir, name)
+	m, err := readManifest(idir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return Image{}, fmt.Errorf("%w: no image %q in %s: build it with \"lvslab image build --name %s\" (set %s or --dir if your images live elsewhere)", ErrNotBuilt, name, dir, name, EnvDir)
+	}
+	if err != nil {
+		return Image{}, err
+	}
+	img := Image{
+		Kind:     Built,
+		Name:     name,
+		Dir:      idir,
+		Disk:     filepath.Join(idir, DiskFile),
+		Format:   "qcow2",
+		Kernel:   filepath.Join(idir, KernelFile),
+		Initrd:   filepath.Join(idir, InitrdFile),
+		Cmdline:  m.Cmdline,
+		Manifest: &m,
+	}
+	for _, p := range []string{img.Disk, img.Kernel, img.Initrd} {
+		if _, err := os.Stat(p); err != nil {
+			return Image{}, fmt.Errorf("image %q is incomplete (%v): rebuild it with \"lvslab image build --name %s --force\"", name, err, name)
+		}
+	}
+	return img, nil
+}
+
+// List returns the built images in dir ("" means DefaultDir()), sorted by
+// name. A missing store is an empty list.
+func List(dir string) ([]Image, error) {
+	if dir == "" {
+		dir = DefaultDir()
+	}
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []Image
+	for _, e := range entries {
+		// Hidden entries are builds in progress and locks.
+		if !e.IsDir() || strings.HasPrefix(e.Name(), ".") {
+			continue
+		}
+		img, err := load(dir, e.Name())
+		if err != nil {
+			continue
+		}
+		out = append(out, img)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
+// Remove deletes a built image. Clones made from it keep working only if
+// they were flattened; linked clones need their backing disk, so remove
+// labs first.
+func Remove(dir, name string) error {
+	if dir == "" {
+		dir = DefaultDir()
+	}
+	if err := CheckName(name); err != nil {
+		return err
+	}
+	idir := filepath.Join(dir, name)
+	if _, err := os.Stat(idir); errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("%w: no image %q in %s (see \"lvslab image ls\")", ErrNotBuilt, name, dir)
+	}
+	unlock, err := lock(dir, name)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	// Rename first so that a half-deleted image never looks valid.
+	trash, err := os.MkdirTemp(dir, ".rm-"+name+"-")
+	if err != nil {
+		return err
+	}
+	if err := os.Rename(idir, filepath.Join(trash, name)); err != nil {
+		os.Remove(trash)
+		return err
+	}
+	return os.RemoveAll(trash)
+}
