@@ -54,6 +54,14 @@ func TestPasswordLoginNeverShowsPassword(t *testing.T) {
 	}
 }
 
+func TestKeyboardInteractivePasswordLogin(t *testing.T) {
+	lab := newLab(t)
+	srv := startServer(t, serverOptions{password: "pw", pam: true})
+	cfg := lab.config(srv.Addr)
+	cfg.Signer, cfg.Password = nil, "pw"
+	mustRun(t, lab.dial(t, cfg), "true")
+}
+
 func TestCommandErrorCarriesNodeCommandExitAndOutput(t *testing.T) {
 	lab := newLab(t)
 	c := lab.dial(t, lab.config(lab.server(t).Addr))
@@ -202,8 +210,12 @@ func TestHungConnectionTimesOutThenRedials(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			c, srv := frozenClient(t)
 			start := time.Now()
-			if err := op(c); !errors.Is(err, context.DeadlineExceeded) {
+			err := op(c)
+			if !errors.Is(err, context.DeadlineExceeded) {
 				t.Fatalf("err = %v, want a timeout", err)
+			}
+			if name == "Run" && !strings.Contains(err.Error(), "timed out after 0.3s") {
+				t.Errorf("message = %q", err)
 			}
 			if elapsed := time.Since(start); elapsed > 2*time.Second {
 				t.Fatalf("took %s on a hung connection", elapsed)

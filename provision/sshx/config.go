@@ -66,10 +66,24 @@ func (c Config) authMethods() (methods []ssh.AuthMethod, names []string) {
 		names = append(names, "publickey")
 	}
 	if c.Password != "" {
-		methods = append(methods, ssh.Password(c.Password))
+		// Servers ask for passwords either way; keyboard-interactive is
+		// what sshd offers when PAM handles logins.
+		methods = append(methods, ssh.Password(c.Password), ssh.KeyboardInteractive(c.answerWithPassword))
 		names = append(names, "password")
 	}
 	return methods, names
+}
+
+// answerWithPassword answers the hidden prompts of a keyboard-interactive
+// login (the password prompt) and leaves echoed ones empty.
+func (c Config) answerWithPassword(_, _ string, questions []string, echos []bool) ([]string, error) {
+	answers := make([]string, len(questions))
+	for i := range questions {
+		if !echos[i] {
+			answers[i] = c.Password
+		}
+	}
+	return answers, nil
 }
 
 // hostKeyName is the known_hosts name the node's key is checked and pinned

@@ -44,7 +44,11 @@ func (c *Client) run(ctx context.Context, cmd, shown string) (string, error) {
 	ctx, limit, cancel := boundContext(ctx, c.cfg.Timeout)
 	defer cancel()
 	fail := func(err error) *CommandError {
-		return &CommandError{Node: c.node(), Cmd: shown, ExitStatus: -1, Err: err}
+		cerr := &CommandError{Node: c.node(), Cmd: shown, ExitStatus: -1, Err: err}
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			cerr.Timeout = limit
+		}
+		return cerr
 	}
 
 	session, conn, err := c.openSession(ctx)
@@ -66,11 +70,7 @@ func (c *Client) run(ctx context.Context, cmd, shown string) (string, error) {
 	case err = <-waited:
 	case <-ctx.Done():
 		c.stop(session, conn, waited)
-		cerr := fail(ctx.Err())
-		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			cerr.Timeout = limit
-		}
-		return "", out.fill(cerr)
+		return "", out.fill(fail(ctx.Err()))
 	}
 
 	var exit *ssh.ExitError

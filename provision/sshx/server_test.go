@@ -35,6 +35,7 @@ type testServer struct {
 type serverOptions struct {
 	authorized ssh.PublicKey // key login allowed with this key
 	password   string        // password login allowed with this password
+	pam        bool          // ask the password by keyboard-interactive instead
 	hostKey    ssh.Signer    // generated when nil
 	addr       string        // 127.0.0.1:0 when empty
 }
@@ -56,7 +57,15 @@ func startServer(t *testing.T, opts serverOptions) *testServer {
 			return nil, errors.New("key not authorized")
 		}
 	}
-	if opts.password != "" {
+	if opts.password != "" && opts.pam {
+		config.KeyboardInteractiveCallback = func(_ ssh.ConnMetadata, ask ssh.KeyboardInteractiveChallenge) (*ssh.Permissions, error) {
+			answers, err := ask("", "", []string{"Password: "}, []bool{false})
+			if err == nil && len(answers) == 1 && answers[0] == opts.password {
+				return nil, nil
+			}
+			return nil, errors.New("wrong password")
+		}
+	} else if opts.password != "" {
 		config.PasswordCallback = func(_ ssh.ConnMetadata, pw []byte) (*ssh.Permissions, error) {
 			if string(pw) == opts.password {
 				return nil, nil
