@@ -38,7 +38,7 @@ func (c *Client) ReadFile(ctx context.Context, name string) (data []byte, exists
 	return data, true, nil
 }
 
-// WriteFile replaces a file atomically: it writes name+tmpSuffix, sets its
+// WriteFile replaces a file atomically: it writes name+".tmp-lvslab", sets its
 // mode, then renames it over name, creating parent directories first.
 func (c *Client) WriteFile(ctx context.Context, name string, data []byte, mode fs.FileMode) error {
 	err := c.withSFTP(ctx, func(files *sftp.Client) error {

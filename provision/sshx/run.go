@@ -19,7 +19,8 @@ var closeGrace = 2 * time.Second // a variable so that tests can shorten it
 // detachedLog collects the output of RunDetached commands on the node.
 const detachedLog = "/tmp/lvslab-detached.log"
 
-// Run runs cmd with sh -c on the node and returns its stdout. A failure is
+// Run runs cmd with sh -c on the node and returns its stdout (also when it
+// fails). A failure is
 // a *CommandError.
 func (c *Client) Run(ctx context.Context, cmd string) (string, error) {
 	return c.run(ctx, cmd, cmd)
@@ -33,7 +34,8 @@ func (c *Client) RunSecret(ctx context.Context, cmd, redacted string) (string, e
 
 // RunDetached starts cmd so that it outlives the SSH session and returns as
 // soon as it is started. It is how to change the address that carries the
-// session itself; follow it with Reconnect. Output goes to detachedLog.
+// session itself; follow it with Reconnect. Its output is appended to
+// /tmp/lvslab-detached.log on the node.
 func (c *Client) RunDetached(ctx context.Context, cmd string) error {
 	wrapped := "setsid nohup sh -c " + shellQuote(cmd) + " >>" + detachedLog + " 2>&1 </dev/null &"
 	_, err := c.run(ctx, wrapped, cmd)
