@@ -20,8 +20,7 @@ var closeGrace = 2 * time.Second // a variable so that tests can shorten it
 const detachedLog = "/tmp/lvslab-detached.log"
 
 // Run runs cmd with sh -c on the node and returns its stdout (also when it
-// fails). A failure is
-// a *CommandError.
+// fails). A failure is a *CommandError.
 func (c *Client) Run(ctx context.Context, cmd string) (string, error) {
 	return c.run(ctx, cmd, cmd)
 }
