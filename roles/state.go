@@ -22,20 +22,20 @@ const (
 
 // NodeState is what one node must look like once configured.
 type NodeState struct {
-	Name     string       `json:"name"`
-	Role     string       `json:"role"`
-	Hostname string       `json:"hostname"`
-	NICs     []NICState   `json:"nics"`
-	Gateway  netip.Addr   `json:"gateway,omitzero"`
-	Disabled []string     `json:"disabled,omitempty"` // NICs kept down
-	Sysctls  []Sysctl     `json:"sysctls,omitempty"`
-	Aliases  []Alias      `json:"aliases,omitempty"`
-	Modules  []string     `json:"modules,omitempty"` // kernel modules loaded at boot (ipip for TUN)
-	Web      *WebState    `json:"web,omitempty"`
-	Packages []string     `json:"packages,omitempty"` // logical names (Pkg*)
-	Services []string     `json:"services,omitempty"` // logical names (Svc*), enabled and running
-	IPVS     []Service    `json:"ipvs,omitempty"`
-	Lab      string       `json:"lab"`
+	Name     string     `json:"name"`
+	Role     string     `json:"role"`
+	Hostname string     `json:"hostname"`
+	NICs     []NICState `json:"nics"`
+	Gateway  netip.Addr `json:"gateway,omitzero"`
+	Disabled []string   `json:"disabled,omitempty"` // NICs kept down
+	Sysctls  []Sysctl   `json:"sysctls,omitempty"`
+	Aliases  []Alias    `json:"aliases,omitempty"`
+	Modules  []string   `json:"modules,omitempty"` // kernel modules loaded at boot (ipip for TUN)
+	Web      *WebState  `json:"web,omitempty"`
+	Packages []string   `json:"packages,omitempty"` // logical names (Pkg*)
+	Services []string   `json:"services,omitempty"` // logical names (Svc*), enabled and running
+	IPVS     []Service  `json:"ipvs,omitempty"`
+	Lab      string     `json:"lab"`
 }
 
 // NICState is one NIC: an address, or Down.

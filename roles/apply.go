@@ -1,0 +1,330 @@
+package roles
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"time"
+)
+
+// Step outcomes reported in Events and Results.
+const (
+	StatusUnchanged = "unchanged"
+	StatusChanged   = "changed"
+	StatusFailed    = "failed"
+)
+
+// Event reports progress on one step.
+type Event struct {
+	Step   string `json:"step"`
+	Status string `json:"status"` // unchanged, changed, failed
+	// Detail says what was done (commands run, file written) or what failed.
+	Detail string `json:"detail,omitempty"`
+}
+
+// StepResult is what happened to one step.
+type StepResult struct {
+	Name     string   `json:"name"`
+	Status   string   `json:"status"`
+	Wrote    string   `json:"wrote,omitempty"` // the file written, if any
+	Commands []string `json:"commands,omitempty"`
+}
+
+// Result is what happened to a node's steps.
+type Result struct {
+	Steps []StepResult `json:"steps"`
+}
+
+// Changed tells whether any step changed something.
+func (r Result) Changed() bool {
+	for _, s := range r.Steps {
+		if s.Status == StatusChanged {
+			return true
+		}
+	}
+	return false
+}
+
+// Status is "changed" when any step changed something, else "unchanged".
+func (r Result) Status() string {
+	if r.Changed() {
+		return StatusChanged
+	}
+	return StatusUnchanged
+}
+
+// ChangedSteps lists the names of the steps that changed something.
+func (r Result) ChangedSteps() []string {
+	var out []string
+	for _, s := range r.Steps {
+		if s.Status == StatusChanged {
+			out = append(out, s.Name)
+		}
+	}
+	return out
+}
+
+// How long Apply waits for a Settle or Readdress step's check to pass after
+// applying it (networkd and services apply asynchronously).
+var (
+	SettleAttempts = 30
+	SettleDelay    = time.Second
+)
+
+const (
+	checkOK      = "lvslab-check-ok"
+	checkDiffers = "lvslab-check-differs"
+)
+
+// checkCommand wraps a Check so that "differs" (the check's non-zero exit)
+// is told apart from a failure to run anything at all.
+func checkCommand(check string) string {
+	return "if { " + check + "\n} >/dev/null 2>&1; then echo " + checkOK + "; else echo " + checkDiffers + "; fi"
+}
+
+// Apply brings a node to the state its steps describe: each step is checked
+// first and applied only when it differs, then checked again. It stops at the
+// first step that fails, with an error naming the step.
+func Apply(ctx context.Context, exec Executor, steps []Step, log func(Event)) (Result, error) {
+	if log == nil {
+		log = func(Event) {}
+	}
+	var res Result
+	for i := range steps {
+		step := &steps[i]
+		sr, err := applyStep(ctx, exec, step)
+		res.Steps = append(res.Steps, sr)
+		if err != nil {
+			err = fmt.Errorf("step %q: %w", step.Name, err)
+			log(Event{Step: step.Name, Status: StatusFailed, Detail: err.Error()})
+			return res, err
+		}
+		detail := ""
+		if sr.Wrote != "" {
+			detail = "wrote " + sr.Wrote
+		}
+		if len(sr.Commands) > 0 {
+			if detail != "" {
+				detail += "; "
+			}
+			detail += "ran: " + strings.Join(sr.Commands, "; ")
+		}
+		log(Event{Step: step.Name, Status: sr.Status, Detail: detail})
+	}
+	return res, nil
+}
+
+func applyStep(ctx context.Context, exec Executor, step *Step) (StepResult, error) {
+	sr := StepResult{Name: step.Name, Status: StatusFailed}
+	if step.IPVS != nil {
+		return applyIPVS(ctx, exec, step)
+	}
+	fileOK := true
+	if step.File != nil {
+		data, exists, err := exec.ReadFile(ctx, step.File.Path)
+		if err != nil {
+			return sr, fmt.Errorf("read %s: %w", step.File.Path, err)
+		}
+		fileOK = exists && string(data) == step.File.Content
+	}
+	checkOK := true
+	if step.Check != "" {
+		ok, err := runCheck(ctx, exec, step.Check)
+		if err != nil {
+			return sr, err
+		}
+		checkOK = ok
+	}
+	if fileOK && checkOK {
+		sr.Status = StatusUnchanged
+		return sr, nil
+	}
+	if !fileOK {
+		if err := exec.WriteFile(ctx, step.File.Path, []byte(step.File.Content), step.File.Mode); err != nil {
+			return sr, fmt.Errorf("write %s: %w", step.File.Path, err)
+		}
+		sr.Wrote = step.File.Path
+	}
+	if len(step.Apply) > 0 {
+		rd, canReaddress := exec.(Readdresser)
+		if step.Readdress && canReaddress && step.Address != "" {
+			cmd := strings.Join(step.Apply, " && ")
+			if err := rd.RunDetached(ctx, cmd); err != nil {
+				return sr, fmt.Errorf("start %q detached: %w", cmd, err)
+			}
+			sr.Commands = append(sr.Commands, cmd+" (detached)")
+			if err := rd.Reconnect(ctx, reconnectAddr(exec, step.Address)); err != nil {
+				return sr, fmt.Errorf("reconnect on %s after re-addressing: %w", step.Address, err)
+			}
+		} else {
+			for _, cmd := range step.Apply {
+				sr.Commands = append(sr.Commands, cmd)
+				if _, err := exec.Run(ctx, cmd); err != nil {
+					return sr, err
+				}
+			}
+		}
+	}
+	if step.Check != "" {
+		attempts := 1
+		if step.Settle || step.Readdress {
+			attempts = max(SettleAttempts, 1)
+		}
+		var ok bool
+		for try := 0; try < attempts; try++ {
+			if try > 0 {
+				if err := sleep(ctx, SettleDelay); err != nil {
+					return sr, err
+				}
+			}
+			var err error
+			if ok, err = runCheck(ctx, exec, step.Check); err != nil {
+				return sr, err
+			}
+			if ok {
+				break
+			}
+		}
+		if !ok {
+			return sr, fmt.Errorf("still not as desired after applying it: the check `%s` fails", step.Check)
+		}
+	}
+	sr.Status = StatusChanged
+	return sr, nil
+}
+
+func reconnectAddr(exec Executor, host string) string {
+	port := SSHPort
+	if a, ok := exec.(addresser); ok {
+		if _, p, err := net.SplitHostPort(a.Addr()); err == nil {
+			port = p
+		}
+	}
+	return net.JoinHostPort(host, port)
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+func runCheck(ctx context.Context, exec Executor, check string) (bool, error) {
+	out, err := exec.Run(ctx, checkCommand(check))
+	if err != nil {
+		return false, fmt.Errorf("run check: %w", err)
+	}
+	switch strings.TrimSpace(out) {
+	case checkOK:
+		return true, nil
+	case checkDiffers:
+		return false, nil
+	}
+	return false, fmt.Errorf("check `%s` printed %q, not a verdict", check, out)
+}
+
+// ReadIPVS reads the kernel's IPVS table with "ipvsadm -Sn".
+func ReadIPVS(ctx context.Context, exec Executor) ([]Service, error) {
+	out, err := exec.Run(ctx, "ipvsadm -Sn")
+	if err != nil {
+		return nil, fmt.Errorf("read the IPVS table: %w", err)
+	}
+	return ParseIPVSSave(out)
+}
+
+func applyIPVS(ctx context.Context, exec Executor, step *Step) (StepResult, error) {
+	sr := StepResult{Name: step.Name, Status: StatusFailed}
+	current, err := ReadIPVS(ctx, exec)
+	if err != nil {
+		return sr, err
+	}
+	cmds := DiffIPVS(current, step.IPVS)
+	if len(cmds) == 0 {
+		sr.Status = StatusUnchanged
+		return sr, nil
+	}
+	if len(current) == 0 {
+		cmds = []string{"ipvsadm -C"}
+		if len(step.IPVS) > 0 {
+			if step.RulesFile != "" {
+				cmds = append(cmds, "ipvsadm-restore < "+step.RulesFile)
+			} else {
+				cmds = append(cmds, "ipvsadm-restore <<'LVSLAB_EOF'\n"+RenderIPVS(step.IPVS)+"LVSLAB_EOF")
+			}
+		}
+	}
+	for _, cmd := range cmds {
+		sr.Commands = append(sr.Commands, cmd)
+		if _, err := exec.Run(ctx, cmd); err != nil {
+			return sr, err
+		}
+	}
+	after, err := ReadIPVS(ctx, exec)
+	if err != nil {
+		return sr, err
+	}
+	if diff := IPVSDifferences(after, step.IPVS); len(diff) > 0 {
+		return sr, fmt.Errorf("the IPVS table read back differs from the lab: %s", strings.Join(diff, "; "))
+	}
+	sr.Status = StatusChanged
+	return sr, nil
+}
+
+// DetectOS reads /etc/os-release and returns the OS family: Debian or RHEL.
+func DetectOS(ctx context.Context, exec Executor) (string, error) {
+	data, exists, err := exec.ReadFile(ctx, "/etc/os-release")
+	if err != nil {
+		return "", fmt.Errorf("read /etc/os-release: %w", err)
+	}
+	if !exists {
+		data, exists, err = exec.ReadFile(ctx, "/usr/lib/os-release")
+		if err != nil {
+			return "", fmt.Errorf("read /usr/lib/os-release: %w", err)
+		}
+		if !exists {
+			return "", errors.New("no /etc/os-release: cannot tell the guest's OS family")
+		}
+	}
+	return OSFamily(string(data))
+}
+
+// OSFamily maps os-release content (ID, ID_LIKE) to Debian or RHEL.
+func OSFamily(osRelease string) (string, error) {
+	var ids []string
+	var id string
+	sc := bufio.NewScanner(strings.NewReader(osRelease))
+	for sc.Scan() {
+		k, v, ok := strings.Cut(strings.TrimSpace(sc.Text()), "=")
+		if !ok {
+			continue
+		}
+		v = strings.Trim(v, `"'`)
+		switch k {
+		case "ID":
+			id = v
+			ids = append([]string{v}, ids...)
+		case "ID_LIKE":
+			ids = append(ids, strings.Fields(v)...)
+		}
+	}
+	for _, v := range ids {
+		switch strings.ToLower(v) {
+		case "debian", "ubuntu", "raspbian", "linuxmint", "devuan":
+			return Debian, nil
+		case "rhel", "centos", "fedora", "rocky", "almalinux", "ol", "anolis", "openeuler", "kylin":
+			return RHEL, nil
+		}
+	}
+	return "", fmt.Errorf("unsupported guest OS %q (ID_LIKE %v): lvslab configures Debian-like and RHEL-like guests", id, ids)
+}
