@@ -65,7 +65,7 @@ func debianSteps(st *NodeState) []Step {
 	out = append(out, hostnameStep(st))
 	out = append(out, Step{
 		Name:    "systemd-networkd",
-		Comment: "the guest's network manager: enabled and running",
+		Comment: "enabled and running: it owns the guest's addresses",
 		Check:   "systemctl is-enabled -q systemd-networkd && systemctl is-active -q systemd-networkd",
 		Apply:   []string{"systemctl enable --now systemd-networkd"},
 	})

@@ -1,0 +1,84 @@
+package main
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/lvslab/lvslab/roles"
+)
+
+// planOptions are the plan command's options.
+type planOptions struct {
+	OS     string
+	Format string
+	Node   string
+}
+
+func planCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "plan",
+		Usage:     "print what configuring each node does: a handout, runnable scripts, or the steps as JSON",
+		ArgsUsage: labArgUsage,
+		Description: `Prints, node by node and in order, the steps "lvslab up" takes to configure
+the lab's VMs: hostname, static addresses with DHCP off (systemd-networkd on
+Debian, nmcli on RHEL), disabled NICs, the VIP aliases (eth0:0 on the
+director, lo:0 /32 on DR real servers, tunl0 on TUN ones), kernel settings
+(ip_forward, send_redirects, arp_ignore/arp_announce, rp_filter), packages,
+the web page and port, and the ipvsadm rules. Nothing is contacted: the plan
+comes from the lab file alone.
+
+Formats:
+   text     a handout: what a student types on each node, with short comments
+   script   one POSIX sh script per node (set -eu); every step checks first,
+            files are written whole, so running it twice changes nothing
+   json     the steps as data (checks, files, commands)
+
+Examples:
+   lvslab plan                                # the default lab, Debian guests
+   lvslab plan tedu-dr --os rhel              # the commands on RHEL/CentOS guests
+   lvslab plan tedu-nat --format script --node lvs1 > lvs1.sh
+   lvslab plan my-lab.yaml --format json | jq '.nodes[].steps[].name'`,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "os", Value: roles.Debian, Usage: "guest OS family: " + strings.Join(roles.OSFamilies, " or ")},
+			&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Value: roles.FormatText, Usage: "text, script or json"},
+			&cli.StringFlag{Name: "node", Aliases: []string{"n"}, Usage: "only this node"},
+		},
+		Action: func(c *cli.Context) error {
+			opts := planOptions{OS: c.String("os"), Format: c.String("format"), Node: c.String("node")}
+			if !slices.Contains(roles.OSFamilies, opts.OS) {
+				return cli.Exit(fmt.Sprintf("--os %q: use %s", opts.OS, strings.Join(roles.OSFamilies, " or ")), 2)
+			}
+			if !slices.Contains(roles.Formats, opts.Format) {
+				return cli.Exit(fmt.Sprintf("--format %q: use %s", opts.Format, strings.Join(roles.Formats, ", ")), 2)
+			}
+			lab, err := loadLab(c)
+			if err != nil {
+				return err
+			}
+			plan := roles.Plan(lab, opts.OS)
+			if opts.Node != "" {
+				var names []string
+				var keep []roles.NodePlan
+				for _, n := range plan.Nodes {
+					names = append(names, n.Node)
+					if n.Node == opts.Node {
+						keep = append(keep, n)
+					}
+				}
+				if keep == nil {
+					return cli.Exit(fmt.Sprintf("no node %q in lab %s (nodes: %s)", opts.Node, lab.Name, strings.Join(names, ", ")), 1)
+				}
+				plan.Nodes = keep
+			}
+			out, err := plan.Render(opts.Format)
+			if err != nil {
+				return cli.Exit(err.Error(), 2)
+			}
+			fmt.Fprint(c.App.Writer, out)
+			return nil
+		},
+	}
+}

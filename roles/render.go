@@ -1,0 +1,180 @@
+package roles
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/lvslab/lvslab/topology"
+)
+
+// Plan formats.
+const (
+	FormatText   = "text"
+	FormatScript = "script"
+	FormatJSON   = "json"
+)
+
+// Formats lists the plan formats.
+var Formats = []string{FormatText, FormatScript, FormatJSON}
+
+// NodePlan is one node's steps on an OS family.
+type NodePlan struct {
+	Node    string `json:"node"`
+	Role    string `json:"role"`
+	Address string `json:"address"` // where to reach it (its first configured address)
+	OS      string `json:"os"`
+	Steps   []Step `json:"steps"`
+}
+
+// LabPlan is every node's steps, in file order.
+type LabPlan struct {
+	Lab   string     `json:"lab"`
+	File  string     `json:"file"`
+	OS    string     `json:"os"`
+	Nodes []NodePlan `json:"nodes"`
+}
+
+// Plan computes every node's steps on an OS family.
+func Plan(lab *topology.Lab, osFamily string) *LabPlan {
+	p := &LabPlan{Lab: lab.Name, File: lab.File, OS: osFamily}
+	for _, st := range Desired(lab) {
+		p.Nodes = append(p.Nodes, NodePlan{
+			Node:    st.Name,
+			Role:    st.Role,
+			Address: addrString(st.PrimaryAddress()),
+			OS:      osFamily,
+			Steps:   Steps(st, osFamily),
+		})
+	}
+	return p
+}
+
+// Render formats a plan: text (a handout), script (one sh script per node,
+// concatenated with a separating comment) or json.
+func (p *LabPlan) Render(format string) (string, error) {
+	switch format {
+	case FormatText:
+		return p.Text(), nil
+	case FormatScript:
+		var parts []string
+		for i := range p.Nodes {
+			parts = append(parts, p.Nodes[i].Script(p.Lab))
+		}
+		return strings.Join(parts, "\n"), nil
+	case FormatJSON:
+		b, err := json.MarshalIndent(p, "", "  ")
+		if err != nil {
+			return "", err
+		}
+		return string(b) + "\n", nil
+	}
+	return "", fmt.Errorf("unknown format %q: use %s", format, strings.Join(Formats, ", "))
+}
+
+// Text is the handout: per node, in order, what a student types.
+func (p *LabPlan) Text() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# Lab %s (%s), %s guests: what to type on each node, in order.\n", p.Lab, p.File, p.OS)
+	for _, n := range p.Nodes {
+		b.WriteString("\n")
+		title := fmt.Sprintf("%s (%s)", n.Node, n.Role)
+		if n.Address != "" {
+			title += ", ssh root@" + n.Address
+		}
+		fmt.Fprintf(&b, "## %s\n", title)
+		for i, s := range n.Steps {
+			fmt.Fprintf(&b, "\n# %d. %s: %s\n", i+1, s.Name, s.Comment)
+			if s.Readdress {
+				b.WriteString("# (this changes an address: an SSH session over it may hang; use the console or reconnect)\n")
+			}
+			if s.File != nil {
+				writeHeredoc(&b, s.File, "")
+			}
+			cmds := s.Apply
+			if len(s.Handout) > 0 {
+				cmds = s.Handout
+			}
+			for _, c := range cmds {
+				b.WriteString(c + "\n")
+			}
+		}
+	}
+	return b.String()
+}
+
+const heredocEnd = "LVSLAB_EOF"
+
+func writeHeredoc(b *strings.Builder, f *File, indent string) {
+	if d := dir(f.Path); d != "/" && d != "/etc" {
+		fmt.Fprintf(b, "%smkdir -p %s\n", indent, shellQuote(d))
+	}
+	fmt.Fprintf(b, "%scat > %s <<'%s'\n%s%s\n", indent, shellQuote(f.Path), heredocEnd, f.Content, heredocEnd)
+}
+
+func dir(path string) string {
+	i := strings.LastIndex(path, "/")
+	if i <= 0 {
+		return "/"
+	}
+	return path[:i]
+}
+
+const scriptHeader = `#!/bin/sh
+# lvslab plan: node %s (%s) of lab %s, for %s guests. Run it as root.
+# Idempotent: every step checks first and changes only what differs, files
+# are written whole, so running it again changes nothing.
+set -eu
+
+# lvslab_put PATH MODE < CONTENT: replace PATH when its content differs;
+# succeeds only when it wrote the file.
+lvslab_put() {
+	lvslab_tmp=$(mktemp)
+	cat >"$lvslab_tmp"
+	if [ -f "$1" ] && cmp -s "$lvslab_tmp" "$1"; then
+		rm -f "$lvslab_tmp"
+		return 1
+	fi
+	{ mkdir -p "$(dirname "$1")" && chmod "$2" "$lvslab_tmp" && mv -f "$lvslab_tmp" "$1"; } ||
+		{ echo "lvslab: cannot write $1" >&2; exit 1; }
+}
+`
+
+// Script is a runnable, idempotent POSIX sh script for the node.
+func (n *NodePlan) Script(lab string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, scriptHeader, n.Node, n.Role, lab, n.OS)
+	for i, s := range n.Steps {
+		fmt.Fprintf(&b, "\n# %d. %s: %s\n", i+1, s.Name, s.Comment)
+		if s.Readdress {
+			b.WriteString("# (changes an address: over SSH the session may hang; run from the console)\n")
+		}
+		var cond []string
+		if s.File != nil && len(s.Apply) == 0 {
+			fmt.Fprintf(&b, "lvslab_put %s %04o <<'%s' || :\n%s%s\n", shellQuote(s.File.Path), uint32(s.File.Mode.Perm()), heredocEnd, s.File.Content, heredocEnd)
+		} else if s.File != nil {
+			b.WriteString("lvslab_changed=0\n")
+			fmt.Fprintf(&b, "lvslab_put %s %04o <<'%s' && lvslab_changed=1\n%s%s\n", shellQuote(s.File.Path), uint32(s.File.Mode.Perm()), heredocEnd, s.File.Content, heredocEnd)
+			cond = append(cond, `[ "$lvslab_changed" = 1 ]`)
+		}
+		if s.Check != "" {
+			cond = append(cond, "! { "+s.Check+"; } >/dev/null 2>&1")
+		}
+		if len(s.Apply) == 0 {
+			continue
+		}
+		if len(cond) == 0 {
+			for _, c := range s.Apply {
+				b.WriteString(c + "\n")
+			}
+			continue
+		}
+		fmt.Fprintf(&b, "if %s; then\n", strings.Join(cond, " || "))
+		for _, c := range s.Apply {
+			b.WriteString("\t" + c + "\n")
+		}
+		b.WriteString("fi\n")
+	}
+	fmt.Fprintf(&b, "\necho \"lvslab: %s is configured\"\n", n.Node)
+	return b.String()
+}
