@@ -1,0 +1,92 @@
+package provision
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"libvirt.org/go/libvirt"
+)
+
+// DefaultURI is the libvirt connection used when none is given: like virsh,
+// $LIBVIRT_DEFAULT_URI, else qemu:///system.
+func DefaultURI() string {
+	if u := os.Getenv("LIBVIRT_DEFAULT_URI"); u != "" {
+		return u
+	}
+	return "qemu:///system"
+}
+
+// Connect opens a libvirt connection ("" means DefaultURI()). Close it with
+// conn.Close().
+func Connect(uri string) (*libvirt.Connect, error) {
+	if uri == "" {
+		uri = DefaultURI()
+	}
+	conn, err := libvirt.NewConnect(uri)
+	if err != nil {
+		return nil, fmt.Errorf("cannot connect to libvirt at %s: %w (is libvirtd running and may this user use it? "+
+			"lab networks belong in a network namespace of their own: run lvslab inside \"lvslab sandbox -- ...\"; "+
+			"--connect or LIBVIRT_DEFAULT_URI choose another libvirt)", uri, err)
+	}
+	return conn, nil
+}
+
+// Accelerations accepted by --accel.
+const (
+	AccelAuto = "auto"
+	AccelKVM  = "kvm"
+	AccelTCG  = "tcg"
+)
+
+// domainType picks the libvirt domain type for accel: "kvm" when KVM is asked
+// for or (auto) when libvirt's domain capabilities offer it, else "qemu"
+// (QEMU's TCG emulation: slow, but works without /dev/kvm).
+func domainType(conn *libvirt.Connect, accel string) (string, error) {
+	switch accel {
+	case AccelTCG:
+		return "qemu", nil
+	case AccelKVM:
+		if _, err := conn.GetDomainCapabilities("", "x86_64", "", "kvm", 0); err != nil {
+			return "", fmt.Errorf("--accel kvm: libvirt cannot run KVM guests here (%v); use --accel tcg", libvirtMessage(err))
+		}
+		return "kvm", nil
+	case AccelAuto, "":
+		if _, err := conn.GetDomainCapabilities("", "x86_64", "", "kvm", 0); err == nil {
+			return "kvm", nil
+		}
+		return "qemu", nil
+	default:
+		return "", fmt.Errorf("--accel %q: use kvm, tcg or auto", accel)
+	}
+}
+
+// libvirtCode is the libvirt error code of err, or -1.
+func libvirtCode(err error) libvirt.ErrorNumber {
+	var lerr libvirt.Error
+	if errors.As(err, &lerr) {
+		return lerr.Code
+	}
+	return -1
+}
+
+// libvirtMessage is err's message without libvirt's "virError(Code=...)" frame.
+func libvirtMessage(err error) string {
+	var lerr libvirt.Error
+	if errors.As(err, &lerr) {
+		return strings.TrimSpace(lerr.Message)
+	}
+	return err.Error()
+}
+
+func isNotFound(err error) bool {
+	switch libvirtCode(err) {
+	case libvirt.ERR_NO_DOMAIN, libvirt.ERR_NO_NETWORK, libvirt.ERR_NO_STORAGE_POOL, libvirt.ERR_NO_STORAGE_VOL:
+		return true
+	}
+	return false
+}
+
+// notRunning is the error of destroying an inactive domain or network.
+func notRunning(err error) bool { return libvirtCode(err) == libvirt.ERR_OPERATION_INVALID }

@@ -1,0 +1,298 @@
+package provision
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"libvirt.org/go/libvirt"
+	"libvirt.org/go/libvirtxml"
+)
+
+// DomainInfo is one lab VM found in libvirt by its tag.
+type DomainInfo struct {
+	Name  string
+	Tag   Tag
+	State string // running, shut off, paused, ...
+	// Disks are the paths of the domain's disks (overlay, seed); Logs its
+	// serial console logs.
+	Disks []string
+	Logs  []string
+	def   *libvirtxml.Domain
+}
+
+// NetworkInfo is one lab network found in libvirt by its tag.
+type NetworkInfo struct {
+	Name   string
+	Tag    Tag
+	Bridge string
+	Active bool
+}
+
+// VolumeInfo is one lab disk in the lvslab pool, found by its name.
+type VolumeInfo struct {
+	Pool, Name, Path string
+}
+
+// Inventory is everything libvirt holds of one lab.
+type Inventory struct {
+	Lab      string
+	Domains  []DomainInfo
+	Networks []NetworkInfo
+	Volumes  []VolumeInfo
+}
+
+// Empty tells whether nothing of the lab exists.
+func (i *Inventory) Empty() bool {
+	return len(i.Domains) == 0 && len(i.Networks) == 0 && len(i.Volumes) == 0
+}
+
+// Discover returns the objects of every lab libvirt holds, by lab name:
+// domains and networks carrying lvslab's tag, and volumes of the pool named
+// "<lab>_<node>.qcow2" or "<lab>_<node>.seed.iso". Untagged objects are
+// never listed. pool "" means DefaultPool.
+func Discover(conn *libvirt.Connect, pool string) (map[string]*Inventory, error) {
+	if pool == "" {
+		pool = DefaultPool
+	}
+	labs := map[string]*Inventory{}
+	inv := func(lab string) *Inventory {
+		if labs[lab] == nil {
+			labs[lab] = &Inventory{Lab: lab}
+		}
+		return labs[lab]
+	}
+	domains, err := listDomains(conn)
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range domains {
+		inv(d.Tag.Name).Domains = append(inv(d.Tag.Name).Domains, d)
+	}
+	networks, err := listNetworks(conn)
+	if err != nil {
+		return nil, err
+	}
+	for _, n := range networks {
+		inv(n.Tag.Name).Networks = append(inv(n.Tag.Name).Networks, n)
+	}
+	vols, err := listVolumes(conn, pool)
+	if err != nil {
+		return nil, err
+	}
+	for _, v := range vols {
+		lab, _, _ := volumeOwner(v.Name)
+		inv(lab).Volumes = append(inv(lab).Volumes, v)
+	}
+	for _, i := range labs {
+		sort.Slice(i.Domains, func(a, b int) bool { return i.Domains[a].Name < i.Domains[b].Name })
+		sort.Slice(i.Networks, func(a, b int) bool { return i.Networks[a].Name < i.Networks[b].Name })
+		sort.Slice(i.Volumes, func(a, b int) bool { return i.Volumes[a].Name < i.Volumes[b].Name })
+	}
+	return labs, nil
+}
+
+// DiscoverLab is Discover for one lab; a lab with nothing is an empty
+// Inventory, not an error.
+func DiscoverLab(conn *libvirt.Connect, pool, lab string) (*Inventory, error) {
+	all, err := Discover(conn, pool)
+	if err != nil {
+		return nil, err
+	}
+	if i := all[lab]; i != nil {
+		return i, nil
+	}
+	return &Inventory{Lab: lab}, nil
+}
+
+func listDomains(conn *libvirt.Connect) ([]DomainInfo, error) {
+	doms, err := conn.ListAllDomains(0)
+	if err != nil {
+		return nil, fmt.Errorf("list domains: %w", err)
+	}
+	var out []DomainInfo
+	for i := range doms {
+		info, ok, err := inspectDomain(&doms[i])
+		doms[i].Free()
+		if err != nil {
+			if isNotFound(err) { // removed meanwhile
+				continue
+			}
+			return nil, err
+		}
+		if ok {
+			out = append(out, info)
+		}
+	}
+	return out, nil
+}
+
+// inspectDomain reads a domain's definition and tag; ok is false for a
+// domain lvslab did not make.
+func inspectDomain(d *libvirt.Domain) (DomainInfo, bool, error) {
+	x, err := d.GetXMLDesc(0)
+	if err != nil {
+		return DomainInfo{}, false, err
+	}
+	def := &libvirtxml.Domain{}
+	if err := def.Unmarshal(x); err != nil {
+		return DomainInfo{}, false, err
+	}
+	if def.Metadata == nil {
+		return DomainInfo{}, false, nil
+	}
+	tag, ok := parseTag(def.Metadata.XML)
+	if !ok {
+		return DomainInfo{}, false, nil
+	}
+	info := DomainInfo{Name: def.Name, Tag: tag, def: def}
+	if state, _, err := d.GetState(); err == nil {
+		info.State = stateName(state)
+	} else if !isNotFound(err) {
+		return DomainInfo{}, false, err
+	}
+	if def.Devices != nil {
+		for _, disk := range def.Devices.Disks {
+			if disk.Source != nil && disk.Source.File != nil && disk.Source.File.File != "" {
+				info.Disks = append(info.Disks, disk.Source.File.File)
+			}
+		}
+		for _, s := range def.Devices.Serials {
+			if s.Log != nil && s.Log.File != "" {
+				info.Logs = append(info.Logs, s.Log.File)
+			}
+			if s.Source != nil && s.Source.File != nil && s.Source.File.Path != "" {
+				info.Logs = append(info.Logs, s.Source.File.Path)
+			}
+		}
+	}
+	return info, true, nil
+}
+
+func listNetworks(conn *libvirt.Connect) ([]NetworkInfo, error) {
+	nets, err := conn.ListAllNetworks(0)
+	if err != nil {
+		return nil, fmt.Errorf("list networks: %w", err)
+	}
+	var out []NetworkInfo
+	for i := range nets {
+		info, ok, err := inspectNetwork(&nets[i])
+		nets[i].Free()
+		if err != nil {
+			if isNotFound(err) {
+				continue
+			}
+			return nil, err
+		}
+		if ok {
+			out = append(out, info)
+		}
+	}
+	return out, nil
+}
+
+func inspectNetwork(n *libvirt.Network) (NetworkInfo, bool, error) {
+	x, err := n.GetXMLDesc(0)
+	if err != nil {
+		return NetworkInfo{}, false, err
+	}
+	def := &libvirtxml.Network{}
+	if err := def.Unmarshal(x); err != nil {
+		return NetworkInfo{}, false, err
+	}
+	if def.Metadata == nil {
+		return NetworkInfo{}, false, nil
+	}
+	tag, ok := parseTag(def.Metadata.XML)
+	if !ok {
+		return NetworkInfo{}, false, nil
+	}
+	info := NetworkInfo{Name: def.Name, Tag: tag}
+	if def.Bridge != nil {
+		info.Bridge = def.Bridge.Name
+	}
+	active, err := n.IsActive()
+	if err != nil {
+		return NetworkInfo{}, false, err
+	}
+	info.Active = active
+	return info, true, nil
+}
+
+// listVolumes lists the pool's volumes named by lvslab; a missing pool has
+// none. An inactive pool is started to be read.
+func listVolumes(conn *libvirt.Connect, poolName string) ([]VolumeInfo, error) {
+	pool, err := conn.LookupStoragePoolByName(poolName)
+	if isNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("storage pool %s: %w", poolName, err)
+	}
+	defer pool.Free()
+	if active, err := pool.IsActive(); err == nil && !active {
+		if err := pool.Create(0); err != nil {
+			return nil, fmt.Errorf("start storage pool %s to list its volumes: %w", poolName, err)
+		}
+	}
+	_ = pool.Refresh(0) // files removed behind libvirt's back
+	vols, err := pool.ListAllStorageVolumes(0)
+	if err != nil {
+		return nil, fmt.Errorf("list volumes of pool %s: %w", poolName, err)
+	}
+	var out []VolumeInfo
+	for i := range vols {
+		name, err := vols[i].GetName()
+		if err == nil {
+			if _, _, ok := volumeOwner(name); ok {
+				path, _ := vols[i].GetPath()
+				out = append(out, VolumeInfo{Pool: poolName, Name: name, Path: path})
+			}
+		}
+		vols[i].Free()
+	}
+	return out, nil
+}
+
+func stateName(s libvirt.DomainState) string {
+	switch s {
+	case libvirt.DOMAIN_RUNNING:
+		return "running"
+	case libvirt.DOMAIN_BLOCKED:
+		return "blocked"
+	case libvirt.DOMAIN_PAUSED:
+		return "paused"
+	case libvirt.DOMAIN_SHUTDOWN:
+		return "shutting down"
+	case libvirt.DOMAIN_SHUTOFF:
+		return "shut off"
+	case libvirt.DOMAIN_CRASHED:
+		return "crashed"
+	case libvirt.DOMAIN_PMSUSPENDED:
+		return "suspended"
+	}
+	return "unknown"
+}
+
+// labNames lists the labs in a Discover result, sorted.
+func labNames(all map[string]*Inventory) []string {
+	var out []string
+	for name := range all {
+		out = append(out, name)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// describeTag is "lab tedu, node web1" for messages.
+func describeTag(t Tag) string {
+	var parts []string
+	parts = append(parts, "lab "+t.Name)
+	if t.Node != "" {
+		parts = append(parts, "node "+t.Node)
+	}
+	if t.Network != "" {
+		parts = append(parts, "network "+t.Network)
+	}
+	return strings.Join(parts, ", ")
+}

@@ -1,0 +1,78 @@
+package provision
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"strings"
+
+	"github.com/lvslab/lvslab/topology"
+)
+
+// Namespace is the XML namespace of lvslab's tag in the <metadata> of every
+// domain and network it makes. Teardown and status find a lab's objects by
+// this tag, never by re-reading the lab file.
+const Namespace = "https://lvslab.dev/xmlns/1"
+
+// metadataPrefix is the namespace prefix libvirt stores the tag under.
+const metadataPrefix = "lvslab"
+
+// DefaultPool is the libvirt storage pool (a folder) that holds every lab's
+// disks; it is shared by all labs and never removed by "down".
+const DefaultPool = "lvslab"
+
+// DomainName is the libvirt name of a node's VM: "<lab>-<node>".
+func DomainName(lab, node string) string { return lab + "-" + node }
+
+// NetworkName is the libvirt name of a lab network: "<lab>-<network>".
+func NetworkName(lab, network string) string { return lab + "-" + network }
+
+// Volume names use "_", which neither lab nor node names may contain, so the
+// prefix "<lab>_" of one lab never matches the volumes of another (the names
+// "tedu-x"+"web1" and "tedu"+"x-web1" would both give "tedu-x-web1").
+func volumePrefix(lab string) string { return lab + "_" }
+
+// OverlayVolume is the name of a node's disk: a qcow2 linked clone of the image.
+func OverlayVolume(lab, node string) string { return volumePrefix(lab) + node + ".qcow2" }
+
+// SeedVolume is the name of a node's NoCloud seed volume (ISO 9660, "cidata").
+func SeedVolume(lab, node string) string { return volumePrefix(lab) + node + ".seed.iso" }
+
+// volumeOwner splits a volume name made by OverlayVolume or SeedVolume into
+// its lab and node; ok is false for names lvslab did not make.
+func volumeOwner(name string) (lab, node string, ok bool) {
+	base, found := strings.CutSuffix(name, ".qcow2")
+	if !found {
+		if base, found = strings.CutSuffix(name, ".seed.iso"); !found {
+			return "", "", false
+		}
+	}
+	lab, node, found = strings.Cut(base, "_")
+	if !found || lab == "" || node == "" || strings.Contains(node, "_") {
+		return "", "", false
+	}
+	return lab, node, true
+}
+
+// BridgeName is the host bridge of a lab network: the lab's own name when the
+// lab file gives one, else "lv" + 8 hex digits of a hash of the lab name + "-"
+// + the network's index in the file, e.g. "lv1a2b3c4d-0". It is stable (the
+// same lab always gets the same bridges), at most 15 characters (the kernel's
+// limit) and differs between labs.
+func BridgeName(lab *topology.Lab, nw *topology.Network) string {
+	if nw.Bridge != "" {
+		return nw.Bridge
+	}
+	index := 0
+	for i, n := range lab.Networks {
+		if n.Name == nw.Name {
+			index = i
+		}
+	}
+	return derivedBridge(lab.Name, index)
+}
+
+func derivedBridge(lab string, index int) string {
+	sum := sha256.Sum256([]byte("lvslab-bridge/" + lab))
+	return fmt.Sprintf("lv%s-%d", hex.EncodeToString(sum[:4]), index)
+}

@@ -1,0 +1,77 @@
+package provision
+
+import (
+	"encoding/xml"
+	"fmt"
+	"strings"
+)
+
+// Tag is lvslab's mark on a libvirt domain or network, stored in its
+// <metadata> as
+//
+//	<lvslab:lab xmlns:lvslab="https://lvslab.dev/xmlns/1" name="tedu" node="web1" .../>
+//
+// Name is the lab; a domain's tag has Node, Role, InstanceID and SSH, a
+// network's tag has Network.
+type Tag struct {
+	XMLName xml.Name `xml:"https://lvslab.dev/xmlns/1 lab"`
+	Name    string   `xml:"name,attr"`
+	Node    string   `xml:"node,attr,omitempty"`
+	Role    string   `xml:"role,attr,omitempty"`
+	Network string   `xml:"network,attr,omitempty"`
+	// File is the lab file the object was last brought up from.
+	File string `xml:"file,attr,omitempty"`
+	// InstanceID is the seed's instance-id: lab, node and a nonce of the run
+	// that created the node.
+	InstanceID string `xml:"instance-id,attr,omitempty"`
+	// SSH is the address lvslab last reached the node's SSH server on; the
+	// configure phase updates it when it moves the node (RecordSSHAddress).
+	SSH string `xml:"ssh,attr,omitempty"`
+}
+
+// marshal renders the tag with the "lvslab" prefix, as libvirt keeps it.
+func (t Tag) marshal() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, `<%s:lab xmlns:%s=%q`, metadataPrefix, metadataPrefix, Namespace)
+	attr := func(k, v string) {
+		if v == "" {
+			return
+		}
+		b.WriteString(" " + k + `="`)
+		xml.EscapeText(&b, []byte(v))
+		b.WriteString(`"`)
+	}
+	attr("name", t.Name)
+	attr("node", t.Node)
+	attr("role", t.Role)
+	attr("network", t.Network)
+	attr("file", t.File)
+	attr("instance-id", t.InstanceID)
+	attr("ssh", t.SSH)
+	b.WriteString("/>")
+	return b.String()
+}
+
+// metadataXML is the inner XML of a <metadata> element holding the tag.
+func (t Tag) metadataXML() string { return t.marshal() }
+
+// parseTag reads the tag out of the inner XML of a <metadata> element (or the
+// element alone, as GetMetadata returns it). ok is false when there is none.
+func parseTag(inner string) (Tag, bool) {
+	dec := xml.NewDecoder(strings.NewReader("<m>" + inner + "</m>"))
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return Tag{}, false
+		}
+		se, isStart := tok.(xml.StartElement)
+		if !isStart || se.Name.Space != Namespace || se.Name.Local != "lab" {
+			continue
+		}
+		var t Tag
+		if err := dec.DecodeElement(&t, &se); err != nil || t.Name == "" {
+			return Tag{}, false
+		}
+		return t, true
+	}
+}

@@ -1,0 +1,871 @@
+package provision
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+	"libvirt.org/go/libvirt"
+
+	"github.com/lvslab/lvslab/provision/image"
+	"github.com/lvslab/lvslab/provision/sshx"
+	"github.com/lvslab/lvslab/topology"
+)
+
+// Default SSH readiness timeouts: TCG boots a VM in ~35 s alone and ~90 s
+// four at a time on two cores.
+const (
+	DefaultTimeoutTCG = 5 * time.Minute
+	DefaultTimeoutKVM = 2 * time.Minute
+)
+
+// Options tune Up.
+type Options struct {
+	// Accel is "auto" (default: KVM when libvirt offers it), "kvm" or "tcg".
+	Accel string
+	// Home is lvslab's state folder ("" means Home()).
+	Home string
+	// ImageDir is the image store ("" means image.DefaultDir()).
+	ImageDir string
+	// Pool and PoolDir name the storage pool of the lab disks and its folder
+	// ("" means DefaultPool and DefaultPoolDir()).
+	Pool, PoolDir string
+	// LogDir holds the serial console logs ("" means DefaultLogDir()).
+	LogDir string
+	// Retain keeps what a failed run created, for debugging.
+	Retain bool
+	// Timeout bounds the wait for SSH on every node (0: DefaultTimeoutTCG, or
+	// DefaultTimeoutKVM under KVM).
+	Timeout time.Duration
+	// Out receives progress; nil discards it. On a terminal the per-node
+	// status lines are redrawn in place.
+	Out io.Writer
+	// Configure, when set, runs once every node answers SSH: it is where the
+	// roles are applied. Its error fails Up like any other step.
+	Configure ConfigureFunc
+
+	// Hooks for tests on test:///default (which has no volume upload and no
+	// guests to reach).
+	resolveImage func(dir, nameOrPath string) (image.Image, error)
+	uploadSeed   func(conn *libvirt.Connect, vol *libvirt.StorageVol, data []byte) error
+	waitNode     func(ctx context.Context, r *run, n *nodeRun) error
+	failAfter    string // fail right after the step with this name
+}
+
+// ConfigureFunc is the configure phase: it gets the lab and one endpoint per
+// node, each with an open SSH client that Up closes after it returns.
+type ConfigureFunc func(ctx context.Context, lab *topology.Lab, nodes []*Endpoint) error
+
+// Endpoint is how to reach one node over SSH.
+type Endpoint struct {
+	Node   string
+	Domain string
+	// Addr is host:port of the node's SSH server, as it answered.
+	Addr string
+	User string
+	// Password is the lab's fallback login (classroom images), or "".
+	Password string
+	// KeyFile is the lab's private key, KnownHostsFile its pins.
+	KeyFile        string
+	KnownHostsFile string
+	// HostKeyAlias is the name the node's host key is pinned under (the
+	// domain name), valid whatever address the node has.
+	HostKeyAlias string
+	// ConsoleLog is the VM's serial console log.
+	ConsoleLog string
+	// Created tells whether this run created the VM (else it was reused).
+	Created bool
+	// Ready is how long the node took, from the start of the wait, to accept
+	// the SSH login.
+	Ready time.Duration
+	// Client is the open SSH connection while Configure runs; nil after Up.
+	Client *sshx.Client
+}
+
+// Config is the sshx configuration that reaches the node again.
+func (e *Endpoint) Config() (sshx.Config, error) {
+	signer, _, err := sshx.EnsureKey(dirOf(e.KeyFile))
+	if err != nil {
+		return sshx.Config{}, err
+	}
+	return sshx.Config{
+		Node: e.Node, Addr: e.Addr, User: e.User, Signer: signer, Password: e.Password,
+		KnownHostsFile: e.KnownHostsFile, HostKeyAlias: e.HostKeyAlias,
+	}, nil
+}
+
+// Result is what Up made.
+type Result struct {
+	Lab   string
+	Nodes []*Endpoint
+	// Created and Reused list the libvirt objects by kind and name.
+	Created, Reused []string
+	// DomainType is "kvm" or "qemu" (TCG).
+	DomainType string
+	// SSHReady is the time from starting the wait until the last node
+	// accepted SSH.
+	SSHReady time.Duration
+	Elapsed  time.Duration
+}
+
+// step is one stage of Up, in the style of kind's create actions.
+type step interface {
+	name() string
+	run(r *run) error
+}
+
+// upSteps are the stages of Up, in order.
+func upSteps() []step {
+	return []step{
+		resolveImage{},
+		labIdentity{},
+		ensurePool{},
+		ensureNetworks{},
+		planNodes{},
+		ensureVolumes{},
+		ensureSeeds{},
+		defineDomains{},
+		startDomains{},
+		waitSSH{},
+		configure{},
+	}
+}
+
+// run is the state shared by the steps of one Up.
+type run struct {
+	ctx        context.Context
+	conn       *libvirt.Connect
+	lab        *topology.Lab
+	opts       Options
+	out        io.Writer
+	img        image.Image
+	domType    string
+	stateDir   string
+	knownHosts string
+	keyFile    string
+	authKey    string
+	signer     ssh.Signer
+	nodes      []*nodeRun
+	undo       []undoItem
+	created    []string
+	reused     []string
+	progress   *nodeProgress
+	sshReady   time.Duration
+}
+
+// nodeRun is one node's state in a run.
+type nodeRun struct {
+	node       *topology.Node
+	domain     string
+	exists     bool   // the domain existed before this run
+	state      string // its state then
+	tag        Tag
+	overlay    string
+	seed       string
+	consoleLog string
+	hostKey    []byte // private PEM, new nodes only
+	hostPub    string
+	candidates []string // host:port to try for SSH, in order
+	endpoint   *Endpoint
+}
+
+type undoItem struct {
+	what string
+	fn   func() error
+}
+
+// Up brings the lab up: pool, networks, disks (linked clones of the image),
+// seeds, domains, all started in parallel, then waits until every node
+// accepts SSH with the lab's key and a pinned host key, and runs the
+// configure phase. What exists already is reused (a second "up" of a running
+// lab starts what is stopped and checks that the hardware still matches);
+// on failure whatever this run created is removed, unless opts.Retain.
+func Up(ctx context.Context, conn *libvirt.Connect, lab *topology.Lab, opts Options) (res *Result, err error) {
+	start := time.Now()
+	r := &run{ctx: ctx, conn: conn, lab: lab, opts: opts, out: opts.Out}
+	if r.out == nil {
+		r.out = io.Discard
+	}
+	if r.opts.Pool == "" {
+		r.opts.Pool = DefaultPool
+	}
+	if r.opts.PoolDir == "" {
+		r.opts.PoolDir = DefaultPoolDir()
+	}
+	if r.opts.LogDir == "" {
+		r.opts.LogDir = DefaultLogDir()
+	}
+	if r.opts.resolveImage == nil {
+		r.opts.resolveImage = image.Resolve
+	}
+	if r.opts.uploadSeed == nil {
+		r.opts.uploadSeed = uploadVolume
+	}
+	if r.opts.waitNode == nil {
+		r.opts.waitNode = waitNodeSSH
+	}
+	defer func() {
+		for _, n := range r.nodes {
+			if n.endpoint != nil && n.endpoint.Client != nil {
+				n.endpoint.Client.Close()
+				n.endpoint.Client = nil
+			}
+		}
+		if err == nil {
+			return
+		}
+		if r.opts.Retain {
+			if len(r.undo) > 0 {
+				err = fmt.Errorf("%w\n(--retain: kept what this run created; \"lvslab down %s\" removes it)", err, lab.Name)
+			}
+			return
+		}
+		if cleanupErr := r.rollback(); cleanupErr != nil {
+			err = fmt.Errorf("%w\ncleanup after the failure also failed: %v (\"lvslab down %s\" removes the rest)", err, cleanupErr, lab.Name)
+		} else if len(r.undo) > 0 {
+			err = fmt.Errorf("%w\n(removed what this run created; --retain keeps it for debugging)", err)
+		}
+	}()
+	fmt.Fprintf(r.out, "lab %s from %s: %d networks, %d nodes\n", lab.Name, lab.File, len(lab.Networks), len(lab.Nodes))
+	for _, s := range upSteps() {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		t := time.Now()
+		if err := s.run(r); err != nil {
+			return nil, err
+		}
+		fmt.Fprintf(r.out, "  %-10s done in %s\n", s.name(), since(t))
+		if r.opts.failAfter == s.name() {
+			return nil, fmt.Errorf("injected failure after step %s", s.name())
+		}
+	}
+	res = &Result{Lab: lab.Name, Created: r.created, Reused: r.reused, DomainType: r.domType, SSHReady: r.sshReady, Elapsed: time.Since(start)}
+	for _, n := range r.nodes {
+		res.Nodes = append(res.Nodes, n.endpoint)
+	}
+	return res, nil
+}
+
+// made records an object this run created, with how to remove it again.
+func (r *run) made(what string, fn func() error) {
+	r.created = append(r.created, what)
+	r.undo = append(r.undo, undoItem{what: what, fn: fn})
+}
+
+// rollback removes what this run created, newest first.
+func (r *run) rollback() error {
+	var errs []error
+	for i := len(r.undo) - 1; i >= 0; i-- {
+		if err := r.undo[i].fn(); err != nil {
+			errs = append(errs, fmt.Errorf("remove %s: %w", r.undo[i].what, err))
+		}
+	}
+	r.undo = nil
+	return errors.Join(errs...)
+}
+
+// ---- steps ----
+
+// resolveImage finds the lab's image and picks the domain type.
+type resolveImage struct{}
+
+func (resolveImage) name() string { return "image" }
+func (resolveImage) run(r *run) error {
+	img, err := r.opts.resolveImage(r.opts.ImageDir, r.lab.Image)
+	if err != nil {
+		return err
+	}
+	r.img = img
+	if r.domType, err = domainType(r.conn, r.opts.Accel); err != nil {
+		return err
+	}
+	boot := "its own bootloader (cloud-init reads the seed)"
+	if img.DirectBoot() {
+		boot = "direct kernel boot"
+	}
+	accel := "TCG emulation"
+	if r.domType == "kvm" {
+		accel = "KVM"
+	}
+	fmt.Fprintf(r.out, "  image %s (%s), %s, %s\n", img.Name, img.Disk, boot, accel)
+	return nil
+}
+
+// labIdentity makes (or reuses) the lab's state folder and SSH login key.
+type labIdentity struct{}
+
+func (labIdentity) name() string { return "identity" }
+func (labIdentity) run(r *run) error {
+	r.stateDir = StateDir(r.opts.Home, r.lab.Name)
+	r.knownHosts = KnownHostsFile(r.stateDir)
+	r.keyFile = KeyFile(r.stateDir)
+	if _, err := os.Stat(r.stateDir); errors.Is(err, os.ErrNotExist) {
+		if err := os.MkdirAll(r.stateDir, 0o700); err != nil {
+			return fmt.Errorf("lab state folder: %w", err)
+		}
+		dir := r.stateDir
+		r.made("folder "+dir, func() error { return os.RemoveAll(dir) })
+	}
+	signer, line, err := sshx.EnsureKey(r.stateDir)
+	if err != nil {
+		return fmt.Errorf("lab SSH key in %s: %w", r.stateDir, err)
+	}
+	r.signer, r.authKey = signer, line
+	return nil
+}
+
+// ensurePool makes the shared storage pool if it is missing and starts it.
+type ensurePool struct{}
+
+func (ensurePool) name() string { return "pool" }
+func (ensurePool) run(r *run) error {
+	pool, err := r.conn.LookupStoragePoolByName(r.opts.Pool)
+	if err == nil {
+		defer pool.Free()
+		active, err := pool.IsActive()
+		if err != nil {
+			return err
+		}
+		if !active {
+			if err := pool.Create(0); err != nil {
+				return fmt.Errorf("start storage pool %s: %w", r.opts.Pool, err)
+			}
+		}
+		r.reused = append(r.reused, "pool "+r.opts.Pool)
+		return nil
+	}
+	if !isNotFound(err) {
+		return fmt.Errorf("storage pool %s: %w", r.opts.Pool, err)
+	}
+	x, err := PoolXML(r.opts.Pool, r.opts.PoolDir)
+	if err != nil {
+		return err
+	}
+	pool, err = r.conn.StoragePoolDefineXML(x, 0)
+	if err != nil {
+		return fmt.Errorf("define storage pool %s (%s): %w", r.opts.Pool, r.opts.PoolDir, err)
+	}
+	defer pool.Free()
+	name := r.opts.Pool
+	r.made("pool "+name, func() error { return removePool(r.conn, name) })
+	if err := pool.Build(0); err != nil {
+		return fmt.Errorf("make the folder %s of storage pool %s: %w", r.opts.PoolDir, name, err)
+	}
+	if err := pool.Create(0); err != nil {
+		return fmt.Errorf("start storage pool %s: %w", name, err)
+	}
+	if err := pool.SetAutostart(true); err != nil {
+		return fmt.Errorf("storage pool %s: autostart: %w", name, err)
+	}
+	return nil
+}
+
+func removePool(conn *libvirt.Connect, name string) error {
+	pool, err := conn.LookupStoragePoolByName(name)
+	if isNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer pool.Free()
+	if err := pool.Destroy(); err != nil && !notRunning(err) {
+		return err
+	}
+	_ = pool.Delete(0) // the folder, if empty
+	return pool.Undefine()
+}
+
+// ensureNetworks defines and starts the lab networks, or reuses them when
+// they are this lab's and carry the same bridge and host address.
+type ensureNetworks struct{}
+
+func (ensureNetworks) name() string { return "networks" }
+func (ensureNetworks) run(r *run) error {
+	for _, nw := range r.lab.Networks {
+		if err := r.ensureNetwork(nw); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (r *run) ensureNetwork(nw *topology.Network) error {
+	name := NetworkName(r.lab.Name, nw.Name)
+	n, err := r.conn.LookupNetworkByName(name)
+	if err != nil && !isNotFound(err) {
+		return fmt.Errorf("network %s: %w", name, err)
+	}
+	if err == nil {
+		defer n.Free()
+		return r.reuseNetwork(n, name, nw)
+	}
+	x, err := NetworkXML(r.lab, nw)
+	if err != nil {
+		return err
+	}
+	n, err = r.conn.NetworkDefineXML(x)
+	if err != nil {
+		return fmt.Errorf("define network %s (bridge %s, %s/%d): %w", name, BridgeName(r.lab, nw), nw.Host, nw.CIDR.Bits(), err)
+	}
+	defer n.Free()
+	r.made("network "+name, func() error { return removeNetwork(r.conn, name) })
+	if err := n.SetAutostart(false); err != nil {
+		return fmt.Errorf("network %s: %w", name, err)
+	}
+	if err := n.Create(); err != nil {
+		return fmt.Errorf("start network %s (bridge %s, %s/%d): %w", name, BridgeName(r.lab, nw), nw.Host, nw.CIDR.Bits(), err)
+	}
+	fmt.Fprintf(r.out, "  network %s: bridge %s, host %s/%d\n", name, BridgeName(r.lab, nw), nw.Host, nw.CIDR.Bits())
+	return nil
+}
+
+func (r *run) reuseNetwork(n *libvirt.Network, name string, nw *topology.Network) error {
+	info, tagged, err := inspectNetwork(n)
+	if err != nil {
+		return fmt.Errorf("network %s: %w", name, err)
+	}
+	if !tagged || info.Tag.Name != r.lab.Name || info.Tag.Network != nw.Name {
+		owner := "has no lvslab tag"
+		if tagged {
+			owner = "belongs to " + describeTag(info.Tag)
+		}
+		return fmt.Errorf("a libvirt network named %s exists and %s: lvslab will not touch it; rename the lab or remove that network", name, owner)
+	}
+	def, err := networkDef(n)
+	if err != nil {
+		return err
+	}
+	if err := networkMatches(def, r.lab, nw); err != nil {
+		return fmt.Errorf("network %s of the running lab differs from the lab file: %v; run \"lvslab down %s\" first", name, err, r.lab.Name)
+	}
+	if err := r.syncDHCPHosts(n, def, nw, info.Active); err != nil {
+		return fmt.Errorf("network %s: update DHCP hosts: %w", name, err)
+	}
+	if !info.Active {
+		if err := n.Create(); err != nil {
+			return fmt.Errorf("start network %s: %w", name, err)
+		}
+	}
+	r.reused = append(r.reused, "network "+name)
+	return nil
+}
+
+// progressf prints a progress line.
+func (r *run) progressf(format string, args ...any) {
+	fmt.Fprintf(r.out, format, args...)
+}
+
+// planNodes finds each node's domain: an existing one of this lab is reused
+// after checking its NICs, a missing one will be created.
+type planNodes struct{}
+
+func (planNodes) name() string { return "plan" }
+func (planNodes) run(r *run) error {
+	for _, node := range r.lab.Nodes {
+		n := &nodeRun{
+			node:       node,
+			domain:     DomainName(r.lab.Name, node.Name),
+			consoleLog: ConsoleLog(r.opts.LogDir, r.lab.Name, node.Name),
+		}
+		if err := r.planNode(n); err != nil {
+			return err
+		}
+		r.nodes = append(r.nodes, n)
+	}
+	return nil
+}
+
+func (r *run) planNode(n *nodeRun) error {
+	d, err := r.conn.LookupDomainByName(n.domain)
+	if isNotFound(err) {
+		n.tag = Tag{Name: r.lab.Name, Node: n.node.Name, Role: n.node.Role, File: r.lab.File, InstanceID: instanceID(r.lab.Name, n.node.Name)}
+		if a := firstAddress(n.node); a.IsValid() {
+			n.tag.SSH = a.String()
+			n.candidates = []string{sshAddr(a.String())}
+		}
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("domain %s: %w", n.domain, err)
+	}
+	defer d.Free()
+	info, tagged, err := inspectDomain(d)
+	if err != nil {
+		return fmt.Errorf("domain %s: %w", n.domain, err)
+	}
+	if !tagged || info.Tag.Name != r.lab.Name || info.Tag.Node != n.node.Name {
+		owner := "has no lvslab tag"
+		if tagged {
+			owner = "belongs to " + describeTag(info.Tag)
+		}
+		return fmt.Errorf("a libvirt domain named %s exists and %s: lvslab will not touch it; rename the lab or node, or remove that domain", n.domain, owner)
+	}
+	want, got := wantHardware(r.lab, n.node), domainHardware(info.def)
+	if !want.equal(got) {
+		return fmt.Errorf("node %s (domain %s) runs with NICs [%s] but the lab file wants [%s]: a lab's VM hardware cannot change while it exists; run \"lvslab down %s\" first",
+			n.node.Name, n.domain, got, want, r.lab.Name)
+	}
+	if info.def.Memory != nil && memoryMiB(info.def) != n.node.Memory {
+		r.progressf("  note: %s has %d MiB, the lab file says %d MiB; kept (\"lvslab down\" then \"up\" applies it)\n", n.domain, memoryMiB(info.def), n.node.Memory)
+	}
+	n.exists, n.state, n.tag = true, info.State, info.Tag
+	n.tag.File, n.tag.Role = r.lab.File, n.node.Role
+	for _, l := range info.Logs {
+		n.consoleLog = l
+	}
+	if len(info.Disks) > 0 {
+		n.overlay = info.Disks[0]
+	}
+	if len(info.Disks) > 1 {
+		n.seed = info.Disks[1]
+	}
+	// Where the node answered last, then where the lab file puts it.
+	if n.tag.SSH != "" {
+		n.candidates = append(n.candidates, sshAddr(n.tag.SSH))
+	}
+	for _, a := range n.node.Addresses() {
+		if c := sshAddr(a.String()); !contains(n.candidates, c) {
+			n.candidates = append(n.candidates, c)
+		}
+	}
+	r.reused = append(r.reused, "domain "+n.domain)
+	return nil
+}
+
+// ensureVolumes makes each new node's disk, a qcow2 overlay on the image.
+type ensureVolumes struct{}
+
+func (ensureVolumes) name() string { return "disks" }
+func (ensureVolumes) run(r *run) error {
+	var capacity uint64
+	pool, err := r.conn.LookupStoragePoolByName(r.opts.Pool)
+	if err != nil {
+		return fmt.Errorf("storage pool %s: %w", r.opts.Pool, err)
+	}
+	defer pool.Free()
+	for _, n := range r.nodes {
+		if n.exists {
+			continue
+		}
+		if capacity == 0 {
+			if capacity, err = imageCapacity(r.img); err != nil {
+				return err
+			}
+		}
+		name := OverlayVolume(r.lab.Name, n.node.Name)
+		if err := dropStaleVolume(pool, name); err != nil {
+			return err
+		}
+		x, err := OverlayXML(name, r.img, capacity)
+		if err != nil {
+			return err
+		}
+		vol, err := pool.StorageVolCreateXML(x, 0)
+		if err != nil {
+			return fmt.Errorf("create disk %s (linked clone of %s) in pool %s: %w", name, r.img.Disk, r.opts.Pool, err)
+		}
+		r.made("volume "+name, func() error { return deleteVolume(r.conn, r.opts.Pool, name) })
+		n.overlay, err = vol.GetPath()
+		vol.Free()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// dropStaleVolume deletes a volume left by a run that crashed before it
+// defined the node's domain: no domain uses it.
+func dropStaleVolume(pool *libvirt.StoragePool, name string) error {
+	vol, err := pool.LookupStorageVolByName(name)
+	if isNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer vol.Free()
+	if err := vol.Delete(0); err != nil && !isNotFound(err) {
+		return fmt.Errorf("delete stale volume %s: %w", name, err)
+	}
+	return nil
+}
+
+// ensureSeeds makes each new node's host key, pins it, and writes its seed.
+type ensureSeeds struct{}
+
+func (ensureSeeds) name() string { return "seeds" }
+func (ensureSeeds) run(r *run) error {
+	pool, err := r.conn.LookupStoragePoolByName(r.opts.Pool)
+	if err != nil {
+		return fmt.Errorf("storage pool %s: %w", r.opts.Pool, err)
+	}
+	defer pool.Free()
+	for _, n := range r.nodes {
+		if n.exists {
+			continue
+		}
+		priv, pub, err := sshx.GenerateHostKey()
+		if err != nil {
+			return err
+		}
+		n.hostKey = priv
+		n.hostPub = strings.TrimSpace(string(sshMarshalAuthorizedKey(pub))) + " " + n.domain
+		for _, name := range pinNames(n) {
+			if err := sshx.PinHostKey(r.knownHosts, name, pub); err != nil {
+				return fmt.Errorf("pin host key of %s in %s: %w", n.node.Name, r.knownHosts, err)
+			}
+		}
+		iso, err := BuildSeedISO(SeedConfig{
+			Lab: r.lab, Node: n.node, InstanceID: n.tag.InstanceID,
+			AuthorizedKey: r.authKey, HostKeyPrivate: string(priv), HostKeyPublic: n.hostPub,
+			Files: bootstrapFiles(r.lab, n.node),
+		})
+		if err != nil {
+			return err
+		}
+		name := SeedVolume(r.lab.Name, n.node.Name)
+		if err := dropStaleVolume(pool, name); err != nil {
+			return err
+		}
+		x, err := SeedVolumeXML(name, uint64(len(iso)))
+		if err != nil {
+			return err
+		}
+		vol, err := pool.StorageVolCreateXML(x, 0)
+		if err != nil {
+			return fmt.Errorf("create seed volume %s in pool %s: %w", name, r.opts.Pool, err)
+		}
+		r.made("volume "+name, func() error { return deleteVolume(r.conn, r.opts.Pool, name) })
+		n.seed, err = vol.GetPath()
+		if err == nil {
+			err = r.opts.uploadSeed(r.conn, vol, iso)
+		}
+		vol.Free()
+		if err != nil {
+			return fmt.Errorf("write seed volume %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// pinNames are the known_hosts names a node's host key is pinned under: the
+// domain name (the alias lvslab dials with) and each lab address.
+func pinNames(n *nodeRun) []string {
+	names := []string{n.domain}
+	for _, a := range n.node.Addresses() {
+		names = append(names, sshAddr(a.String()))
+	}
+	return names
+}
+
+// uploadVolume writes data into a volume through a libvirt stream.
+func uploadVolume(conn *libvirt.Connect, vol *libvirt.StorageVol, data []byte) error {
+	st, err := conn.NewStream(0)
+	if err != nil {
+		return err
+	}
+	defer st.Free()
+	if err := vol.Upload(st, 0, uint64(len(data)), 0); err != nil {
+		return err
+	}
+	for off := 0; off < len(data); {
+		n, err := st.Send(data[off:])
+		if err != nil {
+			_ = st.Abort()
+			return err
+		}
+		off += n
+	}
+	return st.Finish()
+}
+
+// defineDomains defines each new node's domain and refreshes the tag of the
+// reused ones (the lab file it was last brought up from).
+type defineDomains struct{}
+
+func (defineDomains) name() string { return "domains" }
+func (defineDomains) run(r *run) error {
+	if err := os.MkdirAll(r.opts.LogDir, 0o755); err != nil {
+		return fmt.Errorf("console log folder: %w", err)
+	}
+	for _, n := range r.nodes {
+		if n.exists {
+			if err := setTag(r.conn, n.domain, n.tag); err != nil {
+				return err
+			}
+			continue
+		}
+		x, err := DomainXML(r.lab, n.node, DomainSpec{
+			Type: r.domType, Image: r.img, Overlay: n.overlay, Seed: n.seed,
+			ConsoleLog: n.consoleLog, InstanceID: n.tag.InstanceID, SSH: n.tag.SSH,
+		})
+		if err != nil {
+			return err
+		}
+		d, err := r.conn.DomainDefineXML(x)
+		if err != nil {
+			return fmt.Errorf("define domain %s: %w", n.domain, err)
+		}
+		d.Free()
+		name, log := n.domain, n.consoleLog
+		r.made("domain "+name, func() error {
+			err := removeDomain(r.conn, name)
+			if rmErr := os.Remove(log); rmErr != nil && !errors.Is(rmErr, os.ErrNotExist) && err == nil {
+				err = rmErr
+			}
+			return err
+		})
+	}
+	return nil
+}
+
+// setTag rewrites a domain's tag in its persistent definition (and the live
+// one when it runs).
+func setTag(conn *libvirt.Connect, domain string, tag Tag) error {
+	d, err := conn.LookupDomainByName(domain)
+	if err != nil {
+		return fmt.Errorf("domain %s: %w", domain, err)
+	}
+	defer d.Free()
+	flags := libvirt.DOMAIN_AFFECT_CONFIG
+	if active, err := d.IsActive(); err == nil && active {
+		flags |= libvirt.DOMAIN_AFFECT_LIVE
+	}
+	if err := d.SetMetadata(libvirt.DOMAIN_METADATA_ELEMENT, tag.marshal(), metadataPrefix, Namespace, flags); err != nil {
+		return fmt.Errorf("domain %s: update lvslab tag: %w", domain, err)
+	}
+	return nil
+}
+
+// RecordSSHAddress notes in a node's tag the address its SSH server now
+// answers on; the configure phase calls it after moving a node, so that the
+// next "up" and "status" look there first.
+func RecordSSHAddress(conn *libvirt.Connect, lab, node, addr string) error {
+	d, err := conn.LookupDomainByName(DomainName(lab, node))
+	if err != nil {
+		return fmt.Errorf("domain %s: %w", DomainName(lab, node), err)
+	}
+	info, tagged, err := inspectDomain(d)
+	d.Free()
+	if err != nil {
+		return err
+	}
+	if !tagged || info.Tag.Name != lab || info.Tag.Node != node {
+		return fmt.Errorf("domain %s is not node %s of lab %s", DomainName(lab, node), node, lab)
+	}
+	info.Tag.SSH = addr
+	return setTag(conn, info.Name, info.Tag)
+}
+
+// startDomains starts every node that is not running, all at once.
+type startDomains struct{}
+
+func (startDomains) name() string { return "start" }
+func (startDomains) run(r *run) error {
+	var wg sync.WaitGroup
+	errs := make([]error, len(r.nodes))
+	for i, n := range r.nodes {
+		if n.state == "running" {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = startDomain(r.conn, n)
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+func startDomain(conn *libvirt.Connect, n *nodeRun) error {
+	d, err := conn.LookupDomainByName(n.domain)
+	if err != nil {
+		return fmt.Errorf("domain %s: %w", n.domain, err)
+	}
+	defer d.Free()
+	state, _, err := d.GetState()
+	if err != nil {
+		return fmt.Errorf("domain %s: %w", n.domain, err)
+	}
+	switch state {
+	case libvirt.DOMAIN_RUNNING, libvirt.DOMAIN_BLOCKED:
+		return nil
+	case libvirt.DOMAIN_PAUSED:
+		err = d.Resume()
+	case libvirt.DOMAIN_PMSUSPENDED:
+		err = d.PMWakeup(0)
+	default:
+		err = d.Create()
+	}
+	if err != nil {
+		return fmt.Errorf("start domain %s (node %s): %w; its serial console log is %s", n.domain, n.node.Name, err, n.consoleLog)
+	}
+	return nil
+}
+
+// configure runs the configure phase, if any.
+type configure struct{}
+
+func (configure) name() string { return "configure" }
+func (configure) run(r *run) error {
+	if r.opts.Configure == nil {
+		return nil
+	}
+	var eps []*Endpoint
+	for _, n := range r.nodes {
+		eps = append(eps, n.endpoint)
+	}
+	return r.opts.Configure(r.ctx, r.lab, eps)
+}
+
+// ---- helpers ----
+
+func instanceID(lab, node string) string {
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	return lab + "-" + node + "-" + hex.EncodeToString(b)
+}
+
+func sshAddr(host string) string {
+	if strings.Contains(host, ":") {
+		return host
+	}
+	return host + ":22"
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func since(t time.Time) string {
+	d := time.Since(t)
+	if d < time.Second {
+		return d.Round(time.Millisecond).String()
+	}
+	return d.Round(100 * time.Millisecond).String()
+}
+
+func dirOf(path string) string {
+	i := strings.LastIndexByte(path, '/')
+	if i < 0 {
+		return "."
+	}
+	return path[:i]
+}

@@ -1,0 +1,241 @@
+package provision
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+	"libvirt.org/go/libvirt"
+
+	"github.com/lvslab/lvslab/provision/sshx"
+)
+
+// pollInterval is the pause between SSH attempts on one node.
+const pollInterval = time.Second
+
+// waitSSH waits, on all nodes at once, until each accepts the SSH login.
+type waitSSH struct{}
+
+func (waitSSH) name() string { return "ssh" }
+func (waitSSH) run(r *run) error {
+	timeout := r.opts.Timeout
+	if timeout <= 0 {
+		timeout = DefaultTimeoutTCG
+		if r.domType == "kvm" {
+			timeout = DefaultTimeoutKVM
+		}
+	}
+	ctx, cancel := context.WithTimeout(r.ctx, timeout)
+	defer cancel()
+	var names []string
+	for _, n := range r.nodes {
+		n.endpoint = &Endpoint{
+			Node: n.node.Name, Domain: n.domain, User: r.lab.Login.User, Password: r.lab.Login.Password,
+			KeyFile: r.keyFile, KnownHostsFile: r.knownHosts, HostKeyAlias: n.domain,
+			ConsoleLog: n.consoleLog, Created: !n.exists,
+		}
+		names = append(names, n.node.Name)
+	}
+	r.progress = newNodeProgress(r.out, names)
+	r.progressf("  waiting for SSH on %d nodes (timeout %s)\n", len(r.nodes), timeout)
+	start := time.Now()
+	var wg sync.WaitGroup
+	errs := make([]error, len(r.nodes))
+	for i, n := range r.nodes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := r.opts.waitNode(ctx, r, n); err != nil {
+				errs[i] = err
+				r.progress.set(n.node.Name, "FAILED: "+firstLine(err.Error()))
+				return
+			}
+			n.endpoint.Ready = time.Since(start)
+			r.progress.set(n.node.Name, fmt.Sprintf("ready on %s after %s", n.endpoint.Addr, n.endpoint.Ready.Round(100*time.Millisecond)))
+		}()
+	}
+	wg.Wait()
+	r.progress.finish()
+	r.sshReady = time.Since(start)
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	// The next up and status look where each node answered.
+	for _, n := range r.nodes {
+		host := strings.TrimSuffix(n.endpoint.Addr, ":22")
+		if n.tag.SSH != host {
+			n.tag.SSH = host
+			if err := setTag(r.conn, n.domain, n.tag); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// waitNodeSSH dials the node's candidate addresses in turn until one accepts
+// the login, the VM stops, or ctx ends. The error names the node, the
+// address and user tried, the last error and the console log.
+func waitNodeSSH(ctx context.Context, r *run, n *nodeRun) error {
+	ep := n.endpoint
+	if len(n.candidates) == 0 {
+		return fmt.Errorf("node %s has no lab address to reach it on", n.node.Name)
+	}
+	cfg := sshx.Config{
+		Node: n.node.Name, User: ep.User, Signer: r.signer, Password: ep.Password,
+		KnownHostsFile: ep.KnownHostsFile, HostKeyAlias: ep.HostKeyAlias,
+		DialTimeout: 10 * time.Second,
+	}
+	start := time.Now()
+	var last error
+	lastCheck := time.Now()
+	for attempt := 0; ; attempt++ {
+		addr := n.candidates[attempt%len(n.candidates)]
+		cfg.Addr = addr
+		r.progress.set(n.node.Name, waitingLine(addr, ep.User, last, time.Since(start)))
+		client, err := sshx.Dial(ctx, cfg)
+		if err == nil {
+			ep.Addr, ep.Client = addr, client
+			return nil
+		}
+		var changed *sshx.HostKeyChangedError
+		if errors.As(err, &changed) {
+			return err
+		}
+		if ctx.Err() == nil || last == nil {
+			last = err
+		}
+		if time.Since(lastCheck) > 5*time.Second {
+			lastCheck = time.Now()
+			if state := domainState(r.conn, n.domain); state != "" && state != "running" && state != "blocked" {
+				return fmt.Errorf("node %s: the VM %s is %s while lvslab waited for SSH on %s; see its serial console log %s", n.node.Name, n.domain, state, addr, n.consoleLog)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("node %s: no SSH login as %s on %s after %s; last error: %v; see the serial console log %s (or \"virsh console %s\")",
+				n.node.Name, ep.User, strings.Join(n.candidates, " or "), time.Since(start).Round(time.Second), last, n.consoleLog, n.domain)
+		case <-time.After(pollInterval):
+		}
+	}
+}
+
+func waitingLine(addr, user string, last error, elapsed time.Duration) string {
+	s := fmt.Sprintf("waiting for SSH %s@%s (%s)", user, addr, elapsed.Round(time.Second))
+	if last != nil {
+		s += ": " + shortError(last)
+	}
+	return s
+}
+
+// shortError is the end of a dial error, which says most ("connection refused").
+func shortError(err error) string {
+	s := firstLine(err.Error())
+	if i := strings.LastIndex(s, ": "); i >= 0 && len(s)-i < 60 {
+		return s[i+2:]
+	}
+	if len(s) > 80 {
+		return s[len(s)-80:]
+	}
+	return s
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
+
+func domainState(conn *libvirt.Connect, name string) string {
+	d, err := conn.LookupDomainByName(name)
+	if err != nil {
+		return ""
+	}
+	defer d.Free()
+	st, _, err := d.GetState()
+	if err != nil {
+		return ""
+	}
+	return stateName(st)
+}
+
+// nodeProgress shows one status line per node: redrawn in place on a
+// terminal, printed as plain lines (only when a node's state changes kind)
+// otherwise.
+type nodeProgress struct {
+	mu     sync.Mutex
+	w      io.Writer
+	tty    bool
+	names  []string
+	width  int
+	lines  map[string]string
+	kinds  map[string]string
+	drawn  bool
+	closed bool
+}
+
+func newNodeProgress(w io.Writer, names []string) *nodeProgress {
+	p := &nodeProgress{w: w, tty: isTerminal(w), names: names, lines: map[string]string{}, kinds: map[string]string{}}
+	for _, n := range names {
+		if len(n) > p.width {
+			p.width = len(n)
+		}
+	}
+	return p
+}
+
+func (p *nodeProgress) set(node, line string) {
+	if p == nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed || p.lines[node] == line {
+		return
+	}
+	p.lines[node] = line
+	if p.tty {
+		p.redraw()
+		return
+	}
+	kind := line
+	if i := strings.IndexAny(kind, "(:"); i >= 0 {
+		kind = kind[:i]
+	}
+	if p.kinds[node] != kind {
+		p.kinds[node] = kind
+		fmt.Fprintf(p.w, "    %-*s  %s\n", p.width, node, line)
+	}
+}
+
+func (p *nodeProgress) redraw() {
+	if p.drawn {
+		fmt.Fprintf(p.w, "\x1b[%dA", len(p.names))
+	}
+	for _, n := range p.names {
+		fmt.Fprintf(p.w, "\r\x1b[2K    %-*s  %s\n", p.width, n, p.lines[n])
+	}
+	p.drawn = true
+}
+
+func (p *nodeProgress) finish() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.closed = true
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+	return err == nil
+}

@@ -1,0 +1,59 @@
+#!/bin/sh
+# lvslab-init.sh: written by lvslab for node {{.Node}} of lab {{.Lab}}.
+# lvslab's images run it from the seed volume at every boot, before networking
+# and sshd start. It applies the seed only on the first boot of this instance
+# (hostname, login key, pinned SSH host key, bootstrap network files) and
+# records that in a marker; on later boots it does nothing, so that changes
+# made since over SSH (addresses moved by "lvslab up" of another mode) survive
+# a reboot.
+set -eu
+umask 022
+SEED=${1:-$(dirname "$0")}
+IID={{sh .InstanceID}}
+MARKDIR=/var/lib/lvslab
+MARK=$MARKDIR/seeded-$IID
+
+if [ -e "$MARK" ]; then
+	echo "lvslab-init: instance $IID already seeded, nothing to do"
+	exit 0
+fi
+echo "lvslab-init: seeding instance $IID from $SEED"
+
+# put PATH MODE CONTENT: write a file atomically with exactly CONTENT.
+put() {
+	mkdir -p "$(dirname "$1")"
+	printf '%s' "$3" >"$1.lvslab-tmp"
+	chmod "$2" "$1.lvslab-tmp"
+	mv -f "$1.lvslab-tmp" "$1"
+}
+
+# Identity of this clone.
+if [ ! -s /etc/machine-id ]; then
+	systemd-machine-id-setup || true
+fi
+put /etc/hostname 0644 {{sh (printf "%s\n" .Hostname)}}
+hostname {{sh .Hostname}} 2>/dev/null || true
+put /etc/hosts 0644 {{sh .Hosts}}
+
+# Login: the lab's key for {{.User}}.
+mkdir -p {{sh .Home}}/.ssh
+chmod 0700 {{sh .Home}}/.ssh
+put {{sh .Home}}/.ssh/authorized_keys 0600 {{sh (printf "%s\n" .AuthorizedKey)}}
+{{- if ne .User "root"}}
+chown -R {{sh .User}}: {{sh .Home}}/.ssh 2>/dev/null || true
+{{- end}}
+
+# SSH host key: lvslab generated it and pinned it in the lab's known_hosts;
+# sshd offers only this one.
+rm -f /etc/ssh/ssh_host_*_key /etc/ssh/ssh_host_*_key.pub
+put /etc/ssh/ssh_host_ed25519_key 0600 {{sh .HostKeyPrivate}}
+put /etc/ssh/ssh_host_ed25519_key.pub 0644 {{sh (printf "%s\n" .HostKeyPublic)}}
+put /etc/ssh/sshd_config.d/10-lvslab-hostkey.conf 0644 'HostKey /etc/ssh/ssh_host_ed25519_key
+'
+{{- range .Files}}
+put {{sh .Path}} {{printf "%#o" .Mode}} {{sh .Content}}
+{{- end}}
+
+mkdir -p "$MARKDIR"
+: >"$MARK"
+echo "lvslab-init: instance $IID seeded"
