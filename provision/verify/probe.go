@@ -1,0 +1,297 @@
+package verify
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Probers: how the client sends its requests.
+const (
+	// ProberCurl is the exercises' own loop: one curl process per request.
+	ProberCurl = "curl"
+	// ProberFast is one curl process for all requests, each on a new TCP
+	// connection ("Connection: close"), so each is a new scheduling
+	// decision without a process start-up per request.
+	ProberFast = "fast"
+)
+
+// Probers lists the valid --prober values.
+var Probers = []string{ProberFast, ProberCurl}
+
+// Limits of a request loop.
+const (
+	MinRequests     = 1
+	MaxRequests     = 2000
+	DefaultRequests = 12 // a multiple of the usual weight sums 2, 3, 4, 6
+	// requestTimeout bounds one request (curl -m), connectTimeout its
+	// TCP connect.
+	requestTimeout = 5
+	connectTimeout = 3
+)
+
+// Markers in the loop output; chosen so that no page or curl message
+// starts with them.
+const (
+	markStart  = "@@lvslab-req "
+	markWrite  = "@@lvslab-w "
+	markRC     = "@@lvslab-rc "
+	markStderr = "@@lvslab-stderr"
+)
+
+// Reply is one request as the client saw it.
+type Reply struct {
+	Index int `json:"index"` // 1-based
+	// Status is the HTTP status; 0 when there was no response.
+	Status int    `json:"status"`
+	Body   string `json:"body,omitempty"`
+	// Err is curl's own error line ("curl: (7) Failed to connect to ...").
+	Err string `json:"error,omitempty"`
+	// Exit is curl's exit code for this request (0 = success).
+	Exit    int     `json:"exit"`
+	Seconds float64 `json:"seconds"`
+	// Connects is how many TCP connections the request opened (-1 unknown).
+	Connects int `json:"connects"`
+	// Node is the web node that served it, "" when unknown.
+	Node string `json:"node,omitempty"`
+}
+
+// OK tells whether the request got an HTTP 2xx reply.
+func (r Reply) OK() bool { return r.Exit == 0 && r.Status >= 200 && r.Status < 300 }
+
+// URL is what the client asks for: http://VIP/ or http://VIP:PORT/.
+func URL(vip string, port uint16) string {
+	if port == 80 {
+		return "http://" + vip + "/"
+	}
+	return "http://" + vip + ":" + strconv.Itoa(int(port)) + "/"
+}
+
+// shellQuote quotes s for sh.
+func shellQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// bound wraps a command in coreutils timeout so that a slow loop stops by
+// itself and still returns what it printed so far.
+func bound(limit time.Duration, cmd string) string {
+	secs := int(limit.Round(time.Second) / time.Second)
+	if secs < 1 {
+		secs = 1
+	}
+	return fmt.Sprintf("timeout %d sh -c %s", secs, shellQuote(cmd))
+}
+
+// CurlLoopCommand is the faithful prober: a shell loop running one curl per
+// request, as the exercises do by hand. Each request is framed by markers;
+// curl's error message (stderr) stays in its request's frame.
+func CurlLoopCommand(url string, n int, limit time.Duration) string {
+	w := `\n` + markWrite + `%{http_code} %{time_total} %{num_connects}\n`
+	loop := fmt.Sprintf(`i=0; while [ $i -lt %d ]; do i=$((i+1)); echo "%s$i"; `+
+		`curl -sS -m %d --connect-timeout %d -w '%s' %s 2>&1; echo "%s$?"; done`,
+		n, markStart, requestTimeout, connectTimeout, w, shellQuote(url), markRC)
+	return bound(limit, loop) + "; true"
+}
+
+// FastCommand is the fast prober: one curl process given the URL n times,
+// "Connection: close" so that every transfer opens its own connection (a
+// new scheduling decision). Each transfer writes its status, exit code and
+// error text after its body; curl's stderr follows at the end.
+func FastCommand(url string, n int, limit time.Duration) string {
+	w := `\n` + markWrite + `%{http_code} %{time_total} %{num_connects} %{exitcode} %{errormsg}\n`
+	urls := strings.TrimSpace(strings.Repeat(shellQuote(url)+" ", n))
+	cmd := fmt.Sprintf(`e=$(mktemp); curl -sS -m %d --connect-timeout %d -H 'Connection: close' -w '%s' %s 2>"$e"; `+
+		`echo "%s$?"; echo "%s"; cat "$e"; rm -f "$e"`,
+		requestTimeout, connectTimeout, w, urls, markRC, markStderr)
+	return bound(limit, cmd) + "; true"
+}
+
+// ParseCurlLoop reads the output of CurlLoopCommand.
+func ParseCurlLoop(out string) []Reply {
+	var replies []Reply
+	var cur *Reply
+	var body []string
+	finish := func() {
+		if cur == nil {
+			return
+		}
+		cur.Body = cleanBody(body)
+		if cur.Exit == 0 && cur.Status == 0 && cur.Err == "" {
+			// The frame ended without curl's trailer: the loop was stopped.
+			cur.Exit = -1
+			cur.Err = "no result: the request loop was stopped (time bound)"
+		}
+		replies = append(replies, *cur)
+		cur, body = nil, nil
+	}
+	for _, line := range strings.Split(out, "\n") {
+		switch {
+		case strings.HasPrefix(line, markStart):
+			finish()
+			idx, _ := strconv.Atoi(strings.TrimSpace(strings.TrimPrefix(line, markStart)))
+			cur = &Reply{Index: idx, Connects: -1}
+		case cur == nil:
+			// noise before the first frame
+		case strings.HasPrefix(line, markWrite):
+			f := strings.Fields(strings.TrimPrefix(line, markWrite))
+			if len(f) > 0 {
+				cur.Status, _ = strconv.Atoi(f[0])
+			}
+			if len(f) > 1 {
+				cur.Seconds, _ = strconv.ParseFloat(f[1], 64)
+			}
+			if len(f) > 2 {
+				cur.Connects, _ = strconv.Atoi(f[2])
+			}
+		case strings.HasPrefix(line, markRC):
+			cur.Exit, _ = strconv.Atoi(strings.TrimSpace(strings.TrimPrefix(line, markRC)))
+		case strings.HasPrefix(line, "curl: ("):
+			cur.Err = joinErr(cur.Err, line)
+		default:
+			body = append(body, line)
+		}
+	}
+	finish()
+	return replies
+}
+
+// ParseFast reads the output of FastCommand: n frames, each a body then a
+// trailer line, then curl's exit status and stderr.
+func ParseFast(out string) (replies []Reply, stderr []string) {
+	var body []string
+	inStderr := false
+	for _, line := range strings.Split(out, "\n") {
+		switch {
+		case inStderr:
+			if strings.TrimSpace(line) != "" {
+				stderr = append(stderr, line)
+			}
+		case line == markStderr:
+			inStderr = true
+		case strings.HasPrefix(line, markRC):
+			// the exit code of the last transfer; each has its own below
+		case strings.HasPrefix(line, markWrite):
+			r := Reply{Index: len(replies) + 1, Connects: -1, Body: cleanBody(body)}
+			body = nil
+			f := strings.SplitN(strings.TrimPrefix(line, markWrite), " ", 5)
+			if len(f) > 0 {
+				r.Status, _ = strconv.Atoi(f[0])
+			}
+			if len(f) > 1 {
+				r.Seconds, _ = strconv.ParseFloat(f[1], 64)
+			}
+			if len(f) > 2 {
+				r.Connects, _ = strconv.Atoi(f[2])
+			}
+			if len(f) > 3 {
+				r.Exit, _ = strconv.Atoi(f[3])
+			}
+			if len(f) > 4 && strings.TrimSpace(f[4]) != "" && r.Exit != 0 {
+				r.Err = fmt.Sprintf("curl: (%d) %s", r.Exit, strings.TrimSpace(f[4]))
+			}
+			if r.Exit == 0 && r.Status == 0 {
+				r.Exit = -1 // an old curl without %{exitcode}: no response is a failure
+			}
+			replies = append(replies, r)
+		default:
+			body = append(body, line)
+		}
+	}
+	// curl's stderr has one "curl: (N) ..." line per failed transfer, in
+	// order: use it where the trailer had no message.
+	var errs []string
+	for _, l := range stderr {
+		if strings.HasPrefix(l, "curl: (") {
+			errs = append(errs, l)
+		}
+	}
+	k := 0
+	for i := range replies {
+		if replies[i].OK() {
+			continue
+		}
+		if replies[i].Err == "" && k < len(errs) {
+			replies[i].Err = errs[k]
+			if replies[i].Exit < 0 {
+				replies[i].Exit = curlCode(errs[k])
+			}
+		}
+		k++
+	}
+	return replies, stderr
+}
+
+// curlCode reads N from "curl: (N) ...".
+func curlCode(line string) int {
+	rest := strings.TrimPrefix(line, "curl: (")
+	if i := strings.IndexByte(rest, ')'); i > 0 {
+		if n, err := strconv.Atoi(rest[:i]); err == nil {
+			return n
+		}
+	}
+	return -1
+}
+
+func joinErr(a, b string) string {
+	if a == "" {
+		return b
+	}
+	return a + "; " + b
+}
+
+// cleanBody joins body lines and trims the blank line the trailer's
+// leading newline leaves.
+func cleanBody(lines []string) string {
+	return strings.TrimSpace(strings.Join(lines, "\n"))
+}
+
+// Mapper maps a reply body back to the web node that served it.
+type Mapper struct {
+	pages map[string]string // trimmed page -> node
+	order []string          // pages, longest first
+}
+
+// NewMapper builds a mapper from each web node's page. Two nodes with the
+// same page cannot be told apart: that is an error.
+func NewMapper(pages map[string]string) (*Mapper, error) {
+	m := &Mapper{pages: map[string]string{}}
+	for node, page := range pages {
+		p := strings.TrimSpace(page)
+		if p == "" {
+			return nil, fmt.Errorf("web node %s has an empty page: its replies cannot be told from others", node)
+		}
+		if other, dup := m.pages[p]; dup {
+			a, b := min(node, other), max(node, other)
+			return nil, fmt.Errorf("web nodes %s and %s serve the same page %q: the client cannot tell which one answered; give each a distinct page", a, b, p)
+		}
+		m.pages[p] = node
+		m.order = append(m.order, p)
+	}
+	// longest first, so that a page containing another wins
+	sortByLenDesc(m.order)
+	return m, nil
+}
+
+func sortByLenDesc(s []string) {
+	for i := 1; i < len(s); i++ {
+		for j := i; j > 0 && (len(s[j]) > len(s[j-1]) || len(s[j]) == len(s[j-1]) && s[j] < s[j-1]); j-- {
+			s[j], s[j-1] = s[j-1], s[j]
+		}
+	}
+}
+
+// Node returns the node whose page the body is: the exact page first, else
+// the longest page the body contains (a page wrapped in HTML).
+func (m *Mapper) Node(body string) string {
+	b := strings.TrimSpace(body)
+	if n, ok := m.pages[b]; ok {
+		return n
+	}
+	for _, p := range m.order {
+		if strings.Contains(b, p) {
+			return m.pages[p]
+		}
+	}
+	return ""
+}

@@ -1,0 +1,247 @@
+package verify
+
+import (
+	"fmt"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// kernelWRR is a literal port of the classic ip_vs_wrr_schedule loop (a
+// cursor cl over the list with a head position -1, a current weight cw
+// lowered by the gcd each time the cursor wraps), used to check WRRCycle
+// against the kernel's own procedure.
+type kernelWRR struct {
+	weights    []int
+	cl, cw     int
+	mw, di, gn int
+}
+
+func newKernelWRR(weights []int) *kernelWRR {
+	k := &kernelWRR{weights: weights, cl: -1}
+	for _, w := range weights {
+		if w > 0 {
+			k.di = gcd(k.di, w)
+			k.mw = max(k.mw, w)
+		}
+	}
+	return k
+}
+
+func (k *kernelWRR) next() int {
+	for {
+		if k.cl == -1 {
+			k.cl = 0
+			k.cw -= k.di
+			if k.cw <= 0 {
+				k.cw = k.mw
+				if k.cw == 0 {
+					k.cl = -1
+					return -1
+				}
+			}
+		} else {
+			k.cl++
+			if k.cl == len(k.weights) {
+				k.cl = -1
+			}
+		}
+		if k.cl != -1 && k.weights[k.cl] >= k.cw {
+			return k.cl
+		}
+	}
+}
+
+func TestWRRCycleHandComputed(t *testing.T) {
+	cases := []struct {
+		weights []int
+		want    []int
+	}{
+		{[]int{2, 1}, []int{0, 0, 1}}, // web2(2) first in the list: web2, web2, web1
+		{[]int{1, 2}, []int{1, 0, 1}}, // the same servers, the other list order
+		{[]int{4, 3, 2}, []int{0, 0, 1, 0, 1, 2, 0, 1, 2}},
+		{[]int{1, 1}, []int{0, 1}},
+		{[]int{4, 2}, []int{0, 0, 1}},       // gcd 2: cycle of 3, not 6
+		{[]int{3, 0, 1}, []int{0, 0, 0, 2}}, // weight 0 never chosen
+		{[]int{0, 0}, nil},
+		{[]int{6, 4, 2}, []int{0, 0, 1, 0, 1, 2}}, // gcd 2
+	}
+	for _, c := range cases {
+		if got := WRRCycle(c.weights); !reflect.DeepEqual(got, c.want) {
+			t.Errorf("WRRCycle(%v) = %v, want %v", c.weights, got, c.want)
+		}
+	}
+}
+
+func TestWRRCycleMatchesKernelProcedure(t *testing.T) {
+	for _, w := range [][]int{{2, 1}, {1, 2}, {4, 3, 2}, {5, 1, 3}, {2, 2, 2}, {7, 0, 3, 1}, {10, 5}, {3}, {100, 1}} {
+		k := newKernelWRR(w)
+		cycle := WRRCycle(w)
+		for i := 0; i < 3*len(cycle); i++ {
+			if got := k.next(); got != cycle[i%len(cycle)] {
+				t.Fatalf("weights %v: kernel pick %d is %d, cycle says %d (cycle %v)", w, i, got, cycle[i%len(cycle)], cycle)
+			}
+		}
+	}
+}
+
+func TestWRRReferenceOutput(t *testing.T) {
+	// tedu NAT: web1 weight 1 added first, web2 weight 2 second; the
+	// kernel lists the last added first. The exercise shows web2, web2,
+	// web1 repeating.
+	dests := []Dest{{Name: "web2", Weight: 2}, {Name: "web1", Weight: 1}}
+	e := Expect("wrr", 0, dests, 6, true)
+	got := names(e.Cycles[0], dests)
+	if got != "web2, web2, web1" {
+		t.Fatalf("cycle %s", got)
+	}
+	if e.Min[0] != 4 || e.Max[0] != 4 || e.Min[1] != 2 || e.Max[1] != 2 {
+		t.Fatalf("6 requests must be exactly 4/2: %v %v", e.Min, e.Max)
+	}
+}
+
+func TestRRCycleAndWindows(t *testing.T) {
+	c := RRCycle([]int{1, 0, 5, 2})
+	if !reflect.DeepEqual(c, []int{0, 2, 3}) {
+		t.Fatalf("RRCycle = %v", c)
+	}
+	lo, hi := WindowRange(c, 4, 7)
+	if !reflect.DeepEqual(lo, []int{2, 0, 2, 2}) || !reflect.DeepEqual(hi, []int{3, 0, 3, 3}) {
+		t.Fatalf("window 7 of rr over 3: lo %v hi %v", lo, hi)
+	}
+	// wrr 4:3:2, a window of 4 can give the heavy one 3 (more than ±1 of 1.8)
+	lo, hi = WindowRange(WRRCycle([]int{4, 3, 2}), 3, 4)
+	if hi[0] != 3 || lo[2] != 0 {
+		t.Fatalf("wrr 4:3:2 window 4: lo %v hi %v", lo, hi)
+	}
+}
+
+func TestMatchRotation(t *testing.T) {
+	cycle := []int{0, 0, 1}
+	for _, c := range []struct {
+		seq []int
+		off int
+		ok  bool
+	}{
+		{[]int{0, 0, 1, 0, 0, 1}, 0, true},
+		{[]int{0, 1, 0, 0, 1, 0}, 1, true},
+		{[]int{1, 0, 0, 1}, 2, true},
+		{[]int{0, 1, 0, 1}, 0, false},
+		{[]int{-1, 0, 1, -1}, 0, true}, // unknown entries match anything
+		{nil, 0, true},
+	} {
+		off, ok := MatchRotation(cycle, c.seq)
+		if ok != c.ok || (ok && off != c.off) {
+			t.Errorf("MatchRotation(%v) = %d %v, want %d %v", c.seq, off, ok, c.off, c.ok)
+		}
+	}
+}
+
+func TestSimulateWLCReferenceOutput(t *testing.T) {
+	// tedu DR, wlc, web1 weight 1 added before web2 weight 2: the exercise
+	// shows web2, web1, web2, web2, web1, web2.
+	dests := []Dest{{Name: "web2", Weight: 2}, {Name: "web1", Weight: 1}}
+	got := names(SimulateLeast("wlc", dests, 6), dests)
+	if got != "web2, web1, web2, web2, web1, web2" {
+		t.Fatalf("wlc sequence %s", got)
+	}
+	e := Expect("wlc", 0, dests, 12, true)
+	if !e.Quiet || e.Min[0] != 8 || e.Max[0] != 8 || e.Min[1] != 4 {
+		t.Fatalf("wlc 1:2 over 12 from a quiet table: %+v", e)
+	}
+}
+
+func TestSimulateLeastFamily(t *testing.T) {
+	d := func(w ...int) []Dest {
+		var out []Dest
+		for i, x := range w {
+			out = append(out, Dest{Name: fmt.Sprint("s", i), Weight: x})
+		}
+		return out
+	}
+	count := func(seq []int, n int) []int {
+		c := make([]int, n)
+		for _, s := range seq {
+			c[s]++
+		}
+		return c
+	}
+	if c := count(SimulateLeast("lc", d(1, 5, 1), 9), 3); !reflect.DeepEqual(c, []int{3, 3, 3}) {
+		t.Errorf("lc ignores weights above 0: %v", c)
+	}
+	if c := count(SimulateLeast("lc", d(1, 0, 1), 4), 3); !reflect.DeepEqual(c, []int{2, 0, 2}) {
+		t.Errorf("lc skips weight 0: %v", c)
+	}
+	if c := count(SimulateLeast("sed", d(1, 3, 2), 5), 3); !reflect.DeepEqual(c, []int{0, 5, 0}) {
+		t.Errorf("sed with short requests: all to the heaviest, got %v", c)
+	}
+	if c := count(SimulateLeast("nq", d(1, 3, 2), 5), 3); !reflect.DeepEqual(c, []int{5, 0, 0}) {
+		t.Errorf("nq with short requests: all to the first idle, got %v", c)
+	}
+	if c := count(SimulateLeast("fo", d(2, 3, 3), 4), 3); !reflect.DeepEqual(c, []int{0, 4, 0}) {
+		t.Errorf("fo: first of the heaviest, got %v", c)
+	}
+	if c := count(SimulateLeast("ovf", d(2, 3, 1), 4), 3); !reflect.DeepEqual(c, []int{0, 4, 0}) {
+		t.Errorf("ovf: heaviest, got %v", c)
+	}
+	// a table that is not quiet: the server with fewer connections catches up
+	dests := []Dest{{Name: "a", Weight: 1, Inactive: 10}, {Name: "b", Weight: 1}}
+	if c := count(SimulateLeast("lc", dests, 12), 2); !reflect.DeepEqual(c, []int{1, 11}) {
+		t.Errorf("lc from 10/0: %v", c)
+	}
+	if got := SimulateLeast("wlc", []Dest{{Weight: 0}}, 2); !reflect.DeepEqual(got, []int{-1, -1}) {
+		t.Errorf("no server: %v", got)
+	}
+}
+
+func TestExpectFamilies(t *testing.T) {
+	two := []Dest{{Name: "web2", Weight: 2}, {Name: "web1", Weight: 1}}
+	for _, c := range []struct {
+		sched string
+		pers  int
+		kind  Kind
+		cand  []int
+		word  string
+	}{
+		{"rr", 0, KindCycle, nil, "round robin"},
+		{"wrr", 0, KindCycle, nil, "weighted round robin"},
+		{"lc", 0, KindLeast, nil, "fewest connections"},
+		{"wlc", 0, KindLeast, nil, "per unit of weight"},
+		{"sed", 0, KindSingle, []int{0}, "heaviest"},
+		{"nq", 0, KindSingle, []int{0}, "first idle"},
+		{"fo", 0, KindSingle, []int{0}, "failover"},
+		{"ovf", 0, KindSingle, []int{0}, "overflow"},
+		{"sh", 0, KindSingle, []int{0, 1}, "source hashing"},
+		{"mh", 0, KindSingle, []int{0, 1}, "source hashing"},
+		{"dh", 0, KindSingle, []int{0, 1}, "destination hashing"},
+		{"lblc", 0, KindSingle, []int{0, 1}, "locality"},
+		{"lblcr", 0, KindSingle, []int{0, 1}, "locality"},
+		{"rr", 300, KindSingle, []int{0, 1}, "persistence"},
+		{"wlc", 60, KindSingle, []int{0, 1}, "persistence"},
+	} {
+		e := Expect(c.sched, c.pers, two, 12, true)
+		if e.Kind != c.kind || !reflect.DeepEqual(e.Candidates, c.cand) || !strings.Contains(e.Promise, c.word) {
+			t.Errorf("%s p=%d: kind %s candidates %v promise %q", c.sched, c.pers, e.Kind, e.Candidates, e.Promise)
+		}
+	}
+	// rr 12 over 2: exactly 6/6; over weights 1 and 0: 12/0
+	e := Expect("rr", 0, []Dest{{Name: "a", Weight: 1}, {Name: "b", Weight: 0}}, 12, true)
+	if e.Min[0] != 12 || e.Max[1] != 0 {
+		t.Errorf("rr with a weight 0: %v %v", e.Min, e.Max)
+	}
+	// unknown list order: every permutation, so 4:3:2 over 9 is still exact
+	e = Expect("wrr", 0, []Dest{{Name: "a", Weight: 4}, {Name: "b", Weight: 3}, {Name: "c", Weight: 2}}, 9, false)
+	if len(e.Cycles) != 6 || !reflect.DeepEqual(e.Min, []int{4, 3, 2}) || !reflect.DeepEqual(e.Max, []int{4, 3, 2}) {
+		t.Errorf("wrr 4:3:2 over 9, unknown order: %d cycles, %v..%v", len(e.Cycles), e.Min, e.Max)
+	}
+	// nobody to schedule
+	e = Expect("wrr", 0, []Dest{{Name: "a"}}, 3, true)
+	if e.Kind != KindSingle || e.Max[0] != 0 {
+		t.Errorf("no weight: %+v", e)
+	}
+	// not quiet: no range, invariant instead
+	e = Expect("wlc", 0, []Dest{{Name: "a", Weight: 1, Inactive: 3}, {Name: "b", Weight: 2}}, 12, true)
+	if e.Quiet || e.Min != nil || !strings.Contains(e.Promise, "not quiet") {
+		t.Errorf("not quiet: %+v", e)
+	}
+}

@@ -1,0 +1,195 @@
+package verify
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Status is a check's outcome.
+type Status string
+
+// Outcomes of a check.
+const (
+	Pass Status = "pass"
+	Fail Status = "fail"
+	Skip Status = "skip"
+)
+
+// Check is one verdict, shown as a line of text and a JUnit testcase.
+type Check struct {
+	Service string `json:"service,omitempty"`
+	Name    string `json:"name"`
+	Status  Status `json:"status"`
+	Detail  string `json:"detail"`
+}
+
+func passf(name, format string, a ...any) Check {
+	return Check{Name: name, Status: Pass, Detail: fmt.Sprintf(format, a...)}
+}
+
+func failf(name, format string, a ...any) Check {
+	return Check{Name: name, Status: Fail, Detail: fmt.Sprintf(format, a...)}
+}
+
+func skipf(name, format string, a ...any) Check {
+	return Check{Name: name, Status: Skip, Detail: fmt.Sprintf(format, a...)}
+}
+
+// Observation is what the client saw, mapped onto the destinations.
+type Observation struct {
+	// Counts is, per destination, the requests the scheduler gave it:
+	// replies it served plus failed requests attributed to it.
+	Counts []int
+	// Seq is the destination of each request in order; -1 when unknown (a
+	// failed request that could not be attributed).
+	Seq []int
+	// Unattributed counts failed requests whose server is unknown.
+	Unattributed int
+}
+
+// Judge checks an observation against the scheduler's promise. It only
+// asserts what the scheduler guarantees.
+func Judge(e Expectation, dests []Dest, obs Observation) []Check {
+	var out []Check
+	// Weight 0: a quiesced server takes no new connection.
+	var zero []string
+	bad := false
+	for i, d := range dests {
+		if d.Weight != 0 {
+			continue
+		}
+		zero = append(zero, d.Name)
+		if obs.Counts[i] > 0 {
+			bad = true
+			msg := fmt.Sprintf("%s has weight 0 but was given %d request(s)", d.Name, obs.Counts[i])
+			if e.Persistence > 0 {
+				msg += " (persistence templates keep sending known clients to a quiesced server)"
+			}
+			out = append(out, failf("weight 0 idle", "%s", msg))
+		}
+	}
+	if len(zero) > 0 && !bad {
+		out = append(out, passf("weight 0 idle", "%s (weight 0) got no request", strings.Join(zero, ", ")))
+	}
+
+	total := 0
+	for _, c := range obs.Counts {
+		total += c
+	}
+	if obs.Unattributed > 0 {
+		out = append(out, skipf("shares", "%d failed request(s) could not be attributed to a server", obs.Unattributed))
+		if e.Kind == KindCycle {
+			out = append(out, sequenceCheck(e, dests, obs.Seq))
+		}
+		return out
+	}
+	if total == 0 {
+		out = append(out, failf("shares", "no request reached a server"))
+		return out
+	}
+	switch e.Kind {
+	case KindCycle:
+		out = append(out, rangeCheck(e, dests, obs.Counts, "the kernel's cycle allows"))
+		out = append(out, sequenceCheck(e, dests, obs.Seq))
+	case KindLeast:
+		if e.Min != nil {
+			out = append(out, rangeCheck(e, dests, obs.Counts, "from a quiet table the kernel gives"))
+		} else {
+			out = append(out, leastInvariant(e, dests, obs.Counts))
+		}
+	case KindSingle:
+		out = append(out, singleCheck(e, dests, obs.Counts))
+	}
+	return out
+}
+
+func rangeCheck(e Expectation, dests []Dest, counts []int, why string) Check {
+	var off, all []string
+	for i, d := range dests {
+		r := fmt.Sprintf("%s %d", d.Name, counts[i])
+		if e.Min[i] == e.Max[i] {
+			r += fmt.Sprintf(" (want %d)", e.Min[i])
+		} else {
+			r += fmt.Sprintf(" (want %d..%d)", e.Min[i], e.Max[i])
+		}
+		all = append(all, r)
+		if counts[i] < e.Min[i] || counts[i] > e.Max[i] {
+			off = append(off, r)
+		}
+	}
+	if len(off) > 0 {
+		return failf("shares", "outside what %s: %s", why, strings.Join(off, ", "))
+	}
+	return passf("shares", "%s", strings.Join(all, ", "))
+}
+
+func sequenceCheck(e Expectation, dests []Dest, seq []int) Check {
+	if len(e.Cycles) == 0 {
+		return skipf("sequence", "no server can be scheduled")
+	}
+	for _, c := range e.Cycles {
+		if off, ok := MatchRotation(c, seq); ok {
+			rot := append(append([]int(nil), c[off:]...), c[:off]...)
+			return passf("sequence", "a window of the kernel's cycle [%s]", names(rot, dests))
+		}
+	}
+	want := e.Cycles[0]
+	return failf("sequence", "[%s] is not a window of the kernel's cycle [%s] (any starting point)", names(seq, dests), names(want, dests))
+}
+
+// leastInvariant checks what lc/wlc guarantee whatever the starting table:
+// when a server was last picked, its connection count per weight was the
+// lowest. Counts only grow during a short run, so for every server s that
+// got requests and every other server t of weight > 0:
+// (start_s + got_s - 1) / w_s <= (start_t + got_t) / w_t, with start the
+// lowest (for s) and highest (for t) overhead the table allows.
+func leastInvariant(e Expectation, dests []Dest, counts []int) Check {
+	weight := func(d Dest) int {
+		if e.Scheduler == "lc" {
+			return 1
+		}
+		return d.Weight
+	}
+	for s, ds := range dests {
+		if counts[s] == 0 || ds.Weight <= 0 {
+			continue
+		}
+		low := ds.Inactive + ds.Active + counts[s] - 1
+		for t, dt := range dests {
+			if t == s || dt.Weight <= 0 {
+				continue
+			}
+			high := overhead(dt) + counts[t]
+			if low*weight(dt) > high*weight(ds) {
+				return failf("shares", "%s got %d request(s) while %s (got %d) had fewer connections per weight: %s",
+					ds.Name, counts[s], dt.Name, counts[t], tableText(e.Start))
+			}
+		}
+	}
+	var all []string
+	for i, d := range dests {
+		all = append(all, fmt.Sprintf("%s %d", d.Name, counts[i]))
+	}
+	return passf("shares", "%s; consistent with the table at the start (%s)", strings.Join(all, ", "), tableText(e.Start))
+}
+
+func singleCheck(e Expectation, dests []Dest, counts []int) Check {
+	var got []int
+	for i, c := range counts {
+		if c > 0 {
+			got = append(got, i)
+		}
+	}
+	if len(e.Candidates) == 0 {
+		return passf("shares", "served by %s", names(got, dests))
+	}
+	if len(got) != 1 {
+		return failf("shares", "%d servers took requests (%s); the scheduler sends them all to one", len(got), names(got, dests))
+	}
+	for _, c := range e.Candidates {
+		if c == got[0] {
+			return passf("shares", "every request went to %s", dests[got[0]].Name)
+		}
+	}
+	return failf("shares", "every request went to %s, but the scheduler would pick %s", dests[got[0]].Name, names(e.Candidates, dests))
+}

@@ -1,0 +1,651 @@
+// Package verify proves from the client node that an LVS lab's scheduler
+// distributes requests as it promises: it sends a bounded loop of requests
+// to each service's VIP, maps every reply back to the web node that served
+// it, compares what it saw with what the scheduler guarantees (pure
+// functions, see Expect and Judge), and cross-checks the director's
+// counters and the forwarding mode's plumbing (ARP for DR/TUN, routes for
+// NAT). The failure drill (Drill) breaks and repairs one web node and
+// proves each step with the same machinery.
+package verify
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/lvslab/lvslab/roles"
+	"github.com/lvslab/lvslab/topology"
+)
+
+// Dialer opens an executor on a lab node, by node name. The caller of Run
+// owns the executors and closes them.
+type Dialer func(node string) (roles.Executor, error)
+
+// Options of a verification run.
+type Options struct {
+	// Requests per service (MinRequests..MaxRequests); DefaultRequests when 0.
+	Requests int
+	// Prober is ProberFast (default) or ProberCurl.
+	Prober string
+	// Timeout bounds each service's request loop; derived from Requests and
+	// the prober when 0.
+	Timeout time.Duration
+	// Client names the client node; the lab's first client when empty.
+	Client string
+	// Services limits the run to these service names; all when empty.
+	Services []string
+}
+
+// Exit codes.
+const (
+	ExitPass     = 0 // every check passed
+	ExitFail     = 1 // a verdict failed
+	ExitCannot   = 2 // verification could not run
+	maxBoundSecs = 1800
+)
+
+// ErrCannotRun marks errors that mean "could not run" (exit code 2).
+var ErrCannotRun = errors.New("could not verify")
+
+func cannot(format string, a ...any) error {
+	return fmt.Errorf("%w: %s", ErrCannotRun, fmt.Sprintf(format, a...))
+}
+
+// Report is the outcome of a run.
+type Report struct {
+	Lab      string           `json:"lab"`
+	Client   string           `json:"client"`
+	Director string           `json:"director"`
+	Prober   string           `json:"prober"`
+	Requests int              `json:"requests"`
+	Pass     bool             `json:"pass"`
+	Services []*ServiceReport `json:"services"`
+	Checks   []Check          `json:"checks,omitempty"` // checks not tied to one service
+}
+
+// ServiceReport is one service's result.
+type ServiceReport struct {
+	Name      string `json:"name"`
+	URL       string `json:"url"`
+	Mode      string `json:"mode"`
+	Scheduler string `json:"scheduler"`
+	// LabScheduler is the lab's scheduler when the director runs another.
+	LabScheduler string         `json:"lab_scheduler,omitempty"`
+	Persistence  int            `json:"persistence,omitempty"`
+	Servers      []ServerResult `json:"servers"`
+	// Counts is replies served per web node.
+	Counts map[string]int `json:"counts"`
+	// Sequence is the node that served each request; "!" for a failure
+	// whose server is unknown, "!node" for one attributed by elimination.
+	Sequence []string `json:"sequence"`
+	// Failures counts requests without a good reply.
+	Failures    int         `json:"failures"`
+	Replies     []Reply     `json:"replies"`
+	Expectation Expectation `json:"expectation"`
+	Checks      []Check     `json:"checks"`
+	Seconds     float64     `json:"seconds"`
+	// Skipped says why the service was not probed.
+	Skipped string `json:"skipped,omitempty"`
+}
+
+// ServerResult is one real server's line of the table.
+type ServerResult struct {
+	Node string `json:"node"`
+	RIP  string `json:"rip"`
+	// Weight is the live weight on the director; LabWeight the lab's.
+	Weight    int  `json:"weight"`
+	LabWeight int  `json:"lab_weight"`
+	InTable   bool `json:"in_table"`
+	// Expected is the nominal share; Min..Max what the scheduler allows.
+	Expected float64 `json:"expected"`
+	Min      int     `json:"min"`
+	Max      int     `json:"max"`
+	Seen     int     `json:"seen"`
+	// Failed are failed requests attributed to this server.
+	Failed int `json:"failed"`
+	// StatsDelta is the director's connection counter delta; -1 unknown.
+	StatsDelta int `json:"stats_delta"`
+}
+
+// AllChecks lists every check of the report, service checks tagged.
+func (r *Report) AllChecks() []Check {
+	out := append([]Check(nil), r.Checks...)
+	for _, s := range r.Services {
+		for _, c := range s.Checks {
+			c.Service = s.Name
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+func (r *Report) finish() {
+	r.Pass = true
+	for _, c := range r.AllChecks() {
+		if c.Status == Fail {
+			r.Pass = false
+		}
+	}
+}
+
+// ExitCode maps a run's outcome to the command's exit code.
+func ExitCode(r *Report, err error) int {
+	switch {
+	case err != nil:
+		return ExitCannot
+	case r == nil:
+		return ExitCannot
+	case !r.Pass:
+		return ExitFail
+	}
+	return ExitPass
+}
+
+// normalize validates options and fills defaults.
+func (o Options) normalize() (Options, error) {
+	if o.Requests == 0 {
+		o.Requests = DefaultRequests
+	}
+	if o.Requests < MinRequests || o.Requests > MaxRequests {
+		return o, cannot("--requests %d is out of range %d..%d", o.Requests, MinRequests, MaxRequests)
+	}
+	if o.Prober == "" {
+		o.Prober = ProberFast
+	}
+	if !slices.Contains(Probers, o.Prober) {
+		return o, cannot("--prober %q: use %s", o.Prober, strings.Join(Probers, " or "))
+	}
+	if o.Timeout == 0 {
+		o.Timeout = DefaultTimeout(o.Prober, o.Requests)
+	}
+	if o.Timeout < time.Second || o.Timeout > maxBoundSecs*time.Second {
+		return o, cannot("--timeout %s is out of range 1s..%ds", o.Timeout, maxBoundSecs)
+	}
+	return o, nil
+}
+
+// DefaultTimeout is the loop's time bound: generous for a slow TCG guest
+// (one curl process there costs ~0.16 s), and bounded.
+func DefaultTimeout(prober string, n int) time.Duration {
+	per := 100 * time.Millisecond
+	if prober == ProberCurl {
+		per = 500 * time.Millisecond
+	}
+	return min(30*time.Second+time.Duration(n)*per, maxBoundSecs*time.Second)
+}
+
+// labService is a lab service with its real servers resolved.
+type labService struct {
+	svc     *topology.Service
+	servers []labServer
+}
+
+type labServer struct {
+	node   *topology.Node
+	rs     *topology.RealServer
+	rip    netip.Addr
+	ripKey string // "RIP:port" as ipvsadm lists it
+}
+
+// Run verifies every (selected) service of a running lab.
+func Run(ctx context.Context, lab *topology.Lab, dial Dialer, opts Options) (*Report, error) {
+	opts, err := opts.normalize()
+	if err != nil {
+		return nil, err
+	}
+	client, err := pickClient(lab, opts.Client)
+	if err != nil {
+		return nil, err
+	}
+	dir := lab.Director()
+	if dir == nil {
+		return nil, cannot("lab %s has no director node", lab.Name)
+	}
+	mapper, err := labMapper(lab)
+	if err != nil {
+		return nil, cannot("lab %s: %v", lab.Name, err)
+	}
+	rep := &Report{Lab: lab.Name, Client: client.Name, Director: dir.Name, Prober: opts.Prober, Requests: opts.Requests}
+	services, err := selectServices(lab, opts.Services)
+	if err != nil {
+		return nil, err
+	}
+	cx, err := dial(client.Name)
+	if err != nil {
+		return nil, cannot("cannot reach client %s: %v", client.Name, err)
+	}
+	dx, err := dial(dir.Name)
+	if err != nil {
+		return nil, cannot("cannot reach director %s: %v", dir.Name, err)
+	}
+	nodeChecks := newRealServerFacts(dial)
+	for _, ls := range services {
+		sr, err := verifyService(ctx, lab, ls, cx, dx, mapper, opts)
+		if err != nil {
+			return nil, err
+		}
+		if sr.Skipped == "" {
+			sr.Checks = append(sr.Checks, plumbingChecks(ctx, lab, ls, client, cx, nodeChecks)...)
+		}
+		rep.Services = append(rep.Services, sr)
+	}
+	rep.finish()
+	return rep, nil
+}
+
+func pickClient(lab *topology.Lab, name string) (*topology.Node, error) {
+	if name != "" {
+		n := lab.Node(name)
+		if n == nil {
+			return nil, cannot("lab %s has no node %s", lab.Name, name)
+		}
+		return n, nil
+	}
+	cs := lab.NodesWithRole(topology.RoleClient)
+	if len(cs) == 0 {
+		return nil, cannot("lab %s has no client node (role client) to send requests from; add one or pass --client", lab.Name)
+	}
+	return cs[0], nil
+}
+
+func labMapper(lab *topology.Lab) (*Mapper, error) {
+	pages := map[string]string{}
+	for _, n := range lab.NodesWithRole(topology.RoleWeb) {
+		pages[n.Name] = n.Page
+	}
+	return NewMapper(pages)
+}
+
+func selectServices(lab *topology.Lab, names []string) ([]labService, error) {
+	dir := lab.Director()
+	var out []labService
+	for _, s := range lab.Services {
+		if len(names) > 0 && !slices.Contains(names, s.Name) {
+			continue
+		}
+		ls := labService{svc: s}
+		for _, r := range s.RealServers {
+			n := lab.Node(r.Node)
+			if n == nil {
+				continue
+			}
+			rip := topology.RealServerAddress(dir, n)
+			ls.servers = append(ls.servers, labServer{node: n, rs: r, rip: rip, ripKey: netip.AddrPortFrom(rip, r.Port).String()})
+		}
+		out = append(out, ls)
+	}
+	for _, n := range names {
+		if !slices.ContainsFunc(lab.Services, func(s *topology.Service) bool { return s.Name == n }) {
+			return nil, cannot("lab %s has no service %s", lab.Name, n)
+		}
+	}
+	if len(out) == 0 {
+		return nil, cannot("lab %s has no service to verify", lab.Name)
+	}
+	return out, nil
+}
+
+// ReadTable reads the director's IPVS table.
+func ReadTable(ctx context.Context, dx roles.Executor) ([]TableService, error) {
+	out, err := dx.Run(ctx, TableCommand)
+	if err != nil {
+		return nil, fmt.Errorf("reading the IPVS table: %w", err)
+	}
+	return ParseTable(out)
+}
+
+// Probe sends n requests to url from the client with a prober and returns
+// the replies and the loop's wall time.
+func Probe(ctx context.Context, cx roles.Executor, prober, url string, n int, limit time.Duration) ([]Reply, time.Duration, error) {
+	var cmd string
+	switch prober {
+	case ProberCurl:
+		cmd = CurlLoopCommand(url, n, limit)
+	case ProberFast:
+		cmd = FastCommand(url, n, limit)
+	default:
+		return nil, 0, cannot("unknown prober %q", prober)
+	}
+	ctx, cancel := context.WithTimeout(ctx, limit+30*time.Second)
+	defer cancel()
+	start := time.Now()
+	out, err := cx.Run(ctx, cmd)
+	took := time.Since(start)
+	if err != nil {
+		return nil, took, fmt.Errorf("request loop on the client: %w", err)
+	}
+	var replies []Reply
+	if prober == ProberCurl {
+		replies = ParseCurlLoop(out)
+	} else {
+		replies, _ = ParseFast(out)
+	}
+	if len(replies) == 0 {
+		if strings.Contains(out, "not found") {
+			return nil, took, fmt.Errorf("the client cannot run the requests (is curl installed?): %s", strings.TrimSpace(out))
+		}
+	}
+	// Requests the loop never reached (time bound) are failures too.
+	for len(replies) < n {
+		replies = append(replies, Reply{Index: len(replies) + 1, Exit: -1, Connects: -1,
+			Err: fmt.Sprintf("not sent: the loop stopped at its time bound (%s)", limit)})
+	}
+	return replies[:n], took, nil
+}
+
+func verifyService(ctx context.Context, lab *topology.Lab, ls labService, cx, dx roles.Executor, mapper *Mapper, opts Options) (*ServiceReport, error) {
+	s := ls.svc
+	sr := &ServiceReport{Name: s.Name, Mode: s.Mode, Scheduler: s.Scheduler, Persistence: s.Persistence, Counts: map[string]int{}, Sequence: []string{}}
+	switch {
+	case s.FWMark != 0:
+		sr.Skipped = "a firewall-mark service has no VIP:port to request"
+	case s.Protocol == "udp":
+		sr.Skipped = "UDP: the client's HTTP requests cannot probe it"
+	}
+	if sr.Skipped != "" {
+		sr.Checks = append(sr.Checks, skipf("requests", "%s", sr.Skipped))
+		return sr, nil
+	}
+	sr.URL = URL(s.VIP.String(), s.Port)
+	key := LabKey(s.Key())
+
+	before, err := ReadTable(ctx, dx)
+	if err != nil {
+		return nil, cannot("director: %v", err)
+	}
+	tsvc := FindService(before, key)
+	dests, servers := tableDests(ls, tsvc)
+	sr.Servers = servers
+	if tsvc != nil {
+		sr.Scheduler, sr.Persistence = tsvc.Scheduler, tsvc.Persistence
+		if tsvc.Scheduler != s.Scheduler {
+			sr.LabScheduler = s.Scheduler
+		}
+	}
+	sr.Checks = append(sr.Checks, rulesCheck(ls, tsvc))
+	exp := Expect(sr.Scheduler, sr.Persistence, dests, opts.Requests, true)
+	sr.Expectation = exp
+
+	replies, took, err := Probe(ctx, cx, opts.Prober, sr.URL, opts.Requests, opts.Timeout)
+	if err != nil {
+		return nil, cannot("%v", err)
+	}
+	sr.Seconds = took.Seconds()
+	after, err := ReadTable(ctx, dx)
+	if err != nil {
+		return nil, cannot("director: %v", err)
+	}
+	deltas := statsDeltas(ls, dests, tsvc, FindService(after, key))
+	analyze(sr, dests, replies, mapper, deltas, opts.Prober)
+	return sr, nil
+}
+
+// tableDests lists the destinations in the kernel's order, named after
+// their lab node, followed by lab real servers missing from the table
+// (weight 0 for the scheduler: they get nothing).
+func tableDests(ls labService, tsvc *TableService) ([]Dest, []ServerResult) {
+	var dests []Dest
+	var servers []ServerResult
+	used := map[string]bool{}
+	nodeOf := func(addr string) (string, int) {
+		for _, sv := range ls.servers {
+			if sv.ripKey == addr {
+				return sv.node.Name, sv.rs.Weight
+			}
+		}
+		return addr, 0
+	}
+	if tsvc != nil {
+		for _, d := range tsvc.Dests {
+			name, lw := nodeOf(d.Addr)
+			used[d.Addr] = true
+			dests = append(dests, Dest{Name: name, Weight: d.Weight, Active: d.Active, Inactive: d.Inactive})
+			servers = append(servers, ServerResult{Node: name, RIP: d.Addr, Weight: d.Weight, LabWeight: lw, InTable: true, StatsDelta: -1})
+		}
+	}
+	for _, sv := range ls.servers {
+		if used[sv.ripKey] {
+			continue
+		}
+		dests = append(dests, Dest{Name: sv.node.Name})
+		servers = append(servers, ServerResult{Node: sv.node.Name, RIP: sv.ripKey, LabWeight: sv.rs.Weight, StatsDelta: -1})
+	}
+	return dests, servers
+}
+
+func rulesCheck(ls labService, tsvc *TableService) Check {
+	s := ls.svc
+	if tsvc == nil {
+		return failf("director rules", "the director has no IPVS service %s (ipvsadm -Ln)", s.Key())
+	}
+	var diffs []string
+	if tsvc.Scheduler != s.Scheduler {
+		diffs = append(diffs, fmt.Sprintf("scheduler %s, lab says %s", tsvc.Scheduler, s.Scheduler))
+	}
+	if tsvc.Persistence != s.Persistence {
+		diffs = append(diffs, fmt.Sprintf("persistence %d, lab says %d", tsvc.Persistence, s.Persistence))
+	}
+	want := map[string]string{"nat": "Masq", "dr": "Route", "tun": "Tunnel"}[s.Mode]
+	for _, sv := range ls.servers {
+		d := tsvc.Dest(sv.ripKey)
+		switch {
+		case d == nil:
+			diffs = append(diffs, fmt.Sprintf("%s (%s) is not a real server", sv.node.Name, sv.ripKey))
+		case d.Weight != sv.rs.Weight:
+			diffs = append(diffs, fmt.Sprintf("%s has weight %d, lab says %d", sv.node.Name, d.Weight, sv.rs.Weight))
+		case want != "" && d.Forward != want:
+			diffs = append(diffs, fmt.Sprintf("%s forwards by %s, lab says %s", sv.node.Name, d.Forward, want))
+		}
+	}
+	for _, d := range tsvc.Dests {
+		if !slices.ContainsFunc(ls.servers, func(sv labServer) bool { return sv.ripKey == d.Addr }) {
+			diffs = append(diffs, fmt.Sprintf("%s is a real server the lab does not have", d.Addr))
+		}
+	}
+	if len(diffs) > 0 {
+		return failf("director rules", "%s differs from the lab: %s", s.Key(), strings.Join(diffs, "; "))
+	}
+	return passf("director rules", "%s %s with %d real server(s), as in the lab", s.Key(), tsvc.Scheduler, len(tsvc.Dests))
+}
+
+// statsDeltas is each destination's connection counter delta across the
+// loop; -1 when unknown (not in one of the tables, or a counter reset).
+func statsDeltas(ls labService, dests []Dest, before, after *TableService) []int {
+	out := make([]int, len(dests))
+	for i := range out {
+		out[i] = -1
+	}
+	if before == nil || after == nil {
+		return out
+	}
+	for i, d := range before.Dests {
+		a := after.Dest(d.Addr)
+		if a == nil || a.Conns < d.Conns || i >= len(dests) {
+			continue
+		}
+		out[i] = int(a.Conns - d.Conns)
+	}
+	return out
+}
+
+// analyze maps replies to servers, attributes failures with the
+// director's counters, and judges.
+func analyze(sr *ServiceReport, dests []Dest, replies []Reply, mapper *Mapper, deltas []int, prober string) {
+	idx := map[string]int{}
+	for i, d := range dests {
+		idx[d.Name] = i
+	}
+	served := make([]int, len(dests))
+	seq := make([]int, len(replies))
+	var failed, unknownBody []int
+	for k := range replies {
+		r := &replies[k]
+		seq[k] = -1
+		if !r.OK() {
+			failed = append(failed, k)
+			continue
+		}
+		r.Node = mapper.Node(r.Body)
+		i, ok := idx[r.Node]
+		if r.Node == "" || !ok {
+			unknownBody = append(unknownBody, k)
+			continue
+		}
+		served[i]++
+		seq[k] = i
+		sr.Counts[r.Node]++
+	}
+	sr.Replies = replies
+	sr.Failures = len(failed)
+
+	// Attribution of failures: the director counted every connection it
+	// scheduled; what a server did not answer is its failures.
+	counts := append([]int(nil), served...)
+	unattributed := len(failed)
+	if len(failed) > 0 && len(unknownBody) == 0 && allKnown(deltas) {
+		extra := make([]int, len(dests))
+		sum, ok := 0, true
+		for i := range dests {
+			extra[i] = deltas[i] - served[i]
+			if extra[i] < 0 {
+				ok = false
+			}
+			sum += extra[i]
+		}
+		if ok && sum == len(failed) {
+			unattributed = 0
+			var who []int
+			for i := range dests {
+				counts[i] += extra[i]
+				if extra[i] > 0 {
+					who = append(who, i)
+				}
+				sr.Servers[i].Failed = extra[i]
+			}
+			if len(who) == 1 {
+				for _, k := range failed {
+					seq[k] = who[0]
+				}
+			}
+		}
+	}
+	for k, r := range replies {
+		switch {
+		case r.OK() && seq[k] >= 0:
+			sr.Sequence = append(sr.Sequence, dests[seq[k]].Name)
+		case r.OK():
+			sr.Sequence = append(sr.Sequence, "?")
+		case seq[k] >= 0:
+			sr.Sequence = append(sr.Sequence, "!"+dests[seq[k]].Name)
+		default:
+			sr.Sequence = append(sr.Sequence, "!")
+		}
+	}
+	for i := range sr.Servers {
+		sr.Servers[i].Seen = served[i]
+		sr.Servers[i].StatsDelta = deltas[i]
+		sr.Servers[i].Expected = sr.Expectation.Share[i]
+		if sr.Expectation.Min != nil {
+			sr.Servers[i].Min, sr.Servers[i].Max = sr.Expectation.Min[i], sr.Expectation.Max[i]
+		} else {
+			sr.Servers[i].Min, sr.Servers[i].Max = -1, -1
+		}
+	}
+
+	sr.Checks = append(sr.Checks, repliesCheck(replies, failed))
+	if len(unknownBody) > 0 {
+		r := replies[unknownBody[0]]
+		sr.Checks = append(sr.Checks, failf("pages", "%d reply(ies) match no web node's page, e.g. request %d: %q", len(unknownBody), r.Index, shorten(r.Body, 80)))
+		unattributed += len(unknownBody)
+	} else if len(failed) < len(replies) {
+		sr.Checks = append(sr.Checks, passf("pages", "every reply is one web node's page"))
+	}
+	if prober == ProberFast {
+		sr.Checks = append(sr.Checks, connectsCheck(replies))
+	}
+	sr.Checks = append(sr.Checks, Judge(sr.Expectation, dests, Observation{Counts: counts, Seq: seq, Unattributed: unattributed})...)
+	sr.Checks = append(sr.Checks, statsCheck(dests, served, deltas, len(replies), len(failed)))
+}
+
+func allKnown(d []int) bool {
+	for _, v := range d {
+		if v < 0 {
+			return false
+		}
+	}
+	return len(d) > 0
+}
+
+func shorten(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
+}
+
+func repliesCheck(replies []Reply, failed []int) Check {
+	if len(failed) == 0 {
+		return passf("replies", "%d of %d requests answered", len(replies), len(replies))
+	}
+	seen := map[string]int{}
+	var order []string
+	for _, k := range failed {
+		e := replies[k].Err
+		if e == "" {
+			e = "HTTP status " + strconv.Itoa(replies[k].Status)
+		}
+		if seen[e] == 0 {
+			order = append(order, e)
+		}
+		seen[e]++
+	}
+	var parts []string
+	for _, e := range order {
+		parts = append(parts, fmt.Sprintf("%dx %s", seen[e], e))
+	}
+	return failf("replies", "%d of %d requests failed: %s", len(failed), len(replies), strings.Join(parts, "; "))
+}
+
+func connectsCheck(replies []Reply) Check {
+	known := 0
+	for _, r := range replies {
+		if r.Connects < 0 || !r.OK() {
+			continue
+		}
+		known++
+		if r.Connects != 1 {
+			return failf("new connection per request", "request %d reused a connection (%d new): it was not a new scheduling decision", r.Index, r.Connects)
+		}
+	}
+	if known == 0 {
+		return skipf("new connection per request", "curl did not report its connections")
+	}
+	return passf("new connection per request", "every answered request opened its own TCP connection")
+}
+
+func statsCheck(dests []Dest, served, deltas []int, requests, failures int) Check {
+	if !allKnown(deltas) {
+		return skipf("director counters", "the director's counters are not known for every real server")
+	}
+	sum := 0
+	var parts []string
+	for i, d := range dests {
+		sum += deltas[i]
+		parts = append(parts, fmt.Sprintf("%s +%d", d.Name, deltas[i]))
+		if deltas[i] < served[i] {
+			return failf("director counters", "%s answered %d request(s) but the director scheduled only %d to it: replies came from elsewhere", d.Name, served[i], deltas[i])
+		}
+		if failures == 0 && deltas[i] != served[i] {
+			return failf("director counters", "the director scheduled %d connection(s) to %s, the client saw %d replies from it (other traffic to the VIP?)", deltas[i], d.Name, served[i])
+		}
+	}
+	if sum != requests {
+		return failf("director counters", "the director scheduled %d connections for %d requests (%s)", sum, requests, strings.Join(parts, ", "))
+	}
+	return passf("director counters", "ipvsadm --stats agrees with the client: %s", strings.Join(parts, ", "))
+}
