@@ -1,0 +1,231 @@
+package roles
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/lvslab/lvslab/labs"
+)
+
+func init() { SettleDelay = 0 }
+
+// TestApplyTwice: on every embedded lab, OS family and node, a first Apply
+// changes things and a second one finds nothing to do and runs no command.
+func TestApplyTwice(t *testing.T) {
+	ctx := context.Background()
+	for _, name := range labs.Names() {
+		lab := loadLab(t, name)
+		for _, osf := range OSFamilies {
+			for _, st := range Desired(lab) {
+				t.Run(name+"/"+osf+"/"+st.Name, func(t *testing.T) {
+					steps := Steps(st, osf)
+					f := newFake()
+					f.learn(steps)
+					res, err := Apply(ctx, f, steps, nil)
+					if err != nil {
+						t.Fatalf("first apply: %v", err)
+					}
+					if res.Status() != StatusChanged || len(res.Steps) != len(steps) {
+						t.Fatalf("first apply: %s, %d step results for %d steps", res.Status(), len(res.Steps), len(steps))
+					}
+					if st.IPVS != nil {
+						if d := IPVSDifferences(f.ipvs, st.IPVS); len(d) > 0 {
+							t.Errorf("IPVS table after apply: %v", d)
+						}
+					}
+					for _, s := range steps {
+						if s.File == nil {
+							continue
+						}
+						if got := f.files[s.File.Path]; string(got.data) != s.File.Content || got.mode != s.File.Mode {
+							t.Errorf("%s: content or mode differs after apply", s.File.Path)
+						}
+					}
+					f.ran, f.writes = nil, nil
+					var events []Event
+					res, err = Apply(ctx, f, steps, func(e Event) { events = append(events, e) })
+					if err != nil {
+						t.Fatalf("second apply: %v", err)
+					}
+					if res.Changed() {
+						t.Errorf("second apply changed %v", res.ChangedSteps())
+					}
+					if cmds := f.commands(); len(cmds) > 0 || len(f.writes) > 0 {
+						t.Errorf("second apply ran %q and wrote %q", cmds, f.writes)
+					}
+					if len(events) != len(steps) {
+						t.Errorf("%d events for %d steps", len(events), len(steps))
+					}
+					for _, e := range events {
+						if e.Status != StatusUnchanged {
+							t.Errorf("event %+v", e)
+						}
+					}
+				})
+			}
+		}
+	}
+}
+
+func directorSteps(t *testing.T, lab, osf string) (*NodeState, []Step) {
+	l := loadLab(t, lab)
+	st := DesiredFor(l, l.Director())
+	return st, Steps(st, osf)
+}
+
+func ipvsStep(t *testing.T, steps []Step) []Step {
+	for _, s := range steps {
+		if s.IPVS != nil {
+			return []Step{s}
+		}
+	}
+	t.Fatal("no IPVS step")
+	return nil
+}
+
+func TestApplyIPVSWholeWhenEmpty(t *testing.T) {
+	_, steps := directorSteps(t, "tedu-nat", Debian)
+	f := newFake()
+	f.learn(steps)
+	if _, err := Apply(context.Background(), f, steps, nil); err != nil {
+		t.Fatal(err)
+	}
+	var ipvsCmds []string
+	for _, c := range f.commands() {
+		if strings.HasPrefix(c, "ipvsadm") {
+			ipvsCmds = append(ipvsCmds, c)
+		}
+	}
+	eq(t, "commands", ipvsCmds, []string{"ipvsadm -C", "ipvsadm-restore < /etc/ipvsadm.rules"})
+}
+
+func TestApplyIPVSSchedulerChangeIsOneEdit(t *testing.T) {
+	st, steps := directorSteps(t, "tedu-nat", Debian)
+	f := newFake()
+	cur := NormalizeIPVS(st.IPVS)
+	cur[0].SchedName = WeightedRoundRobin
+	f.ipvs = cur
+	res, err := Apply(context.Background(), f, ipvsStep(t, steps), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eq(t, "commands", f.commands(), []string{"ipvsadm -E -t 192.168.4.5:80 -s rr"})
+	eq(t, "result", res.Status(), StatusChanged)
+}
+
+func TestApplyIPVSReadBackMismatch(t *testing.T) {
+	st, steps := directorSteps(t, "tedu-nat", Debian)
+	f := newFake()
+	cur := NormalizeIPVS(st.IPVS)
+	cur[0].Destinations[1].Weight = 7
+	f.ipvs = cur
+	f.frozenIPVS = true
+	_, err := Apply(context.Background(), f, ipvsStep(t, steps), nil)
+	if err == nil {
+		t.Fatal("no error when the table read back differs")
+	}
+	for _, want := range []string{`step "ipvs"`, "read back differs", "192.168.2.200:80 -m -w 2"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q lacks %q", err, want)
+		}
+	}
+}
+
+func TestApplyCheckStillFailing(t *testing.T) {
+	steps := []Step{{Name: "x", Check: "false-check", Apply: []string{"do-nothing"}, Settle: true}}
+	f := newFake() // never learns: the check keeps failing
+	SettleAttempts = 3
+	defer func() { SettleAttempts = 30 }()
+	res, err := Apply(context.Background(), f, steps, nil)
+	if err == nil || !strings.Contains(err.Error(), "false-check") {
+		t.Fatalf("err = %v", err)
+	}
+	checks := 0
+	for _, c := range f.ran {
+		if strings.HasPrefix(c, "if { ") {
+			checks++
+		}
+	}
+	if checks != 4 { // once before, three times after
+		t.Errorf("%d checks run", checks)
+	}
+	eq(t, "status", res.Steps[0].Status, StatusFailed)
+}
+
+func TestApplyRewritesDriftedFile(t *testing.T) {
+	st, steps := directorSteps(t, "tedu-nat", Debian)
+	f := newFake()
+	f.learn(steps)
+	if _, err := Apply(context.Background(), f, steps, nil); err != nil {
+		t.Fatal(err)
+	}
+	f.files[SysctlFile] = fakeFile{data: []byte("net.ipv4.ip_forward = 0\nnet.ipv4.ip_forward = 0\n"), mode: 0o644}
+	f.ran, f.writes = nil, nil
+	res, err := Apply(context.Background(), f, steps, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eq(t, "changed", res.ChangedSteps(), []string{"sysctl"})
+	eq(t, "writes", f.writes, []string{SysctlFile})
+	eq(t, "commands", f.commands(), []string{"sysctl -p " + SysctlFile})
+	eq(t, "content", string(f.files[SysctlFile].data), sysctlFile(st).Content)
+}
+
+func TestApplyReaddressDetached(t *testing.T) {
+	lab := loadLab(t, "tedu-dr")
+	st := stateOf(t, lab, "web1")
+	steps := Steps(st, Debian)
+	f := &fakeReaddresser{fakeExec: newFake(), addr: "192.168.2.100:2222"}
+	f.learn(steps)
+	if _, err := Apply(context.Background(), f, steps, nil); err != nil {
+		t.Fatal(err)
+	}
+	eq(t, "detached", f.detached, []string{
+		"networkctl reload && networkctl reconfigure eth0",
+		"networkctl reload && ip -4 addr flush dev eth1 && ip link set eth1 down",
+	})
+	eq(t, "reconnects", f.reconnects, []string{"192.168.4.100:2222", "192.168.4.100:2222"})
+}
+
+func TestApplyStopsAtFailure(t *testing.T) {
+	steps := []Step{
+		{Name: "one", Check: "c1", Apply: []string{"a1"}},
+		{Name: "two", Check: "c2", Apply: []string{"a2"}},
+	}
+	f := newFake()
+	f.passing["c1"] = true
+	res, err := Apply(context.Background(), f, steps, nil)
+	if err == nil || !strings.Contains(err.Error(), `step "two"`) {
+		t.Fatalf("err = %v", err)
+	}
+	eq(t, "results", len(res.Steps), 2)
+	eq(t, "first", res.Steps[0].Status, StatusUnchanged)
+}
+
+func TestDetectOS(t *testing.T) {
+	cases := map[string]string{
+		"PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nID=debian\n":        Debian,
+		"ID=ubuntu\nID_LIKE=debian\n":                                        Debian,
+		"NAME=\"Rocky Linux\"\nID=\"rocky\"\nID_LIKE=\"rhel centos fedora\"": RHEL,
+		"ID=\"centos\"\nID_LIKE=\"rhel fedora\"\n":                           RHEL,
+		"ID=fedora\n": RHEL,
+		"ID=\"almalinux\"\nID_LIKE=\"rhel centos fedora\"\n": RHEL,
+	}
+	for text, want := range cases {
+		f := newFake()
+		f.files["/etc/os-release"] = fakeFile{data: []byte(text)}
+		got, err := DetectOS(context.Background(), f)
+		if err != nil || got != want {
+			t.Errorf("DetectOS(%q) = %q, %v; want %q", text, got, err, want)
+		}
+	}
+	f := newFake()
+	f.files["/etc/os-release"] = fakeFile{data: []byte("ID=alpine\n")}
+	if _, err := DetectOS(context.Background(), f); err == nil || !strings.Contains(err.Error(), "alpine") {
+		t.Errorf("alpine: %v", err)
+	}
+	if _, err := DetectOS(context.Background(), newFake()); err == nil {
+		t.Error("no os-release: no error")
+	}
+}
