@@ -240,7 +240,15 @@ func ReadIPVS(ctx context.Context, exec Executor) ([]Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read the IPVS table: %w", err)
 	}
-	return ParseIPVSSave(out)
+	svcs, err := ParseIPVSSave(out)
+	if err != nil || len(svcs) == 0 {
+		return svcs, err
+	}
+	th, err := exec.Run(ctx, "ipvsadm -Ln --thresholds")
+	if err != nil {
+		return nil, fmt.Errorf("read the IPVS thresholds: %w", err)
+	}
+	return svcs, ApplyThresholds(svcs, th)
 }
 
 func applyIPVS(ctx context.Context, exec Executor, step *Step) (StepResult, error) {

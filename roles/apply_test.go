@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/lvslab/lvslab/labs"
+	"github.com/lvslab/lvslab/topology"
 )
 
 func init() { SettleDelay = 0 }
@@ -228,4 +229,30 @@ func TestDetectOS(t *testing.T) {
 	if _, err := DetectOS(context.Background(), newFake()); err == nil {
 		t.Error("no os-release: no error")
 	}
+}
+
+// TestApplyThresholdsReadBack: "ipvsadm -Sn" does not show thresholds; the
+// read-back takes them from "ipvsadm -Ln --thresholds", so a lab with
+// thresholds converges and stays unchanged.
+func TestApplyThresholdsReadBack(t *testing.T) {
+	lab, err := topology.Load("rich.yaml", []byte(richLab))
+	if err != nil {
+		t.Fatal(err)
+	}
+	steps := Steps(DesiredFor(lab, lab.Director()), Debian)
+	f := newFake()
+	f.learn(steps)
+	if _, err := Apply(context.Background(), f, steps, nil); err != nil {
+		t.Fatal(err)
+	}
+	f.ran = nil
+	res, err := Apply(context.Background(), f, steps, nil)
+	if err != nil || res.Changed() {
+		t.Fatalf("second apply: %v, changed %v, ran %v", err, res.ChangedSteps(), f.commands())
+	}
+	f.ipvs[0].Destinations[0].UpperThreshold = 1
+	if _, err := Apply(context.Background(), f, ipvsStep(t, steps), nil); err != nil {
+		t.Fatal(err)
+	}
+	eq(t, "commands", f.commands(), []string{"ipvsadm -e -t 10.0.0.100:80 -r 10.0.1.11:8080 -m -w 3 -x 100 -y 10"})
 }

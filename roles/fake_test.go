@@ -50,7 +50,7 @@ func (f *fakeExec) learn(steps []Step) {
 func (f *fakeExec) commands() []string {
 	var out []string
 	for _, c := range f.ran {
-		if strings.HasPrefix(c, "if { ") || c == "ipvsadm -Sn" {
+		if strings.HasPrefix(c, "if { ") || c == "ipvsadm -Sn" || c == "ipvsadm -Ln --thresholds" {
 			continue
 		}
 		out = append(out, c)
@@ -81,14 +81,35 @@ func (f *fakeExec) Run(ctx context.Context, cmd string) (string, error) {
 
 func (f *fakeExec) runIPVS(cmd string) (string, error) {
 	if cmd == "ipvsadm -Sn" {
-		// the kernel lists the last added real server first
+		// like ipvsadm: no thresholds; the real servers in another order
+		// than added
 		shown := make([]Service, len(f.ipvs))
 		for i, s := range f.ipvs {
 			s.Destinations = slices.Clone(s.Destinations)
 			slices.Reverse(s.Destinations)
+			for j := range s.Destinations {
+				s.Destinations[j].UpperThreshold, s.Destinations[j].LowerThreshold = 0, 0
+			}
 			shown[i] = s
 		}
 		return RenderIPVS(shown), nil
+	}
+	if cmd == "ipvsadm -Ln --thresholds" {
+		var b strings.Builder
+		b.WriteString("IP Virtual Server version 1.2.1 (size=4096)\n")
+		b.WriteString("Prot LocalAddress:Port            Uthreshold Lthreshold ActiveConn InActConn\n  -> RemoteAddress:Port\n")
+		for _, s := range f.ipvs {
+			switch {
+			case s.FWMark != 0:
+				fmt.Fprintf(&b, "FWM  %d %s\n", s.FWMark, s.SchedName)
+			default:
+				fmt.Fprintf(&b, "%s  %s:%d %s\n", strings.ToUpper(s.Protocol), s.Address, s.Port, s.SchedName)
+			}
+			for _, d := range s.Destinations {
+				fmt.Fprintf(&b, "  -> %-28s %-10d %-10d 0          0\n", d.Key(), d.UpperThreshold, d.LowerThreshold)
+			}
+		}
+		return b.String(), nil
 	}
 	if f.frozenIPVS {
 		return "", nil

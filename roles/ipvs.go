@@ -65,6 +65,9 @@ type Destination struct {
 	Weight          int        `json:"weight"`
 	UpperThreshold  uint32     `json:"upper_threshold,omitempty"`
 	LowerThreshold  uint32     `json:"lower_threshold,omitempty"`
+	// TunnelType is the encapsulation of a tunnel destination: "ipip" (the
+	// default, shown by ipvsadm 1.30+ as --tun-type ipip) or "gue".
+	TunnelType string `json:"tunnel_type,omitempty"`
 }
 
 // Key is the service's ipvsadm identity: "-t 192.168.4.5:80", "-u ...", "-f 1".
@@ -118,6 +121,9 @@ func (s *Service) serviceOptions() string {
 // destOptions is what follows "-r ADDR:PORT" on an -a or -e line.
 func (d *Destination) destOptions() string {
 	s := fmt.Sprintf(" %s -w %d", ForwardFlag(d.ConnectionFlags), d.Weight)
+	if d.ConnectionFlags&0x7 == ConnectionFlagTunnel && d.TunnelType != "" {
+		s += " --tun-type " + d.TunnelType
+	}
 	if d.UpperThreshold != 0 {
 		s += fmt.Sprintf(" -x %d", d.UpperThreshold)
 	}
@@ -137,6 +143,19 @@ func SaveLines(services []Service) []string {
 		for j := range s.Destinations {
 			d := &s.Destinations[j]
 			out = append(out, "-a "+s.Key()+" -r "+d.Key()+d.destOptions())
+		}
+	}
+	return out
+}
+
+// SaveView is what "ipvsadm -Sn" shows of services: everything but the
+// connection thresholds, which only "ipvsadm -Ln --thresholds" shows.
+func SaveView(services []Service) []Service {
+	out := NormalizeIPVS(services)
+	for i := range out {
+		for j := range out[i].Destinations {
+			out[i].Destinations[j].UpperThreshold = 0
+			out[i].Destinations[j].LowerThreshold = 0
 		}
 	}
 	return out
@@ -284,7 +303,7 @@ func parseServiceOptions(svc *Service, opts []string) error {
 				return err
 			}
 			svc.SchedFlags = v
-		case "-o", "--ops":
+		case "-o", "--ops", "ops":
 			svc.Flags |= FlagOnePacket
 		default:
 			return fmt.Errorf("unknown service option %s", opts[i])
@@ -350,6 +369,12 @@ func parseDestOptions(opts []string, svcPort uint16) (Destination, error) {
 				return d, err
 			}
 			d.UpperThreshold = uint32(n)
+		case "--tun-type":
+			v, err := arg()
+			if err != nil {
+				return d, err
+			}
+			d.TunnelType = v
 		case "-y", "--l-threshold":
 			n, err := num()
 			if err != nil {
@@ -373,6 +398,15 @@ func NormalizeIPVS(services []Service) []Service {
 	out := make([]Service, len(services))
 	for i, s := range services {
 		s.Destinations = append([]Destination(nil), s.Destinations...)
+		for j := range s.Destinations {
+			d := &s.Destinations[j]
+			switch {
+			case d.ConnectionFlags&0x7 != ConnectionFlagTunnel:
+				d.TunnelType = ""
+			case d.TunnelType == "":
+				d.TunnelType = "ipip" // older ipvsadm does not show the default
+			}
+		}
 		sort.Slice(s.Destinations, func(a, b int) bool {
 			return s.Destinations[a].Key() < s.Destinations[b].Key()
 		})
@@ -474,4 +508,53 @@ func IPVSDifferences(current, desired []Service) []string {
 		}
 	}
 	return out
+}
+
+// ApplyThresholds fills the connection thresholds of services from the
+// output of "ipvsadm -Ln --thresholds" (which "ipvsadm -Sn" does not show).
+func ApplyThresholds(services []Service, listing string) error {
+	type pair struct{ upper, lower uint32 }
+	found := map[string]map[string]pair{}
+	var svc string
+	for n, line := range strings.Split(listing, "\n") {
+		f := strings.Fields(line)
+		if len(f) < 2 {
+			continue
+		}
+		switch f[0] {
+		case "TCP", "UDP":
+			flag := "-t"
+			if f[0] == "UDP" {
+				flag = "-u"
+			}
+			svc = flag + " " + f[1]
+			found[svc] = map[string]pair{}
+		case "FWM":
+			svc = "-f " + f[1]
+			found[svc] = map[string]pair{}
+		case "->":
+			if svc == "" || len(f) < 4 || f[1] == "RemoteAddress:Port" {
+				continue
+			}
+			u, err1 := strconv.ParseUint(f[2], 10, 32)
+			l, err2 := strconv.ParseUint(f[3], 10, 32)
+			if err1 != nil || err2 != nil {
+				return fmt.Errorf("ipvsadm thresholds line %d %q: not UPPER LOWER numbers", n+1, line)
+			}
+			found[svc][f[1]] = pair{uint32(u), uint32(l)}
+		}
+	}
+	for i := range services {
+		dests, ok := found[services[i].Key()]
+		if !ok {
+			continue
+		}
+		for j := range services[i].Destinations {
+			d := &services[i].Destinations[j]
+			if p, ok := dests[d.Key()]; ok {
+				d.UpperThreshold, d.LowerThreshold = p.upper, p.lower
+			}
+		}
+	}
+	return nil
 }

@@ -25,7 +25,7 @@ const richSave = `-A -t 192.168.4.15:80 -s wlc -p 300
 -A -f 7 -s sh -p 60 -M 255.255.255.0
 -a -f 7 -r 192.168.4.100:0 -g -w 1
 -A -u 192.168.4.15:53 -s rr
--a -u 192.168.4.15:53 -r 10.0.0.1:53 -i -w 3
+-a -u 192.168.4.15:53 -r 10.0.0.1:53 -i -w 3 --tun-type ipip
 -A -t 10.1.1.1:443 -s mh -b mh-fallback,mh-port
 -a -t 10.1.1.1:443 -r 10.1.2.1:8443 -m -w 0
 `
@@ -147,4 +147,33 @@ func TestCommandsMatchReference(t *testing.T) {
 		"ipvsadm -a -t 192.168.4.5:80 -r 192.168.2.100:80 -m -w 1",
 		"ipvsadm -a -t 192.168.4.5:80 -r 192.168.2.200:80 -m -w 2",
 	})
+}
+
+func TestTunnelTypeDefault(t *testing.T) {
+	old := mustParse(t, "-A -t 1.1.1.1:80 -s rr\n-a -t 1.1.1.1:80 -r 2.2.2.2:80 -i -w 1\n")
+	now := mustParse(t, "-A -t 1.1.1.1:80 -s rr\n-a -t 1.1.1.1:80 -r 2.2.2.2:80 -i -w 1 --tun-type ipip\n")
+	if d := DiffIPVS(old, now); len(d) != 0 {
+		t.Errorf("older ipvsadm's tunnel line differs: %v", d)
+	}
+}
+
+func TestApplyThresholds(t *testing.T) {
+	svcs := mustParse(t, "-A -t 10.0.0.100:80 -s wrr\n-a -t 10.0.0.100:80 -r 10.0.1.11:8080 -m -w 3\n-A -f 7 -s rr\n-a -f 7 -r 10.0.1.12:0 -g -w 1\n")
+	listing := `IP Virtual Server version 1.2.1 (size=4096)
+Prot LocalAddress:Port            Uthreshold Lthreshold ActiveConn InActConn
+  -> RemoteAddress:Port
+TCP  10.0.0.100:80 wrr
+  -> 10.0.1.11:8080               100        10         0          0
+FWM  7 rr
+  -> 10.0.1.12:0                  5          0          0          0
+`
+	if err := ApplyThresholds(svcs, listing); err != nil {
+		t.Fatal(err)
+	}
+	if d := svcs[0].Destinations[0]; d.UpperThreshold != 100 || d.LowerThreshold != 10 {
+		t.Errorf("tcp: %+v", d)
+	}
+	if d := svcs[1].Destinations[0]; d.UpperThreshold != 5 || d.LowerThreshold != 0 {
+		t.Errorf("fwm: %+v", d)
+	}
 }

@@ -166,6 +166,7 @@ func ipvsService(lab *topology.Lab, dir *topology.Node, s *topology.Service) Ser
 			Weight:          r.Weight,
 			UpperThreshold:  uint32(r.Upper),
 			LowerThreshold:  uint32(r.Lower),
+			TunnelType:      tunnelType(flags),
 		})
 	}
 	return svc
@@ -296,6 +297,13 @@ func (st *NodeState) gatewayNIC() string {
 		if !c.Down && c.Address.Masked().Contains(st.Gateway) {
 			return c.Name
 		}
+	}
+	return ""
+}
+
+func tunnelType(flags uint32) string {
+	if flags == ConnectionFlagTunnel {
+		return "ipip"
 	}
 	return ""
 }

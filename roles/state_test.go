@@ -165,8 +165,8 @@ func TestDesiredTUN(t *testing.T) {
 		t.Errorf("TUN director: no sysctls expected, got %v", dir.Sysctls)
 	}
 	eq(t, "rules", IPVSRules(dir), "-A -t 192.168.4.15:80 -s rr\n"+
-		"-a -t 192.168.4.15:80 -r 192.168.4.100:80 -i -w 1\n"+
-		"-a -t 192.168.4.15:80 -r 192.168.4.200:80 -i -w 1\n")
+		"-a -t 192.168.4.15:80 -r 192.168.4.100:80 -i -w 1 --tun-type ipip\n"+
+		"-a -t 192.168.4.15:80 -r 192.168.4.200:80 -i -w 1 --tun-type ipip\n")
 	web := stateOf(t, lab, "web1")
 	eq(t, "web1 sysctls", web.Sysctls, sysctls(
 		"net.ipv4.conf.all.rp_filter", "0",

@@ -345,7 +345,7 @@ func packagesStep(st *NodeState, osFamily string) Step {
 
 func ipvsSteps(st *NodeState, rulesPath string) []Step {
 	f := rulesFile(st, rulesPath)
-	want := SaveLines(NormalizeIPVS(st.IPVS))
+	want := SaveLines(SaveView(st.IPVS))
 	var quoted []string
 	for _, l := range want {
 		quoted = append(quoted, shellQuote(l))
