@@ -36,11 +36,13 @@ Formats:
             files are written whole, so running it twice changes nothing
    json     the steps as data (checks, files, commands)
 
+Options go before LAB.
+
 Examples:
    lvslab plan                                # the default lab, Debian guests
-   lvslab plan tedu-dr --os rhel              # the commands on RHEL/CentOS guests
-   lvslab plan tedu-nat --format script --node lvs1 > lvs1.sh
-   lvslab plan my-lab.yaml --format json | jq '.nodes[].steps[].name'`,
+   lvslab plan --os rhel tedu-dr              # the commands on RHEL/CentOS guests
+   lvslab plan --format script --node lvs1 tedu-nat > lvs1.sh
+   lvslab plan --format json my-lab.yaml | jq '.nodes[].steps[].name'`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "os", Value: roles.Debian, Usage: "guest OS family: " + strings.Join(roles.OSFamilies, " or ")},
 			&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Value: roles.FormatText, Usage: "text, script or json"},
