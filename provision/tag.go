@@ -31,8 +31,16 @@ type Tag struct {
 
 // marshal renders the tag with the "lvslab" prefix, as libvirt keeps it.
 func (t Tag) marshal() string {
+	return t.render(fmt.Sprintf(`<%s:lab xmlns:%s=%q`, metadataPrefix, metadataPrefix, Namespace))
+}
+
+// marshalBare renders the tag without namespace, as virDomainSetMetadata
+// wants it (it adds the namespace and prefix itself).
+func (t Tag) marshalBare() string { return t.render("<lab") }
+
+func (t Tag) render(open string) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, `<%s:lab xmlns:%s=%q`, metadataPrefix, metadataPrefix, Namespace)
+	b.WriteString(open)
 	attr := func(k, v string) {
 		if v == "" {
 			return

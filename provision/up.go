@@ -228,9 +228,10 @@ func Up(ctx context.Context, conn *libvirt.Connect, lab *topology.Lab, opts Opti
 			}
 			return
 		}
+		made := len(r.undo)
 		if cleanupErr := r.rollback(); cleanupErr != nil {
 			err = fmt.Errorf("%w\ncleanup after the failure also failed: %v (\"lvslab down %s\" removes the rest)", err, cleanupErr, lab.Name)
-		} else if len(r.undo) > 0 {
+		} else if made > 0 {
 			err = fmt.Errorf("%w\n(removed what this run created; --retain keeps it for debugging)", err)
 		}
 	}()
@@ -742,7 +743,7 @@ func setTag(conn *libvirt.Connect, domain string, tag Tag) error {
 	if active, err := d.IsActive(); err == nil && active {
 		flags |= libvirt.DOMAIN_AFFECT_LIVE
 	}
-	if err := d.SetMetadata(libvirt.DOMAIN_METADATA_ELEMENT, tag.marshal(), metadataPrefix, Namespace, flags); err != nil {
+	if err := d.SetMetadata(libvirt.DOMAIN_METADATA_ELEMENT, tag.marshalBare(), metadataPrefix, Namespace, flags); err != nil {
 		return fmt.Errorf("domain %s: update lvslab tag: %w", domain, err)
 	}
 	return nil

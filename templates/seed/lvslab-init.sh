@@ -9,8 +9,10 @@
 set -eu
 umask 022
 SEED=${1:-$(dirname "$0")}
+# LVSLAB_ROOT applies the seed to a root folder other than / (for tests).
+R=${LVSLAB_ROOT:-}
 IID={{sh .InstanceID}}
-MARKDIR=/var/lib/lvslab
+MARKDIR=$R/var/lib/lvslab
 MARK=$MARKDIR/seeded-$IID
 
 if [ -e "$MARK" ]; then
@@ -21,31 +23,31 @@ echo "lvslab-init: seeding instance $IID from $SEED"
 
 # put PATH MODE CONTENT: write a file atomically with exactly CONTENT.
 put() {
-	mkdir -p "$(dirname "$1")"
-	printf '%s' "$3" >"$1.lvslab-tmp"
-	chmod "$2" "$1.lvslab-tmp"
-	mv -f "$1.lvslab-tmp" "$1"
+	mkdir -p "$(dirname "$R$1")"
+	printf '%s' "$3" >"$R$1.lvslab-tmp"
+	chmod "$2" "$R$1.lvslab-tmp"
+	mv -f "$R$1.lvslab-tmp" "$R$1"
 }
 
 # Identity of this clone.
-if [ ! -s /etc/machine-id ]; then
+if [ -z "$R" ] && [ ! -s /etc/machine-id ]; then
 	systemd-machine-id-setup || true
 fi
 put /etc/hostname 0644 {{sh (printf "%s\n" .Hostname)}}
-hostname {{sh .Hostname}} 2>/dev/null || true
+[ -n "$R" ] || hostname {{sh .Hostname}} 2>/dev/null || true
 put /etc/hosts 0644 {{sh .Hosts}}
 
 # Login: the lab's key for {{.User}}.
-mkdir -p {{sh .Home}}/.ssh
-chmod 0700 {{sh .Home}}/.ssh
+mkdir -p "$R"{{sh .Home}}/.ssh
+chmod 0700 "$R"{{sh .Home}}/.ssh
 put {{sh .Home}}/.ssh/authorized_keys 0600 {{sh (printf "%s\n" .AuthorizedKey)}}
 {{- if ne .User "root"}}
-chown -R {{sh .User}}: {{sh .Home}}/.ssh 2>/dev/null || true
+chown -R {{sh .User}}: "$R"{{sh .Home}}/.ssh 2>/dev/null || true
 {{- end}}
 
 # SSH host key: lvslab generated it and pinned it in the lab's known_hosts;
 # sshd offers only this one.
-rm -f /etc/ssh/ssh_host_*_key /etc/ssh/ssh_host_*_key.pub
+rm -f "$R"/etc/ssh/ssh_host_*_key "$R"/etc/ssh/ssh_host_*_key.pub
 put /etc/ssh/ssh_host_ed25519_key 0600 {{sh .HostKeyPrivate}}
 put /etc/ssh/ssh_host_ed25519_key.pub 0644 {{sh (printf "%s\n" .HostKeyPublic)}}
 put /etc/ssh/sshd_config.d/10-lvslab-hostkey.conf 0644 'HostKey /etc/ssh/ssh_host_ed25519_key

@@ -1,0 +1,188 @@
+package provision
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestDownRemovesExactlyTheLab(t *testing.T) {
+	conn := testConn(t)
+	pristine := everything(t, conn)
+	opts := testOptions(t, &fakeGuests{})
+	// An untagged domain and network whose names look like the lab's.
+	d, err := conn.DomainDefineXML(`<domain type="test"><name>tedu-web3</name><memory>65536</memory><os><type>hvm</type></os></domain>`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Free()
+	n, err := conn.NetworkDefineXML(`<network><name>tedu-private9</name><bridge name="virbr9"/></network>`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.Free()
+	untagged := everything(t, conn)
+
+	// Two labs side by side; one named so that prefixes would confuse them.
+	if _, err := Up(context.Background(), conn, mustLab(t, "tedu-nat"), opts); err != nil {
+		t.Fatal(err)
+	}
+	afterTedu := everything(t, conn)
+	other := labWithName(t, "tedu-nat", "tedu-x")
+	if _, err := Up(context.Background(), conn, other, opts); err != nil {
+		t.Fatal(err)
+	}
+	// A leftover state folder and console log of tedu.
+	logFile := ConsoleLog(opts.LogDir, "tedu", "web1")
+	if err := os.WriteFile(logFile, []byte("boot\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	var out bytes.Buffer
+	rep, err := Down(context.Background(), conn, Selector{Lab: "tedu"}, DownOptions{Home: opts.Home, Out: &out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 4 domains, 8 volumes, 2 networks, the log, the state folder.
+	if len(rep.Removed) != 4+8+2+1+1 {
+		t.Errorf("removed %d things:\n%s", len(rep.Removed), out.String())
+	}
+	for _, want := range []string{"removed domain tedu-web1", "removed volume tedu_web1.seed.iso", "removed network tedu-private2", "removed file " + logFile, "removed folder " + StateDir(opts.Home, "tedu")} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("report lacks %q:\n%s", want, out.String())
+		}
+	}
+	if inv, _ := DiscoverLab(conn, "", "tedu"); !inv.Empty() {
+		t.Errorf("left of tedu: %+v", inv)
+	}
+	if _, err := os.Stat(StateDir(opts.Home, "tedu")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("state folder: %v", err)
+	}
+	if _, err := os.Stat(logFile); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("console log: %v", err)
+	}
+	// tedu-x is intact and still has its state; untagged objects too.
+	inv, _ := DiscoverLab(conn, "", "tedu-x")
+	if len(inv.Domains) != 4 || len(inv.Networks) != 2 || len(inv.Volumes) != 8 {
+		t.Errorf("tedu-x damaged: %+v", inv)
+	}
+	if _, err := os.Stat(KeyFile(StateDir(opts.Home, "tedu-x"))); err != nil {
+		t.Errorf("tedu-x key: %v", err)
+	}
+	got := everything(t, conn)
+	for _, o := range untagged {
+		if !slices.Contains(got, o) {
+			t.Errorf("%s was removed", o)
+		}
+	}
+
+	// A second down is fine and removes nothing.
+	rep, err = Down(context.Background(), conn, Selector{Lab: "tedu"}, DownOptions{Home: opts.Home})
+	if err != nil || len(rep.Removed) != 0 {
+		t.Errorf("second down: %v %+v", err, rep)
+	}
+	// --all takes tedu-x too; the pool and untagged objects stay.
+	if _, err := Down(context.Background(), conn, Selector{All: true}, DownOptions{Home: opts.Home}); err != nil {
+		t.Fatal(err)
+	}
+	final := everything(t, conn)
+	want := append(slices.Clone(untagged), "pool lvslab")
+	slices.Sort(want)
+	if !slices.Equal(final, want) {
+		t.Errorf("after down --all:\n got %v\nwant %v", final, want)
+	}
+	_ = pristine
+	_ = afterTedu
+}
+
+// TestDownAfterCrash: a run that died after making disks (no domain yet)
+// leaves volumes and networks only; down finds them by tag and name.
+func TestDownAfterCrash(t *testing.T) {
+	conn := testConn(t)
+	before := everything(t, conn)
+	opts := testOptions(t, &fakeGuests{})
+	opts.failAfter, opts.Retain = "seeds", true
+	if _, err := Up(context.Background(), conn, mustLab(t, "tedu-nat"), opts); err == nil {
+		t.Fatal("no error")
+	}
+	inv, _ := DiscoverLab(conn, "", "tedu")
+	if len(inv.Domains) != 0 || len(inv.Volumes) != 8 || len(inv.Networks) != 2 {
+		t.Fatalf("crash remains: %+v", inv)
+	}
+	if _, err := Down(context.Background(), conn, Selector{Lab: "tedu"}, DownOptions{Home: opts.Home}); err != nil {
+		t.Fatal(err)
+	}
+	want := append(slices.Clone(before), "pool lvslab")
+	slices.Sort(want)
+	if got := everything(t, conn); !slices.Equal(got, want) {
+		t.Errorf("left: %v", got)
+	}
+	if _, err := os.Stat(filepath.Join(opts.Home, "labs", "tedu")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("state folder: %v", err)
+	}
+}
+
+func TestStatus(t *testing.T) {
+	conn := testConn(t)
+	opts := testOptions(t, &fakeGuests{})
+	lab := mustLab(t, "tedu-nat")
+	if _, err := Up(context.Background(), conn, lab, opts); err != nil {
+		t.Fatal(err)
+	}
+	d, _ := conn.LookupDomainByName("tedu-lvs1")
+	d.Destroy()
+	d.Free()
+	// Lab addresses are never dialled from a unit test (they belong in a
+	// network namespace): the probe is a fake where web1 answers on its
+	// address and nobody else does.
+	probe := func(_ context.Context, addr string, _ time.Duration) (string, error) {
+		if addr == "192.168.2.100:22" {
+			return "SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3", nil
+		}
+		return "", errors.New("dial tcp " + addr + ": connection refused")
+	}
+	st, err := Status(context.Background(), conn, "tedu", StatusOptions{probe: probe})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Nodes) != 4 || len(st.Networks) != 2 || len(st.Volumes) != 8 || st.File != "embedded:tedu-nat" {
+		t.Fatalf("status %+v", st)
+	}
+	for _, n := range st.Nodes {
+		switch n.Node {
+		case "lvs1":
+			if n.State != "shut off" || n.SSHError != "" {
+				t.Errorf("lvs1 %+v", n)
+			}
+		case "web1":
+			if n.State != "running" || len(n.Addresses) == 0 || n.Addresses[0] != "192.168.2.100" || n.SSH != "192.168.2.100:22" || !strings.HasPrefix(n.Banner, "SSH-2.0-") {
+				t.Errorf("web1 %+v", n)
+			}
+		case "web2":
+			if n.State != "running" || n.SSH != "" || !strings.Contains(n.SSHError, "refused") {
+				t.Errorf("web2 %+v", n)
+			}
+		}
+	}
+	// With the lab file, nodes without a VM are listed as missing.
+	if err := removeDomain(conn, "tedu-web2"); err != nil {
+		t.Fatal(err)
+	}
+	st, err = Status(context.Background(), conn, "", StatusOptions{Lab: lab, probe: probe})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Nodes[3].Node != "web2" || st.Nodes[3].State != "missing" {
+		t.Errorf("web2 %+v", st.Nodes[3])
+	}
+	names, err := Labs(conn, "")
+	if err != nil || !slices.Equal(names, []string{"tedu"}) {
+		t.Errorf("labs %v %v", names, err)
+	}
+}

@@ -1,0 +1,236 @@
+package provision
+
+import (
+	"bytes"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/kdomanski/iso9660"
+	"golang.org/x/crypto/ssh"
+	"gopkg.in/yaml.v3"
+
+	"github.com/lvslab/lvslab/provision/sshx"
+)
+
+func testSeedConfig(t *testing.T) SeedConfig {
+	t.Helper()
+	lab := mustLab(t, "tedu-nat")
+	priv, pub, err := sshx.GenerateHostKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, authLine, err := sshx.EnsureKey(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return SeedConfig{
+		Lab: lab, Node: lab.Node("web1"), InstanceID: "tedu-web1-00c0ffee",
+		AuthorizedKey:  authLine,
+		HostKeyPrivate: string(priv),
+		HostKeyPublic:  strings.TrimSpace(string(ssh.MarshalAuthorizedKey(pub))) + " tedu-web1",
+		Files:          bootstrapFiles(lab, lab.Node("web1")),
+	}
+}
+
+// readISO returns the files of an ISO 9660 image and its volume label.
+func readISO(t *testing.T, data []byte) (map[string]string, string) {
+	t.Helper()
+	img, err := iso9660.OpenImage(bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	label, err := img.Label()
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, err := img.RootDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	children, err := root.GetChildren()
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := map[string]string{}
+	for _, c := range children {
+		b, err := io.ReadAll(c.Reader())
+		if err != nil {
+			t.Fatal(err)
+		}
+		files[c.Name()] = string(b)
+	}
+	return files, label
+}
+
+func TestSeedISO(t *testing.T) {
+	c := testSeedConfig(t)
+	data, err := BuildSeedISO(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, label := readISO(t, data)
+	if label != "cidata" {
+		t.Errorf("volume label %q, want cidata", label)
+	}
+	rendered, err := SeedFiles(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"meta-data", "user-data", "network-config", "lvslab-init.sh"} {
+		got, ok := files[name]
+		if !ok {
+			t.Errorf("the ISO lacks %s (has %v)", name, keys(files))
+			continue
+		}
+		if got != string(rendered[name]) {
+			t.Errorf("%s differs in the ISO", name)
+		}
+	}
+
+	var meta map[string]string
+	if err := yaml.Unmarshal([]byte(files["meta-data"]), &meta); err != nil {
+		t.Fatal(err)
+	}
+	if meta["instance-id"] != c.InstanceID || meta["local-hostname"] != "web1" {
+		t.Errorf("meta-data %v", meta)
+	}
+
+	ud := files["user-data"]
+	if !strings.HasPrefix(ud, "#cloud-config\n") {
+		t.Errorf("user-data must start with #cloud-config:\n%s", ud)
+	}
+	var user struct {
+		Hostname      string            `yaml:"hostname"`
+		DisableRoot   bool              `yaml:"disable_root"`
+		AuthorizedKey []string          `yaml:"ssh_authorized_keys"`
+		SSHKeys       map[string]string `yaml:"ssh_keys"`
+	}
+	if err := yaml.Unmarshal([]byte(ud), &user); err != nil {
+		t.Fatalf("user-data is not YAML: %v\n%s", err, ud)
+	}
+	if user.Hostname != "web1" || user.DisableRoot || len(user.AuthorizedKey) != 1 || user.AuthorizedKey[0] != c.AuthorizedKey {
+		t.Errorf("user-data: %+v", user)
+	}
+	if user.SSHKeys["ed25519_private"] != c.HostKeyPrivate || user.SSHKeys["ed25519_public"] != c.HostKeyPublic {
+		t.Errorf("user-data host key differs: %q", user.SSHKeys)
+	}
+
+	var netcfg struct {
+		Version   int `yaml:"version"`
+		Ethernets map[string]struct {
+			Match     map[string]string `yaml:"match"`
+			DHCP4     bool              `yaml:"dhcp4"`
+			Addresses []string          `yaml:"addresses"`
+			Routes    []map[string]string
+		} `yaml:"ethernets"`
+	}
+	if err := yaml.Unmarshal([]byte(files["network-config"]), &netcfg); err != nil {
+		t.Fatalf("network-config: %v\n%s", err, files["network-config"])
+	}
+	eth1, ok := netcfg.Ethernets["eth1"]
+	if netcfg.Version != 2 || !ok || eth1.Match["macaddress"] != c.Node.NIC("eth1").MAC || eth1.DHCP4 ||
+		len(eth1.Addresses) != 1 || eth1.Addresses[0] != "192.168.2.100/24" || len(eth1.Routes) != 1 || eth1.Routes[0]["via"] != "192.168.2.5" {
+		t.Errorf("network-config eth1: %+v\n%s", eth1, files["network-config"])
+	}
+	if _, ok := netcfg.Ethernets["eth0"]; ok {
+		t.Errorf("eth0 has no address and must stay unconfigured:\n%s", files["network-config"])
+	}
+}
+
+// TestInitScriptFirstBootOnly runs lvslab-init.sh against a scratch root:
+// the first run writes everything and the marker, a second run of the same
+// instance changes nothing, a new instance seeds again.
+func TestInitScriptFirstBootOnly(t *testing.T) {
+	if _, err := exec.LookPath("sh"); err != nil {
+		t.Skip("no sh")
+	}
+	c := testSeedConfig(t)
+	root := t.TempDir()
+	runInit := func(c SeedConfig) string {
+		t.Helper()
+		files, err := SeedFiles(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		seed := t.TempDir()
+		script := filepath.Join(seed, "lvslab-init.sh")
+		if err := os.WriteFile(script, files["lvslab-init.sh"], 0o644); err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command("sh", script, seed)
+		cmd.Env = append(os.Environ(), "LVSLAB_ROOT="+root)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("lvslab-init.sh: %v\n%s", err, out)
+		}
+		return string(out)
+	}
+	read := func(p string) string {
+		b, err := os.ReadFile(filepath.Join(root, p))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	// An old host key of another type must go.
+	os.MkdirAll(filepath.Join(root, "etc/ssh"), 0o755)
+	os.WriteFile(filepath.Join(root, "etc/ssh/ssh_host_rsa_key"), []byte("old"), 0o600)
+
+	runInit(c)
+	if got := read("etc/hostname"); got != "web1\n" {
+		t.Errorf("hostname %q", got)
+	}
+	if got := read("root/.ssh/authorized_keys"); got != c.AuthorizedKey+"\n" {
+		t.Errorf("authorized_keys %q", got)
+	}
+	if got := read("etc/ssh/ssh_host_ed25519_key"); got != c.HostKeyPrivate {
+		t.Errorf("host key differs")
+	}
+	if st, _ := os.Stat(filepath.Join(root, "etc/ssh/ssh_host_ed25519_key")); st == nil || st.Mode().Perm() != 0o600 {
+		t.Errorf("host key mode: %v", st)
+	}
+	if got := read("etc/ssh/sshd_config.d/10-lvslab-hostkey.conf"); got != "HostKey /etc/ssh/ssh_host_ed25519_key\n" {
+		t.Errorf("sshd drop-in %q", got)
+	}
+	if _, err := os.Stat(filepath.Join(root, "etc/ssh/ssh_host_rsa_key")); err == nil {
+		t.Error("the old RSA host key is still there")
+	}
+	for _, f := range c.Files {
+		if got := read(f.Path); got != f.Content {
+			t.Errorf("%s: got %q, want %q", f.Path, got, f.Content)
+		}
+	}
+	if len(c.Files) == 0 || !strings.Contains(read("etc/systemd/network/10-lvslab-eth1.network"), "192.168.2.100/24") {
+		t.Errorf("bootstrap network files missing: %v", c.Files)
+	}
+	read("var/lib/lvslab/seeded-" + c.InstanceID)
+
+	// Later boots: the configure phase changed the network; it stays.
+	changed := "[Match]\nName=eth1\n[Network]\nAddress=192.168.4.100/24\n"
+	os.WriteFile(filepath.Join(root, "etc/systemd/network/10-lvslab-eth1.network"), []byte(changed), 0o644)
+	if out := runInit(c); !strings.Contains(out, "already seeded") {
+		t.Errorf("second boot output: %s", out)
+	}
+	if got := read("etc/systemd/network/10-lvslab-eth1.network"); got != changed {
+		t.Errorf("a later boot rewrote the network file: %q", got)
+	}
+
+	// A re-created node is a new instance and is seeded again.
+	c.InstanceID = "tedu-web1-0badf00d"
+	runInit(c)
+	if got := read("etc/systemd/network/10-lvslab-eth1.network"); got == changed {
+		t.Error("a new instance was not seeded")
+	}
+}
+
+func keys(m map[string]string) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}

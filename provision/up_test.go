@@ -1,0 +1,413 @@
+package provision
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"libvirt.org/go/libvirt"
+	"libvirt.org/go/libvirtxml"
+
+	"github.com/lvslab/lvslab/provision/image"
+	"github.com/lvslab/lvslab/topology"
+)
+
+// testConn opens libvirt's in-process mock. Its state lives as long as a
+// connection is open, so every test starts from the driver's defaults.
+func testConn(t *testing.T) *libvirt.Connect {
+	t.Helper()
+	conn, err := libvirt.NewConnect("test:///default")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn
+}
+
+// fakeGuests records seed uploads and answers SSH for every node at once.
+type fakeGuests struct {
+	mu      sync.Mutex
+	seeds   map[string][]byte // volume name -> ISO
+	waited  []string
+	waitErr map[string]error
+}
+
+func testOptions(t *testing.T, g *fakeGuests) Options {
+	t.Helper()
+	dir := t.TempDir()
+	g.seeds = map[string][]byte{}
+	return Options{
+		Accel:   AccelTCG,
+		Home:    filepath.Join(dir, "home"),
+		PoolDir: filepath.Join(dir, "pool"),
+		LogDir:  filepath.Join(dir, "log"),
+		resolveImage: func(_, name string) (image.Image, error) {
+			return image.Image{Kind: image.Built, Name: name, Disk: "/images/" + name + "/disk.qcow2", Format: "qcow2",
+				Kernel: "/images/" + name + "/vmlinuz", Initrd: "/images/" + name + "/initrd.img", Cmdline: image.Cmdline,
+				Manifest: &image.Manifest{VirtualBytes: 2 << 30}}, nil
+		},
+		uploadSeed: func(_ *libvirt.Connect, vol *libvirt.StorageVol, data []byte) error {
+			name, err := vol.GetName()
+			if err != nil {
+				return err
+			}
+			g.mu.Lock()
+			defer g.mu.Unlock()
+			g.seeds[name] = data
+			return nil
+		},
+		waitNode: func(_ context.Context, _ *run, n *nodeRun) error {
+			g.mu.Lock()
+			defer g.mu.Unlock()
+			g.waited = append(g.waited, n.node.Name)
+			if err := g.waitErr[n.node.Name]; err != nil {
+				return err
+			}
+			n.endpoint.Addr = n.candidates[0]
+			return nil
+		},
+	}
+}
+
+func labWithName(t *testing.T, file, name string) *topology.Lab {
+	t.Helper()
+	lab := mustLab(t, file)
+	lab.Name = name
+	// Keep the MACs distinct from the original lab's, as a real second lab has.
+	for _, n := range lab.Nodes {
+		for _, nic := range n.NICs {
+			nic.MAC = topology.DeriveMAC(name, n.Name, nic.Name)
+		}
+	}
+	// Other address ranges: libvirt refuses two networks on one subnet.
+	for i, nw := range lab.Networks {
+		nw.Bridge = ""
+		_ = i
+	}
+	return lab
+}
+
+// everything lists every libvirt object of the connection by kind and name.
+func everything(t *testing.T, conn *libvirt.Connect) []string {
+	t.Helper()
+	var out []string
+	doms, err := conn.ListAllDomains(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range doms {
+		n, _ := d.GetName()
+		out = append(out, "domain "+n)
+		d.Free()
+	}
+	nets, err := conn.ListAllNetworks(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range nets {
+		name, _ := n.GetName()
+		out = append(out, "network "+name)
+		n.Free()
+	}
+	pools, err := conn.ListAllStoragePools(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range pools {
+		name, _ := p.GetName()
+		out = append(out, "pool "+name)
+		if active, _ := p.IsActive(); active {
+			vols, _ := p.ListAllStorageVolumes(0)
+			for _, v := range vols {
+				vn, _ := v.GetName()
+				out = append(out, "volume "+name+"/"+vn)
+				v.Free()
+			}
+		}
+		p.Free()
+	}
+	slices.Sort(out)
+	return out
+}
+
+func TestUpCreatesTaggedLab(t *testing.T) {
+	conn := testConn(t)
+	before := everything(t, conn)
+	g := &fakeGuests{}
+	opts := testOptions(t, g)
+	lab := mustLab(t, "tedu-nat")
+	res, err := Up(context.Background(), conn, lab, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Nodes) != 4 || res.DomainType != "qemu" {
+		t.Fatalf("result %+v", res)
+	}
+	for _, ep := range res.Nodes {
+		n := lab.Node(ep.Node)
+		if ep.Addr != n.Addresses()[0].String()+":22" || !ep.Created || ep.HostKeyAlias != "tedu-"+ep.Node ||
+			ep.KeyFile != filepath.Join(opts.Home, "labs/tedu/id_ed25519") || ep.KnownHostsFile != filepath.Join(opts.Home, "labs/tedu/known_hosts") {
+			t.Errorf("endpoint %+v", ep)
+		}
+	}
+	// The key and the pins exist before any VM is reached.
+	pins, err := os.ReadFile(filepath.Join(opts.Home, "labs/tedu/known_hosts"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"tedu-web1 ssh-ed25519 ", "192.168.2.100 ssh-ed25519 ", "tedu-client1 ssh-ed25519 "} {
+		if !strings.Contains(string(pins), want) {
+			t.Errorf("known_hosts lacks %q:\n%s", want, pins)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(opts.Home, "labs/tedu/id_ed25519")); err != nil {
+		t.Error(err)
+	}
+
+	after := everything(t, conn)
+	for _, want := range []string{
+		"pool lvslab", "network tedu-private1", "network tedu-private2",
+		"domain tedu-client1", "domain tedu-lvs1", "domain tedu-web1", "domain tedu-web2",
+		"volume lvslab/tedu_web1.qcow2", "volume lvslab/tedu_web1.seed.iso",
+	} {
+		if !slices.Contains(after, want) {
+			t.Errorf("missing %s in %v", want, after)
+		}
+	}
+	if len(after)-len(before) != 1+2+4+8 {
+		t.Errorf("made %d objects, want 15: %v", len(after)-len(before), after)
+	}
+	inv, err := DiscoverLab(conn, "", "tedu")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(inv.Domains) != 4 || len(inv.Networks) != 2 || len(inv.Volumes) != 8 {
+		t.Errorf("discovered %+v", inv)
+	}
+	for _, d := range inv.Domains {
+		if d.State != "running" || d.Tag.InstanceID == "" || d.Tag.Role == "" || d.Tag.SSH == "" {
+			t.Errorf("domain %s: %+v", d.Name, d)
+		}
+	}
+	for _, n := range inv.Networks {
+		nw, _ := conn.LookupNetworkByName(n.Name)
+		auto, _ := nw.GetAutostart()
+		nw.Free()
+		if !n.Active || auto {
+			t.Errorf("network %s: active %v autostart %v", n.Name, n.Active, auto)
+		}
+	}
+	// The overlay is a linked clone of the image.
+	pool, _ := conn.LookupStoragePoolByName("lvslab")
+	vol, _ := pool.LookupStorageVolByName("tedu_web1.qcow2")
+	x, _ := vol.GetXMLDesc(0)
+	vol.Free()
+	pool.Free()
+	var v libvirtxml.StorageVolume
+	if err := v.Unmarshal(x); err != nil || v.BackingStore == nil || v.BackingStore.Path != "/images/debian-12/disk.qcow2" {
+		t.Errorf("overlay %s", x)
+	}
+	// Each node's seed went up, for its own instance.
+	if len(g.seeds) != 4 {
+		t.Errorf("seeds uploaded: %d", len(g.seeds))
+	}
+	files, label := readISO(t, g.seeds["tedu_lvs1.seed.iso"])
+	if label != "cidata" || !strings.Contains(files["meta-data"], "local-hostname: lvs1") {
+		t.Errorf("lvs1 seed: %q %v", label, files["meta-data"])
+	}
+}
+
+func TestSecondUpReuses(t *testing.T) {
+	conn := testConn(t)
+	g := &fakeGuests{}
+	opts := testOptions(t, g)
+	lab := mustLab(t, "tedu-nat")
+	if _, err := Up(context.Background(), conn, lab, opts); err != nil {
+		t.Fatal(err)
+	}
+	first, _ := DiscoverLab(conn, "", "tedu")
+	objects := everything(t, conn)
+
+	// One VM was stopped meanwhile; the same lab in DR mode moves addresses.
+	d, _ := conn.LookupDomainByName("tedu-web2")
+	if err := d.Destroy(); err != nil {
+		t.Fatal(err)
+	}
+	d.Free()
+	dr := mustLab(t, "tedu-dr")
+	res, err := Up(context.Background(), conn, dr, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Created) != 0 {
+		t.Errorf("second up created %v", res.Created)
+	}
+	if got := everything(t, conn); !slices.Equal(got, objects) {
+		t.Errorf("objects changed:\n%v\n%v", objects, got)
+	}
+	second, _ := DiscoverLab(conn, "", "tedu")
+	for i, d := range second.Domains {
+		if d.State != "running" {
+			t.Errorf("%s is %s", d.Name, d.State)
+		}
+		if d.Tag.InstanceID != first.Domains[i].Tag.InstanceID {
+			t.Errorf("%s: a new instance id on reuse", d.Name)
+		}
+		if d.Tag.File != "embedded:tedu-dr" {
+			t.Errorf("%s: tag file %q", d.Name, d.Tag.File)
+		}
+	}
+	// web1 was reached where it answered last (its NAT address) first.
+	for _, ep := range res.Nodes {
+		if ep.Node == "web1" && (ep.Addr != "192.168.2.100:22" || ep.Created) {
+			t.Errorf("web1 endpoint %+v", ep)
+		}
+	}
+	// DHCP host entries follow the lab file.
+	nw, _ := conn.LookupNetworkByName("tedu-private1")
+	def, _ := networkDef(nw)
+	nw.Free()
+	var ips []string
+	for _, h := range def.IPs[0].DHCP.Hosts {
+		ips = append(ips, h.IP)
+	}
+	slices.Sort(ips)
+	if want := []string{"192.168.4.10", "192.168.4.100", "192.168.4.200", "192.168.4.5"}; !slices.Equal(ips, want) {
+		t.Errorf("private1 DHCP hosts %v, want %v", ips, want)
+	}
+}
+
+func TestUpRefusesChangedHardware(t *testing.T) {
+	conn := testConn(t)
+	opts := testOptions(t, &fakeGuests{})
+	if _, err := Up(context.Background(), conn, mustLab(t, "tedu-nat"), opts); err != nil {
+		t.Fatal(err)
+	}
+	lab := mustLab(t, "tedu-nat")
+	lab.Node("web1").NICs = lab.Node("web1").NICs[1:] // eth0 removed
+	_, err := Up(context.Background(), conn, lab, opts)
+	if err == nil || !strings.Contains(err.Error(), "lvslab down tedu") || !strings.Contains(err.Error(), "web1") {
+		t.Fatalf("want a hardware error suggesting down, got %v", err)
+	}
+	// Nothing of the running lab was removed by the failed run.
+	if inv, _ := DiscoverLab(conn, "", "tedu"); len(inv.Domains) != 4 || len(inv.Networks) != 2 || len(inv.Volumes) != 8 {
+		t.Errorf("the failed up touched the lab: %+v", inv)
+	}
+}
+
+func TestUpRefusesForeignObjects(t *testing.T) {
+	conn := testConn(t)
+	// An untagged network with a lab network's name.
+	n, err := conn.NetworkDefineXML(`<network><name>tedu-private2</name><bridge name="virbr9"/></network>`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.Free()
+	_, err = Up(context.Background(), conn, mustLab(t, "tedu-nat"), testOptions(t, &fakeGuests{}))
+	if err == nil || !strings.Contains(err.Error(), "has no lvslab tag") {
+		t.Fatalf("got %v", err)
+	}
+	if inv, _ := DiscoverLab(conn, "", "tedu"); !inv.Empty() {
+		t.Errorf("left behind %+v", inv)
+	}
+	if !slices.Contains(everything(t, conn), "network tedu-private2") {
+		t.Error("the foreign network was removed")
+	}
+}
+
+// TestFailureRemovesWhatThisRunMade injects a failure after each step and
+// checks that nothing of the run remains, and that --retain keeps it.
+func TestFailureRemovesWhatThisRunMade(t *testing.T) {
+	for _, s := range upSteps() {
+		t.Run(s.name(), func(t *testing.T) {
+			conn := testConn(t)
+			before := everything(t, conn)
+			opts := testOptions(t, &fakeGuests{})
+			opts.failAfter = s.name()
+			_, err := Up(context.Background(), conn, mustLab(t, "tedu-nat"), opts)
+			if err == nil || !strings.Contains(err.Error(), "injected failure") {
+				t.Fatalf("got %v", err)
+			}
+			if got := everything(t, conn); !slices.Equal(got, before) {
+				t.Errorf("left behind:\nbefore %v\nafter  %v", before, got)
+			}
+			if _, err := os.Stat(StateDir(opts.Home, "tedu")); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("state folder left: %v", err)
+			}
+		})
+	}
+	t.Run("ssh-timeout", func(t *testing.T) {
+		conn := testConn(t)
+		before := everything(t, conn)
+		g := &fakeGuests{}
+		opts := testOptions(t, g)
+		g.waitErr = map[string]error{"web2": errors.New("node web2: no SSH login as root on 192.168.2.200:22")}
+		_, err := Up(context.Background(), conn, mustLab(t, "tedu-nat"), opts)
+		if err == nil || !strings.Contains(err.Error(), "web2") || !strings.Contains(err.Error(), "--retain") {
+			t.Fatalf("got %v", err)
+		}
+		if got := everything(t, conn); !slices.Equal(got, before) {
+			t.Errorf("left behind: %v", got)
+		}
+	})
+	t.Run("retain", func(t *testing.T) {
+		conn := testConn(t)
+		opts := testOptions(t, &fakeGuests{})
+		opts.failAfter, opts.Retain = "start", true
+		if _, err := Up(context.Background(), conn, mustLab(t, "tedu-nat"), opts); err == nil {
+			t.Fatal("no error")
+		}
+		if inv, _ := DiscoverLab(conn, "", "tedu"); len(inv.Domains) != 4 {
+			t.Errorf("--retain removed the domains: %+v", inv)
+		}
+	})
+	t.Run("reused-lab-kept", func(t *testing.T) {
+		conn := testConn(t)
+		opts := testOptions(t, &fakeGuests{})
+		if _, err := Up(context.Background(), conn, mustLab(t, "tedu-nat"), opts); err != nil {
+			t.Fatal(err)
+		}
+		before := everything(t, conn)
+		opts.failAfter = "configure"
+		if _, err := Up(context.Background(), conn, mustLab(t, "tedu-nat"), opts); err == nil {
+			t.Fatal("no error")
+		}
+		if got := everything(t, conn); !slices.Equal(got, before) {
+			t.Errorf("a failed second up removed what it did not make:\n%v\n%v", before, got)
+		}
+	})
+}
+
+func TestConfigureSeam(t *testing.T) {
+	conn := testConn(t)
+	opts := testOptions(t, &fakeGuests{})
+	var got []string
+	opts.Configure = func(_ context.Context, lab *topology.Lab, nodes []*Endpoint) error {
+		for _, n := range nodes {
+			got = append(got, n.Node+"@"+n.Addr)
+		}
+		return nil
+	}
+	if _, err := Up(context.Background(), conn, mustLab(t, "tedu-nat"), opts); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"client1@192.168.4.10:22", "lvs1@192.168.4.5:22", "web1@192.168.2.100:22", "web2@192.168.2.200:22"}
+	if !slices.Equal(got, want) {
+		t.Errorf("configure saw %v, want %v", got, want)
+	}
+	// The configure phase moves web1 and records it.
+	if err := RecordSSHAddress(conn, "tedu", "web1", "192.168.4.100"); err != nil {
+		t.Fatal(err)
+	}
+	inv, _ := DiscoverLab(conn, "", "tedu")
+	for _, d := range inv.Domains {
+		if d.Tag.Node == "web1" && d.Tag.SSH != "192.168.4.100" {
+			t.Errorf("web1 tag %+v", d.Tag)
+		}
+	}
+}
