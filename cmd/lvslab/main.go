@@ -14,7 +14,8 @@ import (
 var version = "dev"
 
 func main() {
-	if err := newApp().Run(os.Args); err != nil {
+	app := newApp()
+	if err := app.Run(interspersed(app, os.Args)); err != nil {
 		// cli.Exit errors carry their own code and were printed already.
 		if coder, ok := err.(cli.ExitCoder); ok {
 			if msg := err.Error(); msg != "" {
