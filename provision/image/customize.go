@@ -69,7 +69,11 @@ var (
 		"e2scrub_reap.service", "fstrim.timer", "man-db.timer", "logrotate.timer",
 		"systemd-tmpfiles-clean.timer", "systemd-timesyncd.service", "systemd-networkd-wait-online.service",
 		"systemd-pstore.service", "systemd-logind.service", "getty@.service", "remote-fs.target",
-		"systemd-hwdb-update.service",
+		"systemd-hwdb-update.service", "getty-static.service",
+		"modprobe@dm_mod.service", "modprobe@fuse.service", "modprobe@drm.service", "modprobe@efi_pstore.service",
+		"modprobe@configfs.service", "dev-hugepages.mount", "dev-mqueue.mount", "sys-kernel-debug.mount",
+		"sys-kernel-tracing.mount", "sys-fs-fuse-connections.mount", "sys-kernel-config.mount",
+		"proc-sys-fs-binfmt_misc.automount", "systemd-binfmt.service",
 	}
 )
 

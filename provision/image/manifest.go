@@ -21,7 +21,7 @@ const (
 // quiet: printing boot messages on the emulated serial port is slow under
 // TCG. fsck.mode=skip: the clone of a fresh image needs no check.
 const Cmdline = "root=/dev/vda rw rootfstype=ext4 net.ifnames=0 biosdevname=0 console=ttyS0,115200 " +
-	"quiet loglevel=3 fsck.mode=skip mitigations=off audit=0 systemd.show_status=auto"
+	"quiet loglevel=3 no_timer_check fsck.mode=skip mitigations=off audit=0 systemd.show_status=auto"
 
 // Manifest describes a built image; it is image.json in the image folder.
 type Manifest struct {

@@ -32,11 +32,14 @@ var Packages = []string{
 
 // Options describe one image build.
 type Options struct {
-	Name     string // image name, also its folder in Dir; default "debian-12"
-	Suite    string // Debian suite; default "bookworm"
-	Mirror   string // Debian mirror URL; empty uses debootstrap's default
-	Dir      string // image store; default DefaultDir()
-	Force    bool   // rebuild even when the image exists
+	Name   string // image name, also its folder in Dir; default "debian-12"
+	Suite  string // Debian suite; default "bookworm"
+	Mirror string // Debian mirror URL; empty uses debootstrap's default
+	Dir    string // image store; default DefaultDir()
+	Force  bool   // rebuild even when the image exists
+	// Fresh ignores (and replaces) the cached debootstrap result, to pick up
+	// new package versions.
+	Fresh    bool
 	Progress io.Writer
 	// RootPassword sets root's password (serial console and SSH) for
 	// classroom use; empty keeps the password locked (key login only).

@@ -2,6 +2,8 @@ package image
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -45,6 +47,44 @@ func (b *builder) debootstrapCommand() Command {
 	return Command{Name: "unshare", Args: args, Env: []string{"LC_ALL=C"}}
 }
 
+// cacheDir is where the bare debootstrap result is kept, keyed by what
+// debootstrap was asked for, so that rebuilding (--force, another root
+// password) skips the slow download.
+func (b *builder) cacheDir() string {
+	key := sha256.Sum256([]byte(b.o.Suite + "\n" + b.o.Mirror + "\n" + strings.Join(b.o.packages(), ",")))
+	return filepath.Join(b.o.Dir, ".debootstrap", b.o.Suite+"-"+hex.EncodeToString(key[:6]))
+}
+
+func (b *builder) rootfsTitle() string {
+	if _, err := os.Stat(b.cacheDir()); err == nil && !b.o.Fresh {
+		return "copy the cached debootstrap of " + b.o.Suite + " (--fresh downloads it again)"
+	}
+	return "debootstrap " + b.o.Suite + " (downloads ~100 MB, the longest step)"
+}
+
+// makeRootfs fills b.rootfs from the cache or with debootstrap (then caches
+// it). cp -a keeps owners and the file capabilities of ping.
+func (b *builder) makeRootfs(ctx context.Context) error {
+	cache := b.cacheDir()
+	if _, err := os.Stat(cache); err == nil && !b.o.Fresh {
+		return b.cmd(ctx, Command{Name: "cp", Args: []string{"-a", cache, b.rootfs}})
+	}
+	if err := b.cmd(ctx, b.debootstrapCommand()); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(cache), 0o755); err != nil {
+		return err
+	}
+	tmp := cache + ".new"
+	removeTree(tmp)
+	if err := b.cmd(ctx, Command{Name: "cp", Args: []string{"-a", b.rootfs, tmp}}); err != nil {
+		removeTree(tmp)
+		return err
+	}
+	removeTree(cache)
+	return os.Rename(tmp, cache)
+}
+
 // run performs the recipe and returns the manifest of the new image.
 func (b *builder) run(ctx context.Context) (Manifest, error) {
 	if err := os.MkdirAll(b.out, 0o755); err != nil {
@@ -57,9 +97,7 @@ func (b *builder) run(ctx context.Context) (Manifest, error) {
 		title string
 		fn    func() error
 	}{
-		{"debootstrap " + b.o.Suite + " (downloads ~100 MB, the longest step)", func() error {
-			return b.cmd(ctx, b.debootstrapCommand())
-		}},
+		{b.rootfsTitle(), func() error { return b.makeRootfs(ctx) }},
 		{"configure the guest (seed unit, ssh, masked units)", func() error { return b.configure(ctx) }},
 		{"keep only the kernel modules a lab VM needs", func() error { return b.trimModules(ctx) }},
 		{"make a minimal initrd", func() error { return b.initrd(ctx) }},

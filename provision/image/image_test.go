@@ -1,0 +1,321 @@
+package image
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+const fakeKernel = "6.1.0-99-amd64"
+
+// fakeRunner records commands and makes the files the real tools would.
+type fakeRunner struct {
+	cmds   []Command
+	failOn string // command name that fails
+}
+
+func (f *fakeRunner) Run(ctx context.Context, c Command, out io.Writer) error {
+	f.cmds = append(f.cmds, c)
+	if c.Name == f.failOn {
+		fmt.Fprintln(out, "E: simulated failure")
+		return errors.New(c.Name + ": exit status 1")
+	}
+	switch c.Name {
+	case "cp":
+		return ExecRunner{}.Run(ctx, c, out)
+	case "unshare": // debootstrap
+		i := slices.Index(c.Args, "debootstrap")
+		return fakeRootfs(c.Args[i+4])
+	case "mkfs.ext4":
+		return os.WriteFile(c.Args[len(c.Args)-2], []byte("ext4"), 0o644)
+	case "qemu-img":
+		return os.WriteFile(c.Args[len(c.Args)-1], []byte("QFI\xfbfake-qcow2"), 0o644)
+	}
+	return nil
+}
+
+func (f *fakeRunner) names() []string {
+	var out []string
+	for _, c := range f.cmds {
+		out = append(out, c.Name)
+	}
+	return out
+}
+
+func fakeRootfs(root string) error {
+	files := map[string]string{
+		"boot/vmlinuz-" + fakeKernel:    "kernel",
+		"boot/initrd.img-" + fakeKernel: "initrd",
+		"etc/ssh/ssh_host_rsa_key":      "secret",
+		"usr/share/doc/curl/copyright":  "c",
+		"usr/share/doc/curl/README":     "r",
+		"usr/share/locale/de/x.mo":      "x",
+		"usr/share/locale/locale.alias": "a",
+		"usr/share/man/man1/curl.1.gz":  "m",
+		"lib/modules/" + fakeKernel + "/modules.dep": "kernel/drivers/block/virtio_blk.ko:\n" +
+			"kernel/net/netfilter/ipvs/ip_vs.ko: kernel/net/netfilter/nf_conntrack.ko kernel/lib/other.ko\n" +
+			"kernel/net/netfilter/nf_conntrack.ko:\nkernel/lib/other.ko:\nkernel/sound/snd.ko:\n",
+	}
+	for _, m := range []string{"drivers/block/virtio_blk.ko", "net/netfilter/ipvs/ip_vs.ko", "net/netfilter/nf_conntrack.ko", "lib/other.ko", "sound/snd.ko"} {
+		files["lib/modules/"+fakeKernel+"/kernel/"+m] = "ko"
+	}
+	for p, data := range files {
+		full := filepath.Join(root, p)
+		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(full, []byte(data), 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func TestBuildMakesImageThenReusesIt(t *testing.T) {
+	dir := t.TempDir()
+	run := &fakeRunner{}
+	var progress bytes.Buffer
+	img, err := Build(context.Background(), Options{Dir: dir, Mirror: "http://mirror.example/debian", Runner: run, Progress: &progress})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if img.Kind != Built || img.Name != DefaultName || !img.DirectBoot() {
+		t.Errorf("image = %+v", img)
+	}
+	if img.Manifest.KernelVersion != fakeKernel || img.Manifest.Cmdline != Cmdline || img.Cmdline != Cmdline {
+		t.Errorf("manifest = %+v", img.Manifest)
+	}
+	for _, f := range []string{DiskFile, KernelFile, InitrdFile, ManifestFile, LogFile} {
+		if _, err := os.Stat(filepath.Join(dir, DefaultName, f)); err != nil {
+			t.Error(err)
+		}
+	}
+	deb := run.cmds[0]
+	want := []string{"--mount", "--propagation", "private", "--", "debootstrap", "--variant=minbase"}
+	if deb.Name != "unshare" || !slices.Equal(deb.Args[:6], want) || deb.Args[len(deb.Args)-1] != "http://mirror.example/debian" ||
+		!strings.Contains(deb.Args[6], "linux-image-amd64") || deb.Args[7] != DefaultSuite {
+		t.Errorf("debootstrap command = %v", deb)
+	}
+	if !strings.Contains(progress.String(), "[7/7] convert to qcow2: done") {
+		t.Errorf("progress:\n%s", progress.String())
+	}
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if strings.Contains(e.Name(), ".build-") {
+			t.Errorf("build folder %s left behind", e.Name())
+		}
+	}
+
+	// A second build is a no-op; --force rebuilds from the debootstrap cache.
+	again := &fakeRunner{}
+	if _, err := Build(context.Background(), Options{Dir: dir, Mirror: "http://mirror.example/debian", Runner: again}); err != nil {
+		t.Fatal(err)
+	}
+	if len(again.cmds) != 0 {
+		t.Errorf("cached build ran %v", again.names())
+	}
+	forced := &fakeRunner{}
+	if _, err := Build(context.Background(), Options{Dir: dir, Mirror: "http://mirror.example/debian", Runner: forced, Force: true}); err != nil {
+		t.Fatal(err)
+	}
+	if got := forced.names(); got[0] != "cp" || slices.Contains(got, "unshare") {
+		t.Errorf("forced build should copy the debootstrap cache, ran %v", got)
+	}
+}
+
+func TestBuildConfiguresGuest(t *testing.T) {
+	dir := t.TempDir()
+	run := &fakeRunner{}
+	if _, err := Build(context.Background(), Options{Dir: dir, Runner: run, RootPassword: "lab"}); err != nil {
+		t.Fatal(err)
+	}
+	var chroots []string
+	for _, c := range run.cmds {
+		if c.Name == "chroot" {
+			chroots = append(chroots, strings.Join(c.Args[1:], " ")+" <"+c.Stdin)
+		}
+	}
+	all := strings.Join(chroots, "\n")
+	for _, want := range []string{"systemctl enable systemd-networkd.service lvslab-seed.service ssh.service",
+		"systemctl mask apt-daily.timer", "chpasswd <root:lab\n", "depmod -a " + fakeKernel, "update-initramfs -u -k " + fakeKernel} {
+		if !strings.Contains(all, want) {
+			t.Errorf("no chroot command %q in:\n%s", want, all)
+		}
+	}
+}
+
+func TestFailedBuildLeavesNothing(t *testing.T) {
+	dir := t.TempDir()
+	_, err := Build(context.Background(), Options{Dir: dir, Runner: &fakeRunner{failOn: "mkfs.ext4"}})
+	if err == nil || !strings.Contains(err.Error(), "simulated failure") || !strings.Contains(err.Error(), "full log") {
+		t.Fatalf("error = %v", err)
+	}
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if e.Name() != ".debootstrap" && !strings.HasSuffix(e.Name(), ".lock") {
+			t.Errorf("failed build left %s", e.Name())
+		}
+	}
+	if _, err := Resolve(dir, DefaultName); !errors.Is(err, ErrNotBuilt) {
+		t.Errorf("Resolve after a failed build: %v", err)
+	}
+}
+
+func TestResolve(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := Build(context.Background(), Options{Dir: dir, Name: "lab", Runner: &fakeRunner{}}); err != nil {
+		t.Fatal(err)
+	}
+	img, err := Resolve(dir, "lab")
+	if err != nil || img.Kind != Built || img.Disk != filepath.Join(dir, "lab", DiskFile) || img.Kernel == "" {
+		t.Errorf("Resolve(lab) = %+v, %v", img, err)
+	}
+
+	_, err = Resolve(dir, "missing")
+	if !errors.Is(err, ErrNotBuilt) || !strings.Contains(err.Error(), "lvslab image build --name missing") {
+		t.Errorf("missing image error = %v", err)
+	}
+
+	own := filepath.Join(t.TempDir(), "mine.qcow2")
+	os.WriteFile(own, []byte("QFI\xfb...."), 0o644)
+	img, err = Resolve(dir, own)
+	if err != nil || img.Kind != UserDisk || img.Format != "qcow2" || img.DirectBoot() {
+		t.Errorf("Resolve(path) = %+v, %v", img, err)
+	}
+	if _, err := Resolve(dir, "./nothere.qcow2"); err == nil || !strings.Contains(err.Error(), "nothere.qcow2") {
+		t.Errorf("missing disk error = %v", err)
+	}
+	if _, err := Resolve(dir, "Bad Name"); err == nil {
+		t.Error("bad name accepted")
+	}
+	// An image with a missing file is reported as incomplete.
+	os.Remove(filepath.Join(dir, "lab", KernelFile))
+	if _, err := Resolve(dir, "lab"); err == nil || !strings.Contains(err.Error(), "--force") {
+		t.Errorf("incomplete image error = %v", err)
+	}
+}
+
+func TestListAndRemove(t *testing.T) {
+	dir := t.TempDir()
+	for _, n := range []string{"zeta", "alpha"} {
+		if _, err := Build(context.Background(), Options{Dir: dir, Name: n, Runner: &fakeRunner{}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	os.MkdirAll(filepath.Join(dir, ".alpha.build-123"), 0o755) // in progress: not listed
+	list, err := List(dir)
+	if err != nil || len(list) != 2 || list[0].Name != "alpha" || list[1].Name != "zeta" {
+		t.Fatalf("List = %v, %v", list, err)
+	}
+	if err := Remove(dir, "alpha"); err != nil {
+		t.Fatal(err)
+	}
+	if list, _ := List(dir); len(list) != 1 {
+		t.Errorf("after remove: %v", list)
+	}
+	if err := Remove(dir, "alpha"); !errors.Is(err, ErrNotBuilt) {
+		t.Errorf("second remove: %v", err)
+	}
+	if list, err := List(filepath.Join(dir, "none")); err != nil || len(list) != 0 {
+		t.Errorf("List(missing store) = %v, %v", list, err)
+	}
+}
+
+func TestLockRefusesConcurrentBuild(t *testing.T) {
+	dir := t.TempDir()
+	unlock, err := lock(dir, "x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unlock()
+	if _, err := Build(context.Background(), Options{Dir: dir, Name: "x", Runner: &fakeRunner{}}); err == nil || !strings.Contains(err.Error(), "busy") {
+		t.Errorf("concurrent build: %v", err)
+	}
+}
+
+func TestPruneModulesKeepsDependencies(t *testing.T) {
+	root := t.TempDir()
+	if err := fakeRootfs(root); err != nil {
+		t.Fatal(err)
+	}
+	mod := filepath.Join(root, "lib/modules", fakeKernel)
+	kept, removed, err := pruneModules(mod)
+	if err != nil || kept != 4 || removed != 1 {
+		t.Fatalf("kept %d removed %d err %v", kept, removed, err)
+	}
+	if _, err := os.Stat(filepath.Join(mod, "kernel/lib/other.ko")); err != nil {
+		t.Error("dependency of ip_vs removed")
+	}
+	if _, err := os.Stat(filepath.Join(mod, "kernel/sound")); !os.IsNotExist(err) {
+		t.Error("sound folder kept")
+	}
+}
+
+func TestSlim(t *testing.T) {
+	root := t.TempDir()
+	fakeRootfs(root)
+	if err := slim(root); err != nil {
+		t.Fatal(err)
+	}
+	for p, want := range map[string]bool{
+		"usr/share/doc/curl/copyright": true, "usr/share/doc/curl/README": false,
+		"usr/share/locale/locale.alias": true, "usr/share/locale/de": false,
+		"usr/share/man/man1": false, "etc/ssh/ssh_host_rsa_key": false, "boot/vmlinuz-" + fakeKernel: false,
+	} {
+		_, err := os.Stat(filepath.Join(root, p))
+		if (err == nil) != want {
+			t.Errorf("%s exists=%v, want %v", p, err == nil, want)
+		}
+	}
+}
+
+func TestGuestFiles(t *testing.T) {
+	files, err := guestFiles(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, f := range files {
+		got[f.path] = f.data
+	}
+	if got["/etc/machine-id"] != "" || !strings.Contains(got["/etc/ssh/sshd_config.d/lvslab.conf"], "prohibit-password") {
+		t.Errorf("machine-id %q, sshd %q", got["/etc/machine-id"], got["/etc/ssh/sshd_config.d/lvslab.conf"])
+	}
+	unit := got["/etc/systemd/system/lvslab-seed.service"]
+	for _, want := range []string{"Before=", "ssh.service", "systemd-networkd.service", "ExecStart=/usr/local/sbin/lvslab-seed"} {
+		if !strings.Contains(unit, want) {
+			t.Errorf("seed unit lacks %q", want)
+		}
+	}
+	script := got["/usr/local/sbin/lvslab-seed"]
+	for _, want := range []string{"cidata", "/run/lvslab-seed", `sh "$MNT/lvslab-init.sh" "$MNT"`, "umount"} {
+		if !strings.Contains(script, want) {
+			t.Errorf("seed script lacks %q", want)
+		}
+	}
+}
+
+func TestDefaultDirAndNames(t *testing.T) {
+	t.Setenv(EnvDir, "/somewhere/images")
+	if d := DefaultDir(); d != "/somewhere/images" {
+		t.Errorf("DefaultDir = %s", d)
+	}
+	for name, ok := range map[string]bool{"debian-12": true, "a.b_c": true, "": false, "../x": false, "Big": false} {
+		if (CheckName(name) == nil) != ok {
+			t.Errorf("CheckName(%q) ok=%v", name, !ok)
+		}
+	}
+	if !IsPath("./x.qcow2") || !IsPath("disk.img") || IsPath("debian-12") {
+		t.Error("IsPath")
+	}
+	if unescapeMount(`/a\040b`) != "/a b" {
+		t.Error("unescapeMount")
+	}
+}

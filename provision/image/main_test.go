@@ -1,0 +1,24 @@
+package image
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"testing"
+
+	"github.com/lvslab/lvslab/provision/sandbox"
+)
+
+// TestMain lets the test binary play "lvslab __sandbox-inner" when the boot
+// benchmark re-runs itself inside a sandbox.
+func TestMain(m *testing.M) {
+	if len(os.Args) > 1 && os.Args[1] == sandbox.InnerCommand {
+		code, err := sandbox.RunInner(context.Background(), os.Args[2:])
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "sandbox:", err)
+			os.Exit(125)
+		}
+		os.Exit(code)
+	}
+	os.Exit(m.Run())
+}
