@@ -1,0 +1,437 @@
+package verify
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+
+	"github.com/lvslab/lvslab/topology"
+)
+
+// Drill steps: LVS has no health check, so a dead web server keeps its
+// share of the requests until someone takes it out of the table.
+const (
+	// DrillFail stops the node's web server: its share is refused.
+	DrillFail = "fail"
+	// DrillHeal takes it out of IPVS (ipvsadm -d, or weight 0 with Quiesce).
+	DrillHeal = "heal"
+	// DrillRestore starts the web server and puts the real server back with
+	// its lab weight.
+	DrillRestore = "restore"
+)
+
+// DrillSteps lists the steps in their natural order.
+var DrillSteps = []string{DrillFail, DrillHeal, DrillRestore}
+
+// webServers are the web server units a lab node may run, in the order
+// they are looked for.
+var webServers = []string{"apache2", "httpd", "nginx", "lighttpd"}
+
+// DetectCommand lists the web server units the node has, with their state.
+var DetectCommand = "for s in " + strings.Join(webServers, " ") + "; do " +
+	`if systemctl cat "$s.service" >/dev/null 2>&1; then echo "$s $(systemctl is-active "$s.service" 2>/dev/null)"; fi; done; true`
+
+// DrillOptions are the options of one drill step.
+type DrillOptions struct {
+	Verify Options
+	// Quiesce heals with weight 0 instead of deleting the real server.
+	Quiesce bool
+}
+
+// DrillReport is one drill step: what it changed, the verification after
+// it, and the step's own verdicts.
+type DrillReport struct {
+	Step    string   `json:"step"`
+	Node    string   `json:"node"`
+	Actions []string `json:"actions"`
+	Verify  *Report  `json:"verify"`
+	Checks  []Check  `json:"checks"`
+	Pass    bool     `json:"pass"`
+}
+
+// ExitCode is the drill step's exit code.
+func (d *DrillReport) ExitCode() int {
+	if d.Pass {
+		return ExitPass
+	}
+	return ExitFail
+}
+
+// drillTarget is the node and the services it serves.
+type drillTarget struct {
+	node     *topology.Node
+	services []labService
+	servers  []labServer // the node's entry in each service
+}
+
+func drillTargetOf(lab *topology.Lab, name string, only []string) (*drillTarget, error) {
+	n := lab.Node(name)
+	if n == nil {
+		return nil, cannot("lab %s has no node %s", lab.Name, name)
+	}
+	if n.Role != topology.RoleWeb {
+		return nil, cannot("%s is a %s node: the drill fails a web node (real server)", name, n.Role)
+	}
+	svcs, err := selectServices(lab, only)
+	if err != nil {
+		return nil, err
+	}
+	t := &drillTarget{node: n}
+	for _, ls := range svcs {
+		for _, sv := range ls.servers {
+			if sv.node.Name == name {
+				t.services = append(t.services, ls)
+				t.servers = append(t.servers, sv)
+			}
+		}
+	}
+	if len(t.services) == 0 {
+		return nil, cannot("%s is a real server of no service of lab %s", name, lab.Name)
+	}
+	return t, nil
+}
+
+// Drill runs one step of the failure drill on a web node, then verifies
+// and checks the verdict that step must give. Every step reads the live
+// system first, so steps can be repeated and need no saved state.
+func Drill(ctx context.Context, lab *topology.Lab, dial Dialer, step, node string, opts DrillOptions, log io.Writer) (*DrillReport, error) {
+	if log == nil {
+		log = io.Discard
+	}
+	if !slices.Contains(DrillSteps, step) {
+		return nil, cannot("unknown drill step %q: use %s", step, strings.Join(DrillSteps, ", "))
+	}
+	t, err := drillTargetOf(lab, node, opts.Verify.Services)
+	if err != nil {
+		return nil, err
+	}
+	dir := lab.Director()
+	if dir == nil {
+		return nil, cannot("lab %s has no director node", lab.Name)
+	}
+	rep := &DrillReport{Step: step, Node: node}
+	act := func(format string, a ...any) {
+		line := fmt.Sprintf(format, a...)
+		rep.Actions = append(rep.Actions, line)
+		fmt.Fprintln(log, line)
+	}
+	switch step {
+	case DrillFail:
+		err = webServer(ctx, dial, t.node.Name, "stop", act)
+	case DrillHeal:
+		err = heal(ctx, dial, dir.Name, t, opts.Quiesce, act)
+	case DrillRestore:
+		if err = webServer(ctx, dial, t.node.Name, "start", act); err == nil {
+			err = restore(ctx, dial, dir.Name, t, act)
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	vr, err := Run(ctx, lab, dial, opts.Verify)
+	if err != nil {
+		return nil, err
+	}
+	rep.Verify = vr
+	rep.Checks = DrillVerdict(step, node, opts.Quiesce, vr)
+	rep.Pass = true
+	for _, c := range rep.Checks {
+		if c.Status == Fail {
+			rep.Pass = false
+		}
+	}
+	return rep, nil
+}
+
+// webServer stops or starts the node's web server unit.
+func webServer(ctx context.Context, dial Dialer, node, verb string, act func(string, ...any)) error {
+	x, err := dial(node)
+	if err != nil {
+		return cannot("cannot reach %s: %v", node, err)
+	}
+	out, err := x.Run(ctx, DetectCommand)
+	if err != nil {
+		return cannot("%s: looking for the web server: %v", node, err)
+	}
+	unit, state := pickUnit(out)
+	if unit == "" {
+		return cannot("%s runs none of the web servers %s", node, strings.Join(webServers, ", "))
+	}
+	want := map[string]string{"stop": "inactive", "start": "active"}[verb]
+	if state == want || (verb == "stop" && state == "failed") {
+		act("%s: %s is already %s", node, unit, state)
+		return nil
+	}
+	cmd := "systemctl " + verb + " " + unit
+	act("%s: %s", node, cmd)
+	if _, err := x.Run(ctx, cmd); err != nil {
+		return cannot("%s: %v", node, err)
+	}
+	return nil
+}
+
+// pickUnit chooses from DetectCommand's output: the active unit, else the
+// first one found.
+func pickUnit(out string) (unit, state string) {
+	for _, line := range strings.Split(out, "\n") {
+		f := strings.Fields(line)
+		if len(f) == 0 {
+			continue
+		}
+		st := ""
+		if len(f) > 1 {
+			st = f[1]
+		}
+		if unit == "" || (st == "active" && state != "active") {
+			unit, state = f[0], st
+		}
+	}
+	return unit, state
+}
+
+func forwardFlag(mode string) string {
+	switch mode {
+	case topology.ModeNAT:
+		return "-m"
+	case topology.ModeTUN:
+		return "-i"
+	}
+	return "-g"
+}
+
+// destOptions is "-m -w 2 [-x U -y L]" for a lab real server.
+func destOptions(mode string, rs *topology.RealServer, weight int) string {
+	s := fmt.Sprintf("%s -w %d", forwardFlag(mode), weight)
+	if rs.Upper != 0 {
+		s += fmt.Sprintf(" -x %d", rs.Upper)
+	}
+	if rs.Lower != 0 {
+		s += fmt.Sprintf(" -y %d", rs.Lower)
+	}
+	return s
+}
+
+func heal(ctx context.Context, dial Dialer, director string, t *drillTarget, quiesce bool, act func(string, ...any)) error {
+	dx, err := dial(director)
+	if err != nil {
+		return cannot("cannot reach director %s: %v", director, err)
+	}
+	table, err := ReadTable(ctx, dx)
+	if err != nil {
+		return cannot("director %s: %v", director, err)
+	}
+	for i, ls := range t.services {
+		sv := t.servers[i]
+		key := ls.svc.Key()
+		tsvc := FindService(table, LabKey(key))
+		var d *TableDest
+		if tsvc != nil {
+			d = tsvc.Dest(sv.ripKey)
+		}
+		var cmd string
+		switch {
+		case d == nil:
+			act("%s: %s is not a real server of %s any more", director, sv.ripKey, key)
+			continue
+		case quiesce && d.Weight == 0:
+			act("%s: %s is already quiesced (weight 0) in %s", director, sv.ripKey, key)
+			continue
+		case quiesce:
+			cmd = "ipvsadm -e " + key + " -r " + sv.ripKey + " " + destOptions(ls.svc.Mode, sv.rs, 0)
+		default:
+			cmd = "ipvsadm -d " + key + " -r " + sv.ripKey
+		}
+		act("%s: %s", director, cmd)
+		if _, err := dx.Run(ctx, cmd); err != nil {
+			return cannot("director %s: %v", director, err)
+		}
+	}
+	return nil
+}
+
+func restore(ctx context.Context, dial Dialer, director string, t *drillTarget, act func(string, ...any)) error {
+	dx, err := dial(director)
+	if err != nil {
+		return cannot("cannot reach director %s: %v", director, err)
+	}
+	table, err := ReadTable(ctx, dx)
+	if err != nil {
+		return cannot("director %s: %v", director, err)
+	}
+	for i, ls := range t.services {
+		sv := t.servers[i]
+		key := ls.svc.Key()
+		tsvc := FindService(table, LabKey(key))
+		if tsvc == nil {
+			return cannot("director %s has no service %s: run lvslab up to rebuild it", director, key)
+		}
+		d := tsvc.Dest(sv.ripKey)
+		var cmd string
+		switch {
+		case d == nil:
+			cmd = "ipvsadm -a " + key + " -r " + sv.ripKey + " " + destOptions(ls.svc.Mode, sv.rs, sv.rs.Weight)
+		case d.Weight != sv.rs.Weight:
+			cmd = "ipvsadm -e " + key + " -r " + sv.ripKey + " " + destOptions(ls.svc.Mode, sv.rs, sv.rs.Weight)
+		default:
+			act("%s: %s is in %s with its weight %d already", director, sv.ripKey, key, d.Weight)
+			continue
+		}
+		act("%s: %s", director, cmd)
+		if _, err := dx.Run(ctx, cmd); err != nil {
+			return cannot("director %s: %v", director, err)
+		}
+	}
+	return nil
+}
+
+// DrillVerdict is what a drill step must show in the verification that
+// follows it:
+//   - fail: the node's scheduled share is refused (failures = its expected
+//     share ±1, all attributed to it), every other server answers, and
+//     everything else verify checks still holds;
+//   - heal: no failure, the node gets nothing; the director's rules differ
+//     from the lab for that node only;
+//   - restore: a clean verification.
+func DrillVerdict(step, node string, quiesce bool, r *Report) []Check {
+	var out []Check
+	for _, s := range r.Services {
+		if s.Skipped != "" {
+			continue
+		}
+		i := slices.IndexFunc(s.Servers, func(sv ServerResult) bool { return sv.Node == node })
+		if i < 0 {
+			continue
+		}
+		sv := s.Servers[i]
+		tag := func(c Check) Check { c.Service = s.Name; return c }
+		switch step {
+		case DrillFail:
+			out = append(out, tag(failShareCheck(s, sv)))
+			var others []string
+			for j, o := range s.Servers {
+				if j != i && o.Failed > 0 {
+					others = append(others, fmt.Sprintf("%s %d", o.Node, o.Failed))
+				}
+			}
+			if len(others) > 0 {
+				out = append(out, tag(failf("others answer", "failures attributed to other servers: %s", strings.Join(others, ", "))))
+			} else {
+				out = append(out, tag(passf("others answer", "every failure belongs to %s", node)))
+			}
+			out = append(out, tagAll(s.Name, othersPass(s.Checks, "replies"))...)
+		case DrillHeal:
+			if s.Failures == 0 && sv.Seen == 0 && sv.Failed == 0 {
+				how := "removed (ipvsadm -d)"
+				if quiesce {
+					how = "quiesced (weight 0)"
+				}
+				out = append(out, tag(passf("healed", "%s is %s: no failure, it gets no request", node, how)))
+			} else {
+				out = append(out, tag(failf("healed", "%s still takes requests: %d served, %d failed", node, sv.Seen, s.Failures)))
+			}
+			out = append(out, tagAll(s.Name, othersPass(s.Checks, "director rules"))...)
+		case DrillRestore:
+			if sv.Seen == 0 && sv.Max != 0 {
+				out = append(out, tag(failf("restored", "%s got no request after the restore", node)))
+			} else {
+				out = append(out, tag(passf("restored", "%s is back: %d served", node, sv.Seen)))
+			}
+			out = append(out, tagAll(s.Name, othersPass(s.Checks))...)
+		}
+	}
+	if len(out) == 0 {
+		out = append(out, failf("drill", "no verified service has %s as a real server", node))
+	}
+	out = append(out, othersPass(r.Checks)...)
+	return out
+}
+
+// failShareCheck: the failed requests are the node's scheduled share.
+func failShareCheck(s *ServiceReport, sv ServerResult) Check {
+	name := "refused share"
+	f := s.Failures
+	switch {
+	case sv.Seen > 0:
+		return failf(name, "%s still answered %d request(s): its web server is not down", sv.Node, sv.Seen)
+	case sv.Min >= 0:
+		if f < sv.Min-1 || f > sv.Max+1 {
+			return failf(name, "%d request(s) failed, %s's expected share is %s (±1)", f, sv.Node, rangeText(sv.Min, sv.Max))
+		}
+		return passf(name, "%d request(s) refused: %s's expected share %s (LVS has no health check)", f, sv.Node, rangeText(sv.Min, sv.Max))
+	case f == sv.Failed:
+		return passf(name, "%d request(s) refused, all scheduled to %s by the director", f, sv.Node)
+	}
+	return skipf(name, "%d request(s) failed; %s's share is not predictable for %s from this table", f, sv.Node, s.Scheduler)
+}
+
+func rangeText(lo, hi int) string {
+	if lo == hi {
+		return fmt.Sprint(lo)
+	}
+	return fmt.Sprintf("%d..%d", lo, hi)
+}
+
+// othersPass turns verify's checks into drill checks, leaving out the ones
+// the step is expected to break.
+func othersPass(cs []Check, except ...string) []Check {
+	var out []Check
+	for _, c := range cs {
+		if slices.Contains(except, c.Name) {
+			continue
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+func tagAll(service string, cs []Check) []Check {
+	for i := range cs {
+		cs[i].Service = service
+	}
+	return cs
+}
+
+// WriteDrillText writes a drill step for a person.
+func WriteDrillText(w io.Writer, d *DrillReport) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "drill %s %s\n", d.Step, d.Node)
+	for _, a := range d.Actions {
+		fmt.Fprintf(&b, "  %s\n", a)
+	}
+	b.WriteString("\n")
+	if _, err := io.WriteString(w, b.String()); err != nil {
+		return err
+	}
+	if d.Verify != nil {
+		if err := WriteText(w, d.Verify); err != nil {
+			return err
+		}
+	}
+	b.Reset()
+	fmt.Fprintf(&b, "\ndrill %s %s verdict:\n", d.Step, d.Node)
+	for _, c := range d.Checks {
+		svc := ""
+		if c.Service != "" {
+			svc = c.Service + ": "
+		}
+		fmt.Fprintf(&b, "  %-4s %s%s: %s\n", strings.ToUpper(string(c.Status)), svc, c.Name, c.Detail)
+	}
+	if d.Pass {
+		fmt.Fprintf(&b, "DRILL %s PASS\n", strings.ToUpper(d.Step))
+	} else {
+		fmt.Fprintf(&b, "DRILL %s FAIL\n", strings.ToUpper(d.Step))
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// DrillJUnit renders a drill step's checks as JUnit XML.
+func DrillJUnit(d *DrillReport, runErr error, title string) ([]byte, error) {
+	if d == nil || runErr != nil {
+		return JUnit(nil, runErr, title)
+	}
+	r := &Report{Lab: d.Verify.Lab, Checks: d.Checks}
+	return JUnit(r, nil, title)
+}

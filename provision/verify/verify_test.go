@@ -1,0 +1,359 @@
+package verify
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"encoding/xml"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/lvslab/lvslab/topology"
+)
+
+func run(t *testing.T, w *world, opts Options) *Report {
+	t.Helper()
+	r, err := Run(context.Background(), w.lab, w.dial, opts)
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	return r
+}
+
+func check(t *testing.T, r *Report, name string) Check {
+	t.Helper()
+	for _, c := range r.AllChecks() {
+		if c.Name == name {
+			return c
+		}
+	}
+	t.Fatalf("no check %q in %+v", name, r.AllChecks())
+	return Check{}
+}
+
+func failed(r *Report) []string {
+	var out []string
+	for _, c := range r.AllChecks() {
+		if c.Status == Fail {
+			out = append(out, c.Name+": "+c.Detail)
+		}
+	}
+	return out
+}
+
+func TestVerifyNATRoundRobin(t *testing.T) {
+	for _, prober := range Probers {
+		t.Run(prober, func(t *testing.T) {
+			w := newWorld(t, "tedu-nat")
+			r := run(t, w, Options{Prober: prober})
+			if !r.Pass || ExitCode(r, nil) != ExitPass {
+				t.Fatalf("rr must pass: %v", failed(r))
+			}
+			s := r.Services[0]
+			if s.Counts["web1"] != 6 || s.Counts["web2"] != 6 || s.Failures != 0 {
+				t.Errorf("counts %v", s.Counts)
+			}
+			if got := strings.Join(s.Sequence[:4], " "); got != "web2 web1 web2 web1" {
+				t.Errorf("rr starts at the head of the kernel's list (the last added, web2): %s", got)
+			}
+			if c := check(t, r, "web1 routes replies through the director"); c.Status != Pass || !strings.Contains(c.Detail, "192.168.2.5") {
+				t.Errorf("route check: %+v", c)
+			}
+			if c := check(t, r, "director counters"); c.Status != Pass {
+				t.Errorf("counters: %+v", c)
+			}
+			if prober == ProberFast {
+				check(t, r, "new connection per request")
+			}
+		})
+	}
+}
+
+func TestVerifyWRRReferenceSequence(t *testing.T) {
+	w := newWorld(t, "tedu-nat")
+	w.sched = "wrr"
+	w.svc.Scheduler = "wrr"
+	w.pos = 1 // the kernel is mid-cycle: the sequence starts elsewhere
+	r := run(t, w, Options{Requests: 12})
+	if !r.Pass {
+		t.Fatalf("wrr must pass: %v", failed(r))
+	}
+	s := r.Services[0]
+	if s.Counts["web2"] != 8 || s.Counts["web1"] != 4 {
+		t.Errorf("wrr 1:2 over 12: %v", s.Counts)
+	}
+	if c := check(t, r, "sequence"); !strings.Contains(c.Detail, "web2, web1, web2") {
+		t.Errorf("sequence: %+v", c)
+	}
+	if !strings.Contains(s.Expectation.Promise, "[web2, web2, web1]") {
+		t.Errorf("promise: %s", s.Expectation.Promise)
+	}
+}
+
+func TestVerifyWRRWrongSequenceFails(t *testing.T) {
+	// The director runs rr where the lab says wrr: counts and sequence
+	// betray it, and the rules check names the difference.
+	w := newWorld(t, "tedu-nat")
+	w.svc.Scheduler = "wrr" // the lab
+	r := run(t, w, Options{Requests: 12})
+	if r.Pass || ExitCode(r, nil) != ExitFail {
+		t.Fatal("rr where the lab says wrr must fail")
+	}
+	if c := check(t, r, "director rules"); c.Status != Fail || !strings.Contains(c.Detail, "scheduler rr, lab says wrr") {
+		t.Errorf("rules: %+v", c)
+	}
+}
+
+func TestVerifyDRWLC(t *testing.T) {
+	w := newWorld(t, "tedu-dr")
+	r := run(t, w, Options{Requests: 12})
+	if !r.Pass {
+		t.Fatalf("wlc DR must pass: %v", failed(r))
+	}
+	s := r.Services[0]
+	if s.Counts["web2"] != 8 || s.Counts["web1"] != 4 {
+		t.Errorf("wlc 1:2 from a quiet table: %v", s.Counts)
+	}
+	if got := strings.Join(s.Sequence[:6], " "); got != "web2 web1 web2 web2 web1 web2" {
+		t.Errorf("the exercise's wlc sequence: %s", got)
+	}
+	for _, name := range []string{"VIP ARP answered by the director", "web1 holds the VIP on lo", "web2 does not answer ARP for the VIP"} {
+		if c := check(t, r, name); c.Status != Pass {
+			t.Errorf("%s: %+v", name, c)
+		}
+	}
+	// a second run: the table is not quiet any more, the invariant is used
+	r = run(t, w, Options{Requests: 12})
+	if !r.Pass || r.Services[0].Expectation.Quiet {
+		t.Fatalf("second wlc run: %v", failed(r))
+	}
+	if c := check(t, r, "shares"); !strings.Contains(c.Detail, "consistent with the table") {
+		t.Errorf("shares: %+v", c)
+	}
+}
+
+func TestVerifyDRArpStolen(t *testing.T) {
+	w := newWorld(t, "tedu-dr")
+	w.neighMAC = w.lab.Node("web1").NIC("eth0").MAC
+	w.facts["web1"] = strings.ReplaceAll(w.facts["web1"], "arp_ignore:1", "arp_ignore:0")
+	r := run(t, w, Options{})
+	if r.Pass {
+		t.Fatal("a real server answering ARP must fail")
+	}
+	if c := check(t, r, "VIP ARP answered by the director"); c.Status != Fail || !strings.Contains(c.Detail, "(web1 eth0)") {
+		t.Errorf("neigh: %+v", c)
+	}
+	if c := check(t, r, "web1 does not answer ARP for the VIP"); c.Status != Fail || !strings.Contains(c.Detail, "arp_ignore 0") {
+		t.Errorf("arp: %+v", c)
+	}
+}
+
+func TestVerifyDRVIPMissingOrWide(t *testing.T) {
+	w := newWorld(t, "tedu-dr")
+	w.facts["web1"] = strings.Replace(w.facts["web1"], "192.168.4.15/32 scope global lo:0", "192.168.4.15/24 scope global lo:0", 1)
+	w.facts["web2"] = strings.Replace(w.facts["web2"], "inet 192.168.4.15/32", "inet 10.9.9.9/32", 1)
+	r := run(t, w, Options{})
+	if c := check(t, r, "web1 holds the VIP on lo"); c.Status != Fail || !strings.Contains(c.Detail, "/32") {
+		t.Errorf("wide VIP: %+v", c)
+	}
+	if c := check(t, r, "web2 holds the VIP on lo"); c.Status != Fail || !strings.Contains(c.Detail, "does not have") {
+		t.Errorf("missing VIP: %+v", c)
+	}
+}
+
+func TestVerifyTUN(t *testing.T) {
+	w := newWorld(t, "tedu-tun")
+	r := run(t, w, Options{})
+	if !r.Pass {
+		t.Fatalf("tun: %v", failed(r))
+	}
+	check(t, r, "web1 holds the VIP on tunl0")
+	w.facts["web2"] = strings.Replace(w.facts["web2"], "tunl0/rp_filter:0", "tunl0/rp_filter:1", 1)
+	r = run(t, w, Options{})
+	if c := check(t, r, "web2 accepts tunnelled packets"); c.Status != Fail {
+		t.Errorf("rp_filter: %+v", c)
+	}
+}
+
+func TestVerifyNATWrongGateway(t *testing.T) {
+	w := newWorld(t, "tedu-nat")
+	w.facts["web2"] = strings.Replace(w.facts["web2"], "default via 192.168.2.5", "default via 192.168.2.254", 1)
+	r := run(t, w, Options{})
+	if c := check(t, r, "web2 routes replies through the director"); c.Status != Fail || !strings.Contains(c.Detail, "192.168.2.254") {
+		t.Errorf("route: %+v", c)
+	}
+}
+
+func TestVerifyCountersDisagree(t *testing.T) {
+	w := newWorld(t, "tedu-nat")
+	w.extra["web1"] = 1 // another client talks to the VIP meanwhile
+	r := run(t, w, Options{})
+	if c := check(t, r, "director counters"); c.Status != Fail {
+		t.Errorf("counters: %+v", c)
+	}
+}
+
+func TestVerifyWeightZeroAndMissingServer(t *testing.T) {
+	w := newWorld(t, "tedu-nat")
+	w.dest("web1").weight = 0
+	r := run(t, w, Options{})
+	if c := check(t, r, "weight 0 idle"); c.Status != Pass {
+		t.Errorf("weight 0: %+v", c)
+	}
+	if c := check(t, r, "director rules"); c.Status != Fail || !strings.Contains(c.Detail, "web1 has weight 0, lab says 1") {
+		t.Errorf("rules: %+v", c)
+	}
+	if s := r.Services[0]; s.Counts["web2"] != 12 {
+		t.Errorf("counts %v", s.Counts)
+	}
+	// no service on the director: every request is refused
+	w = newWorld(t, "tedu-nat")
+	w.dests = nil
+	r = run(t, w, Options{Requests: 3})
+	if r.Pass || r.Services[0].Failures != 3 {
+		t.Fatalf("no IPVS service: %+v", r.Services[0])
+	}
+	if c := check(t, r, "replies"); !strings.Contains(c.Detail, "3x curl: (7) Failed to connect to 192.168.4.5 port 80") {
+		t.Errorf("replies: %+v", c)
+	}
+}
+
+func TestVerifyPersistence(t *testing.T) {
+	w := newWorld(t, "tedu-nat")
+	w.pers = 300
+	w.svc.Persistence = 300
+	r := run(t, w, Options{})
+	if !r.Pass {
+		t.Fatalf("persistence: %v", failed(r))
+	}
+	if c := check(t, r, "shares"); !strings.Contains(c.Detail, "every request went to web1") {
+		t.Errorf("shares: %+v", c)
+	}
+}
+
+func TestVerifyCannotRun(t *testing.T) {
+	w := newWorld(t, "tedu-nat")
+	w.down["client1"] = true
+	_, err := Run(context.Background(), w.lab, w.dial, Options{})
+	if !errors.Is(err, ErrCannotRun) || ExitCode(nil, err) != ExitCannot || !strings.Contains(err.Error(), "client client1") {
+		t.Errorf("unreachable client: %v", err)
+	}
+	for _, o := range []Options{{Requests: 2001}, {Requests: -1}, {Prober: "wget"}, {Client: "nobody"}, {Services: []string{"nope"}}} {
+		if _, err := Run(context.Background(), w.lab, w.dial, o); !errors.Is(err, ErrCannotRun) {
+			t.Errorf("%+v: %v", o, err)
+		}
+	}
+	// no client node
+	lab, err := topology.Load("x.yaml", []byte(strings.Replace(labText(t, "tedu-nat"), "role: client", "role: web", 1)))
+	if err == nil {
+		_, err = Run(context.Background(), lab, w.dial, Options{})
+		if err == nil || !strings.Contains(err.Error(), "no client node") {
+			t.Errorf("no client: %v", err)
+		}
+	}
+	// pages that collide cannot be verified
+	lab2, err := topology.Load("y.yaml", []byte(strings.Replace(labText(t, "tedu-nat"), `page: "apache web server2"`, `page: "192.168.2.100"`, 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Run(context.Background(), lab2, w.dial, Options{}); err == nil || !strings.Contains(err.Error(), "same page") {
+		t.Errorf("colliding pages: %v", err)
+	}
+}
+
+func labText(t *testing.T, name string) string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("..", "..", "labs", name+".yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(data)
+}
+
+func TestReportOutputs(t *testing.T) {
+	w := newWorld(t, "tedu-nat")
+	w.up["web1"] = false
+	r := run(t, w, Options{})
+	var text bytes.Buffer
+	if err := Write(&text, r, OutputText); err != nil {
+		t.Fatal(err)
+	}
+	out := text.String()
+	for _, want := range []string{"promise: round robin", "web2", "######", "xxxxx", "sequence: web2 !web1 web2 !web1",
+		"request 2: curl: (7) Failed to connect to 192.168.4.5 port 80", "FAIL replies", "FAIL: "} {
+		if !strings.Contains(out, want) {
+			t.Errorf("text output lacks %q:\n%s", want, out)
+		}
+	}
+	var js bytes.Buffer
+	if err := Write(&js, r, OutputJSON); err != nil {
+		t.Fatal(err)
+	}
+	var back struct {
+		Pass     bool `json:"pass"`
+		Services []struct {
+			Scheduler string         `json:"scheduler"`
+			Counts    map[string]int `json:"counts"`
+			Sequence  []string       `json:"sequence"`
+			Failures  int            `json:"failures"`
+		} `json:"services"`
+	}
+	if err := json.Unmarshal(js.Bytes(), &back); err != nil {
+		t.Fatal(err)
+	}
+	if back.Pass || back.Services[0].Failures != 6 || back.Services[0].Counts["web2"] != 6 || back.Services[0].Scheduler != "rr" {
+		t.Errorf("json: %+v", back)
+	}
+	if err := Write(&js, r, "yaml"); err == nil {
+		t.Error("unknown format accepted")
+	}
+}
+
+func TestJUnit(t *testing.T) {
+	w := newWorld(t, "tedu-nat")
+	w.up["web1"] = false
+	r := run(t, w, Options{})
+	path := filepath.Join(t.TempDir(), "verify.xml")
+	if err := WriteJUnit(path, r, nil, "lvslab verify tedu"); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var suites junitSuites
+	if err := xml.Unmarshal(data, &suites); err != nil {
+		t.Fatalf("not XML: %v\n%s", err, data)
+	}
+	all := r.AllChecks()
+	_, fails, skips := tally(all)
+	if suites.Tests != len(all) || suites.Failures != fails || suites.Skipped != skips || len(suites.Suites) != 1 {
+		t.Errorf("junit totals %d/%d/%d, checks %d/%d/%d", suites.Tests, suites.Failures, suites.Skipped, len(all), fails, skips)
+	}
+	var sawFailure bool
+	for _, c := range suites.Suites[0].Cases {
+		if c.Name == "replies" && c.Failure != nil && strings.Contains(c.Failure.Message, "6 of 12 requests failed") {
+			sawFailure = true
+		}
+		if c.ClassName != "lvslab.tedu.web" {
+			t.Errorf("classname %s", c.ClassName)
+		}
+	}
+	if !sawFailure {
+		t.Errorf("no failure testcase for replies:\n%s", data)
+	}
+	// a run that could not happen is one error testcase
+	data, err = JUnit(nil, errors.New("cannot reach client"), "lvslab verify")
+	if err != nil || !strings.Contains(string(data), `<error message="cannot reach client" type="cannot-run">`) || !strings.Contains(string(data), `errors="1"`) {
+		t.Errorf("error junit: %v\n%s", err, data)
+	}
+}
+
+func TestExitCodes(t *testing.T) {
+	if ExitCode(&Report{Pass: true}, nil) != 0 || ExitCode(&Report{}, nil) != 1 || ExitCode(nil, nil) != 2 || ExitCode(&Report{Pass: true}, errors.New("x")) != 2 {
+		t.Error("exit codes")
+	}
+}
