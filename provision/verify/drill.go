@@ -111,6 +111,17 @@ func Drill(ctx context.Context, lab *topology.Lab, dial Dialer, step, node strin
 	if dir == nil {
 		return nil, cannot("lab %s has no director node", lab.Name)
 	}
+	// Reach every node the step and its verification need before changing
+	// anything, so that an unreachable node does not leave a half-done step.
+	client, err := pickClient(lab, opts.Verify.Client)
+	if err != nil {
+		return nil, err
+	}
+	for _, n := range []string{client.Name, dir.Name, node} {
+		if _, err := dial(n); err != nil {
+			return nil, cannot("cannot reach %s: %v", n, err)
+		}
+	}
 	rep := &DrillReport{Step: step, Node: node}
 	act := func(format string, a ...any) {
 		line := fmt.Sprintf(format, a...)

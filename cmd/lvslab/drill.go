@@ -1,0 +1,113 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/lvslab/lvslab/labs"
+	"github.com/lvslab/lvslab/provision/verify"
+)
+
+func drillCommand() *cli.Command {
+	step := func(name, usage, desc string) *cli.Command {
+		flags := append(verifyFlags(),
+			&cli.StringFlag{Name: "lab", Usage: "the `LAB` (file or embedded name; default: the default lab)"})
+		if name == verify.DrillHeal {
+			flags = append(flags, &cli.BoolFlag{Name: "quiesce", Usage: "set the real server's weight to 0 instead of deleting it (ipvsadm -e ... -w 0)"})
+		}
+		return &cli.Command{
+			Name:        name,
+			Usage:       usage,
+			ArgsUsage:   "NODE [LAB]",
+			Description: desc,
+			Flags:       flags,
+			Action:      func(c *cli.Context) error { return runDrill(c, name) },
+		}
+	}
+	return &cli.Command{
+		Name:  "drill",
+		Usage: "the failure drill: fail, heal and restore a web node, each step verified",
+		Description: `LVS has no health check: when a web server dies the director keeps sending
+it its share, and clients see "connection refused" for exactly that share
+until someone removes the real server with ipvsadm -d. The drill walks
+through it on a running lab, one step per command, and runs verify after each
+step with the verdict that step must give:
+
+   lvslab drill fail web1 --lab tedu-dr      # stop web1's web server: its share is refused
+   lvslab drill heal web1 --lab tedu-dr      # ipvsadm -d: no failure, web1 gets nothing
+   lvslab drill restore web1 --lab tedu-dr   # start it, put it back with its lab weight
+
+Every step reads the live system first (no saved state), so steps can be
+repeated. The drill changes the running IPVS table only; "lvslab up" puts
+the lab's rules back too.
+
+Exit codes: 0 the step's verdict holds, 1 it does not, 2 the drill could not run.`,
+		Subcommands: []*cli.Command{
+			step(verify.DrillFail, "stop the node's web server (apache2, httpd or nginx) and show its share refused",
+				"Stops the web node's web server, then verifies: the failed requests must be the node's expected share (±1), all attributed to it by the director's counters, while every other server answers."),
+			step(verify.DrillHeal, "take the node out of IPVS (ipvsadm -d, or weight 0 with --quiesce) and show a clean service",
+				"Deletes the node from every service it serves (ipvsadm -d), or quiesces it with weight 0 (--quiesce), then verifies: no failed request, and the node gets none."),
+			step(verify.DrillRestore, "start the node's web server and put it back with its lab weight",
+				"Starts the web server and adds the real server back (or restores its lab weight), then verifies: a clean run where the node serves again."),
+		},
+	}
+}
+
+func runDrill(c *cli.Context, step string) error {
+	if c.NArg() < 1 || c.NArg() > 2 {
+		return cli.Exit(fmt.Sprintf("lvslab drill %s: expected NODE [LAB]", step), 2)
+	}
+	node := c.Args().Get(0)
+	labArg := c.String("lab")
+	if c.NArg() == 2 {
+		if labArg != "" {
+			return cli.Exit("lvslab drill: give the lab either as an argument or with --lab, not both", 2)
+		}
+		labArg = c.Args().Get(1)
+	}
+	lab, err := labs.Load(labArg)
+	if err != nil {
+		return cli.Exit(err.Error(), 1)
+	}
+	opts, format, err := verifyOptions(c)
+	if err != nil {
+		return err
+	}
+	dial, closeAll := labDialer(lab)
+	defer closeAll()
+	// Progress goes to stderr as it happens; the report repeats the actions.
+	rep, err := verify.Drill(c.Context, lab, dial, step, node, verify.DrillOptions{Verify: opts, Quiesce: c.Bool("quiesce")}, c.App.ErrWriter)
+	title := "lvslab drill " + step + " " + node
+	if path := c.String("junit"); path != "" {
+		if jerr := writeDrillJUnit(path, rep, err, title); jerr != nil {
+			return cli.Exit("lvslab drill: writing "+path+": "+jerr.Error(), 2)
+		}
+	}
+	if err != nil {
+		return cli.Exit("lvslab drill "+step+": "+err.Error(), verify.ExitCode(nil, err))
+	}
+	if format == verify.OutputJSON {
+		enc := json.NewEncoder(c.App.Writer)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(rep); err != nil {
+			return cli.Exit(err.Error(), 2)
+		}
+	} else if err := verify.WriteDrillText(c.App.Writer, rep); err != nil {
+		return cli.Exit(err.Error(), 2)
+	}
+	if code := rep.ExitCode(); code != 0 {
+		return cli.Exit("", code)
+	}
+	return nil
+}
+
+func writeDrillJUnit(path string, rep *verify.DrillReport, runErr error, title string) error {
+	data, err := verify.DrillJUnit(rep, runErr, title)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, data, 0o644)
+}
