@@ -161,6 +161,11 @@ func TestDrillRefusals(t *testing.T) {
 			t.Errorf("%s %s: %v", c.step, c.node, err)
 		}
 	}
+	w.down["client1"] = true
+	if _, err := Drill(context.Background(), w.lab, w.dial, DrillFail, "web1", DrillOptions{}, nil); !errors.Is(err, ErrCannotRun) || !w.up["web1"] {
+		t.Errorf("an unreachable client must stop the drill before web1 is touched: %v", err)
+	}
+	w.down["client1"] = false
 	w.down["web1"] = true
 	if _, err := Drill(context.Background(), w.lab, w.dial, DrillFail, "web1", DrillOptions{}, nil); !errors.Is(err, ErrCannotRun) {
 		t.Errorf("unreachable node: %v", err)

@@ -37,7 +37,7 @@ func needCurl(t *testing.T) {
 }
 
 // alternating serves two pages in turn and counts connections.
-func alternating(t *testing.T) (*httptest.Server, *atomic.Int64) {
+func alternating(t testing.TB) (*httptest.Server, *atomic.Int64) {
 	var n, conns atomic.Int64
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if n.Add(1)%2 == 1 {

@@ -1,0 +1,174 @@
+package verify
+
+import (
+	"strings"
+	"testing"
+)
+
+const listOut = `IP Virtual Server version 1.2.1 (size=4096)
+Prot LocalAddress:Port Scheduler Flags
+  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn
+TCP  192.168.4.15:80 wlc persistent 300 mask 255.255.255.0
+  -> 192.168.4.200:80             Route   2      1          5         
+  -> 192.168.4.100:80             Route   1      0          3         
+UDP  10.0.0.1:53 rr
+  -> 10.0.0.2:53                  Masq    1      0          0         
+FWM  7 sh
+  -> 10.0.0.3:0                   Tunnel  0      0          0         
+`
+
+const statsOut = `IP Virtual Server version 1.2.1 (size=4096)
+Prot LocalAddress:Port               Conns   InPkts  OutPkts  InBytes OutBytes
+  -> RemoteAddress:Port
+TCP  192.168.4.15:80                    12       72        0     4032        0
+  -> 192.168.4.200:80                    8       48        0     2688        0
+  -> 192.168.4.100:80                    4       24        0     1344        0
+UDP  10.0.0.1:53                   123456K        1        2        3    4567M
+  -> 10.0.0.2:53                         1        1        2        3        4
+FWM  7                                   0        0        0        0        0
+  -> 10.0.0.3:0                          0        0        0        0        0
+`
+
+func TestParseTable(t *testing.T) {
+	svcs, err := ParseTable(listOut + markStats + "\n" + statsOut)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(svcs) != 3 {
+		t.Fatalf("%d services", len(svcs))
+	}
+	s := svcs[0]
+	if s.Key != "tcp 192.168.4.15:80" || s.Scheduler != "wlc" || s.Persistence != 300 || s.Conns != 12 || !strings.Contains(s.Flags, "mask") {
+		t.Errorf("service: %+v", s)
+	}
+	if d := s.Dests[0]; d.Addr != "192.168.4.200:80" || d.Forward != "Route" || d.Weight != 2 || d.Active != 1 || d.Inactive != 5 || d.Conns != 8 || d.InBytes != 2688 {
+		t.Errorf("dest: %+v", d)
+	}
+	if svcs[1].Key != "udp 10.0.0.1:53" || svcs[1].Conns != 123456000 || svcs[2].Key != "fwm 7" || svcs[2].Dests[0].Forward != "Tunnel" {
+		t.Errorf("udp/fwm: %+v %+v", svcs[1], svcs[2])
+	}
+	if FindService(svcs, LabKey("-t 192.168.4.15:80")) != &svcs[0] || FindService(svcs, LabKey("-f 7")) != &svcs[2] || FindService(svcs, "tcp 1.1.1.1:1") != nil {
+		t.Error("FindService/LabKey")
+	}
+	for _, bad := range []string{
+		"  -> 1.2.3.4:80 Route 1 0 0\n",
+		"TCP  1.2.3.4:80 rr\n  -> 1.2.3.4:80 Route one 0 0\n",
+		"TCP  1.2.3.4:80 rr\n  -> 1.2.3.4:80 Route\n",
+		"bogus line\n",
+	} {
+		if _, err := ParseList(bad); err == nil {
+			t.Errorf("ParseList accepted %q", bad)
+		}
+	}
+	if _, err := ParseStats("TCP  1.2.3.4:80  12 x 0 0 0\n"); err == nil {
+		t.Error("ParseStats accepted a bad counter")
+	}
+	if v, err := parseLargeNum("12T"); err != nil || v != 12e12 {
+		t.Errorf("12T = %d %v", v, err)
+	}
+}
+
+func TestParseFactsAndNeigh(t *testing.T) {
+	out := "1: lo    inet 127.0.0.1/8 scope host lo\\       valid_lft forever\n" +
+		"1: lo    inet 192.168.4.15/32 scope global lo:0\\       valid_lft forever\n" +
+		"2: eth0    inet 192.168.4.100/24 brd 192.168.4.255 scope global eth0\\       valid_lft forever\n" +
+		markRoute + "\ndefault via 192.168.4.254 dev eth0 proto static\n" +
+		markSysctl + "\n/proc/sys/net/ipv4/conf/all/arp_ignore:1\n/proc/sys/net/ipv4/conf/eth0/arp_ignore:0\n" +
+		"/proc/sys/net/ipv4/conf/all/arp_announce:0\n/proc/sys/net/ipv4/conf/eth0/arp_announce:2\n"
+	f := ParseFacts(out)
+	if dev, p := f.device("192.168.4.15"); dev != "lo" || p != "192.168.4.15/32" {
+		t.Errorf("VIP on %s %s", dev, p)
+	}
+	if f.Gateway != "192.168.4.254" || f.GwDev != "eth0" {
+		t.Errorf("route %s %s", f.Gateway, f.GwDev)
+	}
+	if f.effective("eth0", "arp_ignore") != 1 || f.effective("eth0", "arp_announce") != 2 || f.effective("lo", "arp_announce") != 0 {
+		t.Errorf("sysctl %v", f.Sysctl)
+	}
+	if f := ParseFacts(markRoute + "\n" + markSysctl + "\n"); f.Gateway != "" || len(f.Addrs) != 0 {
+		t.Errorf("empty facts %v", f)
+	}
+	for out, want := range map[string]string{
+		"192.168.4.15 dev eth0 lladdr 52:54:00:0D:FB:79 REACHABLE\n": "52:54:00:0d:fb:79",
+		"192.168.4.15 dev eth0 lladdr 52:54:00:aa:bb:cc STALE\n":     "52:54:00:aa:bb:cc",
+		"192.168.4.15 dev eth0 FAILED\n":                             "",
+		"":                                                           "",
+	} {
+		if mac, _ := ParseNeigh(out); mac != want {
+			t.Errorf("ParseNeigh(%q) = %q", out, mac)
+		}
+	}
+}
+
+func TestJudgeDirect(t *testing.T) {
+	two := []Dest{{Name: "web2", Weight: 2}, {Name: "web1", Weight: 1}}
+	e := Expect("wrr", 0, two, 6, true)
+	get := func(cs []Check, name string) Check {
+		for _, c := range cs {
+			if c.Name == name {
+				return c
+			}
+		}
+		return Check{}
+	}
+	cs := Judge(e, two, Observation{Counts: []int{4, 2}, Seq: []int{1, 0, 0, 1, 0, 0}})
+	if get(cs, "shares").Status != Pass || get(cs, "sequence").Status != Pass {
+		t.Errorf("wrr rotated: %+v", cs)
+	}
+	cs = Judge(e, two, Observation{Counts: []int{4, 2}, Seq: []int{0, 1, 0, 1, 0, 0}})
+	if get(cs, "sequence").Status != Fail {
+		t.Errorf("wrong order with right counts: %+v", cs)
+	}
+	cs = Judge(e, two, Observation{Counts: []int{3, 3}, Seq: []int{0, 1, 0, 1, 0, 1}})
+	if get(cs, "shares").Status != Fail {
+		t.Errorf("rr-like counts under wrr: %+v", cs)
+	}
+	cs = Judge(e, two, Observation{Counts: []int{4, 0}, Seq: []int{0, 0, -1, 0, 0, -1}, Unattributed: 2})
+	if get(cs, "shares").Status != Skip || get(cs, "sequence").Status != Pass {
+		t.Errorf("unattributed failures: %+v", cs)
+	}
+	cs = Judge(e, two, Observation{Counts: []int{0, 0}})
+	if get(cs, "shares").Status != Fail {
+		t.Errorf("nothing served: %+v", cs)
+	}
+	// weight 0 taking traffic
+	z := []Dest{{Name: "a", Weight: 1}, {Name: "b", Weight: 0}}
+	cs = Judge(Expect("rr", 0, z, 4, true), z, Observation{Counts: []int{3, 1}, Seq: []int{0, 1, 0, 0}})
+	if get(cs, "weight 0 idle").Status != Fail {
+		t.Errorf("weight 0 served: %+v", cs)
+	}
+	cs = Judge(Expect("rr", 300, z, 4, true), z, Observation{Counts: []int{0, 4}})
+	if c := get(cs, "weight 0 idle"); c.Status != Fail || !strings.Contains(c.Detail, "persistence templates") {
+		t.Errorf("weight 0 with persistence: %+v", c)
+	}
+	// single-server schedulers
+	cs = Judge(Expect("sh", 0, two, 6, true), two, Observation{Counts: []int{0, 6}})
+	if get(cs, "shares").Status != Pass {
+		t.Errorf("sh one server: %+v", cs)
+	}
+	cs = Judge(Expect("sh", 0, two, 6, true), two, Observation{Counts: []int{3, 3}})
+	if get(cs, "shares").Status != Fail {
+		t.Errorf("sh two servers: %+v", cs)
+	}
+	cs = Judge(Expect("sed", 0, two, 6, true), two, Observation{Counts: []int{0, 6}})
+	if c := get(cs, "shares"); c.Status != Fail || !strings.Contains(c.Detail, "would pick web2") {
+		t.Errorf("sed must pick the heaviest: %+v", c)
+	}
+	// lc/wlc from a busy table: the invariant
+	busy := []Dest{{Name: "a", Weight: 1, Inactive: 10}, {Name: "b", Weight: 1}}
+	eb := Expect("lc", 0, busy, 12, true)
+	if c := get(Judge(eb, busy, Observation{Counts: []int{1, 11}}), "shares"); c.Status != Pass {
+		t.Errorf("lc catching up: %+v", c)
+	}
+	if c := get(Judge(eb, busy, Observation{Counts: []int{6, 6}}), "shares"); c.Status != Fail {
+		t.Errorf("lc ignoring the table: %+v", c)
+	}
+	wb := []Dest{{Name: "a", Weight: 2, Inactive: 4}, {Name: "b", Weight: 1, Inactive: 2}}
+	ew := Expect("wlc", 0, wb, 6, true)
+	if c := get(Judge(ew, wb, Observation{Counts: []int{4, 2}}), "shares"); c.Status != Pass {
+		t.Errorf("wlc busy proportional: %+v", c)
+	}
+	if c := get(Judge(ew, wb, Observation{Counts: []int{0, 6}}), "shares"); c.Status != Fail {
+		t.Errorf("wlc busy all to the light one: %+v", c)
+	}
+}
