@@ -9,5 +9,7 @@ func commands() []*cli.Command {
 		validateCommand(),
 		planCommand(),
 		graphCommand(),
+		verifyCommand(),
+		drillCommand(),
 	}
 }
