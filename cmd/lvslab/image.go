@@ -26,7 +26,8 @@ boots directly (kernel and initrd beside the disk) in seconds even without KVM.
 
 Examples:
    sudo lvslab image build                 # build "` + image.DefaultName + `" (once; later runs reuse it)
-   sudo lvslab image build --force         # build it again
+   sudo lvslab image build --force         # build it again (seconds: debootstrap is cached)
+   sudo lvslab image build --fresh         # build it again with current packages
    sudo lvslab image build --name classroom --root-password lab
    lvslab image ls
    sudo lvslab image rm classroom`,
@@ -38,12 +39,15 @@ Examples:
 baked-in host keys, empty machine-id, slow units masked), keeps only the
 kernel modules a lab needs, makes a minimal initrd and writes
 DIR/NAME/{disk.qcow2,vmlinuz,initrd.img,image.json}. An existing image is kept
-unless --force. A failed build leaves nothing behind.`,
+unless --force. A failed build leaves nothing behind. The bare debootstrap
+result is cached in DIR/.debootstrap so that rebuilding takes seconds; --fresh
+downloads current packages again.`,
 				Flags: []cli.Flag{
 					&cli.StringFlag{Name: "name", Value: image.DefaultName, Usage: "image `NAME`"},
 					&cli.StringFlag{Name: "suite", Value: image.DefaultSuite, Usage: "Debian `SUITE`"},
 					&cli.StringFlag{Name: "mirror", Usage: "Debian mirror `URL` (default: debootstrap's own)"},
-					&cli.BoolFlag{Name: "force", Usage: "rebuild even if the image exists"},
+					&cli.BoolFlag{Name: "force", Usage: "rebuild even if the image exists (reuses the cached debootstrap)"},
+					&cli.BoolFlag{Name: "fresh", Usage: "download the packages again instead of using the cached debootstrap"},
 					&cli.StringFlag{Name: "root-password", Usage: "set root's `PASSWORD` (console and SSH) for classroom use; default: key login only"},
 					&cli.StringSliceFlag{Name: "package", Usage: "extra Debian `PACKAGE` to install (repeatable)"},
 					dirFlag,
@@ -54,7 +58,8 @@ unless --force. A failed build leaves nothing behind.`,
 						Suite:         c.String("suite"),
 						Mirror:        c.String("mirror"),
 						Dir:           c.String("dir"),
-						Force:         c.Bool("force"),
+						Force:         c.Bool("force") || c.Bool("fresh"),
+						Fresh:         c.Bool("fresh"),
 						RootPassword:  c.String("root-password"),
 						ExtraPackages: c.StringSlice("package"),
 						Progress:      os.Stderr,

@@ -49,6 +49,8 @@ func guestFiles(o Options) ([]guestFile, error) {
 		// The build host's resolver means nothing in the lab; the seed writes one.
 		{"/etc/resolv.conf", 0o644, ""},
 		// A tiny initrd: only what mounts the virtio root disk.
+		// The journal of a lab VM need not survive it; no flush at boot.
+		{"/etc/systemd/journald.conf.d/lvslab.conf", 0o644, "[Journal]\nStorage=volatile\n"},
 		{"/etc/initramfs-tools/modules", 0o644, "virtio_pci\nvirtio_blk\next4\n"},
 		{"/etc/initramfs-tools/conf.d/lvslab.conf", 0o644, "MODULES=list\nCOMPRESS=gzip\nRESUME=none\n"},
 		// Keep later "apt-get install" in the lab as small as the image.
@@ -58,8 +60,8 @@ func guestFiles(o Options) ([]guestFile, error) {
 	}, nil
 }
 
-// Units enabled and masked in the guest. Masked: timers and services that
-// cost boot time under TCG and do nothing useful in a throw-away lab VM;
+// Units enabled and masked in the guest. Masked: timers, mounts and services
+// that cost boot time under TCG (one vCPU) and do nothing useful in a lab VM;
 // logind fails without D-Bus (not installed); gettys other than the serial
 // console are useless without a display.
 var (
@@ -74,7 +76,15 @@ var (
 		"modprobe@configfs.service", "dev-hugepages.mount", "dev-mqueue.mount", "sys-kernel-debug.mount",
 		"sys-kernel-tracing.mount", "sys-fs-fuse-connections.mount", "sys-kernel-config.mount",
 		"proc-sys-fs-binfmt_misc.automount", "systemd-binfmt.service",
+		// On the boot's critical path and useless here: the root is mounted
+		// rw by the kernel command line, and every system user exists already.
+		"systemd-remount-fs.service", "systemd-sysusers.service",
+		"systemd-update-utmp.service", "systemd-update-utmp-runlevel.service", "modprobe@loop.service",
+		"systemd-journal-flush.service",
 	}
+	// Disabled rather than masked: a student may enable it on purpose (the
+	// exercises' "systemctl enable ipvsadm"); lvslab uses its own unit.
+	disableUnits = []string{"ipvsadm.service"}
 )
 
 // writeGuestFiles writes files under rootfs.

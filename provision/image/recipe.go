@@ -155,6 +155,9 @@ func (b *builder) configure(ctx context.Context) error {
 	if err := b.chroot(ctx, "", append([]string{"systemctl", "mask"}, maskUnits...)...); err != nil {
 		return err
 	}
+	if err := b.chroot(ctx, "", append([]string{"systemctl", "disable"}, disableUnits...)...); err != nil {
+		return err
+	}
 	if b.o.RootPassword != "" {
 		return b.chroot(ctx, "root:"+b.o.RootPassword+"\n", "chpasswd")
 	}
