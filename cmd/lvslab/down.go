@@ -1,0 +1,109 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/lvslab/lvslab/labs"
+	"github.com/lvslab/lvslab/provision"
+)
+
+func downCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "down",
+		Usage:     "remove everything of a lab: VMs, disks, networks, keys and console logs",
+		ArgsUsage: "[LAB | --name NAME | --all]",
+		Description: `Finds the lab's objects by lvslab's tag in libvirt, not by reading the lab
+file, so it also cleans up after a crash or an edited file. It stops and
+undefines the VMs, deletes their disks and seeds, stops and undefines the
+networks, and removes the console logs and the lab's folder (SSH key,
+known_hosts). Every removed thing is listed; pieces already gone are fine.
+Other labs, and anything without lvslab's tag, are never touched. The shared
+storage pool "lvslab" stays.
+
+LAB is a lab file or an embedded lab (its name: field names the lab), or
+directly a lab's name as "lvslab status" shows it.
+
+Examples:
+   lvslab down                  # the default lab (tedu-nat, lab name tedu)
+   lvslab down tedu             # by lab name
+   lvslab down my-lab.yaml
+   lvslab down --name twonic-dr
+   lvslab down --all            # every lvslab lab of this libvirt`,
+		Flags: []cli.Flag{
+			connectFlag(),
+			&cli.StringFlag{Name: "name", Usage: "the lab's `NAME` (the name: field of its file)"},
+			&cli.BoolFlag{Name: "all", Usage: "remove every lab lvslab made on this libvirt"},
+		},
+		Action: func(c *cli.Context) error {
+			sel, err := labSelector(c, true)
+			if err != nil {
+				return err
+			}
+			conn, err := provision.Connect(c.String("connect"))
+			if err != nil {
+				return err
+			}
+			defer conn.Close()
+			rep, err := provision.Down(context.WithoutCancel(c.Context), conn, sel, provision.DownOptions{Out: c.App.Writer})
+			if err != nil {
+				return err
+			}
+			switch {
+			case len(rep.Labs) == 0:
+				fmt.Fprintln(c.App.Writer, "no lvslab lab found")
+			case len(rep.Removed) == 0:
+				fmt.Fprintf(c.App.Writer, "nothing of lab %s was left\n", joinLabs(rep.Labs))
+			default:
+				fmt.Fprintf(c.App.Writer, "lab %s removed (%d objects)\n", joinLabs(rep.Labs), len(rep.Removed))
+			}
+			return nil
+		},
+	}
+}
+
+var labNameRe = regexp.MustCompile(`^[a-z][a-z0-9-]{0,19}$`)
+
+// labSelector reads [LAB | --name N | --all]: a lab file or embedded lab
+// gives its name; an argument that is neither is taken as a lab name.
+func labSelector(c *cli.Context, allowAll bool) (provision.Selector, error) {
+	name, all := c.String("name"), allowAll && c.Bool("all")
+	given := 0
+	for _, set := range []bool{c.NArg() > 0, name != "", all} {
+		if set {
+			given++
+		}
+	}
+	if given > 1 || c.NArg() > 1 {
+		return provision.Selector{}, cli.Exit("give one of LAB, --name or --all", 2)
+	}
+	switch {
+	case all:
+		return provision.Selector{All: true}, nil
+	case name != "":
+		return provision.Selector{Lab: name}, nil
+	}
+	arg := c.Args().First()
+	lab, err := labs.Load(arg)
+	if err == nil {
+		return provision.Selector{Lab: lab.Name}, nil
+	}
+	if labNameRe.MatchString(arg) {
+		return provision.Selector{Lab: arg}, nil
+	}
+	return provision.Selector{}, cli.Exit(err.Error(), 1)
+}
+
+func joinLabs(names []string) string {
+	s := ""
+	for i, n := range names {
+		if i > 0 {
+			s += ", "
+		}
+		s += n
+	}
+	return s
+}

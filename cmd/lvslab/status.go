@@ -1,0 +1,124 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/lvslab/lvslab/labs"
+	"github.com/lvslab/lvslab/provision"
+	"github.com/lvslab/lvslab/topology"
+)
+
+func statusCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "status",
+		Usage:     "show each node's VM state, addresses and whether SSH answers",
+		ArgsUsage: "[LAB | --name NAME]",
+		Description: `Reads the lab from libvirt by lvslab's tag: for each node the VM's state
+(running, shut off, ... or missing), its addresses, and whether its SSH server
+answers (TCP connect and SSH banner, 2 s timeout); then the lab's networks and
+disks. With a lab file, nodes that have no VM yet are listed as missing. With
+no LAB, every lvslab lab of this libvirt is shown.
+
+Examples:
+   lvslab status                    # every lab
+   lvslab status tedu-nat
+   lvslab status --name tedu --output json`,
+		Flags: []cli.Flag{
+			connectFlag(),
+			&cli.StringFlag{Name: "name", Usage: "the lab's `NAME`"},
+			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "text", Usage: "`FORMAT`: text or json"},
+		},
+		Action: func(c *cli.Context) error {
+			format := c.String("output")
+			if format != "text" && format != "json" {
+				return cli.Exit(fmt.Sprintf("--output %q: use text or json", format), 2)
+			}
+			var file *topology.Lab
+			var names []string
+			if c.NArg() > 0 || c.String("name") != "" {
+				sel, err := labSelector(c, false)
+				if err != nil {
+					return err
+				}
+				names = []string{sel.Lab}
+				if c.NArg() > 0 {
+					file, _ = labs.Load(c.Args().First())
+				}
+			}
+			conn, err := provision.Connect(c.String("connect"))
+			if err != nil {
+				return err
+			}
+			defer conn.Close()
+			if names == nil {
+				if names, err = provision.Labs(conn, ""); err != nil {
+					return err
+				}
+			}
+			all := []*provision.LabStatus{}
+			for _, name := range names {
+				st, err := provision.Status(c.Context, conn, name, provision.StatusOptions{Lab: file})
+				if err != nil {
+					return err
+				}
+				all = append(all, st)
+			}
+			if format == "json" {
+				enc := json.NewEncoder(c.App.Writer)
+				enc.SetIndent("", "  ")
+				return enc.Encode(all)
+			}
+			if len(all) == 0 {
+				fmt.Fprintln(c.App.Writer, "no lvslab lab found (\"lvslab up\" makes one)")
+			}
+			for _, st := range all {
+				printStatus(c.App.Writer, st)
+			}
+			return nil
+		},
+	}
+}
+
+func printStatus(w io.Writer, st *provision.LabStatus) {
+	fmt.Fprintf(w, "lab %s", st.Lab)
+	if st.File != "" {
+		fmt.Fprintf(w, " (from %s)", st.File)
+	}
+	fmt.Fprintln(w)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "  NODE\tROLE\tVM\tSTATE\tADDRESSES\tSSH")
+	for _, n := range st.Nodes {
+		ssh := "-"
+		switch {
+		case n.SSH != "":
+			ssh = "up (" + n.SSH + ")"
+		case n.SSHError != "":
+			ssh = "down: " + n.SSHError
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\n", n.Node, dash(n.Role), n.Domain, n.State, dash(strings.Join(n.Addresses, ", ")), ssh)
+	}
+	tw.Flush()
+	for _, n := range st.Networks {
+		state := "inactive"
+		if n.Active {
+			state = "active"
+		}
+		fmt.Fprintf(w, "  network %s: bridge %s, %s\n", n.Name, n.Bridge, state)
+	}
+	if len(st.Volumes) > 0 {
+		fmt.Fprintf(w, "  disks: %s\n", strings.Join(st.Volumes, " "))
+	}
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
