@@ -1,0 +1,139 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/urfave/cli/v2"
+	"libvirt.org/go/libvirt"
+
+	"github.com/lvslab/lvslab/labs"
+	"github.com/lvslab/lvslab/provision"
+)
+
+// runLifecycle runs "lvslab ARGS" with the up, down and status commands.
+func runLifecycle(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	var out bytes.Buffer
+	app := &cli.App{Name: "lvslab", Writer: &out, ErrWriter: &out,
+		Commands:       []*cli.Command{upCommand(), downCommand(), statusCommand()},
+		ExitErrHandler: func(*cli.Context, error) {}} // no os.Exit in tests
+	err := app.Run(append([]string{"lvslab"}, args...))
+	return out.String(), err
+}
+
+// defineStopped defines the tedu-nat lab's networks and one stopped node on
+// test:///default (a stopped node is never probed over the network).
+func defineStopped(t *testing.T, conn *libvirt.Connect) {
+	t.Helper()
+	lab, err := labs.Load("tedu-nat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, nw := range lab.Networks {
+		x, err := provision.NetworkXML(lab, nw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, err := conn.NetworkDefineXML(x)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n.Free()
+	}
+	x, err := provision.DomainXML(lab, lab.Node("web1"), provision.DomainSpec{Type: "test",
+		Overlay: "/p/tedu_web1.qcow2", Seed: "/p/tedu_web1.seed.iso", ConsoleLog: t.TempDir() + "/tedu-web1.log", SSH: "192.168.2.100"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := conn.DomainDefineXML(x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Free()
+}
+
+func TestStatusAndDownCommands(t *testing.T) {
+	t.Setenv(provision.EnvHome, t.TempDir())
+	// The commands open their own connections; this one keeps the mock's
+	// state alive between them.
+	conn, err := libvirt.NewConnect("test:///default")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	defineStopped(t, conn)
+
+	out, err := runLifecycle(t, "status", "--connect", "test:///default", "--output", "json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st []provision.LabStatus
+	if err := json.Unmarshal([]byte(out), &st); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if len(st) != 1 || st[0].Lab != "tedu" || len(st[0].Nodes) != 1 || st[0].Nodes[0].State != "shut off" || len(st[0].Networks) != 2 {
+		t.Errorf("status %+v", st)
+	}
+	// With the lab file, the nodes without a VM show as missing.
+	out, err = runLifecycle(t, "status", "--connect", "test:///default", "tedu-nat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"lab tedu (from embedded:tedu-nat)", "client1", "missing", "web1", "shut off", "network tedu-private1"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("status text lacks %q:\n%s", want, out)
+		}
+	}
+
+	// "tedu" is no lab file: it is the lab's name.
+	out, err = runLifecycle(t, "down", "--connect", "test:///default", "tedu")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"removed domain tedu-web1", "removed network tedu-private1", "removed network tedu-private2", "lab tedu removed"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("down output lacks %q:\n%s", want, out)
+		}
+	}
+	out, err = runLifecycle(t, "down", "--connect", "test:///default", "tedu-nat")
+	if err != nil || !strings.Contains(out, "nothing of lab tedu was left") {
+		t.Errorf("second down: %v\n%s", err, out)
+	}
+	out, err = runLifecycle(t, "status", "--connect", "test:///default")
+	if err != nil || !strings.Contains(out, "no lvslab lab found") {
+		t.Errorf("status after down: %v\n%s", err, out)
+	}
+}
+
+func TestDownSelector(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string // error substring, or "" for success
+	}{
+		{[]string{"down", "--name", "x", "--all"}, "one of LAB, --name or --all"},
+		{[]string{"down", "a", "b"}, "one of LAB"},
+		{[]string{"down", "./no/such.yaml"}, "no/such.yaml"},
+		{[]string{"status", "--output", "yaml"}, "--output"},
+	} {
+		args := append([]string{c.args[0], "--connect", "test:///default"}, c.args[1:]...)
+		_, err := runLifecycle(t, args...)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v: got %v, want %q", c.args, err, c.want)
+		}
+	}
+}
+
+func TestLifecycleHelp(t *testing.T) {
+	for _, cmd := range []string{"up", "down", "status"} {
+		out, err := runLifecycle(t, cmd, "--help")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(out, "Examples:") || !strings.Contains(out, "--connect") {
+			t.Errorf("%s --help:\n%s", cmd, out)
+		}
+	}
+}
