@@ -87,10 +87,10 @@ func bootInSandbox(t *testing.T) {
 		t.Fatalf("no SSH banner after %s: %v\nconsole:\n%s", boot.Round(100*time.Millisecond), err, console)
 	}
 	login := time.Now()
-	out := sshRun(t, work, "systemd-analyze; systemd-analyze critical-chain ssh.service; systemd-analyze blame | head -12; ipvsadm -Ln | head -2; hostname; df -h / | tail -1")
+	out := sshRun(t, work, "systemd-analyze; systemd-analyze critical-chain ssh.service; journalctl -o short-monotonic -u lvslab-seed | tail -4; dmesg | grep -E 'Run /init|Freeing unused kernel|EXT4-fs .vda.: mounted|systemd 252|virtio_net.*eth0' ; systemd-analyze blame | head -12; ipvsadm -Ln | head -2; hostname; df -h / | tail -1")
 	t.Logf("SSH login + commands took %s:\n%s", time.Since(login).Round(100*time.Millisecond), out)
-	fmt.Printf("BENCH boot-to-SSH %.1f s with %d vCPU (banner %q), disk %.0f MB, kernel+initrd %.1f MB\n",
-		boot.Seconds(), benchVCPUs(), strings.TrimSpace(banner), float64(img.Manifest.DiskBytes)/1e6,
+	fmt.Printf("BENCH boot-to-SSH %.1f s with %d vCPU, seed on %s (banner %q), disk %.0f MB, kernel+initrd %.1f MB\n",
+		boot.Seconds(), benchVCPUs(), benchSeedBus().bus, strings.TrimSpace(banner), float64(img.Manifest.DiskBytes)/1e6,
 		float64(img.Manifest.KernelBytes+img.Manifest.InitrdBytes)/1e6)
 	virsh(t, "destroy", "lvsbench")
 }
@@ -114,12 +114,13 @@ EOF
 }
 
 func benchDomain(img Image, work string) string {
+	seed := benchSeedBus()
 	return fmt.Sprintf(`<domain type='qemu'>
   <name>lvsbench</name>
   <memory unit='MiB'>512</memory>
   <vcpu>%d</vcpu>
   <os>
-    <type arch='x86_64' machine='pc'>hvm</type>
+    <type arch='x86_64' machine='%s'>hvm</type>
     <kernel>%s</kernel>
     <initrd>%s</initrd>
     <cmdline>%s</cmdline>
@@ -131,10 +132,10 @@ func benchDomain(img Image, work string) string {
       <source file='%s/overlay.qcow2'/>
       <target dev='vda' bus='virtio'/>
     </disk>
-    <disk type='file' device='cdrom'>
+    <disk type='file' device='%s'>
       <driver name='qemu' type='raw'/>
       <source file='%s/seed.iso'/>
-      <target dev='hdc' bus='ide'/>
+      <target dev='%s' bus='%s'/>
       <readonly/>
     </disk>
     <interface type='network'>
@@ -148,7 +149,23 @@ func benchDomain(img Image, work string) string {
     <memballoon model='none'/>
   </devices>
 </domain>
-`, benchVCPUs(), img.Kernel, img.Initrd, img.Cmdline, work, work, benchNet, work, work)
+`, benchVCPUs(), seed.machine, img.Kernel, img.Initrd, img.Cmdline, work,
+		seed.device, work, seed.target, seed.bus, benchNet, work, work)
+}
+
+// seedBus is how the seed ISO is attached.
+type seedBus struct{ machine, device, target, bus string }
+
+// benchSeedBus is LVSLAB_BENCH_SEED: "ide" (cdrom, i440fx; the default),
+// "sata" (cdrom, q35) or "virtio" (read-only virtio disk: no ATA probing).
+func benchSeedBus() seedBus {
+	switch os.Getenv("LVSLAB_BENCH_SEED") {
+	case "sata":
+		return seedBus{"q35", "cdrom", "sda", "sata"}
+	case "virtio":
+		return seedBus{"pc", "disk", "vdb", "virtio"}
+	}
+	return seedBus{"pc", "cdrom", "hdc", "ide"}
 }
 
 func writeSeed(t *testing.T, path, initScript string) {

@@ -2,6 +2,7 @@ package image
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
@@ -59,11 +60,15 @@ func fakeRootfs(root string) error {
 		"usr/share/locale/de/x.mo":      "x",
 		"usr/share/locale/locale.alias": "a",
 		"usr/share/man/man1/curl.1.gz":  "m",
-		"lib/modules/" + fakeKernel + "/modules.dep": "kernel/drivers/block/virtio_blk.ko:\n" +
+		"usr/bin/busybox":               "\x7fELF busybox",
+		"lib/modules/" + fakeKernel + "/modules.dep": "kernel/drivers/block/virtio_blk.ko: kernel/drivers/virtio/virtio.ko\n" +
+			"kernel/drivers/virtio/virtio.ko:\nkernel/drivers/virtio/virtio_pci.ko: kernel/drivers/virtio/virtio.ko\n" +
+			"kernel/crypto/crc32c_generic.ko:\nkernel/fs/ext4/ext4.ko: kernel/fs/jbd2/jbd2.ko\nkernel/fs/jbd2/jbd2.ko:\n" +
 			"kernel/net/netfilter/ipvs/ip_vs.ko: kernel/net/netfilter/nf_conntrack.ko kernel/lib/other.ko\n" +
 			"kernel/net/netfilter/nf_conntrack.ko:\nkernel/lib/other.ko:\nkernel/sound/snd.ko:\n",
 	}
-	for _, m := range []string{"drivers/block/virtio_blk.ko", "net/netfilter/ipvs/ip_vs.ko", "net/netfilter/nf_conntrack.ko", "lib/other.ko", "sound/snd.ko"} {
+	for _, m := range []string{"drivers/virtio/virtio.ko", "drivers/virtio/virtio_pci.ko", "crypto/crc32c_generic.ko",
+		"fs/ext4/ext4.ko", "fs/jbd2/jbd2.ko", "drivers/block/virtio_blk.ko", "net/netfilter/ipvs/ip_vs.ko", "net/netfilter/nf_conntrack.ko", "lib/other.ko", "sound/snd.ko"} {
 		files["lib/modules/"+fakeKernel+"/kernel/"+m] = "ko"
 	}
 	for p, data := range files {
@@ -144,7 +149,7 @@ func TestBuildConfiguresGuest(t *testing.T) {
 	}
 	all := strings.Join(chroots, "\n")
 	for _, want := range []string{"systemctl enable systemd-networkd.service lvslab-seed.service ssh.service",
-		"systemctl mask apt-daily.timer", "chpasswd <root:lab\n", "depmod -a " + fakeKernel, "update-initramfs -u -k " + fakeKernel} {
+		"systemctl mask apt-daily.timer", "chpasswd <root:lab\n", "depmod -a " + fakeKernel} {
 		if !strings.Contains(all, want) {
 			t.Errorf("no chroot command %q in:\n%s", want, all)
 		}
@@ -247,7 +252,7 @@ func TestPruneModulesKeepsDependencies(t *testing.T) {
 	}
 	mod := filepath.Join(root, "lib/modules", fakeKernel)
 	kept, removed, err := pruneModules(mod)
-	if err != nil || kept != 4 || removed != 1 {
+	if err != nil || kept != 9 || removed != 1 {
 		t.Fatalf("kept %d removed %d err %v", kept, removed, err)
 	}
 	if _, err := os.Stat(filepath.Join(mod, "kernel/lib/other.ko")); err != nil {
@@ -317,5 +322,36 @@ func TestDefaultDirAndNames(t *testing.T) {
 	}
 	if unescapeMount(`/a\040b`) != "/a b" {
 		t.Error("unescapeMount")
+	}
+}
+
+func TestInitrd(t *testing.T) {
+	root := t.TempDir()
+	if err := fakeRootfs(root); err != nil {
+		t.Fatal(err)
+	}
+	order, err := moduleOrder(filepath.Join(root, "lib/modules", fakeKernel, "modules.dep"), initrdModules)
+	want := []string{"kernel/crypto/crc32c_generic.ko", "kernel/drivers/virtio/virtio.ko", "kernel/drivers/virtio/virtio_pci.ko",
+		"kernel/drivers/block/virtio_blk.ko", "kernel/fs/jbd2/jbd2.ko", "kernel/fs/ext4/ext4.ko"}
+	if err != nil || !slices.Equal(order, want) {
+		t.Errorf("moduleOrder = %v, %v", order, err)
+	}
+	var buf bytes.Buffer
+	if err := writeInitrd(&buf, root, fakeKernel); err != nil {
+		t.Fatal(err)
+	}
+	zr, err := gzip.NewReader(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, _ := io.ReadAll(zr)
+	if !bytes.HasPrefix(data, []byte("070701")) || len(data)%4 != 0 {
+		t.Errorf("not a padded newc cpio: %q", data[:16])
+	}
+	for _, name := range []string{"init\x00", "bin/busybox\x00", "dev/console\x00", "lib/modules/ext4.ko\x00",
+		"crc32c_generic.ko\nvirtio.ko\nvirtio_pci.ko", "TRAILER!!!\x00", "switch_root /root /sbin/init"} {
+		if !bytes.Contains(data, []byte(name)) {
+			t.Errorf("initrd lacks %q", name)
+		}
 	}
 }

@@ -28,6 +28,7 @@ var Packages = []string{
 	"systemd-sysv", "udev", "openssh-server", "ipvsadm", "iproute2", "curl",
 	"apache2", "kmod", "procps", "iputils-ping", "netbase", "initramfs-tools",
 	"linux-image-amd64",
+	"busybox-static", // the tiny initrd's only program
 }
 
 // Options describe one image build.

@@ -100,7 +100,7 @@ func (b *builder) run(ctx context.Context) (Manifest, error) {
 		{b.rootfsTitle(), func() error { return b.makeRootfs(ctx) }},
 		{"configure the guest (seed unit, ssh, masked units)", func() error { return b.configure(ctx) }},
 		{"keep only the kernel modules a lab VM needs", func() error { return b.trimModules(ctx) }},
-		{"make a minimal initrd", func() error { return b.initrd(ctx) }},
+		{"make a tiny initrd (busybox, virtio and ext4 modules)", func() error { return b.initrd(ctx) }},
 		{"remove docs, locales and caches", func() error { return slim(b.rootfs) }},
 		{"make the ext4 filesystem", func() error {
 			return b.cmd(ctx, Command{Name: "mkfs.ext4", Args: []string{"-q", "-F", "-L", "lvslab-root",
@@ -173,17 +173,19 @@ func (b *builder) trimModules(ctx context.Context) error {
 	return b.chroot(ctx, "", "depmod", "-a", b.kver)
 }
 
-// initrd rebuilds the initrd with the MODULES=list configuration written by
-// configure and copies it and the kernel out for direct kernel boot.
+// initrd writes lvslab's tiny initrd (see templates/image/initrd-init) and
+// copies it and the kernel out for direct kernel boot.
 func (b *builder) initrd(ctx context.Context) error {
-	if err := b.chroot(ctx, "", "update-initramfs", "-u", "-k", b.kver); err != nil {
-		return err
-	}
 	if err := copyFile(filepath.Join(b.rootfs, "boot", "vmlinuz-"+b.kver), filepath.Join(b.out, KernelFile), 0o644); err != nil {
 		return fmt.Errorf("copy kernel: %w", err)
 	}
-	if err := copyFile(filepath.Join(b.rootfs, "boot", "initrd.img-"+b.kver), filepath.Join(b.out, InitrdFile), 0o644); err != nil {
-		return fmt.Errorf("copy initrd: %w", err)
+	f, err := os.Create(filepath.Join(b.out, InitrdFile))
+	if err != nil {
+		return err
 	}
-	return nil
+	if err := writeInitrd(f, b.rootfs, b.kver); err != nil {
+		f.Close()
+		return fmt.Errorf("make the initrd: %w", err)
+	}
+	return f.Close()
 }
