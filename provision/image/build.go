@@ -45,6 +45,9 @@ func Build(ctx context.Context, opts Options) (Image, error) {
 			return img, nil
 		}
 	}
+	if err := checkUnused(o.Dir, o.Name); err != nil {
+		return Image{}, err
+	}
 	if _, real := o.Runner.(ExecRunner); real {
 		if err := checkHost(); err != nil {
 			return Image{}, err

@@ -36,7 +36,7 @@ func TestBootToSSHE2E(t *testing.T) {
 	if sandbox.Current() == "" {
 		// Build (or reuse) the image outside: the sandbox hides nothing it
 		// needs, but a build is not part of the figure.
-		if _, err := Build(context.Background(), Options{Progress: os.Stderr, Mirror: os.Getenv("LVSLAB_MIRROR")}); err != nil {
+		if _, err := Build(context.Background(), Options{Name: benchImage(), Progress: os.Stderr, Mirror: os.Getenv("LVSLAB_MIRROR")}); err != nil {
 			t.Fatal(err)
 		}
 		args := []string{os.Args[0], "-test.run=^TestBootToSSHE2E$", "-test.v", "-test.timeout=15m"}
@@ -56,7 +56,7 @@ func TestBootToSSHE2E(t *testing.T) {
 }
 
 func bootInSandbox(t *testing.T) {
-	img, err := Resolve("", DefaultName)
+	img, err := Resolve("", benchImage())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -240,4 +240,12 @@ func benchVCPUs() int {
 		return n
 	}
 	return 1
+}
+
+// benchImage is LVSLAB_BENCH_IMAGE, default DefaultName.
+func benchImage() string {
+	if n := os.Getenv("LVSLAB_BENCH_IMAGE"); n != "" {
+		return n
+	}
+	return DefaultName
 }

@@ -15,13 +15,15 @@ func e2e(t *testing.T) {
 	}
 }
 
-// TestBuildE2E builds the default image for real into DefaultDir() (so that
-// other end-to-end tests reuse it). LVSLAB_E2E_FORCE=1 rebuilds it.
+// TestBuildE2E builds the image LVSLAB_BENCH_IMAGE (default "debian-12")
+// for real into DefaultDir() (so that other end-to-end tests reuse it).
+// LVSLAB_E2E_FORCE=1 rebuilds it (refused while VMs use it).
 func TestBuildE2E(t *testing.T) {
 	e2e(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
 	img, err := Build(ctx, Options{
+		Name:     benchImage(),
 		Progress: os.Stderr,
 		Force:    os.Getenv("LVSLAB_E2E_FORCE") == "1",
 		Mirror:   os.Getenv("LVSLAB_MIRROR"),

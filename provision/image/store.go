@@ -161,9 +161,9 @@ func List(dir string) ([]Image, error) {
 	return out, nil
 }
 
-// Remove deletes a built image. Clones made from it keep working only if
-// they were flattened; linked clones need their backing disk, so remove
-// labs first.
+// Remove deletes a built image. Linked clones need their backing disk:
+// Remove refuses while a running VM holds it open, but a stopped lab made
+// from the image breaks, so take labs down first.
 func Remove(dir, name string) error {
 	if dir == "" {
 		dir = DefaultDir()
@@ -180,6 +180,9 @@ func Remove(dir, name string) error {
 		return err
 	}
 	defer unlock()
+	if err := checkUnused(dir, name); err != nil {
+		return err
+	}
 	// Rename first so that a half-deleted image never looks valid.
 	trash, err := os.MkdirTemp(dir, ".rm-"+name+"-")
 	if err != nil {
