@@ -234,3 +234,31 @@ func keys(m map[string]string) []string {
 	}
 	return out
 }
+
+func TestSeedNonRootUserWithPassword(t *testing.T) {
+	c := testSeedConfig(t)
+	lab := *c.Lab
+	lab.Login.User, lab.Login.Password = "student", `pa"ss: #1`
+	c.Lab = &lab
+	files, err := SeedFiles(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var user struct {
+		SSHPwauth bool `yaml:"ssh_pwauth"`
+		Users     []any
+		Chpasswd  struct {
+			Users []map[string]string `yaml:"users"`
+		} `yaml:"chpasswd"`
+	}
+	if err := yaml.Unmarshal(files["user-data"], &user); err != nil {
+		t.Fatalf("%v\n%s", err, files["user-data"])
+	}
+	if !user.SSHPwauth || len(user.Users) != 2 || len(user.Chpasswd.Users) != 1 ||
+		user.Chpasswd.Users[0]["name"] != "student" || user.Chpasswd.Users[0]["password"] != `pa"ss: #1` {
+		t.Errorf("user-data: %+v\n%s", user, files["user-data"])
+	}
+	if !strings.Contains(string(files["lvslab-init.sh"]), `put '/home/student'/.ssh/authorized_keys`) {
+		t.Errorf("lvslab-init.sh does not install the key for student")
+	}
+}
