@@ -9,7 +9,13 @@ func commands() []*cli.Command {
 		validateCommand(),
 		planCommand(),
 		graphCommand(),
+		imageCommand(),
+		upCommand(),
+		statusCommand(),
 		verifyCommand(),
 		drillCommand(),
+		downCommand(),
+		sandboxCommand(),
+		sandboxInnerCommand(),
 	}
 }

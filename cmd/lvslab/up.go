@@ -14,10 +14,6 @@ import (
 	"github.com/lvslab/lvslab/provision"
 )
 
-// upConfigure is the configure phase "lvslab up" runs once every node answers
-// SSH (roles over SSH); nil brings the VMs up only.
-var upConfigure provision.ConfigureFunc
-
 // connectFlag is --connect, shared by up, down and status.
 func connectFlag() cli.Flag {
 	return &cli.StringFlag{
@@ -33,12 +29,13 @@ type upOptions struct {
 	accel   string
 	retain  bool
 	timeout time.Duration
+	vmsOnly bool
 }
 
 func upCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "up",
-		Usage:     "create (or resume) the lab's VMs and networks, and wait until every node answers SSH",
+		Usage:     "create (or resume) the lab's VMs and networks, then configure every node over SSH",
 		ArgsUsage: labArgUsage,
 		Description: `Brings a lab up through libvirt, in order:
    pool      the storage pool "lvslab" (/var/lib/libvirt/images/lvslab), made once
@@ -50,6 +47,10 @@ func upCommand() *cli.Command {
    domains   "<lab>-<node>" VMs with one NIC per lab NIC (same order, fixed MACs)
    start     all VMs at once
    ssh       waits until each node accepts SSH on its first lab address
+   configure brings every node to its desired state over SSH, all at once:
+             hostname, NICs (persistent, DHCP off), gateway, sysctls, VIP
+             aliases, web page, ipvsadm rules read back and compared; each
+             node reports "changed (steps)" or "unchanged"
 
 Every object carries an lvslab tag, so "lvslab down" finds it without the lab
 file. Running "up" again reuses what exists: stopped VMs are started, and the
@@ -73,6 +74,7 @@ Examples:
 			connectFlag(),
 			&cli.StringFlag{Name: "accel", Value: provision.AccelAuto, Usage: "`MODE` of the VMs: kvm, tcg (QEMU emulation, slow) or auto (KVM when libvirt offers it)"},
 			&cli.BoolFlag{Name: "retain", Usage: "on failure, keep what this run created (to debug it; \"lvslab down\" removes it)"},
+			&cli.BoolFlag{Name: "vms-only", Usage: "bring the VMs up and stop at SSH: configure nothing over SSH"},
 			&cli.DurationFlag{Name: "timeout", Usage: "how long to wait for SSH on the nodes", DefaultText: "5m under TCG, 2m under KVM"},
 		},
 		Action: func(c *cli.Context) error {
@@ -80,7 +82,7 @@ Examples:
 			if err != nil {
 				return err
 			}
-			o := upOptions{uri: c.String("connect"), accel: c.String("accel"), retain: c.Bool("retain"), timeout: c.Duration("timeout")}
+			o := upOptions{uri: c.String("connect"), accel: c.String("accel"), retain: c.Bool("retain"), timeout: c.Duration("timeout"), vmsOnly: c.Bool("vms-only")}
 			ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			conn, err := provision.Connect(o.uri)
@@ -88,9 +90,11 @@ Examples:
 				return err
 			}
 			defer conn.Close()
-			res, err := provision.Up(ctx, conn, lab, provision.Options{
-				Accel: o.accel, Retain: o.retain, Timeout: o.timeout, Out: c.App.Writer, Configure: upConfigure,
-			})
+			opts := provision.Options{Accel: o.accel, Retain: o.retain, Timeout: o.timeout, Out: c.App.Writer}
+			if !o.vmsOnly {
+				opts.Configure = provision.Configure(conn, c.App.Writer, nil)
+			}
+			res, err := provision.Up(ctx, conn, lab, opts)
 			if err != nil {
 				return err
 			}
