@@ -38,6 +38,8 @@ user = "root"
 group = "root"
 dynamic_ownership = 0
 security_driver = "none"
+# No private /dev per guest: it would try to recreate the masked /dev/kvm.
+namespaces = [ ]
 `
 
 // RunInner is the sandbox's inside half, run by InnerCommand in the new
@@ -59,7 +61,7 @@ func RunInner(ctx context.Context, argv []string) (int, error) {
 		return 0, fmt.Errorf("make the sandbox's mounts private: %w", err)
 	}
 	if cfg.MaskKVM {
-		if err := unix.Mount("/dev/null", "/dev/kvm", "", unix.MS_BIND, ""); err != nil {
+		if err := hideKVM(); err != nil {
 			return 0, fmt.Errorf("hide /dev/kvm: %w", err)
 		}
 	}
@@ -78,6 +80,25 @@ func RunInner(ctx context.Context, argv []string) (int, error) {
 		return 127, fmt.Errorf("run %s in the sandbox: %w", argv[0], err)
 	}
 	return exitCode(waitForwarding(ctx, cmd))
+}
+
+// hideKVM puts an empty read-only regular file over /dev/kvm. Seen here: with
+// /dev/null bound there, libvirtd still took it for a KVM device and probed
+// QEMU again on every call (16-30 s per define); a plain file is not a
+// device, so libvirt settles on TCG once (a define then takes milliseconds).
+func hideKVM() error {
+	f, err := os.CreateTemp("", "lvslab-nokvm-")
+	if err != nil {
+		return err
+	}
+	name := f.Name()
+	f.Close()
+	// The bind mount keeps the inode; the name can go at once.
+	defer os.Remove(name)
+	if err := unix.Mount(name, "/dev/kvm", "", unix.MS_BIND, ""); err != nil {
+		return err
+	}
+	return unix.Mount("", "/dev/kvm", "", unix.MS_REMOUNT|unix.MS_BIND|unix.MS_RDONLY, "")
 }
 
 func withoutEnv(env []string, key string) []string {
