@@ -376,11 +376,10 @@ func verifyService(ctx context.Context, lab *topology.Lab, ls labService, cx, dx
 		return nil, cannot("%v", err)
 	}
 	sr.Seconds = took.Seconds()
-	after, err := ReadTable(ctx, dx)
+	deltas, err := settledDeltas(ctx, dx, ls, dests, tsvc, key, len(replies))
 	if err != nil {
 		return nil, cannot("director: %v", err)
 	}
-	deltas := statsDeltas(ls, dests, tsvc, FindService(after, key))
 	analyze(sr, dests, replies, mapper, deltas, opts.Prober)
 	return sr, nil
 }
@@ -451,6 +450,37 @@ func rulesCheck(ls labService, tsvc *TableService) Check {
 		return failf("director rules", "%s differs from the lab: %s", s.Key(), strings.Join(diffs, "; "))
 	}
 	return passf("director rules", "%s %s with %d real server(s), as in the lab", s.Key(), tsvc.Scheduler, len(tsvc.Dests))
+}
+
+// CounterSettle bounds the wait for the director's counters to catch up:
+// the kernel folds its per-CPU IPVS counters into the totals ipvsadm shows
+// only every 2 s (the rate estimator's tick), so a read right after the loop
+// can lag behind it.
+var CounterSettle = 5 * time.Second
+
+// settledDeltas reads the table again until the counters account for every
+// request sent (or CounterSettle passes) and returns the deltas.
+func settledDeltas(ctx context.Context, dx roles.Executor, ls labService, dests []Dest, before *TableService, key string, sent int) ([]int, error) {
+	deadline := time.Now().Add(CounterSettle)
+	for {
+		after, err := ReadTable(ctx, dx)
+		if err != nil {
+			return nil, err
+		}
+		deltas := statsDeltas(ls, dests, before, FindService(after, key))
+		total := 0
+		for _, d := range deltas {
+			total += max(d, 0)
+		}
+		if total >= sent || !time.Now().Before(deadline) {
+			return deltas, nil
+		}
+		select {
+		case <-ctx.Done():
+			return deltas, nil
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
 }
 
 // statsDeltas is each destination's connection counter delta across the
