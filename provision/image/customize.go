@@ -31,6 +31,10 @@ func guestFiles(o Options) ([]guestFile, error) {
 	if err != nil {
 		return nil, err
 	}
+	apacheAfterSSH, err := fs.ReadFile(templates.Image, "image/apache2-after-ssh.conf")
+	if err != nil {
+		return nil, err
+	}
 	sshd := "# lvslab: root logs in with the lab's key.\nPermitRootLogin prohibit-password\nUseDNS no\n"
 	if o.RootPassword != "" {
 		sshd = "# lvslab: classroom image, root may also log in with its password.\nPermitRootLogin yes\nPasswordAuthentication yes\nUseDNS no\n"
@@ -40,6 +44,7 @@ func guestFiles(o Options) ([]guestFile, error) {
 		{"/usr/local/sbin/lvslab-seed", 0o755, string(seedScript)},
 		{"/etc/systemd/system/ssh.service.d/lvslab-hostkeys.conf", 0o644, string(hostKeys)},
 		{"/etc/ssh/sshd_config.d/lvslab.conf", 0o644, sshd},
+		{"/etc/systemd/system/apache2.service.d/lvslab-after-ssh.conf", 0o644, string(apacheAfterSSH)},
 		{"/etc/fstab", 0o644, "/dev/vda / ext4 rw,noatime,errors=remount-ro 0 0\n"},
 		{"/etc/hostname", 0o644, "lvslab\n"},
 		{"/etc/hosts", 0o644, "127.0.0.1\tlocalhost\n127.0.1.1\tlvslab\n::1\tlocalhost ip6-localhost ip6-loopback\n"},
@@ -80,7 +85,7 @@ var (
 		// rw by the kernel command line, and every system user exists already.
 		"systemd-remount-fs.service", "systemd-sysusers.service",
 		"systemd-update-utmp.service", "systemd-update-utmp-runlevel.service", "modprobe@loop.service",
-		"systemd-journal-flush.service",
+		"systemd-journal-flush.service", "systemd-random-seed.service", "kmod-static-nodes.service",
 	}
 	// Disabled rather than masked: a student may enable it on purpose (the
 	// exercises' "systemctl enable ipvsadm"); lvslab uses its own unit.

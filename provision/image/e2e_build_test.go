@@ -27,6 +27,7 @@ func TestBuildE2E(t *testing.T) {
 		Progress: os.Stderr,
 		Force:    os.Getenv("LVSLAB_E2E_FORCE") == "1",
 		Mirror:   os.Getenv("LVSLAB_MIRROR"),
+		Compress: os.Getenv("LVSLAB_E2E_COMPRESS") == "1",
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -37,6 +37,7 @@ type Manifest struct {
 	InitrdBytes   int64     `json:"initrd_bytes"`
 	BuildSeconds  float64   `json:"build_seconds"`
 	RootPassword  bool      `json:"root_password"` // a root password is set
+	Compressed    bool      `json:"compressed"`    // disk.qcow2 is compressed
 }
 
 func writeManifest(dir string, m Manifest) error {

@@ -47,6 +47,9 @@ type Options struct {
 	RootPassword string
 	// ExtraPackages are added to Packages.
 	ExtraPackages []string
+	// Compress writes a compressed qcow2 (about a third of the size; QEMU
+	// decompresses the base image's clusters as guests read them).
+	Compress bool
 	// DiskSize is the filesystem size in bytes; default DefaultDiskSize.
 	DiskSize int64
 	// Runner runs the external commands; nil runs them for real. Tests

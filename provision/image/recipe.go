@@ -81,7 +81,13 @@ func (b *builder) makeRootfs(ctx context.Context) error {
 		removeTree(tmp)
 		return err
 	}
-	removeTree(cache)
+	// One cache per suite is enough: drop those of older package lists.
+	olds, _ := filepath.Glob(filepath.Join(filepath.Dir(cache), b.o.Suite+"-*"))
+	for _, old := range olds {
+		if old != tmp {
+			removeTree(old)
+		}
+	}
 	return os.Rename(tmp, cache)
 }
 
@@ -107,7 +113,11 @@ func (b *builder) run(ctx context.Context) (Manifest, error) {
 				"-d", b.rootfs, raw, strconv.FormatInt(b.o.DiskSize/1024, 10) + "k"}})
 		}},
 		{"convert to qcow2", func() error {
-			if err := b.cmd(ctx, Command{Name: "qemu-img", Args: []string{"convert", "-O", "qcow2", raw, disk}}); err != nil {
+			args := []string{"convert", "-O", "qcow2", raw, disk}
+			if b.o.Compress {
+				args = []string{"convert", "-c", "-O", "qcow2", raw, disk}
+			}
+			if err := b.cmd(ctx, Command{Name: "qemu-img", Args: args}); err != nil {
 				return err
 			}
 			return os.Remove(raw)
@@ -133,6 +143,7 @@ func (b *builder) run(ctx context.Context) (Manifest, error) {
 		KernelBytes:   fileSize(filepath.Join(b.out, KernelFile)),
 		InitrdBytes:   fileSize(filepath.Join(b.out, InitrdFile)),
 		RootPassword:  b.o.RootPassword != "",
+		Compressed:    b.o.Compress,
 	}, nil
 }
 
