@@ -33,7 +33,7 @@ func interspersed(app *cli.App, args []string) []string {
 		cmds = next.Subcommands
 		out = append(out, a)
 	}
-	if cmd == nil {
+	if cmd == nil || cmd.SkipFlagParsing {
 		return args
 	}
 	var flags, positional []string
@@ -44,6 +44,11 @@ func interspersed(app *cli.App, args []string) []string {
 			break
 		}
 		if !strings.HasPrefix(a, "-") || a == "-" {
+			if runsCommandLine[cmd.Name] {
+				// The rest is another program's command line: its flags are its own.
+				positional = append(positional, args[i:]...)
+				break
+			}
 			positional = append(positional, a)
 			continue
 		}
@@ -56,6 +61,10 @@ func interspersed(app *cli.App, args []string) []string {
 	out = append(out, flags...)
 	return append(out, positional...)
 }
+
+// runsCommandLine names the commands whose arguments are a command line to
+// run ("lvslab sandbox sh -c ..."), left exactly as given.
+var runsCommandLine = map[string]bool{"sandbox": true}
 
 func findCommand(cmds []*cli.Command, name string) *cli.Command {
 	for _, c := range cmds {

@@ -12,6 +12,10 @@ func TestInterspersedFlags(t *testing.T) {
 		{[]string{"lvslab", "graph", "tedu-dr", "-f=dot"}, []string{"lvslab", "graph", "-f=dot", "tedu-dr"}},
 		{[]string{"lvslab", "plan", "x.yaml", "--os", "rhel", "-f", "script"}, []string{"lvslab", "plan", "--os", "rhel", "-f", "script", "x.yaml"}},
 		{[]string{"lvslab", "validate"}, []string{"lvslab", "validate"}},
+		{[]string{"lvslab", "sandbox", "sh", "-c", "x"}, []string{"lvslab", "sandbox", "sh", "-c", "x"}},
+		{[]string{"lvslab", "sandbox", "sh", "--name", "x"}, []string{"lvslab", "sandbox", "sh", "--name", "x"}},
+		{[]string{"lvslab", "sandbox", "--name", "n", "--", "sh", "-c", "x"}, []string{"lvslab", "sandbox", "--name", "n", "--", "sh", "-c", "x"}},
+		{[]string{"lvslab", "__sandbox-inner", "sh", "-c", "x"}, []string{"lvslab", "__sandbox-inner", "sh", "-c", "x"}},
 		{[]string{"lvslab", "nosuch", "a", "--b"}, []string{"lvslab", "nosuch", "a", "--b"}},
 	}
 	for _, c := range cases {
