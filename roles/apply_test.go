@@ -183,8 +183,8 @@ func TestApplyReaddressDetached(t *testing.T) {
 		t.Fatal(err)
 	}
 	eq(t, "detached", f.detached, []string{
-		"networkctl reload && networkctl reconfigure eth0",
-		"networkctl reload && ip -4 addr flush dev eth1 && ip link set eth1 down",
+		"systemctl restart systemd-networkd",
+		"systemctl restart systemd-networkd && ip -4 addr flush dev eth1 && ip link set eth1 down",
 	})
 	eq(t, "reconnects", f.reconnects, []string{"192.168.4.100:2222", "192.168.4.100:2222"})
 }

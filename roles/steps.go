@@ -60,6 +60,11 @@ func Steps(st *NodeState, osFamily string) []Step {
 
 // ---- Debian (systemd-networkd) ----
 
+// restartNetworkd makes systemd-networkd apply its files again. networkctl
+// would be gentler but needs D-Bus, which lab images leave out (seen:
+// "Failed to connect system bus"); systemctl reaches systemd without it.
+const restartNetworkd = "systemctl restart systemd-networkd"
+
 func debianSteps(st *NodeState) []Step {
 	var out []Step
 	out = append(out, hostnameStep(st))
@@ -87,7 +92,7 @@ func debianSteps(st *NodeState) []Step {
 			Comment:   addressComment(st, nic),
 			File:      &f,
 			Check:     addressCheck(st, nic),
-			Apply:     []string{"networkctl reload", "networkctl reconfigure " + nic.Name},
+			Apply:     []string{restartNetworkd},
 			Readdress: true,
 			Address:   nic.Address.Addr().String(),
 			Settle:    true,
@@ -103,7 +108,7 @@ func debianSteps(st *NodeState) []Step {
 			Comment:   nic.Name + " stays down with no address",
 			File:      &f,
 			Check:     downCheck(nic.Name),
-			Apply:     []string{"networkctl reload", "ip -4 addr flush dev " + nic.Name, "ip link set " + nic.Name + " down"},
+			Apply:     []string{restartNetworkd, "ip -4 addr flush dev " + nic.Name, "ip link set " + nic.Name + " down"},
 			Readdress: true,
 			Address:   addrString(st.PrimaryAddress()),
 			Settle:    true,
@@ -120,7 +125,7 @@ func debianSteps(st *NodeState) []Step {
 			Comment: vipComment(st, dev),
 			File:    &f,
 			Check:   exactAddrCheck(dev, aliasPrefixes(st, dev), false),
-			Apply:   []string{"networkctl reload", "networkctl reconfigure " + dev},
+			Apply:   []string{restartNetworkd},
 			Settle:  true,
 		})
 	}

@@ -106,7 +106,7 @@ func TestDebianSteps(t *testing.T) {
 	if !strings.Contains(eth1.File.Content, "ActivationPolicy=down\n") || strings.Contains(eth1.File.Content, "\nAddress=") {
 		t.Errorf("eth1 .network:\n%s", eth1.File.Content)
 	}
-	eq(t, "eth1 apply", eth1.Apply, []string{"networkctl reload", "ip -4 addr flush dev eth1", "ip link set eth1 down"})
+	eq(t, "eth1 apply", eth1.Apply, []string{"systemctl restart systemd-networkd", "ip -4 addr flush dev eth1", "ip link set eth1 down"})
 	rules := findStep(t, dir, "ipvs rules file")
 	eq(t, "rules path", rules.File.Path, "/etc/ipvsadm.rules")
 	ipvs := findStep(t, dir, "ipvs")
