@@ -89,8 +89,8 @@ func bootInSandbox(t *testing.T) {
 	login := time.Now()
 	out := sshRun(t, work, "systemd-analyze; systemd-analyze critical-chain ssh.service; journalctl -o short-monotonic -u lvslab-seed | tail -4; dmesg | grep -E 'Run /init|Freeing unused kernel|EXT4-fs .vda.: mounted|systemd 252|virtio_net.*eth0' ; systemd-analyze blame | head -12; ipvsadm -Ln | head -2; hostname; df -h / | tail -1")
 	t.Logf("SSH login + commands took %s:\n%s", time.Since(login).Round(100*time.Millisecond), out)
-	fmt.Printf("BENCH boot-to-SSH %.1f s with %d vCPU, seed on %s (banner %q), disk %.0f MB, kernel+initrd %.1f MB\n",
-		boot.Seconds(), benchVCPUs(), benchSeedBus().bus, strings.TrimSpace(banner), float64(img.Manifest.DiskBytes)/1e6,
+	fmt.Printf("BENCH boot-to-SSH %.1f s with %d vCPU, seed on %s, NIC ROM off=%v (banner %q), disk %.0f MB, kernel+initrd %.1f MB\n",
+		boot.Seconds(), benchVCPUs(), benchSeedBus().bus, benchNICROM() != "", strings.TrimSpace(banner), float64(img.Manifest.DiskBytes)/1e6,
 		float64(img.Manifest.KernelBytes+img.Manifest.InitrdBytes)/1e6)
 	virsh(t, "destroy", "lvsbench")
 }
@@ -140,7 +140,7 @@ func benchDomain(img Image, work string) string {
     </disk>
     <interface type='network'>
       <source network='%s'/>
-      <model type='virtio'/>
+      <model type='virtio'/>%s
     </interface>
     <serial type='file'><source path='%s/console.log'/></serial>
     <console type='file'><source path='%s/console.log'/></console>
@@ -150,7 +150,7 @@ func benchDomain(img Image, work string) string {
   </devices>
 </domain>
 `, benchVCPUs(), seed.machine, img.Kernel, img.Initrd, img.Cmdline, work,
-		seed.device, work, seed.target, seed.bus, benchNet, work, work)
+		seed.device, work, seed.target, seed.bus, benchNet, benchNICROM(), work, work)
 }
 
 // seedBus is how the seed ISO is attached.
@@ -248,4 +248,13 @@ func benchImage() string {
 		return n
 	}
 	return DefaultName
+}
+
+// benchNICROM is "<rom enabled='no'/>" when LVSLAB_BENCH_NOROM=1: SeaBIOS
+// then skips the NIC's iPXE option ROM, useless with direct kernel boot.
+func benchNICROM() string {
+	if os.Getenv("LVSLAB_BENCH_NOROM") == "1" {
+		return "\n      <rom enabled='no'/>"
+	}
+	return ""
 }
