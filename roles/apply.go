@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -93,9 +94,19 @@ func Apply(ctx context.Context, exec Executor, steps []Step, log func(Event)) (R
 		log = func(Event) {}
 	}
 	var res Result
+	// One round trip answers every check while nothing has changed yet: under
+	// TCG each SSH command costs about a second, and a re-run changes nothing.
+	survey, err := surveyChecks(ctx, exec, steps)
+	if err != nil {
+		return res, err
+	}
 	for i := range steps {
 		step := &steps[i]
-		sr, err := applyStep(ctx, exec, step)
+		known, ok := survey[i]
+		if !ok || res.Changed() {
+			known = nil
+		}
+		sr, err := applyStep(ctx, exec, step, known)
 		res.Steps = append(res.Steps, sr)
 		if err != nil {
 			err = fmt.Errorf("step %q: %w", step.Name, err)
@@ -117,7 +128,51 @@ func Apply(ctx context.Context, exec Executor, steps []Step, log func(Event)) (R
 	return res, nil
 }
 
-func applyStep(ctx context.Context, exec Executor, step *Step) (StepResult, error) {
+// surveyChecks runs every step's check in one command and returns each
+// verdict by step index.
+func surveyChecks(ctx context.Context, exec Executor, steps []Step) (map[int]*bool, error) {
+	var script strings.Builder
+	n := 0
+	for i, st := range steps {
+		if st.Check == "" || st.IPVS != nil {
+			continue
+		}
+		fmt.Fprintf(&script, "echo %s%d; %s\n", surveyMark, i, checkCommand(st.Check))
+		n++
+	}
+	if n < 2 {
+		return nil, nil
+	}
+	out, err := exec.Run(ctx, script.String())
+	if err != nil {
+		return nil, fmt.Errorf("run the checks: %w", err)
+	}
+	verdicts := map[int]*bool{}
+	idx := -1
+	for _, line := range strings.Split(out, "\n") {
+		line = strings.TrimSpace(line)
+		if rest, ok := strings.CutPrefix(line, surveyMark); ok {
+			idx, err = strconv.Atoi(rest)
+			if err != nil {
+				return nil, fmt.Errorf("checks printed %q", line)
+			}
+			continue
+		}
+		if idx < 0 || (line != checkOK && line != checkDiffers) {
+			continue
+		}
+		ok := line == checkOK
+		verdicts[idx] = &ok
+		idx = -1
+	}
+	return verdicts, nil
+}
+
+const surveyMark = "lvslab-survey-"
+
+// applyStep checks a step (known, when not nil, is its check's verdict from
+// the survey) and applies it when it differs.
+func applyStep(ctx context.Context, exec Executor, step *Step, known *bool) (StepResult, error) {
 	sr := StepResult{Name: step.Name, Status: StatusFailed}
 	if step.IPVS != nil {
 		return applyIPVS(ctx, exec, step)
@@ -131,7 +186,9 @@ func applyStep(ctx context.Context, exec Executor, step *Step) (StepResult, erro
 		fileOK = exists && string(data) == step.File.Content
 	}
 	checkOK := true
-	if step.Check != "" {
+	if known != nil {
+		checkOK = *known
+	} else if step.Check != "" {
 		ok, err := runCheck(ctx, exec, step.Check)
 		if err != nil {
 			return sr, err

@@ -55,6 +55,16 @@ func TestApplyTwice(t *testing.T) {
 					if cmds := f.commands(); len(cmds) > 0 || len(f.writes) > 0 {
 						t.Errorf("second apply ran %q and wrote %q", cmds, f.writes)
 					}
+					// Every check answered in one round trip (IPVS reads apart).
+					var calls []string
+					for _, c := range f.ran {
+						if !strings.HasPrefix(c, "ipvsadm") {
+							calls = append(calls, c)
+						}
+					}
+					if len(calls) > 1 {
+						t.Errorf("second apply made %d check calls, want 1 survey: %q", len(calls), calls)
+					}
 					if len(events) != len(steps) {
 						t.Errorf("%d events for %d steps", len(events), len(steps))
 					}

@@ -50,7 +50,7 @@ func (f *fakeExec) learn(steps []Step) {
 func (f *fakeExec) commands() []string {
 	var out []string
 	for _, c := range f.ran {
-		if strings.HasPrefix(c, "if { ") || c == "ipvsadm -Sn" || c == "ipvsadm -Ln --thresholds" {
+		if strings.HasPrefix(c, "if { ") || strings.HasPrefix(c, "echo "+surveyMark) || c == "ipvsadm -Sn" || c == "ipvsadm -Ln --thresholds" {
 			continue
 		}
 		out = append(out, c)
@@ -59,6 +59,22 @@ func (f *fakeExec) commands() []string {
 }
 
 func (f *fakeExec) Run(ctx context.Context, cmd string) (string, error) {
+	if strings.HasPrefix(cmd, "echo "+surveyMark) {
+		// A survey: one check per "echo mark; check" line.
+		f.ran = append(f.ran, cmd)
+		var out strings.Builder
+		for _, part := range strings.Split(cmd, "echo "+surveyMark)[1:] {
+			idx, check, _ := strings.Cut(part, "; ")
+			out.WriteString(surveyMark + idx + "\n")
+			verdict, err := f.Run(ctx, strings.TrimSuffix(check, "\n"))
+			if err != nil {
+				return "", err
+			}
+			f.ran = f.ran[:len(f.ran)-1]
+			out.WriteString(verdict)
+		}
+		return out.String(), nil
+	}
 	f.ran = append(f.ran, cmd)
 	if strings.HasPrefix(cmd, "if { ") {
 		check, _, ok := strings.Cut(strings.TrimPrefix(cmd, "if { "), "\n} >/dev/null 2>&1; then")
