@@ -48,5 +48,18 @@ e2e: build
 lab: build
 	$(BIN) sandbox -- sh -c '$(BIN) image build && $(BIN) up && $(BIN) verify'
 
+# Benchmarks in real QEMU guests, inside the sandbox (root). bench-up: the
+# floor (the same four domains defined and started with plain virsh, until
+# each sends an SSH banner) against "lvslab up --vms-only", and "down".
+# bench: the floor, up, first configure, re-run, NAT -> DR, verify with both
+# probers, down. Figures are printed, not asserted.
+BENCH_TIMEOUT ?= 60m
+
+bench: build
+	LVSLAB_BENCH=1 LVSLAB_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout $(BENCH_TIMEOUT) -run '^TestBench$$' -v ./cmd/lvslab
+
+bench-up: build
+	LVSLAB_BENCH=1 LVSLAB_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout $(BENCH_TIMEOUT) -run '^TestBenchUp$$' -v ./cmd/lvslab
+
 clean:
 	rm -rf bin

@@ -1,0 +1,551 @@
+package main
+
+// The benchmarks: how far lvslab is from the floor of what libvirt and QEMU
+// can do, in real QEMU guests. They run only with LVSLAB_BENCH=1 (make bench,
+// make bench-up) and as root. Like the end-to-end test, the outer test starts
+// "lvslab sandbox" around this very test binary and the inner test drives the
+// lvslab binary (and, for the floor, plain virsh) inside it.
+//
+// The floor is the same four domains of tedu-nat, made from the same image
+// with provision's own XML and seed builders, defined and started with plain
+// virsh; its time runs from the first "virsh define" until every node's SSH
+// server sends its banner. The overlays, seeds and networks are made before
+// the clock starts, so the floor is the least any tool could take.
+//
+// Figures are printed, never asserted: a slow run is not a failed test. Only
+// things that do not work (a command that fails, a verify that fails) fail it.
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+
+	"github.com/lvslab/lvslab/labs"
+	"github.com/lvslab/lvslab/provision"
+	"github.com/lvslab/lvslab/provision/image"
+	"github.com/lvslab/lvslab/provision/sshx"
+	"github.com/lvslab/lvslab/roles"
+	"github.com/lvslab/lvslab/topology"
+)
+
+const (
+	benchInnerEnv  = "LVSLAB_BENCH_INNER"
+	benchRoundsEnv = "LVSLAB_BENCH_ROUNDS"
+	benchLab       = "tedu-nat"
+	// floorDir holds the floor's overlays, seeds and console logs: inside
+	// the sandbox's private /var/lib/libvirt, next to lvslab's own pool.
+	floorDir = "/var/lib/libvirt/images/lvslab-floor"
+	// benchRequests is what each prober sends in the verify benchmark.
+	benchRequests = 60
+)
+
+func benchBinary(t *testing.T) string {
+	t.Helper()
+	if os.Getenv("LVSLAB_BENCH") != "1" {
+		t.Skip("benchmark: set LVSLAB_BENCH=1 (make bench, make bench-up)")
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("benchmark needs root (network namespaces, libvirtd)")
+	}
+	bin := os.Getenv("LVSLAB_BIN")
+	if bin == "" {
+		t.Fatal("LVSLAB_BIN must name the lvslab binary (make bench sets it)")
+	}
+	return bin
+}
+
+// benchSandbox runs the inner test named inner inside "lvslab sandbox".
+func benchSandbox(t *testing.T, inner string) {
+	bin := benchBinary(t)
+	if os.Getenv(benchInnerEnv) == "1" {
+		t.Skip("already inside the sandbox")
+	}
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Printf("machine before: %s\n", machineLoad())
+	cmd := exec.Command(bin, "sandbox", "--", self, "-test.run", "^"+inner+"$", "-test.v", "-test.timeout", "55m")
+	cmd.Env = append(os.Environ(), benchInnerEnv+"=1")
+	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	start := time.Now()
+	err = cmd.Run()
+	fmt.Printf("machine after:  %s\n", machineLoad())
+	if err != nil {
+		t.Fatalf("benchmark run failed after %s: %v", time.Since(start).Round(time.Second), err)
+	}
+	t.Logf("benchmark run took %s", time.Since(start).Round(time.Second))
+}
+
+// benchInner sets up the inner test: the lvslab binary and a private
+// LVSLAB_HOME, so that keys and known_hosts never meet another run's.
+func benchInner(t *testing.T) *e2e {
+	bin := benchBinary(t)
+	if os.Getenv(benchInnerEnv) != "1" {
+		t.Skip("runs inside the sandbox only (its outer test starts it)")
+	}
+	t.Setenv(provision.EnvHome, t.TempDir())
+	return &e2e{t: t, bin: bin}
+}
+
+// machineLoad is the load average and how many QEMU guests run on the whole
+// machine (other people's included): a busy machine slows every figure.
+func machineLoad() string {
+	load := "?"
+	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
+		f := strings.Fields(string(b))
+		if len(f) >= 3 {
+			load = strings.Join(f[:3], " ")
+		}
+	}
+	guests := 0
+	if entries, err := os.ReadDir("/proc"); err == nil {
+		for _, e := range entries {
+			if _, err := strconv.Atoi(e.Name()); err != nil {
+				continue
+			}
+			if comm, err := os.ReadFile(filepath.Join("/proc", e.Name(), "comm")); err == nil && strings.HasPrefix(string(comm), "qemu-system") {
+				guests++
+			}
+		}
+	}
+	return fmt.Sprintf("load average %s, %d QEMU guest(s) running", load, guests)
+}
+
+// timed runs lvslab args, fails the test on a non-zero exit, and returns
+// the output and the wall time.
+func (e *e2e) timed(args ...string) (string, float64) {
+	e.t.Helper()
+	start := time.Now()
+	out := e.must(args...)
+	return out, time.Since(start).Seconds()
+}
+
+var stepRe = regexp.MustCompile(`(?m)^\s+(\S+)\s+done in (\S+)$`)
+
+// stepSeconds is how long up said its step took ("  configure  done in
+// 12.3s"), or -1.
+func stepSeconds(out, step string) float64 {
+	for _, m := range stepRe.FindAllStringSubmatch(out, -1) {
+		if m[1] == step {
+			if d, err := time.ParseDuration(m[2]); err == nil {
+				return d.Seconds()
+			}
+		}
+	}
+	return -1
+}
+
+// ---- the floor ----
+
+// floor is the tedu-nat lab made by hand: every file ready, nothing defined.
+type floor struct {
+	t       *testing.T
+	lab     *topology.Lab
+	domains []string
+	xmls    []string
+	addrs   []string // host:22 of each node, where its SSH server answers
+	nets    []string
+}
+
+// prepareFloor builds what the floor boots: networks (defined and started),
+// per node a qcow2 overlay of the image, a seed ISO and the domain XML, all
+// with provision's own builders, so the guests are lvslab's guests.
+func prepareFloor(t *testing.T, lab *topology.Lab) *floor {
+	t.Helper()
+	img, err := image.Resolve("", lab.Image)
+	if err != nil {
+		t.Fatalf("image %s: %v (run lvslab image build)", lab.Image, err)
+	}
+	domType := "qemu"
+	if exec.Command("virsh", "-c", "qemu:///system", "domcapabilities", "--virttype", "kvm", "--arch", "x86_64").Run() == nil {
+		domType = "kvm"
+	}
+	if err := os.RemoveAll(floorDir); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(floorDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	_, authKey, err := sshx.EnsureKey(filepath.Join(floorDir, "key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &floor{t: t, lab: lab}
+	for _, nw := range lab.Networks {
+		x, err := provision.NetworkXML(lab, nw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		path := filepath.Join(floorDir, "net-"+nw.Name+".xml")
+		if err := os.WriteFile(path, []byte(x), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		name := provision.NetworkName(lab.Name, nw.Name)
+		virsh(t, "net-define", path)
+		f.nets = append(f.nets, name)
+		virsh(t, "net-start", name)
+	}
+	for _, node := range lab.Nodes {
+		domain := provision.DomainName(lab.Name, node.Name)
+		overlay := filepath.Join(floorDir, node.Name+".qcow2")
+		if out, err := exec.Command("qemu-img", "create", "-q", "-f", "qcow2", "-b", img.Disk, "-F", img.Format, overlay).CombinedOutput(); err != nil {
+			t.Fatalf("qemu-img create %s: %v\n%s", overlay, err, out)
+		}
+		priv, pub, err := sshx.GenerateHostKey()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var files []provision.File
+		for _, rf := range roles.BootstrapFiles(lab, node) {
+			files = append(files, provision.File{Path: rf.Path, Mode: rf.Mode, Content: rf.Content})
+		}
+		iid := fmt.Sprintf("%s-floor-%d", domain, time.Now().UnixNano())
+		iso, err := provision.BuildSeedISO(provision.SeedConfig{
+			Lab: lab, Node: node, InstanceID: iid, AuthorizedKey: authKey,
+			HostKeyPrivate: string(priv), HostKeyPublic: strings.TrimSpace(string(ssh.MarshalAuthorizedKey(pub))) + " " + domain,
+			Files: files,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		seed := filepath.Join(floorDir, node.Name+".seed.iso")
+		if err := os.WriteFile(seed, iso, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		addrs := node.Addresses()
+		if len(addrs) == 0 {
+			t.Fatalf("node %s has no lab address", node.Name)
+		}
+		x, err := provision.DomainXML(lab, node, provision.DomainSpec{
+			Type: domType, Image: img, Overlay: overlay, Seed: seed,
+			ConsoleLog: filepath.Join(floorDir, node.Name+".log"), InstanceID: iid, SSH: addrs[0].String(),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		path := filepath.Join(floorDir, node.Name+".xml")
+		if err := os.WriteFile(path, []byte(x), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		f.domains = append(f.domains, domain)
+		f.xmls = append(f.xmls, path)
+		f.addrs = append(f.addrs, net.JoinHostPort(addrs[0].String(), "22"))
+	}
+	return f
+}
+
+// floorResult is one timed floor boot.
+type floorResult struct {
+	define, start, total float64   // seconds: define all, start all, until every banner
+	ready                []float64 // per node, from the first define
+}
+
+// boot defines the domains one by one, starts them all at once (as lvslab
+// does), and waits until every node's SSH server sends its banner.
+func (f *floor) boot() floorResult {
+	t := f.t
+	t.Helper()
+	var r floorResult
+	t0 := time.Now()
+	for _, x := range f.xmls {
+		virsh(t, "define", x)
+	}
+	r.define = time.Since(t0).Seconds()
+	var wg sync.WaitGroup
+	errs := make([]error, len(f.domains))
+	for i, d := range f.domains {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if out, err := exec.Command("virsh", "-c", "qemu:///system", "start", d).CombinedOutput(); err != nil {
+				errs[i] = fmt.Errorf("virsh start %s: %v\n%s", d, err, out)
+			}
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	r.start = time.Since(t0).Seconds() - r.define
+	r.ready = make([]float64, len(f.addrs))
+	deadline := t0.Add(10 * time.Minute)
+	for i, addr := range f.addrs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for time.Now().Before(deadline) {
+				if sshBanner(addr) {
+					r.ready[i] = time.Since(t0).Seconds()
+					return
+				}
+				time.Sleep(200 * time.Millisecond)
+			}
+			errs[i] = fmt.Errorf("floor: no SSH banner from %s (%s) within 10m; console log %s", f.domains[i], addr, filepath.Join(floorDir, f.lab.Nodes[i].Name+".log"))
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	r.total = time.Since(t0).Seconds()
+	return r
+}
+
+// sshBanner tells whether addr answers TCP with an SSH-2.0 banner.
+func sshBanner(addr string) bool {
+	c, err := net.DialTimeout("tcp", addr, time.Second)
+	if err != nil {
+		return false
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(3 * time.Second))
+	line, err := bufio.NewReader(c).ReadString('\n')
+	return err == nil && strings.HasPrefix(line, "SSH-2.0")
+}
+
+// down removes the floor's domains (destroy, undefine) and returns how long
+// that took; with nets it also removes the networks and files.
+func (f *floor) down(nets bool) float64 {
+	t0 := time.Now()
+	for _, d := range f.domains {
+		_ = exec.Command("virsh", "-c", "qemu:///system", "destroy", d).Run()
+		_ = exec.Command("virsh", "-c", "qemu:///system", "undefine", d).Run()
+	}
+	took := time.Since(t0).Seconds()
+	if nets {
+		for _, n := range f.nets {
+			_ = exec.Command("virsh", "-c", "qemu:///system", "net-destroy", n).Run()
+			_ = exec.Command("virsh", "-c", "qemu:///system", "net-undefine", n).Run()
+		}
+		f.nets = nil
+		_ = os.RemoveAll(floorDir)
+	}
+	return took
+}
+
+// runFloor prepares, boots and removes the floor once.
+func runFloor(t *testing.T, lab *topology.Lab) (floorResult, float64) {
+	t.Helper()
+	fmt.Println("\n== floor: plain virsh define + start of the four domains, until each sends an SSH banner")
+	f := prepareFloor(t, lab)
+	defer f.down(true)
+	r := f.boot()
+	for i, d := range f.domains {
+		fmt.Printf("   %-14s SSH banner after %5.1fs\n", d, r.ready[i])
+	}
+	down := f.down(false)
+	fmt.Printf("   floor: define %.1fs, start %.1fs, all SSH banners %.1fs; virsh destroy+undefine %.1fs\n", r.define, r.start, r.total, down)
+	return r, down
+}
+
+func loadBenchLab(t *testing.T) *topology.Lab {
+	t.Helper()
+	lab, err := labs.Load(benchLab)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return lab
+}
+
+func ratio(a, b float64) string {
+	if a < 0 || b <= 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.2f", a/b)
+}
+
+func secs(s float64) string {
+	if s < 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.1f", s)
+}
+
+func mean(xs []float64) float64 {
+	s := 0.0
+	for _, x := range xs {
+		s += x
+	}
+	return s / float64(len(xs))
+}
+
+// ---- make bench-up ----
+
+// TestBenchUp: the floor against "lvslab up --vms-only", and "lvslab down".
+func TestBenchUp(t *testing.T) { benchSandbox(t, "TestBenchUpInner") }
+
+func TestBenchUpInner(t *testing.T) {
+	e := benchInner(t)
+	defer e.run("down", "--all")
+	lab := loadBenchLab(t)
+	rounds := 2
+	if s := os.Getenv(benchRoundsEnv); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 {
+			t.Fatalf("%s=%q: want a positive number", benchRoundsEnv, s)
+		}
+		rounds = n
+	}
+	fmt.Printf("bench-up: lab %s, %d round(s), alternating order (odd rounds floor first, even rounds lvslab first); %s\n", benchLab, rounds, machineLoad())
+	type round struct {
+		order                      string
+		floor, up, sshReady, down  float64
+		floorDefStart, floorRemove float64
+		load                       string
+	}
+	var rs []round
+	for i := 1; i <= rounds; i++ {
+		var r round
+		doFloor := func() {
+			fr, rm := runFloor(t, lab)
+			r.floor, r.floorDefStart, r.floorRemove = fr.total, fr.define+fr.start, rm
+		}
+		doUp := func() {
+			fmt.Println("\n== lvslab up --vms-only, then down")
+			out, took := e.timed("up", benchLab, "--vms-only")
+			r.up, r.sshReady = took, stepSeconds(out, "ssh")
+			_, r.down = e.timed("down", "tedu")
+		}
+		if i%2 == 1 {
+			r.order = "floor, up"
+			doFloor()
+			doUp()
+		} else {
+			r.order = "up, floor"
+			doUp()
+			doFloor()
+		}
+		r.load = machineLoad()
+		rs = append(rs, r)
+	}
+	fmt.Printf("\nBENCH-UP  lab %s, 4 domains, QEMU TCG unless KVM was offered; N=%d\n", benchLab, rounds)
+	fmt.Printf("  %-5s %-10s %8s %8s %8s %10s %8s  %s\n", "round", "order", "floor s", "up s", "up/floor", "ssh-step s", "down s", "machine after the round")
+	var fl, up, dn []float64
+	for i, r := range rs {
+		fmt.Printf("  %-5d %-10s %8s %8s %8s %10s %8s  %s\n", i+1, r.order, secs(r.floor), secs(r.up), ratio(r.up, r.floor), secs(r.sshReady), secs(r.down), r.load)
+		fl, up, dn = append(fl, r.floor), append(up, r.up), append(dn, r.down)
+	}
+	if len(rs) > 1 {
+		fmt.Printf("  %-5s %-10s %8s %8s %8s %10s %8s\n", "mean", "", secs(mean(fl)), secs(mean(up)), ratio(mean(up), mean(fl)), "", secs(mean(dn)))
+	}
+	fmt.Println("  floor s: first virsh define until every node sent its SSH banner (networks, overlays, seeds made beforehand)")
+	fmt.Println("  up s:    wall time of \"lvslab up tedu-nat --vms-only\" (everything from nothing, until every node accepts the SSH login)")
+	fmt.Println("  down s:  wall time of \"lvslab down tedu\"; targets: up/floor <= 1.10, down < 5 s")
+}
+
+// ---- make bench ----
+
+// TestBench: the whole life of the tedu lab, timed, against the floor.
+func TestBench(t *testing.T) { benchSandbox(t, "TestBenchInner") }
+
+// verifyRate runs verify with a prober and returns requests per second.
+func (e *e2e) verifyRate(lab, prober string) (wall, perSecond float64, pass bool) {
+	e.t.Helper()
+	start := time.Now()
+	out, code := e.run("verify", lab, "--prober", prober, "--requests", strconv.Itoa(benchRequests), "--output", "json")
+	wall = time.Since(start).Seconds()
+	var r struct {
+		Pass     bool `json:"pass"`
+		Requests int  `json:"requests"`
+		Services []struct {
+			Seconds float64 `json:"seconds"`
+		} `json:"services"`
+	}
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		e.t.Errorf("verify %s --prober %s (exit %d): output is not JSON: %v", lab, prober, code, err)
+		return wall, -1, false
+	}
+	if code != 0 || !r.Pass {
+		e.t.Errorf("verify %s --prober %s failed (exit %d)", lab, prober, code)
+	}
+	perSecond = -1
+	if len(r.Services) > 0 && r.Services[0].Seconds > 0 {
+		perSecond = float64(r.Requests) / r.Services[0].Seconds
+	}
+	return wall, perSecond, code == 0 && r.Pass
+}
+
+func TestBenchInner(t *testing.T) {
+	e := benchInner(t)
+	defer e.run("down", "--all")
+	lab := loadBenchLab(t)
+	fmt.Printf("bench: lab %s, N=1 (QEMU TCG is slow; one run of each); %s\n", benchLab, machineLoad())
+
+	fr, floorRemove := runFloor(t, lab)
+
+	fmt.Println("\n== lvslab up --vms-only")
+	upOut, upWall := e.timed("up", benchLab, "--vms-only")
+	upSSH := stepSeconds(upOut, "ssh")
+
+	fmt.Println("\n== lvslab up (configure, first time)")
+	cfgOut, cfgWall := e.timed("up", benchLab)
+	cfg := stepSeconds(cfgOut, "configure")
+
+	fmt.Println("\n== lvslab up again (nothing to change)")
+	reOut, reWall := e.timed("up", benchLab)
+	re := stepSeconds(reOut, "configure")
+	if n := strings.Count(reOut, "unchanged"); n < 4 {
+		t.Errorf("the re-run of up should report every node unchanged, saw %d", n)
+	}
+
+	fmt.Println("\n== lvslab up tedu-dr (switch NAT -> DR in place)")
+	drOut, drWall := e.timed("up", "tedu-dr")
+	dr := stepSeconds(drOut, "configure")
+
+	fmt.Println("\n== lvslab verify tedu-dr, both probers")
+	curlWall, curlRate, curlPass := e.verifyRate("tedu-dr", "curl")
+	fastWall, fastRate, fastPass := e.verifyRate("tedu-dr", "fast")
+
+	fmt.Println("\n== lvslab down tedu")
+	_, downWall := e.timed("down", "tedu")
+	load := machineLoad()
+
+	rate := func(r float64) string {
+		if r < 0 {
+			return "-"
+		}
+		return fmt.Sprintf("%.1f req/s", r)
+	}
+	passed := func(ok bool) string {
+		if ok {
+			return "PASS"
+		}
+		return "FAIL"
+	}
+	fmt.Printf("\nBENCH  lab %s, 4 domains, N=1; machine at the end: %s\n", benchLab, load)
+	fmt.Printf("  %-44s %8s %12s %8s  %s\n", "phase", "wall s", "phase s", "/floor", "note")
+	row := func(name string, wall, phase float64, vsFloor bool, note string) {
+		r := "-"
+		if vsFloor {
+			r = ratio(wall, fr.total)
+		}
+		fmt.Printf("  %-44s %8s %12s %8s  %s\n", name, secs(wall), secs(phase), r, note)
+	}
+	row("floor: virsh define+start, SSH banners", fr.total, fr.define+fr.start, true, fmt.Sprintf("phase = define %.1fs + start %.1fs", fr.define, fr.start))
+	row("up --vms-only (to SSH login)", upWall, upSSH, true, "phase = up's ssh step")
+	row("up, first configure", cfgWall, cfg, false, "phase = up's configure step")
+	row("up --vms-only + first configure", upWall+cfgWall, -1, true, "from nothing to a configured NAT lab")
+	row("up again (unchanged)", reWall, re, false, "phase = configure step")
+	row("up tedu-dr (NAT -> DR switch)", drWall, dr, false, "phase = configure step")
+	row(fmt.Sprintf("verify tedu-dr --prober curl (%d req)", benchRequests), curlWall, -1, false, rate(curlRate)+", "+passed(curlPass))
+	row(fmt.Sprintf("verify tedu-dr --prober fast (%d req)", benchRequests), fastWall, -1, false, rate(fastRate)+", "+passed(fastPass))
+	row("down tedu", downWall, -1, false, fmt.Sprintf("floor's virsh destroy+undefine: %.1fs", floorRemove))
+	fmt.Println("  /floor: wall time over the floor's time (targets: up/floor <= 1.10, down < 5 s); req/s from verify's own probe time")
+}
