@@ -100,32 +100,52 @@ func Apply(ctx context.Context, exec Executor, steps []Step, log func(Event)) (R
 	if err != nil {
 		return res, err
 	}
-	for i := range steps {
-		step := &steps[i]
-		known, ok := survey[i]
-		if !ok || res.Changed() {
-			known = nil
+	knownAt := func(i int) *bool {
+		if res.Changed() {
+			return nil // something changed: the survey may be stale
 		}
-		sr, err := applyStep(ctx, exec, step, known)
-		res.Steps = append(res.Steps, sr)
-		if err != nil {
-			err = fmt.Errorf("step %q: %w", step.Name, err)
-			log(Event{Step: step.Name, Status: StatusFailed, Detail: err.Error()})
-			return res, err
+		return survey[i]
+	}
+	for i := 0; i < len(steps); {
+		var group []*Step
+		var known []*bool
+		for j := i; j < len(steps) && steps[j].Readdress; j++ {
+			group = append(group, &steps[j])
+			known = append(known, knownAt(j))
 		}
-		detail := ""
-		if sr.Wrote != "" {
-			detail = "wrote " + sr.Wrote
+		var srs []StepResult
+		var err error
+		if len(group) > 1 {
+			srs, err = applyReaddressGroup(ctx, exec, group, known)
+		} else {
+			var sr StepResult
+			sr, err = applyStep(ctx, exec, &steps[i], knownAt(i))
+			srs = []StepResult{sr}
 		}
-		if len(sr.Commands) > 0 {
-			if detail != "" {
-				detail += "; "
+		for k, sr := range srs {
+			res.Steps = append(res.Steps, sr)
+			if err != nil && k == len(srs)-1 {
+				err = fmt.Errorf("step %q: %w", sr.Name, err)
+				log(Event{Step: sr.Name, Status: StatusFailed, Detail: err.Error()})
+				return res, err
 			}
-			detail += "ran: " + strings.Join(sr.Commands, "; ")
+			log(Event{Step: sr.Name, Status: sr.Status, Detail: sr.detail()})
 		}
-		log(Event{Step: step.Name, Status: sr.Status, Detail: detail})
+		i += len(srs)
 	}
 	return res, nil
+}
+
+// detail says what a step did: the file written and the commands run.
+func (sr StepResult) detail() string {
+	var parts []string
+	if sr.Wrote != "" {
+		parts = append(parts, "wrote "+sr.Wrote)
+	}
+	if len(sr.Commands) > 0 {
+		parts = append(parts, "ran: "+strings.Join(sr.Commands, "; "))
+	}
+	return strings.Join(parts, "; ")
 }
 
 // surveyChecks runs every step's check in one command and returns each
@@ -173,84 +193,174 @@ const surveyMark = "lvslab-survey-"
 // applyStep checks a step (known, when not nil, is its check's verdict from
 // the survey) and applies it when it differs.
 func applyStep(ctx context.Context, exec Executor, step *Step, known *bool) (StepResult, error) {
-	sr := StepResult{Name: step.Name, Status: StatusFailed}
 	if step.IPVS != nil {
 		return applyIPVS(ctx, exec, step)
 	}
-	fileOK := true
-	if step.File != nil {
-		data, exists, err := exec.ReadFile(ctx, step.File.Path)
-		if err != nil {
-			return sr, fmt.Errorf("read %s: %w", step.File.Path, err)
+	sr := StepResult{Name: step.Name, Status: StatusFailed}
+	same, err := inspect(ctx, exec, step, known)
+	if err != nil || same {
+		if same {
+			sr.Status = StatusUnchanged
 		}
-		fileOK = exists && string(data) == step.File.Content
+		return sr, err
 	}
-	checkOK := true
-	if known != nil {
-		checkOK = *known
-	} else if step.Check != "" {
-		ok, err := runCheck(ctx, exec, step.Check)
-		if err != nil {
-			return sr, err
-		}
-		checkOK = ok
+	if err := writeFile(ctx, exec, step, &sr); err != nil {
+		return sr, err
 	}
-	if fileOK && checkOK {
-		sr.Status = StatusUnchanged
-		return sr, nil
+	if err := runCommands(ctx, exec, step.Apply, step.Readdress, step.Address, &sr); err != nil {
+		return sr, err
 	}
-	if !fileOK {
-		if err := exec.WriteFile(ctx, step.File.Path, []byte(step.File.Content), step.File.Mode); err != nil {
-			return sr, fmt.Errorf("write %s: %w", step.File.Path, err)
-		}
-		sr.Wrote = step.File.Path
-	}
-	if len(step.Apply) > 0 {
-		rd, canReaddress := exec.(Readdresser)
-		if step.Readdress && canReaddress && step.Address != "" {
-			cmd := strings.Join(step.Apply, " && ")
-			if err := rd.RunDetached(ctx, cmd); err != nil {
-				return sr, fmt.Errorf("start %q detached: %w", cmd, err)
-			}
-			sr.Commands = append(sr.Commands, cmd+" (detached)")
-			if err := rd.Reconnect(ctx, reconnectAddr(exec, step.Address)); err != nil {
-				return sr, fmt.Errorf("reconnect on %s after re-addressing: %w", step.Address, err)
-			}
-		} else {
-			for _, cmd := range step.Apply {
-				sr.Commands = append(sr.Commands, cmd)
-				if _, err := exec.Run(ctx, cmd); err != nil {
-					return sr, err
-				}
-			}
-		}
-	}
-	if step.Check != "" {
-		attempts := 1
-		if step.Settle || step.Readdress {
-			attempts = max(SettleAttempts, 1)
-		}
-		var ok bool
-		for try := 0; try < attempts; try++ {
-			if try > 0 {
-				if err := sleep(ctx, SettleDelay); err != nil {
-					return sr, err
-				}
-			}
-			var err error
-			if ok, err = runCheck(ctx, exec, step.Check); err != nil {
-				return sr, err
-			}
-			if ok {
-				break
-			}
-		}
-		if !ok {
-			return sr, fmt.Errorf("still not as desired after applying it: the check `%s` fails", step.Check)
-		}
+	if err := settle(ctx, exec, step); err != nil {
+		return sr, err
 	}
 	sr.Status = StatusChanged
 	return sr, nil
+}
+
+// inspect tells whether a step's file and check are already as desired.
+func inspect(ctx context.Context, exec Executor, step *Step, known *bool) (bool, error) {
+	if step.File != nil {
+		data, exists, err := exec.ReadFile(ctx, step.File.Path)
+		if err != nil {
+			return false, fmt.Errorf("read %s: %w", step.File.Path, err)
+		}
+		if !exists || string(data) != step.File.Content {
+			return false, nil
+		}
+	}
+	if known != nil {
+		return *known, nil
+	}
+	if step.Check == "" {
+		return true, nil
+	}
+	return runCheck(ctx, exec, step.Check)
+}
+
+// writeFile writes the step's file when its content differs.
+func writeFile(ctx context.Context, exec Executor, step *Step, sr *StepResult) error {
+	if step.File == nil {
+		return nil
+	}
+	data, exists, err := exec.ReadFile(ctx, step.File.Path)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", step.File.Path, err)
+	}
+	if exists && string(data) == step.File.Content {
+		return nil
+	}
+	if err := exec.WriteFile(ctx, step.File.Path, []byte(step.File.Content), step.File.Mode); err != nil {
+		return fmt.Errorf("write %s: %w", step.File.Path, err)
+	}
+	sr.Wrote = step.File.Path
+	return nil
+}
+
+// runCommands runs a step's Apply commands; a re-addressing change runs
+// detached (it may cut the SSH session) and the executor reconnects on
+// address.
+func runCommands(ctx context.Context, exec Executor, cmds []string, readdress bool, address string, sr *StepResult) error {
+	if len(cmds) == 0 {
+		return nil
+	}
+	rd, canReaddress := exec.(Readdresser)
+	if readdress && canReaddress && address != "" {
+		cmd := strings.Join(cmds, " && ")
+		if err := rd.RunDetached(ctx, cmd); err != nil {
+			return fmt.Errorf("start %q detached: %w", cmd, err)
+		}
+		sr.Commands = append(sr.Commands, cmd+" (detached)")
+		if err := rd.Reconnect(ctx, reconnectAddr(exec, address)); err != nil {
+			return fmt.Errorf("reconnect on %s after re-addressing: %w", address, err)
+		}
+		return nil
+	}
+	for _, cmd := range cmds {
+		sr.Commands = append(sr.Commands, cmd)
+		if _, err := exec.Run(ctx, cmd); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// settle checks a step again after applying it, retrying for a while when
+// the change takes effect asynchronously.
+func settle(ctx context.Context, exec Executor, step *Step) error {
+	if step.Check == "" {
+		return nil
+	}
+	attempts := 1
+	if step.Settle || step.Readdress {
+		attempts = max(SettleAttempts, 1)
+	}
+	for try := 0; try < attempts; try++ {
+		if try > 0 {
+			if err := sleep(ctx, SettleDelay); err != nil {
+				return err
+			}
+		}
+		ok, err := runCheck(ctx, exec, step.Check)
+		if err != nil {
+			return err
+		}
+		if ok {
+			return nil
+		}
+	}
+	return fmt.Errorf("still not as desired after applying it: the check `%s` fails", step.Check)
+}
+
+// applyReaddressGroup applies consecutive re-addressing steps together:
+// their files written, their commands run once (one networkd restart, one
+// detached run and one reconnect instead of one per interface), then each
+// checked. Results come back one per step.
+func applyReaddressGroup(ctx context.Context, exec Executor, group []*Step, known []*bool) ([]StepResult, error) {
+	results := make([]StepResult, 0, len(group))
+	var changed []int
+	for k, step := range group {
+		sr := StepResult{Name: step.Name, Status: StatusFailed}
+		same, err := inspect(ctx, exec, step, known[k])
+		if err != nil {
+			return append(results, sr), err
+		}
+		if same {
+			sr.Status = StatusUnchanged
+		} else if err := writeFile(ctx, exec, step, &sr); err != nil {
+			return append(results, sr), err
+		} else {
+			changed = append(changed, k)
+		}
+		results = append(results, sr)
+	}
+	if len(changed) == 0 {
+		return results, nil
+	}
+	var cmds []string
+	seen := map[string]bool{}
+	address := ""
+	for _, k := range changed {
+		for _, c := range group[k].Apply {
+			if !seen[c] {
+				seen[c] = true
+				cmds = append(cmds, c)
+			}
+		}
+		if group[k].Address != "" {
+			address = group[k].Address
+		}
+	}
+	last := changed[len(changed)-1]
+	if err := runCommands(ctx, exec, cmds, true, address, &results[last]); err != nil {
+		return results[:last+1], err
+	}
+	for _, k := range changed {
+		if err := settle(ctx, exec, group[k]); err != nil {
+			return results[:k+1], err
+		}
+		results[k].Status = StatusChanged
+	}
+	return results, nil
 }
 
 func reconnectAddr(exec Executor, host string) string {

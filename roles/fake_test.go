@@ -92,6 +92,14 @@ func (f *fakeExec) Run(ctx context.Context, cmd string) (string, error) {
 	for _, c := range f.effects[cmd] {
 		f.passing[c] = true
 	}
+	// A chain of commands has the effects of each of them.
+	if parts := strings.Split(cmd, " && "); len(parts) > 1 {
+		for _, part := range parts {
+			for _, c := range f.effects[part] {
+				f.passing[c] = true
+			}
+		}
+	}
 	return "", nil
 }
 

@@ -22,6 +22,10 @@ var (
 	// sockets, pid files, domain and network definitions and logs stay in the
 	// sandbox. /var/lib/lvslab (the image cache) is deliberately not here.
 	stateDirs = []string{"/run/libvirt", "/var/run/libvirt", "/var/lib/libvirt", "/var/cache/libvirt", "/var/log/libvirt"}
+	// labDirs get an empty tmpfs: lvslab's per-lab state (keys, host key
+	// pins) and console logs belong to the sandbox's labs, which die with
+	// it; two sandboxes running the same lab must not share them.
+	labDirs = []string{"/var/lib/lvslab/labs", "/var/log/lvslab"}
 	// configDir gets a private copy of its content.
 	configDir = "/etc/libvirt"
 	// Pid files inside the private /run/libvirt: the defaults (/run/*.pid)
@@ -128,6 +132,14 @@ func privatizeLibvirt() error {
 		}
 		if err := restore(dir, skeleton); err != nil {
 			return err
+		}
+	}
+	for _, dir := range labDirs {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return err
+		}
+		if err := unix.Mount("tmpfs", dir, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=0755"); err != nil {
+			return fmt.Errorf("mount a private tmpfs on %s: %w", dir, err)
 		}
 	}
 	files, err := snapshot(configDir, true)
