@@ -94,32 +94,45 @@ func Apply(ctx context.Context, exec Executor, steps []Step, log func(Event)) (R
 		log = func(Event) {}
 	}
 	var res Result
-	// One round trip answers every check while nothing has changed yet: under
-	// TCG each SSH command costs about a second, and a re-run changes nothing.
-	survey, err := surveyChecks(ctx, exec, steps)
+	// One round trip answers every remaining check (under TCG each SSH
+	// command costs about a second); after a step changed something, the
+	// verdicts may be stale and the remaining steps are surveyed again.
+	survey, err := surveyChecks(ctx, exec, steps, 0)
 	if err != nil {
 		return res, err
 	}
-	knownAt := func(i int) *bool {
-		if res.Changed() {
-			return nil // something changed: the survey may be stale
+	surveyedAt := 0 // changed steps when the survey ran
+	knownAt := func(i int) (*bool, error) {
+		if n := len(res.ChangedSteps()); n != surveyedAt {
+			if survey, err = surveyChecks(ctx, exec, steps, i); err != nil {
+				return nil, err
+			}
+			surveyedAt = n
 		}
-		return survey[i]
+		return survey[i], nil
 	}
 	for i := 0; i < len(steps); {
 		var group []*Step
 		var known []*bool
 		for j := i; j < len(steps) && steps[j].Readdress; j++ {
+			k, err := knownAt(j)
+			if err != nil {
+				return res, err
+			}
 			group = append(group, &steps[j])
-			known = append(known, knownAt(j))
+			known = append(known, k)
 		}
 		var srs []StepResult
 		var err error
 		if len(group) > 1 {
 			srs, err = applyReaddressGroup(ctx, exec, group, known)
 		} else {
+			var k *bool
+			if k, err = knownAt(i); err != nil {
+				return res, err
+			}
 			var sr StepResult
-			sr, err = applyStep(ctx, exec, &steps[i], knownAt(i))
+			sr, err = applyStep(ctx, exec, &steps[i], k)
 			srs = []StepResult{sr}
 		}
 		for k, sr := range srs {
@@ -148,13 +161,13 @@ func (sr StepResult) detail() string {
 	return strings.Join(parts, "; ")
 }
 
-// surveyChecks runs every step's check in one command and returns each
-// verdict by step index.
-func surveyChecks(ctx context.Context, exec Executor, steps []Step) (map[int]*bool, error) {
+// surveyChecks runs the checks of steps[from:] in one command and returns
+// each verdict by step index.
+func surveyChecks(ctx context.Context, exec Executor, steps []Step, from int) (map[int]*bool, error) {
 	var script strings.Builder
 	n := 0
 	for i, st := range steps {
-		if st.Check == "" || st.IPVS != nil {
+		if i < from || st.Check == "" || st.IPVS != nil {
 			continue
 		}
 		fmt.Fprintf(&script, "echo %s%d; %s\n", surveyMark, i, checkCommand(st.Check))

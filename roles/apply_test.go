@@ -30,6 +30,20 @@ func TestApplyTwice(t *testing.T) {
 					if res.Status() != StatusChanged || len(res.Steps) != len(steps) {
 						t.Fatalf("first apply: %s, %d step results for %d steps", res.Status(), len(res.Steps), len(steps))
 					}
+					// Checks before applying come from surveys (one per change
+					// at most); single checks only confirm what was applied.
+					single, surveys := 0, 0
+					for _, c := range f.ran {
+						switch {
+						case strings.HasPrefix(c, "if { "):
+							single++
+						case strings.HasPrefix(c, "echo "+surveyMark):
+							surveys++
+						}
+					}
+					if changed := len(res.ChangedSteps()); single > changed || surveys > changed+1 {
+						t.Errorf("first apply: %d single checks and %d surveys for %d changed steps", single, surveys, changed)
+					}
 					if st.IPVS != nil {
 						if d := IPVSDifferences(f.ipvs, st.IPVS); len(d) > 0 {
 							t.Errorf("IPVS table after apply: %v", d)
