@@ -63,11 +63,11 @@ func fakeRootfs(root string) error {
 		"usr/bin/busybox":               "\x7fELF busybox",
 		"lib/modules/" + fakeKernel + "/modules.dep": "kernel/drivers/block/virtio_blk.ko: kernel/drivers/virtio/virtio.ko\n" +
 			"kernel/drivers/virtio/virtio.ko:\nkernel/drivers/virtio/virtio_pci.ko: kernel/drivers/virtio/virtio.ko\n" +
-			"kernel/crypto/crc32c_generic.ko:\nkernel/fs/ext4/ext4.ko: kernel/fs/jbd2/jbd2.ko\nkernel/fs/jbd2/jbd2.ko:\n" +
+			"kernel/fs/isofs/isofs.ko:\nkernel/crypto/crc32c_generic.ko:\nkernel/fs/ext4/ext4.ko: kernel/fs/jbd2/jbd2.ko\nkernel/fs/jbd2/jbd2.ko:\n" +
 			"kernel/net/netfilter/ipvs/ip_vs.ko: kernel/net/netfilter/nf_conntrack.ko kernel/lib/other.ko\n" +
 			"kernel/net/netfilter/nf_conntrack.ko:\nkernel/lib/other.ko:\nkernel/sound/snd.ko:\n",
 	}
-	for _, m := range []string{"drivers/virtio/virtio.ko", "drivers/virtio/virtio_pci.ko", "crypto/crc32c_generic.ko",
+	for _, m := range []string{"fs/isofs/isofs.ko", "drivers/virtio/virtio.ko", "drivers/virtio/virtio_pci.ko", "crypto/crc32c_generic.ko",
 		"fs/ext4/ext4.ko", "fs/jbd2/jbd2.ko", "drivers/block/virtio_blk.ko", "net/netfilter/ipvs/ip_vs.ko", "net/netfilter/nf_conntrack.ko", "lib/other.ko", "sound/snd.ko"} {
 		files["lib/modules/"+fakeKernel+"/kernel/"+m] = "ko"
 	}
@@ -252,7 +252,7 @@ func TestPruneModulesKeepsDependencies(t *testing.T) {
 	}
 	mod := filepath.Join(root, "lib/modules", fakeKernel)
 	kept, removed, err := pruneModules(mod)
-	if err != nil || kept != 9 || removed != 1 {
+	if err != nil || kept != 10 || removed != 1 {
 		t.Fatalf("kept %d removed %d err %v", kept, removed, err)
 	}
 	if _, err := os.Stat(filepath.Join(mod, "kernel/lib/other.ko")); err != nil {
@@ -331,7 +331,7 @@ func TestInitrd(t *testing.T) {
 		t.Fatal(err)
 	}
 	order, err := moduleOrder(filepath.Join(root, "lib/modules", fakeKernel, "modules.dep"), initrdModules)
-	want := []string{"kernel/crypto/crc32c_generic.ko", "kernel/drivers/virtio/virtio.ko", "kernel/drivers/virtio/virtio_pci.ko",
+	want := []string{"kernel/fs/isofs/isofs.ko", "kernel/crypto/crc32c_generic.ko", "kernel/drivers/virtio/virtio.ko", "kernel/drivers/virtio/virtio_pci.ko",
 		"kernel/drivers/block/virtio_blk.ko", "kernel/fs/jbd2/jbd2.ko", "kernel/fs/ext4/ext4.ko"}
 	if err != nil || !slices.Equal(order, want) {
 		t.Errorf("moduleOrder = %v, %v", order, err)
