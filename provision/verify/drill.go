@@ -351,9 +351,17 @@ func DrillVerdict(step, node string, quiesce bool, r *Report) []Check {
 			}
 			out = append(out, tagAll(s.Name, othersPass(s.Checks, append(unsteady, "director rules")...))...)
 		case DrillRestore:
-			if sv.Seen == 0 && sv.Max != 0 {
+			switch {
+			case !sv.InTable || sv.Weight != sv.LabWeight:
+				out = append(out, tag(failf("restored", "%s is not back in the director's table with its lab weight %d", node, sv.LabWeight)))
+			case sv.Seen == 0 && sv.Max != 0 && cyclic(s.Scheduler):
 				out = append(out, tag(failf("restored", "%s got no request after the restore", node)))
-			} else {
+			case sv.Seen == 0 && sv.Max != 0:
+				// ipvsadm -a revives the removed destination with its old
+				// counters: the refused connection from the fail step still
+				// counts as active for about a minute.
+				out = append(out, tag(passf("restored", "%s is back with weight %d; %s sends it nothing until its refused connection from the fail step expires (about a minute)", node, sv.Weight, s.Scheduler)))
+			default:
 				out = append(out, tag(passf("restored", "%s is back: %d served", node, sv.Seen)))
 			}
 			out = append(out, tagAll(s.Name, othersPass(s.Checks, unsteady...))...)
