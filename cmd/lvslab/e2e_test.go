@@ -126,7 +126,8 @@ func labSSH(lab, addr, command string) *exec.Cmd {
 
 // nodeOf names the tedu nodes by address (the host key is pinned under the
 // domain name, whatever address the node has).
-var nodeOf = map[string]string{"192.168.4.5": "lvs1", "192.168.4.100": "web1", "192.168.4.200": "web2", "192.168.4.10": "client1"}
+var nodeOf = map[string]string{"192.168.4.5": "lvs1", "192.168.4.100": "web1", "192.168.4.200": "web2", "192.168.4.10": "client1",
+	"192.168.2.100": "web1", "192.168.2.200": "web2"}
 
 // waitSSH polls until the node runs commands again after a reboot.
 func waitSSH(t *testing.T, lab, addr string, limit time.Duration) {
@@ -193,6 +194,14 @@ func TestE2EInner(t *testing.T) {
 		for _, n := range []string{"client1", "lvs1", "web1", "web2"} {
 			if !strings.Contains(out, n) {
 				t.Errorf("up did not report node %s", n)
+			}
+		}
+	})
+	e.phase("each node answers SSH with its hostname", func() {
+		for addr, node := range map[string]string{"192.168.4.10": "client1", "192.168.4.5": "lvs1", "192.168.2.100": "web1", "192.168.2.200": "web2"} {
+			out, err := labSSH("tedu", addr, "hostname").CombinedOutput()
+			if err != nil || strings.TrimSpace(string(out)) != node {
+				t.Errorf("ssh %s hostname: %q, %v; want %s", addr, out, err, node)
 			}
 		}
 	})
