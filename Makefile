@@ -37,7 +37,7 @@ unit:
 	$(GO) test -count=1 $(PKGS)
 
 # All tests: format, vet, unit tests and the end-to-end run in real VMs.
-test: fmt-check vet unit
+test: fmt-check vet unit e2e
 
 # The whole documented setup in real QEMU guests, inside a private network
 # namespace with its own libvirtd (lvslab sandbox). Needs root.
