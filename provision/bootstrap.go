@@ -5,14 +5,16 @@ import (
 	"github.com/lvslab/lvslab/topology"
 )
 
-// bootstrapFiles are the files the seed writes on the first boot of lvslab's
-// images: roles.BootstrapFiles (hostname, systemd-networkd .link/.network
-// with the node's static lab addresses), so that the node comes up on its
-// lab address without DHCP.
-func bootstrapFiles(lab *topology.Lab, node *topology.Node) []File {
+// firstBoot is what the seed applies on the first boot of lvslab's images:
+// roles.FirstBoot — the hostname and systemd-networkd files with the node's
+// static lab addresses (so it comes up without DHCP), and the configuration
+// files that need no running service (sysctls, web page, IPVS rules), with
+// the commands that activate them.
+func firstBoot(lab *topology.Lab, node *topology.Node) ([]File, []string) {
+	files, cmds := roles.FirstBoot(lab, node)
 	var out []File
-	for _, f := range roles.BootstrapFiles(lab, node) {
+	for _, f := range files {
 		out = append(out, File{Path: f.Path, Mode: f.Mode, Content: f.Content})
 	}
-	return out
+	return out, cmds
 }

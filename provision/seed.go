@@ -43,6 +43,9 @@ type SeedConfig struct {
 	HostKeyPublic  string
 	// Files are written on the first boot by lvslab-init.sh (lvslab's images).
 	Files []File
+	// Commands run after Files on that first boot, each on its own: a
+	// failure is logged and left to the configure phase.
+	Commands []string
 }
 
 // seedNIC is one NIC as the templates see it.

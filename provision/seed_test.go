@@ -14,6 +14,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/lvslab/lvslab/provision/sshx"
+	"github.com/lvslab/lvslab/topology"
 )
 
 func testSeedConfig(t *testing.T) SeedConfig {
@@ -32,7 +33,7 @@ func testSeedConfig(t *testing.T) SeedConfig {
 		AuthorizedKey:  authLine,
 		HostKeyPrivate: string(priv),
 		HostKeyPublic:  strings.TrimSpace(string(ssh.MarshalAuthorizedKey(pub))) + " tedu-web1",
-		Files:          bootstrapFiles(lab, lab.Node("web1")),
+		Files:          seedFilesOf(lab, lab.Node("web1")),
 	}
 }
 
@@ -260,5 +261,31 @@ func TestSeedNonRootUserWithPassword(t *testing.T) {
 	}
 	if !strings.Contains(string(files["lvslab-init.sh"]), `put '/home/student'/.ssh/authorized_keys`) {
 		t.Errorf("lvslab-init.sh does not install the key for student")
+	}
+}
+
+func seedFilesOf(lab *topology.Lab, node *topology.Node) []File {
+	files, _ := firstBoot(lab, node)
+	return files
+}
+
+// The director's seed loads its IPVS rules and sysctls on the first boot,
+// only on a real guest (never under a scratch root, as in the tests).
+func TestInitScriptActivatesDirectorRules(t *testing.T) {
+	c := testSeedConfig(t)
+	c.Node = c.Lab.Node("lvs1")
+	c.Files, c.Commands = firstBoot(c.Lab, c.Node)
+	files, err := SeedFiles(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	script := string(files["lvslab-init.sh"])
+	guard := strings.Index(script, `if [ -z "$R" ]; then`)
+	restore := strings.Index(script, "{ ipvsadm-restore < /etc/ipvsadm.rules; } || echo")
+	if guard < 0 || restore < guard || !strings.Contains(script, "put '/etc/ipvsadm.rules' 0644 ") {
+		t.Fatalf("lvs1's init script does not write and load its rules under the real-guest guard:\n%s", script)
+	}
+	if err := exec.Command("sh", "-n", "-c", script).Run(); err != nil {
+		t.Fatalf("init script does not parse: %v", err)
 	}
 }

@@ -627,10 +627,11 @@ func (ensureSeeds) run(r *run) error {
 				return fmt.Errorf("pin host key of %s in %s: %w", n.node.Name, r.knownHosts, err)
 			}
 		}
+		files, cmds := firstBoot(r.lab, n.node)
 		iso, err := BuildSeedISO(SeedConfig{
 			Lab: r.lab, Node: n.node, InstanceID: n.tag.InstanceID,
 			AuthorizedKey: r.authKey, HostKeyPrivate: string(priv), HostKeyPublic: n.hostPub,
-			Files: bootstrapFiles(r.lab, n.node),
+			Files: files, Commands: cmds,
 		})
 		if err != nil {
 			return err

@@ -55,6 +55,15 @@ put /etc/ssh/sshd_config.d/10-lvslab-hostkey.conf 0644 'HostKey /etc/ssh/ssh_hos
 {{- range .Files}}
 put {{sh .Path}} {{printf "%#o" .Mode}} {{sh .Content}}
 {{- end}}
+{{- if .Commands}}
+
+# Activate what needs no running service; lvslab up redoes what fails here.
+if [ -z "$R" ]; then
+{{- range .Commands}}
+	{ {{.}}; } || echo "lvslab-init: failed: "{{sh .}}
+{{- end}}
+fi
+{{- end}}
 
 mkdir -p "$MARKDIR"
 : >"$MARK"
