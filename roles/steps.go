@@ -131,15 +131,7 @@ func debianSteps(st *NodeState) []Step {
 	}
 	out = append(out, sysctlStep(st))
 	if st.Web != nil {
-		f := apachePortsFile(st)
-		out = append(out, Step{
-			Name:    "apache2 ports",
-			Comment: "listen on the real-server port(s) " + portList(st.Web.Ports) + "; apache2 restarts only when this changes",
-			File:    &f,
-			Apply:   []string{"systemctl restart apache2"},
-		})
-		out = append(out, indexStep(st))
-		out = append(out, serviceStep("apache2", listenCheck(st.Web.Ports), "the web server: enabled, running, listening on "+portList(st.Web.Ports)))
+		out = append(out, webSteps(st, "apache2", apachePortsFile(st))...)
 	}
 	if st.IPVS != nil || st.Role == "director" {
 		out = append(out, ipvsSteps(st, DebianRulesFile)...)
@@ -291,6 +283,22 @@ func sysctlStep(st *NodeState) Step {
 		File:    &f,
 		Check:   strings.Join(checks, " && "),
 		Apply:   []string{"sysctl -p " + SysctlFile},
+	}
+}
+
+// webSteps make a real server serve its page: the web server (apache2 or
+// httpd) listening on the real-server ports, restarted only when its ports
+// file changes.
+func webSteps(st *NodeState, server string, ports File) []Step {
+	return []Step{
+		{
+			Name:    server + " ports",
+			Comment: "listen on the real-server port(s) " + portList(st.Web.Ports) + "; " + server + " restarts only when this changes",
+			File:    &ports,
+			Apply:   []string{"systemctl restart " + server},
+		},
+		indexStep(st),
+		serviceStep(server, listenCheck(st.Web.Ports), "the web server: enabled, running, listening on "+portList(st.Web.Ports)),
 	}
 }
 
@@ -466,15 +474,7 @@ func rhelSteps(st *NodeState) []Step {
 	}
 	out = append(out, sysctlStep(st))
 	if st.Web != nil {
-		f := httpdListenFile(st)
-		out = append(out, Step{
-			Name:    "httpd ports",
-			Comment: "listen on the real-server port(s) " + portList(st.Web.Ports) + "; httpd restarts only when this changes",
-			File:    &f,
-			Apply:   []string{"systemctl restart httpd"},
-		})
-		out = append(out, indexStep(st))
-		out = append(out, serviceStep("httpd", listenCheck(st.Web.Ports), "the web server: enabled, running, listening on "+portList(st.Web.Ports)))
+		out = append(out, webSteps(st, "httpd", httpdListenFile(st))...)
 	}
 	if st.IPVS != nil || st.Role == "director" {
 		out = append(out, ipvsSteps(st, RHELRulesFile)...)

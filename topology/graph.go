@@ -33,6 +33,14 @@ func Graph(lab *Lab, format string) (string, error) {
 	return "", fmt.Errorf("unknown graph format %q: use ascii, dot or mermaid", format)
 }
 
+// text is the edge label: "eth1 192.168.2.100/24 RIP".
+func (a attachment) text() string {
+	if a.label == "" {
+		return a.nic + " " + a.addr
+	}
+	return a.nic + " " + a.addr + " " + a.label
+}
+
 // attachments lists, per network in file order, what is plugged into it.
 func attachments(lab *Lab, nw *Network) []attachment {
 	var out []attachment
@@ -222,10 +230,7 @@ func graphDot(lab *Lab) string {
 	}
 	for _, nw := range lab.Networks {
 		for _, a := range attachments(lab, nw) {
-			label := a.nic + " " + a.addr
-			if a.label != "" {
-				label += " " + a.label
-			}
+			label := a.text()
 			style := ""
 			if a.addr == "down" {
 				style = ", style=dotted"
@@ -268,10 +273,7 @@ func graphMermaid(lab *Lab) string {
 	}
 	for _, nw := range lab.Networks {
 		for _, a := range attachments(lab, nw) {
-			label := a.nic + " " + a.addr
-			if a.label != "" {
-				label += " " + a.label
-			}
+			label := a.text()
 			arrow := "---"
 			if a.addr == "down" {
 				arrow = "-.-"
