@@ -114,7 +114,7 @@ func Apply(ctx context.Context, exec Executor, steps []Step, log func(Event)) (R
 	for i := 0; i < len(steps); {
 		var group []*Step
 		var known []*bool
-		for j := i; j < len(steps) && steps[j].Readdress; j++ {
+		for j := i; j < len(steps) && networkStep(&steps[j]); j++ {
 			k, err := knownAt(j)
 			if err != nil {
 				return res, err
@@ -324,7 +324,13 @@ func settle(ctx context.Context, exec Executor, step *Step) error {
 	return fmt.Errorf("still not as desired after applying it: the check `%s` fails", step.Check)
 }
 
-// applyReaddressGroup applies consecutive re-addressing steps together:
+// networkStep tells whether a step changes addresses through the network
+// manager: consecutive ones are applied together.
+func networkStep(s *Step) bool {
+	return s.Readdress || (s.Settle && s.File != nil && len(s.Apply) == 1 && s.Apply[0] == restartNetworkd)
+}
+
+// applyReaddressGroup applies consecutive network steps together:
 // their files written, their commands run once (one networkd restart, one
 // detached run and one reconnect instead of one per interface), then each
 // checked. Results come back one per step.

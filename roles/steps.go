@@ -82,6 +82,16 @@ func debianSteps(st *NodeState) []Step {
 			File:    &f,
 		})
 	}
+	// Kernel settings come before any address: a real server must ignore
+	// ARP for the VIP before the VIP is on its lo (else the client may cache
+	// its MAC), and TUN's tunl0 needs its module.
+	out = append(out, packagesStep(st, Debian))
+	if len(st.Modules) > 0 {
+		out = append(out, modulesStep(st))
+	}
+	out = append(out, sysctlStep(st))
+	// Addresses, down NICs and VIPs follow each other: Apply changes them
+	// together with one networkd restart.
 	for _, nic := range st.NICs {
 		if nic.Down {
 			continue
@@ -114,10 +124,6 @@ func debianSteps(st *NodeState) []Step {
 			Settle:    true,
 		})
 	}
-	out = append(out, packagesStep(st, Debian))
-	if len(st.Modules) > 0 {
-		out = append(out, modulesStep(st))
-	}
 	for _, dev := range virtualDevices(st) {
 		f := virtualNetworkFile(st, dev)
 		out = append(out, Step{
@@ -129,7 +135,6 @@ func debianSteps(st *NodeState) []Step {
 			Settle:  true,
 		})
 	}
-	out = append(out, sysctlStep(st))
 	if st.Web != nil {
 		out = append(out, webSteps(st, "apache2", apachePortsFile(st))...)
 	}

@@ -87,8 +87,8 @@ func TestDebianSteps(t *testing.T) {
 	lab := loadLab(t, "tedu-dr")
 	dir := Steps(stateOf(t, lab, "lvs1"), Debian)
 	eq(t, "director steps", stepNames(dir), []string{
-		"hostname", "systemd-networkd", "name eth0", "name eth1", "address eth0", "disable eth1",
-		"packages", "sysctl", "ipvs rules file", "ipvs", "ipvs boot unit", "ipvs at boot",
+		"hostname", "systemd-networkd", "name eth0", "name eth1", "packages", "sysctl",
+		"address eth0", "disable eth1", "ipvs rules file", "ipvs", "ipvs boot unit", "ipvs at boot",
 	})
 	eth0 := findStep(t, dir, "address eth0")
 	for _, want := range []string{"Address=192.168.4.5/24\n", "[Address]\nAddress=192.168.4.15/24\nLabel=eth0:0\n", "DHCP=no\n", "MACAddress=" + lab.Node("lvs1").NICs[0].MAC} {
@@ -125,8 +125,8 @@ func TestDebianSteps(t *testing.T) {
 
 	web := Steps(stateOf(t, lab, "web1"), Debian)
 	eq(t, "web steps", stepNames(web), []string{
-		"hostname", "systemd-networkd", "name eth0", "name eth1", "address eth0", "disable eth1",
-		"packages", "vip lo", "sysctl", "apache2 ports", "index.html", "apache2",
+		"hostname", "systemd-networkd", "name eth0", "name eth1", "packages", "sysctl",
+		"address eth0", "disable eth1", "vip lo", "apache2 ports", "index.html", "apache2",
 	})
 	lo := findStep(t, web, "vip lo")
 	eq(t, "lo file", lo.File.Path, "/etc/systemd/network/10-lvslab-lo.network")
