@@ -37,7 +37,7 @@ func WriteText(w io.Writer, r *Report) error {
 	if !r.Pass {
 		verdict = "FAIL"
 	}
-	fmt.Fprintf(&b, "\n%s: %d passed, %d failed, %d skipped\n", verdict, pass, fail, skip)
+	fmt.Fprintf(&b, "\n%s: %d checks passed, %d failed, %d skipped\n", verdict, pass, fail, skip)
 	_, err := io.WriteString(w, b.String())
 	return err
 }
