@@ -2,7 +2,7 @@
 # The cgo libvirt bindings need libvirt-dev, gcc and pkg-config; real VMs
 # need libvirt's daemons, QEMU, debootstrap and dnsmasq (see deps).
 
-GO      ?= go
+GO      ?= $(shell command -v go 2>/dev/null || echo /usr/local/go/bin/go)
 BIN     := bin/lvslab
 PKGS    := ./...
 # Debian packages: build (cgo) and run (VMs in the sandbox).
