@@ -280,14 +280,16 @@ func prepareFloor(t *testing.T, lab *topology.Lab) *floor {
 			t.Fatal(err)
 		}
 		var files []provision.File
-		for _, rf := range roles.BootstrapFiles(lab, node) {
+		// The same first boot as lvslab's seed: its files and commands.
+		roleFiles, cmds := roles.FirstBoot(lab, node)
+		for _, rf := range roleFiles {
 			files = append(files, provision.File{Path: rf.Path, Mode: rf.Mode, Content: rf.Content})
 		}
 		iid := fmt.Sprintf("%s-floor-%d", domain, time.Now().UnixNano())
 		iso, err := provision.BuildSeedISO(provision.SeedConfig{
 			Lab: lab, Node: node, InstanceID: iid, AuthorizedKey: authKey,
 			HostKeyPrivate: string(priv), HostKeyPublic: strings.TrimSpace(string(ssh.MarshalAuthorizedKey(pub))) + " " + domain,
-			Files: files,
+			Files: files, Commands: cmds,
 		})
 		if err != nil {
 			t.Fatal(err)
