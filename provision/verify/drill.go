@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/lvslab/lvslab/roles"
 	"github.com/lvslab/lvslab/topology"
 )
 
@@ -224,14 +225,23 @@ func destOptions(mode string, rs *topology.RealServer, weight int) string {
 	return s
 }
 
-func heal(ctx context.Context, dial Dialer, director string, t *drillTarget, quiesce bool, act func(string, ...any)) error {
+// directorTable reaches the director and reads its IPVS table.
+func directorTable(ctx context.Context, dial Dialer, director string) (roles.Executor, []TableService, error) {
 	dx, err := dial(director)
 	if err != nil {
-		return cannot("cannot reach director %s: %v", director, err)
+		return nil, nil, cannot("cannot reach director %s: %v", director, err)
 	}
 	table, err := ReadTable(ctx, dx)
 	if err != nil {
-		return cannot("director %s: %v", director, err)
+		return nil, nil, cannot("director %s: %v", director, err)
+	}
+	return dx, table, nil
+}
+
+func heal(ctx context.Context, dial Dialer, director string, t *drillTarget, quiesce bool, act func(string, ...any)) error {
+	dx, table, err := directorTable(ctx, dial, director)
+	if err != nil {
+		return err
 	}
 	for i, ls := range t.services {
 		sv := t.servers[i]
@@ -263,13 +273,9 @@ func heal(ctx context.Context, dial Dialer, director string, t *drillTarget, qui
 }
 
 func restore(ctx context.Context, dial Dialer, director string, t *drillTarget, act func(string, ...any)) error {
-	dx, err := dial(director)
+	dx, table, err := directorTable(ctx, dial, director)
 	if err != nil {
-		return cannot("cannot reach director %s: %v", director, err)
-	}
-	table, err := ReadTable(ctx, dx)
-	if err != nil {
-		return cannot("director %s: %v", director, err)
+		return err
 	}
 	for i, ls := range t.services {
 		sv := t.servers[i]
