@@ -44,9 +44,11 @@ test: fmt-check vet unit e2e
 e2e: build
 	LVSLAB_E2E=1 LVSLAB_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout $(E2E_TIMEOUT) -run 'TestE2E' -v ./cmd/lvslab
 
-# The main job: bring up the default lab and verify it, in a sandbox.
+# The main job: bring up the default lab and verify it, in a sandbox. The
+# image is built first, outside: the sandbox's network has no way out.
 lab: build
-	$(BIN) sandbox -- sh -c '$(BIN) image build && $(BIN) up && $(BIN) verify'
+	$(BIN) image build
+	$(BIN) sandbox -- sh -c '$(BIN) up && $(BIN) verify'
 
 # Benchmarks in real QEMU guests, inside the sandbox (root). bench-up: the
 # floor (the same four domains defined and started with plain virsh, until
@@ -56,9 +58,11 @@ lab: build
 BENCH_TIMEOUT ?= 60m
 
 bench: build
+	$(BIN) image build
 	LVSLAB_BENCH=1 LVSLAB_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout $(BENCH_TIMEOUT) -run '^TestBench$$' -v ./cmd/lvslab
 
 bench-up: build
+	$(BIN) image build
 	LVSLAB_BENCH=1 LVSLAB_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout $(BENCH_TIMEOUT) -run '^TestBenchUp$$' -v ./cmd/lvslab
 
 clean:
