@@ -1,7 +1,6 @@
 package image
 
 import (
-	"bufio"
 	"compress/gzip"
 	"fmt"
 	"io"
@@ -29,20 +28,8 @@ var initrdModules = []string{
 // moduleOrder expands roots with their dependencies from modules.dep,
 // dependencies first, each module once.
 func moduleOrder(modulesDep string, roots []string) ([]string, error) {
-	f, err := os.Open(modulesDep)
+	deps, err := readModulesDep(modulesDep)
 	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	deps := map[string][]string{}
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		if mod, rest, ok := strings.Cut(sc.Text(), ":"); ok {
-			deps[mod] = strings.Fields(rest)
-		}
-	}
-	if err := sc.Err(); err != nil {
 		return nil, err
 	}
 	var order []string

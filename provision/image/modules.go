@@ -33,9 +33,9 @@ var keepModules = []string{
 	"kernel/net/packet/", "kernel/net/8021q/",
 }
 
-// modulesToKeep reads modules.dep (lines "path: dep dep ...") and returns the
-// modules matching keep together with everything they depend on.
-func modulesToKeep(modulesDep string, keep []string) (map[string]bool, error) {
+// readModulesDep reads modules.dep: each module path with the modules it
+// depends on.
+func readModulesDep(modulesDep string) (map[string][]string, error) {
 	f, err := os.Open(modulesDep)
 	if err != nil {
 		return nil, err
@@ -45,13 +45,18 @@ func modulesToKeep(modulesDep string, keep []string) (map[string]bool, error) {
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
-		mod, rest, ok := strings.Cut(sc.Text(), ":")
-		if !ok {
-			continue
+		if mod, rest, ok := strings.Cut(sc.Text(), ":"); ok {
+			deps[mod] = strings.Fields(rest)
 		}
-		deps[mod] = strings.Fields(rest)
 	}
-	if err := sc.Err(); err != nil {
+	return deps, sc.Err()
+}
+
+// modulesToKeep reads modules.dep (lines "path: dep dep ...") and returns the
+// modules matching keep together with everything they depend on.
+func modulesToKeep(modulesDep string, keep []string) (map[string]bool, error) {
+	deps, err := readModulesDep(modulesDep)
+	if err != nil {
 		return nil, err
 	}
 	if len(deps) == 0 {
