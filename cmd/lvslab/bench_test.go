@@ -54,17 +54,7 @@ const (
 
 func benchBinary(t *testing.T) string {
 	t.Helper()
-	if os.Getenv("LVSLAB_BENCH") != "1" {
-		t.Skip("benchmark: set LVSLAB_BENCH=1 (make bench, make bench-up)")
-	}
-	if os.Geteuid() != 0 {
-		t.Skip("benchmark needs root (network namespaces, libvirtd)")
-	}
-	bin := os.Getenv("LVSLAB_BIN")
-	if bin == "" {
-		t.Fatal("LVSLAB_BIN must name the lvslab binary (make bench sets it)")
-	}
-	return bin
+	return gatedBinary(t, "LVSLAB_BENCH", "benchmark", "make bench, make bench-up")
 }
 
 // benchSandbox runs the inner test named inner inside "lvslab sandbox".

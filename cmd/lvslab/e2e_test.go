@@ -22,15 +22,22 @@ const e2eInnerEnv = "LVSLAB_E2E_INNER"
 
 func e2eBinary(t *testing.T) string {
 	t.Helper()
-	if os.Getenv("LVSLAB_E2E") != "1" {
-		t.Skip("end-to-end test: set LVSLAB_E2E=1 (make e2e)")
+	return gatedBinary(t, "LVSLAB_E2E", "end-to-end test", "make e2e")
+}
+
+// gatedBinary skips a test that runs real VMs unless env is 1 and we are
+// root, and returns the lvslab binary under test (LVSLAB_BIN).
+func gatedBinary(t *testing.T, env, what, target string) string {
+	t.Helper()
+	if os.Getenv(env) != "1" {
+		t.Skipf("%s: set %s=1 (%s)", what, env, target)
 	}
 	if os.Geteuid() != 0 {
-		t.Skip("end-to-end test needs root (network namespaces, libvirtd)")
+		t.Skipf("%s needs root (network namespaces, libvirtd)", what)
 	}
 	bin := os.Getenv("LVSLAB_BIN")
 	if bin == "" {
-		t.Fatal("LVSLAB_BIN must name the lvslab binary (make e2e sets it)")
+		t.Fatalf("LVSLAB_BIN must name the lvslab binary (%s sets it)", target)
 	}
 	return bin
 }
