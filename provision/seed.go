@@ -12,6 +12,7 @@ import (
 
 	"github.com/kdomanski/iso9660"
 
+	"github.com/lvslab/lvslab/roles/shell"
 	"github.com/lvslab/lvslab/templates"
 	"github.com/lvslab/lvslab/topology"
 )
@@ -60,7 +61,7 @@ type seedData struct {
 }
 
 var seedFuncs = template.FuncMap{
-	"sh":     shellQuote,
+	"sh":     shell.Quote,
 	"yaml":   yamlQuote,
 	"base64": func(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) },
 	"indent": func(n int, s string) string {
@@ -152,11 +153,6 @@ func packISO(files map[string][]byte) ([]byte, error) {
 		return nil, fmt.Errorf("seed ISO: %w", err)
 	}
 	return b.Bytes(), nil
-}
-
-// shellQuote quotes s for POSIX sh: exact for every byte but NUL.
-func shellQuote(s string) string {
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // yamlQuote renders s as a YAML double-quoted scalar.

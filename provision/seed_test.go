@@ -14,6 +14,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/lvslab/lvslab/provision/sshx"
+	"github.com/lvslab/lvslab/roles/shell"
 	"github.com/lvslab/lvslab/topology"
 )
 
@@ -259,7 +260,7 @@ func TestSeedNonRootUserWithPassword(t *testing.T) {
 		user.Chpasswd.Users[0]["name"] != "student" || user.Chpasswd.Users[0]["password"] != `pa"ss: #1` {
 		t.Errorf("user-data: %+v\n%s", user, files["user-data"])
 	}
-	if !strings.Contains(string(files["lvslab-init.sh"]), `put '/home/student'/.ssh/authorized_keys`) {
+	if !strings.Contains(string(files["lvslab-init.sh"]), "put "+shell.Quote("/home/student")+"/.ssh/authorized_keys") {
 		t.Errorf("lvslab-init.sh does not install the key for student")
 	}
 }
@@ -282,7 +283,7 @@ func TestInitScriptActivatesDirectorRules(t *testing.T) {
 	script := string(files["lvslab-init.sh"])
 	guard := strings.Index(script, `if [ -z "$R" ]; then`)
 	restore := strings.Index(script, "{ ipvsadm-restore < /etc/ipvsadm.rules; } || echo")
-	if guard < 0 || restore < guard || !strings.Contains(script, "put '/etc/ipvsadm.rules' 0644 ") {
+	if guard < 0 || restore < guard || !strings.Contains(script, "put "+shell.Quote("/etc/ipvsadm.rules")+" 0644 ") {
 		t.Fatalf("lvs1's init script does not write and load its rules under the real-guest guard:\n%s", script)
 	}
 	if err := exec.Command("sh", "-n", "-c", script).Run(); err != nil {

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/lvslab/lvslab/roles/shell"
 )
 
 // Step outcomes reported in Events and Results.
@@ -454,7 +456,8 @@ func applyIPVS(ctx context.Context, exec Executor, step *Step) (StepResult, erro
 			if step.RulesFile != "" {
 				cmds = append(cmds, "ipvsadm-restore < "+step.RulesFile)
 			} else {
-				cmds = append(cmds, "ipvsadm-restore <<'LVSLAB_EOF'\n"+RenderIPVS(step.IPVS)+"LVSLAB_EOF")
+				op, body := shell.Heredoc(RenderIPVS(step.IPVS))
+				cmds = append(cmds, "ipvsadm-restore "+op+"\n"+body)
 			}
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/lvslab/lvslab/roles/shell"
 	"github.com/lvslab/lvslab/topology"
 )
 
@@ -103,13 +104,12 @@ func (p *LabPlan) Text() string {
 	return b.String()
 }
 
-const heredocEnd = "LVSLAB_EOF"
-
 func writeHeredoc(b *strings.Builder, f *File, indent string) {
 	if d := dir(f.Path); d != "/" && d != "/etc" {
-		fmt.Fprintf(b, "%smkdir -p %s\n", indent, shellQuote(d))
+		fmt.Fprintf(b, "%smkdir -p %s\n", indent, shell.Quote(d))
 	}
-	fmt.Fprintf(b, "%scat > %s <<'%s'\n%s%s\n", indent, shellQuote(f.Path), heredocEnd, f.Content, heredocEnd)
+	op, body := shell.Heredoc(f.Content)
+	fmt.Fprintf(b, "%scat > %s %s\n%s\n", indent, shell.Quote(f.Path), op, body)
 }
 
 func dir(path string) string {
@@ -150,12 +150,16 @@ func (n *NodePlan) Script(lab string) string {
 			b.WriteString("# (changes an address: over SSH the session may hang; run from the console)\n")
 		}
 		var cond []string
-		if s.File != nil && len(s.Apply) == 0 {
-			fmt.Fprintf(&b, "lvslab_put %s %04o <<'%s' || :\n%s%s\n", shellQuote(s.File.Path), uint32(s.File.Mode.Perm()), heredocEnd, s.File.Content, heredocEnd)
-		} else if s.File != nil {
-			b.WriteString("lvslab_changed=0\n")
-			fmt.Fprintf(&b, "lvslab_put %s %04o <<'%s' && lvslab_changed=1\n%s%s\n", shellQuote(s.File.Path), uint32(s.File.Mode.Perm()), heredocEnd, s.File.Content, heredocEnd)
-			cond = append(cond, `[ "$lvslab_changed" = 1 ]`)
+		if s.File != nil {
+			op, body := shell.Heredoc(s.File.Content)
+			put := fmt.Sprintf("lvslab_put %s %04o %s", shell.Quote(s.File.Path), uint32(s.File.Mode.Perm()), op)
+			if len(s.Apply) == 0 {
+				fmt.Fprintf(&b, "%s || :\n%s\n", put, body)
+			} else {
+				b.WriteString("lvslab_changed=0\n")
+				fmt.Fprintf(&b, "%s && lvslab_changed=1\n%s\n", put, body)
+				cond = append(cond, `[ "$lvslab_changed" = 1 ]`)
+			}
 		}
 		if s.Check != "" {
 			cond = append(cond, "! { "+s.Check+"; } >/dev/null 2>&1")

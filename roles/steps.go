@@ -5,6 +5,8 @@ import (
 	"net/netip"
 	"sort"
 	"strings"
+
+	"github.com/lvslab/lvslab/roles/shell"
 )
 
 // OS families Steps knows.
@@ -251,8 +253,8 @@ func hostnameStep(st *NodeState) Step {
 		Name:    "hostname",
 		Comment: "the node is called " + st.Hostname,
 		File:    &f,
-		Check:   `[ "$(hostname)" = ` + shellQuote(st.Hostname) + ` ]`,
-		Apply:   []string{"hostnamectl set-hostname " + shellQuote(st.Hostname) + " 2>/dev/null || hostname " + shellQuote(st.Hostname)},
+		Check:   `[ "$(hostname)" = ` + shell.Quote(st.Hostname) + ` ]`,
+		Apply:   []string{"hostnamectl set-hostname " + shell.Quote(st.Hostname) + " 2>/dev/null || hostname " + shell.Quote(st.Hostname)},
 	}
 }
 
@@ -366,7 +368,7 @@ func ipvsSteps(st *NodeState, rulesPath string) []Step {
 	want := SaveLines(SaveView(st.IPVS))
 	var quoted []string
 	for _, l := range want {
-		quoted = append(quoted, shellQuote(l))
+		quoted = append(quoted, shell.Quote(l))
 	}
 	check := `[ -z "$(ipvsadm -Sn)" ]`
 	if len(want) > 0 {
@@ -495,12 +497,4 @@ func rhelSteps(st *NodeState) []Step {
 
 func nmcliEnsure(nic string) string {
 	return "nmcli connection show " + nic + " >/dev/null 2>&1 || nmcli connection add type ethernet con-name " + nic + " ifname " + nic
-}
-
-// shellQuote quotes s for sh when it needs it.
-func shellQuote(s string) string {
-	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./:=,@+") == "" {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

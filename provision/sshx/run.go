@@ -5,11 +5,12 @@ import (
 	"context"
 	"errors"
 	"io"
-	"strings"
 	"sync"
 	"time"
 
 	"golang.org/x/crypto/ssh"
+
+	"github.com/lvslab/lvslab/roles/shell"
 )
 
 // closeGrace is how long a timed-out session may take to close before the
@@ -36,7 +37,7 @@ func (c *Client) RunSecret(ctx context.Context, cmd, redacted string) (string, e
 // session itself; follow it with Reconnect. Its output is appended to
 // /tmp/lvslab-detached.log on the node.
 func (c *Client) RunDetached(ctx context.Context, cmd string) error {
-	wrapped := "setsid nohup sh -c " + shellQuote(cmd) + " >>" + detachedLog + " 2>&1 </dev/null &"
+	wrapped := "setsid nohup sh -c " + shell.Quote(cmd) + " >>" + detachedLog + " 2>&1 </dev/null &"
 	_, err := c.run(ctx, wrapped, cmd)
 	return err
 }
@@ -60,7 +61,7 @@ func (c *Client) run(ctx context.Context, cmd, shown string) (string, error) {
 	var out outputs
 	session.Stdout = out.writer(&out.stdout)
 	session.Stderr = out.writer(&out.stderr)
-	if err := session.Start("sh -c " + shellQuote(cmd)); err != nil {
+	if err := session.Start("sh -c " + shell.Quote(cmd)); err != nil {
 		c.drop(conn)
 		return "", fail(err)
 	}
@@ -163,8 +164,3 @@ func (o *outputs) fill(e *CommandError) *CommandError {
 type writerFunc func(p []byte) (int, error)
 
 func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
-
-// shellQuote makes s one single-quoted sh word.
-func shellQuote(s string) string {
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
-}

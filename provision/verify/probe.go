@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/lvslab/lvslab/roles/shell"
 )
 
 // Probers: how the client sends its requests.
@@ -68,11 +70,6 @@ func URL(vip string, port uint16) string {
 	return "http://" + vip + ":" + strconv.Itoa(int(port)) + "/"
 }
 
-// shellQuote quotes s for sh.
-func shellQuote(s string) string {
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
-}
-
 // bound wraps a command in coreutils timeout so that a slow loop stops by
 // itself and still returns what it printed so far.
 func bound(limit time.Duration, cmd string) string {
@@ -80,7 +77,7 @@ func bound(limit time.Duration, cmd string) string {
 	if secs < 1 {
 		secs = 1
 	}
-	return fmt.Sprintf("timeout %d sh -c %s", secs, shellQuote(cmd))
+	return fmt.Sprintf("timeout %d sh -c %s", secs, shell.Quote(cmd))
 }
 
 // CurlLoopCommand is the faithful prober: a shell loop running one curl per
@@ -90,7 +87,7 @@ func CurlLoopCommand(url string, n int, limit time.Duration) string {
 	w := `\n` + markWrite + `%{http_code} %{time_total} %{num_connects}\n`
 	loop := fmt.Sprintf(`i=0; while [ $i -lt %d ]; do i=$((i+1)); echo "%s$i"; `+
 		`curl -sS -m %d --connect-timeout %d -w '%s' %s 2>&1; echo "%s$?"; done`,
-		n, markStart, requestTimeout, connectTimeout, w, shellQuote(url), markRC)
+		n, markStart, requestTimeout, connectTimeout, w, shell.Quote(url), markRC)
 	return bound(limit, loop) + "; true"
 }
 
@@ -100,7 +97,7 @@ func CurlLoopCommand(url string, n int, limit time.Duration) string {
 // error text after its body; curl's stderr follows at the end.
 func FastCommand(url string, n int, limit time.Duration) string {
 	w := `\n` + markWrite + `%{http_code} %{time_total} %{num_connects} %{exitcode} %{errormsg}\n`
-	urls := strings.TrimSpace(strings.Repeat(shellQuote(url)+" ", n))
+	urls := strings.TrimSpace(strings.Repeat(shell.Quote(url)+" ", n))
 	cmd := fmt.Sprintf(`e=$(mktemp); curl -sS -m %d --connect-timeout %d -H 'Connection: close' -w '%s' %s 2>"$e"; `+
 		`echo "%s$?"; echo "%s"; cat "$e"; rm -f "$e"`,
 		requestTimeout, connectTimeout, w, urls, markRC, markStderr)
