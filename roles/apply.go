@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/lvslab/lvslab/roles/ipvs"
 	"github.com/lvslab/lvslab/roles/shell"
 )
 
@@ -422,42 +423,26 @@ func runCheck(ctx context.Context, exec Executor, check string) (bool, error) {
 	return false, fmt.Errorf("check `%s` printed %q, not a verdict", check, out)
 }
 
-// ReadIPVS reads the kernel's IPVS table with "ipvsadm -Sn".
-func ReadIPVS(ctx context.Context, exec Executor) ([]Service, error) {
-	out, err := exec.Run(ctx, "ipvsadm -Sn")
-	if err != nil {
-		return nil, fmt.Errorf("read the IPVS table: %w", err)
-	}
-	svcs, err := ParseIPVSSave(out)
-	if err != nil || len(svcs) == 0 {
-		return svcs, err
-	}
-	th, err := exec.Run(ctx, "ipvsadm -Ln --thresholds")
-	if err != nil {
-		return nil, fmt.Errorf("read the IPVS thresholds: %w", err)
-	}
-	return svcs, ApplyThresholds(svcs, th)
-}
-
 func applyIPVS(ctx context.Context, exec Executor, step *Step) (StepResult, error) {
 	sr := StepResult{Name: step.Name, Status: StatusFailed}
-	current, err := ReadIPVS(ctx, exec)
+	current, err := ipvs.ReadRules(ctx, exec)
 	if err != nil {
 		return sr, err
 	}
-	cmds := DiffIPVS(current, step.IPVS)
+	cmds := ipvs.Commands(ipvs.Diff(current, step.IPVS))
 	if len(cmds) == 0 {
 		sr.Status = StatusUnchanged
 		return sr, nil
 	}
 	if len(current) == 0 {
-		cmds = []string{"ipvsadm -C"}
+		// An empty table is loaded whole, as at boot.
+		cmds = []string{ipvs.ClearCommand}
 		if len(step.IPVS) > 0 {
 			if step.RulesFile != "" {
-				cmds = append(cmds, "ipvsadm-restore < "+step.RulesFile)
+				cmds = append(cmds, ipvs.RestoreFrom(step.RulesFile))
 			} else {
-				op, body := shell.Heredoc(RenderIPVS(step.IPVS))
-				cmds = append(cmds, "ipvsadm-restore "+op+"\n"+body)
+				op, body := shell.Heredoc(ipvs.Rules(step.IPVS))
+				cmds = append(cmds, ipvs.Restore+" "+op+"\n"+body)
 			}
 		}
 	}
@@ -467,11 +452,11 @@ func applyIPVS(ctx context.Context, exec Executor, step *Step) (StepResult, erro
 			return sr, err
 		}
 	}
-	after, err := ReadIPVS(ctx, exec)
+	after, err := ipvs.ReadRules(ctx, exec)
 	if err != nil {
 		return sr, err
 	}
-	if diff := IPVSDifferences(after, step.IPVS); len(diff) > 0 {
+	if diff := ipvs.Differences(after, step.IPVS); len(diff) > 0 {
 		return sr, fmt.Errorf("the IPVS table read back differs from the lab: %s", strings.Join(diff, "; "))
 	}
 	sr.Status = StatusChanged

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/lvslab/lvslab/labs"
+	"github.com/lvslab/lvslab/roles/ipvs"
 	"github.com/lvslab/lvslab/topology"
 )
 
@@ -45,7 +46,7 @@ func TestApplyTwice(t *testing.T) {
 						t.Errorf("first apply: %d single checks and %d surveys for %d changed steps", single, surveys, changed)
 					}
 					if st.IPVS != nil {
-						if d := IPVSDifferences(f.ipvs, st.IPVS); len(d) > 0 {
+						if d := ipvs.Differences(f.kernel.Services, st.IPVS); len(d) > 0 {
 							t.Errorf("IPVS table after apply: %v", d)
 						}
 					}
@@ -128,9 +129,9 @@ func TestApplyIPVSWholeWhenEmpty(t *testing.T) {
 func TestApplyIPVSSchedulerChangeIsOneEdit(t *testing.T) {
 	st, steps := directorSteps(t, "tedu-nat", Debian)
 	f := newFake()
-	cur := NormalizeIPVS(st.IPVS)
-	cur[0].SchedName = WeightedRoundRobin
-	f.ipvs = cur
+	cur := ipvs.Normalize(st.IPVS)
+	cur[0].SchedName = ipvs.WeightedRoundRobin
+	f.kernel.Services = cur
 	res, err := Apply(context.Background(), f, ipvsStep(t, steps), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -142,10 +143,10 @@ func TestApplyIPVSSchedulerChangeIsOneEdit(t *testing.T) {
 func TestApplyIPVSReadBackMismatch(t *testing.T) {
 	st, steps := directorSteps(t, "tedu-nat", Debian)
 	f := newFake()
-	cur := NormalizeIPVS(st.IPVS)
+	cur := ipvs.Normalize(st.IPVS)
 	cur[0].Destinations[1].Weight = 7
-	f.ipvs = cur
-	f.frozenIPVS = true
+	f.kernel.Services = cur
+	f.kernel.Frozen = true
 	_, err := Apply(context.Background(), f, ipvsStep(t, steps), nil)
 	if err == nil {
 		t.Fatal("no error when the table read back differs")
@@ -275,7 +276,7 @@ func TestApplyThresholdsReadBack(t *testing.T) {
 	if err != nil || res.Changed() {
 		t.Fatalf("second apply: %v, changed %v, ran %v", err, res.ChangedSteps(), f.commands())
 	}
-	f.ipvs[0].Destinations[0].UpperThreshold = 1
+	f.kernel.Services[0].Dest("10.0.1.11:8080").UpperThreshold = 1
 	if _, err := Apply(context.Background(), f, ipvsStep(t, steps), nil); err != nil {
 		t.Fatal(err)
 	}

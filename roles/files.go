@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"text/template"
 
+	"github.com/lvslab/lvslab/roles/ipvs"
 	"github.com/lvslab/lvslab/templates"
 	"github.com/lvslab/lvslab/topology"
 )
@@ -144,7 +145,7 @@ func indexFile(st *NodeState) File {
 }
 
 func rulesFile(st *NodeState, path string) File {
-	return File{Path: path, Mode: 0o644, Content: IPVSRules(st)}
+	return File{Path: path, Mode: 0o644, Content: ipvs.Rules(st.IPVS)}
 }
 
 func ipvsUnitFile() File {

@@ -1,6 +1,7 @@
 package roles
 
 import (
+	"github.com/lvslab/lvslab/roles/ipvs"
 	"github.com/lvslab/lvslab/topology"
 )
 
@@ -15,7 +16,7 @@ var firstBootActivation = map[string]func(f File) []string{
 	"apache2 ports": func(File) []string { return nil }, // apache2 starts after the seed
 	"index.html":    func(File) []string { return nil },
 	"ipvs rules file": func(f File) []string {
-		return []string{"ipvsadm-restore < " + f.Path}
+		return []string{ipvs.RestoreFrom(f.Path)}
 	},
 	// Enabled by hand: "systemctl enable" would reload systemd mid-boot.
 	"ipvs boot unit": func(File) []string {

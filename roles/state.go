@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"strconv"
 
+	"github.com/lvslab/lvslab/roles/ipvs"
 	"github.com/lvslab/lvslab/topology"
 )
 
@@ -22,20 +23,20 @@ const (
 
 // NodeState is what one node must look like once configured.
 type NodeState struct {
-	Name     string     `json:"name"`
-	Role     string     `json:"role"`
-	Hostname string     `json:"hostname"`
-	NICs     []NICState `json:"nics"`
-	Gateway  netip.Addr `json:"gateway,omitzero"`
-	Disabled []string   `json:"disabled,omitempty"` // NICs kept down
-	Sysctls  []Sysctl   `json:"sysctls,omitempty"`
-	Aliases  []Alias    `json:"aliases,omitempty"`
-	Modules  []string   `json:"modules,omitempty"` // kernel modules loaded at boot (ipip for TUN)
-	Web      *WebState  `json:"web,omitempty"`
-	Packages []string   `json:"packages,omitempty"` // logical names (Pkg*)
-	Services []string   `json:"services,omitempty"` // logical names (Svc*), enabled and running
-	IPVS     []Service  `json:"ipvs,omitempty"`
-	Lab      string     `json:"lab"`
+	Name     string         `json:"name"`
+	Role     string         `json:"role"`
+	Hostname string         `json:"hostname"`
+	NICs     []NICState     `json:"nics"`
+	Gateway  netip.Addr     `json:"gateway,omitzero"`
+	Disabled []string       `json:"disabled,omitempty"` // NICs kept down
+	Sysctls  []Sysctl       `json:"sysctls,omitempty"`
+	Aliases  []Alias        `json:"aliases,omitempty"`
+	Modules  []string       `json:"modules,omitempty"` // kernel modules loaded at boot (ipip for TUN)
+	Web      *WebState      `json:"web,omitempty"`
+	Packages []string       `json:"packages,omitempty"` // logical names (Pkg*)
+	Services []string       `json:"services,omitempty"` // logical names (Svc*), enabled and running
+	IPVS     []ipvs.Service `json:"ipvs,omitempty"`
+	Lab      string         `json:"lab"`
 }
 
 // NICState is one NIC: an address, or Down.
@@ -127,12 +128,16 @@ func directorState(lab *topology.Lab, dir *topology.Node, st *NodeState) {
 				st.Aliases = append(st.Aliases, Alias{Device: nic.Name, Label: label, Address: netip.PrefixFrom(s.VIP, s.VIPPrefix)})
 			}
 		}
-		st.IPVS = append(st.IPVS, ipvsService(lab, dir, s))
+		st.IPVS = append(st.IPVS, IPVSService(lab, s))
 	}
 }
 
-func ipvsService(lab *topology.Lab, dir *topology.Node, s *topology.Service) Service {
-	svc := Service{
+// IPVSService is a lab service as the director's kernel must hold it: the
+// one conversion of a lab's forwarding mode, weights and thresholds into
+// the IPVS model.
+func IPVSService(lab *topology.Lab, s *topology.Service) ipvs.Service {
+	dir := lab.Director()
+	svc := ipvs.Service{
 		Protocol:  s.Protocol,
 		Address:   s.VIP,
 		Port:      s.Port,
@@ -144,29 +149,29 @@ func ipvsService(lab *topology.Lab, dir *topology.Node, s *topology.Service) Ser
 		svc.Address = netip.Addr{}
 	}
 	if s.Persistence > 0 {
-		svc.Flags |= FlagPersistent
+		svc.Flags |= ipvs.FlagPersistent
 		svc.Timeout = uint32(s.Persistence)
 	}
-	flags := uint32(ConnectionFlagDirectRoute)
+	flags, tunnel := uint32(ipvs.ConnectionFlagDirectRoute), ""
 	switch s.Mode {
 	case topology.ModeNAT:
-		flags = ConnectionFlagMasq
+		flags = ipvs.ConnectionFlagMasq
 	case topology.ModeTUN:
-		flags = ConnectionFlagTunnel
+		flags, tunnel = ipvs.ConnectionFlagTunnel, ipvs.TunnelIPIP
 	}
 	for _, r := range s.RealServers {
 		rs := lab.Node(r.Node)
 		if rs == nil {
 			continue
 		}
-		svc.Destinations = append(svc.Destinations, Destination{
+		svc.Destinations = append(svc.Destinations, ipvs.Destination{
 			Address:         topology.RealServerAddress(dir, rs),
 			Port:            r.Port,
 			ConnectionFlags: flags,
 			Weight:          r.Weight,
 			UpperThreshold:  uint32(r.Upper),
 			LowerThreshold:  uint32(r.Lower),
-			TunnelType:      tunnelType(flags),
+			TunnelType:      tunnel,
 		})
 	}
 	return svc
@@ -297,13 +302,6 @@ func (st *NodeState) gatewayNIC() string {
 		if !c.Down && c.Address.Masked().Contains(st.Gateway) {
 			return c.Name
 		}
-	}
-	return ""
-}
-
-func tunnelType(flags uint32) string {
-	if flags == ConnectionFlagTunnel {
-		return "ipip"
 	}
 	return ""
 }

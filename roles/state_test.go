@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/lvslab/lvslab/labs"
+	"github.com/lvslab/lvslab/roles/ipvs"
 	"github.com/lvslab/lvslab/topology"
 )
 
@@ -74,11 +75,11 @@ func TestDesiredNAT(t *testing.T) {
 		t.Errorf("the VIP is the director's own address: no alias expected, got %v", dir.Aliases)
 	}
 	eq(t, "director packages", dir.Packages, []string{PkgIPVSAdm})
-	eq(t, "director IPVS", dir.IPVS, []Service{{
-		Protocol: "tcp", Address: addr("192.168.4.5"), Port: 80, SchedName: RoundRobin,
-		Destinations: []Destination{
-			{Address: addr("192.168.2.100"), Port: 80, ConnectionFlags: ConnectionFlagMasq, Weight: 1},
-			{Address: addr("192.168.2.200"), Port: 80, ConnectionFlags: ConnectionFlagMasq, Weight: 2},
+	eq(t, "director IPVS", dir.IPVS, []ipvs.Service{{
+		Protocol: "tcp", Address: addr("192.168.4.5"), Port: 80, SchedName: ipvs.RoundRobin,
+		Destinations: []ipvs.Destination{
+			{Address: addr("192.168.2.100"), Port: 80, ConnectionFlags: ipvs.ConnectionFlagMasq, Weight: 1},
+			{Address: addr("192.168.2.200"), Port: 80, ConnectionFlags: ipvs.ConnectionFlagMasq, Weight: 2},
 		},
 	}})
 	eq(t, "director NICs", dir.NICs, []NICState{
@@ -115,7 +116,7 @@ func TestDesiredTwoNICNAT(t *testing.T) {
 		"net.ipv4.conf.eth0.send_redirects", "0",
 		"net.ipv4.conf.eth1.send_redirects", "0",
 	))
-	eq(t, "rules", IPVSRules(dir), "-A -t 172.20.0.110:80 -s rr\n"+
+	eq(t, "rules", ipvs.Rules(dir.IPVS), "-A -t 172.20.0.110:80 -s rr\n"+
 		"-a -t 172.20.0.110:80 -r 192.168.10.1:80 -m -w 1\n"+
 		"-a -t 172.20.0.110:80 -r 192.168.10.2:80 -m -w 1\n")
 }
@@ -128,11 +129,11 @@ func TestDesiredDR(t *testing.T) {
 	}
 	eq(t, "director aliases", dir.Aliases, []Alias{{Device: "eth0", Label: "eth0:0", Address: prefix("192.168.4.15/24")}})
 	eq(t, "director disabled", dir.Disabled, []string{"eth1"})
-	eq(t, "director IPVS", dir.IPVS, []Service{{
-		Protocol: "tcp", Address: addr("192.168.4.15"), Port: 80, SchedName: WeightedLeastConnection,
-		Destinations: []Destination{
-			{Address: addr("192.168.4.100"), Port: 80, ConnectionFlags: ConnectionFlagDirectRoute, Weight: 1},
-			{Address: addr("192.168.4.200"), Port: 80, ConnectionFlags: ConnectionFlagDirectRoute, Weight: 2},
+	eq(t, "director IPVS", dir.IPVS, []ipvs.Service{{
+		Protocol: "tcp", Address: addr("192.168.4.15"), Port: 80, SchedName: ipvs.WeightedLeastConnection,
+		Destinations: []ipvs.Destination{
+			{Address: addr("192.168.4.100"), Port: 80, ConnectionFlags: ipvs.ConnectionFlagDirectRoute, Weight: 1},
+			{Address: addr("192.168.4.200"), Port: 80, ConnectionFlags: ipvs.ConnectionFlagDirectRoute, Weight: 2},
 		},
 	}})
 	web := stateOf(t, lab, "web2")
@@ -164,7 +165,7 @@ func TestDesiredTUN(t *testing.T) {
 	if len(dir.Sysctls) != 0 {
 		t.Errorf("TUN director: no sysctls expected, got %v", dir.Sysctls)
 	}
-	eq(t, "rules", IPVSRules(dir), "-A -t 192.168.4.15:80 -s rr\n"+
+	eq(t, "rules", ipvs.Rules(dir.IPVS), "-A -t 192.168.4.15:80 -s rr\n"+
 		"-a -t 192.168.4.15:80 -r 192.168.4.100:80 -i -w 1 --tun-type ipip\n"+
 		"-a -t 192.168.4.15:80 -r 192.168.4.200:80 -i -w 1 --tun-type ipip\n")
 	web := stateOf(t, lab, "web1")
@@ -228,7 +229,7 @@ func TestDesiredPortsPersistenceThresholds(t *testing.T) {
 	}
 	dir := stateOf(t, lab, "dir")
 	eq(t, "aliases (one per VIP, not per service)", dir.Aliases, []Alias{{Device: "eth0", Label: "eth0:0", Address: prefix("10.0.0.100/24")}})
-	eq(t, "rules", IPVSRules(dir), "-A -t 10.0.0.100:80 -s wrr -p 600\n"+
+	eq(t, "rules", ipvs.Rules(dir.IPVS), "-A -t 10.0.0.100:80 -s wrr -p 600\n"+
 		"-a -t 10.0.0.100:80 -r 10.0.1.11:8080 -m -w 3 -x 100 -y 10\n"+
 		"-a -t 10.0.0.100:80 -r 10.0.1.12:80 -m -w 1\n"+
 		"-A -u 10.0.0.100:53 -s sh\n"+
@@ -243,5 +244,19 @@ func TestDesiredPortsPersistenceThresholds(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+func TestIPVSRulesTeduNAT(t *testing.T) {
+	lab := loadLab(t, "tedu-nat")
+	got := ipvs.Rules(stateOf(t, lab, "lvs1").IPVS)
+	want := "-A -t 192.168.4.5:80 -s rr\n" +
+		"-a -t 192.168.4.5:80 -r 192.168.2.100:80 -m -w 1\n" +
+		"-a -t 192.168.4.5:80 -r 192.168.2.200:80 -m -w 2\n"
+	if got != want {
+		t.Errorf("rules:\n%s\nwant:\n%s", got, want)
+	}
+	if ipvs.Rules(stateOf(t, lab, "web1").IPVS) != "" {
+		t.Error("a web node has no IPVS rules")
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/lvslab/lvslab/roles/ipvs"
 	"github.com/lvslab/lvslab/roles/shell"
 )
 
@@ -43,7 +44,7 @@ type Step struct {
 	// IPVS is set on the step that loads the IPVS rules: Apply then loads
 	// them whole into an empty table, or edits the table with the fewest
 	// ipvsadm commands, and reads them back.
-	IPVS []Service `json:"ipvs,omitempty"`
+	IPVS []ipvs.Service `json:"ipvs,omitempty"`
 	// RulesFile is the saved rules (ipvsadm-save form) the IPVS step
 	// restores from when the table is empty.
 	RulesFile string `json:"rules_file,omitempty"`
@@ -365,20 +366,19 @@ func packagesStep(st *NodeState, osFamily string) Step {
 
 func ipvsSteps(st *NodeState, rulesPath string) []Step {
 	f := rulesFile(st, rulesPath)
-	want := SaveLines(SaveView(st.IPVS))
 	var quoted []string
-	for _, l := range want {
-		quoted = append(quoted, shell.Quote(l))
+	for _, op := range ipvs.Build(ipvs.SaveView(st.IPVS)) {
+		quoted = append(quoted, shell.Quote(op.Rule()))
 	}
-	check := `[ -z "$(ipvsadm -Sn)" ]`
-	if len(want) > 0 {
-		check = fmt.Sprintf(`[ "$(ipvsadm -Sn | LC_ALL=C sort)" = "$(printf '%%s\n' %s | LC_ALL=C sort)" ]`, strings.Join(quoted, " "))
+	check := `[ -z "$(` + ipvs.SaveCommand + `)" ]`
+	if len(quoted) > 0 {
+		check = fmt.Sprintf(`[ "$(%s | LC_ALL=C sort)" = "$(printf '%%s\n' %s | LC_ALL=C sort)" ]`, ipvs.SaveCommand, strings.Join(quoted, " "))
 	}
-	handout := append([]string{"ipvsadm -C"}, Commands(st.IPVS)...)
-	handout = append(handout, "ipvsadm -Ln")
-	ipvs := st.IPVS
-	if ipvs == nil {
-		ipvs = []Service{}
+	handout := append([]string{ipvs.ClearCommand}, ipvs.Commands(ipvs.Build(st.IPVS))...)
+	handout = append(handout, ipvs.ListCommand)
+	services := st.IPVS
+	if services == nil {
+		services = []ipvs.Service{}
 	}
 	return []Step{
 		{
@@ -390,9 +390,9 @@ func ipvsSteps(st *NodeState, rulesPath string) []Step {
 			Name:      "ipvs",
 			Comment:   "load the virtual services into the kernel",
 			Check:     check,
-			Apply:     []string{"ipvsadm -C", "ipvsadm-restore < " + rulesPath},
+			Apply:     []string{ipvs.ClearCommand, ipvs.RestoreFrom(rulesPath)},
 			Handout:   handout,
-			IPVS:      ipvs,
+			IPVS:      services,
 			RulesFile: rulesPath,
 		},
 	}

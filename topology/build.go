@@ -8,6 +8,8 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+
+	"github.com/lvslab/lvslab/roles/ipvs"
 )
 
 // Defaults a lab file may leave out.
@@ -300,9 +302,9 @@ func (d *document) buildServices(raw *rawLab, lab *Lab) {
 		}
 		if s.Scheduler == "" {
 			s.Scheduler = DefaultScheduler
-		} else if !slices.Contains(Schedulers, s.Scheduler) {
-			msg := fmt.Sprintf("%q is not a kernel IPVS scheduler: use one of %s", rs.Scheduler, strings.Join(Schedulers, " "))
-			if sg := suggest(s.Scheduler, Schedulers); sg != "" {
+		} else if !slices.Contains(ipvs.Schedulers, s.Scheduler) {
+			msg := fmt.Sprintf("%q is not a kernel IPVS scheduler: use one of %s", rs.Scheduler, strings.Join(ipvs.Schedulers, " "))
+			if sg := suggest(s.Scheduler, ipvs.Schedulers); sg != "" {
 				msg += fmt.Sprintf(" (did you mean %q?)", sg)
 			}
 			d.add(path+".scheduler", "%s", msg)

@@ -5,7 +5,8 @@ package topology
 
 import (
 	"net/netip"
-	"strconv"
+
+	"github.com/lvslab/lvslab/roles/ipvs"
 )
 
 // Roles a node can play.
@@ -21,9 +22,6 @@ const (
 	ModeDR  = "dr"
 	ModeTUN = "tun"
 )
-
-// Schedulers is the kernel's list of IPVS schedulers (ip_vs_<name> modules).
-var Schedulers = []string{"rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "fo", "ovf", "mh"}
 
 // Lab is a validated lab.
 type Lab struct {
@@ -195,12 +193,6 @@ func (l *Lab) Director() *Node {
 
 // Key is the service's ipvsadm identity: "-t 192.168.4.5:80", "-u ...", "-f 1".
 func (s *Service) Key() string {
-	if s.FWMark != 0 {
-		return "-f " + strconv.FormatUint(uint64(s.FWMark), 10)
-	}
-	flag := "-t"
-	if s.Protocol == "udp" {
-		flag = "-u"
-	}
-	return flag + " " + netip.AddrPortFrom(s.VIP, s.Port).String()
+	k := ipvs.Service{Protocol: s.Protocol, Address: s.VIP, Port: s.Port, FWMark: s.FWMark}
+	return k.Key()
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/lvslab/lvslab/roles"
+	"github.com/lvslab/lvslab/roles/ipvs"
 	"github.com/lvslab/lvslab/topology"
 )
 
@@ -203,35 +204,13 @@ func pickUnit(out string) (unit, state string) {
 	return unit, state
 }
 
-func forwardFlag(mode string) string {
-	switch mode {
-	case topology.ModeNAT:
-		return "-m"
-	case topology.ModeTUN:
-		return "-i"
-	}
-	return "-g"
-}
-
-// destOptions is "-m -w 2 [-x U -y L]" for a lab real server.
-func destOptions(mode string, rs *topology.RealServer, weight int) string {
-	s := fmt.Sprintf("%s -w %d", forwardFlag(mode), weight)
-	if rs.Upper != 0 {
-		s += fmt.Sprintf(" -x %d", rs.Upper)
-	}
-	if rs.Lower != 0 {
-		s += fmt.Sprintf(" -y %d", rs.Lower)
-	}
-	return s
-}
-
 // directorTable reaches the director and reads its IPVS table.
-func directorTable(ctx context.Context, dial Dialer, director string) (roles.Executor, []TableService, error) {
+func directorTable(ctx context.Context, dial Dialer, director string) (roles.Executor, []ipvs.Service, error) {
 	dx, err := dial(director)
 	if err != nil {
 		return nil, nil, cannot("cannot reach director %s: %v", director, err)
 	}
-	table, err := ReadTable(ctx, dx)
+	table, err := ipvs.ReadTable(ctx, dx)
 	if err != nil {
 		return nil, nil, cannot("director %s: %v", director, err)
 	}
@@ -245,13 +224,12 @@ func heal(ctx context.Context, dial Dialer, director string, t *drillTarget, qui
 	}
 	for i, ls := range t.services {
 		sv := t.servers[i]
-		key := ls.svc.Key()
-		tsvc := FindService(table, LabKey(key))
-		var d *TableDest
-		if tsvc != nil {
+		key := ls.want.Key()
+		var d *ipvs.Destination
+		if tsvc := ipvs.Find(table, key); tsvc != nil {
 			d = tsvc.Dest(sv.ripKey)
 		}
-		var cmd string
+		op := ipvs.Op{Action: ipvs.DelDest, Service: ls.want, Dest: sv.dest}
 		switch {
 		case d == nil:
 			act("%s: %s is not a real server of %s any more", director, sv.ripKey, key)
@@ -260,14 +238,20 @@ func heal(ctx context.Context, dial Dialer, director string, t *drillTarget, qui
 			act("%s: %s is already quiesced (weight 0) in %s", director, sv.ripKey, key)
 			continue
 		case quiesce:
-			cmd = "ipvsadm -e " + key + " -r " + sv.ripKey + " " + destOptions(ls.svc.Mode, sv.rs, 0)
-		default:
-			cmd = "ipvsadm -d " + key + " -r " + sv.ripKey
+			op.Action, op.Dest.Weight = ipvs.EditDest, 0
 		}
-		act("%s: %s", director, cmd)
-		if _, err := dx.Run(ctx, cmd); err != nil {
-			return cannot("director %s: %v", director, err)
+		if err := runOp(ctx, dx, director, op, act); err != nil {
+			return err
 		}
+	}
+	return nil
+}
+
+// runOp changes the director's table, saying so first.
+func runOp(ctx context.Context, dx roles.Executor, director string, op ipvs.Op, act func(string, ...any)) error {
+	act("%s: %s", director, op.Command())
+	if _, err := dx.Run(ctx, op.Command()); err != nil {
+		return cannot("director %s: %v", director, err)
 	}
 	return nil
 }
@@ -279,25 +263,22 @@ func restore(ctx context.Context, dial Dialer, director string, t *drillTarget, 
 	}
 	for i, ls := range t.services {
 		sv := t.servers[i]
-		key := ls.svc.Key()
-		tsvc := FindService(table, LabKey(key))
+		key := ls.want.Key()
+		tsvc := ipvs.Find(table, key)
 		if tsvc == nil {
 			return cannot("director %s has no service %s: run lvslab up to rebuild it", director, key)
 		}
-		d := tsvc.Dest(sv.ripKey)
-		var cmd string
-		switch {
+		op := ipvs.Op{Action: ipvs.AddDest, Service: ls.want, Dest: sv.dest}
+		switch d := tsvc.Dest(sv.ripKey); {
 		case d == nil:
-			cmd = "ipvsadm -a " + key + " -r " + sv.ripKey + " " + destOptions(ls.svc.Mode, sv.rs, sv.rs.Weight)
-		case d.Weight != sv.rs.Weight:
-			cmd = "ipvsadm -e " + key + " -r " + sv.ripKey + " " + destOptions(ls.svc.Mode, sv.rs, sv.rs.Weight)
+		case d.Weight != sv.dest.Weight:
+			op.Action = ipvs.EditDest
 		default:
 			act("%s: %s is in %s with its weight %d already", director, sv.ripKey, key, d.Weight)
 			continue
 		}
-		act("%s: %s", director, cmd)
-		if _, err := dx.Run(ctx, cmd); err != nil {
-			return cannot("director %s: %v", director, err)
+		if err := runOp(ctx, dx, director, op, act); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -4,8 +4,12 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/lvslab/lvslab/roles"
+	"github.com/lvslab/lvslab/roles/ipvs"
 )
 
 func drill(t *testing.T, w *world, step, node string, quiesce bool) *DrillReport {
@@ -201,5 +205,34 @@ func TestPickUnit(t *testing.T) {
 		if got, _ := pickUnit(out); got != want {
 			t.Errorf("pickUnit(%q) = %q, want %q", out, got, want)
 		}
+	}
+}
+
+// TestDrillRestoreSpellsWhatUpSpells: the drill puts a real server back
+// with the very line "lvslab up" and the handout use (the TUN line with
+// its --tun-type), so a restored table equals a configured one.
+func TestDrillRestoreSpellsWhatUpSpells(t *testing.T) {
+	for _, name := range []string{"tedu-nat", "tedu-dr", "tedu-tun"} {
+		t.Run(name, func(t *testing.T) {
+			w := newWorld(t, name)
+			drill(t, w, DrillHeal, "web1", false)
+			d := drill(t, w, DrillRestore, "web1", false)
+			rip := w.dest("web1").Key()
+			var want string
+			for _, c := range ipvs.Commands(ipvs.Build(roles.DesiredFor(w.lab, w.lab.Director()).IPVS)) {
+				if strings.Contains(c, " -r "+rip+" ") {
+					want = "lvs1: " + c
+				}
+			}
+			if want == "" || !slices.Contains(d.Actions, want) {
+				t.Errorf("restore actions %v, want %q", d.Actions, want)
+			}
+			if name == "tedu-tun" && !strings.Contains(want, "-i -w 1 --tun-type ipip") {
+				t.Errorf("the TUN line: %q", want)
+			}
+			if diff := ipvs.Differences(w.kernel.Services, roles.DesiredFor(w.lab, w.lab.Director()).IPVS); len(diff) > 0 {
+				t.Errorf("restored table differs from the lab's: %v", diff)
+			}
+		})
 	}
 }

@@ -5,69 +5,6 @@ import (
 	"testing"
 )
 
-const listOut = `IP Virtual Server version 1.2.1 (size=4096)
-Prot LocalAddress:Port Scheduler Flags
-  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn
-TCP  192.168.4.15:80 wlc persistent 300 mask 255.255.255.0
-  -> 192.168.4.200:80             Route   2      1          5         
-  -> 192.168.4.100:80             Route   1      0          3         
-UDP  10.0.0.1:53 rr
-  -> 10.0.0.2:53                  Masq    1      0          0         
-FWM  7 sh
-  -> 10.0.0.3:0                   Tunnel  0      0          0         
-`
-
-const statsOut = `IP Virtual Server version 1.2.1 (size=4096)
-Prot LocalAddress:Port               Conns   InPkts  OutPkts  InBytes OutBytes
-  -> RemoteAddress:Port
-TCP  192.168.4.15:80                    12       72        0     4032        0
-  -> 192.168.4.200:80                    8       48        0     2688        0
-  -> 192.168.4.100:80                    4       24        0     1344        0
-UDP  10.0.0.1:53                   123456K        1        2        3    4567M
-  -> 10.0.0.2:53                         1        1        2        3        4
-FWM  7                                   0        0        0        0        0
-  -> 10.0.0.3:0                          0        0        0        0        0
-`
-
-func TestParseTable(t *testing.T) {
-	svcs, err := ParseTable(listOut + markStats + "\n" + statsOut)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(svcs) != 3 {
-		t.Fatalf("%d services", len(svcs))
-	}
-	s := svcs[0]
-	if s.Key != "tcp 192.168.4.15:80" || s.Scheduler != "wlc" || s.Persistence != 300 || s.Conns != 12 || !strings.Contains(s.Flags, "mask") {
-		t.Errorf("service: %+v", s)
-	}
-	if d := s.Dests[0]; d.Addr != "192.168.4.200:80" || d.Forward != "Route" || d.Weight != 2 || d.Active != 1 || d.Inactive != 5 || d.Conns != 8 || d.InBytes != 2688 {
-		t.Errorf("dest: %+v", d)
-	}
-	if svcs[1].Key != "udp 10.0.0.1:53" || svcs[1].Conns != 123456000 || svcs[2].Key != "fwm 7" || svcs[2].Dests[0].Forward != "Tunnel" {
-		t.Errorf("udp/fwm: %+v %+v", svcs[1], svcs[2])
-	}
-	if FindService(svcs, LabKey("-t 192.168.4.15:80")) != &svcs[0] || FindService(svcs, LabKey("-f 7")) != &svcs[2] || FindService(svcs, "tcp 1.1.1.1:1") != nil {
-		t.Error("FindService/LabKey")
-	}
-	for _, bad := range []string{
-		"  -> 1.2.3.4:80 Route 1 0 0\n",
-		"TCP  1.2.3.4:80 rr\n  -> 1.2.3.4:80 Route one 0 0\n",
-		"TCP  1.2.3.4:80 rr\n  -> 1.2.3.4:80 Route\n",
-		"bogus line\n",
-	} {
-		if _, err := ParseList(bad); err == nil {
-			t.Errorf("ParseList accepted %q", bad)
-		}
-	}
-	if _, err := ParseStats("TCP  1.2.3.4:80  12 x 0 0 0\n"); err == nil {
-		t.Error("ParseStats accepted a bad counter")
-	}
-	if v, err := parseLargeNum("12T"); err != nil || v != 12e12 {
-		t.Errorf("12T = %d %v", v, err)
-	}
-}
-
 func TestParseFactsAndNeigh(t *testing.T) {
 	out := "1: lo    inet 127.0.0.1/8 scope host lo\\       valid_lft forever\n" +
 		"1: lo    inet 192.168.4.15/32 scope global lo:0\\       valid_lft forever\n" +

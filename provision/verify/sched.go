@@ -3,6 +3,8 @@ package verify
 import (
 	"fmt"
 	"strings"
+
+	"github.com/lvslab/lvslab/roles/ipvs"
 )
 
 // Dest is one destination as an IPVS scheduler sees it, in the kernel's
@@ -58,53 +60,6 @@ type Expectation struct {
 	Start []Dest `json:"-"`
 }
 
-func gcd(a, b int) int {
-	for b != 0 {
-		a, b = b, a%b
-	}
-	return a
-}
-
-// WRRCycle is one full cycle of ip_vs_wrr.c for destinations with these
-// weights, in list order: the current weight cw starts at the largest
-// weight and steps down by the gcd of all weights; at each step every
-// destination whose weight is at least cw is chosen, in list order.
-// Destinations of weight 0 are never chosen. Weights 2,1 give [0 0 1];
-// the kernel may be anywhere in the cycle when requests start.
-func WRRCycle(weights []int) []int {
-	g, mw := 0, 0
-	for _, w := range weights {
-		if w > 0 {
-			g = gcd(g, w)
-			mw = max(mw, w)
-		}
-	}
-	if mw == 0 {
-		return nil
-	}
-	var out []int
-	for cw := mw; cw > 0; cw -= g {
-		for i, w := range weights {
-			if w > 0 && w >= cw {
-				out = append(out, i)
-			}
-		}
-	}
-	return out
-}
-
-// RRCycle is ip_vs_rr.c's cycle: every destination of weight > 0 once, in
-// list order.
-func RRCycle(weights []int) []int {
-	var out []int
-	for i, w := range weights {
-		if w > 0 {
-			out = append(out, i)
-		}
-	}
-	return out
-}
-
 // WindowRange returns, for each of n destinations, the fewest and the most
 // times it appears in any window of length reqs of the repeating cycle.
 func WindowRange(cycle []int, n, reqs int) (lo, hi []int) {
@@ -151,7 +106,11 @@ next:
 
 // overhead is ip_vs_dest_conn_overhead: active connections weigh 256
 // times an inactive one.
-func overhead(d Dest) int { return d.Active<<8 + d.Inactive }
+func overhead(d Dest) int { return ipvs.Overhead(d.kernel()) }
+
+func (d Dest) kernel() ipvs.Destination {
+	return ipvs.Destination{Weight: d.Weight, ActiveConnections: d.Active, InactiveConnections: d.Inactive}
+}
 
 // SimulateLeast replays the kernel's least-connection family for n
 // sequential short requests: each request goes to the destination the
@@ -172,50 +131,11 @@ func SimulateLeast(sched string, dests []Dest, n int) []int {
 }
 
 func pickOnce(sched string, ds []Dest) int {
-	least := -1
-	switch sched {
-	case "lc":
-		loh := 0
-		for i, d := range ds {
-			if d.Weight <= 0 {
-				continue
-			}
-			if doh := overhead(d); least < 0 || doh < loh {
-				least, loh = i, doh
-			}
-		}
-	case "wlc", "sed", "nq":
-		cost := overhead
-		if sched != "wlc" {
-			cost = func(d Dest) int { return d.Active + 1 }
-		}
-		loh := 0
-		for i, d := range ds {
-			if d.Weight <= 0 {
-				continue
-			}
-			if sched == "nq" && d.Active == 0 {
-				return i // an idle server is taken at once
-			}
-			doh := cost(d)
-			if least < 0 || loh*d.Weight > doh*ds[least].Weight {
-				least, loh = i, doh
-			}
-		}
-	case "fo":
-		for i, d := range ds {
-			if d.Weight > 0 && (least < 0 || d.Weight > ds[least].Weight) {
-				least = i
-			}
-		}
-	case "ovf":
-		for i, d := range ds {
-			if d.Weight > 0 && d.Active < d.Weight && (least < 0 || d.Weight > ds[least].Weight) {
-				least = i
-			}
-		}
+	kds := make([]ipvs.Destination, len(ds))
+	for i, d := range ds {
+		kds[i] = d.kernel()
 	}
-	return least
+	return ipvs.Pick(sched, kds)
 }
 
 // permutations calls f with every ordering of 0..n-1 (n small).
@@ -316,7 +236,7 @@ func Expect(sched string, persistence int, dests []Dest, reqs int, orderKnown bo
 	}
 	switch sched {
 	case "rr":
-		cycle(RRCycle, func(i int) float64 {
+		cycle(ipvs.RRCycle, func(i int) float64 {
 			if weights[i] > 0 {
 				return float64(reqs) / float64(live)
 			}
@@ -324,7 +244,7 @@ func Expect(sched string, persistence int, dests []Dest, reqs int, orderKnown bo
 		})
 		e.Promise = fmt.Sprintf("round robin: each of the %d servers with weight > 0 in turn, equal shares (±1), a repeating sequence", live)
 	case "wrr":
-		cycle(WRRCycle, func(i int) float64 { return float64(reqs) * float64(weights[i]) / float64(sum) })
+		cycle(ipvs.WRRCycle, func(i int) float64 { return float64(reqs) * float64(weights[i]) / float64(sum) })
 		e.Promise = fmt.Sprintf("weighted round robin: shares in proportion to the weights %s, the kernel's repeating sequence %s", weightList(dests), e.cycleText(dests))
 	case "lc", "wlc":
 		e.Kind = KindLeast

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/lvslab/lvslab/roles"
+	"github.com/lvslab/lvslab/roles/ipvs"
 	"github.com/lvslab/lvslab/topology"
 )
 
@@ -179,15 +180,18 @@ func DefaultTimeout(prober string, n int) time.Duration {
 	return min(30*time.Second+time.Duration(n)*per, maxBoundSecs*time.Second)
 }
 
-// labService is a lab service with its real servers resolved.
+// labService is a lab service with its real servers resolved, and the
+// IPVS service the director must hold for it.
 type labService struct {
 	svc     *topology.Service
+	want    ipvs.Service
 	servers []labServer
 }
 
 type labServer struct {
 	node   *topology.Node
 	rs     *topology.RealServer
+	dest   ipvs.Destination // as the director must hold it
 	rip    netip.Addr
 	ripKey string // "RIP:port" as ipvsadm lists it
 }
@@ -262,20 +266,19 @@ func labMapper(lab *topology.Lab) (*Mapper, error) {
 }
 
 func selectServices(lab *topology.Lab, names []string) ([]labService, error) {
-	dir := lab.Director()
 	var out []labService
 	for _, s := range lab.Services {
 		if len(names) > 0 && !slices.Contains(names, s.Name) {
 			continue
 		}
-		ls := labService{svc: s}
+		ls := labService{svc: s, want: roles.IPVSService(lab, s)}
 		for _, r := range s.RealServers {
 			n := lab.Node(r.Node)
 			if n == nil {
 				continue
 			}
-			rip := topology.RealServerAddress(dir, n)
-			ls.servers = append(ls.servers, labServer{node: n, rs: r, rip: rip, ripKey: netip.AddrPortFrom(rip, r.Port).String()})
+			d := ls.want.Destinations[len(ls.servers)]
+			ls.servers = append(ls.servers, labServer{node: n, rs: r, dest: d, rip: d.Address, ripKey: d.Key()})
 		}
 		out = append(out, ls)
 	}
@@ -288,15 +291,6 @@ func selectServices(lab *topology.Lab, names []string) ([]labService, error) {
 		return nil, cannot("lab %s has no service to verify", lab.Name)
 	}
 	return out, nil
-}
-
-// ReadTable reads the director's IPVS table.
-func ReadTable(ctx context.Context, dx roles.Executor) ([]TableService, error) {
-	out, err := dx.Run(ctx, TableCommand)
-	if err != nil {
-		return nil, fmt.Errorf("reading the IPVS table: %w", err)
-	}
-	return ParseTable(out)
 }
 
 // Probe sends n requests to url from the client with a prober and returns
@@ -352,18 +346,18 @@ func verifyService(ctx context.Context, lab *topology.Lab, ls labService, cx, dx
 		return sr, nil
 	}
 	sr.URL = URL(s.VIP.String(), s.Port)
-	key := LabKey(s.Key())
+	key := ls.want.Key()
 
-	before, err := ReadTable(ctx, dx)
+	before, err := ipvs.ReadTable(ctx, dx)
 	if err != nil {
 		return nil, cannot("director: %v", err)
 	}
-	tsvc := FindService(before, key)
+	tsvc := ipvs.Find(before, key)
 	dests, servers := tableDests(ls, tsvc)
 	sr.Servers = servers
 	if tsvc != nil {
-		sr.Scheduler, sr.Persistence = tsvc.Scheduler, tsvc.Persistence
-		if tsvc.Scheduler != s.Scheduler {
+		sr.Scheduler, sr.Persistence = tsvc.SchedName, tsvc.Persistence()
+		if tsvc.SchedName != s.Scheduler {
 			sr.LabScheduler = s.Scheduler
 		}
 	}
@@ -387,7 +381,7 @@ func verifyService(ctx context.Context, lab *topology.Lab, ls labService, cx, dx
 // tableDests lists the destinations in the kernel's order, named after
 // their lab node, followed by lab real servers missing from the table
 // (weight 0 for the scheduler: they get nothing).
-func tableDests(ls labService, tsvc *TableService) ([]Dest, []ServerResult) {
+func tableDests(ls labService, tsvc *ipvs.Service) ([]Dest, []ServerResult) {
 	var dests []Dest
 	var servers []ServerResult
 	used := map[string]bool{}
@@ -400,11 +394,11 @@ func tableDests(ls labService, tsvc *TableService) ([]Dest, []ServerResult) {
 		return addr, 0
 	}
 	if tsvc != nil {
-		for _, d := range tsvc.Dests {
-			name, lw := nodeOf(d.Addr)
-			used[d.Addr] = true
-			dests = append(dests, Dest{Name: name, Weight: d.Weight, Active: d.Active, Inactive: d.Inactive})
-			servers = append(servers, ServerResult{Node: name, RIP: d.Addr, Weight: d.Weight, LabWeight: lw, InTable: true, StatsDelta: -1})
+		for _, d := range tsvc.Destinations {
+			name, lw := nodeOf(d.Key())
+			used[d.Key()] = true
+			dests = append(dests, Dest{Name: name, Weight: d.Weight, Active: d.ActiveConnections, Inactive: d.InactiveConnections})
+			servers = append(servers, ServerResult{Node: name, RIP: d.Key(), Weight: d.Weight, LabWeight: lw, InTable: true, StatsDelta: -1})
 		}
 	}
 	for _, sv := range ls.servers {
@@ -417,39 +411,42 @@ func tableDests(ls labService, tsvc *TableService) ([]Dest, []ServerResult) {
 	return dests, servers
 }
 
-func rulesCheck(ls labService, tsvc *TableService) Check {
-	s := ls.svc
+func rulesCheck(ls labService, tsvc *ipvs.Service) Check {
+	key := ls.want.Key()
 	if tsvc == nil {
-		return failf("director rules", "the director has no IPVS service %s (ipvsadm -Ln)", s.Key())
+		return failf("director rules", "the director has no IPVS service %s (ipvsadm -Ln)", key)
 	}
 	var diffs []string
-	if tsvc.Scheduler != s.Scheduler {
-		diffs = append(diffs, fmt.Sprintf("scheduler %s, lab says %s", tsvc.Scheduler, s.Scheduler))
+	if tsvc.SchedName != ls.want.SchedName {
+		diffs = append(diffs, fmt.Sprintf("scheduler %s, lab says %s", tsvc.SchedName, ls.want.SchedName))
 	}
-	if tsvc.Persistence != s.Persistence {
-		diffs = append(diffs, fmt.Sprintf("persistence %d, lab says %d", tsvc.Persistence, s.Persistence))
+	if tsvc.Persistence() != ls.want.Persistence() {
+		diffs = append(diffs, fmt.Sprintf("persistence %d, lab says %d", tsvc.Persistence(), ls.want.Persistence()))
 	}
-	want := map[string]string{"nat": "Masq", "dr": "Route", "tun": "Tunnel"}[s.Mode]
 	for _, sv := range ls.servers {
 		d := tsvc.Dest(sv.ripKey)
+		have, want := "", ipvs.ForwardName(sv.dest.ConnectionFlags)
+		if d != nil {
+			have = ipvs.ForwardName(d.ConnectionFlags)
+		}
 		switch {
 		case d == nil:
 			diffs = append(diffs, fmt.Sprintf("%s (%s) is not a real server", sv.node.Name, sv.ripKey))
-		case d.Weight != sv.rs.Weight:
-			diffs = append(diffs, fmt.Sprintf("%s has weight %d, lab says %d", sv.node.Name, d.Weight, sv.rs.Weight))
-		case want != "" && d.Forward != want:
-			diffs = append(diffs, fmt.Sprintf("%s forwards by %s, lab says %s", sv.node.Name, d.Forward, want))
+		case d.Weight != sv.dest.Weight:
+			diffs = append(diffs, fmt.Sprintf("%s has weight %d, lab says %d", sv.node.Name, d.Weight, sv.dest.Weight))
+		case have != want:
+			diffs = append(diffs, fmt.Sprintf("%s forwards by %s, lab says %s", sv.node.Name, have, want))
 		}
 	}
-	for _, d := range tsvc.Dests {
-		if !slices.ContainsFunc(ls.servers, func(sv labServer) bool { return sv.ripKey == d.Addr }) {
-			diffs = append(diffs, fmt.Sprintf("%s is a real server the lab does not have", d.Addr))
+	for _, d := range tsvc.Destinations {
+		if !slices.ContainsFunc(ls.servers, func(sv labServer) bool { return sv.ripKey == d.Key() }) {
+			diffs = append(diffs, fmt.Sprintf("%s is a real server the lab does not have", d.Key()))
 		}
 	}
 	if len(diffs) > 0 {
-		return failf("director rules", "%s differs from the lab: %s", s.Key(), strings.Join(diffs, "; "))
+		return failf("director rules", "%s differs from the lab: %s", key, strings.Join(diffs, "; "))
 	}
-	return passf("director rules", "%s %s with %d real server(s), as in the lab", s.Key(), tsvc.Scheduler, len(tsvc.Dests))
+	return passf("director rules", "%s %s with %d real server(s), as in the lab", key, tsvc.SchedName, len(tsvc.Destinations))
 }
 
 // CounterSettle bounds the wait for the director's counters to catch up:
@@ -460,14 +457,14 @@ var CounterSettle = 5 * time.Second
 
 // settledDeltas reads the table again until the counters account for every
 // request sent (or CounterSettle passes) and returns the deltas.
-func settledDeltas(ctx context.Context, dx roles.Executor, ls labService, dests []Dest, before *TableService, key string, sent int) ([]int, error) {
+func settledDeltas(ctx context.Context, dx roles.Executor, ls labService, dests []Dest, before *ipvs.Service, key string, sent int) ([]int, error) {
 	deadline := time.Now().Add(CounterSettle)
 	for {
-		after, err := ReadTable(ctx, dx)
+		after, err := ipvs.ReadTable(ctx, dx)
 		if err != nil {
 			return nil, err
 		}
-		deltas := statsDeltas(ls, dests, before, FindService(after, key))
+		deltas := statsDeltas(ls, dests, before, ipvs.Find(after, key))
 		total := 0
 		for _, d := range deltas {
 			total += max(d, 0)
@@ -485,7 +482,7 @@ func settledDeltas(ctx context.Context, dx roles.Executor, ls labService, dests 
 
 // statsDeltas is each destination's connection counter delta across the
 // loop; -1 when unknown (not in one of the tables, or a counter reset).
-func statsDeltas(ls labService, dests []Dest, before, after *TableService) []int {
+func statsDeltas(ls labService, dests []Dest, before, after *ipvs.Service) []int {
 	out := make([]int, len(dests))
 	for i := range out {
 		out[i] = -1
@@ -493,12 +490,12 @@ func statsDeltas(ls labService, dests []Dest, before, after *TableService) []int
 	if before == nil || after == nil {
 		return out
 	}
-	for i, d := range before.Dests {
-		a := after.Dest(d.Addr)
-		if a == nil || a.Conns < d.Conns || i >= len(dests) {
+	for i, d := range before.Destinations {
+		a := after.Dest(d.Key())
+		if a == nil || a.Stats.Connections < d.Stats.Connections || i >= len(dests) {
 			continue
 		}
-		out[i] = int(a.Conns - d.Conns)
+		out[i] = int(a.Stats.Connections - d.Stats.Connections)
 	}
 	return out
 }

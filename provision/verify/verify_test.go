@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/lvslab/lvslab/roles/ipvs"
 	"github.com/lvslab/lvslab/topology"
 )
 
@@ -74,9 +75,9 @@ func TestVerifyNATRoundRobin(t *testing.T) {
 
 func TestVerifyWRRReferenceSequence(t *testing.T) {
 	w := newWorld(t, "tedu-nat")
-	w.sched = "wrr"
+	w.service().SchedName = "wrr"
 	w.svc.Scheduler = "wrr"
-	w.pos = 1 // the kernel is mid-cycle: the sequence starts elsewhere
+	w.kernel.SetPosition(w.key, 1) // the kernel is mid-cycle: the sequence starts elsewhere
 	r := run(t, w, Options{Requests: 12})
 	if !r.Pass {
 		t.Fatalf("wrr must pass: %v", failed(r))
@@ -198,7 +199,7 @@ func TestVerifyCountersDisagree(t *testing.T) {
 
 func TestVerifyWeightZeroAndMissingServer(t *testing.T) {
 	w := newWorld(t, "tedu-nat")
-	w.dest("web1").weight = 0
+	w.dest("web1").Weight = 0
 	r := run(t, w, Options{})
 	if c := check(t, r, "weight 0 idle"); c.Status != Pass {
 		t.Errorf("weight 0: %+v", c)
@@ -211,7 +212,7 @@ func TestVerifyWeightZeroAndMissingServer(t *testing.T) {
 	}
 	// no service on the director: every request is refused
 	w = newWorld(t, "tedu-nat")
-	w.dests = nil
+	w.service().Destinations = nil
 	r = run(t, w, Options{Requests: 3})
 	if r.Pass || r.Services[0].Failures != 3 {
 		t.Fatalf("no IPVS service: %+v", r.Services[0])
@@ -223,7 +224,7 @@ func TestVerifyWeightZeroAndMissingServer(t *testing.T) {
 
 func TestVerifyPersistence(t *testing.T) {
 	w := newWorld(t, "tedu-nat")
-	w.pers = 300
+	w.service().Flags, w.service().Timeout = ipvs.FlagPersistent, 300
 	w.svc.Persistence = 300
 	r := run(t, w, Options{})
 	if !r.Pass {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io/fs"
-	"net/netip"
 	"regexp"
 	"strconv"
 	"strings"
@@ -12,33 +11,27 @@ import (
 
 	"github.com/lvslab/lvslab/labs"
 	"github.com/lvslab/lvslab/roles"
+	"github.com/lvslab/lvslab/roles/ipvs"
+	"github.com/lvslab/lvslab/roles/ipvs/ipvstest"
 	"github.com/lvslab/lvslab/topology"
 )
 
-// world is a scripted lab: the director's IPVS table schedules the
-// client's requests with the kernel's algorithms, web servers answer with
+// world is a scripted lab: the director's IPVS table (the shared kernel
+// simulator) schedules the client's requests, web servers answer with
 // their page or refuse when stopped, and every node answers the commands
 // verify and the drill send. Commands nobody expects are errors.
 type world struct {
 	t        *testing.T
 	lab      *topology.Lab
 	svc      *topology.Service
-	sched    string
-	pers     int
-	dests    []*wdest // kernel list order
-	pos      int      // position in the rr/wrr cycle
+	key      string // the service's IPVS key
+	kernel   *ipvstest.Kernel
 	up       map[string]bool
 	neighMAC string // "" = the director's
 	facts    map[string]string
 	extra    map[string]int // connections scheduled by other clients
 	log      []string
 	down     map[string]bool // nodes that cannot be reached
-}
-
-type wdest struct {
-	node, addr, fwd          string
-	weight, active, inactive int
-	conns                    int
 }
 
 func newWorld(t *testing.T, labName string) *world {
@@ -48,20 +41,20 @@ func newWorld(t *testing.T, labName string) *world {
 		t.Fatal(err)
 	}
 	w := &world{t: t, lab: lab, svc: lab.Services[0], up: map[string]bool{}, facts: map[string]string{}, extra: map[string]int{}, down: map[string]bool{}}
-	w.sched = w.svc.Scheduler
-	w.pers = w.svc.Persistence
 	dir := lab.Director()
-	fwd := map[string]string{"nat": "Masq", "dr": "Route", "tun": "Tunnel"}[w.svc.Mode]
+	want := roles.IPVSService(lab, w.svc)
+	w.key = want.Key()
+	w.kernel = ipvstest.New([]ipvs.Service{want})
 	for _, r := range w.svc.RealServers {
 		n := lab.Node(r.Node)
-		rip := topology.RealServerAddress(dir, n)
-		d := &wdest{node: n.Name, addr: netip.AddrPortFrom(rip, r.Port).String(), fwd: fwd, weight: r.Weight}
-		w.dests = append([]*wdest{d}, w.dests...) // the kernel adds at the head
 		w.up[n.Name] = true
 		w.facts[n.Name] = goodFacts(w.svc, n, dir)
 	}
 	return w
 }
+
+// service is the director's live IPVS service.
+func (w *world) service() *ipvs.Service { return w.kernel.Service(w.key) }
 
 // goodFacts is a correctly configured real server.
 func goodFacts(s *topology.Service, n, dir *topology.Node) string {
@@ -116,10 +109,8 @@ func (x *worldExec) WriteFile(context.Context, string, []byte, fs.FileMode) erro
 }
 
 var (
-	reLoopN  = regexp.MustCompile(`-lt (\d+) \]`)
-	reURL    = regexp.MustCompile(`http://[0-9.]+(:\d+)?/`)
-	reIPVSd  = regexp.MustCompile(`^ipvsadm -d -t (\S+) -r (\S+)$`)
-	reIPVSae = regexp.MustCompile(`^ipvsadm -([ae]) -t (\S+) -r (\S+) -([mgi]) -w (\d+)$`)
+	reLoopN = regexp.MustCompile(`-lt (\d+) \]`)
+	reURL   = regexp.MustCompile(`http://[0-9.]+(:\d+)?/`)
 )
 
 func (x *worldExec) Run(_ context.Context, cmd string) (string, error) {
@@ -127,8 +118,8 @@ func (x *worldExec) Run(_ context.Context, cmd string) (string, error) {
 	w.log = append(w.log, x.node+": "+cmd)
 	n := w.lab.Node(x.node)
 	switch {
-	case cmd == TableCommand && n.Role == topology.RoleDirector:
-		return w.table(), nil
+	case ipvstest.Handles(cmd) && n.Role == topology.RoleDirector:
+		return w.kernel.Run(cmd)
 	case strings.Contains(cmd, "@@lvslab-req") && n.Role == topology.RoleClient:
 		m := reLoopN.FindStringSubmatch(cmd)
 		k, _ := strconv.Atoi(m[1])
@@ -155,87 +146,20 @@ func (x *worldExec) Run(_ context.Context, cmd string) (string, error) {
 	case cmd == "systemctl start apache2":
 		w.up[x.node] = true
 		return "", nil
-	case n.Role == topology.RoleDirector && reIPVSd.MatchString(cmd):
-		m := reIPVSd.FindStringSubmatch(cmd)
-		for i, d := range w.dests {
-			if d.addr == m[2] {
-				w.dests = append(w.dests[:i:i], w.dests[i+1:]...)
-				w.pos = 0
-				return "", nil
-			}
-		}
-		return "", fmt.Errorf("ipvsadm: No such destination")
-	case n.Role == topology.RoleDirector && reIPVSae.MatchString(cmd):
-		m := reIPVSae.FindStringSubmatch(cmd)
-		wt, _ := strconv.Atoi(m[5])
-		fwd := map[string]string{"m": "Masq", "g": "Route", "i": "Tunnel"}[m[4]]
-		for _, d := range w.dests {
-			if d.addr == m[3] {
-				if m[1] == "a" {
-					return "", fmt.Errorf("ipvsadm: Destination already exists")
-				}
-				d.weight, d.fwd = wt, fwd
-				w.pos = 0
-				return "", nil
-			}
-		}
-		if m[1] == "e" {
-			return "", fmt.Errorf("ipvsadm: No such destination")
-		}
-		node := ""
-		for _, r := range w.svc.RealServers {
-			rn := w.lab.Node(r.Node)
-			if netip.AddrPortFrom(topology.RealServerAddress(w.lab.Director(), rn), r.Port).String() == m[3] {
-				node = rn.Name
-			}
-		}
-		w.dests = append([]*wdest{{node: node, addr: m[3], fwd: fwd, weight: wt}}, w.dests...)
-		w.pos = 0
-		return "", nil
 	}
 	w.t.Errorf("unexpected command on %s: %s", x.node, cmd)
 	return "", fmt.Errorf("unexpected command")
 }
 
-// schedule picks a destination like the kernel.
-func (w *world) schedule() *wdest {
-	if w.pers > 0 && len(w.dests) > 0 {
-		return w.dests[len(w.dests)-1]
+// nodeOf names the lab node behind a destination.
+func (w *world) nodeOf(d *ipvs.Destination) string {
+	for _, r := range w.svc.RealServers {
+		n := w.lab.Node(r.Node)
+		if topology.RealServerAddress(w.lab.Director(), n) == d.Address && r.Port == d.Port {
+			return n.Name
+		}
 	}
-	switch w.sched {
-	case "rr", "wrr":
-		weights := make([]int, len(w.dests))
-		for i, d := range w.dests {
-			weights[i] = d.weight
-		}
-		c := WRRCycle(weights)
-		if w.sched == "rr" {
-			c = RRCycle(weights)
-		}
-		if len(c) == 0 {
-			return nil
-		}
-		d := w.dests[c[w.pos%len(c)]]
-		w.pos++
-		return d
-	case "sh", "dh", "mh", "lblc", "lblcr":
-		for _, d := range w.dests {
-			if d.weight > 0 {
-				return d
-			}
-		}
-		return nil
-	default:
-		ds := make([]Dest, len(w.dests))
-		for i, d := range w.dests {
-			ds[i] = Dest{Weight: d.weight, Active: d.active, Inactive: d.inactive}
-		}
-		p := pickOnce(w.sched, ds)
-		if p < 0 {
-			return nil
-		}
-		return w.dests[p]
-	}
+	return ""
 }
 
 func (w *world) requests(k int, loop bool) string {
@@ -245,20 +169,19 @@ func (w *world) requests(k int, loop bool) string {
 		if loop {
 			fmt.Fprintf(&b, "%s%d\n", markStart, i)
 		}
-		d := w.schedule()
-		ok := false
+		d := w.kernel.Schedule(w.key)
+		ok, node := false, ""
 		if d != nil {
-			d.conns++
-			d.inactive++
-			d.conns += w.extra[d.node]
-			ok = w.up[d.node]
+			node = w.nodeOf(d)
+			d.Stats.Connections += uint64(w.extra[node])
+			ok = w.up[node]
 		}
 		errText := fmt.Sprintf("Failed to connect to %s port %d after 2 ms: Couldn't connect to server", vip, w.svc.Port)
 		switch {
 		case ok && loop:
-			fmt.Fprintf(&b, "%s\n\n%s200 0.012 1\n%s0\n", w.lab.Node(d.node).Page, markWrite, markRC)
+			fmt.Fprintf(&b, "%s\n\n%s200 0.012 1\n%s0\n", w.lab.Node(node).Page, markWrite, markRC)
 		case ok:
-			fmt.Fprintf(&b, "%s\n\n%s200 0.012 1 0 \n", w.lab.Node(d.node).Page, markWrite)
+			fmt.Fprintf(&b, "%s\n\n%s200 0.012 1 0 \n", w.lab.Node(node).Page, markWrite)
 		case loop:
 			fmt.Fprintf(&b, "curl: (7) %s\n\n%s000 0.002 1\n%s7\n", errText, markWrite, markRC)
 		default:
@@ -271,37 +194,12 @@ func (w *world) requests(k int, loop bool) string {
 	return b.String()
 }
 
-func (w *world) table() string {
-	var b strings.Builder
-	b.WriteString("IP Virtual Server version 1.2.1 (size=4096)\nProt LocalAddress:Port Scheduler Flags\n  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn\n")
-	proto := strings.ToUpper(w.svc.Protocol)
-	addr := netip.AddrPortFrom(w.svc.VIP, w.svc.Port).String()
-	fmt.Fprintf(&b, "%s  %s %s", proto, addr, w.sched)
-	if w.pers > 0 {
-		fmt.Fprintf(&b, " persistent %d", w.pers)
-	}
-	b.WriteString("\n")
-	for _, d := range w.dests {
-		fmt.Fprintf(&b, "  -> %-28s %-7s %-6d %-10d %-10d\n", d.addr, d.fwd, d.weight, d.active, d.inactive)
-	}
-	b.WriteString(markStats + "\n")
-	b.WriteString("IP Virtual Server version 1.2.1 (size=4096)\nProt LocalAddress:Port               Conns   InPkts  OutPkts  InBytes OutBytes\n  -> RemoteAddress:Port\n")
-	total := 0
-	for _, d := range w.dests {
-		total += d.conns
-	}
-	fmt.Fprintf(&b, "%-33s%9d%9d%9d%9d%9d\n", proto+"  "+addr, total, total*6, 0, total*336, 0)
-	for _, d := range w.dests {
-		fmt.Fprintf(&b, "  -> %-28s%9d%9d%9d%9d%9d\n", d.addr, d.conns, d.conns*6, 0, d.conns*336, 0)
-	}
-	return b.String()
-}
-
-// dest returns the world's destination of a node, or nil.
-func (w *world) dest(node string) *wdest {
-	for _, d := range w.dests {
-		if d.node == node {
-			return d
+// dest returns the director's destination of a node, or nil.
+func (w *world) dest(node string) *ipvs.Destination {
+	svc := w.service()
+	for i := range svc.Destinations {
+		if w.nodeOf(&svc.Destinations[i]) == node {
+			return &svc.Destinations[i]
 		}
 	}
 	return nil
