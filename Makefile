@@ -11,13 +11,36 @@ DEB_RUN   := libvirt-daemon libvirt-daemon-driver-qemu libvirt-daemon-system lib
              qemu-system-x86 qemu-utils debootstrap dnsmasq-base iproute2 iptables nftables \
              e2fsprogs openssh-client util-linux
 E2E_TIMEOUT ?= 80m
+# The version "lvslab --version" prints: the git tag or commit of this tree.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo unknown)
+LDFLAGS := -X main.version=$(VERSION)
+# make install [PREFIX=/usr/local] [DESTDIR=...]: the binary, its manual page
+# and the bash, zsh and fish completions.
+PREFIX  ?= /usr/local
+MANDIR  := $(DESTDIR)$(PREFIX)/share/man/man1
 
-.PHONY: all build deps unit test vet fmt-check e2e lab bench bench-up clean
+.PHONY: all build deps unit test vet fmt-check e2e lab bench bench-up clean install man completion
 
 all: build
 
 build:
-	$(GO) build -o $(BIN) ./cmd/lvslab
+	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/lvslab
+
+# The manual page and completion scripts, made by the binary from its own commands.
+man: build
+	mkdir -p bin/share
+	$(BIN) man > bin/share/lvslab.1
+
+completion: build
+	mkdir -p bin/share
+	for sh in bash zsh fish; do $(BIN) completion $$sh > bin/share/lvslab.$$sh || exit 1; done
+
+install: build man completion
+	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/lvslab
+	install -D -m 0644 bin/share/lvslab.1 $(MANDIR)/lvslab.1
+	install -D -m 0644 bin/share/lvslab.bash $(DESTDIR)$(PREFIX)/share/bash-completion/completions/lvslab
+	install -D -m 0644 bin/share/lvslab.zsh $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_lvslab
+	install -D -m 0644 bin/share/lvslab.fish $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/lvslab.fish
 
 # Install the Debian packages lvslab needs to build and to run real VMs.
 deps:

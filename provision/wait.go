@@ -5,14 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"sync"
 	"time"
 
-	"golang.org/x/sys/unix"
 	"libvirt.org/go/libvirt"
 
+	"github.com/lvslab/lvslab/provision/console"
 	"github.com/lvslab/lvslab/provision/sshx"
 )
 
@@ -184,7 +183,7 @@ type nodeProgress struct {
 }
 
 func newNodeProgress(w io.Writer, names []string) *nodeProgress {
-	p := &nodeProgress{w: w, tty: isTerminal(w), names: names, lines: map[string]string{}, kinds: map[string]string{}}
+	p := &nodeProgress{w: w, tty: console.Interactive(w), names: names, lines: map[string]string{}, kinds: map[string]string{}}
 	for _, n := range names {
 		if len(n) > p.width {
 			p.width = len(n)
@@ -231,13 +230,4 @@ func (p *nodeProgress) finish() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.closed = true
-}
-
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
-	return err == nil
 }

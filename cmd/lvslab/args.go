@@ -1,28 +1,54 @@
 package main
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/urfave/cli/v2"
 )
 
-// interspersed moves a command's flags before its positional arguments, so
-// "lvslab graph tedu-dr --format dot" works as people type it: urfave/cli v2
-// stops reading flags at the first argument. Everything after "--" is left
-// alone (the sandbox's command line).
+// interspersed moves a command's flags, each with its value, before its
+// positional arguments, so "lvslab graph tedu-dr -o dot" and "lvslab plan
+// -o script --node lvs1 tedu-nat" both work as people type them: urfave/cli
+// v2 stops reading flags at the first argument. Everything after "--" is
+// left alone (the sandbox's command line). Global flags given after the
+// command ("lvslab up --debug") move before it.
 func interspersed(app *cli.App, args []string) []string {
 	if len(args) < 2 {
 		return args
 	}
-	out := []string{args[0]}
-	cmds := app.Commands
-	i := 1
-	// Keep global flags and walk down to the deepest named subcommand.
+	// The shell's completion request must stay the last argument.
+	if last := len(args) - 1; args[last] == completionFlag {
+		return append(interspersed(app, args[:last]), completionFlag)
+	}
+	var globals, path, moved, positional []string
+	// take appends the flag at args[i] (and its value) to the global flags
+	// or to the command's, and returns the index of its last word.
+	take := func(i int, own []cli.Flag, to *[]string) int {
+		a := args[i]
+		flags := own
+		if lookupFlag(own, a) == nil && lookupFlag(app.Flags, a) != nil {
+			flags, to = app.Flags, &globals
+		}
+		*to = append(*to, a)
+		if takesValue(flags, a) && i+1 < len(args) {
+			i++
+			*to = append(*to, args[i])
+		}
+		return i
+	}
+	// Walk down to the deepest named subcommand; flags met on the way stay
+	// at their level, with their values.
+	cmds, flags := app.Commands, app.Flags
 	var cmd *cli.Command
+	i := 1
 	for ; i < len(args); i++ {
 		a := args[i]
+		if a == "--" {
+			break
+		}
 		if strings.HasPrefix(a, "-") {
-			out = append(out, a)
+			i = take(i, flags, &path)
 			continue
 		}
 		next := findCommand(cmds, a)
@@ -30,13 +56,12 @@ func interspersed(app *cli.App, args []string) []string {
 			break
 		}
 		cmd = next
-		cmds = next.Subcommands
-		out = append(out, a)
+		cmds, flags = next.Subcommands, next.Flags
+		path = append(path, a)
 	}
 	if cmd == nil || cmd.SkipFlagParsing {
 		return args
 	}
-	var flags, positional []string
 	for ; i < len(args); i++ {
 		a := args[i]
 		if a == "--" {
@@ -52,15 +77,12 @@ func interspersed(app *cli.App, args []string) []string {
 			positional = append(positional, a)
 			continue
 		}
-		flags = append(flags, a)
-		if !strings.Contains(a, "=") && takesValue(cmd, a) && i+1 < len(args) {
-			i++
-			flags = append(flags, args[i])
-		}
+		i = take(i, cmd.Flags, &moved)
 	}
-	out = append(out, flags...)
-	return append(out, positional...)
+	return slices.Concat(args[:1], globals, path, moved, positional)
 }
+
+const completionFlag = "--generate-bash-completion"
 
 // runsCommandLine names the commands whose arguments are a command line to
 // run ("lvslab sandbox sh -c ..."), left exactly as given.
@@ -75,19 +97,24 @@ func findCommand(cmds []*cli.Command, name string) *cli.Command {
 	return nil
 }
 
-// takesValue tells whether a flag of cmd consumes the next argument.
-func takesValue(cmd *cli.Command, arg string) bool {
-	name := strings.TrimLeft(arg, "-")
-	for _, f := range cmd.Flags {
-		for _, n := range f.Names() {
-			if n != name {
-				continue
-			}
-			if _, isBool := f.(*cli.BoolFlag); isBool {
-				return false
-			}
-			return true
+// takesValue tells whether arg ("--name", "-o"; not "--name=x") is one of
+// flags that consumes the next argument.
+func takesValue(flags []cli.Flag, arg string) bool {
+	if strings.Contains(arg, "=") {
+		return false
+	}
+	f := lookupFlag(flags, arg)
+	_, isBool := f.(*cli.BoolFlag)
+	return f != nil && !isBool
+}
+
+// lookupFlag is the flag of flags that arg ("-o", "--output=json") names.
+func lookupFlag(flags []cli.Flag, arg string) cli.Flag {
+	name, _, _ := strings.Cut(strings.TrimLeft(arg, "-"), "=")
+	for _, f := range flags {
+		if slices.Contains(f.Names(), name) {
+			return f
 		}
 	}
-	return false
+	return nil
 }

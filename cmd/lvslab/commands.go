@@ -16,6 +16,8 @@ func commands() []*cli.Command {
 		drillCommand(),
 		downCommand(),
 		sandboxCommand(),
+		completionCommand(),
+		manCommand(),
 		sandboxInnerCommand(),
 	}
 }

@@ -21,17 +21,21 @@ reply path: through the director in NAT, straight to the client in DR/TUN.
 
 Examples:
    lvslab graph                       # the default lab, as text
-   lvslab graph tedu-dr --format dot | dot -Tpng > tedu-dr.png
-   lvslab graph my-lab.yaml --format mermaid`,
-		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Value: topology.GraphASCII, Usage: "ascii, dot (Graphviz) or mermaid"},
-		},
+   lvslab graph tedu-dr -o dot | dot -Tpng > tedu-dr.png
+   lvslab graph my-lab.yaml -o mermaid
+
+-o ascii is text, dot is Graphviz; --format is the old name of -o.`,
+		Flags: outputFlags(topology.GraphASCII, topology.GraphDot, topology.GraphMermaid),
 		Action: func(c *cli.Context) error {
+			format, err := output(c, topology.GraphASCII, topology.GraphDot, topology.GraphMermaid)
+			if err != nil {
+				return err
+			}
 			lab, err := loadLab(c)
 			if err != nil {
 				return err
 			}
-			out, err := topology.Graph(lab, c.String("format"))
+			out, err := topology.Graph(lab, format)
 			if err != nil {
 				return cli.Exit(err.Error(), 2)
 			}

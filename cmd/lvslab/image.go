@@ -73,11 +73,18 @@ downloads current packages again.`,
 				Name:    "ls",
 				Aliases: []string{"list"},
 				Usage:   "list the built images",
-				Flags:   []cli.Flag{dirFlag},
+				Flags:   append([]cli.Flag{dirFlag}, outputFlags(outputText, outputJSON)...),
 				Action: func(c *cli.Context) error {
+					format, err := output(c, outputText, outputJSON)
+					if err != nil {
+						return err
+					}
 					images, err := image.List(c.String("dir"))
 					if err != nil {
 						return err
+					}
+					if format == outputJSON {
+						return writeJSON(c.App.Writer, imageEntries(images))
 					}
 					if len(images) == 0 {
 						fmt.Fprintln(os.Stderr, `no image built yet: run "sudo lvslab image build"`)
@@ -110,4 +117,20 @@ down first ("lvslab down").`,
 			},
 		},
 	}
+}
+
+// imageEntry is one built image in "lvslab image ls -o json".
+type imageEntry struct {
+	Name string `json:"name"`
+	Dir  string `json:"dir"`
+	Disk string `json:"disk"`
+	*image.Manifest
+}
+
+func imageEntries(images []image.Image) []imageEntry {
+	out := []imageEntry{}
+	for _, img := range images {
+		out = append(out, imageEntry{Name: img.Name, Dir: img.Dir, Disk: img.Disk, Manifest: img.Manifest})
+	}
+	return out
 }

@@ -5,34 +5,49 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
 
 	"github.com/urfave/cli/v2"
 )
 
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
+// version is set at build time by the Makefile from git describe
+// (-ldflags "-X main.version=..."); a plain "go build" or "go install"
+// falls back to the module's build information (see buildVersion).
+var version = ""
 
 func main() {
+	os.Exit(run(os.Args, os.Stdout, os.Stderr))
+}
+
+// run is main without the exit, for tests: it returns the exit code.
+func run(args []string, stdout, stderr io.Writer) int {
 	app := newApp()
-	if err := app.Run(interspersed(app, os.Args)); err != nil {
-		// cli.Exit errors carry their own code and were printed already.
-		if coder, ok := err.(cli.ExitCoder); ok {
-			if msg := err.Error(); msg != "" {
-				fmt.Fprintln(os.Stderr, msg)
-			}
-			os.Exit(coder.ExitCode())
-		}
-		fmt.Fprintln(os.Stderr, "lvslab:", err)
-		os.Exit(2)
+	app.Writer, app.ErrWriter = stdout, stderr
+	app.Metadata = map[string]any{rawArgsKey: args}
+	err := app.Run(interspersed(app, args))
+	if err == nil {
+		err, _ = app.Metadata[unknownCommandKey].(error)
 	}
+	if err == nil {
+		return 0
+	}
+	// cli.Exit errors carry their own code.
+	if coder, ok := err.(cli.ExitCoder); ok {
+		if msg := err.Error(); msg != "" {
+			fmt.Fprintln(app.ErrWriter, msg)
+		}
+		return coder.ExitCode()
+	}
+	fmt.Fprintln(app.ErrWriter, "lvslab:", err)
+	return 2
 }
 
 func newApp() *cli.App {
-	return &cli.App{
+	app := &cli.App{
 		Name:    "lvslab",
 		Usage:   "build, configure and prove a Linux Virtual Server (LVS/IPVS) lab from one YAML file",
-		Version: version,
+		Version: buildVersion(),
 		Description: `lvslab turns a lab file (networks, client, director and web nodes, IPVS
 services) into running VMs, configures every node over SSH (addresses, gateways,
 web pages, VIP aliases, ARP sysctls, ipvsadm) and checks from the client that
@@ -40,6 +55,7 @@ the scheduler distributes requests as it promises.
 
 A LAB argument is a path to a lab file or the name of an embedded lab
 ("lvslab labs" lists them); with none, the default lab tedu-nat is used.
+Flags may come before or after it.
 
 Typical session:
    lvslab labs                      # the embedded exercises
@@ -52,8 +68,23 @@ Typical session:
    lvslab up tedu-dr                # switch the same VMs to DR in place
    lvslab down tedu                 # remove everything of the lab
 
-Exit codes: 0 success, 1 the lab or a verdict is wrong, 2 lvslab could not run.`,
+Every command that lists or reports takes -o json (labs, image ls, status,
+verify, ...). --debug traces each libvirt call and SSH command with its
+duration and output on stderr; --quiet keeps only results and errors.
+Shell completion: "lvslab completion bash|zsh|fish"; the manual: "man lvslab".
+
+Exit codes: 0 success, 1 the lab or a verdict is wrong, 2 lvslab could not run
+(an unknown command or flag too).`,
+		Flags:                globalFlags(),
+		Before:               applyGlobalFlags,
 		Commands:             commands(),
 		EnableBashCompletion: true,
+		Suggest:              true,
+		// Errors, with their exit codes, are printed and returned by run,
+		// not by urfave/cli (which would exit in the middle of a test).
+		ExitErrHandler: func(*cli.Context, error) {},
 	}
+	rejectUnknownCommands(app)
+	addCompletion(app.Commands)
+	return app
 }

@@ -36,25 +36,25 @@ Formats:
             files are written whole, so running it twice changes nothing
    json     the steps as data (checks, files, commands)
 
-Options go before LAB.
+Options may come before or after LAB (--format is the old name of -o).
 
 Examples:
    lvslab plan                                # the default lab, Debian guests
    lvslab plan --os rhel tedu-dr              # the commands on RHEL/CentOS guests
-   lvslab plan --format script --node lvs1 tedu-nat > lvs1.sh
-   lvslab plan --format json my-lab.yaml | jq '.nodes[].steps[].name'`,
-		Flags: []cli.Flag{
+   lvslab plan -o script --node lvs1 tedu-nat > lvs1.sh
+   lvslab plan my-lab.yaml -o json | jq '.nodes[].steps[].name'`,
+		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "os", Value: roles.Debian, Usage: "guest OS family: " + strings.Join(roles.OSFamilies, " or ")},
-			&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Value: roles.FormatText, Usage: "text, script or json"},
-			&cli.StringFlag{Name: "node", Aliases: []string{"n"}, Usage: "only this node"},
-		},
+			&cli.StringFlag{Name: "node", Aliases: []string{"n"}, Usage: "only this `NODE`"},
+		}, outputFlags(roles.Formats...)...),
 		Action: func(c *cli.Context) error {
-			opts := planOptions{OS: c.String("os"), Format: c.String("format"), Node: c.String("node")}
+			format, err := output(c, roles.Formats...)
+			if err != nil {
+				return err
+			}
+			opts := planOptions{OS: c.String("os"), Format: format, Node: c.String("node")}
 			if !slices.Contains(roles.OSFamilies, opts.OS) {
 				return cli.Exit(fmt.Sprintf("--os %q: use %s", opts.OS, strings.Join(roles.OSFamilies, " or ")), 2)
-			}
-			if !slices.Contains(roles.Formats, opts.Format) {
-				return cli.Exit(fmt.Sprintf("--format %q: use %s", opts.Format, strings.Join(roles.Formats, ", ")), 2)
 			}
 			lab, err := loadLab(c)
 			if err != nil {

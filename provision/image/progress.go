@@ -3,11 +3,10 @@ package image
 import (
 	"fmt"
 	"io"
-	"os"
 	"sync"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"github.com/lvslab/lvslab/provision/console"
 )
 
 // progress prints one line per build phase with its elapsed time. On a
@@ -22,16 +21,7 @@ type progress struct {
 }
 
 func newProgress(w io.Writer, total int) *progress {
-	return &progress{w: w, tty: isTerminal(w), total: total, start: time.Now()}
-}
-
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
-	return err == nil
+	return &progress{w: w, tty: console.Interactive(w), total: total, start: time.Now()}
 }
 
 // phase runs fn as the next numbered phase.

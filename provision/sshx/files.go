@@ -10,9 +10,12 @@ import (
 	"os"
 	"path"
 	"syscall"
+	"time"
 
 	"github.com/pkg/sftp"
 	"golang.org/x/crypto/ssh"
+
+	"github.com/lvslab/lvslab/provision/console"
 )
 
 // tmpSuffix marks WriteFile's temporary files next to their target.
@@ -20,6 +23,7 @@ const tmpSuffix = ".tmp-lvslab"
 
 // ReadFile reads a file over SFTP; a missing file is exists=false, no error.
 func (c *Client) ReadFile(ctx context.Context, name string) (data []byte, exists bool, err error) {
+	start := time.Now()
 	err = c.withSFTP(ctx, func(files *sftp.Client) error {
 		f, err := files.Open(name)
 		if err != nil {
@@ -29,6 +33,7 @@ func (c *Client) ReadFile(ctx context.Context, name string) (data []byte, exists
 		data, err = io.ReadAll(f)
 		return err
 	})
+	console.Trace("sftp "+c.node(), "read "+name, start, "", err)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, false, nil
 	}
@@ -41,6 +46,7 @@ func (c *Client) ReadFile(ctx context.Context, name string) (data []byte, exists
 // WriteFile replaces a file atomically: it writes name+".tmp-lvslab", sets its
 // mode, then renames it over name, creating parent directories first.
 func (c *Client) WriteFile(ctx context.Context, name string, data []byte, mode fs.FileMode) error {
+	start := time.Now()
 	err := c.withSFTP(ctx, func(files *sftp.Client) error {
 		if err := files.MkdirAll(path.Dir(name)); err != nil {
 			return err
@@ -56,6 +62,7 @@ func (c *Client) WriteFile(ctx context.Context, name string, data []byte, mode f
 		}
 		return nil
 	})
+	console.Trace("sftp "+c.node(), fmt.Sprintf("write %s (%d bytes, mode %o)", name, len(data), mode), start, "", err)
 	if err != nil {
 		return fmt.Errorf("%s: write %s: %w", c.node(), name, err)
 	}

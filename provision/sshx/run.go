@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
+	"github.com/lvslab/lvslab/provision/console"
 	"github.com/lvslab/lvslab/roles/shell"
 )
 
@@ -42,7 +43,15 @@ func (c *Client) RunDetached(ctx context.Context, cmd string) error {
 	return err
 }
 
+// run runs cmd and traces it (shown, never a secret) for --debug.
 func (c *Client) run(ctx context.Context, cmd, shown string) (string, error) {
+	start := time.Now()
+	out, err := c.exec(ctx, cmd, shown)
+	console.Trace("ssh "+c.node(), shown, start, out, err)
+	return out, err
+}
+
+func (c *Client) exec(ctx context.Context, cmd, shown string) (string, error) {
 	ctx, limit, cancel := boundContext(ctx, c.cfg.Timeout)
 	defer cancel()
 	fail := func(err error) *CommandError {

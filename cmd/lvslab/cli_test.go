@@ -1,0 +1,240 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/lvslab/lvslab/labs"
+)
+
+// issue 14: an unknown command is exit code 2, names the nearest command.
+func TestUnknownCommandSuggestsNearest(t *testing.T) {
+	cases := []struct{ args, want []string }{
+		{[]string{"frobnicate"}, []string{`lvslab: unknown command "frobnicate"`, `"lvslab --help" lists the commands`}},
+		{[]string{"valdiate"}, []string{`unknown command "valdiate". Did you mean "validate"?`}},
+		{[]string{"help", "statsu"}, []string{`unknown command "statsu". Did you mean "status"?`}},
+		{[]string{"image", "bulid"}, []string{`lvslab image: unknown command "bulid". Did you mean "build"?`, `"lvslab image --help"`}},
+		{[]string{"drill", "fial", "web1"}, []string{`lvslab drill: unknown command "fial". Did you mean "fail"?`}},
+	}
+	for _, c := range cases {
+		code, _, stderr := lvslab(t, c.args...)
+		if code != 2 {
+			t.Errorf("lvslab %s: exit code %d, want 2", strings.Join(c.args, " "), code)
+		}
+		for _, w := range c.want {
+			if !strings.Contains(stderr, w) {
+				t.Errorf("lvslab %s: stderr %q lacks %q", strings.Join(c.args, " "), stderr, w)
+			}
+		}
+		if strings.Contains(stderr, "sandbox-inner") {
+			t.Errorf("lvslab %s suggests a hidden command: %q", strings.Join(c.args, " "), stderr)
+		}
+	}
+	if code, stdout, _ := lvslab(t); code != 0 || !strings.Contains(stdout, "COMMANDS:") {
+		t.Errorf("lvslab alone: exit %d, want 0 and the help", code)
+	}
+	if code, stdout, _ := lvslab(t, "help", "plan"); code != 0 || !strings.Contains(stdout, "lvslab plan") {
+		t.Errorf("lvslab help plan: exit %d\n%s", code, stdout)
+	}
+}
+
+// issue 13: both reproductions of the flag-order bug.
+func TestPlanValueFlagsBeforeLab(t *testing.T) {
+	code, out, stderr := lvslab(t, "plan", "--format", "script", "--node", "lvs1", "tedu-nat")
+	if code != 0 || !strings.HasPrefix(out, "#!/bin/sh\n") || !strings.Contains(out, "node lvs1 ") || strings.Contains(out, "node web1 ") {
+		t.Fatalf("plan --format script --node lvs1 tedu-nat: exit %d, %s\n%.300s", code, stderr, out)
+	}
+	code, out, stderr = lvslab(t, "plan", "--os", "rhel", "--format", "json", "tedu-dr")
+	var plan struct {
+		Lab   string `json:"lab"`
+		Nodes []any  `json:"nodes"`
+	}
+	if code != 0 || json.Unmarshal([]byte(out), &plan) != nil || plan.Lab != "tedu" || len(plan.Nodes) != 4 {
+		t.Fatalf("plan --os rhel --format json tedu-dr: exit %d, %s\n%.300s", code, stderr, out)
+	}
+}
+
+// plan and graph take -o like every other command; --format still works.
+func TestOutputFlagAndOldFormatAlias(t *testing.T) {
+	for _, c := range [][2][]string{
+		{{"plan", "tedu-dr", "-o", "script"}, {"plan", "tedu-dr", "--format", "script"}},
+		{{"plan", "-o", "json", "tedu-nat"}, {"plan", "-f", "json", "tedu-nat"}},
+		{{"graph", "tedu-dr", "--output", "mermaid"}, {"graph", "tedu-dr", "--format=mermaid"}},
+	} {
+		code1, out1, _ := lvslab(t, c[0]...)
+		code2, out2, _ := lvslab(t, c[1]...)
+		if code1 != 0 || code2 != 0 || out1 != out2 || out1 == "" {
+			t.Errorf("%q (exit %d) and %q (exit %d) differ", c[0], code1, c[1], code2)
+		}
+	}
+	code, _, stderr := lvslab(t, "plan", "-o", "yaml")
+	if code != 2 || !strings.Contains(stderr, `--output "yaml": use text, script or json`) {
+		t.Errorf("plan -o yaml: exit %d, %q", code, stderr)
+	}
+	code, _, stderr = lvslab(t, "graph", "--format", "png")
+	if code != 2 || !strings.Contains(stderr, `--format "png": use ascii, dot or mermaid`) {
+		t.Errorf("graph --format png: exit %d, %q", code, stderr)
+	}
+	_, help, _ := lvslab(t, "plan", "--help")
+	if !strings.Contains(help, "--output FORMAT, -o FORMAT") || strings.Contains(help, "--format value") {
+		t.Errorf("plan --help shows:\n%s", help)
+	}
+}
+
+func TestLabsAndImageListAsJSON(t *testing.T) {
+	code, out, stderr := lvslab(t, "labs", "-o", "json")
+	var list []labEntry
+	if code != 0 || json.Unmarshal([]byte(out), &list) != nil {
+		t.Fatalf("labs -o json: exit %d, %s\n%s", code, stderr, out)
+	}
+	var names []string
+	for _, l := range list {
+		names = append(names, l.Lab)
+		if l.Name == "" || l.Nodes == 0 || l.Default != (l.Lab == labs.Default) {
+			t.Errorf("entry %+v", l)
+		}
+	}
+	if !slices.Equal(names, labs.Names()) {
+		t.Errorf("labs -o json lists %v, want %v", names, labs.Names())
+	}
+
+	dir := t.TempDir()
+	code, out, _ = lvslab(t, "image", "ls", "--dir", dir, "-o", "json")
+	if code != 0 || strings.TrimSpace(out) != "[]" {
+		t.Errorf("image ls -o json on an empty store: exit %d, %q", code, out)
+	}
+	// A built image as the store keeps it: its manifest beside the disk.
+	img := filepath.Join(dir, "debian-12")
+	os.MkdirAll(img, 0o755)
+	for _, f := range []string{"disk.qcow2", "vmlinuz", "initrd.img"} {
+		os.WriteFile(filepath.Join(img, f), []byte("x"), 0o644)
+	}
+	os.WriteFile(filepath.Join(img, "image.json"), []byte(`{"name":"debian-12","suite":"bookworm","kernel_version":"6.1.0-28-amd64","disk_bytes":270000000}`), 0o644)
+	code, out, stderr = lvslab(t, "image", "ls", "--dir", dir, "-o", "json")
+	var images []map[string]any
+	if code != 0 || json.Unmarshal([]byte(out), &images) != nil || len(images) != 1 ||
+		images[0]["name"] != "debian-12" || images[0]["suite"] != "bookworm" || images[0]["dir"] != img {
+		t.Errorf("image ls -o json: exit %d, %s\n%s", code, stderr, out)
+	}
+}
+
+// The bash completion script, run by bash against this very binary.
+func TestBashCompletion(t *testing.T) {
+	bash, err := exec.LookPath("bash")
+	if err != nil {
+		t.Skip("no bash")
+	}
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := t.TempDir()
+	if err := os.Symlink(self, filepath.Join(bin, "lvslab")); err != nil {
+		t.Fatal(err)
+	}
+	complete := func(words ...string) []string {
+		t.Helper()
+		script := `source <(lvslab completion bash)
+COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); _lvslab; printf '%s\n' "${COMPREPLY[@]}"`
+		cmd := exec.Command(bash, append([]string{"-c", script, "bash"}, words...)...)
+		cmd.Env = append(os.Environ(), asMainEnv+"=1", "PATH="+bin+":"+os.Getenv("PATH"))
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("completing %q: %v\n%s", words, err, out)
+		}
+		return strings.Fields(string(out))
+	}
+	cases := []struct {
+		words []string
+		want  []string
+	}{
+		{[]string{"lvslab", "pl"}, []string{"plan"}},
+		{[]string{"lvslab", "up", "tedu-"}, []string{"tedu-dr", "tedu-nat", "tedu-tun"}},
+		{[]string{"lvslab", "plan", "tedu-dr", "--o"}, []string{"--os", "--output"}},
+		{[]string{"lvslab", "image", ""}, []string{"build", "ls", "list", "rm", "remove", "help", "h"}},
+		{[]string{"lvslab", "completion", "f"}, []string{"fish"}},
+	}
+	for _, c := range cases {
+		got := complete(c.words...)
+		for _, w := range c.want {
+			if !slices.Contains(got, w) {
+				t.Errorf("completing %q: %q lacks %q", c.words, got, w)
+			}
+		}
+	}
+	if got := complete("lvslab", "plan", "--f"); slices.Contains(got, "--format") {
+		t.Errorf("the hidden --format is offered: %q", got)
+	}
+}
+
+func TestCompletionScriptsAndManPage(t *testing.T) {
+	code, zsh, _ := lvslab(t, "completion", "zsh")
+	if code != 0 || !strings.HasPrefix(zsh, "#compdef lvslab\n") || !strings.Contains(zsh, "--generate-bash-completion") {
+		t.Errorf("completion zsh: exit %d\n%s", code, zsh)
+	}
+	fish := lvslabProcess(t, "completion", "fish")
+	if !strings.Contains(fish, "complete -c lvslab") || !strings.Contains(fish, "'plan'") {
+		t.Errorf("fish completion:\n%.500s", fish)
+	}
+	if code, _, stderr := lvslab(t, "completion", "tcsh"); code != 2 || !strings.Contains(stderr, "use bash, zsh or fish") {
+		t.Errorf("completion tcsh: exit %d %q", code, stderr)
+	}
+	man := lvslabProcess(t, "man")
+	if !strings.HasPrefix(man, ".nh\n.TH lvslab 1") {
+		t.Fatalf("man:\n%.200s", man)
+	}
+	for _, cmd := range newApp().VisibleCommands() {
+		if !regexp.MustCompile(`(?m)^.SH ` + cmd.Name + `\b|^## ` + cmd.Name + `\b|\n# ` + cmd.Name + `\b|\b` + cmd.Name + `\n`).MatchString(man) {
+			t.Errorf("the man page has no section for %s", cmd.Name)
+		}
+	}
+	if strings.Contains(man, "sandbox-inner") {
+		t.Error("the man page shows a hidden command")
+	}
+}
+
+func TestVersionIsNeverDev(t *testing.T) {
+	saved := version
+	defer func() { version = saved }()
+	version = "v1.4.0-3-gabc1234"
+	if code, out, _ := lvslab(t, "--version"); code != 0 || out != "lvslab version v1.4.0-3-gabc1234\n" {
+		t.Errorf("--version: %q", out)
+	}
+	version = ""
+	if v := buildVersion(); v == "" || v == "dev" {
+		t.Errorf("without -ldflags the version is %q", v)
+	}
+	// The Makefile's build stamps it from git.
+	mk, err := os.ReadFile("../../Makefile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !regexp.MustCompile(`(?m)^build:.*\n\t\$\(GO\) build -ldflags '\$\(LDFLAGS\)'`).Match(mk) ||
+		!regexp.MustCompile(`(?m)^LDFLAGS := -X main.version=\$\(VERSION\)`).Match(mk) ||
+		!regexp.MustCompile(`(?m)^VERSION \?= \$\(shell git describe`).Match(mk) {
+		t.Error("the Makefile's build does not stamp the version from git")
+	}
+}
+
+// --quiet and --debug are global, before or after the command.
+func TestGlobalFlagsAfterTheCommand(t *testing.T) {
+	code, out, stderr := lvslab(t, "labs", "--quiet")
+	if code != 0 || !strings.Contains(out, "tedu-nat") {
+		t.Errorf("labs --quiet: exit %d %s", code, stderr)
+	}
+	if code, _, stderr := lvslab(t, "validate", "--debug", "--quiet"); code != 2 || !strings.Contains(stderr, "contradict") {
+		t.Errorf("--debug --quiet: exit %d %q", code, stderr)
+	}
+	_, help, _ := lvslab(t, "--help")
+	for _, w := range []string{"--debug", "--quiet", "completion", "-o json"} {
+		if !strings.Contains(help, w) {
+			t.Errorf("lvslab --help does not teach %s", w)
+		}
+	}
+}

@@ -1,0 +1,99 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"runtime/debug"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/lvslab/lvslab/provision/console"
+)
+
+// globalFlags work before or after the command ("lvslab --debug up" and
+// "lvslab up --debug" alike: see interspersed).
+func globalFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.BoolFlag{Name: "debug", Usage: "trace each libvirt call and SSH command, with its duration and output, on stderr"},
+		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print only results and errors, no progress"},
+	}
+}
+
+func applyGlobalFlags(c *cli.Context) error {
+	if c.Bool("debug") && c.Bool("quiet") {
+		return cli.Exit("--debug and --quiet contradict each other: give one", 2)
+	}
+	if c.Bool("debug") {
+		console.SetDebug(c.App.ErrWriter)
+	}
+	return nil
+}
+
+// progress is where a command's progress goes: w, or nowhere with --quiet.
+func progress(c *cli.Context, w io.Writer) io.Writer {
+	if c.Bool("quiet") {
+		return io.Discard
+	}
+	return w
+}
+
+// unknownCommandKey is where the not-found hook leaves its error for run
+// (urfave/cli's hook cannot return one, and would exit 0 or 3).
+const unknownCommandKey = "lvslab.unknown-command"
+
+// rejectUnknownCommands makes "lvslab frobnicate", "lvslab image frob" and
+// "lvslab help frob" an error of exit code 2 that names the nearest command.
+func rejectUnknownCommands(app *cli.App) {
+	app.CommandNotFound = func(c *cli.Context, name string) {
+		cmds := c.App.Commands
+		path := c.App.Name
+		if c.Command != nil && c.Command.Subcommands != nil {
+			cmds = c.Command.Subcommands
+			path = c.Command.HelpName
+		}
+		var visible []*cli.Command
+		for _, cmd := range cmds {
+			if !cmd.Hidden {
+				visible = append(visible, cmd)
+			}
+		}
+		msg := fmt.Sprintf("%s: unknown command %q", path, name)
+		if s := cli.SuggestCommand(visible, name); s != "" {
+			msg += ". " + s
+		}
+		c.App.Metadata[unknownCommandKey] = cli.Exit(msg+" (\""+path+" --help\" lists the commands)", 2)
+	}
+}
+
+// buildVersion is the version the Makefile stamped from git, else the one
+// "go install ...@vX" records, else the VCS revision of a plain build.
+func buildVersion() string {
+	if version != "" {
+		return version
+	}
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "unknown"
+	}
+	if v := info.Main.Version; v != "" && v != "(devel)" {
+		return v
+	}
+	rev, dirty := "", false
+	for _, s := range info.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			dirty = s.Value == "true"
+		}
+	}
+	if rev == "" {
+		return "unknown (built without version information: use make build)"
+	}
+	rev = rev[:min(len(rev), 12)]
+	if dirty {
+		rev += "-dirty"
+	}
+	return strings.TrimSpace("g" + rev)
+}
