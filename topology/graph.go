@@ -92,29 +92,31 @@ func addressLabel(lab *Lab, n *Node, c *NIC) string {
 	return strings.Join(labels, ",")
 }
 
-// vipHolders tells where a service's VIP lives besides a NIC address:
-// alias on the director, lo:0 or tunl0 on real servers.
-func vipHolders(lab *Lab, s *Service) []string {
+// vipPlace is where a service's VIP is configured: on a node's device.
+type vipPlace struct {
+	node, where string
+	nicAddress  bool // the VIP is the director's own NIC address (NAT), not an alias
+}
+
+// vipPlaces tells where a service's VIP lives: the director's NIC address
+// or its alias (eth0:0), and lo:0 or tunl0 of every DR or TUN real server.
+func vipPlaces(lab *Lab, s *Service) []vipPlace {
 	dir := lab.Director()
 	if dir == nil || !s.VIP.IsValid() {
 		return nil
 	}
-	var out []string
-	if !dir.HasAddress(s.VIP) {
-		if nic := dir.NICFor(s.VIP); nic != nil {
-			out = append(out, fmt.Sprintf("%s %s:0 %s/%d", dir.Name, nic.Name, s.VIP, s.VIPPrefix))
+	var out []vipPlace
+	if nic := dir.NICFor(s.VIP); nic != nil {
+		if dir.HasAddress(s.VIP) {
+			out = append(out, vipPlace{dir.Name, nic.Name + " " + nic.Address.String(), true})
+		} else {
+			out = append(out, vipPlace{dir.Name, fmt.Sprintf("%s:0 %s/%d", nic.Name, s.VIP, s.VIPPrefix), false})
 		}
 	}
-	dev := ""
-	switch s.Mode {
-	case ModeDR:
-		dev = "lo:0"
-	case ModeTUN:
-		dev = "tunl0"
-	}
+	dev := map[string]string{ModeDR: "lo:0", ModeTUN: "tunl0"}[s.Mode]
 	if dev != "" {
 		for _, r := range s.RealServers {
-			out = append(out, fmt.Sprintf("%s %s %s/32", r.Node, dev, s.VIP))
+			out = append(out, vipPlace{r.Node, fmt.Sprintf("%s %s/32", dev, s.VIP), false})
 		}
 	}
 	return out
@@ -181,6 +183,14 @@ func graphASCII(lab *Lab) string {
 	if lab.Description != "" {
 		fmt.Fprintf(&b, "%s\n", lab.Description)
 	}
+	// Columns as wide as the lab's longest node, NIC and address, the same
+	// for every network.
+	wNode, wNIC, wAddr := 10, 6, 18
+	for _, nw := range lab.Networks {
+		for _, a := range attachments(lab, nw) {
+			wNode, wNIC, wAddr = max(wNode, len(a.node)), max(wNIC, len(a.nic)), max(wAddr, len(a.addr))
+		}
+	}
 	for _, nw := range lab.Networks {
 		fmt.Fprintf(&b, "\n[%s %s]  host %s\n", nw.Name, nw.CIDR, nw.Host)
 		as := attachments(lab, nw)
@@ -189,7 +199,7 @@ func graphASCII(lab *Lab) string {
 			if i == len(as)-1 {
 				branch = "└──"
 			}
-			line := fmt.Sprintf("  %s %-10s %-6s %-18s", branch, a.node, a.nic, a.addr)
+			line := fmt.Sprintf("  %s %-*s %-*s %-*s", branch, wNode, a.node, wNIC, a.nic, wAddr, a.addr)
 			if a.label != "" {
 				line += " " + a.label
 			}
@@ -201,8 +211,10 @@ func graphASCII(lab *Lab) string {
 	}
 	for _, s := range lab.Services {
 		fmt.Fprintf(&b, "\n%s\n", serviceTitle(s))
-		for _, h := range vipHolders(lab, s) {
-			fmt.Fprintf(&b, "  VIP on   %s\n", h)
+		for _, p := range vipPlaces(lab, s) {
+			if !p.nicAddress {
+				fmt.Fprintf(&b, "  VIP on   %s %s\n", p.node, p.where)
+			}
 		}
 		req, reply := paths(lab, s)
 		dirName := "director"
@@ -238,25 +250,12 @@ func graphDot(lab *Lab) string {
 			fmt.Fprintf(&b, "  node_%s -- net_%s [label=%q%s];\n", dotID(a.node), dotID(nw.Name), label, style)
 		}
 	}
-	dir := lab.Director()
-	for i, s := range lab.Services {
-		if dir == nil {
-			break
-		}
-		fmt.Fprintf(&b, "  svc_%d [shape=note, label=%q];\n", i, serviceTitle(s))
-		fmt.Fprintf(&b, "  svc_%d -- node_%s [style=dashed];\n", i, dotID(dir.Name))
-		for _, c := range lab.NodesWithRole(RoleClient) {
-			for _, r := range s.RealServers {
-				if s.Mode == ModeNAT {
-					fmt.Fprintf(&b, "  node_%s -- node_%s [style=dashed, color=blue, label=\"reply via director\"];\n", dotID(r.Node), dotID(dir.Name))
-				} else {
-					fmt.Fprintf(&b, "  node_%s -- node_%s [style=dashed, color=blue, label=\"reply from VIP\"];\n", dotID(r.Node), dotID(c.Name))
-				}
-			}
-			if s.Mode == ModeNAT {
-				fmt.Fprintf(&b, "  node_%s -- node_%s [style=dashed, color=blue, label=\"reply\"];\n", dotID(dir.Name), dotID(c.Name))
-			}
-		}
+	vips, edges := flows(lab)
+	for _, v := range vips {
+		fmt.Fprintf(&b, "  %s [shape=hexagon, label=%q];\n", v.id, v.label)
+	}
+	for _, e := range edges {
+		fmt.Fprintf(&b, "  %s -- %s [label=%q, %s];\n", e.from, e.to, e.label, dotStyles[e.kind])
 	}
 	b.WriteString("}\n")
 	return b.String()
@@ -281,23 +280,89 @@ func graphMermaid(lab *Lab) string {
 			fmt.Fprintf(&b, "  node_%s %s|%s| net_%s\n", dotID(a.node), arrow, label, dotID(nw.Name))
 		}
 	}
+	vips, edges := flows(lab)
+	for _, v := range vips {
+		fmt.Fprintf(&b, "  %s{{\"%s\"}}\n", v.id, strings.ReplaceAll(v.label, "\n", "<br/>"))
+	}
+	for _, e := range edges {
+		fmt.Fprintf(&b, "  %s %s|%q| %s\n", e.from, mermaidArrows[e.kind], e.label, e.to)
+	}
+	return b.String()
+}
+
+// Kinds of the service edges dot and mermaid draw.
+const (
+	edgeHolds   = "holds"   // where the VIP is configured
+	edgeRequest = "request" // the client's request and its forwarding
+	edgeReply   = "reply"   // the real server's answer
+)
+
+var (
+	dotStyles = map[string]string{
+		edgeHolds:   "style=dotted",
+		edgeRequest: "dir=forward, color=darkgreen",
+		edgeReply:   "dir=forward, style=dashed, color=blue",
+	}
+	mermaidArrows = map[string]string{edgeHolds: "-.-", edgeRequest: "-->", edgeReply: "-.->"}
+)
+
+// vipNode is a service's VIP drawn as a node of its own.
+type vipNode struct{ id, label string }
+
+// edge is one line between two drawn nodes (ids as dot and mermaid name them).
+type edge struct{ from, to, label, kind string }
+
+// flows is what dot and mermaid draw for the services: each VIP as a node,
+// tied to where it is configured (the director's NIC or eth0:0 alias, lo:0
+// or tunl0 of every real server), the request path (client -> VIP ->
+// director -> each real server, with the forwarding method and weight) and
+// the reply path (back through the director in NAT, straight from each real
+// server to the client in DR and TUN).
+func flows(lab *Lab) ([]vipNode, []edge) {
 	dir := lab.Director()
-	for _, s := range lab.Services {
-		if dir == nil {
-			break
+	if dir == nil {
+		return nil, nil
+	}
+	var vips []vipNode
+	var edges []edge
+	dirID, clientIDs := "node_"+dotID(dir.Name), []string{}
+	for _, c := range lab.NodesWithRole(RoleClient) {
+		clientIDs = append(clientIDs, "node_"+dotID(c.Name))
+	}
+	for i, s := range lab.Services {
+		vip := vipNode{id: fmt.Sprintf("vip_%d", i), label: serviceTitle(s)}
+		if s.VIP.IsValid() {
+			vip.label = "VIP " + s.VIP.String() + "\n" + vip.label
 		}
-		for _, c := range lab.NodesWithRole(RoleClient) {
-			for _, r := range s.RealServers {
-				if s.Mode == ModeNAT {
-					fmt.Fprintf(&b, "  node_%s -. reply via director .-> node_%s\n", dotID(r.Node), dotID(dir.Name))
-				} else {
-					fmt.Fprintf(&b, "  node_%s -. reply from VIP .-> node_%s\n", dotID(r.Node), dotID(c.Name))
-				}
-			}
+		vips = append(vips, vip)
+		places := vipPlaces(lab, s)
+		if len(places) == 0 || places[0].node != dir.Name {
+			edges = append(edges, edge{vip.id, dirID, "ipvsadm service", edgeHolds}) // fwmark
+		}
+		for _, p := range places {
+			edges = append(edges, edge{vip.id, "node_" + dotID(p.node), p.where, edgeHolds})
+		}
+		for _, c := range clientIDs {
+			edges = append(edges, edge{c, vip.id, "request", edgeRequest})
+		}
+		method := map[string]string{ModeNAT: "masquerade (-m)", ModeDR: "direct routing (-g)", ModeTUN: "IP-in-IP (-i)"}[s.Mode]
+		for _, r := range s.RealServers {
+			edges = append(edges, edge{dirID, "node_" + dotID(r.Node), fmt.Sprintf("%s w%d", method, r.Weight), edgeRequest})
+		}
+		for _, r := range s.RealServers {
 			if s.Mode == ModeNAT {
-				fmt.Fprintf(&b, "  node_%s -. reply .-> node_%s\n", dotID(dir.Name), dotID(c.Name))
+				edges = append(edges, edge{"node_" + dotID(r.Node), dirID, "reply via director", edgeReply})
+				continue
+			}
+			for _, c := range clientIDs {
+				edges = append(edges, edge{"node_" + dotID(r.Node), c, "reply from VIP", edgeReply})
+			}
+		}
+		if s.Mode == ModeNAT {
+			for _, c := range clientIDs {
+				edges = append(edges, edge{dirID, c, "reply from VIP", edgeReply})
 			}
 		}
 	}
-	return b.String()
+	return vips, edges
 }
