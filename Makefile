@@ -19,7 +19,7 @@ LDFLAGS := -X main.version=$(VERSION)
 PREFIX  ?= /usr/local
 MANDIR  := $(DESTDIR)$(PREFIX)/share/man/man1
 
-.PHONY: all build deps unit test vet fmt-check e2e lab bench bench-up clean install man completion
+.PHONY: all build deps unit fuzz test vet fmt-check e2e lab bench bench-up clean install man completion
 
 all: build
 
@@ -59,8 +59,16 @@ vet:
 unit:
 	$(GO) test -count=1 $(PKGS)
 
-# All tests: format, vet, unit tests and the end-to-end run in real VMs.
-test: fmt-check vet unit e2e
+# Go's native fuzzing, bounded: the lab decoder (seeded with the embedded
+# labs) and the here-documents of the handouts. Unit runs only the seeds.
+FUZZTIME ?= 20s
+
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME) ./topology
+	$(GO) test -run '^$$' -fuzz '^FuzzHeredoc$$' -fuzztime 5s ./roles/shell
+
+# All tests: format, vet, unit tests, fuzzing and the end-to-end run in real VMs.
+test: fmt-check vet unit fuzz e2e
 
 # The whole documented setup in real QEMU guests, inside a private network
 # namespace with its own libvirtd (lvslab sandbox). Needs root.

@@ -5,11 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"maps"
 	"os"
 	"reflect"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"gopkg.in/yaml.v3"
 )
@@ -84,6 +87,17 @@ type document struct {
 	at       map[string]pos
 	keyOrder map[string][]string
 	problems Problems
+	// walked caches the walk's verdict on each anchored value per type, so
+	// that an alias is checked once and never expanded again.
+	walked map[walkKey]bool
+	// quiet are the paths the walk found wrong (and the fields a misspelt
+	// one probably meant): later rules say nothing more about them.
+	quiet []string
+}
+
+type walkKey struct {
+	n *yaml.Node
+	t reflect.Type
 }
 
 func (d *document) add(path, format string, args ...any) {
@@ -96,6 +110,25 @@ func (d *document) add(path, format string, args ...any) {
 	d.problems = append(d.problems, Problem{File: d.file, Line: p.line, Col: p.col, Path: path, Msg: fmt.Sprintf(format, args...)})
 }
 
+// refuse records a problem the walk found and silences the rules about path.
+func (d *document) refuse(path, format string, args ...any) {
+	d.add(path, format, args...)
+	d.quiet = append(d.quiet, path)
+}
+
+// quieted drops the problems of paths the walk already refused: a value
+// it threw out must not also be reported missing.
+func (d *document) quieted(ps Problems) Problems {
+	return slices.DeleteFunc(ps, func(p Problem) bool {
+		for _, q := range d.quiet {
+			if p.Path == q || strings.HasPrefix(p.Path, q+".") || strings.HasPrefix(p.Path, q+"[") {
+				return true
+			}
+		}
+		return false
+	})
+}
+
 func parentPath(p string) string {
 	if i := strings.LastIndexAny(p, ".["); i >= 0 {
 		return p[:i]
@@ -103,19 +136,91 @@ func parentPath(p string) string {
 	return ""
 }
 
-// LoadFile reads and validates a lab file.
+// Bounds on what a lab file may cost to read, whatever it holds. The
+// embedded labs are about 1.5 KB and 250 values.
+const (
+	// MaxFileSize is the largest lab file lvslab reads.
+	MaxFileSize = 256 << 10
+	// MaxValues is how many values a lab may hold once its aliases are
+	// expanded: an alias of a list of aliases multiplies, and decoding
+	// costs what the expansion holds.
+	MaxValues = 20000
+)
+
+// LoadFile reads and validates a lab file. Only a regular file of at most
+// MaxFileSize is read: a device, FIFO or directory is refused unread.
 func LoadFile(path string) (*Lab, error) {
-	data, err := os.ReadFile(path)
+	data, err := readLabFile(path)
 	if err != nil {
 		return nil, err
 	}
 	return Load(path, data)
 }
 
+func readLabFile(path string) ([]byte, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if p := notAFile(path, st); p != nil {
+		return nil, p
+	}
+	// Non-blocking: should path become a FIFO after the Stat, the open must
+	// not wait for a writer; the Stat of the open file decides.
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if st, err = f.Stat(); err != nil {
+		return nil, err
+	}
+	if p := notAFile(path, st); p != nil {
+		return nil, p
+	}
+	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > MaxFileSize {
+		return nil, tooLarge(path, st.Size())
+	}
+	return data, nil
+}
+
+func notAFile(path string, st fs.FileInfo) Problems {
+	var what string
+	switch m := st.Mode(); {
+	case m.IsRegular():
+		if st.Size() > MaxFileSize {
+			return tooLarge(path, st.Size())
+		}
+		return nil
+	case m.IsDir():
+		what = "a directory"
+	case m&fs.ModeNamedPipe != 0:
+		what = "a FIFO (named pipe)"
+	case m&fs.ModeSocket != 0:
+		what = "a socket"
+	case m&fs.ModeDevice != 0:
+		what = "a device"
+	default:
+		what = "not a regular file"
+	}
+	return Problems{{File: path, Msg: what + ", not a lab file: give the path of a YAML lab file, or the name of an embedded lab (lvslab labs)"}}
+}
+
+func tooLarge(name string, size int64) Problems {
+	return Problems{{File: name, Msg: fmt.Sprintf("%d bytes is too large for a lab file (at most %d KiB; lab files are a few KB): is it the right file?", size, MaxFileSize>>10)}}
+}
+
 // Load decodes and validates a lab. name is used in messages (a path or
 // "embedded:NAME"). On failure the error is Problems with every problem.
 func Load(name string, data []byte) (*Lab, error) {
-	d := &document{file: name, at: map[string]pos{}, keyOrder: map[string][]string{}}
+	if len(data) > MaxFileSize {
+		return nil, tooLarge(name, int64(len(data)))
+	}
+	d := &document{file: name, at: map[string]pos{}, keyOrder: map[string][]string{}, walked: map[walkKey]bool{}}
 	var root yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&root); err != nil {
@@ -128,20 +233,81 @@ func Load(name string, data []byte) (*Lab, error) {
 		return nil, Problems{{File: name, Msg: "the lab file is empty"}}
 	}
 	doc := root.Content[0]
-	d.walk(doc, reflect.TypeOf(rawLab{}), "")
-	if len(d.problems) > 0 {
+	if p := secondDocument(name, dec); p != nil {
+		return nil, Problems{*p}
+	}
+	if p := fanOut(name, doc); p != nil {
+		return nil, Problems{*p}
+	}
+	if !d.walk(doc, reflect.TypeOf(rawLab{}), "") {
 		return nil, d.problems.sorted()
 	}
 	var raw rawLab
 	if err := doc.Decode(&raw); err != nil {
-		return nil, Problems{yamlProblem(name, err)}
+		// The walk should have caught it; place what yaml.v3 says anyway.
+		return nil, append(d.problems, d.typeProblems(err)...).sorted()
 	}
+	walked := len(d.problems)
 	lab := d.build(&raw)
+	d.problems = append(d.problems[:walked], d.quieted(d.problems[walked:])...)
 	if len(d.problems) > 0 {
 		return nil, d.problems.sorted()
 	}
 	lab.File = name
 	return lab, nil
+}
+
+// secondDocument refuses a file that goes on after "---" with another
+// document: lvslab would read the first and silently ignore the rest.
+func secondDocument(file string, dec *yaml.Decoder) *Problem {
+	var next yaml.Node
+	err := dec.Decode(&next)
+	switch {
+	case errors.Is(err, io.EOF):
+		return nil
+	case err != nil:
+		p := yamlProblem(file, err)
+		if p.Line == 0 {
+			p.Msg = strings.Replace(p.Msg, "not valid YAML: ", "not valid YAML after the first document: ", 1)
+		}
+		return &p
+	case len(next.Content) == 0 || next.Content[0].ShortTag() == "!!null":
+		return nil // a bare "---" or "..." at the end holds nothing
+	}
+	return &Problem{File: file, Line: next.Content[0].Line, Col: next.Content[0].Column,
+		Msg: "a second YAML document (after ---): a lab file holds one lab; put each lab in a file of its own"}
+}
+
+// fanOut refuses a document whose aliases expand to more than MaxValues
+// values, before anything expands them. Sizes are counted once per node.
+func fanOut(file string, doc *yaml.Node) *Problem {
+	sizes := map[*yaml.Node]int{}
+	var size func(n *yaml.Node) int
+	size = func(n *yaml.Node) int {
+		if s, ok := sizes[n]; ok {
+			return s
+		}
+		sizes[n] = MaxValues + 1 // a value that contains itself is endless
+		s := 1
+		if n.Kind == yaml.AliasNode && n.Alias != nil {
+			s = size(n.Alias)
+		}
+		for _, c := range n.Content {
+			s = min(s+size(c), MaxValues+1)
+		}
+		sizes[n] = s
+		return s
+	}
+	if size(doc) <= MaxValues {
+		return nil
+	}
+	// Point at the alias through which most of it comes.
+	n := doc
+	for n.Kind != yaml.AliasNode && len(n.Content) > 0 {
+		n = slices.MaxFunc(n.Content, func(a, b *yaml.Node) int { return sizes[a] - sizes[b] })
+	}
+	return &Problem{File: file, Line: n.Line, Col: n.Column,
+		Msg: fmt.Sprintf("the aliases of this file expand to more than %d values (a lab has a few hundred): refused, as a fan-out of aliases would take all memory", MaxValues)}
 }
 
 func yamlProblem(file string, err error) Problem {
@@ -160,41 +326,76 @@ func yamlProblem(file string, err error) Problem {
 	return Problem{File: file, Line: line, Col: 1, Msg: "not valid YAML: " + msg}
 }
 
+// typeProblems places each of yaml.v3's unmarshal errors at its line and,
+// when a field starts there, that field's path.
+func (d *document) typeProblems(err error) Problems {
+	var te *yaml.TypeError
+	if !errors.As(err, &te) {
+		return Problems{yamlProblem(d.file, err)}
+	}
+	var out Problems
+	for _, e := range te.Errors {
+		p := yamlProblem(d.file, errors.New(e))
+		p.Msg = strings.TrimPrefix(p.Msg, "not valid YAML: ")
+		for path, at := range d.at {
+			if at.line == p.Line && (p.Path == "" || at.col < p.Col || path < p.Path) {
+				p.Path, p.Col = path, at.col
+			}
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
 // walk checks the YAML tree against the raw types: unknown fields, wrong
 // kinds (a list where a map belongs, text where a number belongs), duplicate
-// keys. It records every path's position for later messages.
-func (d *document) walk(n *yaml.Node, t reflect.Type, path string) {
+// keys. It records every path's position for later messages. It reports
+// false for a value that cannot be decoded into t; the caller then drops
+// it, so that decoding goes on and the remaining rules still report
+// every other problem. An alias is walked once per type at the place of
+// its first use, never expanded anew.
+func (d *document) walk(n *yaml.Node, t reflect.Type, path string) bool {
+	d.at[path] = pos{n.Line, n.Column}
 	if n.Kind == yaml.AliasNode {
 		n = n.Alias
 	}
-	d.at[path] = pos{n.Line, n.Column}
+	if n == nil {
+		return false
+	}
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
-	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
-		return // an empty value: the field keeps its default
+	if n.Anchor != "" {
+		key := walkKey{n, t}
+		if ok, done := d.walked[key]; done {
+			return ok
+		}
+		d.walked[key] = true // a value inside itself: yaml.v3 refuses it
+		ok := d.walkValue(n, t, path)
+		d.walked[key] = ok
+		return ok
+	}
+	return d.walkValue(n, t, path)
+}
+
+func (d *document) walkValue(n *yaml.Node, t reflect.Type, path string) bool {
+	if n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null" {
+		return true // an empty value: the field keeps its default
 	}
 	switch t.Kind() {
 	case reflect.Struct:
 		if n.Kind != yaml.MappingNode {
-			d.add(path, "expected a map of fields, found %s", kindName(n))
-			return
+			d.refuse(path, "expected a map of fields, found %s", kindName(n))
+			return false
 		}
 		fields := structFields(t)
-		known := make([]string, 0, len(fields))
-		for k := range fields {
-			known = append(known, k)
-		}
-		sort.Strings(known)
+		known := slices.Sorted(maps.Keys(fields))
 		seen := map[string]bool{}
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			k, v := n.Content[i], n.Content[i+1]
-			child := joinPath(path, k.Value)
-			d.at[child] = pos{v.Line, v.Column}
+		n.Content = d.keepPairs(n.Content, path, func(k, v *yaml.Node, child string) bool {
 			if seen[k.Value] {
 				d.at[child] = pos{k.Line, k.Column}
 				d.add(child, "field given twice")
-				continue
+				return false
 			}
 			seen[k.Value] = true
 			ft, ok := fields[k.Value]
@@ -203,52 +404,102 @@ func (d *document) walk(n *yaml.Node, t reflect.Type, path string) {
 				msg := fmt.Sprintf("unknown field %q", k.Value)
 				if s := suggest(k.Value, known); s != "" {
 					msg += fmt.Sprintf(" (did you mean %q?)", s)
+					d.quiet = append(d.quiet, joinPath(path, s))
 				}
-				d.add(child, "%s; known fields here: %s", msg, strings.Join(known, ", "))
-				continue
+				d.refuse(child, "%s; known fields here: %s", msg, strings.Join(known, ", "))
+				return false
 			}
-			d.walk(v, ft, child)
-		}
+			d.at[child] = pos{v.Line, v.Column}
+			return d.walk(v, ft, child)
+		})
 	case reflect.Map:
 		if n.Kind != yaml.MappingNode {
-			d.add(path, "expected a map of names, found %s", kindName(n))
-			return
+			d.refuse(path, "expected a map of names, found %s", kindName(n))
+			return false
 		}
 		seen := map[string]bool{}
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			k, v := n.Content[i], n.Content[i+1]
-			child := joinPath(path, k.Value)
+		n.Content = d.keepPairs(n.Content, path, func(k, v *yaml.Node, child string) bool {
+			d.at[child] = pos{k.Line, k.Column}
 			if seen[k.Value] {
-				d.at[child] = pos{k.Line, k.Column}
 				d.add(child, "name %q used twice", k.Value)
-				continue
+				return false
 			}
 			seen[k.Value] = true
-			d.keyOrder[path] = append(d.keyOrder[path], k.Value)
-			d.walk(v, t.Elem(), child)
+			ok := d.walk(v, t.Elem(), child)
 			d.at[child] = pos{k.Line, k.Column}
-		}
+			if ok {
+				d.keyOrder[path] = append(d.keyOrder[path], k.Value)
+			}
+			return ok
+		})
 	case reflect.Slice:
 		if n.Kind != yaml.SequenceNode {
-			d.add(path, "expected a list, found %s", kindName(n))
-			return
+			d.refuse(path, "expected a list, found %s", kindName(n))
+			return false
 		}
+		kept := n.Content[:0:0]
 		for i, v := range n.Content {
-			d.walk(v, t.Elem(), fmt.Sprintf("%s[%d]", path, i))
+			if d.walk(v, t.Elem(), fmt.Sprintf("%s[%d]", path, i)) {
+				kept = append(kept, v)
+			} else {
+				kept = append(kept, &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!null", Line: v.Line, Column: v.Column})
+			}
 		}
+		n.Content = kept
 	case reflect.String:
 		if n.Kind != yaml.ScalarNode {
-			d.add(path, "expected a single value, found %s", kindName(n))
+			d.refuse(path, "expected a single value, found %s", kindName(n))
+			return false
+		}
+		var s string
+		if err := n.Decode(&s); err != nil {
+			d.refuse(path, "%s cannot be read as text: %s", kindName(n), strings.TrimPrefix(err.Error(), "yaml: "))
+			return false
+		}
+		if strings.ContainsRune(s, 0) {
+			d.refuse(path, "contains a NUL byte: no file or command can carry it")
+			return false
 		}
 	case reflect.Int, reflect.Int64:
 		if n.Kind != yaml.ScalarNode {
-			d.add(path, "expected a number, found %s", kindName(n))
-			return
+			d.refuse(path, "expected a number, found %s", kindName(n))
+			return false
 		}
-		if _, err := strconv.ParseInt(n.Value, 0, 64); err != nil {
-			d.add(path, "expected a whole number, found %q", n.Value)
+		var v int64
+		switch {
+		case n.ShortTag() == "!!str" && n.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) != 0 && isInt(n.Value):
+			d.refuse(path, "expected a number, found the text %q: write it without quotes", n.Value)
+			return false
+		case n.ShortTag() != "!!int" || n.Decode(&v) != nil:
+			d.refuse(path, "expected a whole number, found %q", n.Value)
+			return false
 		}
 	}
+	return true
+}
+
+// isInt tells whether s, written plain, would be a YAML whole number.
+func isInt(s string) bool {
+	var n yaml.Node
+	return yaml.Unmarshal([]byte(s), &n) == nil && len(n.Content) == 1 && n.Content[0].ShortTag() == "!!int"
+}
+
+// keepPairs walks the key/value pairs of a mapping and returns those keep
+// accepts; a key that is not a single value is refused here.
+func (d *document) keepPairs(content []*yaml.Node, path string, keep func(k, v *yaml.Node, child string) bool) []*yaml.Node {
+	var kept []*yaml.Node
+	for i := 0; i+1 < len(content); i += 2 {
+		k, v := content[i], content[i+1]
+		if k.Kind != yaml.ScalarNode {
+			d.at[path+".?"] = pos{k.Line, k.Column}
+			d.refuse(path+".?", "a key must be a single name, found %s", kindName(k))
+			continue
+		}
+		if keep(k, v, joinPath(path, k.Value)) {
+			kept = append(kept, k, v)
+		}
+	}
+	return kept
 }
 
 func kindName(n *yaml.Node) string {
