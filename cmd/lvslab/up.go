@@ -96,7 +96,7 @@ Examples:
 			}
 			res, err := provision.Up(ctx, conn, lab, opts)
 			if err != nil {
-				return err
+				return provision.Explain(conn, err)
 			}
 			printEndpoints(c.App.Writer, res)
 			return nil
