@@ -1,17 +1,17 @@
 package provision
 
 import (
-	"github.com/lvslab/lvslab/roles"
+	"github.com/lvslab/lvslab/roles/catalog"
 	"github.com/lvslab/lvslab/topology"
 )
 
 // firstBoot is what the seed applies on the first boot of lvslab's images:
-// roles.FirstBoot — the hostname and systemd-networkd files with the node's
+// catalog.FirstBoot — the hostname and systemd-networkd files with the node's
 // static lab addresses (so it comes up without DHCP), and the configuration
 // files that need no running service (sysctls, web page, IPVS rules), with
 // the commands that activate them.
 func firstBoot(lab *topology.Lab, node *topology.Node) ([]File, []string) {
-	files, cmds := roles.FirstBoot(lab, node)
+	files, cmds := catalog.FirstBoot(lab, node)
 	var out []File
 	for _, f := range files {
 		out = append(out, File{Path: f.Path, Mode: f.Mode, Content: f.Content})

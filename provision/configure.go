@@ -12,15 +12,24 @@ import (
 
 	"libvirt.org/go/libvirt"
 
+	"github.com/lvslab/lvslab/provision/sshx"
 	"github.com/lvslab/lvslab/roles"
+	"github.com/lvslab/lvslab/roles/catalog"
+	"github.com/lvslab/lvslab/roles/engine"
 	"github.com/lvslab/lvslab/topology"
 )
+
+// The SSH client is the engine's executor, and survives re-addressing.
+var _ interface {
+	engine.Executor
+	engine.Readdresser
+} = (*sshx.Client)(nil)
 
 // NodeOutcome is what the configure phase did to one node.
 type NodeOutcome struct {
 	Node    string
 	OS      string
-	Result  roles.Result
+	Result  engine.Result
 	Elapsed time.Duration
 	Err     error
 }
@@ -71,13 +80,13 @@ func configureNode(ctx context.Context, conn *libvirt.Connect, lab *topology.Lab
 		o.Err = fmt.Errorf("no SSH connection")
 		return o
 	}
-	o.OS, o.Err = roles.DetectOS(ctx, ep.Client)
+	o.OS, o.Err = engine.DetectOS(ctx, ep.Client)
 	if o.Err != nil {
 		return o
 	}
-	steps := roles.Steps(roles.DesiredFor(lab, node), o.OS)
-	o.Result, o.Err = roles.Apply(ctx, ep.Client, steps, func(ev roles.Event) {
-		if ev.Status != roles.StatusUnchanged {
+	steps := catalog.Steps(roles.DesiredFor(lab, node), o.OS)
+	o.Result, o.Err = engine.Apply(ctx, ep.Client, steps, func(ev engine.Event) {
+		if ev.Status != engine.StatusUnchanged {
 			fmt.Fprintf(w, "   %-10s %-8s %s\n", ep.Node, ev.Status, ev.Step)
 		}
 	})

@@ -22,7 +22,7 @@ import (
 const SeedLabel = "cidata"
 
 // File is one guest file the seed writes on the first boot (the shape of
-// roles.File: the network files of roles.BootstrapFiles go in here).
+// catalog.File: the network files of catalog.BootstrapFiles go in here).
 type File struct {
 	Path    string
 	Mode    fs.FileMode

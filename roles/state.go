@@ -1,6 +1,8 @@
-// Package roles turns a validated lab into each node's desired state (plain
-// data), the steps that make a node match it on Debian or RHEL guests, and
-// an engine that applies those steps idempotently through an Executor.
+// Package roles turns a validated lab into each node's desired state: plain
+// data, computed once per node. Its subpackages do the rest: catalog lists
+// the steps that make a Debian or RHEL guest match it, engine applies them
+// through an executor, render prints them as a plan, ipvs models the
+// kernel's IPVS table.
 package roles
 
 import (
@@ -293,8 +295,16 @@ func (st *NodeState) PrimaryAddress() netip.Addr {
 	return netip.Addr{}
 }
 
-// gatewayNIC is the NIC whose subnet holds the gateway, or "".
-func (st *NodeState) gatewayNIC() string {
+// PrimaryHost is PrimaryAddress as text, "" when the node has none.
+func (st *NodeState) PrimaryHost() string {
+	if a := st.PrimaryAddress(); a.IsValid() {
+		return a.String()
+	}
+	return ""
+}
+
+// GatewayNIC is the NIC whose subnet holds the gateway, or "".
+func (st *NodeState) GatewayNIC() string {
 	if !st.Gateway.IsValid() {
 		return ""
 	}

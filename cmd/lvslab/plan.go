@@ -7,7 +7,8 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/lvslab/lvslab/roles"
+	"github.com/lvslab/lvslab/roles/catalog"
+	"github.com/lvslab/lvslab/roles/render"
 )
 
 // planOptions are the plan command's options.
@@ -44,26 +45,26 @@ Examples:
    lvslab plan -o script --node lvs1 tedu-nat > lvs1.sh
    lvslab plan my-lab.yaml -o json | jq '.nodes[].steps[].name'`,
 		Flags: append([]cli.Flag{
-			&cli.StringFlag{Name: "os", Value: roles.Debian, Usage: "guest OS family: " + strings.Join(roles.OSFamilies, " or ")},
+			&cli.StringFlag{Name: "os", Value: catalog.Debian, Usage: "guest OS family: " + strings.Join(catalog.OSFamilies, " or ")},
 			&cli.StringFlag{Name: "node", Aliases: []string{"n"}, Usage: "only this `NODE`"},
-		}, outputFlags(roles.Formats...)...),
+		}, outputFlags(render.Formats...)...),
 		Action: func(c *cli.Context) error {
-			format, err := output(c, roles.Formats...)
+			format, err := output(c, render.Formats...)
 			if err != nil {
 				return err
 			}
 			opts := planOptions{OS: c.String("os"), Format: format, Node: c.String("node")}
-			if !slices.Contains(roles.OSFamilies, opts.OS) {
-				return cli.Exit(fmt.Sprintf("--os %q: use %s", opts.OS, strings.Join(roles.OSFamilies, " or ")), 2)
+			if !slices.Contains(catalog.OSFamilies, opts.OS) {
+				return cli.Exit(fmt.Sprintf("--os %q: use %s", opts.OS, strings.Join(catalog.OSFamilies, " or ")), 2)
 			}
 			lab, err := loadLab(c)
 			if err != nil {
 				return err
 			}
-			plan := roles.Plan(lab, opts.OS)
+			plan := render.Plan(lab, opts.OS)
 			if opts.Node != "" {
 				var names []string
-				var keep []roles.NodePlan
+				var keep []render.NodePlan
 				for _, n := range plan.Nodes {
 					names = append(names, n.Node)
 					if n.Node == opts.Node {

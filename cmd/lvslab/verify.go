@@ -13,7 +13,6 @@ import (
 	"github.com/lvslab/lvslab/provision"
 	"github.com/lvslab/lvslab/provision/sshx"
 	"github.com/lvslab/lvslab/provision/verify"
-	"github.com/lvslab/lvslab/roles"
 	"github.com/lvslab/lvslab/topology"
 )
 
@@ -122,7 +121,7 @@ func labDialer(lab *topology.Lab) (verify.Dialer, func()) {
 	stateDir := provision.StateDir("", lab.Name)
 	var mu sync.Mutex
 	clients := map[string]*sshx.Client{}
-	dial := func(node string) (roles.Executor, error) {
+	dial := func(node string) (verify.Executor, error) {
 		mu.Lock()
 		defer mu.Unlock()
 		if c, ok := clients[node]; ok {

@@ -11,11 +11,7 @@ import (
 
 	"github.com/pkg/sftp"
 	"golang.org/x/crypto/ssh"
-
-	"github.com/lvslab/lvslab/roles"
 )
-
-var _ roles.Executor = (*Client)(nil)
 
 var errClosed = errors.New("ssh client closed")
 

@@ -1,4 +1,4 @@
-// Package sshx is the real roles.Executor: it runs commands and moves files
+// Package sshx is the real executor of roles/engine and verify: it runs commands and moves files
 // on a lab node over one reused SSH connection, with pinned host keys.
 package sshx
 

@@ -6,7 +6,6 @@ import (
 	"io"
 	"text/tabwriter"
 
-	"github.com/lvslab/lvslab/roles"
 	"github.com/lvslab/lvslab/topology"
 )
 
@@ -21,7 +20,7 @@ type BenchResult struct {
 }
 
 // BenchURL times every prober sending n requests to url from one node.
-func BenchURL(ctx context.Context, x roles.Executor, url string, n int) ([]BenchResult, error) {
+func BenchURL(ctx context.Context, x Executor, url string, n int) ([]BenchResult, error) {
 	var out []BenchResult
 	for _, p := range []string{ProberCurl, ProberFast} {
 		replies, took, err := Probe(ctx, x, p, url, n, DefaultTimeout(p, n))

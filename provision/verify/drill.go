@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/lvslab/lvslab/roles"
 	"github.com/lvslab/lvslab/roles/ipvs"
 	"github.com/lvslab/lvslab/topology"
 )
@@ -205,7 +204,7 @@ func pickUnit(out string) (unit, state string) {
 }
 
 // directorTable reaches the director and reads its IPVS table.
-func directorTable(ctx context.Context, dial Dialer, director string) (roles.Executor, []ipvs.Service, error) {
+func directorTable(ctx context.Context, dial Dialer, director string) (Executor, []ipvs.Service, error) {
 	dx, err := dial(director)
 	if err != nil {
 		return nil, nil, cannot("cannot reach director %s: %v", director, err)
@@ -248,7 +247,7 @@ func heal(ctx context.Context, dial Dialer, director string, t *drillTarget, qui
 }
 
 // runOp changes the director's table, saying so first.
-func runOp(ctx context.Context, dx roles.Executor, director string, op ipvs.Op, act func(string, ...any)) error {
+func runOp(ctx context.Context, dx Executor, director string, op ipvs.Op, act func(string, ...any)) error {
 	act("%s: %s", director, op.Command())
 	if _, err := dx.Run(ctx, op.Command()); err != nil {
 		return cannot("director %s: %v", director, err)

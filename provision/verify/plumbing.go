@@ -6,7 +6,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/lvslab/lvslab/roles"
 	"github.com/lvslab/lvslab/topology"
 )
 
@@ -144,7 +143,7 @@ func ParseNeigh(out string) (mac, state string) {
 
 // plumbingChecks are the forwarding mode's cross-checks, run after the
 // request loop (so that the client has resolved the VIP).
-func plumbingChecks(ctx context.Context, lab *topology.Lab, ls labService, client *topology.Node, cx roles.Executor, facts *realServerFacts) []Check {
+func plumbingChecks(ctx context.Context, lab *topology.Lab, ls labService, client *topology.Node, cx Executor, facts *realServerFacts) []Check {
 	s := ls.svc
 	dir := lab.Director()
 	var out []Check
@@ -163,7 +162,7 @@ func plumbingChecks(ctx context.Context, lab *topology.Lab, ls labService, clien
 	return out
 }
 
-func neighCheck(ctx context.Context, lab *topology.Lab, s *topology.Service, client *topology.Node, cx roles.Executor, dir *topology.Node) Check {
+func neighCheck(ctx context.Context, lab *topology.Lab, s *topology.Service, client *topology.Node, cx Executor, dir *topology.Node) Check {
 	name := "VIP ARP answered by the director"
 	vip := s.VIP.String()
 	if client.NICFor(s.VIP) == nil {

@@ -23,9 +23,15 @@ import (
 	"github.com/lvslab/lvslab/topology"
 )
 
+// Executor runs a shell command as root on a lab node: all verify and the
+// drill need of one (provision/sshx.Client for real).
+type Executor interface {
+	Run(ctx context.Context, cmd string) (stdout string, err error)
+}
+
 // Dialer opens an executor on a lab node, by node name. The caller of Run
 // owns the executors and closes them.
-type Dialer func(node string) (roles.Executor, error)
+type Dialer func(node string) (Executor, error)
 
 // Options of a verification run.
 type Options struct {
@@ -295,7 +301,7 @@ func selectServices(lab *topology.Lab, names []string) ([]labService, error) {
 
 // Probe sends n requests to url from the client with a prober and returns
 // the replies and the loop's wall time.
-func Probe(ctx context.Context, cx roles.Executor, prober, url string, n int, limit time.Duration) ([]Reply, time.Duration, error) {
+func Probe(ctx context.Context, cx Executor, prober, url string, n int, limit time.Duration) ([]Reply, time.Duration, error) {
 	var cmd string
 	switch prober {
 	case ProberCurl:
@@ -332,7 +338,7 @@ func Probe(ctx context.Context, cx roles.Executor, prober, url string, n int, li
 	return replies[:n], took, nil
 }
 
-func verifyService(ctx context.Context, lab *topology.Lab, ls labService, cx, dx roles.Executor, mapper *Mapper, opts Options) (*ServiceReport, error) {
+func verifyService(ctx context.Context, lab *topology.Lab, ls labService, cx, dx Executor, mapper *Mapper, opts Options) (*ServiceReport, error) {
 	s := ls.svc
 	sr := &ServiceReport{Name: s.Name, Mode: s.Mode, Scheduler: s.Scheduler, Persistence: s.Persistence, Counts: map[string]int{}, Sequence: []string{}}
 	switch {
@@ -457,7 +463,7 @@ var CounterSettle = 5 * time.Second
 
 // settledDeltas reads the table again until the counters account for every
 // request sent (or CounterSettle passes) and returns the deltas.
-func settledDeltas(ctx context.Context, dx roles.Executor, ls labService, dests []Dest, before *ipvs.Service, key string, sent int) ([]int, error) {
+func settledDeltas(ctx context.Context, dx Executor, ls labService, dests []Dest, before *ipvs.Service, key string, sent int) ([]int, error) {
 	deadline := time.Now().Add(CounterSettle)
 	for {
 		after, err := ipvs.ReadTable(ctx, dx)

@@ -88,7 +88,7 @@ func goodFacts(s *topology.Service, n, dir *topology.Node) string {
 	return b.String()
 }
 
-func (w *world) dial(node string) (roles.Executor, error) {
+func (w *world) dial(node string) (Executor, error) {
 	if w.down[node] {
 		return nil, fmt.Errorf("dial tcp %s:22: connect: no route to host", node)
 	}

@@ -1,10 +1,12 @@
-package roles
+package render
 
 import (
 	"encoding/json"
 	"fmt"
 	"strings"
 
+	"github.com/lvslab/lvslab/roles"
+	"github.com/lvslab/lvslab/roles/catalog"
 	"github.com/lvslab/lvslab/roles/shell"
 	"github.com/lvslab/lvslab/topology"
 )
@@ -21,11 +23,11 @@ var Formats = []string{FormatText, FormatScript, FormatJSON}
 
 // NodePlan is one node's steps on an OS family.
 type NodePlan struct {
-	Node    string `json:"node"`
-	Role    string `json:"role"`
-	Address string `json:"address"` // where to reach it (its first configured address)
-	OS      string `json:"os"`
-	Steps   []Step `json:"steps"`
+	Node    string         `json:"node"`
+	Role    string         `json:"role"`
+	Address string         `json:"address"` // where to reach it (its first configured address)
+	OS      string         `json:"os"`
+	Steps   []catalog.Step `json:"steps"`
 }
 
 // LabPlan is every node's steps, in file order.
@@ -39,13 +41,13 @@ type LabPlan struct {
 // Plan computes every node's steps on an OS family.
 func Plan(lab *topology.Lab, osFamily string) *LabPlan {
 	p := &LabPlan{Lab: lab.Name, File: lab.File, OS: osFamily}
-	for _, st := range Desired(lab) {
+	for _, st := range roles.Desired(lab) {
 		p.Nodes = append(p.Nodes, NodePlan{
 			Node:    st.Name,
 			Role:    st.Role,
-			Address: addrString(st.PrimaryAddress()),
+			Address: st.PrimaryHost(),
 			OS:      osFamily,
-			Steps:   Steps(st, osFamily),
+			Steps:   catalog.Steps(st, osFamily),
 		})
 	}
 	return p
@@ -104,7 +106,7 @@ func (p *LabPlan) Text() string {
 	return b.String()
 }
 
-func writeHeredoc(b *strings.Builder, f *File, indent string) {
+func writeHeredoc(b *strings.Builder, f *catalog.File, indent string) {
 	if d := dir(f.Path); d != "/" && d != "/etc" {
 		fmt.Fprintf(b, "%smkdir -p %s\n", indent, shell.Quote(d))
 	}

@@ -1,6 +1,8 @@
-package roles
+package render
 
 import (
+	"github.com/lvslab/lvslab/roles/catalog"
+	"github.com/lvslab/lvslab/roles/rolestest"
 	"regexp"
 	"slices"
 	"strings"
@@ -38,9 +40,9 @@ func heredocs(t *testing.T, text string) (bodies map[string]string, commands []s
 // must not become a command of the handout or the script.
 func TestHostilePageStaysInItsHeredoc(t *testing.T) {
 	const page = "<h1>web1</h1>\nLVSLAB_EOF\ntouch /tmp/lvslab-pwned\nLVSLAB_EOF_2\n'LVSLAB_EOF'"
-	lab := loadLab(t, "tedu-nat")
+	lab := rolestest.Lab(t, "tedu-nat")
 	lab.Node("web1").Page = page
-	for _, osf := range OSFamilies {
+	for _, osf := range catalog.OSFamilies {
 		p := Plan(lab, osf)
 		p.Nodes = slices.DeleteFunc(p.Nodes, func(n NodePlan) bool { return n.Node != "web1" })
 		for _, format := range []string{FormatText, FormatScript} {
@@ -49,7 +51,7 @@ func TestHostilePageStaysInItsHeredoc(t *testing.T) {
 				t.Fatal(err)
 			}
 			bodies, commands := heredocs(t, out)
-			if got := bodies[IndexFile]; got != page+"\n" {
+			if got := bodies[catalog.IndexFile]; got != page+"\n" {
 				t.Errorf("%s %s: index.html carries %q, want %q", osf, format, got, page+"\n")
 			}
 			for _, c := range commands {

@@ -1,17 +1,13 @@
-package roles
+package catalog
 
 import (
-	"flag"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/lvslab/lvslab/labs"
+	"github.com/lvslab/lvslab/roles"
+	"github.com/lvslab/lvslab/roles/rolestest"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
 
 func stepNames(steps []Step) []string {
 	var out []string
@@ -44,9 +40,9 @@ func findStep(t *testing.T, steps []Step, name string) Step {
 
 func TestBootstrapFilesEqualStepFiles(t *testing.T) {
 	for _, name := range labs.Names() {
-		lab := loadLab(t, name)
+		lab := rolestest.Lab(t, name)
 		for _, n := range lab.Nodes {
-			files := stepFiles(Steps(DesiredFor(lab, n), Debian))
+			files := stepFiles(Steps(roles.DesiredFor(lab, n), Debian))
 			boot := BootstrapFiles(lab, n)
 			if len(boot) != 1+2*len(n.NICs) {
 				t.Errorf("%s/%s: %d bootstrap files", name, n.Name, len(boot))
@@ -67,9 +63,9 @@ func TestBootstrapFilesEqualStepFiles(t *testing.T) {
 
 func TestFilesEndWithNewline(t *testing.T) {
 	for _, name := range labs.Names() {
-		lab := loadLab(t, name)
+		lab := rolestest.Lab(t, name)
 		for _, osf := range OSFamilies {
-			for _, st := range Desired(lab) {
+			for _, st := range roles.Desired(lab) {
 				for _, f := range stepFiles(Steps(st, osf)) {
 					if f.Content != "" && !strings.HasSuffix(f.Content, "\n") {
 						t.Errorf("%s/%s %s: content unusable in a heredoc: %q", name, st.Name, f.Path, f.Content)
@@ -84,9 +80,9 @@ func TestFilesEndWithNewline(t *testing.T) {
 }
 
 func TestDebianSteps(t *testing.T) {
-	lab := loadLab(t, "tedu-dr")
-	dir := Steps(stateOf(t, lab, "lvs1"), Debian)
-	eq(t, "director steps", stepNames(dir), []string{
+	lab := rolestest.Lab(t, "tedu-dr")
+	dir := Steps(rolestest.State(t, lab, "lvs1"), Debian)
+	rolestest.Eq(t, "director steps", stepNames(dir), []string{
 		"hostname", "systemd-networkd", "name eth0", "name eth1", "packages", "sysctl",
 		"address eth0", "disable eth1", "ipvs rules file", "ipvs", "ipvs boot unit", "ipvs at boot",
 	})
@@ -106,11 +102,11 @@ func TestDebianSteps(t *testing.T) {
 	if !strings.Contains(eth1.File.Content, "ActivationPolicy=down\n") || strings.Contains(eth1.File.Content, "\nAddress=") {
 		t.Errorf("eth1 .network:\n%s", eth1.File.Content)
 	}
-	eq(t, "eth1 apply", eth1.Apply, []string{"systemctl restart systemd-networkd", "ip -4 addr flush dev eth1", "ip link set eth1 down"})
+	rolestest.Eq(t, "eth1 apply", eth1.Apply, []string{"systemctl restart systemd-networkd", "ip -4 addr flush dev eth1", "ip link set eth1 down"})
 	rules := findStep(t, dir, "ipvs rules file")
-	eq(t, "rules path", rules.File.Path, "/etc/ipvsadm.rules")
+	rolestest.Eq(t, "rules path", rules.File.Path, "/etc/ipvsadm.rules")
 	ipvs := findStep(t, dir, "ipvs")
-	eq(t, "ipvs handout", ipvs.Handout, []string{
+	rolestest.Eq(t, "ipvs handout", ipvs.Handout, []string{
 		"ipvsadm -C",
 		"ipvsadm -A -t 192.168.4.15:80 -s wlc",
 		"ipvsadm -a -t 192.168.4.15:80 -r 192.168.4.100:80 -g -w 1",
@@ -121,31 +117,31 @@ func TestDebianSteps(t *testing.T) {
 	if unit.File.Path != "/etc/systemd/system/lvslab-ipvs.service" || !strings.Contains(unit.File.Content, "ipvsadm-restore < /etc/ipvsadm.rules") {
 		t.Errorf("unit: %+v", unit.File)
 	}
-	eq(t, "packages", findStep(t, dir, "packages").Apply, []string{"apt-get update", "DEBIAN_FRONTEND=noninteractive apt-get install -y ipvsadm"})
+	rolestest.Eq(t, "packages", findStep(t, dir, "packages").Apply, []string{"apt-get update", "DEBIAN_FRONTEND=noninteractive apt-get install -y ipvsadm"})
 
-	web := Steps(stateOf(t, lab, "web1"), Debian)
-	eq(t, "web steps", stepNames(web), []string{
+	web := Steps(rolestest.State(t, lab, "web1"), Debian)
+	rolestest.Eq(t, "web steps", stepNames(web), []string{
 		"hostname", "systemd-networkd", "name eth0", "name eth1", "packages", "sysctl",
 		"address eth0", "disable eth1", "vip lo", "apache2 ports", "index.html", "apache2",
 	})
 	lo := findStep(t, web, "vip lo")
-	eq(t, "lo file", lo.File.Path, "/etc/systemd/network/10-lvslab-lo.network")
+	rolestest.Eq(t, "lo file", lo.File.Path, "/etc/systemd/network/10-lvslab-lo.network")
 	for _, want := range []string{"Name=lo\n", "Address=192.168.4.15/32\nLabel=lo:0\n"} {
 		if !strings.Contains(lo.File.Content, want) {
 			t.Errorf("lo .network lacks %q:\n%s", want, lo.File.Content)
 		}
 	}
 	sys := findStep(t, web, "sysctl")
-	eq(t, "sysctl file", sys.File.Content, "# lvslab: kernel settings of web1 (web); written whole by lvslab\n"+
+	rolestest.Eq(t, "sysctl file", sys.File.Content, "# lvslab: kernel settings of web1 (web); written whole by lvslab\n"+
 		"net.ipv4.conf.all.arp_ignore = 1\nnet.ipv4.conf.all.arp_announce = 2\n"+
 		"net.ipv4.conf.lo.arp_ignore = 1\nnet.ipv4.conf.lo.arp_announce = 2\n"+
 		"net.ipv4.conf.eth0.arp_ignore = 1\nnet.ipv4.conf.eth0.arp_announce = 2\n")
-	eq(t, "index", findStep(t, web, "index.html").File, &File{Path: "/var/www/html/index.html", Mode: 0o644, Content: "192.168.2.100\n"})
-	eq(t, "apache restart only on change", findStep(t, web, "apache2 ports").Apply, []string{"systemctl restart apache2"})
+	rolestest.Eq(t, "index", findStep(t, web, "index.html").File, &File{Path: "/var/www/html/index.html", Mode: 0o644, Content: "192.168.2.100\n"})
+	rolestest.Eq(t, "apache restart only on change", findStep(t, web, "apache2 ports").Apply, []string{"systemctl restart apache2"})
 
-	tun := Steps(stateOf(t, loadLab(t, "tedu-tun"), "web1"), Debian)
+	tun := Steps(rolestest.State(t, rolestest.Lab(t, "tedu-tun"), "web1"), Debian)
 	mods := findStep(t, tun, "kernel modules")
-	eq(t, "modules file", mods.File.Content, "# lvslab: kernel modules of web1 loaded at boot\nipip\n")
+	rolestest.Eq(t, "modules file", mods.File.Content, "# lvslab: kernel modules of web1 loaded at boot\nipip\n")
 	tunl := findStep(t, tun, "vip tunl0")
 	if !strings.Contains(tunl.File.Content, "Name=tunl0\n") || !strings.Contains(tunl.File.Content, "Address=192.168.4.15/32\n") {
 		t.Errorf("tunl0 .network:\n%s", tunl.File.Content)
@@ -153,14 +149,14 @@ func TestDebianSteps(t *testing.T) {
 }
 
 func TestRHELSteps(t *testing.T) {
-	lab := loadLab(t, "tedu-dr")
-	dir := Steps(stateOf(t, lab, "lvs1"), RHEL)
-	eq(t, "director steps", stepNames(dir), []string{
+	lab := rolestest.Lab(t, "tedu-dr")
+	dir := Steps(rolestest.State(t, lab, "lvs1"), RHEL)
+	rolestest.Eq(t, "director steps", stepNames(dir), []string{
 		"hostname", "address eth0", "disable eth1", "firewalld", "selinux",
 		"packages", "sysctl", "ipvs rules file", "ipvs", "ipvs at boot",
 	})
 	eth0 := findStep(t, dir, "address eth0")
-	eq(t, "eth0 apply", eth0.Apply, []string{
+	rolestest.Eq(t, "eth0 apply", eth0.Apply, []string{
 		"nmcli connection show eth0 >/dev/null 2>&1 || nmcli connection add type ethernet con-name eth0 ifname eth0",
 		"nmcli connection modify eth0 connection.autoconnect yes ipv4.method manual ipv4.addresses 192.168.4.5/24,192.168.4.15/24 ipv4.gateway '' ipv6.method ignore",
 		"nmcli connection up eth0",
@@ -168,15 +164,15 @@ func TestRHELSteps(t *testing.T) {
 	if eth0.File != nil || !eth0.Readdress {
 		t.Errorf("eth0 step: %+v", eth0)
 	}
-	eq(t, "rules path", findStep(t, dir, "ipvs rules file").File.Path, "/etc/sysconfig/ipvsadm")
-	eq(t, "ipvs restore", findStep(t, dir, "ipvs").Apply, []string{"ipvsadm -C", "ipvsadm-restore < /etc/sysconfig/ipvsadm"})
-	eq(t, "enable", findStep(t, dir, "ipvs at boot").Apply, []string{"systemctl enable ipvsadm"})
-	eq(t, "packages", findStep(t, dir, "packages").Apply, []string{"yum install -y ipvsadm"})
-	eq(t, "disable eth1", findStep(t, dir, "disable eth1").Apply[1],
+	rolestest.Eq(t, "rules path", findStep(t, dir, "ipvs rules file").File.Path, "/etc/sysconfig/ipvsadm")
+	rolestest.Eq(t, "ipvs restore", findStep(t, dir, "ipvs").Apply, []string{"ipvsadm -C", "ipvsadm-restore < /etc/sysconfig/ipvsadm"})
+	rolestest.Eq(t, "enable", findStep(t, dir, "ipvs at boot").Apply, []string{"systemctl enable ipvsadm"})
+	rolestest.Eq(t, "packages", findStep(t, dir, "packages").Apply, []string{"yum install -y ipvsadm"})
+	rolestest.Eq(t, "disable eth1", findStep(t, dir, "disable eth1").Apply[1],
 		"nmcli connection modify eth1 connection.autoconnect no ipv4.method disabled ipv4.addresses '' ipv4.gateway '' ipv6.method ignore")
 
-	web := Steps(stateOf(t, lab, "web2"), RHEL)
-	eq(t, "web steps", stepNames(web), []string{
+	web := Steps(rolestest.State(t, lab, "web2"), RHEL)
+	rolestest.Eq(t, "web steps", stepNames(web), []string{
 		"hostname", "address eth0", "disable eth1", "firewalld", "selinux",
 		"packages", "vip lo", "sysctl", "httpd ports", "index.html", "httpd",
 	})
@@ -184,83 +180,10 @@ func TestRHELSteps(t *testing.T) {
 	if vip.File.Path != VIPUnitFile || !strings.Contains(vip.File.Content, "ExecStart=/sbin/ip addr replace 192.168.4.15/32 dev lo label lo:0\n") {
 		t.Errorf("vip unit:\n%s", vip.File.Content)
 	}
-	eq(t, "packages", findStep(t, web, "packages").Apply, []string{"yum install -y httpd"})
-	eq(t, "httpd", findStep(t, web, "httpd").Apply, []string{"systemctl enable --now httpd"})
-	natWeb := Steps(stateOf(t, loadLab(t, "tedu-nat"), "web1"), RHEL)
+	rolestest.Eq(t, "packages", findStep(t, web, "packages").Apply, []string{"yum install -y httpd"})
+	rolestest.Eq(t, "httpd", findStep(t, web, "httpd").Apply, []string{"systemctl enable --now httpd"})
+	natWeb := Steps(rolestest.State(t, rolestest.Lab(t, "tedu-nat"), "web1"), RHEL)
 	if got := findStep(t, natWeb, "address eth1").Apply[1]; !strings.Contains(got, "ipv4.addresses 192.168.2.100/24 ipv4.gateway 192.168.2.5 ") {
 		t.Errorf("web1 eth1: %s", got)
-	}
-}
-
-// TestGolden compares the plans of every embedded lab with
-// testdata/plan/<lab>.<os>.<format>; go test ./roles -run Golden -update
-// rewrites them.
-func TestGolden(t *testing.T) {
-	for _, name := range labs.Names() {
-		lab := loadLab(t, name)
-		for _, osf := range OSFamilies {
-			plan := Plan(lab, osf)
-			for _, format := range []string{FormatText, FormatScript} {
-				got, err := plan.Render(format)
-				if err != nil {
-					t.Fatal(err)
-				}
-				path := filepath.Join("testdata", "plan", name+"."+osf+"."+format)
-				if *update {
-					if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-						t.Fatal(err)
-					}
-					if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-						t.Fatal(err)
-					}
-					continue
-				}
-				want, err := os.ReadFile(path)
-				if err != nil {
-					t.Fatalf("%v (run go test ./roles -run Golden -update)", err)
-				}
-				if got != string(want) {
-					t.Errorf("%s differs from the plan; diff it after go test ./roles -run Golden -update", path)
-				}
-			}
-		}
-	}
-}
-
-func TestScriptsParse(t *testing.T) {
-	sh, err := exec.LookPath("sh")
-	if err != nil {
-		t.Skip("no sh")
-	}
-	dir := t.TempDir()
-	for _, name := range labs.Names() {
-		lab := loadLab(t, name)
-		for _, osf := range OSFamilies {
-			plan := Plan(lab, osf)
-			for i := range plan.Nodes {
-				path := filepath.Join(dir, name+"-"+osf+"-"+plan.Nodes[i].Node+".sh")
-				if err := os.WriteFile(path, []byte(plan.Nodes[i].Script(lab.Name)), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				if out, err := exec.Command(sh, "-n", path).CombinedOutput(); err != nil {
-					t.Errorf("%s: sh -n: %v\n%s", path, err, out)
-				}
-			}
-		}
-	}
-}
-
-func TestPlanJSON(t *testing.T) {
-	out, err := Plan(loadLab(t, "tedu-nat"), Debian).Render(FormatJSON)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, want := range []string{`"node": "lvs1"`, `"path": "/etc/ipvsadm.rules"`, `"scheduler": "rr"`, `"readdress": true`} {
-		if !strings.Contains(out, want) {
-			t.Errorf("json lacks %s", want)
-		}
-	}
-	if _, err := Plan(loadLab(t, "tedu-nat"), Debian).Render("yaml"); err == nil {
-		t.Error("unknown format: no error")
 	}
 }

@@ -1,4 +1,4 @@
-package roles
+package catalog
 
 import (
 	"bytes"
@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"text/template"
 
+	"github.com/lvslab/lvslab/roles"
 	"github.com/lvslab/lvslab/roles/ipvs"
 	"github.com/lvslab/lvslab/templates"
 	"github.com/lvslab/lvslab/topology"
@@ -51,10 +52,10 @@ func render(name string, data any) string {
 // kept down), the gateway and the director's VIP alias, DHCP off. Steps
 // writes byte-identical files, so the first configure finds them unchanged.
 func BootstrapFiles(lab *topology.Lab, node *topology.Node) []File {
-	return bootstrapFiles(DesiredFor(lab, node))
+	return bootstrapFiles(roles.DesiredFor(lab, node))
 }
 
-func bootstrapFiles(st *NodeState) []File {
+func bootstrapFiles(st *roles.NodeState) []File {
 	out := []File{hostnameFile(st)}
 	for _, nic := range st.NICs {
 		out = append(out, linkFile(nic))
@@ -65,11 +66,11 @@ func bootstrapFiles(st *NodeState) []File {
 	return out
 }
 
-func hostnameFile(st *NodeState) File {
+func hostnameFile(st *roles.NodeState) File {
 	return File{Path: HostnameFile, Mode: 0o644, Content: st.Hostname + "\n"}
 }
 
-func linkFile(nic NICState) File {
+func linkFile(nic roles.NICState) File {
 	return File{
 		Path:    NetworkdDir + "/10-lvslab-" + nic.Name + ".link",
 		Mode:    0o644,
@@ -77,14 +78,14 @@ func linkFile(nic NICState) File {
 	}
 }
 
-func networkFile(st *NodeState, nic NICState) File {
+func networkFile(st *roles.NodeState, nic roles.NICState) File {
 	data := struct {
-		NICState
+		roles.NICState
 		Gateway string
-		Aliases []Alias
+		Aliases []roles.Alias
 	}{NICState: nic}
 	if !nic.Down {
-		if st.gatewayNIC() == nic.Name {
+		if st.GatewayNIC() == nic.Name {
 			data.Gateway = st.Gateway.String()
 		}
 		data.Aliases = aliasesOn(st, nic.Name)
@@ -97,19 +98,19 @@ func networkFile(st *NodeState, nic NICState) File {
 }
 
 // virtualNetworkFile is the .network of lo or tunl0 carrying the VIP.
-func virtualNetworkFile(st *NodeState, dev string) File {
+func virtualNetworkFile(st *roles.NodeState, dev string) File {
 	return File{
 		Path: NetworkdDir + "/10-lvslab-" + dev + ".network",
 		Mode: 0o644,
 		Content: render("networkd-virtual.network.tmpl", struct {
 			Device  string
-			Aliases []Alias
+			Aliases []roles.Alias
 		}{dev, aliasesOn(st, dev)}),
 	}
 }
 
-func aliasesOn(st *NodeState, dev string) []Alias {
-	var out []Alias
+func aliasesOn(st *roles.NodeState, dev string) []roles.Alias {
+	var out []roles.Alias
 	for _, a := range st.Aliases {
 		if a.Device == dev {
 			out = append(out, a)
@@ -120,7 +121,7 @@ func aliasesOn(st *NodeState, dev string) []Alias {
 
 // virtualDevices lists the devices that carry aliases but are no NIC of
 // the lab (lo, tunl0), in alias order.
-func virtualDevices(st *NodeState) []string {
+func virtualDevices(st *roles.NodeState) []string {
 	var out []string
 	seen := map[string]bool{}
 	for _, a := range st.Aliases {
@@ -132,19 +133,19 @@ func virtualDevices(st *NodeState) []string {
 	return out
 }
 
-func sysctlFile(st *NodeState) File {
+func sysctlFile(st *roles.NodeState) File {
 	return File{Path: SysctlFile, Mode: 0o644, Content: render("sysctl.conf.tmpl", st)}
 }
 
-func modulesFile(st *NodeState) File {
+func modulesFile(st *roles.NodeState) File {
 	return File{Path: ModulesFile, Mode: 0o644, Content: render("modules.conf.tmpl", st)}
 }
 
-func indexFile(st *NodeState) File {
+func indexFile(st *roles.NodeState) File {
 	return File{Path: IndexFile, Mode: 0o644, Content: st.Web.Page + "\n"}
 }
 
-func rulesFile(st *NodeState, path string) File {
+func rulesFile(st *roles.NodeState, path string) File {
 	return File{Path: path, Mode: 0o644, Content: ipvs.Rules(st.IPVS)}
 }
 
@@ -152,21 +153,21 @@ func ipvsUnitFile() File {
 	return File{Path: IPVSUnitFile, Mode: 0o644, Content: render("lvslab-ipvs.service.tmpl", struct{ Rules string }{DebianRulesFile})}
 }
 
-func vipUnitFile(st *NodeState) File {
-	var aliases []Alias
+func vipUnitFile(st *roles.NodeState) File {
+	var aliases []roles.Alias
 	for _, dev := range virtualDevices(st) {
 		aliases = append(aliases, aliasesOn(st, dev)...)
 	}
 	return File{Path: VIPUnitFile, Mode: 0o644, Content: render("lvslab-vip.service.tmpl", struct {
-		Aliases []Alias
+		Aliases []roles.Alias
 		Modules []string
 	}{aliases, st.Modules})}
 }
 
-func apachePortsFile(st *NodeState) File {
+func apachePortsFile(st *roles.NodeState) File {
 	return File{Path: ApachePortsFile, Mode: 0o644, Content: render("apache2-ports.conf.tmpl", st.Web)}
 }
 
-func httpdListenFile(st *NodeState) File {
+func httpdListenFile(st *roles.NodeState) File {
 	return File{Path: HTTPDListenFile, Mode: 0o644, Content: render("httpd-listen.conf.tmpl", st.Web)}
 }

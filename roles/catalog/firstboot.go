@@ -1,6 +1,7 @@
-package roles
+package catalog
 
 import (
+	"github.com/lvslab/lvslab/roles"
 	"github.com/lvslab/lvslab/roles/ipvs"
 	"github.com/lvslab/lvslab/topology"
 )
@@ -30,7 +31,7 @@ var firstBootActivation = map[string]func(f File) []string{
 // commands that activate them. Every file is byte-identical to what Steps
 // writes, so the first configure finds them as desired.
 func FirstBoot(lab *topology.Lab, node *topology.Node) (files []File, commands []string) {
-	st := DesiredFor(lab, node)
+	st := roles.DesiredFor(lab, node)
 	files = bootstrapFiles(st)
 	for _, s := range Steps(st, Debian) {
 		activate, ok := firstBootActivation[s.Name]

@@ -1,13 +1,16 @@
-package roles
+package catalog
 
 import (
+	"bufio"
 	"fmt"
 	"net/netip"
 	"sort"
 	"strings"
 
+	"github.com/lvslab/lvslab/roles"
 	"github.com/lvslab/lvslab/roles/ipvs"
 	"github.com/lvslab/lvslab/roles/shell"
+	"github.com/lvslab/lvslab/topology"
 )
 
 // OS families Steps knows.
@@ -52,126 +55,60 @@ type Step struct {
 
 // Steps lists the steps that bring a node to its desired state on an OS
 // family (Debian or RHEL), in the order a student would take them.
-func Steps(st *NodeState, osFamily string) []Step {
-	switch osFamily {
-	case RHEL:
-		return rhelSteps(st)
-	default:
-		return debianSteps(st)
+func Steps(st *roles.NodeState, osFamily string) []Step {
+	f := debian
+	if osFamily == RHEL {
+		f = rhel
 	}
-}
-
-// ---- Debian (systemd-networkd) ----
-
-// restartNetworkd makes systemd-networkd apply its files again. networkctl
-// would be gentler but needs D-Bus, which lab images leave out (seen:
-// "Failed to connect system bus"); systemctl reaches systemd without it.
-const restartNetworkd = "systemctl restart systemd-networkd"
-
-func debianSteps(st *NodeState) []Step {
-	var out []Step
-	out = append(out, hostnameStep(st))
-	out = append(out, Step{
-		Name:    "systemd-networkd",
-		Comment: "enabled and running: it owns the guest's addresses",
-		Check:   "systemctl is-enabled -q systemd-networkd && systemctl is-active -q systemd-networkd",
-		Apply:   []string{"systemctl enable --now systemd-networkd"},
-	})
-	for _, nic := range st.NICs {
-		f := linkFile(nic)
-		out = append(out, Step{
-			Name:    "name " + nic.Name,
-			Comment: "the NIC with MAC " + nic.MAC + " is called " + nic.Name + " (from the next boot on)",
-			File:    &f,
-		})
-	}
-	// Kernel settings come before any address: a real server must ignore
-	// ARP for the VIP before the VIP is on its lo (else the client may cache
-	// its MAC), and TUN's tunl0 needs its module.
-	out = append(out, packagesStep(st, Debian))
+	// One order for every family: the hostname, the family's own network
+	// set-up, packages and modules (TUN's tunl0 needs its module before its
+	// sysctls), the family's kernel settings and addresses, then the web
+	// server and IPVS with its boot-time restore.
+	out := []Step{hostnameStep(st)}
+	out = append(out, f.early(st)...)
+	out = append(out, packagesStep(st, f.name))
 	if len(st.Modules) > 0 {
 		out = append(out, modulesStep(st))
 	}
-	out = append(out, sysctlStep(st))
-	// Addresses, down NICs and VIPs follow each other: Apply changes them
-	// together with one networkd restart.
-	for _, nic := range st.NICs {
-		if nic.Down {
-			continue
-		}
-		f := networkFile(st, nic)
-		out = append(out, Step{
-			Name:      "address " + nic.Name,
-			Comment:   addressComment(st, nic),
-			File:      &f,
-			Check:     addressCheck(st, nic),
-			Apply:     []string{restartNetworkd},
-			Readdress: true,
-			Address:   nic.Address.Addr().String(),
-			Settle:    true,
-		})
-	}
-	for _, nic := range st.NICs {
-		if !nic.Down {
-			continue
-		}
-		f := networkFile(st, nic)
-		out = append(out, Step{
-			Name:      "disable " + nic.Name,
-			Comment:   nic.Name + " stays down with no address",
-			File:      &f,
-			Check:     downCheck(nic.Name),
-			Apply:     []string{restartNetworkd, "ip -4 addr flush dev " + nic.Name, "ip link set " + nic.Name + " down"},
-			Readdress: true,
-			Address:   addrString(st.PrimaryAddress()),
-			Settle:    true,
-		})
-	}
-	for _, dev := range virtualDevices(st) {
-		f := virtualNetworkFile(st, dev)
-		out = append(out, Step{
-			Name:    "vip " + dev,
-			Comment: vipComment(st, dev),
-			File:    &f,
-			Check:   exactAddrCheck(dev, aliasPrefixes(st, dev), false),
-			Apply:   []string{restartNetworkd},
-			Settle:  true,
-		})
-	}
+	out = append(out, f.addresses(st)...)
 	if st.Web != nil {
-		out = append(out, webSteps(st, "apache2", apachePortsFile(st))...)
+		out = append(out, webSteps(st, f.webServer, f.webPorts(st))...)
 	}
-	if st.IPVS != nil || st.Role == "director" {
-		out = append(out, ipvsSteps(st, DebianRulesFile)...)
-		f := ipvsUnitFile()
-		out = append(out, Step{
-			Name:    "ipvs boot unit",
-			Comment: "a unit that restores " + DebianRulesFile + " at boot",
-			File:    &f,
-			Apply:   []string{"systemctl daemon-reload"},
-		})
-		out = append(out, Step{
-			Name:    "ipvs at boot",
-			Comment: "enable the rules at boot",
-			Check:   "systemctl is-enabled -q " + IPVSUnit,
-			Apply:   []string{"systemctl enable " + IPVSUnit},
-		})
+	if st.IPVS != nil || st.Role == topology.RoleDirector {
+		out = append(out, ipvsSteps(st, f.rulesFile)...)
+		out = append(out, f.ipvsAtBoot()...)
 	}
 	return out
 }
 
-func addressComment(st *NodeState, nic NICState) string {
+// family is what an OS family puts into the one order of Steps.
+type family struct {
+	name string
+	// early follows the hostname: how the family's network manager comes
+	// to own the NICs.
+	early func(st *roles.NodeState) []Step
+	// addresses follows packages and modules: kernel settings, addresses,
+	// down NICs and VIPs, in the order the family needs them.
+	addresses func(st *roles.NodeState) []Step
+	webServer string
+	webPorts  func(st *roles.NodeState) File
+	rulesFile string
+	// ipvsAtBoot makes the saved rules come back at boot.
+	ipvsAtBoot func() []Step
+}
+
+func addressComment(st *roles.NodeState, nic roles.NICState) string {
 	s := nic.Name + " " + nic.Address.String()
 	for _, a := range aliasesOn(st, nic.Name) {
 		s += ", VIP " + a.Address.String() + " as " + a.Label
 	}
-	if st.gatewayNIC() == nic.Name {
+	if st.GatewayNIC() == nic.Name {
 		s += ", gateway " + st.Gateway.String()
 	}
 	return s + "; DHCP off"
 }
 
-func vipComment(st *NodeState, dev string) string {
+func vipComment(st *roles.NodeState, dev string) string {
 	var vips []string
 	for _, a := range aliasesOn(st, dev) {
 		v := a.Address.String()
@@ -183,7 +120,7 @@ func vipComment(st *NodeState, dev string) string {
 	return "the VIP " + strings.Join(vips, ", ") + " on " + dev + " (always /32) so this real server accepts packets for it"
 }
 
-func aliasPrefixes(st *NodeState, dev string) []netip.Prefix {
+func aliasPrefixes(st *roles.NodeState, dev string) []netip.Prefix {
 	var out []netip.Prefix
 	for _, a := range aliasesOn(st, dev) {
 		out = append(out, a.Address)
@@ -209,27 +146,20 @@ func exactAddrCheck(dev string, addrs []netip.Prefix, exact bool) string {
 	return fmt.Sprintf(`[ "$(ip -4 -o addr show dev %s | awk '{print $4}' | LC_ALL=C sort | tr '\n' ' ')" = "%s " ]`, dev, strings.Join(want, " "))
 }
 
-func addressCheck(st *NodeState, nic NICState) string {
+func addressCheck(st *roles.NodeState, nic roles.NICState) string {
 	addrs := []netip.Prefix{nic.Address}
 	addrs = append(addrs, aliasPrefixesNIC(st, nic.Name)...)
 	check := exactAddrCheck(nic.Name, addrs, true)
-	if st.gatewayNIC() == nic.Name {
+	if st.GatewayNIC() == nic.Name {
 		check += " && ip -4 route show default | grep -q '^default via " + st.Gateway.String() + " dev " + nic.Name + " '"
 	}
 	return check
 }
 
-func aliasPrefixesNIC(st *NodeState, nic string) []netip.Prefix { return aliasPrefixes(st, nic) }
+func aliasPrefixesNIC(st *roles.NodeState, nic string) []netip.Prefix { return aliasPrefixes(st, nic) }
 
 func downCheck(nic string) string {
 	return "! ip -4 -o addr show dev " + nic + " | grep -q inet && ! ip -o link show dev " + nic + " | grep -q '[<,]UP[,>]'"
-}
-
-func addrString(a netip.Addr) string {
-	if !a.IsValid() {
-		return ""
-	}
-	return a.String()
 }
 
 func portList(ports []uint16) string {
@@ -248,7 +178,7 @@ func listenCheck(ports []uint16) string {
 	return strings.Join(parts, " && ")
 }
 
-func hostnameStep(st *NodeState) Step {
+func hostnameStep(st *roles.NodeState) Step {
 	f := hostnameFile(st)
 	return Step{
 		Name:    "hostname",
@@ -259,7 +189,7 @@ func hostnameStep(st *NodeState) Step {
 	}
 }
 
-func modulesStep(st *NodeState) Step {
+func modulesStep(st *roles.NodeState) Step {
 	f := modulesFile(st)
 	var checks, apply []string
 	for _, m := range st.Modules {
@@ -275,7 +205,7 @@ func modulesStep(st *NodeState) Step {
 	}
 }
 
-func sysctlStep(st *NodeState) Step {
+func sysctlStep(st *roles.NodeState) Step {
 	f := sysctlFile(st)
 	var checks []string
 	for _, s := range st.Sysctls {
@@ -297,7 +227,7 @@ func sysctlStep(st *NodeState) Step {
 // webSteps make a real server serve its page: the web server (apache2 or
 // httpd) listening on the real-server ports, restarted only when its ports
 // file changes.
-func webSteps(st *NodeState, server string, ports File) []Step {
+func webSteps(st *roles.NodeState, server string, ports File) []Step {
 	return []Step{
 		{
 			Name:    server + " ports",
@@ -310,7 +240,7 @@ func webSteps(st *NodeState, server string, ports File) []Step {
 	}
 }
 
-func indexStep(st *NodeState) Step {
+func indexStep(st *roles.NodeState) Step {
 	f := indexFile(st)
 	return Step{Name: "index.html", Comment: "the page that shows which real server answered", File: &f}
 }
@@ -330,13 +260,13 @@ func serviceStep(unit, extraCheck, comment string) Step {
 }
 
 // osPackages maps logical package names to an OS family's.
-func osPackages(st *NodeState, osFamily string) []string {
+func osPackages(st *roles.NodeState, osFamily string) []string {
 	var out []string
 	for _, p := range st.Packages {
 		switch {
-		case p == PkgWebServer && osFamily == RHEL:
+		case p == roles.PkgWebServer && osFamily == RHEL:
 			out = append(out, "httpd")
-		case p == PkgWebServer:
+		case p == roles.PkgWebServer:
 			out = append(out, "apache2")
 		default:
 			out = append(out, p)
@@ -345,7 +275,7 @@ func osPackages(st *NodeState, osFamily string) []string {
 	return out
 }
 
-func packagesStep(st *NodeState, osFamily string) Step {
+func packagesStep(st *roles.NodeState, osFamily string) Step {
 	pkgs := osPackages(st, osFamily)
 	list := strings.Join(pkgs, " ")
 	if osFamily == RHEL {
@@ -364,7 +294,7 @@ func packagesStep(st *NodeState, osFamily string) Step {
 	}
 }
 
-func ipvsSteps(st *NodeState, rulesPath string) []Step {
+func ipvsSteps(st *roles.NodeState, rulesPath string) []Step {
 	f := rulesFile(st, rulesPath)
 	var quoted []string
 	for _, op := range ipvs.Build(ipvs.SaveView(st.IPVS)) {
@@ -398,103 +328,32 @@ func ipvsSteps(st *NodeState, rulesPath string) []Step {
 	}
 }
 
-// ---- RHEL (NetworkManager) ----
-
-func rhelSteps(st *NodeState) []Step {
-	var out []Step
-	out = append(out, hostnameStep(st))
-	for _, nic := range st.NICs {
-		if nic.Down {
+// OSFamily maps os-release content (ID, ID_LIKE) to Debian or RHEL.
+func OSFamily(osRelease string) (string, error) {
+	var ids []string
+	var id string
+	sc := bufio.NewScanner(strings.NewReader(osRelease))
+	for sc.Scan() {
+		k, v, ok := strings.Cut(strings.TrimSpace(sc.Text()), "=")
+		if !ok {
 			continue
 		}
-		addrs := []string{nic.Address.String()}
-		for _, a := range aliasesOn(st, nic.Name) {
-			addrs = append(addrs, a.Address.String())
+		v = strings.Trim(v, `"'`)
+		switch k {
+		case "ID":
+			id = v
+			ids = append([]string{v}, ids...)
+		case "ID_LIKE":
+			ids = append(ids, strings.Fields(v)...)
 		}
-		gw := "''"
-		if st.gatewayNIC() == nic.Name {
-			gw = st.Gateway.String()
+	}
+	for _, v := range ids {
+		switch strings.ToLower(v) {
+		case "debian", "ubuntu", "raspbian", "linuxmint", "devuan":
+			return Debian, nil
+		case "rhel", "centos", "fedora", "rocky", "almalinux", "ol", "anolis", "openeuler", "kylin":
+			return RHEL, nil
 		}
-		out = append(out, Step{
-			Name:    "address " + nic.Name,
-			Comment: addressComment(st, nic),
-			Check:   `[ "$(nmcli -g ipv4.method connection show ` + nic.Name + `)" = manual ] && ` + addressCheck(st, nic),
-			Apply: []string{
-				nmcliEnsure(nic.Name),
-				"nmcli connection modify " + nic.Name + " connection.autoconnect yes ipv4.method manual ipv4.addresses " + strings.Join(addrs, ",") + " ipv4.gateway " + gw + " ipv6.method ignore",
-				"nmcli connection up " + nic.Name,
-			},
-			Readdress: true,
-			Address:   nic.Address.Addr().String(),
-			Settle:    true,
-		})
 	}
-	for _, nic := range st.NICs {
-		if !nic.Down {
-			continue
-		}
-		out = append(out, Step{
-			Name:    "disable " + nic.Name,
-			Comment: nic.Name + " stays down with no address",
-			Check:   `[ "$(nmcli -g connection.autoconnect connection show ` + nic.Name + `)" = no ] && ` + downCheck(nic.Name),
-			Apply: []string{
-				nmcliEnsure(nic.Name),
-				"nmcli connection modify " + nic.Name + " connection.autoconnect no ipv4.method disabled ipv4.addresses '' ipv4.gateway '' ipv6.method ignore",
-				"nmcli connection down " + nic.Name + " || true",
-				"ip -4 addr flush dev " + nic.Name,
-				"ip link set " + nic.Name + " down",
-			},
-			Readdress: true,
-			Address:   addrString(st.PrimaryAddress()),
-			Settle:    true,
-		})
-	}
-	out = append(out, Step{
-		Name:    "firewalld",
-		Comment: "off, as in the classroom VMs (or open the service port with firewall-cmd)",
-		Check:   "! systemctl is-active -q firewalld",
-		Apply:   []string{"systemctl disable --now firewalld"},
-	})
-	out = append(out, Step{
-		Name:    "selinux",
-		Comment: "permissive, as in the classroom VMs (httpd on a non-standard port needs semanage otherwise)",
-		Check:   `[ "$(getenforce 2>/dev/null || echo Disabled)" != Enforcing ]`,
-		Apply:   []string{"setenforce 0", "sed -i 's/^SELINUX=enforcing/SELINUX=permissive/' /etc/selinux/config"},
-	})
-	out = append(out, packagesStep(st, RHEL))
-	if len(st.Modules) > 0 {
-		out = append(out, modulesStep(st))
-	}
-	if devs := virtualDevices(st); len(devs) > 0 {
-		f := vipUnitFile(st)
-		var checks []string
-		for _, dev := range devs {
-			checks = append(checks, exactAddrCheck(dev, aliasPrefixes(st, dev), false))
-		}
-		out = append(out, Step{
-			Name:    "vip " + strings.Join(devs, " "),
-			Comment: vipComment(st, devs[0]) + "; a small unit puts it back at boot",
-			File:    &f,
-			Check:   "systemctl is-enabled -q " + VIPUnit + " && " + strings.Join(checks, " && "),
-			Apply:   []string{"systemctl daemon-reload", "systemctl enable " + VIPUnit, "systemctl restart " + VIPUnit},
-		})
-	}
-	out = append(out, sysctlStep(st))
-	if st.Web != nil {
-		out = append(out, webSteps(st, "httpd", httpdListenFile(st))...)
-	}
-	if st.IPVS != nil || st.Role == "director" {
-		out = append(out, ipvsSteps(st, RHELRulesFile)...)
-		out = append(out, Step{
-			Name:    "ipvs at boot",
-			Comment: "the ipvsadm service restores " + RHELRulesFile + " at boot",
-			Check:   "systemctl is-enabled -q ipvsadm",
-			Apply:   []string{"systemctl enable ipvsadm"},
-		})
-	}
-	return out
-}
-
-func nmcliEnsure(nic string) string {
-	return "nmcli connection show " + nic + " >/dev/null 2>&1 || nmcli connection add type ethernet con-name " + nic + " ifname " + nic
+	return "", fmt.Errorf("unsupported guest OS %q (ID_LIKE %v): lvslab configures Debian-like and RHEL-like guests", id, ids)
 }

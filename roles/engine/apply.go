@@ -1,7 +1,6 @@
-package roles
+package engine
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -10,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/lvslab/lvslab/roles/catalog"
 	"github.com/lvslab/lvslab/roles/ipvs"
 	"github.com/lvslab/lvslab/roles/shell"
 )
@@ -92,7 +92,7 @@ func checkCommand(check string) string {
 // Apply brings a node to the state its steps describe: each step is checked
 // first and applied only when it differs, then checked again. It stops at the
 // first step that fails, with an error naming the step.
-func Apply(ctx context.Context, exec Executor, steps []Step, log func(Event)) (Result, error) {
+func Apply(ctx context.Context, exec Executor, steps []catalog.Step, log func(Event)) (Result, error) {
 	if log == nil {
 		log = func(Event) {}
 	}
@@ -115,7 +115,7 @@ func Apply(ctx context.Context, exec Executor, steps []Step, log func(Event)) (R
 		return survey[i], nil
 	}
 	for i := 0; i < len(steps); {
-		var group []*Step
+		var group []*catalog.Step
 		var known []*bool
 		for j := i; j < len(steps) && networkStep(&steps[j]); j++ {
 			k, err := knownAt(j)
@@ -166,7 +166,7 @@ func (sr StepResult) detail() string {
 
 // surveyChecks runs the checks of steps[from:] in one command and returns
 // each verdict by step index.
-func surveyChecks(ctx context.Context, exec Executor, steps []Step, from int) (map[int]*bool, error) {
+func surveyChecks(ctx context.Context, exec Executor, steps []catalog.Step, from int) (map[int]*bool, error) {
 	var script strings.Builder
 	n := 0
 	for i, st := range steps {
@@ -208,7 +208,7 @@ const surveyMark = "lvslab-survey-"
 
 // applyStep checks a step (known, when not nil, is its check's verdict from
 // the survey) and applies it when it differs.
-func applyStep(ctx context.Context, exec Executor, step *Step, known *bool) (StepResult, error) {
+func applyStep(ctx context.Context, exec Executor, step *catalog.Step, known *bool) (StepResult, error) {
 	if step.IPVS != nil {
 		return applyIPVS(ctx, exec, step)
 	}
@@ -234,7 +234,7 @@ func applyStep(ctx context.Context, exec Executor, step *Step, known *bool) (Ste
 }
 
 // inspect tells whether a step's file and check are already as desired.
-func inspect(ctx context.Context, exec Executor, step *Step, known *bool) (bool, error) {
+func inspect(ctx context.Context, exec Executor, step *catalog.Step, known *bool) (bool, error) {
 	if step.File != nil {
 		data, exists, err := exec.ReadFile(ctx, step.File.Path)
 		if err != nil {
@@ -254,7 +254,7 @@ func inspect(ctx context.Context, exec Executor, step *Step, known *bool) (bool,
 }
 
 // writeFile writes the step's file when its content differs.
-func writeFile(ctx context.Context, exec Executor, step *Step, sr *StepResult) error {
+func writeFile(ctx context.Context, exec Executor, step *catalog.Step, sr *StepResult) error {
 	if step.File == nil {
 		return nil
 	}
@@ -302,7 +302,7 @@ func runCommands(ctx context.Context, exec Executor, cmds []string, readdress bo
 
 // settle checks a step again after applying it, retrying for a while when
 // the change takes effect asynchronously.
-func settle(ctx context.Context, exec Executor, step *Step) error {
+func settle(ctx context.Context, exec Executor, step *catalog.Step) error {
 	if step.Check == "" {
 		return nil
 	}
@@ -329,15 +329,15 @@ func settle(ctx context.Context, exec Executor, step *Step) error {
 
 // networkStep tells whether a step changes addresses through the network
 // manager: consecutive ones are applied together.
-func networkStep(s *Step) bool {
-	return s.Readdress || (s.Settle && s.File != nil && len(s.Apply) == 1 && s.Apply[0] == restartNetworkd)
+func networkStep(s *catalog.Step) bool {
+	return s.Readdress || (s.Settle && s.File != nil && len(s.Apply) == 1 && s.Apply[0] == catalog.RestartNetworkd)
 }
 
 // applyReaddressGroup applies consecutive network steps together:
 // their files written, their commands run once (one networkd restart, one
 // detached run and one reconnect instead of one per interface), then each
 // checked. Results come back one per step.
-func applyReaddressGroup(ctx context.Context, exec Executor, group []*Step, known []*bool) ([]StepResult, error) {
+func applyReaddressGroup(ctx context.Context, exec Executor, group []*catalog.Step, known []*bool) ([]StepResult, error) {
 	results := make([]StepResult, 0, len(group))
 	var changed []int
 	for k, step := range group {
@@ -423,7 +423,7 @@ func runCheck(ctx context.Context, exec Executor, check string) (bool, error) {
 	return false, fmt.Errorf("check `%s` printed %q, not a verdict", check, out)
 }
 
-func applyIPVS(ctx context.Context, exec Executor, step *Step) (StepResult, error) {
+func applyIPVS(ctx context.Context, exec Executor, step *catalog.Step) (StepResult, error) {
 	sr := StepResult{Name: step.Name, Status: StatusFailed}
 	current, err := ipvs.ReadRules(ctx, exec)
 	if err != nil {
@@ -478,35 +478,5 @@ func DetectOS(ctx context.Context, exec Executor) (string, error) {
 			return "", errors.New("no /etc/os-release: cannot tell the guest's OS family")
 		}
 	}
-	return OSFamily(string(data))
-}
-
-// OSFamily maps os-release content (ID, ID_LIKE) to Debian or RHEL.
-func OSFamily(osRelease string) (string, error) {
-	var ids []string
-	var id string
-	sc := bufio.NewScanner(strings.NewReader(osRelease))
-	for sc.Scan() {
-		k, v, ok := strings.Cut(strings.TrimSpace(sc.Text()), "=")
-		if !ok {
-			continue
-		}
-		v = strings.Trim(v, `"'`)
-		switch k {
-		case "ID":
-			id = v
-			ids = append([]string{v}, ids...)
-		case "ID_LIKE":
-			ids = append(ids, strings.Fields(v)...)
-		}
-	}
-	for _, v := range ids {
-		switch strings.ToLower(v) {
-		case "debian", "ubuntu", "raspbian", "linuxmint", "devuan":
-			return Debian, nil
-		case "rhel", "centos", "fedora", "rocky", "almalinux", "ol", "anolis", "openeuler", "kylin":
-			return RHEL, nil
-		}
-	}
-	return "", fmt.Errorf("unsupported guest OS %q (ID_LIKE %v): lvslab configures Debian-like and RHEL-like guests", id, ids)
+	return catalog.OSFamily(string(data))
 }

@@ -1,4 +1,4 @@
-package roles
+package engine
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/lvslab/lvslab/roles/catalog"
 	"github.com/lvslab/lvslab/roles/ipvs"
 	"github.com/lvslab/lvslab/roles/ipvs/ipvstest"
 )
@@ -39,7 +40,7 @@ func newFake() *fakeExec {
 }
 
 // learn teaches the fake what each step's commands achieve.
-func (f *fakeExec) learn(steps []Step) {
+func (f *fakeExec) learn(steps []catalog.Step) {
 	for _, s := range steps {
 		if s.Check == "" || len(s.Apply) == 0 {
 			continue

@@ -1,4 +1,4 @@
-package roles
+package engine
 
 import (
 	"context"
@@ -6,7 +6,10 @@ import (
 	"testing"
 
 	"github.com/lvslab/lvslab/labs"
+	"github.com/lvslab/lvslab/roles"
+	"github.com/lvslab/lvslab/roles/catalog"
 	"github.com/lvslab/lvslab/roles/ipvs"
+	"github.com/lvslab/lvslab/roles/rolestest"
 	"github.com/lvslab/lvslab/topology"
 )
 
@@ -17,11 +20,11 @@ func init() { SettleDelay = 0 }
 func TestApplyTwice(t *testing.T) {
 	ctx := context.Background()
 	for _, name := range labs.Names() {
-		lab := loadLab(t, name)
-		for _, osf := range OSFamilies {
-			for _, st := range Desired(lab) {
+		lab := rolestest.Lab(t, name)
+		for _, osf := range catalog.OSFamilies {
+			for _, st := range roles.Desired(lab) {
 				t.Run(name+"/"+osf+"/"+st.Name, func(t *testing.T) {
-					steps := Steps(st, osf)
+					steps := catalog.Steps(st, osf)
 					f := newFake()
 					f.learn(steps)
 					res, err := Apply(ctx, f, steps, nil)
@@ -94,16 +97,16 @@ func TestApplyTwice(t *testing.T) {
 	}
 }
 
-func directorSteps(t *testing.T, lab, osf string) (*NodeState, []Step) {
-	l := loadLab(t, lab)
-	st := DesiredFor(l, l.Director())
-	return st, Steps(st, osf)
+func directorSteps(t *testing.T, lab, osf string) (*roles.NodeState, []catalog.Step) {
+	l := rolestest.Lab(t, lab)
+	st := roles.DesiredFor(l, l.Director())
+	return st, catalog.Steps(st, osf)
 }
 
-func ipvsStep(t *testing.T, steps []Step) []Step {
+func ipvsStep(t *testing.T, steps []catalog.Step) []catalog.Step {
 	for _, s := range steps {
 		if s.IPVS != nil {
-			return []Step{s}
+			return []catalog.Step{s}
 		}
 	}
 	t.Fatal("no IPVS step")
@@ -111,7 +114,7 @@ func ipvsStep(t *testing.T, steps []Step) []Step {
 }
 
 func TestApplyIPVSWholeWhenEmpty(t *testing.T) {
-	_, steps := directorSteps(t, "tedu-nat", Debian)
+	_, steps := directorSteps(t, "tedu-nat", catalog.Debian)
 	f := newFake()
 	f.learn(steps)
 	if _, err := Apply(context.Background(), f, steps, nil); err != nil {
@@ -123,11 +126,11 @@ func TestApplyIPVSWholeWhenEmpty(t *testing.T) {
 			ipvsCmds = append(ipvsCmds, c)
 		}
 	}
-	eq(t, "commands", ipvsCmds, []string{"ipvsadm -C", "ipvsadm-restore < /etc/ipvsadm.rules"})
+	rolestest.Eq(t, "commands", ipvsCmds, []string{"ipvsadm -C", "ipvsadm-restore < /etc/ipvsadm.rules"})
 }
 
 func TestApplyIPVSSchedulerChangeIsOneEdit(t *testing.T) {
-	st, steps := directorSteps(t, "tedu-nat", Debian)
+	st, steps := directorSteps(t, "tedu-nat", catalog.Debian)
 	f := newFake()
 	cur := ipvs.Normalize(st.IPVS)
 	cur[0].SchedName = ipvs.WeightedRoundRobin
@@ -136,12 +139,12 @@ func TestApplyIPVSSchedulerChangeIsOneEdit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eq(t, "commands", f.commands(), []string{"ipvsadm -E -t 192.168.4.5:80 -s rr"})
-	eq(t, "result", res.Status(), StatusChanged)
+	rolestest.Eq(t, "commands", f.commands(), []string{"ipvsadm -E -t 192.168.4.5:80 -s rr"})
+	rolestest.Eq(t, "result", res.Status(), StatusChanged)
 }
 
 func TestApplyIPVSReadBackMismatch(t *testing.T) {
-	st, steps := directorSteps(t, "tedu-nat", Debian)
+	st, steps := directorSteps(t, "tedu-nat", catalog.Debian)
 	f := newFake()
 	cur := ipvs.Normalize(st.IPVS)
 	cur[0].Destinations[1].Weight = 7
@@ -159,7 +162,7 @@ func TestApplyIPVSReadBackMismatch(t *testing.T) {
 }
 
 func TestApplyCheckStillFailing(t *testing.T) {
-	steps := []Step{{Name: "x", Check: "false-check", Apply: []string{"do-nothing"}, Settle: true}}
+	steps := []catalog.Step{{Name: "x", Check: "false-check", Apply: []string{"do-nothing"}, Settle: true}}
 	f := newFake() // never learns: the check keeps failing
 	SettleAttempts = 3
 	defer func() { SettleAttempts = 30 }()
@@ -176,32 +179,33 @@ func TestApplyCheckStillFailing(t *testing.T) {
 	if checks != 4 { // once before, three times after
 		t.Errorf("%d checks run", checks)
 	}
-	eq(t, "status", res.Steps[0].Status, StatusFailed)
+	rolestest.Eq(t, "status", res.Steps[0].Status, StatusFailed)
 }
 
 func TestApplyRewritesDriftedFile(t *testing.T) {
-	st, steps := directorSteps(t, "tedu-nat", Debian)
+	_, steps := directorSteps(t, "tedu-nat", catalog.Debian)
 	f := newFake()
 	f.learn(steps)
 	if _, err := Apply(context.Background(), f, steps, nil); err != nil {
 		t.Fatal(err)
 	}
-	f.files[SysctlFile] = fakeFile{data: []byte("net.ipv4.ip_forward = 0\nnet.ipv4.ip_forward = 0\n"), mode: 0o644}
+	want := f.files[catalog.SysctlFile].data
+	f.files[catalog.SysctlFile] = fakeFile{data: []byte("net.ipv4.ip_forward = 0\nnet.ipv4.ip_forward = 0\n"), mode: 0o644}
 	f.ran, f.writes = nil, nil
 	res, err := Apply(context.Background(), f, steps, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	eq(t, "changed", res.ChangedSteps(), []string{"sysctl"})
-	eq(t, "writes", f.writes, []string{SysctlFile})
-	eq(t, "commands", f.commands(), []string{"sysctl -p " + SysctlFile})
-	eq(t, "content", string(f.files[SysctlFile].data), sysctlFile(st).Content)
+	rolestest.Eq(t, "changed", res.ChangedSteps(), []string{"sysctl"})
+	rolestest.Eq(t, "writes", f.writes, []string{catalog.SysctlFile})
+	rolestest.Eq(t, "commands", f.commands(), []string{"sysctl -p " + catalog.SysctlFile})
+	rolestest.Eq(t, "content", string(f.files[catalog.SysctlFile].data), string(want))
 }
 
 func TestApplyReaddressDetached(t *testing.T) {
-	lab := loadLab(t, "tedu-dr")
-	st := stateOf(t, lab, "web1")
-	steps := Steps(st, Debian)
+	lab := rolestest.Lab(t, "tedu-dr")
+	st := rolestest.State(t, lab, "web1")
+	steps := catalog.Steps(st, catalog.Debian)
 	f := &fakeReaddresser{fakeExec: newFake(), addr: "192.168.2.100:2222"}
 	f.learn(steps)
 	if _, err := Apply(context.Background(), f, steps, nil); err != nil {
@@ -209,14 +213,14 @@ func TestApplyReaddressDetached(t *testing.T) {
 	}
 	// Both interfaces change in one networkd restart, one detached run and
 	// one reconnect.
-	eq(t, "detached", f.detached, []string{
+	rolestest.Eq(t, "detached", f.detached, []string{
 		"systemctl restart systemd-networkd && ip -4 addr flush dev eth1 && ip link set eth1 down",
 	})
-	eq(t, "reconnects", f.reconnects, []string{"192.168.4.100:2222"})
+	rolestest.Eq(t, "reconnects", f.reconnects, []string{"192.168.4.100:2222"})
 }
 
 func TestApplyStopsAtFailure(t *testing.T) {
-	steps := []Step{
+	steps := []catalog.Step{
 		{Name: "one", Check: "c1", Apply: []string{"a1"}},
 		{Name: "two", Check: "c2", Apply: []string{"a2"}},
 	}
@@ -226,18 +230,18 @@ func TestApplyStopsAtFailure(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), `step "two"`) {
 		t.Fatalf("err = %v", err)
 	}
-	eq(t, "results", len(res.Steps), 2)
-	eq(t, "first", res.Steps[0].Status, StatusUnchanged)
+	rolestest.Eq(t, "results", len(res.Steps), 2)
+	rolestest.Eq(t, "first", res.Steps[0].Status, StatusUnchanged)
 }
 
 func TestDetectOS(t *testing.T) {
 	cases := map[string]string{
-		"PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nID=debian\n":        Debian,
-		"ID=ubuntu\nID_LIKE=debian\n":                                        Debian,
-		"NAME=\"Rocky Linux\"\nID=\"rocky\"\nID_LIKE=\"rhel centos fedora\"": RHEL,
-		"ID=\"centos\"\nID_LIKE=\"rhel fedora\"\n":                           RHEL,
-		"ID=fedora\n": RHEL,
-		"ID=\"almalinux\"\nID_LIKE=\"rhel centos fedora\"\n": RHEL,
+		"PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nID=debian\n":        catalog.Debian,
+		"ID=ubuntu\nID_LIKE=debian\n":                                        catalog.Debian,
+		"NAME=\"Rocky Linux\"\nID=\"rocky\"\nID_LIKE=\"rhel centos fedora\"": catalog.RHEL,
+		"ID=\"centos\"\nID_LIKE=\"rhel fedora\"\n":                           catalog.RHEL,
+		"ID=fedora\n": catalog.RHEL,
+		"ID=\"almalinux\"\nID_LIKE=\"rhel centos fedora\"\n": catalog.RHEL,
 	}
 	for text, want := range cases {
 		f := newFake()
@@ -261,11 +265,11 @@ func TestDetectOS(t *testing.T) {
 // read-back takes them from "ipvsadm -Ln --thresholds", so a lab with
 // thresholds converges and stays unchanged.
 func TestApplyThresholdsReadBack(t *testing.T) {
-	lab, err := topology.Load("rich.yaml", []byte(richLab))
+	lab, err := topology.Load("rich.yaml", []byte(rolestest.RichLab))
 	if err != nil {
 		t.Fatal(err)
 	}
-	steps := Steps(DesiredFor(lab, lab.Director()), Debian)
+	steps := catalog.Steps(roles.DesiredFor(lab, lab.Director()), catalog.Debian)
 	f := newFake()
 	f.learn(steps)
 	if _, err := Apply(context.Background(), f, steps, nil); err != nil {
@@ -280,5 +284,5 @@ func TestApplyThresholdsReadBack(t *testing.T) {
 	if _, err := Apply(context.Background(), f, ipvsStep(t, steps), nil); err != nil {
 		t.Fatal(err)
 	}
-	eq(t, "commands", f.commands(), []string{"ipvsadm -e -t 10.0.0.100:80 -r 10.0.1.11:8080 -m -w 3 -x 100 -y 10"})
+	rolestest.Eq(t, "commands", f.commands(), []string{"ipvsadm -e -t 10.0.0.100:80 -r 10.0.1.11:8080 -m -w 3 -x 100 -y 10"})
 }

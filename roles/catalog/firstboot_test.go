@@ -1,6 +1,8 @@
-package roles
+package catalog
 
 import (
+	"github.com/lvslab/lvslab/roles"
+	"github.com/lvslab/lvslab/roles/rolestest"
 	"slices"
 	"strings"
 	"testing"
@@ -9,10 +11,10 @@ import (
 // The seed's files are the steps' own files, so a first configure after the
 // first boot compares them and changes nothing.
 func TestFirstBootFilesAreStepFiles(t *testing.T) {
-	lab := loadLab(t, "tedu-nat")
+	lab := rolestest.Lab(t, "tedu-nat")
 	for _, node := range lab.Nodes {
 		files, cmds := FirstBoot(lab, node)
-		steps := Steps(DesiredFor(lab, node), Debian)
+		steps := Steps(roles.DesiredFor(lab, node), Debian)
 		for _, f := range files {
 			i := slices.IndexFunc(steps, func(s Step) bool { return s.File != nil && s.File.Path == f.Path })
 			if i < 0 {

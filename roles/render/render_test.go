@@ -1,0 +1,89 @@
+package render
+
+import (
+	"flag"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/lvslab/lvslab/labs"
+	"github.com/lvslab/lvslab/roles/catalog"
+	"github.com/lvslab/lvslab/roles/rolestest"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
+
+// TestGolden compares the plans of every embedded lab with
+// testdata/plan/<lab>.<os>.<format>; go test ./roles/render -run Golden -update
+// rewrites them.
+func TestGolden(t *testing.T) {
+	for _, name := range labs.Names() {
+		lab := rolestest.Lab(t, name)
+		for _, osf := range catalog.OSFamilies {
+			plan := Plan(lab, osf)
+			for _, format := range []string{FormatText, FormatScript} {
+				got, err := plan.Render(format)
+				if err != nil {
+					t.Fatal(err)
+				}
+				path := filepath.Join("testdata", "plan", name+"."+osf+"."+format)
+				if *update {
+					if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+						t.Fatal(err)
+					}
+					if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+						t.Fatal(err)
+					}
+					continue
+				}
+				want, err := os.ReadFile(path)
+				if err != nil {
+					t.Fatalf("%v (run go test ./roles/render -run Golden -update)", err)
+				}
+				if got != string(want) {
+					t.Errorf("%s differs from the plan; diff it after go test ./roles/render -run Golden -update", path)
+				}
+			}
+		}
+	}
+}
+
+func TestScriptsParse(t *testing.T) {
+	sh, err := exec.LookPath("sh")
+	if err != nil {
+		t.Skip("no sh")
+	}
+	dir := t.TempDir()
+	for _, name := range labs.Names() {
+		lab := rolestest.Lab(t, name)
+		for _, osf := range catalog.OSFamilies {
+			plan := Plan(lab, osf)
+			for i := range plan.Nodes {
+				path := filepath.Join(dir, name+"-"+osf+"-"+plan.Nodes[i].Node+".sh")
+				if err := os.WriteFile(path, []byte(plan.Nodes[i].Script(lab.Name)), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				if out, err := exec.Command(sh, "-n", path).CombinedOutput(); err != nil {
+					t.Errorf("%s: sh -n: %v\n%s", path, err, out)
+				}
+			}
+		}
+	}
+}
+
+func TestPlanJSON(t *testing.T) {
+	out, err := Plan(rolestest.Lab(t, "tedu-nat"), catalog.Debian).Render(FormatJSON)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"node": "lvs1"`, `"path": "/etc/ipvsadm.rules"`, `"scheduler": "rr"`, `"readdress": true`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("json lacks %s", want)
+		}
+	}
+	if _, err := Plan(rolestest.Lab(t, "tedu-nat"), catalog.Debian).Render("yaml"); err == nil {
+		t.Error("unknown format: no error")
+	}
+}
