@@ -98,179 +98,193 @@ func homeOr(h string) string {
 	return h
 }
 
+// teardown collects what removing one lab removed and what failed; its
+// methods run in parallel.
+type teardown struct {
+	conn    *libvirt.Connect
+	lab     string
+	out     io.Writer
+	mu      sync.Mutex
+	removed []Removed
+	errs    []error
+}
+
+func (t *teardown) note(kind, name string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.removed = append(t.removed, Removed{Lab: t.lab, Kind: kind, Name: name})
+	fmt.Fprintf(t.out, "removed %s %s\n", kind, name)
+}
+
+func (t *teardown) fail(err error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.errs = append(t.errs, err)
+}
+
+// errAbsent says there was nothing to remove.
+var errAbsent = errors.New("absent")
+
+// do runs remove and notes kind/name when it removed something.
+func (t *teardown) do(kind, name string, remove func() error) {
+	switch err := remove(); {
+	case errors.Is(err, errAbsent):
+	case err != nil:
+		t.fail(err)
+	default:
+		t.note(kind, name)
+	}
+}
+
 // removeLab tears one lab down: domains first (in parallel), then their
 // disks, then the networks nothing uses any more, then local files.
-func removeLab(ctx context.Context, conn *libvirt.Connect, inv *Inventory, opts DownOptions, out io.Writer) ([]Removed, error) {
-	var (
-		mu      sync.Mutex
-		removed []Removed
-		errs    []error
-	)
-	note := func(kind, name string) {
-		mu.Lock()
-		defer mu.Unlock()
-		removed = append(removed, Removed{Lab: inv.Lab, Kind: kind, Name: name})
-		fmt.Fprintf(out, "removed %s %s\n", kind, name)
-	}
-	fail := func(err error) {
-		mu.Lock()
-		defer mu.Unlock()
-		errs = append(errs, err)
-	}
-
+func removeLab(_ context.Context, conn *libvirt.Connect, inv *Inventory, opts DownOptions, out io.Writer) ([]Removed, error) {
+	t := &teardown{conn: conn, lab: inv.Lab, out: out}
 	var wg sync.WaitGroup
 	for _, d := range inv.Domains {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := removeDomain(conn, d.Name); err != nil {
-				fail(err)
-				return
-			}
-			note("domain", d.Name)
-		}()
+		wg.Go(func() { t.do("domain", d.Name, func() error { return removeDomain(conn, d.Name) }) })
 	}
 	wg.Wait()
+	t.volumes(inv)
+	for _, n := range inv.Networks {
+		t.do("network", n.Name, func() error { return removeNetwork(conn, n.Name) })
+	}
+	t.files(inv, StateDir(opts.Home, inv.Lab))
+	return t.removed, errors.Join(t.errs...)
+}
 
-	// Disks: the pool's volumes of the lab, and the disks its domains used
-	// (if they lived in another pool).
+// volumes deletes the pool's volumes of the lab, and the disks its domains
+// used if they lived in another pool (only disks lvslab named).
+func (t *teardown) volumes(inv *Inventory) {
 	seen := map[string]bool{}
 	for _, v := range inv.Volumes {
 		seen[v.Path] = true
-		if err := deleteVolume(conn, v.Pool, v.Name); err != nil {
-			fail(err)
-			continue
-		}
-		note("volume", v.Name)
+		t.do("volume", v.Name, func() error { return deleteVolume(t.conn, v.Pool, v.Name) })
 	}
 	for _, d := range inv.Domains {
 		for _, path := range d.Disks {
-			if seen[path] {
+			if _, _, ours := volumeOwner(filepath.Base(path)); seen[path] || !ours {
 				continue
-			}
-			if _, _, ok := volumeOwner(filepath.Base(path)); !ok {
-				continue // not a disk lvslab named: never delete it
 			}
 			seen[path] = true
-			vol, err := conn.LookupStorageVolByPath(path)
-			if err != nil {
-				continue
-			}
-			err = vol.Delete(0)
-			vol.Free()
-			if err != nil && !isNotFound(err) {
-				fail(fmt.Errorf("delete volume %s: %w", path, err))
-				continue
-			}
-			note("volume", path)
+			t.do("volume", path, func() error { return deleteVolumePath(t.conn, path) })
 		}
 	}
+}
 
-	for _, n := range inv.Networks {
-		if err := removeNetwork(conn, n.Name); err != nil {
-			fail(err)
-			continue
-		}
-		note("network", n.Name)
-	}
-
+// files removes the console logs and the lab's state folder.
+func (t *teardown) files(inv *Inventory, dir string) {
 	for _, d := range inv.Domains {
 		for _, log := range d.Logs {
-			if removeFile(log, fail) {
-				note("file", log)
+			err := os.Remove(log)
+			switch {
+			case err == nil:
+				t.note("file", log)
+			case !errors.Is(err, fs.ErrNotExist):
+				t.fail(err)
 			}
 		}
 	}
-	dir := StateDir(opts.Home, inv.Lab)
 	if _, err := os.Stat(dir); err == nil {
-		if err := os.RemoveAll(dir); err != nil {
-			fail(err)
-		} else {
-			note("folder", dir)
-		}
+		t.do("folder", dir, func() error { return os.RemoveAll(dir) })
 	}
-	return removed, errors.Join(errs...)
+}
+
+// libvirtObject is any libvirt handle: each must be freed.
+type libvirtObject interface{ Free() error }
+
+// withFound looks an object up with find, runs fn on it and frees it. A
+// missing object is no error: fn does not run.
+func withFound[T libvirtObject](what string, find func() (T, error), fn func(T) error) error {
+	obj, err := find()
+	if isNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	defer obj.Free()
+	return fn(obj)
+}
+
+// stopAndUndefine stops an object (one that does not run is fine) and
+// undefines it (one already gone is fine).
+func stopAndUndefine(what string, stop, undefine func() error) error {
+	if err := stop(); err != nil && !notRunning(err) && !isNotFound(err) {
+		return fmt.Errorf("stop %s: %w", what, err)
+	}
+	if err := undefine(); err != nil && !isNotFound(err) {
+		return fmt.Errorf("undefine %s: %w", what, err)
+	}
+	return nil
 }
 
 // removeDomain stops (hard) and undefines a domain; a missing one is fine.
 func removeDomain(conn *libvirt.Connect, name string) error {
-	d, err := conn.LookupDomainByName(name)
-	if isNotFound(err) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("domain %s: %w", name, err)
-	}
-	defer d.Free()
-	if err := d.Destroy(); err != nil && !notRunning(err) && !isNotFound(err) {
-		return fmt.Errorf("destroy domain %s: %w", name, err)
-	}
-	flags := libvirt.DOMAIN_UNDEFINE_MANAGED_SAVE | libvirt.DOMAIN_UNDEFINE_SNAPSHOTS_METADATA |
-		libvirt.DOMAIN_UNDEFINE_NVRAM | libvirt.DOMAIN_UNDEFINE_CHECKPOINTS_METADATA
-	if err := d.UndefineFlags(flags); err != nil && !isNotFound(err) {
-		if libvirtCode(err) == libvirt.ERR_NO_SUPPORT || libvirtCode(err) == libvirt.ERR_INVALID_ARG {
-			err = d.Undefine()
-		}
-		if err != nil && !isNotFound(err) {
-			return fmt.Errorf("undefine domain %s: %w", name, err)
-		}
-	}
-	return nil
+	what := "domain " + name
+	return withFound(what, func() (*libvirt.Domain, error) { return conn.LookupDomainByName(name) }, func(d *libvirt.Domain) error {
+		return stopAndUndefine(what, d.Destroy, func() error {
+			flags := libvirt.DOMAIN_UNDEFINE_MANAGED_SAVE | libvirt.DOMAIN_UNDEFINE_SNAPSHOTS_METADATA |
+				libvirt.DOMAIN_UNDEFINE_NVRAM | libvirt.DOMAIN_UNDEFINE_CHECKPOINTS_METADATA
+			err := d.UndefineFlags(flags)
+			if code := libvirtCode(err); code == libvirt.ERR_NO_SUPPORT || code == libvirt.ERR_INVALID_ARG {
+				err = d.Undefine()
+			}
+			return err
+		})
+	})
 }
 
 // removeNetwork stops and undefines a network; a missing one is fine.
 func removeNetwork(conn *libvirt.Connect, name string) error {
-	n, err := conn.LookupNetworkByName(name)
-	if isNotFound(err) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("network %s: %w", name, err)
-	}
-	defer n.Free()
-	if err := n.Destroy(); err != nil && !notRunning(err) && !isNotFound(err) {
-		return fmt.Errorf("stop network %s: %w", name, err)
-	}
-	if err := n.Undefine(); err != nil && !isNotFound(err) {
-		return fmt.Errorf("undefine network %s: %w", name, err)
-	}
-	return nil
+	what := "network " + name
+	return withFound(what, func() (*libvirt.Network, error) { return conn.LookupNetworkByName(name) }, func(n *libvirt.Network) error {
+		return stopAndUndefine(what, n.Destroy, n.Undefine)
+	})
+}
+
+// removePool stops and undefines a storage pool, and removes its folder if
+// it is empty; a missing one is fine.
+func removePool(conn *libvirt.Connect, name string) error {
+	what := "storage pool " + name
+	return withFound(what, func() (*libvirt.StoragePool, error) { return conn.LookupStoragePoolByName(name) }, func(p *libvirt.StoragePool) error {
+		return stopAndUndefine(what, p.Destroy, func() error {
+			_ = p.Delete(0) // the folder, if empty
+			return p.Undefine()
+		})
+	})
 }
 
 // deleteVolume deletes a pool's volume; a missing one is fine.
 func deleteVolume(conn *libvirt.Connect, poolName, name string) error {
-	pool, err := conn.LookupStoragePoolByName(poolName)
-	if isNotFound(err) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("storage pool %s: %w", poolName, err)
-	}
-	defer pool.Free()
-	vol, err := pool.LookupStorageVolByName(name)
-	if isNotFound(err) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("volume %s: %w", name, err)
-	}
-	defer vol.Free()
-	if err := vol.Delete(0); err != nil && !isNotFound(err) {
-		return fmt.Errorf("delete volume %s: %w", name, err)
-	}
-	return nil
+	return withFound("storage pool "+poolName, func() (*libvirt.StoragePool, error) { return conn.LookupStoragePoolByName(poolName) }, func(p *libvirt.StoragePool) error {
+		return deletePoolVolume(p, name)
+	})
 }
 
-// removeFile removes a local file, telling whether it existed.
-func removeFile(path string, fail func(error)) bool {
-	err := os.Remove(path)
-	switch {
-	case err == nil:
-		return true
-	case errors.Is(err, fs.ErrNotExist):
-		return false
-	default:
-		fail(err)
-		return false
+// deletePoolVolume deletes the volume name of pool; a missing one is fine.
+func deletePoolVolume(pool *libvirt.StoragePool, name string) error {
+	return withFound("volume "+name, func() (*libvirt.StorageVol, error) { return pool.LookupStorageVolByName(name) }, deleteVol(name))
+}
+
+// deleteVolumePath deletes the volume at path; one libvirt does not know
+// there is errAbsent.
+func deleteVolumePath(conn *libvirt.Connect, path string) error {
+	find := func() (*libvirt.StorageVol, error) {
+		v, err := conn.LookupStorageVolByPath(path)
+		if err != nil {
+			return nil, errAbsent
+		}
+		return v, nil
+	}
+	return withFound("volume "+path, find, deleteVol(path))
+}
+
+func deleteVol(what string) func(*libvirt.StorageVol) error {
+	return func(v *libvirt.StorageVol) error {
+		if err := v.Delete(0); err != nil && !isNotFound(err) {
+			return fmt.Errorf("delete volume %s: %w", what, err)
+		}
+		return nil
 	}
 }

@@ -20,7 +20,6 @@ import (
 
 	"github.com/lvslab/lvslab/provision/image"
 	"github.com/lvslab/lvslab/provision/sandbox"
-	"github.com/lvslab/lvslab/provision/sshx"
 	"github.com/lvslab/lvslab/topology"
 )
 
@@ -100,18 +99,7 @@ func TestE2EUpDownInner(t *testing.T) {
 	logDir := filepath.Join(work, "log")
 
 	lab := mustLab(t, "tedu-nat")
-	opts := Options{Home: home, ImageDir: imgDir, LogDir: logDir, Out: testWriter{t}}
-	hostnames := map[string]string{}
-	opts.Configure = func(ctx context.Context, lab *topology.Lab, nodes []*Endpoint) error {
-		for _, ep := range nodes {
-			out, err := ep.Client.Run(ctx, "hostname")
-			if err != nil {
-				return err
-			}
-			hostnames[ep.Node] = strings.TrimSpace(out)
-		}
-		return nil
-	}
+	opts := Options{Home: home, ImageDir: imgDir, LogDir: logDir, Out: testWriter{t}, VMsOnly: true}
 	start := time.Now()
 	res, err := Up(ctx, conn, lab, opts)
 	if err != nil {
@@ -119,33 +107,33 @@ func TestE2EUpDownInner(t *testing.T) {
 	}
 	t.Logf("FIGURE up of %d VMs (%s): %s total, SSH-ready of all after %s of waiting",
 		len(res.Nodes), res.DomainType, time.Since(start).Round(100*time.Millisecond), res.SSHReady.Round(100*time.Millisecond))
+	// Again from scratch, with only what the lab recorded: its tags, key and pins.
+	acc, err := OpenAccess(conn, lab.Name, AccessOptions{Home: home})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer acc.Close()
 	for _, ep := range res.Nodes {
 		t.Logf("FIGURE   %s ready on %s after %s", ep.Node, ep.Addr, ep.Ready.Round(100*time.Millisecond))
-		if hostnames[ep.Node] != ep.Node {
-			t.Errorf("%s answers hostname %q", ep.Node, hostnames[ep.Node])
-		}
 		if want := lab.Node(ep.Node).Addresses()[0].String() + ":22"; ep.Addr != want {
 			t.Errorf("%s reached on %s, want %s", ep.Node, ep.Addr, want)
 		}
-		// Again from scratch, with only the endpoint: pinned key, lab key.
-		cfg, err := ep.Config()
-		if err != nil {
-			t.Fatal(err)
-		}
-		c, err := sshx.Dial(ctx, cfg)
+		c, err := acc.Dial(ctx, ep.Node)
 		if err != nil {
 			t.Errorf("%s: redial: %v", ep.Node, err)
 			continue
 		}
 		out, err := c.Run(ctx, "hostname; cat /etc/machine-id; ip -4 -o addr show")
-		c.Close()
 		if err != nil {
 			t.Errorf("%s: %v", ep.Node, err)
+		}
+		if host, _, _ := strings.Cut(out, "\n"); host != ep.Node {
+			t.Errorf("%s answers hostname %q", ep.Node, host)
 		}
 		t.Logf("%s: %s", ep.Node, strings.ReplaceAll(out, "\n", " | "))
 	}
 
-	st, err := Status(ctx, conn, "tedu", StatusOptions{})
+	st, err := Status(ctx, conn, "tedu", StatusOptions{Home: home})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,7 +145,7 @@ func TestE2EUpDownInner(t *testing.T) {
 
 	// A second up reuses everything.
 	start = time.Now()
-	res2, err := Up(ctx, conn, lab, Options{Home: home, ImageDir: imgDir, LogDir: logDir, Out: testWriter{t}})
+	res2, err := Up(ctx, conn, lab, Options{Home: home, ImageDir: imgDir, LogDir: logDir, Out: testWriter{t}, VMsOnly: true})
 	if err != nil {
 		t.Fatal(err)
 	}

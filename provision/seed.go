@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"fmt"
 	"io/fs"
-	"net/netip"
 	"path"
 	"strings"
 	"text/template"
@@ -174,12 +173,4 @@ func yamlQuote(s string) string {
 	}
 	b.WriteByte('"')
 	return b.String()
-}
-
-// firstAddress is the node's first lab address: where lvslab waits for SSH.
-func firstAddress(n *topology.Node) netip.Addr {
-	if a := n.Addresses(); len(a) > 0 {
-		return a[0]
-	}
-	return netip.Addr{}
 }

@@ -1,11 +1,7 @@
 package provision
 
 import (
-	"bufio"
 	"context"
-	"fmt"
-	"net"
-	"strings"
 	"sync"
 	"time"
 
@@ -21,10 +17,12 @@ type StatusOptions struct {
 	Lab *topology.Lab
 	// Pool is the storage pool of the lab disks ("" means DefaultPool).
 	Pool string
-	// DialTimeout bounds each SSH probe (default 2 s).
+	// Home is lvslab's state folder ("" means Home()): the lab's key.
+	Home string
+	// DialTimeout bounds each SSH login tried (default 2 s).
 	DialTimeout time.Duration
 
-	probe func(ctx context.Context, addr string, timeout time.Duration) (string, error) // tests
+	waitFor waitFunc // tests
 }
 
 // LabStatus is the state of one lab.
@@ -36,17 +34,18 @@ type LabStatus struct {
 	Volumes  []string        `json:"volumes"`
 }
 
-// NodeStatus is one node: its VM's state and whether SSH answers.
+// NodeStatus is one node: its VM's state and whether lvslab can log in.
 type NodeStatus struct {
 	Node       string   `json:"node"`
 	Role       string   `json:"role,omitempty"`
 	Domain     string   `json:"domain"`
 	State      string   `json:"state"` // running, shut off, ..., or "missing"
 	Addresses  []string `json:"addresses,omitempty"`
-	SSH        string   `json:"ssh,omitempty"`    // the address that answered, host:port
-	Banner     string   `json:"banner,omitempty"` // its SSH banner
+	SSH        string   `json:"ssh,omitempty"`    // the address lvslab logged in on, host:port
+	Banner     string   `json:"banner,omitempty"` // its SSH server's version
 	SSHError   string   `json:"ssh_error,omitempty"`
 	ConsoleLog string   `json:"console_log,omitempty"`
+	file       string   // the lab file its tag names
 }
 
 // NetworkStatus is one lab network.
@@ -57,8 +56,8 @@ type NetworkStatus struct {
 }
 
 // Status reports a lab found by its tag: each node's domain state, its
-// addresses and whether its SSH server answers (TCP connect and banner,
-// with a short timeout). name is the lab's name.
+// addresses and whether lvslab logs in over SSH (through Access, with a
+// short timeout). name is the lab's name.
 func Status(ctx context.Context, conn *libvirt.Connect, name string, opts StatusOptions) (*LabStatus, error) {
 	if opts.Lab != nil {
 		name = opts.Lab.Name
@@ -66,64 +65,38 @@ func Status(ctx context.Context, conn *libvirt.Connect, name string, opts Status
 	if opts.DialTimeout <= 0 {
 		opts.DialTimeout = 2 * time.Second
 	}
-	if opts.probe == nil {
-		opts.probe = sshBanner
-	}
 	inv, err := DiscoverLab(conn, opts.Pool, name)
 	if err != nil {
 		return nil, err
 	}
-	st := &LabStatus{Lab: name, Networks: []NetworkStatus{}, Volumes: []string{}}
-	byNode := map[string]*DomainInfo{}
-	for i := range inv.Domains {
-		d := &inv.Domains[i]
-		byNode[d.Tag.Node] = d
-		if st.File == "" {
-			st.File = d.Tag.File
-		}
+	acc, err := OpenAccess(conn, name, AccessOptions{Home: opts.Home, File: opts.Lab})
+	if err != nil {
+		return nil, err
 	}
-	var order []string
-	addrs := map[string][]string{}
-	roles := map[string]string{}
+	defer acc.Close()
+	acc.dialWindow = opts.DialTimeout
+	if opts.waitFor != nil {
+		acc.waitFor = opts.waitFor
+	}
+	st := &LabStatus{Lab: name, Networks: []NetworkStatus{}, Volumes: []string{}}
+	st.Nodes = nodeStatuses(inv, opts.Lab)
 	if opts.Lab != nil {
 		st.File = opts.Lab.File
-		for _, n := range opts.Lab.Nodes {
-			order = append(order, n.Name)
-			roles[n.Name] = n.Role
-			for _, a := range n.Addresses() {
-				addrs[n.Name] = append(addrs[n.Name], a.String())
-			}
-		}
 	}
-	for _, d := range inv.Domains {
-		if _, listed := roles[d.Tag.Node]; !listed && !contains(order, d.Tag.Node) {
-			order = append(order, d.Tag.Node)
-		}
-		if roles[d.Tag.Node] == "" {
-			roles[d.Tag.Node] = d.Tag.Role
-		}
-		if d.Tag.SSH != "" && !contains(addrs[d.Tag.Node], d.Tag.SSH) {
-			addrs[d.Tag.Node] = append([]string{d.Tag.SSH}, addrs[d.Tag.Node]...)
-		}
-	}
-	st.Nodes = make([]NodeStatus, len(order))
 	var wg sync.WaitGroup
-	for i, node := range order {
-		ns := NodeStatus{Node: node, Role: roles[node], Domain: DomainName(name, node), State: "missing", Addresses: addrs[node]}
-		if d := byNode[node]; d != nil {
-			ns.Domain, ns.State = d.Name, d.State
-			if len(d.Logs) > 0 {
-				ns.ConsoleLog = d.Logs[0]
-			}
+	for i := range st.Nodes {
+		ns := &st.Nodes[i]
+		if st.File == "" && ns.file != "" {
+			st.File = ns.file
 		}
-		st.Nodes[i] = ns
+		ns.Addresses = acc.Addresses(ns.Node)
 		if ns.State != "running" || len(ns.Addresses) == 0 {
 			continue
 		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			probeSSH(ctx, &st.Nodes[i], opts.DialTimeout, opts.probe)
+			probeSSH(ctx, acc, ns)
 		}()
 	}
 	wg.Wait()
@@ -136,39 +109,48 @@ func Status(ctx context.Context, conn *libvirt.Connect, name string, opts Status
 	return st, nil
 }
 
-// probeSSH tries the node's addresses in turn: TCP connect, then the
-// server's "SSH-2.0-..." banner.
-func probeSSH(ctx context.Context, ns *NodeStatus, timeout time.Duration, probe func(context.Context, string, time.Duration) (string, error)) {
-	var errs []string
-	for _, a := range ns.Addresses {
-		addr := sshAddr(a)
-		banner, err := probe(ctx, addr, timeout)
-		if err == nil {
-			ns.SSH, ns.Banner, ns.SSHError = addr, banner, ""
-			return
+// nodeStatuses lists the lab's nodes: the lab file's in its order (missing
+// when they have no VM), then those only libvirt knows.
+func nodeStatuses(inv *Inventory, file *topology.Lab) []NodeStatus {
+	var out []NodeStatus
+	index := map[string]int{}
+	add := func(node, role string) *NodeStatus {
+		if i, ok := index[node]; ok {
+			return &out[i]
 		}
-		errs = append(errs, err.Error())
+		index[node] = len(out)
+		out = append(out, NodeStatus{Node: node, Role: role, Domain: DomainName(inv.Lab, node), State: "missing"})
+		return &out[len(out)-1]
 	}
-	ns.SSHError = strings.Join(errs, "; ")
+	if file != nil {
+		for _, n := range file.Nodes {
+			add(n.Name, n.Role)
+		}
+	}
+	for _, d := range inv.Domains {
+		ns := add(d.Tag.Node, d.Tag.Role)
+		ns.Domain, ns.State, ns.file = d.Name, d.State, d.Tag.File
+		if ns.Role == "" {
+			ns.Role = d.Tag.Role
+		}
+		if len(d.Logs) > 0 {
+			ns.ConsoleLog = d.Logs[0]
+		}
+	}
+	return out
 }
 
-func sshBanner(ctx context.Context, addr string, timeout time.Duration) (string, error) {
-	d := net.Dialer{Timeout: timeout}
-	c, err := d.DialContext(ctx, "tcp", addr)
+// probeSSH logs in to the node through acc.
+func probeSSH(ctx context.Context, acc *Access, ns *NodeStatus) {
+	c, err := acc.Dial(ctx, ns.Node)
 	if err != nil {
-		return "", err
+		ns.SSHError = err.Error()
+		return
 	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(timeout))
-	line, err := bufio.NewReader(c).ReadString('\n')
-	if err != nil {
-		return "", fmt.Errorf("%s: no SSH banner: %w", addr, err)
+	ns.SSH = sshAddr(acc.Addresses(ns.Node)[0])
+	if c != nil {
+		ns.Banner = c.ServerVersion()
 	}
-	line = strings.TrimSpace(line)
-	if !strings.HasPrefix(line, "SSH-") {
-		return "", fmt.Errorf("%s: not an SSH server (%q)", addr, line)
-	}
-	return line, nil
 }
 
 // Labs lists the names of the labs libvirt holds objects of.

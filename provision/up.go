@@ -48,31 +48,24 @@ type Options struct {
 	// Out receives progress; nil discards it. On a terminal the per-node
 	// status lines are redrawn in place.
 	Out io.Writer
-	// Configure, when set, runs once every node answers SSH: it is where the
-	// roles are applied. Its error fails Up like any other step.
-	Configure ConfigureFunc
+	// VMsOnly stops after the ssh step: nothing is configured over SSH.
+	VMsOnly bool
 
 	// Hooks for tests on test:///default (which has no volume upload and no
 	// guests to reach).
 	resolveImage func(dir, nameOrPath string) (image.Image, error)
 	uploadSeed   func(conn *libvirt.Connect, vol *libvirt.StorageVol, data []byte) error
-	waitNode     func(ctx context.Context, r *run, n *nodeRun) error
+	waitFor      waitFunc
 	failAfter    string // fail right after the step with this name
 }
 
-// ConfigureFunc is the configure phase: it gets the lab and one endpoint per
-// node, each with an open SSH client that Up closes after it returns.
-type ConfigureFunc func(ctx context.Context, lab *topology.Lab, nodes []*Endpoint) error
-
-// Endpoint is how to reach one node over SSH.
+// Endpoint is how to reach one node over SSH, as up reached it.
 type Endpoint struct {
 	Node   string
 	Domain string
 	// Addr is host:port of the node's SSH server, as it answered.
 	Addr string
 	User string
-	// Password is the lab's fallback login (classroom images), or "".
-	Password string
 	// KeyFile is the lab's private key, KnownHostsFile its pins.
 	KeyFile        string
 	KnownHostsFile string
@@ -86,20 +79,6 @@ type Endpoint struct {
 	// Ready is how long the node took, from the start of the wait, to accept
 	// the SSH login.
 	Ready time.Duration
-	// Client is the open SSH connection while Configure runs; nil after Up.
-	Client *sshx.Client
-}
-
-// Config is the sshx configuration that reaches the node again.
-func (e *Endpoint) Config() (sshx.Config, error) {
-	signer, _, err := sshx.EnsureKey(dirOf(e.KeyFile))
-	if err != nil {
-		return sshx.Config{}, err
-	}
-	return sshx.Config{
-		Node: e.Node, Addr: e.Addr, User: e.User, Signer: signer, Password: e.Password,
-		KnownHostsFile: e.KnownHostsFile, HostKeyAlias: e.HostKeyAlias,
-	}, nil
 }
 
 // Result is what Up made.
@@ -114,12 +93,29 @@ type Result struct {
 	// accepted SSH.
 	SSHReady time.Duration
 	Elapsed  time.Duration
+	// Configured is what the configure step did to each node (none with
+	// VMsOnly).
+	Configured []NodeOutcome
 }
 
-// step is one stage of Up, in the style of kind's create actions.
+// step is one stage of Up, in the style of kind's create actions: a name, a
+// line for "up --help", and its action.
 type step interface {
 	name() string
+	doc() string
 	run(r *run) error
+}
+
+// Stage is one step of Up as "lvslab up --help" lists it.
+type Stage struct{ Name, Doc string }
+
+// Stages are the steps of Up, in the order they run.
+func Stages() []Stage {
+	var out []Stage
+	for _, s := range upSteps() {
+		out = append(out, Stage{Name: s.name(), Doc: s.doc()})
+	}
+	return out
 }
 
 // upSteps are the stages of Up, in order.
@@ -159,6 +155,8 @@ type run struct {
 	reused     []string
 	progress   *nodeProgress
 	sshReady   time.Duration
+	access     *Access
+	configured []NodeOutcome
 }
 
 // nodeRun is one node's state in a run.
@@ -173,7 +171,6 @@ type nodeRun struct {
 	consoleLog string
 	hostKey    []byte // private PEM, new nodes only
 	hostPub    string
-	candidates []string // host:port to try for SSH, in order
 	endpoint   *Endpoint
 }
 
@@ -209,15 +206,12 @@ func Up(ctx context.Context, conn *libvirt.Connect, lab *topology.Lab, opts Opti
 	if r.opts.uploadSeed == nil {
 		r.opts.uploadSeed = uploadVolume
 	}
-	if r.opts.waitNode == nil {
-		r.opts.waitNode = waitNodeSSH
+	if r.opts.waitFor == nil {
+		r.opts.waitFor = waitReady
 	}
 	defer func() {
-		for _, n := range r.nodes {
-			if n.endpoint != nil && n.endpoint.Client != nil {
-				n.endpoint.Client.Close()
-				n.endpoint.Client = nil
-			}
+		if r.access != nil {
+			r.access.Close()
 		}
 		if err == nil {
 			return
@@ -249,7 +243,8 @@ func Up(ctx context.Context, conn *libvirt.Connect, lab *topology.Lab, opts Opti
 			return nil, fmt.Errorf("injected failure after step %s", s.name())
 		}
 	}
-	res = &Result{Lab: lab.Name, Created: r.created, Reused: r.reused, DomainType: r.domType, SSHReady: r.sshReady, Elapsed: time.Since(start)}
+	res = &Result{Lab: lab.Name, Created: r.created, Reused: r.reused, DomainType: r.domType, SSHReady: r.sshReady,
+		Elapsed: time.Since(start), Configured: r.configured}
 	for _, n := range r.nodes {
 		res.Nodes = append(res.Nodes, n.endpoint)
 	}
@@ -280,6 +275,9 @@ func (r *run) rollback() error {
 type resolveImage struct{}
 
 func (resolveImage) name() string { return "image" }
+func (resolveImage) doc() string {
+	return `finds the lab's image (lvslab image ls, or a qcow2 path) and picks KVM or TCG`
+}
 func (resolveImage) run(r *run) error {
 	img, err := r.opts.resolveImage(r.opts.ImageDir, r.lab.Image)
 	if err != nil {
@@ -305,6 +303,9 @@ func (resolveImage) run(r *run) error {
 type labIdentity struct{}
 
 func (labIdentity) name() string { return "identity" }
+func (labIdentity) doc() string {
+	return `the lab's state folder with its SSH login key and known_hosts, made once`
+}
 func (labIdentity) run(r *run) error {
 	r.stateDir = StateDir(r.opts.Home, r.lab.Name)
 	r.knownHosts = KnownHostsFile(r.stateDir)
@@ -328,6 +329,9 @@ func (labIdentity) run(r *run) error {
 type ensurePool struct{}
 
 func (ensurePool) name() string { return "pool" }
+func (ensurePool) doc() string {
+	return `the storage pool "lvslab" of every lab's disks, made once`
+}
 func (ensurePool) run(r *run) error {
 	pool, err := r.conn.LookupStoragePoolByName(r.opts.Pool)
 	if err == nil {
@@ -370,27 +374,15 @@ func (ensurePool) run(r *run) error {
 	return nil
 }
 
-func removePool(conn *libvirt.Connect, name string) error {
-	pool, err := conn.LookupStoragePoolByName(name)
-	if isNotFound(err) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	defer pool.Free()
-	if err := pool.Destroy(); err != nil && !notRunning(err) {
-		return err
-	}
-	_ = pool.Delete(0) // the folder, if empty
-	return pool.Undefine()
-}
-
 // ensureNetworks defines and starts the lab networks, or reuses them when
 // they are this lab's and carry the same bridge and host address.
 type ensureNetworks struct{}
 
 func (ensureNetworks) name() string { return "networks" }
+func (ensureNetworks) doc() string {
+	return `one isolated network per lab network, "<lab>-<network>", with the host's address
+(e.g. 192.168.4.254/24) on its bridge`
+}
 func (ensureNetworks) run(r *run) error {
 	for _, nw := range r.lab.Networks {
 		if err := r.ensureNetwork(nw); err != nil {
@@ -471,6 +463,9 @@ func (r *run) progressf(format string, args ...any) {
 type planNodes struct{}
 
 func (planNodes) name() string { return "plan" }
+func (planNodes) doc() string {
+	return `finds each node's VM: an existing one of this lab is reused after checking its NICs`
+}
 func (planNodes) run(r *run) error {
 	for _, node := range r.lab.Nodes {
 		n := &nodeRun{
@@ -490,10 +485,6 @@ func (r *run) planNode(n *nodeRun) error {
 	d, err := r.conn.LookupDomainByName(n.domain)
 	if isNotFound(err) {
 		n.tag = Tag{Name: r.lab.Name, Node: n.node.Name, Role: n.node.Role, File: r.lab.File, InstanceID: instanceID(r.lab.Name, n.node.Name)}
-		if a := firstAddress(n.node); a.IsValid() {
-			n.tag.SSH = a.String()
-			n.candidates = []string{sshAddr(a.String())}
-		}
 		return nil
 	}
 	if err != nil {
@@ -530,15 +521,6 @@ func (r *run) planNode(n *nodeRun) error {
 	if len(info.Disks) > 1 {
 		n.seed = info.Disks[1]
 	}
-	// Where the node answered last, then where the lab file puts it.
-	if n.tag.SSH != "" {
-		n.candidates = append(n.candidates, sshAddr(n.tag.SSH))
-	}
-	for _, a := range n.node.Addresses() {
-		if c := sshAddr(a.String()); !contains(n.candidates, c) {
-			n.candidates = append(n.candidates, c)
-		}
-	}
 	r.reused = append(r.reused, "domain "+n.domain)
 	return nil
 }
@@ -547,6 +529,9 @@ func (r *run) planNode(n *nodeRun) error {
 type ensureVolumes struct{}
 
 func (ensureVolumes) name() string { return "disks" }
+func (ensureVolumes) doc() string {
+	return `per new node a qcow2 linked clone of the image (instant, small)`
+}
 func (ensureVolumes) run(r *run) error {
 	var capacity uint64
 	pool, err := r.conn.LookupStoragePoolByName(r.opts.Pool)
@@ -588,16 +573,8 @@ func (ensureVolumes) run(r *run) error {
 // dropStaleVolume deletes a volume left by a run that crashed before it
 // defined the node's domain: no domain uses it.
 func dropStaleVolume(pool *libvirt.StoragePool, name string) error {
-	vol, err := pool.LookupStorageVolByName(name)
-	if isNotFound(err) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	defer vol.Free()
-	if err := vol.Delete(0); err != nil && !isNotFound(err) {
-		return fmt.Errorf("delete stale volume %s: %w", name, err)
+	if err := deletePoolVolume(pool, name); err != nil {
+		return fmt.Errorf("stale volume: %w", err)
 	}
 	return nil
 }
@@ -606,6 +583,10 @@ func dropStaleVolume(pool *libvirt.StoragePool, name string) error {
 type ensureSeeds struct{}
 
 func (ensureSeeds) name() string { return "seeds" }
+func (ensureSeeds) doc() string {
+	return `per new node a cloud-init "cidata" volume: hostname, the lab's SSH key, a host key
+lvslab pins in known_hosts, static lab addresses, first-boot files`
+}
 func (ensureSeeds) run(r *run) error {
 	pool, err := r.conn.LookupStoragePoolByName(r.opts.Pool)
 	if err != nil {
@@ -697,6 +678,9 @@ func uploadVolume(conn *libvirt.Connect, vol *libvirt.StorageVol, data []byte) e
 type defineDomains struct{}
 
 func (defineDomains) name() string { return "domains" }
+func (defineDomains) doc() string {
+	return `"<lab>-<node>" VMs with one NIC per lab NIC (same order, fixed MACs)`
+}
 func (defineDomains) run(r *run) error {
 	if err := os.MkdirAll(r.opts.LogDir, 0o755); err != nil {
 		return fmt.Errorf("console log folder: %w", err)
@@ -710,7 +694,7 @@ func (defineDomains) run(r *run) error {
 		}
 		x, err := DomainXML(r.lab, n.node, DomainSpec{
 			Type: r.domType, Image: r.img, Overlay: n.overlay, Seed: n.seed,
-			ConsoleLog: n.consoleLog, InstanceID: n.tag.InstanceID, SSH: n.tag.SSH,
+			ConsoleLog: n.consoleLog, InstanceID: n.tag.InstanceID,
 		})
 		if err != nil {
 			return err
@@ -750,30 +734,13 @@ func setTag(conn *libvirt.Connect, domain string, tag Tag) error {
 	return nil
 }
 
-// RecordSSHAddress notes in a node's tag the address its SSH server now
-// answers on; the configure phase calls it after moving a node, so that the
-// next "up" and "status" look there first.
-func RecordSSHAddress(conn *libvirt.Connect, lab, node, addr string) error {
-	d, err := conn.LookupDomainByName(DomainName(lab, node))
-	if err != nil {
-		return fmt.Errorf("domain %s: %w", DomainName(lab, node), err)
-	}
-	info, tagged, err := inspectDomain(d)
-	d.Free()
-	if err != nil {
-		return err
-	}
-	if !tagged || info.Tag.Name != lab || info.Tag.Node != node {
-		return fmt.Errorf("domain %s is not node %s of lab %s", DomainName(lab, node), node, lab)
-	}
-	info.Tag.SSH = addr
-	return setTag(conn, info.Name, info.Tag)
-}
-
 // startDomains starts every node that is not running, all at once.
 type startDomains struct{}
 
 func (startDomains) name() string { return "start" }
+func (startDomains) doc() string {
+	return `starts every VM that is not running, all at once`
+}
 func (startDomains) run(r *run) error {
 	var wg sync.WaitGroup
 	errs := make([]error, len(r.nodes))
@@ -817,19 +784,23 @@ func startDomain(conn *libvirt.Connect, n *nodeRun) error {
 	return nil
 }
 
-// configure runs the configure phase, if any.
+// configure brings every node to its desired state over SSH (configure.go).
 type configure struct{}
 
 func (configure) name() string { return "configure" }
+func (configure) doc() string {
+	return `brings every node to its desired state over SSH, all at once: hostname,
+NICs (persistent, DHCP off), gateway, sysctls, VIP aliases, web page, ipvsadm
+rules read back and compared; each node reports "changed (steps)" or
+"unchanged" (skipped with --vms-only)`
+}
 func (configure) run(r *run) error {
-	if r.opts.Configure == nil {
+	if r.opts.VMsOnly {
 		return nil
 	}
-	var eps []*Endpoint
-	for _, n := range r.nodes {
-		eps = append(eps, n.endpoint)
-	}
-	return r.opts.Configure(r.ctx, r.lab, eps)
+	var err error
+	r.configured, err = configureNodes(r.ctx, r.access, r.lab, r.out)
+	return err
 }
 
 // ---- helpers ----
@@ -847,27 +818,10 @@ func sshAddr(host string) string {
 	return host + ":22"
 }
 
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
 func since(t time.Time) string {
 	d := time.Since(t)
 	if d < time.Second {
 		return d.Round(time.Millisecond).String()
 	}
 	return d.Round(100 * time.Millisecond).String()
-}
-
-func dirOf(path string) string {
-	i := strings.LastIndexByte(path, '/')
-	if i < 0 {
-		return "."
-	}
-	return path[:i]
 }

@@ -14,6 +14,7 @@ import (
 	"libvirt.org/go/libvirtxml"
 
 	"github.com/lvslab/lvslab/provision/image"
+	"github.com/lvslab/lvslab/provision/sshx"
 	"github.com/lvslab/lvslab/topology"
 )
 
@@ -61,15 +62,17 @@ func testOptions(t *testing.T, g *fakeGuests) Options {
 			g.seeds[name] = data
 			return nil
 		},
-		waitNode: func(_ context.Context, _ *run, n *nodeRun) error {
+		// No guest to log in to: the node "answers" on its first address
+		// with no client, so nothing is configured over SSH.
+		VMsOnly: true,
+		waitFor: func(_ context.Context, cfg sshx.Config, r sshx.Retry) (*sshx.Client, string, error) {
 			g.mu.Lock()
 			defer g.mu.Unlock()
-			g.waited = append(g.waited, n.node.Name)
-			if err := g.waitErr[n.node.Name]; err != nil {
-				return err
+			g.waited = append(g.waited, cfg.Node)
+			if err := g.waitErr[cfg.Node]; err != nil {
+				return nil, "", err
 			}
-			n.endpoint.Addr = n.candidates[0]
-			return nil
+			return nil, r.Addrs[0], nil
 		},
 	}
 }
@@ -383,31 +386,36 @@ func TestFailureRemovesWhatThisRunMade(t *testing.T) {
 	})
 }
 
-func TestConfigureSeam(t *testing.T) {
+func TestStagesAreTheSteps(t *testing.T) {
+	var names []string
+	for _, s := range Stages() {
+		if s.Doc == "" {
+			t.Errorf("stage %s has no line for up --help", s.Name)
+		}
+		names = append(names, s.Name)
+	}
+	want := []string{"image", "identity", "pool", "networks", "plan", "disks", "seeds", "domains", "start", "ssh", "configure"}
+	if !slices.Equal(names, want) {
+		t.Errorf("stages %v, want %v", names, want)
+	}
+}
+
+func TestConfigureRunsUnlessVMsOnly(t *testing.T) {
 	conn := testConn(t)
 	opts := testOptions(t, &fakeGuests{})
-	var got []string
-	opts.Configure = func(_ context.Context, lab *topology.Lab, nodes []*Endpoint) error {
-		for _, n := range nodes {
-			got = append(got, n.Node+"@"+n.Addr)
+	opts.VMsOnly = false
+	// The fake guests give no SSH client: configure must try every node and
+	// fail, and the failed run must take its VMs away again.
+	_, err := Up(context.Background(), conn, mustLab(t, "tedu-nat"), opts)
+	if err == nil {
+		t.Fatal("configure ran on no connection and passed")
+	}
+	for _, n := range []string{"client1", "lvs1", "web1", "web2"} {
+		if !strings.Contains(err.Error(), n+": ") {
+			t.Errorf("configure error does not name %s: %v", n, err)
 		}
-		return nil
 	}
-	if _, err := Up(context.Background(), conn, mustLab(t, "tedu-nat"), opts); err != nil {
-		t.Fatal(err)
-	}
-	want := []string{"client1@192.168.4.10:22", "lvs1@192.168.4.5:22", "web1@192.168.2.100:22", "web2@192.168.2.200:22"}
-	if !slices.Equal(got, want) {
-		t.Errorf("configure saw %v, want %v", got, want)
-	}
-	// The configure phase moves web1 and records it.
-	if err := RecordSSHAddress(conn, "tedu", "web1", "192.168.4.100"); err != nil {
-		t.Fatal(err)
-	}
-	inv, _ := DiscoverLab(conn, "", "tedu")
-	for _, d := range inv.Domains {
-		if d.Tag.Node == "web1" && d.Tag.SSH != "192.168.4.100" {
-			t.Errorf("web1 tag %+v", d.Tag)
-		}
+	if inv, _ := DiscoverLab(conn, "", "tedu"); !inv.Empty() {
+		t.Errorf("left behind %+v", inv)
 	}
 }

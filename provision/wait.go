@@ -24,6 +24,9 @@ const pollInterval = 250 * time.Millisecond
 type waitSSH struct{}
 
 func (waitSSH) name() string { return "ssh" }
+func (waitSSH) doc() string {
+	return "waits until each node accepts the SSH login (lab key, pinned host key) on its address"
+}
 func (waitSSH) run(r *run) error {
 	timeout := r.opts.Timeout
 	if timeout <= 0 {
@@ -34,10 +37,15 @@ func (waitSSH) run(r *run) error {
 	}
 	ctx, cancel := context.WithTimeout(r.ctx, timeout)
 	defer cancel()
+	r.access = newAccess(r.conn, r.lab.Name, r.stateDir, r.lab)
+	r.access.signer, r.access.waitFor = r.signer, r.opts.waitFor
+	if err := r.access.readTags(); err != nil {
+		return err
+	}
 	var names []string
 	for _, n := range r.nodes {
 		n.endpoint = &Endpoint{
-			Node: n.node.Name, Domain: n.domain, User: r.lab.Login.User, Password: r.lab.Login.Password,
+			Node: n.node.Name, Domain: n.domain, User: r.lab.Login.User,
 			KeyFile: r.keyFile, KnownHostsFile: r.knownHosts, HostKeyAlias: n.domain,
 			ConsoleLog: n.consoleLog, Created: !n.exists,
 		}
@@ -52,7 +60,7 @@ func (waitSSH) run(r *run) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := r.opts.waitNode(ctx, r, n); err != nil {
+			if err := r.waitNode(ctx, n, start); err != nil {
 				errs[i] = err
 				r.progress.set(n.node.Name, "FAILED: "+firstLine(err.Error()))
 				return
@@ -64,67 +72,47 @@ func (waitSSH) run(r *run) error {
 	wg.Wait()
 	r.progress.finish()
 	r.sshReady = time.Since(start)
-	if err := errors.Join(errs...); err != nil {
-		return err
-	}
-	// The next up and status look where each node answered.
-	for _, n := range r.nodes {
-		host := strings.TrimSuffix(n.endpoint.Addr, ":22")
-		if n.tag.SSH != host {
-			n.tag.SSH = host
-			if err := setTag(r.conn, n.domain, n.tag); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
+	return errors.Join(errs...)
 }
 
-// waitNodeSSH dials the node's candidate addresses in turn until one accepts
-// the login, the VM stops, or ctx ends. The error names the node, the
-// address and user tried, the last error and the console log.
-func waitNodeSSH(ctx context.Context, r *run, n *nodeRun) error {
+// waitNode waits until the node accepts the login, its VM stops, or ctx
+// ends. The error names the node, the addresses and user tried, the last
+// error and the console log.
+func (r *run) waitNode(ctx context.Context, n *nodeRun, start time.Time) error {
 	ep := n.endpoint
-	if len(n.candidates) == 0 {
+	addrs := r.access.Addresses(n.node.Name)
+	if len(addrs) == 0 {
 		return fmt.Errorf("node %s has no lab address to reach it on", n.node.Name)
 	}
-	cfg := sshx.Config{
-		Node: n.node.Name, User: ep.User, Signer: r.signer, Password: ep.Password,
-		KnownHostsFile: ep.KnownHostsFile, HostKeyAlias: ep.HostKeyAlias,
-		DialTimeout: 10 * time.Second,
+	user := ep.User
+	if user == "" {
+		user = "root"
 	}
-	start := time.Now()
-	var last error
+	r.progress.set(n.node.Name, waitingLine(sshAddr(addrs[0]), user, nil, 0))
 	lastCheck := time.Now()
-	for attempt := 0; ; attempt++ {
-		addr := n.candidates[attempt%len(n.candidates)]
-		cfg.Addr = addr
-		r.progress.set(n.node.Name, waitingLine(addr, ep.User, last, time.Since(start)))
-		client, err := sshx.Dial(ctx, cfg)
-		if err == nil {
-			ep.Addr, ep.Client = addr, client
+	var stopped error
+	_, err := r.access.Wait(ctx, n.node.Name, pollInterval, func(addr string, err error) error {
+		r.progress.set(n.node.Name, waitingLine(addr, user, err, time.Since(start)))
+		if time.Since(lastCheck) < 5*time.Second {
 			return nil
 		}
+		lastCheck = time.Now()
+		if state := domainState(r.conn, n.domain); state != "" && state != "running" && state != "blocked" {
+			stopped = fmt.Errorf("node %s: the VM %s is %s while lvslab waited for SSH on %s; see its serial console log %s", n.node.Name, n.domain, state, addr, n.consoleLog)
+		}
+		return stopped
+	})
+	if err != nil {
 		var changed *sshx.HostKeyChangedError
-		if errors.As(err, &changed) {
+		if stopped != nil || errors.As(err, &changed) {
 			return err
 		}
-		if ctx.Err() == nil || last == nil {
-			last = err
-		}
-		if time.Since(lastCheck) > 5*time.Second {
-			lastCheck = time.Now()
-			if state := domainState(r.conn, n.domain); state != "" && state != "running" && state != "blocked" {
-				return fmt.Errorf("node %s: the VM %s is %s while lvslab waited for SSH on %s; see its serial console log %s", n.node.Name, n.domain, state, addr, n.consoleLog)
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("node %s: no SSH login as %s on %s after %s; last error: %v; see the serial console log %s (or \"virsh console %s\")",
-				n.node.Name, ep.User, strings.Join(n.candidates, " or "), time.Since(start).Round(time.Second), last, n.consoleLog, n.domain)
-		case <-time.After(pollInterval):
-		}
+		return fmt.Errorf("node %s: no SSH login as %s on %s: %w; see the serial console log %s (or \"virsh console %s\")",
+			n.node.Name, user, strings.Join(addrs, " or "), err, n.consoleLog, n.domain)
 	}
+	// Access recorded where it answered: that comes first now.
+	ep.Addr = sshAddr(r.access.Addresses(n.node.Name)[0])
+	return nil
 }
 
 func waitingLine(addr, user string, last error, elapsed time.Duration) string {

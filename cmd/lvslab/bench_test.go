@@ -294,7 +294,7 @@ func prepareFloor(t *testing.T, lab *topology.Lab) *floor {
 		}
 		x, err := provision.DomainXML(lab, node, provision.DomainSpec{
 			Type: domType, Image: img, Overlay: overlay, Seed: seed,
-			ConsoleLog: filepath.Join(floorDir, node.Name+".log"), InstanceID: iid, SSH: addrs[0].String(),
+			ConsoleLog: filepath.Join(floorDir, node.Name+".log"), InstanceID: iid,
 		})
 		if err != nil {
 			t.Fatal(err)

@@ -76,10 +76,15 @@ func runDrill(c *cli.Context, step string) error {
 	if err != nil {
 		return err
 	}
-	dial, closeAll := labDialer(lab)
+	ctx, stop := commandContext(c)
+	defer stop()
+	acc, closeAll, err := labAccess(c, lab)
+	if err != nil {
+		return err
+	}
 	defer closeAll()
 	// Progress goes to stderr as it happens; the report repeats the actions.
-	rep, err := verify.Drill(c.Context, lab, dial, step, node, verify.DrillOptions{Verify: opts, Quiesce: c.Bool("quiesce")}, c.App.ErrWriter)
+	rep, err := verify.Drill(ctx, lab, dialer(ctx, acc), step, node, verify.DrillOptions{Verify: opts, Quiesce: c.Bool("quiesce")}, c.App.ErrWriter)
 	title := "lvslab drill " + step + " " + node
 	if path := c.String("junit"); path != "" {
 		if jerr := writeDrillJUnit(path, rep, err, title); jerr != nil {

@@ -17,12 +17,12 @@ import (
 func statusCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "status",
-		Usage:     "show each node's VM state, addresses and whether SSH answers",
+		Usage:     "show each node's VM state, addresses and whether lvslab logs in over SSH",
 		ArgsUsage: "[LAB | --name NAME]",
 		Description: `Reads the lab from libvirt by lvslab's tag: for each node the VM's state
-(running, shut off, ... or missing), its addresses, and whether its SSH server
-answers (TCP connect and SSH banner, 2 s timeout); then the lab's networks and
-disks. With a lab file, nodes that have no VM yet are listed as missing. With
+(running, shut off, ... or missing), its addresses (where it answered last
+first), and whether lvslab logs in with the lab's key and pinned host key (2 s
+per address); then the lab's networks and disks. With a lab file, nodes that have no VM yet are listed as missing. With
 no LAB, every lvslab lab of this libvirt is shown.
 
 Examples:

@@ -4,9 +4,7 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"os"
-	"os/signal"
-	"syscall"
+	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -24,34 +22,12 @@ func connectFlag() cli.Flag {
 	}
 }
 
-type upOptions struct {
-	uri     string
-	accel   string
-	retain  bool
-	timeout time.Duration
-	vmsOnly bool
-}
-
 func upCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "up",
 		Usage:     "create (or resume) the lab's VMs and networks, then configure every node over SSH",
 		ArgsUsage: labArgUsage,
-		Description: `Brings a lab up through libvirt, in order:
-   pool      the storage pool "lvslab" (/var/lib/libvirt/images/lvslab), made once
-   networks  one isolated network per lab network, "<lab>-<network>", with the
-             host's address (e.g. 192.168.4.254/24) on its bridge
-   disks     per node a qcow2 linked clone of the image (instant, small)
-   seeds     per node a cloud-init "cidata" volume: hostname, the lab's SSH key,
-             a host key lvslab pins in known_hosts, static lab addresses
-   domains   "<lab>-<node>" VMs with one NIC per lab NIC (same order, fixed MACs)
-   start     all VMs at once
-   ssh       waits until each node accepts SSH on its first lab address
-   configure brings every node to its desired state over SSH, all at once:
-             hostname, NICs (persistent, DHCP off), gateway, sysctls, VIP
-             aliases, web page, ipvsadm rules read back and compared; each
-             node reports "changed (steps)" or "unchanged"
-
+		Description: "Brings a lab up through libvirt, in order:\n" + stageList(provision.Stages()) + `
 Every object carries an lvslab tag, so "lvslab down" finds it without the lab
 file. Running "up" again reuses what exists: stopped VMs are started, and the
 same lab in another mode (tedu-nat -> tedu-dr) keeps its VMs. A VM whose NICs
@@ -82,19 +58,17 @@ Examples:
 			if err != nil {
 				return err
 			}
-			o := upOptions{uri: c.String("connect"), accel: c.String("accel"), retain: c.Bool("retain"), timeout: c.Duration("timeout"), vmsOnly: c.Bool("vms-only")}
-			ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
+			ctx, stop := commandContext(c)
 			defer stop()
-			conn, err := provision.Connect(o.uri)
+			conn, err := provision.Connect(c.String("connect"))
 			if err != nil {
 				return err
 			}
 			defer conn.Close()
-			opts := provision.Options{Accel: o.accel, Retain: o.retain, Timeout: o.timeout, Out: c.App.Writer}
-			if !o.vmsOnly {
-				opts.Configure = provision.Configure(conn, c.App.Writer, nil)
-			}
-			res, err := provision.Up(ctx, conn, lab, opts)
+			res, err := provision.Up(ctx, conn, lab, provision.Options{
+				Accel: c.String("accel"), Retain: c.Bool("retain"), Timeout: c.Duration("timeout"),
+				VMsOnly: c.Bool("vms-only"), Out: c.App.Writer,
+			})
 			if err != nil {
 				return provision.Explain(conn, err)
 			}
@@ -102,6 +76,19 @@ Examples:
 			return nil
 		},
 	}
+}
+
+// stageList is the steps of up for its --help, one per line, in order.
+func stageList(stages []provision.Stage) string {
+	var b strings.Builder
+	for _, s := range stages {
+		lines := strings.Split(s.Doc, "\n")
+		fmt.Fprintf(&b, "   %-10s %s\n", s.Name, lines[0])
+		for _, l := range lines[1:] {
+			fmt.Fprintf(&b, "   %-10s %s\n", "", l)
+		}
+	}
+	return b.String()
 }
 
 func printEndpoints(w io.Writer, res *provision.Result) {

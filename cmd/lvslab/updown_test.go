@@ -44,7 +44,7 @@ func defineStopped(t *testing.T, conn *libvirt.Connect) {
 		n.Free()
 	}
 	x, err := provision.DomainXML(lab, lab.Node("web1"), provision.DomainSpec{Type: "test",
-		Overlay: "/p/tedu_web1.qcow2", Seed: "/p/tedu_web1.seed.iso", ConsoleLog: t.TempDir() + "/tedu-web1.log", SSH: "192.168.2.100"})
+		Overlay: "/p/tedu_web1.qcow2", Seed: "/p/tedu_web1.seed.iso", ConsoleLog: t.TempDir() + "/tedu-web1.log"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,5 +135,15 @@ func TestLifecycleHelp(t *testing.T) {
 		if !strings.Contains(out, "Examples:") || !strings.Contains(out, "--connect") {
 			t.Errorf("%s --help:\n%s", cmd, out)
 		}
+	}
+	// up --help lists the steps of the pipeline itself, in order.
+	out, _ := runLifecycle(t, "up", "--help")
+	at := 0
+	for _, s := range provision.Stages() {
+		i := strings.Index(out[at:], "   "+s.Name+" ")
+		if i < 0 {
+			t.Fatalf("up --help does not list stage %s after position %d:\n%s", s.Name, at, out)
+		}
+		at += i + len(s.Name)
 	}
 }

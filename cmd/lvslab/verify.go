@@ -1,19 +1,12 @@
 package main
 
 import (
-	"context"
 	"fmt"
-	"os"
 	"strings"
-	"sync"
-	"time"
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/lvslab/lvslab/provision"
-	"github.com/lvslab/lvslab/provision/sshx"
 	"github.com/lvslab/lvslab/provision/verify"
-	"github.com/lvslab/lvslab/topology"
 )
 
 func verifyCommand() *cli.Command {
@@ -55,9 +48,14 @@ Examples:
 			if err != nil {
 				return err
 			}
-			dial, closeAll := labDialer(lab)
+			ctx, stop := commandContext(c)
+			defer stop()
+			acc, closeAll, err := labAccess(c, lab)
+			if err != nil {
+				return err
+			}
 			defer closeAll()
-			rep, err := verify.Run(c.Context, lab, dial, opts)
+			rep, err := verify.Run(ctx, lab, dialer(ctx, acc), opts)
 			title := "lvslab verify " + lab.Name
 			if path := c.String("junit"); path != "" {
 				if jerr := verify.WriteJUnit(path, rep, err, title); jerr != nil {
@@ -81,6 +79,7 @@ Examples:
 // verifyFlags are shared by verify and every drill step.
 func verifyFlags() []cli.Flag {
 	return []cli.Flag{
+		connectFlag(),
 		&cli.IntFlag{Name: "requests", Aliases: []string{"n"}, Value: verify.DefaultRequests,
 			Usage: fmt.Sprintf("requests per service (%d..%d); the default is a multiple of the usual weight sums", verify.MinRequests, verify.MaxRequests)},
 		&cli.StringFlag{Name: "prober", Value: verify.ProberFast, Usage: "`PROBER`: fast (one curl, a new connection per request) or curl (one curl per request, as in the exercises)"},
@@ -112,55 +111,4 @@ func verifyOptions(c *cli.Context) (verify.Options, string, error) {
 		Client:   c.String("client"),
 		Services: c.StringSlice("service"),
 	}, format, nil
-}
-
-// labDialer opens SSH executors to a running lab's nodes with the lab's
-// key and pinned host keys (see provision.StateDir), on each node's first
-// lab address, one connection per node reused for every command.
-func labDialer(lab *topology.Lab) (verify.Dialer, func()) {
-	stateDir := provision.StateDir("", lab.Name)
-	var mu sync.Mutex
-	clients := map[string]*sshx.Client{}
-	dial := func(node string) (verify.Executor, error) {
-		mu.Lock()
-		defer mu.Unlock()
-		if c, ok := clients[node]; ok {
-			return c, nil
-		}
-		n := lab.Node(node)
-		if n == nil {
-			return nil, fmt.Errorf("lab %s has no node %s", lab.Name, node)
-		}
-		addrs := n.Addresses()
-		if len(addrs) == 0 {
-			return nil, fmt.Errorf("node %s has no address to reach it on", node)
-		}
-		if _, err := os.Stat(provision.KeyFile(stateDir)); err != nil {
-			return nil, fmt.Errorf("lab %s has no login key in %s: is it up? (lvslab up %s)", lab.Name, stateDir, lab.Name)
-		}
-		signer, _, err := sshx.EnsureKey(stateDir)
-		if err != nil {
-			return nil, err
-		}
-		client, err := sshx.Dial(context.Background(), sshx.Config{
-			Node: node, Addr: addrs[0].String() + ":22",
-			User: lab.Login.User, Password: lab.Login.Password, Signer: signer,
-			KnownHostsFile: provision.KnownHostsFile(stateDir),
-			HostKeyAlias:   provision.DomainName(lab.Name, node),
-			Timeout:        2 * time.Minute,
-		})
-		if err != nil {
-			return nil, err
-		}
-		clients[node] = client
-		return client, nil
-	}
-	closeAll := func() {
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range clients {
-			c.Close()
-		}
-	}
-	return dial, closeAll
 }

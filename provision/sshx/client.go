@@ -75,7 +75,7 @@ func (c *Client) Reconnect(ctx context.Context, newAddr string) error {
 
 	ctx, _, cancel := boundContext(ctx, cfg.Timeout)
 	defer cancel()
-	conn, err := dialUntil(ctx, cfg, reconnectPoll, nil)
+	conn, _, err := dialUntil(ctx, cfg, Retry{Poll: reconnectPoll})
 	if err != nil {
 		return err
 	}
@@ -217,4 +217,15 @@ func (c *Client) bounded(ctx context.Context, conn *ssh.Client, fn func() error)
 		<-done
 		return ctx.Err()
 	}
+}
+
+// ServerVersion is the node's SSH banner ("SSH-2.0-OpenSSH_9.2p1 ..."), or
+// "" while the client is not connected.
+func (c *Client) ServerVersion() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.conn == nil {
+		return ""
+	}
+	return string(c.conn.ServerVersion())
 }

@@ -35,7 +35,10 @@ func TestPasswordLoginNeverShowsPassword(t *testing.T) {
 	var attempts []string
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
-	_, err := WaitReady(ctx, cfg, 50*time.Millisecond, func(err error) { attempts = append(attempts, err.Error()) })
+	_, err := WaitReady(ctx, cfg, Retry{Poll: 50 * time.Millisecond, Attempt: func(_ string, err error) error {
+		attempts = append(attempts, err.Error())
+		return nil
+	}})
 	if err == nil {
 		t.Fatal("login with a wrong password succeeded")
 	}
@@ -299,12 +302,13 @@ func TestWaitReadyRetriesUntilNodeListens(t *testing.T) {
 
 	started := make(chan *testServer, 1)
 	attempts := 0
-	c, err := WaitReady(testContext(t), lab.config(addr), 20*time.Millisecond, func(error) {
+	c, err := WaitReady(testContext(t), lab.config(addr), Retry{Poll: 20 * time.Millisecond, Attempt: func(string, error) error {
 		attempts++
 		if attempts == 1 {
 			started <- startServer(t, serverOptions{authorized: lab.signer.PublicKey(), addr: addr})
 		}
-	})
+		return nil
+	}})
 	if err != nil {
 		t.Fatal(err)
 	}

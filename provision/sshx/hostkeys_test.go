@@ -60,7 +60,7 @@ func TestTrustOnFirstUsePinsThenRefusesChangedKey(t *testing.T) {
 
 	// Waiting will not fix a changed key: WaitReady stops at once.
 	attempts := 0
-	if _, err := WaitReady(testContext(t), cfg, 0, func(error) { attempts++ }); !errors.As(err, &changed) || attempts != 0 {
+	if _, err := WaitReady(testContext(t), cfg, Retry{Attempt: func(string, error) error { attempts++; return nil }}); !errors.As(err, &changed) || attempts != 0 {
 		t.Errorf("WaitReady = %v after %d attempts", err, attempts)
 	}
 }

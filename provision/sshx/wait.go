@@ -9,35 +9,54 @@ import (
 	"golang.org/x/crypto/ssh"
 )
 
-// WaitReady dials until the node accepts the login or ctx ends, calling
-// attempt (if not nil) with each failure so callers can show progress. A
-// changed host key stops it at once: waiting will not fix that.
-func WaitReady(ctx context.Context, cfg Config, poll time.Duration, attempt func(err error)) (*Client, error) {
+// Retry says how WaitReady keeps dialing a node that does not answer yet.
+type Retry struct {
+	// Poll is the pause between tries (default 1 s).
+	Poll time.Duration
+	// Addrs are tried in turn, one per try (default: the Config's Addr).
+	Addrs []string
+	// Attempt, when set, sees each failed try; an error it returns ends the
+	// wait at once with that error (e.g. the VM stopped).
+	Attempt func(addr string, err error) error
+}
+
+// WaitReady dials until the node accepts the login or ctx ends: the one
+// polling loop of lvslab (boot waits and reconnects alike). A changed host
+// key stops it at once: waiting will not fix that.
+func WaitReady(ctx context.Context, cfg Config, r Retry) (*Client, error) {
 	cfg = cfg.withDefaults()
-	conn, err := dialUntil(ctx, cfg, poll, attempt)
+	conn, addr, err := dialUntil(ctx, cfg, r)
 	if err != nil {
 		return nil, err
 	}
+	cfg.Addr = addr
 	return &Client{cfg: cfg, conn: conn}, nil
 }
 
-func dialUntil(ctx context.Context, cfg Config, poll time.Duration, attempt func(err error)) (*ssh.Client, error) {
-	if poll <= 0 {
-		poll = time.Second
+func dialUntil(ctx context.Context, cfg Config, r Retry) (*ssh.Client, string, error) {
+	if r.Poll <= 0 {
+		r.Poll = time.Second
+	}
+	addrs := r.Addrs
+	if len(addrs) == 0 {
+		addrs = []string{cfg.Addr}
 	}
 	start := time.Now()
 	var prev error
 	for tries := 1; ; tries++ {
+		cfg.Addr = addrs[(tries-1)%len(addrs)]
 		conn, err := dial(ctx, cfg)
 		if err == nil {
-			return conn, nil
+			return conn, cfg.Addr, nil
 		}
 		var changed *HostKeyChangedError
 		if errors.As(err, &changed) {
-			return nil, err
+			return nil, "", err
 		}
-		if attempt != nil {
-			attempt(err)
+		if r.Attempt != nil {
+			if stop := r.Attempt(cfg.Addr, err); stop != nil {
+				return nil, "", stop
+			}
 		}
 		select {
 		case <-ctx.Done():
@@ -45,9 +64,9 @@ func dialUntil(ctx context.Context, cfg Config, poll time.Duration, attempt func
 			if errors.Is(err, context.DeadlineExceeded) && prev != nil {
 				err = prev
 			}
-			return nil, fmt.Errorf("gave up after %d tries in %s: %w",
+			return nil, "", fmt.Errorf("gave up after %d tries in %s: %w",
 				tries, time.Since(start).Round(time.Millisecond), err)
-		case <-time.After(poll):
+		case <-time.After(r.Poll):
 		}
 		prev = err
 	}
