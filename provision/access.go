@@ -71,7 +71,7 @@ func OpenAccess(conn *libvirt.Connect, lab string, opts AccessOptions) (*Access,
 }
 
 func newAccess(conn *libvirt.Connect, lab, stateDir string, file *topology.Lab) *Access {
-	return &Access{conn: conn, lab: lab, file: file, stateDir: stateDir, clients: map[string]*sshx.Client{}, waitFor: waitReady}
+	return &Access{conn: conn, lab: lab, file: file, stateDir: stateDir, clients: map[string]*sshx.Client{}, waitFor: waitReady, dialWindow: dialWindow}
 }
 
 // readTags (re)reads the tag of every domain of the lab.
@@ -114,8 +114,13 @@ func (a *Access) addresses(node string) []string {
 	return out
 }
 
+// dialWindow is how long Dial gives one try (TCP connect and handshake):
+// a TCG guest on a busy machine can take long to answer.
+const dialWindow = 30 * time.Second
+
 // Dial returns node's executor, connecting on first use; each of its
-// addresses is tried once.
+// addresses is tried once, for up to dialWindow (or StatusOptions'
+// DialTimeout).
 func (a *Access) Dial(ctx context.Context, node string) (*sshx.Client, error) {
 	tries := len(a.Addresses(node))
 	return a.connect(ctx, node, 0, func(_ string, err error) error {
