@@ -1,6 +1,7 @@
 package provision
 
 import (
+	"github.com/lvslab/lvslab/roles"
 	"github.com/lvslab/lvslab/roles/catalog"
 	"github.com/lvslab/lvslab/topology"
 )
@@ -11,7 +12,7 @@ import (
 // files that need no running service (sysctls, web page, IPVS rules), with
 // the commands that activate them.
 func firstBoot(lab *topology.Lab, node *topology.Node) ([]File, []string) {
-	files, cmds := catalog.FirstBoot(lab, node)
+	files, cmds := catalog.FirstBoot(roles.DesiredFor(lab, node))
 	var out []File
 	for _, f := range files {
 		out = append(out, File{Path: f.Path, Mode: f.Mode, Content: f.Content})

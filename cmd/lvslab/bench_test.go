@@ -37,6 +37,7 @@ import (
 	"github.com/lvslab/lvslab/provision"
 	"github.com/lvslab/lvslab/provision/image"
 	"github.com/lvslab/lvslab/provision/sshx"
+	"github.com/lvslab/lvslab/roles"
 	"github.com/lvslab/lvslab/roles/catalog"
 	"github.com/lvslab/lvslab/topology"
 )
@@ -271,7 +272,7 @@ func prepareFloor(t *testing.T, lab *topology.Lab) *floor {
 		}
 		var files []provision.File
 		// The same first boot as lvslab's seed: its files and commands.
-		roleFiles, cmds := catalog.FirstBoot(lab, node)
+		roleFiles, cmds := catalog.FirstBoot(roles.DesiredFor(lab, node))
 		for _, rf := range roleFiles {
 			files = append(files, provision.File{Path: rf.Path, Mode: rf.Mode, Content: rf.Content})
 		}

@@ -2,14 +2,15 @@ package catalog
 
 import "github.com/lvslab/lvslab/roles"
 
-// RestartNetworkd makes systemd-networkd apply its files again. networkctl
+// restartNetworkd makes systemd-networkd apply its files again. networkctl
 // would be gentler but needs D-Bus, which lab images leave out (seen:
 // "Failed to connect system bus"); systemctl reaches systemd without it.
-const RestartNetworkd = "systemctl restart systemd-networkd"
+const restartNetworkd = "systemctl restart systemd-networkd"
 
 // debian configures systemd-networkd, apt-get and apache2.
 var debian = family{
 	name:      Debian,
+	seeded:    true,
 	early:     debianEarly,
 	addresses: debianAddresses,
 	webServer: "apache2",
@@ -18,10 +19,14 @@ var debian = family{
 	ipvsAtBoot: func() []Step {
 		f := ipvsUnitFile()
 		return []Step{{
-			Name:    "ipvs boot unit",
-			Comment: "a unit that restores " + DebianRulesFile + " at boot",
-			File:    &f,
-			Apply:   []string{"systemctl daemon-reload"},
+			Name:      "ipvs boot unit",
+			Comment:   "a unit that restores " + DebianRulesFile + " at boot",
+			File:      &f,
+			Apply:     []string{"systemctl daemon-reload"},
+			FirstBoot: true,
+			// Enabled by hand: "systemctl enable" would reload systemd mid-boot.
+			Boot: []string{"mkdir -p /etc/systemd/system/multi-user.target.wants",
+				"ln -sf ../" + IPVSUnit + " /etc/systemd/system/multi-user.target.wants/" + IPVSUnit},
 		}, {
 			Name:    "ipvs at boot",
 			Comment: "enable the rules at boot",
@@ -53,41 +58,18 @@ func debianAddresses(st *roles.NodeState) []Step {
 	// Kernel settings come before any address: a real server must ignore
 	// ARP for the VIP before the VIP is on its lo (else the client may cache
 	// its MAC).
-	out := []Step{sysctlStep(st)}
+	sysctl := sysctlStep(st)
+	sysctl.FirstBoot, sysctl.Boot = true, []string{"sysctl -q -p " + SysctlFile}
+	out := []Step{sysctl}
 	// Addresses, down NICs and VIPs follow each other: Apply changes them
 	// together with one networkd restart.
-	for _, nic := range st.NICs {
+	out = append(out, nicSteps(st, func(nic roles.NICState) (*File, string, []string) {
+		f := networkFile(st, nic)
 		if nic.Down {
-			continue
+			return &f, downCheck(nic.Name), []string{restartNetworkd, "ip -4 addr flush dev " + nic.Name, "ip link set " + nic.Name + " down"}
 		}
-		f := networkFile(st, nic)
-		out = append(out, Step{
-			Name:      "address " + nic.Name,
-			Comment:   addressComment(st, nic),
-			File:      &f,
-			Check:     addressCheck(st, nic),
-			Apply:     []string{RestartNetworkd},
-			Readdress: true,
-			Address:   nic.Address.Addr().String(),
-			Settle:    true,
-		})
-	}
-	for _, nic := range st.NICs {
-		if !nic.Down {
-			continue
-		}
-		f := networkFile(st, nic)
-		out = append(out, Step{
-			Name:      "disable " + nic.Name,
-			Comment:   nic.Name + " stays down with no address",
-			File:      &f,
-			Check:     downCheck(nic.Name),
-			Apply:     []string{RestartNetworkd, "ip -4 addr flush dev " + nic.Name, "ip link set " + nic.Name + " down"},
-			Readdress: true,
-			Address:   st.PrimaryHost(),
-			Settle:    true,
-		})
-	}
+		return &f, addressCheck(st, nic), []string{restartNetworkd}
+	})...)
 	for _, dev := range virtualDevices(st) {
 		f := virtualNetworkFile(st, dev)
 		out = append(out, Step{
@@ -95,8 +77,8 @@ func debianAddresses(st *roles.NodeState) []Step {
 			Comment: vipComment(st, dev),
 			File:    &f,
 			Check:   exactAddrCheck(dev, aliasPrefixes(st, dev), false),
-			Apply:   []string{RestartNetworkd},
-			Settle:  true,
+			Apply:   []string{restartNetworkd},
+			Kind:    KindNetwork,
 		})
 	}
 	return out

@@ -9,7 +9,6 @@ import (
 	"github.com/lvslab/lvslab/roles"
 	"github.com/lvslab/lvslab/roles/ipvs"
 	"github.com/lvslab/lvslab/templates"
-	"github.com/lvslab/lvslab/topology"
 )
 
 // File is a guest file lvslab writes whole.
@@ -51,11 +50,7 @@ func render(name string, data any) string {
 // each NIC by MAC, and a .network file per NIC with its static address (or
 // kept down), the gateway and the director's VIP alias, DHCP off. Steps
 // writes byte-identical files, so the first configure finds them unchanged.
-func BootstrapFiles(lab *topology.Lab, node *topology.Node) []File {
-	return bootstrapFiles(roles.DesiredFor(lab, node))
-}
-
-func bootstrapFiles(st *roles.NodeState) []File {
+func BootstrapFiles(st *roles.NodeState) []File {
 	out := []File{hostnameFile(st)}
 	for _, nic := range st.NICs {
 		out = append(out, linkFile(nic))

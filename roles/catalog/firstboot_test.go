@@ -13,7 +13,7 @@ import (
 func TestFirstBootFilesAreStepFiles(t *testing.T) {
 	lab := rolestest.Lab(t, "tedu-nat")
 	for _, node := range lab.Nodes {
-		files, cmds := FirstBoot(lab, node)
+		files, cmds := FirstBoot(roles.DesiredFor(lab, node))
 		steps := Steps(roles.DesiredFor(lab, node), Debian)
 		for _, f := range files {
 			i := slices.IndexFunc(steps, func(s Step) bool { return s.File != nil && s.File.Path == f.Path })

@@ -27,10 +27,15 @@ var rhel = family{
 // rhelEarly: NetworkManager holds the addresses from the start; firewalld
 // and SELinux are relaxed as in the classroom VMs.
 func rhelEarly(st *roles.NodeState) []Step {
-	var out []Step
-	for _, nic := range st.NICs {
+	out := nicSteps(st, func(nic roles.NICState) (*File, string, []string) {
 		if nic.Down {
-			continue
+			return nil, `[ "$(nmcli -g connection.autoconnect connection show ` + nic.Name + `)" = no ] && ` + downCheck(nic.Name), []string{
+				nmcliEnsure(nic.Name),
+				"nmcli connection modify " + nic.Name + " connection.autoconnect no ipv4.method disabled ipv4.addresses '' ipv4.gateway '' ipv6.method ignore",
+				"nmcli connection down " + nic.Name + " || true",
+				"ip -4 addr flush dev " + nic.Name,
+				"ip link set " + nic.Name + " down",
+			}
 		}
 		addrs := []string{nic.Address.String()}
 		for _, a := range aliasesOn(st, nic.Name) {
@@ -40,40 +45,12 @@ func rhelEarly(st *roles.NodeState) []Step {
 		if st.GatewayNIC() == nic.Name {
 			gw = st.Gateway.String()
 		}
-		out = append(out, Step{
-			Name:    "address " + nic.Name,
-			Comment: addressComment(st, nic),
-			Check:   `[ "$(nmcli -g ipv4.method connection show ` + nic.Name + `)" = manual ] && ` + addressCheck(st, nic),
-			Apply: []string{
-				nmcliEnsure(nic.Name),
-				"nmcli connection modify " + nic.Name + " connection.autoconnect yes ipv4.method manual ipv4.addresses " + strings.Join(addrs, ",") + " ipv4.gateway " + gw + " ipv6.method ignore",
-				"nmcli connection up " + nic.Name,
-			},
-			Readdress: true,
-			Address:   nic.Address.Addr().String(),
-			Settle:    true,
-		})
-	}
-	for _, nic := range st.NICs {
-		if !nic.Down {
-			continue
+		return nil, `[ "$(nmcli -g ipv4.method connection show ` + nic.Name + `)" = manual ] && ` + addressCheck(st, nic), []string{
+			nmcliEnsure(nic.Name),
+			"nmcli connection modify " + nic.Name + " connection.autoconnect yes ipv4.method manual ipv4.addresses " + strings.Join(addrs, ",") + " ipv4.gateway " + gw + " ipv6.method ignore",
+			"nmcli connection up " + nic.Name,
 		}
-		out = append(out, Step{
-			Name:    "disable " + nic.Name,
-			Comment: nic.Name + " stays down with no address",
-			Check:   `[ "$(nmcli -g connection.autoconnect connection show ` + nic.Name + `)" = no ] && ` + downCheck(nic.Name),
-			Apply: []string{
-				nmcliEnsure(nic.Name),
-				"nmcli connection modify " + nic.Name + " connection.autoconnect no ipv4.method disabled ipv4.addresses '' ipv4.gateway '' ipv6.method ignore",
-				"nmcli connection down " + nic.Name + " || true",
-				"ip -4 addr flush dev " + nic.Name,
-				"ip link set " + nic.Name + " down",
-			},
-			Readdress: true,
-			Address:   st.PrimaryHost(),
-			Settle:    true,
-		})
-	}
+	})
 	out = append(out, Step{
 		Name:    "firewalld",
 		Comment: "off, as in the classroom VMs (or open the service port with firewall-cmd)",

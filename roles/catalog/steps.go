@@ -22,12 +22,33 @@ const (
 // OSFamilies lists the OS families Steps knows.
 var OSFamilies = []string{Debian, RHEL}
 
+// Kind tells how a step is applied.
+type Kind string
+
+// Kinds of step.
+const (
+	// KindCommand: the File is written when it differs and the Apply
+	// commands run when the Check fails; the check must then pass.
+	KindCommand Kind = ""
+	// KindService: a KindCommand whose change takes effect asynchronously
+	// (a service starting): its check is retried for a while.
+	KindService Kind = "service"
+	// KindNetwork: addresses through the network manager, asynchronous
+	// too; consecutive network steps are applied together (one restart,
+	// one detached run, one reconnect).
+	KindNetwork Kind = "network"
+	// KindIPVS: the table is loaded whole when empty, else edited with the
+	// fewest ipvsadm commands, and read back.
+	KindIPVS Kind = "ipvs"
+)
+
 // Step is one idempotent change, as plain data. A step is already done when
 // its File (if any) has the wanted content and its Check (if any) exits 0;
 // otherwise the File is written and the Apply commands run, in order.
 type Step struct {
 	Name    string `json:"name"`
 	Comment string `json:"comment,omitempty"`
+	Kind    Kind   `json:"kind,omitempty"`
 	// Check is a shell command whose exit status 0 means "already as desired".
 	Check string `json:"check,omitempty"`
 	// File is written whole when its current content differs.
@@ -41,12 +62,14 @@ type Step struct {
 	// the SSH session; run it detached and reconnect on Address.
 	Readdress bool   `json:"readdress,omitempty"`
 	Address   string `json:"address,omitempty"`
-	// Settle: the change takes effect asynchronously (networkd); the check
-	// is retried for a while after applying.
-	Settle bool `json:"settle,omitempty"`
-	// IPVS is set on the step that loads the IPVS rules: Apply then loads
-	// them whole into an empty table, or edits the table with the fewest
-	// ipvsadm commands, and reads them back.
+	// FirstBoot: the seed of lvslab's images writes File on the node's
+	// first boot, before sshd and the web server start, and runs Boot after
+	// it; the first configure then only compares it (under TCG every SSH
+	// command costs about a second). Steps that need a running system
+	// (services, networkd restarts) are left to configure.
+	FirstBoot bool     `json:"first_boot,omitempty"`
+	Boot      []string `json:"boot,omitempty"`
+	// IPVS are the services a KindIPVS step loads.
 	IPVS []ipvs.Service `json:"ipvs,omitempty"`
 	// RulesFile is the saved rules (ipvsadm-save form) the IPVS step
 	// restores from when the table is empty.
@@ -72,10 +95,10 @@ func Steps(st *roles.NodeState, osFamily string) []Step {
 	}
 	out = append(out, f.addresses(st)...)
 	if st.Web != nil {
-		out = append(out, webSteps(st, f.webServer, f.webPorts(st))...)
+		out = append(out, webSteps(st, f.webServer, f.webPorts(st), f.seeded)...)
 	}
 	if st.IPVS != nil || st.Role == topology.RoleDirector {
-		out = append(out, ipvsSteps(st, f.rulesFile)...)
+		out = append(out, ipvsSteps(st, f.rulesFile, f.seeded)...)
 		out = append(out, f.ipvsAtBoot()...)
 	}
 	return out
@@ -84,6 +107,8 @@ func Steps(st *roles.NodeState, osFamily string) []Step {
 // family is what an OS family puts into the one order of Steps.
 type family struct {
 	name string
+	// seeded: lvslab's images of this family apply the FirstBoot steps.
+	seeded bool
 	// early follows the hostname: how the family's network manager comes
 	// to own the NICs.
 	early func(st *roles.NodeState) []Step
@@ -95,6 +120,25 @@ type family struct {
 	rulesFile string
 	// ipvsAtBoot makes the saved rules come back at boot.
 	ipvsAtBoot func() []Step
+}
+
+// nicSteps bring a node's NICs under its network manager: each address,
+// then each NIC kept down. how gives a NIC's file (nil: none), check and
+// commands. They may change the address that carries the SSH session.
+func nicSteps(st *roles.NodeState, how func(nic roles.NICState) (*File, string, []string)) []Step {
+	var up, down []Step
+	for _, nic := range st.NICs {
+		f, check, apply := how(nic)
+		s := Step{Kind: KindNetwork, File: f, Check: check, Apply: apply, Readdress: true}
+		if nic.Down {
+			s.Name, s.Comment, s.Address = "disable "+nic.Name, nic.Name+" stays down with no address", st.PrimaryHost()
+			down = append(down, s)
+		} else {
+			s.Name, s.Comment, s.Address = "address "+nic.Name, addressComment(st, nic), nic.Address.Addr().String()
+			up = append(up, s)
+		}
+	}
+	return append(up, down...)
 }
 
 func addressComment(st *roles.NodeState, nic roles.NICState) string {
@@ -226,23 +270,21 @@ func sysctlStep(st *roles.NodeState) Step {
 
 // webSteps make a real server serve its page: the web server (apache2 or
 // httpd) listening on the real-server ports, restarted only when its ports
-// file changes.
-func webSteps(st *roles.NodeState, server string, ports File) []Step {
+// file changes. The seed may write the ports file and the page: the web
+// server starts after it.
+func webSteps(st *roles.NodeState, server string, ports File, seeded bool) []Step {
+	page := indexFile(st)
 	return []Step{
 		{
-			Name:    server + " ports",
-			Comment: "listen on the real-server port(s) " + portList(st.Web.Ports) + "; " + server + " restarts only when this changes",
-			File:    &ports,
-			Apply:   []string{"systemctl restart " + server},
+			Name:      server + " ports",
+			Comment:   "listen on the real-server port(s) " + portList(st.Web.Ports) + "; " + server + " restarts only when this changes",
+			File:      &ports,
+			Apply:     []string{"systemctl restart " + server},
+			FirstBoot: seeded,
 		},
-		indexStep(st),
+		{Name: "index.html", Comment: "the page that shows which real server answered", File: &page, FirstBoot: seeded},
 		serviceStep(server, listenCheck(st.Web.Ports), "the web server: enabled, running, listening on "+portList(st.Web.Ports)),
 	}
-}
-
-func indexStep(st *roles.NodeState) Step {
-	f := indexFile(st)
-	return Step{Name: "index.html", Comment: "the page that shows which real server answered", File: &f}
 }
 
 func serviceStep(unit, extraCheck, comment string) Step {
@@ -255,7 +297,7 @@ func serviceStep(unit, extraCheck, comment string) Step {
 		Comment: comment,
 		Check:   check,
 		Apply:   []string{"systemctl enable --now " + unit},
-		Settle:  true,
+		Kind:    KindService,
 	}
 }
 
@@ -294,8 +336,12 @@ func packagesStep(st *roles.NodeState, osFamily string) Step {
 	}
 }
 
-func ipvsSteps(st *roles.NodeState, rulesPath string) []Step {
+func ipvsSteps(st *roles.NodeState, rulesPath string, seeded bool) []Step {
 	f := rulesFile(st, rulesPath)
+	var boot []string
+	if seeded {
+		boot = []string{ipvs.RestoreFrom(rulesPath)}
+	}
 	var quoted []string
 	for _, op := range ipvs.Build(ipvs.SaveView(st.IPVS)) {
 		quoted = append(quoted, shell.Quote(op.Rule()))
@@ -312,12 +358,15 @@ func ipvsSteps(st *roles.NodeState, rulesPath string) []Step {
 	}
 	return []Step{
 		{
-			Name:    "ipvs rules file",
-			Comment: "the virtual services, saved in ipvsadm-save form",
-			File:    &f,
+			Name:      "ipvs rules file",
+			Comment:   "the virtual services, saved in ipvsadm-save form",
+			File:      &f,
+			FirstBoot: seeded,
+			Boot:      boot,
 		},
 		{
 			Name:      "ipvs",
+			Kind:      KindIPVS,
 			Comment:   "load the virtual services into the kernel",
 			Check:     check,
 			Apply:     []string{ipvs.ClearCommand, ipvs.RestoreFrom(rulesPath)},

@@ -43,7 +43,7 @@ func TestBootstrapFilesEqualStepFiles(t *testing.T) {
 		lab := rolestest.Lab(t, name)
 		for _, n := range lab.Nodes {
 			files := stepFiles(Steps(roles.DesiredFor(lab, n), Debian))
-			boot := BootstrapFiles(lab, n)
+			boot := BootstrapFiles(roles.DesiredFor(lab, n))
 			if len(boot) != 1+2*len(n.NICs) {
 				t.Errorf("%s/%s: %d bootstrap files", name, n.Name, len(boot))
 			}

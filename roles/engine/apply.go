@@ -71,7 +71,7 @@ func (r Result) ChangedSteps() []string {
 	return out
 }
 
-// How long Apply waits for a Settle or Readdress step's check to pass after
+// How long Apply waits for a service or network step's check to pass after
 // applying it (networkd and services apply asynchronously).
 var (
 	SettleAttempts = 30
@@ -170,7 +170,7 @@ func surveyChecks(ctx context.Context, exec Executor, steps []catalog.Step, from
 	var script strings.Builder
 	n := 0
 	for i, st := range steps {
-		if i < from || st.Check == "" || st.IPVS != nil {
+		if i < from || st.Check == "" || st.Kind == catalog.KindIPVS {
 			continue
 		}
 		fmt.Fprintf(&script, "echo %s%d; %s\n", surveyMark, i, checkCommand(st.Check))
@@ -209,7 +209,7 @@ const surveyMark = "lvslab-survey-"
 // applyStep checks a step (known, when not nil, is its check's verdict from
 // the survey) and applies it when it differs.
 func applyStep(ctx context.Context, exec Executor, step *catalog.Step, known *bool) (StepResult, error) {
-	if step.IPVS != nil {
+	if step.Kind == catalog.KindIPVS {
 		return applyIPVS(ctx, exec, step)
 	}
 	sr := StepResult{Name: step.Name, Status: StatusFailed}
@@ -307,7 +307,7 @@ func settle(ctx context.Context, exec Executor, step *catalog.Step) error {
 		return nil
 	}
 	attempts := 1
-	if step.Settle || step.Readdress {
+	if step.Kind == catalog.KindService || step.Kind == catalog.KindNetwork {
 		attempts = max(SettleAttempts, 1)
 	}
 	for try := 0; try < attempts; try++ {
@@ -329,9 +329,7 @@ func settle(ctx context.Context, exec Executor, step *catalog.Step) error {
 
 // networkStep tells whether a step changes addresses through the network
 // manager: consecutive ones are applied together.
-func networkStep(s *catalog.Step) bool {
-	return s.Readdress || (s.Settle && s.File != nil && len(s.Apply) == 1 && s.Apply[0] == catalog.RestartNetworkd)
-}
+func networkStep(s *catalog.Step) bool { return s.Kind == catalog.KindNetwork }
 
 // applyReaddressGroup applies consecutive network steps together:
 // their files written, their commands run once (one networkd restart, one

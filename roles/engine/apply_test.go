@@ -105,7 +105,7 @@ func directorSteps(t *testing.T, lab, osf string) (*roles.NodeState, []catalog.S
 
 func ipvsStep(t *testing.T, steps []catalog.Step) []catalog.Step {
 	for _, s := range steps {
-		if s.IPVS != nil {
+		if s.Kind == catalog.KindIPVS {
 			return []catalog.Step{s}
 		}
 	}
@@ -162,7 +162,7 @@ func TestApplyIPVSReadBackMismatch(t *testing.T) {
 }
 
 func TestApplyCheckStillFailing(t *testing.T) {
-	steps := []catalog.Step{{Name: "x", Check: "false-check", Apply: []string{"do-nothing"}, Settle: true}}
+	steps := []catalog.Step{{Name: "x", Check: "false-check", Apply: []string{"do-nothing"}, Kind: catalog.KindService}}
 	f := newFake() // never learns: the check keeps failing
 	SettleAttempts = 3
 	defer func() { SettleAttempts = 30 }()
