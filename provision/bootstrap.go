@@ -3,7 +3,6 @@ package provision
 import (
 	"github.com/lvslab/lvslab/roles"
 	"github.com/lvslab/lvslab/roles/catalog"
-	"github.com/lvslab/lvslab/topology"
 )
 
 // firstBoot is what the seed applies on the first boot of lvslab's images:
@@ -11,8 +10,8 @@ import (
 // static lab addresses (so it comes up without DHCP), and the configuration
 // files that need no running service (sysctls, web page, IPVS rules), with
 // the commands that activate them.
-func firstBoot(lab *topology.Lab, node *topology.Node) ([]File, []string) {
-	files, cmds := catalog.FirstBoot(roles.DesiredFor(lab, node))
+func firstBoot(st *roles.NodeState) ([]File, []string) {
+	files, cmds := catalog.FirstBoot(st)
 	var out []File
 	for _, f := range files {
 		out = append(out, File{Path: f.Path, Mode: f.Mode, Content: f.Content})

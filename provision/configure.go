@@ -13,7 +13,6 @@ import (
 	"github.com/lvslab/lvslab/roles"
 	"github.com/lvslab/lvslab/roles/catalog"
 	"github.com/lvslab/lvslab/roles/engine"
-	"github.com/lvslab/lvslab/topology"
 )
 
 // The SSH client is the engine's executor, and survives re-addressing.
@@ -35,17 +34,17 @@ type NodeOutcome struct {
 // to its desired state (roles) over its executor from acc, all nodes at
 // once. A node whose SSH address moved (NAT -> DR) has the new address
 // recorded, so the next command looks there first.
-func configureNodes(ctx context.Context, acc *Access, lab *topology.Lab, out io.Writer) ([]NodeOutcome, error) {
+func configureNodes(ctx context.Context, acc *Access, states []*roles.NodeState, out io.Writer) ([]NodeOutcome, error) {
 	w := &lockedWriter{w: out}
 	start := time.Now()
-	fmt.Fprintf(w, "configure: %d nodes\n", len(lab.Nodes))
-	res := make([]NodeOutcome, len(lab.Nodes))
+	fmt.Fprintf(w, "configure: %d nodes\n", len(states))
+	res := make([]NodeOutcome, len(states))
 	var wg sync.WaitGroup
-	for i, node := range lab.Nodes {
+	for i, st := range states {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			res[i] = configureNode(ctx, acc, lab, node, w)
+			res[i] = configureNode(ctx, acc, st, w)
 		}()
 	}
 	wg.Wait()
@@ -59,11 +58,11 @@ func configureNodes(ctx context.Context, acc *Access, lab *topology.Lab, out io.
 	return res, errors.Join(errs...)
 }
 
-func configureNode(ctx context.Context, acc *Access, lab *topology.Lab, node *topology.Node, w io.Writer) NodeOutcome {
-	o := NodeOutcome{Node: node.Name}
+func configureNode(ctx context.Context, acc *Access, st *roles.NodeState, w io.Writer) NodeOutcome {
+	o := NodeOutcome{Node: st.Name}
 	start := time.Now()
 	defer func() { o.Elapsed = time.Since(start) }()
-	x, err := acc.Dial(ctx, node.Name)
+	x, err := acc.Dial(ctx, st.Name)
 	if err == nil && x == nil {
 		err = errors.New("no SSH connection")
 	}
@@ -74,23 +73,23 @@ func configureNode(ctx context.Context, acc *Access, lab *topology.Lab, node *to
 	if o.OS, o.Err = engine.DetectOS(ctx, x); o.Err != nil {
 		return o
 	}
-	steps := catalog.Steps(roles.DesiredFor(lab, node), o.OS)
+	steps := catalog.Steps(st, o.OS)
 	o.Result, o.Err = engine.Apply(ctx, x, steps, func(ev engine.Event) {
 		if ev.Status != engine.StatusUnchanged {
-			fmt.Fprintf(w, "   %-10s %-8s %s\n", node.Name, ev.Status, ev.Step)
+			fmt.Fprintf(w, "   %-10s %-8s %s\n", st.Name, ev.Status, ev.Step)
 		}
 	})
-	if err := acc.Remember(node.Name); err != nil && o.Err == nil {
+	if err := acc.Remember(st.Name); err != nil && o.Err == nil {
 		o.Err = fmt.Errorf("record the new SSH address: %w", err)
 	}
 	elapsed := time.Since(start).Round(100 * time.Millisecond)
 	switch {
 	case o.Err != nil:
-		fmt.Fprintf(w, "   %-10s failed after %s: %v\n", node.Name, elapsed, o.Err)
+		fmt.Fprintf(w, "   %-10s failed after %s: %v\n", st.Name, elapsed, o.Err)
 	case o.Result.Changed():
-		fmt.Fprintf(w, "   %-10s changed (%s) in %s\n", node.Name, strings.Join(o.Result.ChangedSteps(), ", "), elapsed)
+		fmt.Fprintf(w, "   %-10s changed (%s) in %s\n", st.Name, strings.Join(o.Result.ChangedSteps(), ", "), elapsed)
 	default:
-		fmt.Fprintf(w, "   %-10s unchanged (%d steps checked, %s) in %s\n", node.Name, len(o.Result.Steps), o.OS, elapsed)
+		fmt.Fprintf(w, "   %-10s unchanged (%d steps checked, %s) in %s\n", st.Name, len(o.Result.Steps), o.OS, elapsed)
 	}
 	return o
 }

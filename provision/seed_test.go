@@ -14,6 +14,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/lvslab/lvslab/provision/sshx"
+	"github.com/lvslab/lvslab/roles"
 	"github.com/lvslab/lvslab/roles/shell"
 	"github.com/lvslab/lvslab/topology"
 )
@@ -266,7 +267,7 @@ func TestSeedNonRootUserWithPassword(t *testing.T) {
 }
 
 func seedFilesOf(lab *topology.Lab, node *topology.Node) []File {
-	files, _ := firstBoot(lab, node)
+	files, _ := firstBoot(roles.DesiredFor(lab, node))
 	return files
 }
 
@@ -275,7 +276,7 @@ func seedFilesOf(lab *topology.Lab, node *topology.Node) []File {
 func TestInitScriptActivatesDirectorRules(t *testing.T) {
 	c := testSeedConfig(t)
 	c.Node = c.Lab.Node("lvs1")
-	c.Files, c.Commands = firstBoot(c.Lab, c.Node)
+	c.Files, c.Commands = firstBoot(roles.DesiredFor(c.Lab, c.Node))
 	files, err := SeedFiles(c)
 	if err != nil {
 		t.Fatal(err)

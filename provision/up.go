@@ -17,6 +17,7 @@ import (
 
 	"github.com/lvslab/lvslab/provision/image"
 	"github.com/lvslab/lvslab/provision/sshx"
+	"github.com/lvslab/lvslab/roles"
 	"github.com/lvslab/lvslab/topology"
 )
 
@@ -162,6 +163,7 @@ type run struct {
 // nodeRun is one node's state in a run.
 type nodeRun struct {
 	node       *topology.Node
+	desired    *roles.NodeState // computed once: the seed and configure both use it
 	domain     string
 	exists     bool   // the domain existed before this run
 	state      string // its state then
@@ -470,6 +472,7 @@ func (planNodes) run(r *run) error {
 	for _, node := range r.lab.Nodes {
 		n := &nodeRun{
 			node:       node,
+			desired:    roles.DesiredFor(r.lab, node),
 			domain:     DomainName(r.lab.Name, node.Name),
 			consoleLog: ConsoleLog(r.opts.LogDir, r.lab.Name, node.Name),
 		}
@@ -608,7 +611,7 @@ func (ensureSeeds) run(r *run) error {
 				return fmt.Errorf("pin host key of %s in %s: %w", n.node.Name, r.knownHosts, err)
 			}
 		}
-		files, cmds := firstBoot(r.lab, n.node)
+		files, cmds := firstBoot(n.desired)
 		iso, err := BuildSeedISO(SeedConfig{
 			Lab: r.lab, Node: n.node, InstanceID: n.tag.InstanceID,
 			AuthorizedKey: r.authKey, HostKeyPrivate: string(priv), HostKeyPublic: n.hostPub,
@@ -798,8 +801,12 @@ func (configure) run(r *run) error {
 	if r.opts.VMsOnly {
 		return nil
 	}
+	var states []*roles.NodeState
+	for _, n := range r.nodes {
+		states = append(states, n.desired)
+	}
 	var err error
-	r.configured, err = configureNodes(r.ctx, r.access, r.lab, r.out)
+	r.configured, err = configureNodes(r.ctx, r.access, states, r.out)
 	return err
 }
 
