@@ -122,6 +122,9 @@ const dialWindow = 30 * time.Second
 // addresses is tried once, for up to dialWindow (or StatusOptions'
 // DialTimeout).
 func (a *Access) Dial(ctx context.Context, node string) (*sshx.Client, error) {
+	if err := a.vmDown(node); err != nil {
+		return nil, err
+	}
 	tries := len(a.Addresses(node))
 	return a.connect(ctx, node, 0, func(_ string, err error) error {
 		if tries--; tries <= 0 {

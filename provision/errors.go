@@ -101,3 +101,37 @@ func bridgeOwner(conn *libvirt.Connect, bridge string) string {
 	}
 	return fmt.Sprintf(" (not a libvirt network: an address of this host's own networking lies in the lab's range)%s", way)
 }
+
+// vmDown says why node cannot answer SSH when libvirt knows its VM and the
+// VM is not running: "web1's VM tedu-web1 is shut off: run \"lvslab up
+// tedu-nat\"" — at once, instead of an SSH timeout minutes later. It is nil
+// when the VM runs, when a connection to it is open already, or when
+// libvirt does not know it (a node lvslab did not make is only reached over
+// SSH).
+func (a *Access) vmDown(node string) error {
+	a.mu.Lock()
+	_, open := a.clients[node]
+	file, tag := a.file, a.tags[node]
+	a.mu.Unlock()
+	if open || a.conn == nil {
+		return nil
+	}
+	name := DomainName(a.lab, node)
+	d, err := a.conn.LookupDomainByName(name)
+	if err != nil {
+		return nil
+	}
+	defer d.Free()
+	state, _, err := d.GetState()
+	if err != nil || state == libvirt.DOMAIN_RUNNING {
+		return nil
+	}
+	up := "lvslab up"
+	switch {
+	case file != nil:
+		up += " " + strings.TrimPrefix(file.File, "embedded:")
+	case tag.Tag.File != "":
+		up += " " + strings.TrimPrefix(tag.Tag.File, "embedded:")
+	}
+	return fmt.Errorf("%s's VM %s is %s: run %q to start it", node, name, stateName(state), up)
+}

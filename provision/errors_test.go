@@ -1,6 +1,7 @@
 package provision
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -8,6 +9,9 @@ import (
 
 	"libvirt.org/go/libvirt"
 	"libvirt.org/go/libvirtxml"
+
+	"github.com/lvslab/lvslab/provision/sshx"
+	"github.com/lvslab/lvslab/topology"
 )
 
 func TestExplainNetworkInUseNamesTheLabThatHoldsIt(t *testing.T) {
@@ -75,5 +79,48 @@ func TestExplainNetworkInUseNamesTheLabThatHoldsIt(t *testing.T) {
 	kvm := Explain(nil, libvirt.Error{Code: libvirt.ERR_INTERNAL_ERROR, Message: "process exited while connecting to monitor: Could not access KVM kernel module: No such file or directory"})
 	if !strings.Contains(kvm.Error(), "--accel tcg") {
 		t.Errorf("KVM: %q", kvm)
+	}
+}
+
+// verify, drill and status reach nodes through Access.Dial: a VM that is
+// shut off is said at once, with the way out, and no SSH is tried.
+func TestDialSaysTheVMIsShutOff(t *testing.T) {
+	conn := testConn(t)
+	opts := testOptions(t, &fakeGuests{})
+	lab := mustLab(t, "tedu-nat")
+	if _, err := Up(context.Background(), conn, lab, opts); err != nil {
+		t.Fatal(err)
+	}
+	d, err := conn.LookupDomainByName(DomainName("tedu", "web1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Destroy(); err != nil {
+		t.Fatal(err)
+	}
+	d.Free()
+	for _, file := range []*topology.Lab{lab, nil} {
+		acc, err := OpenAccess(conn, "tedu", AccessOptions{Home: opts.Home, File: file})
+		if err != nil {
+			t.Fatal(err)
+		}
+		dialled := 0
+		acc.waitFor = func(context.Context, sshx.Config, sshx.Retry) (*sshx.Client, string, error) {
+			dialled++
+			return nil, "", errors.New("i/o timeout")
+		}
+		_, err = acc.Dial(context.Background(), "web1")
+		if want := `web1's VM tedu-web1 is shut off: run "lvslab up tedu-nat" to start it`; err == nil || err.Error() != want {
+			t.Errorf("Dial web1: %v, want %q", err, want)
+		}
+		if dialled != 0 {
+			t.Error("SSH was tried on a VM that is shut off")
+		}
+		// A running VM is dialled as before.
+		acc.Dial(context.Background(), "web2")
+		if dialled != 1 {
+			t.Errorf("web2 runs: dialled %d times, want 1", dialled)
+		}
+		acc.Close()
 	}
 }

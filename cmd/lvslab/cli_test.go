@@ -10,7 +10,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/urfave/cli/v2"
+
 	"github.com/lvslab/lvslab/labs"
+	"github.com/lvslab/lvslab/provision"
 )
 
 // issue 14: an unknown command is exit code 2, names the nearest command.
@@ -236,5 +239,22 @@ func TestGlobalFlagsAfterTheCommand(t *testing.T) {
 		if !strings.Contains(help, w) {
 			t.Errorf("lvslab --help does not teach %s", w)
 		}
+	}
+}
+
+// status is exit code 1 when a VM is not running or SSH does not answer.
+func TestStatusVerdict(t *testing.T) {
+	up := provision.NodeStatus{Node: "lvs1", State: "running", SSH: "192.168.4.5:22"}
+	mute := provision.NodeStatus{Node: "web1", State: "running", SSHError: "i/o timeout"}
+	if err := statusVerdict([]*provision.LabStatus{{Lab: "tedu", Nodes: []provision.NodeStatus{up}}}); err != nil {
+		t.Errorf("all up: %v", err)
+	}
+	if err := statusVerdict(nil); err != nil {
+		t.Errorf("no lab: %v", err)
+	}
+	err := statusVerdict([]*provision.LabStatus{{Lab: "tedu", File: "labs/my.yaml", Nodes: []provision.NodeStatus{up, mute}}})
+	if coder, ok := err.(cli.ExitCoder); !ok || coder.ExitCode() != 1 ||
+		err.Error() != `lvslab status: lab tedu: web1 does not answer SSH ("lvslab up labs/my.yaml" starts and configures them)` {
+		t.Errorf("SSH down: %v", err)
 	}
 }

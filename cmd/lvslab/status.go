@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -25,19 +24,21 @@ first), and whether lvslab logs in with the lab's key and pinned host key (2 s
 per address); then the lab's networks and disks. With a lab file, nodes that have no VM yet are listed as missing. With
 no LAB, every lvslab lab of this libvirt is shown.
 
+Exit codes: 0 every node's VM runs and answers SSH, 1 one does not (each is
+named on stderr), 2 status could not run.
+
 Examples:
    lvslab status                    # every lab
    lvslab status tedu-nat
    lvslab status --name tedu --output json`,
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			connectFlag(),
 			&cli.StringFlag{Name: "name", Usage: "the lab's `NAME`"},
-			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "text", Usage: "`FORMAT`: text or json"},
-		},
+		}, outputFlags(outputText, outputJSON)...),
 		Action: func(c *cli.Context) error {
-			format := c.String("output")
-			if format != "text" && format != "json" {
-				return cli.Exit(fmt.Sprintf("--output %q: use text or json", format), 2)
+			format, err := output(c, outputText, outputJSON)
+			if err != nil {
+				return err
 			}
 			var file *topology.Lab
 			var names []string
@@ -70,9 +71,10 @@ Examples:
 				all = append(all, st)
 			}
 			if format == "json" {
-				enc := json.NewEncoder(c.App.Writer)
-				enc.SetIndent("", "  ")
-				return enc.Encode(all)
+				if err := writeJSON(c.App.Writer, all); err != nil {
+					return err
+				}
+				return statusVerdict(all)
 			}
 			if len(all) == 0 {
 				fmt.Fprintln(c.App.Writer, "no lvslab lab found (\"lvslab up\" makes one)")
@@ -80,9 +82,40 @@ Examples:
 			for _, st := range all {
 				printStatus(c.App.Writer, st)
 			}
-			return nil
+			return statusVerdict(all)
 		},
 	}
+}
+
+// statusVerdict is exit code 1, with the reasons, when a node's VM is not
+// running or lvslab cannot log in to it: CI can trust "lvslab status".
+func statusVerdict(all []*provision.LabStatus) error {
+	var labsDown []string
+	for _, st := range all {
+		var down []string
+		for _, n := range st.Nodes {
+			switch {
+			case n.State == "missing":
+				down = append(down, n.Node+" has no VM")
+			case n.State != "running":
+				down = append(down, fmt.Sprintf("%s's VM is %s", n.Node, n.State))
+			case n.SSH == "":
+				down = append(down, n.Node+" does not answer SSH")
+			}
+		}
+		if len(down) == 0 {
+			continue
+		}
+		up := "lvslab up LAB"
+		if st.File != "" {
+			up = "lvslab up " + strings.TrimPrefix(st.File, "embedded:")
+		}
+		labsDown = append(labsDown, fmt.Sprintf("lab %s: %s (%q starts and configures them)", st.Lab, strings.Join(down, ", "), up))
+	}
+	if len(labsDown) == 0 {
+		return nil
+	}
+	return cli.Exit("lvslab status: "+strings.Join(labsDown, "; "), 1)
 }
 
 func printStatus(w io.Writer, st *provision.LabStatus) {

@@ -78,7 +78,7 @@ Examples:
 
 // verifyFlags are shared by verify and every drill step.
 func verifyFlags() []cli.Flag {
-	return []cli.Flag{
+	return append([]cli.Flag{
 		connectFlag(),
 		&cli.IntFlag{Name: "requests", Aliases: []string{"n"}, Value: verify.DefaultRequests,
 			Usage: fmt.Sprintf("requests per service (%d..%d); the default is a multiple of the usual weight sums", verify.MinRequests, verify.MaxRequests)},
@@ -86,15 +86,14 @@ func verifyFlags() []cli.Flag {
 		&cli.DurationFlag{Name: "timeout", Usage: "bound of each service's request loop (default: from --requests and --prober)"},
 		&cli.StringFlag{Name: "client", Usage: "the client `NODE` to send requests from (default: the lab's first client)"},
 		&cli.StringSliceFlag{Name: "service", Usage: "verify only this service `NAME` (repeatable)"},
-		&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: verify.OutputText, Usage: "`FORMAT`: text or json"},
 		&cli.StringFlag{Name: "junit", Usage: "also write a JUnit XML `FILE`, a testcase per check"},
-	}
+	}, outputFlags(verify.OutputText, verify.OutputJSON)...)
 }
 
 func verifyOptions(c *cli.Context) (verify.Options, string, error) {
-	format := c.String("output")
-	if format != verify.OutputText && format != verify.OutputJSON {
-		return verify.Options{}, "", cli.Exit(fmt.Sprintf("--output %q: use text or json", format), 2)
+	format, err := output(c, verify.OutputText, verify.OutputJSON)
+	if err != nil {
+		return verify.Options{}, "", err
 	}
 	n := c.Int("requests")
 	if n < verify.MinRequests || n > verify.MaxRequests {
