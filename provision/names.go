@@ -1,9 +1,6 @@
 package provision
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
-	"fmt"
 	"strings"
 
 	"github.com/lvslab/lvslab/topology"
@@ -54,25 +51,7 @@ func volumeOwner(name string) (lab, node string, ok bool) {
 	return lab, node, true
 }
 
-// BridgeName is the host bridge of a lab network: the lab's own name when the
-// lab file gives one, else "lv" + 8 hex digits of a hash of the lab name + "-"
-// + the network's index in the file, e.g. "lv1a2b3c4d-0". It is stable (the
-// same lab always gets the same bridges), at most 15 characters (the kernel's
-// limit) and differs between labs.
-func BridgeName(lab *topology.Lab, nw *topology.Network) string {
-	if nw.Bridge != "" {
-		return nw.Bridge
-	}
-	index := 0
-	for i, n := range lab.Networks {
-		if n.Name == nw.Name {
-			index = i
-		}
-	}
-	return derivedBridge(lab.Name, index)
-}
-
-func derivedBridge(lab string, index int) string {
-	sum := sha256.Sum256([]byte("lvslab-bridge/" + lab))
-	return fmt.Sprintf("lv%s-%d", hex.EncodeToString(sum[:4]), index)
-}
+// BridgeName is the host bridge of a lab network (topology.Lab.Bridge: the
+// file's own name, else one derived from the lab's name and the network's
+// index, e.g. "lv1a2b3c4d-0").
+func BridgeName(lab *topology.Lab, nw *topology.Network) string { return lab.Bridge(nw) }

@@ -37,7 +37,7 @@ func TestBridgeNameShortStableDistinct(t *testing.T) {
 		}
 	}
 	// The longest lab name (20) with many networks stays within 15.
-	if b := derivedBridge(strings.Repeat("x", 20), 99); len(b) > 15 {
+	if b := topology.DerivedBridge(strings.Repeat("x", 20), 99); len(b) > 15 {
 		t.Errorf("%q too long", b)
 	}
 	// A lab's own bridge name wins.

@@ -23,11 +23,31 @@ const (
 )
 
 var (
-	labNameRe  = regexp.MustCompile(`^[a-z][a-z0-9-]{0,19}$`)
-	nodeNameRe = regexp.MustCompile(`^[a-z][a-z0-9-]{0,30}$`)
+	labNameRe = regexp.MustCompile(`^[a-z][a-z0-9-]{0,19}$`)
+	// A node name is its hostname: a DNS label, so no '-' at the end.
+	nodeNameRe = regexp.MustCompile(`^[a-z]([a-z0-9-]{0,29}[a-z0-9])?$`)
 	nicNameRe  = regexp.MustCompile(`^[a-z][a-z0-9]{0,12}[0-9]$`)
 	bridgeRe   = regexp.MustCompile(`^[a-zA-Z0-9_.-]{1,15}$`)
+	// loginRe is a portable POSIX login name (useradd's own rule, shorter).
+	loginRe = regexp.MustCompile(`^[a-z_][a-z0-9_-]{0,31}$`)
 )
+
+// kernelDevices are the fallback devices the kernel's tunnel modules create
+// by themselves (ipip makes tunl0, the device a TUN real server puts the VIP
+// on): a NIC of that name would collide with them.
+var kernelDevices = []string{"tunl0", "gre0", "gretap0", "erspan0", "sit0", "ip6tnl0", "ip6gre0"}
+
+// reservedRanges are IPv4 ranges that cannot be a lab network.
+var reservedRanges = []struct {
+	prefix netip.Prefix
+	what   string
+}{
+	{netip.MustParsePrefix("0.0.0.0/8"), "the \"this network\" range 0.0.0.0/8"},
+	{netip.MustParsePrefix("127.0.0.0/8"), "the loopback range 127.0.0.0/8"},
+	{netip.MustParsePrefix("169.254.0.0/16"), "the link-local range 169.254.0.0/16"},
+	{netip.MustParsePrefix("224.0.0.0/4"), "the multicast range 224.0.0.0/4"},
+	{netip.MustParsePrefix("240.0.0.0/4"), "the reserved range 240.0.0.0/4"},
+}
 
 // build turns the raw decoded file into a Lab, recording every problem.
 func (d *document) build(raw *rawLab) *Lab {
@@ -46,13 +66,20 @@ func (d *document) build(raw *rawLab) *Lab {
 	if lab.Image == "" {
 		lab.Image = DefaultImage
 	}
+	if err := CheckImage(lab.Image); err != nil {
+		d.add("image", "%s", err)
+	}
 	if lab.Login.User == "" {
 		lab.Login.User = DefaultUser
+	} else if !loginRe.MatchString(lab.Login.User) {
+		d.add("login.user", "%q is not a POSIX login name: use lower-case letters, digits, '_' and '-', starting with a letter or '_', at most 32 characters", lab.Login.User)
 	}
 	d.buildNetworks(raw, lab)
 	d.buildNodes(raw, lab)
 	d.buildServices(raw, lab)
 	d.checkUnique(lab)
+	d.checkBridges(lab)
+	d.checkPages(lab)
 	d.checkRoles(lab)
 	for i, s := range lab.Services {
 		d.checkMode(lab, s, fmt.Sprintf("services[%d]", i))
@@ -72,7 +99,7 @@ func (d *document) buildNetworks(raw *rawLab, lab *Lab) {
 			continue
 		}
 		if !nodeNameRe.MatchString(name) {
-			d.add(path, "%q is not a usable network name: use lower-case letters, digits and '-'", name)
+			d.add(path, "%q is not a usable network name: use lower-case letters, digits and '-', starting with a letter and not ending with '-'", name)
 		}
 		nw := &Network{Name: name, Bridge: rn.Bridge}
 		cidr, err := netip.ParsePrefix(rn.CIDR)
@@ -85,6 +112,8 @@ func (d *document) buildNetworks(raw *rawLab, lab *Lab) {
 			d.add(path+".cidr", "%s is too small for a lab network: use /30 or larger (/24 is usual)", rn.CIDR)
 		case cidr.Masked() != cidr:
 			d.add(path+".cidr", "%s has host bits set: the network is %s", rn.CIDR, cidr.Masked())
+		case reservedRange(cidr) != "":
+			d.add(path+".cidr", "%s is in %s, which no lab network can use: take a private range like 192.168.4.0/24 or 10.0.0.0/24", cidr, reservedRange(cidr))
 		default:
 			nw.CIDR = cidr
 		}
@@ -101,8 +130,12 @@ func (d *document) buildNetworks(raw *rawLab, lab *Lab) {
 		} else if nw.CIDR.IsValid() {
 			nw.Host = lastUsable(nw.CIDR) // the classroom convention: .254 on a /24
 		}
-		if rn.Bridge != "" && !bridgeRe.MatchString(rn.Bridge) {
+		switch {
+		case rn.Bridge == "":
+		case !bridgeRe.MatchString(rn.Bridge):
 			d.add(path+".bridge", "%q is not a usable bridge name: at most 15 letters, digits, '-', '_' or '.'", rn.Bridge)
+		case rn.Bridge == "." || rn.Bridge == ".." || rn.Bridge == "lo":
+			d.add(path+".bridge", "%q is not a usable bridge name: the kernel keeps it (\".\" and \"..\" are folder names, lo is the loopback)", rn.Bridge)
 		}
 		for _, other := range lab.Networks {
 			if other.CIDR.IsValid() && nw.CIDR.IsValid() && other.CIDR.Overlaps(nw.CIDR) {
@@ -125,9 +158,9 @@ func (d *document) buildNodes(raw *rawLab, lab *Lab) {
 			continue
 		}
 		if !nodeNameRe.MatchString(name) {
-			d.add(path, "%q is not a usable node name (it becomes the hostname): use lower-case letters, digits and '-'", name)
+			d.add(path, "%q is not a usable node name (it becomes the hostname): use lower-case letters, digits and '-', starting with a letter and not ending with '-', at most 31", name)
 		}
-		n := &Node{Name: name, Role: rn.Role, Memory: rn.Memory, VCPUs: rn.VCPUs}
+		n := &Node{Name: name, Role: rn.Role, Memory: DefaultMemoryMiB, VCPUs: DefaultVCPUs}
 		switch rn.Role {
 		case RoleClient, RoleDirector, RoleWeb:
 		case "":
@@ -139,15 +172,19 @@ func (d *document) buildNodes(raw *rawLab, lab *Lab) {
 			}
 			d.add(path+".role", "%s", msg)
 		}
-		if n.Memory == 0 {
-			n.Memory = DefaultMemoryMiB
-		} else if n.Memory < 128 || n.Memory > 16384 {
-			d.add(path+".memory", "%d MiB is out of range: use 128 to 16384", n.Memory)
+		if rn.Memory != nil {
+			if *rn.Memory < 128 || *rn.Memory > 16384 {
+				d.add(path+".memory", "%d MiB is out of range: use 128 to 16384 (leave memory out for %d)", *rn.Memory, DefaultMemoryMiB)
+			} else {
+				n.Memory = *rn.Memory
+			}
 		}
-		if n.VCPUs == 0 {
-			n.VCPUs = DefaultVCPUs
-		} else if n.VCPUs < 1 || n.VCPUs > 8 {
-			d.add(path+".vcpus", "%d is out of range: use 1 to 8", n.VCPUs)
+		if rn.VCPUs != nil {
+			if *rn.VCPUs < 1 || *rn.VCPUs > 8 {
+				d.add(path+".vcpus", "%d is out of range: use 1 to 8 (leave vcpus out for %d)", *rn.VCPUs, DefaultVCPUs)
+			} else {
+				n.VCPUs = *rn.VCPUs
+			}
 		}
 		if len(rn.NICs) == 0 {
 			d.add(path+".nics", "node %s needs at least one NIC", name)
@@ -169,6 +206,8 @@ func (d *document) buildNodes(raw *rawLab, lab *Lab) {
 				d.add(path+".gateway", "%s is the node's own address: a gateway is another machine", gw)
 			case n.NICFor(gw) == nil && len(n.Addresses()) > 0:
 				d.add(path+".gateway", "%s is not on any network of %s (%s): a gateway must be directly reachable", gw, name, prefixList(n))
+			case n.NICFor(gw) != nil && !usableIn(gw, n.NICFor(gw).Address.Masked()):
+				d.add(path+".gateway", "%s is the network or broadcast address of %s, not a host that can route", gw, n.NICFor(gw).Address.Masked())
 			default:
 				n.Gateway = gw
 			}
@@ -189,6 +228,8 @@ func (d *document) buildNIC(lab *Lab, node, name string, rn *rawNIC) *NIC {
 	path := "nodes." + node + ".nics." + name
 	if !nicNameRe.MatchString(name) {
 		d.add(path, "%q is not a usable interface name: like eth0 or ens3 (letters then a number, at most 14)", name)
+	} else if slices.Contains(kernelDevices, name) {
+		d.add(path, "%s is the name of a device the kernel makes itself (tunl0 holds the VIP of a TUN real server): name the NIC eth0, eth1, ...", name)
 	}
 	if rn == nil {
 		d.add(path, "NIC %s needs a network", name)
@@ -235,6 +276,8 @@ func (d *document) buildNIC(lab *Lab, node, name string, rn *rawNIC) *NIC {
 			d.add(path+".mac", "%q is not a MAC address like 52:54:00:12:34:56", rn.MAC)
 		case hw[0]&1 == 1:
 			d.add(path+".mac", "%s is a multicast address: a NIC needs a unicast MAC (even first byte)", rn.MAC)
+		case slices.Equal(hw, make(net.HardwareAddr, 6)):
+			d.add(path+".mac", "%s is the all-zero MAC, which no NIC may have: leave mac out for a derived one, or use 52:54:00:xx:xx:xx", rn.MAC)
 		default:
 			nic.MAC = hw.String()
 		}
@@ -441,6 +484,57 @@ func (d *document) checkRoles(lab *Lab) {
 	if len(lab.NodesWithRole(RoleWeb)) == 0 {
 		d.add("nodes", "no node has role web: an LVS lab needs real servers")
 	}
+}
+
+// checkBridges refuses two networks on one host bridge: the one the file
+// names, or the one lvslab derives for a network that names none.
+func (d *document) checkBridges(lab *Lab) {
+	owner := map[string]string{}
+	for _, nw := range lab.Networks {
+		if nw.Bridge == "" {
+			owner[lab.Bridge(nw)] = nw.Name
+		}
+	}
+	for _, nw := range lab.Networks {
+		if nw.Bridge == "" {
+			continue
+		}
+		other, taken := owner[nw.Bridge]
+		switch {
+		case taken && lab.Network(other).Bridge == "":
+			d.add("networks."+nw.Name+".bridge", "%s is the bridge lvslab derives for network %s: pick another name, or leave bridge out", nw.Bridge, other)
+		case taken:
+			d.add("networks."+nw.Name+".bridge", "%s is already the bridge of network %s: each network needs a bridge of its own", nw.Bridge, other)
+		default:
+			owner[nw.Bridge] = nw.Name
+		}
+	}
+}
+
+// checkPages refuses web nodes that serve the same (or an empty) page:
+// verify tells the real servers apart by the page that answers.
+func (d *document) checkPages(lab *Lab) {
+	seen := map[string]string{}
+	for _, n := range lab.NodesWithRole(RoleWeb) {
+		p := strings.TrimSpace(n.Page)
+		switch other, dup := seen[p]; {
+		case p == "":
+			d.add("nodes."+n.Name+".page", "an empty page: the client could not tell %s's replies from the others'; leave page out for the node's name", n.Name)
+		case dup:
+			d.add("nodes."+n.Name+".page", "the same page as %s: the client could not tell which one answered; give each web node a page of its own", other)
+		default:
+			seen[p] = n.Name
+		}
+	}
+}
+
+func reservedRange(p netip.Prefix) string {
+	for _, r := range reservedRanges {
+		if r.prefix.Overlaps(p) {
+			return r.what
+		}
+	}
+	return ""
 }
 
 func usableIn(a netip.Addr, p netip.Prefix) bool {

@@ -45,8 +45,8 @@ type rawNode struct {
 	NICs    map[string]*rawNIC `yaml:"nics"`
 	Gateway string             `yaml:"gateway"`
 	Page    *string            `yaml:"page"`
-	Memory  int                `yaml:"memory"`
-	VCPUs   int                `yaml:"vcpus"`
+	Memory  *int               `yaml:"memory"`
+	VCPUs   *int               `yaml:"vcpus"`
 }
 
 type rawNIC struct {

@@ -2,6 +2,7 @@ package topology
 
 import (
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -16,6 +17,9 @@ func (d *document) checkMode(lab *Lab, s *Service, path string) {
 	if s.VIP.IsValid() {
 		d.checkVIP(lab, dir, s, path)
 	}
+	if s.Mode == ModeNAT {
+		d.checkNATClients(lab, s, vipNetwork(dir, s))
+	}
 	for j, r := range s.RealServers {
 		rs := lab.Node(r.Node)
 		if rs == nil || rs.Role != RoleWeb {
@@ -24,7 +28,7 @@ func (d *document) checkMode(lab *Lab, s *Service, path string) {
 		rpath := path + ".real_servers[" + strconv.Itoa(j) + "]"
 		switch s.Mode {
 		case ModeNAT:
-			d.checkNATRealServer(dir, rs, rpath)
+			d.checkNATRealServer(dir, rs, vipNetwork(dir, s), rpath)
 		case ModeDR:
 			if r.Port != s.Port {
 				d.add(rpath+".port", "DR cannot change the port (%d -> %d): the director only rewrites the MAC address, so the real server sees the VIP's port", s.Port, r.Port)
@@ -58,15 +62,29 @@ func (d *document) checkVIP(lab *Lab, dir *Node, s *Service, path string) {
 		d.add(path+".vip", "%s is on none of director %s's networks (%s): clients reach the VIP through one of them", s.VIP, dir.Name, prefixList(dir))
 		return
 	}
+	if !usableIn(s.VIP, nic.Address.Masked()) {
+		d.add(path+".vip", "%s is the network or broadcast address of %s: a VIP is a host address clients connect to", s.VIP, nic.Address.Masked())
+		return
+	}
 	if nw := lab.Network(nic.Network); nw != nil && nw.Host == s.VIP {
 		d.add(path+".vip", "%s is the host machine's address on %s", s.VIP, nw.Name)
 	}
 	switch s.Mode {
 	case ModeNAT:
+		vipOnRSNet := false
 		for _, r := range s.RealServers {
-			if rs := lab.Node(r.Node); rs != nil && rs.NICFor(s.VIP) != nil && rs.Role == RoleWeb {
+			rs := lab.Node(r.Node)
+			if rs == nil || rs.Role != RoleWeb || rs.NICFor(s.VIP) == nil {
+				continue
+			}
+			if len(natDIPs(dir, rs, nic.Network)) > 0 {
+				// Dual-homed: it has the director's inside network too; its
+				// address on the VIP's side is what is wrong.
+				out := rs.NICFor(s.VIP)
+				d.add("nodes."+rs.Name+".nics."+out.Name+".address", "%s puts %s on %s, the VIP's network: in NAT a real server sits only behind the director, and its replies to clients there would go out directly instead of back through the director to be rewritten; give %s no address", out.Address.Addr(), rs.Name, out.Network, out.Name)
+			} else if !vipOnRSNet {
+				vipOnRSNet = true
 				d.add(path+".vip", "%s is on the real servers' network %s: in NAT the VIP faces the clients and the real servers sit on the other side of the director", s.VIP, nic.Network)
-				return
 			}
 		}
 	case ModeDR, ModeTUN:
@@ -76,18 +94,73 @@ func (d *document) checkVIP(lab *Lab, dir *Node, s *Service, path string) {
 	}
 }
 
-func (d *document) checkNATRealServer(dir, rs *Node, rpath string) {
-	dip := RealServerGateway(dir, rs)
-	if !dip.IsValid() {
-		d.add(rpath+".node", "director %s has no address on %s's network: in NAT the director must sit on the real servers' network to rewrite their replies", dir.Name, rs.Name)
+func (d *document) checkNATRealServer(dir, rs *Node, vipNet, rpath string) {
+	dips := natDIPs(dir, rs, vipNet)
+	if len(dips) == 0 {
+		if vipNet == "" || rs.NICOn(vipNet) == nil { // else checkVIP said it
+			d.add(rpath+".node", "director %s has no address on %s's network: in NAT the director must sit on the real servers' network to rewrite their replies", dir.Name, rs.Name)
+		}
 		return
 	}
 	gwPath := "nodes." + rs.Name + ".gateway"
+	var list []string
+	for _, a := range dips {
+		list = append(list, a.String())
+	}
 	switch {
 	case !rs.Gateway.IsValid():
-		d.add(gwPath, "missing: in NAT %s must route its replies through the director, gateway %s", rs.Name, dip)
-	case rs.Gateway != dip:
-		d.add(gwPath, "%s is not the director's address on this network (%s): in NAT replies must go back through the director to be rewritten", rs.Gateway, dip)
+		d.add(gwPath, "missing: in NAT %s must route its replies through the director, gateway %s", rs.Name, dips[0])
+	case !slices.Contains(dips, rs.Gateway):
+		d.add(gwPath, "%s is not the director's address on %s's network (%s): in NAT replies must go back through the director to be rewritten", rs.Gateway, rs.Name, strings.Join(list, " or "))
+	}
+}
+
+// natDIPs are the director's addresses on the networks it shares with a
+// real server, but for the VIP's network: the gateways a NAT real server
+// may route its replies through.
+func natDIPs(dir, rs *Node, vipNet string) []netip.Addr {
+	var out []netip.Addr
+	for _, c := range rs.NICs {
+		if c.Address.IsValid() && c.Network != vipNet {
+			if dc := dir.NICOn(c.Network); dc != nil {
+				out = append(out, dc.Address.Addr())
+			}
+		}
+	}
+	return out
+}
+
+// vipNetwork is the network of the director's NIC that holds the VIP's
+// subnet, or "" (a firewall-mark service, or a VIP off its networks).
+func vipNetwork(dir *Node, s *Service) string {
+	if !s.VIP.IsValid() {
+		return ""
+	}
+	if c := dir.NICFor(s.VIP); c != nil {
+		return c.Network
+	}
+	return ""
+}
+
+// checkNATClients refuses a client with an address on a NAT real server's
+// subnet: the real server answers it directly, not through the director,
+// so the reply keeps the real server's address and the client drops it.
+// On the VIP's own network the real server is the one at fault (checkVIP).
+func (d *document) checkNATClients(lab *Lab, s *Service, vipNet string) {
+	for _, cl := range lab.NodesWithRole(RoleClient) {
+		for _, c := range cl.NICs {
+			if !c.Address.IsValid() || c.Network == vipNet {
+				continue
+			}
+			for _, r := range s.RealServers {
+				rs := lab.Node(r.Node)
+				if rs == nil || rs.Role != RoleWeb || rs.NICFor(c.Address.Addr()) == nil {
+					continue
+				}
+				d.add("nodes."+cl.Name+".nics."+c.Name+".address", "%s puts %s on %s, the network of NAT real server %s (%s): %s would answer it directly, not through the director, so the reply is never rewritten and the client drops it (the classic asymmetric reply); give %s no address, or move the client to the VIP's network", c.Address.Addr(), cl.Name, c.Network, rs.Name, rs.NICFor(c.Address.Addr()).Address.Addr(), rs.Name, c.Name)
+				break
+			}
+		}
 	}
 }
 

@@ -176,9 +176,34 @@ func TestValidationRules(t *testing.T) {
 		{"real server twice", mutate(t, nat, "{node: web2, weight: 2}", "{node: web1, weight: 2}"), "services[0].real_servers[1].node", "listed twice", 0},
 		{"no real servers", mutate(t, nat, "    real_servers:\n      - {node: web1, weight: 1}\n      - {node: web2, weight: 2}\n", "    real_servers: []\n"), "services[0].real_servers", "at least one real server", 0},
 		{"duplicate service", strings.Replace(nat, "services:\n", "services:\n  - {vip: 192.168.4.5, port: 80, mode: nat, real_servers: [{node: web1}]}\n", 1), "services[1]", "same virtual service", 0},
+		// Accepted though wrong, until issue 14.
+		{"login user with a newline", mutate(t, nat, "image: debian-12\n", "image: debian-12\nlogin: {user: \"bob\\n  - name: evil\"}\n"), "login.user", "not a POSIX login name", 8},
+		{"login user climbing folders", mutate(t, nat, "image: debian-12\n", "image: debian-12\nlogin: {user: ../../etc}\n"), "login.user", "not a POSIX login name", 8},
+		{"image name up refuses", mutate(t, nat, "image: debian-12", `image: "debian 12; rm -rf ~"`), "image", `invalid image name "debian 12; rm -rf ~"`, 7},
+		{"image path with a newline", mutate(t, nat, "image: debian-12", `image: "/srv/disk\n.qcow2"`), "image", "control characters", 7},
+		{"same bridge twice", mutate(t, nat, "host: 192.168.4.254}", "host: 192.168.4.254, bridge: br-lab}", "host: 192.168.2.254}", "host: 192.168.2.254, bridge: br-lab}"),
+			"networks.private2.bridge", "already the bridge of network private1", 10},
+		{"bridge lvslab derives for another network", mutate(t, nat, "host: 192.168.2.254}", "host: 192.168.2.254, bridge: "+DerivedBridge("tedu", 0)+"}"),
+			"networks.private2.bridge", "the bridge lvslab derives for network private1", 10},
+		{"bridge named ..", mutate(t, nat, "host: 192.168.4.254}", "host: 192.168.4.254, bridge: '..'}"), "networks.private1.bridge", "the kernel keeps it", 9},
+		{"loopback network", mutate(t, nat, "cidr: 192.168.4.0/24", "cidr: 127.0.2.0/24"), "networks.private1.cidr", "the loopback range 127.0.0.0/8", 9},
+		{"multicast network", mutate(t, nat, "cidr: 192.168.4.0/24", "cidr: 224.1.1.0/24"), "networks.private1.cidr", "the multicast range", 9},
+		{"vip is the broadcast address", mutate(t, dr, "vip: 192.168.4.15", "vip: 192.168.4.255"), "services[0].vip", "network or broadcast address of 192.168.4.0/24", 40},
+		{"gateway is the broadcast address", mutate(t, nat, "gateway: 192.168.4.5", "gateway: 192.168.4.255"), "nodes.client1.gateway", "network or broadcast address", 17},
+		{"all-zero mac", mutate(t, nat, "eth0: {network: private1, address: 192.168.4.10/24}", "eth0: {network: private1, address: 192.168.4.10/24, mac: '00:00:00:00:00:00'}"),
+			"nodes.client1.nics.eth0.mac", "all-zero MAC", 15},
+		{"nic named tunl0 in a TUN lab", mutate(t, dr, "mode: dr", "mode: tun", "      eth1: {network: private2}\n    gateway: 192.168.4.254\n    page: \"192.168.2.100\"", "      tunl0: {network: private2}\n    gateway: 192.168.4.254\n    page: \"192.168.2.100\""),
+			"nodes.web1.nics.tunl0", "a device the kernel makes itself", 28},
+		{"node name ending with a dash", mutate(t, nat, "  client1:\n", "  client1-:\n"), "nodes.client1-", "not ending with '-'", 12},
+		{"memory 0", mutate(t, nat, "    role: client\n", "    role: client\n    memory: 0\n"), "nodes.client1.memory", "0 MiB is out of range: use 128 to 16384 (leave memory out for 512)", 14},
+		{"vcpus 0", mutate(t, nat, "    role: client\n", "    role: client\n    vcpus: 0\n"), "nodes.client1.vcpus", "0 is out of range: use 1 to 8 (leave vcpus out for 1)", 14},
+		{"two web nodes with one page", mutate(t, nat, `page: "apache web server2"`, `page: "192.168.2.100"`), "nodes.web2.page", "the same page as web1", 36},
+		{"empty page", mutate(t, nat, `page: "apache web server2"`, `page: "  "`), "nodes.web2.page", "an empty page", 36},
 		// NAT rules.
+		{"nat client on the real servers' network", mutate(t, nat, "      eth1: {network: private2}\n    gateway: 192.168.4.5", "      eth1: {network: private2, address: 192.168.2.10/24}\n    gateway: 192.168.4.5"),
+			"nodes.client1.nics.eth1.address", "the classic asymmetric reply", 16},
 		{"nat gateway not director", mutate(t, nat, "    gateway: 192.168.2.5\n    page: \"192.168.2.100\"", "    gateway: 192.168.2.1\n    page: \"192.168.2.100\""),
-			"nodes.web1.gateway", "not the director's address on this network (192.168.2.5)", 0},
+			"nodes.web1.gateway", "not the director's address on web1's network (192.168.2.5)", 0},
 		{"nat gateway missing", mutate(t, nat, "    gateway: 192.168.2.5\n    page: \"192.168.2.100\"", "    page: \"192.168.2.100\""),
 			"nodes.web1.gateway", "must route its replies through the director, gateway 192.168.2.5", 0},
 		{"nat director off the rs network", mutate(t, nat, "eth1: {network: private2, address: 192.168.2.5/24}", "eth1: {network: private2}"),
@@ -211,6 +236,18 @@ func TestValidationRules(t *testing.T) {
 			}
 			t.Errorf("no problem at %s containing %q; got:\n%v", c.path, c.msg, ps)
 		})
+	}
+}
+
+// A NAT web server with an address on the VIP's network as well as behind
+// the director: that address is the mistake, not its (right) gateway.
+func TestDualHomedNATWebServer(t *testing.T) {
+	src := mutate(t, readTestdata(t, "nat.yaml"), "      eth0: {network: private1}\n      eth1: {network: private2, address: 192.168.2.100/24}",
+		"      eth0: {network: private1, address: 192.168.4.100/24}\n      eth1: {network: private2, address: 192.168.2.100/24}")
+	ps := problemsOf(t, src)
+	want := "lab.yaml:26:42: nodes.web1.nics.eth0.address: 192.168.4.100 puts web1 on private1, the VIP's network: in NAT a real server sits only behind the director"
+	if len(ps) != 1 || !strings.HasPrefix(ps[0].String(), want) {
+		t.Errorf("got:\n%v\nwant only %s...", ps, want)
 	}
 }
 

@@ -5,11 +5,11 @@
 package image
 
 import (
-	"fmt"
 	"io"
 	"os"
 	"path/filepath"
-	"regexp"
+
+	"github.com/lvslab/lvslab/topology"
 )
 
 // Defaults used when Options leave a field empty.
@@ -73,15 +73,9 @@ func DefaultDir() string {
 	return filepath.Join(cache, "lvslab", "images")
 }
 
-var validName = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,62}$`)
-
-// CheckName rejects names that would not make a plain folder name.
-func CheckName(name string) error {
-	if !validName.MatchString(name) {
-		return fmt.Errorf("invalid image name %q: use lower-case letters, digits, '.', '_' and '-' (for example %q)", name, DefaultName)
-	}
-	return nil
-}
+// CheckName rejects names that would not make a plain folder name (the
+// rule of a lab's image: value, which validate applies too).
+func CheckName(name string) error { return topology.CheckImageName(name) }
 
 func (o Options) withDefaults() Options {
 	if o.Name == "" {

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/lvslab/lvslab/topology"
 )
 
 // Kind tells where a lab's disk comes from.
@@ -43,11 +45,7 @@ var ErrNotBuilt = errors.New("image not built")
 
 // IsPath tells whether a lab's image: value names a file rather than a built
 // image.
-func IsPath(nameOrPath string) bool {
-	return strings.ContainsRune(nameOrPath, '/') ||
-		strings.HasSuffix(nameOrPath, ".qcow2") || strings.HasSuffix(nameOrPath, ".img") ||
-		strings.HasSuffix(nameOrPath, ".raw")
-}
+func IsPath(nameOrPath string) bool { return topology.ImageIsPath(nameOrPath) }
 
 // Resolve turns a lab's image: value into the files to boot. A value with a
 // slash or a disk file suffix is a path to the user's own disk; anything else
