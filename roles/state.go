@@ -7,6 +7,7 @@ package roles
 
 import (
 	"net/netip"
+	"slices"
 	"strconv"
 
 	"github.com/lvslab/lvslab/roles/ipvs"
@@ -257,21 +258,15 @@ func (st *NodeState) addSysctl(key, value string) {
 }
 
 func (st *NodeState) addPort(p uint16) {
-	for _, q := range st.Web.Ports {
-		if q == p {
-			return
-		}
+	if !slices.Contains(st.Web.Ports, p) {
+		st.Web.Ports = append(st.Web.Ports, p)
 	}
-	st.Web.Ports = append(st.Web.Ports, p)
 }
 
 func (st *NodeState) addModule(m string) {
-	for _, q := range st.Modules {
-		if q == m {
-			return
-		}
+	if !slices.Contains(st.Modules, m) {
+		st.Modules = append(st.Modules, m)
 	}
-	st.Modules = append(st.Modules, m)
 }
 
 // NIC returns the state of the NIC with that name, or nil.

@@ -302,61 +302,8 @@ func (d *document) buildServices(raw *rawLab, lab *Lab) {
 			continue
 		}
 		s := &Service{Name: rs.Name, Protocol: strings.ToLower(rs.Protocol), Mode: strings.ToLower(rs.Mode), Scheduler: strings.ToLower(rs.Scheduler)}
-		if s.Protocol == "" {
-			s.Protocol = DefaultProtocol
-		}
-		if s.Protocol != "tcp" && s.Protocol != "udp" {
-			d.add(path+".protocol", "%q is not a protocol: use tcp or udp", rs.Protocol)
-		}
-		switch {
-		case rs.FWMark < 0 || rs.FWMark > 0xffffffff:
-			d.add(path+".fwmark", "%d is out of range: a firewall mark is 1 to 4294967295", rs.FWMark)
-		case rs.FWMark > 0 && rs.VIP != "":
-			d.add(path+".fwmark", "give either vip (with port) or fwmark, not both: a firewall-mark service matches packets by mark")
-		default:
-			s.FWMark = uint32(rs.FWMark)
-		}
-		if rs.VIP != "" {
-			vip, err := netip.ParseAddr(rs.VIP)
-			if err != nil || !vip.Is4() {
-				d.add(path+".vip", "%q is not an IPv4 address (the VIP has no prefix length here; see vip_prefix)", rs.VIP)
-			} else {
-				s.VIP = vip
-			}
-		} else if s.FWMark == 0 {
-			d.add(path+".vip", "missing: the virtual IP the clients connect to (or a fwmark)")
-		}
-		switch {
-		case rs.Port == nil && s.FWMark == 0:
-			d.add(path+".port", "missing: the service port, like 80")
-		case rs.Port != nil && s.FWMark != 0:
-			d.add(path+".port", "a firewall-mark service has no port of its own: the mark selects the packets")
-		case rs.Port != nil && (*rs.Port < 1 || *rs.Port > 65535):
-			d.add(path+".port", "%d is out of range: use 1 to 65535", *rs.Port)
-		case rs.Port != nil:
-			s.Port = uint16(*rs.Port)
-		}
-		switch s.Mode {
-		case ModeNAT, ModeDR, ModeTUN:
-		case "":
-			d.add(path+".mode", "missing: nat, dr or tun")
-		default:
-			d.add(path+".mode", "%q is not a mode: use nat, dr or tun", rs.Mode)
-		}
-		if s.Scheduler == "" {
-			s.Scheduler = DefaultScheduler
-		} else if !slices.Contains(ipvs.Schedulers, s.Scheduler) {
-			msg := fmt.Sprintf("%q is not a kernel IPVS scheduler: use one of %s", rs.Scheduler, strings.Join(ipvs.Schedulers, " "))
-			if sg := suggest(s.Scheduler, ipvs.Schedulers); sg != "" {
-				msg += fmt.Sprintf(" (did you mean %q?)", sg)
-			}
-			d.add(path+".scheduler", "%s", msg)
-		}
-		if rs.Persistence < 0 || rs.Persistence > 31536000 {
-			d.add(path+".persistence", "%d is out of range: seconds from 1 to 31536000, or 0 for none", rs.Persistence)
-		} else {
-			s.Persistence = int(rs.Persistence)
-		}
+		d.serviceAddress(rs, s, path)
+		d.serviceScheduling(rs, s, path)
 		s.VIPPrefix = 32
 		if rs.VIPPrefix != nil {
 			if *rs.VIPPrefix < 1 || *rs.VIPPrefix > 32 {
@@ -377,6 +324,70 @@ func (d *document) buildServices(raw *rawLab, lab *Lab) {
 			}
 		}
 		lab.Services = append(lab.Services, s)
+	}
+}
+
+// serviceAddress reads what identifies a service: protocol, VIP and port,
+// or a firewall mark.
+func (d *document) serviceAddress(rs *rawService, s *Service, path string) {
+	if s.Protocol == "" {
+		s.Protocol = DefaultProtocol
+	}
+	if s.Protocol != "tcp" && s.Protocol != "udp" {
+		d.add(path+".protocol", "%q is not a protocol: use tcp or udp", rs.Protocol)
+	}
+	switch {
+	case rs.FWMark < 0 || rs.FWMark > 0xffffffff:
+		d.add(path+".fwmark", "%d is out of range: a firewall mark is 1 to 4294967295", rs.FWMark)
+	case rs.FWMark > 0 && rs.VIP != "":
+		d.add(path+".fwmark", "give either vip (with port) or fwmark, not both: a firewall-mark service matches packets by mark")
+	default:
+		s.FWMark = uint32(rs.FWMark)
+	}
+	if rs.VIP != "" {
+		vip, err := netip.ParseAddr(rs.VIP)
+		if err != nil || !vip.Is4() {
+			d.add(path+".vip", "%q is not an IPv4 address (the VIP has no prefix length here; see vip_prefix)", rs.VIP)
+		} else {
+			s.VIP = vip
+		}
+	} else if s.FWMark == 0 {
+		d.add(path+".vip", "missing: the virtual IP the clients connect to (or a fwmark)")
+	}
+	switch {
+	case rs.Port == nil && s.FWMark == 0:
+		d.add(path+".port", "missing: the service port, like 80")
+	case rs.Port != nil && s.FWMark != 0:
+		d.add(path+".port", "a firewall-mark service has no port of its own: the mark selects the packets")
+	case rs.Port != nil && (*rs.Port < 1 || *rs.Port > 65535):
+		d.add(path+".port", "%d is out of range: use 1 to 65535", *rs.Port)
+	case rs.Port != nil:
+		s.Port = uint16(*rs.Port)
+	}
+}
+
+// serviceScheduling reads how a service forwards and schedules.
+func (d *document) serviceScheduling(rs *rawService, s *Service, path string) {
+	switch s.Mode {
+	case ModeNAT, ModeDR, ModeTUN:
+	case "":
+		d.add(path+".mode", "missing: nat, dr or tun")
+	default:
+		d.add(path+".mode", "%q is not a mode: use nat, dr or tun", rs.Mode)
+	}
+	if s.Scheduler == "" {
+		s.Scheduler = DefaultScheduler
+	} else if !slices.Contains(ipvs.Schedulers, s.Scheduler) {
+		msg := fmt.Sprintf("%q is not a kernel IPVS scheduler: use one of %s", rs.Scheduler, strings.Join(ipvs.Schedulers, " "))
+		if sg := suggest(s.Scheduler, ipvs.Schedulers); sg != "" {
+			msg += fmt.Sprintf(" (did you mean %q?)", sg)
+		}
+		d.add(path+".scheduler", "%s", msg)
+	}
+	if rs.Persistence < 0 || rs.Persistence > 31536000 {
+		d.add(path+".persistence", "%d is out of range: seconds from 1 to 31536000, or 0 for none", rs.Persistence)
+	} else {
+		s.Persistence = int(rs.Persistence)
 	}
 }
 

@@ -106,24 +106,22 @@ type RealServer struct {
 	Lower  int    // lower connection threshold (-y), 0 = none
 }
 
-// Node returns the node with that name, or nil.
-func (l *Lab) Node(name string) *Node {
-	for _, n := range l.Nodes {
-		if n.Name == name {
-			return n
-		}
+// find returns the first item that matches, or nil.
+func find[T any](items []*T, match func(*T) bool) *T {
+	if i := slices.IndexFunc(items, match); i >= 0 {
+		return items[i]
 	}
 	return nil
 }
 
+// Node returns the node with that name, or nil.
+func (l *Lab) Node(name string) *Node {
+	return find(l.Nodes, func(n *Node) bool { return n.Name == name })
+}
+
 // Network returns the network with that name, or nil.
 func (l *Lab) Network(name string) *Network {
-	for _, n := range l.Networks {
-		if n.Name == name {
-			return n
-		}
-	}
-	return nil
+	return find(l.Networks, func(n *Network) bool { return n.Name == name })
 }
 
 // NodesWithRole lists the nodes of a role in file order.
@@ -139,32 +137,17 @@ func (l *Lab) NodesWithRole(role string) []*Node {
 
 // NIC returns the node's NIC with that name, or nil.
 func (n *Node) NIC(name string) *NIC {
-	for _, c := range n.NICs {
-		if c.Name == name {
-			return c
-		}
-	}
-	return nil
+	return find(n.NICs, func(c *NIC) bool { return c.Name == name })
 }
 
 // NICOn returns the node's configured NIC on a network, or nil.
 func (n *Node) NICOn(network string) *NIC {
-	for _, c := range n.NICs {
-		if c.Network == network && c.Address.IsValid() {
-			return c
-		}
-	}
-	return nil
+	return find(n.NICs, func(c *NIC) bool { return c.Network == network && c.Address.IsValid() })
 }
 
 // NICFor returns the configured NIC whose subnet holds addr, or nil.
 func (n *Node) NICFor(addr netip.Addr) *NIC {
-	for _, c := range n.NICs {
-		if c.Address.IsValid() && c.Address.Masked().Contains(addr) {
-			return c
-		}
-	}
-	return nil
+	return find(n.NICs, func(c *NIC) bool { return c.Address.IsValid() && c.Address.Masked().Contains(addr) })
 }
 
 // Addresses lists the node's configured addresses in NIC order.
@@ -179,14 +162,7 @@ func (n *Node) Addresses() []netip.Addr {
 }
 
 // HasAddress tells whether one of the node's NICs carries addr.
-func (n *Node) HasAddress(addr netip.Addr) bool {
-	for _, a := range n.Addresses() {
-		if a == addr {
-			return true
-		}
-	}
-	return false
-}
+func (n *Node) HasAddress(addr netip.Addr) bool { return slices.Contains(n.Addresses(), addr) }
 
 // Director returns the director that carries a service: the one director of
 // the lab (validation refuses labs where this is ambiguous).

@@ -2,6 +2,7 @@ package verify
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/lvslab/lvslab/roles/ipvs"
@@ -181,148 +182,29 @@ func orders(n int, known bool) [][]int {
 // Expect computes what a scheduler promises for reqs sequential requests
 // from one client. dests are in the kernel's list order when orderKnown.
 func Expect(sched string, persistence int, dests []Dest, reqs int, orderKnown bool) Expectation {
-	n := len(dests)
-	e := Expectation{Scheduler: sched, Persistence: persistence, Start: dests, Quiet: true}
-	weights := make([]int, n)
-	sum, live := 0, 0
-	for i, d := range dests {
-		weights[i] = d.Weight
-		if d.Active+d.Inactive > 0 {
-			e.Quiet = false
-		}
-		if d.Weight > 0 {
-			sum += d.Weight
-			live++
-		}
-	}
-	e.Share = make([]float64, n)
-	if live == 0 {
+	t := newTable(dests, reqs, orderKnown)
+	e := Expectation{Scheduler: sched, Persistence: persistence, Start: dests, Quiet: t.quiet, Share: make([]float64, len(dests))}
+	switch {
+	case t.live == 0:
 		e.Kind = KindSingle
 		e.Promise = "no real server has a weight above 0: every request is refused"
-		e.Min, e.Max = make([]int, n), make([]int, n)
+		e.Min, e.Max = make([]int, len(dests)), make([]int, len(dests))
 		return e
-	}
-	if persistence > 0 {
+	case persistence > 0:
 		e.Kind = KindSingle
 		e.Candidates = liveIndices(dests)
 		e.Promise = fmt.Sprintf("persistence %ds: every request from this client goes to the one server its first connection was given", persistence)
 		return e
 	}
-	cycle := func(build func([]int) []int, share func(i int) float64) {
-		e.Kind = KindCycle
-		for i := range dests {
-			e.Share[i] = share(i)
-		}
-		e.Min, e.Max = nil, nil
-		for _, ord := range orders(n, orderKnown) {
-			w := make([]int, n)
-			for pos, idx := range ord {
-				w[pos] = weights[idx]
-			}
-			c := build(w)
-			for k := range c {
-				c[k] = ord[c[k]]
-			}
-			e.Cycles = append(e.Cycles, c)
-			lo, hi := WindowRange(c, n, reqs)
-			if e.Min == nil {
-				e.Min, e.Max = lo, hi
-				continue
-			}
-			for i := range lo {
-				e.Min[i], e.Max[i] = min(e.Min[i], lo[i]), max(e.Max[i], hi[i])
-			}
-		}
-	}
 	switch sched {
-	case "rr":
-		cycle(ipvs.RRCycle, func(i int) float64 {
-			if weights[i] > 0 {
-				return float64(reqs) / float64(live)
-			}
-			return 0
-		})
-		e.Promise = fmt.Sprintf("round robin: each of the %d servers with weight > 0 in turn, equal shares (±1), a repeating sequence", live)
-	case "wrr":
-		cycle(ipvs.WRRCycle, func(i int) float64 { return float64(reqs) * float64(weights[i]) / float64(sum) })
-		e.Promise = fmt.Sprintf("weighted round robin: shares in proportion to the weights %s, the kernel's repeating sequence %s", weightList(dests), e.cycleText(dests))
-	case "lc", "wlc":
-		e.Kind = KindLeast
-		for i := range dests {
-			if weights[i] > 0 {
-				if sched == "lc" {
-					e.Share[i] = float64(reqs) / float64(live)
-				} else {
-					e.Share[i] = float64(reqs) * float64(weights[i]) / float64(sum)
-				}
-			}
-		}
-		how := "the server with the fewest connections (256 x active + inactive; closed ones stay inactive for about 2 minutes)"
-		if sched == "wlc" {
-			how = "the server with the fewest connections per unit of weight (256 x active + inactive, divided by the weight)"
-		}
-		e.Promise = "each new connection goes to " + how
-		if e.Quiet {
-			e.Min, e.Max = predictRange(sched, dests, reqs, orderKnown)
-			if orderKnown {
-				e.Predicted = SimulateLeast(sched, dests, reqs)
-			}
-			if sched == "lc" {
-				e.Promise += "; from a quiet table sequential requests even out: equal shares (±1)"
-			} else {
-				e.Promise += "; from a quiet table sequential requests follow the weights " + weightList(dests)
-			}
-		} else {
-			e.Promise += "; the table is not quiet (" + tableText(dests) + "), so servers with fewer connections catch up first"
-		}
-	case "sed", "fo", "ovf", "nq":
-		e.Kind = KindSingle
-		allIdle := true
-		for _, d := range dests {
-			if d.Active > 0 {
-				allIdle = false
-			}
-		}
-		switch {
-		case !allIdle:
-			e.Candidates = liveIndices(dests)
-		case sched == "nq":
-			// the first idle server of the list
-			if orderKnown {
-				e.Candidates = []int{SimulateLeast(sched, dests, 1)[0]}
-			} else {
-				e.Candidates = liveIndices(dests)
-			}
-		default:
-			e.Candidates = heaviest(dests)
-			if orderKnown {
-				e.Candidates = []int{SimulateLeast(sched, dests, 1)[0]}
-			}
-		}
-		switch sched {
-		case "sed":
-			e.Promise = "shortest expected delay counts only active connections: short sequential requests all go to the heaviest server"
-		case "nq":
-			e.Promise = "never queue takes the first idle server of the kernel's list: short sequential requests all go to it"
-		case "fo":
-			e.Promise = "weighted failover: every request goes to the available server with the highest weight"
-		case "ovf":
-			e.Promise = "weighted overflow: every request goes to the highest-weight server until its active connections reach its weight"
-		}
+	case ipvs.RoundRobin, ipvs.WeightedRoundRobin:
+		t.expectCycle(&e)
+	case ipvs.LeastConnection, ipvs.WeightedLeastConnection:
+		t.expectLeast(&e)
+	case ipvs.ShortestExpectedDelay, ipvs.WeightedFailover, ipvs.WeightedOverflow, ipvs.NeverQueue:
+		t.expectOne(&e)
 	default: // lblc, lblcr, dh, sh, mh and anything unknown
-		e.Kind = KindSingle
-		e.Candidates = liveIndices(dests)
-		switch sched {
-		case "sh", "mh":
-			e.Promise = "source hashing: one client address always maps to the same server"
-		case "dh":
-			e.Promise = "destination hashing: one VIP always maps to the same server"
-		case "lblc", "lblcr":
-			e.Promise = "locality-based: one destination address stays on its server until that server is overloaded"
-		default:
-			e.Promise = "scheduler " + sched + ": only checked that servers of weight 0 get nothing"
-			e.Candidates = nil
-		}
+		expectHashed(&e, dests)
 	}
 	if e.Kind == KindSingle && len(e.Candidates) > 0 {
 		for _, c := range e.Candidates {
@@ -330,6 +212,149 @@ func Expect(sched string, persistence int, dests []Dest, reqs int, orderKnown bo
 		}
 	}
 	return e
+}
+
+// table is the destinations an expectation starts from.
+type table struct {
+	dests      []Dest
+	weights    []int
+	sum, live  int // total weight, destinations of weight > 0
+	reqs       int
+	orderKnown bool
+	quiet      bool // no connection on the table
+}
+
+func newTable(dests []Dest, reqs int, orderKnown bool) *table {
+	t := &table{dests: dests, weights: make([]int, len(dests)), reqs: reqs, orderKnown: orderKnown, quiet: true}
+	for i, d := range dests {
+		t.weights[i] = d.Weight
+		if d.Active+d.Inactive > 0 {
+			t.quiet = false
+		}
+		if d.Weight > 0 {
+			t.sum += d.Weight
+			t.live++
+		}
+	}
+	return t
+}
+
+// expectCycle: rr and wrr follow the kernel's cycle from wherever it is,
+// over every list order the kernel may have when it is not known.
+func (t *table) expectCycle(e *Expectation) {
+	n := len(t.dests)
+	e.Kind = KindCycle
+	build := ipvs.WRRCycle
+	for i, w := range t.weights {
+		switch {
+		case e.Scheduler == ipvs.WeightedRoundRobin:
+			e.Share[i] = float64(t.reqs) * float64(w) / float64(t.sum)
+		case w > 0:
+			e.Share[i] = float64(t.reqs) / float64(t.live)
+		}
+	}
+	if e.Scheduler == ipvs.RoundRobin {
+		build = ipvs.RRCycle
+	}
+	for _, ord := range orders(n, t.orderKnown) {
+		w := make([]int, n)
+		for pos, idx := range ord {
+			w[pos] = t.weights[idx]
+		}
+		c := build(w)
+		for k := range c {
+			c[k] = ord[c[k]]
+		}
+		e.Cycles = append(e.Cycles, c)
+		lo, hi := WindowRange(c, n, t.reqs)
+		if e.Min == nil {
+			e.Min, e.Max = lo, hi
+			continue
+		}
+		for i := range lo {
+			e.Min[i], e.Max[i] = min(e.Min[i], lo[i]), max(e.Max[i], hi[i])
+		}
+	}
+	if e.Scheduler == ipvs.RoundRobin {
+		e.Promise = fmt.Sprintf("round robin: each of the %d servers with weight > 0 in turn, equal shares (±1), a repeating sequence", t.live)
+	} else {
+		e.Promise = fmt.Sprintf("weighted round robin: shares in proportion to the weights %s, the kernel's repeating sequence %s", weightList(t.dests), e.cycleText(t.dests))
+	}
+}
+
+// expectLeast: lc and wlc from a quiet table are simulated; from a busy
+// one only their invariant holds (see leastInvariant).
+func (t *table) expectLeast(e *Expectation) {
+	e.Kind = KindLeast
+	lc := e.Scheduler == ipvs.LeastConnection
+	for i, w := range t.weights {
+		switch {
+		case w <= 0:
+		case lc:
+			e.Share[i] = float64(t.reqs) / float64(t.live)
+		default:
+			e.Share[i] = float64(t.reqs) * float64(w) / float64(t.sum)
+		}
+	}
+	how := "the server with the fewest connections (256 x active + inactive; closed ones stay inactive for about 2 minutes)"
+	if !lc {
+		how = "the server with the fewest connections per unit of weight (256 x active + inactive, divided by the weight)"
+	}
+	e.Promise = "each new connection goes to " + how
+	if !e.Quiet {
+		e.Promise += "; the table is not quiet (" + tableText(t.dests) + "), so servers with fewer connections catch up first"
+		return
+	}
+	e.Min, e.Max = predictRange(e.Scheduler, t.dests, t.reqs, t.orderKnown)
+	if t.orderKnown {
+		e.Predicted = SimulateLeast(e.Scheduler, t.dests, t.reqs)
+	}
+	if lc {
+		e.Promise += "; from a quiet table sequential requests even out: equal shares (±1)"
+	} else {
+		e.Promise += "; from a quiet table sequential requests follow the weights " + weightList(t.dests)
+	}
+}
+
+// expectOne: sed, nq, fo and ovf give short sequential requests all to one
+// server.
+func (t *table) expectOne(e *Expectation) {
+	e.Kind = KindSingle
+	allIdle := !slices.ContainsFunc(t.dests, func(d Dest) bool { return d.Active > 0 })
+	switch {
+	case !allIdle:
+		e.Candidates = liveIndices(t.dests)
+	case t.orderKnown:
+		e.Candidates = []int{SimulateLeast(e.Scheduler, t.dests, 1)[0]}
+	case e.Scheduler == ipvs.NeverQueue:
+		e.Candidates = liveIndices(t.dests) // the first idle server of an unknown list
+	default:
+		e.Candidates = heaviest(t.dests)
+	}
+	e.Promise = map[string]string{
+		ipvs.ShortestExpectedDelay: "shortest expected delay counts only active connections: short sequential requests all go to the heaviest server",
+		ipvs.NeverQueue:            "never queue takes the first idle server of the kernel's list: short sequential requests all go to it",
+		ipvs.WeightedFailover:      "weighted failover: every request goes to the available server with the highest weight",
+		ipvs.WeightedOverflow:      "weighted overflow: every request goes to the highest-weight server until its active connections reach its weight",
+	}[e.Scheduler]
+}
+
+// expectHashed: the hashing and locality schedulers keep one client (or
+// one VIP) on one server.
+func expectHashed(e *Expectation, dests []Dest) {
+	e.Kind = KindSingle
+	e.Candidates = liveIndices(dests)
+	switch e.Scheduler {
+	case ipvs.SourceHashing, ipvs.MaglevHashing:
+		e.Promise = "source hashing: one client address always maps to the same server"
+	case ipvs.DestinationHashing:
+		e.Promise = "destination hashing: one VIP always maps to the same server"
+	case ipvs.LocalityBasedLeastConnection, ipvs.LocalityBasedLeastConnectionReplica:
+		e.Promise = "locality-based: one destination address stays on its server until that server is overloaded"
+	default:
+		e.Promise = "scheduler " + e.Scheduler + ": only checked that servers of weight 0 get nothing"
+		e.Candidates = nil
+	}
 }
 
 // predictRange is the per-destination count range of a least-connection

@@ -509,100 +509,126 @@ func statsDeltas(ls labService, dests []Dest, before, after *ipvs.Service) []int
 // analyze maps replies to servers, attributes failures with the
 // director's counters, and judges.
 func analyze(sr *ServiceReport, dests []Dest, replies []Reply, mapper *Mapper, deltas []int, prober string) {
-	idx := map[string]int{}
-	for i, d := range dests {
-		idx[d.Name] = i
-	}
-	served := make([]int, len(dests))
-	seq := make([]int, len(replies))
-	var failed, unknownBody []int
-	for k := range replies {
-		r := &replies[k]
-		seq[k] = -1
-		if !r.OK() {
-			failed = append(failed, k)
-			continue
-		}
-		r.Node = mapper.Node(r.Body)
-		i, ok := idx[r.Node]
-		if r.Node == "" || !ok {
-			unknownBody = append(unknownBody, k)
-			continue
-		}
-		served[i]++
-		seq[k] = i
-		sr.Counts[r.Node]++
-	}
+	m := mapReplies(sr, dests, replies, mapper)
 	sr.Replies = replies
-	sr.Failures = len(failed)
-
-	// Attribution of failures: the director counted every connection it
-	// scheduled; what a server did not answer is its failures.
-	counts := append([]int(nil), served...)
-	unattributed := len(failed)
-	if len(failed) > 0 && len(unknownBody) == 0 && allKnown(deltas) {
-		extra := make([]int, len(dests))
-		sum, ok := 0, true
-		for i := range dests {
-			extra[i] = deltas[i] - served[i]
-			if extra[i] < 0 {
-				ok = false
-			}
-			sum += extra[i]
-		}
-		if ok && sum == len(failed) {
-			unattributed = 0
-			var who []int
-			for i := range dests {
-				counts[i] += extra[i]
-				if extra[i] > 0 {
-					who = append(who, i)
-				}
-				sr.Servers[i].Failed = extra[i]
-			}
-			if len(who) == 1 {
-				for _, k := range failed {
-					seq[k] = who[0]
-				}
-			}
-		}
-	}
-	for k, r := range replies {
-		switch {
-		case r.OK() && seq[k] >= 0:
-			sr.Sequence = append(sr.Sequence, dests[seq[k]].Name)
-		case r.OK():
-			sr.Sequence = append(sr.Sequence, "?")
-		case seq[k] >= 0:
-			sr.Sequence = append(sr.Sequence, "!"+dests[seq[k]].Name)
-		default:
-			sr.Sequence = append(sr.Sequence, "!")
-		}
-	}
+	sr.Failures = len(m.failed)
+	counts, unattributed := m.attribute(sr, deltas)
+	sr.Sequence = append(sr.Sequence, m.sequence(dests)...)
 	for i := range sr.Servers {
-		sr.Servers[i].Seen = served[i]
+		sr.Servers[i].Seen = m.served[i]
 		sr.Servers[i].StatsDelta = deltas[i]
 		sr.Servers[i].Expected = sr.Expectation.Share[i]
+		sr.Servers[i].Min, sr.Servers[i].Max = -1, -1
 		if sr.Expectation.Min != nil {
 			sr.Servers[i].Min, sr.Servers[i].Max = sr.Expectation.Min[i], sr.Expectation.Max[i]
-		} else {
-			sr.Servers[i].Min, sr.Servers[i].Max = -1, -1
 		}
 	}
 
-	sr.Checks = append(sr.Checks, repliesCheck(replies, failed))
-	if len(unknownBody) > 0 {
-		r := replies[unknownBody[0]]
-		sr.Checks = append(sr.Checks, failf("pages", "%d reply(ies) match no web node's page, e.g. request %d: %q", len(unknownBody), r.Index, shorten(r.Body, 80)))
-		unattributed += len(unknownBody)
-	} else if len(failed) < len(replies) {
+	sr.Checks = append(sr.Checks, repliesCheck(replies, m.failed))
+	if len(m.unknown) > 0 {
+		r := replies[m.unknown[0]]
+		sr.Checks = append(sr.Checks, failf("pages", "%d reply(ies) match no web node's page, e.g. request %d: %q", len(m.unknown), r.Index, shorten(r.Body, 80)))
+		unattributed += len(m.unknown)
+	} else if len(m.failed) < len(replies) {
 		sr.Checks = append(sr.Checks, passf("pages", "every reply is one web node's page"))
 	}
 	if prober == ProberFast {
 		sr.Checks = append(sr.Checks, connectsCheck(replies))
 	}
-	sr.Checks = append(sr.Checks, Judge(sr.Expectation, dests, Observation{Counts: counts, Seq: seq, Unattributed: unattributed})...)
-	sr.Checks = append(sr.Checks, statsCheck(dests, served, deltas, len(replies), len(failed)))
+	sr.Checks = append(sr.Checks, Judge(sr.Expectation, dests, Observation{Counts: counts, Seq: m.seq, Unattributed: unattributed})...)
+	sr.Checks = append(sr.Checks, statsCheck(dests, m.served, deltas, len(replies), len(m.failed)))
+}
+
+// mapped is the replies mapped onto the destinations.
+type mapped struct {
+	replies []Reply
+	served  []int // replies each destination served
+	seq     []int // the destination of each request; -1 unknown
+	failed  []int // requests without a good reply
+	unknown []int // replies whose page is no web node's
+}
+
+// mapReplies names the web node behind each good reply by its page.
+func mapReplies(sr *ServiceReport, dests []Dest, replies []Reply, mapper *Mapper) *mapped {
+	idx := map[string]int{}
+	for i, d := range dests {
+		idx[d.Name] = i
+	}
+	m := &mapped{replies: replies, served: make([]int, len(dests)), seq: make([]int, len(replies))}
+	for k := range replies {
+		r := &replies[k]
+		m.seq[k] = -1
+		if !r.OK() {
+			m.failed = append(m.failed, k)
+			continue
+		}
+		r.Node = mapper.Node(r.Body)
+		i, ok := idx[r.Node]
+		if r.Node == "" || !ok {
+			m.unknown = append(m.unknown, k)
+			continue
+		}
+		m.served[i]++
+		m.seq[k] = i
+		sr.Counts[r.Node]++
+	}
+	return m
+}
+
+// attribute gives the failed requests to servers: the director counted
+// every connection it scheduled; what a server did not answer is its
+// failures. It returns each destination's scheduled requests and how many
+// failures stay unattributed.
+func (m *mapped) attribute(sr *ServiceReport, deltas []int) (counts []int, unattributed int) {
+	counts = slices.Clone(m.served)
+	if len(m.failed) == 0 || len(m.unknown) > 0 || !allKnown(deltas) {
+		return counts, len(m.failed)
+	}
+	extra := make([]int, len(m.served))
+	sum := 0
+	for i := range extra {
+		extra[i] = deltas[i] - m.served[i]
+		if extra[i] < 0 {
+			return counts, len(m.failed)
+		}
+		sum += extra[i]
+	}
+	if sum != len(m.failed) {
+		return counts, len(m.failed)
+	}
+	var who []int
+	for i := range extra {
+		counts[i] += extra[i]
+		if extra[i] > 0 {
+			who = append(who, i)
+		}
+		sr.Servers[i].Failed = extra[i]
+	}
+	if len(who) == 1 {
+		for _, k := range m.failed {
+			m.seq[k] = who[0]
+		}
+	}
+	return counts, 0
+}
+
+// sequence names the server of each request: "?" for a good reply from
+// an unknown page, "!" for a failure, "!node" for one attributed.
+func (m *mapped) sequence(dests []Dest) []string {
+	var out []string
+	for k, r := range m.replies {
+		switch {
+		case r.OK() && m.seq[k] >= 0:
+			out = append(out, dests[m.seq[k]].Name)
+		case r.OK():
+			out = append(out, "?")
+		case m.seq[k] >= 0:
+			out = append(out, "!"+dests[m.seq[k]].Name)
+		default:
+			out = append(out, "!")
+		}
+	}
+	return out
 }
 
 func allKnown(d []int) bool {

@@ -1,11 +1,12 @@
 package catalog
 
 import (
-	"github.com/lvslab/lvslab/roles"
-	"github.com/lvslab/lvslab/roles/rolestest"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/lvslab/lvslab/roles"
+	"github.com/lvslab/lvslab/roles/rolestest"
 )
 
 // The seed's files are the steps' own files, so a first configure after the

@@ -1,12 +1,13 @@
 package render
 
 import (
-	"github.com/lvslab/lvslab/roles/catalog"
-	"github.com/lvslab/lvslab/roles/rolestest"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/lvslab/lvslab/roles/catalog"
+	"github.com/lvslab/lvslab/roles/rolestest"
 )
 
 var heredocOp = regexp.MustCompile(`^(?:cat > |lvslab_put )(\S+) .*<<'([^']+)'`)

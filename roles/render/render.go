@@ -3,6 +3,7 @@ package render
 import (
 	"encoding/json"
 	"fmt"
+	"path"
 	"strings"
 
 	"github.com/lvslab/lvslab/roles"
@@ -107,19 +108,11 @@ func (p *LabPlan) Text() string {
 }
 
 func writeHeredoc(b *strings.Builder, f *catalog.File, indent string) {
-	if d := dir(f.Path); d != "/" && d != "/etc" {
+	if d := path.Dir(f.Path); d != "/" && d != "/etc" {
 		fmt.Fprintf(b, "%smkdir -p %s\n", indent, shell.Quote(d))
 	}
 	op, body := shell.Heredoc(f.Content)
 	fmt.Fprintf(b, "%scat > %s %s\n%s\n", indent, shell.Quote(f.Path), op, body)
-}
-
-func dir(path string) string {
-	i := strings.LastIndex(path, "/")
-	if i <= 0 {
-		return "/"
-	}
-	return path[:i]
 }
 
 const scriptHeader = `#!/bin/sh
