@@ -38,6 +38,7 @@ type Access struct {
 	clients    map[string]*sshx.Client
 	waitFor    waitFunc
 	dialWindow time.Duration
+	readOnly   bool // records nothing in the tags (up --dry-run)
 }
 
 // waitFunc dials a node until it answers (sshx.WaitReady); tests replace it.
@@ -220,7 +221,7 @@ func (a *Access) record(node, addr string) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	d, ok := a.tags[node]
-	if !ok || d.Tag.SSH == host {
+	if !ok || d.Tag.SSH == host || a.readOnly {
 		return nil
 	}
 	d.Tag.SSH = host

@@ -235,7 +235,7 @@ func TestGlobalFlagsAfterTheCommand(t *testing.T) {
 		t.Errorf("--debug --quiet: exit %d %q", code, stderr)
 	}
 	_, help, _ := lvslab(t, "--help")
-	for _, w := range []string{"--debug", "--quiet", "completion", "-o json"} {
+	for _, w := range []string{"--debug", "--quiet", "completion", "-o json", "--dry-run"} {
 		if !strings.Contains(help, w) {
 			t.Errorf("lvslab --help does not teach %s", w)
 		}
@@ -256,5 +256,15 @@ func TestStatusVerdict(t *testing.T) {
 	if coder, ok := err.(cli.ExitCoder); !ok || coder.ExitCode() != 1 ||
 		err.Error() != `lvslab status: lab tedu: web1 does not answer SSH ("lvslab up labs/my.yaml" starts and configures them)` {
 		t.Errorf("SSH down: %v", err)
+	}
+}
+
+func TestUpDryRunFlags(t *testing.T) {
+	_, help, _ := lvslab(t, "up", "--help")
+	if !strings.Contains(help, "--dry-run, -n") || !strings.Contains(help, "changing nothing") {
+		t.Errorf("up --help does not teach --dry-run:\n%s", help)
+	}
+	if code, _, stderr := lvslab(t, "up", "tedu-nat", "-o", "json"); code != 2 || !strings.Contains(stderr, "-o json goes with --dry-run") {
+		t.Errorf("up -o json without --dry-run: exit %d %q", code, stderr)
 	}
 }

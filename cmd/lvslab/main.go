@@ -63,6 +63,7 @@ Typical session:
    lvslab plan tedu-dr --os rhel    # the commands a student would type
    lvslab graph tedu-nat            # the topology, with the reply path
    lvslab image build               # the guest image (once)
+   lvslab up tedu-nat --dry-run     # what up would create, start and change
    lvslab up tedu-nat               # VMs up and configured
    lvslab verify tedu-nat           # prove the rr distribution
    lvslab up tedu-dr                # switch the same VMs to DR in place

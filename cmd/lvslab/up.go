@@ -33,6 +33,11 @@ file. Running "up" again reuses what exists: stopped VMs are started, and the
 same lab in another mode (tedu-nat -> tedu-dr) keeps its VMs. A VM whose NICs
 differ from the lab file is an error: run "lvslab down" first.
 
+--dry-run (-n) only reads: libvirt's objects, the lab's state folder, and each
+running node's state over SSH (the survey configure starts with); it prints
+per node what up would create, start and change (the files it would write
+and the commands it would run; -o json as data), and changes nothing.
+
 If anything fails, what this run created is removed again (--retain keeps it).
 The lab's SSH key and known_hosts live in $LVSLAB_HOME/labs/<lab> (default
 /var/lib/lvslab/labs/<lab> for root); each VM's serial console is logged to
@@ -45,15 +50,25 @@ Examples:
    lvslab up tedu-dr                             # switch the running tedu lab to DR
    lvslab up my-lab.yaml --accel tcg --timeout 10m
    lvslab up --connect qemu:///session my-lab.yaml
-   lvslab up tedu-nat --retain                   # keep a failed lab to debug it`,
-		Flags: []cli.Flag{
+   lvslab up tedu-nat --retain                   # keep a failed lab to debug it
+   lvslab up my-wrr.yaml --dry-run               # what would change (ipvsadm -E ... -s wrr)
+   lvslab up tedu-dr -n -o json                  # the same as data`,
+		Flags: append([]cli.Flag{
 			connectFlag(),
 			&cli.StringFlag{Name: "accel", Value: provision.AccelAuto, Usage: "`MODE` of the VMs: kvm, tcg (QEMU emulation, slow) or auto (KVM when libvirt offers it)"},
 			&cli.BoolFlag{Name: "retain", Usage: "on failure, keep what this run created (to debug it; \"lvslab down\" removes it)"},
 			&cli.BoolFlag{Name: "vms-only", Usage: "bring the VMs up and stop at SSH: configure nothing over SSH"},
 			&cli.DurationFlag{Name: "timeout", Usage: "how long to wait for SSH on the nodes", DefaultText: "5m under TCG, 2m under KVM"},
-		},
+			&cli.BoolFlag{Name: "dry-run", Aliases: []string{"n"}, Usage: "say what up would create, start and change on each node (surveyed over SSH), changing nothing"},
+		}, outputFlags(outputText, outputJSON)...),
 		Action: func(c *cli.Context) error {
+			format, err := output(c, outputText, outputJSON)
+			if err != nil {
+				return err
+			}
+			if format != outputText && !c.Bool("dry-run") {
+				return cli.Exit("-o json goes with --dry-run (up itself prints progress)", 2)
+			}
 			lab, err := loadLab(c)
 			if err != nil {
 				return err
@@ -65,10 +80,22 @@ Examples:
 				return err
 			}
 			defer conn.Close()
-			res, err := provision.Up(ctx, conn, lab, provision.Options{
+			opts := provision.Options{
 				Accel: c.String("accel"), Retain: c.Bool("retain"), Timeout: c.Duration("timeout"),
-				VMsOnly: c.Bool("vms-only"), Out: c.App.Writer,
-			})
+				VMsOnly: c.Bool("vms-only"), Out: progress(c, c.App.Writer),
+			}
+			if c.Bool("dry-run") {
+				plan, err := provision.DryRun(ctx, conn, lab, opts)
+				if err != nil {
+					return provision.Explain(conn, err)
+				}
+				if format == outputJSON {
+					return writeJSON(c.App.Writer, plan)
+				}
+				provision.WritePlan(c.App.Writer, plan)
+				return nil
+			}
+			res, err := provision.Up(ctx, conn, lab, opts)
 			if err != nil {
 				return provision.Explain(conn, err)
 			}

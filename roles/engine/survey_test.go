@@ -1,0 +1,69 @@
+package engine
+
+import (
+	"context"
+	"slices"
+	"testing"
+
+	"github.com/lvslab/lvslab/roles"
+	"github.com/lvslab/lvslab/roles/catalog"
+	"github.com/lvslab/lvslab/roles/rolestest"
+)
+
+// Survey (up --dry-run) finds what Apply would change and changes nothing:
+// on a fresh node every step, on a configured one none, after an edit of
+// the lab (rr -> wrr) only the saved rules file and the live table, with
+// the ipvsadm edit it needs.
+func TestSurveyChangesNothing(t *testing.T) {
+	ctx := context.Background()
+	lab := rolestest.Lab(t, "tedu-nat")
+	st := rolestest.State(t, lab, "lvs1")
+	steps := catalog.Steps(st, catalog.OSFamilies[0])
+	f := newFake()
+	f.learn(steps)
+
+	fresh, err := Survey(ctx, f, steps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(fresh.Steps) != len(steps) || len(fresh.ChangedSteps()) != len(steps) {
+		t.Errorf("fresh node: %d of %d steps would change", len(fresh.ChangedSteps()), len(steps))
+	}
+	if cmds := f.commands(); len(cmds) != 0 || len(f.writes) != 0 || len(f.kernel.Services) != 0 {
+		t.Fatalf("Survey changed the node: ran %q, wrote %q", cmds, f.writes)
+	}
+
+	if _, err := Apply(ctx, f, steps, nil); err != nil {
+		t.Fatal(err)
+	}
+	same, err := Survey(ctx, f, steps)
+	if err != nil || same.Changed() {
+		t.Errorf("configured node: %v, would change %v", err, same.ChangedSteps())
+	}
+
+	lab.Services[0].Scheduler = "wrr"
+	edited := catalog.Steps(roles.DesiredFor(lab, lab.Node("lvs1")), catalog.OSFamilies[0])
+	f.ran, f.writes = nil, nil
+	res, err := Survey(ctx, f, edited)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var edits []string
+	for _, sr := range res.Steps {
+		if sr.Status != StatusChanged {
+			continue
+		}
+		switch {
+		case sr.Wrote != "":
+			edits = append(edits, "write "+sr.Wrote)
+		default:
+			edits = append(edits, sr.Commands...)
+		}
+	}
+	if want := []string{"write /etc/ipvsadm.rules", "ipvsadm -E -t 192.168.4.5:80 -s wrr"}; !slices.Equal(edits, want) {
+		t.Errorf("rr -> wrr would %q, want %q", edits, want)
+	}
+	if cmds := f.commands(); len(cmds) != 0 || len(f.writes) != 0 || f.kernel.Services[0].SchedName != "rr" {
+		t.Errorf("Survey changed the node: ran %q, wrote %q", cmds, f.writes)
+	}
+}
