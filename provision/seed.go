@@ -2,14 +2,13 @@ package provision
 
 import (
 	"bytes"
-	"encoding/base64"
 	"fmt"
 	"io/fs"
-	"path"
 	"strings"
 	"text/template"
 
 	"github.com/kdomanski/iso9660"
+	"gopkg.in/yaml.v3"
 
 	"github.com/lvslab/lvslab/roles/shell"
 	"github.com/lvslab/lvslab/templates"
@@ -48,34 +47,20 @@ type SeedConfig struct {
 	Commands []string
 }
 
-// seedNIC is one NIC as the templates see it.
-type seedNIC struct {
-	Name, MAC, Address, Gateway string
-}
-
 type seedData struct {
 	SeedConfig
-	Lab, Node, Hostname, User, Password, Home, Hosts string
-	NICs                                             []seedNIC
+	Lab, Node, Hostname, User, Home, Hosts string
 }
 
-var seedFuncs = template.FuncMap{
-	"sh":     shell.Quote,
-	"yaml":   yamlQuote,
-	"base64": func(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) },
-	"indent": func(n int, s string) string {
-		pad := strings.Repeat(" ", n)
-		lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-		return pad + strings.Join(lines, "\n"+pad)
-	},
-}
+var seedFuncs = template.FuncMap{"sh": shell.Quote}
 
 // seedFiles are the files of the seed volume, in the order written.
 var seedFiles = []string{"meta-data", "user-data", "network-config", "lvslab-init.sh"}
 
 // SeedFiles renders the seed's files: meta-data, user-data and
-// network-config (cloud-init NoCloud, for users' cloud images) and
-// lvslab-init.sh (for lvslab's own images).
+// network-config (cloud-init NoCloud, for users' cloud images), marshalled
+// as YAML so that every value is quoted as YAML wants, and lvslab-init.sh
+// (for lvslab's own images), whose values are quoted for sh.
 func SeedFiles(c SeedConfig) (map[string][]byte, error) {
 	d := seedData{
 		SeedConfig: c,
@@ -83,7 +68,6 @@ func SeedFiles(c SeedConfig) (map[string][]byte, error) {
 		Node:       c.Node.Name,
 		Hostname:   c.Node.Name,
 		User:       c.Lab.Login.User,
-		Password:   c.Lab.Login.Password,
 		Home:       "/root",
 	}
 	if d.User == "" {
@@ -93,33 +77,150 @@ func SeedFiles(c SeedConfig) (map[string][]byte, error) {
 		d.Home = "/home/" + d.User
 	}
 	d.Hosts = "127.0.0.1\tlocalhost\n127.0.1.1\t" + d.Hostname + "\n::1\tlocalhost ip6-localhost ip6-loopback\n"
-	for _, nic := range c.Node.NICs {
-		sn := seedNIC{Name: nic.Name, MAC: nic.MAC}
-		if nic.Address.IsValid() {
-			sn.Address = nic.Address.String()
-			if gw := c.Node.Gateway; gw.IsValid() && nic.Address.Masked().Contains(gw) {
-				sn.Gateway = gw.String()
-			}
-		}
-		d.NICs = append(d.NICs, sn)
-	}
 	out := map[string][]byte{}
-	for _, name := range seedFiles {
-		text, err := fs.ReadFile(templates.Seed, path.Join("seed", name))
-		if err != nil {
-			return nil, err
+	header := fmt.Sprintf("# Written by lvslab for node %q of lab %q.\n", d.Node, d.Lab)
+	for name, doc := range map[string]struct {
+		head string
+		v    any
+	}{
+		"meta-data":      {"", metaData{InstanceID: c.InstanceID, LocalHostname: d.Hostname}},
+		"user-data":      {"#cloud-config\n" + header, userData(d)},
+		"network-config": {header + "# Static addresses only, no DHCP, interfaces matched by MAC; NICs without\n# an address stay down.\n", networkConfig(c.Node)},
+	} {
+		var n yaml.Node
+		if err := n.Encode(doc.v); err != nil {
+			return nil, fmt.Errorf("seed %s: %w", name, err)
 		}
-		t, err := template.New(name).Funcs(seedFuncs).Option("missingkey=error").Parse(string(text))
-		if err != nil {
-			return nil, fmt.Errorf("seed template %s: %w", name, err)
-		}
+		quoteStrings(&n)
 		var b bytes.Buffer
-		if err := t.Execute(&b, d); err != nil {
-			return nil, fmt.Errorf("seed template %s: %w", name, err)
+		b.WriteString(doc.head)
+		enc := yaml.NewEncoder(&b)
+		enc.SetIndent(2)
+		if err := enc.Encode(&n); err != nil {
+			return nil, fmt.Errorf("seed %s: %w", name, err)
 		}
 		out[name] = b.Bytes()
 	}
+	text, err := fs.ReadFile(templates.Seed, "seed/lvslab-init.sh")
+	if err != nil {
+		return nil, err
+	}
+	t, err := template.New("lvslab-init.sh").Funcs(seedFuncs).Option("missingkey=error").Parse(string(text))
+	if err != nil {
+		return nil, fmt.Errorf("seed template lvslab-init.sh: %w", err)
+	}
+	var b bytes.Buffer
+	if err := t.Execute(&b, d); err != nil {
+		return nil, fmt.Errorf("seed template lvslab-init.sh: %w", err)
+	}
+	out["lvslab-init.sh"] = b.Bytes()
 	return out, nil
+}
+
+// quoteStrings double-quotes every one-line text value: cloud-init reads
+// YAML 1.1, where a plain 52:54:00:12:34:56 is a number (base 60) and a
+// plain yes a boolean. Keys stay plain; multi-line text stays a block.
+func quoteStrings(n *yaml.Node) {
+	for i, c := range n.Content {
+		if n.Kind == yaml.MappingNode && i%2 == 0 {
+			continue
+		}
+		if c.Kind == yaml.ScalarNode && c.Tag == "!!str" && !strings.Contains(c.Value, "\n") {
+			c.Style = yaml.DoubleQuotedStyle
+		}
+		quoteStrings(c)
+	}
+}
+
+// The cloud-init documents, as cloud-init reads them.
+type metaData struct {
+	InstanceID    string `yaml:"instance-id"`
+	LocalHostname string `yaml:"local-hostname"`
+}
+
+type cloudConfig struct {
+	Hostname          string            `yaml:"hostname"`
+	PreserveHostname  bool              `yaml:"preserve_hostname"`
+	ManageEtcHosts    bool              `yaml:"manage_etc_hosts"`
+	DisableRoot       bool              `yaml:"disable_root"`
+	SSHPwauth         bool              `yaml:"ssh_pwauth"`
+	Users             []any             `yaml:"users,omitempty"`
+	Chpasswd          *chpasswd         `yaml:"chpasswd,omitempty"`
+	SSHAuthorizedKeys []string          `yaml:"ssh_authorized_keys"`
+	SSHDeleteKeys     bool              `yaml:"ssh_deletekeys"`
+	SSHGenKeyTypes    []string          `yaml:"ssh_genkeytypes"`
+	SSHKeys           map[string]string `yaml:"ssh_keys"`
+}
+
+type cloudUser struct {
+	Name              string   `yaml:"name"`
+	Shell             string   `yaml:"shell"`
+	Sudo              string   `yaml:"sudo"`
+	LockPasswd        bool     `yaml:"lock_passwd"`
+	SSHAuthorizedKeys []string `yaml:"ssh_authorized_keys"`
+}
+
+type chpasswd struct {
+	Expire bool               `yaml:"expire"`
+	Users  []chpasswdUserLine `yaml:"users"`
+}
+
+type chpasswdUserLine struct {
+	Name     string `yaml:"name"`
+	Password string `yaml:"password"`
+	Type     string `yaml:"type"`
+}
+
+func userData(d seedData) cloudConfig {
+	password := d.SeedConfig.Lab.Login.Password
+	cc := cloudConfig{
+		Hostname:          d.Hostname,
+		ManageEtcHosts:    true,
+		SSHPwauth:         password != "",
+		SSHAuthorizedKeys: []string{d.AuthorizedKey},
+		SSHDeleteKeys:     true,
+		SSHGenKeyTypes:    []string{},
+		SSHKeys:           map[string]string{"ed25519_private": d.HostKeyPrivate, "ed25519_public": d.HostKeyPublic},
+	}
+	if d.User != "root" {
+		cc.Users = []any{"default", cloudUser{
+			Name: d.User, Shell: "/bin/bash", Sudo: "ALL=(ALL) NOPASSWD:ALL",
+			LockPasswd: password == "", SSHAuthorizedKeys: []string{d.AuthorizedKey},
+		}}
+	}
+	if password != "" {
+		cc.Chpasswd = &chpasswd{Users: []chpasswdUserLine{{Name: d.User, Password: password, Type: "text"}}}
+	}
+	return cc
+}
+
+type netplan struct {
+	Version   int                 `yaml:"version"`
+	Ethernets map[string]ethernet `yaml:"ethernets"`
+}
+
+type ethernet struct {
+	Match     map[string]string   `yaml:"match"`
+	SetName   string              `yaml:"set-name"`
+	DHCP4     bool                `yaml:"dhcp4"`
+	DHCP6     bool                `yaml:"dhcp6"`
+	Addresses []string            `yaml:"addresses"`
+	Routes    []map[string]string `yaml:"routes,omitempty"`
+}
+
+func networkConfig(n *topology.Node) netplan {
+	cfg := netplan{Version: 2, Ethernets: map[string]ethernet{}}
+	for _, nic := range n.NICs {
+		if !nic.Address.IsValid() {
+			continue
+		}
+		e := ethernet{Match: map[string]string{"macaddress": nic.MAC}, SetName: nic.Name, Addresses: []string{nic.Address.String()}}
+		if gw := n.Gateway; gw.IsValid() && nic.Address.Masked().Contains(gw) {
+			e.Routes = []map[string]string{{"to": "0.0.0.0/0", "via": gw.String()}}
+		}
+		cfg.Ethernets[nic.Name] = e
+	}
+	return cfg
 }
 
 // BuildSeedISO renders the seed and packs it into an ISO 9660 image labelled
@@ -152,25 +253,4 @@ func packISO(files map[string][]byte) ([]byte, error) {
 		return nil, fmt.Errorf("seed ISO: %w", err)
 	}
 	return b.Bytes(), nil
-}
-
-// yamlQuote renders s as a YAML double-quoted scalar.
-func yamlQuote(s string) string {
-	var b strings.Builder
-	b.WriteByte('"')
-	for _, r := range s {
-		switch {
-		case r == '"' || r == '\\':
-			b.WriteByte('\\')
-			b.WriteRune(r)
-		case r == '\n':
-			b.WriteString(`\n`)
-		case r < 0x20 || r == 0x7f:
-			fmt.Fprintf(&b, `\x%02x`, r)
-		default:
-			b.WriteRune(r)
-		}
-	}
-	b.WriteByte('"')
-	return b.String()
 }

@@ -159,18 +159,7 @@ func TestInitScriptFirstBootOnly(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		seed := t.TempDir()
-		script := filepath.Join(seed, "lvslab-init.sh")
-		if err := os.WriteFile(script, files["lvslab-init.sh"], 0o644); err != nil {
-			t.Fatal(err)
-		}
-		cmd := exec.Command("sh", script, seed)
-		cmd.Env = append(os.Environ(), "LVSLAB_ROOT="+root)
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			t.Fatalf("lvslab-init.sh: %v\n%s", err, out)
-		}
-		return string(out)
+		return runInitScript(t, files["lvslab-init.sh"], root)
 	}
 	read := func(p string) string {
 		b, err := os.ReadFile(filepath.Join(root, p))
@@ -228,6 +217,24 @@ func TestInitScriptFirstBootOnly(t *testing.T) {
 	if got := read("etc/systemd/network/10-lvslab-eth1.network"); got == changed {
 		t.Error("a new instance was not seeded")
 	}
+}
+
+// runInitScript runs lvslab-init.sh from a seed folder against a scratch
+// root and returns what it printed.
+func runInitScript(t *testing.T, text []byte, root string) string {
+	t.Helper()
+	seed := t.TempDir()
+	script := filepath.Join(seed, "lvslab-init.sh")
+	if err := os.WriteFile(script, text, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("sh", script, seed)
+	cmd.Env = append(os.Environ(), "LVSLAB_ROOT="+root)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("lvslab-init.sh: %v\n%s", err, out)
+	}
+	return string(out)
 }
 
 func keys(m map[string]string) []string {
@@ -289,5 +296,65 @@ func TestInitScriptActivatesDirectorRules(t *testing.T) {
 	}
 	if err := exec.Command("sh", "-n", "-c", script).Run(); err != nil {
 		t.Fatalf("init script does not parse: %v", err)
+	}
+}
+
+// Values that validate refuses must still not escape their quoting if a
+// lab made in code carries them: each document reads back exactly what was
+// put in, and lvslab-init.sh gains no line.
+func TestSeedQuotesHostileValues(t *testing.T) {
+	c := testSeedConfig(t)
+	lab := *c.Lab
+	pwned := filepath.Join(t.TempDir(), "pwned")
+	lab.Login.User = "bob\n  - name: evil\n    sudo: ALL\ntouch " + pwned + "\n'; touch " + pwned + "; '"
+	lab.Login.Password = "x\nssh_authorized_keys: [evil]\n# \"'"
+	c.Lab = &lab
+	node := *c.Node
+	node.Name = "web1\nruncmd: [touch /pwned]\ntouch " + pwned + "\n$(touch " + pwned + ")"
+	nics := []*topology.NIC{{Name: "eth1", Network: "private2", Address: c.Node.NIC("eth1").Address, MAC: "52:54:00:12:34:56"}}
+	node.NICs = nics
+	c.Node = &node
+	files, err := SeedFiles(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var user struct {
+		Hostname string `yaml:"hostname"`
+		Users    []any  `yaml:"users"`
+		Chpasswd struct {
+			Users []map[string]string `yaml:"users"`
+		} `yaml:"chpasswd"`
+		AuthorizedKeys []string `yaml:"ssh_authorized_keys"`
+		RunCmd         any      `yaml:"runcmd"`
+	}
+	if err := yaml.Unmarshal(files["user-data"], &user); err != nil {
+		t.Fatalf("%v\n%s", err, files["user-data"])
+	}
+	if user.Hostname != node.Name || len(user.Users) != 2 || user.RunCmd != nil || len(user.AuthorizedKeys) != 1 ||
+		user.Users[1].(map[string]any)["name"] != lab.Login.User || user.Chpasswd.Users[0]["password"] != lab.Login.Password {
+		t.Errorf("user-data does not read back its values: %+v\n%s", user, files["user-data"])
+	}
+	for _, doc := range []string{"meta-data", "network-config"} {
+		var v map[string]any
+		if err := yaml.Unmarshal(files[doc], &v); err != nil {
+			t.Fatalf("%s: %v\n%s", doc, err, files[doc])
+		}
+		if _, ok := v["runcmd"]; ok {
+			t.Errorf("%s gained a key:\n%s", doc, files[doc])
+		}
+	}
+	// lvslab-init.sh under a scratch root: it writes exactly the values and
+	// runs none of them.
+	root := t.TempDir()
+	runInitScript(t, files["lvslab-init.sh"], root)
+	if _, err := os.Stat(pwned); err == nil {
+		t.Error("a value of the lab ran as a command in lvslab-init.sh")
+	}
+	if got, _ := os.ReadFile(filepath.Join(root, "etc/hosts")); !strings.Contains(string(got), "127.0.1.1\t"+node.Name+"\n") {
+		t.Errorf("hosts file %q lacks the name %q", got, node.Name)
+	}
+	// A MAC of digits only is a base-60 number in YAML 1.1 (cloud-init's).
+	if !strings.Contains(string(files["network-config"]), `macaddress: "52:54:00:12:34:56"`) {
+		t.Errorf("the MAC is not quoted:\n%s", files["network-config"])
 	}
 }

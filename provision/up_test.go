@@ -220,7 +220,7 @@ func TestUpCreatesTaggedLab(t *testing.T) {
 		t.Errorf("seeds uploaded: %d", len(g.seeds))
 	}
 	files, label := readISO(t, g.seeds["tedu_lvs1.seed.iso"])
-	if label != "cidata" || !strings.Contains(files["meta-data"], "local-hostname: lvs1") {
+	if label != "cidata" || !strings.Contains(files["meta-data"], `local-hostname: "lvs1"`) {
 		t.Errorf("lvs1 seed: %q %v", label, files["meta-data"])
 	}
 }

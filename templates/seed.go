@@ -2,10 +2,10 @@ package templates
 
 import "embed"
 
-// Seed holds the text/templates of the NoCloud seed volume ("cidata") that
-// provision writes for every node: meta-data, user-data and network-config for
-// images that run cloud-init, and lvslab-init.sh for lvslab's own images,
-// whose lvslab-seed service runs it at every boot.
+// Seed holds lvslab-init.sh, the text/template of the script that lvslab's
+// images run from the NoCloud seed volume ("cidata") at every boot. The
+// volume's cloud-init documents (meta-data, user-data, network-config) are
+// marshalled as YAML by provision, not templated, so every value is quoted.
 //
 //go:embed seed
 var Seed embed.FS

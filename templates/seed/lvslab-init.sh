@@ -1,5 +1,5 @@
 #!/bin/sh
-# lvslab-init.sh: written by lvslab for node {{.Node}} of lab {{.Lab}}.
+# lvslab-init.sh: written by lvslab for node {{printf "%q" .Node}} of lab {{printf "%q" .Lab}}.
 # lvslab's images run it from the seed volume at every boot, before networking
 # and sshd start. It applies the seed only on the first boot of this instance
 # (hostname, login key, pinned SSH host key, bootstrap network files) and
@@ -37,7 +37,7 @@ put /etc/hostname 0644 {{sh (printf "%s\n" .Hostname)}}
 [ -n "$R" ] || hostname {{sh .Hostname}} 2>/dev/null || true
 put /etc/hosts 0644 {{sh .Hosts}}
 
-# Login: the lab's key for {{.User}}.
+# Login: the lab's key for {{printf "%q" .User}}.
 mkdir -p "$R"{{sh .Home}}/.ssh
 chmod 0700 "$R"{{sh .Home}}/.ssh
 put {{sh .Home}}/.ssh/authorized_keys 0600 {{sh (printf "%s\n" .AuthorizedKey)}}
