@@ -158,6 +158,7 @@ type run struct {
 	sshReady   time.Duration
 	access     *Access
 	configured []NodeOutcome
+	step       string // the step running now
 }
 
 // nodeRun is one node's state in a run.
@@ -218,6 +219,10 @@ func Up(ctx context.Context, conn *libvirt.Connect, lab *topology.Lab, opts Opti
 		if err == nil {
 			return
 		}
+		if ctx.Err() != nil {
+			err = r.interrupted(ctx)
+			return
+		}
 		if r.opts.Retain {
 			if len(r.undo) > 0 {
 				err = fmt.Errorf("%w\n(--retain: kept what this run created; \"lvslab down %s\" removes it)", err, lab.Name)
@@ -237,6 +242,7 @@ func Up(ctx context.Context, conn *libvirt.Connect, lab *topology.Lab, opts Opti
 			return nil, err
 		}
 		t := time.Now()
+		r.step = s.name()
 		if err := s.run(r); err != nil {
 			return nil, err
 		}

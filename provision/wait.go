@@ -63,7 +63,11 @@ func (waitSSH) run(r *run) error {
 			defer wg.Done()
 			if err := r.waitNode(ctx, n, start); err != nil {
 				errs[i] = err
-				r.progress.set(n.node.Name, "FAILED: "+firstLine(err.Error()))
+				if r.ctx.Err() != nil {
+					r.progress.set(n.node.Name, "interrupted")
+				} else {
+					r.progress.set(n.node.Name, "FAILED: "+firstLine(err.Error()))
+				}
 				return
 			}
 			n.endpoint.Ready = time.Since(start)
