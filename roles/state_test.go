@@ -37,16 +37,20 @@ func TestDesiredOrderAndRoles(t *testing.T) {
 	rolestest.Eq(t, "roles", kinds, []string{"client", "director", "web", "web"})
 }
 
+// natDirectorSysctls: a NAT director with eth0 and eth1 forwards and sends
+// no redirects.
+var natDirectorSysctls = sysctls(
+	"net.ipv4.ip_forward", "1",
+	"net.ipv4.conf.all.send_redirects", "0",
+	"net.ipv4.conf.default.send_redirects", "0",
+	"net.ipv4.conf.eth0.send_redirects", "0",
+	"net.ipv4.conf.eth1.send_redirects", "0",
+)
+
 func TestDesiredNAT(t *testing.T) {
 	lab := rolestest.Lab(t, "tedu-nat")
 	dir := rolestest.State(t, lab, "lvs1")
-	rolestest.Eq(t, "director sysctls", dir.Sysctls, sysctls(
-		"net.ipv4.ip_forward", "1",
-		"net.ipv4.conf.all.send_redirects", "0",
-		"net.ipv4.conf.default.send_redirects", "0",
-		"net.ipv4.conf.eth0.send_redirects", "0",
-		"net.ipv4.conf.eth1.send_redirects", "0",
-	))
+	rolestest.Eq(t, "director sysctls", dir.Sysctls, natDirectorSysctls)
 	if len(dir.Aliases) != 0 {
 		t.Errorf("the VIP is the director's own address: no alias expected, got %v", dir.Aliases)
 	}
@@ -85,13 +89,7 @@ func TestDesiredNAT(t *testing.T) {
 func TestDesiredTwoNICNAT(t *testing.T) {
 	lab := rolestest.Lab(t, "twonic-nat")
 	dir := rolestest.State(t, lab, "director")
-	rolestest.Eq(t, "director sysctls", dir.Sysctls, sysctls(
-		"net.ipv4.ip_forward", "1",
-		"net.ipv4.conf.all.send_redirects", "0",
-		"net.ipv4.conf.default.send_redirects", "0",
-		"net.ipv4.conf.eth0.send_redirects", "0",
-		"net.ipv4.conf.eth1.send_redirects", "0",
-	))
+	rolestest.Eq(t, "director sysctls", dir.Sysctls, natDirectorSysctls)
 	rolestest.Eq(t, "rules", ipvs.Rules(dir.IPVS), "-A -t 172.20.0.110:80 -s rr\n"+
 		"-a -t 172.20.0.110:80 -r 192.168.10.1:80 -m -w 1\n"+
 		"-a -t 172.20.0.110:80 -r 192.168.10.2:80 -m -w 1\n")

@@ -203,84 +203,76 @@ func pickUnit(out string) (unit, state string) {
 	return unit, state
 }
 
-// directorTable reaches the director and reads its IPVS table.
-func directorTable(ctx context.Context, dial Dialer, director string) (Executor, []ipvs.Service, error) {
+// editTable reads the director's IPVS table once and, for each service
+// the target serves, runs the op decide asks for (none: nothing to do).
+// heal and restore differ only in their decision.
+func editTable(ctx context.Context, dial Dialer, director string, t *drillTarget, act func(string, ...any),
+	decide func(ls labService, sv labServer, live *ipvs.Service) (*ipvs.Op, error)) error {
 	dx, err := dial(director)
 	if err != nil {
-		return nil, nil, cannot("cannot reach director %s: %v", director, err)
+		return cannot("cannot reach director %s: %v", director, err)
 	}
 	table, err := ipvs.ReadTable(ctx, dx)
 	if err != nil {
-		return nil, nil, cannot("director %s: %v", director, err)
-	}
-	return dx, table, nil
-}
-
-func heal(ctx context.Context, dial Dialer, director string, t *drillTarget, quiesce bool, act func(string, ...any)) error {
-	dx, table, err := directorTable(ctx, dial, director)
-	if err != nil {
-		return err
+		return cannot("director %s: %v", director, err)
 	}
 	for i, ls := range t.services {
-		sv := t.servers[i]
+		op, err := decide(ls, t.servers[i], ipvs.Find(table, ls.want.Key()))
+		if err != nil {
+			return err
+		}
+		if op == nil {
+			continue
+		}
+		act("%s: %s", director, op.Command())
+		if _, err := dx.Run(ctx, op.Command()); err != nil {
+			return cannot("director %s: %v", director, err)
+		}
+	}
+	return nil
+}
+
+// heal takes the node out of the director's table, or sets its weight to 0.
+func heal(ctx context.Context, dial Dialer, director string, t *drillTarget, quiesce bool, act func(string, ...any)) error {
+	return editTable(ctx, dial, director, t, act, func(ls labService, sv labServer, live *ipvs.Service) (*ipvs.Op, error) {
 		key := ls.want.Key()
 		var d *ipvs.Destination
-		if tsvc := ipvs.Find(table, key); tsvc != nil {
-			d = tsvc.Dest(sv.ripKey)
+		if live != nil {
+			d = live.Dest(sv.ripKey)
 		}
-		op := ipvs.Op{Action: ipvs.DelDest, Service: ls.want, Dest: sv.dest}
+		op := &ipvs.Op{Action: ipvs.DelDest, Service: ls.want, Dest: sv.dest}
 		switch {
 		case d == nil:
 			act("%s: %s is not a real server of %s any more", director, sv.ripKey, key)
-			continue
+			return nil, nil
 		case quiesce && d.Weight == 0:
 			act("%s: %s is already quiesced (weight 0) in %s", director, sv.ripKey, key)
-			continue
+			return nil, nil
 		case quiesce:
 			op.Action, op.Dest.Weight = ipvs.EditDest, 0
 		}
-		if err := runOp(ctx, dx, director, op, act); err != nil {
-			return err
-		}
-	}
-	return nil
+		return op, nil
+	})
 }
 
-// runOp changes the director's table, saying so first.
-func runOp(ctx context.Context, dx Executor, director string, op ipvs.Op, act func(string, ...any)) error {
-	act("%s: %s", director, op.Command())
-	if _, err := dx.Run(ctx, op.Command()); err != nil {
-		return cannot("director %s: %v", director, err)
-	}
-	return nil
-}
-
+// restore puts the node back into the director's table with its lab weight.
 func restore(ctx context.Context, dial Dialer, director string, t *drillTarget, act func(string, ...any)) error {
-	dx, table, err := directorTable(ctx, dial, director)
-	if err != nil {
-		return err
-	}
-	for i, ls := range t.services {
-		sv := t.servers[i]
+	return editTable(ctx, dial, director, t, act, func(ls labService, sv labServer, live *ipvs.Service) (*ipvs.Op, error) {
 		key := ls.want.Key()
-		tsvc := ipvs.Find(table, key)
-		if tsvc == nil {
-			return cannot("director %s has no service %s: run lvslab up to rebuild it", director, key)
+		if live == nil {
+			return nil, cannot("director %s has no service %s: run lvslab up to rebuild it", director, key)
 		}
-		op := ipvs.Op{Action: ipvs.AddDest, Service: ls.want, Dest: sv.dest}
-		switch d := tsvc.Dest(sv.ripKey); {
+		op := &ipvs.Op{Action: ipvs.AddDest, Service: ls.want, Dest: sv.dest}
+		switch d := live.Dest(sv.ripKey); {
 		case d == nil:
 		case d.Weight != sv.dest.Weight:
 			op.Action = ipvs.EditDest
 		default:
 			act("%s: %s is in %s with its weight %d already", director, sv.ripKey, key, d.Weight)
-			continue
+			return nil, nil
 		}
-		if err := runOp(ctx, dx, director, op, act); err != nil {
-			return err
-		}
-	}
-	return nil
+		return op, nil
+	})
 }
 
 // DrillVerdict is what a drill step must show in the verification that

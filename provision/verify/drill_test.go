@@ -4,12 +4,16 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/lvslab/lvslab/roles"
 	"github.com/lvslab/lvslab/roles/ipvs"
+	"github.com/lvslab/lvslab/roles/ipvs/ipvstest"
+	"github.com/lvslab/lvslab/roles/rolestest"
+	"github.com/lvslab/lvslab/topology"
 )
 
 func drill(t *testing.T, w *world, step, node string, quiesce bool) *DrillReport {
@@ -234,5 +238,49 @@ func TestDrillRestoreSpellsWhatUpSpells(t *testing.T) {
 				t.Errorf("restored table differs from the lab's: %v", diff)
 			}
 		})
+	}
+}
+
+// kernelExec is a director whose only answers are its IPVS table's.
+type kernelExec struct{ k *ipvstest.Kernel }
+
+func (x kernelExec) Run(_ context.Context, cmd string) (string, error) { return x.k.Run(cmd) }
+
+// TestHealAndRestoreEveryServiceOfTheNode: a node that serves two services
+// leaves and rejoins both, also when one of them is already done.
+func TestHealAndRestoreEveryServiceOfTheNode(t *testing.T) {
+	lab, err := topology.Load("rich.yaml", []byte(rolestest.RichLab))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := roles.DesiredFor(lab, lab.Director()).IPVS
+	k := ipvstest.New(want)
+	dial := func(string) (Executor, error) { return kernelExec{k}, nil }
+	target, err := drillTargetOf(lab, "w1", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var acts []string
+	act := func(format string, a ...any) { acts = append(acts, fmt.Sprintf(format, a...)) }
+	if _, err := k.Run("ipvsadm -d -t 10.0.0.100:80 -r 10.0.1.11:8080"); err != nil {
+		t.Fatal(err)
+	}
+	if err := heal(context.Background(), dial, "dir", target, false, act); err != nil {
+		t.Fatal(err)
+	}
+	rolestest.Eq(t, "heal", acts, []string{
+		"dir: 10.0.1.11:8080 is not a real server of -t 10.0.0.100:80 any more",
+		"dir: ipvsadm -d -u 10.0.0.100:53 -r 10.0.1.11:53",
+	})
+	acts = nil
+	if err := restore(context.Background(), dial, "dir", target, act); err != nil {
+		t.Fatal(err)
+	}
+	rolestest.Eq(t, "restore", acts, []string{
+		"dir: ipvsadm -a -t 10.0.0.100:80 -r 10.0.1.11:8080 -m -w 3 -x 100 -y 10",
+		"dir: ipvsadm -a -u 10.0.0.100:53 -r 10.0.1.11:53 -m -w 1",
+	})
+	if d := ipvs.Differences(k.Services, want); len(d) > 0 {
+		t.Errorf("restored table differs: %v", d)
 	}
 }

@@ -131,16 +131,7 @@ func ParseCurlLoop(out string) []Reply {
 		case cur == nil:
 			// noise before the first frame
 		case strings.HasPrefix(line, markWrite):
-			f := strings.Fields(strings.TrimPrefix(line, markWrite))
-			if len(f) > 0 {
-				cur.Status, _ = strconv.Atoi(f[0])
-			}
-			if len(f) > 1 {
-				cur.Seconds, _ = strconv.ParseFloat(f[1], 64)
-			}
-			if len(f) > 2 {
-				cur.Connects, _ = strconv.Atoi(f[2])
-			}
+			cur.trailer(strings.Fields(strings.TrimPrefix(line, markWrite)))
 		case strings.HasPrefix(line, markRC):
 			cur.Exit, _ = strconv.Atoi(strings.TrimSpace(strings.TrimPrefix(line, markRC)))
 		case strings.HasPrefix(line, "curl: ("):
@@ -151,6 +142,20 @@ func ParseCurlLoop(out string) []Reply {
 	}
 	finish()
 	return replies
+}
+
+// trailer reads the status, time and new connections curl's --write-out
+// line gives, as far as it has them.
+func (r *Reply) trailer(f []string) {
+	if len(f) > 0 {
+		r.Status, _ = strconv.Atoi(f[0])
+	}
+	if len(f) > 1 {
+		r.Seconds, _ = strconv.ParseFloat(f[1], 64)
+	}
+	if len(f) > 2 {
+		r.Connects, _ = strconv.Atoi(f[2])
+	}
 }
 
 // ParseFast reads the output of FastCommand: n frames, each a body then a
@@ -172,15 +177,7 @@ func ParseFast(out string) (replies []Reply, stderr []string) {
 			r := Reply{Index: len(replies) + 1, Connects: -1, Body: cleanBody(body)}
 			body = nil
 			f := strings.SplitN(strings.TrimPrefix(line, markWrite), " ", 5)
-			if len(f) > 0 {
-				r.Status, _ = strconv.Atoi(f[0])
-			}
-			if len(f) > 1 {
-				r.Seconds, _ = strconv.ParseFloat(f[1], 64)
-			}
-			if len(f) > 2 {
-				r.Connects, _ = strconv.Atoi(f[2])
-			}
+			r.trailer(f)
 			if len(f) > 3 {
 				r.Exit, _ = strconv.Atoi(f[3])
 			}

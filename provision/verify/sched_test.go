@@ -90,23 +90,23 @@ func TestSimulateLeastFamily(t *testing.T) {
 		}
 		return c
 	}
-	if c := count(SimulateLeast("lc", d(1, 5, 1), 9), 3); !reflect.DeepEqual(c, []int{3, 3, 3}) {
-		t.Errorf("lc ignores weights above 0: %v", c)
-	}
-	if c := count(SimulateLeast("lc", d(1, 0, 1), 4), 3); !reflect.DeepEqual(c, []int{2, 0, 2}) {
-		t.Errorf("lc skips weight 0: %v", c)
-	}
-	if c := count(SimulateLeast("sed", d(1, 3, 2), 5), 3); !reflect.DeepEqual(c, []int{0, 5, 0}) {
-		t.Errorf("sed with short requests: all to the heaviest, got %v", c)
-	}
-	if c := count(SimulateLeast("nq", d(1, 3, 2), 5), 3); !reflect.DeepEqual(c, []int{5, 0, 0}) {
-		t.Errorf("nq with short requests: all to the first idle, got %v", c)
-	}
-	if c := count(SimulateLeast("fo", d(2, 3, 3), 4), 3); !reflect.DeepEqual(c, []int{0, 4, 0}) {
-		t.Errorf("fo: first of the heaviest, got %v", c)
-	}
-	if c := count(SimulateLeast("ovf", d(2, 3, 1), 4), 3); !reflect.DeepEqual(c, []int{0, 4, 0}) {
-		t.Errorf("ovf: heaviest, got %v", c)
+	for _, c := range []struct {
+		sched   string
+		weights []int
+		n       int
+		want    []int
+		why     string
+	}{
+		{"lc", []int{1, 5, 1}, 9, []int{3, 3, 3}, "lc ignores weights above 0"},
+		{"lc", []int{1, 0, 1}, 4, []int{2, 0, 2}, "lc skips weight 0"},
+		{"sed", []int{1, 3, 2}, 5, []int{0, 5, 0}, "sed with short requests: all to the heaviest"},
+		{"nq", []int{1, 3, 2}, 5, []int{5, 0, 0}, "nq with short requests: all to the first idle"},
+		{"fo", []int{2, 3, 3}, 4, []int{0, 4, 0}, "fo: first of the heaviest"},
+		{"ovf", []int{2, 3, 1}, 4, []int{0, 4, 0}, "ovf: heaviest"},
+	} {
+		if got := count(SimulateLeast(c.sched, d(c.weights...), c.n), 3); !reflect.DeepEqual(got, c.want) {
+			t.Errorf("%s, got %v", c.why, got)
+		}
 	}
 	// a table that is not quiet: the server with fewer connections catches up
 	dests := []Dest{{Name: "a", Weight: 1, Inactive: 10}, {Name: "b", Weight: 1}}

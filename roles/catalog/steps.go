@@ -22,26 +22,6 @@ const (
 // OSFamilies lists the OS families Steps knows.
 var OSFamilies = []string{Debian, RHEL}
 
-// Kind tells how a step is applied.
-type Kind string
-
-// Kinds of step.
-const (
-	// KindCommand: the File is written when it differs and the Apply
-	// commands run when the Check fails; the check must then pass.
-	KindCommand Kind = ""
-	// KindService: a KindCommand whose change takes effect asynchronously
-	// (a service starting): its check is retried for a while.
-	KindService Kind = "service"
-	// KindNetwork: addresses through the network manager, asynchronous
-	// too; consecutive network steps are applied together (one restart,
-	// one detached run, one reconnect).
-	KindNetwork Kind = "network"
-	// KindIPVS: the table is loaded whole when empty, else edited with the
-	// fewest ipvsadm commands, and read back.
-	KindIPVS Kind = "ipvs"
-)
-
 // Step is one idempotent change, as plain data. A step is already done when
 // its File (if any) has the wanted content and its Check (if any) exits 0;
 // otherwise the File is written and the Apply commands run, in order.
@@ -75,6 +55,26 @@ type Step struct {
 	// restores from when the table is empty.
 	RulesFile string `json:"rules_file,omitempty"`
 }
+
+// Kind tells how a step is applied.
+type Kind string
+
+// Kinds of step.
+const (
+	// KindCommand: the File is written when it differs and the Apply
+	// commands run when the Check fails; the check must then pass.
+	KindCommand Kind = ""
+	// KindService: a KindCommand whose change takes effect asynchronously
+	// (a service starting): its check is retried for a while.
+	KindService Kind = "service"
+	// KindNetwork: addresses through the network manager, asynchronous
+	// too; consecutive network steps are applied together (one restart,
+	// one detached run, one reconnect).
+	KindNetwork Kind = "network"
+	// KindIPVS: the table is loaded whole when empty, else edited with the
+	// fewest ipvsadm commands, and read back.
+	KindIPVS Kind = "ipvs"
+)
 
 // Steps lists the steps that bring a node to its desired state on an OS
 // family (Debian or RHEL), in the order a student would take them.

@@ -113,13 +113,20 @@ func ipvsStep(t *testing.T, steps []catalog.Step) []catalog.Step {
 	return nil
 }
 
-func TestApplyIPVSWholeWhenEmpty(t *testing.T) {
-	_, steps := directorSteps(t, "tedu-nat", catalog.Debian)
+// configured is a fake director after a first Apply of its steps.
+func configured(t *testing.T, lab string) (*fakeExec, []catalog.Step) {
+	t.Helper()
+	_, steps := directorSteps(t, lab, catalog.Debian)
 	f := newFake()
 	f.learn(steps)
 	if _, err := Apply(context.Background(), f, steps, nil); err != nil {
 		t.Fatal(err)
 	}
+	return f, steps
+}
+
+func TestApplyIPVSWholeWhenEmpty(t *testing.T) {
+	f, _ := configured(t, "tedu-nat")
 	var ipvsCmds []string
 	for _, c := range f.commands() {
 		if strings.HasPrefix(c, "ipvsadm") {
@@ -183,12 +190,7 @@ func TestApplyCheckStillFailing(t *testing.T) {
 }
 
 func TestApplyRewritesDriftedFile(t *testing.T) {
-	_, steps := directorSteps(t, "tedu-nat", catalog.Debian)
-	f := newFake()
-	f.learn(steps)
-	if _, err := Apply(context.Background(), f, steps, nil); err != nil {
-		t.Fatal(err)
-	}
+	f, steps := configured(t, "tedu-nat")
 	want := f.files[catalog.SysctlFile].data
 	f.files[catalog.SysctlFile] = fakeFile{data: []byte("net.ipv4.ip_forward = 0\nnet.ipv4.ip_forward = 0\n"), mode: 0o644}
 	f.ran, f.writes = nil, nil
