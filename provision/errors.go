@@ -33,18 +33,20 @@ func Explain(conn *libvirt.Connect, err error) error {
 		if whole == err.Error() {
 			whole = err.Error() + ": " + sentence
 		}
-		return &explained{msg: whole, err: err}
+		return &reworded{msg: whole, err: err}
 	}
 	return err
 }
 
-type explained struct {
+// reworded is an error told in a sentence of lvslab's, with the original
+// underneath for errors.Is and errors.As.
+type reworded struct {
 	msg string
 	err error
 }
 
-func (e *explained) Error() string { return e.msg }
-func (e *explained) Unwrap() error { return e.err }
+func (e *reworded) Error() string { return e.msg }
+func (e *reworded) Unwrap() error { return e.err }
 
 var explanations = []struct {
 	match   *regexp.Regexp

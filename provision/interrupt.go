@@ -22,7 +22,7 @@ func (r *run) interrupted(ctx context.Context) error {
 		made = append(made, r.undo[i].what)
 	}
 	head := fmt.Sprintf("up of lab %s was %s during the %s step", r.lab.Name, why, r.step)
-	e := &interruptedError{err: ctx.Err()}
+	e := &reworded{err: ctx.Err()}
 	switch {
 	case len(made) == 0:
 		e.msg = head + "; this run had created nothing, so nothing was removed"
@@ -37,12 +37,3 @@ func (r *run) interrupted(ctx context.Context) error {
 	}
 	return e
 }
-
-// interruptedError reads as its sentence and is ctx's error underneath.
-type interruptedError struct {
-	msg string
-	err error
-}
-
-func (e *interruptedError) Error() string { return e.msg }
-func (e *interruptedError) Unwrap() error { return e.err }
