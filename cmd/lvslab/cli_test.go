@@ -268,3 +268,28 @@ func TestUpDryRunFlags(t *testing.T) {
 		t.Errorf("up -o json without --dry-run: exit %d %q", code, stderr)
 	}
 }
+
+func TestValidateAsJSON(t *testing.T) {
+	code, out, _ := lvslab(t, "validate", "tedu-dr", "-o", "json")
+	var v verdict
+	if code != 0 || json.Unmarshal([]byte(out), &v) != nil || !v.Valid || v.Lab != "tedu" || v.Nodes != 4 {
+		t.Errorf("valid lab: exit %d\n%s", code, out)
+	}
+	bad := filepath.Join(t.TempDir(), "bad.yaml")
+	_, src, _ := lvslab(t, "labs", "--show", "tedu-nat")
+	src = strings.Replace(src, "scheduler: rr", "scheduler: polling", 1)
+	os.WriteFile(bad, []byte(src), 0o644)
+	code, out, _ = lvslab(t, "validate", bad, "-o", "json")
+	v = verdict{}
+	if code != 1 || json.Unmarshal([]byte(out), &v) != nil || v.Valid || len(v.Problems) == 0 {
+		t.Fatalf("invalid lab: exit %d\n%s", code, out)
+	}
+	p := v.Problems[0]
+	if p.File != bad || p.Line == 0 || p.Col == 0 || !strings.Contains(p.Path, "scheduler") || !strings.Contains(p.Message, "polling") {
+		t.Errorf("problem %+v", p)
+	}
+	code, out, _ = lvslab(t, "validate", "/no/such/lab.yaml", "-o", "json")
+	if code != 1 || !strings.Contains(out, `"valid": false`) || !strings.Contains(out, "does not exist") {
+		t.Errorf("missing file: exit %d\n%s", code, out)
+	}
+}

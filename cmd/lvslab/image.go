@@ -64,7 +64,7 @@ downloads current packages again.`,
 						RootPassword:  c.String("root-password"),
 						ExtraPackages: c.StringSlice("package"),
 						Compress:      c.Bool("compress"),
-						Progress:      os.Stderr,
+						Progress:      progress(c, os.Stderr),
 					})
 					return err
 				},
