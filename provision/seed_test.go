@@ -314,6 +314,8 @@ func TestSeedQuotesHostileValues(t *testing.T) {
 	nics := []*topology.NIC{{Name: "eth1", Network: "private2", Address: c.Node.NIC("eth1").Address, MAC: "52:54:00:12:34:56"}}
 	node.NICs = nics
 	c.Node = &node
+	page := "<h1>it's</h1>\nLVSLAB_EOF\n'; touch " + pwned + "; '\n$(touch " + pwned + ")\n"
+	c.Files = append(c.Files, File{Path: "/var/www/html/index.html", Mode: 0o644, Content: page})
 	files, err := SeedFiles(c)
 	if err != nil {
 		t.Fatal(err)
@@ -349,6 +351,9 @@ func TestSeedQuotesHostileValues(t *testing.T) {
 	runInitScript(t, files["lvslab-init.sh"], root)
 	if _, err := os.Stat(pwned); err == nil {
 		t.Error("a value of the lab ran as a command in lvslab-init.sh")
+	}
+	if got, _ := os.ReadFile(filepath.Join(root, "var/www/html/index.html")); string(got) != page {
+		t.Errorf("page written %q, want %q", got, page)
 	}
 	if got, _ := os.ReadFile(filepath.Join(root, "etc/hosts")); !strings.Contains(string(got), "127.0.1.1\t"+node.Name+"\n") {
 		t.Errorf("hosts file %q lacks the name %q", got, node.Name)

@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"unicode"
 
 	"github.com/lvslab/lvslab/roles/ipvs"
 )
@@ -27,9 +28,11 @@ var (
 	// A node name is its hostname: a DNS label, so no '-' at the end.
 	nodeNameRe = regexp.MustCompile(`^[a-z]([a-z0-9-]{0,29}[a-z0-9])?$`)
 	nicNameRe  = regexp.MustCompile(`^[a-z][a-z0-9]{0,12}[0-9]$`)
-	bridgeRe   = regexp.MustCompile(`^[a-zA-Z0-9_.-]{1,15}$`)
+	bridgeRe   = regexp.MustCompile(`^[a-zA-Z0-9_.][a-zA-Z0-9_.-]{0,14}$`) // no '-' first: read as an option
 	// loginRe is a portable POSIX login name (useradd's own rule, shorter).
 	loginRe = regexp.MustCompile(`^[a-z_][a-z0-9_-]{0,31}$`)
+	// A service's name is shown in reports and given to verify --service.
+	serviceNameRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$`)
 )
 
 // kernelDevices are the fallback devices the kernel's tunnel modules create
@@ -66,6 +69,8 @@ func (d *document) build(raw *rawLab) *Lab {
 	if lab.Image == "" {
 		lab.Image = DefaultImage
 	}
+	d.checkText("description", lab.Description, true)
+	d.checkText("login.password", lab.Login.Password, false)
 	if err := CheckImage(lab.Image); err != nil {
 		d.add("image", "%s", err)
 	}
@@ -133,7 +138,7 @@ func (d *document) buildNetworks(raw *rawLab, lab *Lab) {
 		switch {
 		case rn.Bridge == "":
 		case !bridgeRe.MatchString(rn.Bridge):
-			d.add(path+".bridge", "%q is not a usable bridge name: at most 15 letters, digits, '-', '_' or '.'", rn.Bridge)
+			d.add(path+".bridge", "%q is not a usable bridge name: at most 15 letters, digits, '-', '_' or '.', not starting with '-'", rn.Bridge)
 		case rn.Bridge == "." || rn.Bridge == ".." || rn.Bridge == "lo":
 			d.add(path+".bridge", "%q is not a usable bridge name: the kernel keeps it (\".\" and \"..\" are folder names, lo is the loopback)", rn.Bridge)
 		}
@@ -214,6 +219,7 @@ func (d *document) buildNodes(raw *rawLab, lab *Lab) {
 		}
 		if rn.Page != nil {
 			n.Page = *rn.Page
+			d.checkText(path+".page", n.Page, true)
 			if rn.Role != RoleWeb {
 				d.add(path+".page", "only web nodes serve a page")
 			}
@@ -302,6 +308,9 @@ func (d *document) buildServices(raw *rawLab, lab *Lab) {
 			continue
 		}
 		s := &Service{Name: rs.Name, Protocol: strings.ToLower(rs.Protocol), Mode: strings.ToLower(rs.Mode), Scheduler: strings.ToLower(rs.Scheduler)}
+		if rs.Name != "" && !serviceNameRe.MatchString(rs.Name) {
+			d.add(path+".name", "%q is not a usable service name: letters, digits, '.', '_' and '-', at most 32 (reports show it; verify --service takes it)", rs.Name)
+		}
 		d.serviceAddress(rs, s, path)
 		d.serviceScheduling(rs, s, path)
 		s.VIPPrefix = 32
@@ -494,6 +503,18 @@ func (d *document) checkRoles(lab *Lab) {
 	}
 	if len(lab.NodesWithRole(RoleWeb)) == 0 {
 		d.add("nodes", "no node has role web: an LVS lab needs real servers")
+	}
+}
+
+// checkText refuses control characters in free text (but tab and, where
+// lines make sense, line breaks): they would reach terminals, handouts and
+// guest files as they are.
+func (d *document) checkText(path, s string, lines bool) {
+	for _, r := range s {
+		if unicode.IsControl(r) && r != '\t' && !(lines && (r == '\n' || r == '\r')) {
+			d.add(path, "holds the control character %U: write plain text", r)
+			return
+		}
 	}
 }
 

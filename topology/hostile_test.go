@@ -1,10 +1,12 @@
 package topology
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -182,5 +184,92 @@ func BenchmarkHostileInput(b *testing.B) {
 			}
 			b.ReportMetric(float64(hostileAllocLimit>>20), "MiB-limit")
 		})
+	}
+}
+
+// hostileValues carry what a shell, a YAML or unit file, an XML document or
+// a terminal would read as structure.
+var hostileValues = []string{
+	"a b", "a;b", "$(touch x)", "`id`", "a\nb", "a'b", `a"b`, "../x", "a/b", "<x>&", "-rf", "é", "a\x1b[31m", "a\\b", "a#b", "a=b", "*",
+}
+
+// Every identifier of a lab reaches shells, unit and network files, cloud-init
+// and libvirt XML unquoted (roles concatenates NIC names into commands, for
+// one): validation must refuse any hostile value there, so that only names
+// of a safe shape go on.
+func TestHostileIdentifiersRefused(t *testing.T) {
+	nat := readTestdata(t, "nat.yaml")
+	fields := []struct {
+		path  string // %s is the value
+		place func(v string) string
+	}{
+		{"name", func(v string) string { return mutate(t, nat, "name: tedu", "name: "+v) }},
+		{"nodes.%s", func(v string) string { return mutate(t, nat, "  client1:\n", "  "+v+":\n") }},
+		{"nodes.client1.nics.%s", func(v string) string {
+			return mutate(t, nat, "      eth0: {network: private1, address: 192.168.4.10/24}", "      "+v+": {network: private1, address: 192.168.4.10/24}")
+		}},
+		{"networks.%s", func(v string) string { return mutate(t, nat, "  private1: {", "  "+v+": {") }},
+		{"networks.private1.bridge", func(v string) string {
+			return mutate(t, nat, "host: 192.168.4.254}", "host: 192.168.4.254, bridge: "+v+"}")
+		}},
+		{"image", func(v string) string { return mutate(t, nat, "image: debian-12", "image: "+v) }},
+		{"login.user", func(v string) string {
+			return mutate(t, nat, "image: debian-12\n", "image: debian-12\nlogin: {user: "+v+"}\n")
+		}},
+		{"nodes.client1.nics.eth0.mac", func(v string) string {
+			return mutate(t, nat, "address: 192.168.4.10/24}", "address: 192.168.4.10/24, mac: "+v+"}")
+		}},
+		{"nodes.client1.nics.eth0.address", func(v string) string { return mutate(t, nat, "address: 192.168.4.10/24}", "address: "+v+"}") }},
+		{"nodes.client1.gateway", func(v string) string { return mutate(t, nat, "gateway: 192.168.4.5", "gateway: "+v) }},
+		{"services[0].name", func(v string) string { return mutate(t, nat, "  - name: web\n", "  - name: "+v+"\n") }},
+		{"services[0].vip", func(v string) string { return mutate(t, nat, "vip: 192.168.4.5", "vip: "+v) }},
+		{"services[0].scheduler", func(v string) string { return mutate(t, nat, "scheduler: rr", "scheduler: "+v) }},
+		{"services[0].mode", func(v string) string { return mutate(t, nat, "mode: nat", "mode: "+v) }},
+		{"services[0].protocol", func(v string) string { return mutate(t, nat, "protocol: tcp", "protocol: "+v) }},
+	}
+	for _, f := range fields {
+		for _, v := range hostileValues {
+			if f.path == "image" && ImageIsPath(v) {
+				continue // a disk's path goes to libvirt XML only (provision's TestHostileValuesInXML)
+			}
+			quoted, _ := json.Marshal(v) // a JSON string is a YAML double-quoted scalar
+			path := f.path
+			if strings.Contains(path, "%s") {
+				path = fmt.Sprintf(path, v)
+			}
+			_, err := Load("lab.yaml", []byte(f.place(string(quoted))))
+			ps, _ := err.(Problems)
+			if !slices.ContainsFunc(ps, func(p Problem) bool { return p.Path == path && p.Line > 0 }) {
+				t.Errorf("%s = %q: no problem at %s; got:\n%v", f.path, v, path, ps)
+			}
+		}
+	}
+}
+
+// Free text (a page, the description, the password) may hold anything the
+// renderers quote (roles/render and provision's seed tests prove it), but
+// no control character.
+func TestFreeText(t *testing.T) {
+	nat := readTestdata(t, "nat.yaml")
+	for _, v := range hostileValues {
+		quoted, _ := json.Marshal(v)
+		src := mutate(t, nat, `page: "apache web server2"`, "page: "+string(quoted),
+			"description: LVS-NAT, rr over web1 (weight 1) and web2 (weight 2); change to wrr to see 2:1", "description: "+string(quoted),
+			"image: debian-12\n", "image: debian-12\nlogin: {password: "+string(quoted)+"}\n")
+		lab, err := Load("lab.yaml", []byte(src))
+		control := strings.ContainsFunc(v, func(r rune) bool { return r == 0x1b })
+		switch {
+		case control && (err == nil || !strings.Contains(err.Error(), "nodes.web2.page: holds the control character U+001B") ||
+			!strings.Contains(err.Error(), "description: holds the control character")):
+			t.Errorf("%q: want the control character refused in page and description, got %v", v, err)
+		case !control && strings.Contains(v, "\n"):
+			if err == nil || !strings.Contains(err.Error(), "login.password: holds the control character U+000A") {
+				t.Errorf("%q: a line break in the password must be refused, got %v", v, err)
+			}
+		case !control && err != nil:
+			t.Errorf("%q: free text refused: %v", v, err)
+		case !control && (lab.Node("web2").Page != v || lab.Description != v || lab.Login.Password != v):
+			t.Errorf("%q: free text changed: %q %q %q", v, lab.Node("web2").Page, lab.Description, lab.Login.Password)
+		}
 	}
 }
