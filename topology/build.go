@@ -92,20 +92,45 @@ func (d *document) build(raw *rawLab) *Lab {
 	return lab
 }
 
-func (d *document) buildNetworks(raw *rawLab, lab *Lab) {
-	if len(raw.Networks) == 0 {
-		d.add("networks", "the lab needs at least one network")
+// section is what a lab file's map of named entries (networks, nodes)
+// says when it is empty, when an entry is, and when a name is unusable.
+type section struct {
+	key, none, empty, badName string
+}
+
+var (
+	networksSection = section{"networks", "the lab needs at least one network",
+		"network %s has no fields: it needs at least cidr",
+		"%q is not a usable network name: use lower-case letters, digits and '-', starting with a letter and not ending with '-'"}
+	nodesSection = section{"nodes", "the lab needs nodes: at least one director and one web server",
+		"node %s has no fields: it needs a role and nics",
+		"%q is not a usable node name (it becomes the hostname): use lower-case letters, digits and '-', starting with a letter and not ending with '-', at most 31"}
+)
+
+// entries lists a section's entries in file order with their paths,
+// leaving out (and reporting) empty ones; names must suit a hostname.
+func entries[T any](d *document, sec section, raw map[string]*T) (names, paths []string, items []*T) {
+	if len(raw) == 0 {
+		d.add(sec.key, "%s", sec.none)
 	}
-	for _, name := range d.keyOrder["networks"] {
-		rn := raw.Networks[name]
-		path := "networks." + name
-		if rn == nil {
-			d.add(path, "network %s has no fields: it needs at least cidr", name)
+	for _, name := range d.keyOrder[sec.key] {
+		path := sec.key + "." + name
+		if raw[name] == nil {
+			d.add(path, sec.empty, name)
 			continue
 		}
 		if !nodeNameRe.MatchString(name) {
-			d.add(path, "%q is not a usable network name: use lower-case letters, digits and '-', starting with a letter and not ending with '-'", name)
+			d.add(path, sec.badName, name)
 		}
+		names, paths, items = append(names, name), append(paths, path), append(items, raw[name])
+	}
+	return names, paths, items
+}
+
+func (d *document) buildNetworks(raw *rawLab, lab *Lab) {
+	names, paths, items := entries(d, networksSection, raw.Networks)
+	for i, rn := range items {
+		name, path := names[i], paths[i]
 		nw := &Network{Name: name, Bridge: rn.Bridge}
 		cidr, err := netip.ParsePrefix(rn.CIDR)
 		switch {
@@ -152,19 +177,9 @@ func (d *document) buildNetworks(raw *rawLab, lab *Lab) {
 }
 
 func (d *document) buildNodes(raw *rawLab, lab *Lab) {
-	if len(raw.Nodes) == 0 {
-		d.add("nodes", "the lab needs nodes: at least one director and one web server")
-	}
-	for _, name := range d.keyOrder["nodes"] {
-		rn := raw.Nodes[name]
-		path := "nodes." + name
-		if rn == nil {
-			d.add(path, "node %s has no fields: it needs a role and nics", name)
-			continue
-		}
-		if !nodeNameRe.MatchString(name) {
-			d.add(path, "%q is not a usable node name (it becomes the hostname): use lower-case letters, digits and '-', starting with a letter and not ending with '-', at most 31", name)
-		}
+	names, paths, items := entries(d, nodesSection, raw.Nodes)
+	for i, rn := range items {
+		name, path := names[i], paths[i]
 		n := &Node{Name: name, Role: rn.Role, Memory: DefaultMemoryMiB, VCPUs: DefaultVCPUs}
 		switch rn.Role {
 		case RoleClient, RoleDirector, RoleWeb:

@@ -355,7 +355,7 @@ func DrillVerdict(step, node string, quiesce bool, r *Report) []Check {
 // cyclic tells whether a scheduler's choices follow a fixed cycle whatever
 // the connection table holds (rr, wrr).
 func cyclic(scheduler string) bool {
-	return scheduler == "rr" || scheduler == "wrr"
+	return scheduler == ipvs.RoundRobin || scheduler == ipvs.WeightedRoundRobin
 }
 
 // failShareCheck: the failed requests are the node's scheduled share.
