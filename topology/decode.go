@@ -368,6 +368,9 @@ func (d *document) walk(n *yaml.Node, t reflect.Type, path string) bool {
 	if n.Anchor != "" {
 		key := walkKey{n, t}
 		if ok, done := d.walked[key]; done {
+			if ok {
+				d.record(n, t, path, d.at[path])
+			}
 			return ok
 		}
 		d.walked[key] = true // a value inside itself: yaml.v3 refuses it
@@ -482,6 +485,42 @@ func (d *document) walkValue(n *yaml.Node, t reflect.Type, path string) bool {
 func isInt(s string) bool {
 	var n yaml.Node
 	return yaml.Unmarshal([]byte(s), &n) == nil && len(n.Content) == 1 && n.Content[0].ShortTag() == "!!int"
+}
+
+// record notes the key order (and, at the alias, the positions) of a value
+// the walk checked already under another path: build reads maps in file
+// order. The fan-out bound keeps this cheap; no problem is reported twice.
+func (d *document) record(n *yaml.Node, t reflect.Type, path string, at pos) {
+	if _, ok := d.at[path]; !ok {
+		d.at[path] = at
+	}
+	if n.Kind == yaml.AliasNode {
+		n = n.Alias
+	}
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if n.Kind != yaml.MappingNode && n.Kind != yaml.SequenceNode {
+		return
+	}
+	switch t.Kind() {
+	case reflect.Struct:
+		fields := structFields(t)
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if ft, ok := fields[n.Content[i].Value]; ok {
+				d.record(n.Content[i+1], ft, joinPath(path, n.Content[i].Value), at)
+			}
+		}
+	case reflect.Map:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			d.keyOrder[path] = append(d.keyOrder[path], n.Content[i].Value)
+			d.record(n.Content[i+1], t.Elem(), joinPath(path, n.Content[i].Value), at)
+		}
+	case reflect.Slice:
+		for i, v := range n.Content {
+			d.record(v, t.Elem(), fmt.Sprintf("%s[%d]", path, i), at)
+		}
+	}
 }
 
 // keepPairs walks the key/value pairs of a mapping and returns those keep

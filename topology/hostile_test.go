@@ -88,6 +88,20 @@ func TestSmallAliasesLoad(t *testing.T) {
 	}
 }
 
+// A map reached through an alias keeps its keys and order: build reads
+// maps in file order, and the walk checks the aliased value only once.
+func TestAliasedMapIsRead(t *testing.T) {
+	src := mutate(t, readTestdata(t, "nat.yaml"),
+		"    nics:\n      eth0: {network: private1, address: 192.168.4.10/24}\n      eth1: {network: private2}\n",
+		"    nics: &n\n      eth0: {network: private1, address: 192.168.4.10/24}\n      eth1: {network: private2}\n",
+		"  lvs1:\n", "  client2:\n    role: client\n    nics: *n\n  lvs1:\n")
+	ps := problemsOf(t, src)
+	want := "lab.yaml:20:11: nodes.client2.nics.eth0.address: 192.168.4.10 is already used by client1 eth0"
+	if len(ps) != 1 || ps[0].String() != want {
+		t.Errorf("got:\n%v\nwant %s", ps, want)
+	}
+}
+
 func TestSelfReferenceRefused(t *testing.T) {
 	src := mutate(t, readTestdata(t, "nat.yaml"), "services:\n", "x: &loop [*loop]\nservices:\n")
 	if ps := problemsOf(t, src); !strings.Contains(ps.Error(), "expand to more than") {
