@@ -56,24 +56,24 @@ type Step struct {
 	RulesFile string `json:"rules_file,omitempty"`
 }
 
-// Kind tells how a step is applied.
+// Kind tells how a step is applied:
+//   - KindCommand: the File is written when it differs and the Apply
+//     commands run when the Check fails; the check must then pass;
+//   - KindService: the same, for a change that takes effect asynchronously
+//     (a service starting): the check is retried for a while;
+//   - KindNetwork: addresses through the network manager, asynchronous too;
+//     consecutive network steps are applied together (one restart, one
+//     detached run, one reconnect);
+//   - KindIPVS: the table is loaded whole when empty, else edited with the
+//     fewest ipvsadm commands, and read back.
 type Kind string
 
 // Kinds of step.
 const (
-	// KindCommand: the File is written when it differs and the Apply
-	// commands run when the Check fails; the check must then pass.
 	KindCommand Kind = ""
-	// KindService: a KindCommand whose change takes effect asynchronously
-	// (a service starting): its check is retried for a while.
 	KindService Kind = "service"
-	// KindNetwork: addresses through the network manager, asynchronous
-	// too; consecutive network steps are applied together (one restart,
-	// one detached run, one reconnect).
 	KindNetwork Kind = "network"
-	// KindIPVS: the table is loaded whole when empty, else edited with the
-	// fewest ipvsadm commands, and read back.
-	KindIPVS Kind = "ipvs"
+	KindIPVS    Kind = "ipvs"
 )
 
 // Steps lists the steps that bring a node to its desired state on an OS
