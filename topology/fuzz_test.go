@@ -27,11 +27,29 @@ func FuzzLoad(f *testing.F) {
 		f.Fatal("no embedded labs to seed from")
 	}
 	f.Add([]byte("name: x\nservices: [&s {real_servers: [&r {node: a}, *r]}, *s]\n"))
+	if nat, err := os.ReadFile("testdata/nat.yaml"); err == nil { // aliases of maps, lists and values
+		f.Add([]byte(strings.NewReplacer("    nics:\n      eth0: {network: private1, address: 192.168.4.10/24}", "    nics: &n\n      eth0: {network: private1, address: 192.168.4.10/24}",
+			"  lvs1:\n", "  client2: {role: client, nics: *n}\n  lvs1:\n", "    real_servers:\n", "    real_servers: &rs\n").Replace(string(nat))))
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		lab, err := Load("lab.yaml", data)
 		if err == nil {
 			if lab.Name == "" || len(lab.Nodes) == 0 || lab.Director() == nil {
 				t.Fatalf("accepted a lab without name, nodes or director: %+v", lab)
+			}
+			// Nothing the file holds is lost on the way (aliases included).
+			var raw rawLab
+			if err := yaml.Unmarshal(data, &raw); err != nil {
+				t.Fatalf("accepted what yaml.v3 cannot decode: %v", err)
+			}
+			if len(lab.Networks) != len(raw.Networks) || len(lab.Nodes) != len(raw.Nodes) || len(lab.Services) != len(raw.Services) {
+				t.Fatalf("lab has %d networks, %d nodes, %d services; the file %d, %d, %d",
+					len(lab.Networks), len(lab.Nodes), len(lab.Services), len(raw.Networks), len(raw.Nodes), len(raw.Services))
+			}
+			for _, n := range lab.Nodes {
+				if len(n.NICs) != len(raw.Nodes[n.Name].NICs) {
+					t.Fatalf("node %s has %d NICs, the file %d", n.Name, len(n.NICs), len(raw.Nodes[n.Name].NICs))
+				}
 			}
 			return
 		}
