@@ -127,11 +127,13 @@ func TestLabsAndImageListAsJSON(t *testing.T) {
 	}
 }
 
-// The bash completion script, run by bash against this very binary.
-func TestBashCompletion(t *testing.T) {
-	bash, err := exec.LookPath("bash")
+// completer runs a shell script with this test binary as "lvslab" on the
+// PATH and returns the words it prints; it skips when the shell is missing.
+func completer(t *testing.T, shell string) func(script string, args ...string) []string {
+	t.Helper()
+	sh, err := exec.LookPath(shell)
 	if err != nil {
-		t.Skip("no bash")
+		t.Skipf("no %s here", shell)
 	}
 	self, err := os.Executable()
 	if err != nil {
@@ -141,38 +143,76 @@ func TestBashCompletion(t *testing.T) {
 	if err := os.Symlink(self, filepath.Join(bin, "lvslab")); err != nil {
 		t.Fatal(err)
 	}
-	complete := func(words ...string) []string {
+	return func(script string, args ...string) []string {
 		t.Helper()
-		script := `source <(lvslab completion bash)
-COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); _lvslab; printf '%s\n' "${COMPREPLY[@]}"`
-		cmd := exec.Command(bash, append([]string{"-c", script, "bash"}, words...)...)
+		argv := append([]string{"-c", script, shell}, args...) // bash and zsh: $0 first
+		if shell == "fish" {
+			argv = append([]string{"-c", script}, args...)
+		}
+		cmd := exec.Command(sh, argv...)
 		cmd.Env = append(os.Environ(), asMainEnv+"=1", "PATH="+bin+":"+os.Getenv("PATH"))
 		out, err := cmd.CombinedOutput()
 		if err != nil {
-			t.Fatalf("completing %q: %v\n%s", words, err, out)
+			t.Fatalf("%s: %v\n%s", shell, err, out)
 		}
-		return strings.Fields(string(out))
-	}
-	cases := []struct {
-		words []string
-		want  []string
-	}{
-		{[]string{"lvslab", "pl"}, []string{"plan"}},
-		{[]string{"lvslab", "up", "tedu-"}, []string{"tedu-dr", "tedu-nat", "tedu-tun"}},
-		{[]string{"lvslab", "plan", "tedu-dr", "--o"}, []string{"--os", "--output"}},
-		{[]string{"lvslab", "image", ""}, []string{"build", "ls", "list", "rm", "remove", "help", "h"}},
-		{[]string{"lvslab", "completion", "f"}, []string{"fish"}},
-	}
-	for _, c := range cases {
-		got := complete(c.words...)
-		for _, w := range c.want {
-			if !slices.Contains(got, w) {
-				t.Errorf("completing %q: %q lacks %q", c.words, got, w)
+		var words []string
+		for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+			if w, _, _ := strings.Cut(line, "\t"); w != "" {
+				words = append(words, w) // fish: "word<TAB>description"
 			}
 		}
+		return words
 	}
-	if got := complete("lvslab", "plan", "--f"); slices.Contains(got, "--format") {
-		t.Errorf("the hidden --format is offered: %q", got)
+}
+
+// completionCases are what every shell must offer, as each shell's words.
+var completionCases = []struct {
+	words []string
+	want  []string
+}{
+	{[]string{"lvslab", "pl"}, []string{"plan"}},
+	{[]string{"lvslab", "up", "tedu-"}, []string{"tedu-dr", "tedu-nat", "tedu-tun"}},
+	{[]string{"lvslab", "plan", "tedu-dr", "--o"}, []string{"--os", "--output"}},
+	{[]string{"lvslab", "image", ""}, []string{"build", "ls", "rm"}},
+	{[]string{"lvslab", "completion", "f"}, []string{"fish"}},
+}
+
+// The completion scripts, run by each shell against this very binary.
+func TestShellCompletion(t *testing.T) {
+	scripts := map[string]string{
+		"bash": `source <(lvslab completion bash)
+COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); _lvslab; printf '%s\n' "${COMPREPLY[@]}"`,
+		// zsh: _describe and compdef stand in for the completion system.
+		"zsh": `compdef() {}; _describe() { print -l -- "${(@P)2}" }; _files() {}
+source <(lvslab completion zsh); words=("$@"); _lvslab`,
+		"fish": `lvslab completion fish | source; complete -C "$argv"`,
+	}
+	for _, shell := range []string{"bash", "zsh", "fish"} {
+		t.Run(shell, func(t *testing.T) {
+			complete := completer(t, shell)
+			for _, c := range completionCases {
+				args := c.words
+				if shell == "fish" {
+					args = []string{strings.Join(c.words, " ")}
+				}
+				got := complete(scripts[shell], args...)
+				last := c.words[len(c.words)-1]
+				for _, w := range c.want {
+					if !slices.Contains(got, w) {
+						t.Errorf("completing %q: %q lacks %q", c.words, got, w)
+					}
+				}
+				for _, g := range got {
+					// bash and fish filter by the typed prefix themselves; zsh's _describe does.
+					if shell != "zsh" && !strings.HasPrefix(g, last) {
+						t.Errorf("completing %q offers %q", c.words, g)
+					}
+				}
+			}
+			if got := complete(scripts[shell], "lvslab", "plan", "--f"); slices.Contains(got, "--format") {
+				t.Errorf("the hidden --format is offered: %q", got)
+			}
+		})
 	}
 }
 

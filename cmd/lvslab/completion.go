@@ -51,6 +51,13 @@ else
 fi
 `
 
+// fishLabs adds, to the script urfave/cli writes for fish, what lvslab
+// itself answers after a command (the embedded labs where a LAB goes).
+const fishLabs = `
+# Words lvslab itself offers after a command (embedded labs where a LAB goes).
+complete -c lvslab -n 'not __fish_lvslab_no_subcommand' -a '(eval (commandline -opc) --generate-bash-completion 2>/dev/null | string match -v -- "-*")'
+`
+
 func completionCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "completion",
@@ -79,7 +86,7 @@ Examples:
 				if err != nil {
 					return cli.Exit("lvslab completion fish: "+err.Error(), 2)
 				}
-				script = s
+				script = s + fishLabs
 			default:
 				return cli.Exit(fmt.Sprintf("lvslab completion: no completion for %q: use bash, zsh or fish", shell), 2)
 			}
