@@ -407,7 +407,9 @@ func (d *document) walkValue(n *yaml.Node, t reflect.Type, path string) bool {
 				msg := fmt.Sprintf("unknown field %q", k.Value)
 				if s := suggest(k.Value, known); s != "" {
 					msg += fmt.Sprintf(" (did you mean %q?)", s)
-					d.quiet = append(d.quiet, joinPath(path, s))
+					if !hasKey(n, s) { // else the rules about the given one still speak
+						d.quiet = append(d.quiet, joinPath(path, s))
+					}
 				}
 				d.refuse(child, "%s; known fields here: %s", msg, strings.Join(known, ", "))
 				return false
@@ -479,6 +481,15 @@ func (d *document) walkValue(n *yaml.Node, t reflect.Type, path string) bool {
 		}
 	}
 	return true
+}
+
+func hasKey(mapping *yaml.Node, key string) bool {
+	for i := 0; i+1 < len(mapping.Content); i += 2 {
+		if mapping.Content[i].Value == key {
+			return true
+		}
+	}
+	return false
 }
 
 // isInt tells whether s, written plain, would be a YAML whole number.

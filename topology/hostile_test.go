@@ -185,6 +185,15 @@ func TestUnknownFieldHidesNothing(t *testing.T) {
 	}
 }
 
+// The misspelt field's rules stay quiet only when the right one is absent.
+func TestMisspeltBesideTheRightField(t *testing.T) {
+	src := mutate(t, readTestdata(t, "nat.yaml"), "    gateway: 192.168.2.5\n    page: \"192.168.2.100\"", "    gateway: 192.168.2.1\n    gatway: 192.168.2.5\n    page: \"192.168.2.100\"")
+	ps := problemsOf(t, src)
+	if len(ps) != 2 || ps[0].Path != "nodes.web1.gateway" || ps[1].Path != "nodes.web1.gatway" {
+		t.Errorf("want the wrong gateway and the unknown field, got:\n%v", ps)
+	}
+}
+
 func BenchmarkHostileInput(b *testing.B) {
 	fan := []byte(aliasFanOut(b, 2000))
 	big := []byte(strings.Repeat("- 1\n", MaxFileSize/4))
