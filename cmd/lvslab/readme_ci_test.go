@@ -104,7 +104,7 @@ func TestReadmeCIRecipe(t *testing.T) {
 			default:
 				checks = append(checks, s.Run)
 			}
-			if m := regexp.MustCompile(`--junit (\S+?)'?( |$)`).FindStringSubmatch(s.Run); m != nil {
+			if m := regexp.MustCompile(`(?m)--junit (\S+?)'?( |$)`).FindStringSubmatch(s.Run); m != nil {
 				junit = m[1]
 			}
 		}
@@ -157,6 +157,7 @@ func TestReadmeCIRecipe(t *testing.T) {
 		}
 		steps = append(steps, vms...)
 	}
+	var outputs strings.Builder
 	for _, script := range steps {
 		cmd := exec.Command("bash", "-e", "-o", "pipefail", "-c", script)
 		cmd.Dir, cmd.Env = work, env
@@ -165,6 +166,7 @@ func TestReadmeCIRecipe(t *testing.T) {
 			t.Fatalf("step failed: %v\n%s\n%s", err, script, out)
 		}
 		t.Logf("%s\n%s", script, out)
+		outputs.Write(out)
 	}
 	handout, err := os.ReadFile(filepath.Join(work, "handout.sh"))
 	if err != nil || !strings.HasPrefix(string(handout), "#!/bin/sh") {
@@ -173,6 +175,10 @@ func TestReadmeCIRecipe(t *testing.T) {
 	if !e2e {
 		t.Logf("the %d VM steps run under LVSLAB_E2E=1 (root, real VMs)", len(vms))
 		return
+	}
+	// The dry run after up surveyed every node over SSH and found it as the lab wants.
+	if n := strings.Count(outputs.String(), "configure: unchanged"); n != 4 {
+		t.Errorf("the dry run after up found %d of 4 nodes unchanged", n)
 	}
 	report, err := os.ReadFile(filepath.Join(work, junit))
 	if err != nil || !strings.Contains(string(report), "<testsuite") || strings.Contains(string(report), "<failure") {
