@@ -55,26 +55,20 @@ func debianEarly(st *roles.NodeState) []Step {
 }
 
 func debianAddresses(st *roles.NodeState) []Step {
-	// Kernel settings come before any address: a real server must ignore
-	// ARP for the VIP before the VIP is on its lo (else the client may cache
-	// its MAC).
-	sysctl := sysctlStep(st)
-	sysctl.FirstBoot, sysctl.Boot = true, []string{"sysctl -q -p " + SysctlFile}
-	out := []Step{sysctl}
 	// Addresses, down NICs and VIPs follow each other: Apply changes them
 	// together with one networkd restart.
-	out = append(out, nicSteps(st, func(nic roles.NICState) (*File, string, []string) {
+	out := nicSteps(st, true, func(nic roles.NICState) (*File, string, []string) {
 		f := networkFile(st, nic)
 		if nic.Down {
 			return &f, downCheck(nic.Name), []string{restartNetworkd, "ip -4 addr flush dev " + nic.Name, "ip link set " + nic.Name + " down"}
 		}
 		return &f, addressCheck(st, nic), []string{restartNetworkd}
-	})...)
+	})
 	for _, dev := range virtualDevices(st) {
 		f := virtualNetworkFile(st, dev)
 		out = append(out, Step{
 			Name:    "vip " + dev,
-			Comment: vipComment(st, dev),
+			Comment: vipComment(st, []string{dev}),
 			File:    &f,
 			Check:   exactAddrCheck(dev, aliasPrefixes(st, dev), false),
 			Apply:   []string{restartNetworkd},

@@ -31,6 +31,7 @@ const (
 	IPVSUnitFile    = "/etc/systemd/system/" + IPVSUnit
 	VIPUnit         = "lvslab-vip.service"
 	VIPUnitFile     = "/etc/systemd/system/" + VIPUnit
+	IPVSAdmDropIn   = "/etc/systemd/system/ipvsadm.service.d/lvslab.conf"
 	ApachePortsFile = "/etc/apache2/ports.conf"
 	HTTPDListenFile = "/etc/httpd/conf.d/lvslab-listen.conf"
 )
@@ -148,15 +149,16 @@ func ipvsUnitFile() File {
 	return File{Path: IPVSUnitFile, Mode: 0o644, Content: render("lvslab-ipvs.service.tmpl", struct{ Rules string }{DebianRulesFile})}
 }
 
+// vipUnitFile is RHEL's unit for every VIP of the node, labelled.
 func vipUnitFile(st *roles.NodeState) File {
-	var aliases []roles.Alias
-	for _, dev := range virtualDevices(st) {
-		aliases = append(aliases, aliasesOn(st, dev)...)
-	}
 	return File{Path: VIPUnitFile, Mode: 0o644, Content: render("lvslab-vip.service.tmpl", struct {
 		Aliases []roles.Alias
 		Modules []string
-	}{aliases, st.Modules})}
+	}{st.Aliases, st.Modules})}
+}
+
+func ipvsadmDropIn() File {
+	return File{Path: IPVSAdmDropIn, Mode: 0o644, Content: render("ipvsadm-stop.conf.tmpl", struct{ Rules string }{RHELRulesFile})}
 }
 
 func apachePortsFile(st *roles.NodeState) File {

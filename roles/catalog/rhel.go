@@ -1,6 +1,7 @@
 package catalog
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/lvslab/lvslab/roles"
@@ -15,7 +16,13 @@ var rhel = family{
 	webPorts:  httpdListenFile,
 	rulesFile: RHELRulesFile,
 	ipvsAtBoot: func() []Step {
+		f := ipvsadmDropIn()
 		return []Step{{
+			Name:    "ipvsadm stop",
+			Comment: "ipvsadm.service saves the table over " + RHELRulesFile + " when it stops: a drill's ipvsadm -d would come back at every boot; stopping only clears the table",
+			File:    &f,
+			Apply:   []string{"systemctl daemon-reload"},
+		}, {
 			Name:    "ipvs at boot",
 			Comment: "the ipvsadm service restores " + RHELRulesFile + " at boot",
 			Check:   "systemctl is-enabled -q ipvsadm",
@@ -24,10 +31,11 @@ var rhel = family{
 	},
 }
 
-// rhelEarly: NetworkManager holds the addresses from the start; firewalld
-// and SELinux are relaxed as in the classroom VMs.
+// rhelEarly: NetworkManager holds the NICs' own addresses from the start
+// (nmcli cannot label an address, so the VIPs come from a unit later);
+// firewalld and SELinux are relaxed as in the classroom VMs, for good.
 func rhelEarly(st *roles.NodeState) []Step {
-	out := nicSteps(st, func(nic roles.NICState) (*File, string, []string) {
+	out := nicSteps(st, false, func(nic roles.NICState) (*File, string, []string) {
 		if nic.Down {
 			return nil, `[ "$(nmcli -g connection.autoconnect connection show ` + nic.Name + `)" = no ] && ` + downCheck(nic.Name), []string{
 				nmcliEnsure(nic.Name),
@@ -37,53 +45,61 @@ func rhelEarly(st *roles.NodeState) []Step {
 				"ip link set " + nic.Name + " down",
 			}
 		}
-		addrs := []string{nic.Address.String()}
-		for _, a := range aliasesOn(st, nic.Name) {
-			addrs = append(addrs, a.Address.String())
-		}
 		gw := "''"
 		if st.GatewayNIC() == nic.Name {
 			gw = st.Gateway.String()
 		}
-		return nil, `[ "$(nmcli -g ipv4.method connection show ` + nic.Name + `)" = manual ] && ` + addressCheck(st, nic), []string{
+		// The NIC's own label only: the VIP unit adds eth0:0 and its kin.
+		own := roles.NodeState{NICs: []roles.NICState{nic}, Gateway: st.Gateway}
+		check := `[ "$(nmcli -g ipv4.method connection show ` + nic.Name + `)" = manual ] && ` +
+			`[ "$(nmcli -g ipv4.addresses connection show ` + nic.Name + `)" = ` + nic.Address.String() + ` ] && ` +
+			strings.Replace(addressCheck(&own, nic), "show dev "+nic.Name+" |", "show dev "+nic.Name+" label "+nic.Name+" |", 1)
+		return nil, check, []string{
 			nmcliEnsure(nic.Name),
-			"nmcli connection modify " + nic.Name + " connection.autoconnect yes ipv4.method manual ipv4.addresses " + strings.Join(addrs, ",") + " ipv4.gateway " + gw + " ipv6.method ignore",
+			"nmcli connection modify " + nic.Name + " connection.autoconnect yes ipv4.method manual ipv4.addresses " + nic.Address.String() + " ipv4.gateway " + gw + " ipv6.method ignore",
 			"nmcli connection up " + nic.Name,
 		}
 	})
 	out = append(out, Step{
 		Name:    "firewalld",
-		Comment: "off, as in the classroom VMs (or open the service port with firewall-cmd)",
-		Check:   "! systemctl is-active -q firewalld",
+		Comment: "off now and at boot, as in the classroom VMs (or open the service port with firewall-cmd)",
+		Check:   "! systemctl is-enabled -q firewalld 2>/dev/null && ! systemctl is-active -q firewalld",
 		Apply:   []string{"systemctl disable --now firewalld"},
 	})
 	out = append(out, Step{
 		Name:    "selinux",
-		Comment: "permissive, as in the classroom VMs (httpd on a non-standard port needs semanage otherwise)",
-		Check:   `[ "$(getenforce 2>/dev/null || echo Disabled)" != Enforcing ]`,
-		Apply:   []string{"setenforce 0", "sed -i 's/^SELINUX=enforcing/SELINUX=permissive/' /etc/selinux/config"},
+		Comment: "permissive now and at boot, as in the classroom VMs (httpd on a non-standard port needs semanage otherwise)",
+		Check:   `[ "$(getenforce 2>/dev/null || echo Disabled)" != Enforcing ] && ! grep -qs '^SELINUX=enforcing' /etc/selinux/config`,
+		Apply:   []string{`[ "$(getenforce)" != Enforcing ] || setenforce 0`, "sed -i 's/^SELINUX=enforcing/SELINUX=permissive/' /etc/selinux/config"},
 	})
 	return out
 }
 
-// rhelAddresses: the VIPs of lo and tunl0 come from a small unit.
+// rhelAddresses: every VIP (the director's eth0:0, a real server's lo:0 or
+// tunl0) comes from a small unit, with its label.
 func rhelAddresses(st *roles.NodeState) []Step {
-	var out []Step
-	if devs := virtualDevices(st); len(devs) > 0 {
-		f := vipUnitFile(st)
-		var checks []string
-		for _, dev := range devs {
-			checks = append(checks, exactAddrCheck(dev, aliasPrefixes(st, dev), false))
-		}
-		out = append(out, Step{
-			Name:    "vip " + strings.Join(devs, " "),
-			Comment: vipComment(st, devs[0]) + "; a small unit puts it back at boot",
-			File:    &f,
-			Check:   "systemctl is-enabled -q " + VIPUnit + " && " + strings.Join(checks, " && "),
-			Apply:   []string{"systemctl daemon-reload", "systemctl enable " + VIPUnit, "systemctl restart " + VIPUnit},
-		})
+	if len(st.Aliases) == 0 {
+		return nil
 	}
-	return append(out, sysctlStep(st))
+	f := vipUnitFile(st)
+	var devs, checks []string
+	for _, a := range st.Aliases {
+		if !slices.Contains(devs, a.Device) {
+			devs = append(devs, a.Device)
+		}
+		show := "ip -4 -o addr show dev " + a.Device
+		if a.Label != "" {
+			show += " label " + a.Label
+		}
+		checks = append(checks, show+" | grep -q ' "+a.Address.String()+" '")
+	}
+	return []Step{{
+		Name:    "vip " + strings.Join(devs, " "),
+		Comment: vipComment(st, devs) + "; a small unit puts it back at boot",
+		File:    &f,
+		Check:   "systemctl is-enabled -q " + VIPUnit + " && " + strings.Join(checks, " && "),
+		Apply:   []string{"systemctl daemon-reload", "systemctl enable " + VIPUnit, "systemctl restart " + VIPUnit},
+	}}
 }
 
 func nmcliEnsure(nic string) string {

@@ -85,14 +85,21 @@ func Steps(st *roles.NodeState, osFamily string) []Step {
 	}
 	// One order for every family: the hostname, the family's own network
 	// set-up, packages and modules (TUN's tunl0 needs its module before its
-	// sysctls), the family's kernel settings and addresses, then the web
-	// server and IPVS with its boot-time restore.
+	// sysctls), the kernel settings, the family's addresses, then the web
+	// server and IPVS with its boot-time restore. Kernel settings come before
+	// any VIP: a real server must ignore ARP for the VIP before the VIP is on
+	// its lo or tunl0, else the client may cache its MAC.
 	out := []Step{hostnameStep(st)}
 	out = append(out, f.early(st)...)
 	out = append(out, packagesStep(st, f.name))
 	if len(st.Modules) > 0 {
 		out = append(out, modulesStep(st))
 	}
+	sysctl := sysctlStep(st)
+	if f.seeded {
+		sysctl.FirstBoot, sysctl.Boot = true, []string{"sysctl -q -p " + SysctlFile}
+	}
+	out = append(out, sysctl)
 	out = append(out, f.addresses(st)...)
 	if st.Web != nil {
 		out = append(out, webSteps(st, f.webServer, f.webPorts(st), f.seeded)...)
@@ -112,8 +119,8 @@ type family struct {
 	// early follows the hostname: how the family's network manager comes
 	// to own the NICs.
 	early func(st *roles.NodeState) []Step
-	// addresses follows packages and modules: kernel settings, addresses,
-	// down NICs and VIPs, in the order the family needs them.
+	// addresses follows the kernel settings: addresses, down NICs and VIPs,
+	// in the order the family needs them.
 	addresses func(st *roles.NodeState) []Step
 	webServer string
 	webPorts  func(st *roles.NodeState) File
@@ -125,7 +132,8 @@ type family struct {
 // nicSteps bring a node's NICs under its network manager: each address,
 // then each NIC kept down. how gives a NIC's file (nil: none), check and
 // commands. They may change the address that carries the SSH session.
-func nicSteps(st *roles.NodeState, how func(nic roles.NICState) (*File, string, []string)) []Step {
+// withAliases: the NIC's own configuration carries its VIP aliases.
+func nicSteps(st *roles.NodeState, withAliases bool, how func(nic roles.NICState) (*File, string, []string)) []Step {
 	var up, down []Step
 	for _, nic := range st.NICs {
 		f, check, apply := how(nic)
@@ -134,17 +142,19 @@ func nicSteps(st *roles.NodeState, how func(nic roles.NICState) (*File, string, 
 			s.Name, s.Comment, s.Address = "disable "+nic.Name, nic.Name+" stays down with no address", st.PrimaryHost()
 			down = append(down, s)
 		} else {
-			s.Name, s.Comment, s.Address = "address "+nic.Name, addressComment(st, nic), nic.Address.Addr().String()
+			s.Name, s.Comment, s.Address = "address "+nic.Name, addressComment(st, nic, withAliases), nic.Address.Addr().String()
 			up = append(up, s)
 		}
 	}
 	return append(up, down...)
 }
 
-func addressComment(st *roles.NodeState, nic roles.NICState) string {
+func addressComment(st *roles.NodeState, nic roles.NICState, withAliases bool) string {
 	s := nic.Name + " " + nic.Address.String()
 	for _, a := range aliasesOn(st, nic.Name) {
-		s += ", VIP " + a.Address.String() + " as " + a.Label
+		if withAliases {
+			s += ", VIP " + a.Address.String() + " as " + a.Label
+		}
 	}
 	if st.GatewayNIC() == nic.Name {
 		s += ", gateway " + st.Gateway.String()
@@ -152,16 +162,21 @@ func addressComment(st *roles.NodeState, nic roles.NICState) string {
 	return s + "; DHCP off"
 }
 
-func vipComment(st *roles.NodeState, dev string) string {
+func vipComment(st *roles.NodeState, devs []string) string {
 	var vips []string
-	for _, a := range aliasesOn(st, dev) {
-		v := a.Address.String()
-		if a.Label != "" {
-			v += " as " + a.Label
+	for _, dev := range devs {
+		for _, a := range aliasesOn(st, dev) {
+			v := a.Address.String() + " on " + dev
+			if a.Label != "" {
+				v += " as " + a.Label
+			}
+			vips = append(vips, v)
 		}
-		vips = append(vips, v)
 	}
-	return "the VIP " + strings.Join(vips, ", ") + " on " + dev + " (always /32) so this real server accepts packets for it"
+	if st.Role == topology.RoleDirector {
+		return "the VIP " + strings.Join(vips, ", ") + ": the director answers ARP for it"
+	}
+	return "the VIP " + strings.Join(vips, ", ") + " (always /32) so this real server accepts packets for it"
 }
 
 func aliasPrefixes(st *roles.NodeState, dev string) []netip.Prefix {
@@ -405,4 +420,42 @@ func OSFamily(osRelease string) (string, error) {
 		}
 	}
 	return "", fmt.Errorf("unsupported guest OS %q (ID_LIKE %v): lvslab configures Debian-like and RHEL-like guests", id, ids)
+}
+
+// Precondition is what a node must already be for its steps to work, said
+// in the handout and checked first by the script.
+type Precondition struct {
+	Text  string `json:"text"`
+	Check string `json:"check"`
+	Fail  string `json:"fail"` // what the script says when Check fails, with the way out
+}
+
+// Preconditions: the steps address NICs by the lab's names (and, on
+// Debian, systemd-networkd matches them by the lab's MACs), which lvslab's
+// own VMs have from their first boot; a stock VM does not.
+func Preconditions(st *roles.NodeState, osFamily string) []Precondition {
+	var out []Precondition
+	for _, nic := range st.NICs {
+		if osFamily == RHEL {
+			out = append(out, Precondition{
+				Text:  "a NIC called " + nic.Name + " (lab network " + nic.Network + ")",
+				Check: "[ -e /sys/class/net/" + nic.Name + " ]",
+				Fail:  "no NIC " + nic.Name + ": boot with net.ifnames=0 biosdevname=0 (or rename the NIC) and run again",
+			})
+			continue
+		}
+		out = append(out, Precondition{
+			Text:  "a NIC called " + nic.Name + " with MAC " + nic.MAC + " (lab network " + nic.Network + ")",
+			Check: `[ "$(cat /sys/class/net/` + nic.Name + `/address 2>/dev/null)" = ` + nic.MAC + ` ]`,
+			Fail:  "no NIC " + nic.Name + " with MAC " + nic.MAC + ": systemd-networkd's files match that MAC; give the VM's NIC that MAC and boot with net.ifnames=0, or let lvslab up build the VM",
+		})
+	}
+	if osFamily == Debian {
+		out = append(out, Precondition{
+			Text:  "ifupdown not in charge (systemd-networkd owns the addresses)",
+			Check: "! systemctl is-enabled -q networking 2>/dev/null",
+			Fail:  "ifupdown (networking.service) manages the NICs and would add DHCP addresses back: systemctl disable networking, move /etc/network/interfaces aside, reboot, run again",
+		})
+	}
+	return out
 }

@@ -153,12 +153,12 @@ func TestRHELSteps(t *testing.T) {
 	dir := Steps(rolestest.State(t, lab, "lvs1"), RHEL)
 	rolestest.Eq(t, "director steps", stepNames(dir), []string{
 		"hostname", "address eth0", "disable eth1", "firewalld", "selinux",
-		"packages", "sysctl", "ipvs rules file", "ipvs", "ipvs at boot",
+		"packages", "sysctl", "vip eth0", "ipvs rules file", "ipvs", "ipvsadm stop", "ipvs at boot",
 	})
 	eth0 := findStep(t, dir, "address eth0")
 	rolestest.Eq(t, "eth0 apply", eth0.Apply, []string{
 		"nmcli connection show eth0 >/dev/null 2>&1 || nmcli connection add type ethernet con-name eth0 ifname eth0",
-		"nmcli connection modify eth0 connection.autoconnect yes ipv4.method manual ipv4.addresses 192.168.4.5/24,192.168.4.15/24 ipv4.gateway '' ipv6.method ignore",
+		"nmcli connection modify eth0 connection.autoconnect yes ipv4.method manual ipv4.addresses 192.168.4.5/24 ipv4.gateway '' ipv6.method ignore",
 		"nmcli connection up eth0",
 	})
 	if eth0.File != nil || !eth0.Readdress {
@@ -174,7 +174,7 @@ func TestRHELSteps(t *testing.T) {
 	web := Steps(rolestest.State(t, lab, "web2"), RHEL)
 	rolestest.Eq(t, "web steps", stepNames(web), []string{
 		"hostname", "address eth0", "disable eth1", "firewalld", "selinux",
-		"packages", "vip lo", "sysctl", "httpd ports", "index.html", "httpd",
+		"packages", "sysctl", "vip lo", "httpd ports", "index.html", "httpd",
 	})
 	vip := findStep(t, web, "vip lo")
 	if vip.File.Path != VIPUnitFile || !strings.Contains(vip.File.Content, "ExecStart=/sbin/ip addr replace 192.168.4.15/32 dev lo label lo:0\n") {
