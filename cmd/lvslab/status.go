@@ -5,6 +5,7 @@ import (
 	"io"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -20,9 +21,10 @@ func statusCommand() *cli.Command {
 		ArgsUsage: "[LAB | --name NAME]",
 		Description: `Reads the lab from libvirt by lvslab's tag: for each node the VM's state
 (running, shut off, ... or missing), its addresses (where it answered last
-first), and whether lvslab logs in with the lab's key and pinned host key (2 s
-per address); then the lab's networks and disks. With a lab file, nodes that have no VM yet are listed as missing. With
-no LAB, every lvslab lab of this libvirt is shown.
+first), and whether lvslab logs in with the lab's key and pinned host key
+(--timeout per address, all nodes at once); then the lab's networks and
+disks. With a lab file, nodes that have no VM yet are listed as missing.
+With no LAB, every lvslab lab of this libvirt is shown.
 
 Exit codes: 0 every node's VM runs and answers SSH, 1 one does not (each is
 named on stderr), 2 status could not run.
@@ -34,6 +36,9 @@ Examples:
 		Flags: append([]cli.Flag{
 			connectFlag(),
 			&cli.StringFlag{Name: "name", Usage: "the lab's `NAME`"},
+			// A TCG guest on a busy machine can take over 10 s to finish a
+			// handshake; with a 2 s window status failed nodes that were fine.
+			&cli.DurationFlag{Name: "timeout", Value: 30 * time.Second, Usage: "how long each node may take to accept the SSH login (nodes are tried at once)"},
 		}, outputFlags(outputText, outputJSON)...),
 		Action: func(c *cli.Context) error {
 			format, err := output(c, outputText, outputJSON)
@@ -64,7 +69,7 @@ Examples:
 			}
 			all := []*provision.LabStatus{}
 			for _, name := range names {
-				st, err := provision.Status(c.Context, conn, name, provision.StatusOptions{Lab: file})
+				st, err := provision.Status(c.Context, conn, name, provision.StatusOptions{Lab: file, DialTimeout: c.Duration("timeout")})
 				if err != nil {
 					return err
 				}
