@@ -19,7 +19,7 @@ LDFLAGS := -X main.version=$(VERSION)
 PREFIX  ?= /usr/local
 MANDIR  := $(DESTDIR)$(PREFIX)/share/man/man1
 
-.PHONY: all build deps unit fuzz test vet fmt-check e2e lab bench bench-up clean install man completion
+.PHONY: all build deps unit fuzz test vet fmt-check e2e lab bench bench-up bench-copies clean install man completion
 
 all: build
 
@@ -95,6 +95,14 @@ BENCH_TIMEOUT ?= 60m
 bench: build
 	$(BIN) image build
 	LVSLAB_BENCH=1 LVSLAB_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout $(BENCH_TIMEOUT) -run '^TestBench$$' -v ./cmd/lvslab
+
+# bench-copies: 1, 2 and 3 copies of tedu-nat up at once and verified,
+# against the plain-virsh floor of as many VMs; then the smallest guest
+# memory (128, 192, 256 MiB) with which a copy verifies, and its QEMU RSS.
+# LVSLAB_BENCH_COPIES=1,2 and LVSLAB_BENCH_MEMORY=192 run a part of it.
+bench-copies: build
+	$(BIN) image build
+	LVSLAB_BENCH=1 LVSLAB_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout $(BENCH_TIMEOUT) -run '^TestBenchCopies$$' -v ./cmd/lvslab
 
 bench-up: build
 	$(BIN) image build

@@ -5,59 +5,47 @@ import (
 	"errors"
 	"net"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/lvslab/lvslab/provision/sshx"
 )
 
-func TestAccessRecordsWhereTheNodeAnswered(t *testing.T) {
+func TestAccessGoesOverTheManagementNetwork(t *testing.T) {
 	conn := testConn(t)
 	opts := testOptions(t, &fakeGuests{})
 	if _, err := Up(context.Background(), conn, mustLab(t, "tedu-nat"), opts); err != nil {
 		t.Fatal(err)
 	}
-	// The lab was switched to DR: web1 answers on its DR address only.
-	dr := mustLab(t, "tedu-dr")
-	acc, err := OpenAccess(conn, "tedu", AccessOptions{Home: opts.Home, File: dr})
+	// The lab was switched to DR: web1's lab address moved, its management
+	// address did not, and only that one is ever dialled.
+	acc, err := OpenAccess(conn, "tedu", AccessOptions{Home: opts.Home, File: mustLab(t, "tedu-dr")})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer acc.Close()
-	if got, want := acc.Addresses("web1"), []string{"192.168.2.100", "192.168.4.100"}; !slices.Equal(got, want) {
-		t.Fatalf("web1 is looked for on %v, want %v (recorded first, then the lab file)", got, want)
+	if got := acc.Addresses("web1"); !slices.Equal(got, []string{"10.250.0.12"}) {
+		t.Fatalf("web1 is reached on %v, want its management address only", got)
 	}
-	var tried []string
-	acc.waitFor = func(_ context.Context, _ sshx.Config, r sshx.Retry) (*sshx.Client, string, error) {
-		for _, a := range r.Addrs {
-			tried = append(tried, a)
-			if a == "192.168.4.100:22" {
-				return nil, a, nil
-			}
-			if err := r.Attempt(a, errors.New("connection refused")); err != nil {
-				return nil, "", err
-			}
-		}
-		return nil, "", errors.New("no answer")
+	var dialled []string
+	acc.waitFor = func(_ context.Context, cfg sshx.Config, r sshx.Retry) (*sshx.Client, error) {
+		dialled = append(dialled, cfg.User+"@"+cfg.Addr+" as "+cfg.HostKeyAlias)
+		return nil, r.Attempt(cfg.Addr, errors.New("connection refused"))
 	}
-	if _, err := acc.Dial(context.Background(), "web1"); err != nil {
-		t.Fatal(err)
+	if _, err := acc.Dial(context.Background(), "web1"); err == nil {
+		t.Fatal("a refused dial passed")
 	}
-	if want := []string{"192.168.2.100:22", "192.168.4.100:22"}; !slices.Equal(tried, want) {
-		t.Errorf("tried %v, want %v", tried, want)
+	if want := []string{"root@10.250.0.12:22 as tedu-web1"}; !slices.Equal(dialled, want) {
+		t.Errorf("dialled %v, want %v (one try, pinned under the domain name)", dialled, want)
 	}
-	// What the lab recorded is enough to find it again, without the file.
-	again, err := OpenAccess(conn, "tedu", AccessOptions{Home: opts.Home})
+	// A lab that is not up says so.
+	none, err := OpenAccess(conn, "other", AccessOptions{Home: opts.Home})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := again.Addresses("web1"); !slices.Equal(got, []string{"192.168.4.100"}) {
-		t.Errorf("recorded %v, want the address web1 answered on", got)
-	}
-	// A node that answers nowhere: each address is tried once, then the error.
-	tried = nil
-	if _, err := acc.Dial(context.Background(), "web2"); err == nil || len(tried) != 2 {
-		t.Errorf("web2: %v after %v", err, tried)
+	if _, err := none.Dial(context.Background(), "web1"); err == nil || !strings.Contains(err.Error(), "is it up?") {
+		t.Errorf("dial into a lab that is not up: %v", err)
 	}
 }
 
@@ -87,9 +75,9 @@ func TestAccessDialIsCancelled(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer acc.Close()
-	if err := acc.record("web1", ln.Addr().String()); err != nil {
-		t.Fatal(err)
-	}
+	d := acc.tags["web1"]
+	d.Tag.Mgmt = ln.Addr().String()
+	acc.tags["web1"] = d
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(200*time.Millisecond, cancel)
 	start := time.Now()

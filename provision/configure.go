@@ -15,11 +15,8 @@ import (
 	"github.com/lvslab/lvslab/roles/engine"
 )
 
-// The SSH client is the engine's executor, and survives re-addressing.
-var _ interface {
-	engine.Executor
-	engine.Readdresser
-} = (*sshx.Client)(nil)
+// The SSH client is the engine's executor.
+var _ engine.Executor = (*sshx.Client)(nil)
 
 // NodeOutcome is what the configure phase did to one node.
 type NodeOutcome struct {
@@ -32,8 +29,7 @@ type NodeOutcome struct {
 
 // configureNodes is the configure phase of "lvslab up": every node brought
 // to its desired state (roles) over its executor from acc, all nodes at
-// once. A node whose SSH address moved (NAT -> DR) has the new address
-// recorded, so the next command looks there first.
+// once, over their management NICs.
 func configureNodes(ctx context.Context, acc *Access, states []*roles.NodeState, out io.Writer) ([]NodeOutcome, error) {
 	w := &lockedWriter{w: out}
 	start := time.Now()
@@ -79,9 +75,6 @@ func configureNode(ctx context.Context, acc *Access, st *roles.NodeState, w io.W
 			fmt.Fprintf(w, "   %-10s %-8s %s\n", st.Name, ev.Status, ev.Step)
 		}
 	})
-	if err := acc.Remember(st.Name); err != nil && o.Err == nil {
-		o.Err = fmt.Errorf("record the new SSH address: %w", err)
-	}
 	elapsed := time.Since(start).Round(100 * time.Millisecond)
 	switch {
 	case o.Err != nil:

@@ -51,7 +51,7 @@ func TestDownRemovesExactlyTheLab(t *testing.T) {
 		t.Fatal(err)
 	}
 	// 4 domains, 8 volumes, 2 networks, the log, the state folder.
-	if len(rep.Removed) != 4+8+2+1+1 {
+	if len(rep.Removed) != 4+8+3+1+1 {
 		t.Errorf("removed %d things:\n%s", len(rep.Removed), out.String())
 	}
 	for _, want := range []string{"removed domain tedu-web1", "removed volume tedu_web1.seed.iso", "removed network tedu-private2", "removed file " + logFile, "removed folder " + StateDir(opts.Home, "tedu")} {
@@ -70,7 +70,7 @@ func TestDownRemovesExactlyTheLab(t *testing.T) {
 	}
 	// tedu-x is intact and still has its state; untagged objects too.
 	inv, _ := DiscoverLab(conn, "", "tedu-x")
-	if len(inv.Domains) != 4 || len(inv.Networks) != 2 || len(inv.Volumes) != 8 {
+	if len(inv.Domains) != 4 || len(inv.Networks) != 3 || len(inv.Volumes) != 8 {
 		t.Errorf("tedu-x damaged: %+v", inv)
 	}
 	if _, err := os.Stat(KeyFile(StateDir(opts.Home, "tedu-x"))); err != nil {
@@ -113,7 +113,7 @@ func TestDownAfterCrash(t *testing.T) {
 		t.Fatal("no error")
 	}
 	inv, _ := DiscoverLab(conn, "", "tedu")
-	if len(inv.Domains) != 0 || len(inv.Volumes) != 8 || len(inv.Networks) != 2 {
+	if len(inv.Domains) != 0 || len(inv.Volumes) != 8 || len(inv.Networks) != 3 {
 		t.Fatalf("crash remains: %+v", inv)
 	}
 	if _, err := Down(context.Background(), conn, Selector{Lab: "tedu"}, DownOptions{Home: opts.Home}); err != nil {
@@ -142,19 +142,17 @@ func TestStatus(t *testing.T) {
 	// Lab addresses are never dialled from a unit test (they belong in a
 	// network namespace): the login is a fake where web1 answers on its
 	// address and nobody else does.
-	probe := func(_ context.Context, cfg sshx.Config, r sshx.Retry) (*sshx.Client, string, error) {
-		for _, addr := range r.Addrs {
-			if addr == "192.168.2.100:22" {
-				return nil, addr, nil
-			}
+	probe := func(_ context.Context, cfg sshx.Config, r sshx.Retry) (*sshx.Client, error) {
+		if cfg.Addr == "10.250.0.12:22" {
+			return nil, nil
 		}
-		return nil, "", errors.New("dial tcp " + cfg.Addr + ": connection refused")
+		return nil, errors.New("dial tcp " + cfg.Addr + ": connection refused")
 	}
 	st, err := Status(context.Background(), conn, "tedu", StatusOptions{Home: opts.Home, waitFor: probe})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(st.Nodes) != 4 || len(st.Networks) != 2 || len(st.Volumes) != 8 || st.File != "embedded:tedu-nat" {
+	if len(st.Nodes) != 4 || len(st.Networks) != 3 || len(st.Volumes) != 8 || st.File != "embedded:tedu-nat" || st.Mgmt != "10.250.0.0/24" {
 		t.Fatalf("status %+v", st)
 	}
 	for _, n := range st.Nodes {
@@ -164,7 +162,7 @@ func TestStatus(t *testing.T) {
 				t.Errorf("lvs1 %+v", n)
 			}
 		case "web1":
-			if n.State != "running" || len(n.Addresses) == 0 || n.Addresses[0] != "192.168.2.100" || n.SSH != "192.168.2.100:22" {
+			if n.State != "running" || n.Mgmt != "10.250.0.12" || n.SSH != "10.250.0.12:22" {
 				t.Errorf("web1 %+v", n)
 			}
 		case "web2":

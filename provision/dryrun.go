@@ -1,10 +1,12 @@
 package provision
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"strings"
 	"sync"
@@ -80,6 +82,11 @@ func DryRun(ctx context.Context, conn *libvirt.Connect, lab *topology.Lab, opts 
 		return nil, err
 	}
 	p.Image, p.Accel = r.img.Name+" ("+r.img.Disk+")", r.domType
+	mgmt, err := r.draftMgmt()
+	if err != nil {
+		return nil, err
+	}
+	p.Networks = append(p.Networks, mgmt)
 	if err := (planNodes{}).run(r); err != nil {
 		return nil, err
 	}
@@ -107,10 +114,27 @@ func DryRun(ctx context.Context, conn *libvirt.Connect, lab *topology.Lab, opts 
 	return p, nil
 }
 
+// draftMgmt finds the lab's management subnet, or the one up would take.
+func (r *run) draftMgmt() (PlanItem, error) {
+	item := PlanItem{Name: MgmtNetworkName(r.lab.Name), Action: ActionReuse}
+	inv, err := DiscoverLab(r.conn, r.opts.Pool, r.lab.Name)
+	if err != nil {
+		return item, err
+	}
+	if s := inv.MgmtSubnet(); s != "" {
+		r.mgmt, err = netip.ParsePrefix(s)
+	} else {
+		item.Action = ActionCreate
+		r.mgmt, err = allocateMgmt(r.conn, cmp.Or(r.opts.MgmtPool, MgmtPool()), r.lab)
+	}
+	item.Detail = fmt.Sprintf("management network %s, bridge %s", r.mgmt, mgmtBridge(r.lab.Name))
+	return item, err
+}
+
 func (r *run) draftNetwork(nw *topology.Network) (PlanItem, error) {
 	name := NetworkName(r.lab.Name, nw.Name)
 	item := PlanItem{Name: name, Action: ActionCreate,
-		Detail: fmt.Sprintf("bridge %s, host %s/%d", BridgeName(r.lab, nw), nw.Host, nw.CIDR.Bits())}
+		Detail: fmt.Sprintf("bridge %s, %s", BridgeName(r.lab, nw), describeHost(nw))}
 	n, err := r.conn.LookupNetworkByName(name)
 	if isNotFound(err) {
 		return item, nil
@@ -146,7 +170,6 @@ func (r *run) draftNodes() []NodeDraft {
 	drafts := make([]NodeDraft, len(r.nodes))
 	acc, accErr := OpenAccess(r.conn, r.lab.Name, AccessOptions{Home: r.opts.Home, File: r.lab})
 	if accErr == nil {
-		acc.readOnly = true
 		if r.opts.waitFor != nil {
 			acc.waitFor = r.opts.waitFor
 		}

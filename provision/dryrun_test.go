@@ -110,7 +110,7 @@ func TestDryRunChangesNothing(t *testing.T) {
 	if _, err := os.Stat(StateDir(opts.Home, "tedu")); err == nil {
 		t.Error("the dry run made the lab's state folder")
 	}
-	if !strings.HasPrefix(p.Pool, "create ") || !strings.HasPrefix(p.Identity, "create ") || len(p.Networks) != 2 || p.Networks[0].Action != ActionCreate {
+	if !strings.HasPrefix(p.Pool, "create ") || !strings.HasPrefix(p.Identity, "create ") || len(p.Networks) != 3 || p.Networks[0].Action != ActionCreate || p.Networks[0].Name != "tedu_mgmt" {
 		t.Errorf("fresh lab: pool %q, identity %q, networks %+v", p.Pool, p.Identity, p.Networks)
 	}
 	if d := draft(p, "web1"); d.VM.Action != ActionCreate || len(d.Create) != 2 || d.Surveyed || len(d.Changes) == 0 {

@@ -115,8 +115,8 @@ func TestE2EUpDownInner(t *testing.T) {
 	defer acc.Close()
 	for _, ep := range res.Nodes {
 		t.Logf("FIGURE   %s ready on %s after %s", ep.Node, ep.Addr, ep.Ready.Round(100*time.Millisecond))
-		if want := lab.Node(ep.Node).Addresses()[0].String() + ":22"; ep.Addr != want {
-			t.Errorf("%s reached on %s, want %s", ep.Node, ep.Addr, want)
+		if want := sshAddr(acc.Addresses(ep.Node)[0]); ep.Addr != want || !strings.HasPrefix(want, "10.250.") {
+			t.Errorf("%s reached on %s, want its management address %s", ep.Node, ep.Addr, want)
 		}
 		c, err := acc.Dial(ctx, ep.Node)
 		if err != nil {
@@ -129,6 +129,9 @@ func TestE2EUpDownInner(t *testing.T) {
 		}
 		if host, _, _ := strings.Cut(out, "\n"); host != ep.Node {
 			t.Errorf("%s answers hostname %q", ep.Node, host)
+		}
+		if !strings.Contains(out, MgmtNIC+"    inet "+acc.Addresses(ep.Node)[0]+"/24") {
+			t.Errorf("%s has no %s with its management address", ep.Node, MgmtNIC)
 		}
 		t.Logf("%s: %s", ep.Node, strings.ReplaceAll(out, "\n", " | "))
 	}

@@ -105,9 +105,9 @@ func TestDialSaysTheVMIsShutOff(t *testing.T) {
 			t.Fatal(err)
 		}
 		dialled := 0
-		acc.waitFor = func(context.Context, sshx.Config, sshx.Retry) (*sshx.Client, string, error) {
+		acc.waitFor = func(context.Context, sshx.Config, sshx.Retry) (*sshx.Client, error) {
 			dialled++
-			return nil, "", errors.New("i/o timeout")
+			return nil, errors.New("i/o timeout")
 		}
 		_, err = acc.Dial(context.Background(), "web1")
 		if want := `web1's VM tedu-web1 is shut off: run "lvslab up tedu-nat" to start it`; err == nil || err.Error() != want {

@@ -28,7 +28,7 @@ func TestHostileValuesInXML(t *testing.T) {
 
 	lab := mustLab(t, "tedu-nat")
 	lab.File = path
-	x, err = DomainXML(lab, lab.Node("web1"), DomainSpec{Type: "qemu", Image: img, Overlay: path, Seed: path, ConsoleLog: path, InstanceID: path, SSH: "192.168.2.100"})
+	x, err = DomainXML(lab, lab.Node("web1"), DomainSpec{Type: "qemu", Image: img, Overlay: path, Seed: path, ConsoleLog: path, InstanceID: path, Mgmt: "10.250.0.12"})
 	if err != nil {
 		t.Fatal(err)
 	}

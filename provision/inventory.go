@@ -2,6 +2,7 @@ package provision
 
 import (
 	"fmt"
+	"net"
 	"sort"
 	"strings"
 
@@ -27,6 +28,38 @@ type NetworkInfo struct {
 	Tag    Tag
 	Bridge string
 	Active bool
+	// Host is the host machine's address on it with its prefix, or "" for
+	// an isolated segment.
+	Host string
+}
+
+// IsMgmt tells whether this is the lab's management network.
+func (n NetworkInfo) IsMgmt() bool { return n.Tag.Mgmt != "" }
+
+// File is the lab file the lab was last brought up from, as its tags
+// record it, or "".
+func (i *Inventory) File() string {
+	for _, d := range i.Domains {
+		if d.Tag.File != "" {
+			return d.Tag.File
+		}
+	}
+	for _, n := range i.Networks {
+		if n.Tag.File != "" {
+			return n.Tag.File
+		}
+	}
+	return ""
+}
+
+// MgmtSubnet is the lab's management subnet, or "".
+func (i *Inventory) MgmtSubnet() string {
+	for _, n := range i.Networks {
+		if n.IsMgmt() {
+			return n.Tag.Mgmt
+		}
+	}
+	return ""
 }
 
 // VolumeInfo is one lab disk in the lvslab pool, found by its name.
@@ -170,53 +203,74 @@ func inspectDomain(d *libvirt.Domain) (DomainInfo, bool, error) {
 }
 
 func listNetworks(conn *libvirt.Connect) ([]NetworkInfo, error) {
+	all, err := listAllNetworks(conn)
+	var out []NetworkInfo
+	for _, n := range all {
+		if n.Tag.Name != "" {
+			out = append(out, n)
+		}
+	}
+	return out, err
+}
+
+// listAllNetworks lists every network of the connection, tagged or not.
+func listAllNetworks(conn *libvirt.Connect) ([]NetworkInfo, error) {
 	nets, err := conn.ListAllNetworks(0)
 	if err != nil {
 		return nil, fmt.Errorf("list networks: %w", err)
 	}
 	var out []NetworkInfo
 	for i := range nets {
-		info, ok, err := inspectNetwork(&nets[i])
+		info, _, err := inspectNetwork(&nets[i])
 		nets[i].Free()
+		if isNotFound(err) {
+			continue // removed meanwhile
+		}
 		if err != nil {
-			if isNotFound(err) {
-				continue
-			}
 			return nil, err
 		}
-		if ok {
-			out = append(out, info)
-		}
+		out = append(out, info)
 	}
 	return out, nil
 }
 
-func inspectNetwork(n *libvirt.Network) (NetworkInfo, bool, error) {
-	x, err := n.GetXMLDesc(0)
+// inspectNetwork reads a network's definition and tag; tagged is false for
+// a network lvslab did not make (its Tag is then empty).
+func inspectNetwork(n *libvirt.Network) (info NetworkInfo, tagged bool, err error) {
+	def, err := networkDef(n)
 	if err != nil {
 		return NetworkInfo{}, false, err
 	}
-	def := &libvirtxml.Network{}
-	if err := def.Unmarshal(x); err != nil {
-		return NetworkInfo{}, false, err
+	info = NetworkInfo{Name: def.Name}
+	if def.Metadata != nil {
+		info.Tag, tagged = parseTag(def.Metadata.XML)
 	}
-	if def.Metadata == nil {
-		return NetworkInfo{}, false, nil
-	}
-	tag, ok := parseTag(def.Metadata.XML)
-	if !ok {
-		return NetworkInfo{}, false, nil
-	}
-	info := NetworkInfo{Name: def.Name, Tag: tag}
 	if def.Bridge != nil {
 		info.Bridge = def.Bridge.Name
 	}
-	active, err := n.IsActive()
-	if err != nil {
+	for _, ip := range def.IPs {
+		if ip.Family == "" || ip.Family == "ipv4" {
+			info.Host = fmt.Sprintf("%s/%d", ip.Address, prefixBits(ip))
+		}
+	}
+	if info.Active, err = n.IsActive(); err != nil {
 		return NetworkInfo{}, false, err
 	}
-	info.Active = active
-	return info, true, nil
+	return info, tagged, nil
+}
+
+// prefixBits is the prefix length of a network's address, given as a
+// prefix or (as libvirt's default network does) as a netmask.
+func prefixBits(ip libvirtxml.NetworkIP) int {
+	if ip.Prefix > 0 || ip.Netmask == "" {
+		return int(ip.Prefix)
+	}
+	mask := net.ParseIP(ip.Netmask).To4()
+	if mask == nil {
+		return 0
+	}
+	ones, _ := net.IPv4Mask(mask[0], mask[1], mask[2], mask[3]).Size()
+	return ones
 }
 
 // listVolumes lists the pool's volumes named by lvslab; a missing pool has

@@ -66,7 +66,7 @@ func TestVolumeNamesUnambiguous(t *testing.T) {
 }
 
 func TestTagRoundTrip(t *testing.T) {
-	tag := Tag{Name: "tedu", Node: "web1", Role: "web", File: `/tmp/a "b" & <c>.yaml`, InstanceID: "tedu-web1-0011", SSH: "192.168.2.100"}
+	tag := Tag{Name: "tedu", Node: "web1", Role: "web", File: `/tmp/a "b" & <c>.yaml`, InstanceID: "tedu-web1-0011", Mgmt: "10.250.0.12"}
 	got, ok := parseTag("\n  " + tag.marshal() + "\n")
 	if !ok {
 		t.Fatalf("tag not found in %s", tag.marshal())

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"fmt"
 	"io/fs"
+	"net/netip"
+	"slices"
 	"strings"
 	"text/template"
 
@@ -45,6 +47,9 @@ type SeedConfig struct {
 	// Commands run after Files on that first boot, each on its own: a
 	// failure is logged and left to the configure phase.
 	Commands []string
+	// Mgmt is the node's management address (MgmtNIC, the last NIC), when
+	// the lab has a management network.
+	Mgmt netip.Prefix
 }
 
 type seedData struct {
@@ -77,6 +82,11 @@ func SeedFiles(c SeedConfig) (map[string][]byte, error) {
 		d.Home = "/home/" + d.User
 	}
 	d.Hosts = "127.0.0.1\tlocalhost\n127.0.1.1\t" + d.Hostname + "\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+	if c.Mgmt.IsValid() {
+		mac := MgmtMAC(c.Lab.Name, c.Node.Name)
+		d.Files = append(slices.Clip(d.Files), mgmtGuestFiles(mac, c.Mgmt)...)
+		d.Commands = append([]string{mgmtRename(mac)}, d.Commands...)
+	}
 	out := map[string][]byte{}
 	header := fmt.Sprintf("# Written by lvslab for node %q of lab %q.\n", d.Node, d.Lab)
 	for name, doc := range map[string]struct {
@@ -85,7 +95,7 @@ func SeedFiles(c SeedConfig) (map[string][]byte, error) {
 	}{
 		"meta-data":      {"", metaData{InstanceID: c.InstanceID, LocalHostname: d.Hostname}},
 		"user-data":      {"#cloud-config\n" + header, userData(d)},
-		"network-config": {header + "# Static addresses only, no DHCP, interfaces matched by MAC; NICs without\n# an address stay down.\n", networkConfig(c.Node)},
+		"network-config": {header + "# Static addresses only, no DHCP, interfaces matched by MAC; NICs without\n# an address stay down.\n", networkConfig(c.Node, c.Lab.Name, c.Mgmt)},
 	} {
 		var n yaml.Node
 		if err := n.Encode(doc.v); err != nil {
@@ -208,7 +218,9 @@ type ethernet struct {
 	Routes    []map[string]string `yaml:"routes,omitempty"`
 }
 
-func networkConfig(n *topology.Node) netplan {
+// networkConfig is the lab NICs with an address, and the management NIC
+// when mgmt is valid (no route: it carries lvslab's SSH only).
+func networkConfig(n *topology.Node, lab string, mgmt netip.Prefix) netplan {
 	cfg := netplan{Version: 2, Ethernets: map[string]ethernet{}}
 	for _, nic := range n.NICs {
 		if !nic.Address.IsValid() {
@@ -219,6 +231,9 @@ func networkConfig(n *topology.Node) netplan {
 			e.Routes = []map[string]string{{"to": "0.0.0.0/0", "via": gw.String()}}
 		}
 		cfg.Ethernets[nic.Name] = e
+	}
+	if mgmt.IsValid() {
+		cfg.Ethernets[MgmtNIC] = ethernet{Match: map[string]string{"macaddress": MgmtMAC(lab, n.Name)}, SetName: MgmtNIC, Addresses: []string{mgmt.String()}}
 	}
 	return cfg
 }

@@ -2,6 +2,7 @@ package provision
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"time"
 
@@ -13,7 +14,7 @@ import (
 // StatusOptions tune Status.
 type StatusOptions struct {
 	// Lab, when set, is the lab file: its nodes are listed even when their
-	// VM is missing, and its addresses are probed too.
+	// VM is missing, with their lab addresses.
 	Lab *topology.Lab
 	// Pool is the storage pool of the lab disks ("" means DefaultPool).
 	Pool string
@@ -27,8 +28,10 @@ type StatusOptions struct {
 
 // LabStatus is the state of one lab.
 type LabStatus struct {
-	Lab      string          `json:"lab"`
-	File     string          `json:"file,omitempty"`
+	Lab  string `json:"lab"`
+	File string `json:"file,omitempty"`
+	// Mgmt is the lab's management subnet.
+	Mgmt     string          `json:"mgmt,omitempty"`
 	Nodes    []NodeStatus    `json:"nodes"`
 	Networks []NetworkStatus `json:"networks"`
 	Volumes  []string        `json:"volumes"`
@@ -39,20 +42,24 @@ type NodeStatus struct {
 	Node       string   `json:"node"`
 	Role       string   `json:"role,omitempty"`
 	Domain     string   `json:"domain"`
-	State      string   `json:"state"` // running, shut off, ..., or "missing"
-	Addresses  []string `json:"addresses,omitempty"`
-	SSH        string   `json:"ssh,omitempty"`    // the address lvslab logged in on, host:port
-	Banner     string   `json:"banner,omitempty"` // its SSH server's version
+	State      string   `json:"state"`               // running, shut off, ..., or "missing"
+	Addresses  []string `json:"addresses,omitempty"` // lab addresses (from the lab file)
+	Mgmt       string   `json:"mgmt,omitempty"`      // management address, where lvslab's SSH goes
+	SSH        string   `json:"ssh,omitempty"`       // the address lvslab logged in on, host:port
+	Banner     string   `json:"banner,omitempty"`    // its SSH server's version
 	SSHError   string   `json:"ssh_error,omitempty"`
 	ConsoleLog string   `json:"console_log,omitempty"`
 	file       string   // the lab file its tag names
 }
 
-// NetworkStatus is one lab network.
+// NetworkStatus is one lab network, or the management network.
 type NetworkStatus struct {
 	Name   string `json:"name"`
 	Bridge string `json:"bridge"`
 	Active bool   `json:"active"`
+	// Host is the host machine's address on it, "" for an isolated segment.
+	Host string `json:"host,omitempty"`
+	Mgmt bool   `json:"mgmt,omitempty"`
 }
 
 // Status reports a lab found by its tag: each node's domain state, its
@@ -78,7 +85,7 @@ func Status(ctx context.Context, conn *libvirt.Connect, name string, opts Status
 	if opts.waitFor != nil {
 		acc.waitFor = opts.waitFor
 	}
-	st := &LabStatus{Lab: name, Networks: []NetworkStatus{}, Volumes: []string{}}
+	st := &LabStatus{Lab: name, Mgmt: inv.MgmtSubnet(), Networks: []NetworkStatus{}, Volumes: []string{}}
 	st.Nodes = nodeStatuses(inv, opts.Lab)
 	if opts.Lab != nil {
 		st.File = opts.Lab.File
@@ -89,8 +96,17 @@ func Status(ctx context.Context, conn *libvirt.Connect, name string, opts Status
 		if st.File == "" && ns.file != "" {
 			st.File = ns.file
 		}
-		ns.Addresses = acc.Addresses(ns.Node)
-		if ns.State != "running" || len(ns.Addresses) == 0 {
+		if a := acc.Addresses(ns.Node); len(a) > 0 {
+			ns.Mgmt = a[0]
+		}
+		if opts.Lab != nil {
+			if n := opts.Lab.Node(ns.Node); n != nil {
+				for _, a := range n.Addresses() {
+					ns.Addresses = append(ns.Addresses, a.String())
+				}
+			}
+		}
+		if ns.State != "running" || ns.Mgmt == "" {
 			continue
 		}
 		wg.Add(1)
@@ -101,7 +117,7 @@ func Status(ctx context.Context, conn *libvirt.Connect, name string, opts Status
 	}
 	wg.Wait()
 	for _, n := range inv.Networks {
-		st.Networks = append(st.Networks, NetworkStatus{Name: n.Name, Bridge: n.Bridge, Active: n.Active})
+		st.Networks = append(st.Networks, NetworkStatus{Name: n.Name, Bridge: n.Bridge, Active: n.Active, Host: n.Host, Mgmt: n.IsMgmt()})
 	}
 	for _, v := range inv.Volumes {
 		st.Volumes = append(st.Volumes, v.Name)
@@ -147,7 +163,7 @@ func probeSSH(ctx context.Context, acc *Access, ns *NodeStatus) {
 		ns.SSHError = err.Error()
 		return
 	}
-	ns.SSH = sshAddr(acc.Addresses(ns.Node)[0])
+	ns.SSH = sshAddr(ns.Mgmt)
 	if c != nil {
 		ns.Banner = c.ServerVersion()
 	}
@@ -160,4 +176,35 @@ func Labs(conn *libvirt.Connect, pool string) ([]string, error) {
 		return nil, err
 	}
 	return labNames(all), nil
+}
+
+// LabSummary is one line of "lvslab ls".
+type LabSummary struct {
+	Lab string `json:"lab"`
+	// Source is the lab file it was last brought up from ("tedu-nat" for
+	// an embedded lab): a copy's source differs from its name.
+	Source  string `json:"source,omitempty"`
+	Nodes   int    `json:"nodes"`
+	Running int    `json:"running"`
+	Mgmt    string `json:"mgmt,omitempty"`
+}
+
+// List summarises every lab libvirt holds objects of, by name.
+func List(conn *libvirt.Connect, pool string) ([]LabSummary, error) {
+	all, err := Discover(conn, pool)
+	if err != nil {
+		return nil, err
+	}
+	out := []LabSummary{}
+	for _, name := range labNames(all) {
+		inv := all[name]
+		s := LabSummary{Lab: name, Source: strings.TrimPrefix(inv.File(), "embedded:"), Nodes: len(inv.Domains), Mgmt: inv.MgmtSubnet()}
+		for _, d := range inv.Domains {
+			if d.State == "running" {
+				s.Running++
+			}
+		}
+		out = append(out, s)
+	}
+	return out, nil
 }

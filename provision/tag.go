@@ -11,8 +11,9 @@ import (
 //
 //	<lvslab:lab xmlns:lvslab="https://lvslab.dev/xmlns/1" name="tedu" node="web1" .../>
 //
-// Name is the lab; a domain's tag has Node, Role, InstanceID and SSH, a
-// network's tag has Network.
+// Name is the lab; a domain's tag has Node, Role, InstanceID and Mgmt (its
+// management address), a lab network's tag has Network, the management
+// network's tag has Mgmt (its subnet).
 type Tag struct {
 	XMLName xml.Name `xml:"https://lvslab.dev/xmlns/1 lab"`
 	Name    string   `xml:"name,attr"`
@@ -24,9 +25,9 @@ type Tag struct {
 	// InstanceID is the seed's instance-id: lab, node and a nonce of the run
 	// that created the node.
 	InstanceID string `xml:"instance-id,attr,omitempty"`
-	// SSH is the address lvslab last reached the node's SSH server on; the
-	// configure phase updates it when it moves the node (RecordSSHAddress).
-	SSH string `xml:"ssh,attr,omitempty"`
+	// Mgmt is a domain's management address (where lvslab's SSH goes) or
+	// the management network's subnet.
+	Mgmt string `xml:"mgmt,attr,omitempty"`
 }
 
 // marshal renders the tag with the "lvslab" prefix, as libvirt keeps it.
@@ -55,7 +56,7 @@ func (t Tag) render(open string) string {
 	attr("network", t.Network)
 	attr("file", t.File)
 	attr("instance-id", t.InstanceID)
-	attr("ssh", t.SSH)
+	attr("mgmt", t.Mgmt)
 	b.WriteString("/>")
 	return b.String()
 }

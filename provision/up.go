@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"strings"
 	"sync"
@@ -51,6 +52,9 @@ type Options struct {
 	Out io.Writer
 	// VMsOnly stops after the ssh step: nothing is configured over SSH.
 	VMsOnly bool
+	// MgmtPool is where a new lab's management subnet is allocated from
+	// ("" means MgmtPool()).
+	MgmtPool string
 
 	// Hooks for tests on test:///default (which has no volume upload and no
 	// guests to reach).
@@ -125,6 +129,7 @@ func upSteps() []step {
 		resolveImage{},
 		labIdentity{},
 		ensurePool{},
+		ensureMgmt{},
 		ensureNetworks{},
 		planNodes{},
 		ensureVolumes{},
@@ -158,7 +163,8 @@ type run struct {
 	sshReady   time.Duration
 	access     *Access
 	configured []NodeOutcome
-	step       string // the step running now
+	step       string       // the step running now
+	mgmt       netip.Prefix // the lab's management subnet
 }
 
 // nodeRun is one node's state in a run.
@@ -203,6 +209,9 @@ func Up(ctx context.Context, conn *libvirt.Connect, lab *topology.Lab, opts Opti
 	if r.opts.LogDir == "" {
 		r.opts.LogDir = DefaultLogDir()
 	}
+	if r.opts.MgmtPool == "" {
+		r.opts.MgmtPool = MgmtPool()
+	}
 	if r.opts.resolveImage == nil {
 		r.opts.resolveImage = image.Resolve
 	}
@@ -210,7 +219,7 @@ func Up(ctx context.Context, conn *libvirt.Connect, lab *topology.Lab, opts Opti
 		r.opts.uploadSeed = uploadVolume
 	}
 	if r.opts.waitFor == nil {
-		r.opts.waitFor = waitReady
+		r.opts.waitFor = sshx.WaitReady
 	}
 	defer func() {
 		if r.access != nil {
@@ -365,6 +374,10 @@ func (ensurePool) run(r *run) error {
 	}
 	pool, err = r.conn.StoragePoolDefineXML(x, 0)
 	if err != nil {
+		if again, lerr := r.conn.LookupStoragePoolByName(r.opts.Pool); lerr == nil {
+			again.Free() // another "up" made it meanwhile: share it
+			return ensurePool{}.run(r)
+		}
 		return fmt.Errorf("define storage pool %s (%s): %w", r.opts.Pool, r.opts.PoolDir, err)
 	}
 	defer pool.Free()
@@ -379,85 +392,6 @@ func (ensurePool) run(r *run) error {
 	if err := pool.SetAutostart(true); err != nil {
 		return fmt.Errorf("storage pool %s: autostart: %w", name, err)
 	}
-	return nil
-}
-
-// ensureNetworks defines and starts the lab networks, or reuses them when
-// they are this lab's and carry the same bridge and host address.
-type ensureNetworks struct{}
-
-func (ensureNetworks) name() string { return "networks" }
-func (ensureNetworks) doc() string {
-	return `one isolated network per lab network, "<lab>-<network>", with the host's address
-(e.g. 192.168.4.254/24) on its bridge`
-}
-func (ensureNetworks) run(r *run) error {
-	for _, nw := range r.lab.Networks {
-		if err := r.ensureNetwork(nw); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func (r *run) ensureNetwork(nw *topology.Network) error {
-	name := NetworkName(r.lab.Name, nw.Name)
-	n, err := r.conn.LookupNetworkByName(name)
-	if err != nil && !isNotFound(err) {
-		return fmt.Errorf("network %s: %w", name, err)
-	}
-	if err == nil {
-		defer n.Free()
-		return r.reuseNetwork(n, name, nw)
-	}
-	x, err := NetworkXML(r.lab, nw)
-	if err != nil {
-		return err
-	}
-	n, err = r.conn.NetworkDefineXML(x)
-	if err != nil {
-		return fmt.Errorf("define network %s (bridge %s, %s/%d): %w", name, BridgeName(r.lab, nw), nw.Host, nw.CIDR.Bits(), err)
-	}
-	defer n.Free()
-	r.made("network "+name, func() error { return removeNetwork(r.conn, name) })
-	if err := n.SetAutostart(false); err != nil {
-		return fmt.Errorf("network %s: %w", name, err)
-	}
-	if err := n.Create(); err != nil {
-		return fmt.Errorf("start network %s (bridge %s, %s/%d): %w", name, BridgeName(r.lab, nw), nw.Host, nw.CIDR.Bits(), err)
-	}
-	fmt.Fprintf(r.out, "  network %s: bridge %s, host %s/%d\n", name, BridgeName(r.lab, nw), nw.Host, nw.CIDR.Bits())
-	return nil
-}
-
-func (r *run) reuseNetwork(n *libvirt.Network, name string, nw *topology.Network) error {
-	info, tagged, err := inspectNetwork(n)
-	if err != nil {
-		return fmt.Errorf("network %s: %w", name, err)
-	}
-	if !tagged || info.Tag.Name != r.lab.Name || info.Tag.Network != nw.Name {
-		owner := "has no lvslab tag"
-		if tagged {
-			owner = "belongs to " + describeTag(info.Tag)
-		}
-		return fmt.Errorf("a libvirt network named %s exists and %s: lvslab will not touch it; rename the lab or remove that network", name, owner)
-	}
-	def, err := networkDef(n)
-	if err != nil {
-		return err
-	}
-	if err := networkMatches(def, r.lab, nw); err != nil {
-		return fmt.Errorf("network %s of the running lab differs from the lab file: %v; run \"lvslab down %s\" first", name, err, r.lab.Name)
-	}
-	if err := r.syncDHCPHosts(n, def, nw, info.Active); err != nil {
-		return fmt.Errorf("network %s: update DHCP hosts: %w", name, err)
-	}
-	if !info.Active {
-		if err := n.Create(); err != nil {
-			return fmt.Errorf("start network %s: %w", name, err)
-		}
-	}
-	r.reused = append(r.reused, "network "+name)
 	return nil
 }
 
@@ -486,6 +420,22 @@ func (planNodes) run(r *run) error {
 			return err
 		}
 		r.nodes = append(r.nodes, n)
+	}
+	// New nodes get the first management addresses nobody holds.
+	var taken []string
+	for _, n := range r.nodes {
+		taken = append(taken, n.tag.Mgmt)
+	}
+	for _, n := range r.nodes {
+		if n.tag.Mgmt != "" {
+			continue
+		}
+		a, err := mgmtAddress(r.mgmt, taken)
+		if err != nil {
+			return err
+		}
+		n.tag.Mgmt = a.String()
+		taken = append(taken, n.tag.Mgmt)
 	}
 	return nil
 }
@@ -594,7 +544,7 @@ type ensureSeeds struct{}
 func (ensureSeeds) name() string { return "seeds" }
 func (ensureSeeds) doc() string {
 	return `per new node a cloud-init "cidata" volume: hostname, the lab's SSH key, a host key
-lvslab pins in known_hosts, static lab addresses, first-boot files`
+lvslab pins in known_hosts, static lab and mgmt0 addresses, first-boot files`
 }
 func (ensureSeeds) run(r *run) error {
 	pool, err := r.conn.LookupStoragePoolByName(r.opts.Pool)
@@ -621,7 +571,7 @@ func (ensureSeeds) run(r *run) error {
 		iso, err := BuildSeedISO(SeedConfig{
 			Lab: r.lab, Node: n.node, InstanceID: n.tag.InstanceID,
 			AuthorizedKey: r.authKey, HostKeyPrivate: string(priv), HostKeyPublic: n.hostPub,
-			Files: files, Commands: cmds,
+			Files: files, Commands: cmds, Mgmt: netip.PrefixFrom(netip.MustParseAddr(n.tag.Mgmt), r.mgmt.Bits()),
 		})
 		if err != nil {
 			return err
@@ -652,13 +602,10 @@ func (ensureSeeds) run(r *run) error {
 }
 
 // pinNames are the known_hosts names a node's host key is pinned under: the
-// domain name (the alias lvslab dials with) and each lab address.
+// domain name (the alias lvslab dials with) and its management address
+// (for a plain "ssh root@ADDR").
 func pinNames(n *nodeRun) []string {
-	names := []string{n.domain}
-	for _, a := range n.node.Addresses() {
-		names = append(names, sshAddr(a.String()))
-	}
-	return names
+	return []string{n.domain, sshAddr(n.tag.Mgmt)}
 }
 
 // uploadVolume writes data into a volume through a libvirt stream.
@@ -688,7 +635,7 @@ type defineDomains struct{}
 
 func (defineDomains) name() string { return "domains" }
 func (defineDomains) doc() string {
-	return `"<lab>-<node>" VMs with one NIC per lab NIC (same order, fixed MACs)`
+	return `"<lab>-<node>" VMs with one NIC per lab NIC (same order, fixed MACs), then mgmt0`
 }
 func (defineDomains) run(r *run) error {
 	if err := os.MkdirAll(r.opts.LogDir, 0o755); err != nil {
@@ -703,7 +650,7 @@ func (defineDomains) run(r *run) error {
 		}
 		x, err := DomainXML(r.lab, n.node, DomainSpec{
 			Type: r.domType, Image: r.img, Overlay: n.overlay, Seed: n.seed,
-			ConsoleLog: n.consoleLog, InstanceID: n.tag.InstanceID,
+			ConsoleLog: n.consoleLog, InstanceID: n.tag.InstanceID, Mgmt: n.tag.Mgmt,
 		})
 		if err != nil {
 			return err

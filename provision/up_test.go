@@ -3,6 +3,7 @@ package provision
 import (
 	"context"
 	"errors"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
@@ -65,16 +66,24 @@ func testOptions(t *testing.T, g *fakeGuests) Options {
 		// No guest to log in to: the node "answers" on its first address
 		// with no client, so nothing is configured over SSH.
 		VMsOnly: true,
-		waitFor: func(_ context.Context, cfg sshx.Config, r sshx.Retry) (*sshx.Client, string, error) {
+		waitFor: func(_ context.Context, cfg sshx.Config, _ sshx.Retry) (*sshx.Client, error) {
 			g.mu.Lock()
 			defer g.mu.Unlock()
-			g.waited = append(g.waited, cfg.Node)
-			if err := g.waitErr[cfg.Node]; err != nil {
-				return nil, "", err
-			}
-			return nil, r.Addrs[0], nil
+			g.waited = append(g.waited, cfg.Node+"@"+cfg.Addr)
+			return nil, g.waitErr[cfg.Node]
 		},
 	}
+}
+
+// withClassroomHosts gives every lab network the classroom's host address,
+// .254.
+func withClassroomHosts(lab *topology.Lab) *topology.Lab {
+	for _, nw := range lab.Networks {
+		a := nw.CIDR.Addr().As4()
+		a[3] = 254
+		nw.Host = netip.AddrFrom4(a)
+	}
+	return lab
 }
 
 func labWithName(t *testing.T, file, name string) *topology.Lab {
@@ -151,9 +160,10 @@ func TestUpCreatesTaggedLab(t *testing.T) {
 	if len(res.Nodes) != 4 || res.DomainType != "qemu" {
 		t.Fatalf("result %+v", res)
 	}
+	// Every node is reached on its management address, in file order from .10.
+	mgmt := map[string]string{"client1": "10.250.0.10:22", "lvs1": "10.250.0.11:22", "web1": "10.250.0.12:22", "web2": "10.250.0.13:22"}
 	for _, ep := range res.Nodes {
-		n := lab.Node(ep.Node)
-		if ep.Addr != n.Addresses()[0].String()+":22" || !ep.Created || ep.HostKeyAlias != "tedu-"+ep.Node ||
+		if ep.Addr != mgmt[ep.Node] || !ep.Created || ep.HostKeyAlias != "tedu-"+ep.Node ||
 			ep.KeyFile != filepath.Join(opts.Home, "labs/tedu/id_ed25519") || ep.KnownHostsFile != filepath.Join(opts.Home, "labs/tedu/known_hosts") {
 			t.Errorf("endpoint %+v", ep)
 		}
@@ -163,7 +173,7 @@ func TestUpCreatesTaggedLab(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"tedu-web1 ssh-ed25519 ", "192.168.2.100 ssh-ed25519 ", "tedu-client1 ssh-ed25519 "} {
+	for _, want := range []string{"tedu-web1 ssh-ed25519 ", "10.250.0.12 ssh-ed25519 ", "tedu-client1 ssh-ed25519 "} {
 		if !strings.Contains(string(pins), want) {
 			t.Errorf("known_hosts lacks %q:\n%s", want, pins)
 		}
@@ -174,7 +184,7 @@ func TestUpCreatesTaggedLab(t *testing.T) {
 
 	after := everything(t, conn)
 	for _, want := range []string{
-		"pool lvslab", "network tedu-private1", "network tedu-private2",
+		"pool lvslab", "network tedu-private1", "network tedu-private2", "network tedu_mgmt",
 		"domain tedu-client1", "domain tedu-lvs1", "domain tedu-web1", "domain tedu-web2",
 		"volume lvslab/tedu_web1.qcow2", "volume lvslab/tedu_web1.seed.iso",
 	} {
@@ -182,19 +192,31 @@ func TestUpCreatesTaggedLab(t *testing.T) {
 			t.Errorf("missing %s in %v", want, after)
 		}
 	}
-	if len(after)-len(before) != 1+2+4+8 {
-		t.Errorf("made %d objects, want 15: %v", len(after)-len(before), after)
+	if len(after)-len(before) != 1+3+4+8 {
+		t.Errorf("made %d objects, want 16: %v", len(after)-len(before), after)
 	}
 	inv, err := DiscoverLab(conn, "", "tedu")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(inv.Domains) != 4 || len(inv.Networks) != 2 || len(inv.Volumes) != 8 {
+	if len(inv.Domains) != 4 || len(inv.Networks) != 3 || len(inv.Volumes) != 8 || inv.MgmtSubnet() != "10.250.0.0/24" {
 		t.Errorf("discovered %+v", inv)
 	}
 	for _, d := range inv.Domains {
-		if d.State != "running" || d.Tag.InstanceID == "" || d.Tag.Role == "" || d.Tag.SSH == "" {
+		if d.State != "running" || d.Tag.InstanceID == "" || d.Tag.Role == "" || d.Tag.Mgmt+":22" != mgmt[d.Tag.Node] {
 			t.Errorf("domain %s: %+v", d.Name, d)
+		}
+		// The management NIC comes last, after the lab NICs.
+		hw := domainHardware(d.def)
+		if last := hw[len(hw)-1]; len(hw) != 3 || last.Network != "tedu_mgmt" || last.MAC != MgmtMAC("tedu", d.Tag.Node) {
+			t.Errorf("domain %s NICs %s", d.Name, hw)
+		}
+	}
+	// Lab networks carry no host address (the lab file gives none); the
+	// management network has the host's .1.
+	for _, n := range inv.Networks {
+		if want := map[bool]string{true: "10.250.0.1/24", false: ""}[n.IsMgmt()]; n.Host != want {
+			t.Errorf("network %s carries host %q, want %q", n.Name, n.Host, want)
 		}
 	}
 	for _, n := range inv.Networks {
@@ -223,13 +245,22 @@ func TestUpCreatesTaggedLab(t *testing.T) {
 	if label != "cidata" || !strings.Contains(files["meta-data"], `local-hostname: "lvs1"`) {
 		t.Errorf("lvs1 seed: %q %v", label, files["meta-data"])
 	}
+	for _, want := range []string{"Name=mgmt0", "Address=10.250.0.11/24", "KeepConfiguration=static"} {
+		if !strings.Contains(files["lvslab-init.sh"], want) {
+			t.Errorf("lvs1 seed does not give mgmt0 %q", want)
+		}
+	}
+	if strings.Contains(files["lvslab-init.sh"], "Gateway=10.250") || !strings.Contains(files["network-config"], "mgmt0:") {
+		t.Errorf("lvs1 seed: mgmt0 with a gateway, or missing for cloud-init:\n%s", files["network-config"])
+	}
 }
 
 func TestSecondUpReuses(t *testing.T) {
 	conn := testConn(t)
 	g := &fakeGuests{}
 	opts := testOptions(t, g)
-	lab := mustLab(t, "tedu-nat")
+	// With the classroom's host addresses: their DHCP entries follow the lab.
+	lab := withClassroomHosts(mustLab(t, "tedu-nat"))
 	if _, err := Up(context.Background(), conn, lab, opts); err != nil {
 		t.Fatal(err)
 	}
@@ -242,7 +273,7 @@ func TestSecondUpReuses(t *testing.T) {
 		t.Fatal(err)
 	}
 	d.Free()
-	dr := mustLab(t, "tedu-dr")
+	dr := withClassroomHosts(mustLab(t, "tedu-dr"))
 	res, err := Up(context.Background(), conn, dr, opts)
 	if err != nil {
 		t.Fatal(err)
@@ -265,9 +296,9 @@ func TestSecondUpReuses(t *testing.T) {
 			t.Errorf("%s: tag file %q", d.Name, d.Tag.File)
 		}
 	}
-	// web1 was reached where it answered last (its NAT address) first.
+	// web1 moved its lab address; lvslab reaches it where it always does.
 	for _, ep := range res.Nodes {
-		if ep.Node == "web1" && (ep.Addr != "192.168.2.100:22" || ep.Created) {
+		if ep.Node == "web1" && (ep.Addr != "10.250.0.12:22" || ep.Created) {
 			t.Errorf("web1 endpoint %+v", ep)
 		}
 	}
@@ -298,7 +329,7 @@ func TestUpRefusesChangedHardware(t *testing.T) {
 		t.Fatalf("want a hardware error suggesting down, got %v", err)
 	}
 	// Nothing of the running lab was removed by the failed run.
-	if inv, _ := DiscoverLab(conn, "", "tedu"); len(inv.Domains) != 4 || len(inv.Networks) != 2 || len(inv.Volumes) != 8 {
+	if inv, _ := DiscoverLab(conn, "", "tedu"); len(inv.Domains) != 4 || len(inv.Networks) != 3 || len(inv.Volumes) != 8 {
 		t.Errorf("the failed up touched the lab: %+v", inv)
 	}
 }
@@ -394,7 +425,7 @@ func TestStagesAreTheSteps(t *testing.T) {
 		}
 		names = append(names, s.Name)
 	}
-	want := []string{"image", "identity", "pool", "networks", "plan", "disks", "seeds", "domains", "start", "ssh", "configure"}
+	want := []string{"image", "identity", "pool", "mgmt", "networks", "plan", "disks", "seeds", "domains", "start", "ssh", "configure"}
 	if !slices.Equal(names, want) {
 		t.Errorf("stages %v, want %v", names, want)
 	}

@@ -25,7 +25,7 @@ type waitSSH struct{}
 
 func (waitSSH) name() string { return "ssh" }
 func (waitSSH) doc() string {
-	return "waits until each node accepts the SSH login (lab key, pinned host key) on its address"
+	return "waits until each node accepts the SSH login (lab key, pinned host key) on its mgmt0 address"
 }
 func (waitSSH) run(r *run) error {
 	timeout := r.opts.Timeout
@@ -87,7 +87,7 @@ func (r *run) waitNode(ctx context.Context, n *nodeRun, start time.Time) error {
 	ep := n.endpoint
 	addrs := r.access.Addresses(n.node.Name)
 	if len(addrs) == 0 {
-		return fmt.Errorf("node %s has no lab address to reach it on", n.node.Name)
+		return fmt.Errorf("node %s has no management address to reach it on", n.node.Name)
 	}
 	user := ep.User
 	if user == "" {
@@ -113,10 +113,9 @@ func (r *run) waitNode(ctx context.Context, n *nodeRun, start time.Time) error {
 			return err
 		}
 		return fmt.Errorf("node %s: no SSH login as %s on %s: %w; see the serial console log %s (or \"virsh console %s\")",
-			n.node.Name, user, strings.Join(addrs, " or "), err, n.consoleLog, n.domain)
+			n.node.Name, user, addrs[0], err, n.consoleLog, n.domain)
 	}
-	// Access recorded where it answered: that comes first now.
-	ep.Addr = sshAddr(r.access.Addresses(n.node.Name)[0])
+	ep.Addr = sshAddr(addrs[0])
 	return nil
 }
 

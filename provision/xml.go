@@ -3,6 +3,7 @@ package provision
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 
 	"libvirt.org/go/libvirtxml"
 
@@ -11,24 +12,24 @@ import (
 )
 
 // NetworkXML is the libvirt definition of a lab network: isolated (no
-// <forward>, so nothing leaves it), a bridge carrying the host's address
-// (the classroom's ".254"), no DNS, and DHCP host entries MAC -> lab address
-// only, so that cloud images that ignore the seed's network config still
-// get their address; there is no dynamic range. file is the lab file the
-// tag records.
+// <forward>, so nothing leaves it), no DNS. Only when the lab file gives
+// the network a host: address does its bridge carry it, with DHCP host
+// entries MAC -> lab address (for cloud images that ignore the seed's
+// network config; no dynamic range); without one it is a plain L2 segment
+// the host takes no part in, so copies with the same addresses coexist.
+// The tag records the lab file.
 func NetworkXML(lab *topology.Lab, nw *topology.Network) (string, error) {
 	n := &libvirtxml.Network{
 		Name:     NetworkName(lab.Name, nw.Name),
 		Metadata: &libvirtxml.NetworkMetadata{XML: Tag{Name: lab.Name, Network: nw.Name, File: lab.File}.metadataXML()},
 		Bridge:   &libvirtxml.NetworkBridge{Name: BridgeName(lab, nw), STP: "off", Delay: "0"},
 		DNS:      &libvirtxml.NetworkDNS{Enable: "no"},
-		IPs: []libvirtxml.NetworkIP{{
-			Address: nw.Host.String(),
-			Prefix:  uint(nw.CIDR.Bits()),
-		}},
 	}
-	if hosts := dhcpHosts(lab, nw); len(hosts) > 0 {
-		n.IPs[0].DHCP = &libvirtxml.NetworkDHCP{Hosts: hosts}
+	if nw.Host.IsValid() {
+		n.IPs = []libvirtxml.NetworkIP{{Address: nw.Host.String(), Prefix: uint(nw.CIDR.Bits())}}
+		if hosts := dhcpHosts(lab, nw); len(hosts) > 0 {
+			n.IPs[0].DHCP = &libvirtxml.NetworkDHCP{Hosts: hosts}
+		}
 	}
 	return n.Marshal()
 }
@@ -57,16 +58,17 @@ type DomainSpec struct {
 	Overlay, Seed string
 	// ConsoleLog is the file the serial console is logged to.
 	ConsoleLog string
-	// InstanceID goes into the tag; SSH is the address SSH is expected on.
-	InstanceID, SSH string
+	// InstanceID and Mgmt (the node's management address) go into the tag.
+	InstanceID, Mgmt string
 }
 
 // DomainXML is the libvirt definition of a node's VM: memory and vCPUs from
 // the lab, the overlay as vda, the seed as read-only vdb, one virtio NIC per
 // lab NIC in file order with the lab's MAC on its lab network, the serial
-// console on a pty and logged to a file, and lvslab's tag in <metadata>.
+// console on a pty and logged to a file, lvslab's tag in <metadata>, and
+// last the management NIC on the lab's management network.
 func DomainXML(lab *topology.Lab, node *topology.Node, spec DomainSpec) (string, error) {
-	tag := Tag{Name: lab.Name, Node: node.Name, Role: node.Role, File: lab.File, InstanceID: spec.InstanceID, SSH: spec.SSH}
+	tag := Tag{Name: lab.Name, Node: node.Name, Role: node.Role, File: lab.File, InstanceID: spec.InstanceID, Mgmt: spec.Mgmt}
 	port := uint(0)
 	d := &libvirtxml.Domain{
 		Type:        spec.Type,
@@ -122,10 +124,10 @@ func DomainXML(lab *topology.Lab, node *topology.Node, spec DomainSpec) (string,
 	} else {
 		d.OS.BootDevices = []libvirtxml.DomainBootDevice{{Dev: "hd"}}
 	}
-	for _, nic := range node.NICs {
+	for _, hw := range wantHardware(lab, node) {
 		d.Devices.Interfaces = append(d.Devices.Interfaces, libvirtxml.DomainInterface{
-			MAC:    &libvirtxml.DomainInterfaceMAC{Address: nic.MAC},
-			Source: &libvirtxml.DomainInterfaceSource{Network: &libvirtxml.DomainInterfaceSourceNetwork{Network: NetworkName(lab.Name, nic.Network)}},
+			MAC:    &libvirtxml.DomainInterfaceMAC{Address: hw.MAC},
+			Source: &libvirtxml.DomainInterfaceSource{Network: &libvirtxml.DomainInterfaceSourceNetwork{Network: hw.Network}},
 			Model:  &libvirtxml.DomainInterfaceModel{Type: "virtio"},
 		})
 	}
@@ -188,12 +190,14 @@ func (h hardware) String() string {
 	return s
 }
 
+// wantHardware is the node's NICs: its lab NICs in file order, then the
+// management NIC.
 func wantHardware(lab *topology.Lab, node *topology.Node) hardware {
 	var h hardware
 	for _, nic := range node.NICs {
 		h = append(h, nicHW{MAC: nic.MAC, Network: NetworkName(lab.Name, nic.Network)})
 	}
-	return h
+	return append(h, nicHW{MAC: MgmtMAC(lab.Name, node.Name), Network: MgmtNetworkName(lab.Name)})
 }
 
 func domainHardware(d *libvirtxml.Domain) hardware {
@@ -239,15 +243,17 @@ func networkMatches(def *libvirtxml.Network, lab *topology.Lab, nw *topology.Net
 		}
 		return fmt.Errorf("its bridge is %q, the lab wants %q", got, BridgeName(lab, nw))
 	}
-	want := netip.PrefixFrom(nw.Host, nw.CIDR.Bits())
+	var have []netip.Prefix
 	for _, ip := range def.IPs {
-		if ip.Family != "" && ip.Family != "ipv4" {
-			continue
-		}
-		a, err := netip.ParseAddr(ip.Address)
-		if err == nil && netip.PrefixFrom(a, int(ip.Prefix)) == want {
-			return nil
+		if a, err := netip.ParseAddr(ip.Address); err == nil && (ip.Family == "" || ip.Family == "ipv4") {
+			have = append(have, netip.PrefixFrom(a, prefixBits(ip)))
 		}
 	}
-	return fmt.Errorf("it does not carry the host address %s", want)
+	switch want := netip.PrefixFrom(nw.Host, nw.CIDR.Bits()); {
+	case !nw.Host.IsValid() && len(have) > 0:
+		return fmt.Errorf("it carries the host address %s, the lab file gives it none", have[0])
+	case nw.Host.IsValid() && !slices.Contains(have, want):
+		return fmt.Errorf("it does not carry the host address %s", want)
+	}
+	return nil
 }

@@ -8,8 +8,23 @@ import (
 	"github.com/lvslab/lvslab/provision/image"
 )
 
+func TestNetworkXMLIsolatedWithoutHost(t *testing.T) {
+	lab := mustLab(t, "tedu-nat") // its networks say no host:
+	x, err := NetworkXML(lab, lab.Network("private1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n libvirtxml.Network
+	if err := n.Unmarshal(x); err != nil {
+		t.Fatal(err)
+	}
+	if len(n.IPs) != 0 || n.Forward != nil {
+		t.Errorf("a network without host: must carry no address and forward nothing: %+v %+v", n.IPs, n.Forward)
+	}
+}
+
 func TestNetworkXML(t *testing.T) {
-	lab := mustLab(t, "tedu-nat")
+	lab := withClassroomHosts(mustLab(t, "tedu-nat"))
 	x, err := NetworkXML(lab, lab.Network("private2"))
 	if err != nil {
 		t.Fatal(err)
@@ -63,7 +78,7 @@ func TestDomainXMLBuiltImage(t *testing.T) {
 	img := image.Image{Kind: image.Built, Name: "debian-12", Disk: "/img/disk.qcow2", Format: "qcow2",
 		Kernel: "/img/vmlinuz", Initrd: "/img/initrd.img", Cmdline: image.Cmdline}
 	x, err := DomainXML(lab, node, DomainSpec{Type: "qemu", Image: img, Overlay: "/pool/tedu_web1.qcow2",
-		Seed: "/pool/tedu_web1.seed.iso", ConsoleLog: "/var/log/lvslab/tedu-web1.log", InstanceID: "tedu-web1-1234", SSH: "192.168.2.100"})
+		Seed: "/pool/tedu_web1.seed.iso", ConsoleLog: "/var/log/lvslab/tedu-web1.log", InstanceID: "tedu-web1-1234", Mgmt: "10.250.0.12"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,8 +109,11 @@ func TestDomainXMLBuiltImage(t *testing.T) {
 		t.Errorf("seed disk: %+v %+v", disks[1].Source.File, disks[1].Target)
 	}
 	ifs := d.Devices.Interfaces
-	if len(ifs) != len(node.NICs) {
-		t.Fatalf("%d interfaces for %d NICs", len(ifs), len(node.NICs))
+	if len(ifs) != len(node.NICs)+1 {
+		t.Fatalf("%d interfaces for %d NICs and the management NIC", len(ifs), len(node.NICs))
+	}
+	if m := ifs[len(ifs)-1]; m.MAC.Address != MgmtMAC("tedu", "web1") || m.Source.Network.Network != "tedu_mgmt" {
+		t.Errorf("the last NIC is not the management NIC: %+v %+v", m.MAC, m.Source.Network)
 	}
 	for i, nic := range node.NICs { // file order: eth0, eth1
 		if ifs[i].MAC.Address != nic.MAC || ifs[i].Source.Network.Network != "tedu-"+nic.Network || ifs[i].Model.Type != "virtio" {
@@ -106,7 +124,7 @@ func TestDomainXMLBuiltImage(t *testing.T) {
 		t.Errorf("serial console log: %+v", s)
 	}
 	tag, ok := parseTag(d.Metadata.XML)
-	want := Tag{Name: "tedu", Node: "web1", Role: "web", File: "embedded:tedu-nat", InstanceID: "tedu-web1-1234", SSH: "192.168.2.100"}
+	want := Tag{Name: "tedu", Node: "web1", Role: "web", File: "embedded:tedu-nat", InstanceID: "tedu-web1-1234", Mgmt: "10.250.0.12"}
 	tag.XMLName = want.XMLName
 	if !ok || tag != want {
 		t.Errorf("tag %+v, want %+v", tag, want)

@@ -157,8 +157,6 @@ func (d *document) buildNetworks(raw *rawLab, lab *Lab) {
 			default:
 				nw.Host = host
 			}
-		} else if nw.CIDR.IsValid() {
-			nw.Host = lastUsable(nw.CIDR) // the classroom convention: .254 on a /24
 		}
 		switch {
 		case rn.Bridge == "":
@@ -597,10 +595,6 @@ func broadcast(p netip.Prefix) netip.Addr {
 	v := uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
 	v |= host
 	return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)})
-}
-
-func lastUsable(p netip.Prefix) netip.Addr {
-	return broadcast(p).Prev()
 }
 
 func networkNames(lab *Lab) []string {

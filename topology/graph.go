@@ -192,7 +192,7 @@ func graphASCII(lab *Lab) string {
 		}
 	}
 	for _, nw := range lab.Networks {
-		fmt.Fprintf(&b, "\n[%s %s]  host %s\n", nw.Name, nw.CIDR, nw.Host)
+		fmt.Fprintf(&b, "\n[%s %s]  %s\n", nw.Name, nw.CIDR, hostLabel(nw))
 		as := attachments(lab, nw)
 		for i, a := range as {
 			branch := "├──"
@@ -209,6 +209,7 @@ func graphASCII(lab *Lab) string {
 			b.WriteString(strings.TrimRight(line, " ") + "\n")
 		}
 	}
+	b.WriteString("\n[mgmt]  lvslab's own network, apart from the lab: every node's last NIC mgmt0,\n        a subnet allocated at up; SSH only, no route, no VIP, no LVS traffic\n")
 	for _, s := range lab.Services {
 		fmt.Fprintf(&b, "\n%s\n", serviceTitle(s))
 		for _, p := range vipPlaces(lab, s) {
@@ -231,11 +232,19 @@ func dotID(s string) string {
 	return strings.NewReplacer("-", "_", ".", "_").Replace(s)
 }
 
+// hostLabel says what the host machine has on a lab network.
+func hostLabel(nw *Network) string {
+	if nw.Host.IsValid() {
+		return "host " + nw.Host.String()
+	}
+	return "no host address"
+}
+
 func graphDot(lab *Lab) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "graph %q {\n  rankdir=LR;\n  node [fontname=\"monospace\"];\n", lab.Name)
 	for _, nw := range lab.Networks {
-		fmt.Fprintf(&b, "  net_%s [shape=ellipse, label=\"%s\\n%s\\nhost %s\"];\n", dotID(nw.Name), nw.Name, nw.CIDR, nw.Host)
+		fmt.Fprintf(&b, "  net_%s [shape=ellipse, label=\"%s\\n%s\\n%s\"];\n", dotID(nw.Name), nw.Name, nw.CIDR, hostLabel(nw))
 	}
 	for _, n := range lab.Nodes {
 		fmt.Fprintf(&b, "  node_%s [shape=box, label=\"%s\\n(%s)\"];\n", dotID(n.Name), n.Name, n.Role)
@@ -265,7 +274,7 @@ func graphMermaid(lab *Lab) string {
 	var b strings.Builder
 	b.WriteString("flowchart LR\n")
 	for _, nw := range lab.Networks {
-		fmt.Fprintf(&b, "  net_%s([%s<br/>%s<br/>host %s])\n", dotID(nw.Name), nw.Name, nw.CIDR, nw.Host)
+		fmt.Fprintf(&b, "  net_%s([%s<br/>%s<br/>%s])\n", dotID(nw.Name), nw.Name, nw.CIDR, hostLabel(nw))
 	}
 	for _, n := range lab.Nodes {
 		fmt.Fprintf(&b, "  node_%s[%s<br/>%s]\n", dotID(n.Name), n.Name, n.Role)

@@ -52,7 +52,8 @@ type Login struct {
 }
 
 // Network is an isolated lab network; Host is the address the host machine
-// (the classroom's "real machine") has on it.
+// (the classroom's "real machine") has on it, zero when the lab file gives
+// none: then the network is a segment the host takes no part in.
 type Network struct {
 	Name   string
 	CIDR   netip.Prefix

@@ -66,7 +66,7 @@ func (d *document) checkVIP(lab *Lab, dir *Node, s *Service, path string) {
 		d.add(path+".vip", "%s is the network or broadcast address of %s: a VIP is a host address clients connect to", s.VIP, nic.Address.Masked())
 		return
 	}
-	if nw := lab.Network(nic.Network); nw != nil && nw.Host == s.VIP {
+	if nw := lab.Network(nic.Network); nw != nil && nw.Host.IsValid() && nw.Host == s.VIP {
 		d.add(path+".vip", "%s is the host machine's address on %s", s.VIP, nw.Name)
 	}
 	switch s.Mode {

@@ -20,6 +20,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -219,13 +220,14 @@ type floor struct {
 	domains []string
 	xmls    []string
 	addrs   []string // host:22 of each node, where its SSH server answers
+	logs    []string // each node's console log
 	nets    []string
 }
 
 // prepareFloor builds what the floor boots: networks (defined and started),
 // per node a qcow2 overlay of the image, a seed ISO and the domain XML, all
 // with provision's own builders, so the guests are lvslab's guests.
-func prepareFloor(t *testing.T, lab *topology.Lab) *floor {
+func prepareFloor(t *testing.T, lab *topology.Lab, dir, mgmtNet string) *floor {
 	t.Helper()
 	img, err := image.Resolve("", lab.Image)
 	if err != nil {
@@ -235,34 +237,39 @@ func prepareFloor(t *testing.T, lab *topology.Lab) *floor {
 	if exec.Command("virsh", "-c", "qemu:///system", "domcapabilities", "--virttype", "kvm", "--arch", "x86_64").Run() == nil {
 		domType = "kvm"
 	}
-	if err := os.RemoveAll(floorDir); err != nil {
+	if err := os.RemoveAll(dir); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.MkdirAll(floorDir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	_, authKey, err := sshx.EnsureKey(filepath.Join(floorDir, "key"))
+	_, authKey, err := sshx.EnsureKey(filepath.Join(dir, "key"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	f := &floor{t: t, lab: lab}
+	// The same networks as lvslab's: the lab's, and a management network
+	// that every node's SSH answers on.
+	mgmt := netip.MustParsePrefix(mgmtNet)
+	mx, err := provision.MgmtNetworkXML(lab.Name, "", mgmt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.defineNetwork(provision.MgmtNetworkName(lab.Name), mx)
 	for _, nw := range lab.Networks {
 		x, err := provision.NetworkXML(lab, nw)
 		if err != nil {
 			t.Fatal(err)
 		}
-		path := filepath.Join(floorDir, "net-"+nw.Name+".xml")
-		if err := os.WriteFile(path, []byte(x), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		name := provision.NetworkName(lab.Name, nw.Name)
-		virsh(t, "net-define", path)
-		f.nets = append(f.nets, name)
-		virsh(t, "net-start", name)
+		f.defineNetwork(provision.NetworkName(lab.Name, nw.Name), x)
+	}
+	mgmtAddr := mgmt.Addr()
+	for range 10 {
+		mgmtAddr = mgmtAddr.Next()
 	}
 	for _, node := range lab.Nodes {
 		domain := provision.DomainName(lab.Name, node.Name)
-		overlay := filepath.Join(floorDir, node.Name+".qcow2")
+		overlay := filepath.Join(dir, node.Name+".qcow2")
 		if out, err := exec.Command("qemu-img", "create", "-q", "-f", "qcow2", "-b", img.Disk, "-F", img.Format, overlay).CombinedOutput(); err != nil {
 			t.Fatalf("qemu-img create %s: %v\n%s", overlay, err, out)
 		}
@@ -280,35 +287,48 @@ func prepareFloor(t *testing.T, lab *topology.Lab) *floor {
 		iso, err := provision.BuildSeedISO(provision.SeedConfig{
 			Lab: lab, Node: node, InstanceID: iid, AuthorizedKey: authKey,
 			HostKeyPrivate: string(priv), HostKeyPublic: strings.TrimSpace(string(ssh.MarshalAuthorizedKey(pub))) + " " + domain,
-			Files: files, Commands: cmds,
+			Files: files, Commands: cmds, Mgmt: netip.PrefixFrom(mgmtAddr, mgmt.Bits()),
 		})
 		if err != nil {
 			t.Fatal(err)
 		}
-		seed := filepath.Join(floorDir, node.Name+".seed.iso")
+		seed := filepath.Join(dir, node.Name+".seed.iso")
 		if err := os.WriteFile(seed, iso, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		addrs := node.Addresses()
-		if len(addrs) == 0 {
-			t.Fatalf("node %s has no lab address", node.Name)
-		}
 		x, err := provision.DomainXML(lab, node, provision.DomainSpec{
 			Type: domType, Image: img, Overlay: overlay, Seed: seed,
-			ConsoleLog: filepath.Join(floorDir, node.Name+".log"), InstanceID: iid,
+			ConsoleLog: filepath.Join(dir, node.Name+".log"), InstanceID: iid, Mgmt: mgmtAddr.String(),
 		})
 		if err != nil {
 			t.Fatal(err)
 		}
-		path := filepath.Join(floorDir, node.Name+".xml")
+		path := filepath.Join(dir, node.Name+".xml")
 		if err := os.WriteFile(path, []byte(x), 0o644); err != nil {
 			t.Fatal(err)
 		}
 		f.domains = append(f.domains, domain)
+		f.logs = append(f.logs, filepath.Join(dir, node.Name+".log"))
 		f.xmls = append(f.xmls, path)
-		f.addrs = append(f.addrs, net.JoinHostPort(addrs[0].String(), "22"))
+		f.addrs = append(f.addrs, net.JoinHostPort(mgmtAddr.String(), "22"))
+		mgmtAddr = mgmtAddr.Next()
 	}
 	return f
+}
+
+// floorMgmt is the floor's management subnet (lvslab's first, free while
+// the floor runs).
+const floorMgmt = "10.250.0.0/24"
+
+// defineNetwork defines and starts one of the floor's networks.
+func (f *floor) defineNetwork(name, x string) {
+	path := filepath.Join(floorDir, "net-"+name+".xml")
+	if err := os.WriteFile(path, []byte(x), 0o644); err != nil {
+		f.t.Fatal(err)
+	}
+	virsh(f.t, "net-define", path)
+	f.nets = append(f.nets, name)
+	virsh(f.t, "net-start", name)
 }
 
 // floorResult is one timed floor boot.
@@ -361,7 +381,7 @@ func (f *floor) boot() floorResult {
 				}
 				time.Sleep(200 * time.Millisecond)
 			}
-			errs[i] = fmt.Errorf("floor: no SSH banner from %s (%s) within 10m; console log %s", f.domains[i], addr, filepath.Join(floorDir, f.lab.Nodes[i].Name+".log"))
+			errs[i] = fmt.Errorf("floor: no SSH banner from %s (%s) within 10m; console log %s", f.domains[i], addr, f.logs[i])
 		}()
 	}
 	wg.Wait()
@@ -411,7 +431,7 @@ func (f *floor) down(nets bool) float64 {
 func runFloor(t *testing.T, lab *topology.Lab) (floorResult, float64) {
 	t.Helper()
 	fmt.Println("\n== floor: plain virsh define + start of the four domains, until each sends an SSH banner")
-	f := prepareFloor(t, lab)
+	f := prepareFloor(t, lab, floorDir, floorMgmt)
 	defer f.down(true)
 	r := f.boot()
 	for i, d := range f.domains {

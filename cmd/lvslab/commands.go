@@ -12,6 +12,7 @@ func commands() []*cli.Command {
 		imageCommand(),
 		upCommand(),
 		statusCommand(),
+		lsCommand(),
 		verifyCommand(),
 		drillCommand(),
 		downCommand(),

@@ -2,11 +2,14 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/urfave/cli/v2"
+	"libvirt.org/go/libvirt"
 
 	"github.com/lvslab/lvslab/labs"
 	"github.com/lvslab/lvslab/provision"
@@ -35,19 +38,83 @@ func commandContext(c *cli.Context) (context.Context, context.CancelFunc) {
 	return signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
 }
 
-// labAccess connects to libvirt (--connect) and opens the lab's Access: the
-// one way to its nodes. done closes both.
-func labAccess(c *cli.Context, lab *topology.Lab) (acc *provision.Access, done func(), err error) {
+// asFlag is --as NAME: a lab file instantiated under another lab name.
+func asFlag(what string) cli.Flag {
+	return &cli.StringFlag{Name: "as", Usage: what + " the lab file under this lab `NAME` (a copy: every address of the file, its own VMs and networks)"}
+}
+
+// applyAs renames lab to --as NAME, if given: a copy keeps every address,
+// MAC and service of its file.
+func applyAs(c *cli.Context, lab *topology.Lab) error {
+	name := c.String("as")
+	if name == "" {
+		return nil
+	}
+	if !labNameRe.MatchString(name) {
+		return cli.Exit(fmt.Sprintf("--as %q: a lab name is a lower-case letter, then up to 19 lower-case letters, digits or '-'", name), 2)
+	}
+	lab.Name = name
+	return nil
+}
+
+// runningLab resolves a command's LAB on a running lab: a lab file or
+// embedded lab (under --as NAME, if given), or the name of a lab on this
+// libvirt, whose file its tags record (so "lvslab verify b" verifies copy
+// b).
+func runningLab(c *cli.Context, conn *libvirt.Connect, arg string) (*topology.Lab, error) {
+	lab, err := labs.Load(arg)
+	if err == nil {
+		return lab, applyAs(c, lab)
+	}
+	if !labNameRe.MatchString(arg) || c.String("as") != "" {
+		return nil, cli.Exit(err.Error(), 1)
+	}
+	lab, rerr := recordedLab(conn, arg)
+	switch {
+	case rerr != nil:
+		return nil, cli.Exit(rerr.Error(), 1)
+	case lab == nil:
+		return nil, cli.Exit(fmt.Sprintf("%v, and no lab named %s runs here (\"lvslab ls\" lists them)", err, arg), 1)
+	}
+	return lab, nil
+}
+
+// recordedLab loads the lab file lab name was last brought up from (its
+// tags say which), under that name; nil when nothing of it runs.
+func recordedLab(conn *libvirt.Connect, name string) (*topology.Lab, error) {
+	inv, err := provision.DiscoverLab(conn, "", name)
+	if err != nil {
+		return nil, err
+	}
+	file := inv.File()
+	if file == "" {
+		return nil, nil
+	}
+	lab, err := labs.Load(strings.TrimPrefix(file, "embedded:"))
+	if err != nil {
+		return nil, fmt.Errorf("lab %s was brought up from %s: %w", name, file, err)
+	}
+	lab.Name = name
+	return lab, nil
+}
+
+// labAccess connects to libvirt (--connect), resolves LAB (runningLab) and
+// opens its Access: the one way to its nodes. done closes both.
+func labAccess(c *cli.Context, arg string) (lab *topology.Lab, acc *provision.Access, done func(), err error) {
 	conn, err := provision.Connect(c.String("connect"))
 	if err != nil {
-		return nil, nil, cli.Exit(err.Error(), 2)
+		return nil, nil, nil, cli.Exit(err.Error(), 2)
+	}
+	if lab, err = runningLab(c, conn, arg); err != nil {
+		conn.Close()
+		return nil, nil, nil, err
 	}
 	acc, err = provision.OpenAccess(conn, lab.Name, provision.AccessOptions{File: lab})
 	if err != nil {
 		conn.Close()
-		return nil, nil, cli.Exit(err.Error(), 2)
+		return nil, nil, nil, cli.Exit(err.Error(), 2)
 	}
-	return acc, func() { acc.Close(); conn.Close() }, nil
+	return lab, acc, func() { acc.Close(); conn.Close() }, nil
 }
 
 // dialer is verify's view of acc: node name -> executor, dialled with ctx.

@@ -7,7 +7,6 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/lvslab/lvslab/labs"
 	"github.com/lvslab/lvslab/provision/verify"
 )
 
@@ -68,17 +67,13 @@ func runDrill(c *cli.Context, step string) error {
 		}
 		labArg = c.Args().Get(1)
 	}
-	lab, err := labs.Load(labArg)
-	if err != nil {
-		return cli.Exit(err.Error(), 1)
-	}
 	opts, format, err := verifyOptions(c)
 	if err != nil {
 		return err
 	}
 	ctx, stop := commandContext(c)
 	defer stop()
-	acc, closeAll, err := labAccess(c, lab)
+	lab, acc, closeAll, err := labAccess(c, labArg)
 	if err != nil {
 		return err
 	}

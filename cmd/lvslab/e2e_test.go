@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -128,35 +129,71 @@ func virsh(t *testing.T, args ...string) string {
 	return string(out)
 }
 
-// labSSH is an ssh command to a lab node with the lab's own key and pins.
-func labSSH(lab, addr, command string) *exec.Cmd {
+// labSSH is an ssh command to a lab node, over its management address,
+// with the lab's own key and pins (the key is pinned under the domain name).
+func labSSH(lab, node, addr, command string) *exec.Cmd {
 	dir := filepath.Join("/var/lib/lvslab/labs", lab)
 	if home := os.Getenv("LVSLAB_HOME"); home != "" {
 		dir = filepath.Join(home, "labs", lab)
 	}
 	return exec.Command("ssh", "-i", filepath.Join(dir, "id_ed25519"),
-		"-o", "UserKnownHostsFile="+filepath.Join(dir, "known_hosts"), "-o", "HostKeyAlias="+lab+"-"+nodeOf[addr],
+		"-o", "UserKnownHostsFile="+filepath.Join(dir, "known_hosts"), "-o", "HostKeyAlias="+lab+"-"+node,
 		"-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes", "-o", "ConnectTimeout=5",
 		"root@"+addr, command)
 }
 
-// nodeOf names the tedu nodes by address (the host key is pinned under the
-// domain name, whatever address the node has).
-var nodeOf = map[string]string{"192.168.4.5": "lvs1", "192.168.4.100": "web1", "192.168.4.200": "web2", "192.168.4.10": "client1",
-	"192.168.2.100": "web1", "192.168.2.200": "web2"}
+// copyNodes is one running copy as "lvslab status" reports it: each node's
+// management address.
+type copyNodes struct {
+	lab  string
+	mgmt map[string]string
+	net  string // its management subnet
+}
+
+// nodes reads a copy's management addresses from "lvslab status NAME".
+func (e *e2e) nodes(lab string) copyNodes {
+	e.t.Helper()
+	// Exit 1 is a node whose 2 s login probe missed (a loaded machine):
+	// the addresses are what this needs.
+	out, _ := e.run("status", lab, "--output", "json")
+	var st []struct {
+		Mgmt  string `json:"mgmt"`
+		Nodes []struct {
+			Node, Mgmt string
+		} `json:"nodes"`
+	}
+	if err := json.Unmarshal([]byte(out), &st); err != nil || len(st) != 1 {
+		e.t.Fatalf("status %s --output json: %v\n%s", lab, err, out)
+	}
+	c := copyNodes{lab: lab, mgmt: map[string]string{}, net: st[0].Mgmt}
+	for _, n := range st[0].Nodes {
+		if n.Mgmt == "" {
+			e.t.Errorf("status %s: node %s has no management address (%+v)", lab, n.Node, n)
+		}
+		c.mgmt[n.Node] = n.Mgmt
+	}
+	return c
+}
+
+// sh runs command on node of the copy over SSH and returns its output and
+// whether it exited 0.
+func (c copyNodes) sh(node, command string) (string, bool) {
+	out, err := labSSH(c.lab, node, c.mgmt[node], command).CombinedOutput()
+	return string(out), err == nil
+}
 
 // waitSSH polls until the node runs commands again after a reboot.
-func waitSSH(t *testing.T, lab, addr string, limit time.Duration) {
+func (c copyNodes) waitSSH(t *testing.T, node string, limit time.Duration) {
 	t.Helper()
 	deadline := time.Now().Add(limit)
 	for {
-		out, err := labSSH(lab, addr, "cat /proc/uptime").CombinedOutput()
-		if err == nil {
-			fmt.Printf("%s is back, uptime %s", addr, out)
+		out, ok := c.sh(node, "cat /proc/uptime")
+		if ok {
+			fmt.Printf("%s/%s is back, uptime %s", c.lab, node, out)
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s did not answer SSH within %s after the reboot: %v\n%s", addr, limit, err, out)
+			t.Fatalf("%s/%s did not answer SSH within %s after the reboot:\n%s", c.lab, node, limit, out)
 		}
 		time.Sleep(3 * time.Second)
 	}
@@ -176,6 +213,11 @@ type verifyReport struct {
 func (e *e2e) verify(lab string, wantExit int) verifyReport {
 	e.t.Helper()
 	out, code := e.run("verify", lab, "--output", "json", "--requests", "12")
+	for _, name := range []string{"leave by a lab NIC", "the director's connections come from lab addresses"} {
+		if !strings.Contains(out, name) {
+			e.t.Errorf("verify %s did not prove that the lab's traffic avoids mgmt0 (%q)", lab, name)
+		}
+	}
 	if code != wantExit {
 		e.t.Fatalf("verify %s exited %d, want %d", lab, code, wantExit)
 	}
@@ -209,37 +251,51 @@ func TestE2EInner(t *testing.T) {
 			t.Fatalf("image debian-12 is not built:\n%s", out)
 		}
 	})
-	e.phase("up tedu-nat (boot + configure)", func() {
-		out := e.must("up", "tedu-nat")
-		for _, n := range []string{"client1", "lvs1", "web1", "web2"} {
-			if !strings.Contains(out, n) {
-				t.Errorf("up did not report node %s", n)
+	// Two copies of tedu-nat with the exercise's identical addresses.
+	for _, name := range []string{"a", "b"} {
+		e.phase("up tedu-nat --as "+name+" (boot + configure)", func() {
+			out := e.must("up", "tedu-nat", "--as", name)
+			fmt.Printf("FIGURE first configure of copy %s: %.1fs\n", name, stepSeconds(out, "configure"))
+		})
+	}
+	a, b := e.nodes("a"), e.nodes("b")
+	e.phase("lvslab ls lists both copies", func() {
+		out := e.must("ls")
+		for _, c := range []copyNodes{a, b} {
+			if !regexp.MustCompile(`(?m)^` + c.lab + `\s+tedu-nat\s+4/4\s+` + regexp.QuoteMeta(c.net) + `$`).MatchString(out) {
+				t.Errorf("ls has no line for copy %s from tedu-nat, 4/4 running, on %s:\n%s", c.lab, c.net, out)
 			}
 		}
+		if a.net == b.net {
+			t.Errorf("both copies got the management subnet %s", a.net)
+		}
 	})
-	e.phase("each node answers SSH with its hostname", func() {
-		for addr, node := range map[string]string{"192.168.4.10": "client1", "192.168.4.5": "lvs1", "192.168.2.100": "web1", "192.168.2.200": "web2"} {
-			out, err := labSSH("tedu", addr, "hostname").CombinedOutput()
-			if err != nil || strings.TrimSpace(string(out)) != node {
-				t.Errorf("ssh %s hostname: %q, %v; want %s", addr, out, err, node)
+	e.phase("each node answers SSH on mgmt0 with its hostname", func() {
+		for _, c := range []copyNodes{a, b} {
+			for node := range c.mgmt {
+				if out, ok := c.sh(node, "hostname"); !ok || strings.TrimSpace(out) != node {
+					t.Errorf("copy %s: ssh %s hostname: %q; want %s", c.lab, node, out, node)
+				}
 			}
 		}
 	})
 	e.phase("up again (idempotent)", func() {
-		out := e.must("up", "tedu-nat")
+		out := e.must("up", "tedu-nat", "--as", "a")
 		if n := strings.Count(out, "unchanged"); n < 4 {
 			t.Errorf("second up should report every node unchanged, saw %d", n)
 		}
+		fmt.Printf("FIGURE unchanged re-run configure: %.1fs\n", stepSeconds(out, "configure"))
 	})
-	e.phase("verify rr", func() {
-		r := e.verify("tedu-nat", 0)
-		c := r.Services[0].Counts
-		if c["web1"] != 6 || c["web2"] != 6 {
-			t.Errorf("rr over 12 requests: want 6/6, got %v", c)
+	e.phase("verify rr on both copies", func() {
+		for _, c := range []string{"a", "b"} {
+			if got := e.verify(c, 0).Services[0].Counts; got["web1"] != 6 || got["web2"] != 6 {
+				t.Errorf("copy %s: rr over 12 requests: want 6/6, got %v", c, got)
+			}
 		}
 	})
+	e.phase("the copies are isolated", func() { isolation(t, a, b) })
 	wrr := filepath.Join(t.TempDir(), "tedu-wrr.yaml")
-	e.phase("edit rr -> wrr and up", func() {
+	e.phase("edit rr -> wrr and up copy b", func() {
 		src := e.must("labs", "--show", "tedu-nat")
 		if !strings.Contains(src, "scheduler: rr") {
 			t.Fatal("tedu-nat has no rr scheduler line")
@@ -247,61 +303,104 @@ func TestE2EInner(t *testing.T) {
 		if err := os.WriteFile(wrr, []byte(strings.Replace(src, "scheduler: rr", "scheduler: wrr", 1)), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		e.must("up", wrr)
+		e.must("up", wrr, "--as", "b")
 	})
-	e.phase("verify wrr 2:1", func() {
-		r := e.verify(wrr, 0)
-		c := r.Services[0].Counts
-		if c["web1"] != 4 || c["web2"] != 8 {
-			t.Errorf("wrr 1:2 over 12 requests: want 4/8, got %v", c)
+	e.phase("switch copy a NAT -> DR in place", func() {
+		out := e.must("up", "tedu-dr", "--as", "a")
+		fmt.Printf("FIGURE NAT -> DR switch configure: %.1fs\n", stepSeconds(out, "configure"))
+	})
+	e.phase("verify a DR wlc + ARP, b still NAT wrr 2:1", func() {
+		r := e.verify("a", 0)
+		if c := r.Services[0].Counts; r.Services[0].Scheduler != "wlc" || c["web1"] == 0 || c["web2"] == 0 || c["web1"]+c["web2"] != 12 {
+			t.Errorf("copy a: wlc should serve both web nodes, got %s %v", r.Services[0].Scheduler, c)
+		}
+		r = e.verify("b", 0)
+		if c := r.Services[0].Counts; r.Services[0].Scheduler != "wrr" || c["web1"] != 4 || c["web2"] != 8 {
+			t.Errorf("copy b: wrr 1:2 over 12 requests: want 4/8, got %s %v", r.Services[0].Scheduler, c)
 		}
 	})
-	e.phase("switch NAT -> DR in place", func() { e.must("up", "tedu-dr") })
-	e.phase("verify DR wlc + ARP", func() {
-		r := e.verify("tedu-dr", 0)
-		c := r.Services[0].Counts
-		if c["web1"] == 0 || c["web2"] == 0 || c["web1"]+c["web2"] != 12 {
-			t.Errorf("wlc should serve both web nodes, got %v", c)
-		}
-	})
-	e.phase("reboot lvs1 and web1, state comes back", func() {
-		for _, addr := range []string{"192.168.4.5", "192.168.4.100"} {
+	e.phase("reboot a's lvs1 and web1, state comes back", func() {
+		for _, node := range []string{"lvs1", "web1"} {
 			// The session dies with the reboot: its exit status means nothing.
-			_ = labSSH("tedu", addr, "systemctl reboot").Run()
+			a.sh(node, "systemctl reboot")
 		}
 		time.Sleep(5 * time.Second)
-		for _, addr := range []string{"192.168.4.5", "192.168.4.100"} {
-			waitSSH(t, "tedu", addr, 5*time.Minute)
+		for _, node := range []string{"lvs1", "web1"} {
+			a.waitSSH(t, node, 5*time.Minute)
 		}
-		r := e.verify("tedu-dr", 0)
-		if c := r.Services[0].Counts; c["web1"] == 0 || c["web2"] == 0 {
+		if c := e.verify("a", 0).Services[0].Counts; c["web1"] == 0 || c["web2"] == 0 {
 			t.Errorf("after the reboot both web nodes should serve, got %v", c)
 		}
-		out := e.must("up", "tedu-dr")
+		out := e.must("up", "tedu-dr", "--as", "a")
 		if n := strings.Count(out, "unchanged"); n < 4 {
 			t.Errorf("after the reboot every node should be unchanged, saw %d", n)
 		}
 	})
-	e.phase("drill fail/heal/restore web1", func() {
-		e.must("drill", "fail", "web1", "--lab", "tedu-dr")
-		e.must("drill", "heal", "web1", "--lab", "tedu-dr")
-		e.must("drill", "restore", "web1", "--lab", "tedu-dr")
+	e.phase("drill fail/heal/restore a's web1", func() {
+		e.must("drill", "fail", "web1", "--lab", "tedu-dr", "--as", "a")
+		e.must("drill", "heal", "web1", "--lab", "tedu-dr", "--as", "a")
+		e.must("drill", "restore", "web1", "--lab", "tedu-dr", "--as", "a")
 	})
-	e.phase("down", func() { e.must("down", "tedu") })
-	e.phase("nothing of the lab remains", func() {
+	e.phase("down both copies", func() {
+		e.must("down", "a")
+		e.must("down", "b")
+	})
+	e.phase("nothing of either copy remains", func() {
 		for _, args := range [][]string{{"list", "--all", "--name"}, {"net-list", "--all", "--name"}} {
-			if out := virsh(t, args...); strings.Contains(out, "tedu") {
-				t.Errorf("virsh %s still lists lab objects:\n%s", args[0], out)
+			for _, line := range strings.Fields(virsh(t, args...)) {
+				if strings.HasPrefix(line, "a-") || strings.HasPrefix(line, "b-") || strings.HasPrefix(line, "a_") || strings.HasPrefix(line, "b_") {
+					t.Errorf("virsh %s still lists %s", args[0], line)
+				}
 			}
 		}
-		if out, err := exec.Command("virsh", "-c", "qemu:///system", "vol-list", "lvslab").CombinedOutput(); err == nil && strings.Contains(string(out), "tedu") {
-			t.Errorf("volumes of the lab remain:\n%s", out)
+		if out, err := exec.Command("virsh", "-c", "qemu:///system", "vol-list", "lvslab").CombinedOutput(); err == nil &&
+			(strings.Contains(string(out), " a_") || strings.Contains(string(out), " b_")) {
+			t.Errorf("volumes of the copies remain:\n%s", out)
 		}
 		out, _ := exec.Command("ip", "-br", "link").CombinedOutput()
 		for _, line := range strings.Split(string(out), "\n") {
-			if strings.HasPrefix(line, "vnet") {
-				t.Errorf("a tap device remains: %s", line)
+			if strings.HasPrefix(line, "vnet") || strings.HasPrefix(line, "lv") {
+				t.Errorf("a tap or bridge remains: %s", line)
 			}
 		}
 	})
+}
+
+// isolation proves that copy a's nodes cannot reach copy b: an address only
+// b's director holds (on b's lab network private1, the VIP's) answers b's
+// client but not a's, and b's management addresses do not answer a's nodes
+// even with a route through the host.
+func isolation(t *testing.T, a, b copyNodes) {
+	t.Helper()
+	const probe = "192.168.4.77" // a spare address of private1, only on b's lvs1
+	if out, ok := b.sh("lvs1", "ip addr add "+probe+"/24 dev eth0"); !ok {
+		t.Fatalf("add %s on b's lvs1: %s", probe, out)
+	}
+	defer b.sh("lvs1", "ip addr del "+probe+"/24 dev eth0")
+	ping := "ping -c 2 -W 1 -q "
+	if out, ok := b.sh("client1", ping+probe); !ok {
+		t.Errorf("positive control: b's client1 does not reach b's lvs1 on %s:\n%s", probe, out)
+	}
+	if out, ok := a.sh("client1", ping+probe); ok {
+		t.Errorf("a's client1 reaches %s, an address only copy b holds: the lab networks are shared\n%s", probe, out)
+	}
+	if out, ok := a.sh("client1", "curl -s -m 3 -o /dev/null http://"+probe+"/"); ok {
+		t.Errorf("a's client1 gets HTTP from b's %s:\n%s", probe, out)
+	}
+	// b's management addresses: not on a's management subnet, and the host
+	// forwards nothing between isolated networks.
+	hostA := strings.TrimSuffix(a.net, "0/24") + "1"
+	route := "ip route add " + b.net + " via " + hostA + " dev mgmt0"
+	if out, ok := a.sh("client1", route); !ok {
+		t.Fatalf("%s on a's client1: %s", route, out)
+	}
+	defer a.sh("client1", "ip route del "+b.net)
+	for node, addr := range b.mgmt {
+		if out, ok := a.sh("client1", ping+addr); ok {
+			t.Errorf("a's client1 reaches b's %s on its management address %s:\n%s", node, addr, out)
+		}
+	}
+	if out, ok := a.sh("client1", ping+a.mgmt["lvs1"]); !ok {
+		t.Errorf("positive control: a's client1 does not reach a's own lvs1 on mgmt0 %s:\n%s", a.mgmt["lvs1"], out)
+	}
 }

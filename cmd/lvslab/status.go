@@ -5,7 +5,6 @@ import (
 	"io"
 	"strings"
 	"text/tabwriter"
-	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -20,11 +19,13 @@ func statusCommand() *cli.Command {
 		Usage:     "show each node's VM state, addresses and whether lvslab logs in over SSH",
 		ArgsUsage: "[LAB | --name NAME]",
 		Description: `Reads the lab from libvirt by lvslab's tag: for each node the VM's state
-(running, shut off, ... or missing), its addresses (where it answered last
-first), and whether lvslab logs in with the lab's key and pinned host key
-(--timeout per address, all nodes at once); then the lab's networks and
-disks. With a lab file, nodes that have no VM yet are listed as missing.
-With no LAB, every lvslab lab of this libvirt is shown.
+(running, shut off, ... or missing), its lab addresses (from the lab file its
+tags name), its management address (mgmt0, where lvslab's SSH goes) and
+whether lvslab logs in there with the lab's key and pinned host key (2 s);
+then the lab's management network, its lab networks (with the host's
+address, or isolated) and disks. With a lab file, nodes that have no VM yet
+are listed as missing. With no LAB, every lvslab lab of this libvirt is
+shown.
 
 Exit codes: 0 every node's VM runs and answers SSH, 1 one does not (each is
 named on stderr), 2 status could not run.
@@ -36,16 +37,13 @@ Examples:
 		Flags: append([]cli.Flag{
 			connectFlag(),
 			&cli.StringFlag{Name: "name", Usage: "the lab's `NAME`"},
-			// A TCG guest on a busy machine can take over 10 s to finish a
-			// handshake; with a 2 s window status failed nodes that were fine.
-			&cli.DurationFlag{Name: "timeout", Value: 30 * time.Second, Usage: "how long each node may take to accept the SSH login (nodes are tried at once)"},
 		}, outputFlags(outputText, outputJSON)...),
 		Action: func(c *cli.Context) error {
 			format, err := output(c, outputText, outputJSON)
 			if err != nil {
 				return err
 			}
-			var file *topology.Lab
+			var given *topology.Lab
 			var names []string
 			if c.NArg() > 0 || c.String("name") != "" {
 				sel, err := labSelector(c, false)
@@ -54,7 +52,7 @@ Examples:
 				}
 				names = []string{sel.Lab}
 				if c.NArg() > 0 {
-					file, _ = labs.Load(c.Args().First())
+					given, _ = labs.Load(c.Args().First())
 				}
 			}
 			conn, err := provision.Connect(c.String("connect"))
@@ -69,7 +67,11 @@ Examples:
 			}
 			all := []*provision.LabStatus{}
 			for _, name := range names {
-				st, err := provision.Status(c.Context, conn, name, provision.StatusOptions{Lab: file, DialTimeout: c.Duration("timeout")})
+				file := given
+				if file == nil {
+					file, _ = recordedLab(conn, name) // without it, no lab addresses
+				}
+				st, err := provision.Status(c.Context, conn, name, provision.StatusOptions{Lab: file})
 				if err != nil {
 					return err
 				}
@@ -130,7 +132,7 @@ func printStatus(w io.Writer, st *provision.LabStatus) {
 	}
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "  NODE\tROLE\tVM\tSTATE\tADDRESSES\tSSH")
+	fmt.Fprintln(tw, "  NODE\tROLE\tVM\tSTATE\tLAB ADDRESSES\tMGMT0\tSSH")
 	for _, n := range st.Nodes {
 		ssh := "-"
 		switch {
@@ -139,7 +141,7 @@ func printStatus(w io.Writer, st *provision.LabStatus) {
 		case n.SSHError != "":
 			ssh = "down: " + n.SSHError
 		}
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\n", n.Node, dash(n.Role), n.Domain, n.State, dash(strings.Join(n.Addresses, ", ")), ssh)
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%s\n", n.Node, dash(n.Role), n.Domain, n.State, dash(strings.Join(n.Addresses, ", ")), dash(n.Mgmt), ssh)
 	}
 	tw.Flush()
 	for _, n := range st.Networks {
@@ -147,7 +149,14 @@ func printStatus(w io.Writer, st *provision.LabStatus) {
 		if n.Active {
 			state = "active"
 		}
-		fmt.Fprintf(w, "  network %s: bridge %s, %s\n", n.Name, n.Bridge, state)
+		switch {
+		case n.Mgmt:
+			fmt.Fprintf(w, "  management network %s: %s, bridge %s, host %s, %s (lvslab's SSH only, not part of the lab)\n", n.Name, st.Mgmt, n.Bridge, n.Host, state)
+		case n.Host != "":
+			fmt.Fprintf(w, "  network %s: bridge %s, host %s, %s\n", n.Name, n.Bridge, n.Host, state)
+		default:
+			fmt.Fprintf(w, "  network %s: bridge %s, isolated (no host address), %s\n", n.Name, n.Bridge, state)
+		}
 	}
 	if len(st.Volumes) > 0 {
 		fmt.Fprintf(w, "  disks: %s\n", strings.Join(st.Volumes, " "))

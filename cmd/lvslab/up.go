@@ -43,10 +43,18 @@ The lab's SSH key and known_hosts live in $LVSLAB_HOME/labs/<lab> (default
 /var/lib/lvslab/labs/<lab> for root); each VM's serial console is logged to
 /var/log/lvslab/<lab>-<node>.log.
 
+Copies: "--as NAME" brings the lab file up under another lab name, with every
+address of the file: one copy per student on one host, each on lab networks
+of its own (isolated segments, unless the file gives a network "host:") and
+reached by lvslab over its own management network. "lvslab ls" lists them;
+"lvslab verify NAME", "status NAME" and "down NAME" work on a copy by name.
+
 Lab networks must not appear on a shared host: run lvslab in its sandbox.
 
 Examples:
    lvslab sandbox -- lvslab up                   # the default lab, tedu-nat
+   lvslab up tedu-nat --as alice                 # a copy for alice, same addresses
+   lvslab up tedu-dr --as alice                  # switch alice's copy to DR in place
    lvslab up tedu-dr                             # switch the running tedu lab to DR
    lvslab up my-lab.yaml --accel tcg --timeout 10m
    lvslab up --connect qemu:///session my-lab.yaml
@@ -60,6 +68,8 @@ Examples:
 			&cli.BoolFlag{Name: "vms-only", Usage: "bring the VMs up and stop at SSH: configure nothing over SSH"},
 			&cli.DurationFlag{Name: "timeout", Usage: "how long to wait for SSH on the nodes", DefaultText: "5m under TCG, 2m under KVM"},
 			&cli.BoolFlag{Name: "dry-run", Aliases: []string{"n"}, Usage: "say what up would create, start and change on each node (surveyed over SSH), changing nothing"},
+			asFlag("bring up"),
+			&cli.StringFlag{Name: "mgmt-pool", Usage: "`CIDR` a new lab's management /24 is taken from ($" + provision.EnvMgmtPool + ")", DefaultText: provision.DefaultMgmtPool},
 		}, outputFlags(outputText, outputJSON)...),
 		Action: func(c *cli.Context) error {
 			format, err := output(c, outputText, outputJSON)
@@ -73,6 +83,9 @@ Examples:
 			if err != nil {
 				return err
 			}
+			if err := applyAs(c, lab); err != nil {
+				return err
+			}
 			ctx, stop := commandContext(c)
 			defer stop()
 			conn, err := provision.Connect(c.String("connect"))
@@ -82,7 +95,7 @@ Examples:
 			defer conn.Close()
 			opts := provision.Options{
 				Accel: c.String("accel"), Retain: c.Bool("retain"), Timeout: c.Duration("timeout"),
-				VMsOnly: c.Bool("vms-only"), Out: progress(c, c.App.Writer),
+				VMsOnly: c.Bool("vms-only"), MgmtPool: c.String("mgmt-pool"), Out: progress(c, c.App.Writer),
 			}
 			if c.Bool("dry-run") {
 				plan, err := provision.DryRun(ctx, conn, lab, opts)

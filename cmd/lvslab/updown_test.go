@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -18,7 +19,7 @@ func runLifecycle(t *testing.T, args ...string) (string, error) {
 	t.Helper()
 	var out bytes.Buffer
 	app := &cli.App{Name: "lvslab", Writer: &out, ErrWriter: &out,
-		Commands:       []*cli.Command{upCommand(), downCommand(), statusCommand()},
+		Commands:       []*cli.Command{upCommand(), downCommand(), statusCommand(), lsCommand(), verifyCommand()},
 		ExitErrHandler: func(*cli.Context, error) {}} // no os.Exit in tests
 	err := app.Run(append([]string{"lvslab"}, args...))
 	return out.String(), err
@@ -66,18 +67,26 @@ func TestStatusAndDownCommands(t *testing.T) {
 	defer conn.Close()
 	defineStopped(t, conn)
 
-	// A VM that is shut off is exit code 1, named, with the way out.
+	// A VM that is shut off is exit code 1, named, with the way out; the
+	// lab file its tags name lists the nodes that have no VM at all.
 	out, err := runLifecycle(t, "status", "--connect", "test:///default", "--output", "json")
 	if coder, ok := err.(cli.ExitCoder); !ok || coder.ExitCode() != 1 ||
-		err.Error() != `lvslab status: lab tedu: web1's VM is shut off ("lvslab up tedu-nat" starts and configures them)` {
+		err.Error() != `lvslab status: lab tedu: client1 has no VM, lvs1 has no VM, web1's VM is shut off, web2 has no VM ("lvslab up tedu-nat" starts and configures them)` {
 		t.Fatalf("status of a stopped lab: %v", err)
 	}
 	var st []provision.LabStatus
 	if err := json.Unmarshal([]byte(out), &st); err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
-	if len(st) != 1 || st[0].Lab != "tedu" || len(st[0].Nodes) != 1 || st[0].Nodes[0].State != "shut off" || len(st[0].Networks) != 2 {
+	// The tags name the lab file: its nodes are listed, those without a VM
+	// as missing, with their lab addresses.
+	if len(st) != 1 || st[0].Lab != "tedu" || len(st[0].Nodes) != 4 || st[0].Nodes[2].State != "shut off" || st[0].Nodes[0].State != "missing" ||
+		len(st[0].Nodes[2].Addresses) != 1 || len(st[0].Networks) != 2 {
 		t.Errorf("status %+v", st)
+	}
+	out, err = runLifecycle(t, "ls", "--connect", "test:///default")
+	if err != nil || !regexp.MustCompile(`(?m)^tedu\s+tedu-nat\s+0/1\s+-$`).MatchString(out) {
+		t.Errorf("ls: %v\n%s", err, out)
 	}
 	// With the lab file, the nodes without a VM show as missing.
 	out, err = runLifecycle(t, "status", "--connect", "test:///default", "tedu-nat")
@@ -119,6 +128,9 @@ func TestDownSelector(t *testing.T) {
 		{[]string{"down", "a", "b"}, "one of LAB"},
 		{[]string{"down", "./no/such.yaml"}, "no/such.yaml"},
 		{[]string{"status", "--output", "yaml"}, "--output"},
+		{[]string{"up", "--as", "Bad_Name", "tedu-nat"}, "--as \"Bad_Name\": a lab name is"},
+		{[]string{"verify", "nosuchlab"}, "no lab named nosuchlab runs here"},
+		{[]string{"ls", "extra"}, "takes no argument"},
 	} {
 		args := append([]string{c.args[0], "--connect", "test:///default"}, c.args[1:]...)
 		_, err := runLifecycle(t, args...)

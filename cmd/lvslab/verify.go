@@ -40,9 +40,8 @@ Examples:
    lvslab verify tedu-dr --output json --junit verify.xml`,
 		Flags: verifyFlags(),
 		Action: func(c *cli.Context) error {
-			lab, err := loadLab(c)
-			if err != nil {
-				return err
+			if c.NArg() > 1 {
+				return cli.Exit("expected at most one LAB argument, got "+c.Args().Get(1)+" too", 2)
 			}
 			opts, format, err := verifyOptions(c)
 			if err != nil {
@@ -50,7 +49,7 @@ Examples:
 			}
 			ctx, stop := commandContext(c)
 			defer stop()
-			acc, closeAll, err := labAccess(c, lab)
+			lab, acc, closeAll, err := labAccess(c, c.Args().First())
 			if err != nil {
 				return err
 			}
@@ -80,6 +79,7 @@ Examples:
 func verifyFlags() []cli.Flag {
 	return append([]cli.Flag{
 		connectFlag(),
+		asFlag("verify"),
 		&cli.IntFlag{Name: "requests", Aliases: []string{"n"}, Value: verify.DefaultRequests,
 			Usage: fmt.Sprintf("requests per service (%d..%d); the default is a multiple of the usual weight sums", verify.MinRequests, verify.MaxRequests)},
 		&cli.StringFlag{Name: "prober", Value: verify.ProberFast, Usage: "`PROBER`: fast (one curl, a new connection per request) or curl (one curl per request, as in the exercises)"},

@@ -54,53 +54,6 @@ func (c *Client) Close() error {
 	return nil
 }
 
-// Reconnect moves the client to newAddr after the node was re-addressed.
-// The old connection is abandoned without waiting, as it may hang. Dialing
-// is retried until it succeeds or ctx (bounded by Config.Timeout when it has
-// no deadline) ends, since the node may still be applying its new address.
-func (c *Client) Reconnect(ctx context.Context, newAddr string) error {
-	c.mu.Lock()
-	if c.closed {
-		c.mu.Unlock()
-		return errClosed
-	}
-	old, oldFiles := c.conn, c.files
-	c.conn, c.files = nil, nil
-	c.cfg.Addr = newAddr
-	cfg := c.cfg
-	c.mu.Unlock()
-	if old != nil {
-		go closeConnection(old, oldFiles)
-	}
-
-	ctx, _, cancel := boundContext(ctx, cfg.Timeout)
-	defer cancel()
-	conn, _, err := dialUntil(ctx, cfg, Retry{Poll: reconnectPoll})
-	if err != nil {
-		return err
-	}
-	return c.adopt(conn)
-}
-
-const reconnectPoll = 500 * time.Millisecond
-
-// adopt installs a freshly dialed connection unless the client was closed or
-// another call got there first.
-func (c *Client) adopt(conn *ssh.Client) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	switch {
-	case c.closed:
-		conn.Close()
-		return errClosed
-	case c.conn != nil:
-		conn.Close()
-	default:
-		c.conn = conn
-	}
-	return nil
-}
-
 // connection returns the live connection, dialing if the last one was
 // dropped.
 func (c *Client) connection(ctx context.Context) (*ssh.Client, error) {

@@ -18,9 +18,6 @@ import (
 // whole connection is presumed hung and dropped.
 var closeGrace = 2 * time.Second // a variable so that tests can shorten it
 
-// detachedLog collects the output of RunDetached commands on the node.
-const detachedLog = "/tmp/lvslab-detached.log"
-
 // Run runs cmd with sh -c on the node and returns its stdout (also when it
 // fails). A failure is a *CommandError.
 func (c *Client) Run(ctx context.Context, cmd string) (string, error) {
@@ -31,16 +28,6 @@ func (c *Client) Run(ctx context.Context, cmd string) (string, error) {
 // in place of cmd.
 func (c *Client) RunSecret(ctx context.Context, cmd, redacted string) (string, error) {
 	return c.run(ctx, cmd, redacted)
-}
-
-// RunDetached starts cmd so that it outlives the SSH session and returns as
-// soon as it is started. It is how to change the address that carries the
-// session itself; follow it with Reconnect. Its output is appended to
-// /tmp/lvslab-detached.log on the node.
-func (c *Client) RunDetached(ctx context.Context, cmd string) error {
-	wrapped := "setsid nohup sh -c " + shell.Quote(cmd) + " >>" + detachedLog + " 2>&1 </dev/null &"
-	_, err := c.run(ctx, wrapped, cmd)
-	return err
 }
 
 // run runs cmd and traces it (shown, never a secret) for --debug.

@@ -13,8 +13,6 @@ import (
 type Retry struct {
 	// Poll is the pause between tries (default 1 s).
 	Poll time.Duration
-	// Addrs are tried in turn, one per try (default: the Config's Addr).
-	Addrs []string
 	// Attempt, when set, sees each failed try; an error it returns ends the
 	// wait at once with that error (e.g. the VM stopped).
 	Attempt func(addr string, err error) error
@@ -25,37 +23,31 @@ type Retry struct {
 // key stops it at once: waiting will not fix that.
 func WaitReady(ctx context.Context, cfg Config, r Retry) (*Client, error) {
 	cfg = cfg.withDefaults()
-	conn, addr, err := dialUntil(ctx, cfg, r)
+	conn, err := dialUntil(ctx, cfg, r)
 	if err != nil {
 		return nil, err
 	}
-	cfg.Addr = addr
 	return &Client{cfg: cfg, conn: conn}, nil
 }
 
-func dialUntil(ctx context.Context, cfg Config, r Retry) (*ssh.Client, string, error) {
+func dialUntil(ctx context.Context, cfg Config, r Retry) (*ssh.Client, error) {
 	if r.Poll <= 0 {
 		r.Poll = time.Second
-	}
-	addrs := r.Addrs
-	if len(addrs) == 0 {
-		addrs = []string{cfg.Addr}
 	}
 	start := time.Now()
 	var prev error
 	for tries := 1; ; tries++ {
-		cfg.Addr = addrs[(tries-1)%len(addrs)]
 		conn, err := dial(ctx, cfg)
 		if err == nil {
-			return conn, cfg.Addr, nil
+			return conn, nil
 		}
 		var changed *HostKeyChangedError
 		if errors.As(err, &changed) {
-			return nil, "", err
+			return nil, err
 		}
 		if r.Attempt != nil {
 			if stop := r.Attempt(cfg.Addr, err); stop != nil {
-				return nil, "", stop
+				return nil, stop
 			}
 		}
 		select {
@@ -64,7 +56,7 @@ func dialUntil(ctx context.Context, cfg Config, r Retry) (*ssh.Client, string, e
 			if errors.Is(err, context.DeadlineExceeded) && prev != nil {
 				err = prev
 			}
-			return nil, "", fmt.Errorf("gave up after %d tries in %s: %w",
+			return nil, fmt.Errorf("gave up after %d tries in %s: %w",
 				tries, time.Since(start).Round(time.Millisecond), err)
 		case <-time.After(r.Poll):
 		}

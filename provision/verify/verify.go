@@ -241,6 +241,7 @@ func Run(ctx context.Context, lab *topology.Lab, dial Dialer, opts Options) (*Re
 		}
 		if sr.Skipped == "" {
 			sr.Checks = append(sr.Checks, plumbingChecks(ctx, lab, ls, client, cx, nodeChecks)...)
+			sr.Checks = append(sr.Checks, laneChecks(ctx, lab, ls, client, cx, dx, dial)...)
 		}
 		rep.Services = append(rep.Services, sr)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io/fs"
+	"net/netip"
 	"regexp"
 	"strconv"
 	"strings"
@@ -32,6 +33,8 @@ type world struct {
 	extra    map[string]int // connections scheduled by other clients
 	log      []string
 	down     map[string]bool // nodes that cannot be reached
+	// mgmtRoute: nodes whose route leaves by the management NIC (a broken lab).
+	mgmtRoute map[string]bool
 }
 
 func newWorld(t *testing.T, labName string) *world {
@@ -40,7 +43,7 @@ func newWorld(t *testing.T, labName string) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := &world{t: t, lab: lab, svc: lab.Services[0], up: map[string]bool{}, facts: map[string]string{}, extra: map[string]int{}, down: map[string]bool{}}
+	w := &world{t: t, lab: lab, svc: lab.Services[0], up: map[string]bool{}, facts: map[string]string{}, extra: map[string]int{}, down: map[string]bool{}, mgmtRoute: map[string]bool{}}
 	dir := lab.Director()
 	want := roles.IPVSService(lab, w.svc)
 	w.key = want.Key()
@@ -132,6 +135,8 @@ func (x *worldExec) Run(_ context.Context, cmd string) (string, error) {
 			mac = w.lab.Director().NICFor(w.svc.VIP).MAC
 		}
 		return fmt.Sprintf("%s dev eth0 lladdr %s REACHABLE\n", w.svc.VIP, mac), nil
+	case strings.HasPrefix(cmd, "ip -4 -o route get "):
+		return w.route(x.node, cmd), nil
 	case cmd == FactsCommand && n.Role == topology.RoleWeb:
 		return w.facts[x.node], nil
 	case cmd == DetectCommand && n.Role == topology.RoleWeb:
@@ -175,6 +180,7 @@ func (w *world) requests(k int, loop bool) string {
 			node = w.nodeOf(d)
 			d.Stats.Connections += uint64(w.extra[node])
 			ok = w.up[node]
+			w.connect(d)
 		}
 		errText := fmt.Sprintf("Failed to connect to %s port %d after 2 ms: Couldn't connect to server", vip, w.svc.Port)
 		switch {
@@ -192,6 +198,33 @@ func (w *world) requests(k int, loop bool) string {
 		fmt.Fprintf(&b, "%s0\n%s\n", markRC, markStderr)
 	}
 	return b.String()
+}
+
+// connect notes a connection from the client's lab address in the
+// director's table, as the kernel does.
+func (w *world) connect(d *ipvs.Destination) {
+	cip := w.lab.NodesWithRole(topology.RoleClient)[0].Addresses()[0]
+	w.kernel.Conns = append(w.kernel.Conns, ipvs.Conn{
+		Protocol: "TCP", State: "TIME_WAIT",
+		Source:      netip.AddrPortFrom(cip, uint16(40000+len(w.kernel.Conns))),
+		Virtual:     netip.AddrPortFrom(w.svc.VIP, w.svc.Port),
+		Destination: netip.AddrPortFrom(d.Address, d.Port),
+	})
+}
+
+// route is "ip -o route get" on node: over the NIC of the destination's
+// network, else the gateway's.
+func (w *world) route(node, cmd string) string {
+	n := w.lab.Node(node)
+	to := netip.MustParseAddr(strings.TrimPrefix(cmd, "ip -4 -o route get "))
+	nic := n.NICFor(to)
+	if nic == nil && n.Gateway.IsValid() {
+		nic = n.NICFor(n.Gateway)
+	}
+	if w.mgmtRoute[node] || nic == nil {
+		return fmt.Sprintf("%s dev mgmt0 src 10.250.0.10 uid 0 \\    cache \n", to)
+	}
+	return fmt.Sprintf("%s dev %s src %s uid 0 \\    cache \n", to, nic.Name, nic.Address.Addr())
 }
 
 // dest returns the director's destination of a node, or nil.

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"fmt"
 	"net/netip"
-	"slices"
 	"sort"
 	"strings"
 
@@ -39,10 +38,9 @@ type Step struct {
 	// Handout replaces Apply in the text handout: the way a student builds
 	// the same state by hand (the ipvsadm commands, for instance).
 	Handout []string `json:"handout,omitempty"`
-	// Readdress: the step changes an interface's addresses, which may carry
-	// the SSH session; run it detached and reconnect on Address.
-	Readdress bool   `json:"readdress,omitempty"`
-	Address   string `json:"address,omitempty"`
+	// Readdress: the step changes an interface's addresses through the
+	// network manager; consecutive ones are applied together.
+	Readdress bool `json:"readdress,omitempty"`
 	// FirstBoot: the seed of lvslab's images writes File on the node's
 	// first boot, before sshd and the web server start, and runs Boot after
 	// it; the first configure then only compares it (under TCG every SSH
@@ -102,9 +100,6 @@ func Steps(st *roles.NodeState, osFamily string) []Step {
 	}
 	out = append(out, sysctl)
 	out = append(out, f.addresses(st)...)
-	if stale := staleVIPStep(st, f.name); stale != nil {
-		out = append(out, *stale)
-	}
 	if st.Web != nil {
 		out = append(out, webSteps(st, f.webServer, f.webPorts(st), f.seeded)...)
 	}
@@ -143,10 +138,10 @@ func nicSteps(st *roles.NodeState, withAliases bool, how func(nic roles.NICState
 		f, check, apply := how(nic)
 		s := Step{Kind: KindNetwork, File: f, Check: check, Apply: apply, Readdress: true}
 		if nic.Down {
-			s.Name, s.Comment, s.Address = "disable "+nic.Name, nic.Name+" stays down with no address", st.PrimaryHost()
+			s.Name, s.Comment = "disable "+nic.Name, nic.Name+" stays down with no address"
 			down = append(down, s)
 		} else {
-			s.Name, s.Comment, s.Address = "address "+nic.Name, addressComment(st, nic, withAliases), nic.Address.Addr().String()
+			s.Name, s.Comment = "address "+nic.Name, addressComment(st, nic, withAliases)
 			up = append(up, s)
 		}
 	}
@@ -271,91 +266,19 @@ func modulesStep(st *roles.NodeState) Step {
 func sysctlStep(st *roles.NodeState) Step {
 	f := sysctlFile(st)
 	var checks []string
-	for _, s := range append(slices.Clone(st.Sysctls), st.Resets...) {
+	for _, s := range st.Sysctls {
 		checks = append(checks, fmt.Sprintf(`[ "$(sysctl -n %s)" = %s ]`, s.Key, s.Value))
 	}
 	comment := "kernel settings, persistent in " + SysctlFile
 	if len(st.Sysctls) == 0 {
 		comment = "no special kernel settings (the file stays, empty, so stale ones vanish)"
 	}
-	apply := []string{"sysctl -p " + SysctlFile}
-	if len(st.Resets) > 0 {
-		comment += "; what another lab may have set here goes back to the kernel's default"
-		var w []string
-		for _, r := range st.Resets {
-			w = append(w, r.Key+"="+r.Value)
-		}
-		apply = append(apply, "sysctl -q -w "+strings.Join(w, " "))
-	}
 	return Step{
 		Name:    "sysctl",
 		Comment: comment,
 		File:    &f,
 		Check:   strings.Join(checks, " && "),
-		Apply:   apply,
-	}
-}
-
-// staleVIPStep removes the VIPs an earlier lab of the same VM left where
-// this lab wants none (NAT after DR: lo keeps the VIP, and with it the
-// real server answers for an address it must not): DR's on lo, TUN's on
-// tunl0, with the files that put them back; on RHEL also the VIP unit and
-// a NIC's labelled aliases. nil when nothing could be stale.
-func staleVIPStep(st *roles.NodeState, osFamily string) *Step {
-	if st.Role != topology.RoleWeb && st.Role != topology.RoleDirector {
-		return nil
-	}
-	wanted := map[string]bool{}
-	for _, a := range st.Aliases {
-		wanted[a.Device] = true
-	}
-	var checks, files, flush []string
-	if st.Role == topology.RoleWeb {
-		for _, dev := range []string{"lo", "tunl0"} {
-			if wanted[dev] {
-				continue
-			}
-			show, flushDev := "ip -4 -o addr show dev "+dev+" scope global", "ip -4 addr flush dev "+dev+" scope global"
-			if dev == "tunl0" {
-				show, flushDev = show+" 2>/dev/null", flushDev+" 2>/dev/null || :"
-			}
-			checks = append(checks, "! "+show+" | grep -q inet")
-			flush = append(flush, flushDev)
-			if osFamily == Debian {
-				files = append(files, virtualNetworkFile(st, dev).Path)
-			}
-		}
-	}
-	if osFamily == RHEL {
-		for _, nic := range st.NICs {
-			if !nic.Down && !wanted[nic.Name] {
-				checks = append(checks, "! ip -4 -o addr show dev "+nic.Name+" label '"+nic.Name+":*' | grep -q inet")
-				flush = append(flush, "ip -4 addr flush dev "+nic.Name+" label '"+nic.Name+":*'")
-			}
-		}
-	}
-	var apply []string
-	if osFamily == RHEL && len(st.Aliases) == 0 {
-		files = append(files, VIPUnitFile)
-		apply = append(apply, "systemctl disable --now "+VIPUnit+" 2>/dev/null || :")
-	}
-	if len(checks) == 0 && len(files) == 0 {
-		return nil
-	}
-	for _, f := range files {
-		checks = append(checks, "[ ! -e "+f+" ]")
-	}
-	if len(files) > 0 {
-		apply = append(apply, "rm -f "+strings.Join(files, " "))
-	}
-	if osFamily == RHEL && len(st.Aliases) == 0 {
-		apply = append(apply, "systemctl daemon-reload")
-	}
-	return &Step{
-		Name:    "no stale vip",
-		Comment: "nothing left of another lab's VIP where this one wants none (a VM re-used from a DR or TUN lab)",
-		Check:   strings.Join(checks, " && "),
-		Apply:   append(apply, flush...),
+		Apply:   []string{"sysctl -p " + SysctlFile},
 	}
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"strconv"
 	"strings"
 	"time"
@@ -223,7 +222,7 @@ func applyStep(ctx context.Context, exec Executor, step *catalog.Step, known *bo
 	if err := writeFile(ctx, exec, step, &sr); err != nil {
 		return sr, err
 	}
-	if err := runCommands(ctx, exec, step.Apply, step.Readdress, step.Address, &sr); err != nil {
+	if err := runCommands(ctx, exec, step.Apply, &sr); err != nil {
 		return sr, err
 	}
 	if err := settle(ctx, exec, step); err != nil {
@@ -272,25 +271,10 @@ func writeFile(ctx context.Context, exec Executor, step *catalog.Step, sr *StepR
 	return nil
 }
 
-// runCommands runs a step's Apply commands; a re-addressing change runs
-// detached (it may cut the SSH session) and the executor reconnects on
-// address.
-func runCommands(ctx context.Context, exec Executor, cmds []string, readdress bool, address string, sr *StepResult) error {
-	if len(cmds) == 0 {
-		return nil
-	}
-	rd, canReaddress := exec.(Readdresser)
-	if readdress && canReaddress && address != "" {
-		cmd := strings.Join(cmds, " && ")
-		if err := rd.RunDetached(ctx, cmd); err != nil {
-			return fmt.Errorf("start %q detached: %w", cmd, err)
-		}
-		sr.Commands = append(sr.Commands, cmd+" (detached)")
-		if err := rd.Reconnect(ctx, reconnectAddr(exec, address)); err != nil {
-			return fmt.Errorf("reconnect on %s after re-addressing: %w", address, err)
-		}
-		return nil
-	}
+// runCommands runs a step's Apply commands in order. lvslab's session
+// rides on the management NIC, so a command that re-addresses a lab NIC
+// runs like any other.
+func runCommands(ctx context.Context, exec Executor, cmds []string, sr *StepResult) error {
 	for _, cmd := range cmds {
 		sr.Commands = append(sr.Commands, cmd)
 		if _, err := exec.Run(ctx, cmd); err != nil {
@@ -332,9 +316,9 @@ func settle(ctx context.Context, exec Executor, step *catalog.Step) error {
 func networkStep(s *catalog.Step) bool { return s.Kind == catalog.KindNetwork }
 
 // applyReaddressGroup applies consecutive network steps together:
-// their files written, their commands run once (one networkd restart, one
-// detached run and one reconnect instead of one per interface), then each
-// checked. Results come back one per step.
+// their files written, their commands run once (one networkd restart
+// instead of one per interface), then each checked. Results come back one
+// per step.
 func applyReaddressGroup(ctx context.Context, exec Executor, group []*catalog.Step, known []*bool) ([]StepResult, error) {
 	results := make([]StepResult, 0, len(group))
 	var changed []int
@@ -358,7 +342,6 @@ func applyReaddressGroup(ctx context.Context, exec Executor, group []*catalog.St
 	}
 	var cmds []string
 	seen := map[string]bool{}
-	address := ""
 	for _, k := range changed {
 		for _, c := range group[k].Apply {
 			if !seen[c] {
@@ -366,12 +349,9 @@ func applyReaddressGroup(ctx context.Context, exec Executor, group []*catalog.St
 				cmds = append(cmds, c)
 			}
 		}
-		if group[k].Address != "" {
-			address = group[k].Address
-		}
 	}
 	last := changed[len(changed)-1]
-	if err := runCommands(ctx, exec, cmds, true, address, &results[last]); err != nil {
+	if err := runCommands(ctx, exec, cmds, &results[last]); err != nil {
 		return results[:last+1], err
 	}
 	for _, k := range changed {
@@ -381,16 +361,6 @@ func applyReaddressGroup(ctx context.Context, exec Executor, group []*catalog.St
 		results[k].Status = StatusChanged
 	}
 	return results, nil
-}
-
-func reconnectAddr(exec Executor, host string) string {
-	port := SSHPort
-	if a, ok := exec.(addresser); ok {
-		if _, p, err := net.SplitHostPort(a.Addr()); err == nil {
-			port = p
-		}
-	}
-	return net.JoinHostPort(host, port)
 }
 
 func sleep(ctx context.Context, d time.Duration) error {

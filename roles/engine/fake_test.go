@@ -122,25 +122,3 @@ func (f *fakeExec) WriteFile(ctx context.Context, path string, data []byte, mode
 	f.files[path] = fakeFile{data: slices.Clone(data), mode: mode}
 	return nil
 }
-
-// fakeReaddresser is a fakeExec that can run detached and reconnect.
-type fakeReaddresser struct {
-	*fakeExec
-	addr       string
-	detached   []string
-	reconnects []string
-}
-
-func (f *fakeReaddresser) RunDetached(ctx context.Context, cmd string) error {
-	f.detached = append(f.detached, cmd)
-	_, err := f.Run(ctx, cmd)
-	return err
-}
-
-func (f *fakeReaddresser) Reconnect(ctx context.Context, newAddr string) error {
-	f.reconnects = append(f.reconnects, newAddr)
-	f.addr = newAddr
-	return nil
-}
-
-func (f *fakeReaddresser) Addr() string { return f.addr }

@@ -1,0 +1,201 @@
+package provision
+
+import (
+	"fmt"
+	"net/netip"
+
+	"libvirt.org/go/libvirt"
+
+	"github.com/lvslab/lvslab/topology"
+)
+
+// ensureMgmt makes (or reuses) the lab's management network.
+type ensureMgmt struct{}
+
+func (ensureMgmt) name() string { return "mgmt" }
+func (ensureMgmt) doc() string {
+	return fmt.Sprintf(`the lab's management network "<lab>_mgmt": a /%d from the pool %s
+(--mgmt-pool), the host .1; each VM's last NIC, mgmt0, gets a static address on
+it (no gateway, no DHCP) and all of lvslab's SSH goes there`, mgmtBits, DefaultMgmtPool)
+}
+func (ensureMgmt) run(r *run) error {
+	name := MgmtNetworkName(r.lab.Name)
+	n, err := r.conn.LookupNetworkByName(name)
+	if err == nil {
+		defer n.Free()
+		info, tagged, err := inspectNetwork(n)
+		if err != nil {
+			return fmt.Errorf("network %s: %w", name, err)
+		}
+		if !tagged || info.Tag.Name != r.lab.Name || !info.IsMgmt() {
+			return foreignNetwork(name, info.Tag, tagged)
+		}
+		if r.mgmt, err = netip.ParsePrefix(info.Tag.Mgmt); err != nil {
+			return fmt.Errorf("network %s: its tag's subnet %q: %w", name, info.Tag.Mgmt, err)
+		}
+		r.reused = append(r.reused, "network "+name)
+		return startNetwork(n, name, info.Active)
+	}
+	if !isNotFound(err) {
+		return fmt.Errorf("network %s: %w", name, err)
+	}
+	// Another "up" may take the same subnet at the same time: libvirt then
+	// refuses to start the second network, and the next subnet is tried.
+	var taken []netip.Prefix
+	for attempt := 1; ; attempt++ {
+		if r.mgmt, err = allocateMgmt(r.conn, r.opts.MgmtPool, r.lab, taken...); err != nil {
+			return err
+		}
+		x, err := MgmtNetworkXML(r.lab.Name, r.lab.File, r.mgmt)
+		if err != nil {
+			return err
+		}
+		what := fmt.Sprintf("management network %s (bridge %s, %s)", name, mgmtBridge(r.lab.Name), r.mgmt)
+		err = r.defineNetwork(name, x, what)
+		if err == nil {
+			r.progressf("  %s\n", what)
+			return nil
+		}
+		if attempt == 3 {
+			return err
+		}
+		if rmErr := removeNetwork(r.conn, name); rmErr != nil {
+			return fmt.Errorf("%w (and removing it again: %v)", err, rmErr)
+		}
+		taken = append(taken, r.mgmt)
+	}
+}
+
+// ensureNetworks defines and starts the lab networks, or reuses them when
+// they are this lab's and carry the same bridge and host address.
+type ensureNetworks struct{}
+
+func (ensureNetworks) name() string { return "networks" }
+func (ensureNetworks) doc() string {
+	return `one isolated network per lab network, "<lab>-<network>": a plain L2 segment,
+with the host's address on its bridge only where the lab file says host:`
+}
+func (ensureNetworks) run(r *run) error {
+	for _, nw := range r.lab.Networks {
+		if err := r.ensureNetwork(nw); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (r *run) ensureNetwork(nw *topology.Network) error {
+	name := NetworkName(r.lab.Name, nw.Name)
+	n, err := r.conn.LookupNetworkByName(name)
+	if err != nil && !isNotFound(err) {
+		return fmt.Errorf("network %s: %w", name, err)
+	}
+	if err == nil {
+		defer n.Free()
+		return r.reuseNetwork(n, name, nw)
+	}
+	if err := r.hostAddressFree(nw); err != nil {
+		return err
+	}
+	x, err := NetworkXML(r.lab, nw)
+	if err != nil {
+		return err
+	}
+	what := fmt.Sprintf("network %s (bridge %s, %s)", name, BridgeName(r.lab, nw), describeHost(nw))
+	if err := r.defineNetwork(name, x, what); err != nil {
+		return err
+	}
+	r.progressf("  %s\n", what)
+	return nil
+}
+
+// describeHost says what the host machine has on a lab network.
+func describeHost(nw *topology.Network) string {
+	if !nw.Host.IsValid() {
+		return "isolated: no host address"
+	}
+	return fmt.Sprintf("host %s/%d", nw.Host, nw.CIDR.Bits())
+}
+
+// defineNetwork defines, notes for the undo, and starts a network.
+func (r *run) defineNetwork(name, x, what string) error {
+	n, err := r.conn.NetworkDefineXML(x)
+	if err != nil {
+		return fmt.Errorf("define %s: %w", what, err)
+	}
+	defer n.Free()
+	r.made("network "+name, func() error { return removeNetwork(r.conn, name) })
+	if err := n.SetAutostart(false); err != nil {
+		return fmt.Errorf("network %s: %w", name, err)
+	}
+	if err := n.Create(); err != nil {
+		return fmt.Errorf("start %s: %w", what, err)
+	}
+	return nil
+}
+
+func startNetwork(n *libvirt.Network, name string, active bool) error {
+	if active {
+		return nil
+	}
+	if err := n.Create(); err != nil {
+		return fmt.Errorf("start network %s: %w", name, err)
+	}
+	return nil
+}
+
+func foreignNetwork(name string, tag Tag, tagged bool) error {
+	owner := "has no lvslab tag"
+	if tagged {
+		owner = "belongs to " + describeTag(tag)
+	}
+	return fmt.Errorf("a libvirt network named %s exists and %s: lvslab will not touch it; rename the lab (up --as NAME) or remove that network", name, owner)
+}
+
+// hostAddressFree refuses a host address that another network of this
+// libvirt already carries: libvirt's own error names only a bridge.
+func (r *run) hostAddressFree(nw *topology.Network) error {
+	if !nw.Host.IsValid() {
+		return nil
+	}
+	networks, err := listAllNetworks(r.conn)
+	if err != nil {
+		return err
+	}
+	for _, other := range networks {
+		a, err := netip.ParsePrefix(other.Host)
+		if err != nil || a.Addr() != nw.Host {
+			continue
+		}
+		holder := fmt.Sprintf("the libvirt network %s (bridge %s)", other.Name, other.Bridge)
+		if other.Tag.Name != "" {
+			holder = fmt.Sprintf("lab %s (its network %s, libvirt network %s)", other.Tag.Name, other.Tag.Network, other.Name)
+		}
+		return fmt.Errorf("lab %s asks for the host address %s on its network %s, but %s already has it: one host address can be on one network only. "+
+			"lvslab needs none (it reaches the nodes over their management network): remove \"host:\" from network %s in %s, or bring the other lab down first (\"lvslab down %s\")",
+			r.lab.Name, nw.Host, nw.Name, holder, nw.Name, r.lab.File, other.Tag.Name)
+	}
+	return nil
+}
+
+func (r *run) reuseNetwork(n *libvirt.Network, name string, nw *topology.Network) error {
+	info, tagged, err := inspectNetwork(n)
+	if err != nil {
+		return fmt.Errorf("network %s: %w", name, err)
+	}
+	if !tagged || info.Tag.Name != r.lab.Name || info.Tag.Network != nw.Name {
+		return foreignNetwork(name, info.Tag, tagged)
+	}
+	def, err := networkDef(n)
+	if err != nil {
+		return err
+	}
+	if err := networkMatches(def, r.lab, nw); err != nil {
+		return fmt.Errorf("network %s of the running lab differs from the lab file: %v; run \"lvslab down %s\" first", name, err, r.lab.Name)
+	}
+	if err := r.syncDHCPHosts(n, def, nw, info.Active); err != nil {
+		return fmt.Errorf("network %s: update DHCP hosts: %w", name, err)
+	}
+	r.reused = append(r.reused, "network "+name)
+	return startNetwork(n, name, info.Active)
+}
