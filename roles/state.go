@@ -26,13 +26,17 @@ const (
 
 // NodeState is what one node must look like once configured.
 type NodeState struct {
-	Name     string         `json:"name"`
-	Role     string         `json:"role"`
-	Hostname string         `json:"hostname"`
-	NICs     []NICState     `json:"nics"`
-	Gateway  netip.Addr     `json:"gateway,omitzero"`
-	Disabled []string       `json:"disabled,omitempty"` // NICs kept down
-	Sysctls  []Sysctl       `json:"sysctls,omitempty"`
+	Name     string     `json:"name"`
+	Role     string     `json:"role"`
+	Hostname string     `json:"hostname"`
+	NICs     []NICState `json:"nics"`
+	Gateway  netip.Addr `json:"gateway,omitzero"`
+	Disabled []string   `json:"disabled,omitempty"` // NICs kept down
+	Sysctls  []Sysctl   `json:"sysctls,omitempty"`
+	// Resets are settings another lab's role would have changed on this
+	// node, back at the kernel's default: a VM re-used from a DR lab must
+	// not keep ignoring ARP.
+	Resets   []Sysctl       `json:"resets,omitempty"`
 	Aliases  []Alias        `json:"aliases,omitempty"`
 	Modules  []string       `json:"modules,omitempty"` // kernel modules loaded at boot (ipip for TUN)
 	Web      *WebState      `json:"web,omitempty"`
@@ -104,7 +108,34 @@ func DesiredFor(lab *topology.Lab, node *topology.Node) *NodeState {
 	case topology.RoleWeb:
 		webState(lab, node, st)
 	}
+	st.addResets()
 	return st
+}
+
+// resetDefaults are the kernel's defaults of the per-device settings a
+// role may set (rp_filter is left alone: its default is the distribution's).
+var resetDefaults = map[string]string{"arp_ignore": "0", "arp_announce": "0", "send_redirects": "1"}
+
+// addResets: every setting of resetDefaults on all, lo and the node's NICs,
+// and ip_forward, that the node does not want, goes back to its default.
+func (st *NodeState) addResets() {
+	devs := []string{"all", "lo"}
+	for _, c := range st.NICs {
+		if !c.Down {
+			devs = append(devs, c.Name)
+		}
+	}
+	keys := []Sysctl{{Key: "net.ipv4.ip_forward", Value: "0"}}
+	for _, dev := range devs {
+		for _, k := range []string{"arp_ignore", "arp_announce", "send_redirects"} {
+			keys = append(keys, Sysctl{Key: "net.ipv4.conf." + dev + "." + k, Value: resetDefaults[k]})
+		}
+	}
+	for _, k := range keys {
+		if !slices.ContainsFunc(st.Sysctls, func(s Sysctl) bool { return s.Key == k.Key }) {
+			st.Resets = append(st.Resets, k)
+		}
+	}
 }
 
 func directorState(lab *topology.Lab, dir *topology.Node, st *NodeState) {
@@ -133,6 +164,24 @@ func directorState(lab *topology.Lab, dir *topology.Node, st *NodeState) {
 		}
 		st.IPVS = append(st.IPVS, IPVSService(lab, s))
 	}
+	// A director that only routes directly or tunnels forwards nothing
+	// itself and may send redirects (reference 001's DR director settings).
+	if !slices.ContainsFunc(lab.Services, func(s *topology.Service) bool { return s.Mode == topology.ModeNAT }) && len(lab.Services) > 0 {
+		st.addSysctl("net.ipv4.ip_forward", "0")
+		for _, dev := range append([]string{"all", "default"}, aliasDevices(st)...) {
+			st.addSysctl("net.ipv4.conf."+dev+".send_redirects", "1")
+		}
+	}
+}
+
+func aliasDevices(st *NodeState) []string {
+	var out []string
+	for _, a := range st.Aliases {
+		if !slices.Contains(out, a.Device) {
+			out = append(out, a.Device)
+		}
+	}
+	return out
 }
 
 // IPVSService is a lab service as the director's kernel must hold it: the

@@ -98,9 +98,7 @@ func TestDesiredTwoNICNAT(t *testing.T) {
 func TestDesiredDR(t *testing.T) {
 	lab := rolestest.Lab(t, "tedu-dr")
 	dir := rolestest.State(t, lab, "lvs1")
-	if len(dir.Sysctls) != 0 {
-		t.Errorf("DR director: no sysctls expected, got %v", dir.Sysctls)
-	}
+	directOnlyDirector(t, "DR director", dir)
 	rolestest.Eq(t, "director aliases", dir.Aliases, []roles.Alias{{Device: "eth0", Label: "eth0:0", Address: prefix("192.168.4.15/24")}})
 	rolestest.Eq(t, "director disabled", dir.Disabled, []string{"eth1"})
 	rolestest.Eq(t, "director IPVS", dir.IPVS, []ipvs.Service{{
@@ -136,9 +134,7 @@ func TestDesiredTUN(t *testing.T) {
 	lab := rolestest.Lab(t, "tedu-tun")
 	dir := rolestest.State(t, lab, "lvs1")
 	rolestest.Eq(t, "director aliases", dir.Aliases, []roles.Alias{{Device: "eth0", Label: "eth0:0", Address: prefix("192.168.4.15/32")}})
-	if len(dir.Sysctls) != 0 {
-		t.Errorf("TUN director: no sysctls expected, got %v", dir.Sysctls)
-	}
+	directOnlyDirector(t, "TUN director", dir)
 	rolestest.Eq(t, "rules", ipvs.Rules(dir.IPVS), "-A -t 192.168.4.15:80 -s rr\n"+
 		"-a -t 192.168.4.15:80 -r 192.168.4.100:80 -i -w 1 --tun-type ipip\n"+
 		"-a -t 192.168.4.15:80 -r 192.168.4.200:80 -i -w 1 --tun-type ipip\n")
@@ -192,5 +188,20 @@ func TestIPVSRulesTeduNAT(t *testing.T) {
 	}
 	if ipvs.Rules(rolestest.State(t, lab, "web1").IPVS) != "" {
 		t.Error("a web node has no IPVS rules")
+	}
+}
+
+// directOnlyDirector: reference 001's settings of a director that forwards
+// nothing itself, and no reset of what it sets or of a down NIC.
+func directOnlyDirector(t *testing.T, what string, dir *roles.NodeState) {
+	t.Helper()
+	rolestest.Eq(t, what+" sysctls (reference 001)", dir.Sysctls, []roles.Sysctl{
+		{Key: "net.ipv4.ip_forward", Value: "0"}, {Key: "net.ipv4.conf.all.send_redirects", Value: "1"},
+		{Key: "net.ipv4.conf.default.send_redirects", Value: "1"}, {Key: "net.ipv4.conf.eth0.send_redirects", Value: "1"},
+	})
+	for _, r := range dir.Resets {
+		if r.Key == "net.ipv4.ip_forward" || strings.HasSuffix(r.Key, "eth1.arp_ignore") {
+			t.Errorf("%s: reset of a key it sets or of a down NIC: %v", what, r)
+		}
 	}
 }

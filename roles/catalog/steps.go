@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"net/netip"
+	"slices"
 	"sort"
 	"strings"
 
@@ -100,6 +101,9 @@ func Steps(st *roles.NodeState, osFamily string) []Step {
 	}
 	out = append(out, sysctl)
 	out = append(out, f.addresses(st)...)
+	if stale := staleVIPStep(st, f.name); stale != nil {
+		out = append(out, *stale)
+	}
 	if st.Web != nil {
 		out = append(out, webSteps(st, f.webServer, f.webPorts(st), f.seeded)...)
 	}
@@ -266,19 +270,91 @@ func modulesStep(st *roles.NodeState) Step {
 func sysctlStep(st *roles.NodeState) Step {
 	f := sysctlFile(st)
 	var checks []string
-	for _, s := range st.Sysctls {
+	for _, s := range append(slices.Clone(st.Sysctls), st.Resets...) {
 		checks = append(checks, fmt.Sprintf(`[ "$(sysctl -n %s)" = %s ]`, s.Key, s.Value))
 	}
 	comment := "kernel settings, persistent in " + SysctlFile
 	if len(st.Sysctls) == 0 {
 		comment = "no special kernel settings (the file stays, empty, so stale ones vanish)"
 	}
+	apply := []string{"sysctl -p " + SysctlFile}
+	if len(st.Resets) > 0 {
+		comment += "; what another lab may have set here goes back to the kernel's default"
+		var w []string
+		for _, r := range st.Resets {
+			w = append(w, r.Key+"="+r.Value)
+		}
+		apply = append(apply, "sysctl -q -w "+strings.Join(w, " "))
+	}
 	return Step{
 		Name:    "sysctl",
 		Comment: comment,
 		File:    &f,
 		Check:   strings.Join(checks, " && "),
-		Apply:   []string{"sysctl -p " + SysctlFile},
+		Apply:   apply,
+	}
+}
+
+// staleVIPStep removes the VIPs an earlier lab of the same VM left where
+// this lab wants none (NAT after DR: lo keeps the VIP, and with it the
+// real server answers for an address it must not): DR's on lo, TUN's on
+// tunl0, with the files that put them back; on RHEL also the VIP unit and
+// a NIC's labelled aliases. nil when nothing could be stale.
+func staleVIPStep(st *roles.NodeState, osFamily string) *Step {
+	if st.Role != topology.RoleWeb && st.Role != topology.RoleDirector {
+		return nil
+	}
+	wanted := map[string]bool{}
+	for _, a := range st.Aliases {
+		wanted[a.Device] = true
+	}
+	var checks, files, flush []string
+	if st.Role == topology.RoleWeb {
+		for _, dev := range []string{"lo", "tunl0"} {
+			if wanted[dev] {
+				continue
+			}
+			show, flushDev := "ip -4 -o addr show dev "+dev+" scope global", "ip -4 addr flush dev "+dev+" scope global"
+			if dev == "tunl0" {
+				show, flushDev = show+" 2>/dev/null", flushDev+" 2>/dev/null || :"
+			}
+			checks = append(checks, "! "+show+" | grep -q inet")
+			flush = append(flush, flushDev)
+			if osFamily == Debian {
+				files = append(files, virtualNetworkFile(st, dev).Path)
+			}
+		}
+	}
+	if osFamily == RHEL {
+		for _, nic := range st.NICs {
+			if !nic.Down && !wanted[nic.Name] {
+				checks = append(checks, "! ip -4 -o addr show dev "+nic.Name+" label '"+nic.Name+":*' | grep -q inet")
+				flush = append(flush, "ip -4 addr flush dev "+nic.Name+" label '"+nic.Name+":*'")
+			}
+		}
+	}
+	var apply []string
+	if osFamily == RHEL && len(st.Aliases) == 0 {
+		files = append(files, VIPUnitFile)
+		apply = append(apply, "systemctl disable --now "+VIPUnit+" 2>/dev/null || :")
+	}
+	if len(checks) == 0 && len(files) == 0 {
+		return nil
+	}
+	for _, f := range files {
+		checks = append(checks, "[ ! -e "+f+" ]")
+	}
+	if len(files) > 0 {
+		apply = append(apply, "rm -f "+strings.Join(files, " "))
+	}
+	if osFamily == RHEL && len(st.Aliases) == 0 {
+		apply = append(apply, "systemctl daemon-reload")
+	}
+	return &Step{
+		Name:    "no stale vip",
+		Comment: "nothing left of another lab's VIP where this one wants none (a VM re-used from a DR or TUN lab)",
+		Check:   strings.Join(checks, " && "),
+		Apply:   append(apply, flush...),
 	}
 }
 

@@ -200,7 +200,7 @@ func TestApplyRewritesDriftedFile(t *testing.T) {
 	}
 	rolestest.Eq(t, "changed", res.ChangedSteps(), []string{"sysctl"})
 	rolestest.Eq(t, "writes", f.writes, []string{catalog.SysctlFile})
-	rolestest.Eq(t, "commands", f.commands(), []string{"sysctl -p " + catalog.SysctlFile})
+	rolestest.Eq(t, "commands", f.commands(), findStepNamed(steps, "sysctl").Apply)
 	rolestest.Eq(t, "content", string(f.files[catalog.SysctlFile].data), string(want))
 }
 
@@ -290,4 +290,13 @@ func TestApplyThresholdsReadBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	rolestest.Eq(t, "commands", f.commands(), []string{"ipvsadm -e -t 10.0.0.100:80 -r 10.0.1.11:8080 -m -w 3 -x 100 -y 10"})
+}
+
+func findStepNamed(steps []catalog.Step, name string) catalog.Step {
+	for _, s := range steps {
+		if s.Name == name {
+			return s
+		}
+	}
+	return catalog.Step{}
 }
