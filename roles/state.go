@@ -116,14 +116,12 @@ func DesiredFor(lab *topology.Lab, node *topology.Node) *NodeState {
 // role may set (rp_filter is left alone: its default is the distribution's).
 var resetDefaults = map[string]string{"arp_ignore": "0", "arp_announce": "0", "send_redirects": "1"}
 
-// addResets: every setting of resetDefaults on all, lo and the node's NICs,
+// addResets: every setting of resetDefaults on all, lo and every NIC,
 // and ip_forward, that the node does not want, goes back to its default.
 func (st *NodeState) addResets() {
 	devs := []string{"all", "lo"}
 	for _, c := range st.NICs {
-		if !c.Down {
-			devs = append(devs, c.Name)
-		}
+		devs = append(devs, c.Name) // a NIC kept down keeps its settings too
 	}
 	keys := []Sysctl{{Key: "net.ipv4.ip_forward", Value: "0"}}
 	for _, dev := range devs {

@@ -2,6 +2,7 @@ package roles_test
 
 import (
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 
@@ -200,8 +201,13 @@ func directOnlyDirector(t *testing.T, what string, dir *roles.NodeState) {
 		{Key: "net.ipv4.conf.default.send_redirects", Value: "1"}, {Key: "net.ipv4.conf.eth0.send_redirects", Value: "1"},
 	})
 	for _, r := range dir.Resets {
-		if r.Key == "net.ipv4.ip_forward" || strings.HasSuffix(r.Key, "eth1.arp_ignore") {
-			t.Errorf("%s: reset of a key it sets or of a down NIC: %v", what, r)
+		if r.Key == "net.ipv4.ip_forward" || r.Key == "net.ipv4.conf.eth0.send_redirects" {
+			t.Errorf("%s: reset of a key it sets: %v", what, r)
+		}
+	}
+	for _, nic := range dir.Disabled {
+		if !slices.Contains(dir.Resets, roles.Sysctl{Key: "net.ipv4.conf." + nic + ".send_redirects", Value: "1"}) {
+			t.Errorf("%s: the down NIC %s keeps what NAT set on it: %v", what, nic, dir.Resets)
 		}
 	}
 }

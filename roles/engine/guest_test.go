@@ -1,0 +1,432 @@
+package engine
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"maps"
+	"os"
+	"path"
+	"slices"
+	"strings"
+	"time"
+
+	"mvdan.cc/sh/v3/interp"
+	"mvdan.cc/sh/v3/syntax"
+
+	"github.com/lvslab/lvslab/roles"
+	"github.com/lvslab/lvslab/roles/catalog"
+	"github.com/lvslab/lvslab/roles/ipvs"
+	"github.com/lvslab/lvslab/roles/ipvs/ipvstest"
+)
+
+// guest is a simulated Debian node of lvslab's image: the steps' shell
+// commands run in a real shell interpreter, and the system commands they
+// call (ip, sysctl, systemctl, ipvsadm, ...) act on a model of the kernel
+// and systemd: files, runtime sysctls, addresses, links, units, the IPVS
+// table. systemd-networkd applies its .network files on restart, dropping
+// foreign addresses of the links it manages, as the real one does. Pure
+// text filters (grep, awk, sort, tr) are the host's.
+type guest struct {
+	files    map[string]string
+	sysctl   map[string]string // runtime values that differ from the kernel's defaults
+	addrs    map[string][]gaddr
+	up       map[string]bool
+	macs     map[string]string // NIC name -> MAC
+	gateway  string            // "via GW dev NIC", or ""
+	enabled  map[string]bool
+	active   map[string]bool
+	listen   []string // ports the web server listens on
+	hostname string
+	kernel   *ipvstest.Kernel
+}
+
+type gaddr struct{ Prefix, Label, Scope string }
+
+// kernelDefault is a setting's value on a fresh kernel.
+func kernelDefault(key string) string {
+	if strings.HasSuffix(key, ".send_redirects") {
+		return "1"
+	}
+	return "0"
+}
+
+// newGuest is a freshly booted lvslab VM of a node: NICs named and up,
+// without addresses yet, networkd and apache2 enabled and running.
+func newGuest(st *roles.NodeState) *guest {
+	g := &guest{
+		files: map[string]string{}, sysctl: map[string]string{}, addrs: map[string][]gaddr{},
+		up: map[string]bool{"lo": true}, macs: map[string]string{},
+		enabled: map[string]bool{"systemd-networkd": true}, active: map[string]bool{"systemd-networkd": true},
+		hostname: "localhost", kernel: ipvstest.New(nil),
+	}
+	g.addrs["lo"] = []gaddr{{"127.0.0.1/8", "lo", "host"}}
+	for _, nic := range st.NICs {
+		g.macs[nic.Name] = nic.MAC
+		g.up[nic.Name] = true
+	}
+	if st.Web != nil {
+		g.enabled["apache2"], g.active["apache2"], g.listen = true, true, []string{"80"}
+	}
+	g.kernel.ReadFile = func(p string) ([]byte, bool) {
+		c, ok := g.files[p]
+		return []byte(c), ok
+	}
+	return g
+}
+
+// state is everything a lab decides about the node, for comparison.
+func (g *guest) state() string {
+	var b strings.Builder
+	for _, p := range slices.Sorted(maps.Keys(g.files)) {
+		fmt.Fprintf(&b, "file %s:\n%s\n", p, g.files[p])
+	}
+	for _, k := range slices.Sorted(maps.Keys(g.sysctl)) {
+		if g.sysctl[k] != kernelDefault(k) {
+			fmt.Fprintf(&b, "sysctl %s = %s\n", k, g.sysctl[k])
+		}
+	}
+	for _, dev := range slices.Sorted(maps.Keys(g.addrs)) {
+		for _, a := range g.addrs[dev] {
+			fmt.Fprintf(&b, "addr %s %+v\n", dev, a)
+		}
+	}
+	for _, dev := range slices.Sorted(maps.Keys(g.up)) {
+		fmt.Fprintf(&b, "link %s up=%v\n", dev, g.up[dev])
+	}
+	for _, u := range slices.Sorted(maps.Keys(g.enabled)) {
+		fmt.Fprintf(&b, "unit %s enabled=%v active=%v\n", u, g.enabled[u], g.active[u])
+	}
+	fmt.Fprintf(&b, "route default %s\nlisten %v\nhostname %s\nipvs:\n%s", g.gateway, g.listen, g.hostname, ipvs.Rules(g.kernel.Services))
+	return b.String()
+}
+
+func (g *guest) Run(ctx context.Context, cmd string) (string, error) {
+	file, err := syntax.NewParser().Parse(strings.NewReader(cmd), "")
+	if err != nil {
+		return "", fmt.Errorf("guest: %q: %w", cmd, err)
+	}
+	var out, errOut bytes.Buffer
+	r, err := interp.New(interp.StdIO(nil, &out, &errOut), interp.ExecHandlers(func(interp.ExecHandlerFunc) interp.ExecHandlerFunc { return g.exec }), interp.OpenHandler(g.open))
+	if err != nil {
+		return "", err
+	}
+	if err := r.Run(ctx, file); err != nil {
+		var st interp.ExitStatus
+		if errors.As(err, &st) {
+			return out.String(), fmt.Errorf("%q: exit status %d: %s", cmd, st, errOut.String())
+		}
+		return out.String(), fmt.Errorf("guest: %q: %w", cmd, err)
+	}
+	return out.String(), nil
+}
+
+func (g *guest) ReadFile(_ context.Context, p string) ([]byte, bool, error) {
+	c, ok := g.files[p]
+	if !ok {
+		return nil, false, nil
+	}
+	return []byte(c), true, nil
+}
+
+func (g *guest) WriteFile(_ context.Context, p string, data []byte, _ fs.FileMode) error {
+	g.files[p] = string(data)
+	return nil
+}
+
+type rwc struct {
+	io.Reader
+	io.Writer
+}
+
+func (rwc) Close() error { return nil }
+
+// open serves redirections: the model's files to read, /dev/null to write.
+func (g *guest) open(_ context.Context, p string, flag int, _ os.FileMode) (io.ReadWriteCloser, error) {
+	if p == "/dev/null" {
+		return rwc{strings.NewReader(""), io.Discard}, nil
+	}
+	if flag&(os.O_WRONLY|os.O_RDWR) != 0 {
+		return nil, fmt.Errorf("guest: a step writes %s through the shell", p)
+	}
+	c, ok := g.files[p]
+	if !ok {
+		return nil, &os.PathError{Op: "open", Path: p, Err: fs.ErrNotExist}
+	}
+	return rwc{strings.NewReader(c), io.Discard}, nil
+}
+
+var hostFilters = map[string]bool{"grep": true, "awk": true, "sort": true, "tr": true, "wc": true}
+
+func (g *guest) exec(ctx context.Context, args []string) error {
+	hc := interp.HandlerCtx(ctx)
+	if hostFilters[args[0]] {
+		return interp.DefaultExecHandler(time.Second)(ctx, args)
+	}
+	out, err := g.command(args, hc.Stdin)
+	io.WriteString(hc.Stdout, out)
+	if err != nil {
+		fmt.Fprintln(hc.Stderr, err)
+		return interp.ExitStatus(1)
+	}
+	return nil
+}
+
+var errFalse = errors.New("")
+
+func (g *guest) command(args []string, stdin io.Reader) (string, error) {
+	switch args[0] {
+	case "hostname":
+		if len(args) == 1 {
+			return g.hostname + "\n", nil
+		}
+		g.hostname = args[1]
+	case "hostnamectl":
+		g.hostname = args[2]
+	case "dpkg-query": // the image has every package
+		var out strings.Builder
+		for range args[3:] {
+			out.WriteString("install ok installed\n")
+		}
+		return out.String(), nil
+	case "modprobe":
+		for _, m := range args[1:] {
+			if m == "ipip" && g.addrs["tunl0"] == nil {
+				g.addrs["tunl0"], g.up["tunl0"] = []gaddr{}, false
+			}
+		}
+	case "mkdir", "ln", "chmod":
+	case "rm":
+		for _, p := range args[1:] {
+			if !strings.HasPrefix(p, "-") {
+				delete(g.files, p)
+			}
+		}
+	case "sysctl":
+		return g.sysctlCmd(args[1:])
+	case "ip":
+		return g.ip(args[1:])
+	case "systemctl":
+		return "", g.systemctl(args[1:])
+	case "ss": // ss -Htln 'sport = :PORT'
+		port := strings.TrimPrefix(args[2], "sport = :")
+		if g.active["apache2"] && slices.Contains(g.listen, port) {
+			return "LISTEN 0 511 *:" + port + " *:*\n", nil
+		}
+	case "ipvsadm", ipvs.Restore:
+		if args[0] == ipvs.Restore {
+			rules, _ := io.ReadAll(stdin)
+			return g.kernel.Run(ipvs.Restore + " <<'E'\n" + string(rules) + "E")
+		}
+		return g.kernel.Run(strings.Join(args, " "))
+	default:
+		return "", fmt.Errorf("guest: unknown command %q", strings.Join(args, " "))
+	}
+	return "", nil
+}
+
+func (g *guest) get(key string) string {
+	if v, ok := g.sysctl[key]; ok {
+		return v
+	}
+	return kernelDefault(key)
+}
+
+func (g *guest) sysctlCmd(args []string) (string, error) {
+	args = slices.DeleteFunc(args, func(a string) bool { return a == "-q" })
+	switch args[0] {
+	case "-n":
+		return g.get(args[1]) + "\n", nil
+	case "-w":
+		for _, kv := range args[1:] {
+			k, v, _ := strings.Cut(kv, "=")
+			g.sysctl[k] = v
+		}
+	case "-p":
+		sc := bufio.NewScanner(strings.NewReader(g.files[args[1]]))
+		for sc.Scan() {
+			if k, v, ok := strings.Cut(sc.Text(), " = "); ok && !strings.HasPrefix(k, "#") {
+				g.sysctl[k] = v
+			}
+		}
+	default:
+		return "", fmt.Errorf("guest: sysctl %v", args)
+	}
+	return "", nil
+}
+
+func (g *guest) systemctl(args []string) error {
+	args = slices.DeleteFunc(args, func(a string) bool { return a == "-q" })
+	verb, now := args[0], slices.Contains(args, "--now")
+	units := slices.DeleteFunc(slices.Clone(args[1:]), func(a string) bool { return a == "--now" })
+	for _, u := range units {
+		u = strings.TrimSuffix(u, ".service")
+		switch verb {
+		case "is-enabled", "is-active":
+			if m := map[string]map[string]bool{"is-enabled": g.enabled, "is-active": g.active}[verb]; !m[u] {
+				return errFalse
+			}
+		case "enable":
+			g.enabled[u] = true
+			if now {
+				g.start(u)
+			}
+		case "disable":
+			g.enabled[u] = false
+			if now {
+				g.active[u] = false
+			}
+		case "restart", "start":
+			g.start(u)
+		}
+	}
+	return nil
+}
+
+func (g *guest) start(unit string) {
+	g.active[unit] = true
+	switch unit {
+	case "systemd-networkd":
+		g.networkd()
+	case "apache2":
+		g.listen = nil
+		sc := bufio.NewScanner(strings.NewReader(g.files[catalog.ApachePortsFile]))
+		for sc.Scan() {
+			if p, ok := strings.CutPrefix(sc.Text(), "Listen "); ok {
+				g.listen = append(g.listen, p)
+			}
+		}
+	}
+}
+
+// networkd applies the .network files: a matched NIC gets exactly their
+// addresses (foreign ones dropped); lo and tunl0 keep theirs and get the
+// file's too (KeepConfiguration).
+func (g *guest) networkd() {
+	g.gateway = ""
+	for _, p := range slices.Sorted(maps.Keys(g.files)) {
+		if path.Dir(p) != catalog.NetworkdDir || path.Ext(p) != ".network" {
+			continue
+		}
+		var dev, section, gw string
+		var addrs []gaddr
+		down := false
+		for _, line := range strings.Split(g.files[p], "\n") {
+			k, v, _ := strings.Cut(line, "=")
+			switch {
+			case strings.HasPrefix(line, "["):
+				section = line
+				if section == "[Address]" {
+					addrs = append(addrs, gaddr{Scope: "global"})
+				}
+			case k == "MACAddress":
+				for n, mac := range g.macs {
+					if mac == v {
+						dev = n
+					}
+				}
+			case k == "Name":
+				dev = v
+			case k == "ActivationPolicy" && v == "down":
+				down = true
+			case k == "Gateway":
+				gw = v
+			case k == "Address" && section == "[Network]":
+				addrs = append(addrs, gaddr{v, "", "global"})
+			case k == "Address":
+				addrs[len(addrs)-1].Prefix = v
+			case k == "Label":
+				addrs[len(addrs)-1].Label = v
+			}
+		}
+		if dev == "" || g.addrs[dev] == nil && g.macs[dev] == "" {
+			continue
+		}
+		for i := range addrs {
+			if addrs[i].Label == "" {
+				addrs[i].Label = dev
+			}
+		}
+		if dev == "lo" || dev == "tunl0" {
+			for _, a := range addrs {
+				if !slices.Contains(g.addrs[dev], a) {
+					g.addrs[dev] = append(g.addrs[dev], a)
+				}
+			}
+			g.up[dev] = true
+			continue
+		}
+		g.addrs[dev], g.up[dev] = addrs, !down
+		if down {
+			g.addrs[dev] = nil
+		}
+		if gw != "" {
+			g.gateway = "via " + gw + " dev " + dev
+		}
+	}
+}
+
+func (g *guest) ip(args []string) (string, error) {
+	// ip [-4] [-o] [-j] OBJECT VERB dev DEV [label L] [scope S] / link set DEV up|down
+	for len(args) > 0 && strings.HasPrefix(args[0], "-") {
+		args = args[1:]
+	}
+	obj, verb, rest := args[0], args[1], args[2:]
+	opts := map[string]string{}
+	for i := 0; i+1 < len(rest); i += 2 {
+		opts[rest[i]] = rest[i+1]
+	}
+	switch {
+	case obj == "route" && verb == "show":
+		if g.gateway == "" {
+			return "", nil
+		}
+		return "default " + g.gateway + " proto static \n", nil
+	case obj == "link" && verb == "set":
+		g.up[rest[0]] = rest[1] == "up"
+		return "", nil
+	}
+	dev := opts["dev"]
+	if _, ok := g.up[dev]; !ok {
+		return "", fmt.Errorf("Device %q does not exist.", dev)
+	}
+	switch {
+	case obj == "link" && verb == "show":
+		flags := "BROADCAST,MULTICAST"
+		if g.up[dev] {
+			flags += ",UP,LOWER_UP"
+		}
+		return "2: " + dev + ": <" + flags + "> mtu 1500\n", nil
+	case obj == "addr" && verb == "show":
+		var out strings.Builder
+		for _, a := range g.matching(dev, opts) {
+			fmt.Fprintf(&out, "2: %s    inet %s scope %s %s\\       valid_lft forever preferred_lft forever\n", dev, a.Prefix, a.Scope, a.Label)
+		}
+		return out.String(), nil
+	case obj == "addr" && verb == "flush":
+		drop := g.matching(dev, opts)
+		g.addrs[dev] = slices.DeleteFunc(g.addrs[dev], func(a gaddr) bool { return slices.Contains(drop, a) })
+		return "", nil
+	}
+	return "", fmt.Errorf("guest: ip %v", args)
+}
+
+func (g *guest) matching(dev string, opts map[string]string) []gaddr {
+	var out []gaddr
+	for _, a := range g.addrs[dev] {
+		if l, ok := opts["label"]; ok {
+			if m, _ := path.Match(l, a.Label); !m {
+				continue
+			}
+		}
+		if s, ok := opts["scope"]; ok && s != a.Scope {
+			continue
+		}
+		out = append(out, a)
+	}
+	return out
+}
