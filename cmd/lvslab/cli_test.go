@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/urfave/cli/v2"
+	"libvirt.org/go/libvirt"
 
 	"github.com/lvslab/lvslab/labs"
 	"github.com/lvslab/lvslab/provision"
@@ -331,5 +332,20 @@ func TestValidateAsJSON(t *testing.T) {
 	code, out, _ = lvslab(t, "validate", "/no/such/lab.yaml", "-o", "json")
 	if code != 1 || !strings.Contains(out, `"valid": false`) || !strings.Contains(out, "does not exist") {
 		t.Errorf("missing file: exit %d\n%s", code, out)
+	}
+}
+
+// --quiet keeps down's result and drops its progress.
+func TestQuietDown(t *testing.T) {
+	t.Setenv(provision.EnvHome, t.TempDir())
+	conn, err := libvirt.NewConnect("test:///default")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	defineStopped(t, conn)
+	code, out, stderr := lvslab(t, "down", "--connect", "test:///default", "tedu", "--quiet")
+	if code != 0 || !strings.HasPrefix(out, "lab tedu removed (") || strings.Count(out, "\n") != 1 || strings.Contains(out, "removed domain") {
+		t.Errorf("down --quiet: exit %d, stdout %q, stderr %q", code, out, stderr)
 	}
 }

@@ -48,9 +48,9 @@ Examples:
 				return err
 			}
 			defer conn.Close()
-			rep, err := provision.Down(context.WithoutCancel(c.Context), conn, sel, provision.DownOptions{Out: c.App.Writer})
+			rep, err := provision.Down(context.WithoutCancel(c.Context), conn, sel, provision.DownOptions{Out: progress(c, c.App.Writer)})
 			if err != nil {
-				return err
+				return provision.Explain(conn, err)
 			}
 			switch {
 			case len(rep.Labs) == 0:
