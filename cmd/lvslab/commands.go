@@ -14,6 +14,7 @@ func commands() []*cli.Command {
 		statusCommand(),
 		lsCommand(),
 		verifyCommand(),
+		checkCommand(),
 		drillCommand(),
 		downCommand(),
 		sandboxCommand(),

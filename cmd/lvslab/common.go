@@ -127,3 +127,30 @@ func dialer(ctx context.Context, acc *provision.Access) verify.Dialer {
 		return c, nil
 	}
 }
+
+// reading is what verify and check start with: their options, the
+// command's context and the lab's Access. done releases all three.
+type reading struct {
+	lab    *topology.Lab
+	ctx    context.Context
+	acc    *provision.Access
+	opts   verify.Options
+	format string
+}
+
+func openReading(c *cli.Context) (*reading, func(), error) {
+	if c.NArg() > 1 {
+		return nil, nil, cli.Exit("expected at most one LAB argument, got "+c.Args().Get(1)+" too", 2)
+	}
+	opts, format, err := verifyOptions(c)
+	if err != nil {
+		return nil, nil, err
+	}
+	ctx, stop := commandContext(c)
+	lab, acc, closeAll, err := labAccess(c, c.Args().First())
+	if err != nil {
+		stop()
+		return nil, nil, err
+	}
+	return &reading{lab: lab, ctx: ctx, acc: acc, opts: opts, format: format}, func() { closeAll(); stop() }, nil
+}

@@ -40,21 +40,13 @@ Examples:
    lvslab verify tedu-dr --output json --junit verify.xml`,
 		Flags: verifyFlags(),
 		Action: func(c *cli.Context) error {
-			if c.NArg() > 1 {
-				return cli.Exit("expected at most one LAB argument, got "+c.Args().Get(1)+" too", 2)
-			}
-			opts, format, err := verifyOptions(c)
+			r, done, err := openReading(c)
 			if err != nil {
 				return err
 			}
-			ctx, stop := commandContext(c)
-			defer stop()
-			lab, acc, closeAll, err := labAccess(c, c.Args().First())
-			if err != nil {
-				return err
-			}
-			defer closeAll()
-			rep, err := verify.Run(ctx, lab, dialer(ctx, acc), opts)
+			defer done()
+			lab := r.lab
+			rep, err := verify.Run(r.ctx, lab, dialer(r.ctx, r.acc), r.opts)
 			title := "lvslab verify " + lab.Name
 			if path := c.String("junit"); path != "" {
 				if jerr := verify.WriteJUnit(path, rep, err, title); jerr != nil {
@@ -64,7 +56,7 @@ Examples:
 			if err != nil {
 				return cli.Exit("lvslab verify: "+err.Error(), verify.ExitCode(nil, err))
 			}
-			if werr := verify.Write(c.App.Writer, rep, format); werr != nil {
+			if werr := verify.Write(c.App.Writer, rep, r.format); werr != nil {
 				return cli.Exit("lvslab verify: "+werr.Error(), 2)
 			}
 			if code := verify.ExitCode(rep, nil); code != 0 {

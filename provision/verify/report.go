@@ -233,6 +233,19 @@ type junitMessage struct {
 // testcase per check. A run that could not happen (runErr) is one
 // testcase with an error.
 func JUnit(r *Report, runErr error, title string) ([]byte, error) {
+	return JUnitSuites("", nil, r, runErr, title)
+}
+
+// Suite is a named list of checks made outside a run (the facts "lvslab
+// check" reads per node): a testsuite of its own.
+type Suite struct {
+	Name   string
+	Checks []Check
+}
+
+// JUnitSuites is JUnit with suites of lab's first; with neither a report
+// nor an error it writes only them.
+func JUnitSuites(lab string, suites []Suite, r *Report, runErr error, title string) ([]byte, error) {
 	top := junitSuites{Name: title}
 	add := func(s junitSuite) {
 		top.Suites = append(top.Suites, s)
@@ -241,7 +254,11 @@ func JUnit(r *Report, runErr error, title string) ([]byte, error) {
 		top.Errors += s.Errors
 		top.Skipped += s.Skipped
 	}
-	if runErr != nil || r == nil {
+	for _, s := range suites {
+		add(suiteOf(lab, s.Name, s.Checks, 0))
+	}
+	switch {
+	case runErr != nil || (r == nil && suites == nil):
 		msg := "no report"
 		if runErr != nil {
 			msg = runErr.Error()
@@ -249,7 +266,7 @@ func JUnit(r *Report, runErr error, title string) ([]byte, error) {
 		add(junitSuite{Name: title, Tests: 1, Errors: 1, Time: "0", Cases: []junitCase{{
 			ClassName: "lvslab", Name: "run", Time: "0", Error: &junitMessage{Message: msg, Type: "cannot-run", Text: msg},
 		}}})
-	} else {
+	case r != nil:
 		if len(r.Checks) > 0 {
 			add(suiteOf(r.Lab, "lab", r.Checks, 0))
 		}

@@ -1,0 +1,79 @@
+package main
+
+import (
+	"context"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/lvslab/lvslab/provision"
+	"github.com/lvslab/lvslab/provision/check"
+	"github.com/lvslab/lvslab/roles/engine"
+)
+
+func checkCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "check",
+		Usage:     "read a hand-configured lab back: each node's facts as PASS/FAIL with a hint, then verify's proof",
+		ArgsUsage: labArgUsage,
+		Description: `For labs a student configures by hand ("lvslab up --bare", then the handout
+of "lvslab plan"). Read-only: on each node, in one command, every fact of the
+lab file's desired state is read back and judged: the address of each NIC,
+the NICs kept down, the gateway, the hostname, each kernel setting (now, and
+in the sysctl files that bring it back at boot), the VIP aliases and their
+prefix, the web server running and enabled with its page, the ipvsadm services
+and real servers (forwarding -m/-g/-i, weight, scheduler, persistence), and
+whether the rules come back after a reboot (saved rules and a boot unit).
+Every FAIL says what is wrong, why it matters in LVS, and which step of
+"lvslab plan LAB --node NODE --os OS" fixes it on that node's OS. Then the
+end-to-end proof of "lvslab verify" runs (not with --node: it needs the
+whole lab).
+
+The VMs are found by the lab's name: checking another stage's lab file of
+the same name ("check tedu-dr" on the VMs of "up tedu-nat") checks that stage.
+
+Exit codes: 0 every fact and check passed, 1 one failed, 2 check could not run
+(a node could not be read and nothing failed).
+
+Examples:
+   lvslab check                         # the default lab, every node, then verify
+   lvslab check tedu-dr --node web1     # one real server, after a student's edits
+   lvslab check tedu-nat -o json --junit check.xml`,
+		Flags: append(verifyFlags(),
+			&cli.StringSliceFlag{Name: "node", Usage: "check only this `NODE` (repeatable); skips the end-to-end proof"}),
+		Action: func(c *cli.Context) error {
+			r, done, err := openReading(c)
+			if err != nil {
+				return err
+			}
+			defer done()
+			lab := r.lab
+			rep, err := check.Run(r.ctx, lab, executors(r.ctx, r.acc), check.Options{Nodes: c.StringSlice("node"), Verify: r.opts})
+			if err != nil {
+				return cli.Exit("lvslab check: "+err.Error(), check.ExitCannot)
+			}
+			if path := c.String("junit"); path != "" {
+				if err := check.WriteJUnit(path, rep, "lvslab check "+lab.Name); err != nil {
+					return cli.Exit("lvslab check: writing "+path+": "+err.Error(), check.ExitCannot)
+				}
+			}
+			if err := check.Write(c.App.Writer, rep, r.format); err != nil {
+				return cli.Exit("lvslab check: "+err.Error(), check.ExitCannot)
+			}
+			if code := check.ExitCode(rep); code != 0 {
+				return cli.Exit("", code)
+			}
+			return nil
+		},
+	}
+}
+
+// executors is check's view of acc: node name -> executor, dialled with ctx.
+func executors(ctx context.Context, acc *provision.Access) check.Dialer {
+	return func(node string) (engine.Executor, error) {
+		c, err := acc.Dial(ctx, node)
+		if err != nil {
+			return nil, err
+		}
+		return c, nil
+	}
+}

@@ -1,0 +1,176 @@
+// Package check reads a lab's nodes back against its lab file, for labs a
+// student configured by hand: every fact of each node's desired state
+// (addresses, NICs down, gateway, hostname, sysctls and whether they
+// survive a reboot, VIPs, the web server and its page, the IPVS services
+// and destinations and their boot-time restore) as PASS or FAIL, each FAIL
+// with a hint in a student's words and the handout step that fixes it;
+// then verify's end-to-end proof. Reading a node is one read-only command
+// (probe.go); judging it is pure (facts.go).
+package check
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/lvslab/lvslab/provision/verify"
+	"github.com/lvslab/lvslab/roles"
+	"github.com/lvslab/lvslab/roles/engine"
+	"github.com/lvslab/lvslab/topology"
+)
+
+// Dialer opens the executor of a node, by name.
+type Dialer func(node string) (engine.Executor, error)
+
+// Options of a check.
+type Options struct {
+	// Nodes limits the check to these nodes; the end-to-end proof needs the
+	// whole lab and is skipped then.
+	Nodes []string
+	// LabRef is how the hints' "lvslab plan" names the lab (an embedded
+	// name or the file's path).
+	LabRef string
+	// Verify tunes the end-to-end proof.
+	Verify verify.Options
+}
+
+// NodeReport is one node's facts, or why it could not be read.
+type NodeReport struct {
+	Node  string `json:"node"`
+	Role  string `json:"role"`
+	OS    string `json:"os,omitempty"`
+	Facts []Fact `json:"facts"`
+	Error string `json:"error,omitempty"`
+}
+
+// Report is the outcome of a check.
+type Report struct {
+	Lab   string       `json:"lab"`
+	File  string       `json:"file"`
+	Pass  bool         `json:"pass"`
+	Nodes []NodeReport `json:"nodes"`
+	// Verify is the end-to-end proof; VerifyError says why it could not
+	// run, VerifySkipped why it was not asked for.
+	Verify        *verify.Report `json:"verify,omitempty"`
+	VerifyError   string         `json:"verify_error,omitempty"`
+	VerifySkipped string         `json:"verify_skipped,omitempty"`
+}
+
+// Node reads one node and judges every fact of its desired state.
+func Node(ctx context.Context, x engine.Executor, lab *topology.Lab, st *roles.NodeState, labRef string) NodeReport {
+	nr := NodeReport{Node: st.Name, Role: st.Role, Facts: []Fact{}}
+	os, err := engine.DetectOS(ctx, x)
+	if err != nil {
+		nr.Error = err.Error()
+		return nr
+	}
+	nr.OS = os
+	s := newSubject(lab, st, os, labRef)
+	out, err := x.Run(ctx, newProbe(st, s.steps, os).script())
+	if err != nil {
+		nr.Error = "read the node: " + err.Error()
+		return nr
+	}
+	obs, err := parse(out)
+	if err != nil {
+		nr.Error = err.Error()
+		return nr
+	}
+	nr.Facts = s.judge(obs)
+	return nr
+}
+
+// Run checks the lab's nodes (all at once), then, when the whole lab was
+// checked, runs verify's end-to-end proof.
+func Run(ctx context.Context, lab *topology.Lab, dial Dialer, opts Options) (*Report, error) {
+	states := roles.Desired(lab)
+	var names []string
+	for _, st := range states {
+		names = append(names, st.Name)
+	}
+	for _, n := range opts.Nodes {
+		if !slices.Contains(names, n) {
+			return nil, fmt.Errorf("%w: no node %q in lab %s (nodes: %s)", verify.ErrCannotRun, n, lab.Name, strings.Join(names, ", "))
+		}
+	}
+	if len(opts.Nodes) > 0 {
+		states = slices.DeleteFunc(states, func(st *roles.NodeState) bool { return !slices.Contains(opts.Nodes, st.Name) })
+	}
+	labRef := opts.LabRef
+	if labRef == "" {
+		labRef = strings.TrimPrefix(lab.File, "embedded:")
+	}
+	rep := &Report{Lab: lab.Name, File: lab.File, Nodes: make([]NodeReport, len(states))}
+	var wg sync.WaitGroup
+	for i, st := range states {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			x, err := dial(st.Name)
+			if err != nil {
+				rep.Nodes[i] = NodeReport{Node: st.Name, Role: st.Role, Facts: []Fact{}, Error: err.Error()}
+				return
+			}
+			rep.Nodes[i] = Node(ctx, x, lab, st, labRef)
+		}()
+	}
+	wg.Wait()
+	unread := !slices.ContainsFunc(rep.Nodes, func(n NodeReport) bool { return n.Error == "" })
+	switch {
+	case unread:
+		rep.VerifySkipped = "no node could be read"
+	case len(opts.Nodes) > 0:
+		rep.VerifySkipped = "only " + strings.Join(opts.Nodes, ", ") + " checked (--node); the end-to-end proof needs the whole lab"
+	default:
+		vr, err := verify.Run(ctx, lab, func(node string) (verify.Executor, error) { return dial(node) }, opts.Verify)
+		rep.Verify = vr
+		if err != nil {
+			rep.VerifyError = err.Error()
+		}
+	}
+	rep.Pass = ExitCode(rep) == 0
+	return rep, ctx.Err()
+}
+
+// Exit codes, as verify's.
+const (
+	ExitPass   = verify.ExitPass
+	ExitFail   = verify.ExitFail
+	ExitCannot = verify.ExitCannot
+)
+
+// ExitCode is 1 when a fact or a verdict failed (the lab is wrong), else 2
+// when a node or the proof could not be read, else 0.
+func ExitCode(r *Report) int {
+	failed, cannot := false, false
+	for _, n := range r.Nodes {
+		cannot = cannot || n.Error != ""
+		failed = failed || slices.ContainsFunc(n.Facts, func(f Fact) bool { return f.Status == verify.Fail })
+	}
+	if r.Verify != nil && r.VerifyError == "" && verify.ExitCode(r.Verify, nil) == verify.ExitFail {
+		failed = true
+	}
+	cannot = cannot || r.VerifyError != ""
+	switch {
+	case failed:
+		return ExitFail
+	case cannot:
+		return ExitCannot
+	}
+	return ExitPass
+}
+
+// Failed lists the failed facts as "node: fact".
+func (r *Report) Failed() []string {
+	var out []string
+	for _, n := range r.Nodes {
+		for _, f := range n.Facts {
+			if f.Status == verify.Fail {
+				out = append(out, n.Node+": "+f.Name)
+			}
+		}
+	}
+	return out
+}

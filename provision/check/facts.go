@@ -1,0 +1,514 @@
+package check
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+
+	"github.com/lvslab/lvslab/provision/verify"
+	"github.com/lvslab/lvslab/roles"
+	"github.com/lvslab/lvslab/roles/catalog"
+	"github.com/lvslab/lvslab/roles/ipvs"
+	"github.com/lvslab/lvslab/topology"
+)
+
+// Fact is one desired fact of a node, read back.
+type Fact struct {
+	Name   string        `json:"name"`
+	Status verify.Status `json:"status"`
+	Want   string        `json:"want"`
+	Got    string        `json:"got"`
+	// Hint says, for a student, what is wrong and why it matters in LVS.
+	Hint string `json:"hint,omitempty"`
+	// Fix is the handout command that shows the step which makes it true.
+	Fix string `json:"fix,omitempty"`
+}
+
+// subject is what judging one node needs: its desired state, its steps on
+// its OS (they name the fix) and the lab's forwarding modes around it.
+type subject struct {
+	lab    *topology.Lab
+	st     *roles.NodeState
+	steps  []catalog.Step
+	os     string
+	labRef string // how "lvslab plan" names the lab
+	modes  []string
+}
+
+func newSubject(lab *topology.Lab, st *roles.NodeState, osFamily, labRef string) *subject {
+	s := &subject{lab: lab, st: st, steps: catalog.Steps(st, osFamily), os: osFamily, labRef: labRef}
+	for _, svc := range lab.Services {
+		if st.Role == topology.RoleDirector || slices.ContainsFunc(svc.RealServers, func(r *topology.RealServer) bool { return r.Node == st.Name }) {
+			if !slices.Contains(s.modes, svc.Mode) {
+				s.modes = append(s.modes, svc.Mode)
+			}
+		}
+	}
+	return s
+}
+
+func (s *subject) mode(m string) bool { return slices.Contains(s.modes, m) }
+
+// fix is the plan command that shows how the step named by match is done
+// on this node's OS.
+func (s *subject) fix(match func(catalog.Step) bool) string {
+	cmd := fmt.Sprintf("lvslab plan %s --node %s --os %s", s.labRef, s.st.Name, s.os)
+	for i, step := range s.steps {
+		if match(step) {
+			return fmt.Sprintf("%s (step %d, %s)", cmd, i+1, step.Name)
+		}
+	}
+	return cmd
+}
+
+func named(name string) func(catalog.Step) bool {
+	return func(s catalog.Step) bool { return s.Name == name }
+}
+
+func (s *subject) fact(name, want, got string, ok bool, hint string, step func(catalog.Step) bool) Fact {
+	f := Fact{Name: name, Status: verify.Pass, Want: want, Got: got}
+	if !ok {
+		f.Status, f.Hint, f.Fix = verify.Fail, hint, s.fix(step)
+	}
+	return f
+}
+
+// judge lists every desired fact of the node as PASS or FAIL, in the
+// handout's order.
+func (s *subject) judge(o *Observed) []Fact {
+	st := s.st
+	out := []Fact{s.fact("hostname", st.Hostname, o.Hostname, o.Hostname == st.Hostname,
+		fmt.Sprintf("the node is called %q, the lab calls it %s: the prompt, the logs and the page tell the nodes apart by it", o.Hostname, st.Hostname),
+		named("hostname"))}
+	for _, nic := range st.NICs {
+		if nic.Down {
+			out = append(out, s.downFact(o, nic))
+		} else {
+			out = append(out, s.addressFact(o, nic))
+		}
+	}
+	if st.Gateway.IsValid() {
+		out = append(out, s.gatewayFact(o))
+	}
+	for _, sc := range st.Sysctls {
+		got := o.Sysctl[sc.Key]
+		out = append(out, s.fact("sysctl "+sc.Key, sc.Value, got, got == sc.Value, sysctlHint(s, sc, got), named("sysctl")))
+	}
+	if len(st.Sysctls) > 0 {
+		out = append(out, s.persistentSysctls(o))
+	}
+	for _, m := range st.Modules {
+		out = append(out, s.fact("module "+m, "loaded", loaded(o.Modules[m]), o.Modules[m],
+			"the "+m+" module is not loaded: without it there is no tunl0 to carry the VIP and decapsulate the director's packets", named("kernel modules")))
+	}
+	for _, a := range st.Aliases {
+		out = append(out, s.aliasFact(o, a))
+	}
+	if st.Web != nil {
+		out = append(out, s.webFacts(o)...)
+	}
+	if slices.ContainsFunc(s.steps, func(step catalog.Step) bool { return step.Kind == catalog.KindIPVS }) {
+		out = append(out, s.ipvsFacts(o)...)
+	}
+	return out
+}
+
+func loaded(ok bool) string {
+	if ok {
+		return "loaded"
+	}
+	return "not loaded"
+}
+
+// addrsOn lists the addresses on dev, and where else addr is.
+func addrsOn(o *Observed, dev string) []Addr {
+	var out []Addr
+	for _, a := range o.Addrs {
+		if a.Device == dev {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+func findAddr(o *Observed, addr netip.Addr) *Addr {
+	for i := range o.Addrs {
+		if o.Addrs[i].Prefix.Addr() == addr {
+			return &o.Addrs[i]
+		}
+	}
+	return nil
+}
+
+func prefixes(as []Addr) string {
+	if len(as) == 0 {
+		return "none"
+	}
+	var s []string
+	for _, a := range as {
+		s = append(s, a.Prefix.String())
+	}
+	return strings.Join(s, " ")
+}
+
+func (s *subject) addressFact(o *Observed, nic roles.NICState) Fact {
+	name := "address " + nic.Name
+	step := named("address " + nic.Name)
+	on := addrsOn(o, nic.Name)
+	got := prefixes(on)
+	want := nic.Address.String()
+	hint := ""
+	allowed := []netip.Prefix{nic.Address}
+	for _, a := range s.st.Aliases {
+		if a.Device == nic.Name {
+			allowed = append(allowed, a.Address)
+		}
+	}
+	role := s.addressRole(nic)
+	switch found := findAddr(o, nic.Address.Addr()); {
+	case found == nil:
+		hint = fmt.Sprintf("%s has no %s: %s", nic.Name, want, role)
+	case found.Device != nic.Name:
+		hint = fmt.Sprintf("%s is on %s, not on %s (the NIC on lab network %s): packets for it arrive on %s and go unanswered", nic.Address.Addr(), found.Device, nic.Name, nic.Network, nic.Name)
+	case found.Prefix != nic.Address:
+		hint = fmt.Sprintf("%s has %s, the lab wants /%d: with the wrong mask the node takes hosts of other subnets for neighbours (or its neighbours for strangers) and its replies go astray", nic.Name, found.Prefix, nic.Address.Bits())
+	default:
+		for _, a := range on {
+			if !slices.Contains(allowed, a.Prefix) {
+				hint = fmt.Sprintf("%s also has %s, which the lab does not give it (DHCP left on, or an old address): the node then answers and sends from an address LVS knows nothing of; keep only %s", nic.Name, a.Prefix, want)
+				break
+			}
+		}
+	}
+	return s.fact(name, want, got, hint == "", hint, step)
+}
+
+// addressRole says what an address is for in LVS.
+func (s *subject) addressRole(nic roles.NICState) string {
+	switch {
+	case s.st.Role == topology.RoleDirector && s.mode(topology.ModeNAT) && s.isGatewayOfRealServers(nic.Address.Addr()):
+		return "it is the DIP, the real servers' gateway: without it their replies never come back to the director to be rewritten"
+	case s.st.Role == topology.RoleDirector:
+		return "the director is reached on this network through it"
+	case s.st.Role == topology.RoleWeb:
+		return "it is this real server's RIP: the director forwards the requests to it"
+	}
+	return "the client sends its requests from it"
+}
+
+func (s *subject) isGatewayOfRealServers(a netip.Addr) bool {
+	for _, n := range s.lab.Nodes {
+		if n.Role == topology.RoleWeb && n.Gateway == a {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *subject) downFact(o *Observed, nic roles.NICState) Fact {
+	on := addrsOn(o, nic.Name)
+	up := o.Up[nic.Name]
+	got := "down, no address"
+	switch {
+	case len(on) > 0:
+		got = "address " + prefixes(on)
+	case up:
+		got = "up, no address"
+	}
+	hint := nic.Name + " must stay down with no address, as in the classroom VMs: a second NIC up gives the node another path, "
+	if s.st.Role == topology.RoleWeb && s.mode(topology.ModeNAT) {
+		hint += "and a NAT real server with one next to the client answers it directly, bypassing the director (the client drops the reply)"
+	} else {
+		hint += "and traffic that should go through the director may leave by it"
+	}
+	return s.fact("down "+nic.Name, "down, no address", got, len(on) == 0 && !up, hint, named("disable "+nic.Name))
+}
+
+func (s *subject) gatewayFact(o *Observed) Fact {
+	st := s.st
+	dev := st.GatewayNIC()
+	want := st.Gateway.String() + " dev " + dev
+	var got []string
+	ok := false
+	for _, r := range o.Routes {
+		got = append(got, r.Via.String()+" dev "+r.Device)
+		if r.Via == st.Gateway && r.Device == dev {
+			ok = true
+		}
+	}
+	ok = ok && len(o.Routes) == 1
+	gotText := strings.Join(got, ", ")
+	if gotText == "" {
+		gotText = "no default route"
+	}
+	var hint string
+	switch {
+	case st.Role == topology.RoleWeb && s.mode(topology.ModeNAT):
+		hint = fmt.Sprintf("the default route is %s, not the DIP %s: in NAT the replies must go back through the director, which rewrites their source from the RIP to the VIP; otherwise they bypass it and the client drops them (curl hangs)", gotText, st.Gateway)
+	case st.Role == topology.RoleWeb:
+		hint = fmt.Sprintf("the default route is %s, not %s: in DR and TUN the real server answers the client directly, through this gateway", gotText, st.Gateway)
+	default:
+		hint = fmt.Sprintf("the default route is %s, not %s: the node reaches the other networks through it", gotText, st.Gateway)
+	}
+	if len(o.Routes) > 1 {
+		hint = fmt.Sprintf("there are %d default routes (%s): keep only %s; the kernel picks one of them and the other path bypasses LVS", len(o.Routes), gotText, want)
+	}
+	return s.fact("gateway", want, gotText, ok, hint, named("address "+dev))
+}
+
+// sysctlHint says why a kernel setting matters.
+func sysctlHint(s *subject, sc roles.Sysctl, got string) string {
+	now := fmt.Sprintf("%s is %q, the lab wants %s: ", sc.Key, got, sc.Value)
+	switch key := sc.Key; {
+	case key == "net.ipv4.ip_forward":
+		return now + "the NAT director routes between the client's network and the real servers'; with forwarding off it drops the replies and the client's requests hang"
+	case strings.HasSuffix(key, ".arp_ignore"):
+		return now + "without arp_ignore=1 this real server answers ARP for the VIP it holds on " + vipDevice(s) + ", the client (or its router) learns its MAC and sends the requests to it instead of the director: it steals the VIP"
+	case strings.HasSuffix(key, ".arp_announce"):
+		return now + "without arp_announce=2 this real server announces the VIP as the source of its own ARP requests, so its neighbours map the VIP to its MAC and bypass the director"
+	case strings.HasSuffix(key, ".send_redirects"):
+		return now + "the director would send ICMP redirects telling the real servers to reply around it; in NAT every reply must pass through it to be rewritten"
+	case strings.HasSuffix(key, ".rp_filter"):
+		return now + "reverse-path filtering drops the packets tunl0 decapsulates (their source is the client, not reachable through tunl0)"
+	}
+	return now + "the lab's forwarding mode needs it"
+}
+
+func vipDevice(s *subject) string {
+	for _, a := range s.st.Aliases {
+		return a.Device
+	}
+	return "lo"
+}
+
+func (s *subject) persistentSysctls(o *Observed) Fact {
+	var want, lost []string
+	for _, sc := range s.st.Sysctls {
+		want = append(want, sc.Key+"="+sc.Value)
+		if v := o.Persistent[sc.Key]; v != sc.Value {
+			lost = append(lost, sc.Key)
+		}
+	}
+	got := "all in the sysctl files"
+	if len(lost) > 0 {
+		got = "not in any sysctl file: " + strings.Join(lost, " ")
+	}
+	hint := "set with sysctl -w or echo into /proc only, these are lost at the next reboot: " + strings.Join(lost, ", ") +
+		"; write them to " + catalog.SysctlFile + " (or /etc/sysctl.conf) and load it with sysctl -p"
+	return s.fact("sysctl at boot", strings.Join(want, " "), got, len(lost) == 0, hint, named("sysctl"))
+}
+
+func (s *subject) aliasFact(o *Observed, a roles.Alias) Fact {
+	label := a.Device
+	if a.Label != "" {
+		label = a.Label
+	}
+	name := "vip " + label
+	want := a.Address.String() + " on " + a.Device
+	step := func(step catalog.Step) bool {
+		return strings.HasPrefix(step.Name, "vip ") && slices.Contains(strings.Fields(step.Name), a.Device)
+	}
+	if !slices.ContainsFunc(s.steps, step) {
+		step = named("address " + a.Device)
+	}
+	found := findAddr(o, a.Address.Addr())
+	got := "missing"
+	if found != nil {
+		got = found.Prefix.String() + " on " + found.Device
+	}
+	var hint string
+	switch {
+	case found == nil && s.st.Role == topology.RoleDirector:
+		hint = fmt.Sprintf("the director has no VIP %s: nobody answers ARP for it, so the client's requests never reach IPVS", a.Address.Addr())
+	case found == nil && a.Device == "tunl0":
+		hint = fmt.Sprintf("tunl0 has no VIP %s: the real server drops the packets it decapsulates, since they are addressed to the VIP", a.Address.Addr())
+	case found == nil:
+		hint = fmt.Sprintf("%s has no VIP %s: in DR the director forwards requests still addressed to the VIP, and a real server without it drops them (requests time out)", a.Device, a.Address.Addr())
+	case found.Device != a.Device:
+		hint = fmt.Sprintf("the VIP is on %s, not on %s", found.Device, a.Device)
+		if s.st.Role == topology.RoleWeb {
+			hint += ": on a real NIC the real server answers ARP for it and steals it from the director; it belongs on " + a.Device + ", /32"
+		}
+	case found.Prefix.Bits() != a.Address.Bits() && s.st.Role == topology.RoleWeb:
+		hint = fmt.Sprintf("the VIP on %s is %s, it must be /32: a /%d on %s makes the whole %s local to this host, so it stops reaching its neighbours there and its networking breaks", a.Device, found.Prefix, found.Prefix.Bits(), a.Device, found.Prefix.Masked())
+	case found.Prefix.Bits() != a.Address.Bits():
+		hint = fmt.Sprintf("the VIP is %s, the lab wants %s", found.Prefix, a.Address)
+	}
+	return s.fact(name, want, got, hint == "", hint, step)
+}
+
+func (s *subject) webFacts(o *Observed) []Fact {
+	unit := webUnit(s.steps)
+	var out []Fact
+	active := o.Active[unit]
+	out = append(out, s.fact(unit+" running", "active", active, active == "active",
+		fmt.Sprintf("%s is %s: the director still sends this real server its share, and those requests get \"connection refused\" (start it with systemctl start %s)", unit, active, unit),
+		named(unit)))
+	enabled := o.Enabled[unit]
+	out = append(out, s.fact(unit+" at boot", "enabled", enabled, enabled == "enabled",
+		fmt.Sprintf("%s is %s at boot: after a reboot this real server serves nothing until someone starts it (systemctl enable %s)", unit, enabled, unit),
+		named(unit)))
+	for _, port := range s.st.Web.Ports {
+		listening := o.Listening[port]
+		out = append(out, s.fact(fmt.Sprintf("listens on %d", port), "listening", map[bool]string{true: "listening", false: "nothing listens"}[listening], listening,
+			fmt.Sprintf("nothing listens on TCP port %d, the port the director forwards to: the requests sent here are refused", port),
+			named(unit+" ports")))
+	}
+	want := s.st.Web.Page
+	page := "missing"
+	if o.Page != nil {
+		page = strings.TrimSpace(*o.Page)
+	}
+	out = append(out, s.fact("page", want, page, page == want,
+		fmt.Sprintf("index.html says %q, the lab expects %q: the client (and lvslab verify) tell the real servers apart by their pages", page, want),
+		named("index.html")))
+	for _, port := range s.st.Web.Ports {
+		body, served := o.Served[port]
+		got := "no answer"
+		if served && body != nil {
+			got = strings.TrimSpace(*body)
+		}
+		out = append(out, s.fact(fmt.Sprintf("serves the page on %d", port), want, got, got == want,
+			fmt.Sprintf("http://127.0.0.1:%d/ answers %q, not the page %q: the web server is down, listens elsewhere, or serves another directory", port, got, want),
+			named(unit)))
+	}
+	return out
+}
+
+func (s *subject) ipvsFacts(o *Observed) []Fact {
+	step := func(st catalog.Step) bool { return st.Kind == catalog.KindIPVS }
+	if o.IPVSErr != "" {
+		return []Fact{s.fact("ipvs table", "readable", o.IPVSErr, false,
+			"the IPVS table cannot be read ("+o.IPVSErr+"): install ipvsadm", named("packages"))}
+	}
+	var out []Fact
+	mode := map[string]string{}
+	for _, svc := range s.lab.Services {
+		mode[ipvsKey(s.lab, svc)] = svc.Mode
+	}
+	for _, want := range s.st.IPVS {
+		key := want.Key()
+		have := ipvs.Find(o.IPVS, key)
+		if have == nil {
+			out = append(out, s.fact("ipvs "+key, serviceText(&want), "missing", false,
+				fmt.Sprintf("the director has no virtual service %s: the VIP answers but IPVS does not balance it (ipvsadm -A %s -s %s)", key, key, want.SchedName), step))
+			continue
+		}
+		out = append(out, s.fact("ipvs "+key+" scheduler", want.SchedName, have.SchedName, have.SchedName == want.SchedName,
+			fmt.Sprintf("the service schedules with %s, the lab wants %s: the requests are shared out differently from what the exercise shows (ipvsadm -E %s -s %s)", have.SchedName, want.SchedName, key, want.SchedName), step))
+		if want.Persistence() > 0 || have.Persistence() > 0 {
+			out = append(out, s.fact("ipvs "+key+" persistence", fmt.Sprint(want.Persistence()), fmt.Sprint(have.Persistence()), have.Persistence() == want.Persistence(),
+				fmt.Sprintf("persistence is %d s, the lab wants %d s (ipvsadm -p): with it one client sticks to one real server", have.Persistence(), want.Persistence()), step))
+		}
+		for _, d := range want.Destinations {
+			out = append(out, s.destFact(key, mode[key], &d, have.Dest(d.Key()), step))
+		}
+		for _, d := range have.Destinations {
+			if want.Dest(d.Key()) == nil {
+				out = append(out, s.fact(fmt.Sprintf("ipvs %s -r %s", key, d.Key()), "absent", destText(&d), false,
+					fmt.Sprintf("%s is a real server the lab does not have: the director sends it a share of the requests (remove it with ipvsadm -d %s -r %s)", d.Key(), key, d.Key()), step))
+			}
+		}
+	}
+	for _, have := range o.IPVS {
+		if ipvs.Find(s.st.IPVS, have.Key()) == nil {
+			out = append(out, s.fact("ipvs "+have.Key(), "absent", serviceText(&have), false,
+				fmt.Sprintf("the director also has the virtual service %s, which the lab does not (ipvsadm -D %s)", have.Key(), have.Key()), step))
+		}
+	}
+	return append(out, s.bootFacts(o)...)
+}
+
+// ipvsKey is a lab service's ipvsadm identity.
+func ipvsKey(lab *topology.Lab, svc *topology.Service) string {
+	v := roles.IPVSService(lab, svc)
+	return v.Key()
+}
+
+func serviceText(s *ipvs.Service) string {
+	t := s.Key() + " -s " + s.SchedName
+	if s.Persistence() > 0 {
+		t += fmt.Sprintf(" -p %d", s.Persistence())
+	}
+	return t
+}
+
+func destText(d *ipvs.Destination) string {
+	t := fmt.Sprintf("%s %s -w %d", d.Key(), forwardFlag(d.ConnectionFlags), d.Weight)
+	if d.UpperThreshold > 0 {
+		t += fmt.Sprintf(" -x %d", d.UpperThreshold)
+	}
+	if d.LowerThreshold > 0 {
+		t += fmt.Sprintf(" -y %d", d.LowerThreshold)
+	}
+	return t
+}
+
+// forwardFlag is ipvsadm's switch for a forwarding method.
+func forwardFlag(flags uint32) string {
+	switch ipvs.ForwardName(flags) {
+	case "Masq":
+		return "-m"
+	case "Tunnel":
+		return "-i"
+	}
+	return "-g"
+}
+
+func (s *subject) destFact(key, mode string, want, have *ipvs.Destination, step func(catalog.Step) bool) Fact {
+	name := fmt.Sprintf("ipvs %s -r %s", key, want.Key())
+	if have == nil {
+		return s.fact(name, destText(want), "missing", false,
+			fmt.Sprintf("the real server %s is not in the service: it gets no requests (ipvsadm -a %s -r %s %s -w %d)", want.Key(), key, want.Key(), forwardFlag(want.ConnectionFlags), want.Weight), step)
+	}
+	wf, hf := forwardFlag(want.ConnectionFlags), forwardFlag(have.ConnectionFlags)
+	var hint string
+	switch {
+	case wf != hf && mode == topology.ModeDR && hf == "-m":
+		hint = "the real server is added with -m (NAT, masquerading) but the service is DR: use -g. In DR the director only rewrites the MAC and the real server, holding the VIP on lo, answers the client directly; with -m the director rewrites the destination to the RIP and expects the reply back through itself, which never comes"
+	case wf != hf && mode == topology.ModeNAT && hf == "-g":
+		hint = "the real server is added with -g (direct routing) but the service is NAT: use -m. With -g the director hands the packet, still addressed to the VIP, to the real server's MAC, and a NAT real server has no VIP: it drops it"
+	case wf != hf:
+		hint = fmt.Sprintf("the real server is added with %s, the lab's %s mode needs %s", hf, strings.ToUpper(mode), wf)
+	case have.Weight != want.Weight:
+		hint = fmt.Sprintf("its weight is %d, the lab wants %d: the weighted schedulers share the requests in proportion to the weights (ipvsadm -e %s -r %s %s -w %d)", have.Weight, want.Weight, key, want.Key(), wf, want.Weight)
+	case have.UpperThreshold != want.UpperThreshold || have.LowerThreshold != want.LowerThreshold:
+		hint = fmt.Sprintf("its connection thresholds are -x %d -y %d, the lab wants -x %d -y %d", have.UpperThreshold, have.LowerThreshold, want.UpperThreshold, want.LowerThreshold)
+	}
+	return s.fact(name, destText(want), destText(have), hint == "", hint, step)
+}
+
+// bootFacts: the rules come back after a reboot when they are saved and a
+// unit restores them.
+func (s *subject) bootFacts(o *Observed) []Fact {
+	rulesPath := ""
+	for _, st := range s.steps {
+		if st.Kind == catalog.KindIPVS {
+			rulesPath = st.RulesFile
+		}
+	}
+	got, ok := "missing", false
+	if o.Saved != nil {
+		saved, err := ipvs.ParseRules(*o.Saved)
+		switch {
+		case err != nil:
+			got = "unreadable: " + err.Error()
+		case len(ipvs.Diff(saved, s.st.IPVS)) > 0:
+			got = strings.Join(ipvs.Differences(saved, s.st.IPVS), "; ")
+		default:
+			got, ok = "as the lab", true
+		}
+	}
+	out := []Fact{s.fact("ipvs rules saved", rulesPath, got, ok,
+		fmt.Sprintf("the rules in %s are %s: ipvsadm rules live only in the kernel, and after a reboot the director comes back with what is saved; save them with ipvsadm-save -n > %s", rulesPath, got, rulesPath),
+		named("ipvs rules file"))}
+	var units []string
+	enabled := false
+	for _, u := range bootUnits {
+		units = append(units, u+" "+o.Enabled[u])
+		enabled = enabled || o.Enabled[u] == "enabled"
+	}
+	return append(out, s.fact("ipvs rules at boot", "a unit that restores them, enabled", strings.Join(units, ", "), enabled,
+		"no enabled unit restores the saved rules at boot: after a reboot the IPVS table is empty and the VIP balances nothing", named("ipvs at boot")))
+}

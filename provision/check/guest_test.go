@@ -1,0 +1,340 @@
+package check
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/netip"
+	"path"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/lvslab/lvslab/roles"
+	"github.com/lvslab/lvslab/roles/catalog"
+	"github.com/lvslab/lvslab/roles/ipvs"
+	"github.com/lvslab/lvslab/roles/ipvs/ipvstest"
+)
+
+// guest is a simulated node: its kernel's addresses, routes, sysctls and
+// IPVS table, its files and units. It answers the probe's commands in the
+// formats the real tools print (iproute2, ss, systemctl, curl, ipvsadm).
+type guest struct {
+	hostname  string
+	addrs     []Addr
+	up        map[string]bool
+	routes    []Route
+	sysctl    map[string]string
+	modules   []string
+	files     map[string]string
+	active    map[string]string
+	enabled   map[string]string
+	listening []uint16
+	docroot   string // where the web server serves index.html from
+	kernel    *ipvstest.Kernel
+	ran       []string
+}
+
+// configured is a guest as the handout leaves it: every step of st done.
+func configured(st *roles.NodeState, osFamily string) *guest {
+	g := &guest{hostname: st.Hostname, up: map[string]bool{"lo": true}, sysctl: map[string]string{}, files: map[string]string{},
+		active: map[string]string{}, enabled: map[string]string{}, kernel: ipvstest.New(nil), docroot: catalog.IndexFile}
+	g.files["/etc/os-release"] = map[string]string{catalog.Debian: "ID=debian\n", catalog.RHEL: "ID=\"rocky\"\nID_LIKE=\"rhel centos fedora\"\n"}[osFamily]
+	g.addrs = append(g.addrs, Addr{Device: "lo", Label: "lo", Prefix: netip.MustParsePrefix("127.0.0.1/8")})
+	for _, nic := range st.NICs {
+		if nic.Down {
+			g.up[nic.Name] = false
+			continue
+		}
+		g.up[nic.Name] = true
+		g.addrs = append(g.addrs, Addr{Device: nic.Name, Label: nic.Name, Prefix: nic.Address})
+	}
+	for _, a := range st.Aliases {
+		label := a.Label
+		if label == "" {
+			label = a.Device
+		}
+		g.up[a.Device] = true
+		g.addrs = append(g.addrs, Addr{Device: a.Device, Label: label, Prefix: a.Address})
+	}
+	if st.Gateway.IsValid() {
+		g.routes = []Route{{Via: st.Gateway, Device: st.GatewayNIC()}}
+	}
+	for _, s := range st.Sysctls {
+		g.sysctl[s.Key] = s.Value
+	}
+	g.modules = st.Modules
+	steps := catalog.Steps(st, osFamily)
+	for _, s := range steps {
+		if s.File != nil {
+			g.files[s.File.Path] = s.File.Content
+		}
+		if s.Kind == catalog.KindIPVS {
+			g.kernel = ipvstest.New(s.IPVS)
+		}
+	}
+	if st.Web != nil {
+		unit := webUnit(steps)
+		g.active[unit], g.enabled[unit] = "active", "enabled"
+		g.listening = st.Web.Ports
+	}
+	if st.IPVS != nil {
+		g.enabled[map[string]string{catalog.Debian: catalog.IPVSUnit, catalog.RHEL: "ipvsadm.service"}[osFamily]] = "enabled"
+	}
+	return g
+}
+
+// bare is a fresh clone: packages installed, nothing of the exercise.
+func bare(osFamily string) *guest {
+	g := &guest{hostname: "localhost", up: map[string]bool{"lo": true}, sysctl: map[string]string{}, files: map[string]string{},
+		active: map[string]string{}, enabled: map[string]string{}, kernel: ipvstest.New(nil), docroot: catalog.IndexFile}
+	g.files["/etc/os-release"] = "ID=debian\n"
+	g.addrs = []Addr{{Device: "lo", Label: "lo", Prefix: netip.MustParsePrefix("127.0.0.1/8")}}
+	g.files[catalog.IndexFile] = "<html>Apache2 Debian Default Page</html>\n"
+	for _, u := range []string{"apache2", "httpd"} {
+		g.active[u], g.enabled[u] = "active", "enabled"
+	}
+	g.listening = []uint16{80}
+	return g
+}
+
+// reboot keeps what is saved and loses what was only typed: live sysctls
+// come back from the sysctl files, the IPVS table from the rules file when
+// a unit restores it, units start when enabled.
+func (g *guest) reboot() {
+	g.sysctl = parseSysctlFiles(g.grep(strings.Fields(sysctlFiles)))
+	rules := ""
+	for path, content := range g.files {
+		if path == catalog.DebianRulesFile && g.enabled[catalog.IPVSUnit] == "enabled" ||
+			path == catalog.RHELRulesFile && g.enabled["ipvsadm.service"] == "enabled" {
+			rules = content
+		}
+	}
+	g.kernel = ipvstest.New(nil)
+	if rules != "" {
+		if _, err := g.kernel.Run(ipvs.Restore + " <<'EOF'\n" + rules + "EOF"); err != nil {
+			panic(err)
+		}
+	}
+	for u := range g.active {
+		g.active[u] = map[bool]string{true: "active", false: "inactive"}[g.enabled[u] == "enabled"]
+	}
+}
+
+func (g *guest) setAddr(dev string, p netip.Prefix) {
+	g.addrs = slices.DeleteFunc(g.addrs, func(a Addr) bool { return a.Prefix.Addr() == p.Addr() })
+	g.addrs = append(g.addrs, Addr{Device: dev, Label: dev, Prefix: p})
+}
+
+func (g *guest) Run(_ context.Context, script string) (string, error) {
+	g.ran = append(g.ran, script)
+	var b strings.Builder
+	for _, line := range strings.Split(strings.TrimSpace(script), "\n") {
+		out, err := g.answer(line)
+		if err != nil {
+			return b.String(), err
+		}
+		b.WriteString(out)
+	}
+	return b.String(), nil
+}
+
+// answer answers one line of the probe: a command, or "CMD || FALLBACK"
+// where CMD fails (a missing file, curl refused).
+func (g *guest) answer(line string) (string, error) {
+	cmd, fallback, _ := strings.Cut(line, " || ")
+	out, ok, err := g.command(cmd)
+	if !ok && fallback != "" {
+		out, _, err = g.command(fallback)
+	}
+	return out, err
+}
+
+func (g *guest) command(line string) (string, bool, error) {
+	out, err := g.command1(line)
+	if errors.Is(err, errFailed) {
+		return "", false, nil
+	}
+	return out, err == nil, err
+}
+
+var errFailed = errors.New("the command failed")
+
+func (g *guest) command1(line string) (string, error) {
+	f := strings.Fields(line)
+	switch {
+	case strings.HasPrefix(line, `printf '\n`):
+		return "\n" + strings.TrimSuffix(strings.TrimPrefix(line, `printf '\n`), `\n'`) + "\n", nil
+	case line == "cat /proc/sys/kernel/hostname":
+		return g.hostname + "\n", nil
+	case line == "ip -o -4 addr show":
+		var b strings.Builder
+		for i, a := range g.addrs {
+			brd := ""
+			scope := "global"
+			if a.Device == "lo" {
+				scope = "host"
+			} else if a.Prefix.Bits() < 31 {
+				brd = "brd " + lastAddr(a.Prefix).String() + " "
+			}
+			sec := ""
+			if slices.IndexFunc(g.addrs, func(o Addr) bool { return o.Device == a.Device }) < i {
+				sec = "secondary "
+			}
+			fmt.Fprintf(&b, "%d: %s    inet %s %sscope %s %s%s\\       valid_lft forever preferred_lft forever\n", g.index(a.Device), a.Device, a.Prefix, brd, scope, sec, a.Label)
+		}
+		return b.String(), nil
+	case line == "ip -o link show":
+		var b strings.Builder
+		for _, dev := range g.devices() {
+			flags := "BROADCAST,MULTICAST"
+			if dev == "lo" {
+				flags = "LOOPBACK"
+			}
+			if g.up[dev] {
+				flags += ",UP,LOWER_UP"
+			}
+			fmt.Fprintf(&b, "%d: %s: <%s> mtu 1500 qdisc fq_codel state UP mode DEFAULT group default qlen 1000\\    link/ether 52:54:00:12:34:56 brd ff:ff:ff:ff:ff:ff\n", g.index(dev), dev, flags)
+		}
+		return b.String(), nil
+	case line == "ip -4 route show default":
+		var b strings.Builder
+		for _, r := range g.routes {
+			fmt.Fprintf(&b, "default via %s dev %s proto static\n", r.Via, r.Device)
+		}
+		return b.String(), nil
+	case strings.HasPrefix(line, "for k in "):
+		var b strings.Builder
+		for _, k := range f[3:slices.Index(f, "do")] {
+			k = strings.TrimSuffix(k, ";")
+			fmt.Fprintf(&b, "%s=%s\n", k, g.sysctl[strings.ReplaceAll(k, "/", ".")])
+		}
+		return b.String(), nil
+	case strings.HasPrefix(line, "grep -sH . "):
+		return strings.Join(g.grep(f[3:]), "\n") + "\n", nil
+	case line == "cat /proc/modules":
+		var b strings.Builder
+		for _, m := range g.modules {
+			fmt.Fprintf(&b, "%s 32768 0 - Live 0x0000000000000000\n", m)
+		}
+		return b.String(), nil
+	case strings.HasPrefix(line, "for u in "):
+		var b strings.Builder
+		for _, u := range f[3:slices.Index(f, "do")] {
+			u = strings.TrimSuffix(u, ";")
+			a, e := g.active[u], g.enabled[u]
+			if a == "" {
+				a = "inactive"
+			}
+			if e == "" {
+				e = "missing"
+			}
+			fmt.Fprintf(&b, "%s %s %s\n", u, a, e)
+		}
+		return b.String(), nil
+	case line == "ss -Htln":
+		var b strings.Builder
+		fmt.Fprintf(&b, "LISTEN 0      128          0.0.0.0:22        0.0.0.0:*\n")
+		if g.active[g.webUnit()] == "active" {
+			for _, p := range g.listening {
+				fmt.Fprintf(&b, "LISTEN 0      511                *:%d              *:*\n", p)
+			}
+		}
+		return b.String(), nil
+	case strings.HasPrefix(line, "curl "):
+		var port uint16
+		fmt.Sscanf(f[4], "http://127.0.0.1:%d/", &port)
+		page, ok := g.files[g.docroot]
+		if g.active[g.webUnit()] != "active" || !slices.Contains(g.listening, port) || !ok {
+			return "", errFailed
+		}
+		return page, nil
+	case strings.HasPrefix(line, "cat '") || strings.HasPrefix(line, "cat /"):
+		p := strings.Trim(f[1], "'")
+		if c, ok := g.files[p]; ok {
+			return c, nil
+		}
+		return "", errFailed
+	case strings.HasPrefix(line, "if out=$("+ipvs.SaveCommand):
+		out, err := g.kernel.Run(ipvs.SaveCommand)
+		if err != nil {
+			return "", err
+		}
+		th, err := g.kernel.Run(ipvs.ThresholdsCommand)
+		return out + th, err
+	}
+	return "", fmt.Errorf("guest: unknown command %q", line)
+}
+
+func (g *guest) webUnit() string {
+	for u := range g.active {
+		if u == "apache2" || u == "httpd" || u == "nginx" {
+			return u
+		}
+	}
+	return ""
+}
+
+// grep is "grep -sH ." over the files the globs match, in glob order.
+func (g *guest) grep(globs []string) []string {
+	var out []string
+	for _, glob := range globs {
+		var paths []string
+		for p := range g.files {
+			if ok, _ := path.Match(glob, p); ok {
+				paths = append(paths, p)
+			}
+		}
+		sort.Strings(paths)
+		for _, p := range paths {
+			for _, l := range strings.Split(g.files[p], "\n") {
+				if l != "" {
+					out = append(out, p+":"+l)
+				}
+			}
+		}
+	}
+	return out
+}
+
+func (g *guest) devices() []string {
+	var out []string
+	for d := range g.up {
+		out = append(out, d)
+	}
+	sort.Slice(out, func(i, j int) bool { return g.index(out[i]) < g.index(out[j]) })
+	return out
+}
+
+func (g *guest) index(dev string) int {
+	switch dev {
+	case "lo":
+		return 1
+	case "tunl0":
+		return 9
+	}
+	var n int
+	fmt.Sscanf(dev, "eth%d", &n)
+	return n + 2
+}
+
+func lastAddr(p netip.Prefix) netip.Addr {
+	a := p.Masked().Addr().As4()
+	for i := p.Bits(); i < 32; i++ {
+		a[i/8] |= 1 << (7 - i%8)
+	}
+	return netip.AddrFrom4(a)
+}
+
+func (g *guest) ReadFile(_ context.Context, p string) ([]byte, bool, error) {
+	c, ok := g.files[p]
+	if !ok {
+		return nil, false, nil
+	}
+	return []byte(c), true, nil
+}
+
+func (g *guest) WriteFile(context.Context, string, []byte, fs.FileMode) error {
+	return fmt.Errorf("guest: check must not write")
+}
