@@ -11,6 +11,8 @@ import (
 	"sync"
 
 	"libvirt.org/go/libvirt"
+
+	"github.com/lvslab/lvslab/provision/console"
 )
 
 // Selector says which labs "down" removes: one lab by name, or All.
@@ -196,7 +198,7 @@ type libvirtObject interface{ Free() error }
 // withFound looks an object up with find, runs fn on it and frees it. A
 // missing object is no error: fn does not run.
 func withFound[T libvirtObject](what string, find func() (T, error), fn func(T) error) error {
-	obj, err := find()
+	obj, err := console.Call("look up "+what, find)
 	if isNotFound(err) {
 		return nil
 	}
@@ -210,10 +212,10 @@ func withFound[T libvirtObject](what string, find func() (T, error), fn func(T) 
 // stopAndUndefine stops an object (one that does not run is fine) and
 // undefines it (one already gone is fine).
 func stopAndUndefine(what string, stop, undefine func() error) error {
-	if err := stop(); err != nil && !notRunning(err) && !isNotFound(err) {
+	if err := console.Libvirt("stop "+what, stop); err != nil && !notRunning(err) && !isNotFound(err) {
 		return fmt.Errorf("stop %s: %w", what, err)
 	}
-	if err := undefine(); err != nil && !isNotFound(err) {
+	if err := console.Libvirt("undefine "+what, undefine); err != nil && !isNotFound(err) {
 		return fmt.Errorf("undefine %s: %w", what, err)
 	}
 	return nil
@@ -282,7 +284,7 @@ func deleteVolumePath(conn *libvirt.Connect, path string) error {
 
 func deleteVol(what string) func(*libvirt.StorageVol) error {
 	return func(v *libvirt.StorageVol) error {
-		if err := v.Delete(0); err != nil && !isNotFound(err) {
+		if err := console.Libvirt("delete volume "+what, func() error { return v.Delete(0) }); err != nil && !isNotFound(err) {
 			return fmt.Errorf("delete volume %s: %w", what, err)
 		}
 		return nil

@@ -10,6 +10,7 @@ import (
 	"libvirt.org/go/libvirt"
 	"libvirt.org/go/libvirtxml"
 
+	"github.com/lvslab/lvslab/provision/console"
 	"github.com/lvslab/lvslab/provision/image"
 	"github.com/lvslab/lvslab/topology"
 )
@@ -64,14 +65,18 @@ func (r *run) syncDHCPHosts(n *libvirt.Network, def *libvirtxml.Network, nw *top
 	for _, h := range have {
 		present[key(h)] = true
 		if !wanted[key(h)] {
-			if err := n.Update(libvirt.NETWORK_UPDATE_COMMAND_DELETE, libvirt.NETWORK_SECTION_IP_DHCP_HOST, -1, entry(h), flags); err != nil {
+			if err := console.Libvirt("network: delete DHCP host "+entry(h), func() error {
+				return n.Update(libvirt.NETWORK_UPDATE_COMMAND_DELETE, libvirt.NETWORK_SECTION_IP_DHCP_HOST, -1, entry(h), flags)
+			}); err != nil {
 				return err
 			}
 		}
 	}
 	for _, h := range want {
 		if !present[key(h)] {
-			if err := n.Update(libvirt.NETWORK_UPDATE_COMMAND_ADD_LAST, libvirt.NETWORK_SECTION_IP_DHCP_HOST, -1, entry(h), flags); err != nil {
+			if err := console.Libvirt("network: add DHCP host "+entry(h), func() error {
+				return n.Update(libvirt.NETWORK_UPDATE_COMMAND_ADD_LAST, libvirt.NETWORK_SECTION_IP_DHCP_HOST, -1, entry(h), flags)
+			}); err != nil {
 				return err
 			}
 		}

@@ -5,9 +5,12 @@ import (
 	"net"
 	"sort"
 	"strings"
+	"time"
 
 	"libvirt.org/go/libvirt"
 	"libvirt.org/go/libvirtxml"
+
+	"github.com/lvslab/lvslab/provision/console"
 )
 
 // DomainInfo is one lab VM found in libvirt by its tag.
@@ -139,7 +142,9 @@ func DiscoverLab(conn *libvirt.Connect, pool, lab string) (*Inventory, error) {
 }
 
 func listDomains(conn *libvirt.Connect) ([]DomainInfo, error) {
+	start := time.Now()
 	doms, err := conn.ListAllDomains(0)
+	console.Trace("libvirt", "list domains", start, fmt.Sprintf("%d domains", len(doms)), err)
 	if err != nil {
 		return nil, fmt.Errorf("list domains: %w", err)
 	}
@@ -215,7 +220,9 @@ func listNetworks(conn *libvirt.Connect) ([]NetworkInfo, error) {
 
 // listAllNetworks lists every network of the connection, tagged or not.
 func listAllNetworks(conn *libvirt.Connect) ([]NetworkInfo, error) {
+	start := time.Now()
 	nets, err := conn.ListAllNetworks(0)
+	console.Trace("libvirt", "list networks", start, fmt.Sprintf("%d networks", len(nets)), err)
 	if err != nil {
 		return nil, fmt.Errorf("list networks: %w", err)
 	}
@@ -285,12 +292,14 @@ func listVolumes(conn *libvirt.Connect, poolName string) ([]VolumeInfo, error) {
 	}
 	defer pool.Free()
 	if active, err := pool.IsActive(); err == nil && !active {
-		if err := pool.Create(0); err != nil {
+		if err := console.Libvirt("start storage pool "+poolName, func() error { return pool.Create(0) }); err != nil {
 			return nil, fmt.Errorf("start storage pool %s to list its volumes: %w", poolName, err)
 		}
 	}
 	_ = pool.Refresh(0) // files removed behind libvirt's back
+	start := time.Now()
 	vols, err := pool.ListAllStorageVolumes(0)
+	console.Trace("libvirt", "list volumes of pool "+poolName, start, fmt.Sprintf("%d volumes", len(vols)), err)
 	if err != nil {
 		return nil, fmt.Errorf("list volumes of pool %s: %w", poolName, err)
 	}

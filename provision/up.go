@@ -16,6 +16,7 @@ import (
 	"golang.org/x/crypto/ssh"
 	"libvirt.org/go/libvirt"
 
+	"github.com/lvslab/lvslab/provision/console"
 	"github.com/lvslab/lvslab/provision/image"
 	"github.com/lvslab/lvslab/provision/sshx"
 	"github.com/lvslab/lvslab/roles"
@@ -358,7 +359,7 @@ func (ensurePool) run(r *run) error {
 			return err
 		}
 		if !active {
-			if err := pool.Create(0); err != nil {
+			if err := console.Libvirt("start storage pool "+r.opts.Pool, func() error { return pool.Create(0) }); err != nil {
 				return fmt.Errorf("start storage pool %s: %w", r.opts.Pool, err)
 			}
 		}
@@ -372,7 +373,7 @@ func (ensurePool) run(r *run) error {
 	if err != nil {
 		return err
 	}
-	pool, err = r.conn.StoragePoolDefineXML(x, 0)
+	pool, err = console.Call("define storage pool "+r.opts.Pool, func() (*libvirt.StoragePool, error) { return r.conn.StoragePoolDefineXML(x, 0) })
 	if err != nil {
 		if again, lerr := r.conn.LookupStoragePoolByName(r.opts.Pool); lerr == nil {
 			again.Free() // another "up" made it meanwhile: share it
@@ -383,13 +384,13 @@ func (ensurePool) run(r *run) error {
 	defer pool.Free()
 	name := r.opts.Pool
 	r.made("pool "+name, func() error { return removePool(r.conn, name) })
-	if err := pool.Build(0); err != nil {
+	if err := console.Libvirt("build storage pool "+name, func() error { return pool.Build(0) }); err != nil {
 		return fmt.Errorf("make the folder %s of storage pool %s: %w", r.opts.PoolDir, name, err)
 	}
-	if err := pool.Create(0); err != nil {
+	if err := console.Libvirt("start storage pool "+name, func() error { return pool.Create(0) }); err != nil {
 		return fmt.Errorf("start storage pool %s: %w", name, err)
 	}
-	if err := pool.SetAutostart(true); err != nil {
+	if err := console.Libvirt("storage pool "+name+": autostart on", func() error { return pool.SetAutostart(true) }); err != nil {
 		return fmt.Errorf("storage pool %s: autostart: %w", name, err)
 	}
 	return nil
@@ -515,7 +516,7 @@ func (ensureVolumes) run(r *run) error {
 		if err != nil {
 			return err
 		}
-		vol, err := pool.StorageVolCreateXML(x, 0)
+		vol, err := console.Call("create volume "+name, func() (*libvirt.StorageVol, error) { return pool.StorageVolCreateXML(x, 0) })
 		if err != nil {
 			return fmt.Errorf("create disk %s (linked clone of %s) in pool %s: %w", name, r.img.Disk, r.opts.Pool, err)
 		}
@@ -584,14 +585,14 @@ func (ensureSeeds) run(r *run) error {
 		if err != nil {
 			return err
 		}
-		vol, err := pool.StorageVolCreateXML(x, 0)
+		vol, err := console.Call("create volume "+name, func() (*libvirt.StorageVol, error) { return pool.StorageVolCreateXML(x, 0) })
 		if err != nil {
 			return fmt.Errorf("create seed volume %s in pool %s: %w", name, r.opts.Pool, err)
 		}
 		r.made("volume "+name, func() error { return deleteVolume(r.conn, r.opts.Pool, name) })
 		n.seed, err = vol.GetPath()
 		if err == nil {
-			err = r.opts.uploadSeed(r.conn, vol, iso)
+			err = console.Libvirt(fmt.Sprintf("upload %d bytes to volume %s", len(iso), name), func() error { return r.opts.uploadSeed(r.conn, vol, iso) })
 		}
 		vol.Free()
 		if err != nil {
@@ -655,7 +656,7 @@ func (defineDomains) run(r *run) error {
 		if err != nil {
 			return err
 		}
-		d, err := r.conn.DomainDefineXML(x)
+		d, err := console.Call("define domain "+n.domain, func() (*libvirt.Domain, error) { return r.conn.DomainDefineXML(x) })
 		if err != nil {
 			return fmt.Errorf("define domain %s: %w", n.domain, err)
 		}
@@ -684,7 +685,9 @@ func setTag(conn *libvirt.Connect, domain string, tag Tag) error {
 	if active, err := d.IsActive(); err == nil && active {
 		flags |= libvirt.DOMAIN_AFFECT_LIVE
 	}
-	if err := d.SetMetadata(libvirt.DOMAIN_METADATA_ELEMENT, tag.marshalBare(), metadataPrefix, Namespace, flags); err != nil {
+	if err := console.Libvirt("domain "+domain+": set lvslab tag", func() error {
+		return d.SetMetadata(libvirt.DOMAIN_METADATA_ELEMENT, tag.marshalBare(), metadataPrefix, Namespace, flags)
+	}); err != nil {
 		return fmt.Errorf("domain %s: update lvslab tag: %w", domain, err)
 	}
 	return nil
@@ -728,11 +731,11 @@ func startDomain(conn *libvirt.Connect, n *nodeRun) error {
 	case libvirt.DOMAIN_RUNNING, libvirt.DOMAIN_BLOCKED:
 		return nil
 	case libvirt.DOMAIN_PAUSED:
-		err = d.Resume()
+		err = console.Libvirt("resume domain "+n.domain, d.Resume)
 	case libvirt.DOMAIN_PMSUSPENDED:
-		err = d.PMWakeup(0)
+		err = console.Libvirt("wake domain "+n.domain, func() error { return d.PMWakeup(0) })
 	default:
-		err = d.Create()
+		err = console.Libvirt("start domain "+n.domain, d.Create)
 	}
 	if err != nil {
 		return fmt.Errorf("start domain %s (node %s): %w; its serial console log is %s", n.domain, n.node.Name, err, n.consoleLog)

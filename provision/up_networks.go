@@ -6,6 +6,7 @@ import (
 
 	"libvirt.org/go/libvirt"
 
+	"github.com/lvslab/lvslab/provision/console"
 	"github.com/lvslab/lvslab/topology"
 )
 
@@ -119,16 +120,16 @@ func describeHost(nw *topology.Network) string {
 
 // defineNetwork defines, notes for the undo, and starts a network.
 func (r *run) defineNetwork(name, x, what string) error {
-	n, err := r.conn.NetworkDefineXML(x)
+	n, err := console.Call("define network "+name, func() (*libvirt.Network, error) { return r.conn.NetworkDefineXML(x) })
 	if err != nil {
 		return fmt.Errorf("define %s: %w", what, err)
 	}
 	defer n.Free()
 	r.made("network "+name, func() error { return removeNetwork(r.conn, name) })
-	if err := n.SetAutostart(false); err != nil {
+	if err := console.Libvirt("network "+name+": autostart off", func() error { return n.SetAutostart(false) }); err != nil {
 		return fmt.Errorf("network %s: %w", name, err)
 	}
-	if err := n.Create(); err != nil {
+	if err := console.Libvirt("start network "+name, n.Create); err != nil {
 		return fmt.Errorf("start %s: %w", what, err)
 	}
 	return nil
@@ -138,7 +139,7 @@ func startNetwork(n *libvirt.Network, name string, active bool) error {
 	if active {
 		return nil
 	}
-	if err := n.Create(); err != nil {
+	if err := console.Libvirt("start network "+name, n.Create); err != nil {
 		return fmt.Errorf("start network %s: %w", name, err)
 	}
 	return nil

@@ -15,6 +15,7 @@ import (
 
 	"github.com/lvslab/lvslab/labs"
 	"github.com/lvslab/lvslab/provision"
+	"github.com/lvslab/lvslab/provision/console"
 )
 
 // issue 14: an unknown command is exit code 2, names the nearest command.
@@ -347,5 +348,19 @@ func TestQuietDown(t *testing.T) {
 	code, out, stderr := lvslab(t, "down", "--connect", "test:///default", "tedu", "--quiet")
 	if code != 0 || !strings.HasPrefix(out, "lab tedu removed (") || strings.Count(out, "\n") != 1 || strings.Contains(out, "removed domain") {
 		t.Errorf("down --quiet: exit %d, stdout %q, stderr %q", code, out, stderr)
+	}
+}
+
+// --debug, after the command too, turns the trace on for that run only.
+func TestDebugFlagTracesLibvirt(t *testing.T) {
+	t.Setenv(provision.EnvHome, t.TempDir())
+	code, _, stderr := lvslab(t, "status", "--connect", "test:///default", "--debug")
+	defer console.SetDebug(nil)
+	if code != 0 || !regexp.MustCompile(`(?m)^debug: libvirt: connect test:///default \(.*\)$`).MatchString(stderr) ||
+		!strings.Contains(stderr, "debug: libvirt: list domains (") {
+		t.Errorf("status --debug: exit %d, stderr:\n%s", code, stderr)
+	}
+	if _, _, stderr := lvslab(t, "status", "--connect", "test:///default"); strings.Contains(stderr, "debug:") {
+		t.Errorf("without --debug: %s", stderr)
 	}
 }

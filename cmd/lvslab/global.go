@@ -24,6 +24,7 @@ func applyGlobalFlags(c *cli.Context) error {
 	if c.Bool("debug") && c.Bool("quiet") {
 		return cli.Exit("--debug and --quiet contradict each other: give one", 2)
 	}
+	console.SetDebug(nil)
 	if c.Bool("debug") {
 		console.SetDebug(c.App.ErrWriter)
 	}

@@ -61,3 +61,12 @@ func Libvirt(call string, fn func() error) error {
 	Trace("libvirt", call, start, "", err)
 	return err
 }
+
+// Call is Libvirt for a call that returns an object:
+// "n, err := console.Call("NetworkDefineXML "+name, func() (*libvirt.Network, error) { ... })".
+func Call[T any](call string, fn func() (T, error)) (T, error) {
+	start := time.Now()
+	v, err := fn()
+	Trace("libvirt", call, start, "", err)
+	return v, err
+}
