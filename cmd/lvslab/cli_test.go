@@ -364,3 +364,37 @@ func TestDebugFlagTracesLibvirt(t *testing.T) {
 		t.Errorf("without --debug: %s", stderr)
 	}
 }
+
+// One flag name everywhere: every command whose output can be JSON takes
+// it as -o/--output, and no other format flag is visible.
+func TestOneOutputFlagEverywhere(t *testing.T) {
+	for _, l := range leaves(nil, newApp().Commands) {
+		var output cli.Flag
+		for _, f := range l.cmd.Flags {
+			names := f.Names()
+			if slices.Contains(names, "output") {
+				output = f
+			}
+			if vf, ok := f.(cli.VisibleFlag); ok && vf.IsVisible() && slices.Contains(names, "format") {
+				t.Errorf("%s shows a --format flag: it is -o/--output", strings.Join(l.path, " "))
+			}
+		}
+		if output == nil {
+			continue
+		}
+		if !slices.Contains(output.Names(), "o") || !strings.Contains(output.(*cli.StringFlag).Usage, "json") && l.cmd.Name != "graph" {
+			t.Errorf("%s: %v", strings.Join(l.path, " "), output.Names())
+		}
+	}
+	for _, want := range []string{"labs", "validate", "ls", "status", "check", "verify", "up"} {
+		found := false
+		for _, l := range leaves(nil, newApp().Commands) {
+			if l.cmd.Name == want {
+				found = lookupFlag(l.cmd.Flags, "-o") != nil
+			}
+		}
+		if !found {
+			t.Errorf("%s has no -o", want)
+		}
+	}
+}

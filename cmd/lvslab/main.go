@@ -69,8 +69,8 @@ Typical session:
    lvslab up tedu-dr                # switch the same VMs to DR in place
    lvslab down tedu                 # remove everything of the lab
 
-Every command that lists or reports takes -o json (labs, image ls, status,
-verify, ...). --debug traces each libvirt call and SSH command with its
+Every command that lists or reports takes -o json (labs, validate, image ls,
+up --dry-run, ls, status, check, verify, drill). --debug traces each libvirt call and SSH command with its
 duration and output on stderr; --quiet keeps only results and errors.
 Shell completion: "lvslab completion bash|zsh|fish"; the manual: "man lvslab".
 
