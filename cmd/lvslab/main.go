@@ -70,8 +70,9 @@ Typical session:
    lvslab down tedu                 # remove everything of the lab
 
 Every command that lists or reports takes -o json (labs, validate, image ls,
-up --dry-run, ls, status, check, verify, drill). --debug traces each libvirt call and SSH command with its
-duration and output on stderr; --quiet keeps only results and errors.
+up --dry-run, ls, status, check, verify, drill). --debug traces each libvirt
+call and SSH command with its duration and output on stderr; --quiet keeps
+only results and errors.
 Shell completion: "lvslab completion bash|zsh|fish"; the manual: "man lvslab".
 
 Exit codes: 0 success, 1 the lab or a verdict is wrong, 2 lvslab could not run
