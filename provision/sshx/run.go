@@ -62,13 +62,8 @@ func (c *Client) exec(ctx context.Context, cmd, shown string) (string, error) {
 		return "", fail(err)
 	}
 
-	waited := make(chan error, 1)
-	go func() { waited <- session.Wait() }()
-	select {
-	case err = <-waited:
-	case <-ctx.Done():
-		c.stop(session, conn, waited)
-		return "", out.fill(fail(ctx.Err()))
+	if err = c.await(ctx, session, conn); err != nil && err == ctx.Err() {
+		return "", out.fill(fail(err))
 	}
 
 	var exit *ssh.ExitError
@@ -83,6 +78,20 @@ func (c *Client) exec(ctx context.Context, cmd, shown string) (string, error) {
 		// No exit status: the connection broke under the command.
 		c.drop(conn)
 		return out.stdout.String(), out.fill(fail(err))
+	}
+}
+
+// await waits for the session's command; when ctx ends first it stops the
+// command and returns ctx.Err().
+func (c *Client) await(ctx context.Context, session *ssh.Session, conn *ssh.Client) error {
+	waited := make(chan error, 1)
+	go func() { waited <- session.Wait() }()
+	select {
+	case err := <-waited:
+		return err
+	case <-ctx.Done():
+		c.stop(session, conn, waited)
+		return ctx.Err()
 	}
 }
 

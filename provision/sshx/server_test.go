@@ -154,15 +154,17 @@ func (s *testServer) session(ch ssh.Channel, reqs <-chan *ssh.Request) {
 	defer proc.kill()
 	for req := range reqs {
 		switch req.Type {
-		case "exec":
+		case "exec", "shell":
 			var payload struct{ Command string }
-			if ssh.Unmarshal(req.Payload, &payload) != nil {
+			if req.Type == "shell" {
+				payload.Command = "exec sh" // a login shell reading the session's stdin
+			} else if ssh.Unmarshal(req.Payload, &payload) != nil {
 				req.Reply(false, nil)
 				continue
 			}
 			req.Reply(true, nil)
 			go func() {
-				status := proc.run(payload.Command, ch, ch.Stderr())
+				status := proc.run(payload.Command, ch, ch, ch.Stderr())
 				ch.SendRequest("exit-status", false, ssh.Marshal(struct{ Status uint32 }{status}))
 				ch.Close()
 			}()
@@ -197,9 +199,9 @@ type processGroup struct {
 	pid int
 }
 
-func (p *processGroup) run(command string, stdout, stderr io.Writer) uint32 {
+func (p *processGroup) run(command string, stdin io.Reader, stdout, stderr io.Writer) uint32 {
 	cmd := exec.Command("sh", "-c", command)
-	cmd.Stdout, cmd.Stderr = stdout, stderr
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, stdout, stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		return 127

@@ -1,0 +1,136 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/lvslab/lvslab/provision/sshx"
+)
+
+func execCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "exec",
+		Usage:     "run a command on several nodes at once, each line of output prefixed by its node",
+		ArgsUsage: "-- CMD...",
+		Description: `Runs CMD on every node named by --node (repeatable), or on all of the lab's
+nodes with --all, at the same time, over the management network. Each line
+of output is prefixed with its node's name; stderr goes to stderr.
+
+Exit codes: 0 CMD succeeded everywhere, 1 it failed on a node (each failure
+is named on stderr), 2 a node could not be reached.
+
+Examples:
+   lvslab exec --all -- hostname
+   lvslab exec --node web1 --node web2 --lab tedu-dr -- ip -4 addr show lo
+   lvslab exec --all -- 'sysctl net.ipv4.ip_forward'`,
+		Flags: []cli.Flag{connectFlag(), labFlag(),
+			&cli.StringSliceFlag{Name: "node", Aliases: []string{"n"}, Usage: "run on this `NODE` (repeatable)"},
+			&cli.BoolFlag{Name: "all", Aliases: []string{"a"}, Usage: "run on every node of the lab"},
+		},
+		Action: func(c *cli.Context) error {
+			cmd := commandWords(c.Args().Slice())
+			nodes := c.StringSlice("node")
+			switch {
+			case len(cmd) == 0:
+				return cli.Exit("lvslab exec: no command: lvslab exec --all -- CMD...", 2)
+			case len(nodes) == 0 && !c.Bool("all"):
+				return cli.Exit("lvslab exec: on which nodes? --node NODE (repeatable) or --all", 2)
+			case len(nodes) > 0 && c.Bool("all"):
+				return cli.Exit("lvslab exec: --node and --all exclude each other", 2)
+			}
+			r, done, err := openLab(c)
+			if err != nil {
+				return err
+			}
+			defer done()
+			if c.Bool("all") {
+				nodes = r.nodes
+			}
+			for _, n := range nodes {
+				if !slices.Contains(r.nodes, n) {
+					return cli.Exit(fmt.Sprintf("no node %q in lab %s (nodes: %s)", n, r.lab.Name, strings.Join(r.nodes, ", ")), 2)
+				}
+			}
+			width := 0
+			for _, n := range nodes {
+				width = max(width, len(n))
+			}
+			var mu sync.Mutex
+			codes := make([]int, len(nodes))
+			errs := make([]error, len(nodes))
+			var wg sync.WaitGroup
+			for i, n := range nodes {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					prefix := fmt.Sprintf("%-*s | ", width, n)
+					out := &prefixed{mu: &mu, w: c.App.Writer, prefix: prefix}
+					errw := &prefixed{mu: &mu, w: c.App.ErrWriter, prefix: prefix}
+					defer out.Flush()
+					defer errw.Flush()
+					x, err := r.acc.Dial(r.ctx, n)
+					if err != nil {
+						errs[i] = err
+						return
+					}
+					codes[i], errs[i] = x.Stream(r.ctx, strings.Join(cmd, " "), sshx.Session{Stdout: out, Stderr: errw})
+				}()
+			}
+			wg.Wait()
+			code := 0
+			for i, n := range nodes {
+				switch {
+				case errs[i] != nil:
+					fmt.Fprintf(c.App.ErrWriter, "lvslab exec: %s: %v\n", n, errs[i])
+					code = 2
+				case codes[i] != 0:
+					fmt.Fprintf(c.App.ErrWriter, "lvslab exec: %s: exit status %d\n", n, codes[i])
+					code = max(code, 1)
+				}
+			}
+			if code != 0 {
+				return cli.Exit("", code)
+			}
+			return nil
+		},
+	}
+}
+
+// prefixed writes whole lines, each prefixed, under a lock shared by the
+// nodes; Flush ends a last line that has no newline.
+type prefixed struct {
+	mu     *sync.Mutex
+	w      io.Writer
+	prefix string
+	buf    bytes.Buffer
+}
+
+func (p *prefixed) Write(b []byte) (int, error) {
+	p.buf.Write(b)
+	for {
+		i := bytes.IndexByte(p.buf.Bytes(), '\n')
+		if i < 0 {
+			return len(b), nil
+		}
+		line := p.buf.Next(i + 1)
+		p.mu.Lock()
+		_, err := fmt.Fprintf(p.w, "%s%s", p.prefix, line)
+		p.mu.Unlock()
+		if err != nil {
+			return len(b), err
+		}
+	}
+}
+
+// Flush writes what is left as a line.
+func (p *prefixed) Flush() {
+	if p.buf.Len() > 0 {
+		p.Write([]byte("\n"))
+	}
+}

@@ -1,0 +1,104 @@
+package provision
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"golang.org/x/term"
+	"libvirt.org/go/libvirt"
+)
+
+// ConsoleEscape ends "lvslab console", as Ctrl-] ends virsh console.
+const ConsoleEscape = 0x1d
+
+// Console attaches in and out to node's serial console through libvirt's
+// stream (what virsh console does), in raw mode when in is a terminal,
+// until ConsoleEscape is typed, the VM stops or ctx ends. The console is
+// where a student goes when a change of address cut SSH off.
+func (a *Access) Console(ctx context.Context, node string, in *os.File, out io.Writer) error {
+	d, ok := a.tags[node]
+	if !ok {
+		return fmt.Errorf("lab %s has no VM for node %s (\"lvslab status %s\")", a.lab, node, a.lab)
+	}
+	if d.State != "running" {
+		return fmt.Errorf("the VM of %s is %s: start it with \"lvslab up\"", node, d.State)
+	}
+	dom, err := a.conn.LookupDomainByName(d.Name)
+	if err != nil {
+		return fmt.Errorf("find the VM of %s: %w", node, err)
+	}
+	defer dom.Free()
+	stream, err := a.conn.NewStream(0)
+	if err != nil {
+		return err
+	}
+	defer stream.Free()
+	// FORCE takes the console over from another client (a stale session).
+	if err := dom.OpenConsole("", stream, libvirt.DOMAIN_CONSOLE_FORCE); err != nil {
+		return fmt.Errorf("open the serial console of %s: %w", node, err)
+	}
+	if term.IsTerminal(int(in.Fd())) {
+		old, err := term.MakeRaw(int(in.Fd()))
+		if err != nil {
+			return err
+		}
+		defer term.Restore(int(in.Fd()), old)
+	}
+	fmt.Fprintf(out, "connected to the console of %s (escape character is ^])\r\n", node)
+	done := make(chan error, 2)
+	go func() { done <- copyUntilEscape(streamWriter{stream}, in) }()
+	go func() {
+		_, err := io.Copy(out, streamReader{stream})
+		done <- err
+	}()
+	select {
+	case err = <-done:
+	case <-ctx.Done():
+		err = ctx.Err()
+	}
+	stream.Abort()
+	return err
+}
+
+// copyUntilEscape copies src to dst until src ends or holds ConsoleEscape
+// (which is not sent): nil then.
+func copyUntilEscape(dst io.Writer, src io.Reader) error {
+	buf := make([]byte, 1024)
+	for {
+		n, err := src.Read(buf)
+		chunk := buf[:n]
+		i := bytes.IndexByte(chunk, ConsoleEscape)
+		if i >= 0 {
+			chunk = chunk[:i]
+		}
+		if len(chunk) > 0 {
+			if _, werr := dst.Write(chunk); werr != nil {
+				return werr
+			}
+		}
+		if i >= 0 || errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+type streamWriter struct{ s *libvirt.Stream }
+
+func (w streamWriter) Write(p []byte) (int, error) { return w.s.Send(p) }
+
+type streamReader struct{ s *libvirt.Stream }
+
+func (r streamReader) Read(p []byte) (int, error) {
+	n, err := r.s.Recv(p)
+	if err == nil && n == 0 {
+		return 0, io.EOF
+	}
+	return n, err
+}
