@@ -19,6 +19,7 @@ func commands() []*cli.Command {
 		execCommand(),
 		consoleCommand(),
 		drillCommand(),
+		ipvsCommand(),
 		downCommand(),
 		sandboxCommand(),
 		completionCommand(),

@@ -139,12 +139,22 @@ type reading struct {
 }
 
 func openReading(c *cli.Context) (*reading, func(), error) {
-	if c.NArg() > 1 {
-		return nil, nil, cli.Exit("expected at most one LAB argument, got "+c.Args().Get(1)+" too", 2)
-	}
 	opts, format, err := verifyOptions(c)
 	if err != nil {
 		return nil, nil, err
+	}
+	r, done, err := openLab(c)
+	if err != nil {
+		return nil, nil, err
+	}
+	r.opts, r.format = opts, format
+	return r, done, nil
+}
+
+// openLab opens the running lab the one optional LAB argument names.
+func openLab(c *cli.Context) (*reading, func(), error) {
+	if c.NArg() > 1 {
+		return nil, nil, cli.Exit("expected at most one LAB argument, got "+c.Args().Get(1)+" too", 2)
 	}
 	ctx, stop := commandContext(c)
 	lab, acc, closeAll, err := labAccess(c, c.Args().First())
@@ -152,5 +162,5 @@ func openReading(c *cli.Context) (*reading, func(), error) {
 		stop()
 		return nil, nil, err
 	}
-	return &reading{lab: lab, ctx: ctx, acc: acc, opts: opts, format: format}, func() { closeAll(); stop() }, nil
+	return &reading{lab: lab, ctx: ctx, acc: acc}, func() { closeAll(); stop() }, nil
 }

@@ -341,6 +341,7 @@ func TestE2EInner(t *testing.T) {
 		e.must("drill", "heal", "web1", "--lab", "tedu-dr", "--as", "a")
 		e.must("drill", "restore", "web1", "--lab", "tedu-dr", "--as", "a")
 	})
+	natDRNAT(e, a)
 	e.phase("down both copies", func() {
 		e.must("down", "a")
 		e.must("down", "b")
@@ -362,6 +363,59 @@ func TestE2EInner(t *testing.T) {
 			if strings.HasPrefix(line, "vnet") || strings.HasPrefix(line, "lv") {
 				t.Errorf("a tap or bridge remains: %s", line)
 			}
+		}
+	})
+}
+
+// natDRNAT completes the in-place switch of copy a (now DR, from NAT):
+// nothing of NAT is left on its director, then back to NAT nothing of DR is
+// left on its real servers, a second up finds every node as a fresh NAT lab
+// is, and rr verifies again.
+func natDRNAT(e *e2e, a copyNodes) {
+	t := e.t
+	expect := func(node, command, want string) {
+		t.Helper()
+		if out, ok := a.sh(node, command); !ok || strings.TrimSpace(out) != want {
+			t.Errorf("copy a %s: %s: %q (ok %v), want %q", node, command, strings.TrimSpace(out), ok, want)
+		}
+	}
+	e.phase("a as DR: no NAT left on lvs1", func() {
+		expect("lvs1", "sysctl -n net.ipv4.ip_forward net.ipv4.conf.all.send_redirects", "0\n1")
+	})
+	e.phase("switch copy a DR -> NAT in place", func() {
+		out := e.must("up", "tedu-nat", "--as", "a")
+		fmt.Printf("FIGURE DR -> NAT switch configure: %.1fs\n", stepSeconds(out, "configure"))
+	})
+	e.phase("a as NAT: no DR left, as a fresh lab", func() {
+		expect("lvs1", "sysctl -n net.ipv4.ip_forward", "1")
+		for _, web := range []string{"web1", "web2"} {
+			expect(web, "ip -4 -o addr show dev lo scope global; ls /etc/systemd/network/ | grep -c -- -lo.network; true", "0")
+			expect(web, "sysctl -n net.ipv4.conf.all.arp_ignore net.ipv4.conf.lo.arp_announce", "0\n0")
+		}
+		if out := e.must("up", "tedu-nat", "--as", "a"); strings.Count(out, "unchanged") < 4 {
+			t.Errorf("after DR -> NAT a second up should find every node unchanged:\n%s", out)
+		}
+		if got := e.verify("a", 0).Services[0].Counts; got["web1"] != 6 || got["web2"] != 6 {
+			t.Errorf("copy a back to NAT: rr over 12 requests: want 6/6, got %v", got)
+		}
+	})
+	e.phase("a: ipvs stats, zero, save-restore", func() {
+		var ob struct {
+			Services []struct {
+				Stats struct{ Connections int } `json:"stats"`
+			} `json:"services"`
+		}
+		for _, view := range []struct {
+			name string
+			some bool
+		}{{"stats", true}, {"zero", false}} {
+			out := e.must("ipvs", view.name, "a", "-o", "json")
+			if err := json.Unmarshal([]byte(out), &ob); err != nil || len(ob.Services) != 1 || (ob.Services[0].Stats.Connections > 0) != view.some {
+				t.Errorf("ipvs %s: want connections counted %v: %v %+v", view.name, view.some, err, ob)
+			}
+		}
+		if out := e.must("ipvs", "save-restore", "a"); strings.Count(out, "PASS  lvs1# ") != 3 {
+			t.Errorf("save-restore: three steps should pass:\n%s", out)
 		}
 	})
 }

@@ -21,6 +21,8 @@ const (
 	ConnectionsCommand = "ipvsadm -Lnc"
 	// ClearCommand empties the table.
 	ClearCommand = "ipvsadm -C"
+	// ZeroCommand zeroes every counter of the table.
+	ZeroCommand = "ipvsadm -Z"
 )
 
 // Restore loads rules (ipvsadm-save form) from its standard input.

@@ -83,6 +83,14 @@ func (k *Kernel) run1(cmd string) (string, error) {
 		return k.listing(f[2:])
 	case k.Frozen:
 		return "", nil
+	case cmd == ipvs.ZeroCommand:
+		for i := range k.Services {
+			k.Services[i].Stats = ipvs.Stats{}
+			for j := range k.Services[i].Destinations {
+				k.Services[i].Destinations[j].Stats = ipvs.Stats{}
+			}
+		}
+		return "", nil
 	case strings.HasPrefix(cmd, ipvs.RestoreFrom("")):
 		path := strings.TrimPrefix(cmd, ipvs.RestoreFrom(""))
 		var data []byte

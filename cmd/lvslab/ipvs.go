@@ -1,0 +1,101 @@
+package main
+
+import (
+	"encoding/json"
+	"io"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/lvslab/lvslab/provision/verify"
+)
+
+func ipvsCommand() *cli.Command {
+	view := func(name, usage string) *cli.Command {
+		return &cli.Command{
+			Name:      name,
+			Usage:     usage,
+			ArgsUsage: labArgUsage,
+			Flags:     append([]cli.Flag{connectFlag(), asFlag("look at")}, outputFlags(verify.OutputText, verify.OutputJSON)...),
+			Action: func(c *cli.Context) error {
+				format, err := output(c, verify.OutputText, verify.OutputJSON)
+				if err != nil {
+					return err
+				}
+				r, done, err := openLab(c)
+				if err != nil {
+					return err
+				}
+				defer done()
+				ob, err := verify.Observe(r.ctx, r.lab, dialer(r.ctx, r.acc), name)
+				if err != nil {
+					return show(c, format, nil, nil, 0, err)
+				}
+				return show(c, format, ob, ob.WriteText, 0, nil)
+			},
+		}
+	}
+	return &cli.Command{
+		Name:  "ipvs",
+		Usage: "look at the director's IPVS table as ipvsadm shows it, or do the save/restore exercise",
+		Description: `Runs ipvsadm's observation commands on the running lab's director and shows
+what they print (text) or what it says, parsed (--output json):
+
+   lvslab ipvs stats tedu-nat      # ipvsadm -Ln --stats: connections, packets, bytes
+   lvslab ipvs rate tedu-nat       # ipvsadm -Ln --rate: the same per second
+   lvslab ipvs conns tedu-nat      # ipvsadm -Lnc: the connection table
+   lvslab ipvs zero tedu-nat       # ipvsadm -Z, then the zeroed counters
+   lvslab ipvs save-restore tedu-nat
+
+save-restore is reference 004's exercise: ipvsadm-save the table to a file,
+clear it, restore it from the file, each step checked against the lab's
+rules, then verify proves the restored table serves.
+
+Exit codes: 0 shown (save-restore: every step and verify held), 1 a step
+did not hold, 2 could not run.`,
+		Subcommands: []*cli.Command{
+			view(verify.ViewStats, "the counters: ipvsadm -Ln --stats"),
+			view(verify.ViewRate, "the rates: ipvsadm -Ln --rate"),
+			view(verify.ViewConns, "the connection table: ipvsadm -Lnc"),
+			view(verify.ViewZero, "zero the counters: ipvsadm -Z"),
+			{
+				Name:      "save-restore",
+				Usage:     "save the table to a file, clear it, restore it, each step checked, then verify",
+				ArgsUsage: labArgUsage,
+				Flags:     verifyFlags(),
+				Action: func(c *cli.Context) error {
+					r, done, err := openReading(c)
+					if err != nil {
+						return err
+					}
+					defer done()
+					rep, err := verify.SaveRestore(r.ctx, r.lab, dialer(r.ctx, r.acc), r.opts)
+					if err != nil {
+						return show(c, r.format, nil, nil, 0, err)
+					}
+					return show(c, r.format, rep, rep.WriteText, rep.ExitCode(), nil)
+				},
+			},
+		},
+	}
+}
+
+// show prints a result as text or JSON; code is the exit code.
+func show(c *cli.Context, format string, data any, text func(io.Writer) error, code int, err error) error {
+	if err != nil {
+		return cli.Exit("lvslab ipvs "+c.Command.Name+": "+err.Error(), verify.ExitCode(nil, err))
+	}
+	if format == verify.OutputJSON {
+		enc := json.NewEncoder(c.App.Writer)
+		enc.SetIndent("", "  ")
+		err = enc.Encode(data)
+	} else {
+		err = text(c.App.Writer)
+	}
+	if err != nil {
+		return cli.Exit(err.Error(), 2)
+	}
+	if code != 0 {
+		return cli.Exit("", code)
+	}
+	return nil
+}
