@@ -143,7 +143,7 @@ func openReading(c *cli.Context) (*reading, func(), error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	r, done, err := openLab(c)
+	r, done, err := openLabArg(c)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -151,8 +151,8 @@ func openReading(c *cli.Context) (*reading, func(), error) {
 	return r, done, nil
 }
 
-// openLab opens the running lab the one optional LAB argument names.
-func openLab(c *cli.Context) (*reading, func(), error) {
+// openLabArg opens the running lab the one optional LAB argument names.
+func openLabArg(c *cli.Context) (*reading, func(), error) {
 	if c.NArg() > 1 {
 		return nil, nil, cli.Exit("expected at most one LAB argument, got "+c.Args().Get(1)+" too", 2)
 	}

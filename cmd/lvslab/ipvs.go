@@ -21,7 +21,7 @@ func ipvsCommand() *cli.Command {
 				if err != nil {
 					return err
 				}
-				r, done, err := openLab(c)
+				r, done, err := openLabArg(c)
 				if err != nil {
 					return err
 				}
