@@ -47,6 +47,9 @@ type SeedConfig struct {
 	// Commands run after Files on that first boot, each on its own: a
 	// failure is logged and left to the configure phase.
 	Commands []string
+	// Bare: the seed gives access only (login, host key, the management
+	// NIC): no lab address, and the image's own hostname, as a fresh clone.
+	Bare bool
 	// Mgmt is the node's management address (MgmtNIC, the last NIC), when
 	// the lab has a management network.
 	Mgmt netip.Prefix
@@ -81,7 +84,11 @@ func SeedFiles(c SeedConfig) (map[string][]byte, error) {
 	if d.User != "root" {
 		d.Home = "/home/" + d.User
 	}
-	d.Hosts = "127.0.0.1\tlocalhost\n127.0.1.1\t" + d.Hostname + "\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+	if c.Bare {
+		d.Hostname = ""
+	} else {
+		d.Hosts = "127.0.0.1\tlocalhost\n127.0.1.1\t" + d.Hostname + "\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+	}
 	if c.Mgmt.IsValid() {
 		mac := MgmtMAC(c.Lab.Name, c.Node.Name)
 		d.Files = append(slices.Clip(d.Files), mgmtGuestFiles(mac, c.Mgmt)...)
@@ -95,7 +102,7 @@ func SeedFiles(c SeedConfig) (map[string][]byte, error) {
 	}{
 		"meta-data":      {"", metaData{InstanceID: c.InstanceID, LocalHostname: d.Hostname}},
 		"user-data":      {"#cloud-config\n" + header, userData(d)},
-		"network-config": {header + "# Static addresses only, no DHCP, interfaces matched by MAC; NICs without\n# an address stay down.\n", networkConfig(c.Node, c.Lab.Name, c.Mgmt)},
+		"network-config": {header + "# Static addresses only, no DHCP, interfaces matched by MAC; NICs without\n# an address stay down.\n", networkConfig(c.Node, c.Lab.Name, c.Mgmt, c.Bare)},
 	} {
 		var n yaml.Node
 		if err := n.Encode(doc.v); err != nil {
@@ -145,11 +152,11 @@ func quoteStrings(n *yaml.Node) {
 // The cloud-init documents, as cloud-init reads them.
 type metaData struct {
 	InstanceID    string `yaml:"instance-id"`
-	LocalHostname string `yaml:"local-hostname"`
+	LocalHostname string `yaml:"local-hostname,omitempty"`
 }
 
 type cloudConfig struct {
-	Hostname          string            `yaml:"hostname"`
+	Hostname          string            `yaml:"hostname,omitempty"`
 	PreserveHostname  bool              `yaml:"preserve_hostname"`
 	ManageEtcHosts    bool              `yaml:"manage_etc_hosts"`
 	DisableRoot       bool              `yaml:"disable_root"`
@@ -185,7 +192,8 @@ func userData(d seedData) cloudConfig {
 	password := d.SeedConfig.Lab.Login.Password
 	cc := cloudConfig{
 		Hostname:          d.Hostname,
-		ManageEtcHosts:    true,
+		PreserveHostname:  d.Hostname == "",
+		ManageEtcHosts:    d.Hostname != "",
 		SSHPwauth:         password != "",
 		SSHAuthorizedKeys: []string{d.AuthorizedKey},
 		SSHDeleteKeys:     true,
@@ -218,12 +226,12 @@ type ethernet struct {
 	Routes    []map[string]string `yaml:"routes,omitempty"`
 }
 
-// networkConfig is the lab NICs with an address, and the management NIC
-// when mgmt is valid (no route: it carries lvslab's SSH only).
-func networkConfig(n *topology.Node, lab string, mgmt netip.Prefix) netplan {
+// networkConfig is the lab NICs with an address (none when bare), and the
+// management NIC when mgmt is valid (no route: it carries lvslab's SSH only).
+func networkConfig(n *topology.Node, lab string, mgmt netip.Prefix, bare bool) netplan {
 	cfg := netplan{Version: 2, Ethernets: map[string]ethernet{}}
 	for _, nic := range n.NICs {
-		if !nic.Address.IsValid() {
+		if !nic.Address.IsValid() || bare {
 			continue
 		}
 		e := ethernet{Match: map[string]string{"macaddress": nic.MAC}, SetName: nic.Name, Addresses: []string{nic.Address.String()}}

@@ -3,6 +3,7 @@ package provision
 import (
 	"bytes"
 	"io"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -361,5 +362,46 @@ func TestSeedQuotesHostileValues(t *testing.T) {
 	// A MAC of digits only is a base-60 number in YAML 1.1 (cloud-init's).
 	if !strings.Contains(string(files["network-config"]), `macaddress: "52:54:00:12:34:56"`) {
 		t.Errorf("the MAC is not quoted:\n%s", files["network-config"])
+	}
+}
+
+// A bare seed gives access and nothing of the exercise: the image's
+// hostname stays, no lab address in any file, only mgmt0's.
+func TestBareSeed(t *testing.T) {
+	c := testSeedConfig(t)
+	c.Bare, c.Files = true, nil
+	c.Mgmt = netip.MustParsePrefix("10.201.0.12/24")
+	files, err := SeedFiles(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := t.TempDir()
+	os.MkdirAll(filepath.Join(root, "etc"), 0o755)
+	os.WriteFile(filepath.Join(root, "etc/hostname"), []byte("lvslab\n"), 0o644)
+	runInitScript(t, files["lvslab-init.sh"], root)
+	if b, _ := os.ReadFile(filepath.Join(root, "etc/hostname")); string(b) != "lvslab\n" {
+		t.Errorf("hostname %q, want the image's", b)
+	}
+	if b, err := os.ReadFile(filepath.Join(root, "root/.ssh/authorized_keys")); err != nil || string(b) != c.AuthorizedKey+"\n" {
+		t.Errorf("authorized_keys %q %v", b, err)
+	}
+	var written []string
+	filepath.Walk(filepath.Join(root, "etc/systemd/network"), func(p string, info os.FileInfo, err error) error {
+		if err == nil && !info.IsDir() {
+			written = append(written, filepath.Base(p))
+		}
+		return nil
+	})
+	if strings.Join(written, " ") != "10-lvslab-mgmt0.link 10-lvslab-mgmt0.network" {
+		t.Errorf("network files %v, want mgmt0's only", written)
+	}
+	for name, text := range files {
+		if strings.Contains(string(text), "192.168.") || strings.Contains(string(text), "hostname web1") || strings.Contains(string(text), "local-hostname") {
+			t.Errorf("%s holds a lab address or the lab's hostname:\n%s", name, text)
+		}
+	}
+	var user map[string]any
+	if err := yaml.Unmarshal([]byte(files["user-data"]), &user); err != nil || user["preserve_hostname"] != true || user["hostname"] != nil {
+		t.Errorf("user-data %v %v", user, err)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/netip"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -53,6 +54,13 @@ type Options struct {
 	Out io.Writer
 	// VMsOnly stops after the ssh step: nothing is configured over SSH.
 	VMsOnly bool
+	// Bare seeds new VMs with management access only (no lab addresses, the
+	// image's hostname, no first-boot files) and configures nothing: the
+	// lab as a classroom hands out fresh clones, for students to configure.
+	Bare bool
+	// Nodes limits the configure step to these nodes (a student who fell
+	// behind); all when empty.
+	Nodes []string
 	// MgmtPool is where a new lab's management subnet is allocated from
 	// ("" means MgmtPool()).
 	MgmtPool string
@@ -568,9 +576,13 @@ func (ensureSeeds) run(r *run) error {
 				return fmt.Errorf("pin host key of %s in %s: %w", n.node.Name, r.knownHosts, err)
 			}
 		}
-		files, cmds := firstBoot(n.desired)
+		var files []File
+		var cmds []string
+		if !r.opts.Bare {
+			files, cmds = firstBoot(n.desired)
+		}
 		iso, err := BuildSeedISO(SeedConfig{
-			Lab: r.lab, Node: n.node, InstanceID: n.tag.InstanceID,
+			Lab: r.lab, Node: n.node, InstanceID: n.tag.InstanceID, Bare: r.opts.Bare,
 			AuthorizedKey: r.authKey, HostKeyPrivate: string(priv), HostKeyPublic: n.hostPub,
 			Files: files, Commands: cmds, Mgmt: netip.PrefixFrom(netip.MustParseAddr(n.tag.Mgmt), r.mgmt.Bits()),
 		})
@@ -751,15 +763,17 @@ func (configure) doc() string {
 	return `brings every node to its desired state over SSH, all at once: hostname,
 NICs (persistent, DHCP off), gateway, sysctls, VIP aliases, web page, ipvsadm
 rules read back and compared; each node reports "changed (steps)" or
-"unchanged" (skipped with --vms-only)`
+"unchanged" (skipped with --vms-only and --bare; --node: only those nodes)`
 }
 func (configure) run(r *run) error {
-	if r.opts.VMsOnly {
+	if r.opts.VMsOnly || r.opts.Bare {
 		return nil
 	}
 	var states []*roles.NodeState
 	for _, n := range r.nodes {
-		states = append(states, n.desired)
+		if len(r.opts.Nodes) == 0 || slices.Contains(r.opts.Nodes, n.node.Name) {
+			states = append(states, n.desired)
+		}
 	}
 	var err error
 	r.configured, err = configureNodes(r.ctx, r.access, states, r.out)

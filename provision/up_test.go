@@ -450,3 +450,41 @@ func TestConfigureRunsUnlessVMsOnly(t *testing.T) {
 		t.Errorf("left behind %+v", inv)
 	}
 }
+
+// A bare lab configures nothing (configure would fail on the fake guests)
+// and its seeds hold access only: no lab address, no first-boot files.
+func TestUpBare(t *testing.T) {
+	conn := testConn(t)
+	g := &fakeGuests{}
+	opts := testOptions(t, g)
+	opts.VMsOnly, opts.Bare = false, true
+	if _, err := Up(context.Background(), conn, mustLab(t, "tedu-nat"), opts); err != nil {
+		t.Fatal(err)
+	}
+	if len(g.seeds) != 4 {
+		t.Fatalf("%d seeds", len(g.seeds))
+	}
+	for vol, iso := range g.seeds {
+		files, _ := readISO(t, iso)
+		init := files["lvslab-init.sh"]
+		if strings.Contains(init, "192.168.") || strings.Contains(init, "sysctl") || strings.Contains(init, "ipvsadm") || !strings.Contains(init, "mgmt0") {
+			t.Errorf("%s: a bare seed configures the exercise:\n%s", vol, init)
+		}
+	}
+}
+
+// up --node configures that node alone.
+func TestUpNodeConfiguresOnlyIt(t *testing.T) {
+	conn := testConn(t)
+	opts := testOptions(t, &fakeGuests{})
+	opts.VMsOnly, opts.Nodes = false, []string{"web1"}
+	_, err := Up(context.Background(), conn, mustLab(t, "tedu-nat"), opts)
+	if err == nil || !strings.Contains(err.Error(), "web1: ") {
+		t.Fatalf("configure of web1 on no connection: %v", err)
+	}
+	for _, n := range []string{"client1", "lvs1", "web2"} {
+		if strings.Contains(err.Error(), n+": ") {
+			t.Errorf("configure touched %s: %v", n, err)
+		}
+	}
+}

@@ -43,6 +43,14 @@ The lab's SSH key and known_hosts live in $LVSLAB_HOME/labs/<lab> (default
 /var/lib/lvslab/labs/<lab> for root); each VM's serial console is logged to
 /var/log/lvslab/<lab>-<node>.log.
 
+Classroom: "--bare" makes the VMs as a classroom hands out fresh clones: their
+NICs attached, lvslab's management access, the packages installed, and
+nothing of the exercise (no lab address, the image's hostname, no sysctls,
+pages, VIPs or ipvsadm rules); students configure them from "lvslab plan" over
+"lvslab ssh", and "lvslab check" tells them what is still wrong. A VM made
+bare stays so until a plain "up" configures it. "--node NODE" configures only
+that node (the others are left as they are): a student who fell behind.
+
 Copies: "--as NAME" brings the lab file up under another lab name, with every
 address of the file: one copy per student on one host, each on lab networks
 of its own (isolated segments, unless the file gives a network "host:") and
@@ -58,6 +66,8 @@ Examples:
    lvslab up tedu-dr                             # switch the running tedu lab to DR
    lvslab up my-lab.yaml --accel tcg --timeout 10m
    lvslab up --connect qemu:///session my-lab.yaml
+   lvslab up tedu-nat --bare                     # fresh clones for students to configure
+   lvslab up tedu-nat --node web1                # configure web1 alone
    lvslab up tedu-nat --retain                   # keep a failed lab to debug it
    lvslab up my-wrr.yaml --dry-run               # what would change (ipvsadm -E ... -s wrr)
    lvslab up tedu-dr -n -o json                  # the same as data`,
@@ -66,6 +76,8 @@ Examples:
 			&cli.StringFlag{Name: "accel", Value: provision.AccelAuto, Usage: "`MODE` of the VMs: kvm, tcg (QEMU emulation, slow) or auto (KVM when libvirt offers it)"},
 			&cli.BoolFlag{Name: "retain", Usage: "on failure, keep what this run created (to debug it; \"lvslab down\" removes it)"},
 			&cli.BoolFlag{Name: "vms-only", Usage: "bring the VMs up and stop at SSH: configure nothing over SSH"},
+			&cli.BoolFlag{Name: "bare", Usage: "VMs as a classroom hands them out: NICs, management access, packages, nothing of the exercise (students configure it; \"lvslab check\" reads it back)"},
+			&cli.StringSliceFlag{Name: "node", Usage: "configure only this `NODE` (repeatable): catch up a student who fell behind"},
 			&cli.DurationFlag{Name: "timeout", Usage: "how long to wait for SSH on the nodes", DefaultText: "5m under TCG, 2m under KVM"},
 			&cli.BoolFlag{Name: "dry-run", Aliases: []string{"n"}, Usage: "say what up would create, start and change on each node (surveyed over SSH), changing nothing"},
 			asFlag("bring up"),
@@ -96,6 +108,15 @@ Examples:
 			opts := provision.Options{
 				Accel: c.String("accel"), Retain: c.Bool("retain"), Timeout: c.Duration("timeout"),
 				VMsOnly: c.Bool("vms-only"), MgmtPool: c.String("mgmt-pool"), Out: progress(c, c.App.Writer),
+				Bare: c.Bool("bare"), Nodes: c.StringSlice("node"),
+			}
+			for _, n := range opts.Nodes {
+				if lab.Node(n) == nil {
+					return cli.Exit(fmt.Sprintf("--node %s: no such node in lab %s", n, lab.Name), 2)
+				}
+			}
+			if opts.Bare && len(opts.Nodes) > 0 {
+				return cli.Exit("--bare configures nothing, --node configures one node: choose one", 2)
 			}
 			if c.Bool("dry-run") {
 				plan, err := provision.DryRun(ctx, conn, lab, opts)
@@ -113,6 +134,9 @@ Examples:
 				return provision.Explain(conn, err)
 			}
 			printEndpoints(c.App.Writer, res)
+			if opts.Bare {
+				fmt.Fprintf(c.App.Writer, "bare: nothing of the exercise is configured; the handout is \"lvslab plan %s\", \"lvslab ssh NODE\" logs in, \"lvslab check %s\" reads it back\n", c.Args().First(), c.Args().First())
+			}
 			return nil
 		},
 	}

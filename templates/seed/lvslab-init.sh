@@ -33,9 +33,13 @@ put() {
 if [ -z "$R" ] && [ ! -s /etc/machine-id ]; then
 	systemd-machine-id-setup || true
 fi
+{{- if .Hostname}}
 put /etc/hostname 0644 {{sh (printf "%s\n" .Hostname)}}
 [ -n "$R" ] || hostname {{sh .Hostname}} 2>/dev/null || true
 put /etc/hosts 0644 {{sh .Hosts}}
+{{- else}}
+# Bare: the image's own hostname, as a fresh clone has it.
+{{- end}}
 
 # Login: the lab's key for {{printf "%q" .User}}.
 mkdir -p "$R"{{sh .Home}}/.ssh
