@@ -19,7 +19,7 @@ LDFLAGS := -X main.version=$(VERSION)
 PREFIX  ?= /usr/local
 MANDIR  := $(DESTDIR)$(PREFIX)/share/man/man1
 
-.PHONY: all build deps unit fuzz test vet fmt-check e2e lab bench bench-up bench-copies clean install man completion
+.PHONY: all build deps unit fuzz test vet fmt-check e2e e2e-features lab bench bench-up bench-copies clean install man completion
 
 all: build
 
@@ -78,6 +78,11 @@ test: fmt-check vet unit fuzz e2e
 # namespace with its own libvirtd (lvslab sandbox). Needs root.
 e2e: build
 	LVSLAB_E2E=1 LVSLAB_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout $(E2E_TIMEOUT) -run 'TestE2E' -v ./cmd/lvslab
+
+# The references' features beyond NAT and DR with apache, in real VMs:
+# dr-nginx (nginx real servers) up, verified, drilled, down.
+e2e-features: build
+	LVSLAB_E2E=1 LVSLAB_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout $(E2E_TIMEOUT) -run 'TestFeaturesE2E' -v ./cmd/lvslab
 
 # The main job: bring up the default lab and verify it, in a sandbox. The
 # image is built first, outside: the sandbox's network has no way out.

@@ -17,7 +17,7 @@ import (
 // Logical package and service names; Steps maps them to each OS family.
 const (
 	PkgIPVSAdm   = "ipvsadm"
-	PkgWebServer = "web-server" // apache2 on Debian, httpd on RHEL
+	PkgWebServer = "web-server" // apache2 on Debian, httpd on RHEL, or nginx
 	PkgCurl      = "curl"
 
 	SvcWebServer = "web-server" // apache2 / httpd
@@ -73,6 +73,8 @@ type Alias struct {
 type WebState struct {
 	Page  string   `json:"page"`
 	Ports []uint16 `json:"ports"`
+	// Server is topology.WebApache or topology.WebNginx.
+	Server string `json:"server"`
 }
 
 // Desired returns every node's desired state, in file order.
@@ -230,7 +232,7 @@ func IPVSService(lab *topology.Lab, s *topology.Service) ipvs.Service {
 func webState(lab *topology.Lab, node *topology.Node, st *NodeState) {
 	st.Packages = []string{PkgWebServer}
 	st.Services = []string{SvcWebServer}
-	st.Web = &WebState{Page: node.Page}
+	st.Web = &WebState{Page: node.Page, Server: node.WebServer}
 	dir := lab.Director()
 	seenVIP := map[string]bool{}
 	for _, s := range lab.Services {

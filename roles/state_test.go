@@ -75,7 +75,7 @@ func TestDesiredNAT(t *testing.T) {
 	if len(web.Sysctls) != 0 || len(web.Aliases) != 0 {
 		t.Errorf("NAT real server: nothing special expected, got %v %v", web.Sysctls, web.Aliases)
 	}
-	rolestest.Eq(t, "web1 page", web.Web, &roles.WebState{Page: "192.168.2.100", Ports: []uint16{80}})
+	rolestest.Eq(t, "web1 page", web.Web, &roles.WebState{Page: "192.168.2.100", Ports: []uint16{80}, Server: topology.WebApache})
 	rolestest.Eq(t, "web1 packages", web.Packages, []string{roles.PkgWebServer})
 	rolestest.Eq(t, "web1 primary", web.PrimaryAddress(), addr("192.168.2.100"))
 
@@ -120,7 +120,7 @@ func TestDesiredDR(t *testing.T) {
 	))
 	rolestest.Eq(t, "web2 aliases", web.Aliases, []roles.Alias{{Device: "lo", Label: "lo:0", Address: prefix("192.168.4.15/32")}})
 	rolestest.Eq(t, "web2 gateway", web.Gateway, addr("192.168.4.254"))
-	rolestest.Eq(t, "web2 page", web.Web, &roles.WebState{Page: "apache web server2", Ports: []uint16{80}})
+	rolestest.Eq(t, "web2 page", web.Web, &roles.WebState{Page: "apache web server2", Ports: []uint16{80}, Server: topology.WebApache})
 
 	// dr-four-nodes: the director's VIP as /24 alias, real servers /32 on lo
 	lab = rolestest.Lab(t, "dr-four-nodes")

@@ -79,6 +79,7 @@ func (d *document) build(raw *rawLab) *Lab {
 	} else if !loginRe.MatchString(lab.Login.User) {
 		d.add("login.user", "%q is not a POSIX login name: use lower-case letters, digits, '_' and '-', starting with a letter or '_', at most 32 characters", lab.Login.User)
 	}
+	d.checkWebServer("web_server", raw.WebServer)
 	d.buildNetworks(raw, lab)
 	d.buildNodes(raw, lab)
 	d.buildServices(raw, lab)
@@ -239,7 +240,32 @@ func (d *document) buildNodes(raw *rawLab, lab *Lab) {
 		} else if rn.Role == RoleWeb {
 			n.Page = name // a page that says who served it
 		}
+		d.webServer(raw, rn, n, path)
 		lab.Nodes = append(lab.Nodes, n)
+	}
+}
+
+// webServer resolves a web node's server: its own web_server, else the
+// lab's, else apache.
+func (d *document) webServer(raw *rawLab, rn *rawNode, n *Node, path string) {
+	if rn.WebServer != "" && rn.Role != RoleWeb {
+		d.add(path+".web_server", "only web nodes run a web server")
+	}
+	if n.Role != RoleWeb {
+		return
+	}
+	n.WebServer = WebApache
+	for _, v := range []string{raw.WebServer, rn.WebServer} {
+		if v == WebApache || v == WebNginx {
+			n.WebServer = v
+		}
+	}
+	d.checkWebServer(path+".web_server", rn.WebServer)
+}
+
+func (d *document) checkWebServer(field, v string) {
+	if v != "" && v != WebApache && v != WebNginx {
+		d.add(field, "%q is no web server lvslab sets up: use %s (apache2 or httpd) or %s", v, WebApache, WebNginx)
 	}
 }
 

@@ -23,6 +23,7 @@ type rawLab struct {
 	Name        string                 `yaml:"name"`
 	Description string                 `yaml:"description"`
 	Image       string                 `yaml:"image"`
+	WebServer   string                 `yaml:"web_server"`
 	Login       rawLogin               `yaml:"login"`
 	Networks    map[string]*rawNetwork `yaml:"networks"`
 	Nodes       map[string]*rawNode    `yaml:"nodes"`
@@ -41,12 +42,13 @@ type rawNetwork struct {
 }
 
 type rawNode struct {
-	Role    string             `yaml:"role"`
-	NICs    map[string]*rawNIC `yaml:"nics"`
-	Gateway string             `yaml:"gateway"`
-	Page    *string            `yaml:"page"`
-	Memory  *int               `yaml:"memory"`
-	VCPUs   *int               `yaml:"vcpus"`
+	Role      string             `yaml:"role"`
+	NICs      map[string]*rawNIC `yaml:"nics"`
+	Gateway   string             `yaml:"gateway"`
+	Page      *string            `yaml:"page"`
+	WebServer string             `yaml:"web_server"`
+	Memory    *int               `yaml:"memory"`
+	VCPUs     *int               `yaml:"vcpus"`
 }
 
 type rawNIC struct {

@@ -21,6 +21,9 @@ const (
 	RoleClient   = "client"
 	RoleDirector = "director"
 	RoleWeb      = "web"
+
+	WebApache = "apache" // apache2 on Debian, httpd on RHEL
+	WebNginx  = "nginx"  // reference 003's real servers
 )
 
 // Forwarding modes of an IPVS service (ipvsadm -m, -g, -i).
@@ -68,8 +71,11 @@ type Node struct {
 	NICs    []*NIC
 	Gateway netip.Addr // zero when the node has no default route
 	Page    string     // web nodes: the body of index.html
-	Memory  int        // MiB
-	VCPUs   int
+	// WebServer is the web node's server: WebApache (apache2 or httpd) or
+	// WebNginx; the node's web_server, else the lab's, else WebApache.
+	WebServer string
+	Memory    int // MiB
+	VCPUs     int
 }
 
 // NIC is one network interface of a node. A NIC with no address is attached

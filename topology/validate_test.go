@@ -300,3 +300,29 @@ func TestFWMarkAndUDPServices(t *testing.T) {
 		t.Errorf("fields lost: %+v %+v", lab.Services[0], lab.Services[1].RealServers[0])
 	}
 }
+
+// web_server: per lab or per node, nginx or apache; a node's wins.
+func TestWebServerChoice(t *testing.T) {
+	dr := readTestdata(t, "dr.yaml")
+	lab, err := Load("lab.yaml", []byte(mutate(t, dr, "image: debian-12", "image: debian-12\nweb_server: nginx", `    page: "192.168.2.100"`, "    page: \"192.168.2.100\"\n    web_server: apache")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range lab.NodesWithRole(RoleWeb) {
+		want := WebNginx
+		if n.Page == "192.168.2.100" {
+			want = WebApache
+		}
+		if n.WebServer != want {
+			t.Errorf("%s runs %q, want %q", n.Name, n.WebServer, want)
+		}
+	}
+	ps := problemsOf(t, mutate(t, dr, "image: debian-12", "image: debian-12\nweb_server: lighttpd"))
+	if len(ps) != 1 || ps[0].Path != "web_server" || !strings.Contains(ps[0].Msg, `"lighttpd" is no web server lvslab sets up: use apache (apache2 or httpd) or nginx`) {
+		t.Errorf("web_server: lighttpd: %v", ps)
+	}
+	ps = problemsOf(t, mutate(t, dr, "    role: client\n", "    role: client\n    web_server: nginx\n"))
+	if len(ps) != 1 || !strings.HasSuffix(ps[0].Path, ".web_server") || !strings.Contains(ps[0].Msg, "only web nodes") {
+		t.Errorf("web_server on a client: %v", ps)
+	}
+}

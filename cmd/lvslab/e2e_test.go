@@ -44,7 +44,12 @@ func gatedBinary(t *testing.T, env, what, target string) string {
 }
 
 // TestE2E starts the sandbox around the inner test.
-func TestE2E(t *testing.T) {
+func TestE2E(t *testing.T) { sandboxed(t, "TestE2EInner") }
+
+// sandboxed builds the image out here (debootstrap needs the package
+// mirror, and the sandbox's network namespace has no way out), then runs
+// the inner test in a sandbox.
+func sandboxed(t *testing.T, inner string) {
 	bin := e2eBinary(t)
 	if os.Getenv(e2eInnerEnv) == "1" {
 		t.Skip("already inside the sandbox")
@@ -53,8 +58,6 @@ func TestE2E(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The image is built out here: debootstrap needs the package mirror,
-	// and the sandbox's network namespace has no way out.
 	build := exec.Command(bin, "image", "build")
 	build.Stdout, build.Stderr = os.Stdout, os.Stderr
 	start := time.Now()
@@ -62,7 +65,7 @@ func TestE2E(t *testing.T) {
 		t.Fatalf("lvslab image build: %v", err)
 	}
 	fmt.Printf("PHASE %-34s %6.1fs\n", "image build (outside the sandbox)", time.Since(start).Seconds())
-	cmd := exec.Command(bin, "sandbox", "--", self, "-test.run", "^TestE2EInner$", "-test.v", "-test.timeout", "75m")
+	cmd := exec.Command(bin, "sandbox", "--", self, "-test.run", "^"+inner+"$", "-test.v", "-test.timeout", "75m")
 	cmd.Env = append(os.Environ(), e2eInnerEnv+"=1")
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
 	start = time.Now()
@@ -231,20 +234,27 @@ func (e *e2e) verify(lab string, wantExit int) verifyReport {
 	return r
 }
 
-func TestE2EInner(t *testing.T) {
+// insideSandbox starts an inner test (run by sandboxed from outer): at
+// its end it prints the phase times and leaves nothing behind (the sandbox
+// goes away too).
+func insideSandbox(t *testing.T, outer string) *e2e {
 	bin := e2eBinary(t)
 	if os.Getenv(e2eInnerEnv) != "1" {
-		t.Skip("runs inside the sandbox only (TestE2E starts it)")
+		t.Skip("runs inside the sandbox only (" + outer + " starts it)")
 	}
 	e := &e2e{t: t, bin: bin}
-	defer func() {
+	t.Cleanup(func() {
+		e.run("down", "--all")
 		fmt.Println("\nPHASE TIMES")
 		for _, p := range e.phases {
 			fmt.Println("  " + p)
 		}
-	}()
-	// Whatever happens, leave nothing behind (the sandbox goes away too).
-	defer e.run("down", "--all")
+	})
+	return e
+}
+
+func TestE2EInner(t *testing.T) {
+	e := insideSandbox(t, "TestE2E")
 
 	e.phase("image is there (built before the sandbox)", func() {
 		if out := e.must("image", "ls"); !strings.Contains(out, "debian-12") {

@@ -69,6 +69,9 @@ func configured(st *roles.NodeState, osFamily string) *guest {
 	for _, s := range steps {
 		if s.File != nil {
 			g.files[s.File.Path] = s.File.Content
+			if s.Name == "index.html" {
+				g.docroot = s.File.Path // the chosen web server's (nginx on RHEL serves another folder)
+			}
 		}
 		if s.Kind == catalog.KindIPVS {
 			g.kernel = ipvstest.New(s.IPVS)

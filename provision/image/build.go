@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -41,8 +42,14 @@ func Build(ctx context.Context, opts Options) (Image, error) {
 	defer unlock()
 	if !o.Force {
 		if img, err := load(o.Dir, o.Name); err == nil {
-			fmt.Fprintf(o.Progress, "image %q is already built in %s (use --force to rebuild it)\n", o.Name, img.Dir)
-			return img, nil
+			missing := slices.DeleteFunc(o.packages(), func(p string) bool { return slices.Contains(img.Manifest.Packages, p) })
+			if len(missing) == 0 {
+				fmt.Fprintf(o.Progress, "image %q is already built in %s (use --force to rebuild it)\n", o.Name, img.Dir)
+				return img, nil
+			}
+			// The recipe grew (nginx for reference 003, say): labs would
+			// need packages the image lacks, and a lab VM cannot download.
+			fmt.Fprintf(o.Progress, "image %q lacks %s, which lvslab's recipe now installs: rebuilding it\n", o.Name, strings.Join(missing, ", "))
 		}
 	}
 	if err := checkUnused(o.Dir, o.Name); err != nil {

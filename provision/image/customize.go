@@ -89,7 +89,9 @@ var (
 	}
 	// Disabled rather than masked: a student may enable it on purpose (the
 	// exercises' "systemctl enable ipvsadm"); lvslab uses its own unit.
-	disableUnits = []string{"ipvsadm.service"}
+	// nginx is there for the labs that choose it; apache2 holds port 80
+	// otherwise.
+	disableUnits = []string{"ipvsadm.service", "nginx.service"}
 )
 
 // writeGuestFiles writes files under rootfs.

@@ -126,6 +126,20 @@ func TestBuildMakesImageThenReusesIt(t *testing.T) {
 	if len(again.cmds) != 0 {
 		t.Errorf("cached build ran %v", again.names())
 	}
+	// An image built by an older recipe (without nginx) is rebuilt once.
+	m, _ := readManifest(filepath.Join(dir, DefaultName))
+	m.Packages = slices.DeleteFunc(m.Packages, func(p string) bool { return p == "nginx" })
+	if err := writeManifest(filepath.Join(dir, DefaultName), m); err != nil {
+		t.Fatal(err)
+	}
+	var said bytes.Buffer
+	older := &fakeRunner{}
+	if _, err := Build(context.Background(), Options{Dir: dir, Mirror: "http://mirror.example/debian", Runner: older, Progress: &said}); err != nil {
+		t.Fatal(err)
+	}
+	if len(older.cmds) == 0 || !strings.Contains(said.String(), "lacks nginx, which lvslab's recipe now installs: rebuilding it") {
+		t.Errorf("an image without nginx was not rebuilt: ran %v, said %q", older.names(), said.String())
+	}
 	forced := &fakeRunner{}
 	if _, err := Build(context.Background(), Options{Dir: dir, Mirror: "http://mirror.example/debian", Runner: forced, Force: true}); err != nil {
 		t.Fatal(err)

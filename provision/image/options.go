@@ -26,7 +26,7 @@ const (
 // Packages installed by debootstrap on top of the minbase variant.
 var Packages = []string{
 	"systemd-sysv", "udev", "openssh-server", "ipvsadm", "iproute2", "curl",
-	"apache2", "kmod", "procps", "iputils-ping", "netbase", "initramfs-tools",
+	"apache2", "nginx", "kmod", "procps", "iputils-ping", "netbase", "initramfs-tools",
 	"linux-image-amd64",
 	"busybox-static", // the tiny initrd's only program
 }

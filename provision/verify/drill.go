@@ -131,11 +131,11 @@ func Drill(ctx context.Context, lab *topology.Lab, dial Dialer, step, node strin
 	}
 	switch step {
 	case DrillFail:
-		err = webServer(ctx, dial, t.node.Name, "stop", act)
+		err = webServer(ctx, dial, t.node, "stop", act)
 	case DrillHeal:
 		err = heal(ctx, dial, dir.Name, t, opts.Quiesce, act)
 	case DrillRestore:
-		if err = webServer(ctx, dial, t.node.Name, "start", act); err == nil {
+		if err = webServer(ctx, dial, t.node, "start", act); err == nil {
 			err = restore(ctx, dial, dir.Name, t, act)
 		}
 	}
@@ -158,7 +158,8 @@ func Drill(ctx context.Context, lab *topology.Lab, dial Dialer, step, node strin
 }
 
 // webServer stops or starts the node's web server unit.
-func webServer(ctx context.Context, dial Dialer, node, verb string, act func(string, ...any)) error {
+func webServer(ctx context.Context, dial Dialer, n *topology.Node, verb string, act func(string, ...any)) error {
+	node := n.Name
 	x, err := dial(node)
 	if err != nil {
 		return cannot("cannot reach %s: %v", node, err)
@@ -167,7 +168,7 @@ func webServer(ctx context.Context, dial Dialer, node, verb string, act func(str
 	if err != nil {
 		return cannot("%s: looking for the web server: %v", node, err)
 	}
-	unit, state := pickUnit(out)
+	unit, state := pickUnit(out, n.WebServer)
 	if unit == "" {
 		return cannot("%s runs none of the web servers %s", node, strings.Join(webServers, ", "))
 	}
@@ -185,8 +186,10 @@ func webServer(ctx context.Context, dial Dialer, node, verb string, act func(str
 }
 
 // pickUnit chooses from DetectCommand's output: the active unit, else the
-// first one found.
-func pickUnit(out string) (unit, state string) {
+// lab's choice (server: topology.WebNginx or WebApache; the image has both),
+// else the first one found.
+func pickUnit(out, server string) (unit, state string) {
+	chosen := func(u string) bool { return (u == "nginx") == (server == topology.WebNginx) }
 	for _, line := range strings.Split(out, "\n") {
 		f := strings.Fields(line)
 		if len(f) == 0 {
@@ -196,7 +199,7 @@ func pickUnit(out string) (unit, state string) {
 		if len(f) > 1 {
 			st = f[1]
 		}
-		if unit == "" || (st == "active" && state != "active") {
+		if unit == "" || (st == "active" && state != "active") || (state != "active" && st != "active" && chosen(f[0]) && !chosen(unit)) {
 			unit, state = f[0], st
 		}
 	}

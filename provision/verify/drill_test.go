@@ -204,11 +204,22 @@ func TestPickUnit(t *testing.T) {
 		"apache2 inactive\nnginx active\n": "nginx",
 		"httpd inactive\n":                 "httpd",
 		"":                                 "",
-		"nginx failed\napache2 inactive\n": "nginx",
+		"nginx failed\napache2 inactive\n": "apache2",
 	} {
-		if got, _ := pickUnit(out); got != want {
+		if got, _ := pickUnit(out, topology.WebApache); got != want {
 			t.Errorf("pickUnit(%q) = %q, want %q", out, got, want)
 		}
+	}
+}
+
+// An nginx node of an image that has apache2 too: with both stopped (after
+// the drill's fail), restore starts nginx, not apache2.
+func TestPickUnitFollowsTheLab(t *testing.T) {
+	if got, _ := pickUnit("apache2 inactive\nnginx inactive\n", topology.WebNginx); got != "nginx" {
+		t.Errorf("nginx node: pickUnit chose %s", got)
+	}
+	if got, _ := pickUnit("apache2 inactive\nnginx active\n", topology.WebApache); got != "nginx" {
+		t.Errorf("the active one goes first: %s", got)
 	}
 }
 

@@ -14,6 +14,7 @@ var debian = family{
 	early:     debianEarly,
 	addresses: debianAddresses,
 	webServer: "apache2",
+	nginxRoot: "/var/www/html",
 	webPorts:  apachePortsFile,
 	rulesFile: DebianRulesFile,
 	ipvsAtBoot: func() []Step {

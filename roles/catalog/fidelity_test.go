@@ -1,6 +1,7 @@
 package catalog
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -77,5 +78,34 @@ func TestRHELRelaxationsSurviveReboot(t *testing.T) {
 	}
 	if !dropIn {
 		t.Errorf("nothing keeps ipvsadm.service from saving the table on stop: %v", stepNames(steps))
+	}
+}
+
+// dr-nginx's real servers run nginx (reference 003): its package, its own
+// ports file, the page where the family's default server serves port 80,
+// and apache off first (both may be installed; only one holds port 80).
+func TestNginxRealServers(t *testing.T) {
+	lab := rolestest.Lab(t, "dr-nginx")
+	for _, osf := range OSFamilies {
+		steps := Steps(rolestest.State(t, lab, "srv03"), osf)
+		apache, root := "apache2", "/var/www/html"
+		if osf == RHEL {
+			apache, root = "httpd", "/usr/share/nginx/html"
+		}
+		names := stepNames(steps)
+		off, ports, svc := slices.Index(names, apache+" off"), slices.Index(names, "nginx ports"), slices.Index(names, "nginx")
+		if off < 0 || ports < off || svc < ports {
+			t.Errorf("%s: want %s off, nginx ports, nginx in order: %v", osf, apache, names)
+			continue
+		}
+		if f := steps[ports].File; f.Path != NginxConfFile || steps[ports].Apply[0] != "systemctl restart nginx" {
+			t.Errorf("%s: nginx ports step: %+v", osf, steps[ports])
+		}
+		if p := findStep(t, steps, "index.html").File.Path; p != root+"/index.html" {
+			t.Errorf("%s: page at %s, want under %s", osf, p, root)
+		}
+		if !strings.Contains(strings.Join(findStep(t, steps, "packages").Apply, " "), " nginx") {
+			t.Errorf("%s: packages: %v", osf, findStep(t, steps, "packages").Apply)
+		}
 	}
 }

@@ -34,6 +34,7 @@ const (
 	IPVSAdmDropIn   = "/etc/systemd/system/ipvsadm.service.d/lvslab.conf"
 	ApachePortsFile = "/etc/apache2/ports.conf"
 	HTTPDListenFile = "/etc/httpd/conf.d/lvslab-listen.conf"
+	NginxConfFile   = "/etc/nginx/conf.d/lvslab.conf"
 )
 
 var tmpl = template.Must(template.New("roles").ParseFS(templates.Roles, "roles/*.tmpl"))
@@ -167,4 +168,13 @@ func apachePortsFile(st *roles.NodeState) File {
 
 func httpdListenFile(st *roles.NodeState) File {
 	return File{Path: HTTPDListenFile, Mode: 0o644, Content: render("httpd-listen.conf.tmpl", st.Web)}
+}
+
+// nginxConfFile: the family's default server serves port 80 from root;
+// the other real-server ports get a server of their own there.
+func nginxConfFile(st *roles.NodeState, root string) File {
+	return File{Path: NginxConfFile, Mode: 0o644, Content: render("nginx.conf.tmpl", struct {
+		Ports []uint16
+		Root  string
+	}{st.Web.Ports, root})}
 }

@@ -13,6 +13,7 @@ var rhel = family{
 	early:     rhelEarly,
 	addresses: rhelAddresses,
 	webServer: "httpd",
+	nginxRoot: "/usr/share/nginx/html",
 	webPorts:  httpdListenFile,
 	rulesFile: RHELRulesFile,
 	ipvsAtBoot: func() []Step {

@@ -105,7 +105,7 @@ func Steps(st *roles.NodeState, osFamily string) []Step {
 		out = append(out, *stale)
 	}
 	if st.Web != nil {
-		out = append(out, webSteps(st, f.webServer, f.webPorts(st), f.seeded)...)
+		out = append(out, webSteps(st, f)...)
 	}
 	if st.IPVS != nil || st.Role == topology.RoleDirector {
 		out = append(out, ipvsSteps(st, f.rulesFile, f.seeded)...)
@@ -127,6 +127,8 @@ type family struct {
 	addresses func(st *roles.NodeState) []Step
 	webServer string
 	webPorts  func(st *roles.NodeState) File
+	// nginxRoot is where the family's nginx default server serves port 80 from.
+	nginxRoot string
 	rulesFile string
 	// ipvsAtBoot makes the saved rules come back at boot.
 	ipvsAtBoot func() []Step
@@ -358,21 +360,32 @@ func staleVIPStep(st *roles.NodeState, osFamily string) *Step {
 	}
 }
 
-// webSteps make a real server serve its page: the web server (apache2 or
-// httpd) listening on the real-server ports, restarted only when its ports
-// file changes. The seed may write the ports file and the page: the web
-// server starts after it.
-func webSteps(st *roles.NodeState, server string, ports File, seeded bool) []Step {
-	page := indexFile(st)
+// webSteps make a real server serve its page: the other web server off
+// (both may be installed; they would fight over port 80), the web server
+// (apache2, httpd or nginx) listening on the real-server ports, restarted
+// only when its ports file changes. The seed may write the ports file and
+// the page: the web server starts after it.
+func webSteps(st *roles.NodeState, f family) []Step {
+	server, other, ports, page := f.webServer, "nginx", f.webPorts(st), indexFile(st)
+	if st.Web.Server == topology.WebNginx {
+		server, other, ports = "nginx", f.webServer, nginxConfFile(st, f.nginxRoot)
+		page.Path = f.nginxRoot + "/index.html"
+	}
 	return []Step{
+		{
+			Name:    other + " off",
+			Comment: "this node serves with " + server + "; " + other + " (if installed) would hold port 80",
+			Check:   "! systemctl is-enabled -q " + other + " 2>/dev/null && ! systemctl is-active -q " + other,
+			Apply:   []string{"systemctl disable --now " + other},
+		},
 		{
 			Name:      server + " ports",
 			Comment:   "listen on the real-server port(s) " + portList(st.Web.Ports) + "; " + server + " restarts only when this changes",
 			File:      &ports,
 			Apply:     []string{"systemctl restart " + server},
-			FirstBoot: seeded,
+			FirstBoot: f.seeded,
 		},
-		{Name: "index.html", Comment: "the page that shows which real server answered", File: &page, FirstBoot: seeded},
+		{Name: "index.html", Comment: "the page that shows which real server answered", File: &page, FirstBoot: f.seeded},
 		serviceStep(server, listenCheck(st.Web.Ports), "the web server: enabled, running, listening on "+portList(st.Web.Ports)),
 	}
 }
@@ -396,6 +409,8 @@ func osPackages(st *roles.NodeState, osFamily string) []string {
 	var out []string
 	for _, p := range st.Packages {
 		switch {
+		case p == roles.PkgWebServer && st.Web != nil && st.Web.Server == topology.WebNginx:
+			out = append(out, "nginx")
 		case p == roles.PkgWebServer && osFamily == RHEL:
 			out = append(out, "httpd")
 		case p == roles.PkgWebServer:

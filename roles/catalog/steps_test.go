@@ -122,7 +122,7 @@ func TestDebianSteps(t *testing.T) {
 	web := Steps(rolestest.State(t, lab, "web1"), Debian)
 	rolestest.Eq(t, "web steps", stepNames(web), []string{
 		"hostname", "systemd-networkd", "name eth0", "name eth1", "packages", "sysctl",
-		"address eth0", "disable eth1", "vip lo", "no stale vip", "apache2 ports", "index.html", "apache2",
+		"address eth0", "disable eth1", "vip lo", "no stale vip", "nginx off", "apache2 ports", "index.html", "apache2",
 	})
 	lo := findStep(t, web, "vip lo")
 	rolestest.Eq(t, "lo file", lo.File.Path, "/etc/systemd/network/10-lvslab-lo.network")
@@ -174,7 +174,7 @@ func TestRHELSteps(t *testing.T) {
 	web := Steps(rolestest.State(t, lab, "web2"), RHEL)
 	rolestest.Eq(t, "web steps", stepNames(web), []string{
 		"hostname", "address eth0", "disable eth1", "firewalld", "selinux",
-		"packages", "sysctl", "vip lo", "no stale vip", "httpd ports", "index.html", "httpd",
+		"packages", "sysctl", "vip lo", "no stale vip", "nginx off", "httpd ports", "index.html", "httpd",
 	})
 	vip := findStep(t, web, "vip lo")
 	if vip.File.Path != VIPUnitFile || !strings.Contains(vip.File.Content, "ExecStart=/sbin/ip addr replace 192.168.4.15/32 dev lo label lo:0\n") {
