@@ -389,98 +389,132 @@ func (d *document) walkValue(n *yaml.Node, t reflect.Type, path string) bool {
 	}
 	switch t.Kind() {
 	case reflect.Struct:
-		if n.Kind != yaml.MappingNode {
-			d.refuse(path, "expected a map of fields, found %s", kindName(n))
-			return false
-		}
-		fields := structFields(t)
-		known := slices.Sorted(maps.Keys(fields))
-		seen := map[string]bool{}
-		n.Content = d.keepPairs(n.Content, path, func(k, v *yaml.Node, child string) bool {
-			if seen[k.Value] {
-				d.at[child] = pos{k.Line, k.Column}
-				d.add(child, "field given twice")
-				return false
-			}
-			seen[k.Value] = true
-			ft, ok := fields[k.Value]
-			if !ok {
-				d.at[child] = pos{k.Line, k.Column}
-				msg := fmt.Sprintf("unknown field %q", k.Value)
-				if s := suggest(k.Value, known); s != "" {
-					msg += fmt.Sprintf(" (did you mean %q?)", s)
-					if !hasKey(n, s) { // else the rules about the given one still speak
-						d.quiet = append(d.quiet, joinPath(path, s))
-					}
-				}
-				d.refuse(child, "%s; known fields here: %s", msg, strings.Join(known, ", "))
-				return false
-			}
-			d.at[child] = pos{v.Line, v.Column}
-			return d.walk(v, ft, child)
-		})
+		return d.walkStruct(n, t, path)
 	case reflect.Map:
-		if n.Kind != yaml.MappingNode {
-			d.refuse(path, "expected a map of names, found %s", kindName(n))
-			return false
-		}
-		seen := map[string]bool{}
-		n.Content = d.keepPairs(n.Content, path, func(k, v *yaml.Node, child string) bool {
-			d.at[child] = pos{k.Line, k.Column}
-			if seen[k.Value] {
-				d.add(child, "name %q used twice", k.Value)
-				return false
-			}
-			seen[k.Value] = true
-			ok := d.walk(v, t.Elem(), child)
-			d.at[child] = pos{k.Line, k.Column}
-			if ok {
-				d.keyOrder[path] = append(d.keyOrder[path], k.Value)
-			}
-			return ok
-		})
+		return d.walkMap(n, t, path)
 	case reflect.Slice:
-		if n.Kind != yaml.SequenceNode {
-			d.refuse(path, "expected a list, found %s", kindName(n))
-			return false
-		}
-		kept := n.Content[:0:0]
-		for i, v := range n.Content {
-			if d.walk(v, t.Elem(), fmt.Sprintf("%s[%d]", path, i)) {
-				kept = append(kept, v)
-			} else {
-				kept = append(kept, &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!null", Line: v.Line, Column: v.Column})
-			}
-		}
-		n.Content = kept
+		return d.walkSlice(n, t, path)
 	case reflect.String:
-		if n.Kind != yaml.ScalarNode {
-			d.refuse(path, "expected a single value, found %s", kindName(n))
-			return false
-		}
-		var s string
-		if err := n.Decode(&s); err != nil {
-			d.refuse(path, "%s cannot be read as text: %s", kindName(n), strings.TrimPrefix(err.Error(), "yaml: "))
-			return false
-		}
-		if strings.ContainsRune(s, 0) {
-			d.refuse(path, "contains a NUL byte: no file or command can carry it")
-			return false
-		}
+		return d.walkString(n, path)
 	case reflect.Int, reflect.Int64:
-		if n.Kind != yaml.ScalarNode {
-			d.refuse(path, "expected a number, found %s", kindName(n))
+		return d.walkInt(n, path)
+	}
+	return true
+}
+
+// walkStruct checks a map of fields: each known, given once.
+func (d *document) walkStruct(n *yaml.Node, t reflect.Type, path string) bool {
+	if !d.expect(n, yaml.MappingNode, path, "a map of fields") {
+		return false
+	}
+	fields := structFields(t)
+	known := slices.Sorted(maps.Keys(fields))
+	seen := map[string]bool{}
+	n.Content = d.keepPairs(n.Content, path, func(k, v *yaml.Node, child string) bool {
+		if seen[k.Value] {
+			d.at[child] = pos{k.Line, k.Column}
+			d.add(child, "field given twice")
 			return false
 		}
-		var v int64
-		switch {
-		case n.ShortTag() == "!!str" && n.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) != 0 && isInt(n.Value):
-			d.refuse(path, "expected a number, found the text %q: write it without quotes", n.Value)
-			return false
-		case n.ShortTag() != "!!int" || n.Decode(&v) != nil:
-			d.refuse(path, "expected a whole number, found %q", n.Value)
+		seen[k.Value] = true
+		ft, ok := fields[k.Value]
+		if !ok {
+			d.at[child] = pos{k.Line, k.Column}
+			msg := fmt.Sprintf("unknown field %q", k.Value)
+			if s := suggest(k.Value, known); s != "" {
+				msg += fmt.Sprintf(" (did you mean %q?)", s)
+				if !hasKey(n, s) { // else the rules about the given one still speak
+					d.quiet = append(d.quiet, joinPath(path, s))
+				}
+			}
+			d.refuse(child, "%s; known fields here: %s", msg, strings.Join(known, ", "))
 			return false
 		}
+		d.at[child] = pos{v.Line, v.Column}
+		return d.walk(v, ft, child)
+	})
+	return true
+}
+
+// walkMap checks a map of names: each given once, in the order kept.
+func (d *document) walkMap(n *yaml.Node, t reflect.Type, path string) bool {
+	if !d.expect(n, yaml.MappingNode, path, "a map of names") {
+		return false
+	}
+	seen := map[string]bool{}
+	n.Content = d.keepPairs(n.Content, path, func(k, v *yaml.Node, child string) bool {
+		d.at[child] = pos{k.Line, k.Column}
+		if seen[k.Value] {
+			d.add(child, "name %q used twice", k.Value)
+			return false
+		}
+		seen[k.Value] = true
+		ok := d.walk(v, t.Elem(), child)
+		d.at[child] = pos{k.Line, k.Column}
+		if ok {
+			d.keyOrder[path] = append(d.keyOrder[path], k.Value)
+		}
+		return ok
+	})
+	return true
+}
+
+// walkSlice checks each item; a refused one becomes null, so indexes stay.
+func (d *document) walkSlice(n *yaml.Node, t reflect.Type, path string) bool {
+	if !d.expect(n, yaml.SequenceNode, path, "a list") {
+		return false
+	}
+	kept := n.Content[:0:0]
+	for i, v := range n.Content {
+		if d.walk(v, t.Elem(), fmt.Sprintf("%s[%d]", path, i)) {
+			kept = append(kept, v)
+		} else {
+			kept = append(kept, &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!null", Line: v.Line, Column: v.Column})
+		}
+	}
+	n.Content = kept
+	return true
+}
+
+// walkString checks a single value that reads as text.
+func (d *document) walkString(n *yaml.Node, path string) bool {
+	if !d.expect(n, yaml.ScalarNode, path, "a single value") {
+		return false
+	}
+	var s string
+	if err := n.Decode(&s); err != nil {
+		d.refuse(path, "%s cannot be read as text: %s", kindName(n), strings.TrimPrefix(err.Error(), "yaml: "))
+		return false
+	}
+	if strings.ContainsRune(s, 0) {
+		d.refuse(path, "contains a NUL byte: no file or command can carry it")
+		return false
+	}
+	return true
+}
+
+// walkInt checks a whole number, given without quotes.
+func (d *document) walkInt(n *yaml.Node, path string) bool {
+	if !d.expect(n, yaml.ScalarNode, path, "a number") {
+		return false
+	}
+	var v int64
+	switch {
+	case n.ShortTag() == "!!str" && n.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) != 0 && isInt(n.Value):
+		d.refuse(path, "expected a number, found the text %q: write it without quotes", n.Value)
+		return false
+	case n.ShortTag() != "!!int" || n.Decode(&v) != nil:
+		d.refuse(path, "expected a whole number, found %q", n.Value)
+		return false
+	}
+	return true
+}
+
+// expect refuses n unless it is of kind; what names the kind for the user.
+func (d *document) expect(n *yaml.Node, kind yaml.Kind, path, what string) bool {
+	if n.Kind != kind {
+		d.refuse(path, "expected %s, found %s", what, kindName(n))
+		return false
 	}
 	return true
 }

@@ -71,75 +71,82 @@ Examples:
    lvslab up tedu-nat --retain                   # keep a failed lab to debug it
    lvslab up my-wrr.yaml --dry-run               # what would change (ipvsadm -E ... -s wrr)
    lvslab up tedu-dr -n -o json                  # the same as data`,
-		Flags: append([]cli.Flag{
-			connectFlag(),
-			&cli.StringFlag{Name: "accel", Value: provision.AccelAuto, Usage: "`MODE` of the VMs: kvm, tcg (QEMU emulation, slow) or auto (KVM when libvirt offers it)"},
-			&cli.BoolFlag{Name: "retain", Usage: "on failure, keep what this run created (to debug it; \"lvslab down\" removes it)"},
-			&cli.BoolFlag{Name: "vms-only", Usage: "bring the VMs up and stop at SSH: configure nothing over SSH"},
-			&cli.BoolFlag{Name: "bare", Usage: "VMs as a classroom hands them out: NICs, management access, packages, nothing of the exercise (students configure it; \"lvslab check\" reads it back)"},
-			&cli.StringSliceFlag{Name: "node", Usage: "configure only this `NODE` (repeatable): catch up a student who fell behind"},
-			&cli.DurationFlag{Name: "timeout", Usage: "how long to wait for SSH on the nodes", DefaultText: "5m under TCG, 2m under KVM"},
-			&cli.BoolFlag{Name: "dry-run", Aliases: []string{"n"}, Usage: "say what up would create, start and change on each node (surveyed over SSH), changing nothing"},
-			asFlag("bring up"),
-			&cli.StringFlag{Name: "mgmt-pool", Usage: "`CIDR` a new lab's management /24 is taken from ($" + provision.EnvMgmtPool + ")", DefaultText: provision.DefaultMgmtPool},
-		}, outputFlags(outputText, outputJSON)...),
-		Action: func(c *cli.Context) error {
-			format, err := output(c, outputText, outputJSON)
-			if err != nil {
-				return err
-			}
-			if format != outputText && !c.Bool("dry-run") {
-				return cli.Exit("-o json goes with --dry-run (up itself prints progress)", 2)
-			}
-			lab, err := loadLab(c)
-			if err != nil {
-				return err
-			}
-			if err := applyAs(c, lab); err != nil {
-				return err
-			}
-			ctx, stop := commandContext(c)
-			defer stop()
-			conn, err := provision.Connect(c.String("connect"))
-			if err != nil {
-				return err
-			}
-			defer conn.Close()
-			opts := provision.Options{
-				Accel: c.String("accel"), Retain: c.Bool("retain"), Timeout: c.Duration("timeout"),
-				VMsOnly: c.Bool("vms-only"), MgmtPool: c.String("mgmt-pool"), Out: progress(c, c.App.Writer),
-				Bare: c.Bool("bare"), Nodes: c.StringSlice("node"),
-			}
-			for _, n := range opts.Nodes {
-				if lab.Node(n) == nil {
-					return cli.Exit(fmt.Sprintf("--node %s: no such node in lab %s", n, lab.Name), 2)
-				}
-			}
-			if opts.Bare && len(opts.Nodes) > 0 {
-				return cli.Exit("--bare configures nothing, --node configures one node: choose one", 2)
-			}
-			if c.Bool("dry-run") {
-				plan, err := provision.DryRun(ctx, conn, lab, opts)
-				if err != nil {
-					return provision.Explain(conn, err)
-				}
-				if format == outputJSON {
-					return writeJSON(c.App.Writer, plan)
-				}
-				provision.WritePlan(c.App.Writer, plan)
-				return nil
-			}
-			res, err := provision.Up(ctx, conn, lab, opts)
-			if err != nil {
-				return provision.Explain(conn, err)
-			}
-			printEndpoints(c.App.Writer, res)
-			if opts.Bare {
-				fmt.Fprintf(c.App.Writer, "bare: nothing of the exercise is configured; the handout is \"lvslab plan %s\", \"lvslab ssh NODE\" logs in, \"lvslab check %s\" reads it back\n", c.Args().First(), c.Args().First())
-			}
-			return nil
-		},
+		Flags:  upFlags(),
+		Action: runUp,
 	}
+}
+
+func upFlags() []cli.Flag {
+	return append([]cli.Flag{
+		connectFlag(),
+		&cli.StringFlag{Name: "accel", Value: provision.AccelAuto, Usage: "`MODE` of the VMs: kvm, tcg (QEMU emulation, slow) or auto (KVM when libvirt offers it)"},
+		&cli.BoolFlag{Name: "retain", Usage: "on failure, keep what this run created (to debug it; \"lvslab down\" removes it)"},
+		&cli.BoolFlag{Name: "vms-only", Usage: "bring the VMs up and stop at SSH: configure nothing over SSH"},
+		&cli.BoolFlag{Name: "bare", Usage: "VMs as a classroom hands them out: NICs, management access, packages, nothing of the exercise (students configure it; \"lvslab check\" reads it back)"},
+		&cli.StringSliceFlag{Name: "node", Usage: "configure only this `NODE` (repeatable): catch up a student who fell behind"},
+		&cli.DurationFlag{Name: "timeout", Usage: "how long to wait for SSH on the nodes", DefaultText: "5m under TCG, 2m under KVM"},
+		&cli.BoolFlag{Name: "dry-run", Aliases: []string{"n"}, Usage: "say what up would create, start and change on each node (surveyed over SSH), changing nothing"},
+		asFlag("bring up"),
+		&cli.StringFlag{Name: "mgmt-pool", Usage: "`CIDR` a new lab's management /24 is taken from ($" + provision.EnvMgmtPool + ")", DefaultText: provision.DefaultMgmtPool},
+	}, outputFlags(outputText, outputJSON)...)
+}
+
+// runUp is "lvslab up": --dry-run surveys and prints, otherwise provision.Up.
+func runUp(c *cli.Context) error {
+	format, err := output(c, outputText, outputJSON)
+	if err != nil {
+		return err
+	}
+	if format != outputText && !c.Bool("dry-run") {
+		return cli.Exit("-o json goes with --dry-run (up itself prints progress)", 2)
+	}
+	lab, err := loadLab(c)
+	if err != nil {
+		return err
+	}
+	if err := applyAs(c, lab); err != nil {
+		return err
+	}
+	ctx, stop := commandContext(c)
+	defer stop()
+	conn, err := provision.Connect(c.String("connect"))
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	opts := provision.Options{
+		Accel: c.String("accel"), Retain: c.Bool("retain"), Timeout: c.Duration("timeout"),
+		VMsOnly: c.Bool("vms-only"), MgmtPool: c.String("mgmt-pool"), Out: progress(c, c.App.Writer),
+		Bare: c.Bool("bare"), Nodes: c.StringSlice("node"),
+	}
+	for _, n := range opts.Nodes {
+		if lab.Node(n) == nil {
+			return cli.Exit(fmt.Sprintf("--node %s: no such node in lab %s", n, lab.Name), 2)
+		}
+	}
+	if opts.Bare && len(opts.Nodes) > 0 {
+		return cli.Exit("--bare configures nothing, --node configures one node: choose one", 2)
+	}
+	if c.Bool("dry-run") {
+		plan, err := provision.DryRun(ctx, conn, lab, opts)
+		if err != nil {
+			return provision.Explain(conn, err)
+		}
+		if format == outputJSON {
+			return writeJSON(c.App.Writer, plan)
+		}
+		provision.WritePlan(c.App.Writer, plan)
+		return nil
+	}
+	res, err := provision.Up(ctx, conn, lab, opts)
+	if err != nil {
+		return provision.Explain(conn, err)
+	}
+	printEndpoints(c.App.Writer, res)
+	if opts.Bare {
+		fmt.Fprintf(c.App.Writer, "bare: nothing of the exercise is configured; the handout is \"lvslab plan %s\", \"lvslab ssh NODE\" logs in, \"lvslab check %s\" reads it back\n", c.Args().First(), c.Args().First())
+	}
+	return nil
 }
 
 // stageList is the steps of up for its --help, one per line, in order.
