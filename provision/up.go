@@ -502,6 +502,31 @@ func (ensureVolumes) doc() string {
 }
 func (ensureVolumes) run(r *run) error {
 	var capacity uint64
+	return r.eachNewNode(func(pool *libvirt.StoragePool, n *nodeRun) error {
+		var err error
+		if capacity == 0 {
+			if capacity, err = imageCapacity(r.img); err != nil {
+				return err
+			}
+		}
+		name := OverlayVolume(r.lab.Name, n.node.Name)
+		x, err := OverlayXML(name, r.img, capacity)
+		if err != nil {
+			return err
+		}
+		vol, err := r.newVolume(pool, name, x, fmt.Sprintf("disk %s (linked clone of %s)", name, r.img.Disk))
+		if err != nil {
+			return err
+		}
+		n.overlay, err = vol.GetPath()
+		vol.Free()
+		return err
+	})
+}
+
+// eachNewNode runs f on every node this run creates, with the lab's storage
+// pool.
+func (r *run) eachNewNode(f func(*libvirt.StoragePool, *nodeRun) error) error {
 	pool, err := r.conn.LookupStoragePoolByName(r.opts.Pool)
 	if err != nil {
 		return fmt.Errorf("storage pool %s: %w", r.opts.Pool, err)
@@ -511,31 +536,25 @@ func (ensureVolumes) run(r *run) error {
 		if n.exists {
 			continue
 		}
-		if capacity == 0 {
-			if capacity, err = imageCapacity(r.img); err != nil {
-				return err
-			}
-		}
-		name := OverlayVolume(r.lab.Name, n.node.Name)
-		if err := dropStaleVolume(pool, name); err != nil {
-			return err
-		}
-		x, err := OverlayXML(name, r.img, capacity)
-		if err != nil {
-			return err
-		}
-		vol, err := console.Call("create volume "+name, func() (*libvirt.StorageVol, error) { return pool.StorageVolCreateXML(x, 0) })
-		if err != nil {
-			return fmt.Errorf("create disk %s (linked clone of %s) in pool %s: %w", name, r.img.Disk, r.opts.Pool, err)
-		}
-		r.made("volume "+name, func() error { return deleteVolume(r.conn, r.opts.Pool, name) })
-		n.overlay, err = vol.GetPath()
-		vol.Free()
-		if err != nil {
+		if err := f(pool, n); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// newVolume creates volume name from its XML in pool, in place of a stale
+// one, and records it for the undo of a failed run; what names it in errors.
+func (r *run) newVolume(pool *libvirt.StoragePool, name, xml, what string) (*libvirt.StorageVol, error) {
+	if err := dropStaleVolume(pool, name); err != nil {
+		return nil, err
+	}
+	vol, err := console.Call("create volume "+name, func() (*libvirt.StorageVol, error) { return pool.StorageVolCreateXML(xml, 0) })
+	if err != nil {
+		return nil, fmt.Errorf("create %s in pool %s: %w", what, r.opts.Pool, err)
+	}
+	r.made("volume "+name, func() error { return deleteVolume(r.conn, r.opts.Pool, name) })
+	return vol, nil
 }
 
 // dropStaleVolume deletes a volume left by a run that crashed before it
@@ -556,15 +575,7 @@ func (ensureSeeds) doc() string {
 lvslab pins in known_hosts, static lab and mgmt0 addresses, first-boot files`
 }
 func (ensureSeeds) run(r *run) error {
-	pool, err := r.conn.LookupStoragePoolByName(r.opts.Pool)
-	if err != nil {
-		return fmt.Errorf("storage pool %s: %w", r.opts.Pool, err)
-	}
-	defer pool.Free()
-	for _, n := range r.nodes {
-		if n.exists {
-			continue
-		}
+	return r.eachNewNode(func(pool *libvirt.StoragePool, n *nodeRun) error {
 		priv, pub, err := sshx.GenerateHostKey()
 		if err != nil {
 			return err
@@ -590,18 +601,14 @@ func (ensureSeeds) run(r *run) error {
 			return err
 		}
 		name := SeedVolume(r.lab.Name, n.node.Name)
-		if err := dropStaleVolume(pool, name); err != nil {
-			return err
-		}
 		x, err := SeedVolumeXML(name, uint64(len(iso)))
 		if err != nil {
 			return err
 		}
-		vol, err := console.Call("create volume "+name, func() (*libvirt.StorageVol, error) { return pool.StorageVolCreateXML(x, 0) })
+		vol, err := r.newVolume(pool, name, x, "seed volume "+name)
 		if err != nil {
-			return fmt.Errorf("create seed volume %s in pool %s: %w", name, r.opts.Pool, err)
+			return err
 		}
-		r.made("volume "+name, func() error { return deleteVolume(r.conn, r.opts.Pool, name) })
 		n.seed, err = vol.GetPath()
 		if err == nil {
 			err = console.Libvirt(fmt.Sprintf("upload %d bytes to volume %s", len(iso), name), func() error { return r.opts.uploadSeed(r.conn, vol, iso) })
@@ -610,8 +617,8 @@ func (ensureSeeds) run(r *run) error {
 		if err != nil {
 			return fmt.Errorf("write seed volume %s: %w", name, err)
 		}
-	}
-	return nil
+		return nil
+	})
 }
 
 // pinNames are the known_hosts names a node's host key is pinned under: the
