@@ -410,15 +410,16 @@ func natDRNAT(e *e2e, a copyNodes) {
 		}
 	})
 	e.phase("a: ipvs stats, zero, save-restore", func() {
-		var ob struct {
-			Services []struct {
-				Stats struct{ Connections int } `json:"stats"`
-			} `json:"services"`
-		}
 		for _, view := range []struct {
 			name string
 			some bool
 		}{{"stats", true}, {"zero", false}} {
+			// A fresh value each time: zero counters are left out of the JSON.
+			var ob struct {
+				Services []struct {
+					Stats struct{ Connections int } `json:"stats"`
+				} `json:"services"`
+			}
 			out := e.must("ipvs", view.name, "a", "-o", "json")
 			if err := json.Unmarshal([]byte(out), &ob); err != nil || len(ob.Services) != 1 || (ob.Services[0].Stats.Connections > 0) != view.some {
 				t.Errorf("ipvs %s: want connections counted %v: %v %+v", view.name, view.some, err, ob)
