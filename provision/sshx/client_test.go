@@ -9,9 +9,7 @@ import (
 )
 
 func TestKeyLogin(t *testing.T) {
-	lab := newLab(t)
-	srv := lab.server(t)
-	c := lab.dial(t, lab.config(srv.Addr))
+	srv, c := connected(t)
 	if out := mustRun(t, c, "echo hello"); out != "hello\n" {
 		t.Fatalf("stdout = %q", out)
 	}
@@ -66,8 +64,7 @@ func TestKeyboardInteractivePasswordLogin(t *testing.T) {
 }
 
 func TestCommandErrorCarriesNodeCommandExitAndOutput(t *testing.T) {
-	lab := newLab(t)
-	c := lab.dial(t, lab.config(lab.server(t).Addr))
+	_, c := connected(t)
 
 	const cmd = "echo partial; echo 'Job for apache2.service failed' >&2; exit 3"
 	out, err := c.Run(testContext(t), cmd)
@@ -89,8 +86,7 @@ func TestCommandErrorCarriesNodeCommandExitAndOutput(t *testing.T) {
 }
 
 func TestCommandErrorTrimsLongOutput(t *testing.T) {
-	lab := newLab(t)
-	c := lab.dial(t, lab.config(lab.server(t).Addr))
+	_, c := connected(t)
 	_, err := c.Run(testContext(t), "seq 1 100000; exit 1")
 	if err == nil {
 		t.Fatal("no error")
@@ -104,8 +100,7 @@ func TestCommandErrorTrimsLongOutput(t *testing.T) {
 }
 
 func TestRunSecretShowsRedactedCommand(t *testing.T) {
-	lab := newLab(t)
-	c := lab.dial(t, lab.config(lab.server(t).Addr))
+	_, c := connected(t)
 	_, err := c.RunSecret(testContext(t), "echo token=hunter2 >/dev/null; exit 1", "set token")
 	if err == nil || strings.Contains(err.Error(), "hunter2") || !strings.Contains(err.Error(), `"set token" exited 1`) {
 		t.Fatalf("err = %v", err)
@@ -137,9 +132,7 @@ func TestCommandTimesOut(t *testing.T) {
 }
 
 func TestConnectionIsReused(t *testing.T) {
-	lab := newLab(t)
-	srv := lab.server(t)
-	c := lab.dial(t, lab.config(srv.Addr))
+	srv, c := connected(t)
 	ctx := testContext(t)
 	file := t.TempDir() + "/f"
 	for i := range 10 {
@@ -160,9 +153,7 @@ func TestConnectionIsReused(t *testing.T) {
 }
 
 func TestRedialsAfterServerDropsConnection(t *testing.T) {
-	lab := newLab(t)
-	srv := lab.server(t)
-	c := lab.dial(t, lab.config(srv.Addr))
+	srv, c := connected(t)
 	ctx := testContext(t)
 	file := t.TempDir() + "/f"
 	if err := c.WriteFile(ctx, file, []byte("x"), 0o644); err != nil {
@@ -262,8 +253,7 @@ func TestWaitReadyRetriesUntilNodeListens(t *testing.T) {
 }
 
 func TestClosedClientRefusesWork(t *testing.T) {
-	lab := newLab(t)
-	c := lab.dial(t, lab.config(lab.server(t).Addr))
+	_, c := connected(t)
 	c.Close()
 	if _, err := c.Run(testContext(t), "true"); !errors.Is(err, errClosed) {
 		t.Fatalf("err = %v", err)

@@ -12,9 +12,7 @@ import (
 // --debug shows each SSH command and file write with its duration and
 // output, and never a secret that RunSecret hides.
 func TestDebugTracesCommandsAndFiles(t *testing.T) {
-	lab := newLab(t)
-	srv := lab.server(t)
-	c := lab.dial(t, lab.config(srv.Addr))
+	_, c := connected(t)
 	var trace bytes.Buffer
 	console.SetDebug(&trace)
 	defer console.SetDebug(nil)

@@ -7,8 +7,7 @@ import (
 )
 
 func TestWriteFileIsAtomicAndCreatesParents(t *testing.T) {
-	lab := newLab(t)
-	c := lab.dial(t, lab.config(lab.server(t).Addr))
+	_, c := connected(t)
 	ctx := testContext(t)
 	dir := t.TempDir()
 	name := filepath.Join(dir, "etc/sysctl.d/90-lvs.conf")
@@ -32,8 +31,7 @@ func TestWriteFileIsAtomicAndCreatesParents(t *testing.T) {
 }
 
 func TestWriteFileModeIsNotWeakenedByUmask(t *testing.T) {
-	lab := newLab(t)
-	c := lab.dial(t, lab.config(lab.server(t).Addr))
+	_, c := connected(t)
 	name := filepath.Join(t.TempDir(), "script")
 	if err := c.WriteFile(testContext(t), name, []byte("#!/bin/sh\n"), 0o777); err != nil {
 		t.Fatal(err)
@@ -44,8 +42,7 @@ func TestWriteFileModeIsNotWeakenedByUmask(t *testing.T) {
 }
 
 func TestReadFile(t *testing.T) {
-	lab := newLab(t)
-	c := lab.dial(t, lab.config(lab.server(t).Addr))
+	_, c := connected(t)
 	ctx := testContext(t)
 	dir := t.TempDir()
 

@@ -45,6 +45,14 @@ func (l *testLab) dial(t *testing.T, cfg Config) *Client {
 	return c
 }
 
+// connected is a client logged in with the lab key to a node of its own.
+func connected(t *testing.T) (*testServer, *Client) {
+	t.Helper()
+	lab := newLab(t)
+	srv := lab.server(t)
+	return srv, lab.dial(t, lab.config(srv.Addr))
+}
+
 func testContext(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	t.Cleanup(cancel)

@@ -8,9 +8,7 @@ import (
 // A student's command streams its output and stderr apart, reads stdin,
 // and its exit status is returned, not an error.
 func TestStream(t *testing.T) {
-	l := newLab(t)
-	srv := l.server(t)
-	c := l.dial(t, l.config(srv.Addr))
+	_, c := connected(t)
 	var out, errw strings.Builder
 	code, err := c.Stream(testContext(t), "tr a-z A-Z; echo oops >&2; exit 7", Session{Stdin: strings.NewReader("hello\n"), Stdout: &out, Stderr: &errw})
 	if err != nil || code != 7 || out.String() != "HELLO\n" || errw.String() != "oops\n" {
@@ -24,9 +22,7 @@ func TestStream(t *testing.T) {
 
 // Without a terminal, the shell reads its commands from stdin.
 func TestShellFromPipe(t *testing.T) {
-	l := newLab(t)
-	srv := l.server(t)
-	c := l.dial(t, l.config(srv.Addr))
+	_, c := connected(t)
 	var out strings.Builder
 	code, err := c.Shell(testContext(t), Session{Stdin: strings.NewReader("echo in the shell\nexit 3\n"), Stdout: &out, Stderr: &out})
 	if err != nil || code != 3 || out.String() != "in the shell\n" {
