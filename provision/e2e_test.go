@@ -183,34 +183,13 @@ func TestE2EUpDownInner(t *testing.T) {
 // assertNothingLeft checks libvirt and the disk for anything of the lab.
 func assertNothingLeft(t *testing.T, conn *libvirt.Connect, lab string, files []string) {
 	t.Helper()
-	doms, _ := conn.ListAllDomains(0)
-	for _, d := range doms {
-		name, _ := d.GetName()
-		if strings.HasPrefix(name, lab+"-") {
-			t.Errorf("domain %s remains", name)
+	for _, o := range everything(t, conn) {
+		kind, name, _ := strings.Cut(o, " ")
+		_, vol, _ := strings.Cut(name, "/")
+		if (kind == "domain" || kind == "network") && strings.HasPrefix(name, lab+"-") ||
+			kind == "volume" && strings.HasPrefix(vol, volumePrefix(lab)) {
+			t.Errorf("%s remains", o)
 		}
-		d.Free()
-	}
-	nets, _ := conn.ListAllNetworks(0)
-	for _, n := range nets {
-		name, _ := n.GetName()
-		if strings.HasPrefix(name, lab+"-") {
-			t.Errorf("network %s remains", name)
-		}
-		n.Free()
-	}
-	pools, _ := conn.ListAllStoragePools(0)
-	for _, p := range pools {
-		p.Refresh(0)
-		vols, _ := p.ListAllStorageVolumes(0)
-		for _, v := range vols {
-			name, _ := v.GetName()
-			if strings.HasPrefix(name, volumePrefix(lab)) {
-				t.Errorf("volume %s remains", name)
-			}
-			v.Free()
-		}
-		p.Free()
 	}
 	if len(files) < 4+8+1 {
 		t.Errorf("only %d files were checked", len(files))

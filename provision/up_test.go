@@ -104,46 +104,46 @@ func labWithName(t *testing.T, file, name string) *topology.Lab {
 	return lab
 }
 
-// everything lists every libvirt object of the connection by kind and name.
+// everything lists every libvirt object of the connection by kind and name
+// ("volume POOL/NAME" for volumes, of active pools).
 func everything(t *testing.T, conn *libvirt.Connect) []string {
 	t.Helper()
-	var out []string
 	doms, err := conn.ListAllDomains(0)
 	if err != nil {
 		t.Fatal(err)
-	}
-	for _, d := range doms {
-		n, _ := d.GetName()
-		out = append(out, "domain "+n)
-		d.Free()
 	}
 	nets, err := conn.ListAllNetworks(0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, n := range nets {
-		name, _ := n.GetName()
-		out = append(out, "network "+name)
-		n.Free()
-	}
 	pools, err := conn.ListAllStoragePools(0)
 	if err != nil {
 		t.Fatal(err)
 	}
+	out := append(named("domain ", doms, (*libvirt.Domain).GetName, (*libvirt.Domain).Free),
+		named("network ", nets, (*libvirt.Network).GetName, (*libvirt.Network).Free)...)
 	for _, p := range pools {
 		name, _ := p.GetName()
 		out = append(out, "pool "+name)
 		if active, _ := p.IsActive(); active {
+			p.Refresh(0)
 			vols, _ := p.ListAllStorageVolumes(0)
-			for _, v := range vols {
-				vn, _ := v.GetName()
-				out = append(out, "volume "+name+"/"+vn)
-				v.Free()
-			}
+			out = append(out, named("volume "+name+"/", vols, (*libvirt.StorageVol).GetName, (*libvirt.StorageVol).Free)...)
 		}
 		p.Free()
 	}
 	slices.Sort(out)
+	return out
+}
+
+// named is the names of objs, each after prefix; it frees every object.
+func named[T any](prefix string, objs []T, name func(*T) (string, error), free func(*T) error) []string {
+	var out []string
+	for i := range objs {
+		n, _ := name(&objs[i])
+		out = append(out, prefix+n)
+		free(&objs[i])
+	}
 	return out
 }
 
