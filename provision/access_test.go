@@ -13,11 +13,7 @@ import (
 )
 
 func TestAccessGoesOverTheManagementNetwork(t *testing.T) {
-	conn := testConn(t)
-	opts := testOptions(t, &fakeGuests{})
-	if _, err := Up(context.Background(), conn, mustLab(t, "tedu-nat"), opts); err != nil {
-		t.Fatal(err)
-	}
+	conn, opts := upLab(t, mustLab(t, "tedu-nat"))
 	// The lab was switched to DR: web1's lab address moved, its management
 	// address did not, and only that one is ever dialled.
 	acc, err := OpenAccess(conn, "tedu", AccessOptions{Home: opts.Home, File: mustLab(t, "tedu-dr")})
@@ -50,11 +46,7 @@ func TestAccessGoesOverTheManagementNetwork(t *testing.T) {
 }
 
 func TestAccessDialIsCancelled(t *testing.T) {
-	conn := testConn(t)
-	opts := testOptions(t, &fakeGuests{})
-	if _, err := Up(context.Background(), conn, mustLab(t, "tedu-nat"), opts); err != nil {
-		t.Fatal(err)
-	}
+	conn, opts := upLab(t, mustLab(t, "tedu-nat"))
 	// A node that accepts TCP and never speaks SSH: only cancelling ends the dial.
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

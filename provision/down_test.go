@@ -130,12 +130,8 @@ func TestDownAfterCrash(t *testing.T) {
 }
 
 func TestStatus(t *testing.T) {
-	conn := testConn(t)
-	opts := testOptions(t, &fakeGuests{})
 	lab := mustLab(t, "tedu-nat")
-	if _, err := Up(context.Background(), conn, lab, opts); err != nil {
-		t.Fatal(err)
-	}
+	conn, opts := upLab(t, lab)
 	d, _ := conn.LookupDomainByName("tedu-lvs1")
 	d.Destroy()
 	d.Free()

@@ -187,11 +187,7 @@ func TestDryRunChangesNothing(t *testing.T) {
 
 // What up would refuse, the dry run refuses too.
 func TestDryRunRefusesWhatUpRefuses(t *testing.T) {
-	conn := testConn(t)
-	opts := testOptions(t, &fakeGuests{})
-	if _, err := Up(context.Background(), conn, mustLab(t, "tedu-nat"), opts); err != nil {
-		t.Fatal(err)
-	}
+	conn, opts := upLab(t, mustLab(t, "tedu-nat"))
 	other := mustLab(t, "tedu-nat")
 	other.Node("web1").NICs = other.Node("web1").NICs[:1]
 	_, err := DryRun(context.Background(), conn, other, opts)

@@ -85,12 +85,8 @@ func TestExplainNetworkInUseNamesTheLabThatHoldsIt(t *testing.T) {
 // verify, drill and status reach nodes through Access.Dial: a VM that is
 // shut off is said at once, with the way out, and no SSH is tried.
 func TestDialSaysTheVMIsShutOff(t *testing.T) {
-	conn := testConn(t)
-	opts := testOptions(t, &fakeGuests{})
 	lab := mustLab(t, "tedu-nat")
-	if _, err := Up(context.Background(), conn, lab, opts); err != nil {
-		t.Fatal(err)
-	}
+	conn, opts := upLab(t, lab)
 	d, err := conn.LookupDomainByName(DomainName("tedu", "web1"))
 	if err != nil {
 		t.Fatal(err)

@@ -39,6 +39,17 @@ type fakeGuests struct {
 	waitErr map[string]error
 }
 
+// upLab brings lab up on a fresh test:///default with fake guests.
+func upLab(t *testing.T, lab *topology.Lab) (*libvirt.Connect, Options) {
+	t.Helper()
+	conn := testConn(t)
+	opts := testOptions(t, &fakeGuests{})
+	if _, err := Up(context.Background(), conn, lab, opts); err != nil {
+		t.Fatal(err)
+	}
+	return conn, opts
+}
+
 func testOptions(t *testing.T, g *fakeGuests) Options {
 	t.Helper()
 	dir := t.TempDir()
@@ -317,11 +328,7 @@ func TestSecondUpReuses(t *testing.T) {
 }
 
 func TestUpRefusesChangedHardware(t *testing.T) {
-	conn := testConn(t)
-	opts := testOptions(t, &fakeGuests{})
-	if _, err := Up(context.Background(), conn, mustLab(t, "tedu-nat"), opts); err != nil {
-		t.Fatal(err)
-	}
+	conn, opts := upLab(t, mustLab(t, "tedu-nat"))
 	lab := mustLab(t, "tedu-nat")
 	lab.Node("web1").NICs = lab.Node("web1").NICs[1:] // eth0 removed
 	_, err := Up(context.Background(), conn, lab, opts)
