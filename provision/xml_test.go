@@ -6,18 +6,12 @@ import (
 	"libvirt.org/go/libvirtxml"
 
 	"github.com/lvslab/lvslab/provision/image"
+	"github.com/lvslab/lvslab/topology"
 )
 
 func TestNetworkXMLIsolatedWithoutHost(t *testing.T) {
 	lab := mustLab(t, "tedu-nat") // its networks say no host:
-	x, err := NetworkXML(lab, lab.Network("private1"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var n libvirtxml.Network
-	if err := n.Unmarshal(x); err != nil {
-		t.Fatal(err)
-	}
+	n := networkXML(t, lab, lab.Network("private1"))
 	if len(n.IPs) != 0 || n.Forward != nil {
 		t.Errorf("a network without host: must carry no address and forward nothing: %+v %+v", n.IPs, n.Forward)
 	}
@@ -25,14 +19,7 @@ func TestNetworkXMLIsolatedWithoutHost(t *testing.T) {
 
 func TestNetworkXML(t *testing.T) {
 	lab := withClassroomHosts(mustLab(t, "tedu-nat"))
-	x, err := NetworkXML(lab, lab.Network("private2"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var n libvirtxml.Network
-	if err := n.Unmarshal(x); err != nil {
-		t.Fatal(err)
-	}
+	n := networkXML(t, lab, lab.Network("private2"))
 	if n.Name != "tedu-private2" {
 		t.Errorf("name %q", n.Name)
 	}
@@ -165,4 +152,18 @@ func TestOverlayXMLIsLinkedClone(t *testing.T) {
 	if v.Target.Format.Type != "qcow2" || v.BackingStore == nil || v.BackingStore.Path != "/img/disk.qcow2" || v.BackingStore.Format.Type != "qcow2" || v.Capacity.Value != 4<<30 {
 		t.Errorf("overlay: %s", x)
 	}
+}
+
+// networkXML is nw's libvirt definition, parsed back.
+func networkXML(t *testing.T, lab *topology.Lab, nw *topology.Network) libvirtxml.Network {
+	t.Helper()
+	x, err := NetworkXML(lab, nw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n libvirtxml.Network
+	if err := n.Unmarshal(x); err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
