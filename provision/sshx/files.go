@@ -74,11 +74,20 @@ func writeRemote(files *sftp.Client, name string, data []byte, mode fs.FileMode)
 	if err != nil {
 		return err
 	}
+	return writeChmodClose(f, data, mode)
+}
+
+// writeChmodClose writes data to a fresh file f, sets its mode and closes
+// it: a local or a remote file alike. Chmod rather than a create mode: the
+// umask must not weaken it.
+func writeChmodClose(f interface {
+	io.WriteCloser
+	Chmod(fs.FileMode) error
+}, data []byte, mode fs.FileMode) error {
 	if _, err := f.Write(data); err != nil {
 		f.Close()
 		return err
 	}
-	// Chmod rather than a create mode: the umask must not weaken it.
 	if err := f.Chmod(mode); err != nil {
 		f.Close()
 		return err
