@@ -142,23 +142,31 @@ func DiscoverLab(conn *libvirt.Connect, pool, lab string) (*Inventory, error) {
 }
 
 func listDomains(conn *libvirt.Connect) ([]DomainInfo, error) {
+	list := func() ([]libvirt.Domain, error) { return conn.ListAllDomains(0) }
+	return inspectAll("domains", list, inspectDomain, (*libvirt.Domain).Free)
+}
+
+// inspectAll lists the connection's objects of one kind (traced), inspects
+// and frees each, and returns those inspect keeps; one removed meanwhile is
+// passed over.
+func inspectAll[T, I any](what string, list func() ([]T, error), inspect func(*T) (I, bool, error), free func(*T) error) ([]I, error) {
 	start := time.Now()
-	doms, err := conn.ListAllDomains(0)
-	console.Trace("libvirt", "list domains", start, fmt.Sprintf("%d domains", len(doms)), err)
+	objs, err := list()
+	console.Trace("libvirt", "list "+what, start, fmt.Sprintf("%d %s", len(objs), what), err)
 	if err != nil {
-		return nil, fmt.Errorf("list domains: %w", err)
+		return nil, fmt.Errorf("list %s: %w", what, err)
 	}
-	var out []DomainInfo
-	for i := range doms {
-		info, ok, err := inspectDomain(&doms[i])
-		doms[i].Free()
+	var out []I
+	for i := range objs {
+		info, keep, err := inspect(&objs[i])
+		free(&objs[i])
+		if isNotFound(err) {
+			continue // removed meanwhile
+		}
 		if err != nil {
-			if isNotFound(err) { // removed meanwhile
-				continue
-			}
 			return nil, err
 		}
-		if ok {
+		if keep {
 			out = append(out, info)
 		}
 	}
@@ -220,25 +228,12 @@ func listNetworks(conn *libvirt.Connect) ([]NetworkInfo, error) {
 
 // listAllNetworks lists every network of the connection, tagged or not.
 func listAllNetworks(conn *libvirt.Connect) ([]NetworkInfo, error) {
-	start := time.Now()
-	nets, err := conn.ListAllNetworks(0)
-	console.Trace("libvirt", "list networks", start, fmt.Sprintf("%d networks", len(nets)), err)
-	if err != nil {
-		return nil, fmt.Errorf("list networks: %w", err)
+	all := func(n *libvirt.Network) (NetworkInfo, bool, error) {
+		info, _, err := inspectNetwork(n)
+		return info, true, err
 	}
-	var out []NetworkInfo
-	for i := range nets {
-		info, _, err := inspectNetwork(&nets[i])
-		nets[i].Free()
-		if isNotFound(err) {
-			continue // removed meanwhile
-		}
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, info)
-	}
-	return out, nil
+	list := func() ([]libvirt.Network, error) { return conn.ListAllNetworks(0) }
+	return inspectAll("networks", list, all, (*libvirt.Network).Free)
 }
 
 // inspectNetwork reads a network's definition and tag; tagged is false for
