@@ -240,63 +240,87 @@ func hostLabel(nw *Network) string {
 	return "no host address"
 }
 
-func graphDot(lab *Lab) string {
+// syntax spells the parts of a diagram in one language; drawGraph walks the
+// lab once for every language.
+type syntax struct {
+	head, tail string
+	network    func(nw *Network) string
+	node       func(n *Node) string
+	link       func(a attachment, nw *Network) string
+	vip        func(v vipNode) string
+	edge       func(e edge) string
+}
+
+func drawGraph(lab *Lab, s syntax) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "graph %q {\n  rankdir=LR;\n  node [fontname=\"monospace\"];\n", lab.Name)
+	b.WriteString(s.head)
 	for _, nw := range lab.Networks {
-		fmt.Fprintf(&b, "  net_%s [shape=ellipse, label=\"%s\\n%s\\n%s\"];\n", dotID(nw.Name), nw.Name, nw.CIDR, hostLabel(nw))
+		b.WriteString(s.network(nw))
 	}
 	for _, n := range lab.Nodes {
-		fmt.Fprintf(&b, "  node_%s [shape=box, label=\"%s\\n(%s)\"];\n", dotID(n.Name), n.Name, n.Role)
+		b.WriteString(s.node(n))
 	}
 	for _, nw := range lab.Networks {
 		for _, a := range attachments(lab, nw) {
-			label := a.text()
+			b.WriteString(s.link(a, nw))
+		}
+	}
+	vips, edges := flows(lab)
+	for _, v := range vips {
+		b.WriteString(s.vip(v))
+	}
+	for _, e := range edges {
+		b.WriteString(s.edge(e))
+	}
+	b.WriteString(s.tail)
+	return b.String()
+}
+
+func graphDot(lab *Lab) string {
+	return drawGraph(lab, syntax{
+		head: fmt.Sprintf("graph %q {\n  rankdir=LR;\n  node [fontname=\"monospace\"];\n", lab.Name),
+		tail: "}\n",
+		network: func(nw *Network) string {
+			return fmt.Sprintf("  net_%s [shape=ellipse, label=\"%s\\n%s\\n%s\"];\n", dotID(nw.Name), nw.Name, nw.CIDR, hostLabel(nw))
+		},
+		node: func(n *Node) string {
+			return fmt.Sprintf("  node_%s [shape=box, label=\"%s\\n(%s)\"];\n", dotID(n.Name), n.Name, n.Role)
+		},
+		link: func(a attachment, nw *Network) string {
 			style := ""
 			if a.addr == "down" {
 				style = ", style=dotted"
 			}
-			fmt.Fprintf(&b, "  node_%s -- net_%s [label=%q%s];\n", dotID(a.node), dotID(nw.Name), label, style)
-		}
-	}
-	vips, edges := flows(lab)
-	for _, v := range vips {
-		fmt.Fprintf(&b, "  %s [shape=hexagon, label=%q];\n", v.id, v.label)
-	}
-	for _, e := range edges {
-		fmt.Fprintf(&b, "  %s -- %s [label=%q, %s];\n", e.from, e.to, e.label, dotStyles[e.kind])
-	}
-	b.WriteString("}\n")
-	return b.String()
+			return fmt.Sprintf("  node_%s -- net_%s [label=%q%s];\n", dotID(a.node), dotID(nw.Name), a.text(), style)
+		},
+		vip: func(v vipNode) string { return fmt.Sprintf("  %s [shape=hexagon, label=%q];\n", v.id, v.label) },
+		edge: func(e edge) string {
+			return fmt.Sprintf("  %s -- %s [label=%q, %s];\n", e.from, e.to, e.label, dotStyles[e.kind])
+		},
+	})
 }
 
 func graphMermaid(lab *Lab) string {
-	var b strings.Builder
-	b.WriteString("flowchart LR\n")
-	for _, nw := range lab.Networks {
-		fmt.Fprintf(&b, "  net_%s([%s<br/>%s<br/>%s])\n", dotID(nw.Name), nw.Name, nw.CIDR, hostLabel(nw))
-	}
-	for _, n := range lab.Nodes {
-		fmt.Fprintf(&b, "  node_%s[%s<br/>%s]\n", dotID(n.Name), n.Name, n.Role)
-	}
-	for _, nw := range lab.Networks {
-		for _, a := range attachments(lab, nw) {
-			label := a.text()
+	return drawGraph(lab, syntax{
+		head: "flowchart LR\n",
+		network: func(nw *Network) string {
+			return fmt.Sprintf("  net_%s([%s<br/>%s<br/>%s])\n", dotID(nw.Name), nw.Name, nw.CIDR, hostLabel(nw))
+		},
+		node: func(n *Node) string { return fmt.Sprintf("  node_%s[%s<br/>%s]\n", dotID(n.Name), n.Name, n.Role) },
+		link: func(a attachment, nw *Network) string {
 			arrow := "---"
 			if a.addr == "down" {
 				arrow = "-.-"
 			}
-			fmt.Fprintf(&b, "  node_%s %s|%s| net_%s\n", dotID(a.node), arrow, label, dotID(nw.Name))
-		}
-	}
-	vips, edges := flows(lab)
-	for _, v := range vips {
-		fmt.Fprintf(&b, "  %s{{\"%s\"}}\n", v.id, strings.ReplaceAll(v.label, "\n", "<br/>"))
-	}
-	for _, e := range edges {
-		fmt.Fprintf(&b, "  %s %s|%q| %s\n", e.from, mermaidArrows[e.kind], e.label, e.to)
-	}
-	return b.String()
+			return fmt.Sprintf("  node_%s %s|%s| net_%s\n", dotID(a.node), arrow, a.text(), dotID(nw.Name))
+		},
+		vip: func(v vipNode) string {
+			return fmt.Sprintf("  %s{{\"%s\"}}\n", v.id, strings.ReplaceAll(v.label, "\n", "<br/>"))
+		},
+		edge: func(e edge) string {
+			return fmt.Sprintf("  %s %s|%q| %s\n", e.from, mermaidArrows[e.kind], e.label, e.to)
+		},
+	})
 }
 
 // Kinds of the service edges dot and mermaid draw.
