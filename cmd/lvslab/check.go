@@ -40,12 +40,7 @@ Examples:
    lvslab check tedu-nat -o json --junit check.xml`,
 		Flags: append(verifyFlags(),
 			&cli.StringSliceFlag{Name: "node", Usage: "check only this `NODE` (repeatable); skips the end-to-end proof"}),
-		Action: func(c *cli.Context) error {
-			r, done, err := openReading(c)
-			if err != nil {
-				return err
-			}
-			defer done()
+		Action: onReading(func(c *cli.Context, r *reading) error {
 			lab := r.lab
 			rep, err := check.Run(r.ctx, lab, executors(r.ctx, r.acc), check.Options{Nodes: c.StringSlice("node"), Verify: r.opts})
 			if err != nil {
@@ -63,7 +58,7 @@ Examples:
 				return cli.Exit("", code)
 			}
 			return nil
-		},
+		}),
 	}
 }
 

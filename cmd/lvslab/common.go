@@ -138,6 +138,40 @@ type reading struct {
 	format string
 }
 
+// onReading is the action of a command that reads a running lab with
+// verify's options (verify, check, ipvs save-restore): f runs with it open.
+func onReading(f func(*cli.Context, *reading) error) cli.ActionFunc {
+	return func(c *cli.Context) error {
+		r, done, err := openReading(c)
+		if err != nil {
+			return err
+		}
+		defer done()
+		return f(c, r)
+	}
+}
+
+// onLab is the same for a command with only --output text|json: the ipvs
+// views.
+func onLab(f func(*cli.Context, *reading) error) cli.ActionFunc {
+	return func(c *cli.Context) error {
+		format, err := output(c, verify.OutputText, verify.OutputJSON)
+		if err != nil {
+			return err
+		}
+		r, done, err := openLabArg(c)
+		if err != nil {
+			return err
+		}
+		defer done()
+		r.format = format
+		return f(c, r)
+	}
+}
+
+// dial is verify's view of the reading's Access.
+func (r *reading) dial() verify.Dialer { return dialer(r.ctx, r.acc) }
+
 func openReading(c *cli.Context) (*reading, func(), error) {
 	opts, format, err := verifyOptions(c)
 	if err != nil {

@@ -16,22 +16,13 @@ func ipvsCommand() *cli.Command {
 			Usage:     usage,
 			ArgsUsage: labArgUsage,
 			Flags:     append([]cli.Flag{connectFlag(), asFlag("look at")}, outputFlags(verify.OutputText, verify.OutputJSON)...),
-			Action: func(c *cli.Context) error {
-				format, err := output(c, verify.OutputText, verify.OutputJSON)
+			Action: onLab(func(c *cli.Context, r *reading) error {
+				ob, err := verify.Observe(r.ctx, r.lab, r.dial(), name)
 				if err != nil {
-					return err
+					return show(c, r.format, nil, nil, 0, err)
 				}
-				r, done, err := openLabArg(c)
-				if err != nil {
-					return err
-				}
-				defer done()
-				ob, err := verify.Observe(r.ctx, r.lab, dialer(r.ctx, r.acc), name)
-				if err != nil {
-					return show(c, format, nil, nil, 0, err)
-				}
-				return show(c, format, ob, ob.WriteText, 0, nil)
-			},
+				return show(c, r.format, ob, ob.WriteText, 0, nil)
+			}),
 		}
 	}
 	return &cli.Command{
@@ -62,18 +53,13 @@ did not hold, 2 could not run.`,
 				Usage:     "save the table to a file, clear it, restore it, each step checked, then verify",
 				ArgsUsage: labArgUsage,
 				Flags:     verifyFlags(),
-				Action: func(c *cli.Context) error {
-					r, done, err := openReading(c)
-					if err != nil {
-						return err
-					}
-					defer done()
-					rep, err := verify.SaveRestore(r.ctx, r.lab, dialer(r.ctx, r.acc), r.opts)
+				Action: onReading(func(c *cli.Context, r *reading) error {
+					rep, err := verify.SaveRestore(r.ctx, r.lab, r.dial(), r.opts)
 					if err != nil {
 						return show(c, r.format, nil, nil, 0, err)
 					}
 					return show(c, r.format, rep, rep.WriteText, rep.ExitCode(), nil)
-				},
+				}),
 			},
 		},
 	}

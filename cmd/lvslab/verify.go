@@ -39,14 +39,9 @@ Examples:
    lvslab verify tedu-dr --requests 60 --prober curl
    lvslab verify tedu-dr --output json --junit verify.xml`,
 		Flags: verifyFlags(),
-		Action: func(c *cli.Context) error {
-			r, done, err := openReading(c)
-			if err != nil {
-				return err
-			}
-			defer done()
+		Action: onReading(func(c *cli.Context, r *reading) error {
 			lab := r.lab
-			rep, err := verify.Run(r.ctx, lab, dialer(r.ctx, r.acc), r.opts)
+			rep, err := verify.Run(r.ctx, lab, r.dial(), r.opts)
 			title := "lvslab verify " + lab.Name
 			if path := c.String("junit"); path != "" {
 				if jerr := verify.WriteJUnit(path, rep, err, title); jerr != nil {
@@ -63,7 +58,7 @@ Examples:
 				return cli.Exit("", code)
 			}
 			return nil
-		},
+		}),
 	}
 }
 
