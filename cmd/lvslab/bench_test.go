@@ -65,21 +65,13 @@ func benchSandbox(t *testing.T, inner string) {
 	if os.Getenv(benchInnerEnv) == "1" {
 		t.Skip("already inside the sandbox")
 	}
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
 	fmt.Printf("machine before: %s\n", machineLoad())
-	cmd := exec.Command(bin, "sandbox", "--", self, "-test.run", "^"+inner+"$", "-test.v", "-test.timeout", "55m")
-	cmd.Env = append(os.Environ(), benchInnerEnv+"=1")
-	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
-	start := time.Now()
-	err = cmd.Run()
+	took, err := runInSandbox(t, bin, benchInnerEnv, inner, "55m")
 	fmt.Printf("machine after:  %s\n", machineLoad())
 	if err != nil {
-		t.Fatalf("benchmark run failed after %s: %v", time.Since(start).Round(time.Second), err)
+		t.Fatalf("benchmark run failed after %s: %v", took.Round(time.Second), err)
 	}
-	t.Logf("benchmark run took %s", time.Since(start).Round(time.Second))
+	t.Logf("benchmark run took %s", took.Round(time.Second))
 }
 
 // benchInner sets up the inner test: the lvslab binary and a private

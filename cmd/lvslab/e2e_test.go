@@ -54,10 +54,6 @@ func sandboxed(t *testing.T, inner string) {
 	if os.Getenv(e2eInnerEnv) == "1" {
 		t.Skip("already inside the sandbox")
 	}
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
 	build := exec.Command(bin, "image", "build")
 	build.Stdout, build.Stderr = os.Stdout, os.Stderr
 	start := time.Now()
@@ -65,14 +61,27 @@ func sandboxed(t *testing.T, inner string) {
 		t.Fatalf("lvslab image build: %v", err)
 	}
 	fmt.Printf("PHASE %-34s %6.1fs\n", "image build (outside the sandbox)", time.Since(start).Seconds())
-	cmd := exec.Command(bin, "sandbox", "--", self, "-test.run", "^"+inner+"$", "-test.v", "-test.timeout", "75m")
-	cmd.Env = append(os.Environ(), e2eInnerEnv+"=1")
-	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
-	start = time.Now()
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("end-to-end run failed after %s: %v", time.Since(start).Round(time.Second), err)
+	took, err := runInSandbox(t, bin, e2eInnerEnv, inner, "75m")
+	if err != nil {
+		t.Fatalf("end-to-end run failed after %s: %v", took.Round(time.Second), err)
 	}
-	t.Logf("end-to-end run passed in %s", time.Since(start).Round(time.Second))
+	t.Logf("end-to-end run passed in %s", took.Round(time.Second))
+}
+
+// runInSandbox runs this test binary's test inner inside "lvslab sandbox",
+// with env=1 so that it knows it is the inner run, and says how long it took.
+func runInSandbox(t *testing.T, bin, env, inner, timeout string) (time.Duration, error) {
+	t.Helper()
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "sandbox", "--", self, "-test.run", "^"+inner+"$", "-test.v", "-test.timeout", timeout)
+	cmd.Env = append(os.Environ(), env+"=1")
+	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	start := time.Now()
+	err = cmd.Run()
+	return time.Since(start), err
 }
 
 // e2e runs lvslab commands and keeps each phase's time for the summary.
