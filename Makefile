@@ -5,8 +5,10 @@
 GO      ?= $(shell command -v go 2>/dev/null || echo /usr/local/go/bin/go)
 BIN     := bin/lvslab
 PKGS    := ./...
-# Debian packages: build (cgo) and run (VMs in the sandbox).
+# Debian packages: build (cgo), test (the completion scripts run in their own
+# shells) and run (VMs in the sandbox).
 DEB_BUILD := libvirt-dev gcc pkg-config make
+DEB_TEST  := bash zsh fish
 DEB_RUN   := libvirt-daemon libvirt-daemon-driver-qemu libvirt-daemon-system libvirt-clients \
              qemu-system-x86 qemu-utils debootstrap dnsmasq-base iproute2 iptables nftables \
              e2fsprogs openssh-client util-linux
@@ -46,7 +48,7 @@ install: build man completion
 deps:
 	@if [ "$$(id -u)" -ne 0 ]; then echo "make deps installs Debian packages: run it as root (sudo make deps)"; exit 1; fi
 	apt-get update
-	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(DEB_BUILD) $(DEB_RUN)
+	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(DEB_BUILD) $(DEB_TEST) $(DEB_RUN)
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
