@@ -105,9 +105,8 @@ func TestDownRemovesExactlyTheLab(t *testing.T) {
 // TestDownAfterCrash: a run that died after making disks (no domain yet)
 // leaves volumes and networks only; down finds them by tag and name.
 func TestDownAfterCrash(t *testing.T) {
-	conn := testConn(t)
+	conn, opts := fresh(t)
 	before := everything(t, conn)
-	opts := testOptions(t, &fakeGuests{})
 	opts.failAfter, opts.Retain = "seeds", true
 	if _, err := Up(context.Background(), conn, mustLab(t, "tedu-nat"), opts); err == nil {
 		t.Fatal("no error")

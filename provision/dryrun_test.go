@@ -92,8 +92,7 @@ func draft(p *Plan, node string) NodeDraft {
 }
 
 func TestDryRunChangesNothing(t *testing.T) {
-	conn := testConn(t)
-	opts := testOptions(t, &fakeGuests{})
+	conn, opts := fresh(t)
 	lab := mustLab(t, "tedu-nat")
 	dry := opts
 	dry.VMsOnly = false // testOptions' Up configures nothing; the dry run surveys

@@ -14,9 +14,8 @@ import (
 // Ctrl-C while the VMs boot: up says it was interrupted and what it
 // removed, not one "no SSH login" per node, and leaves nothing behind.
 func TestUpInterruptedSaysWhatItRemoved(t *testing.T) {
-	conn := testConn(t)
+	conn, opts := fresh(t)
 	before := everything(t, conn)
-	opts := testOptions(t, &fakeGuests{})
 	ctx, cancel := context.WithCancelCause(context.Background())
 	defer cancel(nil)
 	opts.waitFor = func(wctx context.Context, _ sshx.Config, _ sshx.Retry) (*sshx.Client, error) {

@@ -8,8 +8,7 @@ import (
 )
 
 func TestCopiesWithTheSameAddressesCoexist(t *testing.T) {
-	conn := testConn(t)
-	opts := testOptions(t, &fakeGuests{})
+	conn, opts := fresh(t)
 	for _, name := range []string{"a", "b"} {
 		lab := mustLab(t, "tedu-nat")
 		lab.Name = name
@@ -55,8 +54,7 @@ func TestCopiesWithTheSameAddressesCoexist(t *testing.T) {
 }
 
 func TestSameHostAddressNamesBothLabs(t *testing.T) {
-	conn := testConn(t)
-	opts := testOptions(t, &fakeGuests{})
+	conn, opts := fresh(t)
 	first := withClassroomHosts(mustLab(t, "tedu-nat"))
 	if _, err := Up(context.Background(), conn, first, opts); err != nil {
 		t.Fatal(err)

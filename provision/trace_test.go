@@ -11,8 +11,7 @@ import (
 
 // --debug: every libvirt call up and down make is traced with its duration.
 func TestDebugTracesLibvirtCalls(t *testing.T) {
-	conn := testConn(t)
-	opts := testOptions(t, &fakeGuests{})
+	conn, opts := fresh(t)
 	var trace bytes.Buffer
 	console.SetDebug(&trace)
 	defer console.SetDebug(nil)

@@ -42,12 +42,17 @@ type fakeGuests struct {
 // upLab brings lab up on a fresh test:///default with fake guests.
 func upLab(t *testing.T, lab *topology.Lab) (*libvirt.Connect, Options) {
 	t.Helper()
-	conn := testConn(t)
-	opts := testOptions(t, &fakeGuests{})
+	conn, opts := fresh(t)
 	if _, err := Up(context.Background(), conn, lab, opts); err != nil {
 		t.Fatal(err)
 	}
 	return conn, opts
+}
+
+// fresh is an empty test:///default and up's options for it, with guests
+// that are fakes.
+func fresh(t *testing.T) (*libvirt.Connect, Options) {
+	return testConn(t), testOptions(t, &fakeGuests{})
 }
 
 func testOptions(t *testing.T, g *fakeGuests) Options {
@@ -366,9 +371,8 @@ func TestUpRefusesForeignObjects(t *testing.T) {
 func TestFailureRemovesWhatThisRunMade(t *testing.T) {
 	for _, s := range upSteps() {
 		t.Run(s.name(), func(t *testing.T) {
-			conn := testConn(t)
+			conn, opts := fresh(t)
 			before := everything(t, conn)
-			opts := testOptions(t, &fakeGuests{})
 			opts.failAfter = s.name()
 			_, err := Up(context.Background(), conn, mustLab(t, "tedu-nat"), opts)
 			if err == nil || !strings.Contains(err.Error(), "injected failure") {
@@ -397,8 +401,7 @@ func TestFailureRemovesWhatThisRunMade(t *testing.T) {
 		}
 	})
 	t.Run("retain", func(t *testing.T) {
-		conn := testConn(t)
-		opts := testOptions(t, &fakeGuests{})
+		conn, opts := fresh(t)
 		opts.failAfter, opts.Retain = "start", true
 		if _, err := Up(context.Background(), conn, mustLab(t, "tedu-nat"), opts); err == nil {
 			t.Fatal("no error")
@@ -408,8 +411,7 @@ func TestFailureRemovesWhatThisRunMade(t *testing.T) {
 		}
 	})
 	t.Run("reused-lab-kept", func(t *testing.T) {
-		conn := testConn(t)
-		opts := testOptions(t, &fakeGuests{})
+		conn, opts := fresh(t)
 		if _, err := Up(context.Background(), conn, mustLab(t, "tedu-nat"), opts); err != nil {
 			t.Fatal(err)
 		}
@@ -439,8 +441,7 @@ func TestStagesAreTheSteps(t *testing.T) {
 }
 
 func TestConfigureRunsUnlessVMsOnly(t *testing.T) {
-	conn := testConn(t)
-	opts := testOptions(t, &fakeGuests{})
+	conn, opts := fresh(t)
 	opts.VMsOnly = false
 	// The fake guests give no SSH client: configure must try every node and
 	// fail, and the failed run must take its VMs away again.
@@ -482,8 +483,7 @@ func TestUpBare(t *testing.T) {
 
 // up --node configures that node alone.
 func TestUpNodeConfiguresOnlyIt(t *testing.T) {
-	conn := testConn(t)
-	opts := testOptions(t, &fakeGuests{})
+	conn, opts := fresh(t)
 	opts.VMsOnly, opts.Nodes = false, []string{"web1"}
 	_, err := Up(context.Background(), conn, mustLab(t, "tedu-nat"), opts)
 	if err == nil || !strings.Contains(err.Error(), "web1: ") {
