@@ -21,7 +21,7 @@ LDFLAGS := -X main.version=$(VERSION)
 PREFIX  ?= /usr/local
 MANDIR  := $(DESTDIR)$(PREFIX)/share/man/man1
 
-.PHONY: all build deps unit fuzz test vet fmt-check e2e e2e-features lab bench bench-up bench-copies clean install man completion
+.PHONY: all build deps unit fuzz test vet fmt-check e2e e2e-features e2e-student lab bench bench-up bench-copies clean install man completion
 
 all: build
 
@@ -85,6 +85,12 @@ e2e: build
 # dr-nginx (nginx real servers) up, verified, drilled, down.
 e2e-features: build
 	LVSLAB_E2E=1 LVSLAB_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout $(E2E_TIMEOUT) -run 'TestFeaturesE2E' -v ./cmd/lvslab
+
+# The student's scenario in real guests (root): a bare tedu-nat, the handout
+# scripts over "lvslab ssh" with three classic mistakes, "check" naming each,
+# the fixes, "check" passing before and after a reboot.
+e2e-student: build
+	LVSLAB_E2E=1 LVSLAB_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout $(E2E_TIMEOUT) -run '^TestStudentE2E$$' -v ./cmd/lvslab
 
 # The main job: bring up the default lab and verify it, in a sandbox. The
 # image is built first, outside: the sandbox's network has no way out.
