@@ -261,8 +261,12 @@ func (s *subject) gatewayFact(o *Observed) Fact {
 func sysctlHint(s *subject, sc roles.Sysctl, got string) string {
 	now := fmt.Sprintf("%s is %q, the lab wants %s: ", sc.Key, got, sc.Value)
 	switch key := sc.Key; {
-	case key == "net.ipv4.ip_forward":
+	case key == "net.ipv4.ip_forward" && sc.Value == "1":
 		return now + "the NAT director routes between the client's network and the real servers'; with forwarding off it drops the replies and the client's requests hang"
+	case key == "net.ipv4.ip_forward":
+		return now + "a DR or TUN director routes nothing itself (IPVS forwards the VIP's packets), so the references keep forwarding off"
+	case strings.HasSuffix(key, ".send_redirects") && sc.Value != "0":
+		return now + "the lab keeps the kernel's default here, as the references' DR director does"
 	case strings.HasSuffix(key, ".arp_ignore"):
 		return now + "without arp_ignore=1 this real server answers ARP for the VIP it holds on " + vipDevice(s) + ", the client (or its router) learns its MAC and sends the requests to it instead of the director: it steals the VIP"
 	case strings.HasSuffix(key, ".arp_announce"):
