@@ -79,15 +79,16 @@ test: fmt-check vet unit fuzz e2e
 # The whole documented setup in real QEMU guests, inside a private network
 # namespace with its own libvirtd (lvslab sandbox). Needs root.
 e2e: build
-	LVSLAB_E2E=1 LVSLAB_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout $(E2E_TIMEOUT) -run 'TestE2E' -v ./cmd/lvslab
+	LVSLAB_E2E=1 LVSLAB_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout $(E2E_TIMEOUT) -run 'TestE2E|TestStudentE2E' -v ./cmd/lvslab
 
 # The references' features beyond NAT and DR with apache, in real VMs:
 # dr-nginx (nginx real servers) up, verified, drilled, down.
 e2e-features: build
 	LVSLAB_E2E=1 LVSLAB_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout $(E2E_TIMEOUT) -run 'TestFeaturesE2E' -v ./cmd/lvslab
 
-# The student's scenario in real guests (root): a bare tedu-nat, the handout
-# scripts over "lvslab ssh" with three classic mistakes, "check" naming each,
+# The student's scenario alone (make e2e runs it after the documented setup),
+# in real guests (root): a bare tedu-nat, the handout
+# scripts over "lvslab ssh" with four classic mistakes, "check" naming each,
 # the fixes, "check" passing before and after a reboot.
 e2e-student: build
 	LVSLAB_E2E=1 LVSLAB_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout $(E2E_TIMEOUT) -run '^TestStudentE2E$$' -v ./cmd/lvslab

@@ -2,7 +2,7 @@ package main
 
 // The student's end-to-end scenario (make e2e-student, LVSLAB_E2E=1, root):
 // a bare tedu-nat lab, the handout scripts run node by node over "lvslab
-// ssh" with deliberate mistakes, "check" naming each, the fixes, "check"
+// ssh" with four classic mistakes, "check" naming each, the fixes, "check"
 // passing, a reboot, "check" passing again.
 
 import (

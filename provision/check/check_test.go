@@ -75,6 +75,9 @@ func TestBareNodeFailsWithHints(t *testing.T) {
 				t.Errorf("%s: %q passes on a bare clone", st.Name, want)
 			}
 		}
+		if p := f["page"]; p.Got != "<html>Apache2 Debian Default Page</html> ..." && st.Web != nil {
+			t.Errorf("%s: a long page is shown as %q", st.Name, p.Got)
+		}
 		for _, fact := range f {
 			if fact.Hint == "" || !strings.HasPrefix(fact.Fix, "lvslab plan tedu-dr --node "+st.Name+" --os debian") {
 				t.Errorf("%s %s: hint %q fix %q", st.Name, fact.Name, fact.Hint, fact.Fix)

@@ -364,8 +364,8 @@ func (s *subject) webFacts(o *Observed) []Fact {
 	if o.Page != nil {
 		page = strings.TrimSpace(*o.Page)
 	}
-	out = append(out, s.fact("page", want, page, page == want,
-		fmt.Sprintf("index.html says %q, the lab expects %q: the client (and lvslab verify) tell the real servers apart by their pages", page, want),
+	out = append(out, s.fact("page", want, short(page), page == want,
+		fmt.Sprintf("index.html says %q, the lab expects %q: the client (and lvslab verify) tell the real servers apart by their pages", short(page), want),
 		named("index.html")))
 	for _, port := range s.st.Web.Ports {
 		body, served := o.Served[port]
@@ -373,11 +373,23 @@ func (s *subject) webFacts(o *Observed) []Fact {
 		if served && body != nil {
 			got = strings.TrimSpace(*body)
 		}
-		out = append(out, s.fact(fmt.Sprintf("serves the page on %d", port), want, got, got == want,
-			fmt.Sprintf("http://127.0.0.1:%d/ answers %q, not the page %q: the web server is down, listens elsewhere, or serves another directory", port, got, want),
+		out = append(out, s.fact(fmt.Sprintf("serves the page on %d", port), want, short(got), got == want,
+			fmt.Sprintf("http://127.0.0.1:%d/ answers %q, not the page %q: the web server is down, listens elsewhere, or serves another directory", port, short(got), want),
 			named(unit)))
 	}
 	return out
+}
+
+// short is a page as a report shows it: its first line, cut at 60
+// characters (a distribution's default page is kilobytes of HTML).
+func short(page string) string {
+	line, rest, _ := strings.Cut(page, "\n")
+	if r := []rune(line); len(r) > 60 {
+		return string(r[:60]) + "..."
+	} else if rest != "" {
+		return line + " ..."
+	}
+	return line
 }
 
 func (s *subject) ipvsFacts(o *Observed) []Fact {

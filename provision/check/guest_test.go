@@ -94,7 +94,7 @@ func bare(osFamily string) *guest {
 		active: map[string]string{}, enabled: map[string]string{}, kernel: ipvstest.New(nil), docroot: catalog.IndexFile}
 	g.files["/etc/os-release"] = "ID=debian\n"
 	g.addrs = []Addr{{Device: "lo", Label: "lo", Prefix: netip.MustParsePrefix("127.0.0.1/8")}}
-	g.files[catalog.IndexFile] = "<html>Apache2 Debian Default Page</html>\n"
+	g.files[catalog.IndexFile] = "<html>Apache2 Debian Default Page</html>\n<body>It works!</body>\n"
 	for _, u := range []string{"apache2", "httpd"} {
 		g.active[u], g.enabled[u] = "active", "enabled"
 	}
