@@ -16,31 +16,8 @@ import (
 	"time"
 )
 
-const studentInnerEnv = "LVSLAB_E2E_STUDENT_INNER"
-
-func TestStudentE2E(t *testing.T) {
-	bin := e2eBinary(t)
-	if os.Getenv(studentInnerEnv) == "1" {
-		t.Skip("already inside the sandbox")
-	}
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	build := exec.Command(bin, "image", "build")
-	build.Stdout, build.Stderr = os.Stdout, os.Stderr
-	if err := build.Run(); err != nil {
-		t.Fatalf("lvslab image build: %v", err)
-	}
-	cmd := exec.Command(bin, "sandbox", "--", self, "-test.run", "^TestStudentE2EInner$", "-test.v", "-test.timeout", "40m")
-	cmd.Env = append(os.Environ(), studentInnerEnv+"=1")
-	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
-	start := time.Now()
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("student run failed after %s: %v", time.Since(start).Round(time.Second), err)
-	}
-	t.Logf("student run passed in %s", time.Since(start).Round(time.Second))
-}
+// TestStudentE2E starts the sandbox around the student's session.
+func TestStudentE2E(t *testing.T) { sandboxed(t, "TestStudentE2EInner") }
 
 // checkReport is the part of "lvslab check -o json" the test reads.
 type checkReport struct {
@@ -98,7 +75,7 @@ func (e *e2e) sshScript(node, script string) {
 
 func TestStudentE2EInner(t *testing.T) {
 	bin := e2eBinary(t)
-	if os.Getenv(studentInnerEnv) != "1" {
+	if os.Getenv(e2eInnerEnv) != "1" {
 		t.Skip("runs inside the sandbox only (TestStudentE2E starts it)")
 	}
 	e := &e2e{t: t, bin: bin}
