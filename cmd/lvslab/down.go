@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 
@@ -35,7 +36,7 @@ Examples:
    lvslab down --all            # every lvslab lab of this libvirt`,
 		Flags: []cli.Flag{
 			connectFlag(),
-			&cli.StringFlag{Name: "name", Usage: "the lab's `NAME` (the name: field of its file)"},
+			labNameFlag(),
 			&cli.BoolFlag{Name: "all", Usage: "remove every lab lvslab made on this libvirt"},
 		},
 		Action: func(c *cli.Context) error {
@@ -56,13 +57,19 @@ Examples:
 			case len(rep.Labs) == 0:
 				fmt.Fprintln(c.App.Writer, "no lvslab lab found")
 			case len(rep.Removed) == 0:
-				fmt.Fprintf(c.App.Writer, "nothing of lab %s was left\n", joinLabs(rep.Labs))
+				fmt.Fprintf(c.App.Writer, "nothing of lab %s was left\n", strings.Join(rep.Labs, ", "))
 			default:
-				fmt.Fprintf(c.App.Writer, "lab %s removed (%d objects)\n", joinLabs(rep.Labs), len(rep.Removed))
+				fmt.Fprintf(c.App.Writer, "lab %s removed (%d objects)\n", strings.Join(rep.Labs, ", "), len(rep.Removed))
 			}
 			return nil
 		},
 	}
+}
+
+// labNameFlag is --name, the lab a command works on by its name (down,
+// status).
+func labNameFlag() cli.Flag {
+	return &cli.StringFlag{Name: "name", Usage: "the lab's `NAME` (the name: field of its file)"}
 }
 
 var labNameRe = regexp.MustCompile(`^[a-z][a-z0-9-]{0,19}$`)
@@ -95,15 +102,4 @@ func labSelector(c *cli.Context, allowAll bool) (provision.Selector, error) {
 		return provision.Selector{Lab: arg}, nil
 	}
 	return provision.Selector{}, cli.Exit(err.Error(), 1)
-}
-
-func joinLabs(names []string) string {
-	s := ""
-	for i, n := range names {
-		if i > 0 {
-			s += ", "
-		}
-		s += n
-	}
-	return s
 }

@@ -36,7 +36,7 @@ Examples:
    lvslab status --name tedu --output json`,
 		Flags: append([]cli.Flag{
 			connectFlag(),
-			&cli.StringFlag{Name: "name", Usage: "the lab's `NAME`"},
+			labNameFlag(),
 		}, outputFlags(outputText, outputJSON)...),
 		Action: func(c *cli.Context) error {
 			format, err := output(c, outputText, outputJSON)
