@@ -15,11 +15,7 @@ import (
 )
 
 func TestExplainNetworkInUseNamesTheLabThatHoldsIt(t *testing.T) {
-	conn, err := libvirt.NewConnect("test:///default")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	conn := testConn(t)
 	define := func(name, bridge, meta string) {
 		def := &libvirtxml.Network{Name: name, Bridge: &libvirtxml.NetworkBridge{Name: bridge}}
 		if meta != "" {

@@ -11,7 +11,6 @@ import (
 	"testing"
 
 	"github.com/urfave/cli/v2"
-	"libvirt.org/go/libvirt"
 
 	"github.com/lvslab/lvslab/labs"
 	"github.com/lvslab/lvslab/provision"
@@ -338,13 +337,7 @@ func TestValidateAsJSON(t *testing.T) {
 
 // --quiet keeps down's result and drops its progress.
 func TestQuietDown(t *testing.T) {
-	t.Setenv(provision.EnvHome, t.TempDir())
-	conn, err := libvirt.NewConnect("test:///default")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	defineStopped(t, conn)
+	defineStopped(t)
 	code, out, stderr := lvslab(t, "down", "--connect", "test:///default", "tedu", "--quiet")
 	if code != 0 || !strings.HasPrefix(out, "lab tedu removed (") || strings.Count(out, "\n") != 1 || strings.Contains(out, "removed domain") {
 		t.Errorf("down --quiet: exit %d, stdout %q, stderr %q", code, out, stderr)

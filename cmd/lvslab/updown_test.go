@@ -26,9 +26,17 @@ func runLifecycle(t *testing.T, args ...string) (string, error) {
 }
 
 // defineStopped defines the tedu-nat lab's networks and one stopped node on
-// test:///default (a stopped node is never probed over the network).
-func defineStopped(t *testing.T, conn *libvirt.Connect) {
+// test:///default (a stopped node is never probed over the network), under
+// a fresh LVSLAB_HOME. The commands open their own connections; the one
+// opened here keeps the mock's state alive between them until the test ends.
+func defineStopped(t *testing.T) {
 	t.Helper()
+	t.Setenv(provision.EnvHome, t.TempDir())
+	conn, err := libvirt.NewConnect("test:///default")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
 	lab, err := labs.Load("tedu-nat")
 	if err != nil {
 		t.Fatal(err)
@@ -57,15 +65,7 @@ func defineStopped(t *testing.T, conn *libvirt.Connect) {
 }
 
 func TestStatusAndDownCommands(t *testing.T) {
-	t.Setenv(provision.EnvHome, t.TempDir())
-	// The commands open their own connections; this one keeps the mock's
-	// state alive between them.
-	conn, err := libvirt.NewConnect("test:///default")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	defineStopped(t, conn)
+	defineStopped(t)
 
 	// A VM that is shut off is exit code 1, named, with the way out; the
 	// lab file its tags name lists the nodes that have no VM at all.
