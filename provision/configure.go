@@ -37,11 +37,9 @@ func configureNodes(ctx context.Context, acc *Access, states []*roles.NodeState,
 	res := make([]NodeOutcome, len(states))
 	var wg sync.WaitGroup
 	for i, st := range states {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			res[i] = configureNode(ctx, acc, st, w)
-		}()
+		})
 	}
 	wg.Wait()
 	var errs []error

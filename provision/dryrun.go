@@ -199,11 +199,9 @@ func (r *run) draftNodes() []NodeDraft {
 			d.Error = accErr.Error()
 			continue
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			r.surveyNode(acc, n, d)
-		}()
+		})
 	}
 	wg.Wait()
 	return drafts

@@ -109,11 +109,9 @@ func Status(ctx context.Context, conn *libvirt.Connect, name string, opts Status
 		if ns.State != "running" || ns.Mgmt == "" {
 			continue
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			probeSSH(ctx, acc, ns)
-		}()
+		})
 	}
 	wg.Wait()
 	for _, n := range inv.Networks {

@@ -726,11 +726,9 @@ func (startDomains) run(r *run) error {
 		if n.state == "running" {
 			continue
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			errs[i] = startDomain(r.conn, n)
-		}()
+		})
 	}
 	wg.Wait()
 	return errors.Join(errs...)

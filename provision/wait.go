@@ -58,9 +58,7 @@ func (waitSSH) run(r *run) error {
 	var wg sync.WaitGroup
 	errs := make([]error, len(r.nodes))
 	for i, n := range r.nodes {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			if err := r.waitNode(ctx, n, start); err != nil {
 				errs[i] = err
 				if r.ctx.Err() != nil {
@@ -72,7 +70,7 @@ func (waitSSH) run(r *run) error {
 			}
 			n.endpoint.Ready = time.Since(start)
 			r.progress.set(n.node.Name, fmt.Sprintf("ready on %s after %s", n.endpoint.Addr, n.endpoint.Ready.Round(100*time.Millisecond)))
-		}()
+		})
 	}
 	wg.Wait()
 	r.progress.finish()

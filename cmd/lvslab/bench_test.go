@@ -345,13 +345,11 @@ func (f *floor) boot() floorResult {
 	var wg sync.WaitGroup
 	errs := make([]error, len(f.domains))
 	for i, d := range f.domains {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			if out, err := exec.Command("virsh", "-c", "qemu:///system", "start", d).CombinedOutput(); err != nil {
 				errs[i] = fmt.Errorf("virsh start %s: %v\n%s", d, err, out)
 			}
-		}()
+		})
 	}
 	wg.Wait()
 	for _, err := range errs {
@@ -363,9 +361,7 @@ func (f *floor) boot() floorResult {
 	r.ready = make([]float64, len(f.addrs))
 	deadline := t0.Add(10 * time.Minute)
 	for i, addr := range f.addrs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			for time.Now().Before(deadline) {
 				if sshBanner(addr) {
 					r.ready[i] = time.Since(t0).Seconds()
@@ -374,7 +370,7 @@ func (f *floor) boot() floorResult {
 				time.Sleep(200 * time.Millisecond)
 			}
 			errs[i] = fmt.Errorf("floor: no SSH banner from %s (%s) within 10m; console log %s", f.domains[i], addr, f.logs[i])
-		}()
+		})
 	}
 	wg.Wait()
 	for _, err := range errs {
