@@ -42,26 +42,26 @@ func defineStopped(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, nw := range lab.Networks {
-		x, err := provision.NetworkXML(lab, nw)
+		mustDefine(t, conn.NetworkDefineXML)(provision.NetworkXML(lab, nw))
+	}
+	mustDefine(t, conn.DomainDefineXML)(provision.DomainXML(lab, lab.Node("web1"), provision.DomainSpec{Type: "test",
+		Overlay: "/p/tedu_web1.qcow2", Seed: "/p/tedu_web1.seed.iso", ConsoleLog: t.TempDir() + "/tedu-web1.log"}))
+}
+
+// mustDefine defines a libvirt object with def from the XML it is given
+// (or fails the test on either error) and frees it.
+func mustDefine[T interface{ Free() error }](t *testing.T, def func(string) (T, error)) func(string, error) {
+	return func(x string, err error) {
+		t.Helper()
 		if err != nil {
 			t.Fatal(err)
 		}
-		n, err := conn.NetworkDefineXML(x)
+		o, err := def(x)
 		if err != nil {
 			t.Fatal(err)
 		}
-		n.Free()
+		o.Free()
 	}
-	x, err := provision.DomainXML(lab, lab.Node("web1"), provision.DomainSpec{Type: "test",
-		Overlay: "/p/tedu_web1.qcow2", Seed: "/p/tedu_web1.seed.iso", ConsoleLog: t.TempDir() + "/tedu-web1.log"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := conn.DomainDefineXML(x)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d.Free()
 }
 
 func TestStatusAndDownCommands(t *testing.T) {
