@@ -35,6 +35,11 @@ var (
 	serviceNameRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$`)
 )
 
+// IsLabName says whether name is usable as a lab's name: a lower-case
+// letter, then up to 19 lower-case letters, digits or '-' (it prefixes every
+// libvirt object and bridge of the lab).
+func IsLabName(name string) bool { return labNameRe.MatchString(name) }
+
 // kernelDevices are the fallback devices the kernel's tunnel modules create
 // by themselves (ipip makes tunl0, the device a TUN real server puts the VIP
 // on): a NIC of that name would collide with them.

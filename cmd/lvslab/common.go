@@ -50,7 +50,7 @@ func applyAs(c *cli.Context, lab *topology.Lab) error {
 	if name == "" {
 		return nil
 	}
-	if !labNameRe.MatchString(name) {
+	if !topology.IsLabName(name) {
 		return cli.Exit(fmt.Sprintf("--as %q: a lab name is a lower-case letter, then up to 19 lower-case letters, digits or '-'", name), 2)
 	}
 	lab.Name = name
@@ -66,7 +66,7 @@ func runningLab(c *cli.Context, conn *libvirt.Connect, arg string) (*topology.La
 	if err == nil {
 		return lab, applyAs(c, lab)
 	}
-	if !labNameRe.MatchString(arg) || c.String("as") != "" {
+	if !topology.IsLabName(arg) || c.String("as") != "" {
 		return nil, cli.Exit(err.Error(), 1)
 	}
 	lab, rerr := recordedLab(conn, arg)

@@ -3,13 +3,13 @@ package main
 import (
 	"context"
 	"fmt"
-	"regexp"
 	"strings"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/lvslab/lvslab/labs"
 	"github.com/lvslab/lvslab/provision"
+	"github.com/lvslab/lvslab/topology"
 )
 
 func downCommand() *cli.Command {
@@ -72,8 +72,6 @@ func labNameFlag() cli.Flag {
 	return &cli.StringFlag{Name: "name", Usage: "the lab's `NAME` (the name: field of its file)"}
 }
 
-var labNameRe = regexp.MustCompile(`^[a-z][a-z0-9-]{0,19}$`)
-
 // labSelector reads [LAB | --name N | --all]: a lab file or embedded lab
 // gives its name; an argument that is neither is taken as a lab name.
 func labSelector(c *cli.Context, allowAll bool) (provision.Selector, error) {
@@ -98,7 +96,7 @@ func labSelector(c *cli.Context, allowAll bool) (provision.Selector, error) {
 	if err == nil {
 		return provision.Selector{Lab: lab.Name}, nil
 	}
-	if labNameRe.MatchString(arg) {
+	if topology.IsLabName(arg) {
 		return provision.Selector{Lab: arg}, nil
 	}
 	return provision.Selector{}, cli.Exit(err.Error(), 1)
