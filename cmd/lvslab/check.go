@@ -7,6 +7,7 @@ import (
 
 	"github.com/lvslab/lvslab/provision"
 	"github.com/lvslab/lvslab/provision/check"
+	"github.com/lvslab/lvslab/provision/sshx"
 	"github.com/lvslab/lvslab/roles/engine"
 )
 
@@ -62,13 +63,7 @@ Examples:
 	}
 }
 
-// executors is check's view of acc: node name -> executor, dialled with ctx.
+// executors is check's view of acc.
 func executors(ctx context.Context, acc *provision.Access) check.Dialer {
-	return func(node string) (engine.Executor, error) {
-		c, err := acc.Dial(ctx, node)
-		if err != nil {
-			return nil, err
-		}
-		return c, nil
-	}
+	return dialerFor(ctx, acc, func(c *sshx.Client) engine.Executor { return c })
 }

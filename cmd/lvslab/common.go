@@ -13,6 +13,7 @@ import (
 
 	"github.com/lvslab/lvslab/labs"
 	"github.com/lvslab/lvslab/provision"
+	"github.com/lvslab/lvslab/provision/sshx"
 	"github.com/lvslab/lvslab/provision/verify"
 	"github.com/lvslab/lvslab/topology"
 )
@@ -117,15 +118,22 @@ func labAccess(c *cli.Context, arg string) (lab *topology.Lab, acc *provision.Ac
 	return lab, acc, func() { acc.Close(); conn.Close() }, nil
 }
 
-// dialer is verify's view of acc: node name -> executor, dialled with ctx.
-func dialer(ctx context.Context, acc *provision.Access) verify.Dialer {
-	return func(node string) (verify.Executor, error) {
+// dialerFor is a command's view of acc: node name -> the executor its
+// package asks for (as converts the client), dialled with ctx.
+func dialerFor[X any](ctx context.Context, acc *provision.Access, as func(*sshx.Client) X) func(string) (X, error) {
+	return func(node string) (X, error) {
 		c, err := acc.Dial(ctx, node)
 		if err != nil {
-			return nil, err
+			var none X
+			return none, err
 		}
-		return c, nil
+		return as(c), nil
 	}
+}
+
+// dialer is verify's view of acc.
+func dialer(ctx context.Context, acc *provision.Access) verify.Dialer {
+	return dialerFor(ctx, acc, func(c *sshx.Client) verify.Executor { return c })
 }
 
 // reading is what verify and check start with: their options, the

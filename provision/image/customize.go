@@ -19,32 +19,26 @@ type guestFile struct {
 
 // guestFiles returns the configuration lvslab adds to the guest.
 func guestFiles(o Options) ([]guestFile, error) {
-	seedUnit, err := fs.ReadFile(templates.Image, "image/lvslab-seed.service")
-	if err != nil {
-		return nil, err
-	}
-	seedScript, err := fs.ReadFile(templates.Image, "image/lvslab-seed")
-	if err != nil {
-		return nil, err
-	}
-	hostKeys, err := fs.ReadFile(templates.Image, "image/ssh-hostkeys.conf")
-	if err != nil {
-		return nil, err
-	}
-	apacheAfterSSH, err := fs.ReadFile(templates.Image, "image/apache2-after-ssh.conf")
-	if err != nil {
-		return nil, err
+	// embedded reads a file of templates/image; the first error is kept.
+	var err error
+	embedded := func(name string) string {
+		if err != nil {
+			return ""
+		}
+		var b []byte
+		b, err = fs.ReadFile(templates.Image, "image/"+name)
+		return string(b)
 	}
 	sshd := "# lvslab: root logs in with the lab's key.\nPermitRootLogin prohibit-password\nUseDNS no\n"
 	if o.RootPassword != "" {
 		sshd = "# lvslab: classroom image, root may also log in with its password.\nPermitRootLogin yes\nPasswordAuthentication yes\nUseDNS no\n"
 	}
-	return []guestFile{
-		{"/etc/systemd/system/lvslab-seed.service", 0o644, string(seedUnit)},
-		{"/usr/local/sbin/lvslab-seed", 0o755, string(seedScript)},
-		{"/etc/systemd/system/ssh.service.d/lvslab-hostkeys.conf", 0o644, string(hostKeys)},
+	files := []guestFile{
+		{"/etc/systemd/system/lvslab-seed.service", 0o644, embedded("lvslab-seed.service")},
+		{"/usr/local/sbin/lvslab-seed", 0o755, embedded("lvslab-seed")},
+		{"/etc/systemd/system/ssh.service.d/lvslab-hostkeys.conf", 0o644, embedded("ssh-hostkeys.conf")},
 		{"/etc/ssh/sshd_config.d/lvslab.conf", 0o644, sshd},
-		{"/etc/systemd/system/apache2.service.d/lvslab-after-ssh.conf", 0o644, string(apacheAfterSSH)},
+		{"/etc/systemd/system/apache2.service.d/lvslab-after-ssh.conf", 0o644, embedded("apache2-after-ssh.conf")},
 		{"/etc/fstab", 0o644, "/dev/vda / ext4 rw,noatime,errors=remount-ro 0 0\n"},
 		{"/etc/hostname", 0o644, "lvslab\n"},
 		{"/etc/hosts", 0o644, "127.0.0.1\tlocalhost\n127.0.1.1\tlvslab\n::1\tlocalhost ip6-localhost ip6-loopback\n"},
@@ -62,7 +56,11 @@ func guestFiles(o Options) ([]guestFile, error) {
 		{"/etc/dpkg/dpkg.cfg.d/01-lvslab-nodoc", 0o644, "path-exclude=/usr/share/doc/*\npath-include=/usr/share/doc/*/copyright\n" +
 			"path-exclude=/usr/share/man/*\npath-exclude=/usr/share/info/*\npath-exclude=/usr/share/locale/*\n" +
 			"path-include=/usr/share/locale/locale.alias\npath-exclude=/usr/share/lintian/*\n"},
-	}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return files, nil
 }
 
 // Units enabled and masked in the guest. Masked: timers, mounts and services
