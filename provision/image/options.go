@@ -27,6 +27,8 @@ const (
 var Packages = []string{
 	"systemd-sysv", "udev", "openssh-server", "ipvsadm", "iproute2", "curl",
 	"apache2", "nginx", "kmod", "procps", "iputils-ping", "netbase", "initramfs-tools",
+	"nftables", // firewall-mark services: the marking rules (reference 003's 80+443)
+	"socat",    // UDP services: the web nodes' UDP responder
 	"linux-image-amd64",
 	"busybox-static", // the tiny initrd's only program
 }
