@@ -115,11 +115,17 @@ func DesiredFor(lab *topology.Lab, node *topology.Node) *NodeState {
 }
 
 // resetDefaults are the kernel's defaults of the per-device settings a
-// role may set (rp_filter is left alone: its default is the distribution's).
+// role may set.
 var resetDefaults = map[string]string{"arp_ignore": "0", "arp_announce": "0", "send_redirects": "1"}
 
+// DistroRPFilter is where rp_filter goes back to when TUN no longer wants
+// it off: the value the distribution gives new interfaces (Debian leaves
+// the kernel's 0, Ubuntu and RHEL set 2), read on the node itself.
+const DistroRPFilter = "$(sysctl -n net.ipv4.conf.default.rp_filter)"
+
 // addResets: every setting of resetDefaults on all, lo and every NIC,
-// and ip_forward, that the node does not want, goes back to its default.
+// rp_filter on all and every NIC, and ip_forward, that the node does not
+// want, goes back to its default.
 func (st *NodeState) addResets() {
 	devs := []string{"all", "lo"}
 	for _, c := range st.NICs {
@@ -129,6 +135,9 @@ func (st *NodeState) addResets() {
 	for _, dev := range devs {
 		for _, k := range []string{"arp_ignore", "arp_announce", "send_redirects"} {
 			keys = append(keys, Sysctl{Key: "net.ipv4.conf." + dev + "." + k, Value: resetDefaults[k]})
+		}
+		if dev != "lo" { // TUN's devices; tunl0 itself goes with the ipip module
+			keys = append(keys, Sysctl{Key: "net.ipv4.conf." + dev + ".rp_filter", Value: DistroRPFilter})
 		}
 	}
 	for _, k := range keys {

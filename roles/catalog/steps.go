@@ -300,8 +300,9 @@ func sysctlStep(st *roles.NodeState) Step {
 // staleVIPStep removes the VIPs an earlier lab of the same VM left where
 // this lab wants none (NAT after DR: lo keeps the VIP, and with it the
 // real server answers for an address it must not): DR's on lo, TUN's on
-// tunl0, with the files that put them back; on RHEL also the VIP unit and
-// a NIC's labelled aliases. nil when nothing could be stale.
+// tunl0 and the ipip module that makes tunl0, with the files that put them
+// back; on RHEL also the VIP unit and a NIC's labelled aliases. nil when
+// nothing could be stale.
 func staleVIPStep(st *roles.NodeState, osFamily string) *Step {
 	if st.Role != topology.RoleWeb && st.Role != topology.RoleDirector {
 		return nil
@@ -335,7 +336,15 @@ func staleVIPStep(st *roles.NodeState, osFamily string) *Step {
 			}
 		}
 	}
-	var apply []string
+	var apply, unload []string
+	if st.Role == topology.RoleWeb && !slices.Contains(st.Modules, "ipip") {
+		// Leaving TUN: ipip unloaded takes tunl0 with it; nothing loads it at boot.
+		checks = append(checks, "! grep -qs '^ipip ' /proc/modules")
+		unload = append(unload, "modprobe -r ipip 2>/dev/null || :")
+		if len(st.Modules) == 0 {
+			files = append(files, ModulesFile)
+		}
+	}
 	if osFamily == RHEL && len(st.Aliases) == 0 {
 		files = append(files, VIPUnitFile)
 		apply = append(apply, "systemctl disable --now "+VIPUnit+" 2>/dev/null || :")
@@ -354,9 +363,9 @@ func staleVIPStep(st *roles.NodeState, osFamily string) *Step {
 	}
 	return &Step{
 		Name:    "no stale vip",
-		Comment: "nothing left of another lab's VIP where this one wants none (a VM re-used from a DR or TUN lab)",
+		Comment: "nothing left of another lab's VIP where this one wants none (a VM re-used from a DR or TUN lab: lo's VIP, tunl0 with its ipip module)",
 		Check:   strings.Join(checks, " && "),
-		Apply:   append(apply, flush...),
+		Apply:   append(append(apply, flush...), unload...),
 	}
 }
 

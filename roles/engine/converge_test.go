@@ -6,9 +6,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/lvslab/lvslab/labs"
 	"github.com/lvslab/lvslab/roles"
 	"github.com/lvslab/lvslab/roles/catalog"
 	"github.com/lvslab/lvslab/roles/rolestest"
+	"github.com/lvslab/lvslab/topology"
 )
 
 // configureAs applies a lab's steps for node to g, as up does.
@@ -63,4 +65,55 @@ func lineDiff(got, want string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// labAs is an embedded lab with its services switched to another mode: the
+// same VMs (lab name, NICs, MACs) in TUN, say.
+func labAs(t *testing.T, name, mode string) *topology.Lab {
+	t.Helper()
+	data, err := labs.Get(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lab, err := topology.Load(name+"-as-"+mode, []byte(strings.ReplaceAll(string(data), "mode: dr", "mode: "+mode)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return lab
+}
+
+// Leaving TUN in place (up on a running TUN lab with the DR or NAT file)
+// takes back what TUN set: rp_filter back at the distribution's value,
+// ipip unloaded (tunl0 and its VIP gone), its modules-load file removed.
+// The simulated guest's distribution sets rp_filter 2, as Ubuntu's and
+// RHEL's sysctl.d do, so that TUN's 0 shows.
+func TestUpLeavesTUN(t *testing.T) {
+	SettleAttempts = 1
+	tun := labAs(t, "tedu-dr", topology.ModeTUN)
+	for _, next := range []string{"tedu-dr", "tedu-nat"} {
+		for _, node := range []string{"web1", "lvs1"} {
+			t.Run(next+"/"+node, func(t *testing.T) {
+				apply := func(g *guest, lab *topology.Lab) {
+					t.Helper()
+					st := rolestest.State(t, lab, node)
+					for range 2 {
+						if _, err := Apply(context.Background(), g, catalog.Steps(st, catalog.Debian), nil); err != nil {
+							t.Fatalf("%s as %s: %v", node, lab.Name, err)
+						}
+					}
+				}
+				fresh := newGuest(rolestest.State(t, tun, node))
+				apply(fresh, rolestest.Lab(t, next))
+				g := newGuest(rolestest.State(t, tun, node))
+				apply(g, tun)
+				if node == "web1" && !strings.Contains(g.state(), "addr tunl0") {
+					t.Fatalf("the TUN lab put no VIP on tunl0:\n%s", g.state())
+				}
+				apply(g, rolestest.Lab(t, next))
+				if got, want := g.state(), fresh.state(); got != want {
+					t.Errorf("%s after leaving TUN for %s differs from a fresh one:\n%s", node, next, lineDiff(got, want))
+				}
+			})
+		}
+	}
 }

@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"maps"
 	"os"
+	"os/exec"
 	"path"
 	"slices"
 	"strings"
@@ -47,10 +48,15 @@ type guest struct {
 
 type gaddr struct{ Prefix, Label, Scope string }
 
-// kernelDefault is a setting's value on a fresh kernel.
+// kernelDefault is a setting's value on a freshly booted node: the
+// kernel's, but rp_filter 2 as the sysctl.d of Ubuntu and RHEL set it (so
+// that TUN's 0 shows; Debian leaves the kernel's 0).
 func kernelDefault(key string) string {
-	if strings.HasSuffix(key, ".send_redirects") {
+	switch {
+	case strings.HasSuffix(key, ".send_redirects"):
 		return "1"
+	case strings.HasSuffix(key, ".rp_filter"):
+		return "2"
 	}
 	return "0"
 }
@@ -79,10 +85,16 @@ func newGuest(st *roles.NodeState) *guest {
 	return g
 }
 
+// ipipModule is ipip's line of /proc/modules.
+const ipipModule = "ipip 32768 0 - Live 0x0000000000000000\n"
+
 // state is everything a lab decides about the node, for comparison.
 func (g *guest) state() string {
 	var b strings.Builder
 	for _, p := range slices.Sorted(maps.Keys(g.files)) {
+		if p == "/proc/modules" && g.files[p] == "" {
+			continue // no module loaded, as on a fresh node
+		}
 		fmt.Fprintf(&b, "file %s:\n%s\n", p, g.files[p])
 	}
 	for _, k := range slices.Sorted(maps.Keys(g.sysctl)) {
@@ -165,6 +177,19 @@ var hostFilters = map[string]bool{"grep": true, "awk": true, "sort": true, "tr":
 func (g *guest) exec(ctx context.Context, args []string) error {
 	hc := interp.HandlerCtx(ctx)
 	if hostFilters[args[0]] {
+		// A file the model holds (/proc/modules) is read from the model.
+		if last := args[len(args)-1]; strings.HasPrefix(last, "/") && len(args) > 2 {
+			c, ok := g.files[last]
+			if !ok {
+				return interp.ExitStatus(2)
+			}
+			cmd := exec.CommandContext(ctx, args[0], args[1:len(args)-1]...)
+			cmd.Stdin, cmd.Stdout, cmd.Stderr = strings.NewReader(c), hc.Stdout, hc.Stderr
+			if err := cmd.Run(); err != nil {
+				return interp.ExitStatus(1)
+			}
+			return nil
+		}
 		return interp.DefaultExecHandler(time.Second)(ctx, args)
 	}
 	out, err := g.command(args, hc.Stdin)
@@ -194,9 +219,19 @@ func (g *guest) command(args []string, stdin io.Reader) (string, error) {
 		}
 		return out.String(), nil
 	case "modprobe":
+		if args[1] == "-r" { // unloading ipip removes tunl0, its addresses and settings
+			if slices.Contains(args, "ipip") {
+				delete(g.addrs, "tunl0")
+				delete(g.up, "tunl0")
+				maps.DeleteFunc(g.sysctl, func(k, _ string) bool { return strings.HasPrefix(k, "net.ipv4.conf.tunl0.") })
+				g.files["/proc/modules"] = strings.ReplaceAll(g.files["/proc/modules"], ipipModule, "")
+			}
+			return "", nil
+		}
 		for _, m := range args[1:] {
 			if m == "ipip" && g.addrs["tunl0"] == nil {
 				g.addrs["tunl0"], g.up["tunl0"] = []gaddr{}, false
+				g.files["/proc/modules"] += ipipModule
 			}
 		}
 	case "mkdir", "ln", "chmod":
