@@ -43,7 +43,19 @@ type NodeState struct {
 	Packages []string       `json:"packages,omitempty"` // logical names (Pkg*)
 	Services []string       `json:"services,omitempty"` // logical names (Svc*), enabled and running
 	IPVS     []ipvs.Service `json:"ipvs,omitempty"`
-	Lab      string         `json:"lab"`
+	// Marks are the director's firewall marks of fwmark services.
+	Marks []Mark `json:"marks,omitempty"`
+	Lab   string `json:"lab"`
+}
+
+// Mark is one firewall-mark rule: packets of Protocol to VIP on one of
+// Ports get the mark FWMark before IPVS sees them (netfilter's prerouting,
+// mangle priority), so that IPVS schedules them as the one service -f FWMark.
+type Mark struct {
+	FWMark   uint32     `json:"fwmark"`
+	VIP      netip.Addr `json:"vip"`
+	Protocol string     `json:"protocol"`
+	Ports    []uint16   `json:"ports"`
 }
 
 // NICState is one NIC: an address, or Down.
@@ -172,6 +184,9 @@ func directorState(lab *topology.Lab, dir *topology.Node, st *NodeState) {
 			}
 		}
 		st.IPVS = append(st.IPVS, IPVSService(lab, s))
+		if s.FWMark != 0 {
+			st.Marks = append(st.Marks, Mark{FWMark: s.FWMark, VIP: s.VIP, Protocol: s.Protocol, Ports: s.Ports})
+		}
 	}
 	// A director that only routes directly or tunnels forwards nothing
 	// itself and may send redirects (reference 001's DR director settings).
@@ -249,11 +264,13 @@ func webState(lab *topology.Lab, node *topology.Node, st *NodeState) {
 			if r.Node != node.Name {
 				continue
 			}
-			port := r.Port
-			if port == 0 {
-				port = 80 // a firewall-mark service: the page is served on http
+			if s.FWMark != 0 {
+				for _, p := range s.Ports { // each packet keeps its port
+					st.addPort(p)
+				}
+			} else {
+				st.addPort(r.Port)
 			}
-			st.addPort(port)
 			var nic string
 			if dir != nil {
 				if c := node.NICOn(topology.SharedNetwork(node, dir)); c != nil {

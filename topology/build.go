@@ -392,8 +392,6 @@ func (d *document) serviceAddress(rs *rawService, s *Service, path string) {
 	switch {
 	case rs.FWMark < 0 || rs.FWMark > 0xffffffff:
 		d.add(path+".fwmark", "%d is out of range: a firewall mark is 1 to 4294967295", rs.FWMark)
-	case rs.FWMark > 0 && rs.VIP != "":
-		d.add(path+".fwmark", "give either vip (with port) or fwmark, not both: a firewall-mark service matches packets by mark")
 	default:
 		s.FWMark = uint32(rs.FWMark)
 	}
@@ -404,18 +402,45 @@ func (d *document) serviceAddress(rs *rawService, s *Service, path string) {
 		} else {
 			s.VIP = vip
 		}
-	} else if s.FWMark == 0 {
-		d.add(path+".vip", "missing: the virtual IP the clients connect to (or a fwmark)")
+	} else if s.FWMark != 0 {
+		d.add(path+".vip", "missing: the VIP whose ports the firewall mark gathers (the director marks packets to it)")
+	} else {
+		d.add(path+".vip", "missing: the virtual IP the clients connect to")
+	}
+	if rs.FWMark != 0 {
+		d.markedPorts(rs, s, path)
+		return
+	}
+	if rs.Ports != nil {
+		d.add(path+".ports", "ports are what a firewall-mark service marks (with fwmark: N): a VIP:port service has one port")
 	}
 	switch {
-	case rs.Port == nil && s.FWMark == 0:
+	case rs.Port == nil:
 		d.add(path+".port", "missing: the service port, like 80")
-	case rs.Port != nil && s.FWMark != 0:
-		d.add(path+".port", "a firewall-mark service has no port of its own: the mark selects the packets")
-	case rs.Port != nil && (*rs.Port < 1 || *rs.Port > 65535):
+	case *rs.Port < 1 || *rs.Port > 65535:
 		d.add(path+".port", "%d is out of range: use 1 to 65535", *rs.Port)
-	case rs.Port != nil:
+	default:
 		s.Port = uint16(*rs.Port)
+	}
+}
+
+// markedPorts reads the ports a firewall-mark service gathers into one.
+func (d *document) markedPorts(rs *rawService, s *Service, path string) {
+	if rs.Port != nil {
+		d.add(path+".port", "a firewall-mark service marks several ports: list them as ports: [80, 443] (port is for a VIP:port service)")
+	}
+	if len(rs.Ports) == 0 {
+		d.add(path+".ports", "missing: the ports the mark gathers into one service, like ports: [80, 443]")
+	}
+	for i, p := range rs.Ports {
+		switch {
+		case p < 1 || p > 65535:
+			d.add(fmt.Sprintf("%s.ports[%d]", path, i), "%d is out of range: use 1 to 65535", p)
+		case slices.Contains(s.Ports, uint16(p)):
+			d.add(fmt.Sprintf("%s.ports[%d]", path, i), "port %d is listed twice", p)
+		default:
+			s.Ports = append(s.Ports, uint16(p))
+		}
 	}
 }
 
@@ -470,7 +495,9 @@ func (d *document) buildRealServer(lab *Lab, s *Service, rr *rawRealServer, path
 			r.Weight = int(*rr.Weight)
 		}
 	}
-	if rr.Port != nil {
+	if rr.Port != nil && s.FWMark != 0 {
+		d.add(path+".port", "a firewall-mark service keeps each packet's port (80 stays 80, 443 stays 443): its real servers have no port of their own")
+	} else if rr.Port != nil {
 		if *rr.Port < 1 || *rr.Port > 65535 {
 			d.add(path+".port", "%d is out of range: use 1 to 65535", *rr.Port)
 		} else {
@@ -519,11 +546,21 @@ func (d *document) checkUnique(lab *Lab) {
 		}
 	}
 	keys := map[string]int{}
+	// Each VIP:port a client reaches belongs to one service: a marked port
+	// that is also a VIP:port service (or marked twice) would be ambiguous.
+	reach := map[string]int{}
 	for i, s := range lab.Services {
 		if j, ok := keys[s.Key()]; ok {
 			d.add(fmt.Sprintf("services[%d]", i), "the same virtual service (%s) as services[%d]", s.Key(), j)
 		}
 		keys[s.Key()] = i
+		for _, p := range s.ClientPorts() {
+			k := s.Protocol + " " + netip.AddrPortFrom(s.VIP, p).String()
+			if j, ok := reach[k]; ok && s.VIP.IsValid() && p != 0 && j != i && (s.FWMark != 0 || lab.Services[j].FWMark != 0) {
+				d.add(fmt.Sprintf("services[%d]", i), "%s %s is also reached through services[%d]: one VIP:port is one service, marked or not", s.Protocol, netip.AddrPortFrom(s.VIP, p), j)
+			}
+			reach[k] = i
+		}
 		seen := map[string]bool{}
 		for j, r := range s.RealServers {
 			if seen[r.Node] {

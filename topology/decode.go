@@ -61,6 +61,7 @@ type rawService struct {
 	Name            string           `yaml:"name"`
 	VIP             string           `yaml:"vip"`
 	Port            *int             `yaml:"port"`
+	Ports           []int            `yaml:"ports"`
 	Protocol        string           `yaml:"protocol"`
 	FWMark          int64            `yaml:"fwmark"`
 	Mode            string           `yaml:"mode"`

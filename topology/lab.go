@@ -90,11 +90,15 @@ type NIC struct {
 
 // Service is one IPVS virtual service with its real servers.
 type Service struct {
-	Name        string
-	VIP         netip.Addr // zero when FWMark is used
-	Port        uint16
-	Protocol    string // tcp or udp
-	FWMark      uint32 // firewall-mark service (ipvsadm -f)
+	Name     string
+	VIP      netip.Addr
+	Port     uint16 // 0 for a firewall-mark service
+	Protocol string // tcp or udp
+	// FWMark makes a firewall-mark service (ipvsadm -f): the director marks
+	// the packets to VIP on each of Ports, and IPVS schedules them all as
+	// one service.
+	FWMark      uint32
+	Ports       []uint16
 	Mode        string
 	Scheduler   string
 	Persistence int // seconds, 0 = off (ipvsadm -p)
@@ -179,6 +183,15 @@ func (l *Lab) Director() *Node {
 		return nil
 	}
 	return ds[0]
+}
+
+// ClientPorts are the ports clients connect to: the port, or the ports a
+// firewall mark gathers.
+func (s *Service) ClientPorts() []uint16 {
+	if s.FWMark != 0 {
+		return s.Ports
+	}
+	return []uint16{s.Port}
 }
 
 // Key is the service's ipvsadm identity: "-t 192.168.4.5:80", "-u ...", "-f 1".

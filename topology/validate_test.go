@@ -3,6 +3,7 @@ package topology
 import (
 	"errors"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -165,8 +166,14 @@ func TestValidationRules(t *testing.T) {
 		{"missing port", mutate(t, nat, "    port: 80\n", ""), "services[0].port", "missing", 0},
 		{"missing vip", mutate(t, nat, "    vip: 192.168.4.5\n", ""), "services[0].vip", "missing", 0},
 		{"bad vip", mutate(t, nat, "vip: 192.168.4.5", "vip: 192.168.4.5/24"), "services[0].vip", "not an IPv4 address", 39},
-		{"fwmark with vip", mutate(t, nat, "    port: 80\n", "    port: 80\n    fwmark: 1\n"), "services[0].fwmark", "either vip", 0},
-		{"fwmark with port", mutate(t, nat, "    vip: 192.168.4.5\n", "    fwmark: 7\n"), "services[0].port", "no port of its own", 0},
+		{"fwmark with port", mutate(t, nat, "    port: 80\n", "    port: 80\n    fwmark: 1\n"), "services[0].port", "list them as ports: [80, 443]", 40},
+		{"fwmark without vip", mutate(t, nat, "    vip: 192.168.4.5\n    port: 80\n", "    fwmark: 7\n    ports: [80, 443]\n"), "services[0].vip", "the VIP whose ports the firewall mark gathers", 0},
+		{"fwmark without ports", mutate(t, nat, "    port: 80\n", "    fwmark: 7\n"), "services[0].ports", "missing: the ports the mark gathers", 0},
+		{"fwmark port twice", mutate(t, nat, "    port: 80\n", "    fwmark: 7\n    ports: [80, 443, 80]\n"), "services[0].ports[2]", "listed twice", 41},
+		{"fwmark port out of range", mutate(t, nat, "    port: 80\n", "    fwmark: 7\n    ports: [80, 0]\n"), "services[0].ports[1]", "out of range", 41},
+		{"ports without fwmark", mutate(t, nat, "    port: 80\n", "    port: 80\n    ports: [80, 443]\n"), "services[0].ports", "with fwmark: N", 41},
+		{"fwmark real server port", mutate(t, nat, "    port: 80\n", "    fwmark: 7\n    ports: [80, 443]\n", "{node: web2, weight: 2}", "{node: web2, weight: 2, port: 8080}"), "services[0].real_servers[1].port", "keeps each packet's port", 47},
+		{"marked port is a service too", strings.Replace(mutate(t, nat, "    port: 80\n", "    fwmark: 7\n    ports: [80, 443]\n"), "services:\n", "services:\n  - {vip: 192.168.4.5, port: 443, mode: nat, real_servers: [{node: web1}]}\n", 1), "services[1]", "also reached through services[0]", 0},
 		{"negative persistence", mutate(t, nat, "    scheduler: rr\n", "    scheduler: rr\n    persistence: -5\n"), "services[0].persistence", "out of range", 0},
 		{"vip prefix out of range", mutate(t, nat, "    scheduler: rr\n", "    scheduler: rr\n    vip_prefix: 33\n"), "services[0].vip_prefix", "not a prefix length", 0},
 		{"thresholds inverted", mutate(t, nat, "{node: web2, weight: 2}", "{node: web2, weight: 2, upper: 10, lower: 20}"), "services[0].real_servers[1].lower", "must be below the upper", 0},
@@ -284,7 +291,7 @@ func TestInvalidYAML(t *testing.T) {
 func TestFWMarkAndUDPServices(t *testing.T) {
 	src := mutate(t, readTestdata(t, "nat.yaml"), "services:\n", `services:
   - {name: dns, vip: 192.168.4.5, port: 53, protocol: udp, mode: nat, scheduler: sh, persistence: 300, real_servers: [{node: web1, upper: 100, lower: 10}]}
-  - {name: marked, fwmark: 7, mode: nat, scheduler: wrr, real_servers: [{node: web2, weight: 0}]}
+  - {name: marked, fwmark: 7, vip: 192.168.4.5, ports: [8080, 8443], mode: nat, scheduler: wrr, real_servers: [{node: web2, weight: 0}]}
 `)
 	lab, err := Load("lab.yaml", []byte(src))
 	if err != nil {
@@ -295,6 +302,9 @@ func TestFWMarkAndUDPServices(t *testing.T) {
 	}
 	if got := lab.Services[1].Key(); got != "-f 7" {
 		t.Errorf("fwmark key %s", got)
+	}
+	if got := lab.Services[1].ClientPorts(); !slices.Equal(got, []uint16{8080, 8443}) || lab.Services[1].VIP.String() != "192.168.4.5" {
+		t.Errorf("fwmark ports %v, vip %s", got, lab.Services[1].VIP)
 	}
 	if lab.Services[0].Persistence != 300 || lab.Services[0].RealServers[0].Upper != 100 || lab.Services[1].RealServers[0].Weight != 0 {
 		t.Errorf("fields lost: %+v %+v", lab.Services[0], lab.Services[1].RealServers[0])

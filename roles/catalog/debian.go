@@ -13,6 +13,7 @@ var debian = family{
 	seeded:    true,
 	early:     debianEarly,
 	addresses: debianAddresses,
+	marks:     debianMarks,
 	webServer: "apache2",
 	nginxRoot: "/var/www/html",
 	webPorts:  apachePortsFile,

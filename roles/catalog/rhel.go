@@ -12,6 +12,7 @@ var rhel = family{
 	name:      RHEL,
 	early:     rhelEarly,
 	addresses: rhelAddresses,
+	marks:     rhelMarks,
 	webServer: "httpd",
 	nginxRoot: "/usr/share/nginx/html",
 	webPorts:  httpdListenFile,

@@ -104,6 +104,7 @@ func Steps(st *roles.NodeState, osFamily string) []Step {
 	if stale := staleVIPStep(st, f.name); stale != nil {
 		out = append(out, *stale)
 	}
+	out = append(out, f.marks(st)...)
 	if st.Web != nil {
 		out = append(out, webSteps(st, f)...)
 	}
@@ -132,6 +133,9 @@ type family struct {
 	rulesFile string
 	// ipvsAtBoot makes the saved rules come back at boot.
 	ipvsAtBoot func() []Step
+	// marks are the director's firewall marks, loaded now and at boot (or
+	// another lab's removed).
+	marks func(st *roles.NodeState) []Step
 }
 
 // nicSteps bring a node's NICs under its network manager: each address,

@@ -1,6 +1,7 @@
 package catalog
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -84,7 +85,7 @@ func TestDebianSteps(t *testing.T) {
 	dir := Steps(rolestest.State(t, lab, "lvs1"), Debian)
 	rolestest.Eq(t, "director steps", stepNames(dir), []string{
 		"hostname", "systemd-networkd", "name eth0", "name eth1", "packages", "sysctl",
-		"address eth0", "disable eth1", "ipvs rules file", "ipvs", "ipvs boot unit", "ipvs at boot",
+		"address eth0", "disable eth1", "no stale marks", "ipvs rules file", "ipvs", "ipvs boot unit", "ipvs at boot",
 	})
 	eth0 := findStep(t, dir, "address eth0")
 	for _, want := range []string{"Address=192.168.4.5/24\n", "[Address]\nAddress=192.168.4.15/24\nLabel=eth0:0\n", "DHCP=no\n", "MACAddress=" + lab.Node("lvs1").NICs[0].MAC} {
@@ -153,7 +154,7 @@ func TestRHELSteps(t *testing.T) {
 	dir := Steps(rolestest.State(t, lab, "lvs1"), RHEL)
 	rolestest.Eq(t, "director steps", stepNames(dir), []string{
 		"hostname", "address eth0", "disable eth1", "firewalld", "selinux",
-		"packages", "sysctl", "vip eth0", "ipvs rules file", "ipvs", "ipvsadm stop", "ipvs at boot",
+		"packages", "sysctl", "vip eth0", "no stale marks", "ipvs rules file", "ipvs", "ipvsadm stop", "ipvs at boot",
 	})
 	eth0 := findStep(t, dir, "address eth0")
 	rolestest.Eq(t, "eth0 apply", eth0.Apply, []string{
@@ -185,5 +186,46 @@ func TestRHELSteps(t *testing.T) {
 	natWeb := Steps(rolestest.State(t, rolestest.Lab(t, "tedu-nat"), "web1"), RHEL)
 	if got := findStep(t, natWeb, "address eth1").Apply[1]; !strings.Contains(got, "ipv4.addresses 192.168.2.100/24 ipv4.gateway 192.168.2.5 ") {
 		t.Errorf("web1 eth1: %s", got)
+	}
+}
+
+// A firewall-mark service: the director marks the VIP's ports (nftables on
+// Debian, the references' iptables -t mangle on RHEL) now and at boot,
+// IPVS holds one -f service, the real servers listen on every marked port.
+func TestFWMarkSteps(t *testing.T) {
+	lab := rolestest.Lab(t, "dr-fwmark")
+	st := rolestest.State(t, lab, "srv01")
+	rule := "ip daddr 172.16.42.111 tcp dport { 80, 443 } meta mark set 0x00000001"
+	deb := Steps(st, Debian)
+	marks := findStep(t, deb, "firewall marks")
+	if marks.File.Path != MarksFile || !strings.Contains(marks.File.Content, "\t\t"+rule+"\n") ||
+		!strings.Contains(marks.File.Content, "table ip lvslab\ndelete table ip lvslab\n") || !strings.Contains(marks.Check, "'"+rule+"'") || !marks.FirstBoot {
+		t.Errorf("debian marks step: %+v", marks)
+	}
+	boot := findStep(t, deb, "marks at boot")
+	if !strings.Contains(boot.File.Content, "ExecStart=/usr/sbin/nft -f "+MarksFile+"\n") || !strings.Contains(boot.File.Content, "ExecStop=/usr/sbin/nft delete table ip lvslab\n") {
+		t.Errorf("debian marks unit:\n%s", boot.File.Content)
+	}
+	if slices.ContainsFunc(deb, func(s Step) bool { return s.Name == "no stale marks" }) {
+		t.Error("a lab with marks removes them as stale")
+	}
+	ipvsStep := findStep(t, deb, "ipvs")
+	if !strings.Contains(strings.Join(ipvsStep.Handout, "\n"), "ipvsadm -A -f 1 -s rr\nipvsadm -a -f 1 -r 172.16.42.102:0 -g -w 1") {
+		t.Errorf("ipvs handout: %v", ipvsStep.Handout)
+	}
+	rh := findStep(t, Steps(st, RHEL), "firewall marks")
+	for _, want := range []string{"ExecStart=/usr/sbin/iptables -t mangle -A LVSLAB -d 172.16.42.111/32 -p tcp -m multiport --dports 80,443 -j MARK --set-mark 1\n",
+		"ExecStart=/usr/sbin/iptables -t mangle -I PREROUTING -j LVSLAB\n", "ExecStartPre=-/usr/sbin/iptables -t mangle -F LVSLAB\n"} {
+		if !strings.Contains(rh.File.Content, want) {
+			t.Errorf("rhel marks unit lacks %q:\n%s", want, rh.File.Content)
+		}
+	}
+	if !strings.Contains(rh.Check, "iptables -t mangle -C LVSLAB -d 172.16.42.111/32 -p tcp -m multiport --dports 80,443 -j MARK --set-mark 1") {
+		t.Errorf("rhel check: %s", rh.Check)
+	}
+	web := rolestest.State(t, lab, "srv03")
+	rolestest.Eq(t, "web ports", web.Web.Ports, []uint16{80, 443})
+	if len(web.Marks) != 0 || len(st.Marks) != 1 {
+		t.Errorf("marks: director %v, web %v", st.Marks, web.Marks)
 	}
 }
