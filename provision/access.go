@@ -24,7 +24,9 @@ const commandTimeout = 2 * time.Minute
 // management address as its tag records it (never a lab address: the lab
 // is the student's to break). It dials with the caller's context (Ctrl-C
 // cancels a dial) and keeps one connection per node. up, configure, status,
-// verify and drill all use it.
+// verify and drill all use it. On a remote libvirt (qemu+ssh://user@host/)
+// every node is dialled through one SSH connection to that host (JumpFor),
+// since the management network exists only there.
 type Access struct {
 	conn       *libvirt.Connect
 	lab        string
@@ -36,6 +38,10 @@ type Access struct {
 	clients    map[string]*sshx.Client
 	waitFor    waitFunc
 	dialWindow time.Duration
+	// remote is the hypervisor of a remote libvirt, jump the shared SSH
+	// connection to it that every node is dialled through (nil: local).
+	remote *Remote
+	jump   *sshx.Jump
 }
 
 // waitFunc dials a node until it answers (sshx.WaitReady); tests replace it.
@@ -52,16 +58,31 @@ type AccessOptions struct {
 // OpenAccess reads what lab recorded of its nodes. It does not dial: a
 // lab that is not up fails at Dial, with the way out. Close it when done.
 func OpenAccess(conn *libvirt.Connect, lab string, opts AccessOptions) (*Access, error) {
-	a := newAccess(conn, lab, StateDir(opts.Home, lab), opts.File)
+	a, err := newAccess(conn, lab, StateDir(opts.Home, lab), opts.File)
+	if err != nil {
+		return nil, err
+	}
 	if err := a.readTags(); err != nil {
 		return nil, err
 	}
 	return a, nil
 }
 
-func newAccess(conn *libvirt.Connect, lab, stateDir string, file *topology.Lab) *Access {
-	return &Access{conn: conn, lab: lab, file: file, stateDir: stateDir, clients: map[string]*sshx.Client{}, waitFor: sshx.WaitReady, dialWindow: dialWindow}
+func newAccess(conn *libvirt.Connect, lab, stateDir string, file *topology.Lab) (*Access, error) {
+	a := &Access{conn: conn, lab: lab, file: file, stateDir: stateDir, clients: map[string]*sshx.Client{}, waitFor: sshx.WaitReady, dialWindow: dialWindow}
+	remote, err := RemoteOf(conn)
+	if err != nil {
+		return nil, err
+	}
+	if remote != nil {
+		a.remote, a.jump = remote, JumpFor(remote)
+	}
+	return a, nil
 }
+
+// Remote is the hypervisor the nodes are reached through, nil when libvirt
+// is local.
+func (a *Access) Remote() *Remote { return a.remote }
 
 // readTags (re)reads the tag of every domain of the lab.
 func (a *Access) readTags() error {
@@ -166,6 +187,9 @@ func (a *Access) config(node string) (sshx.Config, error) {
 	}
 	if a.file != nil {
 		cfg.User, cfg.Password = a.file.Login.User, a.file.Login.Password
+	}
+	if a.jump != nil {
+		cfg.Dialer = a.jump.DialContext
 	}
 	return cfg, nil
 }

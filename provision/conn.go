@@ -32,6 +32,7 @@ func Connect(uri string) (*libvirt.Connect, error) {
 			"lab networks belong in a network namespace of their own: run lvslab inside \"lvslab sandbox -- ...\"; "+
 			"--connect or LIBVIRT_DEFAULT_URI choose another libvirt)", uri, err)
 	}
+	connURIs.Store(conn, uri)
 	return conn, nil
 }
 

@@ -37,7 +37,10 @@ func (waitSSH) run(r *run) error {
 	}
 	ctx, cancel := context.WithTimeout(r.ctx, timeout)
 	defer cancel()
-	r.access = newAccess(r.conn, r.lab.Name, r.stateDir, r.lab)
+	var err error
+	if r.access, err = newAccess(r.conn, r.lab.Name, r.stateDir, r.lab); err != nil {
+		return err
+	}
 	// While nodes boot, each try is short and the next one follows.
 	r.access.signer, r.access.waitFor, r.access.dialWindow = r.signer, r.opts.waitFor, 10*time.Second
 	if err := r.access.readTags(); err != nil {

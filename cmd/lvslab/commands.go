@@ -16,6 +16,7 @@ func commands() []*cli.Command {
 		verifyCommand(),
 		checkCommand(),
 		sshCommand(),
+		sshConfigCommand(),
 		execCommand(),
 		consoleCommand(),
 		drillCommand(),

@@ -104,29 +104,46 @@ func dial(ctx context.Context, cfg Config) (*ssh.Client, error) {
 	ctx, cancel := context.WithTimeout(ctx, cfg.DialTimeout)
 	defer cancel()
 
-	var dialer net.Dialer
-	tcp, err := dialer.DialContext(ctx, "tcp", cfg.Addr)
+	dialTCP := cfg.Dialer
+	if dialTCP == nil {
+		var dialer net.Dialer
+		dialTCP = dialer.DialContext
+	}
+	tcp, err := dialTCP(ctx, "tcp", cfg.Addr)
 	if err != nil {
 		return nil, fail(err)
 	}
-	// The handshake takes no context: a socket deadline bounds it and
-	// cancellation expires that deadline at once.
-	deadline, _ := ctx.Deadline()
-	tcp.SetDeadline(deadline)
-	stop := context.AfterFunc(ctx, func() { tcp.SetDeadline(time.Unix(1, 0)) })
-	sshConn, chans, reqs, err := ssh.NewClientConn(tcp, cfg.Addr, &ssh.ClientConfig{
+	conn, err := handshake(ctx, tcp, cfg.Addr, &ssh.ClientConfig{
 		User:            cfg.User,
 		Auth:            auth,
 		HostKeyCallback: hostKeyCallback(cfg),
 	})
+	if err != nil {
+		return nil, fail(err)
+	}
+	return conn, nil
+}
+
+// handshake logs in over tcp within ctx; tcp is closed when it fails.
+func handshake(ctx context.Context, tcp net.Conn, addr string, config *ssh.ClientConfig) (*ssh.Client, error) {
+	// The handshake takes no context: a socket deadline bounds it and
+	// cancellation expires that deadline at once. A channel through a jump
+	// host has no deadlines: closing it unblocks the handshake instead.
+	deadline, _ := ctx.Deadline()
+	tcp.SetDeadline(deadline)
+	stop := context.AfterFunc(ctx, func() {
+		if tcp.SetDeadline(time.Unix(1, 0)) != nil {
+			tcp.Close()
+		}
+	})
+	sshConn, chans, reqs, err := ssh.NewClientConn(tcp, addr, config)
 	if !stop() && err == nil {
 		sshConn.Close()
 		err = ctx.Err()
 	}
 	if err != nil {
 		tcp.Close()
-		err = markTimeout(ctx, err)
-		return nil, fail(err)
+		return nil, markTimeout(ctx, err)
 	}
 	tcp.SetDeadline(time.Time{})
 	return ssh.NewClient(sshConn, chans, reqs), nil

@@ -3,6 +3,7 @@
 package sshx
 
 import (
+	"context"
 	"net"
 	"strings"
 	"time"
@@ -40,6 +41,9 @@ type Config struct {
 	Timeout time.Duration
 	// DialTimeout bounds the TCP connect plus SSH handshake. Defaults to 10s.
 	DialTimeout time.Duration
+	// Dialer opens the TCP connection to Addr; nil dials directly. A Jump's
+	// DialContext reaches a node behind a remote hypervisor.
+	Dialer func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
 func (c Config) withDefaults() Config {

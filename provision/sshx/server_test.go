@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"os/exec"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -26,10 +27,14 @@ type testServer struct {
 	Conns atomic.Int32
 	SFTPs atomic.Int32
 
-	ln     net.Listener
-	config *ssh.ServerConfig
-	mu     sync.Mutex
-	live   []net.Conn
+	// Forwards counts direct-tcpip channels opened through this server.
+	Forwards atomic.Int32
+
+	ln      net.Listener
+	config  *ssh.ServerConfig
+	forward bool
+	mu      sync.Mutex
+	live    []net.Conn
 }
 
 type serverOptions struct {
@@ -38,6 +43,7 @@ type serverOptions struct {
 	pam        bool          // ask the password by keyboard-interactive instead
 	hostKey    ssh.Signer    // generated when nil
 	addr       string        // 127.0.0.1:0 when empty
+	forward    bool          // serve direct-tcpip channels, as a jump host
 }
 
 func startServer(t *testing.T, opts serverOptions) *testServer {
@@ -78,7 +84,7 @@ func startServer(t *testing.T, opts serverOptions) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &testServer{Addr: ln.Addr().String(), HostKey: opts.hostKey, ln: ln, config: config}
+	s := &testServer{Addr: ln.Addr().String(), HostKey: opts.hostKey, ln: ln, config: config, forward: opts.forward}
 	go s.accept()
 	t.Cleanup(s.Close)
 	return s
@@ -112,6 +118,13 @@ func (s *testServer) DropConnections() {
 	s.live = nil
 }
 
+// track remembers c for DropConnections.
+func (s *testServer) track(c net.Conn) {
+	s.mu.Lock()
+	s.live = append(s.live, c)
+	s.mu.Unlock()
+}
+
 func (s *testServer) accept() {
 	for {
 		nc, err := s.ln.Accept()
@@ -119,9 +132,7 @@ func (s *testServer) accept() {
 			return
 		}
 		s.Conns.Add(1)
-		s.mu.Lock()
-		s.live = append(s.live, nc)
-		s.mu.Unlock()
+		s.track(nc)
 		go s.serve(nc)
 	}
 }
@@ -134,6 +145,10 @@ func (s *testServer) serve(nc net.Conn) {
 	}
 	go ssh.DiscardRequests(reqs)
 	for nch := range chans {
+		if nch.ChannelType() == "direct-tcpip" {
+			s.directTCPIP(nch)
+			continue
+		}
 		if nch.ChannelType() != "session" {
 			nch.Reject(ssh.UnknownChannelType, "sessions only")
 			continue
@@ -230,4 +245,38 @@ func (p *processGroup) kill() {
 	if p.pid > 0 {
 		syscall.Kill(-p.pid, syscall.SIGKILL)
 	}
+}
+
+// directTCPIP serves a ProxyJump channel: a TCP connection from here to the
+// address the client asks for.
+func (s *testServer) directTCPIP(nch ssh.NewChannel) {
+	if !s.forward {
+		nch.Reject(ssh.Prohibited, "TCP forwarding disabled")
+		return
+	}
+	var req struct {
+		Host       string
+		Port       uint32
+		OriginHost string
+		OriginPort uint32
+	}
+	if ssh.Unmarshal(nch.ExtraData(), &req) != nil {
+		nch.Reject(ssh.ConnectionFailed, "bad request")
+		return
+	}
+	target, err := net.Dial("tcp", net.JoinHostPort(req.Host, strconv.Itoa(int(req.Port))))
+	if err != nil {
+		nch.Reject(ssh.ConnectionFailed, err.Error())
+		return
+	}
+	ch, reqs, err := nch.Accept()
+	if err != nil {
+		target.Close()
+		return
+	}
+	s.Forwards.Add(1)
+	s.track(target)
+	go ssh.DiscardRequests(reqs)
+	go func() { io.Copy(ch, target); ch.CloseWrite() }()
+	go func() { io.Copy(target, ch); target.Close() }()
 }

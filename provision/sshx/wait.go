@@ -20,7 +20,8 @@ type Retry struct {
 
 // WaitReady dials until the node accepts the login or ctx ends: the one
 // polling loop of lvslab (boot waits and reconnects alike). A changed host
-// key stops it at once: waiting will not fix that.
+// key, or a jump host that refuses us, stops it at once: waiting will not
+// fix that.
 func WaitReady(ctx context.Context, cfg Config, r Retry) (*Client, error) {
 	cfg = cfg.withDefaults()
 	conn, err := dialUntil(ctx, cfg, r)
@@ -42,7 +43,8 @@ func dialUntil(ctx context.Context, cfg Config, r Retry) (*ssh.Client, error) {
 			return conn, nil
 		}
 		var changed *HostKeyChangedError
-		if errors.As(err, &changed) {
+		var jump *JumpError
+		if errors.As(err, &changed) || errors.As(err, &jump) {
 			return nil, err
 		}
 		if r.Attempt != nil {

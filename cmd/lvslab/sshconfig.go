@@ -1,0 +1,42 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/lvslab/lvslab/provision"
+)
+
+func sshConfigCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "ssh-config",
+		Usage:     "print an ssh_config for the lab's nodes, so that plain \"ssh web1\" logs in",
+		ArgsUsage: labArgUsage,
+		Description: `Prints an ssh_config with one Host per node of the running lab: its
+management address, user root, the lab's key (IdentityFile), the lab's pinned
+host keys (UserKnownHostsFile, HostKeyAlias). On a remote libvirt
+(--connect qemu+ssh://user@host/system) each node jumps through that host
+(ProxyJump, with the URI's port, keyfile and known_hosts). Each node is named
+LAB-NODE and, unless --no-short, NODE.
+
+Examples:
+   lvslab ssh-config tedu-nat > ~/.ssh/lvslab-tedu.conf   # then "Include lvslab-tedu.conf" in ~/.ssh/config
+   lvslab ssh-config b --connect qemu+ssh://root@hv1/system > b.conf && ssh -F b.conf web1 hostname`,
+		Flags: []cli.Flag{
+			connectFlag(), asFlag("the lab runs"),
+			&cli.BoolFlag{Name: "no-short", Usage: "name nodes only LAB-NODE (several copies of one lab in one file)"},
+		},
+		Action: func(c *cli.Context) error {
+			_, acc, done, err := labAccess(c, c.Args().First())
+			if err != nil {
+				return err
+			}
+			defer done()
+			if err := acc.WriteSSHConfig(c.App.Writer, provision.SSHConfigOptions{Short: !c.Bool("no-short")}); err != nil {
+				return cli.Exit(fmt.Sprintf("lvslab ssh-config: %v", err), 1)
+			}
+			return nil
+		},
+	}
+}
