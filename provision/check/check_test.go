@@ -135,6 +135,10 @@ func TestClassicMistakes(t *testing.T) {
 			[]string{"ipvs -t 192.168.4.5:80 -r 192.168.2.200:80"}, "weight is 1, the lab wants 2", "ipvs"},
 		{"wrong scheduler", "tedu-dr", "lvs1", func(g *guest) { g.kernel.Services[0].SchedName = "rr" },
 			[]string{"ipvs -t 192.168.4.15:80 scheduler"}, "-s wlc", "ipvs"},
+		{"marks not loaded", "dr-fwmark", "srv01", func(g *guest) { clear(g.marks) },
+			[]string{"marks -f 1"}, "IPVS's service -f 1 balances nothing", "step 7, firewall marks"},
+		{"marks not at boot", "dr-fwmark", "srv01", func(g *guest) { g.enabled[catalog.MarksUnit] = "disabled" },
+			[]string{"marks at boot"}, "after a reboot the -f services get no packet", "step 8, marks at boot"},
 		{"director without its VIP", "tedu-dr", "lvs1", func(g *guest) {
 			g.addrs = g.addrs[:len(g.addrs)-1]
 		}, []string{"vip eth0:0"}, "nobody answers ARP", "address eth0"},

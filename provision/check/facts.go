@@ -108,10 +108,50 @@ func (s *subject) judge(o *Observed) []Fact {
 	if st.Web != nil {
 		out = append(out, s.webFacts(o)...)
 	}
+	out = append(out, s.markFacts(o)...)
 	if slices.ContainsFunc(s.steps, func(step catalog.Step) bool { return step.Kind == catalog.KindIPVS }) {
 		out = append(out, s.ipvsFacts(o)...)
 	}
 	return out
+}
+
+// markFacts: a director of a firewall-mark service marks its ports now and
+// at boot, else IPVS's -f service never sees a packet.
+func (s *subject) markFacts(o *Observed) []Fact {
+	if len(s.st.Marks) == 0 {
+		return nil
+	}
+	var out []Fact
+	for i, m := range s.st.Marks {
+		live := i < len(o.Marks) && o.Marks[i]
+		want := fmt.Sprintf("%s to %s ports %s marked %d", m.Protocol, m.VIP, portText(m.Ports), m.FWMark)
+		out = append(out, s.fact(fmt.Sprintf("marks -f %d", m.FWMark), want, loadedOr(live, "missing"), live,
+			fmt.Sprintf("the director does not mark %s: no packet carries mark %d, so IPVS's service -f %d balances nothing and those requests reach the director itself (refused); mark them (%s)", want, m.FWMark, m.FWMark, catalog.MarkHandout(m, s.os)),
+			named("firewall marks")))
+	}
+	boot := named("marks at boot")
+	if s.os == catalog.RHEL {
+		boot = named("firewall marks")
+	}
+	enabled := o.Enabled[catalog.MarksUnit]
+	return append(out, s.fact("marks at boot", "enabled", enabled, enabled == "enabled",
+		fmt.Sprintf("%s is %s: marks live only in the kernel, and after a reboot the -f services get no packet until something loads them again (systemctl enable %s)", catalog.MarksUnit, enabled, catalog.MarksUnit),
+		boot))
+}
+
+func loadedOr(ok bool, not string) string {
+	if ok {
+		return "loaded"
+	}
+	return not
+}
+
+func portText(ports []uint16) string {
+	var out []string
+	for _, p := range ports {
+		out = append(out, fmt.Sprint(p))
+	}
+	return strings.Join(out, ", ")
 }
 
 func loaded(ok bool) string {

@@ -33,7 +33,9 @@ type guest struct {
 	listening []uint16
 	docroot   string // where the web server serves index.html from
 	kernel    *ipvstest.Kernel
-	ran       []string
+	// marks are the live firewall marks, by their catalog.MarkCheck.
+	marks map[string]bool
+	ran   []string
 }
 
 // configured is a guest as the handout leaves it: every step of st done.
@@ -65,6 +67,11 @@ func configured(st *roles.NodeState, osFamily string) *guest {
 		g.sysctl[s.Key] = s.Value
 	}
 	g.modules = st.Modules
+	g.marks = map[string]bool{}
+	for _, m := range st.Marks {
+		g.marks[catalog.MarkCheck(m, osFamily)] = true
+		g.enabled[catalog.MarksUnit] = "enabled"
+	}
 	steps := catalog.Steps(st, osFamily)
 	for _, s := range steps {
 		if s.File != nil {
@@ -259,6 +266,14 @@ func (g *guest) command1(line string) (string, error) {
 			return c, nil
 		}
 		return "", errFailed
+	case strings.HasPrefix(line, "if ") && strings.Contains(line, "; then echo '"):
+		check, rest, _ := strings.Cut(strings.TrimPrefix(line, "if "), "; then echo '")
+		loaded, _, _ := strings.Cut(rest, "'")
+		if g.marks[check] {
+			return loaded + "\n", nil
+		}
+		missing, _, _ := strings.Cut(rest[strings.Index(rest, "else echo '")+len("else echo '"):], "'")
+		return missing + "\n", nil
 	case strings.HasPrefix(line, "if out=$("+ipvs.SaveCommand):
 		out, err := g.kernel.Run(ipvs.SaveCommand)
 		if err != nil {

@@ -42,6 +42,8 @@ type Observed struct {
 	IPVS    []ipvs.Service
 	IPVSErr string
 	Saved   *string
+	// Marks says, for each of the node's firewall marks, whether it is live.
+	Marks []bool
 }
 
 // Addr is one IPv4 address of a device, with its label (eth0:0, lo:0).
@@ -60,13 +62,15 @@ type Route struct {
 // probe is what one node is asked, in one command (every process costs
 // ~0.1-0.2 s in a TCG guest: builtins read /proc where they can).
 type probe struct {
-	sysctls  []string
-	units    []string
-	ports    []uint16
-	page     string
-	rules    string
-	ipvs     bool
-	modules  bool
+	sysctls []string
+	units   []string
+	ports   []uint16
+	page    string
+	rules   string
+	ipvs    bool
+	modules bool
+	// marks are the commands that tell whether each firewall mark is live.
+	marks    []string
 	osFamily string
 }
 
@@ -87,6 +91,7 @@ const (
 	secIPVS      = "ipvs"
 	secIPVSError = "ipvs-error"
 	secRules     = "rules"
+	secMarks     = "marks"
 	secEnd       = "end"
 )
 
@@ -103,6 +108,11 @@ func newProbe(st *roles.NodeState, steps []catalog.Step, osFamily string) probe 
 		p.units = append(p.units, unit)
 		p.ports = st.Web.Ports
 	}
+	for _, m := range st.Marks {
+		p.marks = append(p.marks, catalog.MarkCheck(m, osFamily))
+		p.units = append(p.units, catalog.MarksUnit)
+	}
+	p.units = slices.Compact(p.units)
 	for _, s := range steps {
 		if s.File != nil && path.Base(s.File.Path) == "index.html" {
 			p.page = s.File.Path
@@ -183,6 +193,12 @@ func (p probe) script() string {
 			fmt.Fprintf(&b, "cat %s 2>/dev/null || %s\n", shell.Quote(p.rules), markCommand(secRules+" missing"))
 		}
 	}
+	if len(p.marks) > 0 {
+		sec(secMarks)
+		for i, c := range p.marks {
+			fmt.Fprintf(&b, "if %s; then echo '%d loaded'; else echo '%d missing'; fi\n", c, i, i)
+		}
+	}
 	sec(secEnd)
 	return b.String()
 }
@@ -243,6 +259,13 @@ func parse(out string) (*Observed, error) {
 		}
 		body := strings.Join(sections[name], "\n")
 		o.Served[port] = &body
+	}
+	for _, line := range sections[secMarks] {
+		var i int
+		var state string
+		if _, err := fmt.Sscanf(line, "%d %s", &i, &state); err == nil {
+			o.Marks = append(o.Marks, state == "loaded")
+		}
 	}
 	o.Page = fileSection(sections, secPage)
 	o.Saved = fileSection(sections, secRules)

@@ -81,26 +81,39 @@ func bound(limit time.Duration, cmd string) string {
 }
 
 // CurlLoopCommand is the faithful prober: a shell loop running one curl per
-// request, as the exercises do by hand. Each request is framed by markers;
-// curl's error message (stderr) stays in its request's frame.
-func CurlLoopCommand(url string, n int, limit time.Duration) string {
+// request, as the exercises do by hand; request k asks for urls[k mod
+// len(urls)] (a firewall-mark service's ports in turn). Each request is
+// framed by markers; curl's error message (stderr) stays in its request's
+// frame.
+func CurlLoopCommand(urls []string, n int, limit time.Duration) string {
 	w := `\n` + markWrite + `%{http_code} %{time_total} %{num_connects}\n`
-	loop := fmt.Sprintf(`i=0; while [ $i -lt %d ]; do i=$((i+1)); echo "%s$i"; `+
-		`curl -sS -m %d --connect-timeout %d -w '%s' %s 2>&1; echo "%s$?"; done`,
-		n, markStart, requestTimeout, connectTimeout, w, shell.Quote(url), markRC)
+	body := fmt.Sprintf(`i=$((i+1)); echo "%s$i"; curl -sS -m %d --connect-timeout %d -w '%s' "$u" 2>&1; echo "%s$?"`,
+		markStart, requestTimeout, connectTimeout, w, markRC)
+	loop := fmt.Sprintf(`i=0; u=%s; while [ $i -lt %d ]; do %s; done`, shell.Quote(urls[0]), n, body)
+	if len(urls) > 1 {
+		loop = fmt.Sprintf(`i=0; for u in %s; do %s; done`, strings.Join(cycle(urls, n), " "), body)
+	}
 	return bound(limit, loop) + "; true"
 }
 
-// FastCommand is the fast prober: one curl process given the URL n times,
-// "Connection: close" so that every transfer opens its own connection (a
-// new scheduling decision). Each transfer writes its status, exit code and
-// error text after its body; curl's stderr follows at the end.
-func FastCommand(url string, n int, limit time.Duration) string {
+// cycle is n quoted URLs taking urls in turn.
+func cycle(urls []string, n int) []string {
+	out := make([]string, n)
+	for k := range out {
+		out[k] = shell.Quote(urls[k%len(urls)])
+	}
+	return out
+}
+
+// FastCommand is the fast prober: one curl process given the URLs n times
+// in turn, "Connection: close" so that every transfer opens its own
+// connection (a new scheduling decision). Each transfer writes its status,
+// exit code and error text after its body; curl's stderr follows at the end.
+func FastCommand(urls []string, n int, limit time.Duration) string {
 	w := `\n` + markWrite + `%{http_code} %{time_total} %{num_connects} %{exitcode} %{errormsg}\n`
-	urls := strings.TrimSpace(strings.Repeat(shell.Quote(url)+" ", n))
 	cmd := fmt.Sprintf(`e=$(mktemp); curl -sS -m %d --connect-timeout %d -H 'Connection: close' -w '%s' %s 2>"$e"; `+
 		`echo "%s$?"; echo "%s"; cat "$e"; rm -f "$e"`,
-		requestTimeout, connectTimeout, w, urls, markRC, markStderr)
+		requestTimeout, connectTimeout, w, strings.Join(cycle(urls, n), " "), markRC, markStderr)
 	return bound(limit, cmd) + "; true"
 }
 

@@ -72,7 +72,7 @@ func TestProbersAgainstRealCurl(t *testing.T) {
 	for _, prober := range Probers {
 		t.Run(prober, func(t *testing.T) {
 			before := conns.Load()
-			replies, _, err := Probe(context.Background(), localExec{}, prober, srv.URL+"/", 6, 20*time.Second)
+			replies, _, err := Probe(context.Background(), localExec{}, prober, []string{srv.URL + "/"}, 6, 20*time.Second)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -100,7 +100,7 @@ func TestProbersKeepCurlErrors(t *testing.T) {
 	url := "http://" + closedPort(t) + "/"
 	for _, prober := range Probers {
 		t.Run(prober, func(t *testing.T) {
-			replies, _, err := Probe(context.Background(), localExec{}, prober, url, 3, 20*time.Second)
+			replies, _, err := Probe(context.Background(), localExec{}, prober, []string{url}, 3, 20*time.Second)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -133,7 +133,7 @@ func TestProberTimeBound(t *testing.T) {
 	}()
 	url := "http://" + l.Addr().String() + "/"
 	start := time.Now()
-	replies, _, err := Probe(context.Background(), localExec{}, ProberCurl, url, 5, 2*time.Second)
+	replies, _, err := Probe(context.Background(), localExec{}, ProberCurl, []string{url}, 5, 2*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -268,7 +268,7 @@ func TestURLAndQuoting(t *testing.T) {
 	if URL("192.168.4.15", 80) != "http://192.168.4.15/" || URL("10.0.0.1", 8080) != "http://10.0.0.1:8080/" {
 		t.Error("URL")
 	}
-	if c := FastCommand("http://1.2.3.4/", 3, time.Minute); strings.Count(c, "http://1.2.3.4/") != 3 || !strings.HasPrefix(c, "timeout 60 sh -c ") {
+	if c := FastCommand([]string{"http://1.2.3.4/"}, 3, time.Minute); strings.Count(c, "http://1.2.3.4/") != 3 || !strings.HasPrefix(c, "timeout 60 sh -c ") {
 		t.Errorf("FastCommand: %s", c)
 	}
 }

@@ -300,15 +300,15 @@ func selectServices(lab *topology.Lab, names []string) ([]labService, error) {
 	return out, nil
 }
 
-// Probe sends n requests to url from the client with a prober and returns
-// the replies and the loop's wall time.
-func Probe(ctx context.Context, cx Executor, prober, url string, n int, limit time.Duration) ([]Reply, time.Duration, error) {
+// Probe sends n requests to urls in turn from the client with a prober and
+// returns the replies and the loop's wall time.
+func Probe(ctx context.Context, cx Executor, prober string, urls []string, n int, limit time.Duration) ([]Reply, time.Duration, error) {
 	var cmd string
 	switch prober {
 	case ProberCurl:
-		cmd = CurlLoopCommand(url, n, limit)
+		cmd = CurlLoopCommand(urls, n, limit)
 	case ProberFast:
-		cmd = FastCommand(url, n, limit)
+		cmd = FastCommand(urls, n, limit)
 	default:
 		return nil, 0, cannot("unknown prober %q", prober)
 	}
@@ -342,17 +342,18 @@ func Probe(ctx context.Context, cx Executor, prober, url string, n int, limit ti
 func verifyService(ctx context.Context, lab *topology.Lab, ls labService, cx, dx Executor, mapper *Mapper, opts Options) (*ServiceReport, error) {
 	s := ls.svc
 	sr := &ServiceReport{Name: s.Name, Mode: s.Mode, Scheduler: s.Scheduler, Persistence: s.Persistence, Counts: map[string]int{}, Sequence: []string{}}
-	switch {
-	case s.FWMark != 0:
-		sr.Skipped = "a firewall-mark service has no VIP:port to request"
-	case s.Protocol == "udp":
+	if s.Protocol == "udp" {
 		sr.Skipped = "UDP: the client's HTTP requests cannot probe it"
-	}
-	if sr.Skipped != "" {
 		sr.Checks = append(sr.Checks, skipf("requests", "%s", sr.Skipped))
 		return sr, nil
 	}
-	sr.URL = URL(s.VIP.String(), s.Port)
+	// A firewall-mark service is asked on each marked port in turn: one
+	// scheduler sees them all.
+	var urls []string
+	for _, p := range s.ClientPorts() {
+		urls = append(urls, URL(s.VIP.String(), p))
+	}
+	sr.URL = strings.Join(urls, " ")
 	key := ls.want.Key()
 
 	before, err := ipvs.ReadTable(ctx, dx)
@@ -372,7 +373,7 @@ func verifyService(ctx context.Context, lab *topology.Lab, ls labService, cx, dx
 	exp := Expect(sr.Scheduler, sr.Persistence, dests, opts.Requests, true)
 	sr.Expectation = exp
 
-	replies, took, err := Probe(ctx, cx, opts.Prober, sr.URL, opts.Requests, opts.Timeout)
+	replies, took, err := Probe(ctx, cx, opts.Prober, urls, opts.Requests, opts.Timeout)
 	if err != nil {
 		return nil, cannot("%v", err)
 	}
@@ -382,7 +383,48 @@ func verifyService(ctx context.Context, lab *topology.Lab, ls labService, cx, dx
 		return nil, cannot("director: %v", err)
 	}
 	analyze(sr, dests, replies, mapper, deltas, opts.Prober)
+	if s.FWMark != 0 {
+		sr.Checks = append(sr.Checks, oneServiceCheck(s, key, replies, deltas))
+	}
 	return sr, nil
+}
+
+// oneServiceCheck: the requests to every marked port were answered and
+// counted by the one firewall-mark service (its counters grew by all of
+// them), so the ports share one rotation (the scheduler checks above judge
+// it over the ports' requests in turn).
+func oneServiceCheck(s *topology.Service, key string, replies []Reply, deltas []int) Check {
+	name := "one service for ports " + portWords(s.Ports)
+	answered := map[int]int{}
+	for k, r := range replies {
+		if r.OK() {
+			answered[k%len(s.Ports)]++
+		}
+	}
+	for i, p := range s.Ports {
+		if answered[i] == 0 {
+			return failf(name, "no request to port %d was answered: are the marks on the director (nft list table ip lvslab) and does the real server listen on %d?", p, p)
+		}
+	}
+	if !allKnown(deltas) {
+		return skipf(name, "the director's counters of %s are not known", key)
+	}
+	sum := 0
+	for _, d := range deltas {
+		sum += d
+	}
+	if sum != len(replies) {
+		return failf(name, "%s counted %d connections for %d requests over ports %s: requests to some port were not marked %d and went elsewhere", key, sum, len(replies), portWords(s.Ports), s.FWMark)
+	}
+	return passf(name, "%d requests over ports %s, every one scheduled by %s (ipvsadm --stats +%d)", len(replies), portWords(s.Ports), key, sum)
+}
+
+func portWords(ports []uint16) string {
+	var out []string
+	for _, p := range ports {
+		out = append(out, strconv.Itoa(int(p)))
+	}
+	return strings.Join(out, ", ")
 }
 
 // tableDests lists the destinations in the kernel's order, named after

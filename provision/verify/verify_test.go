@@ -360,3 +360,35 @@ func TestExitCodes(t *testing.T) {
 		t.Error("exit codes")
 	}
 }
+
+// A firewall-mark service: verify asks ports 80 and 443 in turn and the
+// one -f 1 service schedules them all, one rr cycle over both ports; when
+// the director leaves 443 unmarked its requests are refused and the check
+// says so.
+func TestVerifyFWMark(t *testing.T) {
+	for _, prober := range Probers {
+		t.Run(prober, func(t *testing.T) {
+			w := newWorld(t, "dr-fwmark")
+			r := run(t, w, Options{Prober: prober})
+			if !r.Pass {
+				t.Fatalf("fwmark must pass: %v", failed(r))
+			}
+			s := r.Services[0]
+			if s.URL != "http://172.16.42.111/ http://172.16.42.111:443/" || s.Skipped != "" {
+				t.Errorf("url %q skipped %q", s.URL, s.Skipped)
+			}
+			if got := strings.Join(s.Sequence[:4], " "); s.Counts["srv03"] != 6 || s.Counts["srv04"] != 6 || (got != "srv04 srv03 srv04 srv03" && got != "srv03 srv04 srv03 srv04") {
+				t.Errorf("counts %v sequence %v", s.Counts, s.Sequence)
+			}
+			if c := check(t, r, "one service for ports 80, 443"); c.Status != Pass || !strings.Contains(c.Detail, "every one scheduled by -f 1 (ipvsadm --stats +12)") {
+				t.Errorf("one service: %+v", c)
+			}
+			w = newWorld(t, "dr-fwmark")
+			w.unmarked[443] = true
+			r = run(t, w, Options{Prober: prober})
+			if c := check(t, r, "one service for ports 80, 443"); r.Pass || c.Status != Fail || !strings.Contains(c.Detail, "no request to port 443 was answered") {
+				t.Errorf("443 unmarked: pass %v, %+v", r.Pass, c)
+			}
+		})
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"net/netip"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -35,6 +36,9 @@ type world struct {
 	down     map[string]bool // nodes that cannot be reached
 	// mgmtRoute: nodes whose route leaves by the management NIC (a broken lab).
 	mgmtRoute map[string]bool
+	// unmarked: ports of a firewall-mark service the director does not mark
+	// (their requests reach no IPVS service and are refused).
+	unmarked map[uint16]bool
 }
 
 func newWorld(t *testing.T, labName string) *world {
@@ -43,7 +47,7 @@ func newWorld(t *testing.T, labName string) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := &world{t: t, lab: lab, svc: lab.Services[0], up: map[string]bool{}, facts: map[string]string{}, extra: map[string]int{}, down: map[string]bool{}, mgmtRoute: map[string]bool{}}
+	w := &world{t: t, lab: lab, svc: lab.Services[0], up: map[string]bool{}, facts: map[string]string{}, extra: map[string]int{}, down: map[string]bool{}, mgmtRoute: map[string]bool{}, unmarked: map[uint16]bool{}}
 	dir := lab.Director()
 	want := roles.IPVSService(lab, w.svc)
 	w.key = want.Key()
@@ -124,11 +128,14 @@ func (x *worldExec) Run(_ context.Context, cmd string) (string, error) {
 	case ipvstest.Handles(cmd) && n.Role == topology.RoleDirector:
 		return w.kernel.Run(cmd)
 	case strings.Contains(cmd, "@@lvslab-req") && n.Role == topology.RoleClient:
-		m := reLoopN.FindStringSubmatch(cmd)
-		k, _ := strconv.Atoi(m[1])
-		return w.requests(k, true), nil
+		urls := reURL.FindAllString(cmd, -1)
+		if m := reLoopN.FindStringSubmatch(cmd); m != nil { // one URL, asked k times
+			k, _ := strconv.Atoi(m[1])
+			urls = slices.Repeat(urls[:1], k)
+		}
+		return w.requests(urls, true), nil
 	case strings.Contains(cmd, "Connection: close") && n.Role == topology.RoleClient:
-		return w.requests(len(reURL.FindAllString(cmd, -1)), false), nil
+		return w.requests(reURL.FindAllString(cmd, -1), false), nil
 	case strings.HasPrefix(cmd, "ip neigh show ") && n.Role == topology.RoleClient:
 		mac := w.neighMAC
 		if mac == "" {
@@ -167,14 +174,26 @@ func (w *world) nodeOf(d *ipvs.Destination) string {
 	return ""
 }
 
-func (w *world) requests(k int, loop bool) string {
+// requests answers one request per URL: the director schedules it on the
+// service, unless its port is one the director does not mark (unmarked).
+func (w *world) requests(urls []string, loop bool) string {
 	var b strings.Builder
 	vip := w.svc.VIP.String()
-	for i := 1; i <= k; i++ {
+	for i := 1; i <= len(urls); i++ {
 		if loop {
 			fmt.Fprintf(&b, "%s%d\n", markStart, i)
 		}
-		d := w.kernel.Schedule(w.key)
+		port := w.svc.Port
+		if _, p, ok := strings.Cut(strings.TrimSuffix(strings.TrimPrefix(urls[i-1], "http://"), "/"), ":"); ok {
+			n, _ := strconv.Atoi(p)
+			port = uint16(n)
+		} else if w.svc.FWMark != 0 {
+			port = 80
+		}
+		var d *ipvs.Destination
+		if !w.unmarked[port] {
+			d = w.kernel.Schedule(w.key)
+		}
 		ok, node := false, ""
 		if d != nil {
 			node = w.nodeOf(d)
@@ -182,7 +201,7 @@ func (w *world) requests(k int, loop bool) string {
 			ok = w.up[node]
 			w.connect(d)
 		}
-		errText := fmt.Sprintf("Failed to connect to %s port %d after 2 ms: Couldn't connect to server", vip, w.svc.Port)
+		errText := fmt.Sprintf("Failed to connect to %s port %d after 2 ms: Couldn't connect to server", vip, port)
 		switch {
 		case ok && loop:
 			fmt.Fprintf(&b, "%s\n\n%s200 0.012 1\n%s0\n", w.lab.Node(node).Page, markWrite, markRC)

@@ -156,3 +156,20 @@ func staleMarks(st *roles.NodeState, remove []string, gone string) []Step {
 		Apply:   apply,
 	}}
 }
+
+// MarkCheck is a shell command that exits 0 when the director marks as m
+// says, right now: for "lvslab check".
+func MarkCheck(m roles.Mark, osFamily string) string {
+	if osFamily == RHEL {
+		return "iptables -t mangle -C " + marksChain + " " + iptablesRule(m) + " 2>/dev/null && iptables -t mangle -C PREROUTING -j " + marksChain + " 2>/dev/null"
+	}
+	return "nft list table " + marksTable + " 2>/dev/null | grep -qF '" + nftRule(m) + "'"
+}
+
+// MarkHandout is how a student marks as m says by hand.
+func MarkHandout(m roles.Mark, osFamily string) string {
+	if osFamily == RHEL {
+		return "iptables -t mangle -A PREROUTING " + iptablesRule(m)
+	}
+	return "nft -f " + MarksFile
+}
