@@ -26,5 +26,6 @@ func commands() []*cli.Command {
 		completionCommand(),
 		manCommand(),
 		sandboxInnerCommand(),
+		sandboxHypervisorCommand(),
 	}
 }

@@ -22,18 +22,29 @@ When KVM cannot run guests here, /dev/kvm is hidden so libvirt uses QEMU TCG
 without re-probing on every call (--mask-kvm=always|never to force).
 COMMAND sees LVSLAB_SANDBOX=<namespace>; its exit code is returned.
 
+With --hypervisors N, the sandbox simulates N remote libvirt hosts instead:
+namespaces NAME-hv1..N, each joined to COMMAND's "teacher" namespace by a
+veth pair (10.253.I.2), with private libvirt folders, its own pool folder on
+disk, virtlogd, libvirtd and an sshd that lets root in with a key the sandbox
+makes and forwards TCP. The teacher namespace has no libvirtd: COMMAND reaches
+the hosts only through their URIs, listed space-separated in
+$LVSLAB_HYPERVISORS (qemu+ssh://root@10.253.I.2/system?keyfile=...&known_hosts=...).
+
 Examples:
    sudo lvslab sandbox -- virsh -c qemu:///system net-list --all
    sudo lvslab sandbox -- lvslab up labs/nat.yaml
-   sudo lvslab sandbox -- bash          # an interactive shell in the sandbox`,
+   sudo lvslab sandbox -- bash          # an interactive shell in the sandbox
+   sudo lvslab sandbox --hypervisors 2 -- sh -c 'for u in $LVSLAB_HYPERVISORS; do virsh -c "$u" hostname; done'`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "mask-kvm", Value: string(sandbox.MaskAuto), Usage: "hide /dev/kvm from libvirt: auto, always or never"},
 			&cli.StringFlag{Name: "name", Usage: "network namespace `NAME` (default lvslab-sb-PID)"},
+			&cli.IntFlag{Name: "hypervisors", Usage: "simulate `N` remote hosts (libvirtd and sshd each); COMMAND runs in a teacher namespace without libvirtd and finds their URIs in $" + sandbox.EnvHypervisors},
 		},
 		Action: func(c *cli.Context) error {
 			code, err := sandbox.Run(c.Context, sandbox.Options{
-				Name:    c.String("name"),
-				MaskKVM: sandbox.KVMMask(c.String("mask-kvm")),
+				Name:        c.String("name"),
+				MaskKVM:     sandbox.KVMMask(c.String("mask-kvm")),
+				Hypervisors: c.Int("hypervisors"),
 			}, c.Args().Slice())
 			if err != nil {
 				return err
@@ -60,6 +71,22 @@ func sandboxInnerCommand() *cli.Command {
 			}
 			if code != 0 {
 				return cli.Exit("", code)
+			}
+			return nil
+		},
+	}
+}
+
+// sandboxHypervisorCommand runs one simulated hypervisor of "lvslab sandbox
+// --hypervisors"; it is not for people.
+func sandboxHypervisorCommand() *cli.Command {
+	return &cli.Command{
+		Name:            sandbox.HypervisorCommand,
+		Hidden:          true,
+		SkipFlagParsing: true,
+		Action: func(c *cli.Context) error {
+			if err := sandbox.RunHypervisor(c.Context); err != nil {
+				return cli.Exit("lvslab sandbox: "+err.Error(), 125)
 			}
 			return nil
 		},

@@ -69,12 +69,18 @@ func RunInner(ctx context.Context, argv []string) (int, error) {
 			return 0, fmt.Errorf("hide /dev/kvm: %w", err)
 		}
 	}
-	if err := privatizeLibvirt(); err != nil {
-		return 0, err
-	}
 	defer stopDaemons()
-	if err := startDaemons(ctx, cfg.ReadyTimeout); err != nil {
-		return 0, err
+	if cfg.Teacher {
+		if err := teacherMounts(cfg.SSHDir); err != nil {
+			return 0, err
+		}
+	} else {
+		if err := privatizeLibvirt(); err != nil {
+			return 0, err
+		}
+		if err := startDaemons(ctx, cfg.ReadyTimeout); err != nil {
+			return 0, err
+		}
 	}
 
 	cmd := exec.Command(argv[0], argv[1:]...)

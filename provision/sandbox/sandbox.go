@@ -55,6 +55,11 @@ type Options struct {
 	ReadyTimeout time.Duration
 	// Log receives the sandbox's own messages; default os.Stderr.
 	Log io.Writer
+	// Hypervisors, when above 0, makes that many simulated remote hosts
+	// (each a namespace with its own libvirtd and sshd, reached over SSH)
+	// and runs the command in a "teacher" namespace without a libvirtd of
+	// its own; the command finds their URIs in EnvHypervisors.
+	Hypervisors int
 	// Stdin, Stdout and Stderr of the command; default the process's own.
 	Stdin          io.Reader
 	Stdout, Stderr io.Writer
@@ -65,6 +70,9 @@ type innerConfig struct {
 	Name         string        `json:"name"`
 	MaskKVM      bool          `json:"mask_kvm"`
 	ReadyTimeout time.Duration `json:"ready_timeout"`
+	// Teacher: no daemons; SSHDir holds the hypervisors' known_hosts.
+	Teacher bool   `json:"teacher,omitempty"`
+	SSHDir  string `json:"ssh_dir,omitempty"`
 }
 
 func (o Options) withDefaults() (Options, error) {
@@ -144,6 +152,9 @@ func Run(ctx context.Context, opts Options, argv []string) (int, error) {
 	}
 	if err := checkHost(); err != nil {
 		return 0, err
+	}
+	if o.Hypervisors > 0 {
+		return runHosts(ctx, o, argv)
 	}
 	mask, why := shouldMask(o.MaskKVM, KVMUsable)
 	if mask {

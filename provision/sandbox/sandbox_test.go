@@ -107,3 +107,29 @@ func TestRunNeedsACommand(t *testing.T) {
 		t.Errorf("RunInner outside a sandbox: %v", err)
 	}
 }
+
+func TestHypervisorFixture(t *testing.T) {
+	teacher, host := linkAddrs(2)
+	if teacher != "10.253.2.1" || host != "10.253.2.2" {
+		t.Errorf("link of hypervisor 2: %s, %s", teacher, host)
+	}
+	h := &hypervisor{Index: 2, Addr: host, Dir: "/var/tmp/sb/hv2"}
+	if got := h.URI("/k/id", "/k/kh"); got != "qemu+ssh://root@10.253.2.2/system?keyfile=/k/id&known_hosts=/k/kh" {
+		t.Errorf("URI = %s", got)
+	}
+	cfg := sshdConfig(h)
+	for _, want := range []string{"ListenAddress 10.253.2.2\n", "AllowTcpForwarding yes\n", "PermitRootLogin prohibit-password\n",
+		"PasswordAuthentication no\n", "HostKey /var/tmp/sb/hv2/ssh_host_ed25519_key\n", "AuthorizedKeysFile /var/tmp/sb/hv2/authorized_keys\n",
+		"PidFile /run/sshd/"} {
+		if !strings.Contains(cfg, want) {
+			t.Errorf("sshd_config lacks %q:\n%s", want, cfg)
+		}
+	}
+	var b strings.Builder
+	w := &prefixWriter{w: &b, prefix: "hv1: "}
+	w.Write([]byte("one\ntw"))
+	w.Write([]byte("o\n"))
+	if b.String() != "hv1: one\nhv1: two\n" {
+		t.Errorf("prefixed: %q", b.String())
+	}
+}
