@@ -6,10 +6,10 @@ GO      ?= $(shell command -v go 2>/dev/null || echo /usr/local/go/bin/go)
 BIN     := bin/lvslab
 PKGS    := ./...
 # Debian packages: build (cgo), test (the completion scripts run in their own
-# shells; the multi-host sandbox runs an sshd per simulated hypervisor) and
-# run (VMs in the sandbox).
+# shells; the multi-host sandbox runs an sshd per simulated hypervisor; the
+# class report page is read in headless chromium) and run (VMs in the sandbox).
 DEB_BUILD := libvirt-dev gcc pkg-config make
-DEB_TEST  := bash zsh fish openssh-server
+DEB_TEST  := bash zsh fish openssh-server chromium chromium-driver
 DEB_RUN   := libvirt-daemon libvirt-daemon-driver-qemu libvirt-daemon-system libvirt-clients \
              qemu-system-x86 qemu-utils debootstrap dnsmasq-base iproute2 iptables nftables \
              e2fsprogs openssh-client util-linux

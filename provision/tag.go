@@ -28,6 +28,10 @@ type Tag struct {
 	// Mgmt is a domain's management address (where lvslab's SSH goes) or
 	// the management network's subnet.
 	Mgmt string `xml:"mgmt,attr,omitempty"`
+	// Class and Student mark a domain of a class's copy ("lvslab class"):
+	// the class finds its copies on its hosts by them.
+	Class   string `xml:"class,attr,omitempty"`
+	Student string `xml:"student,attr,omitempty"`
 }
 
 // marshal renders the tag with the "lvslab" prefix, as libvirt keeps it.
@@ -57,6 +61,8 @@ func (t Tag) render(open string) string {
 	attr("file", t.File)
 	attr("instance-id", t.InstanceID)
 	attr("mgmt", t.Mgmt)
+	attr("class", t.Class)
+	attr("student", t.Student)
 	b.WriteString("/>")
 	return b.String()
 }

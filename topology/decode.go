@@ -150,22 +150,32 @@ const (
 	MaxValues = 20000
 )
 
+// FileKind names a kind of YAML file lvslab reads strictly, in its
+// messages: File ("lab file"), Item (what one file holds: "lab") and Hint
+// (what to give instead of something that is not a file).
+type FileKind struct{ File, Item, Hint string }
+
+// LabFile is the lab file's kind.
+var LabFile = FileKind{File: "lab file", Item: "lab", Hint: "give the path of a YAML lab file, or the name of an embedded lab (lvslab labs)"}
+
 // LoadFile reads and validates a lab file. Only a regular file of at most
 // MaxFileSize is read: a device, FIFO or directory is refused unread.
 func LoadFile(path string) (*Lab, error) {
-	data, err := readLabFile(path)
+	data, err := ReadFile(path, LabFile)
 	if err != nil {
 		return nil, err
 	}
 	return Load(path, data)
 }
 
-func readLabFile(path string) ([]byte, error) {
+// ReadFile reads a file of kind: a regular file of at most MaxFileSize,
+// anything else refused unread.
+func ReadFile(path string, kind FileKind) ([]byte, error) {
 	st, err := os.Stat(path)
 	if err != nil {
 		return nil, err
 	}
-	if p := notAFile(path, st); p != nil {
+	if p := notAFile(path, st, kind); p != nil {
 		return nil, p
 	}
 	// Non-blocking: should path become a FIFO after the Stat, the open must
@@ -178,7 +188,7 @@ func readLabFile(path string) ([]byte, error) {
 	if st, err = f.Stat(); err != nil {
 		return nil, err
 	}
-	if p := notAFile(path, st); p != nil {
+	if p := notAFile(path, st, kind); p != nil {
 		return nil, p
 	}
 	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
@@ -186,17 +196,17 @@ func readLabFile(path string) ([]byte, error) {
 		return nil, err
 	}
 	if len(data) > MaxFileSize {
-		return nil, tooLarge(path, st.Size())
+		return nil, tooLarge(path, st.Size(), kind)
 	}
 	return data, nil
 }
 
-func notAFile(path string, st fs.FileInfo) Problems {
+func notAFile(path string, st fs.FileInfo, kind FileKind) Problems {
 	var what string
 	switch m := st.Mode(); {
 	case m.IsRegular():
 		if st.Size() > MaxFileSize {
-			return tooLarge(path, st.Size())
+			return tooLarge(path, st.Size(), kind)
 		}
 		return nil
 	case m.IsDir():
@@ -210,45 +220,20 @@ func notAFile(path string, st fs.FileInfo) Problems {
 	default:
 		what = "not a regular file"
 	}
-	return Problems{{File: path, Msg: what + ", not a lab file: give the path of a YAML lab file, or the name of an embedded lab (lvslab labs)"}}
+	return Problems{{File: path, Msg: what + ", not a " + kind.File + ": " + kind.Hint}}
 }
 
-func tooLarge(name string, size int64) Problems {
-	return Problems{{File: name, Msg: fmt.Sprintf("%d bytes is too large for a lab file (at most %d KiB; lab files are a few KB): is it the right file?", size, MaxFileSize>>10)}}
+func tooLarge(name string, size int64, kind FileKind) Problems {
+	return Problems{{File: name, Msg: fmt.Sprintf("%d bytes is too large for a %s (at most %d KiB; %ss are a few KB): is it the right file?", size, kind.File, MaxFileSize>>10, kind.File)}}
 }
 
 // Load decodes and validates a lab. name is used in messages (a path or
 // "embedded:NAME"). On failure the error is Problems with every problem.
 func Load(name string, data []byte) (*Lab, error) {
-	if len(data) > MaxFileSize {
-		return nil, tooLarge(name, int64(len(data)))
-	}
-	d := &document{file: name, at: map[string]pos{}, keyOrder: map[string][]string{}, walked: map[walkKey]bool{}}
-	var root yaml.Node
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	if err := dec.Decode(&root); err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil, Problems{{File: name, Msg: "the lab file is empty"}}
-		}
-		return nil, Problems{yamlProblem(name, err)}
-	}
-	if len(root.Content) == 0 {
-		return nil, Problems{{File: name, Msg: "the lab file is empty"}}
-	}
-	doc := root.Content[0]
-	if p := secondDocument(name, dec); p != nil {
-		return nil, Problems{*p}
-	}
-	if p := fanOut(name, doc); p != nil {
-		return nil, Problems{*p}
-	}
-	if !d.walk(doc, reflect.TypeOf(rawLab{}), "") {
-		return nil, d.problems.sorted()
-	}
 	var raw rawLab
-	if err := doc.Decode(&raw); err != nil {
-		// The walk should have caught it; place what yaml.v3 says anyway.
-		return nil, append(d.problems, d.typeProblems(err)...).sorted()
+	d, err := decode(name, data, LabFile, &raw)
+	if err != nil {
+		return nil, err
 	}
 	walked := len(d.problems)
 	lab := d.build(&raw)
@@ -260,9 +245,83 @@ func Load(name string, data []byte) (*Lab, error) {
 	return lab, nil
 }
 
+// decode reads one YAML document strictly into raw (a pointer to a struct
+// of yaml-tagged fields), keeping every path's position. Problems the walk
+// found but could decode past stay in d.problems for the caller to add to.
+func decode(name string, data []byte, kind FileKind, raw any) (*document, error) {
+	if len(data) > MaxFileSize {
+		return nil, tooLarge(name, int64(len(data)), kind)
+	}
+	d := &document{file: name, at: map[string]pos{}, keyOrder: map[string][]string{}, walked: map[walkKey]bool{}}
+	var root yaml.Node
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&root); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, Problems{{File: name, Msg: "the " + kind.File + " is empty"}}
+		}
+		return nil, Problems{yamlProblem(name, err)}
+	}
+	if len(root.Content) == 0 {
+		return nil, Problems{{File: name, Msg: "the " + kind.File + " is empty"}}
+	}
+	doc := root.Content[0]
+	if p := secondDocument(name, dec, kind); p != nil {
+		return nil, Problems{*p}
+	}
+	if p := fanOut(name, doc, kind); p != nil {
+		return nil, Problems{*p}
+	}
+	if !d.walk(doc, reflect.TypeOf(raw).Elem(), "") {
+		return nil, d.problems.sorted()
+	}
+	if err := doc.Decode(raw); err != nil {
+		// The walk should have caught it; place what yaml.v3 says anyway.
+		return nil, append(d.problems, d.typeProblems(err)...).sorted()
+	}
+	return d, nil
+}
+
+// Source is a file Decode read: it places problems about its values at
+// their file:line:col and keeps the author's order of map keys.
+type Source struct {
+	d *document
+	// walked is how many problems the walk found: the rules' own come after.
+	walked int
+}
+
+// Decode reads one YAML document of kind strictly into raw, a pointer to a
+// struct of yaml-tagged fields (text, whole numbers, pointers, lists, maps
+// of names): unknown fields (with the nearest known one), wrong kinds,
+// duplicate keys, aliases that fan out and second documents are Problems at
+// file:line:col. The Source places the caller's own rules' problems.
+func Decode(name string, data []byte, kind FileKind, raw any) (*Source, error) {
+	d, err := decode(name, data, kind, raw)
+	if err != nil {
+		return nil, err
+	}
+	return &Source{d: d, walked: len(d.problems)}, nil
+}
+
+// Add records a problem at path ("hosts[1].uri"), or at its closest
+// parent that the file gives.
+func (s *Source) Add(path, format string, args ...any) { s.d.add(path, format, args...) }
+
+// Keys are the keys of the map at path, in the file's order.
+func (s *Source) Keys(path string) []string { return s.d.keyOrder[path] }
+
+// Err is every problem found (by Decode's walk and by Add), sorted, or nil.
+func (s *Source) Err() error {
+	// The rules say nothing more about a value the walk refused.
+	ps := append(slices.Clone(s.d.problems[:s.walked]), s.d.quieted(s.d.problems[s.walked:])...)
+	if len(ps) > 0 {
+		return ps.sorted()
+	}
+	return nil
+}
+
 // secondDocument refuses a file that goes on after "---" with another
 // document: lvslab would read the first and silently ignore the rest.
-func secondDocument(file string, dec *yaml.Decoder) *Problem {
+func secondDocument(file string, dec *yaml.Decoder, kind FileKind) *Problem {
 	var next yaml.Node
 	err := dec.Decode(&next)
 	switch {
@@ -278,12 +337,12 @@ func secondDocument(file string, dec *yaml.Decoder) *Problem {
 		return nil // a bare "---" or "..." at the end holds nothing
 	}
 	return &Problem{File: file, Line: next.Content[0].Line, Col: next.Content[0].Column,
-		Msg: "a second YAML document (after ---): a lab file holds one lab; put each lab in a file of its own"}
+		Msg: fmt.Sprintf("a second YAML document (after ---): a %s holds one %s; put each %s in a file of its own", kind.File, kind.Item, kind.Item)}
 }
 
 // fanOut refuses a document whose aliases expand to more than MaxValues
 // values, before anything expands them. Sizes are counted once per node.
-func fanOut(file string, doc *yaml.Node) *Problem {
+func fanOut(file string, doc *yaml.Node, kind FileKind) *Problem {
 	sizes := map[*yaml.Node]int{}
 	var size func(n *yaml.Node) int
 	size = func(n *yaml.Node) int {
@@ -310,7 +369,7 @@ func fanOut(file string, doc *yaml.Node) *Problem {
 		n = slices.MaxFunc(n.Content, func(a, b *yaml.Node) int { return sizes[a] - sizes[b] })
 	}
 	return &Problem{File: file, Line: n.Line, Col: n.Column,
-		Msg: fmt.Sprintf("the aliases of this file expand to more than %d values (a lab has a few hundred): refused, as a fan-out of aliases would take all memory", MaxValues)}
+		Msg: fmt.Sprintf("the aliases of this file expand to more than %d values (a %s has a few hundred): refused, as a fan-out of aliases would take all memory", MaxValues, kind.Item)}
 }
 
 func yamlProblem(file string, err error) Problem {

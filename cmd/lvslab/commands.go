@@ -21,6 +21,7 @@ func commands() []*cli.Command {
 		consoleCommand(),
 		drillCommand(),
 		ipvsCommand(),
+		classCommand(),
 		downCommand(),
 		sandboxCommand(),
 		completionCommand(),

@@ -101,13 +101,8 @@ func statusVerdict(all []*provision.LabStatus) error {
 	for _, st := range all {
 		var down []string
 		for _, n := range st.Nodes {
-			switch {
-			case n.State == "missing":
-				down = append(down, n.Node+" has no VM")
-			case n.State != "running":
-				down = append(down, fmt.Sprintf("%s's VM is %s", n.Node, n.State))
-			case n.SSH == "":
-				down = append(down, n.Node+" does not answer SSH")
+			if why := nodeDown(n); why != "" {
+				down = append(down, why)
 			}
 		}
 		if len(down) == 0 {
@@ -123,6 +118,20 @@ func statusVerdict(all []*provision.LabStatus) error {
 		return nil
 	}
 	return cli.Exit("lvslab status: "+strings.Join(labsDown, "; "), 1)
+}
+
+// nodeDown says why a node is not up (no VM, a VM not running, no SSH), or
+// "" when it runs and lvslab logs in.
+func nodeDown(n provision.NodeStatus) string {
+	switch {
+	case n.State == "missing":
+		return n.Node + " has no VM"
+	case n.State != "running":
+		return fmt.Sprintf("%s's VM is %s", n.Node, n.State)
+	case n.SSH == "":
+		return n.Node + " does not answer SSH"
+	}
+	return ""
 }
 
 func printStatus(w io.Writer, st *provision.LabStatus) {

@@ -1,0 +1,112 @@
+package class
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+)
+
+// Record is where a class's copies live, kept in lvslab's home as
+// classes/<class>.json so that every class command finds each copy (the
+// copies' tags in libvirt say the same from the hosts' side).
+type Record struct {
+	Class string `json:"class"`
+	// File is the class file, Lab the lab it was brought up from.
+	File   string       `json:"file"`
+	Lab    string       `json:"lab"`
+	Copies []CopyRecord `json:"copies"`
+}
+
+// CopyRecord is one student's copy: its lab name on its host.
+type CopyRecord struct {
+	Student string `json:"student"`
+	Host    string `json:"host"`
+	Copy    string `json:"copy"`
+}
+
+// RecordPath is the record of class under lvslab's home.
+func RecordPath(home, class string) string {
+	return filepath.Join(home, "classes", class+".json")
+}
+
+// ReadRecord reads class's record; a class never brought up has an empty
+// one.
+func ReadRecord(home, class string) (*Record, error) {
+	data, err := os.ReadFile(RecordPath(home, class))
+	if errors.Is(err, fs.ErrNotExist) {
+		return &Record{Class: class}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var r Record
+	if err := json.Unmarshal(data, &r); err != nil {
+		return nil, fmt.Errorf("class record %s: %w", RecordPath(home, class), err)
+	}
+	if r.Class != class {
+		return nil, fmt.Errorf("class record %s is of class %q", RecordPath(home, class), r.Class)
+	}
+	return &r, nil
+}
+
+// Placement is the recorded student -> host.
+func (r *Record) Placement() Placement {
+	p := Placement{}
+	for _, c := range r.Copies {
+		p[c.Student] = c.Host
+	}
+	return p
+}
+
+// Set records student's copy on host (replacing what was recorded).
+func (r *Record) Set(student, host, copyName string) {
+	r.Remove(student)
+	r.Copies = append(r.Copies, CopyRecord{Student: student, Host: host, Copy: copyName})
+	sort.Slice(r.Copies, func(i, j int) bool { return r.Copies[i].Student < r.Copies[j].Student })
+}
+
+// Remove forgets student's copy.
+func (r *Record) Remove(student string) {
+	for i, c := range r.Copies {
+		if c.Student == student {
+			r.Copies = append(r.Copies[:i], r.Copies[i+1:]...)
+			return
+		}
+	}
+}
+
+// Write saves the record (atomically: a crash leaves the old or the new
+// one); a record with no copy left is removed.
+func (r *Record) Write(home string) error {
+	path := RecordPath(home, r.Class)
+	if len(r.Copies) == 0 {
+		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		return nil
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	data, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), r.Class+".*.tmp")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(append(data, '\n')); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}

@@ -1,0 +1,227 @@
+package class
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/lvslab/lvslab/provision/check"
+	"github.com/lvslab/lvslab/provision/verify"
+)
+
+// Report is one class command's outcome: a row per student, each with its
+// checks (the columns of the class's table).
+type Report struct {
+	Class string `json:"class"`
+	// Command is what made it: up, status, check, verify, down.
+	Command string `json:"command"`
+	Rows    []Row  `json:"students"`
+}
+
+// Row is one student's copy and its checks.
+type Row struct {
+	Student string `json:"student"`
+	Copy    string `json:"copy"`
+	Host    string `json:"host"`
+	// Error says why the copy could not be brought up, read or removed.
+	Error  string         `json:"error,omitempty"`
+	Checks []verify.Check `json:"checks"`
+}
+
+// Exit codes, as check's and verify's.
+const (
+	ExitPass   = 0
+	ExitFail   = 1
+	ExitCannot = 2
+)
+
+// Failed tells whether one of the row's checks failed.
+func (r Row) Failed() bool {
+	return slices.ContainsFunc(r.Checks, func(c verify.Check) bool { return c.Status == verify.Fail })
+}
+
+// Pass tells whether the row ran and nothing failed.
+func (r Row) Pass() bool { return r.Error == "" && !r.Failed() }
+
+// Why is the row's first reason to fail: its error, else its failed
+// checks' names.
+func (r Row) Why() string {
+	if r.Error != "" {
+		return r.Error
+	}
+	var failed []string
+	for _, c := range r.Checks {
+		if c.Status == verify.Fail {
+			failed = append(failed, c.Name)
+		}
+	}
+	return "failed: " + summarize(failed)
+}
+
+// ExitCode is 0 when every copy passed, 1 when a check failed (or, for up
+// and down, a copy failed), 2 when a copy could not be read and none failed.
+func (r *Report) ExitCode() int {
+	failed, cannot := false, false
+	for _, row := range r.Rows {
+		failed = failed || row.Failed()
+		cannot = cannot || row.Error != ""
+	}
+	switch {
+	case failed:
+		return ExitFail
+	case cannot && (r.Command == "up" || r.Command == "down"):
+		return ExitFail
+	case cannot:
+		return ExitCannot
+	}
+	return ExitPass
+}
+
+// Columns are the check names of every row, in the order they first
+// appear: the table's columns.
+func (r *Report) Columns() []string {
+	var cols []string
+	seen := map[string]bool{}
+	for _, row := range r.Rows {
+		for _, c := range row.Checks {
+			if !seen[c.Name] {
+				seen[c.Name] = true
+				cols = append(cols, c.Name)
+			}
+		}
+	}
+	return cols
+}
+
+// Cell is row's check of column name; ok is false when the row has none.
+func (row Row) Cell(name string) (verify.Check, bool) {
+	for _, c := range row.Checks {
+		if c.Name == name {
+			return c, true
+		}
+	}
+	return verify.Check{}, false
+}
+
+// CheckChecks are a check report's facts and end-to-end proof as cells:
+// "node: fact" for each fact, then the verify report's.
+func CheckChecks(rep *check.Report) []verify.Check {
+	var out []verify.Check
+	for _, n := range rep.Nodes {
+		for _, c := range n.Checks() {
+			c.Name = n.Node + ": " + c.Name
+			out = append(out, c)
+		}
+	}
+	switch {
+	case rep.VerifyError != "":
+		out = append(out, verify.Check{Name: "end-to-end", Status: verify.Fail, Detail: "could not run: " + rep.VerifyError})
+	case rep.Verify != nil:
+		out = append(out, VerifyChecks(rep.Verify)...)
+	}
+	return out
+}
+
+// VerifyChecks are a verify report's checks as cells: the lab's, then
+// "service: check" for each service.
+func VerifyChecks(rep *verify.Report) []verify.Check {
+	out := slices.Clone(rep.Checks)
+	for _, s := range rep.Services {
+		for _, c := range s.Checks {
+			c.Name = s.Name + ": " + c.Name
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// WriteText writes the student × check table (columns numbered, their
+// names below it), each failure with its message, and the verdict.
+func WriteText(w io.Writer, r *Report) error {
+	cols := r.Columns()
+	var b strings.Builder
+	tw := tabwriter.NewWriter(&b, 0, 4, 1, ' ', 0)
+	fmt.Fprint(tw, "STUDENT\tHOST\tRESULT")
+	for i := range cols {
+		fmt.Fprintf(tw, "\t%d", i+1)
+	}
+	fmt.Fprintln(tw)
+	for _, row := range r.Rows {
+		result := "pass"
+		switch {
+		case row.Error != "":
+			result = "ERROR"
+		case row.Failed():
+			result = "FAIL"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s", row.Student, row.Host, result)
+		for _, name := range cols {
+			mark := "-"
+			if c, ok := row.Cell(name); ok {
+				mark = map[verify.Status]string{verify.Pass: "ok", verify.Fail: "FAIL", verify.Skip: "skip"}[c.Status]
+			}
+			fmt.Fprintf(tw, "\t%s", mark)
+		}
+		fmt.Fprintln(tw)
+	}
+	tw.Flush()
+	if len(cols) > 0 {
+		b.WriteString("\n")
+		for i, name := range cols {
+			fmt.Fprintf(&b, "%3d %s\n", i+1, name)
+		}
+	}
+	pass, failed := 0, []string{}
+	for _, row := range r.Rows {
+		if row.Pass() {
+			pass++
+			continue
+		}
+		failed = append(failed, row.Student)
+		if row.Error != "" {
+			fmt.Fprintf(&b, "\n%s (%s on %s): %s\n", row.Student, row.Copy, row.Host, row.Error)
+			continue
+		}
+		fmt.Fprintf(&b, "\n%s (%s on %s):\n", row.Student, row.Copy, row.Host)
+		for _, c := range row.Checks {
+			if c.Status == verify.Fail {
+				fmt.Fprintf(&b, "  FAIL %s: %s\n", c.Name, c.Detail)
+			}
+		}
+	}
+	verdict := map[int]string{ExitPass: "PASS", ExitFail: "FAIL", ExitCannot: "INCOMPLETE"}[r.ExitCode()]
+	fmt.Fprintf(&b, "\nclass %s %s: %s, %d of %d students passed", r.Class, r.Command, verdict, pass, len(r.Rows))
+	if len(failed) > 0 {
+		fmt.Fprintf(&b, " (not: %s)", strings.Join(failed, ", "))
+	}
+	b.WriteString("\n")
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// JUnit renders the report as JUnit XML with verify's writer: a testsuite
+// per student (class/student), a testcase per check; a copy that could not
+// be read is a failed testcase of its own.
+func JUnit(r *Report, title string) ([]byte, error) {
+	suites := []verify.Suite{}
+	for _, row := range r.Rows {
+		checks := row.Checks
+		if row.Error != "" {
+			checks = append([]verify.Check{{Name: r.Command, Status: verify.Fail, Detail: row.Error}}, checks...)
+		}
+		suites = append(suites, verify.Suite{Name: row.Student, Checks: checks})
+	}
+	return verify.JUnitSuites(r.Class, suites, nil, nil, title)
+}
+
+// WriteJUnit writes the JUnit XML to a file.
+func WriteJUnit(path string, r *Report, title string) error {
+	data, err := JUnit(r, title)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, data, 0o644)
+}

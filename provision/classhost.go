@@ -1,0 +1,78 @@
+package provision
+
+import (
+	"fmt"
+
+	"libvirt.org/go/libvirt"
+)
+
+// MarkCopy records in the tag of every domain of lab that it is student's
+// copy for class, so that the class's commands find their copies from the
+// hosts alone. up keeps the mark on later runs (it rewrites the tag it
+// read); a domain up creates anew is marked by the next MarkCopy.
+func MarkCopy(conn *libvirt.Connect, lab, class, student string) error {
+	domains, err := listDomains(conn)
+	if err != nil {
+		return err
+	}
+	for _, d := range domains {
+		if d.Tag.Name != lab || (d.Tag.Class == class && d.Tag.Student == student) {
+			continue
+		}
+		t := d.Tag
+		t.Class, t.Student = class, student
+		if err := setTag(conn, d.Name, t); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ClassCopies are the copies of class on conn's host, as their domains'
+// tags mark them: lab name -> student.
+func ClassCopies(conn *libvirt.Connect, class string) (map[string]string, error) {
+	out := map[string]string{}
+	if class == "" {
+		return out, nil
+	}
+	domains, err := listDomains(conn)
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range domains {
+		if d.Tag.Class == class {
+			out[d.Tag.Name] = d.Tag.Student
+		}
+	}
+	return out, nil
+}
+
+// FreeMemory is the memory of conn's host free for new VMs, in MiB: what
+// libvirt's node memory statistics call free plus the page cache and
+// buffers the kernel gives back on demand; where the driver has no such
+// statistics, virNodeGetFreeMemory's figure.
+func FreeMemory(conn *libvirt.Connect) (int64, error) {
+	if st, err := conn.GetMemoryStats(libvirt.NODE_MEMORY_STATS_ALL_CELLS, 0); err == nil && st.FreeSet {
+		kib := st.Free
+		if st.BuffersSet {
+			kib += st.Buffers
+		}
+		if st.CachedSet {
+			kib += st.Cached
+		}
+		return int64(kib / 1024), nil
+	}
+	b, err := conn.GetFreeMemory()
+	if err != nil {
+		return 0, fmt.Errorf("free memory of %s: %w", uriOf(conn), err)
+	}
+	return int64(b >> 20), nil
+}
+
+// uriOf is conn's URI, for messages.
+func uriOf(conn *libvirt.Connect) string {
+	if u, err := conn.GetURI(); err == nil {
+		return u
+	}
+	return "libvirt"
+}
