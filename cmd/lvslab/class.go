@@ -56,7 +56,8 @@ says which failed and why.
 copy and print one table, student by check (-o json, --junit FILE, --html
 FILE: a page a teacher opens in a browser, a row per student, each check a
 green or red cell with its message). "class down" removes every copy of the
-class on every host (found by the record and by the hosts' tags).
+class on every host (found by the record and by the hosts' tags). "class
+ssh-config" prints one ssh_config for every copy ("ssh lvs-alice-web1").
 
 Exit codes: 0 every copy passed, 1 one failed, 2 a copy could not be read
 (and none failed), or the class file is wrong.`,
@@ -71,6 +72,7 @@ Exit codes: 0 every copy passed, 1 one failed, 2 a copy could not be read
 			classSub("check", "check every copy: its nodes' facts, then verify's proof", classCheck, readFlags()...),
 			classSub("verify", "verify every copy from its client", classVerify, readFlags()...),
 			classSub("down", "remove every copy of the class on every host", classDown),
+			classSSHConfigCommand(),
 		},
 	}
 }
@@ -131,9 +133,12 @@ type classRun struct {
 }
 
 func openClass(c *cli.Context, command string) (*classRun, func(), error) {
-	format, err := output(c, outputText, outputJSON)
-	if err != nil {
-		return nil, nil, err
+	format := outputText
+	if lookupFlag(c.Command.Flags, "output") != nil {
+		var err error
+		if format, err = output(c, outputText, outputJSON); err != nil {
+			return nil, nil, err
+		}
 	}
 	if c.NArg() != 1 {
 		return nil, nil, cli.Exit("lvslab class "+command+": give one CLASSFILE", 2)
@@ -388,6 +393,55 @@ func classUp(r *classRun) (*class.Report, error) {
 		return []verify.Check{{Name: "up", Status: verify.Pass, Detail: fmt.Sprintf("every node answered SSH within %s, %s in all",
 			res.SSHReady.Round(100*time.Millisecond), res.Elapsed.Round(100*time.Millisecond))}}, nil
 	}), nil
+}
+
+// classSSHConfigCommand prints "lvslab ssh-config" of every copy in one
+// file: a Host per node named COPY-NODE, each jumping through its host.
+func classSSHConfigCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "ssh-config",
+		Usage:     "print one ssh_config for every copy's nodes (Host COPY-NODE, through its hypervisor)",
+		ArgsUsage: "CLASSFILE",
+		Flags: []cli.Flag{
+			&cli.StringSliceFlag{Name: "student", Usage: "only this `STUDENT`'s copy (repeatable)"},
+		},
+		Action: func(c *cli.Context) error {
+			r, done, err := openClass(c, "ssh-config")
+			if err != nil {
+				return err
+			}
+			defer done()
+			placed := r.rec.Placement()
+			var b bytes.Buffer
+			var missing []string
+			for _, s := range r.students {
+				if placed[s] == "" {
+					missing = append(missing, s+": no copy recorded")
+					continue
+				}
+				conn, err := r.conn(placed[s])
+				if err != nil {
+					missing = append(missing, s+": "+firstLine(err.Error()))
+					continue
+				}
+				acc, err := provision.OpenAccess(conn, r.cls.Copy(s), provision.AccessOptions{})
+				if err == nil {
+					b.WriteString("\n")
+					err = acc.WriteSSHConfig(&b, provision.SSHConfigOptions{})
+					acc.Close()
+				}
+				if err != nil {
+					missing = append(missing, s+": "+err.Error())
+				}
+			}
+			fmt.Fprintf(c.App.Writer, "# lvslab class %s: \"Include\" this file in ~/.ssh/config, or use ssh -F FILE\n", r.cls.Name)
+			c.App.Writer.Write(b.Bytes())
+			if len(missing) > 0 {
+				return cli.Exit("lvslab class ssh-config: no copy for "+strings.Join(missing, "; "), 1)
+			}
+			return nil
+		},
+	}
 }
 
 // classStatus is status of every copy: a cell per node, green when its VM

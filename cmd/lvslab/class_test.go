@@ -53,7 +53,7 @@ func TestClassCommands(t *testing.T) {
 	}
 	lab.Name = "lvs-alice"
 	mustDefine(t, conn.DomainDefineXML)(provision.DomainXML(lab, lab.Node("web1"), provision.DomainSpec{Type: "test",
-		Overlay: "/p/a.qcow2", Seed: "/p/a.iso", ConsoleLog: t.TempDir() + "/a.log"}))
+		Overlay: "/p/a.qcow2", Seed: "/p/a.iso", ConsoleLog: t.TempDir() + "/a.log", Mgmt: "10.250.0.12"}))
 	if err := provision.MarkCopy(conn, "lvs-alice", "lvs", "alice"); err != nil {
 		t.Fatal(err)
 	}
@@ -98,6 +98,14 @@ func TestClassCommands(t *testing.T) {
 	out, code = runClass(t, "status", "--student", "carol", file)
 	if code != 2 || !strings.Contains(out, "--student carol: not a student of class lvs (alice, bob)") {
 		t.Errorf("status --student carol: %d %s", code, out)
+	}
+
+	// One ssh_config for the class: alice's node by its copy's name; bob
+	// has no copy, which is said.
+	out, code = runClass(t, "ssh-config", file)
+	if code != 1 || !strings.Contains(out, "Host lvs-alice-web1\n  HostName 10.250.0.12\n") || strings.Contains(out, "Host lvs-alice-web1 web1") ||
+		!strings.Contains(out, "lvslab class ssh-config: no copy for bob: no copy recorded") {
+		t.Errorf("ssh-config: %d\n%s", code, out)
 	}
 
 	// down finds alice's copy by its tags alone and removes it.

@@ -49,7 +49,7 @@ func TestE2E(t *testing.T) { sandboxed(t, "TestE2EInner") }
 // sandboxed builds the image out here (debootstrap needs the package
 // mirror, and the sandbox's network namespace has no way out), then runs
 // the inner test in a sandbox.
-func sandboxed(t *testing.T, inner string) {
+func sandboxed(t *testing.T, inner string, sandboxArgs ...string) {
 	bin := e2eBinary(t)
 	if os.Getenv(e2eInnerEnv) == "1" {
 		t.Skip("already inside the sandbox")
@@ -61,7 +61,7 @@ func sandboxed(t *testing.T, inner string) {
 		t.Fatalf("lvslab image build: %v", err)
 	}
 	fmt.Printf("PHASE %-34s %6.1fs\n", "image build (outside the sandbox)", time.Since(start).Seconds())
-	took, err := runInSandbox(t, bin, e2eInnerEnv, inner, "75m")
+	took, err := runInSandbox(t, bin, e2eInnerEnv, inner, "75m", sandboxArgs...)
 	if err != nil {
 		t.Fatalf("end-to-end run failed after %s: %v", took.Round(time.Second), err)
 	}
@@ -69,14 +69,16 @@ func sandboxed(t *testing.T, inner string) {
 }
 
 // runInSandbox runs this test binary's test inner inside "lvslab sandbox",
-// with env=1 so that it knows it is the inner run, and says how long it took.
-func runInSandbox(t *testing.T, bin, env, inner, timeout string) (time.Duration, error) {
+// with env=1 so that it knows it is the inner run, and says how long it took;
+// sandboxArgs go to the sandbox ("--hypervisors", "2").
+func runInSandbox(t *testing.T, bin, env, inner, timeout string, sandboxArgs ...string) (time.Duration, error) {
 	t.Helper()
 	self, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, "sandbox", "--", self, "-test.run", "^"+inner+"$", "-test.v", "-test.timeout", timeout)
+	args := append(append([]string{"sandbox"}, sandboxArgs...), "--", self, "-test.run", "^"+inner+"$", "-test.v", "-test.timeout", timeout)
+	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), env+"=1")
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
 	start := time.Now()
