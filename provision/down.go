@@ -78,17 +78,29 @@ func Down(ctx context.Context, conn *libvirt.Connect, sel Selector, opts DownOpt
 	if out == nil {
 		out = io.Discard
 	}
+	remote, err := RemoteOf(conn)
+	if err != nil {
+		return nil, err
+	}
 	var errs []error
 	for _, name := range names {
 		inv := all[name]
 		if inv == nil {
 			inv = &Inventory{Lab: name}
 		}
-		removed, err := removeLab(ctx, conn, inv, opts, out)
+		removed, err := removeLab(ctx, conn, remote, inv, opts, out)
 		rep.Removed = append(rep.Removed, removed...)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("lab %s: %w", name, err))
 		}
+	}
+	if remote != nil && len(rep.Removed) > 0 {
+		pool := opts.Pool
+		if pool == "" {
+			pool = DefaultPool
+		}
+		fmt.Fprintf(out, "kept the image volumes (image-*) in pool %s on %s for the next up: \"virsh -c '%s' vol-list %s\" lists them, vol-delete removes one\n",
+			pool, remote.Label(), remote.URI, pool)
 	}
 	return rep, errors.Join(errs...)
 }
@@ -104,6 +116,7 @@ func homeOr(h string) string {
 // methods run in parallel.
 type teardown struct {
 	conn    *libvirt.Connect
+	remote  *Remote // the console logs are that host's, not removed here
 	lab     string
 	out     io.Writer
 	mu      sync.Mutex
@@ -140,8 +153,8 @@ func (t *teardown) do(kind, name string, remove func() error) {
 
 // removeLab tears one lab down: domains first (in parallel), then their
 // disks, then the networks nothing uses any more, then local files.
-func removeLab(_ context.Context, conn *libvirt.Connect, inv *Inventory, opts DownOptions, out io.Writer) ([]Removed, error) {
-	t := &teardown{conn: conn, lab: inv.Lab, out: out}
+func removeLab(_ context.Context, conn *libvirt.Connect, remote *Remote, inv *Inventory, opts DownOptions, out io.Writer) ([]Removed, error) {
+	t := &teardown{conn: conn, remote: remote, lab: inv.Lab, out: out}
 	var wg sync.WaitGroup
 	for _, d := range inv.Domains {
 		wg.Go(func() { t.do("domain", d.Name, func() error { return removeDomain(conn, d.Name) }) })
@@ -177,6 +190,9 @@ func (t *teardown) volumes(inv *Inventory) {
 // files removes the console logs and the lab's state folder.
 func (t *teardown) files(inv *Inventory, dir string) {
 	for _, d := range inv.Domains {
+		if t.remote != nil {
+			break // overwritten by the next up of the node there
+		}
 		for _, log := range d.Logs {
 			err := os.Remove(log)
 			switch {

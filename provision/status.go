@@ -30,6 +30,8 @@ type StatusOptions struct {
 type LabStatus struct {
 	Lab  string `json:"lab"`
 	File string `json:"file,omitempty"`
+	// Host is the remote hypervisor ("root@10.253.1.2"), "" when local.
+	Host string `json:"host,omitempty"`
 	// Mgmt is the lab's management subnet.
 	Mgmt     string          `json:"mgmt,omitempty"`
 	Nodes    []NodeStatus    `json:"nodes"`
@@ -82,10 +84,17 @@ func Status(ctx context.Context, conn *libvirt.Connect, name string, opts Status
 	}
 	defer acc.Close()
 	acc.dialWindow = opts.DialTimeout
+	if acc.remote != nil && acc.dialWindow < 10*time.Second {
+		// The first login also opens the jump to the hypervisor.
+		acc.dialWindow = 10 * time.Second
+	}
 	if opts.waitFor != nil {
 		acc.waitFor = opts.waitFor
 	}
 	st := &LabStatus{Lab: name, Mgmt: inv.MgmtSubnet(), Networks: []NetworkStatus{}, Volumes: []string{}}
+	if acc.remote != nil {
+		st.Host = acc.remote.Label()
+	}
 	st.Nodes = nodeStatuses(inv, opts.Lab)
 	if opts.Lab != nil {
 		st.File = opts.Lab.File
@@ -99,6 +108,7 @@ func Status(ctx context.Context, conn *libvirt.Connect, name string, opts Status
 		if a := acc.Addresses(ns.Node); len(a) > 0 {
 			ns.Mgmt = a[0]
 		}
+		ns.ConsoleLog = logOn(ns.ConsoleLog, acc.remote)
 		if opts.Lab != nil {
 			if n := opts.Lab.Node(ns.Node); n != nil {
 				for _, a := range n.Addresses() {

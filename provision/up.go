@@ -1,6 +1,7 @@
 package provision
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -69,6 +70,7 @@ type Options struct {
 	// guests to reach).
 	resolveImage func(dir, nameOrPath string) (image.Image, error)
 	uploadSeed   func(conn *libvirt.Connect, vol *libvirt.StorageVol, data []byte) error
+	uploadImage  uploadFunc
 	waitFor      waitFunc
 	failAfter    string // fail right after the step with this name
 }
@@ -138,6 +140,7 @@ func upSteps() []step {
 		resolveImage{},
 		labIdentity{},
 		ensurePool{},
+		stageImage{},
 		ensureMgmt{},
 		ensureNetworks{},
 		planNodes{},
@@ -174,6 +177,8 @@ type run struct {
 	configured []NodeOutcome
 	step       string       // the step running now
 	mgmt       netip.Prefix // the lab's management subnet
+	remote     *Remote      // the hypervisor of a remote libvirt, else nil
+	capacity   uint64       // the image's virtual size, read before it is staged
 }
 
 // nodeRun is one node's state in a run.
@@ -209,14 +214,23 @@ func Up(ctx context.Context, conn *libvirt.Connect, lab *topology.Lab, opts Opti
 	if r.out == nil {
 		r.out = io.Discard
 	}
+	if r.remote, err = RemoteOf(conn); err != nil {
+		return nil, err
+	}
 	if r.opts.Pool == "" {
 		r.opts.Pool = DefaultPool
 	}
 	if r.opts.PoolDir == "" {
 		r.opts.PoolDir = DefaultPoolDir()
+		if r.remote != nil {
+			r.opts.PoolDir = RemotePoolDir
+		}
 	}
 	if r.opts.LogDir == "" {
 		r.opts.LogDir = DefaultLogDir()
+		if r.remote != nil {
+			r.opts.LogDir = remoteLogDir
+		}
 	}
 	if r.opts.MgmtPool == "" {
 		r.opts.MgmtPool = MgmtPool()
@@ -505,6 +519,9 @@ func (ensureVolumes) run(r *run) error {
 	return r.eachNewNode(func(pool *libvirt.StoragePool, n *nodeRun) error {
 		var err error
 		if capacity == 0 {
+			capacity = r.capacity
+		}
+		if capacity == 0 {
 			if capacity, err = imageCapacity(r.img); err != nil {
 				return err
 			}
@@ -630,23 +647,7 @@ func pinNames(n *nodeRun) []string {
 
 // uploadVolume writes data into a volume through a libvirt stream.
 func uploadVolume(conn *libvirt.Connect, vol *libvirt.StorageVol, data []byte) error {
-	st, err := conn.NewStream(0)
-	if err != nil {
-		return err
-	}
-	defer st.Free()
-	if err := vol.Upload(st, 0, uint64(len(data)), 0); err != nil {
-		return err
-	}
-	for off := 0; off < len(data); {
-		n, err := st.Send(data[off:])
-		if err != nil {
-			_ = st.Abort()
-			return err
-		}
-		off += n
-	}
-	return st.Finish()
+	return uploadReader(conn, vol, bytes.NewReader(data), int64(len(data)))
 }
 
 // defineDomains defines each new node's domain and refreshes the tag of the
@@ -658,8 +659,10 @@ func (defineDomains) doc() string {
 	return `"<lab>-<node>" VMs with one NIC per lab NIC (same order, fixed MACs), then mgmt0`
 }
 func (defineDomains) run(r *run) error {
-	if err := os.MkdirAll(r.opts.LogDir, 0o755); err != nil {
-		return fmt.Errorf("console log folder: %w", err)
+	if r.remote == nil {
+		if err := os.MkdirAll(r.opts.LogDir, 0o755); err != nil {
+			return fmt.Errorf("console log folder: %w", err)
+		}
 	}
 	for _, n := range r.nodes {
 		if n.exists {
@@ -683,6 +686,9 @@ func (defineDomains) run(r *run) error {
 		name, log := n.domain, n.consoleLog
 		r.made("domain "+name, func() error {
 			err := removeDomain(r.conn, name)
+			if r.remote != nil {
+				return err // the log is the remote host's
+			}
 			if rmErr := os.Remove(log); rmErr != nil && !errors.Is(rmErr, os.ErrNotExist) && err == nil {
 				err = rmErr
 			}
@@ -727,14 +733,14 @@ func (startDomains) run(r *run) error {
 			continue
 		}
 		wg.Go(func() {
-			errs[i] = startDomain(r.conn, n)
+			errs[i] = startDomain(r.conn, n, r.remote)
 		})
 	}
 	wg.Wait()
 	return errors.Join(errs...)
 }
 
-func startDomain(conn *libvirt.Connect, n *nodeRun) error {
+func startDomain(conn *libvirt.Connect, n *nodeRun, remote *Remote) error {
 	d, err := conn.LookupDomainByName(n.domain)
 	if err != nil {
 		return fmt.Errorf("domain %s: %w", n.domain, err)
@@ -755,7 +761,7 @@ func startDomain(conn *libvirt.Connect, n *nodeRun) error {
 		err = console.Libvirt("start domain "+n.domain, d.Create)
 	}
 	if err != nil {
-		return fmt.Errorf("start domain %s (node %s): %w; its serial console log is %s", n.domain, n.node.Name, err, n.consoleLog)
+		return fmt.Errorf("start domain %s (node %s): %w; its serial console log is %s", n.domain, n.node.Name, err, logOn(n.consoleLog, remote))
 	}
 	return nil
 }

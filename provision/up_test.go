@@ -434,7 +434,7 @@ func TestStagesAreTheSteps(t *testing.T) {
 		}
 		names = append(names, s.Name)
 	}
-	want := []string{"image", "identity", "pool", "mgmt", "networks", "plan", "disks", "seeds", "domains", "start", "ssh", "configure"}
+	want := []string{"image", "identity", "pool", "upload", "mgmt", "networks", "plan", "disks", "seeds", "domains", "start", "ssh", "configure"}
 	if !slices.Equal(names, want) {
 		t.Errorf("stages %v, want %v", names, want)
 	}

@@ -104,7 +104,7 @@ func (r *run) waitNode(ctx context.Context, n *nodeRun, start time.Time) error {
 		}
 		lastCheck = time.Now()
 		if state := domainState(r.conn, n.domain); state != "" && state != "running" && state != "blocked" {
-			stopped = fmt.Errorf("node %s: the VM %s is %s while lvslab waited for SSH on %s; see its serial console log %s", n.node.Name, n.domain, state, addr, n.consoleLog)
+			stopped = fmt.Errorf("node %s: the VM %s is %s while lvslab waited for SSH on %s; see its serial console log %s", n.node.Name, n.domain, state, addr, r.logPlace(n))
 		}
 		return stopped
 	})
@@ -113,11 +113,22 @@ func (r *run) waitNode(ctx context.Context, n *nodeRun, start time.Time) error {
 		if stopped != nil || errors.As(err, &changed) {
 			return err
 		}
-		return fmt.Errorf("node %s: no SSH login as %s on %s: %w; see the serial console log %s (or \"virsh console %s\")",
-			n.node.Name, user, addrs[0], err, n.consoleLog, n.domain)
+		return fmt.Errorf("node %s: no SSH login as %s on %s: %w; see the serial console log %s (or \"lvslab console %s --lab %s\")",
+			n.node.Name, user, addrs[0], err, r.logPlace(n), n.node.Name, r.lab.Name)
 	}
 	ep.Addr = sshAddr(addrs[0])
 	return nil
+}
+
+// logPlace names a node's console log for messages: "PATH", or "PATH on
+// root@host" when it lives on a remote hypervisor.
+func (r *run) logPlace(n *nodeRun) string { return logOn(n.consoleLog, r.remote) }
+
+func logOn(path string, remote *Remote) string {
+	if remote == nil || path == "" {
+		return path
+	}
+	return path + " on " + remote.Label()
 }
 
 func waitingLine(addr, user string, last error, elapsed time.Duration) string {

@@ -139,6 +139,9 @@ func printStatus(w io.Writer, st *provision.LabStatus) {
 	if st.File != "" {
 		fmt.Fprintf(w, " (from %s)", st.File)
 	}
+	if st.Host != "" {
+		fmt.Fprintf(w, " on %s (SSH jumps through it)", st.Host)
+	}
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "  NODE\tROLE\tVM\tSTATE\tLAB ADDRESSES\tMGMT0\tSSH")

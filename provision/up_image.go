@@ -1,0 +1,238 @@
+package provision
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"time"
+
+	"libvirt.org/go/libvirt"
+	"libvirt.org/go/libvirtxml"
+
+	"github.com/lvslab/lvslab/provision/console"
+	"github.com/lvslab/lvslab/provision/image"
+)
+
+// RemotePoolDir is the folder of the "lvslab" pool on a remote hypervisor
+// (qemu:///system there): the local user's home means nothing on that host.
+const RemotePoolDir = "/var/lib/libvirt/images/lvslab"
+
+// remoteLogDir holds the serial console logs on a remote hypervisor: it
+// exists on every libvirt host (lvslab's own log folder may not).
+const remoteLogDir = "/var/log/libvirt/qemu"
+
+// readyMark ends the name of the empty volume written after an image's
+// last part: without it the parts are a broken upload, made again.
+const readyMark = ".ready"
+
+// stageImage copies the image into the pool of a remote hypervisor, once
+// per version: the disk the overlays are backed by and the kernel and
+// initrd the domains boot must be files of that host.
+type stageImage struct{}
+
+func (stageImage) name() string { return "upload" }
+func (stageImage) doc() string {
+	return `on a remote libvirt: the image (disk, kernel, initrd) uploaded into its pool
+once per image version (volumes image-NAME-CHECKSUM.*); local libvirt uses the files`
+}
+func (stageImage) run(r *run) error {
+	if r.remote == nil {
+		return nil
+	}
+	var err error
+	if r.capacity, err = imageCapacity(r.img); err != nil {
+		return err
+	}
+	staged, uploaded, err := stageImageOn(r.conn, r.remote, r.opts.Pool, r.img, r.opts.uploadImage, r.out)
+	if err != nil {
+		return err
+	}
+	if uploaded == 0 {
+		r.reused = append(r.reused, "image volumes "+image.VolumeBase(r.img.Name, staged.version)+".*")
+	}
+	r.img = staged.img
+	return nil
+}
+
+// stagedImage is an image as a remote host holds it.
+type stagedImage struct {
+	img     image.Image // paths on the remote host
+	version string
+}
+
+// uploadFunc streams a local file into a volume.
+type uploadFunc func(conn *libvirt.Connect, vol *libvirt.StorageVol, path string, size int64) error
+
+// staging serialises uploads of one image version to one host within the
+// process (a class brings copies up in parallel): the second waits, then
+// finds it there.
+var staging sync.Map // host + version -> *sync.Mutex
+
+// stageImageOn makes sure pool on remote holds img and returns it with
+// remote paths, and how many files it uploaded.
+func stageImageOn(conn *libvirt.Connect, remote *Remote, poolName string, img image.Image, upload uploadFunc, out io.Writer) (stagedImage, int, error) {
+	if upload == nil {
+		upload = uploadFile
+	}
+	version, err := img.Version()
+	if err != nil {
+		return stagedImage{}, 0, err
+	}
+	base := image.VolumeBase(img.Name, version)
+	mu, _ := staging.LoadOrStore(remote.Label()+"\x00"+base, &sync.Mutex{})
+	mu.(*sync.Mutex).Lock()
+	defer mu.(*sync.Mutex).Unlock()
+
+	pool, err := conn.LookupStoragePoolByName(poolName)
+	if err != nil {
+		return stagedImage{}, 0, fmt.Errorf("storage pool %s on %s: %w", poolName, remote.Label(), err)
+	}
+	defer pool.Free()
+	parts, err := img.Parts()
+	if err != nil {
+		return stagedImage{}, 0, err
+	}
+	_ = pool.Refresh(0)
+	ready := volumeExists(pool, base+readyMark)
+	staged := stagedImage{img: img, version: version}
+	uploaded := 0
+	var bytes int64
+	start := time.Now()
+	for _, p := range parts {
+		name := base + p.Suffix
+		if !ready {
+			if p.Size > 0 && uploaded == 0 {
+				fmt.Fprintf(out, "  uploading image %s (version %s) to pool %s on %s\n", img.Name, version, poolName, remote.Label())
+			}
+			if err := uploadPart(conn, pool, name, p, upload); err != nil {
+				return stagedImage{}, 0, fmt.Errorf("upload image %s to %s: %w", img.Name, remote.Label(), err)
+			}
+			uploaded++
+			bytes += p.Size
+		}
+		path, err := volumePath(pool, name)
+		if err != nil {
+			return stagedImage{}, 0, fmt.Errorf("image volume %s on %s: %w (remove the image volumes %s.* there and run up again)", name, remote.Label(), err, base)
+		}
+		switch p.Path {
+		case img.Disk:
+			staged.img.Disk = path
+		case img.Kernel:
+			staged.img.Kernel = path
+		case img.Initrd:
+			staged.img.Initrd = path
+		}
+	}
+	if !ready {
+		if err := createVolume(pool, base+readyMark, 0); err != nil {
+			return stagedImage{}, 0, fmt.Errorf("mark image %s uploaded on %s: %w", img.Name, remote.Label(), err)
+		}
+		secs := time.Since(start).Seconds()
+		fmt.Fprintf(out, "  uploaded %d files, %.0f MiB in %.1f s (%.0f MiB/s)\n", uploaded, float64(bytes)/(1<<20), secs, float64(bytes)/(1<<20)/max(secs, 0.001))
+	} else {
+		fmt.Fprintf(out, "  image %s (version %s) already in pool %s on %s: nothing to upload\n", img.Name, version, poolName, remote.Label())
+	}
+	return staged, uploaded, nil
+}
+
+// uploadPart (re)creates volume name in pool and streams the part into it;
+// a part left by a broken upload is replaced.
+func uploadPart(conn *libvirt.Connect, pool *libvirt.StoragePool, name string, p image.Part, upload uploadFunc) error {
+	if err := deletePoolVolume(pool, name); err != nil {
+		return err
+	}
+	if err := createVolume(pool, name, uint64(p.Size)); err != nil {
+		return err
+	}
+	vol, err := pool.LookupStorageVolByName(name)
+	if err != nil {
+		return err
+	}
+	defer vol.Free()
+	err = console.Libvirt(fmt.Sprintf("upload %s (%d bytes) to volume %s", p.Path, p.Size, name), func() error { return upload(conn, vol, p.Path, p.Size) })
+	if err != nil {
+		_ = vol.Delete(0)
+	}
+	return err
+}
+
+// createVolume makes a raw volume of size bytes (the upload writes the
+// image's bytes as they are: a qcow2 stays a qcow2).
+func createVolume(pool *libvirt.StoragePool, name string, size uint64) error {
+	x, err := (&libvirtxml.StorageVolume{
+		Name:     name,
+		Capacity: &libvirtxml.StorageVolumeSize{Unit: "bytes", Value: size},
+		Target:   &libvirtxml.StorageVolumeTarget{Format: &libvirtxml.StorageVolumeTargetFormat{Type: "raw"}},
+	}).Marshal()
+	if err != nil {
+		return err
+	}
+	vol, err := console.Call("create volume "+name, func() (*libvirt.StorageVol, error) { return pool.StorageVolCreateXML(x, 0) })
+	if err != nil {
+		return fmt.Errorf("create volume %s: %w", name, err)
+	}
+	return vol.Free()
+}
+
+func volumeExists(pool *libvirt.StoragePool, name string) bool {
+	vol, err := pool.LookupStorageVolByName(name)
+	if err != nil {
+		return false
+	}
+	vol.Free()
+	return true
+}
+
+func volumePath(pool *libvirt.StoragePool, name string) (string, error) {
+	vol, err := pool.LookupStorageVolByName(name)
+	if err != nil {
+		return "", err
+	}
+	defer vol.Free()
+	return vol.GetPath()
+}
+
+// uploadFile streams a local file into vol.
+func uploadFile(conn *libvirt.Connect, vol *libvirt.StorageVol, path string, size int64) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return uploadReader(conn, vol, f, size)
+}
+
+// uploadReader streams size bytes of src into vol through a libvirt stream
+// (over the remote driver's connection on a remote host).
+func uploadReader(conn *libvirt.Connect, vol *libvirt.StorageVol, src io.Reader, size int64) error {
+	st, err := conn.NewStream(0)
+	if err != nil {
+		return err
+	}
+	defer st.Free()
+	if err := vol.Upload(st, 0, uint64(size), 0); err != nil {
+		return err
+	}
+	buf := make([]byte, 4<<20)
+	for {
+		n, err := src.Read(buf)
+		for off := 0; off < n; {
+			sent, serr := st.Send(buf[off:n])
+			if serr != nil {
+				_ = st.Abort()
+				return serr
+			}
+			off += sent
+		}
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			_ = st.Abort()
+			return err
+		}
+	}
+	return st.Finish()
+}
