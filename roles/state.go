@@ -19,6 +19,7 @@ const (
 	PkgIPVSAdm   = "ipvsadm"
 	PkgWebServer = "web-server" // apache2 on Debian, httpd on RHEL, or nginx
 	PkgCurl      = "curl"
+	PkgSocat     = "socat" // the UDP responder of UDP services
 
 	SvcWebServer = "web-server" // apache2 / httpd
 	SvcIPVS      = "ipvs"       // loads the saved IPVS rules at boot
@@ -87,6 +88,17 @@ type WebState struct {
 	Ports []uint16 `json:"ports"`
 	// Server is topology.WebApache or topology.WebNginx.
 	Server string `json:"server"`
+	// UDP are the responders of UDP services: each answers every datagram
+	// on its port with the page.
+	UDP []UDPResponder `json:"udp,omitempty"`
+}
+
+// UDPResponder answers datagrams on Port; bound to Bind when valid (DR and
+// TUN: the VIP, so that replies leave from the VIP the client asked, not
+// from the RIP, which the client would not take as the answer).
+type UDPResponder struct {
+	Port uint16     `json:"port"`
+	Bind netip.Addr `json:"bind,omitzero"`
 }
 
 // Desired returns every node's desired state, in file order.
@@ -264,12 +276,16 @@ func webState(lab *topology.Lab, node *topology.Node, st *NodeState) {
 			if r.Node != node.Name {
 				continue
 			}
+			ports := []uint16{r.Port}
 			if s.FWMark != 0 {
-				for _, p := range s.Ports { // each packet keeps its port
+				ports = s.Ports // each packet keeps its port
+			}
+			for _, p := range ports {
+				if s.Protocol == "udp" {
+					st.addUDP(s, p)
+				} else {
 					st.addPort(p)
 				}
-			} else {
-				st.addPort(r.Port)
 			}
 			var nic string
 			if dir != nil {
@@ -335,6 +351,20 @@ func (st *NodeState) addSysctl(key, value string) {
 func (st *NodeState) addPort(p uint16) {
 	if !slices.Contains(st.Web.Ports, p) {
 		st.Web.Ports = append(st.Web.Ports, p)
+	}
+}
+
+func (st *NodeState) addUDP(s *topology.Service, port uint16) {
+	if slices.ContainsFunc(st.Web.UDP, func(u UDPResponder) bool { return u.Port == port }) {
+		return // one responder a port (validation keeps VIPs of one port apart)
+	}
+	u := UDPResponder{Port: port}
+	if s.Mode != topology.ModeNAT {
+		u.Bind = s.VIP
+	}
+	st.Web.UDP = append(st.Web.UDP, u)
+	if !slices.Contains(st.Packages, PkgSocat) {
+		st.Packages = append(st.Packages, PkgSocat)
 	}
 }
 

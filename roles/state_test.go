@@ -165,7 +165,11 @@ func TestDesiredPortsPersistenceThresholds(t *testing.T) {
 		"-a -t 10.0.0.100:80 -r 10.0.1.12:80 -m -w 1\n"+
 		"-A -u 10.0.0.100:53 -s sh\n"+
 		"-a -u 10.0.0.100:53 -r 10.0.1.11:53 -m -w 1\n")
-	rolestest.Eq(t, "w1 ports", rolestest.State(t, lab, "w1").Web.Ports, []uint16{8080, 53})
+	// The UDP service's port is a UDP responder's, not the web server's (NAT: not bound to the VIP).
+	w1 := rolestest.State(t, lab, "w1")
+	rolestest.Eq(t, "w1 ports", w1.Web.Ports, []uint16{8080})
+	rolestest.Eq(t, "w1 udp", w1.Web.UDP, []roles.UDPResponder{{Port: 53}})
+	rolestest.Eq(t, "w1 packages", w1.Packages, []string{roles.PkgWebServer, roles.PkgSocat})
 	rolestest.Eq(t, "w2 ports", rolestest.State(t, lab, "w2").Web.Ports, []uint16{80})
 	for _, s := range catalog.Steps(rolestest.State(t, lab, "w1"), catalog.Debian) {
 		if s.File != nil && s.File.Path == catalog.ApachePortsFile {

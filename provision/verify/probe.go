@@ -17,6 +17,9 @@ const (
 	// connection ("Connection: close"), so each is a new scheduling
 	// decision without a process start-up per request.
 	ProberFast = "fast"
+	// ProberUDP is how a UDP service is asked, whatever --prober says: one
+	// datagram per request, each from a new socket.
+	ProberUDP = "udp"
 )
 
 // Probers lists the valid --prober values.
@@ -117,7 +120,30 @@ func FastCommand(urls []string, n int, limit time.Duration) string {
 	return bound(limit, cmd) + "; true"
 }
 
-// ParseCurlLoop reads the output of CurlLoopCommand.
+// udpReplyTimeout bounds the wait for one reply datagram (seconds).
+const udpReplyTimeout = 3
+
+// UDPLoopCommand is the prober of a UDP service: a bash loop that sends
+// one datagram per request from a new socket (a new source port, so a new
+// scheduling decision: IPVS keys UDP "connections" by it) to vip on the
+// ports in turn, and reads the reply with one read of dd (bash's own read
+// takes a datagram a byte at a time and loses the rest). It prints the
+// frames of CurlLoopCommand: a reply counts as status 200.
+func UDPLoopCommand(vip string, ports []uint16, n int, limit time.Duration) string {
+	var words []string
+	for k := range n {
+		words = append(words, strconv.Itoa(int(ports[k%len(ports)])))
+	}
+	loop := fmt.Sprintf(`i=0; for p in %s; do i=$((i+1)); echo "%s$i"; `+
+		`if exec 3<>/dev/udp/%s/$p; then printf 'lvslab %%s\n' $i >&3; `+
+		`if b=$(timeout %d dd bs=65536 count=1 <&3 2>/dev/null) && [ -n "$b" ]; then printf '%%s\n%s200 0 1\n%s0\n' "$b"; `+
+		`else echo "udp: no reply from %s port $p within %d s"; echo "%s28"; fi; exec 3<&-; `+
+		`else echo "udp: cannot send to %s port $p"; echo "%s7"; fi; done`,
+		strings.Join(words, " "), markStart, vip, udpReplyTimeout, markWrite, markRC, vip, udpReplyTimeout, markRC, vip, markRC)
+	return fmt.Sprintf("timeout %d bash -c %s; true", max(int(limit.Round(time.Second)/time.Second), 1), shell.Quote(loop))
+}
+
+// ParseCurlLoop reads the output of CurlLoopCommand (and UDPLoopCommand).
 func ParseCurlLoop(out string) []Reply {
 	var replies []Reply
 	var cur *Reply
@@ -147,7 +173,7 @@ func ParseCurlLoop(out string) []Reply {
 			cur.trailer(strings.Fields(strings.TrimPrefix(line, markWrite)))
 		case strings.HasPrefix(line, markRC):
 			cur.Exit, _ = strconv.Atoi(strings.TrimSpace(strings.TrimPrefix(line, markRC)))
-		case strings.HasPrefix(line, "curl: ("):
+		case strings.HasPrefix(line, "curl: ("), strings.HasPrefix(line, "udp: "):
 			cur.Err = joinErr(cur.Err, line)
 		default:
 			body = append(body, line)

@@ -7,8 +7,10 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"os/exec"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -270,5 +272,59 @@ func TestURLAndQuoting(t *testing.T) {
 	}
 	if c := FastCommand([]string{"http://1.2.3.4/"}, 3, time.Minute); strings.Count(c, "http://1.2.3.4/") != 3 || !strings.HasPrefix(c, "timeout 60 sh -c ") {
 		t.Errorf("FastCommand: %s", c)
+	}
+}
+
+// The UDP loop for real (bash, timeout, dd on this host) against a UDP
+// server that answers each datagram from a new source port with a page of
+// two lines: every request gets the whole page; a port nobody answers on
+// is a failure with its reason.
+func TestUDPLoopReal(t *testing.T) {
+	for _, tool := range []string{"bash", "timeout", "dd"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("no %s here", tool)
+		}
+	}
+	pc, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	var mu sync.Mutex
+	peers := map[string]bool{}
+	go func() {
+		buf := make([]byte, 1500)
+		for {
+			_, from, err := pc.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			peers[from.String()] = true
+			mu.Unlock()
+			pc.WriteTo([]byte("srv03 172.16.42.102\nsecond line\n"), from)
+		}
+	}()
+	port := uint16(pc.LocalAddr().(*net.UDPAddr).Port)
+	replies, _, err := ProbeUDP(context.Background(), localExec{}, netip.MustParseAddr("127.0.0.1"), []uint16{port}, 4, 20*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range replies {
+		if !r.OK() || r.Body != "srv03 172.16.42.102\nsecond line" {
+			t.Errorf("reply %+v", r)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(peers) != 4 {
+		t.Errorf("%d source ports for 4 datagrams: each must come from a new socket", len(peers))
+	}
+	closed, _ := net.ListenPacket("udp4", "127.0.0.1:0")
+	cport := uint16(closed.LocalAddr().(*net.UDPAddr).Port)
+	closed.Close()
+	replies, _, _ = ProbeUDP(context.Background(), localExec{}, netip.MustParseAddr("127.0.0.1"), []uint16{cport}, 1, 20*time.Second)
+	if replies[0].OK() || !strings.Contains(replies[0].Err, fmt.Sprintf("udp: no reply from 127.0.0.1 port %d", cport)) {
+		t.Errorf("closed port: %+v", replies[0])
 	}
 }

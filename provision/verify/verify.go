@@ -312,6 +312,17 @@ func Probe(ctx context.Context, cx Executor, prober string, urls []string, n int
 	default:
 		return nil, 0, cannot("unknown prober %q", prober)
 	}
+	return runLoop(ctx, cx, prober, cmd, n, limit)
+}
+
+// ProbeUDP sends n datagrams to vip on ports in turn from the client (a
+// new socket each) and returns the replies and the loop's wall time.
+func ProbeUDP(ctx context.Context, cx Executor, vip netip.Addr, ports []uint16, n int, limit time.Duration) ([]Reply, time.Duration, error) {
+	return runLoop(ctx, cx, ProberUDP, UDPLoopCommand(vip.String(), ports, n, limit), n, limit)
+}
+
+// runLoop runs a prober's loop on the client and reads its replies.
+func runLoop(ctx context.Context, cx Executor, prober, cmd string, n int, limit time.Duration) ([]Reply, time.Duration, error) {
 	ctx, cancel := context.WithTimeout(ctx, limit+30*time.Second)
 	defer cancel()
 	start := time.Now()
@@ -321,14 +332,14 @@ func Probe(ctx context.Context, cx Executor, prober string, urls []string, n int
 		return nil, took, fmt.Errorf("request loop on the client: %w", err)
 	}
 	var replies []Reply
-	if prober == ProberCurl {
-		replies = ParseCurlLoop(out)
-	} else {
+	if prober == ProberFast {
 		replies, _ = ParseFast(out)
+	} else {
+		replies = ParseCurlLoop(out)
 	}
 	if len(replies) == 0 {
 		if strings.Contains(out, "not found") {
-			return nil, took, fmt.Errorf("the client cannot run the requests (is curl installed?): %s", strings.TrimSpace(out))
+			return nil, took, fmt.Errorf("the client cannot run the requests (are curl, bash and coreutils installed?): %s", strings.TrimSpace(out))
 		}
 	}
 	// Requests the loop never reached (time bound) are failures too.
@@ -342,16 +353,15 @@ func Probe(ctx context.Context, cx Executor, prober string, urls []string, n int
 func verifyService(ctx context.Context, lab *topology.Lab, ls labService, cx, dx Executor, mapper *Mapper, opts Options) (*ServiceReport, error) {
 	s := ls.svc
 	sr := &ServiceReport{Name: s.Name, Mode: s.Mode, Scheduler: s.Scheduler, Persistence: s.Persistence, Counts: map[string]int{}, Sequence: []string{}}
-	if s.Protocol == "udp" {
-		sr.Skipped = "UDP: the client's HTTP requests cannot probe it"
-		sr.Checks = append(sr.Checks, skipf("requests", "%s", sr.Skipped))
-		return sr, nil
-	}
 	// A firewall-mark service is asked on each marked port in turn: one
 	// scheduler sees them all.
 	var urls []string
 	for _, p := range s.ClientPorts() {
-		urls = append(urls, URL(s.VIP.String(), p))
+		if s.Protocol == "udp" {
+			urls = append(urls, "udp://"+netip.AddrPortFrom(s.VIP, p).String())
+		} else {
+			urls = append(urls, URL(s.VIP.String(), p))
+		}
 	}
 	sr.URL = strings.Join(urls, " ")
 	key := ls.want.Key()
@@ -373,7 +383,15 @@ func verifyService(ctx context.Context, lab *topology.Lab, ls labService, cx, dx
 	exp := Expect(sr.Scheduler, sr.Persistence, dests, opts.Requests, true)
 	sr.Expectation = exp
 
-	replies, took, err := Probe(ctx, cx, opts.Prober, urls, opts.Requests, opts.Timeout)
+	prober := opts.Prober
+	var replies []Reply
+	var took time.Duration
+	if s.Protocol == "udp" {
+		prober = ProberUDP
+		replies, took, err = ProbeUDP(ctx, cx, s.VIP, s.ClientPorts(), opts.Requests, opts.Timeout)
+	} else {
+		replies, took, err = Probe(ctx, cx, prober, urls, opts.Requests, opts.Timeout)
+	}
 	if err != nil {
 		return nil, cannot("%v", err)
 	}
@@ -382,7 +400,7 @@ func verifyService(ctx context.Context, lab *topology.Lab, ls labService, cx, dx
 	if err != nil {
 		return nil, cannot("director: %v", err)
 	}
-	analyze(sr, dests, replies, mapper, deltas, opts.Prober)
+	analyze(sr, dests, replies, mapper, deltas, prober)
 	if s.FWMark != 0 {
 		sr.Checks = append(sr.Checks, oneServiceCheck(s, key, replies, deltas))
 	}

@@ -392,3 +392,26 @@ func TestVerifyFWMark(t *testing.T) {
 		})
 	}
 }
+
+// A UDP service: datagrams from the client, each a new scheduling decision
+// of the -u service, mapped to the real server by the page it answers with;
+// a stopped responder's share fails.
+func TestVerifyUDP(t *testing.T) {
+	w := newWorld(t, "dr-fwmark")
+	r := run(t, w, Options{Services: []string{"dns"}})
+	if !r.Pass {
+		t.Fatalf("udp must pass: %v", failed(r))
+	}
+	s := r.Services[0]
+	if s.URL != "udp://172.16.42.111:53" || s.Counts["srv03"] != 6 || s.Counts["srv04"] != 6 {
+		t.Errorf("url %q counts %v", s.URL, s.Counts)
+	}
+	if c := check(t, r, "director counters"); c.Status != Pass {
+		t.Errorf("counters: %+v", c)
+	}
+	w.up["srv04"] = false
+	r = run(t, w, Options{Services: []string{"dns"}})
+	if c := check(t, r, "replies"); r.Pass || c.Status != Fail || !strings.Contains(c.Detail, "6 of 12 requests failed") {
+		t.Errorf("srv04 down: pass %v, %+v", r.Pass, c)
+	}
+}

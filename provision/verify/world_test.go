@@ -51,7 +51,11 @@ func newWorld(t *testing.T, labName string) *world {
 	dir := lab.Director()
 	want := roles.IPVSService(lab, w.svc)
 	w.key = want.Key()
-	w.kernel = ipvstest.New([]ipvs.Service{want})
+	var all []ipvs.Service
+	for _, s := range lab.Services {
+		all = append(all, roles.IPVSService(lab, s))
+	}
+	w.kernel = ipvstest.New(all)
 	for _, r := range w.svc.RealServers {
 		n := lab.Node(r.Node)
 		w.up[n.Name] = true
@@ -118,6 +122,8 @@ func (x *worldExec) WriteFile(context.Context, string, []byte, fs.FileMode) erro
 var (
 	reLoopN = regexp.MustCompile(`-lt (\d+) \]`)
 	reURL   = regexp.MustCompile(`http://[0-9.]+(:\d+)?/`)
+	// the ports of UDPLoopCommand's datagrams: "for p in 53 53 ...; do"
+	reUDPPorts = regexp.MustCompile(`for p in ([0-9 ]+); do`)
 )
 
 func (x *worldExec) Run(_ context.Context, cmd string) (string, error) {
@@ -127,6 +133,12 @@ func (x *worldExec) Run(_ context.Context, cmd string) (string, error) {
 	switch {
 	case ipvstest.Handles(cmd) && n.Role == topology.RoleDirector:
 		return w.kernel.Run(cmd)
+	case strings.Contains(cmd, "/dev/udp/") && n.Role == topology.RoleClient:
+		var urls []string
+		for _, p := range strings.Fields(reUDPPorts.FindStringSubmatch(cmd)[1]) {
+			urls = append(urls, "udp://"+w.svc.VIP.String()+":"+p)
+		}
+		return w.requests(urls, true), nil
 	case strings.Contains(cmd, "@@lvslab-req") && n.Role == topology.RoleClient:
 		urls := reURL.FindAllString(cmd, -1)
 		if m := reLoopN.FindStringSubmatch(cmd); m != nil { // one URL, asked k times
@@ -167,8 +179,22 @@ func (x *worldExec) Run(_ context.Context, cmd string) (string, error) {
 func (w *world) nodeOf(d *ipvs.Destination) string {
 	for _, r := range w.svc.RealServers {
 		n := w.lab.Node(r.Node)
-		if topology.RealServerAddress(w.lab.Director(), n) == d.Address && r.Port == d.Port {
+		if topology.RealServerAddress(w.lab.Director(), n) == d.Address && (r.Port == d.Port || w.svc.FWMark != 0) {
 			return n.Name
+		}
+	}
+	return ""
+}
+
+// keyFor is the IPVS service a request to url reaches: the UDP or TCP
+// service of its port, the firewall-mark service when the port is marked;
+// "" when none.
+func (w *world) keyFor(url string, port uint16) string {
+	udp := strings.HasPrefix(url, "udp://")
+	for _, s := range w.lab.Services {
+		if (s.Protocol == "udp") == udp && slices.Contains(s.ClientPorts(), port) && !(s.FWMark != 0 && w.unmarked[port]) {
+			v := roles.IPVSService(w.lab, s)
+			return v.Key()
 		}
 	}
 	return ""
@@ -183,16 +209,14 @@ func (w *world) requests(urls []string, loop bool) string {
 		if loop {
 			fmt.Fprintf(&b, "%s%d\n", markStart, i)
 		}
-		port := w.svc.Port
-		if _, p, ok := strings.Cut(strings.TrimSuffix(strings.TrimPrefix(urls[i-1], "http://"), "/"), ":"); ok {
-			n, _ := strconv.Atoi(p)
+		port := uint16(80)
+		if c := strings.LastIndex(urls[i-1], ":"); c > len("udp:") {
+			n, _ := strconv.Atoi(strings.TrimSuffix(urls[i-1][c+1:], "/"))
 			port = uint16(n)
-		} else if w.svc.FWMark != 0 {
-			port = 80
 		}
 		var d *ipvs.Destination
-		if !w.unmarked[port] {
-			d = w.kernel.Schedule(w.key)
+		if key := w.keyFor(urls[i-1], port); key != "" {
+			d = w.kernel.Schedule(key)
 		}
 		ok, node := false, ""
 		if d != nil {

@@ -384,7 +384,7 @@ func webSteps(st *roles.NodeState, f family) []Step {
 		server, other, ports = "nginx", f.webServer, nginxConfFile(st, f.nginxRoot)
 		page.Path = f.nginxRoot + "/index.html"
 	}
-	return []Step{
+	return append([]Step{
 		{
 			Name:    other + " off",
 			Comment: "this node serves with " + server + "; " + other + " (if installed) would hold port 80",
@@ -400,7 +400,7 @@ func webSteps(st *roles.NodeState, f family) []Step {
 		},
 		{Name: "index.html", Comment: "the page that shows which real server answered", File: &page, FirstBoot: f.seeded},
 		serviceStep(server, listenCheck(st.Web.Ports), "the web server: enabled, running, listening on "+portList(st.Web.Ports)),
-	}
+	}, udpSteps(st, page.Path)...)
 }
 
 func serviceStep(unit, extraCheck, comment string) Step {

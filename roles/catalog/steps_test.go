@@ -1,6 +1,7 @@
 package catalog
 
 import (
+	"net/netip"
 	"slices"
 	"strings"
 	"testing"
@@ -123,7 +124,7 @@ func TestDebianSteps(t *testing.T) {
 	web := Steps(rolestest.State(t, lab, "web1"), Debian)
 	rolestest.Eq(t, "web steps", stepNames(web), []string{
 		"hostname", "systemd-networkd", "name eth0", "name eth1", "packages", "sysctl",
-		"address eth0", "disable eth1", "vip lo", "no stale vip", "nginx off", "apache2 ports", "index.html", "apache2",
+		"address eth0", "disable eth1", "vip lo", "no stale vip", "nginx off", "apache2 ports", "index.html", "apache2", "no stale udp",
 	})
 	lo := findStep(t, web, "vip lo")
 	rolestest.Eq(t, "lo file", lo.File.Path, "/etc/systemd/network/10-lvslab-lo.network")
@@ -175,7 +176,7 @@ func TestRHELSteps(t *testing.T) {
 	web := Steps(rolestest.State(t, lab, "web2"), RHEL)
 	rolestest.Eq(t, "web steps", stepNames(web), []string{
 		"hostname", "address eth0", "disable eth1", "firewalld", "selinux",
-		"packages", "sysctl", "vip lo", "no stale vip", "nginx off", "httpd ports", "index.html", "httpd",
+		"packages", "sysctl", "vip lo", "no stale vip", "nginx off", "httpd ports", "index.html", "httpd", "no stale udp",
 	})
 	vip := findStep(t, web, "vip lo")
 	if vip.File.Path != VIPUnitFile || !strings.Contains(vip.File.Content, "ExecStart=/sbin/ip addr replace 192.168.4.15/32 dev lo label lo:0\n") {
@@ -227,5 +228,28 @@ func TestFWMarkSteps(t *testing.T) {
 	rolestest.Eq(t, "web ports", web.Web.Ports, []uint16{80, 443})
 	if len(web.Marks) != 0 || len(st.Marks) != 1 {
 		t.Errorf("marks: director %v, web %v", st.Marks, web.Marks)
+	}
+}
+
+// A UDP service in DR: each real server runs a socat responder bound to the
+// VIP (replies leave from the VIP), answering with the page it serves.
+func TestUDPResponderSteps(t *testing.T) {
+	lab := rolestest.Lab(t, "dr-fwmark")
+	st := rolestest.State(t, lab, "srv03")
+	rolestest.Eq(t, "udp", st.Web.UDP, []roles.UDPResponder{{Port: 53, Bind: netip.MustParseAddr("172.16.42.111")}})
+	steps := Steps(st, Debian)
+	u := findStep(t, steps, "udp 53")
+	if want := `ExecStart=/usr/bin/socat UDP4-RECVFROM:53,bind=172.16.42.111,reuseaddr,fork "SYSTEM:cat >/dev/null; exec cat /var/www/html/index.html"` + "\n"; u.File.Path != "/etc/systemd/system/lvslab-udp-53.service" || !strings.Contains(u.File.Content, want) {
+		t.Errorf("udp unit %s:\n%s", u.File.Path, u.File.Content)
+	}
+	if !strings.Contains(u.Check, "ss -Huln 'sport = :53'") || u.Kind != KindService {
+		t.Errorf("udp check %q kind %q", u.Check, u.Kind)
+	}
+	if !strings.Contains(findStep(t, steps, "packages").Check, "nginx socat") {
+		t.Errorf("packages: %s", findStep(t, steps, "packages").Check)
+	}
+	stale := findStep(t, steps, "no stale udp")
+	if !strings.Contains(stale.Check, `= "/etc/systemd/system/lvslab-udp-53.service " ]`) {
+		t.Errorf("stale udp check: %s", stale.Check)
 	}
 }
