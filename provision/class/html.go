@@ -47,7 +47,7 @@ p.verdict { font-weight: bold; }
 <thead><tr><th>Student</th><th>Host</th>{{range .Cols}}<th class="check" title="{{.}}">{{.}}</th>{{end}}</tr></thead>
 <tbody>
 {{range .Rows}}<tr class="student{{if .Row.Error}} error{{end}}" data-student="{{.Row.Student}}">
-<th>{{.Row.Student}}<br><small>{{.Row.Copy}}</small></th><td>{{.Row.Host}}</td>
+<th>{{.Row.Student}}<br><small>{{.Row.Copy}}</small></th><td title="{{.Row.Host}}">{{.Host}}</td>
 {{if .Row.Error}}<td class="fail" colspan="{{$.NCols}}" data-check="{{$.R.Command}}" title="{{.Row.Error}}">FAIL<span class="msg">{{.Row.Error}}</span></td>
 {{else}}{{range .Cells}}{{if .Found}}<td class="{{.C.Status}}" data-check="{{.C.Name}}" title="{{.C.Name}}: {{.C.Detail}}">{{if eq .C.Status "pass"}}PASS{{else if eq .C.Status "fail"}}FAIL<span class="msg">{{.C.Detail}}</span>{{else}}skip{{end}}</td>{{else}}<td class="none" data-check="{{.Name}}" title="{{.Name}}: not checked">-</td>{{end}}
 {{end}}{{end}}</tr>
@@ -66,6 +66,7 @@ type htmlCell struct {
 
 type htmlRow struct {
 	Row   Row
+	Host  string
 	Cells []htmlCell
 }
 
@@ -84,7 +85,7 @@ func WriteHTML(w io.Writer, r *Report, now time.Time) error {
 	}{R: r, Pass: ColourPass, Fail: ColourFail, Skip: ColourSkip, Cols: cols, NCols: max(len(cols), 1), When: now.Format(time.RFC1123)}
 	var failed []string
 	for _, row := range r.Rows {
-		hr := htmlRow{Row: row}
+		hr := htmlRow{Row: row, Host: hostLabel(row.Host)}
 		for _, name := range cols {
 			c, ok := row.Cell(name)
 			hr.Cells = append(hr.Cells, htmlCell{Name: name, C: c, Found: ok})

@@ -157,7 +157,7 @@ func WriteText(w io.Writer, r *Report) error {
 		case row.Failed():
 			result = "FAIL"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s", row.Student, row.Host, result)
+		fmt.Fprintf(tw, "%s\t%s\t%s", row.Student, hostLabel(row.Host), result)
 		for _, name := range cols {
 			mark := "-"
 			if c, ok := row.Cell(name); ok {
@@ -182,10 +182,10 @@ func WriteText(w io.Writer, r *Report) error {
 		}
 		failed = append(failed, row.Student)
 		if row.Error != "" {
-			fmt.Fprintf(&b, "\n%s (%s on %s): %s\n", row.Student, row.Copy, row.Host, row.Error)
+			fmt.Fprintf(&b, "\n%s (%s on %s): %s\n", row.Student, row.Copy, hostLabel(row.Host), row.Error)
 			continue
 		}
-		fmt.Fprintf(&b, "\n%s (%s on %s):\n", row.Student, row.Copy, row.Host)
+		fmt.Fprintf(&b, "\n%s (%s on %s):\n", row.Student, row.Copy, hostLabel(row.Host))
 		for _, c := range row.Checks {
 			if c.Status == verify.Fail {
 				fmt.Fprintf(&b, "  FAIL %s: %s\n", c.Name, c.Detail)
@@ -200,6 +200,13 @@ func WriteText(w io.Writer, r *Report) error {
 	b.WriteString("\n")
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// hostLabel is a host's URI without its query (keyfile=..., known_hosts=...):
+// the table stays readable, the JSON keeps the whole URI.
+func hostLabel(uri string) string {
+	host, _, _ := strings.Cut(uri, "?")
+	return host
 }
 
 // JUnit renders the report as JUnit XML with verify's writer: a testsuite

@@ -23,7 +23,7 @@ func sampleReport() *Report {
 	}}}, VerifyError: "client1: connection refused"}
 	return &Report{Class: "lvs", Command: "check", Rows: []Row{
 		{Student: "alice", Copy: "lvs-alice", Host: "a:///", Checks: CheckChecks(alice)},
-		{Student: "bob", Copy: "lvs-bob", Host: "b:///", Checks: CheckChecks(bob)},
+		{Student: "bob", Copy: "lvs-bob", Host: "b:///?keyfile=/k", Checks: CheckChecks(bob)},
 		{Student: "carol", Copy: "lvs-carol", Host: "a:///", Error: "no copy recorded", Checks: []verify.Check{}},
 	}}
 }
