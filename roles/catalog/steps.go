@@ -321,11 +321,14 @@ func staleVIPStep(st *roles.NodeState, osFamily string) *Step {
 			if wanted[dev] {
 				continue
 			}
-			show, flushDev := "ip -4 -o addr show dev "+dev+" scope global", "ip -4 addr flush dev "+dev+" scope global"
+			check, flushDev := "! ip -4 -o addr show dev "+dev+" scope global | grep -q inet", "ip -4 addr flush dev "+dev+" scope global"
 			if dev == "tunl0" {
-				show, flushDev = show+" 2>/dev/null", flushDev+" 2>/dev/null || :"
+				// Only where ipip is loaded: root naming tunl0 makes the
+				// kernel load ipip (tunl0 is its netdev alias).
+				check = "! { grep -qs '^ipip ' /proc/modules && ip -4 -o addr show dev tunl0 scope global | grep -q inet; }"
+				flushDev = "! grep -qs '^ipip ' /proc/modules || " + flushDev
 			}
-			checks = append(checks, "! "+show+" | grep -q inet")
+			checks = append(checks, check)
 			flush = append(flush, flushDev)
 			if osFamily == Debian {
 				files = append(files, virtualNetworkFile(st, dev).Path)

@@ -426,6 +426,11 @@ func (g *guest) ip(args []string) (string, error) {
 		return "", nil
 	}
 	dev := opts["dev"]
+	if _, ok := g.up[dev]; !ok && dev == "tunl0" {
+		// The kernel loads ipip when root names tunl0 (its netdev alias).
+		g.addrs["tunl0"], g.up["tunl0"] = []gaddr{}, false
+		g.files["/proc/modules"] += ipipModule
+	}
 	if _, ok := g.up[dev]; !ok {
 		return "", fmt.Errorf("Device %q does not exist.", dev)
 	}
