@@ -22,7 +22,7 @@ LDFLAGS := -X main.version=$(VERSION)
 PREFIX  ?= /usr/local
 MANDIR  := $(DESTDIR)$(PREFIX)/share/man/man1
 
-.PHONY: all build deps unit fuzz test vet fmt-check e2e e2e-features e2e-student e2e-class lab bench bench-up bench-copies clean install man completion
+.PHONY: all build deps unit fuzz test vet fmt-check e2e e2e-features e2e-student e2e-class e2e-hosts lab bench bench-up bench-copies clean install man completion
 
 all: build
 
@@ -101,6 +101,14 @@ e2e-student: build
 # nothing on either host.
 e2e-class: build
 	LVSLAB_E2E=1 LVSLAB_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout $(E2E_TIMEOUT) -run '^TestClassE2E$$' -v ./cmd/lvslab
+
+# Remote hosts end to end (root, 8 VMs): in lvslab sandbox --hypervisors 2,
+# one tedu-nat copy up on each host over qemu+ssh (the image uploaded to each
+# pool), verify and status through the jump, a second up uploads nothing,
+# ssh-config and plain ssh through ProxyJump, down leaves no domain, network
+# or lab volume on either host. Prints phase times.
+e2e-hosts: build
+	LVSLAB_E2E=1 LVSLAB_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout $(E2E_TIMEOUT) -run '^TestHostsE2E$$' -v ./cmd/lvslab
 
 # The main job: bring up the default lab and verify it, in a sandbox. The
 # image is built first, outside: the sandbox's network has no way out.

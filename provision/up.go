@@ -437,7 +437,7 @@ func (planNodes) run(r *run) error {
 			node:       node,
 			desired:    roles.DesiredFor(r.lab, node),
 			domain:     DomainName(r.lab.Name, node.Name),
-			consoleLog: ConsoleLog(r.opts.LogDir, r.lab.Name, node.Name),
+			consoleLog: r.consoleLog(node.Name),
 		}
 		if err := r.planNode(n); err != nil {
 			return err

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -22,6 +23,16 @@ const RemotePoolDir = "/var/lib/libvirt/images/lvslab"
 // remoteLogDir holds the serial console logs on a remote hypervisor: it
 // exists on every libvirt host (lvslab's own log folder may not).
 const remoteLogDir = "/var/log/libvirt/qemu"
+
+// consoleLog is the serial console log of a node's VM. On a remote host it
+// is named apart from libvirt's own log of the domain (<domain>.log) in the
+// same folder.
+func (r *run) consoleLog(node string) string {
+	if r.remote != nil && r.opts.LogDir == remoteLogDir {
+		return filepath.Join(remoteLogDir, DomainName(r.lab.Name, node)+".console.log")
+	}
+	return ConsoleLog(r.opts.LogDir, r.lab.Name, node)
+}
 
 // readyMark ends the name of the empty volume written after an image's
 // last part: without it the parts are a broken upload, made again.

@@ -107,7 +107,7 @@ func TestUpOnARemoteHostUploadsTheImageOnce(t *testing.T) {
 	if dom.OS.Kernel != filepath.Join(RemotePoolDir, base+".vmlinuz") || dom.OS.Initrd != filepath.Join(RemotePoolDir, base+".initrd") {
 		t.Errorf("kernel %s, initrd %s", dom.OS.Kernel, dom.OS.Initrd)
 	}
-	if log := dom.Devices.Serials[0].Log.File; log != filepath.Join(remoteLogDir, "tedu-web1.log") {
+	if log := dom.Devices.Serials[0].Log.File; log != filepath.Join(remoteLogDir, "tedu-web1.console.log") {
 		t.Errorf("console log %s, want it in libvirt's own log folder of the host", log)
 	}
 	if !strings.Contains(out.String(), "uploading image debian-12") || !strings.Contains(out.String(), "on root@hv1.test") {

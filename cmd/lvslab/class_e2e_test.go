@@ -13,7 +13,6 @@ import (
 
 	"github.com/lvslab/lvslab/provision/class"
 	"github.com/lvslab/lvslab/provision/class/browser"
-	"github.com/lvslab/lvslab/provision/sandbox"
 )
 
 // classPageEnv names the file the inner run writes the class's HTML report
@@ -60,14 +59,7 @@ func TestClassE2E(t *testing.T) {
 }
 
 func TestClassE2EInner(t *testing.T) {
-	if os.Getenv(e2eInnerEnv) != "1" {
-		t.Skip("runs inside lvslab sandbox --hypervisors 2 (TestClassE2E)")
-	}
-	e := &e2e{t: t, bin: os.Getenv("LVSLAB_BIN")}
-	uris := strings.Fields(os.Getenv(sandbox.EnvHypervisors))
-	if len(uris) != 2 {
-		t.Fatalf("$%s = %q: want two hypervisors", sandbox.EnvHypervisors, os.Getenv(sandbox.EnvHypervisors))
-	}
+	e, uris := onTwoHosts(t, e2eInnerEnv, "TestClassE2E")
 	file := filepath.Join(t.TempDir(), "class.yaml")
 	os.WriteFile(file, fmt.Appendf(nil, "name: e2e\nlab: tedu-nat\nstudents: [alice, bob]\nhosts:\n  - uri: '%s'\n  - uri: '%s'\nbatch: 1\n", uris[0], uris[1]), 0o644)
 	defer func() {
