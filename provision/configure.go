@@ -64,11 +64,10 @@ func configureNode(ctx context.Context, acc *Access, st *roles.NodeState, w io.W
 		o.Err = err
 		return o
 	}
-	if o.OS, o.Err = engine.DetectOS(ctx, x); o.Err != nil {
-		return o
-	}
-	steps := catalog.Steps(st, o.OS)
-	o.Result, o.Err = engine.Apply(ctx, x, steps, func(ev engine.Event) {
+	// The OS family comes from the first survey: one round trip on a node
+	// with nothing to change.
+	stepsFor := func(osFamily string) []catalog.Step { return catalog.Steps(st, osFamily) }
+	o.OS, o.Result, o.Err = engine.Configure(ctx, x, stepsFor, func(ev engine.Event) {
 		if ev.Status != engine.StatusUnchanged {
 			fmt.Fprintf(w, "   %-10s %-8s %s\n", st.Name, ev.Status, ev.Step)
 		}

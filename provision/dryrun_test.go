@@ -2,6 +2,7 @@ package provision
 
 import (
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"io/fs"
 	"os"
@@ -42,16 +43,33 @@ func newSurveyFake(t *testing.T, st *roles.NodeState, configured bool) *surveyFa
 }
 
 func (f *surveyFake) Run(_ context.Context, cmd string) (string, error) {
-	const mark = "echo lvslab-survey-"
+	// A survey: one "echo '@@lvslab-survey SECTION'; COMMAND" per section.
+	const mark = "echo '@@lvslab-survey "
 	if strings.HasPrefix(cmd, mark) {
 		var out strings.Builder
-		for _, part := range strings.Split(cmd, mark)[1:] {
-			idx, _, _ := strings.Cut(part, ";")
-			verdict := "lvslab-check-differs"
-			if f.configured {
-				verdict = "lvslab-check-ok"
+		for _, part := range strings.Split("\n"+cmd, "\n"+mark)[1:] {
+			name, body, _ := strings.Cut(part, "'")
+			fmt.Fprintf(&out, "@@lvslab-survey %s\n", name)
+			switch {
+			case name == "os":
+				out.WriteString(f.files["/etc/os-release"])
+			case name == "files":
+				list, _, _ := strings.Cut(strings.TrimPrefix(body, "; set --; for f in "), "; do")
+				for _, p := range strings.Fields(list) {
+					if data, ok := f.files[strings.Trim(p, "'")]; ok {
+						fmt.Fprintf(&out, "%x  %s\n", sha256.Sum256([]byte(data)), strings.Trim(p, "'"))
+					}
+				}
+			case strings.HasPrefix(name, "check "):
+				verdict := "lvslab-check-differs"
+				if f.configured {
+					verdict = "lvslab-check-ok"
+				}
+				out.WriteString(verdict + "\n")
+			case name == "ipvs":
+				rules, _ := f.kernel.Run("ipvsadm -Sn")
+				out.WriteString(rules)
 			}
-			fmt.Fprintf(&out, "lvslab-survey-%s\n%s\n", idx, verdict)
 		}
 		return out.String(), nil
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -92,49 +91,74 @@ func checkCommand(check string) string {
 // first and applied only when it differs, then checked again. It stops at the
 // first step that fails, with an error naming the step.
 func Apply(ctx context.Context, exec Executor, steps []catalog.Step, log func(Event)) (Result, error) {
+	f, err := survey(ctx, exec, steps, 0, false)
+	if err != nil {
+		return Result{}, err
+	}
+	return apply(ctx, exec, steps, f, log)
+}
+
+// Configure is Apply on a node whose OS family is not known yet: the first
+// survey also reads os-release, taking the steps stepsFor gives lvslab's
+// own images (Debian); on another family it surveys again with that
+// family's steps. It returns the family.
+func Configure(ctx context.Context, exec Executor, stepsFor func(osFamily string) []catalog.Step, log func(Event)) (string, Result, error) {
+	steps := stepsFor(catalog.Debian)
+	f, err := survey(ctx, exec, steps, 0, true)
+	if err != nil {
+		return "", Result{}, err
+	}
+	if strings.TrimSpace(f.osRelease) == "" {
+		return "", Result{}, errors.New("no /etc/os-release: cannot tell the guest's OS family")
+	}
+	osFamily, err := catalog.OSFamily(f.osRelease)
+	if err != nil {
+		return "", Result{}, err
+	}
+	if osFamily != catalog.Debian {
+		steps = stepsFor(osFamily)
+		if f, err = survey(ctx, exec, steps, 0, false); err != nil {
+			return osFamily, Result{}, err
+		}
+	}
+	res, err := apply(ctx, exec, steps, f, log)
+	return osFamily, res, err
+}
+
+// apply is Apply from the survey f of every step. One round trip answers
+// every check; after a step changed something, the facts may be stale and
+// the remaining steps are surveyed again.
+func apply(ctx context.Context, exec Executor, steps []catalog.Step, f *facts, log func(Event)) (Result, error) {
 	if log == nil {
 		log = func(Event) {}
 	}
 	var res Result
-	// One round trip answers every remaining check (under TCG each SSH
-	// command costs about a second); after a step changed something, the
-	// verdicts may be stale and the remaining steps are surveyed again.
-	survey, err := surveyChecks(ctx, exec, steps, 0)
-	if err != nil {
-		return res, err
-	}
 	surveyedAt := 0 // changed steps when the survey ran
-	knownAt := func(i int) (*bool, error) {
+	fresh := func(i int) error {
 		if n := len(res.ChangedSteps()); n != surveyedAt {
-			if survey, err = surveyChecks(ctx, exec, steps, i); err != nil {
-				return nil, err
+			var err error
+			if f, err = survey(ctx, exec, steps, i, false); err != nil {
+				return err
 			}
 			surveyedAt = n
 		}
-		return survey[i], nil
+		return nil
 	}
 	for i := 0; i < len(steps); {
-		var group []*catalog.Step
-		var known []*bool
-		for j := i; j < len(steps) && networkStep(&steps[j]); j++ {
-			k, err := knownAt(j)
-			if err != nil {
-				return res, err
-			}
-			group = append(group, &steps[j])
-			known = append(known, k)
+		if err := fresh(i); err != nil {
+			return res, err
+		}
+		n := 1
+		for i+n < len(steps) && networkStep(&steps[i]) && networkStep(&steps[i+n]) {
+			n++
 		}
 		var srs []StepResult
 		var err error
-		if len(group) > 1 {
-			srs, err = applyReaddressGroup(ctx, exec, group, known)
+		if n > 1 {
+			srs, err = applyReaddressGroup(ctx, exec, steps, i, n, f)
 		} else {
-			var k *bool
-			if k, err = knownAt(i); err != nil {
-				return res, err
-			}
 			var sr StepResult
-			sr, err = applyStep(ctx, exec, &steps[i], k)
+			sr, err = applyStep(ctx, exec, steps, i, f)
 			srs = []StepResult{sr}
 		}
 		for k, sr := range srs {
@@ -163,63 +187,22 @@ func (sr StepResult) detail() string {
 	return strings.Join(parts, "; ")
 }
 
-// surveyChecks runs the checks of steps[from:] in one command and returns
-// each verdict by step index.
-func surveyChecks(ctx context.Context, exec Executor, steps []catalog.Step, from int) (map[int]*bool, error) {
-	var script strings.Builder
-	n := 0
-	for i, st := range steps {
-		if i < from || st.Check == "" || st.Kind == catalog.KindIPVS {
-			continue
-		}
-		fmt.Fprintf(&script, "echo %s%d; %s\n", surveyMark, i, checkCommand(st.Check))
-		n++
-	}
-	if n < 2 {
-		return nil, nil
-	}
-	out, err := exec.Run(ctx, script.String())
-	if err != nil {
-		return nil, fmt.Errorf("run the checks: %w", err)
-	}
-	verdicts := map[int]*bool{}
-	idx := -1
-	for _, line := range strings.Split(out, "\n") {
-		line = strings.TrimSpace(line)
-		if rest, ok := strings.CutPrefix(line, surveyMark); ok {
-			idx, err = strconv.Atoi(rest)
-			if err != nil {
-				return nil, fmt.Errorf("checks printed %q", line)
-			}
-			continue
-		}
-		if idx < 0 || (line != checkOK && line != checkDiffers) {
-			continue
-		}
-		ok := line == checkOK
-		verdicts[idx] = &ok
-		idx = -1
-	}
-	return verdicts, nil
-}
-
-const surveyMark = "lvslab-survey-"
-
-// applyStep checks a step (known, when not nil, is its check's verdict from
-// the survey) and applies it when it differs.
-func applyStep(ctx context.Context, exec Executor, step *catalog.Step, known *bool) (StepResult, error) {
+// applyStep checks steps[i] against the survey f and applies it when it
+// differs.
+func applyStep(ctx context.Context, exec Executor, steps []catalog.Step, i int, f *facts) (StepResult, error) {
+	step := &steps[i]
 	if step.Kind == catalog.KindIPVS {
-		return applyIPVS(ctx, exec, step)
+		return applyIPVS(ctx, exec, step, f)
 	}
 	sr := StepResult{Name: step.Name, Status: StatusFailed}
-	same, err := inspect(ctx, exec, step, known)
+	same, err := inspect(ctx, exec, step, f, i)
 	if err != nil || same {
 		if same {
 			sr.Status = StatusUnchanged
 		}
 		return sr, err
 	}
-	if err := writeFile(ctx, exec, step, &sr); err != nil {
+	if err := writeFile(ctx, exec, step, f, &sr); err != nil {
 		return sr, err
 	}
 	if err := runCommands(ctx, exec, step.Apply, &sr); err != nil {
@@ -232,19 +215,16 @@ func applyStep(ctx context.Context, exec Executor, step *catalog.Step, known *bo
 	return sr, nil
 }
 
-// inspect tells whether a step's file and check are already as desired.
-func inspect(ctx context.Context, exec Executor, step *catalog.Step, known *bool) (bool, error) {
+// inspect tells whether steps[i]'s file and check are already as desired,
+// from the survey f where it has the answer.
+func inspect(ctx context.Context, exec Executor, step *catalog.Step, f *facts, i int) (bool, error) {
 	if step.File != nil {
-		data, exists, err := exec.ReadFile(ctx, step.File.Path)
-		if err != nil {
-			return false, fmt.Errorf("read %s: %w", step.File.Path, err)
-		}
-		if !exists || string(data) != step.File.Content {
-			return false, nil
+		if same, err := f.sameFile(ctx, exec, step.File); err != nil || !same {
+			return false, err
 		}
 	}
-	if known != nil {
-		return *known, nil
+	if v, ok := f.verdict(i); ok {
+		return v, nil
 	}
 	if step.Check == "" {
 		return true, nil
@@ -253,16 +233,12 @@ func inspect(ctx context.Context, exec Executor, step *catalog.Step, known *bool
 }
 
 // writeFile writes the step's file when its content differs.
-func writeFile(ctx context.Context, exec Executor, step *catalog.Step, sr *StepResult) error {
+func writeFile(ctx context.Context, exec Executor, step *catalog.Step, f *facts, sr *StepResult) error {
 	if step.File == nil {
 		return nil
 	}
-	data, exists, err := exec.ReadFile(ctx, step.File.Path)
-	if err != nil {
-		return fmt.Errorf("read %s: %w", step.File.Path, err)
-	}
-	if exists && string(data) == step.File.Content {
-		return nil
+	if same, err := f.sameFile(ctx, exec, step.File); err != nil || same {
+		return err
 	}
 	if err := exec.WriteFile(ctx, step.File.Path, []byte(step.File.Content), step.File.Mode); err != nil {
 		return fmt.Errorf("write %s: %w", step.File.Path, err)
@@ -315,22 +291,24 @@ func settle(ctx context.Context, exec Executor, step *catalog.Step) error {
 // manager: consecutive ones are applied together.
 func networkStep(s *catalog.Step) bool { return s.Kind == catalog.KindNetwork }
 
-// applyReaddressGroup applies consecutive network steps together:
-// their files written, their commands run once (one networkd restart
-// instead of one per interface), then each checked. Results come back one
-// per step.
-func applyReaddressGroup(ctx context.Context, exec Executor, group []*catalog.Step, known []*bool) ([]StepResult, error) {
-	results := make([]StepResult, 0, len(group))
+// applyReaddressGroup applies the n consecutive network steps from
+// steps[i] together: their files written, their commands run once (one
+// networkd restart instead of one per interface), then each checked.
+// Results come back one per step.
+func applyReaddressGroup(ctx context.Context, exec Executor, steps []catalog.Step, i, n int, f *facts) ([]StepResult, error) {
+	group := steps[i : i+n]
+	results := make([]StepResult, 0, n)
 	var changed []int
-	for k, step := range group {
+	for k := range group {
+		step := &group[k]
 		sr := StepResult{Name: step.Name, Status: StatusFailed}
-		same, err := inspect(ctx, exec, step, known[k])
+		same, err := inspect(ctx, exec, step, f, i+k)
 		if err != nil {
 			return append(results, sr), err
 		}
 		if same {
 			sr.Status = StatusUnchanged
-		} else if err := writeFile(ctx, exec, step, &sr); err != nil {
+		} else if err := writeFile(ctx, exec, step, f, &sr); err != nil {
 			return append(results, sr), err
 		} else {
 			changed = append(changed, k)
@@ -355,7 +333,7 @@ func applyReaddressGroup(ctx context.Context, exec Executor, group []*catalog.St
 		return results[:last+1], err
 	}
 	for _, k := range changed {
-		if err := settle(ctx, exec, group[k]); err != nil {
+		if err := settle(ctx, exec, &group[k]); err != nil {
 			return results[:k+1], err
 		}
 		results[k].Status = StatusChanged
@@ -391,9 +369,9 @@ func runCheck(ctx context.Context, exec Executor, check string) (bool, error) {
 	return false, fmt.Errorf("check `%s` printed %q, not a verdict", check, out)
 }
 
-func applyIPVS(ctx context.Context, exec Executor, step *catalog.Step) (StepResult, error) {
+func applyIPVS(ctx context.Context, exec Executor, step *catalog.Step, f *facts) (StepResult, error) {
 	sr := StepResult{Name: step.Name, Status: StatusFailed}
-	current, err := ipvs.ReadRules(ctx, exec)
+	current, err := f.table(ctx, exec)
 	if err != nil {
 		return sr, err
 	}

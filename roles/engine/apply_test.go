@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 
@@ -41,7 +42,7 @@ func TestApplyTwice(t *testing.T) {
 						switch {
 						case strings.HasPrefix(c, "if { "):
 							single++
-						case strings.HasPrefix(c, "echo "+surveyMark):
+						case isSurvey(c):
 							surveys++
 						}
 					}
@@ -61,7 +62,7 @@ func TestApplyTwice(t *testing.T) {
 							t.Errorf("%s: content or mode differs after apply", s.File.Path)
 						}
 					}
-					f.ran, f.writes = nil, nil
+					f.ran, f.writes, f.reads = nil, nil, nil
 					var events []Event
 					res, err = Apply(ctx, f, steps, func(e Event) { events = append(events, e) })
 					if err != nil {
@@ -73,15 +74,9 @@ func TestApplyTwice(t *testing.T) {
 					if cmds := f.commands(); len(cmds) > 0 || len(f.writes) > 0 {
 						t.Errorf("second apply ran %q and wrote %q", cmds, f.writes)
 					}
-					// Every check answered in one round trip (IPVS reads apart).
-					var calls []string
-					for _, c := range f.ran {
-						if !strings.HasPrefix(c, "ipvsadm") {
-							calls = append(calls, c)
-						}
-					}
-					if len(calls) > 1 {
-						t.Errorf("second apply made %d check calls, want 1 survey: %q", len(calls), calls)
+					// Every check, file and the IPVS table answered in one round trip.
+					if len(f.ran) != 1 || len(f.reads) > 0 {
+						t.Errorf("second apply made %d calls and read %q, want 1 survey: %q", len(f.ran), f.reads, f.ran)
 					}
 					if len(events) != len(steps) {
 						t.Errorf("%d events for %d steps", len(events), len(steps))
@@ -177,14 +172,17 @@ func TestApplyCheckStillFailing(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "false-check") {
 		t.Fatalf("err = %v", err)
 	}
-	checks := 0
+	checks, surveys := 0, 0
 	for _, c := range f.ran {
-		if strings.HasPrefix(c, "if { ") {
+		switch {
+		case strings.HasPrefix(c, "if { "):
 			checks++
+		case isSurvey(c):
+			surveys++
 		}
 	}
-	if checks != 4 { // once before, three times after
-		t.Errorf("%d checks run", checks)
+	if surveys != 1 || checks != 3 { // once in the survey, three times after
+		t.Errorf("%d surveys and %d checks run", surveys, checks)
 	}
 	rolestest.Eq(t, "status", res.Steps[0].Status, StatusFailed)
 }
@@ -263,6 +261,46 @@ func TestDetectOS(t *testing.T) {
 	}
 	if _, err := DetectOS(context.Background(), newFake()); err == nil {
 		t.Error("no os-release: no error")
+	}
+}
+
+// Configure reads os-release in its first survey and applies the steps of
+// the family it names: lvslab's Debian images in one survey, another
+// family in a second one with that family's steps.
+func TestConfigureDetectsOS(t *testing.T) {
+	st, _ := directorSteps(t, "tedu-nat", catalog.Debian)
+	for release, want := range map[string]string{"ID=debian\n": catalog.Debian, "ID=\"rocky\"\nID_LIKE=\"rhel centos fedora\"\n": catalog.RHEL} {
+		f := newFake()
+		f.files["/etc/os-release"] = fakeFile{data: []byte(release)}
+		f.learn(catalog.Steps(st, want))
+		var asked []string
+		osf, res, err := Configure(context.Background(), f, func(osf string) []catalog.Step {
+			asked = append(asked, osf)
+			return catalog.Steps(st, osf)
+		}, nil)
+		if err != nil || osf != want {
+			t.Fatalf("%q: Configure = %q, %v; want %q", release, osf, err, want)
+		}
+		if !slices.Equal(asked, slices.Compact([]string{catalog.Debian, want})) {
+			t.Errorf("%q: steps asked for %q", release, asked)
+		}
+		rolestest.Eq(t, "steps", len(res.Steps), len(catalog.Steps(st, want)))
+		f.ran = nil
+		if _, res, err = Configure(context.Background(), f, func(osf string) []catalog.Step { return catalog.Steps(st, osf) }, nil); err != nil || res.Changed() {
+			t.Errorf("%q: again: %v, changed %v", release, err, res.ChangedSteps())
+		}
+		if surveys := len(slices.DeleteFunc(f.ran, func(c string) bool { return !isSurvey(c) })); surveys != len(asked) {
+			t.Errorf("%q: again: %d surveys, want %d", release, surveys, len(asked))
+		}
+	}
+	for release, want := range map[string]string{"": "no /etc/os-release", "ID=alpine\n": "alpine"} {
+		f := newFake()
+		if release != "" {
+			f.files["/etc/os-release"] = fakeFile{data: []byte(release)}
+		}
+		if _, _, err := Configure(context.Background(), f, func(osf string) []catalog.Step { return catalog.Steps(st, osf) }, nil); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: err = %v, want %q", release, err, want)
+		}
 	}
 }
 

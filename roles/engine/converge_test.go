@@ -20,9 +20,13 @@ func configureAs(t *testing.T, g *guest, lab, node string) {
 	if _, err := Apply(context.Background(), g, catalog.Steps(st, catalog.Debian), nil); err != nil {
 		t.Fatalf("%s as %s: %v", node, lab, err)
 	}
+	g.reads = 0
 	res, err := Apply(context.Background(), g, catalog.Steps(st, catalog.Debian), nil)
 	if err != nil || res.Changed() {
 		t.Fatalf("%s as %s: a second run changes %v (%v)", node, lab, res.ChangedSteps(), err)
+	}
+	if g.reads > 0 {
+		t.Errorf("%s as %s: a second run read %d files whole: the survey's checksums should answer", node, lab, g.reads)
 	}
 }
 

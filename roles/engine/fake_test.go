@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"io/fs"
 	"slices"
@@ -23,6 +24,7 @@ type fakeExec struct {
 	kernel  *ipvstest.Kernel    // the director's IPVS table
 	ran     []string
 	writes  []string
+	reads   []string // files read whole (not by the survey's checksums)
 }
 
 type fakeFile struct {
@@ -56,7 +58,7 @@ func (f *fakeExec) learn(steps []catalog.Step) {
 func (f *fakeExec) commands() []string {
 	var out []string
 	for _, c := range f.ran {
-		if strings.HasPrefix(c, "if { ") || strings.HasPrefix(c, "echo "+surveyMark) || c == ipvs.SaveCommand || c == ipvs.ThresholdsCommand {
+		if strings.HasPrefix(c, "if { ") || isSurvey(c) || c == ipvs.SaveCommand || c == ipvs.ThresholdsCommand {
 			continue
 		}
 		out = append(out, c)
@@ -65,21 +67,9 @@ func (f *fakeExec) commands() []string {
 }
 
 func (f *fakeExec) Run(ctx context.Context, cmd string) (string, error) {
-	if strings.HasPrefix(cmd, "echo "+surveyMark) {
-		// A survey: one check per "echo mark; check" line.
+	if isSurvey(cmd) {
 		f.ran = append(f.ran, cmd)
-		var out strings.Builder
-		for _, part := range strings.Split(cmd, "echo "+surveyMark)[1:] {
-			idx, check, _ := strings.Cut(part, "; ")
-			out.WriteString(surveyMark + idx + "\n")
-			verdict, err := f.Run(ctx, strings.TrimSuffix(check, "\n"))
-			if err != nil {
-				return "", err
-			}
-			f.ran = f.ran[:len(f.ran)-1]
-			out.WriteString(verdict)
-		}
-		return out.String(), nil
+		return f.survey(ctx, cmd)
 	}
 	f.ran = append(f.ran, cmd)
 	if strings.HasPrefix(cmd, "if { ") {
@@ -110,6 +100,7 @@ func (f *fakeExec) Run(ctx context.Context, cmd string) (string, error) {
 }
 
 func (f *fakeExec) ReadFile(ctx context.Context, path string) ([]byte, bool, error) {
+	f.reads = append(f.reads, path)
 	file, ok := f.files[path]
 	if !ok {
 		return nil, false, nil
@@ -121,4 +112,51 @@ func (f *fakeExec) WriteFile(ctx context.Context, path string, data []byte, mode
 	f.writes = append(f.writes, path)
 	f.files[path] = fakeFile{data: slices.Clone(data), mode: mode}
 	return nil
+}
+
+// isSurvey tells a survey script from other commands.
+func isSurvey(cmd string) bool { return strings.HasPrefix(cmd, "echo '"+surveyMark) }
+
+// survey answers a survey script section by section, as a node would.
+func (f *fakeExec) survey(ctx context.Context, cmd string) (string, error) {
+	var out strings.Builder
+	for _, part := range strings.Split("\n"+cmd, "\necho '"+surveyMark)[1:] {
+		name, body, _ := strings.Cut(part, "'; ")
+		name = strings.TrimSuffix(name, "'\n")
+		out.WriteString(surveyMark + name + "\n")
+		switch {
+		case name == secOS:
+			for _, p := range []string{"/etc/os-release", "/usr/lib/os-release"} {
+				if file, ok := f.files[p]; ok {
+					out.Write(file.data)
+					break
+				}
+			}
+		case name == secFiles:
+			list, _, _ := strings.Cut(strings.TrimPrefix(body, "set --; for f in "), "; do")
+			for _, p := range strings.Fields(list) {
+				if file, ok := f.files[strings.Trim(p, "'")]; ok {
+					fmt.Fprintf(&out, "%x  %s\n", sha256.Sum256(file.data), strings.Trim(p, "'"))
+				}
+			}
+		case strings.HasPrefix(name, secCheck):
+			verdict, err := f.Run(ctx, strings.TrimSuffix(body, "\n"))
+			if err != nil {
+				return "", err
+			}
+			f.ran = f.ran[:len(f.ran)-1]
+			out.WriteString(verdict)
+		case name == secIPVS:
+			rules, err := f.kernel.Run(ipvs.SaveCommand)
+			if err != nil {
+				out.WriteString(surveyMark + secIPVSFail + "\n" + err.Error() + "\n")
+				continue
+			}
+			if rules != "" {
+				th, _ := f.kernel.Run(ipvs.ThresholdsCommand)
+				out.WriteString(rules + "\n" + th)
+			}
+		}
+	}
+	return out.String(), nil
 }

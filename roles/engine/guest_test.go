@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +15,7 @@ import (
 	"path"
 	"slices"
 	"strings"
+	"testing/fstest"
 	"time"
 
 	"mvdan.cc/sh/v3/interp"
@@ -44,6 +46,7 @@ type guest struct {
 	listen   []string // ports the web server listens on
 	hostname string
 	kernel   *ipvstest.Kernel
+	reads    int // files read whole, not by the survey's checksums
 }
 
 type gaddr struct{ Prefix, Label, Scope string }
@@ -123,7 +126,7 @@ func (g *guest) Run(ctx context.Context, cmd string) (string, error) {
 		return "", fmt.Errorf("guest: %q: %w", cmd, err)
 	}
 	var out, errOut bytes.Buffer
-	r, err := interp.New(interp.StdIO(nil, &out, &errOut), interp.ExecHandlers(func(interp.ExecHandlerFunc) interp.ExecHandlerFunc { return g.exec }), interp.OpenHandler(g.open))
+	r, err := interp.New(interp.StdIO(nil, &out, &errOut), interp.ExecHandlers(func(interp.ExecHandlerFunc) interp.ExecHandlerFunc { return g.exec }), interp.OpenHandler(g.open), interp.StatHandler(g.stat))
 	if err != nil {
 		return "", err
 	}
@@ -138,6 +141,7 @@ func (g *guest) Run(ctx context.Context, cmd string) (string, error) {
 }
 
 func (g *guest) ReadFile(_ context.Context, p string) ([]byte, bool, error) {
+	g.reads++
 	c, ok := g.files[p]
 	if !ok {
 		return nil, false, nil
@@ -148,6 +152,15 @@ func (g *guest) ReadFile(_ context.Context, p string) ([]byte, bool, error) {
 func (g *guest) WriteFile(_ context.Context, p string, data []byte, _ fs.FileMode) error {
 	g.files[p] = string(data)
 	return nil
+}
+
+// stat serves the shell's file tests ([ -f ], [ -e ]) from the model's files.
+func (g *guest) stat(_ context.Context, p string, _ bool) (fs.FileInfo, error) {
+	c, ok := g.files[p]
+	if !ok {
+		return nil, &os.PathError{Op: "stat", Path: p, Err: fs.ErrNotExist}
+	}
+	return fstest.MapFS{"f": &fstest.MapFile{Data: []byte(c)}}.Stat("f")
 }
 
 type rwc struct {
@@ -234,6 +247,24 @@ func (g *guest) command(args []string, stdin io.Reader) (string, error) {
 				g.files["/proc/modules"] += ipipModule
 			}
 		}
+	case "sha256sum":
+		var out strings.Builder
+		for _, p := range args[1:] {
+			if c, ok := g.files[p]; ok {
+				fmt.Fprintf(&out, "%x  %s\n", sha256.Sum256([]byte(c)), p)
+			}
+		}
+		return out.String(), nil
+	case "cat":
+		var out strings.Builder
+		for _, p := range args[1:] {
+			c, ok := g.files[p]
+			if !ok {
+				return out.String(), fmt.Errorf("cat: %s: No such file or directory", p)
+			}
+			out.WriteString(c)
+		}
+		return out.String(), nil
 	case "mkdir", "ln", "chmod":
 	case "rm":
 		for _, p := range args[1:] {

@@ -2,9 +2,15 @@ package engine
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"strconv"
+	"strings"
 
 	"github.com/lvslab/lvslab/roles/catalog"
 	"github.com/lvslab/lvslab/roles/ipvs"
+	"github.com/lvslab/lvslab/roles/shell"
 )
 
 // Survey tells what Apply would do to a node, changing nothing: each step
@@ -14,7 +20,7 @@ import (
 // differs because an earlier one has not run yet shows as changed too.
 func Survey(ctx context.Context, exec Executor, steps []catalog.Step) (Result, error) {
 	var res Result
-	survey, err := surveyChecks(ctx, exec, steps, 0)
+	f, err := survey(ctx, exec, steps, 0, false)
 	if err != nil {
 		return res, err
 	}
@@ -22,7 +28,7 @@ func Survey(ctx context.Context, exec Executor, steps []catalog.Step) (Result, e
 		step := &steps[i]
 		sr := StepResult{Name: step.Name, Status: StatusUnchanged}
 		if step.Kind == catalog.KindIPVS {
-			current, err := ipvs.ReadRules(ctx, exec)
+			current, err := f.table(ctx, exec)
 			if err != nil {
 				return res, err
 			}
@@ -30,7 +36,7 @@ func Survey(ctx context.Context, exec Executor, steps []catalog.Step) (Result, e
 				sr.Status, sr.Commands = StatusChanged, cmds
 			}
 		} else {
-			same, err := inspect(ctx, exec, step, survey[i])
+			same, err := inspect(ctx, exec, step, f, i)
 			if err != nil {
 				return res, err
 			}
@@ -44,4 +50,162 @@ func Survey(ctx context.Context, exec Executor, steps []catalog.Step) (Result, e
 		res.Steps = append(res.Steps, sr)
 	}
 	return res, nil
+}
+
+// facts is what one survey read of a node, in one command (under TCG
+// every SSH session costs a few tenths of a second and every process the
+// guest starts about a tenth): each check's verdict, the checksum of each
+// step file that exists, the IPVS table and, when asked, os-release.
+type facts struct {
+	osRelease string
+	verdicts  map[int]bool      // by step index
+	sums      map[string]string // path -> hex SHA-256, for the files that exist
+	ipvsRead  bool              // the table was asked for
+	ipvs      []ipvs.Service
+	ipvsErr   error
+}
+
+// Marks of the survey's output sections: "@@lvslab-survey check 3".
+const (
+	surveyMark  = "@@lvslab-survey "
+	secOS       = "os"
+	secFiles    = "files"
+	secCheck    = "check "
+	secIPVS     = "ipvs"
+	secIPVSFail = "ipvs-error"
+	secEnd      = "end"
+)
+
+func markLine(name string) string { return "echo '" + surveyMark + name + "'; " }
+
+// surveyScript reads the facts steps[from:] depend on, and os-release when
+// withOS. Files are compared by checksum, all in one sha256sum; a file it
+// does not list is read whole (missing, or no sha256sum on the node).
+func surveyScript(steps []catalog.Step, from int, withOS bool) string {
+	var b strings.Builder
+	if withOS {
+		b.WriteString(markLine(secOS) + "cat /etc/os-release 2>/dev/null || cat /usr/lib/os-release 2>/dev/null\n")
+	}
+	var paths []string
+	for _, st := range steps[from:] {
+		if st.File != nil {
+			paths = append(paths, shell.Quote(st.File.Path))
+		}
+	}
+	if len(paths) > 0 {
+		fmt.Fprintf(&b, "%sset --; for f in %s; do [ -f \"$f\" ] && set -- \"$@\" \"$f\"; done; [ $# = 0 ] || sha256sum -- \"$@\" 2>/dev/null\n", markLine(secFiles), strings.Join(paths, " "))
+	}
+	table := false
+	for i := from; i < len(steps); i++ {
+		st := &steps[i]
+		if st.Kind == catalog.KindIPVS {
+			table = true
+			continue
+		}
+		if st.Check != "" {
+			b.WriteString(markLine(secCheck+strconv.Itoa(i)) + checkCommand(st.Check) + "\n")
+		}
+	}
+	if table {
+		// Thresholds only when there are services: -Sn leaves them out.
+		fmt.Fprintf(&b, "%sif o=$(%s 2>&1); then [ -z \"$o\" ] || { printf '%%s\\n' \"$o\"; %s; }; else echo '%s%s'; printf '%%s\\n' \"$o\"; fi\n",
+			markLine(secIPVS), ipvs.SaveCommand, ipvs.ThresholdsCommand, surveyMark, secIPVSFail)
+	}
+	b.WriteString("echo '" + surveyMark + secEnd + "'\n")
+	return b.String()
+}
+
+// survey reads the facts of steps[from:] in one command.
+func survey(ctx context.Context, exec Executor, steps []catalog.Step, from int, withOS bool) (*facts, error) {
+	out, err := exec.Run(ctx, surveyScript(steps, from, withOS))
+	if err != nil {
+		return nil, fmt.Errorf("survey the node: %w", err)
+	}
+	return parseSurvey(out)
+}
+
+func parseSurvey(out string) (*facts, error) {
+	f := &facts{verdicts: map[int]bool{}, sums: map[string]string{}}
+	sections := map[string][]string{}
+	cur := ""
+	for _, line := range strings.Split(out, "\n") {
+		if name, ok := strings.CutPrefix(line, surveyMark); ok {
+			cur = name
+			sections[cur] = []string{}
+			continue
+		}
+		if cur != "" {
+			sections[cur] = append(sections[cur], line)
+		}
+	}
+	if _, ok := sections[secEnd]; !ok {
+		return nil, fmt.Errorf("the survey's answer ends early: %q", out)
+	}
+	f.osRelease = strings.Join(sections[secOS], "\n")
+	for _, line := range sections[secFiles] {
+		// "SUM  PATH" ("SUM *PATH" in binary mode); an odd path comes
+		// escaped, "\\SUM ...": left to ReadFile.
+		sum, rest, ok := strings.Cut(line, " ")
+		if ok && len(sum) == 64 && len(rest) > 1 {
+			f.sums[rest[1:]] = sum
+		}
+	}
+	for name, lines := range sections {
+		idx, ok := strings.CutPrefix(name, secCheck)
+		if !ok {
+			continue
+		}
+		i, err := strconv.Atoi(idx)
+		if err != nil {
+			return nil, fmt.Errorf("the survey printed %q", name)
+		}
+		switch strings.TrimSpace(strings.Join(lines, "")) {
+		case checkOK:
+			f.verdicts[i] = true
+		case checkDiffers:
+			f.verdicts[i] = false
+		}
+	}
+	if lines, ok := sections[secIPVSFail]; ok {
+		f.ipvsRead, f.ipvsErr = true, fmt.Errorf("read the IPVS table: %s", strings.TrimSpace(strings.Join(lines, "\n")))
+	} else if lines, ok := sections[secIPVS]; ok {
+		f.ipvsRead = true
+		if f.ipvs, f.ipvsErr = ipvs.ParseRules(strings.Join(lines, "\n")); f.ipvsErr != nil {
+			f.ipvsErr = fmt.Errorf("read the IPVS table: %w", f.ipvsErr)
+		}
+	}
+	return f, nil
+}
+
+// table is the IPVS table as the survey read it, read again when it did not.
+func (f *facts) table(ctx context.Context, exec Executor) ([]ipvs.Service, error) {
+	if f != nil && f.ipvsRead {
+		return f.ipvs, f.ipvsErr
+	}
+	return ipvs.ReadRules(ctx, exec)
+}
+
+// sameFile tells whether the node's copy of a step's file has the wanted
+// content: by the survey's checksum, else by reading it.
+func (f *facts) sameFile(ctx context.Context, exec Executor, file *catalog.File) (bool, error) {
+	if f != nil {
+		if sum, ok := f.sums[file.Path]; ok {
+			want := sha256.Sum256([]byte(file.Content))
+			return sum == hex.EncodeToString(want[:]), nil
+		}
+	}
+	data, exists, err := exec.ReadFile(ctx, file.Path)
+	if err != nil {
+		return false, fmt.Errorf("read %s: %w", file.Path, err)
+	}
+	return exists && string(data) == file.Content, nil
+}
+
+// verdict is the survey's verdict on step i's check, if it read one.
+func (f *facts) verdict(i int) (bool, bool) {
+	if f == nil {
+		return false, false
+	}
+	v, ok := f.verdicts[i]
+	return v, ok
 }
