@@ -197,7 +197,8 @@ func aliasPrefixes(st *roles.NodeState, dev string) []netip.Prefix {
 }
 
 // exactAddrCheck: dev carries exactly these IPv4 addresses (or, when
-// exact is false, at least these).
+// exact is false, at least these). Checks start few processes: each costs
+// about a tenth of a second in a TCG guest, and the survey runs them all.
 func exactAddrCheck(dev string, addrs []netip.Prefix, exact bool) string {
 	if !exact {
 		var parts []string
@@ -211,7 +212,11 @@ func exactAddrCheck(dev string, addrs []netip.Prefix, exact bool) string {
 		want = append(want, a.String())
 	}
 	sort.Strings(want)
-	return fmt.Sprintf(`[ "$(ip -4 -o addr show dev %s | awk '{print $4}' | LC_ALL=C sort | tr '\n' ' ')" = "%s " ]`, dev, strings.Join(want, " "))
+	show := "ip -4 -o addr show dev " + dev + " | awk '{print $4}'"
+	if len(want) == 1 {
+		return fmt.Sprintf(`[ "$(%s)" = %s ]`, show, want[0])
+	}
+	return fmt.Sprintf(`[ "$(%s | LC_ALL=C sort)" = "$(printf '%%s\n' %s)" ]`, show, strings.Join(want, " "))
 }
 
 func addressCheck(st *roles.NodeState, nic roles.NICState) string {
@@ -219,15 +224,17 @@ func addressCheck(st *roles.NodeState, nic roles.NICState) string {
 	addrs = append(addrs, aliasPrefixesNIC(st, nic.Name)...)
 	check := exactAddrCheck(nic.Name, addrs, true)
 	if st.GatewayNIC() == nic.Name {
-		check += " && ip -4 route show default | grep -q '^default via " + st.Gateway.String() + " dev " + nic.Name + " '"
+		check += ` && [ -n "$(ip -4 route show default via ` + st.Gateway.String() + " dev " + nic.Name + `)" ]`
 	}
 	return check
 }
 
 func aliasPrefixesNIC(st *roles.NodeState, nic string) []netip.Prefix { return aliasPrefixes(st, nic) }
 
+// downCheck: no IPv4 address, and not up ("ip link show ... up" lists it
+// only when it is).
 func downCheck(nic string) string {
-	return "! ip -4 -o addr show dev " + nic + " | grep -q inet && ! ip -o link show dev " + nic + " | grep -q '[<,]UP[,>]'"
+	return `[ -z "$(ip -4 -o addr show dev ` + nic + `)" ] && [ -z "$(ip -o link show dev ` + nic + ` up)" ]`
 }
 
 func portList(ports []uint16) string {
@@ -241,7 +248,7 @@ func portList(ports []uint16) string {
 func listenCheck(ports []uint16) string {
 	var parts []string
 	for _, p := range ports {
-		parts = append(parts, fmt.Sprintf("ss -Htln 'sport = :%d' | grep -q .", p))
+		parts = append(parts, fmt.Sprintf(`[ -n "$(ss -Htln 'sport = :%d')" ]`, p))
 	}
 	return strings.Join(parts, " && ")
 }
@@ -275,9 +282,18 @@ func modulesStep(st *roles.NodeState) Step {
 
 func sysctlStep(st *roles.NodeState) Step {
 	f := sysctlFile(st)
-	var checks []string
+	// One sysctl for every key: it prints their values in order.
+	var keys, values []string
 	for _, s := range append(slices.Clone(st.Sysctls), st.Resets...) {
-		checks = append(checks, fmt.Sprintf(`[ "$(sysctl -n %s)" = %s ]`, s.Key, s.Value))
+		keys, values = append(keys, s.Key), append(values, s.Value)
+	}
+	var checks []string
+	switch len(keys) {
+	case 0:
+	case 1:
+		checks = append(checks, fmt.Sprintf(`[ "$(sysctl -n %s)" = %s ]`, keys[0], values[0]))
+	default:
+		checks = append(checks, fmt.Sprintf(`[ "$(sysctl -n %s)" = "$(printf '%%s\n' %s)" ]`, strings.Join(keys, " "), strings.Join(values, " ")))
 	}
 	comment := "kernel settings, persistent in " + SysctlFile
 	if len(st.Sysctls) == 0 {
@@ -321,11 +337,11 @@ func staleVIPStep(st *roles.NodeState, osFamily string) *Step {
 			if wanted[dev] {
 				continue
 			}
-			check, flushDev := "! ip -4 -o addr show dev "+dev+" scope global | grep -q inet", "ip -4 addr flush dev "+dev+" scope global"
+			check, flushDev := `[ -z "$(ip -4 -o addr show dev `+dev+` scope global)" ]`, "ip -4 addr flush dev "+dev+" scope global"
 			if dev == "tunl0" {
 				// Only where ipip is loaded: root naming tunl0 makes the
 				// kernel load ipip (tunl0 is its netdev alias).
-				check = "! { grep -qs '^ipip ' /proc/modules && ip -4 -o addr show dev tunl0 scope global | grep -q inet; }"
+				check = "{ ! grep -qs '^ipip ' /proc/modules || " + check + "; }"
 				flushDev = "! grep -qs '^ipip ' /proc/modules || " + flushDev
 			}
 			checks = append(checks, check)
@@ -338,7 +354,7 @@ func staleVIPStep(st *roles.NodeState, osFamily string) *Step {
 	if osFamily == RHEL {
 		for _, nic := range st.NICs {
 			if !nic.Down && !wanted[nic.Name] {
-				checks = append(checks, "! ip -4 -o addr show dev "+nic.Name+" label '"+nic.Name+":*' | grep -q inet")
+				checks = append(checks, `[ -z "$(ip -4 -o addr show dev `+nic.Name+" label '"+nic.Name+`:*')" ]`)
 				flush = append(flush, "ip -4 addr flush dev "+nic.Name+" label '"+nic.Name+":*'")
 			}
 		}
@@ -452,7 +468,7 @@ func packagesStep(st *roles.NodeState, osFamily string) Step {
 	return Step{
 		Name:    "packages",
 		Comment: "install " + list + " when missing",
-		Check:   fmt.Sprintf(`[ "$(dpkg-query -W -f='${Status}\n' %s 2>/dev/null | grep -c ' installed$')" = %d ]`, list, len(pkgs)),
+		Check:   fmt.Sprintf(`[ "$(dpkg-query -W -f='${db:Status-Status} ' %s 2>/dev/null)" = "%s" ]`, list, strings.Repeat("installed ", len(pkgs))),
 		Apply:   []string{"apt-get update", "DEBIAN_FRONTEND=noninteractive apt-get install -y " + list},
 	}
 }

@@ -97,7 +97,7 @@ func TestDebianSteps(t *testing.T) {
 	if !eth0.Readdress {
 		t.Errorf("eth0 step: readdress %v", eth0.Readdress)
 	}
-	if !strings.Contains(eth0.Check, `= "192.168.4.15/24 192.168.4.5/24 " ]`) {
+	if !strings.Contains(eth0.Check, `= "$(printf '%s\n' 192.168.4.15/24 192.168.4.5/24)" ]`) {
 		t.Errorf("eth0 check does not demand exactly its addresses: %s", eth0.Check)
 	}
 	eth1 := findStep(t, dir, "disable eth1")

@@ -225,12 +225,10 @@ func (g *guest) command(args []string, stdin io.Reader) (string, error) {
 		g.hostname = args[1]
 	case "hostnamectl":
 		g.hostname = args[2]
-	case "dpkg-query": // the image has every package
-		var out strings.Builder
-		for range args[3:] {
-			out.WriteString("install ok installed\n")
-		}
-		return out.String(), nil
+	case "dpkg-query": // dpkg-query -W -f=FORMAT PKG...: the image has every package
+		format := strings.TrimPrefix(args[2], "-f=")
+		format = strings.NewReplacer("${Status}", "install ok installed", "${db:Status-Status}", "installed", `\n`, "\n").Replace(format)
+		return strings.Repeat(format, len(args[3:])), nil
 	case "modprobe":
 		if args[1] == "-r" { // unloading ipip removes tunl0, its addresses and settings
 			if slices.Contains(args, "ipip") {
@@ -306,7 +304,11 @@ func (g *guest) sysctlCmd(args []string) (string, error) {
 	args = slices.DeleteFunc(args, func(a string) bool { return a == "-q" })
 	switch args[0] {
 	case "-n":
-		return g.get(args[1]) + "\n", nil
+		var out strings.Builder
+		for _, k := range args[1:] {
+			out.WriteString(g.get(k) + "\n")
+		}
+		return out.String(), nil
 	case "-w":
 		for _, kv := range args[1:] {
 			k, v, _ := strings.Cut(kv, "=")
@@ -443,12 +445,23 @@ func (g *guest) ip(args []string) (string, error) {
 	}
 	obj, verb, rest := args[0], args[1], args[2:]
 	opts := map[string]string{}
-	for i := 0; i+1 < len(rest); i += 2 {
-		opts[rest[i]] = rest[i+1]
+	for i := 0; i < len(rest); i++ {
+		if rest[i] == "up" || rest[i] == "default" { // selectors without a value
+			opts[rest[i]] = "yes"
+			continue
+		}
+		if i+1 < len(rest) {
+			opts[rest[i]] = rest[i+1]
+			i++
+		}
 	}
 	switch {
 	case obj == "route" && verb == "show":
+		// ip -4 route show default [via GW] [dev DEV]: the selectors filter.
 		if g.gateway == "" {
+			return "", nil
+		}
+		if sel := strings.TrimSpace("via " + opts["via"] + " dev " + opts["dev"]); opts["via"] != "" && sel != g.gateway {
 			return "", nil
 		}
 		return "default " + g.gateway + " proto static \n", nil
@@ -467,6 +480,9 @@ func (g *guest) ip(args []string) (string, error) {
 	}
 	switch {
 	case obj == "link" && verb == "show":
+		if opts["up"] != "" && !g.up[dev] {
+			return "", nil
+		}
 		flags := "BROADCAST,MULTICAST"
 		if g.up[dev] {
 			flags += ",UP,LOWER_UP"
