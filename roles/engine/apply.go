@@ -125,28 +125,21 @@ func Configure(ctx context.Context, exec Executor, stepsFor func(osFamily string
 	return osFamily, res, err
 }
 
-// apply is Apply from the survey f of every step. One round trip answers
-// every check; after a step changed something, the facts may be stale and
-// the remaining steps are surveyed again.
+// apply is Apply from the survey f of every step. A step that differs
+// costs one round trip besides its file writes: its commands and, in the
+// same command, a survey of it and the steps after it (its check, read
+// again, and their facts, which the change may have made stale).
 func apply(ctx context.Context, exec Executor, steps []catalog.Step, f *facts, log func(Event)) (Result, error) {
 	if log == nil {
 		log = func(Event) {}
 	}
 	var res Result
-	surveyedAt := 0 // changed steps when the survey ran
-	fresh := func(i int) error {
-		if n := len(res.ChangedSteps()); n != surveyedAt {
+	for i := 0; i < len(steps); {
+		if f == nil {
 			var err error
 			if f, err = survey(ctx, exec, steps, i, false); err != nil {
-				return err
+				return res, err
 			}
-			surveyedAt = n
-		}
-		return nil
-	}
-	for i := 0; i < len(steps); {
-		if err := fresh(i); err != nil {
-			return res, err
 		}
 		n := 1
 		for i+n < len(steps) && networkStep(&steps[i]) && networkStep(&steps[i+n]) {
@@ -154,12 +147,12 @@ func apply(ctx context.Context, exec Executor, steps []catalog.Step, f *facts, l
 		}
 		var srs []StepResult
 		var err error
-		if n > 1 {
-			srs, err = applyReaddressGroup(ctx, exec, steps, i, n, f)
-		} else {
+		if steps[i].Kind == catalog.KindIPVS {
 			var sr StepResult
-			sr, err = applyStep(ctx, exec, steps, i, f)
+			sr, f, err = applyIPVS(ctx, exec, steps, i, f)
 			srs = []StepResult{sr}
+		} else {
+			srs, f, err = applyGroup(ctx, exec, steps, i, n, f)
 		}
 		for k, sr := range srs {
 			res.Steps = append(res.Steps, sr)
@@ -185,34 +178,6 @@ func (sr StepResult) detail() string {
 		parts = append(parts, "ran: "+strings.Join(sr.Commands, "; "))
 	}
 	return strings.Join(parts, "; ")
-}
-
-// applyStep checks steps[i] against the survey f and applies it when it
-// differs.
-func applyStep(ctx context.Context, exec Executor, steps []catalog.Step, i int, f *facts) (StepResult, error) {
-	step := &steps[i]
-	if step.Kind == catalog.KindIPVS {
-		return applyIPVS(ctx, exec, step, f)
-	}
-	sr := StepResult{Name: step.Name, Status: StatusFailed}
-	same, err := inspect(ctx, exec, step, f, i)
-	if err != nil || same {
-		if same {
-			sr.Status = StatusUnchanged
-		}
-		return sr, err
-	}
-	if err := writeFile(ctx, exec, step, f, &sr); err != nil {
-		return sr, err
-	}
-	if err := runCommands(ctx, exec, step.Apply, &sr); err != nil {
-		return sr, err
-	}
-	if err := settle(ctx, exec, step); err != nil {
-		return sr, err
-	}
-	sr.Status = StatusChanged
-	return sr, nil
 }
 
 // inspect tells whether steps[i]'s file and check are already as desired,
@@ -247,22 +212,26 @@ func writeFile(ctx context.Context, exec Executor, step *catalog.Step, f *facts,
 	return nil
 }
 
-// runCommands runs a step's Apply commands in order. lvslab's session
+// runAndSurvey runs cmds in order, stopping at the first that fails, and
+// in the same round trip surveys steps[from:] again. lvslab's session
 // rides on the management NIC, so a command that re-addresses a lab NIC
 // runs like any other.
-func runCommands(ctx context.Context, exec Executor, cmds []string, sr *StepResult) error {
-	for _, cmd := range cmds {
-		sr.Commands = append(sr.Commands, cmd)
-		if _, err := exec.Run(ctx, cmd); err != nil {
-			return err
-		}
+func runAndSurvey(ctx context.Context, exec Executor, cmds []string, steps []catalog.Step, from int) (*facts, error) {
+	var b strings.Builder
+	for _, c := range cmds {
+		b.WriteString("{ " + c + "\n} || exit $?\n")
 	}
-	return nil
+	out, err := exec.Run(ctx, b.String()+surveyScript(steps, from, false))
+	if err != nil {
+		return nil, err
+	}
+	return parseSurvey(out)
 }
 
 // settle checks a step again after applying it, retrying for a while when
-// the change takes effect asynchronously.
-func settle(ctx context.Context, exec Executor, step *catalog.Step) error {
+// the change takes effect asynchronously; tried is how many checks the
+// caller already saw fail.
+func settle(ctx context.Context, exec Executor, step *catalog.Step, tried int) error {
 	if step.Check == "" {
 		return nil
 	}
@@ -270,7 +239,7 @@ func settle(ctx context.Context, exec Executor, step *catalog.Step) error {
 	if step.Kind == catalog.KindService || step.Kind == catalog.KindNetwork {
 		attempts = max(SettleAttempts, 1)
 	}
-	for try := 0; try < attempts; try++ {
+	for try := tried; try < attempts; try++ {
 		if try > 0 {
 			if err := sleep(ctx, SettleDelay); err != nil {
 				return err
@@ -291,11 +260,13 @@ func settle(ctx context.Context, exec Executor, step *catalog.Step) error {
 // manager: consecutive ones are applied together.
 func networkStep(s *catalog.Step) bool { return s.Kind == catalog.KindNetwork }
 
-// applyReaddressGroup applies the n consecutive network steps from
-// steps[i] together: their files written, their commands run once (one
-// networkd restart instead of one per interface), then each checked.
-// Results come back one per step.
-func applyReaddressGroup(ctx context.Context, exec Executor, steps []catalog.Step, i, n int, f *facts) ([]StepResult, error) {
+// applyGroup applies the n steps from steps[i] (n > 1: consecutive
+// network steps, applied together): their files written, their commands
+// run once (one networkd restart instead of one per interface) with the
+// survey that checks them, each step retried alone while it settles.
+// Results come back one per step, with the facts of the steps after them
+// (nil when they must be surveyed again).
+func applyGroup(ctx context.Context, exec Executor, steps []catalog.Step, i, n int, f *facts) ([]StepResult, *facts, error) {
 	group := steps[i : i+n]
 	results := make([]StepResult, 0, n)
 	var changed []int
@@ -304,19 +275,19 @@ func applyReaddressGroup(ctx context.Context, exec Executor, steps []catalog.Ste
 		sr := StepResult{Name: step.Name, Status: StatusFailed}
 		same, err := inspect(ctx, exec, step, f, i+k)
 		if err != nil {
-			return append(results, sr), err
+			return append(results, sr), nil, err
 		}
 		if same {
 			sr.Status = StatusUnchanged
 		} else if err := writeFile(ctx, exec, step, f, &sr); err != nil {
-			return append(results, sr), err
+			return append(results, sr), nil, err
 		} else {
 			changed = append(changed, k)
 		}
 		results = append(results, sr)
 	}
 	if len(changed) == 0 {
-		return results, nil
+		return results, f, nil
 	}
 	var cmds []string
 	seen := map[string]bool{}
@@ -329,16 +300,39 @@ func applyReaddressGroup(ctx context.Context, exec Executor, steps []catalog.Ste
 		}
 	}
 	last := changed[len(changed)-1]
-	if err := runCommands(ctx, exec, cmds, &results[last]); err != nil {
-		return results[:last+1], err
+	results[last].Commands = cmds
+	next := f
+	if len(cmds) == 0 {
+		// Only files written: the facts of the steps after still hold.
+		for _, k := range changed {
+			f.wrote(group[k].File)
+		}
+	} else {
+		var err error
+		if next, err = runAndSurvey(ctx, exec, cmds, steps, i); err != nil {
+			return results[:last+1], nil, err
+		}
 	}
 	for _, k := range changed {
-		if err := settle(ctx, exec, &group[k]); err != nil {
-			return results[:k+1], err
-		}
 		results[k].Status = StatusChanged
+		ok, read := next.verdict(i + k)
+		if len(cmds) > 0 && read && ok {
+			continue
+		}
+		tried := 0
+		if len(cmds) > 0 && read {
+			tried = 1
+		}
+		if err := settle(ctx, exec, &group[k], tried); err != nil {
+			results[k].Status = StatusFailed
+			return results[:k+1], nil, err
+		}
+		if len(cmds) > 0 && group[k].Check != "" {
+			// It took longer than the survey: the facts after it may be stale.
+			next = nil
+		}
 	}
-	return results, nil
+	return results, next, nil
 }
 
 func sleep(ctx context.Context, d time.Duration) error {
@@ -369,16 +363,19 @@ func runCheck(ctx context.Context, exec Executor, check string) (bool, error) {
 	return false, fmt.Errorf("check `%s` printed %q, not a verdict", check, out)
 }
 
-func applyIPVS(ctx context.Context, exec Executor, step *catalog.Step, f *facts) (StepResult, error) {
+// applyIPVS brings the table to steps[i]'s from the survey f: loaded whole
+// when empty, else edited; the edits and the read-back are one round trip.
+func applyIPVS(ctx context.Context, exec Executor, steps []catalog.Step, i int, f *facts) (StepResult, *facts, error) {
+	step := &steps[i]
 	sr := StepResult{Name: step.Name, Status: StatusFailed}
 	current, err := f.table(ctx, exec)
 	if err != nil {
-		return sr, err
+		return sr, nil, err
 	}
 	cmds := ipvs.Commands(ipvs.Diff(current, step.IPVS))
 	if len(cmds) == 0 {
 		sr.Status = StatusUnchanged
-		return sr, nil
+		return sr, f, nil
 	}
 	if len(current) == 0 {
 		// An empty table is loaded whole, as at boot.
@@ -392,21 +389,20 @@ func applyIPVS(ctx context.Context, exec Executor, step *catalog.Step, f *facts)
 			}
 		}
 	}
-	for _, cmd := range cmds {
-		sr.Commands = append(sr.Commands, cmd)
-		if _, err := exec.Run(ctx, cmd); err != nil {
-			return sr, err
-		}
-	}
-	after, err := ipvs.ReadRules(ctx, exec)
+	sr.Commands = cmds
+	next, err := runAndSurvey(ctx, exec, cmds, steps, i)
 	if err != nil {
-		return sr, err
+		return sr, nil, err
+	}
+	after, err := next.table(ctx, exec)
+	if err != nil {
+		return sr, nil, err
 	}
 	if diff := ipvs.Differences(after, step.IPVS); len(diff) > 0 {
-		return sr, fmt.Errorf("the IPVS table read back differs from the lab: %s", strings.Join(diff, "; "))
+		return sr, nil, fmt.Errorf("the IPVS table read back differs from the lab: %s", strings.Join(diff, "; "))
 	}
 	sr.Status = StatusChanged
-	return sr, nil
+	return sr, next, nil
 }
 
 // DetectOS reads /etc/os-release and returns the OS family: Debian or RHEL.

@@ -71,6 +71,16 @@ func (f *fakeExec) Run(ctx context.Context, cmd string) (string, error) {
 		f.ran = append(f.ran, cmd)
 		return f.survey(ctx, cmd)
 	}
+	if cmds, survey, ok := splitApplied(cmd); ok {
+		// Commands, then a survey in the same round trip: each command
+		// recorded (and effective) as if run alone.
+		for _, c := range cmds {
+			if _, err := f.Run(ctx, c); err != nil {
+				return "", err
+			}
+		}
+		return f.Run(ctx, survey)
+	}
 	f.ran = append(f.ran, cmd)
 	if strings.HasPrefix(cmd, "if { ") {
 		check, _, ok := strings.Cut(strings.TrimPrefix(cmd, "if { "), "\n} >/dev/null 2>&1; then")
@@ -159,4 +169,19 @@ func (f *fakeExec) survey(ctx context.Context, cmd string) (string, error) {
 		}
 	}
 	return out.String(), nil
+}
+
+// splitApplied splits runAndSurvey's script into its commands and survey.
+func splitApplied(script string) ([]string, string, bool) {
+	body, survey, ok := strings.Cut(script, "\necho '"+surveyMark)
+	if !ok || !strings.HasPrefix(body, "{ ") {
+		return nil, "", false
+	}
+	var cmds []string
+	for _, part := range strings.Split(strings.TrimPrefix(body+"\n", "{ "), "\n} || exit $?\n") {
+		if part = strings.TrimPrefix(part, "{ "); part != "" {
+			cmds = append(cmds, part)
+		}
+	}
+	return cmds, "echo '" + surveyMark + survey, true
 }

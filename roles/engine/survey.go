@@ -201,6 +201,12 @@ func (f *facts) sameFile(ctx context.Context, exec Executor, file *catalog.File)
 	return exists && string(data) == file.Content, nil
 }
 
+// wrote records that file now has its wanted content.
+func (f *facts) wrote(file *catalog.File) {
+	sum := sha256.Sum256([]byte(file.Content))
+	f.sums[file.Path] = hex.EncodeToString(sum[:])
+}
+
 // verdict is the survey's verdict on step i's check, if it read one.
 func (f *facts) verdict(i int) (bool, bool) {
 	if f == nil {
