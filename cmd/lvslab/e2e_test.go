@@ -217,6 +217,8 @@ func (c copyNodes) waitSSH(t *testing.T, node string, limit time.Duration) {
 type verifyReport struct {
 	Pass     bool `json:"pass"`
 	Services []struct {
+		Name      string         `json:"name"`
+		URL       string         `json:"url"`
 		Scheduler string         `json:"scheduler"`
 		Counts    map[string]int `json:"counts"`
 		Sequence  []string       `json:"sequence"`
