@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -229,17 +230,12 @@ func runAndSurvey(ctx context.Context, exec Executor, cmds []string, steps []cat
 }
 
 // settle checks a step again after applying it, retrying for a while when
-// the change takes effect asynchronously; tried is how many checks the
-// caller already saw fail.
-func settle(ctx context.Context, exec Executor, step *catalog.Step, tried int) error {
+// the change takes effect asynchronously.
+func settle(ctx context.Context, exec Executor, step *catalog.Step) error {
 	if step.Check == "" {
 		return nil
 	}
-	attempts := 1
-	if step.Kind == catalog.KindService || step.Kind == catalog.KindNetwork {
-		attempts = max(SettleAttempts, 1)
-	}
-	for try := tried; try < attempts; try++ {
+	for try := 0; try < settleAttempts(step); try++ {
 		if try > 0 {
 			if err := sleep(ctx, SettleDelay); err != nil {
 				return err
@@ -254,6 +250,15 @@ func settle(ctx context.Context, exec Executor, step *catalog.Step, tried int) e
 		}
 	}
 	return fmt.Errorf("still not as desired after applying it: the check `%s` fails", step.Check)
+}
+
+// settleAttempts is how many times a step's check is read after applying
+// it: services and networkd apply asynchronously.
+func settleAttempts(step *catalog.Step) int {
+	if step.Kind == catalog.KindService || step.Kind == catalog.KindNetwork {
+		return max(SettleAttempts, 1)
+	}
+	return 1
 }
 
 // networkStep tells whether a step changes addresses through the network
@@ -313,24 +318,45 @@ func applyGroup(ctx context.Context, exec Executor, steps []catalog.Step, i, n i
 			return results[:last+1], nil, err
 		}
 	}
+	if len(cmds) == 0 {
+		for _, k := range changed {
+			if err := settle(ctx, exec, &group[k]); err != nil {
+				return results[:k+1], nil, err
+			}
+			results[k].Status = StatusChanged
+		}
+		return results, next, nil
+	}
+	// Until each changed step's check passes: a change that takes effect
+	// asynchronously (networkd, a service) is surveyed again, with the
+	// steps after it, so that their facts are fresh when it has settled.
+	for try := 1; ; try++ {
+		pending := -1
+		for _, k := range changed {
+			if ok, read := next.verdict(i + k); read && !ok && pending < 0 {
+				pending = k
+			}
+		}
+		if pending < 0 {
+			break
+		}
+		step := &group[pending]
+		for _, k := range changed[:slices.Index(changed, pending)] {
+			results[k].Status = StatusChanged
+		}
+		if try >= settleAttempts(step) {
+			return results[:pending+1], nil, fmt.Errorf("still not as desired after applying it: the check `%s` fails", step.Check)
+		}
+		if err := sleep(ctx, SettleDelay); err != nil {
+			return results[:pending+1], nil, err
+		}
+		var err error
+		if next, err = survey(ctx, exec, steps, i, false); err != nil {
+			return results[:pending+1], nil, err
+		}
+	}
 	for _, k := range changed {
 		results[k].Status = StatusChanged
-		ok, read := next.verdict(i + k)
-		if len(cmds) > 0 && read && ok {
-			continue
-		}
-		tried := 0
-		if len(cmds) > 0 && read {
-			tried = 1
-		}
-		if err := settle(ctx, exec, &group[k], tried); err != nil {
-			results[k].Status = StatusFailed
-			return results[:k+1], nil, err
-		}
-		if len(cmds) > 0 && group[k].Check != "" {
-			// It took longer than the survey: the facts after it may be stale.
-			next = nil
-		}
 	}
 	return results, next, nil
 }

@@ -182,8 +182,8 @@ func TestApplyCheckStillFailing(t *testing.T) {
 		}
 	}
 	// Once in the first survey, then three attempts after applying: the
-	// survey that comes with the commands, and two more alone.
-	if surveys != 2 || checks != 2 {
+	// survey that comes with the commands, and two more surveys.
+	if surveys != 4 || checks != 0 {
 		t.Errorf("%d surveys and %d checks run", surveys, checks)
 	}
 	rolestest.Eq(t, "status", res.Steps[0].Status, StatusFailed)
@@ -222,6 +222,38 @@ func TestApplyReaddressInOneRestart(t *testing.T) {
 		}
 	}
 	rolestest.Eq(t, "networkd restarts", restarts, 1)
+}
+
+// A network step whose check passes only a moment after its commands is
+// surveyed again (with the steps after it) until it does, and the next
+// step is judged from that fresh survey.
+func TestApplySettlesBySurveying(t *testing.T) {
+	steps := []catalog.Step{
+		{Name: "addr", Kind: catalog.KindNetwork, Check: "c1", Apply: []string{"a1"}},
+		{Name: "two", Check: "c2", Apply: []string{"a2"}},
+	}
+	f := newFake()
+	f.learn(steps)
+	f.slow = map[string]int{"c1": 1}
+	res, err := Apply(context.Background(), f, steps, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rolestest.Eq(t, "changed", res.ChangedSteps(), []string{"addr", "two"})
+	rolestest.Eq(t, "commands", f.commands(), []string{"a1", "a2"})
+	var surveys, checks int
+	for _, c := range f.ran {
+		switch {
+		case isSurvey(c):
+			surveys++
+		case strings.HasPrefix(c, "if { "):
+			checks++
+		}
+	}
+	// The first survey, the one with a1 (c1 not yet), the retry, the one with a2.
+	if surveys != 4 || checks != 0 {
+		t.Errorf("%d surveys and %d single checks", surveys, checks)
+	}
 }
 
 func TestApplyStopsAtFailure(t *testing.T) {

@@ -25,6 +25,9 @@ type fakeExec struct {
 	ran     []string
 	writes  []string
 	reads   []string // files read whole (not by the survey's checksums)
+	// slow: a passing check still reads as differing this many more times
+	// (a change that takes effect asynchronously).
+	slow map[string]int
 }
 
 type fakeFile struct {
@@ -86,6 +89,10 @@ func (f *fakeExec) Run(ctx context.Context, cmd string) (string, error) {
 		check, _, ok := strings.Cut(strings.TrimPrefix(cmd, "if { "), "\n} >/dev/null 2>&1; then")
 		if !ok {
 			return "", fmt.Errorf("fake: malformed check command %q", cmd)
+		}
+		if f.passing[check] && f.slow[check] > 0 {
+			f.slow[check]--
+			return checkDiffers + "\n", nil
 		}
 		if f.passing[check] {
 			return checkOK + "\n", nil
