@@ -627,10 +627,10 @@ func TestBenchInner(t *testing.T) {
 	}
 	row("floor: virsh define+start, SSH banners", fr.total, fr.define+fr.start, true, fmt.Sprintf("phase = define %.1fs + start %.1fs; others %s of CPU", fr.define, fr.start, pct(fr.busy)))
 	row("up --vms-only (to SSH login)", upWall, upSSH, true, fmt.Sprintf("phase = up's ssh step; others %s of CPU", pct(upBusy)))
-	row("up, first configure", cfgWall, cfg, false, "phase = up's configure step")
+	row("up, first configure", cfgWall, cfg, false, "phase = up's configure step (target <= 2 s, every node unchanged)")
 	row("up --vms-only + first configure", upWall+cfgWall, -1, true, "from nothing to a configured NAT lab")
-	row("up again (unchanged)", reWall, re, false, "phase = configure step")
-	row("up tedu-dr (NAT -> DR switch)", drWall, dr, false, "phase = configure step")
+	row("up again (unchanged)", reWall, re, false, fmt.Sprintf("phase = configure step (target: wall <= 3 s); up's ssh step %ss", secs(stepSeconds(reOut, "ssh"))))
+	row("up tedu-dr (NAT -> DR switch)", drWall, dr, false, "phase = configure step (target <= 10 s)")
 	row(fmt.Sprintf("verify tedu-dr --prober curl (%d req)", benchRequests), curlWall, -1, false, rate(curlRate)+", "+passed(curlPass))
 	row(fmt.Sprintf("verify tedu-dr --prober fast (%d req)", benchRequests), fastWall, -1, false, rate(fastRate)+", "+passed(fastPass))
 	row("down tedu", downWall, -1, false, fmt.Sprintf("floor's virsh destroy+undefine: %.1fs", floorRemove))
