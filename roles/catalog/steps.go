@@ -39,8 +39,10 @@ type Step struct {
 	// Handout replaces Apply in the text handout: the way a student builds
 	// the same state by hand (the ipvsadm commands, for instance).
 	Handout []string `json:"handout,omitempty"`
-	// Readdress: the step changes an interface's addresses through the
-	// network manager; consecutive ones are applied together.
+	// Readdress: the step changes a lab NIC's addresses through the network
+	// manager: a student's handout run over SSH on a lab address goes on
+	// detached from the first one (lvslab itself rides on the management
+	// NIC and needs no such care).
 	Readdress bool `json:"readdress,omitempty"`
 	// FirstBoot: the seed of lvslab's images writes File on the node's
 	// first boot, before sshd and the web server start, and runs Boot after
@@ -62,8 +64,9 @@ type Step struct {
 //   - KindService: the same, for a change that takes effect asynchronously
 //     (a service starting): the check is retried for a while;
 //   - KindNetwork: addresses through the network manager, asynchronous too;
-//     consecutive network steps are applied together (one restart, one
-//     detached run, one reconnect);
+//     consecutive network steps are applied together (one networkd
+//     restart; lvslab's session rides on the management NIC, so nothing
+//     needs a detached run);
 //   - KindIPVS: the table is loaded whole when empty, else edited with the
 //     fewest ipvsadm commands, and read back.
 type Kind string
