@@ -290,7 +290,24 @@ func sysctlStep(st *roles.NodeState) Step {
 	for _, s := range append(slices.Clone(st.Sysctls), st.Resets...) {
 		keys, values = append(keys, s.Key), append(values, s.Value)
 	}
+	// A value taken from another key ("$(sysctl -n net.ipv4.conf.default.rp_filter)")
+	// is read once, by the shell itself, for every key that wants it.
 	var checks []string
+	vars := map[string]string{}
+	for i, v := range values {
+		k, ok := strings.CutPrefix(v, "$(sysctl -n ")
+		if !ok || !strings.HasSuffix(k, ")") {
+			continue
+		}
+		k = strings.TrimSuffix(k, ")")
+		name, seen := vars[k]
+		if !seen {
+			name = "lvslab_" + strings.ReplaceAll(strings.TrimPrefix(k, "net.ipv4.conf."), ".", "_")
+			vars[k] = name
+			checks = append(checks, "read -r "+name+" </proc/sys/"+strings.ReplaceAll(k, ".", "/"))
+		}
+		values[i] = `"$` + name + `"`
+	}
 	switch len(keys) {
 	case 0:
 	case 1:
@@ -346,8 +363,14 @@ func staleVIPStep(st *roles.NodeState, osFamily string) *Step {
 				// kernel load ipip (tunl0 is its netdev alias).
 				check = "{ ! grep -qs '^ipip ' /proc/modules || " + check + "; }"
 				flushDev = "! grep -qs '^ipip ' /proc/modules || " + flushDev
+				if !slices.Contains(st.Modules, "ipip") {
+					// ipip must be unloaded (below), which takes tunl0 with it.
+					check = ""
+				}
 			}
-			checks = append(checks, check)
+			if check != "" {
+				checks = append(checks, check)
+			}
 			flush = append(flush, flushDev)
 			if osFamily == Debian {
 				files = append(files, virtualNetworkFile(st, dev).Path)

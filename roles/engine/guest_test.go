@@ -178,6 +178,9 @@ func (g *guest) open(_ context.Context, p string, flag int, _ os.FileMode) (io.R
 	if flag&(os.O_WRONLY|os.O_RDWR) != 0 {
 		return nil, fmt.Errorf("guest: a step writes %s through the shell", p)
 	}
+	if key, ok := strings.CutPrefix(p, "/proc/sys/"); ok {
+		return rwc{strings.NewReader(g.get(strings.ReplaceAll(key, "/", ".")) + "\n"), io.Discard}, nil
+	}
 	c, ok := g.files[p]
 	if !ok {
 		return nil, &os.PathError{Op: "open", Path: p, Err: fs.ErrNotExist}
