@@ -121,3 +121,19 @@ func TestUpLeavesTUN(t *testing.T) {
 		}
 	}
 }
+
+// Configure reads os-release with the shell's own read: in a real shell,
+// from /etc or, without it, /usr/lib; the last line needs no newline.
+func TestConfigureReadsOSReleaseInTheShell(t *testing.T) {
+	SettleAttempts = 1
+	st := rolestest.State(t, rolestest.Lab(t, "tedu-nat"), "client1")
+	stepsFor := func(osf string) []catalog.Step { return catalog.Steps(st, osf) }
+	for _, path := range []string{"/etc/os-release", "/usr/lib/os-release"} {
+		g := newGuest(st)
+		g.files[path] = "PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nID=debian"
+		osf, _, err := Configure(context.Background(), g, stepsFor, nil)
+		if err != nil || osf != catalog.Debian {
+			t.Errorf("%s: Configure = %q, %v", path, osf, err)
+		}
+	}
+}
