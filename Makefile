@@ -22,7 +22,7 @@ LDFLAGS := -X main.version=$(VERSION)
 PREFIX  ?= /usr/local
 MANDIR  := $(DESTDIR)$(PREFIX)/share/man/man1
 
-.PHONY: all build deps unit fuzz test vet fmt-check e2e e2e-features e2e-student e2e-class e2e-hosts lab bench bench-up bench-copies clean install man completion
+.PHONY: all build deps unit fuzz test vet fmt-check e2e e2e-features e2e-student e2e-class e2e-hosts lab bench bench-up bench-copies bench-class clean install man completion
 
 all: build
 
@@ -134,6 +134,16 @@ bench: build
 bench-copies: build
 	$(BIN) image build
 	LVSLAB_BENCH=1 LVSLAB_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout $(BENCH_TIMEOUT) -run '^TestBenchCopies$$' -v ./cmd/lvslab
+
+# bench-class: in lvslab sandbox --hypervisors 2, a class of 3 tedu-nat
+# copies over the 2 hosts: time to all verified (class up + class verify)
+# against the plain-virsh floor of the same 12 VMs over the same qemu+ssh
+# URIs, per-copy phases (upload, boot, configure, verify, down) and the
+# peak QEMU RSS per copy. LVSLAB_BENCH_BATCH=1 brings the copies up one at
+# a time.
+bench-class: build
+	$(BIN) image build
+	LVSLAB_BENCH=1 LVSLAB_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout $(BENCH_TIMEOUT) -run '^TestBenchClass$$' -v ./cmd/lvslab
 
 bench-up: build
 	$(BIN) image build

@@ -17,6 +17,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -56,17 +57,18 @@ const (
 
 func benchBinary(t *testing.T) string {
 	t.Helper()
-	return gatedBinary(t, "LVSLAB_BENCH", "benchmark", "make bench, make bench-up")
+	return gatedBinary(t, "LVSLAB_BENCH", "benchmark", "make bench, make bench-up, make bench-copies, make bench-class")
 }
 
-// benchSandbox runs the inner test named inner inside "lvslab sandbox".
-func benchSandbox(t *testing.T, inner string) {
+// benchSandbox runs the inner test named inner inside "lvslab sandbox"
+// (sandboxArgs: "--hypervisors", "2").
+func benchSandbox(t *testing.T, inner string, sandboxArgs ...string) {
 	bin := benchBinary(t)
 	if os.Getenv(benchInnerEnv) == "1" {
 		t.Skip("already inside the sandbox")
 	}
 	fmt.Printf("machine before: %s\n", machineLoad())
-	took, err := runInSandbox(t, bin, benchInnerEnv, inner, "55m")
+	took, err := runInSandbox(t, bin, benchInnerEnv, inner, "55m", sandboxArgs...)
 	fmt.Printf("machine after:  %s\n", machineLoad())
 	if err != nil {
 		t.Fatalf("benchmark run failed after %s: %v", took.Round(time.Second), err)
@@ -205,28 +207,75 @@ func stepSeconds(out, step string) float64 {
 
 // ---- the floor ----
 
-// floor is the tedu-nat lab made by hand: every file ready, nothing defined.
+// floor is one lab made by hand on one libvirt: every file ready, nothing
+// defined.
 type floor struct {
 	t       *testing.T
 	lab     *topology.Lab
+	host    *floorHost // nil: the sandbox's own libvirtd
 	domains []string
 	xmls    []string
 	addrs   []string // host:22 of each node, where its SSH server answers
 	logs    []string // each node's console log
 	nets    []string
+	vols    []string // on a remote host: the overlays and seeds in its pool
 }
 
-// prepareFloor builds what the floor boots: networks (defined and started),
-// per node a qcow2 overlay of the image, a seed ISO and the domain XML, all
-// with provision's own builders, so the guests are lvslab's guests.
+// floorHost is a remote hypervisor the floor boots on through the same
+// qemu+ssh URI lvslab uses: plain virsh against it, the disks volumes of
+// lvslab's pool there (backed by the image volumes lvslab uploaded), and
+// the SSH banners read through the host, as lvslab reaches the nodes.
+type floorHost struct {
+	uri  string
+	jump *sshx.Jump
+}
+
+func newFloorHost(t *testing.T, uri string) *floorHost {
+	t.Helper()
+	r, err := provision.ParseRemote(uri)
+	if err != nil || r == nil {
+		t.Fatalf("floor host %q: not a remote URI (%v)", uri, err)
+	}
+	return &floorHost{uri: uri, jump: provision.JumpFor(r)}
+}
+
+// uri is the libvirt the floor's virsh talks to.
+func (f *floor) uri() string {
+	if f.host != nil {
+		return f.host.uri
+	}
+	return "qemu:///system"
+}
+
+// virsh runs virsh against the floor's libvirt and returns its output.
+func (f *floor) virsh(args ...string) string {
+	f.t.Helper()
+	return strings.TrimSpace(virshOn(f.t, f.uri(), args...))
+}
+
+// prepareFloor builds what the floor boots on the sandbox's libvirtd.
 func prepareFloor(t *testing.T, lab *topology.Lab, dir, mgmtNet string) *floor {
+	t.Helper()
+	return prepareFloorOn(t, lab, dir, mgmtNet, nil)
+}
+
+// prepareFloorOn builds what the floor boots on host (nil: the local
+// libvirtd): networks (defined and started), per node a qcow2 overlay of the
+// image, a seed ISO and the domain XML, all with provision's own builders,
+// so the guests are lvslab's guests. dir holds the local files.
+func prepareFloorOn(t *testing.T, lab *topology.Lab, dir, mgmtNet string, host *floorHost) *floor {
 	t.Helper()
 	img, err := image.Resolve("", lab.Image)
 	if err != nil {
 		t.Fatalf("image %s: %v (run lvslab image build)", lab.Image, err)
 	}
+	f := &floor{t: t, lab: lab, host: host}
+	bootImg := img
+	if host != nil {
+		bootImg = f.remoteImage(img)
+	}
 	domType := "qemu"
-	if exec.Command("virsh", "-c", "qemu:///system", "domcapabilities", "--virttype", "kvm", "--arch", "x86_64").Run() == nil {
+	if exec.Command("virsh", "-c", f.uri(), "domcapabilities", "--virttype", "kvm", "--arch", "x86_64").Run() == nil {
 		domType = "kvm"
 	}
 	if err := os.RemoveAll(dir); err != nil {
@@ -239,7 +288,6 @@ func prepareFloor(t *testing.T, lab *topology.Lab, dir, mgmtNet string) *floor {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &floor{t: t, lab: lab}
 	// The same networks as lvslab's: the lab's, and a management network
 	// that every node's SSH answers on.
 	mgmt := netip.MustParsePrefix(mgmtNet)
@@ -247,13 +295,13 @@ func prepareFloor(t *testing.T, lab *topology.Lab, dir, mgmtNet string) *floor {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.defineNetwork(provision.MgmtNetworkName(lab.Name), mx)
+	f.defineNetwork(dir, provision.MgmtNetworkName(lab.Name), mx)
 	for _, nw := range lab.Networks {
 		x, err := provision.NetworkXML(lab, nw)
 		if err != nil {
 			t.Fatal(err)
 		}
-		f.defineNetwork(provision.NetworkName(lab.Name, nw.Name), x)
+		f.defineNetwork(dir, provision.NetworkName(lab.Name, nw.Name), x)
 	}
 	mgmtAddr := mgmt.Addr()
 	for range 10 {
@@ -261,10 +309,6 @@ func prepareFloor(t *testing.T, lab *topology.Lab, dir, mgmtNet string) *floor {
 	}
 	for _, node := range lab.Nodes {
 		domain := provision.DomainName(lab.Name, node.Name)
-		overlay := filepath.Join(dir, node.Name+".qcow2")
-		if out, err := exec.Command("qemu-img", "create", "-q", "-f", "qcow2", "-b", img.Disk, "-F", img.Format, overlay).CombinedOutput(); err != nil {
-			t.Fatalf("qemu-img create %s: %v\n%s", overlay, err, out)
-		}
 		priv, pub, err := sshx.GenerateHostKey()
 		if err != nil {
 			t.Fatal(err)
@@ -288,9 +332,19 @@ func prepareFloor(t *testing.T, lab *topology.Lab, dir, mgmtNet string) *floor {
 		if err := os.WriteFile(seed, iso, 0o644); err != nil {
 			t.Fatal(err)
 		}
+		overlay, log := filepath.Join(dir, node.Name+".qcow2"), filepath.Join(dir, node.Name+".log")
+		if host == nil {
+			if out, err := exec.Command("qemu-img", "create", "-q", "-f", "qcow2", "-b", img.Disk, "-F", img.Format, overlay).CombinedOutput(); err != nil {
+				t.Fatalf("qemu-img create %s: %v\n%s", overlay, err, out)
+			}
+		} else {
+			overlay, seed = f.remoteDisks(domain, img, bootImg.Disk, seed)
+			// libvirt's own log folder, which every host has.
+			log = "/var/log/libvirt/qemu/" + domain + ".floor.log"
+		}
 		x, err := provision.DomainXML(lab, node, provision.DomainSpec{
-			Type: domType, Image: img, Overlay: overlay, Seed: seed,
-			ConsoleLog: filepath.Join(dir, node.Name+".log"), InstanceID: iid, Mgmt: mgmtAddr.String(),
+			Type: domType, Image: bootImg, Overlay: overlay, Seed: seed,
+			ConsoleLog: log, InstanceID: iid, Mgmt: mgmtAddr.String(),
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -300,7 +354,7 @@ func prepareFloor(t *testing.T, lab *topology.Lab, dir, mgmtNet string) *floor {
 			t.Fatal(err)
 		}
 		f.domains = append(f.domains, domain)
-		f.logs = append(f.logs, filepath.Join(dir, node.Name+".log"))
+		f.logs = append(f.logs, log)
 		f.xmls = append(f.xmls, path)
 		f.addrs = append(f.addrs, net.JoinHostPort(mgmtAddr.String(), "22"))
 		mgmtAddr = mgmtAddr.Next()
@@ -308,19 +362,68 @@ func prepareFloor(t *testing.T, lab *topology.Lab, dir, mgmtNet string) *floor {
 	return f
 }
 
+// remoteImage is img as the host's pool holds it: the volumes lvslab's up
+// uploaded (image-NAME-VERSION.*).
+func (f *floor) remoteImage(img image.Image) image.Image {
+	f.t.Helper()
+	version, err := img.Version()
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	parts, err := img.Parts()
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	remote := img
+	for _, p := range parts {
+		path := f.virsh("vol-path", "--pool", provision.DefaultPool, image.VolumeBase(img.Name, version)+p.Suffix)
+		switch p.Path {
+		case img.Disk:
+			remote.Disk = path
+		case img.Kernel:
+			remote.Kernel = path
+		case img.Initrd:
+			remote.Initrd = path
+		}
+	}
+	return remote
+}
+
+// remoteDisks makes domain's overlay of backing and its seed (uploaded from
+// the local file seed) as volumes of the host's pool, and returns their
+// paths there.
+func (f *floor) remoteDisks(domain string, img image.Image, backing, seed string) (overlay, seedPath string) {
+	f.t.Helper()
+	if img.Manifest == nil || img.Manifest.VirtualBytes <= 0 {
+		f.t.Fatalf("image %s has no virtual size in its manifest", img.Name)
+	}
+	pool := provision.DefaultPool
+	disk, iso := "floor-"+domain+".qcow2", "floor-"+domain+".seed.iso"
+	f.virsh("vol-create-as", pool, disk, strconv.FormatInt(img.Manifest.VirtualBytes, 10), "--format", "qcow2", "--backing-vol", backing, "--backing-vol-format", img.Format)
+	f.vols = append(f.vols, disk)
+	st, err := os.Stat(seed)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	f.virsh("vol-create-as", pool, iso, strconv.FormatInt(st.Size(), 10), "--format", "raw")
+	f.vols = append(f.vols, iso)
+	f.virsh("vol-upload", "--pool", pool, iso, seed)
+	return f.virsh("vol-path", "--pool", pool, disk), f.virsh("vol-path", "--pool", pool, iso)
+}
+
 // floorMgmt is the floor's management subnet (lvslab's first, free while
 // the floor runs).
 const floorMgmt = "10.250.0.0/24"
 
 // defineNetwork defines and starts one of the floor's networks.
-func (f *floor) defineNetwork(name, x string) {
-	path := filepath.Join(floorDir, "net-"+name+".xml")
+func (f *floor) defineNetwork(dir, name, x string) {
+	path := filepath.Join(dir, "net-"+name+".xml")
 	if err := os.WriteFile(path, []byte(x), 0o644); err != nil {
 		f.t.Fatal(err)
 	}
-	virsh(f.t, "net-define", path)
+	f.virsh("net-define", path)
 	f.nets = append(f.nets, name)
-	virsh(f.t, "net-start", name)
+	f.virsh("net-start", name)
 }
 
 // floorResult is one timed floor boot.
@@ -330,24 +433,38 @@ type floorResult struct {
 	busy                 float64   // % of the CPUs that went to anything else meanwhile
 }
 
-// boot defines the domains one by one, starts them all at once (as lvslab
-// does), and waits until every node's SSH server sends its banner.
-func (f *floor) boot() floorResult {
-	t := f.t
+// boot boots the floor alone.
+func (f *floor) boot() floorResult { return bootFloors(f.t, []*floor{f}) }
+
+// bootFloors defines the floors' domains one by one, starts them all at
+// once (as lvslab does), and waits until every node's SSH server sends its
+// banner; ready lists the nodes floor by floor.
+func bootFloors(t *testing.T, floors []*floor) floorResult {
 	t.Helper()
+	type vm struct {
+		f                 *floor
+		domain, addr, xml string
+		log, uri          string
+	}
+	var vms []vm
+	for _, f := range floors {
+		for i, d := range f.domains {
+			vms = append(vms, vm{f: f, domain: d, addr: f.addrs[i], xml: f.xmls[i], log: f.logs[i], uri: f.uri()})
+		}
+	}
 	var r floorResult
 	before := snapCPU()
 	t0 := time.Now()
-	for _, x := range f.xmls {
-		virsh(t, "define", x)
+	for _, v := range vms {
+		v.f.virsh("define", v.xml)
 	}
 	r.define = time.Since(t0).Seconds()
 	var wg sync.WaitGroup
-	errs := make([]error, len(f.domains))
-	for i, d := range f.domains {
+	errs := make([]error, len(vms))
+	for i, v := range vms {
 		wg.Go(func() {
-			if out, err := exec.Command("virsh", "-c", "qemu:///system", "start", d).CombinedOutput(); err != nil {
-				errs[i] = fmt.Errorf("virsh start %s: %v\n%s", d, err, out)
+			if out, err := exec.Command("virsh", "-c", v.uri, "start", v.domain).CombinedOutput(); err != nil {
+				errs[i] = fmt.Errorf("virsh -c %s start %s: %v\n%s", v.uri, v.domain, err, out)
 			}
 		})
 	}
@@ -358,18 +475,20 @@ func (f *floor) boot() floorResult {
 		}
 	}
 	r.start = time.Since(t0).Seconds() - r.define
-	r.ready = make([]float64, len(f.addrs))
-	deadline := t0.Add(10 * time.Minute)
-	for i, addr := range f.addrs {
+	r.ready = make([]float64, len(vms))
+	// A minute per VM beyond ten: a dozen TCG guests on two cores take long.
+	limit := time.Duration(max(10, len(vms))) * time.Minute
+	deadline := t0.Add(limit)
+	for i, v := range vms {
 		wg.Go(func() {
 			for time.Now().Before(deadline) {
-				if sshBanner(addr) {
+				if v.f.banner(v.addr) {
 					r.ready[i] = time.Since(t0).Seconds()
 					return
 				}
 				time.Sleep(200 * time.Millisecond)
 			}
-			errs[i] = fmt.Errorf("floor: no SSH banner from %s (%s) within 10m; console log %s", f.domains[i], addr, f.logs[i])
+			errs[i] = fmt.Errorf("floor: no SSH banner from %s (%s) within %s; console log %s on %s", v.domain, v.addr, limit, v.log, v.uri)
 		})
 	}
 	wg.Wait()
@@ -383,9 +502,17 @@ func (f *floor) boot() floorResult {
 	return r
 }
 
-// sshBanner tells whether addr answers TCP with an SSH-2.0 banner.
-func sshBanner(addr string) bool {
-	c, err := net.DialTimeout("tcp", addr, time.Second)
+// banner tells whether addr answers TCP with an SSH-2.0 banner: directly
+// on the local libvirtd's networks, through the host on a remote one.
+func (f *floor) banner(addr string) bool {
+	dial, limit := (&net.Dialer{}).DialContext, time.Second
+	if f.host != nil {
+		// The first try also logs in to the host: give it time.
+		dial, limit = f.host.jump.DialContext, 10*time.Second
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
+	defer cancel()
+	c, err := dial(ctx, "tcp", addr)
 	if err != nil {
 		return false
 	}
@@ -400,16 +527,19 @@ func sshBanner(addr string) bool {
 func (f *floor) down(nets bool) float64 {
 	t0 := time.Now()
 	for _, d := range f.domains {
-		_ = exec.Command("virsh", "-c", "qemu:///system", "destroy", d).Run()
-		_ = exec.Command("virsh", "-c", "qemu:///system", "undefine", d).Run()
+		_ = exec.Command("virsh", "-c", f.uri(), "destroy", d).Run()
+		_ = exec.Command("virsh", "-c", f.uri(), "undefine", d).Run()
 	}
 	took := time.Since(t0).Seconds()
 	if nets {
 		for _, n := range f.nets {
-			_ = exec.Command("virsh", "-c", "qemu:///system", "net-destroy", n).Run()
-			_ = exec.Command("virsh", "-c", "qemu:///system", "net-undefine", n).Run()
+			_ = exec.Command("virsh", "-c", f.uri(), "net-destroy", n).Run()
+			_ = exec.Command("virsh", "-c", f.uri(), "net-undefine", n).Run()
 		}
-		f.nets = nil
+		for _, v := range f.vols {
+			_ = exec.Command("virsh", "-c", f.uri(), "vol-delete", "--pool", provision.DefaultPool, v).Run()
+		}
+		f.nets, f.vols = nil, nil
 		_ = os.RemoveAll(floorDir)
 	}
 	return took
