@@ -83,7 +83,9 @@ e2e: build
 	LVSLAB_E2E=1 LVSLAB_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout $(E2E_TIMEOUT) -run 'TestE2E|TestStudentE2E' -v ./cmd/lvslab
 
 # The references' features beyond NAT and DR with apache, in real VMs:
-# dr-nginx (nginx real servers) up, verified, drilled, down.
+# dr-nginx (nginx real servers) up, verified, drilled, down; dr-fwmark (a
+# firewall-mark service over ports 80+443 and a UDP service) up, verified,
+# checked, rebooted, verified, down.
 e2e-features: build
 	LVSLAB_E2E=1 LVSLAB_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout $(E2E_TIMEOUT) -run 'TestFeaturesE2E' -v ./cmd/lvslab
 

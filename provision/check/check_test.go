@@ -139,6 +139,8 @@ func TestClassicMistakes(t *testing.T) {
 			[]string{"marks -f 1"}, "IPVS's service -f 1 balances nothing", "step 7, firewall marks"},
 		{"marks not at boot", "dr-fwmark", "srv01", func(g *guest) { g.enabled[catalog.MarksUnit] = "disabled" },
 			[]string{"marks at boot"}, "after a reboot the -f services get no packet", "step 8, marks at boot"},
+		{"udp responder stopped", "dr-fwmark", "srv04", func(g *guest) { g.active["lvslab-udp-53.service"] = "inactive" },
+			[]string{"udp 53 responder"}, "gets no reply", "udp 53"},
 		{"director without its VIP", "tedu-dr", "lvs1", func(g *guest) {
 			g.addrs = g.addrs[:len(g.addrs)-1]
 		}, []string{"vip eth0:0"}, "nobody answers ARP", "address eth0"},

@@ -399,6 +399,14 @@ func (s *subject) webFacts(o *Observed) []Fact {
 			fmt.Sprintf("nothing listens on TCP port %d, the port the director forwards to: the requests sent here are refused", port),
 			named(unit+" ports")))
 	}
+	for _, u := range s.st.Web.UDP {
+		unit, step := catalog.UDPUnit(u.Port), named(fmt.Sprintf("udp %d", u.Port))
+		active, enabled := o.Active[unit], o.Enabled[unit]
+		out = append(out, s.fact(fmt.Sprintf("udp %d responder", u.Port), "active", active, active == "active",
+			fmt.Sprintf("%s is %s: nothing answers the datagrams the director sends here on UDP port %d, so that share of the UDP service gets no reply", unit, active, u.Port), step))
+		out = append(out, s.fact(fmt.Sprintf("udp %d responder at boot", u.Port), "enabled", enabled, enabled == "enabled",
+			fmt.Sprintf("%s is %s at boot: after a reboot this real server answers no datagram (systemctl enable %s)", unit, enabled, unit), step))
+	}
 	want := s.st.Web.Page
 	page := "missing"
 	if o.Page != nil {

@@ -88,6 +88,9 @@ func configured(st *roles.NodeState, osFamily string) *guest {
 		unit := webUnit(steps)
 		g.active[unit], g.enabled[unit] = "active", "enabled"
 		g.listening = st.Web.Ports
+		for _, u := range st.Web.UDP {
+			g.active[catalog.UDPUnit(u.Port)], g.enabled[catalog.UDPUnit(u.Port)] = "active", "enabled"
+		}
 	}
 	if st.IPVS != nil {
 		g.enabled[map[string]string{catalog.Debian: catalog.IPVSUnit, catalog.RHEL: "ipvsadm.service"}[osFamily]] = "enabled"

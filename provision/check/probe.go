@@ -108,6 +108,11 @@ func newProbe(st *roles.NodeState, steps []catalog.Step, osFamily string) probe 
 		p.units = append(p.units, unit)
 		p.ports = st.Web.Ports
 	}
+	if st.Web != nil {
+		for _, u := range st.Web.UDP {
+			p.units = append(p.units, catalog.UDPUnit(u.Port))
+		}
+	}
 	for _, m := range st.Marks {
 		p.marks = append(p.marks, catalog.MarkCheck(m, osFamily))
 		p.units = append(p.units, catalog.MarksUnit)
