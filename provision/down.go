@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 
 	"libvirt.org/go/libvirt"
@@ -99,8 +100,8 @@ func Down(ctx context.Context, conn *libvirt.Connect, sel Selector, opts DownOpt
 		if pool == "" {
 			pool = DefaultPool
 		}
-		fmt.Fprintf(out, "kept the image volumes (image-*) in pool %s on %s for the next up: \"virsh -c '%s' vol-list %s\" lists them, vol-delete removes one\n",
-			pool, remote.Label(), remote.URI, pool)
+		fmt.Fprintf(out, "kept the image volumes (image-*) in pool %s on %s for the next up: \"lvslab image ls --connect '%s'\" lists them, \"lvslab image rm --connect '%s' NAME\" removes one\n",
+			pool, remote.Label(), remote.URI, remote.URI)
 	}
 	return rep, errors.Join(errs...)
 }
@@ -116,7 +117,7 @@ func homeOr(h string) string {
 // methods run in parallel.
 type teardown struct {
 	conn    *libvirt.Connect
-	remote  *Remote // the console logs are that host's, not removed here
+	remote  *Remote // the console logs are that host's: removed through libvirt or named
 	lab     string
 	out     io.Writer
 	mu      sync.Mutex
@@ -189,9 +190,12 @@ func (t *teardown) volumes(inv *Inventory) {
 
 // files removes the console logs and the lab's state folder.
 func (t *teardown) files(inv *Inventory, dir string) {
+	if t.remote != nil {
+		t.remoteLogs(inv)
+	}
 	for _, d := range inv.Domains {
 		if t.remote != nil {
-			break // overwritten by the next up of the node there
+			break
 		}
 		for _, log := range d.Logs {
 			err := os.Remove(log)
@@ -205,6 +209,36 @@ func (t *teardown) files(inv *Inventory, dir string) {
 	}
 	if _, err := os.Stat(dir); err == nil {
 		t.do("folder", dir, func() error { return os.RemoveAll(dir) })
+	}
+}
+
+// remoteLogs removes the console logs on the remote host where libvirt
+// can (a log in a storage pool's folder is a volume); the others are
+// named, with their host, as left: libvirt's API removes no other file,
+// and lvslab reaches the host only through libvirt and the node jump.
+func (t *teardown) remoteLogs(inv *Inventory) {
+	var kept []string
+	for _, d := range inv.Domains {
+		for _, log := range d.Logs {
+			vol, err := t.conn.LookupStorageVolByPath(log)
+			if err != nil {
+				kept = append(kept, log)
+				continue
+			}
+			err = console.Libvirt("delete console log "+log, func() error { return vol.Delete(0) })
+			vol.Free()
+			if err != nil {
+				t.fail(fmt.Errorf("console log %s on %s: %w", log, t.remote.Label(), err))
+				continue
+			}
+			t.note("file", t.remote.Label()+":"+log)
+		}
+	}
+	if len(kept) > 0 {
+		t.mu.Lock()
+		defer t.mu.Unlock()
+		fmt.Fprintf(t.out, "kept console logs on %s (no storage pool holds them, and libvirt's API removes no other file; the next up of the node overwrites each): %s\n",
+			t.remote.Label(), strings.Join(kept, " "))
 	}
 }
 

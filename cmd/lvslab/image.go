@@ -3,10 +3,12 @@ package main
 import (
 	"fmt"
 	"os"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/lvslab/lvslab/provision"
 	"github.com/lvslab/lvslab/provision/image"
 )
 
@@ -30,7 +32,9 @@ Examples:
    sudo lvslab image build --fresh         # build it again with current packages
    sudo lvslab image build --name classroom --root-password lab
    lvslab image ls
-   sudo lvslab image rm classroom`,
+   sudo lvslab image rm classroom
+   lvslab image ls --connect qemu+ssh://root@hv1/system     # the images uploaded to a host
+   lvslab image rm --connect qemu+ssh://root@hv1/system debian-12`,
 		Subcommands: []*cli.Command{imageBuildCommand(dirFlag), imageLsCommand(dirFlag), imageRmCommand(dirFlag)},
 	}
 }
@@ -81,12 +85,18 @@ func imageLsCommand(dirFlag cli.Flag) *cli.Command {
 	return &cli.Command{
 		Name:    "ls",
 		Aliases: []string{"list"},
-		Usage:   "list the built images",
-		Flags:   append([]cli.Flag{dirFlag}, outputFlags(outputText, outputJSON)...),
+		Usage:   "list the built images (with --connect: the images uploaded to that libvirt host)",
+		Description: `With --connect URI, lists the image versions "lvslab up --connect URI"
+uploaded into the host's pool ` + provision.DefaultPool + ` (volumes image-NAME-VERSION.*), whether the upload
+finished and what on the host still uses each (domains, overlay volumes).`,
+		Flags: append([]cli.Flag{dirFlag, connectFlag()}, outputFlags(outputText, outputJSON)...),
 		Action: func(c *cli.Context) error {
 			format, err := output(c, outputText, outputJSON)
 			if err != nil {
 				return err
+			}
+			if c.String("connect") != "" {
+				return listPoolImages(c, format)
 			}
 			images, err := image.List(c.String("dir"))
 			if err != nil {
@@ -116,14 +126,30 @@ func imageRmCommand(dirFlag cli.Flag) *cli.Command {
 	return &cli.Command{
 		Name:      "rm",
 		Aliases:   []string{"remove"},
-		Usage:     "remove a built image",
+		Usage:     "remove a built image (with --connect: its volumes uploaded to that libvirt host)",
 		ArgsUsage: "NAME",
 		Description: `Labs made from the image use it as their disks' backing file: take them
-down first ("lvslab down").`,
-		Flags: []cli.Flag{dirFlag},
+down first ("lvslab down").
+
+With --connect URI, removes the image's volumes (image-NAME-VERSION.*) from the
+host's pool ` + provision.DefaultPool + `: every version, or only --version's; it refuses while a
+domain or volume of the host uses one. The next "lvslab up --connect URI"
+uploads the image again.`,
+		Flags: []cli.Flag{dirFlag, connectFlag(),
+			&cli.StringFlag{Name: "version", Usage: "with --connect: only this `VERSION` (see \"lvslab image ls --connect URI\")"}},
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 1 {
-				return fmt.Errorf("give the name of one image to remove (see \"lvslab image ls\")")
+				see := "lvslab image ls"
+				if c.String("connect") != "" {
+					see += " --connect URI"
+				}
+				return fmt.Errorf("give the name of one image to remove (see \"%s\")", see)
+			}
+			if c.String("connect") != "" {
+				return removePoolImage(c, c.Args().First())
+			}
+			if c.String("version") != "" {
+				return fmt.Errorf("--version is for an image uploaded to a host: add --connect URI")
 			}
 			return image.Remove(c.String("dir"), c.Args().First())
 		},
@@ -144,4 +170,70 @@ func imageEntries(images []image.Image) []imageEntry {
 		out = append(out, imageEntry{Name: img.Name, Dir: img.Dir, Disk: img.Disk, Manifest: img.Manifest})
 	}
 	return out
+}
+
+// listPoolImages is "lvslab image ls --connect URI": the image versions in
+// the host's pool.
+func listPoolImages(c *cli.Context, format string) error {
+	conn, err := provision.Connect(c.String("connect"))
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	images, err := provision.PoolImages(conn, provision.DefaultPool)
+	if err != nil {
+		return err
+	}
+	if format == outputJSON {
+		if images == nil {
+			images = []provision.PoolImage{}
+		}
+		return writeJSON(c.App.Writer, images)
+	}
+	if len(images) == 0 {
+		fmt.Fprintf(os.Stderr, "no image uploaded to pool %s at %s: \"lvslab up --connect URI\" uploads the lab's\n", provision.DefaultPool, c.String("connect"))
+		return nil
+	}
+	w := tabwriter.NewWriter(c.App.Writer, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(w, "NAME\tVERSION\tVOLUMES\tSIZE\tUPLOAD\tUSED BY")
+	for _, img := range images {
+		state := "complete"
+		if !img.Complete {
+			state = "incomplete (up uploads it again)"
+		}
+		fmt.Fprintf(w, "%s\t%s\t%d\t%.0f MB\t%s\t%s\n", img.Name, img.Version, len(img.Volumes), float64(img.Bytes)/1e6, state, dash(usedBy(img.UsedBy)))
+	}
+	return w.Flush()
+}
+
+// usedBy summarises what uses an image: "4 domains, 4 volumes".
+func usedBy(users []string) string {
+	count := map[string]int{}
+	for _, u := range users {
+		kind, _, _ := strings.Cut(u, " ")
+		count[kind]++
+	}
+	var parts []string
+	for _, kind := range []string{"domain", "volume"} {
+		if n := count[kind]; n == 1 {
+			parts = append(parts, "1 "+kind)
+		} else if n > 1 {
+			parts = append(parts, fmt.Sprintf("%d %ss", n, kind))
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+// removePoolImage is "lvslab image rm --connect URI NAME".
+func removePoolImage(c *cli.Context, name string) error {
+	conn, err := provision.Connect(c.String("connect"))
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	removed, err := provision.RemovePoolImage(conn, provision.DefaultPool, name, c.String("version"))
+	for _, img := range removed {
+		fmt.Fprintf(c.App.Writer, "removed image %s version %s (%d volumes) from pool %s at %s\n", img.Name, img.Version, len(img.Volumes), provision.DefaultPool, c.String("connect"))
+	}
+	return err
 }
