@@ -291,7 +291,7 @@ func sysctlStep(st *roles.NodeState) Step {
 		keys, values = append(keys, s.Key), append(values, s.Value)
 	}
 	// A value taken from another key ("$(sysctl -n net.ipv4.conf.default.rp_filter)")
-	// is read once, by the shell itself, for every key that wants it.
+	// is read once for every key that wants it.
 	var checks []string
 	vars := map[string]string{}
 	for i, v := range values {
@@ -304,7 +304,9 @@ func sysctlStep(st *roles.NodeState) Step {
 		if !seen {
 			name = "lvslab_" + strings.ReplaceAll(strings.TrimPrefix(k, "net.ipv4.conf."), ".", "_")
 			vars[k] = name
-			checks = append(checks, "read -r "+name+" </proc/sys/"+strings.ReplaceAll(k, ".", "/"))
+			// Not the shell's read: a sysctl file answers a read at an
+			// offset with EOF, so dash's byte-wise read fails on it.
+			checks = append(checks, name+"=$(sysctl -n "+k+")")
 		}
 		values[i] = `"$` + name + `"`
 	}

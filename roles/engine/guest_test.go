@@ -179,7 +179,9 @@ func (g *guest) open(_ context.Context, p string, flag int, _ os.FileMode) (io.R
 		return nil, fmt.Errorf("guest: a step writes %s through the shell", p)
 	}
 	if key, ok := strings.CutPrefix(p, "/proc/sys/"); ok {
-		return rwc{strings.NewReader(g.get(strings.ReplaceAll(key, "/", ".")) + "\n"), io.Discard}, nil
+		// A sysctl file answers a read at an offset with EOF: dash's
+		// byte-wise read sees the value without its newline.
+		return rwc{strings.NewReader(g.get(strings.ReplaceAll(key, "/", "."))), io.Discard}, nil
 	}
 	c, ok := g.files[p]
 	if !ok {
