@@ -79,6 +79,9 @@ func TestDomainXMLBuiltImage(t *testing.T) {
 	if d.Memory.Value != 768 || d.Memory.Unit != "MiB" || d.VCPU.Value != 2 {
 		t.Errorf("memory %+v vcpu %+v", d.Memory, d.VCPU)
 	}
+	if tcg := d.Features.TCG; tcg == nil || tcg.TBCache == nil || tcg.TBCache.Size != TCGCacheMiB || tcg.TBCache.Unit != "MiB" {
+		t.Errorf("a TCG guest's translation cache: %+v", tcg)
+	}
 	if d.OS.Kernel != img.Kernel || d.OS.Initrd != img.Initrd || d.OS.Cmdline != image.Cmdline {
 		t.Errorf("direct kernel boot: %+v", d.OS)
 	}
