@@ -20,13 +20,16 @@ func configureAs(t *testing.T, g *guest, lab, node string) {
 	if _, err := Apply(context.Background(), g, catalog.Steps(st, catalog.Debian), nil); err != nil {
 		t.Fatalf("%s as %s: %v", node, lab, err)
 	}
-	g.reads = 0
+	g.reads, g.systemctls = 0, 0
 	res, err := Apply(context.Background(), g, catalog.Steps(st, catalog.Debian), nil)
 	if err != nil || res.Changed() {
 		t.Fatalf("%s as %s: a second run changes %v (%v)", node, lab, res.ChangedSteps(), err)
 	}
 	if g.reads > 0 {
 		t.Errorf("%s as %s: a second run read %d files whole: the survey's checksums should answer", node, lab, g.reads)
+	}
+	if g.systemctls > 1 {
+		t.Errorf("%s as %s: a second run started systemctl %d times: one read of every unit should answer", node, lab, g.systemctls)
 	}
 }
 

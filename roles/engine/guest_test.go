@@ -47,6 +47,8 @@ type guest struct {
 	hostname string
 	kernel   *ipvstest.Kernel
 	reads    int // files read whole, not by the survey's checksums
+	// systemctls counts the systemctl processes the node started.
+	systemctls int
 }
 
 type gaddr struct{ Prefix, Label, Scope string }
@@ -280,6 +282,21 @@ func (g *guest) command(args []string, stdin io.Reader) (string, error) {
 	case "ip":
 		return g.ip(args[1:])
 	case "systemctl":
+		g.systemctls++
+		if args[1] == "show" { // show -p Id -p UnitFileState -p ActiveState -- UNIT...
+			var out strings.Builder
+			for _, u := range args[slices.Index(args, "--")+1:] {
+				en, ac := "disabled", "inactive"
+				if g.enabled[strings.TrimSuffix(u, ".service")] {
+					en = "enabled"
+				}
+				if g.active[strings.TrimSuffix(u, ".service")] {
+					ac = "active"
+				}
+				fmt.Fprintf(&out, "Id=%s\nUnitFileState=%s\nActiveState=%s\n\n", u, en, ac)
+			}
+			return out.String(), nil
+		}
 		return "", g.systemctl(args[1:])
 	case "ss": // ss -Htln 'sport = :PORT'
 		port := strings.TrimPrefix(args[2], "sport = :")
