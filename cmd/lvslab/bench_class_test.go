@@ -119,8 +119,8 @@ func TestBenchClassInner(t *testing.T) {
 	steps := map[string]map[string]float64{}
 	stop := rssPeaks(copies)
 	before := snapCPU()
-	upOut, upWall := e.timed("class", "up", "--timeout", "20m", file)
-	verifyOut, verifyWall := e.timed("class", "verify", file)
+	upOut, upWall := e.timedClass("up", "--timeout", "20m", file)
+	verifyOut, verifyWall := e.timedClass("verify", file)
 	classBusy := othersShare(before)
 	classRSS := stop()
 	classSteps(upOut, steps)
@@ -136,7 +136,7 @@ func TestBenchClassInner(t *testing.T) {
 	placed := rec.Placement()
 
 	fmt.Println("\n== class down")
-	downOut, downWall := e.timed("class", "down", file)
+	downOut, downWall := e.timedClass("down", file)
 	classSteps(downOut, steps)
 
 	// The floor: copy i's VMs on the host the class put copy i on.
@@ -226,6 +226,19 @@ func TestBenchClassInner(t *testing.T) {
 		fmt.Printf("  30 students on 3 hosts of 64 GiB: 10 copies per host take %.1f GiB of QEMU RSS (%d copies on 3 hosts by memory alone)\n", 10*peak/1024, 3*perHost)
 	}
 	fmt.Println("  /floor: wall time over the floor's; the floor boots after the class (image volumes already in each pool and in its page cache)")
+}
+
+// timedClass runs "lvslab class command args" and returns its output and
+// wall time. A class command that fails (a copy that does not come up or
+// verify) fails the test but not the run: the figures are still printed.
+func (e *e2e) timedClass(command string, args ...string) (string, float64) {
+	e.t.Helper()
+	start := time.Now()
+	out, code := e.run(append([]string{"class", command}, args...)...)
+	if code != 0 {
+		e.t.Errorf("lvslab class %s exited %d", command, code)
+	}
+	return out, time.Since(start).Seconds()
 }
 
 // hostLabel is a libvirt URI's host as messages name it ("root@10.253.1.2").
