@@ -30,7 +30,7 @@ const classFileExample = `   name: lvs                # copies are lvs-<student>
        memory: 49152        # optional: MiB the class may take there
      - uri: qemu+ssh://root@hv2/system
    batch: 4                 # optional: copies brought up at a time (--parallel)
-   vm_overhead: 640         # optional: MiB per VM beyond its guest memory`
+   vm_overhead: 256         # optional: MiB per VM beyond its guest memory`
 
 func classCommand() *cli.Command {
 	return &cli.Command{

@@ -27,10 +27,11 @@ const (
 	MaxBatch     = 64
 	MaxStudents  = 999
 	// DefaultVMOverhead is the host memory a VM takes beyond its guest
-	// memory, in MiB: under TCG QEMU's translation cache dominates (make
-	// bench-copies: 2988 MiB of QEMU RSS for 4 guests of 128 MiB, ~620 MiB
-	// each beyond the guest's). KVM hosts need far less: set vm_overhead.
-	DefaultVMOverhead = 640
+	// memory, in MiB: under TCG lvslab's 128 MiB translation cache plus
+	// QEMU's own (make bench-class: 1491-1499 MiB of QEMU RSS per copy of
+	// four 512 MiB guests, so a guest that fills its memory stays under
+	// guest + 256). KVM hosts need less: set vm_overhead.
+	DefaultVMOverhead = 256
 	// MinHostMemory is the smallest memory capacity a host may give.
 	MinHostMemory = 128
 )
