@@ -129,7 +129,8 @@ type classRun struct {
 	students []string
 	conns    map[string]*libvirt.Connect
 	connErrs map[string]error
-	out      *syncWriter
+	out      io.Writer
+	outMu    sync.Mutex // the copies' progress lines, one at a time
 }
 
 func openClass(c *cli.Context, command string) (*classRun, func(), error) {
@@ -152,9 +153,9 @@ func openClass(c *cli.Context, command string) (*classRun, func(), error) {
 	if err != nil {
 		return nil, nil, cli.Exit(err.Error(), 2)
 	}
-	r := &classRun{c: c, cls: cls, rec: rec, home: home, format: format, out: &syncWriter{w: progress(c, c.App.ErrWriter)}}
+	r := &classRun{c: c, cls: cls, rec: rec, home: home, format: format, out: progress(c, c.App.ErrWriter)}
 	if format == outputText {
-		r.out.w = progress(c, c.App.Writer)
+		r.out = progress(c, c.App.Writer)
 	}
 	r.students = cls.Students
 	if only := c.StringSlice("student"); len(only) > 0 {
@@ -300,7 +301,7 @@ func (r *classRun) eachCopy(command string, f func(ctx context.Context, conn *li
 			row.Error = "not started: " + err.Error()
 			return row
 		}
-		out := &prefixWriter{to: r.out, prefix: fmt.Sprintf("[%s] ", s)}
+		out := &prefixed{mu: &r.outMu, w: r.out, prefix: fmt.Sprintf("[%s] ", s)}
 		defer out.Flush()
 		start := time.Now()
 		fmt.Fprintf(out, "%s %s on %s\n", command, row.Copy, row.Host)
@@ -534,47 +535,4 @@ func classDown(r *classRun) (*class.Report, error) {
 		return nil, cli.Exit("class record: "+err.Error(), 2)
 	}
 	return rep, nil
-}
-
-// syncWriter serializes the copies' progress lines.
-type syncWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (s *syncWriter) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.w.Write(p)
-}
-
-// prefixWriter writes whole lines, each prefixed with the copy's student:
-// the progress of copies coming up together stays readable.
-type prefixWriter struct {
-	to     io.Writer
-	prefix string
-	buf    []byte
-}
-
-func (p *prefixWriter) Write(b []byte) (int, error) {
-	p.buf = append(p.buf, b...)
-	for {
-		i := bytes.IndexByte(p.buf, '\n')
-		if i < 0 {
-			return len(b), nil
-		}
-		line := strings.TrimLeft(string(p.buf[:i]), "\r")
-		p.buf = p.buf[i+1:]
-		if _, err := io.WriteString(p.to, p.prefix+line+"\n"); err != nil {
-			return len(b), err
-		}
-	}
-}
-
-// Flush writes what is left of an unfinished line.
-func (p *prefixWriter) Flush() {
-	if len(p.buf) > 0 {
-		io.WriteString(p.to, p.prefix+string(p.buf)+"\n")
-		p.buf = nil
-	}
 }
