@@ -43,13 +43,17 @@ func Build(ctx context.Context, opts Options) (Image, error) {
 	if !o.Force {
 		if img, err := load(o.Dir, o.Name); err == nil {
 			missing := slices.DeleteFunc(o.packages(), func(p string) bool { return slices.Contains(img.Manifest.Packages, p) })
-			if len(missing) == 0 {
+			switch {
+			case len(missing) > 0:
+				// The recipe grew (nginx for reference 003, say): labs would
+				// need packages the image lacks, and a lab VM cannot download.
+				fmt.Fprintf(o.Progress, "image %q lacks %s, which lvslab's recipe now installs: rebuilding it\n", o.Name, strings.Join(missing, ", "))
+			case img.Manifest.Recipe < RecipeRevision:
+				fmt.Fprintf(o.Progress, "image %q was built by an older recipe (revision %d, now %d): rebuilding it\n", o.Name, img.Manifest.Recipe, RecipeRevision)
+			default:
 				fmt.Fprintf(o.Progress, "image %q is already built in %s (use --force to rebuild it)\n", o.Name, img.Dir)
 				return img, nil
 			}
-			// The recipe grew (nginx for reference 003, say): labs would
-			// need packages the image lacks, and a lab VM cannot download.
-			fmt.Fprintf(o.Progress, "image %q lacks %s, which lvslab's recipe now installs: rebuilding it\n", o.Name, strings.Join(missing, ", "))
 		}
 	}
 	if err := checkUnused(o.Dir, o.Name); err != nil {

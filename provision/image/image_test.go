@@ -61,6 +61,8 @@ func fakeRootfs(root string) error {
 		"usr/share/locale/locale.alias": "a",
 		"usr/share/man/man1/curl.1.gz":  "m",
 		"usr/bin/busybox":               "\x7fELF busybox",
+		"var/lib/dpkg/status": "Package: openssh-client\nVersion: 1:9.2p1-2+deb12u3\n\n" +
+			"Package: openssh-server\nStatus: install ok installed\nVersion: 1:9.2p1-2+deb12u3\n",
 		"lib/modules/" + fakeKernel + "/modules.dep": "kernel/drivers/block/virtio_blk.ko: kernel/drivers/virtio/virtio.ko\n" +
 			"kernel/drivers/virtio/virtio.ko:\nkernel/drivers/virtio/virtio_pci.ko: kernel/drivers/virtio/virtio.ko\n" +
 			"kernel/fs/isofs/isofs.ko:\nkernel/crypto/crc32c_generic.ko:\nkernel/fs/ext4/ext4.ko: kernel/fs/jbd2/jbd2.ko\nkernel/fs/jbd2/jbd2.ko:\n" +
@@ -140,6 +142,23 @@ func TestBuildMakesImageThenReusesIt(t *testing.T) {
 	if len(older.cmds) == 0 || !strings.Contains(said.String(), "lacks nginx, which lvslab's recipe now installs: rebuilding it") {
 		t.Errorf("an image without nginx was not rebuilt: ran %v, said %q", older.names(), said.String())
 	}
+	// An image of an older recipe revision (the same packages) is rebuilt too.
+	m, _ = readManifest(filepath.Join(dir, DefaultName))
+	m.Recipe = RecipeRevision - 1
+	if err := writeManifest(filepath.Join(dir, DefaultName), m); err != nil {
+		t.Fatal(err)
+	}
+	said.Reset()
+	stale := &fakeRunner{}
+	if _, err := Build(context.Background(), Options{Dir: dir, Mirror: "http://mirror.example/debian", Runner: stale, Progress: &said}); err != nil {
+		t.Fatal(err)
+	}
+	if len(stale.cmds) == 0 || !strings.Contains(said.String(), "built by an older recipe") {
+		t.Errorf("an image of an older recipe was not rebuilt: ran %v, said %q", stale.names(), said.String())
+	}
+	if m, _ := readManifest(filepath.Join(dir, DefaultName)); m.Recipe != RecipeRevision {
+		t.Errorf("rebuilt image records recipe %d, want %d", m.Recipe, RecipeRevision)
+	}
 	forced := &fakeRunner{}
 	if _, err := Build(context.Background(), Options{Dir: dir, Mirror: "http://mirror.example/debian", Runner: forced, Force: true}); err != nil {
 		t.Fatal(err)
@@ -166,6 +185,48 @@ func TestBuildConfiguresGuest(t *testing.T) {
 		"systemctl mask apt-daily.timer", "chpasswd <root:lab\n", "depmod -a " + fakeKernel} {
 		if !strings.Contains(all, want) {
 			t.Errorf("no chroot command %q in:\n%s", want, all)
+		}
+	}
+}
+
+func TestNoReexecWorks(t *testing.T) {
+	root := t.TempDir()
+	if noReexecWorks(root) {
+		t.Error("no dpkg status, yet sshd -r is assumed to work")
+	}
+	status := filepath.Join(root, "var/lib/dpkg/status")
+	os.MkdirAll(filepath.Dir(status), 0o755)
+	for version, want := range map[string]bool{"1:9.2p1-2+deb12u3": true, "1:10.0p1-5": false} {
+		data := "Package: openssh-client\nVersion: 1:9.2p1-2\n\nPackage: openssh-server\nStatus: install ok installed\nVersion: " + version + "\n\nPackage: zsh\nVersion: 5.9\n"
+		if err := os.WriteFile(status, []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if got := noReexecWorks(root); got != want {
+			t.Errorf("openssh-server %s: noReexecWorks = %v, want %v", version, got, want)
+		}
+	}
+}
+
+func TestKeyOnlyImageRootHasNoPassword(t *testing.T) {
+	run := &fakeRunner{}
+	if _, err := Build(context.Background(), Options{Dir: t.TempDir(), Runner: run}); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range run.cmds {
+		if c.Name == "chroot" && strings.Join(c.Args[1:], " ") == "usermod --password * root" {
+			return
+		}
+	}
+	t.Errorf("root's password was not set to \"*\" (sshd without PAM refuses a locked root): ran %v", run.names())
+}
+
+func TestOpenSSHBefore(t *testing.T) {
+	for v, want := range map[string]bool{
+		"1:9.2p1-2+deb12u3": true, "1:9.7p1-7": true, "1:9.8p1-3": false, "1:10.0p1-5": false,
+		"8.4p1-5": true, "1:9.10p1-1": false, "": false, "garbage": false,
+	} {
+		if got := opensshBefore(v, 9, 8); got != want {
+			t.Errorf("opensshBefore(%q, 9, 8) = %v, want %v", v, got, want)
 		}
 	}
 }
@@ -296,7 +357,7 @@ func TestSlim(t *testing.T) {
 }
 
 func TestGuestFiles(t *testing.T) {
-	files, err := guestFiles(Options{})
+	files, err := guestFiles(Options{}, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -304,8 +365,24 @@ func TestGuestFiles(t *testing.T) {
 	for _, f := range files {
 		got[f.path] = f.data
 	}
-	if got["/etc/machine-id"] != "" || !strings.Contains(got["/etc/ssh/sshd_config.d/lvslab.conf"], "prohibit-password") {
-		t.Errorf("machine-id %q, sshd %q", got["/etc/machine-id"], got["/etc/ssh/sshd_config.d/lvslab.conf"])
+	sshd := got["/etc/ssh/sshd_config.d/lvslab.conf"]
+	if got["/etc/machine-id"] != "" || !strings.Contains(sshd, "prohibit-password") || !strings.Contains(sshd, "\nUsePAM no\n") {
+		t.Errorf("machine-id %q, sshd %q", got["/etc/machine-id"], sshd)
+	}
+	if _, ok := got["/etc/systemd/system/ssh.service.d/lvslab-no-reexec.conf"]; ok {
+		t.Errorf("sshd told not to re-exec though its version is unknown")
+	}
+	withReexec, err := guestFiles(Options{RootPassword: "lab"}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range withReexec {
+		if f.path == "/etc/ssh/sshd_config.d/lvslab.conf" && (!strings.Contains(f.data, "PasswordAuthentication yes\n") || !strings.Contains(f.data, "\nUsePAM no\n")) {
+			t.Errorf("classroom sshd config %q", f.data)
+		}
+		if f.path == "/etc/systemd/system/ssh.service.d/lvslab-no-reexec.conf" && !strings.Contains(f.data, "\nExecStart=\nExecStart=/usr/sbin/sshd -D -r $SSHD_OPTS\n") {
+			t.Errorf("no-reexec drop-in %q", f.data)
+		}
 	}
 	unit := got["/etc/systemd/system/lvslab-seed.service"]
 	for _, want := range []string{"Before=", "ssh.service", "systemd-networkd.service", "ExecStart=/usr/local/sbin/lvslab-seed"} {

@@ -38,7 +38,15 @@ type Manifest struct {
 	BuildSeconds  float64   `json:"build_seconds"`
 	RootPassword  bool      `json:"root_password"` // a root password is set
 	Compressed    bool      `json:"compressed"`    // disk.qcow2 is compressed
+	// Recipe is the RecipeRevision the image was built by.
+	Recipe int `json:"recipe,omitempty"`
 }
+
+// RecipeRevision counts the changes of the recipe that an image built
+// before them lacks, beyond packages (which Build compares by name): an
+// image of an older revision is rebuilt. 2: sshd without PAM or re-exec,
+// root's password "*".
+const RecipeRevision = 2
 
 func writeManifest(dir string, m Manifest) error {
 	data, err := json.MarshalIndent(m, "", "  ")

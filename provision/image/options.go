@@ -45,7 +45,7 @@ type Options struct {
 	Fresh    bool
 	Progress io.Writer
 	// RootPassword sets root's password (serial console and SSH) for
-	// classroom use; empty keeps the password locked (key login only).
+	// classroom use; empty leaves root without one (key login only).
 	RootPassword string
 	// ExtraPackages are added to Packages.
 	ExtraPackages []string

@@ -144,6 +144,7 @@ func (b *builder) run(ctx context.Context) (Manifest, error) {
 		InitrdBytes:   fileSize(filepath.Join(b.out, InitrdFile)),
 		RootPassword:  b.o.RootPassword != "",
 		Compressed:    b.o.Compress,
+		Recipe:        RecipeRevision,
 	}, nil
 }
 
@@ -153,7 +154,7 @@ func (b *builder) configure(ctx context.Context) error {
 		return err
 	}
 	b.kver = kver
-	files, err := guestFiles(b.o)
+	files, err := guestFiles(b.o, noReexecWorks(b.rootfs))
 	if err != nil {
 		return err
 	}
@@ -172,7 +173,50 @@ func (b *builder) configure(ctx context.Context) error {
 	if b.o.RootPassword != "" {
 		return b.chroot(ctx, "root:"+b.o.RootPassword+"\n", "chpasswd")
 	}
-	return b.chroot(ctx, "", "passwd", "--lock", "root")
+	// No password ("*"), rather than "passwd --lock" ("!"): sshd without
+	// PAM refuses a locked account even its keys (see sshdFast).
+	return b.chroot(ctx, "", "usermod", "--password", "*", "root")
+}
+
+// noReexecWorks tells whether the sshd in rootfs takes -r (no re-exec per
+// connection): OpenSSH before 9.8, as dpkg's status records it. Unknown
+// means no.
+func noReexecWorks(rootfs string) bool {
+	data, err := os.ReadFile(filepath.Join(rootfs, "var/lib/dpkg/status"))
+	if err != nil {
+		return false
+	}
+	for _, stanza := range strings.Split(string(data), "\n\n") {
+		if !strings.Contains("\n"+stanza+"\n", "\nPackage: openssh-server\n") {
+			continue
+		}
+		for _, line := range strings.Split(stanza, "\n") {
+			if v, ok := strings.CutPrefix(line, "Version: "); ok {
+				return opensshBefore(v, 9, 8)
+			}
+		}
+	}
+	return false
+}
+
+// opensshBefore tells whether a Debian version of OpenSSH ("1:9.2p1-2+deb12u3")
+// is older than major.minor.
+func opensshBefore(version string, major, minor int) bool {
+	if _, v, ok := strings.Cut(version, ":"); ok {
+		version = v
+	}
+	maj, rest, ok := strings.Cut(version, ".")
+	if !ok {
+		return false
+	}
+	mi := strings.TrimLeft(rest, "0123456789")
+	mi = rest[:len(rest)-len(mi)]
+	a, err1 := strconv.Atoi(maj)
+	b, err2 := strconv.Atoi(mi)
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	return a < major || (a == major && b < minor)
 }
 
 func (b *builder) trimModules(ctx context.Context) error {
