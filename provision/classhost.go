@@ -6,30 +6,9 @@ import (
 	"libvirt.org/go/libvirt"
 )
 
-// MarkCopy records in the tag of every domain of lab that it is student's
-// copy for class, so that the class's commands find their copies from the
-// hosts alone. up keeps the mark on later runs (it rewrites the tag it
-// read); a domain up creates anew is marked by the next MarkCopy.
-func MarkCopy(conn *libvirt.Connect, lab, class, student string) error {
-	domains, err := listDomains(conn)
-	if err != nil {
-		return err
-	}
-	for _, d := range domains {
-		if d.Tag.Name != lab || (d.Tag.Class == class && d.Tag.Student == student) {
-			continue
-		}
-		t := d.Tag
-		t.Class, t.Student = class, student
-		if err := setTag(conn, d.Name, t); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // ClassCopies are the copies of class on conn's host, as their domains'
-// tags mark them: lab name -> student.
+// tags mark them (up writes the mark as it defines each domain, see
+// Options.Class): lab name -> student.
 func ClassCopies(conn *libvirt.Connect, class string) (map[string]string, error) {
 	out := map[string]string{}
 	if class == "" {

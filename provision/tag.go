@@ -29,7 +29,9 @@ type Tag struct {
 	// the management network's subnet.
 	Mgmt string `xml:"mgmt,attr,omitempty"`
 	// Class and Student mark a domain of a class's copy ("lvslab class"):
-	// the class finds its copies on its hosts by them.
+	// the class finds its copies on its hosts by them. up writes them into
+	// the definition of each domain it makes (Options.Class), so a copy is
+	// marked from its first VM on, whatever becomes of the run.
 	Class   string `xml:"class,attr,omitempty"`
 	Student string `xml:"student,attr,omitempty"`
 }

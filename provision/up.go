@@ -65,6 +65,13 @@ type Options struct {
 	// MgmtPool is where a new lab's management subnet is allocated from
 	// ("" means MgmtPool()).
 	MgmtPool string
+	// Class and Student make the lab Student's copy of Class ("lvslab
+	// class"): up writes both into each domain's tag as it defines it, so
+	// the class finds the copy on its host even after an up that failed or
+	// was cut short. A domain whose tag names another class or student is
+	// refused. Empty: reused domains keep the mark their tags carry, and
+	// new ones take it from them.
+	Class, Student string
 
 	// Hooks for tests on test:///default (which has no volume upload and no
 	// guests to reach).
@@ -432,6 +439,9 @@ func (planNodes) doc() string {
 	return `finds each node's VM: an existing one of this lab is reused after checking its NICs`
 }
 func (planNodes) run(r *run) error {
+	if (r.opts.Class == "") != (r.opts.Student == "") {
+		return fmt.Errorf("lab %s: a class's copy needs both its class and its student (got class %q, student %q)", r.lab.Name, r.opts.Class, r.opts.Student)
+	}
 	for _, node := range r.lab.Nodes {
 		n := &nodeRun{
 			node:       node,
@@ -444,6 +454,7 @@ func (planNodes) run(r *run) error {
 		}
 		r.nodes = append(r.nodes, n)
 	}
+	inheritClass(r.nodes)
 	// New nodes get the first management addresses nobody holds.
 	var taken []string
 	for _, n := range r.nodes {
@@ -466,7 +477,8 @@ func (planNodes) run(r *run) error {
 func (r *run) planNode(n *nodeRun) error {
 	d, err := r.conn.LookupDomainByName(n.domain)
 	if isNotFound(err) {
-		n.tag = Tag{Name: r.lab.Name, Node: n.node.Name, Role: n.node.Role, File: r.lab.File, InstanceID: instanceID(r.lab.Name, n.node.Name)}
+		n.tag = Tag{Name: r.lab.Name, Node: n.node.Name, Role: n.node.Role, File: r.lab.File, InstanceID: instanceID(r.lab.Name, n.node.Name),
+			Class: r.opts.Class, Student: r.opts.Student}
 		return nil
 	}
 	if err != nil {
@@ -484,6 +496,9 @@ func (r *run) planNode(n *nodeRun) error {
 		}
 		return fmt.Errorf("a libvirt domain named %s exists and %s: lvslab will not touch it; rename the lab or node, or remove that domain", n.domain, owner)
 	}
+	if err := r.sameCopy(n.domain, info.Tag); err != nil {
+		return err
+	}
 	want, got := wantHardware(r.lab, n.node), domainHardware(info.def)
 	if !want.equal(got) {
 		return fmt.Errorf("node %s (domain %s) runs with NICs [%s] but the lab file wants [%s]: a lab's VM hardware cannot change while it exists; run \"lvslab down %s\" first",
@@ -494,6 +509,9 @@ func (r *run) planNode(n *nodeRun) error {
 	}
 	n.exists, n.state, n.tag = true, info.State, info.Tag
 	n.tag.File, n.tag.Role = r.lab.File, n.node.Role
+	if r.opts.Class != "" {
+		n.tag.Class, n.tag.Student = r.opts.Class, r.opts.Student
+	}
 	for _, l := range info.Logs {
 		n.consoleLog = l
 	}
@@ -505,6 +523,37 @@ func (r *run) planNode(n *nodeRun) error {
 	}
 	r.reused = append(r.reused, "domain "+n.domain)
 	return nil
+}
+
+// inheritClass gives the new nodes of a class's copy, brought up without
+// naming the class (a plain "up --as"), the mark their reused siblings
+// carry: every domain of a copy says whose it is.
+func inheritClass(nodes []*nodeRun) {
+	var mark Tag
+	for _, n := range nodes {
+		if n.exists && n.tag.Class != "" {
+			mark = n.tag
+			break
+		}
+	}
+	for _, n := range nodes {
+		if !n.exists && n.tag.Class == "" {
+			n.tag.Class, n.tag.Student = mark.Class, mark.Student
+		}
+	}
+}
+
+// sameCopy refuses a reused domain that is another class's or student's
+// copy than the one asked: lab names of two classes can meet (class "lvs",
+// student "a-b" and class "lvs-a", student "b" are both lvs-a-b), and one
+// class must not take over, nor later remove, the other's VMs. A domain
+// with no class mark is adopted (a lab brought up by "up --as" before).
+func (r *run) sameCopy(domain string, t Tag) error {
+	if r.opts.Class == "" || t.Class == "" || (t.Class == r.opts.Class && t.Student == r.opts.Student) {
+		return nil
+	}
+	return fmt.Errorf("domain %s is student %s's copy of class %s, not student %s's of class %s: lvslab will not take it over; \"lvslab class down\" with class %s's file (or \"lvslab down %s\") removes it, or rename the class",
+		domain, t.Student, t.Class, r.opts.Student, r.opts.Class, t.Class, r.lab.Name)
 }
 
 // ensureVolumes makes each new node's disk, a qcow2 overlay on the image.
@@ -674,6 +723,7 @@ func (defineDomains) run(r *run) error {
 		x, err := DomainXML(r.lab, n.node, DomainSpec{
 			Type: r.domType, Image: r.img, Overlay: n.overlay, Seed: n.seed,
 			ConsoleLog: n.consoleLog, InstanceID: n.tag.InstanceID, Mgmt: n.tag.Mgmt,
+			Class: n.tag.Class, Student: n.tag.Student,
 		})
 		if err != nil {
 			return err

@@ -60,6 +60,8 @@ type DomainSpec struct {
 	ConsoleLog string
 	// InstanceID and Mgmt (the node's management address) go into the tag.
 	InstanceID, Mgmt string
+	// Class and Student, of a class's copy, go into the tag too.
+	Class, Student string
 }
 
 // TCGCacheMiB is the size of QEMU's translation cache for a TCG guest.
@@ -71,7 +73,8 @@ var TCGCacheMiB uint = 128
 // console on a pty and logged to a file, lvslab's tag in <metadata>, and
 // last the management NIC on the lab's management network.
 func DomainXML(lab *topology.Lab, node *topology.Node, spec DomainSpec) (string, error) {
-	tag := Tag{Name: lab.Name, Node: node.Name, Role: node.Role, File: lab.File, InstanceID: spec.InstanceID, Mgmt: spec.Mgmt}
+	tag := Tag{Name: lab.Name, Node: node.Name, Role: node.Role, File: lab.File, InstanceID: spec.InstanceID, Mgmt: spec.Mgmt,
+		Class: spec.Class, Student: spec.Student}
 	port := uint(0)
 	d := &libvirtxml.Domain{
 		Type:        spec.Type,

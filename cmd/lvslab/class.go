@@ -48,7 +48,9 @@ what each copy needs (its nodes' memory plus vm_overhead per VM), never
 over a host's max_copies or memory; when the class does not fit, it says
 which host lacks what before anything is created. Where each copy lives is
 recorded in $LVSLAB_HOME/classes/<class>.json and in the copies' libvirt
-tags; a second "class up" keeps every copy where it is. Copies come up a
+tags (written as each VM is defined, so even a failed or interrupted up
+leaves VMs the class finds); a second "class up" keeps every copy where it
+is, and refuses VMs whose tags name another class or student. Copies come up a
 batch at a time; a failed copy does not stop the others, and the summary
 says which failed and why.
 
@@ -381,13 +383,11 @@ func classUp(r *classRun) (*class.Report, error) {
 	return r.eachCopy("up", func(ctx context.Context, conn *libvirt.Connect, lab *topology.Lab, out io.Writer) ([]verify.Check, error) {
 		o := opts
 		o.Out = out
-		student := strings.TrimPrefix(lab.Name, r.cls.Name+"-")
+		// up writes the class and student into every domain's tag as it
+		// defines it: whatever becomes of the run, the VMs it leaves are
+		// the class's.
+		o.Class, o.Student = r.cls.Name, strings.TrimPrefix(lab.Name, r.cls.Name+"-")
 		res, err := provision.Up(ctx, conn, lab, o)
-		// Marked even after a failure: a copy kept by --retain is the
-		// class's too.
-		if merr := provision.MarkCopy(conn, lab.Name, r.cls.Name, student); merr != nil && err == nil {
-			err = merr
-		}
 		if err != nil {
 			return nil, provision.Explain(conn, err)
 		}

@@ -36,10 +36,10 @@ func runClass(t *testing.T, args ...string) (string, int) {
 	return out.String(), code
 }
 
-// A class over test:///default (where alice's copy exists, stopped, its
-// record lost: only its tags say it is the class's) and a host that does
-// not answer.
-func TestClassCommands(t *testing.T) {
+// classHost is a fresh LVSLAB_HOME and a connection to test:///default
+// that keeps the mock's state alive between the commands' own connections.
+func classHost(t *testing.T) (string, *libvirt.Connect) {
+	t.Helper()
 	home := t.TempDir()
 	t.Setenv(provision.EnvHome, home)
 	conn, err := libvirt.NewConnect("test:///default")
@@ -47,16 +47,21 @@ func TestClassCommands(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
+	return home, conn
+}
+
+// A class over test:///default (where alice's copy exists, stopped, its
+// record lost: only its tags say it is the class's) and a host that does
+// not answer.
+func TestClassCommands(t *testing.T) {
+	home, conn := classHost(t)
 	lab, err := labs.Load("tedu-nat")
 	if err != nil {
 		t.Fatal(err)
 	}
 	lab.Name = "lvs-alice"
 	mustDefine(t, conn.DomainDefineXML)(provision.DomainXML(lab, lab.Node("web1"), provision.DomainSpec{Type: "test",
-		Overlay: "/p/a.qcow2", Seed: "/p/a.iso", ConsoleLog: t.TempDir() + "/a.log", Mgmt: "10.250.0.12"}))
-	if err := provision.MarkCopy(conn, "lvs-alice", "lvs", "alice"); err != nil {
-		t.Fatal(err)
-	}
+		Overlay: "/p/a.qcow2", Seed: "/p/a.iso", ConsoleLog: t.TempDir() + "/a.log", Mgmt: "10.250.0.12", Class: "lvs", Student: "alice"}))
 	file := filepath.Join(t.TempDir(), "class.yaml")
 	os.WriteFile(file, []byte("name: lvs\nlab: tedu-nat\nstudents: [alice, bob]\nhosts:\n  - uri: test:///default\n  - uri: test+tcp://127.0.0.1:1/default\n"), 0o644)
 
@@ -108,6 +113,26 @@ func TestClassCommands(t *testing.T) {
 		t.Errorf("ssh-config: %d\n%s", code, out)
 	}
 
+	// check and verify find alice's copy too (its VMs do not run: an
+	// error row, not "no copy recorded").
+	for cmd, want := range map[string]string{"check": "web1's VM lvs-alice-web1 is shut off", "verify": "node client1 of lab lvs-alice has no VM"} {
+		out, code = runClass(t, cmd, "-o", "json", file)
+		var rep class.Report
+		if err := json.NewDecoder(strings.NewReader(out)).Decode(&rep); err != nil {
+			t.Fatalf("%s: %v\n%s", cmd, err, out)
+		}
+		if len(rep.Rows) != 2 {
+			t.Fatalf("%s: %+v", cmd, rep)
+		}
+		said := rep.Rows[0].Error
+		for _, c := range rep.Rows[0].Checks {
+			said += "\n" + c.Detail
+		}
+		if code == 0 || rep.Rows[0].Host != "test:///default" || !strings.Contains(said, want) {
+			t.Errorf("%s: exit %d, alice's row lacks %q: %+v", cmd, code, want, rep.Rows)
+		}
+	}
+
 	// down finds alice's copy by its tags alone and removes it.
 	out, code = runClass(t, "down", file)
 	if code != 0 || !strings.Contains(out, "[alice] down lvs-alice on test:///default") || !strings.Contains(out, "class lvs down: PASS, 1 of 1 students passed") {
@@ -124,5 +149,57 @@ func TestClassCommands(t *testing.T) {
 	os.WriteFile(file, []byte("name: lvs\nlab: tedu-nat\nstudent: [a]\n"), 0o644)
 	if out, code = runClass(t, "check", file); code != 2 || !strings.Contains(out, `class.yaml:3:1: student: unknown field "student" (did you mean "students"?)`) {
 		t.Errorf("check of a wrong file: %d %s", code, out)
+	}
+}
+
+// class up hands the class and student to up, which writes them into the
+// copy's tags as it defines its VMs; so it refuses a copy whose VMs are
+// another class's (class lvs-a's copy of student b and class lvs's of
+// student a-b are both lvs-a-b), and leaves that class's copy as it was.
+func TestClassUpWritesItsMark(t *testing.T) {
+	home, conn := classHost(t)
+	// The lab on a disk file of its own: no image store needed.
+	dir := t.TempDir()
+	src, err := labs.Get("tedu-nat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	disk := filepath.Join(dir, "disk.img")
+	os.WriteFile(disk, make([]byte, 1<<20), 0o644)
+	os.WriteFile(filepath.Join(dir, "lab.yaml"), bytes.Replace(src, []byte("image: debian-12"), []byte("image: "+disk), 1), 0o644)
+	lab, err := labs.Load(filepath.Join(dir, "lab.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lab.Name = "lvs-a-b"
+	mustDefine(t, conn.DomainDefineXML)(provision.DomainXML(lab, lab.Node("web1"), provision.DomainSpec{Type: "test",
+		Overlay: "/p/b.qcow2", Seed: "/p/b.iso", ConsoleLog: dir + "/b.log", Mgmt: "10.250.0.12", Class: "lvs-a", Student: "b"}))
+	// Class lvs placed a-b on the mock host before (its few MiB free
+	// would place nothing new).
+	rec, err := class.ReadRecord(home, "lvs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec.Set("a-b", "test:///default", "lvs-a-b")
+	if err := rec.Write(home); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(dir, "class.yaml")
+	os.WriteFile(file, []byte("name: lvs\nlab: lab.yaml\nstudents: [a-b]\nhosts:\n  - uri: test:///default\n"), 0o644)
+
+	out, code := runClass(t, "up", "--accel", "tcg", file)
+	want := `domain lvs-a-b-web1 is student b's copy of class lvs-a, not student a-b's of class lvs: lvslab will not take it over; "lvslab class down" with class lvs-a's file (or "lvslab down lvs-a-b") removes it, or rename the class`
+	if code != 1 || !strings.Contains(out, "[a-b] up FAILED: "+want) {
+		t.Fatalf("up: exit %d, want %q in:\n%s", code, want, out)
+	}
+	if copies, _ := provision.ClassCopies(conn, "lvs"); len(copies) != 0 {
+		t.Errorf("class lvs took over: %v", copies)
+	}
+	if copies, _ := provision.ClassCopies(conn, "lvs-a"); len(copies) != 1 || copies["lvs-a-b"] != "b" {
+		t.Errorf("class lvs-a's copy: %v", copies)
+	}
+	inv, err := provision.DiscoverLab(conn, "", "lvs-a-b")
+	if err != nil || len(inv.Domains) != 1 {
+		t.Fatalf("the refused up changed the copy: %+v %v", inv, err)
 	}
 }
