@@ -17,6 +17,7 @@ import (
 	"github.com/lvslab/lvslab/provision"
 	"github.com/lvslab/lvslab/provision/check"
 	"github.com/lvslab/lvslab/provision/class"
+	"github.com/lvslab/lvslab/provision/prefixed"
 	"github.com/lvslab/lvslab/provision/verify"
 	"github.com/lvslab/lvslab/topology"
 )
@@ -303,7 +304,7 @@ func (r *classRun) eachCopy(command string, f func(ctx context.Context, conn *li
 			row.Error = "not started: " + err.Error()
 			return row
 		}
-		out := &prefixed{mu: &r.outMu, w: r.out, prefix: fmt.Sprintf("[%s] ", s)}
+		out := prefixed.New(r.out, &r.outMu, fmt.Sprintf("[%s] ", s))
 		defer out.Flush()
 		start := time.Now()
 		fmt.Fprintf(out, "%s %s on %s\n", command, row.Copy, row.Host)

@@ -1,15 +1,14 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
-	"io"
 	"slices"
 	"strings"
 	"sync"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/lvslab/lvslab/provision/prefixed"
 	"github.com/lvslab/lvslab/provision/sshx"
 )
 
@@ -70,8 +69,8 @@ Examples:
 				go func() {
 					defer wg.Done()
 					prefix := fmt.Sprintf("%-*s | ", width, n)
-					out := &prefixed{mu: &mu, w: c.App.Writer, prefix: prefix}
-					errw := &prefixed{mu: &mu, w: c.App.ErrWriter, prefix: prefix}
+					out := prefixed.New(c.App.Writer, &mu, prefix)
+					errw := prefixed.New(c.App.ErrWriter, &mu, prefix)
 					defer out.Flush()
 					defer errw.Flush()
 					x, err := r.acc.Dial(r.ctx, n)
@@ -99,38 +98,5 @@ Examples:
 			}
 			return nil
 		},
-	}
-}
-
-// prefixed writes whole lines, each prefixed, under a lock shared by the
-// nodes; Flush ends a last line that has no newline.
-type prefixed struct {
-	mu     *sync.Mutex
-	w      io.Writer
-	prefix string
-	buf    bytes.Buffer
-}
-
-func (p *prefixed) Write(b []byte) (int, error) {
-	p.buf.Write(b)
-	for {
-		i := bytes.IndexByte(p.buf.Bytes(), '\n')
-		if i < 0 {
-			return len(b), nil
-		}
-		line := p.buf.Next(i + 1)
-		p.mu.Lock()
-		_, err := fmt.Fprintf(p.w, "%s%s", p.prefix, line)
-		p.mu.Unlock()
-		if err != nil {
-			return len(b), err
-		}
-	}
-}
-
-// Flush writes what is left as a line.
-func (p *prefixed) Flush() {
-	if p.buf.Len() > 0 {
-		p.Write([]byte("\n"))
 	}
 }

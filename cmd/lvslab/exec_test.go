@@ -2,28 +2,8 @@ package main
 
 import (
 	"strings"
-	"sync"
 	"testing"
 )
-
-// Each node's lines come out whole and prefixed, even when written in
-// pieces; a last line without newline is ended by Flush.
-func TestPrefixedLines(t *testing.T) {
-	var out strings.Builder
-	var mu sync.Mutex
-	a := &prefixed{mu: &mu, w: &out, prefix: "web1 | "}
-	b := &prefixed{mu: &mu, w: &out, prefix: "lvs1 | "}
-	a.Write([]byte("192.168."))
-	b.Write([]byte("one\ntw"))
-	a.Write([]byte("2.100/24\n"))
-	b.Write([]byte("o"))
-	b.Flush()
-	a.Flush()
-	want := "lvs1 | one\nweb1 | 192.168.2.100/24\nlvs1 | two\n"
-	if out.String() != want {
-		t.Errorf("got %q, want %q", out.String(), want)
-	}
-}
 
 func TestCommandWords(t *testing.T) {
 	for _, c := range []struct{ in, want []string }{

@@ -13,12 +13,14 @@ import (
 	"os/user"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/sys/unix"
 
+	"github.com/lvslab/lvslab/provision/prefixed"
 	"github.com/lvslab/lvslab/provision/sshx"
 )
 
@@ -46,6 +48,7 @@ type hypervisor struct {
 	MaskKVM   bool          `json:"mask_kvm"`
 	Ready     time.Duration `json:"-"` // how long it took to start
 	cmd       *exec.Cmd
+	stderr    *prefixed.Writer // its lines, into the sandbox's log
 	stdin     io.WriteCloser
 	readyCh   chan error
 }
@@ -128,8 +131,9 @@ func runHosts(ctx context.Context, o Options, argv []string) (code int, err erro
 		}
 		uris = append(uris, h.URI(keyFile, knownHosts))
 	}
+	var logMu sync.Mutex // the hypervisors' lines, one at a time
 	for _, h := range hosts {
-		if err := startHypervisor(o, h); err != nil {
+		if err := startHypervisor(o, h, &logMu); err != nil {
 			return 0, err
 		}
 	}
@@ -199,14 +203,16 @@ func prepareHypervisor(ctx context.Context, teacher string, h *hypervisor, autho
 
 // startHypervisor runs HypervisorCommand in h's namespace, in a process
 // group of its own (Ctrl-C reaches the command, which may still need the
-// hosts to clean up); it stops when its stdin closes.
-func startHypervisor(o Options, h *hypervisor) error {
+// hosts to clean up); it stops when its stdin closes. Its stderr goes to
+// the log, line by line, under logMu.
+func startHypervisor(o Options, h *hypervisor, logMu *sync.Mutex) error {
 	cfg, _ := json.Marshal(h)
 	line := append([]string{"ip", "netns", "exec", h.Namespace}, o.Self[0], HypervisorCommand)
 	h.cmd = exec.Command(line[0], line[1:]...)
 	h.cmd.Env = append(os.Environ(), envInner+"="+string(cfg))
 	h.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	h.cmd.Stderr = &prefixWriter{w: o.Log, prefix: fmt.Sprintf("sandbox: hypervisor %d: ", h.Index)}
+	h.stderr = prefixed.New(o.Log, logMu, fmt.Sprintf("sandbox: hypervisor %d: ", h.Index))
+	h.cmd.Stderr = h.stderr
 	var err error
 	if h.stdin, err = h.cmd.StdinPipe(); err != nil {
 		return err
@@ -268,6 +274,7 @@ func stopHypervisors(hosts []*hypervisor, log io.Writer) {
 			h.cmd.Process.Kill()
 			<-done
 		}
+		h.stderr.Flush() // its last words, even without a newline
 	}
 }
 
@@ -358,23 +365,4 @@ func teacherMounts(sshDir string) error {
 		return fmt.Errorf("mount a private %s: %w", dotSSH, err)
 	}
 	return os.WriteFile(filepath.Join(dotSSH, "known_hosts"), known, 0o600)
-}
-
-// prefixWriter prefixes each line written to w.
-type prefixWriter struct {
-	w      io.Writer
-	prefix string
-	part   []byte
-}
-
-func (p *prefixWriter) Write(b []byte) (int, error) {
-	p.part = append(p.part, b...)
-	for {
-		i := strings.IndexByte(string(p.part), '\n')
-		if i < 0 {
-			return len(b), nil
-		}
-		fmt.Fprintf(p.w, "%s%s\n", p.prefix, p.part[:i])
-		p.part = p.part[i+1:]
-	}
 }

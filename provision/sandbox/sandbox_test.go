@@ -125,11 +125,4 @@ func TestHypervisorFixture(t *testing.T) {
 			t.Errorf("sshd_config lacks %q:\n%s", want, cfg)
 		}
 	}
-	var b strings.Builder
-	w := &prefixWriter{w: &b, prefix: "hv1: "}
-	w.Write([]byte("one\ntw"))
-	w.Write([]byte("o\n"))
-	if b.String() != "hv1: one\nhv1: two\n" {
-		t.Errorf("prefixed: %q", b.String())
-	}
 }
