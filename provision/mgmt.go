@@ -153,7 +153,8 @@ func mgmtGuestFiles(mac string, addr netip.Prefix) []File {
 }
 
 // mgmtRename names the management NIC on the first boot, before networkd
-// starts (udev applies the .link file from the next boot on).
+// starts (udev applies the .link file from the next boot on). The MACs are
+// read by the shell: no cat per NIC on the way to sshd.
 func mgmtRename(mac string) string {
-	return fmt.Sprintf(`for d in /sys/class/net/*; do [ "$(cat "$d/address")" = %s ] && [ "${d##*/}" != %s ] && ip link set "${d##*/}" name %s; done; true`, mac, MgmtNIC, MgmtNIC)
+	return fmt.Sprintf(`for d in /sys/class/net/*; do read -r a <"$d/address" && [ "$a" = %s ] && [ "${d##*/}" != %s ] && ip link set "${d##*/}" name %s; done; true`, mac, MgmtNIC, MgmtNIC)
 }

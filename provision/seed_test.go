@@ -246,6 +246,50 @@ func keys(m map[string]string) []string {
 	return out
 }
 
+// TestInitScriptModes: put's fast path (a new file written by the shell
+// alone) and its atomic path (a file that exists, a symlink, another mode)
+// both leave exactly the content and mode asked for.
+func TestInitScriptModes(t *testing.T) {
+	if _, err := exec.LookPath("sh"); err != nil {
+		t.Skip("no sh")
+	}
+	c := testSeedConfig(t)
+	c.Files = []File{
+		{Path: "/etc/new/deep/plain.conf", Mode: 0o644, Content: "plain\n"},
+		{Path: "/etc/secret.key", Mode: 0o600, Content: "secret\n"},
+		{Path: "/usr/local/sbin/tool", Mode: 0o755, Content: "#!/bin/sh\n"},
+		{Path: "/etc/existing.conf", Mode: 0o644, Content: "new\n"},
+		{Path: "/etc/linked.conf", Mode: 0o644, Content: "own\n"},
+	}
+	root := t.TempDir()
+	os.MkdirAll(filepath.Join(root, "etc"), 0o755)
+	os.WriteFile(filepath.Join(root, "etc/existing.conf"), []byte("old and longer\n"), 0o600)
+	os.WriteFile(filepath.Join(root, "target"), []byte("not mine\n"), 0o644)
+	os.Symlink(filepath.Join(root, "target"), filepath.Join(root, "etc/linked.conf"))
+	files, err := SeedFiles(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runInitScript(t, files["lvslab-init.sh"], root)
+	for _, f := range c.Files {
+		p := filepath.Join(root, f.Path)
+		st, err := os.Lstat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, _ := os.ReadFile(p)
+		if string(data) != f.Content || st.Mode() != f.Mode {
+			t.Errorf("%s: %q mode %v, want %q mode %v", f.Path, data, st.Mode(), f.Content, f.Mode)
+		}
+	}
+	if data, _ := os.ReadFile(filepath.Join(root, "target")); string(data) != "not mine\n" {
+		t.Errorf("put wrote through a symlink: %q", data)
+	}
+	if st, err := os.Stat(filepath.Join(root, "root/.ssh")); err != nil || st.Mode().Perm() != 0o700 {
+		t.Errorf("~/.ssh: %v %v", st, err)
+	}
+}
+
 func TestSeedNonRootUserWithPassword(t *testing.T) {
 	c := testSeedConfig(t)
 	lab := *c.Lab
