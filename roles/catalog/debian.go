@@ -1,6 +1,10 @@
 package catalog
 
-import "github.com/lvslab/lvslab/roles"
+import (
+	"net/netip"
+
+	"github.com/lvslab/lvslab/roles"
+)
 
 // restartNetworkd makes systemd-networkd apply its files again. networkctl
 // would be gentler but needs D-Bus, which lab images leave out (seen:
@@ -64,7 +68,7 @@ func debianAddresses(st *roles.NodeState) []Step {
 		if nic.Down {
 			return &f, downCheck(nic.Name), []string{restartNetworkd, "ip -4 addr flush dev " + nic.Name, "ip link set " + nic.Name + " down"}
 		}
-		return &f, addressCheck(st, nic), []string{restartNetworkd}
+		return &f, addressCheck(st, nic, ""), []string{restartNetworkd}
 	})
 	for _, dev := range virtualDevices(st) {
 		f := virtualNetworkFile(st, dev)
@@ -72,7 +76,7 @@ func debianAddresses(st *roles.NodeState) []Step {
 			Name:    "vip " + dev,
 			Comment: vipComment(st, []string{dev}),
 			File:    &f,
-			Check:   exactAddrCheck(dev, aliasPrefixes(st, dev), false),
+			Check:   addrCheck(dev, "", aliasPrefixes(st, dev), false, netip.Addr{}),
 			Apply:   []string{restartNetworkd},
 			Kind:    KindNetwork,
 		})

@@ -67,7 +67,9 @@ func marksComment(st *roles.NodeState) string {
 // a unit of its own (Debian's nftables.service loads only nftables.conf).
 func debianMarks(st *roles.NodeState) []Step {
 	if len(st.Marks) == 0 {
-		return staleMarks(st, []string{"nft delete table " + marksTable + " 2>/dev/null || :"}, "! nft list table "+marksTable+" >/dev/null 2>&1")
+		// No table where nf_tables is not loaded (a module on the
+		// distributions' kernels): no nft then, which would load it.
+		return staleMarks(st, []string{"nft delete table " + marksTable + " 2>/dev/null || :"}, "{ [ ! -e /sys/module/nf_tables ] || ! nft list table "+marksTable+" >/dev/null 2>&1; }")
 	}
 	var rules []string
 	for _, m := range st.Marks {

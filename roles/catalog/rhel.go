@@ -1,6 +1,7 @@
 package catalog
 
 import (
+	"net/netip"
 	"slices"
 	"strings"
 
@@ -55,7 +56,7 @@ func rhelEarly(st *roles.NodeState) []Step {
 		own := roles.NodeState{NICs: []roles.NICState{nic}, Gateway: st.Gateway}
 		check := `[ "$(nmcli -g ipv4.method connection show ` + nic.Name + `)" = manual ] && ` +
 			`[ "$(nmcli -g ipv4.addresses connection show ` + nic.Name + `)" = ` + nic.Address.String() + ` ] && ` +
-			strings.Replace(addressCheck(&own, nic), "show dev "+nic.Name+" |", "show dev "+nic.Name+" label "+nic.Name+" |", 1)
+			addressCheck(&own, nic, nic.Name)
 		return nil, check, []string{
 			nmcliEnsure(nic.Name),
 			"nmcli connection modify " + nic.Name + " connection.autoconnect yes ipv4.method manual ipv4.addresses " + nic.Address.String() + " ipv4.gateway " + gw + " ipv6.method ignore",
@@ -71,8 +72,10 @@ func rhelEarly(st *roles.NodeState) []Step {
 	out = append(out, Step{
 		Name:    "selinux",
 		Comment: "permissive now and at boot, as in the classroom VMs (httpd on a non-standard port needs semanage otherwise)",
-		Check:   `[ "$(getenforce 2>/dev/null || echo Disabled)" != Enforcing ] && ! grep -qs '^SELINUX=enforcing' /etc/selinux/config`,
-		Apply:   []string{`[ "$(getenforce)" != Enforcing ] || setenforce 0`, "sed -i 's/^SELINUX=enforcing/SELINUX=permissive/' /etc/selinux/config"},
+		// What getenforce reads (no selinuxfs: disabled), and the boot
+		// setting, by the shell.
+		Check: `lvslab_enforce=; read -r lvslab_enforce </sys/fs/selinux/enforce; lvslab_boot=; while IFS= read -r lvslab_l || [ -n "$lvslab_l" ]; do case $lvslab_l in SELINUX=enforcing*) lvslab_boot=enforcing ;; esac; done </etc/selinux/config; [ "$lvslab_enforce" != 1 ] && [ -z "$lvslab_boot" ]`,
+		Apply: []string{`[ "$(getenforce)" != Enforcing ] || setenforce 0`, "sed -i 's/^SELINUX=enforcing/SELINUX=permissive/' /etc/selinux/config"},
 	})
 	return out
 }
@@ -89,11 +92,7 @@ func rhelAddresses(st *roles.NodeState) []Step {
 		if !slices.Contains(devs, a.Device) {
 			devs = append(devs, a.Device)
 		}
-		show := "ip -4 -o addr show dev " + a.Device
-		if a.Label != "" {
-			show += " label " + a.Label
-		}
-		checks = append(checks, show+" | grep -q ' "+a.Address.String()+" '")
+		checks = append(checks, addrCheck(a.Device, a.Label, []netip.Prefix{a.Address}, false, netip.Addr{}))
 	}
 	return []Step{{
 		Name:    "vip " + strings.Join(devs, " "),

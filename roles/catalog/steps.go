@@ -199,46 +199,67 @@ func aliasPrefixes(st *roles.NodeState, dev string) []netip.Prefix {
 	return out
 }
 
-// exactAddrCheck: dev carries exactly these IPv4 addresses (or, when
-// exact is false, at least these). Checks start few processes: each costs
-// about a tenth of a second in a TCG guest, and the survey runs them all.
-func exactAddrCheck(dev string, addrs []netip.Prefix, exact bool) string {
-	if !exact {
-		var parts []string
-		for _, a := range addrs {
-			parts = append(parts, "ip -4 -o addr show dev "+dev+" | grep -q ' "+a.String()+" '")
-		}
-		return strings.Join(parts, " && ")
+// Checks start as few processes as they can: each costs 35-200 ms in a
+// TCG guest, and the survey runs every check of a node. They are read by
+// sh, which is dash on Debian: its read builtin reads a byte at a time, and
+// an integer sysctl file answers a read at an offset with EOF, so sysctls
+// are read by sysctl; strings of /proc/sys and the files of /sys read
+// whole.
+
+// addrCheck: dev (its addresses with label, when label is set) carries
+// exactly these IPv4 addresses (or, when exact is false, at least these)
+// and, when gw is valid, the default route goes via gw on dev. One ip
+// reads them all (ip -batch when it is two commands), the shell matches
+// its "ip -o" lines ("2: eth0    inet 192.168.4.5/24 brd ..."): one
+// " inet " a line, so N of them is N addresses.
+func addrCheck(dev, label string, addrs []netip.Prefix, exact bool, gw netip.Addr) string {
+	show := "addr show dev " + dev
+	if label != "" {
+		show += " label " + label
 	}
-	var want []string
+	var parts []string
+	if gw.IsValid() {
+		// The route first: "default ..." starts the output when it exists.
+		parts = append(parts, "lvslab_ip=$(printf '%s\\n' 'route show default via "+gw.String()+" dev "+dev+"' '"+show+"' | ip -4 -o -b -)",
+			"case $lvslab_ip in default*) ;; *) false ;; esac")
+	} else {
+		parts = append(parts, "lvslab_ip=$(ip -4 -o "+show+")")
+	}
+	want := make([]string, 0, len(addrs))
 	for _, a := range addrs {
 		want = append(want, a.String())
 	}
 	sort.Strings(want)
-	show := "ip -4 -o addr show dev " + dev + " | awk '{print $4}'"
-	if len(want) == 1 {
-		return fmt.Sprintf(`[ "$(%s)" = %s ]`, show, want[0])
+	if exact {
+		// More lines than wanted: no addresses repeat on a device.
+		parts = append(parts, "case $lvslab_ip in "+strings.Repeat(`*" inet "`, len(want)+1)+"*) false ;; esac")
 	}
-	return fmt.Sprintf(`[ "$(%s | LC_ALL=C sort)" = "$(printf '%%s\n' %s)" ]`, show, strings.Join(want, " "))
+	for _, a := range want {
+		parts = append(parts, `case $lvslab_ip in *" inet `+a+` "*) ;; *) false ;; esac`)
+	}
+	return strings.Join(parts, " && ")
 }
 
-func addressCheck(st *roles.NodeState, nic roles.NICState) string {
+func addressCheck(st *roles.NodeState, nic roles.NICState, label string) string {
 	addrs := []netip.Prefix{nic.Address}
-	addrs = append(addrs, aliasPrefixesNIC(st, nic.Name)...)
-	check := exactAddrCheck(nic.Name, addrs, true)
+	addrs = append(addrs, aliasPrefixes(st, nic.Name)...)
+	var gw netip.Addr
 	if st.GatewayNIC() == nic.Name {
-		check += ` && [ -n "$(ip -4 route show default via ` + st.Gateway.String() + " dev " + nic.Name + `)" ]`
+		gw = st.Gateway
 	}
-	return check
+	return addrCheck(nic.Name, label, addrs, true, gw)
 }
 
-func aliasPrefixesNIC(st *roles.NodeState, nic string) []netip.Prefix { return aliasPrefixes(st, nic) }
-
-// downCheck: no IPv4 address, and not up ("ip link show ... up" lists it
-// only when it is).
+// downCheck: not up (IFF_UP, bit 0 of the flags that "ip link show ...
+// up" tests; a NIC that is not there is not up either) and no IPv4
+// address.
 func downCheck(nic string) string {
-	return `[ -z "$(ip -4 -o addr show dev ` + nic + `)" ] && [ -z "$(ip -o link show dev ` + nic + ` up)" ]`
+	return `{ ! read -r lvslab_flags </sys/class/net/` + nic + `/flags || [ $(($lvslab_flags & 1)) = 0 ]; } && [ -z "$(ip -4 -o addr show dev ` + nic + `)" ]`
 }
+
+// moduleLoaded: a kernel module is loaded, as /proc/modules lists it (a
+// built-in one has no initstate).
+func moduleLoaded(m string) string { return "[ -e /sys/module/" + m + "/initstate ]" }
 
 func portList(ports []uint16) string {
 	var s []string
@@ -262,8 +283,9 @@ func hostnameStep(st *roles.NodeState) Step {
 		Name:    "hostname",
 		Comment: "the node is called " + st.Hostname,
 		File:    &f,
-		Check:   `[ "$(hostname)" = ` + shell.Quote(st.Hostname) + ` ]`,
-		Apply:   []string{"hostnamectl set-hostname " + shell.Quote(st.Hostname) + " 2>/dev/null || hostname " + shell.Quote(st.Hostname)},
+		// The kernel's host name, as hostname prints it.
+		Check: "read -r lvslab_hostname </proc/sys/kernel/hostname && [ \"$lvslab_hostname\" = " + shell.Quote(st.Hostname) + " ]",
+		Apply: []string{"hostnamectl set-hostname " + shell.Quote(st.Hostname) + " 2>/dev/null || hostname " + shell.Quote(st.Hostname)},
 	}
 }
 
@@ -271,7 +293,7 @@ func modulesStep(st *roles.NodeState) Step {
 	f := modulesFile(st)
 	var checks, apply []string
 	for _, m := range st.Modules {
-		checks = append(checks, "grep -q '^"+m+" ' /proc/modules")
+		checks = append(checks, moduleLoaded(m))
 		apply = append(apply, "modprobe "+m)
 	}
 	return Step{
@@ -290,9 +312,11 @@ func sysctlStep(st *roles.NodeState) Step {
 	for _, s := range append(slices.Clone(st.Sysctls), st.Resets...) {
 		keys, values = append(keys, s.Key), append(values, s.Value)
 	}
-	// A value taken from another key ("$(sysctl -n net.ipv4.conf.default.rp_filter)")
-	// is read once for every key that wants it.
-	var checks []string
+	// One sysctl reads every key, and first each key whose value another
+	// one takes ("$(sysctl -n net.ipv4.conf.default.rp_filter)"). Its
+	// values (integers) are joined by the shell, the ones taken picked off
+	// the front: no other process.
+	var refs []string
 	vars := map[string]string{}
 	for i, v := range values {
 		k, ok := strings.CutPrefix(v, "$(sysctl -n ")
@@ -304,18 +328,27 @@ func sysctlStep(st *roles.NodeState) Step {
 		if !seen {
 			name = "lvslab_" + strings.ReplaceAll(strings.TrimPrefix(k, "net.ipv4.conf."), ".", "_")
 			vars[k] = name
-			// Not the shell's read: a sysctl file answers a read at an
-			// offset with EOF, so dash's byte-wise read fails on it.
-			checks = append(checks, name+"=$(sysctl -n "+k+")")
+			refs = append(refs, k)
 		}
-		values[i] = `"$` + name + `"`
+		values[i] = "$" + name
 	}
-	switch len(keys) {
-	case 0:
-	case 1:
-		checks = append(checks, fmt.Sprintf(`[ "$(sysctl -n %s)" = %s ]`, keys[0], values[0]))
-	default:
-		checks = append(checks, fmt.Sprintf(`[ "$(sysctl -n %s)" = "$(printf '%%s\n' %s)" ]`, strings.Join(keys, " "), strings.Join(values, " ")))
+	var check string
+	if len(keys) > 0 {
+		check = "lvslab_sysctl=; for lvslab_v in $(sysctl -n " + strings.Join(append(slices.Clone(refs), keys...), " ") + `); do lvslab_sysctl="$lvslab_sysctl $lvslab_v"; done`
+		if len(refs) > 0 {
+			check += "; lvslab_rest=${lvslab_sysctl# }"
+			for i, k := range refs {
+				if i > 0 {
+					check += "; lvslab_rest=${lvslab_rest#* }"
+				}
+				check += "; " + vars[k] + "=${lvslab_rest%% *}"
+			}
+		}
+		want := make([]string, 0, len(refs)+len(values))
+		for _, k := range refs {
+			want = append(want, "$"+vars[k])
+		}
+		check += `; [ "$lvslab_sysctl" = " ` + strings.Join(append(want, values...), " ") + `" ]`
 	}
 	comment := "kernel settings, persistent in " + SysctlFile
 	if len(st.Sysctls) == 0 {
@@ -334,7 +367,7 @@ func sysctlStep(st *roles.NodeState) Step {
 		Name:    "sysctl",
 		Comment: comment,
 		File:    &f,
-		Check:   strings.Join(checks, " && "),
+		Check:   check,
 		Apply:   apply,
 	}
 }
@@ -363,8 +396,8 @@ func staleVIPStep(st *roles.NodeState, osFamily string) *Step {
 			if dev == "tunl0" {
 				// Only where ipip is loaded: root naming tunl0 makes the
 				// kernel load ipip (tunl0 is its netdev alias).
-				check = "{ ! grep -qs '^ipip ' /proc/modules || " + check + "; }"
-				flushDev = "! grep -qs '^ipip ' /proc/modules || " + flushDev
+				check = "{ ! " + moduleLoaded("ipip") + " || " + check + "; }"
+				flushDev = "! " + moduleLoaded("ipip") + " || " + flushDev
 				if !slices.Contains(st.Modules, "ipip") {
 					// ipip must be unloaded (below), which takes tunl0 with it.
 					check = ""
@@ -390,7 +423,7 @@ func staleVIPStep(st *roles.NodeState, osFamily string) *Step {
 	var apply, unload []string
 	if st.Role == topology.RoleWeb && !slices.Contains(st.Modules, "ipip") {
 		// Leaving TUN: ipip unloaded takes tunl0 with it; nothing loads it at boot.
-		checks = append(checks, "! grep -qs '^ipip ' /proc/modules")
+		checks = append(checks, "! "+moduleLoaded("ipip"))
 		unload = append(unload, "modprobe -r ipip 2>/dev/null || :")
 		if len(st.Modules) == 0 {
 			files = append(files, ModulesFile)

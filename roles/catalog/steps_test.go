@@ -1,7 +1,11 @@
 package catalog
 
 import (
+	"errors"
 	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -97,8 +101,16 @@ func TestDebianSteps(t *testing.T) {
 	if !eth0.Readdress {
 		t.Errorf("eth0 step: readdress %v", eth0.Readdress)
 	}
-	if !strings.Contains(eth0.Check, `= "$(printf '%s\n' 192.168.4.15/24 192.168.4.5/24)" ]`) {
-		t.Errorf("eth0 check does not demand exactly its addresses: %s", eth0.Check)
+	// Exactly its addresses, in any order, whatever else the lines say.
+	const (
+		vip  = "2: eth0    inet 192.168.4.15/24 scope global secondary eth0:0\\       valid_lft forever preferred_lft forever"
+		own  = "2: eth0    inet 192.168.4.5/24 brd 192.168.4.255 scope global eth0\\       valid_lft forever preferred_lft forever"
+		dhcp = "2: eth0    inet 192.168.4.77/24 brd 192.168.4.255 scope global dynamic eth0\\       valid_lft 3000sec preferred_lft 3000sec"
+	)
+	for out, want := range map[string]bool{own + "\n" + vip: true, vip + "\n" + own: true, own: false, vip: false, own + "\n" + vip + "\n" + dhcp: false, "": false} {
+		if got := checkWithIP(t, eth0.Check, out); got != want {
+			t.Errorf("eth0 check on %q: %v, want %v", out, got, want)
+		}
 	}
 	eth1 := findStep(t, dir, "disable eth1")
 	if !strings.Contains(eth1.File.Content, "ActivationPolicy=down\n") || strings.Contains(eth1.File.Content, "\nAddress=") {
@@ -249,7 +261,80 @@ func TestUDPResponderSteps(t *testing.T) {
 		t.Errorf("packages: %s", findStep(t, steps, "packages").Check)
 	}
 	stale := findStep(t, steps, "no stale udp")
-	if !strings.Contains(stale.Check, `= "/etc/systemd/system/lvslab-udp-53.service " ]`) {
+	if !strings.Contains(stale.Check, `" /etc/systemd/system/lvslab-udp-53.service "`) || !strings.HasSuffix(stale.Check, `[ "$lvslab_n" = 1 ]`) {
 		t.Errorf("stale udp check: %s", stale.Check)
+	}
+}
+
+// A NIC with the gateway: its addresses and the default route through it,
+// read by one ip (a batch: the route first).
+func TestGatewayNICCheckInTheShell(t *testing.T) {
+	steps := Steps(rolestest.State(t, rolestest.Lab(t, "tedu-nat"), "web1"), Debian)
+	check := findStep(t, steps, "address eth1").Check
+	const (
+		route = "default proto static "
+		addr  = "3: eth1    inet 192.168.2.100/24 brd 192.168.2.255 scope global eth1\\       valid_lft forever preferred_lft forever"
+	)
+	for out, want := range map[string]bool{route + "\n" + addr: true, addr: false, route: false} {
+		if got := checkWithIP(t, check, out); got != want {
+			t.Errorf("eth1 check on %q: %v, want %v", out, got, want)
+		}
+	}
+	if !strings.Contains(check, "'route show default via 192.168.2.5 dev eth1' 'addr show dev eth1' | ip -4 -o -b -") {
+		t.Errorf("eth1 check does not batch its ip reads: %s", check)
+	}
+}
+
+// checkWithIP runs a check in sh with an ip that prints out (and reads
+// its standard input, as ip -batch does): whether it passes.
+func checkWithIP(t *testing.T, check, out string) bool {
+	t.Helper()
+	stub := `[ "$*" = "-4 -o -b -" ] && cat >/dev/null` + "\n"
+	if out != "" {
+		stub += "printf '%s\\n' '" + strings.ReplaceAll(out, "\n", "' '") + "'\n"
+	}
+	return checkWith(t, check, map[string]string{"ip": stub})
+}
+
+// checkWith runs a check in sh with the commands stubs gives (name ->
+// script): whether it passes.
+func checkWith(t *testing.T, check string, stubs map[string]string) bool {
+	t.Helper()
+	bin := t.TempDir()
+	for name, script := range stubs {
+		if err := os.WriteFile(filepath.Join(bin, name), []byte("#!/bin/sh\n"+script), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cmd := exec.Command("sh", "-c", check)
+	cmd.Env = []string{"PATH=" + bin + ":/usr/bin:/bin"}
+	err := cmd.Run()
+	var exit *exec.ExitError
+	if err != nil && !errors.As(err, &exit) {
+		t.Fatal(err)
+	}
+	return err == nil
+}
+
+// The kernel settings: one sysctl, the resets compared with the
+// distribution's rp_filter that it reads first.
+func TestSysctlCheckInTheShell(t *testing.T) {
+	check := findStep(t, Steps(rolestest.State(t, rolestest.Lab(t, "tedu-nat"), "client1"), Debian), "sysctl").Check
+	sysctl := func(values string) map[string]string {
+		return map[string]string{"sysctl": `[ "$1" = -n ] || exit 2; shift; for k; do case $k in ` + values + ` *rp_filter) echo 2 ;; *send_redirects) echo 1 ;; *) echo 0 ;; esac; done` + "\n"}
+	}
+	for values, want := range map[string]bool{
+		"": true,
+		"net.ipv4.conf.default.rp_filter) echo 1 ;;": false,
+		"net.ipv4.conf.eth0.rp_filter) echo 0 ;;":    false,
+		"net.ipv4.ip_forward) echo 1 ;;":             false,
+		"net.ipv4.conf.eth1.arp_ignore) echo 10 ;;":  false,
+	} {
+		if got := checkWith(t, check, sysctl(values)); got != want {
+			t.Errorf("sysctl check with %q: %v, want %v", values, got, want)
+		}
+	}
+	if n := strings.Count(check, "sysctl -n"); n != 1 {
+		t.Errorf("the sysctl check runs sysctl %d times: %s", n, check)
 	}
 }

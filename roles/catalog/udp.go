@@ -2,7 +2,6 @@ package catalog
 
 import (
 	"fmt"
-	"slices"
 	"strings"
 
 	"github.com/lvslab/lvslab/roles"
@@ -19,7 +18,7 @@ func UDPUnit(port uint16) string { return fmt.Sprintf("lvslab-udp-%d.service", p
 // page it serves over HTTP (page is the page file's path), and remove the
 // responders of ports the lab no longer has.
 func udpSteps(st *roles.NodeState, page string) []Step {
-	var out, wanted []string
+	var wanted []string
 	var steps []Step
 	for _, u := range st.Web.UDP {
 		unit := UDPUnit(u.Port)
@@ -38,20 +37,18 @@ func udpSteps(st *roles.NodeState, page string) []Step {
 			Name:    "udp " + fmt.Sprint(u.Port),
 			Comment: fmt.Sprintf("a UDP responder (socat) on %s port %d: each datagram is answered with the page", where, u.Port),
 			File:    &f,
-			Check:   "systemctl is-enabled -q " + unit + " && systemctl is-active -q " + unit + fmt.Sprintf(" && ss -Huln 'sport = :%d' | grep -q .", u.Port),
+			Check:   "systemctl is-enabled -q " + unit + " && systemctl is-active -q " + unit + fmt.Sprintf(` && [ -n "$(ss -Huln 'sport = :%d')" ]`, u.Port),
 			Apply:   []string{"systemctl daemon-reload", "systemctl enable " + unit, "systemctl restart " + unit},
 			Kind:    KindService,
 		})
-	}
-	slices.Sort(wanted)
-	for _, p := range wanted {
-		out = append(out, p+" ")
 	}
 	keep := strings.Join(wanted, " ")
 	stale := Step{
 		Name:    "no stale udp",
 		Comment: "no UDP responder of a port this lab does not have (a VM re-used from another lab)",
-		Check:   `[ "$(ls ` + udpUnitDir + `/lvslab-udp-*.service 2>/dev/null | LC_ALL=C sort | tr '\n' ' ')" = "` + strings.Join(out, "") + `" ]`,
+		// The shell's glob finds them as ls did (a dangling link too),
+		// counted against the wanted ones in any order.
+		Check: `lvslab_n=0; for lvslab_f in ` + udpUnitDir + `/lvslab-udp-*.service; do if [ -e "$lvslab_f" ] || [ -L "$lvslab_f" ]; then case " ` + keep + ` " in *" $lvslab_f "*) lvslab_n=$((lvslab_n + 1)) ;; *) lvslab_n=-1; break ;; esac; fi; done; [ "$lvslab_n" = ` + fmt.Sprint(len(wanted)) + ` ]`,
 		Apply: []string{`for f in ` + udpUnitDir + `/lvslab-udp-*.service; do case " ` + keep + ` " in *" $f "*) ;; *) [ ! -e "$f" ] || { systemctl disable --now "${f##*/}"; rm -f "$f"; } ;; esac; done`,
 			"systemctl daemon-reload"},
 	}

@@ -47,8 +47,9 @@ type guest struct {
 	hostname string
 	kernel   *ipvstest.Kernel
 	reads    int // files read whole, not by the survey's checksums
-	// systemctls counts the systemctl processes the node started.
-	systemctls int
+	// systemctls counts the systemctl processes the node started, procs
+	// every process (external command): each costs ~35-200 ms under TCG.
+	systemctls, procs int
 }
 
 type gaddr struct{ Prefix, Label, Scope string }
@@ -90,8 +91,10 @@ func newGuest(st *roles.NodeState) *guest {
 	return g
 }
 
-// ipipModule is ipip's line of /proc/modules.
-const ipipModule = "ipip 32768 0 - Live 0x0000000000000000\n"
+// moduleLine is a module's line of /proc/modules.
+func moduleLine(m string) string { return m + " 32768 0 - Live 0x0000000000000000\n" }
+
+var ipipModule = moduleLine("ipip")
 
 // state is everything a lab decides about the node, for comparison.
 func (g *guest) state() string {
@@ -128,7 +131,7 @@ func (g *guest) Run(ctx context.Context, cmd string) (string, error) {
 		return "", fmt.Errorf("guest: %q: %w", cmd, err)
 	}
 	var out, errOut bytes.Buffer
-	r, err := interp.New(interp.StdIO(nil, &out, &errOut), interp.ExecHandlers(func(interp.ExecHandlerFunc) interp.ExecHandlerFunc { return g.exec }), interp.OpenHandler(g.open), interp.StatHandler(g.stat))
+	r, err := interp.New(interp.StdIO(nil, &out, &errOut), interp.ExecHandlers(func(interp.ExecHandlerFunc) interp.ExecHandlerFunc { return g.exec }), interp.OpenHandler(g.open), interp.StatHandler(g.stat), interp.ReadDirHandler2(g.readDir))
 	if err != nil {
 		return "", err
 	}
@@ -156,13 +159,75 @@ func (g *guest) WriteFile(_ context.Context, p string, data []byte, _ fs.FileMod
 	return nil
 }
 
-// stat serves the shell's file tests ([ -f ], [ -e ]) from the model's files.
+// stat serves the shell's file tests ([ -f ], [ -e ]) from the model: its
+// files, and what /proc and /sys show of its kernel.
 func (g *guest) stat(_ context.Context, p string, _ bool) (fs.FileInfo, error) {
+	if c, ok := g.kernelFile(p); ok {
+		return fstest.MapFS{"f": &fstest.MapFile{Data: []byte(c)}}.Stat("f")
+	}
+	if g.kernelDir(p) {
+		return fstest.MapFS{"d/f": &fstest.MapFile{}}.Stat("d")
+	}
 	c, ok := g.files[p]
 	if !ok {
 		return nil, &os.PathError{Op: "stat", Path: p, Err: fs.ErrNotExist}
 	}
 	return fstest.MapFS{"f": &fstest.MapFile{Data: []byte(c)}}.Stat("f")
+}
+
+// readDir serves the shell's globs from the model's files.
+func (g *guest) readDir(_ context.Context, dir string) ([]fs.DirEntry, error) {
+	tree := fstest.MapFS{}
+	for p, c := range g.files {
+		if rel, ok := strings.CutPrefix(p, strings.TrimSuffix(dir, "/")+"/"); ok {
+			tree[rel] = &fstest.MapFile{Data: []byte(c)}
+		}
+	}
+	return fs.ReadDir(tree, ".")
+}
+
+// kernelFile is what a file of /proc or /sys the checks read holds, from
+// the same model the commands change: a sysctl (an integer one answers a
+// read at an offset with EOF, so dash's byte-wise read sees no newline; a
+// string one, the host name, reads whole), a link's flags (IFF_UP is bit
+// 0), a loaded module's initstate.
+func (g *guest) kernelFile(p string) (string, bool) {
+	if key, ok := strings.CutPrefix(p, "/proc/sys/"); ok {
+		if key == "kernel/hostname" {
+			return g.hostname + "\n", true
+		}
+		return g.get(strings.ReplaceAll(key, "/", ".")), true
+	}
+	if rest, ok := strings.CutPrefix(p, "/sys/class/net/"); ok {
+		dev, file, _ := strings.Cut(rest, "/")
+		up, exists := g.up[dev]
+		if !exists || file != "flags" {
+			return "", false
+		}
+		flags := 0x1002 // BROADCAST, MULTICAST
+		if up {
+			flags |= 0x1
+		}
+		return fmt.Sprintf("%#x\n", flags), true
+	}
+	if rest, ok := strings.CutPrefix(p, "/sys/module/"); ok {
+		m, file, _ := strings.Cut(rest, "/")
+		if file == "initstate" && g.loaded(m) {
+			return "live\n", true
+		}
+	}
+	return "", false
+}
+
+// kernelDir: /sys/module/M of a loaded module M.
+func (g *guest) kernelDir(p string) bool {
+	m, ok := strings.CutPrefix(p, "/sys/module/")
+	return ok && !strings.Contains(m, "/") && g.loaded(m)
+}
+
+// loaded tells whether /proc/modules lists module m.
+func (g *guest) loaded(m string) bool {
+	return slices.ContainsFunc(strings.Split(g.files["/proc/modules"], "\n"), func(l string) bool { return strings.HasPrefix(l, m+" ") })
 }
 
 type rwc struct {
@@ -180,10 +245,8 @@ func (g *guest) open(_ context.Context, p string, flag int, _ os.FileMode) (io.R
 	if flag&(os.O_WRONLY|os.O_RDWR) != 0 {
 		return nil, fmt.Errorf("guest: a step writes %s through the shell", p)
 	}
-	if key, ok := strings.CutPrefix(p, "/proc/sys/"); ok {
-		// A sysctl file answers a read at an offset with EOF: dash's
-		// byte-wise read sees the value without its newline.
-		return rwc{strings.NewReader(g.get(strings.ReplaceAll(key, "/", "."))), io.Discard}, nil
+	if c, ok := g.kernelFile(p); ok {
+		return rwc{strings.NewReader(c), io.Discard}, nil
 	}
 	c, ok := g.files[p]
 	if !ok {
@@ -196,6 +259,7 @@ var hostFilters = map[string]bool{"grep": true, "awk": true, "sort": true, "tr":
 
 func (g *guest) exec(ctx context.Context, args []string) error {
 	hc := interp.HandlerCtx(ctx)
+	g.procs++
 	if hostFilters[args[0]] {
 		// A file the model holds (/proc/modules) is read from the model.
 		if last := args[len(args)-1]; strings.HasPrefix(last, "/") && len(args) > 2 {
@@ -280,7 +344,15 @@ func (g *guest) command(args []string, stdin io.Reader) (string, error) {
 	case "sysctl":
 		return g.sysctlCmd(args[1:])
 	case "ip":
+		if n := len(args); n > 2 && args[n-2] == "-b" && args[n-1] == "-" {
+			return g.ipBatch(args[1:n-2], stdin)
+		}
 		return g.ip(args[1:])
+	case "nft": // no table of lvslab's: naming one loads nf_tables
+		if !g.loaded("nf_tables") {
+			g.files["/proc/modules"] += moduleLine("nf_tables")
+		}
+		return "", fmt.Errorf("Error: No such file or directory")
 	case "systemctl":
 		g.systemctls++
 		if args[1] == "show" { // show -p Id -p UnitFileState -p ActiveState -- UNIT...
@@ -458,6 +530,24 @@ func (g *guest) networkd() {
 			g.gateway = "via " + gw + " dev " + dev
 		}
 	}
+}
+
+// ipBatch runs the ip commands of stdin ("ip -b -") with the options
+// given before -b, stopping at the first that fails, as ip does.
+func (g *guest) ipBatch(opts []string, stdin io.Reader) (string, error) {
+	var out strings.Builder
+	sc := bufio.NewScanner(stdin)
+	for sc.Scan() {
+		if strings.TrimSpace(sc.Text()) == "" {
+			continue
+		}
+		o, err := g.ip(append(slices.Clone(opts), strings.Fields(sc.Text())...))
+		out.WriteString(o)
+		if err != nil {
+			return out.String(), err
+		}
+	}
+	return out.String(), nil
 }
 
 func (g *guest) ip(args []string) (string, error) {

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/lvslab/lvslab/roles"
@@ -65,5 +66,38 @@ func TestSurveyChangesNothing(t *testing.T) {
 	}
 	if cmds := f.commands(); len(cmds) != 0 || len(f.writes) != 0 || f.kernel.Services[0].SchedName != "rr" {
 		t.Errorf("Survey changed the node: ran %q, wrote %q", cmds, f.writes)
+	}
+}
+
+// The survey's checks read the node as the commands left it (host name,
+// links, modules, settings, unit files): on a converged web server, each
+// drift a student can make shows as that step changed, and only it.
+func TestSurveySeesEachDrift(t *testing.T) {
+	SettleAttempts = 1
+	st := rolestest.State(t, rolestest.Lab(t, "tedu-nat"), "web1")
+	steps := catalog.Steps(st, catalog.Debian)
+	for _, tc := range []struct{ drift, step string }{
+		{"hostname web9", "hostname"},
+		{"ip link set eth0 up", "disable eth0"},
+		{"modprobe ipip", "no stale vip"},
+		{"sysctl -w net.ipv4.conf.eth1.rp_filter=0", "sysctl"},
+		{"sysctl -w net.ipv4.conf.default.rp_filter=1", "sysctl"},
+		{"systemctl disable --now apache2", "apache2"},
+		{"write " + catalog.UDPUnit(53), "no stale udp"},
+	} {
+		g := newGuest(st)
+		configureAs(t, g, "tedu-nat", "web1")
+		if unit, ok := strings.CutPrefix(tc.drift, "write "); ok {
+			g.files["/etc/systemd/system/"+unit] = "[Unit]\n"
+		} else if _, err := g.Run(context.Background(), tc.drift); err != nil {
+			t.Fatal(err)
+		}
+		res, err := Survey(context.Background(), g, steps)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := res.ChangedSteps(); !slices.Equal(got, []string{tc.step}) {
+			t.Errorf("after %q the survey changes %q, want %q", tc.drift, got, tc.step)
+		}
 	}
 }
