@@ -70,12 +70,24 @@ func (r Result) ChangedSteps() []string {
 	return out
 }
 
-// How long Apply waits for a service or network step's check to pass after
-// applying it (networkd and services apply asynchronously).
+// How Apply waits for a service or network step's check to pass after
+// applying it: networkd and services apply asynchronously, most within a
+// fraction of a second. The check is read SettleAttempts times in all, the
+// waits between reads growing as SettleDelays says and its last one
+// repeating: 0.1, 0.2, 0.4, 0.8 s, then every second, about 30 s in all.
 var (
-	SettleAttempts = 30
-	SettleDelay    = time.Second
+	SettleAttempts = 33
+	SettleDelays   = []time.Duration{100 * time.Millisecond, 200 * time.Millisecond, 400 * time.Millisecond, 800 * time.Millisecond, time.Second}
 )
+
+// settleDelay is the wait after the n-th read (n >= 1) of a check that
+// still fails: the schedule's, its last one repeating; none without one.
+func settleDelay(n int) time.Duration {
+	if len(SettleDelays) == 0 {
+		return 0
+	}
+	return SettleDelays[min(n, len(SettleDelays))-1]
+}
 
 const (
 	checkOK      = "lvslab-check-ok"
@@ -237,7 +249,7 @@ func settle(ctx context.Context, exec Executor, step *catalog.Step) error {
 	}
 	for try := 0; try < settleAttempts(step); try++ {
 		if try > 0 {
-			if err := sleep(ctx, SettleDelay); err != nil {
+			if err := sleep(ctx, settleDelay(try)); err != nil {
 				return err
 			}
 		}
@@ -347,7 +359,7 @@ func applyGroup(ctx context.Context, exec Executor, steps []catalog.Step, i, n i
 		if try >= settleAttempts(step) {
 			return results[:pending+1], nil, fmt.Errorf("still not as desired after applying it: the check `%s` fails", step.Check)
 		}
-		if err := sleep(ctx, SettleDelay); err != nil {
+		if err := sleep(ctx, settleDelay(try)); err != nil {
 			return results[:pending+1], nil, err
 		}
 		var err error
@@ -361,7 +373,8 @@ func applyGroup(ctx context.Context, exec Executor, steps []catalog.Step, i, n i
 	return results, next, nil
 }
 
-func sleep(ctx context.Context, d time.Duration) error {
+// sleep waits d unless ctx ends first (a variable: tests record the waits).
+var sleep = func(ctx context.Context, d time.Duration) error {
 	if d <= 0 {
 		return ctx.Err()
 	}

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/lvslab/lvslab/labs"
 	"github.com/lvslab/lvslab/roles"
@@ -14,7 +15,10 @@ import (
 	"github.com/lvslab/lvslab/topology"
 )
 
-func init() { SettleDelay = 0 }
+// shippedSettleDelays is the schedule lvslab ships; the tests wait none.
+var shippedSettleDelays = SettleDelays
+
+func init() { SettleDelays = nil }
 
 // TestApplyTwice: on every embedded lab, OS family and node, a first Apply
 // changes things and a second one finds nothing to do and runs no command.
@@ -166,8 +170,8 @@ func TestApplyIPVSReadBackMismatch(t *testing.T) {
 func TestApplyCheckStillFailing(t *testing.T) {
 	steps := []catalog.Step{{Name: "x", Check: "false-check", Apply: []string{"do-nothing"}, Kind: catalog.KindService}}
 	f := newFake() // never learns: the check keeps failing
+	defer func(n int) { SettleAttempts = n }(SettleAttempts)
 	SettleAttempts = 3
-	defer func() { SettleAttempts = 30 }()
 	res, err := Apply(context.Background(), f, steps, nil)
 	if err == nil || !strings.Contains(err.Error(), "false-check") {
 		t.Fatalf("err = %v", err)
@@ -406,4 +410,37 @@ func TestApplyRoundTrips(t *testing.T) {
 		t.Fatalf("again: %v, changed %v", err, res.ChangedSteps())
 	}
 	rolestest.Eq(t, "round trips again", c.runs, 1)
+}
+
+// After a network or service change the first reads come soon (most
+// changes settle within a fraction of a second), then every second, for
+// about as long as lvslab always waited (29 s).
+func TestSettleSchedule(t *testing.T) {
+	defer func(d []time.Duration) { SettleDelays = d }(SettleDelays)
+	SettleDelays = shippedSettleDelays
+	var waits []time.Duration
+	var total time.Duration
+	for n := 1; n < SettleAttempts; n++ {
+		waits = append(waits, settleDelay(n))
+		total += settleDelay(n)
+	}
+	ms := time.Millisecond
+	rolestest.Eq(t, "first waits", waits[:6], []time.Duration{100 * ms, 200 * ms, 400 * ms, 800 * ms, time.Second, time.Second})
+	if total < 29*time.Second || total > 31*time.Second {
+		t.Errorf("a step that never settles is given up after %v of waits, want about 30 s", total)
+	}
+
+	// Apply waits that way: a step that settles on the fourth read
+	// waited 0.1, 0.2 and 0.4 s.
+	steps := []catalog.Step{{Name: "addr", Kind: catalog.KindNetwork, Check: "c1", Apply: []string{"a1"}}}
+	f := newFake()
+	f.learn(steps)
+	f.slow = map[string]int{"c1": 3}
+	defer func(s func(context.Context, time.Duration) error) { sleep = s }(sleep)
+	waits = nil
+	sleep = func(_ context.Context, d time.Duration) error { waits = append(waits, d); return nil }
+	if _, err := Apply(context.Background(), f, steps, nil); err != nil {
+		t.Fatal(err)
+	}
+	rolestest.Eq(t, "waits", waits, []time.Duration{100 * ms, 200 * ms, 400 * ms})
 }
