@@ -2,7 +2,11 @@ package engine
 
 import (
 	"context"
+	"strings"
 	"testing"
+
+	"mvdan.cc/sh/v3/interp"
+	"mvdan.cc/sh/v3/syntax"
 
 	"github.com/lvslab/lvslab/roles/catalog"
 	"github.com/lvslab/lvslab/roles/rolestest"
@@ -39,4 +43,65 @@ func TestSurveyProcessBudget(t *testing.T) {
 			}
 		}
 	}
+}
+
+// rhelSurveyBudget is how many commands the survey of a RHEL node names,
+// by lab and role: the simulated guest models Debian only, so RHEL's
+// survey is counted in its text (every branch, an upper bound of the
+// processes it starts). Set like surveyBudget.
+var rhelSurveyBudget = map[string]map[string]int{
+	"tedu-nat": {topology.RoleClient: 9, topology.RoleDirector: 15, topology.RoleWeb: 12},
+	"tedu-dr":  {topology.RoleClient: 9, topology.RoleDirector: 13, topology.RoleWeb: 12},
+}
+
+// The survey of a RHEL node names few commands.
+func TestRHELSurveyCommandBudget(t *testing.T) {
+	for lab, budgets := range rhelSurveyBudget {
+		l := rolestest.Lab(t, lab)
+		for role, budget := range budgets {
+			node := l.NodesWithRole(role)[0].Name
+			cmds := surveyCommands(t, catalog.Steps(rolestest.State(t, l, node), catalog.RHEL))
+			t.Logf("%s %s (%s) on RHEL: %d commands %v", lab, role, node, len(cmds), cmds)
+			if len(cmds) > budget {
+				t.Errorf("%s %s (%s) on RHEL: the survey names %d commands %v, over its budget of %d", lab, role, node, len(cmds), cmds, budget)
+			}
+		}
+	}
+}
+
+// surveyCommands lists the commands a node's survey script names that
+// start a process: not the shell's builtins, nor the unit tests the
+// prelude's function answers.
+func surveyCommands(t *testing.T, steps []catalog.Step) []string {
+	t.Helper()
+	file, err := syntax.NewParser().Parse(strings.NewReader(surveyScript(steps, 0, false)), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	syntax.Walk(file, func(n syntax.Node) bool {
+		switch n := n.(type) {
+		case *syntax.FuncDecl:
+			return false // the prelude's own
+		case *syntax.CallExpr:
+			if len(n.Args) == 0 {
+				return true
+			}
+			name := n.Args[0].Lit()
+			if name == "" || interp.IsBuiltin(name) || unitRe.MatchString(strings.Join(callWords(n), " ")) {
+				return true
+			}
+			out = append(out, name)
+		}
+		return true
+	})
+	return out
+}
+
+func callWords(c *syntax.CallExpr) []string {
+	var out []string
+	for _, w := range c.Args {
+		out = append(out, w.Lit())
+	}
+	return out
 }
