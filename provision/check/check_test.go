@@ -223,6 +223,7 @@ func TestParseRealOutput(t *testing.T) {
 2: eth0: <BROADCAST,MULTICAST> mtu 1500 qdisc noop state DOWN mode DEFAULT group default qlen 1000\    link/ether 52:54:00:d1:fa:a7 brd ff:ff:ff:ff:ff:ff
 4: tunl0@NONE: <NOARP,UP,LOWER_UP> mtu 1480 qdisc noqueue state UNKNOWN mode DEFAULT group default qlen 1000\    link/ipip 0.0.0.0 brd 0.0.0.0
 ` + "\n" + mark + secRoute + "\ndefault via 192.168.2.5 dev eth1 proto static \n" +
+		"\n" + mark + secSysctl + "\n/proc/sys/net/ipv4/conf/all/arp_ignore:1\n/proc/sys/net/ipv4/vs/sync_threshold:3\t50\n/proc/sys/net/ipv4/conf/default/rp_filter:10\n" +
 		"\n" + mark + secFiles + "\n/usr/lib/sysctl.d/50-default.conf:net.ipv4.conf.all.rp_filter = 2\n/etc/sysctl.d/90-lvslab.conf:net.ipv4.conf.all.rp_filter = 0\n/etc/sysctl.conf:#net.ipv4.ip_forward=1\n" +
 		"\n" + mark + secListen + "\nLISTEN 0      511                *:80              *:*    \nLISTEN 0      128          0.0.0.0:22        0.0.0.0:*\n" +
 		"\n" + mark + secServed + " 80\n192.168.2.100" +
@@ -243,6 +244,8 @@ func TestParseRealOutput(t *testing.T) {
 	})
 	rolestest.Eq(t, "up", o.Up, map[string]bool{"lo": true, "eth0": false, "tunl0": true})
 	rolestest.Eq(t, "routes", o.Routes, []Route{{netip.MustParseAddr("192.168.2.5"), "eth1"}})
+	// Values are read whole: "10", not dash's first byte.
+	rolestest.Eq(t, "sysctl", o.Sysctl, map[string]string{"net.ipv4.conf.all.arp_ignore": "1", "net.ipv4.vs.sync_threshold": "3\t50", "net.ipv4.conf.default.rp_filter": "10"})
 	rolestest.Eq(t, "persistent", o.Persistent, map[string]string{"net.ipv4.conf.all.rp_filter": "0"})
 	rolestest.Eq(t, "listening", o.Listening, map[uint16]bool{80: true, 22: true})
 	if o.Served[80] == nil || strings.TrimSpace(*o.Served[80]) != "192.168.2.100" || o.Served[8080] != nil {

@@ -217,11 +217,13 @@ func (g *guest) command1(line string) (string, error) {
 			fmt.Fprintf(&b, "default via %s dev %s proto static\n", r.Via, r.Device)
 		}
 		return b.String(), nil
-	case strings.HasPrefix(line, "for k in "):
+	case strings.HasPrefix(line, "grep -sH . /proc/sys/"):
+		// A key the kernel lacks prints nothing; one it has, its value.
 		var b strings.Builder
-		for _, k := range f[3:slices.Index(f, "do")] {
-			k = strings.TrimSuffix(k, ";")
-			fmt.Fprintf(&b, "%s=%s\n", k, g.sysctl[strings.ReplaceAll(k, "/", ".")])
+		for _, p := range f[3:] {
+			if v, ok := g.sysctl[strings.ReplaceAll(strings.TrimPrefix(p, "/proc/sys/"), "/", ".")]; ok {
+				fmt.Fprintf(&b, "%s:%s\n", p, v)
+			}
 		}
 		return b.String(), nil
 	case strings.HasPrefix(line, "grep -sH . "):

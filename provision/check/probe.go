@@ -166,7 +166,10 @@ func (p probe) script() string {
 		for _, k := range p.sysctls {
 			paths = append(paths, strings.ReplaceAll(k, ".", "/"))
 		}
-		fmt.Fprintf(&b, "for k in %s; do v=; { read -r v </proc/sys/$k; } 2>/dev/null; echo \"$k=$v\"; done\n", strings.Join(paths, " "))
+		// grep, not the shell's read: dash reads a byte at a time, and an
+		// integer sysctl answers a read past its start with EOF ("10" reads
+		// as "1"). A key the kernel lacks prints nothing.
+		b.WriteString("grep -sH . /proc/sys/" + strings.Join(paths, " /proc/sys/") + "\n")
 		sec(secFiles)
 		b.WriteString("grep -sH . " + sysctlFiles + "\n")
 	}
@@ -236,8 +239,9 @@ func parse(out string) (*Observed, error) {
 	o.Up = parseLinks(sections[secLink])
 	o.Routes = parseRoutes(sections[secRoute])
 	for _, line := range sections[secSysctl] {
-		if k, v, ok := strings.Cut(strings.TrimSpace(line), "="); ok {
-			o.Sysctl[strings.ReplaceAll(k, "/", ".")] = v
+		// "/proc/sys/net/ipv4/ip_forward:1"
+		if k, v, ok := strings.Cut(strings.TrimPrefix(line, "/proc/sys/"), ":"); ok {
+			o.Sysctl[strings.ReplaceAll(k, "/", ".")] = strings.TrimSpace(v)
 		}
 	}
 	o.Persistent = parseSysctlFiles(sections[secFiles])
