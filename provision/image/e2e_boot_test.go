@@ -156,17 +156,9 @@ func benchDomain(img Image, work string) string {
 // seedBus is how the seed ISO is attached.
 type seedBus struct{ machine, device, target, bus string }
 
-// benchSeedBus is LVSLAB_BENCH_SEED: "ide" (cdrom, i440fx; the default),
-// "sata" (cdrom, q35) or "virtio" (read-only virtio disk: no ATA probing).
-func benchSeedBus() seedBus {
-	switch os.Getenv("LVSLAB_BENCH_SEED") {
-	case "sata":
-		return seedBus{"q35", "cdrom", "sda", "sata"}
-	case "virtio":
-		return seedBus{"pc", "disk", "vdb", "virtio"}
-	}
-	return seedBus{"pc", "cdrom", "hdc", "ide"}
-}
+// benchSeedBus is how lvslab attaches the seed: a read-only virtio disk
+// (the image has no ATA or cdrom driver).
+func benchSeedBus() seedBus { return seedBus{"pc", "disk", "vdb", "virtio"} }
 
 func writeSeed(t *testing.T, path, initScript string) {
 	w, err := iso9660.NewWriter()
