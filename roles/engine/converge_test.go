@@ -140,3 +140,32 @@ func TestConfigureReadsOSReleaseInTheShell(t *testing.T) {
 		}
 	}
 }
+
+// A survey right after the SSH login of a node still booting: apache2's
+// start job is still running (it starts after sshd). The survey waits for
+// the boot's jobs instead of finding apache2 down and restarting it; on a
+// booted node with apache2 really stopped it does not wait, and starts it.
+func TestSurveyWaitsForTheBootsLastUnits(t *testing.T) {
+	SettleAttempts = 1
+	st := rolestest.State(t, rolestest.Lab(t, "tedu-nat"), "web1")
+	steps := catalog.Steps(st, catalog.Debian)
+	g := newGuest(st)
+	configureAs(t, g, "tedu-nat", "web1")
+
+	g.active["apache2"], g.starting["apache2"] = false, true
+	g.systemctls = 0
+	res, err := Apply(context.Background(), g, steps, nil)
+	if err != nil || res.Changed() {
+		t.Fatalf("a node still starting apache2 was changed: %v (%v)", res.ChangedSteps(), err)
+	}
+	if !g.active["apache2"] || g.systemctls != 3 {
+		t.Errorf("apache2 active %v after %d systemctl (want the read, the wait for the boot, the read again)", g.active["apache2"], g.systemctls)
+	}
+
+	g.active["apache2"] = false // stopped by hand on a booted node
+	g.systemctls = 0
+	res, err = Apply(context.Background(), g, steps, nil)
+	if err != nil || !slices.Contains(res.ChangedSteps(), "apache2") || !g.active["apache2"] {
+		t.Fatalf("a stopped apache2 was not started: %v (%v)", res.ChangedSteps(), err)
+	}
+}

@@ -47,6 +47,9 @@ type guest struct {
 	hostname string
 	kernel   *ipvstest.Kernel
 	reads    int // files read whole, not by the survey's checksums
+	// starting are the units whose start job the boot has not finished
+	// (activating: not active yet).
+	starting map[string]bool
 	// systemctls counts the systemctl processes the node started, procs
 	// every process (external command): each costs ~35-200 ms under TCG.
 	systemctls, procs int
@@ -74,7 +77,7 @@ func newGuest(st *roles.NodeState) *guest {
 		files: map[string]string{}, sysctl: map[string]string{}, addrs: map[string][]gaddr{},
 		up: map[string]bool{"lo": true}, macs: map[string]string{},
 		enabled: map[string]bool{"systemd-networkd": true}, active: map[string]bool{"systemd-networkd": true},
-		hostname: "localhost", kernel: ipvstest.New(nil),
+		hostname: "localhost", kernel: ipvstest.New(nil), starting: map[string]bool{},
 	}
 	g.addrs["lo"] = []gaddr{{"127.0.0.1/8", "lo", "host"}}
 	for _, nic := range st.NICs {
@@ -353,8 +356,17 @@ func (g *guest) command(args []string, stdin io.Reader) (string, error) {
 			g.files["/proc/modules"] += moduleLine("nf_tables")
 		}
 		return "", fmt.Errorf("Error: No such file or directory")
+	case "timeout": // timeout SECONDS COMMAND...
+		return g.command(args[2:], stdin)
 	case "systemctl":
 		g.systemctls++
+		if args[1] == "is-system-running" { // --wait: the boot's start jobs end
+			for u := range g.starting {
+				g.start(u)
+			}
+			clear(g.starting)
+			return "running\n", nil
+		}
 		if args[1] == "show" { // show -p Id -p UnitFileState -p ActiveState -- UNIT...
 			var out strings.Builder
 			for _, u := range args[slices.Index(args, "--")+1:] {
@@ -364,6 +376,8 @@ func (g *guest) command(args []string, stdin io.Reader) (string, error) {
 				}
 				if g.active[strings.TrimSuffix(u, ".service")] {
 					ac = "active"
+				} else if g.starting[strings.TrimSuffix(u, ".service")] {
+					ac = "activating"
 				}
 				fmt.Fprintf(&out, "Id=%s\nUnitFileState=%s\nActiveState=%s\n\n", u, en, ac)
 			}

@@ -123,6 +123,9 @@ func surveyScript(steps []catalog.Step, from int, withOS bool) string {
 	return b.String()
 }
 
+// bootWaitSeconds bounds the survey's wait for a node's boot to finish.
+const bootWaitSeconds = 60
+
 // unitRe finds the unit tests of checks: "systemctl is-enabled -q apache2".
 var unitRe = regexp.MustCompile(`systemctl is-(?:enabled|active) -q ([A-Za-z0-9@_.:-]+)`)
 
@@ -152,8 +155,18 @@ func unitsChecked(steps []catalog.Step) (out []string, tests int) {
 // indirect and generated count as enabled; active, reloading and
 // refreshing as active. Anything else, or a unit the read lacks, goes to
 // systemctl itself.
+//
+// A unit still starting or stopping (the SSH login can come before the
+// boot's last units, apache2 among them) is read again once the boot's
+// jobs are done: is-system-running --wait returns at once on a booted
+// node, and a node that is up is never waited for.
 func unitsPrelude(units []string) string {
-	return `lvslab_units=$(systemctl show -p Id -p UnitFileState -p ActiveState -- ` + strings.Join(units, " ") + ` 2>/dev/null)
+	read := `lvslab_units=$(systemctl show -p Id -p UnitFileState -p ActiveState -- ` + strings.Join(units, " ") + ` 2>/dev/null)`
+	return read + `
+case $lvslab_units in *ActiveState=activating* | *ActiveState=deactivating* | *ActiveState=reloading*)
+	timeout ` + strconv.Itoa(bootWaitSeconds) + ` systemctl is-system-running --wait >/dev/null 2>&1
+	` + read + ` ;;
+esac
 lvslab_unit() {
 	lvslab_u=$2; case $lvslab_u in *.*) ;; *) lvslab_u=$lvslab_u.service ;; esac
 	lvslab_id= lvslab_en= lvslab_ac=
