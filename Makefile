@@ -80,7 +80,7 @@ test: fmt-check vet unit fuzz e2e
 # The whole documented setup in real QEMU guests, inside a private network
 # namespace with its own libvirtd (lvslab sandbox). Needs root. One after the
 # other: two copies side by side, the student's session, remote hosts
-# (e2e-hosts) and the class over two hosts (e2e-class); about 26 min in all.
+# (e2e-hosts) and the class over two hosts (e2e-class); about 12 min in all.
 e2e: build
 	LVSLAB_E2E=1 LVSLAB_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout $(E2E_TIMEOUT) -run '^(TestE2E|TestStudentE2E|TestHostsE2E|TestClassE2E)$$' -v ./cmd/lvslab
 
