@@ -74,7 +74,7 @@ func guestFiles(o Options, sshdReexec bool) ([]guestFile, error) {
 // session modules (motd scripts, limits, env, loginuid; logind is masked)
 // do nothing a lab needs; sshd reads /etc/shadow itself without them, so
 // root's password field must be "*" (no password), not "!" (locked), which
-// sshd refuses even for keys when PAM is off (see lockRoot).
+// sshd refuses even for keys when PAM is off (see builder.configure).
 const sshdFast = "# Logins are slow under QEMU TCG: no PAM session, no DNS lookup.\nUsePAM no\nUseDNS no\n"
 
 // sshdNoReexec stops sshd from executing itself again for every connection

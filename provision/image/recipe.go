@@ -209,8 +209,8 @@ func opensshBefore(version string, major, minor int) bool {
 	if !ok {
 		return false
 	}
-	mi := strings.TrimLeft(rest, "0123456789")
-	mi = rest[:len(rest)-len(mi)]
+	// The minor version is the digits before "p1-2+deb12u3".
+	mi := rest[:len(rest)-len(strings.TrimLeft(rest, "0123456789"))]
 	a, err1 := strconv.Atoi(maj)
 	b, err2 := strconv.Atoi(mi)
 	if err1 != nil || err2 != nil {

@@ -396,8 +396,11 @@ func staleVIPStep(st *roles.NodeState, osFamily string) *Step {
 			if dev == "tunl0" {
 				// Only where ipip is loaded: root naming tunl0 makes the
 				// kernel load ipip (tunl0 is its netdev alias).
+				// The check is surveyed on every up: a test of the shell's,
+				// no grep. The flush runs once and a student reads it in the
+				// handout: /proc/modules, as lsmod shows it.
 				check = "{ ! " + moduleLoaded("ipip") + " || " + check + "; }"
-				flushDev = "! " + moduleLoaded("ipip") + " || " + flushDev
+				flushDev = "! grep -qs '^ipip ' /proc/modules || " + flushDev
 				if !slices.Contains(st.Modules, "ipip") {
 					// ipip must be unloaded (below), which takes tunl0 with it.
 					check = ""
