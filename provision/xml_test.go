@@ -82,7 +82,7 @@ func TestDomainXMLBuiltImage(t *testing.T) {
 	if tcg := d.Features.TCG; tcg == nil || tcg.TBCache == nil || tcg.TBCache.Size != TCGCacheMiB || tcg.TBCache.Unit != "MiB" {
 		t.Errorf("a TCG guest's translation cache: %+v", tcg)
 	}
-	if d.OS.Kernel != img.Kernel || d.OS.Initrd != img.Initrd || d.OS.Cmdline != image.Cmdline {
+	if d.OS.Kernel != img.Kernel || d.OS.Initrd != img.Initrd || d.OS.Cmdline != image.Cmdline+" norandmaps" {
 		t.Errorf("direct kernel boot: %+v", d.OS)
 	}
 	if len(d.OS.BootDevices) != 0 {
@@ -140,6 +140,26 @@ func TestDomainXMLUserDiskBootsItsBootloader(t *testing.T) {
 	}
 	if d.Type != "kvm" || d.CPU == nil || d.CPU.Mode != "host-passthrough" {
 		t.Errorf("kvm: type %q cpu %+v", d.Type, d.CPU)
+	}
+}
+
+// Only a TCG guest boots without ASLR: under KVM no block is translated.
+func TestDomainXMLKVMKeepsASLR(t *testing.T) {
+	lab := mustLab(t, "tedu-nat")
+	img := image.Image{Kind: image.Built, Name: "debian-12", Disk: "/img/disk.qcow2", Format: "qcow2",
+		Kernel: "/img/vmlinuz", Initrd: "/img/initrd.img", Cmdline: image.Cmdline}
+	for typ, want := range map[string]string{"kvm": image.Cmdline, "qemu": image.Cmdline + " norandmaps"} {
+		x, err := DomainXML(lab, lab.Node("lvs1"), DomainSpec{Type: typ, Image: img, Overlay: "/p/o.qcow2", Seed: "/p/s.iso", ConsoleLog: "/l"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var d libvirtxml.Domain
+		if err := d.Unmarshal(x); err != nil {
+			t.Fatal(err)
+		}
+		if d.OS.Cmdline != want {
+			t.Errorf("%s guest's kernel command line %q, want %q", typ, d.OS.Cmdline, want)
+		}
 	}
 }
 
