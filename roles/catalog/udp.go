@@ -37,7 +37,7 @@ func udpSteps(st *roles.NodeState, page string) []Step {
 			Name:    "udp " + fmt.Sprint(u.Port),
 			Comment: fmt.Sprintf("a UDP responder (socat) on %s port %d: each datagram is answered with the page", where, u.Port),
 			File:    &f,
-			Check:   "systemctl is-enabled -q " + unit + " && systemctl is-active -q " + unit + fmt.Sprintf(` && [ -n "$(ss -Huln 'sport = :%d')" ]`, u.Port),
+			Check:   "systemctl is-enabled -q " + unit + " && systemctl is-active -q " + unit + " && " + listening("udp", u.Port),
 			Apply:   []string{"systemctl daemon-reload", "systemctl enable " + unit, "systemctl restart " + unit},
 			Kind:    KindService,
 		})

@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path"
 	"slices"
+	"strconv"
 	"strings"
 	"testing/fstest"
 	"time"
@@ -21,6 +22,7 @@ import (
 	"mvdan.cc/sh/v3/interp"
 	"mvdan.cc/sh/v3/syntax"
 
+	"github.com/lvslab/lvslab/provision/image"
 	"github.com/lvslab/lvslab/roles"
 	"github.com/lvslab/lvslab/roles/catalog"
 	"github.com/lvslab/lvslab/roles/ipvs"
@@ -80,6 +82,7 @@ func newGuest(st *roles.NodeState) *guest {
 		hostname: "localhost", kernel: ipvstest.New(nil), starting: map[string]bool{},
 	}
 	g.addrs["lo"] = []gaddr{{"127.0.0.1/8", "lo", "host"}}
+	g.files[catalog.DpkgStatus] = dpkgStatus(image.Packages)
 	for _, nic := range st.NICs {
 		g.macs[nic.Name] = nic.MAC
 		g.up[nic.Name] = true
@@ -94,6 +97,23 @@ func newGuest(st *roles.NodeState) *guest {
 	return g
 }
 
+// dpkgStatus is dpkg's status file of an image with pkgs installed, as
+// dpkg writes it: a paragraph per package, Package first, some with fields
+// before Status; a package whose name starts like another's; one removed
+// with its configuration files kept.
+func dpkgStatus(pkgs []string) string {
+	var b strings.Builder
+	for _, p := range append(slices.Clone(pkgs), "apache2-bin", "libcurl4") {
+		fmt.Fprintf(&b, "Package: %s\n", p)
+		if p == "systemd-sysv" {
+			b.WriteString("Essential: yes\nProtected: yes\n")
+		}
+		fmt.Fprintf(&b, "Status: install ok installed\nPriority: optional\nArchitecture: amd64\nVersion: 1.0\nDescription: %s\n the package %s\n\n", p, p)
+	}
+	b.WriteString("Package: ipvsadm-legacy\nStatus: deinstall ok config-files\nArchitecture: amd64\n\n")
+	return b.String()
+}
+
 // moduleLine is a module's line of /proc/modules.
 func moduleLine(m string) string { return m + " 32768 0 - Live 0x0000000000000000\n" }
 
@@ -103,8 +123,8 @@ var ipipModule = moduleLine("ipip")
 func (g *guest) state() string {
 	var b strings.Builder
 	for _, p := range slices.Sorted(maps.Keys(g.files)) {
-		if p == "/proc/modules" && g.files[p] == "" {
-			continue // no module loaded, as on a fresh node
+		if p == "/proc/modules" && g.files[p] == "" || p == catalog.DpkgStatus {
+			continue // no module loaded, as on a fresh node; the image's packages
 		}
 		fmt.Fprintf(&b, "file %s:\n%s\n", p, g.files[p])
 	}
@@ -201,6 +221,9 @@ func (g *guest) kernelFile(p string) (string, bool) {
 		}
 		return g.get(strings.ReplaceAll(key, "/", ".")), true
 	}
+	if proto, ok := strings.CutPrefix(p, "/proc/net/"); ok && sockets[proto] != "" {
+		return g.sockets(proto), true
+	}
 	if rest, ok := strings.CutPrefix(p, "/sys/class/net/"); ok {
 		dev, file, _ := strings.Cut(rest, "/")
 		up, exists := g.up[dev]
@@ -220,6 +243,47 @@ func (g *guest) kernelFile(p string) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// sockets: the header of each /proc/net table of sockets.
+var sockets = map[string]string{
+	"tcp":  "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n",
+	"tcp6": "  sl  local_address                         remote_address                        st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n",
+	"udp":  "   sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops\n",
+	"udp6": "  sl  local_address                         remote_address                        st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops\n",
+}
+
+// sockets is a /proc/net table as the kernel writes it: apache2's
+// listeners on [::] (tcp6, as Debian's apache2 binds), an sshd on 0.0.0.0:22
+// with a connection to it (tcp), each running UDP responder's socket
+// (udp, unconnected: state 07).
+func (g *guest) sockets(proto string) string {
+	var b strings.Builder
+	b.WriteString(sockets[proto])
+	row := func(local, remote, state string) {
+		fmt.Fprintf(&b, "%4d: %s %s %s 00000000:00000000 00:00000000 00000000     0        0 12345 1 0000000000000000 100 0 0 10 0\n", strings.Count(b.String(), "\n")-1, local, remote, state)
+	}
+	any6 := strings.Repeat("0", 32)
+	switch proto {
+	case "tcp":
+		row("00000000:0016", "00000000:0000", "0A")
+		row("0B00FA0A:0016", "0100FA0A:D431", "01")
+	case "tcp6":
+		if g.active["apache2"] {
+			for _, p := range g.listen {
+				port, _ := strconv.Atoi(p)
+				row(fmt.Sprintf("%s:%04X", any6, port), any6+":0000", "0A")
+			}
+		}
+	case "udp":
+		for u, on := range g.active {
+			if p, ok := strings.CutPrefix(u, "lvslab-udp-"); ok && on {
+				port, _ := strconv.Atoi(p)
+				row(fmt.Sprintf("6F2A10AC:%04X", port), "00000000:0000", "07")
+			}
+		}
+	}
+	return b.String()
 }
 
 // kernelDir: /sys/module/M of a loaded module M.

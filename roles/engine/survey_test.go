@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/lvslab/lvslab/provision/image"
 	"github.com/lvslab/lvslab/roles"
 	"github.com/lvslab/lvslab/roles/catalog"
 	"github.com/lvslab/lvslab/roles/rolestest"
@@ -98,6 +99,47 @@ func TestSurveySeesEachDrift(t *testing.T) {
 		}
 		if got := res.ChangedSteps(); !slices.Equal(got, []string{tc.step}) {
 			t.Errorf("after %q the survey changes %q, want %q", tc.drift, got, tc.step)
+		}
+	}
+}
+
+// The packages check reads dpkg's status file as dpkg-query -W would
+// answer: each package installed once, by its exact name; dpkg-query
+// itself while a cut-short dpkg run's journal is pending.
+func TestPackagesCheckReadsDpkgStatus(t *testing.T) {
+	l := rolestest.Lab(t, "tedu-nat")
+	st := rolestest.State(t, l, "web1")
+	check := findStepNamed(catalog.Steps(st, catalog.Debian), "packages").Check
+	para := func(pkg, status string) string {
+		return "Package: " + pkg + "\nStatus: " + status + "\nArchitecture: amd64\nDescription: x\n Package: apache2\n\n"
+	}
+	for _, c := range []struct {
+		name, status, journal string
+		want                  bool
+	}{
+		{"the image", dpkgStatus(image.Packages), "", true},
+		{"held, still installed", para("apache2", "hold ok installed"), "", true},
+		{"fields before Status", "Package: apache2\nEssential: no\nProtected: no\nStatus: install ok installed\n\n", "", true},
+		{"missing", para("apache2-bin", "install ok installed"), "", false},
+		{"only a line of another's description", para("curl", "install ok installed"), "", false},
+		{"removed, its configuration kept", para("apache2", "deinstall ok config-files"), "", false},
+		{"half configured", para("apache2", "install ok half-configured"), "", false},
+		{"twice (two architectures)", para("apache2", "install ok installed") + para("apache2", "install ok installed"), "", false},
+		{"a pending journal: dpkg-query answers", para("apache2", "install ok unpacked"), "Package: apache2\n", true},
+		{"no status file", "", "", false},
+	} {
+		g := newGuest(st)
+		if c.status == "" {
+			delete(g.files, catalog.DpkgStatus)
+		} else {
+			g.files[catalog.DpkgStatus] = c.status
+		}
+		if c.journal != "" {
+			g.files["/var/lib/dpkg/updates/0000"] = c.journal
+		}
+		_, err := g.Run(context.Background(), check)
+		if got := err == nil; got != c.want {
+			t.Errorf("%s: the packages check says installed=%v, want %v (%v)", c.name, got, c.want, err)
 		}
 	}
 }
