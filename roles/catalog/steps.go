@@ -277,18 +277,9 @@ func listenCheck(ports []uint16) string {
 	return strings.Join(parts, " && ")
 }
 
-// listening: a socket of proto ("tcp" or "udp") listens on port, IPv4 or
-// IPv6, as "ss -Htln 'sport = :PORT'" (-Huln) lists it, read by the shell
-// from /proc/net/PROTO and PROTO6 (field 2 the local address:port in hex,
-// field 4 the state: 0A LISTEN, or 07 for an unconnected UDP socket): ss
-// loads the sock_diag modules on its first run, 0.2-0.5 s of a first
-// survey under TCG.
+// listening: a socket of proto ("tcp" or "udp") listens on port.
 func listening(proto string, port uint16) string {
-	state := "0A"
-	if proto == "udp" {
-		state = "07"
-	}
-	return fmt.Sprintf(`lvslab_l=; for lvslab_f in /proc/net/%[1]s /proc/net/%[1]s6; do [ ! -e "$lvslab_f" ] || while read -r lvslab_sl lvslab_local lvslab_rem lvslab_st lvslab_rest; do case $lvslab_local:$lvslab_st in *:%04[2]X:%[3]s) lvslab_l=1 ;; esac; done <"$lvslab_f"; done; [ -n "$lvslab_l" ]`, proto, port, state)
+	return fmt.Sprintf("lvslab_listening %s %d", proto, port)
 }
 
 func hostnameStep(st *roles.NodeState) Step {
@@ -546,28 +537,9 @@ func packagesStep(st *roles.NodeState, osFamily string) Step {
 	return Step{
 		Name:    "packages",
 		Comment: "install " + list + " when missing",
-		Check:   debianInstalled(pkgs),
+		Check:   "lvslab_installed " + list,
 		Apply:   []string{"apt-get update", "DEBIAN_FRONTEND=noninteractive apt-get install -y " + list},
 	}
-}
-
-// DpkgStatus is dpkg's database of the packages' states.
-const DpkgStatus = "/var/lib/dpkg/status"
-
-// debianInstalled: each of pkgs is installed, once, as dpkg-query -W
-// -f='${db:Status-Status}' says it: awk reads it from dpkg's status file
-// (dpkg-query costs 0.15-0.35 s on its first run after a boot under TCG,
-// awk 0.05). A dpkg run cut short leaves its journal in updates/ (0000
-// first), which only dpkg itself merges: then dpkg-query is asked.
-func debianInstalled(pkgs []string) string {
-	list := strings.Join(pkgs, " ")
-	query := fmt.Sprintf(`[ "$(dpkg-query -W -f='${db:Status-Status} ' %s 2>/dev/null)" = "%s" ]`, list, strings.Repeat("installed ", len(pkgs)))
-	// A paragraph per package: "Package: X" first, then "Status: want
-	// flag state".
-	read := `awk -v RS= -F '\n' -v want=` + shell.Quote(list) + ` 'BEGIN { n = split(want, w, " "); for (i = 1; i <= n; i++) s["Package: " w[i]] = "" }
-$1 in s { for (i = 2; i <= NF; i++) if ($i ~ /^Status: /) { k = split($i, f, " "); s[$1] = s[$1] f[k] " " } }
-END { for (p in s) if (s[p] != "installed ") exit 1 }' ` + DpkgStatus
-	return `if [ -e /var/lib/dpkg/updates/0000 ]; then ` + query + `; else ` + read + `; fi`
 }
 
 func ipvsSteps(st *roles.NodeState, rulesPath string, seeded bool) []Step {

@@ -389,7 +389,7 @@ var sleep = func(ctx context.Context, d time.Duration) error {
 }
 
 func runCheck(ctx context.Context, exec Executor, check string) (bool, error) {
-	out, err := exec.Run(ctx, checkCommand(check))
+	out, err := exec.Run(ctx, catalog.Helpers(check)+checkCommand(check))
 	if err != nil {
 		return false, fmt.Errorf("run check: %w", err)
 	}

@@ -73,30 +73,46 @@ func TestRHELSurveyCommandBudget(t *testing.T) {
 
 // surveyCommands lists the commands a node's survey script names that
 // start a process: not the shell's builtins, nor the unit tests the
-// prelude's function answers.
+// prelude's function answers; a check's helper counts the commands of its
+// body at each call.
 func surveyCommands(t *testing.T, steps []catalog.Step) []string {
 	t.Helper()
 	file, err := syntax.NewParser().Parse(strings.NewReader(surveyScript(steps, 0, false)), "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out []string
+	funcs := map[string]*syntax.FuncDecl{}
 	syntax.Walk(file, func(n syntax.Node) bool {
-		switch n := n.(type) {
-		case *syntax.FuncDecl:
-			return false // the prelude's own
-		case *syntax.CallExpr:
-			if len(n.Args) == 0 {
-				return true
-			}
-			name := n.Args[0].Lit()
-			if name == "" || interp.IsBuiltin(name) || unitRe.MatchString(strings.Join(callWords(n), " ")) {
-				return true
-			}
-			out = append(out, name)
+		if f, ok := n.(*syntax.FuncDecl); ok {
+			funcs[f.Name.Value] = f
 		}
 		return true
 	})
+	var out []string
+	var count func(syntax.Node)
+	count = func(node syntax.Node) {
+		syntax.Walk(node, func(n syntax.Node) bool {
+			switch n := n.(type) {
+			case *syntax.FuncDecl:
+				return false // counted where it is called
+			case *syntax.CallExpr:
+				if len(n.Args) == 0 {
+					return true
+				}
+				name := n.Args[0].Lit()
+				if name == "" || interp.IsBuiltin(name) || unitRe.MatchString(strings.Join(callWords(n), " ")) {
+					return true
+				}
+				if f, ok := funcs[name]; ok && name != "systemctl" {
+					count(f.Body)
+					return true
+				}
+				out = append(out, name)
+			}
+			return true
+		})
+	}
+	count(file)
 	return out
 }
 

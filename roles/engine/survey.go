@@ -99,6 +99,7 @@ func surveyScript(steps []catalog.Step, from int, withOS bool) string {
 	if len(paths) > 0 {
 		fmt.Fprintf(&b, "%sset --; for f in %s; do [ -f \"$f\" ] && set -- \"$@\" \"$f\"; done; [ $# = 0 ] || sha256sum -- \"$@\" 2>/dev/null\n", markLine(secFiles), strings.Join(paths, " "))
 	}
+	b.WriteString(catalog.Helpers(catalog.StepChecks(steps[from:])...))
 	// One systemctl read of every unit pays from the second test.
 	if units, tests := unitsChecked(steps[from:]); tests > 1 {
 		b.WriteString(markLine(secUnits) + unitsPrelude(units) + "\n")

@@ -137,7 +137,7 @@ func TestPackagesCheckReadsDpkgStatus(t *testing.T) {
 		if c.journal != "" {
 			g.files["/var/lib/dpkg/updates/0000"] = c.journal
 		}
-		_, err := g.Run(context.Background(), check)
+		_, err := g.Run(context.Background(), catalog.Helpers(check)+check)
 		if got := err == nil; got != c.want {
 			t.Errorf("%s: the packages check says installed=%v, want %v (%v)", c.name, got, c.want, err)
 		}

@@ -189,6 +189,13 @@ fi
 func (n *NodePlan) Script(lab string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, scriptHeader, n.Node, n.Role, lab, n.OS)
+	var checks []string
+	for _, s := range n.Steps {
+		checks = append(checks, s.Check)
+	}
+	if h := catalog.Helpers(checks...); h != "" {
+		b.WriteString("\n" + h)
+	}
 	if len(n.Preconditions) > 0 {
 		b.WriteString("\n# What this node must already be (lvslab's own VMs are).\n")
 		for _, pc := range n.Preconditions {
