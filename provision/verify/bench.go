@@ -23,7 +23,7 @@ type BenchResult struct {
 func BenchURL(ctx context.Context, x Executor, url string, n int) ([]BenchResult, error) {
 	var out []BenchResult
 	for _, p := range []string{ProberCurl, ProberFast} {
-		replies, took, err := Probe(ctx, x, p, []string{url}, n, DefaultTimeout(p, n))
+		replies, took, err := Probe(ctx, x, p, []string{url}, nil, n, DefaultTimeout(p, n))
 		if err != nil {
 			return out, err
 		}

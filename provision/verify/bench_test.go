@@ -20,7 +20,7 @@ func BenchmarkProbers(b *testing.B) {
 			srv, _ := alternating(b)
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
-				replies, _, err := Probe(context.Background(), localExec{}, p, []string{srv.URL + "/"}, 100, DefaultTimeout(p, 100))
+				replies, _, err := Probe(context.Background(), localExec{}, p, []string{srv.URL + "/"}, nil, 100, DefaultTimeout(p, 100))
 				if err != nil || len(replies) != 100 || !replies[99].OK() {
 					b.Fatalf("%v %d", err, len(replies))
 				}

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/lvslab/lvslab/roles/ipvs"
 	"github.com/lvslab/lvslab/roles/shell"
 )
 
@@ -83,40 +84,93 @@ func bound(limit time.Duration, cmd string) string {
 	return fmt.Sprintf("timeout %d sh -c %s", secs, shell.Quote(cmd))
 }
 
-// CurlLoopCommand is the faithful prober: a shell loop running one curl per
-// request, as the exercises do by hand; request k asks for urls[k mod
-// len(urls)] (a firewall-mark service's ports in turn). Each request is
-// framed by markers; curl's error message (stderr) stays in its request's
-// frame.
-func CurlLoopCommand(urls []string, n int, limit time.Duration) string {
-	w := `\n` + markWrite + `%{http_code} %{time_total} %{num_connects}\n`
-	body := fmt.Sprintf(`i=$((i+1)); echo "%s$i"; curl -sS -m %d --connect-timeout %d -w '%s' "$u" 2>&1; echo "%s$?"`,
-		markStart, requestTimeout, connectTimeout, w, markRC)
-	loop := fmt.Sprintf(`i=0; u=%s; while [ $i -lt %d ]; do %s; done`, shell.Quote(urls[0]), n, body)
-	if len(urls) > 1 {
-		loop = fmt.Sprintf(`i=0; for u in %s; do %s; done`, strings.Join(cycle(urls, n), " "), body)
-	}
-	return bound(limit, loop) + "; true"
-}
+// Source ports. The client's requests leave from ports its kernel never
+// picks by itself (above the default ip_local_port_range, 32768-60999) that
+// no entry of the director's connection table holds. A SYN from a port the
+// director still holds goes to that entry's real server without a
+// scheduling decision and without a count: in DR and TUN the director sees
+// no reply and keeps a closed connection in FIN_WAIT for 2 minutes, and
+// conn_reuse_mode 1 (the default) reschedules only TIME_WAIT and CLOSE
+// entries. The client's kernel does come back to recent ports: its base
+// port for a destination jumps between runs.
+const (
+	FirstSourcePort = 61000
+	LastSourcePort  = 65535
+)
 
-// cycle is n quoted URLs taking urls in turn.
-func cycle(urls []string, n int) []string {
-	out := make([]string, n)
+// SourcePorts picks n source ports, in turn from FirstSourcePort, that no
+// connection entry holds; 0 (the client kernel's choice) for the requests
+// beyond the free ports.
+func SourcePorts(held []ipvs.Conn, n int) []uint16 {
+	taken := map[uint16]bool{}
+	for _, c := range held {
+		taken[c.Source.Port()] = true
+	}
+	out := make([]uint16, n)
+	p := FirstSourcePort
 	for k := range out {
-		out[k] = shell.Quote(urls[k%len(urls)])
+		for p <= LastSourcePort && taken[uint16(p)] {
+			p++
+		}
+		if p > LastSourcePort {
+			break
+		}
+		out[k] = uint16(p)
+		p++
 	}
 	return out
 }
 
+// requestWords is the loops' list: "URL,PORT" per request, urls in turn
+// and ports[k] (0 when ports is short: the kernel's choice).
+func requestWords(urls []string, ports []uint16, n int) string {
+	words := make([]string, n)
+	for k := range words {
+		p := uint16(0)
+		if k < len(ports) {
+			p = ports[k]
+		}
+		words[k] = shell.Quote(urls[k%len(urls)] + "," + strconv.Itoa(int(p)))
+	}
+	return strings.Join(words, " ")
+}
+
+// CurlLoopCommand is the faithful prober: a shell loop running one curl per
+// request, as the exercises do by hand; request k asks for urls[k mod
+// len(urls)] (a firewall-mark service's ports in turn) from source port
+// ports[k] (or the next free one up to LastSourcePort; 0: the kernel's
+// choice). Each request is framed by markers; curl's error message
+// (stderr) stays in its request's frame.
+func CurlLoopCommand(urls []string, ports []uint16, n int, limit time.Duration) string {
+	w := `\n` + markWrite + `%{http_code} %{time_total} %{num_connects}\n`
+	loop := fmt.Sprintf(`i=0; for r in %s; do i=$((i+1)); echo "%s$i"; p=${r##*,}; set --; [ "$p" = 0 ] || set -- --local-port "$p-%d"; `+
+		`curl -sS -m %d --connect-timeout %d -w '%s' "$@" "${r%%,*}" 2>&1; echo "%s$?"; done`,
+		requestWords(urls, ports, n), markStart, LastSourcePort, requestTimeout, connectTimeout, w, markRC)
+	return bound(limit, loop) + "; true"
+}
+
 // FastCommand is the fast prober: one curl process given the URLs n times
-// in turn, "Connection: close" so that every transfer opens its own
-// connection (a new scheduling decision). Each transfer writes its status,
-// exit code and error text after its body; curl's stderr follows at the end.
-func FastCommand(urls []string, n int, limit time.Duration) string {
+// in turn, from the source ports of CurlLoopCommand, "Connection: close"
+// so that every transfer opens its own connection (a new scheduling
+// decision): a transfer per operation of a config file ("next" between
+// them; the command line would outgrow a shell's argument at 2000
+// requests). Each transfer writes its status, exit code and error text
+// after its body; curl's stderr follows at the end.
+func FastCommand(urls []string, ports []uint16, n int, limit time.Duration) string {
 	w := `\n` + markWrite + `%{http_code} %{time_total} %{num_connects} %{exitcode} %{errormsg}\n`
-	cmd := fmt.Sprintf(`e=$(mktemp); curl -sS -m %d --connect-timeout %d -H 'Connection: close' -w '%s' %s 2>"$e"; `+
-		`echo "%s$?"; echo "%s"; cat "$e"; rm -f "$e"`,
-		requestTimeout, connectTimeout, w, strings.Join(cycle(urls, n), " "), markRC, markStderr)
+	opts := []string{
+		fmt.Sprintf("max-time = %d", requestTimeout),
+		fmt.Sprintf("connect-timeout = %d", connectTimeout),
+		`header = "Connection: close"`,
+		`write-out = "` + w + `"`,
+	}
+	for i := range opts {
+		opts[i] = shell.Quote(opts[i])
+	}
+	cmd := fmt.Sprintf(`e=$(mktemp); c=$(mktemp); k=0; for r in %s; do [ $k = 0 ] || echo next; k=1; p=${r##*,}; `+
+		`printf 'url = "%%s"\n' "${r%%,*}"; [ "$p" = 0 ] || printf 'local-port = %%s-%d\n' "$p"; printf '%%s\n' %s; done >"$c"; `+
+		`curl -sS -K "$c" 2>"$e"; echo "%s$?"; echo "%s"; cat "$e"; rm -f "$e" "$c"`,
+		requestWords(urls, ports, n), LastSourcePort, strings.Join(opts, " "), markRC, markStderr)
 	return bound(limit, cmd) + "; true"
 }
 

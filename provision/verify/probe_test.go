@@ -74,7 +74,7 @@ func TestProbersAgainstRealCurl(t *testing.T) {
 	for _, prober := range Probers {
 		t.Run(prober, func(t *testing.T) {
 			before := conns.Load()
-			replies, _, err := Probe(context.Background(), localExec{}, prober, []string{srv.URL + "/"}, 6, 20*time.Second)
+			replies, _, err := Probe(context.Background(), localExec{}, prober, []string{srv.URL + "/"}, nil, 6, 20*time.Second)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -102,7 +102,7 @@ func TestProbersKeepCurlErrors(t *testing.T) {
 	url := "http://" + closedPort(t) + "/"
 	for _, prober := range Probers {
 		t.Run(prober, func(t *testing.T) {
-			replies, _, err := Probe(context.Background(), localExec{}, prober, []string{url}, 3, 20*time.Second)
+			replies, _, err := Probe(context.Background(), localExec{}, prober, []string{url}, nil, 3, 20*time.Second)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -135,7 +135,7 @@ func TestProberTimeBound(t *testing.T) {
 	}()
 	url := "http://" + l.Addr().String() + "/"
 	start := time.Now()
-	replies, _, err := Probe(context.Background(), localExec{}, ProberCurl, []string{url}, 5, 2*time.Second)
+	replies, _, err := Probe(context.Background(), localExec{}, ProberCurl, []string{url}, nil, 5, 2*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -270,7 +270,7 @@ func TestURLAndQuoting(t *testing.T) {
 	if URL("192.168.4.15", 80) != "http://192.168.4.15/" || URL("10.0.0.1", 8080) != "http://10.0.0.1:8080/" {
 		t.Error("URL")
 	}
-	if c := FastCommand([]string{"http://1.2.3.4/"}, 3, time.Minute); strings.Count(c, "http://1.2.3.4/") != 3 || !strings.HasPrefix(c, "timeout 60 sh -c ") {
+	if c := FastCommand([]string{"http://1.2.3.4/"}, nil, 3, time.Minute); strings.Count(c, "http://1.2.3.4/") != 3 || !strings.HasPrefix(c, "timeout 60 sh -c ") {
 		t.Errorf("FastCommand: %s", c)
 	}
 }
@@ -327,4 +327,68 @@ func TestUDPLoopReal(t *testing.T) {
 	if replies[0].OK() || !strings.Contains(replies[0].Err, fmt.Sprintf("udp: no reply from 127.0.0.1 port %d", cport)) {
 		t.Errorf("closed port: %+v", replies[0])
 	}
+}
+
+// Both probers, with the local curl, leave from the source ports they are
+// given (the next free one when a port is taken), request by request, and
+// from the kernel's ports where given 0.
+func TestProbersLeaveFromTheirSourcePorts(t *testing.T) {
+	needCurl(t)
+	var mu sync.Mutex
+	var seen []uint16
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ap, err := netip.ParseAddrPort(r.RemoteAddr)
+		mu.Lock()
+		defer mu.Unlock()
+		if err == nil {
+			seen = append(seen, ap.Port())
+		}
+		fmt.Fprintln(w, "page")
+	}))
+	defer srv.Close()
+	// a port of the list that something else holds: curl takes the next
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	bp := uint16(busy.Addr().(*net.TCPAddr).Port)
+	for i, prober := range Probers {
+		t.Run(prober, func(t *testing.T) {
+			mu.Lock()
+			seen = nil
+			mu.Unlock()
+			base := uint16(FirstSourcePort + 100 + 10*i)
+			ports := []uint16{base, base + 2, base + 4, 0}
+			replies, _, err := Probe(context.Background(), localExec{}, prober, []string{srv.URL + "/"}, ports, 4, 20*time.Second)
+			if err != nil || len(replies) != 4 {
+				t.Fatalf("probe: %v, %d replies", err, len(replies))
+			}
+			for _, r := range replies {
+				if !r.OK() {
+					t.Fatalf("reply: %+v", r)
+				}
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if len(seen) != 4 || seen[0] != base || seen[1] != base+2 || seen[2] != base+4 || seen[3] >= FirstSourcePort {
+				t.Errorf("source ports %v, want %d %d %d and one of the kernel's", seen, base, base+2, base+4)
+			}
+		})
+	}
+	t.Run("taken", func(t *testing.T) {
+		mu.Lock()
+		seen = nil
+		mu.Unlock()
+		cmd := FastCommand([]string{srv.URL + "/"}, []uint16{bp}, 1, 20*time.Second)
+		// the listener holds the first port of the range: curl binds a later one
+		if _, err := (localExec{}).Run(context.Background(), cmd); err != nil {
+			t.Fatal(err)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if len(seen) != 1 || seen[0] <= bp {
+			t.Errorf("a taken port: curl must take a later one, saw %v (taken %d)", seen, bp)
+		}
+	})
 }

@@ -300,15 +300,16 @@ func selectServices(lab *topology.Lab, names []string) ([]labService, error) {
 	return out, nil
 }
 
-// Probe sends n requests to urls in turn from the client with a prober and
-// returns the replies and the loop's wall time.
-func Probe(ctx context.Context, cx Executor, prober string, urls []string, n int, limit time.Duration) ([]Reply, time.Duration, error) {
+// Probe sends n requests to urls in turn from the client with a prober,
+// request k from source port ports[k] (see SourcePorts; nil: the kernel's
+// choice), and returns the replies and the loop's wall time.
+func Probe(ctx context.Context, cx Executor, prober string, urls []string, ports []uint16, n int, limit time.Duration) ([]Reply, time.Duration, error) {
 	var cmd string
 	switch prober {
 	case ProberCurl:
-		cmd = CurlLoopCommand(urls, n, limit)
+		cmd = CurlLoopCommand(urls, ports, n, limit)
 	case ProberFast:
-		cmd = FastCommand(urls, n, limit)
+		cmd = FastCommand(urls, ports, n, limit)
 	default:
 		return nil, 0, cannot("unknown prober %q", prober)
 	}
@@ -366,11 +367,11 @@ func verifyService(ctx context.Context, lab *topology.Lab, ls labService, cx, dx
 	sr.URL = strings.Join(urls, " ")
 	key := ls.want.Key()
 
-	before, err := ipvs.ReadTable(ctx, dx)
+	table, err := ipvs.ReadTableConns(ctx, dx)
 	if err != nil {
 		return nil, cannot("director: %v", err)
 	}
-	tsvc := ipvs.Find(before, key)
+	tsvc := ipvs.Find(table.Services, key)
 	dests, servers := tableDests(ls, tsvc)
 	sr.Servers = servers
 	if tsvc != nil {
@@ -390,7 +391,7 @@ func verifyService(ctx context.Context, lab *topology.Lab, ls labService, cx, dx
 		prober = ProberUDP
 		replies, took, err = ProbeUDP(ctx, cx, s.VIP, s.ClientPorts(), opts.Requests, opts.Timeout)
 	} else {
-		replies, took, err = Probe(ctx, cx, prober, urls, opts.Requests, opts.Timeout)
+		replies, took, err = Probe(ctx, cx, prober, urls, SourcePorts(table.Conns, opts.Requests), opts.Requests, opts.Timeout)
 	}
 	if err != nil {
 		return nil, cannot("%v", err)

@@ -6,10 +6,13 @@ import (
 	"encoding/json"
 	"encoding/xml"
 	"errors"
+	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/lvslab/lvslab/roles/ipvs"
 	"github.com/lvslab/lvslab/topology"
@@ -413,5 +416,86 @@ func TestVerifyUDP(t *testing.T) {
 	r = run(t, w, Options{Services: []string{"dns"}})
 	if c := check(t, r, "replies"); r.Pass || c.Status != Fail || !strings.Contains(c.Detail, "6 of 12 requests failed") {
 		t.Errorf("srv04 down: pass %v, %+v", r.Pass, c)
+	}
+}
+
+// The drill of one e2e run failed on "director counters": two of its SYNs
+// came from client ports the director still held in FIN_WAIT from the
+// verify before (DR: the director sees no reply), so IPVS sent them to the
+// old entries' servers unscheduled and uncounted. Here the client's kernel
+// hands out exactly the held ports: left to it, the loop reuses them;
+// verify's own source ports avoid them and every request is a decision.
+func TestVerifyAvoidsSourcePortsTheDirectorHolds(t *testing.T) {
+	held := func(w *world) []uint16 {
+		cip := w.lab.NodesWithRole(topology.RoleClient)[0].Addresses()[0]
+		web1 := w.dest("web1")
+		var ports []uint16
+		for p := uint16(FirstSourcePort); p < FirstSourcePort+12; p += 2 {
+			w.kernel.Conns = append(w.kernel.Conns, ipvs.Conn{Protocol: "TCP", State: "FIN_WAIT",
+				Source: netip.AddrPortFrom(cip, p), Virtual: netip.AddrPortFrom(w.svc.VIP, w.svc.Port),
+				Destination: netip.AddrPortFrom(web1.Address, web1.Port)})
+			ports = append(ports, p)
+		}
+		return ports
+	}
+
+	// the failure mode, with the kernel's ports: requests go to web1 uncounted
+	w := newWorld(t, "tedu-dr")
+	w.kernelPorts = held(w)
+	dx, _ := w.dial("lvs1")
+	cx, _ := w.dial("client1")
+	before := w.service().Dest(w.dest("web1").Key()).Stats.Connections
+	replies, _, err := Probe(context.Background(), cx, ProberFast, []string{URL(w.svc.VIP.String(), 80)}, nil, 6, time.Minute)
+	if err != nil || len(replies) != 6 {
+		t.Fatalf("probe: %v, %d replies", err, len(replies))
+	}
+	tab, err := ipvs.ReadTableConns(context.Background(), dx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after := ipvs.Find(tab.Services, w.key).Dest(w.dest("web1").Key()).Stats.Connections; after != before {
+		t.Fatalf("the simulator must send a held port's SYN unscheduled: web1's counter went %d -> %d", before, after)
+	}
+
+	w = newWorld(t, "tedu-dr")
+	ports := held(w)
+	w.kernelPorts = slices.Clone(ports)
+	r := run(t, w, Options{Requests: 12})
+	if !r.Pass {
+		t.Fatalf("verify must leave from ports the director does not hold: %v", failed(r))
+	}
+	if c := check(t, r, "director counters"); c.Status != Pass {
+		t.Errorf("counters: %+v", c)
+	}
+	for _, line := range w.log {
+		if !strings.HasPrefix(line, "client1: ") || !strings.Contains(line, "Connection: close") {
+			continue
+		}
+		_, sent := requestList(line)
+		if len(sent) != 12 {
+			t.Fatalf("want 12 requests with their source ports, got %v", sent)
+		}
+		for _, p := range sent {
+			if slices.Contains(ports, p) || p < FirstSourcePort {
+				t.Errorf("source port %d: held by the director or the kernel's to give (%v)", p, sent)
+			}
+		}
+	}
+}
+
+func TestSourcePorts(t *testing.T) {
+	at := func(p uint16) ipvs.Conn {
+		return ipvs.Conn{Source: netip.AddrPortFrom(netip.MustParseAddr("192.168.4.10"), p)}
+	}
+	got := SourcePorts([]ipvs.Conn{at(61000), at(61002), at(40000)}, 3)
+	if !slices.Equal(got, []uint16{61001, 61003, 61004}) {
+		t.Errorf("skip the held ports: %v", got)
+	}
+	var all []ipvs.Conn
+	for p := FirstSourcePort; p <= LastSourcePort-2; p++ {
+		all = append(all, at(uint16(p)))
+	}
+	if got := SourcePorts(all, 4); !slices.Equal(got, []uint16{LastSourcePort - 1, LastSourcePort, 0, 0}) {
+		t.Errorf("beyond the free ports, the kernel's choice (0): %v", got)
 	}
 }

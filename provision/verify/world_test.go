@@ -39,6 +39,9 @@ type world struct {
 	// unmarked: ports of a firewall-mark service the director does not mark
 	// (their requests reach no IPVS service and are refused).
 	unmarked map[uint16]bool
+	// kernelPorts: the source ports the client's kernel gives, in turn, to
+	// requests that leave it the choice (then 40000 up).
+	kernelPorts []uint16
 }
 
 func newWorld(t *testing.T, labName string) *world {
@@ -120,8 +123,8 @@ func (x *worldExec) WriteFile(context.Context, string, []byte, fs.FileMode) erro
 }
 
 var (
-	reLoopN = regexp.MustCompile(`-lt (\d+) \]`)
-	reURL   = regexp.MustCompile(`http://[0-9.]+(:\d+)?/`)
+	// a request of the TCP probers: "URL,SOURCEPORT"
+	reRequest = regexp.MustCompile(`(http://[0-9.]+(?::\d+)?/),(\d+)`)
 	// the ports of UDPLoopCommand's datagrams: "for p in 53 53 ...; do"
 	reUDPPorts = regexp.MustCompile(`for p in ([0-9 ]+); do`)
 )
@@ -138,16 +141,13 @@ func (x *worldExec) Run(_ context.Context, cmd string) (string, error) {
 		for _, p := range strings.Fields(reUDPPorts.FindStringSubmatch(cmd)[1]) {
 			urls = append(urls, "udp://"+w.svc.VIP.String()+":"+p)
 		}
-		return w.requests(urls, true), nil
+		return w.requests(urls, nil, true), nil
 	case strings.Contains(cmd, "@@lvslab-req") && n.Role == topology.RoleClient:
-		urls := reURL.FindAllString(cmd, -1)
-		if m := reLoopN.FindStringSubmatch(cmd); m != nil { // one URL, asked k times
-			k, _ := strconv.Atoi(m[1])
-			urls = slices.Repeat(urls[:1], k)
-		}
-		return w.requests(urls, true), nil
+		urls, ports := requestList(cmd)
+		return w.requests(urls, ports, true), nil
 	case strings.Contains(cmd, "Connection: close") && n.Role == topology.RoleClient:
-		return w.requests(reURL.FindAllString(cmd, -1), false), nil
+		urls, ports := requestList(cmd)
+		return w.requests(urls, ports, false), nil
 	case strings.HasPrefix(cmd, "ip neigh show ") && n.Role == topology.RoleClient:
 		mac := w.neighMAC
 		if mac == "" {
@@ -200,9 +200,21 @@ func (w *world) keyFor(url string, port uint16) string {
 	return ""
 }
 
+// requestList reads a TCP prober's requests: URLs and source ports.
+func requestList(cmd string) (urls []string, ports []uint16) {
+	for _, m := range reRequest.FindAllStringSubmatch(cmd, -1) {
+		p, _ := strconv.Atoi(m[2])
+		urls, ports = append(urls, m[1]), append(ports, uint16(p))
+	}
+	return urls, ports
+}
+
 // requests answers one request per URL: the director schedules it on the
-// service, unless its port is one the director does not mark (unmarked).
-func (w *world) requests(urls []string, loop bool) string {
+// service, unless its port is one the director does not mark (unmarked),
+// or its source port is that of an entry the director holds in FIN_WAIT
+// (then it goes to that entry's server, unscheduled and uncounted, as
+// conn_reuse_mode 1 does).
+func (w *world) requests(urls []string, ports []uint16, loop bool) string {
 	var b strings.Builder
 	vip := w.svc.VIP.String()
 	for i := 1; i <= len(urls); i++ {
@@ -214,16 +226,31 @@ func (w *world) requests(urls []string, loop bool) string {
 			n, _ := strconv.Atoi(strings.TrimSuffix(urls[i-1][c+1:], "/"))
 			port = uint16(n)
 		}
+		sport := uint16(0)
+		if i-1 < len(ports) {
+			sport = ports[i-1]
+		}
+		if sport == 0 {
+			sport = uint16(40000 + len(w.kernel.Conns))
+			if len(w.kernelPorts) > 0 {
+				sport, w.kernelPorts = w.kernelPorts[0], w.kernelPorts[1:]
+			}
+		}
 		var d *ipvs.Destination
-		if key := w.keyFor(urls[i-1], port); key != "" {
+		reused := w.held(sport)
+		if reused != nil {
+			d = reused
+		} else if key := w.keyFor(urls[i-1], port); key != "" {
 			d = w.kernel.Schedule(key)
 		}
 		ok, node := false, ""
 		if d != nil {
 			node = w.nodeOf(d)
-			d.Stats.Connections += uint64(w.extra[node])
 			ok = w.up[node]
-			w.connect(d)
+		}
+		if d != nil && reused == nil {
+			d.Stats.Connections += uint64(w.extra[node])
+			w.connect(d, sport)
 		}
 		errText := fmt.Sprintf("Failed to connect to %s port %d after 2 ms: Couldn't connect to server", vip, port)
 		switch {
@@ -243,13 +270,36 @@ func (w *world) requests(urls []string, loop bool) string {
 	return b.String()
 }
 
+// held is the destination of the director's FIN_WAIT entry for the
+// client's source port sport, nil when there is none.
+func (w *world) held(sport uint16) *ipvs.Destination {
+	for _, c := range w.kernel.Conns {
+		if c.State != "FIN_WAIT" || c.Source.Port() != sport || c.Virtual.Addr() != w.svc.VIP {
+			continue
+		}
+		svc := w.service()
+		for i := range svc.Destinations {
+			if svc.Destinations[i].Address == c.Destination.Addr() {
+				return &svc.Destinations[i]
+			}
+		}
+	}
+	return nil
+}
+
 // connect notes a connection from the client's lab address in the
-// director's table, as the kernel does.
-func (w *world) connect(d *ipvs.Destination) {
+// director's table, as the kernel does: closed, TIME_WAIT where the
+// director sees both ways (NAT), FIN_WAIT where it sees the client's
+// packets only (DR, TUN).
+func (w *world) connect(d *ipvs.Destination, sport uint16) {
 	cip := w.lab.NodesWithRole(topology.RoleClient)[0].Addresses()[0]
+	state := "TIME_WAIT"
+	if w.svc.Mode != "nat" {
+		state = "FIN_WAIT"
+	}
 	w.kernel.Conns = append(w.kernel.Conns, ipvs.Conn{
-		Protocol: "TCP", State: "TIME_WAIT",
-		Source:      netip.AddrPortFrom(cip, uint16(40000+len(w.kernel.Conns))),
+		Protocol: "TCP", State: state,
+		Source:      netip.AddrPortFrom(cip, sport),
 		Virtual:     netip.AddrPortFrom(w.svc.VIP, w.svc.Port),
 		Destination: netip.AddrPortFrom(d.Address, d.Port),
 	})

@@ -228,6 +228,16 @@ func ReadRules(ctx context.Context, r Runner) ([]Service, error) {
 	return ParseRules(out + th)
 }
 
+// ReadTableConns is ReadTable with the connection entries (-Lnc), read in
+// the same round trip.
+func ReadTableConns(ctx context.Context, r Runner) (Table, error) {
+	out, err := r.Run(ctx, TableCommand+"; "+ConnectionsCommand)
+	if err != nil {
+		return Table{}, fmt.Errorf("reading the IPVS table: %w", err)
+	}
+	return Parse(out)
+}
+
 // ReadTable reads the table in the kernel's list order with every
 // destination's connections and counters (TableCommand).
 func ReadTable(ctx context.Context, r Runner) ([]Service, error) {
