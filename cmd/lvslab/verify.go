@@ -30,11 +30,11 @@ Probers: "fast" (default) runs one curl process for all requests, each on
 its own TCP connection (Connection: close), so each is a new scheduling
 decision without a process start-up per request, which costs ~0.16 s in a
 TCG guest; "curl" is the exercises' own loop, one curl per request. Both keep
-curl's own error text for failed requests, and both send from source ports
-61000-65535 that the director's connection table does not hold: in DR and TUN
-the director keeps a closed connection for 2 minutes (FIN_WAIT), and a new
-connection from the same client port would go to that entry's server without
-a scheduling decision or a count.
+curl's own error text for failed requests. Both send from source ports
+61000-65535 that neither the director's connection table nor a client socket
+holds: in DR and TUN the director keeps a closed connection for 2 minutes
+(FIN_WAIT), and a new connection from the same client port would go to that
+entry's server without a scheduling decision or a count.
 
 Exit codes: 0 every check passed, 1 a verdict failed, 2 verify could not run.
 

@@ -2,6 +2,7 @@ package verify
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -86,30 +87,58 @@ func bound(limit time.Duration, cmd string) string {
 
 // Source ports. The client's requests leave from ports its kernel never
 // picks by itself (above the default ip_local_port_range, 32768-60999) that
-// no entry of the director's connection table holds. A SYN from a port the
-// director still holds goes to that entry's real server without a
-// scheduling decision and without a count: in DR and TUN the director sees
-// no reply and keeps a closed connection in FIN_WAIT for 2 minutes, and
-// conn_reuse_mode 1 (the default) reschedules only TIME_WAIT and CLOSE
-// entries. The client's kernel does come back to recent ports: its base
-// port for a destination jumps between runs.
+// no entry of the director's connection table holds and no socket of the
+// client. A SYN from a port the director still holds goes to that entry's
+// real server without a scheduling decision and without a count: in DR and
+// TUN the director sees no reply and keeps a closed connection in FIN_WAIT
+// for 2 minutes, and conn_reuse_mode 1 (the default) reschedules only
+// TIME_WAIT and CLOSE entries; the client's kernel does come back to recent
+// ports (its base port for a destination jumps between runs). A port the
+// client holds (curl closes first: TIME_WAIT for a minute) cannot be bound,
+// and the director's table forgets it at a reboot. Each request gets one
+// port, no range: curl would walk from a taken port into held ones.
 const (
 	FirstSourcePort = 61000
 	LastSourcePort  = 65535
 )
 
-// SourcePorts picks n source ports, in turn from FirstSourcePort, that no
-// connection entry holds; 0 (the client kernel's choice) for the requests
-// beyond the free ports.
-func SourcePorts(held []ipvs.Conn, n int) []uint16 {
-	taken := map[uint16]bool{}
-	for _, c := range held {
-		taken[c.Source.Port()] = true
+// SocketsCommand lists the client's TCP sockets, whatever their state.
+const SocketsCommand = "cat /proc/net/tcp /proc/net/tcp6 2>/dev/null; true"
+
+// SocketPorts reads the local ports of SocketsCommand's tables: field 2
+// is the local address:port in hex.
+func SocketPorts(out string) []uint16 {
+	var ports []uint16
+	for _, line := range strings.Split(out, "\n") {
+		f := strings.Fields(line)
+		if len(f) < 4 || f[0] == "sl" {
+			continue
+		}
+		_, hex, ok := strings.Cut(f[1], ":")
+		if p, err := strconv.ParseUint(hex, 16, 16); ok && err == nil {
+			ports = append(ports, uint16(p))
+		}
 	}
+	return ports
+}
+
+// HeldPorts is the source ports of the director's connection entries.
+func HeldPorts(conns []ipvs.Conn) []uint16 {
+	out := make([]uint16, len(conns))
+	for i, c := range conns {
+		out[i] = c.Source.Port()
+	}
+	return out
+}
+
+// SourcePorts picks n source ports, in turn from FirstSourcePort, that are
+// not taken; 0 (the client kernel's choice) for the requests beyond the
+// free ports.
+func SourcePorts(taken []uint16, n int) []uint16 {
 	out := make([]uint16, n)
 	p := FirstSourcePort
 	for k := range out {
-		for p <= LastSourcePort && taken[uint16(p)] {
+		for p <= LastSourcePort && slices.Contains(taken, uint16(p)) {
 			p++
 		}
 		if p > LastSourcePort {
@@ -138,14 +167,13 @@ func requestWords(urls []string, ports []uint16, n int) string {
 // CurlLoopCommand is the faithful prober: a shell loop running one curl per
 // request, as the exercises do by hand; request k asks for urls[k mod
 // len(urls)] (a firewall-mark service's ports in turn) from source port
-// ports[k] (or the next free one up to LastSourcePort; 0: the kernel's
-// choice). Each request is framed by markers; curl's error message
+// ports[k] (0: the kernel's choice). Each request is framed by markers; curl's error message
 // (stderr) stays in its request's frame.
 func CurlLoopCommand(urls []string, ports []uint16, n int, limit time.Duration) string {
 	w := `\n` + markWrite + `%{http_code} %{time_total} %{num_connects}\n`
-	loop := fmt.Sprintf(`i=0; for r in %s; do i=$((i+1)); echo "%s$i"; p=${r##*,}; set --; [ "$p" = 0 ] || set -- --local-port "$p-%d"; `+
+	loop := fmt.Sprintf(`i=0; for r in %s; do i=$((i+1)); echo "%s$i"; p=${r##*,}; set --; [ "$p" = 0 ] || set -- --local-port "$p"; `+
 		`curl -sS -m %d --connect-timeout %d -w '%s' "$@" "${r%%,*}" 2>&1; echo "%s$?"; done`,
-		requestWords(urls, ports, n), markStart, LastSourcePort, requestTimeout, connectTimeout, w, markRC)
+		requestWords(urls, ports, n), markStart, requestTimeout, connectTimeout, w, markRC)
 	return bound(limit, loop) + "; true"
 }
 
@@ -168,9 +196,9 @@ func FastCommand(urls []string, ports []uint16, n int, limit time.Duration) stri
 		opts[i] = shell.Quote(opts[i])
 	}
 	cmd := fmt.Sprintf(`e=$(mktemp); c=$(mktemp); k=0; for r in %s; do [ $k = 0 ] || echo next; k=1; p=${r##*,}; `+
-		`printf 'url = "%%s"\n' "${r%%,*}"; [ "$p" = 0 ] || printf 'local-port = %%s-%d\n' "$p"; printf '%%s\n' %s; done >"$c"; `+
+		`printf 'url = "%%s"\n' "${r%%,*}"; [ "$p" = 0 ] || printf 'local-port = %%s\n' "$p"; printf '%%s\n' %s; done >"$c"; `+
 		`curl -sS -K "$c" 2>"$e"; echo "%s$?"; echo "%s"; cat "$e"; rm -f "$e" "$c"`,
-		requestWords(urls, ports, n), LastSourcePort, strings.Join(opts, " "), markRC, markStderr)
+		requestWords(urls, ports, n), strings.Join(opts, " "), markRC, markStderr)
 	return bound(limit, cmd) + "; true"
 }
 

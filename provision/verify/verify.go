@@ -391,7 +391,13 @@ func verifyService(ctx context.Context, lab *topology.Lab, ls labService, cx, dx
 		prober = ProberUDP
 		replies, took, err = ProbeUDP(ctx, cx, s.VIP, s.ClientPorts(), opts.Requests, opts.Timeout)
 	} else {
-		replies, took, err = Probe(ctx, cx, prober, urls, SourcePorts(table.Conns, opts.Requests), opts.Requests, opts.Timeout)
+		var sockets string
+		sockets, err = cx.Run(ctx, SocketsCommand)
+		if err != nil {
+			return nil, cannot("client: %v", err)
+		}
+		taken := append(HeldPorts(table.Conns), SocketPorts(sockets)...)
+		replies, took, err = Probe(ctx, cx, prober, urls, SourcePorts(taken, opts.Requests), opts.Requests, opts.Timeout)
 	}
 	if err != nil {
 		return nil, cannot("%v", err)

@@ -42,6 +42,9 @@ type world struct {
 	// kernelPorts: the source ports the client's kernel gives, in turn, to
 	// requests that leave it the choice (then 40000 up).
 	kernelPorts []uint16
+	// clientBusy: source ports the client's sockets hold (TIME_WAIT): a
+	// request bound to one fails.
+	clientBusy []uint16
 }
 
 func newWorld(t *testing.T, labName string) *world {
@@ -148,6 +151,13 @@ func (x *worldExec) Run(_ context.Context, cmd string) (string, error) {
 	case strings.Contains(cmd, "Connection: close") && n.Role == topology.RoleClient:
 		urls, ports := requestList(cmd)
 		return w.requests(urls, ports, false), nil
+	case cmd == SocketsCommand && n.Role == topology.RoleClient:
+		var b strings.Builder
+		b.WriteString("  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n")
+		for i, p := range w.clientBusy {
+			fmt.Fprintf(&b, "%4d: 0A04A8C0:%04X 0F04A8C0:0050 06 00000000:00000000 03:00001770 00000000     0        0 0 3 0000000000000000\n", i, p)
+		}
+		return b.String(), nil
 	case strings.HasPrefix(cmd, "ip neigh show ") && n.Role == topology.RoleClient:
 		mac := w.neighMAC
 		if mac == "" {
@@ -235,6 +245,15 @@ func (w *world) requests(urls []string, ports []uint16, loop bool) string {
 			if len(w.kernelPorts) > 0 {
 				sport, w.kernelPorts = w.kernelPorts[0], w.kernelPorts[1:]
 			}
+		}
+		if slices.Contains(w.clientBusy, sport) {
+			bind := fmt.Sprintf("bind failed with errno 98: Address already in use")
+			if loop {
+				fmt.Fprintf(&b, "curl: (45) %s\n\n%s000 0.001 0\n%s45\n", bind, markWrite, markRC)
+			} else {
+				fmt.Fprintf(&b, "\n%s000 0.001 0 45 %s\n", markWrite, bind)
+			}
+			continue
 		}
 		var d *ipvs.Destination
 		reused := w.held(sport)
