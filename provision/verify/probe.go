@@ -2,7 +2,6 @@ package verify
 
 import (
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -135,10 +134,14 @@ func HeldPorts(conns []ipvs.Conn) []uint16 {
 // not taken; 0 (the client kernel's choice) for the requests beyond the
 // free ports.
 func SourcePorts(taken []uint16, n int) []uint16 {
+	busy := make(map[uint16]bool, len(taken))
+	for _, p := range taken {
+		busy[p] = true
+	}
 	out := make([]uint16, n)
 	p := FirstSourcePort
 	for k := range out {
-		for p <= LastSourcePort && slices.Contains(taken, uint16(p)) {
+		for p <= LastSourcePort && busy[uint16(p)] {
 			p++
 		}
 		if p > LastSourcePort {
@@ -167,8 +170,8 @@ func requestWords(urls []string, ports []uint16, n int) string {
 // CurlLoopCommand is the faithful prober: a shell loop running one curl per
 // request, as the exercises do by hand; request k asks for urls[k mod
 // len(urls)] (a firewall-mark service's ports in turn) from source port
-// ports[k] (0: the kernel's choice). Each request is framed by markers; curl's error message
-// (stderr) stays in its request's frame.
+// ports[k] (0: the kernel's choice). Each request is framed by markers;
+// curl's error message (stderr) stays in its request's frame.
 func CurlLoopCommand(urls []string, ports []uint16, n int, limit time.Duration) string {
 	w := `\n` + markWrite + `%{http_code} %{time_total} %{num_connects}\n`
 	loop := fmt.Sprintf(`i=0; for r in %s; do i=$((i+1)); echo "%s$i"; p=${r##*,}; set --; [ "$p" = 0 ] || set -- --local-port "$p"; `+

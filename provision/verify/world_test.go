@@ -247,7 +247,7 @@ func (w *world) requests(urls []string, ports []uint16, loop bool) string {
 			}
 		}
 		if slices.Contains(w.clientBusy, sport) {
-			bind := fmt.Sprintf("bind failed with errno 98: Address already in use")
+			const bind = "bind failed with errno 98: Address already in use"
 			if loop {
 				fmt.Fprintf(&b, "curl: (45) %s\n\n%s000 0.001 0\n%s45\n", bind, markWrite, markRC)
 			} else {
