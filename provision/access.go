@@ -36,7 +36,7 @@ type Access struct {
 	tags       map[string]DomainInfo // by node
 	mu         sync.Mutex
 	clients    map[string]*sshx.Client
-	waitFor    waitFunc
+	connector  Connector
 	dialWindow time.Duration
 	// remote is the hypervisor of a remote libvirt, jump the shared SSH
 	// connection to it that every node is dialled through (nil: local).
@@ -44,8 +44,19 @@ type Access struct {
 	jump   *sshx.Jump
 }
 
-// waitFunc dials a node until it answers (sshx.WaitReady); tests replace it.
-type waitFunc func(ctx context.Context, cfg sshx.Config, r sshx.Retry) (*sshx.Client, error)
+// Connector logs in to a node, retrying as r says: sshx.WaitReady does it
+// over SSH. Tests on test:///default, which has no guests, answer for them.
+type Connector interface {
+	Connect(ctx context.Context, cfg sshx.Config, r sshx.Retry) (*sshx.Client, error)
+}
+
+// ConnectFunc is a function that is a Connector.
+type ConnectFunc func(ctx context.Context, cfg sshx.Config, r sshx.Retry) (*sshx.Client, error)
+
+// Connect calls f.
+func (f ConnectFunc) Connect(ctx context.Context, cfg sshx.Config, r sshx.Retry) (*sshx.Client, error) {
+	return f(ctx, cfg, r)
+}
 
 // AccessOptions tune OpenAccess.
 type AccessOptions struct {
@@ -53,12 +64,20 @@ type AccessOptions struct {
 	Home string
 	// File is the lab file when one is known: its login.
 	File *topology.Lab
+	// Signer is the lab's login key when the caller holds it already (else
+	// it is read from the lab's state folder on the first dial).
+	Signer ssh.Signer
+	// DialWindow bounds one try of a dial: TCP connect and handshake (0
+	// means dialWindow).
+	DialWindow time.Duration
+	// Connector logs in to the nodes (nil means sshx.WaitReady).
+	Connector Connector
 }
 
 // OpenAccess reads what lab recorded of its nodes. It does not dial: a
 // lab that is not up fails at Dial, with the way out. Close it when done.
 func OpenAccess(conn *libvirt.Connect, lab string, opts AccessOptions) (*Access, error) {
-	a, err := newAccess(conn, lab, StateDir(opts.Home, lab), opts.File)
+	a, err := newAccess(conn, lab, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -68,8 +87,15 @@ func OpenAccess(conn *libvirt.Connect, lab string, opts AccessOptions) (*Access,
 	return a, nil
 }
 
-func newAccess(conn *libvirt.Connect, lab, stateDir string, file *topology.Lab) (*Access, error) {
-	a := &Access{conn: conn, lab: lab, file: file, stateDir: stateDir, clients: map[string]*sshx.Client{}, waitFor: sshx.WaitReady, dialWindow: dialWindow}
+func newAccess(conn *libvirt.Connect, lab string, opts AccessOptions) (*Access, error) {
+	a := &Access{conn: conn, lab: lab, file: opts.File, stateDir: StateDir(opts.Home, lab), clients: map[string]*sshx.Client{},
+		signer: opts.Signer, connector: opts.Connector, dialWindow: opts.DialWindow}
+	if a.connector == nil {
+		a.connector = ConnectFunc(sshx.WaitReady)
+	}
+	if a.dialWindow <= 0 {
+		a.dialWindow = dialWindow
+	}
 	remote, err := RemoteOf(conn)
 	if err != nil {
 		return nil, err
@@ -145,7 +171,7 @@ func (a *Access) connect(ctx context.Context, node string, poll time.Duration, a
 	if err != nil {
 		return nil, err
 	}
-	c, err = a.waitFor(ctx, cfg, sshx.Retry{Poll: poll, Attempt: attempt})
+	c, err = a.connector.Connect(ctx, cfg, sshx.Retry{Poll: poll, Attempt: attempt})
 	if err != nil {
 		return nil, err
 	}

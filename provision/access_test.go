@@ -25,10 +25,10 @@ func TestAccessGoesOverTheManagementNetwork(t *testing.T) {
 		t.Fatalf("web1 is reached on %v, want its management address only", got)
 	}
 	var dialled []string
-	acc.waitFor = func(_ context.Context, cfg sshx.Config, r sshx.Retry) (*sshx.Client, error) {
+	acc.connector = ConnectFunc(func(_ context.Context, cfg sshx.Config, r sshx.Retry) (*sshx.Client, error) {
 		dialled = append(dialled, cfg.User+"@"+cfg.Addr+" as "+cfg.HostKeyAlias)
 		return nil, r.Attempt(cfg.Addr, errors.New("connection refused"))
-	}
+	})
 	if _, err := acc.Dial(context.Background(), "web1"); err == nil {
 		t.Fatal("a refused dial passed")
 	}

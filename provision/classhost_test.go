@@ -68,7 +68,7 @@ func TestUpMarksClassCopy(t *testing.T) {
 	bob := mustLab(t, "tedu-nat")
 	bob.Name = "lvs-bob"
 	failed := copyOptions(opts, "lvs", "bob")
-	failed.failAfter, failed.Retain = "domains", true
+	failed.AfterStep, failed.Retain = failAfter("domains"), true
 	if _, err := Up(ctx, conn, bob, failed); err == nil || !strings.Contains(err.Error(), "injected failure after step domains") {
 		t.Fatalf("got %v", err)
 	}
@@ -89,7 +89,7 @@ func TestUpMarksClassCopy(t *testing.T) {
 	allMarked("lvs-alice", "lvs/alice", 4)
 	// A reused copy whose up fails later keeps its mark too.
 	again := copyOptions(opts, "lvs", "alice")
-	again.failAfter = "start"
+	again.AfterStep = failAfter("start")
 	if _, err := Up(ctx, conn, alice, again); err == nil {
 		t.Fatal("no error")
 	}

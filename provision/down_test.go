@@ -107,7 +107,7 @@ func TestDownRemovesExactlyTheLab(t *testing.T) {
 func TestDownAfterCrash(t *testing.T) {
 	conn, opts := fresh(t)
 	before := everything(t, conn)
-	opts.failAfter, opts.Retain = "seeds", true
+	opts.AfterStep, opts.Retain = failAfter("seeds"), true
 	if _, err := Up(context.Background(), conn, mustLab(t, "tedu-nat"), opts); err == nil {
 		t.Fatal("no error")
 	}
@@ -143,7 +143,7 @@ func TestStatus(t *testing.T) {
 		}
 		return nil, errors.New("dial tcp " + cfg.Addr + ": connection refused")
 	}
-	st, err := Status(context.Background(), conn, "tedu", StatusOptions{Home: opts.Home, waitFor: probe})
+	st, err := Status(context.Background(), conn, "tedu", StatusOptions{Home: opts.Home, Connector: ConnectFunc(probe)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,7 +170,7 @@ func TestStatus(t *testing.T) {
 	if err := removeDomain(conn, "tedu-web2"); err != nil {
 		t.Fatal(err)
 	}
-	st, err = Status(context.Background(), conn, "", StatusOptions{Home: opts.Home, Lab: lab, waitFor: probe})
+	st, err = Status(context.Background(), conn, "", StatusOptions{Home: opts.Home, Lab: lab, Connector: ConnectFunc(probe)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -73,8 +73,8 @@ func DryRun(ctx context.Context, conn *libvirt.Connect, lab *topology.Lab, opts 
 	if r.opts.LogDir == "" {
 		r.opts.LogDir = DefaultLogDir()
 	}
-	if r.opts.resolveImage == nil {
-		r.opts.resolveImage = image.Resolve
+	if r.opts.Images == nil {
+		r.opts.Images = ImageResolverFunc(image.Resolve)
 	}
 	p := &Plan{Lab: lab.Name, File: lab.File, Pool: r.opts.Pool}
 	// Read-only steps of Up itself: the image and the domains.
@@ -168,11 +168,8 @@ func (r *run) draftNetwork(nw *topology.Network) (PlanItem, error) {
 // ones over SSH, all at once.
 func (r *run) draftNodes() []NodeDraft {
 	drafts := make([]NodeDraft, len(r.nodes))
-	acc, accErr := OpenAccess(r.conn, r.lab.Name, AccessOptions{Home: r.opts.Home, File: r.lab})
+	acc, accErr := OpenAccess(r.conn, r.lab.Name, AccessOptions{Home: r.opts.Home, File: r.lab, Connector: r.opts.Connector})
 	if accErr == nil {
-		if r.opts.waitFor != nil {
-			acc.waitFor = r.opts.waitFor
-		}
 		defer acc.Close()
 	}
 	var wg sync.WaitGroup
@@ -207,8 +204,12 @@ func (r *run) draftNodes() []NodeDraft {
 	return drafts
 }
 
-// surveyDial reaches a node for the dry run's survey (tests replace it).
-var surveyDial = func(ctx context.Context, acc *Access, node string) (engine.Executor, error) {
+// SurveyDialer reaches a node for the dry run's survey: over acc, unless
+// Options.SurveyDial is set.
+type SurveyDialer func(ctx context.Context, acc *Access, node string) (engine.Executor, error)
+
+// surveyDial is the real SurveyDialer: a node's SSH connection.
+func surveyDial(ctx context.Context, acc *Access, node string) (engine.Executor, error) {
 	c, err := acc.Dial(ctx, node)
 	if err == nil && c == nil {
 		return nil, errors.New("no SSH connection")
@@ -217,7 +218,11 @@ var surveyDial = func(ctx context.Context, acc *Access, node string) (engine.Exe
 }
 
 func (r *run) surveyNode(acc *Access, n *nodeRun, d *NodeDraft) {
-	x, err := surveyDial(r.ctx, acc, n.node.Name)
+	dial := r.opts.SurveyDial
+	if dial == nil {
+		dial = surveyDial
+	}
+	x, err := dial(r.ctx, acc, n.node.Name)
 	if err != nil {
 		d.Error = "cannot survey it over SSH: " + err.Error()
 		return

@@ -148,9 +148,7 @@ func TestDryRunChangesNothing(t *testing.T) {
 	for _, st := range roles.Desired(lab) {
 		fakes[st.Name] = newSurveyFake(t, st, st.Name == "lvs1")
 	}
-	saved := surveyDial
-	defer func() { surveyDial = saved }()
-	surveyDial = func(_ context.Context, _ *Access, node string) (engine.Executor, error) { return fakes[node], nil }
+	dry.SurveyDial = func(_ context.Context, _ *Access, node string) (engine.Executor, error) { return fakes[node], nil }
 
 	before = everything(t, conn)
 	p, err = DryRun(context.Background(), conn, lab, dry)

@@ -97,10 +97,10 @@ func TestDialSaysTheVMIsShutOff(t *testing.T) {
 			t.Fatal(err)
 		}
 		dialled := 0
-		acc.waitFor = func(context.Context, sshx.Config, sshx.Retry) (*sshx.Client, error) {
+		acc.connector = ConnectFunc(func(context.Context, sshx.Config, sshx.Retry) (*sshx.Client, error) {
 			dialled++
 			return nil, errors.New("i/o timeout")
-		}
+		})
 		_, err = acc.Dial(context.Background(), "web1")
 		if want := `web1's VM tedu-web1 is shut off: run "lvslab up tedu-nat" to start it`; err == nil || err.Error() != want {
 			t.Errorf("Dial web1: %v, want %q", err, want)

@@ -18,11 +18,11 @@ func TestUpInterruptedSaysWhatItRemoved(t *testing.T) {
 	before := everything(t, conn)
 	ctx, cancel := context.WithCancelCause(context.Background())
 	defer cancel(nil)
-	opts.waitFor = func(wctx context.Context, _ sshx.Config, _ sshx.Retry) (*sshx.Client, error) {
+	opts.Connector = ConnectFunc(func(wctx context.Context, _ sshx.Config, _ sshx.Retry) (*sshx.Client, error) {
 		cancel(errors.New("interrupt signal received"))
 		<-wctx.Done()
 		return nil, errors.New("no SSH login on 192.168.2.100:22: " + wctx.Err().Error())
-	}
+	})
 	var out bytes.Buffer
 	opts.Out = &out
 	_, err := Up(ctx, conn, mustLab(t, "tedu-nat"), opts)
@@ -51,11 +51,11 @@ func TestUpInterruptedSaysWhatItRemoved(t *testing.T) {
 	ctx2, cancel2 := context.WithCancelCause(context.Background())
 	defer cancel2(nil)
 	opts.Retain = true
-	opts.waitFor = func(wctx context.Context, _ sshx.Config, _ sshx.Retry) (*sshx.Client, error) {
+	opts.Connector = ConnectFunc(func(wctx context.Context, _ sshx.Config, _ sshx.Retry) (*sshx.Client, error) {
 		cancel2(nil)
 		<-wctx.Done()
 		return nil, wctx.Err()
-	}
+	})
 	_, err = Up(ctx2, conn, mustLab(t, "tedu-nat"), opts)
 	if err == nil || !strings.Contains(err.Error(), "up of lab tedu was interrupted during the ssh step; kept what this run created (--retain): ") ||
 		!strings.Contains(err.Error(), `"lvslab down tedu" removes it`) {

@@ -55,7 +55,7 @@ func TestPoolImagesListAndRemove(t *testing.T) {
 		t.Fatalf("before any up: %+v, %v", imgs, err)
 	}
 	conn, opts := upRemote(t, "tedu")
-	img, _ := opts.resolveImage("", "debian-12")
+	img, _ := opts.Images.Resolve("", "debian-12")
 	version, _ := img.Version()
 	imgs, err := PoolImages(conn, "")
 	if err != nil {

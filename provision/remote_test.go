@@ -82,14 +82,14 @@ func TestAccessJumpsThroughTheRemoteHypervisor(t *testing.T) {
 		t.Error("two Accesses on one hypervisor do not share its jump connection")
 	}
 	var dialled net.Conn
-	acc.waitFor = func(ctx context.Context, cfg sshx.Config, _ sshx.Retry) (*sshx.Client, error) {
+	acc.connector = ConnectFunc(func(ctx context.Context, cfg sshx.Config, _ sshx.Retry) (*sshx.Client, error) {
 		if cfg.Addr != "10.250.0.12:22" || cfg.Dialer == nil {
 			t.Errorf("node dialled at %s (dialer set: %v), want its mgmt address through the jump", cfg.Addr, cfg.Dialer != nil)
 		}
 		c, err := cfg.Dialer(ctx, "tcp", cfg.Addr)
 		dialled = c
 		return nil, err
-	}
+	})
 	go func() {
 		c, err := ln.Accept()
 		if err == nil {

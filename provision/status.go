@@ -23,7 +23,8 @@ type StatusOptions struct {
 	// DialTimeout bounds each SSH login tried (default 2 s).
 	DialTimeout time.Duration
 
-	waitFor waitFunc // tests
+	// Connector logs in to the nodes (nil means sshx.WaitReady).
+	Connector Connector
 }
 
 // LabStatus is the state of one lab.
@@ -78,19 +79,16 @@ func Status(ctx context.Context, conn *libvirt.Connect, name string, opts Status
 	if err != nil {
 		return nil, err
 	}
-	acc, err := OpenAccess(conn, name, AccessOptions{Home: opts.Home, File: opts.Lab})
+	window := opts.DialTimeout
+	if remote, err := RemoteOf(conn); err == nil && remote != nil && window < 10*time.Second {
+		// The first login also opens the jump to the hypervisor.
+		window = 10 * time.Second
+	}
+	acc, err := OpenAccess(conn, name, AccessOptions{Home: opts.Home, File: opts.Lab, DialWindow: window, Connector: opts.Connector})
 	if err != nil {
 		return nil, err
 	}
 	defer acc.Close()
-	acc.dialWindow = opts.DialTimeout
-	if acc.remote != nil && acc.dialWindow < 10*time.Second {
-		// The first login also opens the jump to the hypervisor.
-		acc.dialWindow = 10 * time.Second
-	}
-	if opts.waitFor != nil {
-		acc.waitFor = opts.waitFor
-	}
 	st := &LabStatus{Lab: name, Mgmt: inv.MgmtSubnet(), Networks: []NetworkStatus{}, Volumes: []string{}}
 	if acc.remote != nil {
 		st.Host = acc.remote.Label()

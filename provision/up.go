@@ -73,13 +73,54 @@ type Options struct {
 	// new ones take it from them.
 	Class, Student string
 
-	// Hooks for tests on test:///default (which has no volume upload and no
-	// guests to reach).
-	resolveImage func(dir, nameOrPath string) (image.Image, error)
-	uploadSeed   func(conn *libvirt.Connect, vol *libvirt.StorageVol, data []byte) error
-	uploadImage  uploadFunc
-	waitFor      waitFunc
-	failAfter    string // fail right after the step with this name
+	// What Up reaches outside the process, nil for the real thing; tests
+	// on test:///default (no volume upload, no guests) put fakes here.
+	//
+	// Images finds the lab's image (nil means image.Resolve).
+	Images ImageResolver
+	// Volumes writes seeds and image files into volumes (nil means
+	// through libvirt streams).
+	Volumes VolumeWriter
+	// Connector logs in to the nodes (nil means sshx.WaitReady).
+	Connector Connector
+	// SurveyDial reaches a running node for DryRun's survey (nil means
+	// over SSH).
+	SurveyDial SurveyDialer
+	// AfterStep, when set, runs after each step with its name; its error
+	// fails Up right there, as the step's own would.
+	AfterStep func(step string) error
+}
+
+// ImageResolver finds an image by name or path in the store dir.
+type ImageResolver interface {
+	Resolve(dir, nameOrPath string) (image.Image, error)
+}
+
+// ImageResolverFunc is a function that is an ImageResolver.
+type ImageResolverFunc func(dir, nameOrPath string) (image.Image, error)
+
+// Resolve calls f.
+func (f ImageResolverFunc) Resolve(dir, nameOrPath string) (image.Image, error) {
+	return f(dir, nameOrPath)
+}
+
+// VolumeWriter fills storage volumes: a seed from memory, an image's file
+// from the local disk.
+type VolumeWriter interface {
+	WriteBytes(conn *libvirt.Connect, vol *libvirt.StorageVol, data []byte) error
+	WriteFile(conn *libvirt.Connect, vol *libvirt.StorageVol, path string, size int64) error
+}
+
+// streamVolumes is the real VolumeWriter: libvirt streams (over the remote
+// driver's connection on a remote host).
+type streamVolumes struct{}
+
+func (streamVolumes) WriteBytes(conn *libvirt.Connect, vol *libvirt.StorageVol, data []byte) error {
+	return uploadReader(conn, vol, bytes.NewReader(data), int64(len(data)))
+}
+
+func (streamVolumes) WriteFile(conn *libvirt.Connect, vol *libvirt.StorageVol, path string, size int64) error {
+	return uploadFile(conn, vol, path, size)
 }
 
 // Endpoint is how to reach one node over SSH, as up reached it.
@@ -242,14 +283,11 @@ func Up(ctx context.Context, conn *libvirt.Connect, lab *topology.Lab, opts Opti
 	if r.opts.MgmtPool == "" {
 		r.opts.MgmtPool = MgmtPool()
 	}
-	if r.opts.resolveImage == nil {
-		r.opts.resolveImage = image.Resolve
+	if r.opts.Images == nil {
+		r.opts.Images = ImageResolverFunc(image.Resolve)
 	}
-	if r.opts.uploadSeed == nil {
-		r.opts.uploadSeed = uploadVolume
-	}
-	if r.opts.waitFor == nil {
-		r.opts.waitFor = sshx.WaitReady
+	if r.opts.Volumes == nil {
+		r.opts.Volumes = streamVolumes{}
 	}
 	defer func() {
 		if r.access != nil {
@@ -286,8 +324,10 @@ func Up(ctx context.Context, conn *libvirt.Connect, lab *topology.Lab, opts Opti
 			return nil, err
 		}
 		fmt.Fprintf(r.out, "  %-10s done in %s\n", s.name(), since(t))
-		if r.opts.failAfter == s.name() {
-			return nil, fmt.Errorf("injected failure after step %s", s.name())
+		if r.opts.AfterStep != nil {
+			if err := r.opts.AfterStep(s.name()); err != nil {
+				return nil, err
+			}
 		}
 	}
 	res = &Result{Lab: lab.Name, Created: r.created, Reused: r.reused, DomainType: r.domType, SSHReady: r.sshReady,
@@ -326,7 +366,7 @@ func (resolveImage) doc() string {
 	return `finds the lab's image (lvslab image ls, or a qcow2 path) and picks KVM or TCG`
 }
 func (resolveImage) run(r *run) error {
-	img, err := r.opts.resolveImage(r.opts.ImageDir, r.lab.Image)
+	img, err := r.opts.Images.Resolve(r.opts.ImageDir, r.lab.Image)
 	if err != nil {
 		return err
 	}
@@ -677,7 +717,7 @@ func (ensureSeeds) run(r *run) error {
 		}
 		n.seed, err = vol.GetPath()
 		if err == nil {
-			err = console.Libvirt(fmt.Sprintf("upload %d bytes to volume %s", len(iso), name), func() error { return r.opts.uploadSeed(r.conn, vol, iso) })
+			err = console.Libvirt(fmt.Sprintf("upload %d bytes to volume %s", len(iso), name), func() error { return r.opts.Volumes.WriteBytes(r.conn, vol, iso) })
 		}
 		vol.Free()
 		if err != nil {
@@ -692,11 +732,6 @@ func (ensureSeeds) run(r *run) error {
 // (for a plain "ssh root@ADDR").
 func pinNames(n *nodeRun) []string {
 	return []string{n.domain, sshAddr(n.tag.Mgmt)}
-}
-
-// uploadVolume writes data into a volume through a libvirt stream.
-func uploadVolume(conn *libvirt.Connect, vol *libvirt.StorageVol, data []byte) error {
-	return uploadReader(conn, vol, bytes.NewReader(data), int64(len(data)))
 }
 
 // defineDomains defines each new node's domain and refreshes the tag of the

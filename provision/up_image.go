@@ -56,7 +56,7 @@ func (stageImage) run(r *run) error {
 	if r.capacity, err = imageCapacity(r.img); err != nil {
 		return err
 	}
-	staged, uploaded, err := stageImageOn(r.conn, r.remote, r.opts.Pool, r.img, r.opts.uploadImage, r.out)
+	staged, uploaded, err := stageImageOn(r.conn, r.remote, r.opts.Pool, r.img, r.opts.Volumes, r.out)
 	if err != nil {
 		return err
 	}
@@ -73,9 +73,6 @@ type stagedImage struct {
 	version string
 }
 
-// uploadFunc streams a local file into a volume.
-type uploadFunc func(conn *libvirt.Connect, vol *libvirt.StorageVol, path string, size int64) error
-
 // staging serialises uploads of one image version to one host within the
 // process (a class brings copies up in parallel): the second waits, then
 // finds it there.
@@ -83,9 +80,9 @@ var staging sync.Map // host + version -> *sync.Mutex
 
 // stageImageOn makes sure pool on remote holds img and returns it with
 // remote paths, and how many files it uploaded.
-func stageImageOn(conn *libvirt.Connect, remote *Remote, poolName string, img image.Image, upload uploadFunc, out io.Writer) (stagedImage, int, error) {
+func stageImageOn(conn *libvirt.Connect, remote *Remote, poolName string, img image.Image, upload VolumeWriter, out io.Writer) (stagedImage, int, error) {
 	if upload == nil {
-		upload = uploadFile
+		upload = streamVolumes{}
 	}
 	version, err := img.Version()
 	if err != nil {
@@ -150,7 +147,7 @@ func stageImageOn(conn *libvirt.Connect, remote *Remote, poolName string, img im
 
 // uploadPart (re)creates volume name in pool and streams the part into it;
 // a part left by a broken upload is replaced.
-func uploadPart(conn *libvirt.Connect, pool *libvirt.StoragePool, name string, p image.Part, upload uploadFunc) error {
+func uploadPart(conn *libvirt.Connect, pool *libvirt.StoragePool, name string, p image.Part, upload VolumeWriter) error {
 	if err := deletePoolVolume(pool, name); err != nil {
 		return err
 	}
@@ -162,7 +159,7 @@ func uploadPart(conn *libvirt.Connect, pool *libvirt.StoragePool, name string, p
 		return err
 	}
 	defer vol.Free()
-	err = console.Libvirt(fmt.Sprintf("upload %s (%d bytes) to volume %s", p.Path, p.Size, name), func() error { return upload(conn, vol, p.Path, p.Size) })
+	err = console.Libvirt(fmt.Sprintf("upload %s (%d bytes) to volume %s", p.Path, p.Size, name), func() error { return upload.WriteFile(conn, vol, p.Path, p.Size) })
 	if err != nil {
 		_ = vol.Delete(0)
 	}

@@ -29,12 +29,12 @@ func remoteOptions(t *testing.T, conn *libvirt.Connect, opts Options, uploads *a
 			t.Fatal(err)
 		}
 	}
-	opts.resolveImage = func(_, name string) (image.Image, error) {
+	opts.Images = ImageResolverFunc(func(_, name string) (image.Image, error) {
 		return image.Image{Kind: image.Built, Name: name, Dir: dir, Disk: filepath.Join(dir, image.DiskFile), Format: "qcow2",
 			Kernel: filepath.Join(dir, image.KernelFile), Initrd: filepath.Join(dir, image.InitrdFile), Cmdline: image.Cmdline,
 			Manifest: &image.Manifest{VirtualBytes: 2 << 30}}, nil
-	}
-	opts.uploadImage = func(_ *libvirt.Connect, _ *libvirt.StorageVol, path string, size int64) error {
+	})
+	opts.Volumes.(*fakeVolumes).file = func(_ *libvirt.Connect, _ *libvirt.StorageVol, path string, size int64) error {
 		uploads.Add(1)
 		if st, err := os.Stat(path); err != nil || st.Size() != size {
 			t.Errorf("upload of %s with size %d: %v", path, size, err)
@@ -71,7 +71,7 @@ func TestUpOnARemoteHostUploadsTheImageOnce(t *testing.T) {
 	if n := uploads.Load(); n != 3 {
 		t.Fatalf("%d files uploaded, want the disk, kernel and initrd", n)
 	}
-	img, _ := opts.resolveImage("", "debian-12")
+	img, _ := opts.Images.Resolve("", "debian-12")
 	version, err := img.Version()
 	if err != nil || len(version) != 12 {
 		t.Fatalf("version %q: %v", version, err)
@@ -151,7 +151,7 @@ func TestImageStagingRedoesABrokenUpload(t *testing.T) {
 	if _, err := Up(context.Background(), conn, mustLab(t, "tedu-nat"), opts); err != nil {
 		t.Fatal(err)
 	}
-	img, _ := opts.resolveImage("", "debian-12")
+	img, _ := opts.Images.Resolve("", "debian-12")
 	version, _ := img.Version()
 	// An upload cut off before its end leaves no ready mark.
 	if err := deleteVolume(conn, DefaultPool, image.VolumeBase("debian-12", version)+readyMark); err != nil {
@@ -177,7 +177,7 @@ func TestImageStagingRedoesABrokenUpload(t *testing.T) {
 func TestLocalUpUploadsNoImage(t *testing.T) {
 	conn, opts := fresh(t)
 	var uploads atomic.Int32
-	opts.uploadImage = func(*libvirt.Connect, *libvirt.StorageVol, string, int64) error { uploads.Add(1); return nil }
+	opts.Volumes.(*fakeVolumes).file = func(*libvirt.Connect, *libvirt.StorageVol, string, int64) error { uploads.Add(1); return nil }
 	if _, err := Up(context.Background(), conn, mustLab(t, "tedu-nat"), opts); err != nil {
 		t.Fatal(err)
 	}

@@ -3,6 +3,7 @@ package provision
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -64,12 +65,12 @@ func testOptions(t *testing.T, g *fakeGuests) Options {
 		Home:    filepath.Join(dir, "home"),
 		PoolDir: filepath.Join(dir, "pool"),
 		LogDir:  filepath.Join(dir, "log"),
-		resolveImage: func(_, name string) (image.Image, error) {
+		Images: ImageResolverFunc(func(_, name string) (image.Image, error) {
 			return image.Image{Kind: image.Built, Name: name, Disk: "/images/" + name + "/disk.qcow2", Format: "qcow2",
 				Kernel: "/images/" + name + "/vmlinuz", Initrd: "/images/" + name + "/initrd.img", Cmdline: image.Cmdline,
 				Manifest: &image.Manifest{VirtualBytes: 2 << 30}}, nil
-		},
-		uploadSeed: func(_ *libvirt.Connect, vol *libvirt.StorageVol, data []byte) error {
+		}),
+		Volumes: &fakeVolumes{seed: func(_ *libvirt.Connect, vol *libvirt.StorageVol, data []byte) error {
 			name, err := vol.GetName()
 			if err != nil {
 				return err
@@ -78,16 +79,44 @@ func testOptions(t *testing.T, g *fakeGuests) Options {
 			defer g.mu.Unlock()
 			g.seeds[name] = data
 			return nil
-		},
+		}},
 		// No guest to log in to: the node "answers" on its first address
 		// with no client, so nothing is configured over SSH.
 		VMsOnly: true,
-		waitFor: func(_ context.Context, cfg sshx.Config, _ sshx.Retry) (*sshx.Client, error) {
+		Connector: ConnectFunc(func(_ context.Context, cfg sshx.Config, _ sshx.Retry) (*sshx.Client, error) {
 			g.mu.Lock()
 			defer g.mu.Unlock()
 			g.waited = append(g.waited, cfg.Node+"@"+cfg.Addr)
 			return nil, g.waitErr[cfg.Node]
-		},
+		}),
+	}
+}
+
+// fakeVolumes stands for libvirt's volume upload, which test:///default
+// lacks: seed takes the seeds, file the image files (nil: refused).
+type fakeVolumes struct {
+	seed func(conn *libvirt.Connect, vol *libvirt.StorageVol, data []byte) error
+	file func(conn *libvirt.Connect, vol *libvirt.StorageVol, path string, size int64) error
+}
+
+func (f *fakeVolumes) WriteBytes(conn *libvirt.Connect, vol *libvirt.StorageVol, data []byte) error {
+	return f.seed(conn, vol, data)
+}
+
+func (f *fakeVolumes) WriteFile(conn *libvirt.Connect, vol *libvirt.StorageVol, path string, size int64) error {
+	if f.file == nil {
+		return errors.New("test:///default has no volume upload")
+	}
+	return f.file(conn, vol, path, size)
+}
+
+// failAfter fails Up right after the step named step.
+func failAfter(step string) func(string) error {
+	return func(name string) error {
+		if name == step {
+			return fmt.Errorf("injected failure after step %s", name)
+		}
+		return nil
 	}
 }
 
@@ -373,7 +402,7 @@ func TestFailureRemovesWhatThisRunMade(t *testing.T) {
 		t.Run(s.name(), func(t *testing.T) {
 			conn, opts := fresh(t)
 			before := everything(t, conn)
-			opts.failAfter = s.name()
+			opts.AfterStep = failAfter(s.name())
 			_, err := Up(context.Background(), conn, mustLab(t, "tedu-nat"), opts)
 			if err == nil || !strings.Contains(err.Error(), "injected failure") {
 				t.Fatalf("got %v", err)
@@ -402,7 +431,7 @@ func TestFailureRemovesWhatThisRunMade(t *testing.T) {
 	})
 	t.Run("retain", func(t *testing.T) {
 		conn, opts := fresh(t)
-		opts.failAfter, opts.Retain = "start", true
+		opts.AfterStep, opts.Retain = failAfter("start"), true
 		if _, err := Up(context.Background(), conn, mustLab(t, "tedu-nat"), opts); err == nil {
 			t.Fatal("no error")
 		}
@@ -416,7 +445,7 @@ func TestFailureRemovesWhatThisRunMade(t *testing.T) {
 			t.Fatal(err)
 		}
 		before := everything(t, conn)
-		opts.failAfter = "configure"
+		opts.AfterStep = failAfter("configure")
 		if _, err := Up(context.Background(), conn, mustLab(t, "tedu-nat"), opts); err == nil {
 			t.Fatal("no error")
 		}

@@ -38,12 +38,10 @@ func (waitSSH) run(r *run) error {
 	ctx, cancel := context.WithTimeout(r.ctx, timeout)
 	defer cancel()
 	var err error
-	if r.access, err = newAccess(r.conn, r.lab.Name, r.stateDir, r.lab); err != nil {
-		return err
-	}
 	// While nodes boot, each try is short and the next one follows.
-	r.access.signer, r.access.waitFor, r.access.dialWindow = r.signer, r.opts.waitFor, 10*time.Second
-	if err := r.access.readTags(); err != nil {
+	r.access, err = OpenAccess(r.conn, r.lab.Name, AccessOptions{Home: r.opts.Home, File: r.lab,
+		Signer: r.signer, DialWindow: 10 * time.Second, Connector: r.opts.Connector})
+	if err != nil {
 		return err
 	}
 	var names []string
