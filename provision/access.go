@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -232,4 +233,11 @@ func (a *Access) Close() error {
 		delete(a.clients, node)
 	}
 	return errors.Join(errs...)
+}
+
+func sshAddr(host string) string {
+	if strings.Contains(host, ":") {
+		return host
+	}
+	return host + ":22"
 }

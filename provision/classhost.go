@@ -47,15 +47,3 @@ func FreeMemory(conn *libvirt.Connect) (int64, error) {
 	}
 	return int64(b >> 20), nil
 }
-
-// uriOf is conn's URI, for messages: as Connect was given it (libvirt's
-// own may lack the query, keyfile=...), else libvirt's.
-func uriOf(conn *libvirt.Connect) string {
-	if u, ok := connURIs.Load(conn); ok {
-		return u.(string)
-	}
-	if u, err := conn.GetURI(); err == nil {
-		return u
-	}
-	return "libvirt"
-}

@@ -93,3 +93,15 @@ func isNotFound(err error) bool {
 
 // notRunning is the error of destroying an inactive domain or network.
 func notRunning(err error) bool { return libvirtCode(err) == libvirt.ERR_OPERATION_INVALID }
+
+// uriOf is conn's URI, for messages: as Connect was given it (libvirt's
+// own may lack the query, keyfile=...), else libvirt's.
+func uriOf(conn *libvirt.Connect) string {
+	if u, ok := connURIs.Load(conn); ok {
+		return u.(string)
+	}
+	if u, err := conn.GetURI(); err == nil {
+		return u
+	}
+	return "libvirt"
+}

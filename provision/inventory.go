@@ -354,3 +354,15 @@ func describeTag(t Tag) string {
 	}
 	return strings.Join(parts, ", ")
 }
+
+func networkDef(n *libvirt.Network) (*libvirtxml.Network, error) {
+	x, err := n.GetXMLDesc(0)
+	if err != nil {
+		return nil, err
+	}
+	def := &libvirtxml.Network{}
+	if err := def.Unmarshal(x); err != nil {
+		return nil, err
+	}
+	return def, nil
+}

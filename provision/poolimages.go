@@ -216,3 +216,7 @@ func hostOf(conn *libvirt.Connect) string {
 	}
 	return uriOf(conn)
 }
+
+// readyMark ends the name of the empty volume written after an image's
+// last part: without it the parts are a broken upload, made again.
+const readyMark = ".ready"

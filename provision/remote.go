@@ -131,3 +131,10 @@ func RemoteOf(conn *libvirt.Connect) (*Remote, error) {
 	}
 	return ParseRemote(uri.(string))
 }
+
+func logOn(path string, remote *Remote) string {
+	if remote == nil || path == "" {
+		return path
+	}
+	return path + " on " + remote.Label()
+}

@@ -1,7 +1,6 @@
 package provision
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -109,18 +108,6 @@ func (f ImageResolverFunc) Resolve(dir, nameOrPath string) (image.Image, error) 
 type VolumeWriter interface {
 	WriteBytes(conn *libvirt.Connect, vol *libvirt.StorageVol, data []byte) error
 	WriteFile(conn *libvirt.Connect, vol *libvirt.StorageVol, path string, size int64) error
-}
-
-// streamVolumes is the real VolumeWriter: libvirt streams (over the remote
-// driver's connection on a remote host).
-type streamVolumes struct{}
-
-func (streamVolumes) WriteBytes(conn *libvirt.Connect, vol *libvirt.StorageVol, data []byte) error {
-	return uploadReader(conn, vol, bytes.NewReader(data), int64(len(data)))
-}
-
-func (streamVolumes) WriteFile(conn *libvirt.Connect, vol *libvirt.StorageVol, path string, size int64) error {
-	return uploadFile(conn, vol, path, size)
 }
 
 // Endpoint is how to reach one node over SSH, as up reached it.
@@ -687,7 +674,7 @@ func (ensureSeeds) run(r *run) error {
 			return err
 		}
 		n.hostKey = priv
-		n.hostPub = strings.TrimSpace(string(sshMarshalAuthorizedKey(pub))) + " " + n.domain
+		n.hostPub = strings.TrimSpace(string(ssh.MarshalAuthorizedKey(pub))) + " " + n.domain
 		for _, name := range pinNames(n) {
 			if err := sshx.PinHostKey(r.knownHosts, name, pub); err != nil {
 				return fmt.Errorf("pin host key of %s in %s: %w", n.node.Name, r.knownHosts, err)
@@ -882,13 +869,6 @@ func instanceID(lab, node string) string {
 	b := make([]byte, 4)
 	_, _ = rand.Read(b)
 	return lab + "-" + node + "-" + hex.EncodeToString(b)
-}
-
-func sshAddr(host string) string {
-	if strings.Contains(host, ":") {
-		return host
-	}
-	return host + ":22"
 }
 
 func since(t time.Time) string {

@@ -1,7 +1,7 @@
 package provision
 
 import (
-	"errors"
+	"encoding/binary"
 	"fmt"
 	"io"
 	"os"
@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"libvirt.org/go/libvirt"
-	"libvirt.org/go/libvirtxml"
 
 	"github.com/lvslab/lvslab/provision/console"
 	"github.com/lvslab/lvslab/provision/image"
@@ -33,10 +32,6 @@ func (r *run) consoleLog(node string) string {
 	}
 	return ConsoleLog(r.opts.LogDir, r.lab.Name, node)
 }
-
-// readyMark ends the name of the empty volume written after an image's
-// last part: without it the parts are a broken upload, made again.
-const readyMark = ".ready"
 
 // stageImage copies the image into the pool of a remote hypervisor, once
 // per version: the disk the overlays are backed by and the kernel and
@@ -166,81 +161,30 @@ func uploadPart(conn *libvirt.Connect, pool *libvirt.StoragePool, name string, p
 	return err
 }
 
-// createVolume makes a raw volume of size bytes (the upload writes the
-// image's bytes as they are: a qcow2 stays a qcow2).
-func createVolume(pool *libvirt.StoragePool, name string, size uint64) error {
-	x, err := (&libvirtxml.StorageVolume{
-		Name:     name,
-		Capacity: &libvirtxml.StorageVolumeSize{Unit: "bytes", Value: size},
-		Target:   &libvirtxml.StorageVolumeTarget{Format: &libvirtxml.StorageVolumeTargetFormat{Type: "raw"}},
-	}).Marshal()
-	if err != nil {
-		return err
+// imageCapacity is the size the guest sees of the image disk: from the
+// manifest of a built image, else the qcow2 header or the raw file's size.
+func imageCapacity(img image.Image) (uint64, error) {
+	if img.Manifest != nil && img.Manifest.VirtualBytes > 0 {
+		return uint64(img.Manifest.VirtualBytes), nil
 	}
-	vol, err := console.Call("create volume "+name, func() (*libvirt.StorageVol, error) { return pool.StorageVolCreateXML(x, 0) })
+	f, err := os.Open(img.Disk)
 	if err != nil {
-		return fmt.Errorf("create volume %s: %w", name, err)
-	}
-	return vol.Free()
-}
-
-func volumeExists(pool *libvirt.StoragePool, name string) bool {
-	vol, err := pool.LookupStorageVolByName(name)
-	if err != nil {
-		return false
-	}
-	vol.Free()
-	return true
-}
-
-func volumePath(pool *libvirt.StoragePool, name string) (string, error) {
-	vol, err := pool.LookupStorageVolByName(name)
-	if err != nil {
-		return "", err
-	}
-	defer vol.Free()
-	return vol.GetPath()
-}
-
-// uploadFile streams a local file into vol.
-func uploadFile(conn *libvirt.Connect, vol *libvirt.StorageVol, path string, size int64) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return err
+		return 0, fmt.Errorf("image disk: %w", err)
 	}
 	defer f.Close()
-	return uploadReader(conn, vol, f, size)
-}
-
-// uploadReader streams size bytes of src into vol through a libvirt stream
-// (over the remote driver's connection on a remote host).
-func uploadReader(conn *libvirt.Connect, vol *libvirt.StorageVol, src io.Reader, size int64) error {
-	st, err := conn.NewStream(0)
+	if img.Format == "qcow2" {
+		hdr := make([]byte, 32)
+		if _, err := f.ReadAt(hdr, 0); err != nil {
+			return 0, fmt.Errorf("read qcow2 header of %s: %w", img.Disk, err)
+		}
+		if string(hdr[:4]) != "QFI\xfb" {
+			return 0, fmt.Errorf("%s is not a qcow2 file", img.Disk)
+		}
+		return binary.BigEndian.Uint64(hdr[24:32]), nil
+	}
+	st, err := f.Stat()
 	if err != nil {
-		return err
+		return 0, err
 	}
-	defer st.Free()
-	if err := vol.Upload(st, 0, uint64(size), 0); err != nil {
-		return err
-	}
-	buf := make([]byte, 4<<20)
-	for {
-		n, err := src.Read(buf)
-		for off := 0; off < n; {
-			sent, serr := st.Send(buf[off:n])
-			if serr != nil {
-				_ = st.Abort()
-				return serr
-			}
-			off += sent
-		}
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			_ = st.Abort()
-			return err
-		}
-	}
-	return st.Finish()
+	return uint64(st.Size()), nil
 }

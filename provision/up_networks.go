@@ -3,8 +3,10 @@ package provision
 import (
 	"fmt"
 	"net/netip"
+	"sort"
 
 	"libvirt.org/go/libvirt"
+	"libvirt.org/go/libvirtxml"
 
 	"github.com/lvslab/lvslab/provision/console"
 	"github.com/lvslab/lvslab/topology"
@@ -199,4 +201,77 @@ func (r *run) reuseNetwork(n *libvirt.Network, name string, nw *topology.Network
 	}
 	r.reused = append(r.reused, "network "+name)
 	return startNetwork(n, name, info.Active)
+}
+
+// syncDHCPHosts makes the network's DHCP host entries those of the lab file
+// (a lab brought up in another mode may have moved the nodes).
+func (r *run) syncDHCPHosts(n *libvirt.Network, def *libvirtxml.Network, nw *topology.Network, active bool) error {
+	want := dhcpHosts(r.lab, nw)
+	var have []libvirtxml.NetworkDHCPHost
+	hasDHCP := false
+	for _, ip := range def.IPs {
+		if ip.DHCP != nil && (ip.Family == "" || ip.Family == "ipv4") {
+			have = append(have, ip.DHCP.Hosts...)
+			hasDHCP = true
+		}
+	}
+	key := func(h libvirtxml.NetworkDHCPHost) string { return h.MAC + " " + h.IP + " " + h.Name }
+	if sameHosts(want, have, key) {
+		return nil
+	}
+	if !hasDHCP {
+		// libvirt cannot add a <dhcp> element to a defined network; it only
+		// matters for cloud images, which read the seed anyway.
+		return nil
+	}
+	flags := libvirt.NETWORK_UPDATE_AFFECT_CONFIG
+	if active {
+		flags |= libvirt.NETWORK_UPDATE_AFFECT_LIVE
+	}
+	entry := func(h libvirtxml.NetworkDHCPHost) string {
+		return fmt.Sprintf("<host mac='%s' name='%s' ip='%s'/>", h.MAC, h.Name, h.IP)
+	}
+	wanted := map[string]bool{}
+	for _, h := range want {
+		wanted[key(h)] = true
+	}
+	present := map[string]bool{}
+	for _, h := range have {
+		present[key(h)] = true
+		if !wanted[key(h)] {
+			if err := console.Libvirt("network: delete DHCP host "+entry(h), func() error {
+				return n.Update(libvirt.NETWORK_UPDATE_COMMAND_DELETE, libvirt.NETWORK_SECTION_IP_DHCP_HOST, -1, entry(h), flags)
+			}); err != nil {
+				return err
+			}
+		}
+	}
+	for _, h := range want {
+		if !present[key(h)] {
+			if err := console.Libvirt("network: add DHCP host "+entry(h), func() error {
+				return n.Update(libvirt.NETWORK_UPDATE_COMMAND_ADD_LAST, libvirt.NETWORK_SECTION_IP_DHCP_HOST, -1, entry(h), flags)
+			}); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func sameHosts(a, b []libvirtxml.NetworkDHCPHost, key func(libvirtxml.NetworkDHCPHost) string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	ka, kb := make([]string, len(a)), make([]string, len(b))
+	for i := range a {
+		ka[i], kb[i] = key(a[i]), key(b[i])
+	}
+	sort.Strings(ka)
+	sort.Strings(kb)
+	for i := range ka {
+		if ka[i] != kb[i] {
+			return false
+		}
+	}
+	return true
 }

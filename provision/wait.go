@@ -122,13 +122,6 @@ func (r *run) waitNode(ctx context.Context, n *nodeRun, start time.Time) error {
 // root@host" when it lives on a remote hypervisor.
 func (r *run) logPlace(n *nodeRun) string { return logOn(n.consoleLog, r.remote) }
 
-func logOn(path string, remote *Remote) string {
-	if remote == nil || path == "" {
-		return path
-	}
-	return path + " on " + remote.Label()
-}
-
 func waitingLine(addr, user string, last error, elapsed time.Duration) string {
 	s := fmt.Sprintf("waiting for SSH %s@%s (%s)", user, addr, elapsed.Round(time.Second))
 	if last != nil {

@@ -279,3 +279,19 @@ func networkMatches(def *libvirtxml.Network, lab *topology.Lab, nw *topology.Net
 	}
 	return nil
 }
+
+// memoryMiB is a domain's memory in MiB.
+func memoryMiB(d *libvirtxml.Domain) int {
+	v := uint64(d.Memory.Value)
+	switch d.Memory.Unit {
+	case "", "KiB", "k", "K":
+		return int(v / 1024)
+	case "MiB", "M", "m":
+		return int(v)
+	case "GiB", "G", "g":
+		return int(v * 1024)
+	case "b", "bytes":
+		return int(v >> 20)
+	}
+	return int(v / 1024)
+}
