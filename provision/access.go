@@ -12,6 +12,7 @@ import (
 	"golang.org/x/crypto/ssh"
 	"libvirt.org/go/libvirt"
 
+	"github.com/lvslab/lvslab/provision/paths"
 	"github.com/lvslab/lvslab/provision/sshx"
 	"github.com/lvslab/lvslab/topology"
 )
@@ -89,7 +90,7 @@ func OpenAccess(conn *libvirt.Connect, lab string, opts AccessOptions) (*Access,
 }
 
 func newAccess(conn *libvirt.Connect, lab string, opts AccessOptions) (*Access, error) {
-	a := &Access{conn: conn, lab: lab, file: opts.File, stateDir: StateDir(opts.Home, lab), clients: map[string]*sshx.Client{},
+	a := &Access{conn: conn, lab: lab, file: opts.File, stateDir: paths.StateDir(opts.Home, lab), clients: map[string]*sshx.Client{},
 		signer: opts.Signer, connector: opts.Connector, dialWindow: opts.DialWindow}
 	if a.connector == nil {
 		a.connector = ConnectFunc(sshx.WaitReady)
@@ -198,7 +199,7 @@ func (a *Access) config(node string) (sshx.Config, error) {
 		return sshx.Config{}, fmt.Errorf("node %s of lab %s has no VM with a management address (is it up? \"lvslab status %s\")", node, a.lab, a.lab)
 	}
 	if a.signer == nil {
-		if _, err := os.Stat(KeyFile(a.stateDir)); err != nil {
+		if _, err := os.Stat(paths.KeyFile(a.stateDir)); err != nil {
 			return sshx.Config{}, fmt.Errorf("lab %s has no login key in %s: is it up? (\"lvslab up\" makes it)", a.lab, a.stateDir)
 		}
 		signer, _, err := sshx.EnsureKey(a.stateDir)
@@ -209,7 +210,7 @@ func (a *Access) config(node string) (sshx.Config, error) {
 	}
 	cfg := sshx.Config{
 		Node: node, Addr: sshAddr(addrs[0]), Signer: a.signer,
-		KnownHostsFile: KnownHostsFile(a.stateDir), HostKeyAlias: DomainName(a.lab, node),
+		KnownHostsFile: paths.KnownHostsFile(a.stateDir), HostKeyAlias: paths.DomainName(a.lab, node),
 		Timeout: commandTimeout, DialTimeout: a.dialWindow,
 	}
 	if a.file != nil {

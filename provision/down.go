@@ -14,6 +14,7 @@ import (
 	"libvirt.org/go/libvirt"
 
 	"github.com/lvslab/lvslab/provision/console"
+	"github.com/lvslab/lvslab/provision/paths"
 )
 
 // Selector says which labs "down" removes: one lab by name, or All.
@@ -64,7 +65,7 @@ func Down(ctx context.Context, conn *libvirt.Connect, sel Selector, opts DownOpt
 	if sel.All {
 		names = labNames(all)
 		// Labs with only a state folder left (a crash after the folder was made).
-		if entries, err := os.ReadDir(filepath.Join(homeOr(opts.Home), "labs")); err == nil {
+		if entries, err := os.ReadDir(paths.LabsDir(opts.Home)); err == nil {
 			for _, e := range entries {
 				if e.IsDir() && all[e.Name()] == nil {
 					names = append(names, e.Name())
@@ -98,19 +99,12 @@ func Down(ctx context.Context, conn *libvirt.Connect, sel Selector, opts DownOpt
 	if remote != nil && len(rep.Removed) > 0 {
 		pool := opts.Pool
 		if pool == "" {
-			pool = DefaultPool
+			pool = paths.DefaultPool
 		}
 		fmt.Fprintf(out, "kept the image volumes (image-*) in pool %s on %s for the next up: \"lvslab image ls --connect '%s'\" lists them, \"lvslab image rm --connect '%s' NAME\" removes one\n",
 			pool, remote.Label(), remote.URI, remote.URI)
 	}
 	return rep, errors.Join(errs...)
-}
-
-func homeOr(h string) string {
-	if h == "" {
-		return Home()
-	}
-	return h
 }
 
 // teardown collects what removing one lab removed and what failed; its
@@ -162,7 +156,7 @@ func removeLab(_ context.Context, conn *libvirt.Connect, remote *Remote, inv *In
 	for _, n := range inv.Networks {
 		t.do("network", n.Name, func() error { return removeNetwork(conn, n.Name) })
 	}
-	t.files(inv, StateDir(opts.Home, inv.Lab))
+	t.files(inv, paths.StateDir(opts.Home, inv.Lab))
 	return t.removed, errors.Join(t.errs...)
 }
 
@@ -176,7 +170,7 @@ func (t *teardown) volumes(inv *Inventory) {
 	}
 	for _, d := range inv.Domains {
 		for _, path := range d.Disks {
-			if _, _, ours := volumeOwner(filepath.Base(path)); seen[path] || !ours {
+			if _, _, ours := paths.VolumeOwner(filepath.Base(path)); seen[path] || !ours {
 				continue
 			}
 			seen[path] = true

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/lvslab/lvslab/provision/paths"
 	"github.com/lvslab/lvslab/provision/sshx"
 )
 
@@ -40,7 +41,7 @@ func TestDownRemovesExactlyTheLab(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A leftover state folder and console log of tedu.
-	logFile := ConsoleLog(opts.LogDir, "tedu", "web1")
+	logFile := paths.ConsoleLog(opts.LogDir, "tedu", "web1")
 	if err := os.WriteFile(logFile, []byte("boot\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +55,7 @@ func TestDownRemovesExactlyTheLab(t *testing.T) {
 	if len(rep.Removed) != 4+8+3+1+1 {
 		t.Errorf("removed %d things:\n%s", len(rep.Removed), out.String())
 	}
-	for _, want := range []string{"removed domain tedu-web1", "removed volume tedu_web1.seed.iso", "removed network tedu-private2", "removed file " + logFile, "removed folder " + StateDir(opts.Home, "tedu")} {
+	for _, want := range []string{"removed domain tedu-web1", "removed volume tedu_web1.seed.iso", "removed network tedu-private2", "removed file " + logFile, "removed folder " + paths.StateDir(opts.Home, "tedu")} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("report lacks %q:\n%s", want, out.String())
 		}
@@ -62,7 +63,7 @@ func TestDownRemovesExactlyTheLab(t *testing.T) {
 	if inv, _ := DiscoverLab(conn, "", "tedu"); !inv.Empty() {
 		t.Errorf("left of tedu: %+v", inv)
 	}
-	if _, err := os.Stat(StateDir(opts.Home, "tedu")); !errors.Is(err, os.ErrNotExist) {
+	if _, err := os.Stat(paths.StateDir(opts.Home, "tedu")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("state folder: %v", err)
 	}
 	if _, err := os.Stat(logFile); !errors.Is(err, os.ErrNotExist) {
@@ -73,7 +74,7 @@ func TestDownRemovesExactlyTheLab(t *testing.T) {
 	if len(inv.Domains) != 4 || len(inv.Networks) != 3 || len(inv.Volumes) != 8 {
 		t.Errorf("tedu-x damaged: %+v", inv)
 	}
-	if _, err := os.Stat(KeyFile(StateDir(opts.Home, "tedu-x"))); err != nil {
+	if _, err := os.Stat(paths.KeyFile(paths.StateDir(opts.Home, "tedu-x"))); err != nil {
 		t.Errorf("tedu-x key: %v", err)
 	}
 	got := everything(t, conn)

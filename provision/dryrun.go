@@ -14,6 +14,7 @@ import (
 	"libvirt.org/go/libvirt"
 
 	"github.com/lvslab/lvslab/provision/image"
+	"github.com/lvslab/lvslab/provision/paths"
 	"github.com/lvslab/lvslab/roles/catalog"
 	"github.com/lvslab/lvslab/roles/engine"
 	"github.com/lvslab/lvslab/topology"
@@ -68,10 +69,10 @@ func DryRun(ctx context.Context, conn *libvirt.Connect, lab *topology.Lab, opts 
 	r := &run{ctx: ctx, conn: conn, lab: lab, opts: opts, out: io.Discard}
 	r.opts.Out = nil
 	if r.opts.Pool == "" {
-		r.opts.Pool = DefaultPool
+		r.opts.Pool = paths.DefaultPool
 	}
 	if r.opts.LogDir == "" {
-		r.opts.LogDir = DefaultLogDir()
+		r.opts.LogDir = paths.DefaultLogDir()
 	}
 	if r.opts.Images == nil {
 		r.opts.Images = ImageResolverFunc(image.Resolve)
@@ -90,8 +91,8 @@ func DryRun(ctx context.Context, conn *libvirt.Connect, lab *topology.Lab, opts 
 	if err := (planNodes{}).run(r); err != nil {
 		return nil, err
 	}
-	p.Identity = StateDir(r.opts.Home, lab.Name)
-	if _, err := os.Stat(KeyFile(p.Identity)); err != nil {
+	p.Identity = paths.StateDir(r.opts.Home, lab.Name)
+	if _, err := os.Stat(paths.KeyFile(p.Identity)); err != nil {
 		p.Identity = ActionCreate + " " + p.Identity
 	} else {
 		p.Identity = ActionReuse + " " + p.Identity
@@ -101,7 +102,7 @@ func DryRun(ctx context.Context, conn *libvirt.Connect, lab *topology.Lab, opts 
 		pool.Free()
 		p.Pool = map[bool]string{true: ActionReuse, false: ActionStart}[active] + " " + r.opts.Pool
 	} else {
-		p.Pool = ActionCreate + " " + r.opts.Pool + " (" + DefaultPoolDir() + ")"
+		p.Pool = ActionCreate + " " + r.opts.Pool + " (" + paths.DefaultPoolDir() + ")"
 	}
 	for _, nw := range lab.Networks {
 		item, err := r.draftNetwork(nw)
@@ -116,7 +117,7 @@ func DryRun(ctx context.Context, conn *libvirt.Connect, lab *topology.Lab, opts 
 
 // draftMgmt finds the lab's management subnet, or the one up would take.
 func (r *run) draftMgmt() (PlanItem, error) {
-	item := PlanItem{Name: MgmtNetworkName(r.lab.Name), Action: ActionReuse}
+	item := PlanItem{Name: paths.MgmtNetworkName(r.lab.Name), Action: ActionReuse}
 	inv, err := DiscoverLab(r.conn, r.opts.Pool, r.lab.Name)
 	if err != nil {
 		return item, err
@@ -127,14 +128,14 @@ func (r *run) draftMgmt() (PlanItem, error) {
 		item.Action = ActionCreate
 		r.mgmt, err = allocateMgmt(r.conn, cmp.Or(r.opts.MgmtPool, MgmtPool()), r.lab)
 	}
-	item.Detail = fmt.Sprintf("management network %s, bridge %s", r.mgmt, mgmtBridge(r.lab.Name))
+	item.Detail = fmt.Sprintf("management network %s, bridge %s", r.mgmt, paths.MgmtBridge(r.lab.Name))
 	return item, err
 }
 
 func (r *run) draftNetwork(nw *topology.Network) (PlanItem, error) {
-	name := NetworkName(r.lab.Name, nw.Name)
+	name := paths.NetworkName(r.lab.Name, nw.Name)
 	item := PlanItem{Name: name, Action: ActionCreate,
-		Detail: fmt.Sprintf("bridge %s, %s", BridgeName(r.lab, nw), describeHost(nw))}
+		Detail: fmt.Sprintf("bridge %s, %s", paths.BridgeName(r.lab, nw), describeHost(nw))}
 	n, err := r.conn.LookupNetworkByName(name)
 	if isNotFound(err) {
 		return item, nil
@@ -179,7 +180,7 @@ func (r *run) draftNodes() []NodeDraft {
 		steps := catalog.Steps(n.desired, catalog.OSFamilies[0])
 		if !n.exists {
 			d.VM = PlanItem{Name: n.domain, Action: ActionCreate, Detail: "then start"}
-			d.Create = []string{OverlayVolume(r.lab.Name, n.node.Name), SeedVolume(r.lab.Name, n.node.Name)}
+			d.Create = []string{paths.OverlayVolume(r.lab.Name, n.node.Name), paths.SeedVolume(r.lab.Name, n.node.Name)}
 		} else if n.state != "running" {
 			d.VM.Action, d.VM.Detail = ActionStart, "now "+n.state
 		}

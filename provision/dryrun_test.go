@@ -11,6 +11,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/lvslab/lvslab/provision/paths"
 	"github.com/lvslab/lvslab/roles"
 	"github.com/lvslab/lvslab/roles/catalog"
 	"github.com/lvslab/lvslab/roles/engine"
@@ -124,7 +125,7 @@ func TestDryRunChangesNothing(t *testing.T) {
 	if got := everything(t, conn); !slices.Equal(got, before) {
 		t.Errorf("the dry run changed libvirt: %v -> %v", before, got)
 	}
-	if _, err := os.Stat(StateDir(opts.Home, "tedu")); err == nil {
+	if _, err := os.Stat(paths.StateDir(opts.Home, "tedu")); err == nil {
 		t.Error("the dry run made the lab's state folder")
 	}
 	if !strings.HasPrefix(p.Pool, "create ") || !strings.HasPrefix(p.Identity, "create ") || len(p.Networks) != 3 || p.Networks[0].Action != ActionCreate || p.Networks[0].Name != "tedu_mgmt" {
@@ -138,7 +139,7 @@ func TestDryRunChangesNothing(t *testing.T) {
 	if _, err := Up(context.Background(), conn, lab, opts); err != nil {
 		t.Fatal(err)
 	}
-	d, err := conn.LookupDomainByName(DomainName("tedu", "web1"))
+	d, err := conn.LookupDomainByName(paths.DomainName("tedu", "web1"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,6 +19,7 @@ import (
 	"libvirt.org/go/libvirt"
 
 	"github.com/lvslab/lvslab/provision/image"
+	"github.com/lvslab/lvslab/provision/paths"
 	"github.com/lvslab/lvslab/provision/sandbox"
 	"github.com/lvslab/lvslab/topology"
 )
@@ -163,9 +164,9 @@ func TestE2EUpDownInner(t *testing.T) {
 	for _, d := range inv.Domains {
 		logs = append(logs, d.Logs...)
 	}
-	var paths []string
+	var vols []string
 	for _, v := range inv.Volumes {
-		paths = append(paths, v.Path)
+		vols = append(vols, v.Path)
 	}
 	start = time.Now()
 	rep, err := Down(ctx, conn, Selector{Lab: "tedu"}, DownOptions{Home: home, Out: testWriter{t}})
@@ -177,7 +178,7 @@ func TestE2EUpDownInner(t *testing.T) {
 	if took > 5*time.Second {
 		t.Errorf("down took %s, the target is under 5 s", took)
 	}
-	assertNothingLeft(t, conn, "tedu", append(append(paths, logs...), StateDir(home, "tedu")))
+	assertNothingLeft(t, conn, "tedu", append(append(vols, logs...), paths.StateDir(home, "tedu")))
 }
 
 // assertNothingLeft checks libvirt and the disk for anything of the lab.
@@ -187,7 +188,7 @@ func assertNothingLeft(t *testing.T, conn *libvirt.Connect, lab string, files []
 		kind, name, _ := strings.Cut(o, " ")
 		_, vol, _ := strings.Cut(name, "/")
 		if (kind == "domain" || kind == "network") && strings.HasPrefix(name, lab+"-") ||
-			kind == "volume" && strings.HasPrefix(vol, volumePrefix(lab)) {
+			kind == "volume" && strings.HasPrefix(vol, paths.VolumePrefix(lab)) {
 			t.Errorf("%s remains", o)
 		}
 	}

@@ -8,6 +8,8 @@ import (
 
 	"libvirt.org/go/libvirt"
 	"libvirt.org/go/libvirtxml"
+
+	"github.com/lvslab/lvslab/provision/paths"
 )
 
 // Explain turns libvirt's raw errors ("virError(Code=1, Domain=19,
@@ -118,7 +120,7 @@ func (a *Access) vmDown(node string) error {
 	if open || a.conn == nil {
 		return nil
 	}
-	name := DomainName(a.lab, node)
+	name := paths.DomainName(a.lab, node)
 	d, err := a.conn.LookupDomainByName(name)
 	if err != nil {
 		return nil

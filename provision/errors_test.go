@@ -10,6 +10,7 @@ import (
 	"libvirt.org/go/libvirt"
 	"libvirt.org/go/libvirtxml"
 
+	"github.com/lvslab/lvslab/provision/paths"
 	"github.com/lvslab/lvslab/provision/sshx"
 	"github.com/lvslab/lvslab/topology"
 )
@@ -83,7 +84,7 @@ func TestExplainNetworkInUseNamesTheLabThatHoldsIt(t *testing.T) {
 func TestDialSaysTheVMIsShutOff(t *testing.T) {
 	lab := mustLab(t, "tedu-nat")
 	conn, opts := upLab(t, lab)
-	d, err := conn.LookupDomainByName(DomainName("tedu", "web1"))
+	d, err := conn.LookupDomainByName(paths.DomainName("tedu", "web1"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 	"libvirt.org/go/libvirtxml"
 
 	"github.com/lvslab/lvslab/provision/console"
+	"github.com/lvslab/lvslab/provision/paths"
 )
 
 // DomainInfo is one lab VM found in libvirt by its tag.
@@ -89,7 +90,7 @@ func (i *Inventory) Empty() bool {
 // never listed. pool "" means DefaultPool.
 func Discover(conn *libvirt.Connect, pool string) (map[string]*Inventory, error) {
 	if pool == "" {
-		pool = DefaultPool
+		pool = paths.DefaultPool
 	}
 	labs := map[string]*Inventory{}
 	inv := func(lab string) *Inventory {
@@ -117,7 +118,7 @@ func Discover(conn *libvirt.Connect, pool string) (map[string]*Inventory, error)
 		return nil, err
 	}
 	for _, v := range vols {
-		lab, _, _ := volumeOwner(v.Name)
+		lab, _, _ := paths.VolumeOwner(v.Name)
 		inv(lab).Volumes = append(inv(lab).Volumes, v)
 	}
 	for _, i := range labs {
@@ -302,7 +303,7 @@ func listVolumes(conn *libvirt.Connect, poolName string) ([]VolumeInfo, error) {
 	for i := range vols {
 		name, err := vols[i].GetName()
 		if err == nil {
-			if _, _, ok := volumeOwner(name); ok {
+			if _, _, ok := paths.VolumeOwner(name); ok {
 				path, _ := vols[i].GetPath()
 				out = append(out, VolumeInfo{Pool: poolName, Name: name, Path: path})
 			}

@@ -9,6 +9,7 @@ import (
 	"libvirt.org/go/libvirt"
 	"libvirt.org/go/libvirtxml"
 
+	"github.com/lvslab/lvslab/provision/paths"
 	"github.com/lvslab/lvslab/topology"
 )
 
@@ -45,13 +46,6 @@ func MgmtPool() string {
 	return DefaultMgmtPool
 }
 
-// MgmtNetworkName is the libvirt name of a lab's management network; "_"
-// appears in no lab or network name, so it never meets a lab network.
-func MgmtNetworkName(lab string) string { return lab + "_mgmt" }
-
-// mgmtBridge is the host bridge of the management network.
-func mgmtBridge(lab string) string { return topology.DerivedBridge(lab, 0)[:len("lv")+8] + "-m" }
-
 // MgmtMAC is the MAC of a node's management NIC.
 func MgmtMAC(lab, node string) string { return topology.DeriveMAC(lab, node, MgmtNIC) }
 
@@ -66,9 +60,9 @@ func mgmtHost(subnet netip.Prefix) netip.Addr { return subnet.Addr().Next() }
 // dnsmasq makes, and without it no VM could be plugged in.
 func MgmtNetworkXML(lab, file string, subnet netip.Prefix) (string, error) {
 	n := &libvirtxml.Network{
-		Name:     MgmtNetworkName(lab),
+		Name:     paths.MgmtNetworkName(lab),
 		Metadata: &libvirtxml.NetworkMetadata{XML: Tag{Name: lab, File: file, Mgmt: subnet.String()}.metadataXML()},
-		Bridge:   &libvirtxml.NetworkBridge{Name: mgmtBridge(lab), STP: "off", Delay: "0"},
+		Bridge:   &libvirtxml.NetworkBridge{Name: paths.MgmtBridge(lab), STP: "off", Delay: "0"},
 		DNS:      &libvirtxml.NetworkDNS{Enable: "yes", ForwardPlainNames: "no"},
 		IPs:      []libvirtxml.NetworkIP{{Address: mgmtHost(subnet).String(), Prefix: uint(subnet.Bits())}},
 	}

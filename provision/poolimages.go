@@ -10,6 +10,7 @@ import (
 	"libvirt.org/go/libvirtxml"
 
 	"github.com/lvslab/lvslab/provision/image"
+	"github.com/lvslab/lvslab/provision/paths"
 )
 
 // PoolImage is one version of an image as a host's pool holds it: the
@@ -55,7 +56,7 @@ func parseImageVolume(vol string) (name, version string, ok bool) {
 // version, with what uses each. A host without the pool holds none.
 func PoolImages(conn *libvirt.Connect, poolName string) ([]PoolImage, error) {
 	if poolName == "" {
-		poolName = DefaultPool
+		poolName = paths.DefaultPool
 	}
 	pool, err := conn.LookupStoragePoolByName(poolName)
 	if isNotFound(err) {
@@ -160,7 +161,7 @@ func domainFiles(conn *libvirt.Connect) (map[string][]string, error) {
 // a volume of the host needs one of them, and returns what it removed.
 func RemovePoolImage(conn *libvirt.Connect, poolName, name, version string) ([]PoolImage, error) {
 	if poolName == "" {
-		poolName = DefaultPool
+		poolName = paths.DefaultPool
 	}
 	if err := image.CheckName(name); err != nil {
 		return nil, err

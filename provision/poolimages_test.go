@@ -11,6 +11,7 @@ import (
 	"libvirt.org/go/libvirt"
 
 	"github.com/lvslab/lvslab/provision/image"
+	"github.com/lvslab/lvslab/provision/paths"
 )
 
 func TestParseImageVolume(t *testing.T) {
@@ -65,7 +66,7 @@ func TestPoolImagesListAndRemove(t *testing.T) {
 		t.Fatalf("images: %+v", imgs)
 	}
 	used := strings.Join(imgs[0].UsedBy, ", ")
-	for _, want := range []string{"domain tedu-web1", "domain tedu-client", "volume " + OverlayVolume("tedu", "web1")} {
+	for _, want := range []string{"domain tedu-web1", "domain tedu-client", "volume " + paths.OverlayVolume("tedu", "web1")} {
 		if !strings.Contains(used, want) {
 			t.Errorf("used by %q, want %s", used, want)
 		}
@@ -106,7 +107,7 @@ func TestPoolImagesIncompleteUpload(t *testing.T) {
 	if len(imgs) != 1 {
 		t.Fatalf("images: %+v", imgs)
 	}
-	if err := deleteVolume(conn, DefaultPool, image.VolumeBase("debian-12", imgs[0].Version)+readyMark); err != nil {
+	if err := deleteVolume(conn, paths.DefaultPool, image.VolumeBase("debian-12", imgs[0].Version)+readyMark); err != nil {
 		t.Fatal(err)
 	}
 	imgs, _ = PoolImages(conn, "")
@@ -124,13 +125,13 @@ func TestDownRemoteConsoleLogs(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := "kept console logs on root@hv1.test (no storage pool holds them, and libvirt's API removes no other file; the next up of the node overwrites each): " +
-		filepath.Join(remoteLogDir, "tedu-client1.console.log")
-	if !strings.Contains(out.String(), want) || !strings.Contains(out.String(), filepath.Join(remoteLogDir, "tedu-web2.console.log")) {
+		filepath.Join(paths.RemoteLogDir, "tedu-client1.console.log")
+	if !strings.Contains(out.String(), want) || !strings.Contains(out.String(), filepath.Join(paths.RemoteLogDir, "tedu-web2.console.log")) {
 		t.Errorf("down does not name the logs it left:\n%s", out.String())
 	}
 
 	// A pool over libvirt's log folder: the logs are volumes, down deletes them.
-	pool, err := conn.StoragePoolCreateXML(`<pool type="dir"><name>logs</name><target><path>`+remoteLogDir+`</path></target></pool>`, 0)
+	pool, err := conn.StoragePoolCreateXML(`<pool type="dir"><name>logs</name><target><path>`+paths.RemoteLogDir+`</path></target></pool>`, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,7 +145,7 @@ func TestDownRemoteConsoleLogs(t *testing.T) {
 	if _, err := Down(context.Background(), conn, Selector{Lab: "b"}, DownOptions{Home: opts.Home, Out: &out}); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(out.String(), "removed file root@hv1.test:"+filepath.Join(remoteLogDir, "b-web1.console.log")) || strings.Contains(out.String(), "kept console logs") {
+	if !strings.Contains(out.String(), "removed file root@hv1.test:"+filepath.Join(paths.RemoteLogDir, "b-web1.console.log")) || strings.Contains(out.String(), "kept console logs") {
 		t.Errorf("down with the logs in a pool:\n%s", out.String())
 	}
 	if names, _ := pool.ListStorageVolumes(); len(names) != 0 {

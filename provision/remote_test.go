@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/lvslab/lvslab/provision/paths"
 	"github.com/lvslab/lvslab/provision/sshx"
 )
 
@@ -146,11 +147,11 @@ func TestSSHConfigParsesInOpenSSH(t *testing.T) {
 	}
 	defer acc.Close()
 	file := writeSSHConfig(t, acc, true)
-	state := StateDir(opts.Home, "tedu")
+	state := paths.StateDir(opts.Home, "tedu")
 	for _, host := range []string{"web1", "tedu-web1"} {
 		got := sshG(t, file, host)
 		want := map[string]string{"hostname": "10.250.0.12", "user": "root", "port": "22", "hostkeyalias": "tedu-web1",
-			"identityfile": KeyFile(state), "userknownhostsfile": KnownHostsFile(state), "stricthostkeychecking": "true"}
+			"identityfile": paths.KeyFile(state), "userknownhostsfile": paths.KnownHostsFile(state), "stricthostkeychecking": "true"}
 		for k, v := range want {
 			if got[k] != v {
 				t.Errorf("ssh -G %s: %s = %q, want %q", host, k, got[k], v)
@@ -166,7 +167,7 @@ func TestSSHConfigParsesInOpenSSH(t *testing.T) {
 	rfile := writeSSHConfig(t, racc, false)
 	node := sshG(t, rfile, "tedu-lvs1")
 	if node["proxyjump"] != "lvslab-hv-root-127.0.0.1-2222" || node["hostname"] != "10.250.0.11" ||
-		node["identityfile"] != KeyFile(StateDir(ropts.Home, "tedu")) {
+		node["identityfile"] != paths.KeyFile(paths.StateDir(ropts.Home, "tedu")) {
 		t.Errorf("remote node: %v", node)
 	}
 	jump := sshG(t, rfile, "lvslab-hv-root-127.0.0.1-2222")

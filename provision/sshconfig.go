@@ -7,6 +7,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/lvslab/lvslab/provision/paths"
 )
 
 // SSHConfigOptions tune WriteSSHConfig.
@@ -61,7 +63,7 @@ func (a *Access) WriteSSHConfig(w io.Writer, opts SSHConfigOptions) error {
 	}
 	for _, node := range nodes {
 		host, port := splitHostPort(a.Addresses(node)[0])
-		alias := DomainName(a.lab, node)
+		alias := paths.DomainName(a.lab, node)
 		fmt.Fprintf(&b, "\nHost %s", alias)
 		if opts.Short {
 			fmt.Fprintf(&b, " %s", node)
@@ -70,9 +72,9 @@ func (a *Access) WriteSSHConfig(w io.Writer, opts SSHConfigOptions) error {
 		option(&b, "HostName", host)
 		option(&b, "Port", port)
 		option(&b, "User", user)
-		option(&b, "IdentityFile", KeyFile(a.stateDir))
+		option(&b, "IdentityFile", paths.KeyFile(a.stateDir))
 		option(&b, "IdentitiesOnly", "yes")
-		option(&b, "UserKnownHostsFile", KnownHostsFile(a.stateDir))
+		option(&b, "UserKnownHostsFile", paths.KnownHostsFile(a.stateDir))
 		option(&b, "HostKeyAlias", alias)
 		option(&b, "StrictHostKeyChecking", "yes")
 		if jump != "" {

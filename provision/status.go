@@ -8,6 +8,7 @@ import (
 
 	"libvirt.org/go/libvirt"
 
+	"github.com/lvslab/lvslab/provision/paths"
 	"github.com/lvslab/lvslab/topology"
 )
 
@@ -141,7 +142,7 @@ func nodeStatuses(inv *Inventory, file *topology.Lab) []NodeStatus {
 			return &out[i]
 		}
 		index[node] = len(out)
-		out = append(out, NodeStatus{Node: node, Role: role, Domain: DomainName(inv.Lab, node), State: "missing"})
+		out = append(out, NodeStatus{Node: node, Role: role, Domain: paths.DomainName(inv.Lab, node), State: "missing"})
 		return &out[len(out)-1]
 	}
 	if file != nil {

@@ -92,3 +92,11 @@ func parseTag(inner string) (Tag, bool) {
 		return t, true
 	}
 }
+
+// Namespace is the XML namespace of lvslab's tag in the <metadata> of every
+// domain and network it makes. Teardown and status find a lab's objects by
+// this tag, never by re-reading the lab file.
+const Namespace = "https://lvslab.dev/xmlns/1"
+
+// metadataPrefix is the namespace prefix libvirt stores the tag under.
+const metadataPrefix = "lvslab"

@@ -19,6 +19,7 @@ import (
 
 	"github.com/lvslab/lvslab/provision/console"
 	"github.com/lvslab/lvslab/provision/image"
+	"github.com/lvslab/lvslab/provision/paths"
 	"github.com/lvslab/lvslab/provision/sshx"
 	"github.com/lvslab/lvslab/roles"
 	"github.com/lvslab/lvslab/topology"
@@ -253,18 +254,18 @@ func Up(ctx context.Context, conn *libvirt.Connect, lab *topology.Lab, opts Opti
 		return nil, err
 	}
 	if r.opts.Pool == "" {
-		r.opts.Pool = DefaultPool
+		r.opts.Pool = paths.DefaultPool
 	}
 	if r.opts.PoolDir == "" {
-		r.opts.PoolDir = DefaultPoolDir()
+		r.opts.PoolDir = paths.DefaultPoolDir()
 		if r.remote != nil {
-			r.opts.PoolDir = RemotePoolDir
+			r.opts.PoolDir = paths.RemotePoolDir
 		}
 	}
 	if r.opts.LogDir == "" {
-		r.opts.LogDir = DefaultLogDir()
+		r.opts.LogDir = paths.DefaultLogDir()
 		if r.remote != nil {
-			r.opts.LogDir = remoteLogDir
+			r.opts.LogDir = paths.RemoteLogDir
 		}
 	}
 	if r.opts.MgmtPool == "" {
@@ -381,9 +382,9 @@ func (labIdentity) doc() string {
 	return `the lab's state folder with its SSH login key and known_hosts, made once`
 }
 func (labIdentity) run(r *run) error {
-	r.stateDir = StateDir(r.opts.Home, r.lab.Name)
-	r.knownHosts = KnownHostsFile(r.stateDir)
-	r.keyFile = KeyFile(r.stateDir)
+	r.stateDir = paths.StateDir(r.opts.Home, r.lab.Name)
+	r.knownHosts = paths.KnownHostsFile(r.stateDir)
+	r.keyFile = paths.KeyFile(r.stateDir)
 	if _, err := os.Stat(r.stateDir); errors.Is(err, os.ErrNotExist) {
 		if err := os.MkdirAll(r.stateDir, 0o700); err != nil {
 			return fmt.Errorf("lab state folder: %w", err)
@@ -473,7 +474,7 @@ func (planNodes) run(r *run) error {
 		n := &nodeRun{
 			node:       node,
 			desired:    roles.DesiredFor(r.lab, node),
-			domain:     DomainName(r.lab.Name, node.Name),
+			domain:     paths.DomainName(r.lab.Name, node.Name),
 			consoleLog: r.consoleLog(node.Name),
 		}
 		if err := r.planNode(n); err != nil {
@@ -602,7 +603,7 @@ func (ensureVolumes) run(r *run) error {
 				return err
 			}
 		}
-		name := OverlayVolume(r.lab.Name, n.node.Name)
+		name := paths.OverlayVolume(r.lab.Name, n.node.Name)
 		x, err := OverlayXML(name, r.img, capacity)
 		if err != nil {
 			return err
@@ -693,7 +694,7 @@ func (ensureSeeds) run(r *run) error {
 		if err != nil {
 			return err
 		}
-		name := SeedVolume(r.lab.Name, n.node.Name)
+		name := paths.SeedVolume(r.lab.Name, n.node.Name)
 		x, err := SeedVolumeXML(name, uint64(len(iso)))
 		if err != nil {
 			return err

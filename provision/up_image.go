@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"sync"
 	"time"
 
@@ -13,24 +12,17 @@ import (
 
 	"github.com/lvslab/lvslab/provision/console"
 	"github.com/lvslab/lvslab/provision/image"
+	"github.com/lvslab/lvslab/provision/paths"
 )
-
-// RemotePoolDir is the folder of the "lvslab" pool on a remote hypervisor
-// (qemu:///system there): the local user's home means nothing on that host.
-const RemotePoolDir = "/var/lib/libvirt/images/lvslab"
-
-// remoteLogDir holds the serial console logs on a remote hypervisor: it
-// exists on every libvirt host (lvslab's own log folder may not).
-const remoteLogDir = "/var/log/libvirt/qemu"
 
 // consoleLog is the serial console log of a node's VM. On a remote host it
 // is named apart from libvirt's own log of the domain (<domain>.log) in the
 // same folder.
 func (r *run) consoleLog(node string) string {
-	if r.remote != nil && r.opts.LogDir == remoteLogDir {
-		return filepath.Join(remoteLogDir, DomainName(r.lab.Name, node)+".console.log")
+	if r.remote != nil && r.opts.LogDir == paths.RemoteLogDir {
+		return paths.RemoteConsoleLog(r.lab.Name, node)
 	}
-	return ConsoleLog(r.opts.LogDir, r.lab.Name, node)
+	return paths.ConsoleLog(r.opts.LogDir, r.lab.Name, node)
 }
 
 // stageImage copies the image into the pool of a remote hypervisor, once

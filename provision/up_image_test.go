@@ -12,6 +12,7 @@ import (
 	"libvirt.org/go/libvirtxml"
 
 	"github.com/lvslab/lvslab/provision/image"
+	"github.com/lvslab/lvslab/provision/paths"
 )
 
 // remoteOptions are up's options on test:///default taken for a remote
@@ -47,7 +48,7 @@ func remoteOptions(t *testing.T, conn *libvirt.Connect, opts Options, uploads *a
 
 func poolVolumes(t *testing.T, conn *libvirt.Connect) []string {
 	t.Helper()
-	pool, err := conn.LookupStoragePoolByName(DefaultPool)
+	pool, err := conn.LookupStoragePoolByName(paths.DefaultPool)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,14 +85,14 @@ func TestUpOnARemoteHostUploadsTheImageOnce(t *testing.T) {
 		}
 	}
 	// The overlays are backed by the remote volume, the VMs boot its kernel.
-	vol, err := conn.LookupStorageVolByPath(filepath.Join(RemotePoolDir, OverlayVolume("tedu", "web1")))
+	vol, err := conn.LookupStorageVolByPath(filepath.Join(paths.RemotePoolDir, paths.OverlayVolume("tedu", "web1")))
 	if err != nil {
 		t.Fatalf("overlay in the remote pool folder: %v", err)
 	}
 	defer vol.Free()
 	vx, _ := vol.GetXMLDesc(0)
 	var v libvirtxml.StorageVolume
-	if err := v.Unmarshal(vx); err != nil || v.BackingStore == nil || v.BackingStore.Path != filepath.Join(RemotePoolDir, base+".qcow2") {
+	if err := v.Unmarshal(vx); err != nil || v.BackingStore == nil || v.BackingStore.Path != filepath.Join(paths.RemotePoolDir, base+".qcow2") {
 		t.Errorf("overlay backing: %+v (%v)", v.BackingStore, err)
 	}
 	d, err := conn.LookupDomainByName("tedu-web1")
@@ -104,10 +105,10 @@ func TestUpOnARemoteHostUploadsTheImageOnce(t *testing.T) {
 	if err := dom.Unmarshal(dx); err != nil {
 		t.Fatal(err)
 	}
-	if dom.OS.Kernel != filepath.Join(RemotePoolDir, base+".vmlinuz") || dom.OS.Initrd != filepath.Join(RemotePoolDir, base+".initrd") {
+	if dom.OS.Kernel != filepath.Join(paths.RemotePoolDir, base+".vmlinuz") || dom.OS.Initrd != filepath.Join(paths.RemotePoolDir, base+".initrd") {
 		t.Errorf("kernel %s, initrd %s", dom.OS.Kernel, dom.OS.Initrd)
 	}
-	if log := dom.Devices.Serials[0].Log.File; log != filepath.Join(remoteLogDir, "tedu-web1.console.log") {
+	if log := dom.Devices.Serials[0].Log.File; log != filepath.Join(paths.RemoteLogDir, "tedu-web1.console.log") {
 		t.Errorf("console log %s, want it in libvirt's own log folder of the host", log)
 	}
 	if !strings.Contains(out.String(), "uploading image debian-12") || !strings.Contains(out.String(), "on root@hv1.test") {
@@ -154,7 +155,7 @@ func TestImageStagingRedoesABrokenUpload(t *testing.T) {
 	img, _ := opts.Images.Resolve("", "debian-12")
 	version, _ := img.Version()
 	// An upload cut off before its end leaves no ready mark.
-	if err := deleteVolume(conn, DefaultPool, image.VolumeBase("debian-12", version)+readyMark); err != nil {
+	if err := deleteVolume(conn, paths.DefaultPool, image.VolumeBase("debian-12", version)+readyMark); err != nil {
 		t.Fatal(err)
 	}
 	copyB := mustLab(t, "tedu-nat")

@@ -9,6 +9,7 @@ import (
 	"libvirt.org/go/libvirtxml"
 
 	"github.com/lvslab/lvslab/provision/console"
+	"github.com/lvslab/lvslab/provision/paths"
 	"github.com/lvslab/lvslab/topology"
 )
 
@@ -22,7 +23,7 @@ func (ensureMgmt) doc() string {
 it (no gateway, no DHCP) and all of lvslab's SSH goes there`, mgmtBits, DefaultMgmtPool)
 }
 func (ensureMgmt) run(r *run) error {
-	name := MgmtNetworkName(r.lab.Name)
+	name := paths.MgmtNetworkName(r.lab.Name)
 	n, err := r.conn.LookupNetworkByName(name)
 	if err == nil {
 		defer n.Free()
@@ -53,7 +54,7 @@ func (ensureMgmt) run(r *run) error {
 		if err != nil {
 			return err
 		}
-		what := fmt.Sprintf("management network %s (bridge %s, %s)", name, mgmtBridge(r.lab.Name), r.mgmt)
+		what := fmt.Sprintf("management network %s (bridge %s, %s)", name, paths.MgmtBridge(r.lab.Name), r.mgmt)
 		err = r.defineNetwork(name, x, what)
 		if err == nil {
 			r.progressf("  %s\n", what)
@@ -88,7 +89,7 @@ func (ensureNetworks) run(r *run) error {
 }
 
 func (r *run) ensureNetwork(nw *topology.Network) error {
-	name := NetworkName(r.lab.Name, nw.Name)
+	name := paths.NetworkName(r.lab.Name, nw.Name)
 	n, err := r.conn.LookupNetworkByName(name)
 	if err != nil && !isNotFound(err) {
 		return fmt.Errorf("network %s: %w", name, err)
@@ -104,7 +105,7 @@ func (r *run) ensureNetwork(nw *topology.Network) error {
 	if err != nil {
 		return err
 	}
-	what := fmt.Sprintf("network %s (bridge %s, %s)", name, BridgeName(r.lab, nw), describeHost(nw))
+	what := fmt.Sprintf("network %s (bridge %s, %s)", name, paths.BridgeName(r.lab, nw), describeHost(nw))
 	if err := r.defineNetwork(name, x, what); err != nil {
 		return err
 	}

@@ -15,7 +15,9 @@ import (
 	"libvirt.org/go/libvirt"
 	"libvirt.org/go/libvirtxml"
 
+	"github.com/lvslab/lvslab/labs"
 	"github.com/lvslab/lvslab/provision/image"
+	"github.com/lvslab/lvslab/provision/paths"
 	"github.com/lvslab/lvslab/provision/sshx"
 	"github.com/lvslab/lvslab/topology"
 )
@@ -410,7 +412,7 @@ func TestFailureRemovesWhatThisRunMade(t *testing.T) {
 			if got := everything(t, conn); !slices.Equal(got, before) {
 				t.Errorf("left behind:\nbefore %v\nafter  %v", before, got)
 			}
-			if _, err := os.Stat(StateDir(opts.Home, "tedu")); !errors.Is(err, os.ErrNotExist) {
+			if _, err := os.Stat(paths.StateDir(opts.Home, "tedu")); !errors.Is(err, os.ErrNotExist) {
 				t.Errorf("state folder left: %v", err)
 			}
 		})
@@ -523,4 +525,13 @@ func TestUpNodeConfiguresOnlyIt(t *testing.T) {
 			t.Errorf("configure touched %s: %v", n, err)
 		}
 	}
+}
+
+func mustLab(t *testing.T, name string) *topology.Lab {
+	t.Helper()
+	lab, err := labs.Load(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return lab
 }

@@ -8,6 +8,7 @@ import (
 	"libvirt.org/go/libvirtxml"
 
 	"github.com/lvslab/lvslab/provision/image"
+	"github.com/lvslab/lvslab/provision/paths"
 	"github.com/lvslab/lvslab/topology"
 )
 
@@ -20,9 +21,9 @@ import (
 // The tag records the lab file.
 func NetworkXML(lab *topology.Lab, nw *topology.Network) (string, error) {
 	n := &libvirtxml.Network{
-		Name:     NetworkName(lab.Name, nw.Name),
+		Name:     paths.NetworkName(lab.Name, nw.Name),
 		Metadata: &libvirtxml.NetworkMetadata{XML: Tag{Name: lab.Name, Network: nw.Name, File: lab.File}.metadataXML()},
-		Bridge:   &libvirtxml.NetworkBridge{Name: BridgeName(lab, nw), STP: "off", Delay: "0"},
+		Bridge:   &libvirtxml.NetworkBridge{Name: paths.BridgeName(lab, nw), STP: "off", Delay: "0"},
 		DNS:      &libvirtxml.NetworkDNS{Enable: "no"},
 	}
 	if nw.Host.IsValid() {
@@ -86,7 +87,7 @@ func DomainXML(lab *topology.Lab, node *topology.Node, spec DomainSpec) (string,
 	port := uint(0)
 	d := &libvirtxml.Domain{
 		Type:        spec.Type,
-		Name:        DomainName(lab.Name, node.Name),
+		Name:        paths.DomainName(lab.Name, node.Name),
 		Description: fmt.Sprintf("lvslab lab %s, node %s (%s)", lab.Name, node.Name, node.Role),
 		Metadata:    &libvirtxml.DomainMetadata{XML: tag.metadataXML()},
 		Memory:      &libvirtxml.DomainMemory{Value: uint(node.Memory), Unit: "MiB"},
@@ -217,9 +218,9 @@ func (h hardware) String() string {
 func wantHardware(lab *topology.Lab, node *topology.Node) hardware {
 	var h hardware
 	for _, nic := range node.NICs {
-		h = append(h, nicHW{MAC: nic.MAC, Network: NetworkName(lab.Name, nic.Network)})
+		h = append(h, nicHW{MAC: nic.MAC, Network: paths.NetworkName(lab.Name, nic.Network)})
 	}
-	return append(h, nicHW{MAC: MgmtMAC(lab.Name, node.Name), Network: MgmtNetworkName(lab.Name)})
+	return append(h, nicHW{MAC: MgmtMAC(lab.Name, node.Name), Network: paths.MgmtNetworkName(lab.Name)})
 }
 
 func domainHardware(d *libvirtxml.Domain) hardware {
@@ -258,12 +259,12 @@ func networkMatches(def *libvirtxml.Network, lab *topology.Lab, nw *topology.Net
 	if def.Forward != nil && def.Forward.Mode != "" {
 		return fmt.Errorf("it forwards (mode %s) instead of being isolated", def.Forward.Mode)
 	}
-	if def.Bridge == nil || def.Bridge.Name != BridgeName(lab, nw) {
+	if def.Bridge == nil || def.Bridge.Name != paths.BridgeName(lab, nw) {
 		got := ""
 		if def.Bridge != nil {
 			got = def.Bridge.Name
 		}
-		return fmt.Errorf("its bridge is %q, the lab wants %q", got, BridgeName(lab, nw))
+		return fmt.Errorf("its bridge is %q, the lab wants %q", got, paths.BridgeName(lab, nw))
 	}
 	var have []netip.Prefix
 	for _, ip := range def.IPs {

@@ -6,6 +6,7 @@ import (
 	"libvirt.org/go/libvirtxml"
 
 	"github.com/lvslab/lvslab/provision/image"
+	"github.com/lvslab/lvslab/provision/paths"
 	"github.com/lvslab/lvslab/topology"
 )
 
@@ -26,7 +27,7 @@ func TestNetworkXML(t *testing.T) {
 	if n.Forward != nil {
 		t.Errorf("a lab network must be isolated, has <forward mode=%q>", n.Forward.Mode)
 	}
-	if n.Bridge == nil || n.Bridge.Name != BridgeName(lab, lab.Network("private2")) {
+	if n.Bridge == nil || n.Bridge.Name != paths.BridgeName(lab, lab.Network("private2")) {
 		t.Errorf("bridge %+v", n.Bridge)
 	}
 	if n.DNS == nil || n.DNS.Enable != "no" {

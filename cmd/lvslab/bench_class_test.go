@@ -24,6 +24,7 @@ import (
 
 	"github.com/lvslab/lvslab/provision"
 	"github.com/lvslab/lvslab/provision/class"
+	"github.com/lvslab/lvslab/provision/paths"
 )
 
 const (
@@ -127,7 +128,7 @@ func TestBenchClassInner(t *testing.T) {
 	for _, m := range classUploadRe.FindAllStringSubmatch(upOut, -1) {
 		uploads[m[1]] = m[2] + " MiB in " + m[3] + " s"
 	}
-	rec, err := class.ReadRecord(provision.Home(), benchClass)
+	rec, err := class.ReadRecord(paths.Home(), benchClass)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -38,6 +38,7 @@ import (
 	"github.com/lvslab/lvslab/labs"
 	"github.com/lvslab/lvslab/provision"
 	"github.com/lvslab/lvslab/provision/image"
+	"github.com/lvslab/lvslab/provision/paths"
 	"github.com/lvslab/lvslab/provision/sshx"
 	"github.com/lvslab/lvslab/roles"
 	"github.com/lvslab/lvslab/roles/catalog"
@@ -83,7 +84,7 @@ func benchInner(t *testing.T) *e2e {
 	if os.Getenv(benchInnerEnv) != "1" {
 		t.Skip("runs inside the sandbox only (its outer test starts it)")
 	}
-	t.Setenv(provision.EnvHome, t.TempDir())
+	t.Setenv(paths.EnvHome, t.TempDir())
 	return &e2e{t: t, bin: bin}
 }
 
@@ -295,20 +296,20 @@ func prepareFloorOn(t *testing.T, lab *topology.Lab, dir, mgmtNet string, host *
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.defineNetwork(dir, provision.MgmtNetworkName(lab.Name), mx)
+	f.defineNetwork(dir, paths.MgmtNetworkName(lab.Name), mx)
 	for _, nw := range lab.Networks {
 		x, err := provision.NetworkXML(lab, nw)
 		if err != nil {
 			t.Fatal(err)
 		}
-		f.defineNetwork(dir, provision.NetworkName(lab.Name, nw.Name), x)
+		f.defineNetwork(dir, paths.NetworkName(lab.Name, nw.Name), x)
 	}
 	mgmtAddr := mgmt.Addr()
 	for range 10 {
 		mgmtAddr = mgmtAddr.Next()
 	}
 	for _, node := range lab.Nodes {
-		domain := provision.DomainName(lab.Name, node.Name)
+		domain := paths.DomainName(lab.Name, node.Name)
 		priv, pub, err := sshx.GenerateHostKey()
 		if err != nil {
 			t.Fatal(err)
@@ -376,7 +377,7 @@ func (f *floor) remoteImage(img image.Image) image.Image {
 	}
 	remote := img
 	for _, p := range parts {
-		path := f.virsh("vol-path", "--pool", provision.DefaultPool, image.VolumeBase(img.Name, version)+p.Suffix)
+		path := f.virsh("vol-path", "--pool", paths.DefaultPool, image.VolumeBase(img.Name, version)+p.Suffix)
 		switch p.Path {
 		case img.Disk:
 			remote.Disk = path
@@ -397,7 +398,7 @@ func (f *floor) remoteDisks(domain string, img image.Image, backing, seed string
 	if img.Manifest == nil || img.Manifest.VirtualBytes <= 0 {
 		f.t.Fatalf("image %s has no virtual size in its manifest", img.Name)
 	}
-	pool := provision.DefaultPool
+	pool := paths.DefaultPool
 	disk, iso := "floor-"+domain+".qcow2", "floor-"+domain+".seed.iso"
 	f.virsh("vol-create-as", pool, disk, strconv.FormatInt(img.Manifest.VirtualBytes, 10), "--format", "qcow2", "--backing-vol", backing, "--backing-vol-format", img.Format)
 	f.vols = append(f.vols, disk)
@@ -537,7 +538,7 @@ func (f *floor) down(nets bool) float64 {
 			_ = exec.Command("virsh", "-c", f.uri(), "net-undefine", n).Run()
 		}
 		for _, v := range f.vols {
-			_ = exec.Command("virsh", "-c", f.uri(), "vol-delete", "--pool", provision.DefaultPool, v).Run()
+			_ = exec.Command("virsh", "-c", f.uri(), "vol-delete", "--pool", paths.DefaultPool, v).Run()
 		}
 		f.nets, f.vols = nil, nil
 		_ = os.RemoveAll(floorDir)

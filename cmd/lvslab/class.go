@@ -17,6 +17,7 @@ import (
 	"github.com/lvslab/lvslab/provision"
 	"github.com/lvslab/lvslab/provision/check"
 	"github.com/lvslab/lvslab/provision/class"
+	"github.com/lvslab/lvslab/provision/paths"
 	"github.com/lvslab/lvslab/provision/prefixed"
 	"github.com/lvslab/lvslab/provision/verify"
 	"github.com/lvslab/lvslab/topology"
@@ -151,7 +152,7 @@ func openClass(c *cli.Context, command string) (*classRun, func(), error) {
 	if err != nil {
 		return nil, nil, cli.Exit(err.Error(), 2)
 	}
-	home := provision.Home()
+	home := paths.Home()
 	rec, err := class.ReadRecord(home, cls.Name)
 	if err != nil {
 		return nil, nil, cli.Exit(err.Error(), 2)

@@ -14,6 +14,7 @@ import (
 	"github.com/lvslab/lvslab/labs"
 	"github.com/lvslab/lvslab/provision"
 	"github.com/lvslab/lvslab/provision/class"
+	"github.com/lvslab/lvslab/provision/paths"
 )
 
 // runClass runs "lvslab class ARGS"; stdout and the exit code.
@@ -41,7 +42,7 @@ func runClass(t *testing.T, args ...string) (string, int) {
 func classHost(t *testing.T) (string, *libvirt.Connect) {
 	t.Helper()
 	home := t.TempDir()
-	t.Setenv(provision.EnvHome, home)
+	t.Setenv(paths.EnvHome, home)
 	conn, err := libvirt.NewConnect("test:///default")
 	if err != nil {
 		t.Fatal(err)

@@ -15,6 +15,7 @@ import (
 	"github.com/lvslab/lvslab/labs"
 	"github.com/lvslab/lvslab/provision"
 	"github.com/lvslab/lvslab/provision/console"
+	"github.com/lvslab/lvslab/provision/paths"
 )
 
 // issue 14: an unknown command is exit code 2, names the nearest command.
@@ -346,7 +347,7 @@ func TestQuietDown(t *testing.T) {
 
 // --debug, after the command too, turns the trace on for that run only.
 func TestDebugFlagTracesLibvirt(t *testing.T) {
-	t.Setenv(provision.EnvHome, t.TempDir())
+	t.Setenv(paths.EnvHome, t.TempDir())
 	code, _, stderr := lvslab(t, "status", "--connect", "test:///default", "--debug")
 	defer console.SetDebug(nil)
 	if code != 0 || !regexp.MustCompile(`(?m)^debug: libvirt: connect test:///default \(.*\)$`).MatchString(stderr) ||

@@ -12,6 +12,7 @@ import (
 
 	"github.com/lvslab/lvslab/labs"
 	"github.com/lvslab/lvslab/provision"
+	"github.com/lvslab/lvslab/provision/paths"
 )
 
 // runLifecycle runs "lvslab ARGS" with the up, down and status commands.
@@ -31,7 +32,7 @@ func runLifecycle(t *testing.T, args ...string) (string, error) {
 // opened here keeps the mock's state alive between them until the test ends.
 func defineStopped(t *testing.T) {
 	t.Helper()
-	t.Setenv(provision.EnvHome, t.TempDir())
+	t.Setenv(paths.EnvHome, t.TempDir())
 	conn, err := libvirt.NewConnect("test:///default")
 	if err != nil {
 		t.Fatal(err)

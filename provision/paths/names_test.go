@@ -1,4 +1,4 @@
-package provision
+package paths
 
 import (
 	"strings"
@@ -52,33 +52,15 @@ func TestBridgeNameShortStableDistinct(t *testing.T) {
 func TestVolumeNamesUnambiguous(t *testing.T) {
 	for _, c := range []struct{ lab, node string }{{"tedu", "x-web1"}, {"tedu-x", "web1"}} {
 		for _, v := range []string{OverlayVolume(c.lab, c.node), SeedVolume(c.lab, c.node)} {
-			lab, node, ok := volumeOwner(v)
+			lab, node, ok := VolumeOwner(v)
 			if !ok || lab != c.lab || node != c.node {
-				t.Errorf("volumeOwner(%q) = %q, %q, %v; want %q, %q", v, lab, node, ok, c.lab, c.node)
+				t.Errorf("VolumeOwner(%q) = %q, %q, %v; want %q, %q", v, lab, node, ok, c.lab, c.node)
 			}
 		}
 	}
 	for _, v := range []string{"debian.qcow2", "my-disk.img", "a_b_c.qcow2", "_x.qcow2", "x_.seed.iso"} {
-		if lab, node, ok := volumeOwner(v); ok {
-			t.Errorf("volumeOwner(%q) claims %q/%q", v, lab, node)
+		if lab, node, ok := VolumeOwner(v); ok {
+			t.Errorf("VolumeOwner(%q) claims %q/%q", v, lab, node)
 		}
-	}
-}
-
-func TestTagRoundTrip(t *testing.T) {
-	tag := Tag{Name: "tedu", Node: "web1", Role: "web", File: `/tmp/a "b" & <c>.yaml`, InstanceID: "tedu-web1-0011", Mgmt: "10.250.0.12"}
-	got, ok := parseTag("\n  " + tag.marshal() + "\n")
-	if !ok {
-		t.Fatalf("tag not found in %s", tag.marshal())
-	}
-	got.XMLName = tag.XMLName
-	if got != tag {
-		t.Errorf("round trip: got %+v, want %+v", got, tag)
-	}
-	if _, ok := parseTag(`<other:lab xmlns:other="https://example.com/x" name="tedu"/>`); ok {
-		t.Error("a tag of another namespace was taken for lvslab's")
-	}
-	if _, ok := parseTag(""); ok {
-		t.Error("empty metadata has a tag")
 	}
 }

@@ -1,4 +1,4 @@
-package provision
+package paths
 
 import (
 	"os"
@@ -15,7 +15,7 @@ func Home() string {
 		return d
 	}
 	if os.Geteuid() == 0 {
-		return "/var/lib/lvslab"
+		return SystemHome
 	}
 	if d := os.Getenv("XDG_DATA_HOME"); d != "" {
 		return filepath.Join(d, "lvslab")
@@ -29,11 +29,48 @@ func Home() string {
 // StateDir is one lab's state folder under home ("" means Home()):
 // labs/<lab>, holding id_ed25519(.pub), the lab's SSH login key, and
 // known_hosts, the pinned host keys of its nodes.
-func StateDir(home, lab string) string {
+func StateDir(home, lab string) string { return filepath.Join(LabsDir(home), lab) }
+
+// LabsDir holds the state folders of every lab under home ("" means Home()).
+func LabsDir(home string) string {
 	if home == "" {
 		home = Home()
 	}
-	return filepath.Join(home, "labs", lab)
+	return filepath.Join(home, "labs")
+}
+
+// System folders: lvslab's home and console logs for root, and the folder
+// of the "lvslab" pool on a system libvirt (also a remote hypervisor's,
+// where the local user's home means nothing).
+const (
+	SystemHome    = "/var/lib/lvslab"
+	SystemLogDir  = "/var/log/lvslab"
+	SystemPoolDir = "/var/lib/libvirt/images/lvslab"
+)
+
+// EnvImageDir overrides ImageDir.
+const EnvImageDir = "LVSLAB_IMAGE_DIR"
+
+// ImageDir is where images live: $LVSLAB_IMAGE_DIR, else
+// /var/lib/lvslab/images for root, else $XDG_CACHE_HOME/lvslab/images.
+func ImageDir() string {
+	if d := os.Getenv(EnvImageDir); d != "" {
+		return d
+	}
+	if os.Geteuid() == 0 {
+		return filepath.Join(SystemHome, "images")
+	}
+	cache, err := os.UserCacheDir()
+	if err != nil {
+		cache = filepath.Join(os.TempDir(), "lvslab-cache")
+	}
+	return filepath.Join(cache, "lvslab", "images")
+}
+
+// ClassRecord is the record of class under home: which copy of the class
+// is whose, on which host.
+func ClassRecord(home, class string) string {
+	return filepath.Join(home, "classes", class+".json")
 }
 
 // KeyFile and KnownHostsFile are the paths of a lab's login key and pins.
@@ -44,7 +81,7 @@ func KnownHostsFile(stateDir string) string { return filepath.Join(stateDir, "kn
 // images folder for root, else a folder in lvslab's home.
 func DefaultPoolDir() string {
 	if os.Geteuid() == 0 {
-		return "/var/lib/libvirt/images/lvslab"
+		return SystemPoolDir
 	}
 	return filepath.Join(Home(), "pool")
 }
@@ -53,7 +90,7 @@ func DefaultPoolDir() string {
 // <lab>-<node>.log.
 func DefaultLogDir() string {
 	if os.Geteuid() == 0 {
-		return "/var/log/lvslab"
+		return SystemLogDir
 	}
 	return filepath.Join(Home(), "log")
 }
