@@ -12,6 +12,7 @@ import (
 	"golang.org/x/crypto/ssh"
 	"libvirt.org/go/libvirt"
 
+	"github.com/lvslab/lvslab/provision/host"
 	"github.com/lvslab/lvslab/provision/paths"
 	"github.com/lvslab/lvslab/provision/sshx"
 	"github.com/lvslab/lvslab/topology"
@@ -35,14 +36,14 @@ type Access struct {
 	file       *topology.Lab // nil when only the recorded state is known
 	stateDir   string
 	signer     ssh.Signer
-	tags       map[string]DomainInfo // by node
+	tags       map[string]host.DomainInfo // by node
 	mu         sync.Mutex
 	clients    map[string]*sshx.Client
 	connector  Connector
 	dialWindow time.Duration
 	// remote is the hypervisor of a remote libvirt, jump the shared SSH
 	// connection to it that every node is dialled through (nil: local).
-	remote *Remote
+	remote *host.Remote
 	jump   *sshx.Jump
 }
 
@@ -98,7 +99,7 @@ func newAccess(conn *libvirt.Connect, lab string, opts AccessOptions) (*Access, 
 	if a.dialWindow <= 0 {
 		a.dialWindow = dialWindow
 	}
-	remote, err := RemoteOf(conn)
+	remote, err := host.RemoteOf(conn)
 	if err != nil {
 		return nil, err
 	}
@@ -110,15 +111,15 @@ func newAccess(conn *libvirt.Connect, lab string, opts AccessOptions) (*Access, 
 
 // Remote is the hypervisor the nodes are reached through, nil when libvirt
 // is local.
-func (a *Access) Remote() *Remote { return a.remote }
+func (a *Access) Remote() *host.Remote { return a.remote }
 
 // readTags (re)reads the tag of every domain of the lab.
 func (a *Access) readTags() error {
-	domains, err := listDomains(a.conn)
+	domains, err := host.ListDomains(a.conn)
 	if err != nil {
 		return err
 	}
-	a.tags = map[string]DomainInfo{}
+	a.tags = map[string]host.DomainInfo{}
 	for _, d := range domains {
 		if d.Tag.Name == a.lab {
 			a.tags[d.Tag.Node] = d
@@ -241,4 +242,38 @@ func sshAddr(host string) string {
 		return host
 	}
 	return host + ":22"
+}
+
+// vmDown says why node cannot answer SSH when libvirt knows its VM and the
+// VM is not running: "web1's VM tedu-web1 is shut off: run \"lvslab up
+// tedu-nat\"" — at once, instead of an SSH timeout minutes later. It is nil
+// when the VM runs, when a connection to it is open already, or when
+// libvirt does not know it (a node lvslab did not make is only reached over
+// SSH).
+func (a *Access) vmDown(node string) error {
+	a.mu.Lock()
+	_, open := a.clients[node]
+	file, tag := a.file, a.tags[node]
+	a.mu.Unlock()
+	if open || a.conn == nil {
+		return nil
+	}
+	name := paths.DomainName(a.lab, node)
+	d, err := a.conn.LookupDomainByName(name)
+	if err != nil {
+		return nil
+	}
+	defer d.Free()
+	state, _, err := d.GetState()
+	if err != nil || state == libvirt.DOMAIN_RUNNING {
+		return nil
+	}
+	up := "lvslab up"
+	switch {
+	case file != nil:
+		up += " " + strings.TrimPrefix(file.File, "embedded:")
+	case tag.Tag.File != "":
+		up += " " + strings.TrimPrefix(tag.Tag.File, "embedded:")
+	}
+	return fmt.Errorf("%s's VM %s is %s: run %q to start it", node, name, host.StateName(state), up)
 }

@@ -6,11 +6,13 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/lvslab/lvslab/provision/host"
 )
 
 // marks are the class and student each domain of an inventory carries in
 // its tag: domain -> "class/student".
-func marks(inv *Inventory) map[string]string {
+func marks(inv *host.Inventory) map[string]string {
 	out := map[string]string{}
 	for _, d := range inv.Domains {
 		out[d.Name] = d.Tag.Class + "/" + d.Tag.Student
@@ -32,7 +34,7 @@ func TestUpMarksClassCopy(t *testing.T) {
 	ctx := context.Background()
 	allMarked := func(lab, want string, n int) {
 		t.Helper()
-		inv, err := DiscoverLab(conn, "", lab)
+		inv, err := host.DiscoverLab(conn, "", lab)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -74,13 +76,13 @@ func TestUpMarksClassCopy(t *testing.T) {
 	}
 	allMarked("lvs-bob", "lvs/bob", 4)
 	want := map[string]string{"lvs-alice": "alice", "lvs-bob": "bob"}
-	if got, err := ClassCopies(conn, "lvs"); err != nil || !maps.Equal(got, want) {
+	if got, err := host.ClassCopies(conn, "lvs"); err != nil || !maps.Equal(got, want) {
 		t.Fatalf("class copies %v %v, want %v", got, err, want)
 	}
 
 	// A plain up of a copy keeps its mark, and a node it makes anew (its
 	// VM was removed by hand) takes the mark of its siblings.
-	if err := removeDomain(conn, "lvs-alice-web2"); err != nil {
+	if err := host.RemoveDomain(conn, "lvs-alice-web2"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := Up(ctx, conn, alice, opts); err != nil {
@@ -111,10 +113,10 @@ func TestUpMarksClassCopy(t *testing.T) {
 		t.Fatal(err)
 	}
 	want = map[string]string{"lvs-bob": "bob", "lvs-carol": "carol"}
-	if got, _ := ClassCopies(conn, "lvs"); !maps.Equal(got, want) {
+	if got, _ := host.ClassCopies(conn, "lvs"); !maps.Equal(got, want) {
 		t.Fatalf("after down of alice's copy: %v, want %v", got, want)
 	}
-	if got, _ := ClassCopies(conn, "tedu"); len(got) != 0 {
+	if got, _ := host.ClassCopies(conn, "tedu"); len(got) != 0 {
 		t.Fatalf("a lab of no class counted as a class's: %v", got)
 	}
 }
@@ -131,7 +133,7 @@ func TestUpRefusesAnotherClassesCopy(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := everything(t, conn)
-	inv, _ := DiscoverLab(conn, "", "lvs-a-b")
+	inv, _ := host.DiscoverLab(conn, "", "lvs-a-b")
 	tags := marks(inv)
 	for _, other := range []Options{copyOptions(opts, "lvs-a", "b"), copyOptions(opts, "lvs", "b")} {
 		_, err := Up(ctx, conn, lab, other)
@@ -143,7 +145,7 @@ func TestUpRefusesAnotherClassesCopy(t *testing.T) {
 		if got := everything(t, conn); !slices.Equal(got, before) {
 			t.Errorf("the refused up changed the host:\n%v\n%v", before, got)
 		}
-		inv, _ := DiscoverLab(conn, "", "lvs-a-b")
+		inv, _ := host.DiscoverLab(conn, "", "lvs-a-b")
 		if got := marks(inv); !maps.Equal(got, tags) {
 			t.Errorf("the refused up rewrote the marks: %v, was %v", got, tags)
 		}
@@ -157,7 +159,7 @@ func TestUpRefusesAnotherClassesCopy(t *testing.T) {
 func TestFreeMemory(t *testing.T) {
 	// test:///default has no node memory statistics: virNodeGetFreeMemory's
 	// figure it is.
-	if _, err := FreeMemory(testConn(t)); err != nil {
+	if _, err := host.FreeMemory(testConn(t)); err != nil {
 		t.Fatal(err)
 	}
 }

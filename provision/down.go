@@ -14,6 +14,7 @@ import (
 	"libvirt.org/go/libvirt"
 
 	"github.com/lvslab/lvslab/provision/console"
+	"github.com/lvslab/lvslab/provision/host"
 	"github.com/lvslab/lvslab/provision/paths"
 )
 
@@ -57,13 +58,13 @@ func Down(ctx context.Context, conn *libvirt.Connect, sel Selector, opts DownOpt
 	if !sel.All && sel.Lab == "" {
 		return nil, errors.New("down: name a lab, or select all labs")
 	}
-	all, err := Discover(conn, opts.Pool)
+	all, err := host.Discover(conn, opts.Pool)
 	if err != nil {
 		return nil, err
 	}
 	var names []string
 	if sel.All {
-		names = labNames(all)
+		names = host.LabNames(all)
 		// Labs with only a state folder left (a crash after the folder was made).
 		if entries, err := os.ReadDir(paths.LabsDir(opts.Home)); err == nil {
 			for _, e := range entries {
@@ -80,7 +81,7 @@ func Down(ctx context.Context, conn *libvirt.Connect, sel Selector, opts DownOpt
 	if out == nil {
 		out = io.Discard
 	}
-	remote, err := RemoteOf(conn)
+	remote, err := host.RemoteOf(conn)
 	if err != nil {
 		return nil, err
 	}
@@ -88,7 +89,7 @@ func Down(ctx context.Context, conn *libvirt.Connect, sel Selector, opts DownOpt
 	for _, name := range names {
 		inv := all[name]
 		if inv == nil {
-			inv = &Inventory{Lab: name}
+			inv = &host.Inventory{Lab: name}
 		}
 		removed, err := removeLab(ctx, conn, remote, inv, opts, out)
 		rep.Removed = append(rep.Removed, removed...)
@@ -111,7 +112,7 @@ func Down(ctx context.Context, conn *libvirt.Connect, sel Selector, opts DownOpt
 // methods run in parallel.
 type teardown struct {
 	conn    *libvirt.Connect
-	remote  *Remote // the console logs are that host's: removed through libvirt or named
+	remote  *host.Remote // the console logs are that host's: removed through libvirt or named
 	lab     string
 	out     io.Writer
 	mu      sync.Mutex
@@ -135,7 +136,7 @@ func (t *teardown) fail(err error) {
 // do runs remove and notes kind/name when it removed something.
 func (t *teardown) do(kind, name string, remove func() error) {
 	switch err := remove(); {
-	case errors.Is(err, errAbsent):
+	case errors.Is(err, host.ErrAbsent):
 	case err != nil:
 		t.fail(err)
 	default:
@@ -145,16 +146,16 @@ func (t *teardown) do(kind, name string, remove func() error) {
 
 // removeLab tears one lab down: domains first (in parallel), then their
 // disks, then the networks nothing uses any more, then local files.
-func removeLab(_ context.Context, conn *libvirt.Connect, remote *Remote, inv *Inventory, opts DownOptions, out io.Writer) ([]Removed, error) {
+func removeLab(_ context.Context, conn *libvirt.Connect, remote *host.Remote, inv *host.Inventory, opts DownOptions, out io.Writer) ([]Removed, error) {
 	t := &teardown{conn: conn, remote: remote, lab: inv.Lab, out: out}
 	var wg sync.WaitGroup
 	for _, d := range inv.Domains {
-		wg.Go(func() { t.do("domain", d.Name, func() error { return removeDomain(conn, d.Name) }) })
+		wg.Go(func() { t.do("domain", d.Name, func() error { return host.RemoveDomain(conn, d.Name) }) })
 	}
 	wg.Wait()
 	t.volumes(inv)
 	for _, n := range inv.Networks {
-		t.do("network", n.Name, func() error { return removeNetwork(conn, n.Name) })
+		t.do("network", n.Name, func() error { return host.RemoveNetwork(conn, n.Name) })
 	}
 	t.files(inv, paths.StateDir(opts.Home, inv.Lab))
 	return t.removed, errors.Join(t.errs...)
@@ -162,11 +163,11 @@ func removeLab(_ context.Context, conn *libvirt.Connect, remote *Remote, inv *In
 
 // volumes deletes the pool's volumes of the lab, and the disks its domains
 // used if they lived in another pool (only disks lvslab named).
-func (t *teardown) volumes(inv *Inventory) {
+func (t *teardown) volumes(inv *host.Inventory) {
 	seen := map[string]bool{}
 	for _, v := range inv.Volumes {
 		seen[v.Path] = true
-		t.do("volume", v.Name, func() error { return deleteVolume(t.conn, v.Pool, v.Name) })
+		t.do("volume", v.Name, func() error { return host.DeleteVolume(t.conn, v.Pool, v.Name) })
 	}
 	for _, d := range inv.Domains {
 		for _, path := range d.Disks {
@@ -174,13 +175,13 @@ func (t *teardown) volumes(inv *Inventory) {
 				continue
 			}
 			seen[path] = true
-			t.do("volume", path, func() error { return deleteVolumePath(t.conn, path) })
+			t.do("volume", path, func() error { return host.DeleteVolumePath(t.conn, path) })
 		}
 	}
 }
 
 // files removes the console logs and the lab's state folder.
-func (t *teardown) files(inv *Inventory, dir string) {
+func (t *teardown) files(inv *host.Inventory, dir string) {
 	if t.remote != nil {
 		t.remoteLogs(inv)
 	}
@@ -207,7 +208,7 @@ func (t *teardown) files(inv *Inventory, dir string) {
 // can (a log in a storage pool's folder is a volume); the others are
 // named, with their host, as left: libvirt's API removes no other file,
 // and lvslab reaches the host only through libvirt and the node jump.
-func (t *teardown) remoteLogs(inv *Inventory) {
+func (t *teardown) remoteLogs(inv *host.Inventory) {
 	var kept []string
 	for _, d := range inv.Domains {
 		for _, log := range d.Logs {

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/lvslab/lvslab/provision/host"
 	"github.com/lvslab/lvslab/provision/paths"
 	"github.com/lvslab/lvslab/provision/sshx"
 )
@@ -60,7 +61,7 @@ func TestDownRemovesExactlyTheLab(t *testing.T) {
 			t.Errorf("report lacks %q:\n%s", want, out.String())
 		}
 	}
-	if inv, _ := DiscoverLab(conn, "", "tedu"); !inv.Empty() {
+	if inv, _ := host.DiscoverLab(conn, "", "tedu"); !inv.Empty() {
 		t.Errorf("left of tedu: %+v", inv)
 	}
 	if _, err := os.Stat(paths.StateDir(opts.Home, "tedu")); !errors.Is(err, os.ErrNotExist) {
@@ -70,7 +71,7 @@ func TestDownRemovesExactlyTheLab(t *testing.T) {
 		t.Errorf("console log: %v", err)
 	}
 	// tedu-x is intact and still has its state; untagged objects too.
-	inv, _ := DiscoverLab(conn, "", "tedu-x")
+	inv, _ := host.DiscoverLab(conn, "", "tedu-x")
 	if len(inv.Domains) != 4 || len(inv.Networks) != 3 || len(inv.Volumes) != 8 {
 		t.Errorf("tedu-x damaged: %+v", inv)
 	}
@@ -112,7 +113,7 @@ func TestDownAfterCrash(t *testing.T) {
 	if _, err := Up(context.Background(), conn, mustLab(t, "tedu-nat"), opts); err == nil {
 		t.Fatal("no error")
 	}
-	inv, _ := DiscoverLab(conn, "", "tedu")
+	inv, _ := host.DiscoverLab(conn, "", "tedu")
 	if len(inv.Domains) != 0 || len(inv.Volumes) != 8 || len(inv.Networks) != 3 {
 		t.Fatalf("crash remains: %+v", inv)
 	}
@@ -168,7 +169,7 @@ func TestStatus(t *testing.T) {
 		}
 	}
 	// With the lab file, nodes without a VM are listed as missing.
-	if err := removeDomain(conn, "tedu-web2"); err != nil {
+	if err := host.RemoveDomain(conn, "tedu-web2"); err != nil {
 		t.Fatal(err)
 	}
 	st, err = Status(context.Background(), conn, "", StatusOptions{Home: opts.Home, Lab: lab, Connector: ConnectFunc(probe)})

@@ -13,6 +13,7 @@ import (
 
 	"libvirt.org/go/libvirt"
 
+	"github.com/lvslab/lvslab/provision/host"
 	"github.com/lvslab/lvslab/provision/image"
 	"github.com/lvslab/lvslab/provision/paths"
 	"github.com/lvslab/lvslab/roles/catalog"
@@ -118,7 +119,7 @@ func DryRun(ctx context.Context, conn *libvirt.Connect, lab *topology.Lab, opts 
 // draftMgmt finds the lab's management subnet, or the one up would take.
 func (r *run) draftMgmt() (PlanItem, error) {
 	item := PlanItem{Name: paths.MgmtNetworkName(r.lab.Name), Action: ActionReuse}
-	inv, err := DiscoverLab(r.conn, r.opts.Pool, r.lab.Name)
+	inv, err := host.DiscoverLab(r.conn, r.opts.Pool, r.lab.Name)
 	if err != nil {
 		return item, err
 	}
@@ -126,7 +127,7 @@ func (r *run) draftMgmt() (PlanItem, error) {
 		r.mgmt, err = netip.ParsePrefix(s)
 	} else {
 		item.Action = ActionCreate
-		r.mgmt, err = allocateMgmt(r.conn, cmp.Or(r.opts.MgmtPool, MgmtPool()), r.lab)
+		r.mgmt, err = host.AllocateMgmt(r.conn, cmp.Or(r.opts.MgmtPool, host.MgmtPool()), r.lab)
 	}
 	item.Detail = fmt.Sprintf("management network %s, bridge %s", r.mgmt, paths.MgmtBridge(r.lab.Name))
 	return item, err
@@ -137,25 +138,25 @@ func (r *run) draftNetwork(nw *topology.Network) (PlanItem, error) {
 	item := PlanItem{Name: name, Action: ActionCreate,
 		Detail: fmt.Sprintf("bridge %s, %s", paths.BridgeName(r.lab, nw), describeHost(nw))}
 	n, err := r.conn.LookupNetworkByName(name)
-	if isNotFound(err) {
+	if host.IsNotFound(err) {
 		return item, nil
 	}
 	if err != nil {
 		return item, fmt.Errorf("network %s: %w", name, err)
 	}
 	defer n.Free()
-	info, tagged, err := inspectNetwork(n)
+	info, tagged, err := host.InspectNetwork(n)
 	if err != nil {
 		return item, fmt.Errorf("network %s: %w", name, err)
 	}
 	if !tagged || info.Tag.Name != r.lab.Name || info.Tag.Network != nw.Name {
 		return item, fmt.Errorf("a libvirt network named %s exists and is not this lab's: up would refuse it; rename the lab or remove that network", name)
 	}
-	def, err := networkDef(n)
+	def, err := host.NetworkDef(n)
 	if err != nil {
 		return item, err
 	}
-	if err := networkMatches(def, r.lab, nw); err != nil {
+	if err := host.NetworkMatches(def, r.lab, nw); err != nil {
 		return item, fmt.Errorf("network %s of the running lab differs from the lab file: %v; up would refuse it (\"lvslab down %s\" first)", name, err, r.lab.Name)
 	}
 	item.Action = ActionReuse

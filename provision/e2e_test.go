@@ -18,6 +18,7 @@ import (
 
 	"libvirt.org/go/libvirt"
 
+	"github.com/lvslab/lvslab/provision/host"
 	"github.com/lvslab/lvslab/provision/image"
 	"github.com/lvslab/lvslab/provision/paths"
 	"github.com/lvslab/lvslab/provision/sandbox"
@@ -85,7 +86,7 @@ func TestE2EUpDownInner(t *testing.T) {
 		t.Skip("runs inside the sandbox only (TestE2EUpDown starts it)")
 	}
 	ctx := context.Background()
-	conn, err := Connect("qemu:///system")
+	conn, err := host.Connect("qemu:///system")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,8 +132,8 @@ func TestE2EUpDownInner(t *testing.T) {
 		if host, _, _ := strings.Cut(out, "\n"); host != ep.Node {
 			t.Errorf("%s answers hostname %q", ep.Node, host)
 		}
-		if !strings.Contains(out, MgmtNIC+"    inet "+acc.Addresses(ep.Node)[0]+"/24") {
-			t.Errorf("%s has no %s with its management address", ep.Node, MgmtNIC)
+		if !strings.Contains(out, host.MgmtNIC+"    inet "+acc.Addresses(ep.Node)[0]+"/24") {
+			t.Errorf("%s has no %s with its management address", ep.Node, host.MgmtNIC)
 		}
 		t.Logf("%s: %s", ep.Node, strings.ReplaceAll(out, "\n", " | "))
 	}
@@ -160,7 +161,7 @@ func TestE2EUpDownInner(t *testing.T) {
 
 	// Down, timed; then nothing of the lab may remain.
 	var logs []string
-	inv, _ := DiscoverLab(conn, "", "tedu")
+	inv, _ := host.DiscoverLab(conn, "", "tedu")
 	for _, d := range inv.Domains {
 		logs = append(logs, d.Logs...)
 	}

@@ -10,6 +10,7 @@ import (
 	"libvirt.org/go/libvirt"
 	"libvirt.org/go/libvirtxml"
 
+	"github.com/lvslab/lvslab/provision/host"
 	"github.com/lvslab/lvslab/provision/paths"
 	"github.com/lvslab/lvslab/provision/sshx"
 	"github.com/lvslab/lvslab/topology"
@@ -32,7 +33,7 @@ func TestExplainNetworkInUseNamesTheLabThatHoldsIt(t *testing.T) {
 		}
 		t.Cleanup(func() { n.Undefine(); n.Free() })
 	}
-	define("other-private1", "lvs-other-p1", Tag{Name: "other", Network: "private1"}.metadataXML())
+	define("other-private1", "lvs-other-p1", host.Tag{Name: "other", Network: "private1"}.Marshal())
 	define("classroom", "virbr9", "")
 
 	raw := func(bridge string) error {
@@ -51,7 +52,7 @@ func TestExplainNetworkInUseNamesTheLabThatHoldsIt(t *testing.T) {
 	}
 	for _, c := range cases {
 		in := raw(c.bridge)
-		got := Explain(conn, in)
+		got := host.Explain(conn, in)
 		for _, w := range c.want {
 			if !strings.Contains(got.Error(), w) {
 				t.Errorf("%s: %q lacks %q", c.bridge, got, w)
@@ -66,14 +67,14 @@ func TestExplainNetworkInUseNamesTheLabThatHoldsIt(t *testing.T) {
 		}
 	}
 	plain := errors.New("no libvirt here")
-	if Explain(conn, plain) != plain || Explain(conn, nil) != nil {
+	if host.Explain(conn, plain) != plain || host.Explain(conn, nil) != nil {
 		t.Error("errors that are not libvirt's must pass unchanged")
 	}
 	other := fmt.Errorf("x: %w", libvirt.Error{Code: libvirt.ERR_NO_DOMAIN, Message: "Domain not found"})
-	if Explain(conn, other) != other {
+	if host.Explain(conn, other) != other {
 		t.Error("an unknown libvirt error must pass unchanged")
 	}
-	kvm := Explain(nil, libvirt.Error{Code: libvirt.ERR_INTERNAL_ERROR, Message: "process exited while connecting to monitor: Could not access KVM kernel module: No such file or directory"})
+	kvm := host.Explain(nil, libvirt.Error{Code: libvirt.ERR_INTERNAL_ERROR, Message: "process exited while connecting to monitor: Could not access KVM kernel module: No such file or directory"})
 	if !strings.Contains(kvm.Error(), "--accel tcg") {
 		t.Errorf("KVM: %q", kvm)
 	}

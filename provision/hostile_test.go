@@ -5,6 +5,7 @@ import (
 
 	"libvirt.org/go/libvirtxml"
 
+	"github.com/lvslab/lvslab/provision/host"
 	"github.com/lvslab/lvslab/provision/image"
 	"github.com/lvslab/lvslab/topology"
 )
@@ -17,7 +18,7 @@ func TestHostileValuesInXML(t *testing.T) {
 		t.Fatalf("a disk path is the user's business: %v", err)
 	}
 	img := image.Image{Kind: image.UserDisk, Name: "d", Disk: path, Format: "qcow2"}
-	x, err := OverlayXML("tedu_web1.qcow2", img, 1<<30)
+	x, err := host.OverlayXML("tedu_web1.qcow2", img, 1<<30)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -28,7 +29,7 @@ func TestHostileValuesInXML(t *testing.T) {
 
 	lab := mustLab(t, "tedu-nat")
 	lab.File = path
-	x, err = DomainXML(lab, lab.Node("web1"), DomainSpec{Type: "qemu", Image: img, Overlay: path, Seed: path, ConsoleLog: path, InstanceID: path, Mgmt: "10.250.0.12"})
+	x, err = host.DomainXML(lab, lab.Node("web1"), host.DomainSpec{Type: "qemu", Image: img, Overlay: path, Seed: path, ConsoleLog: path, InstanceID: path, Mgmt: "10.250.0.12"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,7 +37,7 @@ func TestHostileValuesInXML(t *testing.T) {
 	if err := d.Unmarshal(x); err != nil {
 		t.Fatalf("%v\n%s", err, x)
 	}
-	tag, ok := parseTag(d.Metadata.XML)
+	tag, ok := host.ParseTag(d.Metadata.XML)
 	if !ok || tag.File != path || tag.InstanceID != path || tag.Node != "web1" {
 		t.Errorf("tag %+v\n%s", tag, d.Metadata.XML)
 	}

@@ -22,7 +22,7 @@ func (r *run) interrupted(ctx context.Context) error {
 		made = append(made, r.undo[i].what)
 	}
 	head := fmt.Sprintf("up of lab %s was %s during the %s step", r.lab.Name, why, r.step)
-	e := &reworded{err: ctx.Err()}
+	e := &interruption{err: ctx.Err()}
 	switch {
 	case len(made) == 0:
 		e.msg = head + "; this run had created nothing, so nothing was removed"
@@ -37,3 +37,13 @@ func (r *run) interrupted(ctx context.Context) error {
 	}
 	return e
 }
+
+// interruption is Up's error when it was interrupted: a sentence of
+// lvslab's, with ctx's error underneath for errors.Is.
+type interruption struct {
+	msg string
+	err error
+}
+
+func (e *interruption) Error() string { return e.msg }
+func (e *interruption) Unwrap() error { return e.err }

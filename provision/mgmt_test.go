@@ -5,6 +5,8 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+
+	"github.com/lvslab/lvslab/provision/host"
 )
 
 func TestCopiesWithTheSameAddressesCoexist(t *testing.T) {
@@ -16,7 +18,7 @@ func TestCopiesWithTheSameAddressesCoexist(t *testing.T) {
 			t.Fatalf("copy %s: %v", name, err)
 		}
 	}
-	all, err := Discover(conn, "")
+	all, err := host.Discover(conn, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -30,7 +32,7 @@ func TestCopiesWithTheSameAddressesCoexist(t *testing.T) {
 		t.Errorf("management subnets %q and %q", a.MgmtSubnet(), b.MgmtSubnet())
 	}
 	bridges := map[string]string{}
-	for _, inv := range []*Inventory{a, b} {
+	for _, inv := range []*host.Inventory{a, b} {
 		for _, n := range inv.Networks {
 			if other, dup := bridges[n.Bridge]; dup {
 				t.Errorf("%s and %s share bridge %s", other, n.Name, n.Bridge)
@@ -70,7 +72,7 @@ func TestSameHostAddressNamesBothLabs(t *testing.T) {
 			t.Errorf("error lacks %q: %v", want, err)
 		}
 	}
-	if inv, _ := DiscoverLab(conn, "", "b"); !inv.Empty() {
+	if inv, _ := host.DiscoverLab(conn, "", "b"); !inv.Empty() {
 		t.Errorf("the refused copy left %+v", inv)
 	}
 }
@@ -79,20 +81,20 @@ func TestMgmtAllocation(t *testing.T) {
 	conn := testConn(t)
 	lab := mustLab(t, "tedu-nat")
 	// The pool's first /24 overlaps a lab network: it is skipped.
-	got, err := allocateMgmt(conn, "192.168.4.0/23", lab)
+	got, err := host.AllocateMgmt(conn, "192.168.4.0/23", lab)
 	if err != nil || got != netip.MustParsePrefix("192.168.5.0/24") {
 		t.Errorf("allocate from 192.168.4.0/23: %v %v", got, err)
 	}
-	if _, err := allocateMgmt(conn, "192.168.4.0/24", lab); err == nil || !strings.Contains(err.Error(), "is full") {
+	if _, err := host.AllocateMgmt(conn, "192.168.4.0/24", lab); err == nil || !strings.Contains(err.Error(), "is full") {
 		t.Errorf("a pool with no free /24: %v", err)
 	}
 	for _, bad := range []string{"10.250.0.0/25", "10.250.0.1/16", "fd00::/64", "nonsense"} {
-		if _, err := allocateMgmt(conn, bad, lab); err == nil || !strings.Contains(err.Error(), "--mgmt-pool") {
+		if _, err := host.AllocateMgmt(conn, bad, lab); err == nil || !strings.Contains(err.Error(), "--mgmt-pool") {
 			t.Errorf("pool %q: %v", bad, err)
 		}
 	}
 	subnet := netip.MustParsePrefix("10.250.3.0/24")
-	if a, err := mgmtAddress(subnet, []string{"10.250.3.10", "10.250.3.11"}); err != nil || a.String() != "10.250.3.12" {
+	if a, err := host.MgmtAddress(subnet, []string{"10.250.3.10", "10.250.3.11"}); err != nil || a.String() != "10.250.3.12" {
 		t.Errorf("next free address: %v %v", a, err)
 	}
 }

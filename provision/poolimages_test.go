@@ -10,27 +10,10 @@ import (
 
 	"libvirt.org/go/libvirt"
 
+	"github.com/lvslab/lvslab/provision/host"
 	"github.com/lvslab/lvslab/provision/image"
 	"github.com/lvslab/lvslab/provision/paths"
 )
-
-func TestParseImageVolume(t *testing.T) {
-	for vol, want := range map[string][2]string{
-		"image-debian-12-0123456789ab.qcow2":   {"debian-12", "0123456789ab"},
-		"image-debian-12-0123456789ab.vmlinuz": {"debian-12", "0123456789ab"},
-		"image-classroom-abc.ready":            {"classroom", "abc"},
-		"image-mine-1.img":                     {"mine", "1"},
-		"tedu_web1.qcow2":                      {},
-		"image-debian-12-0123.iso":             {},
-		"image--abc.qcow2":                     {},
-		"image-abc.qcow2":                      {},
-	} {
-		name, version, ok := parseImageVolume(vol)
-		if ok != (want[0] != "") || name != want[0] || version != want[1] {
-			t.Errorf("%s: %q %q %v, want %q %q", vol, name, version, ok, want[0], want[1])
-		}
-	}
-}
 
 // upRemote brings copies of tedu-nat named labs up on test:///default
 // taken for the remote host hv1.test.
@@ -52,13 +35,13 @@ func upRemote(t *testing.T, labs ...string) (*libvirt.Connect, Options) {
 // A host's pool after up of one lab: the image's four volumes, used by
 // the lab's VMs and overlays; rm refuses until down, then removes them.
 func TestPoolImagesListAndRemove(t *testing.T) {
-	if imgs, err := PoolImages(testConn(t), ""); err != nil || len(imgs) != 0 {
+	if imgs, err := host.PoolImages(testConn(t), ""); err != nil || len(imgs) != 0 {
 		t.Fatalf("before any up: %+v, %v", imgs, err)
 	}
 	conn, opts := upRemote(t, "tedu")
 	img, _ := opts.Images.Resolve("", "debian-12")
 	version, _ := img.Version()
-	imgs, err := PoolImages(conn, "")
+	imgs, err := host.PoolImages(conn, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,23 +55,23 @@ func TestPoolImagesListAndRemove(t *testing.T) {
 		}
 	}
 
-	_, err = RemovePoolImage(conn, "", "debian-12", "")
+	_, err = host.RemovePoolImage(conn, "", "debian-12", "")
 	if err == nil || !strings.Contains(err.Error(), `image "debian-12" (version `+version+`) is in use on root@hv1.test by `) ||
 		!strings.Contains(err.Error(), `take their labs down first ("lvslab down --connect 'qemu+ssh://root@hv1.test/system'")`) {
 		t.Fatalf("rm of an image in use: %v", err)
 	}
-	if _, err := RemovePoolImage(conn, "", "debian-11", ""); !errors.Is(err, image.ErrNotBuilt) ||
+	if _, err := host.RemovePoolImage(conn, "", "debian-11", ""); !errors.Is(err, image.ErrNotBuilt) ||
 		!strings.Contains(err.Error(), `no image "debian-11" in pool lvslab on root@hv1.test (see "lvslab image ls --connect 'qemu+ssh://root@hv1.test/system'")`) {
 		t.Errorf("rm of an image not there: %v", err)
 	}
-	if _, err := RemovePoolImage(conn, "", "debian-12", "000000000000"); err == nil || !strings.Contains(err.Error(), `no image "debian-12" version 000000000000`) {
+	if _, err := host.RemovePoolImage(conn, "", "debian-12", "000000000000"); err == nil || !strings.Contains(err.Error(), `no image "debian-12" version 000000000000`) {
 		t.Errorf("rm of a version not there: %v", err)
 	}
 
 	if _, err := Down(context.Background(), conn, Selector{Lab: "tedu"}, DownOptions{Home: opts.Home}); err != nil {
 		t.Fatal(err)
 	}
-	removed, err := RemovePoolImage(conn, "", "debian-12", version)
+	removed, err := host.RemovePoolImage(conn, "", "debian-12", version)
 	if err != nil || len(removed) != 1 || len(removed[0].Volumes) != 4 {
 		t.Fatalf("rm after down: %+v, %v", removed, err)
 	}
@@ -103,14 +86,14 @@ func TestPoolImagesIncompleteUpload(t *testing.T) {
 	if _, err := Down(context.Background(), conn, Selector{Lab: "tedu"}, DownOptions{Home: opts.Home}); err != nil {
 		t.Fatal(err)
 	}
-	imgs, _ := PoolImages(conn, "")
+	imgs, _ := host.PoolImages(conn, "")
 	if len(imgs) != 1 {
 		t.Fatalf("images: %+v", imgs)
 	}
-	if err := deleteVolume(conn, paths.DefaultPool, image.VolumeBase("debian-12", imgs[0].Version)+readyMark); err != nil {
+	if err := host.DeleteVolume(conn, paths.DefaultPool, image.VolumeBase("debian-12", imgs[0].Version)+host.ReadyMark); err != nil {
 		t.Fatal(err)
 	}
-	imgs, _ = PoolImages(conn, "")
+	imgs, _ = host.PoolImages(conn, "")
 	if len(imgs) != 1 || imgs[0].Complete || len(imgs[0].UsedBy) != 0 {
 		t.Errorf("after the mark is gone: %+v", imgs)
 	}
@@ -137,7 +120,7 @@ func TestDownRemoteConsoleLogs(t *testing.T) {
 	}
 	defer pool.Free()
 	for _, node := range []string{"client1", "lvs1", "web1", "web2"} {
-		if err := createVolume(pool, "b-"+node+".console.log", 4096); err != nil {
+		if err := host.CreateVolume(pool, "b-"+node+".console.log", 4096); err != nil {
 			t.Fatal(err)
 		}
 	}

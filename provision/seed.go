@@ -12,6 +12,7 @@ import (
 	"github.com/kdomanski/iso9660"
 	"gopkg.in/yaml.v3"
 
+	"github.com/lvslab/lvslab/provision/host"
 	"github.com/lvslab/lvslab/roles/shell"
 	"github.com/lvslab/lvslab/templates"
 	"github.com/lvslab/lvslab/topology"
@@ -90,7 +91,7 @@ func SeedFiles(c SeedConfig) (map[string][]byte, error) {
 		d.Hosts = "127.0.0.1\tlocalhost\n127.0.1.1\t" + d.Hostname + "\n::1\tlocalhost ip6-localhost ip6-loopback\n"
 	}
 	if c.Mgmt.IsValid() {
-		mac := MgmtMAC(c.Lab.Name, c.Node.Name)
+		mac := host.MgmtMAC(c.Lab.Name, c.Node.Name)
 		d.Files = append(slices.Clip(d.Files), mgmtGuestFiles(mac, c.Mgmt)...)
 		d.Commands = append([]string{mgmtRename(mac)}, d.Commands...)
 	}
@@ -241,7 +242,7 @@ func networkConfig(n *topology.Node, lab string, mgmt netip.Prefix, bare bool) n
 		cfg.Ethernets[nic.Name] = e
 	}
 	if mgmt.IsValid() {
-		cfg.Ethernets[MgmtNIC] = ethernet{Match: map[string]string{"macaddress": MgmtMAC(lab, n.Name)}, SetName: MgmtNIC, Addresses: []string{mgmt.String()}}
+		cfg.Ethernets[host.MgmtNIC] = ethernet{Match: map[string]string{"macaddress": host.MgmtMAC(lab, n.Name)}, SetName: host.MgmtNIC, Addresses: []string{mgmt.String()}}
 	}
 	return cfg
 }
@@ -276,4 +277,25 @@ func packISO(files map[string][]byte) ([]byte, error) {
 		return nil, fmt.Errorf("seed ISO: %w", err)
 	}
 	return b.Bytes(), nil
+}
+
+// mgmtGuestFiles are the systemd-networkd files of a node's management NIC:
+// named mgmt0 by its MAC, a static address, no gateway, no DHCP, kept while
+// networkd restarts (the configure phase restarts it over this very NIC).
+func mgmtGuestFiles(mac string, addr netip.Prefix) []File {
+	return []File{
+		{Path: "/etc/systemd/network/10-lvslab-" + host.MgmtNIC + ".link", Mode: 0o644, Content: fmt.Sprintf(
+			"# lvslab: the NIC with MAC %s is %s, lvslab's management NIC (not part of the lab)\n[Match]\nMACAddress=%s\nType=ether\n\n[Link]\nName=%s\n",
+			mac, host.MgmtNIC, mac, host.MgmtNIC)},
+		{Path: "/etc/systemd/network/10-lvslab-" + host.MgmtNIC + ".network", Mode: 0o644, Content: fmt.Sprintf(
+			"# lvslab: %s carries lvslab's SSH only: static address, no gateway, no DHCP\n[Match]\nMACAddress=%s\nType=ether\n\n[Link]\nRequiredForOnline=no\n\n[Network]\nDHCP=no\nLinkLocalAddressing=no\nIPv6AcceptRA=no\nKeepConfiguration=static\nAddress=%s\n",
+			host.MgmtNIC, mac, addr)},
+	}
+}
+
+// mgmtRename names the management NIC on the first boot, before networkd
+// starts (udev applies the .link file from the next boot on). The MACs are
+// read by the shell: no cat per NIC on the way to sshd.
+func mgmtRename(mac string) string {
+	return fmt.Sprintf(`for d in /sys/class/net/*; do read -r a <"$d/address" && [ "$a" = %s ] && [ "${d##*/}" != %s ] && ip link set "${d##*/}" name %s; done; true`, mac, host.MgmtNIC, host.MgmtNIC)
 }

@@ -8,6 +8,7 @@ import (
 
 	"libvirt.org/go/libvirt"
 
+	"github.com/lvslab/lvslab/provision/host"
 	"github.com/lvslab/lvslab/provision/paths"
 	"github.com/lvslab/lvslab/topology"
 )
@@ -76,12 +77,12 @@ func Status(ctx context.Context, conn *libvirt.Connect, name string, opts Status
 	if opts.DialTimeout <= 0 {
 		opts.DialTimeout = 2 * time.Second
 	}
-	inv, err := DiscoverLab(conn, opts.Pool, name)
+	inv, err := host.DiscoverLab(conn, opts.Pool, name)
 	if err != nil {
 		return nil, err
 	}
 	window := opts.DialTimeout
-	if remote, err := RemoteOf(conn); err == nil && remote != nil && window < 10*time.Second {
+	if remote, err := host.RemoteOf(conn); err == nil && remote != nil && window < 10*time.Second {
 		// The first login also opens the jump to the hypervisor.
 		window = 10 * time.Second
 	}
@@ -107,7 +108,7 @@ func Status(ctx context.Context, conn *libvirt.Connect, name string, opts Status
 		if a := acc.Addresses(ns.Node); len(a) > 0 {
 			ns.Mgmt = a[0]
 		}
-		ns.ConsoleLog = logOn(ns.ConsoleLog, acc.remote)
+		ns.ConsoleLog = host.LogOn(ns.ConsoleLog, acc.remote)
 		if opts.Lab != nil {
 			if n := opts.Lab.Node(ns.Node); n != nil {
 				for _, a := range n.Addresses() {
@@ -134,7 +135,7 @@ func Status(ctx context.Context, conn *libvirt.Connect, name string, opts Status
 
 // nodeStatuses lists the lab's nodes: the lab file's in its order (missing
 // when they have no VM), then those only libvirt knows.
-func nodeStatuses(inv *Inventory, file *topology.Lab) []NodeStatus {
+func nodeStatuses(inv *host.Inventory, file *topology.Lab) []NodeStatus {
 	var out []NodeStatus
 	index := map[string]int{}
 	add := func(node, role string) *NodeStatus {
@@ -178,11 +179,11 @@ func probeSSH(ctx context.Context, acc *Access, ns *NodeStatus) {
 
 // Labs lists the names of the labs libvirt holds objects of.
 func Labs(conn *libvirt.Connect, pool string) ([]string, error) {
-	all, err := Discover(conn, pool)
+	all, err := host.Discover(conn, pool)
 	if err != nil {
 		return nil, err
 	}
-	return labNames(all), nil
+	return host.LabNames(all), nil
 }
 
 // LabSummary is one line of "lvslab ls".
@@ -198,12 +199,12 @@ type LabSummary struct {
 
 // List summarises every lab libvirt holds objects of, by name.
 func List(conn *libvirt.Connect, pool string) ([]LabSummary, error) {
-	all, err := Discover(conn, pool)
+	all, err := host.Discover(conn, pool)
 	if err != nil {
 		return nil, err
 	}
 	out := []LabSummary{}
-	for _, name := range labNames(all) {
+	for _, name := range host.LabNames(all) {
 		inv := all[name]
 		s := LabSummary{Lab: name, Source: strings.TrimPrefix(inv.File(), "embedded:"), Nodes: len(inv.Domains), Mgmt: inv.MgmtSubnet()}
 		for _, d := range inv.Domains {

@@ -18,6 +18,7 @@ import (
 	"libvirt.org/go/libvirt"
 
 	"github.com/lvslab/lvslab/provision/console"
+	"github.com/lvslab/lvslab/provision/host"
 	"github.com/lvslab/lvslab/provision/image"
 	"github.com/lvslab/lvslab/provision/paths"
 	"github.com/lvslab/lvslab/provision/sshx"
@@ -80,7 +81,7 @@ type Options struct {
 	Images ImageResolver
 	// Volumes writes seeds and image files into volumes (nil means
 	// through libvirt streams).
-	Volumes VolumeWriter
+	Volumes host.VolumeWriter
 	// Connector logs in to the nodes (nil means sshx.WaitReady).
 	Connector Connector
 	// SurveyDial reaches a running node for DryRun's survey (nil means
@@ -102,13 +103,6 @@ type ImageResolverFunc func(dir, nameOrPath string) (image.Image, error)
 // Resolve calls f.
 func (f ImageResolverFunc) Resolve(dir, nameOrPath string) (image.Image, error) {
 	return f(dir, nameOrPath)
-}
-
-// VolumeWriter fills storage volumes: a seed from memory, an image's file
-// from the local disk.
-type VolumeWriter interface {
-	WriteBytes(conn *libvirt.Connect, vol *libvirt.StorageVol, data []byte) error
-	WriteFile(conn *libvirt.Connect, vol *libvirt.StorageVol, path string, size int64) error
 }
 
 // Endpoint is how to reach one node over SSH, as up reached it.
@@ -213,7 +207,7 @@ type run struct {
 	configured []NodeOutcome
 	step       string       // the step running now
 	mgmt       netip.Prefix // the lab's management subnet
-	remote     *Remote      // the hypervisor of a remote libvirt, else nil
+	remote     *host.Remote // the hypervisor of a remote libvirt, else nil
 	capacity   uint64       // the image's virtual size, read before it is staged
 }
 
@@ -224,7 +218,7 @@ type nodeRun struct {
 	domain     string
 	exists     bool   // the domain existed before this run
 	state      string // its state then
-	tag        Tag
+	tag        host.Tag
 	overlay    string
 	seed       string
 	consoleLog string
@@ -250,7 +244,7 @@ func Up(ctx context.Context, conn *libvirt.Connect, lab *topology.Lab, opts Opti
 	if r.out == nil {
 		r.out = io.Discard
 	}
-	if r.remote, err = RemoteOf(conn); err != nil {
+	if r.remote, err = host.RemoteOf(conn); err != nil {
 		return nil, err
 	}
 	if r.opts.Pool == "" {
@@ -269,13 +263,13 @@ func Up(ctx context.Context, conn *libvirt.Connect, lab *topology.Lab, opts Opti
 		}
 	}
 	if r.opts.MgmtPool == "" {
-		r.opts.MgmtPool = MgmtPool()
+		r.opts.MgmtPool = host.MgmtPool()
 	}
 	if r.opts.Images == nil {
 		r.opts.Images = ImageResolverFunc(image.Resolve)
 	}
 	if r.opts.Volumes == nil {
-		r.opts.Volumes = streamVolumes{}
+		r.opts.Volumes = host.StreamVolumes{}
 	}
 	defer func() {
 		if r.access != nil {
@@ -359,7 +353,7 @@ func (resolveImage) run(r *run) error {
 		return err
 	}
 	r.img = img
-	if r.domType, err = domainType(r.conn, r.opts.Accel); err != nil {
+	if r.domType, err = host.DomainTypeFor(r.conn, r.opts.Accel); err != nil {
 		return err
 	}
 	boot := "its own bootloader (cloud-init reads the seed)"
@@ -423,10 +417,10 @@ func (ensurePool) run(r *run) error {
 		r.reused = append(r.reused, "pool "+r.opts.Pool)
 		return nil
 	}
-	if !isNotFound(err) {
+	if !host.IsNotFound(err) {
 		return fmt.Errorf("storage pool %s: %w", r.opts.Pool, err)
 	}
-	x, err := PoolXML(r.opts.Pool, r.opts.PoolDir)
+	x, err := host.PoolXML(r.opts.Pool, r.opts.PoolDir)
 	if err != nil {
 		return err
 	}
@@ -440,7 +434,7 @@ func (ensurePool) run(r *run) error {
 	}
 	defer pool.Free()
 	name := r.opts.Pool
-	r.made("pool "+name, func() error { return removePool(r.conn, name) })
+	r.made("pool "+name, func() error { return host.RemovePool(r.conn, name) })
 	if err := console.Libvirt("build storage pool "+name, func() error { return pool.Build(0) }); err != nil {
 		return fmt.Errorf("make the folder %s of storage pool %s: %w", r.opts.PoolDir, name, err)
 	}
@@ -492,7 +486,7 @@ func (planNodes) run(r *run) error {
 		if n.tag.Mgmt != "" {
 			continue
 		}
-		a, err := mgmtAddress(r.mgmt, taken)
+		a, err := host.MgmtAddress(r.mgmt, taken)
 		if err != nil {
 			return err
 		}
@@ -504,8 +498,8 @@ func (planNodes) run(r *run) error {
 
 func (r *run) planNode(n *nodeRun) error {
 	d, err := r.conn.LookupDomainByName(n.domain)
-	if isNotFound(err) {
-		n.tag = Tag{Name: r.lab.Name, Node: n.node.Name, Role: n.node.Role, File: r.lab.File, InstanceID: instanceID(r.lab.Name, n.node.Name),
+	if host.IsNotFound(err) {
+		n.tag = host.Tag{Name: r.lab.Name, Node: n.node.Name, Role: n.node.Role, File: r.lab.File, InstanceID: instanceID(r.lab.Name, n.node.Name),
 			Class: r.opts.Class, Student: r.opts.Student}
 		return nil
 	}
@@ -513,27 +507,27 @@ func (r *run) planNode(n *nodeRun) error {
 		return fmt.Errorf("domain %s: %w", n.domain, err)
 	}
 	defer d.Free()
-	info, tagged, err := inspectDomain(d)
+	info, tagged, err := host.InspectDomain(d)
 	if err != nil {
 		return fmt.Errorf("domain %s: %w", n.domain, err)
 	}
 	if !tagged || info.Tag.Name != r.lab.Name || info.Tag.Node != n.node.Name {
 		owner := "has no lvslab tag"
 		if tagged {
-			owner = "belongs to " + describeTag(info.Tag)
+			owner = "belongs to " + host.DescribeTag(info.Tag)
 		}
 		return fmt.Errorf("a libvirt domain named %s exists and %s: lvslab will not touch it; rename the lab or node, or remove that domain", n.domain, owner)
 	}
 	if err := r.sameCopy(n.domain, info.Tag); err != nil {
 		return err
 	}
-	want, got := wantHardware(r.lab, n.node), domainHardware(info.def)
-	if !want.equal(got) {
+	want, got := host.WantHardware(r.lab, n.node), host.DomainHardware(info.Def)
+	if !want.Equal(got) {
 		return fmt.Errorf("node %s (domain %s) runs with NICs [%s] but the lab file wants [%s]: a lab's VM hardware cannot change while it exists; run \"lvslab down %s\" first",
 			n.node.Name, n.domain, got, want, r.lab.Name)
 	}
-	if info.def.Memory != nil && memoryMiB(info.def) != n.node.Memory {
-		r.progressf("  note: %s has %d MiB, the lab file says %d MiB; kept (\"lvslab down\" then \"up\" applies it)\n", n.domain, memoryMiB(info.def), n.node.Memory)
+	if info.Def.Memory != nil && host.MemoryMiB(info.Def) != n.node.Memory {
+		r.progressf("  note: %s has %d MiB, the lab file says %d MiB; kept (\"lvslab down\" then \"up\" applies it)\n", n.domain, host.MemoryMiB(info.Def), n.node.Memory)
 	}
 	n.exists, n.state, n.tag = true, info.State, info.Tag
 	n.tag.File, n.tag.Role = r.lab.File, n.node.Role
@@ -557,7 +551,7 @@ func (r *run) planNode(n *nodeRun) error {
 // naming the class (a plain "up --as"), the mark their reused siblings
 // carry: every domain of a copy says whose it is.
 func inheritClass(nodes []*nodeRun) {
-	var mark Tag
+	var mark host.Tag
 	for _, n := range nodes {
 		if n.exists && n.tag.Class != "" {
 			mark = n.tag
@@ -576,7 +570,7 @@ func inheritClass(nodes []*nodeRun) {
 // student "a-b" and class "lvs-a", student "b" are both lvs-a-b), and one
 // class must not take over, nor later remove, the other's VMs. A domain
 // with no class mark is adopted (a lab brought up by "up --as" before).
-func (r *run) sameCopy(domain string, t Tag) error {
+func (r *run) sameCopy(domain string, t host.Tag) error {
 	if r.opts.Class == "" || t.Class == "" || (t.Class == r.opts.Class && t.Student == r.opts.Student) {
 		return nil
 	}
@@ -604,7 +598,7 @@ func (ensureVolumes) run(r *run) error {
 			}
 		}
 		name := paths.OverlayVolume(r.lab.Name, n.node.Name)
-		x, err := OverlayXML(name, r.img, capacity)
+		x, err := host.OverlayXML(name, r.img, capacity)
 		if err != nil {
 			return err
 		}
@@ -647,14 +641,14 @@ func (r *run) newVolume(pool *libvirt.StoragePool, name, xml, what string) (*lib
 	if err != nil {
 		return nil, fmt.Errorf("create %s in pool %s: %w", what, r.opts.Pool, err)
 	}
-	r.made("volume "+name, func() error { return deleteVolume(r.conn, r.opts.Pool, name) })
+	r.made("volume "+name, func() error { return host.DeleteVolume(r.conn, r.opts.Pool, name) })
 	return vol, nil
 }
 
 // dropStaleVolume deletes a volume left by a run that crashed before it
 // defined the node's domain: no domain uses it.
 func dropStaleVolume(pool *libvirt.StoragePool, name string) error {
-	if err := deletePoolVolume(pool, name); err != nil {
+	if err := host.DeletePoolVolume(pool, name); err != nil {
 		return fmt.Errorf("stale volume: %w", err)
 	}
 	return nil
@@ -695,7 +689,7 @@ func (ensureSeeds) run(r *run) error {
 			return err
 		}
 		name := paths.SeedVolume(r.lab.Name, n.node.Name)
-		x, err := SeedVolumeXML(name, uint64(len(iso)))
+		x, err := host.SeedVolumeXML(name, uint64(len(iso)))
 		if err != nil {
 			return err
 		}
@@ -738,12 +732,12 @@ func (defineDomains) run(r *run) error {
 	}
 	for _, n := range r.nodes {
 		if n.exists {
-			if err := setTag(r.conn, n.domain, n.tag); err != nil {
+			if err := host.SetTag(r.conn, n.domain, n.tag); err != nil {
 				return err
 			}
 			continue
 		}
-		x, err := DomainXML(r.lab, n.node, DomainSpec{
+		x, err := host.DomainXML(r.lab, n.node, host.DomainSpec{
 			Type: r.domType, Image: r.img, Overlay: n.overlay, Seed: n.seed,
 			ConsoleLog: n.consoleLog, InstanceID: n.tag.InstanceID, Mgmt: n.tag.Mgmt,
 			Class: n.tag.Class, Student: n.tag.Student,
@@ -758,7 +752,7 @@ func (defineDomains) run(r *run) error {
 		d.Free()
 		name, log := n.domain, n.consoleLog
 		r.made("domain "+name, func() error {
-			err := removeDomain(r.conn, name)
+			err := host.RemoveDomain(r.conn, name)
 			if r.remote != nil {
 				return err // the log is the remote host's
 			}
@@ -767,26 +761,6 @@ func (defineDomains) run(r *run) error {
 			}
 			return err
 		})
-	}
-	return nil
-}
-
-// setTag rewrites a domain's tag in its persistent definition (and the live
-// one when it runs).
-func setTag(conn *libvirt.Connect, domain string, tag Tag) error {
-	d, err := conn.LookupDomainByName(domain)
-	if err != nil {
-		return fmt.Errorf("domain %s: %w", domain, err)
-	}
-	defer d.Free()
-	flags := libvirt.DOMAIN_AFFECT_CONFIG
-	if active, err := d.IsActive(); err == nil && active {
-		flags |= libvirt.DOMAIN_AFFECT_LIVE
-	}
-	if err := console.Libvirt("domain "+domain+": set lvslab tag", func() error {
-		return d.SetMetadata(libvirt.DOMAIN_METADATA_ELEMENT, tag.marshalBare(), metadataPrefix, Namespace, flags)
-	}); err != nil {
-		return fmt.Errorf("domain %s: update lvslab tag: %w", domain, err)
 	}
 	return nil
 }
@@ -813,7 +787,7 @@ func (startDomains) run(r *run) error {
 	return errors.Join(errs...)
 }
 
-func startDomain(conn *libvirt.Connect, n *nodeRun, remote *Remote) error {
+func startDomain(conn *libvirt.Connect, n *nodeRun, remote *host.Remote) error {
 	d, err := conn.LookupDomainByName(n.domain)
 	if err != nil {
 		return fmt.Errorf("domain %s: %w", n.domain, err)
@@ -834,7 +808,7 @@ func startDomain(conn *libvirt.Connect, n *nodeRun, remote *Remote) error {
 		err = console.Libvirt("start domain "+n.domain, d.Create)
 	}
 	if err != nil {
-		return fmt.Errorf("start domain %s (node %s): %w; its serial console log is %s", n.domain, n.node.Name, err, logOn(n.consoleLog, remote))
+		return fmt.Errorf("start domain %s (node %s): %w; its serial console log is %s", n.domain, n.node.Name, err, host.LogOn(n.consoleLog, remote))
 	}
 	return nil
 }

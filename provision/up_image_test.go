@@ -11,6 +11,7 @@ import (
 	"libvirt.org/go/libvirt"
 	"libvirt.org/go/libvirtxml"
 
+	"github.com/lvslab/lvslab/provision/host"
 	"github.com/lvslab/lvslab/provision/image"
 	"github.com/lvslab/lvslab/provision/paths"
 )
@@ -19,8 +20,8 @@ import (
 // hypervisor: a built image of real files, and an upload that counts.
 func remoteOptions(t *testing.T, conn *libvirt.Connect, opts Options, uploads *atomic.Int32) Options {
 	t.Helper()
-	connURIs.Store(conn, "qemu+ssh://root@hv1.test/system")
-	t.Cleanup(func() { connURIs.Delete(conn) })
+	host.RecordURI(conn, "qemu+ssh://root@hv1.test/system")
+	t.Cleanup(func() { host.ForgetURI(conn) })
 	dir := filepath.Join(t.TempDir(), "tedu")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
@@ -79,7 +80,7 @@ func TestUpOnARemoteHostUploadsTheImageOnce(t *testing.T) {
 	}
 	base := image.VolumeBase("debian-12", version)
 	vols := strings.Join(poolVolumes(t, conn), " ")
-	for _, want := range []string{base + ".qcow2", base + ".vmlinuz", base + ".initrd", base + readyMark} {
+	for _, want := range []string{base + ".qcow2", base + ".vmlinuz", base + ".initrd", base + host.ReadyMark} {
 		if !strings.Contains(vols, want) {
 			t.Errorf("pool lacks %s: %s", want, vols)
 		}
@@ -155,7 +156,7 @@ func TestImageStagingRedoesABrokenUpload(t *testing.T) {
 	img, _ := opts.Images.Resolve("", "debian-12")
 	version, _ := img.Version()
 	// An upload cut off before its end leaves no ready mark.
-	if err := deleteVolume(conn, paths.DefaultPool, image.VolumeBase("debian-12", version)+readyMark); err != nil {
+	if err := host.DeleteVolume(conn, paths.DefaultPool, image.VolumeBase("debian-12", version)+host.ReadyMark); err != nil {
 		t.Fatal(err)
 	}
 	copyB := mustLab(t, "tedu-nat")

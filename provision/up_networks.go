@@ -9,6 +9,7 @@ import (
 	"libvirt.org/go/libvirtxml"
 
 	"github.com/lvslab/lvslab/provision/console"
+	"github.com/lvslab/lvslab/provision/host"
 	"github.com/lvslab/lvslab/provision/paths"
 	"github.com/lvslab/lvslab/topology"
 )
@@ -20,14 +21,14 @@ func (ensureMgmt) name() string { return "mgmt" }
 func (ensureMgmt) doc() string {
 	return fmt.Sprintf(`the lab's management network "<lab>_mgmt": a /%d from the pool %s
 (--mgmt-pool), the host .1; each VM's last NIC, mgmt0, gets a static address on
-it (no gateway, no DHCP) and all of lvslab's SSH goes there`, mgmtBits, DefaultMgmtPool)
+it (no gateway, no DHCP) and all of lvslab's SSH goes there`, host.MgmtBits, host.DefaultMgmtPool)
 }
 func (ensureMgmt) run(r *run) error {
 	name := paths.MgmtNetworkName(r.lab.Name)
 	n, err := r.conn.LookupNetworkByName(name)
 	if err == nil {
 		defer n.Free()
-		info, tagged, err := inspectNetwork(n)
+		info, tagged, err := host.InspectNetwork(n)
 		if err != nil {
 			return fmt.Errorf("network %s: %w", name, err)
 		}
@@ -40,17 +41,17 @@ func (ensureMgmt) run(r *run) error {
 		r.reused = append(r.reused, "network "+name)
 		return startNetwork(n, name, info.Active)
 	}
-	if !isNotFound(err) {
+	if !host.IsNotFound(err) {
 		return fmt.Errorf("network %s: %w", name, err)
 	}
 	// Another "up" may take the same subnet at the same time: libvirt then
 	// refuses to start the second network, and the next subnet is tried.
 	var taken []netip.Prefix
 	for attempt := 1; ; attempt++ {
-		if r.mgmt, err = allocateMgmt(r.conn, r.opts.MgmtPool, r.lab, taken...); err != nil {
+		if r.mgmt, err = host.AllocateMgmt(r.conn, r.opts.MgmtPool, r.lab, taken...); err != nil {
 			return err
 		}
-		x, err := MgmtNetworkXML(r.lab.Name, r.lab.File, r.mgmt)
+		x, err := host.MgmtNetworkXML(r.lab.Name, r.lab.File, r.mgmt)
 		if err != nil {
 			return err
 		}
@@ -63,7 +64,7 @@ func (ensureMgmt) run(r *run) error {
 		if attempt == 3 {
 			return err
 		}
-		if rmErr := removeNetwork(r.conn, name); rmErr != nil {
+		if rmErr := host.RemoveNetwork(r.conn, name); rmErr != nil {
 			return fmt.Errorf("%w (and removing it again: %v)", err, rmErr)
 		}
 		taken = append(taken, r.mgmt)
@@ -91,7 +92,7 @@ func (ensureNetworks) run(r *run) error {
 func (r *run) ensureNetwork(nw *topology.Network) error {
 	name := paths.NetworkName(r.lab.Name, nw.Name)
 	n, err := r.conn.LookupNetworkByName(name)
-	if err != nil && !isNotFound(err) {
+	if err != nil && !host.IsNotFound(err) {
 		return fmt.Errorf("network %s: %w", name, err)
 	}
 	if err == nil {
@@ -101,7 +102,7 @@ func (r *run) ensureNetwork(nw *topology.Network) error {
 	if err := r.hostAddressFree(nw); err != nil {
 		return err
 	}
-	x, err := NetworkXML(r.lab, nw)
+	x, err := host.NetworkXML(r.lab, nw)
 	if err != nil {
 		return err
 	}
@@ -128,7 +129,7 @@ func (r *run) defineNetwork(name, x, what string) error {
 		return fmt.Errorf("define %s: %w", what, err)
 	}
 	defer n.Free()
-	r.made("network "+name, func() error { return removeNetwork(r.conn, name) })
+	r.made("network "+name, func() error { return host.RemoveNetwork(r.conn, name) })
 	if err := console.Libvirt("network "+name+": autostart off", func() error { return n.SetAutostart(false) }); err != nil {
 		return fmt.Errorf("network %s: %w", name, err)
 	}
@@ -148,10 +149,10 @@ func startNetwork(n *libvirt.Network, name string, active bool) error {
 	return nil
 }
 
-func foreignNetwork(name string, tag Tag, tagged bool) error {
+func foreignNetwork(name string, tag host.Tag, tagged bool) error {
 	owner := "has no lvslab tag"
 	if tagged {
-		owner = "belongs to " + describeTag(tag)
+		owner = "belongs to " + host.DescribeTag(tag)
 	}
 	return fmt.Errorf("a libvirt network named %s exists and %s: lvslab will not touch it; rename the lab (up --as NAME) or remove that network", name, owner)
 }
@@ -162,7 +163,7 @@ func (r *run) hostAddressFree(nw *topology.Network) error {
 	if !nw.Host.IsValid() {
 		return nil
 	}
-	networks, err := listAllNetworks(r.conn)
+	networks, err := host.ListAllNetworks(r.conn)
 	if err != nil {
 		return err
 	}
@@ -183,18 +184,18 @@ func (r *run) hostAddressFree(nw *topology.Network) error {
 }
 
 func (r *run) reuseNetwork(n *libvirt.Network, name string, nw *topology.Network) error {
-	info, tagged, err := inspectNetwork(n)
+	info, tagged, err := host.InspectNetwork(n)
 	if err != nil {
 		return fmt.Errorf("network %s: %w", name, err)
 	}
 	if !tagged || info.Tag.Name != r.lab.Name || info.Tag.Network != nw.Name {
 		return foreignNetwork(name, info.Tag, tagged)
 	}
-	def, err := networkDef(n)
+	def, err := host.NetworkDef(n)
 	if err != nil {
 		return err
 	}
-	if err := networkMatches(def, r.lab, nw); err != nil {
+	if err := host.NetworkMatches(def, r.lab, nw); err != nil {
 		return fmt.Errorf("network %s of the running lab differs from the lab file: %v; run \"lvslab down %s\" first", name, err, r.lab.Name)
 	}
 	if err := r.syncDHCPHosts(n, def, nw, info.Active); err != nil {
@@ -207,7 +208,7 @@ func (r *run) reuseNetwork(n *libvirt.Network, name string, nw *topology.Network
 // syncDHCPHosts makes the network's DHCP host entries those of the lab file
 // (a lab brought up in another mode may have moved the nodes).
 func (r *run) syncDHCPHosts(n *libvirt.Network, def *libvirtxml.Network, nw *topology.Network, active bool) error {
-	want := dhcpHosts(r.lab, nw)
+	want := host.DHCPHosts(r.lab, nw)
 	var have []libvirtxml.NetworkDHCPHost
 	hasDHCP := false
 	for _, ip := range def.IPs {

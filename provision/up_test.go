@@ -16,6 +16,7 @@ import (
 	"libvirt.org/go/libvirtxml"
 
 	"github.com/lvslab/lvslab/labs"
+	"github.com/lvslab/lvslab/provision/host"
 	"github.com/lvslab/lvslab/provision/image"
 	"github.com/lvslab/lvslab/provision/paths"
 	"github.com/lvslab/lvslab/provision/sshx"
@@ -63,7 +64,7 @@ func testOptions(t *testing.T, g *fakeGuests) Options {
 	dir := t.TempDir()
 	g.seeds = map[string][]byte{}
 	return Options{
-		Accel:   AccelTCG,
+		Accel:   host.AccelTCG,
 		Home:    filepath.Join(dir, "home"),
 		PoolDir: filepath.Join(dir, "pool"),
 		LogDir:  filepath.Join(dir, "log"),
@@ -242,7 +243,7 @@ func TestUpCreatesTaggedLab(t *testing.T) {
 	if len(after)-len(before) != 1+3+4+8 {
 		t.Errorf("made %d objects, want 16: %v", len(after)-len(before), after)
 	}
-	inv, err := DiscoverLab(conn, "", "tedu")
+	inv, err := host.DiscoverLab(conn, "", "tedu")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -254,8 +255,8 @@ func TestUpCreatesTaggedLab(t *testing.T) {
 			t.Errorf("domain %s: %+v", d.Name, d)
 		}
 		// The management NIC comes last, after the lab NICs.
-		hw := domainHardware(d.def)
-		if last := hw[len(hw)-1]; len(hw) != 3 || last.Network != "tedu_mgmt" || last.MAC != MgmtMAC("tedu", d.Tag.Node) {
+		hw := host.DomainHardware(d.Def)
+		if last := hw[len(hw)-1]; len(hw) != 3 || last.Network != "tedu_mgmt" || last.MAC != host.MgmtMAC("tedu", d.Tag.Node) {
 			t.Errorf("domain %s NICs %s", d.Name, hw)
 		}
 	}
@@ -311,7 +312,7 @@ func TestSecondUpReuses(t *testing.T) {
 	if _, err := Up(context.Background(), conn, lab, opts); err != nil {
 		t.Fatal(err)
 	}
-	first, _ := DiscoverLab(conn, "", "tedu")
+	first, _ := host.DiscoverLab(conn, "", "tedu")
 	objects := everything(t, conn)
 
 	// One VM was stopped meanwhile; the same lab in DR mode moves addresses.
@@ -331,7 +332,7 @@ func TestSecondUpReuses(t *testing.T) {
 	if got := everything(t, conn); !slices.Equal(got, objects) {
 		t.Errorf("objects changed:\n%v\n%v", objects, got)
 	}
-	second, _ := DiscoverLab(conn, "", "tedu")
+	second, _ := host.DiscoverLab(conn, "", "tedu")
 	for i, d := range second.Domains {
 		if d.State != "running" {
 			t.Errorf("%s is %s", d.Name, d.State)
@@ -351,7 +352,7 @@ func TestSecondUpReuses(t *testing.T) {
 	}
 	// DHCP host entries follow the lab file.
 	nw, _ := conn.LookupNetworkByName("tedu-private1")
-	def, _ := networkDef(nw)
+	def, _ := host.NetworkDef(nw)
 	nw.Free()
 	var ips []string
 	for _, h := range def.IPs[0].DHCP.Hosts {
@@ -372,7 +373,7 @@ func TestUpRefusesChangedHardware(t *testing.T) {
 		t.Fatalf("want a hardware error suggesting down, got %v", err)
 	}
 	// Nothing of the running lab was removed by the failed run.
-	if inv, _ := DiscoverLab(conn, "", "tedu"); len(inv.Domains) != 4 || len(inv.Networks) != 3 || len(inv.Volumes) != 8 {
+	if inv, _ := host.DiscoverLab(conn, "", "tedu"); len(inv.Domains) != 4 || len(inv.Networks) != 3 || len(inv.Volumes) != 8 {
 		t.Errorf("the failed up touched the lab: %+v", inv)
 	}
 }
@@ -389,7 +390,7 @@ func TestUpRefusesForeignObjects(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "has no lvslab tag") {
 		t.Fatalf("got %v", err)
 	}
-	if inv, _ := DiscoverLab(conn, "", "tedu"); !inv.Empty() {
+	if inv, _ := host.DiscoverLab(conn, "", "tedu"); !inv.Empty() {
 		t.Errorf("left behind %+v", inv)
 	}
 	if !slices.Contains(everything(t, conn), "network tedu-private2") {
@@ -437,7 +438,7 @@ func TestFailureRemovesWhatThisRunMade(t *testing.T) {
 		if _, err := Up(context.Background(), conn, mustLab(t, "tedu-nat"), opts); err == nil {
 			t.Fatal("no error")
 		}
-		if inv, _ := DiscoverLab(conn, "", "tedu"); len(inv.Domains) != 4 {
+		if inv, _ := host.DiscoverLab(conn, "", "tedu"); len(inv.Domains) != 4 {
 			t.Errorf("--retain removed the domains: %+v", inv)
 		}
 	})
@@ -485,7 +486,7 @@ func TestConfigureRunsUnlessVMsOnly(t *testing.T) {
 			t.Errorf("configure error does not name %s: %v", n, err)
 		}
 	}
-	if inv, _ := DiscoverLab(conn, "", "tedu"); !inv.Empty() {
+	if inv, _ := host.DiscoverLab(conn, "", "tedu"); !inv.Empty() {
 		t.Errorf("left behind %+v", inv)
 	}
 }

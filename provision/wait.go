@@ -9,9 +9,8 @@ import (
 	"sync"
 	"time"
 
-	"libvirt.org/go/libvirt"
-
 	"github.com/lvslab/lvslab/provision/console"
+	"github.com/lvslab/lvslab/provision/host"
 	"github.com/lvslab/lvslab/provision/sshx"
 )
 
@@ -101,7 +100,7 @@ func (r *run) waitNode(ctx context.Context, n *nodeRun, start time.Time) error {
 			return nil
 		}
 		lastCheck = time.Now()
-		if state := domainState(r.conn, n.domain); state != "" && state != "running" && state != "blocked" {
+		if state := host.DomainStateOf(r.conn, n.domain); state != "" && state != "running" && state != "blocked" {
 			stopped = fmt.Errorf("node %s: the VM %s is %s while lvslab waited for SSH on %s; see its serial console log %s", n.node.Name, n.domain, state, addr, r.logPlace(n))
 		}
 		return stopped
@@ -120,7 +119,7 @@ func (r *run) waitNode(ctx context.Context, n *nodeRun, start time.Time) error {
 
 // logPlace names a node's console log for messages: "PATH", or "PATH on
 // root@host" when it lives on a remote hypervisor.
-func (r *run) logPlace(n *nodeRun) string { return logOn(n.consoleLog, r.remote) }
+func (r *run) logPlace(n *nodeRun) string { return host.LogOn(n.consoleLog, r.remote) }
 
 func waitingLine(addr, user string, last error, elapsed time.Duration) string {
 	s := fmt.Sprintf("waiting for SSH %s@%s (%s)", user, addr, elapsed.Round(time.Second))
@@ -147,19 +146,6 @@ func firstLine(s string) string {
 		return s[:i]
 	}
 	return s
-}
-
-func domainState(conn *libvirt.Connect, name string) string {
-	d, err := conn.LookupDomainByName(name)
-	if err != nil {
-		return ""
-	}
-	defer d.Free()
-	st, _, err := d.GetState()
-	if err != nil {
-		return ""
-	}
-	return stateName(st)
 }
 
 // nodeProgress shows one status line per node: redrawn in place on a

@@ -22,8 +22,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lvslab/lvslab/provision"
 	"github.com/lvslab/lvslab/provision/class"
+	"github.com/lvslab/lvslab/provision/host"
 	"github.com/lvslab/lvslab/provision/paths"
 )
 
@@ -244,7 +244,7 @@ func (e *e2e) timedClass(command string, args ...string) (string, float64) {
 
 // hostLabel is a libvirt URI's host as messages name it ("root@10.253.1.2").
 func hostLabel(uri string) string {
-	if r, err := provision.ParseRemote(uri); err == nil && r != nil {
+	if r, err := host.ParseRemote(uri); err == nil && r != nil {
 		return r.Label()
 	}
 	return uri

@@ -37,6 +37,7 @@ import (
 
 	"github.com/lvslab/lvslab/labs"
 	"github.com/lvslab/lvslab/provision"
+	"github.com/lvslab/lvslab/provision/host"
 	"github.com/lvslab/lvslab/provision/image"
 	"github.com/lvslab/lvslab/provision/paths"
 	"github.com/lvslab/lvslab/provision/sshx"
@@ -233,7 +234,7 @@ type floorHost struct {
 
 func newFloorHost(t *testing.T, uri string) *floorHost {
 	t.Helper()
-	r, err := provision.ParseRemote(uri)
+	r, err := host.ParseRemote(uri)
 	if err != nil || r == nil {
 		t.Fatalf("floor host %q: not a remote URI (%v)", uri, err)
 	}
@@ -260,19 +261,19 @@ func prepareFloor(t *testing.T, lab *topology.Lab, dir, mgmtNet string) *floor {
 	return prepareFloorOn(t, lab, dir, mgmtNet, nil)
 }
 
-// prepareFloorOn builds what the floor boots on host (nil: the local
+// prepareFloorOn builds what the floor boots on hv (nil: the local
 // libvirtd): networks (defined and started), per node a qcow2 overlay of the
 // image, a seed ISO and the domain XML, all with provision's own builders,
 // so the guests are lvslab's guests. dir holds the local files.
-func prepareFloorOn(t *testing.T, lab *topology.Lab, dir, mgmtNet string, host *floorHost) *floor {
+func prepareFloorOn(t *testing.T, lab *topology.Lab, dir, mgmtNet string, hv *floorHost) *floor {
 	t.Helper()
 	img, err := image.Resolve("", lab.Image)
 	if err != nil {
 		t.Fatalf("image %s: %v (run lvslab image build)", lab.Image, err)
 	}
-	f := &floor{t: t, lab: lab, host: host}
+	f := &floor{t: t, lab: lab, host: hv}
 	bootImg := img
-	if host != nil {
+	if hv != nil {
 		bootImg = f.remoteImage(img)
 	}
 	domType := "qemu"
@@ -292,13 +293,13 @@ func prepareFloorOn(t *testing.T, lab *topology.Lab, dir, mgmtNet string, host *
 	// The same networks as lvslab's: the lab's, and a management network
 	// that every node's SSH answers on.
 	mgmt := netip.MustParsePrefix(mgmtNet)
-	mx, err := provision.MgmtNetworkXML(lab.Name, "", mgmt)
+	mx, err := host.MgmtNetworkXML(lab.Name, "", mgmt)
 	if err != nil {
 		t.Fatal(err)
 	}
 	f.defineNetwork(dir, paths.MgmtNetworkName(lab.Name), mx)
 	for _, nw := range lab.Networks {
-		x, err := provision.NetworkXML(lab, nw)
+		x, err := host.NetworkXML(lab, nw)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -334,7 +335,7 @@ func prepareFloorOn(t *testing.T, lab *topology.Lab, dir, mgmtNet string, host *
 			t.Fatal(err)
 		}
 		overlay, log := filepath.Join(dir, node.Name+".qcow2"), filepath.Join(dir, node.Name+".log")
-		if host == nil {
+		if hv == nil {
 			if out, err := exec.Command("qemu-img", "create", "-q", "-f", "qcow2", "-b", img.Disk, "-F", img.Format, overlay).CombinedOutput(); err != nil {
 				t.Fatalf("qemu-img create %s: %v\n%s", overlay, err, out)
 			}
@@ -343,7 +344,7 @@ func prepareFloorOn(t *testing.T, lab *topology.Lab, dir, mgmtNet string, host *
 			// libvirt's own log folder, which every host has.
 			log = "/var/log/libvirt/qemu/" + domain + ".floor.log"
 		}
-		x, err := provision.DomainXML(lab, node, provision.DomainSpec{
+		x, err := host.DomainXML(lab, node, host.DomainSpec{
 			Type: domType, Image: bootImg, Overlay: overlay, Seed: seed,
 			ConsoleLog: log, InstanceID: iid, Mgmt: mgmtAddr.String(),
 		})

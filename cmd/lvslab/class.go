@@ -17,6 +17,7 @@ import (
 	"github.com/lvslab/lvslab/provision"
 	"github.com/lvslab/lvslab/provision/check"
 	"github.com/lvslab/lvslab/provision/class"
+	"github.com/lvslab/lvslab/provision/host"
 	"github.com/lvslab/lvslab/provision/paths"
 	"github.com/lvslab/lvslab/provision/prefixed"
 	"github.com/lvslab/lvslab/provision/verify"
@@ -67,11 +68,11 @@ Exit codes: 0 every copy passed, 1 one failed, 2 a copy could not be read
 (and none failed), or the class file is wrong.`,
 		Subcommands: []*cli.Command{
 			classSub("up", "place and bring up a copy per student, a batch at a time", classUp,
-				&cli.StringFlag{Name: "accel", Value: provision.AccelAuto, Usage: "`MODE` of the VMs: kvm, tcg or auto"},
+				&cli.StringFlag{Name: "accel", Value: host.AccelAuto, Usage: "`MODE` of the VMs: kvm, tcg or auto"},
 				&cli.DurationFlag{Name: "timeout", Usage: "how long to wait for SSH on each copy's nodes", DefaultText: "5m under TCG, 2m under KVM"},
 				&cli.BoolFlag{Name: "bare", Usage: "copies as a classroom hands them out (see \"lvslab up --bare\")"},
 				&cli.BoolFlag{Name: "vms-only", Usage: "bring the VMs up and stop at SSH"},
-				&cli.StringFlag{Name: "mgmt-pool", Usage: "`CIDR` the copies' management /24s are taken from", DefaultText: provision.DefaultMgmtPool}),
+				&cli.StringFlag{Name: "mgmt-pool", Usage: "`CIDR` the copies' management /24s are taken from", DefaultText: host.DefaultMgmtPool}),
 			classSub("status", "each copy's VMs: running and answering SSH", classStatus),
 			classSub("check", "check every copy: its nodes' facts, then verify's proof", classCheck, readFlags()...),
 			classSub("verify", "verify every copy from its client", classVerify, readFlags()...),
@@ -196,7 +197,7 @@ func (r *classRun) discover() error {
 		if conn == nil {
 			continue
 		}
-		copies, err := provision.ClassCopies(conn, r.cls.Name)
+		copies, err := host.ClassCopies(conn, r.cls.Name)
 		if err != nil {
 			return cli.Exit(fmt.Sprintf("host %s: %v", h.URI, err), 2)
 		}
@@ -218,7 +219,7 @@ func (r *classRun) connect() {
 	var wg sync.WaitGroup
 	for _, h := range r.cls.Hosts {
 		wg.Go(func() {
-			conn, err := provision.Connect(h.URI)
+			conn, err := host.Connect(h.URI)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
@@ -348,7 +349,7 @@ func classUp(r *classRun) (*class.Report, error) {
 		f := class.HostFigures{URI: h.URI}
 		conn, err := r.conn(h.URI)
 		if err == nil {
-			f.FreeMiB, err = provision.FreeMemory(conn)
+			f.FreeMiB, err = host.FreeMemory(conn)
 		}
 		if err != nil {
 			f.Err = firstLine(err.Error())
@@ -391,7 +392,7 @@ func classUp(r *classRun) (*class.Report, error) {
 		o.Class, o.Student = r.cls.Name, strings.TrimPrefix(lab.Name, r.cls.Name+"-")
 		res, err := provision.Up(ctx, conn, lab, o)
 		if err != nil {
-			return nil, provision.Explain(conn, err)
+			return nil, host.Explain(conn, err)
 		}
 		return []verify.Check{{Name: "up", Status: verify.Pass, Detail: fmt.Sprintf("every node answered SSH within %s, %s in all",
 			res.SSHReady.Round(100*time.Millisecond), res.Elapsed.Round(100*time.Millisecond))}}, nil
@@ -524,7 +525,7 @@ func classDown(r *classRun) (*class.Report, error) {
 	rep := r.eachCopy("down", func(ctx context.Context, conn *libvirt.Connect, lab *topology.Lab, out io.Writer) ([]verify.Check, error) {
 		d, err := provision.Down(context.WithoutCancel(ctx), conn, provision.Selector{Lab: lab.Name}, provision.DownOptions{Out: out})
 		if err != nil {
-			return nil, provision.Explain(conn, err)
+			return nil, host.Explain(conn, err)
 		}
 		return []verify.Check{{Name: "down", Status: verify.Pass, Detail: fmt.Sprintf("%d objects removed", len(d.Removed))}}, nil
 	})

@@ -13,6 +13,7 @@ import (
 
 	"github.com/lvslab/lvslab/labs"
 	"github.com/lvslab/lvslab/provision"
+	"github.com/lvslab/lvslab/provision/host"
 	"github.com/lvslab/lvslab/provision/sshx"
 	"github.com/lvslab/lvslab/provision/verify"
 	"github.com/lvslab/lvslab/topology"
@@ -83,7 +84,7 @@ func runningLab(c *cli.Context, conn *libvirt.Connect, arg string) (*topology.La
 // recordedLab loads the lab file lab name was last brought up from (its
 // tags say which), under that name; nil when nothing of it runs.
 func recordedLab(conn *libvirt.Connect, name string) (*topology.Lab, error) {
-	inv, err := provision.DiscoverLab(conn, "", name)
+	inv, err := host.DiscoverLab(conn, "", name)
 	if err != nil {
 		return nil, err
 	}
@@ -102,7 +103,7 @@ func recordedLab(conn *libvirt.Connect, name string) (*topology.Lab, error) {
 // labAccess connects to libvirt (--connect), resolves LAB (runningLab) and
 // opens its Access: the one way to its nodes. done closes both.
 func labAccess(c *cli.Context, arg string) (lab *topology.Lab, acc *provision.Access, done func(), err error) {
-	conn, err := provision.Connect(c.String("connect"))
+	conn, err := host.Connect(c.String("connect"))
 	if err != nil {
 		return nil, nil, nil, cli.Exit(err.Error(), 2)
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/lvslab/lvslab/labs"
 	"github.com/lvslab/lvslab/provision"
+	"github.com/lvslab/lvslab/provision/host"
 	"github.com/lvslab/lvslab/topology"
 )
 
@@ -44,14 +45,14 @@ Examples:
 			if err != nil {
 				return err
 			}
-			conn, err := provision.Connect(c.String("connect"))
+			conn, err := host.Connect(c.String("connect"))
 			if err != nil {
 				return err
 			}
 			defer conn.Close()
 			rep, err := provision.Down(context.WithoutCancel(c.Context), conn, sel, provision.DownOptions{Out: progress(c, c.App.Writer)})
 			if err != nil {
-				return provision.Explain(conn, err)
+				return host.Explain(conn, err)
 			}
 			switch {
 			case len(rep.Labs) == 0:

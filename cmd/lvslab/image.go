@@ -8,7 +8,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/lvslab/lvslab/provision"
+	"github.com/lvslab/lvslab/provision/host"
 	"github.com/lvslab/lvslab/provision/image"
 	"github.com/lvslab/lvslab/provision/paths"
 )
@@ -176,18 +176,18 @@ func imageEntries(images []image.Image) []imageEntry {
 // listPoolImages is "lvslab image ls --connect URI": the image versions in
 // the host's pool.
 func listPoolImages(c *cli.Context, format string) error {
-	conn, err := provision.Connect(c.String("connect"))
+	conn, err := host.Connect(c.String("connect"))
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
-	images, err := provision.PoolImages(conn, paths.DefaultPool)
+	images, err := host.PoolImages(conn, paths.DefaultPool)
 	if err != nil {
 		return err
 	}
 	if format == outputJSON {
 		if images == nil {
-			images = []provision.PoolImage{}
+			images = []host.PoolImage{}
 		}
 		return writeJSON(c.App.Writer, images)
 	}
@@ -227,12 +227,12 @@ func usedBy(users []string) string {
 
 // removePoolImage is "lvslab image rm --connect URI NAME".
 func removePoolImage(c *cli.Context, name string) error {
-	conn, err := provision.Connect(c.String("connect"))
+	conn, err := host.Connect(c.String("connect"))
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
-	removed, err := provision.RemovePoolImage(conn, paths.DefaultPool, name, c.String("version"))
+	removed, err := host.RemovePoolImage(conn, paths.DefaultPool, name, c.String("version"))
 	for _, img := range removed {
 		fmt.Fprintf(c.App.Writer, "removed image %s version %s (%d volumes) from pool %s at %s\n", img.Name, img.Version, len(img.Volumes), paths.DefaultPool, c.String("connect"))
 	}

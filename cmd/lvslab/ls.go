@@ -7,6 +7,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/lvslab/lvslab/provision"
+	"github.com/lvslab/lvslab/provision/host"
 )
 
 func lsCommand() *cli.Command {
@@ -30,7 +31,7 @@ Examples:
 			if c.NArg() > 0 {
 				return cli.Exit("lvslab ls takes no argument (\"lvslab status NAME\" shows one lab)", 2)
 			}
-			conn, err := provision.Connect(c.String("connect"))
+			conn, err := host.Connect(c.String("connect"))
 			if err != nil {
 				return err
 			}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/lvslab/lvslab/labs"
 	"github.com/lvslab/lvslab/provision"
+	"github.com/lvslab/lvslab/provision/host"
 	"github.com/lvslab/lvslab/topology"
 )
 
@@ -55,7 +56,7 @@ Examples:
 					given, _ = labs.Load(c.Args().First())
 				}
 			}
-			conn, err := provision.Connect(c.String("connect"))
+			conn, err := host.Connect(c.String("connect"))
 			if err != nil {
 				return err
 			}

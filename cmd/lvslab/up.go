@@ -10,6 +10,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/lvslab/lvslab/provision"
+	"github.com/lvslab/lvslab/provision/host"
 )
 
 // connectFlag is --connect, shared by up, down and status.
@@ -79,7 +80,7 @@ Examples:
 func upFlags() []cli.Flag {
 	return append([]cli.Flag{
 		connectFlag(),
-		&cli.StringFlag{Name: "accel", Value: provision.AccelAuto, Usage: "`MODE` of the VMs: kvm, tcg (QEMU emulation, slow) or auto (KVM when libvirt offers it)"},
+		&cli.StringFlag{Name: "accel", Value: host.AccelAuto, Usage: "`MODE` of the VMs: kvm, tcg (QEMU emulation, slow) or auto (KVM when libvirt offers it)"},
 		&cli.BoolFlag{Name: "retain", Usage: "on failure, keep what this run created (to debug it; \"lvslab down\" removes it)"},
 		&cli.BoolFlag{Name: "vms-only", Usage: "bring the VMs up and stop at SSH: configure nothing over SSH"},
 		&cli.BoolFlag{Name: "bare", Usage: "VMs as a classroom hands them out: NICs, management access, packages, nothing of the exercise (students configure it; \"lvslab check\" reads it back)"},
@@ -87,7 +88,7 @@ func upFlags() []cli.Flag {
 		&cli.DurationFlag{Name: "timeout", Usage: "how long to wait for SSH on the nodes", DefaultText: "5m under TCG, 2m under KVM"},
 		&cli.BoolFlag{Name: "dry-run", Aliases: []string{"n"}, Usage: "say what up would create, start and change on each node (surveyed over SSH), changing nothing"},
 		asFlag("bring up"),
-		&cli.StringFlag{Name: "mgmt-pool", Usage: "`CIDR` a new lab's management /24 is taken from ($" + provision.EnvMgmtPool + ")", DefaultText: provision.DefaultMgmtPool},
+		&cli.StringFlag{Name: "mgmt-pool", Usage: "`CIDR` a new lab's management /24 is taken from ($" + host.EnvMgmtPool + ")", DefaultText: host.DefaultMgmtPool},
 	}, outputFlags(outputText, outputJSON)...)
 }
 
@@ -109,7 +110,7 @@ func runUp(c *cli.Context) error {
 	}
 	ctx, stop := commandContext(c)
 	defer stop()
-	conn, err := provision.Connect(c.String("connect"))
+	conn, err := host.Connect(c.String("connect"))
 	if err != nil {
 		return err
 	}
@@ -130,7 +131,7 @@ func runUp(c *cli.Context) error {
 	if c.Bool("dry-run") {
 		plan, err := provision.DryRun(ctx, conn, lab, opts)
 		if err != nil {
-			return provision.Explain(conn, err)
+			return host.Explain(conn, err)
 		}
 		if format == outputJSON {
 			return writeJSON(c.App.Writer, plan)
@@ -140,7 +141,7 @@ func runUp(c *cli.Context) error {
 	}
 	res, err := provision.Up(ctx, conn, lab, opts)
 	if err != nil {
-		return provision.Explain(conn, err)
+		return host.Explain(conn, err)
 	}
 	printEndpoints(c.App.Writer, res)
 	if opts.Bare {

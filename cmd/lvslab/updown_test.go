@@ -12,6 +12,7 @@ import (
 
 	"github.com/lvslab/lvslab/labs"
 	"github.com/lvslab/lvslab/provision"
+	"github.com/lvslab/lvslab/provision/host"
 	"github.com/lvslab/lvslab/provision/paths"
 )
 
@@ -43,9 +44,9 @@ func defineStopped(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, nw := range lab.Networks {
-		mustDefine(t, conn.NetworkDefineXML)(provision.NetworkXML(lab, nw))
+		mustDefine(t, conn.NetworkDefineXML)(host.NetworkXML(lab, nw))
 	}
-	mustDefine(t, conn.DomainDefineXML)(provision.DomainXML(lab, lab.Node("web1"), provision.DomainSpec{Type: "test",
+	mustDefine(t, conn.DomainDefineXML)(host.DomainXML(lab, lab.Node("web1"), host.DomainSpec{Type: "test",
 		Overlay: "/p/tedu_web1.qcow2", Seed: "/p/tedu_web1.seed.iso", ConsoleLog: t.TempDir() + "/tedu-web1.log"}))
 }
 

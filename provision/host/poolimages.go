@@ -1,4 +1,4 @@
-package provision
+package host
 
 import (
 	"fmt"
@@ -32,7 +32,7 @@ type PoolImage struct {
 
 // imageSuffixes end the names of an image's volumes (image.Part suffixes
 // and the mark written after the last).
-var imageSuffixes = []string{".qcow2", ".img", ".vmlinuz", ".initrd", readyMark}
+var imageSuffixes = []string{".qcow2", ".img", ".vmlinuz", ".initrd", ReadyMark}
 
 // parseImageVolume reads "image-NAME-VERSION.SUFFIX".
 func parseImageVolume(vol string) (name, version string, ok bool) {
@@ -59,7 +59,7 @@ func PoolImages(conn *libvirt.Connect, poolName string) ([]PoolImage, error) {
 		poolName = paths.DefaultPool
 	}
 	pool, err := conn.LookupStoragePoolByName(poolName)
-	if isNotFound(err) {
+	if IsNotFound(err) {
 		return nil, nil
 	}
 	if err != nil {
@@ -84,7 +84,7 @@ func PoolImages(conn *libvirt.Connect, poolName string) ([]PoolImage, error) {
 			}
 			img.Volumes = append(img.Volumes, name)
 			img.paths = append(img.paths, path)
-			img.Complete = img.Complete || strings.HasSuffix(name, readyMark)
+			img.Complete = img.Complete || strings.HasSuffix(name, ReadyMark)
 			if info, err := v.GetInfo(); err == nil {
 				img.Bytes += info.Allocation
 			}
@@ -199,9 +199,9 @@ func RemovePoolImage(conn *libvirt.Connect, poolName, name, version string) ([]P
 		// The mark first: a half-removed image is an unfinished upload,
 		// which up makes again, never a broken one it would boot.
 		vols := slices.Clone(img.Volumes)
-		sort.SliceStable(vols, func(i, j int) bool { return strings.HasSuffix(vols[i], readyMark) })
+		sort.SliceStable(vols, func(i, j int) bool { return strings.HasSuffix(vols[i], ReadyMark) })
 		for _, v := range vols {
-			if err := deletePoolVolume(pool, v); err != nil {
+			if err := DeletePoolVolume(pool, v); err != nil {
 				return nil, fmt.Errorf("remove image %q from %s: %w", name, host, err)
 			}
 		}
@@ -218,6 +218,6 @@ func hostOf(conn *libvirt.Connect) string {
 	return uriOf(conn)
 }
 
-// readyMark ends the name of the empty volume written after an image's
+// ReadyMark ends the name of the empty volume written after an image's
 // last part: without it the parts are a broken upload, made again.
-const readyMark = ".ready"
+const ReadyMark = ".ready"

@@ -1,4 +1,4 @@
-package provision
+package host
 
 import (
 	"errors"
@@ -43,16 +43,16 @@ const (
 	AccelTCG  = "tcg"
 )
 
-// domainType picks the libvirt domain type for accel: "kvm" when KVM is asked
+// DomainTypeFor picks the libvirt domain type for accel: "kvm" when KVM is asked
 // for or (auto) when libvirt's domain capabilities offer it, else "qemu"
 // (QEMU's TCG emulation: slow, but works without /dev/kvm).
-func domainType(conn *libvirt.Connect, accel string) (string, error) {
+func DomainTypeFor(conn *libvirt.Connect, accel string) (string, error) {
 	switch accel {
 	case AccelTCG:
 		return "qemu", nil
 	case AccelKVM:
 		if _, err := conn.GetDomainCapabilities("", "x86_64", "", "kvm", 0); err != nil {
-			return "", fmt.Errorf("--accel kvm: libvirt cannot run KVM guests here (%v); use --accel tcg", libvirtMessage(err))
+			return "", fmt.Errorf("--accel kvm: libvirt cannot run KVM guests here (%v); use --accel tcg", LibvirtMessage(err))
 		}
 		return "kvm", nil
 	case AccelAuto, "":
@@ -65,8 +65,8 @@ func domainType(conn *libvirt.Connect, accel string) (string, error) {
 	}
 }
 
-// libvirtCode is the libvirt error code of err, or -1.
-func libvirtCode(err error) libvirt.ErrorNumber {
+// LibvirtCode is the libvirt error code of err, or -1.
+func LibvirtCode(err error) libvirt.ErrorNumber {
 	var lerr libvirt.Error
 	if errors.As(err, &lerr) {
 		return lerr.Code
@@ -74,8 +74,8 @@ func libvirtCode(err error) libvirt.ErrorNumber {
 	return -1
 }
 
-// libvirtMessage is err's message without libvirt's "virError(Code=...)" frame.
-func libvirtMessage(err error) string {
+// LibvirtMessage is err's message without libvirt's "virError(Code=...)" frame.
+func LibvirtMessage(err error) string {
 	var lerr libvirt.Error
 	if errors.As(err, &lerr) {
 		return strings.TrimSpace(lerr.Message)
@@ -83,16 +83,16 @@ func libvirtMessage(err error) string {
 	return err.Error()
 }
 
-func isNotFound(err error) bool {
-	switch libvirtCode(err) {
+func IsNotFound(err error) bool {
+	switch LibvirtCode(err) {
 	case libvirt.ERR_NO_DOMAIN, libvirt.ERR_NO_NETWORK, libvirt.ERR_NO_STORAGE_POOL, libvirt.ERR_NO_STORAGE_VOL:
 		return true
 	}
 	return false
 }
 
-// notRunning is the error of destroying an inactive domain or network.
-func notRunning(err error) bool { return libvirtCode(err) == libvirt.ERR_OPERATION_INVALID }
+// NotRunning is the error of destroying an inactive domain or network.
+func NotRunning(err error) bool { return LibvirtCode(err) == libvirt.ERR_OPERATION_INVALID }
 
 // uriOf is conn's URI, for messages: as Connect was given it (libvirt's
 // own may lack the query, keyfile=...), else libvirt's.

@@ -1,4 +1,4 @@
-package provision
+package host
 
 import (
 	"fmt"
@@ -9,8 +9,6 @@ import (
 	"sync"
 
 	"libvirt.org/go/libvirt"
-
-	"github.com/lvslab/lvslab/provision/sshx"
 )
 
 // Remote is the hypervisor of a remote libvirt URI
@@ -78,40 +76,6 @@ func (r *Remote) Label() string {
 	return r.User + "@" + r.Host
 }
 
-// jumpConfig is how the jump logs in: the URI's keyfile, the user's agent
-// and ~/.ssh/id_*, the URI's known_hosts (else ~/.ssh/known_hosts).
-func (r *Remote) jumpConfig() sshx.JumpConfig {
-	cfg := sshx.JumpConfig{User: r.User, Addr: r.SSHAddr(), Agent: true, DefaultKeys: true, NoVerify: r.NoVerify,
-		Origin: "the libvirt URI " + r.URI}
-	if r.KeyFile != "" {
-		cfg.KeyFiles = []string{r.KeyFile}
-	}
-	if r.KnownHosts != "" {
-		cfg.KnownHostsFiles = []string{r.KnownHosts}
-	}
-	return cfg
-}
-
-// jumps holds one jump connection per hypervisor (and login), shared by
-// every Access of the process: a class's copies on one host share it.
-var (
-	jumpsMu sync.Mutex
-	jumps   = map[string]*sshx.Jump{}
-)
-
-// JumpFor is the shared jump connection to r's hypervisor.
-func JumpFor(r *Remote) *sshx.Jump {
-	key := fmt.Sprintf("%s\x00%s\x00%s\x00%v", r.Label(), r.KeyFile, r.KnownHosts, r.NoVerify)
-	jumpsMu.Lock()
-	defer jumpsMu.Unlock()
-	if j, ok := jumps[key]; ok {
-		return j
-	}
-	j := sshx.NewJump(r.jumpConfig())
-	jumps[key] = j
-	return j
-}
-
 // connURIs remembers the URI each connection was opened with by Connect:
 // libvirt's own GetURI may normalise the query away.
 var connURIs sync.Map // *libvirt.Connect -> string
@@ -132,9 +96,16 @@ func RemoteOf(conn *libvirt.Connect) (*Remote, error) {
 	return ParseRemote(uri.(string))
 }
 
-func logOn(path string, remote *Remote) string {
+func LogOn(path string, remote *Remote) string {
 	if remote == nil || path == "" {
 		return path
 	}
 	return path + " on " + remote.Label()
 }
+
+// RecordURI makes uri the one conn is known by, as Connect does for the
+// connections it opens (tests take test:///default for a remote host).
+func RecordURI(conn *libvirt.Connect, uri string) { connURIs.Store(conn, uri) }
+
+// ForgetURI undoes RecordURI.
+func ForgetURI(conn *libvirt.Connect) { connURIs.Delete(conn) }

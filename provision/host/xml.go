@@ -1,4 +1,4 @@
-package provision
+package host
 
 import (
 	"fmt"
@@ -22,21 +22,21 @@ import (
 func NetworkXML(lab *topology.Lab, nw *topology.Network) (string, error) {
 	n := &libvirtxml.Network{
 		Name:     paths.NetworkName(lab.Name, nw.Name),
-		Metadata: &libvirtxml.NetworkMetadata{XML: Tag{Name: lab.Name, Network: nw.Name, File: lab.File}.metadataXML()},
+		Metadata: &libvirtxml.NetworkMetadata{XML: Tag{Name: lab.Name, Network: nw.Name, File: lab.File}.Marshal()},
 		Bridge:   &libvirtxml.NetworkBridge{Name: paths.BridgeName(lab, nw), STP: "off", Delay: "0"},
 		DNS:      &libvirtxml.NetworkDNS{Enable: "no"},
 	}
 	if nw.Host.IsValid() {
 		n.IPs = []libvirtxml.NetworkIP{{Address: nw.Host.String(), Prefix: uint(nw.CIDR.Bits())}}
-		if hosts := dhcpHosts(lab, nw); len(hosts) > 0 {
+		if hosts := DHCPHosts(lab, nw); len(hosts) > 0 {
 			n.IPs[0].DHCP = &libvirtxml.NetworkDHCP{Hosts: hosts}
 		}
 	}
 	return n.Marshal()
 }
 
-// dhcpHosts lists the lab's NICs with an address on nw, in file order.
-func dhcpHosts(lab *topology.Lab, nw *topology.Network) []libvirtxml.NetworkDHCPHost {
+// DHCPHosts lists the lab's NICs with an address on nw, in file order.
+func DHCPHosts(lab *topology.Lab, nw *topology.Network) []libvirtxml.NetworkDHCPHost {
 	var hosts []libvirtxml.NetworkDHCPHost
 	for _, node := range lab.Nodes {
 		for _, nic := range node.NICs {
@@ -89,7 +89,7 @@ func DomainXML(lab *topology.Lab, node *topology.Node, spec DomainSpec) (string,
 		Type:        spec.Type,
 		Name:        paths.DomainName(lab.Name, node.Name),
 		Description: fmt.Sprintf("lvslab lab %s, node %s (%s)", lab.Name, node.Name, node.Role),
-		Metadata:    &libvirtxml.DomainMetadata{XML: tag.metadataXML()},
+		Metadata:    &libvirtxml.DomainMetadata{XML: tag.Marshal()},
 		Memory:      &libvirtxml.DomainMemory{Value: uint(node.Memory), Unit: "MiB"},
 		VCPU:        &libvirtxml.DomainVCPU{Value: uint(node.VCPUs)},
 		OS:          &libvirtxml.DomainOS{Type: &libvirtxml.DomainOSType{Type: "hvm", Arch: "x86_64"}},
@@ -147,7 +147,7 @@ func DomainXML(lab *topology.Lab, node *topology.Node, spec DomainSpec) (string,
 	} else {
 		d.OS.BootDevices = []libvirtxml.DomainBootDevice{{Dev: "hd"}}
 	}
-	for _, hw := range wantHardware(lab, node) {
+	for _, hw := range WantHardware(lab, node) {
 		d.Devices.Interfaces = append(d.Devices.Interfaces, libvirtxml.DomainInterface{
 			MAC:    &libvirtxml.DomainInterfaceMAC{Address: hw.MAC},
 			Source: &libvirtxml.DomainInterfaceSource{Network: &libvirtxml.DomainInterfaceSourceNetwork{Network: hw.Network}},
@@ -213,9 +213,9 @@ func (h hardware) String() string {
 	return s
 }
 
-// wantHardware is the node's NICs: its lab NICs in file order, then the
+// WantHardware is the node's NICs: its lab NICs in file order, then the
 // management NIC.
-func wantHardware(lab *topology.Lab, node *topology.Node) hardware {
+func WantHardware(lab *topology.Lab, node *topology.Node) hardware {
 	var h hardware
 	for _, nic := range node.NICs {
 		h = append(h, nicHW{MAC: nic.MAC, Network: paths.NetworkName(lab.Name, nic.Network)})
@@ -223,7 +223,7 @@ func wantHardware(lab *topology.Lab, node *topology.Node) hardware {
 	return append(h, nicHW{MAC: MgmtMAC(lab.Name, node.Name), Network: paths.MgmtNetworkName(lab.Name)})
 }
 
-func domainHardware(d *libvirtxml.Domain) hardware {
+func DomainHardware(d *libvirtxml.Domain) hardware {
 	var h hardware
 	if d.Devices == nil {
 		return h
@@ -241,7 +241,7 @@ func domainHardware(d *libvirtxml.Domain) hardware {
 	return h
 }
 
-func (h hardware) equal(o hardware) bool {
+func (h hardware) Equal(o hardware) bool {
 	if len(h) != len(o) {
 		return false
 	}
@@ -253,9 +253,9 @@ func (h hardware) equal(o hardware) bool {
 	return true
 }
 
-// networkMatches tells whether an existing network definition carries the
+// NetworkMatches tells whether an existing network definition carries the
 // lab network's bridge and host address.
-func networkMatches(def *libvirtxml.Network, lab *topology.Lab, nw *topology.Network) error {
+func NetworkMatches(def *libvirtxml.Network, lab *topology.Lab, nw *topology.Network) error {
 	if def.Forward != nil && def.Forward.Mode != "" {
 		return fmt.Errorf("it forwards (mode %s) instead of being isolated", def.Forward.Mode)
 	}
@@ -281,8 +281,8 @@ func networkMatches(def *libvirtxml.Network, lab *topology.Lab, nw *topology.Net
 	return nil
 }
 
-// memoryMiB is a domain's memory in MiB.
-func memoryMiB(d *libvirtxml.Domain) int {
+// MemoryMiB is a domain's memory in MiB.
+func MemoryMiB(d *libvirtxml.Domain) int {
 	v := uint64(d.Memory.Value)
 	switch d.Memory.Unit {
 	case "", "KiB", "k", "K":

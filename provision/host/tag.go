@@ -1,4 +1,4 @@
-package provision
+package host
 
 import (
 	"encoding/xml"
@@ -36,14 +36,14 @@ type Tag struct {
 	Student string `xml:"student,attr,omitempty"`
 }
 
-// marshal renders the tag with the "lvslab" prefix, as libvirt keeps it.
-func (t Tag) marshal() string {
+// Marshal renders the tag (the inner XML of a <metadata> element) with the "lvslab" prefix, as libvirt keeps it.
+func (t Tag) Marshal() string {
 	return t.render(fmt.Sprintf(`<%s:lab xmlns:%s=%q`, metadataPrefix, metadataPrefix, Namespace))
 }
 
-// marshalBare renders the tag without namespace, as virDomainSetMetadata
+// MarshalBare renders the tag without namespace, as virDomainSetMetadata
 // wants it (it adds the namespace and prefix itself).
-func (t Tag) marshalBare() string { return t.render("<lab") }
+func (t Tag) MarshalBare() string { return t.render("<lab") }
 
 func (t Tag) render(open string) string {
 	var b strings.Builder
@@ -69,12 +69,9 @@ func (t Tag) render(open string) string {
 	return b.String()
 }
 
-// metadataXML is the inner XML of a <metadata> element holding the tag.
-func (t Tag) metadataXML() string { return t.marshal() }
-
-// parseTag reads the tag out of the inner XML of a <metadata> element (or the
+// ParseTag reads the tag out of the inner XML of a <metadata> element (or the
 // element alone, as GetMetadata returns it). ok is false when there is none.
-func parseTag(inner string) (Tag, bool) {
+func ParseTag(inner string) (Tag, bool) {
 	dec := xml.NewDecoder(strings.NewReader("<m>" + inner + "</m>"))
 	for {
 		tok, err := dec.Token()

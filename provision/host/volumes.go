@@ -1,4 +1,4 @@
-package provision
+package host
 
 import (
 	"bytes"
@@ -7,14 +7,15 @@ import (
 	"io"
 	"os"
 
-	"github.com/lvslab/lvslab/provision/console"
 	"libvirt.org/go/libvirt"
 	"libvirt.org/go/libvirtxml"
+
+	"github.com/lvslab/lvslab/provision/console"
 )
 
-// createVolume makes a raw volume of size bytes (the upload writes the
+// CreateVolume makes a raw volume of size bytes (the upload writes the
 // image's bytes as they are: a qcow2 stays a qcow2).
-func createVolume(pool *libvirt.StoragePool, name string, size uint64) error {
+func CreateVolume(pool *libvirt.StoragePool, name string, size uint64) error {
 	x, err := (&libvirtxml.StorageVolume{
 		Name:     name,
 		Capacity: &libvirtxml.StorageVolumeSize{Unit: "bytes", Value: size},
@@ -91,14 +92,21 @@ func uploadReader(conn *libvirt.Connect, vol *libvirt.StorageVol, src io.Reader,
 	return st.Finish()
 }
 
-// streamVolumes is the real VolumeWriter: libvirt streams (over the remote
+// StreamVolumes is the real VolumeWriter: libvirt streams (over the remote
 // driver's connection on a remote host).
-type streamVolumes struct{}
+type StreamVolumes struct{}
 
-func (streamVolumes) WriteBytes(conn *libvirt.Connect, vol *libvirt.StorageVol, data []byte) error {
+func (StreamVolumes) WriteBytes(conn *libvirt.Connect, vol *libvirt.StorageVol, data []byte) error {
 	return uploadReader(conn, vol, bytes.NewReader(data), int64(len(data)))
 }
 
-func (streamVolumes) WriteFile(conn *libvirt.Connect, vol *libvirt.StorageVol, path string, size int64) error {
+func (StreamVolumes) WriteFile(conn *libvirt.Connect, vol *libvirt.StorageVol, path string, size int64) error {
 	return uploadFile(conn, vol, path, size)
+}
+
+// VolumeWriter fills storage volumes: a seed from memory, an image's file
+// from the local disk.
+type VolumeWriter interface {
+	WriteBytes(conn *libvirt.Connect, vol *libvirt.StorageVol, data []byte) error
+	WriteFile(conn *libvirt.Connect, vol *libvirt.StorageVol, path string, size int64) error
 }

@@ -1,4 +1,4 @@
-package provision
+package host
 
 import (
 	"errors"
@@ -8,8 +8,6 @@ import (
 
 	"libvirt.org/go/libvirt"
 	"libvirt.org/go/libvirtxml"
-
-	"github.com/lvslab/lvslab/provision/paths"
 )
 
 // Explain turns libvirt's raw errors ("virError(Code=1, Domain=19,
@@ -95,7 +93,7 @@ func bridgeOwner(conn *libvirt.Connect, bridge string) string {
 			continue
 		}
 		if def.Metadata != nil {
-			if tag, ok := parseTag(def.Metadata.XML); ok {
+			if tag, ok := ParseTag(def.Metadata.XML); ok {
 				return fmt.Sprintf(", which belongs to lvslab lab %s (libvirt network %s): take that lab down first (lvslab down %s)%s",
 					tag.Name, def.Name, tag.Name, way)
 			}
@@ -104,38 +102,4 @@ func bridgeOwner(conn *libvirt.Connect, bridge string) string {
 			def.Name, def.Name, way)
 	}
 	return fmt.Sprintf(" (not a libvirt network: an address of this host's own networking lies in the lab's range)%s", way)
-}
-
-// vmDown says why node cannot answer SSH when libvirt knows its VM and the
-// VM is not running: "web1's VM tedu-web1 is shut off: run \"lvslab up
-// tedu-nat\"" — at once, instead of an SSH timeout minutes later. It is nil
-// when the VM runs, when a connection to it is open already, or when
-// libvirt does not know it (a node lvslab did not make is only reached over
-// SSH).
-func (a *Access) vmDown(node string) error {
-	a.mu.Lock()
-	_, open := a.clients[node]
-	file, tag := a.file, a.tags[node]
-	a.mu.Unlock()
-	if open || a.conn == nil {
-		return nil
-	}
-	name := paths.DomainName(a.lab, node)
-	d, err := a.conn.LookupDomainByName(name)
-	if err != nil {
-		return nil
-	}
-	defer d.Free()
-	state, _, err := d.GetState()
-	if err != nil || state == libvirt.DOMAIN_RUNNING {
-		return nil
-	}
-	up := "lvslab up"
-	switch {
-	case file != nil:
-		up += " " + strings.TrimPrefix(file.File, "embedded:")
-	case tag.Tag.File != "":
-		up += " " + strings.TrimPrefix(tag.Tag.File, "embedded:")
-	}
-	return fmt.Errorf("%s's VM %s is %s: run %q to start it", node, name, stateName(state), up)
 }

@@ -1,4 +1,4 @@
-package provision
+package host
 
 import (
 	"fmt"
@@ -31,8 +31,8 @@ const EnvMgmtPool = "LVSLAB_MGMT_POOL"
 // per lab: room for 256 labs of up to 245 nodes on one libvirt.
 const DefaultMgmtPool = "10.250.0.0/16"
 
-// mgmtBits is the size of one lab's management subnet.
-const mgmtBits = 24
+// MgmtBits is the size of one lab's management subnet.
+const MgmtBits = 24
 
 // mgmtFirstNode is the host part of the first node's management address;
 // the host machine has .1.
@@ -49,8 +49,8 @@ func MgmtPool() string {
 // MgmtMAC is the MAC of a node's management NIC.
 func MgmtMAC(lab, node string) string { return topology.DeriveMAC(lab, node, MgmtNIC) }
 
-// mgmtHost is the host machine's address on a management subnet.
-func mgmtHost(subnet netip.Prefix) netip.Addr { return subnet.Addr().Next() }
+// MgmtHost is the host machine's address on a management subnet.
+func MgmtHost(subnet netip.Prefix) netip.Addr { return subnet.Addr().Next() }
 
 // MgmtNetworkXML is the libvirt definition of a lab's management network:
 // isolated, the host's address .1, no DHCP; the tag records its subnet so
@@ -61,21 +61,21 @@ func mgmtHost(subnet netip.Prefix) netip.Addr { return subnet.Addr().Next() }
 func MgmtNetworkXML(lab, file string, subnet netip.Prefix) (string, error) {
 	n := &libvirtxml.Network{
 		Name:     paths.MgmtNetworkName(lab),
-		Metadata: &libvirtxml.NetworkMetadata{XML: Tag{Name: lab, File: file, Mgmt: subnet.String()}.metadataXML()},
+		Metadata: &libvirtxml.NetworkMetadata{XML: Tag{Name: lab, File: file, Mgmt: subnet.String()}.Marshal()},
 		Bridge:   &libvirtxml.NetworkBridge{Name: paths.MgmtBridge(lab), STP: "off", Delay: "0"},
 		DNS:      &libvirtxml.NetworkDNS{Enable: "yes", ForwardPlainNames: "no"},
-		IPs:      []libvirtxml.NetworkIP{{Address: mgmtHost(subnet).String(), Prefix: uint(subnet.Bits())}},
+		IPs:      []libvirtxml.NetworkIP{{Address: MgmtHost(subnet).String(), Prefix: uint(subnet.Bits())}},
 	}
 	return n.Marshal()
 }
 
-// allocateMgmt picks the first subnet of pool that no libvirt network of
+// AllocateMgmt picks the first subnet of pool that no libvirt network of
 // this connection uses, that overlaps none of the lab's networks and that
 // is not in skip.
-func allocateMgmt(conn *libvirt.Connect, pool string, lab *topology.Lab, skip ...netip.Prefix) (netip.Prefix, error) {
+func AllocateMgmt(conn *libvirt.Connect, pool string, lab *topology.Lab, skip ...netip.Prefix) (netip.Prefix, error) {
 	p, err := netip.ParsePrefix(pool)
-	if err != nil || !p.Addr().Is4() || p.Bits() > mgmtBits || p.Masked() != p {
-		return netip.Prefix{}, fmt.Errorf("management pool %q: want an IPv4 network of /%d or larger, like %s (set with --mgmt-pool or $%s)", pool, mgmtBits, DefaultMgmtPool, EnvMgmtPool)
+	if err != nil || !p.Addr().Is4() || p.Bits() > MgmtBits || p.Masked() != p {
+		return netip.Prefix{}, fmt.Errorf("management pool %q: want an IPv4 network of /%d or larger, like %s (set with --mgmt-pool or $%s)", pool, MgmtBits, DefaultMgmtPool, EnvMgmtPool)
 	}
 	used, err := usedPrefixes(conn)
 	if err != nil {
@@ -85,12 +85,12 @@ func allocateMgmt(conn *libvirt.Connect, pool string, lab *topology.Lab, skip ..
 		used = append(used, nw.CIDR)
 	}
 	used = append(used, skip...)
-	for s := netip.PrefixFrom(p.Addr(), mgmtBits); s.IsValid() && p.Contains(s.Addr()); s = nextPrefix(s) {
+	for s := netip.PrefixFrom(p.Addr(), MgmtBits); s.IsValid() && p.Contains(s.Addr()); s = nextPrefix(s) {
 		if !slices.ContainsFunc(used, s.Overlaps) {
 			return s, nil
 		}
 	}
-	return netip.Prefix{}, fmt.Errorf("management pool %s is full: every /%d of it is in use; \"lvslab down\" a lab, or give a larger pool (--mgmt-pool or $%s)", pool, mgmtBits, EnvMgmtPool)
+	return netip.Prefix{}, fmt.Errorf("management pool %s is full: every /%d of it is in use; \"lvslab down\" a lab, or give a larger pool (--mgmt-pool or $%s)", pool, MgmtBits, EnvMgmtPool)
 }
 
 // nextPrefix is the subnet of the same size right after s, or invalid.
@@ -107,7 +107,7 @@ func nextPrefix(s netip.Prefix) netip.Prefix {
 
 // usedPrefixes lists the IPv4 networks of every libvirt network.
 func usedPrefixes(conn *libvirt.Connect) ([]netip.Prefix, error) {
-	networks, err := listAllNetworks(conn)
+	networks, err := ListAllNetworks(conn)
 	var out []netip.Prefix
 	for _, n := range networks {
 		if p, err := netip.ParsePrefix(n.Host); err == nil {
@@ -117,9 +117,9 @@ func usedPrefixes(conn *libvirt.Connect) ([]netip.Prefix, error) {
 	return out, err
 }
 
-// mgmtAddress gives a new node the first management address no other node
+// MgmtAddress gives a new node the first management address no other node
 // of the lab holds.
-func mgmtAddress(subnet netip.Prefix, taken []string) (netip.Addr, error) {
+func MgmtAddress(subnet netip.Prefix, taken []string) (netip.Addr, error) {
 	a := subnet.Addr()
 	for range mgmtFirstNode {
 		a = a.Next()
@@ -130,25 +130,4 @@ func mgmtAddress(subnet netip.Prefix, taken []string) (netip.Addr, error) {
 		}
 	}
 	return netip.Addr{}, fmt.Errorf("management subnet %s has no free address left", subnet)
-}
-
-// mgmtGuestFiles are the systemd-networkd files of a node's management NIC:
-// named mgmt0 by its MAC, a static address, no gateway, no DHCP, kept while
-// networkd restarts (the configure phase restarts it over this very NIC).
-func mgmtGuestFiles(mac string, addr netip.Prefix) []File {
-	return []File{
-		{Path: "/etc/systemd/network/10-lvslab-" + MgmtNIC + ".link", Mode: 0o644, Content: fmt.Sprintf(
-			"# lvslab: the NIC with MAC %s is %s, lvslab's management NIC (not part of the lab)\n[Match]\nMACAddress=%s\nType=ether\n\n[Link]\nName=%s\n",
-			mac, MgmtNIC, mac, MgmtNIC)},
-		{Path: "/etc/systemd/network/10-lvslab-" + MgmtNIC + ".network", Mode: 0o644, Content: fmt.Sprintf(
-			"# lvslab: %s carries lvslab's SSH only: static address, no gateway, no DHCP\n[Match]\nMACAddress=%s\nType=ether\n\n[Link]\nRequiredForOnline=no\n\n[Network]\nDHCP=no\nLinkLocalAddressing=no\nIPv6AcceptRA=no\nKeepConfiguration=static\nAddress=%s\n",
-			MgmtNIC, mac, addr)},
-	}
-}
-
-// mgmtRename names the management NIC on the first boot, before networkd
-// starts (udev applies the .link file from the next boot on). The MACs are
-// read by the shell: no cat per NIC on the way to sshd.
-func mgmtRename(mac string) string {
-	return fmt.Sprintf(`for d in /sys/class/net/*; do read -r a <"$d/address" && [ "$a" = %s ] && [ "${d##*/}" != %s ] && ip link set "${d##*/}" name %s; done; true`, mac, MgmtNIC, MgmtNIC)
 }

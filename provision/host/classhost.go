@@ -1,4 +1,4 @@
-package provision
+package host
 
 import (
 	"fmt"
@@ -14,7 +14,7 @@ func ClassCopies(conn *libvirt.Connect, class string) (map[string]string, error)
 	if class == "" {
 		return out, nil
 	}
-	domains, err := listDomains(conn)
+	domains, err := ListDomains(conn)
 	if err != nil {
 		return nil, err
 	}

@@ -1,4 +1,4 @@
-package provision
+package host
 
 import (
 	"fmt"
@@ -23,7 +23,8 @@ type DomainInfo struct {
 	// serial console logs.
 	Disks []string
 	Logs  []string
-	def   *libvirtxml.Domain
+	// Def is the domain's definition.
+	Def *libvirtxml.Domain
 }
 
 // NetworkInfo is one lab network found in libvirt by its tag.
@@ -99,7 +100,7 @@ func Discover(conn *libvirt.Connect, pool string) (map[string]*Inventory, error)
 		}
 		return labs[lab]
 	}
-	domains, err := listDomains(conn)
+	domains, err := ListDomains(conn)
 	if err != nil {
 		return nil, err
 	}
@@ -142,9 +143,9 @@ func DiscoverLab(conn *libvirt.Connect, pool, lab string) (*Inventory, error) {
 	return &Inventory{Lab: lab}, nil
 }
 
-func listDomains(conn *libvirt.Connect) ([]DomainInfo, error) {
+func ListDomains(conn *libvirt.Connect) ([]DomainInfo, error) {
 	list := func() ([]libvirt.Domain, error) { return conn.ListAllDomains(0) }
-	return inspectAll("domains", list, inspectDomain, (*libvirt.Domain).Free)
+	return inspectAll("domains", list, InspectDomain, (*libvirt.Domain).Free)
 }
 
 // inspectAll lists the connection's objects of one kind (traced), inspects
@@ -161,7 +162,7 @@ func inspectAll[T, I any](what string, list func() ([]T, error), inspect func(*T
 	for i := range objs {
 		info, keep, err := inspect(&objs[i])
 		free(&objs[i])
-		if isNotFound(err) {
+		if IsNotFound(err) {
 			continue // removed meanwhile
 		}
 		if err != nil {
@@ -174,9 +175,9 @@ func inspectAll[T, I any](what string, list func() ([]T, error), inspect func(*T
 	return out, nil
 }
 
-// inspectDomain reads a domain's definition and tag; ok is false for a
+// InspectDomain reads a domain's definition and tag; ok is false for a
 // domain lvslab did not make.
-func inspectDomain(d *libvirt.Domain) (DomainInfo, bool, error) {
+func InspectDomain(d *libvirt.Domain) (DomainInfo, bool, error) {
 	x, err := d.GetXMLDesc(0)
 	if err != nil {
 		return DomainInfo{}, false, err
@@ -188,14 +189,14 @@ func inspectDomain(d *libvirt.Domain) (DomainInfo, bool, error) {
 	if def.Metadata == nil {
 		return DomainInfo{}, false, nil
 	}
-	tag, ok := parseTag(def.Metadata.XML)
+	tag, ok := ParseTag(def.Metadata.XML)
 	if !ok {
 		return DomainInfo{}, false, nil
 	}
-	info := DomainInfo{Name: def.Name, Tag: tag, def: def}
+	info := DomainInfo{Name: def.Name, Tag: tag, Def: def}
 	if state, _, err := d.GetState(); err == nil {
-		info.State = stateName(state)
-	} else if !isNotFound(err) {
+		info.State = StateName(state)
+	} else if !IsNotFound(err) {
 		return DomainInfo{}, false, err
 	}
 	if def.Devices != nil {
@@ -217,7 +218,7 @@ func inspectDomain(d *libvirt.Domain) (DomainInfo, bool, error) {
 }
 
 func listNetworks(conn *libvirt.Connect) ([]NetworkInfo, error) {
-	all, err := listAllNetworks(conn)
+	all, err := ListAllNetworks(conn)
 	var out []NetworkInfo
 	for _, n := range all {
 		if n.Tag.Name != "" {
@@ -227,26 +228,26 @@ func listNetworks(conn *libvirt.Connect) ([]NetworkInfo, error) {
 	return out, err
 }
 
-// listAllNetworks lists every network of the connection, tagged or not.
-func listAllNetworks(conn *libvirt.Connect) ([]NetworkInfo, error) {
+// ListAllNetworks lists every network of the connection, tagged or not.
+func ListAllNetworks(conn *libvirt.Connect) ([]NetworkInfo, error) {
 	all := func(n *libvirt.Network) (NetworkInfo, bool, error) {
-		info, _, err := inspectNetwork(n)
+		info, _, err := InspectNetwork(n)
 		return info, true, err
 	}
 	list := func() ([]libvirt.Network, error) { return conn.ListAllNetworks(0) }
 	return inspectAll("networks", list, all, (*libvirt.Network).Free)
 }
 
-// inspectNetwork reads a network's definition and tag; tagged is false for
+// InspectNetwork reads a network's definition and tag; tagged is false for
 // a network lvslab did not make (its Tag is then empty).
-func inspectNetwork(n *libvirt.Network) (info NetworkInfo, tagged bool, err error) {
-	def, err := networkDef(n)
+func InspectNetwork(n *libvirt.Network) (info NetworkInfo, tagged bool, err error) {
+	def, err := NetworkDef(n)
 	if err != nil {
 		return NetworkInfo{}, false, err
 	}
 	info = NetworkInfo{Name: def.Name}
 	if def.Metadata != nil {
-		info.Tag, tagged = parseTag(def.Metadata.XML)
+		info.Tag, tagged = ParseTag(def.Metadata.XML)
 	}
 	if def.Bridge != nil {
 		info.Bridge = def.Bridge.Name
@@ -280,7 +281,7 @@ func prefixBits(ip libvirtxml.NetworkIP) int {
 // none. An inactive pool is started to be read.
 func listVolumes(conn *libvirt.Connect, poolName string) ([]VolumeInfo, error) {
 	pool, err := conn.LookupStoragePoolByName(poolName)
-	if isNotFound(err) {
+	if IsNotFound(err) {
 		return nil, nil
 	}
 	if err != nil {
@@ -313,7 +314,7 @@ func listVolumes(conn *libvirt.Connect, poolName string) ([]VolumeInfo, error) {
 	return out, nil
 }
 
-func stateName(s libvirt.DomainState) string {
+func StateName(s libvirt.DomainState) string {
 	switch s {
 	case libvirt.DOMAIN_RUNNING:
 		return "running"
@@ -333,8 +334,8 @@ func stateName(s libvirt.DomainState) string {
 	return "unknown"
 }
 
-// labNames lists the labs in a Discover result, sorted.
-func labNames(all map[string]*Inventory) []string {
+// LabNames lists the labs in a Discover result, sorted.
+func LabNames(all map[string]*Inventory) []string {
 	var out []string
 	for name := range all {
 		out = append(out, name)
@@ -343,8 +344,8 @@ func labNames(all map[string]*Inventory) []string {
 	return out
 }
 
-// describeTag is "lab tedu, node web1" for messages.
-func describeTag(t Tag) string {
+// DescribeTag is "lab tedu, node web1" for messages.
+func DescribeTag(t Tag) string {
 	var parts []string
 	parts = append(parts, "lab "+t.Name)
 	if t.Node != "" {
@@ -356,7 +357,7 @@ func describeTag(t Tag) string {
 	return strings.Join(parts, ", ")
 }
 
-func networkDef(n *libvirt.Network) (*libvirtxml.Network, error) {
+func NetworkDef(n *libvirt.Network) (*libvirtxml.Network, error) {
 	x, err := n.GetXMLDesc(0)
 	if err != nil {
 		return nil, err
@@ -366,4 +367,37 @@ func networkDef(n *libvirt.Network) (*libvirtxml.Network, error) {
 		return nil, err
 	}
 	return def, nil
+}
+
+// SetTag rewrites a domain's tag in its persistent definition (and the live
+// one when it runs).
+func SetTag(conn *libvirt.Connect, domain string, tag Tag) error {
+	d, err := conn.LookupDomainByName(domain)
+	if err != nil {
+		return fmt.Errorf("domain %s: %w", domain, err)
+	}
+	defer d.Free()
+	flags := libvirt.DOMAIN_AFFECT_CONFIG
+	if active, err := d.IsActive(); err == nil && active {
+		flags |= libvirt.DOMAIN_AFFECT_LIVE
+	}
+	if err := console.Libvirt("domain "+domain+": set lvslab tag", func() error {
+		return d.SetMetadata(libvirt.DOMAIN_METADATA_ELEMENT, tag.MarshalBare(), metadataPrefix, Namespace, flags)
+	}); err != nil {
+		return fmt.Errorf("domain %s: update lvslab tag: %w", domain, err)
+	}
+	return nil
+}
+
+func DomainStateOf(conn *libvirt.Connect, name string) string {
+	d, err := conn.LookupDomainByName(name)
+	if err != nil {
+		return ""
+	}
+	defer d.Free()
+	st, _, err := d.GetState()
+	if err != nil {
+		return ""
+	}
+	return StateName(st)
 }
