@@ -25,14 +25,14 @@ import (
 // ("lvslab up --dry-run"): the libvirt objects it would create, reuse or
 // start, and per running node the steps its configure phase would change.
 type Plan struct {
-	Lab      string      `json:"lab"`
-	File     string      `json:"file"`
-	Image    string      `json:"image"`
-	Accel    string      `json:"accel"` // kvm or qemu (TCG)
-	Identity string      `json:"identity"`
-	Pool     string      `json:"pool"`
-	Networks []PlanItem  `json:"networks"`
-	Nodes    []NodeDraft `json:"nodes"`
+	Lab      string          `json:"lab"`
+	File     string          `json:"file"`
+	Image    string          `json:"image"`
+	Accel    host.DomainType `json:"accel"` // kvm or qemu (TCG)
+	Identity string          `json:"identity"`
+	Pool     string          `json:"pool"`
+	Networks []PlanItem      `json:"networks"`
+	Nodes    []NodeDraft     `json:"nodes"`
 }
 
 // PlanItem is one object and what up would do to it.
@@ -177,15 +177,15 @@ func (r *run) draftNodes() []NodeDraft {
 	var wg sync.WaitGroup
 	for i, n := range r.nodes {
 		d := &drafts[i]
-		d.Node, d.VM = n.node.Name, PlanItem{Name: n.domain, Action: ActionReuse, Detail: n.state}
+		d.Node, d.VM = n.node.Name, PlanItem{Name: n.domain, Action: ActionReuse, Detail: string(n.state)}
 		steps := catalog.Steps(n.desired, catalog.OSFamilies[0])
 		if !n.exists {
 			d.VM = PlanItem{Name: n.domain, Action: ActionCreate, Detail: "then start"}
 			d.Create = []string{paths.OverlayVolume(r.lab.Name, n.node.Name), paths.SeedVolume(r.lab.Name, n.node.Name)}
-		} else if n.state != "running" {
-			d.VM.Action, d.VM.Detail = ActionStart, "now "+n.state
+		} else if n.state != host.StateRunning {
+			d.VM.Action, d.VM.Detail = ActionStart, "now "+string(n.state)
 		}
-		if !n.exists || n.state != "running" || r.opts.VMsOnly {
+		if !n.exists || n.state != host.StateRunning || r.opts.VMsOnly {
 			for _, s := range steps {
 				d.Changes = append(d.Changes, engine.StepResult{Name: s.Name, Status: engine.StatusChanged, Wrote: wrote(s), Commands: s.Apply})
 			}
@@ -259,7 +259,7 @@ func wrote(s catalog.Step) string {
 // WritePlan prints a Plan for people.
 func WritePlan(w io.Writer, p *Plan) {
 	accel := "TCG"
-	if p.Accel == "kvm" {
+	if p.Accel == host.DomainKVM {
 		accel = "KVM"
 	}
 	fmt.Fprintf(w, "lab %s from %s: what \"lvslab up\" would do (dry run: nothing was changed)\n", p.Lab, p.File)

@@ -10,6 +10,8 @@ import (
 
 	"golang.org/x/term"
 	"libvirt.org/go/libvirt"
+
+	"github.com/lvslab/lvslab/provision/host"
 )
 
 // ConsoleEscape ends "lvslab console", as Ctrl-] ends virsh console.
@@ -24,7 +26,7 @@ func (a *Access) Console(ctx context.Context, node string, in *os.File, out io.W
 	if !ok {
 		return fmt.Errorf("lab %s has no VM for node %s (\"lvslab status %s\")", a.lab, node, a.lab)
 	}
-	if d.State != "running" {
+	if d.State != host.StateRunning {
 		return fmt.Errorf("the VM of %s is %s: start it with \"lvslab up\"", node, d.State)
 	}
 	dom, err := a.conn.LookupDomainByName(d.Name)

@@ -44,17 +44,17 @@ type LabStatus struct {
 
 // NodeStatus is one node: its VM's state and whether lvslab can log in.
 type NodeStatus struct {
-	Node       string   `json:"node"`
-	Role       string   `json:"role,omitempty"`
-	Domain     string   `json:"domain"`
-	State      string   `json:"state"`               // running, shut off, ..., or "missing"
-	Addresses  []string `json:"addresses,omitempty"` // lab addresses (from the lab file)
-	Mgmt       string   `json:"mgmt,omitempty"`      // management address, where lvslab's SSH goes
-	SSH        string   `json:"ssh,omitempty"`       // the address lvslab logged in on, host:port
-	Banner     string   `json:"banner,omitempty"`    // its SSH server's version
-	SSHError   string   `json:"ssh_error,omitempty"`
-	ConsoleLog string   `json:"console_log,omitempty"`
-	file       string   // the lab file its tag names
+	Node       string           `json:"node"`
+	Role       string           `json:"role,omitempty"`
+	Domain     string           `json:"domain"`
+	State      host.DomainState `json:"state"`               // running, shut off, ..., or missing
+	Addresses  []string         `json:"addresses,omitempty"` // lab addresses (from the lab file)
+	Mgmt       string           `json:"mgmt,omitempty"`      // management address, where lvslab's SSH goes
+	SSH        string           `json:"ssh,omitempty"`       // the address lvslab logged in on, host:port
+	Banner     string           `json:"banner,omitempty"`    // its SSH server's version
+	SSHError   string           `json:"ssh_error,omitempty"`
+	ConsoleLog string           `json:"console_log,omitempty"`
+	file       string           // the lab file its tag names
 }
 
 // NetworkStatus is one lab network, or the management network.
@@ -116,7 +116,7 @@ func Status(ctx context.Context, conn *libvirt.Connect, name string, opts Status
 				}
 			}
 		}
-		if ns.State != "running" || ns.Mgmt == "" {
+		if ns.State != host.StateRunning || ns.Mgmt == "" {
 			continue
 		}
 		wg.Go(func() {
@@ -143,7 +143,7 @@ func nodeStatuses(inv *host.Inventory, file *topology.Lab) []NodeStatus {
 			return &out[i]
 		}
 		index[node] = len(out)
-		out = append(out, NodeStatus{Node: node, Role: role, Domain: paths.DomainName(inv.Lab, node), State: "missing"})
+		out = append(out, NodeStatus{Node: node, Role: role, Domain: paths.DomainName(inv.Lab, node), State: host.StateMissing})
 		return &out[len(out)-1]
 	}
 	if file != nil {
@@ -208,7 +208,7 @@ func List(conn *libvirt.Connect, pool string) ([]LabSummary, error) {
 		inv := all[name]
 		s := LabSummary{Lab: name, Source: strings.TrimPrefix(inv.File(), "embedded:"), Nodes: len(inv.Domains), Mgmt: inv.MgmtSubnet()}
 		for _, d := range inv.Domains {
-			if d.State == "running" {
+			if d.State == host.StateRunning {
 				s.Running++
 			}
 		}

@@ -133,8 +133,8 @@ type Result struct {
 	Nodes []*Endpoint
 	// Created and Reused list the libvirt objects by kind and name.
 	Created, Reused []string
-	// DomainType is "kvm" or "qemu" (TCG).
-	DomainType string
+	// DomainType is host.DomainKVM or host.DomainQEMU (TCG).
+	DomainType host.DomainType
 	// SSHReady is the time from starting the wait until the last node
 	// accepted SSH.
 	SSHReady time.Duration
@@ -191,7 +191,7 @@ type run struct {
 	opts       Options
 	out        io.Writer
 	img        image.Image
-	domType    string
+	domType    host.DomainType
 	stateDir   string
 	knownHosts string
 	keyFile    string
@@ -216,8 +216,8 @@ type nodeRun struct {
 	node       *topology.Node
 	desired    *roles.NodeState // computed once: the seed and configure both use it
 	domain     string
-	exists     bool   // the domain existed before this run
-	state      string // its state then
+	exists     bool             // the domain existed before this run
+	state      host.DomainState // its state then
 	tag        host.Tag
 	overlay    string
 	seed       string
@@ -361,7 +361,7 @@ func (resolveImage) run(r *run) error {
 		boot = "direct kernel boot"
 	}
 	accel := "TCG emulation"
-	if r.domType == "kvm" {
+	if r.domType == host.DomainKVM {
 		accel = "KVM"
 	}
 	fmt.Fprintf(r.out, "  image %s (%s), %s, %s\n", img.Name, img.Disk, boot, accel)
@@ -776,7 +776,7 @@ func (startDomains) run(r *run) error {
 	var wg sync.WaitGroup
 	errs := make([]error, len(r.nodes))
 	for i, n := range r.nodes {
-		if n.state == "running" {
+		if n.state == host.StateRunning {
 			continue
 		}
 		wg.Go(func() {

@@ -30,7 +30,7 @@ func (waitSSH) run(r *run) error {
 	timeout := r.opts.Timeout
 	if timeout <= 0 {
 		timeout = DefaultTimeoutTCG
-		if r.domType == "kvm" {
+		if r.domType == host.DomainKVM {
 			timeout = DefaultTimeoutKVM
 		}
 	}
@@ -100,7 +100,7 @@ func (r *run) waitNode(ctx context.Context, n *nodeRun, start time.Time) error {
 			return nil
 		}
 		lastCheck = time.Now()
-		if state := host.DomainStateOf(r.conn, n.domain); state != "" && state != "running" && state != "blocked" {
+		if state := host.DomainStateOf(r.conn, n.domain); state != "" && !state.Runs() {
 			stopped = fmt.Errorf("node %s: the VM %s is %s while lvslab waited for SSH on %s; see its serial console log %s", n.node.Name, n.domain, state, addr, r.logPlace(n))
 		}
 		return stopped

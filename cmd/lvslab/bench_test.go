@@ -276,9 +276,9 @@ func prepareFloorOn(t *testing.T, lab *topology.Lab, dir, mgmtNet string, hv *fl
 	if hv != nil {
 		bootImg = f.remoteImage(img)
 	}
-	domType := "qemu"
+	domType := host.DomainQEMU
 	if exec.Command("virsh", "-c", f.uri(), "domcapabilities", "--virttype", "kvm", "--arch", "x86_64").Run() == nil {
-		domType = "kvm"
+		domType = host.DomainKVM
 	}
 	if err := os.RemoveAll(dir); err != nil {
 		t.Fatal(err)

@@ -125,9 +125,9 @@ func statusVerdict(all []*provision.LabStatus) error {
 // "" when it runs and lvslab logs in.
 func nodeDown(n provision.NodeStatus) string {
 	switch {
-	case n.State == "missing":
+	case n.State == host.StateMissing:
 		return n.Node + " has no VM"
-	case n.State != "running":
+	case n.State != host.StateRunning:
 		return fmt.Sprintf("%s's VM is %s", n.Node, n.State)
 	case n.SSH == "":
 		return n.Node + " does not answer SSH"

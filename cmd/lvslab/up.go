@@ -165,7 +165,7 @@ func stageList(stages []provision.Stage) string {
 
 func printEndpoints(w io.Writer, res *provision.Result) {
 	accel := "TCG"
-	if res.DomainType == "kvm" {
+	if res.DomainType == host.DomainKVM {
 		accel = "KVM"
 	}
 	fmt.Fprintf(w, "lab %s is up (%s): every node answered SSH within %s, %s in all\n",

@@ -43,23 +43,34 @@ const (
 	AccelTCG  = "tcg"
 )
 
+// DomainType is a libvirt domain type: the hypervisor a VM runs under.
+type DomainType string
+
+// The domain types lvslab makes: KVM, QEMU's TCG emulation, and the test
+// driver's.
+const (
+	DomainKVM  DomainType = "kvm"
+	DomainQEMU DomainType = "qemu"
+	DomainTest DomainType = "test"
+)
+
 // DomainTypeFor picks the libvirt domain type for accel: "kvm" when KVM is asked
 // for or (auto) when libvirt's domain capabilities offer it, else "qemu"
 // (QEMU's TCG emulation: slow, but works without /dev/kvm).
-func DomainTypeFor(conn *libvirt.Connect, accel string) (string, error) {
+func DomainTypeFor(conn *libvirt.Connect, accel string) (DomainType, error) {
 	switch accel {
 	case AccelTCG:
-		return "qemu", nil
+		return DomainQEMU, nil
 	case AccelKVM:
-		if _, err := conn.GetDomainCapabilities("", "x86_64", "", "kvm", 0); err != nil {
+		if _, err := conn.GetDomainCapabilities("", "x86_64", "", string(DomainKVM), 0); err != nil {
 			return "", fmt.Errorf("--accel kvm: libvirt cannot run KVM guests here (%v); use --accel tcg", LibvirtMessage(err))
 		}
-		return "kvm", nil
+		return DomainKVM, nil
 	case AccelAuto, "":
-		if _, err := conn.GetDomainCapabilities("", "x86_64", "", "kvm", 0); err == nil {
-			return "kvm", nil
+		if _, err := conn.GetDomainCapabilities("", "x86_64", "", string(DomainKVM), 0); err == nil {
+			return DomainKVM, nil
 		}
-		return "qemu", nil
+		return DomainQEMU, nil
 	default:
 		return "", fmt.Errorf("--accel %q: use kvm, tcg or auto", accel)
 	}

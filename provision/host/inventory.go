@@ -18,7 +18,7 @@ import (
 type DomainInfo struct {
 	Name  string
 	Tag   Tag
-	State string // running, shut off, paused, ...
+	State DomainState
 	// Disks are the paths of the domain's disks (overlay, seed); Logs its
 	// serial console logs.
 	Disks []string
@@ -314,24 +314,44 @@ func listVolumes(conn *libvirt.Connect, poolName string) ([]VolumeInfo, error) {
 	return out, nil
 }
 
-func StateName(s libvirt.DomainState) string {
+// DomainState is a VM's state as lvslab names it (status prints it).
+type DomainState string
+
+// The states of a VM, and StateMissing for a node that has none.
+const (
+	StateRunning      DomainState = "running"
+	StateBlocked      DomainState = "blocked"
+	StatePaused       DomainState = "paused"
+	StateShuttingDown DomainState = "shutting down"
+	StateShutOff      DomainState = "shut off"
+	StateCrashed      DomainState = "crashed"
+	StateSuspended    DomainState = "suspended"
+	StateUnknown      DomainState = "unknown"
+	StateMissing      DomainState = "missing"
+)
+
+// Runs tells whether the VM runs: running, or blocked on a resource.
+func (s DomainState) Runs() bool { return s == StateRunning || s == StateBlocked }
+
+// StateName is lvslab's name of a libvirt domain state.
+func StateName(s libvirt.DomainState) DomainState {
 	switch s {
 	case libvirt.DOMAIN_RUNNING:
-		return "running"
+		return StateRunning
 	case libvirt.DOMAIN_BLOCKED:
-		return "blocked"
+		return StateBlocked
 	case libvirt.DOMAIN_PAUSED:
-		return "paused"
+		return StatePaused
 	case libvirt.DOMAIN_SHUTDOWN:
-		return "shutting down"
+		return StateShuttingDown
 	case libvirt.DOMAIN_SHUTOFF:
-		return "shut off"
+		return StateShutOff
 	case libvirt.DOMAIN_CRASHED:
-		return "crashed"
+		return StateCrashed
 	case libvirt.DOMAIN_PMSUSPENDED:
-		return "suspended"
+		return StateSuspended
 	}
-	return "unknown"
+	return StateUnknown
 }
 
 // LabNames lists the labs in a Discover result, sorted.
@@ -389,7 +409,7 @@ func SetTag(conn *libvirt.Connect, domain string, tag Tag) error {
 	return nil
 }
 
-func DomainStateOf(conn *libvirt.Connect, name string) string {
+func DomainStateOf(conn *libvirt.Connect, name string) DomainState {
 	d, err := conn.LookupDomainByName(name)
 	if err != nil {
 		return ""

@@ -50,8 +50,9 @@ func DHCPHosts(lab *topology.Lab, nw *topology.Network) []libvirtxml.NetworkDHCP
 
 // DomainSpec is what a node's domain is made of besides the lab.
 type DomainSpec struct {
-	// Type is the libvirt domain type: "kvm", "qemu" (TCG) or "test".
-	Type string
+	// Type is the libvirt domain type: DomainKVM, DomainQEMU (TCG) or
+	// DomainTest.
+	Type DomainType
 	// Image tells how the node boots: direct kernel boot for built images,
 	// the disk's bootloader for a user's qcow2.
 	Image image.Image
@@ -86,7 +87,7 @@ func DomainXML(lab *topology.Lab, node *topology.Node, spec DomainSpec) (string,
 		Class: spec.Class, Student: spec.Student}
 	port := uint(0)
 	d := &libvirtxml.Domain{
-		Type:        spec.Type,
+		Type:        string(spec.Type),
 		Name:        paths.DomainName(lab.Name, node.Name),
 		Description: fmt.Sprintf("lvslab lab %s, node %s (%s)", lab.Name, node.Name, node.Role),
 		Metadata:    &libvirtxml.DomainMetadata{XML: tag.Marshal()},
@@ -126,7 +127,7 @@ func DomainXML(lab *topology.Lab, node *topology.Node, spec DomainSpec) (string,
 			MemBalloon: &libvirtxml.DomainMemBalloon{Model: "none"},
 		},
 	}
-	if spec.Type == "kvm" {
+	if spec.Type == DomainKVM {
 		d.CPU = &libvirtxml.DomainCPU{Mode: "host-passthrough"}
 	} else {
 		// QEMU's default translation cache under TCG is 1 GiB; the part a
@@ -141,7 +142,7 @@ func DomainXML(lab *topology.Lab, node *topology.Node, spec DomainSpec) (string,
 		if d.OS.Cmdline == "" {
 			d.OS.Cmdline = image.Cmdline
 		}
-		if spec.Type != "kvm" {
+		if spec.Type != DomainKVM {
 			d.OS.Cmdline += " " + TCGCmdline
 		}
 	} else {
