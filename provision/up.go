@@ -21,8 +21,10 @@ import (
 	"github.com/lvslab/lvslab/provision/host"
 	"github.com/lvslab/lvslab/provision/image"
 	"github.com/lvslab/lvslab/provision/paths"
+	"github.com/lvslab/lvslab/provision/seed"
 	"github.com/lvslab/lvslab/provision/sshx"
 	"github.com/lvslab/lvslab/roles"
+	"github.com/lvslab/lvslab/roles/catalog"
 	"github.com/lvslab/lvslab/topology"
 )
 
@@ -675,12 +677,12 @@ func (ensureSeeds) run(r *run) error {
 				return fmt.Errorf("pin host key of %s in %s: %w", n.node.Name, r.knownHosts, err)
 			}
 		}
-		var files []File
+		var files []catalog.File
 		var cmds []string
 		if !r.opts.Bare {
-			files, cmds = firstBoot(n.desired)
+			files, cmds = catalog.FirstBoot(n.desired)
 		}
-		iso, err := BuildSeedISO(SeedConfig{
+		iso, err := seed.BuildISO(seed.Config{
 			Lab: r.lab, Node: n.node, InstanceID: n.tag.InstanceID, Bare: r.opts.Bare,
 			AuthorizedKey: r.authKey, HostKeyPrivate: string(priv), HostKeyPublic: n.hostPub,
 			Files: files, Commands: cmds, Mgmt: netip.PrefixFrom(netip.MustParseAddr(n.tag.Mgmt), r.mgmt.Bits()),

@@ -1,9 +1,11 @@
 package provision
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -14,6 +16,8 @@ import (
 
 	"libvirt.org/go/libvirt"
 	"libvirt.org/go/libvirtxml"
+
+	"github.com/kdomanski/iso9660"
 
 	"github.com/lvslab/lvslab/labs"
 	"github.com/lvslab/lvslab/provision/host"
@@ -535,4 +539,34 @@ func mustLab(t *testing.T, name string) *topology.Lab {
 		t.Fatal(err)
 	}
 	return lab
+}
+
+// readISO returns the files of an ISO 9660 image and its volume label.
+func readISO(t *testing.T, data []byte) (map[string]string, string) {
+	t.Helper()
+	img, err := iso9660.OpenImage(bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	label, err := img.Label()
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, err := img.RootDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	children, err := root.GetChildren()
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := map[string]string{}
+	for _, c := range children {
+		b, err := io.ReadAll(c.Reader())
+		if err != nil {
+			t.Fatal(err)
+		}
+		files[c.Name()] = string(b)
+	}
+	return files, label
 }

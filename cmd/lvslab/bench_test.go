@@ -40,6 +40,7 @@ import (
 	"github.com/lvslab/lvslab/provision/host"
 	"github.com/lvslab/lvslab/provision/image"
 	"github.com/lvslab/lvslab/provision/paths"
+	"github.com/lvslab/lvslab/provision/seed"
 	"github.com/lvslab/lvslab/provision/sshx"
 	"github.com/lvslab/lvslab/roles"
 	"github.com/lvslab/lvslab/roles/catalog"
@@ -315,14 +316,10 @@ func prepareFloorOn(t *testing.T, lab *topology.Lab, dir, mgmtNet string, hv *fl
 		if err != nil {
 			t.Fatal(err)
 		}
-		var files []provision.File
 		// The same first boot as lvslab's seed: its files and commands.
-		roleFiles, cmds := catalog.FirstBoot(roles.DesiredFor(lab, node))
-		for _, rf := range roleFiles {
-			files = append(files, provision.File{Path: rf.Path, Mode: rf.Mode, Content: rf.Content})
-		}
+		files, cmds := catalog.FirstBoot(roles.DesiredFor(lab, node))
 		iid := fmt.Sprintf("%s-floor-%d", domain, time.Now().UnixNano())
-		iso, err := provision.BuildSeedISO(provision.SeedConfig{
+		iso, err := seed.BuildISO(seed.Config{
 			Lab: lab, Node: node, InstanceID: iid, AuthorizedKey: authKey,
 			HostKeyPrivate: string(priv), HostKeyPublic: strings.TrimSpace(string(ssh.MarshalAuthorizedKey(pub))) + " " + domain,
 			Files: files, Commands: cmds, Mgmt: netip.PrefixFrom(mgmtAddr, mgmt.Bits()),

@@ -1,4 +1,4 @@
-package provision
+package seed
 
 import (
 	"bytes"
@@ -14,13 +14,15 @@ import (
 	"golang.org/x/crypto/ssh"
 	"gopkg.in/yaml.v3"
 
+	"github.com/lvslab/lvslab/labs"
 	"github.com/lvslab/lvslab/provision/sshx"
 	"github.com/lvslab/lvslab/roles"
+	"github.com/lvslab/lvslab/roles/catalog"
 	"github.com/lvslab/lvslab/roles/shell"
 	"github.com/lvslab/lvslab/topology"
 )
 
-func testSeedConfig(t *testing.T) SeedConfig {
+func testSeedConfig(t *testing.T) Config {
 	t.Helper()
 	lab := mustLab(t, "tedu-nat")
 	priv, pub, err := sshx.GenerateHostKey()
@@ -31,7 +33,7 @@ func testSeedConfig(t *testing.T) SeedConfig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return SeedConfig{
+	return Config{
 		Lab: lab, Node: lab.Node("web1"), InstanceID: "tedu-web1-00c0ffee",
 		AuthorizedKey:  authLine,
 		HostKeyPrivate: string(priv),
@@ -72,7 +74,7 @@ func readISO(t *testing.T, data []byte) (map[string]string, string) {
 
 func TestSeedISO(t *testing.T) {
 	c := testSeedConfig(t)
-	data, err := BuildSeedISO(c)
+	data, err := BuildISO(c)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,7 +82,7 @@ func TestSeedISO(t *testing.T) {
 	if label != "cidata" {
 		t.Errorf("volume label %q, want cidata", label)
 	}
-	rendered, err := SeedFiles(c)
+	rendered, err := Files(c)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -154,9 +156,9 @@ func TestInitScriptFirstBootOnly(t *testing.T) {
 	}
 	c := testSeedConfig(t)
 	root := t.TempDir()
-	runInit := func(c SeedConfig) string {
+	runInit := func(c Config) string {
 		t.Helper()
-		files, err := SeedFiles(c)
+		files, err := Files(c)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -254,7 +256,7 @@ func TestInitScriptModes(t *testing.T) {
 		t.Skip("no sh")
 	}
 	c := testSeedConfig(t)
-	c.Files = []File{
+	c.Files = []catalog.File{
 		{Path: "/etc/new/deep/plain.conf", Mode: 0o644, Content: "plain\n"},
 		{Path: "/etc/secret.key", Mode: 0o600, Content: "secret\n"},
 		{Path: "/usr/local/sbin/tool", Mode: 0o755, Content: "#!/bin/sh\n"},
@@ -266,7 +268,7 @@ func TestInitScriptModes(t *testing.T) {
 	os.WriteFile(filepath.Join(root, "etc/existing.conf"), []byte("old and longer\n"), 0o600)
 	os.WriteFile(filepath.Join(root, "target"), []byte("not mine\n"), 0o644)
 	os.Symlink(filepath.Join(root, "target"), filepath.Join(root, "etc/linked.conf"))
-	files, err := SeedFiles(c)
+	files, err := Files(c)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -295,7 +297,7 @@ func TestSeedNonRootUserWithPassword(t *testing.T) {
 	lab := *c.Lab
 	lab.Login.User, lab.Login.Password = "student", `pa"ss: #1`
 	c.Lab = &lab
-	files, err := SeedFiles(c)
+	files, err := Files(c)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -318,8 +320,8 @@ func TestSeedNonRootUserWithPassword(t *testing.T) {
 	}
 }
 
-func seedFilesOf(lab *topology.Lab, node *topology.Node) []File {
-	files, _ := firstBoot(roles.DesiredFor(lab, node))
+func seedFilesOf(lab *topology.Lab, node *topology.Node) []catalog.File {
+	files, _ := catalog.FirstBoot(roles.DesiredFor(lab, node))
 	return files
 }
 
@@ -328,8 +330,8 @@ func seedFilesOf(lab *topology.Lab, node *topology.Node) []File {
 func TestInitScriptActivatesDirectorRules(t *testing.T) {
 	c := testSeedConfig(t)
 	c.Node = c.Lab.Node("lvs1")
-	c.Files, c.Commands = firstBoot(roles.DesiredFor(c.Lab, c.Node))
-	files, err := SeedFiles(c)
+	c.Files, c.Commands = catalog.FirstBoot(roles.DesiredFor(c.Lab, c.Node))
+	files, err := Files(c)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -360,8 +362,8 @@ func TestSeedQuotesHostileValues(t *testing.T) {
 	node.NICs = nics
 	c.Node = &node
 	page := "<h1>it's</h1>\nLVSLAB_EOF\n'; touch " + pwned + "; '\n$(touch " + pwned + ")\n"
-	c.Files = append(c.Files, File{Path: "/var/www/html/index.html", Mode: 0o644, Content: page})
-	files, err := SeedFiles(c)
+	c.Files = append(c.Files, catalog.File{Path: "/var/www/html/index.html", Mode: 0o644, Content: page})
+	files, err := Files(c)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -415,7 +417,7 @@ func TestBareSeed(t *testing.T) {
 	c := testSeedConfig(t)
 	c.Bare, c.Files = true, nil
 	c.Mgmt = netip.MustParsePrefix("10.201.0.12/24")
-	files, err := SeedFiles(c)
+	files, err := Files(c)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -448,4 +450,13 @@ func TestBareSeed(t *testing.T) {
 	if err := yaml.Unmarshal([]byte(files["user-data"]), &user); err != nil || user["preserve_hostname"] != true || user["hostname"] != nil {
 		t.Errorf("user-data %v %v", user, err)
 	}
+}
+
+func mustLab(t *testing.T, name string) *topology.Lab {
+	t.Helper()
+	lab, err := labs.Load(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return lab
 }

@@ -1,4 +1,4 @@
-package provision
+package seed
 
 import (
 	"bytes"
@@ -13,25 +13,18 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/lvslab/lvslab/provision/host"
+	"github.com/lvslab/lvslab/roles/catalog"
 	"github.com/lvslab/lvslab/roles/shell"
 	"github.com/lvslab/lvslab/templates"
 	"github.com/lvslab/lvslab/topology"
 )
 
-// SeedLabel is the volume label cloud-init's NoCloud source and lvslab's
+// Label is the volume label cloud-init's NoCloud source and lvslab's
 // images look for.
-const SeedLabel = "cidata"
+const Label = "cidata"
 
-// File is one guest file the seed writes on the first boot (the shape of
-// catalog.File: the network files of catalog.BootstrapFiles go in here).
-type File struct {
-	Path    string
-	Mode    fs.FileMode
-	Content string
-}
-
-// SeedConfig is everything a node's seed says.
-type SeedConfig struct {
+// Config is everything a node's seed says.
+type Config struct {
 	Lab  *topology.Lab
 	Node *topology.Node
 	// InstanceID is unique per creation of the node: a re-created node is a
@@ -44,20 +37,20 @@ type SeedConfig struct {
 	HostKeyPrivate string
 	HostKeyPublic  string
 	// Files are written on the first boot by lvslab-init.sh (lvslab's images).
-	Files []File
+	Files []catalog.File
 	// Commands run after Files on that first boot, each on its own: a
 	// failure is logged and left to the configure phase.
 	Commands []string
 	// Bare: the seed gives access only (login, host key, the management
 	// NIC): no lab address, and the image's own hostname, as a fresh clone.
 	Bare bool
-	// Mgmt is the node's management address (MgmtNIC, the last NIC), when
+	// Mgmt is the node's management address (host.MgmtNIC, the last NIC), when
 	// the lab has a management network.
 	Mgmt netip.Prefix
 }
 
 type seedData struct {
-	SeedConfig
+	Config
 	Lab, Node, Hostname, User, Home, Hosts string
 }
 
@@ -66,18 +59,18 @@ var seedFuncs = template.FuncMap{"sh": shell.Quote}
 // seedFiles are the files of the seed volume, in the order written.
 var seedFiles = []string{"meta-data", "user-data", "network-config", "lvslab-init.sh"}
 
-// SeedFiles renders the seed's files: meta-data, user-data and
+// Files renders the seed's files: meta-data, user-data and
 // network-config (cloud-init NoCloud, for users' cloud images), marshalled
 // as YAML so that every value is quoted as YAML wants, and lvslab-init.sh
 // (for lvslab's own images), whose values are quoted for sh.
-func SeedFiles(c SeedConfig) (map[string][]byte, error) {
+func Files(c Config) (map[string][]byte, error) {
 	d := seedData{
-		SeedConfig: c,
-		Lab:        c.Lab.Name,
-		Node:       c.Node.Name,
-		Hostname:   c.Node.Name,
-		User:       c.Lab.Login.User,
-		Home:       "/root",
+		Config:   c,
+		Lab:      c.Lab.Name,
+		Node:     c.Node.Name,
+		Hostname: c.Node.Name,
+		User:     c.Lab.Login.User,
+		Home:     "/root",
 	}
 	if d.User == "" {
 		d.User = "root"
@@ -190,7 +183,7 @@ type chpasswdUserLine struct {
 }
 
 func userData(d seedData) cloudConfig {
-	password := d.SeedConfig.Lab.Login.Password
+	password := d.Config.Lab.Login.Password
 	cc := cloudConfig{
 		Hostname:          d.Hostname,
 		PreserveHostname:  d.Hostname == "",
@@ -247,10 +240,10 @@ func networkConfig(n *topology.Node, lab string, mgmt netip.Prefix, bare bool) n
 	return cfg
 }
 
-// BuildSeedISO renders the seed and packs it into an ISO 9660 image labelled
+// BuildISO renders the seed and packs it into an ISO 9660 image labelled
 // "cidata".
-func BuildSeedISO(c SeedConfig) ([]byte, error) {
-	files, err := SeedFiles(c)
+func BuildISO(c Config) ([]byte, error) {
+	files, err := Files(c)
 	if err != nil {
 		return nil, err
 	}
@@ -273,7 +266,7 @@ func packISO(files map[string][]byte) ([]byte, error) {
 		}
 	}
 	var b bytes.Buffer
-	if err := w.WriteTo(&b, SeedLabel); err != nil {
+	if err := w.WriteTo(&b, Label); err != nil {
 		return nil, fmt.Errorf("seed ISO: %w", err)
 	}
 	return b.Bytes(), nil
@@ -282,8 +275,8 @@ func packISO(files map[string][]byte) ([]byte, error) {
 // mgmtGuestFiles are the systemd-networkd files of a node's management NIC:
 // named mgmt0 by its MAC, a static address, no gateway, no DHCP, kept while
 // networkd restarts (the configure phase restarts it over this very NIC).
-func mgmtGuestFiles(mac string, addr netip.Prefix) []File {
-	return []File{
+func mgmtGuestFiles(mac string, addr netip.Prefix) []catalog.File {
+	return []catalog.File{
 		{Path: "/etc/systemd/network/10-lvslab-" + host.MgmtNIC + ".link", Mode: 0o644, Content: fmt.Sprintf(
 			"# lvslab: the NIC with MAC %s is %s, lvslab's management NIC (not part of the lab)\n[Match]\nMACAddress=%s\nType=ether\n\n[Link]\nName=%s\n",
 			mac, host.MgmtNIC, mac, host.MgmtNIC)},
