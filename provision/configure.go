@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/lvslab/lvslab/provision/access"
 	"github.com/lvslab/lvslab/provision/sshx"
 	"github.com/lvslab/lvslab/roles"
 	"github.com/lvslab/lvslab/roles/catalog"
@@ -30,7 +31,7 @@ type NodeOutcome struct {
 // configureNodes is the configure phase of "lvslab up": every node brought
 // to its desired state (roles) over its executor from acc, all nodes at
 // once, over their management NICs.
-func configureNodes(ctx context.Context, acc *Access, states []*roles.NodeState, out io.Writer) ([]NodeOutcome, error) {
+func configureNodes(ctx context.Context, acc *access.Access, states []*roles.NodeState, out io.Writer) ([]NodeOutcome, error) {
 	w := &lockedWriter{w: out}
 	start := time.Now()
 	fmt.Fprintf(w, "configure: %d nodes\n", len(states))
@@ -52,7 +53,7 @@ func configureNodes(ctx context.Context, acc *Access, states []*roles.NodeState,
 	return res, errors.Join(errs...)
 }
 
-func configureNode(ctx context.Context, acc *Access, st *roles.NodeState, w io.Writer) NodeOutcome {
+func configureNode(ctx context.Context, acc *access.Access, st *roles.NodeState, w io.Writer) NodeOutcome {
 	o := NodeOutcome{Node: st.Name}
 	start := time.Now()
 	defer func() { o.Elapsed = time.Since(start) }()

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/lvslab/lvslab/provision/access"
 	"github.com/lvslab/lvslab/provision/host"
 	"github.com/lvslab/lvslab/provision/paths"
 	"github.com/lvslab/lvslab/provision/sshx"
@@ -145,7 +146,7 @@ func TestStatus(t *testing.T) {
 		}
 		return nil, errors.New("dial tcp " + cfg.Addr + ": connection refused")
 	}
-	st, err := Status(context.Background(), conn, "tedu", StatusOptions{Home: opts.Home, Connector: ConnectFunc(probe)})
+	st, err := Status(context.Background(), conn, "tedu", StatusOptions{Home: opts.Home, Connector: access.ConnectFunc(probe)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -172,7 +173,7 @@ func TestStatus(t *testing.T) {
 	if err := host.RemoveDomain(conn, "tedu-web2"); err != nil {
 		t.Fatal(err)
 	}
-	st, err = Status(context.Background(), conn, "", StatusOptions{Home: opts.Home, Lab: lab, Connector: ConnectFunc(probe)})
+	st, err = Status(context.Background(), conn, "", StatusOptions{Home: opts.Home, Lab: lab, Connector: access.ConnectFunc(probe)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,6 +13,7 @@ import (
 
 	"libvirt.org/go/libvirt"
 
+	"github.com/lvslab/lvslab/provision/access"
 	"github.com/lvslab/lvslab/provision/host"
 	"github.com/lvslab/lvslab/provision/image"
 	"github.com/lvslab/lvslab/provision/paths"
@@ -170,7 +171,7 @@ func (r *run) draftNetwork(nw *topology.Network) (PlanItem, error) {
 // ones over SSH, all at once.
 func (r *run) draftNodes() []NodeDraft {
 	drafts := make([]NodeDraft, len(r.nodes))
-	acc, accErr := OpenAccess(r.conn, r.lab.Name, AccessOptions{Home: r.opts.Home, File: r.lab, Connector: r.opts.Connector})
+	acc, accErr := access.Open(r.conn, r.lab.Name, access.Options{Home: r.opts.Home, File: r.lab, Connector: r.opts.Connector})
 	if accErr == nil {
 		defer acc.Close()
 	}
@@ -208,10 +209,10 @@ func (r *run) draftNodes() []NodeDraft {
 
 // SurveyDialer reaches a node for the dry run's survey: over acc, unless
 // Options.SurveyDial is set.
-type SurveyDialer func(ctx context.Context, acc *Access, node string) (engine.Executor, error)
+type SurveyDialer func(ctx context.Context, acc *access.Access, node string) (engine.Executor, error)
 
 // surveyDial is the real SurveyDialer: a node's SSH connection.
-func surveyDial(ctx context.Context, acc *Access, node string) (engine.Executor, error) {
+func surveyDial(ctx context.Context, acc *access.Access, node string) (engine.Executor, error) {
 	c, err := acc.Dial(ctx, node)
 	if err == nil && c == nil {
 		return nil, errors.New("no SSH connection")
@@ -219,7 +220,7 @@ func surveyDial(ctx context.Context, acc *Access, node string) (engine.Executor,
 	return c, err
 }
 
-func (r *run) surveyNode(acc *Access, n *nodeRun, d *NodeDraft) {
+func (r *run) surveyNode(acc *access.Access, n *nodeRun, d *NodeDraft) {
 	dial := r.opts.SurveyDial
 	if dial == nil {
 		dial = surveyDial

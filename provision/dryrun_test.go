@@ -11,6 +11,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/lvslab/lvslab/provision/access"
 	"github.com/lvslab/lvslab/provision/paths"
 	"github.com/lvslab/lvslab/roles"
 	"github.com/lvslab/lvslab/roles/catalog"
@@ -149,7 +150,9 @@ func TestDryRunChangesNothing(t *testing.T) {
 	for _, st := range roles.Desired(lab) {
 		fakes[st.Name] = newSurveyFake(t, st, st.Name == "lvs1")
 	}
-	dry.SurveyDial = func(_ context.Context, _ *Access, node string) (engine.Executor, error) { return fakes[node], nil }
+	dry.SurveyDial = func(_ context.Context, _ *access.Access, node string) (engine.Executor, error) {
+		return fakes[node], nil
+	}
 
 	before = everything(t, conn)
 	p, err = DryRun(context.Background(), conn, lab, dry)

@@ -18,6 +18,7 @@ import (
 
 	"libvirt.org/go/libvirt"
 
+	"github.com/lvslab/lvslab/provision/access"
 	"github.com/lvslab/lvslab/provision/host"
 	"github.com/lvslab/lvslab/provision/image"
 	"github.com/lvslab/lvslab/provision/paths"
@@ -110,14 +111,14 @@ func TestE2EUpDownInner(t *testing.T) {
 	t.Logf("FIGURE up of %d VMs (%s): %s total, SSH-ready of all after %s of waiting",
 		len(res.Nodes), res.DomainType, time.Since(start).Round(100*time.Millisecond), res.SSHReady.Round(100*time.Millisecond))
 	// Again from scratch, with only what the lab recorded: its tags, key and pins.
-	acc, err := OpenAccess(conn, lab.Name, AccessOptions{Home: home})
+	acc, err := access.Open(conn, lab.Name, access.Options{Home: home})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer acc.Close()
 	for _, ep := range res.Nodes {
 		t.Logf("FIGURE   %s ready on %s after %s", ep.Node, ep.Addr, ep.Ready.Round(100*time.Millisecond))
-		if want := sshAddr(acc.Addresses(ep.Node)[0]); ep.Addr != want || !strings.HasPrefix(want, "10.250.") {
+		if want := access.SSHAddr(acc.Addresses(ep.Node)[0]); ep.Addr != want || !strings.HasPrefix(want, "10.250.") {
 			t.Errorf("%s reached on %s, want its management address %s", ep.Node, ep.Addr, want)
 		}
 		c, err := acc.Dial(ctx, ep.Node)

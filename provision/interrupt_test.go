@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/lvslab/lvslab/provision/access"
 	"github.com/lvslab/lvslab/provision/sshx"
 )
 
@@ -18,7 +19,7 @@ func TestUpInterruptedSaysWhatItRemoved(t *testing.T) {
 	before := everything(t, conn)
 	ctx, cancel := context.WithCancelCause(context.Background())
 	defer cancel(nil)
-	opts.Connector = ConnectFunc(func(wctx context.Context, _ sshx.Config, _ sshx.Retry) (*sshx.Client, error) {
+	opts.Connector = access.ConnectFunc(func(wctx context.Context, _ sshx.Config, _ sshx.Retry) (*sshx.Client, error) {
 		cancel(errors.New("interrupt signal received"))
 		<-wctx.Done()
 		return nil, errors.New("no SSH login on 192.168.2.100:22: " + wctx.Err().Error())
@@ -51,7 +52,7 @@ func TestUpInterruptedSaysWhatItRemoved(t *testing.T) {
 	ctx2, cancel2 := context.WithCancelCause(context.Background())
 	defer cancel2(nil)
 	opts.Retain = true
-	opts.Connector = ConnectFunc(func(wctx context.Context, _ sshx.Config, _ sshx.Retry) (*sshx.Client, error) {
+	opts.Connector = access.ConnectFunc(func(wctx context.Context, _ sshx.Config, _ sshx.Retry) (*sshx.Client, error) {
 		cancel2(nil)
 		<-wctx.Done()
 		return nil, wctx.Err()

@@ -8,6 +8,7 @@ import (
 
 	"libvirt.org/go/libvirt"
 
+	"github.com/lvslab/lvslab/provision/access"
 	"github.com/lvslab/lvslab/provision/host"
 	"github.com/lvslab/lvslab/provision/paths"
 	"github.com/lvslab/lvslab/topology"
@@ -26,7 +27,7 @@ type StatusOptions struct {
 	DialTimeout time.Duration
 
 	// Connector logs in to the nodes (nil means sshx.WaitReady).
-	Connector Connector
+	Connector access.Connector
 }
 
 // LabStatus is the state of one lab.
@@ -86,14 +87,14 @@ func Status(ctx context.Context, conn *libvirt.Connect, name string, opts Status
 		// The first login also opens the jump to the hypervisor.
 		window = 10 * time.Second
 	}
-	acc, err := OpenAccess(conn, name, AccessOptions{Home: opts.Home, File: opts.Lab, DialWindow: window, Connector: opts.Connector})
+	acc, err := access.Open(conn, name, access.Options{Home: opts.Home, File: opts.Lab, DialWindow: window, Connector: opts.Connector})
 	if err != nil {
 		return nil, err
 	}
 	defer acc.Close()
 	st := &LabStatus{Lab: name, Mgmt: inv.MgmtSubnet(), Networks: []NetworkStatus{}, Volumes: []string{}}
-	if acc.remote != nil {
-		st.Host = acc.remote.Label()
+	if acc.Remote() != nil {
+		st.Host = acc.Remote().Label()
 	}
 	st.Nodes = nodeStatuses(inv, opts.Lab)
 	if opts.Lab != nil {
@@ -108,7 +109,7 @@ func Status(ctx context.Context, conn *libvirt.Connect, name string, opts Status
 		if a := acc.Addresses(ns.Node); len(a) > 0 {
 			ns.Mgmt = a[0]
 		}
-		ns.ConsoleLog = host.LogOn(ns.ConsoleLog, acc.remote)
+		ns.ConsoleLog = host.LogOn(ns.ConsoleLog, acc.Remote())
 		if opts.Lab != nil {
 			if n := opts.Lab.Node(ns.Node); n != nil {
 				for _, a := range n.Addresses() {
@@ -165,13 +166,13 @@ func nodeStatuses(inv *host.Inventory, file *topology.Lab) []NodeStatus {
 }
 
 // probeSSH logs in to the node through acc.
-func probeSSH(ctx context.Context, acc *Access, ns *NodeStatus) {
+func probeSSH(ctx context.Context, acc *access.Access, ns *NodeStatus) {
 	c, err := acc.Dial(ctx, ns.Node)
 	if err != nil {
 		ns.SSHError = err.Error()
 		return
 	}
-	ns.SSH = sshAddr(ns.Mgmt)
+	ns.SSH = access.SSHAddr(ns.Mgmt)
 	if c != nil {
 		ns.Banner = c.ServerVersion()
 	}

@@ -17,6 +17,7 @@ import (
 	"golang.org/x/crypto/ssh"
 	"libvirt.org/go/libvirt"
 
+	"github.com/lvslab/lvslab/provision/access"
 	"github.com/lvslab/lvslab/provision/console"
 	"github.com/lvslab/lvslab/provision/host"
 	"github.com/lvslab/lvslab/provision/image"
@@ -85,7 +86,7 @@ type Options struct {
 	// through libvirt streams).
 	Volumes host.VolumeWriter
 	// Connector logs in to the nodes (nil means sshx.WaitReady).
-	Connector Connector
+	Connector access.Connector
 	// SurveyDial reaches a running node for DryRun's survey (nil means
 	// over SSH).
 	SurveyDial SurveyDialer
@@ -205,7 +206,7 @@ type run struct {
 	reused     []string
 	progress   *nodeProgress
 	sshReady   time.Duration
-	access     *Access
+	access     *access.Access
 	configured []NodeOutcome
 	step       string       // the step running now
 	mgmt       netip.Prefix // the lab's management subnet
@@ -715,7 +716,7 @@ func (ensureSeeds) run(r *run) error {
 // domain name (the alias lvslab dials with) and its management address
 // (for a plain "ssh root@ADDR").
 func pinNames(n *nodeRun) []string {
-	return []string{n.domain, sshAddr(n.tag.Mgmt)}
+	return []string{n.domain, access.SSHAddr(n.tag.Mgmt)}
 }
 
 // defineDomains defines each new node's domain and refreshes the tag of the

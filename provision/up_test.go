@@ -14,12 +14,12 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/kdomanski/iso9660"
 	"libvirt.org/go/libvirt"
 	"libvirt.org/go/libvirtxml"
 
-	"github.com/kdomanski/iso9660"
-
 	"github.com/lvslab/lvslab/labs"
+	"github.com/lvslab/lvslab/provision/access"
 	"github.com/lvslab/lvslab/provision/host"
 	"github.com/lvslab/lvslab/provision/image"
 	"github.com/lvslab/lvslab/provision/paths"
@@ -90,7 +90,7 @@ func testOptions(t *testing.T, g *fakeGuests) Options {
 		// No guest to log in to: the node "answers" on its first address
 		// with no client, so nothing is configured over SSH.
 		VMsOnly: true,
-		Connector: ConnectFunc(func(_ context.Context, cfg sshx.Config, _ sshx.Retry) (*sshx.Client, error) {
+		Connector: access.ConnectFunc(func(_ context.Context, cfg sshx.Config, _ sshx.Retry) (*sshx.Client, error) {
 			g.mu.Lock()
 			defer g.mu.Unlock()
 			g.waited = append(g.waited, cfg.Node+"@"+cfg.Addr)

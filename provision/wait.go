@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/lvslab/lvslab/provision/access"
 	"github.com/lvslab/lvslab/provision/console"
 	"github.com/lvslab/lvslab/provision/host"
 	"github.com/lvslab/lvslab/provision/sshx"
@@ -38,7 +39,7 @@ func (waitSSH) run(r *run) error {
 	defer cancel()
 	var err error
 	// While nodes boot, each try is short and the next one follows.
-	r.access, err = OpenAccess(r.conn, r.lab.Name, AccessOptions{Home: r.opts.Home, File: r.lab,
+	r.access, err = access.Open(r.conn, r.lab.Name, access.Options{Home: r.opts.Home, File: r.lab,
 		Signer: r.signer, DialWindow: 10 * time.Second, Connector: r.opts.Connector})
 	if err != nil {
 		return err
@@ -91,7 +92,7 @@ func (r *run) waitNode(ctx context.Context, n *nodeRun, start time.Time) error {
 	if user == "" {
 		user = "root"
 	}
-	r.progress.set(n.node.Name, waitingLine(sshAddr(addrs[0]), user, nil, 0))
+	r.progress.set(n.node.Name, waitingLine(access.SSHAddr(addrs[0]), user, nil, 0))
 	lastCheck := time.Now()
 	var stopped error
 	_, err := r.access.Wait(ctx, n.node.Name, pollInterval, func(addr string, err error) error {
@@ -113,7 +114,7 @@ func (r *run) waitNode(ctx context.Context, n *nodeRun, start time.Time) error {
 		return fmt.Errorf("node %s: no SSH login as %s on %s: %w; see the serial console log %s (or \"lvslab console %s --lab %s\")",
 			n.node.Name, user, addrs[0], err, r.logPlace(n), n.node.Name, r.lab.Name)
 	}
-	ep.Addr = sshAddr(addrs[0])
+	ep.Addr = access.SSHAddr(addrs[0])
 	return nil
 }
 

@@ -36,7 +36,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/lvslab/lvslab/labs"
-	"github.com/lvslab/lvslab/provision"
+	"github.com/lvslab/lvslab/provision/access"
 	"github.com/lvslab/lvslab/provision/host"
 	"github.com/lvslab/lvslab/provision/image"
 	"github.com/lvslab/lvslab/provision/paths"
@@ -239,7 +239,7 @@ func newFloorHost(t *testing.T, uri string) *floorHost {
 	if err != nil || r == nil {
 		t.Fatalf("floor host %q: not a remote URI (%v)", uri, err)
 	}
-	return &floorHost{uri: uri, jump: provision.JumpFor(r)}
+	return &floorHost{uri: uri, jump: access.JumpFor(r)}
 }
 
 // uri is the libvirt the floor's virsh talks to.

@@ -5,7 +5,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/lvslab/lvslab/provision"
+	"github.com/lvslab/lvslab/provision/access"
 	"github.com/lvslab/lvslab/provision/check"
 	"github.com/lvslab/lvslab/provision/sshx"
 	"github.com/lvslab/lvslab/roles/engine"
@@ -64,6 +64,6 @@ Examples:
 }
 
 // executors is check's view of acc.
-func executors(ctx context.Context, acc *provision.Access) check.Dialer {
+func executors(ctx context.Context, acc *access.Access) check.Dialer {
 	return dialerFor(ctx, acc, func(c *sshx.Client) engine.Executor { return c })
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/lvslab/lvslab/labs"
 	"github.com/lvslab/lvslab/provision"
+	"github.com/lvslab/lvslab/provision/access"
 	"github.com/lvslab/lvslab/provision/check"
 	"github.com/lvslab/lvslab/provision/class"
 	"github.com/lvslab/lvslab/provision/host"
@@ -428,10 +429,10 @@ func classSSHConfigCommand() *cli.Command {
 					missing = append(missing, s+": "+firstLine(err.Error()))
 					continue
 				}
-				acc, err := provision.OpenAccess(conn, r.cls.Copy(s), provision.AccessOptions{})
+				acc, err := access.Open(conn, r.cls.Copy(s), access.Options{})
 				if err == nil {
 					b.WriteString("\n")
-					err = acc.WriteSSHConfig(&b, provision.SSHConfigOptions{})
+					err = acc.WriteSSHConfig(&b, access.SSHConfigOptions{})
 					acc.Close()
 				}
 				if err != nil {
@@ -473,9 +474,9 @@ func classStatus(r *classRun) (*class.Report, error) {
 
 // onCopy opens a copy's Access for f, the way check and verify reach one
 // lab.
-func onCopy(f func(ctx context.Context, lab *topology.Lab, acc *provision.Access) ([]verify.Check, error)) func(context.Context, *libvirt.Connect, *topology.Lab, io.Writer) ([]verify.Check, error) {
+func onCopy(f func(ctx context.Context, lab *topology.Lab, acc *access.Access) ([]verify.Check, error)) func(context.Context, *libvirt.Connect, *topology.Lab, io.Writer) ([]verify.Check, error) {
 	return func(ctx context.Context, conn *libvirt.Connect, lab *topology.Lab, _ io.Writer) ([]verify.Check, error) {
-		acc, err := provision.OpenAccess(conn, lab.Name, provision.AccessOptions{File: lab})
+		acc, err := access.Open(conn, lab.Name, access.Options{File: lab})
 		if err != nil {
 			return nil, err
 		}
@@ -489,7 +490,7 @@ func classCheck(r *classRun) (*class.Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	return r.eachCopy("check", onCopy(func(ctx context.Context, lab *topology.Lab, acc *provision.Access) ([]verify.Check, error) {
+	return r.eachCopy("check", onCopy(func(ctx context.Context, lab *topology.Lab, acc *access.Access) ([]verify.Check, error) {
 		rep, err := check.Run(ctx, lab, executors(ctx, acc), check.Options{LabRef: r.cls.LabRef, Verify: opts})
 		if err != nil {
 			return nil, err
@@ -503,7 +504,7 @@ func classVerify(r *classRun) (*class.Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	return r.eachCopy("verify", onCopy(func(ctx context.Context, lab *topology.Lab, acc *provision.Access) ([]verify.Check, error) {
+	return r.eachCopy("verify", onCopy(func(ctx context.Context, lab *topology.Lab, acc *access.Access) ([]verify.Check, error) {
 		rep, err := verify.Run(ctx, lab, dialer(ctx, acc), opts)
 		if err != nil {
 			return nil, err

@@ -12,7 +12,7 @@ import (
 	"libvirt.org/go/libvirt"
 
 	"github.com/lvslab/lvslab/labs"
-	"github.com/lvslab/lvslab/provision"
+	"github.com/lvslab/lvslab/provision/access"
 	"github.com/lvslab/lvslab/provision/host"
 	"github.com/lvslab/lvslab/provision/sshx"
 	"github.com/lvslab/lvslab/provision/verify"
@@ -102,7 +102,7 @@ func recordedLab(conn *libvirt.Connect, name string) (*topology.Lab, error) {
 
 // labAccess connects to libvirt (--connect), resolves LAB (runningLab) and
 // opens its Access: the one way to its nodes. done closes both.
-func labAccess(c *cli.Context, arg string) (lab *topology.Lab, acc *provision.Access, done func(), err error) {
+func labAccess(c *cli.Context, arg string) (lab *topology.Lab, acc *access.Access, done func(), err error) {
 	conn, err := host.Connect(c.String("connect"))
 	if err != nil {
 		return nil, nil, nil, cli.Exit(err.Error(), 2)
@@ -111,7 +111,7 @@ func labAccess(c *cli.Context, arg string) (lab *topology.Lab, acc *provision.Ac
 		conn.Close()
 		return nil, nil, nil, err
 	}
-	acc, err = provision.OpenAccess(conn, lab.Name, provision.AccessOptions{File: lab})
+	acc, err = access.Open(conn, lab.Name, access.Options{File: lab})
 	if err != nil {
 		conn.Close()
 		return nil, nil, nil, cli.Exit(err.Error(), 2)
@@ -121,7 +121,7 @@ func labAccess(c *cli.Context, arg string) (lab *topology.Lab, acc *provision.Ac
 
 // dialerFor is a command's view of acc: node name -> the executor its
 // package asks for (as converts the client), dialled with ctx.
-func dialerFor[X any](ctx context.Context, acc *provision.Access, as func(*sshx.Client) X) func(string) (X, error) {
+func dialerFor[X any](ctx context.Context, acc *access.Access, as func(*sshx.Client) X) func(string) (X, error) {
 	return func(node string) (X, error) {
 		c, err := acc.Dial(ctx, node)
 		if err != nil {
@@ -133,7 +133,7 @@ func dialerFor[X any](ctx context.Context, acc *provision.Access, as func(*sshx.
 }
 
 // dialer is verify's view of acc.
-func dialer(ctx context.Context, acc *provision.Access) verify.Dialer {
+func dialer(ctx context.Context, acc *access.Access) verify.Dialer {
 	return dialerFor(ctx, acc, func(c *sshx.Client) verify.Executor { return c })
 }
 
@@ -142,7 +142,7 @@ func dialer(ctx context.Context, acc *provision.Access) verify.Dialer {
 type reading struct {
 	lab    *topology.Lab
 	ctx    context.Context
-	acc    *provision.Access
+	acc    *access.Access
 	opts   verify.Options
 	format string
 }

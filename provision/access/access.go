@@ -1,4 +1,4 @@
-package provision
+package access
 
 import (
 	"context"
@@ -61,8 +61,8 @@ func (f ConnectFunc) Connect(ctx context.Context, cfg sshx.Config, r sshx.Retry)
 	return f(ctx, cfg, r)
 }
 
-// AccessOptions tune OpenAccess.
-type AccessOptions struct {
+// Options tune Open.
+type Options struct {
 	// Home is lvslab's state folder ("" means Home()).
 	Home string
 	// File is the lab file when one is known: its login.
@@ -77,9 +77,9 @@ type AccessOptions struct {
 	Connector Connector
 }
 
-// OpenAccess reads what lab recorded of its nodes. It does not dial: a
+// Open reads what lab recorded of its nodes. It does not dial: a
 // lab that is not up fails at Dial, with the way out. Close it when done.
-func OpenAccess(conn *libvirt.Connect, lab string, opts AccessOptions) (*Access, error) {
+func Open(conn *libvirt.Connect, lab string, opts Options) (*Access, error) {
 	a, err := newAccess(conn, lab, opts)
 	if err != nil {
 		return nil, err
@@ -90,7 +90,7 @@ func OpenAccess(conn *libvirt.Connect, lab string, opts AccessOptions) (*Access,
 	return a, nil
 }
 
-func newAccess(conn *libvirt.Connect, lab string, opts AccessOptions) (*Access, error) {
+func newAccess(conn *libvirt.Connect, lab string, opts Options) (*Access, error) {
 	a := &Access{conn: conn, lab: lab, file: opts.File, stateDir: paths.StateDir(opts.Home, lab), clients: map[string]*sshx.Client{},
 		signer: opts.Signer, connector: opts.Connector, dialWindow: opts.DialWindow}
 	if a.connector == nil {
@@ -210,7 +210,7 @@ func (a *Access) config(node string) (sshx.Config, error) {
 		a.signer = signer
 	}
 	cfg := sshx.Config{
-		Node: node, Addr: sshAddr(addrs[0]), Signer: a.signer,
+		Node: node, Addr: SSHAddr(addrs[0]), Signer: a.signer,
 		KnownHostsFile: paths.KnownHostsFile(a.stateDir), HostKeyAlias: paths.DomainName(a.lab, node),
 		Timeout: commandTimeout, DialTimeout: a.dialWindow,
 	}
@@ -237,7 +237,7 @@ func (a *Access) Close() error {
 	return errors.Join(errs...)
 }
 
-func sshAddr(host string) string {
+func SSHAddr(host string) string {
 	if strings.Contains(host, ":") {
 		return host
 	}

@@ -1,4 +1,4 @@
-package provision
+package access
 
 import (
 	"bytes"
@@ -18,14 +18,14 @@ import (
 
 // remoteLab is tedu-nat up on test:///default, with the connection taken
 // for one to a remote hypervisor at hv (host:port).
-func remoteLab(t *testing.T, hv string) (*Access, Options) {
+func remoteLab(t *testing.T, hv string) (*Access, labFixture) {
 	t.Helper()
 	conn, opts := upLab(t, mustLab(t, "tedu-nat"))
 	hvHost, port, _ := net.SplitHostPort(hv)
 	dir := t.TempDir()
 	host.RecordURI(conn, "qemu+ssh://root@"+hvHost+":"+port+"/system?keyfile="+filepath.Join(dir, "hv key")+"&known_hosts="+filepath.Join(dir, "kh"))
 	t.Cleanup(func() { host.ForgetURI(conn) })
-	acc, err := OpenAccess(conn, "tedu", AccessOptions{Home: opts.Home, File: mustLab(t, "tedu-nat")})
+	acc, err := Open(conn, "tedu", Options{Home: opts.Home, File: mustLab(t, "tedu-nat")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,7 +45,7 @@ func TestAccessJumpsThroughTheRemoteHypervisor(t *testing.T) {
 	if acc.Remote() == nil || acc.jump == nil {
 		t.Fatal("a qemu+ssh connection gave no jump")
 	}
-	again, err := OpenAccess(acc.conn, "tedu", AccessOptions{})
+	again, err := Open(acc.conn, "tedu", Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,7 +112,7 @@ func writeSSHConfig(t *testing.T, acc *Access, short bool) string {
 
 func TestSSHConfigParsesInOpenSSH(t *testing.T) {
 	conn, opts := upLab(t, mustLab(t, "tedu-nat"))
-	acc, err := OpenAccess(conn, "tedu", AccessOptions{Home: opts.Home})
+	acc, err := Open(conn, "tedu", Options{Home: opts.Home})
 	if err != nil {
 		t.Fatal(err)
 	}

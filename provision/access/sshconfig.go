@@ -1,4 +1,4 @@
-package provision
+package access
 
 import (
 	"fmt"
@@ -95,7 +95,7 @@ func option(b *strings.Builder, key, value string) {
 
 // splitHostPort splits a management address ("10.250.0.12", or host:port).
 func splitHostPort(addr string) (host, port string) {
-	host, port, err := net.SplitHostPort(sshAddr(addr))
+	host, port, err := net.SplitHostPort(SSHAddr(addr))
 	if err != nil {
 		return addr, "22"
 	}

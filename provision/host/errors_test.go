@@ -1,7 +1,6 @@
-package provision
+package host
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -9,11 +8,6 @@ import (
 
 	"libvirt.org/go/libvirt"
 	"libvirt.org/go/libvirtxml"
-
-	"github.com/lvslab/lvslab/provision/host"
-	"github.com/lvslab/lvslab/provision/paths"
-	"github.com/lvslab/lvslab/provision/sshx"
-	"github.com/lvslab/lvslab/topology"
 )
 
 func TestExplainNetworkInUseNamesTheLabThatHoldsIt(t *testing.T) {
@@ -33,7 +27,7 @@ func TestExplainNetworkInUseNamesTheLabThatHoldsIt(t *testing.T) {
 		}
 		t.Cleanup(func() { n.Undefine(); n.Free() })
 	}
-	define("other-private1", "lvs-other-p1", host.Tag{Name: "other", Network: "private1"}.Marshal())
+	define("other-private1", "lvs-other-p1", Tag{Name: "other", Network: "private1"}.Marshal())
 	define("classroom", "virbr9", "")
 
 	raw := func(bridge string) error {
@@ -52,7 +46,7 @@ func TestExplainNetworkInUseNamesTheLabThatHoldsIt(t *testing.T) {
 	}
 	for _, c := range cases {
 		in := raw(c.bridge)
-		got := host.Explain(conn, in)
+		got := Explain(conn, in)
 		for _, w := range c.want {
 			if !strings.Contains(got.Error(), w) {
 				t.Errorf("%s: %q lacks %q", c.bridge, got, w)
@@ -67,54 +61,27 @@ func TestExplainNetworkInUseNamesTheLabThatHoldsIt(t *testing.T) {
 		}
 	}
 	plain := errors.New("no libvirt here")
-	if host.Explain(conn, plain) != plain || host.Explain(conn, nil) != nil {
+	if Explain(conn, plain) != plain || Explain(conn, nil) != nil {
 		t.Error("errors that are not libvirt's must pass unchanged")
 	}
 	other := fmt.Errorf("x: %w", libvirt.Error{Code: libvirt.ERR_NO_DOMAIN, Message: "Domain not found"})
-	if host.Explain(conn, other) != other {
+	if Explain(conn, other) != other {
 		t.Error("an unknown libvirt error must pass unchanged")
 	}
-	kvm := host.Explain(nil, libvirt.Error{Code: libvirt.ERR_INTERNAL_ERROR, Message: "process exited while connecting to monitor: Could not access KVM kernel module: No such file or directory"})
+	kvm := Explain(nil, libvirt.Error{Code: libvirt.ERR_INTERNAL_ERROR, Message: "process exited while connecting to monitor: Could not access KVM kernel module: No such file or directory"})
 	if !strings.Contains(kvm.Error(), "--accel tcg") {
 		t.Errorf("KVM: %q", kvm)
 	}
 }
 
-// verify, drill and status reach nodes through Access.Dial: a VM that is
-// shut off is said at once, with the way out, and no SSH is tried.
-func TestDialSaysTheVMIsShutOff(t *testing.T) {
-	lab := mustLab(t, "tedu-nat")
-	conn, opts := upLab(t, lab)
-	d, err := conn.LookupDomainByName(paths.DomainName("tedu", "web1"))
+// testConn opens libvirt's in-process mock. Its state lives as long as a
+// connection is open, so every test starts from the driver's defaults.
+func testConn(t *testing.T) *libvirt.Connect {
+	t.Helper()
+	conn, err := libvirt.NewConnect("test:///default")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := d.Destroy(); err != nil {
-		t.Fatal(err)
-	}
-	d.Free()
-	for _, file := range []*topology.Lab{lab, nil} {
-		acc, err := OpenAccess(conn, "tedu", AccessOptions{Home: opts.Home, File: file})
-		if err != nil {
-			t.Fatal(err)
-		}
-		dialled := 0
-		acc.connector = ConnectFunc(func(context.Context, sshx.Config, sshx.Retry) (*sshx.Client, error) {
-			dialled++
-			return nil, errors.New("i/o timeout")
-		})
-		_, err = acc.Dial(context.Background(), "web1")
-		if want := `web1's VM tedu-web1 is shut off: run "lvslab up tedu-nat" to start it`; err == nil || err.Error() != want {
-			t.Errorf("Dial web1: %v, want %q", err, want)
-		}
-		if dialled != 0 {
-			t.Error("SSH was tried on a VM that is shut off")
-		}
-		// A running VM is dialled as before.
-		acc.Dial(context.Background(), "web2")
-		if dialled != 1 {
-			t.Errorf("web2 runs: dialled %d times, want 1", dialled)
-		}
-		acc.Close()
-	}
+	t.Cleanup(func() { conn.Close() })
+	return conn
 }
