@@ -14,11 +14,11 @@ import (
 	"libvirt.org/go/libvirt"
 
 	"github.com/lvslab/lvslab/labs"
-	"github.com/lvslab/lvslab/provision"
 	"github.com/lvslab/lvslab/provision/access"
 	"github.com/lvslab/lvslab/provision/check"
 	"github.com/lvslab/lvslab/provision/class"
 	"github.com/lvslab/lvslab/provision/host"
+	"github.com/lvslab/lvslab/provision/lab"
 	"github.com/lvslab/lvslab/provision/paths"
 	"github.com/lvslab/lvslab/provision/prefixed"
 	"github.com/lvslab/lvslab/provision/verify"
@@ -380,18 +380,18 @@ func classUp(r *classRun) (*class.Report, error) {
 		fmt.Fprintf(r.out, "host %s (%d MiB free): %s\n", f.URI, f.FreeMiB, dash(strings.Join(on, " ")))
 	}
 	fmt.Fprintf(r.out, "class %s: %d copies of %s, %d MiB each, %d at a time\n", r.cls.Name, len(r.students), r.cls.LabRef, r.cls.CopyMemory(), r.limit())
-	opts := provision.Options{
+	opts := lab.Options{
 		Accel: r.c.String("accel"), Timeout: r.c.Duration("timeout"), VMsOnly: r.c.Bool("vms-only"),
 		Bare: r.c.Bool("bare"), MgmtPool: r.c.String("mgmt-pool"),
 	}
-	return r.eachCopy("up", func(ctx context.Context, conn *libvirt.Connect, lab *topology.Lab, out io.Writer) ([]verify.Check, error) {
+	return r.eachCopy("up", func(ctx context.Context, conn *libvirt.Connect, cp *topology.Lab, out io.Writer) ([]verify.Check, error) {
 		o := opts
 		o.Out = out
 		// up writes the class and student into every domain's tag as it
 		// defines it: whatever becomes of the run, the VMs it leaves are
 		// the class's.
-		o.Class, o.Student = r.cls.Name, strings.TrimPrefix(lab.Name, r.cls.Name+"-")
-		res, err := provision.Up(ctx, conn, lab, o)
+		o.Class, o.Student = r.cls.Name, strings.TrimPrefix(cp.Name, r.cls.Name+"-")
+		res, err := lab.Up(ctx, conn, cp, o)
 		if err != nil {
 			return nil, host.Explain(conn, err)
 		}
@@ -452,8 +452,8 @@ func classSSHConfigCommand() *cli.Command {
 // classStatus is status of every copy: a cell per node, green when its VM
 // runs and lvslab logs in.
 func classStatus(r *classRun) (*class.Report, error) {
-	return r.eachCopy("status", func(ctx context.Context, conn *libvirt.Connect, lab *topology.Lab, _ io.Writer) ([]verify.Check, error) {
-		st, err := provision.Status(ctx, conn, lab.Name, provision.StatusOptions{Lab: lab})
+	return r.eachCopy("status", func(ctx context.Context, conn *libvirt.Connect, cp *topology.Lab, _ io.Writer) ([]verify.Check, error) {
+		st, err := lab.Status(ctx, conn, cp.Name, lab.StatusOptions{Lab: cp})
 		if err != nil {
 			return nil, err
 		}
@@ -523,8 +523,8 @@ func classDown(r *classRun) (*class.Report, error) {
 			r.students = append(r.students, c.Student)
 		}
 	}
-	rep := r.eachCopy("down", func(ctx context.Context, conn *libvirt.Connect, lab *topology.Lab, out io.Writer) ([]verify.Check, error) {
-		d, err := provision.Down(context.WithoutCancel(ctx), conn, provision.Selector{Lab: lab.Name}, provision.DownOptions{Out: out})
+	rep := r.eachCopy("down", func(ctx context.Context, conn *libvirt.Connect, cp *topology.Lab, out io.Writer) ([]verify.Check, error) {
+		d, err := lab.Down(context.WithoutCancel(ctx), conn, lab.Selector{Lab: cp.Name}, lab.DownOptions{Out: out})
 		if err != nil {
 			return nil, host.Explain(conn, err)
 		}

@@ -13,8 +13,8 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/lvslab/lvslab/labs"
-	"github.com/lvslab/lvslab/provision"
 	"github.com/lvslab/lvslab/provision/console"
+	"github.com/lvslab/lvslab/provision/lab"
 	"github.com/lvslab/lvslab/provision/paths"
 )
 
@@ -286,15 +286,15 @@ func TestGlobalFlagsAfterTheCommand(t *testing.T) {
 
 // status is exit code 1 when a VM is not running or SSH does not answer.
 func TestStatusVerdict(t *testing.T) {
-	up := provision.NodeStatus{Node: "lvs1", State: "running", SSH: "192.168.4.5:22"}
-	mute := provision.NodeStatus{Node: "web1", State: "running", SSHError: "i/o timeout"}
-	if err := statusVerdict([]*provision.LabStatus{{Lab: "tedu", Nodes: []provision.NodeStatus{up}}}); err != nil {
+	up := lab.NodeStatus{Node: "lvs1", State: "running", SSH: "192.168.4.5:22"}
+	mute := lab.NodeStatus{Node: "web1", State: "running", SSHError: "i/o timeout"}
+	if err := statusVerdict([]*lab.LabStatus{{Lab: "tedu", Nodes: []lab.NodeStatus{up}}}); err != nil {
 		t.Errorf("all up: %v", err)
 	}
 	if err := statusVerdict(nil); err != nil {
 		t.Errorf("no lab: %v", err)
 	}
-	err := statusVerdict([]*provision.LabStatus{{Lab: "tedu", File: "labs/my.yaml", Nodes: []provision.NodeStatus{up, mute}}})
+	err := statusVerdict([]*lab.LabStatus{{Lab: "tedu", File: "labs/my.yaml", Nodes: []lab.NodeStatus{up, mute}}})
 	if coder, ok := err.(cli.ExitCoder); !ok || coder.ExitCode() != 1 ||
 		err.Error() != `lvslab status: lab tedu: web1 does not answer SSH ("lvslab up labs/my.yaml" starts and configures them)` {
 		t.Errorf("SSH down: %v", err)

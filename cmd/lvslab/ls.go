@@ -6,8 +6,8 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/lvslab/lvslab/provision"
 	"github.com/lvslab/lvslab/provision/host"
+	"github.com/lvslab/lvslab/provision/lab"
 )
 
 func lsCommand() *cli.Command {
@@ -36,7 +36,7 @@ Examples:
 				return err
 			}
 			defer conn.Close()
-			labs, err := provision.List(conn, "")
+			labs, err := lab.List(conn, "")
 			if err != nil {
 				return err
 			}

@@ -9,8 +9,8 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/lvslab/lvslab/labs"
-	"github.com/lvslab/lvslab/provision"
 	"github.com/lvslab/lvslab/provision/host"
+	"github.com/lvslab/lvslab/provision/lab"
 	"github.com/lvslab/lvslab/topology"
 )
 
@@ -62,17 +62,17 @@ Examples:
 			}
 			defer conn.Close()
 			if names == nil {
-				if names, err = provision.Labs(conn, ""); err != nil {
+				if names, err = lab.Labs(conn, ""); err != nil {
 					return err
 				}
 			}
-			all := []*provision.LabStatus{}
+			all := []*lab.LabStatus{}
 			for _, name := range names {
 				file := given
 				if file == nil {
 					file, _ = recordedLab(conn, name) // without it, no lab addresses
 				}
-				st, err := provision.Status(c.Context, conn, name, provision.StatusOptions{Lab: file})
+				st, err := lab.Status(c.Context, conn, name, lab.StatusOptions{Lab: file})
 				if err != nil {
 					return err
 				}
@@ -97,7 +97,7 @@ Examples:
 
 // statusVerdict is exit code 1, with the reasons, when a node's VM is not
 // running or lvslab cannot log in to it: CI can trust "lvslab status".
-func statusVerdict(all []*provision.LabStatus) error {
+func statusVerdict(all []*lab.LabStatus) error {
 	var labsDown []string
 	for _, st := range all {
 		var down []string
@@ -123,7 +123,7 @@ func statusVerdict(all []*provision.LabStatus) error {
 
 // nodeDown says why a node is not up (no VM, a VM not running, no SSH), or
 // "" when it runs and lvslab logs in.
-func nodeDown(n provision.NodeStatus) string {
+func nodeDown(n lab.NodeStatus) string {
 	switch {
 	case n.State == host.StateMissing:
 		return n.Node + " has no VM"
@@ -135,7 +135,7 @@ func nodeDown(n provision.NodeStatus) string {
 	return ""
 }
 
-func printStatus(w io.Writer, st *provision.LabStatus) {
+func printStatus(w io.Writer, st *lab.LabStatus) {
 	fmt.Fprintf(w, "lab %s", st.Lab)
 	if st.File != "" {
 		fmt.Fprintf(w, " (from %s)", st.File)

@@ -9,8 +9,8 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/lvslab/lvslab/provision"
 	"github.com/lvslab/lvslab/provision/host"
+	"github.com/lvslab/lvslab/provision/lab"
 )
 
 // connectFlag is --connect, shared by up, down and status.
@@ -28,7 +28,7 @@ func upCommand() *cli.Command {
 		Name:      "up",
 		Usage:     "create (or resume) the lab's VMs and networks, then configure every node over SSH",
 		ArgsUsage: labArgUsage,
-		Description: "Brings a lab up through libvirt, in order:\n" + stageList(provision.Stages()) + `
+		Description: "Brings a lab up through libvirt, in order:\n" + stageList(lab.Stages()) + `
 Every object carries an lvslab tag, so "lvslab down" finds it without the lab
 file. Running "up" again reuses what exists: stopped VMs are started, and the
 same lab in another mode (tedu-nat -> tedu-dr) keeps its VMs. A VM whose NICs
@@ -92,7 +92,7 @@ func upFlags() []cli.Flag {
 	}, outputFlags(outputText, outputJSON)...)
 }
 
-// runUp is "lvslab up": --dry-run surveys and prints, otherwise provision.Up.
+// runUp is "lvslab up": --dry-run surveys and prints, otherwise lab.Up.
 func runUp(c *cli.Context) error {
 	format, err := output(c, outputText, outputJSON)
 	if err != nil {
@@ -101,11 +101,11 @@ func runUp(c *cli.Context) error {
 	if format != outputText && !c.Bool("dry-run") {
 		return cli.Exit("-o json goes with --dry-run (up itself prints progress)", 2)
 	}
-	lab, err := loadLab(c)
+	labFile, err := loadLab(c)
 	if err != nil {
 		return err
 	}
-	if err := applyAs(c, lab); err != nil {
+	if err := applyAs(c, labFile); err != nil {
 		return err
 	}
 	ctx, stop := commandContext(c)
@@ -115,31 +115,31 @@ func runUp(c *cli.Context) error {
 		return err
 	}
 	defer conn.Close()
-	opts := provision.Options{
+	opts := lab.Options{
 		Accel: c.String("accel"), Retain: c.Bool("retain"), Timeout: c.Duration("timeout"),
 		VMsOnly: c.Bool("vms-only"), MgmtPool: c.String("mgmt-pool"), Out: progress(c, c.App.Writer),
 		Bare: c.Bool("bare"), Nodes: c.StringSlice("node"),
 	}
 	for _, n := range opts.Nodes {
-		if lab.Node(n) == nil {
-			return cli.Exit(fmt.Sprintf("--node %s: no such node in lab %s", n, lab.Name), 2)
+		if labFile.Node(n) == nil {
+			return cli.Exit(fmt.Sprintf("--node %s: no such node in labFile %s", n, labFile.Name), 2)
 		}
 	}
 	if opts.Bare && len(opts.Nodes) > 0 {
 		return cli.Exit("--bare configures nothing, --node configures one node: choose one", 2)
 	}
 	if c.Bool("dry-run") {
-		plan, err := provision.DryRun(ctx, conn, lab, opts)
+		plan, err := lab.DryRun(ctx, conn, labFile, opts)
 		if err != nil {
 			return host.Explain(conn, err)
 		}
 		if format == outputJSON {
 			return writeJSON(c.App.Writer, plan)
 		}
-		provision.WritePlan(c.App.Writer, plan)
+		lab.WritePlan(c.App.Writer, plan)
 		return nil
 	}
-	res, err := provision.Up(ctx, conn, lab, opts)
+	res, err := lab.Up(ctx, conn, labFile, opts)
 	if err != nil {
 		return host.Explain(conn, err)
 	}
@@ -151,7 +151,7 @@ func runUp(c *cli.Context) error {
 }
 
 // stageList is the steps of up for its --help, one per line, in order.
-func stageList(stages []provision.Stage) string {
+func stageList(stages []lab.Stage) string {
 	var b strings.Builder
 	for _, s := range stages {
 		lines := strings.Split(s.Doc, "\n")
@@ -163,7 +163,7 @@ func stageList(stages []provision.Stage) string {
 	return b.String()
 }
 
-func printEndpoints(w io.Writer, res *provision.Result) {
+func printEndpoints(w io.Writer, res *lab.Result) {
 	accel := "TCG"
 	if res.DomainType == host.DomainKVM {
 		accel = "KVM"

@@ -11,8 +11,8 @@ import (
 	"libvirt.org/go/libvirt"
 
 	"github.com/lvslab/lvslab/labs"
-	"github.com/lvslab/lvslab/provision"
 	"github.com/lvslab/lvslab/provision/host"
+	"github.com/lvslab/lvslab/provision/lab"
 	"github.com/lvslab/lvslab/provision/paths"
 )
 
@@ -76,7 +76,7 @@ func TestStatusAndDownCommands(t *testing.T) {
 		err.Error() != `lvslab status: lab tedu: client1 has no VM, lvs1 has no VM, web1's VM is shut off, web2 has no VM ("lvslab up tedu-nat" starts and configures them)` {
 		t.Fatalf("status of a stopped lab: %v", err)
 	}
-	var st []provision.LabStatus
+	var st []lab.LabStatus
 	if err := json.Unmarshal([]byte(out), &st); err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
@@ -155,7 +155,7 @@ func TestLifecycleHelp(t *testing.T) {
 	// up --help lists the steps of the pipeline itself, in order.
 	out, _ := runLifecycle(t, "up", "--help")
 	at := 0
-	for _, s := range provision.Stages() {
+	for _, s := range lab.Stages() {
 		i := strings.Index(out[at:], "   "+s.Name+" ")
 		if i < 0 {
 			t.Fatalf("up --help does not list stage %s after position %d:\n%s", s.Name, at, out)

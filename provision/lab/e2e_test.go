@@ -1,4 +1,4 @@
-package provision
+package lab
 
 // The end-to-end test of up/down with real QEMU guests. It runs only with
 // LVSLAB_E2E=1, as root, and only inside a sandbox (a private network
