@@ -85,6 +85,14 @@ func TestDownRemovesExactlyTheLab(t *testing.T) {
 			t.Errorf("%s was removed", o)
 		}
 	}
+	// Of what stood after tedu's up, exactly tedu's objects are gone: the
+	// rest is what stood before it and the pool, which labs share.
+	for _, o := range afterTedu {
+		kept := slices.Contains(untagged, o) || o == "pool lvslab"
+		if slices.Contains(got, o) != kept {
+			t.Errorf("after down tedu, %s: still there %v, want %v", o, !kept, kept)
+		}
+	}
 
 	// A second down is fine and removes nothing.
 	rep, err = Down(context.Background(), conn, Selector{Lab: "tedu"}, DownOptions{Home: opts.Home})
@@ -101,8 +109,16 @@ func TestDownRemovesExactlyTheLab(t *testing.T) {
 	if !slices.Equal(final, want) {
 		t.Errorf("after down --all:\n got %v\nwant %v", final, want)
 	}
-	_ = pristine
-	_ = afterTedu
+	// The two untagged objects were all the test added to the mock.
+	if want := append(slices.Clone(pristine), "domain tedu-web3", "network tedu-private9"); !sameSet(untagged, want) {
+		t.Errorf("the mock before the labs:\n got %v\nwant %v", untagged, want)
+	}
+}
+
+// sameSet tells whether a and b hold the same strings, in any order.
+func sameSet(a, b []string) bool {
+	a, b = slices.Sorted(slices.Values(a)), slices.Sorted(slices.Values(b))
+	return slices.Equal(a, b)
 }
 
 // TestDownAfterCrash: a run that died after making disks (no domain yet)
