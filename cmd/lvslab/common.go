@@ -13,6 +13,7 @@ import (
 
 	"github.com/lvslab/lvslab/labs"
 	"github.com/lvslab/lvslab/provision"
+	"github.com/lvslab/lvslab/provision/report"
 	"github.com/lvslab/lvslab/provision/sshx"
 	"github.com/lvslab/lvslab/provision/verify"
 	"github.com/lvslab/lvslab/topology"
@@ -163,7 +164,7 @@ func onReading(f func(*cli.Context, *reading) error) cli.ActionFunc {
 // views.
 func onLab(f func(*cli.Context, *reading) error) cli.ActionFunc {
 	return func(c *cli.Context) error {
-		format, err := output(c, verify.OutputText, verify.OutputJSON)
+		format, err := output(c, report.OutputText, report.OutputJSON)
 		if err != nil {
 			return err
 		}

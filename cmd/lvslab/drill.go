@@ -1,12 +1,11 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
-	"os"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/lvslab/lvslab/provision/report"
 	"github.com/lvslab/lvslab/provision/verify"
 )
 
@@ -89,10 +88,8 @@ func runDrill(c *cli.Context, step string) error {
 	if err != nil {
 		return cli.Exit("lvslab drill "+step+": "+err.Error(), verify.ExitCode(nil, err))
 	}
-	if format == verify.OutputJSON {
-		enc := json.NewEncoder(c.App.Writer)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(rep); err != nil {
+	if format == report.OutputJSON {
+		if err := writeJSON(c.App.Writer, rep); err != nil {
 			return cli.Exit(err.Error(), 2)
 		}
 	} else if err := verify.WriteDrillText(c.App.Writer, rep); err != nil {
@@ -106,8 +103,5 @@ func runDrill(c *cli.Context, step string) error {
 
 func writeDrillJUnit(path string, rep *verify.DrillReport, runErr error, title string) error {
 	data, err := verify.DrillJUnit(rep, runErr, title)
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(path, data, 0o644)
+	return report.WriteFile(path, data, err)
 }

@@ -1,11 +1,11 @@
 package main
 
 import (
-	"encoding/json"
 	"io"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/lvslab/lvslab/provision/report"
 	"github.com/lvslab/lvslab/provision/verify"
 )
 
@@ -15,7 +15,7 @@ func ipvsCommand() *cli.Command {
 			Name:      name,
 			Usage:     usage,
 			ArgsUsage: labArgUsage,
-			Flags:     append([]cli.Flag{connectFlag(), asFlag("look at")}, outputFlags(verify.OutputText, verify.OutputJSON)...),
+			Flags:     append([]cli.Flag{connectFlag(), asFlag("look at")}, outputFlags(report.OutputText, report.OutputJSON)...),
 			Action: onLab(func(c *cli.Context, r *reading) error {
 				ob, err := verify.Observe(r.ctx, r.lab, r.dial(), name)
 				if err != nil {
@@ -70,10 +70,8 @@ func show(c *cli.Context, format string, data any, text func(io.Writer) error, c
 	if err != nil {
 		return cli.Exit("lvslab ipvs "+c.Command.Name+": "+err.Error(), verify.ExitCode(nil, err))
 	}
-	if format == verify.OutputJSON {
-		enc := json.NewEncoder(c.App.Writer)
-		enc.SetIndent("", "  ")
-		err = enc.Encode(data)
+	if format == report.OutputJSON {
+		err = writeJSON(c.App.Writer, data)
 	} else {
 		err = text(c.App.Writer)
 	}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/lvslab/lvslab/provision/report"
 	"github.com/lvslab/lvslab/provision/verify"
 )
 
@@ -78,11 +79,11 @@ func verifyFlags() []cli.Flag {
 		&cli.StringFlag{Name: "client", Usage: "the client `NODE` to send requests from (default: the lab's first client)"},
 		&cli.StringSliceFlag{Name: "service", Usage: "verify only this service `NAME` (repeatable)"},
 		&cli.StringFlag{Name: "junit", Usage: "also write a JUnit XML `FILE`, a testcase per check"},
-	}, outputFlags(verify.OutputText, verify.OutputJSON)...)
+	}, outputFlags(report.OutputText, report.OutputJSON)...)
 }
 
 func verifyOptions(c *cli.Context) (verify.Options, string, error) {
-	format, err := output(c, verify.OutputText, verify.OutputJSON)
+	format, err := output(c, report.OutputText, report.OutputJSON)
 	if err != nil {
 		return verify.Options{}, "", err
 	}
