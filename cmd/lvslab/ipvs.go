@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"io"
 
 	"github.com/urfave/cli/v2"
@@ -68,7 +69,7 @@ did not hold, 2 could not run.`,
 // show prints a result as text or JSON; code is the exit code.
 func show(c *cli.Context, format string, data any, text func(io.Writer) error, code int, err error) error {
 	if err != nil {
-		return cli.Exit("lvslab ipvs "+c.Command.Name+": "+err.Error(), verify.ExitCode(nil, err))
+		return exit(fmt.Errorf("lvslab ipvs %s: %w", c.Command.Name, err), verify.ExitCode(nil, err))
 	}
 	if format == report.OutputJSON {
 		err = writeJSON(c.App.Writer, data)
@@ -76,10 +77,10 @@ func show(c *cli.Context, format string, data any, text func(io.Writer) error, c
 		err = text(c.App.Writer)
 	}
 	if err != nil {
-		return cli.Exit(err.Error(), 2)
+		return cannot(err)
 	}
 	if code != 0 {
-		return cli.Exit("", code)
+		return exit("", code)
 	}
 	return nil
 }

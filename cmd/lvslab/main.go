@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 
+	"github.com/lvslab/lvslab/provision/report"
 	"github.com/urfave/cli/v2"
 )
 
@@ -40,7 +41,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return coder.ExitCode()
 	}
 	fmt.Fprintln(app.ErrWriter, "lvslab:", err)
-	return 2
+	return report.ExitCannot
 }
 
 func newApp() *cli.App {

@@ -33,7 +33,7 @@ func output(c *cli.Context, formats ...string) (string, error) {
 		name, format = "--format", c.String("format")
 	}
 	if !slices.Contains(formats, format) {
-		return "", cli.Exit(fmt.Sprintf("%s %q: use %s", name, format, orList(formats)), 2)
+		return "", cannot(fmt.Sprintf("%s %q: use %s", name, format, orList(formats)))
 	}
 	return format, nil
 }

@@ -50,17 +50,17 @@ Examples:
 			title := "lvslab verify " + lab.Name
 			if path := c.String("junit"); path != "" {
 				if jerr := verify.WriteJUnit(path, rep, err, title); jerr != nil {
-					return cli.Exit("lvslab verify: writing "+path+": "+jerr.Error(), 2)
+					return cannot("lvslab verify: writing " + path + ": " + jerr.Error())
 				}
 			}
 			if err != nil {
-				return cli.Exit("lvslab verify: "+err.Error(), verify.ExitCode(nil, err))
+				return exit(fmt.Errorf("lvslab verify: %w", err), verify.ExitCode(nil, err))
 			}
 			if werr := verify.Write(c.App.Writer, rep, r.format); werr != nil {
-				return cli.Exit("lvslab verify: "+werr.Error(), 2)
+				return cannot(fmt.Errorf("lvslab verify: %w", werr))
 			}
 			if code := verify.ExitCode(rep, nil); code != 0 {
-				return cli.Exit("", code)
+				return exit("", code)
 			}
 			return nil
 		}),
@@ -89,11 +89,11 @@ func verifyOptions(c *cli.Context) (verify.Options, string, error) {
 	}
 	n := c.Int("requests")
 	if n < verify.MinRequests || n > verify.MaxRequests {
-		return verify.Options{}, "", cli.Exit(fmt.Sprintf("--requests %d: use %d..%d", n, verify.MinRequests, verify.MaxRequests), 2)
+		return verify.Options{}, "", cannot(fmt.Sprintf("--requests %d: use %d..%d", n, verify.MinRequests, verify.MaxRequests))
 	}
 	p := c.String("prober")
 	if p != verify.ProberFast && p != verify.ProberCurl {
-		return verify.Options{}, "", cli.Exit(fmt.Sprintf("--prober %q: use %s", p, strings.Join(verify.Probers, " or ")), 2)
+		return verify.Options{}, "", cannot(fmt.Sprintf("--prober %q: use %s", p, strings.Join(verify.Probers, " or ")))
 	}
 	return verify.Options{
 		Requests: n,
