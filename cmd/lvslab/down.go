@@ -51,7 +51,7 @@ Examples:
 			defer conn.Close()
 			rep, err := provision.Down(context.WithoutCancel(c.Context), conn, sel, provision.DownOptions{Out: progress(c, c.App.Writer)})
 			if err != nil {
-				return provision.Explain(conn, err)
+				return err
 			}
 			switch {
 			case len(rep.Labs) == 0:

@@ -130,7 +130,7 @@ func runUp(c *cli.Context) error {
 	if c.Bool("dry-run") {
 		plan, err := provision.DryRun(ctx, conn, lab, opts)
 		if err != nil {
-			return provision.Explain(conn, err)
+			return err
 		}
 		if format == outputJSON {
 			return writeJSON(c.App.Writer, plan)
@@ -140,7 +140,7 @@ func runUp(c *cli.Context) error {
 	}
 	res, err := provision.Up(ctx, conn, lab, opts)
 	if err != nil {
-		return provision.Explain(conn, err)
+		return err
 	}
 	printEndpoints(c.App.Writer, res)
 	if opts.Bare {
