@@ -71,7 +71,7 @@ type HealthCheck struct {
 	// Port is the port checked (connect_port); 0 is the real server's port.
 	Port             uint16
 	ConnectTimeout   int
-	Retry            int // nb_get_retry
+	Retry            int // retry, the course's nb_get_retry
 	DelayBeforeRetry int
 	Path             string // HTTP_GET: the URL path
 	StatusCode       int    // HTTP_GET: the status a healthy server answers

@@ -87,7 +87,7 @@ func Config(lab *topology.Lab, node string) (string, bool) {
 	}
 	w := &writer{}
 	w.line(0, "! Configuration File for keepalived")
-	w.line(0, "! lab %s, node %s: written by lvslab up, which puts it back as it is here", lab.Name, node)
+	w.line(0, "! lab %s, node %s: rendered by lvslab from the lab file; change the lab, not this file", lab.Name, node)
 	w.line(0, "")
 	w.line(0, "global_defs {")
 	w.line(1, "router_id %s", node)
@@ -172,7 +172,9 @@ func virtualServer(w *writer, lab *topology.Lab, dir *topology.Node, s *topology
 	w.line(1, "delay_loop %d", k.DelayLoop)
 	w.line(1, "lb_algo %s", s.Scheduler)
 	w.line(1, "lb_kind %s", lbKind[s.Mode])
-	w.line(1, "protocol %s", strings.ToUpper(s.Protocol))
+	if s.FWMark == 0 { // keepalived ignores (and warns of) a protocol on a mark
+		w.line(1, "protocol %s", strings.ToUpper(s.Protocol))
+	}
 	for _, r := range s.RealServers {
 		rs := lab.Node(r.Node)
 		if rs == nil {
@@ -212,7 +214,9 @@ func healthCheck(w *writer, c *topology.HealthCheck) {
 		w.line(3, "connect_port %d", c.Port)
 	}
 	w.line(3, "connect_timeout %d", c.ConnectTimeout)
-	w.line(3, "nb_get_retry %d", c.Retry)
+	// The course's nb_get_retry: keepalived 2.2.7 (Debian 12) refuses
+	// it in TCP_CHECK ("Unknown keyword") and warns of it in HTTP_GET.
+	w.line(3, "retry %d", c.Retry)
 	w.line(3, "delay_before_retry %d", c.DelayBeforeRetry)
 	w.line(2, "}")
 }
