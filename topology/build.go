@@ -457,7 +457,7 @@ func (d *document) serviceScheduling(rs *rawService, s *Service, path string) {
 	case "":
 		d.add(path+".mode", "missing: nat, dr or tun")
 	default:
-		d.add(path+".mode", "%q is not a mode: use nat, dr or tun", rs.Mode)
+		d.add(path+".mode", "%q is not a mode: use nat, dr or tun (or vrrp: a VIP that keepalived moves between web nodes, no IPVS)", rs.Mode)
 	}
 	if s.Scheduler == "" {
 		s.Scheduler = DefaultScheduler

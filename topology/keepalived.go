@@ -187,8 +187,18 @@ func (d *document) buildKeepalived(lab *Lab, s *Service, rk *rawKeepalived, path
 		k.Check = d.buildHealthCheck(s, rk.HealthCheck, k, path+".health_check")
 	}
 	if s.Mode == ModeVRRP {
+		svc := parentPath(path)
+		switch {
+		case s.FWMark != 0:
+			d.add(svc+".fwmark", "a firewall mark gathers ports for IPVS: a VRRP-only service has none; give its VIP and port")
+		case s.Protocol != "tcp":
+			d.add(svc+".protocol", "a VRRP-only service's routers serve it with their web server, over TCP: leave protocol out")
+		}
+		if s.Scheduler != DefaultScheduler {
+			d.add(svc+".scheduler", "no IPVS schedules a VRRP-only service (the master answers every request): leave scheduler out")
+		}
 		if len(s.RealServers) > 0 {
-			d.add(parentPath(path)+".real_servers", "a VRRP-only service has no IPVS to forward to real servers: its routers serve the VIP themselves; leave real_servers out, or use mode dr")
+			d.add(svc+".real_servers", "a VRRP-only service has no IPVS to forward to real servers: its routers serve the VIP themselves; leave real_servers out, or use mode dr")
 		}
 		if k.Check != nil {
 			d.add(path+".health_check", "a VRRP-only service has no IPVS, so no real servers for keepalived to check: leave health_check out (or use mode dr with real servers)")
@@ -337,7 +347,7 @@ func (d *document) buildHealthCheck(s *Service, rh *rawHealthCheck, k *Keepalive
 		d.add(path+".type", "%q is no checker lvslab sets up: use %s or %s", rh.Type, CheckTCP, CheckHTTP)
 	}
 	if s.Protocol == "udp" && c.Type != "" {
-		d.add(path+".type", "%s checks over TCP: a UDP service's real servers answer no TCP connection, so every check would fail and keepalived take them all out", c.Type)
+		d.add(path+".type", "%s checks over TCP: a UDP service's real servers answer no TCP connection, so every check would fail and keepalived would take them all out", c.Type)
 	}
 	seconds := func(field string, v *int64, lo, hi int64, dst *int) {
 		if v == nil {
@@ -401,7 +411,7 @@ func (d *document) checkKeepalived(lab *Lab) {
 			}
 		}
 		if s.Keepalived != nil && s.Persistence > 0 {
-			d.add(s.path+".persistence", "persistence left on a keepalived service: each client stays on one real server for %d s (persistence_timeout), so the round robin through the VIP never shows and a failover keeps clients on the server they had; leave persistence out", s.Persistence)
+			d.add(s.path+".persistence", "persistence left on a keepalived service: each client stays on one real server for %d s (persistence_timeout), so the round robin the exercise shows through the VIP never appears; leave persistence out", s.Persistence)
 		}
 	}
 	type instance struct {
@@ -514,7 +524,7 @@ func (d *document) checkHealthPort(lab *Lab, s *Service, path string) {
 			if s.Keepalived.Check.Port == 0 {
 				at = path
 			}
-			d.add(at, "%s does not serve port %d (it serves %s): every %s would fail and keepalived take %s out; check a port the real servers serve", r.Node, port, portText(served), s.Keepalived.Check.Type, r.Node)
+			d.add(at, "%s does not serve port %d (it serves %s): every %s would fail and keepalived would take %s out; check a port the real servers serve", r.Node, port, portText(served), s.Keepalived.Check.Type, r.Node)
 			return
 		}
 	}

@@ -184,7 +184,8 @@ func (n *Node) Addresses() []netip.Addr {
 func (n *Node) HasAddress(addr netip.Addr) bool { return slices.Contains(n.Addresses(), addr) }
 
 // Director returns the director that carries a service: the one director of
-// the lab (validation refuses labs where this is ambiguous).
+// the lab, or with keepalived the first in file order (all of them are the
+// service's routers; Keepalived.Master is the one that holds the VIP).
 func (l *Lab) Director() *Node {
 	ds := l.NodesWithRole(RoleDirector)
 	if len(ds) == 0 {
