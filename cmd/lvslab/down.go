@@ -52,7 +52,7 @@ Examples:
 			defer conn.Close()
 			rep, err := lab.Down(context.WithoutCancel(c.Context), conn, sel, lab.DownOptions{Out: progress(c, c.App.Writer)})
 			if err != nil {
-				return host.Explain(conn, err)
+				return err
 			}
 			switch {
 			case len(rep.Labs) == 0:
@@ -84,7 +84,7 @@ func labSelector(c *cli.Context, allowAll bool) (lab.Selector, error) {
 		}
 	}
 	if given > 1 || c.NArg() > 1 {
-		return lab.Selector{}, cli.Exit("give one of LAB, --name or --all", 2)
+		return lab.Selector{}, cannot("give one of LAB, --name or --all")
 	}
 	switch {
 	case all:
@@ -100,5 +100,5 @@ func labSelector(c *cli.Context, allowAll bool) (lab.Selector, error) {
 	if topology.IsLabName(arg) {
 		return lab.Selector{Lab: arg}, nil
 	}
-	return lab.Selector{}, cli.Exit(err.Error(), 1)
+	return lab.Selector{}, failed(err)
 }

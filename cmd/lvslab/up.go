@@ -99,7 +99,7 @@ func runUp(c *cli.Context) error {
 		return err
 	}
 	if format != outputText && !c.Bool("dry-run") {
-		return cli.Exit("-o json goes with --dry-run (up itself prints progress)", 2)
+		return cannot("-o json goes with --dry-run (up itself prints progress)")
 	}
 	labFile, err := loadLab(c)
 	if err != nil {
@@ -122,16 +122,16 @@ func runUp(c *cli.Context) error {
 	}
 	for _, n := range opts.Nodes {
 		if labFile.Node(n) == nil {
-			return cli.Exit(fmt.Sprintf("--node %s: no such node in labFile %s", n, labFile.Name), 2)
+			return cannot(fmt.Sprintf("--node %s: no such node in lab %s", n, labFile.Name))
 		}
 	}
 	if opts.Bare && len(opts.Nodes) > 0 {
-		return cli.Exit("--bare configures nothing, --node configures one node: choose one", 2)
+		return cannot("--bare configures nothing, --node configures one node: choose one")
 	}
 	if c.Bool("dry-run") {
 		plan, err := lab.DryRun(ctx, conn, labFile, opts)
 		if err != nil {
-			return host.Explain(conn, err)
+			return err
 		}
 		if format == outputJSON {
 			return writeJSON(c.App.Writer, plan)
@@ -141,7 +141,7 @@ func runUp(c *cli.Context) error {
 	}
 	res, err := lab.Up(ctx, conn, labFile, opts)
 	if err != nil {
-		return host.Explain(conn, err)
+		return err
 	}
 	printEndpoints(c.App.Writer, res)
 	if opts.Bare {
