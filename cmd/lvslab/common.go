@@ -5,15 +5,14 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 
 	"github.com/urfave/cli/v2"
-	"libvirt.org/go/libvirt"
 
 	"github.com/lvslab/lvslab/labs"
 	"github.com/lvslab/lvslab/provision/access"
 	"github.com/lvslab/lvslab/provision/host"
+	"github.com/lvslab/lvslab/provision/lab"
 	"github.com/lvslab/lvslab/provision/report"
 	"github.com/lvslab/lvslab/provision/sshx"
 	"github.com/lvslab/lvslab/provision/verify"
@@ -64,41 +63,22 @@ func applyAs(c *cli.Context, lab *topology.Lab) error {
 // embedded lab (under --as NAME, if given), or the name of a lab on this
 // libvirt, whose file its tags record (so "lvslab verify b" verifies copy
 // b).
-func runningLab(c *cli.Context, conn *libvirt.Connect, arg string) (*topology.Lab, error) {
-	lab, err := labs.Load(arg)
+func runningLab(c *cli.Context, conn *host.Conn, arg string) (*topology.Lab, error) {
+	labFile, err := labs.Load(arg)
 	if err == nil {
-		return lab, applyAs(c, lab)
+		return labFile, applyAs(c, labFile)
 	}
 	if !topology.IsLabName(arg) || c.String("as") != "" {
 		return nil, failed(err)
 	}
-	lab, rerr := recordedLab(conn, arg)
+	labFile, rerr := lab.Recorded(conn, arg)
 	switch {
 	case rerr != nil:
 		return nil, failed(rerr)
-	case lab == nil:
+	case labFile == nil:
 		return nil, failed(fmt.Sprintf("%v, and no lab named %s runs here (\"lvslab ls\" lists them)", err, arg))
 	}
-	return lab, nil
-}
-
-// recordedLab loads the lab file lab name was last brought up from (its
-// tags say which), under that name; nil when nothing of it runs.
-func recordedLab(conn *libvirt.Connect, name string) (*topology.Lab, error) {
-	inv, err := host.DiscoverLab(conn, "", name)
-	if err != nil {
-		return nil, err
-	}
-	file := inv.File()
-	if file == "" {
-		return nil, nil
-	}
-	lab, err := labs.Load(strings.TrimPrefix(file, "embedded:"))
-	if err != nil {
-		return nil, fmt.Errorf("lab %s was brought up from %s: %w", name, file, err)
-	}
-	lab.Name = name
-	return lab, nil
+	return labFile, nil
 }
 
 // labAccess connects to libvirt (--connect), resolves LAB (runningLab) and

@@ -70,7 +70,7 @@ Examples:
 			for _, name := range names {
 				file := given
 				if file == nil {
-					file, _ = recordedLab(conn, name) // without it, no lab addresses
+					file, _ = lab.Recorded(conn, name) // without it, no lab addresses
 				}
 				st, err := lab.Status(c.Context, conn, name, lab.StatusOptions{Lab: file})
 				if err != nil {
@@ -102,7 +102,7 @@ func statusVerdict(all []*lab.LabStatus) error {
 	for _, st := range all {
 		var down []string
 		for _, n := range st.Nodes {
-			if why := nodeDown(n); why != "" {
+			if why := n.Down(); why != "" {
 				down = append(down, why)
 			}
 		}
@@ -111,7 +111,7 @@ func statusVerdict(all []*lab.LabStatus) error {
 		}
 		up := "lvslab up LAB"
 		if st.File != "" {
-			up = "lvslab up " + strings.TrimPrefix(st.File, "embedded:")
+			up = "lvslab up " + topology.FileRef(st.File)
 		}
 		labsDown = append(labsDown, fmt.Sprintf("lab %s: %s (%q starts and configures them)", st.Lab, strings.Join(down, ", "), up))
 	}
@@ -119,20 +119,6 @@ func statusVerdict(all []*lab.LabStatus) error {
 		return nil
 	}
 	return failed("lvslab status: " + strings.Join(labsDown, "; "))
-}
-
-// nodeDown says why a node is not up (no VM, a VM not running, no SSH), or
-// "" when it runs and lvslab logs in.
-func nodeDown(n lab.NodeStatus) string {
-	switch {
-	case n.State == host.StateMissing:
-		return n.Node + " has no VM"
-	case n.State != host.StateRunning:
-		return fmt.Sprintf("%s's VM is %s", n.Node, n.State)
-	case n.SSH == "":
-		return n.Node + " does not answer SSH"
-	}
-	return ""
 }
 
 func printStatus(w io.Writer, st *lab.LabStatus) {

@@ -271,9 +271,9 @@ func (a *Access) vmDown(node string) error {
 	up := "lvslab up"
 	switch {
 	case file != nil:
-		up += " " + strings.TrimPrefix(file.File, "embedded:")
+		up += " " + topology.FileRef(file.File)
 	case tag.Tag.File != "":
-		up += " " + strings.TrimPrefix(tag.Tag.File, "embedded:")
+		up += " " + topology.FileRef(tag.Tag.File)
 	}
 	return fmt.Errorf("%s's VM %s is %s: run %q to start it", node, name, host.StateName(state), up)
 }

@@ -101,7 +101,7 @@ func Run(ctx context.Context, lab *topology.Lab, dial Dialer, opts Options) (*Re
 	}
 	labRef := opts.LabRef
 	if labRef == "" {
-		labRef = strings.TrimPrefix(lab.File, "embedded:")
+		labRef = topology.FileRef(lab.File)
 	}
 	rep := &Report{Lab: lab.Name, File: lab.File, Nodes: make([]NodeReport, len(states))}
 	var wg sync.WaitGroup

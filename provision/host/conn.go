@@ -20,6 +20,11 @@ func DefaultURI() string {
 	return "qemu:///system"
 }
 
+// Conn is a connection to a libvirt: what Connect opens and the packages
+// above host pass around. It is libvirt's own type under host's name, so
+// that naming it takes no import of libvirt's bindings outside host.
+type Conn = libvirt.Connect
+
 // Connect opens a libvirt connection ("" means DefaultURI()). Close it with
 // conn.Close().
 func Connect(uri string) (*libvirt.Connect, error) {

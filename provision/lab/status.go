@@ -2,12 +2,13 @@ package lab
 
 import (
 	"context"
-	"strings"
+	"fmt"
 	"sync"
 	"time"
 
 	"libvirt.org/go/libvirt"
 
+	"github.com/lvslab/lvslab/labs"
 	"github.com/lvslab/lvslab/provision/access"
 	"github.com/lvslab/lvslab/provision/host"
 	"github.com/lvslab/lvslab/provision/paths"
@@ -207,7 +208,7 @@ func List(conn *libvirt.Connect, pool string) ([]LabSummary, error) {
 	out := []LabSummary{}
 	for _, name := range host.LabNames(all) {
 		inv := all[name]
-		s := LabSummary{Lab: name, Source: strings.TrimPrefix(inv.File(), "embedded:"), Nodes: len(inv.Domains), Mgmt: inv.MgmtSubnet()}
+		s := LabSummary{Lab: name, Source: topology.FileRef(inv.File()), Nodes: len(inv.Domains), Mgmt: inv.MgmtSubnet()}
 		for _, d := range inv.Domains {
 			if d.State == host.StateRunning {
 				s.Running++
@@ -216,4 +217,37 @@ func List(conn *libvirt.Connect, pool string) ([]LabSummary, error) {
 		out = append(out, s)
 	}
 	return out, nil
+}
+
+// Down says why the node is not up (no VM, a VM not running, no SSH), or
+// "" when it runs and lvslab logs in.
+func (n NodeStatus) Down() string {
+	switch {
+	case n.State == host.StateMissing:
+		return n.Node + " has no VM"
+	case n.State != host.StateRunning:
+		return fmt.Sprintf("%s's VM is %s", n.Node, n.State)
+	case n.SSH == "":
+		return n.Node + " does not answer SSH"
+	}
+	return ""
+}
+
+// Recorded loads the lab file lab name was last brought up from (its
+// tags say which), under that name; nil when nothing of it runs.
+func Recorded(conn *libvirt.Connect, name string) (*topology.Lab, error) {
+	inv, err := host.DiscoverLab(conn, "", name)
+	if err != nil {
+		return nil, err
+	}
+	file := inv.File()
+	if file == "" {
+		return nil, nil
+	}
+	lab, err := labs.Load(topology.FileRef(file))
+	if err != nil {
+		return nil, fmt.Errorf("lab %s was brought up from %s: %w", name, file, err)
+	}
+	lab.Name = name
+	return lab, nil
 }
