@@ -52,10 +52,9 @@ var libvirtImporters = []string{"provision/host/...", "provision"}
 // longer does: then its line goes.
 var libvirtPending = map[string]string{
 	// The provision root's split (r-provision) moved its libvirt calls out
-	// with the files that make them: the lifecycle's steps and Access still
-	// call libvirt themselves.
-	"provision/lab":    "Up's steps, Down and Status call host's operations (pool, network, volume, domain) instead of libvirt's, and take a host connection type (issue 21)",
-	"provision/access": "Access reads tags and opens the serial console through host, over a host connection type (issue 21)",
+	// with the files that make them: the lifecycle's steps still call
+	// libvirt themselves.
+	"provision/lab": "Up's steps, DryRun, Down and Status call host's operations (pool, network, volume, domain) instead of libvirt's (issue 21)",
 }
 
 const (

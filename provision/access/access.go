@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"golang.org/x/crypto/ssh"
-	"libvirt.org/go/libvirt"
 
 	"github.com/lvslab/lvslab/provision/host"
 	"github.com/lvslab/lvslab/provision/paths"
@@ -31,7 +30,7 @@ const commandTimeout = 2 * time.Minute
 // every node is dialled through one SSH connection to that host (JumpFor),
 // since the management network exists only there.
 type Access struct {
-	conn       *libvirt.Connect
+	conn       *host.Conn
 	lab        string
 	file       *topology.Lab // nil when only the recorded state is known
 	stateDir   string
@@ -79,7 +78,7 @@ type Options struct {
 
 // Open reads what lab recorded of its nodes. It does not dial: a
 // lab that is not up fails at Dial, with the way out. Close it when done.
-func Open(conn *libvirt.Connect, lab string, opts Options) (*Access, error) {
+func Open(conn *host.Conn, lab string, opts Options) (*Access, error) {
 	a, err := newAccess(conn, lab, opts)
 	if err != nil {
 		return nil, err
@@ -90,7 +89,7 @@ func Open(conn *libvirt.Connect, lab string, opts Options) (*Access, error) {
 	return a, nil
 }
 
-func newAccess(conn *libvirt.Connect, lab string, opts Options) (*Access, error) {
+func newAccess(conn *host.Conn, lab string, opts Options) (*Access, error) {
 	a := &Access{conn: conn, lab: lab, file: opts.File, stateDir: paths.StateDir(opts.Home, lab), clients: map[string]*sshx.Client{},
 		signer: opts.Signer, connector: opts.Connector, dialWindow: opts.DialWindow}
 	if a.connector == nil {
@@ -259,13 +258,8 @@ func (a *Access) vmDown(node string) error {
 		return nil
 	}
 	name := paths.DomainName(a.lab, node)
-	d, err := a.conn.LookupDomainByName(name)
-	if err != nil {
-		return nil
-	}
-	defer d.Free()
-	state, _, err := d.GetState()
-	if err != nil || state == libvirt.DOMAIN_RUNNING {
+	state := host.DomainStateOf(a.conn, name)
+	if state == "" || state == host.StateRunning {
 		return nil
 	}
 	up := "lvslab up"
@@ -275,5 +269,5 @@ func (a *Access) vmDown(node string) error {
 	case tag.Tag.File != "":
 		up += " " + topology.FileRef(tag.Tag.File)
 	}
-	return fmt.Errorf("%s's VM %s is %s: run %q to start it", node, name, host.StateName(state), up)
+	return fmt.Errorf("%s's VM %s is %s: run %q to start it", node, name, state, up)
 }

@@ -9,7 +9,6 @@ import (
 	"os"
 
 	"golang.org/x/term"
-	"libvirt.org/go/libvirt"
 
 	"github.com/lvslab/lvslab/provision/host"
 )
@@ -29,20 +28,11 @@ func (a *Access) Console(ctx context.Context, node string, in *os.File, out io.W
 	if d.State != host.StateRunning {
 		return fmt.Errorf("the VM of %s is %s: start it with \"lvslab up\"", node, d.State)
 	}
-	dom, err := a.conn.LookupDomainByName(d.Name)
-	if err != nil {
-		return fmt.Errorf("find the VM of %s: %w", node, err)
-	}
-	defer dom.Free()
-	stream, err := a.conn.NewStream(0)
+	stream, err := host.OpenConsole(a.conn, d.Name, node)
 	if err != nil {
 		return err
 	}
-	defer stream.Free()
-	// FORCE takes the console over from another client (a stale session).
-	if err := dom.OpenConsole("", stream, libvirt.DOMAIN_CONSOLE_FORCE); err != nil {
-		return fmt.Errorf("open the serial console of %s: %w", node, err)
-	}
+	defer stream.Close()
 	if term.IsTerminal(int(in.Fd())) {
 		old, err := term.MakeRaw(int(in.Fd()))
 		if err != nil {
@@ -52,9 +42,9 @@ func (a *Access) Console(ctx context.Context, node string, in *os.File, out io.W
 	}
 	fmt.Fprintf(out, "connected to the console of %s (escape character is ^])\r\n", node)
 	done := make(chan error, 2)
-	go func() { done <- copyUntilEscape(streamWriter{stream}, in) }()
+	go func() { done <- copyUntilEscape(stream, in) }()
 	go func() {
-		_, err := io.Copy(out, streamReader{stream})
+		_, err := io.Copy(out, stream)
 		done <- err
 	}()
 	select {
@@ -89,18 +79,4 @@ func copyUntilEscape(dst io.Writer, src io.Reader) error {
 			return err
 		}
 	}
-}
-
-type streamWriter struct{ s *libvirt.Stream }
-
-func (w streamWriter) Write(p []byte) (int, error) { return w.s.Send(p) }
-
-type streamReader struct{ s *libvirt.Stream }
-
-func (r streamReader) Read(p []byte) (int, error) {
-	n, err := r.s.Recv(p)
-	if err == nil && n == 0 {
-		return 0, io.EOF
-	}
-	return n, err
 }
