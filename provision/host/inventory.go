@@ -36,6 +36,8 @@ type NetworkInfo struct {
 	// Host is the host machine's address on it with its prefix, or "" for
 	// an isolated segment.
 	Host string
+	// Def is the network's definition.
+	Def *libvirtxml.Network
 }
 
 // IsMgmt tells whether this is the lab's management network.
@@ -245,7 +247,7 @@ func InspectNetwork(n *libvirt.Network) (info NetworkInfo, tagged bool, err erro
 	if err != nil {
 		return NetworkInfo{}, false, err
 	}
-	info = NetworkInfo{Name: def.Name}
+	info = NetworkInfo{Name: def.Name, Def: def}
 	if def.Metadata != nil {
 		info.Tag, tagged = ParseTag(def.Metadata.XML)
 	}

@@ -11,9 +11,6 @@ import (
 	"strings"
 	"sync"
 
-	"libvirt.org/go/libvirt"
-
-	"github.com/lvslab/lvslab/provision/console"
 	"github.com/lvslab/lvslab/provision/host"
 	"github.com/lvslab/lvslab/provision/paths"
 )
@@ -54,7 +51,7 @@ type DownReport struct {
 // volumes (overlays and seeds), destroys and undefines the networks, and
 // removes the console logs and the lab's state folder (keys, known_hosts).
 // Pieces already gone are not errors; a lab with nothing left is fine.
-func Down(ctx context.Context, conn *libvirt.Connect, sel Selector, opts DownOptions) (*DownReport, error) {
+func Down(ctx context.Context, conn *host.Conn, sel Selector, opts DownOptions) (*DownReport, error) {
 	if !sel.All && sel.Lab == "" {
 		return nil, errors.New("down: name a lab, or select all labs")
 	}
@@ -111,7 +108,7 @@ func Down(ctx context.Context, conn *libvirt.Connect, sel Selector, opts DownOpt
 // teardown collects what removing one lab removed and what failed; its
 // methods run in parallel.
 type teardown struct {
-	conn    *libvirt.Connect
+	conn    *host.Conn
 	remote  *host.Remote // the console logs are that host's: removed through libvirt or named
 	lab     string
 	out     io.Writer
@@ -146,7 +143,7 @@ func (t *teardown) do(kind, name string, remove func() error) {
 
 // removeLab tears one lab down: domains first (in parallel), then their
 // disks, then the networks nothing uses any more, then local files.
-func removeLab(_ context.Context, conn *libvirt.Connect, remote *host.Remote, inv *host.Inventory, opts DownOptions, out io.Writer) ([]Removed, error) {
+func removeLab(_ context.Context, conn *host.Conn, remote *host.Remote, inv *host.Inventory, opts DownOptions, out io.Writer) ([]Removed, error) {
 	t := &teardown{conn: conn, remote: remote, lab: inv.Lab, out: out}
 	var wg sync.WaitGroup
 	for _, d := range inv.Domains {
@@ -212,13 +209,11 @@ func (t *teardown) remoteLogs(inv *host.Inventory) {
 	var kept []string
 	for _, d := range inv.Domains {
 		for _, log := range d.Logs {
-			vol, err := t.conn.LookupStorageVolByPath(log)
-			if err != nil {
+			found, err := host.DeleteVolumeAtPath(t.conn, log, "console log "+log)
+			if !found {
 				kept = append(kept, log)
 				continue
 			}
-			err = console.Libvirt("delete console log "+log, func() error { return vol.Delete(0) })
-			vol.Free()
 			if err != nil {
 				t.fail(fmt.Errorf("console log %s on %s: %w", log, t.remote.Label(), err))
 				continue

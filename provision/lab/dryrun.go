@@ -11,8 +11,6 @@ import (
 	"strings"
 	"sync"
 
-	"libvirt.org/go/libvirt"
-
 	"github.com/lvslab/lvslab/provision/access"
 	"github.com/lvslab/lvslab/provision/host"
 	"github.com/lvslab/lvslab/provision/image"
@@ -67,7 +65,7 @@ const (
 // it only reads libvirt and the lab's state folder, and asks running nodes
 // over SSH (the same survey configure starts with). What Up would refuse
 // (a foreign network or VM of the same name, changed NICs) is its error.
-func DryRun(ctx context.Context, conn *libvirt.Connect, lab *topology.Lab, opts Options) (*Plan, error) {
+func DryRun(ctx context.Context, conn *host.Conn, lab *topology.Lab, opts Options) (*Plan, error) {
 	r := &run{ctx: ctx, conn: conn, lab: lab, opts: opts, out: io.Discard}
 	r.opts.Out = nil
 	if r.opts.Pool == "" {
@@ -99,9 +97,7 @@ func DryRun(ctx context.Context, conn *libvirt.Connect, lab *topology.Lab, opts 
 	} else {
 		p.Identity = ActionReuse + " " + p.Identity
 	}
-	if pool, err := conn.LookupStoragePoolByName(r.opts.Pool); err == nil {
-		active, _ := pool.IsActive()
-		pool.Free()
+	if exists, active := host.PoolState(conn, r.opts.Pool); exists {
 		p.Pool = map[bool]string{true: ActionReuse, false: ActionStart}[active] + " " + r.opts.Pool
 	} else {
 		p.Pool = ActionCreate + " " + r.opts.Pool + " (" + paths.DefaultPoolDir() + ")"
@@ -138,26 +134,17 @@ func (r *run) draftNetwork(nw *topology.Network) (PlanItem, error) {
 	name := paths.NetworkName(r.lab.Name, nw.Name)
 	item := PlanItem{Name: name, Action: ActionCreate,
 		Detail: fmt.Sprintf("bridge %s, %s", paths.BridgeName(r.lab, nw), describeHost(nw))}
-	n, err := r.conn.LookupNetworkByName(name)
+	info, tagged, err := host.LookupNetwork(r.conn, name)
 	if host.IsNotFound(err) {
 		return item, nil
 	}
 	if err != nil {
-		return item, fmt.Errorf("network %s: %w", name, err)
-	}
-	defer n.Free()
-	info, tagged, err := host.InspectNetwork(n)
-	if err != nil {
-		return item, fmt.Errorf("network %s: %w", name, err)
+		return item, err
 	}
 	if !tagged || info.Tag.Name != r.lab.Name || info.Tag.Network != nw.Name {
 		return item, fmt.Errorf("a libvirt network named %s exists and is not this lab's: up would refuse it; rename the lab or remove that network", name)
 	}
-	def, err := host.NetworkDef(n)
-	if err != nil {
-		return item, err
-	}
-	if err := host.NetworkMatches(def, r.lab, nw); err != nil {
+	if err := host.NetworkMatches(info.Def, r.lab, nw); err != nil {
 		return item, fmt.Errorf("network %s of the running lab differs from the lab file: %v; up would refuse it (\"lvslab down %s\" first)", name, err, r.lab.Name)
 	}
 	item.Action = ActionReuse

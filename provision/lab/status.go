@@ -6,8 +6,6 @@ import (
 	"sync"
 	"time"
 
-	"libvirt.org/go/libvirt"
-
 	"github.com/lvslab/lvslab/labs"
 	"github.com/lvslab/lvslab/provision/access"
 	"github.com/lvslab/lvslab/provision/host"
@@ -72,7 +70,7 @@ type NetworkStatus struct {
 // Status reports a lab found by its tag: each node's domain state, its
 // addresses and whether lvslab logs in over SSH (through Access, with a
 // short timeout). name is the lab's name.
-func Status(ctx context.Context, conn *libvirt.Connect, name string, opts StatusOptions) (*LabStatus, error) {
+func Status(ctx context.Context, conn *host.Conn, name string, opts StatusOptions) (*LabStatus, error) {
 	if opts.Lab != nil {
 		name = opts.Lab.Name
 	}
@@ -180,7 +178,7 @@ func probeSSH(ctx context.Context, acc *access.Access, ns *NodeStatus) {
 }
 
 // Labs lists the names of the labs libvirt holds objects of.
-func Labs(conn *libvirt.Connect, pool string) ([]string, error) {
+func Labs(conn *host.Conn, pool string) ([]string, error) {
 	all, err := host.Discover(conn, pool)
 	if err != nil {
 		return nil, err
@@ -200,7 +198,7 @@ type LabSummary struct {
 }
 
 // List summarises every lab libvirt holds objects of, by name.
-func List(conn *libvirt.Connect, pool string) ([]LabSummary, error) {
+func List(conn *host.Conn, pool string) ([]LabSummary, error) {
 	all, err := host.Discover(conn, pool)
 	if err != nil {
 		return nil, err
@@ -235,7 +233,7 @@ func (n NodeStatus) Down() string {
 
 // Recorded loads the lab file lab name was last brought up from (its
 // tags say which), under that name; nil when nothing of it runs.
-func Recorded(conn *libvirt.Connect, name string) (*topology.Lab, error) {
+func Recorded(conn *host.Conn, name string) (*topology.Lab, error) {
 	inv, err := host.DiscoverLab(conn, "", name)
 	if err != nil {
 		return nil, err

@@ -3,9 +3,6 @@ package lab
 import (
 	"fmt"
 
-	"libvirt.org/go/libvirt"
-
-	"github.com/lvslab/lvslab/provision/console"
 	"github.com/lvslab/lvslab/provision/host"
 	"github.com/lvslab/lvslab/provision/paths"
 )
@@ -21,7 +18,7 @@ func (ensureVolumes) doc() string {
 
 func (ensureVolumes) run(r *run) error {
 	var capacity uint64
-	return r.eachNewNode(func(pool *libvirt.StoragePool, n *nodeRun) error {
+	return r.eachNewNode(func(n *nodeRun) error {
 		var err error
 		if capacity == 0 {
 			capacity = r.capacity
@@ -36,54 +33,33 @@ func (ensureVolumes) run(r *run) error {
 		if err != nil {
 			return err
 		}
-		vol, err := r.newVolume(pool, name, x, fmt.Sprintf("disk %s (linked clone of %s)", name, r.img.Disk))
-		if err != nil {
-			return err
-		}
-		n.overlay, err = vol.GetPath()
-		vol.Free()
+		n.overlay, err = r.newVolume(name, x, fmt.Sprintf("disk %s (linked clone of %s)", name, r.img.Disk))
 		return err
 	})
 }
 
-// eachNewNode runs f on every node this run creates, with the lab's storage
-// pool.
-func (r *run) eachNewNode(f func(*libvirt.StoragePool, *nodeRun) error) error {
-	pool, err := r.conn.LookupStoragePoolByName(r.opts.Pool)
-	if err != nil {
-		return fmt.Errorf("storage pool %s: %w", r.opts.Pool, err)
+// eachNewNode runs f on every node this run creates, once the lab's
+// storage pool is found.
+func (r *run) eachNewNode(f func(*nodeRun) error) error {
+	if err := host.CheckPool(r.conn, r.opts.Pool); err != nil {
+		return err
 	}
-	defer pool.Free()
 	for _, n := range r.nodes {
 		if n.exists {
 			continue
 		}
-		if err := f(pool, n); err != nil {
+		if err := f(n); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// newVolume creates volume name from its XML in pool, in place of a stale
-// one, and records it for the undo of a failed run; what names it in errors.
-func (r *run) newVolume(pool *libvirt.StoragePool, name, xml, what string) (*libvirt.StorageVol, error) {
-	if err := dropStaleVolume(pool, name); err != nil {
-		return nil, err
-	}
-	vol, err := console.Call("create volume "+name, func() (*libvirt.StorageVol, error) { return pool.StorageVolCreateXML(xml, 0) })
-	if err != nil {
-		return nil, fmt.Errorf("create %s in pool %s: %w", what, r.opts.Pool, err)
-	}
-	r.made("volume "+name, func() error { return host.DeleteVolume(r.conn, r.opts.Pool, name) })
-	return vol, nil
-}
-
-// dropStaleVolume deletes a volume left by a run that crashed before it
-// defined the node's domain: no domain uses it.
-func dropStaleVolume(pool *libvirt.StoragePool, name string) error {
-	if err := host.DeletePoolVolume(pool, name); err != nil {
-		return fmt.Errorf("stale volume: %w", err)
-	}
-	return nil
+// newVolume creates volume name from its XML in the lab's pool, in place
+// of a stale one, and records it for the undo of a failed run; what names
+// it in errors. It returns the volume's path.
+func (r *run) newVolume(name, xml, what string) (string, error) {
+	return host.NewVolume(r.conn, r.opts.Pool, name, xml, what, func() {
+		r.made("volume "+name, func() error { return host.DeleteVolume(r.conn, r.opts.Pool, name) })
+	})
 }

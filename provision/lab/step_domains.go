@@ -5,9 +5,6 @@ import (
 	"fmt"
 	"os"
 
-	"libvirt.org/go/libvirt"
-
-	"github.com/lvslab/lvslab/provision/console"
 	"github.com/lvslab/lvslab/provision/host"
 )
 
@@ -42,11 +39,9 @@ func (defineDomains) run(r *run) error {
 		if err != nil {
 			return err
 		}
-		d, err := console.Call("define domain "+n.domain, func() (*libvirt.Domain, error) { return r.conn.DomainDefineXML(x) })
-		if err != nil {
-			return fmt.Errorf("define domain %s: %w", n.domain, err)
+		if err := host.DefineDomain(r.conn, n.domain, x); err != nil {
+			return err
 		}
-		d.Free()
 		name, log := n.domain, n.consoleLog
 		r.made("domain "+name, func() error {
 			err := host.RemoveDomain(r.conn, name)

@@ -21,13 +21,8 @@ it (no gateway, no DHCP) and all of lvslab's SSH goes there`, host.MgmtBits, hos
 
 func (ensureMgmt) run(r *run) error {
 	name := paths.MgmtNetworkName(r.lab.Name)
-	n, err := r.conn.LookupNetworkByName(name)
+	info, tagged, err := host.LookupNetwork(r.conn, name)
 	if err == nil {
-		defer n.Free()
-		info, tagged, err := host.InspectNetwork(n)
-		if err != nil {
-			return fmt.Errorf("network %s: %w", name, err)
-		}
 		if !tagged || info.Tag.Name != r.lab.Name || !info.IsMgmt() {
 			return foreignNetwork(name, info.Tag, tagged)
 		}
@@ -35,10 +30,10 @@ func (ensureMgmt) run(r *run) error {
 			return fmt.Errorf("network %s: its tag's subnet %q: %w", name, info.Tag.Mgmt, err)
 		}
 		r.reused = append(r.reused, "network "+name)
-		return startNetwork(n, name, info.Active)
+		return host.StartNetwork(r.conn, name, info.Active)
 	}
 	if !host.IsNotFound(err) {
-		return fmt.Errorf("network %s: %w", name, err)
+		return err
 	}
 	// Another "up" may take the same subnet at the same time: libvirt then
 	// refuses to start the second network, and the next subnet is tried.

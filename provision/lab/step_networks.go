@@ -3,12 +3,7 @@ package lab
 import (
 	"fmt"
 	"net/netip"
-	"sort"
 
-	"libvirt.org/go/libvirt"
-	"libvirt.org/go/libvirtxml"
-
-	"github.com/lvslab/lvslab/provision/console"
 	"github.com/lvslab/lvslab/provision/host"
 	"github.com/lvslab/lvslab/provision/paths"
 	"github.com/lvslab/lvslab/topology"
@@ -34,13 +29,12 @@ func (ensureNetworks) run(r *run) error {
 
 func (r *run) ensureNetwork(nw *topology.Network) error {
 	name := paths.NetworkName(r.lab.Name, nw.Name)
-	n, err := r.conn.LookupNetworkByName(name)
+	info, tagged, err := host.LookupNetwork(r.conn, name)
 	if err != nil && !host.IsNotFound(err) {
-		return fmt.Errorf("network %s: %w", name, err)
+		return err
 	}
 	if err == nil {
-		defer n.Free()
-		return r.reuseNetwork(n, name, nw)
+		return r.reuseNetwork(info, tagged, name, nw)
 	}
 	if err := r.hostAddressFree(nw); err != nil {
 		return err
@@ -67,29 +61,9 @@ func describeHost(nw *topology.Network) string {
 
 // defineNetwork defines, notes for the undo, and starts a network.
 func (r *run) defineNetwork(name, x, what string) error {
-	n, err := console.Call("define network "+name, func() (*libvirt.Network, error) { return r.conn.NetworkDefineXML(x) })
-	if err != nil {
-		return fmt.Errorf("define %s: %w", what, err)
-	}
-	defer n.Free()
-	r.made("network "+name, func() error { return host.RemoveNetwork(r.conn, name) })
-	if err := console.Libvirt("network "+name+": autostart off", func() error { return n.SetAutostart(false) }); err != nil {
-		return fmt.Errorf("network %s: %w", name, err)
-	}
-	if err := console.Libvirt("start network "+name, n.Create); err != nil {
-		return fmt.Errorf("start %s: %w", what, err)
-	}
-	return nil
-}
-
-func startNetwork(n *libvirt.Network, name string, active bool) error {
-	if active {
-		return nil
-	}
-	if err := console.Libvirt("start network "+name, n.Create); err != nil {
-		return fmt.Errorf("start network %s: %w", name, err)
-	}
-	return nil
+	return host.DefineNetwork(r.conn, name, x, what, func() {
+		r.made("network "+name, func() error { return host.RemoveNetwork(r.conn, name) })
+	})
 }
 
 func foreignNetwork(name string, tag host.Tag, tagged bool) error {
@@ -126,97 +100,16 @@ func (r *run) hostAddressFree(nw *topology.Network) error {
 	return nil
 }
 
-func (r *run) reuseNetwork(n *libvirt.Network, name string, nw *topology.Network) error {
-	info, tagged, err := host.InspectNetwork(n)
-	if err != nil {
-		return fmt.Errorf("network %s: %w", name, err)
-	}
+func (r *run) reuseNetwork(info host.NetworkInfo, tagged bool, name string, nw *topology.Network) error {
 	if !tagged || info.Tag.Name != r.lab.Name || info.Tag.Network != nw.Name {
 		return foreignNetwork(name, info.Tag, tagged)
 	}
-	def, err := host.NetworkDef(n)
-	if err != nil {
-		return err
-	}
-	if err := host.NetworkMatches(def, r.lab, nw); err != nil {
+	if err := host.NetworkMatches(info.Def, r.lab, nw); err != nil {
 		return fmt.Errorf("network %s of the running lab differs from the lab file: %v; run \"lvslab down %s\" first", name, err, r.lab.Name)
 	}
-	if err := r.syncDHCPHosts(n, def, nw, info.Active); err != nil {
+	if err := host.SyncDHCPHosts(r.conn, name, info.Def, host.DHCPHosts(r.lab, nw), info.Active); err != nil {
 		return fmt.Errorf("network %s: update DHCP hosts: %w", name, err)
 	}
 	r.reused = append(r.reused, "network "+name)
-	return startNetwork(n, name, info.Active)
-}
-
-// syncDHCPHosts makes the network's DHCP host entries those of the lab file
-// (a lab brought up in another mode may have moved the nodes).
-func (r *run) syncDHCPHosts(n *libvirt.Network, def *libvirtxml.Network, nw *topology.Network, active bool) error {
-	want := host.DHCPHosts(r.lab, nw)
-	var have []libvirtxml.NetworkDHCPHost
-	hasDHCP := false
-	for _, ip := range def.IPs {
-		if ip.DHCP != nil && (ip.Family == "" || ip.Family == "ipv4") {
-			have = append(have, ip.DHCP.Hosts...)
-			hasDHCP = true
-		}
-	}
-	key := func(h libvirtxml.NetworkDHCPHost) string { return h.MAC + " " + h.IP + " " + h.Name }
-	if sameHosts(want, have, key) {
-		return nil
-	}
-	if !hasDHCP {
-		// libvirt cannot add a <dhcp> element to a defined network; it only
-		// matters for cloud images, which read the seed anyway.
-		return nil
-	}
-	flags := libvirt.NETWORK_UPDATE_AFFECT_CONFIG
-	if active {
-		flags |= libvirt.NETWORK_UPDATE_AFFECT_LIVE
-	}
-	entry := func(h libvirtxml.NetworkDHCPHost) string {
-		return fmt.Sprintf("<host mac='%s' name='%s' ip='%s'/>", h.MAC, h.Name, h.IP)
-	}
-	wanted := map[string]bool{}
-	for _, h := range want {
-		wanted[key(h)] = true
-	}
-	present := map[string]bool{}
-	for _, h := range have {
-		present[key(h)] = true
-		if !wanted[key(h)] {
-			if err := console.Libvirt("network: delete DHCP host "+entry(h), func() error {
-				return n.Update(libvirt.NETWORK_UPDATE_COMMAND_DELETE, libvirt.NETWORK_SECTION_IP_DHCP_HOST, -1, entry(h), flags)
-			}); err != nil {
-				return err
-			}
-		}
-	}
-	for _, h := range want {
-		if !present[key(h)] {
-			if err := console.Libvirt("network: add DHCP host "+entry(h), func() error {
-				return n.Update(libvirt.NETWORK_UPDATE_COMMAND_ADD_LAST, libvirt.NETWORK_SECTION_IP_DHCP_HOST, -1, entry(h), flags)
-			}); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
-func sameHosts(a, b []libvirtxml.NetworkDHCPHost, key func(libvirtxml.NetworkDHCPHost) string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	ka, kb := make([]string, len(a)), make([]string, len(b))
-	for i := range a {
-		ka[i], kb[i] = key(a[i]), key(b[i])
-	}
-	sort.Strings(ka)
-	sort.Strings(kb)
-	for i := range ka {
-		if ka[i] != kb[i] {
-			return false
-		}
-	}
-	return true
+	return host.StartNetwork(r.conn, name, info.Active)
 }

@@ -55,19 +55,14 @@ func (planNodes) run(r *run) error {
 }
 
 func (r *run) planNode(n *nodeRun) error {
-	d, err := r.conn.LookupDomainByName(n.domain)
+	info, tagged, err := host.LookupDomain(r.conn, n.domain)
 	if host.IsNotFound(err) {
 		n.tag = host.Tag{Name: r.lab.Name, Node: n.node.Name, Role: n.node.Role, File: r.lab.File, InstanceID: instanceID(r.lab.Name, n.node.Name),
 			Class: r.opts.Class, Student: r.opts.Student}
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("domain %s: %w", n.domain, err)
-	}
-	defer d.Free()
-	info, tagged, err := host.InspectDomain(d)
-	if err != nil {
-		return fmt.Errorf("domain %s: %w", n.domain, err)
+		return err
 	}
 	if !tagged || info.Tag.Name != r.lab.Name || info.Tag.Node != n.node.Name {
 		owner := "has no lvslab tag"

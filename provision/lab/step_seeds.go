@@ -6,10 +6,8 @@ import (
 	"strings"
 
 	"golang.org/x/crypto/ssh"
-	"libvirt.org/go/libvirt"
 
 	"github.com/lvslab/lvslab/provision/access"
-	"github.com/lvslab/lvslab/provision/console"
 	"github.com/lvslab/lvslab/provision/host"
 	"github.com/lvslab/lvslab/provision/paths"
 	"github.com/lvslab/lvslab/provision/seed"
@@ -28,7 +26,7 @@ lvslab pins in known_hosts, static lab and mgmt0 addresses, first-boot files`
 }
 
 func (ensureSeeds) run(r *run) error {
-	return r.eachNewNode(func(pool *libvirt.StoragePool, n *nodeRun) error {
+	return r.eachNewNode(func(n *nodeRun) error {
 		priv, pub, err := sshx.GenerateHostKey()
 		if err != nil {
 			return err
@@ -58,16 +56,10 @@ func (ensureSeeds) run(r *run) error {
 		if err != nil {
 			return err
 		}
-		vol, err := r.newVolume(pool, name, x, "seed volume "+name)
-		if err != nil {
+		if n.seed, err = r.newVolume(name, x, "seed volume "+name); err != nil {
 			return err
 		}
-		n.seed, err = vol.GetPath()
-		if err == nil {
-			err = console.Libvirt(fmt.Sprintf("upload %d bytes to volume %s", len(iso), name), func() error { return r.opts.Volumes.WriteBytes(r.conn, vol, iso) })
-		}
-		vol.Free()
-		if err != nil {
+		if err := host.WriteVolume(r.conn, r.opts.Pool, name, iso, r.opts.Volumes); err != nil {
 			return fmt.Errorf("write seed volume %s: %w", name, err)
 		}
 		return nil

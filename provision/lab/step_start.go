@@ -5,9 +5,6 @@ import (
 	"fmt"
 	"sync"
 
-	"libvirt.org/go/libvirt"
-
-	"github.com/lvslab/lvslab/provision/console"
 	"github.com/lvslab/lvslab/provision/host"
 )
 
@@ -35,28 +32,10 @@ func (startDomains) run(r *run) error {
 	return errors.Join(errs...)
 }
 
-func startDomain(conn *libvirt.Connect, n *nodeRun, remote *host.Remote) error {
-	d, err := conn.LookupDomainByName(n.domain)
-	if err != nil {
-		return fmt.Errorf("domain %s: %w", n.domain, err)
-	}
-	defer d.Free()
-	state, _, err := d.GetState()
-	if err != nil {
-		return fmt.Errorf("domain %s: %w", n.domain, err)
-	}
-	switch state {
-	case libvirt.DOMAIN_RUNNING, libvirt.DOMAIN_BLOCKED:
-		return nil
-	case libvirt.DOMAIN_PAUSED:
-		err = console.Libvirt("resume domain "+n.domain, d.Resume)
-	case libvirt.DOMAIN_PMSUSPENDED:
-		err = console.Libvirt("wake domain "+n.domain, func() error { return d.PMWakeup(0) })
-	default:
-		err = console.Libvirt("start domain "+n.domain, d.Create)
-	}
-	if err != nil {
+func startDomain(conn *host.Conn, n *nodeRun, remote *host.Remote) error {
+	err := host.StartDomain(conn, n.domain)
+	if errors.Is(err, host.ErrStart) {
 		return fmt.Errorf("start domain %s (node %s): %w; its serial console log is %s", n.domain, n.node.Name, err, host.LogOn(n.consoleLog, remote))
 	}
-	return nil
+	return err
 }

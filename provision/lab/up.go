@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"golang.org/x/crypto/ssh"
-	"libvirt.org/go/libvirt"
 
 	"github.com/lvslab/lvslab/provision/access"
 	"github.com/lvslab/lvslab/provision/host"
@@ -181,7 +180,7 @@ func upSteps() []step {
 // run is the state shared by the steps of one Up.
 type run struct {
 	ctx        context.Context
-	conn       *libvirt.Connect
+	conn       *host.Conn
 	lab        *topology.Lab
 	opts       Options
 	out        io.Writer
@@ -233,7 +232,7 @@ type undoItem struct {
 // configure phase. What exists already is reused (a second "up" of a running
 // lab starts what is stopped and checks that the hardware still matches);
 // on failure whatever this run created is removed, unless opts.Retain.
-func Up(ctx context.Context, conn *libvirt.Connect, lab *topology.Lab, opts Options) (res *Result, err error) {
+func Up(ctx context.Context, conn *host.Conn, lab *topology.Lab, opts Options) (res *Result, err error) {
 	start := time.Now()
 	r, err := newRun(ctx, conn, lab, opts)
 	if err != nil {
@@ -266,7 +265,7 @@ func Up(ctx context.Context, conn *libvirt.Connect, lab *topology.Lab, opts Opti
 }
 
 // newRun is the state of one Up, its options' defaults filled in.
-func newRun(ctx context.Context, conn *libvirt.Connect, lab *topology.Lab, opts Options) (*run, error) {
+func newRun(ctx context.Context, conn *host.Conn, lab *topology.Lab, opts Options) (*run, error) {
 	r := &run{ctx: ctx, conn: conn, lab: lab, opts: opts, out: opts.Out}
 	if r.out == nil {
 		r.out = io.Discard
