@@ -14,7 +14,7 @@ import (
 	"github.com/lvslab/lvslab/roles"
 	"github.com/lvslab/lvslab/roles/catalog"
 	"github.com/lvslab/lvslab/roles/engine"
-	"github.com/lvslab/lvslab/roles/ipvs/ipvstest"
+	"github.com/lvslab/lvslab/topology/ipvs/ipvstest"
 )
 
 // surveyFake is a node as the survey sees it: configured as st wants

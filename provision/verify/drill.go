@@ -7,8 +7,8 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/lvslab/lvslab/roles/ipvs"
 	"github.com/lvslab/lvslab/topology"
+	"github.com/lvslab/lvslab/topology/ipvs"
 )
 
 // Drill steps: LVS has no health check, so a dead web server keeps its

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/lvslab/lvslab/roles/ipvs"
+	"github.com/lvslab/lvslab/topology/ipvs"
 )
 
 func TestLabTrafficNeverUsesTheManagementNIC(t *testing.T) {

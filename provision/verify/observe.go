@@ -8,8 +8,8 @@ import (
 	"strings"
 
 	"github.com/lvslab/lvslab/roles"
-	"github.com/lvslab/lvslab/roles/ipvs"
 	"github.com/lvslab/lvslab/topology"
+	"github.com/lvslab/lvslab/topology/ipvs"
 )
 
 // The views of the director's IPVS table: ipvsadm's observation commands.

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/lvslab/lvslab/roles/ipvs"
+	"github.com/lvslab/lvslab/topology/ipvs"
 )
 
 // savingExec adds to the world's director the file the exercise saves to.

@@ -6,8 +6,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/lvslab/lvslab/roles/ipvs"
 	"github.com/lvslab/lvslab/roles/shell"
+	"github.com/lvslab/lvslab/topology/ipvs"
 )
 
 // Probers: how the client sends its requests.

@@ -5,7 +5,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/lvslab/lvslab/roles/ipvs"
+	"github.com/lvslab/lvslab/topology/ipvs"
 )
 
 // Dest is one destination as an IPVS scheduler sees it, in the kernel's

@@ -19,8 +19,8 @@ import (
 	"time"
 
 	"github.com/lvslab/lvslab/roles"
-	"github.com/lvslab/lvslab/roles/ipvs"
 	"github.com/lvslab/lvslab/topology"
+	"github.com/lvslab/lvslab/topology/ipvs"
 )
 
 // Executor runs a shell command as root on a lab node: all verify and the

@@ -14,8 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lvslab/lvslab/roles/ipvs"
 	"github.com/lvslab/lvslab/topology"
+	"github.com/lvslab/lvslab/topology/ipvs"
 )
 
 func run(t *testing.T, w *world, opts Options) *Report {

@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/lvslab/lvslab/roles/catalog"
-	"github.com/lvslab/lvslab/roles/ipvs"
 	"github.com/lvslab/lvslab/roles/shell"
+	"github.com/lvslab/lvslab/topology/ipvs"
 )
 
 // Step outcomes reported in Events and Results.

@@ -10,9 +10,9 @@ import (
 	"github.com/lvslab/lvslab/labs"
 	"github.com/lvslab/lvslab/roles"
 	"github.com/lvslab/lvslab/roles/catalog"
-	"github.com/lvslab/lvslab/roles/ipvs"
 	"github.com/lvslab/lvslab/roles/rolestest"
 	"github.com/lvslab/lvslab/topology"
+	"github.com/lvslab/lvslab/topology/ipvs"
 )
 
 // shippedSettleDelays is the schedule lvslab ships; the tests wait none.

@@ -11,8 +11,8 @@ import (
 	"strings"
 
 	"github.com/lvslab/lvslab/roles/catalog"
-	"github.com/lvslab/lvslab/roles/ipvs"
 	"github.com/lvslab/lvslab/roles/shell"
+	"github.com/lvslab/lvslab/topology/ipvs"
 )
 
 // Survey tells what Apply would do to a node, changing nothing: each step
