@@ -215,7 +215,8 @@ func editTable(ctx context.Context, dial Dialer, director string, t *drillTarget
 	if err != nil {
 		return cannot("cannot reach director %s: %v", director, err)
 	}
-	table, err := ipvs.ReadTable(ctx, dx)
+	h := ipvs.New(dx.Run)
+	table, err := h.Table(ctx)
 	if err != nil {
 		return cannot("director %s: %v", director, err)
 	}
@@ -228,7 +229,7 @@ func editTable(ctx context.Context, dial Dialer, director string, t *drillTarget
 			continue
 		}
 		act("%s: %s", director, op.Command())
-		if _, err := dx.Run(ctx, op.Command()); err != nil {
+		if err := h.Apply(ctx, *op); err != nil {
 			return cannot("director %s: %v", director, err)
 		}
 	}

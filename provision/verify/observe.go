@@ -25,10 +25,10 @@ var Views = []string{ViewStats, ViewRate, ViewConns, ViewZero}
 
 // viewCommands are what a student types for each view.
 var viewCommands = map[string][]string{
-	ViewStats: {"ipvsadm -Ln --stats --exact"},
-	ViewRate:  {"ipvsadm -Ln --rate --exact"},
+	ViewStats: {ipvs.StatsCommand},
+	ViewRate:  {ipvs.RateCommand},
 	ViewConns: {ipvs.ConnectionsCommand},
-	ViewZero:  {ipvs.ZeroCommand, "ipvsadm -Ln --stats --exact"},
+	ViewZero:  {ipvs.ZeroCommand, ipvs.StatsCommand},
 }
 
 // TableView is one view of the director's table: ipvsadm's text and
@@ -122,10 +122,11 @@ func SaveRestore(ctx context.Context, lab *topology.Lab, dial Dialer, opts Optio
 	if err != nil {
 		return nil, err
 	}
-	want := ipvs.Rules(ipvs.SaveView(roles.DesiredFor(lab, dir).IPVS))
+	services := ipvs.SaveView(roles.DesiredFor(lab, dir).IPVS)
+	want := ipvs.Rules(services)
 	rep := &SaveRestoreReport{Lab: lab.Name, Director: dir.Name}
 	steps := []struct{ cmd, expect, rules string }{
-		{ipvs.SaveCommand + " > " + SavedRules, "the table is the lab's and the file holds it", want},
+		{ipvs.SaveTo(SavedRules), "the table is the lab's and the file holds it", want},
 		{ipvs.ClearCommand, "the table is empty", ""},
 		{ipvs.RestoreFrom(SavedRules), "the table is the lab's again", want},
 	}
@@ -149,9 +150,7 @@ func SaveRestore(ctx context.Context, lab *topology.Lab, dial Dialer, opts Optio
 		rep.Steps = append(rep.Steps, st)
 		if !st.Pass {
 			// Leave the lab serving: its own rules back.
-			if _, err := dx.Run(ctx, ipvs.ClearCommand); err == nil {
-				dx.Run(ctx, ipvs.Restore+" <<'LVSLAB_RULES'\n"+want+"LVSLAB_RULES")
-			}
+			ipvs.New(dx.Run).Restore(ctx, services)
 			return rep, nil
 		}
 	}

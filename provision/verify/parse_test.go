@@ -3,6 +3,8 @@ package verify
 import (
 	"strings"
 	"testing"
+
+	"github.com/lvslab/lvslab/topology/ipvs"
 )
 
 func TestParseFactsAndNeigh(t *testing.T) {
@@ -38,7 +40,7 @@ func TestParseFactsAndNeigh(t *testing.T) {
 }
 
 func TestJudgeDirect(t *testing.T) {
-	two := []Dest{{Name: "web2", Weight: 2}, {Name: "web1", Weight: 1}}
+	two := []Dest{{Name: "web2", Destination: ipvs.Destination{Weight: 2}}, {Name: "web1", Destination: ipvs.Destination{Weight: 1}}}
 	e := Expect("wrr", 0, two, 6, true)
 	get := func(cs []Check, name string) Check {
 		for _, c := range cs {
@@ -69,7 +71,7 @@ func TestJudgeDirect(t *testing.T) {
 		t.Errorf("nothing served: %+v", cs)
 	}
 	// weight 0 taking traffic
-	z := []Dest{{Name: "a", Weight: 1}, {Name: "b", Weight: 0}}
+	z := []Dest{{Name: "a", Destination: ipvs.Destination{Weight: 1}}, {Name: "b", Destination: ipvs.Destination{Weight: 0}}}
 	cs = Judge(Expect("rr", 0, z, 4, true), z, Observation{Counts: []int{3, 1}, Seq: []int{0, 1, 0, 0}})
 	if get(cs, "weight 0 idle").Status != Fail {
 		t.Errorf("weight 0 served: %+v", cs)
@@ -92,7 +94,7 @@ func TestJudgeDirect(t *testing.T) {
 		t.Errorf("sed must pick the heaviest: %+v", c)
 	}
 	// lc/wlc from a busy table: the invariant
-	busy := []Dest{{Name: "a", Weight: 1, Inactive: 10}, {Name: "b", Weight: 1}}
+	busy := []Dest{{Name: "a", Destination: ipvs.Destination{Weight: 1, InactiveConnections: 10}}, {Name: "b", Destination: ipvs.Destination{Weight: 1}}}
 	eb := Expect("lc", 0, busy, 12, true)
 	if c := get(Judge(eb, busy, Observation{Counts: []int{1, 11}}), "shares"); c.Status != Pass {
 		t.Errorf("lc catching up: %+v", c)
@@ -100,7 +102,7 @@ func TestJudgeDirect(t *testing.T) {
 	if c := get(Judge(eb, busy, Observation{Counts: []int{6, 6}}), "shares"); c.Status != Fail {
 		t.Errorf("lc ignoring the table: %+v", c)
 	}
-	wb := []Dest{{Name: "a", Weight: 2, Inactive: 4}, {Name: "b", Weight: 1, Inactive: 2}}
+	wb := []Dest{{Name: "a", Destination: ipvs.Destination{Weight: 2, InactiveConnections: 4}}, {Name: "b", Destination: ipvs.Destination{Weight: 1, InactiveConnections: 2}}}
 	ew := Expect("wlc", 0, wb, 6, true)
 	if c := get(Judge(ew, wb, Observation{Counts: []int{4, 2}}), "shares"); c.Status != Pass {
 		t.Errorf("wlc busy proportional: %+v", c)

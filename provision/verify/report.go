@@ -110,7 +110,7 @@ func writeService(b *strings.Builder, s *ServiceReport) {
 func destsOf(s *ServiceReport) []Dest {
 	var out []Dest
 	for _, sv := range s.Servers {
-		out = append(out, Dest{Name: sv.Node, Weight: sv.Weight})
+		out = append(out, weighted(sv.Node, sv.Weight))
 	}
 	return out
 }

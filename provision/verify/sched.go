@@ -8,14 +8,18 @@ import (
 	"github.com/lvslab/lvslab/topology/ipvs"
 )
 
-// Dest is one destination as an IPVS scheduler sees it, in the kernel's
-// list order ("ipvsadm -Ln --nosort"; the kernel puts the last added real
-// server first).
+// Dest is one destination of the table as its scheduler sees it (weight,
+// active and inactive connections), named after its lab node; a service's
+// Dests are in the kernel's list order ("ipvsadm -Ln --nosort"; the kernel
+// puts the last added real server first).
 type Dest struct {
-	Name     string `json:"name"`
-	Weight   int    `json:"weight"`
-	Active   int    `json:"active"`
-	Inactive int    `json:"inactive"`
+	Name string
+	ipvs.Destination
+}
+
+// weighted is a destination of that weight with no connections.
+func weighted(name string, weight int) Dest {
+	return Dest{Name: name, Destination: ipvs.Destination{Weight: weight}}
 }
 
 // Kind is the family of what a scheduler promises for sequential requests
@@ -107,11 +111,7 @@ next:
 
 // overhead is ip_vs_dest_conn_overhead: active connections weigh 256
 // times an inactive one.
-func overhead(d Dest) int { return ipvs.Overhead(d.kernel()) }
-
-func (d Dest) kernel() ipvs.Destination {
-	return ipvs.Destination{Weight: d.Weight, ActiveConnections: d.Active, InactiveConnections: d.Inactive}
-}
+func overhead(d Dest) int { return ipvs.Overhead(d.Destination) }
 
 // SimulateLeast replays the kernel's least-connection family for n
 // sequential short requests: each request goes to the destination the
@@ -119,24 +119,11 @@ func (d Dest) kernel() ipvs.Destination {
 // Supported: lc, wlc, sed, nq, fo, ovf. It returns the chosen indices; -1
 // when no destination is available.
 func SimulateLeast(sched string, dests []Dest, n int) []int {
-	ds := append([]Dest(nil), dests...)
-	out := make([]int, 0, n)
-	for k := 0; k < n; k++ {
-		pick := pickOnce(sched, ds)
-		out = append(out, pick)
-		if pick >= 0 {
-			ds[pick].Inactive++
-		}
+	ds := make([]ipvs.Destination, len(dests))
+	for i, d := range dests {
+		ds[i] = d.Destination
 	}
-	return out
-}
-
-func pickOnce(sched string, ds []Dest) int {
-	kds := make([]ipvs.Destination, len(ds))
-	for i, d := range ds {
-		kds[i] = d.kernel()
-	}
-	return ipvs.Pick(sched, kds)
+	return ipvs.SimulateLeast(sched, ds, n)
 }
 
 // permutations calls f with every ordering of 0..n-1 (n small).
@@ -228,7 +215,7 @@ func newTable(dests []Dest, reqs int, orderKnown bool) *table {
 	t := &table{dests: dests, weights: make([]int, len(dests)), reqs: reqs, orderKnown: orderKnown, quiet: true}
 	for i, d := range dests {
 		t.weights[i] = d.Weight
-		if d.Active+d.Inactive > 0 {
+		if d.ActiveConnections+d.InactiveConnections > 0 {
 			t.quiet = false
 		}
 		if d.Weight > 0 {
@@ -320,7 +307,7 @@ func (t *table) expectLeast(e *Expectation) {
 // server.
 func (t *table) expectOne(e *Expectation) {
 	e.Kind = KindSingle
-	allIdle := !slices.ContainsFunc(t.dests, func(d Dest) bool { return d.Active > 0 })
+	allIdle := !slices.ContainsFunc(t.dests, func(d Dest) bool { return d.ActiveConnections > 0 })
 	switch {
 	case !allIdle:
 		e.Candidates = liveIndices(t.dests)
@@ -418,7 +405,7 @@ func weightList(dests []Dest) string {
 func tableText(dests []Dest) string {
 	var parts []string
 	for _, d := range dests {
-		parts = append(parts, fmt.Sprintf("%s %d active/%d inactive", d.Name, d.Active, d.Inactive))
+		parts = append(parts, fmt.Sprintf("%s %d active/%d inactive", d.Name, d.ActiveConnections, d.InactiveConnections))
 	}
 	return strings.Join(parts, ", ")
 }

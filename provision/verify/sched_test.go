@@ -13,7 +13,7 @@ func TestWRRReferenceOutput(t *testing.T) {
 	// tedu NAT: web1 weight 1 added first, web2 weight 2 second; the
 	// kernel lists the last added first. The exercise shows web2, web2,
 	// web1 repeating.
-	dests := []Dest{{Name: "web2", Weight: 2}, {Name: "web1", Weight: 1}}
+	dests := []Dest{{Name: "web2", Destination: ipvs.Destination{Weight: 2}}, {Name: "web1", Destination: ipvs.Destination{Weight: 1}}}
 	e := Expect("wrr", 0, dests, 6, true)
 	got := names(e.Cycles[0], dests)
 	if got != "web2, web2, web1" {
@@ -64,7 +64,7 @@ func TestMatchRotation(t *testing.T) {
 func TestSimulateWLCReferenceOutput(t *testing.T) {
 	// tedu DR, wlc, web1 weight 1 added before web2 weight 2: the exercise
 	// shows web2, web1, web2, web2, web1, web2.
-	dests := []Dest{{Name: "web2", Weight: 2}, {Name: "web1", Weight: 1}}
+	dests := []Dest{{Name: "web2", Destination: ipvs.Destination{Weight: 2}}, {Name: "web1", Destination: ipvs.Destination{Weight: 1}}}
 	got := names(SimulateLeast("wlc", dests, 6), dests)
 	if got != "web2, web1, web2, web2, web1, web2" {
 		t.Fatalf("wlc sequence %s", got)
@@ -79,7 +79,7 @@ func TestSimulateLeastFamily(t *testing.T) {
 	d := func(w ...int) []Dest {
 		var out []Dest
 		for i, x := range w {
-			out = append(out, Dest{Name: fmt.Sprint("s", i), Weight: x})
+			out = append(out, Dest{Name: fmt.Sprint("s", i), Destination: ipvs.Destination{Weight: x}})
 		}
 		return out
 	}
@@ -109,17 +109,17 @@ func TestSimulateLeastFamily(t *testing.T) {
 		}
 	}
 	// a table that is not quiet: the server with fewer connections catches up
-	dests := []Dest{{Name: "a", Weight: 1, Inactive: 10}, {Name: "b", Weight: 1}}
+	dests := []Dest{{Name: "a", Destination: ipvs.Destination{Weight: 1, InactiveConnections: 10}}, {Name: "b", Destination: ipvs.Destination{Weight: 1}}}
 	if c := count(SimulateLeast("lc", dests, 12), 2); !reflect.DeepEqual(c, []int{1, 11}) {
 		t.Errorf("lc from 10/0: %v", c)
 	}
-	if got := SimulateLeast("wlc", []Dest{{Weight: 0}}, 2); !reflect.DeepEqual(got, []int{-1, -1}) {
+	if got := SimulateLeast("wlc", []Dest{{Destination: ipvs.Destination{Weight: 0}}}, 2); !reflect.DeepEqual(got, []int{-1, -1}) {
 		t.Errorf("no server: %v", got)
 	}
 }
 
 func TestExpectFamilies(t *testing.T) {
-	two := []Dest{{Name: "web2", Weight: 2}, {Name: "web1", Weight: 1}}
+	two := []Dest{{Name: "web2", Destination: ipvs.Destination{Weight: 2}}, {Name: "web1", Destination: ipvs.Destination{Weight: 1}}}
 	for _, c := range []struct {
 		sched string
 		pers  int
@@ -149,12 +149,12 @@ func TestExpectFamilies(t *testing.T) {
 		}
 	}
 	// rr 12 over 2: exactly 6/6; over weights 1 and 0: 12/0
-	e := Expect("rr", 0, []Dest{{Name: "a", Weight: 1}, {Name: "b", Weight: 0}}, 12, true)
+	e := Expect("rr", 0, []Dest{{Name: "a", Destination: ipvs.Destination{Weight: 1}}, {Name: "b", Destination: ipvs.Destination{Weight: 0}}}, 12, true)
 	if e.Min[0] != 12 || e.Max[1] != 0 {
 		t.Errorf("rr with a weight 0: %v %v", e.Min, e.Max)
 	}
 	// unknown list order: every permutation, so 4:3:2 over 9 is still exact
-	e = Expect("wrr", 0, []Dest{{Name: "a", Weight: 4}, {Name: "b", Weight: 3}, {Name: "c", Weight: 2}}, 9, false)
+	e = Expect("wrr", 0, []Dest{{Name: "a", Destination: ipvs.Destination{Weight: 4}}, {Name: "b", Destination: ipvs.Destination{Weight: 3}}, {Name: "c", Destination: ipvs.Destination{Weight: 2}}}, 9, false)
 	if len(e.Cycles) != 6 || !reflect.DeepEqual(e.Min, []int{4, 3, 2}) || !reflect.DeepEqual(e.Max, []int{4, 3, 2}) {
 		t.Errorf("wrr 4:3:2 over 9, unknown order: %d cycles, %v..%v", len(e.Cycles), e.Min, e.Max)
 	}
@@ -164,7 +164,7 @@ func TestExpectFamilies(t *testing.T) {
 		t.Errorf("no weight: %+v", e)
 	}
 	// not quiet: no range, invariant instead
-	e = Expect("wlc", 0, []Dest{{Name: "a", Weight: 1, Inactive: 3}, {Name: "b", Weight: 2}}, 12, true)
+	e = Expect("wlc", 0, []Dest{{Name: "a", Destination: ipvs.Destination{Weight: 1, InactiveConnections: 3}}, {Name: "b", Destination: ipvs.Destination{Weight: 2}}}, 12, true)
 	if e.Quiet || e.Min != nil || !strings.Contains(e.Promise, "not quiet") {
 		t.Errorf("not quiet: %+v", e)
 	}

@@ -154,7 +154,7 @@ func leastInvariant(e Expectation, dests []Dest, counts []int) Check {
 		if counts[s] == 0 || ds.Weight <= 0 {
 			continue
 		}
-		low := ds.Inactive + ds.Active + counts[s] - 1
+		low := ds.InactiveConnections + ds.ActiveConnections + counts[s] - 1
 		for t, dt := range dests {
 			if t == s || dt.Weight <= 0 {
 				continue

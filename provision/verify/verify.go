@@ -367,7 +367,7 @@ func verifyService(ctx context.Context, lab *topology.Lab, ls labService, cx, dx
 	sr.URL = strings.Join(urls, " ")
 	key := ls.want.Key()
 
-	table, err := ipvs.ReadTableConns(ctx, dx)
+	table, err := ipvs.New(dx.Run).TableConns(ctx)
 	if err != nil {
 		return nil, cannot("director: %v", err)
 	}
@@ -471,7 +471,7 @@ func tableDests(ls labService, tsvc *ipvs.Service) ([]Dest, []ServerResult) {
 		for _, d := range tsvc.Destinations {
 			name, lw := nodeOf(d.Key())
 			used[d.Key()] = true
-			dests = append(dests, Dest{Name: name, Weight: d.Weight, Active: d.ActiveConnections, Inactive: d.InactiveConnections})
+			dests = append(dests, Dest{Name: name, Destination: d})
 			servers = append(servers, ServerResult{Node: name, RIP: d.Key(), Weight: d.Weight, LabWeight: lw, InTable: true, StatsDelta: -1})
 		}
 	}
@@ -534,7 +534,7 @@ var CounterSettle = 5 * time.Second
 func settledDeltas(ctx context.Context, dx Executor, ls labService, dests []Dest, before *ipvs.Service, key string, sent int) ([]int, error) {
 	deadline := time.Now().Add(CounterSettle)
 	for {
-		after, err := ipvs.ReadTable(ctx, dx)
+		after, err := ipvs.New(dx.Run).Table(ctx)
 		if err != nil {
 			return nil, err
 		}

@@ -449,7 +449,7 @@ func TestVerifyAvoidsSourcePortsTheDirectorHolds(t *testing.T) {
 	if err != nil || len(replies) != 6 {
 		t.Fatalf("probe: %v, %d replies", err, len(replies))
 	}
-	tab, err := ipvs.ReadTableConns(context.Background(), dx)
+	tab, err := ipvs.New(dx.Run).TableConns(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}

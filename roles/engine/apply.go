@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/lvslab/lvslab/roles/catalog"
-	"github.com/lvslab/lvslab/roles/shell"
 	"github.com/lvslab/lvslab/topology/ipvs"
 )
 
@@ -423,8 +422,7 @@ func applyIPVS(ctx context.Context, exec Executor, steps []catalog.Step, i int, 
 			if step.RulesFile != "" {
 				cmds = append(cmds, ipvs.RestoreFrom(step.RulesFile))
 			} else {
-				op, body := shell.Heredoc(ipvs.Rules(step.IPVS))
-				cmds = append(cmds, ipvs.Restore+" "+op+"\n"+body)
+				cmds = append(cmds, ipvs.RestoreCommand(step.IPVS))
 			}
 		}
 	}

@@ -264,7 +264,7 @@ func (f *facts) table(ctx context.Context, exec Executor) ([]ipvs.Service, error
 	if f != nil && f.ipvsRead {
 		return f.ipvs, f.ipvsErr
 	}
-	return ipvs.ReadRules(ctx, exec)
+	return ipvs.New(exec.Run).Rules(ctx)
 }
 
 // sameFile tells whether the node's copy of a step's file has the wanted

@@ -69,6 +69,21 @@ func ForwardName(connFlags uint32) string {
 	return "Route"
 }
 
+// Forwarding is the destination's forwarding method: one of the
+// ConnectionFlag* values.
+func (d *Destination) Forwarding() uint32 { return d.ConnectionFlags & connectionFlagFwdMask }
+
+// ForwardFlag is the ipvsadm switch of the destination's forwarding
+// method: -m, -g or -i.
+func (d *Destination) ForwardFlag() string {
+	for _, f := range forwarding {
+		if f.flags == d.Forwarding() {
+			return f.flag
+		}
+	}
+	return "-g"
+}
+
 // TunnelIPIP is the default encapsulation of a tunnel destination.
 const TunnelIPIP = "ipip"
 
