@@ -16,6 +16,7 @@ import (
 	"github.com/lvslab/lvslab/provision/image"
 	"github.com/lvslab/lvslab/roles/catalog"
 	"github.com/lvslab/lvslab/roles/engine"
+	"github.com/lvslab/lvslab/roles/guest"
 	"github.com/lvslab/lvslab/topology"
 )
 
@@ -208,7 +209,7 @@ func (r *run) draftNodes() []NodeDraft {
 }
 
 // surveyDial reaches a node for the dry run's survey (tests replace it).
-var surveyDial = func(ctx context.Context, acc *Access, node string) (engine.Executor, error) {
+var surveyDial = func(ctx context.Context, acc *Access, node string) (guest.Executor, error) {
 	c, err := acc.Dial(ctx, node)
 	if err == nil && c == nil {
 		return nil, errors.New("no SSH connection")

@@ -13,7 +13,7 @@ import (
 
 	"github.com/lvslab/lvslab/roles"
 	"github.com/lvslab/lvslab/roles/catalog"
-	"github.com/lvslab/lvslab/roles/engine"
+	"github.com/lvslab/lvslab/roles/guest"
 	"github.com/lvslab/lvslab/topology/ipvs/ipvstest"
 )
 
@@ -150,7 +150,7 @@ func TestDryRunChangesNothing(t *testing.T) {
 	}
 	saved := surveyDial
 	defer func() { surveyDial = saved }()
-	surveyDial = func(_ context.Context, _ *Access, node string) (engine.Executor, error) { return fakes[node], nil }
+	surveyDial = func(_ context.Context, _ *Access, node string) (guest.Executor, error) { return fakes[node], nil }
 
 	before = everything(t, conn)
 	p, err = DryRun(context.Background(), conn, lab, dry)

@@ -1,14 +1,9 @@
 package main
 
 import (
-	"context"
-
 	"github.com/urfave/cli/v2"
 
-	"github.com/lvslab/lvslab/provision"
 	"github.com/lvslab/lvslab/provision/check"
-	"github.com/lvslab/lvslab/provision/sshx"
-	"github.com/lvslab/lvslab/roles/engine"
 )
 
 func checkCommand() *cli.Command {
@@ -43,7 +38,7 @@ Examples:
 			&cli.StringSliceFlag{Name: "node", Usage: "check only this `NODE` (repeatable); skips the end-to-end proof"}),
 		Action: onReading(func(c *cli.Context, r *reading) error {
 			lab := r.lab
-			rep, err := check.Run(r.ctx, lab, executors(r.ctx, r.acc), check.Options{Nodes: c.StringSlice("node"), Verify: r.opts})
+			rep, err := check.Run(r.ctx, lab, r.dial(), check.Options{Nodes: c.StringSlice("node"), Verify: r.opts})
 			if err != nil {
 				return cli.Exit("lvslab check: "+err.Error(), check.ExitCannot)
 			}
@@ -61,9 +56,4 @@ Examples:
 			return nil
 		}),
 	}
-}
-
-// executors is check's view of acc.
-func executors(ctx context.Context, acc *provision.Access) check.Dialer {
-	return dialerFor(ctx, acc, func(c *sshx.Client) engine.Executor { return c })
 }

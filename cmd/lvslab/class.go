@@ -488,7 +488,7 @@ func classCheck(r *classRun) (*class.Report, error) {
 		return nil, err
 	}
 	return r.eachCopy("check", onCopy(func(ctx context.Context, lab *topology.Lab, acc *provision.Access) ([]verify.Check, error) {
-		rep, err := check.Run(ctx, lab, executors(ctx, acc), check.Options{LabRef: r.cls.LabRef, Verify: opts})
+		rep, err := check.Run(ctx, lab, dialer(ctx, acc), check.Options{LabRef: r.cls.LabRef, Verify: opts})
 		if err != nil {
 			return nil, err
 		}

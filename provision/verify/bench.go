@@ -6,6 +6,7 @@ import (
 	"io"
 	"text/tabwriter"
 
+	"github.com/lvslab/lvslab/roles/guest"
 	"github.com/lvslab/lvslab/topology"
 )
 
@@ -20,7 +21,7 @@ type BenchResult struct {
 }
 
 // BenchURL times every prober sending n requests to url from one node.
-func BenchURL(ctx context.Context, x Executor, url string, n int) ([]BenchResult, error) {
+func BenchURL(ctx context.Context, x guest.Executor, url string, n int) ([]BenchResult, error) {
 	var out []BenchResult
 	for _, p := range []string{ProberCurl, ProberFast} {
 		replies, took, err := Probe(ctx, x, p, []string{url}, nil, n, DefaultTimeout(p, n))
@@ -43,7 +44,7 @@ func BenchURL(ctx context.Context, x Executor, url string, n int) ([]BenchResult
 
 // Bench times both probers from the lab's client against its first TCP
 // service (what "make bench" prints). Wall time includes one SSH command.
-func Bench(ctx context.Context, lab *topology.Lab, dial Dialer, n int) ([]BenchResult, error) {
+func Bench(ctx context.Context, lab *topology.Lab, dial guest.Dialer, n int) ([]BenchResult, error) {
 	if n < MinRequests || n > MaxRequests {
 		return nil, cannot("%d requests is out of range %d..%d", n, MinRequests, MaxRequests)
 	}

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/lvslab/lvslab/roles"
+	"github.com/lvslab/lvslab/roles/guest"
 	"github.com/lvslab/lvslab/topology"
 	"github.com/lvslab/lvslab/topology/ipvs"
 )
@@ -44,7 +45,7 @@ type TableView struct {
 }
 
 // Observe runs a view's ipvsadm commands on the lab's director.
-func Observe(ctx context.Context, lab *topology.Lab, dial Dialer, view string) (*TableView, error) {
+func Observe(ctx context.Context, lab *topology.Lab, dial guest.Dialer, view string) (*TableView, error) {
 	cmds, ok := viewCommands[view]
 	if !ok {
 		return nil, cannot("unknown view %q: use %s", view, strings.Join(Views, ", "))
@@ -80,7 +81,7 @@ func (ob *TableView) WriteText(w io.Writer) error {
 	return err
 }
 
-func director(lab *topology.Lab, dial Dialer) (*topology.Node, Executor, error) {
+func director(lab *topology.Lab, dial guest.Dialer) (*topology.Node, guest.Executor, error) {
 	dir := lab.Director()
 	if dir == nil {
 		return nil, nil, cannot("lab %s has no director node", lab.Name)
@@ -117,7 +118,7 @@ type SaveRestoreReport struct {
 // lab's services, none, the lab's services again); then verify proves the
 // restored table serves. It stops at the first step that does not hold
 // and restores the lab's rules then, so that the lab keeps working.
-func SaveRestore(ctx context.Context, lab *topology.Lab, dial Dialer, opts Options) (*SaveRestoreReport, error) {
+func SaveRestore(ctx context.Context, lab *topology.Lab, dial guest.Dialer, opts Options) (*SaveRestoreReport, error) {
 	dir, dx, err := director(lab, dial)
 	if err != nil {
 		return nil, err

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/lvslab/lvslab/roles/guest"
 	"github.com/lvslab/lvslab/topology"
 )
 
@@ -93,12 +94,12 @@ func (f Facts) device(addr string) (dev, prefix string) {
 
 // realServerFacts reads each real server's facts once per run.
 type realServerFacts struct {
-	dial  Dialer
+	dial  guest.Dialer
 	cache map[string]*Facts
 	errs  map[string]error
 }
 
-func newRealServerFacts(dial Dialer) *realServerFacts {
+func newRealServerFacts(dial guest.Dialer) *realServerFacts {
 	return &realServerFacts{dial: dial, cache: map[string]*Facts{}, errs: map[string]error{}}
 }
 
@@ -143,7 +144,7 @@ func ParseNeigh(out string) (mac, state string) {
 
 // plumbingChecks are the forwarding mode's cross-checks, run after the
 // request loop (so that the client has resolved the VIP).
-func plumbingChecks(ctx context.Context, lab *topology.Lab, ls labService, client *topology.Node, cx Executor, facts *realServerFacts) []Check {
+func plumbingChecks(ctx context.Context, lab *topology.Lab, ls labService, client *topology.Node, cx guest.Executor, facts *realServerFacts) []Check {
 	s := ls.svc
 	dir := lab.Director()
 	var out []Check
@@ -162,7 +163,7 @@ func plumbingChecks(ctx context.Context, lab *topology.Lab, ls labService, clien
 	return out
 }
 
-func neighCheck(ctx context.Context, lab *topology.Lab, s *topology.Service, client *topology.Node, cx Executor, dir *topology.Node) Check {
+func neighCheck(ctx context.Context, lab *topology.Lab, s *topology.Service, client *topology.Node, cx guest.Executor, dir *topology.Node) Check {
 	name := "VIP ARP answered by the director"
 	vip := s.VIP.String()
 	if client.NICFor(s.VIP) == nil {

@@ -19,7 +19,7 @@ import (
 
 // localExec runs commands on this machine: it checks that the probers'
 // shell commands really work with the local curl.
-type localExec struct{}
+type localExec struct{ runOnly }
 
 func (localExec) Run(ctx context.Context, cmd string) (string, error) {
 	out, err := exec.CommandContext(ctx, "sh", "-c", cmd).Output()

@@ -19,19 +19,10 @@ import (
 	"time"
 
 	"github.com/lvslab/lvslab/roles"
+	"github.com/lvslab/lvslab/roles/guest"
 	"github.com/lvslab/lvslab/topology"
 	"github.com/lvslab/lvslab/topology/ipvs"
 )
-
-// Executor runs a shell command as root on a lab node: all verify and the
-// drill need of one (provision/sshx.Client for real).
-type Executor interface {
-	Run(ctx context.Context, cmd string) (stdout string, err error)
-}
-
-// Dialer opens an executor on a lab node, by node name. The caller of Run
-// owns the executors and closes them.
-type Dialer func(node string) (Executor, error)
 
 // Options of a verification run.
 type Options struct {
@@ -203,7 +194,7 @@ type labServer struct {
 }
 
 // Run verifies every (selected) service of a running lab.
-func Run(ctx context.Context, lab *topology.Lab, dial Dialer, opts Options) (*Report, error) {
+func Run(ctx context.Context, lab *topology.Lab, dial guest.Dialer, opts Options) (*Report, error) {
 	opts, err := opts.normalize()
 	if err != nil {
 		return nil, err
@@ -303,7 +294,7 @@ func selectServices(lab *topology.Lab, names []string) ([]labService, error) {
 // Probe sends n requests to urls in turn from the client with a prober,
 // request k from source port ports[k] (see SourcePorts; nil: the kernel's
 // choice), and returns the replies and the loop's wall time.
-func Probe(ctx context.Context, cx Executor, prober string, urls []string, ports []uint16, n int, limit time.Duration) ([]Reply, time.Duration, error) {
+func Probe(ctx context.Context, cx guest.Executor, prober string, urls []string, ports []uint16, n int, limit time.Duration) ([]Reply, time.Duration, error) {
 	var cmd string
 	switch prober {
 	case ProberCurl:
@@ -318,12 +309,12 @@ func Probe(ctx context.Context, cx Executor, prober string, urls []string, ports
 
 // ProbeUDP sends n datagrams to vip on ports in turn from the client (a
 // new socket each) and returns the replies and the loop's wall time.
-func ProbeUDP(ctx context.Context, cx Executor, vip netip.Addr, ports []uint16, n int, limit time.Duration) ([]Reply, time.Duration, error) {
+func ProbeUDP(ctx context.Context, cx guest.Executor, vip netip.Addr, ports []uint16, n int, limit time.Duration) ([]Reply, time.Duration, error) {
 	return runLoop(ctx, cx, ProberUDP, UDPLoopCommand(vip.String(), ports, n, limit), n, limit)
 }
 
 // runLoop runs a prober's loop on the client and reads its replies.
-func runLoop(ctx context.Context, cx Executor, prober, cmd string, n int, limit time.Duration) ([]Reply, time.Duration, error) {
+func runLoop(ctx context.Context, cx guest.Executor, prober, cmd string, n int, limit time.Duration) ([]Reply, time.Duration, error) {
 	ctx, cancel := context.WithTimeout(ctx, limit+30*time.Second)
 	defer cancel()
 	start := time.Now()
@@ -351,7 +342,7 @@ func runLoop(ctx context.Context, cx Executor, prober, cmd string, n int, limit 
 	return replies[:n], took, nil
 }
 
-func verifyService(ctx context.Context, lab *topology.Lab, ls labService, cx, dx Executor, mapper *Mapper, opts Options) (*ServiceReport, error) {
+func verifyService(ctx context.Context, lab *topology.Lab, ls labService, cx, dx guest.Executor, mapper *Mapper, opts Options) (*ServiceReport, error) {
 	s := ls.svc
 	sr := &ServiceReport{Name: s.Name, Mode: s.Mode, Scheduler: s.Scheduler, Persistence: s.Persistence, Counts: map[string]int{}, Sequence: []string{}}
 	// A firewall-mark service is asked on each marked port in turn: one
@@ -531,7 +522,7 @@ var CounterSettle = 5 * time.Second
 
 // settledDeltas reads the table again until the counters account for every
 // request sent (or CounterSettle passes) and returns the deltas.
-func settledDeltas(ctx context.Context, dx Executor, ls labService, dests []Dest, before *ipvs.Service, key string, sent int) ([]int, error) {
+func settledDeltas(ctx context.Context, dx guest.Executor, ls labService, dests []Dest, before *ipvs.Service, key string, sent int) ([]int, error) {
 	deadline := time.Now().Add(CounterSettle)
 	for {
 		after, err := ipvs.New(dx.Run).Table(ctx)

@@ -2,6 +2,7 @@ package verify
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"net/netip"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/lvslab/lvslab/labs"
 	"github.com/lvslab/lvslab/roles"
+	"github.com/lvslab/lvslab/roles/guest"
 	"github.com/lvslab/lvslab/topology"
 	"github.com/lvslab/lvslab/topology/ipvs"
 	"github.com/lvslab/lvslab/topology/ipvs/ipvstest"
@@ -105,7 +107,7 @@ func goodFacts(s *topology.Service, n, dir *topology.Node) string {
 	return b.String()
 }
 
-func (w *world) dial(node string) (Executor, error) {
+func (w *world) dial(node string) (guest.Executor, error) {
 	if w.down[node] {
 		return nil, fmt.Errorf("dial tcp %s:22: connect: no route to host", node)
 	}
@@ -116,6 +118,7 @@ func (w *world) dial(node string) (Executor, error) {
 }
 
 type worldExec struct {
+	runOnly
 	w    *world
 	node string
 }
@@ -348,4 +351,16 @@ func (w *world) dest(node string) *ipvs.Destination {
 		}
 	}
 	return nil
+}
+
+// runOnly makes a fake that only runs commands a guest.Executor: verify
+// and the drill read and write no file.
+type runOnly struct{}
+
+func (runOnly) ReadFile(context.Context, string) ([]byte, bool, error) {
+	return nil, false, errors.New("verify reads no file")
+}
+
+func (runOnly) WriteFile(context.Context, string, []byte, fs.FileMode) error {
+	return errors.New("verify writes no file")
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/lvslab/lvslab/labs"
 	"github.com/lvslab/lvslab/roles"
 	"github.com/lvslab/lvslab/roles/catalog"
+	"github.com/lvslab/lvslab/roles/guest"
 	"github.com/lvslab/lvslab/roles/rolestest"
 	"github.com/lvslab/lvslab/topology"
 	"github.com/lvslab/lvslab/topology/ipvs"
@@ -379,7 +380,7 @@ func findStepNamed(steps []catalog.Step, name string) catalog.Step {
 
 // calls counts the round trips (Run) an executor is asked for.
 type calls struct {
-	Executor
+	guest.Executor
 	runs int
 }
 

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/lvslab/lvslab/roles/catalog"
+	"github.com/lvslab/lvslab/roles/guest"
 	"github.com/lvslab/lvslab/roles/shell"
 	"github.com/lvslab/lvslab/topology/ipvs"
 )
@@ -20,7 +21,7 @@ import (
 // would run (for the IPVS table, the ipvsadm edits that bring it to the
 // lab's). Every check is read as the node is now, so a step that only
 // differs because an earlier one has not run yet shows as changed too.
-func Survey(ctx context.Context, exec Executor, steps []catalog.Step) (Result, error) {
+func Survey(ctx context.Context, exec guest.Executor, steps []catalog.Step) (Result, error) {
 	var res Result
 	f, err := survey(ctx, exec, steps, 0, false)
 	if err != nil {
@@ -198,7 +199,7 @@ systemctl() {
 }
 
 // survey reads the facts of steps[from:] in one command.
-func survey(ctx context.Context, exec Executor, steps []catalog.Step, from int, withOS bool) (*facts, error) {
+func survey(ctx context.Context, exec guest.Executor, steps []catalog.Step, from int, withOS bool) (*facts, error) {
 	out, err := exec.Run(ctx, surveyScript(steps, from, withOS))
 	if err != nil {
 		return nil, fmt.Errorf("survey the node: %w", err)
@@ -260,7 +261,7 @@ func parseSurvey(out string) (*facts, error) {
 }
 
 // table is the IPVS table as the survey read it, read again when it did not.
-func (f *facts) table(ctx context.Context, exec Executor) ([]ipvs.Service, error) {
+func (f *facts) table(ctx context.Context, exec guest.Executor) ([]ipvs.Service, error) {
 	if f != nil && f.ipvsRead {
 		return f.ipvs, f.ipvsErr
 	}
@@ -269,7 +270,7 @@ func (f *facts) table(ctx context.Context, exec Executor) ([]ipvs.Service, error
 
 // sameFile tells whether the node's copy of a step's file has the wanted
 // content: by the survey's checksum, else by reading it.
-func (f *facts) sameFile(ctx context.Context, exec Executor, file *catalog.File) (bool, error) {
+func (f *facts) sameFile(ctx context.Context, exec guest.Executor, file *catalog.File) (bool, error) {
 	if f != nil {
 		if sum, ok := f.sums[file.Path]; ok {
 			want := sha256.Sum256([]byte(file.Content))
