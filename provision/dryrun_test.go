@@ -43,18 +43,17 @@ func newSurveyFake(t *testing.T, st *roles.NodeState, configured bool) *surveyFa
 }
 
 func (f *surveyFake) Run(_ context.Context, cmd string) (string, error) {
-	// A survey: one "echo '@@lvslab-survey SECTION'; COMMAND" per section.
-	const mark = "echo '@@lvslab-survey "
-	if strings.HasPrefix(cmd, mark) {
+	// A survey: a guest.Probe, answered section by section.
+	if before, marker, sections, ok := guest.ReadScript(cmd); ok && before == "" {
 		var out strings.Builder
-		for _, part := range strings.Split("\n"+cmd, "\n"+mark)[1:] {
-			name, body, _ := strings.Cut(part, "'")
-			fmt.Fprintf(&out, "@@lvslab-survey %s\n", name)
+		for _, sec := range sections {
+			name, body := sec.Name, sec.Script
+			out.WriteString(guest.Frame(marker, name))
 			switch {
 			case name == "os":
 				out.WriteString(f.files["/etc/os-release"])
 			case name == "files":
-				list, _, _ := strings.Cut(strings.TrimPrefix(body, "; set --; for f in "), "; do")
+				list, _, _ := strings.Cut(strings.TrimPrefix(body, "set --; for f in "), "; do")
 				for _, p := range strings.Fields(list) {
 					if data, ok := f.files[strings.Trim(p, "'")]; ok {
 						fmt.Fprintf(&out, "%x  %s\n", sha256.Sum256([]byte(data)), strings.Trim(p, "'"))

@@ -234,11 +234,12 @@ func runAndSurvey(ctx context.Context, exec guest.Executor, cmds []string, steps
 	for _, c := range cmds {
 		b.WriteString("{ " + c + "\n} || exit $?\n")
 	}
-	out, err := exec.Run(ctx, b.String()+surveyScript(steps, from, false))
+	p := surveyProbe(steps, from, false)
+	out, err := exec.Run(ctx, b.String()+p.Script())
 	if err != nil {
 		return nil, err
 	}
-	return parseSurvey(out)
+	return parseSurvey(p, out)
 }
 
 // settle checks a step again after applying it, retrying for a while when
