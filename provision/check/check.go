@@ -66,12 +66,13 @@ func Node(ctx context.Context, x guest.Executor, lab *topology.Lab, st *roles.No
 	}
 	nr.OS = os
 	s := newSubject(lab, st, os, labRef)
-	out, err := x.Run(ctx, newProbe(st, s.steps, os).script())
+	gp := newProbe(st, s.steps, os).build()
+	out, err := x.Run(ctx, gp.Script())
 	if err != nil {
 		nr.Error = "read the node: " + err.Error()
 		return nr
 	}
-	obs, err := parse(out)
+	obs, err := parse(gp, out)
 	if err != nil {
 		nr.Error = err.Error()
 		return nr

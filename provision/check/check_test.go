@@ -214,6 +214,8 @@ func TestOtherStage(t *testing.T) {
 
 // Real tools' output, as seen on a Debian 12 guest, parses into facts.
 func TestParseRealOutput(t *testing.T) {
+	gp := probe{sysctls: []string{"net.ipv4.ip_forward"}, ports: []uint16{80, 8080}, page: catalog.IndexFile, ipvs: true, rules: catalog.DebianRulesFile}.build()
+	mark := gp.Marker() + " "
 	out := "\n" + mark + secHost + "\nweb1\n\n" + mark + secAddr + "\n" +
 		`1: lo    inet 127.0.0.1/8 scope host lo\       valid_lft forever preferred_lft forever
 1: lo    inet 192.168.4.15/32 scope global lo:0\       valid_lft forever preferred_lft forever
@@ -231,8 +233,8 @@ func TestParseRealOutput(t *testing.T) {
 		"\n" + mark + secPage + "\n192.168.2.100\n" +
 		"\n" + mark + secIPVS + "\n-A -t 192.168.4.5:80 -s rr\n-a -t 192.168.4.5:80 -r 192.168.2.100:80 -m -w 1\n" +
 		"\n" + mark + secRules + "\n\n" + mark + secRules + " missing\n" +
-		"\n" + mark + secEnd + "\n"
-	o, err := parse(out)
+		"\n" + mark + guest.EndSection + "\n"
+	o, err := parse(gp, out)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -254,7 +256,7 @@ func TestParseRealOutput(t *testing.T) {
 	if o.Page == nil || o.Saved != nil || len(o.IPVS) != 1 || len(o.IPVS[0].Destinations) != 1 {
 		t.Errorf("page %v saved %v ipvs %v", o.Page, o.Saved, o.IPVS)
 	}
-	if _, err := parse(out[:len(out)-20]); err == nil {
+	if _, err := parse(gp, out[:len(out)-20]); err == nil {
 		t.Error("a cut answer parses")
 	}
 }
