@@ -4,17 +4,25 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/lvslab/lvslab/roles/guest"
 	"github.com/lvslab/lvslab/topology/ipvs"
 )
 
 func TestParseFactsAndNeigh(t *testing.T) {
-	out := "1: lo    inet 127.0.0.1/8 scope host lo\\       valid_lft forever\n" +
+	p := factsProbe()
+	m := p.Marker()
+	out := guest.Frame(m, secAddrs) + "1: lo    inet 127.0.0.1/8 scope host lo\\       valid_lft forever\n" +
 		"1: lo    inet 192.168.4.15/32 scope global lo:0\\       valid_lft forever\n" +
 		"2: eth0    inet 192.168.4.100/24 brd 192.168.4.255 scope global eth0\\       valid_lft forever\n" +
-		markRoute + "\ndefault via 192.168.4.254 dev eth0 proto static\n" +
-		markSysctl + "\n/proc/sys/net/ipv4/conf/all/arp_ignore:1\n/proc/sys/net/ipv4/conf/eth0/arp_ignore:0\n" +
-		"/proc/sys/net/ipv4/conf/all/arp_announce:0\n/proc/sys/net/ipv4/conf/eth0/arp_announce:2\n"
-	f := ParseFacts(out)
+		guest.Frame(m, secRoute) + "default via 192.168.4.254 dev eth0 proto static\n" +
+		guest.Frame(m, secSysctl) + "/proc/sys/net/ipv4/conf/all/arp_ignore:1\n/proc/sys/net/ipv4/conf/eth0/arp_ignore:0\n" +
+		"/proc/sys/net/ipv4/conf/all/arp_announce:0\n/proc/sys/net/ipv4/conf/eth0/arp_announce:2\n" +
+		guest.Frame(m, guest.EndSection)
+	a, err := p.Parse(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := ParseFacts(a)
 	if dev, p := f.device("192.168.4.15"); dev != "lo" || p != "192.168.4.15/32" {
 		t.Errorf("VIP on %s %s", dev, p)
 	}
@@ -24,7 +32,11 @@ func TestParseFactsAndNeigh(t *testing.T) {
 	if f.effective("eth0", "arp_ignore") != 1 || f.effective("eth0", "arp_announce") != 2 || f.effective("lo", "arp_announce") != 0 {
 		t.Errorf("sysctl %v", f.Sysctl)
 	}
-	if f := ParseFacts(markRoute + "\n" + markSysctl + "\n"); f.Gateway != "" || len(f.Addrs) != 0 {
+	empty, err := p.Parse(guest.Frame(m, secAddrs) + guest.Frame(m, secRoute) + guest.Frame(m, secSysctl) + guest.Frame(m, guest.EndSection))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f := ParseFacts(empty); f.Gateway != "" || len(f.Addrs) != 0 {
 		t.Errorf("empty facts %v", f)
 	}
 	for out, want := range map[string]string{

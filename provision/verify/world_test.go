@@ -75,6 +75,25 @@ func newWorld(t *testing.T, labName string) *world {
 // service is the director's live IPVS service.
 func (w *world) service() *ipvs.Service { return w.kernel.Service(w.key) }
 
+// A real server's facts as the world keeps them: its addresses, then its
+// route and sysctl sections after these lines; answerFacts frames them.
+const (
+	factsRoute  = "@@route"
+	factsSysctl = "@@sysctl"
+)
+
+// answerFacts answers the facts probe script with the facts kept.
+func answerFacts(script, facts string) (string, bool) {
+	_, marker, secs, ok := guest.ReadScript(script)
+	if !ok || len(secs) != 4 || secs[0].Name != secAddrs {
+		return "", false
+	}
+	addrs, rest, _ := strings.Cut(facts, factsRoute+"\n")
+	route, sysctl, _ := strings.Cut(rest, factsSysctl+"\n")
+	return guest.Frame(marker, secAddrs) + addrs + guest.Frame(marker, secRoute) + route +
+		guest.Frame(marker, secSysctl) + sysctl + guest.Frame(marker, guest.EndSection), true
+}
+
 // goodFacts is a correctly configured real server.
 func goodFacts(s *topology.Service, n, dir *topology.Node) string {
 	var b strings.Builder
@@ -88,11 +107,11 @@ func goodFacts(s *topology.Service, n, dir *topology.Node) string {
 	case "tun":
 		fmt.Fprintf(&b, "5: tunl0    inet %s/32 scope global tunl0\\       valid_lft forever\n", s.VIP)
 	}
-	b.WriteString(markRoute + "\n")
+	b.WriteString(factsRoute + "\n")
 	if n.Gateway.IsValid() {
 		fmt.Fprintf(&b, "default via %s dev %s proto static\n", n.Gateway, n.NICFor(n.Gateway).Name)
 	}
-	b.WriteString(markSysctl + "\n")
+	b.WriteString(factsSysctl + "\n")
 	arp := s.Mode != "nat"
 	for _, dev := range []string{"all", "default", "lo", "eth0", "eth1", "tunl0"} {
 		ig, an, rp := 0, 0, 2
@@ -169,8 +188,10 @@ func (x *worldExec) Run(_ context.Context, cmd string) (string, error) {
 		return fmt.Sprintf("%s dev eth0 lladdr %s REACHABLE\n", w.svc.VIP, mac), nil
 	case strings.HasPrefix(cmd, "ip -4 -o route get "):
 		return w.route(x.node, cmd), nil
-	case cmd == FactsCommand && n.Role == topology.RoleWeb:
-		return w.facts[x.node], nil
+	case strings.Contains(cmd, "ip -o -4 addr show") && n.Role == topology.RoleWeb:
+		if out, ok := answerFacts(cmd, w.facts[x.node]); ok {
+			return out, nil
+		}
 	case cmd == DetectCommand && n.Role == topology.RoleWeb:
 		st := "inactive"
 		if w.up[x.node] {
