@@ -296,25 +296,27 @@ func selectServices(lab *topology.Lab, names []string) ([]labService, error) {
 // choice), and returns the replies and the loop's wall time.
 func Probe(ctx context.Context, cx guest.Executor, prober string, urls []string, ports []uint16, n int, limit time.Duration) ([]Reply, time.Duration, error) {
 	var cmd string
+	fr := NewFrames()
 	switch prober {
 	case ProberCurl:
-		cmd = CurlLoopCommand(urls, ports, n, limit)
+		cmd = fr.CurlLoopCommand(urls, ports, n, limit)
 	case ProberFast:
-		cmd = FastCommand(urls, ports, n, limit)
+		cmd = fr.FastCommand(urls, ports, n, limit)
 	default:
 		return nil, 0, cannot("unknown prober %q", prober)
 	}
-	return runLoop(ctx, cx, prober, cmd, n, limit)
+	return runLoop(ctx, cx, fr, prober, cmd, n, limit)
 }
 
 // ProbeUDP sends n datagrams to vip on ports in turn from the client (a
 // new socket each) and returns the replies and the loop's wall time.
 func ProbeUDP(ctx context.Context, cx guest.Executor, vip netip.Addr, ports []uint16, n int, limit time.Duration) ([]Reply, time.Duration, error) {
-	return runLoop(ctx, cx, ProberUDP, UDPLoopCommand(vip.String(), ports, n, limit), n, limit)
+	fr := NewFrames()
+	return runLoop(ctx, cx, fr, ProberUDP, fr.UDPLoopCommand(vip.String(), ports, n, limit), n, limit)
 }
 
 // runLoop runs a prober's loop on the client and reads its replies.
-func runLoop(ctx context.Context, cx guest.Executor, prober, cmd string, n int, limit time.Duration) ([]Reply, time.Duration, error) {
+func runLoop(ctx context.Context, cx guest.Executor, fr Frames, prober, cmd string, n int, limit time.Duration) ([]Reply, time.Duration, error) {
 	ctx, cancel := context.WithTimeout(ctx, limit+30*time.Second)
 	defer cancel()
 	start := time.Now()
@@ -325,9 +327,9 @@ func runLoop(ctx context.Context, cx guest.Executor, prober, cmd string, n int, 
 	}
 	var replies []Reply
 	if prober == ProberFast {
-		replies, _ = ParseFast(out)
+		replies, _ = fr.ParseFast(out)
 	} else {
-		replies = ParseCurlLoop(out)
+		replies = fr.ParseCurlLoop(out)
 	}
 	if len(replies) == 0 {
 		if strings.Contains(out, "not found") {

@@ -50,13 +50,21 @@ type Probe struct {
 	script string         // the whole script, once Script made it
 }
 
-// NewProbe starts a probe with a marker of its own.
-func NewProbe() *Probe {
+// NewMarker draws a marker no guest can foresee: "@@lvslab-" and 64
+// random bits in hex. Every probe has its own; so does any other reading of
+// a guest's output that must tell its own frames from what the guest
+// printed (verify's request loops).
+func NewMarker() string {
 	var r [8]byte
 	if _, err := rand.Read(r[:]); err != nil {
-		panic("guest: no randomness for a probe's marker: " + err.Error())
+		panic("guest: no randomness for a marker: " + err.Error())
 	}
-	return &Probe{marker: markerPrefix + hex.EncodeToString(r[:]), index: map[string]int{}}
+	return markerPrefix + hex.EncodeToString(r[:])
+}
+
+// NewProbe starts a probe with a marker of its own.
+func NewProbe() *Probe {
+	return &Probe{marker: NewMarker(), index: map[string]int{}}
 }
 
 // Marker is the probe's marker, for tests.
