@@ -55,7 +55,7 @@ Examples:
 			}
 			opts := planOptions{OS: c.String("os"), Format: format, Node: c.String("node")}
 			if !slices.Contains(catalog.OSFamilies, opts.OS) {
-				return cli.Exit(fmt.Sprintf("--os %q: use %s", opts.OS, strings.Join(catalog.OSFamilies, " or ")), 2)
+				return cannot(fmt.Sprintf("--os %q: use %s", opts.OS, strings.Join(catalog.OSFamilies, " or ")))
 			}
 			lab, err := loadLab(c)
 			if err != nil {
@@ -72,13 +72,13 @@ Examples:
 					}
 				}
 				if keep == nil {
-					return cli.Exit(fmt.Sprintf("no node %q in lab %s (nodes: %s)", opts.Node, lab.Name, strings.Join(names, ", ")), 1)
+					return failed(fmt.Sprintf("no node %q in lab %s (nodes: %s)", opts.Node, lab.Name, strings.Join(names, ", ")))
 				}
 				plan.Nodes = keep
 			}
 			out, err := plan.Render(opts.Format)
 			if err != nil {
-				return cli.Exit(err.Error(), 2)
+				return cannot(err)
 			}
 			fmt.Fprint(c.App.Writer, out)
 			return nil
