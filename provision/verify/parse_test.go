@@ -53,8 +53,8 @@ func TestParseFactsAndNeigh(t *testing.T) {
 }
 
 func TestJudgeDirect(t *testing.T) {
-	two := []Dest{{Name: "web2", Destination: ipvs.Destination{Weight: 2}}, {Name: "web1", Destination: ipvs.Destination{Weight: 1}}}
-	e := Expect("wrr", 0, two, 6, true)
+	two := []ipvs.NamedDest{{Name: "web2", Destination: ipvs.Destination{Weight: 2}}, {Name: "web1", Destination: ipvs.Destination{Weight: 1}}}
+	e := ipvs.Expect("wrr", 0, two, 6, true)
 	get := func(cs []report.Check, name string) report.Check {
 		for _, c := range cs {
 			if c.Name == name {
@@ -84,39 +84,39 @@ func TestJudgeDirect(t *testing.T) {
 		t.Errorf("nothing served: %+v", cs)
 	}
 	// weight 0 taking traffic
-	z := []Dest{{Name: "a", Destination: ipvs.Destination{Weight: 1}}, {Name: "b", Destination: ipvs.Destination{Weight: 0}}}
-	cs = Judge(Expect("rr", 0, z, 4, true), z, Observation{Counts: []int{3, 1}, Seq: []int{0, 1, 0, 0}})
+	z := []ipvs.NamedDest{{Name: "a", Destination: ipvs.Destination{Weight: 1}}, {Name: "b", Destination: ipvs.Destination{Weight: 0}}}
+	cs = Judge(ipvs.Expect("rr", 0, z, 4, true), z, Observation{Counts: []int{3, 1}, Seq: []int{0, 1, 0, 0}})
 	if get(cs, "weight 0 idle").Status != report.Fail {
 		t.Errorf("weight 0 served: %+v", cs)
 	}
-	cs = Judge(Expect("rr", 300, z, 4, true), z, Observation{Counts: []int{0, 4}})
+	cs = Judge(ipvs.Expect("rr", 300, z, 4, true), z, Observation{Counts: []int{0, 4}})
 	if c := get(cs, "weight 0 idle"); c.Status != report.Fail || !strings.Contains(c.Detail, "persistence templates") {
 		t.Errorf("weight 0 with persistence: %+v", c)
 	}
 	// single-server schedulers
-	cs = Judge(Expect("sh", 0, two, 6, true), two, Observation{Counts: []int{0, 6}})
+	cs = Judge(ipvs.Expect("sh", 0, two, 6, true), two, Observation{Counts: []int{0, 6}})
 	if get(cs, "shares").Status != report.Pass {
 		t.Errorf("sh one server: %+v", cs)
 	}
-	cs = Judge(Expect("sh", 0, two, 6, true), two, Observation{Counts: []int{3, 3}})
+	cs = Judge(ipvs.Expect("sh", 0, two, 6, true), two, Observation{Counts: []int{3, 3}})
 	if get(cs, "shares").Status != report.Fail {
 		t.Errorf("sh two servers: %+v", cs)
 	}
-	cs = Judge(Expect("sed", 0, two, 6, true), two, Observation{Counts: []int{0, 6}})
+	cs = Judge(ipvs.Expect("sed", 0, two, 6, true), two, Observation{Counts: []int{0, 6}})
 	if c := get(cs, "shares"); c.Status != report.Fail || !strings.Contains(c.Detail, "would pick web2") {
 		t.Errorf("sed must pick the heaviest: %+v", c)
 	}
 	// lc/wlc from a busy table: the invariant
-	busy := []Dest{{Name: "a", Destination: ipvs.Destination{Weight: 1, InactiveConnections: 10}}, {Name: "b", Destination: ipvs.Destination{Weight: 1}}}
-	eb := Expect("lc", 0, busy, 12, true)
+	busy := []ipvs.NamedDest{{Name: "a", Destination: ipvs.Destination{Weight: 1, InactiveConnections: 10}}, {Name: "b", Destination: ipvs.Destination{Weight: 1}}}
+	eb := ipvs.Expect("lc", 0, busy, 12, true)
 	if c := get(Judge(eb, busy, Observation{Counts: []int{1, 11}}), "shares"); c.Status != report.Pass {
 		t.Errorf("lc catching up: %+v", c)
 	}
 	if c := get(Judge(eb, busy, Observation{Counts: []int{6, 6}}), "shares"); c.Status != report.Fail {
 		t.Errorf("lc ignoring the table: %+v", c)
 	}
-	wb := []Dest{{Name: "a", Destination: ipvs.Destination{Weight: 2, InactiveConnections: 4}}, {Name: "b", Destination: ipvs.Destination{Weight: 1, InactiveConnections: 2}}}
-	ew := Expect("wlc", 0, wb, 6, true)
+	wb := []ipvs.NamedDest{{Name: "a", Destination: ipvs.Destination{Weight: 2, InactiveConnections: 4}}, {Name: "b", Destination: ipvs.Destination{Weight: 1, InactiveConnections: 2}}}
+	ew := ipvs.Expect("wlc", 0, wb, 6, true)
 	if c := get(Judge(ew, wb, Observation{Counts: []int{4, 2}}), "shares"); c.Status != report.Pass {
 		t.Errorf("wlc busy proportional: %+v", c)
 	}

@@ -77,11 +77,11 @@ type ServiceReport struct {
 	// whose server is unknown, "!node" for one attributed by elimination.
 	Sequence []string `json:"sequence"`
 	// Failures counts requests without a good reply.
-	Failures    int            `json:"failures"`
-	Replies     []Reply        `json:"replies"`
-	Expectation Expectation    `json:"expectation"`
-	Checks      []report.Check `json:"checks"`
-	Seconds     float64        `json:"seconds"`
+	Failures    int              `json:"failures"`
+	Replies     []Reply          `json:"replies"`
+	Expectation ipvs.Expectation `json:"expectation"`
+	Checks      []report.Check   `json:"checks"`
+	Seconds     float64          `json:"seconds"`
 	// Skipped says why the service was not probed.
 	Skipped string `json:"skipped,omitempty"`
 }
@@ -366,7 +366,7 @@ func verifyService(ctx context.Context, lab *topology.Lab, ls labService, cx, dx
 		}
 	}
 	sr.Checks = append(sr.Checks, rulesCheck(ls, tsvc))
-	exp := Expect(sr.Scheduler, sr.Persistence, dests, opts.Requests, true)
+	exp := ipvs.Expect(sr.Scheduler, sr.Persistence, dests, opts.Requests, true)
 	sr.Expectation = exp
 
 	prober := opts.Prober
@@ -440,8 +440,8 @@ func portWords(ports []uint16) string {
 // tableDests lists the destinations in the kernel's order, named after
 // their lab node, followed by lab real servers missing from the table
 // (weight 0 for the scheduler: they get nothing).
-func tableDests(ls labService, tsvc *ipvs.Service) ([]Dest, []ServerResult) {
-	var dests []Dest
+func tableDests(ls labService, tsvc *ipvs.Service) ([]ipvs.NamedDest, []ServerResult) {
+	var dests []ipvs.NamedDest
 	var servers []ServerResult
 	used := map[string]bool{}
 	nodeOf := func(addr string) (string, int) {
@@ -456,7 +456,7 @@ func tableDests(ls labService, tsvc *ipvs.Service) ([]Dest, []ServerResult) {
 		for _, d := range tsvc.Destinations {
 			name, lw := nodeOf(d.Key())
 			used[d.Key()] = true
-			dests = append(dests, Dest{Name: name, Destination: d})
+			dests = append(dests, ipvs.NamedDest{Name: name, Destination: d})
 			servers = append(servers, ServerResult{Node: name, RIP: d.Key(), Weight: d.Weight, LabWeight: lw, InTable: true, StatsDelta: -1})
 		}
 	}
@@ -464,7 +464,7 @@ func tableDests(ls labService, tsvc *ipvs.Service) ([]Dest, []ServerResult) {
 		if used[sv.ripKey] {
 			continue
 		}
-		dests = append(dests, Dest{Name: sv.node.Name})
+		dests = append(dests, ipvs.NamedDest{Name: sv.node.Name})
 		servers = append(servers, ServerResult{Node: sv.node.Name, RIP: sv.ripKey, LabWeight: sv.rs.Weight, StatsDelta: -1})
 	}
 	return dests, servers
@@ -516,7 +516,7 @@ var CounterSettle = 5 * time.Second
 
 // settledDeltas reads the table again until the counters account for every
 // request sent (or CounterSettle passes) and returns the deltas.
-func settledDeltas(ctx context.Context, dx guest.Executor, ls labService, dests []Dest, before *ipvs.Service, key string, sent int) ([]int, error) {
+func settledDeltas(ctx context.Context, dx guest.Executor, ls labService, dests []ipvs.NamedDest, before *ipvs.Service, key string, sent int) ([]int, error) {
 	deadline := time.Now().Add(CounterSettle)
 	for {
 		after, err := ipvs.New(dx.Run).Table(ctx)
@@ -541,7 +541,7 @@ func settledDeltas(ctx context.Context, dx guest.Executor, ls labService, dests 
 
 // statsDeltas is each destination's connection counter delta across the
 // loop; -1 when unknown (not in one of the tables, or a counter reset).
-func statsDeltas(ls labService, dests []Dest, before, after *ipvs.Service) []int {
+func statsDeltas(ls labService, dests []ipvs.NamedDest, before, after *ipvs.Service) []int {
 	out := make([]int, len(dests))
 	for i := range out {
 		out[i] = -1
@@ -561,7 +561,7 @@ func statsDeltas(ls labService, dests []Dest, before, after *ipvs.Service) []int
 
 // analyze maps replies to servers, attributes failures with the
 // director's counters, and judges.
-func analyze(sr *ServiceReport, dests []Dest, replies []Reply, mapper *Mapper, deltas []int, prober string) {
+func analyze(sr *ServiceReport, dests []ipvs.NamedDest, replies []Reply, mapper *Mapper, deltas []int, prober string) {
 	m := mapReplies(sr, dests, replies, mapper)
 	sr.Replies = replies
 	sr.Failures = len(m.failed)
@@ -602,7 +602,7 @@ type mapped struct {
 }
 
 // mapReplies names the web node behind each good reply by its page.
-func mapReplies(sr *ServiceReport, dests []Dest, replies []Reply, mapper *Mapper) *mapped {
+func mapReplies(sr *ServiceReport, dests []ipvs.NamedDest, replies []Reply, mapper *Mapper) *mapped {
 	idx := map[string]int{}
 	for i, d := range dests {
 		idx[d.Name] = i
@@ -667,7 +667,7 @@ func (m *mapped) attribute(sr *ServiceReport, deltas []int) (counts []int, unatt
 
 // sequence names the server of each request: "?" for a good reply from
 // an unknown page, "!" for a failure, "!node" for one attributed.
-func (m *mapped) sequence(dests []Dest) []string {
+func (m *mapped) sequence(dests []ipvs.NamedDest) []string {
 	var out []string
 	for k, r := range m.replies {
 		switch {
@@ -740,7 +740,7 @@ func connectsCheck(replies []Reply) report.Check {
 	return passf("new connection per request", "every answered request opened its own TCP connection")
 }
 
-func statsCheck(dests []Dest, served, deltas []int, requests, failures int) report.Check {
+func statsCheck(dests []ipvs.NamedDest, served, deltas []int, requests, failures int) report.Check {
 	if !allKnown(deltas) {
 		return skipf("director counters", "the director's counters are not known for every real server")
 	}
