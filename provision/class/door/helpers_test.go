@@ -48,6 +48,7 @@ type fakeShells struct {
 	opened  []string // "student/node" of every shell opened
 	shells  []*fakeShell
 	hang    map[string]bool // students whose calls block, ignoring ctx, until release closes
+	fail    map[string]error // nodes whose shell cannot be opened
 	release chan struct{}
 	calls   atomic.Int32
 }
@@ -82,6 +83,9 @@ func (f *fakeShells) Nodes(ctx context.Context, student string) ([]string, error
 
 func (f *fakeShells) Shell(ctx context.Context, student, node string, t Terminal) (Shell, error) {
 	f.stall(student)
+	if err := f.fail[node]; err != nil {
+		return nil, err
+	}
 	s := newFakeShell(node, t)
 	f.mu.Lock()
 	f.opened = append(f.opened, student+"/"+node)
@@ -211,6 +215,7 @@ type testClass struct {
 	privs   map[string]ed25519.PrivateKey
 	cancel  context.CancelFunc
 	stopped chan error
+	banners chan string // banners the door sent, when not nil
 }
 
 func testConfig(t *testing.T) Config {
@@ -295,7 +300,13 @@ func (tc *testClass) dial(user, from string, auth ...ssh.AuthMethod) (*ssh.Clien
 	if err != nil {
 		return nil, err
 	}
-	cfg := &ssh.ClientConfig{User: user, Auth: auth, HostKeyCallback: ssh.FixedHostKey(tc.door.HostKey()), Timeout: 5 * time.Second}
+	cfg := &ssh.ClientConfig{User: user, Auth: auth, HostKeyCallback: ssh.FixedHostKey(tc.door.HostKey()), Timeout: 5 * time.Second,
+		BannerCallback: func(msg string) error {
+			if tc.banners != nil {
+				tc.banners <- msg
+			}
+			return nil
+		}}
 	nc.SetDeadline(time.Now().Add(10 * time.Second))
 	c, chans, reqs, err := ssh.NewClientConn(nc, tc.addr, cfg)
 	if err != nil {
