@@ -1,9 +1,12 @@
 package door
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"go/parser"
 	"go/token"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -247,13 +250,13 @@ func TestJumpRefusesAnythingButOwnNodesPort22(t *testing.T) {
 	tc := startClass(t, testConfig(t), nil)
 	c := tc.login(t, "alice")
 	for _, target := range []string{
-		"web3:22",       // a node of bob's copy, not alice's
-		"web1:80",       // her node, another port
-		"web1:2222",     //
-		"127.0.0.1:22",  // the host itself
-		"localhost:22",  //
-		"[::1]:22",      //
-		"10.0.0.5:22",   // an address, maybe of a node
+		"web3:22",      // a node of bob's copy, not alice's
+		"web1:80",      // her node, another port
+		"web1:2222",    //
+		"127.0.0.1:22", // the host itself
+		"localhost:22", //
+		"[::1]:22",     //
+		"10.0.0.5:22",  // an address, maybe of a node
 		"192.168.4.100:22",
 		"web1.:22", // not the name
 		"web:22",
@@ -351,5 +354,88 @@ func TestServeShutsDownCleanly(t *testing.T) {
 	}
 	if _, err := tc.dial("alice", "", ssh.PublicKeys(tc.keys["alice"])); err == nil {
 		t.Error("the door still accepts connections after shutdown")
+	}
+}
+
+// execShells also runs commands, as Execer.
+type execShells struct {
+	*fakeShells
+}
+
+func (e execShells) Exec(ctx context.Context, student, node, command string, stdin io.Reader, stdout, stderr io.Writer) (int, error) {
+	fmt.Fprintf(stdout, "%s ran %q on %s\n", student, command, node)
+	io.Copy(stdout, stdin)
+	fmt.Fprintf(stderr, "done\n")
+	return 3, nil
+}
+
+// With an Execer, "ssh -J ... root@web1 CMD" runs CMD on alice's web1, its
+// input, output and exit status passed through.
+func TestJumpExecRunsOnTheNodeWithAnExecer(t *testing.T) {
+	tc := startClass(t, testConfig(t), execShells{newFakeShells()})
+	c := tc.login(t, "alice")
+	ic, err := tc.jump(c, "web1:22")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ic.Close()
+	s, err := ic.NewSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr screen
+	s.Stdout, s.Stderr, s.Stdin = &stdout, &stderr, strings.NewReader("typed\n")
+	err = s.Run("uname -a")
+	var exit *ssh.ExitError
+	if !errors.As(err, &exit) || exit.ExitStatus() != 3 {
+		t.Errorf("exit: %v, want status 3", err)
+	}
+	if got, want := stdout.String(), "alice ran \"uname -a\" on web1\ntyped\n"; got != want {
+		t.Errorf("stdout %q, want %q", got, want)
+	}
+	if stderr.String() != "done\n" {
+		t.Errorf("stderr %q", stderr.String())
+	}
+	// on the door itself, still nothing runs
+	s2, err := c.NewSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, _ := s2.Output("uname -a"); strings.Contains(string(out), "ran") {
+		t.Errorf("an exec on the door reached the Execer: %q", out)
+	}
+}
+
+// A shell without a terminal whose input ends (ssh root@web1 < script)
+// ends too: the door types Ctrl-D.
+func TestJumpShellEndsWithItsInput(t *testing.T) {
+	tc := startClass(t, testConfig(t), nil)
+	c := tc.login(t, "alice")
+	ic, err := tc.jump(c, "web2:22")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ic.Close()
+	s, err := ic.NewSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out screen
+	s.Stdout, s.Stdin = &out, strings.NewReader("hostname\necho $TERM\n")
+	if err := s.Shell(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("shell: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatalf("the shell did not end with its input: %q", out.String())
+	}
+	if !strings.Contains(out.String(), "\r\nweb2\r\n") || !strings.Contains(out.String(), "\r\ndumb\r\n") {
+		t.Errorf("output %q", out.String())
 	}
 }

@@ -47,7 +47,7 @@ type fakeShells struct {
 	mu      sync.Mutex
 	opened  []string // "student/node" of every shell opened
 	shells  []*fakeShell
-	hang    map[string]bool // students whose calls block, ignoring ctx, until release closes
+	hang    map[string]bool  // students whose calls block, ignoring ctx, until release closes
 	fail    map[string]error // nodes whose shell cannot be opened
 	release chan struct{}
 	calls   atomic.Int32

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"golang.org/x/crypto/ssh"
 )
@@ -407,11 +408,21 @@ func (s *session) bridge(node string, in <-chan []byte, typed []byte, command st
 		_, err := sh.Write(b)
 		return err == nil
 	}
+	// drained waits (a little) for the rest of the shell's output once it
+	// takes no more input: it exited, and what it printed last is due
+	drained := func() bool {
+		select {
+		case <-out:
+		case <-s.ctx.Done():
+		case <-time.After(drainTime):
+		}
+		return s.ctx.Err() != nil
+	}
 	if command != "" && !write([]byte(command+"; exit\n")) {
-		return false
+		return drained()
 	}
 	if len(typed) > 0 && !write(typed) {
-		return false
+		return drained()
 	}
 	for {
 		select {
@@ -426,17 +437,17 @@ func (s *session) bridge(node string, in <-chan []byte, typed []byte, command st
 				continue
 			}
 			if !write(b) {
-				select {
-				case <-out:
-				case <-s.ctx.Done():
-				}
-				return s.ctx.Err() != nil
+				return drained()
 			}
 		case <-s.ctx.Done():
 			return true
 		}
 	}
 }
+
+// drainTime bounds the wait for a shell's last output after it stopped
+// taking input.
+const drainTime = 2 * time.Second
 
 // menu lists the student's nodes and bridges to the one picked, until the
 // student quits.
