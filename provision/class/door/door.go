@@ -183,7 +183,6 @@ type Door struct {
 	handshakes map[string]int // pending handshakes per address
 	pending    int            // pending handshakes in all
 	students   map[string]*usage
-	live       map[net.Conn]struct{}
 }
 
 // usage is what one student holds now.
@@ -211,7 +210,6 @@ func New(cfg Config, auth Auth, shells Shells) (*Door, error) {
 		addrs:      newLimiter(l.PerAddr, l.Window, l.Lockout, l.MaxLockout),
 		handshakes: map[string]int{},
 		students:   map[string]*usage{},
-		live:       map[net.Conn]struct{}{},
 	}, nil
 }
 
@@ -220,24 +218,26 @@ func (d *Door) HostKey() ssh.PublicKey { return d.signer.PublicKey() }
 
 // Serve accepts connections on ln until ctx ends; then it closes ln and
 // every connection it accepted and returns nil once their handlers are
-// done. Any other accept failure is returned.
+// done. Any other accept failure is returned. Serve may run on several
+// listeners at once; each ends with its own ctx.
 func (d *Door) Serve(ctx context.Context, ln net.Listener) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	var wg sync.WaitGroup
-	stop := make(chan struct{})
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		live = map[net.Conn]struct{}{}
+	)
 	go func() {
-		select {
-		case <-ctx.Done():
-		case <-stop:
-		}
+		<-ctx.Done()
 		ln.Close()
-		d.closeConns()
+		mu.Lock()
+		defer mu.Unlock()
+		for nc := range live {
+			nc.Close()
+		}
 	}()
-	defer func() {
-		close(stop)
-		wg.Wait()
-	}()
+	defer wg.Wait()
 	var backoff time.Duration
 	for {
 		nc, err := ln.Accept()
@@ -260,37 +260,20 @@ func (d *Door) Serve(ctx context.Context, ln net.Listener) error {
 			return fmt.Errorf("door: accept: %w", err)
 		}
 		backoff = 0
-		d.track(nc, true)
+		mu.Lock()
+		live[nc] = struct{}{}
 		if ctx.Err() != nil {
-			nc.Close() // accepted as the door closed, after closeConns
+			nc.Close() // accepted as the door closed, after the sweep
 		}
+		mu.Unlock()
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			defer d.track(nc, false)
 			d.serveConn(ctx, nc)
+			mu.Lock()
+			delete(live, nc)
+			mu.Unlock()
 		}()
-	}
-}
-
-// track remembers the open connections, to close them at shutdown.
-func (d *Door) track(nc net.Conn, open bool) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if open {
-		d.live[nc] = struct{}{}
-	} else {
-		delete(d.live, nc)
-	}
-}
-
-// closeConns closes every open connection (of every listener: a door is
-// shut down as a whole).
-func (d *Door) closeConns() {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	for nc := range d.live {
-		nc.Close()
 	}
 }
 
@@ -323,6 +306,9 @@ func (d *Door) serveConn(ctx context.Context, nc net.Conn) {
 	if !d.takeConn(student) {
 		d.log.Warn("door: too many connections", "student", student, "addr", addr)
 		msg := fmt.Sprintf("too many connections for %s (at most %d at once); close one and try again", student, d.cfg.MaxConnsPerStudent)
+		// the refusal rides on the first channel; a connection that opens
+		// none is not kept either
+		time.AfterFunc(d.cfg.HandshakeTimeout, func() { sc.Close() })
 		for nch := range chans {
 			nch.Reject(ssh.ResourceShortage, msg)
 			break

@@ -7,6 +7,7 @@ import (
 	"go/parser"
 	"go/token"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -437,5 +438,53 @@ func TestJumpShellEndsWithItsInput(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "\r\nweb2\r\n") || !strings.Contains(out.String(), "\r\ndumb\r\n") {
 		t.Errorf("output %q", out.String())
+	}
+}
+
+// A node that cannot be reached ends the inner session with a sentence and
+// status 1.
+func TestJumpToUnreachableNodeSaysSo(t *testing.T) {
+	shells := newFakeShells()
+	shells.fail = map[string]error{"web2": errors.New("web2 does not answer SSH")}
+	tc := startClass(t, testConfig(t), shells)
+	c := tc.login(t, "alice")
+	ic, err := tc.jump(c, "web2:22")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ic.Close()
+	s, err := ic.NewSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr screen
+	s.Stderr = &stderr
+	err = s.Run("hostname")
+	var exit *ssh.ExitError
+	if !errors.As(err, &exit) || exit.ExitStatus() != 1 {
+		t.Errorf("exit: %v, want status 1", err)
+	}
+	if !strings.Contains(stderr.String(), "web2 cannot be reached now: web2 does not answer SSH") {
+		t.Errorf("stderr %q", stderr.String())
+	}
+}
+
+// Serve on two listeners: ending one leaves the other serving.
+func TestServeOnTwoListeners(t *testing.T) {
+	tc := startClass(t, testConfig(t), nil)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- tc.door.Serve(ctx, ln) }()
+	c := tc.login(t, "alice")
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("Serve: %v", err)
+	}
+	if _, err := c.NewSession(); err != nil {
+		t.Errorf("the first listener's connection died with the second's Serve: %v", err)
 	}
 }

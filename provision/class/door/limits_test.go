@@ -219,6 +219,7 @@ func TestChannelsPerConnectionAreBounded(t *testing.T) {
 func TestConnectionsPerStudentAreBounded(t *testing.T) {
 	cfg := testConfig(t)
 	cfg.MaxConnsPerStudent = 2
+	cfg.HandshakeTimeout = 500 * time.Millisecond
 	tc := startClass(t, cfg, nil)
 	a1, a2 := tc.login(t, "alice"), tc.login(t, "alice")
 	for _, c := range []*ssh.Client{a1, a2} {
@@ -232,6 +233,14 @@ func TestConnectionsPerStudentAreBounded(t *testing.T) {
 	_, err := a3.NewSession()
 	if err == nil || !strings.Contains(err.Error(), "too many connections") {
 		t.Fatalf("alice's 3rd connection: %v, want too many connections", err)
+	}
+	a4 := tc.login(t, "alice") // opens nothing: closed all the same
+	waited := make(chan error, 1)
+	go func() { waited <- a4.Wait() }()
+	select {
+	case <-waited:
+	case <-time.After(cfg.HandshakeTimeout + 3*time.Second):
+		t.Error("a connection beyond the bound that opens no channel is kept")
 	}
 	b := tc.login(t, "bob")
 	if s, err := b.NewSession(); err != nil {

@@ -122,12 +122,13 @@ type session struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 
-	mu      sync.Mutex
-	term    Terminal
-	pty     bool
-	started bool
-	shell   Shell         // the shell the input goes to now
-	kick    chan struct{} // a size change to apply
+	mu        sync.Mutex
+	term      Terminal
+	pty       bool
+	started   bool
+	shell     Shell         // the shell the input goes to now
+	unreached bool          // the last shell could not be opened
+	kick      chan struct{} // a size change to apply
 }
 
 // serve answers the session's requests until the channel closes.
@@ -220,6 +221,17 @@ func (s *session) start() bool {
 func (s *session) refuse(msg string) {
 	io.WriteString(s.ch.Stderr(), s.crlf(msg))
 	s.exit(1)
+}
+
+// status is an inner session's exit status: 1 when its node could not be
+// reached, else 0 (a shell's own status is not known).
+func (s *session) status() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.unreached {
+		return 1
+	}
+	return 0
 }
 
 func (s *session) exit(status int) {
@@ -317,7 +329,7 @@ func (s *session) runShell() {
 	in := s.pump()
 	if s.node != "" {
 		s.bridge(s.node, in, nil, "")
-		s.exit(0)
+		s.exit(s.status())
 		return
 	}
 	s.menu(in)
@@ -329,7 +341,7 @@ func (s *session) runExec(command string) {
 	ex, ok := s.c.d.shells.(Execer)
 	if !ok {
 		s.bridge(s.node, in, nil, command)
-		s.exit(0)
+		s.exit(s.status())
 		return
 	}
 	c := s.c
@@ -383,6 +395,9 @@ func (s *session) bridge(node string, in <-chan []byte, typed []byte, command st
 	c := s.c
 	t, _ := s.terminal()
 	sh, err := c.openShell(s.ctx, node, t)
+	s.mu.Lock()
+	s.unreached = err != nil
+	s.mu.Unlock()
 	if err != nil {
 		c.d.log.Warn("door: shell failed", "student", c.student, "node", clean(node, 64), "err", clean(err.Error(), 200))
 		msg := fmt.Sprintf("%s cannot be reached now: %s.\n", clean(node, 64), clean(err.Error(), 200))
