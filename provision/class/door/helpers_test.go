@@ -227,7 +227,9 @@ func testConfig(t *testing.T) Config {
 	}
 }
 
-func startClass(t *testing.T, cfg Config, shells Shells) *testClass {
+// startClass starts a door for alice, bob and carol; wrap, if given, puts
+// something between the door and their credentials.
+func startClass(t *testing.T, cfg Config, shells Shells, wrap ...func(*fakeAuth) Auth) *testClass {
 	t.Helper()
 	tc := &testClass{
 		auth: &fakeAuth{
@@ -247,7 +249,11 @@ func startClass(t *testing.T, cfg Config, shells Shells) *testClass {
 	} else if fs, ok := shells.(*fakeShells); ok {
 		tc.shells = fs
 	}
-	d, err := New(cfg, tc.auth, shells)
+	var auth Auth = tc.auth
+	for _, w := range wrap {
+		auth = w(tc.auth)
+	}
+	d, err := New(cfg, auth, shells)
 	if err != nil {
 		t.Fatal(err)
 	}

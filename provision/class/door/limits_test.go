@@ -1,6 +1,7 @@
 package door
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -462,4 +463,97 @@ func TestClean(t *testing.T) {
 			t.Errorf("clean(%q) = %q, want %q", in, got, want)
 		}
 	}
+}
+
+// hangAuth never answers for bob's passphrase.
+type hangAuth struct {
+	*fakeAuth
+	release chan struct{}
+}
+
+func (a hangAuth) CheckPassword(student, pw string) bool {
+	if student == "bob" {
+		<-a.release
+	}
+	return a.fakeAuth.CheckPassword(student, pw)
+}
+
+// A passphrase check that hangs fails bob's login after the call timeout;
+// alice logs in meanwhile.
+func TestHungAuthBlocksNobodyElse(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.CallTimeout = 500 * time.Millisecond
+	release := make(chan struct{})
+	defer close(release)
+	tc := startClass(t, cfg, nil, func(a *fakeAuth) Auth { return hangAuth{a, release} })
+	bob := make(chan error, 1)
+	start := time.Now()
+	go func() {
+		c, err := tc.dial("bob", "127.0.0.2", ssh.Password("bob-pass"))
+		if err == nil {
+			c.Close()
+		}
+		bob <- err
+	}()
+	time.Sleep(50 * time.Millisecond)
+	c, err := tc.dial("alice", "127.0.0.3", ssh.Password("alice-pass"))
+	if err != nil {
+		t.Fatalf("alice while bob's check hangs: %v", err)
+	}
+	c.Close()
+	if took := time.Since(start); took > 400*time.Millisecond {
+		t.Errorf("alice's login took %s while bob's check hung", took)
+	}
+	select {
+	case err := <-bob:
+		if err == nil {
+			t.Error("bob got in without an answer from Auth")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("bob's login still waits on a hung Auth")
+	}
+}
+
+// A shell that opens after its call timed out is closed, and the
+// student's places are given back.
+func TestLateShellIsClosed(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.CallTimeout = 100 * time.Millisecond
+	d, err := New(cfg, &fakeAuth{}, newFakeShells())
+	if err != nil {
+		t.Fatal(err)
+	}
+	late := newFakeShell("web1", Terminal{})
+	release := make(chan struct{})
+	closed := make(chan struct{})
+	_, err = call(d, context.Background(), "alice", func(context.Context) (Shell, error) {
+		<-release
+		return late, nil
+	}, func(sh Shell) {
+		sh.Close()
+		close(closed)
+	})
+	if err != errTimeout {
+		t.Fatalf("call: %v, want timed out", err)
+	}
+	close(release)
+	select {
+	case <-closed:
+	case <-time.After(3 * time.Second):
+		t.Fatal("a shell that came late was never closed")
+	}
+	if _, err := late.Read(make([]byte, 10)); err != nil {
+		t.Fatal(err) // the prompt
+	}
+	if _, err := late.Read(make([]byte, 10)); err != io.EOF {
+		t.Errorf("the late shell is still open: %v", err)
+	}
+	retry(t, "the call's place given back", func() error {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		if u := d.students["alice"]; u != nil {
+			return fmt.Errorf("alice still holds %+v", *u)
+		}
+		return nil
+	})
 }
