@@ -192,7 +192,7 @@ func (s *fakeShell) Resize(cols, rows int) error {
 	return nil
 }
 
-func newKey(t *testing.T) (ssh.Signer, ed25519.PrivateKey) {
+func newKey(t testing.TB) (ssh.Signer, ed25519.PrivateKey) {
 	t.Helper()
 	_, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
@@ -218,7 +218,7 @@ type testClass struct {
 	banners chan string // banners the door sent, when not nil
 }
 
-func testConfig(t *testing.T) Config {
+func testConfig(t testing.TB) Config {
 	return Config{
 		HostKeyPath:      filepath.Join(t.TempDir(), "class", "door_host_key"),
 		HandshakeTimeout: 5 * time.Second,
@@ -229,7 +229,7 @@ func testConfig(t *testing.T) Config {
 
 // startClass starts a door for alice, bob and carol; wrap, if given, puts
 // something between the door and their credentials.
-func startClass(t *testing.T, cfg Config, shells Shells, wrap ...func(*fakeAuth) Auth) *testClass {
+func startClass(t testing.TB, cfg Config, shells Shells, wrap ...func(*fakeAuth) Auth) *testClass {
 	t.Helper()
 	tc := &testClass{
 		auth: &fakeAuth{
@@ -280,7 +280,7 @@ func startClass(t *testing.T, cfg Config, shells Shells, wrap ...func(*fakeAuth)
 }
 
 // stop ends the door and checks that Serve returns soon.
-func (tc *testClass) stop(t *testing.T) {
+func (tc *testClass) stop(t testing.TB) {
 	t.Helper()
 	tc.cancel()
 	select {
@@ -324,7 +324,7 @@ func (tc *testClass) dial(user, from string, auth ...ssh.AuthMethod) (*ssh.Clien
 }
 
 // login logs student in with their key.
-func (tc *testClass) login(t *testing.T, student string) *ssh.Client {
+func (tc *testClass) login(t testing.TB, student string) *ssh.Client {
 	t.Helper()
 	c, err := tc.dial(student, "", ssh.PublicKeys(tc.keys[student]))
 	if err != nil {
