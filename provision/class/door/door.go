@@ -461,8 +461,8 @@ var errBusy = errors.New("too many requests to your lab are pending; try again i
 
 // call runs fn on its own goroutine with a CallTimeout deadline and returns
 // its result, or errTimeout when it is late: a hung implementation stalls
-// nobody else. A late result is given to discard (to close a shell opened
-// after all). With a student, the call counts against the student's
+// nobody else. A late result, failed or not, is given to discard (to close
+// a shell opened after all, to give back what the caller reserved). With a student, the call counts against the student's
 // pending calls until fn really returns.
 func call[T any](d *Door, ctx context.Context, student string, fn func(context.Context) (T, error), discard func(T)) (T, error) {
 	var zero T
@@ -491,8 +491,8 @@ func call[T any](d *Door, ctx context.Context, student string, fn func(context.C
 	case <-ctx.Done():
 		cancel()
 		go func() {
-			if r := <-done; r.err == nil && discard != nil {
-				discard(r.v)
+			if r := <-done; discard != nil {
+				discard(r.v) // also on an error: what the caller holds is given back
 			}
 		}()
 		if errors.Is(ctx.Err(), context.DeadlineExceeded) {

@@ -557,3 +557,40 @@ func TestLateShellIsClosed(t *testing.T) {
 		return nil
 	})
 }
+
+// A shell call that fails after its timeout gives the student's shell
+// place back all the same.
+func TestLateFailedShellGivesItsPlaceBack(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.CallTimeout = 100 * time.Millisecond
+	cfg.MaxShellsPerStudent = 1
+	release := make(chan struct{})
+	shells := &slowFailShells{fakeShells: newFakeShells(), release: release}
+	d, err := New(cfg, &fakeAuth{}, shells)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &conn{d: d, ctx: context.Background(), student: "alice"}
+	if _, err := c.openShell(context.Background(), "web1", Terminal{}); err != errTimeout {
+		t.Fatalf("open: %v, want timed out", err)
+	}
+	close(release)
+	retry(t, "alice's shell place given back", func() error {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		if u := d.students["alice"]; u != nil {
+			return fmt.Errorf("alice still holds %+v", *u)
+		}
+		return nil
+	})
+}
+
+type slowFailShells struct {
+	*fakeShells
+	release chan struct{}
+}
+
+func (s *slowFailShells) Shell(ctx context.Context, student, node string, t Terminal) (Shell, error) {
+	<-s.release
+	return nil, errors.New("node went away")
+}
