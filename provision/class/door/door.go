@@ -183,6 +183,7 @@ type Door struct {
 	handshakes map[string]int // pending handshakes per address
 	pending    int            // pending handshakes in all
 	students   map[string]*usage
+	conns      map[string]map[ssh.Conn]struct{} // logged-in connections per student
 }
 
 // usage is what one student holds now.
@@ -210,7 +211,40 @@ func New(cfg Config, auth Auth, shells Shells) (*Door, error) {
 		addrs:      newLimiter(l.PerAddr, l.Window, l.Lockout, l.MaxLockout),
 		handshakes: map[string]int{},
 		students:   map[string]*usage{},
+		conns:      map[string]map[ssh.Conn]struct{}{},
 	}, nil
+}
+
+// Disconnect closes every connection of student (a teacher revoking their
+// access, or resetting their copy) and returns how many it closed. Their
+// next login is checked again.
+func (d *Door) Disconnect(student string) int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	n := 0
+	for sc := range d.conns[student] {
+		sc.Close()
+		n++
+	}
+	return n
+}
+
+func (d *Door) register(student string, sc ssh.Conn, open bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	m := d.conns[student]
+	if open {
+		if m == nil {
+			m = map[ssh.Conn]struct{}{}
+			d.conns[student] = m
+		}
+		m[sc] = struct{}{}
+		return
+	}
+	delete(m, sc)
+	if len(m) == 0 {
+		delete(d.conns, student)
+	}
 }
 
 // HostKey is the door's public host key, for the students' known_hosts.
@@ -316,6 +350,8 @@ func (d *Door) serveConn(ctx context.Context, nc net.Conn) {
 		return
 	}
 	defer d.dropConn(student)
+	d.register(student, sc, true)
+	defer d.register(student, sc, false)
 	d.log.Info("door: login", "student", student, "addr", addr, "method", sc.Permissions.Extensions[extMethod])
 
 	cctx, cancel := context.WithCancel(ctx)

@@ -488,3 +488,39 @@ func TestServeOnTwoListeners(t *testing.T) {
 		t.Errorf("the first listener's connection died with the second's Serve: %v", err)
 	}
 }
+
+// Disconnect closes one student's connections (a teacher revoking them) and
+// no one else's.
+func TestDisconnectClosesOneStudent(t *testing.T) {
+	tc := startClass(t, testConfig(t), nil)
+	a1, a2, b := tc.login(t, "alice"), tc.login(t, "alice"), tc.login(t, "bob")
+	term := openTerminal(t, a1, true)
+	term.out.expect(t, "q to quit: ")
+	term.typeLine(t, "3")
+	term.out.expect(t, "Connecting to web1")
+	if n := tc.door.Disconnect("alice"); n != 2 {
+		t.Errorf("Disconnect closed %d connections, want 2", n)
+	}
+	for _, c := range []*ssh.Client{a1, a2} {
+		done := make(chan error, 1)
+		go func() { done <- c.Wait() }()
+		select {
+		case <-done:
+		case <-time.After(3 * time.Second):
+			t.Fatal("alice's connection survived Disconnect")
+		}
+	}
+	if s, err := b.NewSession(); err != nil {
+		t.Errorf("bob's connection after alice's Disconnect: %v", err)
+	} else {
+		s.Close()
+	}
+	retry(t, "the closed shell given back", func() error {
+		tc.door.mu.Lock()
+		defer tc.door.mu.Unlock()
+		if u := tc.door.students["alice"]; u != nil {
+			return fmt.Errorf("alice still holds %+v", *u)
+		}
+		return nil
+	})
+}

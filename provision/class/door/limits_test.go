@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -593,4 +594,54 @@ type slowFailShells struct {
 func (s *slowFailShells) Shell(ctx context.Context, student, node string, t Terminal) (Shell, error) {
 	<-s.release
 	return nil, errors.New("node went away")
+}
+
+// stuckShells opens shells whose Write blocks until they are closed (a
+// node that stopped reading its terminal).
+type stuckShells struct {
+	*fakeShells
+}
+
+type stuckShell struct {
+	*fakeShell
+	closed chan struct{}
+	once   sync.Once
+}
+
+func (s stuckShells) Shell(ctx context.Context, student, node string, t Terminal) (Shell, error) {
+	return &stuckShell{fakeShell: newFakeShell(node, t), closed: make(chan struct{})}, nil
+}
+
+func (s *stuckShell) Write(p []byte) (int, error) {
+	<-s.closed
+	return 0, io.ErrClosedPipe
+}
+
+func (s *stuckShell) Close() error {
+	s.once.Do(func() { close(s.closed) })
+	return s.fakeShell.Close()
+}
+
+// A client that leaves while its node's shell takes no input frees the
+// shell and its place.
+func TestStuckShellIsClosedWhenTheClientLeaves(t *testing.T) {
+	tc := startClass(t, testConfig(t), stuckShells{newFakeShells()})
+	c := tc.login(t, "alice")
+	ic, err := tc.jump(c, "web1:22")
+	if err != nil {
+		t.Fatal(err)
+	}
+	term := openTerminal(t, ic, true)
+	term.out.expect(t, "# ")
+	term.typeLine(t, "hostname") // blocks in the shell's Write
+	time.Sleep(50 * time.Millisecond)
+	c.Close()
+	retry(t, "the stuck shell's place given back", func() error {
+		tc.door.mu.Lock()
+		defer tc.door.mu.Unlock()
+		if u := tc.door.students["alice"]; u != nil {
+			return fmt.Errorf("alice still holds %+v", *u)
+		}
+		return nil
+	})
 }

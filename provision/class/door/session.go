@@ -410,9 +410,13 @@ func (s *session) bridge(node string, in <-chan []byte, typed []byte, command st
 	}
 	c.d.log.Info("door: shell on node", "student", c.student, "node", clean(node, 64))
 	s.setShell(sh)
+	// the session's end closes the shell, which frees a Write or Read
+	// blocked in it; a Close that hangs holds nobody up
+	stop := context.AfterFunc(s.ctx, func() { go sh.Close() })
 	defer func() {
+		stop()
 		s.setShell(nil)
-		go sh.Close() // a Close that hangs holds nobody up
+		go sh.Close()
 	}()
 	out := make(chan struct{})
 	go func() {
