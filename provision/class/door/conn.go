@@ -6,6 +6,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"golang.org/x/crypto/ssh"
 )
 
 // errTooManyFiles is an accept failing for want of file descriptors: the
@@ -105,11 +107,7 @@ func (s *slots) give() {
 // jump channel carries. Deadlines are not supported (the outer connection
 // has them).
 type chanConn struct {
-	ch interface {
-		Read([]byte) (int, error)
-		Write([]byte) (int, error)
-		Close() error
-	}
+	ch            ssh.Channel
 	local, remote net.Addr
 }
 
