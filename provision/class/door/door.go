@@ -27,7 +27,12 @@
 // student are bounded; handshakes and idle connections time out; every call
 // into Auth or Shells runs on its own goroutine under a timeout, so a hung
 // copy stalls nobody but its own student's request; names and messages are
-// stripped of control characters before they are printed.
+// stripped of control characters before they are printed. Disconnect
+// closes a student's connections (a teacher's revoke or reset).
+//
+// What the door does not do: file transfer (sftp/scp subsystems are
+// refused, on the door and on the nodes), forwarding of any kind beyond the
+// jump to a node's port 22, and exec on the door itself.
 package door
 
 import (
