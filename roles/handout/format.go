@@ -1,0 +1,197 @@
+package handout
+
+import (
+	"bytes"
+	_ "embed"
+	"fmt"
+	"html/template"
+	"io"
+	"strings"
+
+	"github.com/lvslab/lvslab/topology"
+)
+
+// Formats of a handout.
+const (
+	FormatText     = "text"
+	FormatMarkdown = "markdown"
+	FormatHTML     = "html"
+)
+
+// Formats lists the handout formats.
+var Formats = []string{FormatText, FormatMarkdown, FormatHTML}
+
+// Render formats the handout.
+func (h *Handout) Render(format string) (string, error) {
+	switch format {
+	case FormatText:
+		return h.Text(), nil
+	case FormatMarkdown:
+		return h.Markdown(), nil
+	case FormatHTML:
+		var b bytes.Buffer
+		if err := h.WriteHTML(&b); err != nil {
+			return "", err
+		}
+		return b.String(), nil
+	}
+	return "", fmt.Errorf("unknown handout format %q: use %s", format, strings.Join(Formats, ", "))
+}
+
+func (h *Handout) osName() string {
+	if h.OS == "rhel" {
+		return "RHEL family"
+	}
+	return "Debian"
+}
+
+func (h *Handout) subtitle() string {
+	if h.From != "" {
+		return "The stage after " + h.From + ": only what changes, " + h.osName() + " guests"
+	}
+	return "The exercise, node by node, " + h.osName() + " guests"
+}
+
+// Text is the handout as plain text: explanations as # comments, every
+// other line a command to type as it stands.
+func (h *Handout) Text() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# %s\n# %s.\n", h.Title, h.subtitle())
+	if h.Description != "" {
+		fmt.Fprintf(&b, "# %s\n", h.Description)
+	}
+	for _, n := range h.Notes {
+		wrapComment(&b, "", n)
+	}
+	for _, n := range h.Nodes {
+		fmt.Fprintf(&b, "\n## %s (%s)\n", n.Name, n.Role)
+		for _, note := range n.Notes {
+			wrapComment(&b, "", note)
+		}
+		for i, s := range n.Steps {
+			b.WriteString("\n")
+			wrapComment(&b, "", fmt.Sprintf("%d. %s: %s", i+1, s.Title, s.Why))
+			for _, c := range s.Commands {
+				b.WriteString(c + "\n")
+			}
+			for _, note := range s.Notes {
+				wrapComment(&b, "   ", "("+note+")")
+			}
+		}
+	}
+	b.WriteString("\n## Expected results\n")
+	for _, e := range h.Expect {
+		b.WriteString("\n")
+		wrapComment(&b, "", "On "+e.Node+", "+e.What+":")
+		b.WriteString(e.Command + "\n")
+		b.WriteString("# prints:\n")
+		for _, o := range e.Output {
+			b.WriteString(strings.TrimRight("#   "+o, " ") + "\n")
+		}
+		for _, note := range e.Notes {
+			wrapComment(&b, "", note)
+		}
+	}
+	return b.String()
+}
+
+// wrapComment writes text as # lines of at most about 100 characters.
+func wrapComment(b *strings.Builder, indent, text string) {
+	line := "#" + indent
+	for _, word := range strings.Fields(text) {
+		if len(line) > 1+len(indent) && len(line)+1+len(word) > 100 {
+			b.WriteString(line + "\n")
+			line = "#" + indent + "  "
+		}
+		line += " " + word
+	}
+	b.WriteString(line + "\n")
+}
+
+// CommandLines counts what a student types: every line of the text that
+// is neither blank nor a comment.
+func (h *Handout) CommandLines() int {
+	n := 0
+	for _, l := range strings.Split(h.Text(), "\n") {
+		if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "#") {
+			n++
+		}
+	}
+	return n
+}
+
+// Markdown is the printable handout: numbered steps per node, the
+// topology, the expected outputs.
+func (h *Handout) Markdown() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# %s\n\n%s.", mdEscape(h.Title), mdEscape(h.subtitle()))
+	if h.Description != "" {
+		fmt.Fprintf(&b, " %s", mdEscape(h.Description))
+	}
+	b.WriteString("\n\n")
+	for _, n := range h.Notes {
+		fmt.Fprintf(&b, "- %s\n", mdEscape(n))
+	}
+	if h.Graph != "" {
+		fmt.Fprintf(&b, "\n## Topology\n\n```text\n%s```\n", h.Graph)
+	}
+	for _, n := range h.Nodes {
+		fmt.Fprintf(&b, "\n## %s (%s)\n\n", mdEscape(n.Name), mdEscape(n.Role))
+		for _, note := range n.Notes {
+			fmt.Fprintf(&b, "%s.\n\n", mdEscape(note))
+		}
+		for i, s := range n.Steps {
+			fmt.Fprintf(&b, "%d. **%s**: %s\n\n   ```sh\n", i+1, mdEscape(s.Title), mdEscape(s.Why))
+			for _, c := range s.Commands {
+				fmt.Fprintf(&b, "   %s\n", c)
+			}
+			b.WriteString("   ```\n\n")
+			for _, note := range s.Notes {
+				fmt.Fprintf(&b, "   (%s)\n\n", mdEscape(note))
+			}
+		}
+	}
+	b.WriteString("\n## Expected results\n")
+	for _, e := range h.Expect {
+		fmt.Fprintf(&b, "\nOn **%s**, %s:\n\n```sh\n%s\n```\n\nprints:\n\n```text\n", mdEscape(e.Node), mdEscape(e.What), e.Command)
+		for _, o := range e.Output {
+			b.WriteString(strings.TrimRight(o, " ") + "\n")
+		}
+		b.WriteString("```\n")
+		for _, note := range e.Notes {
+			fmt.Fprintf(&b, "\n%s\n", mdEscape(note))
+		}
+	}
+	return b.String()
+}
+
+// mdEscape keeps text from a lab file from being read as markup.
+func mdEscape(s string) string {
+	r := strings.NewReplacer(`\`, `\\`, "*", `\*`, "_", `\_`, "`", "\\`", "<", "&lt;", ">", "&gt;", "[", `\[`, "]", `\]`, "#", `\#`, "|", `\|`)
+	return r.Replace(s)
+}
+
+//go:embed handout.html.tmpl
+var htmlText string
+
+var htmlTemplate = template.Must(template.New("handout").Funcs(template.FuncMap{
+	"inc":   func(i int) int { return i + 1 },
+	"trim":  func(s string) string { return strings.TrimRight(s, " ") },
+	"title": func(h *Handout) string { return h.subtitle() },
+}).Parse(htmlText))
+
+// WriteHTML writes the printable handout as one HTML page (html/template:
+// every value from the lab file is escaped).
+func (h *Handout) WriteHTML(w io.Writer) error {
+	return htmlTemplate.Execute(w, h)
+}
+
+// HTML writes one lab's handout as an HTML page: what the class server
+// shows a student for their own copy.
+func HTML(w io.Writer, lab *topology.Lab, opts Options) error {
+	h, err := Build(lab, opts)
+	if err != nil {
+		return err
+	}
+	return h.WriteHTML(w)
+}

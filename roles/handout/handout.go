@@ -1,0 +1,345 @@
+// Package handout writes what a student works from: the exercise of a lab
+// in the references' own forms (nmcli or systemd-networkd files, ifcfg-lo:0,
+// /etc/sysctl.conf with sysctl -p, echo > index.html, ipvsadm -A/-a,
+// ipvsadm-save), node by node, each step with one line of why in LVS terms,
+// and what the student should see at the end. Nothing of convergence (stale
+// state of another lab, guards, lvslab's own files) is here: that stays in
+// "lvslab up" and in the machine's script (package render).
+//
+// A handout is for a fresh ("bare") lab, or for a stage: the same VMs going
+// from one lab to the next (NAT, then DR), where it lists only what changes.
+package handout
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/lvslab/lvslab/roles"
+	"github.com/lvslab/lvslab/roles/catalog"
+	"github.com/lvslab/lvslab/roles/ipvs"
+	"github.com/lvslab/lvslab/topology"
+)
+
+// Network stacks a handout can address the guest's NICs with.
+const (
+	// Networkd: systemd-networkd's .network files in /etc/systemd/network,
+	// applied by restarting systemd-networkd (lvslab's own Debian image).
+	Networkd = "networkd"
+	// NetworkManager: nmcli connection modify/down/up (RHEL, and any guest
+	// that has nmcli).
+	NetworkManager = "networkmanager"
+)
+
+// Stacks lists the network stacks.
+var Stacks = []string{Networkd, NetworkManager}
+
+// Options choose the handout's guest and stage.
+type Options struct {
+	// OS is catalog.Debian or catalog.RHEL.
+	OS string
+	// Network is the guest's network stack: Networkd or NetworkManager; ""
+	// is the family's own (networkd on Debian, as lvslab's image has it;
+	// NetworkManager on RHEL).
+	Network string
+	// From is the lab these same VMs were configured as before: the handout
+	// lists only what changes (reference 000's NAT, then DR). nil: a fresh
+	// lab, as "lvslab up --bare" leaves it.
+	From *topology.Lab
+	// Title replaces the handout's heading (a class names the student's copy).
+	Title string
+}
+
+// Handout is one lab's exercise for one OS family and network stack.
+type Handout struct {
+	Lab         string `json:"lab"`
+	File        string `json:"file"`
+	Title       string `json:"title"`
+	Description string `json:"description,omitempty"`
+	OS          string `json:"os"`
+	Network     string `json:"network"`
+	// From is the file of the stage before, "" for a fresh lab.
+	From  string   `json:"from,omitempty"`
+	Notes []string `json:"notes,omitempty"`
+	Nodes []Node   `json:"nodes"`
+	// Expect is what the student should see at the end.
+	Expect []Expectation `json:"expect"`
+	// Graph is the topology diagram (topology.Graph, ascii).
+	Graph string `json:"graph,omitempty"`
+}
+
+// Node is one node's steps.
+type Node struct {
+	Name  string   `json:"name"`
+	Role  string   `json:"role"`
+	Notes []string `json:"notes,omitempty"`
+	Steps []Step   `json:"steps"`
+}
+
+// Step is one thing a student does, with why.
+type Step struct {
+	Title string `json:"title"`
+	Why   string `json:"why"`
+	// Commands are typed in order, each one line.
+	Commands []string `json:"commands"`
+	// Notes are said after the commands (another form, a caveat).
+	Notes []string `json:"notes,omitempty"`
+}
+
+// Expectation is a command a student runs to see the result, and what it
+// prints.
+type Expectation struct {
+	Node    string   `json:"node"`
+	What    string   `json:"what"`
+	Command string   `json:"command"`
+	Output  []string `json:"output"`
+	Notes   []string `json:"notes,omitempty"`
+}
+
+// Build writes the handout of lab.
+func Build(lab *topology.Lab, opts Options) (*Handout, error) {
+	if !slices.Contains(catalog.OSFamilies, opts.OS) {
+		return nil, fmt.Errorf("OS family %q: use %s", opts.OS, strings.Join(catalog.OSFamilies, " or "))
+	}
+	if opts.Network == "" {
+		opts.Network = Networkd
+		if opts.OS == catalog.RHEL {
+			opts.Network = NetworkManager
+		}
+	}
+	if !slices.Contains(Stacks, opts.Network) {
+		return nil, fmt.Errorf("network stack %q: use %s", opts.Network, strings.Join(Stacks, " or "))
+	}
+	if opts.OS == catalog.RHEL && opts.Network != NetworkManager {
+		return nil, fmt.Errorf("network stack %q on RHEL guests: they have NetworkManager (nmcli)", opts.Network)
+	}
+	h := &Handout{Lab: lab.Name, File: lab.File, Title: opts.Title, Description: lab.Description, OS: opts.OS, Network: opts.Network}
+	states := roles.Desired(lab)
+	var before map[string]*roles.NodeState
+	if opts.From != nil {
+		var err error
+		if before, err = sameNodes(opts.From, lab); err != nil {
+			return nil, err
+		}
+		h.From = opts.From.File
+	}
+	if h.Title == "" {
+		h.Title = "Lab " + lab.Name + " (" + lab.File + ")"
+		if h.From != "" {
+			h.Title += ", after " + opts.From.File
+		}
+	}
+	w := writer{os: opts.OS, net: opts.Network}
+	h.Notes = w.intro(h.From != "")
+	for _, st := range states {
+		var prev *roles.NodeState
+		if before != nil {
+			prev = before[st.Name]
+		}
+		n := Node{Name: st.Name, Role: st.Role, Steps: w.node(lab, st, prev)}
+		if prev != nil && len(n.Steps) == 0 {
+			n.Notes = append(n.Notes, "nothing changes on "+st.Name+" in this stage")
+		}
+		h.Nodes = append(h.Nodes, n)
+	}
+	h.Expect = expectations(lab, states)
+	if g, err := topology.Graph(lab, topology.GraphASCII); err == nil {
+		h.Graph = g
+	}
+	return h, nil
+}
+
+// sameNodes: a stage keeps the VMs, so both labs have the same nodes.
+func sameNodes(from, to *topology.Lab) (map[string]*roles.NodeState, error) {
+	names := func(l *topology.Lab) []string {
+		var out []string
+		for _, n := range l.Nodes {
+			out = append(out, n.Name)
+		}
+		slices.Sort(out)
+		return out
+	}
+	a, b := names(from), names(to)
+	if !slices.Equal(a, b) {
+		return nil, fmt.Errorf("%s cannot follow %s on the same VMs: its nodes are %s, the other's %s; a stage changes the nodes a lab has, it adds or removes none (write the handout of %s alone)",
+			to.File, from.File, strings.Join(b, ", "), strings.Join(a, ", "), to.File)
+	}
+	out := map[string]*roles.NodeState{}
+	for _, st := range roles.Desired(from) {
+		out[st.Name] = st
+	}
+	for _, n := range to.Nodes {
+		f := from.Node(n.Name)
+		for _, c := range n.NICs {
+			if f.NIC(c.Name) == nil {
+				return nil, fmt.Errorf("%s cannot follow %s on the same VMs: %s has a NIC %s there and none here", to.File, from.File, n.Name, c.Name)
+			}
+		}
+	}
+	return out, nil
+}
+
+// writer writes the steps for one OS family and network stack.
+type writer struct {
+	os, net string
+}
+
+func (w writer) rhel() bool { return w.os == catalog.RHEL }
+
+func (w writer) intro(stage bool) []string {
+	var out []string
+	family := "Debian guests, addresses in systemd-networkd files (lvslab's own image)"
+	if w.rhel() {
+		family = "RHEL-family guests (CentOS, Rocky, Alma), addresses by nmcli"
+	} else if w.net == NetworkManager {
+		family = "Debian guests with NetworkManager, addresses by nmcli"
+	}
+	out = append(out, family+".")
+	out = append(out, "Type each line as it stands, as root, on the node named above it. Lines starting with # are explanations.")
+	out = append(out, `Work on the node's console or over "lvslab ssh NODE" (the management NIC, which no step touches): a step that changes an address cuts an SSH session that runs over that address.`)
+	if w.rhel() {
+		out = append(out, "The VMs have firewalld off and SELinux permissive, as in the classroom (else: systemctl disable --now firewalld; setenforce 0), and a connection profile per NIC named after it (else: nmcli connection add type ethernet con-name eth0 ifname eth0).")
+	} else {
+		out = append(out, "Every package the exercise needs is already in lvslab's image: apt-get says so and installs nothing (elsewhere, run apt-get update first).")
+	}
+	if stage {
+		out = append(out, "This stage starts where the one before ended: only what changes is here.")
+	}
+	return out
+}
+
+// node is one node's steps, in the order the references take them: the
+// name, the addresses, the packages, the kernel settings, the VIP (after
+// them: a real server must ignore ARP for the VIP before it has it), the
+// web server, and the IPVS table with its boot-time restore.
+func (w writer) node(lab *topology.Lab, st, prev *roles.NodeState) []Step {
+	var out []Step
+	if prev != nil && len(prev.IPVS) > 0 && len(st.IPVS) > 0 && ipvs.Diff(prev.IPVS, st.IPVS) != nil {
+		// Reference 000's stage: the old virtual server goes first.
+		if s := w.ipvsRemove(prev, st); s != nil {
+			out = append(out, *s)
+		}
+	}
+	if prev == nil || prev.Hostname != st.Hostname {
+		out = append(out, w.hostname(st))
+	}
+	out = append(out, w.addresses(st, prev)...)
+	if s := w.packages(st, prev); s != nil {
+		out = append(out, *s)
+	}
+	if s := w.modules(st, prev); s != nil {
+		out = append(out, *s)
+	}
+	if s := w.sysctls(st, prev); s != nil {
+		out = append(out, *s)
+	}
+	out = append(out, w.vips(st, prev)...)
+	if s := w.marks(st, prev); s != nil {
+		out = append(out, *s)
+	}
+	out = append(out, w.web(st, prev)...)
+	out = append(out, w.ipvs(lab, st, prev)...)
+	return out
+}
+
+func (w writer) hostname(st *roles.NodeState) Step {
+	s := Step{Title: "hostname", Why: "the node is called " + st.Hostname + " in prompts and logs, as in the exercise's diagram"}
+	if w.rhel() || w.net == NetworkManager {
+		s.Commands = []string{"hostnamectl set-hostname " + quote(st.Hostname)}
+		return s
+	}
+	// lvslab's image has no D-Bus, which hostnamectl needs.
+	s.Commands = []string{"echo " + quote(st.Hostname) + " > /etc/hostname", "hostname " + quote(st.Hostname)}
+	return s
+}
+
+// packages: only what the node lacks (in a stage: what the last lab did
+// not install).
+func (w writer) packages(st, prev *roles.NodeState) *Step {
+	pkgs := osPackages(st, w.os)
+	if prev != nil {
+		had := osPackages(prev, w.os)
+		pkgs = slices.DeleteFunc(pkgs, func(p string) bool { return slices.Contains(had, p) })
+	}
+	if len(pkgs) == 0 {
+		return nil
+	}
+	why := map[string]string{
+		"ipvsadm": "ipvsadm programs the kernel's IPVS table",
+		"curl":    "curl plays the client's browser",
+		"httpd":   "the real server's web server",
+		"apache2": "the real server's web server",
+		"nginx":   "the real server's web server",
+		"socat":   "socat answers the UDP service's datagrams",
+	}
+	var whys []string
+	for _, p := range pkgs {
+		whys = append(whys, why[p])
+	}
+	s := &Step{Title: "packages", Why: strings.Join(whys, "; ")}
+	if w.rhel() {
+		s.Commands = []string{"yum install -y " + strings.Join(pkgs, " ")}
+	} else {
+		s.Commands = []string{"apt-get install -y " + strings.Join(pkgs, " ")}
+	}
+	return s
+}
+
+// osPackages maps the node's logical packages to the family's.
+func osPackages(st *roles.NodeState, osFamily string) []string {
+	var out []string
+	for _, p := range st.Packages {
+		switch {
+		case p == roles.PkgWebServer && st.Web != nil && st.Web.Server == topology.WebNginx:
+			p = "nginx"
+		case p == roles.PkgWebServer && osFamily == catalog.RHEL:
+			p = "httpd"
+		case p == roles.PkgWebServer:
+			p = "apache2"
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+func (w writer) modules(st, prev *roles.NodeState) *Step {
+	var mods []string
+	for _, m := range st.Modules {
+		if prev == nil || !slices.Contains(prev.Modules, m) {
+			mods = append(mods, m)
+		}
+	}
+	if len(mods) == 0 {
+		return nil
+	}
+	s := &Step{Title: "kernel modules", Why: "ipip makes tunl0, where a TUN real server takes the tunnelled packets off (loaded now, and at boot from modules-load.d)"}
+	for _, m := range mods {
+		s.Commands = append(s.Commands, "modprobe "+m, "echo "+m+" > /etc/modules-load.d/"+m+".conf")
+	}
+	return s
+}
+
+// quote is a word for sh, bare when it can be.
+func quote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./:,@+") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// writeFile is one command line that writes lines to path ("printf" with
+// one quoted argument a line: it can be typed as it stands, and read).
+func writeFile(path string, lines []string, appendTo bool) string {
+	op := " > "
+	if appendTo {
+		op = " >> "
+	}
+	if len(lines) == 1 && !strings.ContainsAny(lines[0], `\`) && !strings.HasPrefix(lines[0], "-") {
+		return "echo " + quote(lines[0]) + op + path
+	}
+	var q []string
+	for _, l := range lines {
+		q = append(q, quote(l))
+	}
+	return `printf '%s\n' ` + strings.Join(q, " ") + op + path
+}
