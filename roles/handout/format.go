@@ -38,18 +38,11 @@ func (h *Handout) Render(format string) (string, error) {
 	return "", fmt.Errorf("unknown handout format %q: use %s", format, strings.Join(Formats, ", "))
 }
 
-func (h *Handout) osName() string {
-	if h.OS == "rhel" {
-		return "RHEL family"
-	}
-	return "Debian"
-}
-
 func (h *Handout) subtitle() string {
 	if h.From != "" {
-		return "The stage after " + h.From + ": only what changes, " + h.osName() + " guests"
+		return "The stage after " + h.From + " on the same VMs: only what changes"
 	}
-	return "The exercise, node by node, " + h.osName() + " guests"
+	return "The exercise, node by node"
 }
 
 // Text is the handout as plain text: explanations as # comments, every
@@ -118,6 +111,20 @@ func (h *Handout) CommandLines() int {
 		}
 	}
 	return n
+}
+
+// NodeCommands are the command lines of one node's steps, in order: what
+// a scenario runs literally on that node (over "lvslab ssh NODE").
+func (h *Handout) NodeCommands(node string) []string {
+	var out []string
+	for _, n := range h.Nodes {
+		if n.Name == node {
+			for _, s := range n.Steps {
+				out = append(out, s.Commands...)
+			}
+		}
+	}
+	return out
 }
 
 // Markdown is the printable handout: numbered steps per node, the
