@@ -134,8 +134,7 @@ func writeHandout(c *cli.Context, lab string, opts planOptions, build func() (*h
 		return cli.Exit(err.Error(), 1)
 	}
 	if opts.Node != "" {
-		h.Nodes = slices.DeleteFunc(h.Nodes, func(n handout.Node) bool { return n.Name != opts.Node })
-		h.Expect = slices.DeleteFunc(h.Expect, func(e handout.Expectation) bool { return e.Node != opts.Node })
+		h.Only(opts.Node)
 	}
 	out, err := h.Render(opts.Format)
 	if err != nil {

@@ -38,7 +38,7 @@ func TestPlanHandoutAndStage(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "'net.ipv4.ip_forward = 1'") || !strings.Contains(out, "yum install -y httpd") {
 		t.Fatalf("plan --os rhel: exit %d, %s\n%.500s", code, stderr, out)
 	}
-	if strings.Contains(out, "LVSLAB_EOF") || !strings.Contains(out, "## Expected results") {
+	if strings.Contains(out, "LVSLAB_EOF") || !strings.Contains(out, "==== Expected results") {
 		t.Errorf("the handout is not the student's:\n%s", out)
 	}
 	code, out, stderr = lvslab(t, "plan", "tedu-dr", "--from", "tedu-nat", "--node", "lvs1")

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"html/template"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/lvslab/lvslab/topology"
@@ -56,23 +57,26 @@ func (h *Handout) Text() string {
 	for _, n := range h.Notes {
 		wrapComment(&b, "", n)
 	}
-	for _, n := range h.Nodes {
-		fmt.Fprintf(&b, "\n## %s (%s)\n", n.Name, n.Role)
-		for _, note := range n.Notes {
-			wrapComment(&b, "", note)
-		}
-		for i, s := range n.Steps {
-			b.WriteString("\n")
-			wrapComment(&b, "", fmt.Sprintf("%d. %s: %s", i+1, s.Title, s.Why))
-			for _, c := range s.Commands {
-				b.WriteString(c + "\n")
+	for pi, p := range h.Parts {
+		fmt.Fprintf(&b, "\n# ==== %d. %s ====\n", pi+1, p.Title)
+		for _, n := range p.Nodes {
+			fmt.Fprintf(&b, "\n## %s (%s)\n", n.Name, n.Role)
+			for _, note := range n.Notes {
+				wrapComment(&b, "", note)
 			}
-			for _, note := range s.Notes {
-				wrapComment(&b, "   ", "("+note+")")
+			for i, s := range n.Steps {
+				b.WriteString("\n")
+				wrapComment(&b, "", fmt.Sprintf("%d. %s: %s", h.number(pi, n.Name)+i, s.Title, s.Why))
+				for _, c := range s.Commands {
+					b.WriteString(c + "\n")
+				}
+				for _, note := range s.Notes {
+					wrapComment(&b, "   ", "("+note+")")
+				}
 			}
 		}
 	}
-	b.WriteString("\n## Expected results\n")
+	fmt.Fprintf(&b, "\n# ==== Expected results ====\n")
 	for _, e := range h.Expect {
 		b.WriteString("\n")
 		wrapComment(&b, "", "On "+e.Node+", "+e.What+":")
@@ -113,18 +117,49 @@ func (h *Handout) CommandLines() int {
 	return n
 }
 
-// NodeCommands are the command lines of one node's steps, in order: what
-// a scenario runs literally on that node (over "lvslab ssh NODE").
-func (h *Handout) NodeCommands(node string) []string {
-	var out []string
-	for _, n := range h.Nodes {
-		if n.Name == node {
+// number is the number of the first step of node in part pi: a node's
+// steps are numbered on through the parts.
+func (h *Handout) number(pi int, node string) int {
+	n := 1
+	for _, p := range h.Parts[:pi] {
+		for _, nd := range p.Nodes {
+			if nd.Name == node {
+				n += len(nd.Steps)
+			}
+		}
+	}
+	return n
+}
+
+// Line is one command line of the handout and the node it is typed on.
+type Line struct {
+	Node    string `json:"node"`
+	Command string `json:"command"`
+}
+
+// Lines are the handout's command lines in the order of its text: what a
+// scenario runs literally, each on its node (over "lvslab ssh NODE").
+func (h *Handout) Lines() []Line {
+	var out []Line
+	for _, p := range h.Parts {
+		for _, n := range p.Nodes {
 			for _, s := range n.Steps {
-				out = append(out, s.Commands...)
+				for _, c := range s.Commands {
+					out = append(out, Line{Node: n.Name, Command: c})
+				}
 			}
 		}
 	}
 	return out
+}
+
+// Only keeps one node's steps and results.
+func (h *Handout) Only(node string) {
+	for i := range h.Parts {
+		h.Parts[i].Nodes = slices.DeleteFunc(h.Parts[i].Nodes, func(n Node) bool { return n.Name != node })
+	}
+	h.Parts = slices.DeleteFunc(h.Parts, func(p Part) bool { return len(p.Nodes) == 0 })
+	h.Expect = slices.DeleteFunc(h.Expect, func(e Expectation) bool { return e.Node != node })
 }
 
 // Markdown is the printable handout: numbered steps per node, the
@@ -142,19 +177,22 @@ func (h *Handout) Markdown() string {
 	if h.Graph != "" {
 		fmt.Fprintf(&b, "\n## Topology\n\n```text\n%s```\n", h.Graph)
 	}
-	for _, n := range h.Nodes {
-		fmt.Fprintf(&b, "\n## %s (%s)\n\n", mdEscape(n.Name), mdEscape(n.Role))
-		for _, note := range n.Notes {
-			fmt.Fprintf(&b, "%s.\n\n", mdEscape(note))
-		}
-		for i, s := range n.Steps {
-			fmt.Fprintf(&b, "%d. **%s**: %s\n\n   ```sh\n", i+1, mdEscape(s.Title), mdEscape(s.Why))
-			for _, c := range s.Commands {
-				fmt.Fprintf(&b, "   %s\n", c)
+	for pi, p := range h.Parts {
+		fmt.Fprintf(&b, "\n## %d. %s\n", pi+1, mdEscape(p.Title))
+		for _, n := range p.Nodes {
+			fmt.Fprintf(&b, "\n### %s (%s)\n\n", mdEscape(n.Name), mdEscape(n.Role))
+			for _, note := range n.Notes {
+				fmt.Fprintf(&b, "%s.\n\n", mdEscape(note))
 			}
-			b.WriteString("   ```\n\n")
-			for _, note := range s.Notes {
-				fmt.Fprintf(&b, "   (%s)\n\n", mdEscape(note))
+			for i, s := range n.Steps {
+				fmt.Fprintf(&b, "%d. **%s**: %s\n\n   ```sh\n", h.number(pi, n.Name)+i, mdEscape(s.Title), mdEscape(s.Why))
+				for _, c := range s.Commands {
+					fmt.Fprintf(&b, "   %s\n", c)
+				}
+				b.WriteString("   ```\n\n")
+				for _, note := range s.Notes {
+					fmt.Fprintf(&b, "   (%s)\n\n", mdEscape(note))
+				}
 			}
 		}
 	}
@@ -185,6 +223,7 @@ var htmlTemplate = template.Must(template.New("handout").Funcs(template.FuncMap{
 	"inc":   func(i int) int { return i + 1 },
 	"trim":  func(s string) string { return strings.TrimRight(s, " ") },
 	"title": func(h *Handout) string { return h.subtitle() },
+	"start": func(h *Handout, pi int, node string) int { return h.number(pi, node) },
 }).Parse(htmlText))
 
 // WriteHTML writes the printable handout as one HTML page (html/template:

@@ -61,11 +61,20 @@ type Handout struct {
 	// From is the file of the stage before, "" for a fresh lab.
 	From  string   `json:"from,omitempty"`
 	Notes []string `json:"notes,omitempty"`
-	Nodes []Node   `json:"nodes"`
+	// Parts are reference 000's two movements: the environment (names,
+	// addresses), then LVS itself (web servers, kernel settings, VIPs,
+	// ipvsadm), each node by node.
+	Parts []Part `json:"parts"`
 	// Expect is what the student should see at the end.
 	Expect []Expectation `json:"expect"`
 	// Graph is the topology diagram (topology.Graph, ascii).
 	Graph string `json:"graph,omitempty"`
+}
+
+// Part is one movement of the exercise.
+type Part struct {
+	Title string `json:"title"`
+	Nodes []Node `json:"nodes"`
 }
 
 // Node is one node's steps.
@@ -131,16 +140,41 @@ func Build(lab *topology.Lab, opts Options) (*Handout, error) {
 	}
 	w := writer{os: opts.OS, net: opts.Network}
 	h.Notes = w.intro(h.From != "")
+	env := Part{Title: "Prepare the environment: names and addresses"}
+	lvs := Part{Title: "Configure " + modes(lab)}
+	if h.From != "" {
+		env.Title = "Modify the environment: the old virtual server, names and addresses"
+	}
+	var lvsNodes []Node
 	for _, st := range states {
 		var prev *roles.NodeState
 		if before != nil {
 			prev = before[st.Name]
 		}
-		n := Node{Name: st.Name, Role: st.Role, Steps: w.node(lab, st, prev)}
-		if prev != nil && len(n.Steps) == 0 {
-			n.Notes = append(n.Notes, "nothing changes on "+st.Name+" in this stage")
+		e, l := w.node(lab, st, prev)
+		if len(e) > 0 {
+			env.Nodes = append(env.Nodes, Node{Name: st.Name, Role: st.Role, Steps: e})
 		}
-		h.Nodes = append(h.Nodes, n)
+		if len(l) > 0 {
+			lvsNodes = append(lvsNodes, Node{Name: st.Name, Role: st.Role, Steps: l})
+		}
+		if prev != nil && len(e)+len(l) == 0 {
+			env.Nodes = append(env.Nodes, Node{Name: st.Name, Role: st.Role, Notes: []string{"nothing changes on " + st.Name + " in this stage"}})
+		}
+	}
+	// The real servers first, as the references take them: the director's
+	// table then points at servers that answer.
+	for _, role := range []string{topology.RoleWeb, topology.RoleDirector, topology.RoleClient} {
+		for _, n := range lvsNodes {
+			if n.Role == role {
+				lvs.Nodes = append(lvs.Nodes, n)
+			}
+		}
+	}
+	for _, p := range []Part{env, lvs} {
+		if len(p.Nodes) > 0 {
+			h.Parts = append(h.Parts, p)
+		}
 	}
 	h.Expect = expectations(lab, states)
 	if g, err := topology.Graph(lab, topology.GraphASCII); err == nil {
@@ -208,38 +242,57 @@ func (w writer) intro(stage bool) []string {
 	return out
 }
 
-// node is one node's steps, in the order the references take them: the
-// name, the addresses, the packages, the kernel settings, the VIP (after
-// them: a real server must ignore ARP for the VIP before it has it), the
-// web server, and the IPVS table with its boot-time restore.
-func (w writer) node(lab *topology.Lab, st, prev *roles.NodeState) []Step {
-	var out []Step
+// node is one node's steps, in the order the references take them: for
+// the environment the name and the addresses (and the client's curl); for
+// LVS the packages, the kernel settings, the VIP (after them: a real server
+// must ignore ARP for the VIP before it has it), the web server, and the
+// IPVS table with its boot-time restore.
+func (w writer) node(lab *topology.Lab, st, prev *roles.NodeState) (env, lvs []Step) {
 	if prev != nil && len(prev.IPVS) > 0 && len(st.IPVS) > 0 && ipvs.Diff(prev.IPVS, st.IPVS) != nil {
 		// Reference 000's stage: the old virtual server goes first.
 		if s := w.ipvsRemove(prev, st); s != nil {
-			out = append(out, *s)
+			env = append(env, *s)
 		}
 	}
 	if prev == nil || prev.Hostname != st.Hostname {
-		out = append(out, w.hostname(st))
+		env = append(env, w.hostname(st))
 	}
-	out = append(out, w.addresses(st, prev)...)
+	env = append(env, w.addresses(st, prev)...)
 	if s := w.packages(st, prev); s != nil {
-		out = append(out, *s)
+		if st.Role == topology.RoleClient {
+			env = append(env, *s)
+		} else {
+			lvs = append(lvs, *s)
+		}
 	}
 	if s := w.modules(st, prev); s != nil {
-		out = append(out, *s)
+		lvs = append(lvs, *s)
 	}
 	if s := w.sysctls(st, prev); s != nil {
-		out = append(out, *s)
+		lvs = append(lvs, *s)
 	}
-	out = append(out, w.vips(st, prev)...)
+	lvs = append(lvs, w.vips(st, prev)...)
 	if s := w.marks(st, prev); s != nil {
-		out = append(out, *s)
+		lvs = append(lvs, *s)
 	}
-	out = append(out, w.web(st, prev)...)
-	out = append(out, w.ipvs(lab, st, prev)...)
-	return out
+	lvs = append(lvs, w.web(st, prev)...)
+	lvs = append(lvs, w.ipvs(lab, st, prev)...)
+	return env, lvs
+}
+
+// modes names the lab's forwarding: "LVS-NAT", "LVS-DR", "LVS-DR and LVS-TUN".
+func modes(lab *topology.Lab) string {
+	var out []string
+	for _, s := range lab.Services {
+		m := "LVS-" + strings.ToUpper(s.Mode)
+		if !slices.Contains(out, m) {
+			out = append(out, m)
+		}
+	}
+	if len(out) == 0 {
+		return "the nodes"
+	}
+	return strings.Join(out, " and ")
 }
 
 func (w writer) hostname(st *roles.NodeState) Step {

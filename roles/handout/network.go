@@ -117,14 +117,15 @@ func addressWhy(st *roles.NodeState, nic roles.NICState, gw netip.Addr, withAlia
 	return s + "; static, no DHCP"
 }
 
-// networkdFile is the lines of a NIC's .network file.
-func networkdFile(st *roles.NodeState, nic roles.NICState) []string {
+// networkdFile is the lines of a NIC's .network file, with the VIP
+// aliases on it or without.
+func networkdFile(st *roles.NodeState, nic roles.NICState, aliases bool) []string {
 	lines := []string{"[Match]", "Name=" + nic.Name, "[Network]", "Address=" + nic.Address.String()}
 	if gw := gatewayOf(st, nic.Name); gw.IsValid() {
 		lines = append(lines, "Gateway="+gw.String())
 	}
 	for _, a := range st.Aliases {
-		if a.Device == nic.Name {
+		if a.Device == nic.Name && aliases {
 			lines = append(lines, "[Address]", "Address="+a.Address.String(), "Label="+a.Label)
 		}
 	}
@@ -149,12 +150,12 @@ func (w writer) networkdAddresses(st, prev *roles.NodeState) []Step {
 			}
 			continue
 		}
-		lines := networkdFile(st, nic)
-		if old != nil && !old.Down && slices.Equal(lines, networkdFile(prev, *old)) {
+		lines := networkdFile(st, nic, false)
+		if old != nil && !old.Down && slices.Equal(lines, networkdFile(prev, *old, false)) {
 			continue
 		}
 		s.Commands = append(s.Commands, writeFile(path, lines, false))
-		whys = append(whys, addressWhy(st, nic, gatewayOf(st, nic.Name), true))
+		whys = append(whys, addressWhy(st, nic, gatewayOf(st, nic.Name), false))
 	}
 	if len(down) > 0 && prev == nil {
 		s.Notes = append(s.Notes, strings.Join(down, ", ")+": no part in this lab; with no file systemd-networkd leaves it down, with no address")
@@ -167,9 +168,8 @@ func (w writer) networkdAddresses(st, prev *roles.NodeState) []Step {
 	return []Step{s}
 }
 
-// vips: the VIP where it is not part of a NIC's own configuration (lo:0 of
-// a DR real server, tunl0 of a TUN one; on NetworkManager also the
-// director's eth0:0), after the kernel settings.
+// vips: the VIPs, after the kernel settings: the director's eth0:0, a DR
+// real server's lo:0, a TUN one's tunl0.
 func (w writer) vips(st, prev *roles.NodeState) []Step {
 	var out []Step
 	// Devices in alias order, each once.
@@ -183,10 +183,7 @@ func (w writer) vips(st, prev *roles.NodeState) []Step {
 		return prev != nil && slices.Contains(prev.Aliases, a)
 	}
 	for _, dev := range devs {
-		nicAlias := st.NIC(dev) != nil
-		if nicAlias && w.net == Networkd {
-			continue // in the NIC's file
-		}
+		nic := st.NIC(dev)
 		var aliases []roles.Alias
 		for _, a := range st.Aliases {
 			if a.Device == dev && !had(a) {
@@ -198,6 +195,9 @@ func (w writer) vips(st, prev *roles.NodeState) []Step {
 		}
 		s := Step{Title: "vip " + dev, Why: vipWhy(st, dev)}
 		switch {
+		case w.net == Networkd && nic != nil:
+			// The NIC's file again, now with its VIP.
+			s.Commands = []string{writeFile(networkdDir+"/"+dev+".network", networkdFile(st, *nic, true), false), restartNetworkd}
 		case w.net == Networkd:
 			lines := []string{"[Match]", "Name=" + dev, "[Network]", "LinkLocalAddressing=no", "IPv6AcceptRA=no", "KeepConfiguration=yes"}
 			for _, a := range st.Aliases {
@@ -252,8 +252,10 @@ func (w writer) vips(st, prev *roles.NodeState) []Step {
 			}
 			s := Step{Title: "no vip on " + a.Device, Why: "this lab has no VIP " + a.Address.String() + " on " + a.Device + ": a real server that kept it would answer for an address it must not"}
 			switch {
+			case w.net == Networkd && st.NIC(a.Device) != nil && !st.NIC(a.Device).Down:
+				s.Commands = []string{writeFile(networkdDir+"/"+a.Device+".network", networkdFile(st, *st.NIC(a.Device), true), false), "ip addr del " + a.Address.String() + " dev " + a.Device}
 			case w.net == Networkd && st.NIC(a.Device) != nil:
-				s.Commands = []string{"ip addr del " + a.Address.String() + " dev " + a.Device}
+				continue // the NIC is down: its file went, its addresses too
 			case w.net == Networkd:
 				s.Commands = []string{"rm " + networkdDir + "/" + a.Device + ".network", "ip addr del " + a.Address.String() + " dev " + a.Device}
 			case w.rhel() && a.Label != "":
