@@ -314,6 +314,11 @@ func (w writer) packages(st, prev *roles.NodeState) *Step {
 		had := osPackages(prev, w.os)
 		pkgs = slices.DeleteFunc(pkgs, func(p string) bool { return slices.Contains(had, p) })
 	}
+	if w.rhel() {
+		// Every RHEL-family install has curl (RHEL 9's curl-minimal, which
+		// "yum install curl" would have to swap with --allowerasing).
+		pkgs = slices.DeleteFunc(pkgs, func(p string) bool { return p == "curl" })
+	}
 	if len(pkgs) == 0 {
 		return nil
 	}

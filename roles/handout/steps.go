@@ -31,7 +31,7 @@ func kernelDefault(key string) string {
 }
 
 // effective is the value a node has for key: its setting, else the
-// kernel's default (what a fresh node has), else "".
+// kernel's default (what a fresh node has), else "" (the distribution's).
 func effective(st *roles.NodeState, key string) string {
 	for _, s := range st.Sysctls {
 		if s.Key == key {
@@ -46,22 +46,40 @@ func effective(st *roles.NodeState, key string) string {
 func written(s roles.Sysctl) bool { return s.Value != kernelDefault(s.Key) }
 
 func (w writer) sysctls(st, prev *roles.NodeState) *Step {
-	var add, del []roles.Sysctl
-	var reset []string
+	// In the file already: what the stage before wrote (its settings that
+	// are not the kernel's defaults).
+	inFile := map[string]string{}
+	if prev != nil {
+		for _, s := range prev.Sysctls {
+			if written(s) {
+				inFile[s.Key] = s.Value
+			}
+		}
+	}
+	var add []roles.Sysctl
+	var del, reset []string
+	var edits []sysctlEdit
 	for _, s := range st.Sysctls {
-		if written(s) && (prev == nil || effective(prev, s.Key) != s.Value) {
+		if _, ok := inFile[s.Key]; !ok && written(s) {
 			add = append(add, s)
 		}
 	}
 	if prev != nil {
 		for _, s := range prev.Sysctls {
-			if !written(s) || effective(st, s.Key) == s.Value {
+			old, ok := inFile[s.Key]
+			if !ok {
 				continue
 			}
-			del = append(del, s)
-			if v := effective(st, s.Key); v != "" && !slices.ContainsFunc(add, func(a roles.Sysctl) bool { return a.Key == s.Key }) {
-				reset = append(reset, s.Key+"="+v)
-			} else if v == "" {
+			v := effective(st, s.Key)
+			switch {
+			case v == old:
+			case v != "":
+				// The line stays, with this stage's value: the file says
+				// what the node is, as reference 001's DR director has it.
+				edits = append(edits, sysctlEdit{s.Key, old, v})
+			default:
+				// The distribution's value (rp_filter): no line.
+				del = append(del, "-e '/^"+s.Key+" =/d'")
 				for _, r := range st.Resets {
 					if r.Key == s.Key {
 						reset = append(reset, r.Key+"="+r.Value)
@@ -70,28 +88,68 @@ func (w writer) sysctls(st, prev *roles.NodeState) *Step {
 			}
 		}
 	}
-	if len(add) == 0 && len(del) == 0 {
+	edit := sedEdits(edits, inFile)
+	if len(add)+len(edit)+len(del) == 0 {
 		return nil
 	}
 	s := &Step{Title: "kernel settings", Why: sysctlWhy(st, prev != nil)}
-	if len(del) > 0 {
-		cmd := "sed -i"
-		for _, d := range del {
-			cmd += " -e '/^" + d.Key + " =/d'"
-		}
-		s.Commands = append(s.Commands, cmd+" "+sysctlConf)
+	if len(edit)+len(del) > 0 {
+		s.Commands = append(s.Commands, "sed -i "+strings.Join(append(edit, del...), " ")+" "+sysctlConf)
 	}
 	if len(add) > 0 {
 		var lines []string
 		for _, a := range add {
 			lines = append(lines, a.Key+" = "+a.Value)
 		}
-		s.Commands = append(s.Commands, writeFile(sysctlConf, lines, true), "sysctl -p")
+		s.Commands = append(s.Commands, writeFile(sysctlConf, lines, true))
+	}
+	if len(add)+len(edit) > 0 {
+		s.Commands = append(s.Commands, "sysctl -p")
 	}
 	if len(reset) > 0 {
 		s.Commands = append(s.Commands, "sysctl -w "+strings.Join(reset, " "))
 	}
 	return s
+}
+
+// sysctlEdit is a line of sysctl.conf whose value changes.
+type sysctlEdit struct{ key, from, to string }
+
+// sedEdits are sed's expressions for the edits: one for every line of a
+// setting ("s/send_redirects = 0/send_redirects = 1/") when every line of
+// it in the file changes alike, else one a key.
+func sedEdits(edits []sysctlEdit, inFile map[string]string) []string {
+	setting := func(key string) string { return key[strings.LastIndexByte(key, '.')+1:] }
+	var out []string
+	done := map[string]bool{}
+	for _, e := range edits {
+		if done[e.key] {
+			continue
+		}
+		name := setting(e.key)
+		alike := true
+		var group []string
+		for k, v := range inFile {
+			if setting(k) != name || v != e.from {
+				continue
+			}
+			i := slices.IndexFunc(edits, func(o sysctlEdit) bool { return o.key == k })
+			if i < 0 || edits[i].to != e.to {
+				alike = false
+			}
+			group = append(group, k)
+		}
+		if alike {
+			for _, k := range group {
+				done[k] = true
+			}
+			out = append(out, "-e 's/"+name+" = "+e.from+"/"+name+" = "+e.to+"/'")
+			continue
+		}
+		done[e.key] = true
+		out = append(out, "-e 's/^"+e.key+" = .*/"+e.key+" = "+e.to+"/'")
+	}
+	return out
 }
 
 func sysctlWhy(st *roles.NodeState, stage bool) string {
