@@ -234,3 +234,30 @@ func TestOptions(t *testing.T) {
 		t.Error("Debian with NetworkManager: no nmcli")
 	}
 }
+
+// A page of several lines, quotes and shell words is still one command
+// line that writes exactly the page.
+func TestHostilePageIsOneLine(t *testing.T) {
+	sh, err := exec.LookPath("sh")
+	if err != nil {
+		t.Skip("no sh")
+	}
+	const page = "<h1>web1</h1>\n'; touch /tmp/lvslab-pwned; '\n$(id) \\n -n"
+	lab := rolestest.Lab(t, "tedu-nat")
+	lab.Node("web1").Page = page
+	h := build(t, lab, Options{OS: catalog.Debian})
+	var line string
+	for _, l := range h.Lines() {
+		if l.Node == "web1" && strings.HasSuffix(l.Command, "/var/www/html/index.html") {
+			line = l.Command
+		}
+	}
+	dir := t.TempDir()
+	cmd := strings.Replace(line, "/var/www/html/index.html", filepath.Join(dir, "index.html"), 1)
+	if out, err := exec.Command(sh, "-c", cmd).CombinedOutput(); err != nil {
+		t.Fatalf("%s: %v\n%s", cmd, err, out)
+	}
+	if got, _ := os.ReadFile(filepath.Join(dir, "index.html")); string(got) != page+"\n" {
+		t.Errorf("%s wrote %q, want %q", cmd, got, page+"\n")
+	}
+}

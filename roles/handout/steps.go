@@ -199,7 +199,7 @@ func (w writer) web(st, prev *roles.NodeState) []Step {
 		}
 	}
 	page := Step{Title: "test page", Why: "the page names the real server, so the client sees which one IPVS chose",
-		Commands: []string{"echo " + quote(st.Web.Page) + " > " + root + "/index.html"}}
+		Commands: []string{writeFile(root+"/index.html", strings.Split(st.Web.Page, "\n"), false)}}
 	svc := Step{Title: server, Why: "the web server, now and at every boot"}
 	var extra []uint16
 	for _, p := range st.Web.Ports {
