@@ -57,6 +57,7 @@ func (h *Handout) Text() string {
 	for _, n := range h.Notes {
 		wrapComment(&b, "", n)
 	}
+	b.WriteString("# Lines starting with # are explanations; every other line is a command.\n")
 	for pi, p := range h.Parts {
 		fmt.Fprintf(&b, "\n# ==== %d. %s ====\n", pi+1, p.Title)
 		for _, n := range p.Nodes {

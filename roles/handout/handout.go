@@ -229,7 +229,7 @@ func (w writer) intro(stage bool) []string {
 		family = "Debian guests with NetworkManager, addresses by nmcli"
 	}
 	out = append(out, family+".")
-	out = append(out, "Type each line as it stands, as root, on the node named above it. Lines starting with # are explanations.")
+	out = append(out, "Type each command line as it stands, as root, on the node it comes under.")
 	out = append(out, `Work on the node's console or over "lvslab ssh NODE" (the management NIC, which no step touches): a step that changes an address cuts an SSH session that runs over that address.`)
 	if w.rhel() {
 		out = append(out, "The VMs have firewalld off and SELinux permissive, as in the classroom (else: systemctl disable --now firewalld; setenforce 0), and a connection profile per NIC named after it (else: nmcli connection add type ethernet con-name eth0 ifname eth0).")
