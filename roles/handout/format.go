@@ -186,11 +186,12 @@ func (h *Handout) Markdown() string {
 				fmt.Fprintf(&b, "%s.\n\n", mdEscape(note))
 			}
 			for i, s := range n.Steps {
-				fmt.Fprintf(&b, "%d. **%s**: %s\n\n   ```sh\n", h.number(pi, n.Name)+i, mdEscape(s.Title), mdEscape(s.Why))
+				f := fence(s.Commands)
+				fmt.Fprintf(&b, "%d. **%s**: %s\n\n   %ssh\n", h.number(pi, n.Name)+i, mdEscape(s.Title), mdEscape(s.Why), f)
 				for _, c := range s.Commands {
 					fmt.Fprintf(&b, "   %s\n", c)
 				}
-				b.WriteString("   ```\n\n")
+				fmt.Fprintf(&b, "   %s\n\n", f)
 				for _, note := range s.Notes {
 					fmt.Fprintf(&b, "   (%s)\n\n", mdEscape(note))
 				}
@@ -199,16 +200,35 @@ func (h *Handout) Markdown() string {
 	}
 	b.WriteString("\n## Expected results\n")
 	for _, e := range h.Expect {
-		fmt.Fprintf(&b, "\nOn **%s**, %s:\n\n```sh\n%s\n```\n\nprints:\n\n```text\n", mdEscape(e.Node), mdEscape(e.What), e.Command)
+		cf, of := fence([]string{e.Command}), fence(e.Output)
+		fmt.Fprintf(&b, "\nOn **%s**, %s:\n\n%ssh\n%s\n%s\n\nprints:\n\n%stext\n", mdEscape(e.Node), mdEscape(e.What), cf, e.Command, cf, of)
 		for _, o := range e.Output {
 			b.WriteString(strings.TrimRight(o, " ") + "\n")
 		}
-		b.WriteString("```\n")
+		b.WriteString(of + "\n")
 		for _, note := range e.Notes {
 			fmt.Fprintf(&b, "\n%s\n", mdEscape(note))
 		}
 	}
 	return b.String()
+}
+
+// fence is a code fence longer than any run of backticks in lines, so
+// that no line (a page from a lab file) can end the block.
+func fence(lines []string) string {
+	n := 3
+	for _, l := range lines {
+		run := 0
+		for _, r := range l {
+			if r == '`' {
+				run++
+				n = max(n, run+1)
+			} else {
+				run = 0
+			}
+		}
+	}
+	return strings.Repeat("`", n)
 }
 
 // mdEscape keeps text from a lab file from being read as markup.

@@ -261,3 +261,13 @@ func TestHostilePageIsOneLine(t *testing.T) {
 		t.Errorf("%s wrote %q, want %q", cmd, got, page+"\n")
 	}
 }
+
+// A page cannot end the Markdown code block it is in.
+func TestMarkdownFenceHoldsThePage(t *testing.T) {
+	lab := rolestest.Lab(t, "tedu-nat")
+	lab.Node("web1").Page = "```\n# Injected heading"
+	md := build(t, lab, Options{OS: catalog.Debian}).Markdown()
+	if !strings.Contains(md, "````sh\n   printf '%s\\n' '```'") || !strings.Contains(md, "````text\n```\n# Injected heading\n") {
+		t.Errorf("the page breaks out of its code block:\n%s", md)
+	}
+}
