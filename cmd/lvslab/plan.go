@@ -80,6 +80,12 @@ Examples:
 			if !slices.Contains(catalog.OSFamilies, opts.OS) {
 				return cli.Exit(fmt.Sprintf("--os %q: use %s", opts.OS, strings.Join(catalog.OSFamilies, " or ")), 2)
 			}
+			if opts.Network != "" && !slices.Contains(handout.Stacks, opts.Network) {
+				return cli.Exit(fmt.Sprintf("--network %q: use %s", opts.Network, strings.Join(handout.Stacks, " or ")), 2)
+			}
+			if opts.Network == handout.Networkd && opts.OS == catalog.RHEL {
+				return cli.Exit("--network networkd --os rhel: RHEL-family guests have NetworkManager; leave --network out", 2)
+			}
 			lab, err := loadLab(c)
 			if err != nil {
 				return err

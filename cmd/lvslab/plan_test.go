@@ -62,3 +62,12 @@ func TestPlanHandoutAndStage(t *testing.T) {
 		t.Errorf("plan -o markdown --network networkmanager: exit %d\n%.300s", code, out)
 	}
 }
+
+func TestPlanNetworkIsChecked(t *testing.T) {
+	if code, _, stderr := lvslab(t, "plan", "tedu-nat", "--network", "ifupdown"); code != 2 || !strings.Contains(stderr, "use networkd or networkmanager") {
+		t.Errorf("--network ifupdown: exit %d, %q", code, stderr)
+	}
+	if code, _, stderr := lvslab(t, "plan", "tedu-nat", "--os", "rhel", "--network", "networkd"); code != 2 || !strings.Contains(stderr, "NetworkManager") {
+		t.Errorf("--network networkd --os rhel: exit %d, %q", code, stderr)
+	}
+}
