@@ -116,3 +116,21 @@ func TestDialSaysTheVMIsShutOff(t *testing.T) {
 		acc.Close()
 	}
 }
+
+// ExplainAt (run's, for every command) connects only to look a bridge up,
+// and an error told once is not told again.
+func TestExplainAtLooksUpOnTheCommandsLibvirt(t *testing.T) {
+	lerr := libvirt.Error{Code: libvirt.ERR_INTERNAL_ERROR, Domain: libvirt.FROM_NETWORK,
+		Message: "internal error: Network is already in use by interface virbr0", Level: libvirt.ERR_ERROR}
+	got := ExplainAt("test:///default", fmt.Errorf("start network tedu-private1: %w", lerr))
+	if !strings.Contains(got.Error(), "start network tedu-private1: the network's host address range is already taken on this host by interface virbr0, the bridge of libvirt network default (not lvslab's)") {
+		t.Errorf("no lookup on test:///default: %q", got)
+	}
+	if again := Explain(nil, got); again != got {
+		t.Errorf("told twice: %q", again)
+	}
+	sock := libvirt.Error{Code: libvirt.ERR_SYSTEM_ERROR, Message: "Failed to connect socket to '/run/x/libvirt-sock': No such file or directory"}
+	if got := ExplainAt("qemu+unix:///system?socket=/nonexistent/sock", sock); got.Error() != "nothing listens on libvirt's socket /run/x/libvirt-sock: no libvirt daemon runs there" {
+		t.Errorf("socket: %q", got)
+	}
+}

@@ -174,6 +174,7 @@ func (st *NodeState) addResets() {
 func directorState(lab *topology.Lab, dir *topology.Node, st *NodeState) {
 	st.Packages = []string{PkgIPVSAdm}
 	st.Services = []string{SvcIPVS}
+	st.IPVS = []ipvs.Service{} // a director with no service holds an empty table
 	aliasCount := map[string]int{}
 	seenVIP := map[netip.Addr]bool{}
 	for _, s := range lab.Services {
@@ -187,7 +188,8 @@ func directorState(lab *topology.Lab, dir *topology.Node, st *NodeState) {
 				}
 			}
 		}
-		if s.VIP.IsValid() && !dir.HasAddress(s.VIP) && !seenVIP[s.VIP] {
+		// keepalived, not the lab's addresses, puts a keepalived VIP on the master.
+		if s.Keepalived == nil && s.VIP.IsValid() && !dir.HasAddress(s.VIP) && !seenVIP[s.VIP] {
 			if nic := dir.NICFor(s.VIP); nic != nil {
 				seenVIP[s.VIP] = true
 				label := nic.Name + ":" + strconv.Itoa(aliasCount[nic.Name])
@@ -269,6 +271,11 @@ func webState(lab *topology.Lab, node *topology.Node, st *NodeState) {
 	st.Packages = []string{PkgWebServer}
 	st.Services = []string{SvcWebServer}
 	st.Web = &WebState{Page: node.Page, Server: node.WebServer}
+	for _, s := range lab.VRRPServices { // the routers serve a VRRP-only VIP themselves
+		if s.Keepalived != nil && s.Keepalived.Router(node.Name) != nil {
+			st.addPort(s.Port)
+		}
+	}
 	dir := lab.Director()
 	seenVIP := map[string]bool{}
 	for _, s := range lab.Services {

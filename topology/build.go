@@ -92,9 +92,10 @@ func (d *document) build(raw *rawLab) *Lab {
 	d.checkBridges(lab)
 	d.checkPages(lab)
 	d.checkRoles(lab)
-	for i, s := range lab.Services {
-		d.checkMode(lab, s, fmt.Sprintf("services[%d]", i))
+	for _, s := range lab.Services {
+		d.checkMode(lab, s, s.path)
 	}
+	d.checkKeepalived(lab)
 	return lab
 }
 
@@ -351,7 +352,7 @@ func (d *document) buildServices(raw *rawLab, lab *Lab) {
 			d.add(path, "empty service")
 			continue
 		}
-		s := &Service{Name: rs.Name, Protocol: strings.ToLower(rs.Protocol), Mode: strings.ToLower(rs.Mode), Scheduler: strings.ToLower(rs.Scheduler)}
+		s := &Service{path: path, Name: rs.Name, Protocol: strings.ToLower(rs.Protocol), Mode: strings.ToLower(rs.Mode), Scheduler: strings.ToLower(rs.Scheduler)}
 		if rs.Name != "" && !serviceNameRe.MatchString(rs.Name) {
 			d.add(path+".name", "%q is not a usable service name: letters, digits, '.', '_' and '-', at most 32 (reports show it; verify --service takes it)", rs.Name)
 		}
@@ -368,13 +369,18 @@ func (d *document) buildServices(raw *rawLab, lab *Lab) {
 		if rs.RealServerVIPPx != nil && *rs.RealServerVIPPx != 32 {
 			d.add(path+".real_server_vip_prefix", "/%d refused: the VIP on a real server's lo must be /32; a wider prefix on lo routes the whole subnet into the loopback and cuts the host off its network", *rs.RealServerVIPPx)
 		}
-		if len(rs.RealServers) == 0 {
+		if len(rs.RealServers) == 0 && s.Mode != ModeVRRP {
 			d.add(path+".real_servers", "a service needs at least one real server")
 		}
 		for j, rr := range rs.RealServers {
 			if r := d.buildRealServer(lab, s, rr, fmt.Sprintf("%s.real_servers[%d]", path, j)); r != nil {
 				s.RealServers = append(s.RealServers, r)
 			}
+		}
+		s.Keepalived = d.buildKeepalived(lab, s, rs.Keepalived, path+".keepalived")
+		if s.Mode == ModeVRRP {
+			lab.VRRPServices = append(lab.VRRPServices, s)
+			continue
 		}
 		lab.Services = append(lab.Services, s)
 	}
@@ -447,11 +453,11 @@ func (d *document) markedPorts(rs *rawService, s *Service, path string) {
 // serviceScheduling reads how a service forwards and schedules.
 func (d *document) serviceScheduling(rs *rawService, s *Service, path string) {
 	switch s.Mode {
-	case ModeNAT, ModeDR, ModeTUN:
+	case ModeNAT, ModeDR, ModeTUN, ModeVRRP:
 	case "":
 		d.add(path+".mode", "missing: nat, dr or tun")
 	default:
-		d.add(path+".mode", "%q is not a mode: use nat, dr or tun", rs.Mode)
+		d.add(path+".mode", "%q is not a mode: use nat, dr or tun (or vrrp: a VIP that keepalived moves between web nodes, no IPVS)", rs.Mode)
 	}
 	if s.Scheduler == "" {
 		s.Scheduler = DefaultScheduler
@@ -551,20 +557,20 @@ func (d *document) checkUnique(lab *Lab) {
 	reach := map[string]int{}
 	for i, s := range lab.Services {
 		if j, ok := keys[s.Key()]; ok {
-			d.add(fmt.Sprintf("services[%d]", i), "the same virtual service (%s) as services[%d]", s.Key(), j)
+			d.add(s.path, "the same virtual service (%s) as %s", s.Key(), lab.Services[j].path)
 		}
 		keys[s.Key()] = i
 		for _, p := range s.ClientPorts() {
 			k := s.Protocol + " " + netip.AddrPortFrom(s.VIP, p).String()
 			if j, ok := reach[k]; ok && s.VIP.IsValid() && p != 0 && j != i && (s.FWMark != 0 || lab.Services[j].FWMark != 0) {
-				d.add(fmt.Sprintf("services[%d]", i), "%s %s is also reached through services[%d]: one VIP:port is one service, marked or not", s.Protocol, netip.AddrPortFrom(s.VIP, p), j)
+				d.add(s.path, "%s %s is also reached through %s: one VIP:port is one service, marked or not", s.Protocol, netip.AddrPortFrom(s.VIP, p), lab.Services[j].path)
 			}
 			reach[k] = i
 		}
 		seen := map[string]bool{}
 		for j, r := range s.RealServers {
 			if seen[r.Node] {
-				d.add(fmt.Sprintf("services[%d].real_servers[%d].node", i, j), "%s is listed twice in this service", r.Node)
+				d.add(fmt.Sprintf("%s.real_servers[%d].node", s.path, j), "%s is listed twice in this service", r.Node)
 			}
 			seen[r.Node] = true
 		}
@@ -579,8 +585,8 @@ func (d *document) checkRoles(lab *Lab) {
 	if len(directors) == 0 {
 		d.add("nodes", "no node has role director: an LVS lab needs one to run IPVS")
 	}
-	if len(directors) > 1 {
-		d.add("nodes."+directors[1].Name+".role", "a second director: lvslab labs have one director (%s)", directors[0].Name)
+	if len(directors) > 1 && !hasKeepalived(lab) {
+		d.add("nodes."+directors[1].Name+".role", "a second director: lvslab labs have one director (%s), or several that share the VIP by keepalived (list them under the service's keepalived: routers)", directors[0].Name)
 	}
 	if len(lab.NodesWithRole(RoleWeb)) == 0 {
 		d.add("nodes", "no node has role web: an LVS lab needs real servers")

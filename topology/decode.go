@@ -70,6 +70,7 @@ type rawService struct {
 	VIPPrefix       *int             `yaml:"vip_prefix"`
 	RealServerVIPPx *int             `yaml:"real_server_vip_prefix"`
 	RealServers     []*rawRealServer `yaml:"real_servers"`
+	Keepalived      *rawKeepalived   `yaml:"keepalived"` // keepalived.go
 }
 
 type rawRealServer struct {
@@ -458,6 +459,8 @@ func (d *document) walkValue(n *yaml.Node, t reflect.Type, path string) bool {
 		return d.walkString(n, path)
 	case reflect.Int, reflect.Int64:
 		return d.walkInt(n, path)
+	case reflect.Bool:
+		return d.walkBool(n, path)
 	}
 	return true
 }
@@ -565,6 +568,18 @@ func (d *document) walkInt(n *yaml.Node, path string) bool {
 		return false
 	case n.ShortTag() != "!!int" || n.Decode(&v) != nil:
 		d.refuse(path, "expected a whole number, found %q", n.Value)
+		return false
+	}
+	return true
+}
+
+// walkBool checks a yes-or-no value: true or false, without quotes.
+func (d *document) walkBool(n *yaml.Node, path string) bool {
+	if !d.expect(n, yaml.ScalarNode, path, "true or false") {
+		return false
+	}
+	if n.ShortTag() != "!!bool" {
+		d.refuse(path, "expected true or false, found %q", n.Value)
 		return false
 	}
 	return true

@@ -42,9 +42,9 @@ func FuzzLoad(f *testing.F) {
 			if err := yaml.Unmarshal(data, &raw); err != nil {
 				t.Fatalf("accepted what yaml.v3 cannot decode: %v", err)
 			}
-			if len(lab.Networks) != len(raw.Networks) || len(lab.Nodes) != len(raw.Nodes) || len(lab.Services) != len(raw.Services) {
+			if len(lab.Networks) != len(raw.Networks) || len(lab.Nodes) != len(raw.Nodes) || len(lab.Services)+len(lab.VRRPServices) != len(raw.Services) {
 				t.Fatalf("lab has %d networks, %d nodes, %d services; the file %d, %d, %d",
-					len(lab.Networks), len(lab.Nodes), len(lab.Services), len(raw.Networks), len(raw.Nodes), len(raw.Services))
+					len(lab.Networks), len(lab.Nodes), len(lab.Services)+len(lab.VRRPServices), len(raw.Networks), len(raw.Nodes), len(raw.Services))
 			}
 			for _, n := range lab.Nodes {
 				if len(n.NICs) != len(raw.Nodes[n.Name].NICs) {

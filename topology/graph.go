@@ -106,7 +106,9 @@ func vipPlaces(lab *Lab, s *Service) []vipPlace {
 		return nil
 	}
 	var out []vipPlace
-	if nic := dir.NICFor(s.VIP); nic != nil {
+	if s.Keepalived != nil {
+		out = routerPlaces(lab, s) // keepalived's, on every router
+	} else if nic := dir.NICFor(s.VIP); nic != nil {
 		if dir.HasAddress(s.VIP) {
 			out = append(out, vipPlace{dir.Name, nic.Name + " " + nic.Address.String(), true})
 		} else {
@@ -222,9 +224,13 @@ func graphASCII(lab *Lab) string {
 		if d := lab.Director(); d != nil {
 			dirName = d.Name
 		}
+		if s.Keepalived != nil {
+			dirName = holders(s.Keepalived)
+		}
 		fmt.Fprintf(&b, "  request  %s -> %s -> %s\n", clients(lab), dirName, strings.Join(req, " | "))
 		fmt.Fprintf(&b, "  reply    %s\n", reply)
 	}
+	vrrpASCII(&b, lab)
 	return b.String()
 }
 
@@ -266,6 +272,8 @@ func drawGraph(lab *Lab, s syntax) string {
 		}
 	}
 	vips, edges := flows(lab)
+	vrrpVIPs, vrrpEdges := vrrpFlows(lab, len(vips))
+	vips, edges = append(vips, vrrpVIPs...), append(edges, vrrpEdges...)
 	for _, v := range vips {
 		b.WriteString(s.vip(v))
 	}

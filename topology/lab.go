@@ -43,6 +43,9 @@ type Lab struct {
 	Networks []*Network
 	Nodes    []*Node
 	Services []*Service
+	// VRRPServices are services with no IPVS (mode vrrp): keepalived moves
+	// the VIP between their routers, which serve it themselves.
+	VRRPServices []*Service
 	// File is where the lab came from (a path, or "embedded:NAME").
 	File string
 }
@@ -106,6 +109,11 @@ type Service struct {
 	// TUN, or NAT when the VIP is not already the director's address).
 	VIPPrefix   int
 	RealServers []*RealServer
+	// Keepalived, when set, shares the VIP between several routers by VRRP
+	// (and, for an IPVS service, lets keepalived program IPVS and check the
+	// real servers): see keepalived.go.
+	Keepalived *Keepalived
+	path       string // services[i] in the lab file
 }
 
 // RealServer is one destination of a service.
@@ -176,7 +184,8 @@ func (n *Node) Addresses() []netip.Addr {
 func (n *Node) HasAddress(addr netip.Addr) bool { return slices.Contains(n.Addresses(), addr) }
 
 // Director returns the director that carries a service: the one director of
-// the lab (validation refuses labs where this is ambiguous).
+// the lab, or with keepalived the first in file order (all of them are the
+// service's routers; Keepalived.Master is the one that holds the VIP).
 func (l *Lab) Director() *Node {
 	ds := l.NodesWithRole(RoleDirector)
 	if len(ds) == 0 {

@@ -661,9 +661,10 @@ func TestBenchUpInner(t *testing.T) {
 	}
 	fmt.Println("  floor s: first virsh define until every node sent its SSH banner (networks, overlays, seeds made beforehand)")
 	fmt.Println("  up s:    wall time of \"lvslab up tedu-nat --vms-only\" (everything from nothing, until every node accepts the SSH login)")
-	fmt.Println("  down s:  wall time of \"lvslab down tedu\"; targets: up/floor <= 1.10, down < 5 s")
+	fmt.Println("  down s:  wall time of \"lvslab down tedu\"")
 	fmt.Println("  others%: share of the machine's CPUs that went to anything but the measured guests during the floor / the up")
 	fmt.Println("           (other people's guests and builds; lvslab, libvirtd, virsh themselves): high means the figure is slowed")
+	fmt.Println("  figures only: no time is asserted (the README's performance table keeps them)")
 }
 
 // ---- make bench ----
@@ -714,6 +715,11 @@ func TestBenchInner(t *testing.T) {
 	fmt.Println("\n== lvslab up (configure, first time)")
 	cfgOut, cfgWall := e.timed("up", benchLab)
 	cfg := stepSeconds(cfgOut, "configure")
+	// The seed of --vms-only wrote every file: the first configure finds
+	// nothing to change (asserted; its time is a figure).
+	if n := strings.Count(cfgOut, "unchanged"); n < 4 {
+		t.Errorf("the first configure after up --vms-only should report every node unchanged, saw %d", n)
+	}
 
 	fmt.Println("\n== lvslab up again (nothing to change)")
 	reOut, reWall := e.timed("up", benchLab)
@@ -757,12 +763,13 @@ func TestBenchInner(t *testing.T) {
 	}
 	row("floor: virsh define+start, SSH banners", fr.total, fr.define+fr.start, true, fmt.Sprintf("phase = define %.1fs + start %.1fs; others %s of CPU", fr.define, fr.start, pct(fr.busy)))
 	row("up --vms-only (to SSH login)", upWall, upSSH, true, fmt.Sprintf("phase = up's ssh step; others %s of CPU", pct(upBusy)))
-	row("up, first configure", cfgWall, cfg, false, "phase = up's configure step (target <= 2 s, every node unchanged)")
+	row("up, first configure", cfgWall, cfg, false, "phase = up's configure step (every node unchanged, asserted)")
 	row("up --vms-only + first configure", upWall+cfgWall, -1, true, "from nothing to a configured NAT lab")
-	row("up again (unchanged)", reWall, re, false, fmt.Sprintf("phase = configure step (target: wall <= 3 s); up's ssh step %ss", secs(stepSeconds(reOut, "ssh"))))
-	row("up tedu-dr (NAT -> DR switch)", drWall, dr, false, "phase = configure step (target <= 10 s)")
+	row("up again (unchanged)", reWall, re, false, fmt.Sprintf("phase = configure step (every node unchanged, asserted); up's ssh step %ss", secs(stepSeconds(reOut, "ssh"))))
+	row("up tedu-dr (NAT -> DR switch)", drWall, dr, false, "phase = configure step")
 	row(fmt.Sprintf("verify tedu-dr --prober curl (%d req)", benchRequests), curlWall, -1, false, rate(curlRate)+", "+passed(curlPass))
 	row(fmt.Sprintf("verify tedu-dr --prober fast (%d req)", benchRequests), fastWall, -1, false, rate(fastRate)+", "+passed(fastPass))
 	row("down tedu", downWall, -1, false, fmt.Sprintf("floor's virsh destroy+undefine: %.1fs", floorRemove))
-	fmt.Println("  /floor: wall time over the floor's time (targets: up/floor <= 1.10, down < 5 s); req/s from verify's own probe time")
+	fmt.Println("  /floor: wall time over the floor's time; req/s from verify's own probe time")
+	fmt.Println("  figures only: no time is asserted (the README's performance table keeps them)")
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/urfave/cli/v2"
 
@@ -45,18 +46,18 @@ Examples:
 			lab := r.lab
 			rep, err := check.Run(r.ctx, lab, executors(r.ctx, r.acc), check.Options{Nodes: c.StringSlice("node"), Verify: r.opts})
 			if err != nil {
-				return cli.Exit("lvslab check: "+err.Error(), check.ExitCannot)
+				return cannot(fmt.Errorf("lvslab check: %w", err))
 			}
 			if path := c.String("junit"); path != "" {
 				if err := check.WriteJUnit(path, rep, "lvslab check "+lab.Name); err != nil {
-					return cli.Exit("lvslab check: writing "+path+": "+err.Error(), check.ExitCannot)
+					return cannot("lvslab check: writing " + path + ": " + err.Error())
 				}
 			}
 			if err := check.Write(c.App.Writer, rep, r.format); err != nil {
-				return cli.Exit("lvslab check: "+err.Error(), check.ExitCannot)
+				return cannot(fmt.Errorf("lvslab check: %w", err))
 			}
 			if code := check.ExitCode(rep); code != 0 {
-				return cli.Exit("", code)
+				return exit("", code)
 			}
 			return nil
 		}),

@@ -145,16 +145,16 @@ func openClass(c *cli.Context, command string) (*classRun, func(), error) {
 		}
 	}
 	if c.NArg() != 1 {
-		return nil, nil, cli.Exit("lvslab class "+command+": give one CLASSFILE", 2)
+		return nil, nil, cannot("lvslab class " + command + ": give one CLASSFILE")
 	}
 	cls, err := class.LoadFile(c.Args().First())
 	if err != nil {
-		return nil, nil, cli.Exit(err.Error(), 2)
+		return nil, nil, cannot(err)
 	}
 	home := provision.Home()
 	rec, err := class.ReadRecord(home, cls.Name)
 	if err != nil {
-		return nil, nil, cli.Exit(err.Error(), 2)
+		return nil, nil, cannot(err)
 	}
 	r := &classRun{c: c, cls: cls, rec: rec, home: home, format: format, out: progress(c, c.App.ErrWriter)}
 	if format == outputText {
@@ -164,7 +164,7 @@ func openClass(c *cli.Context, command string) (*classRun, func(), error) {
 	if only := c.StringSlice("student"); len(only) > 0 {
 		for _, s := range only {
 			if !slices.Contains(cls.Students, s) {
-				return nil, nil, cli.Exit(fmt.Sprintf("--student %s: not a student of class %s (%s)", s, cls.Name, strings.Join(cls.Students, ", ")), 2)
+				return nil, nil, cannot(fmt.Sprintf("--student %s: not a student of class %s (%s)", s, cls.Name, strings.Join(cls.Students, ", ")))
 			}
 		}
 		r.students = only
@@ -197,7 +197,7 @@ func (r *classRun) discover() error {
 		}
 		copies, err := provision.ClassCopies(conn, r.cls.Name)
 		if err != nil {
-			return cli.Exit(fmt.Sprintf("host %s: %v", h.URI, err), 2)
+			return cannot(fmt.Errorf("host %s: %w", h.URI, err))
 		}
 		for lab, s := range copies {
 			if _, ok := placed[s]; !ok && lab == r.cls.Copy(s) {
@@ -236,12 +236,12 @@ func (r *classRun) finish(rep *class.Report) error {
 	title := fmt.Sprintf("lvslab class %s %s", rep.Command, r.cls.Name)
 	if path := r.c.String("junit"); path != "" {
 		if err := class.WriteJUnit(path, rep, title); err != nil {
-			return cli.Exit("writing "+path+": "+err.Error(), 2)
+			return cannot("writing " + path + ": " + err.Error())
 		}
 	}
 	if path := r.c.String("html"); path != "" {
 		if err := class.WriteHTMLFile(path, rep, time.Now()); err != nil {
-			return cli.Exit("writing "+path+": "+err.Error(), 2)
+			return cannot("writing " + path + ": " + err.Error())
 		}
 	}
 	write := class.WriteText
@@ -249,10 +249,10 @@ func (r *classRun) finish(rep *class.Report) error {
 		write = func(w io.Writer, rep *class.Report) error { return writeJSON(w, rep) }
 	}
 	if err := write(r.c.App.Writer, rep); err != nil {
-		return cli.Exit(err.Error(), 2)
+		return cannot(err)
 	}
 	if code := rep.ExitCode(); code != 0 {
-		return cli.Exit("", code)
+		return exit("", code)
 	}
 	return nil
 }
@@ -356,7 +356,7 @@ func classUp(r *classRun) (*class.Report, error) {
 	}
 	placed, err := class.Place(r.cls, figures, kept)
 	if err != nil {
-		return nil, cli.Exit(err.Error(), 1)
+		return nil, failed(err)
 	}
 	for _, s := range r.cls.Students {
 		r.rec.Set(s, placed[s], r.cls.Copy(s))
@@ -365,7 +365,7 @@ func classUp(r *classRun) (*class.Report, error) {
 	// Recorded before anything is made: a crash halfway still leaves every
 	// class command its copies.
 	if err := r.rec.Write(r.home); err != nil {
-		return nil, cli.Exit("class record: "+err.Error(), 2)
+		return nil, cannot(fmt.Errorf("class record: %w", err))
 	}
 	for _, f := range figures {
 		var on []string
@@ -439,7 +439,7 @@ func classSSHConfigCommand() *cli.Command {
 			fmt.Fprintf(c.App.Writer, "# lvslab class %s: \"Include\" this file in ~/.ssh/config, or use ssh -F FILE\n", r.cls.Name)
 			c.App.Writer.Write(b.Bytes())
 			if len(missing) > 0 {
-				return cli.Exit("lvslab class ssh-config: no copy for "+strings.Join(missing, "; "), 1)
+				return failed("lvslab class ssh-config: no copy for " + strings.Join(missing, "; "))
 			}
 			return nil
 		},
@@ -533,7 +533,7 @@ func classDown(r *classRun) (*class.Report, error) {
 		}
 	}
 	if err := r.rec.Write(r.home); err != nil {
-		return nil, cli.Exit("class record: "+err.Error(), 2)
+		return nil, cannot(fmt.Errorf("class record: %w", err))
 	}
 	return rep, nil
 }

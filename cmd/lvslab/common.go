@@ -13,6 +13,7 @@ import (
 
 	"github.com/lvslab/lvslab/labs"
 	"github.com/lvslab/lvslab/provision"
+	"github.com/lvslab/lvslab/provision/report"
 	"github.com/lvslab/lvslab/provision/sshx"
 	"github.com/lvslab/lvslab/provision/verify"
 	"github.com/lvslab/lvslab/topology"
@@ -24,11 +25,11 @@ const labArgUsage = "[LAB]"
 // every problem listed.
 func loadLab(c *cli.Context) (*topology.Lab, error) {
 	if c.NArg() > 1 {
-		return nil, cli.Exit("expected at most one LAB argument, got "+c.Args().Get(1)+" too", 2)
+		return nil, cannot("expected at most one LAB argument, got " + c.Args().Get(1) + " too")
 	}
 	lab, err := labs.Load(c.Args().First())
 	if err != nil {
-		return nil, cli.Exit(err.Error(), 1)
+		return nil, failed(err)
 	}
 	return lab, nil
 }
@@ -52,7 +53,7 @@ func applyAs(c *cli.Context, lab *topology.Lab) error {
 		return nil
 	}
 	if !topology.IsLabName(name) {
-		return cli.Exit(fmt.Sprintf("--as %q: a lab name is a lower-case letter, then up to 19 lower-case letters, digits or '-'", name), 2)
+		return cannot(fmt.Sprintf("--as %q: a lab name is a lower-case letter, then up to 19 lower-case letters, digits or '-'", name))
 	}
 	lab.Name = name
 	return nil
@@ -68,14 +69,14 @@ func runningLab(c *cli.Context, conn *libvirt.Connect, arg string) (*topology.La
 		return lab, applyAs(c, lab)
 	}
 	if !topology.IsLabName(arg) || c.String("as") != "" {
-		return nil, cli.Exit(err.Error(), 1)
+		return nil, failed(err)
 	}
 	lab, rerr := recordedLab(conn, arg)
 	switch {
 	case rerr != nil:
-		return nil, cli.Exit(rerr.Error(), 1)
+		return nil, failed(rerr)
 	case lab == nil:
-		return nil, cli.Exit(fmt.Sprintf("%v, and no lab named %s runs here (\"lvslab ls\" lists them)", err, arg), 1)
+		return nil, failed(fmt.Sprintf("%v, and no lab named %s runs here (\"lvslab ls\" lists them)", err, arg))
 	}
 	return lab, nil
 }
@@ -104,7 +105,7 @@ func recordedLab(conn *libvirt.Connect, name string) (*topology.Lab, error) {
 func labAccess(c *cli.Context, arg string) (lab *topology.Lab, acc *provision.Access, done func(), err error) {
 	conn, err := provision.Connect(c.String("connect"))
 	if err != nil {
-		return nil, nil, nil, cli.Exit(err.Error(), 2)
+		return nil, nil, nil, cannot(err)
 	}
 	if lab, err = runningLab(c, conn, arg); err != nil {
 		conn.Close()
@@ -113,7 +114,7 @@ func labAccess(c *cli.Context, arg string) (lab *topology.Lab, acc *provision.Ac
 	acc, err = provision.OpenAccess(conn, lab.Name, provision.AccessOptions{File: lab})
 	if err != nil {
 		conn.Close()
-		return nil, nil, nil, cli.Exit(err.Error(), 2)
+		return nil, nil, nil, cannot(err)
 	}
 	return lab, acc, func() { acc.Close(); conn.Close() }, nil
 }
@@ -163,7 +164,7 @@ func onReading(f func(*cli.Context, *reading) error) cli.ActionFunc {
 // views.
 func onLab(f func(*cli.Context, *reading) error) cli.ActionFunc {
 	return func(c *cli.Context) error {
-		format, err := output(c, verify.OutputText, verify.OutputJSON)
+		format, err := output(c, report.OutputText, report.OutputJSON)
 		if err != nil {
 			return err
 		}
@@ -196,7 +197,7 @@ func openReading(c *cli.Context) (*reading, func(), error) {
 // openLabArg opens the running lab the one optional LAB argument names.
 func openLabArg(c *cli.Context) (*reading, func(), error) {
 	if c.NArg() > 1 {
-		return nil, nil, cli.Exit("expected at most one LAB argument, got "+c.Args().Get(1)+" too", 2)
+		return nil, nil, cannot("expected at most one LAB argument, got " + c.Args().Get(1) + " too")
 	}
 	ctx, stop := commandContext(c)
 	lab, acc, closeAll, err := labAccess(c, c.Args().First())

@@ -73,7 +73,7 @@ Examples:
    lvslab completion fish > ~/.config/fish/completions/lvslab.fish`,
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 1 {
-				return cli.Exit("lvslab completion: name one shell: bash, zsh or fish", 2)
+				return cannot("lvslab completion: name one shell: bash, zsh or fish")
 			}
 			var script string
 			switch shell := c.Args().First(); shell {
@@ -84,11 +84,11 @@ Examples:
 			case "fish":
 				s, err := c.App.ToFishCompletion()
 				if err != nil {
-					return cli.Exit("lvslab completion fish: "+err.Error(), 2)
+					return cannot(fmt.Errorf("lvslab completion fish: %w", err))
 				}
 				script = s + fishLabs
 			default:
-				return cli.Exit(fmt.Sprintf("lvslab completion: no completion for %q: use bash, zsh or fish", shell), 2)
+				return cannot(fmt.Sprintf("lvslab completion: no completion for %q: use bash, zsh or fish", shell))
 			}
 			_, err := fmt.Fprint(c.App.Writer, script)
 			return err
@@ -107,7 +107,7 @@ func manCommand() *cli.Command {
 		Action: func(c *cli.Context) error {
 			page, err := c.App.ToManWithSection(1)
 			if err != nil {
-				return cli.Exit("lvslab man: "+err.Error(), 2)
+				return cannot(fmt.Errorf("lvslab man: %w", err))
 			}
 			_, err = fmt.Fprint(c.App.Writer, page)
 			return err

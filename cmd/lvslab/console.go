@@ -23,7 +23,7 @@ Examples:
 		Action: func(c *cli.Context) error {
 			node := c.Args().First()
 			if node == "" || c.NArg() > 1 {
-				return cli.Exit("lvslab console: one NODE (\"lvslab status\" lists them)", 2)
+				return cannot("lvslab console: one NODE (\"lvslab status\" lists them)")
 			}
 			r, done, err := openLab(c)
 			if err != nil {
@@ -31,7 +31,7 @@ Examples:
 			}
 			defer done()
 			if err := r.acc.Console(r.ctx, node, os.Stdin, c.App.Writer); err != nil {
-				return cli.Exit(fmt.Sprintf("lvslab console %s: %v", node, err), 2)
+				return cannot(fmt.Errorf("lvslab console %s: %w", node, err))
 			}
 			return nil
 		},

@@ -51,7 +51,7 @@ Examples:
 			defer conn.Close()
 			rep, err := provision.Down(context.WithoutCancel(c.Context), conn, sel, provision.DownOptions{Out: progress(c, c.App.Writer)})
 			if err != nil {
-				return provision.Explain(conn, err)
+				return err
 			}
 			switch {
 			case len(rep.Labs) == 0:
@@ -83,7 +83,7 @@ func labSelector(c *cli.Context, allowAll bool) (provision.Selector, error) {
 		}
 	}
 	if given > 1 || c.NArg() > 1 {
-		return provision.Selector{}, cli.Exit("give one of LAB, --name or --all", 2)
+		return provision.Selector{}, cannot("give one of LAB, --name or --all")
 	}
 	switch {
 	case all:
@@ -99,5 +99,5 @@ func labSelector(c *cli.Context, allowAll bool) (provision.Selector, error) {
 	if topology.IsLabName(arg) {
 		return provision.Selector{Lab: arg}, nil
 	}
-	return provision.Selector{}, cli.Exit(err.Error(), 1)
+	return provision.Selector{}, failed(err)
 }

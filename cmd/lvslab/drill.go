@@ -1,12 +1,11 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
-	"os"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/lvslab/lvslab/provision/report"
 	"github.com/lvslab/lvslab/provision/verify"
 )
 
@@ -57,13 +56,13 @@ Exit codes: 0 the step's verdict holds, 1 it does not, 2 the drill could not run
 
 func runDrill(c *cli.Context, step string) error {
 	if c.NArg() < 1 || c.NArg() > 2 {
-		return cli.Exit(fmt.Sprintf("lvslab drill %s: expected NODE [LAB]", step), 2)
+		return cannot(fmt.Sprintf("lvslab drill %s: expected NODE [LAB]", step))
 	}
 	node := c.Args().Get(0)
 	labArg := c.String("lab")
 	if c.NArg() == 2 {
 		if labArg != "" {
-			return cli.Exit("lvslab drill: give the lab either as an argument or with --lab, not both", 2)
+			return cannot("lvslab drill: give the lab either as an argument or with --lab, not both")
 		}
 		labArg = c.Args().Get(1)
 	}
@@ -83,31 +82,26 @@ func runDrill(c *cli.Context, step string) error {
 	title := "lvslab drill " + step + " " + node
 	if path := c.String("junit"); path != "" {
 		if jerr := writeDrillJUnit(path, rep, err, title); jerr != nil {
-			return cli.Exit("lvslab drill: writing "+path+": "+jerr.Error(), 2)
+			return cannot("lvslab drill: writing " + path + ": " + jerr.Error())
 		}
 	}
 	if err != nil {
-		return cli.Exit("lvslab drill "+step+": "+err.Error(), verify.ExitCode(nil, err))
+		return exit(fmt.Errorf("lvslab drill %s: %w", step, err), verify.ExitCode(nil, err))
 	}
-	if format == verify.OutputJSON {
-		enc := json.NewEncoder(c.App.Writer)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(rep); err != nil {
-			return cli.Exit(err.Error(), 2)
+	if format == report.OutputJSON {
+		if err := writeJSON(c.App.Writer, rep); err != nil {
+			return cannot(err)
 		}
 	} else if err := verify.WriteDrillText(c.App.Writer, rep); err != nil {
-		return cli.Exit(err.Error(), 2)
+		return cannot(err)
 	}
 	if code := rep.ExitCode(); code != 0 {
-		return cli.Exit("", code)
+		return exit("", code)
 	}
 	return nil
 }
 
 func writeDrillJUnit(path string, rep *verify.DrillReport, runErr error, title string) error {
 	data, err := verify.DrillJUnit(rep, runErr, title)
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(path, data, 0o644)
+	return report.WriteFile(path, data, err)
 }

@@ -37,11 +37,11 @@ Examples:
 			nodes := c.StringSlice("node")
 			switch {
 			case len(cmd) == 0:
-				return cli.Exit("lvslab exec: no command: lvslab exec --all -- CMD...", 2)
+				return cannot("lvslab exec: no command: lvslab exec --all -- CMD...")
 			case len(nodes) == 0 && !c.Bool("all"):
-				return cli.Exit("lvslab exec: on which nodes? --node NODE (repeatable) or --all", 2)
+				return cannot("lvslab exec: on which nodes? --node NODE (repeatable) or --all")
 			case len(nodes) > 0 && c.Bool("all"):
-				return cli.Exit("lvslab exec: --node and --all exclude each other", 2)
+				return cannot("lvslab exec: --node and --all exclude each other")
 			}
 			r, done, err := openLab(c)
 			if err != nil {
@@ -53,7 +53,7 @@ Examples:
 			}
 			for _, n := range nodes {
 				if !slices.Contains(r.nodes, n) {
-					return cli.Exit(fmt.Sprintf("no node %q in lab %s (nodes: %s)", n, r.lab.Name, strings.Join(r.nodes, ", ")), 2)
+					return cannot(fmt.Sprintf("no node %q in lab %s (nodes: %s)", n, r.lab.Name, strings.Join(r.nodes, ", ")))
 				}
 			}
 			width := 0
@@ -94,7 +94,7 @@ Examples:
 				}
 			}
 			if code != 0 {
-				return cli.Exit("", code)
+				return exit("", code)
 			}
 			return nil
 		},

@@ -22,7 +22,7 @@ func globalFlags() []cli.Flag {
 
 func applyGlobalFlags(c *cli.Context) error {
 	if c.Bool("debug") && c.Bool("quiet") {
-		return cli.Exit("--debug and --quiet contradict each other: give one", 2)
+		return cannot("--debug and --quiet contradict each other: give one")
 	}
 	console.SetDebug(nil)
 	if c.Bool("debug") {
@@ -63,7 +63,7 @@ func rejectUnknownCommands(app *cli.App) {
 		if s := cli.SuggestCommand(visible, name); s != "" {
 			msg += ". " + s
 		}
-		c.App.Metadata[unknownCommandKey] = cli.Exit(msg+" (\""+path+" --help\" lists the commands)", 2)
+		c.App.Metadata[unknownCommandKey] = cannot(msg + " (\"" + path + " --help\" lists the commands)")
 	}
 }
 

@@ -37,7 +37,7 @@ Examples:
 			}
 			out, err := topology.Graph(lab, format)
 			if err != nil {
-				return cli.Exit(err.Error(), 2)
+				return cannot(err)
 			}
 			fmt.Fprint(c.App.Writer, out)
 			return nil

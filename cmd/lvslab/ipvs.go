@@ -1,11 +1,12 @@
 package main
 
 import (
-	"encoding/json"
+	"fmt"
 	"io"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/lvslab/lvslab/provision/report"
 	"github.com/lvslab/lvslab/provision/verify"
 )
 
@@ -15,7 +16,7 @@ func ipvsCommand() *cli.Command {
 			Name:      name,
 			Usage:     usage,
 			ArgsUsage: labArgUsage,
-			Flags:     append([]cli.Flag{connectFlag(), asFlag("look at")}, outputFlags(verify.OutputText, verify.OutputJSON)...),
+			Flags:     append([]cli.Flag{connectFlag(), asFlag("look at")}, outputFlags(report.OutputText, report.OutputJSON)...),
 			Action: onLab(func(c *cli.Context, r *reading) error {
 				ob, err := verify.Observe(r.ctx, r.lab, r.dial(), name)
 				if err != nil {
@@ -68,20 +69,18 @@ did not hold, 2 could not run.`,
 // show prints a result as text or JSON; code is the exit code.
 func show(c *cli.Context, format string, data any, text func(io.Writer) error, code int, err error) error {
 	if err != nil {
-		return cli.Exit("lvslab ipvs "+c.Command.Name+": "+err.Error(), verify.ExitCode(nil, err))
+		return exit(fmt.Errorf("lvslab ipvs %s: %w", c.Command.Name, err), verify.ExitCode(nil, err))
 	}
-	if format == verify.OutputJSON {
-		enc := json.NewEncoder(c.App.Writer)
-		enc.SetIndent("", "  ")
-		err = enc.Encode(data)
+	if format == report.OutputJSON {
+		err = writeJSON(c.App.Writer, data)
 	} else {
 		err = text(c.App.Writer)
 	}
 	if err != nil {
-		return cli.Exit(err.Error(), 2)
+		return cannot(err)
 	}
 	if code != 0 {
-		return cli.Exit("", code)
+		return exit("", code)
 	}
 	return nil
 }

@@ -31,14 +31,14 @@ Examples:
 			if name := c.String("show"); name != "" {
 				data, err := labs.Get(name)
 				if err != nil {
-					return cli.Exit(err.Error(), 1)
+					return failed(err)
 				}
 				_, err = c.App.Writer.Write(data)
 				return err
 			}
 			list, err := embeddedLabs()
 			if err != nil {
-				return cli.Exit(err.Error(), 2)
+				return cannot(err)
 			}
 			if format == outputJSON {
 				return writeJSON(c.App.Writer, list)

@@ -28,7 +28,7 @@ Examples:
 				return err
 			}
 			if c.NArg() > 0 {
-				return cli.Exit("lvslab ls takes no argument (\"lvslab status NAME\" shows one lab)", 2)
+				return cannot("lvslab ls takes no argument (\"lvslab status NAME\" shows one lab)")
 			}
 			conn, err := provision.Connect(c.String("connect"))
 			if err != nil {

@@ -8,6 +8,8 @@ import (
 	"io"
 	"os"
 
+	"github.com/lvslab/lvslab/provision"
+	"github.com/lvslab/lvslab/provision/report"
 	"github.com/urfave/cli/v2"
 )
 
@@ -30,18 +32,27 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err, _ = app.Metadata[unknownCommandKey].(error)
 	}
 	if err == nil {
-		return 0
+		return report.ExitPass
 	}
-	// cli.Exit errors carry their own code.
+	// The one place an error becomes a message and an exit code: libvirt's
+	// errors are told in sentences here, for every command (on the libvirt
+	// the command was connected to, when the sentence looks something up).
+	uri, _ := app.Metadata[connectURIKey].(string)
+	told := provision.ExplainAt(uri, err)
+	// Exit errors (exit, cannot, failed) carry their own code.
 	if coder, ok := err.(cli.ExitCoder); ok {
-		if msg := err.Error(); msg != "" {
+		if msg := told.Error(); msg != "" {
 			fmt.Fprintln(app.ErrWriter, msg)
 		}
 		return coder.ExitCode()
 	}
-	fmt.Fprintln(app.ErrWriter, "lvslab:", err)
-	return 2
+	fmt.Fprintln(app.ErrWriter, "lvslab:", told)
+	return report.ExitCannot
 }
+
+// connectURIKey is where a failed command leaves its --connect, for run to
+// explain its error on that libvirt.
+const connectURIKey = "lvslab.connect-uri"
 
 func newApp() *cli.App {
 	app := &cli.App{
@@ -84,7 +95,12 @@ Exit codes: 0 success, 1 the lab or a verdict is wrong, 2 lvslab could not run
 		Suggest:              true,
 		// Errors, with their exit codes, are printed and returned by run,
 		// not by urfave/cli (which would exit in the middle of a test).
-		ExitErrHandler: func(*cli.Context, error) {},
+		// A failed command's --connect is kept for run's explanation.
+		ExitErrHandler: func(c *cli.Context, err error) {
+			if err != nil && c.App.Metadata != nil {
+				c.App.Metadata[connectURIKey] = c.String("connect")
+			}
+		},
 	}
 	rejectUnknownCommands(app)
 	addCompletion(app.Commands)

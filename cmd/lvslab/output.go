@@ -1,19 +1,19 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"slices"
 	"strings"
 
+	"github.com/lvslab/lvslab/provision/report"
 	"github.com/urfave/cli/v2"
 )
 
 // Output formats shared by the commands that list or report.
 const (
-	outputText = "text"
-	outputJSON = "json"
+	outputText = report.OutputText
+	outputJSON = report.OutputJSON
 )
 
 // outputFlags are -o/--output, the one name every command that lists or
@@ -33,17 +33,13 @@ func output(c *cli.Context, formats ...string) (string, error) {
 		name, format = "--format", c.String("format")
 	}
 	if !slices.Contains(formats, format) {
-		return "", cli.Exit(fmt.Sprintf("%s %q: use %s", name, format, orList(formats)), 2)
+		return "", cannot(fmt.Sprintf("%s %q: use %s", name, format, orList(formats)))
 	}
 	return format, nil
 }
 
 // writeJSON writes v indented, the form every -o json takes.
-func writeJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
-}
+func writeJSON(w io.Writer, v any) error { return report.WriteJSON(w, v) }
 
 // orList is "a, b or c".
 func orList(items []string) string {

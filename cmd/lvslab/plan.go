@@ -78,13 +78,13 @@ Examples:
 			}
 			opts := planOptions{OS: c.String("os"), Format: format, Node: c.String("node"), From: c.String("from"), Network: c.String("network"), Dir: c.String("dir")}
 			if !slices.Contains(catalog.OSFamilies, opts.OS) {
-				return cli.Exit(fmt.Sprintf("--os %q: use %s", opts.OS, strings.Join(catalog.OSFamilies, " or ")), 2)
+				return cannot(fmt.Sprintf("--os %q: use %s", opts.OS, strings.Join(catalog.OSFamilies, " or ")))
 			}
 			if opts.Network != "" && !slices.Contains(handout.Stacks, opts.Network) {
-				return cli.Exit(fmt.Sprintf("--network %q: use %s", opts.Network, strings.Join(handout.Stacks, " or ")), 2)
+				return cannot(fmt.Sprintf("--network %q: use %s", opts.Network, strings.Join(handout.Stacks, " or ")))
 			}
 			if opts.Network == handout.Networkd && opts.OS == catalog.RHEL {
-				return cli.Exit("--network networkd --os rhel: RHEL-family guests have NetworkManager; leave --network out", 2)
+				return cannot("--network networkd --os rhel: RHEL-family guests have NetworkManager; leave --network out")
 			}
 			lab, err := loadLab(c)
 			if err != nil {
@@ -95,14 +95,14 @@ Examples:
 				names = append(names, n.Name)
 			}
 			if opts.Node != "" && !slices.Contains(names, opts.Node) {
-				return cli.Exit(fmt.Sprintf("no node %q in lab %s (nodes: %s)", opts.Node, lab.Name, strings.Join(names, ", ")), 1)
+				return failed(fmt.Sprintf("no node %q in lab %s (nodes: %s)", opts.Node, lab.Name, strings.Join(names, ", ")))
 			}
 			machine := format == render.FormatScript || format == render.FormatJSON
 			if machine && (opts.From != "" || opts.Network != "") {
-				return cli.Exit(fmt.Sprintf("--from and --network shape the student's handout (-o text, markdown or html); -o %s is the machine's plan, which converges from any state", format), 2)
+				return cannot(fmt.Sprintf("--from and --network shape the student's handout (-o text, markdown or html); -o %s is the machine's plan, which converges from any state", format))
 			}
 			if opts.Dir != "" && format != render.FormatScript {
-				return cli.Exit("--dir writes the scripts of -o script, one file a node", 2)
+				return cannot("--dir writes the scripts of -o script, one file a node")
 			}
 			if !machine {
 				return writeHandout(c, lab.Name, opts, func() (*handout.Handout, error) {
@@ -126,7 +126,7 @@ Examples:
 			}
 			out, err := plan.Render(format)
 			if err != nil {
-				return cli.Exit(err.Error(), 2)
+				return cannot(err)
 			}
 			fmt.Fprint(c.App.Writer, out)
 			return nil
@@ -137,14 +137,14 @@ Examples:
 func writeHandout(c *cli.Context, lab string, opts planOptions, build func() (*handout.Handout, error)) error {
 	h, err := build()
 	if err != nil {
-		return cli.Exit(err.Error(), 1)
+		return failed(err)
 	}
 	if opts.Node != "" {
 		h.Only(opts.Node)
 	}
 	out, err := h.Render(opts.Format)
 	if err != nil {
-		return cli.Exit(err.Error(), 2)
+		return cannot(err)
 	}
 	fmt.Fprint(c.App.Writer, out)
 	return nil
@@ -155,19 +155,19 @@ func writeHandout(c *cli.Context, lab string, opts planOptions, build func() (*h
 func writeScripts(c *cli.Context, plan *render.LabPlan, opts planOptions, names []string) error {
 	if opts.Dir == "" {
 		if len(plan.Nodes) != 1 {
-			return cli.Exit(fmt.Sprintf("-o script writes one script a node, never several in one stream: name one with --node NODE (nodes: %s), or write them all with --dir DIR (DIR/NODE.sh)", strings.Join(names, ", ")), 2)
+			return cannot(fmt.Sprintf("-o script writes one script a node, never several in one stream: name one with --node NODE (nodes: %s), or write them all with --dir DIR (DIR/NODE.sh)", strings.Join(names, ", ")))
 		}
 		fmt.Fprint(c.App.Writer, plan.Nodes[0].Script(plan.Lab))
 		return nil
 	}
 	if err := os.MkdirAll(opts.Dir, 0o755); err != nil {
-		return cli.Exit(err.Error(), 1)
+		return failed(err)
 	}
 	for i := range plan.Nodes {
 		n := &plan.Nodes[i]
 		path := filepath.Join(opts.Dir, n.Node+".sh")
 		if err := os.WriteFile(path, []byte(n.Script(plan.Lab)), 0o755); err != nil {
-			return cli.Exit(err.Error(), 1)
+			return failed(err)
 		}
 		fmt.Fprintf(c.App.Writer, "%s: %s's script (run it on %s as root)\n", path, n.Node, n.Node)
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"github.com/urfave/cli/v2"
 
+	"github.com/lvslab/lvslab/provision/report"
 	"github.com/lvslab/lvslab/provision/sandbox"
 )
 
@@ -50,7 +51,7 @@ Examples:
 				return err
 			}
 			if code != 0 {
-				return cli.Exit("", code)
+				return exit("", code)
 			}
 			return nil
 		},
@@ -67,10 +68,10 @@ func sandboxInnerCommand() *cli.Command {
 		Action: func(c *cli.Context) error {
 			code, err := sandbox.RunInner(c.Context, c.Args().Slice())
 			if err != nil {
-				return cli.Exit("lvslab sandbox: "+err.Error(), 125)
+				return exit("lvslab sandbox: "+err.Error(), report.ExitSandbox)
 			}
 			if code != 0 {
-				return cli.Exit("", code)
+				return exit("", code)
 			}
 			return nil
 		},
@@ -86,7 +87,7 @@ func sandboxHypervisorCommand() *cli.Command {
 		SkipFlagParsing: true,
 		Action: func(c *cli.Context) error {
 			if err := sandbox.RunHypervisor(c.Context); err != nil {
-				return cli.Exit("lvslab sandbox: "+err.Error(), 125)
+				return exit("lvslab sandbox: "+err.Error(), report.ExitSandbox)
 			}
 			return nil
 		},

@@ -46,7 +46,7 @@ Examples:
 		Action: func(c *cli.Context) error {
 			node := c.Args().First()
 			if node == "" || node == "--" {
-				return cli.Exit("lvslab ssh: which NODE? (\"lvslab status\" lists them)", 2)
+				return cannot("lvslab ssh: which NODE? (\"lvslab status\" lists them)")
 			}
 			cmd := commandWords(c.Args().Tail())
 			r, x, done, err := openNode(c, node)
@@ -62,10 +62,10 @@ Examples:
 				code, err = x.Stream(r.ctx, strings.Join(cmd, " "), s)
 			}
 			if err != nil {
-				return cli.Exit(fmt.Sprintf("lvslab ssh %s: %v", node, err), 2)
+				return cannot(fmt.Errorf("lvslab ssh %s: %w", node, err))
 			}
 			if code != 0 {
-				return cli.Exit("", code)
+				return exit("", code)
 			}
 			return nil
 		},
@@ -86,12 +86,12 @@ func openNode(c *cli.Context, node string) (*nodeSession, *sshx.Client, func(), 
 	}
 	if !slices.Contains(r.nodes, node) {
 		done()
-		return nil, nil, nil, cli.Exit(fmt.Sprintf("no node %q in lab %s (nodes: %s)", node, r.lab.Name, strings.Join(r.nodes, ", ")), 2)
+		return nil, nil, nil, cannot(fmt.Sprintf("no node %q in lab %s (nodes: %s)", node, r.lab.Name, strings.Join(r.nodes, ", ")))
 	}
 	x, err := r.acc.Dial(r.ctx, node)
 	if err != nil {
 		done()
-		return nil, nil, nil, cli.Exit(fmt.Sprintf("lvslab: %s: %v", node, err), 2)
+		return nil, nil, nil, cannot(fmt.Errorf("lvslab: %s: %w", node, err))
 	}
 	return r, x, done, nil
 }

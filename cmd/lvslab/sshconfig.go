@@ -34,7 +34,7 @@ Examples:
 			}
 			defer done()
 			if err := acc.WriteSSHConfig(c.App.Writer, provision.SSHConfigOptions{Short: !c.Bool("no-short")}); err != nil {
-				return cli.Exit(fmt.Sprintf("lvslab ssh-config: %v", err), 1)
+				return failed(fmt.Errorf("lvslab ssh-config: %w", err))
 			}
 			return nil
 		},

@@ -117,7 +117,7 @@ func statusVerdict(all []*provision.LabStatus) error {
 	if len(labsDown) == 0 {
 		return nil
 	}
-	return cli.Exit("lvslab status: "+strings.Join(labsDown, "; "), 1)
+	return failed("lvslab status: " + strings.Join(labsDown, "; "))
 }
 
 // nodeDown says why a node is not up (no VM, a VM not running, no SSH), or

@@ -98,7 +98,7 @@ func runUp(c *cli.Context) error {
 		return err
 	}
 	if format != outputText && !c.Bool("dry-run") {
-		return cli.Exit("-o json goes with --dry-run (up itself prints progress)", 2)
+		return cannot("-o json goes with --dry-run (up itself prints progress)")
 	}
 	lab, err := loadLab(c)
 	if err != nil {
@@ -121,16 +121,16 @@ func runUp(c *cli.Context) error {
 	}
 	for _, n := range opts.Nodes {
 		if lab.Node(n) == nil {
-			return cli.Exit(fmt.Sprintf("--node %s: no such node in lab %s", n, lab.Name), 2)
+			return cannot(fmt.Sprintf("--node %s: no such node in lab %s", n, lab.Name))
 		}
 	}
 	if opts.Bare && len(opts.Nodes) > 0 {
-		return cli.Exit("--bare configures nothing, --node configures one node: choose one", 2)
+		return cannot("--bare configures nothing, --node configures one node: choose one")
 	}
 	if c.Bool("dry-run") {
 		plan, err := provision.DryRun(ctx, conn, lab, opts)
 		if err != nil {
-			return provision.Explain(conn, err)
+			return err
 		}
 		if format == outputJSON {
 			return writeJSON(c.App.Writer, plan)
@@ -140,7 +140,7 @@ func runUp(c *cli.Context) error {
 	}
 	res, err := provision.Up(ctx, conn, lab, opts)
 	if err != nil {
-		return provision.Explain(conn, err)
+		return err
 	}
 	printEndpoints(c.App.Writer, res)
 	if opts.Bare {

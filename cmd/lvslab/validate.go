@@ -46,14 +46,14 @@ Examples:
 				return nil
 			}
 			if c.NArg() > 1 {
-				return cli.Exit("expected at most one LAB argument, got "+c.Args().Get(1)+" too", 2)
+				return cannot("expected at most one LAB argument, got " + c.Args().Get(1) + " too")
 			}
 			v := validation(c.Args().First())
 			if err := writeJSON(c.App.Writer, v); err != nil {
 				return err
 			}
 			if !v.Valid {
-				return cli.Exit("", 1)
+				return failed("")
 			}
 			return nil
 		},

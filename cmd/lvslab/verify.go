@@ -6,6 +6,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/lvslab/lvslab/provision/report"
 	"github.com/lvslab/lvslab/provision/verify"
 )
 
@@ -49,17 +50,17 @@ Examples:
 			title := "lvslab verify " + lab.Name
 			if path := c.String("junit"); path != "" {
 				if jerr := verify.WriteJUnit(path, rep, err, title); jerr != nil {
-					return cli.Exit("lvslab verify: writing "+path+": "+jerr.Error(), 2)
+					return cannot("lvslab verify: writing " + path + ": " + jerr.Error())
 				}
 			}
 			if err != nil {
-				return cli.Exit("lvslab verify: "+err.Error(), verify.ExitCode(nil, err))
+				return exit(fmt.Errorf("lvslab verify: %w", err), verify.ExitCode(nil, err))
 			}
 			if werr := verify.Write(c.App.Writer, rep, r.format); werr != nil {
-				return cli.Exit("lvslab verify: "+werr.Error(), 2)
+				return cannot(fmt.Errorf("lvslab verify: %w", werr))
 			}
 			if code := verify.ExitCode(rep, nil); code != 0 {
-				return cli.Exit("", code)
+				return exit("", code)
 			}
 			return nil
 		}),
@@ -78,21 +79,21 @@ func verifyFlags() []cli.Flag {
 		&cli.StringFlag{Name: "client", Usage: "the client `NODE` to send requests from (default: the lab's first client)"},
 		&cli.StringSliceFlag{Name: "service", Usage: "verify only this service `NAME` (repeatable)"},
 		&cli.StringFlag{Name: "junit", Usage: "also write a JUnit XML `FILE`, a testcase per check"},
-	}, outputFlags(verify.OutputText, verify.OutputJSON)...)
+	}, outputFlags(report.OutputText, report.OutputJSON)...)
 }
 
 func verifyOptions(c *cli.Context) (verify.Options, string, error) {
-	format, err := output(c, verify.OutputText, verify.OutputJSON)
+	format, err := output(c, report.OutputText, report.OutputJSON)
 	if err != nil {
 		return verify.Options{}, "", err
 	}
 	n := c.Int("requests")
 	if n < verify.MinRequests || n > verify.MaxRequests {
-		return verify.Options{}, "", cli.Exit(fmt.Sprintf("--requests %d: use %d..%d", n, verify.MinRequests, verify.MaxRequests), 2)
+		return verify.Options{}, "", cannot(fmt.Sprintf("--requests %d: use %d..%d", n, verify.MinRequests, verify.MaxRequests))
 	}
 	p := c.String("prober")
 	if p != verify.ProberFast && p != verify.ProberCurl {
-		return verify.Options{}, "", cli.Exit(fmt.Sprintf("--prober %q: use %s", p, strings.Join(verify.Probers, " or ")), 2)
+		return verify.Options{}, "", cannot(fmt.Sprintf("--prober %q: use %s", p, strings.Join(verify.Probers, " or ")))
 	}
 	return verify.Options{
 		Requests: n,

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/lvslab/lvslab/provision/report"
 	"github.com/lvslab/lvslab/provision/verify"
 	"github.com/lvslab/lvslab/roles"
 	"github.com/lvslab/lvslab/roles/engine"
@@ -134,32 +135,20 @@ func Run(ctx context.Context, lab *topology.Lab, dial Dialer, opts Options) (*Re
 	return rep, ctx.Err()
 }
 
-// Exit codes, as verify's.
-const (
-	ExitPass   = verify.ExitPass
-	ExitFail   = verify.ExitFail
-	ExitCannot = verify.ExitCannot
-)
-
-// ExitCode is 1 when a fact or a verdict failed (the lab is wrong), else 2
-// when a node or the proof could not be read, else 0.
+// ExitCode is report's rule: report.ExitFail when a fact or a verdict
+// failed (the lab is wrong), else report.ExitCannot when a node or the
+// proof could not be read, else report.ExitPass.
 func ExitCode(r *Report) int {
 	failed, cannot := false, false
 	for _, n := range r.Nodes {
 		cannot = cannot || n.Error != ""
-		failed = failed || slices.ContainsFunc(n.Facts, func(f Fact) bool { return f.Status == verify.Fail })
+		failed = failed || slices.ContainsFunc(n.Facts, func(f Fact) bool { return f.Status == report.Fail })
 	}
-	if r.Verify != nil && r.VerifyError == "" && verify.ExitCode(r.Verify, nil) == verify.ExitFail {
+	if r.Verify != nil && r.VerifyError == "" && verify.ExitCode(r.Verify, nil) == report.ExitFail {
 		failed = true
 	}
 	cannot = cannot || r.VerifyError != ""
-	switch {
-	case failed:
-		return ExitFail
-	case cannot:
-		return ExitCannot
-	}
-	return ExitPass
+	return report.Code(failed, cannot)
 }
 
 // Failed lists the failed facts as "node: fact".
@@ -167,7 +156,7 @@ func (r *Report) Failed() []string {
 	var out []string
 	for _, n := range r.Nodes {
 		for _, f := range n.Facts {
-			if f.Status == verify.Fail {
+			if f.Status == report.Fail {
 				out = append(out, n.Node+": "+f.Name)
 			}
 		}

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/lvslab/lvslab/labs"
+	"github.com/lvslab/lvslab/provision/report"
 	"github.com/lvslab/lvslab/provision/verify"
 	"github.com/lvslab/lvslab/roles"
 	"github.com/lvslab/lvslab/roles/catalog"
@@ -29,7 +30,7 @@ func checkNode(t *testing.T, lab *topology.Lab, node string, g *guest) NodeRepor
 func failed(nr NodeReport) map[string]Fact {
 	out := map[string]Fact{}
 	for _, f := range nr.Facts {
-		if f.Status == verify.Fail {
+		if f.Status == report.Fail {
 			out[f.Name] = f
 		}
 	}
@@ -274,13 +275,13 @@ func TestReport(t *testing.T) {
 	}
 	ctx := context.Background()
 	rep, err := Run(ctx, lab, dial, Options{Nodes: []string{"web1", "lvs1"}})
-	if err != nil || ExitCode(rep) != ExitPass || !rep.Pass || len(rep.Nodes) != 2 || rep.VerifySkipped == "" {
+	if err != nil || ExitCode(rep) != report.ExitPass || !rep.Pass || len(rep.Nodes) != 2 || rep.VerifySkipped == "" {
 		t.Fatalf("err %v exit %d report %+v", err, ExitCode(rep), rep)
 	}
 	guests["web1"].routes = nil
 	delete(guests, "lvs1")
 	rep, _ = Run(ctx, lab, dial, Options{Nodes: []string{"web1", "lvs1"}})
-	if ExitCode(rep) != ExitFail {
+	if ExitCode(rep) != report.ExitFail {
 		t.Errorf("a failed fact: exit %d", ExitCode(rep))
 	}
 	var b strings.Builder
@@ -299,7 +300,7 @@ func TestReport(t *testing.T) {
 	}
 	guests["web1"].routes = []Route{{netip.MustParseAddr("192.168.2.5"), "eth1"}}
 	rep, _ = Run(ctx, lab, dial, Options{Nodes: []string{"web1", "lvs1"}})
-	if ExitCode(rep) != ExitCannot {
+	if ExitCode(rep) != report.ExitCannot {
 		t.Errorf("an unreachable node and no failed fact: exit %d", ExitCode(rep))
 	}
 	if _, err := Run(ctx, lab, dial, Options{Nodes: []string{"web9"}}); !errors.Is(err, verify.ErrCannotRun) {

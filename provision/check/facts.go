@@ -6,7 +6,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/lvslab/lvslab/provision/verify"
+	"github.com/lvslab/lvslab/provision/report"
 	"github.com/lvslab/lvslab/roles"
 	"github.com/lvslab/lvslab/roles/catalog"
 	"github.com/lvslab/lvslab/roles/ipvs"
@@ -16,7 +16,7 @@ import (
 // Fact is one desired fact of a node, read back.
 type Fact struct {
 	Name   string        `json:"name"`
-	Status verify.Status `json:"status"`
+	Status report.Status `json:"status"`
 	Want   string        `json:"want"`
 	Got    string        `json:"got"`
 	// Hint says, for a student, what is wrong and why it matters in LVS.
@@ -67,9 +67,9 @@ func named(name string) func(catalog.Step) bool {
 }
 
 func (s *subject) fact(name, want, got string, ok bool, hint string, step func(catalog.Step) bool) Fact {
-	f := Fact{Name: name, Status: verify.Pass, Want: want, Got: got}
+	f := Fact{Name: name, Status: report.Pass, Want: want, Got: got}
 	if !ok {
-		f.Status, f.Hint, f.Fix = verify.Fail, hint, s.fix(step)
+		f.Status, f.Hint, f.Fix = report.Fail, hint, s.fix(step)
 	}
 	return f
 }

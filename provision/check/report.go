@@ -1,29 +1,20 @@
 package check
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 
+	"github.com/lvslab/lvslab/provision/report"
 	"github.com/lvslab/lvslab/provision/verify"
 )
 
-// Output formats.
-const (
-	OutputText = "text"
-	OutputJSON = "json"
-)
-
-// Write writes the report as text (OutputText) or JSON.
+// Write writes the report as text (report.OutputText) or JSON.
 func Write(w io.Writer, r *Report, format string) error {
 	switch format {
-	case OutputJSON:
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(r)
-	case OutputText, "":
+	case report.OutputJSON:
+		return report.WriteJSON(w, r)
+	case report.OutputText, "":
 		return WriteText(w, r)
 	}
 	return fmt.Errorf("unknown output format %q: use text or json", format)
@@ -47,7 +38,7 @@ func WriteText(w io.Writer, r *Report) error {
 			continue
 		}
 		for _, f := range n.Facts {
-			if f.Status == verify.Pass {
+			if f.Status == report.Pass {
 				pass++
 				fmt.Fprintf(&b, "  PASS %s: %s\n", f.Name, f.Got)
 				continue
@@ -74,7 +65,7 @@ func WriteText(w io.Writer, r *Report) error {
 			return err
 		}
 	}
-	verdict := map[int]string{ExitPass: "PASS", ExitFail: "FAIL", ExitCannot: "INCOMPLETE"}[ExitCode(r)]
+	verdict := report.Verdict(ExitCode(r))
 	fmt.Fprintf(&b, "\n%s: %d facts passed, %d failed", verdict, pass, fail)
 	if f := r.Failed(); len(f) > 0 {
 		fmt.Fprintf(&b, " (%s)", strings.Join(f, "; "))
@@ -84,15 +75,15 @@ func WriteText(w io.Writer, r *Report) error {
 	return err
 }
 
-// Checks are a node's facts as verify's checks: a JUnit testsuite.
-func (n NodeReport) Checks() []verify.Check {
-	var out []verify.Check
+// Checks are a node's facts as report's checks: a JUnit testsuite.
+func (n NodeReport) Checks() []report.Check {
+	var out []report.Check
 	if n.Error != "" {
-		out = append(out, verify.Check{Name: "read the node", Status: verify.Fail, Detail: n.Error})
+		out = append(out, report.Check{Name: "read the node", Status: report.Fail, Detail: n.Error})
 	}
 	for _, f := range n.Facts {
-		c := verify.Check{Name: f.Name, Status: f.Status, Detail: f.Got}
-		if f.Status == verify.Fail {
+		c := report.Check{Name: f.Name, Status: f.Status, Detail: f.Got}
+		if f.Status == report.Fail {
 			c.Detail = fmt.Sprintf("%s (want %s): %s; fix: %s", f.Got, f.Want, f.Hint, f.Fix)
 		}
 		out = append(out, c)
@@ -103,9 +94,9 @@ func (n NodeReport) Checks() []verify.Check {
 // JUnit renders the report: a testsuite per node (a testcase per fact),
 // then verify's suites.
 func JUnit(r *Report, title string) ([]byte, error) {
-	var suites []verify.Suite
+	var suites []report.Suite
 	for _, n := range r.Nodes {
-		suites = append(suites, verify.Suite{Name: n.Node, Checks: n.Checks()})
+		suites = append(suites, report.Suite{Name: n.Node, Checks: n.Checks()})
 	}
 	var runErr error
 	if r.VerifyError != "" {
@@ -117,8 +108,5 @@ func JUnit(r *Report, title string) ([]byte, error) {
 // WriteJUnit writes the JUnit XML to a file.
 func WriteJUnit(path string, r *Report, title string) error {
 	data, err := JUnit(r, title)
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(path, data, 0o644)
+	return report.WriteFile(path, data, err)
 }

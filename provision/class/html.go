@@ -6,7 +6,7 @@ import (
 	"os"
 	"time"
 
-	"github.com/lvslab/lvslab/provision/verify"
+	"github.com/lvslab/lvslab/provision/report"
 )
 
 // Cell colours of the HTML page: green for a pass, red for a fail, grey for
@@ -60,7 +60,7 @@ p.verdict { font-weight: bold; }
 
 type htmlCell struct {
 	Name  string
-	C     verify.Check
+	C     report.Check
 	Found bool
 }
 

@@ -3,12 +3,12 @@ package class
 import (
 	"fmt"
 	"io"
-	"os"
 	"slices"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/lvslab/lvslab/provision/check"
+	"github.com/lvslab/lvslab/provision/report"
 	"github.com/lvslab/lvslab/provision/verify"
 )
 
@@ -28,19 +28,12 @@ type Row struct {
 	Host    string `json:"host"`
 	// Error says why the copy could not be brought up, read or removed.
 	Error  string         `json:"error,omitempty"`
-	Checks []verify.Check `json:"checks"`
+	Checks []report.Check `json:"checks"`
 }
-
-// Exit codes, as check's and verify's.
-const (
-	ExitPass   = 0
-	ExitFail   = 1
-	ExitCannot = 2
-)
 
 // Failed tells whether one of the row's checks failed.
 func (r Row) Failed() bool {
-	return slices.ContainsFunc(r.Checks, func(c verify.Check) bool { return c.Status == verify.Fail })
+	return slices.ContainsFunc(r.Checks, func(c report.Check) bool { return c.Status == report.Fail })
 }
 
 // Pass tells whether the row ran and nothing failed.
@@ -54,30 +47,26 @@ func (r Row) Why() string {
 	}
 	var failed []string
 	for _, c := range r.Checks {
-		if c.Status == verify.Fail {
+		if c.Status == report.Fail {
 			failed = append(failed, c.Name)
 		}
 	}
 	return "failed: " + summarize(failed)
 }
 
-// ExitCode is 0 when every copy passed, 1 when a check failed (or, for up
-// and down, a copy failed), 2 when a copy could not be read and none failed.
+// ExitCode is report's rule: report.ExitFail when a check failed (or, for
+// up and down, a copy failed), else report.ExitCannot when a copy could not
+// be read, else report.ExitPass.
 func (r *Report) ExitCode() int {
 	failed, cannot := false, false
 	for _, row := range r.Rows {
 		failed = failed || row.Failed()
 		cannot = cannot || row.Error != ""
 	}
-	switch {
-	case failed:
-		return ExitFail
-	case cannot && (r.Command == "up" || r.Command == "down"):
-		return ExitFail
-	case cannot:
-		return ExitCannot
+	if r.Command == "up" || r.Command == "down" {
+		failed = failed || cannot
 	}
-	return ExitPass
+	return report.Code(failed, cannot)
 }
 
 // Columns are the check names of every row, in the order they first
@@ -97,19 +86,19 @@ func (r *Report) Columns() []string {
 }
 
 // Cell is row's check of column name; ok is false when the row has none.
-func (row Row) Cell(name string) (verify.Check, bool) {
+func (row Row) Cell(name string) (report.Check, bool) {
 	for _, c := range row.Checks {
 		if c.Name == name {
 			return c, true
 		}
 	}
-	return verify.Check{}, false
+	return report.Check{}, false
 }
 
 // CheckChecks are a check report's facts and end-to-end proof as cells:
 // "node: fact" for each fact, then the verify report's.
-func CheckChecks(rep *check.Report) []verify.Check {
-	var out []verify.Check
+func CheckChecks(rep *check.Report) []report.Check {
+	var out []report.Check
 	for _, n := range rep.Nodes {
 		for _, c := range n.Checks() {
 			c.Name = n.Node + ": " + c.Name
@@ -118,7 +107,7 @@ func CheckChecks(rep *check.Report) []verify.Check {
 	}
 	switch {
 	case rep.VerifyError != "":
-		out = append(out, verify.Check{Name: "end-to-end", Status: verify.Fail, Detail: "could not run: " + rep.VerifyError})
+		out = append(out, report.Check{Name: "end-to-end", Status: report.Fail, Detail: "could not run: " + rep.VerifyError})
 	case rep.Verify != nil:
 		out = append(out, VerifyChecks(rep.Verify)...)
 	}
@@ -127,7 +116,7 @@ func CheckChecks(rep *check.Report) []verify.Check {
 
 // VerifyChecks are a verify report's checks as cells: the lab's, then
 // "service: check" for each service.
-func VerifyChecks(rep *verify.Report) []verify.Check {
+func VerifyChecks(rep *verify.Report) []report.Check {
 	out := slices.Clone(rep.Checks)
 	for _, s := range rep.Services {
 		for _, c := range s.Checks {
@@ -161,7 +150,7 @@ func WriteText(w io.Writer, r *Report) error {
 		for _, name := range cols {
 			mark := "-"
 			if c, ok := row.Cell(name); ok {
-				mark = map[verify.Status]string{verify.Pass: "ok", verify.Fail: "FAIL", verify.Skip: "skip"}[c.Status]
+				mark = map[report.Status]string{report.Pass: "ok", report.Fail: "FAIL", report.Skip: "skip"}[c.Status]
 			}
 			fmt.Fprintf(tw, "\t%s", mark)
 		}
@@ -187,12 +176,12 @@ func WriteText(w io.Writer, r *Report) error {
 		}
 		fmt.Fprintf(&b, "\n%s (%s on %s):\n", row.Student, row.Copy, hostLabel(row.Host))
 		for _, c := range row.Checks {
-			if c.Status == verify.Fail {
+			if c.Status == report.Fail {
 				fmt.Fprintf(&b, "  FAIL %s: %s\n", c.Name, c.Detail)
 			}
 		}
 	}
-	verdict := map[int]string{ExitPass: "PASS", ExitFail: "FAIL", ExitCannot: "INCOMPLETE"}[r.ExitCode()]
+	verdict := report.Verdict(r.ExitCode())
 	fmt.Fprintf(&b, "\nclass %s %s: %s, %d of %d students passed", r.Class, r.Command, verdict, pass, len(r.Rows))
 	if len(failed) > 0 {
 		fmt.Fprintf(&b, " (not: %s)", strings.Join(failed, ", "))
@@ -209,26 +198,23 @@ func hostLabel(uri string) string {
 	return host
 }
 
-// JUnit renders the report as JUnit XML with verify's writer: a testsuite
+// JUnit renders the report as JUnit XML with report's writer: a testsuite
 // per student (class/student), a testcase per check; a copy that could not
 // be read is a failed testcase of its own.
 func JUnit(r *Report, title string) ([]byte, error) {
-	suites := []verify.Suite{}
+	var suites []report.Suite
 	for _, row := range r.Rows {
 		checks := row.Checks
 		if row.Error != "" {
-			checks = append([]verify.Check{{Name: r.Command, Status: verify.Fail, Detail: row.Error}}, checks...)
+			checks = append([]report.Check{{Name: r.Command, Status: report.Fail, Detail: row.Error}}, checks...)
 		}
-		suites = append(suites, verify.Suite{Name: row.Student, Checks: checks})
+		suites = append(suites, report.Suite{Lab: r.Class, Name: row.Student, Checks: checks})
 	}
-	return verify.JUnitSuites(r.Class, suites, nil, nil, title)
+	return report.JUnit(title, suites, nil)
 }
 
 // WriteJUnit writes the JUnit XML to a file.
 func WriteJUnit(path string, r *Report, title string) error {
 	data, err := JUnit(r, title)
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(path, data, 0o644)
+	return report.WriteFile(path, data, err)
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/lvslab/lvslab/provision/check"
+	"github.com/lvslab/lvslab/provision/report"
 	"github.com/lvslab/lvslab/provision/verify"
 )
 
@@ -16,15 +17,15 @@ import (
 // read.
 func sampleReport() *Report {
 	alice := &check.Report{Lab: "lvs-alice", Nodes: []check.NodeReport{{Node: "web1", Facts: []check.Fact{
-		{Name: "address eth1", Status: verify.Pass, Got: "192.168.2.100/24"},
-	}}}, Verify: &verify.Report{Services: []*verify.ServiceReport{{Name: "web", Checks: []verify.Check{{Name: "rr shares", Status: verify.Pass, Detail: "20/20"}}}}}}
+		{Name: "address eth1", Status: report.Pass, Got: "192.168.2.100/24"},
+	}}}, Verify: &verify.Report{Services: []*verify.ServiceReport{{Name: "web", Checks: []report.Check{{Name: "rr shares", Status: report.Pass, Detail: "20/20"}}}}}}
 	bob := &check.Report{Lab: "lvs-bob", Nodes: []check.NodeReport{{Node: "web1", Facts: []check.Fact{
-		{Name: "address eth1", Status: verify.Fail, Got: "none", Want: "192.168.2.100/24", Hint: "the director cannot reach it", Fix: "lvslab plan"},
+		{Name: "address eth1", Status: report.Fail, Got: "none", Want: "192.168.2.100/24", Hint: "the director cannot reach it", Fix: "lvslab plan"},
 	}}}, VerifyError: "client1: connection refused"}
 	return &Report{Class: "lvs", Command: "check", Rows: []Row{
 		{Student: "alice", Copy: "lvs-alice", Host: "a:///", Checks: CheckChecks(alice)},
 		{Student: "bob", Copy: "lvs-bob", Host: "b:///?keyfile=/k", Checks: CheckChecks(bob)},
-		{Student: "carol", Copy: "lvs-carol", Host: "a:///", Error: "no copy recorded", Checks: []verify.Check{}},
+		{Student: "carol", Copy: "lvs-carol", Host: "a:///", Error: "no copy recorded", Checks: []report.Check{}},
 	}}
 }
 
@@ -33,15 +34,15 @@ func TestReportColumnsAndExit(t *testing.T) {
 	if got := strings.Join(r.Columns(), "|"); got != "web1: address eth1|web: rr shares|end-to-end" {
 		t.Fatal(got)
 	}
-	if r.ExitCode() != ExitFail || !r.Rows[0].Pass() || r.Rows[1].Pass() {
+	if r.ExitCode() != report.ExitFail || !r.Rows[0].Pass() || r.Rows[1].Pass() {
 		t.Fatal(r.ExitCode())
 	}
 	r.Rows = []Row{r.Rows[0], r.Rows[2]}
-	if r.ExitCode() != ExitCannot {
+	if r.ExitCode() != report.ExitCannot {
 		t.Fatal(r.ExitCode())
 	}
 	r.Command = "up" // a copy that did not come up failed
-	if r.ExitCode() != ExitFail {
+	if r.ExitCode() != report.ExitFail {
 		t.Fatal(r.ExitCode())
 	}
 }
@@ -76,7 +77,7 @@ func TestReportJSON(t *testing.T) {
 	if err := json.Unmarshal(b.Bytes(), &back); err != nil {
 		t.Fatal(err)
 	}
-	if back.Class != "lvs" || len(back.Rows) != 3 || back.Rows[1].Checks[0].Status != verify.Fail || back.Rows[2].Error != "no copy recorded" {
+	if back.Class != "lvs" || len(back.Rows) != 3 || back.Rows[1].Checks[0].Status != report.Fail || back.Rows[2].Error != "no copy recorded" {
 		t.Fatalf("%+v", back)
 	}
 }

@@ -29,6 +29,9 @@ var Packages = []string{
 	"apache2", "nginx", "kmod", "procps", "iputils-ping", "netbase", "initramfs-tools",
 	"nftables", // firewall-mark services: the marking rules (reference 003's 80+443)
 	"socat",    // UDP services: the web nodes' UDP responder
+	// keepalived labs; its unit starts only with a non-empty keepalived.conf,
+	// which the package does not ship (ConditionFileNotEmpty).
+	"keepalived",
 	"linux-image-amd64",
 	"busybox-static", // the tiny initrd's only program
 }

@@ -30,6 +30,10 @@ type testServer struct {
 	// Forwards counts direct-tcpip channels opened through this server.
 	Forwards atomic.Int32
 
+	// Windows records each pseudo-terminal's type and size: the pty-req
+	// first, then every window-change, as "TERM COLSxROWS".
+	Windows chan string
+
 	ln      net.Listener
 	config  *ssh.ServerConfig
 	forward bool
@@ -84,7 +88,7 @@ func startServer(t *testing.T, opts serverOptions) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &testServer{Addr: ln.Addr().String(), HostKey: opts.hostKey, ln: ln, config: config, forward: opts.forward}
+	s := &testServer{Addr: ln.Addr().String(), HostKey: opts.hostKey, ln: ln, config: config, forward: opts.forward, Windows: make(chan string, 16)}
 	go s.accept()
 	t.Cleanup(s.Close)
 	return s
@@ -199,6 +203,22 @@ func (s *testServer) session(ch ssh.Channel, reqs <-chan *ssh.Request) {
 				}
 				ch.Close()
 			}()
+		case "pty-req":
+			var pty struct {
+				Term                      string
+				Cols, Rows, Width, Height uint32
+				Modes                     string
+			}
+			ok := ssh.Unmarshal(req.Payload, &pty) == nil
+			req.Reply(ok, nil)
+			if ok {
+				s.Windows <- pty.Term + " " + strconv.Itoa(int(pty.Cols)) + "x" + strconv.Itoa(int(pty.Rows))
+			}
+		case "window-change":
+			var win struct{ Cols, Rows, Width, Height uint32 }
+			if ssh.Unmarshal(req.Payload, &win) == nil {
+				s.Windows <- "change " + strconv.Itoa(int(win.Cols)) + "x" + strconv.Itoa(int(win.Rows))
+			}
 		case "signal":
 			proc.kill()
 		default:

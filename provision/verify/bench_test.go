@@ -1,10 +1,8 @@
 package verify
 
 import (
-	"bytes"
 	"context"
 	"os/exec"
-	"strings"
 	"testing"
 )
 
@@ -28,23 +26,4 @@ func BenchmarkProbers(b *testing.B) {
 			b.ReportMetric(float64(100*b.N)/b.Elapsed().Seconds(), "requests/s")
 		})
 	}
-}
-
-func TestBenchURL(t *testing.T) {
-	needCurl(t)
-	srv, _ := alternating(t)
-	rs, err := BenchURL(context.Background(), localExec{}, srv.URL+"/", 20)
-	if err != nil || len(rs) != 2 {
-		t.Fatalf("%v %v", rs, err)
-	}
-	for _, r := range rs {
-		if r.Failures != 0 || r.PerSecond <= 0 {
-			t.Errorf("%+v", r)
-		}
-	}
-	var b bytes.Buffer
-	if err := WriteBench(&b, rs); err != nil || !strings.Contains(b.String(), "requests/s") {
-		t.Errorf("%v %s", err, b.String())
-	}
-	t.Logf("\n%s", b.String())
 }

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/lvslab/lvslab/provision/report"
 	"github.com/lvslab/lvslab/roles/ipvs"
 	"github.com/lvslab/lvslab/topology"
 )
@@ -44,21 +45,16 @@ type DrillOptions struct {
 // DrillReport is one drill step: what it changed, the verification after
 // it, and the step's own verdicts.
 type DrillReport struct {
-	Step    string   `json:"step"`
-	Node    string   `json:"node"`
-	Actions []string `json:"actions"`
-	Verify  *Report  `json:"verify"`
-	Checks  []Check  `json:"checks"`
-	Pass    bool     `json:"pass"`
+	Step    string         `json:"step"`
+	Node    string         `json:"node"`
+	Actions []string       `json:"actions"`
+	Verify  *Report        `json:"verify"`
+	Checks  []report.Check `json:"checks"`
+	Pass    bool           `json:"pass"`
 }
 
 // ExitCode is the drill step's exit code.
-func (d *DrillReport) ExitCode() int {
-	if d.Pass {
-		return ExitPass
-	}
-	return ExitFail
-}
+func (d *DrillReport) ExitCode() int { return report.Code(!d.Pass, false) }
 
 // drillTarget is the node and the services it serves.
 type drillTarget struct {
@@ -150,7 +146,7 @@ func Drill(ctx context.Context, lab *topology.Lab, dial Dialer, step, node strin
 	rep.Checks = DrillVerdict(step, node, opts.Quiesce, vr)
 	rep.Pass = true
 	for _, c := range rep.Checks {
-		if c.Status == Fail {
+		if c.Status == report.Fail {
 			rep.Pass = false
 		}
 	}
@@ -286,8 +282,8 @@ func restore(ctx context.Context, dial Dialer, director string, t *drillTarget, 
 //   - heal: no failure, the node gets nothing; the director's rules differ
 //     from the lab for that node only;
 //   - restore: a clean verification.
-func DrillVerdict(step, node string, quiesce bool, r *Report) []Check {
-	var out []Check
+func DrillVerdict(step, node string, quiesce bool, r *Report) []report.Check {
+	var out []report.Check
 	for _, s := range r.Services {
 		if s.Skipped != "" {
 			continue
@@ -297,7 +293,7 @@ func DrillVerdict(step, node string, quiesce bool, r *Report) []Check {
 			continue
 		}
 		sv := s.Servers[i]
-		tag := func(c Check) Check { c.Service = s.Name; return c }
+		tag := func(c report.Check) report.Check { c.Service = s.Name; return c }
 		// A drill leaves refused and half-open connections in the director's
 		// table, which steer the least-connection schedulers away from what a
 		// quiet table predicts: for them the step's own check is the verdict.
@@ -362,7 +358,7 @@ func cyclic(scheduler string) bool {
 }
 
 // failShareCheck: the failed requests are the node's scheduled share.
-func failShareCheck(s *ServiceReport, sv ServerResult) Check {
+func failShareCheck(s *ServiceReport, sv ServerResult) report.Check {
 	name := "refused share"
 	f := s.Failures
 	switch {
@@ -390,8 +386,8 @@ func rangeText(lo, hi int) string {
 
 // othersPass turns verify's checks into drill checks, leaving out the ones
 // the step is expected to break.
-func othersPass(cs []Check, except ...string) []Check {
-	var out []Check
+func othersPass(cs []report.Check, except ...string) []report.Check {
+	var out []report.Check
 	for _, c := range cs {
 		if slices.Contains(except, c.Name) {
 			continue
@@ -401,7 +397,7 @@ func othersPass(cs []Check, except ...string) []Check {
 	return out
 }
 
-func tagAll(service string, cs []Check) []Check {
+func tagAll(service string, cs []report.Check) []report.Check {
 	for i := range cs {
 		cs[i].Service = service
 	}

@@ -3,6 +3,8 @@ package verify
 import (
 	"strings"
 	"testing"
+
+	"github.com/lvslab/lvslab/provision/report"
 )
 
 // restoreReport is verify's report right after "drill restore web1": web1
@@ -17,7 +19,7 @@ func restoreReport(scheduler string, inTable bool) *Report {
 	}}}
 }
 
-func restoredCheck(t *testing.T, r *Report) Check {
+func restoredCheck(t *testing.T, r *Report) report.Check {
 	t.Helper()
 	for _, c := range DrillVerdict(DrillRestore, "web1", false, r) {
 		if c.Name == "restored" {
@@ -25,7 +27,7 @@ func restoredCheck(t *testing.T, r *Report) Check {
 		}
 	}
 	t.Fatal("no restored check")
-	return Check{}
+	return report.Check{}
 }
 
 func TestDrillRestoreVerdicts(t *testing.T) {

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/lvslab/lvslab/provision/report"
 	"github.com/lvslab/lvslab/roles"
 	"github.com/lvslab/lvslab/roles/ipvs"
 	"github.com/lvslab/lvslab/roles/ipvs/ipvstest"
@@ -29,7 +30,7 @@ func drill(t *testing.T, w *world, step, node string, quiesce bool) *DrillReport
 func drillFailures(d *DrillReport) []string {
 	var out []string
 	for _, c := range d.Checks {
-		if c.Status == Fail {
+		if c.Status == report.Fail {
 			out = append(out, c.Name+": "+c.Detail)
 		}
 	}
@@ -119,13 +120,13 @@ func TestDrillVerdictCatchesAWebServerThatDidNotStop(t *testing.T) {
 	w.up["web1"] = true // something restarted it behind our back
 	r := run(t, w, Options{})
 	checks := DrillVerdict(DrillFail, "web1", false, r)
-	if checks[0].Status != Fail || !strings.Contains(checks[0].Detail, "still answered") {
+	if checks[0].Status != report.Fail || !strings.Contains(checks[0].Detail, "still answered") {
 		t.Errorf("verdict: %+v", checks[0])
 	}
 	_ = d
 	// healing without stopping: web1 keeps getting requests if it was not removed
 	checks = DrillVerdict(DrillHeal, "web1", false, r)
-	if checks[0].Status != Fail {
+	if checks[0].Status != report.Fail {
 		t.Errorf("heal verdict: %+v", checks[0])
 	}
 }
@@ -137,22 +138,22 @@ func TestDrillVerdictRanges(t *testing.T) {
 			Servers: []ServerResult{{Node: "web1", Min: min, Max: max, Failed: failed}, {Node: "web2", Seen: 12 - failures, Min: 8, Max: 8}},
 		}}}
 	}
-	if c := DrillVerdict(DrillFail, "web1", false, mk(4, 4, 4, 4))[0]; c.Status != Pass {
+	if c := DrillVerdict(DrillFail, "web1", false, mk(4, 4, 4, 4))[0]; c.Status != report.Pass {
 		t.Errorf("exact share: %+v", c)
 	}
-	if c := DrillVerdict(DrillFail, "web1", false, mk(5, 4, 4, 5))[0]; c.Status != Pass {
+	if c := DrillVerdict(DrillFail, "web1", false, mk(5, 4, 4, 5))[0]; c.Status != report.Pass {
 		t.Errorf("share +1: %+v", c)
 	}
-	if c := DrillVerdict(DrillFail, "web1", false, mk(6, 4, 4, 6))[0]; c.Status != Fail {
+	if c := DrillVerdict(DrillFail, "web1", false, mk(6, 4, 4, 6))[0]; c.Status != report.Fail {
 		t.Errorf("share +2: %+v", c)
 	}
-	if c := DrillVerdict(DrillFail, "web1", false, mk(3, -1, -1, 3))[0]; c.Status != Pass {
+	if c := DrillVerdict(DrillFail, "web1", false, mk(3, -1, -1, 3))[0]; c.Status != report.Pass {
 		t.Errorf("no range, attributed: %+v", c)
 	}
-	if c := DrillVerdict(DrillFail, "web1", false, mk(3, -1, -1, 0))[0]; c.Status != Skip {
+	if c := DrillVerdict(DrillFail, "web1", false, mk(3, -1, -1, 0))[0]; c.Status != report.Skip {
 		t.Errorf("no range, not attributed: %+v", c)
 	}
-	if c := DrillVerdict(DrillFail, "nobody", false, mk(3, 4, 4, 3)); c[0].Status != Fail {
+	if c := DrillVerdict(DrillFail, "nobody", false, mk(3, 4, 4, 3)); c[0].Status != report.Fail {
 		t.Errorf("unknown node: %+v", c)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"strings"
 
+	"github.com/lvslab/lvslab/provision/report"
 	"github.com/lvslab/lvslab/roles/ipvs"
 	"github.com/lvslab/lvslab/topology"
 )
@@ -17,9 +18,9 @@ const MgmtNIC = "mgmt0"
 // NICs: the client's route to the VIP, each real server's route back to
 // the client, and the director's connection table, whose clients must be
 // lab addresses (never a management address).
-func laneChecks(ctx context.Context, lab *topology.Lab, ls labService, client *topology.Node, cx, dx Executor, dial Dialer) []Check {
+func laneChecks(ctx context.Context, lab *topology.Lab, ls labService, client *topology.Node, cx, dx Executor, dial Dialer) []report.Check {
 	s := ls.svc
-	var out []Check
+	var out []report.Check
 	cip := clientAddress(client, s)
 	if s.VIP.IsValid() {
 		out = append(out, routeCheck(ctx, cx, client.Name, s.VIP, "requests from "+client.Name+" to the VIP"))
@@ -51,7 +52,7 @@ func clientAddress(client *topology.Node, s *topology.Service) netip.Addr {
 }
 
 // routeCheck passes when node routes to addr over a lab NIC.
-func routeCheck(ctx context.Context, x Executor, node string, addr netip.Addr, name string) Check {
+func routeCheck(ctx context.Context, x Executor, node string, addr netip.Addr, name string) report.Check {
 	name += " leave by a lab NIC"
 	out, err := x.Run(ctx, "ip -4 -o route get "+addr.String())
 	if err != nil {
@@ -80,7 +81,7 @@ func routeDevice(out string) string {
 
 // connTableCheck passes when the director's connection table shows the
 // client's lab address and no client from outside the lab networks.
-func connTableCheck(ctx context.Context, lab *topology.Lab, dx Executor, s *topology.Service, cip netip.Addr) Check {
+func connTableCheck(ctx context.Context, lab *topology.Lab, dx Executor, s *topology.Service, cip netip.Addr) report.Check {
 	name := "the director's connections come from lab addresses"
 	out, err := dx.Run(ctx, ipvs.ConnectionsCommand)
 	if err != nil {

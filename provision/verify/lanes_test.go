@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/lvslab/lvslab/provision/report"
 	"github.com/lvslab/lvslab/roles/ipvs"
 )
 
@@ -14,7 +15,7 @@ func TestLabTrafficNeverUsesTheManagementNIC(t *testing.T) {
 		r := run(t, w, Options{})
 		for _, name := range []string{"requests from client1 to the VIP leave by a lab NIC", "replies from web1 to client1 leave by a lab NIC",
 			"the director's connections come from lab addresses"} {
-			if c := check(t, r, name); c.Status != Pass {
+			if c := check(t, r, name); c.Status != report.Pass {
 				t.Errorf("%s: %s: %+v", lab, name, c)
 			}
 		}
@@ -23,7 +24,7 @@ func TestLabTrafficNeverUsesTheManagementNIC(t *testing.T) {
 	w := newWorld(t, "tedu-nat")
 	w.mgmtRoute["web1"] = true
 	r := run(t, w, Options{})
-	if c := check(t, r, "replies from web1 to client1 leave by a lab NIC"); c.Status != Fail || !strings.Contains(c.Detail, "management NIC") {
+	if c := check(t, r, "replies from web1 to client1 leave by a lab NIC"); c.Status != report.Fail || !strings.Contains(c.Detail, "management NIC") {
 		t.Errorf("replies over mgmt0: %+v", c)
 	}
 	if r.Pass {
@@ -35,7 +36,7 @@ func TestLabTrafficNeverUsesTheManagementNIC(t *testing.T) {
 		Source: netip.MustParseAddrPort("10.250.0.10:41000"), Virtual: netip.MustParseAddrPort("192.168.4.5:80"),
 		Destination: netip.MustParseAddrPort("192.168.2.100:80")})
 	r = run(t, w, Options{})
-	if c := check(t, r, "the director's connections come from lab addresses"); c.Status != Fail || !strings.Contains(c.Detail, "10.250.0.10") {
+	if c := check(t, r, "the director's connections come from lab addresses"); c.Status != report.Fail || !strings.Contains(c.Detail, "10.250.0.10") {
 		t.Errorf("a connection from outside the lab: %+v", c)
 	}
 }

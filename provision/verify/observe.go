@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/lvslab/lvslab/provision/report"
 	"github.com/lvslab/lvslab/roles"
 	"github.com/lvslab/lvslab/roles/ipvs"
 	"github.com/lvslab/lvslab/topology"
@@ -201,10 +202,6 @@ func indent(s, pre string) string {
 	return pre + strings.ReplaceAll(strings.TrimSuffix(s, "\n"), "\n", "\n"+pre) + "\n"
 }
 
-// ExitCode is 0 when every step and verify held, 1 otherwise.
-func (r *SaveRestoreReport) ExitCode() int {
-	if r.Pass {
-		return 0
-	}
-	return 1
-}
+// ExitCode is report.ExitPass when every step and verify held,
+// report.ExitFail otherwise.
+func (r *SaveRestoreReport) ExitCode() int { return report.Code(!r.Pass, false) }

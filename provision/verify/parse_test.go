@@ -3,6 +3,8 @@ package verify
 import (
 	"strings"
 	"testing"
+
+	"github.com/lvslab/lvslab/provision/report"
 )
 
 func TestParseFactsAndNeigh(t *testing.T) {
@@ -40,72 +42,72 @@ func TestParseFactsAndNeigh(t *testing.T) {
 func TestJudgeDirect(t *testing.T) {
 	two := []Dest{{Name: "web2", Weight: 2}, {Name: "web1", Weight: 1}}
 	e := Expect("wrr", 0, two, 6, true)
-	get := func(cs []Check, name string) Check {
+	get := func(cs []report.Check, name string) report.Check {
 		for _, c := range cs {
 			if c.Name == name {
 				return c
 			}
 		}
-		return Check{}
+		return report.Check{}
 	}
 	cs := Judge(e, two, Observation{Counts: []int{4, 2}, Seq: []int{1, 0, 0, 1, 0, 0}})
-	if get(cs, "shares").Status != Pass || get(cs, "sequence").Status != Pass {
+	if get(cs, "shares").Status != report.Pass || get(cs, "sequence").Status != report.Pass {
 		t.Errorf("wrr rotated: %+v", cs)
 	}
 	cs = Judge(e, two, Observation{Counts: []int{4, 2}, Seq: []int{0, 1, 0, 1, 0, 0}})
-	if get(cs, "sequence").Status != Fail {
+	if get(cs, "sequence").Status != report.Fail {
 		t.Errorf("wrong order with right counts: %+v", cs)
 	}
 	cs = Judge(e, two, Observation{Counts: []int{3, 3}, Seq: []int{0, 1, 0, 1, 0, 1}})
-	if get(cs, "shares").Status != Fail {
+	if get(cs, "shares").Status != report.Fail {
 		t.Errorf("rr-like counts under wrr: %+v", cs)
 	}
 	cs = Judge(e, two, Observation{Counts: []int{4, 0}, Seq: []int{0, 0, -1, 0, 0, -1}, Unattributed: 2})
-	if get(cs, "shares").Status != Skip || get(cs, "sequence").Status != Pass {
+	if get(cs, "shares").Status != report.Skip || get(cs, "sequence").Status != report.Pass {
 		t.Errorf("unattributed failures: %+v", cs)
 	}
 	cs = Judge(e, two, Observation{Counts: []int{0, 0}})
-	if get(cs, "shares").Status != Fail {
+	if get(cs, "shares").Status != report.Fail {
 		t.Errorf("nothing served: %+v", cs)
 	}
 	// weight 0 taking traffic
 	z := []Dest{{Name: "a", Weight: 1}, {Name: "b", Weight: 0}}
 	cs = Judge(Expect("rr", 0, z, 4, true), z, Observation{Counts: []int{3, 1}, Seq: []int{0, 1, 0, 0}})
-	if get(cs, "weight 0 idle").Status != Fail {
+	if get(cs, "weight 0 idle").Status != report.Fail {
 		t.Errorf("weight 0 served: %+v", cs)
 	}
 	cs = Judge(Expect("rr", 300, z, 4, true), z, Observation{Counts: []int{0, 4}})
-	if c := get(cs, "weight 0 idle"); c.Status != Fail || !strings.Contains(c.Detail, "persistence templates") {
+	if c := get(cs, "weight 0 idle"); c.Status != report.Fail || !strings.Contains(c.Detail, "persistence templates") {
 		t.Errorf("weight 0 with persistence: %+v", c)
 	}
 	// single-server schedulers
 	cs = Judge(Expect("sh", 0, two, 6, true), two, Observation{Counts: []int{0, 6}})
-	if get(cs, "shares").Status != Pass {
+	if get(cs, "shares").Status != report.Pass {
 		t.Errorf("sh one server: %+v", cs)
 	}
 	cs = Judge(Expect("sh", 0, two, 6, true), two, Observation{Counts: []int{3, 3}})
-	if get(cs, "shares").Status != Fail {
+	if get(cs, "shares").Status != report.Fail {
 		t.Errorf("sh two servers: %+v", cs)
 	}
 	cs = Judge(Expect("sed", 0, two, 6, true), two, Observation{Counts: []int{0, 6}})
-	if c := get(cs, "shares"); c.Status != Fail || !strings.Contains(c.Detail, "would pick web2") {
+	if c := get(cs, "shares"); c.Status != report.Fail || !strings.Contains(c.Detail, "would pick web2") {
 		t.Errorf("sed must pick the heaviest: %+v", c)
 	}
 	// lc/wlc from a busy table: the invariant
 	busy := []Dest{{Name: "a", Weight: 1, Inactive: 10}, {Name: "b", Weight: 1}}
 	eb := Expect("lc", 0, busy, 12, true)
-	if c := get(Judge(eb, busy, Observation{Counts: []int{1, 11}}), "shares"); c.Status != Pass {
+	if c := get(Judge(eb, busy, Observation{Counts: []int{1, 11}}), "shares"); c.Status != report.Pass {
 		t.Errorf("lc catching up: %+v", c)
 	}
-	if c := get(Judge(eb, busy, Observation{Counts: []int{6, 6}}), "shares"); c.Status != Fail {
+	if c := get(Judge(eb, busy, Observation{Counts: []int{6, 6}}), "shares"); c.Status != report.Fail {
 		t.Errorf("lc ignoring the table: %+v", c)
 	}
 	wb := []Dest{{Name: "a", Weight: 2, Inactive: 4}, {Name: "b", Weight: 1, Inactive: 2}}
 	ew := Expect("wlc", 0, wb, 6, true)
-	if c := get(Judge(ew, wb, Observation{Counts: []int{4, 2}}), "shares"); c.Status != Pass {
+	if c := get(Judge(ew, wb, Observation{Counts: []int{4, 2}}), "shares"); c.Status != report.Pass {
 		t.Errorf("wlc busy proportional: %+v", c)
 	}
-	if c := get(Judge(ew, wb, Observation{Counts: []int{0, 6}}), "shares"); c.Status != Fail {
+	if c := get(Judge(ew, wb, Observation{Counts: []int{0, 6}}), "shares"); c.Status != report.Fail {
 		t.Errorf("wlc busy all to the light one: %+v", c)
 	}
 }

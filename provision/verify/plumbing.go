@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/lvslab/lvslab/provision/report"
 	"github.com/lvslab/lvslab/topology"
 )
 
@@ -143,10 +144,10 @@ func ParseNeigh(out string) (mac, state string) {
 
 // plumbingChecks are the forwarding mode's cross-checks, run after the
 // request loop (so that the client has resolved the VIP).
-func plumbingChecks(ctx context.Context, lab *topology.Lab, ls labService, client *topology.Node, cx Executor, facts *realServerFacts) []Check {
+func plumbingChecks(ctx context.Context, lab *topology.Lab, ls labService, client *topology.Node, cx Executor, facts *realServerFacts) []report.Check {
 	s := ls.svc
 	dir := lab.Director()
-	var out []Check
+	var out []report.Check
 	vip := s.VIP.String()
 	switch s.Mode {
 	case topology.ModeDR, topology.ModeTUN:
@@ -162,7 +163,7 @@ func plumbingChecks(ctx context.Context, lab *topology.Lab, ls labService, clien
 	return out
 }
 
-func neighCheck(ctx context.Context, lab *topology.Lab, s *topology.Service, client *topology.Node, cx Executor, dir *topology.Node) Check {
+func neighCheck(ctx context.Context, lab *topology.Lab, s *topology.Service, client *topology.Node, cx Executor, dir *topology.Node) report.Check {
 	name := "VIP ARP answered by the director"
 	vip := s.VIP.String()
 	if client.NICFor(s.VIP) == nil {
@@ -200,7 +201,7 @@ func macOwner(lab *topology.Lab, mac string) string {
 	return ""
 }
 
-func vipHolderChecks(ctx context.Context, s *topology.Service, rs *topology.Node, vip string, facts *realServerFacts) []Check {
+func vipHolderChecks(ctx context.Context, s *topology.Service, rs *topology.Node, vip string, facts *realServerFacts) []report.Check {
 	f, err := facts.get(ctx, rs.Name)
 	holder := "lo"
 	if s.Mode == topology.ModeTUN {
@@ -208,9 +209,9 @@ func vipHolderChecks(ctx context.Context, s *topology.Service, rs *topology.Node
 	}
 	name := rs.Name + " holds the VIP on " + holder
 	if err != nil {
-		return []Check{failf(name, "reading %s: %v", rs.Name, err)}
+		return []report.Check{failf(name, "reading %s: %v", rs.Name, err)}
 	}
-	var out []Check
+	var out []report.Check
 	dev, prefix := f.device(vip)
 	switch {
 	case dev == "":
@@ -246,7 +247,7 @@ func vipHolderChecks(ctx context.Context, s *topology.Service, rs *topology.Node
 	return out
 }
 
-func natRouteCheck(ctx context.Context, dir, rs *topology.Node, facts *realServerFacts) Check {
+func natRouteCheck(ctx context.Context, dir, rs *topology.Node, facts *realServerFacts) report.Check {
 	name := rs.Name + " routes replies through the director"
 	dip := topology.RealServerGateway(dir, rs)
 	f, err := facts.get(ctx, rs.Name)

@@ -1,19 +1,13 @@
 package verify
 
 import (
-	"encoding/json"
-	"encoding/xml"
+	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"text/tabwriter"
-)
 
-// Output formats.
-const (
-	OutputText = "text"
-	OutputJSON = "json"
+	"github.com/lvslab/lvslab/provision/report"
 )
 
 // barWidth is the widest bar of the chart.
@@ -42,12 +36,12 @@ func WriteText(w io.Writer, r *Report) error {
 	return err
 }
 
-func tally(cs []Check) (pass, fail, skip int) {
+func tally(cs []report.Check) (pass, fail, skip int) {
 	for _, c := range cs {
 		switch c.Status {
-		case Pass:
+		case report.Pass:
 			pass++
-		case Fail:
+		case report.Fail:
 			fail++
 		default:
 			skip++
@@ -168,7 +162,7 @@ func writeFailures(b *strings.Builder, replies []Reply) {
 	}
 }
 
-func writeChecks(b *strings.Builder, cs []Check) {
+func writeChecks(b *strings.Builder, cs []report.Check) {
 	for _, c := range cs {
 		fmt.Fprintf(b, "  %-4s %s: %s\n", strings.ToUpper(string(c.Status)), c.Name, c.Detail)
 	}
@@ -176,57 +170,18 @@ func writeChecks(b *strings.Builder, cs []Check) {
 
 // WriteJSON writes the report as indented JSON.
 func WriteJSON(w io.Writer, r *Report) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(r)
+	return report.WriteJSON(w, r)
 }
 
-// Write writes the report in a format (OutputText or OutputJSON).
+// Write writes the report in a format (report.OutputText or OutputJSON).
 func Write(w io.Writer, r *Report, format string) error {
 	switch format {
-	case OutputJSON:
+	case report.OutputJSON:
 		return WriteJSON(w, r)
-	case OutputText, "":
+	case report.OutputText, "":
 		return WriteText(w, r)
 	}
 	return fmt.Errorf("unknown output format %q: use text or json", format)
-}
-
-// JUnit XML, the subset CI systems read.
-type junitSuites struct {
-	XMLName  xml.Name     `xml:"testsuites"`
-	Name     string       `xml:"name,attr"`
-	Tests    int          `xml:"tests,attr"`
-	Failures int          `xml:"failures,attr"`
-	Errors   int          `xml:"errors,attr"`
-	Skipped  int          `xml:"skipped,attr"`
-	Suites   []junitSuite `xml:"testsuite"`
-}
-
-type junitSuite struct {
-	Name     string      `xml:"name,attr"`
-	Tests    int         `xml:"tests,attr"`
-	Failures int         `xml:"failures,attr"`
-	Errors   int         `xml:"errors,attr"`
-	Skipped  int         `xml:"skipped,attr"`
-	Time     string      `xml:"time,attr"`
-	Cases    []junitCase `xml:"testcase"`
-}
-
-type junitCase struct {
-	ClassName string        `xml:"classname,attr"`
-	Name      string        `xml:"name,attr"`
-	Time      string        `xml:"time,attr"`
-	Failure   *junitMessage `xml:"failure,omitempty"`
-	Error     *junitMessage `xml:"error,omitempty"`
-	Skipped   *junitMessage `xml:"skipped,omitempty"`
-	SystemOut string        `xml:"system-out,omitempty"`
-}
-
-type junitMessage struct {
-	Message string `xml:"message,attr"`
-	Type    string `xml:"type,attr,omitempty"`
-	Text    string `xml:",chardata"`
 }
 
 // JUnit renders the report as JUnit XML: a testsuite per service, a
@@ -236,77 +191,35 @@ func JUnit(r *Report, runErr error, title string) ([]byte, error) {
 	return JUnitSuites("", nil, r, runErr, title)
 }
 
-// Suite is a named list of checks made outside a run (the facts "lvslab
-// check" reads per node): a testsuite of its own.
-type Suite struct {
-	Name   string
-	Checks []Check
-}
+// errNoReport is the error testcase of a JUnit file written with neither a
+// report nor suites.
+var errNoReport = errors.New("no report")
 
-// JUnitSuites is JUnit with suites of lab's first; with neither a report
-// nor an error it writes only them.
-func JUnitSuites(lab string, suites []Suite, r *Report, runErr error, title string) ([]byte, error) {
-	top := junitSuites{Name: title}
-	add := func(s junitSuite) {
-		top.Suites = append(top.Suites, s)
-		top.Tests += s.Tests
-		top.Failures += s.Failures
-		top.Errors += s.Errors
-		top.Skipped += s.Skipped
-	}
+// JUnitSuites is JUnit with suites of lab's first (facts "lvslab check"
+// reads per node, a class's students); with neither a report nor an error
+// it writes only them.
+func JUnitSuites(lab string, suites []report.Suite, r *Report, runErr error, title string) ([]byte, error) {
+	var all []report.Suite
 	for _, s := range suites {
-		add(suiteOf(lab, s.Name, s.Checks, 0))
+		s.Lab = lab
+		all = append(all, s)
 	}
 	switch {
-	case runErr != nil || (r == nil && suites == nil):
-		msg := "no report"
-		if runErr != nil {
-			msg = runErr.Error()
-		}
-		add(junitSuite{Name: title, Tests: 1, Errors: 1, Time: "0", Cases: []junitCase{{
-			ClassName: "lvslab", Name: "run", Time: "0", Error: &junitMessage{Message: msg, Type: "cannot-run", Text: msg},
-		}}})
-	case r != nil:
+	case runErr == nil && r == nil && suites == nil:
+		runErr = errNoReport
+	case runErr == nil && r != nil:
 		if len(r.Checks) > 0 {
-			add(suiteOf(r.Lab, "lab", r.Checks, 0))
+			all = append(all, report.Suite{Lab: r.Lab, Name: "lab", Checks: r.Checks})
 		}
 		for _, s := range r.Services {
-			add(suiteOf(r.Lab, s.Name, s.Checks, s.Seconds))
+			all = append(all, report.Suite{Lab: r.Lab, Name: s.Name, Checks: s.Checks, Seconds: s.Seconds})
 		}
 	}
-	out, err := xml.MarshalIndent(top, "", "  ")
-	if err != nil {
-		return nil, err
-	}
-	return append([]byte(xml.Header), append(out, '\n')...), nil
-}
-
-func suiteOf(lab, name string, checks []Check, secs float64) junitSuite {
-	s := junitSuite{Name: lab + "/" + name, Time: fmt.Sprintf("%.3f", secs)}
-	class := "lvslab." + lab + "." + name
-	for _, c := range checks {
-		tc := junitCase{ClassName: class, Name: c.Name, Time: "0"}
-		switch c.Status {
-		case Fail:
-			tc.Failure = &junitMessage{Message: c.Detail, Type: "verdict", Text: c.Detail}
-			s.Failures++
-		case Skip:
-			tc.Skipped = &junitMessage{Message: c.Detail}
-			s.Skipped++
-		default:
-			tc.SystemOut = c.Detail
-		}
-		s.Tests++
-		s.Cases = append(s.Cases, tc)
-	}
-	return s
+	return report.JUnit(title, all, runErr)
 }
 
 // WriteJUnit writes JUnit XML to a file.
 func WriteJUnit(path string, r *Report, runErr error, title string) error {
 	data, err := JUnit(r, runErr, title)
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(path, data, 0o644)
+	return report.WriteFile(path, data, err)
 }

@@ -3,36 +3,39 @@ package verify
 import (
 	"fmt"
 	"strings"
+
+	"github.com/lvslab/lvslab/provision/report"
 )
 
-// Status is a check's outcome.
-type Status string
+// Check and Status are report's: they stay here only for the code that
+// has not moved to report's names yet (the class orchestration in
+// cmd/lvslab, which moves to provision/class).
+//
+// Deprecated: use report.Check and report.Status.
+type (
+	Check  = report.Check
+	Status = report.Status
+)
 
-// Outcomes of a check.
+// Outcomes of a check, as Check above.
+//
+// Deprecated: use report.Pass, report.Fail and report.Skip.
 const (
-	Pass Status = "pass"
-	Fail Status = "fail"
-	Skip Status = "skip"
+	Pass = report.Pass
+	Fail = report.Fail
+	Skip = report.Skip
 )
 
-// Check is one verdict, shown as a line of text and a JUnit testcase.
-type Check struct {
-	Service string `json:"service,omitempty"`
-	Name    string `json:"name"`
-	Status  Status `json:"status"`
-	Detail  string `json:"detail"`
+func passf(name, format string, a ...any) report.Check {
+	return report.Check{Name: name, Status: report.Pass, Detail: fmt.Sprintf(format, a...)}
 }
 
-func passf(name, format string, a ...any) Check {
-	return Check{Name: name, Status: Pass, Detail: fmt.Sprintf(format, a...)}
+func failf(name, format string, a ...any) report.Check {
+	return report.Check{Name: name, Status: report.Fail, Detail: fmt.Sprintf(format, a...)}
 }
 
-func failf(name, format string, a ...any) Check {
-	return Check{Name: name, Status: Fail, Detail: fmt.Sprintf(format, a...)}
-}
-
-func skipf(name, format string, a ...any) Check {
-	return Check{Name: name, Status: Skip, Detail: fmt.Sprintf(format, a...)}
+func skipf(name, format string, a ...any) report.Check {
+	return report.Check{Name: name, Status: report.Skip, Detail: fmt.Sprintf(format, a...)}
 }
 
 // Observation is what the client saw, mapped onto the destinations.
@@ -49,8 +52,8 @@ type Observation struct {
 
 // Judge checks an observation against the scheduler's promise. It only
 // asserts what the scheduler guarantees.
-func Judge(e Expectation, dests []Dest, obs Observation) []Check {
-	var out []Check
+func Judge(e Expectation, dests []Dest, obs Observation) []report.Check {
+	var out []report.Check
 	// Weight 0: a quiesced server takes no new connection.
 	var zero []string
 	bad := false
@@ -103,7 +106,7 @@ func Judge(e Expectation, dests []Dest, obs Observation) []Check {
 	return out
 }
 
-func rangeCheck(e Expectation, dests []Dest, counts []int, why string) Check {
+func rangeCheck(e Expectation, dests []Dest, counts []int, why string) report.Check {
 	var off, all []string
 	for i, d := range dests {
 		r := fmt.Sprintf("%s %d", d.Name, counts[i])
@@ -123,7 +126,7 @@ func rangeCheck(e Expectation, dests []Dest, counts []int, why string) Check {
 	return passf("shares", "%s", strings.Join(all, ", "))
 }
 
-func sequenceCheck(e Expectation, dests []Dest, seq []int) Check {
+func sequenceCheck(e Expectation, dests []Dest, seq []int) report.Check {
 	if len(e.Cycles) == 0 {
 		return skipf("sequence", "no server can be scheduled")
 	}
@@ -143,7 +146,7 @@ func sequenceCheck(e Expectation, dests []Dest, seq []int) Check {
 // got requests and every other server t of weight > 0:
 // (start_s + got_s - 1) / w_s <= (start_t + got_t) / w_t, with start the
 // lowest (for s) and highest (for t) overhead the table allows.
-func leastInvariant(e Expectation, dests []Dest, counts []int) Check {
+func leastInvariant(e Expectation, dests []Dest, counts []int) report.Check {
 	weight := func(d Dest) int {
 		if e.Scheduler == "lc" {
 			return 1
@@ -173,7 +176,7 @@ func leastInvariant(e Expectation, dests []Dest, counts []int) Check {
 	return passf("shares", "%s; consistent with the table at the start (%s)", strings.Join(all, ", "), tableText(e.Start))
 }
 
-func singleCheck(e Expectation, dests []Dest, counts []int) Check {
+func singleCheck(e Expectation, dests []Dest, counts []int) report.Check {
 	var got []int
 	for i, c := range counts {
 		if c > 0 {

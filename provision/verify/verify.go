@@ -18,6 +18,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/lvslab/lvslab/provision/report"
 	"github.com/lvslab/lvslab/roles"
 	"github.com/lvslab/lvslab/roles/ipvs"
 	"github.com/lvslab/lvslab/topology"
@@ -48,15 +49,9 @@ type Options struct {
 	Services []string
 }
 
-// Exit codes.
-const (
-	ExitPass     = 0 // every check passed
-	ExitFail     = 1 // a verdict failed
-	ExitCannot   = 2 // verification could not run
-	maxBoundSecs = 1800
-)
+const maxBoundSecs = 1800
 
-// ErrCannotRun marks errors that mean "could not run" (exit code 2).
+// ErrCannotRun marks errors that mean "could not run" (report.ExitCannot).
 var ErrCannotRun = errors.New("could not verify")
 
 func cannot(format string, a ...any) error {
@@ -72,7 +67,7 @@ type Report struct {
 	Requests int              `json:"requests"`
 	Pass     bool             `json:"pass"`
 	Services []*ServiceReport `json:"services"`
-	Checks   []Check          `json:"checks,omitempty"` // checks not tied to one service
+	Checks   []report.Check   `json:"checks,omitempty"` // checks not tied to one service
 }
 
 // ServiceReport is one service's result.
@@ -91,11 +86,11 @@ type ServiceReport struct {
 	// whose server is unknown, "!node" for one attributed by elimination.
 	Sequence []string `json:"sequence"`
 	// Failures counts requests without a good reply.
-	Failures    int         `json:"failures"`
-	Replies     []Reply     `json:"replies"`
-	Expectation Expectation `json:"expectation"`
-	Checks      []Check     `json:"checks"`
-	Seconds     float64     `json:"seconds"`
+	Failures    int            `json:"failures"`
+	Replies     []Reply        `json:"replies"`
+	Expectation Expectation    `json:"expectation"`
+	Checks      []report.Check `json:"checks"`
+	Seconds     float64        `json:"seconds"`
 	// Skipped says why the service was not probed.
 	Skipped string `json:"skipped,omitempty"`
 }
@@ -120,7 +115,7 @@ type ServerResult struct {
 }
 
 // AllChecks lists every check of the report, service checks tagged.
-func (r *Report) AllChecks() []Check {
+func (r *Report) AllChecks() []report.Check {
 	out := append([]Check(nil), r.Checks...)
 	for _, s := range r.Services {
 		for _, c := range s.Checks {
@@ -134,23 +129,20 @@ func (r *Report) AllChecks() []Check {
 func (r *Report) finish() {
 	r.Pass = true
 	for _, c := range r.AllChecks() {
-		if c.Status == Fail {
+		if c.Status == report.Fail {
 			r.Pass = false
 		}
 	}
 }
 
-// ExitCode maps a run's outcome to the command's exit code.
+// ExitCode maps a run's outcome to the command's exit code: a run that
+// could not happen (an error, no report) is report.ExitCannot whatever it
+// saw, else report's rule on whether a verdict failed.
 func ExitCode(r *Report, err error) int {
-	switch {
-	case err != nil:
-		return ExitCannot
-	case r == nil:
-		return ExitCannot
-	case !r.Pass:
-		return ExitFail
+	if err != nil || r == nil {
+		return report.ExitCannot
 	}
-	return ExitPass
+	return report.Code(!r.Pass, false)
 }
 
 // normalize validates options and fills defaults.
@@ -418,7 +410,7 @@ func verifyService(ctx context.Context, lab *topology.Lab, ls labService, cx, dx
 // counted by the one firewall-mark service (its counters grew by all of
 // them), so the ports share one rotation (the scheduler checks above judge
 // it over the ports' requests in turn).
-func oneServiceCheck(s *topology.Service, key string, replies []Reply, deltas []int) Check {
+func oneServiceCheck(s *topology.Service, key string, replies []Reply, deltas []int) report.Check {
 	name := "one service for ports " + portWords(s.Ports)
 	answered := map[int]int{}
 	for k, r := range replies {
@@ -485,7 +477,7 @@ func tableDests(ls labService, tsvc *ipvs.Service) ([]Dest, []ServerResult) {
 	return dests, servers
 }
 
-func rulesCheck(ls labService, tsvc *ipvs.Service) Check {
+func rulesCheck(ls labService, tsvc *ipvs.Service) report.Check {
 	key := ls.want.Key()
 	if tsvc == nil {
 		return failf("director rules", "the director has no IPVS service %s (ipvsadm -Ln)", key)
@@ -715,7 +707,7 @@ func shorten(s string, n int) string {
 	return s[:n] + "..."
 }
 
-func repliesCheck(replies []Reply, failed []int) Check {
+func repliesCheck(replies []Reply, failed []int) report.Check {
 	if len(failed) == 0 {
 		return passf("replies", "%d of %d requests answered", len(replies), len(replies))
 	}
@@ -738,7 +730,7 @@ func repliesCheck(replies []Reply, failed []int) Check {
 	return failf("replies", "%d of %d requests failed: %s", len(failed), len(replies), strings.Join(parts, "; "))
 }
 
-func connectsCheck(replies []Reply) Check {
+func connectsCheck(replies []Reply) report.Check {
 	known := 0
 	for _, r := range replies {
 		if r.Connects < 0 || !r.OK() {
@@ -755,7 +747,7 @@ func connectsCheck(replies []Reply) Check {
 	return passf("new connection per request", "every answered request opened its own TCP connection")
 }
 
-func statsCheck(dests []Dest, served, deltas []int, requests, failures int) Check {
+func statsCheck(dests []Dest, served, deltas []int, requests, failures int) report.Check {
 	if !allKnown(deltas) {
 		return skipf("director counters", "the director's counters are not known for every real server")
 	}

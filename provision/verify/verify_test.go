@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lvslab/lvslab/provision/report"
 	"github.com/lvslab/lvslab/roles/ipvs"
 	"github.com/lvslab/lvslab/topology"
 )
@@ -27,7 +28,7 @@ func run(t *testing.T, w *world, opts Options) *Report {
 	return r
 }
 
-func check(t *testing.T, r *Report, name string) Check {
+func check(t *testing.T, r *Report, name string) report.Check {
 	t.Helper()
 	for _, c := range r.AllChecks() {
 		if c.Name == name {
@@ -35,13 +36,13 @@ func check(t *testing.T, r *Report, name string) Check {
 		}
 	}
 	t.Fatalf("no check %q in %+v", name, r.AllChecks())
-	return Check{}
+	return report.Check{}
 }
 
 func failed(r *Report) []string {
 	var out []string
 	for _, c := range r.AllChecks() {
-		if c.Status == Fail {
+		if c.Status == report.Fail {
 			out = append(out, c.Name+": "+c.Detail)
 		}
 	}
@@ -53,7 +54,7 @@ func TestVerifyNATRoundRobin(t *testing.T) {
 		t.Run(prober, func(t *testing.T) {
 			w := newWorld(t, "tedu-nat")
 			r := run(t, w, Options{Prober: prober})
-			if !r.Pass || ExitCode(r, nil) != ExitPass {
+			if !r.Pass || ExitCode(r, nil) != report.ExitPass {
 				t.Fatalf("rr must pass: %v", failed(r))
 			}
 			s := r.Services[0]
@@ -63,10 +64,10 @@ func TestVerifyNATRoundRobin(t *testing.T) {
 			if got := strings.Join(s.Sequence[:4], " "); got != "web2 web1 web2 web1" {
 				t.Errorf("rr starts at the head of the kernel's list (the last added, web2): %s", got)
 			}
-			if c := check(t, r, "web1 routes replies through the director"); c.Status != Pass || !strings.Contains(c.Detail, "192.168.2.5") {
+			if c := check(t, r, "web1 routes replies through the director"); c.Status != report.Pass || !strings.Contains(c.Detail, "192.168.2.5") {
 				t.Errorf("route check: %+v", c)
 			}
-			if c := check(t, r, "director counters"); c.Status != Pass {
+			if c := check(t, r, "director counters"); c.Status != report.Pass {
 				t.Errorf("counters: %+v", c)
 			}
 			if prober == ProberFast {
@@ -103,10 +104,10 @@ func TestVerifyWRRWrongSequenceFails(t *testing.T) {
 	w := newWorld(t, "tedu-nat")
 	w.svc.Scheduler = "wrr" // the lab
 	r := run(t, w, Options{Requests: 12})
-	if r.Pass || ExitCode(r, nil) != ExitFail {
+	if r.Pass || ExitCode(r, nil) != report.ExitFail {
 		t.Fatal("rr where the lab says wrr must fail")
 	}
-	if c := check(t, r, "director rules"); c.Status != Fail || !strings.Contains(c.Detail, "scheduler rr, lab says wrr") {
+	if c := check(t, r, "director rules"); c.Status != report.Fail || !strings.Contains(c.Detail, "scheduler rr, lab says wrr") {
 		t.Errorf("rules: %+v", c)
 	}
 }
@@ -125,7 +126,7 @@ func TestVerifyDRWLC(t *testing.T) {
 		t.Errorf("the exercise's wlc sequence: %s", got)
 	}
 	for _, name := range []string{"VIP ARP answered by the director", "web1 holds the VIP on lo", "web2 does not answer ARP for the VIP"} {
-		if c := check(t, r, name); c.Status != Pass {
+		if c := check(t, r, name); c.Status != report.Pass {
 			t.Errorf("%s: %+v", name, c)
 		}
 	}
@@ -147,10 +148,10 @@ func TestVerifyDRArpStolen(t *testing.T) {
 	if r.Pass {
 		t.Fatal("a real server answering ARP must fail")
 	}
-	if c := check(t, r, "VIP ARP answered by the director"); c.Status != Fail || !strings.Contains(c.Detail, "(web1 eth0)") {
+	if c := check(t, r, "VIP ARP answered by the director"); c.Status != report.Fail || !strings.Contains(c.Detail, "(web1 eth0)") {
 		t.Errorf("neigh: %+v", c)
 	}
-	if c := check(t, r, "web1 does not answer ARP for the VIP"); c.Status != Fail || !strings.Contains(c.Detail, "arp_ignore 0") {
+	if c := check(t, r, "web1 does not answer ARP for the VIP"); c.Status != report.Fail || !strings.Contains(c.Detail, "arp_ignore 0") {
 		t.Errorf("arp: %+v", c)
 	}
 }
@@ -160,10 +161,10 @@ func TestVerifyDRVIPMissingOrWide(t *testing.T) {
 	w.facts["web1"] = strings.Replace(w.facts["web1"], "192.168.4.15/32 scope global lo:0", "192.168.4.15/24 scope global lo:0", 1)
 	w.facts["web2"] = strings.Replace(w.facts["web2"], "inet 192.168.4.15/32", "inet 10.9.9.9/32", 1)
 	r := run(t, w, Options{})
-	if c := check(t, r, "web1 holds the VIP on lo"); c.Status != Fail || !strings.Contains(c.Detail, "/32") {
+	if c := check(t, r, "web1 holds the VIP on lo"); c.Status != report.Fail || !strings.Contains(c.Detail, "/32") {
 		t.Errorf("wide VIP: %+v", c)
 	}
-	if c := check(t, r, "web2 holds the VIP on lo"); c.Status != Fail || !strings.Contains(c.Detail, "does not have") {
+	if c := check(t, r, "web2 holds the VIP on lo"); c.Status != report.Fail || !strings.Contains(c.Detail, "does not have") {
 		t.Errorf("missing VIP: %+v", c)
 	}
 }
@@ -177,7 +178,7 @@ func TestVerifyTUN(t *testing.T) {
 	check(t, r, "web1 holds the VIP on tunl0")
 	w.facts["web2"] = strings.Replace(w.facts["web2"], "tunl0/rp_filter:0", "tunl0/rp_filter:1", 1)
 	r = run(t, w, Options{})
-	if c := check(t, r, "web2 accepts tunnelled packets"); c.Status != Fail {
+	if c := check(t, r, "web2 accepts tunnelled packets"); c.Status != report.Fail {
 		t.Errorf("rp_filter: %+v", c)
 	}
 }
@@ -186,7 +187,7 @@ func TestVerifyNATWrongGateway(t *testing.T) {
 	w := newWorld(t, "tedu-nat")
 	w.facts["web2"] = strings.Replace(w.facts["web2"], "default via 192.168.2.5", "default via 192.168.2.254", 1)
 	r := run(t, w, Options{})
-	if c := check(t, r, "web2 routes replies through the director"); c.Status != Fail || !strings.Contains(c.Detail, "192.168.2.254") {
+	if c := check(t, r, "web2 routes replies through the director"); c.Status != report.Fail || !strings.Contains(c.Detail, "192.168.2.254") {
 		t.Errorf("route: %+v", c)
 	}
 }
@@ -195,7 +196,7 @@ func TestVerifyCountersDisagree(t *testing.T) {
 	w := newWorld(t, "tedu-nat")
 	w.extra["web1"] = 1 // another client talks to the VIP meanwhile
 	r := run(t, w, Options{})
-	if c := check(t, r, "director counters"); c.Status != Fail {
+	if c := check(t, r, "director counters"); c.Status != report.Fail {
 		t.Errorf("counters: %+v", c)
 	}
 }
@@ -204,10 +205,10 @@ func TestVerifyWeightZeroAndMissingServer(t *testing.T) {
 	w := newWorld(t, "tedu-nat")
 	w.dest("web1").Weight = 0
 	r := run(t, w, Options{})
-	if c := check(t, r, "weight 0 idle"); c.Status != Pass {
+	if c := check(t, r, "weight 0 idle"); c.Status != report.Pass {
 		t.Errorf("weight 0: %+v", c)
 	}
-	if c := check(t, r, "director rules"); c.Status != Fail || !strings.Contains(c.Detail, "web1 has weight 0, lab says 1") {
+	if c := check(t, r, "director rules"); c.Status != report.Fail || !strings.Contains(c.Detail, "web1 has weight 0, lab says 1") {
 		t.Errorf("rules: %+v", c)
 	}
 	if s := r.Services[0]; s.Counts["web2"] != 12 {
@@ -242,7 +243,7 @@ func TestVerifyCannotRun(t *testing.T) {
 	w := newWorld(t, "tedu-nat")
 	w.down["client1"] = true
 	_, err := Run(context.Background(), w.lab, w.dial, Options{})
-	if !errors.Is(err, ErrCannotRun) || ExitCode(nil, err) != ExitCannot || !strings.Contains(err.Error(), "client client1") {
+	if !errors.Is(err, ErrCannotRun) || ExitCode(nil, err) != report.ExitCannot || !strings.Contains(err.Error(), "client client1") {
 		t.Errorf("unreachable client: %v", err)
 	}
 	for _, o := range []Options{{Requests: 2001}, {Requests: -1}, {Prober: "wget"}, {Client: "nobody"}, {Services: []string{"nope"}}} {
@@ -284,7 +285,7 @@ func TestReportOutputs(t *testing.T) {
 	w.up["web1"] = false
 	r := run(t, w, Options{})
 	var text bytes.Buffer
-	if err := Write(&text, r, OutputText); err != nil {
+	if err := Write(&text, r, report.OutputText); err != nil {
 		t.Fatal(err)
 	}
 	out := text.String()
@@ -295,7 +296,7 @@ func TestReportOutputs(t *testing.T) {
 		}
 	}
 	var js bytes.Buffer
-	if err := Write(&js, r, OutputJSON); err != nil {
+	if err := Write(&js, r, report.OutputJSON); err != nil {
 		t.Fatal(err)
 	}
 	var back struct {
@@ -330,7 +331,7 @@ func TestJUnit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var suites junitSuites
+	var suites report.JUnitSuites
 	if err := xml.Unmarshal(data, &suites); err != nil {
 		t.Fatalf("not XML: %v\n%s", err, data)
 	}
@@ -383,13 +384,13 @@ func TestVerifyFWMark(t *testing.T) {
 			if got := strings.Join(s.Sequence[:4], " "); s.Counts["srv03"] != 6 || s.Counts["srv04"] != 6 || (got != "srv04 srv03 srv04 srv03" && got != "srv03 srv04 srv03 srv04") {
 				t.Errorf("counts %v sequence %v", s.Counts, s.Sequence)
 			}
-			if c := check(t, r, "one service for ports 80, 443"); c.Status != Pass || !strings.Contains(c.Detail, "every one scheduled by -f 1 (ipvsadm --stats +12)") {
+			if c := check(t, r, "one service for ports 80, 443"); c.Status != report.Pass || !strings.Contains(c.Detail, "every one scheduled by -f 1 (ipvsadm --stats +12)") {
 				t.Errorf("one service: %+v", c)
 			}
 			w = newWorld(t, "dr-fwmark")
 			w.unmarked[443] = true
 			r = run(t, w, Options{Prober: prober})
-			if c := check(t, r, "one service for ports 80, 443"); r.Pass || c.Status != Fail || !strings.Contains(c.Detail, "no request to port 443 was answered") {
+			if c := check(t, r, "one service for ports 80, 443"); r.Pass || c.Status != report.Fail || !strings.Contains(c.Detail, "no request to port 443 was answered") {
 				t.Errorf("443 unmarked: pass %v, %+v", r.Pass, c)
 			}
 		})
@@ -409,12 +410,12 @@ func TestVerifyUDP(t *testing.T) {
 	if s.URL != "udp://172.16.42.111:53" || s.Counts["srv03"] != 6 || s.Counts["srv04"] != 6 {
 		t.Errorf("url %q counts %v", s.URL, s.Counts)
 	}
-	if c := check(t, r, "director counters"); c.Status != Pass {
+	if c := check(t, r, "director counters"); c.Status != report.Pass {
 		t.Errorf("counters: %+v", c)
 	}
 	w.up["srv04"] = false
 	r = run(t, w, Options{Services: []string{"dns"}})
-	if c := check(t, r, "replies"); r.Pass || c.Status != Fail || !strings.Contains(c.Detail, "6 of 12 requests failed") {
+	if c := check(t, r, "replies"); r.Pass || c.Status != report.Fail || !strings.Contains(c.Detail, "6 of 12 requests failed") {
 		t.Errorf("srv04 down: pass %v, %+v", r.Pass, c)
 	}
 }
@@ -464,7 +465,7 @@ func TestVerifyAvoidsSourcePortsTheDirectorHolds(t *testing.T) {
 	if !r.Pass {
 		t.Fatalf("verify must leave from ports the director does not hold: %v", failed(r))
 	}
-	if c := check(t, r, "director counters"); c.Status != Pass {
+	if c := check(t, r, "director counters"); c.Status != report.Pass {
 		t.Errorf("counters: %+v", c)
 	}
 	for _, line := range w.log {

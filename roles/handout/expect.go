@@ -19,7 +19,7 @@ func expectations(lab *topology.Lab, states []*roles.NodeState) []Expectation {
 	clients := lab.NodesWithRole(topology.RoleClient)
 	if len(clients) > 0 {
 		client := clients[0].Name
-		for _, s := range lab.Services {
+		for _, s := range append(slices.Clone(lab.Services), lab.VRRPServices...) {
 			ports := []uint16{s.Port}
 			if s.FWMark != 0 {
 				ports = s.Ports
@@ -45,6 +45,57 @@ func expectations(lab *topology.Lab, states []*roles.NodeState) []Expectation {
 // requestLoop is the client's loop over one service port and what it
 // prints.
 func requestLoop(lab *topology.Lab, s *topology.Service, port uint16, client string) Expectation {
+	if s.Mode == topology.ModeVRRP && s.Keepalived != nil {
+		return vrrpLoop(lab, s, port, client)
+	}
+	e := ipvsLoop(lab, s, port, client)
+	if k := s.Keepalived; k != nil {
+		m := k.Master()
+		var backup string
+		for _, r := range k.Routers {
+			if r.Node != m.Node {
+				backup = r.Node
+				break
+			}
+		}
+		e.Notes = append(e.Notes, fmt.Sprintf("Then stop keepalived on the MASTER %s (systemctl stop keepalived): %s takes the VIP %s within about %d s and the loop prints the same; start it again and %s takes the VIP back.",
+			m.Node, backup, s.VIP, 3*k.AdvertInt+1, m.Node))
+	}
+	return e
+}
+
+// vrrpLoop: a VRRP-only service has no IPVS; the MASTER answers on the VIP
+// itself, and the BACKUP when the MASTER is gone.
+func vrrpLoop(lab *topology.Lab, s *topology.Service, port uint16, client string) Expectation {
+	k := s.Keepalived
+	m := k.Master()
+	page := func(node string) string {
+		if n := lab.Node(node); n != nil && n.Page != "" {
+			return n.Page
+		}
+		return node
+	}
+	url := "http://" + s.VIP.String() + "/"
+	if port != 80 && port != 0 {
+		url = fmt.Sprintf("http://%s:%d/", s.VIP, port)
+	}
+	e := Expectation{Node: client, What: fmt.Sprintf("4 requests to the VIP: the MASTER %s holds it and answers them all", m.Node),
+		Command: "for i in 1 2 3 4; do curl -s " + url + "; done"}
+	for range 4 {
+		e.Output = append(e.Output, page(m.Node))
+	}
+	for _, r := range k.Routers {
+		if r.Node != m.Node {
+			e.Notes = append(e.Notes, fmt.Sprintf("Then stop keepalived on %s (systemctl stop keepalived): within about %d s %s holds the VIP and the loop prints %s; start it again and %s takes the VIP back.",
+				m.Node, 3*k.AdvertInt+1, r.Node, page(r.Node), m.Node))
+			break
+		}
+	}
+	return e
+}
+
+// ipvsLoop is the loop of an IPVS service.
+func ipvsLoop(lab *topology.Lab, s *topology.Service, port uint16, client string) Expectation {
 	var pages []string
 	var weights []int
 	for _, r := range s.RealServers {

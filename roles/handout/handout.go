@@ -12,12 +12,14 @@ package handout
 
 import (
 	"fmt"
+	"net/netip"
 	"slices"
 	"strings"
 
 	"github.com/lvslab/lvslab/roles"
 	"github.com/lvslab/lvslab/roles/catalog"
 	"github.com/lvslab/lvslab/roles/ipvs"
+	"github.com/lvslab/lvslab/roles/keepalived"
 	"github.com/lvslab/lvslab/topology"
 )
 
@@ -138,7 +140,7 @@ func Build(lab *topology.Lab, opts Options) (*Handout, error) {
 			h.Title += ", after " + opts.From.File
 		}
 	}
-	w := writer{os: opts.OS, net: opts.Network}
+	w := writer{os: opts.OS, net: opts.Network, lab: lab, from: opts.From}
 	h.Notes = w.intro(h.From != "")
 	env := Part{Title: "Prepare the environment: names and addresses"}
 	lvs := Part{Title: "Configure " + modes(lab)}
@@ -216,6 +218,34 @@ func sameNodes(from, to *topology.Lab) (map[string]*roles.NodeState, error) {
 // writer writes the steps for one OS family and network stack.
 type writer struct {
 	os, net string
+	// lab is the lab the handout is for, from the stage before (or nil).
+	lab, from *topology.Lab
+}
+
+// keepalived is the node's keepalived.conf in this lab, "" when it runs none.
+func (w writer) keepalived(node string) string {
+	conf, _ := keepalived.Config(w.lab, node)
+	return conf
+}
+
+// hadKeepalived: the node ran keepalived in the stage before.
+func (w writer) hadKeepalived(node string) bool {
+	if w.from == nil {
+		return false
+	}
+	_, ok := keepalived.Config(w.from, node)
+	return ok
+}
+
+// keepalivedVIP: keepalived holds this address (a VRRP instance's VIP), no
+// hand-made alias may.
+func (w writer) keepalivedVIP(a netip.Addr) bool {
+	for _, s := range w.lab.KeepalivedServices() {
+		if s.VIP == a {
+			return true
+		}
+	}
+	return false
 }
 
 func (w writer) rhel() bool { return w.os == catalog.RHEL }
@@ -276,15 +306,25 @@ func (w writer) node(lab *topology.Lab, st, prev *roles.NodeState) (env, lvs []S
 		lvs = append(lvs, *s)
 	}
 	lvs = append(lvs, w.web(st, prev)...)
-	lvs = append(lvs, w.ipvs(lab, st, prev)...)
+	if s := w.keepalivedStep(st, prev); s != nil {
+		lvs = append(lvs, *s)
+	} else {
+		lvs = append(lvs, w.ipvs(lab, st, prev)...)
+	}
 	return env, lvs
 }
 
 // modes names the lab's forwarding: "LVS-NAT", "LVS-DR", "LVS-DR and LVS-TUN".
 func modes(lab *topology.Lab) string {
 	var out []string
-	for _, s := range lab.Services {
+	for _, s := range append(slices.Clone(lab.Services), lab.VRRPServices...) {
 		m := "LVS-" + strings.ToUpper(s.Mode)
+		switch {
+		case s.Mode == topology.ModeVRRP:
+			m = "keepalived (VRRP)"
+		case s.Keepalived != nil:
+			m = "keepalived + " + m
+		}
 		if !slices.Contains(out, m) {
 			out = append(out, m)
 		}
@@ -310,8 +350,14 @@ func (w writer) hostname(st *roles.NodeState) Step {
 // not install).
 func (w writer) packages(st, prev *roles.NodeState) *Step {
 	pkgs := osPackages(st, w.os)
+	if w.keepalived(st.Name) != "" && !slices.Contains(pkgs, "keepalived") {
+		pkgs = append(pkgs, "keepalived")
+	}
 	if prev != nil {
 		had := osPackages(prev, w.os)
+		if w.hadKeepalived(st.Name) {
+			had = append(had, "keepalived")
+		}
 		pkgs = slices.DeleteFunc(pkgs, func(p string) bool { return slices.Contains(had, p) })
 	}
 	if w.rhel() {
@@ -329,6 +375,8 @@ func (w writer) packages(st, prev *roles.NodeState) *Step {
 		"apache2": "the real server's web server",
 		"nginx":   "the real server's web server",
 		"socat":   "socat answers the UDP service's datagrams",
+		"keepalived": "keepalived moves the VIP between the routers (VRRP)" +
+			map[bool]string{true: " and programs the IPVS table", false: ""}[st.Role == topology.RoleDirector],
 	}
 	var whys []string
 	for _, p := range pkgs {
@@ -400,4 +448,62 @@ func writeFile(path string, lines []string, appendTo bool) string {
 		q = append(q, quote(l))
 	}
 	return `printf '%s\n' ` + strings.Join(q, " ") + op + path
+}
+
+// keepalivedStep: on a node of a VRRP instance, keepalived.conf and the
+// service, instead of hand-made VIPs and ipvsadm lines: keepalived holds
+// the VIP on the MASTER only, and on a director builds the IPVS table from
+// its virtual_server blocks (after a reboot too). nil on other nodes.
+func (w writer) keepalivedStep(st, prev *roles.NodeState) *Step {
+	conf := w.keepalived(st.Name)
+	if conf == "" {
+		return nil
+	}
+	if prev != nil && w.hadKeepalived(st.Name) {
+		if old, _ := keepalived.Config(w.from, st.Name); old == conf {
+			return nil
+		}
+	}
+	var why []string
+	for _, in := range keepalived.Instances(w.lab) {
+		r := in.Keepalived.Router(st.Name)
+		if r == nil {
+			continue
+		}
+		k := in.Keepalived
+		var vips []string
+		for _, v := range in.VIPs {
+			vips = append(vips, v.String())
+		}
+		m := k.Master()
+		why = append(why, fmt.Sprintf("%s is %s (priority %d) of virtual router %d: the MASTER %s holds the VIP %s; when its adverts stop (every %d s) the BACKUP takes it after 3 × %d + (256 − priority)/256 s",
+			st.Name, r.State, r.Priority, k.VRID, m.Node, strings.Join(vips, ", "), k.AdvertInt, k.AdvertInt))
+		for _, s := range in.Services {
+			if s.Mode != topology.ModeVRRP && st.Role == topology.RoleDirector {
+				w := "keepalived builds the IPVS table from virtual_server on every director, so the BACKUP is ready"
+				if k.Check != nil {
+					w += ", and takes a real server out while its " + k.Check.Type + " fails"
+				}
+				why = append(why, w+": no ipvsadm lines, no VIP by hand")
+				break
+			}
+		}
+	}
+	s := &Step{Title: "keepalived", Why: strings.Join(why, "; ")}
+	if len(st.IPVS) > 0 && st.Role == topology.RoleDirector {
+		s.Notes = append(s.Notes, "rules made by hand before (ipvsadm -A ...) would stay beside keepalived's: clear them first with ipvsadm -C")
+	}
+	var lines []string
+	for _, l := range strings.Split(strings.TrimSuffix(conf, "\n"), "\n") {
+		if !strings.HasPrefix(l, "! lab ") { // lvslab's own remark
+			lines = append(lines, l)
+		}
+	}
+	s.Commands = []string{writeFile(keepalived.Path, lines, false)}
+	if prev != nil && w.hadKeepalived(st.Name) {
+		s.Commands = append(s.Commands, "systemctl restart keepalived")
+	} else {
+		s.Commands = append(s.Commands, "systemctl enable keepalived --now")
+	}
+	return s
 }

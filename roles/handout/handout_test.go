@@ -81,7 +81,8 @@ func TestGolden(t *testing.T) {
 // have, on either OS family: the 40 for tedu-nat's four nodes and
 // 45 for tedu-dr's, every other lab in proportion: 10 a node for NAT,
 // 45/4 a node for DR and TUN (the VIPs and ARP settings), one more a TUN
-// real server (its ipip module, loaded now and at boot), and 15 more for
+// real server (its ipip module, loaded now and at boot), two more a node
+// that runs keepalived (its keepalived.conf and service), and 15 more for
 // each service after the first (a UDP responder on each real server, its
 // ipvsadm lines, its request loop).
 func budget(lab *topology.Lab) int {
@@ -94,7 +95,11 @@ func budget(lab *topology.Lab) int {
 			extra = len(s.RealServers)
 		}
 	}
-	return int(perNode*float64(len(lab.Nodes))+0.5) + extra + 15*(len(lab.Services)-1)
+	extra += 2 * len(lab.KeepalivedNodes())
+	if n := len(lab.Services) + len(lab.VRRPServices); n > 1 {
+		extra += 15 * (n - 1)
+	}
+	return int(perNode*float64(len(lab.Nodes))+0.5) + extra
 }
 
 // TestBudgets counts what a student types, per lab and OS family, before

@@ -186,7 +186,7 @@ func (w writer) vips(st, prev *roles.NodeState) []Step {
 		nic := st.NIC(dev)
 		var aliases []roles.Alias
 		for _, a := range st.Aliases {
-			if a.Device == dev && !had(a) {
+			if a.Device == dev && !had(a) && !(nic != nil && w.keepalivedVIP(a.Address.Addr())) {
 				aliases = append(aliases, a)
 			}
 		}

@@ -198,7 +198,7 @@ func (w writer) web(st, prev *roles.NodeState) []Step {
 			root = "/usr/share/nginx/html"
 		}
 	}
-	page := Step{Title: "test page", Why: "the page names the real server, so the client sees which one IPVS chose",
+	page := Step{Title: "test page", Why: "the page names the server, so the client sees which one answered",
 		Commands: []string{writeFile(root+"/index.html", strings.Split(st.Web.Page, "\n"), false)}}
 	svc := Step{Title: server, Why: "the web server, now and at every boot"}
 	var extra []uint16
