@@ -204,12 +204,18 @@ func sameNodes(from, to *topology.Lab) (map[string]*roles.NodeState, error) {
 	for _, st := range roles.Desired(from) {
 		out[st.Name] = st
 	}
-	for _, n := range to.Nodes {
-		f := from.Node(n.Name)
+	nics := func(n *topology.Node) []string {
+		var out []string
 		for _, c := range n.NICs {
-			if f.NIC(c.Name) == nil {
-				return nil, fmt.Errorf("%s cannot follow %s on the same VMs: %s has a NIC %s there and none here", to.File, from.File, n.Name, c.Name)
-			}
+			out = append(out, c.Name)
+		}
+		slices.Sort(out)
+		return out
+	}
+	for _, n := range to.Nodes {
+		if a, b := nics(from.Node(n.Name)), nics(n); !slices.Equal(a, b) {
+			return nil, fmt.Errorf("%s cannot follow %s on the same VMs: %s has the NICs %s there and %s here (the same VMs keep their NICs: give both labs the same ones, unused ones without an address)",
+				to.File, from.File, n.Name, strings.Join(a, ", "), strings.Join(b, ", "))
 		}
 	}
 	return out, nil

@@ -174,6 +174,10 @@ func TestStageNeedsTheSameNodes(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "cannot follow") || !strings.Contains(err.Error(), "client1") {
 		t.Fatalf("tedu-dr after dr-nginx: %v", err)
 	}
+	_, err = Build(rolestest.Lab(t, "twonic-dr"), Options{OS: catalog.Debian, From: rolestest.Lab(t, "twonic-nat")})
+	if err == nil || !strings.Contains(err.Error(), "has the NICs eth0, eth1 there and eth0 here") {
+		t.Fatalf("twonic-dr after twonic-nat (the director loses eth1): %v", err)
+	}
 	h := build(t, rolestest.Lab(t, "tedu-dr"), Options{OS: catalog.Debian, From: rolestest.Lab(t, "tedu-nat")})
 	text := h.Text()
 	for _, want := range []string{"ipvsadm -D -t 192.168.4.5:80", "ip addr flush dev eth1", "/etc/systemd/network/lo.network", "-e 's/ip_forward = 1/ip_forward = 0/'"} {
