@@ -64,6 +64,7 @@ func TestGolden(t *testing.T) {
 			if from, ok := stages[name]; ok {
 				h := build(t, lab, Options{OS: osf, From: rolestest.Lab(t, from)})
 				golden(t, filepath.Join("testdata", "handout", name+".from-"+from+"."+osf+".text"), h.Text())
+				golden(t, filepath.Join("testdata", "handout", name+".from-"+from+"."+osf+".md"), h.Markdown())
 			}
 		}
 	}
