@@ -10,8 +10,8 @@ import (
 	"slices"
 	"strconv"
 
-	"github.com/lvslab/lvslab/roles/ipvs"
 	"github.com/lvslab/lvslab/topology"
+	"github.com/lvslab/lvslab/topology/ipvs"
 )
 
 // Logical package and service names; Steps maps them to each OS family.

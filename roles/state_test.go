@@ -8,9 +8,9 @@ import (
 
 	"github.com/lvslab/lvslab/roles"
 	"github.com/lvslab/lvslab/roles/catalog"
-	"github.com/lvslab/lvslab/roles/ipvs"
 	"github.com/lvslab/lvslab/roles/rolestest"
 	"github.com/lvslab/lvslab/topology"
+	"github.com/lvslab/lvslab/topology/ipvs"
 )
 
 func sysctls(kv ...string) []roles.Sysctl {

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"unicode"
 
-	"github.com/lvslab/lvslab/roles/ipvs"
+	"github.com/lvslab/lvslab/topology/ipvs"
 )
 
 // Defaults a lab file may leave out.

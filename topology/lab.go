@@ -13,7 +13,7 @@ import (
 	"strings"
 	"unicode"
 
-	"github.com/lvslab/lvslab/roles/ipvs"
+	"github.com/lvslab/lvslab/topology/ipvs"
 )
 
 // Roles a node can play.

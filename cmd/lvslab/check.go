@@ -1,15 +1,11 @@
 package main
 
 import (
-	"context"
 	"fmt"
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/lvslab/lvslab/provision/access"
 	"github.com/lvslab/lvslab/provision/check"
-	"github.com/lvslab/lvslab/provision/sshx"
-	"github.com/lvslab/lvslab/roles/engine"
 )
 
 func checkCommand() *cli.Command {
@@ -44,7 +40,7 @@ Examples:
 			&cli.StringSliceFlag{Name: "node", Usage: "check only this `NODE` (repeatable); skips the end-to-end proof"}),
 		Action: onReading(func(c *cli.Context, r *reading) error {
 			lab := r.lab
-			rep, err := check.Run(r.ctx, lab, executors(r.ctx, r.acc), check.Options{Nodes: c.StringSlice("node"), Verify: r.opts})
+			rep, err := check.Run(r.ctx, lab, r.dial(), check.Options{Nodes: c.StringSlice("node"), Verify: r.opts})
 			if err != nil {
 				return cannot(fmt.Errorf("lvslab check: %w", err))
 			}
@@ -62,9 +58,4 @@ Examples:
 			return nil
 		}),
 	}
-}
-
-// executors is check's view of acc.
-func executors(ctx context.Context, acc *access.Access) check.Dialer {
-	return dialerFor(ctx, acc, func(c *sshx.Client) engine.Executor { return c })
 }

@@ -231,7 +231,7 @@ func classCheck(r *classRun) (*class.Report, error) {
 		return nil, err
 	}
 	return r.OnCopies("check", func(ctx context.Context, lab *topology.Lab, acc *access.Access) ([]verify.Check, error) {
-		rep, err := check.Run(ctx, lab, executors(ctx, acc), check.Options{LabRef: r.Class.LabRef, Verify: opts})
+		rep, err := check.Run(ctx, lab, dialer(ctx, acc), check.Options{LabRef: r.Class.LabRef, Verify: opts})
 		if err != nil {
 			return nil, err
 		}

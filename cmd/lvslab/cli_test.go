@@ -68,7 +68,7 @@ func TestPlanValueFlagsBeforeLab(t *testing.T) {
 // plan and graph take -o like every other command; --format still works.
 func TestOutputFlagAndOldFormatAlias(t *testing.T) {
 	for _, c := range [][2][]string{
-		{{"plan", "tedu-dr", "-o", "script"}, {"plan", "tedu-dr", "--format", "script"}},
+		{{"plan", "tedu-dr", "-o", "script", "--node", "lvs1"}, {"plan", "tedu-dr", "--format", "script", "--node", "lvs1"}},
 		{{"plan", "-o", "json", "tedu-nat"}, {"plan", "-f", "json", "tedu-nat"}},
 		{{"graph", "tedu-dr", "--output", "mermaid"}, {"graph", "tedu-dr", "--format=mermaid"}},
 	} {
@@ -79,7 +79,7 @@ func TestOutputFlagAndOldFormatAlias(t *testing.T) {
 		}
 	}
 	code, _, stderr := lvslab(t, "plan", "-o", "yaml")
-	if code != 2 || !strings.Contains(stderr, `--output "yaml": use text, script or json`) {
+	if code != 2 || !strings.Contains(stderr, `--output "yaml": use text, markdown, html, script or json`) {
 		t.Errorf("plan -o yaml: exit %d, %q", code, stderr)
 	}
 	code, _, stderr = lvslab(t, "graph", "--format", "png")

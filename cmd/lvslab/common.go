@@ -14,8 +14,8 @@ import (
 	"github.com/lvslab/lvslab/provision/host"
 	"github.com/lvslab/lvslab/provision/lab"
 	"github.com/lvslab/lvslab/provision/report"
-	"github.com/lvslab/lvslab/provision/sshx"
 	"github.com/lvslab/lvslab/provision/verify"
+	"github.com/lvslab/lvslab/roles/guest"
 	"github.com/lvslab/lvslab/topology"
 )
 
@@ -100,22 +100,16 @@ func labAccess(c *cli.Context, arg string) (lab *topology.Lab, acc *access.Acces
 	return lab, acc, func() { acc.Close(); conn.Close() }, nil
 }
 
-// dialerFor is a command's view of acc: node name -> the executor its
-// package asks for (as converts the client), dialled with ctx.
-func dialerFor[X any](ctx context.Context, acc *access.Access, as func(*sshx.Client) X) func(string) (X, error) {
-	return func(node string) (X, error) {
+// dialer is acc as verify, check and the drill take it: node name -> its
+// SSH client, dialled with ctx.
+func dialer(ctx context.Context, acc *access.Access) guest.Dialer {
+	return func(node string) (guest.Executor, error) {
 		c, err := acc.Dial(ctx, node)
 		if err != nil {
-			var none X
-			return none, err
+			return nil, err
 		}
-		return as(c), nil
+		return c, nil
 	}
-}
-
-// dialer is verify's view of acc.
-func dialer(ctx context.Context, acc *access.Access) verify.Dialer {
-	return dialerFor(ctx, acc, func(c *sshx.Client) verify.Executor { return c })
 }
 
 // reading is what verify and check start with: their options, the
@@ -160,7 +154,7 @@ func onLab(f func(*cli.Context, *reading) error) cli.ActionFunc {
 }
 
 // dial is verify's view of the reading's Access.
-func (r *reading) dial() verify.Dialer { return dialer(r.ctx, r.acc) }
+func (r *reading) dial() guest.Dialer { return dialer(r.ctx, r.acc) }
 
 func openReading(c *cli.Context) (*reading, func(), error) {
 	opts, format, err := verifyOptions(c)

@@ -19,11 +19,9 @@ import (
 	"github.com/lvslab/lvslab/provision/verify"
 	"github.com/lvslab/lvslab/roles"
 	"github.com/lvslab/lvslab/roles/engine"
+	"github.com/lvslab/lvslab/roles/guest"
 	"github.com/lvslab/lvslab/topology"
 )
-
-// Dialer opens the executor of a node, by name.
-type Dialer func(node string) (engine.Executor, error)
 
 // Options of a check.
 type Options struct {
@@ -60,7 +58,7 @@ type Report struct {
 }
 
 // Node reads one node and judges every fact of its desired state.
-func Node(ctx context.Context, x engine.Executor, lab *topology.Lab, st *roles.NodeState, labRef string) NodeReport {
+func Node(ctx context.Context, x guest.Executor, lab *topology.Lab, st *roles.NodeState, labRef string) NodeReport {
 	nr := NodeReport{Node: st.Name, Role: st.Role, Facts: []Fact{}}
 	os, err := engine.DetectOS(ctx, x)
 	if err != nil {
@@ -69,12 +67,13 @@ func Node(ctx context.Context, x engine.Executor, lab *topology.Lab, st *roles.N
 	}
 	nr.OS = os
 	s := newSubject(lab, st, os, labRef)
-	out, err := x.Run(ctx, newProbe(st, s.steps, os).script())
+	gp := newProbe(st, s.steps, os).build()
+	out, err := x.Run(ctx, gp.Script())
 	if err != nil {
 		nr.Error = "read the node: " + err.Error()
 		return nr
 	}
-	obs, err := parse(out)
+	obs, err := parse(gp, out)
 	if err != nil {
 		nr.Error = err.Error()
 		return nr
@@ -85,7 +84,7 @@ func Node(ctx context.Context, x engine.Executor, lab *topology.Lab, st *roles.N
 
 // Run checks the lab's nodes (all at once), then, when the whole lab was
 // checked, runs verify's end-to-end proof.
-func Run(ctx context.Context, lab *topology.Lab, dial Dialer, opts Options) (*Report, error) {
+func Run(ctx context.Context, lab *topology.Lab, dial guest.Dialer, opts Options) (*Report, error) {
 	states := roles.Desired(lab)
 	var names []string
 	for _, st := range states {
@@ -125,7 +124,7 @@ func Run(ctx context.Context, lab *topology.Lab, dial Dialer, opts Options) (*Re
 	case len(opts.Nodes) > 0:
 		rep.VerifySkipped = "only " + strings.Join(opts.Nodes, ", ") + " checked (--node); the end-to-end proof needs the whole lab"
 	default:
-		vr, err := verify.Run(ctx, lab, func(node string) (verify.Executor, error) { return dial(node) }, opts.Verify)
+		vr, err := verify.Run(ctx, lab, dial, opts.Verify)
 		rep.Verify = vr
 		if err != nil {
 			rep.VerifyError = err.Error()

@@ -12,13 +12,13 @@ import (
 	"github.com/lvslab/lvslab/provision/verify"
 	"github.com/lvslab/lvslab/roles"
 	"github.com/lvslab/lvslab/roles/catalog"
-	"github.com/lvslab/lvslab/roles/engine"
-	"github.com/lvslab/lvslab/roles/ipvs"
+	"github.com/lvslab/lvslab/roles/guest"
 	"github.com/lvslab/lvslab/roles/rolestest"
 	"github.com/lvslab/lvslab/topology"
+	"github.com/lvslab/lvslab/topology/ipvs"
 )
 
-func checkNode(t *testing.T, lab *topology.Lab, node string, g *guest) NodeReport {
+func checkNode(t *testing.T, lab *topology.Lab, node string, g *simGuest) NodeReport {
 	t.Helper()
 	nr := Node(context.Background(), g, lab, rolestest.State(t, lab, node), strings.TrimPrefix(lab.File, "embedded:"))
 	if nr.Error != "" {
@@ -93,56 +93,56 @@ func TestClassicMistakes(t *testing.T) {
 	vip := netip.MustParsePrefix("192.168.4.15/24")
 	cases := []struct {
 		name, lab, node string
-		break_          func(g *guest)
+		break_          func(g *simGuest)
 		fails           []string
 		hint, fix       string
 	}{
-		{"VIP /24 on lo", "tedu-dr", "web1", func(g *guest) { g.setAddr("lo", vip) },
+		{"VIP /24 on lo", "tedu-dr", "web1", func(g *simGuest) { g.setAddr("lo", vip) },
 			[]string{"vip lo:0"}, "must be /32", "step 9, vip lo"},
-		{"arp_ignore missing", "tedu-dr", "web1", func(g *guest) {
+		{"arp_ignore missing", "tedu-dr", "web1", func(g *simGuest) {
 			g.sysctl["net.ipv4.conf.all.arp_ignore"] = "0"
 			g.sysctl["net.ipv4.conf.lo.arp_ignore"] = "0"
 		}, []string{"sysctl net.ipv4.conf.all.arp_ignore", "sysctl net.ipv4.conf.lo.arp_ignore"}, "steals the VIP", "step 6, sysctl"},
-		{"arp_announce missing", "tedu-dr", "web2", func(g *guest) { g.sysctl["net.ipv4.conf.eth0.arp_announce"] = "0" },
+		{"arp_announce missing", "tedu-dr", "web2", func(g *simGuest) { g.sysctl["net.ipv4.conf.eth0.arp_announce"] = "0" },
 			[]string{"sysctl net.ipv4.conf.eth0.arp_announce"}, "announces the VIP", "step 6, sysctl"},
-		{"NAT gateway not the DIP", "tedu-nat", "web1", func(g *guest) { g.routes[0].Via = netip.MustParseAddr("192.168.2.254") },
+		{"NAT gateway not the DIP", "tedu-nat", "web1", func(g *simGuest) { g.routes[0].Via = netip.MustParseAddr("192.168.2.254") },
 			[]string{"gateway"}, "not the DIP 192.168.2.5", "address eth1"},
-		{"ip_forward off on a NAT director", "tedu-nat", "lvs1", func(g *guest) { g.sysctl["net.ipv4.ip_forward"] = "0" },
+		{"ip_forward off on a NAT director", "tedu-nat", "lvs1", func(g *simGuest) { g.sysctl["net.ipv4.ip_forward"] = "0" },
 			[]string{"sysctl net.ipv4.ip_forward"}, "forwarding off", "sysctl"},
-		{"web server stopped", "tedu-nat", "web2", func(g *guest) { g.active["apache2"] = "inactive" },
+		{"web server stopped", "tedu-nat", "web2", func(g *simGuest) { g.active["apache2"] = "inactive" },
 			[]string{"apache2 running", "listens on 80", "serves the page on 80"}, "connection refused", "apache2)"},
-		{"wrong page", "tedu-nat", "web2", func(g *guest) { g.files[catalog.IndexFile] = "web1\n" },
+		{"wrong page", "tedu-nat", "web2", func(g *simGuest) { g.files[catalog.IndexFile] = "web1\n" },
 			[]string{"page", "serves the page on 80"}, "tell the real servers apart", "index.html"},
-		{"-m in DR", "tedu-dr", "lvs1", func(g *guest) {
+		{"-m in DR", "tedu-dr", "lvs1", func(g *simGuest) {
 			g.kernel.Services[0].Destinations[0].ConnectionFlags = ipvs.ConnectionFlagMasq
 		}, []string{"ipvs -t 192.168.4.15:80 -r 192.168.4.200:80"}, "added with -m (NAT, masquerading) but the service is DR: use -g", "ipvs"},
-		{"-g in NAT", "tedu-nat", "lvs1", func(g *guest) {
+		{"-g in NAT", "tedu-nat", "lvs1", func(g *simGuest) {
 			for i := range g.kernel.Services[0].Destinations {
 				g.kernel.Services[0].Destinations[i].ConnectionFlags = ipvs.ConnectionFlagDirectRoute
 			}
 		}, []string{"ipvs -t 192.168.4.5:80 -r 192.168.2.100:80", "ipvs -t 192.168.4.5:80 -r 192.168.2.200:80"}, "but the service is NAT: use -m", "ipvs"},
-		{"rules not saved", "tedu-nat", "lvs1", func(g *guest) { delete(g.files, catalog.DebianRulesFile) },
+		{"rules not saved", "tedu-nat", "lvs1", func(g *simGuest) { delete(g.files, catalog.DebianRulesFile) },
 			[]string{"ipvs rules saved"}, "ipvsadm-save -n > /etc/ipvsadm.rules", "ipvs rules file"},
-		{"no boot unit", "tedu-nat", "lvs1", func(g *guest) { g.enabled[catalog.IPVSUnit] = "disabled" },
+		{"no boot unit", "tedu-nat", "lvs1", func(g *simGuest) { g.enabled[catalog.IPVSUnit] = "disabled" },
 			[]string{"ipvs rules at boot"}, "after a reboot the IPVS table is empty", "ipvs at boot"},
-		{"sysctl typed, not saved", "tedu-nat", "lvs1", func(g *guest) { g.files[catalog.SysctlFile] = "" },
+		{"sysctl typed, not saved", "tedu-nat", "lvs1", func(g *simGuest) { g.files[catalog.SysctlFile] = "" },
 			[]string{"sysctl at boot"}, "lost at the next reboot", "sysctl"},
-		{"DHCP address left", "tedu-nat", "web1", func(g *guest) {
+		{"DHCP address left", "tedu-nat", "web1", func(g *simGuest) {
 			g.addrs = append(g.addrs, Addr{Device: "eth1", Label: "eth1", Prefix: netip.MustParsePrefix("192.168.2.57/24")})
 		}, []string{"address eth1"}, "DHCP left on", "address eth1"},
-		{"second NIC up", "tedu-nat", "web1", func(g *guest) { g.up["eth0"] = true },
+		{"second NIC up", "tedu-nat", "web1", func(g *simGuest) { g.up["eth0"] = true },
 			[]string{"down eth0"}, "bypassing the director", "disable eth0"},
-		{"wrong weight", "tedu-nat", "lvs1", func(g *guest) { g.kernel.Services[0].Destinations[0].Weight = 1 },
+		{"wrong weight", "tedu-nat", "lvs1", func(g *simGuest) { g.kernel.Services[0].Destinations[0].Weight = 1 },
 			[]string{"ipvs -t 192.168.4.5:80 -r 192.168.2.200:80"}, "weight is 1, the lab wants 2", "ipvs"},
-		{"wrong scheduler", "tedu-dr", "lvs1", func(g *guest) { g.kernel.Services[0].SchedName = "rr" },
+		{"wrong scheduler", "tedu-dr", "lvs1", func(g *simGuest) { g.kernel.Services[0].SchedName = "rr" },
 			[]string{"ipvs -t 192.168.4.15:80 scheduler"}, "-s wlc", "ipvs"},
-		{"marks not loaded", "dr-fwmark", "srv01", func(g *guest) { clear(g.marks) },
+		{"marks not loaded", "dr-fwmark", "srv01", func(g *simGuest) { clear(g.marks) },
 			[]string{"marks -f 1"}, "IPVS's service -f 1 balances nothing", "step 7, firewall marks"},
-		{"marks not at boot", "dr-fwmark", "srv01", func(g *guest) { g.enabled[catalog.MarksUnit] = "disabled" },
+		{"marks not at boot", "dr-fwmark", "srv01", func(g *simGuest) { g.enabled[catalog.MarksUnit] = "disabled" },
 			[]string{"marks at boot"}, "after a reboot the -f services get no packet", "step 8, marks at boot"},
-		{"udp responder stopped", "dr-fwmark", "srv04", func(g *guest) { g.active["lvslab-udp-53.service"] = "inactive" },
+		{"udp responder stopped", "dr-fwmark", "srv04", func(g *simGuest) { g.active["lvslab-udp-53.service"] = "inactive" },
 			[]string{"udp 53 responder"}, "gets no reply", "udp 53"},
-		{"director without its VIP", "tedu-dr", "lvs1", func(g *guest) {
+		{"director without its VIP", "tedu-dr", "lvs1", func(g *simGuest) {
 			g.addrs = g.addrs[:len(g.addrs)-1]
 		}, []string{"vip eth0:0"}, "nobody answers ARP", "address eth0"},
 	}
@@ -215,6 +215,8 @@ func TestOtherStage(t *testing.T) {
 
 // Real tools' output, as seen on a Debian 12 guest, parses into facts.
 func TestParseRealOutput(t *testing.T) {
+	gp := probe{sysctls: []string{"net.ipv4.ip_forward"}, ports: []uint16{80, 8080}, page: catalog.IndexFile, ipvs: true, rules: catalog.DebianRulesFile}.build()
+	mark := gp.Marker() + " "
 	out := "\n" + mark + secHost + "\nweb1\n\n" + mark + secAddr + "\n" +
 		`1: lo    inet 127.0.0.1/8 scope host lo\       valid_lft forever preferred_lft forever
 1: lo    inet 192.168.4.15/32 scope global lo:0\       valid_lft forever preferred_lft forever
@@ -232,8 +234,8 @@ func TestParseRealOutput(t *testing.T) {
 		"\n" + mark + secPage + "\n192.168.2.100\n" +
 		"\n" + mark + secIPVS + "\n-A -t 192.168.4.5:80 -s rr\n-a -t 192.168.4.5:80 -r 192.168.2.100:80 -m -w 1\n" +
 		"\n" + mark + secRules + "\n\n" + mark + secRules + " missing\n" +
-		"\n" + mark + secEnd + "\n"
-	o, err := parse(out)
+		"\n" + mark + guest.EndSection + "\n"
+	o, err := parse(gp, out)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -255,7 +257,7 @@ func TestParseRealOutput(t *testing.T) {
 	if o.Page == nil || o.Saved != nil || len(o.IPVS) != 1 || len(o.IPVS[0].Destinations) != 1 {
 		t.Errorf("page %v saved %v ipvs %v", o.Page, o.Saved, o.IPVS)
 	}
-	if _, err := parse(out[:len(out)-20]); err == nil {
+	if _, err := parse(gp, out[:len(out)-20]); err == nil {
 		t.Error("a cut answer parses")
 	}
 }
@@ -263,11 +265,11 @@ func TestParseRealOutput(t *testing.T) {
 // The report: exit codes, text with hints, JUnit with a testcase per fact.
 func TestReport(t *testing.T) {
 	lab := rolestest.Lab(t, "tedu-nat")
-	guests := map[string]*guest{}
+	guests := map[string]*simGuest{}
 	for _, st := range roles.Desired(lab) {
 		guests[st.Name] = configured(st, catalog.Debian)
 	}
-	dial := func(node string) (engine.Executor, error) {
+	dial := func(node string) (guest.Executor, error) {
 		if g := guests[node]; g != nil {
 			return g, nil
 		}

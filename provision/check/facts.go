@@ -9,8 +9,8 @@ import (
 	"github.com/lvslab/lvslab/provision/report"
 	"github.com/lvslab/lvslab/roles"
 	"github.com/lvslab/lvslab/roles/catalog"
-	"github.com/lvslab/lvslab/roles/ipvs"
 	"github.com/lvslab/lvslab/topology"
+	"github.com/lvslab/lvslab/topology/ipvs"
 )
 
 // Fact is one desired fact of a node, read back.
@@ -456,29 +456,29 @@ func (s *subject) ipvsFacts(o *Observed) []Fact {
 		have := ipvs.Find(o.IPVS, key)
 		if have == nil {
 			out = append(out, s.fact("ipvs "+key, serviceText(&want), "missing", false,
-				fmt.Sprintf("the director has no virtual service %s: the VIP answers but IPVS does not balance it (ipvsadm -A %s -s %s)", key, key, want.SchedName), step))
+				fmt.Sprintf("the director has no virtual service %s: the VIP answers but IPVS does not balance it (%s)", key, ipvs.Op{Action: ipvs.AddService, Service: want}.Brief()), step))
 			continue
 		}
 		out = append(out, s.fact("ipvs "+key+" scheduler", want.SchedName, have.SchedName, have.SchedName == want.SchedName,
-			fmt.Sprintf("the service schedules with %s, the lab wants %s: the requests are shared out differently from what the exercise shows (ipvsadm -E %s -s %s)", have.SchedName, want.SchedName, key, want.SchedName), step))
+			fmt.Sprintf("the service schedules with %s, the lab wants %s: the requests are shared out differently from what the exercise shows (%s)", have.SchedName, want.SchedName, ipvs.Op{Action: ipvs.EditService, Service: want}.Brief()), step))
 		if want.Persistence() > 0 || have.Persistence() > 0 {
 			out = append(out, s.fact("ipvs "+key+" persistence", fmt.Sprint(want.Persistence()), fmt.Sprint(have.Persistence()), have.Persistence() == want.Persistence(),
 				fmt.Sprintf("persistence is %d s, the lab wants %d s (ipvsadm -p): with it one client sticks to one real server", have.Persistence(), want.Persistence()), step))
 		}
 		for _, d := range want.Destinations {
-			out = append(out, s.destFact(key, mode[key], &d, have.Dest(d.Key()), step))
+			out = append(out, s.destFact(&want, mode[key], &d, have.Dest(d.Key()), step))
 		}
 		for _, d := range have.Destinations {
 			if want.Dest(d.Key()) == nil {
 				out = append(out, s.fact(fmt.Sprintf("ipvs %s -r %s", key, d.Key()), "absent", destText(&d), false,
-					fmt.Sprintf("%s is a real server the lab does not have: the director sends it a share of the requests (remove it with ipvsadm -d %s -r %s)", d.Key(), key, d.Key()), step))
+					fmt.Sprintf("%s is a real server the lab does not have: the director sends it a share of the requests (remove it with %s)", d.Key(), ipvs.Op{Action: ipvs.DelDest, Service: want, Dest: d}.Brief()), step))
 			}
 		}
 	}
 	for _, have := range o.IPVS {
 		if ipvs.Find(s.st.IPVS, have.Key()) == nil {
 			out = append(out, s.fact("ipvs "+have.Key(), "absent", serviceText(&have), false,
-				fmt.Sprintf("the director also has the virtual service %s, which the lab does not (ipvsadm -D %s)", have.Key(), have.Key()), step))
+				fmt.Sprintf("the director also has the virtual service %s, which the lab does not (%s)", have.Key(), ipvs.Op{Action: ipvs.DelService, Service: have}.Brief()), step))
 		}
 	}
 	return append(out, s.bootFacts(o)...)
@@ -499,7 +499,7 @@ func serviceText(s *ipvs.Service) string {
 }
 
 func destText(d *ipvs.Destination) string {
-	t := fmt.Sprintf("%s %s -w %d", d.Key(), forwardFlag(d.ConnectionFlags), d.Weight)
+	t := fmt.Sprintf("%s %s -w %d", d.Key(), d.ForwardFlag(), d.Weight)
 	if d.UpperThreshold > 0 {
 		t += fmt.Sprintf(" -x %d", d.UpperThreshold)
 	}
@@ -509,34 +509,25 @@ func destText(d *ipvs.Destination) string {
 	return t
 }
 
-// forwardFlag is ipvsadm's switch for a forwarding method.
-func forwardFlag(flags uint32) string {
-	switch ipvs.ForwardName(flags) {
-	case "Masq":
-		return "-m"
-	case "Tunnel":
-		return "-i"
-	}
-	return "-g"
-}
-
-func (s *subject) destFact(key, mode string, want, have *ipvs.Destination, step func(catalog.Step) bool) Fact {
+func (s *subject) destFact(svc *ipvs.Service, mode string, want, have *ipvs.Destination, step func(catalog.Step) bool) Fact {
+	key := svc.Key()
 	name := fmt.Sprintf("ipvs %s -r %s", key, want.Key())
 	if have == nil {
 		return s.fact(name, destText(want), "missing", false,
-			fmt.Sprintf("the real server %s is not in the service: it gets no requests (ipvsadm -a %s -r %s %s -w %d)", want.Key(), key, want.Key(), forwardFlag(want.ConnectionFlags), want.Weight), step)
+			fmt.Sprintf("the real server %s is not in the service: it gets no requests (%s)", want.Key(), ipvs.Op{Action: ipvs.AddDest, Service: *svc, Dest: *want}.Brief()), step)
 	}
-	wf, hf := forwardFlag(want.ConnectionFlags), forwardFlag(have.ConnectionFlags)
+	wf, hf := want.ForwardFlag(), have.ForwardFlag()
+	routed := have.Forwarding() == ipvs.ConnectionFlagDirectRoute || have.Forwarding() == ipvs.ConnectionFlagLocalNode
 	var hint string
 	switch {
-	case wf != hf && mode == topology.ModeDR && hf == "-m":
+	case wf != hf && mode == topology.ModeDR && have.Forwarding() == ipvs.ConnectionFlagMasq:
 		hint = "the real server is added with -m (NAT, masquerading) but the service is DR: use -g. In DR the director only rewrites the MAC and the real server, holding the VIP on lo, answers the client directly; with -m the director rewrites the destination to the RIP and expects the reply back through itself, which never comes"
-	case wf != hf && mode == topology.ModeNAT && hf == "-g":
+	case wf != hf && mode == topology.ModeNAT && routed:
 		hint = "the real server is added with -g (direct routing) but the service is NAT: use -m. With -g the director hands the packet, still addressed to the VIP, to the real server's MAC, and a NAT real server has no VIP: it drops it"
 	case wf != hf:
 		hint = fmt.Sprintf("the real server is added with %s, the lab's %s mode needs %s", hf, strings.ToUpper(mode), wf)
 	case have.Weight != want.Weight:
-		hint = fmt.Sprintf("its weight is %d, the lab wants %d: the weighted schedulers share the requests in proportion to the weights (ipvsadm -e %s -r %s %s -w %d)", have.Weight, want.Weight, key, want.Key(), wf, want.Weight)
+		hint = fmt.Sprintf("its weight is %d, the lab wants %d: the weighted schedulers share the requests in proportion to the weights (%s)", have.Weight, want.Weight, ipvs.Op{Action: ipvs.EditDest, Service: *svc, Dest: *want}.Brief())
 	case have.UpperThreshold != want.UpperThreshold || have.LowerThreshold != want.LowerThreshold:
 		hint = fmt.Sprintf("its connection thresholds are -x %d -y %d, the lab wants -x %d -y %d", have.UpperThreshold, have.LowerThreshold, want.UpperThreshold, want.LowerThreshold)
 	}
@@ -565,7 +556,7 @@ func (s *subject) bootFacts(o *Observed) []Fact {
 		}
 	}
 	out := []Fact{s.fact("ipvs rules saved", rulesPath, got, ok,
-		fmt.Sprintf("the rules in %s are %s: ipvsadm rules live only in the kernel, and after a reboot the director comes back with what is saved; save them with ipvsadm-save -n > %s", rulesPath, got, rulesPath),
+		fmt.Sprintf("the rules in %s are %s: ipvsadm rules live only in the kernel, and after a reboot the director comes back with what is saved; save them with %s -n > %s", rulesPath, got, ipvs.Save, rulesPath),
 		named("ipvs rules file"))}
 	var units []string
 	enabled := false

@@ -13,14 +13,14 @@ import (
 
 	"github.com/lvslab/lvslab/roles"
 	"github.com/lvslab/lvslab/roles/catalog"
-	"github.com/lvslab/lvslab/roles/ipvs"
-	"github.com/lvslab/lvslab/roles/ipvs/ipvstest"
+	"github.com/lvslab/lvslab/topology/ipvs"
+	"github.com/lvslab/lvslab/topology/ipvs/ipvstest"
 )
 
-// guest is a simulated node: its kernel's addresses, routes, sysctls and
+// simGuest is a simulated node: its kernel's addresses, routes, sysctls and
 // IPVS table, its files and units. It answers the probe's commands in the
 // formats the real tools print (iproute2, ss, systemctl, curl, ipvsadm).
-type guest struct {
+type simGuest struct {
 	hostname  string
 	addrs     []Addr
 	up        map[string]bool
@@ -39,8 +39,8 @@ type guest struct {
 }
 
 // configured is a guest as the handout leaves it: every step of st done.
-func configured(st *roles.NodeState, osFamily string) *guest {
-	g := &guest{hostname: st.Hostname, up: map[string]bool{"lo": true}, sysctl: map[string]string{}, files: map[string]string{},
+func configured(st *roles.NodeState, osFamily string) *simGuest {
+	g := &simGuest{hostname: st.Hostname, up: map[string]bool{"lo": true}, sysctl: map[string]string{}, files: map[string]string{},
 		active: map[string]string{}, enabled: map[string]string{}, kernel: ipvstest.New(nil), docroot: catalog.IndexFile}
 	g.files["/etc/os-release"] = map[string]string{catalog.Debian: "ID=debian\n", catalog.RHEL: "ID=\"rocky\"\nID_LIKE=\"rhel centos fedora\"\n"}[osFamily]
 	g.addrs = append(g.addrs, Addr{Device: "lo", Label: "lo", Prefix: netip.MustParsePrefix("127.0.0.1/8")})
@@ -99,8 +99,8 @@ func configured(st *roles.NodeState, osFamily string) *guest {
 }
 
 // bare is a fresh clone: packages installed, nothing of the exercise.
-func bare(osFamily string) *guest {
-	g := &guest{hostname: "localhost", up: map[string]bool{"lo": true}, sysctl: map[string]string{}, files: map[string]string{},
+func bare(osFamily string) *simGuest {
+	g := &simGuest{hostname: "localhost", up: map[string]bool{"lo": true}, sysctl: map[string]string{}, files: map[string]string{},
 		active: map[string]string{}, enabled: map[string]string{}, kernel: ipvstest.New(nil), docroot: catalog.IndexFile}
 	g.files["/etc/os-release"] = "ID=debian\n"
 	g.addrs = []Addr{{Device: "lo", Label: "lo", Prefix: netip.MustParsePrefix("127.0.0.1/8")}}
@@ -115,7 +115,7 @@ func bare(osFamily string) *guest {
 // reboot keeps what is saved and loses what was only typed: live sysctls
 // come back from the sysctl files, the IPVS table from the rules file when
 // a unit restores it, units start when enabled.
-func (g *guest) reboot() {
+func (g *simGuest) reboot() {
 	g.sysctl = parseSysctlFiles(g.grep(strings.Fields(sysctlFiles)))
 	rules := ""
 	for path, content := range g.files {
@@ -135,12 +135,12 @@ func (g *guest) reboot() {
 	}
 }
 
-func (g *guest) setAddr(dev string, p netip.Prefix) {
+func (g *simGuest) setAddr(dev string, p netip.Prefix) {
 	g.addrs = slices.DeleteFunc(g.addrs, func(a Addr) bool { return a.Prefix.Addr() == p.Addr() })
 	g.addrs = append(g.addrs, Addr{Device: dev, Label: dev, Prefix: p})
 }
 
-func (g *guest) Run(_ context.Context, script string) (string, error) {
+func (g *simGuest) Run(_ context.Context, script string) (string, error) {
 	g.ran = append(g.ran, script)
 	var b strings.Builder
 	for _, line := range strings.Split(strings.TrimSpace(script), "\n") {
@@ -155,7 +155,7 @@ func (g *guest) Run(_ context.Context, script string) (string, error) {
 
 // answer answers one line of the probe: a command, or "CMD || FALLBACK"
 // where CMD fails (a missing file, curl refused).
-func (g *guest) answer(line string) (string, error) {
+func (g *simGuest) answer(line string) (string, error) {
 	cmd, fallback, _ := strings.Cut(line, " || ")
 	out, ok, err := g.command(cmd)
 	if !ok && fallback != "" {
@@ -164,7 +164,7 @@ func (g *guest) answer(line string) (string, error) {
 	return out, err
 }
 
-func (g *guest) command(line string) (string, bool, error) {
+func (g *simGuest) command(line string) (string, bool, error) {
 	out, err := g.command1(line)
 	if errors.Is(err, errFailed) {
 		return "", false, nil
@@ -174,7 +174,7 @@ func (g *guest) command(line string) (string, bool, error) {
 
 var errFailed = errors.New("the command failed")
 
-func (g *guest) command1(line string) (string, error) {
+func (g *simGuest) command1(line string) (string, error) {
 	f := strings.Fields(line)
 	switch {
 	case strings.HasPrefix(line, `printf '\n`):
@@ -290,7 +290,7 @@ func (g *guest) command1(line string) (string, error) {
 	return "", fmt.Errorf("guest: unknown command %q", line)
 }
 
-func (g *guest) webUnit() string {
+func (g *simGuest) webUnit() string {
 	for u := range g.active {
 		if u == "apache2" || u == "httpd" || u == "nginx" {
 			return u
@@ -300,7 +300,7 @@ func (g *guest) webUnit() string {
 }
 
 // grep is "grep -sH ." over the files the globs match, in glob order.
-func (g *guest) grep(globs []string) []string {
+func (g *simGuest) grep(globs []string) []string {
 	var out []string
 	for _, glob := range globs {
 		var paths []string
@@ -321,7 +321,7 @@ func (g *guest) grep(globs []string) []string {
 	return out
 }
 
-func (g *guest) devices() []string {
+func (g *simGuest) devices() []string {
 	var out []string
 	for d := range g.up {
 		out = append(out, d)
@@ -330,7 +330,7 @@ func (g *guest) devices() []string {
 	return out
 }
 
-func (g *guest) index(dev string) int {
+func (g *simGuest) index(dev string) int {
 	switch dev {
 	case "lo":
 		return 1
@@ -350,7 +350,7 @@ func lastAddr(p netip.Prefix) netip.Addr {
 	return netip.AddrFrom4(a)
 }
 
-func (g *guest) ReadFile(_ context.Context, p string) ([]byte, bool, error) {
+func (g *simGuest) ReadFile(_ context.Context, p string) ([]byte, bool, error) {
 	c, ok := g.files[p]
 	if !ok {
 		return nil, false, nil
@@ -358,6 +358,6 @@ func (g *guest) ReadFile(_ context.Context, p string) ([]byte, bool, error) {
 	return []byte(c), true, nil
 }
 
-func (g *guest) WriteFile(context.Context, string, []byte, fs.FileMode) error {
+func (g *simGuest) WriteFile(context.Context, string, []byte, fs.FileMode) error {
 	return fmt.Errorf("guest: check must not write")
 }

@@ -10,8 +10,9 @@ import (
 
 	"github.com/lvslab/lvslab/roles"
 	"github.com/lvslab/lvslab/roles/catalog"
-	"github.com/lvslab/lvslab/roles/ipvs"
+	"github.com/lvslab/lvslab/roles/guest"
 	"github.com/lvslab/lvslab/roles/shell"
+	"github.com/lvslab/lvslab/topology/ipvs"
 )
 
 // Observed is what one read of a node found: the live state a student's
@@ -74,9 +75,8 @@ type probe struct {
 	osFamily string
 }
 
-// Section marks of the probe's output.
+// The probe's sections (guest.Probe).
 const (
-	mark         = "@@lvslab-check "
 	secHost      = "hostname"
 	secAddr      = "addr"
 	secLink      = "link"
@@ -92,7 +92,6 @@ const (
 	secIPVSError = "ipvs-error"
 	secRules     = "rules"
 	secMarks     = "marks"
-	secEnd       = "end"
 )
 
 // sysctlFiles are read in the order systemd-sysctl applies them (by file
@@ -144,14 +143,16 @@ func webUnit(steps []catalog.Step) string {
 	return ""
 }
 
-// markCommand prints a section's mark on a line of its own, even after a
-// file that does not end with a newline.
-func markCommand(name string) string { return `printf '\n` + mark + name + `\n'` }
-
-// script is the probe as one sh command; it always exits 0.
-func (p probe) script() string {
+// build makes the probe one guest.Probe, one sh command that always exits 0.
+func (p probe) build() *guest.Probe {
+	gp := guest.NewProbe()
 	var b strings.Builder
-	sec := func(name string) { b.WriteString(markCommand(name) + "\n") }
+	sec := func(name string) {
+		gp.Add(b.String())
+		b.Reset()
+		gp.Section(name, "")
+	}
+	markCommand := gp.Mark
 	sec(secHost)
 	b.WriteString("cat /proc/sys/kernel/hostname\n")
 	sec(secAddr)
@@ -207,34 +208,24 @@ func (p probe) script() string {
 			fmt.Fprintf(&b, "if %s; then echo '%d loaded'; else echo '%d missing'; fi\n", c, i, i)
 		}
 	}
-	sec(secEnd)
-	return b.String()
+	gp.Add(b.String())
+	return gp
 }
 
-// parse reads the probe's output.
-func parse(out string) (*Observed, error) {
+// parse reads the output of the probe gp.
+func parse(gp *guest.Probe, out string) (*Observed, error) {
 	o := &Observed{Up: map[string]bool{}, Sysctl: map[string]string{}, Persistent: map[string]string{}, Modules: map[string]bool{},
 		Active: map[string]string{}, Enabled: map[string]string{}, Listening: map[uint16]bool{}, Served: map[uint16]*string{}}
+	a, err := gp.Parse(out)
+	if err != nil {
+		return nil, err
+	}
 	sections := map[string][]string{}
-	var order []string
-	cur := ""
-	for _, line := range strings.Split(out, "\n") {
-		if name, ok := strings.CutPrefix(line, mark); ok {
-			cur = name
-			if _, seen := sections[cur]; !seen {
-				order = append(order, cur)
-				sections[cur] = nil
-			}
-			continue
-		}
-		if cur != "" {
-			sections[cur] = append(sections[cur], line)
-		}
+	for _, name := range a.Names() {
+		sections[name] = a.Lines(name)
 	}
-	if _, ok := sections[secEnd]; !ok {
-		return nil, fmt.Errorf("the node's answer ends early (no %q mark): %q", secEnd, tail(out))
-	}
-	o.Hostname = strings.TrimSpace(strings.Join(sections[secHost], ""))
+	order := a.Names()
+	o.Hostname = strings.TrimSpace(strings.Join(a.Lines(secHost), ""))
 	o.Addrs = parseAddrs(sections[secAddr])
 	o.Up = parseLinks(sections[secLink])
 	o.Routes = parseRoutes(sections[secRoute])
@@ -266,7 +257,7 @@ func parse(out string) (*Observed, error) {
 			o.Served[port] = nil
 			continue
 		}
-		body := strings.Join(sections[name], "\n")
+		body := a.Text(name)
 		o.Served[port] = &body
 	}
 	for _, line := range sections[secMarks] {
@@ -276,15 +267,15 @@ func parse(out string) (*Observed, error) {
 			o.Marks = append(o.Marks, state == "loaded")
 		}
 	}
-	o.Page = fileSection(sections, secPage)
-	o.Saved = fileSection(sections, secRules)
+	o.Page = fileSection(a, secPage)
+	o.Saved = fileSection(a, secRules)
 	if lines, ok := sections[secIPVSError]; ok {
 		o.IPVSErr = strings.TrimSpace(strings.Join(lines, " "))
 		if o.IPVSErr == "" {
 			o.IPVSErr = "ipvsadm failed"
 		}
-	} else if lines, ok := sections[secIPVS]; ok {
-		svcs, err := ipvs.ParseRules(strings.Join(lines, "\n"))
+	} else if a.Has(secIPVS) {
+		svcs, err := ipvs.ParseRules(a.Text(secIPVS))
 		if err != nil {
 			o.IPVSErr = err.Error()
 		}
@@ -306,20 +297,12 @@ func portsOf(order []string) []uint16 {
 }
 
 // fileSection is a file's content, nil when the probe found it missing.
-func fileSection(sections map[string][]string, name string) *string {
-	lines, ok := sections[name]
-	if _, missing := sections[name+" missing"]; !ok || missing {
+func fileSection(a *guest.Answer, name string) *string {
+	if !a.Has(name) || a.Has(name+" missing") {
 		return nil
 	}
-	s := strings.Join(lines, "\n")
+	s := a.Text(name)
 	return &s
-}
-
-func tail(s string) string {
-	if len(s) > 200 {
-		return "..." + s[len(s)-200:]
-	}
-	return s
 }
 
 // parseAddrs reads "ip -o -4 addr show": "2: eth0    inet 192.168.4.15/24

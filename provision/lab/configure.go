@@ -10,14 +10,10 @@ import (
 	"time"
 
 	"github.com/lvslab/lvslab/provision/access"
-	"github.com/lvslab/lvslab/provision/sshx"
 	"github.com/lvslab/lvslab/roles"
 	"github.com/lvslab/lvslab/roles/catalog"
 	"github.com/lvslab/lvslab/roles/engine"
 )
-
-// The SSH client is the engine's executor.
-var _ engine.Executor = (*sshx.Client)(nil)
 
 // NodeOutcome is what the configure phase did to one node.
 type NodeOutcome struct {

@@ -17,6 +17,7 @@ import (
 	"github.com/lvslab/lvslab/provision/paths"
 	"github.com/lvslab/lvslab/roles/catalog"
 	"github.com/lvslab/lvslab/roles/engine"
+	"github.com/lvslab/lvslab/roles/guest"
 	"github.com/lvslab/lvslab/topology"
 )
 
@@ -196,10 +197,10 @@ func (r *run) draftNodes() []NodeDraft {
 
 // SurveyDialer reaches a node for the dry run's survey: over acc, unless
 // Options.SurveyDial is set.
-type SurveyDialer func(ctx context.Context, acc *access.Access, node string) (engine.Executor, error)
+type SurveyDialer func(ctx context.Context, acc *access.Access, node string) (guest.Executor, error)
 
 // surveyDial is the real SurveyDialer: a node's SSH connection.
-func surveyDial(ctx context.Context, acc *access.Access, node string) (engine.Executor, error) {
+func surveyDial(ctx context.Context, acc *access.Access, node string) (guest.Executor, error) {
 	c, err := acc.Dial(ctx, node)
 	if err == nil && c == nil {
 		return nil, errors.New("no SSH connection")

@@ -15,8 +15,8 @@ import (
 	"github.com/lvslab/lvslab/provision/paths"
 	"github.com/lvslab/lvslab/roles"
 	"github.com/lvslab/lvslab/roles/catalog"
-	"github.com/lvslab/lvslab/roles/engine"
-	"github.com/lvslab/lvslab/roles/ipvs/ipvstest"
+	"github.com/lvslab/lvslab/roles/guest"
+	"github.com/lvslab/lvslab/topology/ipvs/ipvstest"
 )
 
 // surveyFake is a node as the survey sees it: configured as st wants
@@ -45,18 +45,17 @@ func newSurveyFake(t *testing.T, st *roles.NodeState, configured bool) *surveyFa
 }
 
 func (f *surveyFake) Run(_ context.Context, cmd string) (string, error) {
-	// A survey: one "echo '@@lvslab-survey SECTION'; COMMAND" per section.
-	const mark = "echo '@@lvslab-survey "
-	if strings.HasPrefix(cmd, mark) {
+	// A survey: a guest.Probe, answered section by section.
+	if before, marker, sections, ok := guest.ReadScript(cmd); ok && before == "" {
 		var out strings.Builder
-		for _, part := range strings.Split("\n"+cmd, "\n"+mark)[1:] {
-			name, body, _ := strings.Cut(part, "'")
-			fmt.Fprintf(&out, "@@lvslab-survey %s\n", name)
+		for _, sec := range sections {
+			name, body := sec.Name, sec.Script
+			out.WriteString(guest.Frame(marker, name))
 			switch {
 			case name == "os":
 				out.WriteString(f.files["/etc/os-release"])
 			case name == "files":
-				list, _, _ := strings.Cut(strings.TrimPrefix(body, "; set --; for f in "), "; do")
+				list, _, _ := strings.Cut(strings.TrimPrefix(body, "set --; for f in "), "; do")
 				for _, p := range strings.Fields(list) {
 					if data, ok := f.files[strings.Trim(p, "'")]; ok {
 						fmt.Fprintf(&out, "%x  %s\n", sha256.Sum256([]byte(data)), strings.Trim(p, "'"))
@@ -150,7 +149,7 @@ func TestDryRunChangesNothing(t *testing.T) {
 	for _, st := range roles.Desired(lab) {
 		fakes[st.Name] = newSurveyFake(t, st, st.Name == "lvs1")
 	}
-	dry.SurveyDial = func(_ context.Context, _ *access.Access, node string) (engine.Executor, error) {
+	dry.SurveyDial = func(_ context.Context, _ *access.Access, node string) (guest.Executor, error) {
 		return fakes[node], nil
 	}
 

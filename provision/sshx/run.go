@@ -11,8 +11,12 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/lvslab/lvslab/provision/console"
+	"github.com/lvslab/lvslab/roles/guest"
 	"github.com/lvslab/lvslab/roles/shell"
 )
+
+// A Client is the executor every reader and writer of a node takes.
+var _ guest.Executor = (*Client)(nil)
 
 // closeGrace is how long a timed-out session may take to close before the
 // whole connection is presumed hung and dropped.

@@ -8,8 +8,9 @@ import (
 	"strings"
 
 	"github.com/lvslab/lvslab/provision/report"
-	"github.com/lvslab/lvslab/roles/ipvs"
+	"github.com/lvslab/lvslab/roles/guest"
 	"github.com/lvslab/lvslab/topology"
+	"github.com/lvslab/lvslab/topology/ipvs"
 )
 
 // Drill steps: LVS has no health check, so a dead web server keeps its
@@ -93,7 +94,7 @@ func drillTargetOf(lab *topology.Lab, name string, only []string) (*drillTarget,
 // Drill runs one step of the failure drill on a web node, then verifies
 // and checks the verdict that step must give. Every step reads the live
 // system first, so steps can be repeated and need no saved state.
-func Drill(ctx context.Context, lab *topology.Lab, dial Dialer, step, node string, opts DrillOptions, log io.Writer) (*DrillReport, error) {
+func Drill(ctx context.Context, lab *topology.Lab, dial guest.Dialer, step, node string, opts DrillOptions, log io.Writer) (*DrillReport, error) {
 	if log == nil {
 		log = io.Discard
 	}
@@ -154,7 +155,7 @@ func Drill(ctx context.Context, lab *topology.Lab, dial Dialer, step, node strin
 }
 
 // webServer stops or starts the node's web server unit.
-func webServer(ctx context.Context, dial Dialer, n *topology.Node, verb string, act func(string, ...any)) error {
+func webServer(ctx context.Context, dial guest.Dialer, n *topology.Node, verb string, act func(string, ...any)) error {
 	node := n.Name
 	x, err := dial(node)
 	if err != nil {
@@ -205,13 +206,14 @@ func pickUnit(out, server string) (unit, state string) {
 // editTable reads the director's IPVS table once and, for each service
 // the target serves, runs the op decide asks for (none: nothing to do).
 // heal and restore differ only in their decision.
-func editTable(ctx context.Context, dial Dialer, director string, t *drillTarget, act func(string, ...any),
+func editTable(ctx context.Context, dial guest.Dialer, director string, t *drillTarget, act func(string, ...any),
 	decide func(ls labService, sv labServer, live *ipvs.Service) (*ipvs.Op, error)) error {
 	dx, err := dial(director)
 	if err != nil {
 		return cannot("cannot reach director %s: %v", director, err)
 	}
-	table, err := ipvs.ReadTable(ctx, dx)
+	h := ipvs.New(dx.Run)
+	table, err := h.Table(ctx)
 	if err != nil {
 		return cannot("director %s: %v", director, err)
 	}
@@ -224,7 +226,7 @@ func editTable(ctx context.Context, dial Dialer, director string, t *drillTarget
 			continue
 		}
 		act("%s: %s", director, op.Command())
-		if _, err := dx.Run(ctx, op.Command()); err != nil {
+		if err := h.Apply(ctx, *op); err != nil {
 			return cannot("director %s: %v", director, err)
 		}
 	}
@@ -232,7 +234,7 @@ func editTable(ctx context.Context, dial Dialer, director string, t *drillTarget
 }
 
 // heal takes the node out of the director's table, or sets its weight to 0.
-func heal(ctx context.Context, dial Dialer, director string, t *drillTarget, quiesce bool, act func(string, ...any)) error {
+func heal(ctx context.Context, dial guest.Dialer, director string, t *drillTarget, quiesce bool, act func(string, ...any)) error {
 	return editTable(ctx, dial, director, t, act, func(ls labService, sv labServer, live *ipvs.Service) (*ipvs.Op, error) {
 		key := ls.want.Key()
 		var d *ipvs.Destination
@@ -255,7 +257,7 @@ func heal(ctx context.Context, dial Dialer, director string, t *drillTarget, qui
 }
 
 // restore puts the node back into the director's table with its lab weight.
-func restore(ctx context.Context, dial Dialer, director string, t *drillTarget, act func(string, ...any)) error {
+func restore(ctx context.Context, dial guest.Dialer, director string, t *drillTarget, act func(string, ...any)) error {
 	return editTable(ctx, dial, director, t, act, func(ls labService, sv labServer, live *ipvs.Service) (*ipvs.Op, error) {
 		key := ls.want.Key()
 		if live == nil {

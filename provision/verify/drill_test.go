@@ -11,10 +11,11 @@ import (
 
 	"github.com/lvslab/lvslab/provision/report"
 	"github.com/lvslab/lvslab/roles"
-	"github.com/lvslab/lvslab/roles/ipvs"
-	"github.com/lvslab/lvslab/roles/ipvs/ipvstest"
+	"github.com/lvslab/lvslab/roles/guest"
 	"github.com/lvslab/lvslab/roles/rolestest"
 	"github.com/lvslab/lvslab/topology"
+	"github.com/lvslab/lvslab/topology/ipvs"
+	"github.com/lvslab/lvslab/topology/ipvs/ipvstest"
 )
 
 func drill(t *testing.T, w *world, step, node string, quiesce bool) *DrillReport {
@@ -254,7 +255,10 @@ func TestDrillRestoreSpellsWhatUpSpells(t *testing.T) {
 }
 
 // kernelExec is a director whose only answers are its IPVS table's.
-type kernelExec struct{ k *ipvstest.Kernel }
+type kernelExec struct {
+	runOnly
+	k *ipvstest.Kernel
+}
 
 func (x kernelExec) Run(_ context.Context, cmd string) (string, error) { return x.k.Run(cmd) }
 
@@ -267,7 +271,7 @@ func TestHealAndRestoreEveryServiceOfTheNode(t *testing.T) {
 	}
 	want := roles.DesiredFor(lab, lab.Director()).IPVS
 	k := ipvstest.New(want)
-	dial := func(string) (Executor, error) { return kernelExec{k}, nil }
+	dial := func(string) (guest.Executor, error) { return kernelExec{k: k}, nil }
 	target, err := drillTargetOf(lab, "w1", nil)
 	if err != nil {
 		t.Fatal(err)

@@ -6,8 +6,9 @@ import (
 	"strings"
 
 	"github.com/lvslab/lvslab/provision/report"
-	"github.com/lvslab/lvslab/roles/ipvs"
+	"github.com/lvslab/lvslab/roles/guest"
 	"github.com/lvslab/lvslab/topology"
+	"github.com/lvslab/lvslab/topology/ipvs"
 )
 
 // MgmtNIC is lvslab's management NIC in every guest (provision.MgmtNIC):
@@ -18,7 +19,7 @@ const MgmtNIC = "mgmt0"
 // NICs: the client's route to the VIP, each real server's route back to
 // the client, and the director's connection table, whose clients must be
 // lab addresses (never a management address).
-func laneChecks(ctx context.Context, lab *topology.Lab, ls labService, client *topology.Node, cx, dx Executor, dial Dialer) []report.Check {
+func laneChecks(ctx context.Context, lab *topology.Lab, ls labService, client *topology.Node, cx, dx guest.Executor, dial guest.Dialer) []report.Check {
 	s := ls.svc
 	var out []report.Check
 	cip := clientAddress(client, s)
@@ -52,7 +53,7 @@ func clientAddress(client *topology.Node, s *topology.Service) netip.Addr {
 }
 
 // routeCheck passes when node routes to addr over a lab NIC.
-func routeCheck(ctx context.Context, x Executor, node string, addr netip.Addr, name string) report.Check {
+func routeCheck(ctx context.Context, x guest.Executor, node string, addr netip.Addr, name string) report.Check {
 	name += " leave by a lab NIC"
 	out, err := x.Run(ctx, "ip -4 -o route get "+addr.String())
 	if err != nil {
@@ -81,7 +82,7 @@ func routeDevice(out string) string {
 
 // connTableCheck passes when the director's connection table shows the
 // client's lab address and no client from outside the lab networks.
-func connTableCheck(ctx context.Context, lab *topology.Lab, dx Executor, s *topology.Service, cip netip.Addr) report.Check {
+func connTableCheck(ctx context.Context, lab *topology.Lab, dx guest.Executor, s *topology.Service, cip netip.Addr) report.Check {
 	name := "the director's connections come from lab addresses"
 	out, err := dx.Run(ctx, ipvs.ConnectionsCommand)
 	if err != nil {

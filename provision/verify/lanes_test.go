@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/lvslab/lvslab/provision/report"
-	"github.com/lvslab/lvslab/roles/ipvs"
+	"github.com/lvslab/lvslab/topology/ipvs"
 )
 
 func TestLabTrafficNeverUsesTheManagementNIC(t *testing.T) {

@@ -9,8 +9,9 @@ import (
 
 	"github.com/lvslab/lvslab/provision/report"
 	"github.com/lvslab/lvslab/roles"
-	"github.com/lvslab/lvslab/roles/ipvs"
+	"github.com/lvslab/lvslab/roles/guest"
 	"github.com/lvslab/lvslab/topology"
+	"github.com/lvslab/lvslab/topology/ipvs"
 )
 
 // The views of the director's IPVS table: ipvsadm's observation commands.
@@ -26,10 +27,10 @@ var Views = []string{ViewStats, ViewRate, ViewConns, ViewZero}
 
 // viewCommands are what a student types for each view.
 var viewCommands = map[string][]string{
-	ViewStats: {"ipvsadm -Ln --stats --exact"},
-	ViewRate:  {"ipvsadm -Ln --rate --exact"},
+	ViewStats: {ipvs.StatsCommand},
+	ViewRate:  {ipvs.RateCommand},
 	ViewConns: {ipvs.ConnectionsCommand},
-	ViewZero:  {ipvs.ZeroCommand, "ipvsadm -Ln --stats --exact"},
+	ViewZero:  {ipvs.ZeroCommand, ipvs.StatsCommand},
 }
 
 // TableView is one view of the director's table: ipvsadm's text and
@@ -45,7 +46,7 @@ type TableView struct {
 }
 
 // Observe runs a view's ipvsadm commands on the lab's director.
-func Observe(ctx context.Context, lab *topology.Lab, dial Dialer, view string) (*TableView, error) {
+func Observe(ctx context.Context, lab *topology.Lab, dial guest.Dialer, view string) (*TableView, error) {
 	cmds, ok := viewCommands[view]
 	if !ok {
 		return nil, cannot("unknown view %q: use %s", view, strings.Join(Views, ", "))
@@ -81,7 +82,7 @@ func (ob *TableView) WriteText(w io.Writer) error {
 	return err
 }
 
-func director(lab *topology.Lab, dial Dialer) (*topology.Node, Executor, error) {
+func director(lab *topology.Lab, dial guest.Dialer) (*topology.Node, guest.Executor, error) {
 	dir := lab.Director()
 	if dir == nil {
 		return nil, nil, cannot("lab %s has no director node", lab.Name)
@@ -118,15 +119,16 @@ type SaveRestoreReport struct {
 // lab's services, none, the lab's services again); then verify proves the
 // restored table serves. It stops at the first step that does not hold
 // and restores the lab's rules then, so that the lab keeps working.
-func SaveRestore(ctx context.Context, lab *topology.Lab, dial Dialer, opts Options) (*SaveRestoreReport, error) {
+func SaveRestore(ctx context.Context, lab *topology.Lab, dial guest.Dialer, opts Options) (*SaveRestoreReport, error) {
 	dir, dx, err := director(lab, dial)
 	if err != nil {
 		return nil, err
 	}
-	want := ipvs.Rules(ipvs.SaveView(roles.DesiredFor(lab, dir).IPVS))
+	services := ipvs.SaveView(roles.DesiredFor(lab, dir).IPVS)
+	want := ipvs.Rules(services)
 	rep := &SaveRestoreReport{Lab: lab.Name, Director: dir.Name}
 	steps := []struct{ cmd, expect, rules string }{
-		{ipvs.SaveCommand + " > " + SavedRules, "the table is the lab's and the file holds it", want},
+		{ipvs.SaveTo(SavedRules), "the table is the lab's and the file holds it", want},
 		{ipvs.ClearCommand, "the table is empty", ""},
 		{ipvs.RestoreFrom(SavedRules), "the table is the lab's again", want},
 	}
@@ -150,9 +152,7 @@ func SaveRestore(ctx context.Context, lab *topology.Lab, dial Dialer, opts Optio
 		rep.Steps = append(rep.Steps, st)
 		if !st.Pass {
 			// Leave the lab serving: its own rules back.
-			if _, err := dx.Run(ctx, ipvs.ClearCommand); err == nil {
-				dx.Run(ctx, ipvs.Restore+" <<'LVSLAB_RULES'\n"+want+"LVSLAB_RULES")
-			}
+			ipvs.New(dx.Run).Restore(ctx, services)
 			return rep, nil
 		}
 	}

@@ -5,12 +5,13 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/lvslab/lvslab/roles/ipvs"
+	"github.com/lvslab/lvslab/roles/guest"
+	"github.com/lvslab/lvslab/topology/ipvs"
 )
 
 // savingExec adds to the world's director the file the exercise saves to.
 type savingExec struct {
-	Executor
+	guest.Executor
 	w     *world
 	files map[string]string
 }
@@ -27,11 +28,11 @@ func (x *savingExec) Run(ctx context.Context, cmd string) (string, error) {
 	return x.Executor.Run(ctx, cmd)
 }
 
-func savingWorld(t *testing.T, lab string) (*world, Dialer) {
+func savingWorld(t *testing.T, lab string) (*world, guest.Dialer) {
 	w := newWorld(t, lab)
 	files := map[string]string{}
 	w.kernel.ReadFile = func(p string) ([]byte, bool) { s, ok := files[p]; return []byte(s), ok }
-	return w, func(node string) (Executor, error) {
+	return w, func(node string) (guest.Executor, error) {
 		x, err := w.dial(node)
 		if err != nil || node != w.lab.Director().Name {
 			return x, err

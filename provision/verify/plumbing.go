@@ -7,21 +7,29 @@ import (
 	"strings"
 
 	"github.com/lvslab/lvslab/provision/report"
+	"github.com/lvslab/lvslab/roles/guest"
 	"github.com/lvslab/lvslab/topology"
 )
 
-// FactsCommand reads what the mode checks need from a real server in one
-// command: its IPv4 addresses, its default route, and the ARP and reverse
-// path sysctls of every interface.
-const FactsCommand = "ip -o -4 addr show; echo '" + markRoute + "'; ip route show default; echo '" + markSysctl + "'; " +
-	"grep -H . /proc/sys/net/ipv4/conf/*/arp_ignore /proc/sys/net/ipv4/conf/*/arp_announce /proc/sys/net/ipv4/conf/*/rp_filter 2>/dev/null; true"
-
+// The sections of factsProbe.
 const (
-	markRoute  = "@@lvslab-route"
-	markSysctl = "@@lvslab-sysctl"
+	secAddrs  = "addrs"
+	secRoute  = "route"
+	secSysctl = "sysctl"
 )
 
-// Facts is what FactsCommand found on a node.
+// factsProbe reads what the mode checks need from a real server in one
+// round trip: its IPv4 addresses, its default route, and the ARP and
+// reverse path sysctls of every interface.
+func factsProbe() *guest.Probe {
+	p := guest.NewProbe()
+	p.Section(secAddrs, "ip -o -4 addr show")
+	p.Section(secRoute, "ip route show default")
+	p.Section(secSysctl, "grep -H . /proc/sys/net/ipv4/conf/*/arp_ignore /proc/sys/net/ipv4/conf/*/arp_announce /proc/sys/net/ipv4/conf/*/rp_filter 2>/dev/null")
+	return p
+}
+
+// Facts is what factsProbe found on a node.
 type Facts struct {
 	// Addrs maps "192.168.4.15/32" to its device ("lo", "eth0", ...).
 	Addrs map[string]string
@@ -32,12 +40,10 @@ type Facts struct {
 	Sysctl map[string]int
 }
 
-// ParseFacts parses the output of FactsCommand.
-func ParseFacts(out string) Facts {
+// ParseFacts reads the answer of factsProbe.
+func ParseFacts(a *guest.Answer) Facts {
 	f := Facts{Addrs: map[string]string{}, Sysctl: map[string]int{}}
-	addrs, rest, _ := strings.Cut(out, markRoute)
-	route, sysctl, _ := strings.Cut(rest, markSysctl)
-	for _, line := range strings.Split(addrs, "\n") {
+	for _, line := range a.Lines(secAddrs) {
 		fl := strings.Fields(line)
 		// "1: lo    inet 127.0.0.1/8 scope host lo\ ..."
 		for i := 0; i+1 < len(fl); i++ {
@@ -47,7 +53,7 @@ func ParseFacts(out string) Facts {
 			}
 		}
 	}
-	for _, line := range strings.Split(route, "\n") {
+	for _, line := range a.Lines(secRoute) {
 		fl := strings.Fields(line)
 		if len(fl) == 0 || fl[0] != "default" {
 			continue
@@ -62,7 +68,7 @@ func ParseFacts(out string) Facts {
 		}
 		break
 	}
-	for _, line := range strings.Split(sysctl, "\n") {
+	for _, line := range a.Lines(secSysctl) {
 		path, val, ok := strings.Cut(strings.TrimSpace(line), ":")
 		if !ok {
 			continue
@@ -94,12 +100,12 @@ func (f Facts) device(addr string) (dev, prefix string) {
 
 // realServerFacts reads each real server's facts once per run.
 type realServerFacts struct {
-	dial  Dialer
+	dial  guest.Dialer
 	cache map[string]*Facts
 	errs  map[string]error
 }
 
-func newRealServerFacts(dial Dialer) *realServerFacts {
+func newRealServerFacts(dial guest.Dialer) *realServerFacts {
 	return &realServerFacts{dial: dial, cache: map[string]*Facts{}, errs: map[string]error{}}
 }
 
@@ -110,10 +116,10 @@ func (r *realServerFacts) get(ctx context.Context, node string) (*Facts, error) 
 	var f *Facts
 	x, err := r.dial(node)
 	if err == nil {
-		var out string
-		out, err = x.Run(ctx, FactsCommand)
+		var a *guest.Answer
+		a, err = factsProbe().Run(ctx, x)
 		if err == nil {
-			p := ParseFacts(out)
+			p := ParseFacts(a)
 			f = &p
 		}
 	}
@@ -144,7 +150,7 @@ func ParseNeigh(out string) (mac, state string) {
 
 // plumbingChecks are the forwarding mode's cross-checks, run after the
 // request loop (so that the client has resolved the VIP).
-func plumbingChecks(ctx context.Context, lab *topology.Lab, ls labService, client *topology.Node, cx Executor, facts *realServerFacts) []report.Check {
+func plumbingChecks(ctx context.Context, lab *topology.Lab, ls labService, client *topology.Node, cx guest.Executor, facts *realServerFacts) []report.Check {
 	s := ls.svc
 	dir := lab.Director()
 	var out []report.Check
@@ -163,7 +169,7 @@ func plumbingChecks(ctx context.Context, lab *topology.Lab, ls labService, clien
 	return out
 }
 
-func neighCheck(ctx context.Context, lab *topology.Lab, s *topology.Service, client *topology.Node, cx Executor, dir *topology.Node) report.Check {
+func neighCheck(ctx context.Context, lab *topology.Lab, s *topology.Service, client *topology.Node, cx guest.Executor, dir *topology.Node) report.Check {
 	name := "VIP ARP answered by the director"
 	vip := s.VIP.String()
 	if client.NICFor(s.VIP) == nil {

@@ -6,8 +6,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/lvslab/lvslab/roles/ipvs"
+	"github.com/lvslab/lvslab/roles/guest"
 	"github.com/lvslab/lvslab/roles/shell"
+	"github.com/lvslab/lvslab/topology/ipvs"
 )
 
 // Probers: how the client sends its requests.
@@ -37,14 +38,24 @@ const (
 	connectTimeout = 3
 )
 
-// Markers in the loop output; chosen so that no page or curl message
-// starts with them.
-const (
-	markStart  = "@@lvslab-req "
-	markWrite  = "@@lvslab-w "
-	markRC     = "@@lvslab-rc "
-	markStderr = "@@lvslab-stderr"
-)
+// Frames are the markers of one request loop's output: a request's start,
+// curl's write-out trailer, the exit status, curl's stderr. A loop is a
+// stream of frames cut wherever its time bound stops it, not a read of
+// named sections, so it does not run as a guest.Probe; but its marker is
+// drawn the probe's way for every loop (guest.NewMarker), so that no page a
+// real server answers and no curl message can pose as a frame.
+type Frames struct {
+	start, write, rc, stderr string
+}
+
+// NewFrames are the frames of one loop, with a fresh marker.
+func NewFrames() Frames { return framesOf(guest.NewMarker()) }
+
+// framesOf are the frames of marker m: "M-req N", "M-w ...", "M-rc N",
+// "M-stderr".
+func framesOf(m string) Frames {
+	return Frames{start: m + "-req ", write: m + "-w ", rc: m + "-rc ", stderr: m + "-stderr"}
+}
 
 // Reply is one request as the client saw it.
 type Reply struct {
@@ -172,11 +183,11 @@ func requestWords(urls []string, ports []uint16, n int) string {
 // len(urls)] (a firewall-mark service's ports in turn) from source port
 // ports[k] (0: the kernel's choice). Each request is framed by markers;
 // curl's error message (stderr) stays in its request's frame.
-func CurlLoopCommand(urls []string, ports []uint16, n int, limit time.Duration) string {
-	w := `\n` + markWrite + `%{http_code} %{time_total} %{num_connects}\n`
+func (fr Frames) CurlLoopCommand(urls []string, ports []uint16, n int, limit time.Duration) string {
+	w := `\n` + fr.write + `%{http_code} %{time_total} %{num_connects}\n`
 	loop := fmt.Sprintf(`i=0; for r in %s; do i=$((i+1)); echo "%s$i"; p=${r##*,}; set --; [ "$p" = 0 ] || set -- --local-port "$p"; `+
 		`curl -sS -m %d --connect-timeout %d -w '%s' "$@" "${r%%,*}" 2>&1; echo "%s$?"; done`,
-		requestWords(urls, ports, n), markStart, requestTimeout, connectTimeout, w, markRC)
+		requestWords(urls, ports, n), fr.start, requestTimeout, connectTimeout, w, fr.rc)
 	return bound(limit, loop) + "; true"
 }
 
@@ -187,8 +198,8 @@ func CurlLoopCommand(urls []string, ports []uint16, n int, limit time.Duration) 
 // them; the command line would outgrow a shell's argument at 2000
 // requests). Each transfer writes its status, exit code and error text
 // after its body; curl's stderr follows at the end.
-func FastCommand(urls []string, ports []uint16, n int, limit time.Duration) string {
-	w := `\n` + markWrite + `%{http_code} %{time_total} %{num_connects} %{exitcode} %{errormsg}\n`
+func (fr Frames) FastCommand(urls []string, ports []uint16, n int, limit time.Duration) string {
+	w := `\n` + fr.write + `%{http_code} %{time_total} %{num_connects} %{exitcode} %{errormsg}\n`
 	opts := []string{
 		fmt.Sprintf("max-time = %d", requestTimeout),
 		fmt.Sprintf("connect-timeout = %d", connectTimeout),
@@ -201,7 +212,7 @@ func FastCommand(urls []string, ports []uint16, n int, limit time.Duration) stri
 	cmd := fmt.Sprintf(`e=$(mktemp); c=$(mktemp); k=0; for r in %s; do [ $k = 0 ] || echo next; k=1; p=${r##*,}; `+
 		`printf 'url = "%%s"\n' "${r%%,*}"; [ "$p" = 0 ] || printf 'local-port = %%s\n' "$p"; printf '%%s\n' %s; done >"$c"; `+
 		`curl -sS -K "$c" 2>"$e"; echo "%s$?"; echo "%s"; cat "$e"; rm -f "$e" "$c"`,
-		requestWords(urls, ports, n), strings.Join(opts, " "), markRC, markStderr)
+		requestWords(urls, ports, n), strings.Join(opts, " "), fr.rc, fr.stderr)
 	return bound(limit, cmd) + "; true"
 }
 
@@ -214,7 +225,7 @@ const udpReplyTimeout = 3
 // ports in turn, and reads the reply with one read of dd (bash's own read
 // takes a datagram a byte at a time and loses the rest). It prints the
 // frames of CurlLoopCommand: a reply counts as status 200.
-func UDPLoopCommand(vip string, ports []uint16, n int, limit time.Duration) string {
+func (fr Frames) UDPLoopCommand(vip string, ports []uint16, n int, limit time.Duration) string {
 	var words []string
 	for k := range n {
 		words = append(words, strconv.Itoa(int(ports[k%len(ports)])))
@@ -224,12 +235,12 @@ func UDPLoopCommand(vip string, ports []uint16, n int, limit time.Duration) stri
 		`if b=$(timeout %d dd bs=65536 count=1 <&3 2>/dev/null) && [ -n "$b" ]; then printf '%%s\n%s200 0 1\n%s0\n' "$b"; `+
 		`else echo "udp: no reply from %s port $p within %d s"; echo "%s28"; fi; exec 3<&-; `+
 		`else echo "udp: cannot send to %s port $p"; echo "%s7"; fi; done`,
-		strings.Join(words, " "), markStart, vip, udpReplyTimeout, markWrite, markRC, vip, udpReplyTimeout, markRC, vip, markRC)
+		strings.Join(words, " "), fr.start, vip, udpReplyTimeout, fr.write, fr.rc, vip, udpReplyTimeout, fr.rc, vip, fr.rc)
 	return fmt.Sprintf("timeout %d bash -c %s; true", max(int(limit.Round(time.Second)/time.Second), 1), shell.Quote(loop))
 }
 
 // ParseCurlLoop reads the output of CurlLoopCommand (and UDPLoopCommand).
-func ParseCurlLoop(out string) []Reply {
+func (fr Frames) ParseCurlLoop(out string) []Reply {
 	var replies []Reply
 	var cur *Reply
 	var body []string
@@ -248,16 +259,16 @@ func ParseCurlLoop(out string) []Reply {
 	}
 	for _, line := range strings.Split(out, "\n") {
 		switch {
-		case strings.HasPrefix(line, markStart):
+		case strings.HasPrefix(line, fr.start):
 			finish()
-			idx, _ := strconv.Atoi(strings.TrimSpace(strings.TrimPrefix(line, markStart)))
+			idx, _ := strconv.Atoi(strings.TrimSpace(strings.TrimPrefix(line, fr.start)))
 			cur = &Reply{Index: idx, Connects: -1}
 		case cur == nil:
 			// noise before the first frame
-		case strings.HasPrefix(line, markWrite):
-			cur.trailer(strings.Fields(strings.TrimPrefix(line, markWrite)))
-		case strings.HasPrefix(line, markRC):
-			cur.Exit, _ = strconv.Atoi(strings.TrimSpace(strings.TrimPrefix(line, markRC)))
+		case strings.HasPrefix(line, fr.write):
+			cur.trailer(strings.Fields(strings.TrimPrefix(line, fr.write)))
+		case strings.HasPrefix(line, fr.rc):
+			cur.Exit, _ = strconv.Atoi(strings.TrimSpace(strings.TrimPrefix(line, fr.rc)))
 		case strings.HasPrefix(line, "curl: ("), strings.HasPrefix(line, "udp: "):
 			cur.Err = joinErr(cur.Err, line)
 		default:
@@ -284,7 +295,7 @@ func (r *Reply) trailer(f []string) {
 
 // ParseFast reads the output of FastCommand: n frames, each a body then a
 // trailer line, then curl's exit status and stderr.
-func ParseFast(out string) (replies []Reply, stderr []string) {
+func (fr Frames) ParseFast(out string) (replies []Reply, stderr []string) {
 	var body []string
 	inStderr := false
 	for _, line := range strings.Split(out, "\n") {
@@ -293,14 +304,14 @@ func ParseFast(out string) (replies []Reply, stderr []string) {
 			if strings.TrimSpace(line) != "" {
 				stderr = append(stderr, line)
 			}
-		case line == markStderr:
+		case line == fr.stderr:
 			inStderr = true
-		case strings.HasPrefix(line, markRC):
+		case strings.HasPrefix(line, fr.rc):
 			// the exit code of the last transfer; each has its own below
-		case strings.HasPrefix(line, markWrite):
+		case strings.HasPrefix(line, fr.write):
 			r := Reply{Index: len(replies) + 1, Connects: -1, Body: cleanBody(body)}
 			body = nil
-			f := strings.SplitN(strings.TrimPrefix(line, markWrite), " ", 5)
+			f := strings.SplitN(strings.TrimPrefix(line, fr.write), " ", 5)
 			r.trailer(f)
 			if len(f) > 3 {
 				r.Exit, _ = strconv.Atoi(f[3])

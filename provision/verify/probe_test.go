@@ -15,11 +15,13 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/lvslab/lvslab/roles/guest"
 )
 
 // localExec runs commands on this machine: it checks that the probers'
 // shell commands really work with the local curl.
-type localExec struct{}
+type localExec struct{ runOnly }
 
 func (localExec) Run(ctx context.Context, cmd string) (string, error) {
 	out, err := exec.CommandContext(ctx, "sh", "-c", cmd).Output()
@@ -182,7 +184,7 @@ func TestParseCurlLoop(t *testing.T) {
 		"@@lvslab-req 6",
 		"",
 	}, "\n")
-	r := ParseCurlLoop(out)
+	r := framesOf("@@lvslab").ParseCurlLoop(out)
 	if len(r) != 6 {
 		t.Fatalf("%d replies: %+v", len(r), r)
 	}
@@ -206,6 +208,24 @@ func TestParseCurlLoop(t *testing.T) {
 	}
 }
 
+// A page that prints frames cannot pose as one: every loop has its own
+// marker.
+func TestFramesAreTheLoops(t *testing.T) {
+	fr := NewFrames()
+	if fr == NewFrames() {
+		t.Fatal("two loops share their frames")
+	}
+	forged := "web1\n@@lvslab-w 200 0.001 1\n@@lvslab-rc 0\n" + framesOf(guest.NewMarker()).write + "200 0.001 1"
+	r := fr.ParseCurlLoop(fr.start + "1\n" + forged + "\n\n" + fr.write + "000 0.002 1\n" + fr.rc + "7\n")
+	if len(r) != 1 || r[0].OK() || r[0].Exit != 7 || r[0].Body != forged {
+		t.Errorf("a forged frame counts: %+v", r)
+	}
+	replies, _ := fr.ParseFast(forged + "\n" + fr.write + "000 0.002 1 7 refused\n" + fr.rc + "7\n" + fr.stderr + "\n")
+	if len(replies) != 1 || replies[0].OK() {
+		t.Errorf("a forged frame counts (fast): %+v", replies)
+	}
+}
+
 func TestParseFast(t *testing.T) {
 	out := strings.Join([]string{
 		"apache web server2",
@@ -223,7 +243,7 @@ func TestParseFast(t *testing.T) {
 		"curl: (7) Failed to connect to 192.168.4.15 port 80 after 2 ms: Couldn't connect to server",
 		"curl: (7) Failed to connect to 192.168.4.15 port 80 after 1 ms: Couldn't connect to server",
 	}, "\n")
-	r, stderr := ParseFast(out)
+	r, stderr := framesOf("@@lvslab").ParseFast(out)
 	if len(r) != 4 || len(stderr) != 2 {
 		t.Fatalf("%d replies, %d stderr lines", len(r), len(stderr))
 	}
@@ -271,7 +291,7 @@ func TestURLAndQuoting(t *testing.T) {
 	if URL("192.168.4.15", 80) != "http://192.168.4.15/" || URL("10.0.0.1", 8080) != "http://10.0.0.1:8080/" {
 		t.Error("URL")
 	}
-	if c := FastCommand([]string{"http://1.2.3.4/"}, nil, 3, time.Minute); strings.Count(c, "http://1.2.3.4/") != 3 || !strings.HasPrefix(c, "timeout 60 sh -c ") {
+	if c := NewFrames().FastCommand([]string{"http://1.2.3.4/"}, nil, 3, time.Minute); strings.Count(c, "http://1.2.3.4/") != 3 || !strings.HasPrefix(c, "timeout 60 sh -c ") {
 		t.Errorf("FastCommand: %s", c)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/lvslab/lvslab/provision/report"
+	"github.com/lvslab/lvslab/topology/ipvs"
 )
 
 // barWidth is the widest bar of the chart.
@@ -65,7 +66,7 @@ func writeService(b *strings.Builder, s *ServiceReport) {
 	}
 	fmt.Fprintf(b, "  promise: %s\n", s.Expectation.Promise)
 	if len(s.Expectation.Predicted) > 0 {
-		fmt.Fprintf(b, "  predicted from the table: %s\n", names(s.Expectation.Predicted, destsOf(s)))
+		fmt.Fprintf(b, "  predicted from the table: %s\n", ipvs.Names(s.Expectation.Predicted, destsOf(s)))
 	}
 	total := len(s.Replies)
 	tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', 0)
@@ -101,10 +102,10 @@ func writeService(b *strings.Builder, s *ServiceReport) {
 	writeChecks(b, s.Checks)
 }
 
-func destsOf(s *ServiceReport) []Dest {
-	var out []Dest
+func destsOf(s *ServiceReport) []ipvs.NamedDest {
+	var out []ipvs.NamedDest
 	for _, sv := range s.Servers {
-		out = append(out, Dest{Name: sv.Node, Weight: sv.Weight})
+		out = append(out, ipvs.Named(sv.Node, sv.Weight))
 	}
 	return out
 }

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/lvslab/lvslab/provision/report"
+	"github.com/lvslab/lvslab/topology/ipvs"
 )
 
 // Check and Status are report's: they stay here only for the code that
@@ -52,7 +53,7 @@ type Observation struct {
 
 // Judge checks an observation against the scheduler's promise. It only
 // asserts what the scheduler guarantees.
-func Judge(e Expectation, dests []Dest, obs Observation) []report.Check {
+func Judge(e ipvs.Expectation, dests []ipvs.NamedDest, obs Observation) []report.Check {
 	var out []report.Check
 	// Weight 0: a quiesced server takes no new connection.
 	var zero []string
@@ -81,7 +82,7 @@ func Judge(e Expectation, dests []Dest, obs Observation) []report.Check {
 	}
 	if obs.Unattributed > 0 {
 		out = append(out, skipf("shares", "%d failed request(s) could not be attributed to a server", obs.Unattributed))
-		if e.Kind == KindCycle {
+		if e.Kind == ipvs.KindCycle {
 			out = append(out, sequenceCheck(e, dests, obs.Seq))
 		}
 		return out
@@ -91,22 +92,22 @@ func Judge(e Expectation, dests []Dest, obs Observation) []report.Check {
 		return out
 	}
 	switch e.Kind {
-	case KindCycle:
+	case ipvs.KindCycle:
 		out = append(out, rangeCheck(e, dests, obs.Counts, "the kernel's cycle allows"))
 		out = append(out, sequenceCheck(e, dests, obs.Seq))
-	case KindLeast:
+	case ipvs.KindLeast:
 		if e.Min != nil {
 			out = append(out, rangeCheck(e, dests, obs.Counts, "from a quiet table the kernel gives"))
 		} else {
 			out = append(out, leastInvariant(e, dests, obs.Counts))
 		}
-	case KindSingle:
+	case ipvs.KindSingle:
 		out = append(out, singleCheck(e, dests, obs.Counts))
 	}
 	return out
 }
 
-func rangeCheck(e Expectation, dests []Dest, counts []int, why string) report.Check {
+func rangeCheck(e ipvs.Expectation, dests []ipvs.NamedDest, counts []int, why string) report.Check {
 	var off, all []string
 	for i, d := range dests {
 		r := fmt.Sprintf("%s %d", d.Name, counts[i])
@@ -126,18 +127,18 @@ func rangeCheck(e Expectation, dests []Dest, counts []int, why string) report.Ch
 	return passf("shares", "%s", strings.Join(all, ", "))
 }
 
-func sequenceCheck(e Expectation, dests []Dest, seq []int) report.Check {
+func sequenceCheck(e ipvs.Expectation, dests []ipvs.NamedDest, seq []int) report.Check {
 	if len(e.Cycles) == 0 {
 		return skipf("sequence", "no server can be scheduled")
 	}
 	for _, c := range e.Cycles {
-		if off, ok := MatchRotation(c, seq); ok {
+		if off, ok := ipvs.MatchRotation(c, seq); ok {
 			rot := append(append([]int(nil), c[off:]...), c[:off]...)
-			return passf("sequence", "a window of the kernel's cycle [%s]", names(rot, dests))
+			return passf("sequence", "a window of the kernel's cycle [%s]", ipvs.Names(rot, dests))
 		}
 	}
 	want := e.Cycles[0]
-	return failf("sequence", "[%s] is not a window of the kernel's cycle [%s] (any starting point)", names(seq, dests), names(want, dests))
+	return failf("sequence", "[%s] is not a window of the kernel's cycle [%s] (any starting point)", ipvs.Names(seq, dests), ipvs.Names(want, dests))
 }
 
 // leastInvariant checks what lc/wlc guarantee whatever the starting table:
@@ -146,8 +147,8 @@ func sequenceCheck(e Expectation, dests []Dest, seq []int) report.Check {
 // got requests and every other server t of weight > 0:
 // (start_s + got_s - 1) / w_s <= (start_t + got_t) / w_t, with start the
 // lowest (for s) and highest (for t) overhead the table allows.
-func leastInvariant(e Expectation, dests []Dest, counts []int) report.Check {
-	weight := func(d Dest) int {
+func leastInvariant(e ipvs.Expectation, dests []ipvs.NamedDest, counts []int) report.Check {
+	weight := func(d ipvs.NamedDest) int {
 		if e.Scheduler == "lc" {
 			return 1
 		}
@@ -157,15 +158,15 @@ func leastInvariant(e Expectation, dests []Dest, counts []int) report.Check {
 		if counts[s] == 0 || ds.Weight <= 0 {
 			continue
 		}
-		low := ds.Inactive + ds.Active + counts[s] - 1
+		low := ds.InactiveConnections + ds.ActiveConnections + counts[s] - 1
 		for t, dt := range dests {
 			if t == s || dt.Weight <= 0 {
 				continue
 			}
-			high := overhead(dt) + counts[t]
+			high := ipvs.Overhead(dt.Destination) + counts[t]
 			if low*weight(dt) > high*weight(ds) {
 				return failf("shares", "%s got %d request(s) while %s (got %d) had fewer connections per weight: %s",
-					ds.Name, counts[s], dt.Name, counts[t], tableText(e.Start))
+					ds.Name, counts[s], dt.Name, counts[t], ipvs.TableText(e.Start))
 			}
 		}
 	}
@@ -173,10 +174,10 @@ func leastInvariant(e Expectation, dests []Dest, counts []int) report.Check {
 	for i, d := range dests {
 		all = append(all, fmt.Sprintf("%s %d", d.Name, counts[i]))
 	}
-	return passf("shares", "%s; consistent with the table at the start (%s)", strings.Join(all, ", "), tableText(e.Start))
+	return passf("shares", "%s; consistent with the table at the start (%s)", strings.Join(all, ", "), ipvs.TableText(e.Start))
 }
 
-func singleCheck(e Expectation, dests []Dest, counts []int) report.Check {
+func singleCheck(e ipvs.Expectation, dests []ipvs.NamedDest, counts []int) report.Check {
 	var got []int
 	for i, c := range counts {
 		if c > 0 {
@@ -184,15 +185,15 @@ func singleCheck(e Expectation, dests []Dest, counts []int) report.Check {
 		}
 	}
 	if len(e.Candidates) == 0 {
-		return passf("shares", "served by %s", names(got, dests))
+		return passf("shares", "served by %s", ipvs.Names(got, dests))
 	}
 	if len(got) != 1 {
-		return failf("shares", "%d servers took requests (%s); the scheduler sends them all to one", len(got), names(got, dests))
+		return failf("shares", "%d servers took requests (%s); the scheduler sends them all to one", len(got), ipvs.Names(got, dests))
 	}
 	for _, c := range e.Candidates {
 		if c == got[0] {
 			return passf("shares", "every request went to %s", dests[got[0]].Name)
 		}
 	}
-	return failf("shares", "every request went to %s, but the scheduler would pick %s", dests[got[0]].Name, names(e.Candidates, dests))
+	return failf("shares", "every request went to %s, but the scheduler would pick %s", dests[got[0]].Name, ipvs.Names(e.Candidates, dests))
 }

@@ -20,19 +20,10 @@ import (
 
 	"github.com/lvslab/lvslab/provision/report"
 	"github.com/lvslab/lvslab/roles"
-	"github.com/lvslab/lvslab/roles/ipvs"
+	"github.com/lvslab/lvslab/roles/guest"
 	"github.com/lvslab/lvslab/topology"
+	"github.com/lvslab/lvslab/topology/ipvs"
 )
-
-// Executor runs a shell command as root on a lab node: all verify and the
-// drill need of one (provision/sshx.Client for real).
-type Executor interface {
-	Run(ctx context.Context, cmd string) (stdout string, err error)
-}
-
-// Dialer opens an executor on a lab node, by node name. The caller of Run
-// owns the executors and closes them.
-type Dialer func(node string) (Executor, error)
 
 // Options of a verification run.
 type Options struct {
@@ -86,11 +77,11 @@ type ServiceReport struct {
 	// whose server is unknown, "!node" for one attributed by elimination.
 	Sequence []string `json:"sequence"`
 	// Failures counts requests without a good reply.
-	Failures    int            `json:"failures"`
-	Replies     []Reply        `json:"replies"`
-	Expectation Expectation    `json:"expectation"`
-	Checks      []report.Check `json:"checks"`
-	Seconds     float64        `json:"seconds"`
+	Failures    int              `json:"failures"`
+	Replies     []Reply          `json:"replies"`
+	Expectation ipvs.Expectation `json:"expectation"`
+	Checks      []report.Check   `json:"checks"`
+	Seconds     float64          `json:"seconds"`
 	// Skipped says why the service was not probed.
 	Skipped string `json:"skipped,omitempty"`
 }
@@ -195,7 +186,7 @@ type labServer struct {
 }
 
 // Run verifies every (selected) service of a running lab.
-func Run(ctx context.Context, lab *topology.Lab, dial Dialer, opts Options) (*Report, error) {
+func Run(ctx context.Context, lab *topology.Lab, dial guest.Dialer, opts Options) (*Report, error) {
 	opts, err := opts.normalize()
 	if err != nil {
 		return nil, err
@@ -295,27 +286,29 @@ func selectServices(lab *topology.Lab, names []string) ([]labService, error) {
 // Probe sends n requests to urls in turn from the client with a prober,
 // request k from source port ports[k] (see SourcePorts; nil: the kernel's
 // choice), and returns the replies and the loop's wall time.
-func Probe(ctx context.Context, cx Executor, prober string, urls []string, ports []uint16, n int, limit time.Duration) ([]Reply, time.Duration, error) {
+func Probe(ctx context.Context, cx guest.Executor, prober string, urls []string, ports []uint16, n int, limit time.Duration) ([]Reply, time.Duration, error) {
 	var cmd string
+	fr := NewFrames()
 	switch prober {
 	case ProberCurl:
-		cmd = CurlLoopCommand(urls, ports, n, limit)
+		cmd = fr.CurlLoopCommand(urls, ports, n, limit)
 	case ProberFast:
-		cmd = FastCommand(urls, ports, n, limit)
+		cmd = fr.FastCommand(urls, ports, n, limit)
 	default:
 		return nil, 0, cannot("unknown prober %q", prober)
 	}
-	return runLoop(ctx, cx, prober, cmd, n, limit)
+	return runLoop(ctx, cx, fr, prober, cmd, n, limit)
 }
 
 // ProbeUDP sends n datagrams to vip on ports in turn from the client (a
 // new socket each) and returns the replies and the loop's wall time.
-func ProbeUDP(ctx context.Context, cx Executor, vip netip.Addr, ports []uint16, n int, limit time.Duration) ([]Reply, time.Duration, error) {
-	return runLoop(ctx, cx, ProberUDP, UDPLoopCommand(vip.String(), ports, n, limit), n, limit)
+func ProbeUDP(ctx context.Context, cx guest.Executor, vip netip.Addr, ports []uint16, n int, limit time.Duration) ([]Reply, time.Duration, error) {
+	fr := NewFrames()
+	return runLoop(ctx, cx, fr, ProberUDP, fr.UDPLoopCommand(vip.String(), ports, n, limit), n, limit)
 }
 
 // runLoop runs a prober's loop on the client and reads its replies.
-func runLoop(ctx context.Context, cx Executor, prober, cmd string, n int, limit time.Duration) ([]Reply, time.Duration, error) {
+func runLoop(ctx context.Context, cx guest.Executor, fr Frames, prober, cmd string, n int, limit time.Duration) ([]Reply, time.Duration, error) {
 	ctx, cancel := context.WithTimeout(ctx, limit+30*time.Second)
 	defer cancel()
 	start := time.Now()
@@ -326,9 +319,9 @@ func runLoop(ctx context.Context, cx Executor, prober, cmd string, n int, limit 
 	}
 	var replies []Reply
 	if prober == ProberFast {
-		replies, _ = ParseFast(out)
+		replies, _ = fr.ParseFast(out)
 	} else {
-		replies = ParseCurlLoop(out)
+		replies = fr.ParseCurlLoop(out)
 	}
 	if len(replies) == 0 {
 		if strings.Contains(out, "not found") {
@@ -343,7 +336,7 @@ func runLoop(ctx context.Context, cx Executor, prober, cmd string, n int, limit 
 	return replies[:n], took, nil
 }
 
-func verifyService(ctx context.Context, lab *topology.Lab, ls labService, cx, dx Executor, mapper *Mapper, opts Options) (*ServiceReport, error) {
+func verifyService(ctx context.Context, lab *topology.Lab, ls labService, cx, dx guest.Executor, mapper *Mapper, opts Options) (*ServiceReport, error) {
 	s := ls.svc
 	sr := &ServiceReport{Name: s.Name, Mode: s.Mode, Scheduler: s.Scheduler, Persistence: s.Persistence, Counts: map[string]int{}, Sequence: []string{}}
 	// A firewall-mark service is asked on each marked port in turn: one
@@ -359,7 +352,7 @@ func verifyService(ctx context.Context, lab *topology.Lab, ls labService, cx, dx
 	sr.URL = strings.Join(urls, " ")
 	key := ls.want.Key()
 
-	table, err := ipvs.ReadTableConns(ctx, dx)
+	table, err := ipvs.New(dx.Run).TableConns(ctx)
 	if err != nil {
 		return nil, cannot("director: %v", err)
 	}
@@ -373,7 +366,7 @@ func verifyService(ctx context.Context, lab *topology.Lab, ls labService, cx, dx
 		}
 	}
 	sr.Checks = append(sr.Checks, rulesCheck(ls, tsvc))
-	exp := Expect(sr.Scheduler, sr.Persistence, dests, opts.Requests, true)
+	exp := ipvs.Expect(sr.Scheduler, sr.Persistence, dests, opts.Requests, true)
 	sr.Expectation = exp
 
 	prober := opts.Prober
@@ -447,8 +440,8 @@ func portWords(ports []uint16) string {
 // tableDests lists the destinations in the kernel's order, named after
 // their lab node, followed by lab real servers missing from the table
 // (weight 0 for the scheduler: they get nothing).
-func tableDests(ls labService, tsvc *ipvs.Service) ([]Dest, []ServerResult) {
-	var dests []Dest
+func tableDests(ls labService, tsvc *ipvs.Service) ([]ipvs.NamedDest, []ServerResult) {
+	var dests []ipvs.NamedDest
 	var servers []ServerResult
 	used := map[string]bool{}
 	nodeOf := func(addr string) (string, int) {
@@ -463,7 +456,7 @@ func tableDests(ls labService, tsvc *ipvs.Service) ([]Dest, []ServerResult) {
 		for _, d := range tsvc.Destinations {
 			name, lw := nodeOf(d.Key())
 			used[d.Key()] = true
-			dests = append(dests, Dest{Name: name, Weight: d.Weight, Active: d.ActiveConnections, Inactive: d.InactiveConnections})
+			dests = append(dests, ipvs.NamedDest{Name: name, Destination: d})
 			servers = append(servers, ServerResult{Node: name, RIP: d.Key(), Weight: d.Weight, LabWeight: lw, InTable: true, StatsDelta: -1})
 		}
 	}
@@ -471,7 +464,7 @@ func tableDests(ls labService, tsvc *ipvs.Service) ([]Dest, []ServerResult) {
 		if used[sv.ripKey] {
 			continue
 		}
-		dests = append(dests, Dest{Name: sv.node.Name})
+		dests = append(dests, ipvs.NamedDest{Name: sv.node.Name})
 		servers = append(servers, ServerResult{Node: sv.node.Name, RIP: sv.ripKey, LabWeight: sv.rs.Weight, StatsDelta: -1})
 	}
 	return dests, servers
@@ -523,10 +516,10 @@ var CounterSettle = 5 * time.Second
 
 // settledDeltas reads the table again until the counters account for every
 // request sent (or CounterSettle passes) and returns the deltas.
-func settledDeltas(ctx context.Context, dx Executor, ls labService, dests []Dest, before *ipvs.Service, key string, sent int) ([]int, error) {
+func settledDeltas(ctx context.Context, dx guest.Executor, ls labService, dests []ipvs.NamedDest, before *ipvs.Service, key string, sent int) ([]int, error) {
 	deadline := time.Now().Add(CounterSettle)
 	for {
-		after, err := ipvs.ReadTable(ctx, dx)
+		after, err := ipvs.New(dx.Run).Table(ctx)
 		if err != nil {
 			return nil, err
 		}
@@ -548,7 +541,7 @@ func settledDeltas(ctx context.Context, dx Executor, ls labService, dests []Dest
 
 // statsDeltas is each destination's connection counter delta across the
 // loop; -1 when unknown (not in one of the tables, or a counter reset).
-func statsDeltas(ls labService, dests []Dest, before, after *ipvs.Service) []int {
+func statsDeltas(ls labService, dests []ipvs.NamedDest, before, after *ipvs.Service) []int {
 	out := make([]int, len(dests))
 	for i := range out {
 		out[i] = -1
@@ -568,7 +561,7 @@ func statsDeltas(ls labService, dests []Dest, before, after *ipvs.Service) []int
 
 // analyze maps replies to servers, attributes failures with the
 // director's counters, and judges.
-func analyze(sr *ServiceReport, dests []Dest, replies []Reply, mapper *Mapper, deltas []int, prober string) {
+func analyze(sr *ServiceReport, dests []ipvs.NamedDest, replies []Reply, mapper *Mapper, deltas []int, prober string) {
 	m := mapReplies(sr, dests, replies, mapper)
 	sr.Replies = replies
 	sr.Failures = len(m.failed)
@@ -609,7 +602,7 @@ type mapped struct {
 }
 
 // mapReplies names the web node behind each good reply by its page.
-func mapReplies(sr *ServiceReport, dests []Dest, replies []Reply, mapper *Mapper) *mapped {
+func mapReplies(sr *ServiceReport, dests []ipvs.NamedDest, replies []Reply, mapper *Mapper) *mapped {
 	idx := map[string]int{}
 	for i, d := range dests {
 		idx[d.Name] = i
@@ -674,7 +667,7 @@ func (m *mapped) attribute(sr *ServiceReport, deltas []int) (counts []int, unatt
 
 // sequence names the server of each request: "?" for a good reply from
 // an unknown page, "!" for a failure, "!node" for one attributed.
-func (m *mapped) sequence(dests []Dest) []string {
+func (m *mapped) sequence(dests []ipvs.NamedDest) []string {
 	var out []string
 	for k, r := range m.replies {
 		switch {
@@ -747,7 +740,7 @@ func connectsCheck(replies []Reply) report.Check {
 	return passf("new connection per request", "every answered request opened its own TCP connection")
 }
 
-func statsCheck(dests []Dest, served, deltas []int, requests, failures int) report.Check {
+func statsCheck(dests []ipvs.NamedDest, served, deltas []int, requests, failures int) report.Check {
 	if !allKnown(deltas) {
 		return skipf("director counters", "the director's counters are not known for every real server")
 	}

@@ -15,8 +15,8 @@ import (
 	"time"
 
 	"github.com/lvslab/lvslab/provision/report"
-	"github.com/lvslab/lvslab/roles/ipvs"
 	"github.com/lvslab/lvslab/topology"
+	"github.com/lvslab/lvslab/topology/ipvs"
 )
 
 func run(t *testing.T, w *world, opts Options) *Report {
@@ -450,7 +450,7 @@ func TestVerifyAvoidsSourcePortsTheDirectorHolds(t *testing.T) {
 	if err != nil || len(replies) != 6 {
 		t.Fatalf("probe: %v, %d replies", err, len(replies))
 	}
-	tab, err := ipvs.ReadTableConns(context.Background(), dx)
+	tab, err := ipvs.New(dx.Run).TableConns(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package verify
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"net/netip"
@@ -13,9 +14,10 @@ import (
 
 	"github.com/lvslab/lvslab/labs"
 	"github.com/lvslab/lvslab/roles"
-	"github.com/lvslab/lvslab/roles/ipvs"
-	"github.com/lvslab/lvslab/roles/ipvs/ipvstest"
+	"github.com/lvslab/lvslab/roles/guest"
 	"github.com/lvslab/lvslab/topology"
+	"github.com/lvslab/lvslab/topology/ipvs"
+	"github.com/lvslab/lvslab/topology/ipvs/ipvstest"
 )
 
 // world is a scripted lab: the director's IPVS table (the shared kernel
@@ -73,6 +75,25 @@ func newWorld(t *testing.T, labName string) *world {
 // service is the director's live IPVS service.
 func (w *world) service() *ipvs.Service { return w.kernel.Service(w.key) }
 
+// A real server's facts as the world keeps them: its addresses, then its
+// route and sysctl sections after these lines; answerFacts frames them.
+const (
+	factsRoute  = "@@route"
+	factsSysctl = "@@sysctl"
+)
+
+// answerFacts answers the facts probe script with the facts kept.
+func answerFacts(script, facts string) (string, bool) {
+	_, marker, secs, ok := guest.ReadScript(script)
+	if !ok || len(secs) != 4 || secs[0].Name != secAddrs {
+		return "", false
+	}
+	addrs, rest, _ := strings.Cut(facts, factsRoute+"\n")
+	route, sysctl, _ := strings.Cut(rest, factsSysctl+"\n")
+	return guest.Frame(marker, secAddrs) + addrs + guest.Frame(marker, secRoute) + route +
+		guest.Frame(marker, secSysctl) + sysctl + guest.Frame(marker, guest.EndSection), true
+}
+
 // goodFacts is a correctly configured real server.
 func goodFacts(s *topology.Service, n, dir *topology.Node) string {
 	var b strings.Builder
@@ -86,11 +107,11 @@ func goodFacts(s *topology.Service, n, dir *topology.Node) string {
 	case "tun":
 		fmt.Fprintf(&b, "5: tunl0    inet %s/32 scope global tunl0\\       valid_lft forever\n", s.VIP)
 	}
-	b.WriteString(markRoute + "\n")
+	b.WriteString(factsRoute + "\n")
 	if n.Gateway.IsValid() {
 		fmt.Fprintf(&b, "default via %s dev %s proto static\n", n.Gateway, n.NICFor(n.Gateway).Name)
 	}
-	b.WriteString(markSysctl + "\n")
+	b.WriteString(factsSysctl + "\n")
 	arp := s.Mode != "nat"
 	for _, dev := range []string{"all", "default", "lo", "eth0", "eth1", "tunl0"} {
 		ig, an, rp := 0, 0, 2
@@ -105,7 +126,7 @@ func goodFacts(s *topology.Service, n, dir *topology.Node) string {
 	return b.String()
 }
 
-func (w *world) dial(node string) (Executor, error) {
+func (w *world) dial(node string) (guest.Executor, error) {
 	if w.down[node] {
 		return nil, fmt.Errorf("dial tcp %s:22: connect: no route to host", node)
 	}
@@ -116,6 +137,7 @@ func (w *world) dial(node string) (Executor, error) {
 }
 
 type worldExec struct {
+	runOnly
 	w    *world
 	node string
 }
@@ -128,6 +150,9 @@ func (x *worldExec) WriteFile(context.Context, string, []byte, fs.FileMode) erro
 var (
 	// a request of the TCP probers: "URL,SOURCEPORT"
 	reRequest = regexp.MustCompile(`(http://[0-9.]+(?::\d+)?/),(\d+)`)
+	// a loop's frames: its marker, and the start of a request's frame
+	reMarker    = regexp.MustCompile(`@@lvslab-[0-9a-f]{16}`)
+	reLoopStart = regexp.MustCompile(`@@lvslab-[0-9a-f]{16}-req `)
 	// the ports of UDPLoopCommand's datagrams: "for p in 53 53 ...; do"
 	reUDPPorts = regexp.MustCompile(`for p in ([0-9 ]+); do`)
 )
@@ -140,17 +165,18 @@ func (x *worldExec) Run(_ context.Context, cmd string) (string, error) {
 	case ipvstest.Handles(cmd) && n.Role == topology.RoleDirector:
 		return w.kernel.Run(cmd)
 	case strings.Contains(cmd, "/dev/udp/") && n.Role == topology.RoleClient:
+		fr := loopFrames(cmd)
 		var urls []string
 		for _, p := range strings.Fields(reUDPPorts.FindStringSubmatch(cmd)[1]) {
 			urls = append(urls, "udp://"+w.svc.VIP.String()+":"+p)
 		}
-		return w.requests(urls, nil, true), nil
-	case strings.Contains(cmd, "@@lvslab-req") && n.Role == topology.RoleClient:
+		return w.requests(fr, urls, nil, true), nil
+	case reLoopStart.MatchString(cmd) && n.Role == topology.RoleClient:
 		urls, ports := requestList(cmd)
-		return w.requests(urls, ports, true), nil
+		return w.requests(loopFrames(cmd), urls, ports, true), nil
 	case strings.Contains(cmd, "Connection: close") && n.Role == topology.RoleClient:
 		urls, ports := requestList(cmd)
-		return w.requests(urls, ports, false), nil
+		return w.requests(loopFrames(cmd), urls, ports, false), nil
 	case cmd == SocketsCommand && n.Role == topology.RoleClient:
 		var b strings.Builder
 		b.WriteString("  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n")
@@ -166,8 +192,10 @@ func (x *worldExec) Run(_ context.Context, cmd string) (string, error) {
 		return fmt.Sprintf("%s dev eth0 lladdr %s REACHABLE\n", w.svc.VIP, mac), nil
 	case strings.HasPrefix(cmd, "ip -4 -o route get "):
 		return w.route(x.node, cmd), nil
-	case cmd == FactsCommand && n.Role == topology.RoleWeb:
-		return w.facts[x.node], nil
+	case strings.Contains(cmd, "ip -o -4 addr show") && n.Role == topology.RoleWeb:
+		if out, ok := answerFacts(cmd, w.facts[x.node]); ok {
+			return out, nil
+		}
 	case cmd == DetectCommand && n.Role == topology.RoleWeb:
 		st := "inactive"
 		if w.up[x.node] {
@@ -219,17 +247,20 @@ func requestList(cmd string) (urls []string, ports []uint16) {
 	return urls, ports
 }
 
+// loopFrames are the frames of the loop cmd: its marker's.
+func loopFrames(cmd string) Frames { return framesOf(reMarker.FindString(cmd)) }
+
 // requests answers one request per URL: the director schedules it on the
 // service, unless its port is one the director does not mark (unmarked),
 // or its source port is that of an entry the director holds in FIN_WAIT
 // (then it goes to that entry's server, unscheduled and uncounted, as
 // conn_reuse_mode 1 does).
-func (w *world) requests(urls []string, ports []uint16, loop bool) string {
+func (w *world) requests(fr Frames, urls []string, ports []uint16, loop bool) string {
 	var b strings.Builder
 	vip := w.svc.VIP.String()
 	for i := 1; i <= len(urls); i++ {
 		if loop {
-			fmt.Fprintf(&b, "%s%d\n", markStart, i)
+			fmt.Fprintf(&b, "%s%d\n", fr.start, i)
 		}
 		port := uint16(80)
 		if c := strings.LastIndex(urls[i-1], ":"); c > len("udp:") {
@@ -249,9 +280,9 @@ func (w *world) requests(urls []string, ports []uint16, loop bool) string {
 		if slices.Contains(w.clientBusy, sport) {
 			const bind = "bind failed with errno 98: Address already in use"
 			if loop {
-				fmt.Fprintf(&b, "curl: (45) %s\n\n%s000 0.001 0\n%s45\n", bind, markWrite, markRC)
+				fmt.Fprintf(&b, "curl: (45) %s\n\n%s000 0.001 0\n%s45\n", bind, fr.write, fr.rc)
 			} else {
-				fmt.Fprintf(&b, "\n%s000 0.001 0 45 %s\n", markWrite, bind)
+				fmt.Fprintf(&b, "\n%s000 0.001 0 45 %s\n", fr.write, bind)
 			}
 			continue
 		}
@@ -274,17 +305,17 @@ func (w *world) requests(urls []string, ports []uint16, loop bool) string {
 		errText := fmt.Sprintf("Failed to connect to %s port %d after 2 ms: Couldn't connect to server", vip, port)
 		switch {
 		case ok && loop:
-			fmt.Fprintf(&b, "%s\n\n%s200 0.012 1\n%s0\n", w.lab.Node(node).Page, markWrite, markRC)
+			fmt.Fprintf(&b, "%s\n\n%s200 0.012 1\n%s0\n", w.lab.Node(node).Page, fr.write, fr.rc)
 		case ok:
-			fmt.Fprintf(&b, "%s\n\n%s200 0.012 1 0 \n", w.lab.Node(node).Page, markWrite)
+			fmt.Fprintf(&b, "%s\n\n%s200 0.012 1 0 \n", w.lab.Node(node).Page, fr.write)
 		case loop:
-			fmt.Fprintf(&b, "curl: (7) %s\n\n%s000 0.002 1\n%s7\n", errText, markWrite, markRC)
+			fmt.Fprintf(&b, "curl: (7) %s\n\n%s000 0.002 1\n%s7\n", errText, fr.write, fr.rc)
 		default:
-			fmt.Fprintf(&b, "\n%s000 0.002 1 7 %s\n", markWrite, errText)
+			fmt.Fprintf(&b, "\n%s000 0.002 1 7 %s\n", fr.write, errText)
 		}
 	}
 	if !loop {
-		fmt.Fprintf(&b, "%s0\n%s\n", markRC, markStderr)
+		fmt.Fprintf(&b, "%s0\n%s\n", fr.rc, fr.stderr)
 	}
 	return b.String()
 }
@@ -348,4 +379,16 @@ func (w *world) dest(node string) *ipvs.Destination {
 		}
 	}
 	return nil
+}
+
+// runOnly makes a fake that only runs commands a guest.Executor: verify
+// and the drill read and write no file.
+type runOnly struct{}
+
+func (runOnly) ReadFile(context.Context, string) ([]byte, bool, error) {
+	return nil, false, errors.New("verify reads no file")
+}
+
+func (runOnly) WriteFile(context.Context, string, []byte, fs.FileMode) error {
+	return errors.New("verify writes no file")
 }

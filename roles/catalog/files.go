@@ -7,8 +7,8 @@ import (
 	"text/template"
 
 	"github.com/lvslab/lvslab/roles"
-	"github.com/lvslab/lvslab/roles/ipvs"
 	"github.com/lvslab/lvslab/templates"
+	"github.com/lvslab/lvslab/topology/ipvs"
 )
 
 // File is a guest file lvslab writes whole.

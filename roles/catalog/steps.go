@@ -9,9 +9,9 @@ import (
 	"strings"
 
 	"github.com/lvslab/lvslab/roles"
-	"github.com/lvslab/lvslab/roles/ipvs"
 	"github.com/lvslab/lvslab/roles/shell"
 	"github.com/lvslab/lvslab/topology"
+	"github.com/lvslab/lvslab/topology/ipvs"
 )
 
 // OS families Steps knows.

@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/lvslab/lvslab/roles/catalog"
-	"github.com/lvslab/lvslab/roles/ipvs"
-	"github.com/lvslab/lvslab/roles/shell"
+	"github.com/lvslab/lvslab/roles/guest"
+	"github.com/lvslab/lvslab/topology/ipvs"
 )
 
 // Step outcomes reported in Events and Results.
@@ -103,7 +103,7 @@ func checkCommand(check string) string {
 // Apply brings a node to the state its steps describe: each step is checked
 // first and applied only when it differs, then checked again. It stops at the
 // first step that fails, with an error naming the step.
-func Apply(ctx context.Context, exec Executor, steps []catalog.Step, log func(Event)) (Result, error) {
+func Apply(ctx context.Context, exec guest.Executor, steps []catalog.Step, log func(Event)) (Result, error) {
 	f, err := survey(ctx, exec, steps, 0, false)
 	if err != nil {
 		return Result{}, err
@@ -115,7 +115,7 @@ func Apply(ctx context.Context, exec Executor, steps []catalog.Step, log func(Ev
 // survey also reads os-release, taking the steps stepsFor gives lvslab's
 // own images (Debian); on another family it surveys again with that
 // family's steps. It returns the family.
-func Configure(ctx context.Context, exec Executor, stepsFor func(osFamily string) []catalog.Step, log func(Event)) (string, Result, error) {
+func Configure(ctx context.Context, exec guest.Executor, stepsFor func(osFamily string) []catalog.Step, log func(Event)) (string, Result, error) {
 	steps := stepsFor(catalog.Debian)
 	f, err := survey(ctx, exec, steps, 0, true)
 	if err != nil {
@@ -142,7 +142,7 @@ func Configure(ctx context.Context, exec Executor, stepsFor func(osFamily string
 // costs one round trip besides its file writes: its commands and, in the
 // same command, a survey of it and the steps after it (its check, read
 // again, and their facts, which the change may have made stale).
-func apply(ctx context.Context, exec Executor, steps []catalog.Step, f *facts, log func(Event)) (Result, error) {
+func apply(ctx context.Context, exec guest.Executor, steps []catalog.Step, f *facts, log func(Event)) (Result, error) {
 	if log == nil {
 		log = func(Event) {}
 	}
@@ -195,7 +195,7 @@ func (sr StepResult) detail() string {
 
 // inspect tells whether steps[i]'s file and check are already as desired,
 // from the survey f where it has the answer.
-func inspect(ctx context.Context, exec Executor, step *catalog.Step, f *facts, i int) (bool, error) {
+func inspect(ctx context.Context, exec guest.Executor, step *catalog.Step, f *facts, i int) (bool, error) {
 	if step.File != nil {
 		if same, err := f.sameFile(ctx, exec, step.File); err != nil || !same {
 			return false, err
@@ -211,7 +211,7 @@ func inspect(ctx context.Context, exec Executor, step *catalog.Step, f *facts, i
 }
 
 // writeFile writes the step's file when its content differs.
-func writeFile(ctx context.Context, exec Executor, step *catalog.Step, f *facts, sr *StepResult) error {
+func writeFile(ctx context.Context, exec guest.Executor, step *catalog.Step, f *facts, sr *StepResult) error {
 	if step.File == nil {
 		return nil
 	}
@@ -229,21 +229,22 @@ func writeFile(ctx context.Context, exec Executor, step *catalog.Step, f *facts,
 // in the same round trip surveys steps[from:] again. lvslab's session
 // rides on the management NIC, so a command that re-addresses a lab NIC
 // runs like any other.
-func runAndSurvey(ctx context.Context, exec Executor, cmds []string, steps []catalog.Step, from int) (*facts, error) {
+func runAndSurvey(ctx context.Context, exec guest.Executor, cmds []string, steps []catalog.Step, from int) (*facts, error) {
 	var b strings.Builder
 	for _, c := range cmds {
 		b.WriteString("{ " + c + "\n} || exit $?\n")
 	}
-	out, err := exec.Run(ctx, b.String()+surveyScript(steps, from, false))
+	p := surveyProbe(steps, from, false)
+	out, err := exec.Run(ctx, b.String()+p.Script())
 	if err != nil {
 		return nil, err
 	}
-	return parseSurvey(out)
+	return parseSurvey(p, out)
 }
 
 // settle checks a step again after applying it, retrying for a while when
 // the change takes effect asynchronously.
-func settle(ctx context.Context, exec Executor, step *catalog.Step) error {
+func settle(ctx context.Context, exec guest.Executor, step *catalog.Step) error {
 	if step.Check == "" {
 		return nil
 	}
@@ -283,7 +284,7 @@ func networkStep(s *catalog.Step) bool { return s.Kind == catalog.KindNetwork }
 // survey that checks them, each step retried alone while it settles.
 // Results come back one per step, with the facts of the steps after them
 // (nil when they must be surveyed again).
-func applyGroup(ctx context.Context, exec Executor, steps []catalog.Step, i, n int, f *facts) ([]StepResult, *facts, error) {
+func applyGroup(ctx context.Context, exec guest.Executor, steps []catalog.Step, i, n int, f *facts) ([]StepResult, *facts, error) {
 	group := steps[i : i+n]
 	results := make([]StepResult, 0, n)
 	var changed []int
@@ -388,7 +389,7 @@ var sleep = func(ctx context.Context, d time.Duration) error {
 	}
 }
 
-func runCheck(ctx context.Context, exec Executor, check string) (bool, error) {
+func runCheck(ctx context.Context, exec guest.Executor, check string) (bool, error) {
 	out, err := exec.Run(ctx, catalog.Helpers(check)+checkCommand(check))
 	if err != nil {
 		return false, fmt.Errorf("run check: %w", err)
@@ -404,7 +405,7 @@ func runCheck(ctx context.Context, exec Executor, check string) (bool, error) {
 
 // applyIPVS brings the table to steps[i]'s from the survey f: loaded whole
 // when empty, else edited; the edits and the read-back are one round trip.
-func applyIPVS(ctx context.Context, exec Executor, steps []catalog.Step, i int, f *facts) (StepResult, *facts, error) {
+func applyIPVS(ctx context.Context, exec guest.Executor, steps []catalog.Step, i int, f *facts) (StepResult, *facts, error) {
 	step := &steps[i]
 	sr := StepResult{Name: step.Name, Status: StatusFailed}
 	current, err := f.table(ctx, exec)
@@ -423,8 +424,7 @@ func applyIPVS(ctx context.Context, exec Executor, steps []catalog.Step, i int, 
 			if step.RulesFile != "" {
 				cmds = append(cmds, ipvs.RestoreFrom(step.RulesFile))
 			} else {
-				op, body := shell.Heredoc(ipvs.Rules(step.IPVS))
-				cmds = append(cmds, ipvs.Restore+" "+op+"\n"+body)
+				cmds = append(cmds, ipvs.RestoreCommand(step.IPVS))
 			}
 		}
 	}
@@ -445,7 +445,7 @@ func applyIPVS(ctx context.Context, exec Executor, steps []catalog.Step, i int, 
 }
 
 // DetectOS reads /etc/os-release and returns the OS family: Debian or RHEL.
-func DetectOS(ctx context.Context, exec Executor) (string, error) {
+func DetectOS(ctx context.Context, exec guest.Executor) (string, error) {
 	data, exists, err := exec.ReadFile(ctx, "/etc/os-release")
 	if err != nil {
 		return "", fmt.Errorf("read /etc/os-release: %w", err)

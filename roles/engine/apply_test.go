@@ -10,9 +10,10 @@ import (
 	"github.com/lvslab/lvslab/labs"
 	"github.com/lvslab/lvslab/roles"
 	"github.com/lvslab/lvslab/roles/catalog"
-	"github.com/lvslab/lvslab/roles/ipvs"
+	"github.com/lvslab/lvslab/roles/guest"
 	"github.com/lvslab/lvslab/roles/rolestest"
 	"github.com/lvslab/lvslab/topology"
+	"github.com/lvslab/lvslab/topology/ipvs"
 )
 
 // shippedSettleDelays is the schedule lvslab ships; the tests wait none.
@@ -379,7 +380,7 @@ func findStepNamed(steps []catalog.Step, name string) catalog.Step {
 
 // calls counts the round trips (Run) an executor is asked for.
 type calls struct {
-	Executor
+	guest.Executor
 	runs int
 }
 

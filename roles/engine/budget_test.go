@@ -77,7 +77,7 @@ func TestRHELSurveyCommandBudget(t *testing.T) {
 // body at each call.
 func surveyCommands(t *testing.T, steps []catalog.Step) []string {
 	t.Helper()
-	file, err := syntax.NewParser().Parse(strings.NewReader(surveyScript(steps, 0, false)), "")
+	file, err := syntax.NewParser().Parse(strings.NewReader(surveyProbe(steps, 0, false).Script()), "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,7 +14,7 @@ import (
 )
 
 // configureAs applies a lab's steps for node to g, as up does.
-func configureAs(t *testing.T, g *guest, lab, node string) {
+func configureAs(t *testing.T, g *simGuest, lab, node string) {
 	t.Helper()
 	st := rolestest.State(t, rolestest.Lab(t, lab), node)
 	if _, err := Apply(context.Background(), g, catalog.Steps(st, catalog.Debian), nil); err != nil {
@@ -100,7 +100,7 @@ func TestUpLeavesTUN(t *testing.T) {
 	for _, next := range []string{"tedu-dr", "tedu-nat"} {
 		for _, node := range []string{"web1", "lvs1"} {
 			t.Run(next+"/"+node, func(t *testing.T) {
-				apply := func(g *guest, lab *topology.Lab) {
+				apply := func(g *simGuest, lab *topology.Lab) {
 					t.Helper()
 					st := rolestest.State(t, lab, node)
 					for range 2 {

@@ -9,8 +9,9 @@ import (
 	"strings"
 
 	"github.com/lvslab/lvslab/roles/catalog"
-	"github.com/lvslab/lvslab/roles/ipvs"
-	"github.com/lvslab/lvslab/roles/ipvs/ipvstest"
+	"github.com/lvslab/lvslab/roles/guest"
+	"github.com/lvslab/lvslab/topology/ipvs"
+	"github.com/lvslab/lvslab/topology/ipvs/ipvstest"
 )
 
 // fakeExec is a recording Executor: a virtual filesystem, a scripted set of
@@ -132,15 +133,18 @@ func (f *fakeExec) WriteFile(ctx context.Context, path string, data []byte, mode
 }
 
 // isSurvey tells a survey script from other commands.
-func isSurvey(cmd string) bool { return strings.HasPrefix(cmd, "echo '"+surveyMark) }
+func isSurvey(cmd string) bool {
+	before, _, _, ok := guest.ReadScript(cmd)
+	return ok && before == ""
+}
 
 // survey answers a survey script section by section, as a node would.
 func (f *fakeExec) survey(ctx context.Context, cmd string) (string, error) {
 	var out strings.Builder
-	for _, part := range strings.Split("\n"+cmd, "\necho '"+surveyMark)[1:] {
-		name, body, _ := strings.Cut(part, "'; ")
-		name = strings.TrimSuffix(name, "'\n")
-		out.WriteString(surveyMark + name + "\n")
+	_, marker, sections, _ := guest.ReadScript(cmd)
+	for _, sec := range sections {
+		name, body := sec.Name, sec.Script
+		out.WriteString(guest.Frame(marker, name))
 		switch {
 		case name == secOS:
 			for _, p := range []string{"/etc/os-release", "/usr/lib/os-release"} {
@@ -166,7 +170,7 @@ func (f *fakeExec) survey(ctx context.Context, cmd string) (string, error) {
 		case name == secIPVS:
 			rules, err := f.kernel.Run(ipvs.SaveCommand)
 			if err != nil {
-				out.WriteString(surveyMark + secIPVSFail + "\n" + err.Error() + "\n")
+				out.WriteString(guest.Frame(marker, secIPVSFail) + err.Error() + "\n")
 				continue
 			}
 			if rules != "" {
@@ -180,15 +184,17 @@ func (f *fakeExec) survey(ctx context.Context, cmd string) (string, error) {
 
 // splitApplied splits runAndSurvey's script into its commands and survey.
 func splitApplied(script string) ([]string, string, bool) {
-	body, survey, ok := strings.Cut(script, "\necho '"+surveyMark)
+	body, _, _, ok := guest.ReadScript(script)
 	if !ok || !strings.HasPrefix(body, "{ ") {
 		return nil, "", false
 	}
+	survey := strings.TrimPrefix(script, body)
+	body = strings.TrimSuffix(body, "\n")
 	var cmds []string
 	for _, part := range strings.Split(strings.TrimPrefix(body+"\n", "{ "), "\n} || exit $?\n") {
 		if part = strings.TrimPrefix(part, "{ "); part != "" {
 			cmds = append(cmds, part)
 		}
 	}
-	return cmds, "echo '" + surveyMark + survey, true
+	return cmds, survey, true
 }

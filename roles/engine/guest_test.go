@@ -25,18 +25,18 @@ import (
 	"github.com/lvslab/lvslab/provision/image"
 	"github.com/lvslab/lvslab/roles"
 	"github.com/lvslab/lvslab/roles/catalog"
-	"github.com/lvslab/lvslab/roles/ipvs"
-	"github.com/lvslab/lvslab/roles/ipvs/ipvstest"
+	"github.com/lvslab/lvslab/topology/ipvs"
+	"github.com/lvslab/lvslab/topology/ipvs/ipvstest"
 )
 
-// guest is a simulated Debian node of lvslab's image: the steps' shell
+// simGuest is a simulated Debian node of lvslab's image: the steps' shell
 // commands run in a real shell interpreter, and the system commands they
 // call (ip, sysctl, systemctl, ipvsadm, ...) act on a model of the kernel
 // and systemd: files, runtime sysctls, addresses, links, units, the IPVS
 // table. systemd-networkd applies its .network files on restart, dropping
 // foreign addresses of the links it manages, as the real one does. Pure
 // text filters (grep, awk, sort, tr) are the host's.
-type guest struct {
+type simGuest struct {
 	files    map[string]string
 	sysctl   map[string]string // runtime values that differ from the kernel's defaults
 	addrs    map[string][]gaddr
@@ -74,8 +74,8 @@ func kernelDefault(key string) string {
 
 // newGuest is a freshly booted lvslab VM of a node: NICs named and up,
 // without addresses yet, networkd and apache2 enabled and running.
-func newGuest(st *roles.NodeState) *guest {
-	g := &guest{
+func newGuest(st *roles.NodeState) *simGuest {
+	g := &simGuest{
 		files: map[string]string{}, sysctl: map[string]string{}, addrs: map[string][]gaddr{},
 		up: map[string]bool{"lo": true}, macs: map[string]string{},
 		enabled: map[string]bool{"systemd-networkd": true}, active: map[string]bool{"systemd-networkd": true},
@@ -120,7 +120,7 @@ func moduleLine(m string) string { return m + " 32768 0 - Live 0x000000000000000
 var ipipModule = moduleLine("ipip")
 
 // state is everything a lab decides about the node, for comparison.
-func (g *guest) state() string {
+func (g *simGuest) state() string {
 	var b strings.Builder
 	for _, p := range slices.Sorted(maps.Keys(g.files)) {
 		if p == "/proc/modules" && g.files[p] == "" || p == catalog.DpkgStatus {
@@ -148,7 +148,7 @@ func (g *guest) state() string {
 	return b.String()
 }
 
-func (g *guest) Run(ctx context.Context, cmd string) (string, error) {
+func (g *simGuest) Run(ctx context.Context, cmd string) (string, error) {
 	file, err := syntax.NewParser().Parse(strings.NewReader(cmd), "")
 	if err != nil {
 		return "", fmt.Errorf("guest: %q: %w", cmd, err)
@@ -168,7 +168,7 @@ func (g *guest) Run(ctx context.Context, cmd string) (string, error) {
 	return out.String(), nil
 }
 
-func (g *guest) ReadFile(_ context.Context, p string) ([]byte, bool, error) {
+func (g *simGuest) ReadFile(_ context.Context, p string) ([]byte, bool, error) {
 	g.reads++
 	c, ok := g.files[p]
 	if !ok {
@@ -177,14 +177,14 @@ func (g *guest) ReadFile(_ context.Context, p string) ([]byte, bool, error) {
 	return []byte(c), true, nil
 }
 
-func (g *guest) WriteFile(_ context.Context, p string, data []byte, _ fs.FileMode) error {
+func (g *simGuest) WriteFile(_ context.Context, p string, data []byte, _ fs.FileMode) error {
 	g.files[p] = string(data)
 	return nil
 }
 
 // stat serves the shell's file tests ([ -f ], [ -e ]) from the model: its
 // files, and what /proc and /sys show of its kernel.
-func (g *guest) stat(_ context.Context, p string, _ bool) (fs.FileInfo, error) {
+func (g *simGuest) stat(_ context.Context, p string, _ bool) (fs.FileInfo, error) {
 	if c, ok := g.kernelFile(p); ok {
 		return fstest.MapFS{"f": &fstest.MapFile{Data: []byte(c)}}.Stat("f")
 	}
@@ -199,7 +199,7 @@ func (g *guest) stat(_ context.Context, p string, _ bool) (fs.FileInfo, error) {
 }
 
 // readDir serves the shell's globs from the model's files.
-func (g *guest) readDir(_ context.Context, dir string) ([]fs.DirEntry, error) {
+func (g *simGuest) readDir(_ context.Context, dir string) ([]fs.DirEntry, error) {
 	tree := fstest.MapFS{}
 	for p, c := range g.files {
 		if rel, ok := strings.CutPrefix(p, strings.TrimSuffix(dir, "/")+"/"); ok {
@@ -214,7 +214,7 @@ func (g *guest) readDir(_ context.Context, dir string) ([]fs.DirEntry, error) {
 // read at an offset with EOF, so dash's byte-wise read sees no newline; a
 // string one, the host name, reads whole), a link's flags (IFF_UP is bit
 // 0), a loaded module's initstate.
-func (g *guest) kernelFile(p string) (string, bool) {
+func (g *simGuest) kernelFile(p string) (string, bool) {
 	if key, ok := strings.CutPrefix(p, "/proc/sys/"); ok {
 		if key == "kernel/hostname" {
 			return g.hostname + "\n", true
@@ -257,7 +257,7 @@ var sockets = map[string]string{
 // listeners on [::] (tcp6, as Debian's apache2 binds), an sshd on 0.0.0.0:22
 // with a connection to it (tcp), each running UDP responder's socket
 // (udp, unconnected: state 07).
-func (g *guest) sockets(proto string) string {
+func (g *simGuest) sockets(proto string) string {
 	var b strings.Builder
 	b.WriteString(sockets[proto])
 	row := func(local, remote, state string) {
@@ -287,13 +287,13 @@ func (g *guest) sockets(proto string) string {
 }
 
 // kernelDir: /sys/module/M of a loaded module M.
-func (g *guest) kernelDir(p string) bool {
+func (g *simGuest) kernelDir(p string) bool {
 	m, ok := strings.CutPrefix(p, "/sys/module/")
 	return ok && !strings.Contains(m, "/") && g.loaded(m)
 }
 
 // loaded tells whether /proc/modules lists module m.
-func (g *guest) loaded(m string) bool {
+func (g *simGuest) loaded(m string) bool {
 	return slices.ContainsFunc(strings.Split(g.files["/proc/modules"], "\n"), func(l string) bool { return strings.HasPrefix(l, m+" ") })
 }
 
@@ -305,7 +305,7 @@ type rwc struct {
 func (rwc) Close() error { return nil }
 
 // open serves redirections: the model's files to read, /dev/null to write.
-func (g *guest) open(_ context.Context, p string, flag int, _ os.FileMode) (io.ReadWriteCloser, error) {
+func (g *simGuest) open(_ context.Context, p string, flag int, _ os.FileMode) (io.ReadWriteCloser, error) {
 	if p == "/dev/null" {
 		return rwc{strings.NewReader(""), io.Discard}, nil
 	}
@@ -324,7 +324,7 @@ func (g *guest) open(_ context.Context, p string, flag int, _ os.FileMode) (io.R
 
 var hostFilters = map[string]bool{"grep": true, "awk": true, "sort": true, "tr": true, "wc": true}
 
-func (g *guest) exec(ctx context.Context, args []string) error {
+func (g *simGuest) exec(ctx context.Context, args []string) error {
 	hc := interp.HandlerCtx(ctx)
 	g.procs++
 	if hostFilters[args[0]] {
@@ -354,7 +354,7 @@ func (g *guest) exec(ctx context.Context, args []string) error {
 
 var errFalse = errors.New("")
 
-func (g *guest) command(args []string, stdin io.Reader) (string, error) {
+func (g *simGuest) command(args []string, stdin io.Reader) (string, error) {
 	switch args[0] {
 	case "hostname":
 		if len(args) == 1 {
@@ -465,14 +465,14 @@ func (g *guest) command(args []string, stdin io.Reader) (string, error) {
 	return "", nil
 }
 
-func (g *guest) get(key string) string {
+func (g *simGuest) get(key string) string {
 	if v, ok := g.sysctl[key]; ok {
 		return v
 	}
 	return kernelDefault(key)
 }
 
-func (g *guest) sysctlCmd(args []string) (string, error) {
+func (g *simGuest) sysctlCmd(args []string) (string, error) {
 	args = slices.DeleteFunc(args, func(a string) bool { return a == "-q" })
 	switch args[0] {
 	case "-n":
@@ -499,7 +499,7 @@ func (g *guest) sysctlCmd(args []string) (string, error) {
 	return "", nil
 }
 
-func (g *guest) systemctl(args []string) error {
+func (g *simGuest) systemctl(args []string) error {
 	args = slices.DeleteFunc(args, func(a string) bool { return a == "-q" })
 	verb, now := args[0], slices.Contains(args, "--now")
 	units := slices.DeleteFunc(slices.Clone(args[1:]), func(a string) bool { return a == "--now" })
@@ -527,7 +527,7 @@ func (g *guest) systemctl(args []string) error {
 	return nil
 }
 
-func (g *guest) start(unit string) {
+func (g *simGuest) start(unit string) {
 	g.active[unit] = true
 	switch unit {
 	case "systemd-networkd":
@@ -546,7 +546,7 @@ func (g *guest) start(unit string) {
 // networkd applies the .network files: a matched NIC gets exactly their
 // addresses (foreign ones dropped); lo and tunl0 keep theirs and get the
 // file's too (KeepConfiguration).
-func (g *guest) networkd() {
+func (g *simGuest) networkd() {
 	g.gateway = ""
 	for _, p := range slices.Sorted(maps.Keys(g.files)) {
 		if path.Dir(p) != catalog.NetworkdDir || path.Ext(p) != ".network" {
@@ -612,7 +612,7 @@ func (g *guest) networkd() {
 
 // ipBatch runs the ip commands of stdin ("ip -b -") with the options
 // given before -b, stopping at the first that fails, as ip does.
-func (g *guest) ipBatch(opts []string, stdin io.Reader) (string, error) {
+func (g *simGuest) ipBatch(opts []string, stdin io.Reader) (string, error) {
 	var out strings.Builder
 	sc := bufio.NewScanner(stdin)
 	for sc.Scan() {
@@ -628,7 +628,7 @@ func (g *guest) ipBatch(opts []string, stdin io.Reader) (string, error) {
 	return out.String(), nil
 }
 
-func (g *guest) ip(args []string) (string, error) {
+func (g *simGuest) ip(args []string) (string, error) {
 	// ip [-4] [-o] [-j] OBJECT VERB dev DEV [label L] [scope S] / link set DEV up|down
 	for len(args) > 0 && strings.HasPrefix(args[0], "-") {
 		args = args[1:]
@@ -692,7 +692,7 @@ func (g *guest) ip(args []string) (string, error) {
 	return "", fmt.Errorf("guest: ip %v", args)
 }
 
-func (g *guest) matching(dev string, opts map[string]string) []gaddr {
+func (g *simGuest) matching(dev string, opts map[string]string) []gaddr {
 	var out []gaddr
 	for _, a := range g.addrs[dev] {
 		if l, ok := opts["label"]; ok {

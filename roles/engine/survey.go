@@ -11,8 +11,9 @@ import (
 	"strings"
 
 	"github.com/lvslab/lvslab/roles/catalog"
-	"github.com/lvslab/lvslab/roles/ipvs"
+	"github.com/lvslab/lvslab/roles/guest"
 	"github.com/lvslab/lvslab/roles/shell"
+	"github.com/lvslab/lvslab/topology/ipvs"
 )
 
 // Survey tells what Apply would do to a node, changing nothing: each step
@@ -20,7 +21,7 @@ import (
 // would run (for the IPVS table, the ipvsadm edits that bring it to the
 // lab's). Every check is read as the node is now, so a step that only
 // differs because an earlier one has not run yet shows as changed too.
-func Survey(ctx context.Context, exec Executor, steps []catalog.Step) (Result, error) {
+func Survey(ctx context.Context, exec guest.Executor, steps []catalog.Step) (Result, error) {
 	var res Result
 	f, err := survey(ctx, exec, steps, 0, false)
 	if err != nil {
@@ -67,28 +68,24 @@ type facts struct {
 	ipvsErr   error
 }
 
-// Marks of the survey's output sections: "@@lvslab-survey check 3".
+// The survey's sections (guest.Probe): "check 3" is step 3's verdict.
 const (
-	surveyMark  = "@@lvslab-survey "
 	secOS       = "os"
 	secFiles    = "files"
 	secCheck    = "check "
 	secUnits    = "units"
 	secIPVS     = "ipvs"
 	secIPVSFail = "ipvs-error"
-	secEnd      = "end"
 )
 
-func markLine(name string) string { return "echo '" + surveyMark + name + "'; " }
-
-// surveyScript reads the facts steps[from:] depend on, and os-release when
+// surveyProbe reads the facts steps[from:] depend on, and os-release when
 // withOS. Files are compared by checksum, all in one sha256sum; a file it
 // does not list is read whole (missing, or no sha256sum on the node).
-func surveyScript(steps []catalog.Step, from int, withOS bool) string {
-	var b strings.Builder
+func surveyProbe(steps []catalog.Step, from int, withOS bool) *guest.Probe {
+	p := guest.NewProbe()
 	if withOS {
 		// The shell's own read and printf: no process.
-		b.WriteString(markLine(secOS) + `for f in /etc/os-release /usr/lib/os-release; do [ -f "$f" ] && { while IFS= read -r l || [ -n "$l" ]; do printf '%s\n' "$l"; done <"$f"; break; }; done` + "\n")
+		p.Section(secOS, `for f in /etc/os-release /usr/lib/os-release; do [ -f "$f" ] && { while IFS= read -r l || [ -n "$l" ]; do printf '%s\n' "$l"; done <"$f"; break; }; done`)
 	}
 	var paths []string
 	for _, st := range steps[from:] {
@@ -97,12 +94,12 @@ func surveyScript(steps []catalog.Step, from int, withOS bool) string {
 		}
 	}
 	if len(paths) > 0 {
-		fmt.Fprintf(&b, "%sset --; for f in %s; do [ -f \"$f\" ] && set -- \"$@\" \"$f\"; done; [ $# = 0 ] || sha256sum -- \"$@\" 2>/dev/null\n", markLine(secFiles), strings.Join(paths, " "))
+		p.Section(secFiles, fmt.Sprintf("set --; for f in %s; do [ -f \"$f\" ] && set -- \"$@\" \"$f\"; done; [ $# = 0 ] || sha256sum -- \"$@\" 2>/dev/null", strings.Join(paths, " ")))
 	}
-	b.WriteString(catalog.Helpers(catalog.StepChecks(steps[from:])...))
+	p.Add(catalog.Helpers(catalog.StepChecks(steps[from:])...))
 	// One systemctl read of every unit pays from the second test.
 	if units, tests := unitsChecked(steps[from:]); tests > 1 {
-		b.WriteString(markLine(secUnits) + unitsPrelude(units) + "\n")
+		p.Section(secUnits, unitsPrelude(units))
 	}
 	table := false
 	for i := from; i < len(steps); i++ {
@@ -112,16 +109,16 @@ func surveyScript(steps []catalog.Step, from int, withOS bool) string {
 			continue
 		}
 		if st.Check != "" {
-			b.WriteString(markLine(secCheck+strconv.Itoa(i)) + checkCommand(st.Check) + "\n")
+			p.Section(secCheck+strconv.Itoa(i), checkCommand(st.Check))
 		}
 	}
 	if table {
 		// Thresholds only when there are services: -Sn leaves them out.
-		fmt.Fprintf(&b, "%sif o=$(%s 2>&1); then [ -z \"$o\" ] || { printf '%%s\\n' \"$o\"; %s; }; else echo '%s%s'; printf '%%s\\n' \"$o\"; fi\n",
-			markLine(secIPVS), ipvs.SaveCommand, ipvs.ThresholdsCommand, surveyMark, secIPVSFail)
+		p.Section(secIPVS, "")
+		p.Add(fmt.Sprintf("if o=$(%s 2>&1); then [ -z \"$o\" ] || { printf '%%s\\n' \"$o\"; %s; }; else %s; printf '%%s\\n' \"$o\"; fi",
+			ipvs.SaveCommand, ipvs.ThresholdsCommand, p.Mark(secIPVSFail)))
 	}
-	b.WriteString("echo '" + surveyMark + secEnd + "'\n")
-	return b.String()
+	return p
 }
 
 // bootWaitSeconds bounds the survey's wait for a node's boot to finish.
@@ -198,33 +195,23 @@ systemctl() {
 }
 
 // survey reads the facts of steps[from:] in one command.
-func survey(ctx context.Context, exec Executor, steps []catalog.Step, from int, withOS bool) (*facts, error) {
-	out, err := exec.Run(ctx, surveyScript(steps, from, withOS))
+func survey(ctx context.Context, exec guest.Executor, steps []catalog.Step, from int, withOS bool) (*facts, error) {
+	p := surveyProbe(steps, from, withOS)
+	out, err := exec.Run(ctx, p.Script())
 	if err != nil {
 		return nil, fmt.Errorf("survey the node: %w", err)
 	}
-	return parseSurvey(out)
+	return parseSurvey(p, out)
 }
 
-func parseSurvey(out string) (*facts, error) {
+func parseSurvey(p *guest.Probe, out string) (*facts, error) {
 	f := &facts{verdicts: map[int]bool{}, sums: map[string]string{}}
-	sections := map[string][]string{}
-	cur := ""
-	for _, line := range strings.Split(out, "\n") {
-		if name, ok := strings.CutPrefix(line, surveyMark); ok {
-			cur = name
-			sections[cur] = []string{}
-			continue
-		}
-		if cur != "" {
-			sections[cur] = append(sections[cur], line)
-		}
+	a, err := p.Parse(out)
+	if err != nil {
+		return nil, fmt.Errorf("the survey's answer: %w", err)
 	}
-	if _, ok := sections[secEnd]; !ok {
-		return nil, fmt.Errorf("the survey's answer ends early: %q", out)
-	}
-	f.osRelease = strings.Join(sections[secOS], "\n")
-	for _, line := range sections[secFiles] {
+	f.osRelease = strings.Join(a.Lines(secOS), "\n")
+	for _, line := range a.Lines(secFiles) {
 		// "SUM  PATH" ("SUM *PATH" in binary mode); an odd path comes
 		// escaped, "\\SUM ...": left to ReadFile.
 		sum, rest, ok := strings.Cut(line, " ")
@@ -232,7 +219,8 @@ func parseSurvey(out string) (*facts, error) {
 			f.sums[rest[1:]] = sum
 		}
 	}
-	for name, lines := range sections {
+	for _, name := range a.Names() {
+		lines := a.Lines(name)
 		idx, ok := strings.CutPrefix(name, secCheck)
 		if !ok {
 			continue
@@ -248,11 +236,11 @@ func parseSurvey(out string) (*facts, error) {
 			f.verdicts[i] = false
 		}
 	}
-	if lines, ok := sections[secIPVSFail]; ok {
-		f.ipvsRead, f.ipvsErr = true, fmt.Errorf("read the IPVS table: %s", strings.TrimSpace(strings.Join(lines, "\n")))
-	} else if lines, ok := sections[secIPVS]; ok {
+	if a.Has(secIPVSFail) {
+		f.ipvsRead, f.ipvsErr = true, fmt.Errorf("read the IPVS table: %s", strings.TrimSpace(a.Text(secIPVSFail)))
+	} else if a.Has(secIPVS) {
 		f.ipvsRead = true
-		if f.ipvs, f.ipvsErr = ipvs.ParseRules(strings.Join(lines, "\n")); f.ipvsErr != nil {
+		if f.ipvs, f.ipvsErr = ipvs.ParseRules(a.Text(secIPVS)); f.ipvsErr != nil {
 			f.ipvsErr = fmt.Errorf("read the IPVS table: %w", f.ipvsErr)
 		}
 	}
@@ -260,16 +248,16 @@ func parseSurvey(out string) (*facts, error) {
 }
 
 // table is the IPVS table as the survey read it, read again when it did not.
-func (f *facts) table(ctx context.Context, exec Executor) ([]ipvs.Service, error) {
+func (f *facts) table(ctx context.Context, exec guest.Executor) ([]ipvs.Service, error) {
 	if f != nil && f.ipvsRead {
 		return f.ipvs, f.ipvsErr
 	}
-	return ipvs.ReadRules(ctx, exec)
+	return ipvs.New(exec.Run).Rules(ctx)
 }
 
 // sameFile tells whether the node's copy of a step's file has the wanted
 // content: by the survey's checksum, else by reading it.
-func (f *facts) sameFile(ctx context.Context, exec Executor, file *catalog.File) (bool, error) {
+func (f *facts) sameFile(ctx context.Context, exec guest.Executor, file *catalog.File) (bool, error) {
 	if f != nil {
 		if sum, ok := f.sums[file.Path]; ok {
 			want := sha256.Sum256([]byte(file.Content))

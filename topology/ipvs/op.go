@@ -1,7 +1,6 @@
 package ipvs
 
 import (
-	"context"
 	"fmt"
 	"strings"
 )
@@ -23,13 +22,34 @@ const (
 	ClearCommand = "ipvsadm -C"
 	// ZeroCommand zeroes every counter of the table.
 	ZeroCommand = "ipvsadm -Z"
+	// StatsCommand prints the counters, exact (no K/M rounding).
+	StatsCommand = "ipvsadm -Ln --stats --exact"
+	// RateCommand prints the per-second rates, exact.
+	RateCommand = "ipvsadm -Ln --rate --exact"
 )
 
 // Restore loads rules (ipvsadm-save form) from its standard input.
 const Restore = "ipvsadm-restore"
 
+// Save prints the rules in the form Restore loads; a student's handout
+// spells it this way (ipvsadm-save -n), lvslab reads with SaveCommand.
+const Save = "ipvsadm-save"
+
 // RestoreFrom loads the rules saved in a file.
 func RestoreFrom(path string) string { return Restore + " < " + path }
+
+// SaveTo writes the table's rules (SaveCommand) to a file.
+func SaveTo(path string) string { return SaveCommand + " > " + path }
+
+// heredocEnd ends the here-document of RestoreCommand. Every line Rules
+// renders starts with "-", so none of them can end the document early.
+const heredocEnd = "LVSLAB_EOF"
+
+// RestoreCommand loads services whole, as one command: ipvsadm-restore
+// with their rules in a quoted here-document (nothing in it is expanded).
+func RestoreCommand(services []Service) string {
+	return Restore + " <<'" + heredocEnd + "'\n" + Rules(services) + heredocEnd
+}
 
 // Action is what an Op does, named by its ipvsadm switch.
 type Action string
@@ -75,6 +95,15 @@ func (o Op) Rule() string {
 // Command is the op as a command line: "ipvsadm -A -t ...".
 func (o Op) Command() string { return "ipvsadm " + o.Rule() }
 
+// Brief is the op's command line as a hint shows it: the service's key
+// and scheduler, the real server's forwarding and weight, nothing else
+// (persistence, thresholds and tunnel types are named apart).
+func (o Op) Brief() string {
+	s := Service{Protocol: o.Service.Protocol, Address: o.Service.Address, Port: o.Service.Port, FWMark: o.Service.FWMark, SchedName: o.Service.SchedName}
+	d := Destination{Address: o.Dest.Address, Port: o.Dest.Port, ConnectionFlags: o.Dest.ConnectionFlags, Weight: o.Dest.Weight}
+	return Op{Action: o.Action, Service: s, Dest: d}.Command()
+}
+
 // Problem says what the op would repair, for error messages: "missing
 // real server -t 192.168.4.5:80 -r 192.168.2.100:80 -m -w 1".
 func (o Op) Problem() string {
@@ -107,13 +136,7 @@ func (s *Service) options() string {
 
 // options is what follows "-r ADDR:PORT" on an -a or -e line.
 func (d *Destination) options() string {
-	flag := "-g"
-	for _, f := range forwarding {
-		if f.flags == d.ConnectionFlags&connectionFlagFwdMask {
-			flag = f.flag
-		}
-	}
-	s := fmt.Sprintf(" %s -w %d", flag, d.Weight)
+	s := fmt.Sprintf(" %s -w %d", d.ForwardFlag(), d.Weight)
 	if d.ConnectionFlags&connectionFlagFwdMask == ConnectionFlagTunnel && d.TunnelType != "" {
 		s += " --tun-type " + d.TunnelType
 	}
@@ -203,48 +226,4 @@ func Differences(have, want []Service) []string {
 		out = append(out, op.Problem())
 	}
 	return out
-}
-
-// Runner runs a shell command on the node whose table is read.
-type Runner interface {
-	Run(ctx context.Context, cmd string) (string, error)
-}
-
-// ReadRules reads the table's rules ("ipvsadm -Sn") with the connection
-// thresholds -Sn leaves out: what a lab's services are compared with.
-func ReadRules(ctx context.Context, r Runner) ([]Service, error) {
-	out, err := r.Run(ctx, SaveCommand)
-	if err != nil {
-		return nil, fmt.Errorf("read the IPVS table: %w", err)
-	}
-	svcs, err := ParseRules(out)
-	if err != nil || len(svcs) == 0 {
-		return svcs, err
-	}
-	th, err := r.Run(ctx, ThresholdsCommand)
-	if err != nil {
-		return nil, fmt.Errorf("read the IPVS thresholds: %w", err)
-	}
-	return ParseRules(out + th)
-}
-
-// ReadTableConns is ReadTable with the connection entries (-Lnc), read in
-// the same round trip.
-func ReadTableConns(ctx context.Context, r Runner) (Table, error) {
-	out, err := r.Run(ctx, TableCommand+"; "+ConnectionsCommand)
-	if err != nil {
-		return Table{}, fmt.Errorf("reading the IPVS table: %w", err)
-	}
-	return Parse(out)
-}
-
-// ReadTable reads the table in the kernel's list order with every
-// destination's connections and counters (TableCommand).
-func ReadTable(ctx context.Context, r Runner) ([]Service, error) {
-	out, err := r.Run(ctx, TableCommand)
-	if err != nil {
-		return nil, fmt.Errorf("reading the IPVS table: %w", err)
-	}
-	t, err := Parse(out)
-	return t.Services, err
 }

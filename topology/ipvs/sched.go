@@ -102,3 +102,20 @@ func Pick(sched string, ds []Destination) int {
 	}
 	return least
 }
+
+// SimulateLeast replays the kernel's least-connection family (lc, wlc,
+// sed, nq, fo, ovf) for n sequential short requests: each goes to the
+// destination Pick chooses and is inactive (closed) before the next one
+// starts. It returns the chosen indices; -1 when none is available.
+func SimulateLeast(sched string, dests []Destination, n int) []int {
+	ds := append([]Destination(nil), dests...)
+	out := make([]int, 0, n)
+	for k := 0; k < n; k++ {
+		pick := Pick(sched, ds)
+		out = append(out, pick)
+		if pick >= 0 {
+			ds[pick].InactiveConnections++
+		}
+	}
+	return out
+}

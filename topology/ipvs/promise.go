@@ -1,21 +1,26 @@
-package verify
+package ipvs
+
+// What a scheduler promises for a run of sequential requests from one
+// client (verify judges the requests it sends against it).
 
 import (
 	"fmt"
 	"slices"
 	"strings"
-
-	"github.com/lvslab/lvslab/roles/ipvs"
 )
 
-// Dest is one destination as an IPVS scheduler sees it, in the kernel's
-// list order ("ipvsadm -Ln --nosort"; the kernel puts the last added real
-// server first).
-type Dest struct {
-	Name     string `json:"name"`
-	Weight   int    `json:"weight"`
-	Active   int    `json:"active"`
-	Inactive int    `json:"inactive"`
+// NamedDest is a destination as its scheduler sees it (weight, active and
+// inactive connections) with a name for messages (its lab node); a
+// service's are in the kernel's list order ("ipvsadm -Ln --nosort": the
+// kernel puts the last added real server first).
+type NamedDest struct {
+	Name string
+	Destination
+}
+
+// Named is a destination of that weight with no connections, named.
+func Named(name string, weight int) NamedDest {
+	return NamedDest{Name: name, Destination: Destination{Weight: weight}}
 }
 
 // Kind is the family of what a scheduler promises for sequential requests
@@ -58,7 +63,7 @@ type Expectation struct {
 	// Quiet tells whether no connection was on the table at the start.
 	Quiet bool `json:"quiet"`
 	// Start is the table state the expectation was computed from.
-	Start []Dest `json:"-"`
+	Start []NamedDest `json:"-"`
 }
 
 // WindowRange returns, for each of n destinations, the fewest and the most
@@ -105,38 +110,13 @@ next:
 	return 0, false
 }
 
-// overhead is ip_vs_dest_conn_overhead: active connections weigh 256
-// times an inactive one.
-func overhead(d Dest) int { return ipvs.Overhead(d.kernel()) }
-
-func (d Dest) kernel() ipvs.Destination {
-	return ipvs.Destination{Weight: d.Weight, ActiveConnections: d.Active, InactiveConnections: d.Inactive}
-}
-
-// SimulateLeast replays the kernel's least-connection family for n
-// sequential short requests: each request goes to the destination the
-// scheduler picks, and is inactive (closed) before the next one starts.
-// Supported: lc, wlc, sed, nq, fo, ovf. It returns the chosen indices; -1
-// when no destination is available.
-func SimulateLeast(sched string, dests []Dest, n int) []int {
-	ds := append([]Dest(nil), dests...)
-	out := make([]int, 0, n)
-	for k := 0; k < n; k++ {
-		pick := pickOnce(sched, ds)
-		out = append(out, pick)
-		if pick >= 0 {
-			ds[pick].Inactive++
-		}
+// simulate is SimulateLeast over named destinations.
+func simulate(sched string, dests []NamedDest, n int) []int {
+	ds := make([]Destination, len(dests))
+	for i, d := range dests {
+		ds[i] = d.Destination
 	}
-	return out
-}
-
-func pickOnce(sched string, ds []Dest) int {
-	kds := make([]ipvs.Destination, len(ds))
-	for i, d := range ds {
-		kds[i] = d.kernel()
-	}
-	return ipvs.Pick(sched, kds)
+	return SimulateLeast(sched, ds, n)
 }
 
 // permutations calls f with every ordering of 0..n-1 (n small).
@@ -181,7 +161,7 @@ func orders(n int, known bool) [][]int {
 
 // Expect computes what a scheduler promises for reqs sequential requests
 // from one client. dests are in the kernel's list order when orderKnown.
-func Expect(sched string, persistence int, dests []Dest, reqs int, orderKnown bool) Expectation {
+func Expect(sched string, persistence int, dests []NamedDest, reqs int, orderKnown bool) Expectation {
 	t := newTable(dests, reqs, orderKnown)
 	e := Expectation{Scheduler: sched, Persistence: persistence, Start: dests, Quiet: t.quiet, Share: make([]float64, len(dests))}
 	switch {
@@ -197,11 +177,11 @@ func Expect(sched string, persistence int, dests []Dest, reqs int, orderKnown bo
 		return e
 	}
 	switch sched {
-	case ipvs.RoundRobin, ipvs.WeightedRoundRobin:
+	case RoundRobin, WeightedRoundRobin:
 		t.expectCycle(&e)
-	case ipvs.LeastConnection, ipvs.WeightedLeastConnection:
+	case LeastConnection, WeightedLeastConnection:
 		t.expectLeast(&e)
-	case ipvs.ShortestExpectedDelay, ipvs.WeightedFailover, ipvs.WeightedOverflow, ipvs.NeverQueue:
+	case ShortestExpectedDelay, WeightedFailover, WeightedOverflow, NeverQueue:
 		t.expectOne(&e)
 	default: // lblc, lblcr, dh, sh, mh and anything unknown
 		expectHashed(&e, dests)
@@ -216,7 +196,7 @@ func Expect(sched string, persistence int, dests []Dest, reqs int, orderKnown bo
 
 // table is the destinations an expectation starts from.
 type table struct {
-	dests      []Dest
+	dests      []NamedDest
 	weights    []int
 	sum, live  int // total weight, destinations of weight > 0
 	reqs       int
@@ -224,11 +204,11 @@ type table struct {
 	quiet      bool // no connection on the table
 }
 
-func newTable(dests []Dest, reqs int, orderKnown bool) *table {
+func newTable(dests []NamedDest, reqs int, orderKnown bool) *table {
 	t := &table{dests: dests, weights: make([]int, len(dests)), reqs: reqs, orderKnown: orderKnown, quiet: true}
 	for i, d := range dests {
 		t.weights[i] = d.Weight
-		if d.Active+d.Inactive > 0 {
+		if d.ActiveConnections+d.InactiveConnections > 0 {
 			t.quiet = false
 		}
 		if d.Weight > 0 {
@@ -244,17 +224,17 @@ func newTable(dests []Dest, reqs int, orderKnown bool) *table {
 func (t *table) expectCycle(e *Expectation) {
 	n := len(t.dests)
 	e.Kind = KindCycle
-	build := ipvs.WRRCycle
+	build := WRRCycle
 	for i, w := range t.weights {
 		switch {
-		case e.Scheduler == ipvs.WeightedRoundRobin:
+		case e.Scheduler == WeightedRoundRobin:
 			e.Share[i] = float64(t.reqs) * float64(w) / float64(t.sum)
 		case w > 0:
 			e.Share[i] = float64(t.reqs) / float64(t.live)
 		}
 	}
-	if e.Scheduler == ipvs.RoundRobin {
-		build = ipvs.RRCycle
+	if e.Scheduler == RoundRobin {
+		build = RRCycle
 	}
 	for _, ord := range orders(n, t.orderKnown) {
 		w := make([]int, n)
@@ -275,7 +255,7 @@ func (t *table) expectCycle(e *Expectation) {
 			e.Min[i], e.Max[i] = min(e.Min[i], lo[i]), max(e.Max[i], hi[i])
 		}
 	}
-	if e.Scheduler == ipvs.RoundRobin {
+	if e.Scheduler == RoundRobin {
 		e.Promise = fmt.Sprintf("round robin: each of the %d servers with weight > 0 in turn, equal shares (±1), a repeating sequence", t.live)
 	} else {
 		e.Promise = fmt.Sprintf("weighted round robin: shares in proportion to the weights %s, the kernel's repeating sequence %s", weightList(t.dests), e.cycleText(t.dests))
@@ -286,7 +266,7 @@ func (t *table) expectCycle(e *Expectation) {
 // one only their invariant holds (see leastInvariant).
 func (t *table) expectLeast(e *Expectation) {
 	e.Kind = KindLeast
-	lc := e.Scheduler == ipvs.LeastConnection
+	lc := e.Scheduler == LeastConnection
 	for i, w := range t.weights {
 		switch {
 		case w <= 0:
@@ -302,12 +282,12 @@ func (t *table) expectLeast(e *Expectation) {
 	}
 	e.Promise = "each new connection goes to " + how
 	if !e.Quiet {
-		e.Promise += "; the table is not quiet (" + tableText(t.dests) + "), so servers with fewer connections catch up first"
+		e.Promise += "; the table is not quiet (" + TableText(t.dests) + "), so servers with fewer connections catch up first"
 		return
 	}
 	e.Min, e.Max = predictRange(e.Scheduler, t.dests, t.reqs, t.orderKnown)
 	if t.orderKnown {
-		e.Predicted = SimulateLeast(e.Scheduler, t.dests, t.reqs)
+		e.Predicted = simulate(e.Scheduler, t.dests, t.reqs)
 	}
 	if lc {
 		e.Promise += "; from a quiet table sequential requests even out: equal shares (±1)"
@@ -320,36 +300,36 @@ func (t *table) expectLeast(e *Expectation) {
 // server.
 func (t *table) expectOne(e *Expectation) {
 	e.Kind = KindSingle
-	allIdle := !slices.ContainsFunc(t.dests, func(d Dest) bool { return d.Active > 0 })
+	allIdle := !slices.ContainsFunc(t.dests, func(d NamedDest) bool { return d.ActiveConnections > 0 })
 	switch {
 	case !allIdle:
 		e.Candidates = liveIndices(t.dests)
 	case t.orderKnown:
-		e.Candidates = []int{SimulateLeast(e.Scheduler, t.dests, 1)[0]}
-	case e.Scheduler == ipvs.NeverQueue:
+		e.Candidates = []int{simulate(e.Scheduler, t.dests, 1)[0]}
+	case e.Scheduler == NeverQueue:
 		e.Candidates = liveIndices(t.dests) // the first idle server of an unknown list
 	default:
 		e.Candidates = heaviest(t.dests)
 	}
 	e.Promise = map[string]string{
-		ipvs.ShortestExpectedDelay: "shortest expected delay counts only active connections: short sequential requests all go to the heaviest server",
-		ipvs.NeverQueue:            "never queue takes the first idle server of the kernel's list: short sequential requests all go to it",
-		ipvs.WeightedFailover:      "weighted failover: every request goes to the available server with the highest weight",
-		ipvs.WeightedOverflow:      "weighted overflow: every request goes to the highest-weight server until its active connections reach its weight",
+		ShortestExpectedDelay: "shortest expected delay counts only active connections: short sequential requests all go to the heaviest server",
+		NeverQueue:            "never queue takes the first idle server of the kernel's list: short sequential requests all go to it",
+		WeightedFailover:      "weighted failover: every request goes to the available server with the highest weight",
+		WeightedOverflow:      "weighted overflow: every request goes to the highest-weight server until its active connections reach its weight",
 	}[e.Scheduler]
 }
 
 // expectHashed: the hashing and locality schedulers keep one client (or
 // one VIP) on one server.
-func expectHashed(e *Expectation, dests []Dest) {
+func expectHashed(e *Expectation, dests []NamedDest) {
 	e.Kind = KindSingle
 	e.Candidates = liveIndices(dests)
 	switch e.Scheduler {
-	case ipvs.SourceHashing, ipvs.MaglevHashing:
+	case SourceHashing, MaglevHashing:
 		e.Promise = "source hashing: one client address always maps to the same server"
-	case ipvs.DestinationHashing:
+	case DestinationHashing:
 		e.Promise = "destination hashing: one VIP always maps to the same server"
-	case ipvs.LocalityBasedLeastConnection, ipvs.LocalityBasedLeastConnectionReplica:
+	case LocalityBasedLeastConnection, LocalityBasedLeastConnectionReplica:
 		e.Promise = "locality-based: one destination address stays on its server until that server is overloaded"
 	default:
 		e.Promise = "scheduler " + e.Scheduler + ": only checked that servers of weight 0 get nothing"
@@ -359,15 +339,15 @@ func expectHashed(e *Expectation, dests []Dest) {
 
 // predictRange is the per-destination count range of a least-connection
 // simulation over every possible list order.
-func predictRange(sched string, dests []Dest, reqs int, known bool) (lo, hi []int) {
+func predictRange(sched string, dests []NamedDest, reqs int, known bool) (lo, hi []int) {
 	n := len(dests)
 	for _, ord := range orders(n, known) {
-		ds := make([]Dest, n)
+		ds := make([]NamedDest, n)
 		for pos, idx := range ord {
 			ds[pos] = dests[idx]
 		}
 		c := make([]int, n)
-		for _, p := range SimulateLeast(sched, ds, reqs) {
+		for _, p := range simulate(sched, ds, reqs) {
 			if p >= 0 {
 				c[ord[p]]++
 			}
@@ -383,7 +363,7 @@ func predictRange(sched string, dests []Dest, reqs int, known bool) (lo, hi []in
 	return lo, hi
 }
 
-func liveIndices(dests []Dest) []int {
+func liveIndices(dests []NamedDest) []int {
 	var out []int
 	for i, d := range dests {
 		if d.Weight > 0 {
@@ -393,7 +373,7 @@ func liveIndices(dests []Dest) []int {
 	return out
 }
 
-func heaviest(dests []Dest) []int {
+func heaviest(dests []NamedDest) []int {
 	mw := 0
 	for _, d := range dests {
 		mw = max(mw, d.Weight)
@@ -407,7 +387,7 @@ func heaviest(dests []Dest) []int {
 	return out
 }
 
-func weightList(dests []Dest) string {
+func weightList(dests []NamedDest) string {
 	var parts []string
 	for _, d := range dests {
 		parts = append(parts, fmt.Sprintf("%s=%d", d.Name, d.Weight))
@@ -415,22 +395,26 @@ func weightList(dests []Dest) string {
 	return strings.Join(parts, " ")
 }
 
-func tableText(dests []Dest) string {
+// TableText is the connections of each destination, for messages:
+// "web1 0 active/3 inactive, web2 ...".
+func TableText(dests []NamedDest) string {
 	var parts []string
 	for _, d := range dests {
-		parts = append(parts, fmt.Sprintf("%s %d active/%d inactive", d.Name, d.Active, d.Inactive))
+		parts = append(parts, fmt.Sprintf("%s %d active/%d inactive", d.Name, d.ActiveConnections, d.InactiveConnections))
 	}
 	return strings.Join(parts, ", ")
 }
 
-func (e *Expectation) cycleText(dests []Dest) string {
+func (e *Expectation) cycleText(dests []NamedDest) string {
 	if len(e.Cycles) != 1 {
 		return "(depends on the kernel's list order)"
 	}
-	return "[" + names(e.Cycles[0], dests) + "]"
+	return "[" + Names(e.Cycles[0], dests) + "]"
 }
 
-func names(seq []int, dests []Dest) string {
+// Names are the names of the destinations at the indices seq, "?" for
+// none (-1), for messages: "web2, web2, web1".
+func Names(seq []int, dests []NamedDest) string {
 	var parts []string
 	for _, i := range seq {
 		if i < 0 || i >= len(dests) {

@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/lvslab/lvslab/roles/ipvs"
+	"github.com/lvslab/lvslab/topology/ipvs"
 )
 
 const natWRR = "-A -t 192.168.4.5:80 -s wrr\n" +

@@ -5,7 +5,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/lvslab/lvslab/roles/ipvs"
+	"github.com/lvslab/lvslab/topology/ipvs"
 )
 
 // listing renders "ipvsadm -Ln" with its options, like ipvsadm 1.31.

@@ -11,7 +11,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/lvslab/lvslab/roles/ipvs"
+	"github.com/lvslab/lvslab/topology/ipvs"
 )
 
 // Kernel is one node's IPVS table.

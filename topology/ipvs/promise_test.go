@@ -1,21 +1,19 @@
-package verify
+package ipvs
 
 import (
 	"fmt"
 	"reflect"
 	"strings"
 	"testing"
-
-	"github.com/lvslab/lvslab/roles/ipvs"
 )
 
 func TestWRRReferenceOutput(t *testing.T) {
 	// tedu NAT: web1 weight 1 added first, web2 weight 2 second; the
 	// kernel lists the last added first. The exercise shows web2, web2,
 	// web1 repeating.
-	dests := []Dest{{Name: "web2", Weight: 2}, {Name: "web1", Weight: 1}}
+	dests := []NamedDest{{Name: "web2", Destination: Destination{Weight: 2}}, {Name: "web1", Destination: Destination{Weight: 1}}}
 	e := Expect("wrr", 0, dests, 6, true)
-	got := names(e.Cycles[0], dests)
+	got := Names(e.Cycles[0], dests)
 	if got != "web2, web2, web1" {
 		t.Fatalf("cycle %s", got)
 	}
@@ -25,7 +23,7 @@ func TestWRRReferenceOutput(t *testing.T) {
 }
 
 func TestRRCycleAndWindows(t *testing.T) {
-	c := ipvs.RRCycle([]int{1, 0, 5, 2})
+	c := RRCycle([]int{1, 0, 5, 2})
 	if !reflect.DeepEqual(c, []int{0, 2, 3}) {
 		t.Fatalf("RRCycle = %v", c)
 	}
@@ -34,7 +32,7 @@ func TestRRCycleAndWindows(t *testing.T) {
 		t.Fatalf("window 7 of rr over 3: lo %v hi %v", lo, hi)
 	}
 	// wrr 4:3:2, a window of 4 can give the heavy one 3 (more than ±1 of 1.8)
-	lo, hi = WindowRange(ipvs.WRRCycle([]int{4, 3, 2}), 3, 4)
+	lo, hi = WindowRange(WRRCycle([]int{4, 3, 2}), 3, 4)
 	if hi[0] != 3 || lo[2] != 0 {
 		t.Fatalf("wrr 4:3:2 window 4: lo %v hi %v", lo, hi)
 	}
@@ -64,8 +62,8 @@ func TestMatchRotation(t *testing.T) {
 func TestSimulateWLCReferenceOutput(t *testing.T) {
 	// tedu DR, wlc, web1 weight 1 added before web2 weight 2: the exercise
 	// shows web2, web1, web2, web2, web1, web2.
-	dests := []Dest{{Name: "web2", Weight: 2}, {Name: "web1", Weight: 1}}
-	got := names(SimulateLeast("wlc", dests, 6), dests)
+	dests := []NamedDest{{Name: "web2", Destination: Destination{Weight: 2}}, {Name: "web1", Destination: Destination{Weight: 1}}}
+	got := Names(simulate("wlc", dests, 6), dests)
 	if got != "web2, web1, web2, web2, web1, web2" {
 		t.Fatalf("wlc sequence %s", got)
 	}
@@ -76,10 +74,10 @@ func TestSimulateWLCReferenceOutput(t *testing.T) {
 }
 
 func TestSimulateLeastFamily(t *testing.T) {
-	d := func(w ...int) []Dest {
-		var out []Dest
+	d := func(w ...int) []NamedDest {
+		var out []NamedDest
 		for i, x := range w {
-			out = append(out, Dest{Name: fmt.Sprint("s", i), Weight: x})
+			out = append(out, NamedDest{Name: fmt.Sprint("s", i), Destination: Destination{Weight: x}})
 		}
 		return out
 	}
@@ -104,22 +102,22 @@ func TestSimulateLeastFamily(t *testing.T) {
 		{"fo", []int{2, 3, 3}, 4, []int{0, 4, 0}, "fo: first of the heaviest"},
 		{"ovf", []int{2, 3, 1}, 4, []int{0, 4, 0}, "ovf: heaviest"},
 	} {
-		if got := count(SimulateLeast(c.sched, d(c.weights...), c.n), 3); !reflect.DeepEqual(got, c.want) {
+		if got := count(simulate(c.sched, d(c.weights...), c.n), 3); !reflect.DeepEqual(got, c.want) {
 			t.Errorf("%s, got %v", c.why, got)
 		}
 	}
 	// a table that is not quiet: the server with fewer connections catches up
-	dests := []Dest{{Name: "a", Weight: 1, Inactive: 10}, {Name: "b", Weight: 1}}
-	if c := count(SimulateLeast("lc", dests, 12), 2); !reflect.DeepEqual(c, []int{1, 11}) {
+	dests := []NamedDest{{Name: "a", Destination: Destination{Weight: 1, InactiveConnections: 10}}, {Name: "b", Destination: Destination{Weight: 1}}}
+	if c := count(simulate("lc", dests, 12), 2); !reflect.DeepEqual(c, []int{1, 11}) {
 		t.Errorf("lc from 10/0: %v", c)
 	}
-	if got := SimulateLeast("wlc", []Dest{{Weight: 0}}, 2); !reflect.DeepEqual(got, []int{-1, -1}) {
+	if got := simulate("wlc", []NamedDest{{Destination: Destination{Weight: 0}}}, 2); !reflect.DeepEqual(got, []int{-1, -1}) {
 		t.Errorf("no server: %v", got)
 	}
 }
 
 func TestExpectFamilies(t *testing.T) {
-	two := []Dest{{Name: "web2", Weight: 2}, {Name: "web1", Weight: 1}}
+	two := []NamedDest{{Name: "web2", Destination: Destination{Weight: 2}}, {Name: "web1", Destination: Destination{Weight: 1}}}
 	for _, c := range []struct {
 		sched string
 		pers  int
@@ -149,22 +147,22 @@ func TestExpectFamilies(t *testing.T) {
 		}
 	}
 	// rr 12 over 2: exactly 6/6; over weights 1 and 0: 12/0
-	e := Expect("rr", 0, []Dest{{Name: "a", Weight: 1}, {Name: "b", Weight: 0}}, 12, true)
+	e := Expect("rr", 0, []NamedDest{{Name: "a", Destination: Destination{Weight: 1}}, {Name: "b", Destination: Destination{Weight: 0}}}, 12, true)
 	if e.Min[0] != 12 || e.Max[1] != 0 {
 		t.Errorf("rr with a weight 0: %v %v", e.Min, e.Max)
 	}
 	// unknown list order: every permutation, so 4:3:2 over 9 is still exact
-	e = Expect("wrr", 0, []Dest{{Name: "a", Weight: 4}, {Name: "b", Weight: 3}, {Name: "c", Weight: 2}}, 9, false)
+	e = Expect("wrr", 0, []NamedDest{{Name: "a", Destination: Destination{Weight: 4}}, {Name: "b", Destination: Destination{Weight: 3}}, {Name: "c", Destination: Destination{Weight: 2}}}, 9, false)
 	if len(e.Cycles) != 6 || !reflect.DeepEqual(e.Min, []int{4, 3, 2}) || !reflect.DeepEqual(e.Max, []int{4, 3, 2}) {
 		t.Errorf("wrr 4:3:2 over 9, unknown order: %d cycles, %v..%v", len(e.Cycles), e.Min, e.Max)
 	}
 	// nobody to schedule
-	e = Expect("wrr", 0, []Dest{{Name: "a"}}, 3, true)
+	e = Expect("wrr", 0, []NamedDest{{Name: "a"}}, 3, true)
 	if e.Kind != KindSingle || e.Max[0] != 0 {
 		t.Errorf("no weight: %+v", e)
 	}
 	// not quiet: no range, invariant instead
-	e = Expect("wlc", 0, []Dest{{Name: "a", Weight: 1, Inactive: 3}, {Name: "b", Weight: 2}}, 12, true)
+	e = Expect("wlc", 0, []NamedDest{{Name: "a", Destination: Destination{Weight: 1, InactiveConnections: 3}}, {Name: "b", Destination: Destination{Weight: 2}}}, 12, true)
 	if e.Quiet || e.Min != nil || !strings.Contains(e.Promise, "not quiet") {
 		t.Errorf("not quiet: %+v", e)
 	}

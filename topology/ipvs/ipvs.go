@@ -2,7 +2,11 @@
 // moby/ipvs: plain Service and Destination structs that carry both what a
 // lab wants (scheduler, forwarding, weight, thresholds) and what the kernel
 // shows (connections, counters, rates); one parser for everything ipvsadm
-// prints (Parse); and Op, the only place an ipvsadm command line is spelled.
+// prints (Parse); Op and the read commands, the only place an ipvsadm
+// command line is spelled; Handle, which reads, restores and applies over
+// any command runner; and the schedulers: the kernel's algorithms (Pick,
+// WRRCycle, SimulateLeast) and what they promise for a run of requests
+// (Expect).
 package ipvs
 
 import (
@@ -67,6 +71,21 @@ func ForwardName(connFlags uint32) string {
 		}
 	}
 	return "Route"
+}
+
+// Forwarding is the destination's forwarding method: one of the
+// ConnectionFlag* values.
+func (d *Destination) Forwarding() uint32 { return d.ConnectionFlags & connectionFlagFwdMask }
+
+// ForwardFlag is the ipvsadm switch of the destination's forwarding
+// method: -m, -g or -i.
+func (d *Destination) ForwardFlag() string {
+	for _, f := range forwarding {
+		if f.flags == d.Forwarding() {
+			return f.flag
+		}
+	}
+	return "-g"
 }
 
 // TunnelIPIP is the default encapsulation of a tunnel destination.
