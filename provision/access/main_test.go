@@ -7,21 +7,13 @@ import (
 
 	"libvirt.org/go/libvirt"
 
-	"github.com/lvslab/lvslab/labs"
 	"github.com/lvslab/lvslab/provision/host"
+	"github.com/lvslab/lvslab/provision/host/hosttest"
 	"github.com/lvslab/lvslab/provision/paths"
 	"github.com/lvslab/lvslab/provision/sshx"
+	"github.com/lvslab/lvslab/roles/rolestest"
 	"github.com/lvslab/lvslab/topology"
 )
-
-func mustLab(t *testing.T, name string) *topology.Lab {
-	t.Helper()
-	lab, err := labs.Load(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return lab
-}
 
 // labFixture is where upLab left the lab's state.
 type labFixture struct{ Home string }
@@ -32,11 +24,7 @@ type labFixture struct{ Home string }
 // (.10 on, in file order).
 func upLab(t *testing.T, lab *topology.Lab) (*libvirt.Connect, labFixture) {
 	t.Helper()
-	conn, err := libvirt.NewConnect("test:///default")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
+	conn := hosttest.Conn(t)
 	home := filepath.Join(t.TempDir(), "home")
 	if _, _, err := sshx.EnsureKey(paths.StateDir(home, lab.Name)); err != nil {
 		t.Fatal(err)
@@ -64,3 +52,5 @@ func upLab(t *testing.T, lab *topology.Lab) (*libvirt.Connect, labFixture) {
 	}
 	return conn, labFixture{Home: home}
 }
+
+var mustLab = rolestest.Lab

@@ -8,6 +8,8 @@ import (
 
 	"libvirt.org/go/libvirt"
 	"libvirt.org/go/libvirtxml"
+
+	"github.com/lvslab/lvslab/provision/host/hosttest"
 )
 
 func TestExplainNetworkInUseNamesTheLabThatHoldsIt(t *testing.T) {
@@ -74,18 +76,6 @@ func TestExplainNetworkInUseNamesTheLabThatHoldsIt(t *testing.T) {
 	}
 }
 
-// testConn opens libvirt's in-process mock. Its state lives as long as a
-// connection is open, so every test starts from the driver's defaults.
-func testConn(t *testing.T) *libvirt.Connect {
-	t.Helper()
-	conn, err := libvirt.NewConnect("test:///default")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	return conn
-}
-
 // ExplainAt (run's, for every command) connects only to look a bridge up,
 // and an error told once is not told again.
 func TestExplainAtLooksUpOnTheCommandsLibvirt(t *testing.T) {
@@ -103,3 +93,5 @@ func TestExplainAtLooksUpOnTheCommandsLibvirt(t *testing.T) {
 		t.Errorf("socket: %q", got)
 	}
 }
+
+var testConn = hosttest.Conn

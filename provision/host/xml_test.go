@@ -1,14 +1,13 @@
 package host
 
 import (
-	"net/netip"
 	"testing"
 
 	"libvirt.org/go/libvirtxml"
 
-	"github.com/lvslab/lvslab/labs"
 	"github.com/lvslab/lvslab/provision/image"
 	"github.com/lvslab/lvslab/provision/paths"
+	"github.com/lvslab/lvslab/roles/rolestest"
 	"github.com/lvslab/lvslab/topology"
 )
 
@@ -194,22 +193,7 @@ func networkXML(t *testing.T, lab *topology.Lab, nw *topology.Network) libvirtxm
 	return n
 }
 
-func mustLab(t *testing.T, name string) *topology.Lab {
-	t.Helper()
-	lab, err := labs.Load(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return lab
-}
-
-// withClassroomHosts gives every lab network the classroom's host address,
-// .254.
-func withClassroomHosts(lab *topology.Lab) *topology.Lab {
-	for _, nw := range lab.Networks {
-		a := nw.CIDR.Addr().As4()
-		a[3] = 254
-		nw.Host = netip.AddrFrom4(a)
-	}
-	return lab
-}
+var (
+	mustLab            = rolestest.Lab
+	withClassroomHosts = rolestest.WithClassroomHosts
+)

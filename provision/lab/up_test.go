@@ -1,12 +1,9 @@
 package lab
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
@@ -14,30 +11,19 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/kdomanski/iso9660"
 	"libvirt.org/go/libvirt"
 	"libvirt.org/go/libvirtxml"
 
-	"github.com/lvslab/lvslab/labs"
 	"github.com/lvslab/lvslab/provision/access"
 	"github.com/lvslab/lvslab/provision/host"
+	"github.com/lvslab/lvslab/provision/host/hosttest"
 	"github.com/lvslab/lvslab/provision/image"
 	"github.com/lvslab/lvslab/provision/paths"
+	"github.com/lvslab/lvslab/provision/seed/seedtest"
 	"github.com/lvslab/lvslab/provision/sshx"
+	"github.com/lvslab/lvslab/roles/rolestest"
 	"github.com/lvslab/lvslab/topology"
 )
-
-// testConn opens libvirt's in-process mock. Its state lives as long as a
-// connection is open, so every test starts from the driver's defaults.
-func testConn(t *testing.T) *libvirt.Connect {
-	t.Helper()
-	conn, err := libvirt.NewConnect("test:///default")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	return conn
-}
 
 // fakeGuests records seed uploads and answers SSH for every node at once.
 type fakeGuests struct {
@@ -125,17 +111,6 @@ func failAfter(step string) func(string) error {
 		}
 		return nil
 	}
-}
-
-// withClassroomHosts gives every lab network the classroom's host address,
-// .254.
-func withClassroomHosts(lab *topology.Lab) *topology.Lab {
-	for _, nw := range lab.Networks {
-		a := nw.CIDR.Addr().As4()
-		a[3] = 254
-		nw.Host = netip.AddrFrom4(a)
-	}
-	return lab
 }
 
 func labWithName(t *testing.T, file, name string) *topology.Lab {
@@ -532,41 +507,10 @@ func TestUpNodeConfiguresOnlyIt(t *testing.T) {
 	}
 }
 
-func mustLab(t *testing.T, name string) *topology.Lab {
-	t.Helper()
-	lab, err := labs.Load(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return lab
-}
-
-// readISO returns the files of an ISO 9660 image and its volume label.
-func readISO(t *testing.T, data []byte) (map[string]string, string) {
-	t.Helper()
-	img, err := iso9660.OpenImage(bytes.NewReader(data))
-	if err != nil {
-		t.Fatal(err)
-	}
-	label, err := img.Label()
-	if err != nil {
-		t.Fatal(err)
-	}
-	root, err := img.RootDir()
-	if err != nil {
-		t.Fatal(err)
-	}
-	children, err := root.GetChildren()
-	if err != nil {
-		t.Fatal(err)
-	}
-	files := map[string]string{}
-	for _, c := range children {
-		b, err := io.ReadAll(c.Reader())
-		if err != nil {
-			t.Fatal(err)
-		}
-		files[c.Name()] = string(b)
-	}
-	return files, label
-}
+// The shared fixtures: the embedded labs, the mock libvirt, a seed read back.
+var (
+	mustLab            = rolestest.Lab
+	testConn           = hosttest.Conn
+	withClassroomHosts = rolestest.WithClassroomHosts
+	readISO            = seedtest.ReadISO
+)

@@ -5,17 +5,9 @@ import (
 	"testing"
 
 	"github.com/lvslab/lvslab/labs"
+	"github.com/lvslab/lvslab/roles/rolestest"
 	"github.com/lvslab/lvslab/topology"
 )
-
-func mustLab(t *testing.T, name string) *topology.Lab {
-	t.Helper()
-	lab, err := labs.Load(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return lab
-}
 
 func TestBridgeNameShortStableDistinct(t *testing.T) {
 	seen := map[string]string{}
@@ -64,3 +56,5 @@ func TestVolumeNamesUnambiguous(t *testing.T) {
 		}
 	}
 }
+
+var mustLab = rolestest.Lab

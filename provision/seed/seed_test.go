@@ -1,8 +1,6 @@
 package seed
 
 import (
-	"bytes"
-	"io"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -10,14 +8,14 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/kdomanski/iso9660"
 	"golang.org/x/crypto/ssh"
 	"gopkg.in/yaml.v3"
 
-	"github.com/lvslab/lvslab/labs"
+	"github.com/lvslab/lvslab/provision/seed/seedtest"
 	"github.com/lvslab/lvslab/provision/sshx"
 	"github.com/lvslab/lvslab/roles"
 	"github.com/lvslab/lvslab/roles/catalog"
+	"github.com/lvslab/lvslab/roles/rolestest"
 	"github.com/lvslab/lvslab/roles/shell"
 	"github.com/lvslab/lvslab/topology"
 )
@@ -40,36 +38,6 @@ func testSeedConfig(t *testing.T) Config {
 		HostKeyPublic:  strings.TrimSpace(string(ssh.MarshalAuthorizedKey(pub))) + " tedu-web1",
 		Files:          seedFilesOf(lab, lab.Node("web1")),
 	}
-}
-
-// readISO returns the files of an ISO 9660 image and its volume label.
-func readISO(t *testing.T, data []byte) (map[string]string, string) {
-	t.Helper()
-	img, err := iso9660.OpenImage(bytes.NewReader(data))
-	if err != nil {
-		t.Fatal(err)
-	}
-	label, err := img.Label()
-	if err != nil {
-		t.Fatal(err)
-	}
-	root, err := img.RootDir()
-	if err != nil {
-		t.Fatal(err)
-	}
-	children, err := root.GetChildren()
-	if err != nil {
-		t.Fatal(err)
-	}
-	files := map[string]string{}
-	for _, c := range children {
-		b, err := io.ReadAll(c.Reader())
-		if err != nil {
-			t.Fatal(err)
-		}
-		files[c.Name()] = string(b)
-	}
-	return files, label
 }
 
 func TestSeedISO(t *testing.T) {
@@ -452,11 +420,7 @@ func TestBareSeed(t *testing.T) {
 	}
 }
 
-func mustLab(t *testing.T, name string) *topology.Lab {
-	t.Helper()
-	lab, err := labs.Load(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return lab
-}
+var (
+	mustLab = rolestest.Lab
+	readISO = seedtest.ReadISO
+)
