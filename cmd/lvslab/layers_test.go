@@ -26,9 +26,8 @@ var layers = []struct {
 	{1, []string{"cmd/..."}},
 	// class orchestration, class server, SSH door
 	{2, []string{"provision/class/..."}},
-	// Up, DryRun, Down, Status, List; verify; check. The provision root is
-	// lab's layer until it is split (host, access, seed, lab, paths).
-	{3, []string{"provision/lab/...", "provision/verify/...", "provision/check/...", "provision"}},
+	// Up, DryRun, Down, Status, List; verify; check.
+	{3, []string{"provision/lab/...", "provision/verify/...", "provision/check/..."}},
 	{4, []string{"provision/access/...", "provision/seed/...", "provision/sandbox/..."}},
 	// the libvirt adapter; SSH
 	{5, []string{"provision/host/...", "provision/sshx/..."}},
@@ -44,8 +43,8 @@ var layers = []struct {
 }
 
 // libvirtImporters are the only packages that may import libvirt's
-// bindings: the libvirt adapter (the provision root until it is split).
-var libvirtImporters = []string{"provision/host/...", "provision"}
+// bindings: the libvirt adapter.
+var libvirtImporters = []string{"provision/host/..."}
 
 // libvirtPending are packages that import libvirt today although they may
 // not, each with what removes the import. The test fails when one no
@@ -189,7 +188,7 @@ func TestLayerRuleCatchesAnImportBackUp(t *testing.T) {
 		p("cmd/lvslab", "provision/class", "provision/report", "topology"),
 		p("provision/check", "provision/verify", "provision/report", "topology/ipvs"),
 		p("topology", "topology/ipvs"),
-		p("provision", "provision/report", "libvirt.org/go/libvirt"),
+		p("provision/host/hosttest", "libvirt.org/go/libvirt"),
 		p("provision/host", "provision/paths", "libvirt.org/go/libvirtxml"),
 		p("topology/ipvs/ipvstest", "topology/ipvs"),
 		p("provision/sshx", "roles/guest"),
