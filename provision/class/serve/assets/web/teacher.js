@@ -73,21 +73,21 @@ function rowEl(r) {
       return el("span", {class: "c " + s, title: t, "data-check": g.node + ": " + name,
         onclick: ev => detail(r, c || {node: g.node, name, none: true}, ev.target)});
     }))),
-    note(r),
     el("td", {class: "actions"},
       el("a", {href: "/s/" + encodeURIComponent(r.student) + "/", target: "_blank", rel: "noopener", text: "open", title: "their page: terminals, console, handout"}),
       resetSelect(r),
       el("button", {class: "up", text: "up", title: "bring a missing copy up", disabled: !!r.op, onclick: () => act("up", r.student)}),
-      el("button", {class: "revoke", text: "revoke", title: "end " + r.student + "'s sessions (" + (r.sessions || 0) + ")", onclick: () => act("revoke", r.student)})));
+      el("button", {class: "revoke", text: "revoke", title: "end " + r.student + "'s sessions (" + (r.sessions || 0) + ")", onclick: () => act("revoke", r.student)})),
+    note(r));
   return tr;
 }
 
 function note(r) {
-  if (r.op) return el("td", {class: "note op", text: r.op + "…"});
-  if (r.opError) return el("td", {class: "note error", text: r.opError, title: r.opError});
-  if (r.checking) return el("td", {class: "note op", text: "checking…"});
-  if (r.down) return el("td", {class: "note down", text: "copy down: " + r.down, title: r.down});
-  if (r.error) return el("td", {class: "note error", text: r.error, title: r.error});
+  if (r.op) return el("td", {class: "note n-op", text: r.op + "…"});
+  if (r.opError) return el("td", {class: "note n-error", text: r.opError, title: r.opError});
+  if (r.checking) return el("td", {class: "note n-op", text: "checking…"});
+  if (r.down) return el("td", {class: "note n-down", text: "copy down: " + r.down, title: r.down});
+  if (r.error) return el("td", {class: "note n-error", text: r.error, title: r.error});
   return el("td", {class: "note"});
 }
 
