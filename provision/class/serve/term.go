@@ -200,9 +200,7 @@ func (s *Server) open(ctx context.Context, st *student, node string, console boo
 		if a.err == nil && a.rw == nil {
 			a.err = errors.New("the backend gave no shell")
 		}
-		// From here the shell's life is ctx's, not the timer's.
-		stop := context.AfterFunc(ctx, cancel)
-		go func() { <-octx.Done(); stop() }()
+		// From here the shell lives as long as ctx (octx ends with it).
 		return a.rw, a.err
 	case <-octx.Done():
 		go func() { // a late shell is closed
