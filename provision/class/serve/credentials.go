@@ -16,6 +16,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"golang.org/x/crypto/argon2"
 	"golang.org/x/crypto/ssh"
@@ -105,8 +106,11 @@ type Account struct {
 // Credentials are a class's logins, kept as JSON (mode 0600) beside the
 // class record. Nothing in it is a secret in the clear.
 type Credentials struct {
-	mu       sync.Mutex
-	path     string
+	mu   sync.Mutex
+	path string
+	// seen is the file as last read or written: another process (class
+	// credentials, the SSH door) may change it while the server runs.
+	seen     fileStamp
 	Class    string              `json:"class"`
 	Accounts map[string]*Account `json:"accounts"`
 }
@@ -137,7 +141,39 @@ func LoadCredentials(dir, class string) (*Credentials, error) {
 	if c.Accounts == nil {
 		c.Accounts = map[string]*Account{}
 	}
+	c.seen = stamp(c.path)
 	return c, nil
+}
+
+type fileStamp struct {
+	mod  time.Time
+	size int64
+}
+
+func stamp(path string) fileStamp {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return fileStamp{}
+	}
+	return fileStamp{fi.ModTime(), fi.Size()}
+}
+
+// refresh rereads the file when another process changed it (a rotation by
+// "class credentials" ends the old passphrase here at once). c.mu is held.
+func (c *Credentials) refresh() {
+	st := stamp(c.path)
+	if st == (fileStamp{}) || st == c.seen {
+		return
+	}
+	data, err := os.ReadFile(c.path)
+	if err != nil {
+		return
+	}
+	var fresh Credentials
+	if json.Unmarshal(data, &fresh) != nil || fresh.Class != c.Class || fresh.Accounts == nil {
+		return
+	}
+	c.Accounts, c.seen = fresh.Accounts, st
 }
 
 // Path is the file the credentials are kept in.
@@ -174,7 +210,11 @@ func (c *Credentials) save() error {
 	if err := tmp.Close(); err != nil {
 		return err
 	}
-	return os.Rename(tmp.Name(), c.path)
+	if err := os.Rename(tmp.Name(), c.path); err != nil {
+		return err
+	}
+	c.seen = stamp(c.path)
+	return nil
 }
 
 // Slip is one login handed out on paper: the only time a passphrase exists
@@ -199,6 +239,7 @@ func (c *Credentials) Issue(students []string, rotate bool) ([]Slip, error) {
 		want[s] = true
 	}
 	c.mu.Lock()
+	c.refresh()
 	defer c.mu.Unlock()
 	for name := range c.Accounts {
 		if !want[name] {
@@ -225,6 +266,7 @@ func (c *Credentials) Issue(students []string, rotate bool) ([]Slip, error) {
 // its sessions, and saves.
 func (c *Credentials) Rotate(name string) (Slip, error) {
 	c.mu.Lock()
+	c.refresh()
 	defer c.mu.Unlock()
 	if c.Accounts[name] == nil {
 		return Slip{}, fmt.Errorf("no login %q in class %s", name, c.Class)
@@ -263,6 +305,7 @@ var dummy = sync.OnceValue(func() Hash { h, _ := newHash("no such login"); retur
 // generation.
 func (c *Credentials) Verify(name, pass string) (generation int, ok bool) {
 	c.mu.Lock()
+	c.refresh()
 	a := c.Accounts[name]
 	var h Hash
 	if a != nil {
@@ -279,6 +322,7 @@ func (c *Credentials) Verify(name, pass string) (generation int, ok bool) {
 // Generation is name's current generation (0: no such login).
 func (c *Credentials) Generation(name string) int {
 	c.mu.Lock()
+	c.refresh()
 	defer c.mu.Unlock()
 	if a := c.Accounts[name]; a != nil {
 		return a.Generation
@@ -305,6 +349,7 @@ func (c *Credentials) RegisterKey(student, line string) error {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.refresh()
 	a := c.Accounts[student]
 	if a == nil || student == Teacher {
 		return fmt.Errorf("no student %q in class %s", student, c.Class)
@@ -324,6 +369,7 @@ func (c *Credentials) RegisterKey(student, line string) error {
 // Keys are student's registered public keys.
 func (c *Credentials) Keys(student string) []ssh.PublicKey {
 	c.mu.Lock()
+	c.refresh()
 	defer c.mu.Unlock()
 	a := c.Accounts[student]
 	if a == nil {
@@ -341,6 +387,7 @@ func (c *Credentials) Keys(student string) []ssh.PublicKey {
 // KeyLines are student's registered keys as authorized_keys lines.
 func (c *Credentials) KeyLines(student string) []string {
 	c.mu.Lock()
+	c.refresh()
 	defer c.mu.Unlock()
 	if a := c.Accounts[student]; a != nil {
 		return append([]string(nil), a.Keys...)

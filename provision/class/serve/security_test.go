@@ -519,3 +519,28 @@ func TestTerminalsPerStudentBounded(t *testing.T) {
 	}
 	c.CloseNow()
 }
+
+// A passphrase rotated by another process (class credentials) ends the old
+// one in the running server at once.
+func TestRotationByAnotherProcess(t *testing.T) {
+	e := newEnv(t, nil)
+	alice := e.login("alice")
+	other, err := LoadCredentials(filepath.Dir(e.creds.Path()), "c1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(10 * time.Millisecond) // a new modification time
+	slip, err := other.Rotate("alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, _ := alice.get("/s/alice/state"); code != http.StatusUnauthorized {
+		t.Errorf("the session of the old passphrase: %d, want 401", code)
+	}
+	if resp := e.loginAs("alice", e.pass["alice"], e.ts.URL); resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("the old passphrase: %s", resp.Status)
+	}
+	if resp := e.loginAs("alice", slip.Passphrase, e.ts.URL); resp.StatusCode != http.StatusSeeOther {
+		t.Errorf("the new passphrase: %s", resp.Status)
+	}
+}
