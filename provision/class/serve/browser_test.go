@@ -74,7 +74,7 @@ func TestBrowserClass(t *testing.T) {
 
 	teacher := openBrowser(t, ctx, browser.Options{Width: 1600, Height: 900})
 	browserLogin(t, teacher, base, Teacher, e.pass[Teacher])
-	_, err := teacher.Wait(10*time.Second, `return document.querySelector('#grid tr[data-student="alice"]') && document.querySelector('#live.on') ? 1 : 0`)
+	_, err := teacher.Wait(30*time.Second, `return document.querySelector('#grid tr[data-student="alice"]') && document.querySelector('#live.on') ? 1 : 0`)
 	if err != nil {
 		u, _ := teacher.URL()
 		page, _ := teacher.Exec(`return document.documentElement.outerHTML`)
@@ -85,13 +85,13 @@ func TestBrowserClass(t *testing.T) {
 
 	alice := openBrowser(t, ctx, browser.Options{Width: 1400, Height: 900})
 	browserLogin(t, alice, base, "alice", e.pass["alice"])
-	_, err = alice.Wait(10*time.Second, `return document.querySelector('#nodes .node[data-node="web1"] .open-term') ? 1 : 0`)
+	_, err = alice.Wait(30*time.Second, `return document.querySelector('#nodes .node[data-node="web1"] .open-term') ? 1 : 0`)
 	must(t, err)
 	must(t, alice.Click(`#nodes .node[data-node="web1"] .open-term`))
-	_, err = alice.Wait(10*time.Second, `return document.querySelector('.term[data-key="term:web1"][data-open="1"]') ? 1 : 0`)
+	_, err = alice.Wait(30*time.Second, `return document.querySelector('.term[data-key="term:web1"][data-open="1"]') ? 1 : 0`)
 	must(t, err)
 	must(t, alice.Type(`.term[data-key="term:web1"] .xterm-helper-textarea`, "hostname\uE007"))
-	raw, err := alice.Wait(10*time.Second, `
+	raw, err := alice.Wait(30*time.Second, `
 const rows = Array.from(document.querySelectorAll('.term[data-key="term:web1"] .xterm-rows > div')).map(d => d.textContent.trim());
 return rows.includes("web1") && rows.some(r => r.endsWith("# hostname")) ? rows.filter(r => r) : null`)
 	if err != nil {
@@ -101,7 +101,7 @@ return rows.includes("web1") && rows.some(r => r.endsWith("# hostname")) ? rows.
 
 	// A mistake: check names it with its fix.
 	must(t, alice.Click("#check"))
-	raw, err = alice.Wait(20*time.Second, `const f = document.querySelector('.fail-item[data-check="web1: address eth1"]'); return f ? f.innerText : null`)
+	raw, err = alice.Wait(40*time.Second, `const f = document.querySelector('.fail-item[data-check="web1: address eth1"]'); return f ? f.innerText : null`)
 	must(t, err)
 	var failText string
 	json.Unmarshal(raw, &failText)
@@ -109,12 +109,15 @@ return rows.includes("web1") && rows.some(r => r.endsWith("# hostname")) ? rows.
 		!strings.Contains(failText, "nmcli connection modify eth1") {
 		t.Errorf("the FAIL alice sees: %q", failText)
 	}
+	if err := alice.Screenshot("/tmp/serve-student.png"); err != nil {
+		t.Error(err)
+	}
 	sum, _ := alice.Text("#summary")
 	if sum != "2 of 3 checks pass" {
 		t.Errorf("summary %q", sum)
 	}
 	cellColour := `const td = document.querySelector('#grid tr[data-student="alice"] td.progress'); return td && td.querySelector('.n').textContent === arguments[0] ? getComputedStyle(td).backgroundColor : null`
-	raw, err = teacher.Wait(5*time.Second, cellColour, "2/3")
+	raw, err = teacher.Wait(15*time.Second, cellColour, "2/3")
 	must(t, err)
 	var colour string
 	json.Unmarshal(raw, &colour)
@@ -131,13 +134,13 @@ return rows.includes("web1") && rows.some(r => r.endsWith("# hostname")) ? rows.
 	e.f.checks["alice"].Checks[1].Pass = true
 	e.f.mu.Unlock()
 	must(t, alice.Click("#check"))
-	_, err = alice.Wait(20*time.Second, `const s = document.querySelector('#summary'); return s && s.textContent.startsWith("3 of 3") && !document.querySelector('.fail-item') ? 1 : 0`)
+	_, err = alice.Wait(40*time.Second, `const s = document.querySelector('#summary'); return s && s.textContent.startsWith("3 of 3") && !document.querySelector('.fail-item') ? 1 : 0`)
 	must(t, err)
 	raw, _ = alice.Exec(`return document.querySelectorAll('#history li').length`)
 	if string(raw) != "2" {
 		t.Errorf("alice's history has %s checks, want 2", raw)
 	}
-	raw, err = teacher.Wait(5*time.Second, cellColour, "3/3")
+	raw, err = teacher.Wait(15*time.Second, cellColour, "3/3")
 	must(t, err)
 	json.Unmarshal(raw, &colour)
 	if !browser.Green(colour) {
@@ -155,7 +158,7 @@ return rows.includes("web1") && rows.some(r => r.endsWith("# hostname")) ? rows.
 		if got != "Reset alice " {
 			t.Errorf("the teacher's reset called %q", got)
 		}
-	case <-time.After(10 * time.Second):
+	case <-time.After(30 * time.Second):
 		t.Fatal("the teacher's reset never reached alice's copy")
 	}
 	if calls := e.f.called("Reset bob"); len(calls) > 0 {
@@ -220,7 +223,7 @@ func TestBrowserTeacherThirty(t *testing.T) {
 	e.s.copyDown(e.s.student("student07"), fmt.Errorf("dial hv1: connection refused"))
 	b := openBrowser(t, ctx, browser.Options{Width: 1920, Height: 1080})
 	browserLogin(t, b, base, Teacher, e.pass[Teacher])
-	_, err := b.Wait(10*time.Second, `return document.querySelectorAll('#grid tbody tr').length === 30 ? 1 : 0`)
+	_, err := b.Wait(30*time.Second, `return document.querySelectorAll('#grid tbody tr').length === 30 ? 1 : 0`)
 	must(t, err)
 	raw, err := b.Exec(`const g = document.querySelector('#grid').getBoundingClientRect();
 return {w: Math.ceil(g.right), h: Math.ceil(g.bottom), sw: document.documentElement.scrollWidth, sh: document.documentElement.scrollHeight, iw: innerWidth, ih: innerHeight}`)
