@@ -24,6 +24,8 @@ import (
 // per student at once, so one student's broken copy never stalls another's.
 type Backend interface {
 	// Students are the class's students (from the class file or record).
+	// It is called on many requests: it must answer from memory, without
+	// I/O.
 	Students() []string
 	// Nodes are the nodes of student's copy and their state; an error
 	// (a copy down or missing) is shown to that student as a sentence.

@@ -301,3 +301,23 @@ func TestCredentials(t *testing.T) {
 		t.Error("passphrase in the clear")
 	}
 }
+
+// A student registers their public key from their page; the teacher may
+// too; a private key or garbage is refused.
+func TestRegisterKeyFromThePage(t *testing.T) {
+	e := newEnv(t, nil)
+	alice := e.login("alice")
+	pub := "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEo5xvEZUqPh4vQgaMKdM5k1Z1WJtqS7H6cE3xKj5b0w alice@laptop"
+	if code, body := alice.post("/s/alice/key", map[string]string{"key": pub}); code != 200 || !strings.Contains(body, "alice@laptop") {
+		t.Fatalf("register: %d %s", code, body)
+	}
+	if code, _ := alice.post("/s/alice/key", map[string]string{"key": "-----BEGIN OPENSSH PRIVATE KEY-----"}); code != http.StatusBadRequest {
+		t.Errorf("a private key: %d", code)
+	}
+	if _, st := alice.get("/s/alice/state"); !strings.Contains(st, "alice@laptop") {
+		t.Errorf("the page does not list the key: %s", st)
+	}
+	if keys := e.creds.Keys("alice"); len(keys) != 1 {
+		t.Errorf("keys %v", keys)
+	}
+}
