@@ -131,7 +131,12 @@ function connect() {
   const es = new EventSource("/teacher/events");
   es.addEventListener("grid", ev => { rows.clear(); for (const r of JSON.parse(ev.data) || []) rows.set(r.student, r); render(); live.classList.add("on"); });
   es.addEventListener("row", ev => update(JSON.parse(ev.data)));
-  es.onerror = () => { live.classList.remove("on"); if (es.readyState === 2) setTimeout(connect, 3000); };
+  es.onerror = () => {
+    live.classList.remove("on");
+    // A revoked or expired session: back to the login page, not a loop.
+    fetch("/teacher/grid", {headers: {"Accept": "application/json"}}).then(r => { if (r.status === 401) location.href = "/login"; }).catch(() => {});
+    if (es.readyState === 2) setTimeout(connect, 3000);
+  };
 }
 
 setInterval(() => document.querySelectorAll("td.activity").forEach(td => { td.textContent = ago(td.dataset.t); }), 15000);
