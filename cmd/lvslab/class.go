@@ -16,6 +16,7 @@ import (
 	"github.com/lvslab/lvslab/provision/class"
 	"github.com/lvslab/lvslab/provision/host"
 	"github.com/lvslab/lvslab/provision/lab"
+	"github.com/lvslab/lvslab/provision/paths"
 	"github.com/lvslab/lvslab/provision/verify"
 	"github.com/lvslab/lvslab/topology"
 )
@@ -74,6 +75,8 @@ Exit codes: 0 every copy passed, 1 one failed, 2 a copy could not be read
 			classSub("verify", "verify every copy from its client", classVerify, readFlags()...),
 			classSub("down", "remove every copy of the class on every host", classDown),
 			classSSHConfigCommand(),
+			classCredentialsCommand(),
+			classServeCommand(),
 		},
 	}
 }
@@ -202,6 +205,7 @@ func classSSHConfigCommand() *cli.Command {
 		ArgsUsage: "CLASSFILE",
 		Flags: []cli.Flag{
 			&cli.StringSliceFlag{Name: "student", Usage: "only this `STUDENT`'s copy (repeatable)"},
+			&cli.StringFlag{Name: "door", Usage: "with one --student: that student's file, through the class's SSH door at `HOST:PORT` (no key of lvslab's in it)"},
 		},
 		Action: func(c *cli.Context) error {
 			r, done, err := openClass(c, "ssh-config")
@@ -209,6 +213,17 @@ func classSSHConfigCommand() *cli.Command {
 				return err
 			}
 			defer done()
+			if addr := c.String("door"); addr != "" {
+				if len(r.Students) != 1 || len(c.StringSlice("student")) != 1 {
+					return cannot("lvslab class ssh-config --door: give one --student")
+				}
+				text, err := doorClientConfig(paths.Home(), r.Session, r.Students[0], addr)
+				if err != nil {
+					return cannot(err)
+				}
+				fmt.Fprint(c.App.Writer, text)
+				return nil
+			}
 			var b bytes.Buffer
 			missing := r.WriteSSHConfig(&b)
 			fmt.Fprintf(c.App.Writer, "# lvslab class %s: \"Include\" this file in ~/.ssh/config, or use ssh -F FILE\n", r.Class.Name)
@@ -231,7 +246,7 @@ func classCheck(r *classRun) (*class.Report, error) {
 		return nil, err
 	}
 	return r.OnCopies("check", func(ctx context.Context, lab *topology.Lab, acc *access.Access) ([]verify.Check, error) {
-		rep, err := check.Run(ctx, lab, dialer(ctx, acc), check.Options{LabRef: r.Class.LabRef, Verify: opts})
+		rep, err := check.Run(ctx, lab, acc.Dialer(ctx), check.Options{LabRef: r.Class.LabRef, Verify: opts})
 		if err != nil {
 			return nil, err
 		}
@@ -245,7 +260,7 @@ func classVerify(r *classRun) (*class.Report, error) {
 		return nil, err
 	}
 	return r.OnCopies("verify", func(ctx context.Context, lab *topology.Lab, acc *access.Access) ([]verify.Check, error) {
-		rep, err := verify.Run(ctx, lab, dialer(ctx, acc), opts)
+		rep, err := verify.Run(ctx, lab, acc.Dialer(ctx), opts)
 		if err != nil {
 			return nil, err
 		}

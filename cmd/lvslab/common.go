@@ -100,18 +100,6 @@ func labAccess(c *cli.Context, arg string) (lab *topology.Lab, acc *access.Acces
 	return lab, acc, func() { acc.Close(); conn.Close() }, nil
 }
 
-// dialer is acc as verify, check and the drill take it: node name -> its
-// SSH client, dialled with ctx.
-func dialer(ctx context.Context, acc *access.Access) guest.Dialer {
-	return func(node string) (guest.Executor, error) {
-		c, err := acc.Dial(ctx, node)
-		if err != nil {
-			return nil, err
-		}
-		return c, nil
-	}
-}
-
 // reading is what verify and check start with: their options, the
 // command's context and the lab's Access. done releases all three.
 type reading struct {
@@ -154,7 +142,7 @@ func onLab(f func(*cli.Context, *reading) error) cli.ActionFunc {
 }
 
 // dial is verify's view of the reading's Access.
-func (r *reading) dial() guest.Dialer { return dialer(r.ctx, r.acc) }
+func (r *reading) dial() guest.Dialer { return r.acc.Dialer(r.ctx) }
 
 func openReading(c *cli.Context) (*reading, func(), error) {
 	opts, format, err := verifyOptions(c)

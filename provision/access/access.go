@@ -14,6 +14,7 @@ import (
 	"github.com/lvslab/lvslab/provision/host"
 	"github.com/lvslab/lvslab/provision/paths"
 	"github.com/lvslab/lvslab/provision/sshx"
+	"github.com/lvslab/lvslab/roles/guest"
 	"github.com/lvslab/lvslab/topology"
 )
 
@@ -153,6 +154,18 @@ func (a *Access) Dial(ctx context.Context, node string) (*sshx.Client, error) {
 		return nil, err
 	}
 	return a.connect(ctx, node, 0, func(_ string, err error) error { return err })
+}
+
+// Dialer is Dial as the one node interface every reader takes (verify,
+// check, the engine), dialled with ctx.
+func (a *Access) Dialer(ctx context.Context) guest.Dialer {
+	return func(node string) (guest.Executor, error) {
+		c, err := a.Dial(ctx, node)
+		if err != nil {
+			return nil, err
+		}
+		return c, nil
+	}
 }
 
 // Wait is Dial for a node that is booting: it polls every poll until the

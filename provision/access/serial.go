@@ -21,14 +21,7 @@ const ConsoleEscape = 0x1d
 // until ConsoleEscape is typed, the VM stops or ctx ends. The console is
 // where a student goes when a change of address cut SSH off.
 func (a *Access) Console(ctx context.Context, node string, in *os.File, out io.Writer) error {
-	d, ok := a.tags[node]
-	if !ok {
-		return fmt.Errorf("lab %s has no VM for node %s (\"lvslab status %s\")", a.lab, node, a.lab)
-	}
-	if d.State != host.StateRunning {
-		return fmt.Errorf("the VM of %s is %s: start it with \"lvslab up\"", node, d.State)
-	}
-	stream, err := host.OpenConsole(a.conn, d.Name, node)
+	stream, err := a.OpenConsole(node)
 	if err != nil {
 		return err
 	}
@@ -54,6 +47,19 @@ func (a *Access) Console(ctx context.Context, node string, in *os.File, out io.W
 	}
 	stream.Abort()
 	return err
+}
+
+// OpenConsole opens node's serial console as a stream (the class server's
+// way back to a node whose network the student cut off); Close ends it.
+func (a *Access) OpenConsole(node string) (*host.ConsoleStream, error) {
+	d, ok := a.tags[node]
+	if !ok {
+		return nil, fmt.Errorf("lab %s has no VM for node %s (\"lvslab status %s\")", a.lab, node, a.lab)
+	}
+	if d.State != host.StateRunning {
+		return nil, fmt.Errorf("the VM of %s is %s: start it with \"lvslab up\"", node, d.State)
+	}
+	return host.OpenConsole(a.conn, d.Name, node)
 }
 
 // copyUntilEscape copies src to dst until src ends or holds ConsoleEscape

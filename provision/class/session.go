@@ -139,9 +139,9 @@ func (s *Session) connect() {
 	wg.Wait()
 }
 
-// copyLab is student's copy of the class's lab: the lab file under the
+// CopyLab is student's copy of the class's lab: the lab file under the
 // copy's name (loaded anew: every copy its own).
-func (s *Session) copyLab(student string) (*topology.Lab, error) {
+func (s *Session) CopyLab(student string) (*topology.Lab, error) {
 	l, err := labs.Load(s.Class.LabRef)
 	if err != nil {
 		return nil, err
@@ -203,7 +203,7 @@ func (s *Session) eachCopy(command string, f func(ctx context.Context, c copyRun
 			if err != nil {
 				return nil, err
 			}
-			l, err := s.copyLab(st)
+			l, err := s.CopyLab(st)
 			if err != nil {
 				return nil, err
 			}

@@ -24,6 +24,9 @@ type StatusOptions struct {
 	Home string
 	// DialTimeout bounds each SSH login tried (default 2 s).
 	DialTimeout time.Duration
+	// SkipSSH reports the VMs' states only, with no login (a page that
+	// asks often).
+	SkipSSH bool
 
 	// Connector logs in to the nodes (nil means sshx.WaitReady).
 	Connector access.Connector
@@ -116,7 +119,7 @@ func Status(ctx context.Context, conn *host.Conn, name string, opts StatusOption
 				}
 			}
 		}
-		if ns.State != host.StateRunning || ns.Mgmt == "" {
+		if ns.State != host.StateRunning || ns.Mgmt == "" || opts.SkipSSH {
 			continue
 		}
 		wg.Go(func() {
@@ -131,6 +134,16 @@ func Status(ctx context.Context, conn *host.Conn, name string, opts StatusOption
 		st.Volumes = append(st.Volumes, v.Name)
 	}
 	return st, nil
+}
+
+// Missing says whether no node of the lab has a VM.
+func (st *LabStatus) Missing() bool {
+	for _, n := range st.Nodes {
+		if n.State != host.StateMissing {
+			return false
+		}
+	}
+	return true
 }
 
 // nodeStatuses lists the lab's nodes: the lab file's in its order (missing

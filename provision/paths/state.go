@@ -70,7 +70,16 @@ func ImageDir() string {
 // ClassRecord is the record of class under home: which copy of the class
 // is whose, on which host.
 func ClassRecord(home, class string) string {
-	return filepath.Join(home, "classes", class+".json")
+	return filepath.Join(ClassDir(home), class+".json")
+}
+
+// ClassDir is the folder of the class records, where a class server keeps
+// each class's credentials, certificate, check history and door key.
+func ClassDir(home string) string { return filepath.Join(home, "classes") }
+
+// ClassDoorKey is the host key of class's SSH door.
+func ClassDoorKey(home, class string) string {
+	return filepath.Join(ClassDir(home), class+".door-key")
 }
 
 // KeyFile and KnownHostsFile are the paths of a lab's login key and pins.
