@@ -72,7 +72,7 @@ func drillTargetOf(lab *topology.Lab, name string, only []string) (*drillTarget,
 	if n.Role != topology.RoleWeb {
 		return nil, cannot("%s is a %s node: the drill fails a web node (real server)", name, n.Role)
 	}
-	svcs, err := selectServices(lab, only)
+	svcs, _, err := selectServices(lab, only)
 	if err != nil {
 		return nil, err
 	}

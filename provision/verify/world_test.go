@@ -47,6 +47,21 @@ type world struct {
 	// clientBusy: source ports the client's sockets hold (TIME_WAIT): a
 	// request bound to one fails.
 	clientBusy []uint16
+	// Keepalived: the routers holding the VIP (the lab's MASTER at
+	// first), each other director's own IPVS table (a copy of the lab's
+	// at first; w.kernel is the holder's), and the sources of the VRRP
+	// adverts a backup hears (nil: the holders' addresses, 3 each).
+	holders []string
+	kernels map[string]*ipvstest.Kernel
+	adverts []netip.Addr
+}
+
+// kernelOf is a director's IPVS table: the holder's is w.kernel.
+func (w *world) kernelOf(node string) *ipvstest.Kernel {
+	if k, ok := w.kernels[node]; ok && !slices.Contains(w.holders, node) {
+		return k
+	}
+	return w.kernel
 }
 
 func newWorld(t *testing.T, labName string) *world {
@@ -55,7 +70,16 @@ func newWorld(t *testing.T, labName string) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := &world{t: t, lab: lab, svc: lab.Services[0], up: map[string]bool{}, facts: map[string]string{}, extra: map[string]int{}, down: map[string]bool{}, mgmtRoute: map[string]bool{}, unmarked: map[uint16]bool{}}
+	w := &world{t: t, lab: lab, up: map[string]bool{}, facts: map[string]string{}, extra: map[string]int{}, down: map[string]bool{}, mgmtRoute: map[string]bool{}, unmarked: map[uint16]bool{}, kernels: map[string]*ipvstest.Kernel{}}
+	if len(lab.Services) == 0 { // VRRP-only: the routers serve the VIP themselves
+		w.svc = lab.VRRPServices[0]
+		for _, r := range w.svc.Keepalived.Routers {
+			w.up[r.Node] = true
+		}
+		w.holders = []string{w.svc.Keepalived.Master().Node}
+		return w
+	}
+	w.svc = lab.Services[0]
 	dir := lab.Director()
 	want := roles.IPVSService(lab, w.svc)
 	w.key = want.Key()
@@ -64,6 +88,12 @@ func newWorld(t *testing.T, labName string) *world {
 		all = append(all, roles.IPVSService(lab, s))
 	}
 	w.kernel = ipvstest.New(all)
+	if k := w.svc.Keepalived; k != nil {
+		w.holders = []string{k.Master().Node}
+		for _, r := range k.Routers {
+			w.kernels[r.Node] = ipvstest.New(slices.Clone(all))
+		}
+	}
 	for _, r := range w.svc.RealServers {
 		n := lab.Node(r.Node)
 		w.up[n.Name] = true
@@ -163,7 +193,39 @@ func (x *worldExec) Run(_ context.Context, cmd string) (string, error) {
 	n := w.lab.Node(x.node)
 	switch {
 	case ipvstest.Handles(cmd) && n.Role == topology.RoleDirector:
-		return w.kernel.Run(cmd)
+		return w.kernelOf(x.node).Run(cmd)
+	case cmd == AddrCommand:
+		var b strings.Builder
+		for i, c := range n.NICs {
+			if c.Address.IsValid() {
+				fmt.Fprintf(&b, "%d: %s    inet %s brd x scope global %s\\       valid_lft forever\n", i+2, c.Name, c.Address, c.Name)
+				if slices.Contains(w.holders, x.node) && c.Address.Contains(w.svc.VIP) {
+					fmt.Fprintf(&b, "%d: %s    inet %s/%d scope global secondary %s\\       valid_lft forever\n", i+2, c.Name, w.svc.VIP, w.svc.VIPPrefix, c.Name)
+				}
+			}
+		}
+		return b.String(), nil
+	case strings.HasPrefix(cmd, "timeout ") && strings.Contains(cmd, "IP4-RECV:112"):
+		srcs := w.adverts
+		if srcs == nil {
+			for _, h := range w.holders {
+				for range 3 {
+					srcs = append(srcs, w.lab.Node(h).NICFor(w.svc.VIP).Address.Addr())
+				}
+			}
+		}
+		var b strings.Builder
+		for _, src := range srcs {
+			prio := 100
+			if r := w.svc.Keepalived.Router(nodeWith(w.lab, src)); r != nil {
+				prio = r.Priority
+			}
+			for _, c := range AdvertPacket(src, w.svc.Keepalived.VRID, prio, w.svc.VIP) {
+				fmt.Fprintf(&b, " %02x", c)
+			}
+			b.WriteString("\n")
+		}
+		return b.String(), nil
 	case strings.Contains(cmd, "/dev/udp/") && n.Role == topology.RoleClient:
 		fr := loopFrames(cmd)
 		var urls []string
@@ -186,7 +248,9 @@ func (x *worldExec) Run(_ context.Context, cmd string) (string, error) {
 		return b.String(), nil
 	case strings.HasPrefix(cmd, "ip neigh show ") && n.Role == topology.RoleClient:
 		mac := w.neighMAC
-		if mac == "" {
+		if mac == "" && len(w.holders) > 0 {
+			mac = w.lab.Node(w.holders[0]).NICFor(w.svc.VIP).MAC
+		} else if mac == "" {
 			mac = w.lab.Director().NICFor(w.svc.VIP).MAC
 		}
 		return fmt.Sprintf("%s dev eth0 lladdr %s REACHABLE\n", w.svc.VIP, mac), nil
@@ -271,7 +335,7 @@ func (w *world) requests(fr Frames, urls []string, ports []uint16, loop bool) st
 		if i-1 < len(ports) {
 			sport = ports[i-1]
 		}
-		if sport == 0 {
+		if sport == 0 && w.kernel != nil {
 			sport = uint16(40000 + len(w.kernel.Conns))
 			if len(w.kernelPorts) > 0 {
 				sport, w.kernelPorts = w.kernelPorts[0], w.kernelPorts[1:]
@@ -283,6 +347,16 @@ func (w *world) requests(fr Frames, urls []string, ports []uint16, loop bool) st
 				fmt.Fprintf(&b, "curl: (45) %s\n\n%s000 0.001 0\n%s45\n", bind, fr.write, fr.rc)
 			} else {
 				fmt.Fprintf(&b, "\n%s000 0.001 0 45 %s\n", fr.write, bind)
+			}
+			continue
+		}
+		if w.svc.Mode == topology.ModeVRRP { // the holder serves the VIP itself
+			if len(w.holders) > 0 && w.up[w.holders[0]] && loop {
+				fmt.Fprintf(&b, "%s\n\n%s200 0.012 1\n%s0\n", w.lab.Node(w.holders[0]).Page, fr.write, fr.rc)
+			} else if len(w.holders) > 0 && w.up[w.holders[0]] {
+				fmt.Fprintf(&b, "%s\n\n%s200 0.012 1 0 \n", w.lab.Node(w.holders[0]).Page, fr.write)
+			} else {
+				fmt.Fprintf(&b, "\n%s000 0.002 1 7 Failed to connect to %s port %d after 2 ms: Couldn't connect to server\n", fr.write, vip, port)
 			}
 			continue
 		}
@@ -391,4 +465,14 @@ func (runOnly) ReadFile(context.Context, string) ([]byte, bool, error) {
 
 func (runOnly) WriteFile(context.Context, string, []byte, fs.FileMode) error {
 	return errors.New("verify writes no file")
+}
+
+// nodeWith names the node with address a, "" when none.
+func nodeWith(lab *topology.Lab, a netip.Addr) string {
+	for _, n := range lab.Nodes {
+		if n.HasAddress(a) {
+			return n.Name
+		}
+	}
+	return ""
 }
