@@ -5,12 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"net/netip"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/lvslab/lvslab/labs"
 	"github.com/lvslab/lvslab/roles"
@@ -54,6 +57,18 @@ type world struct {
 	holders []string
 	kernels map[string]*ipvstest.Kernel
 	adverts []netip.Addr
+	// The keepalived drill: mu guards the world while the client loop
+	// runs beside the drill's actions; acted is closed by the action, and
+	// gap is the outage it makes in the loop (seconds from the action);
+	// hcPolls counts the reads of the holder's table since a web server
+	// stopped or started (keepalived's check acts at the third); sync
+	// says whether lvs_sync_daemon runs.
+	mu      sync.Mutex
+	acted   chan struct{}
+	gap     float64
+	hcPolls int
+	hcNode  string
+	sync    bool
 }
 
 // kernelOf is a director's IPVS table: the holder's is w.kernel.
@@ -70,7 +85,7 @@ func newWorld(t *testing.T, labName string) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := &world{t: t, lab: lab, up: map[string]bool{}, facts: map[string]string{}, extra: map[string]int{}, down: map[string]bool{}, mgmtRoute: map[string]bool{}, unmarked: map[uint16]bool{}, kernels: map[string]*ipvstest.Kernel{}}
+	w := &world{t: t, lab: lab, up: map[string]bool{}, facts: map[string]string{}, extra: map[string]int{}, down: map[string]bool{}, mgmtRoute: map[string]bool{}, unmarked: map[uint16]bool{}, kernels: map[string]*ipvstest.Kernel{}, acted: make(chan struct{})}
 	if len(lab.Services) == 0 { // VRRP-only: the routers serve the VIP themselves
 		w.svc = lab.VRRPServices[0]
 		for _, r := range w.svc.Keepalived.Routers {
@@ -187,10 +202,23 @@ var (
 	reUDPPorts = regexp.MustCompile(`for p in ([0-9 ]+); do`)
 )
 
-func (x *worldExec) Run(_ context.Context, cmd string) (string, error) {
+func (x *worldExec) Run(ctx context.Context, cmd string) (string, error) {
 	w := x.w
+	if strings.Contains(cmd, "curl -s -m 1 --connect-timeout 1") || strings.Contains(cmd, "--limit-rate") {
+		// The drill's client loop or download: it runs while the drill
+		// acts, and answers once the action happened.
+		select {
+		case <-w.acted:
+		case <-time.After(5 * time.Second):
+		}
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	w.log = append(w.log, x.node+": "+cmd)
 	n := w.lab.Node(x.node)
+	if out, ok := w.keepalivedDrill(x.node, cmd); ok {
+		return out, nil
+	}
 	switch {
 	case ipvstest.Handles(cmd) && n.Role == topology.RoleDirector:
 		return w.kernelOf(x.node).Run(cmd)
@@ -268,9 +296,13 @@ func (x *worldExec) Run(_ context.Context, cmd string) (string, error) {
 		return "apache2 " + st + "\n", nil
 	case cmd == "systemctl stop apache2":
 		w.up[x.node] = false
+		w.hcPolls, w.hcNode = 0, x.node
+		w.act(0)
 		return "", nil
 	case cmd == "systemctl start apache2":
 		w.up[x.node] = true
+		w.hcPolls, w.hcNode = 0, x.node
+		w.act(0)
 		return "", nil
 	}
 	w.t.Errorf("unexpected command on %s: %s", x.node, cmd)
@@ -475,4 +507,146 @@ func nodeWith(lab *topology.Lab, a netip.Addr) string {
 		}
 	}
 	return ""
+}
+
+// act marks the drill's action: the client loop answers now, with an
+// outage of gap seconds after it.
+func (w *world) act(gap float64) {
+	w.gap = gap
+	if w.acted != nil {
+		select {
+		case <-w.acted:
+		default:
+			close(w.acted)
+		}
+	}
+}
+
+// The drill's clock in the world: each sleep moves it on.
+var worldClock time.Time
+
+func init() {
+	drillNow = func() time.Time { return worldClock }
+	drillSleep = func(_ context.Context, d time.Duration) error { worldClock = worldClock.Add(d); return nil }
+}
+
+// keepalivedDrill answers the keepalived drill's commands: a router's
+// failure (the VIP moves to the other router after a gap), its restore
+// (preemption unless nopreempt), the client loop, the download, and the
+// health check's work (web1 leaves or rejoins the tables at the third
+// read of the holder's table).
+func (w *world) keepalivedDrill(node, cmd string) (string, bool) {
+	k := w.svc.Keepalived
+	if k == nil {
+		return "", false
+	}
+	others := func() []string {
+		var o []string
+		for _, r := range k.Routers {
+			if r.Node != node {
+				o = append(o, r.Node)
+			}
+		}
+		return o
+	}
+	switch {
+	case cmd == "systemctl stop keepalived":
+		w.holders = others()
+		w.act(0.2)
+	case cmd == "systemctl kill -s KILL keepalived":
+		w.holders = append([]string{node}, others()...) // the VIP stays where it was
+		w.act(3.6)
+	case strings.HasPrefix(cmd, "ip link set ") && strings.HasSuffix(cmd, " down"):
+		w.holders = others()
+		w.act(3.6)
+	case strings.HasPrefix(cmd, "ip link set ") && strings.HasSuffix(cmd, " up"):
+	case strings.HasPrefix(cmd, "systemctl is-active -q keepalived || ip -4 addr del"):
+	case cmd == "systemctl is-active -q keepalived || systemctl start keepalived":
+		if !k.NoPreempt && node == k.Master().Node {
+			w.holders = []string{node}
+		} else {
+			w.holders = slices.DeleteFunc(w.holders, func(h string) bool { return h == node })
+		}
+		w.act(0)
+	case strings.HasPrefix(cmd, "grep -c lvs_sync_daemon"):
+		return map[bool]string{true: "1\n", false: "0\n"}[w.sync], true
+	case strings.Contains(cmd, "lvslab-sync-drill") && strings.Contains(cmd, "yes ") && !strings.Contains(cmd, "curl"):
+	case strings.Contains(cmd, "--limit-rate"):
+		m := reMarker.FindString(cmd)
+		got := "aaaa" + strings.Repeat("0", 60)
+		if w.sync {
+			got = strings.Repeat("b", 64)
+		}
+		return fmt.Sprintf("%s %s %s\n", m, got, strings.Repeat("b", 64)), true
+	case strings.Contains(cmd, "curl -s -m 1 --connect-timeout 1"):
+		return w.loop(cmd), true
+	case cmd == ipvs.SaveCommand && w.hcNode != "":
+		w.hcPolls++
+		if w.hcPolls == 3 {
+			for _, kern := range append([]*ipvstest.Kernel{w.kernel}, w.kernelList()...) {
+				svc := &kern.Services[0]
+				rip := topology.RealServerAddress(w.lab.Director(), w.lab.Node(w.hcNode))
+				has := slices.ContainsFunc(svc.Destinations, func(d ipvs.Destination) bool { return d.Address == rip })
+				switch {
+				case !w.up[w.hcNode] && has:
+					svc.Destinations = slices.DeleteFunc(svc.Destinations, func(d ipvs.Destination) bool { return d.Address == rip })
+				case w.up[w.hcNode] && !has:
+					svc.Destinations = append(svc.Destinations, ipvs.Destination{Address: rip, Port: 80, ConnectionFlags: ipvs.ConnectionFlagDirectRoute, Weight: 1})
+				}
+			}
+		}
+		return "", false
+	default:
+		return "", false
+	}
+	return "", true
+}
+
+func (w *world) kernelList() []*ipvstest.Kernel {
+	var out []*ipvstest.Kernel
+	for _, n := range slices.Sorted(maps.Keys(w.kernels)) {
+		if w.kernels[n] != w.kernel {
+			out = append(out, w.kernels[n])
+		}
+	}
+	return out
+}
+
+var reLoopCount = regexp.MustCompile(`while \[ \$i -lt (\d+) \]`)
+
+// loop answers the client loop: a request every 0.1 s from t=1000; the
+// action at t=1002; requests fail for the gap after it (a VIP nobody
+// answers) or, in a health-check drill, while the stopped web server
+// still gets its turn (until keepalived acts, 1 s later here); the
+// answering page is the holder's (VRRP-only) or the next real server's.
+func (w *world) loop(cmd string) string {
+	m := reMarker.FindString(cmd)
+	n, _ := strconv.Atoi(reLoopCount.FindStringSubmatch(cmd)[1])
+	var b strings.Builder
+	var rs []string
+	for _, r := range w.svc.RealServers {
+		rs = append(rs, r.Node)
+	}
+	for i := range n {
+		t := 1000 + float64(i)*0.1
+		node := ""
+		if w.svc.Mode == topology.ModeVRRP {
+			node = w.svc.Keepalived.Master().Node
+			if t > 1002 && len(w.holders) > 0 {
+				node = w.holders[len(w.holders)-1]
+			}
+		} else {
+			node = rs[i%len(rs)]
+		}
+		ok := !(t > 1002 && t < 1002+w.gap)
+		if w.hcNode != "" && node == w.hcNode && t > 1002 && t < 1003 && !w.up[w.hcNode] {
+			ok = false
+		}
+		if ok {
+			fmt.Fprintf(&b, "%s %.3f 0 %s\n", m, t, w.lab.Node(node).Page)
+		} else {
+			fmt.Fprintf(&b, "%s %.3f 7 \n", m, t)
+		}
+	}
+	return b.String()
 }
