@@ -8,11 +8,13 @@ import (
 	"strings"
 
 	"github.com/lvslab/lvslab/provision/report"
+	"github.com/lvslab/lvslab/provision/verify"
 	"github.com/lvslab/lvslab/roles"
 	"github.com/lvslab/lvslab/roles/catalog"
 	"github.com/lvslab/lvslab/roles/guest"
 	"github.com/lvslab/lvslab/roles/keepalived"
 	"github.com/lvslab/lvslab/topology"
+	"github.com/lvslab/lvslab/topology/ipvs"
 )
 
 // The keepalived probe's sections: one read-only command on each node
@@ -25,6 +27,7 @@ const (
 	kaSecAddr  = "keepalived-addr"
 	kaSecFiles = "keepalived-vip-files"
 	kaSecFW    = "keepalived-firewall"
+	kaSecIPVS  = "keepalived-ipvs"
 )
 
 // KeepalivedDataFile is where keepalived writes its state on SIGUSR1.
@@ -35,7 +38,7 @@ const KeepalivedDataFile = "/tmp/keepalived.data"
 // view of its instances (SIGUSR1 makes it write its data file; it changes
 // nothing), the addresses, the network files that could carry the VIP,
 // and the firewall rules.
-func keepalivedProbe(vips []string) *guest.Probe {
+func keepalivedProbe(vips []string, director bool) *guest.Probe {
 	p := guest.NewProbe()
 	p.Section(kaSecTest, "keepalived -t -f "+keepalived.Path+" 2>&1; echo \"rc=$?\"")
 	p.Section(kaSecConf, "cat "+keepalived.Path+" 2>/dev/null")
@@ -46,6 +49,9 @@ func keepalivedProbe(vips []string) *guest.Probe {
 		p.Section(kaSecFiles, "grep -rlsF -e "+strings.Join(vips, " -e ")+" /etc/systemd/network /etc/network/interfaces /etc/network/interfaces.d /etc/sysconfig/network-scripts /etc/NetworkManager/system-connections /etc/systemd/system/"+catalog.VIPUnit+" 2>/dev/null; true")
 	}
 	p.Section(kaSecFW, "{ nft list ruleset 2>/dev/null; iptables-save 2>/dev/null; } | grep -iE 'vrrp|112' ; true")
+	if director {
+		p.Section(kaSecIPVS, ipvs.SaveCommand+" 2>&1; true")
+	}
 	return p
 }
 
@@ -288,7 +294,7 @@ func (s *subject) keepalivedNode(ctx context.Context, x guest.Executor) ([]Fact,
 			}
 		}
 	}
-	p := keepalivedProbe(vips)
+	p := keepalivedProbe(vips, s.st.KeepalivedIPVS())
 	out, err := x.Run(ctx, p.Script())
 	if err != nil {
 		return []Fact{{Name: "keepalived", Status: report.Fail, Want: "readable", Got: err.Error(), Hint: "the node could not be read"}}, nil
@@ -297,7 +303,41 @@ func (s *subject) keepalivedNode(ctx context.Context, x guest.Executor) ([]Fact,
 	if err != nil {
 		return []Fact{{Name: "keepalived", Status: report.Fail, Want: "readable", Got: err.Error(), Hint: "the node's answer could not be read"}}, nil
 	}
-	return s.judgeKeepalived(mine, a.Text(kaSecTest), a.Text(kaSecConf), a.Lines(kaSecUnits), a.Text(kaSecData), a.Text(kaSecAddr), a.Lines(kaSecFiles), a.Lines(kaSecFW))
+	facts, states := s.judgeKeepalived(mine, a.Text(kaSecTest), a.Text(kaSecConf), a.Lines(kaSecUnits), a.Text(kaSecData), a.Text(kaSecAddr), a.Lines(kaSecFiles), a.Lines(kaSecFW))
+	if s.st.KeepalivedIPVS() {
+		facts = append(facts, s.keepalivedTableFacts(a.Text(kaSecIPVS))...)
+	}
+	return facts, states
+}
+
+// keepalivedTableFacts: the live table of each keepalived service is the
+// one keepalived programs from the lab's virtual_server, less the real
+// servers its health check took out (named, not failed).
+func (s *subject) keepalivedTableFacts(saved string) []Fact {
+	rules, err := ipvs.ParseRules(saved)
+	var out []Fact
+	for _, svc := range s.lab.Services {
+		if svc.Keepalived == nil || svc.Keepalived.Router(s.st.Name) == nil {
+			continue
+		}
+		want := roles.IPVSService(s.lab, svc)
+		name := "ipvs " + want.Key() + " is keepalived's"
+		if err != nil {
+			out = append(out, s.fact(name, "readable", strings.TrimSpace(saved), false, "the IPVS table cannot be read: is ipvsadm installed and keepalived running?", named("packages")))
+			continue
+		}
+		diffs, removed := verify.KeepalivedTable(want, ipvs.Find(rules, want.Key()))
+		got := "as keepalived.conf"
+		if len(removed) > 0 {
+			got += "; taken out by the health check: " + strings.Join(removed, ", ")
+		}
+		if len(diffs) > 0 {
+			got = strings.Join(diffs, "; ")
+		}
+		out = append(out, s.fact(name, fmt.Sprintf("%s %s, %d real server(s)", want.Key(), want.SchedName, len(want.Destinations)), got, len(diffs) == 0,
+			"keepalived programs IPVS from keepalived.conf on both routers (the backup too, so it can take over at once): rules added by hand sit beside keepalived's and a wrong lb_algo or weight is keepalived.conf's; clear the table (ipvsadm -C), fix the file and restart keepalived, never ipvsadm -A/-a by hand here", named("keepalived.conf")))
+	}
+	return out
 }
 
 // judgeKeepalived is pure: the facts of a keepalived node from what its

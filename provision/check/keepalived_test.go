@@ -13,12 +13,14 @@ import (
 	"github.com/lvslab/lvslab/roles/guest"
 	"github.com/lvslab/lvslab/roles/keepalived"
 	"github.com/lvslab/lvslab/roles/rolestest"
+	"github.com/lvslab/lvslab/topology/ipvs"
 )
 
 // kaNode is what a keepalived node's probe reads, as a test sets it.
 type kaNode struct {
 	test, conf, data, addrs string
 	units, files, fw        []string
+	ipvs                    string
 }
 
 func healthyKA(t *testing.T, st *roles.NodeState, state string, vrid, prio int, holds bool) *kaNode {
@@ -161,6 +163,8 @@ func (x kaExec) Run(_ context.Context, script string) (string, error) {
 			b.WriteString(strings.Join(x.n.files, "\n"))
 		case kaSecFW:
 			b.WriteString(strings.Join(x.n.fw, "\n"))
+		case kaSecIPVS:
+			b.WriteString(x.n.ipvs)
 		}
 	}
 	return b.String(), nil
@@ -212,6 +216,28 @@ func TestKeepalivedOneMaster(t *testing.T) {
 			case !both && one.Status != report.Pass:
 				t.Errorf("%s: %+v", r.Node, one)
 			}
+		}
+	}
+}
+
+// The director's live table: keepalived's, a health check's removal named,
+// a rule by hand failed.
+func TestKeepalivedTableFacts(t *testing.T) {
+	lab := rolestest.Lab(t, "tedu-keepalived-dr")
+	st := rolestest.State(t, lab, "lvs2")
+	s := newSubject(lab, st, catalog.Debian, "tedu-keepalived-dr")
+	full := ipvs.Rules(st.IPVS)
+	for _, tc := range []struct {
+		saved, got string
+		ok         bool
+	}{
+		{full, "as keepalived.conf", true},
+		{strings.Replace(full, "-a -t 192.168.4.15:80 -r 192.168.4.100:80 -g -w 1\n", "", 1), "taken out by the health check: 192.168.4.100:80", true},
+		{full + "-a -t 192.168.4.15:80 -r 192.168.4.99:80 -g -w 1\n", "192.168.4.99:80 is a real server keepalived.conf does not have", false},
+	} {
+		f := s.keepalivedTableFacts(tc.saved)
+		if len(f) != 1 || (f[0].Status == report.Pass) != tc.ok || !strings.Contains(f[0].Got, tc.got) {
+			t.Errorf("%q: %+v", tc.saved, f)
 		}
 	}
 }
