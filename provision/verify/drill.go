@@ -47,6 +47,11 @@ type DrillOptions struct {
 	// Download runs a rate-limited download through the VIP across a
 	// router's failure: it survives with connection sync, breaks without.
 	Download bool
+	// Sync, "on" or "off", first rewrites every router's keepalived.conf
+	// with connection sync (lvs_sync_daemon) on or off and reloads it:
+	// the positive run and the negative control on one lab ("lvslab up"
+	// puts the lab's file back). "" leaves the file as it is.
+	Sync string
 }
 
 // DrillReport is one drill step: what it changed, the verification after

@@ -291,6 +291,11 @@ func routerDrill(ctx context.Context, lab *topology.Lab, dial guest.Dialer, s *t
 		target = FailoverTarget(HowKill, k, k.Router(node).Priority)
 	}
 	window := Warmup.Seconds() + target.Seconds() + 6
+	if opts.Sync != "" {
+		if err := setSync(ctx, lab, s, dial, opts.Sync, act); err != nil {
+			return nil, err
+		}
+	}
 	var dl *download
 	if opts.Download && step == DrillFail {
 		if dl, err = startDownload(ctx, lab, s, dial, cx, act); err != nil {
@@ -638,4 +643,41 @@ func short12(s string) string {
 		return s[:12] + "..."
 	}
 	return s
+}
+
+// SyncSettle is how long the drill waits after switching connection sync:
+// the sync threads start on reload and a connection is synced after its
+// third packet.
+const SyncSettle = 3 * time.Second
+
+// setSync rewrites every router's keepalived.conf as the lab renders it
+// with connection sync on or off, and reloads keepalived where it runs.
+func setSync(ctx context.Context, lab *topology.Lab, s *topology.Service, dial guest.Dialer, mode string, act func(string, ...any)) error {
+	if mode != "on" && mode != "off" {
+		return cannot("--sync %q: use on or off", mode)
+	}
+	if s.Mode == topology.ModeVRRP {
+		return cannot("--sync: a VRRP-only service has no IPVS connections to sync")
+	}
+	was := s.Keepalived.Sync
+	s.Keepalived.Sync = mode == "on"
+	defer func() { s.Keepalived.Sync = was }()
+	for _, r := range s.Keepalived.Routers {
+		conf, ok := keepalived.Config(lab, r.Node)
+		if !ok {
+			continue
+		}
+		x, err := dial(r.Node)
+		if err != nil {
+			return cannot("cannot reach %s: %v", r.Node, err)
+		}
+		act("%s: %s with connection sync %s, systemctl reload keepalived", r.Node, keepalived.Path, mode)
+		if err := x.WriteFile(ctx, keepalived.Path, []byte(conf), 0o644); err != nil {
+			return cannot("%s: write %s: %v", r.Node, keepalived.Path, err)
+		}
+		if _, err := x.Run(ctx, "! systemctl is-active -q keepalived || systemctl reload keepalived"); err != nil {
+			return cannot("%s: %v", r.Node, err)
+		}
+	}
+	return drillSleep(ctx, SyncSettle)
 }

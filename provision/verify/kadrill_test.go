@@ -161,3 +161,24 @@ func TestDrillKeepalivedConnectionSync(t *testing.T) {
 		}
 	}
 }
+
+// --sync on|off rewrites both routers' keepalived.conf before the failure:
+// the positive run and the negative control on one lab.
+func TestDrillKeepalivedSyncSwitch(t *testing.T) {
+	w := newWorld(t, "tedu-keepalived-dr")
+	d := kdrill(t, w, DrillFail, "lvs1", DrillOptions{How: HowStop, Download: true, Sync: "on"})
+	if c := drillCheck(t, d, "download across the failover"); c.Status != report.Pass || !strings.Contains(c.Detail, "survived") {
+		t.Errorf("sync on: %+v", c)
+	}
+	if w.lab.Services[0].Keepalived.Sync {
+		t.Error("the lab in memory keeps its own sync setting")
+	}
+	kdrill(t, w, DrillRestore, "lvs1", DrillOptions{})
+	d = kdrill(t, w, DrillFail, "lvs1", DrillOptions{How: HowStop, Download: true, Sync: "off"})
+	if c := drillCheck(t, d, "download across the failover"); c.Status != report.Pass || !strings.Contains(c.Detail, "broke") {
+		t.Errorf("sync off: %+v", c)
+	}
+	if !strings.Contains(strings.Join(d.Actions, "\n"), "lvs2: /etc/keepalived/keepalived.conf with connection sync off") {
+		t.Errorf("actions %v", d.Actions)
+	}
+}

@@ -188,8 +188,18 @@ type worldExec struct {
 }
 
 func (x *worldExec) ReadFile(context.Context, string) ([]byte, bool, error) { return nil, false, nil }
-func (x *worldExec) WriteFile(context.Context, string, []byte, fs.FileMode) error {
-	return fmt.Errorf("not expected")
+
+// WriteFile takes the drill's keepalived.conf (--sync): lvs_sync_daemon
+// in it turns the world's sync on.
+func (x *worldExec) WriteFile(_ context.Context, path string, data []byte, _ fs.FileMode) error {
+	if path != "/etc/keepalived/keepalived.conf" {
+		return fmt.Errorf("not expected")
+	}
+	x.w.mu.Lock()
+	defer x.w.mu.Unlock()
+	x.w.sync = strings.Contains(string(data), "lvs_sync_daemon")
+	x.w.log = append(x.w.log, x.node+": write "+path)
+	return nil
 }
 
 var (
@@ -568,6 +578,7 @@ func (w *world) keepalivedDrill(node, cmd string) (string, bool) {
 			w.holders = slices.DeleteFunc(w.holders, func(h string) bool { return h == node })
 		}
 		w.act(0)
+	case cmd == "! systemctl is-active -q keepalived || systemctl reload keepalived":
 	case strings.HasPrefix(cmd, "grep -c lvs_sync_daemon"):
 		return map[bool]string{true: "1\n", false: "0\n"}[w.sync], true
 	case strings.Contains(cmd, "lvslab-sync-drill") && strings.Contains(cmd, "yes ") && !strings.Contains(cmd, "curl"):
