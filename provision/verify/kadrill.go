@@ -265,7 +265,7 @@ func routerDrill(ctx context.Context, lab *topology.Lab, dial guest.Dialer, s *t
 		return nil, cannot("%s has no NIC on the VIP's network", node)
 	}
 	rep := &DrillReport{Step: step, Node: node}
-	before := ReadVRRP(ctx, s, dial)
+	before := ReadVRRP(ctx, lab, s, dial)
 	act("%s: %s holds %s before the drill", node, orNobody(before.Holders), s.VIP)
 
 	var cmds []string
@@ -317,7 +317,7 @@ func routerDrill(ctx context.Context, lab *topology.Lab, dial guest.Dialer, s *t
 	if err != nil {
 		return nil, cannot("client loop: %v", err)
 	}
-	after := ReadVRRP(ctx, s, dial)
+	after := ReadVRRP(ctx, lab, s, dial)
 	o := OutageOf(samples)
 	rep.Outage = &o
 	rep.Target = target.Seconds()
@@ -331,9 +331,14 @@ func routerDrill(ctx context.Context, lab *topology.Lab, dial guest.Dialer, s *t
 		return nil, err
 	}
 	rep.Verify = vr
-	if !(step == DrillFail && how == HowKill) {
-		// A killed keepalived leaves its VIP: verify sees two holders then.
-		rep.Checks = append(rep.Checks, othersPass(vr.Checks)...)
+	rep.Checks = append(rep.Checks, othersPass(vr.Checks)...)
+	for _, sr := range vr.Services {
+		cs := sr.Checks
+		if killedHolds(step, how, node, after) {
+			// A killed keepalived leaves its VIP: the drill said so above.
+			cs = slices.DeleteFunc(slices.Clone(cs), func(c report.Check) bool { return strings.HasPrefix(c.Name, "one VRRP master holds") })
+		}
+		rep.Checks = append(rep.Checks, tagAll(sr.Name, othersPass(cs))...)
 	}
 	rep.finish()
 	return rep, nil
@@ -437,7 +442,7 @@ func healthDrill(ctx context.Context, lab *topology.Lab, dial guest.Dialer, s *t
 	if err != nil {
 		return nil, cannot("%v", err)
 	}
-	v := ReadVRRP(ctx, s, dial)
+	v := ReadVRRP(ctx, lab, s, dial)
 	holder := v.Holder()
 	if holder == "" {
 		return nil, cannot("no single router holds %s (%s): verify the lab first", s.VIP, orNobody(v.Holders))

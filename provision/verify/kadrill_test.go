@@ -63,8 +63,17 @@ func TestDrillKeepalivedFailover(t *testing.T) {
 			if d.Outage == nil || d.Outage.Failed != tc.failed || d.Target < tc.target-0.05 || d.Target > tc.target+0.05 {
 				t.Errorf("outage %+v, target %.2f", d.Outage, d.Target)
 			}
-			if !tc.killed && !d.Pass {
+			if !d.Pass {
 				t.Errorf("fail step: %v", drillFailures(d))
+			}
+			// verify after it: the backup holds the VIP, the master is down.
+			held := check(t, d.Verify, vipHeld)
+			if tc.killed {
+				if held.Status != report.Fail || !strings.Contains(held.Detail, "lvs1 (keepalived inactive) still carry") {
+					t.Errorf("stale VIP after kill: %+v", held)
+				}
+			} else if held.Status != report.Pass || !strings.Contains(held.Detail, "the lab's MASTER lvs1 is down") {
+				t.Errorf("verify after %s: %+v", tc.how, held)
 			}
 			d = kdrill(t, w, DrillRestore, "lvs1", DrillOptions{})
 			if c := drillCheck(t, d, "preemption"); c.Status != report.Pass || !strings.Contains(c.Detail, "lvs1 holds the VIP: the higher priority took it back") {

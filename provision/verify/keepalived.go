@@ -21,6 +21,14 @@ import (
 // a VRRP router's VIP is, if it holds it.
 const AddrCommand = "ip -4 -o addr show"
 
+// RouterCommand reads a VRRP router: its addresses (AddrCommand), then
+// whether keepalived runs and whether its VRRP NIC is up, a line each
+// ("keepalived active", "link up"): a router without either cannot be
+// MASTER, and a VIP it still carries is stale.
+func RouterCommand(nic string) string {
+	return AddrCommand + `; echo "keepalived $(systemctl is-active keepalived 2>/dev/null)"; echo "link $(cat /sys/class/net/` + nic + `/operstate 2>/dev/null)"`
+}
+
 // AdvertSeconds is how long the backup listens for VRRP adverts: three
 // adverts at keepalived's default advert_int of 1 s.
 const AdvertSeconds = 3
@@ -110,26 +118,53 @@ type VRRPState struct {
 	Holders []string `json:"holders"`
 	// Unread are the routers whose addresses could not be read, with why.
 	Unread map[string]string `json:"unread,omitempty"`
+	// Down are the routers that cannot be MASTER (keepalived not running,
+	// the VRRP NIC down), with why.
+	Down map[string]string `json:"down,omitempty"`
 }
 
-// Holder is the one router holding the VIP, "" when none or several.
+// Holder is the one running router holding the VIP, "" when none or
+// several (a VIP a dead keepalived left is stale, not held).
 func (v VRRPState) Holder() string {
-	if len(v.Holders) == 1 {
-		return v.Holders[0]
+	live := v.live()
+	if len(live) == 1 {
+		return live[0]
 	}
 	return ""
 }
 
-// ReadVRRP reads each router of s: which hold the VIP.
-func ReadVRRP(ctx context.Context, s *topology.Service, dial guest.Dialer) VRRPState {
-	v := VRRPState{Service: s.Name, VIP: s.VIP.String(), Holders: []string{}, Unread: map[string]string{}}
+func (v VRRPState) live() []string {
+	return slices.DeleteFunc(slices.Clone(v.Holders), func(h string) bool { return v.Down[h] != "" })
+}
+
+// stale are the holders that are down.
+func (v VRRPState) stale() []string {
+	return slices.DeleteFunc(slices.Clone(v.Holders), func(h string) bool { return v.Down[h] == "" })
+}
+
+// ReadVRRP reads each router of s: which hold the VIP, which cannot be
+// MASTER.
+func ReadVRRP(ctx context.Context, l *topology.Lab, s *topology.Service, dial guest.Dialer) VRRPState {
+	lab := func(s *topology.Service, node string) string {
+		if n := l.Node(node); n != nil {
+			if c := n.NICFor(s.VIP); c != nil {
+				return c.Name
+			}
+		}
+		return ""
+	}
+	v := VRRPState{Service: s.Name, VIP: s.VIP.String(), Holders: []string{}, Unread: map[string]string{}, Down: map[string]string{}}
 	for _, r := range s.Keepalived.Routers {
 		x, err := dial(r.Node)
 		if err != nil {
 			v.Unread[r.Node] = err.Error()
 			continue
 		}
-		out, err := x.Run(ctx, AddrCommand)
+		nic := "lo"
+		if n := lab(s, r.Node); n != "" {
+			nic = n
+		}
+		out, err := x.Run(ctx, RouterCommand(nic))
 		if err != nil {
 			v.Unread[r.Node] = err.Error()
 			continue
@@ -137,8 +172,27 @@ func ReadVRRP(ctx context.Context, s *topology.Service, dial guest.Dialer) VRRPS
 		if _, ok := holdsAddr(out, s.VIP); ok {
 			v.Holders = append(v.Holders, r.Node)
 		}
+		var why []string
+		for _, line := range strings.Split(out, "\n") {
+			if st, ok := strings.CutPrefix(line, "keepalived "); ok && st != "active" {
+				why = append(why, "keepalived "+orWord(st, "not running"))
+			}
+			if st, ok := strings.CutPrefix(line, "link "); ok && st != "up" && st != "unknown" {
+				why = append(why, nic+" "+orWord(st, "missing"))
+			}
+		}
+		if len(why) > 0 {
+			v.Down[r.Node] = strings.Join(why, ", ")
+		}
 	}
 	return v
+}
+
+func orWord(s, def string) string {
+	if strings.TrimSpace(s) == "" {
+		return def
+	}
+	return strings.TrimSpace(s)
 }
 
 // holderCheck: exactly one router holds the VIP.
@@ -153,16 +207,27 @@ func holderCheck(s *topology.Service, v VRRPState) report.Check {
 		return failf(name, "cannot read the routers' addresses: %s", strings.Join(why, "; "))
 	}
 	master := k.Master()
-	switch len(v.Holders) {
+	live := v.live()
+	if st := v.stale(); len(st) > 0 {
+		var why []string
+		for _, n := range st {
+			why = append(why, n+" ("+v.Down[n]+")")
+		}
+		return failf(name, "%s still carry %s though they cannot be MASTER: a keepalived killed without its cleanup leaves the VIP, and both routers answer ARP for it (the client flips between them when its entry expires); systemctl start keepalived there (it takes the VIP back or drops it), or ip addr del %s/%d dev ...", strings.Join(why, ", "), v.VIP, v.VIP, s.VIPPrefix)
+	}
+	switch len(live) {
 	case 0:
 		return failf(name, "no router holds %s: keepalived is not running on them, or every instance is in FAULT (its interface down); systemctl status keepalived, journalctl -u keepalived", v.VIP)
 	case 1:
 	default:
-		return failf(name, "%s all hold %s (split brain): each does not hear the other's adverts, so each is MASTER; VRRP (IP protocol 112) is dropped by a firewall rule, or virtual_router_id or the authentication differ", strings.Join(v.Holders, " and "), v.VIP)
+		return failf(name, "%s all hold %s (split brain): each does not hear the other's adverts, so each is MASTER; VRRP (IP protocol 112) is dropped by a firewall rule, or virtual_router_id or the authentication differ", strings.Join(live, " and "), v.VIP)
 	}
-	h := v.Holders[0]
+	h := live[0]
 	r := k.Router(h)
 	detail := fmt.Sprintf("%s (priority %d) holds %s, the other router(s) none", h, r.Priority, v.VIP)
+	if master != nil && h != master.Node && v.Down[master.Node] != "" {
+		return passf(name, "%s; the lab's MASTER %s is down (%s): the backup took over, as VRRP does", detail, master.Node, v.Down[master.Node])
+	}
 	if master != nil && h != master.Node {
 		if !k.NoPreempt {
 			return failf(name, "%s holds %s, not the lab's MASTER %s (priority %d): with preemption the higher priority takes the VIP back within a few adverts; is keepalived running on %s?", h, v.VIP, master.Node, master.Priority, master.Node)
@@ -346,7 +411,7 @@ const vrrpRequests = 6
 // by the holder's own page (the MASTER serves the VIP itself).
 func vrrpServiceReport(ctx context.Context, lab *topology.Lab, s *topology.Service, client *topology.Node, cx guest.Executor, dial guest.Dialer, mapper *Mapper, opts Options) *ServiceReport {
 	sr := &ServiceReport{Name: s.Name, Mode: s.Mode, URL: URL(s.VIP.String(), s.Port), Counts: map[string]int{}, Sequence: []string{}}
-	v := ReadVRRP(ctx, s, dial)
+	v := ReadVRRP(ctx, lab, s, dial)
 	sr.Checks = append(sr.Checks, holderCheck(s, v))
 	holder := v.Holder()
 	replies, took, err := Probe(ctx, cx, opts.Prober, []string{sr.URL}, nil, vrrpRequests, min(opts.Timeout, 60*time.Second))

@@ -226,7 +226,7 @@ func Run(ctx context.Context, lab *topology.Lab, dial guest.Dialer, opts Options
 		if ls.svc.Keepalived != nil {
 			// The scheduler's promise and counters are the VRRP master's:
 			// it holds the VIP and schedules every request.
-			v = ReadVRRP(ctx, ls.svc, dial)
+			v = ReadVRRP(ctx, lab, ls.svc, dial)
 			if h := v.Holder(); h != "" && h != dir.Name {
 				if sx, err = dial(h); err != nil {
 					return nil, cannot("cannot reach director %s: %v", h, err)

@@ -69,6 +69,9 @@ type world struct {
 	hcPolls int
 	hcNode  string
 	sync    bool
+	// kaDown: routers whose keepalived is stopped ("keepalived") or whose
+	// VRRP NIC is down ("link").
+	kaDown map[string]string
 }
 
 // kernelOf is a director's IPVS table: the holder's is w.kernel.
@@ -85,7 +88,7 @@ func newWorld(t *testing.T, labName string) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := &world{t: t, lab: lab, up: map[string]bool{}, facts: map[string]string{}, extra: map[string]int{}, down: map[string]bool{}, mgmtRoute: map[string]bool{}, unmarked: map[uint16]bool{}, kernels: map[string]*ipvstest.Kernel{}, acted: make(chan struct{})}
+	w := &world{t: t, lab: lab, up: map[string]bool{}, facts: map[string]string{}, extra: map[string]int{}, down: map[string]bool{}, mgmtRoute: map[string]bool{}, unmarked: map[uint16]bool{}, kernels: map[string]*ipvstest.Kernel{}, acted: make(chan struct{}), kaDown: map[string]string{}}
 	if len(lab.Services) == 0 { // VRRP-only: the routers serve the VIP themselves
 		w.svc = lab.VRRPServices[0]
 		for _, r := range w.svc.Keepalived.Routers {
@@ -232,7 +235,7 @@ func (x *worldExec) Run(ctx context.Context, cmd string) (string, error) {
 	switch {
 	case ipvstest.Handles(cmd) && n.Role == topology.RoleDirector:
 		return w.kernelOf(x.node).Run(cmd)
-	case cmd == AddrCommand:
+	case strings.HasPrefix(cmd, AddrCommand+";"):
 		var b strings.Builder
 		for i, c := range n.NICs {
 			if c.Address.IsValid() {
@@ -242,11 +245,22 @@ func (x *worldExec) Run(ctx context.Context, cmd string) (string, error) {
 				}
 			}
 		}
+		ka, link := "active", "up"
+		switch w.kaDown[x.node] {
+		case "keepalived":
+			ka = "inactive"
+		case "link":
+			link = "down"
+		}
+		fmt.Fprintf(&b, "keepalived %s\nlink %s\n", ka, link)
 		return b.String(), nil
 	case strings.HasPrefix(cmd, "timeout ") && strings.Contains(cmd, "IP4-RECV:112"):
 		srcs := w.adverts
 		if srcs == nil {
 			for _, h := range w.holders {
+				if w.kaDown[h] != "" {
+					continue // a dead keepalived's VIP lingers; it sends nothing
+				}
 				for range 3 {
 					srcs = append(srcs, w.lab.Node(h).NICFor(w.svc.VIP).Address.Addr())
 				}
@@ -286,8 +300,9 @@ func (x *worldExec) Run(ctx context.Context, cmd string) (string, error) {
 		return b.String(), nil
 	case strings.HasPrefix(cmd, "ip neigh show ") && n.Role == topology.RoleClient:
 		mac := w.neighMAC
-		if mac == "" && len(w.holders) > 0 {
-			mac = w.lab.Node(w.holders[0]).NICFor(w.svc.VIP).MAC
+		live := slices.DeleteFunc(slices.Clone(w.holders), func(h string) bool { return w.kaDown[h] != "" })
+		if mac == "" && len(live) > 0 { // the last gratuitous ARP: a live master's
+			mac = w.lab.Node(live[0]).NICFor(w.svc.VIP).MAC
 		} else if mac == "" {
 			mac = w.lab.Director().NICFor(w.svc.VIP).MAC
 		}
@@ -561,17 +576,20 @@ func (w *world) keepalivedDrill(node, cmd string) (string, bool) {
 	}
 	switch {
 	case cmd == "systemctl stop keepalived":
-		w.holders = others()
+		w.holders, w.kaDown[node] = others(), "keepalived"
 		w.act(0.2)
 	case cmd == "systemctl kill -s KILL keepalived":
 		w.holders = append([]string{node}, others()...) // the VIP stays where it was
+		w.kaDown[node] = "keepalived"
 		w.act(3.6)
 	case strings.HasPrefix(cmd, "ip link set ") && strings.HasSuffix(cmd, " down"):
-		w.holders = others()
+		w.holders, w.kaDown[node] = others(), "link"
 		w.act(3.6)
 	case strings.HasPrefix(cmd, "ip link set ") && strings.HasSuffix(cmd, " up"):
+		delete(w.kaDown, node)
 	case strings.HasPrefix(cmd, "systemctl is-active -q keepalived || ip -4 addr del"):
 	case cmd == "systemctl is-active -q keepalived || systemctl start keepalived":
+		delete(w.kaDown, node)
 		if !k.NoPreempt && node == k.Master().Node {
 			w.holders = []string{node}
 		} else {
