@@ -42,13 +42,13 @@ func keepalivedProbe(vips []string, director bool) *guest.Probe {
 	p := guest.NewProbe()
 	p.Section(kaSecTest, "keepalived -t -f "+keepalived.Path+" 2>&1; echo \"rc=$?\"")
 	p.Section(kaSecConf, "cat "+keepalived.Path+" 2>/dev/null")
-	p.Section(kaSecUnits, "for u in keepalived "+catalog.IPVSUnit+" ipvsadm; do echo \"$u $(systemctl is-active $u 2>/dev/null) $(systemctl is-enabled $u 2>/dev/null)\"; done")
+	p.Section(kaSecUnits, "for u in keepalived "+catalog.IPVSUnit+" ipvsadm firewalld; do echo \"$u $(systemctl is-active $u 2>/dev/null) $(systemctl is-enabled $u 2>/dev/null)\"; done")
 	p.Section(kaSecData, "rm -f "+KeepalivedDataFile+"; if pid=$(cat /run/keepalived.pid 2>/dev/null) && kill -USR1 \"$pid\" 2>/dev/null; then for i in 1 2 3 4 5 6 7 8 9 10; do [ -s "+KeepalivedDataFile+" ] && break; sleep 0.2; done; cat "+KeepalivedDataFile+" 2>/dev/null; fi")
 	p.Section(kaSecAddr, "ip -4 -o addr show")
 	if len(vips) > 0 {
 		p.Section(kaSecFiles, "grep -rlsF -e "+strings.Join(vips, " -e ")+" /etc/systemd/network /etc/network/interfaces /etc/network/interfaces.d /etc/sysconfig/network-scripts /etc/NetworkManager/system-connections /etc/systemd/system/"+catalog.VIPUnit+" 2>/dev/null; true")
 	}
-	p.Section(kaSecFW, "{ nft list ruleset 2>/dev/null; iptables-save 2>/dev/null; } | grep -iE 'vrrp|112' ; true")
+	p.Section(kaSecFW, "{ nft list ruleset 2>/dev/null; iptables-save 2>/dev/null; } | grep -iE 'vrrp|112|policy drop|^:INPUT DROP' ; true")
 	if director {
 		p.Section(kaSecIPVS, ipvs.SaveCommand+" 2>&1; true")
 	}
@@ -463,11 +463,24 @@ func (s *subject) judgeKeepalived(mine []*keepalived.Instance, test, confText st
 	out = append(out, s.fact("no vrrp_strict", "no vrrp_strict in global_defs", map[bool]string{true: "vrrp_strict", false: "none"}[strict], !strict,
 		"vrrp_strict makes keepalived add firewall rules that drop every packet to the VIP (RFC 3768 says a VRRP address must not be reached), so the service answers nothing; it also refuses authentication: remove vrrp_strict from global_defs", confStep))
 	var drops []string
+	accepted, policyDrop := false, ""
 	for _, l := range fw {
 		u := strings.ToLower(l)
-		if (strings.Contains(u, "vrrp") || strings.Contains(u, " 112")) && (strings.Contains(u, "drop") || strings.Contains(u, "reject")) {
+		vrrp := strings.Contains(u, "vrrp") || strings.Contains(u, " 112")
+		switch {
+		case vrrp && (strings.Contains(u, "drop") || strings.Contains(u, "reject")):
 			drops = append(drops, strings.TrimSpace(l))
+		case vrrp && strings.Contains(u, "accept"):
+			accepted = true
+		case strings.Contains(u, "hook input") && strings.Contains(u, "policy drop"), strings.HasPrefix(u, ":input drop"):
+			policyDrop = strings.TrimSpace(l)
 		}
+	}
+	if policyDrop != "" && !accepted {
+		drops = append(drops, "input policy drop and no rule accepts vrrp: "+policyDrop)
+	}
+	if unit["firewalld"][0] == "active" && !accepted {
+		drops = append(drops, "firewalld is active and no rule accepts vrrp (firewall-cmd --permanent --add-rich-rule='rule protocol value=\"vrrp\" accept'; firewall-cmd --reload)")
 	}
 	out = append(out, s.fact("VRRP not dropped by a firewall", "no rule drops IP protocol 112", orNone(drops), len(drops) == 0,
 		"adverts (IP protocol 112 to 224.0.0.18) must reach the other router; dropped, the backup hears no master and becomes MASTER too (split brain, both hold the VIP): delete the rule, or allow vrrp (nft add rule inet filter input ip protocol vrrp accept)", named("firewalld")))

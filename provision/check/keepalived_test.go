@@ -71,6 +71,12 @@ func TestKeepalivedFacts(t *testing.T) {
 	if f := failedKA(judgeKA(t, "lvs1", healthyKA(t, lvs1, "MASTER", 51, 100, true))); len(f) > 0 {
 		t.Errorf("healthy master fails %v", f)
 	}
+	open := healthyKA(t, lvs1, "MASTER", 51, 100, true)
+	open.units = append(open.units, "firewalld active enabled")
+	open.fw = []string{"type filter hook input priority filter; policy drop;", "ip protocol vrrp accept"}
+	if f := failedKA(judgeKA(t, "lvs1", open)); len(f) > 0 {
+		t.Errorf("a firewall that accepts vrrp fails %v", f)
+	}
 	if f := failedKA(judgeKA(t, "lvs2", healthyKA(t, lvs2, "BACKUP", 51, 50, false))); len(f) > 0 {
 		t.Errorf("healthy backup fails %v", f)
 	}
@@ -104,6 +110,12 @@ func TestKeepalivedFacts(t *testing.T) {
 		}},
 		{"firewall drops vrrp", "lvs2", "VRRP not dropped by a firewall", "split brain", func(n *kaNode) {
 			n.fw = []string{"-A INPUT -p vrrp -j DROP"}
+		}},
+		{"input policy drop", "lvs1", "VRRP not dropped by a firewall", "split brain", func(n *kaNode) {
+			n.fw = []string{"type filter hook input priority filter; policy drop;"}
+		}},
+		{"firewalld", "lvs2", "VRRP not dropped by a firewall", "split brain", func(n *kaNode) {
+			n.units = append(n.units, "firewalld active enabled")
 		}},
 		{"no checker", "lvs1", "health checks of virtual_server 192.168.4.15 80", "dead web server keeps its share", func(n *kaNode) {
 			n.conf = strings.Replace(n.conf, "TCP_CHECK", "MISC_NONE", 1)
