@@ -119,7 +119,7 @@ func Drill(ctx context.Context, lab *topology.Lab, dial guest.Dialer, step, node
 	if s := keepalivedRouterOf(lab, node); s != nil {
 		return keepalivedDrill(ctx, lab, dial, s, routerDrill, step, node, opts, log)
 	}
-	if s := healthCheckedOf(lab, node); s != nil && step != DrillHeal {
+	if s := healthCheckedOf(lab, node); s != nil {
 		return keepalivedDrill(ctx, lab, dial, s, healthDrill, step, node, opts, log)
 	}
 	t, err := drillTargetOf(lab, node, opts.Verify.Services)
