@@ -217,7 +217,7 @@ var (
 
 func (x *worldExec) Run(ctx context.Context, cmd string) (string, error) {
 	w := x.w
-	if strings.Contains(cmd, "curl -s -m 1 --connect-timeout 1") || strings.Contains(cmd, "--limit-rate") {
+	if strings.Contains(cmd, "curl -s -m 1.5 --connect-timeout 0.5") || strings.Contains(cmd, "--limit-rate") {
 		// The drill's client loop or download: it runs while the drill
 		// acts, and answers once the action happened.
 		select {
@@ -607,7 +607,7 @@ func (w *world) keepalivedDrill(node, cmd string) (string, bool) {
 			got = strings.Repeat("b", 64)
 		}
 		return fmt.Sprintf("%s %s %s\n", m, got, strings.Repeat("b", 64)), true
-	case strings.Contains(cmd, "curl -s -m 1 --connect-timeout 1"):
+	case strings.Contains(cmd, "curl -s -m 1.5 --connect-timeout 0.5"):
 		return w.loop(cmd), true
 	case cmd == ipvs.SaveCommand && w.hcNode != "":
 		w.hcPolls++
