@@ -295,8 +295,12 @@ func routerDrill(ctx context.Context, lab *topology.Lab, dial guest.Dialer, s *t
 		// Whatever fail did: the NIC up, a VIP a killed keepalived left
 		// removed, keepalived started.
 		cmds = []string{"ip link set " + nic.Name + " up",
-			fmt.Sprintf("systemctl is-active -q keepalived || ip -4 addr del %s/%d dev %s 2>/dev/null || :", s.VIP, s.VIPPrefix, nic.Name),
-			"systemctl is-active -q keepalived || systemctl start keepalived"}
+			fmt.Sprintf("systemctl is-active -q keepalived || ip -4 addr del %s/%d dev %s 2>/dev/null || :", s.VIP, s.VIPPrefix, nic.Name)}
+		if s.Mode != topology.ModeVRRP {
+			// A killed keepalived's rules too: it programs them afresh.
+			cmds = append(cmds, "systemctl is-active -q keepalived || "+ipvs.ClearCommand)
+		}
+		cmds = append(cmds, "systemctl is-active -q keepalived || systemctl start keepalived")
 		target = FailoverTarget(HowKill, k, k.Router(node).Priority)
 	}
 	window := Warmup.Seconds() + target.Seconds() + 6

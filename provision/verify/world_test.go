@@ -587,7 +587,8 @@ func (w *world) keepalivedDrill(node, cmd string) (string, bool) {
 		w.act(3.6)
 	case strings.HasPrefix(cmd, "ip link set ") && strings.HasSuffix(cmd, " up"):
 		delete(w.kaDown, node)
-	case strings.HasPrefix(cmd, "systemctl is-active -q keepalived || ip -4 addr del"):
+	case strings.HasPrefix(cmd, "systemctl is-active -q keepalived || ip -4 addr del"),
+		cmd == "systemctl is-active -q keepalived || "+ipvs.ClearCommand:
 	case cmd == "systemctl is-active -q keepalived || systemctl start keepalived":
 		delete(w.kaDown, node)
 		if !k.NoPreempt && node == k.Master().Node {
