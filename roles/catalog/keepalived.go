@@ -55,7 +55,7 @@ func keepalivedSteps(st *roles.NodeState, f family) []Step {
 		File:    &File{Path: KeepalivedConf, Mode: 0o644, Content: st.Keepalived},
 		Apply:   []string{"keepalived -t -f " + KeepalivedConf, reloadKeepalived},
 	})
-	svc := serviceStep(keepalivedUnit, "", "keepalived: enabled (it comes back at boot), running")
+	svc := serviceStep(keepalivedUnit, "", "enabled (it comes back at boot) and running: VRRP"+map[bool]string{true: ", the virtual servers and their health checks", false: ""}[st.KeepalivedIPVS()])
 	// systemctl start returns once keepalived runs: nothing to wait for
 	// (and a real server's one KindService step stays its web server's).
 	svc.Kind = KindCommand
