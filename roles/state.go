@@ -10,19 +10,22 @@ import (
 	"slices"
 	"strconv"
 
+	"github.com/lvslab/lvslab/roles/keepalived"
 	"github.com/lvslab/lvslab/topology"
 	"github.com/lvslab/lvslab/topology/ipvs"
 )
 
 // Logical package and service names; Steps maps them to each OS family.
 const (
-	PkgIPVSAdm   = "ipvsadm"
-	PkgWebServer = "web-server" // apache2 on Debian, httpd on RHEL, or nginx
-	PkgCurl      = "curl"
-	PkgSocat     = "socat" // the UDP responder of UDP services
+	PkgIPVSAdm    = "ipvsadm"
+	PkgWebServer  = "web-server" // apache2 on Debian, httpd on RHEL, or nginx
+	PkgCurl       = "curl"
+	PkgSocat      = "socat" // the UDP responder of UDP services
+	PkgKeepalived = "keepalived"
 
-	SvcWebServer = "web-server" // apache2 / httpd
-	SvcIPVS      = "ipvs"       // loads the saved IPVS rules at boot
+	SvcWebServer  = "web-server" // apache2 / httpd
+	SvcIPVS       = "ipvs"       // loads the saved IPVS rules at boot
+	SvcKeepalived = "keepalived" // VRRP and, on a director, the IPVS table
 )
 
 // NodeState is what one node must look like once configured.
@@ -46,7 +49,21 @@ type NodeState struct {
 	IPVS     []ipvs.Service `json:"ipvs,omitempty"`
 	// Marks are the director's firewall marks of fwmark services.
 	Marks []Mark `json:"marks,omitempty"`
-	Lab   string `json:"lab"`
+	// Keepalived is the node's keepalived.conf (roles/keepalived.Config),
+	// "" when the node runs no keepalived in this lab (then keepalived is
+	// stopped, disabled and its file removed).
+	Keepalived string `json:"keepalived,omitempty"`
+	// Floating are the VIPs keepalived adds on this node while it is the
+	// VRRP master: no step counts them as stray addresses, none strips them.
+	Floating []netip.Prefix `json:"floating,omitempty"`
+	Lab      string         `json:"lab"`
+}
+
+// KeepalivedIPVS tells whether the node's IPVS table is keepalived's: a
+// director under keepalived, where lvslab neither loads nor restores nor
+// clears rules while keepalived runs.
+func (st *NodeState) KeepalivedIPVS() bool {
+	return st.Role == topology.RoleDirector && st.Keepalived != ""
 }
 
 // Mark is one firewall-mark rule: packets of Protocol to VIP on one of
@@ -133,6 +150,19 @@ func DesiredFor(lab *topology.Lab, node *topology.Node) *NodeState {
 		directorState(lab, node, st)
 	case topology.RoleWeb:
 		webState(lab, node, st)
+	}
+	if conf, ok := keepalived.Config(lab, node.Name); ok {
+		st.Keepalived = conf
+		st.Packages = append(st.Packages, PkgKeepalived)
+		st.Services = append(st.Services, SvcKeepalived)
+		if st.Role == topology.RoleDirector {
+			st.Services = slices.DeleteFunc(st.Services, func(s string) bool { return s == SvcIPVS })
+		}
+		for _, in := range keepalived.Instances(lab) {
+			if in.Keepalived.Router(node.Name) != nil {
+				st.Floating = append(st.Floating, in.VIPs...)
+			}
+		}
 	}
 	st.addResets()
 	return st

@@ -16,6 +16,12 @@ func drillCommand() *cli.Command {
 		if name == verify.DrillHeal {
 			flags = append(flags, &cli.BoolFlag{Name: "quiesce", Usage: "set the real server's weight to 0 instead of deleting it (ipvsadm -e ... -w 0)"})
 		}
+		if name == verify.DrillFail {
+			flags = append(flags,
+				&cli.StringFlag{Name: "how", Value: verify.HowStop, Usage: "how a keepalived router fails: `HOW` is stop (keepalived stopped cleanly), kill (SIGKILL) or nic-down (its lab NIC down)"},
+				&cli.BoolFlag{Name: "download", Usage: "with a keepalived router: a rate-limited download through the VIP across the failure (survives with connection sync, breaks without)"},
+				&cli.StringFlag{Name: "sync", Usage: "with a keepalived router: first rewrite both routers' keepalived.conf with connection sync `on` or off and reload (lvslab up restores the lab's)"})
+		}
 		return &cli.Command{
 			Name:        name,
 			Usage:       usage,
@@ -37,6 +43,16 @@ step with the verdict that step must give:
    lvslab drill fail web1 --lab tedu-dr      # stop web1's web server: its share is refused
    lvslab drill heal web1 --lab tedu-dr      # ipvsadm -d: no failure, web1 gets nothing
    lvslab drill restore web1 --lab tedu-dr   # start it, put it back with its lab weight
+
+Under keepalived the drill fails a router or a health-checked real server,
+with a client loop sending a request through the VIP every 100 ms, and
+reports the gap it saw against its target:
+
+   lvslab drill fail lvs1 --how kill --lab tedu-keepalived-dr   # VIP moves to lvs2 (target ~4 s)
+   lvslab drill restore lvs1 --lab tedu-keepalived-dr          # preemption back (none with nopreempt)
+   lvslab drill fail lvs1 --download --sync on --lab tedu-keepalived-dr   # a download across it survives
+   lvslab drill fail lvs1 --download --sync off --lab tedu-keepalived-dr  # the negative control breaks
+   lvslab drill fail web1 --lab tedu-keepalived-dr             # time until keepalived takes web1 out
 
 Every step reads the live system first (no saved state), so steps can be
 repeated. The drill changes the running IPVS table only; "lvslab up" puts
@@ -78,7 +94,7 @@ func runDrill(c *cli.Context, step string) error {
 	}
 	defer closeAll()
 	// Progress goes to stderr as it happens; the report repeats the actions.
-	rep, err := verify.Drill(ctx, lab, acc.Dialer(ctx), step, node, verify.DrillOptions{Verify: opts, Quiesce: c.Bool("quiesce")}, progress(c, c.App.ErrWriter))
+	rep, err := verify.Drill(ctx, lab, acc.Dialer(ctx), step, node, verify.DrillOptions{Verify: opts, Quiesce: c.Bool("quiesce"), How: c.String("how"), Download: c.Bool("download"), Sync: c.String("sync")}, progress(c, c.App.ErrWriter))
 	title := "lvslab drill " + step + " " + node
 	if path := c.String("junit"); path != "" {
 		if jerr := writeDrillJUnit(path, rep, err, title); jerr != nil {

@@ -117,6 +117,7 @@ func Run(ctx context.Context, lab *topology.Lab, dial guest.Dialer, opts Options
 		}()
 	}
 	wg.Wait()
+	keepalivedFacts(ctx, lab, dial, states, rep.Nodes, labRef)
 	unread := !slices.ContainsFunc(rep.Nodes, func(n NodeReport) bool { return n.Error == "" })
 	switch {
 	case unread:

@@ -98,13 +98,13 @@ func TestClassicMistakes(t *testing.T) {
 		hint, fix       string
 	}{
 		{"VIP /24 on lo", "tedu-dr", "web1", func(g *simGuest) { g.setAddr("lo", vip) },
-			[]string{"vip lo:0"}, "must be /32", "step 9, vip lo"},
+			[]string{"vip lo:0"}, "must be /32", "step 10, vip lo"},
 		{"arp_ignore missing", "tedu-dr", "web1", func(g *simGuest) {
 			g.sysctl["net.ipv4.conf.all.arp_ignore"] = "0"
 			g.sysctl["net.ipv4.conf.lo.arp_ignore"] = "0"
-		}, []string{"sysctl net.ipv4.conf.all.arp_ignore", "sysctl net.ipv4.conf.lo.arp_ignore"}, "steals the VIP", "step 6, sysctl"},
+		}, []string{"sysctl net.ipv4.conf.all.arp_ignore", "sysctl net.ipv4.conf.lo.arp_ignore"}, "steals the VIP", "step 7, sysctl"},
 		{"arp_announce missing", "tedu-dr", "web2", func(g *simGuest) { g.sysctl["net.ipv4.conf.eth0.arp_announce"] = "0" },
-			[]string{"sysctl net.ipv4.conf.eth0.arp_announce"}, "announces the VIP", "step 6, sysctl"},
+			[]string{"sysctl net.ipv4.conf.eth0.arp_announce"}, "announces the VIP", "step 7, sysctl"},
 		{"NAT gateway not the DIP", "tedu-nat", "web1", func(g *simGuest) { g.routes[0].Via = netip.MustParseAddr("192.168.2.254") },
 			[]string{"gateway"}, "not the DIP 192.168.2.5", "address eth1"},
 		{"ip_forward off on a NAT director", "tedu-nat", "lvs1", func(g *simGuest) { g.sysctl["net.ipv4.ip_forward"] = "0" },
@@ -137,9 +137,9 @@ func TestClassicMistakes(t *testing.T) {
 		{"wrong scheduler", "tedu-dr", "lvs1", func(g *simGuest) { g.kernel.Services[0].SchedName = "rr" },
 			[]string{"ipvs -t 192.168.4.15:80 scheduler"}, "-s wlc", "ipvs"},
 		{"marks not loaded", "dr-fwmark", "srv01", func(g *simGuest) { clear(g.marks) },
-			[]string{"marks -f 1"}, "IPVS's service -f 1 balances nothing", "step 7, firewall marks"},
+			[]string{"marks -f 1"}, "IPVS's service -f 1 balances nothing", "step 8, firewall marks"},
 		{"marks not at boot", "dr-fwmark", "srv01", func(g *simGuest) { g.enabled[catalog.MarksUnit] = "disabled" },
-			[]string{"marks at boot"}, "after a reboot the -f services get no packet", "step 8, marks at boot"},
+			[]string{"marks at boot"}, "after a reboot the -f services get no packet", "step 9, marks at boot"},
 		{"udp responder stopped", "dr-fwmark", "srv04", func(g *simGuest) { g.active["lvslab-udp-53.service"] = "inactive" },
 			[]string{"udp 53 responder"}, "gets no reply", "udp 53"},
 		{"director without its VIP", "tedu-dr", "lvs1", func(g *simGuest) {

@@ -41,6 +41,17 @@ type DrillOptions struct {
 	Verify Options
 	// Quiesce heals with weight 0 instead of deleting the real server.
 	Quiesce bool
+	// How fails a keepalived router: HowStop (default), HowKill or
+	// HowNICDown.
+	How string
+	// Download runs a rate-limited download through the VIP across a
+	// router's failure: it survives with connection sync, breaks without.
+	Download bool
+	// Sync, "on" or "off", first rewrites every router's keepalived.conf
+	// with connection sync (lvs_sync_daemon) on or off and reloads it:
+	// the positive run and the negative control on one lab ("lvslab up"
+	// puts the lab's file back). "" leaves the file as it is.
+	Sync string
 }
 
 // DrillReport is one drill step: what it changed, the verification after
@@ -52,6 +63,10 @@ type DrillReport struct {
 	Verify  *Report        `json:"verify"`
 	Checks  []report.Check `json:"checks"`
 	Pass    bool           `json:"pass"`
+	// Outage is the client loop's gap (keepalived drills) and Target the
+	// seconds the issue promises for it.
+	Outage *Outage `json:"outage,omitempty"`
+	Target float64 `json:"target_seconds,omitempty"`
 }
 
 // ExitCode is the drill step's exit code.
@@ -72,7 +87,7 @@ func drillTargetOf(lab *topology.Lab, name string, only []string) (*drillTarget,
 	if n.Role != topology.RoleWeb {
 		return nil, cannot("%s is a %s node: the drill fails a web node (real server)", name, n.Role)
 	}
-	svcs, err := selectServices(lab, only)
+	svcs, _, err := selectServices(lab, only)
 	if err != nil {
 		return nil, err
 	}
@@ -100,6 +115,12 @@ func Drill(ctx context.Context, lab *topology.Lab, dial guest.Dialer, step, node
 	}
 	if !slices.Contains(DrillSteps, step) {
 		return nil, cannot("unknown drill step %q: use %s", step, strings.Join(DrillSteps, ", "))
+	}
+	if s := keepalivedRouterOf(lab, node); s != nil {
+		return keepalivedDrill(ctx, lab, dial, s, routerDrill, step, node, opts, log)
+	}
+	if s := healthCheckedOf(lab, node); s != nil {
+		return keepalivedDrill(ctx, lab, dial, s, healthDrill, step, node, opts, log)
 	}
 	t, err := drillTargetOf(lab, node, opts.Verify.Services)
 	if err != nil {
@@ -152,6 +173,23 @@ func Drill(ctx context.Context, lab *topology.Lab, dial guest.Dialer, step, node
 		}
 	}
 	return rep, nil
+}
+
+// keepalivedDrill runs a keepalived drill step with the log's actions.
+func keepalivedDrill(ctx context.Context, lab *topology.Lab, dial guest.Dialer, s *topology.Service,
+	run func(context.Context, *topology.Lab, guest.Dialer, *topology.Service, string, string, DrillOptions, func(string, ...any)) (*DrillReport, error),
+	step, node string, opts DrillOptions, log io.Writer) (*DrillReport, error) {
+	var actions []string
+	act := func(format string, a ...any) {
+		line := fmt.Sprintf(format, a...)
+		actions = append(actions, line)
+		fmt.Fprintln(log, line)
+	}
+	rep, err := run(ctx, lab, dial, s, step, node, opts, act)
+	if rep != nil {
+		rep.Actions = actions
+	}
+	return rep, err
 }
 
 // webServer stops or starts the node's web server unit.
@@ -423,6 +461,13 @@ func WriteDrillText(w io.Writer, d *DrillReport) error {
 		}
 	}
 	b.Reset()
+	if o := d.Outage; o != nil {
+		fmt.Fprintf(&b, "\nclient loop (a request every %s): %d sent, %d failed", LoopInterval, o.Requests, o.Failed)
+		if o.Failed > 0 && o.Recovered {
+			fmt.Fprintf(&b, ", gap %.2f s (last answer %.2f, first %.2f)", o.Seconds, o.LastOK, o.FirstOK)
+		}
+		fmt.Fprintf(&b, "\ntarget %.1f s, measured %.2f s\n", d.Target, o.Seconds)
+	}
 	fmt.Fprintf(&b, "\ndrill %s %s verdict:\n", d.Step, d.Node)
 	for _, c := range d.Checks {
 		svc := ""

@@ -157,7 +157,9 @@ func plumbingChecks(ctx context.Context, lab *topology.Lab, ls labService, clien
 	vip := s.VIP.String()
 	switch s.Mode {
 	case topology.ModeDR, topology.ModeTUN:
-		out = append(out, neighCheck(ctx, lab, s, client, cx, dir))
+		if s.Keepalived == nil { // the VRRP master's MAC: keepalivedChecks
+			out = append(out, neighCheck(ctx, lab, s, client, cx, dir))
+		}
 		for _, sv := range ls.servers {
 			out = append(out, vipHolderChecks(ctx, s, sv.node, vip, facts)...)
 		}

@@ -195,38 +195,60 @@ func Run(ctx context.Context, lab *topology.Lab, dial guest.Dialer, opts Options
 	if err != nil {
 		return nil, err
 	}
+	services, vrrpOnly, err := selectServices(lab, opts.Services)
+	if err != nil {
+		return nil, err
+	}
 	dir := lab.Director()
-	if dir == nil {
+	if dir == nil && len(services) > 0 {
 		return nil, cannot("lab %s has no director node", lab.Name)
 	}
 	mapper, err := labMapper(lab)
 	if err != nil {
 		return nil, cannot("lab %s: %v", lab.Name, err)
 	}
-	rep := &Report{Lab: lab.Name, Client: client.Name, Director: dir.Name, Prober: opts.Prober, Requests: opts.Requests}
-	services, err := selectServices(lab, opts.Services)
-	if err != nil {
-		return nil, err
-	}
+	rep := &Report{Lab: lab.Name, Client: client.Name, Prober: opts.Prober, Requests: opts.Requests}
 	cx, err := dial(client.Name)
 	if err != nil {
 		return nil, cannot("cannot reach client %s: %v", client.Name, err)
 	}
-	dx, err := dial(dir.Name)
-	if err != nil {
-		return nil, cannot("cannot reach director %s: %v", dir.Name, err)
+	var dx guest.Executor
+	if len(services) > 0 {
+		rep.Director = dir.Name
+		if dx, err = dial(dir.Name); err != nil {
+			return nil, cannot("cannot reach director %s: %v", dir.Name, err)
+		}
 	}
 	nodeChecks := newRealServerFacts(dial)
 	for _, ls := range services {
-		sr, err := verifyService(ctx, lab, ls, cx, dx, mapper, opts)
+		sx := dx
+		var v VRRPState
+		if ls.svc.Keepalived != nil {
+			// The scheduler's promise and counters are the VRRP master's:
+			// it holds the VIP and schedules every request.
+			v = ReadVRRP(ctx, lab, ls.svc, dial)
+			if h := v.Holder(); h != "" && h != dir.Name {
+				if sx, err = dial(h); err != nil {
+					return nil, cannot("cannot reach director %s: %v", h, err)
+				}
+				rep.Director = h
+			}
+		}
+		sr, err := verifyService(ctx, lab, ls, cx, sx, mapper, opts)
 		if err != nil {
 			return nil, err
 		}
 		if sr.Skipped == "" {
 			sr.Checks = append(sr.Checks, plumbingChecks(ctx, lab, ls, client, cx, nodeChecks)...)
-			sr.Checks = append(sr.Checks, laneChecks(ctx, lab, ls, client, cx, dx, dial)...)
+			sr.Checks = append(sr.Checks, laneChecks(ctx, lab, ls, client, cx, sx, dial)...)
+			if ls.svc.Keepalived != nil {
+				sr.Checks = append(sr.Checks, keepalivedChecks(ctx, lab, ls.svc, v, client, cx, dial)...)
+			}
 		}
 		rep.Services = append(rep.Services, sr)
+	}
+	for _, s := range vrrpOnly {
+		rep.Services = append(rep.Services, vrrpServiceReport(ctx, lab, s, client, cx, dial, mapper, opts))
 	}
 	rep.finish()
 	return rep, nil
@@ -255,8 +277,15 @@ func labMapper(lab *topology.Lab) (*Mapper, error) {
 	return NewMapper(pages)
 }
 
-func selectServices(lab *topology.Lab, names []string) ([]labService, error) {
+// selectServices are the IPVS services asked for, then the VRRP-only ones.
+func selectServices(lab *topology.Lab, names []string) ([]labService, []*topology.Service, error) {
 	var out []labService
+	var vrrpOnly []*topology.Service
+	for _, s := range lab.VRRPServices {
+		if len(names) == 0 || slices.Contains(names, s.Name) {
+			vrrpOnly = append(vrrpOnly, s)
+		}
+	}
 	for _, s := range lab.Services {
 		if len(names) > 0 && !slices.Contains(names, s.Name) {
 			continue
@@ -273,14 +302,15 @@ func selectServices(lab *topology.Lab, names []string) ([]labService, error) {
 		out = append(out, ls)
 	}
 	for _, n := range names {
-		if !slices.ContainsFunc(lab.Services, func(s *topology.Service) bool { return s.Name == n }) {
-			return nil, cannot("lab %s has no service %s", lab.Name, n)
+		named := func(s *topology.Service) bool { return s.Name == n }
+		if !slices.ContainsFunc(lab.Services, named) && !slices.ContainsFunc(lab.VRRPServices, named) {
+			return nil, nil, cannot("lab %s has no service %s", lab.Name, n)
 		}
 	}
-	if len(out) == 0 {
-		return nil, cannot("lab %s has no service to verify", lab.Name)
+	if len(out) == 0 && len(vrrpOnly) == 0 {
+		return nil, nil, cannot("lab %s has no service to verify", lab.Name)
 	}
-	return out, nil
+	return out, vrrpOnly, nil
 }
 
 // Probe sends n requests to urls in turn from the client with a prober,
@@ -365,7 +395,9 @@ func verifyService(ctx context.Context, lab *topology.Lab, ls labService, cx, dx
 			sr.LabScheduler = s.Scheduler
 		}
 	}
-	sr.Checks = append(sr.Checks, rulesCheck(ls, tsvc))
+	if s.Keepalived == nil { // keepalived's tables: keepalivedChecks, health checks allowed for
+		sr.Checks = append(sr.Checks, rulesCheck(ls, tsvc))
+	}
 	exp := ipvs.Expect(sr.Scheduler, sr.Persistence, dests, opts.Requests, true)
 	sr.Expectation = exp
 

@@ -5,12 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"net/netip"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/lvslab/lvslab/labs"
 	"github.com/lvslab/lvslab/roles"
@@ -47,6 +50,36 @@ type world struct {
 	// clientBusy: source ports the client's sockets hold (TIME_WAIT): a
 	// request bound to one fails.
 	clientBusy []uint16
+	// Keepalived: the routers holding the VIP (the lab's MASTER at
+	// first), each other director's own IPVS table (a copy of the lab's
+	// at first; w.kernel is the holder's), and the sources of the VRRP
+	// adverts a backup hears (nil: the holders' addresses, 3 each).
+	holders []string
+	kernels map[string]*ipvstest.Kernel
+	adverts []netip.Addr
+	// The keepalived drill: mu guards the world while the client loop
+	// runs beside the drill's actions; acted is closed by the action, and
+	// gap is the outage it makes in the loop (seconds from the action);
+	// hcPolls counts the reads of the holder's table since a web server
+	// stopped or started (keepalived's check acts at the third); sync
+	// says whether lvs_sync_daemon runs.
+	mu      sync.Mutex
+	acted   chan struct{}
+	gap     float64
+	hcPolls int
+	hcNode  string
+	sync    bool
+	// kaDown: routers whose keepalived is stopped ("keepalived") or whose
+	// VRRP NIC is down ("link").
+	kaDown map[string]string
+}
+
+// kernelOf is a director's IPVS table: the holder's is w.kernel.
+func (w *world) kernelOf(node string) *ipvstest.Kernel {
+	if k, ok := w.kernels[node]; ok && !slices.Contains(w.holders, node) {
+		return k
+	}
+	return w.kernel
 }
 
 func newWorld(t *testing.T, labName string) *world {
@@ -55,7 +88,16 @@ func newWorld(t *testing.T, labName string) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := &world{t: t, lab: lab, svc: lab.Services[0], up: map[string]bool{}, facts: map[string]string{}, extra: map[string]int{}, down: map[string]bool{}, mgmtRoute: map[string]bool{}, unmarked: map[uint16]bool{}}
+	w := &world{t: t, lab: lab, up: map[string]bool{}, facts: map[string]string{}, extra: map[string]int{}, down: map[string]bool{}, mgmtRoute: map[string]bool{}, unmarked: map[uint16]bool{}, kernels: map[string]*ipvstest.Kernel{}, acted: make(chan struct{}), kaDown: map[string]string{}}
+	if len(lab.Services) == 0 { // VRRP-only: the routers serve the VIP themselves
+		w.svc = lab.VRRPServices[0]
+		for _, r := range w.svc.Keepalived.Routers {
+			w.up[r.Node] = true
+		}
+		w.holders = []string{w.svc.Keepalived.Master().Node}
+		return w
+	}
+	w.svc = lab.Services[0]
 	dir := lab.Director()
 	want := roles.IPVSService(lab, w.svc)
 	w.key = want.Key()
@@ -64,6 +106,12 @@ func newWorld(t *testing.T, labName string) *world {
 		all = append(all, roles.IPVSService(lab, s))
 	}
 	w.kernel = ipvstest.New(all)
+	if k := w.svc.Keepalived; k != nil {
+		w.holders = []string{k.Master().Node}
+		for _, r := range k.Routers {
+			w.kernels[r.Node] = ipvstest.New(slices.Clone(all))
+		}
+	}
 	for _, r := range w.svc.RealServers {
 		n := lab.Node(r.Node)
 		w.up[n.Name] = true
@@ -143,8 +191,18 @@ type worldExec struct {
 }
 
 func (x *worldExec) ReadFile(context.Context, string) ([]byte, bool, error) { return nil, false, nil }
-func (x *worldExec) WriteFile(context.Context, string, []byte, fs.FileMode) error {
-	return fmt.Errorf("not expected")
+
+// WriteFile takes the drill's keepalived.conf (--sync): lvs_sync_daemon
+// in it turns the world's sync on.
+func (x *worldExec) WriteFile(_ context.Context, path string, data []byte, _ fs.FileMode) error {
+	if path != "/etc/keepalived/keepalived.conf" {
+		return fmt.Errorf("not expected")
+	}
+	x.w.mu.Lock()
+	defer x.w.mu.Unlock()
+	x.w.sync = strings.Contains(string(data), "lvs_sync_daemon")
+	x.w.log = append(x.w.log, x.node+": write "+path)
+	return nil
 }
 
 var (
@@ -157,13 +215,69 @@ var (
 	reUDPPorts = regexp.MustCompile(`for p in ([0-9 ]+); do`)
 )
 
-func (x *worldExec) Run(_ context.Context, cmd string) (string, error) {
+func (x *worldExec) Run(ctx context.Context, cmd string) (string, error) {
 	w := x.w
+	if strings.Contains(cmd, "curl -s -m 1.5 --connect-timeout 0.5") || strings.Contains(cmd, "--limit-rate") {
+		// The drill's client loop or download: it runs while the drill
+		// acts, and answers once the action happened.
+		select {
+		case <-w.acted:
+		case <-time.After(5 * time.Second):
+		}
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	w.log = append(w.log, x.node+": "+cmd)
 	n := w.lab.Node(x.node)
+	if out, ok := w.keepalivedDrill(x.node, cmd); ok {
+		return out, nil
+	}
 	switch {
 	case ipvstest.Handles(cmd) && n.Role == topology.RoleDirector:
-		return w.kernel.Run(cmd)
+		return w.kernelOf(x.node).Run(cmd)
+	case strings.HasPrefix(cmd, AddrCommand+";"):
+		var b strings.Builder
+		for i, c := range n.NICs {
+			if c.Address.IsValid() {
+				fmt.Fprintf(&b, "%d: %s    inet %s brd x scope global %s\\       valid_lft forever\n", i+2, c.Name, c.Address, c.Name)
+				if slices.Contains(w.holders, x.node) && c.Address.Contains(w.svc.VIP) {
+					fmt.Fprintf(&b, "%d: %s    inet %s/%d scope global secondary %s\\       valid_lft forever\n", i+2, c.Name, w.svc.VIP, w.svc.VIPPrefix, c.Name)
+				}
+			}
+		}
+		ka, link := "active", "up"
+		switch w.kaDown[x.node] {
+		case "keepalived":
+			ka = "inactive"
+		case "link":
+			link = "down"
+		}
+		fmt.Fprintf(&b, "keepalived %s\nlink %s\n", ka, link)
+		return b.String(), nil
+	case strings.HasPrefix(cmd, "timeout ") && strings.Contains(cmd, "IP4-RECV:112"):
+		srcs := w.adverts
+		if srcs == nil {
+			for _, h := range w.holders {
+				if w.kaDown[h] != "" {
+					continue // a dead keepalived's VIP lingers; it sends nothing
+				}
+				for range 3 {
+					srcs = append(srcs, w.lab.Node(h).NICFor(w.svc.VIP).Address.Addr())
+				}
+			}
+		}
+		var b strings.Builder
+		for _, src := range srcs {
+			prio := 100
+			if r := w.svc.Keepalived.Router(nodeWith(w.lab, src)); r != nil {
+				prio = r.Priority
+			}
+			for _, c := range AdvertPacket(src, w.svc.Keepalived.VRID, prio, w.svc.VIP) {
+				fmt.Fprintf(&b, " %02x", c)
+			}
+			b.WriteString("\n")
+		}
+		return b.String(), nil
 	case strings.Contains(cmd, "/dev/udp/") && n.Role == topology.RoleClient:
 		fr := loopFrames(cmd)
 		var urls []string
@@ -186,7 +300,10 @@ func (x *worldExec) Run(_ context.Context, cmd string) (string, error) {
 		return b.String(), nil
 	case strings.HasPrefix(cmd, "ip neigh show ") && n.Role == topology.RoleClient:
 		mac := w.neighMAC
-		if mac == "" {
+		live := slices.DeleteFunc(slices.Clone(w.holders), func(h string) bool { return w.kaDown[h] != "" })
+		if mac == "" && len(live) > 0 { // the last gratuitous ARP: a live master's
+			mac = w.lab.Node(live[0]).NICFor(w.svc.VIP).MAC
+		} else if mac == "" {
 			mac = w.lab.Director().NICFor(w.svc.VIP).MAC
 		}
 		return fmt.Sprintf("%s dev eth0 lladdr %s REACHABLE\n", w.svc.VIP, mac), nil
@@ -204,9 +321,13 @@ func (x *worldExec) Run(_ context.Context, cmd string) (string, error) {
 		return "apache2 " + st + "\n", nil
 	case cmd == "systemctl stop apache2":
 		w.up[x.node] = false
+		w.hcPolls, w.hcNode = 0, x.node
+		w.act(0)
 		return "", nil
 	case cmd == "systemctl start apache2":
 		w.up[x.node] = true
+		w.hcPolls, w.hcNode = 0, x.node
+		w.act(0)
 		return "", nil
 	}
 	w.t.Errorf("unexpected command on %s: %s", x.node, cmd)
@@ -271,7 +392,7 @@ func (w *world) requests(fr Frames, urls []string, ports []uint16, loop bool) st
 		if i-1 < len(ports) {
 			sport = ports[i-1]
 		}
-		if sport == 0 {
+		if sport == 0 && w.kernel != nil {
 			sport = uint16(40000 + len(w.kernel.Conns))
 			if len(w.kernelPorts) > 0 {
 				sport, w.kernelPorts = w.kernelPorts[0], w.kernelPorts[1:]
@@ -283,6 +404,16 @@ func (w *world) requests(fr Frames, urls []string, ports []uint16, loop bool) st
 				fmt.Fprintf(&b, "curl: (45) %s\n\n%s000 0.001 0\n%s45\n", bind, fr.write, fr.rc)
 			} else {
 				fmt.Fprintf(&b, "\n%s000 0.001 0 45 %s\n", fr.write, bind)
+			}
+			continue
+		}
+		if w.svc.Mode == topology.ModeVRRP { // the holder serves the VIP itself
+			if len(w.holders) > 0 && w.up[w.holders[0]] && loop {
+				fmt.Fprintf(&b, "%s\n\n%s200 0.012 1\n%s0\n", w.lab.Node(w.holders[0]).Page, fr.write, fr.rc)
+			} else if len(w.holders) > 0 && w.up[w.holders[0]] {
+				fmt.Fprintf(&b, "%s\n\n%s200 0.012 1 0 \n", w.lab.Node(w.holders[0]).Page, fr.write)
+			} else {
+				fmt.Fprintf(&b, "\n%s000 0.002 1 7 Failed to connect to %s port %d after 2 ms: Couldn't connect to server\n", fr.write, vip, port)
 			}
 			continue
 		}
@@ -391,4 +522,161 @@ func (runOnly) ReadFile(context.Context, string) ([]byte, bool, error) {
 
 func (runOnly) WriteFile(context.Context, string, []byte, fs.FileMode) error {
 	return errors.New("verify writes no file")
+}
+
+// nodeWith names the node with address a, "" when none.
+func nodeWith(lab *topology.Lab, a netip.Addr) string {
+	for _, n := range lab.Nodes {
+		if n.HasAddress(a) {
+			return n.Name
+		}
+	}
+	return ""
+}
+
+// act marks the drill's action: the client loop answers now, with an
+// outage of gap seconds after it.
+func (w *world) act(gap float64) {
+	w.gap = gap
+	if w.acted != nil {
+		select {
+		case <-w.acted:
+		default:
+			close(w.acted)
+		}
+	}
+}
+
+// The drill's clock in the world: each sleep moves it on.
+var worldClock time.Time
+
+func init() {
+	drillNow = func() time.Time { return worldClock }
+	drillSleep = func(_ context.Context, d time.Duration) error { worldClock = worldClock.Add(d); return nil }
+}
+
+// keepalivedDrill answers the keepalived drill's commands: a router's
+// failure (the VIP moves to the other router after a gap), its restore
+// (preemption unless nopreempt), the client loop, the download, and the
+// health check's work (web1 leaves or rejoins the tables at the third
+// read of the holder's table).
+func (w *world) keepalivedDrill(node, cmd string) (string, bool) {
+	k := w.svc.Keepalived
+	if k == nil {
+		return "", false
+	}
+	others := func() []string {
+		var o []string
+		for _, r := range k.Routers {
+			if r.Node != node {
+				o = append(o, r.Node)
+			}
+		}
+		return o
+	}
+	switch {
+	case cmd == "systemctl stop keepalived":
+		w.holders, w.kaDown[node] = others(), "keepalived"
+		w.act(0.2)
+	case cmd == "systemctl kill -s KILL keepalived":
+		w.holders = append([]string{node}, others()...) // the VIP stays where it was
+		w.kaDown[node] = "keepalived"
+		w.act(3.6)
+	case strings.HasPrefix(cmd, "ip link set ") && strings.HasSuffix(cmd, " down"):
+		w.holders, w.kaDown[node] = others(), "link"
+		w.act(3.6)
+	case strings.HasPrefix(cmd, "ip link set ") && strings.HasSuffix(cmd, " up"):
+		delete(w.kaDown, node)
+	case strings.HasPrefix(cmd, "systemctl is-active -q keepalived || ip -4 addr del"),
+		cmd == "systemctl is-active -q keepalived || "+ipvs.ClearCommand:
+	case cmd == "systemctl is-active -q keepalived || systemctl start keepalived":
+		delete(w.kaDown, node)
+		if !k.NoPreempt && node == k.Master().Node {
+			w.holders = []string{node}
+		} else {
+			w.holders = slices.DeleteFunc(w.holders, func(h string) bool { return h == node })
+		}
+		w.act(0)
+	case cmd == "! systemctl is-active -q keepalived || systemctl reload keepalived":
+	case strings.HasPrefix(cmd, "grep -c lvs_sync_daemon"):
+		return map[bool]string{true: "1\n", false: "0\n"}[w.sync], true
+	case strings.Contains(cmd, "lvslab-sync-drill") && strings.Contains(cmd, "yes ") && !strings.Contains(cmd, "curl"):
+	case strings.Contains(cmd, "--limit-rate"):
+		m := reMarker.FindString(cmd)
+		got := "aaaa" + strings.Repeat("0", 60)
+		if w.sync {
+			got = strings.Repeat("b", 64)
+		}
+		return fmt.Sprintf("%s %s %s\n", m, got, strings.Repeat("b", 64)), true
+	case strings.Contains(cmd, "curl -s -m 1.5 --connect-timeout 0.5"):
+		return w.loop(cmd), true
+	case cmd == ipvs.SaveCommand && w.hcNode != "":
+		w.hcPolls++
+		if w.hcPolls == 3 {
+			for _, kern := range append([]*ipvstest.Kernel{w.kernel}, w.kernelList()...) {
+				svc := &kern.Services[0]
+				rip := topology.RealServerAddress(w.lab.Director(), w.lab.Node(w.hcNode))
+				has := slices.ContainsFunc(svc.Destinations, func(d ipvs.Destination) bool { return d.Address == rip })
+				switch {
+				case !w.up[w.hcNode] && has:
+					svc.Destinations = slices.DeleteFunc(svc.Destinations, func(d ipvs.Destination) bool { return d.Address == rip })
+				case w.up[w.hcNode] && !has:
+					svc.Destinations = append(svc.Destinations, ipvs.Destination{Address: rip, Port: 80, ConnectionFlags: ipvs.ConnectionFlagDirectRoute, Weight: 1})
+				}
+			}
+		}
+		return "", false
+	default:
+		return "", false
+	}
+	return "", true
+}
+
+func (w *world) kernelList() []*ipvstest.Kernel {
+	var out []*ipvstest.Kernel
+	for _, n := range slices.Sorted(maps.Keys(w.kernels)) {
+		if w.kernels[n] != w.kernel {
+			out = append(out, w.kernels[n])
+		}
+	}
+	return out
+}
+
+var reLoopCount = regexp.MustCompile(`while \[ \$i -lt (\d+) \]`)
+
+// loop answers the client loop: a request every 0.1 s from t=1000; the
+// action at t=1002; requests fail for the gap after it (a VIP nobody
+// answers) or, in a health-check drill, while the stopped web server
+// still gets its turn (until keepalived acts, 1 s later here); the
+// answering page is the holder's (VRRP-only) or the next real server's.
+func (w *world) loop(cmd string) string {
+	m := reMarker.FindString(cmd)
+	n, _ := strconv.Atoi(reLoopCount.FindStringSubmatch(cmd)[1])
+	var b strings.Builder
+	var rs []string
+	for _, r := range w.svc.RealServers {
+		rs = append(rs, r.Node)
+	}
+	for i := range n {
+		t := 1000 + float64(i)*0.1
+		node := ""
+		if w.svc.Mode == topology.ModeVRRP {
+			node = w.svc.Keepalived.Master().Node
+			if t > 1002 && len(w.holders) > 0 {
+				node = w.holders[len(w.holders)-1]
+			}
+		} else {
+			node = rs[i%len(rs)]
+		}
+		ok := !(t > 1002 && t < 1002+w.gap)
+		if w.hcNode != "" && node == w.hcNode && t > 1002 && t < 1003 && !w.up[w.hcNode] {
+			ok = false
+		}
+		if ok {
+			fmt.Fprintf(&b, "%s %.3f 0 %s\n", m, t, w.lab.Node(node).Page)
+		} else {
+			fmt.Fprintf(&b, "%s %.3f 7 \n", m, t)
+		}
+	}
+	return b.String()
 }

@@ -13,15 +13,16 @@ const restartNetworkd = "systemctl restart systemd-networkd"
 
 // debian configures systemd-networkd, apt-get and apache2.
 var debian = family{
-	name:      Debian,
-	seeded:    true,
-	early:     debianEarly,
-	addresses: debianAddresses,
-	marks:     debianMarks,
-	webServer: "apache2",
-	nginxRoot: "/var/www/html",
-	webPorts:  apachePortsFile,
-	rulesFile: DebianRulesFile,
+	name:        Debian,
+	seeded:      true,
+	early:       debianEarly,
+	addresses:   debianAddresses,
+	marks:       debianMarks,
+	webServer:   "apache2",
+	nginxRoot:   "/var/www/html",
+	webPorts:    apachePortsFile,
+	rulesFile:   DebianRulesFile,
+	ipvsBootOff: debianIPVSBootOff,
 	ipvsAtBoot: func() []Step {
 		f := ipvsUnitFile()
 		return []Step{{
@@ -68,7 +69,7 @@ func debianAddresses(st *roles.NodeState) []Step {
 		if nic.Down {
 			return &f, downCheck(nic.Name), []string{restartNetworkd, "ip -4 addr flush dev " + nic.Name, "ip link set " + nic.Name + " down"}
 		}
-		return &f, addressCheck(st, nic, ""), []string{restartNetworkd}
+		return &f, addressCheck(st, nic, ""), append([]string{restartNetworkd}, afterNetwork(st)...)
 	})
 	for _, dev := range virtualDevices(st) {
 		f := virtualNetworkFile(st, dev)

@@ -10,14 +10,15 @@ import (
 
 // rhel configures NetworkManager (nmcli), yum and httpd.
 var rhel = family{
-	name:      RHEL,
-	early:     rhelEarly,
-	addresses: rhelAddresses,
-	marks:     rhelMarks,
-	webServer: "httpd",
-	nginxRoot: "/usr/share/nginx/html",
-	webPorts:  httpdListenFile,
-	rulesFile: RHELRulesFile,
+	name:        RHEL,
+	early:       rhelEarly,
+	addresses:   rhelAddresses,
+	marks:       rhelMarks,
+	webServer:   "httpd",
+	nginxRoot:   "/usr/share/nginx/html",
+	webPorts:    httpdListenFile,
+	rulesFile:   RHELRulesFile,
+	ipvsBootOff: rhelIPVSBootOff,
 	ipvsAtBoot: func() []Step {
 		f := ipvsadmDropIn()
 		return []Step{{
@@ -53,15 +54,15 @@ func rhelEarly(st *roles.NodeState) []Step {
 			gw = st.Gateway.String()
 		}
 		// The NIC's own label only: the VIP unit adds eth0:0 and its kin.
-		own := roles.NodeState{NICs: []roles.NICState{nic}, Gateway: st.Gateway}
+		own := roles.NodeState{NICs: []roles.NICState{nic}, Gateway: st.Gateway, Floating: st.Floating}
 		check := `[ "$(nmcli -g ipv4.method connection show ` + nic.Name + `)" = manual ] && ` +
 			`[ "$(nmcli -g ipv4.addresses connection show ` + nic.Name + `)" = ` + nic.Address.String() + ` ] && ` +
 			addressCheck(&own, nic, nic.Name)
-		return nil, check, []string{
+		return nil, check, append([]string{
 			nmcliEnsure(nic.Name),
 			"nmcli connection modify " + nic.Name + " connection.autoconnect yes ipv4.method manual ipv4.addresses " + nic.Address.String() + " ipv4.gateway " + gw + " ipv6.method ignore",
 			"nmcli connection up " + nic.Name,
-		}
+		}, afterNetwork(st)...)
 	})
 	out = append(out, Step{
 		Name:    "firewalld",

@@ -95,6 +95,9 @@ func Steps(st *roles.NodeState, osFamily string) []Step {
 	out := []Step{hostnameStep(st)}
 	out = append(out, f.early(st)...)
 	out = append(out, packagesStep(st, f.name))
+	if off := keepalivedOffStep(st); off != nil && (st.Role == topology.RoleDirector || st.Role == topology.RoleWeb) {
+		out = append(out, *off)
+	}
 	if len(st.Modules) > 0 {
 		out = append(out, modulesStep(st))
 	}
@@ -111,9 +114,12 @@ func Steps(st *roles.NodeState, osFamily string) []Step {
 	if st.Web != nil {
 		out = append(out, webSteps(st, f)...)
 	}
-	if st.IPVS != nil || st.Role == topology.RoleDirector {
+	if (st.IPVS != nil || st.Role == topology.RoleDirector) && !st.KeepalivedIPVS() {
 		out = append(out, ipvsSteps(st, f.rulesFile, f.seeded)...)
 		out = append(out, f.ipvsAtBoot()...)
+	}
+	if st.Keepalived != "" {
+		out = append(out, keepalivedSteps(st, f)...)
 	}
 	return out
 }
@@ -136,6 +142,8 @@ type family struct {
 	rulesFile string
 	// ipvsAtBoot makes the saved rules come back at boot.
 	ipvsAtBoot func() []Step
+	// ipvsBootOff undoes ipvsAtBoot where keepalived owns the table.
+	ipvsBootOff func() Step
 	// marks are the director's firewall marks, loaded now and at boot (or
 	// another lab's removed).
 	marks func(st *roles.NodeState) []Step
@@ -212,7 +220,11 @@ func aliasPrefixes(st *roles.NodeState, dev string) []netip.Prefix {
 // reads them all (ip -batch when it is two commands), the shell matches
 // its "ip -o" lines ("2: eth0    inet 192.168.4.5/24 brd ..."): one
 // " inet " a line, so N of them is N addresses.
-func addrCheck(dev, label string, addrs []netip.Prefix, exact bool, gw netip.Addr) string {
+//
+// floating are addresses that may be there too and do not count
+// (keepalived's VIP on a VRRP router): each is cut out of the answer by
+// the shell before the lines are counted.
+func addrCheck(dev, label string, addrs []netip.Prefix, exact bool, gw netip.Addr, floating ...netip.Prefix) string {
 	show := "addr show dev " + dev
 	if label != "" {
 		show += " label " + label
@@ -230,6 +242,13 @@ func addrCheck(dev, label string, addrs []netip.Prefix, exact bool, gw netip.Add
 		want = append(want, a.String())
 	}
 	sort.Strings(want)
+	for _, fl := range floating {
+		if slices.Contains(addrs, fl) {
+			continue
+		}
+		m := `" inet ` + fl.String() + ` "`
+		parts = append(parts, `lvslab_pre=${lvslab_ip%%`+m+`*}`, `{ [ "$lvslab_pre" = "$lvslab_ip" ] || lvslab_ip="$lvslab_pre ${lvslab_ip#*`+m+`}"; }`)
+	}
 	if exact {
 		// More lines than wanted: no addresses repeat on a device.
 		parts = append(parts, "case $lvslab_ip in "+strings.Repeat(`*" inet "`, len(want)+1)+"*) false ;; esac")
@@ -247,7 +266,13 @@ func addressCheck(st *roles.NodeState, nic roles.NICState, label string) string 
 	if st.GatewayNIC() == nic.Name {
 		gw = st.Gateway
 	}
-	return addrCheck(nic.Name, label, addrs, true, gw)
+	var floating []netip.Prefix
+	for _, fl := range st.Floating {
+		if nic.Address.Contains(fl.Addr()) {
+			floating = append(floating, fl)
+		}
+	}
+	return addrCheck(nic.Name, label, addrs, true, gw, floating...)
 }
 
 // downCheck: not up (IFF_UP, bit 0 of the flags that "ip link show ...

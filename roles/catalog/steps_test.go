@@ -89,7 +89,7 @@ func TestDebianSteps(t *testing.T) {
 	lab := rolestest.Lab(t, "tedu-dr")
 	dir := Steps(rolestest.State(t, lab, "lvs1"), Debian)
 	rolestest.Eq(t, "director steps", stepNames(dir), []string{
-		"hostname", "systemd-networkd", "name eth0", "name eth1", "packages", "sysctl",
+		"hostname", "systemd-networkd", "name eth0", "name eth1", "packages", "keepalived off", "sysctl",
 		"address eth0", "disable eth1", "no stale marks", "ipvs rules file", "ipvs", "ipvs boot unit", "ipvs at boot",
 	})
 	eth0 := findStep(t, dir, "address eth0")
@@ -135,7 +135,7 @@ func TestDebianSteps(t *testing.T) {
 
 	web := Steps(rolestest.State(t, lab, "web1"), Debian)
 	rolestest.Eq(t, "web steps", stepNames(web), []string{
-		"hostname", "systemd-networkd", "name eth0", "name eth1", "packages", "sysctl",
+		"hostname", "systemd-networkd", "name eth0", "name eth1", "packages", "keepalived off", "sysctl",
 		"address eth0", "disable eth1", "vip lo", "no stale vip", "nginx off", "apache2 ports", "index.html", "apache2", "no stale udp",
 	})
 	lo := findStep(t, web, "vip lo")
@@ -167,7 +167,7 @@ func TestRHELSteps(t *testing.T) {
 	dir := Steps(rolestest.State(t, lab, "lvs1"), RHEL)
 	rolestest.Eq(t, "director steps", stepNames(dir), []string{
 		"hostname", "address eth0", "disable eth1", "firewalld", "selinux",
-		"packages", "sysctl", "vip eth0", "no stale marks", "ipvs rules file", "ipvs", "ipvsadm stop", "ipvs at boot",
+		"packages", "keepalived off", "sysctl", "vip eth0", "no stale marks", "ipvs rules file", "ipvs", "ipvsadm stop", "ipvs at boot",
 	})
 	eth0 := findStep(t, dir, "address eth0")
 	rolestest.Eq(t, "eth0 apply", eth0.Apply, []string{
@@ -188,7 +188,7 @@ func TestRHELSteps(t *testing.T) {
 	web := Steps(rolestest.State(t, lab, "web2"), RHEL)
 	rolestest.Eq(t, "web steps", stepNames(web), []string{
 		"hostname", "address eth0", "disable eth1", "firewalld", "selinux",
-		"packages", "sysctl", "vip lo", "no stale vip", "nginx off", "httpd ports", "index.html", "httpd", "no stale udp",
+		"packages", "keepalived off", "sysctl", "vip lo", "no stale vip", "nginx off", "httpd ports", "index.html", "httpd", "no stale udp",
 	})
 	vip := findStep(t, web, "vip lo")
 	if vip.File.Path != VIPUnitFile || !strings.Contains(vip.File.Content, "ExecStart=/sbin/ip addr replace 192.168.4.15/32 dev lo label lo:0\n") {

@@ -18,8 +18,10 @@ import (
 // survey runs on every up. Set from the count when the checks were last
 // made cheaper, so that any check that starts more shows here.
 var surveyBudget = map[string]map[string]int{
-	"tedu-nat": {topology.RoleClient: 6, topology.RoleDirector: 8, topology.RoleWeb: 7},
-	"tedu-dr":  {topology.RoleClient: 6, topology.RoleDirector: 8, topology.RoleWeb: 7},
+	"tedu-nat":            {topology.RoleClient: 6, topology.RoleDirector: 8, topology.RoleWeb: 7},
+	"tedu-dr":             {topology.RoleClient: 6, topology.RoleDirector: 8, topology.RoleWeb: 7},
+	"tedu-keepalived-dr":  {topology.RoleDirector: 6, topology.RoleWeb: 7},
+	"tedu-keepalived-web": {topology.RoleWeb: 7},
 }
 
 // The survey of a converged node starts few processes.
@@ -52,8 +54,10 @@ func TestSurveyProcessBudget(t *testing.T) {
 // (timeout, systemctl) of the wait for a booting node's last units, which
 // run only while a unit it checks is starting or stopping.
 var rhelSurveyBudget = map[string]map[string]int{
-	"tedu-nat": {topology.RoleClient: 11, topology.RoleDirector: 17, topology.RoleWeb: 13},
-	"tedu-dr":  {topology.RoleClient: 11, topology.RoleDirector: 15, topology.RoleWeb: 13},
+	"tedu-nat":            {topology.RoleClient: 11, topology.RoleDirector: 17, topology.RoleWeb: 13},
+	"tedu-dr":             {topology.RoleClient: 11, topology.RoleDirector: 15, topology.RoleWeb: 13},
+	"tedu-keepalived-dr":  {topology.RoleDirector: 14, topology.RoleWeb: 13},
+	"tedu-keepalived-web": {topology.RoleWeb: 13},
 }
 
 // The survey of a RHEL node names few commands.

@@ -11,6 +11,7 @@ import (
 	"github.com/lvslab/lvslab/roles/catalog"
 	"github.com/lvslab/lvslab/roles/rolestest"
 	"github.com/lvslab/lvslab/topology"
+	"github.com/lvslab/lvslab/topology/ipvs"
 )
 
 // configureAs applies a lab's steps for node to g, as up does.
@@ -167,5 +168,49 @@ func TestSurveyWaitsForTheBootsLastUnits(t *testing.T) {
 	res, err = Apply(context.Background(), g, steps, nil)
 	if err != nil || !slices.Contains(res.ChangedSteps(), "apache2") || !g.active["apache2"] {
 		t.Fatalf("a stopped apache2 was not started: %v (%v)", res.ChangedSteps(), err)
+	}
+}
+
+// The course's next exercise on the same VMs: tedu-dr -> tedu-keepalived-dr
+// -> tedu-dr. Under keepalived the director's hand rules, boot unit and
+// eth0:0 alias go, keepalived holds the VIP and the table, and a second run
+// changes nothing (keepalived's VIP is not a stray address); back in
+// tedu-dr keepalived is stopped, disabled and its file gone, and every
+// node is exactly a fresh tedu-dr one.
+func TestUpConvergesToKeepalivedAndBack(t *testing.T) {
+	SettleAttempts = 1
+	dr, ka := rolestest.Lab(t, "tedu-dr"), rolestest.Lab(t, "tedu-keepalived-dr")
+	for _, st := range roles.Desired(dr) {
+		t.Run(st.Name, func(t *testing.T) {
+			fresh := newGuest(st)
+			configureAs(t, fresh, "tedu-dr", st.Name)
+			g := newGuest(st)
+			configureAs(t, g, "tedu-dr", st.Name)
+			kst := rolestest.State(t, ka, st.Name)
+			g.keepalivedTable = kst.IPVS
+			configureAs(t, g, "tedu-keepalived-dr", st.Name)
+			if kst.KeepalivedIPVS() {
+				for _, p := range []string{catalog.IPVSUnitFile, catalog.DebianRulesFile} {
+					if _, ok := g.files[p]; ok {
+						t.Errorf("%s under keepalived keeps %s", st.Name, p)
+					}
+				}
+				if g.enabled["lvslab-ipvs"] || !g.enabled["keepalived"] || !g.active["keepalived"] {
+					t.Errorf("%s: units %v active %v", st.Name, g.enabled, g.active)
+				}
+				var eth0 []string
+				for _, a := range g.addrs["eth0"] {
+					eth0 = append(eth0, a.Prefix+" "+a.Label)
+				}
+				rolestest.Eq(t, st.Name+" eth0 under keepalived", eth0, []string{"192.168.4.5/24 eth0", "192.168.4.15/24 eth0"})
+				if d := ipvs.Differences(g.kernel.Services, kst.IPVS); len(d) > 0 {
+					t.Errorf("keepalived's table: %v", d)
+				}
+			}
+			configureAs(t, g, "tedu-dr", st.Name)
+			if got, want := g.state(), fresh.state(); got != want {
+				t.Errorf("%s back in tedu-dr differs from a fresh one:\n%s", st.Name, lineDiff(got, want))
+			}
+		})
 	}
 }

@@ -101,6 +101,9 @@ func (f *fakeExec) Run(ctx context.Context, cmd string) (string, error) {
 		return checkDiffers + "\n", nil
 	}
 	if ipvstest.Handles(cmd) {
+		for _, c := range f.effects[cmd] {
+			f.passing[c] = true
+		}
 		return f.kernel.Run(cmd)
 	}
 	for _, c := range f.effects[cmd] {

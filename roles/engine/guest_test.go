@@ -52,6 +52,11 @@ type simGuest struct {
 	// starting are the units whose start job the boot has not finished
 	// (activating: not active yet).
 	starting map[string]bool
+	// keepalivedTable is what keepalived programs when it starts (the
+	// lab's table of the node); keepalived, while active, holds it and,
+	// as MASTER, its VIP (added with ip, not by networkd: foreign).
+	keepalivedTable []ipvs.Service
+	keepalivedVIPs  map[string][]string // dev -> the VIPs keepalived added
 	// systemctls counts the systemctl processes the node started, procs
 	// every process (external command): each costs ~35-200 ms under TCG.
 	systemctls, procs int
@@ -142,6 +147,9 @@ func (g *simGuest) state() string {
 		fmt.Fprintf(&b, "link %s up=%v\n", dev, g.up[dev])
 	}
 	for _, u := range slices.Sorted(maps.Keys(g.enabled)) {
+		if !g.enabled[u] && !g.active[u] {
+			continue // disabled and stopped: as if never there
+		}
 		fmt.Fprintf(&b, "unit %s enabled=%v active=%v\n", u, g.enabled[u], g.active[u])
 	}
 	fmt.Fprintf(&b, "route default %s\nlisten %v\nhostname %s\nipvs:\n%s", g.gateway, g.listen, g.hostname, ipvs.Rules(g.kernel.Services))
@@ -401,6 +409,7 @@ func (g *simGuest) command(args []string, stdin io.Reader) (string, error) {
 			out.WriteString(c)
 		}
 		return out.String(), nil
+	case "keepalived": // keepalived -t -f FILE: lvslab's files parse
 	case "mkdir", "ln", "chmod":
 	case "rm":
 		for _, p := range args[1:] {
@@ -518,16 +527,74 @@ func (g *simGuest) systemctl(args []string) error {
 		case "disable":
 			g.enabled[u] = false
 			if now {
-				g.active[u] = false
+				g.stop(u)
 			}
 		case "restart", "start":
 			g.start(u)
+		case "reload":
+			if u == "keepalived" && g.active[u] {
+				g.keepalived(true)
+			}
 		}
 	}
 	return nil
 }
 
+// stop stops a unit: keepalived takes its VIP and its IPVS rules with it.
+func (g *simGuest) stop(unit string) {
+	if unit == "keepalived" && g.active[unit] {
+		g.kernel.Services = nil
+		for dev, vips := range g.keepalivedVIPs {
+			g.addrs[dev] = slices.DeleteFunc(g.addrs[dev], func(a gaddr) bool { return slices.Contains(vips, a.Prefix) })
+		}
+		g.keepalivedVIPs = nil
+	}
+	g.active[unit] = false
+}
+
+// keepalived starts (or reloads) as its file says: a MASTER adds its VIPs
+// to its interface where they are missing, and on start the table is
+// keepalivedTable.
+func (g *simGuest) keepalived(reload bool) {
+	if !reload {
+		g.kernel.Services = slices.Clone(g.keepalivedTable)
+	}
+	conf := g.files[catalog.KeepalivedConf]
+	if !strings.Contains(conf, "state MASTER") {
+		return
+	}
+	var dev string
+	inVIPs := false
+	for _, l := range strings.Split(conf, "\n") {
+		l = strings.TrimSpace(l)
+		switch {
+		case strings.HasPrefix(l, "interface "):
+			dev = strings.TrimPrefix(l, "interface ")
+		case l == "virtual_ipaddress {":
+			inVIPs = true
+		case l == "}":
+			inVIPs = false
+		case inVIPs:
+			if !strings.Contains(l, "/") {
+				l += "/32"
+			}
+			if !slices.ContainsFunc(g.addrs[dev], func(a gaddr) bool { return a.Prefix == l }) {
+				g.addrs[dev] = append(g.addrs[dev], gaddr{l, dev, "global"})
+			}
+			if g.keepalivedVIPs == nil {
+				g.keepalivedVIPs = map[string][]string{}
+			}
+			if !slices.Contains(g.keepalivedVIPs[dev], l) {
+				g.keepalivedVIPs[dev] = append(g.keepalivedVIPs[dev], l)
+			}
+		}
+	}
+}
+
 func (g *simGuest) start(unit string) {
+	if unit == "keepalived" && !g.active[unit] {
+		g.keepalived(false)
+	}
 	g.active[unit] = true
 	switch unit {
 	case "systemd-networkd":

@@ -1,0 +1,701 @@
+package verify
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/lvslab/lvslab/provision/report"
+	"github.com/lvslab/lvslab/roles/guest"
+	"github.com/lvslab/lvslab/roles/keepalived"
+	"github.com/lvslab/lvslab/roles/shell"
+	"github.com/lvslab/lvslab/topology"
+	"github.com/lvslab/lvslab/topology/ipvs"
+)
+
+// How a drill fails a keepalived router (--how).
+const (
+	// HowStop stops keepalived cleanly: it sends a priority 0 advert and
+	// removes its VIP, so the backup takes over at once.
+	HowStop = "stop"
+	// HowKill kills keepalived with SIGKILL: no last advert, the backup
+	// waits the master-down interval (3 x advert_int + skew).
+	HowKill = "kill"
+	// HowNICDown takes the router's lab NIC (the VRRP interface) down:
+	// its adverts stop, as with kill.
+	HowNICDown = "nic-down"
+)
+
+// Hows lists the ways of failing a router.
+var Hows = []string{HowStop, HowKill, HowNICDown}
+
+// LoopInterval is the client loop's pace: a request every 100 ms.
+const LoopInterval = 100 * time.Millisecond
+
+// Sample is one request of the client loop: when it left (the client's
+// clock, seconds), whether it was answered and by which node's page.
+type Sample struct {
+	At   float64 `json:"at"`
+	OK   bool    `json:"ok"`
+	Node string  `json:"node,omitempty"`
+}
+
+// LoopCommand is the drill's client loop: a request to url every interval
+// (at most n, and no longer than limit), each line "MARKER TIME RC BODY"
+// with the client's clock in seconds and curl's exit code. It is bash, so
+// that a request costs one process (curl) and nothing else: the clock is
+// $EPOCHREALTIME, the pace a read with a timeout on a FIFO nobody writes
+// to (no sleep process), the body trimmed by parameter expansion. Each
+// request gives up connecting after half a second (a VIP nobody holds
+// answers nothing; a LAN connect takes a millisecond) and after 1.5 s in
+// all, so that the gap is read to about half a second.
+func LoopCommand(marker, url string, n int, interval, limit time.Duration) string {
+	step := interval.Microseconds()
+	script := fmt.Sprintf(`export LC_ALL=C; f=$(mktemp -u); mkfifo "$f" && exec 9<>"$f"; rm -f "$f"; `+
+		`s=${EPOCHREALTIME/./}; i=0; while [ $i -lt %d ]; do `+
+		`d=$((s + i*%d - ${EPOCHREALTIME/./})); if [ $d -gt 0 ]; then printf -v w '%%d.%%06d' $((d/1000000)) $((d%%1000000)); read -t "$w" -u 9; fi; `+
+		`i=$((i+1)); t=$EPOCHREALTIME; b=$(curl -s -m 1.5 --connect-timeout 0.5 %s 2>/dev/null); rc=$?; b=${b//$'\n'/ }; `+
+		`printf '%%s %%s %%s %%s\n' %s "$t" "$rc" "${b:0:200}"; done`,
+		n, step, shell.Quote(url), marker)
+	return bound(limit, "bash -c "+shell.Quote(script)) + "; true"
+}
+
+// ParseLoop reads LoopCommand's lines; mapper names the node of a page.
+func ParseLoop(marker, out string, mapper *Mapper) []Sample {
+	var out2 []Sample
+	for _, line := range strings.Split(out, "\n") {
+		rest, ok := strings.CutPrefix(line, marker+" ")
+		if !ok {
+			continue
+		}
+		f := strings.SplitN(rest, " ", 3)
+		if len(f) < 2 {
+			continue
+		}
+		at, err := strconv.ParseFloat(f[0], 64)
+		if err != nil {
+			continue
+		}
+		s := Sample{At: at, OK: f[1] == "0"}
+		if s.OK && len(f) == 3 && mapper != nil {
+			s.Node = mapper.Node(strings.TrimSpace(f[2]))
+		}
+		out2 = append(out2, s)
+	}
+	return out2
+}
+
+// Outage is the gap a failover leaves in the client loop: the last answer
+// before the first failure, the first answer after the last failure,
+// and the requests that failed.
+type Outage struct {
+	Requests int     `json:"requests"`
+	Failed   int     `json:"failed"`
+	LastOK   float64 `json:"last_ok,omitempty"`
+	FirstOK  float64 `json:"first_ok,omitempty"`
+	// Seconds is FirstOK - LastOK: the failover time the client saw (0
+	// when no request failed).
+	Seconds float64 `json:"seconds"`
+	// Before and After are the nodes whose page answered last before and
+	// first after the gap (a VRRP-only pair: the old and the new master).
+	Before string `json:"before,omitempty"`
+	After  string `json:"after,omitempty"`
+	// Recovered: an answer came after the last failure.
+	Recovered bool `json:"recovered"`
+}
+
+// OutageOf measures the gap in samples.
+func OutageOf(samples []Sample) Outage {
+	o := Outage{Requests: len(samples)}
+	first, last := -1, -1
+	for i, s := range samples {
+		if !s.OK {
+			o.Failed++
+			if first < 0 {
+				first = i
+			}
+			last = i
+		}
+	}
+	if first < 0 {
+		o.Recovered = len(samples) > 0
+		return o
+	}
+	for i := first - 1; i >= 0; i-- {
+		if samples[i].OK {
+			o.LastOK, o.Before = samples[i].At, samples[i].Node
+			break
+		}
+	}
+	for i := last + 1; i < len(samples); i++ {
+		if samples[i].OK {
+			o.FirstOK, o.After, o.Recovered = samples[i].At, samples[i].Node, true
+			break
+		}
+	}
+	if o.LastOK > 0 && o.Recovered {
+		o.Seconds = o.FirstOK - o.LastOK
+	}
+	return o
+}
+
+// FailoverTarget is the issue's promise for a failover, by how the master
+// failed: a clean stop's priority 0 advert makes the backup take over at
+// once (1 s); a kill or a NIC down waits the master-down interval,
+// 3 x advert_int + (256 - priority)/256 s (about 3.6 s with advert_int 1):
+// 4 s.
+func FailoverTarget(how string, k *topology.Keepalived, backupPriority int) time.Duration {
+	if how == HowStop {
+		return time.Second
+	}
+	down := 3*float64(k.AdvertInt) + float64(256-backupPriority)/256
+	return time.Duration((down + 0.4) * float64(time.Second))
+}
+
+// HealthTarget bounds the time keepalived takes to take a real server out:
+// delay_loop, then the failed check and its retries (each connect_timeout
+// at most, delay_before_retry apart).
+func HealthTarget(k *topology.Keepalived) time.Duration {
+	c := k.Check
+	if c == nil {
+		return 0
+	}
+	secs := k.DelayLoop + (c.Retry+1)*c.ConnectTimeout + c.Retry*c.DelayBeforeRetry
+	return time.Duration(secs) * time.Second
+}
+
+// keepalivedRouterOf is the keepalived service node is a router of.
+func keepalivedRouterOf(lab *topology.Lab, node string) *topology.Service {
+	for _, s := range lab.KeepalivedServices() {
+		if s.Keepalived.Router(node) != nil {
+			return s
+		}
+	}
+	return nil
+}
+
+// healthCheckedOf is the keepalived service with a health check that node
+// is a real server of.
+func healthCheckedOf(lab *topology.Lab, node string) *topology.Service {
+	for _, s := range lab.Services {
+		if s.Keepalived == nil || s.Keepalived.Check == nil {
+			continue
+		}
+		if slices.ContainsFunc(s.RealServers, func(r *topology.RealServer) bool { return r.Node == node }) {
+			return s
+		}
+	}
+	return nil
+}
+
+// drillNow and drillSleep are the drill's clock (tests replace them).
+var (
+	drillNow   = time.Now
+	drillSleep = func(ctx context.Context, d time.Duration) error {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+			return nil
+		}
+	}
+)
+
+// loopRun is a client loop running while the drill acts.
+type loopRun struct {
+	marker string
+	done   chan struct{}
+	out    string
+	err    error
+}
+
+// startLoop starts the client loop for about secs seconds.
+func startLoop(ctx context.Context, cx guest.Executor, url string, secs float64) *loopRun {
+	l := &loopRun{marker: guest.NewMarker(), done: make(chan struct{})}
+	n := int(secs / LoopInterval.Seconds())
+	// Each request costs the interval and up to 1.5 s more on a dead VIP.
+	limit := time.Duration(secs*float64(time.Second)) + 15*time.Second
+	go func() {
+		defer close(l.done)
+		l.out, l.err = cx.Run(ctx, LoopCommand(l.marker, url, n, LoopInterval, limit))
+	}()
+	return l
+}
+
+func (l *loopRun) wait(mapper *Mapper) ([]Sample, error) {
+	<-l.done
+	if l.err != nil {
+		return nil, l.err
+	}
+	return ParseLoop(l.marker, l.out, mapper), nil
+}
+
+// Warmup is how long the loop runs before the drill acts: the old
+// master's answers before the gap.
+const Warmup = 2 * time.Second
+
+// routerDrill fails or restores a keepalived router while the client
+// loop runs through the VIP, and measures the gap the client saw.
+func routerDrill(ctx context.Context, lab *topology.Lab, dial guest.Dialer, s *topology.Service, step, node string, opts DrillOptions, act func(string, ...any)) (*DrillReport, error) {
+	k := s.Keepalived
+	if step == DrillHeal {
+		return nil, cannot("%s is a keepalived router: drill fail and restore it (keepalived heals by itself)", node)
+	}
+	how := opts.How
+	if how == "" {
+		how = HowStop
+	}
+	if !slices.Contains(Hows, how) {
+		return nil, cannot("--how %q: use %s", how, strings.Join(Hows, ", "))
+	}
+	client, err := pickClient(lab, opts.Verify.Client)
+	if err != nil {
+		return nil, err
+	}
+	cx, err := dial(client.Name)
+	if err != nil {
+		return nil, cannot("cannot reach client %s: %v", client.Name, err)
+	}
+	x, err := dial(node)
+	if err != nil {
+		return nil, cannot("cannot reach %s: %v", node, err)
+	}
+	mapper, err := labMapper(lab)
+	if err != nil {
+		return nil, cannot("%v", err)
+	}
+	nic := lab.Node(node).NICFor(s.VIP)
+	if nic == nil {
+		return nil, cannot("%s has no NIC on the VIP's network", node)
+	}
+	rep := &DrillReport{Step: step, Node: node}
+	before := ReadVRRP(ctx, lab, s, dial)
+	act("%s: %s holds %s before the drill", node, orNobody(before.Holders), s.VIP)
+
+	var cmds []string
+	target := FailoverTarget(how, k, lowestOther(k, node))
+	switch step {
+	case DrillFail:
+		switch how {
+		case HowStop:
+			cmds = []string{"systemctl stop keepalived"}
+		case HowKill:
+			// The unit's main process and its children, at once: no
+			// last advert, the VIP left where it was.
+			cmds = []string{"systemctl kill -s KILL keepalived"}
+		case HowNICDown:
+			cmds = []string{"ip link set " + nic.Name + " down"}
+		}
+	case DrillRestore:
+		// Whatever fail did: the NIC up, a VIP a killed keepalived left
+		// removed, keepalived started.
+		cmds = []string{"ip link set " + nic.Name + " up",
+			fmt.Sprintf("systemctl is-active -q keepalived || ip -4 addr del %s/%d dev %s 2>/dev/null || :", s.VIP, s.VIPPrefix, nic.Name)}
+		if s.Mode != topology.ModeVRRP {
+			// A killed keepalived's rules too: it programs them afresh.
+			cmds = append(cmds, "systemctl is-active -q keepalived || "+ipvs.ClearCommand)
+		}
+		cmds = append(cmds, "systemctl is-active -q keepalived || systemctl start keepalived")
+		target = FailoverTarget(HowKill, k, k.Router(node).Priority)
+	}
+	window := Warmup.Seconds() + target.Seconds() + 6
+	if opts.Sync != "" {
+		if err := setSync(ctx, lab, s, dial, opts.Sync, act); err != nil {
+			return nil, err
+		}
+	}
+	var dl *download
+	if opts.Download && step == DrillFail {
+		if dl, err = startDownload(ctx, lab, s, dial, cx, act); err != nil {
+			return nil, err
+		}
+		window = max(window, dl.seconds+4)
+	}
+	loop := startLoop(ctx, cx, URL(s.VIP.String(), s.Port), window)
+	if err := drillSleep(ctx, Warmup); err != nil {
+		return nil, err
+	}
+	for _, c := range cmds {
+		act("%s: %s", node, c)
+		if _, err := x.Run(ctx, c); err != nil {
+			return nil, cannot("%s: %v", node, err)
+		}
+	}
+	samples, err := loop.wait(mapper)
+	if err != nil {
+		return nil, cannot("client loop: %v", err)
+	}
+	after := ReadVRRP(ctx, lab, s, dial)
+	o := OutageOf(samples)
+	rep.Outage = &o
+	rep.Target = target.Seconds()
+	act("client: %d requests, %d failed, gap %.2f s (target %.1f s)", o.Requests, o.Failed, o.Seconds, target.Seconds())
+	rep.Checks = append(rep.Checks, routerVerdict(s, step, how, node, before, after, o, target, killedHolds(step, how, node, after))...)
+	if dl != nil {
+		rep.Checks = append(rep.Checks, dl.verdict(ctx, lab, s, dial, cx))
+	}
+	vr, err := Run(ctx, lab, dial, opts.Verify)
+	if err != nil {
+		return nil, err
+	}
+	rep.Verify = vr
+	rep.Checks = append(rep.Checks, othersPass(vr.Checks)...)
+	for _, sr := range vr.Services {
+		cs := sr.Checks
+		if killedHolds(step, how, node, after) {
+			// A killed keepalived leaves its VIP: the drill said so above.
+			cs = slices.DeleteFunc(slices.Clone(cs), func(c report.Check) bool { return strings.HasPrefix(c.Name, "one VRRP master holds") })
+		}
+		rep.Checks = append(rep.Checks, tagAll(sr.Name, othersPass(cs))...)
+	}
+	rep.finish()
+	return rep, nil
+}
+
+// killedHolds: after a kill the old master still carries the VIP (nobody
+// removed it); the backup's gratuitous ARP has moved the client anyway.
+func killedHolds(step, how, node string, after VRRPState) bool {
+	return step == DrillFail && how == HowKill && slices.Contains(after.Holders, node)
+}
+
+func lowestOther(k *topology.Keepalived, node string) int {
+	p := 255
+	for _, r := range k.Routers {
+		if r.Node != node && r.Priority < p {
+			p = r.Priority
+		}
+	}
+	return p
+}
+
+func orNobody(v []string) string {
+	if len(v) == 0 {
+		return "nobody"
+	}
+	return strings.Join(v, ", ")
+}
+
+// routerVerdict: where the VIP went and the gap the client saw, against
+// the target (printed; a gap over it is a FAIL of the drill, not of a
+// test).
+func routerVerdict(s *topology.Service, step, how, node string, before, after VRRPState, o Outage, target time.Duration, killed bool) []report.Check {
+	k := s.Keepalived
+	var out []report.Check
+	holders := slices.DeleteFunc(slices.Clone(after.Holders), func(h string) bool { return killed && h == node })
+	switch step {
+	case DrillFail:
+		name := "VIP moved"
+		switch {
+		case len(holders) != 1:
+			out = append(out, failf(name, "after %s of %s the VIP %s is on %s: want exactly one other router", how, node, s.VIP, orNobody(after.Holders)))
+		case holders[0] == node:
+			out = append(out, failf(name, "%s still holds %s after %s", node, s.VIP, how))
+		default:
+			d := fmt.Sprintf("%s -> %s", orNobody(before.Holders), holders[0])
+			if killed {
+				d += fmt.Sprintf(" (%s, killed, still carries the VIP on its NIC: nobody removed it; the new master's gratuitous ARP moved the client)", node)
+			}
+			out = append(out, passf(name, "%s", d))
+		}
+	case DrillRestore:
+		name := "preemption"
+		master := k.Master().Node
+		switch {
+		case len(holders) != 1:
+			out = append(out, failf(name, "the VIP %s is on %s after the restore", s.VIP, orNobody(after.Holders)))
+		case k.NoPreempt && holders[0] != node:
+			out = append(out, passf(name, "nopreempt: %s keeps the VIP, %s comes back as BACKUP", holders[0], node))
+		case k.NoPreempt:
+			out = append(out, failf(name, "nopreempt, yet %s took the VIP back", node))
+		case node == master && holders[0] != node:
+			out = append(out, failf(name, "%s (priority %d) is back but %s keeps the VIP: preemption did not happen", node, k.Router(node).Priority, holders[0]))
+		default:
+			out = append(out, passf(name, "%s holds the VIP: %s", holders[0], map[bool]string{true: "the higher priority took it back", false: "it never left"}[holders[0] == node && orNobody(before.Holders) != node]))
+		}
+	}
+	name := "failover time"
+	if step == DrillRestore {
+		name = "preemption time"
+	}
+	switch {
+	case !o.Recovered:
+		out = append(out, failf(name, "%d of %d requests failed and none was answered after: the VIP does not answer", o.Failed, o.Requests))
+	case o.Failed == 0:
+		out = append(out, passf(name, "no request failed (%d sent, one every %s): the gap was under one interval; target %.1f s", o.Requests, LoopInterval, target.Seconds()))
+	case o.Seconds > target.Seconds():
+		out = append(out, failf(name, "%.2f s from the last answer (%s) to the first (%s), %d request(s) failed: over the target %.1f s", o.Seconds, orNobody([]string{o.Before}), orNobody([]string{o.After}), o.Failed, target.Seconds()))
+	default:
+		out = append(out, passf(name, "%.2f s from the last answer to the first, %d request(s) failed; target %.1f s", o.Seconds, o.Failed, target.Seconds()))
+	}
+	return out
+}
+
+// healthDrill fails or restores a real server of a health-checked
+// keepalived service: the web server stopped (started), the client loop
+// running through the VIP, and the holder's table read every half second
+// until keepalived takes it out (puts it back).
+func healthDrill(ctx context.Context, lab *topology.Lab, dial guest.Dialer, s *topology.Service, step, node string, opts DrillOptions, act func(string, ...any)) (*DrillReport, error) {
+	if step == DrillHeal {
+		return nil, cannot("%s's service is health-checked by keepalived: it heals by itself; drill fail and restore it", node)
+	}
+	client, err := pickClient(lab, opts.Verify.Client)
+	if err != nil {
+		return nil, err
+	}
+	cx, err := dial(client.Name)
+	if err != nil {
+		return nil, cannot("cannot reach client %s: %v", client.Name, err)
+	}
+	mapper, err := labMapper(lab)
+	if err != nil {
+		return nil, cannot("%v", err)
+	}
+	v := ReadVRRP(ctx, lab, s, dial)
+	holder := v.Holder()
+	if holder == "" {
+		return nil, cannot("no single router holds %s (%s): verify the lab first", s.VIP, orNobody(v.Holders))
+	}
+	hx, err := dial(holder)
+	if err != nil {
+		return nil, cannot("cannot reach %s: %v", holder, err)
+	}
+	want := ipvsServiceOf(lab, s)
+	var rip string
+	for i, r := range s.RealServers {
+		if r.Node == node {
+			rip = want.Destinations[i].Key()
+		}
+	}
+	rep := &DrillReport{Step: step, Node: node}
+	target := HealthTarget(s.Keepalived)
+	loop := startLoop(ctx, cx, URL(s.VIP.String(), s.Port), Warmup.Seconds()+target.Seconds()+6)
+	if err := drillSleep(ctx, Warmup); err != nil {
+		return nil, err
+	}
+	verb := map[string]string{DrillFail: "stop", DrillRestore: "start"}[step]
+	if err := webServer(ctx, dial, lab.Node(node), verb, act); err != nil {
+		return nil, err
+	}
+	start := drillNow()
+	h := ipvs.New(hx.Run)
+	took := time.Duration(-1)
+	for drillNow().Sub(start) < target+5*time.Second {
+		rules, err := h.Rules(ctx)
+		if err != nil {
+			return nil, cannot("%s: %v", holder, err)
+		}
+		in := false
+		if svc := ipvs.Find(rules, want.Key()); svc != nil && svc.Dest(rip) != nil {
+			in = true
+		}
+		if in == (step == DrillRestore) {
+			took = drillNow().Sub(start)
+			break
+		}
+		if err := drillSleep(ctx, 500*time.Millisecond); err != nil {
+			return nil, err
+		}
+	}
+	samples, err := loop.wait(mapper)
+	if err != nil {
+		return nil, cannot("client loop: %v", err)
+	}
+	o := OutageOf(samples)
+	rep.Outage, rep.Target = &o, target.Seconds()
+	what := map[string]string{DrillFail: "takes " + node + " out", DrillRestore: "puts " + node + " back"}[step]
+	name := "keepalived " + what
+	switch {
+	case took < 0:
+		rep.Checks = append(rep.Checks, failf(name, "%s's table still %s %s after %s: is the %s running (keepalived.conf's real_server)?", holder, map[string]string{DrillFail: "has", DrillRestore: "lacks"}[step], rip, target+5*time.Second, s.Keepalived.Check.Type))
+	case took > target:
+		rep.Checks = append(rep.Checks, failf(name, "after %.1f s, over the target %.0f s (delay_loop + checks and retries)", took.Seconds(), target.Seconds()))
+	default:
+		rep.Checks = append(rep.Checks, passf(name, "after %.1f s (target %.0f s: delay_loop %d + (retry %d + 1) x connect_timeout %d + retry x delay_before_retry %d)", took.Seconds(), target.Seconds(), s.Keepalived.DelayLoop, s.Keepalived.Check.Retry, s.Keepalived.Check.ConnectTimeout, s.Keepalived.Check.DelayBeforeRetry))
+	}
+	// After keepalived acted, no request fails: the failures end before the
+	// loop does, and the loop's tail (past the removal) is all answers.
+	tail := 0
+	for i := len(samples) - 1; i >= 0 && samples[i].OK; i-- {
+		tail++
+	}
+	name = "no failed request after it"
+	switch {
+	case step == DrillRestore && o.Failed > 0:
+		rep.Checks = append(rep.Checks, failf(name, "%d request(s) failed while %s came back", o.Failed, node))
+	case tail == 0 || !o.Recovered && o.Failed > 0:
+		rep.Checks = append(rep.Checks, failf(name, "the loop's last request failed: requests still reach %s", node))
+	default:
+		rep.Checks = append(rep.Checks, passf(name, "%d request(s) failed (the window before keepalived acted), then %d answered in a row", o.Failed, tail))
+	}
+	act("client: %d requests, %d failed; keepalived acted after %.1f s (target %.0f s)", o.Requests, o.Failed, took.Seconds(), target.Seconds())
+	vr, err := Run(ctx, lab, dial, opts.Verify)
+	if err != nil {
+		return nil, err
+	}
+	rep.Verify = vr
+	rep.Checks = append(rep.Checks, othersPass(vr.Checks)...)
+	for _, sr := range vr.Services {
+		rep.Checks = append(rep.Checks, tagAll(sr.Name, othersPass(sr.Checks))...)
+	}
+	rep.finish()
+	return rep, nil
+}
+
+func (d *DrillReport) finish() {
+	d.Pass = true
+	for _, c := range d.Checks {
+		if c.Status == report.Fail {
+			d.Pass = false
+		}
+	}
+}
+
+// ipvsServiceOf is the lab's IPVS service of s, destinations in the
+// order of its real servers.
+func ipvsServiceOf(lab *topology.Lab, s *topology.Service) ipvs.Service {
+	ls, _, _ := selectServices(lab, []string{s.Name})
+	return ls[0].want
+}
+
+// Connection sync: a long download through the VIP across the failure.
+
+// Download's shape: DownloadSize bytes of a fixed text at DownloadRate
+// bytes a second, about 16 s: the failure lands in its middle.
+const (
+	DownloadSize = 4 << 20
+	DownloadRate = 256 << 10
+	downloadName = "lvslab-sync-drill"
+)
+
+// downloadContent is the command that prints the file's bytes, on the
+// real servers (to write it) and on the client (its checksum).
+func downloadContent() string {
+	return fmt.Sprintf("yes %s | head -c %d", downloadName, DownloadSize)
+}
+
+type download struct {
+	run     *loopRun
+	seconds float64
+	sync    bool
+}
+
+// docroots are where the web servers of both families serve from.
+var docroots = []string{"/var/www/html", "/usr/share/nginx/html"}
+
+// startDownload writes the file on every real server, reads whether
+// keepalived's connection sync runs (lvs_sync_daemon in the holder's
+// keepalived.conf), and starts the rate-limited download on the client.
+func startDownload(ctx context.Context, lab *topology.Lab, s *topology.Service, dial guest.Dialer, cx guest.Executor, act func(string, ...any)) (*download, error) {
+	for _, r := range s.RealServers {
+		x, err := dial(r.Node)
+		if err != nil {
+			return nil, cannot("cannot reach %s: %v", r.Node, err)
+		}
+		var parts []string
+		for _, d := range docroots {
+			parts = append(parts, fmt.Sprintf("[ ! -d %s ] || %s > %s/%s", d, downloadContent(), d, downloadName))
+		}
+		if _, err := x.Run(ctx, strings.Join(parts, "; ")); err != nil {
+			return nil, cannot("%s: writing the download: %v", r.Node, err)
+		}
+	}
+	dl := &download{seconds: float64(DownloadSize) / float64(DownloadRate)}
+	if m := s.Keepalived.Master(); m != nil {
+		if x, err := dial(m.Node); err == nil {
+			out, _ := x.Run(ctx, "grep -c lvs_sync_daemon "+keepalived.Path+"; true")
+			dl.sync = strings.TrimSpace(out) != "" && strings.TrimSpace(out) != "0"
+		}
+	}
+	url := URL(s.VIP.String(), s.Port) + downloadName
+	marker := guest.NewMarker()
+	dl.run = &loopRun{marker: marker, done: make(chan struct{})}
+	cmd := fmt.Sprintf("s=$(curl -s --limit-rate %d -m %d %s | sha256sum | cut -c1-64); w=$(%s | sha256sum | cut -c1-64); echo %s \"$s\" \"$w\"",
+		DownloadRate, int(dl.seconds)+30, shell.Quote(url), downloadContent(), marker)
+	act("client: curl --limit-rate %d %s (%.0f s), connection sync %s", DownloadRate, url, dl.seconds, map[bool]string{true: "on (lvs_sync_daemon)", false: "off"}[dl.sync])
+	go func() {
+		defer close(dl.run.done)
+		dl.run.out, dl.run.err = cx.Run(ctx, cmd)
+	}()
+	return dl, nil
+}
+
+// verdict: with sync the download survives the failover (same checksum);
+// without it it breaks (the negative control): either way as expected
+// passes, and the report says which.
+func (dl *download) verdict(ctx context.Context, lab *topology.Lab, s *topology.Service, dial guest.Dialer, cx guest.Executor) report.Check {
+	<-dl.run.done
+	name := "download across the failover"
+	if dl.run.err != nil {
+		return failf(name, "client: %v", dl.run.err)
+	}
+	var got, want string
+	for _, line := range strings.Split(dl.run.out, "\n") {
+		if f := strings.Fields(line); len(f) == 3 && f[0] == dl.run.marker {
+			got, want = f[1], f[2]
+		}
+	}
+	if want == "" {
+		return failf(name, "the client printed no checksum: %q", strings.TrimSpace(dl.run.out))
+	}
+	survived := got == want
+	text := map[bool]string{true: "survived (same sha256 " + want[:12] + "...)", false: "broke (sha256 " + short12(got) + " of the partial file, want " + want[:12] + "...)"}[survived]
+	switch {
+	case dl.sync && survived:
+		return passf(name, "connection sync on: the %d MiB download %s", DownloadSize>>20, text)
+	case dl.sync:
+		return failf(name, "connection sync on, yet the download %s: the backup did not know the connection (lvs_sync_daemon on both routers, same interface and syncid?)", text)
+	case survived:
+		return failf(name, "connection sync off, yet the download %s: the negative control did not break (did the VIP move during it?)", text)
+	default:
+		return passf(name, "connection sync off (the negative control): the download %s, as expected: the backup's IPVS does not know the connection and resets it", text)
+	}
+}
+
+func short12(s string) string {
+	if len(s) > 12 {
+		return s[:12] + "..."
+	}
+	return s
+}
+
+// SyncSettle is how long the drill waits after switching connection sync:
+// the sync threads start on reload and a connection is synced after its
+// third packet.
+const SyncSettle = 3 * time.Second
+
+// setSync rewrites every router's keepalived.conf as the lab renders it
+// with connection sync on or off, and reloads keepalived where it runs.
+func setSync(ctx context.Context, lab *topology.Lab, s *topology.Service, dial guest.Dialer, mode string, act func(string, ...any)) error {
+	if mode != "on" && mode != "off" {
+		return cannot("--sync %q: use on or off", mode)
+	}
+	if s.Mode == topology.ModeVRRP {
+		return cannot("--sync: a VRRP-only service has no IPVS connections to sync")
+	}
+	was := s.Keepalived.Sync
+	s.Keepalived.Sync = mode == "on"
+	defer func() { s.Keepalived.Sync = was }()
+	for _, r := range s.Keepalived.Routers {
+		conf, ok := keepalived.Config(lab, r.Node)
+		if !ok {
+			continue
+		}
+		x, err := dial(r.Node)
+		if err != nil {
+			return cannot("cannot reach %s: %v", r.Node, err)
+		}
+		act("%s: %s with connection sync %s, systemctl reload keepalived", r.Node, keepalived.Path, mode)
+		if err := x.WriteFile(ctx, keepalived.Path, []byte(conf), 0o644); err != nil {
+			return cannot("%s: write %s: %v", r.Node, keepalived.Path, err)
+		}
+		if _, err := x.Run(ctx, "! systemctl is-active -q keepalived || systemctl reload keepalived"); err != nil {
+			return cannot("%s: %v", r.Node, err)
+		}
+	}
+	return drillSleep(ctx, SyncSettle)
+}

@@ -1,0 +1,195 @@
+package verify
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/lvslab/lvslab/provision/report"
+)
+
+func kdrill(t *testing.T, w *world, step, node string, opts DrillOptions) *DrillReport {
+	t.Helper()
+	w.acted = make(chan struct{})
+	var log bytes.Buffer
+	d, err := Drill(context.Background(), w.lab, w.dial, step, node, opts, &log)
+	if err != nil {
+		t.Fatalf("drill %s %s: %v", step, node, err)
+	}
+	return d
+}
+
+func drillCheck(t *testing.T, d *DrillReport, name string) report.Check {
+	t.Helper()
+	for _, c := range d.Checks {
+		if c.Name == name {
+			return c
+		}
+	}
+	t.Fatalf("no check %q in %+v", name, d.Checks)
+	return report.Check{}
+}
+
+// The master fails the three ways: the VIP moves to lvs2, the client's gap
+// is measured against its target, and restore shows preemption back.
+func TestDrillKeepalivedFailover(t *testing.T) {
+	for _, tc := range []struct {
+		how    string
+		gap    string
+		failed int
+		target float64
+		cmd    string
+		killed bool
+	}{
+		{HowStop, "0.20 s", 1, 1, "lvs1: systemctl stop keepalived", false},
+		{HowKill, "3.60 s", 35, 4.2, "lvs1: systemctl kill -s KILL keepalived", true},
+		{HowNICDown, "3.60 s", 35, 4.2, "lvs1: ip link set eth0 down", false},
+	} {
+		t.Run(tc.how, func(t *testing.T) {
+			w := newWorld(t, "tedu-keepalived-dr")
+			d := kdrill(t, w, DrillFail, "lvs1", DrillOptions{How: tc.how})
+			if !strings.Contains(strings.Join(d.Actions, "\n"), tc.cmd) {
+				t.Errorf("actions %v", d.Actions)
+			}
+			moved := drillCheck(t, d, "VIP moved")
+			if moved.Status != report.Pass || !strings.Contains(moved.Detail, "lvs1 -> lvs2") || strings.Contains(moved.Detail, "still carries") != tc.killed {
+				t.Errorf("VIP moved: %+v", moved)
+			}
+			ft := drillCheck(t, d, "failover time")
+			if ft.Status != report.Pass || !strings.Contains(ft.Detail, tc.gap) {
+				t.Errorf("failover time: %+v", ft)
+			}
+			if d.Outage == nil || d.Outage.Failed != tc.failed || d.Target < tc.target-0.05 || d.Target > tc.target+0.05 {
+				t.Errorf("outage %+v, target %.2f", d.Outage, d.Target)
+			}
+			if !d.Pass {
+				t.Errorf("fail step: %v", drillFailures(d))
+			}
+			// verify after it: the backup holds the VIP, the master is down.
+			held := check(t, d.Verify, vipHeld)
+			if tc.killed {
+				if held.Status != report.Fail || !strings.Contains(held.Detail, "lvs1 (keepalived inactive) still carry") {
+					t.Errorf("stale VIP after kill: %+v", held)
+				}
+			} else if held.Status != report.Pass || !strings.Contains(held.Detail, "the lab's MASTER lvs1 is down") {
+				t.Errorf("verify after %s: %+v", tc.how, held)
+			}
+			d = kdrill(t, w, DrillRestore, "lvs1", DrillOptions{})
+			if c := drillCheck(t, d, "preemption"); c.Status != report.Pass || !strings.Contains(c.Detail, "lvs1 holds the VIP: the higher priority took it back") {
+				t.Errorf("preemption: %+v", c)
+			}
+			if !d.Pass {
+				t.Errorf("restore: %v", drillFailures(d))
+			}
+		})
+	}
+}
+
+// A gap over the target fails the drill's verdict; nopreempt keeps the
+// VIP on the backup after the restore.
+func TestDrillKeepalivedTargetsAndNoPreempt(t *testing.T) {
+	w := newWorld(t, "tedu-keepalived-dr")
+	w.lab.Services[0].Keepalived.NoPreempt = true
+	d := kdrill(t, w, DrillFail, "lvs1", DrillOptions{How: HowStop})
+	w.gap = 0
+	if d.Pass != true {
+		t.Fatalf("fail: %v", drillFailures(d))
+	}
+	d = kdrill(t, w, DrillRestore, "lvs1", DrillOptions{})
+	if c := drillCheck(t, d, "preemption"); c.Status != report.Pass || !strings.Contains(c.Detail, "nopreempt: lvs2 keeps the VIP") {
+		t.Errorf("nopreempt: %+v", c)
+	}
+
+	o := OutageOf([]Sample{{At: 1, OK: true}, {At: 1.1}, {At: 6.1, OK: true}})
+	cs := routerVerdict(w.lab.Services[0], DrillFail, HowKill, "lvs1", VRRPState{Holders: []string{"lvs1"}}, VRRPState{Holders: []string{"lvs2"}}, o, FailoverTarget(HowKill, w.lab.Services[0].Keepalived, 50), false)
+	if cs[1].Status != report.Fail || !strings.Contains(cs[1].Detail, "5.10 s") || !strings.Contains(cs[1].Detail, "over the target 4.2 s") {
+		t.Errorf("over the target: %+v", cs[1])
+	}
+	if o := OutageOf([]Sample{{At: 1, OK: true}, {At: 1.1}}); o.Recovered {
+		t.Errorf("no answer after the failures: %+v", o)
+	}
+}
+
+// The VRRP-only pair: the page says which router answered, before and
+// after the gap.
+func TestDrillKeepalivedWeb(t *testing.T) {
+	w := newWorld(t, "tedu-keepalived-web")
+	d := kdrill(t, w, DrillFail, "web1", DrillOptions{How: HowKill})
+	if d.Outage.Before != "web1" || d.Outage.After != "web2" {
+		t.Errorf("outage %+v", d.Outage)
+	}
+	if c := drillCheck(t, d, "failover time"); c.Status != report.Pass || !strings.Contains(c.Detail, "3.60 s") {
+		t.Errorf("failover: %+v", c)
+	}
+}
+
+// drill fail web1 on the health-checked service: keepalived takes web1
+// out (here at the third read of lvs1's table, 1 s), the failures stop
+// there, and restore puts it back with no failure.
+func TestDrillKeepalivedHealthCheck(t *testing.T) {
+	w := newWorld(t, "tedu-keepalived-dr")
+	d := kdrill(t, w, DrillFail, "web1", DrillOptions{})
+	out := drillCheck(t, d, "keepalived takes web1 out")
+	if out.Status != report.Pass || !strings.Contains(out.Detail, "after 1.0 s (target 27 s") {
+		t.Errorf("takes out: %+v", out)
+	}
+	if c := drillCheck(t, d, "no failed request after it"); c.Status != report.Pass {
+		t.Errorf("after: %+v", c)
+	}
+	if d.Outage.Failed == 0 {
+		t.Error("the window before keepalived acts has failures")
+	}
+	if !d.Pass {
+		t.Errorf("fail web1: %v", drillFailures(d))
+	}
+	d = kdrill(t, w, DrillRestore, "web1", DrillOptions{})
+	if c := drillCheck(t, d, "keepalived puts web1 back"); c.Status != report.Pass {
+		t.Errorf("back: %+v", c)
+	}
+	if !d.Pass {
+		t.Errorf("restore web1: %v", drillFailures(d))
+	}
+	for _, node := range []string{"lvs1", "web1"} {
+		if _, err := Drill(context.Background(), w.lab, w.dial, DrillHeal, node, DrillOptions{}, nil); err == nil {
+			t.Errorf("heal of %s under keepalived must not run: keepalived heals by itself", node)
+		}
+	}
+}
+
+// The download across the failure: with sync on it survives (same
+// checksum), with sync off it breaks, the negative control; both pass,
+// each contrary outcome fails.
+func TestDrillKeepalivedConnectionSync(t *testing.T) {
+	for _, sync := range []bool{true, false} {
+		w := newWorld(t, "tedu-keepalived-dr")
+		w.sync = sync
+		d := kdrill(t, w, DrillFail, "lvs1", DrillOptions{How: HowStop, Download: true})
+		c := drillCheck(t, d, "download across the failover")
+		want := map[bool]string{true: "sync on: the 4 MiB download survived", false: "the negative control): the download broke"}[sync]
+		if c.Status != report.Pass || !strings.Contains(c.Detail, want) {
+			t.Errorf("sync %v: %+v", sync, c)
+		}
+	}
+}
+
+// --sync on|off rewrites both routers' keepalived.conf before the failure:
+// the positive run and the negative control on one lab.
+func TestDrillKeepalivedSyncSwitch(t *testing.T) {
+	w := newWorld(t, "tedu-keepalived-dr")
+	d := kdrill(t, w, DrillFail, "lvs1", DrillOptions{How: HowStop, Download: true, Sync: "on"})
+	if c := drillCheck(t, d, "download across the failover"); c.Status != report.Pass || !strings.Contains(c.Detail, "survived") {
+		t.Errorf("sync on: %+v", c)
+	}
+	if w.lab.Services[0].Keepalived.Sync {
+		t.Error("the lab in memory keeps its own sync setting")
+	}
+	kdrill(t, w, DrillRestore, "lvs1", DrillOptions{})
+	d = kdrill(t, w, DrillFail, "lvs1", DrillOptions{How: HowStop, Download: true, Sync: "off"})
+	if c := drillCheck(t, d, "download across the failover"); c.Status != report.Pass || !strings.Contains(c.Detail, "broke") {
+		t.Errorf("sync off: %+v", c)
+	}
+	if !strings.Contains(strings.Join(d.Actions, "\n"), "lvs2: /etc/keepalived/keepalived.conf with connection sync off") {
+		t.Errorf("actions %v", d.Actions)
+	}
+}

@@ -1,0 +1,462 @@
+package verify
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/lvslab/lvslab/provision/report"
+	"github.com/lvslab/lvslab/roles"
+	"github.com/lvslab/lvslab/roles/guest"
+	"github.com/lvslab/lvslab/topology"
+	"github.com/lvslab/lvslab/topology/ipvs"
+)
+
+// AddrCommand lists a node's IPv4 addresses, one a line ("ip -o"): where
+// a VRRP router's VIP is, if it holds it.
+const AddrCommand = "ip -4 -o addr show"
+
+// RouterCommand reads a VRRP router: its addresses (AddrCommand), then
+// whether keepalived runs and whether its VRRP NIC is up, a line each
+// ("keepalived active", "link up"): a router without either cannot be
+// MASTER, and a VIP it still carries is stale.
+func RouterCommand(nic string) string {
+	return AddrCommand + `; echo "keepalived $(systemctl is-active keepalived 2>/dev/null)"; echo "link $(cat /sys/class/net/` + nic + `/operstate 2>/dev/null)"`
+}
+
+// AdvertSeconds is how long the backup listens for VRRP adverts: three
+// adverts at keepalived's default advert_int of 1 s.
+const AdvertSeconds = 3
+
+// AdvertCommand listens for VRRP (IP protocol 112) on a router for secs
+// seconds, bounded by timeout: socat (in the image, for UDP services)
+// opens a raw socket of protocol 112, which hands over each packet with
+// its IP header (the source address says who sent it), and od prints the
+// bytes in hex; the IP header's total length splits them into packets.
+// A node that is a member of the VRRP group (keepalived on the backup
+// joins 224.0.0.18) or a unicast peer receives every advert of the
+// segment's routers.
+func AdvertCommand(secs int) string {
+	return fmt.Sprintf("timeout %d socat -u IP4-RECV:112 - 2>/dev/null | od -An -v -tx1; true", secs)
+}
+
+// Advert is one VRRP advertisement as a router received it.
+type Advert struct {
+	Source   netip.Addr `json:"source"`
+	VRID     int        `json:"vrid"`
+	Priority int        `json:"priority"`
+}
+
+// ParseAdverts reads AdvertCommand's hex dump: IPv4 packets back to back,
+// each with its header (version 4, the header length, the total length,
+// the source at byte 12) and the VRRP header after it (version and type,
+// VRID, priority). It stops at the first byte that does not start a
+// whole packet.
+func ParseAdverts(out string) []Advert {
+	var b []byte
+	for _, f := range strings.Fields(out) {
+		v, err := strconv.ParseUint(f, 16, 8)
+		if err != nil {
+			return nil
+		}
+		b = append(b, byte(v))
+	}
+	var ads []Advert
+	for i := 0; i+20 <= len(b); {
+		if b[i]>>4 != 4 {
+			break
+		}
+		ihl := int(b[i]&0x0f) * 4
+		total := int(b[i+2])<<8 | int(b[i+3])
+		if ihl < 20 || total < ihl+3 || i+total > len(b) || b[i+9] != 112 {
+			break
+		}
+		src, _ := netip.AddrFromSlice(b[i+12 : i+16])
+		ads = append(ads, Advert{Source: src, VRID: int(b[i+ihl+1]), Priority: int(b[i+ihl+2])})
+		i += total
+	}
+	return ads
+}
+
+// AdvertPacket is the bytes of one VRRPv2 advert from src (tests and
+// the drill's simulated world): IPv4 header, then VRRP with one VIP.
+func AdvertPacket(src netip.Addr, vrid, priority int, vip netip.Addr) []byte {
+	ip := []byte{0x45, 0xc0, 0, 40, 0, 0, 0, 0, 255, 112, 0, 0}
+	ip = append(ip, src.AsSlice()...)
+	ip = append(ip, 224, 0, 0, 18)
+	vrrp := []byte{0x21, byte(vrid), byte(priority), 1, 0, 1, 0, 0}
+	vrrp = append(vrrp, vip.AsSlice()...)
+	vrrp = append(vrrp, 0, 0, 0, 0, 0, 0, 0, 0)
+	return append(ip, vrrp...)
+}
+
+// holdsAddr tells whether "ip -o addr" lines carry addr.
+func holdsAddr(out string, addr netip.Addr) (dev string, ok bool) {
+	for _, line := range strings.Split(out, "\n") {
+		f := strings.Fields(line)
+		for i := 0; i+1 < len(f); i++ {
+			if f[i] == "inet" {
+				if p, err := netip.ParsePrefix(f[i+1]); err == nil && p.Addr() == addr {
+					return f[1], true
+				}
+			}
+		}
+	}
+	return "", false
+}
+
+// VRRPState is who holds a keepalived service's VIP, read from each
+// router's addresses.
+type VRRPState struct {
+	Service string   `json:"service"`
+	VIP     string   `json:"vip"`
+	Holders []string `json:"holders"`
+	// Unread are the routers whose addresses could not be read, with why.
+	Unread map[string]string `json:"unread,omitempty"`
+	// Down are the routers that cannot be MASTER (keepalived not running,
+	// the VRRP NIC down), with why.
+	Down map[string]string `json:"down,omitempty"`
+}
+
+// Holder is the one running router holding the VIP, "" when none or
+// several (a VIP a dead keepalived left is stale, not held).
+func (v VRRPState) Holder() string {
+	live := v.live()
+	if len(live) == 1 {
+		return live[0]
+	}
+	return ""
+}
+
+func (v VRRPState) live() []string {
+	return slices.DeleteFunc(slices.Clone(v.Holders), func(h string) bool { return v.Down[h] != "" })
+}
+
+// stale are the holders that are down.
+func (v VRRPState) stale() []string {
+	return slices.DeleteFunc(slices.Clone(v.Holders), func(h string) bool { return v.Down[h] == "" })
+}
+
+// ReadVRRP reads each router of s: which hold the VIP, which cannot be
+// MASTER.
+func ReadVRRP(ctx context.Context, l *topology.Lab, s *topology.Service, dial guest.Dialer) VRRPState {
+	lab := func(s *topology.Service, node string) string {
+		if n := l.Node(node); n != nil {
+			if c := n.NICFor(s.VIP); c != nil {
+				return c.Name
+			}
+		}
+		return ""
+	}
+	v := VRRPState{Service: s.Name, VIP: s.VIP.String(), Holders: []string{}, Unread: map[string]string{}, Down: map[string]string{}}
+	for _, r := range s.Keepalived.Routers {
+		x, err := dial(r.Node)
+		if err != nil {
+			v.Unread[r.Node] = err.Error()
+			continue
+		}
+		nic := "lo"
+		if n := lab(s, r.Node); n != "" {
+			nic = n
+		}
+		out, err := x.Run(ctx, RouterCommand(nic))
+		if err != nil {
+			v.Unread[r.Node] = err.Error()
+			continue
+		}
+		if _, ok := holdsAddr(out, s.VIP); ok {
+			v.Holders = append(v.Holders, r.Node)
+		}
+		var why []string
+		for _, line := range strings.Split(out, "\n") {
+			if st, ok := strings.CutPrefix(line, "keepalived "); ok && st != "active" {
+				why = append(why, "keepalived "+orWord(st, "not running"))
+			}
+			if st, ok := strings.CutPrefix(line, "link "); ok && st != "up" && st != "unknown" {
+				why = append(why, nic+" "+orWord(st, "missing"))
+			}
+		}
+		if len(why) > 0 {
+			v.Down[r.Node] = strings.Join(why, ", ")
+		}
+	}
+	return v
+}
+
+func orWord(s, def string) string {
+	if strings.TrimSpace(s) == "" {
+		return def
+	}
+	return strings.TrimSpace(s)
+}
+
+// holderCheck: exactly one router holds the VIP.
+func holderCheck(s *topology.Service, v VRRPState) report.Check {
+	k := s.Keepalived
+	name := "one VRRP master holds " + v.VIP
+	if len(v.Unread) > 0 {
+		var why []string
+		for _, n := range slices.Sorted(maps.Keys(v.Unread)) {
+			why = append(why, n+": "+v.Unread[n])
+		}
+		return failf(name, "cannot read the routers' addresses: %s", strings.Join(why, "; "))
+	}
+	master := k.Master()
+	live := v.live()
+	if st := v.stale(); len(st) > 0 {
+		var why []string
+		for _, n := range st {
+			why = append(why, n+" ("+v.Down[n]+")")
+		}
+		return failf(name, "%s still carry %s though they cannot be MASTER: a keepalived killed without its cleanup leaves the VIP, and both routers answer ARP for it (the client flips between them when its entry expires); systemctl start keepalived there (it takes the VIP back or drops it), or ip addr del %s/%d dev ...", strings.Join(why, ", "), v.VIP, v.VIP, s.VIPPrefix)
+	}
+	switch len(live) {
+	case 0:
+		return failf(name, "no router holds %s: keepalived is not running on them, or every instance is in FAULT (its interface down); systemctl status keepalived, journalctl -u keepalived", v.VIP)
+	case 1:
+	default:
+		return failf(name, "%s all hold %s (split brain): each does not hear the other's adverts, so each is MASTER; VRRP (IP protocol 112) is dropped by a firewall rule, or virtual_router_id or the authentication differ", strings.Join(live, " and "), v.VIP)
+	}
+	h := live[0]
+	r := k.Router(h)
+	detail := fmt.Sprintf("%s (priority %d) holds %s, the other router(s) none", h, r.Priority, v.VIP)
+	if master != nil && h != master.Node && v.Down[master.Node] != "" {
+		return passf(name, "%s; the lab's MASTER %s is down (%s): the backup took over, as VRRP does", detail, master.Node, v.Down[master.Node])
+	}
+	if master != nil && h != master.Node {
+		if !k.NoPreempt {
+			return failf(name, "%s holds %s, not the lab's MASTER %s (priority %d): with preemption the higher priority takes the VIP back within a few adverts; is keepalived running on %s?", h, v.VIP, master.Node, master.Priority, master.Node)
+		}
+		detail += fmt.Sprintf(" (nopreempt: the lab's MASTER %s does not take it back)", master.Node)
+	}
+	return passf(name, "%s", detail)
+}
+
+// vrrpARPCheck: the client resolves the VIP to the holder's MAC.
+func vrrpARPCheck(ctx context.Context, lab *topology.Lab, s *topology.Service, holder string, client *topology.Node, cx guest.Executor) report.Check {
+	name := "VIP ARP answered by the VRRP master"
+	vip := s.VIP.String()
+	if holder == "" {
+		return skipf(name, "no single router holds %s", vip)
+	}
+	if client.NICFor(s.VIP) == nil {
+		return skipf(name, "client %s is not on the VIP's network", client.Name)
+	}
+	nic := lab.Node(holder).NICFor(s.VIP)
+	if nic == nil || nic.MAC == "" {
+		return skipf(name, "%s's MAC on the VIP's network is not known", holder)
+	}
+	out, err := cx.Run(ctx, NeighCommand(vip))
+	if err != nil {
+		return failf(name, "ip neigh on %s: %v", client.Name, err)
+	}
+	mac, state := ParseNeigh(out)
+	want := strings.ToLower(nic.MAC)
+	switch {
+	case mac == "":
+		return failf(name, "%s has no MAC for %s (%s)", client.Name, vip, strings.TrimSpace(state))
+	case mac != want:
+		return failf(name, "%s resolved %s to %s%s, not the master %s's %s %s: the old master's entry lingers (keepalived sends gratuitous ARP when it becomes MASTER: vrrp_garp_master_delay), or a real server answers ARP for the VIP",
+			client.Name, vip, mac, macOwner(lab, mac), holder, nic.Name, want)
+	}
+	return passf(name, "%s resolves %s to %s, %s's %s", client.Name, vip, mac, holder, nic.Name)
+}
+
+// KeepalivedTable compares a router's IPVS service with the one its
+// keepalived.conf programs: differences (a wrong scheduler, weight,
+// forwarding method or a real server the lab lacks) and the real servers
+// that are missing, which keepalived's health check takes out.
+func KeepalivedTable(want ipvs.Service, have *ipvs.Service) (diffs, removed []string) {
+	if have == nil {
+		return []string{"no IPVS service " + want.Key()}, nil
+	}
+	if have.SchedName != want.SchedName {
+		diffs = append(diffs, fmt.Sprintf("scheduler %s, keepalived.conf says %s", have.SchedName, want.SchedName))
+	}
+	if have.Persistence() != want.Persistence() {
+		diffs = append(diffs, fmt.Sprintf("persistence %d, keepalived.conf says %d", have.Persistence(), want.Persistence()))
+	}
+	for _, w := range want.Destinations {
+		d := have.Dest(w.Key())
+		switch {
+		case d == nil:
+			removed = append(removed, w.Key())
+		case d.Weight != w.Weight:
+			diffs = append(diffs, fmt.Sprintf("%s has weight %d, keepalived.conf says %d", w.Key(), d.Weight, w.Weight))
+		case ipvs.ForwardName(d.ConnectionFlags) != ipvs.ForwardName(w.ConnectionFlags):
+			diffs = append(diffs, fmt.Sprintf("%s forwards by %s, keepalived.conf says %s", w.Key(), ipvs.ForwardName(d.ConnectionFlags), ipvs.ForwardName(w.ConnectionFlags)))
+		}
+	}
+	for _, d := range have.Destinations {
+		if want.Dest(d.Key()) == nil {
+			diffs = append(diffs, d.Key()+" is a real server keepalived.conf does not have (a rule added by hand?)")
+		}
+	}
+	return diffs, removed
+}
+
+// routerTableChecks: every director router's table is what keepalived
+// programs from its keepalived.conf (the backup's too), less the real
+// servers a health check has taken out, which are named.
+func routerTableChecks(ctx context.Context, lab *topology.Lab, s *topology.Service, dial guest.Dialer) []report.Check {
+	want := roles.IPVSService(lab, s)
+	var out []report.Check
+	for _, r := range s.Keepalived.Routers {
+		name := r.Node + "'s IPVS table is keepalived's"
+		x, err := dial(r.Node)
+		if err != nil {
+			out = append(out, failf(name, "cannot reach %s: %v", r.Node, err))
+			continue
+		}
+		rules, err := ipvs.New(x.Run).Rules(ctx)
+		if err != nil {
+			out = append(out, failf(name, "%s: %v", r.Node, err))
+			continue
+		}
+		diffs, removed := KeepalivedTable(want, ipvs.Find(rules, want.Key()))
+		if len(diffs) > 0 {
+			out = append(out, failf(name, "%s on %s differs from keepalived.conf: %s; keepalived programs the table itself (ipvsadm -C, then systemctl restart keepalived; do not add rules by hand)", want.Key(), r.Node, strings.Join(diffs, "; ")))
+			continue
+		}
+		detail := fmt.Sprintf("%s %s with %d real server(s), as keepalived.conf says", want.Key(), want.SchedName, len(want.Destinations)-len(removed))
+		if len(removed) > 0 {
+			detail += fmt.Sprintf("; taken out by keepalived's %s: %s (it does not answer the check)", healthName(s), strings.Join(removed, ", "))
+		}
+		out = append(out, passf(name, "%s", detail))
+	}
+	return out
+}
+
+func healthName(s *topology.Service) string {
+	if s.Keepalived.Check != nil {
+		return s.Keepalived.Check.Type
+	}
+	return "health check"
+}
+
+// advertCheck: on each router that does not hold the VIP, the adverts of
+// the service's VRID come from the holder only.
+func advertChecks(ctx context.Context, lab *topology.Lab, s *topology.Service, v VRRPState, dial guest.Dialer) []report.Check {
+	k := s.Keepalived
+	holder := v.Holder()
+	var out []report.Check
+	for _, r := range k.Routers {
+		if r.Node == holder {
+			continue
+		}
+		name := "VRRP adverts heard on " + r.Node + " come from the master only"
+		if holder == "" {
+			out = append(out, skipf(name, "no single router holds the VIP"))
+			continue
+		}
+		var src netip.Addr
+		if nic := lab.Node(holder).NICFor(s.VIP); nic != nil {
+			src = nic.Address.Addr()
+		}
+		x, err := dial(r.Node)
+		if err != nil {
+			out = append(out, failf(name, "cannot reach %s: %v", r.Node, err))
+			continue
+		}
+		secs := max(AdvertSeconds, 3*k.AdvertInt)
+		raw, err := x.Run(ctx, AdvertCommand(secs))
+		if err != nil {
+			out = append(out, failf(name, "listening on %s: %v", r.Node, err))
+			continue
+		}
+		from := map[netip.Addr]int{}
+		for _, a := range ParseAdverts(raw) {
+			if a.VRID == k.VRID {
+				from[a.Source]++
+			}
+		}
+		var others []string
+		for a, n := range from {
+			if a != src {
+				others = append(others, fmt.Sprintf("%s%s (%d)", a, addrOwner(lab, a), n))
+			}
+		}
+		slices.Sort(others)
+		switch {
+		case len(others) > 0:
+			out = append(out, failf(name, "adverts of VRID %d from %s too, besides the master %s %s: two routers advertise as MASTER (split brain; each drops the other's adverts: a firewall rule on IP protocol 112?)", k.VRID, strings.Join(others, ", "), holder, src))
+		case from[src] == 0:
+			out = append(out, failf(name, "no advert of VRID %d reached %s in %d s (the master sends one every %d s): a firewall drops VRRP (IP protocol 112) or keepalived on %s does not advertise; tcpdump -ni any ip proto 112", k.VRID, r.Node, secs, k.AdvertInt, holder))
+		default:
+			out = append(out, passf(name, "%d advert(s) of VRID %d in %d s, all from %s (%s)", from[src], k.VRID, secs, holder, src))
+		}
+	}
+	return out
+}
+
+func addrOwner(lab *topology.Lab, a netip.Addr) string {
+	for _, n := range lab.Nodes {
+		if n.HasAddress(a) {
+			return " (" + n.Name + ")"
+		}
+	}
+	return ""
+}
+
+// vrrpRequests is how many requests verify sends through a VRRP-only VIP.
+const vrrpRequests = 6
+
+// vrrpServiceReport verifies a VRRP-only service: one holder, the client
+// resolves the VIP to it, and every request through the VIP is answered
+// by the holder's own page (the MASTER serves the VIP itself).
+func vrrpServiceReport(ctx context.Context, lab *topology.Lab, s *topology.Service, client *topology.Node, cx guest.Executor, dial guest.Dialer, mapper *Mapper, opts Options) *ServiceReport {
+	sr := &ServiceReport{Name: s.Name, Mode: s.Mode, URL: URL(s.VIP.String(), s.Port), Counts: map[string]int{}, Sequence: []string{}}
+	v := ReadVRRP(ctx, lab, s, dial)
+	sr.Checks = append(sr.Checks, holderCheck(s, v))
+	holder := v.Holder()
+	replies, took, err := Probe(ctx, cx, opts.Prober, []string{sr.URL}, nil, vrrpRequests, min(opts.Timeout, 60*time.Second))
+	sr.Seconds = took.Seconds()
+	name := "requests through " + s.VIP.String() + " answered by the master"
+	switch {
+	case err != nil:
+		sr.Checks = append(sr.Checks, failf(name, "%v", err))
+	default:
+		var wrong []string
+		for i := range replies {
+			r := &replies[i]
+			if r.OK() {
+				r.Node = mapper.Node(r.Body)
+			}
+			sr.Replies = append(sr.Replies, *r)
+			if !r.OK() {
+				sr.Failures++
+				sr.Sequence = append(sr.Sequence, "!")
+				continue
+			}
+			sr.Counts[r.Node]++
+			sr.Sequence = append(sr.Sequence, r.Node)
+			if r.Node != holder || holder == "" {
+				wrong = append(wrong, fmt.Sprintf("#%d by %q", r.Index, r.Node))
+			}
+		}
+		switch {
+		case sr.Failures > 0:
+			sr.Checks = append(sr.Checks, failf(name, "%d of %d requests failed: the master does not serve port %d (is its web server running?)", sr.Failures, len(replies), s.Port))
+		case len(wrong) > 0:
+			sr.Checks = append(sr.Checks, failf(name, "%s, not the master %s: the VIP answers from another node", strings.Join(wrong, ", "), holder))
+		default:
+			sr.Checks = append(sr.Checks, passf(name, "%d of %d answered by %s", len(replies), len(replies), holder))
+		}
+	}
+	sr.Checks = append(sr.Checks, vrrpARPCheck(ctx, lab, s, holder, client, cx))
+	sr.Checks = append(sr.Checks, advertChecks(ctx, lab, s, v, dial)...)
+	return sr
+}
+
+// keepalivedChecks are an IPVS service's VRRP checks, run after its
+// request loop (the client has resolved the VIP by then).
+func keepalivedChecks(ctx context.Context, lab *topology.Lab, s *topology.Service, v VRRPState, client *topology.Node, cx guest.Executor, dial guest.Dialer) []report.Check {
+	out := []report.Check{holderCheck(s, v), vrrpARPCheck(ctx, lab, s, v.Holder(), client, cx)}
+	out = append(out, routerTableChecks(ctx, lab, s, dial)...)
+	return append(out, advertChecks(ctx, lab, s, v, dial)...)
+}
