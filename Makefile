@@ -98,7 +98,7 @@ test: fmt-check vet unit fuzz e2e
 # other: two copies side by side, the student's session, remote hosts
 # (e2e-hosts) and the class over two hosts (e2e-class); about 12 min in all.
 e2e: build
-	LVSLAB_E2E=1 LVSLAB_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout $(E2E_TIMEOUT) -run '^(TestE2E|TestStudentE2E|TestHostsE2E|TestClassE2E)$$' -v ./cmd/lvslab
+	LVSLAB_E2E=1 LVSLAB_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout $(E2E_TIMEOUT) -run '^(TestE2E|TestStudentE2E|TestHostsE2E|TestClassE2E|TestServeE2E)$$' -v ./cmd/lvslab
 
 # The references' features beyond NAT and DR with apache, in real VMs:
 # dr-nginx (nginx real servers) up, verified, drilled, down; dr-fwmark (a
@@ -121,6 +121,16 @@ e2e-student: build
 # nothing on either host.
 e2e-class: build
 	LVSLAB_E2E=1 LVSLAB_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout $(E2E_TIMEOUT) -run '^TestClassE2E$$' -v ./cmd/lvslab
+
+# The class server (root, 8 VMs): a class of two bare copies, class
+# credentials, class serve; alice in headless chromium opens web1's terminal,
+# checks (FAILs), her copy is configured, checks (all pass) while the
+# teacher's grid turns red then green without a reload; alice through the SSH
+# door with OpenSSH (ssh -J into her web1 works, into bob's and a command on
+# the door are refused); the teacher resets alice's copy to bare and bob's VMs
+# are untouched; SIGTERM stops the server.
+e2e-serve: build
+	LVSLAB_E2E=1 LVSLAB_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout $(E2E_TIMEOUT) -run '^TestServeE2E$$' -v ./cmd/lvslab
 
 # Remote hosts end to end (root, 8 VMs): in lvslab sandbox --hypervisors 2,
 # one tedu-nat copy up on each host over qemu+ssh (the image uploaded to each
