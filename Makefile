@@ -22,7 +22,7 @@ LDFLAGS := -X main.version=$(VERSION)
 PREFIX  ?= /usr/local
 MANDIR  := $(DESTDIR)$(PREFIX)/share/man/man1
 
-.PHONY: all build assets deps unit fuzz test vet fmt-check e2e e2e-features e2e-student e2e-class e2e-hosts lab bench bench-up bench-copies bench-class clean install man completion
+.PHONY: all build assets deps unit fuzz test vet fmt-check e2e e2e-features e2e-student e2e-class e2e-hosts e2e-serve e2e-keepalived lab bench bench-up bench-copies bench-class clean install man completion
 
 all: build
 
@@ -131,6 +131,14 @@ e2e-class: build
 # are untouched; SIGTERM stops the server.
 e2e-serve: build
 	LVSLAB_E2E=1 LVSLAB_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout $(E2E_TIMEOUT) -run '^TestServeE2E$$' -v ./cmd/lvslab
+
+# High availability (root, 5 VMs): tedu-dr, then tedu-keepalived-dr on the
+# same VMs plus lvs2, verified and checked; the master failed three ways
+# (stop, kill, nic-down) and restored with the gap measured; a download
+# across the failover with connection sync and without; web1 out by its
+# health check and back; back to tedu-dr; tedu-keepalived-web drilled.
+e2e-keepalived: build
+	LVSLAB_E2E=1 LVSLAB_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout $(E2E_TIMEOUT) -run '^TestKeepalivedE2E$$' -v ./cmd/lvslab
 
 # Remote hosts end to end (root, 8 VMs): in lvslab sandbox --hypervisors 2,
 # one tedu-nat copy up on each host over qemu+ssh (the image uploaded to each

@@ -1,0 +1,103 @@
+package main
+
+// High availability end to end (make e2e-keepalived, LVSLAB_E2E=1, root):
+// tedu-dr up and verified; tedu-keepalived-dr converges on the same VMs
+// (lvs1's hand rules and alias go, keepalived runs on lvs1 and the new lvs2),
+// verified and checked; the master failed three ways and restored, each
+// with its measured gap; a download across the failure with connection
+// sync and without; web1 taken out by its health check and back; back to
+// tedu-dr; tedu-keepalived-web verified and drilled; down.
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+)
+
+// TestKeepalivedE2E starts the sandbox around the HA scenario.
+func TestKeepalivedE2E(t *testing.T) { sandboxed(t, "TestKeepalivedE2EInner") }
+
+// drill runs one drill step and prints its report; it wants exit want.
+func (e *e2e) drill(want int, args ...string) string {
+	e.t.Helper()
+	out, code := e.run(append([]string{"drill"}, args...)...)
+	if code != want {
+		e.t.Errorf("drill %s exited %d, want %d", strings.Join(args, " "), code, want)
+	}
+	for _, l := range strings.Split(out, "\n") {
+		if strings.Contains(l, "gap") || strings.Contains(l, "target") || strings.Contains(l, "failed requests") || strings.Contains(l, "checksum") {
+			fmt.Println("DRILL FIGURE", strings.Join(args[:2], " "), "|", strings.TrimSpace(l))
+		}
+	}
+	return out
+}
+
+func TestKeepalivedE2EInner(t *testing.T) {
+	bin := e2eBinary(t)
+	if os.Getenv(e2eInnerEnv) != "1" {
+		t.Skip("runs inside the sandbox only (TestKeepalivedE2E starts it)")
+	}
+	e := &e2e{t: t, bin: bin}
+	defer func() {
+		fmt.Println("\nKEEPALIVED E2E PHASES")
+		for _, p := range e.phases {
+			fmt.Println("  " + p)
+		}
+	}()
+	defer e.run("down", "--all")
+	const ha = "tedu-keepalived-dr"
+
+	e.phase("up tedu-dr, verify", func() {
+		e.must("up", "tedu-dr")
+		e.verify("tedu-dr", 0)
+	})
+	e.phase("up tedu-keepalived-dr on it", func() {
+		e.must("up", ha)
+		out := e.must("exec", "--node", "lvs1", "--node", "lvs2", "--", "systemctl is-active keepalived")
+		if strings.Count(out, "| active") != 2 {
+			t.Errorf("keepalived does not run on both directors:\n%s", out)
+		}
+	})
+	e.phase("verify and check "+ha, func() {
+		e.verify(ha, 0)
+		e.check(0, ha)
+	})
+	for _, how := range []string{"stop", "kill", "nic-down"} {
+		e.phase("master fails: "+how+", restore", func() {
+			e.drill(0, "fail", "lvs1", "--lab", ha, "--how", how)
+			e.drill(0, "restore", "lvs1", "--lab", ha)
+		})
+	}
+	e.phase("download across failover, sync on", func() {
+		e.drill(0, "fail", "lvs1", "--lab", ha, "--download", "--sync", "on")
+		e.drill(0, "restore", "lvs1", "--lab", ha)
+	})
+	e.phase("download across failover, sync off", func() {
+		e.drill(0, "fail", "lvs1", "--lab", ha, "--download", "--sync", "off")
+		e.drill(0, "restore", "lvs1", "--lab", ha)
+	})
+	e.phase("web1 out by its health check, back", func() {
+		e.drill(0, "fail", "web1", "--lab", ha)
+		e.drill(0, "restore", "web1", "--lab", ha)
+	})
+	e.phase("up "+ha+" again: the lab's files back, verify", func() {
+		e.must("up", ha)
+		e.verify(ha, 0)
+	})
+	e.phase("back to tedu-dr, verify", func() {
+		e.must("up", "tedu-dr")
+		out := e.must("exec", "--node", "lvs1", "--", "systemctl is-active keepalived || true")
+		if strings.Contains(out, "| active") {
+			t.Errorf("keepalived still runs on lvs1 under tedu-dr:\n%s", out)
+		}
+		e.verify("tedu-dr", 0)
+	})
+	e.phase("tedu-keepalived-web: verify, master killed, restore", func() {
+		e.must("up", "tedu-keepalived-web")
+		e.must("verify", "tedu-keepalived-web", "--requests", "12")
+		e.drill(0, "fail", "web1", "--lab", "tedu-keepalived-web", "--how", "kill")
+		e.drill(0, "restore", "web1", "--lab", "tedu-keepalived-web")
+	})
+	e.phase("down", func() { e.must("down", "tedu") })
+}
