@@ -1,16 +1,20 @@
 // Package check reads a lab's nodes back against its lab file, for labs a
 // student configured by hand: every fact of each node's desired state
 // (addresses, NICs down, gateway, hostname, sysctls and whether they
-// survive a reboot, VIPs, the web server and its page, the IPVS services
-// and destinations and their boot-time restore) as PASS or FAIL, each FAIL
-// with a hint in a student's words and the handout step that fixes it;
-// then verify's end-to-end proof. Reading a node is one read-only command
-// (probe.go); judging it is pure (facts.go).
+// survive a reboot, VIPs and whether they come back at boot, the web
+// server and its page, the IPVS services and destinations and their
+// boot-time restore) as PASS or FAIL, each FAIL with a hint in a student's
+// words and the handout step that fixes it; then verify's end-to-end
+// proof. What survives a reboot is judged in whatever correct form the
+// student used (boot.go), never by lvslab's own file names. Reading a node
+// is one read-only command whatever its OS (probe.go); judging it is pure
+// (facts.go).
 package check
 
 import (
 	"context"
 	"fmt"
+	"path"
 	"slices"
 	"strings"
 	"sync"
@@ -18,7 +22,7 @@ import (
 	"github.com/lvslab/lvslab/provision/report"
 	"github.com/lvslab/lvslab/provision/verify"
 	"github.com/lvslab/lvslab/roles"
-	"github.com/lvslab/lvslab/roles/engine"
+	"github.com/lvslab/lvslab/roles/catalog"
 	"github.com/lvslab/lvslab/roles/guest"
 	"github.com/lvslab/lvslab/topology"
 )
@@ -57,17 +61,11 @@ type Report struct {
 	VerifySkipped string         `json:"verify_skipped,omitempty"`
 }
 
-// Node reads one node and judges every fact of its desired state.
+// Node reads one node, in one command whatever its OS, and judges every
+// fact of its desired state.
 func Node(ctx context.Context, x guest.Executor, lab *topology.Lab, st *roles.NodeState, labRef string) NodeReport {
 	nr := NodeReport{Node: st.Name, Role: st.Role, Facts: []Fact{}}
-	os, err := engine.DetectOS(ctx, x)
-	if err != nil {
-		nr.Error = err.Error()
-		return nr
-	}
-	nr.OS = os
-	s := newSubject(lab, st, os, labRef)
-	gp := newProbe(st, s.steps, os).build()
+	gp := newProbe(st).build()
 	out, err := x.Run(ctx, gp.Script())
 	if err != nil {
 		nr.Error = "read the node: " + err.Error()
@@ -77,6 +75,24 @@ func Node(ctx context.Context, x guest.Executor, lab *topology.Lab, st *roles.No
 	if err != nil {
 		nr.Error = err.Error()
 		return nr
+	}
+	if obs.OSRelease == "" {
+		nr.Error = "no /etc/os-release: cannot tell the guest's OS family"
+		return nr
+	}
+	os, err := catalog.OSFamily(obs.OSRelease)
+	if err != nil {
+		nr.Error = err.Error()
+		return nr
+	}
+	nr.OS = os
+	s := newSubject(lab, st, os, labRef)
+	for _, step := range s.steps {
+		if step.File != nil && path.Base(step.File.Path) == "index.html" {
+			if c, ok := obs.Files[step.File.Path]; ok {
+				obs.Page = &c
+			}
+		}
 	}
 	nr.Facts = s.judge(obs)
 	return nr
