@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/lvslab/lvslab/labs"
@@ -25,6 +26,7 @@ import (
 // their page or refuse when stopped, and every node answers the commands
 // verify and the drill send. Commands nobody expects are errors.
 type world struct {
+	mu       sync.Mutex
 	t        *testing.T
 	lab      *topology.Lab
 	svc      *topology.Service
@@ -159,6 +161,8 @@ var (
 
 func (x *worldExec) Run(_ context.Context, cmd string) (string, error) {
 	w := x.w
+	w.mu.Lock() // a quick run reads the director and the client at once
+	defer w.mu.Unlock()
 	w.log = append(w.log, x.node+": "+cmd)
 	n := w.lab.Node(x.node)
 	switch {
