@@ -34,12 +34,18 @@ Exit codes: 0 every fact and check passed, 1 one failed, 2 check could not run
 Examples:
    lvslab check                         # the default lab, every node, then verify
    lvslab check tedu-dr --node web1     # one real server, after a student's edits
-   lvslab check tedu-nat -o json --junit check.xml`,
+   lvslab check tedu-nat -o json --junit check.xml
+   lvslab check --quick                 # a student's "check my work", in seconds`,
 		Flags: append(verifyFlags(),
-			&cli.StringSliceFlag{Name: "node", Usage: "check only this `NODE` (repeatable); skips the end-to-end proof"}),
+			&cli.StringSliceFlag{Name: "node", Usage: "check only this `NODE` (repeatable); skips the end-to-end proof"},
+			&cli.BoolFlag{Name: "quick", Usage: "\"check my work\": every node fact, then a short proof (the scheduler's promise over two rounds of the weights; no counters, lanes or plumbing, which the node facts judge)"}),
 		Action: onReading(func(c *cli.Context, r *reading) error {
 			lab := r.lab
-			rep, err := check.Run(r.ctx, lab, r.dial(), check.Options{Nodes: c.StringSlice("node"), Verify: r.opts})
+			vopts := r.opts
+			if c.Bool("quick") && !c.IsSet("requests") {
+				vopts.Requests = 0 // the quick proof's own, from the weights
+			}
+			rep, err := check.Run(r.ctx, lab, r.dial(), check.Options{Nodes: c.StringSlice("node"), Verify: vopts, Quick: c.Bool("quick")})
 			if err != nil {
 				return cannot(fmt.Errorf("lvslab check: %w", err))
 			}
