@@ -270,8 +270,9 @@ func TestParseRealOutput(t *testing.T) {
 	rolestest.Eq(t, "persistent", o.Persistent, map[string]string{"net.ipv4.conf.all.rp_filter": "0", "net.ipv4.conf.default.rp_filter": "2", "net.ipv4.ip_forward": "1"})
 	rolestest.Eq(t, "persistent from", o.PersistentFrom["net.ipv4.ip_forward"], "/etc/sysctl.d/99-sysctl.conf")
 	rolestest.Eq(t, "listening", o.Listening, map[uint16]bool{80: true, 22: true})
-	rolestest.Eq(t, "active", o.Active, map[string]string{"apache2.service": "active", "nosuch.service": "inactive"})
-	rolestest.Eq(t, "enabled", o.Enabled, map[string]string{"apache2.service": "enabled", "nosuch.service": "missing"})
+	// systemctl answers "apache2" as apache2.service: both names find it
+	rolestest.Eq(t, "active", o.Active, map[string]string{"apache2": "active", "apache2.service": "active", "nosuch": "inactive", "nosuch.service": "inactive"})
+	rolestest.Eq(t, "enabled", o.Enabled, map[string]string{"apache2": "enabled", "apache2.service": "enabled", "nosuch": "missing", "nosuch.service": "missing"})
 	if o.Served[80] == nil || strings.TrimSpace(*o.Served[80]) != "192.168.2.100" || o.Served[8080] != nil {
 		t.Errorf("served %v", o.Served)
 	}

@@ -231,7 +231,11 @@ func (g *simGuest) command1(line string) (string, error) {
 			if i > 0 {
 				b.WriteString("\n")
 			}
-			fmt.Fprintf(&b, "Id=%s\nActiveState=%s\nUnitFileState=%s\n", u, cmp.Or(g.active[u], "inactive"), g.enabled[u])
+			id := u // systemctl names the unit in full
+			if !strings.Contains(u, ".") {
+				id += ".service"
+			}
+			fmt.Fprintf(&b, "ActiveState=%s\nUnitFileState=%s\nId=%s\n", cmp.Or(g.active[u], "inactive"), g.enabled[u], id)
 		}
 		return b.String(), nil
 	case strings.HasPrefix(line, "curl "):

@@ -1,6 +1,7 @@
 package check
 
 import (
+	"cmp"
 	"fmt"
 	"net/netip"
 	"path"
@@ -268,13 +269,10 @@ func parse(gp *guest.Probe, out string) (*Observed, error) {
 		o.Persistent[k], o.PersistentFrom[k] = v.Value, v.File
 	}
 	for id, props := range parseShow(sections[secUnits]) {
-		o.Active[id] = props["ActiveState"]
-		if o.Active[id] == "" {
-			o.Active[id] = "unknown"
-		}
-		o.Enabled[id] = props["UnitFileState"]
-		if o.Enabled[id] == "" {
-			o.Enabled[id] = "missing"
+		active, enabled := cmp.Or(props["ActiveState"], "unknown"), cmp.Or(props["UnitFileState"], "missing")
+		// systemctl names a unit asked for as "apache2" apache2.service
+		for _, name := range []string{id, strings.TrimSuffix(id, ".service")} {
+			o.Active[name], o.Enabled[name] = active, enabled
 		}
 	}
 	for _, port := range portsOf(order) {
