@@ -488,9 +488,8 @@ func ipvsRestorers(o *Observed) []restorer {
 			if !strings.Contains(cmd, ipvs.Restore) && !strings.Contains(cmd, "ipvsadm -R") {
 				continue
 			}
-			_, file, ok := strings.Cut(cmd, "<")
-			if f := strings.Fields(strings.NewReplacer(`"`, " ", "'", " ", ";", " ").Replace(file)); ok && len(f) > 0 {
-				out = append(out, restorer{"the enabled unit " + path.Base(p), f[0], true})
+			if f := restoredFile(cmd); f != "" {
+				out = append(out, restorer{"the enabled unit " + path.Base(p), f, true})
 			}
 		}
 	}
@@ -503,6 +502,24 @@ func ipvsRestorers(o *Observed) []restorer {
 		out = append(out, restorer{"Debian's ipvsadm init", catalog.DebianRulesFile, auto && links})
 	}
 	return out
+}
+
+// restoredFile is the file after the last "<" of an Exec line, as the
+// probe's restoredFilesScript reads it: quotes and spaces before it, the
+// first character that is not a path's after it.
+func restoredFile(cmd string) string {
+	i := strings.LastIndex(cmd, "<")
+	if i < 0 {
+		return ""
+	}
+	inPath := func(r rune) bool {
+		return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("/._-", r)
+	}
+	f := strings.TrimLeftFunc(cmd[i+1:], func(r rune) bool { return !inPath(r) })
+	if j := strings.IndexFunc(f, func(r rune) bool { return !inPath(r) }); j >= 0 {
+		f = f[:j]
+	}
+	return f
 }
 
 // macsOf maps each NIC's MAC to its name.

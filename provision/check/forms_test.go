@@ -192,6 +192,13 @@ func TestBootForms(t *testing.T) {
 			g.files["/etc/systemd/system/ipvs-restore.service"] = "[Service]\nType=oneshot\nExecStart=/bin/sh -c \"/usr/sbin/ipvsadm-restore < /etc/ipvsadm.rules\"\n[Install]\nWantedBy=multi-user.target\n"
 			g.enabled["ipvs-restore.service"] = "enabled"
 		}, "ipvs rules at boot", true, ""},
+		{"a unit of the student's, rules in a file of their own", "tedu-nat", "lvs1", catalog.RHEL, func(g *simGuest) {
+			g.files["/root/lvs.rules"] = g.files[catalog.RHELRulesFile]
+			delete(g.files, catalog.RHELRulesFile)
+			g.enabled["ipvsadm.service"] = "disabled"
+			g.files["/etc/systemd/system/lvs.service"] = "[Service]\nType=oneshot\nExecStart=/bin/sh -c 'ipvsadm -C; ipvsadm-restore <\"/root/lvs.rules\"'\n[Install]\nWantedBy=multi-user.target\n"
+			g.enabled["lvs.service"] = "enabled"
+		}, "ipvs rules saved", true, ""},
 		{"nothing loads them on Debian", "tedu-nat", "lvs1", catalog.Debian, func(g *simGuest) {
 			delete(g.files, catalog.IPVSUnitFile)
 			g.enabled[catalog.IPVSUnit] = "missing"

@@ -223,6 +223,18 @@ func (g *simGuest) command1(line string) (string, error) {
 			fmt.Fprintf(&b, "%d: %s    inet %s %sscope %s %s%s\\       valid_lft forever preferred_lft forever\n", g.index(a.Device), a.Device, a.Prefix, brd, scope, sec, a.Label)
 		}
 		return b.String(), nil
+	case strings.HasPrefix(line, "set --; for u in "+wantsGlob+";"):
+		// the files the enabled units load with ipvsadm-restore
+		var files []string
+		for _, r := range ipvsRestorers(&Observed{Files: g.virtual()}) {
+			if strings.HasPrefix(r.What, "the enabled unit ") {
+				files = append(files, r.File)
+			}
+		}
+		if len(files) == 0 {
+			return "", nil
+		}
+		return g.grepZ(files), nil
 	case strings.HasPrefix(line, grepFiles+" "):
 		return g.grepZ(f[3:]), nil
 	case strings.HasPrefix(line, "systemctl show -p Id -p ActiveState -p UnitFileState "):

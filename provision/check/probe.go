@@ -93,6 +93,7 @@ const (
 	secIPVS      = "ipvs"
 	secIPVSError = "ipvs-error"
 	secMarks     = "marks"
+	secRestored  = "restored"
 )
 
 // Live state read as files.
@@ -181,6 +182,16 @@ func (p probe) files() []string {
 	return append(out, bootGlobs...)
 }
 
+// restoredFilesScript reads the files the units of glob load with
+// ipvsadm-restore (a student's own unit may save its rules anywhere): the
+// shell's read finds "< FILE" in their Exec lines (no process), one grep
+// reads them, only when there are some.
+func restoredFilesScript(glob string) string {
+	return `set --; for u in ` + glob + `; do [ -r "$u" ] || continue; while IFS= read -r l || [ -n "$l" ]; do case $l in Exec*ipvsadm*\<*) ` +
+		`f=${l##*<}; f=${f#"${f%%[A-Za-z0-9/._-]*}"}; f=${f%%[!A-Za-z0-9/._-]*}; [ -n "$f" ] && set -- "$@" "$f";; esac; done <"$u"; done; ` +
+		`[ $# -eq 0 ] || ` + grepFiles + ` "$@"`
+}
+
 // grepFiles reads every line of files as "PATH\0LINE" (-Z: a file name
 // may hold a colon, ifcfg-lo:0; -a: a binary file is read as text; -s: a
 // glob that matched nothing is quiet).
@@ -209,6 +220,8 @@ func (p probe) build() *guest.Probe {
 		fmt.Fprintf(&b, "curl -sf -m 5 http://127.0.0.1:%d/ || %s\n", port, markCommand(fmt.Sprintf("%s %d failed", secServed, port)))
 	}
 	if p.ipvs {
+		sec(secRestored)
+		b.WriteString(restoredFilesScript(wantsGlob) + "\n")
 		sec(secIPVS)
 		fmt.Fprintf(&b, "if out=$(%s 2>&1); then echo \"$out\"; %s 2>/dev/null; else %s; echo \"$out\"; fi\n", ipvs.SaveCommand, ipvs.ThresholdsCommand, markCommand(secIPVSError))
 	}
@@ -236,6 +249,9 @@ func parse(gp *guest.Probe, out string) (*Observed, error) {
 	}
 	order := a.Names()
 	files := readFiles(sections[secFiles])
+	for p, c := range readFiles(sections[secRestored]) {
+		files[p] = c
+	}
 	o.OSRelease = files[osRelease]
 	if o.OSRelease == "" {
 		o.OSRelease = files[osReleaseLib]
