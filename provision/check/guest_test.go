@@ -236,7 +236,7 @@ func (g *simGuest) command1(line string) (string, error) {
 		}
 		return g.grepZ(files), nil
 	case strings.HasPrefix(line, grepFiles+" "):
-		return g.grepZ(f[3:]), nil
+		return g.grepZ(strings.Fields(strings.TrimPrefix(line, grepFiles+" "))), nil
 	case strings.HasPrefix(line, "systemctl show -p Id -p ActiveState -p UnitFileState "):
 		var b strings.Builder
 		for i, u := range f[8:] {

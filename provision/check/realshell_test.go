@@ -57,3 +57,36 @@ func parseRoutesText(out string) []string {
 	}
 	return r
 }
+
+// A student is root in the guest: a unit that restores from /dev/zero, or
+// a boot file linked to it, does not stall the probe (the real sh and
+// grep, bounded by a timeout here).
+func TestProbeSkipsDevices(t *testing.T) {
+	for _, tool := range []string{"sh", "grep", "timeout"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skip(tool + " not installed")
+		}
+	}
+	dir := t.TempDir()
+	wants := dir + "/multi-user.target.wants"
+	if err := os.MkdirAll(wants, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	rules := dir + "/lvs.rules"
+	os.WriteFile(rules, []byte("-A -t 192.168.4.5:80 -s rr\n"), 0o644)
+	os.WriteFile(wants+"/a.service", []byte("[Service]\nExecStart=/bin/sh -c 'ipvsadm-restore < /dev/zero'\n"), 0o644)
+	os.WriteFile(wants+"/b.service", []byte("[Service]\nExecStart=/bin/sh -c \"ipvsadm-restore <'"+rules+"'\"\n"), 0o644)
+	os.Symlink("/dev/zero", wants+"/c.service")
+	script := restoredFilesScript(dir+"/*.wants/*") + "; " + grepFiles + " " + wants + "/*"
+	out, err := exec.Command("timeout", "10", "sh", "-c", script).Output()
+	if err != nil {
+		t.Fatalf("%v: %q", err, out)
+	}
+	files := readFiles(strings.Split(strings.TrimSuffix(string(out), "\n"), "\n"))
+	if files[rules] != "-A -t 192.168.4.5:80 -s rr\n" || files[wants+"/a.service"] == "" {
+		t.Errorf("files %q", files)
+	}
+	if _, ok := files["/dev/zero"]; ok {
+		t.Error("read /dev/zero")
+	}
+}

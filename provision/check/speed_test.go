@@ -162,8 +162,8 @@ func wordText(w *syntax.Word) string {
 // Figures on the session's machine (2 shared cores), s per check:
 //
 //	                 main (full)  full   quick
-//	tedu-nat         12.9         9.8    2.3
-//	tedu-dr          13.5         9.3    2.3
+//	tedu-nat         12.9         10.0   2.3
+//	tedu-dr          13.5         9.2    2.4
 //
 // main's row is this benchmark run on main's code (every row its full
 // check): the model lands at the 12.6 s measured there in TCG guests.
