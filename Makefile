@@ -22,7 +22,7 @@ LDFLAGS := -X main.version=$(VERSION)
 PREFIX  ?= /usr/local
 MANDIR  := $(DESTDIR)$(PREFIX)/share/man/man1
 
-.PHONY: all build deps unit fuzz test vet fmt-check e2e e2e-features e2e-student e2e-class e2e-hosts lab bench bench-up bench-copies bench-class clean install man completion
+.PHONY: all build assets deps unit fuzz test vet fmt-check e2e e2e-features e2e-student e2e-class e2e-hosts lab bench bench-up bench-copies bench-class clean install man completion
 
 all: build
 
@@ -44,6 +44,22 @@ install: build man completion
 	install -D -m 0644 bin/share/lvslab.bash $(DESTDIR)$(PREFIX)/share/bash-completion/completions/lvslab
 	install -D -m 0644 bin/share/lvslab.zsh $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_lvslab
 	install -D -m 0644 bin/share/lvslab.fish $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/lvslab.fish
+
+# The class server's xterm.js, embedded in the binary: reinstalled from the
+# pinned package-lock.json in a scratch folder (npm ci, no install scripts),
+# its dist files and licences copied into the assets. To move to a newer
+# version, change the pins in package.json and run npm install there first.
+SERVE_VENDOR := provision/class/serve/assets/vendor
+
+assets:
+	rm -rf bin/assets-npm && mkdir -p bin/assets-npm
+	cp $(SERVE_VENDOR)/package.json $(SERVE_VENDOR)/package-lock.json bin/assets-npm/
+	cd bin/assets-npm && npm ci --ignore-scripts --no-audit --no-fund
+	cp bin/assets-npm/node_modules/@xterm/xterm/lib/xterm.js bin/assets-npm/node_modules/@xterm/xterm/css/xterm.css \
+	   bin/assets-npm/node_modules/@xterm/addon-fit/lib/addon-fit.js $(SERVE_VENDOR)/
+	cp bin/assets-npm/node_modules/@xterm/xterm/LICENSE $(SERVE_VENDOR)/LICENSE.xterm
+	cp bin/assets-npm/node_modules/@xterm/addon-fit/LICENSE $(SERVE_VENDOR)/LICENSE.addon-fit
+	rm -rf bin/assets-npm
 
 # Install the Debian packages lvslab needs to build and to run real VMs.
 deps:

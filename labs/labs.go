@@ -55,5 +55,5 @@ func Load(arg string) (*topology.Lab, error) {
 	if err != nil {
 		return nil, err
 	}
-	return topology.Load("embedded:"+arg, data)
+	return topology.Load(topology.EmbeddedFile(arg), data)
 }

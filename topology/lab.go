@@ -46,9 +46,19 @@ type Lab struct {
 	// VRRPServices are services with no IPVS (mode vrrp): keepalived moves
 	// the VIP between their routers, which serve it themselves.
 	VRRPServices []*Service
-	// File is where the lab came from (a path, or "embedded:NAME").
+	// File is where the lab came from (a path, or EmbeddedFile(NAME)).
 	File string
 }
+
+// embeddedPrefix begins the File of a lab read from the embedded labs.
+const embeddedPrefix = "embedded:"
+
+// EmbeddedFile is the File of embedded lab name: "embedded:NAME".
+func EmbeddedFile(name string) string { return embeddedPrefix + name }
+
+// FileRef is how a command line names the lab file file (a Lab's File, or
+// one a tag recorded): an embedded lab by its name, any other by its path.
+func FileRef(file string) string { return strings.TrimPrefix(file, embeddedPrefix) }
 
 // Login says how lvslab (and a student) logs into the nodes. Key login with
 // the lab's own key is always set up; a password is for classroom images.

@@ -22,8 +22,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lvslab/lvslab/provision"
 	"github.com/lvslab/lvslab/provision/class"
+	"github.com/lvslab/lvslab/provision/host"
+	"github.com/lvslab/lvslab/provision/paths"
 )
 
 const (
@@ -127,7 +128,7 @@ func TestBenchClassInner(t *testing.T) {
 	for _, m := range classUploadRe.FindAllStringSubmatch(upOut, -1) {
 		uploads[m[1]] = m[2] + " MiB in " + m[3] + " s"
 	}
-	rec, err := class.ReadRecord(provision.Home(), benchClass)
+	rec, err := class.ReadRecord(paths.Home(), benchClass)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -243,7 +244,7 @@ func (e *e2e) timedClass(command string, args ...string) (string, float64) {
 
 // hostLabel is a libvirt URI's host as messages name it ("root@10.253.1.2").
 func hostLabel(uri string) string {
-	if r, err := provision.ParseRemote(uri); err == nil && r != nil {
+	if r, err := host.ParseRemote(uri); err == nil && r != nil {
 		return r.Label()
 	}
 	return uri

@@ -36,8 +36,11 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/lvslab/lvslab/labs"
-	"github.com/lvslab/lvslab/provision"
+	"github.com/lvslab/lvslab/provision/access"
+	"github.com/lvslab/lvslab/provision/host"
 	"github.com/lvslab/lvslab/provision/image"
+	"github.com/lvslab/lvslab/provision/paths"
+	"github.com/lvslab/lvslab/provision/seed"
 	"github.com/lvslab/lvslab/provision/sshx"
 	"github.com/lvslab/lvslab/roles"
 	"github.com/lvslab/lvslab/roles/catalog"
@@ -83,7 +86,7 @@ func benchInner(t *testing.T) *e2e {
 	if os.Getenv(benchInnerEnv) != "1" {
 		t.Skip("runs inside the sandbox only (its outer test starts it)")
 	}
-	t.Setenv(provision.EnvHome, t.TempDir())
+	t.Setenv(paths.EnvHome, t.TempDir())
 	return &e2e{t: t, bin: bin}
 }
 
@@ -232,11 +235,11 @@ type floorHost struct {
 
 func newFloorHost(t *testing.T, uri string) *floorHost {
 	t.Helper()
-	r, err := provision.ParseRemote(uri)
+	r, err := host.ParseRemote(uri)
 	if err != nil || r == nil {
 		t.Fatalf("floor host %q: not a remote URI (%v)", uri, err)
 	}
-	return &floorHost{uri: uri, jump: provision.JumpFor(r)}
+	return &floorHost{uri: uri, jump: access.JumpFor(r)}
 }
 
 // uri is the libvirt the floor's virsh talks to.
@@ -259,24 +262,24 @@ func prepareFloor(t *testing.T, lab *topology.Lab, dir, mgmtNet string) *floor {
 	return prepareFloorOn(t, lab, dir, mgmtNet, nil)
 }
 
-// prepareFloorOn builds what the floor boots on host (nil: the local
+// prepareFloorOn builds what the floor boots on hv (nil: the local
 // libvirtd): networks (defined and started), per node a qcow2 overlay of the
 // image, a seed ISO and the domain XML, all with provision's own builders,
 // so the guests are lvslab's guests. dir holds the local files.
-func prepareFloorOn(t *testing.T, lab *topology.Lab, dir, mgmtNet string, host *floorHost) *floor {
+func prepareFloorOn(t *testing.T, lab *topology.Lab, dir, mgmtNet string, hv *floorHost) *floor {
 	t.Helper()
 	img, err := image.Resolve("", lab.Image)
 	if err != nil {
 		t.Fatalf("image %s: %v (run lvslab image build)", lab.Image, err)
 	}
-	f := &floor{t: t, lab: lab, host: host}
+	f := &floor{t: t, lab: lab, host: hv}
 	bootImg := img
-	if host != nil {
+	if hv != nil {
 		bootImg = f.remoteImage(img)
 	}
-	domType := "qemu"
+	domType := host.DomainQEMU
 	if exec.Command("virsh", "-c", f.uri(), "domcapabilities", "--virttype", "kvm", "--arch", "x86_64").Run() == nil {
-		domType = "kvm"
+		domType = host.DomainKVM
 	}
 	if err := os.RemoveAll(dir); err != nil {
 		t.Fatal(err)
@@ -291,36 +294,32 @@ func prepareFloorOn(t *testing.T, lab *topology.Lab, dir, mgmtNet string, host *
 	// The same networks as lvslab's: the lab's, and a management network
 	// that every node's SSH answers on.
 	mgmt := netip.MustParsePrefix(mgmtNet)
-	mx, err := provision.MgmtNetworkXML(lab.Name, "", mgmt)
+	mx, err := host.MgmtNetworkXML(lab.Name, "", mgmt)
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.defineNetwork(dir, provision.MgmtNetworkName(lab.Name), mx)
+	f.defineNetwork(dir, paths.MgmtNetworkName(lab.Name), mx)
 	for _, nw := range lab.Networks {
-		x, err := provision.NetworkXML(lab, nw)
+		x, err := host.NetworkXML(lab, nw)
 		if err != nil {
 			t.Fatal(err)
 		}
-		f.defineNetwork(dir, provision.NetworkName(lab.Name, nw.Name), x)
+		f.defineNetwork(dir, paths.NetworkName(lab.Name, nw.Name), x)
 	}
 	mgmtAddr := mgmt.Addr()
 	for range 10 {
 		mgmtAddr = mgmtAddr.Next()
 	}
 	for _, node := range lab.Nodes {
-		domain := provision.DomainName(lab.Name, node.Name)
+		domain := paths.DomainName(lab.Name, node.Name)
 		priv, pub, err := sshx.GenerateHostKey()
 		if err != nil {
 			t.Fatal(err)
 		}
-		var files []provision.File
 		// The same first boot as lvslab's seed: its files and commands.
-		roleFiles, cmds := catalog.FirstBoot(roles.DesiredFor(lab, node))
-		for _, rf := range roleFiles {
-			files = append(files, provision.File{Path: rf.Path, Mode: rf.Mode, Content: rf.Content})
-		}
+		files, cmds := catalog.FirstBoot(roles.DesiredFor(lab, node))
 		iid := fmt.Sprintf("%s-floor-%d", domain, time.Now().UnixNano())
-		iso, err := provision.BuildSeedISO(provision.SeedConfig{
+		iso, err := seed.BuildISO(seed.Config{
 			Lab: lab, Node: node, InstanceID: iid, AuthorizedKey: authKey,
 			HostKeyPrivate: string(priv), HostKeyPublic: strings.TrimSpace(string(ssh.MarshalAuthorizedKey(pub))) + " " + domain,
 			Files: files, Commands: cmds, Mgmt: netip.PrefixFrom(mgmtAddr, mgmt.Bits()),
@@ -333,7 +332,7 @@ func prepareFloorOn(t *testing.T, lab *topology.Lab, dir, mgmtNet string, host *
 			t.Fatal(err)
 		}
 		overlay, log := filepath.Join(dir, node.Name+".qcow2"), filepath.Join(dir, node.Name+".log")
-		if host == nil {
+		if hv == nil {
 			if out, err := exec.Command("qemu-img", "create", "-q", "-f", "qcow2", "-b", img.Disk, "-F", img.Format, overlay).CombinedOutput(); err != nil {
 				t.Fatalf("qemu-img create %s: %v\n%s", overlay, err, out)
 			}
@@ -342,7 +341,7 @@ func prepareFloorOn(t *testing.T, lab *topology.Lab, dir, mgmtNet string, host *
 			// libvirt's own log folder, which every host has.
 			log = "/var/log/libvirt/qemu/" + domain + ".floor.log"
 		}
-		x, err := provision.DomainXML(lab, node, provision.DomainSpec{
+		x, err := host.DomainXML(lab, node, host.DomainSpec{
 			Type: domType, Image: bootImg, Overlay: overlay, Seed: seed,
 			ConsoleLog: log, InstanceID: iid, Mgmt: mgmtAddr.String(),
 		})
@@ -376,7 +375,7 @@ func (f *floor) remoteImage(img image.Image) image.Image {
 	}
 	remote := img
 	for _, p := range parts {
-		path := f.virsh("vol-path", "--pool", provision.DefaultPool, image.VolumeBase(img.Name, version)+p.Suffix)
+		path := f.virsh("vol-path", "--pool", paths.DefaultPool, image.VolumeBase(img.Name, version)+p.Suffix)
 		switch p.Path {
 		case img.Disk:
 			remote.Disk = path
@@ -397,7 +396,7 @@ func (f *floor) remoteDisks(domain string, img image.Image, backing, seed string
 	if img.Manifest == nil || img.Manifest.VirtualBytes <= 0 {
 		f.t.Fatalf("image %s has no virtual size in its manifest", img.Name)
 	}
-	pool := provision.DefaultPool
+	pool := paths.DefaultPool
 	disk, iso := "floor-"+domain+".qcow2", "floor-"+domain+".seed.iso"
 	f.virsh("vol-create-as", pool, disk, strconv.FormatInt(img.Manifest.VirtualBytes, 10), "--format", "qcow2", "--backing-vol", backing, "--backing-vol-format", img.Format)
 	f.vols = append(f.vols, disk)
@@ -537,7 +536,7 @@ func (f *floor) down(nets bool) float64 {
 			_ = exec.Command("virsh", "-c", f.uri(), "net-undefine", n).Run()
 		}
 		for _, v := range f.vols {
-			_ = exec.Command("virsh", "-c", f.uri(), "vol-delete", "--pool", provision.DefaultPool, v).Run()
+			_ = exec.Command("virsh", "-c", f.uri(), "vol-delete", "--pool", paths.DefaultPool, v).Run()
 		}
 		f.nets, f.vols = nil, nil
 		_ = os.RemoveAll(floorDir)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+
 	"github.com/urfave/cli/v2"
 
 	"github.com/lvslab/lvslab/provision/check"

@@ -12,8 +12,9 @@ import (
 	"libvirt.org/go/libvirt"
 
 	"github.com/lvslab/lvslab/labs"
-	"github.com/lvslab/lvslab/provision"
 	"github.com/lvslab/lvslab/provision/class"
+	"github.com/lvslab/lvslab/provision/host"
+	"github.com/lvslab/lvslab/provision/paths"
 )
 
 // runClass runs "lvslab class ARGS"; stdout and the exit code.
@@ -41,7 +42,7 @@ func runClass(t *testing.T, args ...string) (string, int) {
 func classHost(t *testing.T) (string, *libvirt.Connect) {
 	t.Helper()
 	home := t.TempDir()
-	t.Setenv(provision.EnvHome, home)
+	t.Setenv(paths.EnvHome, home)
 	conn, err := libvirt.NewConnect("test:///default")
 	if err != nil {
 		t.Fatal(err)
@@ -60,7 +61,7 @@ func TestClassCommands(t *testing.T) {
 		t.Fatal(err)
 	}
 	lab.Name = "lvs-alice"
-	mustDefine(t, conn.DomainDefineXML)(provision.DomainXML(lab, lab.Node("web1"), provision.DomainSpec{Type: "test",
+	mustDefine(t, conn.DomainDefineXML)(host.DomainXML(lab, lab.Node("web1"), host.DomainSpec{Type: "test",
 		Overlay: "/p/a.qcow2", Seed: "/p/a.iso", ConsoleLog: t.TempDir() + "/a.log", Mgmt: "10.250.0.12", Class: "lvs", Student: "alice"}))
 	file := filepath.Join(t.TempDir(), "class.yaml")
 	os.WriteFile(file, []byte("name: lvs\nlab: tedu-nat\nstudents: [alice, bob]\nhosts:\n  - uri: test:///default\n  - uri: test+tcp://127.0.0.1:1/default\n"), 0o644)
@@ -138,7 +139,7 @@ func TestClassCommands(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "[alice] down lvs-alice on test:///default") || !strings.Contains(out, "class lvs down: PASS, 1 of 1 students passed") {
 		t.Fatalf("down: exit %d\n%s", code, out)
 	}
-	if copies, _ := provision.ClassCopies(conn, "lvs"); len(copies) != 0 {
+	if copies, _ := host.ClassCopies(conn, "lvs"); len(copies) != 0 {
 		t.Errorf("left: %v", copies)
 	}
 	if _, err := os.Stat(class.RecordPath(home, "lvs")); !os.IsNotExist(err) {
@@ -172,7 +173,7 @@ func TestClassUpWritesItsMark(t *testing.T) {
 		t.Fatal(err)
 	}
 	lab.Name = "lvs-a-b"
-	mustDefine(t, conn.DomainDefineXML)(provision.DomainXML(lab, lab.Node("web1"), provision.DomainSpec{Type: "test",
+	mustDefine(t, conn.DomainDefineXML)(host.DomainXML(lab, lab.Node("web1"), host.DomainSpec{Type: "test",
 		Overlay: "/p/b.qcow2", Seed: "/p/b.iso", ConsoleLog: dir + "/b.log", Mgmt: "10.250.0.12", Class: "lvs-a", Student: "b"}))
 	// Class lvs placed a-b on the mock host before (its few MiB free
 	// would place nothing new).
@@ -192,13 +193,13 @@ func TestClassUpWritesItsMark(t *testing.T) {
 	if code != 1 || !strings.Contains(out, "[a-b] up FAILED: "+want) {
 		t.Fatalf("up: exit %d, want %q in:\n%s", code, want, out)
 	}
-	if copies, _ := provision.ClassCopies(conn, "lvs"); len(copies) != 0 {
+	if copies, _ := host.ClassCopies(conn, "lvs"); len(copies) != 0 {
 		t.Errorf("class lvs took over: %v", copies)
 	}
-	if copies, _ := provision.ClassCopies(conn, "lvs-a"); len(copies) != 1 || copies["lvs-a-b"] != "b" {
+	if copies, _ := host.ClassCopies(conn, "lvs-a"); len(copies) != 1 || copies["lvs-a-b"] != "b" {
 		t.Errorf("class lvs-a's copy: %v", copies)
 	}
-	inv, err := provision.DiscoverLab(conn, "", "lvs-a-b")
+	inv, err := host.DiscoverLab(conn, "", "lvs-a-b")
 	if err != nil || len(inv.Domains) != 1 {
 		t.Fatalf("the refused up changed the copy: %+v %v", inv, err)
 	}

@@ -13,8 +13,9 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/lvslab/lvslab/labs"
-	"github.com/lvslab/lvslab/provision"
 	"github.com/lvslab/lvslab/provision/console"
+	"github.com/lvslab/lvslab/provision/lab"
+	"github.com/lvslab/lvslab/provision/paths"
 )
 
 // issue 14: an unknown command is exit code 2, names the nearest command.
@@ -67,7 +68,7 @@ func TestPlanValueFlagsBeforeLab(t *testing.T) {
 // plan and graph take -o like every other command; --format still works.
 func TestOutputFlagAndOldFormatAlias(t *testing.T) {
 	for _, c := range [][2][]string{
-		{{"plan", "tedu-dr", "-o", "script"}, {"plan", "tedu-dr", "--format", "script"}},
+		{{"plan", "tedu-dr", "-o", "script", "--node", "lvs1"}, {"plan", "tedu-dr", "--format", "script", "--node", "lvs1"}},
 		{{"plan", "-o", "json", "tedu-nat"}, {"plan", "-f", "json", "tedu-nat"}},
 		{{"graph", "tedu-dr", "--output", "mermaid"}, {"graph", "tedu-dr", "--format=mermaid"}},
 	} {
@@ -78,7 +79,7 @@ func TestOutputFlagAndOldFormatAlias(t *testing.T) {
 		}
 	}
 	code, _, stderr := lvslab(t, "plan", "-o", "yaml")
-	if code != 2 || !strings.Contains(stderr, `--output "yaml": use text, script or json`) {
+	if code != 2 || !strings.Contains(stderr, `--output "yaml": use text, markdown, html, script or json`) {
 		t.Errorf("plan -o yaml: exit %d, %q", code, stderr)
 	}
 	code, _, stderr = lvslab(t, "graph", "--format", "png")
@@ -285,15 +286,15 @@ func TestGlobalFlagsAfterTheCommand(t *testing.T) {
 
 // status is exit code 1 when a VM is not running or SSH does not answer.
 func TestStatusVerdict(t *testing.T) {
-	up := provision.NodeStatus{Node: "lvs1", State: "running", SSH: "192.168.4.5:22"}
-	mute := provision.NodeStatus{Node: "web1", State: "running", SSHError: "i/o timeout"}
-	if err := statusVerdict([]*provision.LabStatus{{Lab: "tedu", Nodes: []provision.NodeStatus{up}}}); err != nil {
+	up := lab.NodeStatus{Node: "lvs1", State: "running", SSH: "192.168.4.5:22"}
+	mute := lab.NodeStatus{Node: "web1", State: "running", SSHError: "i/o timeout"}
+	if err := statusVerdict([]*lab.LabStatus{{Lab: "tedu", Nodes: []lab.NodeStatus{up}}}); err != nil {
 		t.Errorf("all up: %v", err)
 	}
 	if err := statusVerdict(nil); err != nil {
 		t.Errorf("no lab: %v", err)
 	}
-	err := statusVerdict([]*provision.LabStatus{{Lab: "tedu", File: "labs/my.yaml", Nodes: []provision.NodeStatus{up, mute}}})
+	err := statusVerdict([]*lab.LabStatus{{Lab: "tedu", File: "labs/my.yaml", Nodes: []lab.NodeStatus{up, mute}}})
 	if coder, ok := err.(cli.ExitCoder); !ok || coder.ExitCode() != 1 ||
 		err.Error() != `lvslab status: lab tedu: web1 does not answer SSH ("lvslab up labs/my.yaml" starts and configures them)` {
 		t.Errorf("SSH down: %v", err)
@@ -346,7 +347,7 @@ func TestQuietDown(t *testing.T) {
 
 // --debug, after the command too, turns the trace on for that run only.
 func TestDebugFlagTracesLibvirt(t *testing.T) {
-	t.Setenv(provision.EnvHome, t.TempDir())
+	t.Setenv(paths.EnvHome, t.TempDir())
 	code, _, stderr := lvslab(t, "status", "--connect", "test:///default", "--debug")
 	defer console.SetDebug(nil)
 	if code != 0 || !regexp.MustCompile(`(?m)^debug: libvirt: connect test:///default \(.*\)$`).MatchString(stderr) ||

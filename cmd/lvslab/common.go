@@ -5,14 +5,14 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 
 	"github.com/urfave/cli/v2"
-	"libvirt.org/go/libvirt"
 
 	"github.com/lvslab/lvslab/labs"
-	"github.com/lvslab/lvslab/provision"
+	"github.com/lvslab/lvslab/provision/access"
+	"github.com/lvslab/lvslab/provision/host"
+	"github.com/lvslab/lvslab/provision/lab"
 	"github.com/lvslab/lvslab/provision/report"
 	"github.com/lvslab/lvslab/provision/verify"
 	"github.com/lvslab/lvslab/roles/guest"
@@ -63,47 +63,28 @@ func applyAs(c *cli.Context, lab *topology.Lab) error {
 // embedded lab (under --as NAME, if given), or the name of a lab on this
 // libvirt, whose file its tags record (so "lvslab verify b" verifies copy
 // b).
-func runningLab(c *cli.Context, conn *libvirt.Connect, arg string) (*topology.Lab, error) {
-	lab, err := labs.Load(arg)
+func runningLab(c *cli.Context, conn *host.Conn, arg string) (*topology.Lab, error) {
+	labFile, err := labs.Load(arg)
 	if err == nil {
-		return lab, applyAs(c, lab)
+		return labFile, applyAs(c, labFile)
 	}
 	if !topology.IsLabName(arg) || c.String("as") != "" {
 		return nil, failed(err)
 	}
-	lab, rerr := recordedLab(conn, arg)
+	labFile, rerr := lab.Recorded(conn, arg)
 	switch {
 	case rerr != nil:
 		return nil, failed(rerr)
-	case lab == nil:
+	case labFile == nil:
 		return nil, failed(fmt.Sprintf("%v, and no lab named %s runs here (\"lvslab ls\" lists them)", err, arg))
 	}
-	return lab, nil
-}
-
-// recordedLab loads the lab file lab name was last brought up from (its
-// tags say which), under that name; nil when nothing of it runs.
-func recordedLab(conn *libvirt.Connect, name string) (*topology.Lab, error) {
-	inv, err := provision.DiscoverLab(conn, "", name)
-	if err != nil {
-		return nil, err
-	}
-	file := inv.File()
-	if file == "" {
-		return nil, nil
-	}
-	lab, err := labs.Load(strings.TrimPrefix(file, "embedded:"))
-	if err != nil {
-		return nil, fmt.Errorf("lab %s was brought up from %s: %w", name, file, err)
-	}
-	lab.Name = name
-	return lab, nil
+	return labFile, nil
 }
 
 // labAccess connects to libvirt (--connect), resolves LAB (runningLab) and
 // opens its Access: the one way to its nodes. done closes both.
-func labAccess(c *cli.Context, arg string) (lab *topology.Lab, acc *provision.Access, done func(), err error) {
-	conn, err := provision.Connect(c.String("connect"))
+func labAccess(c *cli.Context, arg string) (lab *topology.Lab, acc *access.Access, done func(), err error) {
+	conn, err := host.Connect(c.String("connect"))
 	if err != nil {
 		return nil, nil, nil, cannot(err)
 	}
@@ -111,7 +92,7 @@ func labAccess(c *cli.Context, arg string) (lab *topology.Lab, acc *provision.Ac
 		conn.Close()
 		return nil, nil, nil, err
 	}
-	acc, err = provision.OpenAccess(conn, lab.Name, provision.AccessOptions{File: lab})
+	acc, err = access.Open(conn, lab.Name, access.Options{File: lab})
 	if err != nil {
 		conn.Close()
 		return nil, nil, nil, cannot(err)
@@ -119,24 +100,12 @@ func labAccess(c *cli.Context, arg string) (lab *topology.Lab, acc *provision.Ac
 	return lab, acc, func() { acc.Close(); conn.Close() }, nil
 }
 
-// dialer is acc as verify, check and the drill take it: node name -> its
-// SSH client, dialled with ctx.
-func dialer(ctx context.Context, acc *provision.Access) guest.Dialer {
-	return func(node string) (guest.Executor, error) {
-		c, err := acc.Dial(ctx, node)
-		if err != nil {
-			return nil, err
-		}
-		return c, nil
-	}
-}
-
 // reading is what verify and check start with: their options, the
 // command's context and the lab's Access. done releases all three.
 type reading struct {
 	lab    *topology.Lab
 	ctx    context.Context
-	acc    *provision.Access
+	acc    *access.Access
 	opts   verify.Options
 	format string
 }
@@ -173,7 +142,7 @@ func onLab(f func(*cli.Context, *reading) error) cli.ActionFunc {
 }
 
 // dial is verify's view of the reading's Access.
-func (r *reading) dial() guest.Dialer { return dialer(r.ctx, r.acc) }
+func (r *reading) dial() guest.Dialer { return r.acc.Dialer(r.ctx) }
 
 func openReading(c *cli.Context) (*reading, func(), error) {
 	opts, format, err := verifyOptions(c)

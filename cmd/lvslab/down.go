@@ -8,7 +8,8 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/lvslab/lvslab/labs"
-	"github.com/lvslab/lvslab/provision"
+	"github.com/lvslab/lvslab/provision/host"
+	"github.com/lvslab/lvslab/provision/lab"
 	"github.com/lvslab/lvslab/topology"
 )
 
@@ -44,12 +45,12 @@ Examples:
 			if err != nil {
 				return err
 			}
-			conn, err := provision.Connect(c.String("connect"))
+			conn, err := host.Connect(c.String("connect"))
 			if err != nil {
 				return err
 			}
 			defer conn.Close()
-			rep, err := provision.Down(context.WithoutCancel(c.Context), conn, sel, provision.DownOptions{Out: progress(c, c.App.Writer)})
+			rep, err := lab.Down(context.WithoutCancel(c.Context), conn, sel, lab.DownOptions{Out: progress(c, c.App.Writer)})
 			if err != nil {
 				return err
 			}
@@ -74,7 +75,7 @@ func labNameFlag() cli.Flag {
 
 // labSelector reads [LAB | --name N | --all]: a lab file or embedded lab
 // gives its name; an argument that is neither is taken as a lab name.
-func labSelector(c *cli.Context, allowAll bool) (provision.Selector, error) {
+func labSelector(c *cli.Context, allowAll bool) (lab.Selector, error) {
 	name, all := c.String("name"), allowAll && c.Bool("all")
 	given := 0
 	for _, set := range []bool{c.NArg() > 0, name != "", all} {
@@ -83,21 +84,21 @@ func labSelector(c *cli.Context, allowAll bool) (provision.Selector, error) {
 		}
 	}
 	if given > 1 || c.NArg() > 1 {
-		return provision.Selector{}, cannot("give one of LAB, --name or --all")
+		return lab.Selector{}, cannot("give one of LAB, --name or --all")
 	}
 	switch {
 	case all:
-		return provision.Selector{All: true}, nil
+		return lab.Selector{All: true}, nil
 	case name != "":
-		return provision.Selector{Lab: name}, nil
+		return lab.Selector{Lab: name}, nil
 	}
 	arg := c.Args().First()
-	lab, err := labs.Load(arg)
+	labFile, err := labs.Load(arg)
 	if err == nil {
-		return provision.Selector{Lab: lab.Name}, nil
+		return lab.Selector{Lab: labFile.Name}, nil
 	}
 	if topology.IsLabName(arg) {
-		return provision.Selector{Lab: arg}, nil
+		return lab.Selector{Lab: arg}, nil
 	}
-	return provision.Selector{}, failed(err)
+	return lab.Selector{}, failed(err)
 }

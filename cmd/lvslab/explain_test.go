@@ -9,7 +9,7 @@ import (
 )
 
 // Every command's error goes through run, which tells libvirt's errors in
-// sentences (provision.ExplainAt): status and verify too, which never
+// sentences (host.ExplainAt): status and verify too, which never
 // called Explain themselves. A libvirt that does not answer is a socket
 // nothing listens on (no daemon is started).
 func TestEveryCommandExplainsLibvirtErrors(t *testing.T) {

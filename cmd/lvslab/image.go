@@ -8,8 +8,9 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/lvslab/lvslab/provision"
+	"github.com/lvslab/lvslab/provision/host"
 	"github.com/lvslab/lvslab/provision/image"
+	"github.com/lvslab/lvslab/provision/paths"
 )
 
 func imageCommand() *cli.Command {
@@ -87,7 +88,7 @@ func imageLsCommand(dirFlag cli.Flag) *cli.Command {
 		Aliases: []string{"list"},
 		Usage:   "list the built images (with --connect: the images uploaded to that libvirt host)",
 		Description: `With --connect URI, lists the image versions "lvslab up --connect URI"
-uploaded into the host's pool ` + provision.DefaultPool + ` (volumes image-NAME-VERSION.*), whether the upload
+uploaded into the host's pool ` + paths.DefaultPool + ` (volumes image-NAME-VERSION.*), whether the upload
 finished and what on the host still uses each (domains, overlay volumes).`,
 		Flags: append([]cli.Flag{dirFlag, connectFlag()}, outputFlags(outputText, outputJSON)...),
 		Action: func(c *cli.Context) error {
@@ -132,7 +133,7 @@ func imageRmCommand(dirFlag cli.Flag) *cli.Command {
 down first ("lvslab down").
 
 With --connect URI, removes the image's volumes (image-NAME-VERSION.*) from the
-host's pool ` + provision.DefaultPool + `: every version, or only --version's; it refuses while a
+host's pool ` + paths.DefaultPool + `: every version, or only --version's; it refuses while a
 domain or volume of the host uses one. The next "lvslab up --connect URI"
 uploads the image again.`,
 		Flags: []cli.Flag{dirFlag, connectFlag(),
@@ -175,23 +176,23 @@ func imageEntries(images []image.Image) []imageEntry {
 // listPoolImages is "lvslab image ls --connect URI": the image versions in
 // the host's pool.
 func listPoolImages(c *cli.Context, format string) error {
-	conn, err := provision.Connect(c.String("connect"))
+	conn, err := host.Connect(c.String("connect"))
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
-	images, err := provision.PoolImages(conn, provision.DefaultPool)
+	images, err := host.PoolImages(conn, paths.DefaultPool)
 	if err != nil {
 		return err
 	}
 	if format == outputJSON {
 		if images == nil {
-			images = []provision.PoolImage{}
+			images = []host.PoolImage{}
 		}
 		return writeJSON(c.App.Writer, images)
 	}
 	if len(images) == 0 {
-		fmt.Fprintf(os.Stderr, "no image uploaded to pool %s at %s: \"lvslab up --connect URI\" uploads the lab's\n", provision.DefaultPool, c.String("connect"))
+		fmt.Fprintf(os.Stderr, "no image uploaded to pool %s at %s: \"lvslab up --connect URI\" uploads the lab's\n", paths.DefaultPool, c.String("connect"))
 		return nil
 	}
 	w := tabwriter.NewWriter(c.App.Writer, 0, 0, 2, ' ', 0)
@@ -226,14 +227,14 @@ func usedBy(users []string) string {
 
 // removePoolImage is "lvslab image rm --connect URI NAME".
 func removePoolImage(c *cli.Context, name string) error {
-	conn, err := provision.Connect(c.String("connect"))
+	conn, err := host.Connect(c.String("connect"))
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
-	removed, err := provision.RemovePoolImage(conn, provision.DefaultPool, name, c.String("version"))
+	removed, err := host.RemovePoolImage(conn, paths.DefaultPool, name, c.String("version"))
 	for _, img := range removed {
-		fmt.Fprintf(c.App.Writer, "removed image %s version %s (%d volumes) from pool %s at %s\n", img.Name, img.Version, len(img.Volumes), provision.DefaultPool, c.String("connect"))
+		fmt.Fprintf(c.App.Writer, "removed image %s version %s (%d volumes) from pool %s at %s\n", img.Name, img.Version, len(img.Volumes), paths.DefaultPool, c.String("connect"))
 	}
 	return err
 }

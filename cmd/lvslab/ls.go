@@ -6,7 +6,8 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/lvslab/lvslab/provision"
+	"github.com/lvslab/lvslab/provision/host"
+	"github.com/lvslab/lvslab/provision/lab"
 )
 
 func lsCommand() *cli.Command {
@@ -30,12 +31,12 @@ Examples:
 			if c.NArg() > 0 {
 				return cannot("lvslab ls takes no argument (\"lvslab status NAME\" shows one lab)")
 			}
-			conn, err := provision.Connect(c.String("connect"))
+			conn, err := host.Connect(c.String("connect"))
 			if err != nil {
 				return err
 			}
 			defer conn.Close()
-			labs, err := provision.List(conn, "")
+			labs, err := lab.List(conn, "")
 			if err != nil {
 				return err
 			}

@@ -8,9 +8,10 @@ import (
 	"io"
 	"os"
 
-	"github.com/lvslab/lvslab/provision"
-	"github.com/lvslab/lvslab/provision/report"
 	"github.com/urfave/cli/v2"
+
+	"github.com/lvslab/lvslab/provision/host"
+	"github.com/lvslab/lvslab/provision/report"
 )
 
 // version is set at build time by the Makefile from git describe
@@ -38,7 +39,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	// errors are told in sentences here, for every command (on the libvirt
 	// the command was connected to, when the sentence looks something up).
 	uri, _ := app.Metadata[connectURIKey].(string)
-	told := provision.ExplainAt(uri, err)
+	told := host.ExplainAt(uri, err)
 	// Exit errors (exit, cannot, failed) carry their own code.
 	if coder, ok := err.(cli.ExitCoder); ok {
 		if msg := told.Error(); msg != "" {

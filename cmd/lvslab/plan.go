@@ -2,81 +2,129 @@ package main
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/lvslab/lvslab/labs"
 	"github.com/lvslab/lvslab/roles/catalog"
+	"github.com/lvslab/lvslab/roles/handout"
 	"github.com/lvslab/lvslab/roles/render"
 )
 
+// planFormats: the student's handout (text, markdown, html), then the
+// machine's plan (script, json).
+var planFormats = []string{handout.FormatText, handout.FormatMarkdown, handout.FormatHTML, render.FormatScript, render.FormatJSON}
+
 // planOptions are the plan command's options.
 type planOptions struct {
-	OS     string
-	Format string
-	Node   string
+	OS      string
+	Format  string
+	Node    string
+	From    string
+	Network string
+	Dir     string
 }
 
 func planCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "plan",
-		Usage:     "print what configuring each node does: a handout, runnable scripts, or the steps as JSON",
+		Usage:     "print the student's handout (what to type on each node), or the machine's scripts or steps",
 		ArgsUsage: labArgUsage,
-		Description: `Prints, node by node and in order, the steps "lvslab up" takes to configure
-the lab's VMs: hostname, static addresses with DHCP off (systemd-networkd on
-Debian, nmcli on RHEL), disabled NICs, the VIP aliases (eth0:0 on the
-director, lo:0 /32 on DR real servers, tunl0 on TUN ones), kernel settings
-(ip_forward, send_redirects, arp_ignore/arp_announce, rp_filter), packages,
-the web page and port, and the ipvsadm rules. Nothing is contacted: the plan
-comes from the lab file alone.
+		Description: `The handout is the exercise as the classroom references type it, node by
+node, each step with one line of why in LVS terms: the hostname, the addresses
+(systemd-networkd files on lvslab's Debian image, nmcli on RHEL or with
+--network networkmanager), the packages, /etc/sysctl.conf and sysctl -p, the
+VIP (ifcfg-eth0:0 / ifcfg-lo:0 on RHEL), the page, the web server, the ipvsadm
+rules saved for the next boot; then what the client's curl loop prints and
+ipvsadm -Ln as it should look. It starts from a fresh lab ("lvslab up --bare");
+--from LAB gives a stage: the same VMs going from LAB to this one (NAT, then
+DR), only what changes. Nothing is contacted: it comes from the lab files.
 
 Formats:
-   text     a handout: what a student types on each node, with short comments
-   script   one POSIX sh script per node (set -eu); every step checks first,
-            files are written whole, so running it twice changes nothing
-   json     the steps as data (checks, files, commands)
+   text      the handout: comments start with #, every other line is typed as it stands
+   markdown  the printable handout, with the topology diagram
+   html      the same as one HTML page
+   script    the machine's plan: one POSIX sh script a node (set -eu), which also
+             undoes what another lab left; every step checks first, so running
+             it twice changes nothing. One node at a time (--node), or every
+             node's script as DIR/NODE.sh (--dir DIR)
+   json      the machine's steps as data (checks, files, commands)
 
 Options may come before or after LAB (--format is the old name of -o).
 
 Examples:
-   lvslab plan                                # the default lab, Debian guests
-   lvslab plan --os rhel tedu-dr              # the commands on RHEL/CentOS guests
+   lvslab plan                                # the default lab's handout, Debian guests
+   lvslab plan --os rhel tedu-dr              # the same on RHEL/CentOS guests
+   lvslab plan tedu-dr --from tedu-nat        # switching the NAT lab's VMs to DR
+   lvslab plan tedu-nat -o html > handout.html
    lvslab plan -o script --node lvs1 tedu-nat > lvs1.sh
+   lvslab plan -o script --dir scripts tedu-nat
    lvslab plan my-lab.yaml -o json | jq '.nodes[].steps[].name'`,
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "os", Value: catalog.Debian, Usage: "guest OS family: " + strings.Join(catalog.OSFamilies, " or ")},
 			&cli.StringFlag{Name: "node", Aliases: []string{"n"}, Usage: "only this `NODE`"},
-		}, outputFlags(render.Formats...)...),
+			&cli.StringFlag{Name: "from", Usage: "the handout of a stage: these VMs were configured as `LAB` before; only what changes"},
+			&cli.StringFlag{Name: "network", Usage: "the guests' network stack: " + strings.Join(handout.Stacks, " or ") + " (default: networkd on Debian, as lvslab's image has it; networkmanager on RHEL)"},
+			&cli.StringFlag{Name: "dir", Usage: "-o script: write each node's script to `DIR`/NODE.sh"},
+		}, outputFlags(planFormats...)...),
 		Action: func(c *cli.Context) error {
-			format, err := output(c, render.Formats...)
+			format, err := output(c, planFormats...)
 			if err != nil {
 				return err
 			}
-			opts := planOptions{OS: c.String("os"), Format: format, Node: c.String("node")}
+			opts := planOptions{OS: c.String("os"), Format: format, Node: c.String("node"), From: c.String("from"), Network: c.String("network"), Dir: c.String("dir")}
 			if !slices.Contains(catalog.OSFamilies, opts.OS) {
 				return cannot(fmt.Sprintf("--os %q: use %s", opts.OS, strings.Join(catalog.OSFamilies, " or ")))
+			}
+			if opts.Network != "" && !slices.Contains(handout.Stacks, opts.Network) {
+				return cannot(fmt.Sprintf("--network %q: use %s", opts.Network, strings.Join(handout.Stacks, " or ")))
+			}
+			if opts.Network == handout.Networkd && opts.OS == catalog.RHEL {
+				return cannot("--network networkd --os rhel: RHEL-family guests have NetworkManager; leave --network out")
 			}
 			lab, err := loadLab(c)
 			if err != nil {
 				return err
 			}
+			var names []string
+			for _, n := range lab.Nodes {
+				names = append(names, n.Name)
+			}
+			if opts.Node != "" && !slices.Contains(names, opts.Node) {
+				return failed(fmt.Sprintf("no node %q in lab %s (nodes: %s)", opts.Node, lab.Name, strings.Join(names, ", ")))
+			}
+			machine := format == render.FormatScript || format == render.FormatJSON
+			if machine && (opts.From != "" || opts.Network != "") {
+				return cannot(fmt.Sprintf("--from and --network shape the student's handout (-o text, markdown or html); -o %s is the machine's plan, which converges from any state", format))
+			}
+			if opts.Dir != "" && format != render.FormatScript {
+				return cannot("--dir writes the scripts of -o script, one file a node")
+			}
+			if !machine {
+				return writeHandout(c, lab.Name, opts, func() (*handout.Handout, error) {
+					o := handout.Options{OS: opts.OS, Network: opts.Network}
+					if opts.From != "" {
+						from, err := labs.Load(opts.From)
+						if err != nil {
+							return nil, err
+						}
+						o.From = from
+					}
+					return handout.Build(lab, o)
+				})
+			}
 			plan := render.Plan(lab, opts.OS)
 			if opts.Node != "" {
-				var names []string
-				var keep []render.NodePlan
-				for _, n := range plan.Nodes {
-					names = append(names, n.Node)
-					if n.Node == opts.Node {
-						keep = append(keep, n)
-					}
-				}
-				if keep == nil {
-					return failed(fmt.Sprintf("no node %q in lab %s (nodes: %s)", opts.Node, lab.Name, strings.Join(names, ", ")))
-				}
-				plan.Nodes = keep
+				plan.Nodes = slices.DeleteFunc(plan.Nodes, func(n render.NodePlan) bool { return n.Node != opts.Node })
 			}
-			out, err := plan.Render(opts.Format)
+			if format == render.FormatScript {
+				return writeScripts(c, plan, opts, names)
+			}
+			out, err := plan.Render(format)
 			if err != nil {
 				return cannot(err)
 			}
@@ -84,4 +132,44 @@ Examples:
 			return nil
 		},
 	}
+}
+
+func writeHandout(c *cli.Context, lab string, opts planOptions, build func() (*handout.Handout, error)) error {
+	h, err := build()
+	if err != nil {
+		return failed(err)
+	}
+	if opts.Node != "" {
+		h.Only(opts.Node)
+	}
+	out, err := h.Render(opts.Format)
+	if err != nil {
+		return cannot(err)
+	}
+	fmt.Fprint(c.App.Writer, out)
+	return nil
+}
+
+// writeScripts: one script a stream, never several (run as one, it would
+// apply every role to one VM); with --dir, a file a node.
+func writeScripts(c *cli.Context, plan *render.LabPlan, opts planOptions, names []string) error {
+	if opts.Dir == "" {
+		if len(plan.Nodes) != 1 {
+			return cannot(fmt.Sprintf("-o script writes one script a node, never several in one stream: name one with --node NODE (nodes: %s), or write them all with --dir DIR (DIR/NODE.sh)", strings.Join(names, ", ")))
+		}
+		fmt.Fprint(c.App.Writer, plan.Nodes[0].Script(plan.Lab))
+		return nil
+	}
+	if err := os.MkdirAll(opts.Dir, 0o755); err != nil {
+		return failed(err)
+	}
+	for i := range plan.Nodes {
+		n := &plan.Nodes[i]
+		path := filepath.Join(opts.Dir, n.Node+".sh")
+		if err := os.WriteFile(path, []byte(n.Script(plan.Lab)), 0o755); err != nil {
+			return failed(err)
+		}
+		fmt.Fprintf(c.App.Writer, "%s: %s's script (run it on %s as root)\n", path, n.Node, n.Node)
+	}
+	return nil
 }

@@ -168,9 +168,18 @@ func TestReadmeCIRecipe(t *testing.T) {
 		t.Logf("%s\n%s", script, out)
 		outputs.Write(out)
 	}
-	handout, err := os.ReadFile(filepath.Join(work, "handout.sh"))
-	if err != nil || !strings.HasPrefix(string(handout), "#!/bin/sh") {
+	handout, err := os.ReadFile(filepath.Join(work, "handout.md"))
+	if err != nil || !strings.HasPrefix(string(handout), "# Lab ") {
 		t.Errorf("the recipe's handout: %v\n%.100s", err, handout)
+	}
+	scripts, _ := filepath.Glob(filepath.Join(work, "scripts", "*.sh"))
+	for _, p := range scripts {
+		if b, err := os.ReadFile(p); err != nil || !strings.HasPrefix(string(b), "#!/bin/sh") || strings.Count(string(b), "#!/bin/sh") != 1 {
+			t.Errorf("the recipe's script %s: %v\n%.100s", p, err, b)
+		}
+	}
+	if len(scripts) == 0 {
+		t.Error("the recipe wrote no script")
 	}
 	if !e2e {
 		t.Logf("the %d VM steps run under LVSLAB_E2E=1 (root, real VMs)", len(vms))

@@ -5,7 +5,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/lvslab/lvslab/provision"
+	"github.com/lvslab/lvslab/provision/access"
 )
 
 func sshConfigCommand() *cli.Command {
@@ -33,7 +33,7 @@ Examples:
 				return err
 			}
 			defer done()
-			if err := acc.WriteSSHConfig(c.App.Writer, provision.SSHConfigOptions{Short: !c.Bool("no-short")}); err != nil {
+			if err := acc.WriteSSHConfig(c.App.Writer, access.SSHConfigOptions{Short: !c.Bool("no-short")}); err != nil {
 				return failed(fmt.Errorf("lvslab ssh-config: %w", err))
 			}
 			return nil

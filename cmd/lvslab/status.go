@@ -9,7 +9,8 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/lvslab/lvslab/labs"
-	"github.com/lvslab/lvslab/provision"
+	"github.com/lvslab/lvslab/provision/host"
+	"github.com/lvslab/lvslab/provision/lab"
 	"github.com/lvslab/lvslab/topology"
 )
 
@@ -55,23 +56,23 @@ Examples:
 					given, _ = labs.Load(c.Args().First())
 				}
 			}
-			conn, err := provision.Connect(c.String("connect"))
+			conn, err := host.Connect(c.String("connect"))
 			if err != nil {
 				return err
 			}
 			defer conn.Close()
 			if names == nil {
-				if names, err = provision.Labs(conn, ""); err != nil {
+				if names, err = lab.Labs(conn, ""); err != nil {
 					return err
 				}
 			}
-			all := []*provision.LabStatus{}
+			all := []*lab.LabStatus{}
 			for _, name := range names {
 				file := given
 				if file == nil {
-					file, _ = recordedLab(conn, name) // without it, no lab addresses
+					file, _ = lab.Recorded(conn, name) // without it, no lab addresses
 				}
-				st, err := provision.Status(c.Context, conn, name, provision.StatusOptions{Lab: file})
+				st, err := lab.Status(c.Context, conn, name, lab.StatusOptions{Lab: file})
 				if err != nil {
 					return err
 				}
@@ -96,12 +97,12 @@ Examples:
 
 // statusVerdict is exit code 1, with the reasons, when a node's VM is not
 // running or lvslab cannot log in to it: CI can trust "lvslab status".
-func statusVerdict(all []*provision.LabStatus) error {
+func statusVerdict(all []*lab.LabStatus) error {
 	var labsDown []string
 	for _, st := range all {
 		var down []string
 		for _, n := range st.Nodes {
-			if why := nodeDown(n); why != "" {
+			if why := n.Down(); why != "" {
 				down = append(down, why)
 			}
 		}
@@ -110,7 +111,7 @@ func statusVerdict(all []*provision.LabStatus) error {
 		}
 		up := "lvslab up LAB"
 		if st.File != "" {
-			up = "lvslab up " + strings.TrimPrefix(st.File, "embedded:")
+			up = "lvslab up " + topology.FileRef(st.File)
 		}
 		labsDown = append(labsDown, fmt.Sprintf("lab %s: %s (%q starts and configures them)", st.Lab, strings.Join(down, ", "), up))
 	}
@@ -120,21 +121,7 @@ func statusVerdict(all []*provision.LabStatus) error {
 	return failed("lvslab status: " + strings.Join(labsDown, "; "))
 }
 
-// nodeDown says why a node is not up (no VM, a VM not running, no SSH), or
-// "" when it runs and lvslab logs in.
-func nodeDown(n provision.NodeStatus) string {
-	switch {
-	case n.State == "missing":
-		return n.Node + " has no VM"
-	case n.State != "running":
-		return fmt.Sprintf("%s's VM is %s", n.Node, n.State)
-	case n.SSH == "":
-		return n.Node + " does not answer SSH"
-	}
-	return ""
-}
-
-func printStatus(w io.Writer, st *provision.LabStatus) {
+func printStatus(w io.Writer, st *lab.LabStatus) {
 	fmt.Fprintf(w, "lab %s", st.Lab)
 	if st.File != "" {
 		fmt.Fprintf(w, " (from %s)", st.File)

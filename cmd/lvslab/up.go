@@ -9,7 +9,8 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/lvslab/lvslab/provision"
+	"github.com/lvslab/lvslab/provision/host"
+	"github.com/lvslab/lvslab/provision/lab"
 )
 
 // connectFlag is --connect, shared by up, down and status.
@@ -27,7 +28,7 @@ func upCommand() *cli.Command {
 		Name:      "up",
 		Usage:     "create (or resume) the lab's VMs and networks, then configure every node over SSH",
 		ArgsUsage: labArgUsage,
-		Description: "Brings a lab up through libvirt, in order:\n" + stageList(provision.Stages()) + `
+		Description: "Brings a lab up through libvirt, in order:\n" + stageList(lab.Stages()) + `
 Every object carries an lvslab tag, so "lvslab down" finds it without the lab
 file. Running "up" again reuses what exists: stopped VMs are started, and the
 same lab in another mode (tedu-nat -> tedu-dr) keeps its VMs. A VM whose NICs
@@ -79,7 +80,7 @@ Examples:
 func upFlags() []cli.Flag {
 	return append([]cli.Flag{
 		connectFlag(),
-		&cli.StringFlag{Name: "accel", Value: provision.AccelAuto, Usage: "`MODE` of the VMs: kvm, tcg (QEMU emulation, slow) or auto (KVM when libvirt offers it)"},
+		&cli.StringFlag{Name: "accel", Value: host.AccelAuto, Usage: "`MODE` of the VMs: kvm, tcg (QEMU emulation, slow) or auto (KVM when libvirt offers it)"},
 		&cli.BoolFlag{Name: "retain", Usage: "on failure, keep what this run created (to debug it; \"lvslab down\" removes it)"},
 		&cli.BoolFlag{Name: "vms-only", Usage: "bring the VMs up and stop at SSH: configure nothing over SSH"},
 		&cli.BoolFlag{Name: "bare", Usage: "VMs as a classroom hands them out: NICs, management access, packages, nothing of the exercise (students configure it; \"lvslab check\" reads it back)"},
@@ -87,11 +88,11 @@ func upFlags() []cli.Flag {
 		&cli.DurationFlag{Name: "timeout", Usage: "how long to wait for SSH on the nodes", DefaultText: "5m under TCG, 2m under KVM"},
 		&cli.BoolFlag{Name: "dry-run", Aliases: []string{"n"}, Usage: "say what up would create, start and change on each node (surveyed over SSH), changing nothing"},
 		asFlag("bring up"),
-		&cli.StringFlag{Name: "mgmt-pool", Usage: "`CIDR` a new lab's management /24 is taken from ($" + provision.EnvMgmtPool + ")", DefaultText: provision.DefaultMgmtPool},
+		&cli.StringFlag{Name: "mgmt-pool", Usage: "`CIDR` a new lab's management /24 is taken from ($" + host.EnvMgmtPool + ")", DefaultText: host.DefaultMgmtPool},
 	}, outputFlags(outputText, outputJSON)...)
 }
 
-// runUp is "lvslab up": --dry-run surveys and prints, otherwise provision.Up.
+// runUp is "lvslab up": --dry-run surveys and prints, otherwise lab.Up.
 func runUp(c *cli.Context) error {
 	format, err := output(c, outputText, outputJSON)
 	if err != nil {
@@ -100,45 +101,45 @@ func runUp(c *cli.Context) error {
 	if format != outputText && !c.Bool("dry-run") {
 		return cannot("-o json goes with --dry-run (up itself prints progress)")
 	}
-	lab, err := loadLab(c)
+	labFile, err := loadLab(c)
 	if err != nil {
 		return err
 	}
-	if err := applyAs(c, lab); err != nil {
+	if err := applyAs(c, labFile); err != nil {
 		return err
 	}
 	ctx, stop := commandContext(c)
 	defer stop()
-	conn, err := provision.Connect(c.String("connect"))
+	conn, err := host.Connect(c.String("connect"))
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
-	opts := provision.Options{
+	opts := lab.Options{
 		Accel: c.String("accel"), Retain: c.Bool("retain"), Timeout: c.Duration("timeout"),
 		VMsOnly: c.Bool("vms-only"), MgmtPool: c.String("mgmt-pool"), Out: progress(c, c.App.Writer),
 		Bare: c.Bool("bare"), Nodes: c.StringSlice("node"),
 	}
 	for _, n := range opts.Nodes {
-		if lab.Node(n) == nil {
-			return cannot(fmt.Sprintf("--node %s: no such node in lab %s", n, lab.Name))
+		if labFile.Node(n) == nil {
+			return cannot(fmt.Sprintf("--node %s: no such node in lab %s", n, labFile.Name))
 		}
 	}
 	if opts.Bare && len(opts.Nodes) > 0 {
 		return cannot("--bare configures nothing, --node configures one node: choose one")
 	}
 	if c.Bool("dry-run") {
-		plan, err := provision.DryRun(ctx, conn, lab, opts)
+		plan, err := lab.DryRun(ctx, conn, labFile, opts)
 		if err != nil {
 			return err
 		}
 		if format == outputJSON {
 			return writeJSON(c.App.Writer, plan)
 		}
-		provision.WritePlan(c.App.Writer, plan)
+		lab.WritePlan(c.App.Writer, plan)
 		return nil
 	}
-	res, err := provision.Up(ctx, conn, lab, opts)
+	res, err := lab.Up(ctx, conn, labFile, opts)
 	if err != nil {
 		return err
 	}
@@ -150,7 +151,7 @@ func runUp(c *cli.Context) error {
 }
 
 // stageList is the steps of up for its --help, one per line, in order.
-func stageList(stages []provision.Stage) string {
+func stageList(stages []lab.Stage) string {
 	var b strings.Builder
 	for _, s := range stages {
 		lines := strings.Split(s.Doc, "\n")
@@ -162,9 +163,9 @@ func stageList(stages []provision.Stage) string {
 	return b.String()
 }
 
-func printEndpoints(w io.Writer, res *provision.Result) {
+func printEndpoints(w io.Writer, res *lab.Result) {
 	accel := "TCG"
-	if res.DomainType == "kvm" {
+	if res.DomainType == host.DomainKVM {
 		accel = "KVM"
 	}
 	fmt.Fprintf(w, "lab %s is up (%s): every node answered SSH within %s, %s in all\n",

@@ -11,7 +11,9 @@ import (
 	"libvirt.org/go/libvirt"
 
 	"github.com/lvslab/lvslab/labs"
-	"github.com/lvslab/lvslab/provision"
+	"github.com/lvslab/lvslab/provision/host"
+	"github.com/lvslab/lvslab/provision/lab"
+	"github.com/lvslab/lvslab/provision/paths"
 )
 
 // runLifecycle runs "lvslab ARGS" with the up, down and status commands.
@@ -31,7 +33,7 @@ func runLifecycle(t *testing.T, args ...string) (string, error) {
 // opened here keeps the mock's state alive between them until the test ends.
 func defineStopped(t *testing.T) {
 	t.Helper()
-	t.Setenv(provision.EnvHome, t.TempDir())
+	t.Setenv(paths.EnvHome, t.TempDir())
 	conn, err := libvirt.NewConnect("test:///default")
 	if err != nil {
 		t.Fatal(err)
@@ -42,9 +44,9 @@ func defineStopped(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, nw := range lab.Networks {
-		mustDefine(t, conn.NetworkDefineXML)(provision.NetworkXML(lab, nw))
+		mustDefine(t, conn.NetworkDefineXML)(host.NetworkXML(lab, nw))
 	}
-	mustDefine(t, conn.DomainDefineXML)(provision.DomainXML(lab, lab.Node("web1"), provision.DomainSpec{Type: "test",
+	mustDefine(t, conn.DomainDefineXML)(host.DomainXML(lab, lab.Node("web1"), host.DomainSpec{Type: "test",
 		Overlay: "/p/tedu_web1.qcow2", Seed: "/p/tedu_web1.seed.iso", ConsoleLog: t.TempDir() + "/tedu-web1.log"}))
 }
 
@@ -74,7 +76,7 @@ func TestStatusAndDownCommands(t *testing.T) {
 		err.Error() != `lvslab status: lab tedu: client1 has no VM, lvs1 has no VM, web1's VM is shut off, web2 has no VM ("lvslab up tedu-nat" starts and configures them)` {
 		t.Fatalf("status of a stopped lab: %v", err)
 	}
-	var st []provision.LabStatus
+	var st []lab.LabStatus
 	if err := json.Unmarshal([]byte(out), &st); err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
@@ -153,7 +155,7 @@ func TestLifecycleHelp(t *testing.T) {
 	// up --help lists the steps of the pipeline itself, in order.
 	out, _ := runLifecycle(t, "up", "--help")
 	at := 0
-	for _, s := range provision.Stages() {
+	for _, s := range lab.Stages() {
 		i := strings.Index(out[at:], "   "+s.Name+" ")
 		if i < 0 {
 			t.Fatalf("up --help does not list stage %s after position %d:\n%s", s.Name, at, out)

@@ -120,7 +120,7 @@ func Run(ctx context.Context, lab *topology.Lab, dial guest.Dialer, opts Options
 	}
 	labRef := opts.LabRef
 	if labRef == "" {
-		labRef = strings.TrimPrefix(lab.File, "embedded:")
+		labRef = topology.FileRef(lab.File)
 	}
 	rep := &Report{Lab: lab.Name, File: lab.File, Nodes: make([]NodeReport, len(states))}
 	// verify's proof runs while the nodes are read: the probes only read

@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+
+	"github.com/lvslab/lvslab/provision/paths"
 )
 
 // Record is where a class's copies live, kept in lvslab's home as
@@ -30,7 +32,7 @@ type CopyRecord struct {
 
 // RecordPath is the record of class under lvslab's home.
 func RecordPath(home, class string) string {
-	return filepath.Join(home, "classes", class+".json")
+	return paths.ClassRecord(home, class)
 }
 
 // ReadRecord reads class's record; a class never brought up has an empty

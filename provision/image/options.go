@@ -6,9 +6,8 @@ package image
 
 import (
 	"io"
-	"os"
-	"path/filepath"
 
+	"github.com/lvslab/lvslab/provision/paths"
 	"github.com/lvslab/lvslab/topology"
 )
 
@@ -20,7 +19,7 @@ const (
 	// unused space costs nothing in the qcow2 file.
 	DefaultDiskSize int64 = 2 << 30
 	// EnvDir overrides the image store location.
-	EnvDir = "LVSLAB_IMAGE_DIR"
+	EnvDir = paths.EnvImageDir
 )
 
 // Packages installed by debootstrap on top of the minbase variant.
@@ -62,21 +61,8 @@ type Options struct {
 	Runner Runner
 }
 
-// DefaultDir is where images live: $LVSLAB_IMAGE_DIR, else
-// /var/lib/lvslab/images for root, else $XDG_CACHE_HOME/lvslab/images.
-func DefaultDir() string {
-	if d := os.Getenv(EnvDir); d != "" {
-		return d
-	}
-	if os.Geteuid() == 0 {
-		return "/var/lib/lvslab/images"
-	}
-	cache, err := os.UserCacheDir()
-	if err != nil {
-		cache = filepath.Join(os.TempDir(), "lvslab-cache")
-	}
-	return filepath.Join(cache, "lvslab", "images")
-}
+// DefaultDir is where images live: paths.ImageDir.
+func DefaultDir() string { return paths.ImageDir() }
 
 // CheckName rejects names that would not make a plain folder name (the
 // rule of a lab's image: value, which validate applies too).

@@ -1,8 +1,10 @@
-// Package rolestest holds what the tests of roles and its subpackages share:
-// loading an embedded lab and a node's desired state.
+// Package rolestest holds what the tests of roles, its subpackages and the
+// provision packages share: loading an embedded lab (and giving it the
+// classroom's host addresses) and a node's desired state.
 package rolestest
 
 import (
+	"net/netip"
 	"reflect"
 	"testing"
 
@@ -80,3 +82,14 @@ services:
     real_servers:
       - {node: w1}
 `
+
+// WithClassroomHosts gives every lab network the classroom's host
+// address, .254.
+func WithClassroomHosts(lab *topology.Lab) *topology.Lab {
+	for _, nw := range lab.Networks {
+		a := nw.CIDR.Addr().As4()
+		a[3] = 254
+		nw.Host = netip.AddrFrom4(a)
+	}
+	return lab
+}

@@ -6,6 +6,7 @@ package browser
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -233,4 +234,183 @@ func Green(css string) bool {
 func Red(css string) bool {
 	r, g, b, err := RGB(css)
 	return err == nil && r > g+40 && r > b+40
+}
+
+// Options of an interactive Session.
+type Options struct {
+	// Width and Height are the window's size (1280x800).
+	Width, Height int
+	// AcceptInsecureCerts lets the browser talk to a self-signed server.
+	AcceptInsecureCerts bool
+}
+
+// Session is a headless Chromium that a test drives like a person: it
+// opens pages, types, clicks and reads what is shown.
+type Session struct{ d *driver }
+
+// Open starts a browser with a fresh profile in dir.
+func Open(ctx context.Context, dir string, o Options) (*Session, error) {
+	if o.Width == 0 {
+		o.Width, o.Height = 1280, 800
+	}
+	d, err := start(ctx, dir)
+	if err != nil {
+		return nil, err
+	}
+	// The driver's first session has the report's defaults: end it and
+	// start one with these options (the same fresh profile).
+	d.call("DELETE", "", nil)
+	d.session = ""
+	caps := map[string]any{"capabilities": map[string]any{"alwaysMatch": map[string]any{
+		"browserName":         "chrome",
+		"acceptInsecureCerts": o.AcceptInsecureCerts,
+		"goog:chromeOptions": map[string]any{"binary": Chromium, "args": []string{
+			"--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+			"--disable-background-networking", "--disable-component-update", "--disable-sync",
+			"--user-data-dir=" + filepath.Join(dir, "profile"),
+			fmt.Sprintf("--window-size=%d,%d", o.Width, o.Height), "--hide-scrollbars",
+		}},
+	}}}
+	raw, err := d.do("POST", d.base+"/session", caps)
+	var sess struct {
+		SessionID string `json:"sessionId"`
+	}
+	if err == nil && (json.Unmarshal(raw, &sess) != nil || sess.SessionID == "") {
+		err = fmt.Errorf("%s", raw)
+	}
+	if err != nil {
+		d.stop()
+		return nil, fmt.Errorf("start a chromium session: %w", err)
+	}
+	d.session = sess.SessionID
+	return &Session{d: d}, nil
+}
+
+// Close quits the browser, even when the context it was opened with has
+// ended (a browser left running would hold chromedriver's output open).
+func (s *Session) Close() {
+	s.d.ctx = context.WithoutCancel(s.d.ctx)
+	s.d.stop()
+}
+
+// Go opens url.
+func (s *Session) Go(url string) error {
+	_, err := s.d.call("POST", "/url", map[string]string{"url": url})
+	return err
+}
+
+// URL is the page's address.
+func (s *Session) URL() (string, error) {
+	raw, err := s.d.call("GET", "/url", nil)
+	if err != nil {
+		return "", err
+	}
+	var u string
+	return u, json.Unmarshal(raw, &u)
+}
+
+// Exec runs script (a function body; arguments in "arguments") in the page
+// and returns what it returns, as JSON.
+func (s *Session) Exec(script string, args ...any) (json.RawMessage, error) {
+	if args == nil {
+		args = []any{}
+	}
+	return s.d.call("POST", "/execute/sync", map[string]any{"script": script, "args": args})
+}
+
+// Wait runs script until it returns something other than null, false or
+// "" and returns that, or fails after timeout.
+func (s *Session) Wait(timeout time.Duration, script string, args ...any) (json.RawMessage, error) {
+	deadline := time.Now().Add(timeout)
+	for {
+		raw, err := s.Exec(script, args...)
+		if err == nil {
+			switch strings.TrimSpace(string(raw)) {
+			case "null", "false", `""`, "0", "":
+			default:
+				return raw, nil
+			}
+		}
+		if time.Now().After(deadline) || s.d.ctx.Err() != nil {
+			if err == nil {
+				err = errors.New("still " + string(raw))
+			}
+			return nil, fmt.Errorf("waited %v for %q: %w", timeout, script, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// element is the WebDriver id of the first element that matches css.
+func (s *Session) element(css string) (string, error) {
+	raw, err := s.d.call("POST", "/element", map[string]string{"using": "css selector", "value": css})
+	if err != nil {
+		return "", fmt.Errorf("no element %s: %w", css, err)
+	}
+	var ref map[string]string
+	if err := json.Unmarshal(raw, &ref); err != nil {
+		return "", err
+	}
+	for _, id := range ref {
+		return id, nil
+	}
+	return "", errors.New("no element " + css)
+}
+
+// Click clicks the first element that matches css.
+func (s *Session) Click(css string) error {
+	id, err := s.element(css)
+	if err != nil {
+		return err
+	}
+	_, err = s.d.call("POST", "/element/"+id+"/click", map[string]any{})
+	return err
+}
+
+// Type sends keys to the first element that matches css, as typed on a
+// keyboard; Enter is "\uE007".
+func (s *Session) Type(css, text string) error {
+	id, err := s.element(css)
+	if err != nil {
+		return err
+	}
+	_, err = s.d.call("POST", "/element/"+id+"/value", map[string]any{"text": text})
+	return err
+}
+
+// Text is the rendered text of the first element that matches css.
+func (s *Session) Text(css string) (string, error) {
+	id, err := s.element(css)
+	if err != nil {
+		return "", err
+	}
+	raw, err := s.d.call("GET", "/element/"+id+"/text", nil)
+	if err != nil {
+		return "", err
+	}
+	var t string
+	return t, json.Unmarshal(raw, &t)
+}
+
+// AcceptAlert presses OK on the page's alert or confirm dialog.
+func (s *Session) AcceptAlert() error {
+	_, err := s.d.call("POST", "/alert/accept", map[string]any{})
+	return err
+}
+
+// Screenshot saves what the window shows as a PNG file.
+func (s *Session) Screenshot(path string) error {
+	raw, err := s.d.call("GET", "/screenshot", nil)
+	if err != nil {
+		return err
+	}
+	var b64 string
+	if err := json.Unmarshal(raw, &b64); err != nil {
+		return err
+	}
+	png, err := base64.StdEncoding.DecodeString(b64)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, png, 0o644)
 }

@@ -1,0 +1,37 @@
+package lab
+
+import (
+	"fmt"
+
+	"github.com/lvslab/lvslab/provision/host"
+)
+
+// resolveImage finds the lab's image and picks the domain type.
+type resolveImage struct{}
+
+func (resolveImage) name() string { return "image" }
+
+func (resolveImage) doc() string {
+	return `finds the lab's image (lvslab image ls, or a qcow2 path) and picks KVM or TCG`
+}
+
+func (resolveImage) run(r *run) error {
+	img, err := r.opts.Images.Resolve(r.opts.ImageDir, r.lab.Image)
+	if err != nil {
+		return err
+	}
+	r.img = img
+	if r.domType, err = host.DomainTypeFor(r.conn, r.opts.Accel); err != nil {
+		return err
+	}
+	boot := "its own bootloader (cloud-init reads the seed)"
+	if img.DirectBoot() {
+		boot = "direct kernel boot"
+	}
+	accel := "TCG emulation"
+	if r.domType == host.DomainKVM {
+		accel = "KVM"
+	}
+	fmt.Fprintf(r.out, "  image %s (%s), %s, %s\n", img.Name, img.Disk, boot, accel)
+	return nil
+}

@@ -1,0 +1,74 @@
+package lab
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+
+	"golang.org/x/crypto/ssh"
+
+	"github.com/lvslab/lvslab/provision/access"
+	"github.com/lvslab/lvslab/provision/host"
+	"github.com/lvslab/lvslab/provision/paths"
+	"github.com/lvslab/lvslab/provision/seed"
+	"github.com/lvslab/lvslab/provision/sshx"
+	"github.com/lvslab/lvslab/roles/catalog"
+)
+
+// ensureSeeds makes each new node's host key, pins it, and writes its seed.
+type ensureSeeds struct{}
+
+func (ensureSeeds) name() string { return "seeds" }
+
+func (ensureSeeds) doc() string {
+	return `per new node a cloud-init "cidata" volume: hostname, the lab's SSH key, a host key
+lvslab pins in known_hosts, static lab and mgmt0 addresses, first-boot files`
+}
+
+func (ensureSeeds) run(r *run) error {
+	return r.eachNewNode(func(n *nodeRun) error {
+		priv, pub, err := sshx.GenerateHostKey()
+		if err != nil {
+			return err
+		}
+		n.hostKey = priv
+		n.hostPub = strings.TrimSpace(string(ssh.MarshalAuthorizedKey(pub))) + " " + n.domain
+		for _, name := range pinNames(n) {
+			if err := sshx.PinHostKey(r.knownHosts, name, pub); err != nil {
+				return fmt.Errorf("pin host key of %s in %s: %w", n.node.Name, r.knownHosts, err)
+			}
+		}
+		var files []catalog.File
+		var cmds []string
+		if !r.opts.Bare {
+			files, cmds = catalog.FirstBoot(n.desired)
+		}
+		iso, err := seed.BuildISO(seed.Config{
+			Lab: r.lab, Node: n.node, InstanceID: n.tag.InstanceID, Bare: r.opts.Bare,
+			AuthorizedKey: r.authKey, HostKeyPrivate: string(priv), HostKeyPublic: n.hostPub,
+			Files: files, Commands: cmds, Mgmt: netip.PrefixFrom(netip.MustParseAddr(n.tag.Mgmt), r.mgmt.Bits()),
+		})
+		if err != nil {
+			return err
+		}
+		name := paths.SeedVolume(r.lab.Name, n.node.Name)
+		x, err := host.SeedVolumeXML(name, uint64(len(iso)))
+		if err != nil {
+			return err
+		}
+		if n.seed, err = r.newVolume(name, x, "seed volume "+name); err != nil {
+			return err
+		}
+		if err := host.WriteVolume(r.conn, r.opts.Pool, name, iso, r.opts.Volumes); err != nil {
+			return fmt.Errorf("write seed volume %s: %w", name, err)
+		}
+		return nil
+	})
+}
+
+// pinNames are the known_hosts names a node's host key is pinned under: the
+// domain name (the alias lvslab dials with) and its management address
+// (for a plain "ssh root@ADDR").
+func pinNames(n *nodeRun) []string {
+	return []string{n.domain, access.SSHAddr(n.tag.Mgmt)}
+}

@@ -1,0 +1,78 @@
+package lab
+
+import (
+	"encoding/binary"
+	"fmt"
+	"os"
+
+	"github.com/lvslab/lvslab/provision/host"
+	"github.com/lvslab/lvslab/provision/image"
+	"github.com/lvslab/lvslab/provision/paths"
+)
+
+// consoleLog is the serial console log of a node's VM. On a remote host it
+// is named apart from libvirt's own log of the domain (<domain>.log) in the
+// same folder.
+func (r *run) consoleLog(node string) string {
+	if r.remote != nil && r.opts.LogDir == paths.RemoteLogDir {
+		return paths.RemoteConsoleLog(r.lab.Name, node)
+	}
+	return paths.ConsoleLog(r.opts.LogDir, r.lab.Name, node)
+}
+
+// stageImage copies the image into the pool of a remote hypervisor, once
+// per version: the disk the overlays are backed by and the kernel and
+// initrd the domains boot must be files of that host.
+type stageImage struct{}
+
+func (stageImage) name() string { return "upload" }
+func (stageImage) doc() string {
+	return `on a remote libvirt: the image (disk, kernel, initrd) uploaded into its pool
+once per image version (volumes image-NAME-CHECKSUM.*); local libvirt uses the files`
+}
+func (stageImage) run(r *run) error {
+	if r.remote == nil {
+		return nil
+	}
+	var err error
+	if r.capacity, err = imageCapacity(r.img); err != nil {
+		return err
+	}
+	staged, uploaded, err := host.StageImage(r.conn, r.remote, r.opts.Pool, r.img, r.opts.Volumes, r.out)
+	if err != nil {
+		return err
+	}
+	if uploaded == 0 {
+		r.reused = append(r.reused, "image volumes "+image.VolumeBase(r.img.Name, staged.Version)+".*")
+	}
+	r.img = staged.Image
+	return nil
+}
+
+// imageCapacity is the size the guest sees of the image disk: from the
+// manifest of a built image, else the qcow2 header or the raw file's size.
+func imageCapacity(img image.Image) (uint64, error) {
+	if img.Manifest != nil && img.Manifest.VirtualBytes > 0 {
+		return uint64(img.Manifest.VirtualBytes), nil
+	}
+	f, err := os.Open(img.Disk)
+	if err != nil {
+		return 0, fmt.Errorf("image disk: %w", err)
+	}
+	defer f.Close()
+	if img.Format == "qcow2" {
+		hdr := make([]byte, 32)
+		if _, err := f.ReadAt(hdr, 0); err != nil {
+			return 0, fmt.Errorf("read qcow2 header of %s: %w", img.Disk, err)
+		}
+		if string(hdr[:4]) != "QFI\xfb" {
+			return 0, fmt.Errorf("%s is not a qcow2 file", img.Disk)
+		}
+		return binary.BigEndian.Uint64(hdr[24:32]), nil
+	}
+	st, err := f.Stat()
+	if err != nil {
+		return 0, err
+	}
+	return uint64(st.Size()), nil
+}
