@@ -1,10 +1,13 @@
 package check
 
 import (
+	"cmp"
+	"fmt"
 	"strings"
 	"testing"
 
 	"github.com/lvslab/lvslab/provision/report"
+	"github.com/lvslab/lvslab/roles"
 	"github.com/lvslab/lvslab/roles/catalog"
 	"github.com/lvslab/lvslab/roles/rolestest"
 )
@@ -236,5 +239,60 @@ func TestBootForms(t *testing.T) {
 				t.Errorf("passes on lvslab's own file: %s", fact.Got)
 			}
 		})
+	}
+}
+
+// A copy done entirely in the references' forms, with none of lvslab's
+// files or units, passes every fact of every node: on RHEL ifcfg-lo:0 /
+// ifcfg-eth0:0 with NETMASK=255.255.255.255, /etc/sysctl.conf, ipvsadm-save
+// into /etc/sysconfig/ipvsadm and ipvsadm.service enabled; on Debian a
+// .network file of the student's, /etc/sysctl.conf, /etc/ipvsadm.rules
+// with Debian's init and AUTO="true".
+func TestReferenceFormsPass(t *testing.T) {
+	for _, labName := range []string{"tedu-nat", "tedu-dr"} {
+		lab := rolestest.Lab(t, labName)
+		for _, osFamily := range catalog.OSFamilies {
+			for _, st := range roles.Desired(lab) {
+				g := configured(st, osFamily)
+				sysctls := ""
+				for p, c := range g.files {
+					if strings.Contains(p, "lvslab") {
+						if p == catalog.SysctlFile {
+							sysctls = c
+						}
+						delete(g.files, p)
+					}
+				}
+				for u := range g.enabled {
+					if strings.Contains(u, "lvslab") {
+						delete(g.enabled, u)
+					}
+				}
+				if sysctls != "" {
+					g.files["/etc/sysctl.conf"] = "# appended by the student\n" + sysctls
+				}
+				for i, a := range st.Aliases {
+					label := cmp.Or(a.Label, a.Device)
+					if osFamily == catalog.RHEL {
+						g.files["/etc/sysconfig/network-scripts/ifcfg-"+label] = fmt.Sprintf("DEVICE=%s\nIPADDR=%s\nNETMASK=%s\nONBOOT=yes\n", label, a.Address.Addr(), net4Mask(a.Address.Bits()))
+					} else {
+						g.files[fmt.Sprintf("/etc/systemd/network/50-vip%d.network", i)] = fmt.Sprintf("[Match]\nName=%s\n\n[Address]\nAddress=%s\nLabel=%s\n", a.Device, a.Address, label)
+					}
+				}
+				if st.IPVS != nil && osFamily == catalog.Debian {
+					g.files[debianIPVSConf] = "AUTO=\"true\"\nDAEMON=\"none\"\n"
+					g.files["/etc/rc2.d/S01ipvsadm"] = "#! /bin/sh\n"
+				}
+				nr := checkNode(t, lab, st.Name, g)
+				if f := failed(nr); len(f) > 0 {
+					t.Errorf("%s %s %s: %v", labName, osFamily, st.Name, f)
+				}
+				for _, f := range nr.Facts {
+					if strings.Contains(f.Got, "lvslab") {
+						t.Errorf("%s %s %s: %s passes on %q", labName, osFamily, st.Name, f.Name, f.Got)
+					}
+				}
+			}
+		}
 	}
 }
