@@ -18,9 +18,15 @@ of "lvslab plan"). Read-only: on each node, in one command, every fact of the
 lab file's desired state is read back and judged: the address of each NIC,
 the NICs kept down, the gateway, the hostname, each kernel setting (now, and
 in the sysctl files that bring it back at boot), the VIP aliases and their
-prefix, the web server running and enabled with its page, the ipvsadm services
-and real servers (forwarding -m/-g/-i, weight, scheduler, persistence), and
-whether the rules come back after a reboot (saved rules and a boot unit).
+prefix and whether they come back at boot, the web server running and enabled
+with its page, the ipvsadm services and real servers (forwarding -m/-g/-i,
+weight, scheduler, persistence), and whether the rules come back after a
+reboot. What comes back at boot is read in whatever correct form was used:
+ifcfg-lo:0 / ifcfg-eth0:0, nmcli (NetworkManager), systemd-networkd, ifupdown,
+netplan or an enabled unit for a VIP; /etc/sysctl.conf or sysctl.d (in
+systemd-sysctl's order) for a setting; ipvsadm-save into the distribution's
+file with its ipvsadm service (RHEL's ipvsadm.service, Debian's init with
+AUTO="true") or any enabled unit that runs ipvsadm-restore, for the rules.
 Every FAIL says what is wrong, why it matters in LVS, and which step of
 "lvslab plan LAB --node NODE --os OS" fixes it on that node's OS. Then the
 end-to-end proof of "lvslab verify" runs (not with --node: it needs the
@@ -35,12 +41,18 @@ Exit codes: 0 every fact and check passed, 1 one failed, 2 check could not run
 Examples:
    lvslab check                         # the default lab, every node, then verify
    lvslab check tedu-dr --node web1     # one real server, after a student's edits
-   lvslab check tedu-nat -o json --junit check.xml`,
+   lvslab check tedu-nat -o json --junit check.xml
+   lvslab check --quick                 # a student's "check my work", in seconds`,
 		Flags: append(verifyFlags(),
-			&cli.StringSliceFlag{Name: "node", Usage: "check only this `NODE` (repeatable); skips the end-to-end proof"}),
+			&cli.StringSliceFlag{Name: "node", Usage: "check only this `NODE` (repeatable); skips the end-to-end proof"},
+			&cli.BoolFlag{Name: "quick", Usage: "\"check my work\": every node fact, then a short proof (the scheduler's promise over two rounds of the weights; no counters, lanes or plumbing, which the node facts judge)"}),
 		Action: onReading(func(c *cli.Context, r *reading) error {
 			lab := r.lab
-			rep, err := check.Run(r.ctx, lab, r.dial(), check.Options{Nodes: c.StringSlice("node"), Verify: r.opts})
+			vopts := r.opts
+			if c.Bool("quick") && !c.IsSet("requests") {
+				vopts.Requests = 0 // the quick proof's own, from the weights
+			}
+			rep, err := check.Run(r.ctx, lab, r.dial(), check.Options{Nodes: c.StringSlice("node"), Verify: vopts, Quick: c.Bool("quick")})
 			if err != nil {
 				return cannot(fmt.Errorf("lvslab check: %w", err))
 			}

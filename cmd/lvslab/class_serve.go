@@ -16,7 +16,6 @@ import (
 	"github.com/lvslab/lvslab/provision/class/serve"
 	"github.com/lvslab/lvslab/provision/lab"
 	"github.com/lvslab/lvslab/provision/paths"
-	"github.com/lvslab/lvslab/provision/verify"
 )
 
 // classCredentialsCommand issues the class's logins and prints them once.
@@ -142,7 +141,7 @@ func classServe(c *cli.Context) error {
 	if err != nil {
 		return cannot(err)
 	}
-	live := class.NewLive(s, class.LiveOptions{Credentials: creds, Check: check.Options{Verify: quickVerify()}, Up: lab.Options{}})
+	live := class.NewLive(s, class.LiveOptions{Credentials: creds, Check: check.Options{Quick: true}, Up: lab.Options{}})
 	defer live.Close()
 	logf := func(format string, args ...any) { fmt.Fprintf(c.App.ErrWriter, "class serve: "+format+"\n", args...) }
 	srv, err := serve.New(serve.Config{
@@ -196,10 +195,6 @@ func classServe(c *cli.Context) error {
 	logf("stopped")
 	return nil
 }
-
-// quickVerify is verify's part of "check my work": a short request loop,
-// enough for the scheduler's promise (the whole proof is "lvslab check").
-func quickVerify() verify.Options { return verify.Options{Requests: 12} }
 
 // doorClientConfig is student's ssh_config through the class's door.
 func doorClientConfig(home string, s *class.Session, student, doorAddr string) (string, error) {

@@ -1,16 +1,20 @@
 // Package check reads a lab's nodes back against its lab file, for labs a
 // student configured by hand: every fact of each node's desired state
 // (addresses, NICs down, gateway, hostname, sysctls and whether they
-// survive a reboot, VIPs, the web server and its page, the IPVS services
-// and destinations and their boot-time restore) as PASS or FAIL, each FAIL
-// with a hint in a student's words and the handout step that fixes it;
-// then verify's end-to-end proof. Reading a node is one read-only command
-// (probe.go); judging it is pure (facts.go).
+// survive a reboot, VIPs and whether they come back at boot, the web
+// server and its page, the IPVS services and destinations and their
+// boot-time restore) as PASS or FAIL, each FAIL with a hint in a student's
+// words and the handout step that fixes it; then verify's end-to-end
+// proof. What survives a reboot is judged in whatever correct form the
+// student used (boot.go), never by lvslab's own file names. Reading a node
+// is one read-only command whatever its OS (probe.go); judging it is pure
+// (facts.go).
 package check
 
 import (
 	"context"
 	"fmt"
+	"path"
 	"slices"
 	"strings"
 	"sync"
@@ -18,7 +22,7 @@ import (
 	"github.com/lvslab/lvslab/provision/report"
 	"github.com/lvslab/lvslab/provision/verify"
 	"github.com/lvslab/lvslab/roles"
-	"github.com/lvslab/lvslab/roles/engine"
+	"github.com/lvslab/lvslab/roles/catalog"
 	"github.com/lvslab/lvslab/roles/guest"
 	"github.com/lvslab/lvslab/topology"
 )
@@ -33,6 +37,10 @@ type Options struct {
 	LabRef string
 	// Verify tunes the end-to-end proof.
 	Verify verify.Options
+	// Quick is a student's "check my work": every node fact, and verify's
+	// quick proof (verify.Options.Quick: the scheduler's promise over a
+	// short loop, without what the node facts already judge).
+	Quick bool
 }
 
 // NodeReport is one node's facts, or why it could not be read.
@@ -57,17 +65,11 @@ type Report struct {
 	VerifySkipped string         `json:"verify_skipped,omitempty"`
 }
 
-// Node reads one node and judges every fact of its desired state.
+// Node reads one node, in one command whatever its OS, and judges every
+// fact of its desired state.
 func Node(ctx context.Context, x guest.Executor, lab *topology.Lab, st *roles.NodeState, labRef string) NodeReport {
 	nr := NodeReport{Node: st.Name, Role: st.Role, Facts: []Fact{}}
-	os, err := engine.DetectOS(ctx, x)
-	if err != nil {
-		nr.Error = err.Error()
-		return nr
-	}
-	nr.OS = os
-	s := newSubject(lab, st, os, labRef)
-	gp := newProbe(st, s.steps, os).build()
+	gp := newProbe(st).build()
 	out, err := x.Run(ctx, gp.Script())
 	if err != nil {
 		nr.Error = "read the node: " + err.Error()
@@ -77,6 +79,24 @@ func Node(ctx context.Context, x guest.Executor, lab *topology.Lab, st *roles.No
 	if err != nil {
 		nr.Error = err.Error()
 		return nr
+	}
+	if obs.OSRelease == "" {
+		nr.Error = "no /etc/os-release: cannot tell the guest's OS family"
+		return nr
+	}
+	os, err := catalog.OSFamily(obs.OSRelease)
+	if err != nil {
+		nr.Error = err.Error()
+		return nr
+	}
+	nr.OS = os
+	s := newSubject(lab, st, os, labRef)
+	for _, step := range s.steps {
+		if step.File != nil && path.Base(step.File.Path) == "index.html" {
+			if c, ok := obs.Files[step.File.Path]; ok {
+				obs.Page = &c
+			}
+		}
 	}
 	nr.Facts = s.judge(obs)
 	return nr
@@ -103,6 +123,21 @@ func Run(ctx context.Context, lab *topology.Lab, dial guest.Dialer, opts Options
 		labRef = topology.FileRef(lab.File)
 	}
 	rep := &Report{Lab: lab.Name, File: lab.File, Nodes: make([]NodeReport, len(states))}
+	// verify's proof runs while the nodes are read: the probes only read
+	// (the web servers' page over 127.0.0.1, the director's table), so
+	// they change nothing the proof counts.
+	whole := len(opts.Nodes) == 0
+	var vr *verify.Report
+	var verr error
+	proved := make(chan struct{})
+	vopts := opts.Verify
+	vopts.Quick = vopts.Quick || opts.Quick
+	go func() {
+		defer close(proved)
+		if whole {
+			vr, verr = verify.Run(ctx, lab, dial, vopts)
+		}
+	}()
 	var wg sync.WaitGroup
 	for i, st := range states {
 		wg.Add(1)
@@ -118,21 +153,29 @@ func Run(ctx context.Context, lab *topology.Lab, dial guest.Dialer, opts Options
 	}
 	wg.Wait()
 	keepalivedFacts(ctx, lab, dial, states, rep.Nodes, labRef)
+	<-proved
 	unread := !slices.ContainsFunc(rep.Nodes, func(n NodeReport) bool { return n.Error == "" })
 	switch {
 	case unread:
 		rep.VerifySkipped = "no node could be read"
-	case len(opts.Nodes) > 0:
+	case !whole:
 		rep.VerifySkipped = "only " + strings.Join(opts.Nodes, ", ") + " checked (--node); the end-to-end proof needs the whole lab"
 	default:
-		vr, err := verify.Run(ctx, lab, dial, opts.Verify)
 		rep.Verify = vr
-		if err != nil {
-			rep.VerifyError = err.Error()
+		if verr != nil {
+			rep.VerifyError = verr.Error()
 		}
 	}
 	rep.Pass = ExitCode(rep) == 0
 	return rep, ctx.Err()
+}
+
+// Quick is "check my work" for the class server: every fact of every
+// node (one read each, all at once) and verify's quick proof, run while
+// the nodes are read. The report says what the quick proof skipped
+// (Report.Verify.Quick).
+func Quick(ctx context.Context, lab *topology.Lab, dial guest.Dialer) (*Report, error) {
+	return Run(ctx, lab, dial, Options{Quick: true})
 }
 
 // ExitCode is report's rule: report.ExitFail when a fact or a verdict

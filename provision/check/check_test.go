@@ -215,31 +215,49 @@ func TestOtherStage(t *testing.T) {
 
 // Real tools' output, as seen on a Debian 12 guest, parses into facts.
 func TestParseRealOutput(t *testing.T) {
-	gp := probe{sysctls: []string{"net.ipv4.ip_forward"}, ports: []uint16{80, 8080}, page: catalog.IndexFile, ipvs: true, rules: catalog.DebianRulesFile}.build()
+	gp := probe{sysctls: []string{"net.ipv4.ip_forward"}, ports: []uint16{80, 8080}, units: []string{"apache2.service", "nosuch.service"}, pages: []string{catalog.IndexFile}, ipvs: true, rules: []string{catalog.DebianRulesFile}}.build()
 	mark := gp.Marker() + " "
-	out := "\n" + mark + secHost + "\nweb1\n\n" + mark + secAddr + "\n" +
+	z := func(p string, lines ...string) string {
+		var b strings.Builder
+		for _, l := range lines {
+			b.WriteString(p + "\x00" + l + "\n")
+		}
+		return b.String()
+	}
+	out := "\n" + mark + secFiles + "\n" +
+		z("/etc/os-release", `PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"`, `NAME="Debian GNU/Linux"`, "ID=debian") +
+		z("/proc/sys/kernel/hostname", "web1") +
+		z("/proc/net/route", "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT",
+			"eth1\t00000000\t0502A8C0\t0003\t0\t0\t0\t00000000\t0\t0\t0", "eth1\t0002A8C0\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0") +
+		z("/sys/class/net/eth0/flags", "0x1002") + z("/sys/class/net/lo/flags", "0x9") + z("/sys/class/net/tunl0/flags", "0x89") +
+		z("/proc/sys/net/ipv4/conf/all/arp_ignore", "1") + z("/proc/sys/net/ipv4/vs/sync_threshold", "3\t50") + z("/proc/sys/net/ipv4/conf/default/rp_filter", "10") +
+		z("/proc/net/tcp", "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode",
+			"   0: 00000000:0016 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 14561 1 0000000000000000 100 0 0 10 0",
+			"   1: 0F04A8C0:0050 0A04A8C0:EE48 06 00000000:00000000 03:00000B5F 00000000     0        0 0 3 0000000000000000") +
+		z("/proc/net/tcp6", "   0: 00000000000000000000000000000000:0050 00000000000000000000000000000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 15993 1 0000000000000000 100 0 0 10 0") +
+		z(catalog.IndexFile, "192.168.2.100") +
+		z("/usr/lib/sysctl.d/50-default.conf", "net.ipv4.conf.all.rp_filter = 2", "net.ipv4.conf.default.rp_filter = 2") +
+		z("/etc/sysctl.d/90-lvslab.conf", "net.ipv4.conf.all.rp_filter = 0") +
+		z("/etc/sysctl.d/99-sysctl.conf", "#net.ipv4.ip_forward=1", "net.ipv4.ip_forward = 1") +
+		z("/etc/sysctl.conf", "#net.ipv4.ip_forward=1", "net.ipv4.ip_forward = 1") +
+		z("/etc/sysconfig/network-scripts/ifcfg-lo:0", "DEVICE=lo:0", "IPADDR=192.168.4.15") +
+		"\n" + mark + secAddr + "\n" +
 		`1: lo    inet 127.0.0.1/8 scope host lo\       valid_lft forever preferred_lft forever
 1: lo    inet 192.168.4.15/32 scope global lo:0\       valid_lft forever preferred_lft forever
 3: eth1    inet 192.168.2.100/24 brd 192.168.2.255 scope global eth1\       valid_lft forever preferred_lft forever
-` + "\n" + mark + secLink + "\n" +
-		`1: lo: <LOOPBACK,UP,LOWER_UP> mtu 65536 qdisc noqueue state UNKNOWN mode DEFAULT group default qlen 1000\    link/loopback 00:00:00:00:00:00 brd 00:00:00:00:00:00
-2: eth0: <BROADCAST,MULTICAST> mtu 1500 qdisc noop state DOWN mode DEFAULT group default qlen 1000\    link/ether 52:54:00:d1:fa:a7 brd ff:ff:ff:ff:ff:ff
-4: tunl0@NONE: <NOARP,UP,LOWER_UP> mtu 1480 qdisc noqueue state UNKNOWN mode DEFAULT group default qlen 1000\    link/ipip 0.0.0.0 brd 0.0.0.0
-` + "\n" + mark + secRoute + "\ndefault via 192.168.2.5 dev eth1 proto static \n" +
-		"\n" + mark + secSysctl + "\n/proc/sys/net/ipv4/conf/all/arp_ignore:1\n/proc/sys/net/ipv4/vs/sync_threshold:3\t50\n/proc/sys/net/ipv4/conf/default/rp_filter:10\n" +
-		"\n" + mark + secFiles + "\n/usr/lib/sysctl.d/50-default.conf:net.ipv4.conf.all.rp_filter = 2\n/etc/sysctl.d/90-lvslab.conf:net.ipv4.conf.all.rp_filter = 0\n/etc/sysctl.conf:#net.ipv4.ip_forward=1\n" +
-		"\n" + mark + secListen + "\nLISTEN 0      511                *:80              *:*    \nLISTEN 0      128          0.0.0.0:22        0.0.0.0:*\n" +
+` + "\n" + mark + secUnits + "\nId=apache2.service\nActiveState=active\nUnitFileState=enabled\n\nId=nosuch.service\nActiveState=inactive\nUnitFileState=\n" +
 		"\n" + mark + secServed + " 80\n192.168.2.100" +
 		"\n" + mark + secServed + " 8080\n\n" + mark + secServed + " 8080 failed\n" +
-		"\n" + mark + secPage + "\n192.168.2.100\n" +
 		"\n" + mark + secIPVS + "\n-A -t 192.168.4.5:80 -s rr\n-a -t 192.168.4.5:80 -r 192.168.2.100:80 -m -w 1\n" +
-		"\n" + mark + secRules + "\n\n" + mark + secRules + " missing\n" +
 		"\n" + mark + guest.EndSection + "\n"
 	o, err := parse(gp, out)
 	if err != nil {
 		t.Fatal(err)
 	}
 	rolestest.Eq(t, "hostname", o.Hostname, "web1")
+	if os, err := catalog.OSFamily(o.OSRelease); os != catalog.Debian {
+		t.Errorf("os %q %v", os, err)
+	}
 	rolestest.Eq(t, "addrs", o.Addrs, []Addr{
 		{"lo", "lo", netip.MustParsePrefix("127.0.0.1/8")},
 		{"lo", "lo:0", netip.MustParsePrefix("192.168.4.15/32")},
@@ -249,13 +267,17 @@ func TestParseRealOutput(t *testing.T) {
 	rolestest.Eq(t, "routes", o.Routes, []Route{{netip.MustParseAddr("192.168.2.5"), "eth1"}})
 	// Values are read whole: "10", not dash's first byte.
 	rolestest.Eq(t, "sysctl", o.Sysctl, map[string]string{"net.ipv4.conf.all.arp_ignore": "1", "net.ipv4.vs.sync_threshold": "3\t50", "net.ipv4.conf.default.rp_filter": "10"})
-	rolestest.Eq(t, "persistent", o.Persistent, map[string]string{"net.ipv4.conf.all.rp_filter": "0"})
+	rolestest.Eq(t, "persistent", o.Persistent, map[string]string{"net.ipv4.conf.all.rp_filter": "0", "net.ipv4.conf.default.rp_filter": "2", "net.ipv4.ip_forward": "1"})
+	rolestest.Eq(t, "persistent from", o.PersistentFrom["net.ipv4.ip_forward"], "/etc/sysctl.d/99-sysctl.conf")
 	rolestest.Eq(t, "listening", o.Listening, map[uint16]bool{80: true, 22: true})
+	// systemctl answers "apache2" as apache2.service: both names find it
+	rolestest.Eq(t, "active", o.Active, map[string]string{"apache2": "active", "apache2.service": "active", "nosuch": "inactive", "nosuch.service": "inactive"})
+	rolestest.Eq(t, "enabled", o.Enabled, map[string]string{"apache2": "enabled", "apache2.service": "enabled", "nosuch": "missing", "nosuch.service": "missing"})
 	if o.Served[80] == nil || strings.TrimSpace(*o.Served[80]) != "192.168.2.100" || o.Served[8080] != nil {
 		t.Errorf("served %v", o.Served)
 	}
-	if o.Page == nil || o.Saved != nil || len(o.IPVS) != 1 || len(o.IPVS[0].Destinations) != 1 {
-		t.Errorf("page %v saved %v ipvs %v", o.Page, o.Saved, o.IPVS)
+	if o.Files[catalog.IndexFile] != "192.168.2.100\n" || o.Files["/etc/sysconfig/network-scripts/ifcfg-lo:0"] != "DEVICE=lo:0\nIPADDR=192.168.4.15\n" || len(o.IPVS) != 1 || len(o.IPVS[0].Destinations) != 1 {
+		t.Errorf("files %q ipvs %v", o.Files, o.IPVS)
 	}
 	if _, err := parse(gp, out[:len(out)-20]); err == nil {
 		t.Error("a cut answer parses")

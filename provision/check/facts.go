@@ -102,8 +102,12 @@ func (s *subject) judge(o *Observed) []Fact {
 		out = append(out, s.fact("module "+m, "loaded", loaded(o.Modules[m]), o.Modules[m],
 			"the "+m+" module is not loaded: without it there is no tunl0 to carry the VIP and decapsulate the director's packets", named("kernel modules")))
 	}
+	var boot []bootAddr
+	if len(st.Aliases) > 0 {
+		boot = addrsAtBoot(o, macsOf(st))
+	}
 	for _, a := range st.Aliases {
-		out = append(out, s.aliasFact(o, a))
+		out = append(out, s.aliasFact(o, a), s.aliasBootFact(o, a, boot))
 	}
 	if st.Web != nil {
 		out = append(out, s.webFacts(o)...)
@@ -327,19 +331,33 @@ func vipDevice(s *subject) string {
 }
 
 func (s *subject) persistentSysctls(o *Observed) Fact {
-	var want, lost []string
+	var want, lost, lines []string
+	var overridden []string
 	for _, sc := range s.st.Sysctls {
 		want = append(want, sc.Key+"="+sc.Value)
-		if v := o.Persistent[sc.Key]; v != sc.Value {
-			lost = append(lost, sc.Key)
+		v, from := o.Persistent[sc.Key], o.PersistentFrom[sc.Key]
+		if v == sc.Value {
+			continue
+		}
+		lost = append(lost, sc.Key)
+		lines = append(lines, sc.Key+" = "+sc.Value)
+		if from != "" {
+			overridden = append(overridden, fmt.Sprintf("%s sets %s = %s and wins at boot", from, sc.Key, v))
 		}
 	}
 	got := "all in the sysctl files"
 	if len(lost) > 0 {
 		got = "not in any sysctl file: " + strings.Join(lost, " ")
+		if len(overridden) > 0 {
+			got = strings.Join(overridden, "; ")
+		}
 	}
 	hint := "set with sysctl -w or echo into /proc only, these are lost at the next reboot: " + strings.Join(lost, ", ") +
-		"; write them to " + catalog.SysctlFile + " (or /etc/sysctl.conf) and load it with sysctl -p"
+		"; append them to /etc/sysctl.conf (" + strings.Join(lines, ", ") + ") and load it with sysctl -p"
+	if len(overridden) > 0 {
+		hint = "at boot the sysctl files apply in order of their names, /etc/sysctl.conf as /etc/sysctl.d/99-sysctl.conf: " + strings.Join(overridden, "; ") +
+			"; set " + strings.Join(lines, ", ") + " there (or remove the line) and run sysctl -p"
+	}
 	return s.fact("sysctl at boot", strings.Join(want, " "), got, len(lost) == 0, hint, named("sysctl"))
 }
 
@@ -534,36 +552,121 @@ func (s *subject) destFact(svc *ipvs.Service, mode string, want, have *ipvs.Dest
 	return s.fact(name, destText(want), destText(have), hint == "", hint, step)
 }
 
-// bootFacts: the rules come back after a reboot when they are saved and a
-// unit restores them.
+// aliasBootFact: the VIP comes back after a reboot when a file of the
+// node's network stack, or an enabled unit, puts it on its device.
+func (s *subject) aliasBootFact(o *Observed, a roles.Alias, boot []bootAddr) Fact {
+	label := a.Device
+	if a.Label != "" {
+		label = a.Label
+	}
+	want := a.Address.String() + " on " + a.Device
+	got, ok := "no file or enabled unit puts it back", false
+	var elsewhere []string
+	for _, b := range boot {
+		if b.Prefix.Addr() != a.Address.Addr() {
+			continue
+		}
+		if b.Device == a.Device && b.Prefix.Bits() == a.Address.Bits() {
+			got, ok = "from "+b.From, true
+			break
+		}
+		elsewhere = append(elsewhere, fmt.Sprintf("%s on %s from %s", b.Prefix, b.Device, b.From))
+	}
+	if !ok && len(elsewhere) > 0 {
+		got = strings.Join(elsewhere, ", ")
+	}
+	hint := fmt.Sprintf("an address added with ip addr (or ifconfig) lives only until the next reboot, and nothing on this node puts %s back on %s then (%s): ", a.Address, a.Device, got)
+	if len(elsewhere) > 0 {
+		hint = fmt.Sprintf("at boot the VIP comes back as %s, not %s: ", strings.Join(elsewhere, ", "), want)
+	}
+	hint += vipHowTo(s.os, stackOf(o), a)
+	step := func(step catalog.Step) bool {
+		return strings.HasPrefix(step.Name, "vip ") && slices.Contains(strings.Fields(step.Name), a.Device)
+	}
+	if !slices.ContainsFunc(s.steps, step) {
+		step = named("address " + a.Device)
+	}
+	return s.fact("vip "+label+" at boot", want, got, ok, hint, step)
+}
+
+// bootFacts: the rules come back after a reboot when they are saved in a
+// file that something enabled loads at boot: the distribution's ipvsadm
+// service (RHEL's ipvsadm.service, Debian's init with AUTO="true"), or
+// any enabled unit that runs ipvsadm-restore (the student's, lvslab's).
 func (s *subject) bootFacts(o *Observed) []Fact {
-	rulesPath := ""
-	for _, st := range s.steps {
-		if st.Kind == catalog.KindIPVS {
-			rulesPath = st.RulesFile
+	restorers := ipvsRestorers(o)
+	dist := distRulesFile(s.os)
+	// the files to judge: each restorer's, the distribution's first
+	files := []string{dist}
+	for _, r := range restorers {
+		if !slices.Contains(files, r.File) {
+			files = append(files, r.File)
 		}
 	}
-	got, ok := "missing", false
-	if o.Saved != nil {
-		saved, err := ipvs.ParseRules(*o.Saved)
+	judgeFile := func(f string) (string, bool) {
+		c, ok := o.Files[f]
+		if !ok && len(s.st.IPVS) > 0 {
+			return "missing", false
+		}
+		// (grep prints nothing of an empty file: no service, nothing saved)
+		saved, err := ipvs.ParseRules(c)
 		switch {
 		case err != nil:
-			got = "unreadable: " + err.Error()
+			return "unreadable: " + err.Error(), false
 		case len(ipvs.Diff(saved, s.st.IPVS)) > 0:
-			got = strings.Join(ipvs.Differences(saved, s.st.IPVS), "; ")
-		default:
-			got, ok = "as the lab", true
+			return strings.Join(ipvs.Differences(saved, s.st.IPVS), "; "), false
+		}
+		return "as the lab", true
+	}
+	// saved: in a file an enabled restorer loads, else in any candidate
+	savedIn, got := "", ""
+	for _, enabledOnly := range []bool{true, false} {
+		for _, f := range files {
+			if enabledOnly && !slices.ContainsFunc(restorers, func(r restorer) bool { return r.Enabled && r.File == f }) {
+				continue
+			}
+			g, ok := judgeFile(f)
+			if ok {
+				savedIn, got = f, "as the lab in "+f
+				break
+			}
+			if got == "" || f == dist {
+				got = f + ": " + g
+			}
+		}
+		if savedIn != "" {
+			break
 		}
 	}
-	out := []Fact{s.fact("ipvs rules saved", rulesPath, got, ok,
-		fmt.Sprintf("the rules in %s are %s: ipvsadm rules live only in the kernel, and after a reboot the director comes back with what is saved; save them with %s -n > %s", rulesPath, got, ipvs.Save, rulesPath),
-		named("ipvs rules file"))}
-	var units []string
-	enabled := false
-	for _, u := range bootUnits {
-		units = append(units, u+" "+o.Enabled[u])
-		enabled = enabled || o.Enabled[u] == "enabled"
+	target := dist
+	for _, r := range restorers {
+		if r.Enabled {
+			target = r.File
+			break
+		}
 	}
-	return append(out, s.fact("ipvs rules at boot", "a unit that restores them, enabled", strings.Join(units, ", "), enabled,
-		"no enabled unit restores the saved rules at boot: after a reboot the IPVS table is empty and the VIP balances nothing", named("ipvs at boot")))
+	out := []Fact{s.fact("ipvs rules saved", target, got, savedIn != "",
+		fmt.Sprintf("the saved rules are not the lab's (%s): ipvsadm rules live only in the kernel, and after a reboot the director comes back with what is saved; save them with %s -n > %s", got, ipvs.Save, target),
+		named("ipvs rules file"))}
+	var enabled, units []string
+	ok := false
+	for _, r := range restorers {
+		state := "not enabled"
+		if r.Enabled {
+			state = "enabled"
+			enabled = append(enabled, r.What+" loads "+r.File)
+			// saved elsewhere, or not at all (that fails above)
+			ok = ok || savedIn == "" || r.File == savedIn
+		}
+		units = append(units, r.What+" ("+r.File+") "+state)
+	}
+	gotBoot := "nothing enabled loads saved rules"
+	if len(units) > 0 {
+		gotBoot = strings.Join(units, ", ")
+	}
+	hint := "nothing enabled loads the saved rules at boot: after a reboot the IPVS table is empty and the VIP balances nothing; " + ipvsHowTo(s.os, o)
+	if len(enabled) > 0 && !ok {
+		hint = fmt.Sprintf("at boot %s, but the lab's rules are saved in %s: after a reboot the director loads the wrong rules; save them into the file it loads (%s -n > %s)", strings.Join(enabled, ", "), savedIn, ipvs.Save, target)
+	}
+	return append(out, s.fact("ipvs rules at boot", "an enabled service that loads them", gotBoot, ok, hint, named("ipvs at boot")))
 }

@@ -1,10 +1,12 @@
 package check
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"net/netip"
 	"path"
 	"slices"
@@ -95,7 +97,25 @@ func configured(st *roles.NodeState, osFamily string) *simGuest {
 	if st.IPVS != nil {
 		g.enabled[map[string]string{catalog.Debian: catalog.IPVSUnit, catalog.RHEL: "ipvsadm.service"}[osFamily]] = "enabled"
 	}
+	for p := range g.files {
+		if path.Dir(p) == "/etc/systemd/system" && strings.HasSuffix(p, ".service") {
+			g.enabled[path.Base(p)] = "enabled" // the steps enable their units
+		}
+	}
+	g.distribution(osFamily)
 	return g
+}
+
+// distribution adds what the OS family's packages and image bring: the
+// network stack's unit enabled and running, RHEL's ipvsadm.service.
+func (g *simGuest) distribution(osFamily string) {
+	stack := map[string]string{catalog.Debian: unitNetworkd, catalog.RHEL: unitNM}[osFamily]
+	g.enabled[stack], g.active[stack] = "enabled", "active"
+	if osFamily == catalog.RHEL {
+		g.files["/usr/lib/systemd/system/ipvsadm.service"] = "[Unit]\nDescription=Initialise the Linux Virtual Server\n\n[Service]\nType=oneshot\n" +
+			"ExecStart=/bin/bash -c \"exec /sbin/ipvsadm-restore < /etc/sysconfig/ipvsadm\"\nExecStop=/bin/bash -c \"exec /sbin/ipvsadm-save -n > /etc/sysconfig/ipvsadm\"\n" +
+			"ExecStop=/sbin/ipvsadm -C\nRemainAfterExit=yes\n\n[Install]\nWantedBy=multi-user.target\n"
+	}
 }
 
 // bare is a fresh clone: packages installed, nothing of the exercise.
@@ -109,6 +129,7 @@ func bare(osFamily string) *simGuest {
 		g.active[u], g.enabled[u] = "active", "enabled"
 	}
 	g.listening = []uint16{80}
+	g.distribution(catalog.Debian)
 	return g
 }
 
@@ -116,12 +137,14 @@ func bare(osFamily string) *simGuest {
 // come back from the sysctl files, the IPVS table from the rules file when
 // a unit restores it, units start when enabled.
 func (g *simGuest) reboot() {
-	g.sysctl = parseSysctlFiles(g.grep(strings.Fields(sysctlFiles)))
+	g.sysctl = map[string]string{}
+	for k, v := range sysctlAtBoot(g.observed().Files) {
+		g.sysctl[k] = v.Value
+	}
 	rules := ""
-	for path, content := range g.files {
-		if path == catalog.DebianRulesFile && g.enabled[catalog.IPVSUnit] == "enabled" ||
-			path == catalog.RHELRulesFile && g.enabled["ipvsadm.service"] == "enabled" {
-			rules = content
+	for _, r := range ipvsRestorers(g.observed()) {
+		if r.Enabled {
+			rules = g.files[r.File]
 		}
 	}
 	g.kernel = ipvstest.New(nil)
@@ -156,6 +179,10 @@ func (g *simGuest) Run(_ context.Context, script string) (string, error) {
 // answer answers one line of the probe: a command, or "CMD || FALLBACK"
 // where CMD fails (a missing file, curl refused).
 func (g *simGuest) answer(line string) (string, error) {
+	if strings.HasPrefix(line, "if ") || strings.HasPrefix(line, "systemctl ") {
+		out, _, err := g.command(line)
+		return out, err
+	}
 	cmd, fallback, _ := strings.Cut(line, " || ")
 	out, ok, err := g.command(cmd)
 	if !ok && fallback != "" {
@@ -179,8 +206,6 @@ func (g *simGuest) command1(line string) (string, error) {
 	switch {
 	case strings.HasPrefix(line, `printf '\n`):
 		return "\n" + strings.TrimSuffix(strings.TrimPrefix(line, `printf '\n`), `\n'`) + "\n", nil
-	case line == "cat /proc/sys/kernel/hostname":
-		return g.hostname + "\n", nil
 	case line == "ip -o -4 addr show":
 		var b strings.Builder
 		for i, a := range g.addrs {
@@ -198,63 +223,31 @@ func (g *simGuest) command1(line string) (string, error) {
 			fmt.Fprintf(&b, "%d: %s    inet %s %sscope %s %s%s\\       valid_lft forever preferred_lft forever\n", g.index(a.Device), a.Device, a.Prefix, brd, scope, sec, a.Label)
 		}
 		return b.String(), nil
-	case line == "ip -o link show":
-		var b strings.Builder
-		for _, dev := range g.devices() {
-			flags := "BROADCAST,MULTICAST"
-			if dev == "lo" {
-				flags = "LOOPBACK"
-			}
-			if g.up[dev] {
-				flags += ",UP,LOWER_UP"
-			}
-			fmt.Fprintf(&b, "%d: %s: <%s> mtu 1500 qdisc fq_codel state UP mode DEFAULT group default qlen 1000\\    link/ether 52:54:00:12:34:56 brd ff:ff:ff:ff:ff:ff\n", g.index(dev), dev, flags)
-		}
-		return b.String(), nil
-	case line == "ip -4 route show default":
-		var b strings.Builder
-		for _, r := range g.routes {
-			fmt.Fprintf(&b, "default via %s dev %s proto static\n", r.Via, r.Device)
-		}
-		return b.String(), nil
-	case strings.HasPrefix(line, "grep -sH . /proc/sys/"):
-		// A key the kernel lacks prints nothing; one it has, its value.
-		var b strings.Builder
-		for _, p := range f[3:] {
-			if v, ok := g.sysctl[strings.ReplaceAll(strings.TrimPrefix(p, "/proc/sys/"), "/", ".")]; ok {
-				fmt.Fprintf(&b, "%s:%s\n", p, v)
+	case strings.HasPrefix(line, "set --; for u in "+wantsGlob+";"):
+		// the files the enabled units load with ipvsadm-restore
+		var files []string
+		for _, r := range ipvsRestorers(&Observed{Files: g.virtual()}) {
+			if strings.HasPrefix(r.What, "the enabled unit ") {
+				files = append(files, r.File)
 			}
 		}
-		return b.String(), nil
-	case strings.HasPrefix(line, "grep -sH . "):
-		return strings.Join(g.grep(f[3:]), "\n") + "\n", nil
-	case line == "cat /proc/modules":
-		var b strings.Builder
-		for _, m := range g.modules {
-			fmt.Fprintf(&b, "%s 32768 0 - Live 0x0000000000000000\n", m)
+		if len(files) == 0 {
+			return "", nil
 		}
-		return b.String(), nil
-	case strings.HasPrefix(line, "for u in "):
+		return g.grepZ(files), nil
+	case strings.HasPrefix(line, grepFiles+" "):
+		return g.grepZ(strings.Fields(strings.TrimPrefix(line, grepFiles+" "))), nil
+	case strings.HasPrefix(line, "systemctl show -p Id -p ActiveState -p UnitFileState "):
 		var b strings.Builder
-		for _, u := range f[3:slices.Index(f, "do")] {
-			u = strings.TrimSuffix(u, ";")
-			a, e := g.active[u], g.enabled[u]
-			if a == "" {
-				a = "inactive"
+		for i, u := range f[8:] {
+			if i > 0 {
+				b.WriteString("\n")
 			}
-			if e == "" {
-				e = "missing"
+			id := u // systemctl names the unit in full
+			if !strings.Contains(u, ".") {
+				id += ".service"
 			}
-			fmt.Fprintf(&b, "%s %s %s\n", u, a, e)
-		}
-		return b.String(), nil
-	case line == "ss -Htln":
-		var b strings.Builder
-		fmt.Fprintf(&b, "LISTEN 0      128          0.0.0.0:22        0.0.0.0:*\n")
-		if g.active[g.webUnit()] == "active" {
-			for _, p := range g.listening {
-				fmt.Fprintf(&b, "LISTEN 0      511                *:%d              *:*\n", p)
-			}
+			fmt.Fprintf(&b, "ActiveState=%s\nUnitFileState=%s\nId=%s\n", cmp.Or(g.active[u], "inactive"), g.enabled[u], id)
 		}
 		return b.String(), nil
 	case strings.HasPrefix(line, "curl "):
@@ -271,10 +264,11 @@ func (g *simGuest) command1(line string) (string, error) {
 			return c, nil
 		}
 		return "", errFailed
-	case strings.HasPrefix(line, "if ") && strings.Contains(line, "; then echo '"):
-		check, rest, _ := strings.Cut(strings.TrimPrefix(line, "if "), "; then echo '")
+	case strings.HasPrefix(line, "if { ") && strings.Contains(line, "; then echo '"):
+		checks, rest, _ := strings.Cut(strings.TrimPrefix(line, "if { "), "; }; then echo '")
+		deb, rhel, _ := strings.Cut(checks, "; } || { ")
 		loaded, _, _ := strings.Cut(rest, "'")
-		if g.marks[check] {
+		if g.marks[deb] || g.marks[rhel] {
 			return loaded + "\n", nil
 		}
 		missing, _, _ := strings.Cut(rest[strings.Index(rest, "else echo '")+len("else echo '"):], "'")
@@ -299,26 +293,87 @@ func (g *simGuest) webUnit() string {
 	return ""
 }
 
-// grep is "grep -sH ." over the files the globs match, in glob order.
-func (g *simGuest) grep(globs []string) []string {
-	var out []string
+// virtual are the files the guest's kernel and systemd show: /proc,
+// /sys, and the wants links of the enabled units (to their unit files).
+func (g *simGuest) virtual() map[string]string {
+	out := maps.Clone(g.files)
+	out[hostnameFile] = g.hostname + "\n"
+	for k, v := range g.sysctl {
+		out["/proc/sys/"+strings.ReplaceAll(k, ".", "/")] = v + "\n"
+	}
+	route := "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n"
+	for _, r := range g.routes {
+		a := r.Via.As4()
+		route += fmt.Sprintf("%s\t00000000\t%02X%02X%02X%02X\t0003\t0\t0\t0\t00000000\t0\t0\t0\n", r.Device, a[3], a[2], a[1], a[0])
+	}
+	out[routeFile] = route
+	for dev, up := range g.up {
+		out["/sys/class/net/"+dev+"/flags"] = map[bool]string{true: "0x1003\n", false: "0x1002\n"}[up]
+	}
+	var mods strings.Builder
+	for _, m := range g.modules {
+		fmt.Fprintf(&mods, "%s 32768 0 - Live 0x0000000000000000\n", m)
+	}
+	out[modulesFile] = mods.String()
+	tcp := "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n   0: 00000000:0016 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1\n"
+	if g.active[g.webUnit()] == "active" {
+		for i, p := range g.listening {
+			tcp += fmt.Sprintf("   %d: 00000000:%04X 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 %d\n", i+1, p, i+2)
+		}
+	}
+	out["/proc/net/tcp"] = tcp
+	for u, e := range g.enabled {
+		if e != "enabled" {
+			continue
+		}
+		for _, dir := range []string{"/etc/systemd/system/", "/usr/lib/systemd/system/"} {
+			if c, ok := g.files[dir+u]; ok {
+				out["/etc/systemd/system/multi-user.target.wants/"+u] = c
+				break
+			}
+		}
+	}
+	return out
+}
+
+// grepZ is grepFiles over the files the globs match, in glob order.
+func (g *simGuest) grepZ(globs []string) string {
+	files := g.virtual()
+	var b strings.Builder
 	for _, glob := range globs {
+		glob = strings.Trim(glob, "'")
 		var paths []string
-		for p := range g.files {
+		for p := range files {
 			if ok, _ := path.Match(glob, p); ok {
 				paths = append(paths, p)
 			}
 		}
 		sort.Strings(paths)
 		for _, p := range paths {
-			for _, l := range strings.Split(g.files[p], "\n") {
-				if l != "" {
-					out = append(out, p+":"+l)
-				}
+			c := files[p]
+			if c == "" {
+				continue
+			}
+			for _, l := range strings.Split(strings.TrimSuffix(c, "\n"), "\n") {
+				b.WriteString(p + "\x00" + l + "\n")
 			}
 		}
 	}
-	return out
+	return b.String()
+}
+
+// observed is the guest's files as a probe reads them.
+func (g *simGuest) observed() *Observed {
+	o := &Observed{Files: map[string]string{}}
+	for p, c := range readFiles(strings.Split(strings.TrimSuffix(g.grepZ(strings.Fields(strings.Join(append(sysctlGlobs(), bootGlobs...), " "))), "\n"), "\n")) {
+		o.Files[p] = c
+	}
+	for _, r := range []string{catalog.DebianRulesFile, catalog.RHELRulesFile} {
+		if c, ok := g.files[r]; ok {
+			o.Files[r] = c
+		}
+	}
+	return o
 }
 
 func (g *simGuest) devices() []string {

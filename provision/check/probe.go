@@ -1,11 +1,12 @@
 package check
 
 import (
+	"cmp"
 	"fmt"
-	"maps"
 	"net/netip"
 	"path"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/lvslab/lvslab/roles"
@@ -27,9 +28,10 @@ type Observed struct {
 	Routes []Route
 	// Sysctl maps "net.ipv4.ip_forward" to its live value ("" unreadable).
 	Sysctl map[string]string
-	// Persistent maps each key to the value the sysctl files set at boot.
-	Persistent map[string]string
-	Modules    map[string]bool
+	// Persistent maps each key to the value the sysctl files set at boot,
+	// PersistentFrom to the file that sets it.
+	Persistent, PersistentFrom map[string]string
+	Modules                    map[string]bool
 	// Active and Enabled map a unit to "systemctl is-active/is-enabled".
 	Active, Enabled map[string]string
 	// Listening are the TCP ports something listens on.
@@ -38,13 +40,17 @@ type Observed struct {
 	// the request failed).
 	Page   *string
 	Served map[uint16]*string
-	// IPVS is the kernel's table, Saved the rules file; IPVSErr says why the
-	// table could not be read (no ipvsadm, no module).
+	// IPVS is the kernel's table; IPVSErr says why the table could not be
+	// read (no ipvsadm, no module).
 	IPVS    []ipvs.Service
 	IPVSErr string
-	Saved   *string
 	// Marks says, for each of the node's firewall marks, whether it is live.
 	Marks []bool
+	// Files are the files read for what comes back at boot (sysctl files,
+	// network configuration, enabled units, the page, the rules files), by
+	// path; OSRelease is /etc/os-release.
+	Files     map[string]string
+	OSRelease string
 }
 
 // Addr is one IPv4 address of a device, with its label (eth0:0, lo:0).
@@ -60,88 +66,138 @@ type Route struct {
 	Device string
 }
 
-// probe is what one node is asked, in one command (every process costs
-// ~0.1-0.2 s in a TCG guest: builtins read /proc where they can).
+// probe is what one node is asked, in one command whatever its OS (every
+// process costs ~0.1-0.2 s in a TCG guest): one grep reads the /proc and
+// /sys files of the live state and every file that brings state back at
+// boot; ip lists the addresses, one systemctl the units; a web server is
+// asked for its page, a director for its IPVS table.
 type probe struct {
 	sysctls []string
 	units   []string
 	ports   []uint16
-	page    string
-	rules   string
+	pages   []string
+	rules   []string
 	ipvs    bool
 	modules bool
-	// marks are the commands that tell whether each firewall mark is live.
-	marks    []string
-	osFamily string
+	// marks are the commands that tell whether each firewall mark is live
+	// (either OS family's form).
+	marks []string
 }
 
 // The probe's sections (guest.Probe).
 const (
-	secHost      = "hostname"
+	secFiles     = "files"
 	secAddr      = "addr"
-	secLink      = "link"
-	secRoute     = "route"
-	secSysctl    = "sysctl"
-	secFiles     = "sysctl-files"
-	secModules   = "modules"
 	secUnits     = "units"
-	secListen    = "listen"
-	secPage      = "page"
 	secServed    = "served"
 	secIPVS      = "ipvs"
 	secIPVSError = "ipvs-error"
-	secRules     = "rules"
 	secMarks     = "marks"
+	secRestored  = "restored"
 )
 
-// sysctlFiles are read in the order systemd-sysctl applies them (by file
-// name, /etc over /run over /usr/lib), /etc/sysctl.conf last.
-const sysctlFiles = "/usr/lib/sysctl.d/*.conf /run/sysctl.d/*.conf /etc/sysctl.d/*.conf /etc/sysctl.conf"
+// Live state read as files.
+const (
+	hostnameFile = "/proc/sys/kernel/hostname"
+	routeFile    = "/proc/net/route"
+	modulesFile  = "/proc/modules"
+	flagsGlob    = "/sys/class/net/*/flags"
+	osRelease    = "/etc/os-release"
+	osReleaseLib = "/usr/lib/os-release"
+)
 
-func newProbe(st *roles.NodeState, steps []catalog.Step, osFamily string) probe {
-	p := probe{osFamily: osFamily, modules: len(st.Modules) > 0}
+var tcpFiles = []string{"/proc/net/tcp", "/proc/net/tcp6"}
+
+// newProbe asks what judging st needs on any OS family: the units, page
+// and rules file of each family's steps.
+func newProbe(st *roles.NodeState) probe {
+	p := probe{modules: len(st.Modules) > 0}
 	for _, s := range st.Sysctls {
 		p.sysctls = append(p.sysctls, s.Key)
 	}
-	if unit := webUnit(steps); unit != "" {
-		p.units = append(p.units, unit)
-		p.ports = st.Web.Ports
+	for _, osFamily := range catalog.OSFamilies {
+		steps := catalog.Steps(st, osFamily)
+		if unit := webUnit(steps); unit != "" {
+			p.units = append(p.units, unit)
+			p.ports = st.Web.Ports
+		}
+		for _, m := range st.Marks {
+			p.marks = append(p.marks, catalog.MarkCheck(m, osFamily))
+		}
+		for _, s := range steps {
+			if s.File != nil && path.Base(s.File.Path) == "index.html" && !slices.Contains(p.pages, s.File.Path) {
+				p.pages = append(p.pages, s.File.Path)
+			}
+			if s.Kind == catalog.KindIPVS {
+				p.ipvs = true
+				if s.RulesFile != "" && !slices.Contains(p.rules, s.RulesFile) {
+					p.rules = append(p.rules, s.RulesFile)
+				}
+			}
+		}
 	}
 	if st.Web != nil {
 		for _, u := range st.Web.UDP {
 			p.units = append(p.units, catalog.UDPUnit(u.Port))
 		}
 	}
-	for _, m := range st.Marks {
-		p.marks = append(p.marks, catalog.MarkCheck(m, osFamily))
+	if len(st.Marks) > 0 {
 		p.units = append(p.units, catalog.MarksUnit)
 	}
-	p.units = slices.Compact(p.units)
-	for _, s := range steps {
-		if s.File != nil && path.Base(s.File.Path) == "index.html" {
-			p.page = s.File.Path
-		}
-		if s.Kind == catalog.KindIPVS {
-			p.ipvs, p.rules = true, s.RulesFile
-			p.units = append(p.units, bootUnits...)
+	if len(st.Aliases) > 0 {
+		p.units = append(p.units, stackUnits...)
+	}
+	for _, r := range []string{catalog.DebianRulesFile, catalog.RHELRulesFile} {
+		if p.ipvs && !slices.Contains(p.rules, r) {
+			p.rules = append(p.rules, r)
 		}
 	}
+	slices.Sort(p.units)
+	p.units = slices.Compact(p.units)
 	return p
 }
 
-// bootUnits restore saved IPVS rules at boot: lvslab's own, or the
-// distribution's ipvsadm service.
-var bootUnits = []string{catalog.IPVSUnit, "ipvsadm.service"}
-
-// webUnit is the web server's unit: the service step of a real server.
-func webUnit(steps []catalog.Step) string {
-	for _, s := range steps {
-		if s.Kind == catalog.KindService {
-			return s.Name
-		}
+// files lists what the probe's grep reads: the live state first (a
+// student's huge file cuts the section after it).
+func (p probe) files() []string {
+	out := []string{osRelease, osReleaseLib, hostnameFile, routeFile, flagsGlob}
+	for _, k := range p.sysctls {
+		out = append(out, "/proc/sys/"+strings.ReplaceAll(k, ".", "/"))
 	}
-	return ""
+	if p.modules {
+		out = append(out, modulesFile)
+	}
+	if len(p.ports) > 0 {
+		out = append(out, tcpFiles...)
+	}
+	for _, f := range p.pages {
+		out = append(out, shell.Quote(f))
+	}
+	for _, f := range p.rules {
+		out = append(out, shell.Quote(f))
+	}
+	if len(p.sysctls) > 0 {
+		out = append(out, sysctlGlobs()...)
+	}
+	return append(out, bootGlobs...)
 }
+
+// restoredFilesScript reads the files the units of glob load with
+// ipvsadm-restore (a student's own unit may save its rules anywhere): the
+// shell's read finds "< FILE" in their Exec lines (no process), one grep
+// reads them, only when there are some.
+func restoredFilesScript(glob string) string {
+	return `set --; for u in ` + glob + `; do [ -f "$u" ] || continue; while IFS= read -r l || [ -n "$l" ]; do case $l in Exec*ipvsadm*\<*) ` +
+		`f=${l##*<}; f=${f#"${f%%[A-Za-z0-9/._-]*}"}; f=${f%%[!A-Za-z0-9/._-]*}; [ -f "$f" ] && set -- "$@" "$f";; esac; done <"$u"; done; ` +
+		`[ $# -eq 0 ] || ` + grepFiles + ` "$@"`
+}
+
+// grepFiles reads every line of files as "PATH\0LINE" (-Z: a file name
+// may hold a colon, ifcfg-lo:0; -a: a binary file is read as text; -s: a
+// glob that matched nothing is quiet). A student is root in the guest: a
+// link to a device (/dev/zero) is skipped, and a file gives at most 4000
+// lines (the kernel lists listening sockets first in /proc/net/tcp).
+const grepFiles = "grep -saHZ -D skip -m 4000 ''"
 
 // build makes the probe one guest.Probe, one sh command that always exits 0.
 func (p probe) build() *guest.Probe {
@@ -153,59 +209,28 @@ func (p probe) build() *guest.Probe {
 		gp.Section(name, "")
 	}
 	markCommand := gp.Mark
-	sec(secHost)
-	b.WriteString("cat /proc/sys/kernel/hostname\n")
+	sec(secFiles)
+	b.WriteString(grepFiles + " " + strings.Join(p.files(), " ") + "\n")
 	sec(secAddr)
 	b.WriteString("ip -o -4 addr show\n")
-	sec(secLink)
-	b.WriteString("ip -o link show\n")
-	sec(secRoute)
-	b.WriteString("ip -4 route show default\n")
-	if len(p.sysctls) > 0 {
-		sec(secSysctl)
-		var paths []string
-		for _, k := range p.sysctls {
-			paths = append(paths, strings.ReplaceAll(k, ".", "/"))
-		}
-		// grep, not the shell's read: dash reads a byte at a time, and an
-		// integer sysctl answers a read past its start with EOF ("10" reads
-		// as "1"). A key the kernel lacks prints nothing.
-		b.WriteString("grep -sH . /proc/sys/" + strings.Join(paths, " /proc/sys/") + "\n")
-		sec(secFiles)
-		b.WriteString("grep -sH . " + sysctlFiles + "\n")
-	}
-	if p.modules {
-		sec(secModules)
-		b.WriteString("cat /proc/modules\n")
-	}
 	if len(p.units) > 0 {
 		sec(secUnits)
-		fmt.Fprintf(&b, "for u in %s; do a=$(systemctl is-active $u 2>/dev/null); e=$(systemctl is-enabled $u 2>/dev/null); echo \"$u ${a:-unknown} ${e:-missing}\"; done\n", strings.Join(p.units, " "))
+		fmt.Fprintf(&b, "systemctl show -p Id -p ActiveState -p UnitFileState %s\n", strings.Join(p.units, " "))
 	}
-	if len(p.ports) > 0 {
-		sec(secListen)
-		b.WriteString("ss -Htln\n")
-		for _, port := range p.ports {
-			sec(fmt.Sprintf("%s %d", secServed, port))
-			fmt.Fprintf(&b, "curl -sf -m 5 http://127.0.0.1:%d/ || %s\n", port, markCommand(fmt.Sprintf("%s %d failed", secServed, port)))
-		}
-	}
-	if p.page != "" {
-		sec(secPage)
-		fmt.Fprintf(&b, "cat %s 2>/dev/null || %s\n", shell.Quote(p.page), markCommand(secPage+" missing"))
+	for _, port := range p.ports {
+		sec(fmt.Sprintf("%s %d", secServed, port))
+		fmt.Fprintf(&b, "curl -sf -m 5 http://127.0.0.1:%d/ || %s\n", port, markCommand(fmt.Sprintf("%s %d failed", secServed, port)))
 	}
 	if p.ipvs {
+		sec(secRestored)
+		b.WriteString(restoredFilesScript(wantsGlob) + "\n")
 		sec(secIPVS)
 		fmt.Fprintf(&b, "if out=$(%s 2>&1); then echo \"$out\"; %s 2>/dev/null; else %s; echo \"$out\"; fi\n", ipvs.SaveCommand, ipvs.ThresholdsCommand, markCommand(secIPVSError))
-		if p.rules != "" {
-			sec(secRules)
-			fmt.Fprintf(&b, "cat %s 2>/dev/null || %s\n", shell.Quote(p.rules), markCommand(secRules+" missing"))
-		}
 	}
 	if len(p.marks) > 0 {
 		sec(secMarks)
-		for i, c := range p.marks {
-			fmt.Fprintf(&b, "if %s; then echo '%d loaded'; else echo '%d missing'; fi\n", c, i, i)
+		for i := 0; i+1 < len(p.marks); i += 2 {
+			fmt.Fprintf(&b, "if { %s; } || { %s; }; then echo '%d loaded'; else echo '%d missing'; fi\n", p.marks[i], p.marks[i+1], i/2, i/2)
 		}
 	}
 	gp.Add(b.String())
@@ -214,8 +239,8 @@ func (p probe) build() *guest.Probe {
 
 // parse reads the output of the probe gp.
 func parse(gp *guest.Probe, out string) (*Observed, error) {
-	o := &Observed{Up: map[string]bool{}, Sysctl: map[string]string{}, Persistent: map[string]string{}, Modules: map[string]bool{},
-		Active: map[string]string{}, Enabled: map[string]string{}, Listening: map[uint16]bool{}, Served: map[uint16]*string{}}
+	o := &Observed{Up: map[string]bool{}, Sysctl: map[string]string{}, Persistent: map[string]string{}, PersistentFrom: map[string]string{}, Modules: map[string]bool{},
+		Active: map[string]string{}, Enabled: map[string]string{}, Listening: map[uint16]bool{}, Served: map[uint16]*string{}, Files: map[string]string{}}
 	a, err := gp.Parse(out)
 	if err != nil {
 		return nil, err
@@ -225,30 +250,47 @@ func parse(gp *guest.Probe, out string) (*Observed, error) {
 		sections[name] = a.Lines(name)
 	}
 	order := a.Names()
-	o.Hostname = strings.TrimSpace(strings.Join(a.Lines(secHost), ""))
+	files := readFiles(sections[secFiles])
+	for p, c := range readFiles(sections[secRestored]) {
+		files[p] = c
+	}
+	o.OSRelease = files[osRelease]
+	if o.OSRelease == "" {
+		o.OSRelease = files[osReleaseLib]
+	}
+	o.Hostname = strings.TrimSpace(files[hostnameFile])
 	o.Addrs = parseAddrs(sections[secAddr])
-	o.Up = parseLinks(sections[secLink])
-	o.Routes = parseRoutes(sections[secRoute])
-	for _, line := range sections[secSysctl] {
-		// "/proc/sys/net/ipv4/ip_forward:1"
-		if k, v, ok := strings.Cut(strings.TrimPrefix(line, "/proc/sys/"), ":"); ok {
-			o.Sysctl[strings.ReplaceAll(k, "/", ".")] = strings.TrimSpace(v)
+	o.Routes = parseProcRoutes(files[routeFile])
+	for p, c := range files {
+		switch {
+		case strings.HasPrefix(p, "/proc/sys/") && p != hostnameFile:
+			o.Sysctl[strings.ReplaceAll(strings.TrimPrefix(p, "/proc/sys/"), "/", ".")] = strings.TrimSpace(c)
+		case match(flagsGlob, p):
+			flags, err := strconv.ParseUint(strings.TrimPrefix(strings.TrimSpace(c), "0x"), 16, 32)
+			o.Up[path.Base(path.Dir(p))] = err == nil && flags&1 != 0 // IFF_UP
+		case slices.Contains(tcpFiles, p):
+			for port := range listeningPorts(c) {
+				o.Listening[port] = true
+			}
+		case p == modulesFile:
+			for _, line := range strings.Split(c, "\n") {
+				if f := strings.Fields(line); len(f) > 0 {
+					o.Modules[f[0]] = true
+				}
+			}
+		case strings.HasPrefix(p, "/proc/") || strings.HasPrefix(p, "/sys/"):
+		default:
+			o.Files[p] = c
 		}
 	}
-	o.Persistent = parseSysctlFiles(sections[secFiles])
-	for _, line := range sections[secModules] {
-		if f := strings.Fields(line); len(f) > 0 {
-			o.Modules[f[0]] = true
-		}
+	for k, v := range sysctlAtBoot(o.Files) {
+		o.Persistent[k], o.PersistentFrom[k] = v.Value, v.File
 	}
-	for _, line := range sections[secUnits] {
-		if f := strings.Fields(line); len(f) == 3 {
-			o.Active[f[0]], o.Enabled[f[0]] = f[1], f[2]
-		}
-	}
-	for _, line := range sections[secListen] {
-		if port, ok := listenPort(line); ok {
-			o.Listening[port] = true
+	for id, props := range parseShow(sections[secUnits]) {
+		active, enabled := cmp.Or(props["ActiveState"], "unknown"), cmp.Or(props["UnitFileState"], "missing")
+		// systemctl names a unit asked for as "apache2" apache2.service
+		for _, name := range []string{id, strings.TrimSuffix(id, ".service")} {
+			o.Active[name], o.Enabled[name] = active, enabled
 		}
 	}
 	for _, port := range portsOf(order) {
@@ -267,8 +309,6 @@ func parse(gp *guest.Probe, out string) (*Observed, error) {
 			o.Marks = append(o.Marks, state == "loaded")
 		}
 	}
-	o.Page = fileSection(a, secPage)
-	o.Saved = fileSection(a, secRules)
 	if lines, ok := sections[secIPVSError]; ok {
 		o.IPVSErr = strings.TrimSpace(strings.Join(lines, " "))
 		if o.IPVSErr == "" {
@@ -284,6 +324,83 @@ func parse(gp *guest.Probe, out string) (*Observed, error) {
 	return o, nil
 }
 
+// readFiles reads grepFiles' lines back into each file's text.
+func readFiles(lines []string) map[string]string {
+	out := map[string]string{}
+	for _, line := range lines {
+		p, text, ok := strings.Cut(line, "\x00")
+		if !ok {
+			continue // a file name with a newline in it
+		}
+		out[p] += text + "\n"
+	}
+	return out
+}
+
+// parseShow reads "systemctl show -p Id -p ...": a block of KEY=VALUE per
+// unit, blank lines between.
+func parseShow(lines []string) map[string]map[string]string {
+	out := map[string]map[string]string{}
+	cur := map[string]string{}
+	flush := func() {
+		if id := cur["Id"]; id != "" {
+			out[id] = cur
+		}
+		cur = map[string]string{}
+	}
+	for _, line := range lines {
+		if strings.TrimSpace(line) == "" {
+			flush()
+			continue
+		}
+		if k, v, ok := strings.Cut(line, "="); ok {
+			cur[k] = strings.TrimSpace(v)
+		}
+	}
+	flush()
+	return out
+}
+
+// parseProcRoutes reads the default routes of /proc/net/route: "eth1
+// 00000000 0502A8C0 0003 0 0 0 00000000 ..." (addresses in the kernel's
+// byte order, little-endian).
+func parseProcRoutes(c string) []Route {
+	var out []Route
+	for _, line := range strings.Split(c, "\n") {
+		f := strings.Fields(line)
+		if len(f) < 8 || f[1] != "00000000" || f[7] != "00000000" {
+			continue
+		}
+		gw, err := strconv.ParseUint(f[2], 16, 32)
+		if err != nil {
+			continue
+		}
+		r := Route{Device: f[0]}
+		if gw != 0 {
+			r.Via = netip.AddrFrom4([4]byte{byte(gw), byte(gw >> 8), byte(gw >> 16), byte(gw >> 24)})
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// listeningPorts reads the TCP ports in state LISTEN (0A) of
+// /proc/net/tcp: "0: 00000000:0050 00000000:0000 0A ...".
+func listeningPorts(c string) map[uint16]bool {
+	out := map[uint16]bool{}
+	for _, line := range strings.Split(c, "\n") {
+		f := strings.Fields(line)
+		if len(f) < 4 || f[3] != "0A" {
+			continue
+		}
+		i := strings.LastIndex(f[1], ":")
+		if port, err := strconv.ParseUint(f[1][i+1:], 16, 16); i > 0 && err == nil {
+			out[uint16(port)] = true
+		}
+	}
+	return out
+}
+
 // portsOf lists the ports of the served sections.
 func portsOf(order []string) []uint16 {
 	var out []uint16
@@ -294,15 +411,6 @@ func portsOf(order []string) []uint16 {
 		}
 	}
 	return out
-}
-
-// fileSection is a file's content, nil when the probe found it missing.
-func fileSection(a *guest.Answer, name string) *string {
-	if !a.Has(name) || a.Has(name+" missing") {
-		return nil
-	}
-	s := a.Text(name)
-	return &s
 }
 
 // parseAddrs reads "ip -o -4 addr show": "2: eth0    inet 192.168.4.15/24
@@ -326,99 +434,12 @@ func parseAddrs(lines []string) []Addr {
 	return out
 }
 
-// parseLinks reads "ip -o link show": "2: eth0: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu ...".
-func parseLinks(lines []string) map[string]bool {
-	out := map[string]bool{}
-	for _, line := range lines {
-		f := strings.Fields(line)
-		if len(f) < 3 {
-			continue
-		}
-		dev, _, _ := strings.Cut(strings.TrimSuffix(f[1], ":"), "@")
-		flags := strings.Split(strings.Trim(f[2], "<>"), ",")
-		out[dev] = slices.Contains(flags, "UP")
-	}
-	return out
-}
-
-// parseRoutes reads "ip -4 route show default": "default via 192.168.2.5 dev eth1 proto static".
-func parseRoutes(lines []string) []Route {
-	var out []Route
-	for _, line := range lines {
-		f := strings.Fields(line)
-		if len(f) == 0 || f[0] != "default" {
-			continue
-		}
-		var r Route
-		for i := 1; i+1 < len(f); i++ {
-			switch f[i] {
-			case "via":
-				r.Via, _ = netip.ParseAddr(f[i+1])
-			case "dev":
-				r.Device = f[i+1]
-			}
-		}
-		out = append(out, r)
-	}
-	return out
-}
-
-// parseSysctlFiles reads "grep -H ." of the sysctl files: what each key is
-// set to at boot. A file of the same name in /etc hides the one in /run or
-// /usr/lib; files apply in name order, /etc/sysctl.conf last.
-func parseSysctlFiles(lines []string) map[string]string {
-	type file struct {
-		path  string
-		lines []string
-	}
-	byName := map[string]*file{}
-	for _, line := range lines {
-		p, text, ok := strings.Cut(line, ":")
-		if !ok {
-			continue
-		}
-		name := path.Base(p)
-		if p == "/etc/sysctl.conf" {
-			name = "\xff" // after every .conf of sysctl.d
-		}
-		// the globs list /etc last: its file replaces one of the same name
-		if f := byName[name]; f == nil || f.path != p {
-			byName[name] = &file{path: p}
-		}
-		byName[name].lines = append(byName[name].lines, text)
-	}
-	names := slices.Sorted(maps.Keys(byName))
-	out := map[string]string{}
-	for _, n := range names {
-		for _, text := range byName[n].lines {
-			text = strings.TrimSpace(text)
-			if text == "" || text[0] == '#' || text[0] == ';' {
-				continue
-			}
-			k, v, ok := strings.Cut(strings.TrimPrefix(text, "-"), "=")
-			if !ok {
-				continue
-			}
-			out[strings.ReplaceAll(strings.TrimSpace(k), "/", ".")] = strings.TrimSpace(v)
+// webUnit is the web server's unit: the service step of a real server.
+func webUnit(steps []catalog.Step) string {
+	for _, s := range steps {
+		if s.Kind == catalog.KindService {
+			return s.Name
 		}
 	}
-	return out
-}
-
-// listenPort reads a line of "ss -Htln": "LISTEN 0 511 *:80 *:*" or
-// "LISTEN 0 511 0.0.0.0:8080 0.0.0.0:*".
-func listenPort(line string) (uint16, bool) {
-	f := strings.Fields(line)
-	if len(f) < 4 {
-		return 0, false
-	}
-	i := strings.LastIndex(f[3], ":")
-	if i < 0 {
-		return 0, false
-	}
-	var port uint16
-	if _, err := fmt.Sscanf(f[3][i+1:], "%d", &port); err != nil {
-		return 0, false
-	}
-	return port, true
+	return ""
 }

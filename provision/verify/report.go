@@ -18,7 +18,12 @@ const barWidth = 30
 // table with a bar chart, the sequence of servers, then every check.
 func WriteText(w io.Writer, r *Report) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "lab %s: %d request(s) per service from %s (prober %s), director %s\n", r.Lab, r.Requests, r.Client, r.Prober, r.Director)
+	if r.Quick != "" {
+		fmt.Fprintf(&b, "lab %s (quick): up to %d request(s) per service (two rounds of its weights) from %s (prober %s), director %s\n", r.Lab, r.Requests, r.Client, r.Prober, r.Director)
+		fmt.Fprintf(&b, "  not in a quick run: %s\n", r.Quick)
+	} else {
+		fmt.Fprintf(&b, "lab %s: %d request(s) per service from %s (prober %s), director %s\n", r.Lab, r.Requests, r.Client, r.Prober, r.Director)
+	}
 	for _, s := range r.Services {
 		b.WriteString("\n")
 		writeService(&b, s)

@@ -522,3 +522,70 @@ func TestVerifyAvoidsSourcePortsTheClientHolds(t *testing.T) {
 		t.Fatalf("verify must leave from ports the client does not hold: %v", failed(r))
 	}
 }
+
+// A quick run judges the scheduler's promise over two rounds of the
+// weights, skips the counters, lanes and plumbing, and still catches a
+// wrong scheduler; it asks the director and the client fewer times.
+func TestVerifyQuick(t *testing.T) {
+	w := newWorld(t, "tedu-dr")
+	full := len(w.log)
+	r := run(t, w, Options{Quick: true})
+	if !r.Pass || r.Quick == "" {
+		t.Fatalf("quick wlc DR must pass and say what it skipped: %v %q", failed(r), r.Quick)
+	}
+	s := r.Services[0]
+	if len(s.Replies) != 6 || s.Counts["web2"] != 4 || s.Counts["web1"] != 2 {
+		t.Errorf("wlc 1:2, two rounds: %d requests, %v", len(s.Replies), s.Counts)
+	}
+	for _, name := range []string{"scheduler promise", "director counters", "web1 holds the VIP on lo", "the director's connections come from lab addresses"} {
+		for _, c := range r.AllChecks() {
+			if c.Name == name && c.Status == report.Pass && name != "scheduler promise" {
+				t.Errorf("a quick run ran %q: %+v", name, c)
+			}
+		}
+	}
+	quick := len(w.log) - full
+	for _, c := range w.log[full:] {
+		if strings.Contains(c, SocketsCommand) || strings.Contains(c, ipvs.ConnectionsCommand) || strings.Contains(c, "route get") {
+			t.Errorf("a quick run sent %q", c)
+		}
+	}
+	w2 := newWorld(t, "tedu-dr")
+	run(t, w2, Options{})
+	if quick >= len(w2.log) {
+		t.Errorf("a quick run sent %d commands, a full one %d", quick, len(w2.log))
+	}
+	t.Logf("commands: quick %d, full %d", quick, len(w2.log))
+	var b strings.Builder
+	if err := WriteText(&b, r); err != nil || !strings.Contains(b.String(), "not in a quick run: the director's counters") {
+		t.Errorf("text %v:\n%s", err, b.String())
+	}
+
+	w = newWorld(t, "tedu-nat")
+	w.svc.Scheduler = "wrr" // the lab; the director runs rr
+	if r := run(t, w, Options{Quick: true}); r.Pass {
+		t.Error("a quick run passes rr where the lab says wrr")
+	}
+}
+
+// Quick runs' ports: a block of their own per second, in range, and no
+// port again within quickPortsReuse.
+func TestQuickPorts(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	seen := map[uint16]time.Time{}
+	for sec := 0; sec < 600; sec++ {
+		at := now.Add(time.Duration(sec) * time.Second)
+		for _, p := range QuickPorts(12, at) {
+			if p < FirstSourcePort || p > LastSourcePort {
+				t.Fatalf("port %d out of range", p)
+			}
+			if last, ok := seen[p]; ok && at.Sub(last) < quickPortsReuse {
+				t.Fatalf("port %d again after %s", p, at.Sub(last))
+			}
+			seen[p] = at
+		}
+	}
+	if !QuickPortsFit(DefaultRequests) || QuickPortsFit(200) {
+		t.Error("QuickPortsFit")
+	}
+}

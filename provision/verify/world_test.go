@@ -225,7 +225,7 @@ func (x *worldExec) Run(ctx context.Context, cmd string) (string, error) {
 		case <-time.After(5 * time.Second):
 		}
 	}
-	w.mu.Lock()
+	w.mu.Lock() // a quick run reads the director and the client at once
 	defer w.mu.Unlock()
 	w.log = append(w.log, x.node+": "+cmd)
 	n := w.lab.Node(x.node)
