@@ -258,6 +258,9 @@ return rows.includes("web1") ? rows.filter(r => r) : null`)
 		if strings.Contains(conf, "IdentityFile") && strings.Contains(conf, "id_ed25519") {
 			t.Errorf("alice's ssh_config names a key of lvslab's:\n%s", conf)
 		}
+		// OpenSSH expands ~ from the password database, not $HOME: the
+		// test's own home is named whole
+		conf = strings.ReplaceAll(conf, "~/.ssh/", filepath.Join(home, ".ssh")+"/")
 		os.WriteFile(filepath.Join(home, ".ssh", "lvslab.conf"), []byte(conf), 0o600)
 		var known string
 		for _, l := range strings.Split(conf, "\n") {
