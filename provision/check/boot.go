@@ -485,7 +485,7 @@ func ipvsRestorers(o *Observed) []restorer {
 			continue
 		}
 		for _, cmd := range execLines(o.Files[p]) {
-			if !strings.Contains(cmd, ipvs.Restore) && !strings.Contains(cmd, "ipvsadm -R") {
+			if !strings.Contains(cmd, ipvs.Restore) && !strings.Contains(cmd, ipvs.RestoreShort) {
 				continue
 			}
 			if f := restoredFile(cmd); f != "" {

@@ -321,7 +321,7 @@ func (w writer) ipvs(lab *topology.Lab, st, prev *roles.NodeState) []Step {
 		}
 		table.Commands = append(table.Commands, cmd)
 	}
-	save := Step{Title: "rules at boot", Commands: []string{"ipvsadm-save -n > " + w.rulesFile()}}
+	save := Step{Title: "rules at boot", Commands: []string{ipvs.HandSaveTo(w.rulesFile())}}
 	if w.rhel() {
 		save.Why = "the kernel forgets the table at reboot: ipvsadm.service restores " + w.rulesFile() + " at boot"
 	} else {

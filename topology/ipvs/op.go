@@ -41,6 +41,14 @@ func RestoreFrom(path string) string { return Restore + " < " + path }
 // SaveTo writes the table's rules (SaveCommand) to a file.
 func SaveTo(path string) string { return SaveCommand + " > " + path }
 
+// HandSaveTo is SaveTo as a student types it (ipvsadm-save -n > FILE), the
+// form of the references' handouts.
+func HandSaveTo(path string) string { return Save + " -n > " + path }
+
+// RestoreShort is ipvsadm's own spelling of Restore (ipvsadm -R), which a
+// student's unit may use instead.
+const RestoreShort = "ipvsadm -R"
+
 // heredocEnd ends the here-document of RestoreCommand. Every line Rules
 // renders starts with "-", so none of them can end the document early.
 const heredocEnd = "LVSLAB_EOF"
