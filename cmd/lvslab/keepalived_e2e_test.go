@@ -54,7 +54,7 @@ func TestKeepalivedE2EInner(t *testing.T) {
 	})
 	e.phase("up tedu-keepalived-dr on it", func() {
 		e.must("up", ha)
-		out := e.must("exec", "--node", "lvs1", "--node", "lvs2", "--", "systemctl is-active keepalived")
+		out := e.must("exec", "--lab", ha, "--node", "lvs1", "--node", "lvs2", "--", "systemctl is-active keepalived")
 		if strings.Count(out, "| active") != 2 {
 			t.Errorf("keepalived does not run on both directors:\n%s", out)
 		}
@@ -87,7 +87,7 @@ func TestKeepalivedE2EInner(t *testing.T) {
 	})
 	e.phase("back to tedu-dr, verify", func() {
 		e.must("up", "tedu-dr")
-		out := e.must("exec", "--node", "lvs1", "--", "systemctl is-active keepalived || true")
+		out := e.must("exec", "--lab", "tedu-dr", "--node", "lvs1", "--", "systemctl is-active keepalived || true")
 		if strings.Contains(out, "| active") {
 			t.Errorf("keepalived still runs on lvs1 under tedu-dr:\n%s", out)
 		}
