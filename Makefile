@@ -108,9 +108,10 @@ e2e-features: build
 	LVSLAB_E2E=1 LVSLAB_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout $(E2E_TIMEOUT) -run 'TestFeaturesE2E' -v ./cmd/lvslab
 
 # The student's scenario alone (make e2e runs it after the documented setup),
-# in real guests (root): a bare tedu-nat, the handout
-# scripts over "lvslab ssh" with four classic mistakes, "check" naming each,
-# the fixes, "check" passing before and after a reboot.
+# in real guests (root): a bare tedu-nat, the handout's text typed line by
+# line over "lvslab ssh" with two mistakes and two things forgotten, "check"
+# naming each, the fixes, "check" passing, the handout's expected results;
+# then the NAT->DR stage's handout, check and verify tedu-dr, a reboot, check.
 e2e-student: build
 	LVSLAB_E2E=1 LVSLAB_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout $(E2E_TIMEOUT) -run '^TestStudentE2E$$' -v ./cmd/lvslab
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"net"
@@ -14,7 +15,6 @@ import (
 	"github.com/lvslab/lvslab/provision/class"
 	"github.com/lvslab/lvslab/provision/class/door"
 	"github.com/lvslab/lvslab/provision/class/serve"
-	"github.com/lvslab/lvslab/provision/lab"
 	"github.com/lvslab/lvslab/provision/paths"
 )
 
@@ -141,18 +141,37 @@ func classServe(c *cli.Context) error {
 	if err != nil {
 		return cannot(err)
 	}
-	live := class.NewLive(s, class.LiveOptions{Credentials: creds, Check: check.Options{Quick: true}, Up: lab.Options{}})
+	live := class.NewLive(s, class.LiveOptions{Credentials: creds, Check: check.Options{Quick: true}})
 	defer live.Close()
 	logf := func(format string, args ...any) { fmt.Fprintf(c.App.ErrWriter, "class serve: "+format+"\n", args...) }
-	srv, err := serve.New(serve.Config{
+	var d *door.Door
+	if c.String("ssh-listen") != "" {
+		if d, err = door.New(door.Config{
+			HostKeyPath: paths.ClassDoorKey(home, s.Class.Name),
+			Logger:      slog.New(slog.NewTextHandler(c.App.ErrWriter, nil)),
+		}, live.Door(), live.Door()); err != nil {
+			return cannot(err)
+		}
+	}
+	cfg := serve.Config{
 		Class: s.Class.Name, Dir: dir, Credentials: creds,
 		PlainHTTP: c.Bool("plain-http"), TLSCert: c.String("tls-cert"), TLSKey: c.String("tls-key"),
 		Hosts: c.StringSlice("host"), PublicURL: c.String("public-url"),
 		Stages: []string{s.Class.LabRef}, Logf: logf,
-	}, live)
+	}
+	if d != nil {
+		cfg.OnRevoke = d.Disconnect // a revoked student's SSH connections end too
+	}
+	srv, err := serve.New(cfg, live)
 	if err != nil {
 		return cannot(err)
 	}
+	return serveDoors(ctx, stop, c, srv, d, logf)
+}
+
+// serveDoors listens on the pages' address and the door's, serves both
+// until ctx ends, and says where each listens.
+func serveDoors(ctx context.Context, stop func(), c *cli.Context, srv *serve.Server, d *door.Door, logf func(string, ...any)) error {
 	web, err := net.Listen("tcp", c.String("listen"))
 	if err != nil {
 		return cannot(err)
@@ -167,16 +186,8 @@ func classServe(c *cli.Context) error {
 	}
 	var wg sync.WaitGroup
 	errs := make(chan error, 2)
-	if addr := c.String("ssh-listen"); addr != "" {
-		d, err := door.New(door.Config{
-			HostKeyPath: paths.ClassDoorKey(home, s.Class.Name),
-			Logger:      slog.New(slog.NewTextHandler(c.App.ErrWriter, nil)),
-		}, live.Door(), live.Door())
-		if err != nil {
-			web.Close()
-			return cannot(err)
-		}
-		ln, err := net.Listen("tcp", addr)
+	if d != nil {
+		ln, err := net.Listen("tcp", c.String("ssh-listen"))
 		if err != nil {
 			web.Close()
 			return cannot(err)

@@ -20,7 +20,7 @@ func drillCommand() *cli.Command {
 			flags = append(flags,
 				&cli.StringFlag{Name: "how", Value: verify.HowStop, Usage: "how a keepalived router fails: `HOW` is stop (keepalived stopped cleanly), kill (SIGKILL) or nic-down (its lab NIC down)"},
 				&cli.BoolFlag{Name: "download", Usage: "with a keepalived router: a rate-limited download through the VIP across the failure (survives with connection sync, breaks without)"},
-				&cli.StringFlag{Name: "sync", Usage: "with a keepalived router: first rewrite both routers' keepalived.conf with connection sync `on` or off and reload (lvslab up restores the lab's)"})
+				&cli.StringFlag{Name: "sync", Usage: "with a keepalived router: first rewrite both routers' keepalived.conf with connection sync `on|off` and reload (lvslab up restores the lab's)"})
 		}
 		return &cli.Command{
 			Name:        name,

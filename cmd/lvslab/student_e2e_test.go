@@ -1,9 +1,10 @@
 package main
 
 // The student's end-to-end scenario (make e2e-student, LVSLAB_E2E=1, root):
-// a bare tedu-nat lab, the handout scripts run node by node over "lvslab
-// ssh" with four classic mistakes, "check" naming each, the fixes, "check"
-// passing, a reboot, "check" passing again.
+// a bare tedu-nat lab, the handout's text typed line by line over "lvslab
+// ssh" with two mistakes and two things forgotten, "check" naming each, the
+// fixes, "check" passing, the expected results; then the NAT->DR stage's
+// handout, check and verify tedu-dr, a reboot, "check" passing again.
 
 import (
 	"bytes"

@@ -291,6 +291,9 @@ func (s *Server) revoke(w http.ResponseWriter, r *http.Request, _ *session, _ *s
 		return
 	}
 	n := s.Revoke(st.name)
+	if s.cfg.OnRevoke != nil {
+		n += s.cfg.OnRevoke(st.name)
+	}
 	s.cfg.Logf("class %s: teacher revoked %d sessions of %s", s.cfg.Class, n, st.name)
 	s.hub.publish(st.name)
 	writeJSON(w, http.StatusOK, map[string]int{"revoked": n})

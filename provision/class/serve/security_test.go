@@ -544,3 +544,20 @@ func TestRotationByAnotherProcess(t *testing.T) {
 		t.Errorf("the new passphrase: %s", resp.Status)
 	}
 }
+
+// A revoke reaches the student's other doors (the SSH door's connections)
+// through OnRevoke, for that student only.
+func TestRevokeEndsOtherDoors(t *testing.T) {
+	var ended []string
+	e := newEnv(t, func(c *Config) {
+		c.OnRevoke = func(student string) int { ended = append(ended, student); return 2 }
+	})
+	teacher := e.login(Teacher)
+	code, body := teacher.post("/teacher/revoke", map[string]string{"student": "alice"})
+	if code != 200 || !strings.Contains(body, `"revoked":2`) {
+		t.Errorf("revoke: %d %s, want the door's 2 connections counted", code, body)
+	}
+	if len(ended) != 1 || ended[0] != "alice" {
+		t.Errorf("OnRevoke called for %v, want alice once", ended)
+	}
+}

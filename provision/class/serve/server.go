@@ -64,6 +64,10 @@ type Config struct {
 	// Terminals how many terminals and consoles one student has open (8).
 	PerStudent, Terminals int
 
+	// OnRevoke ends a student's sessions elsewhere when the teacher revokes
+	// theirs here (the SSH door's connections) and says how many it ended.
+	OnRevoke func(student string) int
+
 	// Logf logs one line (log.Printf). It is never given a secret.
 	Logf func(format string, args ...any)
 	// Now is the clock (time.Now); tests move it.
