@@ -236,16 +236,21 @@ return rows.includes("web1") ? rows.filter(r => r) : null`)
 	})
 	e.phase("alice's copy configured, check passes", func() {
 		e.must("class", "up", file, "--student", "alice")
+		clicked := time.Now()
 		must(t, alice.Click("#check"))
 		raw, err := alice.Wait(180*time.Second, `const s = document.querySelector('#summary'); if (!s) return null; const m = s.textContent.match(/^(\d+) of (\d+)/); return m && m[1] === m[2] && !document.querySelector('.fail-item') ? s.textContent : null`)
 		if err != nil {
 			fails, _ := alice.Exec(`return Array.from(document.querySelectorAll('.fail-item')).map(f => f.innerText)`)
 			t.Fatalf("alice's second check: %v\n%s", err, fails)
 		}
+		shown := time.Now()
 		fmt.Printf("alice's second check: %s\n", raw)
+		fmt.Printf("FIGURE check my work of a 4-node copy, click to result in the browser: %.1f s\n", shown.Sub(clicked).Seconds())
 		raw, err = teacher.Wait(30*time.Second, `const td = document.querySelector('#grid tr[data-student="alice"] td.progress'); const c = td && getComputedStyle(td).backgroundColor; return c && `+greenJS+` ? c : null`)
 		if err != nil {
 			t.Errorf("alice's cell did not turn green on the teacher's page: %v", err)
+		} else {
+			fmt.Printf("FIGURE the teacher's grid green after alice's result: %.1f s (polled every 0.2 s)\n", time.Since(shown).Seconds())
 		}
 		if raw, _ := teacher.Exec(`return window.notReloaded`); string(raw) != `"yes"` {
 			t.Error("the teacher's page was reloaded")
