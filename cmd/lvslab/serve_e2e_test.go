@@ -250,7 +250,7 @@ return rows.includes("web1") ? rows.filter(r => r) : null`)
 		if err != nil {
 			t.Errorf("alice's cell did not turn green on the teacher's page: %v", err)
 		} else {
-			fmt.Printf("FIGURE the teacher's grid green after alice's result: %.1f s (polled every 0.2 s)\n", time.Since(shown).Seconds())
+			fmt.Printf("FIGURE the teacher's grid green after alice's result: %.1f s (polled every 0.1 s)\n", time.Since(shown).Seconds())
 		}
 		if raw, _ := teacher.Exec(`return window.notReloaded`); string(raw) != `"yes"` {
 			t.Error("the teacher's page was reloaded")
