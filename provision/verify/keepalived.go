@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"net/netip"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -35,15 +36,18 @@ const AdvertSeconds = 3
 
 // AdvertCommand listens for VRRP (IP protocol 112) on a router for secs
 // seconds, bounded by timeout: socat (in the image, for UDP services)
-// opens a raw socket of protocol 112, which hands over each packet with
-// its IP header (the source address says who sent it), and od prints the
-// bytes in hex; the IP header's total length splits them into packets.
-// A node that is a member of the VRRP group (keepalived on the backup
-// joins 224.0.0.18) or a unicast peer receives every advert of the
-// segment's routers.
+// opens a raw socket of protocol 112 and writes each packet's VRRP part
+// (socat strips the IP header, seen with socat 1.7.4 in the guest), which
+// od prints in hex; socat's own log (-d -d) says, per packet, its length
+// with the IP header and its source, in the same order. A node that is a
+// member of the VRRP group (keepalived on the backup joins 224.0.0.18) or
+// a unicast peer receives every advert of the segment's routers.
 func AdvertCommand(secs int) string {
-	return fmt.Sprintf("timeout %d socat -u IP4-RECV:112 - 2>/dev/null | od -An -v -tx1; true", secs)
+	return fmt.Sprintf(`f=$(mktemp); timeout %d socat -d -d -u IP4-RECV:112 - 2>"$f" | od -An -v -tx1; echo %s; grep 'received packet' "$f"; rm -f "$f"; true`, secs, advertSplit)
 }
+
+// advertSplit ends AdvertCommand's hex dump; socat's log lines follow.
+const advertSplit = "--"
 
 // Advert is one VRRP advertisement as a router received it.
 type Advert struct {
@@ -52,14 +56,20 @@ type Advert struct {
 	Priority int        `json:"priority"`
 }
 
-// ParseAdverts reads AdvertCommand's hex dump: IPv4 packets back to back,
-// each with its header (version 4, the header length, the total length,
-// the source at byte 12) and the VRRP header after it (version and type,
-// VRID, priority). It stops at the first byte that does not start a
-// whole packet.
+// reAdvertLog is socat's log line of one packet received.
+var reAdvertLog = regexp.MustCompile(`received packet with (\d+) bytes from AF=2 ([0-9.]+):`)
+
+// ParseAdverts reads AdvertCommand's output: the VRRP parts back to back in
+// hex (version and type, VRID, priority), then socat's log line of each
+// packet (its length with the 20-byte IP header, its source), which splits
+// the dump. It stops at the first packet the dump does not hold whole.
 func ParseAdverts(out string) []Advert {
+	dump, log, _ := strings.Cut(out, "\n"+advertSplit+"\n")
+	if strings.HasPrefix(out, advertSplit+"\n") {
+		dump, log = "", strings.TrimPrefix(out, advertSplit+"\n")
+	}
 	var b []byte
-	for _, f := range strings.Fields(out) {
+	for _, f := range strings.Fields(dump) {
 		v, err := strconv.ParseUint(f, 16, 8)
 		if err != nil {
 			return nil
@@ -67,32 +77,34 @@ func ParseAdverts(out string) []Advert {
 		b = append(b, byte(v))
 	}
 	var ads []Advert
-	for i := 0; i+20 <= len(b); {
-		if b[i]>>4 != 4 {
+	for _, m := range reAdvertLog.FindAllStringSubmatch(log, -1) {
+		n, _ := strconv.Atoi(m[1])
+		src, err := netip.ParseAddr(m[2])
+		n -= 20
+		if err != nil || n < 3 || n > len(b) || b[0]>>4 != 2 && b[0]>>4 != 3 {
 			break
 		}
-		ihl := int(b[i]&0x0f) * 4
-		total := int(b[i+2])<<8 | int(b[i+3])
-		if ihl < 20 || total < ihl+3 || i+total > len(b) || b[i+9] != 112 {
-			break
-		}
-		src, _ := netip.AddrFromSlice(b[i+12 : i+16])
-		ads = append(ads, Advert{Source: src, VRID: int(b[i+ihl+1]), Priority: int(b[i+ihl+2])})
-		i += total
+		ads = append(ads, Advert{Source: src, VRID: int(b[1]), Priority: int(b[2])})
+		b = b[n:]
 	}
 	return ads
 }
 
-// AdvertPacket is the bytes of one VRRPv2 advert from src (tests and
-// the drill's simulated world): IPv4 header, then VRRP with one VIP.
-func AdvertPacket(src netip.Addr, vrid, priority int, vip netip.Addr) []byte {
-	ip := []byte{0x45, 0xc0, 0, 40, 0, 0, 0, 0, 255, 112, 0, 0}
-	ip = append(ip, src.AsSlice()...)
-	ip = append(ip, 224, 0, 0, 18)
-	vrrp := []byte{0x21, byte(vrid), byte(priority), 1, 0, 1, 0, 0}
-	vrrp = append(vrrp, vip.AsSlice()...)
-	vrrp = append(vrrp, 0, 0, 0, 0, 0, 0, 0, 0)
-	return append(ip, vrrp...)
+// AdvertOutput is what AdvertCommand prints for these VRRPv2 adverts with
+// one VIP each (tests and the drill's simulated world).
+func AdvertOutput(ads []Advert, vip netip.Addr) string {
+	var dump, log strings.Builder
+	for _, a := range ads {
+		vrrp := []byte{0x21, byte(a.VRID), byte(a.Priority), 1, 0, 1, 0, 0}
+		vrrp = append(vrrp, vip.AsSlice()...)
+		vrrp = append(vrrp, 0, 0, 0, 0, 0, 0, 0, 0)
+		for _, c := range vrrp {
+			fmt.Fprintf(&dump, " %02x", c)
+		}
+		dump.WriteString("\n")
+		fmt.Fprintf(&log, "2026/12/06 13:15:34 socat[351] N received packet with %d bytes from AF=2 %s:0\n", 20+len(vrrp), a.Source)
+	}
+	return dump.String() + advertSplit + "\n" + log.String()
 }
 
 // holdsAddr tells whether "ip -o addr" lines carry addr.
@@ -186,6 +198,43 @@ func ReadVRRP(ctx context.Context, l *topology.Lab, s *topology.Service, dial gu
 		}
 	}
 	return v
+}
+
+// SettledVRRP is ReadVRRP once VRRP has settled, for verify: right after
+// "up" (or a restore) the routers' keepalived start a few seconds apart,
+// the backup may hold the VIP until the master's first adverts preempt it,
+// so a state that is not yet the lab's (no holder, two, or not the MASTER
+// while it runs and may preempt) is read again every second, for at most
+// within (3 adverts and 2 s when 0, the protocol's master-down time with
+// room; none when negative). A state that stays wrong is what verify
+// judges.
+func SettledVRRP(ctx context.Context, l *topology.Lab, s *topology.Service, dial guest.Dialer, within time.Duration) VRRPState {
+	if within == 0 {
+		within = time.Duration(3*s.Keepalived.AdvertInt)*time.Second + 2*time.Second
+	}
+	deadline := time.Now().Add(within)
+	for {
+		v := ReadVRRP(ctx, l, s, dial)
+		if vrrpSettled(s, v) || !time.Now().Before(deadline) || ctx.Err() != nil {
+			return v
+		}
+		select {
+		case <-ctx.Done():
+			return v
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+// vrrpSettled: every router read, one holder, and the holder is the lab's
+// MASTER unless that one is down or does not preempt.
+func vrrpSettled(s *topology.Service, v VRRPState) bool {
+	if len(v.Unread) > 0 || len(v.Holders) != 1 {
+		return false
+	}
+	m := s.Keepalived.Master()
+	_, down := v.Down[m.Node]
+	return v.Holders[0] == m.Node || down || s.Keepalived.NoPreempt
 }
 
 func orWord(s, def string) string {
@@ -411,7 +460,7 @@ const vrrpRequests = 6
 // by the holder's own page (the MASTER serves the VIP itself).
 func vrrpServiceReport(ctx context.Context, lab *topology.Lab, s *topology.Service, client *topology.Node, cx guest.Executor, dial guest.Dialer, mapper *Mapper, opts Options) *ServiceReport {
 	sr := &ServiceReport{Name: s.Name, Mode: s.Mode, URL: URL(s.VIP.String(), s.Port), Counts: map[string]int{}, Sequence: []string{}}
-	v := ReadVRRP(ctx, lab, s, dial)
+	v := SettledVRRP(ctx, lab, s, dial, opts.VRRPSettle)
 	sr.Checks = append(sr.Checks, holderCheck(s, v))
 	holder := v.Holder()
 	replies, took, err := Probe(ctx, cx, opts.Prober, []string{sr.URL}, nil, vrrpRequests, min(opts.Timeout, 60*time.Second))

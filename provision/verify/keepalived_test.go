@@ -1,6 +1,7 @@
 package verify
 
 import (
+	"github.com/lvslab/lvslab/topology"
 	"net/netip"
 	"slices"
 	"strings"
@@ -144,21 +145,30 @@ func TestVerifyKeepalivedWeb(t *testing.T) {
 	wantStatus(t, r, webVIPHeld, report.Fail, "split brain")
 }
 
-// The advert dump is split by the IP header's total length.
+// The advert dump is split by socat's log lines: their lengths less the
+// IP header, their sources.
 func TestParseAdverts(t *testing.T) {
-	src := netip.MustParseAddr("192.168.4.5")
-	var b strings.Builder
-	for _, prio := range []int{100, 0} {
-		for _, c := range AdvertPacket(src, 51, prio, netip.MustParseAddr("192.168.4.15")) {
-			b.WriteString(" " + hex2(c))
-		}
+	src, other := netip.MustParseAddr("192.168.4.5"), netip.MustParseAddr("192.168.4.6")
+	vip := netip.MustParseAddr("192.168.4.15")
+	want := []Advert{{src, 51, 100}, {other, 51, 50}, {src, 52, 0}}
+	got := ParseAdverts(AdvertOutput(want, vip))
+	if !slices.Equal(got, want) {
+		t.Errorf("adverts %+v, want %+v", got, want)
 	}
-	got := ParseAdverts(b.String())
-	if len(got) != 2 || got[0] != (Advert{src, 51, 100}) || got[1].Priority != 0 {
-		t.Errorf("adverts %+v", got)
+	// As socat 1.7.4 printed three adverts of lvs1 in a guest.
+	real := " 21 33 64 01 01 01 52 b0 c0 a8 04 0f 31 31 31 31\n 00 00 00 00 21 33 64 01 01 01 52 b0 c0 a8 04 0f\n" +
+		" 31 31 31 31 00 00 00 00 21 33 64 01 01 01 52 b0\n c0 a8 04 0f 31 31 31 31 00 00 00 00\n--\n"
+	for range 3 {
+		real += "2026/12/06 13:15:34 socat[351] N received packet with 40 bytes from AF=2 192.168.4.5:0\n"
 	}
-	if got := ParseAdverts(" 45 00"); len(got) != 0 {
+	if got := ParseAdverts(real); len(got) != 3 || got[2] != (Advert{src, 51, 100}) {
+		t.Errorf("the guest's adverts: %+v", got)
+	}
+	if got := ParseAdverts(" 21 33\n--\n2026/12/06 13:15:34 socat[351] N received packet with 40 bytes from AF=2 192.168.4.5:0\n"); len(got) != 0 {
 		t.Errorf("a short dump: %+v", got)
+	}
+	if got := ParseAdverts("--\n"); len(got) != 0 {
+		t.Errorf("nothing heard: %+v", got)
 	}
 	_ = ipvs.Service{}
 }
@@ -166,4 +176,37 @@ func TestParseAdverts(t *testing.T) {
 func hex2(c byte) string {
 	const digits = "0123456789abcdef"
 	return string([]byte{digits[c>>4], digits[c&15]})
+}
+
+// VRRP has settled when the one holder is the lab's MASTER, or the MASTER
+// is down or does not preempt; no holder, two, or an unread router is not
+// settled yet (verify reads again).
+func TestVRRPSettled(t *testing.T) {
+	lab := newWorld(t, "tedu-keepalived-dr").lab
+	var s *topology.Service
+	for _, svc := range lab.Services {
+		if svc.Keepalived != nil {
+			s = svc
+		}
+	}
+	if s == nil {
+		t.Fatal("tedu-keepalived-dr has no keepalived service")
+	}
+	st := func(holders ...string) VRRPState { return VRRPState{Holders: holders, Down: map[string]string{}} }
+	for _, c := range []struct {
+		name string
+		v    VRRPState
+		want bool
+	}{
+		{"the master holds", st("lvs1"), true},
+		{"the backup before preemption", st("lvs2"), false},
+		{"nobody yet", st(), false},
+		{"both", st("lvs1", "lvs2"), false},
+		{"the backup, the master down", VRRPState{Holders: []string{"lvs2"}, Down: map[string]string{"lvs1": "keepalived inactive"}}, true},
+		{"a router unread", VRRPState{Holders: []string{"lvs1"}, Unread: map[string]string{"lvs2": "i/o timeout"}}, false},
+	} {
+		if got := vrrpSettled(s, c.v); got != c.want {
+			t.Errorf("%s: settled %v, want %v", c.name, got, c.want)
+		}
+	}
 }

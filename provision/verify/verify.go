@@ -38,6 +38,10 @@ type Options struct {
 	Client string
 	// Services limits the run to these service names; all when empty.
 	Services []string
+	// VRRPSettle bounds the wait for a keepalived service's VRRP to settle
+	// before it is judged (SettledVRRP; 0: the protocol's master-down time
+	// with room, negative: none).
+	VRRPSettle time.Duration
 	// Quick is the proof of a "check my work" loop (check.Quick): the
 	// scheduler's promise is still judged from a short request loop (twice
 	// the service's weight sum, at most DefaultRequests, unless Requests is
@@ -254,7 +258,7 @@ func Run(ctx context.Context, lab *topology.Lab, dial guest.Dialer, opts Options
 		if ls.svc.Keepalived != nil {
 			// The scheduler's promise and counters are the VRRP master's:
 			// it holds the VIP and schedules every request.
-			v = ReadVRRP(ctx, lab, ls.svc, dial)
+			v = SettledVRRP(ctx, lab, ls.svc, dial, opts.VRRPSettle)
 			if h := v.Holder(); h != "" && h != dir.Name {
 				if sx, err = dial(h); err != nil {
 					return nil, cannot("cannot reach director %s: %v", h, err)

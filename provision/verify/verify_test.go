@@ -21,6 +21,9 @@ import (
 
 func run(t *testing.T, w *world, opts Options) *Report {
 	t.Helper()
+	if opts.VRRPSettle == 0 {
+		opts.VRRPSettle = -1 // the simulated world's VRRP is what the test set
+	}
 	r, err := Run(context.Background(), w.lab, w.dial, opts)
 	if err != nil {
 		t.Fatalf("Run: %v", err)

@@ -254,7 +254,7 @@ func (x *worldExec) Run(ctx context.Context, cmd string) (string, error) {
 		}
 		fmt.Fprintf(&b, "keepalived %s\nlink %s\n", ka, link)
 		return b.String(), nil
-	case strings.HasPrefix(cmd, "timeout ") && strings.Contains(cmd, "IP4-RECV:112"):
+	case strings.Contains(cmd, "IP4-RECV:112"):
 		srcs := w.adverts
 		if srcs == nil {
 			for _, h := range w.holders {
@@ -266,18 +266,15 @@ func (x *worldExec) Run(ctx context.Context, cmd string) (string, error) {
 				}
 			}
 		}
-		var b strings.Builder
+		var ads []Advert
 		for _, src := range srcs {
 			prio := 100
 			if r := w.svc.Keepalived.Router(nodeWith(w.lab, src)); r != nil {
 				prio = r.Priority
 			}
-			for _, c := range AdvertPacket(src, w.svc.Keepalived.VRID, prio, w.svc.VIP) {
-				fmt.Fprintf(&b, " %02x", c)
-			}
-			b.WriteString("\n")
+			ads = append(ads, Advert{src, w.svc.Keepalived.VRID, prio})
 		}
-		return b.String(), nil
+		return AdvertOutput(ads, w.svc.VIP), nil
 	case strings.Contains(cmd, "/dev/udp/") && n.Role == topology.RoleClient:
 		fr := loopFrames(cmd)
 		var urls []string
