@@ -331,3 +331,27 @@ func TestReport(t *testing.T) {
 		t.Errorf("unknown node: %v", err)
 	}
 }
+
+// The VIP keepalived adds on the VRRP master is keepalived's, not a stray
+// address: the master's address facts pass with it (seen failing in
+// make e2e-keepalived), and a real stray address still fails.
+func TestKeepalivedVIPIsNoStrayAddress(t *testing.T) {
+	lab := rolestest.Lab(t, "tedu-keepalived-dr")
+	for _, st := range roles.Desired(lab) {
+		if st.Name != "lvs1" {
+			continue
+		}
+		if len(st.Floating) == 0 {
+			t.Fatal("lvs1 of tedu-keepalived-dr floats no VIP")
+		}
+		g := configured(st, catalog.Debian)
+		g.addrs = append(g.addrs, Addr{Device: "eth0", Label: "eth0", Prefix: st.Floating[0]})
+		if f := failed(checkNode(t, lab, st.Name, g)); len(f) > 0 {
+			t.Errorf("the master holding its VIP fails %v", f)
+		}
+		g.addrs = append(g.addrs, Addr{Device: "eth0", Label: "eth0", Prefix: netip.MustParsePrefix("192.168.4.77/24")})
+		if f := failed(checkNode(t, lab, st.Name, g)); len(f) != 1 {
+			t.Errorf("a stray address beside the VIP: failed %v, want address eth0 alone", f)
+		}
+	}
+}

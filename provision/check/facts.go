@@ -209,6 +209,9 @@ func (s *subject) addressFact(o *Observed, nic roles.NICState) Fact {
 			allowed = append(allowed, a.Address)
 		}
 	}
+	// a VIP keepalived adds while this node is MASTER is keepalived's, not
+	// a stray address (the keepalived facts judge who holds it)
+	allowed = append(allowed, s.st.Floating...)
 	role := s.addressRole(nic)
 	switch found := findAddr(o, nic.Address.Addr()); {
 	case found == nil:
