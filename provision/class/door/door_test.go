@@ -214,12 +214,7 @@ func TestDoorCodeStartsNoProgram(t *testing.T) {
 
 func TestJumpReachesOwnNodeOnly(t *testing.T) {
 	tc := startClass(t, testConfig(t), nil)
-	c := tc.login(t, "alice")
-	ic, err := tc.jump(c, "web1:22")
-	if err != nil {
-		t.Fatalf("alice's jump to her web1: %v", err)
-	}
-	defer ic.Close()
+	c, ic := tc.jumpIn(t, "alice", "web1:22")
 	term := openTerminal(t, ic, true)
 	term.typeLine(t, "hostname")
 	term.out.expect(t, "\r\nweb1\r\n")
@@ -228,10 +223,7 @@ func TestJumpReachesOwnNodeOnly(t *testing.T) {
 		t.Errorf("inner shell exit status %d", status)
 	}
 	// a command, typed into the node's shell (fakeShells is no Execer)
-	s, err := ic.NewSession()
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := newSession(t, ic)
 	out, err := s.Output("hostname")
 	if err != nil || !strings.Contains(string(out), "\r\nweb1\r\n") {
 		t.Errorf("ssh -J ... root@web1 hostname: %q, %v", out, err)
@@ -374,19 +366,11 @@ func (e execShells) Exec(ctx context.Context, student, node, command string, std
 // input, output and exit status passed through.
 func TestJumpExecRunsOnTheNodeWithAnExecer(t *testing.T) {
 	tc := startClass(t, testConfig(t), execShells{newFakeShells()})
-	c := tc.login(t, "alice")
-	ic, err := tc.jump(c, "web1:22")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ic.Close()
-	s, err := ic.NewSession()
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, ic := tc.jumpIn(t, "alice", "web1:22")
+	s := newSession(t, ic)
 	var stdout, stderr screen
 	s.Stdout, s.Stderr, s.Stdin = &stdout, &stderr, strings.NewReader("typed\n")
-	err = s.Run("uname -a")
+	err := s.Run("uname -a")
 	var exit *ssh.ExitError
 	if !errors.As(err, &exit) || exit.ExitStatus() != 3 {
 		t.Errorf("exit: %v, want status 3", err)
@@ -411,16 +395,8 @@ func TestJumpExecRunsOnTheNodeWithAnExecer(t *testing.T) {
 // ends too: the door types Ctrl-D.
 func TestJumpShellEndsWithItsInput(t *testing.T) {
 	tc := startClass(t, testConfig(t), nil)
-	c := tc.login(t, "alice")
-	ic, err := tc.jump(c, "web2:22")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ic.Close()
-	s, err := ic.NewSession()
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, ic := tc.jumpIn(t, "alice", "web2:22")
+	s := newSession(t, ic)
 	var out screen
 	s.Stdout, s.Stdin = &out, strings.NewReader("hostname\necho $TERM\n")
 	if err := s.Shell(); err != nil {
@@ -447,19 +423,11 @@ func TestJumpToUnreachableNodeSaysSo(t *testing.T) {
 	shells := newFakeShells()
 	shells.fail = map[string]error{"web2": errors.New("web2 does not answer SSH")}
 	tc := startClass(t, testConfig(t), shells)
-	c := tc.login(t, "alice")
-	ic, err := tc.jump(c, "web2:22")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ic.Close()
-	s, err := ic.NewSession()
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, ic := tc.jumpIn(t, "alice", "web2:22")
+	s := newSession(t, ic)
 	var stderr screen
 	s.Stderr = &stderr
-	err = s.Run("hostname")
+	err := s.Run("hostname")
 	var exit *ssh.ExitError
 	if !errors.As(err, &exit) || exit.ExitStatus() != 1 {
 		t.Errorf("exit: %v, want status 1", err)
@@ -515,12 +483,5 @@ func TestDisconnectClosesOneStudent(t *testing.T) {
 	} else {
 		s.Close()
 	}
-	retry(t, "the closed shell given back", func() error {
-		tc.door.mu.Lock()
-		defer tc.door.mu.Unlock()
-		if u := tc.door.students["alice"]; u != nil {
-			return fmt.Errorf("alice still holds %+v", *u)
-		}
-		return nil
-	})
+	placeGivenBack(t, tc.door, "alice", "the closed shell given back")
 }

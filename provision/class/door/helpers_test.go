@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"path/filepath"
@@ -332,6 +333,43 @@ func (tc *testClass) login(t testing.TB, student string) *ssh.Client {
 	}
 	t.Cleanup(func() { c.Close() })
 	return c
+}
+
+// jumpIn logs student in and opens the inner connection to target through
+// the door (both closed with the test), failing the test otherwise.
+func (tc *testClass) jumpIn(t testing.TB, student, target string) (c, ic *ssh.Client) {
+	t.Helper()
+	c = tc.login(t, student)
+	ic, err := tc.jump(c, target)
+	if err != nil {
+		t.Fatalf("%s's jump to %s: %v", student, target, err)
+	}
+	t.Cleanup(func() { ic.Close() })
+	return c, ic
+}
+
+// newSession opens a session on c, failing the test otherwise.
+func newSession(t testing.TB, c *ssh.Client) *ssh.Session {
+	t.Helper()
+	s, err := c.NewSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// placeGivenBack waits until student holds no place on d (what says what
+// was given back).
+func placeGivenBack(t *testing.T, d *Door, student, what string) {
+	t.Helper()
+	retry(t, what, func() error {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		if u := d.students[student]; u != nil {
+			return fmt.Errorf("%s still holds %+v", student, *u)
+		}
+		return nil
+	})
 }
 
 // jump opens the inner SSH connection to target through c, as ssh -J does.
