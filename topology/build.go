@@ -475,6 +475,16 @@ func (d *document) serviceScheduling(rs *rawService, s *Service, path string) {
 	}
 }
 
+// noNode says at path that the lab has no node named name, with the
+// nearest name it has.
+func (d *document) noNode(lab *Lab, path, name string) {
+	msg := fmt.Sprintf("no node named %q", name)
+	if sg := suggest(name, nodeNames(lab)); sg != "" {
+		msg += fmt.Sprintf(" (did you mean %q?)", sg)
+	}
+	d.add(path, "%s", msg)
+}
+
 func (d *document) buildRealServer(lab *Lab, s *Service, rr *rawRealServer, path string) *RealServer {
 	if rr == nil {
 		d.add(path, "empty real server: it needs a node")
@@ -486,11 +496,7 @@ func (d *document) buildRealServer(lab *Lab, s *Service, rr *rawRealServer, path
 	case rr.Node == "":
 		d.add(path+".node", "missing: the web node that serves this service")
 	case n == nil:
-		msg := fmt.Sprintf("no node named %q", rr.Node)
-		if sg := suggest(rr.Node, nodeNames(lab)); sg != "" {
-			msg += fmt.Sprintf(" (did you mean %q?)", sg)
-		}
-		d.add(path+".node", "%s", msg)
+		d.noNode(lab, path+".node", rr.Node)
 	case n.Role != RoleWeb:
 		d.add(path+".node", "%s is a %s: real servers are web nodes", rr.Node, n.Role)
 	}

@@ -234,11 +234,7 @@ func (d *document) buildRouters(lab *Lab, s *Service, raw []*rawRouter, k *Keepa
 		case rr.Node == "":
 			d.add(rpath+".node", "missing: the node that runs keepalived")
 		case n == nil:
-			msg := fmt.Sprintf("no node named %q", rr.Node)
-			if sg := suggest(rr.Node, nodeNames(lab)); sg != "" {
-				msg += fmt.Sprintf(" (did you mean %q?)", sg)
-			}
-			d.add(rpath+".node", "%s", msg)
+			d.noNode(lab, rpath+".node", rr.Node)
 		case n.Role != role:
 			d.add(rpath+".node", "%s is a %s: %s", rr.Node, n.Role, what)
 		case k.Router(rr.Node) != nil:
