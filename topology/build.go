@@ -191,11 +191,7 @@ func (d *document) buildNodes(raw *rawLab, lab *Lab) {
 		case "":
 			d.add(path+".role", "missing: one of client, director, web")
 		default:
-			msg := fmt.Sprintf("%q is not a role: use client, director or web", rn.Role)
-			if s := suggest(rn.Role, []string{RoleClient, RoleDirector, RoleWeb}); s != "" {
-				msg += fmt.Sprintf(" (did you mean %q?)", s)
-			}
-			d.add(path+".role", "%s", msg)
+			d.addNear(path+".role", fmt.Sprintf("%q is not a role: use client, director or web", rn.Role), rn.Role, []string{RoleClient, RoleDirector, RoleWeb})
 		}
 		if rn.Memory != nil {
 			if *rn.Memory < 128 || *rn.Memory > 16384 {
@@ -291,11 +287,7 @@ func (d *document) buildNIC(lab *Lab, node, name string, rn *rawNIC) *NIC {
 	if rn.Network == "" {
 		d.add(path+".network", "missing: the network this NIC is plugged into")
 	} else if nw == nil {
-		msg := fmt.Sprintf("no network named %q", rn.Network)
-		if s := suggest(rn.Network, networkNames(lab)); s != "" {
-			msg += fmt.Sprintf(" (did you mean %q?)", s)
-		}
-		d.add(path+".network", "%s", msg)
+		d.addNear(path+".network", fmt.Sprintf("no network named %q", rn.Network), rn.Network, networkNames(lab))
 	}
 	if rn.Address != "" {
 		addr, err := netip.ParsePrefix(rn.Address)
@@ -462,11 +454,7 @@ func (d *document) serviceScheduling(rs *rawService, s *Service, path string) {
 	if s.Scheduler == "" {
 		s.Scheduler = DefaultScheduler
 	} else if !slices.Contains(ipvs.Schedulers, s.Scheduler) {
-		msg := fmt.Sprintf("%q is not a kernel IPVS scheduler: use one of %s", rs.Scheduler, strings.Join(ipvs.Schedulers, " "))
-		if sg := suggest(s.Scheduler, ipvs.Schedulers); sg != "" {
-			msg += fmt.Sprintf(" (did you mean %q?)", sg)
-		}
-		d.add(path+".scheduler", "%s", msg)
+		d.addNear(path+".scheduler", fmt.Sprintf("%q is not a kernel IPVS scheduler: use one of %s", rs.Scheduler, strings.Join(ipvs.Schedulers, " ")), s.Scheduler, ipvs.Schedulers)
 	}
 	if rs.Persistence < 0 || rs.Persistence > 31536000 {
 		d.add(path+".persistence", "%d is out of range: seconds from 1 to 31536000, or 0 for none", rs.Persistence)
@@ -478,8 +466,13 @@ func (d *document) serviceScheduling(rs *rawService, s *Service, path string) {
 // noNode says at path that the lab has no node named name, with the
 // nearest name it has.
 func (d *document) noNode(lab *Lab, path, name string) {
-	msg := fmt.Sprintf("no node named %q", name)
-	if sg := suggest(name, nodeNames(lab)); sg != "" {
+	d.addNear(path, fmt.Sprintf("no node named %q", name), name, nodeNames(lab))
+}
+
+// addNear says msg at path, and the name among names nearest to got (a
+// misspelling), if one is near.
+func (d *document) addNear(path, msg, got string, names []string) {
+	if sg := suggest(got, names); sg != "" {
 		msg += fmt.Sprintf(" (did you mean %q?)", sg)
 	}
 	d.add(path, "%s", msg)
