@@ -194,16 +194,7 @@ func healthCheckedOf(lab *topology.Lab, node string) *topology.Service {
 // drillNow and drillSleep are the drill's clock (tests replace them).
 var (
 	drillNow   = time.Now
-	drillSleep = func(ctx context.Context, d time.Duration) error {
-		t := time.NewTimer(d)
-		defer t.Stop()
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-t.C:
-			return nil
-		}
-	}
+	drillSleep = guest.Sleep
 )
 
 // loopRun is a client loop running while the drill acts.

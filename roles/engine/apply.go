@@ -390,19 +390,7 @@ func awaitGroup(ctx context.Context, exec guest.Executor, steps []catalog.Step, 
 }
 
 // sleep waits d unless ctx ends first (a variable: tests record the waits).
-var sleep = func(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
+var sleep = guest.Sleep
 
 func runCheck(ctx context.Context, exec guest.Executor, check string) (bool, error) {
 	out, err := exec.Run(ctx, catalog.Helpers(check)+checkCommand(check))
