@@ -61,19 +61,15 @@ func TestMenuShowsOwnNodesBridgesAndComesBack(t *testing.T) {
 		t.Error("alice's menu lists bob's web3")
 	}
 	term.out.expect(t, "q to quit: ")
-	term.typeLine(t, "3")
-	term.out.expect(t, "Connecting to web1")
-	term.typeLine(t, "hostname")
-	term.out.expect(t, "\r\nweb1\r\n")
-	term.typeLine(t, "stty size")
-	term.out.expect(t, "30 100\r\n")
+	term.answer(t, "3", "Connecting to web1")
+	term.answer(t, "hostname", "\r\nweb1\r\n")
+	term.answer(t, "stty size", "30 100\r\n")
 	if err := term.s.WindowChange(50, 132); err != nil {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		term.typeLine(t, "stty size")
-		term.out.expect(t, "stty size\r\n")
+		term.answer(t, "stty size", "stty size\r\n")
 		if strings.HasSuffix(strings.TrimSuffix(term.out.String(), "# "), "50 132\r\n") || time.Now().After(deadline) {
 			break
 		}
@@ -82,19 +78,14 @@ func TestMenuShowsOwnNodesBridgesAndComesBack(t *testing.T) {
 	if !strings.Contains(term.out.String(), "50 132\r\n") {
 		t.Errorf("a window change did not reach the node's shell:\n%q", term.out.String())
 	}
-	term.typeLine(t, "echo $TERM")
-	term.out.expect(t, "xterm-256color\r\n")
-	term.typeLine(t, "exit")
-	term.out.expect(t, "[web1: shell ended]")
+	term.answer(t, "echo $TERM", "xterm-256color\r\n")
+	term.answer(t, "exit", "[web1: shell ended]")
 	term.out.expect(t, "q to quit: ")
 	term.typeLine(t, "web2") // by name this time
 	term.out.expect(t, "Connecting to web2")
-	term.typeLine(t, "hostname")
-	term.out.expect(t, "\r\nweb2\r\n")
-	term.typeLine(t, "exit")
-	term.out.expect(t, "q to quit: ")
-	term.typeLine(t, "nosuch")
-	term.out.expect(t, `No node "nosuch" here`)
+	term.answer(t, "hostname", "\r\nweb2\r\n")
+	term.answer(t, "exit", "q to quit: ")
+	term.answer(t, "nosuch", `No node "nosuch" here`)
 	term.typeLine(t, "q")
 	if status := term.wait(t); status != 0 {
 		t.Errorf("exit status %d after q, want 0", status)
@@ -216,8 +207,7 @@ func TestJumpReachesOwnNodeOnly(t *testing.T) {
 	tc := startClass(t, testConfig(t), nil)
 	c, ic := tc.jumpIn(t, "alice", "web1:22")
 	term := openTerminal(t, ic, true)
-	term.typeLine(t, "hostname")
-	term.out.expect(t, "\r\nweb1\r\n")
+	term.answer(t, "hostname", "\r\nweb1\r\n")
 	term.typeLine(t, "exit")
 	if status := term.wait(t); status != 0 {
 		t.Errorf("inner shell exit status %d", status)
@@ -335,8 +325,7 @@ func TestServeShutsDownCleanly(t *testing.T) {
 	c := tc.login(t, "alice")
 	term := openTerminal(t, c, true)
 	term.out.expect(t, "q to quit: ")
-	term.typeLine(t, "1")
-	term.out.expect(t, "Connecting to client")
+	term.answer(t, "1", "Connecting to client")
 	tc.stop(t)
 	done := make(chan error, 1)
 	go func() { done <- c.Wait() }()
@@ -464,8 +453,7 @@ func TestDisconnectClosesOneStudent(t *testing.T) {
 	a1, a2, b := tc.login(t, "alice"), tc.login(t, "alice"), tc.login(t, "bob")
 	term := openTerminal(t, a1, true)
 	term.out.expect(t, "q to quit: ")
-	term.typeLine(t, "3")
-	term.out.expect(t, "Connecting to web1")
+	term.answer(t, "3", "Connecting to web1")
 	if n := tc.door.Disconnect("alice"); n != 2 {
 		t.Errorf("Disconnect closed %d connections, want 2", n)
 	}

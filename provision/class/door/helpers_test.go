@@ -466,6 +466,13 @@ func (term *terminal) typeLine(t *testing.T, line string) {
 	}
 }
 
+// answer types line and expects want in what the terminal prints next.
+func (term *terminal) answer(t *testing.T, line, want string) {
+	t.Helper()
+	term.typeLine(t, line)
+	term.out.expect(t, want)
+}
+
 // wait waits for the session's end and returns its exit status.
 func (term *terminal) wait(t *testing.T) int {
 	t.Helper()

@@ -281,8 +281,7 @@ func TestShellsPerStudentAreBounded(t *testing.T) {
 	}
 	term := openTerminal(t, c, true)
 	term.out.expect(t, "q to quit: ")
-	term.typeLine(t, "2")
-	term.out.expect(t, "lvs1 cannot be reached now: you have 2 shells open already")
+	term.answer(t, "2", "lvs1 cannot be reached now: you have 2 shells open already")
 }
 
 // A client that connects and says nothing, or trickles bytes, is cut off at
@@ -436,8 +435,7 @@ func TestMenuStripsControlCharacters(t *testing.T) {
 	c := tc.login(t, "alice")
 	term := openTerminal(t, c, true)
 	term.out.expect(t, "q to quit: ")
-	term.typeLine(t, "3")
-	term.out.expect(t, "cannot be reached now")
+	term.answer(t, "3", "cannot be reached now")
 	term.out.expect(t, "q to quit: ")
 	term.typeLine(t, "\x1b[Aq")
 	term.wait(t)
