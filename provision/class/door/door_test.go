@@ -327,13 +327,7 @@ func TestServeShutsDownCleanly(t *testing.T) {
 	term.out.expect(t, "q to quit: ")
 	term.answer(t, "1", "Connecting to client")
 	tc.stop(t)
-	done := make(chan error, 1)
-	go func() { done <- c.Wait() }()
-	select {
-	case <-done:
-	case <-time.After(5 * time.Second):
-		t.Fatal("a connection survived the door's shutdown")
-	}
+	waitClosed(t, c, 5*time.Second, "a connection survived the door's shutdown")
 	if _, err := tc.dial("alice", "", ssh.PublicKeys(tc.keys["alice"])); err == nil {
 		t.Error("the door still accepts connections after shutdown")
 	}
@@ -458,13 +452,7 @@ func TestDisconnectClosesOneStudent(t *testing.T) {
 		t.Errorf("Disconnect closed %d connections, want 2", n)
 	}
 	for _, c := range []*ssh.Client{a1, a2} {
-		done := make(chan error, 1)
-		go func() { done <- c.Wait() }()
-		select {
-		case <-done:
-		case <-time.After(3 * time.Second):
-			t.Fatal("alice's connection survived Disconnect")
-		}
+		waitClosed(t, c, 3*time.Second, "alice's connection survived Disconnect")
 	}
 	if s, err := b.NewSession(); err != nil {
 		t.Errorf("bob's connection after alice's Disconnect: %v", err)

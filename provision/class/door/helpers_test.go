@@ -466,6 +466,18 @@ func (term *terminal) typeLine(t *testing.T, line string) {
 	}
 }
 
+// waitClosed fails the test with msg unless the connection c ends within d.
+func waitClosed(t *testing.T, c *ssh.Client, d time.Duration, msg string) {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- c.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(d):
+		t.Fatal(msg)
+	}
+}
+
 // answer types line and expects want in what the terminal prints next.
 func (term *terminal) answer(t *testing.T, line, want string) {
 	t.Helper()

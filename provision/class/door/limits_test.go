@@ -370,13 +370,7 @@ func TestIdleConnectionIsClosed(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	done := make(chan error, 1)
-	go func() { done <- c.Wait() }()
-	select {
-	case <-done:
-	case <-time.After(3 * time.Second):
-		t.Fatal("an idle connection was still open after 3 s")
-	}
+	waitClosed(t, c, 3*time.Second, "an idle connection was still open after 3 s")
 }
 
 // bob's copy hangs (its Shells calls never return, whatever the context
