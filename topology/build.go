@@ -412,13 +412,8 @@ func (d *document) serviceAddress(rs *rawService, s *Service, path string) {
 	if rs.Ports != nil {
 		d.add(path+".ports", "ports are what a firewall-mark service marks (with fwmark: N): a VIP:port service has one port")
 	}
-	switch {
-	case rs.Port == nil:
-		d.add(path+".port", "missing: the service port, like 80")
-	case *rs.Port < 1 || *rs.Port > 65535:
-		d.add(path+".port", "%d is out of range: use 1 to 65535", *rs.Port)
-	default:
-		s.Port = uint16(*rs.Port)
+	if port, ok := required(d, path+".port", rs.Port, 1, 65535, "missing: the service port, like 80", "use 1 to 65535"); ok {
+		s.Port = uint16(port)
 	}
 }
 
@@ -461,6 +456,21 @@ func (d *document) serviceScheduling(rs *rawService, s *Service, path string) {
 	} else {
 		s.Persistence = int(rs.Persistence)
 	}
+}
+
+// required reads a required number from lo to hi at path: a missing one
+// (said as missing) or one out of range ("N is out of range: " and use) is
+// a problem, and not ok.
+func required[N int | int64](d *document, path string, v *N, lo, hi N, missing, use string) (N, bool) {
+	switch {
+	case v == nil:
+		d.add(path, "%s", missing)
+	case *v < lo || *v > hi:
+		d.add(path, "%d is out of range: %s", *v, use)
+	default:
+		return *v, true
+	}
+	return 0, false
 }
 
 // noNode says at path that the lab has no node named name, with the
