@@ -191,11 +191,7 @@ func (d *document) buildNodes(raw *rawLab, lab *Lab) {
 		case "":
 			d.add(path+".role", "missing: one of client, director, web")
 		default:
-			msg := fmt.Sprintf("%q is not a role: use client, director or web", rn.Role)
-			if s := suggest(rn.Role, []string{RoleClient, RoleDirector, RoleWeb}); s != "" {
-				msg += fmt.Sprintf(" (did you mean %q?)", s)
-			}
-			d.add(path+".role", "%s", msg)
+			d.addNear(path+".role", fmt.Sprintf("%q is not a role: use client, director or web", rn.Role), rn.Role, []string{RoleClient, RoleDirector, RoleWeb})
 		}
 		if rn.Memory != nil {
 			if *rn.Memory < 128 || *rn.Memory > 16384 {
@@ -291,11 +287,7 @@ func (d *document) buildNIC(lab *Lab, node, name string, rn *rawNIC) *NIC {
 	if rn.Network == "" {
 		d.add(path+".network", "missing: the network this NIC is plugged into")
 	} else if nw == nil {
-		msg := fmt.Sprintf("no network named %q", rn.Network)
-		if s := suggest(rn.Network, networkNames(lab)); s != "" {
-			msg += fmt.Sprintf(" (did you mean %q?)", s)
-		}
-		d.add(path+".network", "%s", msg)
+		d.addNear(path+".network", fmt.Sprintf("no network named %q", rn.Network), rn.Network, networkNames(lab))
 	}
 	if rn.Address != "" {
 		addr, err := netip.ParsePrefix(rn.Address)
@@ -420,13 +412,8 @@ func (d *document) serviceAddress(rs *rawService, s *Service, path string) {
 	if rs.Ports != nil {
 		d.add(path+".ports", "ports are what a firewall-mark service marks (with fwmark: N): a VIP:port service has one port")
 	}
-	switch {
-	case rs.Port == nil:
-		d.add(path+".port", "missing: the service port, like 80")
-	case *rs.Port < 1 || *rs.Port > 65535:
-		d.add(path+".port", "%d is out of range: use 1 to 65535", *rs.Port)
-	default:
-		s.Port = uint16(*rs.Port)
+	if port, ok := required(d, path+".port", rs.Port, 1, 65535, "missing: the service port, like 80", "use 1 to 65535"); ok {
+		s.Port = uint16(port)
 	}
 }
 
@@ -462,17 +449,43 @@ func (d *document) serviceScheduling(rs *rawService, s *Service, path string) {
 	if s.Scheduler == "" {
 		s.Scheduler = DefaultScheduler
 	} else if !slices.Contains(ipvs.Schedulers, s.Scheduler) {
-		msg := fmt.Sprintf("%q is not a kernel IPVS scheduler: use one of %s", rs.Scheduler, strings.Join(ipvs.Schedulers, " "))
-		if sg := suggest(s.Scheduler, ipvs.Schedulers); sg != "" {
-			msg += fmt.Sprintf(" (did you mean %q?)", sg)
-		}
-		d.add(path+".scheduler", "%s", msg)
+		d.addNear(path+".scheduler", fmt.Sprintf("%q is not a kernel IPVS scheduler: use one of %s", rs.Scheduler, strings.Join(ipvs.Schedulers, " ")), s.Scheduler, ipvs.Schedulers)
 	}
 	if rs.Persistence < 0 || rs.Persistence > 31536000 {
 		d.add(path+".persistence", "%d is out of range: seconds from 1 to 31536000, or 0 for none", rs.Persistence)
 	} else {
 		s.Persistence = int(rs.Persistence)
 	}
+}
+
+// required reads a required number from lo to hi at path: a missing one
+// (said as missing) or one out of range ("N is out of range: " and use) is
+// a problem, and not ok.
+func required[N int | int64](d *document, path string, v *N, lo, hi N, missing, use string) (N, bool) {
+	switch {
+	case v == nil:
+		d.add(path, "%s", missing)
+	case *v < lo || *v > hi:
+		d.add(path, "%d is out of range: %s", *v, use)
+	default:
+		return *v, true
+	}
+	return 0, false
+}
+
+// noNode says at path that the lab has no node named name, with the
+// nearest name it has.
+func (d *document) noNode(lab *Lab, path, name string) {
+	d.addNear(path, fmt.Sprintf("no node named %q", name), name, nodeNames(lab))
+}
+
+// addNear says msg at path, and the name among names nearest to got (a
+// misspelling), if one is near.
+func (d *document) addNear(path, msg, got string, names []string) {
+	if sg := suggest(got, names); sg != "" {
+		msg += fmt.Sprintf(" (did you mean %q?)", sg)
+	}
+	d.add(path, "%s", msg)
 }
 
 func (d *document) buildRealServer(lab *Lab, s *Service, rr *rawRealServer, path string) *RealServer {
@@ -486,11 +499,7 @@ func (d *document) buildRealServer(lab *Lab, s *Service, rr *rawRealServer, path
 	case rr.Node == "":
 		d.add(path+".node", "missing: the web node that serves this service")
 	case n == nil:
-		msg := fmt.Sprintf("no node named %q", rr.Node)
-		if sg := suggest(rr.Node, nodeNames(lab)); sg != "" {
-			msg += fmt.Sprintf(" (did you mean %q?)", sg)
-		}
-		d.add(path+".node", "%s", msg)
+		d.noNode(lab, path+".node", rr.Node)
 	case n.Role != RoleWeb:
 		d.add(path+".node", "%s is a %s: real servers are web nodes", rr.Node, n.Role)
 	}

@@ -234,11 +234,7 @@ func (d *document) buildRouters(lab *Lab, s *Service, raw []*rawRouter, k *Keepa
 		case rr.Node == "":
 			d.add(rpath+".node", "missing: the node that runs keepalived")
 		case n == nil:
-			msg := fmt.Sprintf("no node named %q", rr.Node)
-			if sg := suggest(rr.Node, nodeNames(lab)); sg != "" {
-				msg += fmt.Sprintf(" (did you mean %q?)", sg)
-			}
-			d.add(rpath+".node", "%s", msg)
+			d.noNode(lab, rpath+".node", rr.Node)
 		case n.Role != role:
 			d.add(rpath+".node", "%s is a %s: %s", rr.Node, n.Role, what)
 		case k.Router(rr.Node) != nil:
@@ -251,13 +247,9 @@ func (d *document) buildRouters(lab *Lab, s *Service, raw []*rawRouter, k *Keepa
 		default:
 			d.add(rpath+".state", "%q is not a VRRP state: use MASTER or BACKUP (the state a router starts in; the priorities elect the master)", rr.State)
 		}
-		switch {
-		case rr.Priority == nil:
-			d.add(rpath+".priority", "missing: the router's priority, 1 to 254 (the highest holds the VIP)")
-		case *rr.Priority < 1 || *rr.Priority > 254:
-			d.add(rpath+".priority", "%d is out of range: use 1 to 254 (255 is kept for a router that owns the VIP as its own address)", *rr.Priority)
-		default:
-			r.Priority = int(*rr.Priority)
+		if p, ok := required(d, rpath+".priority", rr.Priority, 1, 254, "missing: the router's priority, 1 to 254 (the highest holds the VIP)",
+			"use 1 to 254 (255 is kept for a router that owns the VIP as its own address)"); ok {
+			r.Priority = int(p)
 		}
 		k.Routers = append(k.Routers, r)
 	}
@@ -303,13 +295,8 @@ func (d *document) buildVRRP(rv *rawVRRP, k *Keepalived, path string) {
 		d.add(path, "missing: the VRRP settings, at least virtual_router_id (like vrrp: {virtual_router_id: 51, advert_int: 1, auth_pass: \"1111\"})")
 		return
 	}
-	switch {
-	case rv.VirtualRouterID == nil:
-		d.add(path+".virtual_router_id", "missing: the VRRP instance's id, 1 to 255, the same on every router and unique on the segment")
-	case *rv.VirtualRouterID < 1 || *rv.VirtualRouterID > 255:
-		d.add(path+".virtual_router_id", "%d is out of range: use 1 to 255", *rv.VirtualRouterID)
-	default:
-		k.VRID = int(*rv.VirtualRouterID)
+	if id, ok := required(d, path+".virtual_router_id", rv.VirtualRouterID, 1, 255, "missing: the VRRP instance's id, 1 to 255, the same on every router and unique on the segment", "use 1 to 255"); ok {
+		k.VRID = int(id)
 	}
 	if rv.AdvertInt != nil {
 		if *rv.AdvertInt < 1 || *rv.AdvertInt > 255 {

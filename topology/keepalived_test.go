@@ -107,10 +107,7 @@ func TestKeepalivedValidation(t *testing.T) {
       vrrp: {virtual_router_id: 51}
 `
 	)
-	cases := []struct {
-		name, src, path, msg string
-		line                 int
-	}{
+	cases := []problemCase{
 		// The six of the issue.
 		{"equal priorities", mutate(t, dr, "state: BACKUP, priority: 50}", "state: BACKUP, priority: 100}"),
 			"services[0].keepalived.routers[1].priority", "100 is also lvs1's priority: with equal priorities the election falls to the higher IP address", 62},
@@ -208,23 +205,7 @@ func TestKeepalivedValidation(t *testing.T) {
 		{"vrrp-only VIP is the broadcast address", mutate(t, web, "vip: 192.168.4.80", "vip: 192.168.4.255"),
 			"services[0].vip", "network or broadcast address of 192.168.4.0/24", 42},
 	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			ps := problemsOf(t, c.src)
-			for _, p := range ps {
-				if p.Path == c.path && strings.Contains(p.Msg, c.msg) {
-					if p.File != "lab.yaml" || p.Line == 0 || p.Col == 0 {
-						t.Errorf("problem not placed in the file: %s", p)
-					}
-					if c.line != 0 && p.Line != c.line {
-						t.Errorf("problem at line %d, want %d: %s", p.Line, c.line, p)
-					}
-					return
-				}
-			}
-			t.Errorf("no problem at %s containing %q; got:\n%v", c.path, c.msg, ps)
-		})
-	}
+	expectProblems(t, cases, true)
 }
 
 // A second service on the same VRRP instance (same id, routers and

@@ -30,6 +30,36 @@ func mutate(t *testing.T, src string, pairs ...string) string {
 	return src
 }
 
+// problemCase is a lab (src) that must have a problem at path whose
+// message contains msg, on line (when not 0).
+type problemCase struct {
+	name, src, path, msg string
+	line                 int
+}
+
+// expectProblems runs each case: its problem is there, placed in the file
+// (with a column too when withCol).
+func expectProblems(t *testing.T, cases []problemCase, withCol bool) {
+	t.Helper()
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			ps := problemsOf(t, c.src)
+			for _, p := range ps {
+				if p.Path == c.path && strings.Contains(p.Msg, c.msg) {
+					if p.File != "lab.yaml" || p.Line == 0 || (withCol && p.Col == 0) {
+						t.Errorf("problem not placed in the file: %s", p)
+					}
+					if c.line != 0 && p.Line != c.line {
+						t.Errorf("problem at line %d, want %d: %s", p.Line, c.line, p)
+					}
+					return
+				}
+			}
+			t.Errorf("no problem at %s containing %q; got:\n%v", c.path, c.msg, ps)
+		})
+	}
+}
+
 func problemsOf(t *testing.T, src string) Problems {
 	t.Helper()
 	_, err := Load("lab.yaml", []byte(src))
@@ -101,13 +131,7 @@ func TestDeriveMACIsStableAndUnicast(t *testing.T) {
 func TestValidationRules(t *testing.T) {
 	nat := readTestdata(t, "nat.yaml")
 	dr := readTestdata(t, "dr.yaml")
-	cases := []struct {
-		name string
-		src  string
-		path string
-		msg  string
-		line int
-	}{
+	cases := []problemCase{
 		{"unknown field with suggestion", mutate(t, nat, "address: 192.168.2.100/24", "adress: 192.168.2.100/24"),
 			"nodes.web1.nics.eth1.adress", `unknown field "adress" (did you mean "address"?)`, 27},
 		{"unknown top-level field", mutate(t, nat, "image: debian-12", "imag: debian-12"), "imag", `did you mean "image"`, 7},
@@ -227,23 +251,7 @@ func TestValidationRules(t *testing.T) {
 		{"dr vip is host address", mutate(t, dr, "vip: 192.168.4.15", "vip: 192.168.4.254"), "services[0].vip", "host machine's address", 0},
 		{"tun port change", mutate(t, mutate(t, dr, "mode: dr", "mode: tun"), "{node: web2, weight: 2}", "{node: web2, weight: 2, port: 81}"), "services[0].real_servers[1].port", "TUN cannot change the port", 0},
 	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			ps := problemsOf(t, c.src)
-			for _, p := range ps {
-				if p.Path == c.path && strings.Contains(p.Msg, c.msg) {
-					if p.File != "lab.yaml" || p.Line == 0 {
-						t.Errorf("problem not placed in the file: %s", p)
-					}
-					if c.line != 0 && p.Line != c.line {
-						t.Errorf("problem at line %d, want %d: %s", p.Line, c.line, p)
-					}
-					return
-				}
-			}
-			t.Errorf("no problem at %s containing %q; got:\n%v", c.path, c.msg, ps)
-		})
-	}
+	expectProblems(t, cases, false)
 }
 
 // A NAT web server with an address on the VIP's network as well as behind

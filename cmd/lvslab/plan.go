@@ -71,67 +71,81 @@ Examples:
 			&cli.StringFlag{Name: "network", Usage: "the guests' network stack: " + strings.Join(handout.Stacks, " or ") + " (default: networkd on Debian, as lvslab's image has it; networkmanager on RHEL)"},
 			&cli.StringFlag{Name: "dir", Usage: "-o script: write each node's script to `DIR`/NODE.sh"},
 		}, outputFlags(planFormats...)...),
-		Action: func(c *cli.Context) error {
-			format, err := output(c, planFormats...)
-			if err != nil {
-				return err
-			}
-			opts := planOptions{OS: c.String("os"), Format: format, Node: c.String("node"), From: c.String("from"), Network: c.String("network"), Dir: c.String("dir")}
-			if !slices.Contains(catalog.OSFamilies, opts.OS) {
-				return cannot(fmt.Sprintf("--os %q: use %s", opts.OS, strings.Join(catalog.OSFamilies, " or ")))
-			}
-			if opts.Network != "" && !slices.Contains(handout.Stacks, opts.Network) {
-				return cannot(fmt.Sprintf("--network %q: use %s", opts.Network, strings.Join(handout.Stacks, " or ")))
-			}
-			if opts.Network == handout.Networkd && opts.OS == catalog.RHEL {
-				return cannot("--network networkd --os rhel: RHEL-family guests have NetworkManager; leave --network out")
-			}
-			lab, err := loadLab(c)
-			if err != nil {
-				return err
-			}
-			var names []string
-			for _, n := range lab.Nodes {
-				names = append(names, n.Name)
-			}
-			if opts.Node != "" && !slices.Contains(names, opts.Node) {
-				return failed(fmt.Sprintf("no node %q in lab %s (nodes: %s)", opts.Node, lab.Name, strings.Join(names, ", ")))
-			}
-			machine := format == render.FormatScript || format == render.FormatJSON
-			if machine && (opts.From != "" || opts.Network != "") {
-				return cannot(fmt.Sprintf("--from and --network shape the student's handout (-o text, markdown or html); -o %s is the machine's plan, which converges from any state", format))
-			}
-			if opts.Dir != "" && format != render.FormatScript {
-				return cannot("--dir writes the scripts of -o script, one file a node")
-			}
-			if !machine {
-				return writeHandout(c, lab.Name, opts, func() (*handout.Handout, error) {
-					o := handout.Options{OS: opts.OS, Network: opts.Network}
-					if opts.From != "" {
-						from, err := labs.Load(opts.From)
-						if err != nil {
-							return nil, err
-						}
-						o.From = from
-					}
-					return handout.Build(lab, o)
-				})
-			}
-			plan := render.Plan(lab, opts.OS)
-			if opts.Node != "" {
-				plan.Nodes = slices.DeleteFunc(plan.Nodes, func(n render.NodePlan) bool { return n.Node != opts.Node })
-			}
-			if format == render.FormatScript {
-				return writeScripts(c, plan, opts, names)
-			}
-			out, err := plan.Render(format)
-			if err != nil {
-				return cannot(err)
-			}
-			fmt.Fprint(c.App.Writer, out)
-			return nil
-		},
+		Action: planAction,
 	}
+}
+
+// planAction prints the handout, or the machine's scripts or steps.
+func planAction(c *cli.Context) error {
+	opts, err := planOptionsOf(c)
+	if err != nil {
+		return err
+	}
+	format := opts.Format
+	lab, err := loadLab(c)
+	if err != nil {
+		return err
+	}
+	var names []string
+	for _, n := range lab.Nodes {
+		names = append(names, n.Name)
+	}
+	if opts.Node != "" && !slices.Contains(names, opts.Node) {
+		return failed(fmt.Sprintf("no node %q in lab %s (nodes: %s)", opts.Node, lab.Name, strings.Join(names, ", ")))
+	}
+	machine := format == render.FormatScript || format == render.FormatJSON
+	if machine && (opts.From != "" || opts.Network != "") {
+		return cannot(fmt.Sprintf("--from and --network shape the student's handout (-o text, markdown or html); -o %s is the machine's plan, which converges from any state", format))
+	}
+	if opts.Dir != "" && format != render.FormatScript {
+		return cannot("--dir writes the scripts of -o script, one file a node")
+	}
+	if !machine {
+		return writeHandout(c, lab.Name, opts, func() (*handout.Handout, error) {
+			o := handout.Options{OS: opts.OS, Network: opts.Network}
+			if opts.From != "" {
+				from, err := labs.Load(opts.From)
+				if err != nil {
+					return nil, err
+				}
+				o.From = from
+			}
+			return handout.Build(lab, o)
+		})
+	}
+	plan := render.Plan(lab, opts.OS)
+	if opts.Node != "" {
+		plan.Nodes = slices.DeleteFunc(plan.Nodes, func(n render.NodePlan) bool { return n.Node != opts.Node })
+	}
+	if format == render.FormatScript {
+		return writeScripts(c, plan, opts, names)
+	}
+	out, err := plan.Render(format)
+	if err != nil {
+		return cannot(err)
+	}
+	fmt.Fprint(c.App.Writer, out)
+	return nil
+}
+
+// planOptionsOf reads plan's flags and refuses the combinations that make
+// no sense whatever the lab.
+func planOptionsOf(c *cli.Context) (planOptions, error) {
+	format, err := output(c, planFormats...)
+	if err != nil {
+		return planOptions{}, err
+	}
+	opts := planOptions{OS: c.String("os"), Format: format, Node: c.String("node"), From: c.String("from"), Network: c.String("network"), Dir: c.String("dir")}
+	if !slices.Contains(catalog.OSFamilies, opts.OS) {
+		return planOptions{}, cannot(fmt.Sprintf("--os %q: use %s", opts.OS, strings.Join(catalog.OSFamilies, " or ")))
+	}
+	if opts.Network != "" && !slices.Contains(handout.Stacks, opts.Network) {
+		return planOptions{}, cannot(fmt.Sprintf("--network %q: use %s", opts.Network, strings.Join(handout.Stacks, " or ")))
+	}
+	if opts.Network == handout.Networkd && opts.OS == catalog.RHEL {
+		return planOptions{}, cannot("--network networkd --os rhel: RHEL-family guests have NetworkManager; leave --network out")
+	}
+	return opts, nil
 }
 
 func writeHandout(c *cli.Context, lab string, opts planOptions, build func() (*handout.Handout, error)) error {

@@ -345,6 +345,29 @@ func (s *subject) keepalivedTableFacts(saved string) []Fact {
 func (s *subject) judgeKeepalived(mine []*keepalived.Instance, test, confText string, units []string, data, addrs string, vipFiles, fw []string) ([]Fact, map[string]string) {
 	var out []Fact
 	confStep := named("keepalived.conf")
+	unit := unitStates(units)
+	ka := unit["keepalived"]
+	out = append(out, s.fact("keepalived running and enabled", "active enabled", ka[0]+" "+ka[1], ka[0] == "active" && ka[1] == "enabled",
+		"keepalived must run for VRRP to elect a MASTER and, on a director, to program the IPVS table; enabled, it comes back after a reboot: systemctl enable --now keepalived", named("keepalived")))
+	out = append(out, s.confParses(test, confStep))
+
+	conf := parseKeepalivedConf(confText)
+	have := instancesOf(conf)
+	live := parseKeepalivedData(data)
+	states := map[string]string{}
+	held := heldAddrs(addrs)
+	for _, in := range mine {
+		out = append(out, s.instanceFacts(in, have, live, held, vipFiles, states, confStep)...)
+	}
+	out = append(out, s.vrrpFacts(conf, fw, unit, confStep)...)
+	if s.st.KeepalivedIPVS() {
+		out = append(out, s.keepalivedBootFacts(conf, unit)...)
+	}
+	return out, states
+}
+
+// unitStates reads "UNIT ACTIVE ENABLED" lines: each unit's two states.
+func unitStates(units []string) map[string][2]string {
 	unit := map[string][2]string{}
 	for _, l := range units {
 		f := strings.Fields(l)
@@ -354,10 +377,11 @@ func (s *subject) judgeKeepalived(mine []*keepalived.Instance, test, confText st
 			unit[f[0]] = [2]string{"unknown", "unknown"}
 		}
 	}
-	ka := unit["keepalived"]
-	out = append(out, s.fact("keepalived running and enabled", "active enabled", ka[0]+" "+ka[1], ka[0] == "active" && ka[1] == "enabled",
-		"keepalived must run for VRRP to elect a MASTER and, on a director, to program the IPVS table; enabled, it comes back after a reboot: systemctl enable --now keepalived", named("keepalived")))
+	return unit
+}
 
+// confParses judges keepalived -t's answer ("rc=N" and its errors).
+func (s *subject) confParses(test string, confStep func(catalog.Step) bool) Fact {
 	rc := ""
 	var errs []string
 	for _, l := range strings.Split(test, "\n") {
@@ -371,13 +395,12 @@ func (s *subject) judgeKeepalived(mine []*keepalived.Instance, test, confText st
 	if len(errs) > 0 {
 		got += ": " + strings.Join(errs[:min(3, len(errs))], "; ")
 	}
-	out = append(out, s.fact("keepalived.conf parses", "keepalived -t exits 0", got, rc == "0",
-		"keepalived -t -f "+keepalived.Path+" finds errors: keepalived skips what it cannot read (an unknown keyword, a brace missing), so an instance or a virtual server may be missing; fix the lines it names (the course's nb_get_retry is retry in keepalived 2.x)", confStep))
+	return s.fact("keepalived.conf parses", "keepalived -t exits 0", got, rc == "0",
+		"keepalived -t -f "+keepalived.Path+" finds errors: keepalived skips what it cannot read (an unknown keyword, a brace missing), so an instance or a virtual server may be missing; fix the lines it names (the course's nb_get_retry is retry in keepalived 2.x)", confStep)
+}
 
-	conf := parseKeepalivedConf(confText)
-	have := instancesOf(conf)
-	live := parseKeepalivedData(data)
-	states := map[string]string{}
+// heldAddrs are the addresses "ip addr" shows.
+func heldAddrs(addrs string) map[string]bool {
 	held := map[string]bool{}
 	for _, l := range strings.Split(addrs, "\n") {
 		f := strings.Fields(l)
@@ -387,72 +410,83 @@ func (s *subject) judgeKeepalived(mine []*keepalived.Instance, test, confText st
 			}
 		}
 	}
-	for _, in := range mine {
-		k, r := in.Keepalived, in.Keepalived.Router(s.st.Name)
-		name := "vrrp_instance VRID " + strconv.Itoa(k.VRID)
-		want := fmt.Sprintf("state %s, virtual_router_id %d, priority %d, VIP %s", r.State, k.VRID, r.Priority, vipList(in))
-		var student *kaInstance
-		for i := range have {
-			if have[i].VRID == k.VRID {
-				student = &have[i]
-			}
-		}
-		if student == nil {
-			var ids []string
-			for _, h := range have {
-				ids = append(ids, fmt.Sprintf("%s VRID %d", h.Name, h.VRID))
-			}
-			out = append(out, s.fact(name, want, "no vrrp_instance with virtual_router_id "+strconv.Itoa(k.VRID)+" ("+strings.Join(ids, ", ")+")", false,
-				fmt.Sprintf("both routers must share virtual_router_id %d on one segment: with another id each router is MASTER of its own virtual router and both hold the VIP", k.VRID), confStep))
-		} else {
-			var diffs []string
-			if student.State != r.State {
-				diffs = append(diffs, "state "+student.State)
-			}
-			if student.Priority != r.Priority {
-				diffs = append(diffs, "priority "+strconv.Itoa(student.Priority))
-			}
-			for _, p := range in.VIPs {
-				if !slices.Contains(student.VIPs, p.Addr().String()) {
-					diffs = append(diffs, "no VIP "+p.Addr().String())
-				}
-			}
-			out = append(out, s.fact(name, want, strings.Join(append([]string{student.Name}, diffs...), ", "), len(diffs) == 0,
-				fmt.Sprintf("the election needs the lab's priorities: the higher priority (%d) is MASTER and holds the VIP, the lower one backs it up; equal priorities make the higher address win, a surprise; the VIP in virtual_ipaddress is what moves", k.Master().Priority), confStep))
-		}
-		// keepalived's own view: its state, and MASTER with the VIP held.
-		var d *kaData
-		for n, v := range live {
-			if v.VRID == k.VRID || n == in.Name {
-				d = &v
-			}
-		}
-		stateGot := "unknown (no keepalived data: not running?)"
-		ok := false
-		if d != nil {
-			stateGot, ok = d.State, d.State == topology.StateMaster || d.State == topology.StateBackup
-			states[in.Name] = d.State
-		}
-		out = append(out, s.fact("instance state VRID "+strconv.Itoa(k.VRID), "MASTER or BACKUP", stateGot, ok,
-			"an instance in FAULT holds nothing: its interface is down or not the one named in interface; an instance that does not run cannot take over when the master fails; journalctl -u keepalived says why", named("keepalived")))
-		// No VIP by hand on a backup (live or in a network file).
-		var byHand []string
-		if d != nil && d.State == topology.StateBackup {
-			for _, p := range in.VIPs {
-				if held[p.Addr().String()] {
-					byHand = append(byHand, p.Addr().String()+" is on this BACKUP")
-				}
-			}
-		}
-		for _, f := range vipFiles {
-			if f = strings.TrimSpace(f); f != "" {
-				byHand = append(byHand, "a VIP is in "+f)
-			}
-		}
-		out = append(out, s.fact("no VIP added by hand", "the VIP only from keepalived", orNone(byHand), len(byHand) == 0,
-			"keepalived adds the VIP on the MASTER only and moves it on failover; a VIP added by hand (ip addr add, an ifcfg or .network file, nmcli) stays on the backup too, so both answer ARP for it and the client's requests go to either: remove it (ip addr del VIP dev eth0, and from the file) and let keepalived add it", confStep))
-	}
+	return held
+}
 
+// instanceFacts judge one vrrp_instance of the lab on this node: the
+// student's configuration of it, keepalived's view of it, and no VIP added
+// by hand. states gets the instance's live state.
+func (s *subject) instanceFacts(in *keepalived.Instance, have []kaInstance, live map[string]kaData, held map[string]bool, vipFiles []string, states map[string]string, confStep func(catalog.Step) bool) []Fact {
+	var out []Fact
+	k, r := in.Keepalived, in.Keepalived.Router(s.st.Name)
+	name := "vrrp_instance VRID " + strconv.Itoa(k.VRID)
+	want := fmt.Sprintf("state %s, virtual_router_id %d, priority %d, VIP %s", r.State, k.VRID, r.Priority, vipList(in))
+	var student *kaInstance
+	for i := range have {
+		if have[i].VRID == k.VRID {
+			student = &have[i]
+		}
+	}
+	if student == nil {
+		var ids []string
+		for _, h := range have {
+			ids = append(ids, fmt.Sprintf("%s VRID %d", h.Name, h.VRID))
+		}
+		out = append(out, s.fact(name, want, "no vrrp_instance with virtual_router_id "+strconv.Itoa(k.VRID)+" ("+strings.Join(ids, ", ")+")", false,
+			fmt.Sprintf("both routers must share virtual_router_id %d on one segment: with another id each router is MASTER of its own virtual router and both hold the VIP", k.VRID), confStep))
+	} else {
+		var diffs []string
+		if student.State != r.State {
+			diffs = append(diffs, "state "+student.State)
+		}
+		if student.Priority != r.Priority {
+			diffs = append(diffs, "priority "+strconv.Itoa(student.Priority))
+		}
+		for _, p := range in.VIPs {
+			if !slices.Contains(student.VIPs, p.Addr().String()) {
+				diffs = append(diffs, "no VIP "+p.Addr().String())
+			}
+		}
+		out = append(out, s.fact(name, want, strings.Join(append([]string{student.Name}, diffs...), ", "), len(diffs) == 0,
+			fmt.Sprintf("the election needs the lab's priorities: the higher priority (%d) is MASTER and holds the VIP, the lower one backs it up; equal priorities make the higher address win, a surprise; the VIP in virtual_ipaddress is what moves", k.Master().Priority), confStep))
+	}
+	// keepalived's own view: its state, and MASTER with the VIP held.
+	var d *kaData
+	for n, v := range live {
+		if v.VRID == k.VRID || n == in.Name {
+			d = &v
+		}
+	}
+	stateGot := "unknown (no keepalived data: not running?)"
+	ok := false
+	if d != nil {
+		stateGot, ok = d.State, d.State == topology.StateMaster || d.State == topology.StateBackup
+		states[in.Name] = d.State
+	}
+	out = append(out, s.fact("instance state VRID "+strconv.Itoa(k.VRID), "MASTER or BACKUP", stateGot, ok,
+		"an instance in FAULT holds nothing: its interface is down or not the one named in interface; an instance that does not run cannot take over when the master fails; journalctl -u keepalived says why", named("keepalived")))
+	// No VIP by hand on a backup (live or in a network file).
+	var byHand []string
+	if d != nil && d.State == topology.StateBackup {
+		for _, p := range in.VIPs {
+			if held[p.Addr().String()] {
+				byHand = append(byHand, p.Addr().String()+" is on this BACKUP")
+			}
+		}
+	}
+	for _, f := range vipFiles {
+		if f = strings.TrimSpace(f); f != "" {
+			byHand = append(byHand, "a VIP is in "+f)
+		}
+	}
+	out = append(out, s.fact("no VIP added by hand", "the VIP only from keepalived", orNone(byHand), len(byHand) == 0,
+		"keepalived adds the VIP on the MASTER only and moves it on failover; a VIP added by hand (ip addr add, an ifcfg or .network file, nmcli) stays on the backup too, so both answer ARP for it and the client's requests go to either: remove it (ip addr del VIP dev eth0, and from the file) and let keepalived add it", confStep))
+	return out
+}
+
+// vrrpFacts: no vrrp_strict, and no firewall rule that drops VRRP.
+func (s *subject) vrrpFacts(conf []*kaBlock, fw []string, unit map[string][2]string, confStep func(catalog.Step) bool) []Fact {
+	var out []Fact
 	// vrrp_strict and firewall rules that drop VRRP.
 	strict := false
 	for _, b := range conf {
@@ -485,22 +519,27 @@ func (s *subject) judgeKeepalived(mine []*keepalived.Instance, test, confText st
 	out = append(out, s.fact("VRRP not dropped by a firewall", "no rule drops IP protocol 112", orNone(drops), len(drops) == 0,
 		"adverts (IP protocol 112 to 224.0.0.18) must reach the other router; dropped, the backup hears no master and becomes MASTER too (split brain, both hold the VIP): delete the rule, or allow vrrp (nft add rule inet filter input ip protocol vrrp accept)", named("firewalld")))
 
-	if s.st.KeepalivedIPVS() {
-		out = append(out, s.checkerFacts(conf)...)
-		var boot []string
-		for _, u := range []string{catalog.IPVSUnit, "ipvsadm"} {
-			if unit[u][1] == "enabled" {
-				boot = append(boot, u+" enabled")
-			}
+	return out
+}
+
+// keepalivedBootFacts, on a director whose IPVS table keepalived programs: the
+// health checkers, and no unit that restores saved rules at boot.
+func (s *subject) keepalivedBootFacts(conf []*kaBlock, unit map[string][2]string) []Fact {
+	var out []Fact
+	out = append(out, s.checkerFacts(conf)...)
+	var boot []string
+	for _, u := range []string{catalog.IPVSUnit, "ipvsadm"} {
+		if unit[u][1] == "enabled" {
+			boot = append(boot, u+" enabled")
 		}
-		bootStep := named("ipvs boot unit off")
-		if s.os == catalog.RHEL {
-			bootStep = named("ipvs boot off")
-		}
-		out = append(out, s.fact("no IPVS rules restored at boot", "keepalived's table only", orNone(boot), len(boot) == 0,
-			"a unit that restores saved rules at boot clears the table or adds the hand rules beside keepalived's (ipvsadm -C first, then the saved ones): keepalived programs the table itself; systemctl disable it and remove the saved rules", bootStep))
 	}
-	return out, states
+	bootStep := named("ipvs boot unit off")
+	if s.os == catalog.RHEL {
+		bootStep = named("ipvs boot off")
+	}
+	out = append(out, s.fact("no IPVS rules restored at boot", "keepalived's table only", orNone(boot), len(boot) == 0,
+		"a unit that restores saved rules at boot clears the table or adds the hand rules beside keepalived's (ipvsadm -C first, then the saved ones): keepalived programs the table itself; systemctl disable it and remove the saved rules", bootStep))
+	return out
 }
 
 // checkerFacts: every real server of each keepalived service's

@@ -387,7 +387,7 @@ func (d DoorBackend) Nodes(ctx context.Context, student string) ([]string, error
 
 // Shell is Live's shell for the door.
 func (d DoorBackend) Shell(ctx context.Context, student, node string, t door.Terminal) (door.Shell, error) {
-	return d.l.Shell(ctx, student, node, serve.Terminal{Term: t.Term, Cols: t.Cols, Rows: t.Rows})
+	return d.l.Shell(ctx, student, node, t)
 }
 
 // CheckPassword checks a student's passphrase.

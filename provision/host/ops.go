@@ -18,18 +18,7 @@ import (
 // network lvslab did not make. One that does not exist is an error
 // IsNotFound knows; every other error says "network NAME: ...".
 func LookupNetwork(conn *Conn, name string) (info NetworkInfo, tagged bool, err error) {
-	n, err := conn.LookupNetworkByName(name)
-	if err != nil {
-		if IsNotFound(err) {
-			return NetworkInfo{}, false, err
-		}
-		return NetworkInfo{}, false, fmt.Errorf("network %s: %w", name, err)
-	}
-	defer n.Free()
-	if info, tagged, err = InspectNetwork(n); err != nil {
-		return NetworkInfo{}, false, fmt.Errorf("network %s: %w", name, err)
-	}
-	return info, tagged, nil
+	return lookup("network", name, conn.LookupNetworkByName, InspectNetwork)
 }
 
 // StartNetwork starts network name unless active says it runs.
@@ -121,16 +110,24 @@ func SyncDHCPHosts(conn *Conn, name string, def *libvirtxml.Network, want []libv
 // domain lvslab did not make. One that does not exist is an error
 // IsNotFound knows; every other error says "domain NAME: ...".
 func LookupDomain(conn *Conn, name string) (info DomainInfo, tagged bool, err error) {
-	d, err := conn.LookupDomainByName(name)
+	return lookup("domain", name, conn.LookupDomainByName, InspectDomain)
+}
+
+// lookup finds the libvirt object name of kind (network, domain) and reads
+// it: a missing one is the error IsNotFound knows, every other error says
+// "KIND NAME: ...".
+func lookup[O interface{ Free() error }, I any](kind, name string, find func(string) (O, error), inspect func(O) (I, bool, error)) (info I, tagged bool, err error) {
+	o, err := find(name)
 	if err != nil {
 		if IsNotFound(err) {
-			return DomainInfo{}, false, err
+			return info, false, err
 		}
-		return DomainInfo{}, false, fmt.Errorf("domain %s: %w", name, err)
+		return info, false, fmt.Errorf("%s %s: %w", kind, name, err)
 	}
-	defer d.Free()
-	if info, tagged, err = InspectDomain(d); err != nil {
-		return DomainInfo{}, false, fmt.Errorf("domain %s: %w", name, err)
+	defer o.Free()
+	if info, tagged, err = inspect(o); err != nil {
+		var zero I
+		return zero, false, fmt.Errorf("%s %s: %w", kind, name, err)
 	}
 	return info, tagged, nil
 }

@@ -80,7 +80,7 @@ func DryRun(ctx context.Context, conn *host.Conn, lab *topology.Lab, opts Option
 	}
 	p := &Plan{Lab: lab.Name, File: lab.File, Pool: r.opts.Pool}
 	// Read-only steps of Up itself: the image and the domains.
-	if err := (resolveImage{}).run(r); err != nil {
+	if err := resolveImage(r); err != nil {
 		return nil, err
 	}
 	p.Image, p.Accel = r.img.Name+" ("+r.img.Disk+")", r.domType
@@ -89,7 +89,7 @@ func DryRun(ctx context.Context, conn *host.Conn, lab *topology.Lab, opts Option
 		return nil, err
 	}
 	p.Networks = append(p.Networks, mgmt)
-	if err := (planNodes{}).run(r); err != nil {
+	if err := planNodes(r); err != nil {
 		return nil, err
 	}
 	p.Identity = paths.StateDir(r.opts.Home, lab.Name)

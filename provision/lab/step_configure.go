@@ -7,18 +7,7 @@ import (
 )
 
 // configure brings every node to its desired state over SSH (configure.go).
-type configure struct{}
-
-func (configure) name() string { return "configure" }
-
-func (configure) doc() string {
-	return `brings every node to its desired state over SSH, all at once: hostname,
-NICs (persistent, DHCP off), gateway, sysctls, VIP aliases, web page, ipvsadm
-rules read back and compared; each node reports "changed (steps)" or
-"unchanged" (skipped with --vms-only and --bare; --node: only those nodes)`
-}
-
-func (configure) run(r *run) error {
+func configure(r *run) error {
 	if r.opts.VMsOnly || r.opts.Bare {
 		return nil
 	}

@@ -8,15 +8,7 @@ import (
 )
 
 // ensureVolumes makes each new node's disk, a qcow2 overlay on the image.
-type ensureVolumes struct{}
-
-func (ensureVolumes) name() string { return "disks" }
-
-func (ensureVolumes) doc() string {
-	return `per new node a qcow2 linked clone of the image (instant, small)`
-}
-
-func (ensureVolumes) run(r *run) error {
+func ensureVolumes(r *run) error {
 	var capacity uint64
 	return r.eachNewNode(func(n *nodeRun) error {
 		var err error

@@ -10,15 +10,7 @@ import (
 
 // defineDomains defines each new node's domain and refreshes the tag of the
 // reused ones (the lab file it was last brought up from).
-type defineDomains struct{}
-
-func (defineDomains) name() string { return "domains" }
-
-func (defineDomains) doc() string {
-	return `"<lab>-<node>" VMs with one NIC per lab NIC (same order, fixed MACs), then mgmt0`
-}
-
-func (defineDomains) run(r *run) error {
+func defineDomains(r *run) error {
 	if r.remote == nil {
 		if err := os.MkdirAll(r.opts.LogDir, 0o755); err != nil {
 			return fmt.Errorf("console log folder: %w", err)

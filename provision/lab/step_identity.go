@@ -10,15 +10,7 @@ import (
 )
 
 // labIdentity makes (or reuses) the lab's state folder and SSH login key.
-type labIdentity struct{}
-
-func (labIdentity) name() string { return "identity" }
-
-func (labIdentity) doc() string {
-	return `the lab's state folder with its SSH login key and known_hosts, made once`
-}
-
-func (labIdentity) run(r *run) error {
+func labIdentity(r *run) error {
 	r.stateDir = paths.StateDir(r.opts.Home, r.lab.Name)
 	r.knownHosts = paths.KnownHostsFile(r.stateDir)
 	r.keyFile = paths.KeyFile(r.stateDir)

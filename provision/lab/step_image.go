@@ -7,15 +7,7 @@ import (
 )
 
 // resolveImage finds the lab's image and picks the domain type.
-type resolveImage struct{}
-
-func (resolveImage) name() string { return "image" }
-
-func (resolveImage) doc() string {
-	return `finds the lab's image (lvslab image ls, or a qcow2 path) and picks KVM or TCG`
-}
-
-func (resolveImage) run(r *run) error {
+func resolveImage(r *run) error {
 	img, err := r.opts.Images.Resolve(r.opts.ImageDir, r.lab.Image)
 	if err != nil {
 		return err

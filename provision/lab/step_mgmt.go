@@ -9,17 +9,7 @@ import (
 )
 
 // ensureMgmt makes (or reuses) the lab's management network.
-type ensureMgmt struct{}
-
-func (ensureMgmt) name() string { return "mgmt" }
-
-func (ensureMgmt) doc() string {
-	return fmt.Sprintf(`the lab's management network "<lab>_mgmt": a /%d from the pool %s
-(--mgmt-pool), the host .1; each VM's last NIC, mgmt0, gets a static address on
-it (no gateway, no DHCP) and all of lvslab's SSH goes there`, host.MgmtBits, host.DefaultMgmtPool)
-}
-
-func (ensureMgmt) run(r *run) error {
+func ensureMgmt(r *run) error {
 	name := paths.MgmtNetworkName(r.lab.Name)
 	info, tagged, err := host.LookupNetwork(r.conn, name)
 	if err == nil {

@@ -11,14 +11,7 @@ import (
 
 // ensureNetworks defines and starts the lab networks, or reuses them when
 // they are this lab's and carry the same bridge and host address.
-type ensureNetworks struct{}
-
-func (ensureNetworks) name() string { return "networks" }
-func (ensureNetworks) doc() string {
-	return `one isolated network per lab network, "<lab>-<network>": a plain L2 segment,
-with the host's address on its bridge only where the lab file says host:`
-}
-func (ensureNetworks) run(r *run) error {
+func ensureNetworks(r *run) error {
 	for _, nw := range r.lab.Networks {
 		if err := r.ensureNetwork(nw); err != nil {
 			return err

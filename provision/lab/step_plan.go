@@ -10,15 +10,7 @@ import (
 
 // planNodes finds each node's domain: an existing one of this lab is reused
 // after checking its NICs, a missing one will be created.
-type planNodes struct{}
-
-func (planNodes) name() string { return "plan" }
-
-func (planNodes) doc() string {
-	return `finds each node's VM: an existing one of this lab is reused after checking its NICs`
-}
-
-func (planNodes) run(r *run) error {
+func planNodes(r *run) error {
 	if (r.opts.Class == "") != (r.opts.Student == "") {
 		return fmt.Errorf("lab %s: a class's copy needs both its class and its student (got class %q, student %q)", r.lab.Name, r.opts.Class, r.opts.Student)
 	}

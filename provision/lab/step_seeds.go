@@ -16,16 +16,7 @@ import (
 )
 
 // ensureSeeds makes each new node's host key, pins it, and writes its seed.
-type ensureSeeds struct{}
-
-func (ensureSeeds) name() string { return "seeds" }
-
-func (ensureSeeds) doc() string {
-	return `per new node a cloud-init "cidata" volume: hostname, the lab's SSH key, a host key
-lvslab pins in known_hosts, static lab and mgmt0 addresses, first-boot files`
-}
-
-func (ensureSeeds) run(r *run) error {
+func ensureSeeds(r *run) error {
 	return r.eachNewNode(func(n *nodeRun) error {
 		priv, pub, err := sshx.GenerateHostKey()
 		if err != nil {

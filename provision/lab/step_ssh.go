@@ -21,13 +21,7 @@ import (
 const pollInterval = 250 * time.Millisecond
 
 // waitSSH waits, on all nodes at once, until each accepts the SSH login.
-type waitSSH struct{}
-
-func (waitSSH) name() string { return "ssh" }
-func (waitSSH) doc() string {
-	return "waits until each node accepts the SSH login (lab key, pinned host key) on its mgmt0 address"
-}
-func (waitSSH) run(r *run) error {
+func waitSSH(r *run) error {
 	timeout := r.opts.Timeout
 	if timeout <= 0 {
 		timeout = DefaultTimeoutTCG

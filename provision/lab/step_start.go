@@ -9,15 +9,7 @@ import (
 )
 
 // startDomains starts every node that is not running, all at once.
-type startDomains struct{}
-
-func (startDomains) name() string { return "start" }
-
-func (startDomains) doc() string {
-	return `starts every VM that is not running, all at once`
-}
-
-func (startDomains) run(r *run) error {
+func startDomains(r *run) error {
 	var wg sync.WaitGroup
 	errs := make([]error, len(r.nodes))
 	for i, n := range r.nodes {

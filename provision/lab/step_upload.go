@@ -23,14 +23,7 @@ func (r *run) consoleLog(node string) string {
 // stageImage copies the image into the pool of a remote hypervisor, once
 // per version: the disk the overlays are backed by and the kernel and
 // initrd the domains boot must be files of that host.
-type stageImage struct{}
-
-func (stageImage) name() string { return "upload" }
-func (stageImage) doc() string {
-	return `on a remote libvirt: the image (disk, kernel, initrd) uploaded into its pool
-once per image version (volumes image-NAME-CHECKSUM.*); local libvirt uses the files`
-}
-func (stageImage) run(r *run) error {
+func stageImage(r *run) error {
 	if r.remote == nil {
 		return nil
 	}

@@ -140,10 +140,10 @@ type Result struct {
 
 // step is one stage of Up, in the style of kind's create actions: a name, a
 // line for "up --help", and its action.
-type step interface {
-	name() string
-	doc() string
-	run(r *run) error
+type step struct {
+	name string
+	doc  string
+	run  func(r *run) error
 }
 
 // Stage is one step of Up as "lvslab up --help" lists it.
@@ -153,7 +153,7 @@ type Stage struct{ Name, Doc string }
 func Stages() []Stage {
 	var out []Stage
 	for _, s := range upSteps() {
-		out = append(out, Stage{Name: s.name(), Doc: s.doc()})
+		out = append(out, Stage{Name: s.name, Doc: s.doc})
 	}
 	return out
 }
@@ -161,19 +161,27 @@ func Stages() []Stage {
 // upSteps are the stages of Up, in order.
 func upSteps() []step {
 	return []step{
-		resolveImage{},
-		labIdentity{},
-		ensurePool{},
-		stageImage{},
-		ensureMgmt{},
-		ensureNetworks{},
-		planNodes{},
-		ensureVolumes{},
-		ensureSeeds{},
-		defineDomains{},
-		startDomains{},
-		waitSSH{},
-		configure{},
+		{"image", `finds the lab's image (lvslab image ls, or a qcow2 path) and picks KVM or TCG`, resolveImage},
+		{"identity", `the lab's state folder with its SSH login key and known_hosts, made once`, labIdentity},
+		{"pool", `the storage pool "lvslab" of every lab's disks, made once`, ensurePool},
+		{"upload", `on a remote libvirt: the image (disk, kernel, initrd) uploaded into its pool
+once per image version (volumes image-NAME-CHECKSUM.*); local libvirt uses the files`, stageImage},
+		{"mgmt", fmt.Sprintf(`the lab's management network "<lab>_mgmt": a /%d from the pool %s
+(--mgmt-pool), the host .1; each VM's last NIC, mgmt0, gets a static address on
+it (no gateway, no DHCP) and all of lvslab's SSH goes there`, host.MgmtBits, host.DefaultMgmtPool), ensureMgmt},
+		{"networks", `one isolated network per lab network, "<lab>-<network>": a plain L2 segment,
+with the host's address on its bridge only where the lab file says host:`, ensureNetworks},
+		{"plan", `finds each node's VM: an existing one of this lab is reused after checking its NICs`, planNodes},
+		{"disks", `per new node a qcow2 linked clone of the image (instant, small)`, ensureVolumes},
+		{"seeds", `per new node a cloud-init "cidata" volume: hostname, the lab's SSH key, a host key
+lvslab pins in known_hosts, static lab and mgmt0 addresses, first-boot files`, ensureSeeds},
+		{"domains", `"<lab>-<node>" VMs with one NIC per lab NIC (same order, fixed MACs), then mgmt0`, defineDomains},
+		{"start", `starts every VM that is not running, all at once`, startDomains},
+		{"ssh", "waits until each node accepts the SSH login (lab key, pinned host key) on its mgmt0 address", waitSSH},
+		{"configure", `brings every node to its desired state over SSH, all at once: hostname,
+NICs (persistent, DHCP off), gateway, sysctls, VIP aliases, web page, ipvsadm
+rules read back and compared; each node reports "changed (steps)" or
+"unchanged" (skipped with --vms-only and --bare; --node: only those nodes)`, configure},
 	}
 }
 
@@ -245,13 +253,13 @@ func Up(ctx context.Context, conn *host.Conn, lab *topology.Lab, opts Options) (
 			return nil, err
 		}
 		t := time.Now()
-		r.step = s.name()
+		r.step = s.name
 		if err := s.run(r); err != nil {
 			return nil, err
 		}
-		fmt.Fprintf(r.out, "  %-10s done in %s\n", s.name(), since(t))
+		fmt.Fprintf(r.out, "  %-10s done in %s\n", s.name, since(t))
 		if r.opts.AfterStep != nil {
-			if err := r.opts.AfterStep(s.name()); err != nil {
+			if err := r.opts.AfterStep(s.name); err != nil {
 				return nil, err
 			}
 		}

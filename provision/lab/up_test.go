@@ -381,10 +381,10 @@ func TestUpRefusesForeignObjects(t *testing.T) {
 // checks that nothing of the run remains, and that --retain keeps it.
 func TestFailureRemovesWhatThisRunMade(t *testing.T) {
 	for _, s := range upSteps() {
-		t.Run(s.name(), func(t *testing.T) {
+		t.Run(s.name, func(t *testing.T) {
 			conn, opts := fresh(t)
 			before := everything(t, conn)
-			opts.AfterStep = failAfter(s.name())
+			opts.AfterStep = failAfter(s.name)
 			_, err := Up(context.Background(), conn, mustLab(t, "tedu-nat"), opts)
 			if err == nil || !strings.Contains(err.Error(), "injected failure") {
 				t.Fatalf("got %v", err)

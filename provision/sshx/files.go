@@ -16,6 +16,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/lvslab/lvslab/provision/console"
+	"github.com/lvslab/lvslab/provision/paths"
 )
 
 // tmpSuffix marks WriteFile's temporary files next to their target.
@@ -74,25 +75,7 @@ func writeRemote(files *sftp.Client, name string, data []byte, mode fs.FileMode)
 	if err != nil {
 		return err
 	}
-	return writeChmodClose(f, data, mode)
-}
-
-// writeChmodClose writes data to a fresh file f, sets its mode and closes
-// it: a local or a remote file alike. Chmod rather than a create mode: the
-// umask must not weaken it.
-func writeChmodClose(f interface {
-	io.WriteCloser
-	Chmod(fs.FileMode) error
-}, data []byte, mode fs.FileMode) error {
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Chmod(mode); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
+	return paths.WriteChmodClose(f, data, mode)
 }
 
 // withSFTP runs op within the command timeout. File operations are

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/lvslab/lvslab/provision/paths"
 	"golang.org/x/crypto/ssh"
 )
 
@@ -42,7 +43,7 @@ func EnsureKey(dir string) (signer ssh.Signer, authorizedKeyLine string, err err
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return nil, "", err
 		}
-		if err := writeFileAtomic(privPath, pemBytes, 0o600); err != nil {
+		if err := paths.WriteFileAtomic(privPath, pemBytes, 0o600); err != nil {
 			return nil, "", err
 		}
 	default:
@@ -54,7 +55,7 @@ func EnsureKey(dir string) (signer ssh.Signer, authorizedKeyLine string, err err
 	// missing or stale rather than trusting it.
 	pubPath := privPath + ".pub"
 	if cur, err := os.ReadFile(pubPath); err != nil || strings.TrimSpace(string(cur)) != line {
-		if err := writeFileAtomic(pubPath, []byte(line+"\n"), 0o644); err != nil {
+		if err := paths.WriteFileAtomic(pubPath, []byte(line+"\n"), 0o644); err != nil {
 			return nil, "", err
 		}
 	}
@@ -91,18 +92,4 @@ func newEd25519PEM() ([]byte, error) {
 
 func authorizedKey(pub ssh.PublicKey) string {
 	return strings.TrimSpace(string(ssh.MarshalAuthorizedKey(pub))) + " " + keyComment
-}
-
-// writeFileAtomic writes a local file so that readers never see it half
-// written.
-func writeFileAtomic(path string, data []byte, mode fs.FileMode) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name()) // no-op once renamed
-	if err := writeChmodClose(tmp, data, mode); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }

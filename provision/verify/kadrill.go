@@ -194,16 +194,7 @@ func healthCheckedOf(lab *topology.Lab, node string) *topology.Service {
 // drillNow and drillSleep are the drill's clock (tests replace them).
 var (
 	drillNow   = time.Now
-	drillSleep = func(ctx context.Context, d time.Duration) error {
-		t := time.NewTimer(d)
-		defer t.Stop()
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-t.C:
-			return nil
-		}
-	}
+	drillSleep = guest.Sleep
 )
 
 // loopRun is a client loop running while the drill acts.
@@ -242,7 +233,6 @@ const Warmup = 2 * time.Second
 // routerDrill fails or restores a keepalived router while the client
 // loop runs through the VIP, and measures the gap the client saw.
 func routerDrill(ctx context.Context, lab *topology.Lab, dial guest.Dialer, s *topology.Service, step, node string, opts DrillOptions, act func(string, ...any)) (*DrillReport, error) {
-	k := s.Keepalived
 	if step == DrillHeal {
 		return nil, cannot("%s is a keepalived router: drill fail and restore it (keepalived heals by itself)", node)
 	}
@@ -253,21 +243,13 @@ func routerDrill(ctx context.Context, lab *topology.Lab, dial guest.Dialer, s *t
 	if !slices.Contains(Hows, how) {
 		return nil, cannot("--how %q: use %s", how, strings.Join(Hows, ", "))
 	}
-	client, err := pickClient(lab, opts.Verify.Client)
+	cx, mapper, err := drillClient(lab, dial, opts)
 	if err != nil {
 		return nil, err
-	}
-	cx, err := dial(client.Name)
-	if err != nil {
-		return nil, cannot("cannot reach client %s: %v", client.Name, err)
 	}
 	x, err := dial(node)
 	if err != nil {
 		return nil, cannot("cannot reach %s: %v", node, err)
-	}
-	mapper, err := labMapper(lab)
-	if err != nil {
-		return nil, cannot("%v", err)
 	}
 	nic := lab.Node(node).NICFor(s.VIP)
 	if nic == nil {
@@ -277,32 +259,7 @@ func routerDrill(ctx context.Context, lab *topology.Lab, dial guest.Dialer, s *t
 	before := ReadVRRP(ctx, lab, s, dial)
 	act("%s: %s holds %s before the drill", node, orNobody(before.Holders), s.VIP)
 
-	var cmds []string
-	target := FailoverTarget(how, k, lowestOther(k, node))
-	switch step {
-	case DrillFail:
-		switch how {
-		case HowStop:
-			cmds = []string{"systemctl stop keepalived"}
-		case HowKill:
-			// The unit's main process and its children, at once: no
-			// last advert, the VIP left where it was.
-			cmds = []string{"systemctl kill -s KILL keepalived"}
-		case HowNICDown:
-			cmds = []string{"ip link set " + nic.Name + " down"}
-		}
-	case DrillRestore:
-		// Whatever fail did: the NIC up, a VIP a killed keepalived left
-		// removed, keepalived started.
-		cmds = []string{"ip link set " + nic.Name + " up",
-			fmt.Sprintf("systemctl is-active -q keepalived || ip -4 addr del %s/%d dev %s 2>/dev/null || :", s.VIP, s.VIPPrefix, nic.Name)}
-		if s.Mode != topology.ModeVRRP {
-			// A killed keepalived's rules too: it programs them afresh.
-			cmds = append(cmds, "systemctl is-active -q keepalived || "+ipvs.ClearCommand)
-		}
-		cmds = append(cmds, "systemctl is-active -q keepalived || systemctl start keepalived")
-		target = FailoverTarget(HowKill, k, k.Router(node).Priority)
-	}
+	cmds, target := routerCommands(s, step, how, node, nic.Name)
 	window := Warmup.Seconds() + target.Seconds() + 6
 	if opts.Sync != "" {
 		if err := setSync(ctx, lab, s, dial, opts.Sync, act); err != nil {
@@ -339,21 +296,16 @@ func routerDrill(ctx context.Context, lab *topology.Lab, dial guest.Dialer, s *t
 	if dl != nil {
 		rep.Checks = append(rep.Checks, dl.verdict(ctx, lab, s, dial, cx))
 	}
-	vr, err := Run(ctx, lab, dial, opts.Verify)
-	if err != nil {
-		return nil, err
-	}
-	rep.Verify = vr
-	rep.Checks = append(rep.Checks, othersPass(vr.Checks)...)
-	for _, sr := range vr.Services {
-		cs := sr.Checks
-		if killedHolds(step, how, node, after) {
+	killed := killedHolds(step, how, node, after)
+	if err := rep.verifyAfter(ctx, lab, dial, opts, func(cs []report.Check) []report.Check {
+		if killed {
 			// A killed keepalived leaves its VIP: the drill said so above.
 			cs = slices.DeleteFunc(slices.Clone(cs), func(c report.Check) bool { return strings.HasPrefix(c.Name, "one VRRP master holds") })
 		}
-		rep.Checks = append(rep.Checks, tagAll(sr.Name, othersPass(cs))...)
+		return cs
+	}); err != nil {
+		return nil, err
 	}
-	rep.finish()
 	return rep, nil
 }
 
@@ -443,17 +395,9 @@ func healthDrill(ctx context.Context, lab *topology.Lab, dial guest.Dialer, s *t
 	if step == DrillHeal {
 		return nil, cannot("%s's service is health-checked by keepalived: it heals by itself; drill fail and restore it", node)
 	}
-	client, err := pickClient(lab, opts.Verify.Client)
+	cx, mapper, err := drillClient(lab, dial, opts)
 	if err != nil {
 		return nil, err
-	}
-	cx, err := dial(client.Name)
-	if err != nil {
-		return nil, cannot("cannot reach client %s: %v", client.Name, err)
-	}
-	mapper, err := labMapper(lab)
-	if err != nil {
-		return nil, cannot("%v", err)
 	}
 	v := ReadVRRP(ctx, lab, s, dial)
 	holder := v.Holder()
@@ -481,25 +425,9 @@ func healthDrill(ctx context.Context, lab *topology.Lab, dial guest.Dialer, s *t
 	if err := webServer(ctx, dial, lab.Node(node), verb, act); err != nil {
 		return nil, err
 	}
-	start := drillNow()
-	h := ipvs.New(hx.Run)
-	took := time.Duration(-1)
-	for drillNow().Sub(start) < target+5*time.Second {
-		rules, err := h.Rules(ctx)
-		if err != nil {
-			return nil, cannot("%s: %v", holder, err)
-		}
-		in := false
-		if svc := ipvs.Find(rules, want.Key()); svc != nil && svc.Dest(rip) != nil {
-			in = true
-		}
-		if in == (step == DrillRestore) {
-			took = drillNow().Sub(start)
-			break
-		}
-		if err := drillSleep(ctx, 500*time.Millisecond); err != nil {
-			return nil, err
-		}
+	took, err := awaitTable(ctx, ipvs.New(hx.Run), holder, want.Key(), rip, step == DrillRestore, target+5*time.Second)
+	if err != nil {
+		return nil, err
 	}
 	samples, err := loop.wait(mapper)
 	if err != nil {
@@ -507,42 +435,11 @@ func healthDrill(ctx context.Context, lab *topology.Lab, dial guest.Dialer, s *t
 	}
 	o := OutageOf(samples)
 	rep.Outage, rep.Target = &o, target.Seconds()
-	what := map[string]string{DrillFail: "takes " + node + " out", DrillRestore: "puts " + node + " back"}[step]
-	name := "keepalived " + what
-	switch {
-	case took < 0:
-		rep.Checks = append(rep.Checks, failf(name, "%s's table still %s %s after %s: is the %s running (keepalived.conf's real_server)?", holder, map[string]string{DrillFail: "has", DrillRestore: "lacks"}[step], rip, target+5*time.Second, s.Keepalived.Check.Type))
-	case took > target:
-		rep.Checks = append(rep.Checks, failf(name, "after %.1f s, over the target %.0f s (delay_loop + checks and retries)", took.Seconds(), target.Seconds()))
-	default:
-		rep.Checks = append(rep.Checks, passf(name, "after %.1f s (target %.0f s: delay_loop %d + (retry %d + 1) x connect_timeout %d + retry x delay_before_retry %d)", took.Seconds(), target.Seconds(), s.Keepalived.DelayLoop, s.Keepalived.Check.Retry, s.Keepalived.Check.ConnectTimeout, s.Keepalived.Check.DelayBeforeRetry))
-	}
-	// After keepalived acted, no request fails: the failures end before the
-	// loop does, and the loop's tail (past the removal) is all answers.
-	tail := 0
-	for i := len(samples) - 1; i >= 0 && samples[i].OK; i-- {
-		tail++
-	}
-	name = "no failed request after it"
-	switch {
-	case step == DrillRestore && o.Failed > 0:
-		rep.Checks = append(rep.Checks, failf(name, "%d request(s) failed while %s came back", o.Failed, node))
-	case tail == 0 || !o.Recovered && o.Failed > 0:
-		rep.Checks = append(rep.Checks, failf(name, "the loop's last request failed: requests still reach %s", node))
-	default:
-		rep.Checks = append(rep.Checks, passf(name, "%d request(s) failed (the window before keepalived acted), then %d answered in a row", o.Failed, tail))
-	}
+	rep.Checks = append(rep.Checks, healthVerdict(s, step, node, holder, rip, took, target, samples, o)...)
 	act("client: %d requests, %d failed; keepalived acted after %.1f s (target %.0f s)", o.Requests, o.Failed, took.Seconds(), target.Seconds())
-	vr, err := Run(ctx, lab, dial, opts.Verify)
-	if err != nil {
+	if err := rep.verifyAfter(ctx, lab, dial, opts, nil); err != nil {
 		return nil, err
 	}
-	rep.Verify = vr
-	rep.Checks = append(rep.Checks, othersPass(vr.Checks)...)
-	for _, sr := range vr.Services {
-		rep.Checks = append(rep.Checks, tagAll(sr.Name, othersPass(sr.Checks))...)
-	}
-	rep.finish()
 	return rep, nil
 }
 
@@ -698,4 +595,132 @@ func setSync(ctx context.Context, lab *topology.Lab, s *topology.Service, dial g
 		}
 	}
 	return drillSleep(ctx, SyncSettle)
+}
+
+// routerCommands are what a drill step runs on the router node (its NIC
+// nicName the VIP's), and the target for the gap the client sees.
+func routerCommands(s *topology.Service, step, how, node, nicName string) ([]string, time.Duration) {
+	k := s.Keepalived
+	var cmds []string
+	target := FailoverTarget(how, k, lowestOther(k, node))
+	switch step {
+	case DrillFail:
+		switch how {
+		case HowStop:
+			cmds = []string{"systemctl stop keepalived"}
+		case HowKill:
+			// The unit's main process and its children, at once: no
+			// last advert, the VIP left where it was.
+			cmds = []string{"systemctl kill -s KILL keepalived"}
+		case HowNICDown:
+			cmds = []string{"ip link set " + nicName + " down"}
+		}
+	case DrillRestore:
+		// Whatever fail did: the NIC up, a VIP a killed keepalived left
+		// removed, keepalived started.
+		cmds = []string{"ip link set " + nicName + " up",
+			fmt.Sprintf("systemctl is-active -q keepalived || ip -4 addr del %s/%d dev %s 2>/dev/null || :", s.VIP, s.VIPPrefix, nicName)}
+		if s.Mode != topology.ModeVRRP {
+			// A killed keepalived's rules too: it programs them afresh.
+			cmds = append(cmds, "systemctl is-active -q keepalived || "+ipvs.ClearCommand)
+		}
+		cmds = append(cmds, "systemctl is-active -q keepalived || systemctl start keepalived")
+		target = FailoverTarget(HowKill, k, k.Router(node).Priority)
+	}
+	return cmds, target
+}
+
+// healthVerdict: keepalived took the real server out (put it back) within
+// the target, and no request failed after it did.
+func healthVerdict(s *topology.Service, step, node, holder, rip string, took, target time.Duration, samples []Sample, o Outage) []report.Check {
+	var out []report.Check
+	what := map[string]string{DrillFail: "takes " + node + " out", DrillRestore: "puts " + node + " back"}[step]
+	name := "keepalived " + what
+	switch {
+	case took < 0:
+		out = append(out, failf(name, "%s's table still %s %s after %s: is the %s running (keepalived.conf's real_server)?", holder, map[string]string{DrillFail: "has", DrillRestore: "lacks"}[step], rip, target+5*time.Second, s.Keepalived.Check.Type))
+	case took > target:
+		out = append(out, failf(name, "after %.1f s, over the target %.0f s (delay_loop + checks and retries)", took.Seconds(), target.Seconds()))
+	default:
+		out = append(out, passf(name, "after %.1f s (target %.0f s: delay_loop %d + (retry %d + 1) x connect_timeout %d + retry x delay_before_retry %d)", took.Seconds(), target.Seconds(), s.Keepalived.DelayLoop, s.Keepalived.Check.Retry, s.Keepalived.Check.ConnectTimeout, s.Keepalived.Check.DelayBeforeRetry))
+	}
+	// After keepalived acted, no request fails: the failures end before the
+	// loop does, and the loop's tail (past the removal) is all answers.
+	tail := 0
+	for i := len(samples) - 1; i >= 0 && samples[i].OK; i-- {
+		tail++
+	}
+	name = "no failed request after it"
+	switch {
+	case step == DrillRestore && o.Failed > 0:
+		out = append(out, failf(name, "%d request(s) failed while %s came back", o.Failed, node))
+	case tail == 0 || !o.Recovered && o.Failed > 0:
+		out = append(out, failf(name, "the loop's last request failed: requests still reach %s", node))
+	default:
+		out = append(out, passf(name, "%d request(s) failed (the window before keepalived acted), then %d answered in a row", o.Failed, tail))
+	}
+	return out
+}
+
+// drillClient reaches the client a drill's loop runs on, with the mapper
+// that names the real server of each answer.
+func drillClient(lab *topology.Lab, dial guest.Dialer, opts DrillOptions) (guest.Executor, *Mapper, error) {
+	client, err := pickClient(lab, opts.Verify.Client)
+	if err != nil {
+		return nil, nil, err
+	}
+	cx, err := dial(client.Name)
+	if err != nil {
+		return nil, nil, cannot("cannot reach client %s: %v", client.Name, err)
+	}
+	mapper, err := labMapper(lab)
+	if err != nil {
+		return nil, nil, cannot("%v", err)
+	}
+	return cx, mapper, nil
+}
+
+// verifyAfter runs verify after a drill: its checks, each service's
+// (through keep, when set, first), that do not pass as the drill's
+// others; then the drill's verdict.
+func (d *DrillReport) verifyAfter(ctx context.Context, lab *topology.Lab, dial guest.Dialer, opts DrillOptions, keep func([]report.Check) []report.Check) error {
+	vr, err := Run(ctx, lab, dial, opts.Verify)
+	if err != nil {
+		return err
+	}
+	d.Verify = vr
+	d.Checks = append(d.Checks, othersPass(vr.Checks)...)
+	for _, sr := range vr.Services {
+		cs := sr.Checks
+		if keep != nil {
+			cs = keep(cs)
+		}
+		d.Checks = append(d.Checks, tagAll(sr.Name, othersPass(cs))...)
+	}
+	d.finish()
+	return nil
+}
+
+// awaitTable reads the holder's IPVS table every half second, up to limit,
+// until the real server rip of the service key is in it (in) or out of it
+// (!in): how long that took, or -1.
+func awaitTable(ctx context.Context, h *ipvs.Handle, holder, key, rip string, in bool, limit time.Duration) (time.Duration, error) {
+	start := drillNow()
+	for drillNow().Sub(start) < limit {
+		rules, err := h.Rules(ctx)
+		if err != nil {
+			return 0, cannot("%s: %v", holder, err)
+		}
+		has := false
+		if svc := ipvs.Find(rules, key); svc != nil && svc.Dest(rip) != nil {
+			has = true
+		}
+		if has == in {
+			return drillNow().Sub(start), nil
+		}
+		if err := drillSleep(ctx, 500*time.Millisecond); err != nil {
+			return 0, err
+		}
+	}
+	return -1, nil
 }

@@ -300,20 +300,8 @@ func vrrpARPCheck(ctx context.Context, lab *topology.Lab, s *topology.Service, h
 	if nic == nil || nic.MAC == "" {
 		return skipf(name, "%s's MAC on the VIP's network is not known", holder)
 	}
-	out, err := cx.Run(ctx, NeighCommand(vip))
-	if err != nil {
-		return failf(name, "ip neigh on %s: %v", client.Name, err)
-	}
-	mac, state := ParseNeigh(out)
-	want := strings.ToLower(nic.MAC)
-	switch {
-	case mac == "":
-		return failf(name, "%s has no MAC for %s (%s)", client.Name, vip, strings.TrimSpace(state))
-	case mac != want:
-		return failf(name, "%s resolved %s to %s%s, not the master %s's %s %s: the old master's entry lingers (keepalived sends gratuitous ARP when it becomes MASTER: vrrp_garp_master_delay), or a real server answers ARP for the VIP",
-			client.Name, vip, mac, macOwner(lab, mac), holder, nic.Name, want)
-	}
-	return passf(name, "%s resolves %s to %s, %s's %s", client.Name, vip, mac, holder, nic.Name)
+	return neighResolves(ctx, lab, name, vip, client, cx, "master", holder, nic,
+		"the old master's entry lingers (keepalived sends gratuitous ARP when it becomes MASTER: vrrp_garp_master_delay), or a real server answers ARP for the VIP")
 }
 
 // KeepalivedTable compares a router's IPVS service with the one its

@@ -22,14 +22,6 @@ const (
 	webServed  = "requests through 192.168.4.80 answered by the master"
 )
 
-func wantStatus(t *testing.T, r *Report, name string, st report.Status, detail string) {
-	t.Helper()
-	c := check(t, r, name)
-	if c.Status != st || !strings.Contains(c.Detail, detail) {
-		t.Errorf("%s: %s %q, want %s with %q", name, c.Status, c.Detail, st, detail)
-	}
-}
-
 // A healthy tedu-keepalived-dr: lvs1 holds the VIP and answers its ARP,
 // both tables are keepalived.conf's, lvs2 hears adverts from lvs1 only,
 // and the scheduler's promise holds through the VIP as before.

@@ -2,7 +2,6 @@ package verify
 
 import (
 	"net/netip"
-	"strings"
 	"testing"
 
 	"github.com/lvslab/lvslab/provision/report"
@@ -24,9 +23,7 @@ func TestLabTrafficNeverUsesTheManagementNIC(t *testing.T) {
 	w := newWorld(t, "tedu-nat")
 	w.mgmtRoute["web1"] = true
 	r := run(t, w, Options{})
-	if c := check(t, r, "replies from web1 to client1 leave by a lab NIC"); c.Status != report.Fail || !strings.Contains(c.Detail, "management NIC") {
-		t.Errorf("replies over mgmt0: %+v", c)
-	}
+	wantStatus(t, r, "replies from web1 to client1 leave by a lab NIC", report.Fail, "management NIC")
 	if r.Pass {
 		t.Error("verify passed with replies over the management NIC")
 	}
@@ -36,7 +33,5 @@ func TestLabTrafficNeverUsesTheManagementNIC(t *testing.T) {
 		Source: netip.MustParseAddrPort("10.250.0.10:41000"), Virtual: netip.MustParseAddrPort("192.168.4.5:80"),
 		Destination: netip.MustParseAddrPort("192.168.2.100:80")})
 	r = run(t, w, Options{})
-	if c := check(t, r, "the director's connections come from lab addresses"); c.Status != report.Fail || !strings.Contains(c.Detail, "10.250.0.10") {
-		t.Errorf("a connection from outside the lab: %+v", c)
-	}
+	wantStatus(t, r, "the director's connections come from lab addresses", report.Fail, "10.250.0.10")
 }

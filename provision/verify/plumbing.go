@@ -181,6 +181,14 @@ func neighCheck(ctx context.Context, lab *topology.Lab, s *topology.Service, cli
 	if nic == nil || nic.MAC == "" {
 		return skipf(name, "the director's MAC on the VIP's network is not known")
 	}
+	return neighResolves(ctx, lab, name, vip, client, cx, "director", dir.Name, nic,
+		"a real server answers ARP for the VIP (arp_ignore/arp_announce)")
+}
+
+// neighResolves: the client (cx) resolves vip to the MAC of nic, the VIP's
+// NIC of owner (the lab's role for it: director, master); why says what a
+// wrong MAC means.
+func neighResolves(ctx context.Context, lab *topology.Lab, name, vip string, client *topology.Node, cx guest.Executor, role, owner string, nic *topology.NIC, why string) report.Check {
 	out, err := cx.Run(ctx, NeighCommand(vip))
 	if err != nil {
 		return failf(name, "ip neigh on %s: %v", client.Name, err)
@@ -191,11 +199,10 @@ func neighCheck(ctx context.Context, lab *topology.Lab, s *topology.Service, cli
 	case mac == "":
 		return failf(name, "%s has no MAC for %s (%s)", client.Name, vip, strings.TrimSpace(state))
 	case mac != want:
-		owner := macOwner(lab, mac)
-		return failf(name, "%s resolved %s to %s%s, not the director %s's %s %s: a real server answers ARP for the VIP (arp_ignore/arp_announce)",
-			client.Name, vip, mac, owner, dir.Name, nic.Name, want)
+		return failf(name, "%s resolved %s to %s%s, not the %s %s's %s %s: %s",
+			client.Name, vip, mac, macOwner(lab, mac), role, owner, nic.Name, want, why)
 	}
-	return passf(name, "%s resolves %s to %s, %s's %s", client.Name, vip, mac, dir.Name, nic.Name)
+	return passf(name, "%s resolves %s to %s, %s's %s", client.Name, vip, mac, owner, nic.Name)
 }
 
 func macOwner(lab *topology.Lab, mac string) string {

@@ -42,6 +42,16 @@ func check(t *testing.T, r *Report, name string) report.Check {
 	return report.Check{}
 }
 
+// wantStatus: the check named name has status st and detail in its
+// detail.
+func wantStatus(t *testing.T, r *Report, name string, st report.Status, detail string) {
+	t.Helper()
+	c := check(t, r, name)
+	if c.Status != st || !strings.Contains(c.Detail, detail) {
+		t.Errorf("%s: %s %q, want %s with %q", name, c.Status, c.Detail, st, detail)
+	}
+}
+
 func failed(r *Report) []string {
 	var out []string
 	for _, c := range r.AllChecks() {
@@ -67,9 +77,7 @@ func TestVerifyNATRoundRobin(t *testing.T) {
 			if got := strings.Join(s.Sequence[:4], " "); got != "web2 web1 web2 web1" {
 				t.Errorf("rr starts at the head of the kernel's list (the last added, web2): %s", got)
 			}
-			if c := check(t, r, "web1 routes replies through the director"); c.Status != report.Pass || !strings.Contains(c.Detail, "192.168.2.5") {
-				t.Errorf("route check: %+v", c)
-			}
+			wantStatus(t, r, "web1 routes replies through the director", report.Pass, "192.168.2.5")
 			if c := check(t, r, "director counters"); c.Status != report.Pass {
 				t.Errorf("counters: %+v", c)
 			}
@@ -110,9 +118,7 @@ func TestVerifyWRRWrongSequenceFails(t *testing.T) {
 	if r.Pass || ExitCode(r, nil) != report.ExitFail {
 		t.Fatal("rr where the lab says wrr must fail")
 	}
-	if c := check(t, r, "director rules"); c.Status != report.Fail || !strings.Contains(c.Detail, "scheduler rr, lab says wrr") {
-		t.Errorf("rules: %+v", c)
-	}
+	wantStatus(t, r, "director rules", report.Fail, "scheduler rr, lab says wrr")
 }
 
 func TestVerifyDRWLC(t *testing.T) {
@@ -151,12 +157,8 @@ func TestVerifyDRArpStolen(t *testing.T) {
 	if r.Pass {
 		t.Fatal("a real server answering ARP must fail")
 	}
-	if c := check(t, r, "VIP ARP answered by the director"); c.Status != report.Fail || !strings.Contains(c.Detail, "(web1 eth0)") {
-		t.Errorf("neigh: %+v", c)
-	}
-	if c := check(t, r, "web1 does not answer ARP for the VIP"); c.Status != report.Fail || !strings.Contains(c.Detail, "arp_ignore 0") {
-		t.Errorf("arp: %+v", c)
-	}
+	wantStatus(t, r, "VIP ARP answered by the director", report.Fail, "(web1 eth0)")
+	wantStatus(t, r, "web1 does not answer ARP for the VIP", report.Fail, "arp_ignore 0")
 }
 
 func TestVerifyDRVIPMissingOrWide(t *testing.T) {
@@ -164,12 +166,8 @@ func TestVerifyDRVIPMissingOrWide(t *testing.T) {
 	w.facts["web1"] = strings.Replace(w.facts["web1"], "192.168.4.15/32 scope global lo:0", "192.168.4.15/24 scope global lo:0", 1)
 	w.facts["web2"] = strings.Replace(w.facts["web2"], "inet 192.168.4.15/32", "inet 10.9.9.9/32", 1)
 	r := run(t, w, Options{})
-	if c := check(t, r, "web1 holds the VIP on lo"); c.Status != report.Fail || !strings.Contains(c.Detail, "/32") {
-		t.Errorf("wide VIP: %+v", c)
-	}
-	if c := check(t, r, "web2 holds the VIP on lo"); c.Status != report.Fail || !strings.Contains(c.Detail, "does not have") {
-		t.Errorf("missing VIP: %+v", c)
-	}
+	wantStatus(t, r, "web1 holds the VIP on lo", report.Fail, "/32")
+	wantStatus(t, r, "web2 holds the VIP on lo", report.Fail, "does not have")
 }
 
 func TestVerifyTUN(t *testing.T) {
@@ -190,9 +188,7 @@ func TestVerifyNATWrongGateway(t *testing.T) {
 	w := newWorld(t, "tedu-nat")
 	w.facts["web2"] = strings.Replace(w.facts["web2"], "default via 192.168.2.5", "default via 192.168.2.254", 1)
 	r := run(t, w, Options{})
-	if c := check(t, r, "web2 routes replies through the director"); c.Status != report.Fail || !strings.Contains(c.Detail, "192.168.2.254") {
-		t.Errorf("route: %+v", c)
-	}
+	wantStatus(t, r, "web2 routes replies through the director", report.Fail, "192.168.2.254")
 }
 
 func TestVerifyCountersDisagree(t *testing.T) {
@@ -211,9 +207,7 @@ func TestVerifyWeightZeroAndMissingServer(t *testing.T) {
 	if c := check(t, r, "weight 0 idle"); c.Status != report.Pass {
 		t.Errorf("weight 0: %+v", c)
 	}
-	if c := check(t, r, "director rules"); c.Status != report.Fail || !strings.Contains(c.Detail, "web1 has weight 0, lab says 1") {
-		t.Errorf("rules: %+v", c)
-	}
+	wantStatus(t, r, "director rules", report.Fail, "web1 has weight 0, lab says 1")
 	if s := r.Services[0]; s.Counts["web2"] != 12 {
 		t.Errorf("counts %v", s.Counts)
 	}
@@ -387,9 +381,7 @@ func TestVerifyFWMark(t *testing.T) {
 			if got := strings.Join(s.Sequence[:4], " "); s.Counts["srv03"] != 6 || s.Counts["srv04"] != 6 || (got != "srv04 srv03 srv04 srv03" && got != "srv03 srv04 srv03 srv04") {
 				t.Errorf("counts %v sequence %v", s.Counts, s.Sequence)
 			}
-			if c := check(t, r, "one service for ports 80, 443"); c.Status != report.Pass || !strings.Contains(c.Detail, "every one scheduled by -f 1 (ipvsadm --stats +12)") {
-				t.Errorf("one service: %+v", c)
-			}
+			wantStatus(t, r, "one service for ports 80, 443", report.Pass, "every one scheduled by -f 1 (ipvsadm --stats +12)")
 			w = newWorld(t, "dr-fwmark")
 			w.unmarked[443] = true
 			r = run(t, w, Options{Prober: prober})

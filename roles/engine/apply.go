@@ -307,16 +307,7 @@ func applyGroup(ctx context.Context, exec guest.Executor, steps []catalog.Step, 
 	if len(changed) == 0 {
 		return results, f, nil
 	}
-	var cmds []string
-	seen := map[string]bool{}
-	for _, k := range changed {
-		for _, c := range group[k].Apply {
-			if !seen[c] {
-				seen[c] = true
-				cmds = append(cmds, c)
-			}
-		}
-	}
+	cmds := groupCommands(group, changed)
 	last := changed[len(changed)-1]
 	results[last].Commands = cmds
 	next := f
@@ -340,6 +331,30 @@ func applyGroup(ctx context.Context, exec guest.Executor, steps []catalog.Step, 
 		}
 		return results, next, nil
 	}
+	return awaitGroup(ctx, exec, steps, i, changed, results, next)
+}
+
+// groupCommands are the Apply commands of the changed steps of a group, in
+// order, each once.
+func groupCommands(group []catalog.Step, changed []int) []string {
+	var cmds []string
+	seen := map[string]bool{}
+	for _, k := range changed {
+		for _, c := range group[k].Apply {
+			if !seen[c] {
+				seen[c] = true
+				cmds = append(cmds, c)
+			}
+		}
+	}
+	return cmds
+}
+
+// awaitGroup waits, surveying again, until each changed step of the group
+// at steps[i] passes its check (next: the facts after running their
+// commands); the results are marked changed as they do.
+func awaitGroup(ctx context.Context, exec guest.Executor, steps []catalog.Step, i int, changed []int, results []StepResult, next *facts) ([]StepResult, *facts, error) {
+	group := steps[i : i+len(results)]
 	// Until each changed step's check passes: a change that takes effect
 	// asynchronously (networkd, a service) is surveyed again, with the
 	// steps after it, so that their facts are fresh when it has settled.
@@ -375,19 +390,7 @@ func applyGroup(ctx context.Context, exec guest.Executor, steps []catalog.Step, 
 }
 
 // sleep waits d unless ctx ends first (a variable: tests record the waits).
-var sleep = func(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
+var sleep = guest.Sleep
 
 func runCheck(ctx context.Context, exec guest.Executor, check string) (bool, error) {
 	out, err := exec.Run(ctx, catalog.Helpers(check)+checkCommand(check))

@@ -42,15 +42,7 @@ func TestApplyTwice(t *testing.T) {
 					}
 					// Checks before applying come from surveys (one per change
 					// at most); single checks only confirm what was applied.
-					single, surveys := 0, 0
-					for _, c := range f.ran {
-						switch {
-						case strings.HasPrefix(c, "if { "):
-							single++
-						case isSurvey(c):
-							surveys++
-						}
-					}
+					single, surveys := countChecks(f.ran)
 					if changed := len(res.ChangedSteps()); single > changed || surveys > changed+1 {
 						t.Errorf("first apply: %d single checks and %d surveys for %d changed steps", single, surveys, changed)
 					}
@@ -177,15 +169,7 @@ func TestApplyCheckStillFailing(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "false-check") {
 		t.Fatalf("err = %v", err)
 	}
-	checks, surveys := 0, 0
-	for _, c := range f.ran {
-		switch {
-		case strings.HasPrefix(c, "if { "):
-			checks++
-		case isSurvey(c):
-			surveys++
-		}
-	}
+	checks, surveys := countChecks(f.ran)
 	// Once in the first survey, then three attempts after applying: the
 	// survey that comes with the commands, and two more surveys.
 	if surveys != 4 || checks != 0 {

@@ -135,6 +135,20 @@ func (f *fakeExec) WriteFile(ctx context.Context, path string, data []byte, mode
 	return nil
 }
 
+// countChecks counts, among the commands a fake ran, the single checks
+// ("if { ...") and the surveys.
+func countChecks(ran []string) (single, surveys int) {
+	for _, c := range ran {
+		switch {
+		case strings.HasPrefix(c, "if { "):
+			single++
+		case isSurvey(c):
+			surveys++
+		}
+	}
+	return single, surveys
+}
+
 // isSurvey tells a survey script from other commands.
 func isSurvey(cmd string) bool {
 	before, _, _, ok := guest.ReadScript(cmd)

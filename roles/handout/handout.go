@@ -187,15 +187,8 @@ func Build(lab *topology.Lab, opts Options) (*Handout, error) {
 
 // sameNodes: a stage keeps the VMs, so both labs have the same nodes.
 func sameNodes(from, to *topology.Lab) (map[string]*roles.NodeState, error) {
-	names := func(l *topology.Lab) []string {
-		var out []string
-		for _, n := range l.Nodes {
-			out = append(out, n.Name)
-		}
-		slices.Sort(out)
-		return out
-	}
-	a, b := names(from), names(to)
+	nodeName := func(n *topology.Node) string { return n.Name }
+	a, b := sortedNames(from.Nodes, nodeName), sortedNames(to.Nodes, nodeName)
 	if !slices.Equal(a, b) {
 		return nil, fmt.Errorf("%s cannot follow %s on the same VMs: its nodes are %s, the other's %s; a stage changes the nodes a lab has, it adds or removes none (write the handout of %s alone)",
 			to.File, from.File, strings.Join(b, ", "), strings.Join(a, ", "), to.File)
@@ -205,12 +198,7 @@ func sameNodes(from, to *topology.Lab) (map[string]*roles.NodeState, error) {
 		out[st.Name] = st
 	}
 	nics := func(n *topology.Node) []string {
-		var out []string
-		for _, c := range n.NICs {
-			out = append(out, c.Name)
-		}
-		slices.Sort(out)
-		return out
+		return sortedNames(n.NICs, func(c *topology.NIC) string { return c.Name })
 	}
 	for _, n := range to.Nodes {
 		if a, b := nics(from.Node(n.Name)), nics(n); !slices.Equal(a, b) {
@@ -219,6 +207,16 @@ func sameNodes(from, to *topology.Lab) (map[string]*roles.NodeState, error) {
 		}
 	}
 	return out, nil
+}
+
+// sortedNames are the names of items, sorted.
+func sortedNames[T any](items []T, name func(T) string) []string {
+	var out []string
+	for _, it := range items {
+		out = append(out, name(it))
+	}
+	slices.Sort(out)
+	return out
 }
 
 // writer writes the steps for one OS family and network stack.

@@ -33,20 +33,7 @@ func build(t *testing.T, lab *topology.Lab, opts Options) *Handout {
 
 func golden(t *testing.T, path, got string) {
 	t.Helper()
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test ./roles/handout -run Golden -update)", err)
-	}
-	if got != string(want) {
+	if want, ok := rolestest.Golden(t, path, got, *update, "./roles/handout"); ok && got != want {
 		t.Errorf("%s differs from the handout; diff it after go test ./roles/handout -run Golden -update", path)
 	}
 }

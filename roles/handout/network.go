@@ -210,29 +210,7 @@ func (w writer) vips(st, prev *roles.NodeState) []Step {
 			}
 			s.Commands = []string{writeFile(networkdDir+"/"+dev+".network", lines, false), restartNetworkd}
 		case w.rhel():
-			for _, a := range aliases {
-				name := a.Label
-				if name == "" {
-					name = dev
-				}
-				lines := []string{"DEVICE=" + name, "IPADDR=" + a.Address.Addr().String()}
-				if dev == "lo" || a.Address.Bits() == 32 {
-					lines = append(lines, "NETMASK=255.255.255.255")
-				} else {
-					lines = append(lines, fmt.Sprintf("PREFIX=%d", a.Address.Bits()))
-				}
-				lines = append(lines, "ONBOOT=yes")
-				s.Commands = append(s.Commands, writeFile(ifcfgDir+"/ifcfg-"+name, lines, false), "ifup "+name)
-				if dev == "tunl0" {
-					s.Notes = append(s.Notes, "no network-scripts (RHEL 8/9 without that package)? Then: ip addr add "+a.Address.String()+" dev tunl0; ip link set tunl0 up, and the same two lines in /etc/rc.d/rc.local (chmod +x it) for the next boot")
-					continue
-				}
-				alt := "nmcli connection modify " + dev + " +ipv4.addresses " + a.Address.String() + "; nmcli connection up " + dev
-				if dev == "lo" {
-					alt += " (NetworkManager 1.42 and later manage lo)"
-				}
-				s.Notes = append(s.Notes, "no "+ifcfgDir+"/ifup-aliases (RHEL 8/9 without the network-scripts package)? Then instead: "+alt+"; the VIP then has no "+name+" label, which changes nothing for LVS")
-			}
+			rhelVIPs(&s, dev, aliases)
 		default: // NetworkManager on Debian
 			for _, a := range aliases {
 				s.Commands = append(s.Commands, "nmcli connection modify "+dev+" +ipv4.addresses "+a.Address.String())
@@ -244,27 +222,62 @@ func (w writer) vips(st, prev *roles.NodeState) []Step {
 		}
 		out = append(out, s)
 	}
-	// VIPs the stage before had and this one has not (DR back to NAT).
 	if prev != nil {
-		for _, a := range prev.Aliases {
-			if slices.Contains(st.Aliases, a) {
-				continue
-			}
-			s := Step{Title: "no vip on " + a.Device, Why: "this lab has no VIP " + a.Address.String() + " on " + a.Device + ": a real server that kept it would answer for an address it must not"}
-			switch {
-			case w.net == Networkd && st.NIC(a.Device) != nil && !st.NIC(a.Device).Down:
-				s.Commands = []string{writeFile(networkdDir+"/"+a.Device+".network", networkdFile(st, *st.NIC(a.Device), true), false), "ip addr del " + a.Address.String() + " dev " + a.Device}
-			case w.net == Networkd && st.NIC(a.Device) != nil:
-				continue // the NIC is down: its file went, its addresses too
-			case w.net == Networkd:
-				s.Commands = []string{"rm " + networkdDir + "/" + a.Device + ".network", "ip addr del " + a.Address.String() + " dev " + a.Device}
-			case w.rhel() && a.Label != "":
-				s.Commands = []string{"ifdown " + a.Label, "rm " + ifcfgDir + "/ifcfg-" + a.Label}
-			default:
-				s.Commands = []string{"nmcli connection modify " + a.Device + " -ipv4.addresses " + a.Address.String(), "nmcli connection up " + a.Device}
-			}
-			out = append(out, s)
+		out = append(out, w.removedVIPs(st, prev)...)
+	}
+	return out
+}
+
+// rhelVIPs: an ifcfg file and ifup per alias of dev on RHEL, with what to
+// do where network-scripts are missing.
+func rhelVIPs(s *Step, dev string, aliases []roles.Alias) {
+	for _, a := range aliases {
+		name := a.Label
+		if name == "" {
+			name = dev
 		}
+		lines := []string{"DEVICE=" + name, "IPADDR=" + a.Address.Addr().String()}
+		if dev == "lo" || a.Address.Bits() == 32 {
+			lines = append(lines, "NETMASK=255.255.255.255")
+		} else {
+			lines = append(lines, fmt.Sprintf("PREFIX=%d", a.Address.Bits()))
+		}
+		lines = append(lines, "ONBOOT=yes")
+		s.Commands = append(s.Commands, writeFile(ifcfgDir+"/ifcfg-"+name, lines, false), "ifup "+name)
+		if dev == "tunl0" {
+			s.Notes = append(s.Notes, "no network-scripts (RHEL 8/9 without that package)? Then: ip addr add "+a.Address.String()+" dev tunl0; ip link set tunl0 up, and the same two lines in /etc/rc.d/rc.local (chmod +x it) for the next boot")
+			continue
+		}
+		alt := "nmcli connection modify " + dev + " +ipv4.addresses " + a.Address.String() + "; nmcli connection up " + dev
+		if dev == "lo" {
+			alt += " (NetworkManager 1.42 and later manage lo)"
+		}
+		s.Notes = append(s.Notes, "no "+ifcfgDir+"/ifup-aliases (RHEL 8/9 without the network-scripts package)? Then instead: "+alt+"; the VIP then has no "+name+" label, which changes nothing for LVS")
+	}
+}
+
+// removedVIPs: the VIPs the stage before had and this one has not (DR back
+// to NAT).
+func (w writer) removedVIPs(st, prev *roles.NodeState) []Step {
+	var out []Step
+	for _, a := range prev.Aliases {
+		if slices.Contains(st.Aliases, a) {
+			continue
+		}
+		s := Step{Title: "no vip on " + a.Device, Why: "this lab has no VIP " + a.Address.String() + " on " + a.Device + ": a real server that kept it would answer for an address it must not"}
+		switch {
+		case w.net == Networkd && st.NIC(a.Device) != nil && !st.NIC(a.Device).Down:
+			s.Commands = []string{writeFile(networkdDir+"/"+a.Device+".network", networkdFile(st, *st.NIC(a.Device), true), false), "ip addr del " + a.Address.String() + " dev " + a.Device}
+		case w.net == Networkd && st.NIC(a.Device) != nil:
+			continue // the NIC is down: its file went, its addresses too
+		case w.net == Networkd:
+			s.Commands = []string{"rm " + networkdDir + "/" + a.Device + ".network", "ip addr del " + a.Address.String() + " dev " + a.Device}
+		case w.rhel() && a.Label != "":
+			s.Commands = []string{"ifdown " + a.Label, "rm " + ifcfgDir + "/ifcfg-" + a.Label}
+		default:
+			s.Commands = []string{"nmcli connection modify " + a.Device + " -ipv4.addresses " + a.Address.String(), "nmcli connection up " + a.Device}
+		}
+		out = append(out, s)
 	}
 	return out
 }

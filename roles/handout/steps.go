@@ -244,23 +244,29 @@ func (w writer) web(st, prev *roles.NodeState) []Step {
 	}
 	out := []Step{page, svc}
 	for _, u := range st.Web.UDP {
-		unit := fmt.Sprintf("udp%d.service", u.Port)
-		listen := fmt.Sprintf("UDP4-RECVFROM:%d,", u.Port)
-		where := "every address"
-		if u.Bind.IsValid() {
-			listen += "bind=" + u.Bind.String() + ","
-			where = "the VIP " + u.Bind.String() + " (replies must leave from the address the client asked)"
-		}
-		lines := []string{"[Unit]", "After=network-online.target", "StartLimitIntervalSec=0", "[Service]",
-			"ExecStart=/usr/bin/socat " + listen + `reuseaddr,fork "SYSTEM:cat >/dev/null; exec cat ` + root + `/index.html"`,
-			"Restart=always", "[Install]", "WantedBy=multi-user.target"}
-		out = append(out, Step{
-			Title:    fmt.Sprintf("udp %d", u.Port),
-			Why:      fmt.Sprintf("the UDP service's server: socat on %s port %d answers each datagram with the page", where, u.Port),
-			Commands: []string{writeFile("/etc/systemd/system/"+unit, lines, false), "systemctl daemon-reload", "systemctl enable " + unit + " --now"},
-		})
+		out = append(out, udpStep(u, root))
 	}
 	return out
+}
+
+// udpStep: the UDP service's server, socat answering each datagram with
+// the page under root.
+func udpStep(u roles.UDPResponder, root string) Step {
+	unit := fmt.Sprintf("udp%d.service", u.Port)
+	listen := fmt.Sprintf("UDP4-RECVFROM:%d,", u.Port)
+	where := "every address"
+	if u.Bind.IsValid() {
+		listen += "bind=" + u.Bind.String() + ","
+		where = "the VIP " + u.Bind.String() + " (replies must leave from the address the client asked)"
+	}
+	lines := []string{"[Unit]", "After=network-online.target", "StartLimitIntervalSec=0", "[Service]",
+		"ExecStart=/usr/bin/socat " + listen + `reuseaddr,fork "SYSTEM:cat >/dev/null; exec cat ` + root + `/index.html"`,
+		"Restart=always", "[Install]", "WantedBy=multi-user.target"}
+	return Step{
+		Title:    fmt.Sprintf("udp %d", u.Port),
+		Why:      fmt.Sprintf("the UDP service's server: socat on %s port %d answers each datagram with the page", where, u.Port),
+		Commands: []string{writeFile("/etc/systemd/system/"+unit, lines, false), "systemctl daemon-reload", "systemctl enable " + unit + " --now"},
+	}
 }
 
 func portList(ports []uint16) string {

@@ -29,20 +29,7 @@ func TestGolden(t *testing.T) {
 					t.Fatal(err)
 				}
 				path := filepath.Join("testdata", "plan", name+"."+osf+"."+format)
-				if *update {
-					if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-						t.Fatal(err)
-					}
-					if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-						t.Fatal(err)
-					}
-					continue
-				}
-				want, err := os.ReadFile(path)
-				if err != nil {
-					t.Fatalf("%v (run go test ./roles/render -run Golden -update)", err)
-				}
-				if got != string(want) {
+				if want, ok := rolestest.Golden(t, path, got, *update, "./roles/render"); ok && got != want {
 					t.Errorf("%s differs from the plan; diff it after go test ./roles/render -run Golden -update", path)
 				}
 			}

@@ -45,6 +45,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/lvslab/lvslab/provision/class/tty"
 	"golang.org/x/crypto/ssh"
 )
 
@@ -65,18 +66,10 @@ type Shells interface {
 }
 
 // Terminal is the pseudo-terminal a shell is opened on.
-type Terminal struct {
-	Term       string
-	Cols, Rows int
-}
+type Terminal = tty.Terminal
 
-// Shell is an interactive shell on a node: what the student types is
-// written to it, what it prints is read from it; Read returns io.EOF when
-// the shell ends.
-type Shell interface {
-	io.ReadWriteCloser
-	Resize(cols, rows int) error
-}
+// Shell is an interactive shell on a node.
+type Shell = tty.Shell
 
 // Execer may be implemented by a Shells as well: then "ssh -J ... root@web1
 // CMD" runs CMD on the node without a pseudo-terminal, with its output and

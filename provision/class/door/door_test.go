@@ -61,19 +61,15 @@ func TestMenuShowsOwnNodesBridgesAndComesBack(t *testing.T) {
 		t.Error("alice's menu lists bob's web3")
 	}
 	term.out.expect(t, "q to quit: ")
-	term.typeLine(t, "3")
-	term.out.expect(t, "Connecting to web1")
-	term.typeLine(t, "hostname")
-	term.out.expect(t, "\r\nweb1\r\n")
-	term.typeLine(t, "stty size")
-	term.out.expect(t, "30 100\r\n")
+	term.answer(t, "3", "Connecting to web1")
+	term.answer(t, "hostname", "\r\nweb1\r\n")
+	term.answer(t, "stty size", "30 100\r\n")
 	if err := term.s.WindowChange(50, 132); err != nil {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		term.typeLine(t, "stty size")
-		term.out.expect(t, "stty size\r\n")
+		term.answer(t, "stty size", "stty size\r\n")
 		if strings.HasSuffix(strings.TrimSuffix(term.out.String(), "# "), "50 132\r\n") || time.Now().After(deadline) {
 			break
 		}
@@ -82,19 +78,14 @@ func TestMenuShowsOwnNodesBridgesAndComesBack(t *testing.T) {
 	if !strings.Contains(term.out.String(), "50 132\r\n") {
 		t.Errorf("a window change did not reach the node's shell:\n%q", term.out.String())
 	}
-	term.typeLine(t, "echo $TERM")
-	term.out.expect(t, "xterm-256color\r\n")
-	term.typeLine(t, "exit")
-	term.out.expect(t, "[web1: shell ended]")
+	term.answer(t, "echo $TERM", "xterm-256color\r\n")
+	term.answer(t, "exit", "[web1: shell ended]")
 	term.out.expect(t, "q to quit: ")
 	term.typeLine(t, "web2") // by name this time
 	term.out.expect(t, "Connecting to web2")
-	term.typeLine(t, "hostname")
-	term.out.expect(t, "\r\nweb2\r\n")
-	term.typeLine(t, "exit")
-	term.out.expect(t, "q to quit: ")
-	term.typeLine(t, "nosuch")
-	term.out.expect(t, `No node "nosuch" here`)
+	term.answer(t, "hostname", "\r\nweb2\r\n")
+	term.answer(t, "exit", "q to quit: ")
+	term.answer(t, "nosuch", `No node "nosuch" here`)
 	term.typeLine(t, "q")
 	if status := term.wait(t); status != 0 {
 		t.Errorf("exit status %d after q, want 0", status)
@@ -214,24 +205,15 @@ func TestDoorCodeStartsNoProgram(t *testing.T) {
 
 func TestJumpReachesOwnNodeOnly(t *testing.T) {
 	tc := startClass(t, testConfig(t), nil)
-	c := tc.login(t, "alice")
-	ic, err := tc.jump(c, "web1:22")
-	if err != nil {
-		t.Fatalf("alice's jump to her web1: %v", err)
-	}
-	defer ic.Close()
+	c, ic := tc.jumpIn(t, "alice", "web1:22")
 	term := openTerminal(t, ic, true)
-	term.typeLine(t, "hostname")
-	term.out.expect(t, "\r\nweb1\r\n")
+	term.answer(t, "hostname", "\r\nweb1\r\n")
 	term.typeLine(t, "exit")
 	if status := term.wait(t); status != 0 {
 		t.Errorf("inner shell exit status %d", status)
 	}
 	// a command, typed into the node's shell (fakeShells is no Execer)
-	s, err := ic.NewSession()
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := newSession(t, ic)
 	out, err := s.Output("hostname")
 	if err != nil || !strings.Contains(string(out), "\r\nweb1\r\n") {
 		t.Errorf("ssh -J ... root@web1 hostname: %q, %v", out, err)
@@ -343,16 +325,9 @@ func TestServeShutsDownCleanly(t *testing.T) {
 	c := tc.login(t, "alice")
 	term := openTerminal(t, c, true)
 	term.out.expect(t, "q to quit: ")
-	term.typeLine(t, "1")
-	term.out.expect(t, "Connecting to client")
+	term.answer(t, "1", "Connecting to client")
 	tc.stop(t)
-	done := make(chan error, 1)
-	go func() { done <- c.Wait() }()
-	select {
-	case <-done:
-	case <-time.After(5 * time.Second):
-		t.Fatal("a connection survived the door's shutdown")
-	}
+	waitClosed(t, c, 5*time.Second, "a connection survived the door's shutdown")
 	if _, err := tc.dial("alice", "", ssh.PublicKeys(tc.keys["alice"])); err == nil {
 		t.Error("the door still accepts connections after shutdown")
 	}
@@ -374,19 +349,11 @@ func (e execShells) Exec(ctx context.Context, student, node, command string, std
 // input, output and exit status passed through.
 func TestJumpExecRunsOnTheNodeWithAnExecer(t *testing.T) {
 	tc := startClass(t, testConfig(t), execShells{newFakeShells()})
-	c := tc.login(t, "alice")
-	ic, err := tc.jump(c, "web1:22")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ic.Close()
-	s, err := ic.NewSession()
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, ic := tc.jumpIn(t, "alice", "web1:22")
+	s := newSession(t, ic)
 	var stdout, stderr screen
 	s.Stdout, s.Stderr, s.Stdin = &stdout, &stderr, strings.NewReader("typed\n")
-	err = s.Run("uname -a")
+	err := s.Run("uname -a")
 	var exit *ssh.ExitError
 	if !errors.As(err, &exit) || exit.ExitStatus() != 3 {
 		t.Errorf("exit: %v, want status 3", err)
@@ -411,16 +378,8 @@ func TestJumpExecRunsOnTheNodeWithAnExecer(t *testing.T) {
 // ends too: the door types Ctrl-D.
 func TestJumpShellEndsWithItsInput(t *testing.T) {
 	tc := startClass(t, testConfig(t), nil)
-	c := tc.login(t, "alice")
-	ic, err := tc.jump(c, "web2:22")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ic.Close()
-	s, err := ic.NewSession()
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, ic := tc.jumpIn(t, "alice", "web2:22")
+	s := newSession(t, ic)
 	var out screen
 	s.Stdout, s.Stdin = &out, strings.NewReader("hostname\necho $TERM\n")
 	if err := s.Shell(); err != nil {
@@ -447,19 +406,11 @@ func TestJumpToUnreachableNodeSaysSo(t *testing.T) {
 	shells := newFakeShells()
 	shells.fail = map[string]error{"web2": errors.New("web2 does not answer SSH")}
 	tc := startClass(t, testConfig(t), shells)
-	c := tc.login(t, "alice")
-	ic, err := tc.jump(c, "web2:22")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ic.Close()
-	s, err := ic.NewSession()
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, ic := tc.jumpIn(t, "alice", "web2:22")
+	s := newSession(t, ic)
 	var stderr screen
 	s.Stderr = &stderr
-	err = s.Run("hostname")
+	err := s.Run("hostname")
 	var exit *ssh.ExitError
 	if !errors.As(err, &exit) || exit.ExitStatus() != 1 {
 		t.Errorf("exit: %v, want status 1", err)
@@ -496,31 +447,17 @@ func TestDisconnectClosesOneStudent(t *testing.T) {
 	a1, a2, b := tc.login(t, "alice"), tc.login(t, "alice"), tc.login(t, "bob")
 	term := openTerminal(t, a1, true)
 	term.out.expect(t, "q to quit: ")
-	term.typeLine(t, "3")
-	term.out.expect(t, "Connecting to web1")
+	term.answer(t, "3", "Connecting to web1")
 	if n := tc.door.Disconnect("alice"); n != 2 {
 		t.Errorf("Disconnect closed %d connections, want 2", n)
 	}
 	for _, c := range []*ssh.Client{a1, a2} {
-		done := make(chan error, 1)
-		go func() { done <- c.Wait() }()
-		select {
-		case <-done:
-		case <-time.After(3 * time.Second):
-			t.Fatal("alice's connection survived Disconnect")
-		}
+		waitClosed(t, c, 3*time.Second, "alice's connection survived Disconnect")
 	}
 	if s, err := b.NewSession(); err != nil {
 		t.Errorf("bob's connection after alice's Disconnect: %v", err)
 	} else {
 		s.Close()
 	}
-	retry(t, "the closed shell given back", func() error {
-		tc.door.mu.Lock()
-		defer tc.door.mu.Unlock()
-		if u := tc.door.students["alice"]; u != nil {
-			return fmt.Errorf("alice still holds %+v", *u)
-		}
-		return nil
-	})
+	placeGivenBack(t, tc.door, "alice", "the closed shell given back")
 }

@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"path/filepath"
@@ -334,6 +335,43 @@ func (tc *testClass) login(t testing.TB, student string) *ssh.Client {
 	return c
 }
 
+// jumpIn logs student in and opens the inner connection to target through
+// the door (both closed with the test), failing the test otherwise.
+func (tc *testClass) jumpIn(t testing.TB, student, target string) (c, ic *ssh.Client) {
+	t.Helper()
+	c = tc.login(t, student)
+	ic, err := tc.jump(c, target)
+	if err != nil {
+		t.Fatalf("%s's jump to %s: %v", student, target, err)
+	}
+	t.Cleanup(func() { ic.Close() })
+	return c, ic
+}
+
+// newSession opens a session on c, failing the test otherwise.
+func newSession(t testing.TB, c *ssh.Client) *ssh.Session {
+	t.Helper()
+	s, err := c.NewSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// placeGivenBack waits until student holds no place on d (what says what
+// was given back).
+func placeGivenBack(t *testing.T, d *Door, student, what string) {
+	t.Helper()
+	retry(t, what, func() error {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		if u := d.students[student]; u != nil {
+			return fmt.Errorf("%s still holds %+v", student, *u)
+		}
+		return nil
+	})
+}
+
 // jump opens the inner SSH connection to target through c, as ssh -J does.
 func (tc *testClass) jump(c *ssh.Client, target string) (*ssh.Client, error) {
 	nc, err := c.Dial("tcp", target)
@@ -426,6 +464,25 @@ func (term *terminal) typeLine(t *testing.T, line string) {
 	if _, err := io.WriteString(term.in, line+"\r"); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// waitClosed fails the test with msg unless the connection c ends within d.
+func waitClosed(t *testing.T, c *ssh.Client, d time.Duration, msg string) {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- c.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(d):
+		t.Fatal(msg)
+	}
+}
+
+// answer types line and expects want in what the terminal prints next.
+func (term *terminal) answer(t *testing.T, line, want string) {
+	t.Helper()
+	term.typeLine(t, line)
+	term.out.expect(t, want)
 }
 
 // wait waits for the session's end and returns its exit status.

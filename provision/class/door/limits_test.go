@@ -281,8 +281,7 @@ func TestShellsPerStudentAreBounded(t *testing.T) {
 	}
 	term := openTerminal(t, c, true)
 	term.out.expect(t, "q to quit: ")
-	term.typeLine(t, "2")
-	term.out.expect(t, "lvs1 cannot be reached now: you have 2 shells open already")
+	term.answer(t, "2", "lvs1 cannot be reached now: you have 2 shells open already")
 }
 
 // A client that connects and says nothing, or trickles bytes, is cut off at
@@ -371,13 +370,7 @@ func TestIdleConnectionIsClosed(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	done := make(chan error, 1)
-	go func() { done <- c.Wait() }()
-	select {
-	case <-done:
-	case <-time.After(3 * time.Second):
-		t.Fatal("an idle connection was still open after 3 s")
-	}
+	waitClosed(t, c, 3*time.Second, "an idle connection was still open after 3 s")
 }
 
 // bob's copy hangs (its Shells calls never return, whatever the context
@@ -436,8 +429,7 @@ func TestMenuStripsControlCharacters(t *testing.T) {
 	c := tc.login(t, "alice")
 	term := openTerminal(t, c, true)
 	term.out.expect(t, "q to quit: ")
-	term.typeLine(t, "3")
-	term.out.expect(t, "cannot be reached now")
+	term.answer(t, "3", "cannot be reached now")
 	term.out.expect(t, "q to quit: ")
 	term.typeLine(t, "\x1b[Aq")
 	term.wait(t)
@@ -550,14 +542,7 @@ func TestLateShellIsClosed(t *testing.T) {
 	if _, err := late.Read(make([]byte, 10)); err != io.EOF {
 		t.Errorf("the late shell is still open: %v", err)
 	}
-	retry(t, "the call's place given back", func() error {
-		d.mu.Lock()
-		defer d.mu.Unlock()
-		if u := d.students["alice"]; u != nil {
-			return fmt.Errorf("alice still holds %+v", *u)
-		}
-		return nil
-	})
+	placeGivenBack(t, d, "alice", "the call's place given back")
 }
 
 // A shell call that fails after its timeout gives the student's shell
@@ -577,14 +562,7 @@ func TestLateFailedShellGivesItsPlaceBack(t *testing.T) {
 		t.Fatalf("open: %v, want timed out", err)
 	}
 	close(release)
-	retry(t, "alice's shell place given back", func() error {
-		d.mu.Lock()
-		defer d.mu.Unlock()
-		if u := d.students["alice"]; u != nil {
-			return fmt.Errorf("alice still holds %+v", *u)
-		}
-		return nil
-	})
+	placeGivenBack(t, d, "alice", "alice's shell place given back")
 }
 
 type slowFailShells struct {
@@ -627,24 +605,13 @@ func (s *stuckShell) Close() error {
 // shell and its place.
 func TestStuckShellIsClosedWhenTheClientLeaves(t *testing.T) {
 	tc := startClass(t, testConfig(t), stuckShells{newFakeShells()})
-	c := tc.login(t, "alice")
-	ic, err := tc.jump(c, "web1:22")
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, ic := tc.jumpIn(t, "alice", "web1:22")
 	term := openTerminal(t, ic, true)
 	term.out.expect(t, "# ")
 	term.typeLine(t, "hostname") // blocks in the shell's Write
 	time.Sleep(50 * time.Millisecond)
 	c.Close()
-	retry(t, "the stuck shell's place given back", func() error {
-		tc.door.mu.Lock()
-		defer tc.door.mu.Unlock()
-		if u := tc.door.students["alice"]; u != nil {
-			return fmt.Errorf("alice still holds %+v", *u)
-		}
-		return nil
-	})
+	placeGivenBack(t, tc.door, "alice", "the stuck shell's place given back")
 }
 
 // The door's log tells logins and refusals, never a passphrase.

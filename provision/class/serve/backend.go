@@ -16,6 +16,8 @@ package serve
 import (
 	"context"
 	"io"
+
+	"github.com/lvslab/lvslab/provision/class/tty"
 )
 
 // Backend is what the server needs from the class. The caller implements it
@@ -54,16 +56,10 @@ type Node struct {
 }
 
 // Terminal is the browser terminal's type and size when a shell opens.
-type Terminal struct {
-	Term       string
-	Cols, Rows int
-}
+type Terminal = tty.Terminal
 
 // Shell is an open interactive shell: bytes both ways, and the window size.
-type Shell interface {
-	io.ReadWriteCloser
-	Resize(cols, rows int) error
-}
+type Shell = tty.Shell
 
 // CheckResult is one "check my work": each check of the copy, or Error when
 // the copy could not be judged at all.

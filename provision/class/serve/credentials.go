@@ -18,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/lvslab/lvslab/provision/paths"
 	"golang.org/x/crypto/argon2"
 	"golang.org/x/crypto/ssh"
 )
@@ -194,23 +195,7 @@ func (c *Credentials) save() error {
 	if err := os.MkdirAll(filepath.Dir(c.path), 0o700); err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(c.path), ".credentials-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(append(data, '\n')); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), c.path); err != nil {
+	if err := paths.WriteFileAtomic(c.path, append(data, '\n'), 0o600); err != nil {
 		return err
 	}
 	c.seen = stamp(c.path)

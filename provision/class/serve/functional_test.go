@@ -18,11 +18,7 @@ import (
 func TestTerminalEchoesAndResizes(t *testing.T) {
 	e := newEnv(t, nil)
 	alice := e.login("alice")
-	conn, _, err := alice.ws("/s/alice/term/web1?cols=100&rows=30", e.ts.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.CloseNow()
+	conn := alice.term("/s/alice/term/web1?cols=100&rows=30")
 	readUntil(t, conn, "root@web1:~# ")
 	ctx := context.Background()
 	conn.Write(ctx, websocket.MessageBinary, []byte("hostname\r"))
@@ -40,11 +36,7 @@ func TestTerminalEchoesAndResizes(t *testing.T) {
 		t.Errorf("resizes: %q", resized)
 	}
 	// The console goes the same way.
-	c2, _, err := alice.ws("/s/alice/console/web2", e.ts.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c2.CloseNow()
+	c2 := alice.term("/s/alice/console/web2")
 	c2.Write(ctx, websocket.MessageBinary, []byte("hostname\r"))
 	readUntil(t, c2, "web2\r\n")
 }
@@ -194,11 +186,7 @@ func TestServeStopsCleanly(t *testing.T) {
 	go func() { done <- s.Serve(ctx, ln) }()
 	e.ts.URL = "http://" + ln.Addr().String()
 	alice := e.login("alice")
-	conn, _, err := alice.ws("/s/alice/term/web1", e.ts.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.CloseNow()
+	conn := alice.term("/s/alice/term/web1")
 	readUntil(t, conn, "root@web1")
 	cancel()
 	select {

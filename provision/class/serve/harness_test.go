@@ -196,6 +196,18 @@ func (c *client) postAs(path string, body any, origin, csrf string) (int, string
 	return c.do("POST", path, bytes.NewReader(data), hdr)
 }
 
+// term opens the websocket at path from this server's own page, failing
+// the test otherwise; it closes with the test.
+func (c *client) term(path string) *websocket.Conn {
+	c.e.t.Helper()
+	conn, _, err := c.ws(path, c.e.ts.URL)
+	if err != nil {
+		c.e.t.Fatal(err)
+	}
+	c.e.t.Cleanup(func() { conn.CloseNow() })
+	return conn
+}
+
 // ws opens a terminal websocket as the page does (or with another Origin).
 func (c *client) ws(path, origin string) (*websocket.Conn, int, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -100,11 +100,7 @@ func TestSessionsForgedExpiredRevoked(t *testing.T) {
 
 	// The teacher revokes alice: her page and her open terminal end.
 	alice = e.login("alice")
-	conn, _, err := alice.ws("/s/alice/term/web1", e.ts.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.CloseNow()
+	conn := alice.term("/s/alice/term/web1")
 	readUntil(t, conn, "root@web1")
 	teacher := e.login(Teacher)
 	if code, body := teacher.post("/teacher/revoke", map[string]string{"student": "alice"}); code != 200 || !strings.Contains(body, `"revoked":1`) {

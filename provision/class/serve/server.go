@@ -420,42 +420,49 @@ func (s *Server) mutating(h func(http.ResponseWriter, *http.Request, *session, *
 	}
 }
 
-// forStudent admits the student named in the path (only themself) and the
-// teacher.
-func (s *Server) forStudent(h func(http.ResponseWriter, *http.Request, *session, *student)) http.HandlerFunc {
+// loggedIn runs h for a logged-in session that admit lets in, with the
+// student admit names (nil for the teacher's pages); admit answers the
+// request it refuses.
+func (s *Server) loggedIn(admit func(http.ResponseWriter, *http.Request, *session) (*student, bool), h func(http.ResponseWriter, *http.Request, *session, *student)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		sess := s.session(r)
 		if sess == nil {
 			s.needLogin(w, r)
 			return
 		}
+		if st, ok := admit(w, r, sess); ok {
+			h(w, r, sess, st)
+		}
+	}
+}
+
+// forStudent admits the student named in the path (only themself) and the
+// teacher.
+func (s *Server) forStudent(h func(http.ResponseWriter, *http.Request, *session, *student)) http.HandlerFunc {
+	return s.loggedIn(func(w http.ResponseWriter, r *http.Request, sess *session) (*student, bool) {
 		name := r.PathValue("student")
 		if !sess.teacher && subtle.ConstantTimeCompare([]byte(name), []byte(sess.user)) != 1 {
 			httpError(w, http.StatusForbidden, "This is not your page.")
-			return
+			return nil, false
 		}
 		st := s.student(name)
 		if st == nil {
 			httpError(w, http.StatusNotFound, "No such student in this class.")
-			return
+			return nil, false
 		}
-		h(w, r, sess, st)
-	}
+		return st, true
+	}, h)
 }
 
+// forTeacher admits the teacher only.
 func (s *Server) forTeacher(h func(http.ResponseWriter, *http.Request, *session, *student)) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		sess := s.session(r)
-		if sess == nil {
-			s.needLogin(w, r)
-			return
-		}
+	return s.loggedIn(func(w http.ResponseWriter, r *http.Request, sess *session) (*student, bool) {
 		if !sess.teacher {
 			httpError(w, http.StatusForbidden, "This is the teacher's page.")
-			return
+			return nil, false
 		}
-		h(w, r, sess, nil)
-	}
+		return nil, true
+	}, h)
 }
 
 func (s *Server) needLogin(w http.ResponseWriter, r *http.Request) {

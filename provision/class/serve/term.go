@@ -37,34 +37,10 @@ func clampSize(v string, def, lo, hi int) int {
 type resizer interface{ Resize(cols, rows int) error }
 
 func (s *Server) bridge(w http.ResponseWriter, r *http.Request, sess *session, st *student, console bool) {
-	// A page of another site may open a websocket with the victim's
-	// cookies: only this server's own pages may.
-	if !s.originOK(r) {
-		httpError(w, http.StatusForbidden, "Terminals open only from this server's pages.")
+	node, ok := s.admit(w, r, st)
+	if !ok {
 		return
 	}
-	node := r.PathValue("node")
-	nodes, err := call(r.Context(), s, st, s.cfg.CallTimeout, func(ctx context.Context) ([]Node, error) { return s.backend.Nodes(ctx, st.name) })
-	if err != nil {
-		httpError(w, http.StatusServiceUnavailable, sentence(err))
-		return
-	}
-	found := false
-	for _, n := range cleanNodes(nodes) {
-		found = found || (n.Name == node && node != "")
-	}
-	if !found {
-		httpError(w, http.StatusNotFound, "No such node in this copy.")
-		return
-	}
-	st.mu.Lock()
-	if st.terms >= s.cfg.Terminals {
-		st.mu.Unlock()
-		httpError(w, http.StatusTooManyRequests, "Too many terminals open: close one first.")
-		return
-	}
-	st.terms++
-	st.mu.Unlock()
 	defer func() {
 		st.mu.Lock()
 		st.terms--
@@ -113,28 +89,75 @@ func (s *Server) bridge(w http.ResponseWriter, r *http.Request, sess *session, s
 	// guest -> browser
 	go func() {
 		defer cancel()
-		buf := make([]byte, 32<<10)
-		for {
-			n, err := sh.Read(buf)
-			if n > 0 {
-				wctx, wcancel := context.WithTimeout(ctx, 30*time.Second)
-				werr := c.Write(wctx, websocket.MessageBinary, buf[:n])
-				wcancel()
-				if werr != nil {
-					return
-				}
-			}
-			if err != nil {
-				if ctx.Err() == nil {
-					sendError(ctx, c, "The connection to "+node+" ended.")
-					c.Close(websocket.StatusNormalClosure, "")
-				}
-				return
-			}
-		}
+		guestToBrowser(ctx, c, sh, node)
 	}()
 
 	// browser -> guest
+	s.browserToGuest(ctx, c, sh, sess, st)
+}
+
+// admit lets a terminal open: from this server's own pages, on a node of
+// the student's copy, within the student's number of terminals (one is
+// taken: the caller gives it back).
+func (s *Server) admit(w http.ResponseWriter, r *http.Request, st *student) (node string, ok bool) {
+	// A page of another site may open a websocket with the victim's
+	// cookies: only this server's own pages may.
+	if !s.originOK(r) {
+		httpError(w, http.StatusForbidden, "Terminals open only from this server's pages.")
+		return "", false
+	}
+	node = r.PathValue("node")
+	nodes, err := call(r.Context(), s, st, s.cfg.CallTimeout, func(ctx context.Context) ([]Node, error) { return s.backend.Nodes(ctx, st.name) })
+	if err != nil {
+		httpError(w, http.StatusServiceUnavailable, sentence(err))
+		return "", false
+	}
+	found := false
+	for _, n := range cleanNodes(nodes) {
+		found = found || (n.Name == node && node != "")
+	}
+	if !found {
+		httpError(w, http.StatusNotFound, "No such node in this copy.")
+		return "", false
+	}
+	st.mu.Lock()
+	if st.terms >= s.cfg.Terminals {
+		st.mu.Unlock()
+		httpError(w, http.StatusTooManyRequests, "Too many terminals open: close one first.")
+		return "", false
+	}
+	st.terms++
+	st.mu.Unlock()
+	return node, true
+}
+
+// guestToBrowser copies the shell's output to the page until either ends;
+// the shell's end is said on the page.
+func guestToBrowser(ctx context.Context, c *websocket.Conn, sh io.ReadWriteCloser, node string) {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := sh.Read(buf)
+		if n > 0 {
+			wctx, wcancel := context.WithTimeout(ctx, 30*time.Second)
+			werr := c.Write(wctx, websocket.MessageBinary, buf[:n])
+			wcancel()
+			if werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			if ctx.Err() == nil {
+				sendError(ctx, c, "The connection to "+node+" ended.")
+				c.Close(websocket.StatusNormalClosure, "")
+			}
+			return
+		}
+	}
+}
+
+// browserToGuest copies the page's keystrokes to the shell (a student's
+// keeps the copy awake) and applies its resizes, until either ends.
+func (s *Server) browserToGuest(ctx context.Context, c *websocket.Conn, sh io.ReadWriteCloser, sess *session, st *student) {
 	for {
 		typ, data, err := c.Read(ctx)
 		if err != nil {

@@ -1,0 +1,40 @@
+package paths
+
+import (
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+)
+
+// WriteFileAtomic writes a local file so that readers never see it half
+// written: a temporary file beside it, then renamed over path.
+func WriteFileAtomic(path string, data []byte, mode fs.FileMode) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name()) // no-op once renamed
+	if err := WriteChmodClose(tmp, data, mode); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
+// WriteChmodClose writes data to a fresh file f, sets its mode and closes
+// it: a local or a remote (SFTP) file alike. Chmod rather than a create
+// mode: the umask must not weaken it.
+func WriteChmodClose(f interface {
+	io.WriteCloser
+	Chmod(fs.FileMode) error
+}, data []byte, mode fs.FileMode) error {
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Chmod(mode); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
