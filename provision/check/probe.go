@@ -261,28 +261,7 @@ func parse(gp *guest.Probe, out string) (*Observed, error) {
 	o.Hostname = strings.TrimSpace(files[hostnameFile])
 	o.Addrs = parseAddrs(sections[secAddr])
 	o.Routes = parseProcRoutes(files[routeFile])
-	for p, c := range files {
-		switch {
-		case strings.HasPrefix(p, "/proc/sys/") && p != hostnameFile:
-			o.Sysctl[strings.ReplaceAll(strings.TrimPrefix(p, "/proc/sys/"), "/", ".")] = strings.TrimSpace(c)
-		case match(flagsGlob, p):
-			flags, err := strconv.ParseUint(strings.TrimPrefix(strings.TrimSpace(c), "0x"), 16, 32)
-			o.Up[path.Base(path.Dir(p))] = err == nil && flags&1 != 0 // IFF_UP
-		case slices.Contains(tcpFiles, p):
-			for port := range listeningPorts(c) {
-				o.Listening[port] = true
-			}
-		case p == modulesFile:
-			for _, line := range strings.Split(c, "\n") {
-				if f := strings.Fields(line); len(f) > 0 {
-					o.Modules[f[0]] = true
-				}
-			}
-		case strings.HasPrefix(p, "/proc/") || strings.HasPrefix(p, "/sys/"):
-		default:
-			o.Files[p] = c
-		}
-	}
+	o.sortFiles(files)
 	for k, v := range sysctlAtBoot(o.Files) {
 		o.Persistent[k], o.PersistentFrom[k] = v.Value, v.File
 	}
@@ -322,6 +301,33 @@ func parse(gp *guest.Probe, out string) (*Observed, error) {
 		o.IPVS = svcs
 	}
 	return o, nil
+}
+
+// sortFiles sorts the files the probe read: the kernel's (sysctls, NIC
+// flags, sockets, modules) into their facts, the others kept whole.
+func (o *Observed) sortFiles(files map[string]string) {
+	for p, c := range files {
+		switch {
+		case strings.HasPrefix(p, "/proc/sys/") && p != hostnameFile:
+			o.Sysctl[strings.ReplaceAll(strings.TrimPrefix(p, "/proc/sys/"), "/", ".")] = strings.TrimSpace(c)
+		case match(flagsGlob, p):
+			flags, err := strconv.ParseUint(strings.TrimPrefix(strings.TrimSpace(c), "0x"), 16, 32)
+			o.Up[path.Base(path.Dir(p))] = err == nil && flags&1 != 0 // IFF_UP
+		case slices.Contains(tcpFiles, p):
+			for port := range listeningPorts(c) {
+				o.Listening[port] = true
+			}
+		case p == modulesFile:
+			for _, line := range strings.Split(c, "\n") {
+				if f := strings.Fields(line); len(f) > 0 {
+					o.Modules[f[0]] = true
+				}
+			}
+		case strings.HasPrefix(p, "/proc/") || strings.HasPrefix(p, "/sys/"):
+		default:
+			o.Files[p] = c
+		}
+	}
 }
 
 // readFiles reads grepFiles' lines back into each file's text.

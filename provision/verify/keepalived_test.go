@@ -4,7 +4,6 @@ import (
 	"github.com/lvslab/lvslab/topology"
 	"net/netip"
 	"slices"
-	"strings"
 	"testing"
 
 	"github.com/lvslab/lvslab/provision/report"

@@ -406,68 +406,14 @@ func runLoop(ctx context.Context, cx guest.Executor, fr Frames, prober, cmd stri
 func verifyService(ctx context.Context, lab *topology.Lab, ls labService, cx, dx guest.Executor, mapper *Mapper, opts Options) (*ServiceReport, error) {
 	s := ls.svc
 	sr := &ServiceReport{Name: s.Name, Mode: s.Mode, Scheduler: s.Scheduler, Persistence: s.Persistence, Counts: map[string]int{}, Sequence: []string{}}
-	// A firewall-mark service is asked on each marked port in turn: one
-	// scheduler sees them all.
-	var urls []string
-	for _, p := range s.ClientPorts() {
-		if s.Protocol == "udp" {
-			urls = append(urls, "udp://"+netip.AddrPortFrom(s.VIP, p).String())
-		} else {
-			urls = append(urls, URL(s.VIP.String(), p))
-		}
-	}
+	urls := serviceURLs(s)
 	sr.URL = strings.Join(urls, " ")
 	key := ls.want.Key()
-
-	// A full run reads the director's table and the client's sockets,
-	// then sends the loop from ports neither holds. A quick run sends the
-	// loop at once from a block of ports of its own (QuickPorts) and reads
-	// the table meanwhile: the loop changes no rule, and the counters are
-	// not judged.
-	quick := opts.Quick && (s.Protocol == "udp" || QuickPortsFit(opts.Requests))
-	var table ipvs.Table
-	var tableErr error
-	tableRead := make(chan struct{})
-	var ports []uint16
-	if quick {
-		go func() {
-			defer close(tableRead)
-			table.Services, tableErr = ipvs.New(dx.Run).Table(ctx)
-		}()
-		ports = QuickPorts(opts.Requests, time.Now())
-	} else {
-		table, tableErr = ipvs.New(dx.Run).TableConns(ctx)
-		close(tableRead)
-		if tableErr != nil {
-			return nil, cannot("director: %v", tableErr)
-		}
-		if s.Protocol != "udp" {
-			sockets, err := cx.Run(ctx, SocketsCommand)
-			if err != nil {
-				return nil, cannot("client: %v", err)
-			}
-			ports = SourcePorts(append(HeldPorts(table.Conns), SocketPorts(sockets)...), opts.Requests)
-		}
-	}
-
-	prober := opts.Prober
-	var replies []Reply
-	var took time.Duration
-	var err error
-	if s.Protocol == "udp" {
-		prober = ProberUDP
-		replies, took, err = ProbeUDP(ctx, cx, s.VIP, s.ClientPorts(), opts.Requests, opts.Timeout)
-	} else {
-		replies, took, err = Probe(ctx, cx, prober, urls, ports, opts.Requests, opts.Timeout)
-	}
-	<-tableRead
-	if tableErr != nil {
-		return nil, cannot("director: %v", tableErr)
-	}
+	lp, err := probeService(ctx, s, urls, cx, dx, opts)
 	if err != nil {
-		return nil, cannot("%v", err)
+		return nil, err
 	}
-	tsvc := ipvs.Find(table.Services, key)
+	tsvc := ipvs.Find(lp.table.Services, key)
 	dests, servers := tableDests(ls, tsvc)
 	sr.Servers = servers
 	if tsvc != nil {
@@ -480,19 +426,90 @@ func verifyService(ctx context.Context, lab *topology.Lab, ls labService, cx, dx
 		sr.Checks = append(sr.Checks, rulesCheck(ls, tsvc))
 	}
 	sr.Expectation = ipvs.Expect(sr.Scheduler, sr.Persistence, dests, opts.Requests, true)
-	sr.Seconds = took.Seconds()
+	sr.Seconds = lp.took.Seconds()
 	deltas := statsDeltas(ls, dests, nil, nil) // unknown: not read in a quick run
 	if !opts.Quick {
-		deltas, err = settledDeltas(ctx, dx, ls, dests, tsvc, key, len(replies))
+		deltas, err = settledDeltas(ctx, dx, ls, dests, tsvc, key, len(lp.replies))
 		if err != nil {
 			return nil, cannot("director: %v", err)
 		}
 	}
-	analyze(sr, dests, replies, mapper, deltas, prober)
+	analyze(sr, dests, lp.replies, mapper, deltas, lp.prober)
 	if s.FWMark != 0 {
-		sr.Checks = append(sr.Checks, oneServiceCheck(s, key, replies, deltas))
+		sr.Checks = append(sr.Checks, oneServiceCheck(s, key, lp.replies, deltas))
 	}
 	return sr, nil
+}
+
+// serviceURLs are the addresses a service is asked on: a firewall-mark
+// service on each marked port in turn (one scheduler sees them all).
+func serviceURLs(s *topology.Service) []string {
+	var urls []string
+	for _, p := range s.ClientPorts() {
+		if s.Protocol == "udp" {
+			urls = append(urls, "udp://"+netip.AddrPortFrom(s.VIP, p).String())
+		} else {
+			urls = append(urls, URL(s.VIP.String(), p))
+		}
+	}
+	return urls
+}
+
+// loopResult is one service's request loop and the director's table
+// beside it.
+type loopResult struct {
+	table   ipvs.Table
+	replies []Reply
+	took    time.Duration
+	prober  string
+}
+
+// probeService sends a service's request loop and reads the director's
+// table. A full run reads the table and the client's sockets first, then
+// sends the loop from ports neither holds. A quick run sends the loop at
+// once from a block of ports of its own (QuickPorts) and reads the table
+// meanwhile: the loop changes no rule, and the counters are not judged.
+func probeService(ctx context.Context, s *topology.Service, urls []string, cx, dx guest.Executor, opts Options) (*loopResult, error) {
+	quick := opts.Quick && (s.Protocol == "udp" || QuickPortsFit(opts.Requests))
+	lp := &loopResult{prober: opts.Prober}
+	var tableErr error
+	tableRead := make(chan struct{})
+	var ports []uint16
+	if quick {
+		go func() {
+			defer close(tableRead)
+			lp.table.Services, tableErr = ipvs.New(dx.Run).Table(ctx)
+		}()
+		ports = QuickPorts(opts.Requests, time.Now())
+	} else {
+		lp.table, tableErr = ipvs.New(dx.Run).TableConns(ctx)
+		close(tableRead)
+		if tableErr != nil {
+			return nil, cannot("director: %v", tableErr)
+		}
+		if s.Protocol != "udp" {
+			sockets, err := cx.Run(ctx, SocketsCommand)
+			if err != nil {
+				return nil, cannot("client: %v", err)
+			}
+			ports = SourcePorts(append(HeldPorts(lp.table.Conns), SocketPorts(sockets)...), opts.Requests)
+		}
+	}
+	var err error
+	if s.Protocol == "udp" {
+		lp.prober = ProberUDP
+		lp.replies, lp.took, err = ProbeUDP(ctx, cx, s.VIP, s.ClientPorts(), opts.Requests, opts.Timeout)
+	} else {
+		lp.replies, lp.took, err = Probe(ctx, cx, lp.prober, urls, ports, opts.Requests, opts.Timeout)
+	}
+	<-tableRead
+	if tableErr != nil {
+		return nil, cannot("director: %v", tableErr)
+	}
+	if err != nil {
+		return nil, cannot("%v", err)
+	}
+	return lp, nil
 }
 
 // oneServiceCheck: the requests to every marked port were answered and
