@@ -340,11 +340,17 @@ func KeepalivedTable(want ipvs.Service, have *ipvs.Service) (diffs, removed []st
 // routerTableChecks: every director router's table is what keepalived
 // programs from its keepalived.conf (the backup's too), less the real
 // servers a health check has taken out, which are named.
-func routerTableChecks(ctx context.Context, lab *topology.Lab, s *topology.Service, dial guest.Dialer) []report.Check {
+func routerTableChecks(ctx context.Context, lab *topology.Lab, s *topology.Service, v VRRPState, dial guest.Dialer) []report.Check {
 	want := roles.IPVSService(lab, s)
 	var out []report.Check
 	for _, r := range s.Keepalived.Routers {
 		name := r.Node + "'s IPVS table is keepalived's"
+		if why, down := v.Down[r.Node]; down {
+			// a stopped keepalived takes its table with it; a drill's
+			// failed router is judged by who holds the VIP
+			out = append(out, skipf(name, "%s is down (%s): it programs no table", r.Node, why))
+			continue
+		}
 		x, err := dial(r.Node)
 		if err != nil {
 			out = append(out, failf(name, "cannot reach %s: %v", r.Node, err))
@@ -387,6 +393,12 @@ func advertChecks(ctx context.Context, lab *topology.Lab, s *topology.Service, v
 			continue
 		}
 		name := "VRRP adverts heard on " + r.Node + " come from the master only"
+		if why, down := v.Down[r.Node]; down {
+			// without keepalived (or its NIC) the router has left the VRRP
+			// group and hears nothing
+			out = append(out, skipf(name, "%s is down (%s): it hears no adverts", r.Node, why))
+			continue
+		}
 		if holder == "" {
 			out = append(out, skipf(name, "no single router holds the VIP"))
 			continue
@@ -494,6 +506,6 @@ func vrrpServiceReport(ctx context.Context, lab *topology.Lab, s *topology.Servi
 // request loop (the client has resolved the VIP by then).
 func keepalivedChecks(ctx context.Context, lab *topology.Lab, s *topology.Service, v VRRPState, client *topology.Node, cx guest.Executor, dial guest.Dialer) []report.Check {
 	out := []report.Check{holderCheck(s, v), vrrpARPCheck(ctx, lab, s, v.Holder(), client, cx)}
-	out = append(out, routerTableChecks(ctx, lab, s, dial)...)
+	out = append(out, routerTableChecks(ctx, lab, s, v, dial)...)
 	return append(out, advertChecks(ctx, lab, s, v, dial)...)
 }

@@ -201,3 +201,15 @@ func TestVRRPSettled(t *testing.T) {
 		}
 	}
 }
+
+// After a drill stops the master's keepalived, verify judges the backup
+// that took over: the stopped router's table (keepalived took it along)
+// and the adverts it cannot hear (it left the group) are skipped, not
+// failed (make e2e-keepalived failed both after "drill fail lvs1").
+func TestStoppedRouterIsSkipped(t *testing.T) {
+	w := newWorld(t, "tedu-keepalived-dr")
+	w.holders, w.kaDown["lvs1"] = []string{"lvs2"}, "keepalived"
+	r := run(t, w, Options{})
+	wantStatus(t, r, "lvs1's IPVS table is keepalived's", report.Skip, "lvs1 is down")
+	wantStatus(t, r, "VRRP adverts heard on lvs1 come from the master only", report.Skip, "hears no adverts")
+}
