@@ -392,3 +392,14 @@ func TestOneOutputFlagEverywhere(t *testing.T) {
 		}
 	}
 }
+
+// The words users of the field type (deploy, destroy, inspect, connect)
+// lead to up, down, status and ssh.
+func TestFieldWords(t *testing.T) {
+	for word, cmd := range map[string]string{"deploy": "up", "destroy": "down", "inspect": "status", "connect": "ssh"} {
+		code, stdout, _ := lvslab(t, word, "--help")
+		if code != 0 || !strings.Contains(stdout, "lvslab "+cmd+" - ") {
+			t.Errorf("lvslab %s --help: exit %d, want %s's help:\n%s", word, code, cmd, stdout)
+		}
+	}
+}
