@@ -403,3 +403,16 @@ func TestFieldWords(t *testing.T) {
 		}
 	}
 }
+
+// A lab that does not exist is a sentence naming "lvslab ls" and exit 1,
+// not an empty table; a class file that does not exist is a sentence too.
+func TestAnswersAboutWhatDoesNotExist(t *testing.T) {
+	code, stdout, stderr := lvslab(t, "status", "bob", "--connect", "test:///default")
+	if code != 1 || !strings.Contains(stderr, `no lab named bob runs here ("lvslab ls" lists them)`) || strings.Contains(stdout, "NODE") {
+		t.Errorf("status bob: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+	code, _, stderr = lvslab(t, "class", "status", filepath.Join(t.TempDir(), "nofile.yaml"))
+	if code != 2 || !strings.Contains(stderr, "no class file") || strings.Contains(stderr, "stat ") {
+		t.Errorf("class status nofile.yaml: exit %d, stderr %q", code, stderr)
+	}
+}

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
@@ -39,60 +40,67 @@ Examples:
 			connectFlag(),
 			labNameFlag(),
 		}, outputFlags(outputText, outputJSON)...),
-		Action: func(c *cli.Context) error {
-			format, err := output(c, outputText, outputJSON)
-			if err != nil {
-				return err
-			}
-			var given *topology.Lab
-			var names []string
-			if c.NArg() > 0 || c.String("name") != "" {
-				sel, err := labSelector(c, false)
-				if err != nil {
-					return err
-				}
-				names = []string{sel.Lab}
-				if c.NArg() > 0 {
-					given, _ = labs.Load(c.Args().First())
-				}
-			}
-			conn, err := host.Connect(c.String("connect"))
-			if err != nil {
-				return err
-			}
-			defer conn.Close()
-			if names == nil {
-				if names, err = lab.Labs(conn, ""); err != nil {
-					return err
-				}
-			}
-			all := []*lab.LabStatus{}
-			for _, name := range names {
-				file := given
-				if file == nil {
-					file, _ = lab.Recorded(conn, name) // without it, no lab addresses
-				}
-				st, err := lab.Status(c.Context, conn, name, lab.StatusOptions{Lab: file})
-				if err != nil {
-					return err
-				}
-				all = append(all, st)
-			}
-			if format == "json" {
-				if err := writeJSON(c.App.Writer, all); err != nil {
-					return err
-				}
-				return statusVerdict(all)
-			}
-			if len(all) == 0 {
-				fmt.Fprintln(c.App.Writer, "no lvslab lab found (\"lvslab up\" makes one)")
-			}
-			for _, st := range all {
-				printStatus(c.App.Writer, st)
-			}
-			return statusVerdict(all)
-		},
+		Action: statusAction,
 	}
+}
+
+// statusAction reports the named lab, or every lab of the connection.
+func statusAction(c *cli.Context) error {
+	format, err := output(c, outputText, outputJSON)
+	if err != nil {
+		return err
+	}
+	var given *topology.Lab
+	var names []string
+	if c.NArg() > 0 || c.String("name") != "" {
+		sel, err := labSelector(c, false)
+		if err != nil {
+			return err
+		}
+		names = []string{sel.Lab}
+		if c.NArg() > 0 {
+			given, _ = labs.Load(c.Args().First())
+		}
+	}
+	conn, err := host.Connect(c.String("connect"))
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	running, err := lab.Labs(conn, "")
+	if err != nil {
+		return err
+	}
+	if names == nil {
+		names = running
+	} else if given == nil && !slices.Contains(running, names[0]) {
+		return failed(fmt.Sprintf("no lab named %s runs here (\"lvslab ls\" lists them)", names[0]))
+	}
+	all := []*lab.LabStatus{}
+	for _, name := range names {
+		file := given
+		if file == nil {
+			file, _ = lab.Recorded(conn, name) // without it, no lab addresses
+		}
+		st, err := lab.Status(c.Context, conn, name, lab.StatusOptions{Lab: file})
+		if err != nil {
+			return err
+		}
+		all = append(all, st)
+	}
+	if format == "json" {
+		if err := writeJSON(c.App.Writer, all); err != nil {
+			return err
+		}
+		return statusVerdict(all)
+	}
+	if len(all) == 0 {
+		fmt.Fprintln(c.App.Writer, "no lvslab lab found (\"lvslab up\" makes one)")
+	}
+	for _, st := range all {
+		printStatus(c.App.Writer, st)
+	}
+	return statusVerdict(all)
 }
 
 // statusVerdict is exit code 1, with the reasons, when a node's VM is not

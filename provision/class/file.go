@@ -7,7 +7,9 @@
 package class
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"path/filepath"
 	"strings"
 
@@ -110,6 +112,9 @@ type rawHost struct {
 // read relative to the class file's folder.
 func LoadFile(path string) (*Class, error) {
 	data, err := topology.ReadFile(path, Kind)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("no class file %s (a class file names the lab, the students and the hosts: \"lvslab class --help\" shows one)", path)
+	}
 	if err != nil {
 		return nil, err
 	}
