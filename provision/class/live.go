@@ -36,6 +36,7 @@ type Live struct {
 
 	mu       sync.Mutex
 	accesses map[string]*access.Access
+	recMu    sync.Mutex // the session's record: resets and ups of several students at once
 }
 
 // LiveOptions tune Live.
@@ -74,7 +75,9 @@ func (l *Live) copyOf(student string) (*topology.Lab, *host.Conn, error) {
 	if !slices.Contains(l.s.Class.Students, student) {
 		return nil, nil, fmt.Errorf("%q is not a student of class %s", student, l.s.Class.Name)
 	}
+	l.recMu.Lock()
 	uri := l.s.Record.Placement()[student]
+	l.recMu.Unlock()
 	if uri == "" {
 		return nil, nil, fmt.Errorf("%w: no copy recorded for %s", serve.ErrNoCopy, student)
 	}
@@ -328,6 +331,8 @@ func (l *Live) up(one *Session, opts lab.Options) error {
 		return err
 	}
 	// the record the new copy went into is the one every later call reads
+	l.recMu.Lock()
+	defer l.recMu.Unlock()
 	l.s.Record.Set(one.Students[0], one.Record.Placement()[one.Students[0]], l.s.Class.Copy(one.Students[0]))
 	return nil
 }
