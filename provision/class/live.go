@@ -20,6 +20,7 @@ import (
 	"github.com/lvslab/lvslab/provision/lab"
 	"github.com/lvslab/lvslab/provision/report"
 	"github.com/lvslab/lvslab/provision/verify"
+	"github.com/lvslab/lvslab/roles/catalog"
 	"github.com/lvslab/lvslab/roles/handout"
 	"github.com/lvslab/lvslab/topology"
 )
@@ -353,20 +354,47 @@ func rowError(rep *Report) error {
 	return nil
 }
 
-// Handout is student's handout as one HTML page, titled with their copy.
+// Handout is student's handout as one HTML page, titled with their copy,
+// for the OS family their guests run (read from a node's os-release;
+// lvslab's own Debian image when the copy cannot be read).
 func (l *Live) Handout(ctx context.Context, student string) (string, error) {
 	cp, _, err := l.copyOf(student)
 	if err != nil && !errors.Is(err, serve.ErrNoCopy) {
 		return "", err
 	}
+	osFamily := catalog.Debian
 	if cp == nil {
 		if cp, err = labs.Load(l.s.Class.LabRef); err != nil {
 			return "", err
 		}
+	} else if f, ok := l.guestOS(ctx, student, cp); ok {
+		osFamily = f
 	}
 	var b strings.Builder
-	err = handout.HTML(&b, cp, handout.Options{Title: fmt.Sprintf("%s: %s's copy (%s)", l.s.Class.Name, student, l.s.Class.Copy(student))})
+	err = handout.HTML(&b, cp, handout.Options{OS: osFamily, Title: fmt.Sprintf("%s: %s's copy (%s)", l.s.Class.Name, student, l.s.Class.Copy(student))})
 	return b.String(), err
+}
+
+// guestOS is the OS family of the copy's first node, read from its
+// os-release.
+func (l *Live) guestOS(ctx context.Context, student string, cp *topology.Lab) (string, bool) {
+	if len(cp.Nodes) == 0 {
+		return "", false
+	}
+	a, _, err := l.access(student)
+	if err != nil {
+		return "", false
+	}
+	c, err := a.Dial(ctx, cp.Nodes[0].Name)
+	if err != nil {
+		return "", false
+	}
+	data, ok, err := c.ReadFile(ctx, "/etc/os-release")
+	if err != nil || !ok {
+		return "", false
+	}
+	f, err := catalog.OSFamily(string(data))
+	return f, err == nil
 }
 
 // Door is Live as the SSH door's Shells and Auth.
