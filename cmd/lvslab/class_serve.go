@@ -70,6 +70,9 @@ Example:
 			}
 			if len(slips) == 0 {
 				fmt.Fprintln(c.App.ErrWriter, "everyone has a passphrase already: --rotate NAME gives one a new one")
+				if format == "json" {
+					return writeJSON(c.App.Writer, []serve.Slip{}) // JSON for every outcome
+				}
 				return nil
 			}
 			switch format {

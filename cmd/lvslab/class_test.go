@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"github.com/lvslab/lvslab/provision/class/serve"
 	"os"
 	"path/filepath"
 	"strings"
@@ -202,5 +203,39 @@ func TestClassUpWritesItsMark(t *testing.T) {
 	inv, err := host.DiscoverLab(conn, "", "lvs-a-b")
 	if err != nil || len(inv.Domains) != 1 {
 		t.Fatalf("the refused up changed the copy: %+v %v", inv, err)
+	}
+}
+
+// class credentials prints each new passphrase once: a second run prints
+// JSON with no slip (not nothing), --rotate-all gives everyone a new one,
+// and only hashes stay on disk.
+func TestClassCredentials(t *testing.T) {
+	home := t.TempDir()
+	t.Setenv(paths.EnvHome, home)
+	file := filepath.Join(t.TempDir(), "class.yaml")
+	os.WriteFile(file, []byte("name: lvs\nlab: tedu-nat\nstudents: [alice, bob]\nhosts:\n  - uri: test:///default\n"), 0o644)
+	slips := func(args ...string) []serve.Slip {
+		t.Helper()
+		out, code := runClass(t, append([]string{"credentials", "-o", "json"}, append(args, file)...)...)
+		var s []serve.Slip
+		if err := json.Unmarshal([]byte(out), &s); code != 0 || err != nil {
+			t.Fatalf("class credentials %v: exit %d, %v: %q", args, code, err, out)
+		}
+		return s
+	}
+	first := slips()
+	if len(first) != 3 || first[0].Name != serve.Teacher {
+		t.Fatalf("first slips: %+v, want the teacher's, alice's and bob's", first)
+	}
+	if again := slips(); len(again) != 0 {
+		t.Errorf("a second run printed passphrases again: %+v", again)
+	}
+	rotated := slips("--rotate-all")
+	if len(rotated) != 3 || rotated[1].Passphrase == first[1].Passphrase {
+		t.Errorf("--rotate-all: %+v", rotated)
+	}
+	data, err := os.ReadFile(serve.CredentialsPath(paths.ClassDir(home), "lvs"))
+	if err != nil || strings.Contains(string(data), rotated[1].Passphrase) {
+		t.Errorf("the credentials file holds a passphrase in clear (err %v)", err)
 	}
 }

@@ -7,6 +7,7 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -149,12 +150,24 @@ func TestServeE2EInner(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "class.yaml")
 	os.WriteFile(file, []byte("name: srv\nlab: tedu-nat\nstudents: [alice, bob]\nhosts:\n  - uri: 'qemu:///system'\nbatch: 1\n"), 0o644)
 	defer e.run("class", "down", file)
+	// the class's logins, certificate, history and door key live in
+	// lvslab's home, outside the sandbox: none left from an earlier run,
+	// none left after this one
+	forget := func() {
+		home := cmp.Or(os.Getenv("LVSLAB_HOME"), "/var/lib/lvslab")
+		old, _ := filepath.Glob(filepath.Join(home, "classes", "srv.*"))
+		for _, f := range old {
+			os.Remove(f)
+		}
+	}
+	forget()
+	defer forget()
 
 	e.phase("class up --bare (2 copies)", func() { e.must("class", "up", "--bare", "--timeout", "8m", file) })
 	pass := map[string]string{}
 	e.phase("class credentials", func() {
 		var slips []struct{ Name, Passphrase string }
-		if err := json.Unmarshal([]byte(e.must("class", "credentials", "-o", "json", file)), &slips); err != nil {
+		if err := json.Unmarshal([]byte(e.must("class", "credentials", "--rotate-all", "-o", "json", file)), &slips); err != nil {
 			t.Fatal(err)
 		}
 		for _, s := range slips {
