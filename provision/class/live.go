@@ -19,6 +19,7 @@ import (
 	"github.com/lvslab/lvslab/provision/host"
 	"github.com/lvslab/lvslab/provision/lab"
 	"github.com/lvslab/lvslab/provision/report"
+	"github.com/lvslab/lvslab/provision/sshx"
 	"github.com/lvslab/lvslab/provision/verify"
 	"github.com/lvslab/lvslab/roles/catalog"
 	"github.com/lvslab/lvslab/roles/handout"
@@ -400,6 +401,8 @@ func (l *Live) guestOS(ctx context.Context, student string, cp *topology.Lab) (s
 // Door is Live as the SSH door's Shells and Auth.
 func (l *Live) Door() DoorBackend { return DoorBackend{l} }
 
+var _ door.Execer = DoorBackend{}
+
 // DoorBackend adapts Live to the door's interfaces: node names only, the
 // door's Terminal, the class's credentials (students only: the teacher
 // has no copy).
@@ -421,6 +424,21 @@ func (d DoorBackend) Nodes(ctx context.Context, student string) ([]string, error
 // Shell is Live's shell for the door.
 func (d DoorBackend) Shell(ctx context.Context, student, node string, t door.Terminal) (door.Shell, error) {
 	return d.l.Shell(ctx, student, node, t)
+}
+
+// Exec runs a student's command on their node, as "ssh -J door root@web1
+// CMD" asks: its output streamed, its exit status returned (not typed into
+// a shell, whose echo would be part of the output).
+func (d DoorBackend) Exec(ctx context.Context, student, node, command string, stdin io.Reader, stdout, stderr io.Writer) (int, error) {
+	a, err := d.l.node(student, node)
+	if err != nil {
+		return -1, err
+	}
+	c, err := a.Dial(ctx, node)
+	if err != nil {
+		return -1, err
+	}
+	return c.Stream(ctx, command, sshx.Session{Stdin: stdin, Stdout: stdout, Stderr: stderr})
 }
 
 // CheckPassword checks a student's passphrase.
