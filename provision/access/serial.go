@@ -45,8 +45,7 @@ func (a *Access) Console(ctx context.Context, node string, in *os.File, out io.W
 	case <-ctx.Done():
 		err = ctx.Err()
 	}
-	stream.Abort()
-	return err
+	return err // the deferred Close aborts the stream and waits for the copy under way
 }
 
 // OpenConsole opens node's serial console as a stream (the class server's

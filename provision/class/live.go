@@ -178,61 +178,7 @@ func (l *Live) Console(ctx context.Context, student, node string) (io.ReadWriteC
 	if err != nil {
 		return nil, err
 	}
-	stream, err := a.OpenConsole(node)
-	if err != nil {
-		return nil, err
-	}
-	return &console{stream: stream}, nil
-}
-
-// console is a serial console stream the server may close while its
-// reader is blocked: Close aborts the stream, waits for the reads and
-// writes under way to return, then frees it (freeing under a blocked
-// read would pull libvirt's stream from under it).
-type console struct {
-	stream *host.ConsoleStream
-	busy   sync.WaitGroup
-	mu     sync.Mutex
-	closed bool
-}
-
-func (c *console) enter() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.closed {
-		return false
-	}
-	c.busy.Add(1)
-	return true
-}
-
-func (c *console) Read(p []byte) (int, error) {
-	if !c.enter() {
-		return 0, io.EOF
-	}
-	defer c.busy.Done()
-	return c.stream.Read(p)
-}
-
-func (c *console) Write(p []byte) (int, error) {
-	if !c.enter() {
-		return 0, io.ErrClosedPipe
-	}
-	defer c.busy.Done()
-	return c.stream.Write(p)
-}
-
-func (c *console) Close() error {
-	c.mu.Lock()
-	if c.closed {
-		c.mu.Unlock()
-		return nil
-	}
-	c.closed = true
-	c.mu.Unlock()
-	c.stream.Abort()
-	c.busy.Wait()
-	return c.stream.Close()
+	return a.OpenConsole(node)
 }
 
 // Check is "check my work" on student's copy: check.Quick (the node facts
