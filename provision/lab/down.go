@@ -145,17 +145,27 @@ func (t *teardown) do(kind, name string, remove func() error) {
 // disks, then the networks nothing uses any more, then local files.
 func removeLab(_ context.Context, conn *host.Conn, remote *host.Remote, inv *host.Inventory, opts DownOptions, out io.Writer) ([]Removed, error) {
 	t := &teardown{conn: conn, remote: remote, lab: inv.Lab, out: out}
+	t.objects(inv)
+	dir := paths.StateDir(opts.Home, inv.Lab)
+	if _, err := os.Stat(dir); err == nil {
+		t.do("folder", dir, func() error { return os.RemoveAll(dir) })
+	}
+	return t.removed, errors.Join(t.errs...)
+}
+
+// objects removes the inventory's domains (in parallel), then their disks,
+// then the networks, then the domains' console logs.
+func (t *teardown) objects(inv *host.Inventory) {
 	var wg sync.WaitGroup
 	for _, d := range inv.Domains {
-		wg.Go(func() { t.do("domain", d.Name, func() error { return host.RemoveDomain(conn, d.Name) }) })
+		wg.Go(func() { t.do("domain", d.Name, func() error { return host.RemoveDomain(t.conn, d.Name) }) })
 	}
 	wg.Wait()
 	t.volumes(inv)
 	for _, n := range inv.Networks {
-		t.do("network", n.Name, func() error { return host.RemoveNetwork(conn, n.Name) })
+		t.do("network", n.Name, func() error { return host.RemoveNetwork(t.conn, n.Name) })
 	}
-	t.files(inv, paths.StateDir(opts.Home, inv.Lab))
-	return t.removed, errors.Join(t.errs...)
+	t.logs(inv)
 }
 
 // volumes deletes the pool's volumes of the lab, and the disks its domains
@@ -177,8 +187,8 @@ func (t *teardown) volumes(inv *host.Inventory) {
 	}
 }
 
-// files removes the console logs and the lab's state folder.
-func (t *teardown) files(inv *host.Inventory, dir string) {
+// logs removes the domains' console logs.
+func (t *teardown) logs(inv *host.Inventory) {
 	if t.remote != nil {
 		t.remoteLogs(inv)
 	}
@@ -195,9 +205,6 @@ func (t *teardown) files(inv *host.Inventory, dir string) {
 				t.fail(err)
 			}
 		}
-	}
-	if _, err := os.Stat(dir); err == nil {
-		t.do("folder", dir, func() error { return os.RemoveAll(dir) })
 	}
 }
 

@@ -33,6 +33,9 @@ type Plan struct {
 	Pool     string          `json:"pool"`
 	Networks []PlanItem      `json:"networks"`
 	Nodes    []NodeDraft     `json:"nodes"`
+	// Remove lists what an earlier up made for nodes and networks the
+	// file no longer has: up removes it.
+	Remove []PlanItem `json:"remove"`
 }
 
 // PlanItem is one object and what up would do to it.
@@ -60,6 +63,7 @@ const (
 	ActionCreate = "create"
 	ActionReuse  = "reuse"
 	ActionStart  = "start"
+	ActionRemove = "remove"
 )
 
 // DryRun finds what Up(ctx, conn, lab, opts) would do and does none of it:
@@ -111,7 +115,27 @@ func DryRun(ctx context.Context, conn *host.Conn, lab *topology.Lab, opts Option
 		p.Networks = append(p.Networks, item)
 	}
 	p.Nodes = r.draftNodes()
+	if p.Remove, err = r.draftPrune(); err != nil {
+		return nil, err
+	}
 	return p, nil
+}
+
+// draftPrune lists what pruneRemoved would remove.
+func (r *run) draftPrune() ([]PlanItem, error) {
+	inv, err := host.DiscoverLab(r.conn, r.opts.Pool, r.lab.Name)
+	if err != nil {
+		return nil, err
+	}
+	gone := staleParts(inv, r.lab.Nodes, r.labNetworkNames())
+	out := []PlanItem{}
+	for _, d := range gone.Domains {
+		out = append(out, PlanItem{Name: d.Name, Action: ActionRemove, Detail: "VM of node " + d.Tag.Node + ", no longer in the lab file, with its disks"})
+	}
+	for _, n := range gone.Networks {
+		out = append(out, PlanItem{Name: n.Name, Action: ActionRemove, Detail: "network no longer in the lab file"})
+	}
+	return out, nil
 }
 
 // draftMgmt finds the lab's management subnet, or the one up would take.
@@ -257,6 +281,9 @@ func WritePlan(w io.Writer, p *Plan) {
 	fmt.Fprintf(w, "  pool      %s\n", p.Pool)
 	for _, n := range p.Networks {
 		fmt.Fprintf(w, "  network   %s %s (%s)\n", n.Action, n.Name, n.Detail)
+	}
+	for _, x := range p.Remove {
+		fmt.Fprintf(w, "  remove    %s (%s)\n", x.Name, x.Detail)
 	}
 	for _, d := range p.Nodes {
 		vm := d.VM.Action + " VM " + d.VM.Name

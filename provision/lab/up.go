@@ -172,6 +172,8 @@ it (no gateway, no DHCP) and all of lvslab's SSH goes there`, host.MgmtBits, hos
 		{"networks", `one isolated network per lab network, "<lab>-<network>": a plain L2 segment,
 with the host's address on its bridge only where the lab file says host:`, ensureNetworks},
 		{"plan", `finds each node's VM: an existing one of this lab is reused after checking its NICs`, planNodes},
+		{"prune", `removes what an earlier up made for nodes and networks the lab file no longer
+has: their VMs, disks, console logs and host key pins`, pruneRemoved},
 		{"disks", `per new node a qcow2 linked clone of the image (instant, small)`, ensureVolumes},
 		{"seeds", `per new node a cloud-init "cidata" volume: hostname, the lab's SSH key, a host key
 lvslab pins in known_hosts, static lab and mgmt0 addresses, first-boot files`, ensureSeeds},

@@ -3,8 +3,12 @@ package verify
 import (
 	"bytes"
 	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/lvslab/lvslab/provision/report"
 )
@@ -191,5 +195,48 @@ func TestDrillKeepalivedSyncSwitch(t *testing.T) {
 	}
 	if !strings.Contains(strings.Join(d.Actions, "\n"), "lvs2: /etc/keepalived/keepalived.conf with connection sync off") {
 		t.Errorf("actions %v", d.Actions)
+	}
+}
+
+// The client loop in real bash with a curl that hangs its connect for a
+// whole second on every third request (a VIP nobody holds): the requests
+// still leave one interval apart, and every one is reported, in order.
+func TestLoopCommandDoesNotWaitForAHangingRequest(t *testing.T) {
+	if _, err := exec.LookPath("bash"); err != nil {
+		t.Skip("no bash")
+	}
+	dir := t.TempDir()
+	fake := `#!/bin/sh
+n=$(($(cat "$0.n" 2>/dev/null || echo 0) + 1)); echo $n > "$0.n"
+if [ $((n % 3)) -eq 0 ]; then sleep 1; exit 28; fi
+echo "web$((n % 2 + 1))"
+`
+	if err := os.WriteFile(filepath.Join(dir, "curl"), []byte(fake), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("sh", "-c", LoopCommand("M", "http://192.0.2.1/", 9, 100*time.Millisecond, 20*time.Second))
+	cmd.Env = append(os.Environ(), "PATH="+dir+":"+os.Getenv("PATH"))
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	samples := ParseLoop("M", string(out), nil)
+	if len(samples) != 9 {
+		t.Fatalf("%d samples, want 9:\n%s", len(samples), out)
+	}
+	failed := 0
+	for i, s := range samples {
+		if !s.OK {
+			failed++
+		}
+		if i > 0 {
+			// A serial loop would leave a second after each hung request.
+			if d := s.At - samples[i-1].At; d < 0 || d > 0.6 {
+				t.Errorf("request %d left %.2f s after the one before:\n%s", i+1, d, out)
+			}
+		}
+	}
+	if failed != 3 {
+		t.Errorf("%d failed, want 3:\n%s", failed, out)
 	}
 }
