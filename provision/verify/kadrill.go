@@ -46,22 +46,27 @@ type Sample struct {
 
 // LoopCommand is the drill's client loop: a request to url every interval
 // (at most n, and no longer than limit), each line "MARKER TIME RC BODY"
-// with the client's clock in seconds when it left and curl's exit code.
-// It is bash, so that a request costs one process (curl) and a fork: the
-// clock is $EPOCHREALTIME, the pace a read with a timeout on a FIFO nobody
-// writes to (no sleep process), the body trimmed by parameter expansion.
-// Each request runs in the background: one that hangs on a VIP nobody
-// holds does not hold back the next, so the gap is read to one interval.
-// A request gives up connecting after half a second (a LAN connect takes a
-// millisecond; a SYN lost in the gap is sent again only after 1 s), so an
-// answer means the VIP answered within half a second of its time.
+// with the client's clock in seconds when it left and 0 when it was
+// answered. It is bash, so that a request costs one process (curl) and
+// nothing else: the clock is $EPOCHREALTIME, the pace a read with a timeout
+// on a FIFO nobody writes to (no sleep process). Each curl runs in the
+// background, its body and its -w line in files of its own, read after the
+// loop: one that hangs on a VIP nobody holds does not hold back the next,
+// so the gap is read to one interval (a loop that waited was read to half
+// a second). A request gives up connecting after half a second (a LAN
+// connect takes a millisecond; a SYN lost in the gap is sent again only
+// after 1 s), so an answer means the VIP answered within half a second of
+// its time. %{http_code} (000: no answer) rather than %{exitcode}, which
+// EL 8's curl lacks.
 func LoopCommand(marker, url string, n int, interval, limit time.Duration) string {
 	step := interval.Microseconds()
-	script := fmt.Sprintf(`export LC_ALL=C; f=$(mktemp -u); mkfifo "$f" && exec 9<>"$f"; rm -f "$f"; `+
+	script := fmt.Sprintf(`export LC_ALL=C; d=$(mktemp -d) || exit 1; mkfifo "$d/p" && exec 9<>"$d/p"; `+
 		`s=${EPOCHREALTIME/./}; i=0; while [ $i -lt %d ]; do `+
-		`d=$((s + i*%d - ${EPOCHREALTIME/./})); if [ $d -gt 0 ]; then printf -v w '%%d.%%06d' $((d/1000000)) $((d%%1000000)); read -t "$w" -u 9; fi; `+
-		`i=$((i+1)); t=$EPOCHREALTIME; { b=$(curl -s -m 1.5 --connect-timeout 0.5 %s 2>/dev/null); rc=$?; b=${b//$'\n'/ }; `+
-		`printf '%%s %%s %%s %%s\n' %s "$t" "$rc" "${b:0:200}"; } & done; wait`,
+		`w=$((s + i*%d - ${EPOCHREALTIME/./})); if [ $w -gt 0 ]; then printf -v w '%%d.%%06d' $((w/1000000)) $((w%%1000000)); read -t "$w" -u 9; fi; `+
+		`i=$((i+1)); curl -s -m 1.5 --connect-timeout 0.5 -o "$d/b$i" -w "$EPOCHREALTIME %%{http_code}" %s > "$d/w$i" 2>/dev/null & done; wait; `+
+		`for ((j=1; j<=i; j++)); do t=; c=; b=; read -r t c < "$d/w$j"; [ -n "$t" ] || continue; `+
+		`[ -f "$d/b$j" ] && read -r -d '' b < "$d/b$j"; b=${b//$'\n'/ }; rc=0; [ "$c" != 000 ] || rc=1; `+
+		`printf '%%s %%s %%s %%s\n' %s "$t" "$rc" "${b:0:200}"; done; rm -rf "$d"`,
 		n, step, shell.Quote(url), marker)
 	return bound(limit, "bash -c "+shell.Quote(script)) + "; true"
 }

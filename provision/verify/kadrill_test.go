@@ -206,10 +206,13 @@ func TestLoopCommandDoesNotWaitForAHangingRequest(t *testing.T) {
 		t.Skip("no bash")
 	}
 	dir := t.TempDir()
+	// curl -s -m T --connect-timeout T -o BODY -w FORMAT URL
 	fake := `#!/bin/sh
 n=$(($(cat "$0.n" 2>/dev/null || echo 0) + 1)); echo $n > "$0.n"
-if [ $((n % 3)) -eq 0 ]; then sleep 1; exit 28; fi
-echo "web$((n % 2 + 1))"
+while [ $# -gt 1 ]; do case $1 in -o) o=$2; shift;; -w) w=$2; shift;; esac; shift; done
+if [ $((n % 3)) -eq 0 ]; then sleep 1; printf '%s' "$w" | sed 's/%{http_code}/000/'; exit 28; fi
+echo "web$((n % 2 + 1))" > "$o"
+printf '%s' "$w" | sed 's/%{http_code}/200/'
 `
 	if err := os.WriteFile(filepath.Join(dir, "curl"), []byte(fake), 0o755); err != nil {
 		t.Fatal(err)
@@ -220,7 +223,11 @@ echo "web$((n % 2 + 1))"
 	if err != nil {
 		t.Fatalf("%v: %s", err, out)
 	}
-	samples := ParseLoop("M", string(out), nil)
+	mapper, err := NewMapper(map[string]string{"web1": "web1", "web2": "web2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	samples := ParseLoop("M", string(out), mapper)
 	if len(samples) != 9 {
 		t.Fatalf("%d samples, want 9:\n%s", len(samples), out)
 	}
@@ -228,6 +235,8 @@ echo "web$((n % 2 + 1))"
 	for i, s := range samples {
 		if !s.OK {
 			failed++
+		} else if s.Node != "web1" && s.Node != "web2" {
+			t.Errorf("request %d: page %q", i+1, s.Node)
 		}
 		if i > 0 {
 			// A serial loop would leave a second after each hung request.
