@@ -476,7 +476,11 @@ func ipvsServiceOf(lab *topology.Lab, s *topology.Service) ipvs.Service {
 const (
 	DownloadSize = 4 << 20
 	DownloadRate = 256 << 10
-	downloadName = "lvslab-sync-drill"
+	// DownloadRmem is the client's TCP receive buffer (min default max)
+	// while the download runs, set through DownloadRmemSysctl.
+	DownloadRmem       = "4096 16384 65536"
+	DownloadRmemSysctl = "net.ipv4.tcp_rmem"
+	downloadName       = "lvslab-sync-drill"
 )
 
 // downloadContent is the command that prints the file's bytes, on the
@@ -516,8 +520,14 @@ func startDownload(ctx context.Context, lab *topology.Lab, s *topology.Service, 
 	url := URL(s.VIP.String(), s.Port) + downloadName
 	marker := guest.NewMarker()
 	dl.run = &loopRun{marker: marker, done: make(chan struct{})}
-	cmd := fmt.Sprintf("s=$(curl -s --limit-rate %d -m %d %s | sha256sum | cut -c1-64); w=$(%s | sha256sum | cut -c1-64); echo %s \"$s\" \"$w\"",
-		DownloadRate, int(dl.seconds)+30, shell.Quote(url), downloadContent(), marker)
+	// curl's --limit-rate only slows its reads: with the kernel's default
+	// receive buffer (tcp_rmem up to 6 MiB) the whole file arrives in the
+	// first second and the failure meets no data in flight (the negative
+	// control "survived"). A 64 KiB buffer, for this download only, keeps
+	// the transfer and its ACKs going through the VIP to the end.
+	cmd := fmt.Sprintf("o=$(sysctl -n %[1]s); trap 'sysctl -qw %[1]s=\"$o\"' EXIT HUP TERM; sysctl -qw %[1]s=%[2]s; "+
+		"s=$(curl -s --limit-rate %[3]d -m %[4]d %[5]s | sha256sum | cut -c1-64); w=$(%[6]s | sha256sum | cut -c1-64); echo %[7]s \"$s\" \"$w\"",
+		DownloadRmemSysctl, shell.Quote(DownloadRmem), DownloadRate, int(dl.seconds)+30, shell.Quote(url), downloadContent(), marker)
 	act("client: curl --limit-rate %d %s (%.0f s), connection sync %s", DownloadRate, url, dl.seconds, map[bool]string{true: "on (lvs_sync_daemon)", false: "off"}[dl.sync])
 	go func() {
 		defer close(dl.run.done)

@@ -626,7 +626,9 @@ func (w *world) keepalivedDrill(node, cmd string) (string, bool) {
 	case strings.Contains(cmd, "--limit-rate"):
 		m := reMarker.FindString(cmd)
 		got := "aaaa" + strings.Repeat("0", 60)
-		if w.syncRuns() {
+		// With the kernel's default receive buffer the whole file is in the
+		// client before the failure: it "survives" without sync too.
+		if w.syncRuns() || !strings.Contains(cmd, "sysctl -qw "+DownloadRmemSysctl+"=") {
 			got = strings.Repeat("b", 64)
 		}
 		return fmt.Sprintf("%s %s %s\n", m, got, strings.Repeat("b", 64)), true
