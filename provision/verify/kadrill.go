@@ -45,7 +45,7 @@ type Sample struct {
 }
 
 // LoopCommand is the drill's client loop: a request to url every interval
-// (at most n, and no longer than limit), each line "MARKER TIME RC BODY"
+// (at most n, and none after about limit), each line "MARKER TIME RC BODY"
 // with the client's clock in seconds when it left and 0 when it was
 // answered. It is bash, so that a request costs one process (curl) and
 // nothing else: the clock is $EPOCHREALTIME, the pace a read with a timeout
@@ -60,15 +60,20 @@ type Sample struct {
 // EL 8's curl lacks.
 func LoopCommand(marker, url string, n int, interval, limit time.Duration) string {
 	step := interval.Microseconds()
+	// A client too slow to keep the pace stops sending at limit less the
+	// last request's time, and still prints what it has.
+	stop := max(limit-2*time.Second, interval)
 	script := fmt.Sprintf(`export LC_ALL=C; d=$(mktemp -d) || exit 1; mkfifo "$d/p" && exec 9<>"$d/p"; `+
-		`s=${EPOCHREALTIME/./}; i=0; while [ $i -lt %d ]; do `+
+		`s=${EPOCHREALTIME/./}; e=$((s + %d)); i=0; while [ $i -lt %d ] && [ ${EPOCHREALTIME/./} -lt $e ]; do `+
 		`w=$((s + i*%d - ${EPOCHREALTIME/./})); if [ $w -gt 0 ]; then printf -v w '%%d.%%06d' $((w/1000000)) $((w%%1000000)); read -t "$w" -u 9; fi; `+
 		`i=$((i+1)); curl -s -m 1.5 --connect-timeout 0.5 -o "$d/b$i" -w "$EPOCHREALTIME %%{http_code}" %s > "$d/w$i" 2>/dev/null & done; wait; `+
 		`for ((j=1; j<=i; j++)); do t=; c=; b=; read -r t c < "$d/w$j"; [ -n "$t" ] || continue; `+
 		`[ -f "$d/b$j" ] && read -r -d '' b < "$d/b$j"; b=${b//$'\n'/ }; rc=0; [ "$c" != 000 ] || rc=1; `+
 		`printf '%%s %%s %%s %%s\n' %s "$t" "$rc" "${b:0:200}"; done; rm -rf "$d"`,
-		n, step, shell.Quote(url), marker)
-	return bound(limit, "bash -c "+shell.Quote(script)) + "; true"
+		stop.Microseconds(), n, step, shell.Quote(url), marker)
+	// The outer bound only guards a bash that hangs: killed, it would print
+	// nothing, so the loop stops sending by itself first.
+	return bound(limit+5*time.Second, "bash -c "+shell.Quote(script)) + "; true"
 }
 
 // ParseLoop reads LoopCommand's lines; mapper names the node of a page.

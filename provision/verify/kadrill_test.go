@@ -217,12 +217,22 @@ printf '%s' "$w" | sed 's/%{http_code}/200/'
 	if err := os.WriteFile(filepath.Join(dir, "curl"), []byte(fake), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command("sh", "-c", LoopCommand("M", "http://192.0.2.1/", 9, 100*time.Millisecond, 20*time.Second))
-	cmd.Env = append(os.Environ(), "PATH="+dir+":"+os.Getenv("PATH"))
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("%v: %s", err, out)
+	loop := func(n int, limit time.Duration) []byte {
+		cmd := exec.Command("sh", "-c", LoopCommand("M", "http://192.0.2.1/", n, 100*time.Millisecond, limit))
+		cmd.Env = append(os.Environ(), "PATH="+dir+":"+os.Getenv("PATH"))
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("%v: %s", err, out)
+		}
+		return out
 	}
+	// A loop that cannot send all its requests by its limit stops sending
+	// and still reports those it sent.
+	if got := len(ParseLoop("M", string(loop(100, 2500*time.Millisecond)), nil)); got < 2 || got > 8 {
+		t.Errorf("a loop of 100 requests stopped after 0.5 s reported %d", got)
+	}
+	os.Remove(filepath.Join(dir, "curl.n"))
+	out := loop(9, 20*time.Second)
 	mapper, err := NewMapper(map[string]string{"web1": "web1", "web2": "web2"})
 	if err != nil {
 		t.Fatal(err)
