@@ -13,9 +13,9 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/lvslab/lvslab/labs"
-	"github.com/lvslab/lvslab/provision/console"
 	"github.com/lvslab/lvslab/provision/lab"
 	"github.com/lvslab/lvslab/provision/paths"
+	"github.com/lvslab/lvslab/provision/progress"
 )
 
 // issue 14: an unknown command is exit code 2, names the nearest command.
@@ -349,7 +349,7 @@ func TestQuietDown(t *testing.T) {
 func TestDebugFlagTracesLibvirt(t *testing.T) {
 	t.Setenv(paths.EnvHome, t.TempDir())
 	code, _, stderr := lvslab(t, "status", "--connect", "test:///default", "--debug")
-	defer console.SetDebug(nil)
+	defer progress.SetDebug(nil)
 	if code != 0 || !regexp.MustCompile(`(?m)^debug: libvirt: connect test:///default \(.*\)$`).MatchString(stderr) ||
 		!strings.Contains(stderr, "debug: libvirt: list domains (") {
 		t.Errorf("status --debug: exit %d, stderr:\n%s", code, stderr)

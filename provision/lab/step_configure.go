@@ -18,6 +18,6 @@ func configure(r *run) error {
 		}
 	}
 	var err error
-	r.configured, err = configureNodes(r.ctx, r.access, states, r.out)
+	r.configured, err = configureNodes(r.ctx, r.access, states, r.sink)
 	return err
 }

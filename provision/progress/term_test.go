@@ -1,4 +1,4 @@
-package console
+package progress
 
 import (
 	"bytes"
@@ -66,7 +66,7 @@ func TestInteractiveHonoursTERM(t *testing.T) {
 
 func TestTraceLinesNeverInterleave(t *testing.T) {
 	var b bytes.Buffer
-	SetDebug(&b)
+	SetDebug(Plain(&b))
 	defer SetDebug(nil)
 	var wg sync.WaitGroup
 	for i := range 20 {
@@ -94,7 +94,7 @@ func TestTraceLinesNeverInterleave(t *testing.T) {
 
 func TestLibvirtTraceAndOff(t *testing.T) {
 	var b bytes.Buffer
-	SetDebug(&b)
+	SetDebug(Plain(&b))
 	err := Libvirt("NetworkCreate tedu-private1", func() error { return errors.New("Network is already in use") })
 	SetDebug(nil)
 	if err == nil || !strings.HasPrefix(b.String(), "debug: libvirt: NetworkCreate tedu-private1 (") || !strings.Contains(b.String(), "): Network is already in use\n") {
