@@ -7,11 +7,11 @@ import (
 	"sync"
 	"time"
 
-	"github.com/lvslab/lvslab/provision/access"
 	"github.com/lvslab/lvslab/provision/progress"
 	"github.com/lvslab/lvslab/roles"
 	"github.com/lvslab/lvslab/roles/catalog"
 	"github.com/lvslab/lvslab/roles/engine"
+	"github.com/lvslab/lvslab/roles/guest"
 )
 
 // NodeOutcome is what the configure phase did to one node.
@@ -24,9 +24,9 @@ type NodeOutcome struct {
 }
 
 // configureNodes is the configure phase of "lvslab up": every node brought
-// to its desired state (roles) over its executor from acc, all nodes at
-// once, over their management NICs.
-func configureNodes(ctx context.Context, acc *access.Access, states []*roles.NodeState, sink progress.Sink) ([]NodeOutcome, error) {
+// to its desired state (roles) over the executor dial gives for it, all
+// nodes at once, over their management NICs.
+func configureNodes(ctx context.Context, dial guest.Dialer, states []*roles.NodeState, sink progress.Sink) ([]NodeOutcome, error) {
 	start := time.Now()
 	var names []string
 	for _, st := range states {
@@ -37,7 +37,7 @@ func configureNodes(ctx context.Context, acc *access.Access, states []*roles.Nod
 	var wg sync.WaitGroup
 	for i, st := range states {
 		wg.Go(func() {
-			res[i] = configureNode(ctx, acc, st, sink)
+			res[i] = configureNode(ctx, dial, st, sink)
 		})
 	}
 	wg.Wait()
@@ -51,16 +51,12 @@ func configureNodes(ctx context.Context, acc *access.Access, states []*roles.Nod
 	return res, errors.Join(errs...)
 }
 
-func configureNode(ctx context.Context, acc *access.Access, st *roles.NodeState, sink progress.Sink) NodeOutcome {
+func configureNode(ctx context.Context, dial guest.Dialer, st *roles.NodeState, sink progress.Sink) NodeOutcome {
 	o := NodeOutcome{Node: st.Name}
 	start := time.Now()
-	defer func() { o.Elapsed = time.Since(start) }()
-	x, err := acc.Dial(ctx, st.Name)
-	if err == nil && x == nil {
-		err = errors.New("no SSH connection")
-	}
+	x, err := dial(st.Name)
 	if err != nil {
-		o.Err = err
+		o.Err, o.Elapsed = err, time.Since(start)
 		return o
 	}
 	// The OS family comes from the first survey: one round trip on a node
@@ -69,7 +65,8 @@ func configureNode(ctx context.Context, acc *access.Access, st *roles.NodeState,
 	o.OS, o.Result, o.Err = engine.Configure(ctx, x, stepsFor, func(ev engine.Event) {
 		sink.Emit(progress.ConfigureStep{Node: st.Name, Step: ev.Step, Status: ev.Status, Detail: ev.Detail})
 	})
+	o.Elapsed = time.Since(start)
 	sink.Emit(progress.NodeConfigured{Node: st.Name, OS: o.OS, Changed: o.Result.ChangedSteps(), Checked: len(o.Result.Steps),
-		Elapsed: progress.Since(start), Error: progress.ErrorText(o.Err)})
+		Elapsed: progress.Duration(o.Elapsed), Error: progress.ErrorText(o.Err)})
 	return o
 }

@@ -61,7 +61,7 @@ type ConfigureStep struct {
 type NodeConfigured struct {
 	Node    string   `json:"node"`
 	OS      string   `json:"os,omitempty"`
-	Changed []string `json:"changed"`
+	Changed []string `json:"changed,omitempty"`
 	Checked int      `json:"checked"` // steps read back
 	Elapsed Duration `json:"seconds"`
 	Error   string   `json:"error,omitempty"`

@@ -14,6 +14,7 @@ package progress
 
 import (
 	"encoding/json"
+	"math"
 	"time"
 )
 
@@ -98,7 +99,7 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &s); err != nil {
 		return err
 	}
-	*d = Duration(s * float64(time.Second))
+	*d = Duration(math.Round(s * float64(time.Second)))
 	return nil
 }
 

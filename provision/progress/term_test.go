@@ -2,14 +2,10 @@ package progress
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"io"
 	"os"
-	"strings"
-	"sync"
 	"testing"
-	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -61,47 +57,5 @@ func TestInteractiveHonoursTERM(t *testing.T) {
 		if got := Interactive(c.out); got != c.want {
 			t.Errorf("TERM=%q, %T: Interactive = %v, want %v", c.term, c.out, got, c.want)
 		}
-	}
-}
-
-func TestTraceLinesNeverInterleave(t *testing.T) {
-	var b bytes.Buffer
-	SetDebug(Plain(&b))
-	defer SetDebug(nil)
-	var wg sync.WaitGroup
-	for i := range 20 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			Trace("ssh web1", fmt.Sprintf("cmd%d", i), time.Now(), fmt.Sprintf("out%d-a\nout%d-b\n", i, i), nil)
-		}()
-	}
-	wg.Wait()
-	lines := strings.Split(strings.TrimSuffix(b.String(), "\n"), "\n")
-	if len(lines) != 60 {
-		t.Fatalf("%d lines, want 60:\n%s", len(lines), b.String())
-	}
-	for j := 0; j < len(lines); j += 3 {
-		var i int
-		if _, err := fmt.Sscanf(lines[j], "debug: ssh web1: cmd%d (", &i); err != nil {
-			t.Fatalf("line %d %q: %v", j, lines[j], err)
-		}
-		if lines[j+1] != fmt.Sprintf("    | out%d-a", i) || lines[j+2] != fmt.Sprintf("    | out%d-b", i) {
-			t.Fatalf("output of cmd%d interleaved:\n%s", i, b.String())
-		}
-	}
-}
-
-func TestLibvirtTraceAndOff(t *testing.T) {
-	var b bytes.Buffer
-	SetDebug(Plain(&b))
-	err := Libvirt("NetworkCreate tedu-private1", func() error { return errors.New("Network is already in use") })
-	SetDebug(nil)
-	if err == nil || !strings.HasPrefix(b.String(), "debug: libvirt: NetworkCreate tedu-private1 (") || !strings.Contains(b.String(), "): Network is already in use\n") {
-		t.Fatalf("err %v, trace %q", err, b.String())
-	}
-	b.Reset()
-	if Libvirt("DomainCreate x", func() error { return nil }) != nil || b.Len() != 0 || Debugging() {
-		t.Fatalf("with the trace off: %q", b.String())
 	}
 }

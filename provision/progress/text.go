@@ -21,11 +21,12 @@ type Text struct {
 	tables  map[string]*table    // the wait's node lines, by source
 	sources map[string]*Prefixed // the sources' writers
 	tick    *ticker              // the image build phase under way (tty)
+	every   time.Duration        // how often it ticks
 }
 
 // NewText is a Text renderer to w, redrawing in place when tty.
 func NewText(w io.Writer, tty bool) *Text {
-	return &Text{w: w, tty: tty, tables: map[string]*table{}, sources: map[string]*Prefixed{}}
+	return &Text{w: w, tty: tty, tables: map[string]*table{}, sources: map[string]*Prefixed{}, every: time.Second}
 }
 
 // Plain is a Text renderer of plain lines to w.
@@ -156,7 +157,7 @@ func (t *Text) startTick(label string) {
 	t.tick = k
 	io.WriteString(t.w, label+" ...")
 	go func() {
-		tk := time.NewTicker(time.Second)
+		tk := time.NewTicker(t.every)
 		defer tk.Stop()
 		for {
 			select {
