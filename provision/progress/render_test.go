@@ -11,7 +11,6 @@ import (
 	"io/fs"
 	"reflect"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
@@ -243,16 +242,21 @@ func TestTTYRedrawsInPlace(t *testing.T) {
 
 // A phase's line ticks on a terminal while it runs, and stops at its end.
 func TestTTYPhaseTicks(t *testing.T) {
-	var b lockedBuffer
+	var b bytes.Buffer
 	r := NewText(&b, true)
 	r.every = 5 * time.Millisecond
+	written := func() string { // the renderer writes under its lock
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		return b.String()
+	}
 	r.Emit(PhaseStarted{N: 3, Total: 7, Title: "trim"})
 	time.Sleep(60 * time.Millisecond)
 	r.Emit(PhaseDone{N: 3, Total: 7, Title: "trim", Elapsed: Duration(60 * time.Millisecond)})
-	end := b.String()
+	end := written()
 	time.Sleep(30 * time.Millisecond)
-	if b.String() != end {
-		t.Errorf("ticked after the phase ended: %q", b.String())
+	if written() != end {
+		t.Errorf("ticked after the phase ended: %q", written())
 	}
 	if !strings.HasPrefix(end, "[3/7] trim ...\r[3/7] trim ... 0s\r") || !strings.HasSuffix(end, "\r[3/7] trim ... done in 100ms\x1b[K\n") {
 		t.Errorf("ticking line %q", end)
@@ -341,38 +345,13 @@ func TestSampleHasEveryEvent(t *testing.T) {
 	}
 }
 
-// lockedBuffer is a bytes.Buffer safe for the ticker's goroutine.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-// diffLines shows the first lines where got and want differ.
+// diffLines shows the first line where got and want differ.
 func diffLines(got, want string) string {
 	g, w := strings.Split(got, "\n"), strings.Split(want, "\n")
-	for i := range max(len(g), len(w)) {
-		var gl, wl string
-		if i < len(g) {
-			gl = g[i]
-		}
-		if i < len(w) {
-			wl = w[i]
-		}
-		if gl != wl {
-			return fmt.Sprintf("line %d:\n got %q\nwant %q", i+1, gl, wl)
-		}
+	i := 0
+	for i < len(g) && i < len(w) && g[i] == w[i] {
+		i++
 	}
-	return ""
+	g, w = append(g, ""), append(w, "") // line i exists in both
+	return fmt.Sprintf("line %d:\n got %q\nwant %q", i+1, g[i], w[i])
 }
