@@ -5,6 +5,8 @@ import (
 	"os"
 	"testing"
 	"time"
+
+	"github.com/lvslab/lvslab/provision/progress"
 )
 
 // e2e gates tests that need root, the network (debootstrap) and minutes.
@@ -24,7 +26,7 @@ func TestBuildE2E(t *testing.T) {
 	defer cancel()
 	img, err := Build(ctx, Options{
 		Name:     benchImage(),
-		Progress: os.Stderr,
+		Progress: progress.NewText(os.Stderr, progress.Interactive(os.Stderr)),
 		Force:    os.Getenv("LVSLAB_E2E_FORCE") == "1",
 		Mirror:   os.Getenv("LVSLAB_MIRROR"),
 		Compress: os.Getenv("LVSLAB_E2E_COMPRESS") == "1",

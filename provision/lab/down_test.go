@@ -13,6 +13,7 @@ import (
 	"github.com/lvslab/lvslab/provision/access"
 	"github.com/lvslab/lvslab/provision/host"
 	"github.com/lvslab/lvslab/provision/paths"
+	"github.com/lvslab/lvslab/provision/progress"
 	"github.com/lvslab/lvslab/provision/sshx"
 )
 
@@ -49,7 +50,7 @@ func TestDownRemovesExactlyTheLab(t *testing.T) {
 	}
 
 	var out bytes.Buffer
-	rep, err := Down(context.Background(), conn, Selector{Lab: "tedu"}, DownOptions{Home: opts.Home, Out: &out})
+	rep, err := Down(context.Background(), conn, Selector{Lab: "tedu"}, DownOptions{Home: opts.Home, Progress: progress.Plain(&out)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/lvslab/lvslab/provision/host"
 	"github.com/lvslab/lvslab/provision/image"
 	"github.com/lvslab/lvslab/provision/paths"
+	"github.com/lvslab/lvslab/provision/progress"
 	"github.com/lvslab/lvslab/roles/catalog"
 	"github.com/lvslab/lvslab/roles/engine"
 	"github.com/lvslab/lvslab/roles/guest"
@@ -71,8 +72,8 @@ const (
 // over SSH (the same survey configure starts with). What Up would refuse
 // (a foreign network or VM of the same name, changed NICs) is its error.
 func DryRun(ctx context.Context, conn *host.Conn, lab *topology.Lab, opts Options) (*Plan, error) {
-	r := &run{ctx: ctx, conn: conn, lab: lab, opts: opts, out: io.Discard}
-	r.opts.Out = nil
+	r := &run{ctx: ctx, conn: conn, lab: lab, opts: opts, sink: progress.Discard}
+	r.opts.Progress = nil
 	if r.opts.Pool == "" {
 		r.opts.Pool = paths.DefaultPool
 	}
@@ -310,7 +311,7 @@ func WritePlan(w io.Writer, p *Plan) {
 				if s.Wrote != "" {
 					what = strings.TrimSuffix("write "+s.Wrote+"; "+what, "; ")
 				}
-				if line := firstLine(what); line != what {
+				if line := progress.FirstLine(what); line != what {
 					what = line + " ..."
 				}
 				fmt.Fprintf(w, "        %-22s %s\n", s.Name, what)

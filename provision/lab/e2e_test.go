@@ -22,6 +22,7 @@ import (
 	"github.com/lvslab/lvslab/provision/host"
 	"github.com/lvslab/lvslab/provision/image"
 	"github.com/lvslab/lvslab/provision/paths"
+	"github.com/lvslab/lvslab/provision/progress"
 	"github.com/lvslab/lvslab/provision/sandbox"
 	"github.com/lvslab/lvslab/topology"
 )
@@ -102,7 +103,7 @@ func TestE2EUpDownInner(t *testing.T) {
 	logDir := filepath.Join(work, "log")
 
 	lab := mustLab(t, "tedu-nat")
-	opts := Options{Home: home, ImageDir: imgDir, LogDir: logDir, Out: testWriter{t}, VMsOnly: true}
+	opts := Options{Home: home, ImageDir: imgDir, LogDir: logDir, Progress: progress.Plain(testWriter{t}), VMsOnly: true}
 	start := time.Now()
 	res, err := Up(ctx, conn, lab, opts)
 	if err != nil {
@@ -151,7 +152,7 @@ func TestE2EUpDownInner(t *testing.T) {
 
 	// A second up reuses everything.
 	start = time.Now()
-	res2, err := Up(ctx, conn, lab, Options{Home: home, ImageDir: imgDir, LogDir: logDir, Out: testWriter{t}, VMsOnly: true})
+	res2, err := Up(ctx, conn, lab, Options{Home: home, ImageDir: imgDir, LogDir: logDir, Progress: progress.Plain(testWriter{t}), VMsOnly: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,7 +172,7 @@ func TestE2EUpDownInner(t *testing.T) {
 		vols = append(vols, v.Path)
 	}
 	start = time.Now()
-	rep, err := Down(ctx, conn, Selector{Lab: "tedu"}, DownOptions{Home: home, Out: testWriter{t}})
+	rep, err := Down(ctx, conn, Selector{Lab: "tedu"}, DownOptions{Home: home, Progress: progress.Plain(testWriter{t})})
 	if err != nil {
 		t.Fatal(err)
 	}

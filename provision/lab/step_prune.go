@@ -27,7 +27,7 @@ func pruneRemoved(r *run) error {
 	if gone.Empty() {
 		return nil
 	}
-	t := &teardown{conn: r.conn, remote: r.remote, lab: r.lab.Name, out: r.out}
+	t := &teardown{conn: r.conn, remote: r.remote, lab: r.lab.Name, sink: r.sink}
 	t.objects(gone)
 	for _, d := range gone.Domains {
 		if err := sshx.UnpinHost(r.knownHosts, d.Name, access.SSHAddr(d.Tag.Mgmt)); err != nil {
@@ -35,7 +35,7 @@ func pruneRemoved(r *run) error {
 		}
 	}
 	for _, x := range t.removed {
-		r.reused = slices.DeleteFunc(r.reused, func(s string) bool { return s == x.Kind+" "+x.Name })
+		r.reused = slices.DeleteFunc(r.reused, func(s string) bool { return s == x.What+" "+x.Name })
 	}
 	return errors.Join(t.errs...)
 }

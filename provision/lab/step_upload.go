@@ -31,7 +31,7 @@ func stageImage(r *run) error {
 	if r.capacity, err = imageCapacity(r.img); err != nil {
 		return err
 	}
-	staged, uploaded, err := host.StageImage(r.conn, r.remote, r.opts.Pool, r.img, r.opts.Volumes, r.out)
+	staged, uploaded, err := host.StageImage(r.conn, r.remote, r.opts.Pool, r.img, r.opts.Volumes, r.sink)
 	if err != nil {
 		return err
 	}
