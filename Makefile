@@ -149,11 +149,16 @@ e2e-keepalived: build
 e2e-hosts: build
 	LVSLAB_E2E=1 LVSLAB_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout $(E2E_TIMEOUT) -run '^TestHostsE2E$$' -v ./cmd/lvslab
 
-# The main job: bring up the default lab and verify it, in a sandbox. The
-# image is built first, outside: the sandbox's network has no way out.
+# The main job: bring up the default lab and verify it, in a sandbox that
+# stays (started unless one runs), so that "bin/lvslab ssh", "verify", "down"
+# and "sandbox stop" find it afterwards: as root, lvslab's libvirt commands
+# run inside the started sandbox. The image is built first, outside: the
+# sandbox's network has no way out.
 lab: build
 	$(BIN) image build
-	$(BIN) sandbox -- sh -c '$(BIN) up && $(BIN) verify'
+	$(BIN) sandbox status >/dev/null 2>&1 || $(BIN) sandbox start
+	$(BIN) up
+	$(BIN) verify
 
 # Benchmarks in real QEMU guests, inside the sandbox (root). bench-up: the
 # floor (the same four domains defined and started with plain virsh, until

@@ -383,7 +383,7 @@ func TestOneOutputFlagEverywhere(t *testing.T) {
 	for _, want := range []string{"labs", "validate", "ls", "status", "check", "verify", "up"} {
 		found := false
 		for _, l := range leaves(nil, newApp().Commands) {
-			if l.cmd.Name == want {
+			if strings.Join(l.path, " ") == want {
 				found = lookupFlag(l.cmd.Flags, "-o") != nil
 			}
 		}

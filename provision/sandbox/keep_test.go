@@ -280,3 +280,21 @@ func TestLockDir(t *testing.T) {
 	}
 	again()
 }
+
+func TestDescribe(t *testing.T) {
+	daemon, _ := child(t)
+	daemon.Name = "libvirtd"
+	st := &State{Name: "lvslab-sb", BootID: bootID(), MaskKVM: true, Started: time.Date(2026, 1, 2, 3, 4, 5, 0, time.Local),
+		Daemons: []Proc{{"virtlogd", 1 << 30, 1}, daemon}}
+	var out bytes.Buffer
+	st.Describe(&out)
+	want := "sandbox lvslab-sb: started 2026-01-02 03:04:05, network namespace lvslab-sb, guests under QEMU TCG (/dev/kvm hidden)\n" +
+		"  virtlogd  pid 1073741824 gone\n" +
+		"  libvirtd  pid " + strconv.Itoa(daemon.PID) + strings.Repeat(" ", 9-len(strconv.Itoa(daemon.PID))) + "running\n"
+	if out.String() != want {
+		t.Errorf("Describe:\n%s\nwant:\n%s", out.String(), want)
+	}
+	if gone := st.Gone(); len(gone) != 1 || gone[0].Name != "virtlogd" {
+		t.Errorf("Gone = %v", gone)
+	}
+}

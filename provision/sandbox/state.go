@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -110,10 +111,16 @@ func (s *State) Alive(p Proc) bool {
 func (s *State) Running() bool { return len(s.alive()) > 0 }
 
 // alive lists the recorded daemons still alive, in their order.
-func (s *State) alive() []Proc {
+func (s *State) alive() []Proc { return s.daemons(true) }
+
+// Gone lists the recorded daemons that are no longer running.
+func (s *State) Gone() []Proc { return s.daemons(false) }
+
+// daemons lists the recorded daemons that are alive, or those that are not.
+func (s *State) daemons(alive bool) []Proc {
 	var out []Proc
 	for _, p := range s.Daemons {
-		if s.Alive(p) {
+		if s.Alive(p) == alive {
 			out = append(out, p)
 		}
 	}
@@ -174,4 +181,21 @@ func lockDir(dir string) (func(), error) {
 		return nil, errors.New("another \"lvslab sandbox start\" or \"stop\" is running: wait for it")
 	}
 	return func() { f.Close() }, nil
+}
+
+// Describe writes what "lvslab sandbox status" shows: the sandbox, since
+// when, and each daemon it started with its pid, running or gone.
+func (s *State) Describe(w io.Writer) {
+	guests := "guests under KVM when libvirt offers it"
+	if s.MaskKVM {
+		guests = "guests under QEMU TCG (/dev/kvm hidden)"
+	}
+	fmt.Fprintf(w, "sandbox %s: started %s, network namespace %s, %s\n", s.Name, s.Started.Format(time.DateTime), s.Name, guests)
+	for _, p := range s.Daemons {
+		state := "running"
+		if !s.Alive(p) {
+			state = "gone"
+		}
+		fmt.Fprintf(w, "  %-9s pid %-8d %s\n", p.Name, p.PID, state)
+	}
 }
