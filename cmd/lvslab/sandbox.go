@@ -152,7 +152,10 @@ Examples:
 			if o.Name == "" {
 				o.Name = sandbox.DefaultName
 			}
-			st, err := sandbox.Start(c.Context, o, paths.Home())
+			// Ctrl-C while it starts removes what it made.
+			ctx, stop := commandContext(c)
+			defer stop()
+			st, err := sandbox.Start(ctx, o, paths.Home())
 			if err != nil {
 				return cannot("lvslab sandbox start: " + err.Error())
 			}
