@@ -97,18 +97,10 @@ func TestManEnvironmentAndExitStatus(t *testing.T) {
 	env, exits := manSection(page, "ENVIRONMENT"), manSection(page, `"EXIT STATUS"`)
 	reads := regexp.MustCompile(`os\.(?:Getenv|LookupEnv)\("([A-Z_]+)"\)|\bEnv[A-Z]\w*\s*=\s*"([A-Z_]+)"`)
 	found := map[string]bool{}
-	err := filepath.WalkDir("../..", func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
-			return err
-		}
-		src, err := os.ReadFile(path)
-		for _, m := range reads.FindAllStringSubmatch(string(src), -1) {
+	for _, src := range goSources(t) {
+		for _, m := range reads.FindAllStringSubmatch(src, -1) {
 			found[m[1]+m[2]] = true
 		}
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
 	}
 	if len(found) < 5 {
 		t.Fatalf("found only %v in the code", found)
@@ -142,4 +134,23 @@ func TestRoffText(t *testing.T) {
 	if name, text := unquoteUsage("a `NAME` here"); name != "NAME" || text != "a NAME here" {
 		t.Errorf("unquoteUsage = %q, %q", name, text)
 	}
+}
+
+// goSources is the text of every Go file of the module but its tests, by
+// path.
+func goSources(t *testing.T) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	err := filepath.WalkDir("../..", func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+			return err
+		}
+		src, err := os.ReadFile(path)
+		out[path] = string(src)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
