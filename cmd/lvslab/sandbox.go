@@ -213,7 +213,7 @@ Examples:
 				return cannot("lvslab sandbox status: " + err.Error())
 			}
 			if st == nil {
-				return failed(`no sandbox runs here ("lvslab sandbox start" starts one)`)
+				return failed(noSandbox() + ` ("lvslab sandbox start" starts one)`)
 			}
 			st.Describe(c.App.Writer)
 			if gone := st.Gone(); len(gone) > 0 {
@@ -249,13 +249,22 @@ Examples:
 			case err != nil:
 				return cannot("lvslab sandbox stop: " + err.Error())
 			case st == nil:
-				fmt.Fprintln(c.App.Writer, "no sandbox runs here")
+				fmt.Fprintln(c.App.Writer, noSandbox())
 			default:
 				fmt.Fprintf(c.App.Writer, "sandbox %s stopped: its labs, daemons and network namespace are gone\n", st.Name)
 			}
 			return nil
 		},
 	}
+}
+
+// noSandbox says that no sandbox is recorded; a sandbox is root's, so
+// another user is told to ask as root.
+func noSandbox() string {
+	if os.Geteuid() != 0 {
+		return "no sandbox of yours runs here (a sandbox is root's: ask with sudo)"
+	}
+	return "no sandbox runs here"
 }
 
 // enterRunningSandbox runs this lvslab command inside the sandbox "lvslab

@@ -81,10 +81,10 @@ func sandboxHome(t *testing.T) string {
 
 func TestSandboxWithoutARunningSandbox(t *testing.T) {
 	sandboxHome(t)
-	if code, _, stderr := lvslab(t, "sandbox", "status"); code != 1 || !strings.Contains(stderr, `no sandbox runs here ("lvslab sandbox start" starts one)`) {
+	if code, _, stderr := lvslab(t, "sandbox", "status"); code != 1 || !strings.Contains(stderr, noSandbox()+` ("lvslab sandbox start" starts one)`) {
 		t.Errorf("status: exit %d %q", code, stderr)
 	}
-	if code, stdout, _ := lvslab(t, "sandbox", "stop"); code != 0 || stdout != "no sandbox runs here\n" {
+	if code, stdout, _ := lvslab(t, "sandbox", "stop"); code != 0 || stdout != noSandbox()+"\n" {
 		t.Errorf("stop: exit %d %q", code, stdout)
 	}
 	if code, _, stderr := lvslab(t, "sandbox"); code != 2 || !strings.Contains(stderr, "start, shell, status, stop, or -- COMMAND") {
