@@ -20,6 +20,7 @@ import (
 var version = ""
 
 func main() {
+	enterRunningSandbox(os.Args)
 	os.Exit(run(os.Args, os.Stdout, os.Stderr))
 }
 
@@ -75,6 +76,7 @@ Typical session:
    lvslab plan tedu-dr --os rhel    # the commands a student would type
    lvslab graph tedu-nat            # the topology, with the reply path
    lvslab image build               # the guest image (once)
+   sudo lvslab sandbox start        # a private libvirtd, where the machine has none of its own
    lvslab up tedu-nat --dry-run     # what up would create, start and change
    lvslab up tedu-nat               # VMs up and configured
    lvslab verify tedu-nat           # prove the rr distribution
