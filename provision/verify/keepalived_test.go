@@ -4,6 +4,7 @@ import (
 	"github.com/lvslab/lvslab/topology"
 	"net/netip"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/lvslab/lvslab/provision/report"
@@ -124,6 +125,19 @@ func TestVerifyKeepalivedWeb(t *testing.T) {
 	wantStatus(t, r, webVIPHeld, report.Pass, "web1")
 	wantStatus(t, r, webServed, report.Pass, "6 of 6 answered by web1")
 	wantStatus(t, r, "VRRP adverts heard on web2 come from the master only", report.Pass, "from web1")
+	// Its text names no director, promise or server table: there are none.
+	var text strings.Builder
+	if err := WriteText(&text, r); err != nil {
+		t.Fatal(err)
+	}
+	for _, absent := range []string{"director", "promise:", "RIP"} {
+		if strings.Contains(text.String(), absent) {
+			t.Errorf("the VRRP pair's report says %q:\n%s", absent, text.String())
+		}
+	}
+	if !strings.Contains(text.String(), "answered by: web1 web1") {
+		t.Errorf("the report does not say who answered:\n%s", text.String())
+	}
 
 	w = newWorld(t, "tedu-keepalived-web")
 	w.up["web1"] = false // keepalived holds the VIP, the web server is down
