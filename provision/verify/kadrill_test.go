@@ -177,6 +177,19 @@ func TestDrillKeepalivedConnectionSync(t *testing.T) {
 	}
 }
 
+// A download cut by its own time limit is neither outcome: the drill says
+// the client was too slow, with sync on or off.
+func TestDrillKeepalivedDownloadOutOfTime(t *testing.T) {
+	for _, sync := range []bool{true, false} {
+		w := newWorld(t, "tedu-keepalived-dr")
+		w.sync, w.slowClient = sync, true
+		d := kdrill(t, w, DrillFail, "lvs1", DrillOptions{How: HowStop, Download: true})
+		if c := drillCheck(t, d, "download across the failover"); c.Status != report.Fail || !strings.Contains(c.Detail, "did not end in time") {
+			t.Errorf("sync %v: %+v", sync, c)
+		}
+	}
+}
+
 // --sync on|off rewrites both routers' keepalived.conf before the failure:
 // the positive run and the negative control on one lab.
 func TestDrillKeepalivedSyncSwitch(t *testing.T) {

@@ -74,6 +74,8 @@ type world struct {
 	sync       bool
 	daemons    bool
 	daemonsSet bool
+	// slowClient: the download runs out of time (curl -m, exit 28).
+	slowClient bool
 	// kaDown: routers whose keepalived is stopped ("keepalived") or whose
 	// VRRP NIC is down ("link").
 	kaDown map[string]string
@@ -631,7 +633,14 @@ func (w *world) keepalivedDrill(node, cmd string) (string, bool) {
 		if w.syncRuns() || !strings.Contains(cmd, "sysctl -qw "+DownloadRmemSysctl+"=") {
 			got = strings.Repeat("b", 64)
 		}
-		return fmt.Sprintf("%s %s %s\n", m, got, strings.Repeat("b", 64)), true
+		size, rc := "1234567", "56"
+		switch {
+		case w.slowClient:
+			got, rc = "cccc"+strings.Repeat("0", 60), "28"
+		case got == strings.Repeat("b", 64):
+			size, rc = "4194304", "0"
+		}
+		return fmt.Sprintf("%s %s %s %s %s\n", m, got, strings.Repeat("b", 64), size, rc), true
 	case strings.Contains(cmd, "curl -s -m 1.5 --connect-timeout 0.5"):
 		return w.loop(cmd), true
 	case cmd == ipvs.SaveCommand && w.hcNode != "":
