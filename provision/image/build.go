@@ -35,6 +35,9 @@ func Build(ctx context.Context, opts Options) (Image, error) {
 	if err := CheckName(o.Name); err != nil {
 		return Image{}, err
 	}
+	if o.Dir == "" {
+		return Image{}, errNoStore
+	}
 	unlock, err := lock(o.Dir, o.Name)
 	if err != nil {
 		return Image{}, err

@@ -27,7 +27,7 @@ var (
 	// labDirs get an empty tmpfs: lvslab's per-lab state (keys, host key
 	// pins) and console logs belong to the sandbox's labs, which die with
 	// it; two sandboxes running the same lab must not share them.
-	labDirs = []string{paths.LabsDir(paths.SystemHome), paths.SystemLogDir}
+	labDirs = []string{paths.System().LabsDir(), paths.System().Logs}
 	// configDir gets a private copy of its content.
 	configDir = "/etc/libvirt"
 	// Pid files inside the private /run/libvirt: the defaults (/run/*.pid)
