@@ -268,7 +268,7 @@ func prepareFloor(t *testing.T, lab *topology.Lab, dir, mgmtNet string) *floor {
 // so the guests are lvslab's guests. dir holds the local files.
 func prepareFloorOn(t *testing.T, lab *topology.Lab, dir, mgmtNet string, hv *floorHost) *floor {
 	t.Helper()
-	img, err := image.Resolve("", lab.Image)
+	img, err := image.Resolve(paths.Local().Images, lab.Image)
 	if err != nil {
 		t.Fatalf("image %s: %v (run lvslab image build)", lab.Image, err)
 	}
@@ -287,7 +287,7 @@ func prepareFloorOn(t *testing.T, lab *topology.Lab, dir, mgmtNet string, hv *fl
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	_, authKey, err := sshx.EnsureKey(filepath.Join(dir, "key"))
+	_, authKey, err := sshx.EnsureKey(filepath.Join(dir, "key", "id_ed25519"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/lvslab/lvslab/provision/console"
+	"github.com/lvslab/lvslab/provision/paths"
 )
 
 // globalFlags work before or after the command ("lvslab --debug up" and
@@ -29,6 +30,23 @@ func applyGlobalFlags(c *cli.Context) error {
 		console.SetDebug(c.App.ErrWriter)
 	}
 	return nil
+}
+
+// pathsKey is where lvslab's folders are kept for the command's run.
+const pathsKey = "lvslab.paths"
+
+// folders are lvslab's folders (its home, image store, pool and logs),
+// resolved once in a run, on first use, and passed down from here.
+func folders(c *cli.Context) paths.Root {
+	if root, ok := c.App.Metadata[pathsKey].(paths.Root); ok {
+		return root
+	}
+	root := paths.Local()
+	if c.App.Metadata == nil {
+		c.App.Metadata = map[string]any{}
+	}
+	c.App.Metadata[pathsKey] = root
+	return root
 }
 
 // progress is where a command's progress goes: w, or nowhere with --quiet.

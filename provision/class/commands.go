@@ -54,7 +54,7 @@ func (s *Session) Up(opts lab.Options) (*Report, error) {
 	fmt.Fprintf(s.out, "class %s: %d copies of %s, %d MiB each, %d at a time\n", s.Class.Name, len(s.Students), s.Class.LabRef, s.Class.CopyMemory(), s.Limit())
 	return s.eachCopy("up", func(ctx context.Context, c copyRun) ([]report.Check, error) {
 		o := opts
-		o.Out = c.out
+		o.Out, o.Paths = c.out, s.paths
 		// up writes the class and student into every domain's tag as it
 		// defines it: whatever becomes of the run, the VMs it leaves are
 		// the class's.
@@ -87,7 +87,7 @@ func (s *Session) hostFigures() []HostFigures {
 }
 
 func (s *Session) writeRecord() error {
-	if err := s.Record.Write(s.home); err != nil {
+	if err := s.Record.Write(s.paths); err != nil {
 		return fmt.Errorf("%w: %w", ErrRecord, err)
 	}
 	return nil
@@ -105,7 +105,7 @@ func dash(s string) string {
 // runs and lvslab logs in.
 func (s *Session) Status() *Report {
 	return s.eachCopy("status", func(ctx context.Context, c copyRun) ([]report.Check, error) {
-		st, err := lab.Status(ctx, c.conn, c.lab.Name, lab.StatusOptions{Lab: c.lab})
+		st, err := lab.Status(ctx, c.conn, c.lab.Name, lab.StatusOptions{Paths: s.paths, Lab: c.lab})
 		if err != nil {
 			return nil, err
 		}
@@ -136,7 +136,7 @@ func (s *Session) Down(named bool) (*Report, error) {
 		}
 	}
 	rep := s.eachCopy("down", func(ctx context.Context, c copyRun) ([]report.Check, error) {
-		d, err := lab.Down(context.WithoutCancel(ctx), c.conn, lab.Selector{Lab: c.lab.Name}, lab.DownOptions{Out: c.out})
+		d, err := lab.Down(context.WithoutCancel(ctx), c.conn, lab.Selector{Lab: c.lab.Name}, lab.DownOptions{Paths: s.paths, Out: c.out})
 		if err != nil {
 			return nil, host.Explain(c.conn, err)
 		}
@@ -168,7 +168,7 @@ func (s *Session) WriteSSHConfig(w io.Writer) (missing []string) {
 			missing = append(missing, st+": "+firstLine(err.Error()))
 			continue
 		}
-		acc, err := access.Open(conn, s.Class.Copy(st), access.Options{})
+		acc, err := access.Open(conn, s.Class.Copy(st), access.Options{Paths: s.paths})
 		if err == nil {
 			io.WriteString(w, "\n")
 			err = acc.WriteSSHConfig(w, access.SSHConfigOptions{})

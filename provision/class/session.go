@@ -27,7 +27,7 @@ type Session struct {
 	// Students are the ones the command works on (all, or those asked).
 	Students []string
 
-	home     string
+	paths    paths.Root
 	parallel int
 	out      io.Writer
 	ctx      context.Context
@@ -38,9 +38,9 @@ type Session struct {
 
 // SessionOptions tune Open.
 type SessionOptions struct {
-	// Home is lvslab's state folder, where the record lives ("" means
-	// paths.Home()).
-	Home string
+	// Paths are lvslab's folders: the class's record, and its copies'
+	// keys, pins, pool and console logs.
+	Paths paths.Root
 	// Students limits the command to these students' copies (all when
 	// empty); each must be the class's.
 	Students []string
@@ -61,14 +61,14 @@ func Open(ctx context.Context, file string, opts SessionOptions) (*Session, erro
 	if err != nil {
 		return nil, err
 	}
-	if opts.Home == "" {
-		opts.Home = paths.Home()
+	if err := opts.Paths.Check(); err != nil {
+		return nil, err
 	}
-	rec, err := ReadRecord(opts.Home, cls.Name)
+	rec, err := ReadRecord(opts.Paths, cls.Name)
 	if err != nil {
 		return nil, err
 	}
-	s := &Session{Class: cls, Record: rec, Students: cls.Students, home: opts.Home, parallel: opts.Parallel, out: opts.Out, ctx: ctx}
+	s := &Session{Class: cls, Record: rec, Students: cls.Students, paths: opts.Paths, parallel: opts.Parallel, out: opts.Out, ctx: ctx}
 	if s.out == nil {
 		s.out = io.Discard
 	}
@@ -232,7 +232,7 @@ func firstLine(s string) string {
 // copy's lab and its Access: the way check and verify read a copy.
 func (s *Session) OnCopies(command string, f func(ctx context.Context, l *topology.Lab, acc *access.Access) ([]report.Check, error)) *Report {
 	return s.eachCopy(command, func(ctx context.Context, c copyRun) ([]report.Check, error) {
-		acc, err := access.Open(c.conn, c.lab.Name, access.Options{File: c.lab})
+		acc, err := access.Open(c.conn, c.lab.Name, access.Options{Paths: s.paths, File: c.lab})
 		if err != nil {
 			return nil, err
 		}

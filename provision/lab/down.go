@@ -23,11 +23,9 @@ type Selector struct {
 
 // DownOptions tune Down.
 type DownOptions struct {
-	// Home is lvslab's state folder ("" means Home()); the lab's folder
-	// labs/<lab> (keys, known_hosts) is removed.
-	Home string
-	// Pool is the storage pool of the lab disks ("" means DefaultPool).
-	Pool string
+	// Paths are lvslab's folders: the lab's folder (LabDir: key,
+	// known_hosts) is removed.
+	Paths paths.Root
 	// Out receives one line per removed object; nil discards them.
 	Out io.Writer
 }
@@ -55,7 +53,10 @@ func Down(ctx context.Context, conn *host.Conn, sel Selector, opts DownOptions) 
 	if !sel.All && sel.Lab == "" {
 		return nil, errors.New("down: name a lab, or select all labs")
 	}
-	all, err := host.Discover(conn, opts.Pool)
+	if err := opts.Paths.Check(); err != nil {
+		return nil, err
+	}
+	all, err := host.Discover(conn, paths.DefaultPool)
 	if err != nil {
 		return nil, err
 	}
@@ -63,7 +64,7 @@ func Down(ctx context.Context, conn *host.Conn, sel Selector, opts DownOptions) 
 	if sel.All {
 		names = host.LabNames(all)
 		// Labs with only a state folder left (a crash after the folder was made).
-		if entries, err := os.ReadDir(paths.LabsDir(opts.Home)); err == nil {
+		if entries, err := os.ReadDir(opts.Paths.LabsDir()); err == nil {
 			for _, e := range entries {
 				if e.IsDir() && all[e.Name()] == nil {
 					names = append(names, e.Name())
@@ -95,12 +96,8 @@ func Down(ctx context.Context, conn *host.Conn, sel Selector, opts DownOptions) 
 		}
 	}
 	if remote != nil && len(rep.Removed) > 0 {
-		pool := opts.Pool
-		if pool == "" {
-			pool = paths.DefaultPool
-		}
 		fmt.Fprintf(out, "kept the image volumes (image-*) in pool %s on %s for the next up: \"lvslab image ls --connect '%s'\" lists them, \"lvslab image rm --connect '%s' NAME\" removes one\n",
-			pool, remote.Label(), remote.URI, remote.URI)
+			paths.DefaultPool, remote.Label(), remote.URI, remote.URI)
 	}
 	return rep, errors.Join(errs...)
 }
@@ -154,7 +151,7 @@ func removeLab(_ context.Context, conn *host.Conn, remote *host.Remote, inv *hos
 	for _, n := range inv.Networks {
 		t.do("network", n.Name, func() error { return host.RemoveNetwork(conn, n.Name) })
 	}
-	t.files(inv, paths.StateDir(opts.Home, inv.Lab))
+	t.files(inv, opts.Paths.LabDir(inv.Lab))
 	return t.removed, errors.Join(t.errs...)
 }
 
