@@ -32,9 +32,10 @@ var layers = []struct {
 	// the libvirt adapter; SSH
 	{5, []string{"provision/host/...", "provision/sshx/..."}},
 	{6, []string{"provision/image/..."}},
-	// paths, progress (typed events and renderers; console and prefixed
-	// become it), report (verdicts, exit codes, writers)
-	{7, []string{"provision/paths/...", "provision/progress/...", "provision/report/...", "provision/console/...", "provision/prefixed/..."}},
+	// paths, the local machine (root, programs, processes), progress
+	// (typed events and renderers; console and prefixed become it), report
+	// (verdicts, exit codes, writers)
+	{7, []string{"provision/paths/...", "provision/localhost/...", "provision/progress/...", "provision/report/...", "provision/console/...", "provision/prefixed/..."}},
 	// render, handout, engine, catalog, roles, shell, guest
 	{8, []string{"roles/..."}},
 	// the lab model with the IPVS model at the bottom (topology/ipvs), the

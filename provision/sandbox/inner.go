@@ -8,13 +8,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/lvslab/lvslab/provision/localhost"
 	"github.com/lvslab/lvslab/provision/paths"
 )
 
@@ -297,14 +297,9 @@ func pidsInMyNetns() []int {
 	if err != nil {
 		return nil
 	}
-	dirs, _ := os.ReadDir("/proc")
 	var pids []int
-	for _, d := range dirs {
-		pid, err := strconv.Atoi(d.Name())
-		if err != nil {
-			continue
-		}
-		if ns, err := os.Readlink("/proc/" + d.Name() + "/ns/net"); err == nil && ns == mine {
+	for _, pid := range localhost.PIDs() {
+		if ns, err := os.Readlink(localhost.Proc(pid, "ns", "net")); err == nil && ns == mine {
 			pids = append(pids, pid)
 		}
 	}
