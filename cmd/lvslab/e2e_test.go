@@ -251,6 +251,11 @@ func (e *e2e) verify(lab string, wantExit int) verifyReport {
 // its end it prints the phase times and leaves nothing behind (the sandbox
 // goes away too).
 func insideSandbox(t *testing.T, outer string) *e2e {
+	return insideSandboxAs(t, outer, "PHASE TIMES")
+}
+
+// insideSandboxAs is insideSandbox with the heading of its phase times.
+func insideSandboxAs(t *testing.T, outer, heading string) *e2e {
 	bin := e2eBinary(t)
 	if os.Getenv(e2eInnerEnv) != "1" {
 		t.Skip("runs inside the sandbox only (" + outer + " starts it)")
@@ -258,7 +263,7 @@ func insideSandbox(t *testing.T, outer string) *e2e {
 	e := &e2e{t: t, bin: bin}
 	t.Cleanup(func() {
 		e.run("down", "--all")
-		fmt.Println("\nPHASE TIMES")
+		fmt.Println("\n" + heading)
 		for _, p := range e.phases {
 			fmt.Println("  " + p)
 		}
