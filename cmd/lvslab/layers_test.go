@@ -39,8 +39,8 @@ var layers = []struct {
 	// render, handout, engine, catalog, roles, shell, guest
 	{8, []string{"roles/..."}},
 	// the lab model with the IPVS model at the bottom (topology/ipvs), the
-	// embedded labs and templates
-	{9, []string{"topology/...", "labs/...", "templates/..."}},
+	// embedded labs and templates; the tests' helpers that know no lab
+	{9, []string{"topology/...", "labs/...", "templates/...", "internal/..."}},
 }
 
 // libvirtImporters are the only packages that may import libvirt's
