@@ -61,13 +61,16 @@ func explain(connect func() (*libvirt.Connect, func()), err error) error {
 		if whole == err.Error() {
 			whole = err.Error() + ": " + sentence
 		}
-		return &reworded{msg: whole, err: err}
+		return Reword(whole, err)
 	}
 	return err
 }
 
-// reworded is an error told in a sentence of lvslab's, with the original
-// underneath for errors.Is and errors.As.
+// Reword is err told in a sentence of lvslab's, msg, with err underneath
+// for errors.Is and errors.As. Explain leaves it as it is.
+func Reword(msg string, err error) error { return &reworded{msg: msg, err: err} }
+
+// reworded is Reword's error.
 type reworded struct {
 	msg string
 	err error
