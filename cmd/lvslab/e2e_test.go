@@ -17,6 +17,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/lvslab/lvslab/provision/paths"
 )
 
 const e2eInnerEnv = "LVSLAB_E2E_INNER"
@@ -146,12 +148,9 @@ func virsh(t *testing.T, args ...string) string {
 // labSSH is an ssh command to a lab node, over its management address,
 // with the lab's own key and pins (the key is pinned under the domain name).
 func labSSH(lab, node, addr, command string) *exec.Cmd {
-	dir := filepath.Join("/var/lib/lvslab/labs", lab)
-	if home := os.Getenv("LVSLAB_HOME"); home != "" {
-		dir = filepath.Join(home, "labs", lab)
-	}
-	return exec.Command("ssh", "-i", filepath.Join(dir, "id_ed25519"),
-		"-o", "UserKnownHostsFile="+filepath.Join(dir, "known_hosts"), "-o", "HostKeyAlias="+lab+"-"+node,
+	root := paths.Local()
+	return exec.Command("ssh", "-i", root.KeyFile(lab),
+		"-o", "UserKnownHostsFile="+root.KnownHostsFile(lab), "-o", "HostKeyAlias="+paths.DomainName(lab, node),
 		"-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes", "-o", "ConnectTimeout=5",
 		"root@"+addr, command)
 }

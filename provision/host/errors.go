@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/lvslab/lvslab/provision/paths"
 	"libvirt.org/go/libvirt"
 	"libvirt.org/go/libvirtxml"
 )
@@ -102,7 +103,7 @@ var explanations = []struct {
 		return "this machine cannot run KVM guests (/dev/kvm is missing or not usable): use --accel tcg (QEMU emulation, slower), or enable virtualization and load the kvm module"
 	}},
 	{regexp.MustCompile(`(?i)Cannot access storage file '([^']+)'.*Permission denied`), func(_ connector, m []string) string {
-		return fmt.Sprintf("libvirt's QEMU may not read %s: give the folders on its path o+x (or move the image under /var/lib/lvslab), or run libvirt with another user", m[1])
+		return fmt.Sprintf("libvirt's QEMU may not read %s: give the folders on its path o+x (or move the image under %s), or run libvirt with another user", m[1], paths.System().Home)
 	}},
 	{regexp.MustCompile(`(?:domain|network) '([^']+)' already exists with uuid`), func(_ connector, m []string) string {
 		return fmt.Sprintf("libvirt already holds an object named %s that is not this lab's: remove it (virsh undefine %s, or net-undefine) or give the lab another name", m[1], m[1])
