@@ -138,12 +138,12 @@ func openClass(c *cli.Context, command string) (*classRun, func(), error) {
 	if c.NArg() != 1 {
 		return nil, nil, cannot("lvslab class " + command + ": give one CLASSFILE")
 	}
-	out := progress(c, c.App.ErrWriter)
+	out := c.App.ErrWriter
 	if format == outputText {
-		out = progress(c, c.App.Writer)
+		out = c.App.Writer
 	}
 	ctx, stop := commandContext(c)
-	s, err := class.Open(ctx, c.Args().First(), class.SessionOptions{Paths: folders(c), Students: c.StringSlice("student"), Parallel: c.Int("parallel"), Out: out})
+	s, err := class.Open(ctx, c.Args().First(), class.SessionOptions{Paths: folders(c), Students: c.StringSlice("student"), Parallel: c.Int("parallel"), Progress: progressTo(c, out)})
 	if err != nil {
 		stop()
 		return nil, nil, cannot(err)

@@ -134,7 +134,7 @@ func classServe(c *cli.Context) error {
 	ctx, stop := commandContext(c)
 	defer stop()
 	root := folders(c)
-	s, err := class.Open(ctx, c.Args().First(), class.SessionOptions{Paths: root, Out: progress(c, c.App.ErrWriter)})
+	s, err := class.Open(ctx, c.Args().First(), class.SessionOptions{Paths: root, Progress: progressTo(c, c.App.ErrWriter)})
 	if err != nil {
 		return cannot(err)
 	}

@@ -70,7 +70,7 @@ func sandboxed(t *testing.T, inner string, sandboxArgs ...string) {
 	t.Logf("end-to-end run passed in %s", took.Round(time.Second))
 }
 
-// runInSandbox runs this test binary's test inner inside "lvslab sandbox",
+// runInSandbox runs this test binary's test inner inside a one-shot "lvslab sandbox",
 // with env=1 so that it knows it is the inner run, and says how long it took;
 // sandboxArgs go to the sandbox ("--hypervisors", "2").
 func runInSandbox(t *testing.T, bin, env, inner, timeout string, sandboxArgs ...string) (time.Duration, error) {
@@ -79,7 +79,10 @@ func runInSandbox(t *testing.T, bin, env, inner, timeout string, sandboxArgs ...
 	if err != nil {
 		t.Fatal(err)
 	}
-	args := append(append([]string{"sandbox"}, sandboxArgs...), "--", self, "-test.run", "^"+inner+"$", "-test.v", "-test.timeout", timeout)
+	// A one-shot sandbox of its own (a name no started sandbox has), even
+	// when "lvslab sandbox start" left one running on this machine.
+	name := fmt.Sprintf("lvslab-e2e-%d", os.Getpid())
+	args := append(append([]string{"sandbox", "--name", name}, sandboxArgs...), "--", self, "-test.run", "^"+inner+"$", "-test.v", "-test.timeout", timeout)
 	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), env+"=1")
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr

@@ -75,7 +75,7 @@ downloads current packages again.`,
 				RootPassword:  c.String("root-password"),
 				ExtraPackages: c.StringSlice("package"),
 				Compress:      c.Bool("compress"),
-				Progress:      progress(c, os.Stderr),
+				Progress:      progressTo(c, os.Stderr),
 			})
 			return err
 		},

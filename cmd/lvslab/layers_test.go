@@ -33,9 +33,9 @@ var layers = []struct {
 	{5, []string{"provision/host/...", "provision/sshx/..."}},
 	{6, []string{"provision/image/..."}},
 	// paths, the local machine (root, programs, processes), progress
-	// (typed events and renderers; console and prefixed become it), report
-	// (verdicts, exit codes, writers)
-	{7, []string{"provision/paths/...", "provision/localhost/...", "provision/progress/...", "provision/report/...", "provision/console/...", "provision/prefixed/..."}},
+	// (typed events, their renderers, the --debug trace, prefixed lines),
+	// report (verdicts, exit codes, writers)
+	{7, []string{"provision/paths/...", "provision/localhost/...", "provision/progress/...", "provision/report/..."}},
 	// render, handout, engine, catalog, roles, shell, guest
 	{8, []string{"roles/..."}},
 	// the lab model with the IPVS model at the bottom (topology/ipvs), the

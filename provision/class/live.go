@@ -288,7 +288,7 @@ func (l *Live) up(one *Session, opts lab.Options) error {
 // one is a session of the class for student alone, on its own
 // connections (a reset takes minutes; the other copies' reads go on).
 func (l *Live) one(ctx context.Context, student string) (*Session, error) {
-	return Open(ctx, l.s.Class.File, SessionOptions{Paths: l.s.paths, Students: []string{student}, Out: l.s.out})
+	return Open(ctx, l.s.Class.File, SessionOptions{Paths: l.s.paths, Students: []string{student}, Progress: l.s.sink})
 }
 
 // rowError is the error of a one-student report, if any.

@@ -114,7 +114,7 @@ var explanations = []struct {
 // down: ", which belongs to lab tedu (network tedu-private1): run
 // \"lvslab down tedu\" ...".
 func bridgeOwner(conn *libvirt.Connect, bridge string) string {
-	way := "; or run lvslab in its own sandbox (lvslab sandbox -- lvslab up ...), where no other network can clash"
+	way := "; or run lvslab in a sandbox of its own (\"sudo lvslab sandbox start\"), where no other network can clash"
 	if conn == nil {
 		return way
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/lvslab/lvslab/provision/paths"
+	"github.com/lvslab/lvslab/provision/progress"
 )
 
 // e2e gates tests that need root, the network (debootstrap) and minutes.
@@ -27,7 +28,7 @@ func TestBuildE2E(t *testing.T) {
 	img, err := Build(ctx, Options{
 		Name:     benchImage(),
 		Dir:      paths.Local().Images,
-		Progress: os.Stderr,
+		Progress: progress.NewText(os.Stderr, progress.Interactive(os.Stderr)),
 		Force:    os.Getenv("LVSLAB_E2E_FORCE") == "1",
 		Mirror:   os.Getenv("LVSLAB_MIRROR"),
 		Compress: os.Getenv("LVSLAB_E2E_COMPRESS") == "1",

@@ -6,8 +6,8 @@ package image
 
 import (
 	"errors"
-	"io"
 
+	"github.com/lvslab/lvslab/provision/progress"
 	"github.com/lvslab/lvslab/topology"
 )
 
@@ -42,8 +42,10 @@ type Options struct {
 	Force  bool   // rebuild even when the image exists
 	// Fresh ignores (and replaces) the cached debootstrap result, to pick up
 	// new package versions.
-	Fresh    bool
-	Progress io.Writer
+	Fresh bool
+	// Progress receives the build's events (each phase as it starts and
+	// ends); nil discards them.
+	Progress progress.Sink
 	// RootPassword sets root's password (serial console and SSH) for
 	// classroom use; empty leaves root without one (key login only).
 	RootPassword string
@@ -76,9 +78,7 @@ func (o Options) withDefaults() Options {
 	if o.DiskSize == 0 {
 		o.DiskSize = DefaultDiskSize
 	}
-	if o.Progress == nil {
-		o.Progress = io.Discard
-	}
+	o.Progress = progress.Or(o.Progress)
 	if o.Runner == nil {
 		o.Runner = ExecRunner{}
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/lvslab/lvslab/provision/access"
 	"github.com/lvslab/lvslab/provision/host"
+	"github.com/lvslab/lvslab/provision/progress"
 	"github.com/lvslab/lvslab/provision/sshx"
 )
 
@@ -48,7 +49,7 @@ func TestDownRemovesExactlyTheLab(t *testing.T) {
 	}
 
 	var out bytes.Buffer
-	rep, err := Down(context.Background(), conn, Selector{Lab: "tedu"}, DownOptions{Paths: opts.Paths, Out: &out})
+	rep, err := Down(context.Background(), conn, Selector{Lab: "tedu"}, DownOptions{Paths: opts.Paths, Progress: progress.Plain(&out)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/lvslab/lvslab/provision/host"
 	"github.com/lvslab/lvslab/provision/image"
 	"github.com/lvslab/lvslab/provision/paths"
+	"github.com/lvslab/lvslab/provision/progress"
 	"github.com/lvslab/lvslab/roles/catalog"
 	"github.com/lvslab/lvslab/roles/engine"
 	"github.com/lvslab/lvslab/roles/guest"
@@ -33,6 +34,9 @@ type Plan struct {
 	Pool     string          `json:"pool"`
 	Networks []PlanItem      `json:"networks"`
 	Nodes    []NodeDraft     `json:"nodes"`
+	// Remove lists what an earlier up made for nodes and networks the
+	// file no longer has: up removes it.
+	Remove []PlanItem `json:"remove"`
 }
 
 // PlanItem is one object and what up would do to it.
@@ -60,6 +64,7 @@ const (
 	ActionCreate = "create"
 	ActionReuse  = "reuse"
 	ActionStart  = "start"
+	ActionRemove = "remove"
 )
 
 // DryRun finds what Up(ctx, conn, lab, opts) would do and does none of it:
@@ -67,8 +72,8 @@ const (
 // over SSH (the same survey configure starts with). What Up would refuse
 // (a foreign network or VM of the same name, changed NICs) is its error.
 func DryRun(ctx context.Context, conn *host.Conn, lab *topology.Lab, opts Options) (*Plan, error) {
-	r := &run{ctx: ctx, conn: conn, lab: lab, opts: opts, out: io.Discard}
-	r.opts.Out = nil
+	r := &run{ctx: ctx, conn: conn, lab: lab, opts: opts, sink: progress.Discard}
+	r.opts.Progress = nil
 	if err := r.opts.Paths.Check(); err != nil {
 		return nil, err
 	}
@@ -108,7 +113,27 @@ func DryRun(ctx context.Context, conn *host.Conn, lab *topology.Lab, opts Option
 		p.Networks = append(p.Networks, item)
 	}
 	p.Nodes = r.draftNodes()
+	if p.Remove, err = r.draftPrune(); err != nil {
+		return nil, err
+	}
 	return p, nil
+}
+
+// draftPrune lists what pruneRemoved would remove.
+func (r *run) draftPrune() ([]PlanItem, error) {
+	inv, err := host.DiscoverLab(r.conn, paths.DefaultPool, r.lab.Name)
+	if err != nil {
+		return nil, err
+	}
+	gone := staleParts(inv, r.lab.Nodes, r.labNetworkNames())
+	out := []PlanItem{}
+	for _, d := range gone.Domains {
+		out = append(out, PlanItem{Name: d.Name, Action: ActionRemove, Detail: "VM of node " + d.Tag.Node + ", no longer in the lab file, with its disks"})
+	}
+	for _, n := range gone.Networks {
+		out = append(out, PlanItem{Name: n.Name, Action: ActionRemove, Detail: "network no longer in the lab file"})
+	}
+	return out, nil
 }
 
 // draftMgmt finds the lab's management subnet, or the one up would take.
@@ -255,6 +280,9 @@ func WritePlan(w io.Writer, p *Plan) {
 	for _, n := range p.Networks {
 		fmt.Fprintf(w, "  network   %s %s (%s)\n", n.Action, n.Name, n.Detail)
 	}
+	for _, x := range p.Remove {
+		fmt.Fprintf(w, "  remove    %s (%s)\n", x.Name, x.Detail)
+	}
 	for _, d := range p.Nodes {
 		vm := d.VM.Action + " VM " + d.VM.Name
 		if d.VM.Detail != "" {
@@ -280,7 +308,7 @@ func WritePlan(w io.Writer, p *Plan) {
 				if s.Wrote != "" {
 					what = strings.TrimSuffix("write "+s.Wrote+"; "+what, "; ")
 				}
-				if line := firstLine(what); line != what {
+				if line := progress.FirstLine(what); line != what {
 					what = line + " ..."
 				}
 				fmt.Fprintf(w, "        %-22s %s\n", s.Name, what)

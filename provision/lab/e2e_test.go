@@ -22,6 +22,7 @@ import (
 	"github.com/lvslab/lvslab/provision/host"
 	"github.com/lvslab/lvslab/provision/image"
 	"github.com/lvslab/lvslab/provision/paths"
+	"github.com/lvslab/lvslab/provision/progress"
 	"github.com/lvslab/lvslab/provision/sandbox"
 	"github.com/lvslab/lvslab/topology"
 )
@@ -102,7 +103,7 @@ func TestE2EUpDownInner(t *testing.T) {
 	copyImage(t, paths.Local().Images, root.Images, topology.DefaultImage)
 
 	lab := mustLab(t, "tedu-nat")
-	opts := Options{Paths: root, Out: testWriter{t}, VMsOnly: true}
+	opts := Options{Paths: root, Progress: progress.Plain(testWriter{t}), VMsOnly: true}
 	start := time.Now()
 	res, err := Up(ctx, conn, lab, opts)
 	if err != nil {
@@ -171,7 +172,7 @@ func TestE2EUpDownInner(t *testing.T) {
 		vols = append(vols, v.Path)
 	}
 	start = time.Now()
-	rep, err := Down(ctx, conn, Selector{Lab: "tedu"}, DownOptions{Paths: root, Out: testWriter{t}})
+	rep, err := Down(ctx, conn, Selector{Lab: "tedu"}, DownOptions{Paths: root, Progress: progress.Plain(testWriter{t})})
 	if err != nil {
 		t.Fatal(err)
 	}

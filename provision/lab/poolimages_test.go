@@ -13,6 +13,7 @@ import (
 	"github.com/lvslab/lvslab/provision/host"
 	"github.com/lvslab/lvslab/provision/image"
 	"github.com/lvslab/lvslab/provision/paths"
+	"github.com/lvslab/lvslab/provision/progress"
 )
 
 // upRemote brings copies of tedu-nat named labs up on test:///default
@@ -104,7 +105,7 @@ func TestPoolImagesIncompleteUpload(t *testing.T) {
 func TestDownRemoteConsoleLogs(t *testing.T) {
 	conn, opts := upRemote(t, "tedu", "b")
 	var out strings.Builder
-	if _, err := Down(context.Background(), conn, Selector{Lab: "tedu"}, DownOptions{Paths: opts.Paths, Out: &out}); err != nil {
+	if _, err := Down(context.Background(), conn, Selector{Lab: "tedu"}, DownOptions{Paths: opts.Paths, Progress: progress.Plain(&out)}); err != nil {
 		t.Fatal(err)
 	}
 	want := "kept console logs on root@hv1.test (no storage pool holds them, and libvirt's API removes no other file; the next up of the node overwrites each): " +
@@ -125,7 +126,7 @@ func TestDownRemoteConsoleLogs(t *testing.T) {
 		}
 	}
 	out.Reset()
-	if _, err := Down(context.Background(), conn, Selector{Lab: "b"}, DownOptions{Paths: opts.Paths, Out: &out}); err != nil {
+	if _, err := Down(context.Background(), conn, Selector{Lab: "b"}, DownOptions{Paths: opts.Paths, Progress: progress.Plain(&out)}); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(out.String(), "removed file root@hv1.test:"+filepath.Join("/var/log/libvirt/qemu", "b-web1.console.log")) || strings.Contains(out.String(), "kept console logs") {

@@ -24,7 +24,7 @@ func stageImage(r *run) error {
 	if r.capacity, err = imageCapacity(r.img); err != nil {
 		return err
 	}
-	staged, uploaded, err := host.StageImage(r.conn, r.remote, paths.DefaultPool, r.img, r.opts.Volumes, r.out)
+	staged, uploaded, err := host.StageImage(r.conn, r.remote, paths.DefaultPool, r.img, r.opts.Volumes, r.sink)
 	if err != nil {
 		return err
 	}

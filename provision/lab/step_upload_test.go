@@ -14,6 +14,7 @@ import (
 	"github.com/lvslab/lvslab/provision/host"
 	"github.com/lvslab/lvslab/provision/image"
 	"github.com/lvslab/lvslab/provision/paths"
+	"github.com/lvslab/lvslab/provision/progress"
 )
 
 // remoteOptions are up's options on test:///default taken for a remote
@@ -65,7 +66,7 @@ func TestUpOnARemoteHostUploadsTheImageOnce(t *testing.T) {
 	var uploads atomic.Int32
 	opts = remoteOptions(t, conn, opts, &uploads)
 	var out strings.Builder
-	opts.Out = &out
+	opts.Progress = progress.Plain(&out)
 	if _, err := Up(context.Background(), conn, mustLab(t, "tedu-nat"), opts); err != nil {
 		t.Fatal(err)
 	}
@@ -130,7 +131,7 @@ func TestUpOnARemoteHostUploadsTheImageOnce(t *testing.T) {
 	// down removes the lab's volumes, keeps the image's and says so.
 	out.Reset()
 	for _, lab := range []string{"tedu", "b"} {
-		if _, err := Down(context.Background(), conn, Selector{Lab: lab}, DownOptions{Paths: opts.Paths, Out: &out}); err != nil {
+		if _, err := Down(context.Background(), conn, Selector{Lab: lab}, DownOptions{Paths: opts.Paths, Progress: progress.Plain(&out)}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -443,7 +443,7 @@ func TestStagesAreTheSteps(t *testing.T) {
 		}
 		names = append(names, s.Name)
 	}
-	want := []string{"image", "identity", "pool", "upload", "mgmt", "networks", "plan", "disks", "seeds", "domains", "start", "ssh", "configure"}
+	want := []string{"image", "identity", "pool", "upload", "mgmt", "networks", "plan", "prune", "disks", "seeds", "domains", "start", "ssh", "configure"}
 	if !slices.Equal(names, want) {
 		t.Errorf("stages %v, want %v", names, want)
 	}
@@ -512,3 +512,50 @@ var (
 	withClassroomHosts = rolestest.WithClassroomHosts
 	readISO            = seedtest.ReadISO
 )
+
+// tedu-dr after tedu-keepalived-dr (same lab "tedu", one node fewer): up
+// removes lvs2's VM, disks, console log and host key pins (a stray lvs2
+// would take the VIP by VRRP), and the dry run said it would.
+func TestUpRemovesNodesNoLongerInTheLab(t *testing.T) {
+	conn, opts := upLab(t, mustLab(t, "tedu-keepalived-dr"))
+	if !slices.Contains(everything(t, conn), "domain tedu-lvs2") {
+		t.Fatal("tedu-keepalived-dr made no tedu-lvs2")
+	}
+	known := opts.Paths.KnownHostsFile("tedu")
+	log := opts.Paths.ConsoleLog("tedu", "lvs2")
+	if err := os.WriteFile(log, []byte("boot\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(known); !strings.Contains(string(b), "tedu-lvs2 ") {
+		t.Fatalf("no pin of tedu-lvs2 in known_hosts:\n%s", b)
+	}
+	dr := mustLab(t, "tedu-dr")
+	plan, err := DryRun(context.Background(), conn, dr, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(plan.Remove) != 1 || plan.Remove[0].Name != "tedu-lvs2" || plan.Remove[0].Action != ActionRemove {
+		t.Errorf("dry run's removals %+v, want tedu-lvs2", plan.Remove)
+	}
+	if _, err := Up(context.Background(), conn, dr, opts); err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range everything(t, conn) {
+		if strings.Contains(o, "lvs2") {
+			t.Errorf("left after up tedu-dr: %s", o)
+		}
+	}
+	if !slices.Contains(everything(t, conn), "domain tedu-lvs1") {
+		t.Error("lvs1 removed too")
+	}
+	if _, err := os.Stat(log); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("lvs2's console log: %v", err)
+	}
+	b, _ := os.ReadFile(known)
+	if strings.Contains(string(b), "tedu-lvs2 ") || !strings.Contains(string(b), "tedu-lvs1 ") {
+		t.Errorf("known_hosts after the prune:\n%s", b)
+	}
+	if plan, _ = DryRun(context.Background(), conn, dr, opts); len(plan.Remove) != 0 {
+		t.Errorf("nothing left to remove, yet %+v", plan.Remove)
+	}
+}

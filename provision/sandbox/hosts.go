@@ -21,7 +21,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/lvslab/lvslab/provision/paths"
-	"github.com/lvslab/lvslab/provision/prefixed"
+	"github.com/lvslab/lvslab/provision/progress"
 	"github.com/lvslab/lvslab/provision/sshx"
 )
 
@@ -45,7 +45,7 @@ type hypervisor struct {
 	MaskKVM   bool          `json:"mask_kvm"`
 	Ready     time.Duration `json:"-"` // how long it took to start
 	cmd       *exec.Cmd
-	stderr    *prefixed.Writer // its lines, into the sandbox's log
+	stderr    *progress.Prefixed // its lines, into the sandbox's log
 	stdin     io.WriteCloser
 	readyCh   chan error
 }
@@ -208,7 +208,7 @@ func startHypervisor(o Options, h *hypervisor, logMu *sync.Mutex) error {
 	h.cmd = exec.Command(line[0], line[1:]...)
 	h.cmd.Env = append(os.Environ(), envInner+"="+string(cfg))
 	h.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	h.stderr = prefixed.New(o.Log, logMu, fmt.Sprintf("sandbox: hypervisor %d: ", h.Index))
+	h.stderr = progress.NewPrefixed(o.Log, logMu, fmt.Sprintf("sandbox: hypervisor %d: ", h.Index))
 	h.cmd.Stderr = h.stderr
 	var err error
 	if h.stdin, err = h.cmd.StdinPipe(); err != nil {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -50,7 +51,8 @@ namespaces = [ ]
 
 // RunInner is the sandbox's inside half, run by InnerCommand in the new
 // network and mount namespaces: it privatizes libvirt's folders, starts
-// virtlogd and libvirtd, runs argv and stops everything again.
+// virtlogd and libvirtd, runs argv and stops everything again. For Start
+// (Keep) it reports the daemons on stdout instead and leaves them running.
 func RunInner(ctx context.Context, argv []string) (int, error) {
 	var cfg innerConfig
 	if err := json.Unmarshal([]byte(os.Getenv(envInner)), &cfg); err != nil || cfg.Name == "" {
@@ -59,7 +61,7 @@ func RunInner(ctx context.Context, argv []string) (int, error) {
 	if len(argv) > 0 && argv[0] == "--" {
 		argv = argv[1:]
 	}
-	if len(argv) == 0 {
+	if len(argv) == 0 && !cfg.Keep {
 		return 0, errors.New("no command to run in the sandbox")
 	}
 	// Mounts made here must never propagate back to the host.
@@ -70,6 +72,9 @@ func RunInner(ctx context.Context, argv []string) (int, error) {
 		if err := hideKVM(); err != nil {
 			return 0, fmt.Errorf("hide /dev/kvm: %w", err)
 		}
+	}
+	if cfg.Keep {
+		return 0, keepDaemons(ctx, cfg)
 	}
 	defer stopDaemons()
 	if cfg.Teacher {
@@ -92,6 +97,48 @@ func RunInner(ctx context.Context, argv []string) (int, error) {
 		return 127, fmt.Errorf("run %s in the sandbox: %w", argv[0], err)
 	}
 	return exitCode(waitForwarding(ctx, cmd))
+}
+
+// keepDaemons is the inside half of Start: the private folders and the
+// daemons, then one line of JSON (keeperReport) on stdout. The daemons stay
+// when it returns; on failure it stops them.
+func keepDaemons(ctx context.Context, cfg innerConfig) (err error) {
+	defer func() {
+		if err != nil {
+			stopDaemons()
+		}
+	}()
+	if err := privatizeLibvirt(); err != nil {
+		return err
+	}
+	if err := startDaemons(ctx, cfg.ReadyTimeout); err != nil {
+		return err
+	}
+	var rep keeperReport
+	for _, d := range [][2]string{{"virtlogd", virtlogdPidFile}, {"libvirtd", libvirtdPidFile}} {
+		p, err := readPidFile(d[0], d[1])
+		if err != nil {
+			return err
+		}
+		rep.Daemons = append(rep.Daemons, p)
+	}
+	if rep.NetNS, err = os.Readlink("/proc/self/ns/net"); err != nil {
+		return err
+	}
+	return json.NewEncoder(os.Stdout).Encode(rep)
+}
+
+// readPidFile is the Proc of the daemon name whose pid file is file.
+func readPidFile(name, file string) (Proc, error) {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return Proc{}, fmt.Errorf("read %s's pid file: %w", name, err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
+	if err != nil {
+		return Proc{}, fmt.Errorf("%s's pid file %s: %w", name, file, err)
+	}
+	return procOf(name, pid)
 }
 
 // hideKVM puts an empty read-only regular file over /dev/kvm. Seen here: with

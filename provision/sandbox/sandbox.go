@@ -74,6 +74,9 @@ type innerConfig struct {
 	// Teacher: no daemons; SSHDir holds the hypervisors' known_hosts.
 	Teacher bool   `json:"teacher,omitempty"`
 	SSHDir  string `json:"ssh_dir,omitempty"`
+	// Keep: start the daemons, report them on stdout and leave them
+	// running (Start); there is no command to run.
+	Keep bool `json:"keep,omitempty"`
 }
 
 func (o Options) withDefaults() (Options, error) {
@@ -227,6 +230,7 @@ func exitCode(err error) (int, error) {
 // hostTools maps the programs a sandbox needs to their Debian packages.
 var hostTools = map[string]string{
 	"ip":       "iproute2",
+	"nsenter":  "util-linux",
 	"libvirtd": "libvirt-daemon-system",
 	"virtlogd": "libvirt-daemon-system",
 	"virsh":    "libvirt-clients",
