@@ -17,6 +17,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/lvslab/lvslab/provision/paths"
 )
 
 const e2eInnerEnv = "LVSLAB_E2E_INNER"
@@ -149,12 +151,9 @@ func virsh(t *testing.T, args ...string) string {
 // labSSH is an ssh command to a lab node, over its management address,
 // with the lab's own key and pins (the key is pinned under the domain name).
 func labSSH(lab, node, addr, command string) *exec.Cmd {
-	dir := filepath.Join("/var/lib/lvslab/labs", lab)
-	if home := os.Getenv("LVSLAB_HOME"); home != "" {
-		dir = filepath.Join(home, "labs", lab)
-	}
-	return exec.Command("ssh", "-i", filepath.Join(dir, "id_ed25519"),
-		"-o", "UserKnownHostsFile="+filepath.Join(dir, "known_hosts"), "-o", "HostKeyAlias="+lab+"-"+node,
+	root := paths.Local()
+	return exec.Command("ssh", "-i", root.KeyFile(lab),
+		"-o", "UserKnownHostsFile="+root.KnownHostsFile(lab), "-o", "HostKeyAlias="+paths.DomainName(lab, node),
 		"-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes", "-o", "ConnectTimeout=5",
 		"root@"+addr, command)
 }
@@ -254,6 +253,11 @@ func (e *e2e) verify(lab string, wantExit int) verifyReport {
 // its end it prints the phase times and leaves nothing behind (the sandbox
 // goes away too).
 func insideSandbox(t *testing.T, outer string) *e2e {
+	return insideSandboxAs(t, outer, "PHASE TIMES")
+}
+
+// insideSandboxAs is insideSandbox with the heading of its phase times.
+func insideSandboxAs(t *testing.T, outer, heading string) *e2e {
 	bin := e2eBinary(t)
 	if os.Getenv(e2eInnerEnv) != "1" {
 		t.Skip("runs inside the sandbox only (" + outer + " starts it)")
@@ -261,7 +265,7 @@ func insideSandbox(t *testing.T, outer string) *e2e {
 	e := &e2e{t: t, bin: bin}
 	t.Cleanup(func() {
 		e.run("down", "--all")
-		fmt.Println("\nPHASE TIMES")
+		fmt.Println("\n" + heading)
 		for _, p := range e.phases {
 			fmt.Println("  " + p)
 		}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/lvslab/lvslab/provision/paths"
 	"github.com/lvslab/lvslab/provision/progress"
 )
 
@@ -37,6 +38,23 @@ func applyGlobalFlags(c *cli.Context) error {
 		progress.SetDebug(renderer(c, c.App.ErrWriter))
 	}
 	return nil
+}
+
+// pathsKey is where lvslab's folders are kept for the command's run.
+const pathsKey = "lvslab.paths"
+
+// folders are lvslab's folders (its home, image store, pool and logs),
+// resolved once in a run, on first use, and passed down from here.
+func folders(c *cli.Context) paths.Root {
+	if root, ok := c.App.Metadata[pathsKey].(paths.Root); ok {
+		return root
+	}
+	root := paths.Local()
+	if c.App.Metadata == nil {
+		c.App.Metadata = map[string]any{}
+	}
+	c.App.Metadata[pathsKey] = root
+	return root
 }
 
 // progressTo is the Sink of a command's progress, whose text goes to w:

@@ -30,8 +30,8 @@ type manEntry struct{ name, what string }
 // manEnvironment is every variable lvslab reads (a test holds it to the
 // code's os.Getenv calls and Env constants).
 var manEnvironment = []manEntry{
-	{paths.EnvHome, "lvslab's state folder: each lab's SSH key and pinned host keys (labs/LAB), the class records (classes/) and the started sandbox's record (" + sandbox.StateFileName + "). Default " + paths.SystemHome + " for root, else $XDG_DATA_HOME/lvslab."},
-	{paths.EnvImageDir, "where built images live. Default " + paths.SystemHome + "/images for root, else $XDG_CACHE_HOME/lvslab/images."},
+	{paths.EnvHome, "lvslab's state folder: each lab's SSH key and pinned host keys (labs/LAB), the class records (classes/) and the started sandbox's record (" + sandbox.StateFileName + "); for a user other than root, the pool (pool/) and the console logs (log/) too. Default " + systemFolders.Home + " for root, else $XDG_DATA_HOME/lvslab."},
+	{paths.EnvImageDir, "where built images live. Default " + systemFolders.Images + " for root, else $XDG_CACHE_HOME/lvslab/images."},
 	{"XDG_DATA_HOME", "the base of the state folder of a user other than root (default ~/.local/share)."},
 	{"XDG_CACHE_HOME", "the base of the image folder of a user other than root (default ~/.cache)."},
 	{"LIBVIRT_DEFAULT_URI", "the libvirt a command connects to without --connect (default qemu:///system, as virsh). Set, it also keeps a command out of a started sandbox."},
@@ -43,14 +43,17 @@ var manEnvironment = []manEntry{
 	{"SHELL", "the shell lvslab sandbox shell runs (default /bin/sh)."},
 }
 
+// systemFolders are root's folders, which the page names.
+var systemFolders = paths.System()
+
 // manFiles are the host paths lvslab keeps things in.
 var manFiles = []manEntry{
-	{paths.LabsDir(paths.SystemHome) + "/LAB/", "a lab's SSH key (id_ed25519) and its nodes' pinned host keys (known_hosts); in a sandbox, private to it."},
-	{paths.SystemHome + "/images/NAME/", "a built image: disk.qcow2, vmlinuz, initrd.img, image.json."},
-	{paths.ClassDir(paths.SystemHome) + "/", "class records (which copy is whose, on which host), credentials and the class server's keys."},
-	{paths.SystemHome + "/" + sandbox.StateFileName, "the sandbox lvslab sandbox start left running: its namespace and the pids of the daemons it started."},
-	{paths.SystemLogDir + "/LAB-NODE.log", "each VM's serial console log."},
-	{paths.SystemPoolDir, "the libvirt storage pool " + paths.DefaultPool + ": the labs' disks (linked clones) and seeds."},
+	{systemFolders.LabDir("LAB") + "/", "a lab's SSH key (id_ed25519) and its nodes' pinned host keys (known_hosts); in a sandbox, private to it."},
+	{systemFolders.Images + "/NAME/", "a built image: disk.qcow2, vmlinuz, initrd.img, image.json."},
+	{systemFolders.ClassDir() + "/", "class records (which copy is whose, on which host), credentials and the class server's keys."},
+	{systemFolders.Home + "/" + sandbox.StateFileName, "the sandbox lvslab sandbox start left running: its namespace and the pids of the daemons it started."},
+	{systemFolders.ConsoleLog("LAB", "NODE"), "each VM's serial console log."},
+	{systemFolders.Pool, "the libvirt storage pool " + paths.DefaultPool + ": the labs' disks (linked clones) and seeds."},
 }
 
 // manExit is the meaning of each of report's exit codes.

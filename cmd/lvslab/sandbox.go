@@ -93,7 +93,7 @@ func runSandbox(c *cli.Context) error {
 	if len(argv) == 0 {
 		return cannot("lvslab sandbox: say what to do: start, shell, status, stop, or -- COMMAND (\"lvslab sandbox --help\")")
 	}
-	st, err := runningSandbox()
+	st, err := runningSandbox(c)
 	if err != nil {
 		return err
 	}
@@ -117,8 +117,8 @@ func oneShotSandbox(c *cli.Context, argv []string) error {
 
 // runningSandbox is the sandbox "lvslab sandbox start" left running, or
 // nil.
-func runningSandbox() (*sandbox.State, error) {
-	st, err := sandbox.Load(paths.Home())
+func runningSandbox(c *cli.Context) (*sandbox.State, error) {
+	st, err := sandbox.Load(folders(c).Home)
 	if err != nil {
 		return nil, cannot("lvslab sandbox: " + err.Error())
 	}
@@ -155,7 +155,7 @@ Examples:
 			// Ctrl-C while it starts removes what it made.
 			ctx, stop := commandContext(c)
 			defer stop()
-			st, err := sandbox.Start(ctx, o, paths.Home())
+			st, err := sandbox.Start(ctx, o, folders(c).Home)
 			if err != nil {
 				return cannot("lvslab sandbox start: " + err.Error())
 			}
@@ -182,7 +182,7 @@ Examples:
 			if shell == "" {
 				shell = "/bin/sh"
 			}
-			st, err := runningSandbox()
+			st, err := runningSandbox(c)
 			if err != nil {
 				return err
 			}
@@ -208,7 +208,7 @@ Examples:
    lvslab sandbox status
    lvslab sandbox status >/dev/null || sudo lvslab sandbox start`,
 		Action: func(c *cli.Context) error {
-			st, err := sandbox.Load(paths.Home())
+			st, err := sandbox.Load(folders(c).Home)
 			if err != nil {
 				return cannot("lvslab sandbox status: " + err.Error())
 			}
@@ -242,7 +242,7 @@ Examples:
 			}
 			ctx, stop := commandContext(c)
 			defer stop()
-			st, err := sandbox.Stop(ctx, paths.Home(), sandbox.StopOptions{
+			st, err := sandbox.Stop(ctx, folders(c).Home, sandbox.StopOptions{
 				Down: []string{self, "down", "--all"}, Log: progressText(c, c.App.ErrWriter),
 			})
 			switch {
@@ -275,7 +275,7 @@ func enterRunningSandbox(args []string) {
 	if os.Geteuid() != 0 || !runsInSandbox(newApp(), args, os.Getenv) {
 		return
 	}
-	st, err := sandbox.Load(paths.Home())
+	st, err := sandbox.Load(paths.Local().Home)
 	if err != nil || st == nil || !st.Running() {
 		return
 	}

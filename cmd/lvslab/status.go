@@ -82,7 +82,7 @@ func statusAction(c *cli.Context) error {
 		if file == nil {
 			file, _ = lab.Recorded(conn, name) // without it, no lab addresses
 		}
-		st, err := lab.Status(c.Context, conn, name, lab.StatusOptions{Lab: file})
+		st, err := lab.Status(c.Context, conn, name, lab.StatusOptions{Paths: folders(c), Lab: file})
 		if err != nil {
 			return err
 		}

@@ -116,7 +116,7 @@ func runUp(c *cli.Context) error {
 	}
 	defer conn.Close()
 	opts := lab.Options{
-		Accel: c.String("accel"), Retain: c.Bool("retain"), Timeout: c.Duration("timeout"),
+		Paths: folders(c), Accel: c.String("accel"), Retain: c.Bool("retain"), Timeout: c.Duration("timeout"),
 		VMsOnly: c.Bool("vms-only"), MgmtPool: c.String("mgmt-pool"), Progress: progressTo(c, c.App.Writer),
 		Bare: c.Bool("bare"), Nodes: c.StringSlice("node"),
 	}

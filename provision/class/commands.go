@@ -54,7 +54,7 @@ func (s *Session) Up(opts lab.Options) (*Report, error) {
 	s.sink.Emit(progress.ClassStarted{Class: s.Class.Name, Copies: len(s.Students), Lab: s.Class.LabRef, CopyMiB: s.Class.CopyMemory(), Parallel: s.Limit()})
 	return s.eachCopy("up", func(ctx context.Context, c copyRun) ([]report.Check, error) {
 		o := opts
-		o.Progress = c.sink
+		o.Progress, o.Paths = c.sink, s.paths
 		// up writes the class and student into every domain's tag as it
 		// defines it: whatever becomes of the run, the VMs it leaves are
 		// the class's.
@@ -87,7 +87,7 @@ func (s *Session) hostFigures() []HostFigures {
 }
 
 func (s *Session) writeRecord() error {
-	if err := s.Record.Write(s.home); err != nil {
+	if err := s.Record.Write(s.paths); err != nil {
 		return fmt.Errorf("%w: %w", ErrRecord, err)
 	}
 	return nil
@@ -97,7 +97,7 @@ func (s *Session) writeRecord() error {
 // runs and lvslab logs in.
 func (s *Session) Status() *Report {
 	return s.eachCopy("status", func(ctx context.Context, c copyRun) ([]report.Check, error) {
-		st, err := lab.Status(ctx, c.conn, c.lab.Name, lab.StatusOptions{Lab: c.lab})
+		st, err := lab.Status(ctx, c.conn, c.lab.Name, lab.StatusOptions{Paths: s.paths, Lab: c.lab})
 		if err != nil {
 			return nil, err
 		}
@@ -128,7 +128,7 @@ func (s *Session) Down(named bool) (*Report, error) {
 		}
 	}
 	rep := s.eachCopy("down", func(ctx context.Context, c copyRun) ([]report.Check, error) {
-		d, err := lab.Down(context.WithoutCancel(ctx), c.conn, lab.Selector{Lab: c.lab.Name}, lab.DownOptions{Progress: c.sink})
+		d, err := lab.Down(context.WithoutCancel(ctx), c.conn, lab.Selector{Lab: c.lab.Name}, lab.DownOptions{Paths: s.paths, Progress: c.sink})
 		if err != nil {
 			return nil, host.Explain(c.conn, err)
 		}
@@ -160,7 +160,7 @@ func (s *Session) WriteSSHConfig(w io.Writer) (missing []string) {
 			missing = append(missing, st+": "+progress.FirstLine(err.Error()))
 			continue
 		}
-		acc, err := access.Open(conn, s.Class.Copy(st), access.Options{})
+		acc, err := access.Open(conn, s.Class.Copy(st), access.Options{Paths: s.paths})
 		if err == nil {
 			io.WriteString(w, "\n")
 			err = acc.WriteSSHConfig(w, access.SSHConfigOptions{})

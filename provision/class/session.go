@@ -26,7 +26,7 @@ type Session struct {
 	// Students are the ones the command works on (all, or those asked).
 	Students []string
 
-	home     string
+	paths    paths.Root
 	parallel int
 	sink     progress.Sink
 	ctx      context.Context
@@ -36,9 +36,9 @@ type Session struct {
 
 // SessionOptions tune Open.
 type SessionOptions struct {
-	// Home is lvslab's state folder, where the record lives ("" means
-	// paths.Home()).
-	Home string
+	// Paths are lvslab's folders: the class's record, and its copies'
+	// keys, pins, pool and console logs.
+	Paths paths.Root
 	// Students limits the command to these students' copies (all when
 	// empty); each must be the class's.
 	Students []string
@@ -60,14 +60,14 @@ func Open(ctx context.Context, file string, opts SessionOptions) (*Session, erro
 	if err != nil {
 		return nil, err
 	}
-	if opts.Home == "" {
-		opts.Home = paths.Home()
+	if err := opts.Paths.Check(); err != nil {
+		return nil, err
 	}
-	rec, err := ReadRecord(opts.Home, cls.Name)
+	rec, err := ReadRecord(opts.Paths, cls.Name)
 	if err != nil {
 		return nil, err
 	}
-	s := &Session{Class: cls, Record: rec, Students: cls.Students, home: opts.Home, parallel: opts.Parallel, sink: progress.Or(opts.Progress), ctx: ctx}
+	s := &Session{Class: cls, Record: rec, Students: cls.Students, paths: opts.Paths, parallel: opts.Parallel, sink: progress.Or(opts.Progress), ctx: ctx}
 	if len(opts.Students) > 0 {
 		for _, st := range opts.Students {
 			if !slices.Contains(cls.Students, st) {
@@ -222,7 +222,7 @@ func (s *Session) eachCopy(command string, f func(ctx context.Context, c copyRun
 // copy's lab and its Access: the way check and verify read a copy.
 func (s *Session) OnCopies(command string, f func(ctx context.Context, l *topology.Lab, acc *access.Access) ([]report.Check, error)) *Report {
 	return s.eachCopy(command, func(ctx context.Context, c copyRun) ([]report.Check, error) {
-		acc, err := access.Open(c.conn, c.lab.Name, access.Options{File: c.lab})
+		acc, err := access.Open(c.conn, c.lab.Name, access.Options{Paths: s.paths, File: c.lab})
 		if err != nil {
 			return nil, err
 		}

@@ -3,17 +3,16 @@ package image
 import (
 	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/lvslab/lvslab/provision/localhost"
 	"github.com/lvslab/lvslab/provision/progress"
 	"golang.org/x/sys/unix"
 )
@@ -35,6 +34,9 @@ func Build(ctx context.Context, opts Options) (Image, error) {
 	o := opts.withDefaults()
 	if err := CheckName(o.Name); err != nil {
 		return Image{}, err
+	}
+	if o.Dir == "" {
+		return Image{}, errNoStore
 	}
 	unlock, err := lock(o.Dir, o.Name)
 	if err != nil {
@@ -97,19 +99,8 @@ func Build(ctx context.Context, opts Options) (Image, error) {
 }
 
 func checkHost() error {
-	if os.Geteuid() != 0 {
-		return errors.New("building an image needs root (debootstrap and chroot): run \"sudo lvslab image build\"")
-	}
-	var missing []string
-	for tool, pkg := range hostTools {
-		if _, err := exec.LookPath(tool); err != nil {
-			missing = append(missing, pkg)
-		}
-	}
-	if len(missing) > 0 {
-		return fmt.Errorf("missing tools to build images: install the Debian packages %s", strings.Join(missing, " "))
-	}
-	return nil
+	return localhost.Require("building an image needs root (debootstrap and chroot): run \"sudo lvslab image build\"",
+		"to build images", hostTools)
 }
 
 // replaceDir moves src to dst; an existing dst is moved into trash first, so

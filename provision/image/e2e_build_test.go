@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lvslab/lvslab/provision/paths"
 	"github.com/lvslab/lvslab/provision/progress"
 )
 
@@ -18,7 +19,7 @@ func e2e(t *testing.T) {
 }
 
 // TestBuildE2E builds the image LVSLAB_BENCH_IMAGE (default "debian-12")
-// for real into DefaultDir() (so that other end-to-end tests reuse it).
+// for real into lvslab's image store (paths.Local) (so that other end-to-end tests reuse it).
 // LVSLAB_E2E_FORCE=1 rebuilds it (refused while VMs use it).
 func TestBuildE2E(t *testing.T) {
 	e2e(t)
@@ -26,6 +27,7 @@ func TestBuildE2E(t *testing.T) {
 	defer cancel()
 	img, err := Build(ctx, Options{
 		Name:     benchImage(),
+		Dir:      paths.Local().Images,
 		Progress: progress.NewText(os.Stderr, progress.Interactive(os.Stderr)),
 		Force:    os.Getenv("LVSLAB_E2E_FORCE") == "1",
 		Mirror:   os.Getenv("LVSLAB_MIRROR"),

@@ -400,10 +400,12 @@ func TestGuestFiles(t *testing.T) {
 	}
 }
 
-func TestDefaultDirAndNames(t *testing.T) {
-	t.Setenv(EnvDir, "/somewhere/images")
-	if d := DefaultDir(); d != "/somewhere/images" {
-		t.Errorf("DefaultDir = %s", d)
+func TestNamesAndNoStore(t *testing.T) {
+	if _, err := Resolve("", "debian-12"); !errors.Is(err, errNoStore) {
+		t.Errorf("Resolve in no store: %v", err)
+	}
+	if _, err := Build(context.Background(), Options{}); !errors.Is(err, errNoStore) {
+		t.Errorf("Build in no store: %v", err)
 	}
 	for name, ok := range map[string]bool{"debian-12": true, "a.b_c": true, "": false, "../x": false, "Big": false} {
 		if (CheckName(name) == nil) != ok {

@@ -5,7 +5,8 @@
 package image
 
 import (
-	"github.com/lvslab/lvslab/provision/paths"
+	"errors"
+
 	"github.com/lvslab/lvslab/provision/progress"
 	"github.com/lvslab/lvslab/topology"
 )
@@ -17,8 +18,6 @@ const (
 	// DefaultDiskSize leaves room for the exercises' own packages (nginx, ...);
 	// unused space costs nothing in the qcow2 file.
 	DefaultDiskSize int64 = 2 << 30
-	// EnvDir overrides the image store location.
-	EnvDir = paths.EnvImageDir
 )
 
 // Packages installed by debootstrap on top of the minbase variant.
@@ -39,7 +38,7 @@ type Options struct {
 	Name   string // image name, also its folder in Dir; default "debian-12"
 	Suite  string // Debian suite; default "bookworm"
 	Mirror string // Debian mirror URL; empty uses debootstrap's default
-	Dir    string // image store; default DefaultDir()
+	Dir    string // image store (paths.Root's Images)
 	Force  bool   // rebuild even when the image exists
 	// Fresh ignores (and replaces) the cached debootstrap result, to pick up
 	// new package versions.
@@ -62,8 +61,8 @@ type Options struct {
 	Runner Runner
 }
 
-// DefaultDir is where images live: paths.ImageDir.
-func DefaultDir() string { return paths.ImageDir() }
+// errNoStore is the error of an image store left unnamed.
+var errNoStore = errors.New("image: no image store folder given (paths.Local().Images is lvslab's)")
 
 // CheckName rejects names that would not make a plain folder name (the
 // rule of a lab's image: value, which validate applies too).
@@ -75,9 +74,6 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Suite == "" {
 		o.Suite = DefaultSuite
-	}
-	if o.Dir == "" {
-		o.Dir = DefaultDir()
 	}
 	if o.DiskSize == 0 {
 		o.DiskSize = DefaultDiskSize

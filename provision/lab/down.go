@@ -22,11 +22,9 @@ type Selector struct {
 
 // DownOptions tune Down.
 type DownOptions struct {
-	// Home is lvslab's state folder ("" means Home()); the lab's folder
-	// labs/<lab> (keys, known_hosts) is removed.
-	Home string
-	// Pool is the storage pool of the lab disks ("" means DefaultPool).
-	Pool string
+	// Paths are lvslab's folders: the lab's folder (LabDir: key,
+	// known_hosts) is removed.
+	Paths paths.Root
 	// Progress receives an event per removed object; nil discards them.
 	Progress progress.Sink
 }
@@ -50,7 +48,10 @@ func Down(ctx context.Context, conn *host.Conn, sel Selector, opts DownOptions) 
 	if !sel.All && sel.Lab == "" {
 		return nil, errors.New("down: name a lab, or select all labs")
 	}
-	all, err := host.Discover(conn, opts.Pool)
+	if err := opts.Paths.Check(); err != nil {
+		return nil, err
+	}
+	all, err := host.Discover(conn, paths.DefaultPool)
 	if err != nil {
 		return nil, err
 	}
@@ -58,7 +59,7 @@ func Down(ctx context.Context, conn *host.Conn, sel Selector, opts DownOptions) 
 	if sel.All {
 		names = host.LabNames(all)
 		// Labs with only a state folder left (a crash after the folder was made).
-		if entries, err := os.ReadDir(paths.LabsDir(opts.Home)); err == nil {
+		if entries, err := os.ReadDir(opts.Paths.LabsDir()); err == nil {
 			for _, e := range entries {
 				if e.IsDir() && all[e.Name()] == nil {
 					names = append(names, e.Name())
@@ -87,11 +88,7 @@ func Down(ctx context.Context, conn *host.Conn, sel Selector, opts DownOptions) 
 		}
 	}
 	if remote != nil && len(rep.Removed) > 0 {
-		pool := opts.Pool
-		if pool == "" {
-			pool = paths.DefaultPool
-		}
-		sink.Emit(progress.ImagesKept{Pool: pool, Host: remote.Label(), URI: remote.URI})
+		sink.Emit(progress.ImagesKept{Pool: paths.DefaultPool, Host: remote.Label(), URI: remote.URI})
 	}
 	return rep, errors.Join(errs...)
 }
@@ -138,7 +135,7 @@ func (t *teardown) do(kind, name string, remove func() error) {
 func removeLab(_ context.Context, conn *host.Conn, remote *host.Remote, inv *host.Inventory, opts DownOptions, sink progress.Sink) ([]Removed, error) {
 	t := &teardown{conn: conn, remote: remote, lab: inv.Lab, sink: sink}
 	t.objects(inv)
-	dir := paths.StateDir(opts.Home, inv.Lab)
+	dir := opts.Paths.LabDir(inv.Lab)
 	if _, err := os.Stat(dir); err == nil {
 		t.do("folder", dir, func() error { return os.RemoveAll(dir) })
 	}

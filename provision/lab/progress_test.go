@@ -92,7 +92,7 @@ func TestUpEmitsItsEventsInOrder(t *testing.T) {
 	rec.events = nil
 	g := &fakeGuests{waitErr: map[string]error{"web2": errors.New("no SSH login as root")}}
 	again := testOptions(t, g)
-	again.Home, again.PoolDir, again.LogDir, again.Progress = opts.Home, opts.PoolDir, opts.LogDir, rec
+	again.Paths, again.Progress = opts.Paths, rec
 	if _, err := Up(context.Background(), conn, mustLab(t, "tedu-nat"), again); err == nil {
 		t.Fatal("up passed with web2 failing its wait")
 	}

@@ -7,7 +7,7 @@ import (
 
 // resolveImage finds the lab's image and picks the domain type.
 func resolveImage(r *run) error {
-	img, err := r.opts.Images.Resolve(r.opts.ImageDir, r.lab.Image)
+	img, err := r.opts.Images.Resolve(r.opts.Paths.Images, r.lab.Image)
 	if err != nil {
 		return err
 	}

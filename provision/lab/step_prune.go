@@ -19,7 +19,7 @@ import (
 // It runs after plan, which refused any kept domain whose NICs differ from
 // the file, so no kept domain is on a network it removes.
 func pruneRemoved(r *run) error {
-	inv, err := host.DiscoverLab(r.conn, r.opts.Pool, r.lab.Name)
+	inv, err := host.DiscoverLab(r.conn, paths.DefaultPool, r.lab.Name)
 	if err != nil {
 		return err
 	}
@@ -30,7 +30,7 @@ func pruneRemoved(r *run) error {
 	t := &teardown{conn: r.conn, remote: r.remote, lab: r.lab.Name, sink: r.sink}
 	t.objects(gone)
 	for _, d := range gone.Domains {
-		if err := sshx.UnpinHost(r.knownHosts, d.Name, access.SSHAddr(d.Tag.Mgmt)); err != nil {
+		if err := sshx.UnpinHost(r.opts.Paths.KnownHostsFile(r.lab.Name), d.Name, access.SSHAddr(d.Tag.Mgmt)); err != nil {
 			t.fail(err)
 		}
 	}

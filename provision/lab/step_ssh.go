@@ -31,7 +31,7 @@ func waitSSH(r *run) error {
 	defer cancel()
 	var err error
 	// While nodes boot, each try is short and the next one follows.
-	r.access, err = access.Open(r.conn, r.lab.Name, access.Options{Home: r.opts.Home, File: r.lab,
+	r.access, err = access.Open(r.conn, r.lab.Name, access.Options{Paths: r.opts.Paths, File: r.lab,
 		Signer: r.signer, DialWindow: 10 * time.Second, Connector: r.opts.Connector})
 	if err != nil {
 		return err
@@ -40,7 +40,7 @@ func waitSSH(r *run) error {
 	for _, n := range r.nodes {
 		n.endpoint = &Endpoint{
 			Node: n.node.Name, Domain: n.domain, User: r.lab.Login.User,
-			KeyFile: r.keyFile, KnownHostsFile: r.knownHosts, HostKeyAlias: n.domain,
+			KeyFile: r.opts.Paths.KeyFile(r.lab.Name), KnownHostsFile: r.opts.Paths.KnownHostsFile(r.lab.Name), HostKeyAlias: n.domain,
 			ConsoleLog: n.consoleLog, Created: !n.exists,
 		}
 		names = append(names, n.node.Name)

@@ -31,15 +31,10 @@ const (
 type Options struct {
 	// Accel is "auto" (default: KVM when libvirt offers it), "kvm" or "tcg".
 	Accel string
-	// Home is lvslab's state folder ("" means Home()).
-	Home string
-	// ImageDir is the image store ("" means image.DefaultDir()).
-	ImageDir string
-	// Pool and PoolDir name the storage pool of the lab disks and its folder
-	// ("" means DefaultPool and DefaultPoolDir()).
-	Pool, PoolDir string
-	// LogDir holds the serial console logs ("" means DefaultLogDir()).
-	LogDir string
+	// Paths are lvslab's folders: the lab's key and pins, the image store,
+	// and the pool (DefaultPool) and console logs, which are the
+	// hypervisor's own (Remote) on a remote libvirt.
+	Paths paths.Root
 	// Retain keeps what a failed run created, for debugging.
 	Retain bool
 	// Timeout bounds the wait for SSH on every node (0: DefaultTimeoutTCG, or
@@ -196,9 +191,6 @@ type run struct {
 	sink       progress.Sink // opts.Progress, never nil
 	img        image.Image
 	domType    host.DomainType
-	stateDir   string
-	knownHosts string
-	keyFile    string
 	authKey    string
 	signer     ssh.Signer
 	nodes      []*nodeRun
@@ -282,20 +274,11 @@ func newRun(ctx context.Context, conn *host.Conn, lab *topology.Lab, opts Option
 	if r.remote, err = host.RemoteOf(conn); err != nil {
 		return nil, err
 	}
-	if r.opts.Pool == "" {
-		r.opts.Pool = paths.DefaultPool
+	if err := r.opts.Paths.Check(); err != nil {
+		return nil, err
 	}
-	if r.opts.PoolDir == "" {
-		r.opts.PoolDir = paths.DefaultPoolDir()
-		if r.remote != nil {
-			r.opts.PoolDir = paths.RemotePoolDir
-		}
-	}
-	if r.opts.LogDir == "" {
-		r.opts.LogDir = paths.DefaultLogDir()
-		if r.remote != nil {
-			r.opts.LogDir = paths.RemoteLogDir
-		}
+	if r.remote != nil {
+		r.opts.Paths = r.opts.Paths.Remote()
 	}
 	if r.opts.MgmtPool == "" {
 		r.opts.MgmtPool = host.MgmtPool()

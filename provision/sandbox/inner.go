@@ -15,6 +15,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/lvslab/lvslab/provision/localhost"
 	"github.com/lvslab/lvslab/provision/paths"
 )
 
@@ -27,7 +28,7 @@ var (
 	// labDirs get an empty tmpfs: lvslab's per-lab state (keys, host key
 	// pins) and console logs belong to the sandbox's labs, which die with
 	// it; two sandboxes running the same lab must not share them.
-	labDirs = []string{paths.LabsDir(paths.SystemHome), paths.SystemLogDir}
+	labDirs = []string{paths.System().LabsDir(), paths.System().Logs}
 	// configDir gets a private copy of its content.
 	configDir = "/etc/libvirt"
 	// Pid files inside the private /run/libvirt: the defaults (/run/*.pid)
@@ -343,14 +344,9 @@ func pidsInMyNetns() []int {
 	if err != nil {
 		return nil
 	}
-	dirs, _ := os.ReadDir("/proc")
 	var pids []int
-	for _, d := range dirs {
-		pid, err := strconv.Atoi(d.Name())
-		if err != nil {
-			continue
-		}
-		if ns, err := os.Readlink("/proc/" + d.Name() + "/ns/net"); err == nil && ns == mine {
+	for _, pid := range localhost.PIDs() {
+		if ns, err := os.Readlink(localhost.Proc(pid, "ns", "net")); err == nil && ns == mine {
 			pids = append(pids, pid)
 		}
 	}

@@ -14,9 +14,10 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
-	"strings"
 	"syscall"
 	"time"
+
+	"github.com/lvslab/lvslab/provision/localhost"
 )
 
 const (
@@ -237,17 +238,6 @@ var hostTools = map[string]string{
 }
 
 func checkHost() error {
-	if os.Geteuid() != 0 {
-		return errors.New("the sandbox needs root (network and mount namespaces, libvirtd): run it with sudo")
-	}
-	var missing []string
-	for tool, pkg := range hostTools {
-		if _, err := exec.LookPath(tool); err != nil {
-			missing = append(missing, pkg)
-		}
-	}
-	if len(missing) > 0 {
-		return fmt.Errorf("missing tools for the sandbox: install the Debian packages %s", strings.Join(missing, " "))
-	}
-	return nil
+	return localhost.Require("the sandbox needs root (network and mount namespaces, libvirtd): run it with sudo",
+		"for the sandbox", hostTools)
 }

@@ -17,7 +17,7 @@ import (
 )
 
 // StateFileName is the record of the running sandbox in lvslab's state
-// folder (paths.Home(): /var/lib/lvslab for root).
+// folder (paths.Root's Home: /var/lib/lvslab for root).
 const StateFileName = "sandbox.json"
 
 // State is the record "lvslab sandbox start" leaves of the sandbox it
