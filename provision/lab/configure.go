@@ -1,6 +1,7 @@
 package lab
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -24,29 +25,69 @@ type NodeOutcome struct {
 	Err     error
 }
 
-// configureNodes is the configure phase of "lvslab up": every node brought
-// to its desired state (roles) over its executor from acc, all nodes at
-// once, over their management NICs.
-func configureNodes(ctx context.Context, acc *access.Access, states []*roles.NodeState, out io.Writer) ([]NodeOutcome, error) {
-	w := &lockedWriter{w: out}
-	start := time.Now()
-	fmt.Fprintf(w, "configure: %d nodes\n", len(states))
-	res := make([]NodeOutcome, len(states))
-	var wg sync.WaitGroup
-	for i, st := range states {
-		wg.Go(func() {
-			res[i] = configureNode(ctx, acc, st, w)
-		})
+// configuring is the configure phase of "lvslab up": each node brought to
+// its desired state (roles) over its executor from acc as soon as it
+// answers SSH (the ssh step starts it), all nodes at once, over their
+// management NICs; one that never answers holds no other. The lines it
+// prints are held until the phase is shown, after the SSH wait's own.
+type configuring struct {
+	ctx      context.Context
+	acc      *access.Access
+	out      *heldWriter
+	wg       sync.WaitGroup
+	mu       sync.Mutex
+	started  time.Time
+	outcomes map[string]NodeOutcome
+}
+
+func newConfiguring(ctx context.Context, acc *access.Access, out io.Writer) *configuring {
+	return &configuring{ctx: ctx, acc: acc, out: &heldWriter{w: out}, outcomes: map[string]NodeOutcome{}}
+}
+
+// start configures st's node in the background.
+func (c *configuring) start(st *roles.NodeState) {
+	c.mu.Lock()
+	if c.started.IsZero() {
+		c.started = time.Now()
 	}
-	wg.Wait()
+	c.mu.Unlock()
+	c.wg.Go(func() {
+		o := configureNode(c.ctx, c.acc, st, c.out)
+		c.mu.Lock()
+		c.outcomes[st.Name] = o
+		c.mu.Unlock()
+	})
+}
+
+// finish shows the phase, waits for every node started and returns their
+// outcomes in the order of states (a node never started has none).
+func (c *configuring) finish(states []*roles.NodeState) ([]NodeOutcome, error) {
+	c.out.release(fmt.Sprintf("configure: %d nodes\n", len(states)))
+	c.wg.Wait()
+	var res []NodeOutcome
 	var errs []error
-	for _, o := range res {
+	for _, st := range states {
+		o, ok := c.outcomes[st.Name]
+		if !ok {
+			continue
+		}
+		res = append(res, o)
 		if o.Err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", o.Node, o.Err))
 		}
 	}
-	fmt.Fprintf(w, "configure: done in %s\n", time.Since(start).Round(100*time.Millisecond))
+	if !c.started.IsZero() {
+		fmt.Fprintf(c.out, "configure: done in %s\n", time.Since(c.started).Round(100*time.Millisecond))
+	}
 	return res, errors.Join(errs...)
+}
+
+// wait waits for the nodes under way (a failed run, before it removes
+// what it made).
+func (c *configuring) wait() {
+	if c != nil {
+		c.wg.Wait()
+	}
 }
 
 func configureNode(ctx context.Context, acc *access.Access, st *roles.NodeState, w io.Writer) NodeOutcome {
@@ -81,14 +122,30 @@ func configureNode(ctx context.Context, acc *access.Access, st *roles.NodeState,
 	return o
 }
 
-// lockedWriter serialises lines written by nodes configured in parallel.
-type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
+// heldWriter keeps what is written until release, then passes it on
+// (serialised: nodes configured at once write lines).
+type heldWriter struct {
+	mu       sync.Mutex
+	w        io.Writer
+	held     bytes.Buffer
+	released bool
 }
 
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
+func (h *heldWriter) Write(p []byte) (int, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if !h.released {
+		return h.held.Write(p)
+	}
+	return h.w.Write(p)
+}
+
+// release writes first, then what was held, and passes on what follows.
+func (h *heldWriter) release(first string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.released = true
+	io.WriteString(h.w, first)
+	h.w.Write(h.held.Bytes())
+	h.held.Reset()
 }

@@ -177,8 +177,12 @@ with the host's address on its bridge only where the lab file says host:`, ensur
 lvslab pins in known_hosts, static lab and mgmt0 addresses, first-boot files`, ensureSeeds},
 		{"domains", `"<lab>-<node>" VMs with one NIC per lab NIC (same order, fixed MACs), then mgmt0`, defineDomains},
 		{"start", `starts every VM that is not running, all at once`, startDomains},
-		{"ssh", "waits until each node accepts the SSH login (lab key, pinned host key) on its mgmt0 address", waitSSH},
-		{"configure", `brings every node to its desired state over SSH, all at once: hostname,
+		{"ssh", `waits until each node accepts the SSH login (lab key, pinned host key) on its
+mgmt0 address; a node that ran already and does not answer has its guest agent
+asked why, and what cut lvslab off (mgmt0 down, sshd stopped, a firewall rule on
+port 22) is undone through it`, waitSSH},
+		{"configure", `brings every node to its desired state over SSH, each as soon as it answers
+(one that never does fails alone, by name): hostname,
 NICs (persistent, DHCP off), gateway, sysctls, VIP aliases, web page, ipvsadm
 rules read back and compared; each node reports "changed (steps)" or
 "unchanged" (skipped with --vms-only and --bare; --node: only those nodes)`, configure},
@@ -207,10 +211,14 @@ type run struct {
 	sshReady   time.Duration
 	access     *access.Access
 	configured []NodeOutcome
-	step       string       // the step running now
-	mgmt       netip.Prefix // the lab's management subnet
-	remote     *host.Remote // the hypervisor of a remote libvirt, else nil
-	capacity   uint64       // the image's virtual size, read before it is staged
+	// configuring configures each node as soon as it answers SSH (nil
+	// when up configures nothing); sshErr is the nodes that never did.
+	configuring *configuring
+	sshErr      error
+	step        string       // the step running now
+	mgmt        netip.Prefix // the lab's management subnet
+	remote      *host.Remote // the hypervisor of a remote libvirt, else nil
+	capacity    uint64       // the image's virtual size, read before it is staged
 }
 
 // nodeRun is one node's state in a run.
@@ -312,6 +320,7 @@ func newRun(ctx context.Context, conn *host.Conn, lab *topology.Lab, opts Option
 // finish closes the run's connections and, when it failed, removes what
 // it created (unless Retain) and says so in the error it returns.
 func (r *run) finish(err error) error {
+	r.configuring.wait()
 	if r.access != nil {
 		r.access.Close()
 	}
