@@ -107,7 +107,7 @@ func TestBuildMakesImageThenReusesIt(t *testing.T) {
 	deb := run.cmds[0]
 	want := []string{"--mount", "--propagation", "private", "--", "debootstrap", "--variant=minbase"}
 	if deb.Name != "unshare" || !slices.Equal(deb.Args[:6], want) || deb.Args[len(deb.Args)-1] != "http://mirror.example/debian" ||
-		!strings.Contains(deb.Args[6], "linux-image-amd64") || deb.Args[7] != DefaultSuite {
+		!strings.Contains(deb.Args[6], "linux-image-amd64") || !strings.Contains(deb.Args[6], ",qemu-guest-agent,") || deb.Args[7] != DefaultSuite {
 		t.Errorf("debootstrap command = %v", deb)
 	}
 	if !strings.Contains(progress.String(), "[7/7] convert to qcow2: done") {
