@@ -7,7 +7,6 @@ import (
 	"net"
 	"slices"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -100,28 +99,11 @@ func TestRepairScript(t *testing.T) {
 	}
 }
 
-// cutOffGuest is web1 cut off (mgmt0 down, sshd stopped) until the repair
-// runs; every other node is healthy.
-type cutOffGuest struct {
-	agenttest.Guest
-	repaired atomic.Bool
-}
-
-func newCutOffGuest() *cutOffGuest {
-	g := &cutOffGuest{}
-	g.Run = func(p agenttest.Program) (int, string, string) {
-		switch {
-		case strings.Contains(p.Script(), "ip link set mgmt0 up"):
-			g.repaired.Store(true)
-			return 0, "", ""
-		case p.Domain == "tedu-web1" && !g.repaired.Load():
-			return 0, agenttest.CutOff("10.250.0.12"), ""
-		}
-		// Healthy, on its own management address (upLab's).
-		addr := map[string]string{"tedu-client1": "10.250.0.10", "tedu-lvs1": "10.250.0.11", "tedu-web1": "10.250.0.12", "tedu-web2": "10.250.0.13"}[p.Domain]
-		return 0, agenttest.Healthy(addr), ""
-	}
-	return g
+// newCutOffGuest is upLab's lab whose web1 is cut off (mgmt0 down, sshd
+// stopped) until the repair runs; every other node is healthy.
+func newCutOffGuest() *agenttest.Guest {
+	return agenttest.CutOffGuest("tedu-web1", map[string]string{"tedu-client1": "10.250.0.10", "tedu-lvs1": "10.250.0.11",
+		"tedu-web1": "10.250.0.12", "tedu-web2": "10.250.0.13"})
 }
 
 // stalled is a TCP connect that never completes (mgmt0 down: the SYN is
@@ -228,7 +210,7 @@ func TestWaitRestoresAccess(t *testing.T) {
 	defer acc.Close()
 	acc.tcpWindow = 20 * time.Millisecond
 	acc.tcp = func(ctx context.Context, network, addr string) (net.Conn, error) {
-		if !g.repaired.Load() {
+		if !g.Repaired() {
 			return stalled(ctx, network, addr)
 		}
 		c, _ := net.Pipe()

@@ -292,8 +292,8 @@ type WaitOptions struct {
 	// an error it returns ends the wait (the VM stopped).
 	Poll    time.Duration
 	Attempt func(addr string, err error) error
-	// Rescue has the node's guest agent asked why when a try's TCP connect
-	// fails or stalls, from RescueFrom on (a VM that boots has nothing to
+	// Rescue has the node's guest agent asked why when a try fails or its
+	// TCP connect stalls, from RescueFrom on (a VM that boots has nothing to
 	// say but its boot, which the reading would slow), at most every
 	// rescueEvery; causes it finds are undone (Restore), Restored is told,
 	// and the next try follows at once.
@@ -326,7 +326,16 @@ func (a *Access) Wait(ctx context.Context, node string, o WaitOptions) (*sshx.Cl
 		defer close(rescued)
 		last = a.rescue(wctx, node, w, o)
 	}()
-	c, err := a.connect(wctx, node, o.Poll, o.Attempt, w)
+	// A try that failed is asked about too (rescue asks at most every
+	// rescueEvery).
+	attempt := func(addr string, err error) error {
+		w.request()
+		if o.Attempt == nil {
+			return nil
+		}
+		return o.Attempt(addr, err)
+	}
+	c, err := a.connect(wctx, node, o.Poll, attempt, w)
 	cancel()
 	<-rescued
 	if err == nil || errors.Is(err, context.Canceled) {

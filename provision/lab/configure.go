@@ -33,6 +33,7 @@ type NodeOutcome struct {
 type configuring struct {
 	ctx      context.Context
 	acc      *access.Access
+	node     configureFunc
 	out      *heldWriter
 	wg       sync.WaitGroup
 	mu       sync.Mutex
@@ -40,8 +41,14 @@ type configuring struct {
 	outcomes map[string]NodeOutcome
 }
 
-func newConfiguring(ctx context.Context, acc *access.Access, out io.Writer) *configuring {
-	return &configuring{ctx: ctx, acc: acc, out: &heldWriter{w: out}, outcomes: map[string]NodeOutcome{}}
+// configureFunc brings one node to its desired state.
+type configureFunc func(ctx context.Context, acc *access.Access, st *roles.NodeState, w io.Writer) NodeOutcome
+
+func newConfiguring(ctx context.Context, acc *access.Access, node configureFunc, out io.Writer) *configuring {
+	if node == nil {
+		node = configureNode
+	}
+	return &configuring{ctx: ctx, acc: acc, node: node, out: &heldWriter{w: out}, outcomes: map[string]NodeOutcome{}}
 }
 
 // start configures st's node in the background.
@@ -52,7 +59,7 @@ func (c *configuring) start(st *roles.NodeState) {
 	}
 	c.mu.Unlock()
 	c.wg.Go(func() {
-		o := configureNode(c.ctx, c.acc, st, c.out)
+		o := c.node(c.ctx, c.acc, st, c.out)
 		c.mu.Lock()
 		c.outcomes[st.Name] = o
 		c.mu.Unlock()

@@ -31,7 +31,7 @@ func waitSSH(r *run) error {
 	var err error
 	// While nodes boot, each try is short and the next one follows.
 	r.access, err = access.Open(r.conn, r.lab.Name, access.Options{Home: r.opts.Home, File: r.lab,
-		Signer: r.signer, DialWindow: 10 * time.Second, Connector: r.opts.Connector})
+		Signer: r.signer, DialWindow: 10 * time.Second, Connector: r.opts.Connector, Agent: r.opts.Agent})
 	if err != nil {
 		return err
 	}
@@ -46,7 +46,7 @@ func waitSSH(r *run) error {
 	}
 	r.progress = newNodeProgress(r.out, names)
 	if !r.opts.VMsOnly && !r.opts.Bare {
-		r.configuring = newConfiguring(r.ctx, r.access, r.out)
+		r.configuring = newConfiguring(r.ctx, r.access, r.opts.configureNode, r.out)
 	}
 	r.progressf("  waiting for SSH on %d nodes (timeout %s)\n", len(r.nodes), timeout)
 	start := time.Now()

@@ -78,12 +78,17 @@ type Options struct {
 	Volumes host.VolumeWriter
 	// Connector logs in to the nodes (nil means sshx.WaitReady).
 	Connector access.Connector
+	// Agent reaches the nodes' guest agents (nil means through libvirt).
+	Agent host.Agent
 	// SurveyDial reaches a running node for DryRun's survey (nil means
 	// over SSH).
 	SurveyDial SurveyDialer
 	// AfterStep, when set, runs after each step with its name; its error
 	// fails Up right there, as the step's own would.
 	AfterStep func(step string) error
+	// configureNode configures one node (nil means configureNode): tests
+	// on test:///default, whose guests run no engine, watch the order.
+	configureNode configureFunc
 }
 
 // ImageResolver finds an image by name or path in the store dir.

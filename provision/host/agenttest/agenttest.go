@@ -10,7 +10,9 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/lvslab/lvslab/provision/host"
 )
@@ -37,11 +39,34 @@ type Guest struct {
 	// Silent lists domains whose agent does not answer.
 	Silent map[string]bool
 
-	mu   sync.Mutex
-	ran  []Program
-	done map[int]string // pid -> its guest-exec-status reply
-	pid  int
+	mu       sync.Mutex
+	ran      []Program
+	done     map[int]string // pid -> its guest-exec-status reply
+	pid      int
+	repaired atomic.Bool
 }
+
+// CutOffGuest answers for the domains of addrs (domain -> management
+// address) with lvslab's diagnosis: cut's mgmt0 is down and its sshd
+// stopped until a repair that brings mgmt0 up runs (then Repaired says
+// so); the others are healthy.
+func CutOffGuest(cut string, addrs map[string]string) *Guest {
+	g := &Guest{}
+	g.Run = func(p Program) (int, string, string) {
+		switch {
+		case strings.Contains(p.Script(), "ip link set mgmt0 up"):
+			g.repaired.Store(true)
+			return 0, "", ""
+		case p.Domain == cut && !g.repaired.Load():
+			return 0, CutOff(addrs[cut]), ""
+		}
+		return 0, Healthy(addrs[p.Domain]), ""
+	}
+	return g
+}
+
+// Repaired tells whether CutOffGuest's repair ran.
+func (g *Guest) Repaired() bool { return g.repaired.Load() }
 
 // Ran lists the programs run so far, in order.
 func (g *Guest) Ran() []Program {
