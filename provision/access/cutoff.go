@@ -2,6 +2,7 @@ package access
 
 import (
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"strconv"
@@ -15,16 +16,6 @@ import (
 // that undo it. The reading is one shell run in the guest (every process
 // costs a tenth of a second under TCG), its sections parsed here.
 
-// The kinds of Cause.
-const (
-	CauseNoNIC        = "mgmt0-missing"
-	CauseNICDown      = "mgmt0-down"
-	CauseNoAddress    = "mgmt0-address"
-	CauseSSHDStopped  = "sshd-stopped"
-	CauseNotListening = "sshd-not-listening"
-	CauseFirewall     = "firewall"
-)
-
 // Cause is one reason lvslab's SSH cannot reach a node.
 type Cause struct {
 	Kind string `json:"kind"`
@@ -34,6 +25,16 @@ type Cause struct {
 	// knows none.
 	Fix string `json:"fix,omitempty"`
 }
+
+// The kinds of Cause.
+const (
+	CauseNoNIC        = "mgmt0-missing"
+	CauseNICDown      = "mgmt0-down"
+	CauseNoAddress    = "mgmt0-address"
+	CauseSSHDStopped  = "sshd-stopped"
+	CauseNotListening = "sshd-not-listening"
+	CauseFirewall     = "firewall"
+)
 
 // Diagnosis is what a node's guest agent read of lvslab's way in.
 type Diagnosis struct {
@@ -302,7 +303,7 @@ func iptablesCauses(tool string, lines []string) []Cause {
 			}
 		}
 	}
-	for _, key := range sortedKeys(policies) {
+	for _, key := range slices.Sorted(maps.Keys(policies)) {
 		table, chain, _ := strings.Cut(key, " ")
 		if policies[key] != "DROP" || accepts[key] || direction(chain) == "" {
 			continue
@@ -315,15 +316,6 @@ func iptablesCauses(tool string, lines []string) []Cause {
 			Fix: fmt.Sprintf("%s -t %s -I %s %s", tool, table, chain, allow)})
 	}
 	return out
-}
-
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
 
 // repairScript undoes d's causes that have a fix, firewall first (the

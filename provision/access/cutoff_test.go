@@ -14,21 +14,17 @@ import (
 	"github.com/lvslab/lvslab/provision/sshx"
 )
 
-func kinds(d *Diagnosis) []string {
+// each is one field of every cause of d.
+func each(d *Diagnosis, field func(Cause) string) []string {
 	var out []string
 	for _, c := range d.Causes {
-		out = append(out, c.Kind)
+		out = append(out, field(c))
 	}
 	return out
 }
 
-func fixes(d *Diagnosis) []string {
-	var out []string
-	for _, c := range d.Causes {
-		out = append(out, c.Fix)
-	}
-	return out
-}
+func kinds(d *Diagnosis) []string { return each(d, func(c Cause) string { return c.Kind }) }
+func fixes(d *Diagnosis) []string { return each(d, func(c Cause) string { return c.Fix }) }
 
 // Each cause is read from what a guest printed, with the command that
 // undoes it.
@@ -106,6 +102,19 @@ func newCutOffGuest() *agenttest.Guest {
 		"tedu-web1": "10.250.0.12", "tedu-web2": "10.250.0.13"})
 }
 
+// cutOffAccess is upLab's tedu-nat reached with newCutOffGuest's agent.
+func cutOffAccess(t *testing.T) (*Access, *agenttest.Guest) {
+	t.Helper()
+	conn, opts := upLab(t, mustLab(t, "tedu-nat"))
+	g := newCutOffGuest()
+	acc, err := Open(conn, "tedu", Options{Home: opts.Home, File: mustLab(t, "tedu-nat"), Agent: g})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { acc.Close() })
+	return acc, g
+}
+
 // stalled is a TCP connect that never completes (mgmt0 down: the SYN is
 // dropped) until ctx ends.
 func stalled(ctx context.Context, _, _ string) (net.Conn, error) {
@@ -116,13 +125,7 @@ func stalled(ctx context.Context, _, _ string) (net.Conn, error) {
 // A node cut off is told, causes and all, as soon as the agent read them:
 // not after the dial's window (30 s for check).
 func TestDialTellsACutOffNodeAtOnce(t *testing.T) {
-	conn, opts := upLab(t, mustLab(t, "tedu-nat"))
-	g := newCutOffGuest()
-	acc, err := Open(conn, "tedu", Options{Home: opts.Home, File: mustLab(t, "tedu-nat"), Agent: g})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer acc.Close()
+	acc, g := cutOffAccess(t)
 	acc.tcp, acc.tcpWindow, acc.dialWindow = stalled, 20*time.Millisecond, 6*time.Second
 	acc.connector = ConnectFunc(func(ctx context.Context, cfg sshx.Config, _ sshx.Retry) (*sshx.Client, error) {
 		ctx, cancel := context.WithTimeout(ctx, cfg.DialTimeout)
@@ -131,7 +134,7 @@ func TestDialTellsACutOffNodeAtOnce(t *testing.T) {
 		return nil, err
 	})
 	start := time.Now()
-	_, err = acc.Dial(context.Background(), "web1")
+	_, err := acc.Dial(context.Background(), "web1")
 	var cut *CutOffError
 	if !errors.As(err, &cut) || !slices.Equal(cut.Causes, parseDiagnosis("web1", "10.250.0.12/24", agenttest.NICDown+agenttest.SSHDStopped+agenttest.Only80).Causes) {
 		t.Fatalf("got %v", err)
@@ -201,13 +204,7 @@ func TestDialAsksOnlyWhenTheConnectFails(t *testing.T) {
 // up's wait: a node cut off is restored through its agent and the wait
 // goes on at once, the restore told.
 func TestWaitRestoresAccess(t *testing.T) {
-	conn, opts := upLab(t, mustLab(t, "tedu-nat"))
-	g := newCutOffGuest()
-	acc, err := Open(conn, "tedu", Options{Home: opts.Home, File: mustLab(t, "tedu-nat"), Agent: g})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer acc.Close()
+	acc, g := cutOffAccess(t)
 	acc.tcpWindow = 20 * time.Millisecond
 	acc.tcp = func(ctx context.Context, network, addr string) (net.Conn, error) {
 		if !g.Repaired() {
@@ -232,7 +229,7 @@ func TestWaitRestoresAccess(t *testing.T) {
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	_, err = acc.Wait(ctx, "web1", WaitOptions{Rescue: true, Attempt: func(string, error) error { return nil },
+	_, err := acc.Wait(ctx, "web1", WaitOptions{Rescue: true, Attempt: func(string, error) error { return nil },
 		Restored: func(d *Diagnosis, err error) { told = append(told, fmt.Sprint(d.Summary(), " ", err)) }})
 	if err != nil {
 		t.Fatal(err)

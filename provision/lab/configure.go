@@ -132,15 +132,15 @@ func configureNode(ctx context.Context, acc *access.Access, st *roles.NodeState,
 // heldWriter keeps what is written until release, then passes it on
 // (serialised: nodes configured at once write lines).
 type heldWriter struct {
-	mu       sync.Mutex
+	sync.Mutex
 	w        io.Writer
 	held     bytes.Buffer
 	released bool
 }
 
 func (h *heldWriter) Write(p []byte) (int, error) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
+	h.Lock()
+	defer h.Unlock()
 	if !h.released {
 		return h.held.Write(p)
 	}
@@ -149,8 +149,8 @@ func (h *heldWriter) Write(p []byte) (int, error) {
 
 // release writes first, then what was held, and passes on what follows.
 func (h *heldWriter) release(first string) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
+	h.Lock()
+	defer h.Unlock()
 	h.released = true
 	io.WriteString(h.w, first)
 	h.w.Write(h.held.Bytes())
