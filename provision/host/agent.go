@@ -13,6 +13,7 @@ import (
 	"libvirt.org/go/libvirtxml"
 
 	"github.com/lvslab/lvslab/provision/console"
+	"github.com/lvslab/lvslab/provision/image"
 )
 
 // The QEMU guest agent: a daemon in the guest (Debian's qemu-guest-agent,
@@ -23,7 +24,7 @@ import (
 // own way in.
 
 // AgentChannel is the name of the guest agent's virtio-serial port.
-const AgentChannel = "org.qemu.guest_agent.0"
+const AgentChannel = image.AgentPort
 
 // AgentTimeout is how long a guest agent may take to answer one command
 // before it counts as not answering.

@@ -384,6 +384,10 @@ func TestGuestFiles(t *testing.T) {
 			t.Errorf("no-reexec drop-in %q", f.data)
 		}
 	}
+	if rule := got["/etc/udev/rules.d/60-lvslab-qemu-guest-agent.rules"]; !strings.Contains(rule, `ATTR{name}=="org.qemu.guest_agent.0"`) ||
+		!strings.Contains(rule, `ENV{SYSTEMD_WANTS}="qemu-guest-agent.service"`) {
+		t.Errorf("no udev rule starts the guest agent: %q", rule)
+	}
 	unit := got["/etc/systemd/system/lvslab-seed.service"]
 	for _, want := range []string{"Before=", "ssh.service", "systemd-networkd.service", "ExecStart=/usr/local/sbin/lvslab-seed"} {
 		if !strings.Contains(unit, want) {
