@@ -28,10 +28,10 @@ a running node that does not answer has its guest agent (QEMU's, over a
 virtio-serial channel: no guest network) asked why, and the causes it reads
 are named: mgmt0 down or without its address, sshd stopped, port 22 blocked
 by an nft or iptables rule ("lvslab up" undoes them); where no agent
-answers, the way in is "lvslab console NODE"; then the lab's management network, its lab networks (with the host's
-address, or isolated) and disks. With a lab file, nodes that have no VM yet
-are listed as missing. With no LAB, every lvslab lab of this libvirt is
-shown.
+answers, the way in is "lvslab console NODE"; then the lab's management
+network, its lab networks (with the host's address, or isolated) and disks.
+With a lab file, nodes that have no VM yet are listed as missing. With no
+LAB, every lvslab lab of this libvirt is shown.
 
 Exit codes: 0 every node's VM runs and answers SSH, 1 one does not (each is
 named on stderr), 2 status could not run.
@@ -86,7 +86,7 @@ func statusAction(c *cli.Context) error {
 		if file == nil {
 			file, _ = lab.Recorded(conn, name) // without it, no lab addresses
 		}
-		st, err := lab.Status(c.Context, conn, name, lab.StatusOptions{Lab: file})
+		st, err := lab.Status(c.Context, conn, name, lab.StatusOptions{Paths: folders(c), Lab: file})
 		if err != nil {
 			return err
 		}

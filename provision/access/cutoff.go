@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/lvslab/lvslab/provision/host"
+	"github.com/lvslab/lvslab/provision/progress"
 )
 
 // A node cut off: what keeps lvslab's SSH out of a running node, read
@@ -55,21 +56,11 @@ func (d *Diagnosis) Texts() []string {
 }
 
 // Summary is the causes as one clause: "mgmt0 is down and sshd is stopped".
-func (d *Diagnosis) Summary() string { return andList(d.Texts()) }
+func (d *Diagnosis) Summary() string { return progress.AndList(d.Texts()) }
 
 // CutOff tells whether the diagnosis explains a node that does not answer:
 // it booted, and something lvslab knows keeps its SSH out.
 func (d *Diagnosis) CutOff() bool { return d != nil && !d.Booting && len(d.Causes) > 0 }
-
-func andList(items []string) string {
-	switch len(items) {
-	case 0:
-		return ""
-	case 1:
-		return items[0]
-	}
-	return strings.Join(items[:len(items)-1], ", ") + " and " + items[len(items)-1]
-}
 
 // diagnoseScript reads, in one shell, what lvslab's way in depends on:
 // mgmt0's flags and IPv4 addresses, whether systemd finished booting, sshd's

@@ -107,7 +107,7 @@ func cutOffAccess(t *testing.T) (*Access, *agenttest.Guest) {
 	t.Helper()
 	conn, opts := upLab(t, mustLab(t, "tedu-nat"))
 	g := newCutOffGuest()
-	acc, err := Open(conn, "tedu", Options{Home: opts.Home, File: mustLab(t, "tedu-nat"), Agent: g})
+	acc, err := Open(conn, "tedu", Options{Paths: opts.Paths, File: mustLab(t, "tedu-nat"), Agent: g})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,7 +160,7 @@ func TestDialAsksOnlyWhenTheConnectFails(t *testing.T) {
 	conn, opts := upLab(t, mustLab(t, "tedu-nat"))
 	g := newCutOffGuest()
 	g.Silent = map[string]bool{"tedu-web2": true}
-	acc, err := Open(conn, "tedu", Options{Home: opts.Home, Agent: g})
+	acc, err := Open(conn, "tedu", Options{Paths: opts.Paths, Agent: g})
 	if err != nil {
 		t.Fatal(err)
 	}

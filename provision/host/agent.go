@@ -12,8 +12,8 @@ import (
 	"libvirt.org/go/libvirt"
 	"libvirt.org/go/libvirtxml"
 
-	"github.com/lvslab/lvslab/provision/console"
 	"github.com/lvslab/lvslab/provision/image"
+	"github.com/lvslab/lvslab/provision/progress"
 )
 
 // The QEMU guest agent: a daemon in the guest (Debian's qemu-guest-agent,
@@ -98,7 +98,7 @@ func (a LibvirtAgent) command(domain, command string, secs int) (string, error) 
 		return "", fmt.Errorf("domain %s: %w", domain, err)
 	}
 	defer d.Free()
-	out, err := console.Call("guest agent of "+domain+": "+command, func() (string, error) {
+	out, err := progress.Call("guest agent of "+domain+": "+command, func() (string, error) {
 		return d.QemuAgentCommand(command, libvirt.DomainQemuAgentCommandTimeout(secs), 0)
 	})
 	if err != nil {

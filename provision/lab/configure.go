@@ -1,19 +1,17 @@
 package lab
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"strings"
 	"sync"
 	"time"
 
-	"github.com/lvslab/lvslab/provision/access"
+	"github.com/lvslab/lvslab/provision/progress"
 	"github.com/lvslab/lvslab/roles"
 	"github.com/lvslab/lvslab/roles/catalog"
 	"github.com/lvslab/lvslab/roles/engine"
+	"github.com/lvslab/lvslab/roles/guest"
 )
 
 // NodeOutcome is what the configure phase did to one node.
@@ -26,15 +24,15 @@ type NodeOutcome struct {
 }
 
 // configuring is the configure phase of "lvslab up": each node brought to
-// its desired state (roles) over its executor from acc as soon as it
-// answers SSH (the ssh step starts it), all nodes at once, over their
-// management NICs; one that never answers holds no other. The lines it
-// prints are held until the phase is shown, after the SSH wait's own.
+// its desired state (roles) over the executor dial gives for it as soon as
+// it answers SSH (the ssh step starts it), all nodes at once, over their
+// management NICs; one that never answers holds no other. Its events are
+// held until the phase is shown, after the SSH wait's own.
 type configuring struct {
 	ctx      context.Context
-	acc      *access.Access
+	dial     guest.Dialer
 	node     configureFunc
-	out      *heldWriter
+	sink     *heldSink
 	wg       sync.WaitGroup
 	mu       sync.Mutex
 	started  time.Time
@@ -42,13 +40,13 @@ type configuring struct {
 }
 
 // configureFunc brings one node to its desired state.
-type configureFunc func(ctx context.Context, acc *access.Access, st *roles.NodeState, w io.Writer) NodeOutcome
+type configureFunc func(ctx context.Context, dial guest.Dialer, st *roles.NodeState, sink progress.Sink) NodeOutcome
 
-func newConfiguring(ctx context.Context, acc *access.Access, node configureFunc, out io.Writer) *configuring {
+func newConfiguring(ctx context.Context, dial guest.Dialer, node configureFunc, sink progress.Sink) *configuring {
 	if node == nil {
 		node = configureNode
 	}
-	return &configuring{ctx: ctx, acc: acc, node: node, out: &heldWriter{w: out}, outcomes: map[string]NodeOutcome{}}
+	return &configuring{ctx: ctx, dial: dial, node: node, sink: &heldSink{sink: sink}, outcomes: map[string]NodeOutcome{}}
 }
 
 // start configures st's node in the background.
@@ -59,7 +57,7 @@ func (c *configuring) start(st *roles.NodeState) {
 	}
 	c.mu.Unlock()
 	c.wg.Go(func() {
-		o := c.node(c.ctx, c.acc, st, c.out)
+		o := c.node(c.ctx, c.dial, st, c.sink)
 		c.mu.Lock()
 		c.outcomes[st.Name] = o
 		c.mu.Unlock()
@@ -69,7 +67,11 @@ func (c *configuring) start(st *roles.NodeState) {
 // finish shows the phase, waits for every node started and returns their
 // outcomes in the order of states (a node never started has none).
 func (c *configuring) finish(states []*roles.NodeState) ([]NodeOutcome, error) {
-	c.out.release(fmt.Sprintf("configure: %d nodes\n", len(states)))
+	var names []string
+	for _, st := range states {
+		names = append(names, st.Name)
+	}
+	c.sink.release(progress.ConfigureStarted{Nodes: names})
 	c.wg.Wait()
 	var res []NodeOutcome
 	var errs []error
@@ -84,7 +86,7 @@ func (c *configuring) finish(states []*roles.NodeState) ([]NodeOutcome, error) {
 		}
 	}
 	if !c.started.IsZero() {
-		fmt.Fprintf(c.out, "configure: done in %s\n", time.Since(c.started).Round(100*time.Millisecond))
+		c.sink.Emit(progress.ConfigureDone{Elapsed: progress.Since(c.started)})
 	}
 	return res, errors.Join(errs...)
 }
@@ -97,62 +99,53 @@ func (c *configuring) wait() {
 	}
 }
 
-func configureNode(ctx context.Context, acc *access.Access, st *roles.NodeState, w io.Writer) NodeOutcome {
+func configureNode(ctx context.Context, dial guest.Dialer, st *roles.NodeState, sink progress.Sink) NodeOutcome {
 	o := NodeOutcome{Node: st.Name}
 	start := time.Now()
-	defer func() { o.Elapsed = time.Since(start) }()
-	x, err := acc.Dial(ctx, st.Name)
-	if err == nil && x == nil {
-		err = errors.New("no SSH connection")
-	}
+	x, err := dial(st.Name)
 	if err != nil {
-		o.Err = err
+		o.Err, o.Elapsed = err, time.Since(start)
 		return o
 	}
 	// The OS family comes from the first survey: one round trip on a node
 	// with nothing to change.
 	stepsFor := func(osFamily string) []catalog.Step { return catalog.Steps(st, osFamily) }
 	o.OS, o.Result, o.Err = engine.Configure(ctx, x, stepsFor, func(ev engine.Event) {
-		if ev.Status != engine.StatusUnchanged {
-			fmt.Fprintf(w, "   %-10s %-8s %s\n", st.Name, ev.Status, ev.Step)
-		}
+		sink.Emit(progress.ConfigureStep{Node: st.Name, Step: ev.Step, Status: ev.Status, Detail: ev.Detail})
 	})
-	elapsed := time.Since(start).Round(100 * time.Millisecond)
-	switch {
-	case o.Err != nil:
-		fmt.Fprintf(w, "   %-10s failed after %s: %v\n", st.Name, elapsed, o.Err)
-	case o.Result.Changed():
-		fmt.Fprintf(w, "   %-10s changed (%s) in %s\n", st.Name, strings.Join(o.Result.ChangedSteps(), ", "), elapsed)
-	default:
-		fmt.Fprintf(w, "   %-10s unchanged (%d steps checked, %s) in %s\n", st.Name, len(o.Result.Steps), o.OS, elapsed)
-	}
+	o.Elapsed = time.Since(start)
+	sink.Emit(progress.NodeConfigured{Node: st.Name, OS: o.OS, Changed: o.Result.ChangedSteps(), Checked: len(o.Result.Steps),
+		Elapsed: progress.Duration(o.Elapsed), Error: progress.ErrorText(o.Err)})
 	return o
 }
 
-// heldWriter keeps what is written until release, then passes it on
-// (serialised: nodes configured at once write lines).
-type heldWriter struct {
-	sync.Mutex
-	w        io.Writer
-	held     bytes.Buffer
+// heldSink keeps the events emitted to it until release, then passes them
+// on, in order, and those that follow.
+type heldSink struct {
+	mu       sync.Mutex
+	sink     progress.Sink
+	held     []progress.Event
 	released bool
 }
 
-func (h *heldWriter) Write(p []byte) (int, error) {
-	h.Lock()
-	defer h.Unlock()
+func (h *heldSink) Emit(ev progress.Event) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
 	if !h.released {
-		return h.held.Write(p)
+		h.held = append(h.held, ev)
+		return
 	}
-	return h.w.Write(p)
+	h.sink.Emit(ev)
 }
 
-// release writes first, then what was held, and passes on what follows.
-func (h *heldWriter) release(first string) {
-	h.Lock()
-	defer h.Unlock()
+// release emits first, then what was held, and passes on what follows.
+func (h *heldSink) release(first progress.Event) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
 	h.released = true
-	io.WriteString(h.w, first)
-	h.w.Write(h.held.Bytes())
-	h.held.Reset()
+	h.sink.Emit(first)
+	for _, ev := range h.held {
+		h.sink.Emit(ev)
+	}
+	h.held = nil
 }

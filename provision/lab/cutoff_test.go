@@ -1,12 +1,9 @@
 package lab
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
-	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -15,8 +12,10 @@ import (
 
 	"github.com/lvslab/lvslab/provision/access"
 	"github.com/lvslab/lvslab/provision/host/agenttest"
+	"github.com/lvslab/lvslab/provision/progress"
 	"github.com/lvslab/lvslab/provision/sshx"
 	"github.com/lvslab/lvslab/roles"
+	"github.com/lvslab/lvslab/roles/guest"
 )
 
 // The management addresses up gives tedu-nat's nodes, by domain.
@@ -25,7 +24,7 @@ var teduMgmt = map[string]string{"tedu-client1": "10.250.0.10", "tedu-lvs1": "10
 // recordConfigure stands for the engine: it sends each node it configures
 // on the channel.
 func recordConfigure(configured chan<- string) configureFunc {
-	return func(_ context.Context, _ *access.Access, st *roles.NodeState, _ io.Writer) NodeOutcome {
+	return func(_ context.Context, _ guest.Dialer, st *roles.NodeState, _ progress.Sink) NodeOutcome {
 		configured <- st.Name
 		return NodeOutcome{Node: st.Name}
 	}
@@ -130,8 +129,8 @@ func TestUpRestoresACutOffNode(t *testing.T) {
 		}
 		return nil, nil
 	})
-	var out bytes.Buffer
-	opts.Out = &out
+	rec := &recorder{}
+	opts.Progress = rec
 	start := time.Now()
 	if _, err := Up(context.Background(), conn, mustLab(t, "tedu-nat"), opts); err != nil {
 		t.Fatal(err)
@@ -139,8 +138,14 @@ func TestUpRestoresACutOffNode(t *testing.T) {
 	if took := time.Since(start); took > 10*time.Second {
 		t.Errorf("up took %s", took)
 	}
-	if !regexp.MustCompile(`web1 +restored lvslab's access through its guest agent: mgmt0 is down and sshd is stopped`).MatchString(out.String()) {
-		t.Errorf("the restore is not told:\n%s", out.String())
+	var restored []progress.NodeRestored
+	for _, ev := range rec.events {
+		if e, ok := ev.(progress.NodeRestored); ok {
+			restored = append(restored, e)
+		}
+	}
+	if len(restored) != 1 || restored[0].Node != "web1" || !slices.Equal(restored[0].Causes, []string{"mgmt0 is down", "sshd is stopped"}) {
+		t.Errorf("the restore is told as %+v", restored)
 	}
 	var repairs []string
 	for _, p := range g.Ran() {
@@ -169,7 +174,7 @@ func TestStatusNamesWhatCutANodeOff(t *testing.T) {
 		return nil, nil
 	}
 	start := time.Now()
-	st, err := Status(context.Background(), conn, "tedu", StatusOptions{Home: opts.Home, Connector: access.ConnectFunc(probe), Agent: g})
+	st, err := Status(context.Background(), conn, "tedu", StatusOptions{Paths: opts.Paths, Connector: access.ConnectFunc(probe), Agent: g})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,7 @@ import (
 	"slices"
 
 	"github.com/lvslab/lvslab/roles"
+	"github.com/lvslab/lvslab/roles/guest"
 )
 
 // configures tells whether up configures n (not with --vms-only or
@@ -30,4 +31,16 @@ func configure(r *run) error {
 	var err error
 	r.configured, err = r.configuring.finish(states)
 	return errors.Join(r.sshErr, err)
+}
+
+// dialNode is the node's executor over its SSH login.
+func (r *run) dialNode(node string) (guest.Executor, error) {
+	c, err := r.access.Dial(r.ctx, node)
+	if err == nil && c == nil {
+		err = errors.New("no SSH connection")
+	}
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
 }
