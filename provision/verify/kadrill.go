@@ -292,6 +292,11 @@ func routerDrill(ctx context.Context, lab *topology.Lab, dial guest.Dialer, s *t
 	if err := drillSleep(ctx, Warmup); err != nil {
 		return nil, err
 	}
+	if dl != nil && dl.sync {
+		if err := dl.awaitSynced(ctx, s, dial, node, act); err != nil {
+			return nil, err
+		}
+	}
 	for _, c := range cmds {
 		act("%s: %s", node, c)
 		if _, err := x.Run(ctx, c); err != nil {
@@ -485,7 +490,11 @@ const (
 	// while the download runs, set through DownloadRmemSysctl.
 	DownloadRmem       = "4096 16384 65536"
 	DownloadRmemSysctl = "net.ipv4.tcp_rmem"
-	downloadName       = "lvslab-sync-drill"
+	// SyncWait bounds the wait for the backup to learn the download's
+	// connection: the master's sync daemon sends a connection after its
+	// third packet, in a message it flushes at the latest after 2 s.
+	SyncWait     = 6 * time.Second
+	downloadName = "lvslab-sync-drill"
 )
 
 // downloadContent is the command that prints the file's bytes, on the
@@ -498,6 +507,46 @@ type download struct {
 	run     *loopRun
 	seconds float64
 	sync    bool
+}
+
+// DownloadPorts are the client's source ports of the download: below the
+// kernel's ephemeral range (32768-60999) and verify's (61000-65535).
+var DownloadPorts = [2]uint16{32100, 32199}
+
+// awaitSynced waits until a router other than node (the one about to
+// fail) holds the download's connection, learned from the master's sync
+// daemon: failing the master before would test the sync's flush time, not
+// whether it works. It says how long that took, or that it did not come.
+func (dl *download) awaitSynced(ctx context.Context, s *topology.Service, dial guest.Dialer, node string, act func(string, ...any)) error {
+	start := drillNow()
+	for {
+		for _, r := range s.Keepalived.Routers {
+			if r.Node == node {
+				continue
+			}
+			x, err := dial(r.Node)
+			if err != nil {
+				return cannot("cannot reach %s: %v", r.Node, err)
+			}
+			tab, err := ipvs.New(x.Run).TableConns(ctx)
+			if err != nil {
+				return cannot("%s: %v", r.Node, err)
+			}
+			for _, c := range tab.Conns {
+				if p := c.Source.Port(); c.State == "ESTABLISHED" && p >= DownloadPorts[0] && p <= DownloadPorts[1] {
+					act("%s: the download's connection %s is in its table (connection sync) after %.1f s", r.Node, c.Source, drillNow().Sub(start).Seconds())
+					return nil
+				}
+			}
+		}
+		if drillNow().Sub(start) >= SyncWait {
+			act("no router but %s has the download's connection after %s", node, SyncWait)
+			return nil
+		}
+		if err := drillSleep(ctx, 500*time.Millisecond); err != nil {
+			return err
+		}
+	}
 }
 
 // docroots are where the web servers of both families serve from.
@@ -530,10 +579,14 @@ func startDownload(ctx context.Context, lab *topology.Lab, s *topology.Service, 
 	// first second and the failure meets no data in flight (the negative
 	// control "survived"). A 64 KiB buffer, for this download only, keeps
 	// the transfer and its ACKs going through the VIP to the end.
+	// From a source port of its own, so that a router's table shows which
+	// entry is the download's (a range: an earlier drill's port may still
+	// be in TIME_WAIT).
 	cmd := fmt.Sprintf("o=$(sysctl -n %[1]s); trap 'sysctl -qw %[1]s=\"$o\"' EXIT HUP TERM; sysctl -qw %[1]s=%[2]s; "+
-		"f=$(mktemp); curl -s --limit-rate %[3]d -m %[4]d -o \"$f\" %[5]s; rc=$?; s=$(sha256sum < \"$f\" | cut -c1-64); n=$(stat -c %%s \"$f\"); rm -f \"$f\"; "+
-			"w=$(%[6]s | sha256sum | cut -c1-64); echo %[7]s \"$s\" \"$w\" \"$n\" \"$rc\"",
-		DownloadRmemSysctl, shell.Quote(DownloadRmem), DownloadRate, int(dl.seconds)+30, shell.Quote(url), downloadContent(), marker)
+		"f=$(mktemp); curl -s --local-port %[8]d-%[9]d --limit-rate %[3]d -m %[4]d -o \"$f\" %[5]s; rc=$?; s=$(sha256sum < \"$f\" | cut -c1-64); n=$(stat -c %%s \"$f\"); rm -f \"$f\"; "+
+		"w=$(%[6]s | sha256sum | cut -c1-64); echo %[7]s \"$s\" \"$w\" \"$n\" \"$rc\"",
+		DownloadRmemSysctl, shell.Quote(DownloadRmem), DownloadRate, int(dl.seconds)+30, shell.Quote(url), downloadContent(), marker,
+		DownloadPorts[0], DownloadPorts[1])
 	act("client: curl --limit-rate %d %s (%.0f s), connection sync %s", DownloadRate, url, dl.seconds, map[bool]string{true: "on (lvs_sync_daemon)", false: "off"}[dl.sync])
 	go func() {
 		defer close(dl.run.done)

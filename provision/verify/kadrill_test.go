@@ -174,6 +174,10 @@ func TestDrillKeepalivedConnectionSync(t *testing.T) {
 		if c.Status != report.Pass || !strings.Contains(c.Detail, want) {
 			t.Errorf("sync %v: %+v", sync, c)
 		}
+		// With sync the master fails only once the backup has the connection.
+		if learned := strings.Contains(strings.Join(d.Actions, "\n"), "lvs2: the download's connection 192.168.4.10:32100 is in its table"); learned != sync {
+			t.Errorf("sync %v: the wait for the backup's entry %v: %v", sync, learned, d.Actions)
+		}
 	}
 }
 
@@ -221,7 +225,7 @@ func TestLoopCommandDoesNotWaitForAHangingRequest(t *testing.T) {
 	dir := t.TempDir()
 	// curl -s -m T --connect-timeout T -o BODY -w FORMAT URL
 	fake := `#!/bin/sh
-n=$(($(cat "$0.n" 2>/dev/null || echo 0) + 1)); echo $n > "$0.n"
+n=$( { flock 8; n=$(($(cat "$0.n" 2>/dev/null || echo 0) + 1)); echo $n > "$0.n"; echo $n; } 8>"$0.lock")
 while [ $# -gt 1 ]; do case $1 in -o) o=$2; shift;; -w) w=$2; shift;; esac; shift; done
 if [ $((n % 3)) -eq 0 ]; then sleep 1; printf '%s' "$w" | sed 's/%{http_code}/000/'; exit 28; fi
 echo "web$((n % 2 + 1))" > "$o"
