@@ -13,21 +13,19 @@ import (
 	"github.com/lvslab/lvslab/provision/access"
 	"github.com/lvslab/lvslab/provision/host"
 	"github.com/lvslab/lvslab/provision/lab"
-	"github.com/lvslab/lvslab/provision/report"
 	"github.com/lvslab/lvslab/provision/verify"
 	"github.com/lvslab/lvslab/roles/guest"
 	"github.com/lvslab/lvslab/topology"
 )
 
-const labArgUsage = "[LAB]"
-
-// loadLab loads the command's LAB argument; a bad lab is exit code 1, with
-// every problem listed.
+// loadLab loads the command's LAB (its argument or --lab); a bad lab is
+// exit code 1, with every problem listed.
 func loadLab(c *cli.Context) (*topology.Lab, error) {
-	if c.NArg() > 1 {
-		return nil, cannot("expected at most one LAB argument, got " + c.Args().Get(1) + " too")
+	arg, err := oneLab(c)
+	if err != nil {
+		return nil, err
 	}
-	lab, err := labs.Load(c.Args().First())
+	lab, err := labs.Load(arg)
 	if err != nil {
 		return nil, failed(err)
 	}
@@ -127,16 +125,12 @@ func onReading(f func(*cli.Context, *reading) error) cli.ActionFunc {
 // views.
 func onLab(f func(*cli.Context, *reading) error) cli.ActionFunc {
 	return func(c *cli.Context) error {
-		format, err := output(c, report.OutputText, report.OutputJSON)
-		if err != nil {
-			return err
-		}
 		r, done, err := openLabArg(c)
 		if err != nil {
 			return err
 		}
 		defer done()
-		r.format = format
+		r.format = outputOf(c)
 		return f(c, r)
 	}
 }
@@ -157,13 +151,22 @@ func openReading(c *cli.Context) (*reading, func(), error) {
 	return r, done, nil
 }
 
-// openLabArg opens the running lab the one optional LAB argument names.
-func openLabArg(c *cli.Context) (*reading, func(), error) {
+// oneLab is the LAB of a command whose one optional argument is a LAB.
+func oneLab(c *cli.Context) (string, error) {
 	if c.NArg() > 1 {
-		return nil, nil, cannot("expected at most one LAB argument, got " + c.Args().Get(1) + " too")
+		return "", cannot("expected at most one LAB argument, got " + c.Args().Get(1) + " too")
+	}
+	return labOf(c, 0)
+}
+
+// openLabArg opens the running lab the one optional LAB names.
+func openLabArg(c *cli.Context) (*reading, func(), error) {
+	arg, err := oneLab(c)
+	if err != nil {
+		return nil, nil, err
 	}
 	ctx, stop := commandContext(c)
-	lab, acc, closeAll, err := labAccess(c, c.Args().First())
+	lab, acc, closeAll, err := labAccess(c, arg)
 	if err != nil {
 		stop()
 		return nil, nil, err

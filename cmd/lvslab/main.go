@@ -4,9 +4,11 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 
@@ -26,9 +28,11 @@ func main() {
 // run is main without the exit, for tests: it returns the exit code.
 func run(args []string, stdout, stderr io.Writer) int {
 	app := newApp()
-	app.Writer, app.ErrWriter = stdout, stderr
+	out := &watched{Writer: stdout}
+	app.Writer, app.ErrWriter = out, stderr
 	app.Metadata = map[string]any{rawArgsKey: args}
-	err := app.Run(interspersed(app, args))
+	args = interspersed(app, args)
+	err := app.Run(args)
 	if err == nil {
 		err, _ = app.Metadata[unknownCommandKey].(error)
 	}
@@ -39,16 +43,23 @@ func run(args []string, stdout, stderr io.Writer) int {
 	// errors are told in sentences here, for every command (on the libvirt
 	// the command was connected to, when the sentence looks something up).
 	uri, _ := app.Metadata[connectURIKey].(string)
-	told := host.ExplainAt(uri, err)
+	told := host.ExplainAt(uri, err).Error()
+	code := report.ExitCannot
 	// Exit errors (exit, cannot, failed) carry their own code.
 	if coder, ok := err.(cli.ExitCoder); ok {
-		if msg := told.Error(); msg != "" {
-			fmt.Fprintln(app.ErrWriter, msg)
-		}
-		return coder.ExitCode()
+		code = coder.ExitCode()
+	} else {
+		told = "lvslab: " + told
 	}
-	fmt.Fprintln(app.ErrWriter, "lvslab:", told)
-	return report.ExitCannot
+	if told != "" {
+		fmt.Fprintln(app.ErrWriter, told)
+	}
+	// -o json is JSON for every outcome: a command that failed before it
+	// wrote its own says why as {"error": ...}.
+	if !out.wrote && asksJSON(app, args) {
+		writeJSON(stdout, errorJSON{Error: strings.TrimPrefix(cmp.Or(told, fmt.Sprintf("exit status %d", code)), "lvslab: ")})
+	}
+	return code
 }
 
 // connectURIKey is where a failed command leaves its --connect, for run to
@@ -104,6 +115,8 @@ Exit codes: 0 success, 1 the lab or a verdict is wrong, 2 lvslab could not run
 		},
 	}
 	rejectUnknownCommands(app)
+	app.OnUsageError = usageError
+	onEvery(app.Commands, func(c *cli.Command) { c.OnUsageError = usageError })
 	addCompletion(app.Commands)
 	return app
 }

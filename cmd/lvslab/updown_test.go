@@ -126,7 +126,9 @@ func TestDownSelector(t *testing.T) {
 		args []string
 		want string // error substring, or "" for success
 	}{
-		{[]string{"down", "--name", "x", "--all"}, "one of LAB, --name or --all"},
+		{[]string{"down", "--name", "x", "--all"}, "give one of LAB (or --lab LAB) and --all"},
+		{[]string{"down", "-l", "x", "--all"}, "give one of LAB (or --lab LAB) and --all"},
+		{[]string{"down", "--lab", "b", "a"}, "two labs given, a and --lab b: give one"},
 		{[]string{"down", "a", "b"}, "one of LAB"},
 		{[]string{"down", "./no/such.yaml"}, "no/such.yaml"},
 		{[]string{"status", "--output", "yaml"}, "--output"},

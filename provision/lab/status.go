@@ -204,10 +204,11 @@ type LabSummary struct {
 	Lab string `json:"lab"`
 	// Source is the lab file it was last brought up from ("tedu-nat" for
 	// an embedded lab): a copy's source differs from its name.
-	Source  string `json:"source,omitempty"`
-	Nodes   int    `json:"nodes"`
-	Running int    `json:"running"`
-	Mgmt    string `json:"mgmt,omitempty"`
+	Source string `json:"source"`
+	// Nodes are the nodes that have a VM, Running those whose VM runs.
+	Nodes   []string `json:"nodes"`
+	Running []string `json:"running"`
+	Mgmt    string   `json:"mgmt"`
 }
 
 // List summarises every lab libvirt holds objects of, by name.
@@ -219,10 +220,11 @@ func List(conn *host.Conn, pool string) ([]LabSummary, error) {
 	out := []LabSummary{}
 	for _, name := range host.LabNames(all) {
 		inv := all[name]
-		s := LabSummary{Lab: name, Source: topology.FileRef(inv.File()), Nodes: len(inv.Domains), Mgmt: inv.MgmtSubnet()}
+		s := LabSummary{Lab: name, Source: topology.FileRef(inv.File()), Nodes: []string{}, Running: []string{}, Mgmt: inv.MgmtSubnet()}
 		for _, d := range inv.Domains {
+			s.Nodes = append(s.Nodes, d.Tag.Node)
 			if d.State == host.StateRunning {
-				s.Running++
+				s.Running = append(s.Running, d.Tag.Node)
 			}
 		}
 		out = append(out, s)
