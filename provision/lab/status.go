@@ -50,11 +50,11 @@ type NodeStatus struct {
 	Node       string           `json:"node"`
 	Role       string           `json:"role,omitempty"`
 	Domain     string           `json:"domain"`
-	State      host.DomainState `json:"state"`               // running, shut off, ..., or missing
-	Addresses  []string         `json:"addresses,omitempty"` // lab addresses (from the lab file)
-	Mgmt       string           `json:"mgmt,omitempty"`      // management address, where lvslab's SSH goes
-	SSH        string           `json:"ssh,omitempty"`       // the address lvslab logged in on, host:port
-	Banner     string           `json:"banner,omitempty"`    // its SSH server's version
+	State      host.DomainState `json:"state"`            // running, shut off, ..., or missing
+	Addresses  []string         `json:"addresses"`        // lab addresses (from the lab file)
+	Mgmt       string           `json:"mgmt,omitempty"`   // management address, where lvslab's SSH goes
+	SSH        string           `json:"ssh,omitempty"`    // the address lvslab logged in on, host:port
+	Banner     string           `json:"banner,omitempty"` // its SSH server's version
 	SSHError   string           `json:"ssh_error,omitempty"`
 	ConsoleLog string           `json:"console_log,omitempty"`
 	file       string           // the lab file its tag names
