@@ -76,9 +76,10 @@ services) into running VMs, configures every node over SSH (addresses, gateways,
 web pages, VIP aliases, ARP sysctls, ipvsadm) and checks from the client that
 the scheduler distributes requests as it promises.
 
-A LAB argument is a path to a lab file or the name of an embedded lab
-("lvslab labs" lists them); with none, the default lab tedu-nat is used.
-Flags may come before or after it.
+A LAB is a path to a lab file or the name of an embedded lab ("lvslab labs"
+lists them), given as the argument or with --lab/-l; with none, the default
+lab tedu-nat is used. Flags may come before or after it, and a short form
+means one flag everywhere (-n --node, -l --lab, -r --requests, -o --output).
 
 Typical session:
    lvslab labs                      # the embedded exercises
@@ -92,10 +93,11 @@ Typical session:
    lvslab up tedu-dr                # switch the same VMs to DR in place
    lvslab down tedu                 # remove everything of the lab
 
-Every command that lists or reports takes -o json (labs, validate, image ls,
-up --dry-run, ls, status, check, verify, drill). --debug traces each libvirt
-call and SSH command with its duration and output on stderr; --quiet keeps
-only results and errors.
+Every command that lists or reports takes -o json (labs, validate, plan,
+image ls, up --dry-run, ls, status, check, verify, drill, ipvs, class): JSON
+for every outcome, {"error": "..."} when it could not run. --debug traces
+each libvirt call and SSH command with its duration and output on stderr;
+--quiet keeps only results and errors.
 Shell completion: "lvslab completion bash|zsh|fish"; the manual: "man lvslab".
 
 Exit codes: 0 success, 1 the lab or a verdict is wrong, 2 lvslab could not run
