@@ -310,7 +310,7 @@ func classValidateCommand() *cli.Command {
 					file, cls.Name, cls.Lab.Name, cls.Lab.File, len(cls.Students), len(cls.Hosts))
 				return nil
 			}
-			v := classVerdict{File: file, Valid: err == nil}
+			v := classVerdict{Validity: Validity{File: file, Valid: err == nil}}
 			if err != nil {
 				v.File, v.Problems = problemsOf(file, err)
 				return cmp.Or(writeJSON(c.App.Writer, v), failed(""))
@@ -326,12 +326,10 @@ func classValidateCommand() *cli.Command {
 
 // classVerdict is "lvslab class validate -o json".
 type classVerdict struct {
-	File     string         `json:"file"`
-	Valid    bool           `json:"valid"`
-	Class    string         `json:"class"`
-	Lab      string         `json:"lab"`
-	LabFile  string         `json:"lab_file"`
-	Students []string       `json:"students"`
-	Hosts    []string       `json:"hosts"`
-	Problems []problemEntry `json:"problems"`
+	Validity
+	Class    string   `json:"class"`
+	Lab      string   `json:"lab"` // the lab's name: field
+	LabFile  string   `json:"lab_file"`
+	Students []string `json:"students"`
+	Hosts    []string `json:"hosts"`
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/lvslab/lvslab/labs"
 	"github.com/lvslab/lvslab/provision/report"
+	"github.com/lvslab/lvslab/topology"
 )
 
 // command is one leaf command of lvslab: the words its --help shows, its
@@ -118,39 +119,17 @@ func dashed(name string) string {
 	return "--" + name
 }
 
-// nearFlag is the name of flags closest to a mistyped one (two edits, or a
-// third of its letters, at most), or "".
+// nearFlag is the name of flags closest to a mistyped one, or "".
 func nearFlag(flags []cli.Flag, typed string) string {
-	best, bestDist := "", max(len(typed)/3, 2)
+	var names []string
 	for _, f := range flags {
 		for _, n := range f.Names() {
-			if d := editDistance(typed, n); len(n) > 1 && d <= bestDist && (best == "" || d < editDistance(typed, best)) {
-				best = n
+			if len(n) > 1 {
+				names = append(names, n)
 			}
 		}
 	}
-	return best
-}
-
-// editDistance is Levenshtein's distance between a and b.
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur := make([]int, len(b)+1)
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev = cur
-	}
-	return prev[len(b)]
+	return topology.Suggest(typed, names)
 }
 
 // choiceFlag is a string flag whose value is one of a few words: completion

@@ -79,6 +79,17 @@ func runningLab(c *cli.Context, conn *host.Conn, arg string) (*topology.Lab, err
 	return labFile, nil
 }
 
+// withConn runs f on a connection to the libvirt of --connect, closed
+// after it.
+func withConn(c *cli.Context, f func(*host.Conn) error) error {
+	conn, err := host.Connect(c.String("connect"))
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	return f(conn)
+}
+
 // labAccess connects to libvirt (--connect), resolves LAB (runningLab) and
 // opens its Access: the one way to its nodes. done closes both.
 func labAccess(c *cli.Context, arg string) (lab *topology.Lab, acc *access.Access, done func(), err error) {

@@ -42,12 +42,11 @@ func downCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			conn, err := host.Connect(c.String("connect"))
-			if err != nil {
+			var rep *lab.DownReport
+			err = withConn(c, func(conn *host.Conn) (err error) {
+				rep, err = lab.Down(context.WithoutCancel(c.Context), conn, sel, lab.DownOptions{Out: progress(c, c.App.Writer)})
 				return err
-			}
-			defer conn.Close()
-			rep, err := lab.Down(context.WithoutCancel(c.Context), conn, sel, lab.DownOptions{Out: progress(c, c.App.Writer)})
+			})
 			if err != nil {
 				return err
 			}

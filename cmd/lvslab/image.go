@@ -171,19 +171,15 @@ func imageEntries(images []image.Image) []imageEntry {
 // listPoolImages is "lvslab image ls --connect URI": the image versions in
 // the host's pool.
 func listPoolImages(c *cli.Context, format string) error {
-	conn, err := host.Connect(c.String("connect"))
-	if err != nil {
+	var images []host.PoolImage
+	err := withConn(c, func(conn *host.Conn) (err error) {
+		images, err = host.PoolImages(conn, paths.DefaultPool)
 		return err
-	}
-	defer conn.Close()
-	images, err := host.PoolImages(conn, paths.DefaultPool)
-	if err != nil {
+	})
+	switch {
+	case err != nil:
 		return err
-	}
-	if format == outputJSON {
-		if images == nil {
-			images = []host.PoolImage{}
-		}
+	case format == outputJSON:
 		return writeJSON(c.App.Writer, images)
 	}
 	if len(images) == 0 {
@@ -222,14 +218,11 @@ func usedBy(users []string) string {
 
 // removePoolImage is "lvslab image rm --connect URI NAME".
 func removePoolImage(c *cli.Context, name string) error {
-	conn, err := host.Connect(c.String("connect"))
-	if err != nil {
+	return withConn(c, func(conn *host.Conn) error {
+		removed, err := host.RemovePoolImage(conn, paths.DefaultPool, name, c.String("version"))
+		for _, img := range removed {
+			fmt.Fprintf(c.App.Writer, "removed image %s version %s (%d volumes) from pool %s at %s\n", img.Name, img.Version, len(img.Volumes), paths.DefaultPool, c.String("connect"))
+		}
 		return err
-	}
-	defer conn.Close()
-	removed, err := host.RemovePoolImage(conn, paths.DefaultPool, name, c.String("version"))
-	for _, img := range removed {
-		fmt.Fprintf(c.App.Writer, "removed image %s version %s (%d volumes) from pool %s at %s\n", img.Name, img.Version, len(img.Volumes), paths.DefaultPool, c.String("connect"))
-	}
-	return err
+	})
 }

@@ -10,8 +10,6 @@ import (
 	"strings"
 	"testing"
 
-	"libvirt.org/go/libvirt"
-
 	"github.com/lvslab/lvslab/labs"
 	"github.com/lvslab/lvslab/provision/check"
 	"github.com/lvslab/lvslab/provision/class"
@@ -291,7 +289,7 @@ func noNullLists(t *testing.T, what, key string, v any) {
 // and class other whose copy's VMs are another class's (class up fails it
 // at once: TestClassUpWritesItsMark).
 func jsonFixtures(t *testing.T) string {
-	defineStopped(t)
+	conn := defineStopped(t)
 	dir := t.TempDir()
 	write := func(name, text string) {
 		t.Helper()
@@ -315,11 +313,6 @@ func jsonFixtures(t *testing.T) string {
 	write("images/debian-12/image.json", `{"name":"debian-12","suite":"bookworm","kernel_version":"6.1.0-28-amd64","disk_bytes":270000000}`)
 	write("class.yaml", "name: lvs\nlab: tedu-nat\nstudents: [alice, bob]\nhosts:\n  - uri: test:///default\n")
 	write("bad-class.yaml", "name: lvs\nlab: tedu-nat\nstudent: [alice]\n")
-	conn, err := libvirt.NewConnect("test:///default")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
 	copyLab, err := labs.Load("tedu-nat")
 	if err != nil {
 		t.Fatal(err)

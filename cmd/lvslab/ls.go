@@ -32,16 +32,15 @@ func lsAction(c *cli.Context) error {
 	if c.NArg() > 0 {
 		return cannot("lvslab ls takes no argument (\"lvslab status LAB\" shows one lab)")
 	}
-	conn, err := host.Connect(c.String("connect"))
-	if err != nil {
+	var labs []lab.LabSummary
+	err := withConn(c, func(conn *host.Conn) (err error) {
+		labs, err = lab.List(conn, "")
 		return err
-	}
-	defer conn.Close()
-	labs, err := lab.List(conn, "")
-	if err != nil {
+	})
+	switch {
+	case err != nil:
 		return err
-	}
-	if outputOf(c) == outputJSON {
+	case outputOf(c) == outputJSON:
 		return writeJSON(c.App.Writer, labs)
 	}
 	if len(labs) == 0 {

@@ -42,7 +42,6 @@ func statusCommand() *cli.Command {
 
 // statusAction reports the named lab, or every lab of the connection.
 func statusAction(c *cli.Context) error {
-	format := outputOf(c)
 	var given *topology.Lab
 	var names []string
 	arg, err := labOf(c, 0)
@@ -59,11 +58,12 @@ func statusAction(c *cli.Context) error {
 			given, _ = labs.Load(arg)
 		}
 	}
-	conn, err := host.Connect(c.String("connect"))
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
+	return withConn(c, func(conn *host.Conn) error { return statusOf(c, conn, given, names) })
+}
+
+// statusOf reports the labs names (every lab of conn when nil; given is
+// the first's lab file, when one was given).
+func statusOf(c *cli.Context, conn *host.Conn, given *topology.Lab, names []string) error {
 	running, err := lab.Labs(conn, "")
 	if err != nil {
 		return err
@@ -85,7 +85,7 @@ func statusAction(c *cli.Context) error {
 		}
 		all = append(all, st)
 	}
-	if format == "json" {
+	if outputOf(c) == outputJSON {
 		if err := writeJSON(c.App.Writer, all); err != nil {
 			return err
 		}

@@ -38,18 +38,17 @@ func validateCommand() *cli.Command {
 }
 
 func validateAction(c *cli.Context) error {
+	if outputOf(c) == outputText {
+		lab, err := loadLab(c)
+		if err == nil {
+			fmt.Fprintf(c.App.Writer, "%s: lab %q is valid: %d networks, %d nodes, %d services\n",
+				lab.File, lab.Name, len(lab.Networks), len(lab.Nodes), len(lab.Services))
+		}
+		return err
+	}
 	arg, err := oneLab(c)
 	if err != nil {
 		return err
-	}
-	if outputOf(c) == outputText {
-		lab, err := loadLab(c)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(c.App.Writer, "%s: lab %q is valid: %d networks, %d nodes, %d services\n",
-			lab.File, lab.Name, len(lab.Networks), len(lab.Nodes), len(lab.Services))
-		return nil
 	}
 	v := validation(arg)
 	if err := writeJSON(c.App.Writer, v); err != nil {
@@ -61,15 +60,21 @@ func validateAction(c *cli.Context) error {
 	return nil
 }
 
-// verdict is "lvslab validate -o json".
-type verdict struct {
+// Validity is what validate and class validate say of a file: valid, or
+// its problems.
+type Validity struct {
 	File     string         `json:"file"`
 	Valid    bool           `json:"valid"`
-	Lab      string         `json:"lab"` // its name: field ("" when it cannot be read)
-	Networks []string       `json:"networks"`
-	Nodes    []string       `json:"nodes"`
-	Services []string       `json:"services"`
 	Problems []problemEntry `json:"problems"`
+}
+
+// verdict is "lvslab validate -o json": the lists are names.
+type verdict struct {
+	Validity
+	Lab      string   `json:"lab"` // its name: field ("" when it cannot be read)
+	Networks []string `json:"networks"`
+	Nodes    []string `json:"nodes"`
+	Services []string `json:"services"`
 }
 
 type problemEntry struct {
@@ -81,10 +86,10 @@ type problemEntry struct {
 }
 
 func validation(arg string) verdict {
-	v := verdict{File: arg}
+	v := verdict{Validity: Validity{File: arg}}
 	lab, err := labs.Load(arg)
 	if err == nil {
-		v = verdict{File: lab.File, Valid: true, Lab: lab.Name}
+		v = verdict{Validity: Validity{File: lab.File, Valid: true}, Lab: lab.Name}
 		for _, nw := range lab.Networks {
 			v.Networks = append(v.Networks, nw.Name)
 		}
