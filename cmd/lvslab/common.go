@@ -119,48 +119,30 @@ type reading struct {
 	format string
 }
 
-// onReading is the action of a command that reads a running lab with
-// verify's options (verify, check, ipvs save-restore): f runs with it open.
+// onReading is the action of a command that reads a running lab, with
+// verify's options where it has them (verify, check, ipvs): f runs with
+// it open.
 func onReading(f func(*cli.Context, *reading) error) cli.ActionFunc {
 	return func(c *cli.Context) error {
-		r, done, err := openReading(c)
-		if err != nil {
-			return err
+		var opts verify.Options
+		if lookupFlag(c.Command.Flags, "requests") != nil {
+			var err error
+			if opts, _, err = verifyOptions(c); err != nil {
+				return err
+			}
 		}
-		defer done()
-		return f(c, r)
-	}
-}
-
-// onLab is the same for a command with only --output text|json: the ipvs
-// views.
-func onLab(f func(*cli.Context, *reading) error) cli.ActionFunc {
-	return func(c *cli.Context) error {
 		r, done, err := openLabArg(c)
 		if err != nil {
 			return err
 		}
 		defer done()
-		r.format = outputOf(c)
+		r.opts, r.format = opts, outputOf(c)
 		return f(c, r)
 	}
 }
 
 // dial is verify's view of the reading's Access.
 func (r *reading) dial() guest.Dialer { return r.acc.Dialer(r.ctx) }
-
-func openReading(c *cli.Context) (*reading, func(), error) {
-	opts, format, err := verifyOptions(c)
-	if err != nil {
-		return nil, nil, err
-	}
-	r, done, err := openLabArg(c)
-	if err != nil {
-		return nil, nil, err
-	}
-	r.opts, r.format = opts, format
-	return r, done, nil
-}
 
 // oneLab is the LAB of a command whose one optional argument is a LAB.
 func oneLab(c *cli.Context) (string, error) {
@@ -176,6 +158,12 @@ func openLabArg(c *cli.Context) (*reading, func(), error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	return openRunning(c, arg)
+}
+
+// openRunning opens the running lab arg names (runningLab), with the
+// command's context.
+func openRunning(c *cli.Context, arg string) (*reading, func(), error) {
 	ctx, stop := commandContext(c)
 	lab, acc, closeAll, err := labAccess(c, arg)
 	if err != nil {

@@ -14,7 +14,7 @@ func ipvsCommand() *cli.Command {
 	view := func(name, usage string) *cli.Command {
 		return command{name: name, args: labArgUsage, usage: usage, formats: textJSON,
 			flags: []cli.Flag{labFlag(), connectFlag(), asFlag("look at")},
-			action: onLab(func(c *cli.Context, r *reading) error {
+			action: onReading(func(c *cli.Context, r *reading) error {
 				ob, err := verify.Observe(r.ctx, r.lab, r.dial(), name)
 				if err != nil {
 					return show(c, r.format, nil, nil, 0, err)

@@ -34,35 +34,38 @@ Examples:
 
 func sshCommand() *cli.Command {
 	return command{name: "ssh", args: "NODE [-- CMD...]", help: sshHelp,
-		usage: "log in to a node (a terminal), or run a command there and return its exit status",
-		flags: []cli.Flag{labFlag(), connectFlag()},
-		action: func(c *cli.Context) error {
-			node := c.Args().First()
-			if node == "" || node == "--" {
-				return cannot("lvslab ssh: which NODE? (\"lvslab status\" lists them)")
-			}
-			cmd := commandWords(c.Args().Tail())
-			r, x, done, err := openNode(c, node)
-			if err != nil {
-				return err
-			}
-			defer done()
-			s := sshx.Session{Stdin: os.Stdin, Stdout: c.App.Writer, Stderr: c.App.ErrWriter}
-			var code int
-			if len(cmd) == 0 {
-				code, err = x.Shell(r.ctx, s)
-			} else {
-				code, err = x.Stream(r.ctx, strings.Join(cmd, " "), s)
-			}
-			if err != nil {
-				return cannot(fmt.Errorf("lvslab ssh %s: %w", node, err))
-			}
-			if code != 0 {
-				return exit("", code)
-			}
-			return nil
-		},
+		usage:  "log in to a node (a terminal), or run a command there and return its exit status",
+		flags:  []cli.Flag{labFlag(), connectFlag()},
+		action: sshAction,
 	}.cli()
+}
+
+// sshAction logs in to the NODE, or runs the command after it there.
+func sshAction(c *cli.Context) error {
+	node := c.Args().First()
+	if node == "" || node == "--" {
+		return cannot("lvslab ssh: which NODE? (\"lvslab status\" lists them)")
+	}
+	cmd := commandWords(c.Args().Tail())
+	r, x, done, err := openNode(c, node)
+	if err != nil {
+		return err
+	}
+	defer done()
+	s := sshx.Session{Stdin: os.Stdin, Stdout: c.App.Writer, Stderr: c.App.ErrWriter}
+	var code int
+	if len(cmd) == 0 {
+		code, err = x.Shell(r.ctx, s)
+	} else {
+		code, err = x.Stream(r.ctx, strings.Join(cmd, " "), s)
+	}
+	if err != nil {
+		return cannot(fmt.Errorf("lvslab ssh %s: %w", node, err))
+	}
+	if code != 0 {
+		return exit("", code)
+	}
+	return nil
 }
 
 // nodeSession is a command's context and Access on the lab of --lab.
@@ -96,15 +99,13 @@ func openLab(c *cli.Context, at int) (*nodeSession, func(), error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	ctx, stop := commandContext(c)
-	lab, acc, closeAll, err := labAccess(c, arg)
+	open, done, err := openRunning(c, arg)
 	if err != nil {
-		stop()
 		return nil, nil, err
 	}
-	r := &nodeSession{reading: reading{lab: lab, ctx: ctx, acc: acc}}
-	for _, n := range lab.Nodes {
+	r := &nodeSession{reading: *open}
+	for _, n := range r.lab.Nodes {
 		r.nodes = append(r.nodes, n.Name)
 	}
-	return r, func() { closeAll(); stop() }, nil
+	return r, done, nil
 }
