@@ -8,7 +8,6 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/lvslab/lvslab/labs"
 	"github.com/lvslab/lvslab/provision/report"
 	"github.com/lvslab/lvslab/topology"
 )
@@ -46,7 +45,7 @@ const labArgUsage = "[LAB]"
 // labFlag is --lab/-l LAB, which every command that takes a LAB accepts,
 // beside its LAB argument where it has one.
 func labFlag() cli.Flag {
-	return &cli.StringFlag{Name: "lab", Aliases: []string{"l"}, Usage: "the `LAB`: a lab file, an embedded lab or a running lab's name (default " + labs.Default + ")"}
+	return &cli.StringFlag{Name: "lab", Aliases: []string{"l"}, Usage: "the `LAB`, as the argument gives it: a lab file, an embedded lab or a running lab's name"}
 }
 
 // labOf is the command's LAB: --lab, or its positional argument at index

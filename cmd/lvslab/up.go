@@ -87,7 +87,7 @@ func upFlags() []cli.Flag {
 		&cli.BoolFlag{Name: "retain", Usage: "on failure, keep what this run created (to debug it; \"lvslab down\" removes it)"},
 		&cli.BoolFlag{Name: "vms-only", Usage: "bring the VMs up and stop at SSH: configure nothing over SSH"},
 		&cli.BoolFlag{Name: "bare", Usage: "VMs as a classroom hands them out: NICs, management access, packages, nothing of the exercise (students configure it; \"lvslab check\" reads it back)"},
-		nodeFlag("configure only this (a student who fell behind)"),
+		nodeFlag("configure only this"),
 		&cli.DurationFlag{Name: "timeout", Usage: "how long to wait for SSH on the nodes", DefaultText: "5m under TCG, 2m under KVM"},
 		&cli.BoolFlag{Name: "dry-run", Usage: "say what up would create, start and change on each node (surveyed over SSH), changing nothing"},
 		asFlag("bring up"),
