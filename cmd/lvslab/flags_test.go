@@ -128,3 +128,29 @@ func TestLoopTimeoutKeepsItsOldName(t *testing.T) {
 		t.Errorf("verify --help:\n%s", help)
 	}
 }
+
+// Every command that has -o refuses a format it does not have before its
+// action runs (the command table checks it for all of them: no action
+// repeats the check, none connects first).
+func TestEveryOutputIsCheckedBeforeTheAction(t *testing.T) {
+	app := newApp()
+	checked := 0
+	for _, l := range leaves(nil, app.Commands) {
+		if lookupFlag(l.cmd.Flags, "-o") == nil {
+			continue
+		}
+		ran := false
+		l.cmd.Action = func(*cli.Context) error { ran = true; return nil }
+		var out strings.Builder
+		app.Writer, app.ErrWriter = &out, &out
+		args := append(append([]string{"lvslab"}, l.path...), "-o", "yaml")
+		err := app.Run(args)
+		if ran || err == nil || !strings.Contains(err.Error(), `--output "yaml": use`) {
+			t.Errorf("lvslab %s -o yaml: action ran %v, error %v", strings.Join(l.path, " "), ran, err)
+		}
+		checked++
+	}
+	if checked < 20 {
+		t.Errorf("only %d commands with -o", checked)
+	}
+}
