@@ -44,7 +44,7 @@ func downCommand() *cli.Command {
 			}
 			var rep *lab.DownReport
 			err = withConn(c, func(conn *host.Conn) (err error) {
-				rep, err = lab.Down(context.WithoutCancel(c.Context), conn, sel, lab.DownOptions{Out: progress(c, c.App.Writer)})
+				rep, err = lab.Down(context.WithoutCancel(c.Context), conn, sel, lab.DownOptions{Paths: folders(c), Progress: progressTo(c, c.App.Writer)})
 				return err
 			})
 			if err != nil {

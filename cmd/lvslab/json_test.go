@@ -64,13 +64,16 @@ func TestNoListIsOmittedFromJSON(t *testing.T) {
 // what needs a running lab, which no unit test has) the command's JSON
 // writer given a report; the exit code; and what is printed: an object
 // (an array's elements) with exactly keys (a key ending in "?" may be
-// absent), or {"error": ...}.
+// absent), or {"error": ...}; lists, the length of some of its lists. With
+// --progress json among the arguments, stderr is progress events, one JSON
+// object a line.
 type jsonCase struct {
 	command string
 	args    []string
 	write   func(w io.Writer) error
 	code    int
 	keys    []string
+	lists   map[string]int
 }
 
 // failure is a case that prints {"error": ...}.
@@ -84,7 +87,7 @@ var (
 	verdictKeys      = []string{"file", "valid", "lab", "networks", "nodes", "services", "problems"}
 	planKeys         = []string{"lab", "file", "os", "nodes"}
 	imageKeys        = []string{"name", "dir", "disk", "suite", "created", "kernel_version", "cmdline", "packages", "disk_bytes", "virtual_bytes", "kernel_bytes", "initrd_bytes", "build_seconds", "root_password", "compressed", "recipe?"}
-	dryRunKeys       = []string{"lab", "file", "image", "accel", "identity", "pool", "networks", "nodes"}
+	dryRunKeys       = []string{"lab", "file", "image", "accel", "identity", "pool", "networks", "nodes", "remove"}
 	statusKeys       = []string{"lab", "file?", "host?", "mgmt?", "nodes", "networks", "volumes"}
 	lsKeys           = []string{"lab", "source", "nodes", "running", "mgmt"}
 	verifyKeys       = []string{"lab", "client", "director", "prober", "requests", "pass", "services", "checks", "quick?"}
@@ -104,7 +107,7 @@ func TestEveryJSONOutput(t *testing.T) {
 	dir := jsonFixtures(t)
 	sock := "qemu+unix:///system?socket=" + filepath.Join(dir, "none")
 	classFile, badClass, noClass := filepath.Join(dir, "class.yaml"), filepath.Join(dir, "bad-class.yaml"), filepath.Join(dir, "none.yaml")
-	labFile, badLab := filepath.Join(dir, "lab.yaml"), filepath.Join(dir, "bad.yaml")
+	labFile, badLab, staleLab := filepath.Join(dir, "lab.yaml"), filepath.Join(dir, "bad.yaml"), filepath.Join(dir, "stale.yaml")
 	tdd := "--connect=test:///default"
 	cases := []jsonCase{
 		{command: "labs", args: []string{"labs", "-o", "json"}, keys: labsKeys},
@@ -117,7 +120,10 @@ func TestEveryJSONOutput(t *testing.T) {
 		{command: "image ls", args: []string{"image", "ls", "--dir", filepath.Join(dir, "images"), "-o", "json"}, keys: imageKeys},
 		{command: "image ls", args: []string{"image", "ls", tdd, "-o", "json"}},
 		failure("image ls", 2, "image", "ls", "--connect", sock, "-o", "json"),
-		{command: "up", args: []string{"up", "--dry-run", tdd, labFile, "-o", "json"}, keys: dryRunKeys},
+		{command: "up", args: []string{"up", "--dry-run", tdd, labFile, "-o", "json"}, keys: dryRunKeys, lists: map[string]int{"remove": 0}},
+		// up removes the VM of a node the lab file no longer has.
+		{command: "up", args: []string{"up", "--dry-run", tdd, staleLab, "-o", "json"}, keys: dryRunKeys, lists: map[string]int{"remove": 1}},
+		failure("up", 2, "up", "--dry-run", tdd, labFile, "--progress", "fancy", "-o", "json"),
 		failure("up", 2, "up", "tedu-nat", "-o", "json"),
 		failure("up", 2, "up", "--dry-run", "--connect", sock, "tedu-nat", "-o", "json"),
 		{command: "status", args: []string{"status", tdd, "-o", "json"}, code: 1, keys: statusKeys},
@@ -141,6 +147,7 @@ func TestEveryJSONOutput(t *testing.T) {
 		failure("class check", 2, "class", "check", badClass, "-o", "json"),
 		{command: "class verify", args: []string{"class", "verify", classFile, "-o", "json"}, code: 1, keys: classKeys},
 		failure("class verify", 2, "class", "verify", "-o", "json"),
+		{command: "class down", args: []string{"class", "down", classFile, "-o", "json", "--progress", "json"}, keys: classKeys},
 		{command: "class down", args: []string{"class", "down", classFile, "-o", "json"}, keys: classKeys},
 		failure("class down", 2, "class", "down", noClass, "-o", "json"),
 		{command: "class validate", args: []string{"class", "validate", classFile, "-o", "json"}, keys: classVerdictKeys},
@@ -218,6 +225,9 @@ func runJSONCase(t *testing.T, c jsonCase) {
 		t.Errorf("lvslab %s: exit code %d, want %d (stderr %s)", what, code, c.code, stderr)
 	}
 	noNullLists(t, what, "", v)
+	if i := slices.Index(c.args, "--progress"); i >= 0 && c.args[i+1] == "json" {
+		progressEvents(t, what, stderr)
+	}
 	obj, _ := v.(map[string]any)
 	if list, ok := v.([]any); ok {
 		if len(list) == 0 {
@@ -260,6 +270,32 @@ func runJSONCase(t *testing.T, c jsonCase) {
 			t.Errorf("lvslab %s: \"nodes\" is %v, not a list", what, nodes)
 		}
 	}
+	for k, n := range c.lists {
+		if list, isList := obj[k].([]any); !isList || len(list) != n {
+			t.Errorf("lvslab %s: %q is %v, want a list of %d", what, k, obj[k], n)
+		}
+	}
+}
+
+// progressEvents checks the stderr of --progress json: progress events
+// (at least one), one JSON object a line, each with its time and type, no
+// list null.
+func progressEvents(t *testing.T, what, stderr string) {
+	t.Helper()
+	for line := range strings.Lines(stderr) {
+		var ev map[string]any
+		if err := json.Unmarshal([]byte(line), &ev); err != nil {
+			t.Errorf("lvslab %s: stderr line %q is not a JSON object: %v", what, line, err)
+			continue
+		}
+		if ev["time"] == nil || ev["type"] == nil {
+			t.Errorf("lvslab %s: event %q without its time or type", what, line)
+		}
+		noNullLists(t, what, "", ev)
+	}
+	if stderr == "" {
+		t.Errorf("lvslab %s: no progress event", what)
+	}
 }
 
 // noNullLists fails on a null where JSON must hold a list: every null is,
@@ -284,10 +320,11 @@ func noNullLists(t *testing.T, what, key string, v any) {
 
 // jsonFixtures makes what the cases need, in a folder it returns: the
 // tedu lab defined on test:///default with web1 stopped (defineStopped),
-// a lab file on a disk of its own, a broken lab, a built image, a class
-// of alice (her copy on test:///default) and bob (none), a broken class,
-// and class other whose copy's VMs are another class's (class up fails it
-// at once: TestClassUpWritesItsMark).
+// a lab file on a disk of its own, a broken lab, lab stale (its file, and
+// a VM of a node the file no longer has), a built image, a class of alice
+// (her copy on test:///default) and bob (none), a broken class, and class
+// other whose copy's VMs are another class's (class up fails it at once:
+// TestClassUpWritesItsMark).
 func jsonFixtures(t *testing.T) string {
 	conn := defineStopped(t)
 	dir := t.TempDir()
@@ -305,7 +342,9 @@ func jsonFixtures(t *testing.T) string {
 		t.Fatal(err)
 	}
 	write("disk.img", "disk")
-	write("lab.yaml", strings.Replace(string(src), "image: debian-12", "image: "+filepath.Join(dir, "disk.img"), 1))
+	labText := strings.Replace(string(src), "image: debian-12", "image: "+filepath.Join(dir, "disk.img"), 1)
+	write("lab.yaml", labText)
+	write("stale.yaml", strings.Replace(labText, "name: tedu\n", "name: stale\n", 1))
 	write("bad.yaml", strings.Replace(string(src), "scheduler: rr", "scheduler: polling", 1))
 	for _, f := range []string{"disk.qcow2", "vmlinuz", "initrd.img"} {
 		write("images/debian-12/"+f, "x")
@@ -322,13 +361,20 @@ func jsonFixtures(t *testing.T) string {
 		mustDefine(t, conn.DomainDefineXML)(host.DomainXML(copyLab, copyLab.Node("web1"), host.DomainSpec{Type: "test",
 			Overlay: "/p/" + c.copy + ".qcow2", Seed: "/p/" + c.copy + ".iso", ConsoleLog: dir + "/" + c.copy + ".log", Mgmt: "10.250.0.12", Class: c.class, Student: c.student}))
 	}
+	// Lab stale's web3, a node its file no longer has.
+	copyLab.Name = "stale"
+	web3 := *copyLab.Node("web1")
+	web3.Name = "web3"
+	mustDefine(t, conn.DomainDefineXML)(host.DomainXML(copyLab, &web3, host.DomainSpec{Type: "test",
+		Overlay: "/p/stale-web3.qcow2", Seed: "/p/stale-web3.iso", ConsoleLog: dir + "/stale-web3.log", Mgmt: "10.250.0.13"}))
 	write("other-class.yaml", "name: other\nlab: lab.yaml\nstudents: [a-b]\nhosts:\n  - uri: test:///default\n")
-	rec, err := class.ReadRecord(os.Getenv(paths.EnvHome), "other")
+	root := paths.InHome(os.Getenv(paths.EnvHome))
+	rec, err := class.ReadRecord(root, "other")
 	if err != nil {
 		t.Fatal(err)
 	}
 	rec.Set("a-b", "test:///default", "other-a-b")
-	if err := rec.Write(os.Getenv(paths.EnvHome)); err != nil {
+	if err := rec.Write(root); err != nil {
 		t.Fatal(err)
 	}
 	return dir

@@ -10,7 +10,6 @@ package main
 
 import (
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 )
@@ -34,18 +33,7 @@ func (e *e2e) drill(want int, args ...string) string {
 }
 
 func TestKeepalivedE2EInner(t *testing.T) {
-	bin := e2eBinary(t)
-	if os.Getenv(e2eInnerEnv) != "1" {
-		t.Skip("runs inside the sandbox only (TestKeepalivedE2E starts it)")
-	}
-	e := &e2e{t: t, bin: bin}
-	defer func() {
-		fmt.Println("\nKEEPALIVED E2E PHASES")
-		for _, p := range e.phases {
-			fmt.Println("  " + p)
-		}
-	}()
-	defer e.run("down", "--all")
+	e := insideSandboxAs(t, "TestKeepalivedE2E", "KEEPALIVED E2E PHASES")
 	const ha = "tedu-keepalived-dr"
 
 	e.phase("up tedu-dr, verify", func() {

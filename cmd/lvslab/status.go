@@ -79,7 +79,7 @@ func statusOf(c *cli.Context, conn *host.Conn, given *topology.Lab, names []stri
 		if file == nil {
 			file, _ = lab.Recorded(conn, name) // without it, no lab addresses
 		}
-		st, err := lab.Status(c.Context, conn, name, lab.StatusOptions{Lab: file})
+		st, err := lab.Status(c.Context, conn, name, lab.StatusOptions{Paths: folders(c), Lab: file})
 		if err != nil {
 			return err
 		}

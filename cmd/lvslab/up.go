@@ -34,7 +34,9 @@ differ from the lab file is an error: run "lvslab down" first.
 --dry-run only reads: libvirt's objects, the lab's state folder, and each
 running node's state over SSH (the survey configure starts with); it prints
 per node what up would create, start and change (the files it would write
-and the commands it would run; -o json as data), and changes nothing.
+and the commands it would run), what it would remove (the VMs and networks
+of nodes and networks the file no longer has; -o json's "remove", [] when
+none), and changes nothing; -o json gives it as data.
 
 If anything fails, what this run created is removed again (--retain keeps it).
 The lab's SSH key and known_hosts live in $LVSLAB_HOME/labs/<lab> (default
@@ -55,10 +57,10 @@ of its own (isolated segments, unless the file gives a network "host:") and
 reached by lvslab over its own management network. "lvslab ls" lists them;
 "lvslab verify NAME", "status NAME" and "down NAME" work on a copy by name.
 
-Lab networks must not appear on a shared host: run lvslab in its sandbox.
+` + sandboxNeed + `
 
 Examples:
-   lvslab sandbox -- lvslab up                   # the default lab, tedu-nat
+   lvslab up                                     # the default lab, tedu-nat
    lvslab up tedu-nat --as alice                 # a copy for alice, same addresses
    lvslab up tedu-dr --as alice                  # switch alice's copy to DR in place
    lvslab up tedu-dr                             # switch the running tedu lab to DR
@@ -68,7 +70,8 @@ Examples:
    lvslab up tedu-nat --node web1                # configure web1 alone
    lvslab up tedu-nat --retain                   # keep a failed lab to debug it
    lvslab up my-wrr.yaml --dry-run               # what would change (ipvsadm -E ... -s wrr)
-   lvslab up tedu-dr --dry-run -o json           # the same as data`
+   lvslab up tedu-dr --dry-run -o json           # the same as data
+   lvslab up --progress json 2>up.jsonl          # progress as JSON events, one a line`
 }
 
 func upCommand() *cli.Command {
@@ -121,8 +124,8 @@ func runUp(c *cli.Context) error {
 	}
 	defer conn.Close()
 	opts := lab.Options{
-		Accel: c.String("accel"), Retain: c.Bool("retain"), Timeout: c.Duration("timeout"),
-		VMsOnly: c.Bool("vms-only"), MgmtPool: c.String("mgmt-pool"), Out: progress(c, c.App.Writer),
+		Paths: folders(c), Accel: c.String("accel"), Retain: c.Bool("retain"), Timeout: c.Duration("timeout"),
+		VMsOnly: c.Bool("vms-only"), MgmtPool: c.String("mgmt-pool"), Progress: progressTo(c, c.App.Writer),
 		Bare: c.Bool("bare"), Nodes: c.StringSlice("node"),
 	}
 	for _, n := range opts.Nodes {

@@ -34,7 +34,7 @@ type Access struct {
 	conn       *host.Conn
 	lab        string
 	file       *topology.Lab // nil when only the recorded state is known
-	stateDir   string
+	paths      paths.Root
 	signer     ssh.Signer
 	tags       map[string]host.DomainInfo // by node
 	mu         sync.Mutex
@@ -63,8 +63,8 @@ func (f ConnectFunc) Connect(ctx context.Context, cfg sshx.Config, r sshx.Retry)
 
 // Options tune Open.
 type Options struct {
-	// Home is lvslab's state folder ("" means Home()).
-	Home string
+	// Paths are lvslab's folders: the lab's key and pins.
+	Paths paths.Root
 	// File is the lab file when one is known: its login.
 	File *topology.Lab
 	// Signer is the lab's login key when the caller holds it already (else
@@ -91,7 +91,10 @@ func Open(conn *host.Conn, lab string, opts Options) (*Access, error) {
 }
 
 func newAccess(conn *host.Conn, lab string, opts Options) (*Access, error) {
-	a := &Access{conn: conn, lab: lab, file: opts.File, stateDir: paths.StateDir(opts.Home, lab), clients: map[string]*sshx.Client{},
+	if err := opts.Paths.Check(); err != nil {
+		return nil, err
+	}
+	a := &Access{conn: conn, lab: lab, file: opts.File, paths: opts.Paths, clients: map[string]*sshx.Client{},
 		signer: opts.Signer, connector: opts.Connector, dialWindow: opts.DialWindow}
 	if a.connector == nil {
 		a.connector = ConnectFunc(sshx.WaitReady)
@@ -212,10 +215,10 @@ func (a *Access) config(node string) (sshx.Config, error) {
 		return sshx.Config{}, fmt.Errorf("node %s of lab %s has no VM with a management address (is it up? \"lvslab status %s\")", node, a.lab, a.lab)
 	}
 	if a.signer == nil {
-		if _, err := os.Stat(paths.KeyFile(a.stateDir)); err != nil {
-			return sshx.Config{}, fmt.Errorf("lab %s has no login key in %s: is it up? (\"lvslab up\" makes it)", a.lab, a.stateDir)
+		if _, err := os.Stat(a.paths.KeyFile(a.lab)); err != nil {
+			return sshx.Config{}, fmt.Errorf("lab %s has no login key in %s: is it up? (\"lvslab up\" makes it)", a.lab, a.paths.LabDir(a.lab))
 		}
-		signer, _, err := sshx.EnsureKey(a.stateDir)
+		signer, _, err := sshx.EnsureKey(a.paths.KeyFile(a.lab))
 		if err != nil {
 			return sshx.Config{}, err
 		}
@@ -223,7 +226,7 @@ func (a *Access) config(node string) (sshx.Config, error) {
 	}
 	cfg := sshx.Config{
 		Node: node, Addr: SSHAddr(addrs[0]), Signer: a.signer,
-		KnownHostsFile: paths.KnownHostsFile(a.stateDir), HostKeyAlias: paths.DomainName(a.lab, node),
+		KnownHostsFile: a.paths.KnownHostsFile(a.lab), HostKeyAlias: paths.DomainName(a.lab, node),
 		Timeout: commandTimeout, DialTimeout: a.dialWindow,
 	}
 	if a.file != nil {

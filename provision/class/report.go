@@ -1,6 +1,7 @@
 package class
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -178,7 +179,7 @@ func WriteText(w io.Writer, r *Report) error {
 	}
 	fmt.Fprintln(tw)
 	for _, row := range r.Rows {
-		fmt.Fprintf(tw, "%s\t%s\t%s", row.Student, dash(hostLabel(row.Host)), resultWord(row.Result()))
+		fmt.Fprintf(tw, "%s\t%s\t%s", row.Student, cmp.Or(hostLabel(row.Host), "-"), resultWord(row.Result()))
 		for _, name := range cols {
 			mark := "-"
 			if c, ok := row.Cell(name); ok {

@@ -12,6 +12,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/lvslab/lvslab/provision/progress"
 )
 
 const fakeKernel = "6.1.0-99-amd64"
@@ -88,8 +90,8 @@ func fakeRootfs(root string) error {
 func TestBuildMakesImageThenReusesIt(t *testing.T) {
 	dir := t.TempDir()
 	run := &fakeRunner{}
-	var progress bytes.Buffer
-	img, err := Build(context.Background(), Options{Dir: dir, Mirror: "http://mirror.example/debian", Runner: run, Progress: &progress})
+	var said bytes.Buffer
+	img, err := Build(context.Background(), Options{Dir: dir, Mirror: "http://mirror.example/debian", Runner: run, Progress: progress.Plain(&said)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,8 +112,8 @@ func TestBuildMakesImageThenReusesIt(t *testing.T) {
 		!strings.Contains(deb.Args[6], "linux-image-amd64") || deb.Args[7] != DefaultSuite {
 		t.Errorf("debootstrap command = %v", deb)
 	}
-	if !strings.Contains(progress.String(), "[7/7] convert to qcow2: done") {
-		t.Errorf("progress:\n%s", progress.String())
+	if !strings.Contains(said.String(), "[7/7] convert to qcow2: done") {
+		t.Errorf("progress:\n%s", said.String())
 	}
 	entries, _ := os.ReadDir(dir)
 	for _, e := range entries {
@@ -134,9 +136,9 @@ func TestBuildMakesImageThenReusesIt(t *testing.T) {
 	if err := writeManifest(filepath.Join(dir, DefaultName), m); err != nil {
 		t.Fatal(err)
 	}
-	var said bytes.Buffer
+	said.Reset()
 	older := &fakeRunner{}
-	if _, err := Build(context.Background(), Options{Dir: dir, Mirror: "http://mirror.example/debian", Runner: older, Progress: &said}); err != nil {
+	if _, err := Build(context.Background(), Options{Dir: dir, Mirror: "http://mirror.example/debian", Runner: older, Progress: progress.Plain(&said)}); err != nil {
 		t.Fatal(err)
 	}
 	if len(older.cmds) == 0 || !strings.Contains(said.String(), "lacks nginx, which lvslab's recipe now installs: rebuilding it") {
@@ -150,7 +152,7 @@ func TestBuildMakesImageThenReusesIt(t *testing.T) {
 	}
 	said.Reset()
 	stale := &fakeRunner{}
-	if _, err := Build(context.Background(), Options{Dir: dir, Mirror: "http://mirror.example/debian", Runner: stale, Progress: &said}); err != nil {
+	if _, err := Build(context.Background(), Options{Dir: dir, Mirror: "http://mirror.example/debian", Runner: stale, Progress: progress.Plain(&said)}); err != nil {
 		t.Fatal(err)
 	}
 	if len(stale.cmds) == 0 || !strings.Contains(said.String(), "built by an older recipe") {
@@ -398,10 +400,12 @@ func TestGuestFiles(t *testing.T) {
 	}
 }
 
-func TestDefaultDirAndNames(t *testing.T) {
-	t.Setenv(EnvDir, "/somewhere/images")
-	if d := DefaultDir(); d != "/somewhere/images" {
-		t.Errorf("DefaultDir = %s", d)
+func TestNamesAndNoStore(t *testing.T) {
+	if _, err := Resolve("", "debian-12"); !errors.Is(err, errNoStore) {
+		t.Errorf("Resolve in no store: %v", err)
+	}
+	if _, err := Build(context.Background(), Options{}); !errors.Is(err, errNoStore) {
+		t.Errorf("Build in no store: %v", err)
 	}
 	for name, ok := range map[string]bool{"debian-12": true, "a.b_c": true, "": false, "../x": false, "Big": false} {
 		if (CheckName(name) == nil) != ok {

@@ -98,7 +98,7 @@ func (b *builder) run(ctx context.Context) (Manifest, error) {
 	}
 	raw := filepath.Join(b.tmp, "disk.raw")
 	disk := filepath.Join(b.out, DiskFile)
-	p := newProgress(b.o.Progress, 7)
+	p := &phases{sink: b.o.Progress, total: 7}
 	steps := []struct {
 		title string
 		fn    func() error
@@ -127,7 +127,7 @@ func (b *builder) run(ctx context.Context) (Manifest, error) {
 		if err := ctx.Err(); err != nil {
 			return Manifest{}, err
 		}
-		if err := p.phase(s.title, s.fn); err != nil {
+		if err := p.run(s.title, s.fn); err != nil {
 			return Manifest{}, err
 		}
 	}

@@ -4,15 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"strings"
 	"sync"
 	"time"
 
-	"github.com/lvslab/lvslab/provision/access"
+	"github.com/lvslab/lvslab/provision/progress"
 	"github.com/lvslab/lvslab/roles"
 	"github.com/lvslab/lvslab/roles/catalog"
 	"github.com/lvslab/lvslab/roles/engine"
+	"github.com/lvslab/lvslab/roles/guest"
 )
 
 // NodeOutcome is what the configure phase did to one node.
@@ -25,17 +24,20 @@ type NodeOutcome struct {
 }
 
 // configureNodes is the configure phase of "lvslab up": every node brought
-// to its desired state (roles) over its executor from acc, all nodes at
-// once, over their management NICs.
-func configureNodes(ctx context.Context, acc *access.Access, states []*roles.NodeState, out io.Writer) ([]NodeOutcome, error) {
-	w := &lockedWriter{w: out}
+// to its desired state (roles) over the executor dial gives for it, all
+// nodes at once, over their management NICs.
+func configureNodes(ctx context.Context, dial guest.Dialer, states []*roles.NodeState, sink progress.Sink) ([]NodeOutcome, error) {
 	start := time.Now()
-	fmt.Fprintf(w, "configure: %d nodes\n", len(states))
+	var names []string
+	for _, st := range states {
+		names = append(names, st.Name)
+	}
+	sink.Emit(progress.ConfigureStarted{Nodes: names})
 	res := make([]NodeOutcome, len(states))
 	var wg sync.WaitGroup
 	for i, st := range states {
 		wg.Go(func() {
-			res[i] = configureNode(ctx, acc, st, w)
+			res[i] = configureNode(ctx, dial, st, sink)
 		})
 	}
 	wg.Wait()
@@ -45,50 +47,26 @@ func configureNodes(ctx context.Context, acc *access.Access, states []*roles.Nod
 			errs = append(errs, fmt.Errorf("%s: %w", o.Node, o.Err))
 		}
 	}
-	fmt.Fprintf(w, "configure: done in %s\n", time.Since(start).Round(100*time.Millisecond))
+	sink.Emit(progress.ConfigureDone{Elapsed: progress.Since(start)})
 	return res, errors.Join(errs...)
 }
 
-func configureNode(ctx context.Context, acc *access.Access, st *roles.NodeState, w io.Writer) NodeOutcome {
+func configureNode(ctx context.Context, dial guest.Dialer, st *roles.NodeState, sink progress.Sink) NodeOutcome {
 	o := NodeOutcome{Node: st.Name}
 	start := time.Now()
-	defer func() { o.Elapsed = time.Since(start) }()
-	x, err := acc.Dial(ctx, st.Name)
-	if err == nil && x == nil {
-		err = errors.New("no SSH connection")
-	}
+	x, err := dial(st.Name)
 	if err != nil {
-		o.Err = err
+		o.Err, o.Elapsed = err, time.Since(start)
 		return o
 	}
 	// The OS family comes from the first survey: one round trip on a node
 	// with nothing to change.
 	stepsFor := func(osFamily string) []catalog.Step { return catalog.Steps(st, osFamily) }
 	o.OS, o.Result, o.Err = engine.Configure(ctx, x, stepsFor, func(ev engine.Event) {
-		if ev.Status != engine.StatusUnchanged {
-			fmt.Fprintf(w, "   %-10s %-8s %s\n", st.Name, ev.Status, ev.Step)
-		}
+		sink.Emit(progress.ConfigureStep{Node: st.Name, Step: ev.Step, Status: ev.Status, Detail: ev.Detail})
 	})
-	elapsed := time.Since(start).Round(100 * time.Millisecond)
-	switch {
-	case o.Err != nil:
-		fmt.Fprintf(w, "   %-10s failed after %s: %v\n", st.Name, elapsed, o.Err)
-	case o.Result.Changed():
-		fmt.Fprintf(w, "   %-10s changed (%s) in %s\n", st.Name, strings.Join(o.Result.ChangedSteps(), ", "), elapsed)
-	default:
-		fmt.Fprintf(w, "   %-10s unchanged (%d steps checked, %s) in %s\n", st.Name, len(o.Result.Steps), o.OS, elapsed)
-	}
+	o.Elapsed = time.Since(start)
+	sink.Emit(progress.NodeConfigured{Node: st.Name, OS: o.OS, Changed: o.Result.ChangedSteps(), Checked: len(o.Result.Steps),
+		Elapsed: progress.Duration(o.Elapsed), Error: progress.ErrorText(o.Err)})
 	return o
-}
-
-// lockedWriter serialises lines written by nodes configured in parallel.
-type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/lvslab/lvslab/provision/host"
 	"github.com/lvslab/lvslab/provision/image"
 	"github.com/lvslab/lvslab/provision/paths"
+	"github.com/lvslab/lvslab/provision/progress"
 	"github.com/lvslab/lvslab/roles/catalog"
 	"github.com/lvslab/lvslab/roles/engine"
 	"github.com/lvslab/lvslab/roles/guest"
@@ -33,6 +34,9 @@ type Plan struct {
 	Pool     string          `json:"pool"`
 	Networks []PlanItem      `json:"networks"`
 	Nodes    []NodeDraft     `json:"nodes"`
+	// Remove lists what an earlier up made for nodes and networks the
+	// file no longer has: up removes it.
+	Remove []PlanItem `json:"remove"`
 }
 
 // PlanItem is one object and what up would do to it.
@@ -60,6 +64,7 @@ const (
 	ActionCreate = "create"
 	ActionReuse  = "reuse"
 	ActionStart  = "start"
+	ActionRemove = "remove"
 )
 
 // DryRun finds what Up(ctx, conn, lab, opts) would do and does none of it:
@@ -67,18 +72,15 @@ const (
 // over SSH (the same survey configure starts with). What Up would refuse
 // (a foreign network or VM of the same name, changed NICs) is its error.
 func DryRun(ctx context.Context, conn *host.Conn, lab *topology.Lab, opts Options) (*Plan, error) {
-	r := &run{ctx: ctx, conn: conn, lab: lab, opts: opts, out: io.Discard}
-	r.opts.Out = nil
-	if r.opts.Pool == "" {
-		r.opts.Pool = paths.DefaultPool
-	}
-	if r.opts.LogDir == "" {
-		r.opts.LogDir = paths.DefaultLogDir()
+	r := &run{ctx: ctx, conn: conn, lab: lab, opts: opts, sink: progress.Discard}
+	r.opts.Progress = nil
+	if err := r.opts.Paths.Check(); err != nil {
+		return nil, err
 	}
 	if r.opts.Images == nil {
 		r.opts.Images = ImageResolverFunc(image.Resolve)
 	}
-	p := &Plan{Lab: lab.Name, File: lab.File, Pool: r.opts.Pool}
+	p := &Plan{Lab: lab.Name, File: lab.File, Pool: paths.DefaultPool}
 	// Read-only steps of Up itself: the image and the domains.
 	if err := resolveImage(r); err != nil {
 		return nil, err
@@ -92,16 +94,16 @@ func DryRun(ctx context.Context, conn *host.Conn, lab *topology.Lab, opts Option
 	if err := planNodes(r); err != nil {
 		return nil, err
 	}
-	p.Identity = paths.StateDir(r.opts.Home, lab.Name)
-	if _, err := os.Stat(paths.KeyFile(p.Identity)); err != nil {
+	p.Identity = r.opts.Paths.LabDir(lab.Name)
+	if _, err := os.Stat(r.opts.Paths.KeyFile(lab.Name)); err != nil {
 		p.Identity = ActionCreate + " " + p.Identity
 	} else {
 		p.Identity = ActionReuse + " " + p.Identity
 	}
-	if exists, active := host.PoolState(conn, r.opts.Pool); exists {
-		p.Pool = map[bool]string{true: ActionReuse, false: ActionStart}[active] + " " + r.opts.Pool
+	if exists, active := host.PoolState(conn, paths.DefaultPool); exists {
+		p.Pool = map[bool]string{true: ActionReuse, false: ActionStart}[active] + " " + paths.DefaultPool
 	} else {
-		p.Pool = ActionCreate + " " + r.opts.Pool + " (" + paths.DefaultPoolDir() + ")"
+		p.Pool = ActionCreate + " " + paths.DefaultPool + " (" + r.opts.Paths.Pool + ")"
 	}
 	for _, nw := range lab.Networks {
 		item, err := r.draftNetwork(nw)
@@ -111,13 +113,33 @@ func DryRun(ctx context.Context, conn *host.Conn, lab *topology.Lab, opts Option
 		p.Networks = append(p.Networks, item)
 	}
 	p.Nodes = r.draftNodes()
+	if p.Remove, err = r.draftPrune(); err != nil {
+		return nil, err
+	}
 	return p, nil
+}
+
+// draftPrune lists what pruneRemoved would remove.
+func (r *run) draftPrune() ([]PlanItem, error) {
+	inv, err := host.DiscoverLab(r.conn, paths.DefaultPool, r.lab.Name)
+	if err != nil {
+		return nil, err
+	}
+	gone := staleParts(inv, r.lab.Nodes, r.labNetworkNames())
+	out := []PlanItem{}
+	for _, d := range gone.Domains {
+		out = append(out, PlanItem{Name: d.Name, Action: ActionRemove, Detail: "VM of node " + d.Tag.Node + ", no longer in the lab file, with its disks"})
+	}
+	for _, n := range gone.Networks {
+		out = append(out, PlanItem{Name: n.Name, Action: ActionRemove, Detail: "network no longer in the lab file"})
+	}
+	return out, nil
 }
 
 // draftMgmt finds the lab's management subnet, or the one up would take.
 func (r *run) draftMgmt() (PlanItem, error) {
 	item := PlanItem{Name: paths.MgmtNetworkName(r.lab.Name), Action: ActionReuse}
-	inv, err := host.DiscoverLab(r.conn, r.opts.Pool, r.lab.Name)
+	inv, err := host.DiscoverLab(r.conn, paths.DefaultPool, r.lab.Name)
 	if err != nil {
 		return item, err
 	}
@@ -159,7 +181,7 @@ func (r *run) draftNetwork(nw *topology.Network) (PlanItem, error) {
 // ones over SSH, all at once.
 func (r *run) draftNodes() []NodeDraft {
 	drafts := make([]NodeDraft, len(r.nodes))
-	acc, accErr := access.Open(r.conn, r.lab.Name, access.Options{Home: r.opts.Home, File: r.lab, Connector: r.opts.Connector})
+	acc, accErr := access.Open(r.conn, r.lab.Name, access.Options{Paths: r.opts.Paths, File: r.lab, Connector: r.opts.Connector})
 	if accErr == nil {
 		defer acc.Close()
 	}
@@ -258,6 +280,9 @@ func WritePlan(w io.Writer, p *Plan) {
 	for _, n := range p.Networks {
 		fmt.Fprintf(w, "  network   %s %s (%s)\n", n.Action, n.Name, n.Detail)
 	}
+	for _, x := range p.Remove {
+		fmt.Fprintf(w, "  remove    %s (%s)\n", x.Name, x.Detail)
+	}
 	for _, d := range p.Nodes {
 		vm := d.VM.Action + " VM " + d.VM.Name
 		if d.VM.Detail != "" {
@@ -283,7 +308,7 @@ func WritePlan(w io.Writer, p *Plan) {
 				if s.Wrote != "" {
 					what = strings.TrimSuffix("write "+s.Wrote+"; "+what, "; ")
 				}
-				if line := firstLine(what); line != what {
+				if line := progress.FirstLine(what); line != what {
 					what = line + " ..."
 				}
 				fmt.Fprintf(w, "        %-22s %s\n", s.Name, what)

@@ -18,10 +18,8 @@ type StatusOptions struct {
 	// Lab, when set, is the lab file: its nodes are listed even when their
 	// VM is missing, with their lab addresses.
 	Lab *topology.Lab
-	// Pool is the storage pool of the lab disks ("" means DefaultPool).
-	Pool string
-	// Home is lvslab's state folder ("" means Home()): the lab's key.
-	Home string
+	// Paths are lvslab's folders: the lab's key.
+	Paths paths.Root
 	// DialTimeout bounds each SSH login tried (default 2 s).
 	DialTimeout time.Duration
 	// SkipSSH reports the VMs' states only, with no login (a page that
@@ -80,7 +78,7 @@ func Status(ctx context.Context, conn *host.Conn, name string, opts StatusOption
 	if opts.DialTimeout <= 0 {
 		opts.DialTimeout = 2 * time.Second
 	}
-	inv, err := host.DiscoverLab(conn, opts.Pool, name)
+	inv, err := host.DiscoverLab(conn, paths.DefaultPool, name)
 	if err != nil {
 		return nil, err
 	}
@@ -89,7 +87,7 @@ func Status(ctx context.Context, conn *host.Conn, name string, opts StatusOption
 		// The first login also opens the jump to the hypervisor.
 		window = 10 * time.Second
 	}
-	acc, err := access.Open(conn, name, access.Options{Home: opts.Home, File: opts.Lab, DialWindow: window, Connector: opts.Connector})
+	acc, err := access.Open(conn, name, access.Options{Paths: opts.Paths, File: opts.Lab, DialWindow: window, Connector: opts.Connector})
 	if err != nil {
 		return nil, err
 	}

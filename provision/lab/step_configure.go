@@ -1,9 +1,11 @@
 package lab
 
 import (
+	"errors"
 	"slices"
 
 	"github.com/lvslab/lvslab/roles"
+	"github.com/lvslab/lvslab/roles/guest"
 )
 
 // configure brings every node to its desired state over SSH (configure.go).
@@ -18,6 +20,18 @@ func configure(r *run) error {
 		}
 	}
 	var err error
-	r.configured, err = configureNodes(r.ctx, r.access, states, r.out)
+	r.configured, err = configureNodes(r.ctx, r.dialNode, states, r.sink)
 	return err
+}
+
+// dialNode is the node's executor over its SSH login.
+func (r *run) dialNode(node string) (guest.Executor, error) {
+	c, err := r.access.Dial(r.ctx, node)
+	if err == nil && c == nil {
+		err = errors.New("no SSH connection")
+	}
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
 }

@@ -4,14 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/lvslab/lvslab/provision/access"
-	"github.com/lvslab/lvslab/provision/console"
 	"github.com/lvslab/lvslab/provision/host"
+	"github.com/lvslab/lvslab/provision/progress"
 	"github.com/lvslab/lvslab/provision/sshx"
 )
 
@@ -33,7 +31,7 @@ func waitSSH(r *run) error {
 	defer cancel()
 	var err error
 	// While nodes boot, each try is short and the next one follows.
-	r.access, err = access.Open(r.conn, r.lab.Name, access.Options{Home: r.opts.Home, File: r.lab,
+	r.access, err = access.Open(r.conn, r.lab.Name, access.Options{Paths: r.opts.Paths, File: r.lab,
 		Signer: r.signer, DialWindow: 10 * time.Second, Connector: r.opts.Connector})
 	if err != nil {
 		return err
@@ -42,13 +40,12 @@ func waitSSH(r *run) error {
 	for _, n := range r.nodes {
 		n.endpoint = &Endpoint{
 			Node: n.node.Name, Domain: n.domain, User: r.lab.Login.User,
-			KeyFile: r.keyFile, KnownHostsFile: r.knownHosts, HostKeyAlias: n.domain,
+			KeyFile: r.opts.Paths.KeyFile(r.lab.Name), KnownHostsFile: r.opts.Paths.KnownHostsFile(r.lab.Name), HostKeyAlias: n.domain,
 			ConsoleLog: n.consoleLog, Created: !n.exists,
 		}
 		names = append(names, n.node.Name)
 	}
-	r.progress = newNodeProgress(r.out, names)
-	r.progressf("  waiting for SSH on %d nodes (timeout %s)\n", len(r.nodes), timeout)
+	r.sink.Emit(progress.WaitStarted{Nodes: names, Timeout: progress.Duration(timeout)})
 	start := time.Now()
 	var wg sync.WaitGroup
 	errs := make([]error, len(r.nodes))
@@ -56,20 +53,16 @@ func waitSSH(r *run) error {
 		wg.Go(func() {
 			if err := r.waitNode(ctx, n, start); err != nil {
 				errs[i] = err
-				if r.ctx.Err() != nil {
-					r.progress.set(n.node.Name, "interrupted")
-				} else {
-					r.progress.set(n.node.Name, "FAILED: "+firstLine(err.Error()))
-				}
+				r.sink.Emit(progress.NodeFailed{Node: n.node.Name, Error: err.Error(), Interrupted: r.ctx.Err() != nil})
 				return
 			}
 			n.endpoint.Ready = time.Since(start)
-			r.progress.set(n.node.Name, fmt.Sprintf("ready on %s after %s", n.endpoint.Addr, n.endpoint.Ready.Round(100*time.Millisecond)))
+			r.sink.Emit(progress.NodeReady{Node: n.node.Name, Addr: n.endpoint.Addr, Elapsed: progress.Duration(n.endpoint.Ready)})
 		})
 	}
 	wg.Wait()
-	r.progress.finish()
 	r.sshReady = time.Since(start)
+	r.sink.Emit(progress.WaitDone{Elapsed: progress.Duration(r.sshReady)})
 	return errors.Join(errs...)
 }
 
@@ -86,11 +79,11 @@ func (r *run) waitNode(ctx context.Context, n *nodeRun, start time.Time) error {
 	if user == "" {
 		user = "root"
 	}
-	r.progress.set(n.node.Name, waitingLine(access.SSHAddr(addrs[0]), user, nil, 0))
+	r.sink.Emit(progress.NodeWaiting{Node: n.node.Name, User: user, Addr: access.SSHAddr(addrs[0])})
 	lastCheck := time.Now()
 	var stopped error
 	_, err := r.access.Wait(ctx, n.node.Name, pollInterval, func(addr string, err error) error {
-		r.progress.set(n.node.Name, waitingLine(addr, user, err, time.Since(start)))
+		r.sink.Emit(progress.NodeWaiting{Node: n.node.Name, User: user, Addr: addr, Elapsed: progress.Since(start), Error: progress.ErrorText(err)})
 		if time.Since(lastCheck) < 5*time.Second {
 			return nil
 		}
@@ -115,95 +108,3 @@ func (r *run) waitNode(ctx context.Context, n *nodeRun, start time.Time) error {
 // logPlace names a node's console log for messages: "PATH", or "PATH on
 // root@host" when it lives on a remote hypervisor.
 func (r *run) logPlace(n *nodeRun) string { return host.LogOn(n.consoleLog, r.remote) }
-
-func waitingLine(addr, user string, last error, elapsed time.Duration) string {
-	s := fmt.Sprintf("waiting for SSH %s@%s (%s)", user, addr, elapsed.Round(time.Second))
-	if last != nil {
-		s += ": " + shortError(last)
-	}
-	return s
-}
-
-// shortError is the end of a dial error, which says most ("connection refused").
-func shortError(err error) string {
-	s := firstLine(err.Error())
-	if i := strings.LastIndex(s, ": "); i >= 0 && len(s)-i < 60 {
-		return s[i+2:]
-	}
-	if len(s) > 80 {
-		return s[len(s)-80:]
-	}
-	return s
-}
-
-func firstLine(s string) string {
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		return s[:i]
-	}
-	return s
-}
-
-// nodeProgress shows one status line per node: redrawn in place on a
-// terminal, printed as plain lines (only when a node's state changes kind)
-// otherwise.
-type nodeProgress struct {
-	mu     sync.Mutex
-	w      io.Writer
-	tty    bool
-	names  []string
-	width  int
-	lines  map[string]string
-	kinds  map[string]string
-	drawn  bool
-	closed bool
-}
-
-func newNodeProgress(w io.Writer, names []string) *nodeProgress {
-	p := &nodeProgress{w: w, tty: console.Interactive(w), names: names, lines: map[string]string{}, kinds: map[string]string{}}
-	for _, n := range names {
-		if len(n) > p.width {
-			p.width = len(n)
-		}
-	}
-	return p
-}
-
-func (p *nodeProgress) set(node, line string) {
-	if p == nil {
-		return
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.closed || p.lines[node] == line {
-		return
-	}
-	p.lines[node] = line
-	if p.tty {
-		p.redraw()
-		return
-	}
-	kind := line
-	if i := strings.IndexAny(kind, "(:"); i >= 0 {
-		kind = kind[:i]
-	}
-	if p.kinds[node] != kind {
-		p.kinds[node] = kind
-		fmt.Fprintf(p.w, "    %-*s  %s\n", p.width, node, line)
-	}
-}
-
-func (p *nodeProgress) redraw() {
-	if p.drawn {
-		fmt.Fprintf(p.w, "\x1b[%dA", len(p.names))
-	}
-	for _, n := range p.names {
-		fmt.Fprintf(p.w, "\r\x1b[2K    %-*s  %s\n", p.width, n, p.lines[n])
-	}
-	p.drawn = true
-}
-
-func (p *nodeProgress) finish() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.closed = true
-}

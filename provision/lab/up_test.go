@@ -54,10 +54,8 @@ func testOptions(t *testing.T, g *fakeGuests) Options {
 	dir := t.TempDir()
 	g.seeds = map[string][]byte{}
 	return Options{
-		Accel:   host.AccelTCG,
-		Home:    filepath.Join(dir, "home"),
-		PoolDir: filepath.Join(dir, "pool"),
-		LogDir:  filepath.Join(dir, "log"),
+		Accel: host.AccelTCG,
+		Paths: paths.InHome(dir),
 		Images: ImageResolverFunc(func(_, name string) (image.Image, error) {
 			return image.Image{Kind: image.Built, Name: name, Disk: "/images/" + name + "/disk.qcow2", Format: "qcow2",
 				Kernel: "/images/" + name + "/vmlinuz", Initrd: "/images/" + name + "/initrd.img", Cmdline: image.Cmdline,
@@ -191,12 +189,12 @@ func TestUpCreatesTaggedLab(t *testing.T) {
 	mgmt := map[string]string{"client1": "10.250.0.10:22", "lvs1": "10.250.0.11:22", "web1": "10.250.0.12:22", "web2": "10.250.0.13:22"}
 	for _, ep := range res.Nodes {
 		if ep.Addr != mgmt[ep.Node] || !ep.Created || ep.HostKeyAlias != "tedu-"+ep.Node ||
-			ep.KeyFile != filepath.Join(opts.Home, "labs/tedu/id_ed25519") || ep.KnownHostsFile != filepath.Join(opts.Home, "labs/tedu/known_hosts") {
+			ep.KeyFile != filepath.Join(opts.Paths.Home, "labs/tedu/id_ed25519") || ep.KnownHostsFile != filepath.Join(opts.Paths.Home, "labs/tedu/known_hosts") {
 			t.Errorf("endpoint %+v", ep)
 		}
 	}
 	// The key and the pins exist before any VM is reached.
-	pins, err := os.ReadFile(filepath.Join(opts.Home, "labs/tedu/known_hosts"))
+	pins, err := os.ReadFile(filepath.Join(opts.Paths.Home, "labs/tedu/known_hosts"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -205,7 +203,7 @@ func TestUpCreatesTaggedLab(t *testing.T) {
 			t.Errorf("known_hosts lacks %q:\n%s", want, pins)
 		}
 	}
-	if _, err := os.Stat(filepath.Join(opts.Home, "labs/tedu/id_ed25519")); err != nil {
+	if _, err := os.Stat(filepath.Join(opts.Paths.Home, "labs/tedu/id_ed25519")); err != nil {
 		t.Error(err)
 	}
 
@@ -392,7 +390,7 @@ func TestFailureRemovesWhatThisRunMade(t *testing.T) {
 			if got := everything(t, conn); !slices.Equal(got, before) {
 				t.Errorf("left behind:\nbefore %v\nafter  %v", before, got)
 			}
-			if _, err := os.Stat(paths.StateDir(opts.Home, "tedu")); !errors.Is(err, os.ErrNotExist) {
+			if _, err := os.Stat(opts.Paths.LabDir("tedu")); !errors.Is(err, os.ErrNotExist) {
 				t.Errorf("state folder left: %v", err)
 			}
 		})
@@ -445,7 +443,7 @@ func TestStagesAreTheSteps(t *testing.T) {
 		}
 		names = append(names, s.Name)
 	}
-	want := []string{"image", "identity", "pool", "upload", "mgmt", "networks", "plan", "disks", "seeds", "domains", "start", "ssh", "configure"}
+	want := []string{"image", "identity", "pool", "upload", "mgmt", "networks", "plan", "prune", "disks", "seeds", "domains", "start", "ssh", "configure"}
 	if !slices.Equal(names, want) {
 		t.Errorf("stages %v, want %v", names, want)
 	}
@@ -514,3 +512,50 @@ var (
 	withClassroomHosts = rolestest.WithClassroomHosts
 	readISO            = seedtest.ReadISO
 )
+
+// tedu-dr after tedu-keepalived-dr (same lab "tedu", one node fewer): up
+// removes lvs2's VM, disks, console log and host key pins (a stray lvs2
+// would take the VIP by VRRP), and the dry run said it would.
+func TestUpRemovesNodesNoLongerInTheLab(t *testing.T) {
+	conn, opts := upLab(t, mustLab(t, "tedu-keepalived-dr"))
+	if !slices.Contains(everything(t, conn), "domain tedu-lvs2") {
+		t.Fatal("tedu-keepalived-dr made no tedu-lvs2")
+	}
+	known := opts.Paths.KnownHostsFile("tedu")
+	log := opts.Paths.ConsoleLog("tedu", "lvs2")
+	if err := os.WriteFile(log, []byte("boot\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(known); !strings.Contains(string(b), "tedu-lvs2 ") {
+		t.Fatalf("no pin of tedu-lvs2 in known_hosts:\n%s", b)
+	}
+	dr := mustLab(t, "tedu-dr")
+	plan, err := DryRun(context.Background(), conn, dr, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(plan.Remove) != 1 || plan.Remove[0].Name != "tedu-lvs2" || plan.Remove[0].Action != ActionRemove {
+		t.Errorf("dry run's removals %+v, want tedu-lvs2", plan.Remove)
+	}
+	if _, err := Up(context.Background(), conn, dr, opts); err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range everything(t, conn) {
+		if strings.Contains(o, "lvs2") {
+			t.Errorf("left after up tedu-dr: %s", o)
+		}
+	}
+	if !slices.Contains(everything(t, conn), "domain tedu-lvs1") {
+		t.Error("lvs1 removed too")
+	}
+	if _, err := os.Stat(log); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("lvs2's console log: %v", err)
+	}
+	b, _ := os.ReadFile(known)
+	if strings.Contains(string(b), "tedu-lvs2 ") || !strings.Contains(string(b), "tedu-lvs1 ") {
+		t.Errorf("known_hosts after the prune:\n%s", b)
+	}
+	if plan, _ = DryRun(context.Background(), conn, dr, opts); len(plan.Remove) != 0 {
+		t.Errorf("nothing left to remove, yet %+v", plan.Remove)
+	}
+}

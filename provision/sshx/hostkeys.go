@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -41,16 +42,38 @@ func (e *HostKeyChangedError) Error() string {
 // or a HostKeyAlias) in file, replacing any earlier pin for that name. It is
 // used when lvslab generated the node's host key, before the first connect.
 func PinHostKey(file, addr string, key ssh.PublicKey) error {
+	name := knownhosts.Normalize(addr)
+	return rewritePins(file, []string{name}, knownhosts.Line([]string{name}, key)+"\n")
+}
+
+// UnpinHost removes every pin of the names (host:port or aliases) from
+// file: the node is gone, and a later node at its address has another key.
+// A missing file has nothing to remove.
+func UnpinHost(file string, names ...string) error {
+	if _, err := os.Stat(file); errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	var norm []string
+	for _, n := range names {
+		norm = append(norm, knownhosts.Normalize(n))
+	}
+	return rewritePins(file, norm, "")
+}
+
+// rewritePins rewrites file without the lines that pin any of names, then
+// adds line (if any).
+func rewritePins(file string, names []string, line string) error {
 	return withKnownHosts(file, func(f *os.File, content []byte) error {
-		name := knownhosts.Normalize(addr)
 		var kept bytes.Buffer
-		for _, line := range strings.SplitAfter(string(content), "\n") {
-			if !pinsName(line, name) {
-				kept.WriteString(line)
+		for _, l := range strings.SplitAfter(string(content), "\n") {
+			if !slices.ContainsFunc(names, func(n string) bool { return pinsName(l, n) }) {
+				kept.WriteString(l)
 			}
 		}
-		ensureNewline(&kept)
-		kept.WriteString(knownhosts.Line([]string{name}, key) + "\n")
+		if line != "" {
+			ensureNewline(&kept)
+			kept.WriteString(line)
+		}
 		if err := f.Truncate(0); err != nil {
 			return err
 		}

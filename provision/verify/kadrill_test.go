@@ -3,8 +3,12 @@ package verify
 import (
 	"bytes"
 	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/lvslab/lvslab/provision/report"
 )
@@ -173,6 +177,19 @@ func TestDrillKeepalivedConnectionSync(t *testing.T) {
 	}
 }
 
+// A download cut by its own time limit is neither outcome: the drill says
+// the client was too slow, with sync on or off.
+func TestDrillKeepalivedDownloadOutOfTime(t *testing.T) {
+	for _, sync := range []bool{true, false} {
+		w := newWorld(t, "tedu-keepalived-dr")
+		w.sync, w.slowClient = sync, true
+		d := kdrill(t, w, DrillFail, "lvs1", DrillOptions{How: HowStop, Download: true})
+		if c := drillCheck(t, d, "download across the failover"); c.Status != report.Fail || !strings.Contains(c.Detail, "did not end in time") {
+			t.Errorf("sync %v: %+v", sync, c)
+		}
+	}
+}
+
 // --sync on|off rewrites both routers' keepalived.conf before the failure:
 // the positive run and the negative control on one lab.
 func TestDrillKeepalivedSyncSwitch(t *testing.T) {
@@ -191,5 +208,67 @@ func TestDrillKeepalivedSyncSwitch(t *testing.T) {
 	}
 	if !strings.Contains(strings.Join(d.Actions, "\n"), "lvs2: /etc/keepalived/keepalived.conf with connection sync off") {
 		t.Errorf("actions %v", d.Actions)
+	}
+}
+
+// The client loop in real bash with a curl that hangs its connect for a
+// whole second on every third request (a VIP nobody holds): the requests
+// still leave one interval apart, and every one is reported, in order.
+func TestLoopCommandDoesNotWaitForAHangingRequest(t *testing.T) {
+	if _, err := exec.LookPath("bash"); err != nil {
+		t.Skip("no bash")
+	}
+	dir := t.TempDir()
+	// curl -s -m T --connect-timeout T -o BODY -w FORMAT URL
+	fake := `#!/bin/sh
+n=$(($(cat "$0.n" 2>/dev/null || echo 0) + 1)); echo $n > "$0.n"
+while [ $# -gt 1 ]; do case $1 in -o) o=$2; shift;; -w) w=$2; shift;; esac; shift; done
+if [ $((n % 3)) -eq 0 ]; then sleep 1; printf '%s' "$w" | sed 's/%{http_code}/000/'; exit 28; fi
+echo "web$((n % 2 + 1))" > "$o"
+printf '%s' "$w" | sed 's/%{http_code}/200/'
+`
+	if err := os.WriteFile(filepath.Join(dir, "curl"), []byte(fake), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	loop := func(n int, limit time.Duration) []byte {
+		cmd := exec.Command("sh", "-c", LoopCommand("M", "http://192.0.2.1/", n, 100*time.Millisecond, limit))
+		cmd.Env = append(os.Environ(), "PATH="+dir+":"+os.Getenv("PATH"))
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("%v: %s", err, out)
+		}
+		return out
+	}
+	// A loop that cannot send all its requests by its limit stops sending
+	// and still reports those it sent.
+	if got := len(ParseLoop("M", string(loop(100, 2500*time.Millisecond)), nil)); got < 2 || got > 8 {
+		t.Errorf("a loop of 100 requests stopped after 0.5 s reported %d", got)
+	}
+	os.Remove(filepath.Join(dir, "curl.n"))
+	out := loop(9, 20*time.Second)
+	mapper, err := NewMapper(map[string]string{"web1": "web1", "web2": "web2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	samples := ParseLoop("M", string(out), mapper)
+	if len(samples) != 9 {
+		t.Fatalf("%d samples, want 9:\n%s", len(samples), out)
+	}
+	failed := 0
+	for i, s := range samples {
+		if !s.OK {
+			failed++
+		} else if s.Node != "web1" && s.Node != "web2" {
+			t.Errorf("request %d: page %q", i+1, s.Node)
+		}
+		if i > 0 {
+			// A serial loop would leave a second after each hung request.
+			if d := s.At - samples[i-1].At; d < 0 || d > 0.6 {
+				t.Errorf("request %d left %.2f s after the one before:\n%s", i+1, d, out)
+			}
+		}
+	}
+	if failed != 3 {
+		t.Errorf("%d failed, want 3:\n%s", failed, out)
 	}
 }

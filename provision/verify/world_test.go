@@ -62,16 +62,31 @@ type world struct {
 	// gap is the outage it makes in the loop (seconds from the action);
 	// hcPolls counts the reads of the holder's table since a web server
 	// stopped or started (keepalived's check acts at the third); sync
-	// says whether lvs_sync_daemon runs.
-	mu      sync.Mutex
-	acted   chan struct{}
-	gap     float64
-	hcPolls int
-	hcNode  string
-	sync    bool
+	// says whether keepalived.conf has lvs_sync_daemon; the kernel's sync
+	// daemons follow it at a reload with it on, and keep running after a
+	// reload without it (as keepalived leaves them) until stopped:
+	// daemonsSet tells daemons holds that state.
+	mu         sync.Mutex
+	acted      chan struct{}
+	gap        float64
+	hcPolls    int
+	hcNode     string
+	sync       bool
+	daemons    bool
+	daemonsSet bool
+	// slowClient: the download runs out of time (curl -m, exit 28).
+	slowClient bool
 	// kaDown: routers whose keepalived is stopped ("keepalived") or whose
 	// VRRP NIC is down ("link").
 	kaDown map[string]string
+}
+
+// syncRuns: the routers' kernels run their sync daemons.
+func (w *world) syncRuns() bool {
+	if w.daemonsSet {
+		return w.daemons
+	}
+	return w.sync
 }
 
 // kernelOf is a director's IPVS table: the holder's is w.kernel.
@@ -200,6 +215,9 @@ func (x *worldExec) WriteFile(_ context.Context, path string, data []byte, _ fs.
 	}
 	x.w.mu.Lock()
 	defer x.w.mu.Unlock()
+	if !x.w.daemonsSet {
+		x.w.daemons, x.w.daemonsSet = x.w.sync, true
+	}
 	x.w.sync = strings.Contains(string(data), "lvs_sync_daemon")
 	x.w.log = append(x.w.log, x.node+": write "+path)
 	return nil
@@ -595,16 +613,34 @@ func (w *world) keepalivedDrill(node, cmd string) (string, bool) {
 		}
 		w.act(0)
 	case cmd == "! systemctl is-active -q keepalived || systemctl reload keepalived":
-	case strings.HasPrefix(cmd, "grep -c lvs_sync_daemon"):
-		return map[bool]string{true: "1\n", false: "0\n"}[w.sync], true
+		if w.sync {
+			w.daemons, w.daemonsSet = true, true
+		}
+	case cmd == ipvs.StopDaemonsCommand:
+		w.daemons, w.daemonsSet = false, true
+	case cmd == ipvs.DaemonsCommand:
+		if !w.syncRuns() {
+			return "", true
+		}
+		state := map[bool]string{true: "master", false: "backup"}[slices.Contains(w.holders, node)]
+		return state + " sync daemon (mcast=eth0, syncid=51)\n", true
 	case strings.Contains(cmd, "lvslab-sync-drill") && strings.Contains(cmd, "yes ") && !strings.Contains(cmd, "curl"):
 	case strings.Contains(cmd, "--limit-rate"):
 		m := reMarker.FindString(cmd)
 		got := "aaaa" + strings.Repeat("0", 60)
-		if w.sync {
+		// With the kernel's default receive buffer the whole file is in the
+		// client before the failure: it "survives" without sync too.
+		if w.syncRuns() || !strings.Contains(cmd, "sysctl -qw "+DownloadRmemSysctl+"=") {
 			got = strings.Repeat("b", 64)
 		}
-		return fmt.Sprintf("%s %s %s\n", m, got, strings.Repeat("b", 64)), true
+		size, rc := "1234567", "56"
+		switch {
+		case w.slowClient:
+			got, rc = "cccc"+strings.Repeat("0", 60), "28"
+		case got == strings.Repeat("b", 64):
+			size, rc = "4194304", "0"
+		}
+		return fmt.Sprintf("%s %s %s %s %s\n", m, got, strings.Repeat("b", 64), size, rc), true
 	case strings.Contains(cmd, "curl -s -m 1.5 --connect-timeout 0.5"):
 		return w.loop(cmd), true
 	case cmd == ipvs.SaveCommand && w.hcNode != "":
