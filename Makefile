@@ -24,7 +24,7 @@ LDFLAGS := -X main.version=$(VERSION)
 PREFIX  ?= /usr/local
 MANDIR  := $(DESTDIR)$(PREFIX)/share/man/man1
 
-.PHONY: all build assets deps unit fuzz test vet fmt-check e2e e2e-sandbox e2e-features e2e-student e2e-class e2e-hosts e2e-serve e2e-keepalived lab bench bench-up bench-copies bench-class clean install man completion
+.PHONY: all build assets deps unit fuzz test vet fmt-check e2e e2e-sandbox e2e-features e2e-student e2e-class e2e-hosts e2e-serve e2e-keepalived e2e-cutoff lab bench bench-up bench-copies bench-class clean install man completion
 
 all: build
 
@@ -98,9 +98,10 @@ test: fmt-check vet unit fuzz e2e
 # The whole documented setup in real QEMU guests, inside a private network
 # namespace with its own libvirtd (lvslab sandbox). Needs root. One after the
 # other: two copies side by side, the student's session, remote hosts
-# (e2e-hosts) and the class over two hosts (e2e-class); about 12 min in all.
+# (e2e-hosts), the class over two hosts (e2e-class), the class server
+# (e2e-serve) and a node the student cut off (e2e-cutoff).
 e2e: build
-	$(E2E_TEST) -run '^(TestE2E|TestStudentE2E|TestHostsE2E|TestClassE2E|TestServeE2E)$$'
+	$(E2E_TEST) -run '^(TestE2E|TestStudentE2E|TestHostsE2E|TestClassE2E|TestServeE2E|TestCutOffE2E)$$'
 
 # The sandbox that stays (root, 4 VMs), as "make lab" and the README's next
 # commands use it, in an lvslab home of its own: sandbox start (a second one
@@ -152,6 +153,13 @@ e2e-serve: build
 # health check and back; back to tedu-dr; tedu-keepalived-web drilled.
 e2e-keepalived: build
 	$(E2E_TEST) -run '^TestKeepalivedE2E$$'
+
+# A node the student cut off (root, 4 VMs): tedu-nat up; on web1 mgmt0 taken
+# down and sshd stopped; status names both causes, read through the QEMU
+# guest agent, within 5 s; check reports web1 in seconds; up restores
+# lvslab's access within 20 s and goes on; verify passes.
+e2e-cutoff: build
+	$(E2E_TEST) -run '^TestCutOffE2E$$'
 
 # Remote hosts end to end (root, 8 VMs): in lvslab sandbox --hypervisors 2,
 # one tedu-nat copy up on each host over qemu+ssh (the image uploaded to each

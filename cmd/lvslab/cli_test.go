@@ -13,6 +13,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/lvslab/lvslab/labs"
+	"github.com/lvslab/lvslab/provision/access"
 	"github.com/lvslab/lvslab/provision/lab"
 	"github.com/lvslab/lvslab/provision/paths"
 	"github.com/lvslab/lvslab/provision/progress"
@@ -297,6 +298,13 @@ func TestStatusVerdict(t *testing.T) {
 	if coder, ok := err.(cli.ExitCoder); !ok || coder.ExitCode() != 1 ||
 		err.Error() != `lvslab status: lab tedu: web1 does not answer SSH ("lvslab up labs/my.yaml" starts and configures them)` {
 		t.Errorf("SSH down: %v", err)
+	}
+	// A node cut off: the causes its guest agent read, and up restores it.
+	cut := lab.NodeStatus{Node: "web1", State: "running", SSHError: "cut off",
+		Causes: []access.Cause{{Kind: access.CauseNICDown, Text: "mgmt0 is down"}, {Kind: access.CauseSSHDStopped, Text: "sshd is stopped"}}}
+	if err := statusVerdict([]*lab.LabStatus{{Lab: "tedu", File: "labs/my.yaml", Nodes: []lab.NodeStatus{up, cut}}}); err == nil ||
+		err.Error() != `lvslab status: lab tedu: web1 does not answer SSH: mgmt0 is down and sshd is stopped ("lvslab up labs/my.yaml" starts and configures them, and restores lvslab's access through the guest agent)` {
+		t.Errorf("cut off: %v", err)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"strings"
 	"sync"
@@ -45,6 +46,13 @@ type Access struct {
 	// connection to it that every node is dialled through (nil: local).
 	remote *host.Remote
 	jump   *sshx.Jump
+	// agent reaches the nodes' guest agents (rescue.go), nil when there
+	// is no libvirt; tcp opens TCP connections where there is no jump;
+	// tcpWindow is how long one may take before the agent is asked why.
+	agent     host.Agent
+	tcp       dialFunc
+	tcpWindow time.Duration
+	cutOff    map[string]cutOffNote
 }
 
 // Connector logs in to a node, retrying as r says: sshx.WaitReady does it
@@ -75,6 +83,8 @@ type Options struct {
 	DialWindow time.Duration
 	// Connector logs in to the nodes (nil means sshx.WaitReady).
 	Connector Connector
+	// Agent reaches the nodes' guest agents (nil means through libvirt).
+	Agent host.Agent
 }
 
 // Open reads what lab recorded of its nodes. It does not dial: a
@@ -95,7 +105,11 @@ func newAccess(conn *host.Conn, lab string, opts Options) (*Access, error) {
 		return nil, err
 	}
 	a := &Access{conn: conn, lab: lab, file: opts.File, paths: opts.Paths, clients: map[string]*sshx.Client{},
-		signer: opts.Signer, connector: opts.Connector, dialWindow: opts.DialWindow}
+		signer: opts.Signer, connector: opts.Connector, dialWindow: opts.DialWindow,
+		agent: opts.Agent, tcp: (&net.Dialer{}).DialContext, tcpWindow: tcpWindow, cutOff: map[string]cutOffNote{}}
+	if a.agent == nil && conn != nil {
+		a.agent = host.LibvirtAgent{Conn: conn}
+	}
 	if a.connector == nil {
 		a.connector = ConnectFunc(sshx.WaitReady)
 	}
@@ -151,12 +165,62 @@ func (a *Access) addresses(node string) []string {
 const dialWindow = 30 * time.Second
 
 // Dial returns node's executor, connecting on first use: one try, for up
-// to dialWindow (or StatusOptions' DialTimeout).
+// to dialWindow (or StatusOptions' DialTimeout). A node that does not
+// answer has its guest agent asked why (rescue.go): a *CutOffError names
+// the causes, as soon as the agent read them; a *NoAgentError names the
+// serial console when no agent answers.
 func (a *Access) Dial(ctx context.Context, node string) (*sshx.Client, error) {
 	if err := a.vmDown(node); err != nil {
 		return nil, err
 	}
-	return a.connect(ctx, node, 0, func(_ string, err error) error { return err })
+	if err := a.knownCutOff(node); err != nil {
+		return nil, err
+	}
+	once := func(_ string, err error) error { return err }
+	if a.agent == nil || len(a.Addresses(node)) == 0 {
+		return a.connect(ctx, node, 0, once, nil)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	w := a.newWatch()
+	type dialed struct {
+		c   *sshx.Client
+		err error
+	}
+	done := make(chan dialed, 1)
+	go func() {
+		c, err := a.connect(ctx, node, 0, once, w)
+		done <- dialed{c, err}
+	}()
+	var asked chan verdict
+	var got *verdict
+	for {
+		select {
+		case d := <-done:
+			if d.err == nil || !worthAsking(ctx, d.err) {
+				return d.c, d.err
+			}
+			if got == nil {
+				if asked == nil {
+					asked = a.ask(ctx, node)
+				}
+				v := <-asked
+				got = &v
+			}
+			return nil, a.explain(node, d.err, *got)
+		case <-w.ask:
+			if asked == nil && got == nil {
+				asked = a.ask(ctx, node)
+			}
+		case v := <-asked:
+			asked, got = nil, &v
+			if v.d.CutOff() {
+				cancel()
+				<-done
+				return nil, a.explain(node, nil, v)
+			}
+		}
+	}
 }
 
 // Dialer is Dial as the one node interface every reader takes (verify,
@@ -171,14 +235,7 @@ func (a *Access) Dialer(ctx context.Context) guest.Dialer {
 	}
 }
 
-// Wait is Dial for a node that is booting: it polls every poll until the
-// login succeeds or ctx ends; attempt sees each failure, and an error it
-// returns stops the wait (the VM stopped).
-func (a *Access) Wait(ctx context.Context, node string, poll time.Duration, attempt func(addr string, err error) error) (*sshx.Client, error) {
-	return a.connect(ctx, node, poll, attempt)
-}
-
-func (a *Access) connect(ctx context.Context, node string, poll time.Duration, attempt func(string, error) error) (*sshx.Client, error) {
+func (a *Access) connect(ctx context.Context, node string, poll time.Duration, attempt func(string, error) error, w *watch) (*sshx.Client, error) {
 	a.mu.Lock()
 	c, ok := a.clients[node]
 	a.mu.Unlock()
@@ -188,6 +245,13 @@ func (a *Access) connect(ctx context.Context, node string, poll time.Duration, a
 	cfg, err := a.config(node)
 	if err != nil {
 		return nil, err
+	}
+	if w != nil {
+		base := cfg.Dialer
+		if base == nil {
+			base = a.tcp
+		}
+		cfg.Dialer = w.dialer(base)
 	}
 	c, err = a.connector.Connect(ctx, cfg, sshx.Retry{Poll: poll, Attempt: attempt})
 	if err != nil {
@@ -268,7 +332,6 @@ func SSHAddr(host string) string {
 func (a *Access) vmDown(node string) error {
 	a.mu.Lock()
 	_, open := a.clients[node]
-	file, tag := a.file, a.tags[node]
 	a.mu.Unlock()
 	if open || a.conn == nil {
 		return nil
@@ -278,12 +341,5 @@ func (a *Access) vmDown(node string) error {
 	if state == "" || state == host.StateRunning {
 		return nil
 	}
-	up := "lvslab up"
-	switch {
-	case file != nil:
-		up += " " + topology.FileRef(file.File)
-	case tag.Tag.File != "":
-		up += " " + topology.FileRef(tag.Tag.File)
-	}
-	return fmt.Errorf("%s's VM %s is %s: run %q to start it", node, name, state, up)
+	return fmt.Errorf("%s's VM %s is %s: run %q to start it", node, name, state, a.upCommand(node))
 }

@@ -109,7 +109,7 @@ func TestBuildMakesImageThenReusesIt(t *testing.T) {
 	deb := run.cmds[0]
 	want := []string{"--mount", "--propagation", "private", "--", "debootstrap", "--variant=minbase"}
 	if deb.Name != "unshare" || !slices.Equal(deb.Args[:6], want) || deb.Args[len(deb.Args)-1] != "http://mirror.example/debian" ||
-		!strings.Contains(deb.Args[6], "linux-image-amd64") || deb.Args[7] != DefaultSuite {
+		!strings.Contains(deb.Args[6], "linux-image-amd64") || !strings.Contains(deb.Args[6], ",qemu-guest-agent,") || deb.Args[7] != DefaultSuite {
 		t.Errorf("debootstrap command = %v", deb)
 	}
 	if !strings.Contains(said.String(), "[7/7] convert to qcow2: done") {
@@ -385,6 +385,10 @@ func TestGuestFiles(t *testing.T) {
 		if f.path == "/etc/systemd/system/ssh.service.d/lvslab-no-reexec.conf" && !strings.Contains(f.data, "\nExecStart=\nExecStart=/usr/sbin/sshd -D -r $SSHD_OPTS\n") {
 			t.Errorf("no-reexec drop-in %q", f.data)
 		}
+	}
+	if rule := got["/etc/udev/rules.d/60-lvslab-qemu-guest-agent.rules"]; !strings.Contains(rule, `ATTR{name}=="org.qemu.guest_agent.0"`) ||
+		!strings.Contains(rule, `ENV{SYSTEMD_WANTS}="qemu-guest-agent.service"`) {
+		t.Errorf("no udev rule starts the guest agent: %q", rule)
 	}
 	unit := got["/etc/systemd/system/lvslab-seed.service"]
 	for _, want := range []string{"Before=", "ssh.service", "systemd-networkd.service", "ExecStart=/usr/local/sbin/lvslab-seed"} {

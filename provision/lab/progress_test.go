@@ -108,9 +108,20 @@ func TestUpEmitsItsEventsInOrder(t *testing.T) {
 	}
 }
 
+// configureNodes is up's configure phase where every node answered at
+// once: each started, then the phase shown and waited for.
+func configureNodes(ctx context.Context, dial guest.Dialer, states []*roles.NodeState, sink progress.Sink) ([]NodeOutcome, error) {
+	c := newConfiguring(ctx, dial, nil, sink)
+	for _, st := range states {
+		c.start(st)
+	}
+	return c.finish(states)
+}
+
 // configure's events: each node's steps as the engine reports them, then
-// its outcome; a node that cannot be reached has none; the plain lines
-// show only what changed.
+// its outcome, all after the phase is shown (those of nodes started
+// earlier are held); a node that cannot be reached has none; the plain
+// lines show only what changed.
 func TestConfigureEmitsEachNodesSteps(t *testing.T) {
 	var states []*roles.NodeState
 	fakes := map[string]*surveyFake{}

@@ -18,21 +18,18 @@ import (
 // the plain-virsh floor (which polls every 0.2 s).
 const pollInterval = 250 * time.Millisecond
 
-// waitSSH waits, on all nodes at once, until each accepts the SSH login.
+// waitSSH waits, on all nodes at once, until each accepts the SSH login,
+// and has each configured as soon as it does (configure.go): one that does
+// not answer holds no other. When up configures nothing, a node that never
+// answered fails this step; else the configure step, beside the others.
 func waitSSH(r *run) error {
-	timeout := r.opts.Timeout
-	if timeout <= 0 {
-		timeout = DefaultTimeoutTCG
-		if r.domType == host.DomainKVM {
-			timeout = DefaultTimeoutKVM
-		}
-	}
+	timeout := r.sshTimeout()
 	ctx, cancel := context.WithTimeout(r.ctx, timeout)
 	defer cancel()
 	var err error
 	// While nodes boot, each try is short and the next one follows.
 	r.access, err = access.Open(r.conn, r.lab.Name, access.Options{Paths: r.opts.Paths, File: r.lab,
-		Signer: r.signer, DialWindow: 10 * time.Second, Connector: r.opts.Connector})
+		Signer: r.signer, DialWindow: 10 * time.Second, Connector: r.opts.Connector, Agent: r.opts.Agent})
 	if err != nil {
 		return err
 	}
@@ -44,6 +41,9 @@ func waitSSH(r *run) error {
 			ConsoleLog: n.consoleLog, Created: !n.exists,
 		}
 		names = append(names, n.node.Name)
+	}
+	if !r.opts.VMsOnly && !r.opts.Bare {
+		r.configuring = newConfiguring(r.ctx, r.dialNode, r.opts.configureNode, r.sink)
 	}
 	r.sink.Emit(progress.WaitStarted{Nodes: names, Timeout: progress.Duration(timeout)})
 	start := time.Now()
@@ -58,13 +58,25 @@ func waitSSH(r *run) error {
 			}
 			n.endpoint.Ready = time.Since(start)
 			r.sink.Emit(progress.NodeReady{Node: n.node.Name, Addr: n.endpoint.Addr, Elapsed: progress.Duration(n.endpoint.Ready)})
+			if r.configures(n) {
+				r.configuring.start(n.desired)
+			}
 		})
 	}
 	wg.Wait()
 	r.sshReady = time.Since(start)
 	r.sink.Emit(progress.WaitDone{Elapsed: progress.Duration(r.sshReady)})
-	return errors.Join(errs...)
+	r.sshErr = errors.Join(errs...)
+	if r.configuring == nil {
+		return r.sshErr
+	}
+	return nil
 }
+
+// bootGrace is how long, of the SSH wait's timeout, a VM that this run
+// started may boot before its guest agent is asked why it does not answer:
+// asked earlier, it would only report the boot, and slow it.
+func bootGrace(timeout time.Duration) time.Duration { return timeout / 3 }
 
 // waitNode waits until the node accepts the login, its VM stops, or ctx
 // ends. The error names the node, the addresses and user tried, the last
@@ -81,8 +93,12 @@ func (r *run) waitNode(ctx context.Context, n *nodeRun, start time.Time) error {
 	}
 	r.sink.Emit(progress.NodeWaiting{Node: n.node.Name, User: user, Addr: access.SSHAddr(addrs[0])})
 	lastCheck := time.Now()
-	var stopped error
-	_, err := r.access.Wait(ctx, n.node.Name, pollInterval, func(addr string, err error) error {
+	var stopped, restoreErr error
+	wo := access.WaitOptions{Poll: pollInterval, Rescue: true, RescueFrom: start}
+	if !n.exists || !n.state.Runs() {
+		wo.RescueFrom = start.Add(bootGrace(r.sshTimeout()))
+	}
+	wo.Attempt = func(addr string, err error) error {
 		r.sink.Emit(progress.NodeWaiting{Node: n.node.Name, User: user, Addr: addr, Elapsed: progress.Since(start), Error: progress.ErrorText(err)})
 		if time.Since(lastCheck) < 5*time.Second {
 			return nil
@@ -92,19 +108,53 @@ func (r *run) waitNode(ctx context.Context, n *nodeRun, start time.Time) error {
 			stopped = fmt.Errorf("node %s: the VM %s is %s while lvslab waited for SSH on %s; see its serial console log %s", n.node.Name, n.domain, state, addr, r.logPlace(n))
 		}
 		return stopped
-	})
-	if err != nil {
-		var changed *sshx.HostKeyChangedError
-		if stopped != nil || errors.As(err, &changed) {
-			return err
+	}
+	wo.Restored = func(d *access.Diagnosis, err error) {
+		restoreErr = err
+		if err == nil {
+			r.sink.Emit(progress.NodeRestored{Node: n.node.Name, Causes: d.Texts()})
 		}
-		return fmt.Errorf("node %s: no SSH login as %s on %s: %w; see the serial console log %s (or \"lvslab console %s --lab %s\")",
-			n.node.Name, user, addrs[0], err, r.logPlace(n), n.node.Name, r.lab.Name)
+	}
+	_, err := r.access.Wait(ctx, n.node.Name, wo)
+	if err != nil {
+		return r.waitError(n, user, addrs[0], err, stopped, restoreErr)
 	}
 	ep.Addr = access.SSHAddr(addrs[0])
 	return nil
 }
 
+// waitError is the error of a node that never accepted the login: the VM
+// stopped, its host key changed, it is cut off (what its guest agent read,
+// and why restoring failed), or no login, with its console.
+func (r *run) waitError(n *nodeRun, user, addr string, err, stopped, restoreErr error) error {
+	var changed *sshx.HostKeyChangedError
+	var cut *access.CutOffError
+	var noAgent *access.NoAgentError
+	switch {
+	case stopped != nil || errors.As(err, &changed):
+		return err
+	case errors.As(err, &cut) && restoreErr != nil:
+		return fmt.Errorf("node %s: %w; %v", n.node.Name, err, restoreErr)
+	case errors.As(err, &cut):
+		return fmt.Errorf("node %s: %w", n.node.Name, err)
+	case errors.As(err, &noAgent): // it names the console
+		return fmt.Errorf("node %s: no SSH login as %s on %s: %w; its serial console log is %s", n.node.Name, user, addr, err, r.logPlace(n))
+	}
+	return fmt.Errorf("node %s: no SSH login as %s on %s: %w; see the serial console log %s (or \"lvslab console %s --lab %s\")",
+		n.node.Name, user, addr, err, r.logPlace(n), n.node.Name, r.lab.Name)
+}
+
 // logPlace names a node's console log for messages: "PATH", or "PATH on
 // root@host" when it lives on a remote hypervisor.
 func (r *run) logPlace(n *nodeRun) string { return host.LogOn(n.consoleLog, r.remote) }
+
+// sshTimeout bounds the wait for SSH on every node.
+func (r *run) sshTimeout() time.Duration {
+	switch {
+	case r.opts.Timeout > 0:
+		return r.opts.Timeout
+	case r.domType == host.DomainKVM:
+		return DefaultTimeoutKVM
+	}
+	return DefaultTimeoutTCG
+}

@@ -73,12 +73,17 @@ type Options struct {
 	Volumes host.VolumeWriter
 	// Connector logs in to the nodes (nil means sshx.WaitReady).
 	Connector access.Connector
+	// Agent reaches the nodes' guest agents (nil means through libvirt).
+	Agent host.Agent
 	// SurveyDial reaches a running node for DryRun's survey (nil means
 	// over SSH).
 	SurveyDial SurveyDialer
 	// AfterStep, when set, runs after each step with its name; its error
 	// fails Up right there, as the step's own would.
 	AfterStep func(step string) error
+	// configureNode configures one node (nil means configureNode): tests
+	// on test:///default, whose guests run no engine, watch the order.
+	configureNode configureFunc
 }
 
 // ImageResolver finds an image by name or path in the store dir.
@@ -174,8 +179,12 @@ has: their VMs, disks, console logs and host key pins`, pruneRemoved},
 lvslab pins in known_hosts, static lab and mgmt0 addresses, first-boot files`, ensureSeeds},
 		{"domains", `"<lab>-<node>" VMs with one NIC per lab NIC (same order, fixed MACs), then mgmt0`, defineDomains},
 		{"start", `starts every VM that is not running, all at once`, startDomains},
-		{"ssh", "waits until each node accepts the SSH login (lab key, pinned host key) on its mgmt0 address", waitSSH},
-		{"configure", `brings every node to its desired state over SSH, all at once: hostname,
+		{"ssh", `waits until each node accepts the SSH login (lab key, pinned host key) on its
+mgmt0 address; a node that ran already and does not answer has its guest agent
+asked why, and what cut lvslab off (mgmt0 down, sshd stopped, a firewall rule on
+port 22) is undone through it`, waitSSH},
+		{"configure", `brings every node to its desired state over SSH, each as soon as it answers
+(one that never does fails alone, by name): hostname,
 NICs (persistent, DHCP off), gateway, sysctls, VIP aliases, web page, ipvsadm
 rules read back and compared; each node reports "changed (steps)" or
 "unchanged" (skipped with --vms-only and --bare; --node: only those nodes)`, configure},
@@ -200,10 +209,14 @@ type run struct {
 	sshReady   time.Duration
 	access     *access.Access
 	configured []NodeOutcome
-	step       string       // the step running now
-	mgmt       netip.Prefix // the lab's management subnet
-	remote     *host.Remote // the hypervisor of a remote libvirt, else nil
-	capacity   uint64       // the image's virtual size, read before it is staged
+	// configuring configures each node as soon as it answers SSH (nil
+	// when up configures nothing); sshErr is the nodes that never did.
+	configuring *configuring
+	sshErr      error
+	step        string       // the step running now
+	mgmt        netip.Prefix // the lab's management subnet
+	remote      *host.Remote // the hypervisor of a remote libvirt, else nil
+	capacity    uint64       // the image's virtual size, read before it is staged
 }
 
 // nodeRun is one node's state in a run.
@@ -295,6 +308,7 @@ func newRun(ctx context.Context, conn *host.Conn, lab *topology.Lab, opts Option
 // finish closes the run's connections and, when it failed, removes what
 // it created (unless Retain) and says so in the error it returns.
 func (r *run) finish(err error) error {
+	r.configuring.wait()
 	if r.access != nil {
 		r.access.Close()
 	}

@@ -37,6 +37,13 @@ type NodeFailed struct {
 	Interrupted bool   `json:"interrupted,omitempty"`
 }
 
+// NodeRestored: a node that did not answer SSH had what cut lvslab off
+// (Causes, in words: "mgmt0 is down") undone through its guest agent.
+type NodeRestored struct {
+	Node   string   `json:"node"`
+	Causes []string `json:"causes"`
+}
+
 // WaitDone: every node's wait ended.
 type WaitDone struct {
 	Elapsed Duration `json:"seconds"`
@@ -76,6 +83,7 @@ func (WaitStarted) Kind() string      { return "wait.started" }
 func (NodeWaiting) Kind() string      { return "node.waiting" }
 func (NodeReady) Kind() string        { return "node.ready" }
 func (NodeFailed) Kind() string       { return "node.failed" }
+func (NodeRestored) Kind() string     { return "node.restored" }
 func (WaitDone) Kind() string         { return "wait.done" }
 func (ConfigureStarted) Kind() string { return "configure.started" }
 func (ConfigureStep) Kind() string    { return "configure.step" }
@@ -88,10 +96,11 @@ func (e WaitStarted) text() string {
 
 // The wait's node events are lines of the node table (see table), not
 // lines of their own.
-func (NodeWaiting) text() string { return "" }
-func (NodeReady) text() string   { return "" }
-func (NodeFailed) text() string  { return "" }
-func (WaitDone) text() string    { return "" }
+func (NodeWaiting) text() string  { return "" }
+func (NodeReady) text() string    { return "" }
+func (NodeFailed) text() string   { return "" }
+func (NodeRestored) text() string { return "" }
+func (WaitDone) text() string     { return "" }
 
 // nodeEvent is an event that sets a node's line in the table.
 type nodeEvent interface {
@@ -140,6 +149,21 @@ func (e NodeConfigured) text() string {
 
 func (e ConfigureDone) text() string {
 	return fmt.Sprintf("configure: done in %s\n", e.Elapsed.tenths())
+}
+
+func (e NodeRestored) nodeLine() (string, string) {
+	return e.Node, "restored lvslab's access through its guest agent: " + AndList(e.Causes)
+}
+
+// AndList is items as one clause: "a, b and c".
+func AndList(items []string) string {
+	switch len(items) {
+	case 0:
+		return ""
+	case 1:
+		return items[0]
+	}
+	return strings.Join(items[:len(items)-1], ", ") + " and " + items[len(items)-1]
 }
 
 // FirstLine is s up to its first newline.

@@ -36,6 +36,7 @@ var sample = []Event{
 	NodeWaiting{Node: "web1", User: "root", Addr: "10.250.0.12:22"},
 	NodeWaiting{Node: "lvs1", User: "root", Addr: "10.250.0.11:22", Elapsed: Duration(3400 * ms), Error: "dial tcp 10.250.0.11:22: connect: connection refused"},
 	NodeWaiting{Node: "lvs1", User: "root", Addr: "10.250.0.11:22", Elapsed: Duration(3600 * ms), Error: "dial tcp 10.250.0.11:22: connect: connection refused"},
+	NodeRestored{Node: "lvs1", Causes: []string{"mgmt0 is down", "sshd is stopped", "the iptables chain INPUT of table filter drops by default and accepts nothing on port 22"}},
 	NodeReady{Node: "lvs1", Addr: "10.250.0.11:22", Elapsed: Duration(4250 * ms)},
 	NodeFailed{Node: "web1", Error: "node web1: no SSH login\nsecond line"},
 	WaitDone{Elapsed: Duration(4300 * ms)},
@@ -86,6 +87,7 @@ const wantPlain = `lab tedu from embedded:tedu-nat: 2 networks, 2 nodes
   waiting for SSH on 2 nodes (timeout 5m0s)
     web1  waiting for SSH root@10.250.0.12:22 (0s)
     lvs1  waiting for SSH root@10.250.0.11:22 (3s): connection refused
+    lvs1  restored lvslab's access through its guest agent: mgmt0 is down, sshd is stopped and the iptables chain INPUT of table filter drops by default and accepts nothing on port 22
     lvs1  ready on 10.250.0.11:22 after 4.3s
     web1  FAILED: node web1: no SSH login
 configure: 2 nodes
@@ -142,6 +144,7 @@ const wantJSON = `{"time":"2025-01-02T02:04:05.6Z","type":"up.started","lab":"te
 {"time":"2025-01-02T02:04:05.6Z","type":"node.waiting","node":"web1","user":"root","addr":"10.250.0.12:22","seconds":0}
 {"time":"2025-01-02T02:04:05.6Z","type":"node.waiting","node":"lvs1","user":"root","addr":"10.250.0.11:22","seconds":3.4,"error":"dial tcp 10.250.0.11:22: connect: connection refused"}
 {"time":"2025-01-02T02:04:05.6Z","type":"node.waiting","node":"lvs1","user":"root","addr":"10.250.0.11:22","seconds":3.6,"error":"dial tcp 10.250.0.11:22: connect: connection refused"}
+{"time":"2025-01-02T02:04:05.6Z","type":"node.restored","node":"lvs1","causes":["mgmt0 is down","sshd is stopped","the iptables chain INPUT of table filter drops by default and accepts nothing on port 22"]}
 {"time":"2025-01-02T02:04:05.6Z","type":"node.ready","node":"lvs1","addr":"10.250.0.11:22","seconds":4.25}
 {"time":"2025-01-02T02:04:05.6Z","type":"node.failed","node":"web1","error":"node web1: no SSH login\nsecond line"}
 {"time":"2025-01-02T02:04:05.6Z","type":"wait.done","seconds":4.3}

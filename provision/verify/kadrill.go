@@ -45,7 +45,8 @@ type Sample struct {
 }
 
 // LoopCommand is the drill's client loop: a request to url every interval
-// (at most n, and none after about limit), each line "MARKER TIME RC BODY"
+// (at most n, and none after about limit), request k from ports[k] (the
+// kernel's choice when 0 or beyond ports), each line "MARKER TIME RC BODY"
 // with the client's clock in seconds when it left and 0 when it was
 // answered. It is bash, so that a request costs one process (curl) and
 // nothing else: the clock is $EPOCHREALTIME, the pace a read with a timeout
@@ -58,19 +59,24 @@ type Sample struct {
 // after 1 s), so an answer means the VIP answered within half a second of
 // its time. %{http_code} (000: no answer) rather than %{exitcode}, which
 // EL 8's curl lacks.
-func LoopCommand(marker, url string, n int, interval, limit time.Duration) string {
+func LoopCommand(marker, url string, ports []uint16, n int, interval, limit time.Duration) string {
 	step := interval.Microseconds()
 	// A client too slow to keep the pace stops sending at limit less the
 	// last request's time, and still prints what it has.
 	stop := max(limit-2*time.Second, interval)
-	script := fmt.Sprintf(`export LC_ALL=C; d=$(mktemp -d) || exit 1; mkfifo "$d/p" && exec 9<>"$d/p"; `+
+	words := make([]string, len(ports))
+	for i, p := range ports {
+		words[i] = strconv.Itoa(int(p))
+	}
+	script := fmt.Sprintf(`export LC_ALL=C; P=(%s); d=$(mktemp -d) || exit 1; mkfifo "$d/p" && exec 9<>"$d/p"; `+
 		`s=${EPOCHREALTIME/./}; e=$((s + %d)); i=0; while [ $i -lt %d ] && [ ${EPOCHREALTIME/./} -lt $e ]; do `+
 		`w=$((s + i*%d - ${EPOCHREALTIME/./})); if [ $w -gt 0 ]; then printf -v w '%%d.%%06d' $((w/1000000)) $((w%%1000000)); read -t "$w" -u 9; fi; `+
-		`i=$((i+1)); curl -s -m 1.5 --connect-timeout 0.5 -o "$d/b$i" -w "$EPOCHREALTIME %%{http_code}" %s > "$d/w$i" 2>/dev/null & done; wait; `+
+		`i=$((i+1)); p=${P[i-1]:-0}; lp=; [ "$p" = 0 ] || lp="--local-port $p"; `+
+		`curl -s -m 1.5 --connect-timeout 0.5 $lp -o "$d/b$i" -w "$EPOCHREALTIME %%{http_code}" %s > "$d/w$i" 2>/dev/null & done; wait; `+
 		`for ((j=1; j<=i; j++)); do t=; c=; b=; read -r t c < "$d/w$j"; [ -n "$t" ] || continue; `+
 		`[ -f "$d/b$j" ] && read -r -d '' b < "$d/b$j"; b=${b//$'\n'/ }; rc=0; [ "$c" != 000 ] || rc=1; `+
 		`printf '%%s %%s %%s %%s\n' %s "$t" "$rc" "${b:0:200}"; done; rm -rf "$d"`,
-		stop.Microseconds(), n, step, shell.Quote(url), marker)
+		strings.Join(words, " "), stop.Microseconds(), n, step, shell.Quote(url), marker)
 	// The outer bound only guards a bash that hangs: killed, it would print
 	// nothing, so the loop stops sending by itself first.
 	return bound(limit+5*time.Second, "bash -c "+shell.Quote(script)) + "; true"
@@ -221,16 +227,42 @@ type loopRun struct {
 }
 
 // startLoop starts the client loop for about secs seconds.
-func startLoop(ctx context.Context, cx guest.Executor, url string, secs float64) *loopRun {
+// Its requests leave from source ports no router's IPVS table holds (see
+// SourcePorts): a SYN from a port a router still holds in FIN_WAIT goes to
+// that entry's real server unscheduled, which fails while that server is
+// down (make e2e-keepalived: 7 of 268 requests, scattered over the health
+// drill's restore).
+func startLoop(ctx context.Context, lab *topology.Lab, s *topology.Service, dial guest.Dialer, cx guest.Executor, secs float64) *loopRun {
 	l := &loopRun{marker: guest.NewMarker(), done: make(chan struct{})}
 	n := int(secs / LoopInterval.Seconds())
+	ports := loopPorts(ctx, s, dial, cx, n)
 	// Each request costs the interval and up to 1.5 s more on a dead VIP.
 	limit := time.Duration(secs*float64(time.Second)) + 15*time.Second
 	go func() {
 		defer close(l.done)
-		l.out, l.err = cx.Run(ctx, LoopCommand(l.marker, url, n, LoopInterval, limit))
+		l.out, l.err = cx.Run(ctx, LoopCommand(l.marker, URL(s.VIP.String(), s.Port), ports, n, LoopInterval, limit))
 	}()
 	return l
+}
+
+// loopPorts are n source ports that neither the client nor any router's
+// table holds; none (the kernel's choice) for a VRRP-only service.
+func loopPorts(ctx context.Context, s *topology.Service, dial guest.Dialer, cx guest.Executor, n int) []uint16 {
+	if s.Mode == topology.ModeVRRP {
+		return nil
+	}
+	var taken []uint16
+	for _, r := range s.Keepalived.Routers {
+		if x, err := dial(r.Node); err == nil {
+			if tab, err := ipvs.New(x.Run).TableConns(ctx); err == nil {
+				taken = append(taken, HeldPorts(tab.Conns)...)
+			}
+		}
+	}
+	if out, err := cx.Run(ctx, SocketsCommand); err == nil {
+		taken = append(taken, SocketPorts(out)...)
+	}
+	return SourcePorts(taken, n)
 }
 
 func (l *loopRun) wait(mapper *Mapper) ([]Sample, error) {
@@ -248,15 +280,9 @@ const Warmup = 2 * time.Second
 // routerDrill fails or restores a keepalived router while the client
 // loop runs through the VIP, and measures the gap the client saw.
 func routerDrill(ctx context.Context, lab *topology.Lab, dial guest.Dialer, s *topology.Service, step, node string, opts DrillOptions, act func(string, ...any)) (*DrillReport, error) {
-	if step == DrillHeal {
-		return nil, cannot("%s is a keepalived router: drill fail and restore it (keepalived heals by itself)", node)
-	}
-	how := opts.How
-	if how == "" {
-		how = HowStop
-	}
-	if !slices.Contains(Hows, how) {
-		return nil, cannot("--how %q: use %s", how, strings.Join(Hows, ", "))
+	how, err := routerHow(step, node, opts.How)
+	if err != nil {
+		return nil, err
 	}
 	cx, mapper, err := drillClient(lab, dial, opts)
 	if err != nil {
@@ -288,9 +314,14 @@ func routerDrill(ctx context.Context, lab *topology.Lab, dial guest.Dialer, s *t
 		}
 		window = max(window, dl.seconds+4)
 	}
-	loop := startLoop(ctx, cx, URL(s.VIP.String(), s.Port), window)
+	loop := startLoop(ctx, lab, s, dial, cx, window)
 	if err := drillSleep(ctx, Warmup); err != nil {
 		return nil, err
+	}
+	if dl != nil && dl.sync {
+		if err := dl.awaitSynced(ctx, s, dial, node, act); err != nil {
+			return nil, err
+		}
 	}
 	for _, c := range cmds {
 		act("%s: %s", node, c)
@@ -322,6 +353,19 @@ func routerDrill(ctx context.Context, lab *topology.Lab, dial guest.Dialer, s *t
 		return nil, err
 	}
 	return rep, nil
+}
+
+// routerHow is how a router drill's step fails the router (--how, stop
+// by default); heal is no step of a router's.
+func routerHow(step, node, how string) (string, error) {
+	if step == DrillHeal {
+		return "", cannot("%s is a keepalived router: drill fail and restore it (keepalived heals by itself)", node)
+	}
+	how = cmp.Or(how, HowStop)
+	if !slices.Contains(Hows, how) {
+		return "", cannot("--how %q: use %s", how, strings.Join(Hows, ", "))
+	}
+	return how, nil
 }
 
 // killedHolds: after a kill the old master still carries the VIP (nobody
@@ -432,7 +476,7 @@ func healthDrill(ctx context.Context, lab *topology.Lab, dial guest.Dialer, s *t
 	}
 	rep := &DrillReport{Step: step, Node: node}
 	target := HealthTarget(s.Keepalived)
-	loop := startLoop(ctx, cx, URL(s.VIP.String(), s.Port), Warmup.Seconds()+target.Seconds()+6)
+	loop := startLoop(ctx, lab, s, dial, cx, Warmup.Seconds()+target.Seconds()+6)
 	if err := drillSleep(ctx, Warmup); err != nil {
 		return nil, err
 	}
@@ -485,7 +529,11 @@ const (
 	// while the download runs, set through DownloadRmemSysctl.
 	DownloadRmem       = "4096 16384 65536"
 	DownloadRmemSysctl = "net.ipv4.tcp_rmem"
-	downloadName       = "lvslab-sync-drill"
+	// SyncWait bounds the wait for the backup to learn the download's
+	// connection: the master's sync daemon sends a connection after its
+	// third packet, in a message it flushes at the latest after 2 s.
+	SyncWait     = 6 * time.Second
+	downloadName = "lvslab-sync-drill"
 )
 
 // downloadContent is the command that prints the file's bytes, on the
@@ -498,6 +546,46 @@ type download struct {
 	run     *loopRun
 	seconds float64
 	sync    bool
+}
+
+// DownloadPorts are the client's source ports of the download: below the
+// kernel's ephemeral range (32768-60999) and verify's (61000-65535).
+var DownloadPorts = [2]uint16{32100, 32199}
+
+// awaitSynced waits until a router other than node (the one about to
+// fail) holds the download's connection, learned from the master's sync
+// daemon: failing the master before would test the sync's flush time, not
+// whether it works. It says how long that took, or that it did not come.
+func (dl *download) awaitSynced(ctx context.Context, s *topology.Service, dial guest.Dialer, node string, act func(string, ...any)) error {
+	start := drillNow()
+	for {
+		for _, r := range s.Keepalived.Routers {
+			if r.Node == node {
+				continue
+			}
+			x, err := dial(r.Node)
+			if err != nil {
+				return cannot("cannot reach %s: %v", r.Node, err)
+			}
+			tab, err := ipvs.New(x.Run).TableConns(ctx)
+			if err != nil {
+				return cannot("%s: %v", r.Node, err)
+			}
+			for _, c := range tab.Conns {
+				if p := c.Source.Port(); c.State == "ESTABLISHED" && p >= DownloadPorts[0] && p <= DownloadPorts[1] {
+					act("%s: the download's connection %s is in its table (connection sync) after %.1f s", r.Node, c.Source, drillNow().Sub(start).Seconds())
+					return nil
+				}
+			}
+		}
+		if drillNow().Sub(start) >= SyncWait {
+			act("no router but %s has the download's connection after %s", node, SyncWait)
+			return nil
+		}
+		if err := drillSleep(ctx, 500*time.Millisecond); err != nil {
+			return err
+		}
+	}
 }
 
 // docroots are where the web servers of both families serve from.
@@ -530,10 +618,14 @@ func startDownload(ctx context.Context, lab *topology.Lab, s *topology.Service, 
 	// first second and the failure meets no data in flight (the negative
 	// control "survived"). A 64 KiB buffer, for this download only, keeps
 	// the transfer and its ACKs going through the VIP to the end.
+	// From a source port of its own, so that a router's table shows which
+	// entry is the download's (a range: an earlier drill's port may still
+	// be in TIME_WAIT).
 	cmd := fmt.Sprintf("o=$(sysctl -n %[1]s); trap 'sysctl -qw %[1]s=\"$o\"' EXIT HUP TERM; sysctl -qw %[1]s=%[2]s; "+
-		"f=$(mktemp); curl -s --limit-rate %[3]d -m %[4]d -o \"$f\" %[5]s; rc=$?; s=$(sha256sum < \"$f\" | cut -c1-64); n=$(stat -c %%s \"$f\"); rm -f \"$f\"; "+
-			"w=$(%[6]s | sha256sum | cut -c1-64); echo %[7]s \"$s\" \"$w\" \"$n\" \"$rc\"",
-		DownloadRmemSysctl, shell.Quote(DownloadRmem), DownloadRate, int(dl.seconds)+30, shell.Quote(url), downloadContent(), marker)
+		"f=$(mktemp); curl -s --local-port %[8]d-%[9]d --limit-rate %[3]d -m %[4]d -o \"$f\" %[5]s; rc=$?; s=$(sha256sum < \"$f\" | cut -c1-64); n=$(stat -c %%s \"$f\"); rm -f \"$f\"; "+
+		"w=$(%[6]s | sha256sum | cut -c1-64); echo %[7]s \"$s\" \"$w\" \"$n\" \"$rc\"",
+		DownloadRmemSysctl, shell.Quote(DownloadRmem), DownloadRate, int(dl.seconds)+30, shell.Quote(url), downloadContent(), marker,
+		DownloadPorts[0], DownloadPorts[1])
 	act("client: curl --limit-rate %d %s (%.0f s), connection sync %s", DownloadRate, url, dl.seconds, map[bool]string{true: "on (lvs_sync_daemon)", false: "off"}[dl.sync])
 	go func() {
 		defer close(dl.run.done)

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -174,6 +175,10 @@ func TestDrillKeepalivedConnectionSync(t *testing.T) {
 		if c.Status != report.Pass || !strings.Contains(c.Detail, want) {
 			t.Errorf("sync %v: %+v", sync, c)
 		}
+		// With sync the master fails only once the backup has the connection.
+		if learned := strings.Contains(strings.Join(d.Actions, "\n"), "lvs2: the download's connection 192.168.4.10:32100 is in its table"); learned != sync {
+			t.Errorf("sync %v: the wait for the backup's entry %v: %v", sync, learned, d.Actions)
+		}
 	}
 }
 
@@ -221,8 +226,9 @@ func TestLoopCommandDoesNotWaitForAHangingRequest(t *testing.T) {
 	dir := t.TempDir()
 	// curl -s -m T --connect-timeout T -o BODY -w FORMAT URL
 	fake := `#!/bin/sh
-n=$(($(cat "$0.n" 2>/dev/null || echo 0) + 1)); echo $n > "$0.n"
-while [ $# -gt 1 ]; do case $1 in -o) o=$2; shift;; -w) w=$2; shift;; esac; shift; done
+n=$( { flock 8; n=$(($(cat "$0.n" 2>/dev/null || echo 0) + 1)); echo $n > "$0.n"; echo $n; } 8>"$0.lock")
+lp=0; while [ $# -gt 1 ]; do case $1 in -o) o=$2; shift;; -w) w=$2; shift;; --local-port) lp=$2; shift;; esac; shift; done
+echo "$n $lp" >> "$0.ports"
 if [ $((n % 3)) -eq 0 ]; then sleep 1; printf '%s' "$w" | sed 's/%{http_code}/000/'; exit 28; fi
 echo "web$((n % 2 + 1))" > "$o"
 printf '%s' "$w" | sed 's/%{http_code}/200/'
@@ -231,7 +237,7 @@ printf '%s' "$w" | sed 's/%{http_code}/200/'
 		t.Fatal(err)
 	}
 	loop := func(n int, limit time.Duration) []byte {
-		cmd := exec.Command("sh", "-c", LoopCommand("M", "http://192.0.2.1/", n, 100*time.Millisecond, limit))
+		cmd := exec.Command("sh", "-c", LoopCommand("M", "http://192.0.2.1/", []uint16{61000, 61001}, n, 100*time.Millisecond, limit))
 		cmd.Env = append(os.Environ(), "PATH="+dir+":"+os.Getenv("PATH"))
 		out, err := cmd.Output()
 		if err != nil {
@@ -245,7 +251,15 @@ printf '%s' "$w" | sed 's/%{http_code}/200/'
 		t.Errorf("a loop of 100 requests stopped after 0.5 s reported %d", got)
 	}
 	os.Remove(filepath.Join(dir, "curl.n"))
+	os.Remove(filepath.Join(dir, "curl.ports"))
 	out := loop(9, 20*time.Second)
+	// Requests 1 and 2 leave from the ports given, the others from the kernel's.
+	b, _ := os.ReadFile(filepath.Join(dir, "curl.ports"))
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	slices.Sort(lines)
+	if want := []string{"1 61000", "2 61001", "3 0", "4 0", "5 0", "6 0", "7 0", "8 0", "9 0"}; !slices.Equal(lines, want) {
+		t.Errorf("source ports %q, want %q", lines, want)
+	}
 	mapper, err := NewMapper(map[string]string{"web1": "web1", "web2": "web2"})
 	if err != nil {
 		t.Fatal(err)

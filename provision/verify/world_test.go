@@ -81,6 +81,18 @@ type world struct {
 	kaDown map[string]string
 }
 
+// syncDownload puts the download's connection in the tables of the
+// routers that do not hold the VIP, as their sync daemons would.
+func (w *world) syncDownload() {
+	cip := w.lab.NodesWithRole(topology.RoleClient)[0].Addresses()[0]
+	for n, k := range w.kernels {
+		if !slices.Contains(w.holders, n) {
+			k.Conns = append(k.Conns, ipvs.Conn{Protocol: "TCP", State: "ESTABLISHED", Source: netip.AddrPortFrom(cip, DownloadPorts[0]),
+				Virtual: netip.AddrPortFrom(w.svc.VIP, w.svc.Port), Destination: netip.AddrPortFrom(w.dest("web1").Address, w.dest("web1").Port)})
+		}
+	}
+}
+
 // syncRuns: the routers' kernels run their sync daemons.
 func (w *world) syncRuns() bool {
 	if w.daemonsSet {
@@ -625,6 +637,11 @@ func (w *world) keepalivedDrill(node, cmd string) (string, bool) {
 		state := map[bool]string{true: "master", false: "backup"}[slices.Contains(w.holders, node)]
 		return state + " sync daemon (mcast=eth0, syncid=51)\n", true
 	case strings.Contains(cmd, "lvslab-sync-drill") && strings.Contains(cmd, "yes ") && !strings.Contains(cmd, "curl"):
+		// The download is about to start (its file is written first): with
+		// sync, the master's daemon hands its connection to the others.
+		if w.syncRuns() {
+			w.syncDownload()
+		}
 	case strings.Contains(cmd, "--limit-rate"):
 		m := reMarker.FindString(cmd)
 		got := "aaaa" + strings.Repeat("0", 60)
