@@ -43,17 +43,16 @@ Examples:
 
 // imageBuildCommand is "lvslab image build".
 func imageBuildCommand(dirFlag cli.Flag) *cli.Command {
-	return &cli.Command{
-		Name:  "build",
-		Usage: "build a guest image with debootstrap (needs root and a Debian mirror)",
-		Description: `Runs debootstrap, configures the guest (first-boot seed unit, ssh without
+	return command{name: "build",
+		usage: "build a guest image with debootstrap (needs root and a Debian mirror)",
+		help: `Runs debootstrap, configures the guest (first-boot seed unit, ssh without
 baked-in host keys, empty machine-id, slow units masked), keeps only the
 kernel modules a lab needs, makes a minimal initrd and writes
 DIR/NAME/{disk.qcow2,vmlinuz,initrd.img,image.json}. An existing image is kept
 unless --force. A failed build leaves nothing behind. The bare debootstrap
 result is cached in DIR/.debootstrap so that rebuilding takes seconds; --fresh
 downloads current packages again.`,
-		Flags: []cli.Flag{
+		flags: []cli.Flag{
 			&cli.StringFlag{Name: "name", Value: image.DefaultName, Usage: "image `NAME`"},
 			&cli.StringFlag{Name: "suite", Value: image.DefaultSuite, Usage: "Debian `SUITE`"},
 			&cli.StringFlag{Name: "mirror", Usage: "Debian mirror `URL` (default: debootstrap's own)"},
@@ -64,7 +63,7 @@ downloads current packages again.`,
 			&cli.StringSliceFlag{Name: "package", Usage: "extra Debian `PACKAGE` to install (repeatable)"},
 			dirFlag,
 		},
-		Action: func(c *cli.Context) error {
+		action: func(c *cli.Context) error {
 			_, err := image.Build(c.Context, image.Options{
 				Name:          c.String("name"),
 				Suite:         c.String("suite"),
@@ -79,24 +78,19 @@ downloads current packages again.`,
 			})
 			return err
 		},
-	}
+	}.cli()
 }
 
 // imageLsCommand is "lvslab image ls".
 func imageLsCommand(dirFlag cli.Flag) *cli.Command {
-	return &cli.Command{
-		Name:    "ls",
-		Aliases: []string{"list"},
-		Usage:   "list the built images (with --connect: the images uploaded to that libvirt host)",
-		Description: `With --connect URI, lists the image versions "lvslab up --connect URI"
+	cmd := command{name: "ls", formats: textJSON,
+		usage: "list the built images (with --connect: the images uploaded to that libvirt host)",
+		help: `With --connect URI, lists the image versions "lvslab up --connect URI"
 uploaded into the host's pool ` + paths.DefaultPool + ` (volumes image-NAME-VERSION.*), whether the upload
 finished and what on the host still uses each (domains, overlay volumes).`,
-		Flags: append([]cli.Flag{dirFlag, connectFlag()}, outputFlags(outputText, outputJSON)...),
-		Action: func(c *cli.Context) error {
-			format, err := output(c, outputText, outputJSON)
-			if err != nil {
-				return err
-			}
+		flags: []cli.Flag{dirFlag, connectFlag()},
+		action: func(c *cli.Context) error {
+			format := outputOf(c)
 			if c.String("connect") != "" {
 				return listPoolImages(c, format)
 			}
@@ -120,26 +114,25 @@ finished and what on the host still uses each (domains, overlay volumes).`,
 			}
 			return w.Flush()
 		},
-	}
+	}.cli()
+	cmd.Aliases = []string{"list"}
+	return cmd
 }
 
 // imageRmCommand is "lvslab image rm".
 func imageRmCommand(dirFlag cli.Flag) *cli.Command {
-	return &cli.Command{
-		Name:      "rm",
-		Aliases:   []string{"remove"},
-		Usage:     "remove a built image (with --connect: its volumes uploaded to that libvirt host)",
-		ArgsUsage: "NAME",
-		Description: `Labs made from the image use it as their disks' backing file: take them
+	cmd := command{name: "rm", args: "NAME",
+		usage: "remove a built image (with --connect: its volumes uploaded to that libvirt host)",
+		help: `Labs made from the image use it as their disks' backing file: take them
 down first ("lvslab down").
 
 With --connect URI, removes the image's volumes (image-NAME-VERSION.*) from the
 host's pool ` + paths.DefaultPool + `: every version, or only --version's; it refuses while a
 domain or volume of the host uses one. The next "lvslab up --connect URI"
 uploads the image again.`,
-		Flags: []cli.Flag{dirFlag, connectFlag(),
+		flags: []cli.Flag{dirFlag, connectFlag(),
 			&cli.StringFlag{Name: "version", Usage: "with --connect: only this `VERSION` (see \"lvslab image ls --connect URI\")"}},
-		Action: func(c *cli.Context) error {
+		action: func(c *cli.Context) error {
 			if c.NArg() != 1 {
 				see := "lvslab image ls"
 				if c.String("connect") != "" {
@@ -155,7 +148,9 @@ uploads the image again.`,
 			}
 			return image.Remove(imageDir(c), c.Args().First())
 		},
-	}
+	}.cli()
+	cmd.Aliases = []string{"remove"}
+	return cmd
 }
 
 // imageEntry is one built image in "lvslab image ls -o json".
@@ -177,19 +172,15 @@ func imageEntries(images []image.Image) []imageEntry {
 // listPoolImages is "lvslab image ls --connect URI": the image versions in
 // the host's pool.
 func listPoolImages(c *cli.Context, format string) error {
-	conn, err := host.Connect(c.String("connect"))
-	if err != nil {
+	var images []host.PoolImage
+	err := withConn(c, func(conn *host.Conn) (err error) {
+		images, err = host.PoolImages(conn, paths.DefaultPool)
 		return err
-	}
-	defer conn.Close()
-	images, err := host.PoolImages(conn, paths.DefaultPool)
-	if err != nil {
+	})
+	switch {
+	case err != nil:
 		return err
-	}
-	if format == outputJSON {
-		if images == nil {
-			images = []host.PoolImage{}
-		}
+	case format == outputJSON:
 		return writeJSON(c.App.Writer, images)
 	}
 	if len(images) == 0 {
@@ -228,16 +219,13 @@ func usedBy(users []string) string {
 
 // removePoolImage is "lvslab image rm --connect URI NAME".
 func removePoolImage(c *cli.Context, name string) error {
-	conn, err := host.Connect(c.String("connect"))
-	if err != nil {
+	return withConn(c, func(conn *host.Conn) error {
+		removed, err := host.RemovePoolImage(conn, paths.DefaultPool, name, c.String("version"))
+		for _, img := range removed {
+			fmt.Fprintf(c.App.Writer, "removed image %s version %s (%d volumes) from pool %s at %s\n", img.Name, img.Version, len(img.Volumes), paths.DefaultPool, c.String("connect"))
+		}
 		return err
-	}
-	defer conn.Close()
-	removed, err := host.RemovePoolImage(conn, paths.DefaultPool, name, c.String("version"))
-	for _, img := range removed {
-		fmt.Fprintf(c.App.Writer, "removed image %s version %s (%d volumes) from pool %s at %s\n", img.Name, img.Version, len(img.Volumes), paths.DefaultPool, c.String("connect"))
-	}
-	return err
+	})
 }
 
 // imageDir is the image store: --dir (or $LVSLAB_IMAGE_DIR), else lvslab's.

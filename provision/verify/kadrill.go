@@ -287,15 +287,9 @@ const Warmup = 2 * time.Second
 // routerDrill fails or restores a keepalived router while the client
 // loop runs through the VIP, and measures the gap the client saw.
 func routerDrill(ctx context.Context, lab *topology.Lab, dial guest.Dialer, s *topology.Service, step, node string, opts DrillOptions, act func(string, ...any)) (*DrillReport, error) {
-	if step == DrillHeal {
-		return nil, cannot("%s is a keepalived router: drill fail and restore it (keepalived heals by itself)", node)
-	}
-	how := opts.How
-	if how == "" {
-		how = HowStop
-	}
-	if !slices.Contains(Hows, how) {
-		return nil, cannot("--how %q: use %s", how, strings.Join(Hows, ", "))
+	how, err := routerHow(step, node, opts.How)
+	if err != nil {
+		return nil, err
 	}
 	cx, mapper, err := drillClient(lab, dial, opts)
 	if err != nil {
@@ -366,6 +360,19 @@ func routerDrill(ctx context.Context, lab *topology.Lab, dial guest.Dialer, s *t
 		return nil, err
 	}
 	return rep, nil
+}
+
+// routerHow is how a router drill's step fails the router (--how, stop
+// by default); heal is no step of a router's.
+func routerHow(step, node, how string) (string, error) {
+	if step == DrillHeal {
+		return "", cannot("%s is a keepalived router: drill fail and restore it (keepalived heals by itself)", node)
+	}
+	how = cmp.Or(how, HowStop)
+	if !slices.Contains(Hows, how) {
+		return "", cannot("--how %q: use %s", how, strings.Join(Hows, ", "))
+	}
+	return how, nil
 }
 
 // killedHolds: after a kill the old master still carries the VIP (nobody
