@@ -40,6 +40,14 @@ type Manifest struct {
 	Compressed    bool      `json:"compressed"`    // disk.qcow2 is compressed
 	// Recipe is the RecipeRevision the image was built by.
 	Recipe int `json:"recipe,omitempty"`
+	// Flavor is the recipe of a built image: "" for lvslab's own, else
+	// FlavorCloud or FlavorBase.
+	Flavor string `json:"flavor,omitempty"`
+	// Source is the file an imported image came from ("lvslab image import").
+	Source string `json:"source,omitempty"`
+	// Detected is what lvslab read from the disk of an imported image or a
+	// built cloud or base image.
+	Detected *Detected `json:"detected,omitempty"`
 }
 
 // RecipeRevision counts the changes of the recipe that an image built
