@@ -35,6 +35,9 @@ func Build(ctx context.Context, opts Options) (Image, error) {
 	if err := CheckName(o.Name); err != nil {
 		return Image{}, err
 	}
+	if err := checkFlavor(o.Flavor); err != nil {
+		return Image{}, err
+	}
 	unlock, err := lock(o.Dir, o.Name)
 	if err != nil {
 		return Image{}, err
@@ -44,6 +47,10 @@ func Build(ctx context.Context, opts Options) (Image, error) {
 		if img, err := load(o.Dir, o.Name); err == nil {
 			missing := slices.DeleteFunc(o.packages(), func(p string) bool { return slices.Contains(img.Manifest.Packages, p) })
 			switch {
+			case img.Kind == Imported:
+				return Image{}, fmt.Errorf("image %q was imported from %s: choose another --name, or --force to replace it", o.Name, img.Manifest.Source)
+			case flavorOf(img) != o.Flavor:
+				return Image{}, fmt.Errorf("image %q is a %s image, not a %s one: choose another --name, or --force to replace it", o.Name, flavorOf(img), o.Flavor)
 			case len(missing) > 0:
 				// The recipe grew (nginx for reference 003, say): labs would
 				// need packages the image lacks, and a lab VM cannot download.
@@ -78,7 +85,11 @@ func Build(ctx context.Context, opts Options) (Image, error) {
 	defer logf.Close()
 	b := &builder{o: o, tmp: tmp, rootfs: filepath.Join(tmp, "rootfs"), out: filepath.Join(tmp, "out"), log: logf}
 	start := time.Now()
-	m, err := b.run(ctx)
+	run := b.run
+	if o.Flavor != FlavorLvslab {
+		run = b.runFlavor
+	}
+	m, err := run(ctx)
 	if err != nil {
 		return Image{}, b.failure(err, logPath)
 	}

@@ -59,6 +59,9 @@ type Options struct {
 	// Runner runs the external commands; nil runs them for real. Tests
 	// inject a fake.
 	Runner Runner
+	// Flavor is the recipe: FlavorLvslab (default), FlavorCloud or
+	// FlavorBase.
+	Flavor string
 }
 
 // DefaultDir is where images live: paths.ImageDir.
@@ -69,8 +72,14 @@ func DefaultDir() string { return paths.ImageDir() }
 func CheckName(name string) error { return topology.CheckImageName(name) }
 
 func (o Options) withDefaults() Options {
+	if o.Flavor == "" {
+		o.Flavor = FlavorLvslab
+	}
 	if o.Name == "" {
 		o.Name = DefaultName
+		if o.Flavor != FlavorLvslab {
+			o.Name += "-" + o.Flavor
+		}
 	}
 	if o.Suite == "" {
 		o.Suite = DefaultSuite
@@ -91,5 +100,8 @@ func (o Options) withDefaults() Options {
 }
 
 func (o Options) packages() []string {
+	if o.Flavor == FlavorCloud || o.Flavor == FlavorBase {
+		return o.flavorPackages()
+	}
 	return append(append([]string{}, Packages...), o.ExtraPackages...)
 }
