@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/lvslab/lvslab/roles/catalog"
 	"github.com/lvslab/lvslab/topology"
 )
 
@@ -52,6 +53,30 @@ func (i Image) Boot() string {
 		return i.Manifest.Detected.Boot
 	}
 	return BootBIOS
+}
+
+// OS names the image's OS: as detected on its disk, else lvslab's own
+// image's Debian suite, else "unknown" (a disk given by path).
+func (i Image) OS() string {
+	switch {
+	case i.Manifest != nil && i.Manifest.Detected != nil:
+		return i.Manifest.Detected.OS()
+	case i.Manifest != nil:
+		return "Debian " + i.Manifest.Suite
+	}
+	return "unknown"
+}
+
+// Network is what manages the image's network: as detected on its disk,
+// systemd-networkd on lvslab's own image, "" when unknown.
+func (i Image) Network() string {
+	switch {
+	case i.Manifest != nil && i.Manifest.Detected != nil:
+		return i.Manifest.Detected.Network
+	case i.Kind == Built:
+		return catalog.OwnerNetworkd
+	}
+	return ""
 }
 
 // Seeding is how a new VM of the image gets its first-boot settings:
