@@ -96,7 +96,7 @@ func Files(c Config) (map[string][]byte, error) {
 	}{
 		"meta-data":      {"", metaData{InstanceID: c.InstanceID, LocalHostname: d.Hostname}},
 		"user-data":      {"#cloud-config\n" + header, userData(d)},
-		"network-config": {header + "# Static addresses only, no DHCP, interfaces matched by MAC; NICs without\n# an address stay down.\n", networkConfig(c.Node, c.Lab.Name, c.Mgmt, c.Bare)},
+		"network-config": {header + "# The management NIC only, by its MAC, a static address, no DHCP; lvslab\n# configures the lab NICs through the guest's network manager.\n", networkConfig(c.Node, c.Lab.Name, c.Mgmt)},
 	} {
 		var n yaml.Node
 		if err := n.Encode(doc.v); err != nil {
@@ -220,20 +220,16 @@ type ethernet struct {
 	Routes    []map[string]string `yaml:"routes,omitempty"`
 }
 
-// networkConfig is the lab NICs with an address (none when bare), and the
-// management NIC when mgmt is valid (no route: it carries lvslab's SSH only).
-func networkConfig(n *topology.Node, lab string, mgmt netip.Prefix, bare bool) netplan {
+// networkConfig names and addresses the management NIC only, matched by
+// its MAC (predictable names or not, it becomes mgmt0), with no route: it
+// carries lvslab's SSH. No renderer is named: cloud-init writes it for the
+// image's own network manager. The lab NICs are left to the configure
+// phase, which writes them through that manager: files cloud-init had
+// written for them (its systemd-networkd files sort before lvslab's, its
+// NetworkManager profiles would stand beside lvslab's) would fight lvslab's
+// over the same NIC when a lab switches mode.
+func networkConfig(n *topology.Node, lab string, mgmt netip.Prefix) netplan {
 	cfg := netplan{Version: 2, Ethernets: map[string]ethernet{}}
-	for _, nic := range n.NICs {
-		if !nic.Address.IsValid() || bare {
-			continue
-		}
-		e := ethernet{Match: map[string]string{"macaddress": nic.MAC}, SetName: nic.Name, Addresses: []string{nic.Address.String()}}
-		if gw := n.Gateway; gw.IsValid() && nic.Address.Masked().Contains(gw) {
-			e.Routes = []map[string]string{{"to": "0.0.0.0/0", "via": gw.String()}}
-		}
-		cfg.Ethernets[nic.Name] = e
-	}
 	if mgmt.IsValid() {
 		cfg.Ethernets[host.MgmtNIC] = ethernet{Match: map[string]string{"macaddress": host.MgmtMAC(lab, n.Name)}, SetName: host.MgmtNIC, Addresses: []string{mgmt.String()}}
 	}
