@@ -46,6 +46,9 @@ type serverOptions struct {
 	password   string        // password login allowed with this password
 	pam        bool          // ask the password by keyboard-interactive instead
 	hostKey    ssh.Signer    // generated when nil
+	// moreHostKeys are offered too (an EL guest's sshd-keygen made RSA
+	// and ECDSA keys beside the one lvslab pinned).
+	moreHostKeys []ssh.Signer
 	addr       string        // 127.0.0.1:0 when empty
 	forward    bool          // serve direct-tcpip channels, as a jump host
 }
@@ -84,6 +87,9 @@ func startServer(t *testing.T, opts serverOptions) *testServer {
 		}
 	}
 	config.AddHostKey(opts.hostKey)
+	for _, k := range opts.moreHostKeys {
+		config.AddHostKey(k)
+	}
 	ln, err := net.Listen("tcp", opts.addr)
 	if err != nil {
 		t.Fatal(err)
