@@ -49,8 +49,8 @@ type serverOptions struct {
 	// moreHostKeys are offered too (an EL guest's sshd-keygen made RSA
 	// and ECDSA keys beside the one lvslab pinned).
 	moreHostKeys []ssh.Signer
-	addr       string        // 127.0.0.1:0 when empty
-	forward    bool          // serve direct-tcpip channels, as a jump host
+	addr         string // 127.0.0.1:0 when empty
+	forward      bool   // serve direct-tcpip channels, as a jump host
 }
 
 func startServer(t *testing.T, opts serverOptions) *testServer {
