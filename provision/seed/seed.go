@@ -3,7 +3,6 @@ package seed
 import (
 	"bytes"
 	"fmt"
-	"io/fs"
 	"net/netip"
 	"slices"
 	"strings"
@@ -52,26 +51,21 @@ type Config struct {
 type seedData struct {
 	Config
 	Lab, Node, Hostname, User, Home, Hosts string
+	// The management NIC, for lvslab-console.sh.
+	MgmtMAC, MgmtNIC, MgmtAddr string
+	MgmtLink, MgmtNetwork     catalog.File
 }
 
 var seedFuncs = template.FuncMap{"sh": shell.Quote}
 
-// seedFiles are the files of the seed volume, in the order written.
-var seedFiles = []string{"meta-data", "user-data", "network-config", "lvslab-init.sh"}
+// scripts are the seed's shell templates: lvslab-init.sh (lvslab's images
+// run it from the seed volume), lvslab-console.sh (typed into a console)
+// and access.tmpl, the parts they share.
+var scripts = template.Must(template.New("seed").Funcs(seedFuncs).Option("missingkey=error").ParseFS(templates.Seed, "seed/*"))
 
-// Files renders the seed's files: meta-data, user-data and
-// network-config (cloud-init NoCloud, for users' cloud images), marshalled
-// as YAML so that every value is quoted as YAML wants, and lvslab-init.sh
-// (for lvslab's own images), whose values are quoted for sh.
-func Files(c Config) (map[string][]byte, error) {
-	d := seedData{
-		Config:   c,
-		Lab:      c.Lab.Name,
-		Node:     c.Node.Name,
-		Hostname: c.Node.Name,
-		User:     c.Lab.Login.User,
-		Home:     "/root",
-	}
+// newSeedData is what the seed's documents and scripts say of c.
+func newSeedData(c Config) seedData {
+	d := seedData{Config: c, Lab: c.Lab.Name, Node: c.Node.Name, Hostname: c.Node.Name, User: c.Lab.Login.User, Home: "/root"}
 	if d.User == "" {
 		d.User = "root"
 	}
@@ -84,9 +78,46 @@ func Files(c Config) (map[string][]byte, error) {
 		d.Hosts = "127.0.0.1\tlocalhost\n127.0.1.1\t" + d.Hostname + "\n::1\tlocalhost ip6-localhost ip6-loopback\n"
 	}
 	if c.Mgmt.IsValid() {
-		mac := host.MgmtMAC(c.Lab.Name, c.Node.Name)
-		d.Files = append(slices.Clip(d.Files), mgmtGuestFiles(mac, c.Mgmt)...)
-		d.Commands = append([]string{mgmtRename(mac)}, d.Commands...)
+		d.MgmtMAC, d.MgmtNIC, d.MgmtAddr = host.MgmtMAC(c.Lab.Name, c.Node.Name), host.MgmtNIC, c.Mgmt.String()
+		mgmt := mgmtGuestFiles(d.MgmtMAC, c.Mgmt)
+		d.MgmtLink, d.MgmtNetwork = mgmt[0], mgmt[1]
+	}
+	return d
+}
+
+// execute renders one of the scripts.
+func execute(name string, d seedData) ([]byte, error) {
+	var b bytes.Buffer
+	if err := scripts.ExecuteTemplate(&b, name, d); err != nil {
+		return nil, fmt.Errorf("seed template %s: %w", name, err)
+	}
+	return b.Bytes(), nil
+}
+
+// ConsoleScript is lvslab-console.sh for c's node: what lvslab types into
+// the serial console of an image that reads no seed (no cloud-init, no
+// lvslab agent) to set up its access: mgmt0 through the guest's network
+// manager, the login key, the pinned host key, sshd restarted. It needs
+// c.Mgmt.
+func ConsoleScript(c Config) ([]byte, error) {
+	if !c.Mgmt.IsValid() {
+		return nil, fmt.Errorf("node %s has no management address to give its %s", c.Node.Name, host.MgmtNIC)
+	}
+	return execute("lvslab-console.sh", newSeedData(c))
+}
+
+// seedFiles are the files of the seed volume, in the order written.
+var seedFiles = []string{"meta-data", "user-data", "network-config", "lvslab-init.sh"}
+
+// Files renders the seed's files: meta-data, user-data and
+// network-config (cloud-init NoCloud, for users' cloud images), marshalled
+// as YAML so that every value is quoted as YAML wants, and lvslab-init.sh
+// (for lvslab's own images), whose values are quoted for sh.
+func Files(c Config) (map[string][]byte, error) {
+	d := newSeedData(c)
+	if c.Mgmt.IsValid() {
+		d.Files = append(slices.Clip(d.Files), d.MgmtLink, d.MgmtNetwork)
+		d.Commands = append([]string{mgmtRename(d.MgmtMAC)}, d.Commands...)
 	}
 	out := map[string][]byte{}
 	header := fmt.Sprintf("# Written by lvslab for node %q of lab %q.\n", d.Node, d.Lab)
@@ -112,19 +143,11 @@ func Files(c Config) (map[string][]byte, error) {
 		}
 		out[name] = b.Bytes()
 	}
-	text, err := fs.ReadFile(templates.Seed, "seed/lvslab-init.sh")
+	init, err := execute("lvslab-init.sh", d)
 	if err != nil {
 		return nil, err
 	}
-	t, err := template.New("lvslab-init.sh").Funcs(seedFuncs).Option("missingkey=error").Parse(string(text))
-	if err != nil {
-		return nil, fmt.Errorf("seed template lvslab-init.sh: %w", err)
-	}
-	var b bytes.Buffer
-	if err := t.Execute(&b, d); err != nil {
-		return nil, fmt.Errorf("seed template lvslab-init.sh: %w", err)
-	}
-	out["lvslab-init.sh"] = b.Bytes()
+	out["lvslab-init.sh"] = init
 	return out, nil
 }
 
