@@ -53,7 +53,7 @@ type seedData struct {
 	Lab, Node, Hostname, User, Home, Hosts string
 	// The management NIC, for lvslab-console.sh.
 	MgmtMAC, MgmtNIC, MgmtAddr string
-	MgmtLink, MgmtNetwork     catalog.File
+	MgmtLink, MgmtNetwork      catalog.File
 }
 
 var seedFuncs = template.FuncMap{"sh": shell.Quote}
