@@ -45,6 +45,8 @@ type Access struct {
 	// connection to it that every node is dialled through (nil: local).
 	remote *host.Remote
 	jump   *sshx.Jump
+	// consoles opens a node's serial console (nil: OpenConsole).
+	consoles ConsoleOpener
 }
 
 // Connector logs in to a node, retrying as r says: sshx.WaitReady does it
@@ -75,6 +77,9 @@ type Options struct {
 	DialWindow time.Duration
 	// Connector logs in to the nodes (nil means sshx.WaitReady).
 	Connector Connector
+	// Consoles opens a node's serial console for Bootstrap (nil means
+	// through libvirt).
+	Consoles ConsoleOpener
 }
 
 // Open reads what lab recorded of its nodes. It does not dial: a
@@ -92,7 +97,7 @@ func Open(conn *host.Conn, lab string, opts Options) (*Access, error) {
 
 func newAccess(conn *host.Conn, lab string, opts Options) (*Access, error) {
 	a := &Access{conn: conn, lab: lab, file: opts.File, stateDir: paths.StateDir(opts.Home, lab), clients: map[string]*sshx.Client{},
-		signer: opts.Signer, connector: opts.Connector, dialWindow: opts.DialWindow}
+		signer: opts.Signer, connector: opts.Connector, dialWindow: opts.DialWindow, consoles: opts.Consoles}
 	if a.connector == nil {
 		a.connector = ConnectFunc(sshx.WaitReady)
 	}
