@@ -1,7 +1,10 @@
 package catalog
 
 import (
+	"strconv"
 	"strings"
+
+	"github.com/lvslab/lvslab/roles"
 )
 
 // Network owners: what manages a guest's NICs. lvslab configures the lab
@@ -60,4 +63,34 @@ func ParseOwner(out string) string {
 		return o
 	}
 	return ""
+}
+
+// NICNameSteps give a guest whose image names its NICs its own way (the
+// kernel's predictable ens3, ens4, or eth0, eth1 in another order) the
+// lab's names, by MAC: now (a lab NIC carries no SSH: renaming it, down,
+// cuts nothing) and from the next boot on (udev applies the .link files in
+// every systemd distribution; byte-identical to the Debian steps' own).
+// lvslab's own image names them so at its first boot and needs none of it.
+func NICNameSteps(st *roles.NodeState) []Step {
+	var out []Step
+	var checks, renames []string
+	for i, nic := range st.NICs {
+		f := linkFile(nic)
+		out = append(out, Step{Name: "name " + nic.Name, Comment: "the NIC with MAC " + nic.MAC + " is called " + nic.Name + " (from the next boot on)", File: &f})
+		checks = append(checks, `{ lvslab_a=; read -r lvslab_a 2>/dev/null <"$lvslab_net/`+nic.Name+`/address"; [ "$lvslab_a" = `+nic.MAC+` ]; }`)
+		// The NIC of that MAC, whatever its name; one that holds the lab's
+		// name already moves aside first (a later round finds it by its MAC).
+		renames = append(renames, `lvslab_d=; for d in "$lvslab_net"/*; do read -r a <"$d/address" 2>/dev/null && [ "$a" = `+nic.MAC+` ] && lvslab_d=${d##*/}; done
+if [ -n "$lvslab_d" ] && [ "$lvslab_d" != `+nic.Name+` ]; then
+	if [ -e "$lvslab_net/`+nic.Name+`" ]; then ip link set `+nic.Name+` down && ip link set `+nic.Name+` name lvslab`+strconv.Itoa(i)+`; fi
+	ip link set "$lvslab_d" down && ip link set "$lvslab_d" name `+nic.Name+`
+fi`)
+	}
+	const net = `lvslab_net=${LVSLAB_SYSNET:-/sys/class/net}; `
+	return append(out, Step{
+		Name:    "NIC names",
+		Comment: "each lab NIC has the lab's name now, found by its MAC",
+		Check:   net + strings.Join(checks, " && "),
+		Apply:   []string{net + strings.Join(renames, "\n")},
+	})
 }
