@@ -26,8 +26,9 @@ type NodeOutcome struct {
 
 // configureNodes is the configure phase of "lvslab up": every node brought
 // to its desired state (roles) over its executor from acc, all nodes at
-// once, over their management NICs.
-func configureNodes(ctx context.Context, acc *access.Access, states []*roles.NodeState, out io.Writer) ([]NodeOutcome, error) {
+// once, over their management NICs. foreign: the image is not lvslab's
+// own, which names the lab NICs at its first boot: they are named first.
+func configureNodes(ctx context.Context, acc *access.Access, states []*roles.NodeState, out io.Writer, foreign bool) ([]NodeOutcome, error) {
 	w := &lockedWriter{w: out}
 	start := time.Now()
 	fmt.Fprintf(w, "configure: %d nodes\n", len(states))
@@ -35,7 +36,7 @@ func configureNodes(ctx context.Context, acc *access.Access, states []*roles.Nod
 	var wg sync.WaitGroup
 	for i, st := range states {
 		wg.Go(func() {
-			res[i] = configureNode(ctx, acc, st, w)
+			res[i] = configureNode(ctx, acc, st, w, foreign)
 		})
 	}
 	wg.Wait()
@@ -49,7 +50,7 @@ func configureNodes(ctx context.Context, acc *access.Access, states []*roles.Nod
 	return res, errors.Join(errs...)
 }
 
-func configureNode(ctx context.Context, acc *access.Access, st *roles.NodeState, w io.Writer) NodeOutcome {
+func configureNode(ctx context.Context, acc *access.Access, st *roles.NodeState, w io.Writer, foreign bool) NodeOutcome {
 	o := NodeOutcome{Node: st.Name}
 	start := time.Now()
 	defer func() { o.Elapsed = time.Since(start) }()
@@ -61,14 +62,23 @@ func configureNode(ctx context.Context, acc *access.Access, st *roles.NodeState,
 		o.Err = err
 		return o
 	}
-	// The OS family comes from the first survey: one round trip on a node
-	// with nothing to change.
-	stepsFor := func(osFamily string) []catalog.Step { return catalog.Steps(st, osFamily) }
-	o.OS, o.Result, o.Err = engine.Configure(ctx, x, stepsFor, func(ev engine.Event) {
+	log := func(ev engine.Event) {
 		if ev.Status != engine.StatusUnchanged {
 			fmt.Fprintf(w, "   %-10s %-8s %s\n", st.Name, ev.Status, ev.Step)
 		}
-	})
+	}
+	if foreign {
+		var names engine.Result
+		if names, o.Err = engine.Apply(ctx, x, catalog.NICNameSteps(st), log); o.Err != nil {
+			o.Result = names
+			fmt.Fprintf(w, "   %-10s failed to name its NICs: %v\n", st.Name, o.Err)
+			return o
+		}
+	}
+	// The OS family comes from the first survey: one round trip on a node
+	// with nothing to change.
+	stepsFor := func(osFamily string) []catalog.Step { return catalog.Steps(st, osFamily) }
+	o.OS, o.Result, o.Err = engine.Configure(ctx, x, stepsFor, log)
 	elapsed := time.Since(start).Round(100 * time.Millisecond)
 	switch {
 	case o.Err != nil:

@@ -3,6 +3,7 @@ package lab
 import (
 	"slices"
 
+	"github.com/lvslab/lvslab/provision/image"
 	"github.com/lvslab/lvslab/roles"
 )
 
@@ -18,6 +19,6 @@ func configure(r *run) error {
 		}
 	}
 	var err error
-	r.configured, err = configureNodes(r.ctx, r.access, states, r.out)
+	r.configured, err = configureNodes(r.ctx, r.access, states, r.out, r.img.Seeding() != image.SeedAgent)
 	return err
 }

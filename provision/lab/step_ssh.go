@@ -12,6 +12,8 @@ import (
 	"github.com/lvslab/lvslab/provision/access"
 	"github.com/lvslab/lvslab/provision/console"
 	"github.com/lvslab/lvslab/provision/host"
+	"github.com/lvslab/lvslab/provision/image"
+	"github.com/lvslab/lvslab/provision/seed"
 	"github.com/lvslab/lvslab/provision/sshx"
 )
 
@@ -34,7 +36,7 @@ func waitSSH(r *run) error {
 	var err error
 	// While nodes boot, each try is short and the next one follows.
 	r.access, err = access.Open(r.conn, r.lab.Name, access.Options{Home: r.opts.Home, File: r.lab,
-		Signer: r.signer, DialWindow: 10 * time.Second, Connector: r.opts.Connector})
+		Signer: r.signer, DialWindow: 10 * time.Second, Connector: r.opts.Connector, Consoles: r.opts.Consoles})
 	if err != nil {
 		return err
 	}
@@ -86,6 +88,9 @@ func (r *run) waitNode(ctx context.Context, n *nodeRun, start time.Time) error {
 	if user == "" {
 		user = "root"
 	}
+	if err := r.bootstrap(ctx, n); err != nil {
+		return err
+	}
 	r.progress.set(n.node.Name, waitingLine(access.SSHAddr(addrs[0]), user, nil, 0))
 	lastCheck := time.Now()
 	var stopped error
@@ -109,6 +114,24 @@ func (r *run) waitNode(ctx context.Context, n *nodeRun, start time.Time) error {
 			n.node.Name, user, addrs[0], err, r.logPlace(n), n.node.Name, r.lab.Name)
 	}
 	ep.Addr = access.SSHAddr(addrs[0])
+	return nil
+}
+
+// bootstrap sets up access to a node this run created from an image that
+// reads no seed: over its serial console, logged in with the lab file's
+// login (see access.Bootstrap).
+func (r *run) bootstrap(ctx context.Context, n *nodeRun) error {
+	if n.exists || r.img.Seeding() != image.SeedConsole {
+		return nil
+	}
+	script, err := seed.ConsoleScript(r.seedConfig(n))
+	if err != nil {
+		return err
+	}
+	login := access.ConsoleLogin{User: r.lab.Login.User, Password: r.lab.Login.Password}
+	if err := r.access.Bootstrap(ctx, n.node.Name, login, script, func(s string) { r.progress.set(n.node.Name, s) }); err != nil {
+		return fmt.Errorf("%w (its serial console log: %s)", err, r.logPlace(n))
+	}
 	return nil
 }
 

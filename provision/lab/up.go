@@ -78,6 +78,9 @@ type Options struct {
 	Volumes host.VolumeWriter
 	// Connector logs in to the nodes (nil means sshx.WaitReady).
 	Connector access.Connector
+	// Consoles opens a node's serial console, for an image set up over it
+	// (nil means through libvirt).
+	Consoles access.ConsoleOpener
 	// SurveyDial reaches a running node for DryRun's survey (nil means
 	// over SSH).
 	SurveyDial SurveyDialer

@@ -46,6 +46,9 @@ type Config struct {
 	// Mgmt is the node's management address (host.MgmtNIC, the last NIC), when
 	// the lab has a management network.
 	Mgmt netip.Prefix
+	// NoPassword leaves the lab's login.password out of the seed: an image
+	// set up over its console has it already, and reads no seed.
+	NoPassword bool
 }
 
 type seedData struct {
@@ -207,6 +210,9 @@ type chpasswdUserLine struct {
 
 func userData(d seedData) cloudConfig {
 	password := d.Config.Lab.Login.Password
+	if d.NoPassword {
+		password = ""
+	}
 	cc := cloudConfig{
 		Hostname:          d.Hostname,
 		PreserveHostname:  d.Hostname == "",
