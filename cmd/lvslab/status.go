@@ -151,6 +151,7 @@ func printStatus(w io.Writer, st *lab.LabStatus) {
 		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%s\n", n.Node, dash(n.Role), n.Domain, n.State, dash(strings.Join(n.Addresses, ", ")), dash(n.Mgmt), ssh)
 	}
 	tw.Flush()
+	printGuests(w, st)
 	for _, n := range st.Networks {
 		state := "inactive"
 		if n.Active {
@@ -170,9 +171,22 @@ func printStatus(w io.Writer, st *lab.LabStatus) {
 	}
 }
 
-func dash(s string) string {
+// printGuests says, per running node, what runs in it, what manages its
+// network and how its first boot was set up.
+func printGuests(w io.Writer, st *lab.LabStatus) {
+	for _, n := range st.Nodes {
+		if n.OS == "" && n.Seeded == "" {
+			continue
+		}
+		fmt.Fprintf(w, "  guest %s: %s, network by %s, seeded by %s\n", n.Node, dashed(n.OS, "OS unknown"), dashed(n.Network, "unknown"), dashed(n.Seeded, "unknown"))
+	}
+}
+
+func dashed(s, unknown string) string {
 	if s == "" {
-		return "-"
+		return unknown
 	}
 	return s
 }
+
+func dash(s string) string { return dashed(s, "-") }

@@ -78,6 +78,15 @@ func TestUpBaseImageOverConsole(t *testing.T) {
 	if _, err := Up(context.Background(), conn, lab, opts); err != nil || len(guests) != 0 {
 		t.Fatalf("second up: %v, consoles %v", err, guests)
 	}
+	st, err := Status(context.Background(), conn, "tedu", StatusOptions{Home: opts.Home, Connector: opts.Connector})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range st.Nodes {
+		if n.Seeded != image.SeedConsole {
+			t.Errorf("status of %s: seeded by %q", n.Node, n.Seeded)
+		}
+	}
 	noPassword(t, "the progress", out.String())
 	noPassword(t, "the --debug trace", trace.String())
 	doms, _ := conn.ListAllDomains(0)

@@ -48,7 +48,7 @@ else
 	for f in /etc/netplan/*.yaml; do [ -f "$f" ] && lvslab_o=` + OwnerNetplan + ` && break; done
 	if [ "$lvslab_o" = none ]; then
 		if [ -e /etc/systemd/system/multi-user.target.wants/systemd-networkd.service ] || [ -d /run/systemd/netif/links ]; then lvslab_o=` + OwnerNetworkd + `
-		elif [ -f /etc/network/interfaces ] && [ -x /sbin/ifup ]; then
+		elif [ -f /etc/network/interfaces ] && [ -e /sbin/ifup ]; then
 			while read -r w n _; do case $w:$n in iface:lo | iface:) ;; iface:*) lvslab_o=` + OwnerIfupdown + ` ;; esac; done </etc/network/interfaces
 			for f in /etc/network/interfaces.d/*; do [ -f "$f" ] && while read -r w n _; do case $w:$n in iface:lo | iface:) ;; iface:*) lvslab_o=` + OwnerIfupdown + ` ;; esac; done <"$f"; done
 		fi

@@ -85,7 +85,7 @@ func surveyProbe(steps []catalog.Step, from int, withOS bool) *guest.Probe {
 	p := guest.NewProbe()
 	if withOS {
 		// The shell's own read and printf: no process.
-		p.Section(secOS, `for f in /etc/os-release /usr/lib/os-release; do [ -f "$f" ] && { while IFS= read -r l || [ -n "$l" ]; do printf '%s\n' "$l"; done <"$f"; break; }; done`)
+		p.Section(secOS, readOSRelease)
 	}
 	var paths []string
 	for _, st := range steps[from:] {
@@ -120,6 +120,10 @@ func surveyProbe(steps []catalog.Step, from int, withOS bool) *guest.Probe {
 	}
 	return p
 }
+
+// readOSRelease prints os-release with the shell's own read and printf: no
+// process.
+const readOSRelease = `for f in /etc/os-release /usr/lib/os-release; do [ -f "$f" ] && { while IFS= read -r l || [ -n "$l" ]; do printf '%s\n' "$l"; done <"$f"; break; }; done`
 
 // bootWaitSeconds bounds the survey's wait for a node's boot to finish.
 const bootWaitSeconds = 60
