@@ -210,7 +210,10 @@ func (f *flavorBuild) grub(ctx context.Context) error {
 	if f.boot, err = os.ReadFile(filepath.Join(f.rootfs, "usr/lib/grub/i386-pc/boot.img")); err != nil {
 		return fmt.Errorf("GRUB's boot.img (package grub-pc-bin): %w", err)
 	}
-	if err := f.cmd(ctx, Command{Name: "cp", Args: []string{"-a", filepath.Join(f.rootfs, "usr/lib/grub/i386-pc"), filepath.Join(f.rootfs, "boot/grub/")}}); err != nil {
+	if err := os.MkdirAll(filepath.Join(f.rootfs, "boot/grub"), 0o755); err != nil {
+		return err
+	}
+	if err := f.cmd(ctx, Command{Name: "cp", Args: []string{"-a", filepath.Join(f.rootfs, "usr/lib/grub/i386-pc"), filepath.Join(f.rootfs, "boot/grub/i386-pc")}}); err != nil {
 		return err
 	}
 	return writeGuestFiles(f.rootfs, []guestFile{{"/boot/grub/grub.cfg", 0o644, grubConfig(f.o.Flavor, f.uuid, f.kver)}})

@@ -482,6 +482,11 @@ func TestBuildCloudFlavor(t *testing.T) {
 		!m.Detected.CloudInit || m.Detected.Network != "systemd-networkd" || m.Detected.Kernel != "/boot/vmlinuz-"+fakeKernel {
 		t.Errorf("manifest %+v, detected %+v", m, m.Detected)
 	}
+	for _, c := range run.cmds {
+		if c.Name == "cp" && strings.HasSuffix(c.Args[1], "/usr/lib/grub/i386-pc") && !strings.HasSuffix(c.Args[2], "/rootfs/boot/grub/i386-pc") {
+			t.Errorf("GRUB's modules copied to %s, want /boot/grub/i386-pc", c.Args[2])
+		}
+	}
 	deb := strings.Join(run.cmds[0].Args, " ")
 	if !strings.Contains(deb, "cloud-init") || !strings.Contains(deb, "grub-pc-bin") || strings.Contains(deb, "busybox-static") {
 		t.Errorf("debootstrap %s", deb)
