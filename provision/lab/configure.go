@@ -75,9 +75,9 @@ func configureNode(ctx context.Context, acc *access.Access, st *roles.NodeState,
 			return o
 		}
 	}
-	// The OS family comes from the first survey: one round trip on a node
-	// with nothing to change.
-	stepsFor := func(osFamily string) []catalog.Step { return catalog.Steps(st, osFamily) }
+	// The OS family and the network owner come from the first survey: one
+	// round trip on a node with nothing to change.
+	stepsFor := func(osFamily, owner string) []catalog.Step { return catalog.StepsFor(st, osFamily, owner) }
 	o.OS, o.Result, o.Err = engine.Configure(ctx, x, stepsFor, log)
 	elapsed := time.Since(start).Round(100 * time.Millisecond)
 	switch {

@@ -94,3 +94,27 @@ fi`)
 		Apply:   []string{net + strings.Join(renames, "\n")},
 	})
 }
+
+// ifupdownHandover: on a guest whose ifupdown runs, the lab NICs go to
+// systemd-networkd (the Debian form) and ifupdown lets go of them: a
+// stanza of its for a lab NIC (the image's DHCP one, say) is taken down and
+// commented out with its options, so that no two managers hold one NIC.
+// ifupdown keeps what else it has (lo, mgmt0 as cloud-init wrote it).
+func ifupdownHandover(st *roles.NodeState) Step {
+	var names []string
+	for _, nic := range st.NICs {
+		names = append(names, nic.Name)
+	}
+	files := "/etc/network/interfaces /etc/network/interfaces.d/*"
+	return Step{
+		Name:    "ifupdown lets go",
+		Comment: "ifupdown names none of " + strings.Join(names, ", ") + ": systemd-networkd holds them",
+		Check:   `! grep -Eqs '^[[:space:]]*(auto|allow-[a-z-]+|iface)[[:space:]]+(` + strings.Join(names, "|") + `)([[:space:]]|$)' ` + files,
+		Apply: []string{
+			"for n in " + strings.Join(names, " ") + `; do ifdown --force "$n" >/dev/null 2>&1 || true; done`,
+			"for f in " + files + `; do [ -f "$f" ] || continue; awk -v nics=' ` + strings.Join(names, " ") + ` ' '` +
+				`/^[ \t]*(iface|mapping|auto|allow-[a-z-]+|source|source-directory|source-dir)([ \t]|$)/ { skip = $1 !~ /^source/ && index(nics, " " $2 " ") > 0 } ` +
+				`{ print (skip ? "# lvslab, systemd-networkd holds it: " : "") $0 }' "$f" >"$f.lvslab-tmp" && mv -f "$f.lvslab-tmp" "$f"; done`,
+		},
+	}
+}
