@@ -36,7 +36,7 @@ type elGuest struct {
 // nmProfile is one NetworkManager connection profile.
 type nmProfile struct {
 	id, uuid, ifname, method, addresses, gateway string
-	autoconnect, active                           bool
+	autoconnect, active                          bool
 }
 
 // newELGuest is a fresh EL guest of release (8 or 9) holding st's NICs:

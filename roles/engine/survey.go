@@ -61,7 +61,7 @@ func Survey(ctx context.Context, exec guest.Executor, steps []catalog.Step) (Res
 // step file that exists, the IPVS table and, when asked, os-release.
 type facts struct {
 	osRelease string
-	owner     string // catalog.Owner*, read with os-release
+	owner     string            // catalog.Owner*, read with os-release
 	verdicts  map[int]bool      // by step index
 	sums      map[string]string // path -> hex SHA-256, for the files that exist
 	ipvsRead  bool              // the table was asked for
