@@ -143,7 +143,7 @@ func TestImagesE2EInner(t *testing.T) {
 			}
 		})
 		e.phase("status describes the guests on "+img.name, func() { e.guests(img.name, img.seeded) })
-		e.phase("the password is nowhere on "+img.name, func() { passwordNowhere(t, said.String()) })
+		e.phase("the password is nowhere on "+img.name, func() { e.passwordNowhere(said.String()) })
 		e.phase("down leaves nothing of "+img.name, func() {
 			e.must("down", "tedu")
 			nothingLeft(t, "tedu")
@@ -220,8 +220,10 @@ func (e *e2e) guests(image, seeded string) {
 
 // passwordNowhere: the base image's password is in no libvirt definition
 // (tags included), no console log, no file of the lab's state folder and
-// no output of lvslab (--debug traces included).
-func passwordNowhere(t *testing.T, said string) {
+// no output of lvslab (--debug traces included). The logs are where status
+// says, the state folder where ssh-config's key is.
+func (e *e2e) passwordNowhere(said string) {
+	t := e.t
 	t.Helper()
 	if strings.Contains(said, imagesPassword) {
 		t.Error("lvslab's output (--debug included) holds the password")
@@ -231,13 +233,26 @@ func passwordNowhere(t *testing.T, said string) {
 			t.Errorf("the definition of %s holds the password", d)
 		}
 	}
-	logs, _ := filepath.Glob("/var/log/lvslab/tedu-*.log")
-	state := filepath.Join("/var/lib/lvslab/labs", "tedu")
-	if home := os.Getenv("LVSLAB_HOME"); home != "" {
-		state = filepath.Join(home, "labs", "tedu")
+	out, _ := e.run("status", "tedu", "--output", "json")
+	var st []struct {
+		Nodes []struct {
+			ConsoleLog string `json:"console_log"`
+		} `json:"nodes"`
 	}
-	files, _ := filepath.Glob(filepath.Join(state, "*"))
-	for _, f := range append(logs, files...) {
+	var files []string
+	if json.Unmarshal([]byte(out), &st) == nil && len(st) == 1 {
+		for _, n := range st[0].Nodes {
+			files = append(files, n.ConsoleLog)
+		}
+	}
+	if m := regexp.MustCompile(`(?m)^\s*IdentityFile (\S+)$`).FindStringSubmatch(e.must("ssh-config", "tedu")); m != nil {
+		state, _ := filepath.Glob(filepath.Join(filepath.Dir(m[1]), "*"))
+		files = append(files, state...)
+	}
+	if len(files) < 5 {
+		t.Errorf("found only %v to look into", files)
+	}
+	for _, f := range files {
 		if b, err := os.ReadFile(f); err == nil && strings.Contains(string(b), imagesPassword) {
 			t.Errorf("%s holds the password", f)
 		}

@@ -151,14 +151,20 @@ func (x *extFS) Exists(p string) bool {
 	return err == nil
 }
 
+// regular resolves p to a regular file's real path.
+func (x *extFS) regular(p string) (string, error) {
+	real, mode, err := x.resolve(p)
+	if err == nil && mode&modeType != modeFile {
+		err = fmt.Errorf("%s is not a regular file", p)
+	}
+	return real, err
+}
+
 // ReadFile reads a regular file.
 func (x *extFS) ReadFile(p string) ([]byte, error) {
-	real, mode, err := x.resolve(p)
+	real, err := x.regular(p)
 	if err != nil {
 		return nil, err
-	}
-	if mode&modeType != modeFile {
-		return nil, fmt.Errorf("%s is not a regular file", p)
 	}
 	return x.debugfs("cat " + quoteDebugfs(real))
 }
@@ -182,12 +188,9 @@ func (x *extFS) ReadDir(p string) ([]string, error) {
 
 // Dump copies a regular file out to dst on the host.
 func (x *extFS) Dump(p, dst string) error {
-	real, mode, err := x.resolve(p)
+	real, err := x.regular(p)
 	if err != nil {
 		return err
-	}
-	if mode&modeType != modeFile {
-		return fmt.Errorf("%s is not a regular file", p)
 	}
 	_, err = x.debugfs("dump " + quoteDebugfs(real) + " " + quoteDebugfs(dst))
 	return err

@@ -92,11 +92,7 @@ func (b *builder) runFlavor(ctx context.Context) (Manifest, error) {
 	f := &flavorBuild{builder: b, uuid: newUUID()}
 	raw := filepath.Join(b.tmp, "disk.raw")
 	disk := filepath.Join(b.out, DiskFile)
-	p := newProgress(b.o.Progress, 7)
-	steps := []struct {
-		title string
-		fn    func() error
-	}{
+	err := b.phases(ctx, []phase{
 		{b.rootfsTitle(), func() error { return b.makeRootfs(ctx) }},
 		{"configure the guest as a " + b.o.Flavor + " image (" + flavorSummary(b.o.Flavor) + ")", func() error { return f.configure(ctx) }},
 		{"GRUB: core image, boot menu on the serial console", func() error { return f.grub(ctx) }},
@@ -110,14 +106,9 @@ func (b *builder) runFlavor(ctx context.Context) (Manifest, error) {
 		}},
 		{"DOS partition table, GRUB in the MBR and the gap", func() error { return f.bootSector(raw) }},
 		{"convert to qcow2", func() error { return b.toQcow2(ctx, raw, disk) }},
-	}
-	for _, s := range steps {
-		if err := ctx.Err(); err != nil {
-			return Manifest{}, err
-		}
-		if err := p.phase(s.title, s.fn); err != nil {
-			return Manifest{}, err
-		}
+	})
+	if err != nil {
+		return Manifest{}, err
 	}
 	return f.manifest(disk), nil
 }
@@ -160,15 +151,12 @@ func (f *flavorBuild) configure(ctx context.Context) error {
 	if f.o.Flavor == FlavorBase {
 		enable = append(enable, "serial-getty@ttyS0.service")
 	}
-	if err := f.chroot(ctx, "", append([]string{"systemctl", "enable"}, enable...)...); err != nil {
-		return err
-	}
 	// Both web servers would take port 80 at boot; the labs start theirs.
-	if err := f.chroot(ctx, "", append([]string{"systemctl", "disable"}, disableUnits...)...); err != nil {
+	if err := f.units(ctx, enable, nil, disableUnits); err != nil {
 		return err
 	}
 	if f.o.RootPassword != "" {
-		return f.chroot(ctx, "root:"+f.o.RootPassword+"\n", "chpasswd")
+		return f.chpasswd(ctx)
 	}
 	return nil
 }

@@ -91,6 +91,27 @@ func (b *builder) makeRootfs(ctx context.Context) error {
 	return os.Rename(tmp, cache)
 }
 
+// phase is one numbered step of a build.
+type phase struct {
+	title string
+	fn    func() error
+}
+
+// phases runs a build's phases in order under progress lines, up to the
+// first failure or the end of ctx.
+func (b *builder) phases(ctx context.Context, phases []phase) error {
+	p := newProgress(b.o.Progress, len(phases))
+	for _, s := range phases {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := p.phase(s.title, s.fn); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // run performs the recipe and returns the manifest of the new image.
 func (b *builder) run(ctx context.Context) (Manifest, error) {
 	if err := os.MkdirAll(b.out, 0o755); err != nil {
@@ -98,11 +119,7 @@ func (b *builder) run(ctx context.Context) (Manifest, error) {
 	}
 	raw := filepath.Join(b.tmp, "disk.raw")
 	disk := filepath.Join(b.out, DiskFile)
-	p := newProgress(b.o.Progress, 7)
-	steps := []struct {
-		title string
-		fn    func() error
-	}{
+	err := b.phases(ctx, []phase{
 		{b.rootfsTitle(), func() error { return b.makeRootfs(ctx) }},
 		{"configure the guest (seed unit, ssh, masked units)", func() error { return b.configure(ctx) }},
 		{"keep only the kernel modules a lab VM needs", func() error { return b.trimModules(ctx) }},
@@ -112,24 +129,10 @@ func (b *builder) run(ctx context.Context) (Manifest, error) {
 			return b.cmd(ctx, Command{Name: "mkfs.ext4", Args: []string{"-q", "-F", "-L", "lvslab-root",
 				"-d", b.rootfs, raw, strconv.FormatInt(b.o.DiskSize/1024, 10) + "k"}})
 		}},
-		{"convert to qcow2", func() error {
-			args := []string{"convert", "-O", "qcow2", raw, disk}
-			if b.o.Compress {
-				args = []string{"convert", "-c", "-O", "qcow2", raw, disk}
-			}
-			if err := b.cmd(ctx, Command{Name: "qemu-img", Args: args}); err != nil {
-				return err
-			}
-			return os.Remove(raw)
-		}},
-	}
-	for _, s := range steps {
-		if err := ctx.Err(); err != nil {
-			return Manifest{}, err
-		}
-		if err := p.phase(s.title, s.fn); err != nil {
-			return Manifest{}, err
-		}
+		{"convert to qcow2", func() error { return b.toQcow2(ctx, raw, disk) }},
+	})
+	if err != nil {
+		return Manifest{}, err
 	}
 	return Manifest{
 		Name:          b.o.Name,
@@ -161,21 +164,39 @@ func (b *builder) configure(ctx context.Context) error {
 	if err := writeGuestFiles(b.rootfs, files); err != nil {
 		return err
 	}
-	if err := b.chroot(ctx, "", append([]string{"systemctl", "enable"}, enableUnits...)...); err != nil {
-		return err
-	}
-	if err := b.chroot(ctx, "", append([]string{"systemctl", "mask"}, maskUnits...)...); err != nil {
-		return err
-	}
-	if err := b.chroot(ctx, "", append([]string{"systemctl", "disable"}, disableUnits...)...); err != nil {
+	if err := b.units(ctx, enableUnits, maskUnits, disableUnits); err != nil {
 		return err
 	}
 	if b.o.RootPassword != "" {
-		return b.chroot(ctx, "root:"+b.o.RootPassword+"\n", "chpasswd")
+		return b.chpasswd(ctx)
 	}
 	// No password ("*"), rather than "passwd --lock" ("!"): sshd without
 	// PAM refuses a locked account even its keys (see sshdFast).
 	return b.chroot(ctx, "", "usermod", "--password", "*", "root")
+}
+
+// units enables, masks and disables units in the guest ("systemctl VERB
+// UNIT..." for each list that is not empty).
+func (b *builder) units(ctx context.Context, enable, mask, disable []string) error {
+	for _, v := range []struct {
+		verb  string
+		units []string
+	}{{"enable", enable}, {"mask", mask}, {"disable", disable}} {
+		if len(v.units) == 0 {
+			continue
+		}
+		if err := b.chroot(ctx, "", append([]string{"systemctl", v.verb}, v.units...)...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// chpasswd gives root its password (Options.RootPassword) in the guest;
+// the password goes on chpasswd's input, never on a command line or in
+// the build log.
+func (b *builder) chpasswd(ctx context.Context) error {
+	return b.chroot(ctx, "root:"+b.o.RootPassword+"\n", "chpasswd")
 }
 
 // noReexecWorks tells whether the sshd in rootfs takes -r (no re-exec per

@@ -68,8 +68,10 @@ func TestTrustOnFirstUsePinsThenRefusesChangedKey(t *testing.T) {
 	}
 }
 
-func TestPinnedHostKeyIsAccepted(t *testing.T) {
-	lab := newLab(t)
+// pinnedServer starts a server whose host key lvslab generated and pinned,
+// offering more host keys besides.
+func pinnedServer(t *testing.T, lab *testLab, more ...ssh.Signer) *testServer {
+	t.Helper()
 	hostPEM, hostPub, err := GenerateHostKey()
 	if err != nil {
 		t.Fatal(err)
@@ -78,10 +80,16 @@ func TestPinnedHostKeyIsAccepted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := startServer(t, serverOptions{authorized: lab.signer.PublicKey(), hostKey: hostKey})
+	srv := startServer(t, serverOptions{authorized: lab.signer.PublicKey(), hostKey: hostKey, moreHostKeys: more})
 	if err := PinHostKey(lab.knownHosts, srv.Addr, hostPub); err != nil {
 		t.Fatal(err)
 	}
+	return srv
+}
+
+func TestPinnedHostKeyIsAccepted(t *testing.T) {
+	lab := newLab(t)
+	srv := pinnedServer(t, lab)
 	before, _ := os.ReadFile(lab.knownHosts)
 	lab.dial(t, lab.config(srv.Addr)).Close()
 	if after, _ := os.ReadFile(lab.knownHosts); string(after) != string(before) {
@@ -93,20 +101,12 @@ func TestPinnedHostKeyIsAccepted(t *testing.T) {
 // the client would otherwise prefer) is asked for the pinned kind.
 func TestPinnedKindIsAskedFor(t *testing.T) {
 	lab := newLab(t)
-	hostPEM, hostPub, err := GenerateHostKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	hostKey, _ := ssh.ParsePrivateKey(hostPEM)
 	ecKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ecSigner, _ := ssh.NewSignerFromKey(ecKey)
-	srv := startServer(t, serverOptions{authorized: lab.signer.PublicKey(), hostKey: hostKey, moreHostKeys: []ssh.Signer{ecSigner}})
-	if err := PinHostKey(lab.knownHosts, srv.Addr, hostPub); err != nil {
-		t.Fatal(err)
-	}
+	srv := pinnedServer(t, lab, ecSigner)
 	lab.dial(t, lab.config(srv.Addr)).Close()
 	if got := pinnedAlgorithms(lab.config(srv.Addr)); len(got) != 1 || got[0] != ssh.KeyAlgoED25519 {
 		t.Errorf("pinned algorithms %v", got)

@@ -1,9 +1,7 @@
 package engine
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -12,7 +10,6 @@ import (
 	"testing"
 
 	"mvdan.cc/sh/v3/interp"
-	"mvdan.cc/sh/v3/syntax"
 
 	"github.com/lvslab/lvslab/roles"
 	"github.com/lvslab/lvslab/roles/catalog"
@@ -79,24 +76,7 @@ func (g *elGuest) profile(name string) *nmProfile {
 // Run runs cmd in a shell interpreter: EL's own commands answer here, the
 // kernel's and systemd's in simGuest.
 func (g *elGuest) Run(ctx context.Context, cmd string) (string, error) {
-	file, err := syntax.NewParser().Parse(strings.NewReader(cmd), "")
-	if err != nil {
-		return "", fmt.Errorf("guest: %q: %w", cmd, err)
-	}
-	var out, errOut bytes.Buffer
-	r, err := interp.New(interp.StdIO(nil, &out, &errOut), interp.ExecHandlers(func(interp.ExecHandlerFunc) interp.ExecHandlerFunc { return g.exec }),
-		interp.OpenHandler(g.open), interp.StatHandler(g.stat), interp.ReadDirHandler2(g.readDir))
-	if err != nil {
-		return "", err
-	}
-	if err := r.Run(ctx, file); err != nil {
-		var st interp.ExitStatus
-		if errors.As(err, &st) {
-			return out.String(), fmt.Errorf("%q: exit status %d: %s", cmd, st, errOut.String())
-		}
-		return out.String(), err
-	}
-	return out.String(), nil
+	return g.runWith(ctx, cmd, g.exec)
 }
 
 func (g *elGuest) exec(ctx context.Context, args []string) error {
