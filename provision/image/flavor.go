@@ -164,7 +164,7 @@ func (f *flavorBuild) configure(ctx context.Context) error {
 // files are the flavor's own: the root filesystem by UUID, a hostname,
 // an empty machine-id (each clone makes its own) and, for the base image,
 // host keys made at boot when none is there (cloud-init makes them on the
-// cloud image).
+// cloud image, whose renderer is named).
 func (f *flavorBuild) files() []guestFile {
 	files := []guestFile{
 		{"/etc/fstab", 0o644, "UUID=" + f.uuid + " / ext4 errors=remount-ro 0 1\n"},
@@ -173,9 +173,17 @@ func (f *flavorBuild) files() []guestFile {
 		{"/etc/machine-id", 0o444, ""},
 		{"/etc/resolv.conf", 0o644, ""},
 	}
-	if f.o.Flavor == FlavorBase {
+	switch f.o.Flavor {
+	case FlavorBase:
+		// Debian's own pre-check (sshd -t) fails without host keys: the
+		// list is reset, the keys made, then the check.
 		files = append(files, guestFile{"/etc/systemd/system/ssh.service.d/host-keys.conf", 0o644,
-			"# No host key is baked into the image: make them at the first boot.\n[Service]\nExecStartPre=/usr/bin/ssh-keygen -A\n"})
+			"# No host key is baked into the image: make them at the first boot.\n[Service]\nExecStartPre=\nExecStartPre=/usr/bin/ssh-keygen -A\nExecStartPre=/usr/sbin/sshd -t\n"})
+	case FlavorCloud:
+		// cloud-init writes the guest's network with systemd-networkd, the
+		// one manager installed, whatever order its distribution lists.
+		files = append(files, guestFile{"/etc/cloud/cloud.cfg.d/10-networkd.cfg", 0o644,
+			"# The image's network manager is systemd-networkd.\nsystem_info:\n  network:\n    renderers: [networkd]\n"})
 	}
 	return files
 }
