@@ -556,6 +556,12 @@ func TestBuildBaseFlavor(t *testing.T) {
 			t.Errorf("grub.cfg lacks %q:\n%s", want, cfg)
 		}
 	}
+	files := (&flavorBuild{builder: &builder{o: Options{Flavor: FlavorBase}}, uuid: "u1"}).files()
+	dropIn := files[len(files)-1]
+	if dropIn.path != "/etc/systemd/system/ssh.service.d/host-keys.conf" ||
+		!strings.Contains(dropIn.data, "ExecStartPre=\nExecStartPre=/usr/bin/ssh-keygen -A\nExecStartPre=/usr/sbin/sshd -t\n") || files[0].data != "UUID=u1 / ext4 errors=remount-ro 0 1\n" {
+		t.Errorf("base files: %+v", files)
+	}
 	if strings.Contains(grubConfig(FlavorCloud, "u", "k"), "net.ifnames") {
 		t.Error("the cloud image's kernel must keep predictable NIC names")
 	}
