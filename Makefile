@@ -14,6 +14,8 @@ DEB_RUN   := libvirt-daemon libvirt-daemon-driver-qemu libvirt-daemon-system lib
              qemu-system-x86 qemu-utils debootstrap dnsmasq-base iproute2 iptables nftables \
              e2fsprogs openssh-client util-linux
 E2E_TIMEOUT ?= 80m
+# The end-to-end tests of cmd/lvslab against the built binary; a target adds -run.
+E2E_TEST = LVSLAB_E2E=1 LVSLAB_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout $(E2E_TIMEOUT) -v ./cmd/lvslab
 # The version "lvslab --version" prints: the git tag or commit of this tree.
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo unknown)
 LDFLAGS := -X main.version=$(VERSION)
@@ -22,7 +24,7 @@ LDFLAGS := -X main.version=$(VERSION)
 PREFIX  ?= /usr/local
 MANDIR  := $(DESTDIR)$(PREFIX)/share/man/man1
 
-.PHONY: all build assets deps unit fuzz test vet fmt-check e2e e2e-features e2e-student e2e-class e2e-hosts e2e-serve e2e-keepalived e2e-images lab bench bench-up bench-copies bench-class clean install man completion
+.PHONY: all build assets deps unit fuzz test vet fmt-check e2e e2e-sandbox e2e-features e2e-student e2e-class e2e-hosts e2e-serve e2e-keepalived e2e-cutoff e2e-images lab bench bench-up bench-copies bench-class clean install man completion
 
 all: build
 
@@ -96,16 +98,27 @@ test: fmt-check vet unit fuzz e2e
 # The whole documented setup in real QEMU guests, inside a private network
 # namespace with its own libvirtd (lvslab sandbox). Needs root. One after the
 # other: two copies side by side, the student's session, remote hosts
-# (e2e-hosts) and the class over two hosts (e2e-class); about 12 min in all.
+# (e2e-hosts), the class over two hosts (e2e-class), the class server
+# (e2e-serve) and a node the student cut off (e2e-cutoff).
 e2e: build
-	LVSLAB_E2E=1 LVSLAB_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout $(E2E_TIMEOUT) -run '^(TestE2E|TestStudentE2E|TestHostsE2E|TestClassE2E|TestServeE2E)$$' -v ./cmd/lvslab
+	$(E2E_TEST) -run '^(TestE2E|TestStudentE2E|TestHostsE2E|TestClassE2E|TestServeE2E|TestCutOffE2E)$$'
+
+# The sandbox that stays (root, 4 VMs), as "make lab" and the README's next
+# commands use it, in an lvslab home of its own: sandbox start (a second one
+# refused), sandbox -- CMD and sandbox shell inside it; the default lab up,
+# the client's requests over lvslab ssh and verify, all from the root
+# namespace, with no lab bridge there; sandbox stop leaves no namespace,
+# daemon or record; daemons killed: status says gone, the next start clears
+# what was left.
+e2e-sandbox: build
+	$(E2E_TEST) -run '^TestSandboxStartE2E$$'
 
 # The references' features beyond NAT and DR with apache, in real VMs:
 # dr-nginx (nginx real servers) up, verified, drilled, down; dr-fwmark (a
 # firewall-mark service over ports 80+443 and a UDP service) up, verified,
 # checked, rebooted, verified, down.
 e2e-features: build
-	LVSLAB_E2E=1 LVSLAB_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout $(E2E_TIMEOUT) -run 'TestFeaturesE2E' -v ./cmd/lvslab
+	$(E2E_TEST) -run 'TestFeaturesE2E'
 
 # The student's scenario alone (make e2e runs it after the documented setup),
 # in real guests (root): a bare tedu-nat, the handout's text typed line by
@@ -113,7 +126,7 @@ e2e-features: build
 # naming each, the fixes, "check" passing, the handout's expected results;
 # then the NAT->DR stage's handout, check and verify tedu-dr, a reboot, check.
 e2e-student: build
-	LVSLAB_E2E=1 LVSLAB_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout $(E2E_TIMEOUT) -run '^TestStudentE2E$$' -v ./cmd/lvslab
+	$(E2E_TEST) -run '^TestStudentE2E$$'
 
 # A class of two students over two simulated hypervisors (lvslab sandbox
 # --hypervisors 2, reached only over qemu+ssh), in real guests (root, 8 VMs):
@@ -121,7 +134,7 @@ e2e-student: build
 # HTML report shows two green rows in headless chromium, class down leaves
 # nothing on either host.
 e2e-class: build
-	LVSLAB_E2E=1 LVSLAB_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout $(E2E_TIMEOUT) -run '^TestClassE2E$$' -v ./cmd/lvslab
+	$(E2E_TEST) -run '^TestClassE2E$$'
 
 # The class server (root, 8 VMs): a class of two bare copies, class
 # credentials, class serve; alice in headless chromium opens web1's terminal,
@@ -131,7 +144,7 @@ e2e-class: build
 # the door are refused); the teacher resets alice's copy to bare and bob's VMs
 # are untouched; SIGTERM stops the server.
 e2e-serve: build
-	LVSLAB_E2E=1 LVSLAB_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout $(E2E_TIMEOUT) -run '^TestServeE2E$$' -v ./cmd/lvslab
+	$(E2E_TEST) -run '^TestServeE2E$$'
 
 # High availability (root, 5 VMs): tedu-dr, then tedu-keepalived-dr on the
 # same VMs plus lvs2, verified and checked; the master failed three ways
@@ -139,7 +152,14 @@ e2e-serve: build
 # across the failover with connection sync and without; web1 out by its
 # health check and back; back to tedu-dr; tedu-keepalived-web drilled.
 e2e-keepalived: build
-	LVSLAB_E2E=1 LVSLAB_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout $(E2E_TIMEOUT) -run '^TestKeepalivedE2E$$' -v ./cmd/lvslab
+	$(E2E_TEST) -run '^TestKeepalivedE2E$$'
+
+# A node the student cut off (root, 4 VMs): tedu-nat up; on web1 mgmt0 taken
+# down and sshd stopped; status names both causes, read through the QEMU
+# guest agent, within 5 s; check reports web1 in seconds; up restores
+# lvslab's access within 20 s and goes on; verify passes.
+e2e-cutoff: build
+	$(E2E_TEST) -run '^TestCutOffE2E$$'
 
 # Your own images (root, 4 VMs at a time): lvslab's image and two disks
 # made from Debian's packages the way distributions make theirs, "cloud"
@@ -152,7 +172,7 @@ e2e-keepalived: build
 # nothing. Prints first boot to SSH per image. Not in "make e2e": three
 # image builds and three labs, about 35-45 min under TCG on two cores.
 e2e-images: build
-	LVSLAB_E2E=1 LVSLAB_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout $(E2E_TIMEOUT) -run '^TestImagesE2E$$' -v ./cmd/lvslab
+	$(E2E_TEST) -run '^TestImagesE2E$$'
 
 # Remote hosts end to end (root, 8 VMs): in lvslab sandbox --hypervisors 2,
 # one tedu-nat copy up on each host over qemu+ssh (the image uploaded to each
@@ -160,13 +180,18 @@ e2e-images: build
 # ssh-config and plain ssh through ProxyJump, down leaves no domain, network
 # or lab volume on either host. Prints phase times.
 e2e-hosts: build
-	LVSLAB_E2E=1 LVSLAB_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout $(E2E_TIMEOUT) -run '^TestHostsE2E$$' -v ./cmd/lvslab
+	$(E2E_TEST) -run '^TestHostsE2E$$'
 
-# The main job: bring up the default lab and verify it, in a sandbox. The
-# image is built first, outside: the sandbox's network has no way out.
+# The main job: bring up the default lab and verify it, in a sandbox that
+# stays (started unless one runs), so that "bin/lvslab ssh", "verify", "down"
+# and "sandbox stop" find it afterwards: as root, lvslab's libvirt commands
+# run inside the started sandbox. The image is built first, outside: the
+# sandbox's network has no way out.
 lab: build
 	$(BIN) image build
-	$(BIN) sandbox -- sh -c '$(BIN) up && $(BIN) verify'
+	$(BIN) sandbox status >/dev/null 2>&1 || $(BIN) sandbox start
+	$(BIN) up
+	$(BIN) verify
 
 # Benchmarks in real QEMU guests, inside the sandbox (root). bench-up: the
 # floor (the same four domains defined and started with plain virsh, until
@@ -174,10 +199,11 @@ lab: build
 # bench: the floor, up, first configure, re-run, NAT -> DR, verify with both
 # probers, down. Figures are printed, not asserted.
 BENCH_TIMEOUT ?= 60m
+BENCH_TEST = LVSLAB_BENCH=1 LVSLAB_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout $(BENCH_TIMEOUT) -v ./cmd/lvslab
 
 bench: build
 	$(BIN) image build
-	LVSLAB_BENCH=1 LVSLAB_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout $(BENCH_TIMEOUT) -run '^TestBench$$' -v ./cmd/lvslab
+	$(BENCH_TEST) -run '^TestBench$$'
 
 # bench-copies: 1, 2 and 3 copies of tedu-nat up at once and verified,
 # against the plain-virsh floor of as many VMs; then the smallest guest
@@ -185,7 +211,7 @@ bench: build
 # LVSLAB_BENCH_COPIES=1,2 and LVSLAB_BENCH_MEMORY=192 run a part of it.
 bench-copies: build
 	$(BIN) image build
-	LVSLAB_BENCH=1 LVSLAB_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout $(BENCH_TIMEOUT) -run '^TestBenchCopies$$' -v ./cmd/lvslab
+	$(BENCH_TEST) -run '^TestBenchCopies$$'
 
 # bench-class: in lvslab sandbox --hypervisors 2, a class of 3 tedu-nat
 # copies over the 2 hosts: time to all verified (class up + class verify)
@@ -195,11 +221,11 @@ bench-copies: build
 # a time.
 bench-class: build
 	$(BIN) image build
-	LVSLAB_BENCH=1 LVSLAB_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout $(BENCH_TIMEOUT) -run '^TestBenchClass$$' -v ./cmd/lvslab
+	$(BENCH_TEST) -run '^TestBenchClass$$'
 
 bench-up: build
 	$(BIN) image build
-	LVSLAB_BENCH=1 LVSLAB_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout $(BENCH_TIMEOUT) -run '^TestBenchUp$$' -v ./cmd/lvslab
+	$(BENCH_TEST) -run '^TestBenchUp$$'
 
 clean:
 	rm -rf bin

@@ -474,10 +474,23 @@ func required[N int | int64](d *document, path string, v *N, lo, hi N, missing, 
 	return 0, false
 }
 
-// noNode says at path that the lab has no node named name, with the
-// nearest name it has.
-func (d *document) noNode(lab *Lab, path, name string) {
-	d.addNear(path, fmt.Sprintf("no node named %q", name), name, nodeNames(lab))
+// nodeOf is the node a reference at path names, when it is one of role;
+// else nil, and the problem said there: missing (the sentence of an empty
+// reference), no node of that name (with the nearest name the lab has), or
+// a node of another role (the sentence ends with why not).
+func (d *document) nodeOf(lab *Lab, path, name, role, missing, why string) *Node {
+	n := lab.Node(name)
+	switch {
+	case name == "":
+		d.add(path, "%s", missing)
+	case n == nil:
+		d.addNear(path, fmt.Sprintf("no node named %q", name), name, nodeNames(lab))
+	case n.Role != role:
+		d.add(path, "%s is a %s: %s", name, n.Role, why)
+	default:
+		return n
+	}
+	return nil
 }
 
 // addNear says msg at path, and the name among names nearest to got (a
@@ -495,15 +508,7 @@ func (d *document) buildRealServer(lab *Lab, s *Service, rr *rawRealServer, path
 		return nil
 	}
 	r := &RealServer{Node: rr.Node, Weight: 1, Port: s.Port}
-	n := lab.Node(rr.Node)
-	switch {
-	case rr.Node == "":
-		d.add(path+".node", "missing: the web node that serves this service")
-	case n == nil:
-		d.noNode(lab, path+".node", rr.Node)
-	case n.Role != RoleWeb:
-		d.add(path+".node", "%s is a %s: real servers are web nodes", rr.Node, n.Role)
-	}
+	d.nodeOf(lab, path+".node", rr.Node, RoleWeb, "missing: the web node that serves this service", "real servers are web nodes")
 	if rr.Weight != nil {
 		if *rr.Weight < 0 || *rr.Weight > 65535 {
 			d.add(path+".weight", "%d is out of range: use 0 to 65535 (0 takes the server out of rotation)", *rr.Weight)

@@ -229,15 +229,7 @@ func (d *document) buildRouters(lab *Lab, s *Service, raw []*rawRouter, k *Keepa
 			continue
 		}
 		r := Router{Node: rr.Node, State: strings.ToUpper(rr.State)}
-		n := lab.Node(rr.Node)
-		switch {
-		case rr.Node == "":
-			d.add(rpath+".node", "missing: the node that runs keepalived")
-		case n == nil:
-			d.noNode(lab, rpath+".node", rr.Node)
-		case n.Role != role:
-			d.add(rpath+".node", "%s is a %s: %s", rr.Node, n.Role, what)
-		case k.Router(rr.Node) != nil:
+		if d.nodeOf(lab, rpath+".node", rr.Node, role, "missing: the node that runs keepalived", what) != nil && k.Router(rr.Node) != nil {
 			d.add(rpath+".node", "%s is listed twice among the routers", rr.Node)
 		}
 		switch r.State {

@@ -128,7 +128,7 @@ func TestBenchClassInner(t *testing.T) {
 	for _, m := range classUploadRe.FindAllStringSubmatch(upOut, -1) {
 		uploads[m[1]] = m[2] + " MiB in " + m[3] + " s"
 	}
-	rec, err := class.ReadRecord(paths.Home(), benchClass)
+	rec, err := class.ReadRecord(paths.Local(), benchClass)
 	if err != nil {
 		t.Fatal(err)
 	}

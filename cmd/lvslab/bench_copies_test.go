@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lvslab/lvslab/provision/localhost"
 	"github.com/lvslab/lvslab/topology"
 )
 
@@ -177,17 +178,13 @@ func (e *e2e) memoryFloor(t *testing.T, mems []int) {
 
 // qemuRSS is the resident memory of the QEMU processes of lab, in MiB.
 func qemuRSS(lab string) float64 {
-	entries, _ := os.ReadDir("/proc")
 	total := 0.0
-	for _, e := range entries {
-		if _, err := strconv.Atoi(e.Name()); err != nil {
-			continue
-		}
-		cmd, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+	for _, pid := range localhost.PIDs() {
+		cmd, err := os.ReadFile(localhost.Proc(pid, "cmdline"))
 		if err != nil || !strings.Contains(string(cmd), "guest="+lab+"-") {
 			continue
 		}
-		status, err := os.ReadFile(filepath.Join("/proc", e.Name(), "status"))
+		status, err := os.ReadFile(localhost.Proc(pid, "status"))
 		if err != nil {
 			continue
 		}

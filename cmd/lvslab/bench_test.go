@@ -39,6 +39,7 @@ import (
 	"github.com/lvslab/lvslab/provision/access"
 	"github.com/lvslab/lvslab/provision/host"
 	"github.com/lvslab/lvslab/provision/image"
+	"github.com/lvslab/lvslab/provision/localhost"
 	"github.com/lvslab/lvslab/provision/paths"
 	"github.com/lvslab/lvslab/provision/seed"
 	"github.com/lvslab/lvslab/provision/sshx"
@@ -101,14 +102,9 @@ func machineLoad() string {
 		}
 	}
 	guests := 0
-	if entries, err := os.ReadDir("/proc"); err == nil {
-		for _, e := range entries {
-			if _, err := strconv.Atoi(e.Name()); err != nil {
-				continue
-			}
-			if comm, err := os.ReadFile(filepath.Join("/proc", e.Name(), "comm")); err == nil && strings.HasPrefix(string(comm), "qemu-system") {
-				guests++
-			}
+	for _, pid := range localhost.PIDs() {
+		if comm, err := os.ReadFile(localhost.Proc(pid, "comm")); err == nil && strings.HasPrefix(string(comm), "qemu-system") {
+			guests++
 		}
 	}
 	return fmt.Sprintf("load average %s, %d QEMU guest(s) running", load, guests)
@@ -138,19 +134,14 @@ func snapCPU() cpuSnap {
 		}
 	}
 	self, _ := os.Readlink("/proc/self/ns/net")
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		if _, err := strconv.Atoi(e.Name()); err != nil {
+	for _, pid := range localhost.PIDs() {
+		if comm, err := os.ReadFile(localhost.Proc(pid, "comm")); err != nil || !strings.HasPrefix(string(comm), "qemu-system") {
 			continue
 		}
-		dir := filepath.Join("/proc", e.Name())
-		if comm, err := os.ReadFile(filepath.Join(dir, "comm")); err != nil || !strings.HasPrefix(string(comm), "qemu-system") {
+		if ns, err := os.Readlink(localhost.Proc(pid, "ns", "net")); err != nil || ns != self {
 			continue
 		}
-		if ns, err := os.Readlink(filepath.Join(dir, "ns", "net")); err != nil || ns != self {
-			continue
-		}
-		stat, err := os.ReadFile(filepath.Join(dir, "stat"))
+		stat, err := os.ReadFile(localhost.Proc(pid, "stat"))
 		if err != nil {
 			continue
 		}
@@ -161,7 +152,7 @@ func snapCPU() cpuSnap {
 		}
 		u, _ := strconv.ParseInt(f[11], 10, 64)
 		k, _ := strconv.ParseInt(f[12], 10, 64)
-		c.guests[e.Name()] = u + k
+		c.guests[strconv.Itoa(pid)] = u + k
 	}
 	return c
 }
@@ -268,7 +259,7 @@ func prepareFloor(t *testing.T, lab *topology.Lab, dir, mgmtNet string) *floor {
 // so the guests are lvslab's guests. dir holds the local files.
 func prepareFloorOn(t *testing.T, lab *topology.Lab, dir, mgmtNet string, hv *floorHost) *floor {
 	t.Helper()
-	img, err := image.Resolve("", lab.Image)
+	img, err := image.Resolve(paths.Local().Images, lab.Image)
 	if err != nil {
 		t.Fatalf("image %s: %v (run lvslab image build)", lab.Image, err)
 	}
@@ -287,7 +278,7 @@ func prepareFloorOn(t *testing.T, lab *topology.Lab, dir, mgmtNet string, hv *fl
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	_, authKey, err := sshx.EnsureKey(filepath.Join(dir, "key"))
+	_, authKey, err := sshx.EnsureKey(filepath.Join(dir, "key", "id_ed25519"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,7 +16,6 @@ import (
 	"github.com/lvslab/lvslab/provision/class"
 	"github.com/lvslab/lvslab/provision/host"
 	"github.com/lvslab/lvslab/provision/lab"
-	"github.com/lvslab/lvslab/provision/paths"
 	"github.com/lvslab/lvslab/provision/verify"
 	"github.com/lvslab/lvslab/topology"
 )
@@ -139,12 +138,12 @@ func openClass(c *cli.Context, command string) (*classRun, func(), error) {
 	if c.NArg() != 1 {
 		return nil, nil, cannot("lvslab class " + command + ": give one CLASSFILE")
 	}
-	out := progress(c, c.App.ErrWriter)
+	out := c.App.ErrWriter
 	if format == outputText {
-		out = progress(c, c.App.Writer)
+		out = c.App.Writer
 	}
 	ctx, stop := commandContext(c)
-	s, err := class.Open(ctx, c.Args().First(), class.SessionOptions{Students: c.StringSlice("student"), Parallel: c.Int("parallel"), Out: out})
+	s, err := class.Open(ctx, c.Args().First(), class.SessionOptions{Paths: folders(c), Students: c.StringSlice("student"), Parallel: c.Int("parallel"), Progress: progressTo(c, out)})
 	if err != nil {
 		stop()
 		return nil, nil, cannot(err)
@@ -217,7 +216,7 @@ func classSSHConfigCommand() *cli.Command {
 				if len(r.Students) != 1 || len(c.StringSlice("student")) != 1 {
 					return cannot("lvslab class ssh-config --door: give one --student")
 				}
-				text, err := doorClientConfig(paths.Home(), r.Session, r.Students[0], addr)
+				text, err := doorClientConfig(folders(c), r.Session, r.Students[0], addr)
 				if err != nil {
 					return cannot(err)
 				}

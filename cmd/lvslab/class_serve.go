@@ -50,7 +50,7 @@ Example:
 			if err != nil {
 				return cannot(err)
 			}
-			creds, err := serve.LoadCredentials(paths.ClassDir(paths.Home()), cls.Name)
+			creds, err := serve.LoadCredentials(folders(c), cls.Name)
 			if err != nil {
 				return cannot(err)
 			}
@@ -133,14 +133,13 @@ func classServe(c *cli.Context) error {
 	}
 	ctx, stop := commandContext(c)
 	defer stop()
-	home := paths.Home()
-	s, err := class.Open(ctx, c.Args().First(), class.SessionOptions{Home: home, Out: progress(c, c.App.ErrWriter)})
+	root := folders(c)
+	s, err := class.Open(ctx, c.Args().First(), class.SessionOptions{Paths: root, Progress: progressTo(c, c.App.ErrWriter)})
 	if err != nil {
 		return cannot(err)
 	}
 	defer s.Close()
-	dir := paths.ClassDir(home)
-	creds, err := serve.LoadCredentials(dir, s.Class.Name)
+	creds, err := serve.LoadCredentials(root, s.Class.Name)
 	if err != nil {
 		return cannot(err)
 	}
@@ -150,14 +149,14 @@ func classServe(c *cli.Context) error {
 	var d *door.Door
 	if c.String("ssh-listen") != "" {
 		if d, err = door.New(door.Config{
-			HostKeyPath: paths.ClassDoorKey(home, s.Class.Name),
+			HostKeyPath: root.DoorKey(s.Class.Name),
 			Logger:      slog.New(slog.NewTextHandler(c.App.ErrWriter, nil)),
 		}, live.Door(), live.Door()); err != nil {
 			return cannot(err)
 		}
 	}
 	cfg := serve.Config{
-		Class: s.Class.Name, Dir: dir, Credentials: creds,
+		Class: s.Class.Name, Paths: root, Credentials: creds,
 		PlainHTTP: c.Bool("plain-http"), TLSCert: c.String("tls-cert"), TLSKey: c.String("tls-key"),
 		Hosts: c.StringSlice("host"), PublicURL: c.String("public-url"),
 		Stages: []string{s.Class.LabRef}, Logf: logf,
@@ -211,7 +210,7 @@ func serveDoors(ctx context.Context, stop func(), c *cli.Context, srv *serve.Ser
 }
 
 // doorClientConfig is student's ssh_config through the class's door.
-func doorClientConfig(home string, s *class.Session, student, doorAddr string) (string, error) {
+func doorClientConfig(root paths.Root, s *class.Session, student, doorAddr string) (string, error) {
 	hostPart, portPart, err := net.SplitHostPort(doorAddr)
 	if err != nil {
 		return "", fmt.Errorf("--door %q: give HOST:PORT, as students reach the door", doorAddr)
@@ -220,7 +219,7 @@ func doorClientConfig(home string, s *class.Session, student, doorAddr string) (
 	if err != nil {
 		return "", fmt.Errorf("--door %q: the port is not a number", doorAddr)
 	}
-	key, err := door.EnsureHostKey(paths.ClassDoorKey(home, s.Class.Name))
+	key, err := door.EnsureHostKey(root.DoorKey(s.Class.Name))
 	if err != nil {
 		return "", err
 	}

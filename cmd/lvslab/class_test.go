@@ -3,11 +3,12 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"github.com/lvslab/lvslab/provision/class/serve"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/lvslab/lvslab/provision/class/serve"
 
 	"github.com/urfave/cli/v2"
 	"libvirt.org/go/libvirt"
@@ -75,7 +76,7 @@ func TestClassCommands(t *testing.T) {
 			t.Errorf("up: exit %d, missing %q in:\n%s", code, want, out)
 		}
 	}
-	if _, err := os.Stat(class.RecordPath(home, "lvs")); !os.IsNotExist(err) {
+	if _, err := os.Stat(paths.InHome(home).ClassRecord("lvs")); !os.IsNotExist(err) {
 		t.Errorf("a class that does not fit was recorded: %v", err)
 	}
 
@@ -143,7 +144,7 @@ func TestClassCommands(t *testing.T) {
 	if copies, _ := host.ClassCopies(conn, "lvs"); len(copies) != 0 {
 		t.Errorf("left: %v", copies)
 	}
-	if _, err := os.Stat(class.RecordPath(home, "lvs")); !os.IsNotExist(err) {
+	if _, err := os.Stat(paths.InHome(home).ClassRecord("lvs")); !os.IsNotExist(err) {
 		t.Errorf("record left: %v", err)
 	}
 
@@ -178,12 +179,12 @@ func TestClassUpWritesItsMark(t *testing.T) {
 		Overlay: "/p/b.qcow2", Seed: "/p/b.iso", ConsoleLog: dir + "/b.log", Mgmt: "10.250.0.12", Class: "lvs-a", Student: "b"}))
 	// Class lvs placed a-b on the mock host before (its few MiB free
 	// would place nothing new).
-	rec, err := class.ReadRecord(home, "lvs")
+	rec, err := class.ReadRecord(paths.InHome(home), "lvs")
 	if err != nil {
 		t.Fatal(err)
 	}
 	rec.Set("a-b", "test:///default", "lvs-a-b")
-	if err := rec.Write(home); err != nil {
+	if err := rec.Write(paths.InHome(home)); err != nil {
 		t.Fatal(err)
 	}
 	file := filepath.Join(dir, "class.yaml")
@@ -234,7 +235,7 @@ func TestClassCredentials(t *testing.T) {
 	if len(rotated) != 3 || rotated[1].Passphrase == first[1].Passphrase {
 		t.Errorf("--rotate-all: %+v", rotated)
 	}
-	data, err := os.ReadFile(serve.CredentialsPath(paths.ClassDir(home), "lvs"))
+	data, err := os.ReadFile(paths.InHome(home).CredentialsFile("lvs"))
 	if err != nil || strings.Contains(string(data), rotated[1].Passphrase) {
 		t.Errorf("the credentials file holds a passphrase in clear (err %v)", err)
 	}

@@ -13,9 +13,10 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/lvslab/lvslab/labs"
-	"github.com/lvslab/lvslab/provision/console"
+	"github.com/lvslab/lvslab/provision/access"
 	"github.com/lvslab/lvslab/provision/lab"
 	"github.com/lvslab/lvslab/provision/paths"
+	"github.com/lvslab/lvslab/provision/progress"
 )
 
 // issue 14: an unknown command is exit code 2, names the nearest command.
@@ -230,18 +231,7 @@ func TestCompletionScriptsAndManPage(t *testing.T) {
 	if code, _, stderr := lvslab(t, "completion", "tcsh"); code != 2 || !strings.Contains(stderr, "use bash, zsh or fish") {
 		t.Errorf("completion tcsh: exit %d %q", code, stderr)
 	}
-	man := lvslabProcess(t, "man")
-	if !strings.HasPrefix(man, ".nh\n.TH lvslab 1") {
-		t.Fatalf("man:\n%.200s", man)
-	}
-	for _, cmd := range newApp().VisibleCommands() {
-		if !regexp.MustCompile(`(?m)^.SH ` + cmd.Name + `\b|^## ` + cmd.Name + `\b|\n# ` + cmd.Name + `\b|\b` + cmd.Name + `\n`).MatchString(man) {
-			t.Errorf("the man page has no section for %s", cmd.Name)
-		}
-	}
-	if strings.Contains(man, "sandbox-inner") {
-		t.Error("the man page shows a hidden command")
-	}
+	// The man page: TestManPage.
 }
 
 func TestVersionIsNeverDev(t *testing.T) {
@@ -299,6 +289,13 @@ func TestStatusVerdict(t *testing.T) {
 		err.Error() != `lvslab status: lab tedu: web1 does not answer SSH ("lvslab up labs/my.yaml" starts and configures them)` {
 		t.Errorf("SSH down: %v", err)
 	}
+	// A node cut off: the causes its guest agent read, and up restores it.
+	cut := lab.NodeStatus{Node: "web1", State: "running", SSHError: "cut off",
+		Causes: []access.Cause{{Kind: access.CauseNICDown, Text: "mgmt0 is down"}, {Kind: access.CauseSSHDStopped, Text: "sshd is stopped"}}}
+	if err := statusVerdict([]*lab.LabStatus{{Lab: "tedu", File: "labs/my.yaml", Nodes: []lab.NodeStatus{up, cut}}}); err == nil ||
+		err.Error() != `lvslab status: lab tedu: web1 does not answer SSH: mgmt0 is down and sshd is stopped ("lvslab up labs/my.yaml" starts and configures them, and restores lvslab's access through the guest agent)` {
+		t.Errorf("cut off: %v", err)
+	}
 }
 
 func TestUpDryRunFlags(t *testing.T) {
@@ -345,11 +342,49 @@ func TestQuietDown(t *testing.T) {
 	}
 }
 
+// --progress json: down's progress is one JSON event per line on stderr
+// (the --debug trace too), its result stays the text line on stdout; the
+// default is the plain lines of before.
+func TestProgressJSONDown(t *testing.T) {
+	defineStopped(t)
+	code, out, stderr := lvslab(t, "down", "--connect", "test:///default", "tedu", "--progress", "json", "--debug")
+	defer progress.SetDebug(nil)
+	if code != 0 || !strings.HasPrefix(out, "lab tedu removed (") || strings.Count(out, "\n") != 1 {
+		t.Fatalf("down --progress json: exit %d, stdout %q, stderr %q", code, out, stderr)
+	}
+	types := map[string]int{}
+	for line := range strings.Lines(stderr) {
+		var ev struct{ Type, Kind, Name, Where string }
+		if err := json.Unmarshal([]byte(line), &ev); err != nil {
+			t.Fatalf("stderr line %q: %v", line, err)
+		}
+		types[ev.Type]++
+		if ev.Type == "down.removed" && ev.Kind == "domain" && ev.Name != "tedu-web1" {
+			t.Errorf("removed domain %q", ev.Name)
+		}
+	}
+	if types["down.removed"] != 3 || types["debug.call"] == 0 {
+		t.Errorf("events %v:\n%s", types, stderr)
+	}
+
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"status", "--progress", "fancy"}, `--progress "fancy": give one of auto, tty, plain, json`},
+		{[]string{"status", "--quiet", "--progress", "plain"}, "--progress and --quiet contradict each other"},
+	} {
+		if code, _, stderr := lvslab(t, c.args...); code != 2 || !strings.Contains(stderr, c.want) {
+			t.Errorf("%v: exit %d, %s", c.args, code, stderr)
+		}
+	}
+}
+
 // --debug, after the command too, turns the trace on for that run only.
 func TestDebugFlagTracesLibvirt(t *testing.T) {
 	t.Setenv(paths.EnvHome, t.TempDir())
 	code, _, stderr := lvslab(t, "status", "--connect", "test:///default", "--debug")
-	defer console.SetDebug(nil)
+	defer progress.SetDebug(nil)
 	if code != 0 || !regexp.MustCompile(`(?m)^debug: libvirt: connect test:///default \(.*\)$`).MatchString(stderr) ||
 		!strings.Contains(stderr, "debug: libvirt: list domains (") {
 		t.Errorf("status --debug: exit %d, stderr:\n%s", code, stderr)
@@ -383,7 +418,7 @@ func TestOneOutputFlagEverywhere(t *testing.T) {
 	for _, want := range []string{"labs", "validate", "ls", "status", "check", "verify", "up"} {
 		found := false
 		for _, l := range leaves(nil, newApp().Commands) {
-			if l.cmd.Name == want {
+			if strings.Join(l.path, " ") == want {
 				found = lookupFlag(l.cmd.Flags, "-o") != nil
 			}
 		}

@@ -92,7 +92,7 @@ func labAccess(c *cli.Context, arg string) (lab *topology.Lab, acc *access.Acces
 		conn.Close()
 		return nil, nil, nil, err
 	}
-	acc, err = access.Open(conn, lab.Name, access.Options{File: lab})
+	acc, err = access.Open(conn, lab.Name, access.Options{Paths: folders(c), File: lab})
 	if err != nil {
 		conn.Close()
 		return nil, nil, nil, cannot(err)

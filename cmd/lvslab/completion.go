@@ -99,22 +99,6 @@ Examples:
 	}
 }
 
-func manCommand() *cli.Command {
-	return &cli.Command{
-		Name:   "man",
-		Usage:  "print the manual page (roff), made from the commands' own help",
-		Hidden: true, // "make install" runs it; people read "man lvslab"
-		Action: func(c *cli.Context) error {
-			page, err := c.App.ToManWithSection(1)
-			if err != nil {
-				return cannot(fmt.Errorf("lvslab man: %w", err))
-			}
-			_, err = fmt.Fprint(c.App.Writer, page)
-			return err
-		},
-	}
-}
-
 // rawArgsKey keeps the command line as typed, for the completers: the
 // word being completed is the one before --generate-bash-completion.
 const rawArgsKey = "lvslab.raw-args"

@@ -50,7 +50,7 @@ Examples:
 				return err
 			}
 			defer conn.Close()
-			rep, err := lab.Down(context.WithoutCancel(c.Context), conn, sel, lab.DownOptions{Out: progress(c, c.App.Writer)})
+			rep, err := lab.Down(context.WithoutCancel(c.Context), conn, sel, lab.DownOptions{Paths: folders(c), Progress: progressTo(c, c.App.Writer)})
 			if err != nil {
 				return err
 			}

@@ -94,7 +94,7 @@ func runDrill(c *cli.Context, step string) error {
 	}
 	defer closeAll()
 	// Progress goes to stderr as it happens; the report repeats the actions.
-	rep, err := verify.Drill(ctx, lab, acc.Dialer(ctx), step, node, verify.DrillOptions{Verify: opts, Quiesce: c.Bool("quiesce"), How: c.String("how"), Download: c.Bool("download"), Sync: c.String("sync")}, progress(c, c.App.ErrWriter))
+	rep, err := verify.Drill(ctx, lab, acc.Dialer(ctx), step, node, verify.DrillOptions{Verify: opts, Quiesce: c.Bool("quiesce"), How: c.String("how"), Download: c.Bool("download"), Sync: c.String("sync")}, progressText(c, c.App.ErrWriter))
 	title := "lvslab drill " + step + " " + node
 	if path := c.String("junit"); path != "" {
 		if jerr := writeDrillJUnit(path, rep, err, title); jerr != nil {

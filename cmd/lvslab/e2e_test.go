@@ -17,6 +17,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/lvslab/lvslab/provision/paths"
 )
 
 const e2eInnerEnv = "LVSLAB_E2E_INNER"
@@ -68,7 +70,7 @@ func sandboxed(t *testing.T, inner string, sandboxArgs ...string) {
 	t.Logf("end-to-end run passed in %s", took.Round(time.Second))
 }
 
-// runInSandbox runs this test binary's test inner inside "lvslab sandbox",
+// runInSandbox runs this test binary's test inner inside a one-shot "lvslab sandbox",
 // with env=1 so that it knows it is the inner run, and says how long it took;
 // sandboxArgs go to the sandbox ("--hypervisors", "2").
 func runInSandbox(t *testing.T, bin, env, inner, timeout string, sandboxArgs ...string) (time.Duration, error) {
@@ -77,7 +79,10 @@ func runInSandbox(t *testing.T, bin, env, inner, timeout string, sandboxArgs ...
 	if err != nil {
 		t.Fatal(err)
 	}
-	args := append(append([]string{"sandbox"}, sandboxArgs...), "--", self, "-test.run", "^"+inner+"$", "-test.v", "-test.timeout", timeout)
+	// A one-shot sandbox of its own (a name no started sandbox has), even
+	// when "lvslab sandbox start" left one running on this machine.
+	name := fmt.Sprintf("lvslab-e2e-%d", os.Getpid())
+	args := append(append([]string{"sandbox", "--name", name}, sandboxArgs...), "--", self, "-test.run", "^"+inner+"$", "-test.v", "-test.timeout", timeout)
 	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), env+"=1")
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
@@ -146,12 +151,9 @@ func virsh(t *testing.T, args ...string) string {
 // labSSH is an ssh command to a lab node, over its management address,
 // with the lab's own key and pins (the key is pinned under the domain name).
 func labSSH(lab, node, addr, command string) *exec.Cmd {
-	dir := filepath.Join("/var/lib/lvslab/labs", lab)
-	if home := os.Getenv("LVSLAB_HOME"); home != "" {
-		dir = filepath.Join(home, "labs", lab)
-	}
-	return exec.Command("ssh", "-i", filepath.Join(dir, "id_ed25519"),
-		"-o", "UserKnownHostsFile="+filepath.Join(dir, "known_hosts"), "-o", "HostKeyAlias="+lab+"-"+node,
+	root := paths.Local()
+	return exec.Command("ssh", "-i", root.KeyFile(lab),
+		"-o", "UserKnownHostsFile="+root.KnownHostsFile(lab), "-o", "HostKeyAlias="+paths.DomainName(lab, node),
 		"-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes", "-o", "ConnectTimeout=5",
 		"root@"+addr, command)
 }
@@ -251,6 +253,11 @@ func (e *e2e) verify(lab string, wantExit int) verifyReport {
 // its end it prints the phase times and leaves nothing behind (the sandbox
 // goes away too).
 func insideSandbox(t *testing.T, outer string) *e2e {
+	return insideSandboxAs(t, outer, "PHASE TIMES")
+}
+
+// insideSandboxAs is insideSandbox with the heading of its phase times.
+func insideSandboxAs(t *testing.T, outer, heading string) *e2e {
 	bin := e2eBinary(t)
 	if os.Getenv(e2eInnerEnv) != "1" {
 		t.Skip("runs inside the sandbox only (" + outer + " starts it)")
@@ -258,7 +265,7 @@ func insideSandbox(t *testing.T, outer string) *e2e {
 	e := &e2e{t: t, bin: bin}
 	t.Cleanup(func() {
 		e.run("down", "--all")
-		fmt.Println("\nPHASE TIMES")
+		fmt.Println("\n" + heading)
 		for _, p := range e.phases {
 			fmt.Println("  " + p)
 		}

@@ -8,7 +8,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/lvslab/lvslab/provision/prefixed"
+	"github.com/lvslab/lvslab/provision/progress"
 	"github.com/lvslab/lvslab/provision/sshx"
 )
 
@@ -80,8 +80,8 @@ func execOn(c *cli.Context, r *nodeSession, nodes, cmd []string) error {
 		go func() {
 			defer wg.Done()
 			prefix := fmt.Sprintf("%-*s | ", width, n)
-			out := prefixed.New(c.App.Writer, &mu, prefix)
-			errw := prefixed.New(c.App.ErrWriter, &mu, prefix)
+			out := progress.NewPrefixed(c.App.Writer, &mu, prefix)
+			errw := progress.NewPrefixed(c.App.ErrWriter, &mu, prefix)
 			defer out.Flush()
 			defer errw.Flush()
 			x, err := r.acc.Dial(r.ctx, n)

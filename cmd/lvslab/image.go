@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"os"
@@ -18,7 +19,7 @@ func imageCommand() *cli.Command {
 	dirFlag := &cli.StringFlag{
 		Name:    "dir",
 		Usage:   "image store `DIR` (default /var/lib/lvslab/images as root, else ~/.cache/lvslab/images)",
-		EnvVars: []string{image.EnvDir},
+		EnvVars: []string{paths.EnvImageDir},
 	}
 	return &cli.Command{
 		Name:  "image",
@@ -84,14 +85,14 @@ debian-12-base.`,
 				Name:          c.String("name"),
 				Suite:         c.String("suite"),
 				Mirror:        c.String("mirror"),
-				Dir:           c.String("dir"),
+				Dir:           imageDir(c),
 				Force:         c.Bool("force") || c.Bool("fresh"),
 				Fresh:         c.Bool("fresh"),
 				RootPassword:  c.String("root-password"),
 				ExtraPackages: c.StringSlice("package"),
 				Compress:      c.Bool("compress"),
 				Flavor:        c.String("flavor"),
-				Progress:      progress(c, os.Stderr),
+				Progress:      progressTo(c, os.Stderr),
 			})
 			return err
 		},
@@ -129,9 +130,9 @@ Btrfs or LVM root is not read: cloud-init is then assumed.`,
 			_, err := image.Import(c.Context, image.ImportOptions{
 				Path:     c.Args().First(),
 				Name:     c.String("name"),
-				Dir:      c.String("dir"),
+				Dir:      imageDir(c),
 				Force:    c.Bool("force"),
-				Progress: progress(c, os.Stderr),
+				Progress: progressTo(c, os.Stderr),
 			})
 			return err
 		},
@@ -156,7 +157,7 @@ finished and what on the host still uses each (domains, overlay volumes).`,
 			if c.String("connect") != "" {
 				return listPoolImages(c, format)
 			}
-			images, err := image.List(c.String("dir"))
+			images, err := image.List(imageDir(c))
 			if err != nil {
 				return err
 			}
@@ -202,7 +203,7 @@ uploads the image again.`,
 			if c.String("version") != "" {
 				return fmt.Errorf("--version is for an image uploaded to a host: add --connect URI")
 			}
-			return image.Remove(c.String("dir"), c.Args().First())
+			return image.Remove(imageDir(c), c.Args().First())
 		},
 	}
 }
@@ -316,3 +317,6 @@ func removePoolImage(c *cli.Context, name string) error {
 	}
 	return err
 }
+
+// imageDir is the image store: --dir (or $LVSLAB_IMAGE_DIR), else lvslab's.
+func imageDir(c *cli.Context) string { return cmp.Or(c.String("dir"), folders(c).Images) }

@@ -32,14 +32,15 @@ var layers = []struct {
 	// the libvirt adapter; SSH
 	{5, []string{"provision/host/...", "provision/sshx/..."}},
 	{6, []string{"provision/image/..."}},
-	// paths, progress (typed events and renderers; console and prefixed
-	// become it), report (verdicts, exit codes, writers)
-	{7, []string{"provision/paths/...", "provision/progress/...", "provision/report/...", "provision/console/...", "provision/prefixed/..."}},
+	// paths, the local machine (root, programs, processes), progress
+	// (typed events, their renderers, the --debug trace, prefixed lines),
+	// report (verdicts, exit codes, writers)
+	{7, []string{"provision/paths/...", "provision/localhost/...", "provision/progress/...", "provision/report/..."}},
 	// render, handout, engine, catalog, roles, shell, guest
 	{8, []string{"roles/..."}},
 	// the lab model with the IPVS model at the bottom (topology/ipvs), the
-	// embedded labs and templates
-	{9, []string{"topology/...", "labs/...", "templates/..."}},
+	// embedded labs and templates; the tests' helpers that know no lab
+	{9, []string{"topology/...", "labs/...", "templates/...", "internal/..."}},
 }
 
 // libvirtImporters are the only packages that may import libvirt's

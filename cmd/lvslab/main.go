@@ -20,6 +20,7 @@ import (
 var version = ""
 
 func main() {
+	enterRunningSandbox(os.Args)
 	os.Exit(run(os.Args, os.Stdout, os.Stderr))
 }
 
@@ -75,6 +76,7 @@ Typical session:
    lvslab plan tedu-dr --os rhel    # the commands a student would type
    lvslab graph tedu-nat            # the topology, with the reply path
    lvslab image build               # the guest image (once)
+   sudo lvslab sandbox start        # a private libvirtd, where the machine has none of its own
    lvslab up tedu-nat --dry-run     # what up would create, start and change
    lvslab up tedu-nat               # VMs up and configured
    lvslab verify tedu-nat           # prove the rr distribution
@@ -84,7 +86,9 @@ Typical session:
 Every command that lists or reports takes -o json (labs, validate, image ls,
 up --dry-run, ls, status, check, verify, drill). --debug traces each libvirt
 call and SSH command with its duration and output on stderr; --quiet keeps
-only results and errors.
+only results and errors; --progress json writes progress as one JSON event
+per line on stderr (tty, plain: text redrawn in place or not; auto: tty on a
+terminal).
 Shell completion: "lvslab completion bash|zsh|fish"; the manual: "man lvslab".
 
 Exit codes: 0 success, 1 the lab or a verdict is wrong, 2 lvslab could not run

@@ -1,29 +1,52 @@
 package main
 
 import (
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+
 	"github.com/urfave/cli/v2"
 
+	"github.com/lvslab/lvslab/provision/paths"
 	"github.com/lvslab/lvslab/provision/report"
 	"github.com/lvslab/lvslab/provision/sandbox"
 )
 
+// sandboxNeed is the one statement of when a sandbox is needed, in every
+// help that speaks of it and in the README.
+const sandboxNeed = `A lab needs a libvirtd. A workstation's own (qemu:///system) needs no
+sandbox: lvslab uses it directly. On a shared or bare machine (a server, a
+CI runner), lab networks must not touch the host's networking: there, run
+"sudo lvslab sandbox start" once; as root, lvslab's libvirt commands then
+run inside that sandbox until "lvslab sandbox stop".`
+
 func sandboxCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "sandbox",
-		Usage:     "run a command with its own private network namespace and libvirtd",
-		ArgsUsage: "-- COMMAND [ARG...]",
-		Description: `Creates a network namespace (lvslab-sb-PID) and a private mount namespace,
-starts virtlogd and libvirtd in there with private state, sockets and
-configuration, runs COMMAND, then stops every daemon, guest and dnsmasq of the
-namespace and deletes it. Lab networks and VMs made by COMMAND exist only in
-the sandbox: the host's networks and its own libvirtd are never touched.
-Built images (/var/lib/lvslab) stay shared with the host.
+		Usage:     "a private network namespace with its own libvirtd: started to stay, or around one command",
+		ArgsUsage: "start|shell|status|stop | -- COMMAND [ARG...]",
+		Description: sandboxNeed + `
+
+"lvslab sandbox start" creates a network namespace (lvslab-sb) and a private
+mount namespace, starts virtlogd and libvirtd in there with private state,
+sockets and configuration, records them in $LVSLAB_HOME/sandbox.json
+(/var/lib/lvslab for root) and returns, leaving them running. While it runs,
+every command that takes --connect (up, down, status, ls, verify, check, ssh,
+exec, console, drill, ipvs, ssh-config), run as root without --connect or
+$LIBVIRT_DEFAULT_URI, runs inside it. Lab networks and VMs exist only in the
+sandbox; built images (/var/lib/lvslab/images) stay shared with the host.
+
+"lvslab sandbox -- COMMAND" runs COMMAND inside the running sandbox; with
+none running, it makes a one-shot sandbox around COMMAND, which is removed
+with everything in it when COMMAND exits (--hypervisors and a --name other
+than the running sandbox's always make a one-shot one). COMMAND sees
+LVSLAB_SANDBOX=<namespace>; its exit code is returned.
 
 When KVM cannot run guests here, /dev/kvm is hidden so libvirt uses QEMU TCG
 without re-probing on every call (--mask-kvm=always|never to force).
-COMMAND sees LVSLAB_SANDBOX=<namespace>; its exit code is returned.
 
-With --hypervisors N, the sandbox simulates N remote libvirt hosts instead:
+With --hypervisors N, the one-shot sandbox simulates N remote libvirt hosts:
 namespaces NAME-hv1..N, each joined to COMMAND's "teacher" namespace by a
 veth pair (10.253.I.2), with private libvirt folders, its own pool folder on
 disk, virtlogd, libvirtd and an sshd that lets root in with a key the sandbox
@@ -32,30 +55,287 @@ the hosts only through their URIs, listed space-separated in
 $LVSLAB_HYPERVISORS (qemu+ssh://root@10.253.I.2/system?keyfile=...&known_hosts=...).
 
 Examples:
-   sudo lvslab sandbox -- virsh -c qemu:///system net-list --all
-   sudo lvslab sandbox -- lvslab up labs/nat.yaml
-   sudo lvslab sandbox -- bash          # an interactive shell in the sandbox
+   sudo lvslab sandbox start                # a sandbox that stays
+   sudo lvslab up && sudo lvslab verify     # the default lab, in it
+   sudo lvslab sandbox shell                # a shell in it (virsh, ip, lvslab)
+   sudo lvslab sandbox -- virsh net-list --all
+   sudo lvslab sandbox stop                 # its labs, daemons and namespace gone
    sudo lvslab sandbox --hypervisors 2 -- sh -c 'for u in $LVSLAB_HYPERVISORS; do virsh -c "$u" hostname; done'`,
-		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "mask-kvm", Value: string(sandbox.MaskAuto), Usage: "hide /dev/kvm from libvirt: auto, always or never"},
-			&cli.StringFlag{Name: "name", Usage: "network namespace `NAME` (default lvslab-sb-PID)"},
-			&cli.IntFlag{Name: "hypervisors", Usage: "simulate `N` remote hosts (libvirtd and sshd each); COMMAND runs in a teacher namespace without libvirtd and finds their URIs in $" + sandbox.EnvHypervisors},
-		},
+		Flags: append(sandboxFlags("the one-shot sandbox's network namespace `NAME` (default lvslab-sb-PID)"),
+			&cli.IntFlag{Name: "hypervisors", Usage: "simulate `N` remote hosts (libvirtd and sshd each); COMMAND runs in a teacher namespace without libvirtd and finds their URIs in $" + sandbox.EnvHypervisors}),
+		Subcommands: []*cli.Command{sandboxStartCommand(), sandboxShellCommand(), sandboxStatusCommand(), sandboxStopCommand()},
+		Action:      runSandbox,
+	}
+}
+
+// sandboxFlags are the flags of a sandbox being made: --mask-kvm, --name.
+func sandboxFlags(nameUsage string) []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "mask-kvm", Value: string(sandbox.MaskAuto), Usage: "hide /dev/kvm from libvirt: auto, always or never"},
+		&cli.StringFlag{Name: "name", Usage: nameUsage},
+	}
+}
+
+// sandboxOptions are the options of a sandbox made by c's flags.
+func sandboxOptions(c *cli.Context) sandbox.Options {
+	return sandbox.Options{
+		Name:        c.String("name"),
+		MaskKVM:     sandbox.KVMMask(c.String("mask-kvm")),
+		Hypervisors: c.Int("hypervisors"),
+		Log:         c.App.ErrWriter,
+	}
+}
+
+// runSandbox is "lvslab sandbox -- COMMAND": in the running sandbox, else
+// in a one-shot one.
+func runSandbox(c *cli.Context) error {
+	argv := c.Args().Slice()
+	if len(argv) == 0 {
+		return cannot("lvslab sandbox: say what to do: start, shell, status, stop, or -- COMMAND (\"lvslab sandbox --help\")")
+	}
+	st, err := runningSandbox(c)
+	if err != nil {
+		return err
+	}
+	if st != nil && c.Int("hypervisors") == 0 && (c.String("name") == "" || c.String("name") == st.Name) {
+		return enterSandbox(st, argv)
+	}
+	return oneShotSandbox(c, argv)
+}
+
+// oneShotSandbox runs argv in a sandbox of its own, removed when it exits.
+func oneShotSandbox(c *cli.Context, argv []string) error {
+	code, err := sandbox.Run(c.Context, sandboxOptions(c), argv)
+	if err != nil {
+		return exit("lvslab sandbox: "+err.Error(), report.ExitSandbox)
+	}
+	if code != 0 {
+		return exit("", code)
+	}
+	return nil
+}
+
+// runningSandbox is the sandbox "lvslab sandbox start" left running, or
+// nil.
+func runningSandbox(c *cli.Context) (*sandbox.State, error) {
+	st, err := sandbox.Load(folders(c).Home)
+	if err != nil {
+		return nil, cannot("lvslab sandbox: " + err.Error())
+	}
+	if st == nil || !st.Running() {
+		return nil, nil
+	}
+	return st, nil
+}
+
+// enterSandbox replaces lvslab with argv inside the running sandbox.
+func enterSandbox(st *sandbox.State, argv []string) error {
+	err := sandbox.Exec(st, argv)
+	return exit(fmt.Sprintf("lvslab sandbox: cannot run %s in sandbox %s: %v", argv[0], st.Name, err), report.ExitSandbox)
+}
+
+func sandboxStartCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "start",
+		Usage: "start a sandbox that stays: lvslab's libvirt commands then run in it",
+		Description: `Creates the network namespace (lvslab-sb unless --name) with its own
+virtlogd and libvirtd, records them in $LVSLAB_HOME/sandbox.json and returns.
+A second start while one runs is refused; what is left of a sandbox whose
+daemons died (a reboot, a killed libvirtd) is removed first.
+
+Examples:
+   sudo lvslab sandbox start
+   sudo lvslab sandbox start --mask-kvm always   # guests under QEMU TCG`,
+		Flags: sandboxFlags("network namespace `NAME`"),
 		Action: func(c *cli.Context) error {
-			code, err := sandbox.Run(c.Context, sandbox.Options{
-				Name:        c.String("name"),
-				MaskKVM:     sandbox.KVMMask(c.String("mask-kvm")),
-				Hypervisors: c.Int("hypervisors"),
-			}, c.Args().Slice())
+			o := sandboxOptions(c)
+			if o.Name == "" {
+				o.Name = sandbox.DefaultName
+			}
+			// Ctrl-C while it starts removes what it made.
+			ctx, stop := commandContext(c)
+			defer stop()
+			st, err := sandbox.Start(ctx, o, folders(c).Home)
+			if err != nil {
+				return cannot("lvslab sandbox start: " + err.Error())
+			}
+			st.Describe(c.App.Writer)
+			fmt.Fprintln(c.App.Writer, `As root, lvslab's libvirt commands (up, status, ssh, verify, down, ...) now run in it;`+
+				` "lvslab sandbox shell" opens a shell there, "lvslab sandbox stop" removes it with its labs.`)
+			return nil
+		},
+	}
+}
+
+func sandboxShellCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "shell",
+		Usage: "a shell inside the running sandbox (else in a one-shot sandbox)",
+		Description: `Runs $SHELL (else /bin/sh) inside the sandbox "lvslab sandbox start" left
+running: leaving the shell leaves the sandbox running. With none running, the
+shell gets a one-shot sandbox, removed with everything in it when it exits.
+
+Examples:
+   sudo lvslab sandbox shell`,
+		Action: func(c *cli.Context) error {
+			shell := os.Getenv("SHELL")
+			if shell == "" {
+				shell = "/bin/sh"
+			}
+			st, err := runningSandbox(c)
 			if err != nil {
 				return err
 			}
-			if code != 0 {
-				return exit("", code)
+			if st == nil {
+				fmt.Fprintln(c.App.ErrWriter, `lvslab sandbox: no sandbox runs ("lvslab sandbox start" starts one that stays): this shell's sandbox goes when it exits`)
+				return oneShotSandbox(c, []string{shell})
+			}
+			fmt.Fprintf(c.App.ErrWriter, "lvslab sandbox: a shell in sandbox %s (leaving it leaves the sandbox running)\n", st.Name)
+			return enterSandbox(st, []string{shell})
+		},
+	}
+}
+
+func sandboxStatusCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "status",
+		Usage: "whether a sandbox runs, since when, and its daemons: exit 0 when it runs whole",
+		Description: `Reads $LVSLAB_HOME/sandbox.json and checks each daemon the sandbox started
+by its pid and start time. Exit 0 when all run, 1 when none is recorded or a
+daemon is gone ("lvslab sandbox stop" removes what is left).
+
+Examples:
+   lvslab sandbox status
+   lvslab sandbox status >/dev/null || sudo lvslab sandbox start`,
+		Action: func(c *cli.Context) error {
+			st, err := sandbox.Load(folders(c).Home)
+			if err != nil {
+				return cannot("lvslab sandbox status: " + err.Error())
+			}
+			if st == nil {
+				return failed(noSandbox() + ` ("lvslab sandbox start" starts one)`)
+			}
+			st.Describe(c.App.Writer)
+			if gone := st.Gone(); len(gone) > 0 {
+				return failed(fmt.Sprintf(`sandbox %s: %s is gone ("lvslab sandbox stop" removes what is left, then "lvslab sandbox start")`, st.Name, gone[0].Name))
 			}
 			return nil
 		},
 	}
+}
+
+func sandboxStopCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "stop",
+		Usage: "remove the running sandbox: its labs, its daemons, its namespace",
+		Description: `Runs "lvslab down --all" inside the sandbox, stops the virtlogd and libvirtd
+it started (by their recorded pid, only while that pid is still the process it
+started), then whatever is left in its network namespace, the namespace and
+the record. With no sandbox recorded it says so and exits 0.
+
+Examples:
+   sudo lvslab sandbox stop`,
+		Action: func(c *cli.Context) error {
+			self, err := os.Executable()
+			if err != nil {
+				return cannot(err)
+			}
+			ctx, stop := commandContext(c)
+			defer stop()
+			st, err := sandbox.Stop(ctx, folders(c).Home, sandbox.StopOptions{
+				Down: []string{self, "down", "--all"}, Log: progressText(c, c.App.ErrWriter),
+			})
+			switch {
+			case err != nil:
+				return cannot("lvslab sandbox stop: " + err.Error())
+			case st == nil:
+				fmt.Fprintln(c.App.Writer, noSandbox())
+			default:
+				fmt.Fprintf(c.App.Writer, "sandbox %s stopped: its labs, daemons and network namespace are gone\n", st.Name)
+			}
+			return nil
+		},
+	}
+}
+
+// noSandbox says that no sandbox is recorded; a sandbox is root's, so
+// another user is told to ask as root.
+func noSandbox() string {
+	if os.Geteuid() != 0 {
+		return "no sandbox of yours runs here (a sandbox is root's: ask with sudo)"
+	}
+	return "no sandbox runs here"
+}
+
+// enterRunningSandbox runs this lvslab command inside the sandbox "lvslab
+// sandbox start" left running, by replacing the process, when the command
+// talks to libvirt and nothing chose another one (runsInSandbox); it
+// returns when the command is to run here.
+func enterRunningSandbox(args []string) {
+	if os.Geteuid() != 0 || !runsInSandbox(newApp(), args, os.Getenv) {
+		return
+	}
+	st, err := sandbox.Load(paths.Local().Home)
+	if err != nil || st == nil || !st.Running() {
+		return
+	}
+	self, err := os.Executable()
+	if err == nil {
+		err = sandbox.Exec(st, append([]string{self}, args[1:]...))
+	}
+	fmt.Fprintf(os.Stderr, "lvslab: cannot run in sandbox %s: %v\n", st.Name, err)
+	os.Exit(report.ExitSandbox)
+}
+
+// runsInSandbox tells whether the command line args runs in a running
+// sandbox: a command that takes --connect, run outside any sandbox, with
+// neither --connect nor $LIBVIRT_DEFAULT_URI, and not asking for help or
+// completion.
+func runsInSandbox(app *cli.App, args []string, getenv func(string) string) bool {
+	if getenv(sandbox.EnvName) != "" || getenv("LIBVIRT_DEFAULT_URI") != "" {
+		return false
+	}
+	leaf := leafCommand(app, args)
+	if leaf == nil || lookupFlag(leaf.Flags, "--connect") == nil {
+		return false
+	}
+	for _, a := range args[1:] {
+		if a == "--" {
+			break
+		}
+		if a == completionFlag || a == "-h" || a == "--help" {
+			return false
+		}
+		if f := lookupFlag(leaf.Flags, a); strings.HasPrefix(a, "-") && f != nil && slices.Contains(f.Names(), "connect") {
+			return false
+		}
+	}
+	return true
+}
+
+// leafCommand is the deepest command args name ("image ls", "up", an
+// alias's command), nil when they name none.
+func leafCommand(app *cli.App, args []string) *cli.Command {
+	cmds, flags := app.Commands, app.Flags
+	var leaf *cli.Command
+	for i := 1; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			break
+		}
+		if strings.HasPrefix(a, "-") {
+			if takesValue(flags, a) {
+				i++
+			}
+			continue
+		}
+		next := findCommand(cmds, a)
+		if next == nil {
+			break
+		}
+		leaf, cmds, flags = next, next.Subcommands, next.Flags
+	}
+	return leaf
 }
 
 // sandboxInnerCommand is what "lvslab sandbox" re-runs inside the new

@@ -7,7 +7,6 @@ package main
 
 import (
 	"bufio"
-	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -21,6 +20,7 @@ import (
 	"time"
 
 	"github.com/lvslab/lvslab/provision/class/browser"
+	"github.com/lvslab/lvslab/provision/paths"
 )
 
 // TestServeE2E starts the sandbox around the class server's scenario.
@@ -154,8 +154,7 @@ func TestServeE2EInner(t *testing.T) {
 	// lvslab's home, outside the sandbox: none left from an earlier run,
 	// none left after this one
 	forget := func() {
-		home := cmp.Or(os.Getenv("LVSLAB_HOME"), "/var/lib/lvslab")
-		old, _ := filepath.Glob(filepath.Join(home, "classes", "srv.*"))
+		old, _ := filepath.Glob(filepath.Join(paths.Local().ClassDir(), "srv.*"))
 		for _, f := range old {
 			os.Remove(f)
 		}

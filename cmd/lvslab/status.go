@@ -24,10 +24,14 @@ func statusCommand() *cli.Command {
 (running, shut off, ... or missing), its lab addresses (from the lab file its
 tags name), its management address (mgmt0, where lvslab's SSH goes) and
 whether lvslab logs in there with the lab's key and pinned host key (2 s);
-then the lab's management network, its lab networks (with the host's
-address, or isolated) and disks. With a lab file, nodes that have no VM yet
-are listed as missing. With no LAB, every lvslab lab of this libvirt is
-shown.
+a running node that does not answer has its guest agent (QEMU's, over a
+virtio-serial channel: no guest network) asked why, and the causes it reads
+are named: mgmt0 down or without its address, sshd stopped, port 22 blocked
+by an nft or iptables rule ("lvslab up" undoes them); where no agent
+answers, the way in is "lvslab console NODE"; then the lab's management
+network, its lab networks (with the host's address, or isolated) and disks.
+With a lab file, nodes that have no VM yet are listed as missing. With no
+LAB, every lvslab lab of this libvirt is shown.
 
 Exit codes: 0 every node's VM runs and answers SSH, 1 one does not (each is
 named on stderr), 2 status could not run.
@@ -82,7 +86,7 @@ func statusAction(c *cli.Context) error {
 		if file == nil {
 			file, _ = lab.Recorded(conn, name) // without it, no lab addresses
 		}
-		st, err := lab.Status(c.Context, conn, name, lab.StatusOptions{Lab: file})
+		st, err := lab.Status(c.Context, conn, name, lab.StatusOptions{Paths: folders(c), Lab: file})
 		if err != nil {
 			return err
 		}
@@ -109,9 +113,13 @@ func statusVerdict(all []*lab.LabStatus) error {
 	var labsDown []string
 	for _, st := range all {
 		var down []string
+		does := "starts and configures them"
 		for _, n := range st.Nodes {
 			if why := n.Down(); why != "" {
 				down = append(down, why)
+			}
+			if n.CutOff() {
+				does = "starts and configures them, and restores lvslab's access through the guest agent"
 			}
 		}
 		if len(down) == 0 {
@@ -121,7 +129,7 @@ func statusVerdict(all []*lab.LabStatus) error {
 		if st.File != "" {
 			up = "lvslab up " + topology.FileRef(st.File)
 		}
-		labsDown = append(labsDown, fmt.Sprintf("lab %s: %s (%q starts and configures them)", st.Lab, strings.Join(down, ", "), up))
+		labsDown = append(labsDown, fmt.Sprintf("lab %s: %s (%q %s)", st.Lab, strings.Join(down, ", "), up, does))
 	}
 	if len(labsDown) == 0 {
 		return nil

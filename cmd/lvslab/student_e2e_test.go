@@ -10,7 +10,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"os"
 	"os/exec"
 	"slices"
 	"strings"
@@ -198,18 +197,7 @@ func (e *e2e) reboot() {
 }
 
 func TestStudentE2EInner(t *testing.T) {
-	bin := e2eBinary(t)
-	if os.Getenv(e2eInnerEnv) != "1" {
-		t.Skip("runs inside the sandbox only (TestStudentE2E starts it)")
-	}
-	e := &e2e{t: t, bin: bin}
-	defer func() {
-		fmt.Println("\nPHASE TIMES")
-		for _, p := range e.phases {
-			fmt.Println("  " + p)
-		}
-	}()
-	defer e.run("down", "--all")
+	e := insideSandbox(t, "TestStudentE2E")
 	nodes := []string{"client1", "lvs1", "web1", "web2"}
 
 	e.phase("up tedu-nat --bare", func() { e.must("up", "tedu-nat", "--bare") })

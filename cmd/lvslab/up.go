@@ -58,10 +58,10 @@ of its own (isolated segments, unless the file gives a network "host:") and
 reached by lvslab over its own management network. "lvslab ls" lists them;
 "lvslab verify NAME", "status NAME" and "down NAME" work on a copy by name.
 
-Lab networks must not appear on a shared host: run lvslab in its sandbox.
+` + sandboxNeed + `
 
 Examples:
-   lvslab sandbox -- lvslab up                   # the default lab, tedu-nat
+   lvslab up                                     # the default lab, tedu-nat
    lvslab up tedu-nat --as alice                 # a copy for alice, same addresses
    lvslab up tedu-dr --as alice                  # switch alice's copy to DR in place
    lvslab up tedu-dr                             # switch the running tedu lab to DR
@@ -116,8 +116,8 @@ func runUp(c *cli.Context) error {
 	}
 	defer conn.Close()
 	opts := lab.Options{
-		Accel: c.String("accel"), Retain: c.Bool("retain"), Timeout: c.Duration("timeout"),
-		VMsOnly: c.Bool("vms-only"), MgmtPool: c.String("mgmt-pool"), Out: progress(c, c.App.Writer),
+		Paths: folders(c), Accel: c.String("accel"), Retain: c.Bool("retain"), Timeout: c.Duration("timeout"),
+		VMsOnly: c.Bool("vms-only"), MgmtPool: c.String("mgmt-pool"), Progress: progressTo(c, c.App.Writer),
 		Bare: c.Bool("bare"), Nodes: c.StringSlice("node"),
 	}
 	for _, n := range opts.Nodes {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"strings"
 	"sync"
@@ -34,7 +35,7 @@ type Access struct {
 	conn       *host.Conn
 	lab        string
 	file       *topology.Lab // nil when only the recorded state is known
-	stateDir   string
+	paths      paths.Root
 	signer     ssh.Signer
 	tags       map[string]host.DomainInfo // by node
 	mu         sync.Mutex
@@ -47,6 +48,13 @@ type Access struct {
 	jump   *sshx.Jump
 	// consoles opens a node's serial console (nil: OpenConsole).
 	consoles ConsoleOpener
+	// agent reaches the nodes' guest agents (rescue.go), nil when there
+	// is no libvirt; tcp opens TCP connections where there is no jump;
+	// tcpWindow is how long one may take before the agent is asked why.
+	agent     host.Agent
+	tcp       dialFunc
+	tcpWindow time.Duration
+	cutOff    map[string]cutOffNote
 }
 
 // Connector logs in to a node, retrying as r says: sshx.WaitReady does it
@@ -65,8 +73,8 @@ func (f ConnectFunc) Connect(ctx context.Context, cfg sshx.Config, r sshx.Retry)
 
 // Options tune Open.
 type Options struct {
-	// Home is lvslab's state folder ("" means Home()).
-	Home string
+	// Paths are lvslab's folders: the lab's key and pins.
+	Paths paths.Root
 	// File is the lab file when one is known: its login.
 	File *topology.Lab
 	// Signer is the lab's login key when the caller holds it already (else
@@ -80,6 +88,8 @@ type Options struct {
 	// Consoles opens a node's serial console for Bootstrap (nil means
 	// through libvirt).
 	Consoles ConsoleOpener
+	// Agent reaches the nodes' guest agents (nil means through libvirt).
+	Agent host.Agent
 }
 
 // Open reads what lab recorded of its nodes. It does not dial: a
@@ -96,8 +106,15 @@ func Open(conn *host.Conn, lab string, opts Options) (*Access, error) {
 }
 
 func newAccess(conn *host.Conn, lab string, opts Options) (*Access, error) {
-	a := &Access{conn: conn, lab: lab, file: opts.File, stateDir: paths.StateDir(opts.Home, lab), clients: map[string]*sshx.Client{},
-		signer: opts.Signer, connector: opts.Connector, dialWindow: opts.DialWindow, consoles: opts.Consoles}
+	if err := opts.Paths.Check(); err != nil {
+		return nil, err
+	}
+	a := &Access{conn: conn, lab: lab, file: opts.File, paths: opts.Paths, clients: map[string]*sshx.Client{},
+		signer: opts.Signer, connector: opts.Connector, dialWindow: opts.DialWindow, consoles: opts.Consoles,
+		agent: opts.Agent, tcp: (&net.Dialer{}).DialContext, tcpWindow: tcpWindow, cutOff: map[string]cutOffNote{}}
+	if a.agent == nil && conn != nil {
+		a.agent = host.LibvirtAgent{Conn: conn}
+	}
 	if a.connector == nil {
 		a.connector = ConnectFunc(sshx.WaitReady)
 	}
@@ -153,12 +170,62 @@ func (a *Access) addresses(node string) []string {
 const dialWindow = 30 * time.Second
 
 // Dial returns node's executor, connecting on first use: one try, for up
-// to dialWindow (or StatusOptions' DialTimeout).
+// to dialWindow (or StatusOptions' DialTimeout). A node that does not
+// answer has its guest agent asked why (rescue.go): a *CutOffError names
+// the causes, as soon as the agent read them; a *NoAgentError names the
+// serial console when no agent answers.
 func (a *Access) Dial(ctx context.Context, node string) (*sshx.Client, error) {
 	if err := a.vmDown(node); err != nil {
 		return nil, err
 	}
-	return a.connect(ctx, node, 0, func(_ string, err error) error { return err })
+	if err := a.knownCutOff(node); err != nil {
+		return nil, err
+	}
+	once := func(_ string, err error) error { return err }
+	if a.agent == nil || len(a.Addresses(node)) == 0 {
+		return a.connect(ctx, node, 0, once, nil)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	w := a.newWatch()
+	type dialed struct {
+		c   *sshx.Client
+		err error
+	}
+	done := make(chan dialed, 1)
+	go func() {
+		c, err := a.connect(ctx, node, 0, once, w)
+		done <- dialed{c, err}
+	}()
+	var asked chan verdict
+	var got *verdict
+	for {
+		select {
+		case d := <-done:
+			if d.err == nil || !worthAsking(ctx, d.err) {
+				return d.c, d.err
+			}
+			if got == nil {
+				if asked == nil {
+					asked = a.ask(ctx, node)
+				}
+				v := <-asked
+				got = &v
+			}
+			return nil, a.explain(node, d.err, *got)
+		case <-w.ask:
+			if asked == nil && got == nil {
+				asked = a.ask(ctx, node)
+			}
+		case v := <-asked:
+			asked, got = nil, &v
+			if v.d.CutOff() {
+				cancel()
+				<-done
+				return nil, a.explain(node, nil, v)
+			}
+		}
+	}
 }
 
 // Dialer is Dial as the one node interface every reader takes (verify,
@@ -173,14 +240,7 @@ func (a *Access) Dialer(ctx context.Context) guest.Dialer {
 	}
 }
 
-// Wait is Dial for a node that is booting: it polls every poll until the
-// login succeeds or ctx ends; attempt sees each failure, and an error it
-// returns stops the wait (the VM stopped).
-func (a *Access) Wait(ctx context.Context, node string, poll time.Duration, attempt func(addr string, err error) error) (*sshx.Client, error) {
-	return a.connect(ctx, node, poll, attempt)
-}
-
-func (a *Access) connect(ctx context.Context, node string, poll time.Duration, attempt func(string, error) error) (*sshx.Client, error) {
+func (a *Access) connect(ctx context.Context, node string, poll time.Duration, attempt func(string, error) error, w *watch) (*sshx.Client, error) {
 	a.mu.Lock()
 	c, ok := a.clients[node]
 	a.mu.Unlock()
@@ -190,6 +250,13 @@ func (a *Access) connect(ctx context.Context, node string, poll time.Duration, a
 	cfg, err := a.config(node)
 	if err != nil {
 		return nil, err
+	}
+	if w != nil {
+		base := cfg.Dialer
+		if base == nil {
+			base = a.tcp
+		}
+		cfg.Dialer = w.dialer(base)
 	}
 	c, err = a.connector.Connect(ctx, cfg, sshx.Retry{Poll: poll, Attempt: attempt})
 	if err != nil {
@@ -217,10 +284,10 @@ func (a *Access) config(node string) (sshx.Config, error) {
 		return sshx.Config{}, fmt.Errorf("node %s of lab %s has no VM with a management address (is it up? \"lvslab status %s\")", node, a.lab, a.lab)
 	}
 	if a.signer == nil {
-		if _, err := os.Stat(paths.KeyFile(a.stateDir)); err != nil {
-			return sshx.Config{}, fmt.Errorf("lab %s has no login key in %s: is it up? (\"lvslab up\" makes it)", a.lab, a.stateDir)
+		if _, err := os.Stat(a.paths.KeyFile(a.lab)); err != nil {
+			return sshx.Config{}, fmt.Errorf("lab %s has no login key in %s: is it up? (\"lvslab up\" makes it)", a.lab, a.paths.LabDir(a.lab))
 		}
-		signer, _, err := sshx.EnsureKey(a.stateDir)
+		signer, _, err := sshx.EnsureKey(a.paths.KeyFile(a.lab))
 		if err != nil {
 			return sshx.Config{}, err
 		}
@@ -228,7 +295,7 @@ func (a *Access) config(node string) (sshx.Config, error) {
 	}
 	cfg := sshx.Config{
 		Node: node, Addr: SSHAddr(addrs[0]), Signer: a.signer,
-		KnownHostsFile: paths.KnownHostsFile(a.stateDir), HostKeyAlias: paths.DomainName(a.lab, node),
+		KnownHostsFile: a.paths.KnownHostsFile(a.lab), HostKeyAlias: paths.DomainName(a.lab, node),
 		Timeout: commandTimeout, DialTimeout: a.dialWindow,
 	}
 	if a.file != nil {
@@ -270,7 +337,6 @@ func SSHAddr(host string) string {
 func (a *Access) vmDown(node string) error {
 	a.mu.Lock()
 	_, open := a.clients[node]
-	file, tag := a.file, a.tags[node]
 	a.mu.Unlock()
 	if open || a.conn == nil {
 		return nil
@@ -280,12 +346,5 @@ func (a *Access) vmDown(node string) error {
 	if state == "" || state == host.StateRunning {
 		return nil
 	}
-	up := "lvslab up"
-	switch {
-	case file != nil:
-		up += " " + topology.FileRef(file.File)
-	case tag.Tag.File != "":
-		up += " " + topology.FileRef(tag.Tag.File)
-	}
-	return fmt.Errorf("%s's VM %s is %s: run %q to start it", node, name, state, up)
+	return fmt.Errorf("%s's VM %s is %s: run %q to start it", node, name, state, a.upCommand(node))
 }

@@ -16,7 +16,7 @@ func TestAccessGoesOverTheManagementNetwork(t *testing.T) {
 	conn, opts := upLab(t, mustLab(t, "tedu-nat"))
 	// The lab was switched to DR: web1's lab address moved, its management
 	// address did not, and only that one is ever dialled.
-	acc, err := Open(conn, "tedu", Options{Home: opts.Home, File: mustLab(t, "tedu-dr")})
+	acc, err := Open(conn, "tedu", Options{Paths: opts.Paths, File: mustLab(t, "tedu-dr")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,7 +36,7 @@ func TestAccessGoesOverTheManagementNetwork(t *testing.T) {
 		t.Errorf("dialled %v, want %v (one try, pinned under the domain name)", dialled, want)
 	}
 	// A lab that is not up says so.
-	none, err := Open(conn, "other", Options{Home: opts.Home})
+	none, err := Open(conn, "other", Options{Paths: opts.Paths})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +54,7 @@ func TestAccessDialIsCancelled(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	acc, err := Open(conn, "tedu", Options{Home: opts.Home})
+	acc, err := Open(conn, "tedu", Options{Paths: opts.Paths})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -24,7 +24,7 @@ func TestDialSaysTheVMIsShutOff(t *testing.T) {
 	}
 	d.Free()
 	for _, file := range []*topology.Lab{lab, nil} {
-		acc, err := Open(conn, "tedu", Options{Home: opts.Home, File: file})
+		acc, err := Open(conn, "tedu", Options{Paths: opts.Paths, File: file})
 		if err != nil {
 			t.Fatal(err)
 		}

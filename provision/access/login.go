@@ -12,7 +12,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/lvslab/lvslab/provision/console"
+	"github.com/lvslab/lvslab/provision/progress"
 )
 
 // ConsoleLogin is the login of an image on its serial console: the lab
@@ -64,7 +64,7 @@ func (a *Access) Bootstrap(ctx context.Context, node string, login ConsoleLogin,
 	defer rw.Close()
 	s := newConsoleSession(rw, login.Password)
 	err = s.bootstrap(ctx, login, script, status)
-	console.Trace("console "+node, "log in as "+login.User+" (the lab file's password) and set up mgmt0, the login key and the host key", start, s.tail(), err)
+	progress.Trace("console "+node, "log in as "+login.User+" (the lab file's password) and set up mgmt0, the login key and the host key", start, s.tail(), err)
 	if err != nil {
 		return fmt.Errorf("node %s: over its serial console: %w; the console's last lines:\n%s", node, err, indent(s.tail()))
 	}
@@ -182,18 +182,18 @@ func indent(s string) string {
 // bootstrap is the whole dialogue: log in, turn the echo off, send the
 // script, run it, log out.
 func (s *consoleSession) bootstrap(ctx context.Context, login ConsoleLogin, script []byte, status func(string)) error {
-	status("console: waiting for the login prompt")
+	status("waiting for the login prompt on the serial console")
 	if err := s.login(ctx, login); err != nil {
 		return err
 	}
-	status("console: logged in as " + login.User + ", sending the set-up")
+	status("logged in as " + login.User + " on the serial console, sending the set-up")
 	if err := s.quiet(ctx); err != nil {
 		return err
 	}
 	if err := s.send(heredoc(script)); err != nil {
 		return err
 	}
-	status("console: running the set-up (mgmt0, keys, sshd)")
+	status("running the set-up on the serial console (mgmt0, keys, sshd)")
 	_, text, err := s.waitFor(ctx, consoleScript, exitMark)
 	if err != nil {
 		return fmt.Errorf("the set-up script did not finish: %w", err)

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/lvslab/lvslab/provision/access/accesstest"
-	"github.com/lvslab/lvslab/provision/console"
+	"github.com/lvslab/lvslab/provision/progress"
 )
 
 const testPassword = "Tedu.cn-9x"
@@ -25,8 +25,8 @@ func quickConsole(t *testing.T) {
 func bootstrapOn(t *testing.T, g *accesstest.Guest, script string) ([]string, string, error) {
 	t.Helper()
 	var trace bytes.Buffer
-	console.SetDebug(&trace)
-	defer console.SetDebug(nil)
+	progress.SetDebug(progress.Plain(&trace))
+	defer progress.SetDebug(nil)
 	a := &Access{consoles: func(string) (io.ReadWriteCloser, error) { return g, nil }}
 	var said []string
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -63,7 +63,7 @@ func TestBootstrapOverConsole(t *testing.T) {
 	if g.State() != "login" || !strings.Contains(trace, "debug: console web1: log in as root (the lab file's password)") {
 		t.Errorf("state %s, trace:\n%s", g.State(), trace)
 	}
-	if len(said) != 3 || said[0] != "console: waiting for the login prompt" {
+	if len(said) != 3 || said[0] != "waiting for the login prompt on the serial console" {
 		t.Errorf("status %q", said)
 	}
 	// A console left logged in goes straight to the set-up.

@@ -16,7 +16,7 @@ import (
 )
 
 // labFixture is where upLab left the lab's state.
-type labFixture struct{ Home string }
+type labFixture struct{ Paths paths.Root }
 
 // upLab is what Access finds of a lab brought up, on test:///default and
 // without Up: the lab's login key in its state folder, and a running
@@ -25,8 +25,8 @@ type labFixture struct{ Home string }
 func upLab(t *testing.T, lab *topology.Lab) (*libvirt.Connect, labFixture) {
 	t.Helper()
 	conn := hosttest.Conn(t)
-	home := filepath.Join(t.TempDir(), "home")
-	if _, _, err := sshx.EnsureKey(paths.StateDir(home, lab.Name)); err != nil {
+	root := paths.InHome(filepath.Join(t.TempDir(), "home"))
+	if _, _, err := sshx.EnsureKey(root.KeyFile(lab.Name)); err != nil {
 		t.Fatal(err)
 	}
 	for i, node := range lab.Nodes {
@@ -35,7 +35,7 @@ func upLab(t *testing.T, lab *topology.Lab) (*libvirt.Connect, labFixture) {
 			continue
 		}
 		x, err := host.DomainXML(lab, node, host.DomainSpec{Type: host.DomainTest,
-			Overlay: "/p/" + node.Name + ".qcow2", Seed: "/p/" + node.Name + ".iso", ConsoleLog: filepath.Join(home, node.Name+".log"),
+			Overlay: "/p/" + node.Name + ".qcow2", Seed: "/p/" + node.Name + ".iso", ConsoleLog: root.ConsoleLog(lab.Name, node.Name),
 			InstanceID: node.Name, Mgmt: fmt.Sprintf("10.250.0.%d", 10+i)})
 		if err != nil {
 			t.Fatal(err)
@@ -50,7 +50,7 @@ func upLab(t *testing.T, lab *topology.Lab) (*libvirt.Connect, labFixture) {
 			t.Fatal(err)
 		}
 	}
-	return conn, labFixture{Home: home}
+	return conn, labFixture{Paths: root}
 }
 
 var mustLab = rolestest.Lab

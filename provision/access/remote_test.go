@@ -12,7 +12,6 @@ import (
 	"testing"
 
 	"github.com/lvslab/lvslab/provision/host"
-	"github.com/lvslab/lvslab/provision/paths"
 	"github.com/lvslab/lvslab/provision/sshx"
 )
 
@@ -25,7 +24,7 @@ func remoteLab(t *testing.T, hv string) (*Access, labFixture) {
 	dir := t.TempDir()
 	host.RecordURI(conn, "qemu+ssh://root@"+hvHost+":"+port+"/system?keyfile="+filepath.Join(dir, "hv key")+"&known_hosts="+filepath.Join(dir, "kh"))
 	t.Cleanup(func() { host.ForgetURI(conn) })
-	acc, err := Open(conn, "tedu", Options{Home: opts.Home, File: mustLab(t, "tedu-nat")})
+	acc, err := Open(conn, "tedu", Options{Paths: opts.Paths, File: mustLab(t, "tedu-nat")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,7 +44,7 @@ func TestAccessJumpsThroughTheRemoteHypervisor(t *testing.T) {
 	if acc.Remote() == nil || acc.jump == nil {
 		t.Fatal("a qemu+ssh connection gave no jump")
 	}
-	again, err := Open(acc.conn, "tedu", Options{})
+	again, err := Open(acc.conn, "tedu", Options{Paths: acc.paths})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,17 +111,16 @@ func writeSSHConfig(t *testing.T, acc *Access, short bool) string {
 
 func TestSSHConfigParsesInOpenSSH(t *testing.T) {
 	conn, opts := upLab(t, mustLab(t, "tedu-nat"))
-	acc, err := Open(conn, "tedu", Options{Home: opts.Home})
+	acc, err := Open(conn, "tedu", Options{Paths: opts.Paths})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer acc.Close()
 	file := writeSSHConfig(t, acc, true)
-	state := paths.StateDir(opts.Home, "tedu")
 	for _, host := range []string{"web1", "tedu-web1"} {
 		got := sshG(t, file, host)
 		want := map[string]string{"hostname": "10.250.0.12", "user": "root", "port": "22", "hostkeyalias": "tedu-web1",
-			"identityfile": paths.KeyFile(state), "userknownhostsfile": paths.KnownHostsFile(state), "stricthostkeychecking": "true"}
+			"identityfile": opts.Paths.KeyFile("tedu"), "userknownhostsfile": opts.Paths.KnownHostsFile("tedu"), "stricthostkeychecking": "true"}
 		for k, v := range want {
 			if got[k] != v {
 				t.Errorf("ssh -G %s: %s = %q, want %q", host, k, got[k], v)
@@ -138,7 +136,7 @@ func TestSSHConfigParsesInOpenSSH(t *testing.T) {
 	rfile := writeSSHConfig(t, racc, false)
 	node := sshG(t, rfile, "tedu-lvs1")
 	if node["proxyjump"] != "lvslab-hv-root-127.0.0.1-2222" || node["hostname"] != "10.250.0.11" ||
-		node["identityfile"] != paths.KeyFile(paths.StateDir(ropts.Home, "tedu")) {
+		node["identityfile"] != ropts.Paths.KeyFile("tedu") {
 		t.Errorf("remote node: %v", node)
 	}
 	jump := sshG(t, rfile, "lvslab-hv-root-127.0.0.1-2222")

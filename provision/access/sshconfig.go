@@ -72,9 +72,9 @@ func (a *Access) WriteSSHConfig(w io.Writer, opts SSHConfigOptions) error {
 		option(&b, "HostName", host)
 		option(&b, "Port", port)
 		option(&b, "User", user)
-		option(&b, "IdentityFile", paths.KeyFile(a.stateDir))
+		option(&b, "IdentityFile", a.paths.KeyFile(a.lab))
 		option(&b, "IdentitiesOnly", "yes")
-		option(&b, "UserKnownHostsFile", paths.KnownHostsFile(a.stateDir))
+		option(&b, "UserKnownHostsFile", a.paths.KnownHostsFile(a.lab))
 		option(&b, "HostKeyAlias", alias)
 		option(&b, "StrictHostKeyChecking", "yes")
 		if jump != "" {

@@ -17,24 +17,17 @@ import (
 // after every change. Before the one grep it was 11-17 (and a second
 // round trip for /etc/os-release). A director's count includes the grep of
 // the rules files its enabled units restore (only when there is one).
-var probeBudget = map[string]map[string]int{
+var probeBudget = rolestest.Budget{
 	"tedu-nat": {topology.RoleClient: 2, topology.RoleDirector: 5, topology.RoleWeb: 4},
 	"tedu-dr":  {topology.RoleClient: 2, topology.RoleDirector: 6, topology.RoleWeb: 4},
 }
 
 // The probe of a node starts few processes, whatever its OS.
 func TestProbeProcessBudget(t *testing.T) {
-	for lab, budgets := range probeBudget {
-		l := rolestest.Lab(t, lab)
-		for role, budget := range budgets {
-			node := l.NodesWithRole(role)[0].Name
-			cmds := probeCommands(t, rolestest.State(t, l, node))
-			t.Logf("%s %s (%s): %d processes %v", lab, role, node, len(cmds), cmds)
-			if len(cmds) > budget {
-				t.Errorf("%s %s (%s): the probe starts %d processes %v, over its budget of %d", lab, role, node, len(cmds), cmds, budget)
-			}
-		}
-	}
+	probeBudget.Within(t, "processes the probe starts", func(t *testing.T, lab *topology.Lab, node string) (int, []string) {
+		cmds := probeCommands(t, rolestest.State(t, lab, node))
+		return len(cmds), cmds
+	})
 }
 
 // probeCommands lists the commands of a node's probe that start a

@@ -5,12 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 	"time"
 
 	"github.com/lvslab/lvslab/provision/access"
 	"github.com/lvslab/lvslab/provision/host"
 	"github.com/lvslab/lvslab/provision/lab"
+	"github.com/lvslab/lvslab/provision/progress"
 	"github.com/lvslab/lvslab/provision/report"
 )
 
@@ -49,12 +49,12 @@ func (s *Session) Up(opts lab.Options) (*Report, error) {
 				on = append(on, st)
 			}
 		}
-		fmt.Fprintf(s.out, "host %s (%d MiB free): %s\n", f.URI, f.FreeMiB, dash(strings.Join(on, " ")))
+		s.sink.Emit(progress.ClassHost{URI: f.URI, FreeMiB: f.FreeMiB, Students: on})
 	}
-	fmt.Fprintf(s.out, "class %s: %d copies of %s, %d MiB each, %d at a time\n", s.Class.Name, len(s.Students), s.Class.LabRef, s.Class.CopyMemory(), s.Limit())
+	s.sink.Emit(progress.ClassStarted{Class: s.Class.Name, Copies: len(s.Students), Lab: s.Class.LabRef, CopyMiB: s.Class.CopyMemory(), Parallel: s.Limit()})
 	return s.eachCopy("up", func(ctx context.Context, c copyRun) ([]report.Check, error) {
 		o := opts
-		o.Out = c.out
+		o.Progress, o.Paths = c.sink, s.paths
 		// up writes the class and student into every domain's tag as it
 		// defines it: whatever becomes of the run, the VMs it leaves are
 		// the class's.
@@ -79,7 +79,7 @@ func (s *Session) hostFigures() []HostFigures {
 			f.FreeMiB, err = host.FreeMemory(conn)
 		}
 		if err != nil {
-			f.Err = firstLine(err.Error())
+			f.Err = progress.FirstLine(err.Error())
 		}
 		figures = append(figures, f)
 	}
@@ -87,25 +87,17 @@ func (s *Session) hostFigures() []HostFigures {
 }
 
 func (s *Session) writeRecord() error {
-	if err := s.Record.Write(s.home); err != nil {
+	if err := s.Record.Write(s.paths); err != nil {
 		return fmt.Errorf("%w: %w", ErrRecord, err)
 	}
 	return nil
-}
-
-// dash is s, or "-" for nothing.
-func dash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
 }
 
 // Status is status of every copy: a cell per node, green when its VM
 // runs and lvslab logs in.
 func (s *Session) Status() *Report {
 	return s.eachCopy("status", func(ctx context.Context, c copyRun) ([]report.Check, error) {
-		st, err := lab.Status(ctx, c.conn, c.lab.Name, lab.StatusOptions{Lab: c.lab})
+		st, err := lab.Status(ctx, c.conn, c.lab.Name, lab.StatusOptions{Paths: s.paths, Lab: c.lab})
 		if err != nil {
 			return nil, err
 		}
@@ -136,7 +128,7 @@ func (s *Session) Down(named bool) (*Report, error) {
 		}
 	}
 	rep := s.eachCopy("down", func(ctx context.Context, c copyRun) ([]report.Check, error) {
-		d, err := lab.Down(context.WithoutCancel(ctx), c.conn, lab.Selector{Lab: c.lab.Name}, lab.DownOptions{Out: c.out})
+		d, err := lab.Down(context.WithoutCancel(ctx), c.conn, lab.Selector{Lab: c.lab.Name}, lab.DownOptions{Paths: s.paths, Progress: c.sink})
 		if err != nil {
 			return nil, host.Explain(c.conn, err)
 		}
@@ -165,10 +157,10 @@ func (s *Session) WriteSSHConfig(w io.Writer) (missing []string) {
 		}
 		conn, err := s.conn(placed[st])
 		if err != nil {
-			missing = append(missing, st+": "+firstLine(err.Error()))
+			missing = append(missing, st+": "+progress.FirstLine(err.Error()))
 			continue
 		}
-		acc, err := access.Open(conn, s.Class.Copy(st), access.Options{})
+		acc, err := access.Open(conn, s.Class.Copy(st), access.Options{Paths: s.paths})
 		if err == nil {
 			io.WriteString(w, "\n")
 			err = acc.WriteSSHConfig(w, access.SSHConfigOptions{})

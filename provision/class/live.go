@@ -105,7 +105,7 @@ func (l *Live) access(student string) (*access.Access, *topology.Lab, error) {
 	if a := l.accesses[student]; a != nil {
 		return a, cp, nil
 	}
-	a, err := access.Open(conn, cp.Name, access.Options{File: cp})
+	a, err := access.Open(conn, cp.Name, access.Options{Paths: l.s.paths, File: cp})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -130,7 +130,7 @@ func (l *Live) Nodes(ctx context.Context, student string) ([]serve.Node, error) 
 	if err != nil {
 		return nil, err
 	}
-	st, err := lab.Status(ctx, conn, cp.Name, lab.StatusOptions{Lab: cp, SkipSSH: true})
+	st, err := lab.Status(ctx, conn, cp.Name, lab.StatusOptions{Paths: l.s.paths, Lab: cp, SkipSSH: true})
 	if err != nil {
 		return nil, err
 	}
@@ -288,7 +288,7 @@ func (l *Live) up(one *Session, opts lab.Options) error {
 // one is a session of the class for student alone, on its own
 // connections (a reset takes minutes; the other copies' reads go on).
 func (l *Live) one(ctx context.Context, student string) (*Session, error) {
-	return Open(ctx, l.s.Class.File, SessionOptions{Home: l.s.home, Students: []string{student}, Out: l.s.out})
+	return Open(ctx, l.s.Class.File, SessionOptions{Paths: l.s.paths, Students: []string{student}, Progress: l.s.sink})
 }
 
 // rowError is the error of a one-student report, if any.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/lvslab/lvslab/provision/check"
 	"github.com/lvslab/lvslab/provision/class/serve"
+	"github.com/lvslab/lvslab/provision/paths"
 	"github.com/lvslab/lvslab/provision/report"
 )
 
@@ -19,7 +20,7 @@ import (
 // and the class's logins.
 func liveClass(t *testing.T) (*Live, map[string]string) {
 	t.Helper()
-	creds, err := serve.LoadCredentials(t.TempDir(), "c")
+	creds, err := serve.LoadCredentials(paths.InHome(t.TempDir()), "c")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,8 +12,8 @@ import (
 	"github.com/lvslab/lvslab/provision/paths"
 )
 
-// Record is where a class's copies live, kept in lvslab's home as
-// classes/<class>.json so that every class command finds each copy (the
+// Record is where a class's copies live, kept in lvslab's home
+// (paths.Root's ClassRecord) so that every class command finds each copy (the
 // copies' tags in libvirt say the same from the hosts' side).
 type Record struct {
 	Class string `json:"class"`
@@ -30,15 +30,11 @@ type CopyRecord struct {
 	Copy    string `json:"copy"`
 }
 
-// RecordPath is the record of class under lvslab's home.
-func RecordPath(home, class string) string {
-	return paths.ClassRecord(home, class)
-}
-
 // ReadRecord reads class's record; a class never brought up has an empty
 // one.
-func ReadRecord(home, class string) (*Record, error) {
-	data, err := os.ReadFile(RecordPath(home, class))
+func ReadRecord(root paths.Root, class string) (*Record, error) {
+	path := root.ClassRecord(class)
+	data, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return &Record{Class: class}, nil
 	}
@@ -47,10 +43,10 @@ func ReadRecord(home, class string) (*Record, error) {
 	}
 	var r Record
 	if err := json.Unmarshal(data, &r); err != nil {
-		return nil, fmt.Errorf("class record %s: %w", RecordPath(home, class), err)
+		return nil, fmt.Errorf("class record %s: %w", path, err)
 	}
 	if r.Class != class {
-		return nil, fmt.Errorf("class record %s is of class %q", RecordPath(home, class), r.Class)
+		return nil, fmt.Errorf("class record %s is of class %q", path, r.Class)
 	}
 	return &r, nil
 }
@@ -83,8 +79,8 @@ func (r *Record) Remove(student string) {
 
 // Write saves the record (atomically: a crash leaves the old or the new
 // one); a record with no copy left is removed.
-func (r *Record) Write(home string) error {
-	path := RecordPath(home, r.Class)
+func (r *Record) Write(root paths.Root) error {
+	path := root.ClassRecord(r.Class)
 	if len(r.Copies) == 0 {
 		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return err

@@ -3,10 +3,12 @@ package class
 import (
 	"os"
 	"testing"
+
+	"github.com/lvslab/lvslab/provision/paths"
 )
 
 func TestRecord(t *testing.T) {
-	home := t.TempDir()
+	home := paths.InHome(t.TempDir())
 	r, err := ReadRecord(home, "lvs")
 	if err != nil || r.Class != "lvs" || len(r.Copies) != 0 {
 		t.Fatalf("%+v %v", r, err)
@@ -35,11 +37,11 @@ func TestRecord(t *testing.T) {
 	if err := got.Write(home); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := os.Stat(RecordPath(home, "lvs")); !os.IsNotExist(err) {
+	if _, err := os.Stat(home.ClassRecord("lvs")); !os.IsNotExist(err) {
 		t.Fatal("record left:", err)
 	}
 	// Another class's record under this name is refused.
-	os.WriteFile(RecordPath(home, "lvs"), []byte(`{"class":"other"}`), 0o644)
+	os.WriteFile(home.ClassRecord("lvs"), []byte(`{"class":"other"}`), 0o644)
 	if _, err := ReadRecord(home, "lvs"); err == nil {
 		t.Fatal("foreign record read")
 	}

@@ -3,7 +3,6 @@ package class
 import (
 	"context"
 	"fmt"
-	"io"
 	"slices"
 	"strings"
 	"sync"
@@ -13,7 +12,7 @@ import (
 	"github.com/lvslab/lvslab/provision/access"
 	"github.com/lvslab/lvslab/provision/host"
 	"github.com/lvslab/lvslab/provision/paths"
-	"github.com/lvslab/lvslab/provision/prefixed"
+	"github.com/lvslab/lvslab/provision/progress"
 	"github.com/lvslab/lvslab/provision/report"
 	"github.com/lvslab/lvslab/topology"
 )
@@ -27,29 +26,29 @@ type Session struct {
 	// Students are the ones the command works on (all, or those asked).
 	Students []string
 
-	home     string
+	paths    paths.Root
 	parallel int
-	out      io.Writer
+	sink     progress.Sink
 	ctx      context.Context
 	conns    map[string]*host.Conn
 	connErrs map[string]error
-	outMu    sync.Mutex // the copies' progress lines, one at a time
 }
 
 // SessionOptions tune Open.
 type SessionOptions struct {
-	// Home is lvslab's state folder, where the record lives ("" means
-	// paths.Home()).
-	Home string
+	// Paths are lvslab's folders: the class's record, and its copies'
+	// keys, pins, pool and console logs.
+	Paths paths.Root
 	// Students limits the command to these students' copies (all when
 	// empty); each must be the class's.
 	Students []string
 	// Parallel is how many copies are worked on at a time (0: the class
 	// file's batch).
 	Parallel int
-	// Out receives a line as each copy's work starts and ends, prefixed
-	// with the student; nil discards them.
-	Out io.Writer
+	// Progress receives an event as each copy's work starts and ends, and
+	// the copy's own (up's, down's), each From its student; nil discards
+	// them.
+	Progress progress.Sink
 }
 
 // Open reads the class file and the class's record, connects to every
@@ -61,17 +60,14 @@ func Open(ctx context.Context, file string, opts SessionOptions) (*Session, erro
 	if err != nil {
 		return nil, err
 	}
-	if opts.Home == "" {
-		opts.Home = paths.Home()
+	if err := opts.Paths.Check(); err != nil {
+		return nil, err
 	}
-	rec, err := ReadRecord(opts.Home, cls.Name)
+	rec, err := ReadRecord(opts.Paths, cls.Name)
 	if err != nil {
 		return nil, err
 	}
-	s := &Session{Class: cls, Record: rec, Students: cls.Students, home: opts.Home, parallel: opts.Parallel, out: opts.Out, ctx: ctx}
-	if s.out == nil {
-		s.out = io.Discard
-	}
+	s := &Session{Class: cls, Record: rec, Students: cls.Students, paths: opts.Paths, parallel: opts.Parallel, sink: progress.Or(opts.Progress), ctx: ctx}
 	if len(opts.Students) > 0 {
 		for _, st := range opts.Students {
 			if !slices.Contains(cls.Students, st) {
@@ -175,7 +171,7 @@ type copyRun struct {
 	student string
 	lab     *topology.Lab // the class's lab under the copy's name
 	conn    *host.Conn
-	out     io.Writer // its progress lines, prefixed with the student
+	sink    progress.Sink // its events, From the student
 }
 
 // eachCopy runs f on every selected student's recorded copy, a batch at a
@@ -194,10 +190,9 @@ func (s *Session) eachCopy(command string, f func(ctx context.Context, c copyRun
 			row.Error = "not started: " + err.Error()
 			return row
 		}
-		out := prefixed.New(s.out, &s.outMu, fmt.Sprintf("[%s] ", st))
-		defer out.Flush()
+		sink := progress.From(s.sink, st)
 		start := time.Now()
-		fmt.Fprintf(out, "%s %s on %s\n", command, row.Copy, row.Host)
+		sink.Emit(progress.CopyStarted{Command: command, Copy: row.Copy, Host: row.Host})
 		checks, err := func() ([]report.Check, error) {
 			conn, err := s.conn(row.Host)
 			if err != nil {
@@ -207,32 +202,27 @@ func (s *Session) eachCopy(command string, f func(ctx context.Context, c copyRun
 			if err != nil {
 				return nil, err
 			}
-			return f(ctx, copyRun{student: st, lab: l, conn: conn, out: out})
+			return f(ctx, copyRun{student: st, lab: l, conn: conn, sink: sink})
 		}()
 		row.Checks = append(row.Checks, checks...)
 		if err != nil {
 			row.Error = err.Error()
 		}
-		verdict := "done"
-		if !row.Pass() {
-			verdict = "FAILED: " + firstLine(row.Why())
+		done := progress.CopyDone{Command: command, Passed: row.Pass(), Elapsed: progress.Since(start)}
+		if !done.Passed {
+			done.Failure = row.Why()
 		}
-		fmt.Fprintf(out, "%s %s in %s\n", command, verdict, time.Since(start).Round(100*time.Millisecond))
+		sink.Emit(done)
 		return row
 	})
 	return &Report{Class: s.Class.Name, Command: command, Rows: rows}
-}
-
-func firstLine(s string) string {
-	first, _, _ := strings.Cut(s, "\n")
-	return first
 }
 
 // OnCopies runs f on every selected copy, a batch at a time, with the
 // copy's lab and its Access: the way check and verify read a copy.
 func (s *Session) OnCopies(command string, f func(ctx context.Context, l *topology.Lab, acc *access.Access) ([]report.Check, error)) *Report {
 	return s.eachCopy(command, func(ctx context.Context, c copyRun) ([]report.Check, error) {
-		acc, err := access.Open(c.conn, c.lab.Name, access.Options{File: c.lab})
+		acc, err := access.Open(c.conn, c.lab.Name, access.Options{Paths: s.paths, File: c.lab})
 		if err != nil {
 			return nil, err
 		}

@@ -8,7 +8,7 @@ import (
 
 	"libvirt.org/go/libvirt"
 
-	"github.com/lvslab/lvslab/provision/console"
+	"github.com/lvslab/lvslab/provision/progress"
 )
 
 // DefaultURI is the libvirt connection used when none is given: like virsh,
@@ -31,10 +31,10 @@ func Connect(uri string) (*libvirt.Connect, error) {
 	if uri == "" {
 		uri = DefaultURI()
 	}
-	conn, err := console.Call("connect "+uri, func() (*libvirt.Connect, error) { return libvirt.NewConnect(uri) })
+	conn, err := progress.Call("connect "+uri, func() (*libvirt.Connect, error) { return libvirt.NewConnect(uri) })
 	if err != nil {
 		return nil, fmt.Errorf("cannot connect to libvirt at %s: %w (is libvirtd running and may this user use it? "+
-			"lab networks belong in a network namespace of their own: run lvslab inside \"lvslab sandbox -- ...\"; "+
+			"lab networks belong in a network namespace of their own: \"sudo lvslab sandbox start\" makes one, and lvslab's commands then run in it; "+
 			"--connect or LIBVIRT_DEFAULT_URI choose another libvirt)", uri, err)
 	}
 	connURIs.Store(conn, uri)

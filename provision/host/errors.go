@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/lvslab/lvslab/provision/paths"
 	"libvirt.org/go/libvirt"
 	"libvirt.org/go/libvirtxml"
 )
@@ -61,13 +62,16 @@ func explain(connect func() (*libvirt.Connect, func()), err error) error {
 		if whole == err.Error() {
 			whole = err.Error() + ": " + sentence
 		}
-		return &reworded{msg: whole, err: err}
+		return Reword(whole, err)
 	}
 	return err
 }
 
-// reworded is an error told in a sentence of lvslab's, with the original
-// underneath for errors.Is and errors.As.
+// Reword is err told in a sentence of lvslab's, msg, with err underneath
+// for errors.Is and errors.As. Explain leaves it as it is.
+func Reword(msg string, err error) error { return &reworded{msg: msg, err: err} }
+
+// reworded is Reword's error.
 type reworded struct {
 	msg string
 	err error
@@ -99,7 +103,7 @@ var explanations = []struct {
 		return "this machine cannot run KVM guests (/dev/kvm is missing or not usable): use --accel tcg (QEMU emulation, slower), or enable virtualization and load the kvm module"
 	}},
 	{regexp.MustCompile(`(?i)Cannot access storage file '([^']+)'.*Permission denied`), func(_ connector, m []string) string {
-		return fmt.Sprintf("libvirt's QEMU may not read %s: give the folders on its path o+x (or move the image under /var/lib/lvslab), or run libvirt with another user", m[1])
+		return fmt.Sprintf("libvirt's QEMU may not read %s: give the folders on its path o+x (or move the image under %s), or run libvirt with another user", m[1], paths.System().Home)
 	}},
 	{regexp.MustCompile(`(?:domain|network) '([^']+)' already exists with uuid`), func(_ connector, m []string) string {
 		return fmt.Sprintf("libvirt already holds an object named %s that is not this lab's: remove it (virsh undefine %s, or net-undefine) or give the lab another name", m[1], m[1])
@@ -110,7 +114,7 @@ var explanations = []struct {
 // down: ", which belongs to lab tedu (network tedu-private1): run
 // \"lvslab down tedu\" ...".
 func bridgeOwner(conn *libvirt.Connect, bridge string) string {
-	way := "; or run lvslab in its own sandbox (lvslab sandbox -- lvslab up ...), where no other network can clash"
+	way := "; or run lvslab in a sandbox of its own (\"sudo lvslab sandbox start\"), where no other network can clash"
 	if conn == nil {
 		return way
 	}

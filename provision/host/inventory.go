@@ -10,8 +10,8 @@ import (
 	"libvirt.org/go/libvirt"
 	"libvirt.org/go/libvirtxml"
 
-	"github.com/lvslab/lvslab/provision/console"
 	"github.com/lvslab/lvslab/provision/paths"
+	"github.com/lvslab/lvslab/provision/progress"
 )
 
 // DomainInfo is one lab VM found in libvirt by its tag.
@@ -156,7 +156,7 @@ func ListDomains(conn *libvirt.Connect) ([]DomainInfo, error) {
 func inspectAll[T, I any](what string, list func() ([]T, error), inspect func(*T) (I, bool, error), free func(*T) error) ([]I, error) {
 	start := time.Now()
 	objs, err := list()
-	console.Trace("libvirt", "list "+what, start, fmt.Sprintf("%d %s", len(objs), what), err)
+	progress.Trace("libvirt", "list "+what, start, fmt.Sprintf("%d %s", len(objs), what), err)
 	if err != nil {
 		return nil, fmt.Errorf("list %s: %w", what, err)
 	}
@@ -291,14 +291,14 @@ func listVolumes(conn *libvirt.Connect, poolName string) ([]VolumeInfo, error) {
 	}
 	defer pool.Free()
 	if active, err := pool.IsActive(); err == nil && !active {
-		if err := console.Libvirt("start storage pool "+poolName, func() error { return pool.Create(0) }); err != nil {
+		if err := progress.Libvirt("start storage pool "+poolName, func() error { return pool.Create(0) }); err != nil {
 			return nil, fmt.Errorf("start storage pool %s to list its volumes: %w", poolName, err)
 		}
 	}
 	_ = pool.Refresh(0) // files removed behind libvirt's back
 	start := time.Now()
 	vols, err := pool.ListAllStorageVolumes(0)
-	console.Trace("libvirt", "list volumes of pool "+poolName, start, fmt.Sprintf("%d volumes", len(vols)), err)
+	progress.Trace("libvirt", "list volumes of pool "+poolName, start, fmt.Sprintf("%d volumes", len(vols)), err)
 	if err != nil {
 		return nil, fmt.Errorf("list volumes of pool %s: %w", poolName, err)
 	}
@@ -403,7 +403,7 @@ func SetTag(conn *libvirt.Connect, domain string, tag Tag) error {
 	if active, err := d.IsActive(); err == nil && active {
 		flags |= libvirt.DOMAIN_AFFECT_LIVE
 	}
-	if err := console.Libvirt("domain "+domain+": set lvslab tag", func() error {
+	if err := progress.Libvirt("domain "+domain+": set lvslab tag", func() error {
 		return d.SetMetadata(libvirt.DOMAIN_METADATA_ELEMENT, tag.MarshalBare(), metadataPrefix, Namespace, flags)
 	}); err != nil {
 		return fmt.Errorf("domain %s: update lvslab tag: %w", domain, err)

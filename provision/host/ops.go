@@ -8,7 +8,7 @@ import (
 	"libvirt.org/go/libvirt"
 	"libvirt.org/go/libvirtxml"
 
-	"github.com/lvslab/lvslab/provision/console"
+	"github.com/lvslab/lvslab/provision/progress"
 )
 
 // The operations up, dry-run and down ask of libvirt, each by name: the
@@ -27,7 +27,7 @@ func StartNetwork(conn *Conn, name string, active bool) error {
 		return nil
 	}
 	return withFound("network "+name, func() (*libvirt.Network, error) { return conn.LookupNetworkByName(name) }, func(n *libvirt.Network) error {
-		if err := console.Libvirt("start network "+name, n.Create); err != nil {
+		if err := progress.Libvirt("start network "+name, n.Create); err != nil {
 			return fmt.Errorf("start network %s: %w", name, err)
 		}
 		return nil
@@ -38,16 +38,16 @@ func StartNetwork(conn *Conn, name string, active bool) error {
 // errors), with autostart off, and starts it. made runs right after the
 // definition, before anything else can fail: the caller's undo.
 func DefineNetwork(conn *Conn, name, xml, what string, made func()) error {
-	n, err := console.Call("define network "+name, func() (*libvirt.Network, error) { return conn.NetworkDefineXML(xml) })
+	n, err := progress.Call("define network "+name, func() (*libvirt.Network, error) { return conn.NetworkDefineXML(xml) })
 	if err != nil {
 		return fmt.Errorf("define %s: %w", what, err)
 	}
 	defer n.Free()
 	made()
-	if err := console.Libvirt("network "+name+": autostart off", func() error { return n.SetAutostart(false) }); err != nil {
+	if err := progress.Libvirt("network "+name+": autostart off", func() error { return n.SetAutostart(false) }); err != nil {
 		return fmt.Errorf("network %s: %w", name, err)
 	}
-	if err := console.Libvirt("start network "+name, n.Create); err != nil {
+	if err := progress.Libvirt("start network "+name, n.Create); err != nil {
 		return fmt.Errorf("start %s: %w", what, err)
 	}
 	return nil
@@ -86,7 +86,7 @@ func SyncDHCPHosts(conn *Conn, name string, def *libvirtxml.Network, want []libv
 		for _, h := range have {
 			present[key(h)] = true
 			if !wanted[key(h)] {
-				if err := console.Libvirt("network: delete DHCP host "+entry(h), func() error {
+				if err := progress.Libvirt("network: delete DHCP host "+entry(h), func() error {
 					return n.Update(libvirt.NETWORK_UPDATE_COMMAND_DELETE, libvirt.NETWORK_SECTION_IP_DHCP_HOST, -1, entry(h), flags)
 				}); err != nil {
 					return err
@@ -95,7 +95,7 @@ func SyncDHCPHosts(conn *Conn, name string, def *libvirtxml.Network, want []libv
 		}
 		for _, h := range want {
 			if !present[key(h)] {
-				if err := console.Libvirt("network: add DHCP host "+entry(h), func() error {
+				if err := progress.Libvirt("network: add DHCP host "+entry(h), func() error {
 					return n.Update(libvirt.NETWORK_UPDATE_COMMAND_ADD_LAST, libvirt.NETWORK_SECTION_IP_DHCP_HOST, -1, entry(h), flags)
 				}); err != nil {
 					return err
@@ -134,7 +134,7 @@ func lookup[O interface{ Free() error }, I any](kind, name string, find func(str
 
 // DefineDomain defines domain name from its XML.
 func DefineDomain(conn *Conn, name, xml string) error {
-	d, err := console.Call("define domain "+name, func() (*libvirt.Domain, error) { return conn.DomainDefineXML(xml) })
+	d, err := progress.Call("define domain "+name, func() (*libvirt.Domain, error) { return conn.DomainDefineXML(xml) })
 	if err != nil {
 		return fmt.Errorf("define domain %s: %w", name, err)
 	}
@@ -162,11 +162,11 @@ func StartDomain(conn *Conn, name string) error {
 	case libvirt.DOMAIN_RUNNING, libvirt.DOMAIN_BLOCKED:
 		return nil
 	case libvirt.DOMAIN_PAUSED:
-		err = console.Libvirt("resume domain "+name, d.Resume)
+		err = progress.Libvirt("resume domain "+name, d.Resume)
 	case libvirt.DOMAIN_PMSUSPENDED:
-		err = console.Libvirt("wake domain "+name, func() error { return d.PMWakeup(0) })
+		err = progress.Libvirt("wake domain "+name, func() error { return d.PMWakeup(0) })
 	default:
-		err = console.Libvirt("start domain "+name, d.Create)
+		err = progress.Libvirt("start domain "+name, d.Create)
 	}
 	if err != nil {
 		return &startError{err: err}
@@ -206,7 +206,7 @@ func EnsurePool(conn *Conn, name, dir string) (made bool, err error) {
 			return false, err
 		}
 		if !active {
-			if err := console.Libvirt("start storage pool "+name, func() error { return pool.Create(0) }); err != nil {
+			if err := progress.Libvirt("start storage pool "+name, func() error { return pool.Create(0) }); err != nil {
 				return false, fmt.Errorf("start storage pool %s: %w", name, err)
 			}
 		}
@@ -219,7 +219,7 @@ func EnsurePool(conn *Conn, name, dir string) (made bool, err error) {
 	if err != nil {
 		return false, err
 	}
-	pool, err = console.Call("define storage pool "+name, func() (*libvirt.StoragePool, error) { return conn.StoragePoolDefineXML(x, 0) })
+	pool, err = progress.Call("define storage pool "+name, func() (*libvirt.StoragePool, error) { return conn.StoragePoolDefineXML(x, 0) })
 	if err != nil {
 		if again, lerr := conn.LookupStoragePoolByName(name); lerr == nil {
 			again.Free() // another "up" made it meanwhile: share it
@@ -228,13 +228,13 @@ func EnsurePool(conn *Conn, name, dir string) (made bool, err error) {
 		return false, fmt.Errorf("define storage pool %s (%s): %w", name, dir, err)
 	}
 	defer pool.Free()
-	if err := console.Libvirt("build storage pool "+name, func() error { return pool.Build(0) }); err != nil {
+	if err := progress.Libvirt("build storage pool "+name, func() error { return pool.Build(0) }); err != nil {
 		return true, fmt.Errorf("make the folder %s of storage pool %s: %w", dir, name, err)
 	}
-	if err := console.Libvirt("start storage pool "+name, func() error { return pool.Create(0) }); err != nil {
+	if err := progress.Libvirt("start storage pool "+name, func() error { return pool.Create(0) }); err != nil {
 		return true, fmt.Errorf("start storage pool %s: %w", name, err)
 	}
-	if err := console.Libvirt("storage pool "+name+": autostart on", func() error { return pool.SetAutostart(true) }); err != nil {
+	if err := progress.Libvirt("storage pool "+name+": autostart on", func() error { return pool.SetAutostart(true) }); err != nil {
 		return true, fmt.Errorf("storage pool %s: autostart: %w", name, err)
 	}
 	return true, nil
@@ -266,7 +266,7 @@ func NewVolume(conn *Conn, poolName, name, xml, what string, made func()) (strin
 		if err := DeletePoolVolume(pool, name); err != nil {
 			return fmt.Errorf("stale volume: %w", err)
 		}
-		vol, err := console.Call("create volume "+name, func() (*libvirt.StorageVol, error) { return pool.StorageVolCreateXML(xml, 0) })
+		vol, err := progress.Call("create volume "+name, func() (*libvirt.StorageVol, error) { return pool.StorageVolCreateXML(xml, 0) })
 		if err != nil {
 			return fmt.Errorf("create %s in pool %s: %w", what, poolName, err)
 		}
@@ -286,7 +286,7 @@ func WriteVolume(conn *Conn, poolName, name string, data []byte, w VolumeWriter)
 			return err
 		}
 		defer vol.Free()
-		return console.Libvirt(fmt.Sprintf("upload %d bytes to volume %s", len(data), name), func() error { return w.WriteBytes(conn, vol, data) })
+		return progress.Libvirt(fmt.Sprintf("upload %d bytes to volume %s", len(data), name), func() error { return w.WriteBytes(conn, vol, data) })
 	})
 }
 
@@ -298,7 +298,7 @@ func DeleteVolumeAtPath(conn *Conn, path, what string) (found bool, err error) {
 		return false, nil
 	}
 	defer vol.Free()
-	return true, console.Libvirt("delete "+what, func() error { return vol.Delete(0) })
+	return true, progress.Libvirt("delete "+what, func() error { return vol.Delete(0) })
 }
 
 func sameHosts(a, b []libvirtxml.NetworkDHCPHost, key func(libvirtxml.NetworkDHCPHost) string) bool {

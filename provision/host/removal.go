@@ -6,7 +6,7 @@ import (
 
 	"libvirt.org/go/libvirt"
 
-	"github.com/lvslab/lvslab/provision/console"
+	"github.com/lvslab/lvslab/provision/progress"
 )
 
 // ErrAbsent says there was nothing to remove.
@@ -18,7 +18,7 @@ type libvirtObject interface{ Free() error }
 // withFound looks an object up with find, runs fn on it and frees it. A
 // missing object is no error: fn does not run.
 func withFound[T libvirtObject](what string, find func() (T, error), fn func(T) error) error {
-	obj, err := console.Call("look up "+what, find)
+	obj, err := progress.Call("look up "+what, find)
 	if IsNotFound(err) {
 		return nil
 	}
@@ -32,10 +32,10 @@ func withFound[T libvirtObject](what string, find func() (T, error), fn func(T) 
 // stopAndUndefine stops an object (one that does not run is fine) and
 // undefines it (one already gone is fine).
 func stopAndUndefine(what string, stop, undefine func() error) error {
-	if err := console.Libvirt("stop "+what, stop); err != nil && !NotRunning(err) && !IsNotFound(err) {
+	if err := progress.Libvirt("stop "+what, stop); err != nil && !NotRunning(err) && !IsNotFound(err) {
 		return fmt.Errorf("stop %s: %w", what, err)
 	}
-	if err := console.Libvirt("undefine "+what, undefine); err != nil && !IsNotFound(err) {
+	if err := progress.Libvirt("undefine "+what, undefine); err != nil && !IsNotFound(err) {
 		return fmt.Errorf("undefine %s: %w", what, err)
 	}
 	return nil
@@ -104,7 +104,7 @@ func DeleteVolumePath(conn *libvirt.Connect, path string) error {
 
 func deleteVol(what string) func(*libvirt.StorageVol) error {
 	return func(v *libvirt.StorageVol) error {
-		if err := console.Libvirt("delete volume "+what, func() error { return v.Delete(0) }); err != nil && !IsNotFound(err) {
+		if err := progress.Libvirt("delete volume "+what, func() error { return v.Delete(0) }); err != nil && !IsNotFound(err) {
 			return fmt.Errorf("delete volume %s: %w", what, err)
 		}
 		return nil

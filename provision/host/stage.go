@@ -2,14 +2,13 @@ package host
 
 import (
 	"fmt"
-	"io"
 	"sync"
 	"time"
 
 	"libvirt.org/go/libvirt"
 
-	"github.com/lvslab/lvslab/provision/console"
 	"github.com/lvslab/lvslab/provision/image"
+	"github.com/lvslab/lvslab/provision/progress"
 )
 
 // StagedImage is an image as a remote host holds it.
@@ -25,10 +24,11 @@ var staging sync.Map // host + version -> *sync.Mutex
 
 // StageImage makes sure pool on remote holds img and returns it with
 // remote paths, and how many files it uploaded.
-func StageImage(conn *libvirt.Connect, remote *Remote, poolName string, img image.Image, upload VolumeWriter, out io.Writer) (StagedImage, int, error) {
+func StageImage(conn *libvirt.Connect, remote *Remote, poolName string, img image.Image, upload VolumeWriter, sink progress.Sink) (StagedImage, int, error) {
 	if upload == nil {
 		upload = StreamVolumes{}
 	}
+	sink = progress.Or(sink)
 	version, err := img.Version()
 	if err != nil {
 		return StagedImage{}, 0, err
@@ -57,7 +57,7 @@ func StageImage(conn *libvirt.Connect, remote *Remote, poolName string, img imag
 		name := base + p.Suffix
 		if !ready {
 			if p.Size > 0 && uploaded == 0 {
-				fmt.Fprintf(out, "  uploading image %s (version %s) to pool %s on %s\n", img.Name, version, poolName, remote.Label())
+				sink.Emit(progress.ImageUploading{Name: img.Name, Version: version, Pool: poolName, Host: remote.Label()})
 			}
 			if err := uploadPart(conn, pool, name, p, upload); err != nil {
 				return StagedImage{}, 0, fmt.Errorf("upload image %s to %s: %w", img.Name, remote.Label(), err)
@@ -82,10 +82,9 @@ func StageImage(conn *libvirt.Connect, remote *Remote, poolName string, img imag
 		if err := CreateVolume(pool, base+ReadyMark, 0); err != nil {
 			return StagedImage{}, 0, fmt.Errorf("mark image %s uploaded on %s: %w", img.Name, remote.Label(), err)
 		}
-		secs := time.Since(start).Seconds()
-		fmt.Fprintf(out, "  uploaded %d files, %.0f MiB in %.1f s (%.0f MiB/s)\n", uploaded, float64(bytes)/(1<<20), secs, float64(bytes)/(1<<20)/max(secs, 0.001))
+		sink.Emit(progress.ImageUploaded{Files: uploaded, Bytes: bytes, Elapsed: progress.Since(start)})
 	} else {
-		fmt.Fprintf(out, "  image %s (version %s) already in pool %s on %s: nothing to upload\n", img.Name, version, poolName, remote.Label())
+		sink.Emit(progress.ImageInPool{Name: img.Name, Version: version, Pool: poolName, Host: remote.Label()})
 	}
 	return staged, uploaded, nil
 }
@@ -104,7 +103,7 @@ func uploadPart(conn *libvirt.Connect, pool *libvirt.StoragePool, name string, p
 		return err
 	}
 	defer vol.Free()
-	err = console.Libvirt(fmt.Sprintf("upload %s (%d bytes) to volume %s", p.Path, p.Size, name), func() error { return upload.WriteFile(conn, vol, p.Path, p.Size) })
+	err = progress.Libvirt(fmt.Sprintf("upload %s (%d bytes) to volume %s", p.Path, p.Size, name), func() error { return upload.WriteFile(conn, vol, p.Path, p.Size) })
 	if err != nil {
 		_ = vol.Delete(0)
 	}

@@ -10,7 +10,7 @@ import (
 	"libvirt.org/go/libvirt"
 	"libvirt.org/go/libvirtxml"
 
-	"github.com/lvslab/lvslab/provision/console"
+	"github.com/lvslab/lvslab/provision/progress"
 )
 
 // CreateVolume makes a raw volume of size bytes (the upload writes the
@@ -24,7 +24,7 @@ func CreateVolume(pool *libvirt.StoragePool, name string, size uint64) error {
 	if err != nil {
 		return err
 	}
-	vol, err := console.Call("create volume "+name, func() (*libvirt.StorageVol, error) { return pool.StorageVolCreateXML(x, 0) })
+	vol, err := progress.Call("create volume "+name, func() (*libvirt.StorageVol, error) { return pool.StorageVolCreateXML(x, 0) })
 	if err != nil {
 		return fmt.Errorf("create volume %s: %w", name, err)
 	}

@@ -80,8 +80,9 @@ const TCGCmdline = "norandmaps"
 // DomainXML is the libvirt definition of a node's VM: memory and vCPUs from
 // the lab, the overlay as vda, the seed as read-only vdb, one virtio NIC per
 // lab NIC in file order with the lab's MAC on its lab network, the serial
-// console on a pty and logged to a file, lvslab's tag in <metadata>, and
-// last the management NIC on the lab's management network.
+// console on a pty and logged to a file, the guest agent's channel,
+// lvslab's tag in <metadata>, and last the management NIC on the lab's
+// management network.
 func DomainXML(lab *topology.Lab, node *topology.Node, spec DomainSpec) (string, error) {
 	tag := Tag{Name: lab.Name, Node: node.Name, Role: node.Role, File: lab.File, InstanceID: spec.InstanceID, Mgmt: spec.Mgmt,
 		Class: spec.Class, Student: spec.Student, Seed: spec.Image.Seeding()}
@@ -120,6 +121,9 @@ func DomainXML(lab *topology.Lab, node *topology.Node, spec DomainSpec) (string,
 				Target: &libvirtxml.DomainSerialTarget{Port: &port},
 				Log:    &libvirtxml.DomainChardevLog{File: spec.ConsoleLog, Append: "off"},
 			}},
+			// The guest agent's channel: lvslab's way in that needs no
+			// guest network (agent.go).
+			Channels: []libvirtxml.DomainChannel{agentChannel()},
 			RNGs: []libvirtxml.DomainRNG{{
 				Model:   "virtio",
 				Backend: &libvirtxml.DomainRNGBackend{Random: &libvirtxml.DomainRNGBackendRandom{Device: "/dev/urandom"}},

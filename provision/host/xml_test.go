@@ -116,6 +116,10 @@ func TestDomainXMLBuiltImage(t *testing.T) {
 	if s := d.Devices.Serials; len(s) != 1 || s[0].Log == nil || s[0].Log.File != "/var/log/lvslab/tedu-web1.log" {
 		t.Errorf("serial console log: %+v", s)
 	}
+	if c := d.Devices.Channels; len(c) != 1 || c[0].Target == nil || c[0].Target.VirtIO == nil || c[0].Target.VirtIO.Name != AgentChannel ||
+		c[0].Source == nil || c[0].Source.UNIX == nil {
+		t.Errorf("no virtio-serial channel to the guest agent (a UNIX socket libvirt places): %+v", c)
+	}
 	tag, ok := ParseTag(d.Metadata.XML)
 	want := Tag{Name: "tedu", Node: "web1", Role: "web", File: "embedded:tedu-nat", InstanceID: "tedu-web1-1234", Mgmt: "10.250.0.12", Seed: image.SeedAgent}
 	tag.XMLName = want.XMLName

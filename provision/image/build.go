@@ -3,17 +3,17 @@ package image
 import (
 	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/lvslab/lvslab/provision/localhost"
+	"github.com/lvslab/lvslab/provision/progress"
 	"golang.org/x/sys/unix"
 )
 
@@ -35,6 +35,9 @@ func Build(ctx context.Context, opts Options) (Image, error) {
 	if err := CheckName(o.Name); err != nil {
 		return Image{}, err
 	}
+	if o.Dir == "" {
+		return Image{}, errNoStore
+	}
 	if err := checkFlavor(o.Flavor); err != nil {
 		return Image{}, err
 	}
@@ -54,11 +57,11 @@ func Build(ctx context.Context, opts Options) (Image, error) {
 			case len(missing) > 0:
 				// The recipe grew (nginx for reference 003, say): labs would
 				// need packages the image lacks, and a lab VM cannot download.
-				fmt.Fprintf(o.Progress, "image %q lacks %s, which lvslab's recipe now installs: rebuilding it\n", o.Name, strings.Join(missing, ", "))
-			case img.Manifest.Recipe < RecipeRevision:
-				fmt.Fprintf(o.Progress, "image %q was built by an older recipe (revision %d, now %d): rebuilding it\n", o.Name, img.Manifest.Recipe, RecipeRevision)
+				o.Progress.Emit(progress.BuildStale{Name: o.Name, Missing: missing, Recipe: img.Manifest.Recipe, Now: o.recipeRevision()})
+			case img.Manifest.Recipe < o.recipeRevision():
+				o.Progress.Emit(progress.BuildStale{Name: o.Name, Recipe: img.Manifest.Recipe, Now: o.recipeRevision()})
 			default:
-				fmt.Fprintf(o.Progress, "image %q is already built in %s (use --force to rebuild it)\n", o.Name, img.Dir)
+				o.Progress.Emit(progress.BuildExists{Name: o.Name, Dir: img.Dir})
 				return img, nil
 			}
 		}
@@ -102,24 +105,13 @@ func Build(ctx context.Context, opts Options) (Image, error) {
 	if err := replaceDir(b.out, filepath.Join(o.Dir, o.Name), tmp); err != nil {
 		return Image{}, err
 	}
-	fmt.Fprintf(o.Progress, "image %q built in %s: disk %.0f MB, in %s\n", o.Name, since(start), float64(m.DiskBytes)/1e6, filepath.Join(o.Dir, o.Name))
+	o.Progress.Emit(progress.BuildDone{Name: o.Name, Dir: filepath.Join(o.Dir, o.Name), DiskBytes: m.DiskBytes, Elapsed: progress.Since(start)})
 	return load(o.Dir, o.Name)
 }
 
 func checkHost() error {
-	if os.Geteuid() != 0 {
-		return errors.New("building an image needs root (debootstrap and chroot): run \"sudo lvslab image build\"")
-	}
-	var missing []string
-	for tool, pkg := range hostTools {
-		if _, err := exec.LookPath(tool); err != nil {
-			missing = append(missing, pkg)
-		}
-	}
-	if len(missing) > 0 {
-		return fmt.Errorf("missing tools to build images: install the Debian packages %s", strings.Join(missing, " "))
-	}
-	return nil
+	return localhost.Require("building an image needs root (debootstrap and chroot): run \"sudo lvslab image build\"",
+		"to build images", hostTools)
 }
 
 // replaceDir moves src to dst; an existing dst is moved into trash first, so

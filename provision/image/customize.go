@@ -41,6 +41,10 @@ func guestFiles(o Options, sshdReexec bool) ([]guestFile, error) {
 		{"/etc/systemd/system/ssh.service.d/lvslab-hostkeys.conf", 0o644, embedded("ssh-hostkeys.conf")},
 		{"/etc/ssh/sshd_config.d/lvslab.conf", 0o644, sshd},
 		{"/etc/systemd/system/apache2.service.d/lvslab-after-ssh.conf", 0o644, embedded("apache2-after-ssh.conf")},
+		// The guest agent (lvslab's way in without the guest network)
+		// starts when its port appears: Debian's package says so in a rule
+		// of its own; this one keeps it so whatever the package's version.
+		{"/etc/udev/rules.d/60-lvslab-qemu-guest-agent.rules", 0o644, agentRule},
 		{"/etc/fstab", 0o644, "/dev/vda / ext4 rw,noatime,errors=remount-ro 0 0\n"},
 		{"/etc/hostname", 0o644, "lvslab\n"},
 		{"/etc/hosts", 0o644, "127.0.0.1\tlocalhost\n127.0.1.1\tlvslab\n::1\tlocalhost ip6-localhost ip6-loopback\n"},
@@ -67,6 +71,15 @@ func guestFiles(o Options, sshdReexec bool) ([]guestFile, error) {
 	}
 	return files, nil
 }
+
+// AgentPort is the name of the QEMU guest agent's virtio-serial port, which
+// the domain's channel gives (provision/host) and the guest's udev answers.
+const AgentPort = "org.qemu.guest_agent.0"
+
+// agentRule has systemd start qemu-guest-agent.service when the domain's
+// agent port appears.
+const agentRule = `SUBSYSTEM=="virtio-ports", ATTR{name}=="` + AgentPort + `", TAG+="systemd", ENV{SYSTEMD_WANTS}="qemu-guest-agent.service"
+`
 
 // sshdFast makes each SSH login cheap under TCG, where every exec and every
 // PAM module costs tenths of a second (measured on a Debian 12 guest: a

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf16"
+
+	"github.com/lvslab/lvslab/provision/progress"
 )
 
 // needTools skips a test whose tools (e2fsprogs, qemu-utils: "make deps")
@@ -142,8 +144,8 @@ func TestImportBaseDiskWithoutBootloader(t *testing.T) {
 		t.Fatalf("qemu-img: %v\n%s", err, out)
 	}
 	dir := t.TempDir()
-	var progress bytes.Buffer
-	img, err := Import(context.Background(), ImportOptions{Path: disk, Dir: dir, Progress: &progress})
+	var said bytes.Buffer
+	img, err := Import(context.Background(), ImportOptions{Path: disk, Dir: dir, Progress: progress.Plain(&said)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,8 +160,9 @@ func TestImportBaseDiskWithoutBootloader(t *testing.T) {
 	if initrd, _ := os.ReadFile(img.Initrd); string(initrd) != "initrd 427" {
 		t.Errorf("initrd %q", initrd)
 	}
-	if !strings.Contains(progress.String(), `image "rocky-9-base" imported in`) || !strings.Contains(progress.String(), "seeded by console, network NetworkManager") {
-		t.Errorf("progress:\n%s", progress.String())
+	if !strings.Contains(said.String(), `image "rocky-9-base" imported in`) || !strings.Contains(said.String(), "seeded by console, network NetworkManager") ||
+		!strings.Contains(said.String(), "[3/3] write disk.qcow2: done") {
+		t.Errorf("progress:\n%s", said.String())
 	}
 	list, err := List(dir)
 	if err != nil || len(list) != 1 || list[0].Manifest.Source != disk {

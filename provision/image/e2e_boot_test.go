@@ -15,6 +15,7 @@ import (
 
 	"github.com/kdomanski/iso9660"
 
+	"github.com/lvslab/lvslab/provision/progress"
 	"github.com/lvslab/lvslab/provision/sandbox"
 )
 
@@ -36,7 +37,7 @@ func TestBootToSSHE2E(t *testing.T) {
 	if sandbox.Current() == "" {
 		// Build (or reuse) the image outside: the sandbox hides nothing it
 		// needs, but a build is not part of the figure.
-		if _, err := Build(context.Background(), Options{Name: benchImage(), Progress: os.Stderr, Mirror: os.Getenv("LVSLAB_MIRROR")}); err != nil {
+		if _, err := Build(context.Background(), Options{Name: benchImage(), Progress: progress.NewText(os.Stderr, progress.Interactive(os.Stderr)), Mirror: os.Getenv("LVSLAB_MIRROR")}); err != nil {
 			t.Fatal(err)
 		}
 		args := []string{os.Args[0], "-test.run=^TestBootToSSHE2E$", "-test.v", "-test.timeout=15m"}

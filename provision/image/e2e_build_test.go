@@ -5,6 +5,9 @@ import (
 	"os"
 	"testing"
 	"time"
+
+	"github.com/lvslab/lvslab/provision/paths"
+	"github.com/lvslab/lvslab/provision/progress"
 )
 
 // e2e gates tests that need root, the network (debootstrap) and minutes.
@@ -16,7 +19,7 @@ func e2e(t *testing.T) {
 }
 
 // TestBuildE2E builds the image LVSLAB_BENCH_IMAGE (default "debian-12")
-// for real into DefaultDir() (so that other end-to-end tests reuse it).
+// for real into lvslab's image store (paths.Local) (so that other end-to-end tests reuse it).
 // LVSLAB_E2E_FORCE=1 rebuilds it (refused while VMs use it).
 func TestBuildE2E(t *testing.T) {
 	e2e(t)
@@ -24,7 +27,8 @@ func TestBuildE2E(t *testing.T) {
 	defer cancel()
 	img, err := Build(ctx, Options{
 		Name:     benchImage(),
-		Progress: os.Stderr,
+		Dir:      paths.Local().Images,
+		Progress: progress.NewText(os.Stderr, progress.Interactive(os.Stderr)),
 		Force:    os.Getenv("LVSLAB_E2E_FORCE") == "1",
 		Mirror:   os.Getenv("LVSLAB_MIRROR"),
 		Compress: os.Getenv("LVSLAB_E2E_COMPRESS") == "1",

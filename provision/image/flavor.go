@@ -34,6 +34,20 @@ const (
 // Flavors lists the flavors Build knows.
 var Flavors = []string{FlavorLvslab, FlavorCloud, FlavorBase}
 
+// FlavorRecipeRevision is RecipeRevision for the cloud and base recipes,
+// which change on their own: lvslab's recipe's changes (the udev rule of its
+// revision 4, say) are not theirs, so they do not rebuild those images. 3:
+// the first, numbered from lvslab's revision when the flavors were made.
+const FlavorRecipeRevision = 3
+
+// recipeRevision is the revision of o.Flavor's recipe.
+func (o Options) recipeRevision() int {
+	if o.Flavor == FlavorLvslab {
+		return RecipeRevision
+	}
+	return FlavorRecipeRevision
+}
+
 // flavorPackages are installed on top of the lab packages (Packages less
 // the tiny initrd's busybox) by the cloud and base flavors: GRUB's BIOS
 // files and tools, and D-Bus (hostnamectl, as on a distribution's disk).
@@ -92,7 +106,7 @@ func (b *builder) runFlavor(ctx context.Context) (Manifest, error) {
 	f := &flavorBuild{builder: b, uuid: newUUID()}
 	raw := filepath.Join(b.tmp, "disk.raw")
 	disk := filepath.Join(b.out, DiskFile)
-	err := b.phases(ctx, []phase{
+	err := runPhases(ctx, b.o.Progress, []phase{
 		{b.rootfsTitle(), func() error { return b.makeRootfs(ctx) }},
 		{"configure the guest as a " + b.o.Flavor + " image (" + flavorSummary(b.o.Flavor) + ")", func() error { return f.configure(ctx) }},
 		{"GRUB: core image, boot menu on the serial console", func() error { return f.grub(ctx) }},
@@ -257,7 +271,7 @@ func (f *flavorBuild) manifest(disk string) Manifest {
 	return Manifest{
 		Name: f.o.Name, Suite: f.o.Suite, Flavor: f.o.Flavor, Created: time.Now().UTC().Round(time.Second),
 		KernelVersion: f.kver, Packages: f.o.packages(), DiskBytes: fileSize(disk), VirtualBytes: f.o.DiskSize,
-		RootPassword: f.o.RootPassword != "", Compressed: f.o.Compress, Recipe: RecipeRevision,
+		RootPassword: f.o.RootPassword != "", Compressed: f.o.Compress, Recipe: FlavorRecipeRevision,
 		Detected: &Detected{
 			Table: TableMBR, Root: "vda1", RootFS: "ext4", Readable: true,
 			OSID: v["ID"], OSFamily: family, OSVersion: v["VERSION_ID"], OSName: v["PRETTY_NAME"],

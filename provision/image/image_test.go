@@ -12,6 +12,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/lvslab/lvslab/provision/progress"
 )
 
 const fakeKernel = "6.1.0-99-amd64"
@@ -103,8 +105,8 @@ func fakeRootfs(root string) error {
 func TestBuildMakesImageThenReusesIt(t *testing.T) {
 	dir := t.TempDir()
 	run := &fakeRunner{}
-	var progress bytes.Buffer
-	img, err := Build(context.Background(), Options{Dir: dir, Mirror: "http://mirror.example/debian", Runner: run, Progress: &progress})
+	var said bytes.Buffer
+	img, err := Build(context.Background(), Options{Dir: dir, Mirror: "http://mirror.example/debian", Runner: run, Progress: progress.Plain(&said)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,11 +124,11 @@ func TestBuildMakesImageThenReusesIt(t *testing.T) {
 	deb := run.cmds[0]
 	want := []string{"--mount", "--propagation", "private", "--", "debootstrap", "--variant=minbase"}
 	if deb.Name != "unshare" || !slices.Equal(deb.Args[:6], want) || deb.Args[len(deb.Args)-1] != "http://mirror.example/debian" ||
-		!strings.Contains(deb.Args[6], "linux-image-amd64") || deb.Args[7] != DefaultSuite {
+		!strings.Contains(deb.Args[6], "linux-image-amd64") || !strings.Contains(deb.Args[6], ",qemu-guest-agent,") || deb.Args[7] != DefaultSuite {
 		t.Errorf("debootstrap command = %v", deb)
 	}
-	if !strings.Contains(progress.String(), "[7/7] convert to qcow2: done") {
-		t.Errorf("progress:\n%s", progress.String())
+	if !strings.Contains(said.String(), "[7/7] convert to qcow2: done") {
+		t.Errorf("progress:\n%s", said.String())
 	}
 	entries, _ := os.ReadDir(dir)
 	for _, e := range entries {
@@ -149,9 +151,9 @@ func TestBuildMakesImageThenReusesIt(t *testing.T) {
 	if err := writeManifest(filepath.Join(dir, DefaultName), m); err != nil {
 		t.Fatal(err)
 	}
-	var said bytes.Buffer
+	said.Reset()
 	older := &fakeRunner{}
-	if _, err := Build(context.Background(), Options{Dir: dir, Mirror: "http://mirror.example/debian", Runner: older, Progress: &said}); err != nil {
+	if _, err := Build(context.Background(), Options{Dir: dir, Mirror: "http://mirror.example/debian", Runner: older, Progress: progress.Plain(&said)}); err != nil {
 		t.Fatal(err)
 	}
 	if len(older.cmds) == 0 || !strings.Contains(said.String(), "lacks nginx, which lvslab's recipe now installs: rebuilding it") {
@@ -165,7 +167,7 @@ func TestBuildMakesImageThenReusesIt(t *testing.T) {
 	}
 	said.Reset()
 	stale := &fakeRunner{}
-	if _, err := Build(context.Background(), Options{Dir: dir, Mirror: "http://mirror.example/debian", Runner: stale, Progress: &said}); err != nil {
+	if _, err := Build(context.Background(), Options{Dir: dir, Mirror: "http://mirror.example/debian", Runner: stale, Progress: progress.Plain(&said)}); err != nil {
 		t.Fatal(err)
 	}
 	if len(stale.cmds) == 0 || !strings.Contains(said.String(), "built by an older recipe") {
@@ -399,6 +401,10 @@ func TestGuestFiles(t *testing.T) {
 			t.Errorf("no-reexec drop-in %q", f.data)
 		}
 	}
+	if rule := got["/etc/udev/rules.d/60-lvslab-qemu-guest-agent.rules"]; !strings.Contains(rule, `ATTR{name}=="org.qemu.guest_agent.0"`) ||
+		!strings.Contains(rule, `ENV{SYSTEMD_WANTS}="qemu-guest-agent.service"`) {
+		t.Errorf("no udev rule starts the guest agent: %q", rule)
+	}
 	unit := got["/etc/systemd/system/lvslab-seed.service"]
 	for _, want := range []string{"Before=", "ssh.service", "systemd-networkd.service", "ExecStart=/usr/local/sbin/lvslab-seed"} {
 		if !strings.Contains(unit, want) {
@@ -413,10 +419,12 @@ func TestGuestFiles(t *testing.T) {
 	}
 }
 
-func TestDefaultDirAndNames(t *testing.T) {
-	t.Setenv(EnvDir, "/somewhere/images")
-	if d := DefaultDir(); d != "/somewhere/images" {
-		t.Errorf("DefaultDir = %s", d)
+func TestNamesAndNoStore(t *testing.T) {
+	if _, err := Resolve("", "debian-12"); !errors.Is(err, errNoStore) {
+		t.Errorf("Resolve in no store: %v", err)
+	}
+	if _, err := Build(context.Background(), Options{}); !errors.Is(err, errNoStore) {
+		t.Errorf("Build in no store: %v", err)
 	}
 	for name, ok := range map[string]bool{"debian-12": true, "a.b_c": true, "": false, "../x": false, "Big": false} {
 		if (CheckName(name) == nil) != ok {
@@ -469,8 +477,8 @@ func TestInitrd(t *testing.T) {
 func TestBuildCloudFlavor(t *testing.T) {
 	dir := t.TempDir()
 	run := &fakeRunner{rawQcow2: true}
-	var progress bytes.Buffer
-	img, err := Build(context.Background(), Options{Dir: dir, Flavor: FlavorCloud, Runner: run, Progress: &progress, DiskSize: 8 << 20})
+	var said bytes.Buffer
+	img, err := Build(context.Background(), Options{Dir: dir, Flavor: FlavorCloud, Runner: run, Progress: progress.Plain(&said), DiskSize: 8 << 20})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -514,8 +522,19 @@ func TestBuildCloudFlavor(t *testing.T) {
 	if err != nil || tab.Kind != TableMBR || !tab.GRUB || len(tab.Partitions) != 1 || tab.Partitions[0].Start != 1<<20 || tab.Partitions[0].Size != 7<<20 {
 		t.Errorf("boot sector: %+v, %v", tab, err)
 	}
-	if !strings.Contains(progress.String(), "[7/7] convert to qcow2: done") {
-		t.Errorf("progress:\n%s", progress.String())
+	if !strings.Contains(said.String(), "[7/7] convert to qcow2: done") {
+		t.Errorf("progress:\n%s", said.String())
+	}
+	// The flavor's recipe has its own revision: lvslab's recipe moving on
+	// (its guest agent rule) does not rebuild it.
+	said.Reset()
+	again := &fakeRunner{}
+	if m.Recipe != FlavorRecipeRevision {
+		t.Errorf("cloud image of recipe %d (flavors %d, lvslab %d)", m.Recipe, FlavorRecipeRevision, RecipeRevision)
+	}
+	if _, err := Build(context.Background(), Options{Dir: dir, Flavor: FlavorCloud, Runner: again, Progress: progress.Plain(&said)}); err != nil ||
+		len(again.cmds) != 0 || !strings.Contains(said.String(), `image "debian-12-cloud" is already built`) {
+		t.Errorf("built again (%v, %d commands):\n%s", err, len(again.cmds), said.String())
 	}
 	// Building it again as another flavor is refused.
 	if _, err := Build(context.Background(), Options{Dir: dir, Name: "debian-12-cloud", Runner: &fakeRunner{}}); err == nil ||

@@ -5,21 +5,24 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/lvslab/lvslab/provision/progress"
 )
 
 // ImportOptions describe one "lvslab image import".
 type ImportOptions struct {
-	Path     string // the disk: qcow2 or raw
-	Name     string // image name; default ImportName(Path)
-	Dir      string // image store; default DefaultDir()
-	Force    bool   // replace an image of that name
-	Progress io.Writer
+	Path  string // the disk: qcow2 or raw
+	Name  string // image name; default ImportName(Path)
+	Dir   string // image store (paths.Root's Images)
+	Force bool   // replace an image of that name
+	// Progress receives the import's events (each phase, then ImportDone);
+	// nil drops them.
+	Progress progress.Sink
 	// Runner runs qemu-img; nil runs it for real.
 	Runner Runner
 }
@@ -76,18 +79,13 @@ func Import(ctx context.Context, opts ImportOptions) (Image, error) {
 	}
 	start := time.Now()
 	m := Manifest{Name: o.Name, Source: src, Created: start.UTC().Round(time.Second)}
-	p := newProgress(o.Progress, 3)
-	err = p.phase("read "+filepath.Base(src)+" (qemu-img, into a sparse raw file)", func() error {
-		return o.qemuImg(ctx, "convert", "-O", "raw", src, raw)
+	err = runPhases(ctx, o.Progress, []phase{
+		{"read " + filepath.Base(src) + " (qemu-img, into a sparse raw file)", func() error {
+			return o.qemuImg(ctx, "convert", "-O", "raw", src, raw)
+		}},
+		{"detect the OS, cloud-init, bootloader and network owner", func() error { return detectInto(ctx, &m, raw, out) }},
+		{"write " + DiskFile, func() error { return o.qemuImg(ctx, "convert", "-O", "qcow2", raw, filepath.Join(out, DiskFile)) }},
 	})
-	if err == nil {
-		err = p.phase("detect the OS, cloud-init, bootloader and network owner", func() error {
-			return detectInto(ctx, &m, raw, out)
-		})
-	}
-	if err == nil {
-		err = p.phase("write "+DiskFile, func() error { return o.qemuImg(ctx, "convert", "-O", "qcow2", raw, filepath.Join(out, DiskFile)) })
-	}
 	if err != nil {
 		return Image{}, fmt.Errorf("import %s: %w", src, err)
 	}
@@ -100,7 +98,8 @@ func Import(ctx context.Context, opts ImportOptions) (Image, error) {
 		return Image{}, err
 	}
 	d := m.Detected
-	fmt.Fprintf(o.Progress, "image %q imported in %s: %s, %s, seeded by %s, network %s\n", o.Name, since(start), d.OS(), BootText(d.Boot, d.Bootloader), d.Seeding(), dashed(d.Network))
+	o.Progress.Emit(progress.ImportDone{Name: o.Name, Dir: filepath.Join(o.Dir, o.Name), OS: d.OS(), Boot: BootText(d.Boot, d.Bootloader),
+		Seeding: d.Seeding(), Network: d.Network, Elapsed: progress.Since(start)})
 	return load(o.Dir, o.Name)
 }
 
@@ -123,11 +122,9 @@ func (o ImportOptions) withDefaults() (ImportOptions, string, error) {
 		return o, "", err
 	}
 	if o.Dir == "" {
-		o.Dir = DefaultDir()
+		return o, "", errNoStore
 	}
-	if o.Progress == nil {
-		o.Progress = io.Discard
-	}
+	o.Progress = progress.Or(o.Progress)
 	if o.Runner == nil {
 		o.Runner = ExecRunner{}
 	}
@@ -203,11 +200,4 @@ func BootText(boot, loader string) string {
 		return "its own bootloader (" + loader + ", " + strings.ToUpper(boot) + ")"
 	}
 	return "no way to boot"
-}
-
-func dashed(s string) string {
-	if s == "" {
-		return "unknown"
-	}
-	return s
 }

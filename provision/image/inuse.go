@@ -4,22 +4,18 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
+
+	"github.com/lvslab/lvslab/provision/localhost"
 )
 
 // openers lists the processes holding path open (running VMs hold their
 // backing image), by scanning /proc/*/fd.
 func openers(path string) []int {
-	procs, _ := os.ReadDir("/proc")
 	var pids []int
-	for _, p := range procs {
-		pid, err := strconv.Atoi(p.Name())
-		if err != nil {
-			continue
-		}
-		fds, _ := os.ReadDir(filepath.Join("/proc", p.Name(), "fd"))
+	for _, pid := range localhost.PIDs() {
+		fds, _ := os.ReadDir(localhost.Proc(pid, "fd"))
 		for _, fd := range fds {
-			if target, err := os.Readlink(filepath.Join("/proc", p.Name(), "fd", fd.Name())); err == nil && target == path {
+			if target, err := os.Readlink(localhost.Proc(pid, "fd", fd.Name())); err == nil && target == path {
 				pids = append(pids, pid)
 				break
 			}

@@ -53,8 +53,9 @@ type Manifest struct {
 // RecipeRevision counts the changes of the recipe that an image built
 // before them lacks, beyond packages (which Build compares by name): an
 // image of an older revision is rebuilt. 2: sshd without PAM or re-exec,
-// root's password "*". 3: no ATA, SCSI or cdrom driver.
-const RecipeRevision = 3
+// root's password "*". 3: no ATA, SCSI or cdrom driver. 4: the udev rule
+// that starts the QEMU guest agent.
+const RecipeRevision = 4
 
 func writeManifest(dir string, m Manifest) error {
 	data, err := json.MarshalIndent(m, "", "  ")

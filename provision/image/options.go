@@ -5,9 +5,9 @@
 package image
 
 import (
-	"io"
+	"errors"
 
-	"github.com/lvslab/lvslab/provision/paths"
+	"github.com/lvslab/lvslab/provision/progress"
 	"github.com/lvslab/lvslab/topology"
 )
 
@@ -18,8 +18,6 @@ const (
 	// DefaultDiskSize leaves room for the exercises' own packages (nginx, ...);
 	// unused space costs nothing in the qcow2 file.
 	DefaultDiskSize int64 = 2 << 30
-	// EnvDir overrides the image store location.
-	EnvDir = paths.EnvImageDir
 )
 
 // Packages installed by debootstrap on top of the minbase variant.
@@ -31,6 +29,10 @@ var Packages = []string{
 	// keepalived labs; its unit starts only with a non-empty keepalived.conf,
 	// which the package does not ship (ConditionFileNotEmpty).
 	"keepalived",
+	// lvslab's way in when the student cut mgmt0 or sshd off: udev starts
+	// it when the domain's org.qemu.guest_agent.0 port appears
+	// (virtio_console is kept), and libvirt reaches it with no network.
+	"qemu-guest-agent",
 	"linux-image-amd64",
 	"busybox-static", // the tiny initrd's only program
 }
@@ -40,12 +42,14 @@ type Options struct {
 	Name   string // image name, also its folder in Dir; default "debian-12"
 	Suite  string // Debian suite; default "bookworm"
 	Mirror string // Debian mirror URL; empty uses debootstrap's default
-	Dir    string // image store; default DefaultDir()
+	Dir    string // image store (paths.Root's Images)
 	Force  bool   // rebuild even when the image exists
 	// Fresh ignores (and replaces) the cached debootstrap result, to pick up
 	// new package versions.
-	Fresh    bool
-	Progress io.Writer
+	Fresh bool
+	// Progress receives the build's events (each phase as it starts and
+	// ends); nil discards them.
+	Progress progress.Sink
 	// RootPassword sets root's password (serial console and SSH) for
 	// classroom use; empty leaves root without one (key login only).
 	RootPassword string
@@ -64,8 +68,8 @@ type Options struct {
 	Flavor string
 }
 
-// DefaultDir is where images live: paths.ImageDir.
-func DefaultDir() string { return paths.ImageDir() }
+// errNoStore is the error of an image store left unnamed.
+var errNoStore = errors.New("image: no image store folder given (paths.Local().Images is lvslab's)")
 
 // CheckName rejects names that would not make a plain folder name (the
 // rule of a lab's image: value, which validate applies too).
@@ -84,15 +88,10 @@ func (o Options) withDefaults() Options {
 	if o.Suite == "" {
 		o.Suite = DefaultSuite
 	}
-	if o.Dir == "" {
-		o.Dir = DefaultDir()
-	}
 	if o.DiskSize == 0 {
 		o.DiskSize = DefaultDiskSize
 	}
-	if o.Progress == nil {
-		o.Progress = io.Discard
-	}
+	o.Progress = progress.Or(o.Progress)
 	if o.Runner == nil {
 		o.Runner = ExecRunner{}
 	}

@@ -1,70 +1,47 @@
 package image
 
 import (
-	"fmt"
-	"io"
-	"sync"
+	"context"
 	"time"
 
-	"github.com/lvslab/lvslab/provision/console"
+	"github.com/lvslab/lvslab/provision/progress"
 )
 
-// progress prints one line per build phase with its elapsed time. On a
-// terminal the line ticks every second; elsewhere (CI logs, files) it prints
-// plain start and end lines.
-type progress struct {
-	w     io.Writer
-	tty   bool
+// phases numbers the build's phases and reports each as it starts and
+// ends, with its time.
+type phases struct {
+	sink  progress.Sink
 	total int
 	n     int
-	start time.Time
 }
 
-func newProgress(w io.Writer, total int) *progress {
-	return &progress{w: w, tty: console.Interactive(w), total: total, start: time.Now()}
-}
-
-// phase runs fn as the next numbered phase.
-func (p *progress) phase(title string, fn func() error) error {
+// run runs fn as the next phase.
+func (p *phases) run(title string, fn func() error) error {
 	p.n++
-	label := fmt.Sprintf("[%d/%d] %s", p.n, p.total, title)
 	begin := time.Now()
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	if p.tty {
-		fmt.Fprintf(p.w, "%s ...", label)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			t := time.NewTicker(time.Second)
-			defer t.Stop()
-			for {
-				select {
-				case <-stop:
-					return
-				case <-t.C:
-					fmt.Fprintf(p.w, "\r%s ... %s", label, since(begin))
-				}
-			}
-		}()
-	} else {
-		fmt.Fprintf(p.w, "%s ...\n", label)
-	}
+	p.sink.Emit(progress.PhaseStarted{N: p.n, Total: p.total, Title: title})
 	err := fn()
-	close(stop)
-	wg.Wait()
-	status := "done"
-	if err != nil {
-		status = "FAILED"
-	}
-	if p.tty {
-		fmt.Fprintf(p.w, "\r%s ... %s in %s\x1b[K\n", label, status, since(begin))
-	} else {
-		fmt.Fprintf(p.w, "%s: %s in %s\n", label, status, since(begin))
-	}
+	p.sink.Emit(progress.PhaseDone{N: p.n, Total: p.total, Title: title, Elapsed: progress.Since(begin), Error: progress.ErrorText(err)})
 	return err
 }
 
-func since(t time.Time) string {
-	return time.Since(t).Round(100 * time.Millisecond).String()
+// phase is one numbered step of a build.
+type phase struct {
+	title string
+	fn    func() error
+}
+
+// runPhases runs a build's or an import's phases in order, each reported
+// to sink as it starts and ends, up to the first failure or the end of ctx.
+func runPhases(ctx context.Context, sink progress.Sink, list []phase) error {
+	p := &phases{sink: sink, total: len(list)}
+	for _, s := range list {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := p.run(s.title, s.fn); err != nil {
+			return err
+		}
+	}
+	return nil
 }

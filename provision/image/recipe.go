@@ -91,27 +91,6 @@ func (b *builder) makeRootfs(ctx context.Context) error {
 	return os.Rename(tmp, cache)
 }
 
-// phase is one numbered step of a build.
-type phase struct {
-	title string
-	fn    func() error
-}
-
-// phases runs a build's phases in order under progress lines, up to the
-// first failure or the end of ctx.
-func (b *builder) phases(ctx context.Context, phases []phase) error {
-	p := newProgress(b.o.Progress, len(phases))
-	for _, s := range phases {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		if err := p.phase(s.title, s.fn); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // run performs the recipe and returns the manifest of the new image.
 func (b *builder) run(ctx context.Context) (Manifest, error) {
 	if err := os.MkdirAll(b.out, 0o755); err != nil {
@@ -119,7 +98,7 @@ func (b *builder) run(ctx context.Context) (Manifest, error) {
 	}
 	raw := filepath.Join(b.tmp, "disk.raw")
 	disk := filepath.Join(b.out, DiskFile)
-	err := b.phases(ctx, []phase{
+	err := runPhases(ctx, b.o.Progress, []phase{
 		{b.rootfsTitle(), func() error { return b.makeRootfs(ctx) }},
 		{"configure the guest (seed unit, ssh, masked units)", func() error { return b.configure(ctx) }},
 		{"keep only the kernel modules a lab VM needs", func() error { return b.trimModules(ctx) }},

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/lvslab/lvslab/provision/paths"
 	"github.com/lvslab/lvslab/roles/catalog"
 	"github.com/lvslab/lvslab/topology"
 )
@@ -102,11 +103,8 @@ func IsPath(nameOrPath string) bool { return topology.ImageIsPath(nameOrPath) }
 
 // Resolve turns a lab's image: value into the files to boot. A value with a
 // slash or a disk file suffix is a path to the user's own disk; anything else
-// is the name of an image built in dir ("" means DefaultDir()).
+// is the name of an image built in dir (paths.Root's Images).
 func Resolve(dir, nameOrPath string) (Image, error) {
-	if dir == "" {
-		dir = DefaultDir()
-	}
 	if nameOrPath == "" {
 		nameOrPath = DefaultName
 	}
@@ -115,6 +113,9 @@ func Resolve(dir, nameOrPath string) (Image, error) {
 	}
 	if err := CheckName(nameOrPath); err != nil {
 		return Image{}, err
+	}
+	if dir == "" {
+		return Image{}, errNoStore
 	}
 	return load(dir, nameOrPath)
 }
@@ -159,7 +160,7 @@ func load(dir, name string) (Image, error) {
 	idir := filepath.Join(dir, name)
 	m, err := readManifest(idir)
 	if errors.Is(err, fs.ErrNotExist) {
-		return Image{}, fmt.Errorf("%w: no image %q in %s: build it with \"lvslab image build --name %s\" or import a disk with \"lvslab image import PATH --name %s\" (set %s or --dir if your images live elsewhere)", ErrNotBuilt, name, dir, name, name, EnvDir)
+		return Image{}, fmt.Errorf("%w: no image %q in %s: build it with \"lvslab image build --name %s\" or import a disk with \"lvslab image import PATH --name %s\" (set %s or --dir if your images live elsewhere)", ErrNotBuilt, name, dir, name, name, paths.EnvImageDir)
 	}
 	if err != nil {
 		return Image{}, err
@@ -185,11 +186,11 @@ func load(dir, name string) (Image, error) {
 	return img, nil
 }
 
-// List returns the built and imported images in dir ("" means DefaultDir()), sorted by
-// name. A missing store is an empty list.
+// List returns the built and imported images in dir, sorted by name. A
+// missing store is an empty list.
 func List(dir string) ([]Image, error) {
 	if dir == "" {
-		dir = DefaultDir()
+		return nil, errNoStore
 	}
 	entries, err := os.ReadDir(dir)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -219,7 +220,7 @@ func List(dir string) ([]Image, error) {
 // from the image breaks, so take labs down first.
 func Remove(dir, name string) error {
 	if dir == "" {
-		dir = DefaultDir()
+		return errNoStore
 	}
 	if err := CheckName(name); err != nil {
 		return err

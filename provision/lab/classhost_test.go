@@ -109,7 +109,7 @@ func TestUpMarksClassCopy(t *testing.T) {
 	}
 	allMarked("lvs-carol", "lvs/carol", 4)
 
-	if _, err := Down(ctx, conn, Selector{Lab: "lvs-alice"}, DownOptions{Home: opts.Home}); err != nil {
+	if _, err := Down(ctx, conn, Selector{Lab: "lvs-alice"}, DownOptions{Paths: opts.Paths}); err != nil {
 		t.Fatal(err)
 	}
 	want = map[string]string{"lvs-bob": "bob", "lvs-carol": "carol"}

@@ -12,9 +12,9 @@ import (
 	"testing"
 
 	"github.com/lvslab/lvslab/provision/access/accesstest"
-	"github.com/lvslab/lvslab/provision/console"
 	"github.com/lvslab/lvslab/provision/host"
 	"github.com/lvslab/lvslab/provision/image"
+	"github.com/lvslab/lvslab/provision/progress"
 	"github.com/lvslab/lvslab/topology"
 )
 
@@ -54,9 +54,9 @@ func TestUpBaseImageOverConsole(t *testing.T) {
 		return g, nil
 	}
 	var out, trace bytes.Buffer
-	opts.Out = &out
-	console.SetDebug(&trace)
-	defer console.SetDebug(nil)
+	opts.Progress = progress.Plain(&out)
+	progress.SetDebug(progress.Plain(&trace))
+	defer progress.SetDebug(nil)
 	if _, err := Up(context.Background(), conn, lab, opts); err != nil {
 		t.Fatal(err)
 	}
@@ -70,7 +70,7 @@ func TestUpBaseImageOverConsole(t *testing.T) {
 			t.Errorf("%s: state %s, scripts %q", node, g.State(), s)
 		}
 	}
-	if !strings.Contains(out.String(), "seeded by console") {
+	if !strings.Contains(out.String(), "seeded by console") || !strings.Contains(out.String(), "  web1     running the set-up on the serial console (mgmt0, keys, sshd)\n") {
 		t.Errorf("progress:\n%s", out.String())
 	}
 	// Again: the VMs exist, nothing is typed into their consoles.
@@ -78,7 +78,7 @@ func TestUpBaseImageOverConsole(t *testing.T) {
 	if _, err := Up(context.Background(), conn, lab, opts); err != nil || len(guests) != 0 {
 		t.Fatalf("second up: %v, consoles %v", err, guests)
 	}
-	st, err := Status(context.Background(), conn, "tedu", StatusOptions{Home: opts.Home, Connector: opts.Connector})
+	st, err := Status(context.Background(), conn, "tedu", StatusOptions{Paths: opts.Paths, Connector: opts.Connector})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,7 +105,7 @@ func TestUpBaseImageOverConsole(t *testing.T) {
 			noPassword(t, name+"/"+f, text)
 		}
 	}
-	for _, dir := range []string{opts.Home, opts.LogDir} {
+	for _, dir := range []string{opts.Paths.Home, opts.Paths.Logs} {
 		filepath.WalkDir(dir, func(p string, e fs.DirEntry, err error) error {
 			if err == nil && !e.IsDir() {
 				b, _ := os.ReadFile(p)

@@ -4,15 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 
 	"github.com/lvslab/lvslab/provision/host"
 	"github.com/lvslab/lvslab/provision/paths"
+	"github.com/lvslab/lvslab/provision/progress"
 )
 
 // Selector says which labs "down" removes: one lab by name, or All.
@@ -23,21 +22,15 @@ type Selector struct {
 
 // DownOptions tune Down.
 type DownOptions struct {
-	// Home is lvslab's state folder ("" means Home()); the lab's folder
-	// labs/<lab> (keys, known_hosts) is removed.
-	Home string
-	// Pool is the storage pool of the lab disks ("" means DefaultPool).
-	Pool string
-	// Out receives one line per removed object; nil discards them.
-	Out io.Writer
+	// Paths are lvslab's folders: the lab's folder (LabDir: key,
+	// known_hosts) is removed.
+	Paths paths.Root
+	// Progress receives an event per removed object; nil discards them.
+	Progress progress.Sink
 }
 
-// Removed is one thing Down removed.
-type Removed struct {
-	Lab  string
-	Kind string // domain, volume, network, file
-	Name string
-}
+// Removed is one thing Down removed, as its event said.
+type Removed = progress.Removed
 
 // DownReport lists what Down removed.
 type DownReport struct {
@@ -55,7 +48,10 @@ func Down(ctx context.Context, conn *host.Conn, sel Selector, opts DownOptions) 
 	if !sel.All && sel.Lab == "" {
 		return nil, errors.New("down: name a lab, or select all labs")
 	}
-	all, err := host.Discover(conn, opts.Pool)
+	if err := opts.Paths.Check(); err != nil {
+		return nil, err
+	}
+	all, err := host.Discover(conn, paths.DefaultPool)
 	if err != nil {
 		return nil, err
 	}
@@ -63,7 +59,7 @@ func Down(ctx context.Context, conn *host.Conn, sel Selector, opts DownOptions) 
 	if sel.All {
 		names = host.LabNames(all)
 		// Labs with only a state folder left (a crash after the folder was made).
-		if entries, err := os.ReadDir(paths.LabsDir(opts.Home)); err == nil {
+		if entries, err := os.ReadDir(opts.Paths.LabsDir()); err == nil {
 			for _, e := range entries {
 				if e.IsDir() && all[e.Name()] == nil {
 					names = append(names, e.Name())
@@ -74,10 +70,7 @@ func Down(ctx context.Context, conn *host.Conn, sel Selector, opts DownOptions) 
 		names = []string{sel.Lab}
 	}
 	rep := &DownReport{Labs: names}
-	out := opts.Out
-	if out == nil {
-		out = io.Discard
-	}
+	sink := progress.Or(opts.Progress)
 	remote, err := host.RemoteOf(conn)
 	if err != nil {
 		return nil, err
@@ -88,19 +81,14 @@ func Down(ctx context.Context, conn *host.Conn, sel Selector, opts DownOptions) 
 		if inv == nil {
 			inv = &host.Inventory{Lab: name}
 		}
-		removed, err := removeLab(ctx, conn, remote, inv, opts, out)
+		removed, err := removeLab(ctx, conn, remote, inv, opts, sink)
 		rep.Removed = append(rep.Removed, removed...)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("lab %s: %w", name, err))
 		}
 	}
 	if remote != nil && len(rep.Removed) > 0 {
-		pool := opts.Pool
-		if pool == "" {
-			pool = paths.DefaultPool
-		}
-		fmt.Fprintf(out, "kept the image volumes (image-*) in pool %s on %s for the next up: \"lvslab image ls --connect '%s'\" lists them, \"lvslab image rm --connect '%s' NAME\" removes one\n",
-			pool, remote.Label(), remote.URI, remote.URI)
+		sink.Emit(progress.ImagesKept{Pool: paths.DefaultPool, Host: remote.Label(), URI: remote.URI})
 	}
 	return rep, errors.Join(errs...)
 }
@@ -111,7 +99,7 @@ type teardown struct {
 	conn    *host.Conn
 	remote  *host.Remote // the console logs are that host's: removed through libvirt or named
 	lab     string
-	out     io.Writer
+	sink    progress.Sink
 	mu      sync.Mutex
 	removed []Removed
 	errs    []error
@@ -120,8 +108,9 @@ type teardown struct {
 func (t *teardown) note(kind, name string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.removed = append(t.removed, Removed{Lab: t.lab, Kind: kind, Name: name})
-	fmt.Fprintf(t.out, "removed %s %s\n", kind, name)
+	r := Removed{Lab: t.lab, What: kind, Name: name}
+	t.removed = append(t.removed, r)
+	t.sink.Emit(r)
 }
 
 func (t *teardown) fail(err error) {
@@ -143,10 +132,10 @@ func (t *teardown) do(kind, name string, remove func() error) {
 
 // removeLab tears one lab down: domains first (in parallel), then their
 // disks, then the networks nothing uses any more, then local files.
-func removeLab(_ context.Context, conn *host.Conn, remote *host.Remote, inv *host.Inventory, opts DownOptions, out io.Writer) ([]Removed, error) {
-	t := &teardown{conn: conn, remote: remote, lab: inv.Lab, out: out}
+func removeLab(_ context.Context, conn *host.Conn, remote *host.Remote, inv *host.Inventory, opts DownOptions, sink progress.Sink) ([]Removed, error) {
+	t := &teardown{conn: conn, remote: remote, lab: inv.Lab, sink: sink}
 	t.objects(inv)
-	dir := paths.StateDir(opts.Home, inv.Lab)
+	dir := opts.Paths.LabDir(inv.Lab)
 	if _, err := os.Stat(dir); err == nil {
 		t.do("folder", dir, func() error { return os.RemoveAll(dir) })
 	}
@@ -229,9 +218,6 @@ func (t *teardown) remoteLogs(inv *host.Inventory) {
 		}
 	}
 	if len(kept) > 0 {
-		t.mu.Lock()
-		defer t.mu.Unlock()
-		fmt.Fprintf(t.out, "kept console logs on %s (no storage pool holds them, and libvirt's API removes no other file; the next up of the node overwrites each): %s\n",
-			t.remote.Label(), strings.Join(kept, " "))
+		t.sink.Emit(progress.LogsKept{Host: t.remote.Label(), Logs: kept})
 	}
 }

@@ -12,7 +12,7 @@ import (
 
 	"github.com/lvslab/lvslab/provision/access"
 	"github.com/lvslab/lvslab/provision/host"
-	"github.com/lvslab/lvslab/provision/paths"
+	"github.com/lvslab/lvslab/provision/progress"
 	"github.com/lvslab/lvslab/provision/sshx"
 )
 
@@ -43,13 +43,13 @@ func TestDownRemovesExactlyTheLab(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A leftover state folder and console log of tedu.
-	logFile := paths.ConsoleLog(opts.LogDir, "tedu", "web1")
+	logFile := opts.Paths.ConsoleLog("tedu", "web1")
 	if err := os.WriteFile(logFile, []byte("boot\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 
 	var out bytes.Buffer
-	rep, err := Down(context.Background(), conn, Selector{Lab: "tedu"}, DownOptions{Home: opts.Home, Out: &out})
+	rep, err := Down(context.Background(), conn, Selector{Lab: "tedu"}, DownOptions{Paths: opts.Paths, Progress: progress.Plain(&out)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,7 +57,7 @@ func TestDownRemovesExactlyTheLab(t *testing.T) {
 	if len(rep.Removed) != 4+8+3+1+1 {
 		t.Errorf("removed %d things:\n%s", len(rep.Removed), out.String())
 	}
-	for _, want := range []string{"removed domain tedu-web1", "removed volume tedu_web1.seed.iso", "removed network tedu-private2", "removed file " + logFile, "removed folder " + paths.StateDir(opts.Home, "tedu")} {
+	for _, want := range []string{"removed domain tedu-web1", "removed volume tedu_web1.seed.iso", "removed network tedu-private2", "removed file " + logFile, "removed folder " + opts.Paths.LabDir("tedu")} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("report lacks %q:\n%s", want, out.String())
 		}
@@ -65,7 +65,7 @@ func TestDownRemovesExactlyTheLab(t *testing.T) {
 	if inv, _ := host.DiscoverLab(conn, "", "tedu"); !inv.Empty() {
 		t.Errorf("left of tedu: %+v", inv)
 	}
-	if _, err := os.Stat(paths.StateDir(opts.Home, "tedu")); !errors.Is(err, os.ErrNotExist) {
+	if _, err := os.Stat(opts.Paths.LabDir("tedu")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("state folder: %v", err)
 	}
 	if _, err := os.Stat(logFile); !errors.Is(err, os.ErrNotExist) {
@@ -76,7 +76,7 @@ func TestDownRemovesExactlyTheLab(t *testing.T) {
 	if len(inv.Domains) != 4 || len(inv.Networks) != 3 || len(inv.Volumes) != 8 {
 		t.Errorf("tedu-x damaged: %+v", inv)
 	}
-	if _, err := os.Stat(paths.KeyFile(paths.StateDir(opts.Home, "tedu-x"))); err != nil {
+	if _, err := os.Stat(opts.Paths.KeyFile("tedu-x")); err != nil {
 		t.Errorf("tedu-x key: %v", err)
 	}
 	got := everything(t, conn)
@@ -95,12 +95,12 @@ func TestDownRemovesExactlyTheLab(t *testing.T) {
 	}
 
 	// A second down is fine and removes nothing.
-	rep, err = Down(context.Background(), conn, Selector{Lab: "tedu"}, DownOptions{Home: opts.Home})
+	rep, err = Down(context.Background(), conn, Selector{Lab: "tedu"}, DownOptions{Paths: opts.Paths})
 	if err != nil || len(rep.Removed) != 0 {
 		t.Errorf("second down: %v %+v", err, rep)
 	}
 	// --all takes tedu-x too; the pool and untagged objects stay.
-	if _, err := Down(context.Background(), conn, Selector{All: true}, DownOptions{Home: opts.Home}); err != nil {
+	if _, err := Down(context.Background(), conn, Selector{All: true}, DownOptions{Paths: opts.Paths}); err != nil {
 		t.Fatal(err)
 	}
 	final := everything(t, conn)
@@ -134,7 +134,7 @@ func TestDownAfterCrash(t *testing.T) {
 	if len(inv.Domains) != 0 || len(inv.Volumes) != 8 || len(inv.Networks) != 3 {
 		t.Fatalf("crash remains: %+v", inv)
 	}
-	if _, err := Down(context.Background(), conn, Selector{Lab: "tedu"}, DownOptions{Home: opts.Home}); err != nil {
+	if _, err := Down(context.Background(), conn, Selector{Lab: "tedu"}, DownOptions{Paths: opts.Paths}); err != nil {
 		t.Fatal(err)
 	}
 	want := append(slices.Clone(before), "pool lvslab")
@@ -142,7 +142,7 @@ func TestDownAfterCrash(t *testing.T) {
 	if got := everything(t, conn); !slices.Equal(got, want) {
 		t.Errorf("left: %v", got)
 	}
-	if _, err := os.Stat(filepath.Join(opts.Home, "labs", "tedu")); !errors.Is(err, os.ErrNotExist) {
+	if _, err := os.Stat(filepath.Join(opts.Paths.Home, "labs", "tedu")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("state folder: %v", err)
 	}
 }
@@ -162,7 +162,7 @@ func TestStatus(t *testing.T) {
 		}
 		return nil, errors.New("dial tcp " + cfg.Addr + ": connection refused")
 	}
-	st, err := Status(context.Background(), conn, "tedu", StatusOptions{Home: opts.Home, Connector: access.ConnectFunc(probe)})
+	st, err := Status(context.Background(), conn, "tedu", StatusOptions{Paths: opts.Paths, Connector: access.ConnectFunc(probe)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,7 +189,7 @@ func TestStatus(t *testing.T) {
 	if err := host.RemoveDomain(conn, "tedu-web2"); err != nil {
 		t.Fatal(err)
 	}
-	st, err = Status(context.Background(), conn, "", StatusOptions{Home: opts.Home, Lab: lab, Connector: access.ConnectFunc(probe)})
+	st, err = Status(context.Background(), conn, "", StatusOptions{Paths: opts.Paths, Lab: lab, Connector: access.ConnectFunc(probe)})
 	if err != nil {
 		t.Fatal(err)
 	}

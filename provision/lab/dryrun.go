@@ -15,6 +15,7 @@ import (
 	"github.com/lvslab/lvslab/provision/host"
 	"github.com/lvslab/lvslab/provision/image"
 	"github.com/lvslab/lvslab/provision/paths"
+	"github.com/lvslab/lvslab/provision/progress"
 	"github.com/lvslab/lvslab/roles/catalog"
 	"github.com/lvslab/lvslab/roles/engine"
 	"github.com/lvslab/lvslab/roles/guest"
@@ -71,18 +72,15 @@ const (
 // over SSH (the same survey configure starts with). What Up would refuse
 // (a foreign network or VM of the same name, changed NICs) is its error.
 func DryRun(ctx context.Context, conn *host.Conn, lab *topology.Lab, opts Options) (*Plan, error) {
-	r := &run{ctx: ctx, conn: conn, lab: lab, opts: opts, out: io.Discard}
-	r.opts.Out = nil
-	if r.opts.Pool == "" {
-		r.opts.Pool = paths.DefaultPool
-	}
-	if r.opts.LogDir == "" {
-		r.opts.LogDir = paths.DefaultLogDir()
+	r := &run{ctx: ctx, conn: conn, lab: lab, opts: opts, sink: progress.Discard}
+	r.opts.Progress = nil
+	if err := r.opts.Paths.Check(); err != nil {
+		return nil, err
 	}
 	if r.opts.Images == nil {
 		r.opts.Images = ImageResolverFunc(image.Resolve)
 	}
-	p := &Plan{Lab: lab.Name, File: lab.File, Pool: r.opts.Pool}
+	p := &Plan{Lab: lab.Name, File: lab.File, Pool: paths.DefaultPool}
 	// Read-only steps of Up itself: the image and the domains.
 	if err := resolveImage(r); err != nil {
 		return nil, err
@@ -96,16 +94,16 @@ func DryRun(ctx context.Context, conn *host.Conn, lab *topology.Lab, opts Option
 	if err := planNodes(r); err != nil {
 		return nil, err
 	}
-	p.Identity = paths.StateDir(r.opts.Home, lab.Name)
-	if _, err := os.Stat(paths.KeyFile(p.Identity)); err != nil {
+	p.Identity = r.opts.Paths.LabDir(lab.Name)
+	if _, err := os.Stat(r.opts.Paths.KeyFile(lab.Name)); err != nil {
 		p.Identity = ActionCreate + " " + p.Identity
 	} else {
 		p.Identity = ActionReuse + " " + p.Identity
 	}
-	if exists, active := host.PoolState(conn, r.opts.Pool); exists {
-		p.Pool = map[bool]string{true: ActionReuse, false: ActionStart}[active] + " " + r.opts.Pool
+	if exists, active := host.PoolState(conn, paths.DefaultPool); exists {
+		p.Pool = map[bool]string{true: ActionReuse, false: ActionStart}[active] + " " + paths.DefaultPool
 	} else {
-		p.Pool = ActionCreate + " " + r.opts.Pool + " (" + paths.DefaultPoolDir() + ")"
+		p.Pool = ActionCreate + " " + paths.DefaultPool + " (" + r.opts.Paths.Pool + ")"
 	}
 	for _, nw := range lab.Networks {
 		item, err := r.draftNetwork(nw)
@@ -123,7 +121,7 @@ func DryRun(ctx context.Context, conn *host.Conn, lab *topology.Lab, opts Option
 
 // draftPrune lists what pruneRemoved would remove.
 func (r *run) draftPrune() ([]PlanItem, error) {
-	inv, err := host.DiscoverLab(r.conn, r.opts.Pool, r.lab.Name)
+	inv, err := host.DiscoverLab(r.conn, paths.DefaultPool, r.lab.Name)
 	if err != nil {
 		return nil, err
 	}
@@ -141,7 +139,7 @@ func (r *run) draftPrune() ([]PlanItem, error) {
 // draftMgmt finds the lab's management subnet, or the one up would take.
 func (r *run) draftMgmt() (PlanItem, error) {
 	item := PlanItem{Name: paths.MgmtNetworkName(r.lab.Name), Action: ActionReuse}
-	inv, err := host.DiscoverLab(r.conn, r.opts.Pool, r.lab.Name)
+	inv, err := host.DiscoverLab(r.conn, paths.DefaultPool, r.lab.Name)
 	if err != nil {
 		return item, err
 	}
@@ -183,7 +181,7 @@ func (r *run) draftNetwork(nw *topology.Network) (PlanItem, error) {
 // ones over SSH, all at once.
 func (r *run) draftNodes() []NodeDraft {
 	drafts := make([]NodeDraft, len(r.nodes))
-	acc, accErr := access.Open(r.conn, r.lab.Name, access.Options{Home: r.opts.Home, File: r.lab, Connector: r.opts.Connector})
+	acc, accErr := access.Open(r.conn, r.lab.Name, access.Options{Paths: r.opts.Paths, File: r.lab, Connector: r.opts.Connector})
 	if accErr == nil {
 		defer acc.Close()
 	}
@@ -310,7 +308,7 @@ func WritePlan(w io.Writer, p *Plan) {
 				if s.Wrote != "" {
 					what = strings.TrimSuffix("write "+s.Wrote+"; "+what, "; ")
 				}
-				if line := firstLine(what); line != what {
+				if line := progress.FirstLine(what); line != what {
 					what = line + " ..."
 				}
 				fmt.Fprintf(w, "        %-22s %s\n", s.Name, what)

@@ -125,7 +125,7 @@ func TestDryRunChangesNothing(t *testing.T) {
 	if got := everything(t, conn); !slices.Equal(got, before) {
 		t.Errorf("the dry run changed libvirt: %v -> %v", before, got)
 	}
-	if _, err := os.Stat(paths.StateDir(opts.Home, "tedu")); err == nil {
+	if _, err := os.Stat(opts.Paths.LabDir("tedu")); err == nil {
 		t.Error("the dry run made the lab's state folder")
 	}
 	if !strings.HasPrefix(p.Pool, "create ") || !strings.HasPrefix(p.Identity, "create ") || len(p.Networks) != 3 || p.Networks[0].Action != ActionCreate || p.Networks[0].Name != "tedu_mgmt" {

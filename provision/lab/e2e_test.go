@@ -22,6 +22,7 @@ import (
 	"github.com/lvslab/lvslab/provision/host"
 	"github.com/lvslab/lvslab/provision/image"
 	"github.com/lvslab/lvslab/provision/paths"
+	"github.com/lvslab/lvslab/provision/progress"
 	"github.com/lvslab/lvslab/provision/sandbox"
 	"github.com/lvslab/lvslab/topology"
 )
@@ -96,13 +97,13 @@ func TestE2EUpDownInner(t *testing.T) {
 	// A private copy of the image: a rebuild of the shared one must not pull
 	// the disk from under the linked clones.
 	work := t.TempDir()
-	imgDir := filepath.Join(work, "images")
-	copyImage(t, image.DefaultDir(), imgDir, topology.DefaultImage)
-	home := filepath.Join(work, "home")
-	logDir := filepath.Join(work, "log")
+	// The pool stays the system's (the sandbox's); the rest is the test's.
+	root := paths.Local()
+	root.Home, root.Images, root.Logs = filepath.Join(work, "home"), filepath.Join(work, "images"), filepath.Join(work, "log")
+	copyImage(t, paths.Local().Images, root.Images, topology.DefaultImage)
 
 	lab := mustLab(t, "tedu-nat")
-	opts := Options{Home: home, ImageDir: imgDir, LogDir: logDir, Out: testWriter{t}, VMsOnly: true}
+	opts := Options{Paths: root, Progress: progress.Plain(testWriter{t}), VMsOnly: true}
 	start := time.Now()
 	res, err := Up(ctx, conn, lab, opts)
 	if err != nil {
@@ -111,7 +112,7 @@ func TestE2EUpDownInner(t *testing.T) {
 	t.Logf("FIGURE up of %d VMs (%s): %s total, SSH-ready of all after %s of waiting",
 		len(res.Nodes), res.DomainType, time.Since(start).Round(100*time.Millisecond), res.SSHReady.Round(100*time.Millisecond))
 	// Again from scratch, with only what the lab recorded: its tags, key and pins.
-	acc, err := access.Open(conn, lab.Name, access.Options{Home: home})
+	acc, err := access.Open(conn, lab.Name, access.Options{Paths: root})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,7 +140,7 @@ func TestE2EUpDownInner(t *testing.T) {
 		t.Logf("%s: %s", ep.Node, strings.ReplaceAll(out, "\n", " | "))
 	}
 
-	st, err := Status(ctx, conn, "tedu", StatusOptions{Home: home})
+	st, err := Status(ctx, conn, "tedu", StatusOptions{Paths: root})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,7 +152,7 @@ func TestE2EUpDownInner(t *testing.T) {
 
 	// A second up reuses everything.
 	start = time.Now()
-	res2, err := Up(ctx, conn, lab, Options{Home: home, ImageDir: imgDir, LogDir: logDir, Out: testWriter{t}, VMsOnly: true})
+	res2, err := Up(ctx, conn, lab, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,7 +172,7 @@ func TestE2EUpDownInner(t *testing.T) {
 		vols = append(vols, v.Path)
 	}
 	start = time.Now()
-	rep, err := Down(ctx, conn, Selector{Lab: "tedu"}, DownOptions{Home: home, Out: testWriter{t}})
+	rep, err := Down(ctx, conn, Selector{Lab: "tedu"}, DownOptions{Paths: root, Progress: progress.Plain(testWriter{t})})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -180,7 +181,7 @@ func TestE2EUpDownInner(t *testing.T) {
 	if took > 5*time.Second {
 		t.Errorf("down took %s, the target is under 5 s", took)
 	}
-	assertNothingLeft(t, conn, "tedu", append(append(vols, logs...), paths.StateDir(home, "tedu")))
+	assertNothingLeft(t, conn, "tedu", append(append(vols, logs...), root.LabDir("tedu")))
 }
 
 // assertNothingLeft checks libvirt and the disk for anything of the lab.

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/lvslab/lvslab/provision/host"
 )
 
 // interrupted is Up's error when ctx ended under it (Ctrl-C, SIGTERM): it
@@ -22,28 +24,19 @@ func (r *run) interrupted(ctx context.Context) error {
 		made = append(made, r.undo[i].what)
 	}
 	head := fmt.Sprintf("up of lab %s was %s during the %s step", r.lab.Name, why, r.step)
-	e := &interruption{err: ctx.Err()}
+	var msg string
 	switch {
 	case len(made) == 0:
-		e.msg = head + "; this run had created nothing, so nothing was removed"
+		msg = head + "; this run had created nothing, so nothing was removed"
 	case r.opts.Retain:
-		e.msg = fmt.Sprintf("%s; kept what this run created (--retain): %s (\"lvslab down %s\" removes it)", head, strings.Join(made, ", "), r.lab.Name)
+		msg = fmt.Sprintf("%s; kept what this run created (--retain): %s (\"lvslab down %s\" removes it)", head, strings.Join(made, ", "), r.lab.Name)
 	default:
 		if err := r.rollback(); err != nil {
-			e.msg = fmt.Sprintf("%s; removing what this run created failed: %v (\"lvslab down %s\" removes the rest)", head, err, r.lab.Name)
+			msg = fmt.Sprintf("%s; removing what this run created failed: %v (\"lvslab down %s\" removes the rest)", head, err, r.lab.Name)
 		} else {
-			e.msg = fmt.Sprintf("%s; removed what this run had created: %s", head, strings.Join(made, ", "))
+			msg = fmt.Sprintf("%s; removed what this run had created: %s", head, strings.Join(made, ", "))
 		}
 	}
-	return e
+	// a sentence of lvslab's, with ctx's error underneath for errors.Is
+	return host.Reword(msg, ctx.Err())
 }
-
-// interruption is Up's error when it was interrupted: a sentence of
-// lvslab's, with ctx's error underneath for errors.Is.
-type interruption struct {
-	msg string
-	err error
-}
-
-func (e *interruption) Error() string { return e.msg }
-func (e *interruption) Unwrap() error { return e.err }

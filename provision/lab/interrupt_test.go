@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/lvslab/lvslab/provision/access"
+	"github.com/lvslab/lvslab/provision/progress"
 	"github.com/lvslab/lvslab/provision/sshx"
 )
 
@@ -25,7 +26,7 @@ func TestUpInterruptedSaysWhatItRemoved(t *testing.T) {
 		return nil, errors.New("no SSH login on 192.168.2.100:22: " + wctx.Err().Error())
 	})
 	var out bytes.Buffer
-	opts.Out = &out
+	opts.Progress = progress.Plain(&out)
 	_, err := Up(ctx, conn, mustLab(t, "tedu-nat"), opts)
 	if err == nil {
 		t.Fatal("Up succeeded")

@@ -13,6 +13,7 @@ import (
 	"github.com/lvslab/lvslab/provision/host"
 	"github.com/lvslab/lvslab/provision/image"
 	"github.com/lvslab/lvslab/provision/paths"
+	"github.com/lvslab/lvslab/provision/progress"
 )
 
 // upRemote brings copies of tedu-nat named labs up on test:///default
@@ -68,7 +69,7 @@ func TestPoolImagesListAndRemove(t *testing.T) {
 		t.Errorf("rm of a version not there: %v", err)
 	}
 
-	if _, err := Down(context.Background(), conn, Selector{Lab: "tedu"}, DownOptions{Home: opts.Home}); err != nil {
+	if _, err := Down(context.Background(), conn, Selector{Lab: "tedu"}, DownOptions{Paths: opts.Paths}); err != nil {
 		t.Fatal(err)
 	}
 	removed, err := host.RemovePoolImage(conn, "", "debian-12", version)
@@ -83,7 +84,7 @@ func TestPoolImagesListAndRemove(t *testing.T) {
 // An upload cut short (no .ready mark) is listed as incomplete.
 func TestPoolImagesIncompleteUpload(t *testing.T) {
 	conn, opts := upRemote(t, "tedu")
-	if _, err := Down(context.Background(), conn, Selector{Lab: "tedu"}, DownOptions{Home: opts.Home}); err != nil {
+	if _, err := Down(context.Background(), conn, Selector{Lab: "tedu"}, DownOptions{Paths: opts.Paths}); err != nil {
 		t.Fatal(err)
 	}
 	imgs, _ := host.PoolImages(conn, "")
@@ -104,17 +105,17 @@ func TestPoolImagesIncompleteUpload(t *testing.T) {
 func TestDownRemoteConsoleLogs(t *testing.T) {
 	conn, opts := upRemote(t, "tedu", "b")
 	var out strings.Builder
-	if _, err := Down(context.Background(), conn, Selector{Lab: "tedu"}, DownOptions{Home: opts.Home, Out: &out}); err != nil {
+	if _, err := Down(context.Background(), conn, Selector{Lab: "tedu"}, DownOptions{Paths: opts.Paths, Progress: progress.Plain(&out)}); err != nil {
 		t.Fatal(err)
 	}
 	want := "kept console logs on root@hv1.test (no storage pool holds them, and libvirt's API removes no other file; the next up of the node overwrites each): " +
-		filepath.Join(paths.RemoteLogDir, "tedu-client1.console.log")
-	if !strings.Contains(out.String(), want) || !strings.Contains(out.String(), filepath.Join(paths.RemoteLogDir, "tedu-web2.console.log")) {
+		filepath.Join("/var/log/libvirt/qemu", "tedu-client1.console.log")
+	if !strings.Contains(out.String(), want) || !strings.Contains(out.String(), filepath.Join("/var/log/libvirt/qemu", "tedu-web2.console.log")) {
 		t.Errorf("down does not name the logs it left:\n%s", out.String())
 	}
 
 	// A pool over libvirt's log folder: the logs are volumes, down deletes them.
-	pool, err := conn.StoragePoolCreateXML(`<pool type="dir"><name>logs</name><target><path>`+paths.RemoteLogDir+`</path></target></pool>`, 0)
+	pool, err := conn.StoragePoolCreateXML(`<pool type="dir"><name>logs</name><target><path>`+"/var/log/libvirt/qemu"+`</path></target></pool>`, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,10 +126,10 @@ func TestDownRemoteConsoleLogs(t *testing.T) {
 		}
 	}
 	out.Reset()
-	if _, err := Down(context.Background(), conn, Selector{Lab: "b"}, DownOptions{Home: opts.Home, Out: &out}); err != nil {
+	if _, err := Down(context.Background(), conn, Selector{Lab: "b"}, DownOptions{Paths: opts.Paths, Progress: progress.Plain(&out)}); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(out.String(), "removed file root@hv1.test:"+filepath.Join(paths.RemoteLogDir, "b-web1.console.log")) || strings.Contains(out.String(), "kept console logs") {
+	if !strings.Contains(out.String(), "removed file root@hv1.test:"+filepath.Join("/var/log/libvirt/qemu", "b-web1.console.log")) || strings.Contains(out.String(), "kept console logs") {
 		t.Errorf("down with the logs in a pool:\n%s", out.String())
 	}
 	if names, _ := pool.ListStorageVolumes(); len(names) != 0 {

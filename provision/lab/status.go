@@ -2,6 +2,7 @@ package lab
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -19,10 +20,8 @@ type StatusOptions struct {
 	// Lab, when set, is the lab file: its nodes are listed even when their
 	// VM is missing, with their lab addresses.
 	Lab *topology.Lab
-	// Pool is the storage pool of the lab disks ("" means DefaultPool).
-	Pool string
-	// Home is lvslab's state folder ("" means Home()): the lab's key.
-	Home string
+	// Paths are lvslab's folders: the lab's key.
+	Paths paths.Root
 	// DialTimeout bounds each SSH login tried (default 2 s).
 	DialTimeout time.Duration
 	// SkipSSH reports the VMs' states only, with no login (a page that
@@ -31,6 +30,8 @@ type StatusOptions struct {
 
 	// Connector logs in to the nodes (nil means sshx.WaitReady).
 	Connector access.Connector
+	// Agent reaches the nodes' guest agents (nil means through libvirt).
+	Agent host.Agent
 }
 
 // LabStatus is the state of one lab.
@@ -48,16 +49,22 @@ type LabStatus struct {
 
 // NodeStatus is one node: its VM's state and whether lvslab can log in.
 type NodeStatus struct {
-	Node       string           `json:"node"`
-	Role       string           `json:"role,omitempty"`
-	Domain     string           `json:"domain"`
-	State      host.DomainState `json:"state"`               // running, shut off, ..., or missing
-	Addresses  []string         `json:"addresses,omitempty"` // lab addresses (from the lab file)
-	Mgmt       string           `json:"mgmt,omitempty"`      // management address, where lvslab's SSH goes
-	SSH        string           `json:"ssh,omitempty"`       // the address lvslab logged in on, host:port
-	Banner     string           `json:"banner,omitempty"`    // its SSH server's version
-	SSHError   string           `json:"ssh_error,omitempty"`
-	ConsoleLog string           `json:"console_log,omitempty"`
+	Node      string           `json:"node"`
+	Role      string           `json:"role,omitempty"`
+	Domain    string           `json:"domain"`
+	State     host.DomainState `json:"state"`               // running, shut off, ..., or missing
+	Addresses []string         `json:"addresses,omitempty"` // lab addresses (from the lab file)
+	Mgmt      string           `json:"mgmt,omitempty"`      // management address, where lvslab's SSH goes
+	SSH       string           `json:"ssh,omitempty"`       // the address lvslab logged in on, host:port
+	Banner    string           `json:"banner,omitempty"`    // its SSH server's version
+	SSHError  string           `json:"ssh_error,omitempty"`
+	// Causes are what keeps lvslab's SSH out of a running node that does
+	// not answer, as its guest agent read them (mgmt0 down, sshd stopped,
+	// port 22 blocked); NoAgent says that no agent answers either, and
+	// names the serial console.
+	Causes     []access.Cause `json:"causes"`
+	NoAgent    string         `json:"no_agent,omitempty"`
+	ConsoleLog string         `json:"console_log,omitempty"`
 	// OS and Network (what manages its NICs) are read over SSH; Seeded
 	// (lvslab, cloud-init or console) is how its first boot was set up,
 	// as its tag records it.
@@ -87,7 +94,7 @@ func Status(ctx context.Context, conn *host.Conn, name string, opts StatusOption
 	if opts.DialTimeout <= 0 {
 		opts.DialTimeout = 2 * time.Second
 	}
-	inv, err := host.DiscoverLab(conn, opts.Pool, name)
+	inv, err := host.DiscoverLab(conn, paths.DefaultPool, name)
 	if err != nil {
 		return nil, err
 	}
@@ -96,7 +103,7 @@ func Status(ctx context.Context, conn *host.Conn, name string, opts StatusOption
 		// The first login also opens the jump to the hypervisor.
 		window = 10 * time.Second
 	}
-	acc, err := access.Open(conn, name, access.Options{Home: opts.Home, File: opts.Lab, DialWindow: window, Connector: opts.Connector})
+	acc, err := access.Open(conn, name, access.Options{Paths: opts.Paths, File: opts.Lab, DialWindow: window, Connector: opts.Connector, Agent: opts.Agent})
 	if err != nil {
 		return nil, err
 	}
@@ -163,7 +170,7 @@ func nodeStatuses(inv *host.Inventory, file *topology.Lab) []NodeStatus {
 			return &out[i]
 		}
 		index[node] = len(out)
-		out = append(out, NodeStatus{Node: node, Role: role, Domain: paths.DomainName(inv.Lab, node), State: host.StateMissing})
+		out = append(out, NodeStatus{Node: node, Role: role, Domain: paths.DomainName(inv.Lab, node), State: host.StateMissing, Causes: []access.Cause{}})
 		return &out[len(out)-1]
 	}
 	if file != nil {
@@ -184,11 +191,20 @@ func nodeStatuses(inv *host.Inventory, file *topology.Lab) []NodeStatus {
 	return out
 }
 
-// probeSSH logs in to the node through acc.
+// probeSSH logs in to the node through acc; one that does not answer has
+// its guest agent asked why (Access.Dial).
 func probeSSH(ctx context.Context, acc *access.Access, ns *NodeStatus) {
 	c, err := acc.Dial(ctx, ns.Node)
 	if err != nil {
 		ns.SSHError = err.Error()
+		var cut *access.CutOffError
+		var none *access.NoAgentError
+		if errors.As(err, &cut) {
+			ns.Causes = cut.Causes
+		}
+		if errors.As(err, &none) {
+			ns.NoAgent = fmt.Sprintf("no guest agent answers either: %q logs in on its serial console", none.Console)
+		}
 		return
 	}
 	ns.SSH = access.SSHAddr(ns.Mgmt)
@@ -248,10 +264,21 @@ func (n NodeStatus) Down() string {
 		return n.Node + " has no VM"
 	case n.State != host.StateRunning:
 		return fmt.Sprintf("%s's VM is %s", n.Node, n.State)
+	case n.SSH == "" && len(n.Causes) > 0:
+		d := access.Diagnosis{Causes: n.Causes}
+		return n.Node + " does not answer SSH: " + d.Summary()
+	case n.SSH == "" && n.NoAgent != "":
+		return n.Node + " does not answer SSH, and " + n.NoAgent
 	case n.SSH == "":
 		return n.Node + " does not answer SSH"
 	}
 	return ""
+}
+
+// CutOff tells whether the node runs and its guest agent read what keeps
+// lvslab's SSH out ("lvslab up" restores it).
+func (n NodeStatus) CutOff() bool {
+	return n.State == host.StateRunning && n.SSH == "" && len(n.Causes) > 0
 }
 
 // Recorded loads the lab file lab name was last brought up from (its

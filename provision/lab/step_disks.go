@@ -33,7 +33,7 @@ func ensureVolumes(r *run) error {
 // eachNewNode runs f on every node this run creates, once the lab's
 // storage pool is found.
 func (r *run) eachNewNode(f func(*nodeRun) error) error {
-	if err := host.CheckPool(r.conn, r.opts.Pool); err != nil {
+	if err := host.CheckPool(r.conn, paths.DefaultPool); err != nil {
 		return err
 	}
 	for _, n := range r.nodes {
@@ -51,7 +51,7 @@ func (r *run) eachNewNode(f func(*nodeRun) error) error {
 // of a stale one, and records it for the undo of a failed run; what names
 // it in errors. It returns the volume's path.
 func (r *run) newVolume(name, xml, what string) (string, error) {
-	return host.NewVolume(r.conn, r.opts.Pool, name, xml, what, func() {
-		r.made("volume "+name, func() error { return host.DeleteVolume(r.conn, r.opts.Pool, name) })
+	return host.NewVolume(r.conn, paths.DefaultPool, name, xml, what, func() {
+		r.made("volume "+name, func() error { return host.DeleteVolume(r.conn, paths.DefaultPool, name) })
 	})
 }

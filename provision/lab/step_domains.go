@@ -12,7 +12,7 @@ import (
 // reused ones (the lab file it was last brought up from).
 func defineDomains(r *run) error {
 	if r.remote == nil {
-		if err := os.MkdirAll(r.opts.LogDir, 0o755); err != nil {
+		if err := os.MkdirAll(r.opts.Paths.Logs, 0o755); err != nil {
 			return fmt.Errorf("console log folder: %w", err)
 		}
 	}

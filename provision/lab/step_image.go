@@ -5,11 +5,12 @@ import (
 
 	"github.com/lvslab/lvslab/provision/host"
 	"github.com/lvslab/lvslab/provision/image"
+	"github.com/lvslab/lvslab/provision/progress"
 )
 
 // resolveImage finds the lab's image and picks the domain type.
 func resolveImage(r *run) error {
-	img, err := r.opts.Images.Resolve(r.opts.ImageDir, r.lab.Image)
+	img, err := r.opts.Images.Resolve(r.opts.Paths.Images, r.lab.Image)
 	if err != nil {
 		return err
 	}
@@ -20,15 +21,7 @@ func resolveImage(r *run) error {
 	if r.domType, err = host.DomainTypeFor(r.conn, r.opts.Accel); err != nil {
 		return err
 	}
-	boot := "its own bootloader"
-	if img.DirectBoot() {
-		boot = "direct kernel boot"
-	}
-	accel := "TCG emulation"
-	if r.domType == host.DomainKVM {
-		accel = "KVM"
-	}
-	fmt.Fprintf(r.out, "  image %s (%s), %s, seeded by %s, %s\n", img.Name, img.Disk, boot, img.Seeding(), accel)
+	r.sink.Emit(progress.ImageChosen{Name: img.Name, Disk: img.Disk, DirectBoot: img.DirectBoot(), Seeding: img.Seeding(), KVM: r.domType == host.DomainKVM})
 	return nil
 }
 

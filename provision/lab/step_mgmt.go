@@ -6,6 +6,7 @@ import (
 
 	"github.com/lvslab/lvslab/provision/host"
 	"github.com/lvslab/lvslab/provision/paths"
+	"github.com/lvslab/lvslab/provision/progress"
 )
 
 // ensureMgmt makes (or reuses) the lab's management network.
@@ -36,10 +37,10 @@ func ensureMgmt(r *run) error {
 		if err != nil {
 			return err
 		}
-		what := fmt.Sprintf("management network %s (bridge %s, %s)", name, paths.MgmtBridge(r.lab.Name), r.mgmt)
-		err = r.defineNetwork(name, x, what)
+		made := progress.NetworkCreated{Name: name, Bridge: paths.MgmtBridge(r.lab.Name), Detail: r.mgmt.String(), Mgmt: true}
+		err = r.defineNetwork(name, x, made.What())
 		if err == nil {
-			r.progressf("  %s\n", what)
+			r.sink.Emit(made)
 			return nil
 		}
 		if attempt == 3 {

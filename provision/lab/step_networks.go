@@ -6,6 +6,7 @@ import (
 
 	"github.com/lvslab/lvslab/provision/host"
 	"github.com/lvslab/lvslab/provision/paths"
+	"github.com/lvslab/lvslab/provision/progress"
 	"github.com/lvslab/lvslab/topology"
 )
 
@@ -36,11 +37,11 @@ func (r *run) ensureNetwork(nw *topology.Network) error {
 	if err != nil {
 		return err
 	}
-	what := fmt.Sprintf("network %s (bridge %s, %s)", name, paths.BridgeName(r.lab, nw), describeHost(nw))
-	if err := r.defineNetwork(name, x, what); err != nil {
+	made := progress.NetworkCreated{Name: name, Bridge: paths.BridgeName(r.lab, nw), Detail: describeHost(nw)}
+	if err := r.defineNetwork(name, x, made.What()); err != nil {
 		return err
 	}
-	r.progressf("  %s\n", what)
+	r.sink.Emit(made)
 	return nil
 }
 

@@ -5,6 +5,7 @@ import (
 
 	"github.com/lvslab/lvslab/provision/host"
 	"github.com/lvslab/lvslab/provision/paths"
+	"github.com/lvslab/lvslab/provision/progress"
 	"github.com/lvslab/lvslab/roles"
 )
 
@@ -72,7 +73,7 @@ func (r *run) planNode(n *nodeRun) error {
 			n.node.Name, n.domain, got, want, r.lab.Name)
 	}
 	if info.Def.Memory != nil && host.MemoryMiB(info.Def) != n.node.Memory {
-		r.progressf("  note: %s has %d MiB, the lab file says %d MiB; kept (\"lvslab down\" then \"up\" applies it)\n", n.domain, host.MemoryMiB(info.Def), n.node.Memory)
+		r.sink.Emit(progress.MemoryKept{Domain: n.domain, MiB: host.MemoryMiB(info.Def), Want: n.node.Memory})
 	}
 	n.exists, n.state, n.tag = true, info.State, info.Tag
 	n.tag.File, n.tag.Role = r.lab.File, n.node.Role

@@ -2,12 +2,13 @@ package lab
 
 import (
 	"github.com/lvslab/lvslab/provision/host"
+	"github.com/lvslab/lvslab/provision/paths"
 )
 
 // ensurePool makes the shared storage pool if it is missing and starts it.
 func ensurePool(r *run) error {
-	name := r.opts.Pool
-	made, err := host.EnsurePool(r.conn, name, r.opts.PoolDir)
+	name := paths.DefaultPool
+	made, err := host.EnsurePool(r.conn, name, r.opts.Paths.Pool)
 	if made {
 		r.made("pool "+name, func() error { return host.RemovePool(r.conn, name) })
 	} else if err == nil {

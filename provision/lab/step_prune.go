@@ -19,7 +19,7 @@ import (
 // It runs after plan, which refused any kept domain whose NICs differ from
 // the file, so no kept domain is on a network it removes.
 func pruneRemoved(r *run) error {
-	inv, err := host.DiscoverLab(r.conn, r.opts.Pool, r.lab.Name)
+	inv, err := host.DiscoverLab(r.conn, paths.DefaultPool, r.lab.Name)
 	if err != nil {
 		return err
 	}
@@ -27,15 +27,15 @@ func pruneRemoved(r *run) error {
 	if gone.Empty() {
 		return nil
 	}
-	t := &teardown{conn: r.conn, remote: r.remote, lab: r.lab.Name, out: r.out}
+	t := &teardown{conn: r.conn, remote: r.remote, lab: r.lab.Name, sink: r.sink}
 	t.objects(gone)
 	for _, d := range gone.Domains {
-		if err := sshx.UnpinHost(r.knownHosts, d.Name, access.SSHAddr(d.Tag.Mgmt)); err != nil {
+		if err := sshx.UnpinHost(r.opts.Paths.KnownHostsFile(r.lab.Name), d.Name, access.SSHAddr(d.Tag.Mgmt)); err != nil {
 			t.fail(err)
 		}
 	}
 	for _, x := range t.removed {
-		r.reused = slices.DeleteFunc(r.reused, func(s string) bool { return s == x.Kind+" "+x.Name })
+		r.reused = slices.DeleteFunc(r.reused, func(s string) bool { return s == x.What+" "+x.Name })
 	}
 	return errors.Join(t.errs...)
 }

@@ -26,8 +26,8 @@ func ensureSeeds(r *run) error {
 		n.hostKey = priv
 		n.hostPub = strings.TrimSpace(string(ssh.MarshalAuthorizedKey(pub))) + " " + n.domain
 		for _, name := range pinNames(n) {
-			if err := sshx.PinHostKey(r.knownHosts, name, pub); err != nil {
-				return fmt.Errorf("pin host key of %s in %s: %w", n.node.Name, r.knownHosts, err)
+			if err := sshx.PinHostKey(r.opts.Paths.KnownHostsFile(r.lab.Name), name, pub); err != nil {
+				return fmt.Errorf("pin host key of %s in %s: %w", n.node.Name, r.opts.Paths.KnownHostsFile(r.lab.Name), err)
 			}
 		}
 		var files []catalog.File
@@ -49,7 +49,7 @@ func ensureSeeds(r *run) error {
 		if n.seed, err = r.newVolume(name, x, "seed volume "+name); err != nil {
 			return err
 		}
-		if err := host.WriteVolume(r.conn, r.opts.Pool, name, iso, r.opts.Volumes); err != nil {
+		if err := host.WriteVolume(r.conn, paths.DefaultPool, name, iso, r.opts.Volumes); err != nil {
 			return fmt.Errorf("write seed volume %s: %w", name, err)
 		}
 		return nil

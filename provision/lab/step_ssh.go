@@ -4,15 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/lvslab/lvslab/provision/access"
-	"github.com/lvslab/lvslab/provision/console"
 	"github.com/lvslab/lvslab/provision/host"
 	"github.com/lvslab/lvslab/provision/image"
+	"github.com/lvslab/lvslab/provision/progress"
 	"github.com/lvslab/lvslab/provision/seed"
 	"github.com/lvslab/lvslab/provision/sshx"
 )
@@ -22,21 +20,19 @@ import (
 // the plain-virsh floor (which polls every 0.2 s).
 const pollInterval = 250 * time.Millisecond
 
-// waitSSH waits, on all nodes at once, until each accepts the SSH login.
+// waitSSH waits, on all nodes at once, until each accepts the SSH login,
+// and has each configured as soon as it does (configure.go): one that does
+// not answer holds no other. When up configures nothing, a node that never
+// answered fails this step; else the configure step, beside the others.
 func waitSSH(r *run) error {
-	timeout := r.opts.Timeout
-	if timeout <= 0 {
-		timeout = DefaultTimeoutTCG
-		if r.domType == host.DomainKVM {
-			timeout = DefaultTimeoutKVM
-		}
-	}
+	timeout := r.sshTimeout()
 	ctx, cancel := context.WithTimeout(r.ctx, timeout)
 	defer cancel()
 	var err error
 	// While nodes boot, each try is short and the next one follows.
-	r.access, err = access.Open(r.conn, r.lab.Name, access.Options{Home: r.opts.Home, File: r.lab,
-		Signer: r.signer, DialWindow: 10 * time.Second, Connector: r.opts.Connector, Consoles: r.opts.Consoles})
+	r.access, err = access.Open(r.conn, r.lab.Name, access.Options{Paths: r.opts.Paths, File: r.lab,
+		Signer: r.signer, DialWindow: 10 * time.Second, Connector: r.opts.Connector, Agent: r.opts.Agent,
+		Consoles: r.opts.Consoles})
 	if err != nil {
 		return err
 	}
@@ -44,13 +40,19 @@ func waitSSH(r *run) error {
 	for _, n := range r.nodes {
 		n.endpoint = &Endpoint{
 			Node: n.node.Name, Domain: n.domain, User: r.lab.Login.User,
-			KeyFile: r.keyFile, KnownHostsFile: r.knownHosts, HostKeyAlias: n.domain,
+			KeyFile: r.opts.Paths.KeyFile(r.lab.Name), KnownHostsFile: r.opts.Paths.KnownHostsFile(r.lab.Name), HostKeyAlias: n.domain,
 			ConsoleLog: n.consoleLog, Created: !n.exists,
 		}
 		names = append(names, n.node.Name)
 	}
-	r.progress = newNodeProgress(r.out, names)
-	r.progressf("  waiting for SSH on %d nodes (timeout %s)\n", len(r.nodes), timeout)
+	if !r.opts.VMsOnly && !r.opts.Bare {
+		node := r.opts.configureNode
+		if node == nil {
+			node = nodeConfigurer(r.img.Seeding() != image.SeedAgent)
+		}
+		r.configuring = newConfiguring(r.ctx, r.dialNode, node, r.sink)
+	}
+	r.sink.Emit(progress.WaitStarted{Nodes: names, Timeout: progress.Duration(timeout)})
 	start := time.Now()
 	var wg sync.WaitGroup
 	errs := make([]error, len(r.nodes))
@@ -58,22 +60,30 @@ func waitSSH(r *run) error {
 		wg.Go(func() {
 			if err := r.waitNode(ctx, n, start); err != nil {
 				errs[i] = err
-				if r.ctx.Err() != nil {
-					r.progress.set(n.node.Name, "interrupted")
-				} else {
-					r.progress.set(n.node.Name, "FAILED: "+firstLine(err.Error()))
-				}
+				r.sink.Emit(progress.NodeFailed{Node: n.node.Name, Error: err.Error(), Interrupted: r.ctx.Err() != nil})
 				return
 			}
 			n.endpoint.Ready = time.Since(start)
-			r.progress.set(n.node.Name, fmt.Sprintf("ready on %s after %s", n.endpoint.Addr, n.endpoint.Ready.Round(100*time.Millisecond)))
+			r.sink.Emit(progress.NodeReady{Node: n.node.Name, Addr: n.endpoint.Addr, Elapsed: progress.Duration(n.endpoint.Ready)})
+			if r.configures(n) {
+				r.configuring.start(n.desired)
+			}
 		})
 	}
 	wg.Wait()
-	r.progress.finish()
 	r.sshReady = time.Since(start)
-	return errors.Join(errs...)
+	r.sink.Emit(progress.WaitDone{Elapsed: progress.Duration(r.sshReady)})
+	r.sshErr = errors.Join(errs...)
+	if r.configuring == nil {
+		return r.sshErr
+	}
+	return nil
 }
+
+// bootGrace is how long, of the SSH wait's timeout, a VM that this run
+// started may boot before its guest agent is asked why it does not answer:
+// asked earlier, it would only report the boot, and slow it.
+func bootGrace(timeout time.Duration) time.Duration { return timeout / 3 }
 
 // waitNode waits until the node accepts the login, its VM stops, or ctx
 // ends. The error names the node, the addresses and user tried, the last
@@ -91,11 +101,15 @@ func (r *run) waitNode(ctx context.Context, n *nodeRun, start time.Time) error {
 	if err := r.bootstrap(ctx, n); err != nil {
 		return err
 	}
-	r.progress.set(n.node.Name, waitingLine(access.SSHAddr(addrs[0]), user, nil, 0))
+	r.sink.Emit(progress.NodeWaiting{Node: n.node.Name, User: user, Addr: access.SSHAddr(addrs[0])})
 	lastCheck := time.Now()
-	var stopped error
-	_, err := r.access.Wait(ctx, n.node.Name, pollInterval, func(addr string, err error) error {
-		r.progress.set(n.node.Name, waitingLine(addr, user, err, time.Since(start)))
+	var stopped, restoreErr error
+	wo := access.WaitOptions{Poll: pollInterval, Rescue: true, RescueFrom: start}
+	if !n.exists || !n.state.Runs() {
+		wo.RescueFrom = start.Add(bootGrace(r.sshTimeout()))
+	}
+	wo.Attempt = func(addr string, err error) error {
+		r.sink.Emit(progress.NodeWaiting{Node: n.node.Name, User: user, Addr: addr, Elapsed: progress.Since(start), Error: progress.ErrorText(err)})
 		if time.Since(lastCheck) < 5*time.Second {
 			return nil
 		}
@@ -104,14 +118,16 @@ func (r *run) waitNode(ctx context.Context, n *nodeRun, start time.Time) error {
 			stopped = fmt.Errorf("node %s: the VM %s is %s while lvslab waited for SSH on %s; see its serial console log %s", n.node.Name, n.domain, state, addr, r.logPlace(n))
 		}
 		return stopped
-	})
-	if err != nil {
-		var changed *sshx.HostKeyChangedError
-		if stopped != nil || errors.As(err, &changed) {
-			return err
+	}
+	wo.Restored = func(d *access.Diagnosis, err error) {
+		restoreErr = err
+		if err == nil {
+			r.sink.Emit(progress.NodeRestored{Node: n.node.Name, Causes: d.Texts()})
 		}
-		return fmt.Errorf("node %s: no SSH login as %s on %s: %w; see the serial console log %s (or \"lvslab console %s --lab %s\")",
-			n.node.Name, user, addrs[0], err, r.logPlace(n), n.node.Name, r.lab.Name)
+	}
+	_, err := r.access.Wait(ctx, n.node.Name, wo)
+	if err != nil {
+		return r.waitError(n, user, addrs[0], err, stopped, restoreErr)
 	}
 	ep.Addr = access.SSHAddr(addrs[0])
 	return nil
@@ -129,104 +145,46 @@ func (r *run) bootstrap(ctx context.Context, n *nodeRun) error {
 		return err
 	}
 	login := access.ConsoleLogin{User: r.lab.Login.User, Password: r.lab.Login.Password}
-	if err := r.access.Bootstrap(ctx, n.node.Name, login, script, func(s string) { r.progress.set(n.node.Name, s) }); err != nil {
+	if err := r.access.Bootstrap(ctx, n.node.Name, login, script, func(stage string) {
+		r.sink.Emit(progress.NodeConsole{Node: n.node.Name, Stage: stage})
+	}); err != nil {
 		return fmt.Errorf("%w (its serial console log: %s)", err, r.logPlace(n))
 	}
 	return nil
+}
+
+// waitError is the error of a node that never accepted the login: the VM
+// stopped, its host key changed, it is cut off (what its guest agent read,
+// and why restoring failed), or no login, with its console.
+func (r *run) waitError(n *nodeRun, user, addr string, err, stopped, restoreErr error) error {
+	var changed *sshx.HostKeyChangedError
+	var cut *access.CutOffError
+	var noAgent *access.NoAgentError
+	switch {
+	case stopped != nil || errors.As(err, &changed):
+		return err
+	case errors.As(err, &cut) && restoreErr != nil:
+		return fmt.Errorf("node %s: %w; %v", n.node.Name, err, restoreErr)
+	case errors.As(err, &cut):
+		return fmt.Errorf("node %s: %w", n.node.Name, err)
+	case errors.As(err, &noAgent): // it names the console
+		return fmt.Errorf("node %s: no SSH login as %s on %s: %w; its serial console log is %s", n.node.Name, user, addr, err, r.logPlace(n))
+	}
+	return fmt.Errorf("node %s: no SSH login as %s on %s: %w; see the serial console log %s (or \"lvslab console %s --lab %s\")",
+		n.node.Name, user, addr, err, r.logPlace(n), n.node.Name, r.lab.Name)
 }
 
 // logPlace names a node's console log for messages: "PATH", or "PATH on
 // root@host" when it lives on a remote hypervisor.
 func (r *run) logPlace(n *nodeRun) string { return host.LogOn(n.consoleLog, r.remote) }
 
-func waitingLine(addr, user string, last error, elapsed time.Duration) string {
-	s := fmt.Sprintf("waiting for SSH %s@%s (%s)", user, addr, elapsed.Round(time.Second))
-	if last != nil {
-		s += ": " + shortError(last)
+// sshTimeout bounds the wait for SSH on every node.
+func (r *run) sshTimeout() time.Duration {
+	switch {
+	case r.opts.Timeout > 0:
+		return r.opts.Timeout
+	case r.domType == host.DomainKVM:
+		return DefaultTimeoutKVM
 	}
-	return s
-}
-
-// shortError is the end of a dial error, which says most ("connection refused").
-func shortError(err error) string {
-	s := firstLine(err.Error())
-	if i := strings.LastIndex(s, ": "); i >= 0 && len(s)-i < 60 {
-		return s[i+2:]
-	}
-	if len(s) > 80 {
-		return s[len(s)-80:]
-	}
-	return s
-}
-
-func firstLine(s string) string {
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		return s[:i]
-	}
-	return s
-}
-
-// nodeProgress shows one status line per node: redrawn in place on a
-// terminal, printed as plain lines (only when a node's state changes kind)
-// otherwise.
-type nodeProgress struct {
-	mu     sync.Mutex
-	w      io.Writer
-	tty    bool
-	names  []string
-	width  int
-	lines  map[string]string
-	kinds  map[string]string
-	drawn  bool
-	closed bool
-}
-
-func newNodeProgress(w io.Writer, names []string) *nodeProgress {
-	p := &nodeProgress{w: w, tty: console.Interactive(w), names: names, lines: map[string]string{}, kinds: map[string]string{}}
-	for _, n := range names {
-		if len(n) > p.width {
-			p.width = len(n)
-		}
-	}
-	return p
-}
-
-func (p *nodeProgress) set(node, line string) {
-	if p == nil {
-		return
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.closed || p.lines[node] == line {
-		return
-	}
-	p.lines[node] = line
-	if p.tty {
-		p.redraw()
-		return
-	}
-	kind := line
-	if i := strings.IndexAny(kind, "(:"); i >= 0 {
-		kind = kind[:i]
-	}
-	if p.kinds[node] != kind {
-		p.kinds[node] = kind
-		fmt.Fprintf(p.w, "    %-*s  %s\n", p.width, node, line)
-	}
-}
-
-func (p *nodeProgress) redraw() {
-	if p.drawn {
-		fmt.Fprintf(p.w, "\x1b[%dA", len(p.names))
-	}
-	for _, n := range p.names {
-		fmt.Fprintf(p.w, "\r\x1b[2K    %-*s  %s\n", p.width, n, p.lines[n])
-	}
-	p.drawn = true
-}
-
-func (p *nodeProgress) finish() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.closed = true
+	return DefaultTimeoutTCG
 }

@@ -10,15 +10,8 @@ import (
 	"github.com/lvslab/lvslab/provision/paths"
 )
 
-// consoleLog is the serial console log of a node's VM. On a remote host it
-// is named apart from libvirt's own log of the domain (<domain>.log) in the
-// same folder.
-func (r *run) consoleLog(node string) string {
-	if r.remote != nil && r.opts.LogDir == paths.RemoteLogDir {
-		return paths.RemoteConsoleLog(r.lab.Name, node)
-	}
-	return paths.ConsoleLog(r.opts.LogDir, r.lab.Name, node)
-}
+// consoleLog is the serial console log of a node's VM.
+func (r *run) consoleLog(node string) string { return r.opts.Paths.ConsoleLog(r.lab.Name, node) }
 
 // stageImage copies the image into the pool of a remote hypervisor, once
 // per version: the disk the overlays are backed by and the kernel and
@@ -31,7 +24,7 @@ func stageImage(r *run) error {
 	if r.capacity, err = imageCapacity(r.img); err != nil {
 		return err
 	}
-	staged, uploaded, err := host.StageImage(r.conn, r.remote, r.opts.Pool, r.img, r.opts.Volumes, r.out)
+	staged, uploaded, err := host.StageImage(r.conn, r.remote, paths.DefaultPool, r.img, r.opts.Volumes, r.sink)
 	if err != nil {
 		return err
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/lvslab/lvslab/provision/host"
 	"github.com/lvslab/lvslab/provision/image"
 	"github.com/lvslab/lvslab/provision/paths"
+	"github.com/lvslab/lvslab/provision/progress"
 )
 
 // remoteOptions are up's options on test:///default taken for a remote
@@ -43,7 +44,6 @@ func remoteOptions(t *testing.T, conn *libvirt.Connect, opts Options, uploads *a
 		}
 		return nil
 	}
-	opts.PoolDir, opts.LogDir = "", ""
 	return opts
 }
 
@@ -66,7 +66,7 @@ func TestUpOnARemoteHostUploadsTheImageOnce(t *testing.T) {
 	var uploads atomic.Int32
 	opts = remoteOptions(t, conn, opts, &uploads)
 	var out strings.Builder
-	opts.Out = &out
+	opts.Progress = progress.Plain(&out)
 	if _, err := Up(context.Background(), conn, mustLab(t, "tedu-nat"), opts); err != nil {
 		t.Fatal(err)
 	}
@@ -86,14 +86,14 @@ func TestUpOnARemoteHostUploadsTheImageOnce(t *testing.T) {
 		}
 	}
 	// The overlays are backed by the remote volume, the VMs boot its kernel.
-	vol, err := conn.LookupStorageVolByPath(filepath.Join(paths.RemotePoolDir, paths.OverlayVolume("tedu", "web1")))
+	vol, err := conn.LookupStorageVolByPath(filepath.Join("/var/lib/libvirt/images/lvslab", paths.OverlayVolume("tedu", "web1")))
 	if err != nil {
 		t.Fatalf("overlay in the remote pool folder: %v", err)
 	}
 	defer vol.Free()
 	vx, _ := vol.GetXMLDesc(0)
 	var v libvirtxml.StorageVolume
-	if err := v.Unmarshal(vx); err != nil || v.BackingStore == nil || v.BackingStore.Path != filepath.Join(paths.RemotePoolDir, base+".qcow2") {
+	if err := v.Unmarshal(vx); err != nil || v.BackingStore == nil || v.BackingStore.Path != filepath.Join("/var/lib/libvirt/images/lvslab", base+".qcow2") {
 		t.Errorf("overlay backing: %+v (%v)", v.BackingStore, err)
 	}
 	d, err := conn.LookupDomainByName("tedu-web1")
@@ -106,10 +106,10 @@ func TestUpOnARemoteHostUploadsTheImageOnce(t *testing.T) {
 	if err := dom.Unmarshal(dx); err != nil {
 		t.Fatal(err)
 	}
-	if dom.OS.Kernel != filepath.Join(paths.RemotePoolDir, base+".vmlinuz") || dom.OS.Initrd != filepath.Join(paths.RemotePoolDir, base+".initrd") {
+	if dom.OS.Kernel != filepath.Join("/var/lib/libvirt/images/lvslab", base+".vmlinuz") || dom.OS.Initrd != filepath.Join("/var/lib/libvirt/images/lvslab", base+".initrd") {
 		t.Errorf("kernel %s, initrd %s", dom.OS.Kernel, dom.OS.Initrd)
 	}
-	if log := dom.Devices.Serials[0].Log.File; log != filepath.Join(paths.RemoteLogDir, "tedu-web1.console.log") {
+	if log := dom.Devices.Serials[0].Log.File; log != filepath.Join("/var/log/libvirt/qemu", "tedu-web1.console.log") {
 		t.Errorf("console log %s, want it in libvirt's own log folder of the host", log)
 	}
 	if !strings.Contains(out.String(), "uploading image debian-12") || !strings.Contains(out.String(), "on root@hv1.test") {
@@ -131,7 +131,7 @@ func TestUpOnARemoteHostUploadsTheImageOnce(t *testing.T) {
 	// down removes the lab's volumes, keeps the image's and says so.
 	out.Reset()
 	for _, lab := range []string{"tedu", "b"} {
-		if _, err := Down(context.Background(), conn, Selector{Lab: lab}, DownOptions{Home: opts.Home, Out: &out}); err != nil {
+		if _, err := Down(context.Background(), conn, Selector{Lab: lab}, DownOptions{Paths: opts.Paths, Progress: progress.Plain(&out)}); err != nil {
 			t.Fatal(err)
 		}
 	}

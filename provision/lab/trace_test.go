@@ -6,19 +6,19 @@ import (
 	"regexp"
 	"testing"
 
-	"github.com/lvslab/lvslab/provision/console"
+	"github.com/lvslab/lvslab/provision/progress"
 )
 
 // --debug: every libvirt call up and down make is traced with its duration.
 func TestDebugTracesLibvirtCalls(t *testing.T) {
 	conn, opts := fresh(t)
 	var trace bytes.Buffer
-	console.SetDebug(&trace)
-	defer console.SetDebug(nil)
+	progress.SetDebug(progress.Plain(&trace))
+	defer progress.SetDebug(nil)
 	if _, err := Up(context.Background(), conn, mustLab(t, "tedu-nat"), opts); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Down(context.Background(), conn, Selector{Lab: "tedu"}, DownOptions{Home: opts.Home}); err != nil {
+	if _, err := Down(context.Background(), conn, Selector{Lab: "tedu"}, DownOptions{Paths: opts.Paths}); err != nil {
 		t.Fatal(err)
 	}
 	for _, call := range []string{

@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"net/netip"
 	"time"
 
@@ -16,6 +15,7 @@ import (
 	"github.com/lvslab/lvslab/provision/host"
 	"github.com/lvslab/lvslab/provision/image"
 	"github.com/lvslab/lvslab/provision/paths"
+	"github.com/lvslab/lvslab/provision/progress"
 	"github.com/lvslab/lvslab/roles"
 	"github.com/lvslab/lvslab/topology"
 )
@@ -31,23 +31,18 @@ const (
 type Options struct {
 	// Accel is "auto" (default: KVM when libvirt offers it), "kvm" or "tcg".
 	Accel string
-	// Home is lvslab's state folder ("" means Home()).
-	Home string
-	// ImageDir is the image store ("" means image.DefaultDir()).
-	ImageDir string
-	// Pool and PoolDir name the storage pool of the lab disks and its folder
-	// ("" means DefaultPool and DefaultPoolDir()).
-	Pool, PoolDir string
-	// LogDir holds the serial console logs ("" means DefaultLogDir()).
-	LogDir string
+	// Paths are lvslab's folders: the lab's key and pins, the image store,
+	// and the pool (DefaultPool) and console logs, which are the
+	// hypervisor's own (Remote) on a remote libvirt.
+	Paths paths.Root
 	// Retain keeps what a failed run created, for debugging.
 	Retain bool
 	// Timeout bounds the wait for SSH on every node (0: DefaultTimeoutTCG, or
 	// DefaultTimeoutKVM under KVM).
 	Timeout time.Duration
-	// Out receives progress; nil discards it. On a terminal the per-node
-	// status lines are redrawn in place.
-	Out io.Writer
+	// Progress receives up's events (its steps, the wait for each node,
+	// what configure changed); nil discards them.
+	Progress progress.Sink
 	// VMsOnly stops after the ssh step: nothing is configured over SSH.
 	VMsOnly bool
 	// Bare seeds new VMs with management access only (no lab addresses, the
@@ -81,12 +76,17 @@ type Options struct {
 	// Consoles opens a node's serial console, for an image set up over it
 	// (nil means through libvirt).
 	Consoles access.ConsoleOpener
+	// Agent reaches the nodes' guest agents (nil means through libvirt).
+	Agent host.Agent
 	// SurveyDial reaches a running node for DryRun's survey (nil means
 	// over SSH).
 	SurveyDial SurveyDialer
 	// AfterStep, when set, runs after each step with its name; its error
 	// fails Up right there, as the step's own would.
 	AfterStep func(step string) error
+	// configureNode configures one node (nil means configureNode): tests
+	// on test:///default, whose guests run no engine, watch the order.
+	configureNode configureFunc
 }
 
 // ImageResolver finds an image by name or path in the store dir.
@@ -182,8 +182,12 @@ has: their VMs, disks, console logs and host key pins`, pruneRemoved},
 lvslab pins in known_hosts, static lab and mgmt0 addresses, first-boot files`, ensureSeeds},
 		{"domains", `"<lab>-<node>" VMs with one NIC per lab NIC (same order, fixed MACs), then mgmt0`, defineDomains},
 		{"start", `starts every VM that is not running, all at once`, startDomains},
-		{"ssh", "waits until each node accepts the SSH login (lab key, pinned host key) on its mgmt0 address", waitSSH},
-		{"configure", `brings every node to its desired state over SSH, all at once: hostname,
+		{"ssh", `waits until each node accepts the SSH login (lab key, pinned host key) on its
+mgmt0 address; a node that ran already and does not answer has its guest agent
+asked why, and what cut lvslab off (mgmt0 down, sshd stopped, a firewall rule on
+port 22) is undone through it`, waitSSH},
+		{"configure", `brings every node to its desired state over SSH, each as soon as it answers
+(one that never does fails alone, by name): hostname,
 NICs (persistent, DHCP off), gateway, sysctls, VIP aliases, web page, ipvsadm
 rules read back and compared; each node reports "changed (steps)" or
 "unchanged" (skipped with --vms-only and --bare; --node: only those nodes)`, configure},
@@ -196,26 +200,26 @@ type run struct {
 	conn       *host.Conn
 	lab        *topology.Lab
 	opts       Options
-	out        io.Writer
+	sink       progress.Sink // opts.Progress, never nil
 	img        image.Image
 	domType    host.DomainType
-	stateDir   string
-	knownHosts string
-	keyFile    string
 	authKey    string
 	signer     ssh.Signer
 	nodes      []*nodeRun
 	undo       []undoItem
 	created    []string
 	reused     []string
-	progress   *nodeProgress
 	sshReady   time.Duration
 	access     *access.Access
 	configured []NodeOutcome
-	step       string       // the step running now
-	mgmt       netip.Prefix // the lab's management subnet
-	remote     *host.Remote // the hypervisor of a remote libvirt, else nil
-	capacity   uint64       // the image's virtual size, read before it is staged
+	// configuring configures each node as soon as it answers SSH (nil
+	// when up configures nothing); sshErr is the nodes that never did.
+	configuring *configuring
+	sshErr      error
+	step        string       // the step running now
+	mgmt        netip.Prefix // the lab's management subnet
+	remote      *host.Remote // the hypervisor of a remote libvirt, else nil
+	capacity    uint64       // the image's virtual size, read before it is staged
 }
 
 // nodeRun is one node's state in a run.
@@ -252,17 +256,19 @@ func Up(ctx context.Context, conn *host.Conn, lab *topology.Lab, opts Options) (
 		return nil, err
 	}
 	defer func() { err = r.finish(err) }()
-	fmt.Fprintf(r.out, "lab %s from %s: %d networks, %d nodes\n", lab.Name, lab.File, len(lab.Networks), len(lab.Nodes))
+	r.sink.Emit(progress.UpStarted{Lab: lab.Name, File: lab.File, Networks: len(lab.Networks), Nodes: len(lab.Nodes)})
 	for _, s := range upSteps() {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
 		t := time.Now()
 		r.step = s.name
+		r.sink.Emit(progress.StepStarted{Step: s.name})
 		if err := s.run(r); err != nil {
+			r.sink.Emit(progress.StepFailed{Step: s.name, Elapsed: progress.Since(t), Error: err.Error()})
 			return nil, err
 		}
-		fmt.Fprintf(r.out, "  %-10s done in %s\n", s.name, since(t))
+		r.sink.Emit(progress.StepDone{Step: s.name, Elapsed: progress.Since(t)})
 		if r.opts.AfterStep != nil {
 			if err := r.opts.AfterStep(s.name); err != nil {
 				return nil, err
@@ -279,28 +285,16 @@ func Up(ctx context.Context, conn *host.Conn, lab *topology.Lab, opts Options) (
 
 // newRun is the state of one Up, its options' defaults filled in.
 func newRun(ctx context.Context, conn *host.Conn, lab *topology.Lab, opts Options) (*run, error) {
-	r := &run{ctx: ctx, conn: conn, lab: lab, opts: opts, out: opts.Out}
-	if r.out == nil {
-		r.out = io.Discard
-	}
+	r := &run{ctx: ctx, conn: conn, lab: lab, opts: opts, sink: progress.Or(opts.Progress)}
 	var err error
 	if r.remote, err = host.RemoteOf(conn); err != nil {
 		return nil, err
 	}
-	if r.opts.Pool == "" {
-		r.opts.Pool = paths.DefaultPool
+	if err := r.opts.Paths.Check(); err != nil {
+		return nil, err
 	}
-	if r.opts.PoolDir == "" {
-		r.opts.PoolDir = paths.DefaultPoolDir()
-		if r.remote != nil {
-			r.opts.PoolDir = paths.RemotePoolDir
-		}
-	}
-	if r.opts.LogDir == "" {
-		r.opts.LogDir = paths.DefaultLogDir()
-		if r.remote != nil {
-			r.opts.LogDir = paths.RemoteLogDir
-		}
+	if r.remote != nil {
+		r.opts.Paths = r.opts.Paths.Remote()
 	}
 	if r.opts.MgmtPool == "" {
 		r.opts.MgmtPool = host.MgmtPool()
@@ -317,6 +311,7 @@ func newRun(ctx context.Context, conn *host.Conn, lab *topology.Lab, opts Option
 // finish closes the run's connections and, when it failed, removes what
 // it created (unless Retain) and says so in the error it returns.
 func (r *run) finish(err error) error {
+	r.configuring.wait()
 	if r.access != nil {
 		r.access.Close()
 	}
@@ -359,25 +354,10 @@ func (r *run) rollback() error {
 	return errors.Join(errs...)
 }
 
-// ---- steps ----
-
-// progressf prints a progress line.
-func (r *run) progressf(format string, args ...any) {
-	fmt.Fprintf(r.out, format, args...)
-}
-
 // ---- helpers ----
 
 func instanceID(lab, node string) string {
 	b := make([]byte, 4)
 	_, _ = rand.Read(b)
 	return lab + "-" + node + "-" + hex.EncodeToString(b)
-}
-
-func since(t time.Time) string {
-	d := time.Since(t)
-	if d < time.Second {
-		return d.Round(time.Millisecond).String()
-	}
-	return d.Round(100 * time.Millisecond).String()
 }

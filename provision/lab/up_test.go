@@ -54,10 +54,8 @@ func testOptions(t *testing.T, g *fakeGuests) Options {
 	dir := t.TempDir()
 	g.seeds = map[string][]byte{}
 	return Options{
-		Accel:   host.AccelTCG,
-		Home:    filepath.Join(dir, "home"),
-		PoolDir: filepath.Join(dir, "pool"),
-		LogDir:  filepath.Join(dir, "log"),
+		Accel: host.AccelTCG,
+		Paths: paths.InHome(dir),
 		Images: ImageResolverFunc(func(_, name string) (image.Image, error) {
 			return image.Image{Kind: image.Built, Name: name, Disk: "/images/" + name + "/disk.qcow2", Format: "qcow2",
 				Kernel: "/images/" + name + "/vmlinuz", Initrd: "/images/" + name + "/initrd.img", Cmdline: image.Cmdline,
@@ -191,12 +189,12 @@ func TestUpCreatesTaggedLab(t *testing.T) {
 	mgmt := map[string]string{"client1": "10.250.0.10:22", "lvs1": "10.250.0.11:22", "web1": "10.250.0.12:22", "web2": "10.250.0.13:22"}
 	for _, ep := range res.Nodes {
 		if ep.Addr != mgmt[ep.Node] || !ep.Created || ep.HostKeyAlias != "tedu-"+ep.Node ||
-			ep.KeyFile != filepath.Join(opts.Home, "labs/tedu/id_ed25519") || ep.KnownHostsFile != filepath.Join(opts.Home, "labs/tedu/known_hosts") {
+			ep.KeyFile != filepath.Join(opts.Paths.Home, "labs/tedu/id_ed25519") || ep.KnownHostsFile != filepath.Join(opts.Paths.Home, "labs/tedu/known_hosts") {
 			t.Errorf("endpoint %+v", ep)
 		}
 	}
 	// The key and the pins exist before any VM is reached.
-	pins, err := os.ReadFile(filepath.Join(opts.Home, "labs/tedu/known_hosts"))
+	pins, err := os.ReadFile(filepath.Join(opts.Paths.Home, "labs/tedu/known_hosts"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -205,7 +203,7 @@ func TestUpCreatesTaggedLab(t *testing.T) {
 			t.Errorf("known_hosts lacks %q:\n%s", want, pins)
 		}
 	}
-	if _, err := os.Stat(filepath.Join(opts.Home, "labs/tedu/id_ed25519")); err != nil {
+	if _, err := os.Stat(filepath.Join(opts.Paths.Home, "labs/tedu/id_ed25519")); err != nil {
 		t.Error(err)
 	}
 
@@ -392,7 +390,7 @@ func TestFailureRemovesWhatThisRunMade(t *testing.T) {
 			if got := everything(t, conn); !slices.Equal(got, before) {
 				t.Errorf("left behind:\nbefore %v\nafter  %v", before, got)
 			}
-			if _, err := os.Stat(paths.StateDir(opts.Home, "tedu")); !errors.Is(err, os.ErrNotExist) {
+			if _, err := os.Stat(opts.Paths.LabDir("tedu")); !errors.Is(err, os.ErrNotExist) {
 				t.Errorf("state folder left: %v", err)
 			}
 		})
@@ -523,8 +521,8 @@ func TestUpRemovesNodesNoLongerInTheLab(t *testing.T) {
 	if !slices.Contains(everything(t, conn), "domain tedu-lvs2") {
 		t.Fatal("tedu-keepalived-dr made no tedu-lvs2")
 	}
-	known := paths.KnownHostsFile(paths.StateDir(opts.Home, "tedu"))
-	log := filepath.Join(opts.LogDir, "tedu-lvs2.log")
+	known := opts.Paths.KnownHostsFile("tedu")
+	log := opts.Paths.ConsoleLog("tedu", "lvs2")
 	if err := os.WriteFile(log, []byte("boot\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,6 @@
 package paths
 
 import (
-	"path/filepath"
 	"strings"
 
 	"github.com/lvslab/lvslab/topology"
@@ -49,24 +48,9 @@ func VolumeOwner(name string) (lab, node string, ok bool) {
 // index, e.g. "lv1a2b3c4d-0").
 func BridgeName(lab *topology.Lab, nw *topology.Network) string { return lab.Bridge(nw) }
 
-// RemotePoolDir is the folder of the "lvslab" pool on a remote hypervisor
-// (qemu:///system there): the local user's home means nothing on that host.
-const RemotePoolDir = SystemPoolDir
-
-// RemoteLogDir holds the serial console logs on a remote hypervisor: it
-// exists on every libvirt host (lvslab's own log folder may not).
-const RemoteLogDir = "/var/log/libvirt/qemu"
-
 // MgmtNetworkName is the libvirt name of a lab's management network; "_"
 // appears in no lab or network name, so it never meets a lab network.
 func MgmtNetworkName(lab string) string { return lab + "_mgmt" }
 
 // MgmtBridge is the host bridge of the management network.
 func MgmtBridge(lab string) string { return topology.DerivedBridge(lab, 0)[:len("lv")+8] + "-m" }
-
-// RemoteConsoleLog is the serial console log of a node's VM on a remote
-// hypervisor: in RemoteLogDir, named apart from libvirt's own log of the
-// domain (<domain>.log) in the same folder.
-func RemoteConsoleLog(lab, node string) string {
-	return filepath.Join(RemoteLogDir, DomainName(lab, node)+".console.log")
-}

@@ -1,21 +1,82 @@
 package paths
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 )
 
-// EnvHome overrides where lvslab keeps its per-lab state (keys, known_hosts).
-const EnvHome = "LVSLAB_HOME"
+// Root is every folder lvslab keeps files in, resolved once (Local, by the
+// command; a test's own folders in tests) and passed down; every file and
+// folder lvslab names there is a method of it, as containerlab's TopoPaths.
+//
+// The folders come from two roots: for root, the system's folders (System);
+// for anyone else, lvslab's home in the user's data folder, which holds the
+// pool and the logs too (InHome), and the user's cache for images.
+type Root struct {
+	// Home is lvslab's state on this machine: labs/<lab> (a lab's SSH key
+	// and host key pins) and classes/ (class records and the class
+	// server's files).
+	Home string
+	// Images is the image store on this machine.
+	Images string
+	// Pool is the folder of the "lvslab" storage pool (DefaultPool) on the
+	// hypervisor: the lab disks and seeds.
+	Pool string
+	// Logs is the folder of the VMs' serial console logs on the hypervisor.
+	Logs string
+}
 
-// Home is lvslab's state folder: $LVSLAB_HOME, else /var/lib/lvslab for
-// root, else $XDG_DATA_HOME/lvslab (~/.local/share/lvslab).
-func Home() string {
+// Environment variables that move lvslab's home and its image store.
+const (
+	EnvHome     = "LVSLAB_HOME"
+	EnvImageDir = "LVSLAB_IMAGE_DIR"
+)
+
+// System folders: lvslab's home (its images below it) and console logs for
+// root, the folder of the "lvslab" pool on a system libvirt (a remote
+// hypervisor's too, where the local user's home means nothing) and
+// libvirt's own log folder, which exists on every libvirt host.
+const (
+	systemHome    = "/var/lib/lvslab"
+	systemLogDir  = "/var/log/lvslab"
+	systemPoolDir = "/var/lib/libvirt/images/lvslab"
+	libvirtLogDir = "/var/log/libvirt/qemu"
+)
+
+// Local is where lvslab keeps its files when run by this process's user:
+// the System folders for root, else InHome of $XDG_DATA_HOME/lvslab
+// (~/.local/share/lvslab) with the images in $XDG_CACHE_HOME/lvslab/images
+// (~/.cache/lvslab/images). $LVSLAB_HOME moves the home (for a user, the
+// pool and logs in it too); $LVSLAB_IMAGE_DIR moves the image store.
+func Local() Root { return local(os.Geteuid()) }
+
+func local(euid int) Root {
+	var r Root
+	if euid == 0 {
+		r = System()
+		if d := os.Getenv(EnvHome); d != "" {
+			r.Home = d
+		}
+	} else {
+		r = InHome(userHome())
+		cache, err := os.UserCacheDir()
+		if err != nil {
+			cache = filepath.Join(os.TempDir(), "lvslab-cache")
+		}
+		r.Images = filepath.Join(cache, "lvslab", "images")
+	}
+	if d := os.Getenv(EnvImageDir); d != "" {
+		r.Images = d
+	}
+	return r
+}
+
+// userHome is a user's lvslab home: $LVSLAB_HOME, else
+// $XDG_DATA_HOME/lvslab (~/.local/share/lvslab).
+func userHome() string {
 	if d := os.Getenv(EnvHome); d != "" {
 		return d
-	}
-	if os.Geteuid() == 0 {
-		return SystemHome
 	}
 	if d := os.Getenv("XDG_DATA_HOME"); d != "" {
 		return filepath.Join(d, "lvslab")
@@ -26,88 +87,88 @@ func Home() string {
 	return filepath.Join(os.TempDir(), "lvslab")
 }
 
-// StateDir is one lab's state folder under home ("" means Home()):
-// labs/<lab>, holding id_ed25519(.pub), the lab's SSH login key, and
-// known_hosts, the pinned host keys of its nodes.
-func StateDir(home, lab string) string { return filepath.Join(LabsDir(home), lab) }
-
-// LabsDir holds the state folders of every lab under home ("" means Home()).
-func LabsDir(home string) string {
-	if home == "" {
-		home = Home()
-	}
-	return filepath.Join(home, "labs")
+// System is root's folders: /var/lib/lvslab (images in its images/),
+// /var/lib/libvirt/images/lvslab for the pool and /var/log/lvslab for the
+// console logs.
+func System() Root {
+	return Root{Home: systemHome, Images: filepath.Join(systemHome, "images"), Pool: systemPoolDir, Logs: systemLogDir}
 }
 
-// System folders: lvslab's home and console logs for root, and the folder
-// of the "lvslab" pool on a system libvirt (also a remote hypervisor's,
-// where the local user's home means nothing).
-const (
-	SystemHome    = "/var/lib/lvslab"
-	SystemLogDir  = "/var/log/lvslab"
-	SystemPoolDir = "/var/lib/libvirt/images/lvslab"
-)
-
-// EnvImageDir overrides ImageDir.
-const EnvImageDir = "LVSLAB_IMAGE_DIR"
-
-// ImageDir is where images live: $LVSLAB_IMAGE_DIR, else
-// /var/lib/lvslab/images for root, else $XDG_CACHE_HOME/lvslab/images.
-func ImageDir() string {
-	if d := os.Getenv(EnvImageDir); d != "" {
-		return d
-	}
-	if os.Geteuid() == 0 {
-		return filepath.Join(SystemHome, "images")
-	}
-	cache, err := os.UserCacheDir()
-	if err != nil {
-		cache = filepath.Join(os.TempDir(), "lvslab-cache")
-	}
-	return filepath.Join(cache, "lvslab", "images")
+// InHome is every folder in one home: home itself, and its images/, pool/
+// and log/.
+func InHome(home string) Root {
+	return Root{Home: home, Images: filepath.Join(home, "images"), Pool: filepath.Join(home, "pool"), Logs: filepath.Join(home, "log")}
 }
 
-// ClassRecord is the record of class under home: which copy of the class
-// is whose, on which host.
-func ClassRecord(home, class string) string {
-	return filepath.Join(ClassDir(home), class+".json")
+// Remote is r on a remote hypervisor (qemu:///system there), where the
+// local user's home means nothing: the pool in the system's folder and the
+// console logs in libvirt's own log folder (lvslab's may not exist there).
+func (r Root) Remote() Root {
+	r.Pool, r.Logs = systemPoolDir, libvirtLogDir
+	return r
 }
 
-// ClassDir is the folder of the class records, where a class server keeps
-// each class's credentials, certificate, check history and door key.
-func ClassDir(home string) string { return filepath.Join(home, "classes") }
+// ErrNoRoot is the error of a Root left empty: its files would land in
+// whatever folder the process runs in.
+var ErrNoRoot = errors.New("lvslab's folders are not set (paths.Local() resolves them)")
 
-// ClassDoorKey is the host key of class's SSH door.
-func ClassDoorKey(home, class string) string {
-	return filepath.Join(ClassDir(home), class+".door-key")
-}
-
-// KeyFile and KnownHostsFile are the paths of a lab's login key and pins.
-func KeyFile(stateDir string) string        { return filepath.Join(stateDir, "id_ed25519") }
-func KnownHostsFile(stateDir string) string { return filepath.Join(stateDir, "known_hosts") }
-
-// DefaultPoolDir is the folder of the "lvslab" storage pool: the system
-// images folder for root, else a folder in lvslab's home.
-func DefaultPoolDir() string {
-	if os.Geteuid() == 0 {
-		return SystemPoolDir
+// Check fails on a Root with an empty folder.
+func (r Root) Check() error {
+	if r.Home == "" || r.Images == "" || r.Pool == "" || r.Logs == "" {
+		return ErrNoRoot
 	}
-	return filepath.Join(Home(), "pool")
+	return nil
 }
 
-// DefaultLogDir is where the serial console of every VM is logged, as
-// <lab>-<node>.log.
-func DefaultLogDir() string {
-	if os.Geteuid() == 0 {
-		return SystemLogDir
-	}
-	return filepath.Join(Home(), "log")
+// LabsDir holds the state folder of every lab.
+func (r Root) LabsDir() string { return filepath.Join(r.Home, "labs") }
+
+// LabDir is one lab's state folder: its SSH login key (KeyFile) and the
+// pinned host keys of its nodes (KnownHostsFile).
+func (r Root) LabDir(lab string) string { return filepath.Join(r.LabsDir(), lab) }
+
+// KeyFile is the private half of lab's SSH login key; the public half is
+// beside it, with ".pub".
+func (r Root) KeyFile(lab string) string { return filepath.Join(r.LabDir(lab), "id_ed25519") }
+
+// KnownHostsFile pins the host keys of lab's nodes.
+func (r Root) KnownHostsFile(lab string) string { return filepath.Join(r.LabDir(lab), "known_hosts") }
+
+// ClassDir holds the class records and, for each class, the class
+// server's credentials, certificate, check history and door key.
+func (r Root) ClassDir() string { return filepath.Join(r.Home, "classes") }
+
+// classFile is class's file of the given kind in ClassDir.
+func (r Root) classFile(class, suffix string) string {
+	return filepath.Join(r.ClassDir(), class+suffix)
 }
 
-// ConsoleLog is the serial console log of a node's VM.
-func ConsoleLog(logDir, lab, node string) string {
-	if logDir == "" {
-		logDir = DefaultLogDir()
+// ClassRecord is the record of class: which copy of the class is whose, on
+// which host.
+func (r Root) ClassRecord(class string) string { return r.classFile(class, ".json") }
+
+// DoorKey is the host key of class's SSH door.
+func (r Root) DoorKey(class string) string { return r.classFile(class, ".door-key") }
+
+// CredentialsFile keeps the logins the class server issued for class.
+func (r Root) CredentialsFile(class string) string { return r.classFile(class, ".credentials.json") }
+
+// HistoryFile keeps the class server's check history of class.
+func (r Root) HistoryFile(class string) string { return r.classFile(class, ".serve-history.json") }
+
+// CertFiles are the class server's self-signed certificate of class and
+// its key.
+func (r Root) CertFiles(class string) (cert, key string) {
+	return r.classFile(class, ".serve-cert.pem"), r.classFile(class, ".serve-key.pem")
+}
+
+// ConsoleLog is the serial console log of a node's VM in Logs:
+// <lab>-<node>.log, or <lab>-<node>.console.log in libvirt's own log
+// folder (a remote hypervisor's), apart from libvirt's log of the domain
+// (<domain>.log) there.
+func (r Root) ConsoleLog(lab, node string) string {
+	if r.Logs == libvirtLogDir {
+		return filepath.Join(r.Logs, DomainName(lab, node)+".console.log")
 	}
-	return filepath.Join(logDir, DomainName(lab, node)+".log")
+	return filepath.Join(r.Logs, DomainName(lab, node)+".log")
 }

@@ -20,7 +20,8 @@ import (
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/sys/unix"
 
-	"github.com/lvslab/lvslab/provision/prefixed"
+	"github.com/lvslab/lvslab/provision/paths"
+	"github.com/lvslab/lvslab/provision/progress"
 	"github.com/lvslab/lvslab/provision/sshx"
 )
 
@@ -31,11 +32,7 @@ const (
 	// EnvHypervisors lists, space-separated, the libvirt URIs of the
 	// sandbox's hypervisors, for the command run in the teacher namespace.
 	EnvHypervisors = "LVSLAB_HYPERVISORS"
-	// hostPoolDir is lvslab's pool folder on a hypervisor (root's
-	// provision.DefaultPoolDir): a folder of the sandbox's own on disk is
-	// bound there, so the hosts' disks really differ and stay off tmpfs.
-	hostPoolDir = "/var/lib/libvirt/images/lvslab"
-	sshdPath    = "/usr/sbin/sshd"
+	sshdPath       = "/usr/sbin/sshd"
 )
 
 // hypervisor is one simulated remote host: a network namespace joined to
@@ -48,7 +45,7 @@ type hypervisor struct {
 	MaskKVM   bool          `json:"mask_kvm"`
 	Ready     time.Duration `json:"-"` // how long it took to start
 	cmd       *exec.Cmd
-	stderr    *prefixed.Writer // its lines, into the sandbox's log
+	stderr    *progress.Prefixed // its lines, into the sandbox's log
 	stdin     io.WriteCloser
 	readyCh   chan error
 }
@@ -110,11 +107,11 @@ func runHosts(ctx context.Context, o Options, argv []string) (code int, err erro
 			fmt.Fprintf(o.Log, "sandbox: %v\n", err)
 		}
 	}()
-	_, authorized, err := sshx.EnsureKey(dir)
+	keyFile, knownHosts := filepath.Join(dir, "id_ed25519"), filepath.Join(dir, "known_hosts")
+	_, authorized, err := sshx.EnsureKey(keyFile)
 	if err != nil {
 		return 0, err
 	}
-	keyFile, knownHosts := filepath.Join(dir, "id_ed25519"), filepath.Join(dir, "known_hosts")
 	mask, why := shouldMask(o.MaskKVM, KVMUsable)
 	if mask {
 		fmt.Fprintf(o.Log, "sandbox: hiding /dev/kvm, guests run under QEMU TCG (%s)\n", why)
@@ -211,7 +208,7 @@ func startHypervisor(o Options, h *hypervisor, logMu *sync.Mutex) error {
 	h.cmd = exec.Command(line[0], line[1:]...)
 	h.cmd.Env = append(os.Environ(), envInner+"="+string(cfg))
 	h.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	h.stderr = prefixed.New(o.Log, logMu, fmt.Sprintf("sandbox: hypervisor %d: ", h.Index))
+	h.stderr = progress.NewPrefixed(o.Log, logMu, fmt.Sprintf("sandbox: hypervisor %d: ", h.Index))
 	h.cmd.Stderr = h.stderr
 	var err error
 	if h.stdin, err = h.cmd.StdinPipe(); err != nil {
@@ -307,6 +304,9 @@ func RunHypervisor(ctx context.Context) error {
 	if err := unix.Mount("tmpfs", "/run/sshd", "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=0755"); err != nil {
 		return fmt.Errorf("mount a private tmpfs on /run/sshd: %w", err)
 	}
+	// lvslab's pool folder on a hypervisor: a folder of the sandbox's own on
+	// disk is bound there, so the hosts' disks really differ and stay off tmpfs.
+	hostPoolDir := paths.System().Remote().Pool
 	if err := os.MkdirAll(hostPoolDir, 0o711); err != nil {
 		return err
 	}

@@ -15,6 +15,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/lvslab/lvslab/provision/localhost"
 	"github.com/lvslab/lvslab/provision/paths"
 )
 
@@ -27,7 +28,7 @@ var (
 	// labDirs get an empty tmpfs: lvslab's per-lab state (keys, host key
 	// pins) and console logs belong to the sandbox's labs, which die with
 	// it; two sandboxes running the same lab must not share them.
-	labDirs = []string{paths.LabsDir(paths.SystemHome), paths.SystemLogDir}
+	labDirs = []string{paths.System().LabsDir(), paths.System().Logs}
 	// configDir gets a private copy of its content.
 	configDir = "/etc/libvirt"
 	// Pid files inside the private /run/libvirt: the defaults (/run/*.pid)
@@ -50,7 +51,8 @@ namespaces = [ ]
 
 // RunInner is the sandbox's inside half, run by InnerCommand in the new
 // network and mount namespaces: it privatizes libvirt's folders, starts
-// virtlogd and libvirtd, runs argv and stops everything again.
+// virtlogd and libvirtd, runs argv and stops everything again. For Start
+// (Keep) it reports the daemons on stdout instead and leaves them running.
 func RunInner(ctx context.Context, argv []string) (int, error) {
 	var cfg innerConfig
 	if err := json.Unmarshal([]byte(os.Getenv(envInner)), &cfg); err != nil || cfg.Name == "" {
@@ -59,7 +61,7 @@ func RunInner(ctx context.Context, argv []string) (int, error) {
 	if len(argv) > 0 && argv[0] == "--" {
 		argv = argv[1:]
 	}
-	if len(argv) == 0 {
+	if len(argv) == 0 && !cfg.Keep {
 		return 0, errors.New("no command to run in the sandbox")
 	}
 	// Mounts made here must never propagate back to the host.
@@ -70,6 +72,9 @@ func RunInner(ctx context.Context, argv []string) (int, error) {
 		if err := hideKVM(); err != nil {
 			return 0, fmt.Errorf("hide /dev/kvm: %w", err)
 		}
+	}
+	if cfg.Keep {
+		return 0, keepDaemons(ctx, cfg)
 	}
 	defer stopDaemons()
 	if cfg.Teacher {
@@ -92,6 +97,48 @@ func RunInner(ctx context.Context, argv []string) (int, error) {
 		return 127, fmt.Errorf("run %s in the sandbox: %w", argv[0], err)
 	}
 	return exitCode(waitForwarding(ctx, cmd))
+}
+
+// keepDaemons is the inside half of Start: the private folders and the
+// daemons, then one line of JSON (keeperReport) on stdout. The daemons stay
+// when it returns; on failure it stops them.
+func keepDaemons(ctx context.Context, cfg innerConfig) (err error) {
+	defer func() {
+		if err != nil {
+			stopDaemons()
+		}
+	}()
+	if err := privatizeLibvirt(); err != nil {
+		return err
+	}
+	if err := startDaemons(ctx, cfg.ReadyTimeout); err != nil {
+		return err
+	}
+	var rep keeperReport
+	for _, d := range [][2]string{{"virtlogd", virtlogdPidFile}, {"libvirtd", libvirtdPidFile}} {
+		p, err := readPidFile(d[0], d[1])
+		if err != nil {
+			return err
+		}
+		rep.Daemons = append(rep.Daemons, p)
+	}
+	if rep.NetNS, err = os.Readlink("/proc/self/ns/net"); err != nil {
+		return err
+	}
+	return json.NewEncoder(os.Stdout).Encode(rep)
+}
+
+// readPidFile is the Proc of the daemon name whose pid file is file.
+func readPidFile(name, file string) (Proc, error) {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return Proc{}, fmt.Errorf("read %s's pid file: %w", name, err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
+	if err != nil {
+		return Proc{}, fmt.Errorf("%s's pid file %s: %w", name, file, err)
+	}
+	return procOf(name, pid)
 }
 
 // hideKVM puts an empty read-only regular file over /dev/kvm. Seen here: with
@@ -297,14 +344,9 @@ func pidsInMyNetns() []int {
 	if err != nil {
 		return nil
 	}
-	dirs, _ := os.ReadDir("/proc")
 	var pids []int
-	for _, d := range dirs {
-		pid, err := strconv.Atoi(d.Name())
-		if err != nil {
-			continue
-		}
-		if ns, err := os.Readlink("/proc/" + d.Name() + "/ns/net"); err == nil && ns == mine {
+	for _, pid := range localhost.PIDs() {
+		if ns, err := os.Readlink(localhost.Proc(pid, "ns", "net")); err == nil && ns == mine {
 			pids = append(pids, pid)
 		}
 	}

@@ -14,9 +14,10 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
-	"strings"
 	"syscall"
 	"time"
+
+	"github.com/lvslab/lvslab/provision/localhost"
 )
 
 const (
@@ -73,6 +74,9 @@ type innerConfig struct {
 	// Teacher: no daemons; SSHDir holds the hypervisors' known_hosts.
 	Teacher bool   `json:"teacher,omitempty"`
 	SSHDir  string `json:"ssh_dir,omitempty"`
+	// Keep: start the daemons, report them on stdout and leave them
+	// running (Start); there is no command to run.
+	Keep bool `json:"keep,omitempty"`
 }
 
 func (o Options) withDefaults() (Options, error) {
@@ -226,6 +230,7 @@ func exitCode(err error) (int, error) {
 // hostTools maps the programs a sandbox needs to their Debian packages.
 var hostTools = map[string]string{
 	"ip":       "iproute2",
+	"nsenter":  "util-linux",
 	"libvirtd": "libvirt-daemon-system",
 	"virtlogd": "libvirt-daemon-system",
 	"virsh":    "libvirt-clients",
@@ -233,17 +238,6 @@ var hostTools = map[string]string{
 }
 
 func checkHost() error {
-	if os.Geteuid() != 0 {
-		return errors.New("the sandbox needs root (network and mount namespaces, libvirtd): run it with sudo")
-	}
-	var missing []string
-	for tool, pkg := range hostTools {
-		if _, err := exec.LookPath(tool); err != nil {
-			missing = append(missing, pkg)
-		}
-	}
-	if len(missing) > 0 {
-		return fmt.Errorf("missing tools for the sandbox: install the Debian packages %s", strings.Join(missing, " "))
-	}
-	return nil
+	return localhost.Require("the sandbox needs root (network and mount namespaces, libvirtd): run it with sudo",
+		"for the sandbox", hostTools)
 }

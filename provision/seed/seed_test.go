@@ -28,7 +28,7 @@ func testSeedConfig(t *testing.T) Config {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, authLine, err := sshx.EnsureKey(t.TempDir())
+	_, authLine, err := sshx.EnsureKey(filepath.Join(t.TempDir(), "id_ed25519"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/lvslab/lvslab/provision/console"
+	"github.com/lvslab/lvslab/provision/progress"
 )
 
 // --debug shows each SSH command and file write with its duration and
@@ -14,8 +14,8 @@ import (
 func TestDebugTracesCommandsAndFiles(t *testing.T) {
 	_, c := connected(t)
 	var trace bytes.Buffer
-	console.SetDebug(&trace)
-	defer console.SetDebug(nil)
+	progress.SetDebug(progress.Plain(&trace))
+	defer progress.SetDebug(nil)
 
 	mustRun(t, c, "echo traced-output; echo second-line")
 	if _, err := c.RunSecret(testContext(t), "echo s3cret >/dev/null", "echo <password> >/dev/null"); err != nil {
@@ -40,7 +40,7 @@ func TestDebugTracesCommandsAndFiles(t *testing.T) {
 		t.Errorf("the trace shows the secret:\n%s", got)
 	}
 
-	console.SetDebug(nil)
+	progress.SetDebug(nil)
 	trace.Reset()
 	mustRun(t, c, "echo quiet")
 	if trace.Len() != 0 {

@@ -15,8 +15,8 @@ import (
 	"github.com/pkg/sftp"
 	"golang.org/x/crypto/ssh"
 
-	"github.com/lvslab/lvslab/provision/console"
 	"github.com/lvslab/lvslab/provision/paths"
+	"github.com/lvslab/lvslab/provision/progress"
 )
 
 // tmpSuffix marks WriteFile's temporary files next to their target.
@@ -34,7 +34,7 @@ func (c *Client) ReadFile(ctx context.Context, name string) (data []byte, exists
 		data, err = io.ReadAll(f)
 		return err
 	})
-	console.Trace("sftp "+c.node(), "read "+name, start, "", err)
+	progress.Trace("sftp "+c.node(), "read "+name, start, "", err)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, false, nil
 	}
@@ -63,7 +63,7 @@ func (c *Client) WriteFile(ctx context.Context, name string, data []byte, mode f
 		}
 		return nil
 	})
-	console.Trace("sftp "+c.node(), fmt.Sprintf("write %s (%d bytes, mode %o)", name, len(data), mode), start, "", err)
+	progress.Trace("sftp "+c.node(), fmt.Sprintf("write %s (%d bytes, mode %o)", name, len(data), mode), start, "", err)
 	if err != nil {
 		return fmt.Errorf("%s: write %s: %w", c.node(), name, err)
 	}

@@ -19,7 +19,7 @@ type testLab struct {
 func newLab(t *testing.T) *testLab {
 	t.Helper()
 	dir := t.TempDir()
-	signer, _, err := EnsureKey(dir)
+	signer, _, err := EnsureKey(filepath.Join(dir, "id_ed25519"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -293,3 +293,22 @@ func (j *Jump) hostKeyCallback() (ssh.HostKeyCallback, error) {
 		return err
 	}, nil
 }
+
+// DirectTCPIP is what a direct-tcpip channel (a ProxyJump, RFC 4254 7.2)
+// asks of an SSH server: a connection to Host:Port, for the client at
+// OriginHost:OriginPort.
+type DirectTCPIP struct {
+	Host       string
+	Port       uint32
+	OriginHost string
+	OriginPort uint32
+}
+
+// ParseDirectTCPIP reads the request of a direct-tcpip channel.
+func ParseDirectTCPIP(nch ssh.NewChannel) (DirectTCPIP, error) {
+	var p DirectTCPIP
+	if err := ssh.Unmarshal(nch.ExtraData(), &p); err != nil {
+		return DirectTCPIP{}, fmt.Errorf("malformed direct-tcpip request: %w", err)
+	}
+	return p, nil
+}

@@ -26,7 +26,8 @@ type hypervisor struct {
 func startHypervisor(t *testing.T, forward bool) *hypervisor {
 	t.Helper()
 	dir := t.TempDir()
-	signer, _, err := EnsureKey(dir)
+	keyFile := filepath.Join(dir, "id_ed25519")
+	signer, _, err := EnsureKey(keyFile)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,7 +36,7 @@ func startHypervisor(t *testing.T, forward bool) *hypervisor {
 	if err := os.WriteFile(kh, []byte(knownhosts.Line([]string{knownhosts.Normalize(srv.Addr)}, srv.HostKey.PublicKey())+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return &hypervisor{srv: srv, keyFile: filepath.Join(dir, "id_ed25519"), knownHosts: kh, signer: signer}
+	return &hypervisor{srv: srv, keyFile: keyFile, knownHosts: kh, signer: signer}
 }
 
 func (h *hypervisor) jump(t *testing.T) *Jump {

@@ -15,16 +15,13 @@ import (
 	"golang.org/x/crypto/ssh"
 )
 
-const (
-	keyFile    = "id_ed25519"
-	keyComment = "lvslab"
-)
+const keyComment = "lvslab"
 
-// EnsureKey returns the lab's login key kept in dir, creating dir/id_ed25519
-// and dir/id_ed25519.pub on first use. authorizedKeyLine is the public key as
-// an authorized_keys line without the trailing newline.
-func EnsureKey(dir string) (signer ssh.Signer, authorizedKeyLine string, err error) {
-	privPath := filepath.Join(dir, keyFile)
+// EnsureKey returns the login key kept in privPath (a lab's: paths.Root's
+// KeyFile), creating it, its folder and privPath.pub on first use.
+// authorizedKeyLine is the public key as an authorized_keys line without
+// the trailing newline.
+func EnsureKey(privPath string) (signer ssh.Signer, authorizedKeyLine string, err error) {
 	pemBytes, err := os.ReadFile(privPath)
 	switch {
 	case err == nil:
@@ -40,7 +37,7 @@ func EnsureKey(dir string) (signer ssh.Signer, authorizedKeyLine string, err err
 		if signer, err = ssh.ParsePrivateKey(pemBytes); err != nil {
 			return nil, "", err
 		}
-		if err := os.MkdirAll(dir, 0o700); err != nil {
+		if err := os.MkdirAll(filepath.Dir(privPath), 0o700); err != nil {
 			return nil, "", err
 		}
 		if err := paths.WriteFileAtomic(privPath, pemBytes, 0o600); err != nil {

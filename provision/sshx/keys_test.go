@@ -11,19 +11,19 @@ import (
 )
 
 func TestEnsureKeyCreatesThenLoads(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "lab")
-	signer, line, err := EnsureKey(dir)
+	key := filepath.Join(t.TempDir(), "lab", "id_ed25519")
+	signer, line, err := EnsureKey(key)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !strings.HasPrefix(line, "ssh-ed25519 ") || !strings.HasSuffix(line, " lvslab") {
 		t.Errorf("authorized key line %q", line)
 	}
-	info, err := os.Stat(filepath.Join(dir, "id_ed25519"))
+	info, err := os.Stat(key)
 	if err != nil || info.Mode().Perm() != 0o600 {
 		t.Fatalf("private key: %v, %v", info, err)
 	}
-	pub, err := os.ReadFile(filepath.Join(dir, "id_ed25519.pub"))
+	pub, err := os.ReadFile(key + ".pub")
 	if err != nil || string(pub) != line+"\n" {
 		t.Fatalf(".pub = %q, %v", pub, err)
 	}
@@ -32,7 +32,7 @@ func TestEnsureKeyCreatesThenLoads(t *testing.T) {
 		t.Fatalf(".pub does not match the key: %v", err)
 	}
 
-	again, againLine, err := EnsureKey(dir)
+	again, againLine, err := EnsureKey(key)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,24 +42,24 @@ func TestEnsureKeyCreatesThenLoads(t *testing.T) {
 }
 
 func TestEnsureKeyRewritesMissingPub(t *testing.T) {
-	dir := t.TempDir()
-	_, line, err := EnsureKey(dir)
+	key := filepath.Join(t.TempDir(), "id_ed25519")
+	_, line, err := EnsureKey(key)
 	if err != nil {
 		t.Fatal(err)
 	}
-	os.Remove(filepath.Join(dir, "id_ed25519.pub"))
-	if _, again, err := EnsureKey(dir); err != nil || again != line {
+	os.Remove(key + ".pub")
+	if _, again, err := EnsureKey(key); err != nil || again != line {
 		t.Fatalf("EnsureKey = %q, %v", again, err)
 	}
-	if pub, err := os.ReadFile(filepath.Join(dir, "id_ed25519.pub")); err != nil || string(pub) != line+"\n" {
+	if pub, err := os.ReadFile(key + ".pub"); err != nil || string(pub) != line+"\n" {
 		t.Fatalf(".pub = %q, %v", pub, err)
 	}
 }
 
 func TestEnsureKeyRejectsGarbage(t *testing.T) {
-	dir := t.TempDir()
-	os.WriteFile(filepath.Join(dir, "id_ed25519"), []byte("not a key"), 0o600)
-	if _, _, err := EnsureKey(dir); err == nil {
+	key := filepath.Join(t.TempDir(), "id_ed25519")
+	os.WriteFile(key, []byte("not a key"), 0o600)
+	if _, _, err := EnsureKey(key); err == nil {
 		t.Fatal("garbage key accepted")
 	}
 }

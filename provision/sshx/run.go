@@ -10,7 +10,7 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
-	"github.com/lvslab/lvslab/provision/console"
+	"github.com/lvslab/lvslab/provision/progress"
 	"github.com/lvslab/lvslab/roles/guest"
 	"github.com/lvslab/lvslab/roles/shell"
 )
@@ -38,7 +38,7 @@ func (c *Client) RunSecret(ctx context.Context, cmd, redacted string) (string, e
 func (c *Client) run(ctx context.Context, cmd, shown string) (string, error) {
 	start := time.Now()
 	out, err := c.exec(ctx, cmd, shown)
-	console.Trace("ssh "+c.node(), shown, start, out, err)
+	progress.Trace("ssh "+c.node(), shown, start, out, err)
 	return out, err
 }
 

@@ -2,8 +2,6 @@ package sshx
 
 import (
 	"bytes"
-	"crypto/ed25519"
-	"crypto/rand"
 	"errors"
 	"io"
 	"net"
@@ -14,6 +12,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/lvslab/lvslab/provision/sshx/sshxtest"
 	"github.com/pkg/sftp"
 	"golang.org/x/crypto/ssh"
 )
@@ -101,15 +100,7 @@ func startServer(t *testing.T, opts serverOptions) *testServer {
 }
 
 func newSigner(t *testing.T) ssh.Signer {
-	t.Helper()
-	_, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	signer, err := ssh.NewSignerFromKey(priv)
-	if err != nil {
-		t.Fatal(err)
-	}
+	signer, _ := sshxtest.NewKey(t)
 	return signer
 }
 
@@ -280,13 +271,8 @@ func (s *testServer) directTCPIP(nch ssh.NewChannel) {
 		nch.Reject(ssh.Prohibited, "TCP forwarding disabled")
 		return
 	}
-	var req struct {
-		Host       string
-		Port       uint32
-		OriginHost string
-		OriginPort uint32
-	}
-	if ssh.Unmarshal(nch.ExtraData(), &req) != nil {
+	req, err := ParseDirectTCPIP(nch)
+	if err != nil {
 		nch.Reject(ssh.ConnectionFailed, "bad request")
 		return
 	}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -174,6 +175,23 @@ func TestDrillKeepalivedConnectionSync(t *testing.T) {
 		if c.Status != report.Pass || !strings.Contains(c.Detail, want) {
 			t.Errorf("sync %v: %+v", sync, c)
 		}
+		// With sync the master fails only once the backup has the connection.
+		if learned := strings.Contains(strings.Join(d.Actions, "\n"), "lvs2: the download's connection 192.168.4.10:32100 is in its table"); learned != sync {
+			t.Errorf("sync %v: the wait for the backup's entry %v: %v", sync, learned, d.Actions)
+		}
+	}
+}
+
+// A download cut by its own time limit is neither outcome: the drill says
+// the client was too slow, with sync on or off.
+func TestDrillKeepalivedDownloadOutOfTime(t *testing.T) {
+	for _, sync := range []bool{true, false} {
+		w := newWorld(t, "tedu-keepalived-dr")
+		w.sync, w.slowClient = sync, true
+		d := kdrill(t, w, DrillFail, "lvs1", DrillOptions{How: HowStop, Download: true})
+		if c := drillCheck(t, d, "download across the failover"); c.Status != report.Fail || !strings.Contains(c.Detail, "did not end in time") {
+			t.Errorf("sync %v: %+v", sync, c)
+		}
 	}
 }
 
@@ -206,21 +224,47 @@ func TestLoopCommandDoesNotWaitForAHangingRequest(t *testing.T) {
 		t.Skip("no bash")
 	}
 	dir := t.TempDir()
+	// curl -s -m T --connect-timeout T -o BODY -w FORMAT URL
 	fake := `#!/bin/sh
-n=$(($(cat "$0.n" 2>/dev/null || echo 0) + 1)); echo $n > "$0.n"
-if [ $((n % 3)) -eq 0 ]; then sleep 1; exit 28; fi
-echo "web$((n % 2 + 1))"
+n=$( { flock 8; n=$(($(cat "$0.n" 2>/dev/null || echo 0) + 1)); echo $n > "$0.n"; echo $n; } 8>"$0.lock")
+lp=0; while [ $# -gt 1 ]; do case $1 in -o) o=$2; shift;; -w) w=$2; shift;; --local-port) lp=$2; shift;; esac; shift; done
+echo "$n $lp" >> "$0.ports"
+if [ $((n % 3)) -eq 0 ]; then sleep 1; printf '%s' "$w" | sed 's/%{http_code}/000/'; exit 28; fi
+echo "web$((n % 2 + 1))" > "$o"
+printf '%s' "$w" | sed 's/%{http_code}/200/'
 `
 	if err := os.WriteFile(filepath.Join(dir, "curl"), []byte(fake), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command("sh", "-c", LoopCommand("M", "http://192.0.2.1/", 9, 100*time.Millisecond, 20*time.Second))
-	cmd.Env = append(os.Environ(), "PATH="+dir+":"+os.Getenv("PATH"))
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("%v: %s", err, out)
+	loop := func(n int, limit time.Duration) []byte {
+		cmd := exec.Command("sh", "-c", LoopCommand("M", "http://192.0.2.1/", []uint16{61000, 61001}, n, 100*time.Millisecond, limit))
+		cmd.Env = append(os.Environ(), "PATH="+dir+":"+os.Getenv("PATH"))
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("%v: %s", err, out)
+		}
+		return out
 	}
-	samples := ParseLoop("M", string(out), nil)
+	// A loop that cannot send all its requests by its limit stops sending
+	// and still reports those it sent.
+	if got := len(ParseLoop("M", string(loop(100, 2500*time.Millisecond)), nil)); got < 2 || got > 8 {
+		t.Errorf("a loop of 100 requests stopped after 0.5 s reported %d", got)
+	}
+	os.Remove(filepath.Join(dir, "curl.n"))
+	os.Remove(filepath.Join(dir, "curl.ports"))
+	out := loop(9, 20*time.Second)
+	// Requests 1 and 2 leave from the ports given, the others from the kernel's.
+	b, _ := os.ReadFile(filepath.Join(dir, "curl.ports"))
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	slices.Sort(lines)
+	if want := []string{"1 61000", "2 61001", "3 0", "4 0", "5 0", "6 0", "7 0", "8 0", "9 0"}; !slices.Equal(lines, want) {
+		t.Errorf("source ports %q, want %q", lines, want)
+	}
+	mapper, err := NewMapper(map[string]string{"web1": "web1", "web2": "web2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	samples := ParseLoop("M", string(out), mapper)
 	if len(samples) != 9 {
 		t.Fatalf("%d samples, want 9:\n%s", len(samples), out)
 	}
@@ -228,6 +272,8 @@ echo "web$((n % 2 + 1))"
 	for i, s := range samples {
 		if !s.OK {
 			failed++
+		} else if s.Node != "web1" && s.Node != "web2" {
+			t.Errorf("request %d: page %q", i+1, s.Node)
 		}
 		if i > 0 {
 			// A serial loop would leave a second after each hung request.

@@ -4,6 +4,7 @@ import (
 	"github.com/lvslab/lvslab/topology"
 	"net/netip"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/lvslab/lvslab/provision/report"
@@ -26,10 +27,7 @@ const (
 // and the scheduler's promise holds through the VIP as before.
 func TestVerifyKeepalivedDR(t *testing.T) {
 	w := newWorld(t, "tedu-keepalived-dr")
-	r := run(t, w, Options{})
-	if !r.Pass {
-		t.Fatalf("a healthy keepalived lab must pass: %v", failed(r))
-	}
+	r := passing(t, w, Options{}, "a healthy keepalived lab")
 	wantStatus(t, r, vipHeld, report.Pass, "lvs1 (priority 100) holds")
 	wantStatus(t, r, vipARP, report.Pass, "lvs1's eth0")
 	wantStatus(t, r, lvs1Table, report.Pass, "2 real server(s)")
@@ -117,13 +115,23 @@ func TestVerifyKeepalivedAfterFailover(t *testing.T) {
 // tedu-keepalived-web: web1 holds 192.168.4.80 and serves it; no IPVS.
 func TestVerifyKeepalivedWeb(t *testing.T) {
 	w := newWorld(t, "tedu-keepalived-web")
-	r := run(t, w, Options{})
-	if !r.Pass {
-		t.Fatalf("a healthy VRRP pair must pass: %v", failed(r))
-	}
+	r := passing(t, w, Options{}, "a healthy VRRP pair")
 	wantStatus(t, r, webVIPHeld, report.Pass, "web1")
 	wantStatus(t, r, webServed, report.Pass, "6 of 6 answered by web1")
 	wantStatus(t, r, "VRRP adverts heard on web2 come from the master only", report.Pass, "from web1")
+	// Its text names no director, promise or server table: there are none.
+	var text strings.Builder
+	if err := WriteText(&text, r); err != nil {
+		t.Fatal(err)
+	}
+	for _, absent := range []string{"director", "promise:", "RIP"} {
+		if strings.Contains(text.String(), absent) {
+			t.Errorf("the VRRP pair's report says %q:\n%s", absent, text.String())
+		}
+	}
+	if !strings.Contains(text.String(), "answered by: web1 web1") {
+		t.Errorf("the report does not say who answered:\n%s", text.String())
+	}
 
 	w = newWorld(t, "tedu-keepalived-web")
 	w.up["web1"] = false // keepalived holds the VIP, the web server is down

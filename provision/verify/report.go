@@ -8,6 +8,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/lvslab/lvslab/provision/report"
+	"github.com/lvslab/lvslab/topology"
 	"github.com/lvslab/lvslab/topology/ipvs"
 )
 
@@ -18,11 +19,15 @@ const barWidth = 30
 // table with a bar chart, the sequence of servers, then every check.
 func WriteText(w io.Writer, r *Report) error {
 	var b strings.Builder
+	director := ""
+	if r.Director != "" { // a VRRP-only lab has none
+		director = ", director " + r.Director
+	}
 	if r.Quick != "" {
-		fmt.Fprintf(&b, "lab %s (quick): up to %d request(s) per service (two rounds of its weights) from %s (prober %s), director %s\n", r.Lab, r.Requests, r.Client, r.Prober, r.Director)
+		fmt.Fprintf(&b, "lab %s (quick): up to %d request(s) per service (two rounds of its weights) from %s (prober %s)%s\n", r.Lab, r.Requests, r.Client, r.Prober, director)
 		fmt.Fprintf(&b, "  not in a quick run: %s\n", r.Quick)
 	} else {
-		fmt.Fprintf(&b, "lab %s: %d request(s) per service from %s (prober %s), director %s\n", r.Lab, r.Requests, r.Client, r.Prober, r.Director)
+		fmt.Fprintf(&b, "lab %s: %d request(s) per service from %s (prober %s)%s\n", r.Lab, r.Requests, r.Client, r.Prober, director)
 	}
 	for _, s := range r.Services {
 		b.WriteString("\n")
@@ -67,6 +72,13 @@ func writeService(b *strings.Builder, s *ServiceReport) {
 	fmt.Fprintf(b, "service %s  %s  %s  %s\n", s.Name, s.URL, strings.ToUpper(s.Mode), sched)
 	if s.Skipped != "" {
 		fmt.Fprintf(b, "  skipped: %s\n", s.Skipped)
+		return
+	}
+	if s.Mode == topology.ModeVRRP {
+		// No scheduler, no real servers: the VIP's holder answers alone.
+		fmt.Fprintf(b, "  answered by: %s\n", sequenceText(s.Sequence))
+		writeFailures(b, s.Replies)
+		writeChecks(b, s.Checks)
 		return
 	}
 	fmt.Fprintf(b, "  promise: %s\n", s.Expectation.Promise)

@@ -31,6 +31,25 @@ func run(t *testing.T, w *world, opts Options) *Report {
 	return r
 }
 
+// passing is run on a world where verify must pass: what names it in the
+// failure.
+func passing(t *testing.T, w *world, opts Options, what string) *Report {
+	t.Helper()
+	r := run(t, w, opts)
+	if !r.Pass {
+		t.Fatalf("%s must pass: %v", what, failed(r))
+	}
+	return r
+}
+
+// wantOneToTwo checks 12 requests went 4 to web1 and 8 to web2.
+func wantOneToTwo(t *testing.T, s *ServiceReport, what string) {
+	t.Helper()
+	if s.Counts["web2"] != 8 || s.Counts["web1"] != 4 {
+		t.Errorf("%s: %v", what, s.Counts)
+	}
+}
+
 func check(t *testing.T, r *Report, name string) report.Check {
 	t.Helper()
 	for _, c := range r.AllChecks() {
@@ -93,14 +112,9 @@ func TestVerifyWRRReferenceSequence(t *testing.T) {
 	w.service().SchedName = "wrr"
 	w.svc.Scheduler = "wrr"
 	w.kernel.SetPosition(w.key, 1) // the kernel is mid-cycle: the sequence starts elsewhere
-	r := run(t, w, Options{Requests: 12})
-	if !r.Pass {
-		t.Fatalf("wrr must pass: %v", failed(r))
-	}
+	r := passing(t, w, Options{Requests: 12}, "wrr")
 	s := r.Services[0]
-	if s.Counts["web2"] != 8 || s.Counts["web1"] != 4 {
-		t.Errorf("wrr 1:2 over 12: %v", s.Counts)
-	}
+	wantOneToTwo(t, s, "wrr 1:2 over 12")
 	if c := check(t, r, "sequence"); !strings.Contains(c.Detail, "web2, web1, web2") {
 		t.Errorf("sequence: %+v", c)
 	}
@@ -123,14 +137,9 @@ func TestVerifyWRRWrongSequenceFails(t *testing.T) {
 
 func TestVerifyDRWLC(t *testing.T) {
 	w := newWorld(t, "tedu-dr")
-	r := run(t, w, Options{Requests: 12})
-	if !r.Pass {
-		t.Fatalf("wlc DR must pass: %v", failed(r))
-	}
+	r := passing(t, w, Options{Requests: 12}, "wlc DR")
 	s := r.Services[0]
-	if s.Counts["web2"] != 8 || s.Counts["web1"] != 4 {
-		t.Errorf("wlc 1:2 from a quiet table: %v", s.Counts)
-	}
+	wantOneToTwo(t, s, "wlc 1:2 from a quiet table")
 	if got := strings.Join(s.Sequence[:6], " "); got != "web2 web1 web2 web2 web1 web2" {
 		t.Errorf("the exercise's wlc sequence: %s", got)
 	}
@@ -172,10 +181,7 @@ func TestVerifyDRVIPMissingOrWide(t *testing.T) {
 
 func TestVerifyTUN(t *testing.T) {
 	w := newWorld(t, "tedu-tun")
-	r := run(t, w, Options{})
-	if !r.Pass {
-		t.Fatalf("tun: %v", failed(r))
-	}
+	r := passing(t, w, Options{}, "tun")
 	check(t, r, "web1 holds the VIP on tunl0")
 	w.facts["web2"] = strings.Replace(w.facts["web2"], "tunl0/rp_filter:0", "tunl0/rp_filter:1", 1)
 	r = run(t, w, Options{})
@@ -227,10 +233,7 @@ func TestVerifyPersistence(t *testing.T) {
 	w := newWorld(t, "tedu-nat")
 	w.service().Flags, w.service().Timeout = ipvs.FlagPersistent, 300
 	w.svc.Persistence = 300
-	r := run(t, w, Options{})
-	if !r.Pass {
-		t.Fatalf("persistence: %v", failed(r))
-	}
+	r := passing(t, w, Options{}, "persistence")
 	if c := check(t, r, "shares"); !strings.Contains(c.Detail, "every request went to web1") {
 		t.Errorf("shares: %+v", c)
 	}
@@ -370,10 +373,7 @@ func TestVerifyFWMark(t *testing.T) {
 	for _, prober := range Probers {
 		t.Run(prober, func(t *testing.T) {
 			w := newWorld(t, "dr-fwmark")
-			r := run(t, w, Options{Prober: prober})
-			if !r.Pass {
-				t.Fatalf("fwmark must pass: %v", failed(r))
-			}
+			r := passing(t, w, Options{Prober: prober}, "fwmark")
 			s := r.Services[0]
 			if s.URL != "http://172.16.42.111/ http://172.16.42.111:443/" || s.Skipped != "" {
 				t.Errorf("url %q skipped %q", s.URL, s.Skipped)
@@ -397,10 +397,7 @@ func TestVerifyFWMark(t *testing.T) {
 // a stopped responder's share fails.
 func TestVerifyUDP(t *testing.T) {
 	w := newWorld(t, "dr-fwmark")
-	r := run(t, w, Options{Services: []string{"dns"}})
-	if !r.Pass {
-		t.Fatalf("udp must pass: %v", failed(r))
-	}
+	r := passing(t, w, Options{Services: []string{"dns"}}, "udp")
 	s := r.Services[0]
 	if s.URL != "udp://172.16.42.111:53" || s.Counts["srv03"] != 6 || s.Counts["srv04"] != 6 {
 		t.Errorf("url %q counts %v", s.URL, s.Counts)
@@ -456,10 +453,7 @@ func TestVerifyAvoidsSourcePortsTheDirectorHolds(t *testing.T) {
 	w = newWorld(t, "tedu-dr")
 	ports := held(w)
 	w.kernelPorts = slices.Clone(ports)
-	r := run(t, w, Options{Requests: 12})
-	if !r.Pass {
-		t.Fatalf("verify must leave from ports the director does not hold: %v", failed(r))
-	}
+	r := passing(t, w, Options{Requests: 12}, "verify leaving from ports the director does not hold")
 	if c := check(t, r, "director counters"); c.Status != report.Pass {
 		t.Errorf("counters: %+v", c)
 	}
@@ -512,10 +506,7 @@ func TestVerifyAvoidsSourcePortsTheClientHolds(t *testing.T) {
 	for p := uint16(FirstSourcePort); p < FirstSourcePort+12; p++ {
 		w.clientBusy = append(w.clientBusy, p)
 	}
-	r := run(t, w, Options{Requests: 12})
-	if !r.Pass {
-		t.Fatalf("verify must leave from ports the client does not hold: %v", failed(r))
-	}
+	passing(t, w, Options{Requests: 12}, "verify leaving from ports the client does not hold")
 }
 
 // A quick run judges the scheduler's promise over two rounds of the

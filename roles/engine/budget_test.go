@@ -17,7 +17,7 @@ import (
 // may start, by lab and role: under TCG each costs 35-200 ms, and the
 // survey runs on every up. Set from the count when the checks were last
 // made cheaper, so that any check that starts more shows here.
-var surveyBudget = map[string]map[string]int{
+var surveyBudget = rolestest.Budget{
 	"tedu-nat":            {topology.RoleClient: 6, topology.RoleDirector: 8, topology.RoleWeb: 7},
 	"tedu-dr":             {topology.RoleClient: 6, topology.RoleDirector: 8, topology.RoleWeb: 7},
 	"tedu-keepalived-dr":  {topology.RoleDirector: 6, topology.RoleWeb: 7},
@@ -27,24 +27,17 @@ var surveyBudget = map[string]map[string]int{
 // The survey of a converged node starts few processes.
 func TestSurveyProcessBudget(t *testing.T) {
 	SettleAttempts = 1
-	for lab, budgets := range surveyBudget {
-		l := rolestest.Lab(t, lab)
-		for role, budget := range budgets {
-			node := l.NodesWithRole(role)[0].Name
-			st := rolestest.State(t, l, node)
-			g := newGuest(st)
-			configureAs(t, g, lab, node)
-			g.procs = 0
-			res, err := Survey(context.Background(), g, catalog.Steps(st, catalog.Debian))
-			if err != nil || res.Changed() {
-				t.Fatalf("%s %s: the survey of a converged node: %v, changed %v", lab, node, err, res.ChangedSteps())
-			}
-			t.Logf("%s %s (%s): %d processes", lab, role, node, g.procs)
-			if g.procs > budget {
-				t.Errorf("%s %s (%s): the survey started %d processes, over its budget of %d", lab, role, node, g.procs, budget)
-			}
+	surveyBudget.Within(t, "processes the survey started", func(t *testing.T, lab *topology.Lab, node string) (int, []string) {
+		st := rolestest.State(t, lab, node)
+		g := newGuest(st)
+		configureState(t, g, st, lab.Name)
+		g.procs = 0
+		res, err := Survey(context.Background(), g, catalog.Steps(st, catalog.Debian))
+		if err != nil || res.Changed() {
+			t.Fatalf("%s %s: the survey of a converged node: %v, changed %v", lab.Name, node, err, res.ChangedSteps())
 		}
-	}
+		return g.procs, nil
+	})
 }
 
 // rhelSurveyBudget is how many commands the survey of a RHEL node names,
@@ -53,7 +46,7 @@ func TestSurveyProcessBudget(t *testing.T) {
 // processes it starts). Set like surveyBudget; each counts the 2 commands
 // (timeout, systemctl) of the wait for a booting node's last units, which
 // run only while a unit it checks is starting or stopping.
-var rhelSurveyBudget = map[string]map[string]int{
+var rhelSurveyBudget = rolestest.Budget{
 	"tedu-nat":            {topology.RoleClient: 11, topology.RoleDirector: 17, topology.RoleWeb: 13},
 	"tedu-dr":             {topology.RoleClient: 11, topology.RoleDirector: 15, topology.RoleWeb: 13},
 	"tedu-keepalived-dr":  {topology.RoleDirector: 14, topology.RoleWeb: 13},
@@ -62,17 +55,10 @@ var rhelSurveyBudget = map[string]map[string]int{
 
 // The survey of a RHEL node names few commands.
 func TestRHELSurveyCommandBudget(t *testing.T) {
-	for lab, budgets := range rhelSurveyBudget {
-		l := rolestest.Lab(t, lab)
-		for role, budget := range budgets {
-			node := l.NodesWithRole(role)[0].Name
-			cmds := surveyCommands(t, catalog.Steps(rolestest.State(t, l, node), catalog.RHEL))
-			t.Logf("%s %s (%s) on RHEL: %d commands %v", lab, role, node, len(cmds), cmds)
-			if len(cmds) > budget {
-				t.Errorf("%s %s (%s) on RHEL: the survey names %d commands %v, over its budget of %d", lab, role, node, len(cmds), cmds, budget)
-			}
-		}
-	}
+	rhelSurveyBudget.Within(t, "commands the survey names on RHEL", func(t *testing.T, lab *topology.Lab, node string) (int, []string) {
+		cmds := surveyCommands(t, catalog.Steps(rolestest.State(t, lab, node), catalog.RHEL))
+		return len(cmds), cmds
+	})
 }
 
 // surveyCommands lists the commands a node's survey script names that

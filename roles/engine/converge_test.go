@@ -17,7 +17,13 @@ import (
 // configureAs applies a lab's steps for node to g, as up does.
 func configureAs(t *testing.T, g *simGuest, lab, node string) {
 	t.Helper()
-	st := rolestest.State(t, rolestest.Lab(t, lab), node)
+	configureState(t, g, rolestest.State(t, rolestest.Lab(t, lab), node), lab)
+}
+
+// configureState applies the steps of st, a node of lab, to g, as up does.
+func configureState(t *testing.T, g *simGuest, st *roles.NodeState, lab string) {
+	t.Helper()
+	node := st.Name
 	if _, err := Apply(context.Background(), g, catalog.Steps(st, catalog.Debian), nil); err != nil {
 		t.Fatalf("%s as %s: %v", node, lab, err)
 	}

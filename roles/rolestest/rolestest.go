@@ -117,3 +117,26 @@ func WithClassroomHosts(lab *topology.Lab) *topology.Lab {
 	}
 	return lab
 }
+
+// Budget is the most a node may cost (processes started, commands named),
+// by lab and role.
+type Budget map[string]map[string]int
+
+// Within counts, on the first node of each role of each lab in b, what
+// count says it costs (how much, and the list it counted, for the log), and
+// fails the test where that is over the node's budget; what names the
+// count in the messages ("processes the survey starts").
+func (b Budget) Within(t *testing.T, what string, count func(t *testing.T, lab *topology.Lab, node string) (int, []string)) {
+	t.Helper()
+	for name, budgets := range b {
+		lab := Lab(t, name)
+		for role, budget := range budgets {
+			node := lab.NodesWithRole(role)[0].Name
+			n, counted := count(t, lab, node)
+			t.Logf("%s %s (%s): %d %s %v", name, role, node, n, what, counted)
+			if n > budget {
+				t.Errorf("%s %s (%s): %d %s %v, over its budget of %d", name, role, node, n, what, counted, budget)
+			}
+		}
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"syscall"
 
 	"github.com/lvslab/lvslab/provision/class/door"
+	"github.com/lvslab/lvslab/provision/paths"
 )
 
 // How "lvslab class serve --ssh-listen :2222" runs the door: auth checks
@@ -24,7 +25,7 @@ func Example() {
 		return // (this example only shows the wiring)
 	}
 	d, err := door.New(door.Config{
-		HostKeyPath: "/var/lib/lvslab/classes/tedu/door_host_key",
+		HostKeyPath: paths.Local().DoorKey("tedu"),
 		Logger:      slog.New(slog.NewTextHandler(os.Stderr, nil)),
 	}, auth, shells)
 	if err != nil {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -17,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lvslab/lvslab/provision/sshx/sshxtest"
 	"golang.org/x/crypto/ssh"
 )
 
@@ -193,19 +193,6 @@ func (s *fakeShell) Resize(cols, rows int) error {
 	return nil
 }
 
-func newKey(t testing.TB) (ssh.Signer, ed25519.PrivateKey) {
-	t.Helper()
-	_, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	signer, err := ssh.NewSignerFromKey(priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return signer, priv
-}
-
 // testClass is a door with three students on loopback.
 type testClass struct {
 	door    *Door
@@ -241,7 +228,7 @@ func startClass(t testing.TB, cfg Config, shells Shells, wrap ...func(*fakeAuth)
 		privs: map[string]ed25519.PrivateKey{},
 	}
 	for _, s := range []string{"alice", "bob", "carol"} {
-		tc.keys[s], tc.privs[s] = newKey(t)
+		tc.keys[s], tc.privs[s] = sshxtest.NewKey(t)
 		tc.auth.keys[s] = tc.keys[s].PublicKey()
 	}
 	if shells == nil {

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/lvslab/lvslab/provision/sshx"
 	"golang.org/x/crypto/ssh"
 )
 
@@ -13,13 +14,8 @@ import (
 // of the student's own copy, by name; the door then is the SSH server at
 // the far end of the channel.
 func (c *conn) jump(nch ssh.NewChannel) {
-	var p struct {
-		Host       string
-		Port       uint32
-		OriginHost string
-		OriginPort uint32
-	}
-	if ssh.Unmarshal(nch.ExtraData(), &p) != nil {
+	p, err := sshx.ParseDirectTCPIP(nch)
+	if err != nil {
 		nch.Reject(ssh.ConnectionFailed, "malformed direct-tcpip request")
 		return
 	}

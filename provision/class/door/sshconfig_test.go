@@ -4,11 +4,12 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/lvslab/lvslab/provision/sshx/sshxtest"
 	"golang.org/x/crypto/ssh"
 )
 
 func TestClientConfigRendersNodesThroughTheDoor(t *testing.T) {
-	host, _ := newKey(t)
+	host, _ := sshxtest.NewKey(t)
 	cc := ClientConfig{
 		Student: "alice", Host: "classhost", Port: 2222,
 		Nodes:   []string{"client", "lvs1", "web1", "web2"},
@@ -51,7 +52,7 @@ func TestClientConfigRendersNodesThroughTheDoor(t *testing.T) {
 
 // Nothing from the class may add options to the file.
 func TestClientConfigRefusesInjection(t *testing.T) {
-	host, _ := newKey(t)
+	host, _ := sshxtest.NewKey(t)
 	good := ClientConfig{Student: "alice", Host: "classhost", Nodes: []string{"web1"}, HostKey: host.PublicKey()}
 	for name, change := range map[string]func(*ClientConfig){
 		"node with newline":    func(c *ClientConfig) { c.Nodes = []string{"web1\n    ProxyCommand sh -c evil"} },

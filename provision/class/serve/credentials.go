@@ -116,16 +116,10 @@ type Credentials struct {
 	Accounts map[string]*Account `json:"accounts"`
 }
 
-// CredentialsPath is the credentials file of class in dir (the folder of
-// the class record).
-func CredentialsPath(dir, class string) string {
-	return filepath.Join(dir, class+".credentials.json")
-}
-
-// LoadCredentials reads class's credentials from dir; a class without any
-// yet has none.
-func LoadCredentials(dir, class string) (*Credentials, error) {
-	c := &Credentials{path: CredentialsPath(dir, class), Class: class, Accounts: map[string]*Account{}}
+// LoadCredentials reads class's credentials (root's CredentialsFile); a
+// class without any yet has none.
+func LoadCredentials(root paths.Root, class string) (*Credentials, error) {
+	c := &Credentials{path: root.CredentialsFile(class), Class: class, Accounts: map[string]*Account{}}
 	data, err := os.ReadFile(c.path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return c, nil

@@ -9,20 +9,21 @@ import (
 	"syscall"
 
 	"github.com/lvslab/lvslab/provision/class/serve"
+	"github.com/lvslab/lvslab/provision/paths"
 )
 
 // How "lvslab class credentials" and "lvslab class serve" use the package:
-// dir is the folder of the class record, backend the class over SSH and
-// libvirt.
+// root is lvslab's folders (the class's files go beside its record),
+// backend the class over SSH and libvirt.
 func Example() {
 	var backend serve.Backend // the lead's implementation
-	dir, class := "/var/lib/lvslab/classes", "tedu"
+	root, class := paths.Local(), "tedu"
 	if backend == nil {
 		return
 	}
 
 	// class credentials CLASSFILE -o html: new slips for whoever has none.
-	creds, err := serve.LoadCredentials(dir, class)
+	creds, err := serve.LoadCredentials(root, class)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return
@@ -35,7 +36,7 @@ func Example() {
 	serve.WriteSlipsHTML(os.Stdout, class, "https://classhost:8443", slips)
 
 	// class serve CLASSFILE --listen :8443: until SIGINT or SIGTERM.
-	s, err := serve.New(serve.Config{Class: class, Dir: dir, Credentials: creds, Hosts: []string{"classhost"},
+	s, err := serve.New(serve.Config{Class: class, Paths: root, Credentials: creds, Hosts: []string{"classhost"},
 		Stages: []string{"nat", "dr"}}, backend)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

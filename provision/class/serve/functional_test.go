@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/lvslab/lvslab/provision/paths"
 	"golang.org/x/crypto/ssh"
 )
 
@@ -205,8 +206,8 @@ func TestServeStopsCleanly(t *testing.T) {
 }
 
 func TestCredentials(t *testing.T) {
-	dir := t.TempDir()
-	c, _ := LoadCredentials(dir, "c1")
+	root := paths.InHome(t.TempDir())
+	c, _ := LoadCredentials(root, "c1")
 	if _, err := c.Issue([]string{"alice", Teacher}, false); err == nil {
 		t.Error("a student called teacher was accepted")
 	}
@@ -234,14 +235,14 @@ func TestCredentials(t *testing.T) {
 	if len(again) != 0 {
 		t.Errorf("issuing again made new slips: %v", again)
 	}
-	c2, err := LoadCredentials(dir, "c1")
+	c2, err := LoadCredentials(root, "c1")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, ok := c2.Verify("alice", pass); !ok {
 		t.Error("the saved credentials refuse alice")
 	}
-	if _, err := LoadCredentials(dir, "c1"); err != nil {
+	if _, err := LoadCredentials(root, "c1"); err != nil {
 		t.Fatal(err)
 	}
 	old := c2.Generation("alice")

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/lvslab/lvslab/provision/paths"
 )
 
 type clock struct {
@@ -73,8 +74,8 @@ func newEnv(t *testing.T, mod func(*Config), students ...string) *env {
 	}
 	e := &env{t: t, f: newFake(students...), pass: map[string]string{}, logs: &syncBuffer{},
 		clock: &clock{t: time.Date(2026, 12, 6, 9, 0, 0, 0, time.UTC)}}
-	dir := t.TempDir()
-	creds, err := LoadCredentials(dir, "c1")
+	root := paths.InHome(t.TempDir())
+	creds, err := LoadCredentials(root, "c1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,7 +87,7 @@ func newEnv(t *testing.T, mod func(*Config), students ...string) *env {
 		e.pass[s.Name] = s.Passphrase
 	}
 	e.creds = creds
-	cfg := Config{Class: "c1", Dir: dir, Credentials: creds, PlainHTTP: true, Logf: e.logs.logf, Now: e.clock.Now,
+	cfg := Config{Class: "c1", Paths: root, Credentials: creds, PlainHTTP: true, Logf: e.logs.logf, Now: e.clock.Now,
 		Stages: []string{"nat", "dr"}}
 	if mod != nil {
 		mod(&cfg)

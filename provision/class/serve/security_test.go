@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/lvslab/lvslab/provision/paths"
 )
 
 // Alice, logged in, tries every way into bob's copy: his page, state,
@@ -136,20 +137,20 @@ func TestSessionsForgedExpiredRevoked(t *testing.T) {
 // The session cookie: 256 random bits, HttpOnly, SameSite=Strict, Secure
 // over TLS; the server speaks HTTPS unless told otherwise.
 func TestSessionCookieOverTLS(t *testing.T) {
-	dir := t.TempDir()
-	creds, _ := LoadCredentials(dir, "c1")
+	root := paths.InHome(t.TempDir())
+	creds, _ := LoadCredentials(root, "c1")
 	slips, err := creds.Issue([]string{"alice"}, false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := New(Config{Class: "c1", Dir: dir, Logf: t.Logf}, newFake("alice"))
+	s, err := New(Config{Class: "c1", Paths: root, Logf: t.Logf}, newFake("alice"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !s.TLS() || s.Fingerprint() == "" {
 		t.Fatal("the server is not HTTPS by default")
 	}
-	if _, err := os.Stat(filepath.Join(dir, "c1.serve-cert.pem")); err != nil {
+	if _, err := os.Stat(filepath.Join(root.Home, "classes", "c1.serve-cert.pem")); err != nil {
 		t.Errorf("the self-signed certificate is not kept with the class: %v", err)
 	}
 	ln, err := listen()
@@ -521,7 +522,7 @@ func TestTerminalsPerStudentBounded(t *testing.T) {
 func TestRotationByAnotherProcess(t *testing.T) {
 	e := newEnv(t, nil)
 	alice := e.login("alice")
-	other, err := LoadCredentials(filepath.Dir(e.creds.Path()), "c1")
+	other, err := LoadCredentials(e.s.cfg.Paths, "c1")
 	if err != nil {
 		t.Fatal(err)
 	}

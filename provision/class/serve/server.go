@@ -14,30 +14,30 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/lvslab/lvslab/provision/class/serve/assets"
+	"github.com/lvslab/lvslab/provision/paths"
 )
 
 // Config is how the server runs. Zero values are the defaults.
 type Config struct {
 	// Class is the class's name (titles, file names).
 	Class string
-	// Dir is where the class's credentials, certificate and check history
-	// are kept: the folder of the class record.
-	Dir string
-	// Credentials are the class's logins; nil loads them from Dir.
+	// Paths are lvslab's folders: the class's credentials, certificate and
+	// check history are kept beside its record (ClassDir).
+	Paths paths.Root
+	// Credentials are the class's logins; nil loads them from Paths.
 	Credentials *Credentials
 
 	// PlainHTTP serves without TLS (for a closed classroom LAN; cookies are
 	// then not Secure). The default is HTTPS.
 	PlainHTTP bool
 	// TLSCert and TLSKey are PEM files; when empty a self-signed ECDSA
-	// certificate is made and kept in Dir, naming Hosts, this machine and
+	// certificate is made and kept in Paths, naming Hosts, this machine and
 	// loopback.
 	TLSCert, TLSKey string
 	Hosts           []string
@@ -137,8 +137,8 @@ func New(cfg Config, backend Backend) (*Server, error) {
 	if backend == nil {
 		return nil, errors.New("class server: no backend")
 	}
-	if cfg.Dir == "" {
-		return nil, errors.New("class server: no class folder (Config.Dir)")
+	if err := cfg.Paths.Check(); err != nil {
+		return nil, fmt.Errorf("class server: %w", err)
 	}
 	s := &Server{
 		cfg: cfg, backend: backend, creds: cfg.Credentials,
@@ -151,7 +151,7 @@ func New(cfg Config, backend Backend) (*Server, error) {
 	s.hub.subs = map[*subscriber]struct{}{}
 	s.base, s.cancelBase = context.WithCancel(context.Background())
 	if s.creds == nil {
-		c, err := LoadCredentials(cfg.Dir, cfg.Class)
+		c, err := LoadCredentials(cfg.Paths, cfg.Class)
 		if err != nil {
 			return nil, err
 		}
@@ -165,7 +165,7 @@ func New(cfg Config, backend Backend) (*Server, error) {
 		if cfg.TLSCert != "" || cfg.TLSKey != "" {
 			s.cert, err = tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
 		} else {
-			s.cert, err = selfSigned(cfg.Dir, cfg.Class, cfg.Hosts, cfg.Now())
+			s.cert, err = selfSigned(cfg.Paths, cfg.Class, cfg.Hosts, cfg.Now())
 		}
 		if err != nil {
 			return nil, fmt.Errorf("class server certificate: %w", err)
@@ -802,7 +802,7 @@ func sentence(err error) string {
 // --- check history, kept across restarts ---------------------------------------
 
 func (s *Server) historyPath() string {
-	return filepath.Join(s.cfg.Dir, s.cfg.Class+".serve-history.json")
+	return s.cfg.Paths.HistoryFile(s.cfg.Class)
 }
 
 func (s *Server) loadHistory() {

@@ -18,18 +18,15 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
-)
 
-// Where the self-signed certificate of a class is kept (in the class dir).
-func certPaths(dir, class string) (cert, key string) {
-	return filepath.Join(dir, class+".serve-cert.pem"), filepath.Join(dir, class+".serve-key.pem")
-}
+	"github.com/lvslab/lvslab/provision/paths"
+)
 
 // selfSigned loads the class's self-signed certificate, or makes one (ECDSA
 // P-256, two years) when there is none, it is about to expire, or it does
 // not name every host the server is to be reached by.
-func selfSigned(dir, class string, hosts []string, now time.Time) (tls.Certificate, error) {
-	certFile, keyFile := certPaths(dir, class)
+func selfSigned(root paths.Root, class string, hosts []string, now time.Time) (tls.Certificate, error) {
+	certFile, keyFile := root.CertFiles(class)
 	if c, err := tls.LoadX509KeyPair(certFile, keyFile); err == nil && covers(c, hosts, now) {
 		return c, nil
 	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -66,7 +63,7 @@ func selfSigned(dir, class string, hosts []string, now time.Time) (tls.Certifica
 	if err != nil {
 		return tls.Certificate{}, err
 	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := os.MkdirAll(filepath.Dir(certFile), 0o700); err != nil {
 		return tls.Certificate{}, err
 	}
 	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {

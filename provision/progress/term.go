@@ -1,7 +1,4 @@
-// Package console is what lvslab shows the person at the console: whether
-// progress may redraw lines in place, and the --debug trace of every libvirt
-// call and SSH command.
-package console
+package progress
 
 import (
 	"io"

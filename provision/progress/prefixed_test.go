@@ -1,4 +1,4 @@
-package prefixed
+package progress
 
 import (
 	"errors"
@@ -15,7 +15,7 @@ import (
 // several lines is one write; the last line waits for Flush.
 func TestWholeLinesEachPrefixed(t *testing.T) {
 	var out recorder
-	w := New(&out, nil, "web1 | ")
+	w := NewPrefixed(&out, nil, "web1 | ")
 	for _, piece := range []string{"192.168.", "2.100/24\nlo", "\n\nup\ndown\nhalf"} {
 		if n, err := w.Write([]byte(piece)); n != len(piece) || err != nil {
 			t.Fatalf("Write(%q) = %d, %v", piece, n, err)
@@ -47,7 +47,7 @@ func TestConcurrentWritersDoNotInterleave(t *testing.T) {
 	const sources, lines = 8, 200
 	var wg sync.WaitGroup
 	for s := range sources {
-		w := New(&out, &mu, fmt.Sprintf("s%d | ", s))
+		w := NewPrefixed(&out, &mu, fmt.Sprintf("s%d | ", s))
 		wg.Go(func() {
 			var text strings.Builder
 			for i := range lines {
@@ -61,7 +61,7 @@ func TestConcurrentWritersDoNotInterleave(t *testing.T) {
 			}
 		})
 	}
-	shared := New(&out, &mu, "both | ")
+	shared := NewPrefixed(&out, &mu, "both | ")
 	for g := range 2 {
 		wg.Go(func() {
 			for i := range lines {
@@ -99,7 +99,7 @@ func TestConcurrentWritersDoNotInterleave(t *testing.T) {
 // The destination's error is the Writer's.
 func TestWriteErrorReturned(t *testing.T) {
 	broken := errors.New("broken pipe")
-	w := New(failing{broken}, nil, "p ")
+	w := NewPrefixed(failing{broken}, nil, "p ")
 	if _, err := w.Write([]byte("partial")); err != nil {
 		t.Errorf("nothing was written yet, got %v", err)
 	}

@@ -1,72 +1,19 @@
-package console
+package progress
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"os"
 	"strings"
 	"sync"
 	"testing"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
-
-// openPTY returns the terminal end of a new pseudo-terminal.
-func openPTY(t *testing.T) *os.File {
-	t.Helper()
-	ptmx, err := os.OpenFile("/dev/ptmx", os.O_RDWR, 0)
-	if err != nil {
-		t.Skipf("no pseudo-terminal here: %v", err)
-	}
-	t.Cleanup(func() { ptmx.Close() })
-	if err := unix.IoctlSetPointerInt(int(ptmx.Fd()), unix.TIOCSPTLCK, 0); err != nil {
-		t.Fatal(err)
-	}
-	n, err := unix.IoctlGetInt(int(ptmx.Fd()), unix.TIOCGPTN)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pts, err := os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_RDWR|unix.O_NOCTTY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { pts.Close() })
-	return pts
-}
-
-func TestInteractiveHonoursTERM(t *testing.T) {
-	tty := openPTY(t)
-	r, w, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	defer w.Close()
-	cases := []struct {
-		term string
-		out  io.Writer
-		want bool
-	}{
-		{"xterm-256color", tty, true},
-		{"dumb", tty, false}, // Emacs shells, some CI consoles
-		{"", tty, false},
-		{"xterm-256color", w, false}, // a pipe
-		{"xterm-256color", &bytes.Buffer{}, false},
-	}
-	for _, c := range cases {
-		t.Setenv("TERM", c.term)
-		if got := Interactive(c.out); got != c.want {
-			t.Errorf("TERM=%q, %T: Interactive = %v, want %v", c.term, c.out, got, c.want)
-		}
-	}
-}
 
 func TestTraceLinesNeverInterleave(t *testing.T) {
 	var b bytes.Buffer
-	SetDebug(&b)
+	SetDebug(Plain(&b))
 	defer SetDebug(nil)
 	var wg sync.WaitGroup
 	for i := range 20 {
@@ -94,7 +41,7 @@ func TestTraceLinesNeverInterleave(t *testing.T) {
 
 func TestLibvirtTraceAndOff(t *testing.T) {
 	var b bytes.Buffer
-	SetDebug(&b)
+	SetDebug(Plain(&b))
 	err := Libvirt("NetworkCreate tedu-private1", func() error { return errors.New("Network is already in use") })
 	SetDebug(nil)
 	if err == nil || !strings.HasPrefix(b.String(), "debug: libvirt: NetworkCreate tedu-private1 (") || !strings.Contains(b.String(), "): Network is already in use\n") {
@@ -103,5 +50,21 @@ func TestLibvirtTraceAndOff(t *testing.T) {
 	b.Reset()
 	if Libvirt("DomainCreate x", func() error { return nil }) != nil || b.Len() != 0 || Debugging() {
 		t.Fatalf("with the trace off: %q", b.String())
+	}
+}
+
+// With JSON lines, each call is one "debug.call" event.
+func TestTraceAsJSON(t *testing.T) {
+	var b bytes.Buffer
+	SetDebug(fixedJSON(&b))
+	defer SetDebug(nil)
+	Trace("ssh web1", "cat /etc/os-release", time.Now().Add(-1500*time.Millisecond), "ID=debian\n", errors.New("exit status 1"))
+	var ev struct {
+		Type, Where, Call, Output, Error string
+		Seconds                          float64
+	}
+	if err := json.Unmarshal(b.Bytes(), &ev); err != nil || ev.Type != "debug.call" || ev.Where != "ssh web1" || ev.Call != "cat /etc/os-release" ||
+		ev.Output != "ID=debian\n" || ev.Error != "exit status 1" || ev.Seconds < 1.5 || ev.Seconds > 10 {
+		t.Errorf("%v: %s", err, b.String())
 	}
 }
