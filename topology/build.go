@@ -496,7 +496,7 @@ func (d *document) nodeOf(lab *Lab, path, name, role, missing, why string) *Node
 // addNear says msg at path, and the name among names nearest to got (a
 // misspelling), if one is near.
 func (d *document) addNear(path, msg, got string, names []string) {
-	if sg := suggest(got, names); sg != "" {
+	if sg := Suggest(got, names); sg != "" {
 		msg += fmt.Sprintf(" (did you mean %q?)", sg)
 	}
 	d.add(path, "%s", msg)

@@ -489,7 +489,7 @@ func (d *document) walkStruct(n *yaml.Node, t reflect.Type, path string) bool {
 		if !ok {
 			d.at[child] = pos{k.Line, k.Column}
 			msg := fmt.Sprintf("unknown field %q", k.Value)
-			if s := suggest(k.Value, known); s != "" {
+			if s := Suggest(k.Value, known); s != "" {
 				msg += fmt.Sprintf(" (did you mean %q?)", s)
 				if !hasKey(n, s) { // else the rules about the given one still speak
 					d.quiet = append(d.quiet, joinPath(path, s))

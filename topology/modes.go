@@ -47,7 +47,55 @@ func (d *document) checkMode(lab *Lab, s *Service, path string) {
 		if s.VIP.IsValid() && rs.HasAddress(s.VIP) {
 			d.add(rpath+".node", "%s already has the VIP %s as its own address", rs.Name, s.VIP)
 		}
+		if s.Mode == ModeDR || s.Mode == ModeTUN {
+			d.checkReplyRoute(lab, s, rs)
+		}
 	}
+}
+
+// checkReplyRoute refuses a DR or TUN real server that cannot send its
+// reply to a client without the director: the reply leaves from the VIP
+// straight to the client's address, so that address must be on one of the
+// real server's networks or behind its gateway, and that gateway must not
+// be a director (which holds the VIP itself and drops a packet coming from
+// its own address). Said once per real server, at its gateway.
+func (d *document) checkReplyRoute(lab *Lab, s *Service, rs *Node) {
+	path := "nodes." + rs.Name + ".gateway"
+	if slices.ContainsFunc(d.problems, func(p Problem) bool { return p.Path == path }) {
+		return
+	}
+	mode := strings.ToUpper(s.Mode)
+	for _, cl := range lab.NodesWithRole(RoleClient) {
+		src := clientSource(cl, s)
+		if !src.IsValid() || rs.NICFor(src) != nil {
+			continue
+		}
+		if !rs.Gateway.IsValid() {
+			d.add(path, "missing: in %s %s answers %s (%s) straight from the VIP, and no network of %s (%s) holds that address: give %s a gateway that reaches %s without the director, or put %s on %s's network", mode, rs.Name, cl.Name, src, rs.Name, prefixList(rs), rs.Name, cl.Name, cl.Name, rs.Name)
+			return
+		}
+		for _, dir := range lab.NodesWithRole(RoleDirector) {
+			if dir.HasAddress(rs.Gateway) {
+				d.add(path, "%s is director %s's address: in %s %s answers %s (%s) straight from the VIP, never back through the director, which holds the VIP itself and drops a reply from its own address; give %s a gateway that reaches %s without the director, or put %s on %s's network", rs.Gateway, dir.Name, mode, rs.Name, cl.Name, src, rs.Name, cl.Name, cl.Name, rs.Name)
+				return
+			}
+		}
+	}
+}
+
+// clientSource is the address a client sends a service's requests from:
+// its address on the VIP's network, else on its gateway's, else its only
+// address (or none).
+func clientSource(cl *Node, s *Service) netip.Addr {
+	for _, to := range []netip.Addr{s.VIP, cl.Gateway} {
+		if c := cl.NICFor(to); to.IsValid() && c != nil {
+			return c.Address.Addr()
+		}
+	}
+	if addrs := cl.Addresses(); len(addrs) == 1 {
+		return addrs[0]
+	}
+	return netip.Addr{}
 }
 
 func (d *document) checkVIP(lab *Lab, dir *Node, s *Service, path string) {

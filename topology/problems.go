@@ -53,8 +53,9 @@ func (ps Problems) sorted() Problems {
 	return ps
 }
 
-// suggest returns the known word closest to a misspelled one, or "".
-func suggest(word string, known []string) string {
+// Suggest returns the known word closest to a misspelled one (two edits
+// away at most), or "": the "did you mean" of lab files and of lvslab's flags.
+func Suggest(word string, known []string) string {
 	best, bestDist := "", 3 // more than 2 edits away is not a typo
 	for _, k := range known {
 		if d := editDistance(word, k); d < bestDist {

@@ -352,3 +352,31 @@ func TestLabProblemIsPlaced(t *testing.T) {
 		t.Errorf("present field: %s", got)
 	}
 }
+
+// issue 25: a DR or TUN real server answers the client straight from the
+// VIP: a client it has no route to (no network of its, no gateway, or the
+// director as gateway) is refused at the real server's gateway, placed.
+func TestDRRealServerNeedsARouteBackToTheClient(t *testing.T) {
+	dr := readTestdata(t, "dr.yaml")
+	// The client moves to private2, behind the director's second NIC.
+	away := mutate(t, dr,
+		"eth0: {network: private1, address: 192.168.4.10/24}\n      eth1: {network: private2}\n    gateway: 192.168.4.5",
+		"eth0: {network: private1}\n      eth1: {network: private2, address: 192.168.2.10/24}\n    gateway: 192.168.2.5",
+		"eth0: {network: private1, address: 192.168.4.5/24}\n      eth1: {network: private2}",
+		"eth0: {network: private1, address: 192.168.4.5/24}\n      eth1: {network: private2, address: 192.168.2.5/24}")
+	if _, err := Load("lab.yaml", []byte(away)); err != nil {
+		t.Fatalf("real servers whose gateway (the host) reaches the client: %v", err)
+	}
+	noGateway := mutate(t, away, "    gateway: 192.168.4.254\n    page: \"192.168.2.100\"", "    page: \"192.168.2.100\"")
+	viaDirector := mutate(t, away, "    gateway: 192.168.4.254\n    page: \"apache web server2\"", "    gateway: 192.168.4.5\n    page: \"apache web server2\"")
+	tun := mutate(t, noGateway, "mode: dr", "mode: tun")
+	expectProblems(t, []problemCase{
+		{"dr no gateway", noGateway, "nodes.web1.gateway", "missing: in DR web1 answers client1 (192.168.2.10) straight from the VIP, and no network of web1 (192.168.4.0/24) holds that address", 24},
+		{"dr via director", viaDirector, "nodes.web2.gateway", "192.168.4.5 is director lvs1's address: in DR web2 answers client1 (192.168.2.10) straight from the VIP, never back through the director", 36},
+		{"tun no gateway", tun, "nodes.web1.gateway", "missing: in TUN web1 answers client1", 0},
+	}, true)
+	// A client on the real servers' own network needs no gateway.
+	if _, err := Load("lab.yaml", []byte(mutate(t, dr, "    gateway: 192.168.4.254\n    page: \"192.168.2.100\"", "    page: \"192.168.2.100\""))); err != nil {
+		t.Errorf("a real server beside its client, without gateway: %v", err)
+	}
+}

@@ -77,6 +77,11 @@ func interspersed(app *cli.App, args []string) []string {
 			positional = append(positional, a)
 			continue
 		}
+		if i == len(args)-1 && takesValue(cmd.Flags, a) {
+			// A value flag with no value: last, so that it is said so
+			// (and not given the command's argument as its value).
+			return slices.Concat(args[:1], globals, path, moved, []string{a})
+		}
 		i = take(i, cmd.Flags, &moved)
 	}
 	return slices.Concat(args[:1], globals, path, moved, positional)

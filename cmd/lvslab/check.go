@@ -8,12 +8,7 @@ import (
 	"github.com/lvslab/lvslab/provision/check"
 )
 
-func checkCommand() *cli.Command {
-	return &cli.Command{
-		Name:      "check",
-		Usage:     "read a hand-configured lab back: each node's facts as PASS/FAIL with a hint, then verify's proof",
-		ArgsUsage: labArgUsage,
-		Description: `For labs a student configures by hand ("lvslab up --bare", then the handout
+const checkHelp = `For labs a student configures by hand ("lvslab up --bare", then the handout
 of "lvslab plan"). Read-only: on each node, in one command, every fact of the
 lab file's desired state is read back and judged: the address of each NIC,
 the NICs kept down, the gateway, the hostname, each kernel setting (now, and
@@ -42,11 +37,15 @@ Examples:
    lvslab check                         # the default lab, every node, then verify
    lvslab check tedu-dr --node web1     # one real server, after a student's edits
    lvslab check tedu-nat -o json --junit check.xml
-   lvslab check --quick                 # a student's "check my work", in seconds`,
-		Flags: append(verifyFlags(),
-			&cli.StringSliceFlag{Name: "node", Usage: "check only this `NODE` (repeatable); skips the end-to-end proof"},
+   lvslab check --quick                 # a student's "check my work", in seconds`
+
+func checkCommand() *cli.Command {
+	return command{name: "check", args: labArgUsage, help: checkHelp, formats: textJSON,
+		usage: "read a hand-configured lab back: each node's facts as PASS/FAIL with a hint, then verify's proof",
+		flags: append(verifyFlags("verify"),
+			nodeFlag("check only this"),
 			&cli.BoolFlag{Name: "quick", Usage: "\"check my work\": every node fact, then a short proof (the scheduler's promise over two rounds of the weights; no counters, lanes or plumbing, which the node facts judge)"}),
-		Action: onReading(func(c *cli.Context, r *reading) error {
+		action: onReading(func(c *cli.Context, r *reading) error {
 			lab := r.lab
 			vopts := r.opts
 			if c.Bool("quick") && !c.IsSet("requests") {
@@ -69,5 +68,5 @@ Examples:
 			}
 			return nil
 		}),
-	}
+	}.cli()
 }

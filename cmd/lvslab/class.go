@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -64,7 +65,7 @@ Exit codes: 0 every copy passed, 1 one failed, 2 a copy could not be read
 (and none failed), or the class file is wrong.`,
 		Subcommands: []*cli.Command{
 			classSub("up", "place and bring up a copy per student, a batch at a time", classUp,
-				&cli.StringFlag{Name: "accel", Value: host.AccelAuto, Usage: "`MODE` of the VMs: kvm, tcg or auto"},
+				accelFlag("`MODE` of the VMs: kvm, tcg or auto"),
 				&cli.DurationFlag{Name: "timeout", Usage: "how long to wait for SSH on each copy's nodes", DefaultText: "5m under TCG, 2m under KVM"},
 				&cli.BoolFlag{Name: "bare", Usage: "copies as a classroom hands them out (see \"lvslab up --bare\")"},
 				&cli.BoolFlag{Name: "vms-only", Usage: "bring the VMs up and stop at SSH"},
@@ -74,6 +75,7 @@ Exit codes: 0 every copy passed, 1 one failed, 2 a copy could not be read
 			classSub("verify", "verify every copy from its client", classVerify, readFlags()...),
 			classSub("down", "remove every copy of the class on every host", classDown),
 			classSSHConfigCommand(),
+			classValidateCommand(),
 			classCredentialsCommand(),
 			classServeCommand(),
 		},
@@ -83,17 +85,13 @@ Exit codes: 0 every copy passed, 1 one failed, 2 a copy could not be read
 // classSub is a class subcommand: its own flags, then the ones every class
 // command shares.
 func classSub(name, usage string, action func(*classRun) (*class.Report, error), flags ...cli.Flag) *cli.Command {
-	return &cli.Command{
-		Name:      name,
-		Usage:     usage,
-		ArgsUsage: "CLASSFILE",
-		Flags: append(append(flags,
-			&cli.StringSliceFlag{Name: "student", Usage: "only this `STUDENT`'s copy (repeatable)"},
+	return command{name: name, args: "CLASSFILE", usage: usage, formats: textJSON,
+		flags: append(flags, studentFlag(),
 			&cli.IntFlag{Name: "parallel", Aliases: []string{"p"}, Usage: "copies worked on at a time (default: the class file's batch, else 4)"},
 			&cli.StringFlag{Name: "junit", Usage: "also write a JUnit XML `FILE`: a testsuite per student"},
 			&cli.StringFlag{Name: "html", Usage: "also write a static HTML `FILE`: a row per student, a green or red cell per check"},
-		), outputFlags(outputText, outputJSON)...),
-		Action: func(c *cli.Context) error {
+		),
+		action: func(c *cli.Context) error {
 			r, done, err := openClass(c, name)
 			if err != nil {
 				return err
@@ -105,14 +103,19 @@ func classSub(name, usage string, action func(*classRun) (*class.Report, error),
 			}
 			return r.finish(rep)
 		},
-	}
+	}.cli()
+}
+
+// studentFlag is --student, a student of the class file.
+func studentFlag() cli.Flag {
+	return &cli.StringSliceFlag{Name: "student", Usage: "only this `STUDENT`'s copy (repeatable)"}
 }
 
 // readFlags are verify's options that check and verify take for each copy.
 func readFlags() []cli.Flag {
 	var out []cli.Flag
-	for _, f := range verifyFlags() {
-		if n := f.Names()[0]; n == "requests" || n == "prober" || n == "timeout" {
+	for _, f := range verifyFlags("verify") {
+		if n := f.Names()[0]; n == "requests" || n == "prober" || n == "loop-timeout" || n == "timeout" {
 			out = append(out, f)
 		}
 	}
@@ -130,10 +133,7 @@ type classRun struct {
 func openClass(c *cli.Context, command string) (*classRun, func(), error) {
 	format := outputText
 	if lookupFlag(c.Command.Flags, "output") != nil {
-		var err error
-		if format, err = output(c, outputText, outputJSON); err != nil {
-			return nil, nil, err
-		}
+		format = outputOf(c)
 	}
 	if c.NArg() != 1 {
 		return nil, nil, cannot("lvslab class " + command + ": give one CLASSFILE")
@@ -198,15 +198,12 @@ func classUp(r *classRun) (*class.Report, error) {
 // classSSHConfigCommand prints "lvslab ssh-config" of every copy in one
 // file: a Host per node named COPY-NODE, each jumping through its host.
 func classSSHConfigCommand() *cli.Command {
-	return &cli.Command{
-		Name:      "ssh-config",
-		Usage:     "print one ssh_config for every copy's nodes (Host COPY-NODE, through its hypervisor)",
-		ArgsUsage: "CLASSFILE",
-		Flags: []cli.Flag{
-			&cli.StringSliceFlag{Name: "student", Usage: "only this `STUDENT`'s copy (repeatable)"},
+	return command{name: "ssh-config", args: "CLASSFILE",
+		usage: "print one ssh_config for every copy's nodes (Host COPY-NODE, through its hypervisor)",
+		flags: []cli.Flag{studentFlag(),
 			&cli.StringFlag{Name: "door", Usage: "with one --student: that student's file, through the class's SSH door at `HOST:PORT` (no key of lvslab's in it)"},
 		},
-		Action: func(c *cli.Context) error {
+		action: func(c *cli.Context) error {
 			r, done, err := openClass(c, "ssh-config")
 			if err != nil {
 				return err
@@ -232,7 +229,7 @@ func classSSHConfigCommand() *cli.Command {
 			}
 			return nil
 		},
-	}
+	}.cli()
 }
 
 // classStatus is status of every copy: a cell per node, green when its VM
@@ -276,4 +273,62 @@ func classDown(r *classRun) (*class.Report, error) {
 		return nil, cannot(err)
 	}
 	return rep, nil
+}
+
+const classValidateHelp = `Decodes the class file strictly (an unknown or misspelled field is an
+error) and checks every rule, as "lvslab validate" does for a lab: the
+class's name, its lab (which must validate too), the students (by name or
+count), the hosts and their bounds. Every problem is listed with
+file:line:col. No host is contacted.
+
+With -o json the verdict is data: {"file", "valid", "class", "lab" (the
+lab's name: field), "lab_file", "students", "hosts", "problems": [{"file",
+"line", "col", "path", "message"}, ...]}.
+
+Exit code 0 when the class file is valid, 1 when it is not.
+
+Examples:
+   lvslab class validate lvs.yaml
+   lvslab class validate lvs.yaml -o json | jq -r '.problems[] | "\(.line): \(.message)"'`
+
+// classValidateCommand checks a class file, every problem at its place.
+func classValidateCommand() *cli.Command {
+	return command{name: "validate", args: "CLASSFILE", help: classValidateHelp, formats: textJSON,
+		usage: "check a class file and list every problem, with file:line:col",
+		action: func(c *cli.Context) error {
+			if c.NArg() != 1 {
+				return cannot("lvslab class validate: give one CLASSFILE")
+			}
+			file := c.Args().First()
+			cls, err := class.LoadFile(file)
+			if outputOf(c) == outputText {
+				if err != nil {
+					return failed(err)
+				}
+				fmt.Fprintf(c.App.Writer, "%s: class %q is valid: lab %q (%s), %d students, %d hosts\n",
+					file, cls.Name, cls.Lab.Name, cls.Lab.File, len(cls.Students), len(cls.Hosts))
+				return nil
+			}
+			v := classVerdict{Validity: Validity{File: file, Valid: err == nil}}
+			if err != nil {
+				v.File, v.Problems = problemsOf(file, err)
+				return cmp.Or(writeJSON(c.App.Writer, v), failed(""))
+			}
+			v.Class, v.Lab, v.LabFile, v.Students = cls.Name, cls.Lab.Name, cls.Lab.File, cls.Students
+			for _, h := range cls.Hosts {
+				v.Hosts = append(v.Hosts, h.URI)
+			}
+			return writeJSON(c.App.Writer, v)
+		},
+	}.cli()
+}
+
+// classVerdict is "lvslab class validate -o json".
+type classVerdict struct {
+	Validity
+	Class    string   `json:"class"`
+	Lab      string   `json:"lab"` // the lab's name: field
+	LabFile  string   `json:"lab_file"`
+	Students []string `json:"students"`
+	Hosts    []string `json:"hosts"`
 }

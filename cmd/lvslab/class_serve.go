@@ -18,13 +18,7 @@ import (
 	"github.com/lvslab/lvslab/provision/paths"
 )
 
-// classCredentialsCommand issues the class's logins and prints them once.
-func classCredentialsCommand() *cli.Command {
-	return &cli.Command{
-		Name:      "credentials",
-		Usage:     "give the teacher and each student a passphrase for class serve, printed once as slips",
-		ArgsUsage: "CLASSFILE",
-		Description: `Gives a passphrase to the teacher (login "teacher") and to every student who
+const classCredentialsHelp = `Gives a passphrase to the teacher (login "teacher") and to every student who
 has none yet, and prints them once: only their argon2id hashes are kept, in
 $LVSLAB_HOME/classes/<class>.credentials.json (mode 0600), so a lost slip is
 replaced with --rotate NAME, or every one with --rotate-all. -o html is a
@@ -32,17 +26,19 @@ page of slips to print and cut; -o csv for a mail merge; -o json. A running clas
 serve reads the file again when it changes.
 
 Example:
-   lvslab class credentials lvs.yaml -o html --url https://classhost:8443 > slips.html`,
-		Flags: append([]cli.Flag{
+   lvslab class credentials lvs.yaml -o html --url https://classhost:8443 > slips.html`
+
+// classCredentialsCommand issues the class's logins and prints them once.
+func classCredentialsCommand() *cli.Command {
+	return command{name: "credentials", args: "CLASSFILE", help: classCredentialsHelp, formats: []string{"csv", "html", "json"},
+		usage: "give the teacher and each student a passphrase for class serve, printed once as slips",
+		flags: []cli.Flag{
 			&cli.StringFlag{Name: "url", Usage: "the class server's `URL`, printed on each slip"},
 			&cli.StringSliceFlag{Name: "rotate", Usage: "a new passphrase for this `NAME` (a student or teacher; repeatable)"},
 			&cli.BoolFlag{Name: "rotate-all", Usage: "new passphrases for everyone"},
-		}, outputFlags("csv", "html", "json")...),
-		Action: func(c *cli.Context) error {
-			format, err := output(c, "csv", "html", "json")
-			if err != nil {
-				return err
-			}
+		},
+		action: func(c *cli.Context) error {
+			format := outputOf(c)
 			if c.NArg() != 1 {
 				return cannot("lvslab class credentials: give one CLASSFILE")
 			}
@@ -83,17 +79,10 @@ Example:
 			}
 			return serve.WriteSlipsCSV(c.App.Writer, c.String("url"), slips)
 		},
-	}
+	}.cli()
 }
 
-// classServeCommand runs the class's server: the web pages and the SSH
-// door, until SIGINT or SIGTERM.
-func classServeCommand() *cli.Command {
-	return &cli.Command{
-		Name:      "serve",
-		Usage:     "the class's door: each student's own copy in the browser and over SSH, the teacher's live grid",
-		ArgsUsage: "CLASSFILE",
-		Description: `Serves the class until SIGINT or SIGTERM (then it closes every terminal and
+const classServeHelp = `Serves the class until SIGINT or SIGTERM (then it closes every terminal and
 returns). Logins are those of "lvslab class credentials" (run it first).
 
 Web (--listen, HTTPS with a self-signed certificate kept with the class, or
@@ -113,8 +102,14 @@ nodes, by name; never a shell on this host. "lvslab class ssh-config FILE
 
 Example:
    lvslab class credentials lvs.yaml -o html > slips.html
-   lvslab class serve lvs.yaml --listen :8443 --ssh-listen :2222 --host classhost`,
-		Flags: []cli.Flag{
+   lvslab class serve lvs.yaml --listen :8443 --ssh-listen :2222 --host classhost`
+
+// classServeCommand runs the class's server: the web pages and the SSH
+// door, until SIGINT or SIGTERM.
+func classServeCommand() *cli.Command {
+	return command{name: "serve", args: "CLASSFILE", help: classServeHelp,
+		usage: "the class's door: each student's own copy in the browser and over SSH, the teacher's live grid",
+		flags: []cli.Flag{
 			&cli.StringFlag{Name: "listen", Value: ":8443", Usage: "`ADDR` of the web pages"},
 			&cli.StringFlag{Name: "ssh-listen", Usage: "`ADDR` of the SSH door (none when empty)"},
 			&cli.BoolFlag{Name: "plain-http", Usage: "serve the pages without TLS (a closed classroom LAN only)"},
@@ -123,8 +118,8 @@ Example:
 			&cli.StringSliceFlag{Name: "host", Usage: "`NAME` students use for this machine (in the self-signed certificate; repeatable)"},
 			&cli.StringFlag{Name: "public-url", Usage: "the `URL` browsers use, when a reverse proxy stands in front"},
 		},
-		Action: classServe,
-	}
+		action: classServe,
+	}.cli()
 }
 
 func classServe(c *cli.Context) error {

@@ -240,3 +240,26 @@ func TestClassCredentials(t *testing.T) {
 		t.Errorf("the credentials file holds a passphrase in clear (err %v)", err)
 	}
 }
+
+// issue 25: class validate checks a class file as validate checks a lab:
+// every problem at file:line:col, exit code 1; a valid one is said so.
+func TestClassValidate(t *testing.T) {
+	dir := t.TempDir()
+	good, bad := filepath.Join(dir, "class.yaml"), filepath.Join(dir, "bad.yaml")
+	os.WriteFile(good, []byte("name: lvs\nlab: tedu-nat\nstudents: [alice, bob]\nhosts:\n  - uri: qemu+ssh://root@hv1/system\n"), 0o644)
+	os.WriteFile(bad, []byte("name: lvs\nlab: tedu-nat\nstudent: [a]\nbatch: 99\n"), 0o644)
+	code, out, stderr := lvslab(t, "class", "validate", good)
+	if code != 0 || out != good+`: class "lvs" is valid: lab "tedu" (embedded:tedu-nat), 2 students, 1 hosts`+"\n" {
+		t.Errorf("a valid class file: exit %d, %q %q", code, out, stderr)
+	}
+	code, out, stderr = lvslab(t, "class", "validate", bad)
+	for _, want := range []string{bad + `:3:1: student: unknown field "student" (did you mean "students"?)`, bad + ":4:8: batch: 99: copies brought up at a time, 1 to 64"} {
+		if code != 1 || out != "" || !strings.Contains(stderr, want) {
+			t.Errorf("a wrong class file: exit %d, stdout %q, stderr lacks %q:\n%s", code, out, want, stderr)
+		}
+	}
+	code, _, stderr = lvslab(t, "class", "validate", filepath.Join(dir, "none.yaml"))
+	if code != 1 || !strings.Contains(stderr, "no class file") {
+		t.Errorf("no class file: exit %d, %q", code, stderr)
+	}
+}

@@ -101,8 +101,8 @@ func TestLabsAndImageListAsJSON(t *testing.T) {
 	}
 	var names []string
 	for _, l := range list {
-		names = append(names, l.Lab)
-		if l.Name == "" || l.Nodes == 0 || l.Default != (l.Lab == labs.Default) {
+		names = append(names, l.Embedded)
+		if l.Lab == "" || len(l.Nodes) == 0 || l.Default != (l.Embedded == labs.Default) {
 			t.Errorf("entry %+v", l)
 		}
 	}
@@ -178,6 +178,16 @@ var completionCases = []struct {
 	{[]string{"lvslab", "plan", "tedu-dr", "--o"}, []string{"--os", "--output"}},
 	{[]string{"lvslab", "image", ""}, []string{"build", "ls", "rm"}},
 	{[]string{"lvslab", "completion", "f"}, []string{"fish"}},
+	// issue 25: a flag's values, and the lab's nodes where a NODE goes.
+	{[]string{"lvslab", "plan", "--os", ""}, []string{"debian", "rhel"}},
+	{[]string{"lvslab", "plan", "tedu-dr", "-o", "m"}, []string{"markdown"}},
+	{[]string{"lvslab", "verify", "--output", ""}, []string{"text", "json"}},
+	{[]string{"lvslab", "ssh", "w"}, []string{"web1", "web2"}},
+	{[]string{"lvslab", "plan", "tedu-tun", "-n", ""}, []string{"client1", "lvs1", "web1", "web2"}},
+	{[]string{"lvslab", "exec", "--lab", "twonic-dr", "--node", "real"}, []string{"realserver1", "realserver2"}},
+	{[]string{"lvslab", "drill", "fail", "web1", "tedu-k"}, []string{"tedu-keepalived-dr", "tedu-keepalived-web"}},
+	{[]string{"lvslab", "up", "--progress", ""}, []string{"auto", "tty", "plain", "json"}},
+	{[]string{"lvslab", "sandbox", "start", "--mask-kvm", ""}, []string{"auto", "always", "never"}},
 }
 
 // The completion scripts, run by each shell against this very binary.
@@ -300,7 +310,7 @@ func TestStatusVerdict(t *testing.T) {
 
 func TestUpDryRunFlags(t *testing.T) {
 	_, help, _ := lvslab(t, "up", "--help")
-	if !strings.Contains(help, "--dry-run, -n") || !strings.Contains(help, "changing nothing") {
+	if !strings.Contains(help, "--dry-run ") || strings.Contains(help, "--dry-run, -n") || !strings.Contains(help, "changing nothing") {
 		t.Errorf("up --help does not teach --dry-run:\n%s", help)
 	}
 	if code, _, stderr := lvslab(t, "up", "tedu-nat", "-o", "json"); code != 2 || !strings.Contains(stderr, "-o json goes with --dry-run") {
@@ -311,7 +321,7 @@ func TestUpDryRunFlags(t *testing.T) {
 func TestValidateAsJSON(t *testing.T) {
 	code, out, _ := lvslab(t, "validate", "tedu-dr", "-o", "json")
 	var v verdict
-	if code != 0 || json.Unmarshal([]byte(out), &v) != nil || !v.Valid || v.Lab != "tedu" || v.Nodes != 4 {
+	if code != 0 || json.Unmarshal([]byte(out), &v) != nil || !v.Valid || v.Lab != "tedu" || len(v.Nodes) != 4 {
 		t.Errorf("valid lab: exit %d\n%s", code, out)
 	}
 	bad := filepath.Join(t.TempDir(), "bad.yaml")
@@ -411,7 +421,7 @@ func TestOneOutputFlagEverywhere(t *testing.T) {
 		if output == nil {
 			continue
 		}
-		if !slices.Contains(output.Names(), "o") || !strings.Contains(output.(*cli.StringFlag).Usage, "json") && l.cmd.Name != "graph" {
+		if !slices.Contains(output.Names(), "o") || !slices.Contains(output.(*choiceFlag).choices, "json") && l.cmd.Name != "graph" {
 			t.Errorf("%s: %v", strings.Join(l.path, " "), output.Names())
 		}
 	}

@@ -13,21 +13,19 @@ import (
 	"github.com/lvslab/lvslab/provision/access"
 	"github.com/lvslab/lvslab/provision/host"
 	"github.com/lvslab/lvslab/provision/lab"
-	"github.com/lvslab/lvslab/provision/report"
 	"github.com/lvslab/lvslab/provision/verify"
 	"github.com/lvslab/lvslab/roles/guest"
 	"github.com/lvslab/lvslab/topology"
 )
 
-const labArgUsage = "[LAB]"
-
-// loadLab loads the command's LAB argument; a bad lab is exit code 1, with
-// every problem listed.
+// loadLab loads the command's LAB (its argument or --lab); a bad lab is
+// exit code 1, with every problem listed.
 func loadLab(c *cli.Context) (*topology.Lab, error) {
-	if c.NArg() > 1 {
-		return nil, cannot("expected at most one LAB argument, got " + c.Args().Get(1) + " too")
+	arg, err := oneLab(c)
+	if err != nil {
+		return nil, err
 	}
-	lab, err := labs.Load(c.Args().First())
+	lab, err := labs.Load(arg)
 	if err != nil {
 		return nil, failed(err)
 	}
@@ -81,6 +79,17 @@ func runningLab(c *cli.Context, conn *host.Conn, arg string) (*topology.Lab, err
 	return labFile, nil
 }
 
+// withConn runs f on a connection to the libvirt of --connect, closed
+// after it.
+func withConn(c *cli.Context, f func(*host.Conn) error) error {
+	conn, err := host.Connect(c.String("connect"))
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	return f(conn)
+}
+
 // labAccess connects to libvirt (--connect), resolves LAB (runningLab) and
 // opens its Access: the one way to its nodes. done closes both.
 func labAccess(c *cli.Context, arg string) (lab *topology.Lab, acc *access.Access, done func(), err error) {
@@ -110,33 +119,24 @@ type reading struct {
 	format string
 }
 
-// onReading is the action of a command that reads a running lab with
-// verify's options (verify, check, ipvs save-restore): f runs with it open.
+// onReading is the action of a command that reads a running lab, with
+// verify's options where it has them (verify, check, ipvs): f runs with
+// it open.
 func onReading(f func(*cli.Context, *reading) error) cli.ActionFunc {
 	return func(c *cli.Context) error {
-		r, done, err := openReading(c)
-		if err != nil {
-			return err
-		}
-		defer done()
-		return f(c, r)
-	}
-}
-
-// onLab is the same for a command with only --output text|json: the ipvs
-// views.
-func onLab(f func(*cli.Context, *reading) error) cli.ActionFunc {
-	return func(c *cli.Context) error {
-		format, err := output(c, report.OutputText, report.OutputJSON)
-		if err != nil {
-			return err
+		var opts verify.Options
+		if lookupFlag(c.Command.Flags, "requests") != nil {
+			var err error
+			if opts, _, err = verifyOptions(c); err != nil {
+				return err
+			}
 		}
 		r, done, err := openLabArg(c)
 		if err != nil {
 			return err
 		}
 		defer done()
-		r.format = format
+		r.opts, r.format = opts, outputOf(c)
 		return f(c, r)
 	}
 }
@@ -144,26 +144,28 @@ func onLab(f func(*cli.Context, *reading) error) cli.ActionFunc {
 // dial is verify's view of the reading's Access.
 func (r *reading) dial() guest.Dialer { return r.acc.Dialer(r.ctx) }
 
-func openReading(c *cli.Context) (*reading, func(), error) {
-	opts, format, err := verifyOptions(c)
-	if err != nil {
-		return nil, nil, err
+// oneLab is the LAB of a command whose one optional argument is a LAB.
+func oneLab(c *cli.Context) (string, error) {
+	if c.NArg() > 1 {
+		return "", cannot("expected at most one LAB argument, got " + c.Args().Get(1) + " too")
 	}
-	r, done, err := openLabArg(c)
-	if err != nil {
-		return nil, nil, err
-	}
-	r.opts, r.format = opts, format
-	return r, done, nil
+	return labOf(c, 0)
 }
 
-// openLabArg opens the running lab the one optional LAB argument names.
+// openLabArg opens the running lab the one optional LAB names.
 func openLabArg(c *cli.Context) (*reading, func(), error) {
-	if c.NArg() > 1 {
-		return nil, nil, cannot("expected at most one LAB argument, got " + c.Args().Get(1) + " too")
+	arg, err := oneLab(c)
+	if err != nil {
+		return nil, nil, err
 	}
+	return openRunning(c, arg)
+}
+
+// openRunning opens the running lab arg names (runningLab), with the
+// command's context.
+func openRunning(c *cli.Context, arg string) (*reading, func(), error) {
 	ctx, stop := commandContext(c)
-	lab, acc, closeAll, err := labAccess(c, c.Args().First())
+	lab, acc, closeAll, err := labAccess(c, arg)
 	if err != nil {
 		stop()
 		return nil, nil, err

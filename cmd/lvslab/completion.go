@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -10,19 +11,17 @@ import (
 )
 
 // The completion scripts ask lvslab itself (urfave/cli's
-// --generate-bash-completion) for the words that may follow: commands,
-// flags, and embedded lab names where a LAB goes; a lab file's path
-// completes as a file name.
+// --generate-bash-completion, after the words typed so far and the one
+// being completed, even empty) for the words that may follow: commands,
+// flags, a flag's values (-o's formats, --os, --node's nodes, ...), and
+// embedded lab names or the lab's nodes where a LAB or NODE goes; a lab
+// file's path completes as a file name.
 const bashCompletion = `# bash completion for lvslab: source <(lvslab completion bash)
 _lvslab() {
   local cur="${COMP_WORDS[COMP_CWORD]}"
   local words=("${COMP_WORDS[@]:0:$COMP_CWORD}")
   local opts
-  if [[ "$cur" == -* ]]; then
-    opts=$("${words[@]}" "$cur" --generate-bash-completion 2>/dev/null)
-  else
-    opts=$("${words[@]}" --generate-bash-completion 2>/dev/null)
-  fi
+  opts=$("${words[@]}" "$cur" --generate-bash-completion 2>/dev/null)
   COMPREPLY=($(compgen -W "$opts" -- "$cur"))
 }
 complete -o bashdefault -o default -F _lvslab lvslab
@@ -33,11 +32,7 @@ const zshCompletion = `#compdef lvslab
 _lvslab() {
   local -a opts
   local cur=${words[-1]}
-  if [[ "$cur" == -* ]]; then
-    opts=("${(@f)$(${words[@]:0:#words[@]-1} ${cur} --generate-bash-completion 2>/dev/null)}")
-  else
-    opts=("${(@f)$(${words[@]:0:#words[@]-1} --generate-bash-completion 2>/dev/null)}")
-  fi
+  opts=("${(@f)$(${words[@]:0:#words[@]-1} "$cur" --generate-bash-completion 2>/dev/null)}")
   if [[ "${opts[1]}" != "" ]]; then
     _describe 'values' opts
   else
@@ -51,20 +46,38 @@ else
 fi
 `
 
+// fishAsk is fish asking lvslab for the words that may stand at the cursor.
+const fishAsk = `(eval (commandline -opc) (commandline -ct | string escape) --generate-bash-completion 2>/dev/null | string match -v -- "-*")`
+
 // fishLabs adds, to the script urfave/cli writes for fish, what lvslab
-// itself answers after a command (the embedded labs where a LAB goes).
+// itself answers after a command (labs, nodes).
 const fishLabs = `
-# Words lvslab itself offers after a command (embedded labs where a LAB goes).
-complete -c lvslab -n 'not __fish_lvslab_no_subcommand' -a '(eval (commandline -opc) --generate-bash-completion 2>/dev/null | string match -v -- "-*")'
+# Words lvslab itself offers after a command (labs, nodes).
+complete -c lvslab -n 'not __fish_lvslab_no_subcommand' -a '` + fishAsk + `'
 `
+
+// fishValues gives each flag that takes a value, in the script urfave/cli
+// writes for fish, the values lvslab offers for it (fish asks only the
+// flag's own completion for them).
+func fishValues(script string) string {
+	lines := strings.Split(script, "\n")
+	for i, l := range lines {
+		if strings.HasPrefix(l, "complete -c lvslab ") && (strings.Contains(l, " -r -d ") || strings.HasSuffix(l, " -r")) {
+			lines[i] = l + " -a '" + fishAsk + "'"
+		}
+	}
+	return strings.Join(lines, "\n")
+}
 
 func completionCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "completion",
 		Usage:     "print the shell completion script for bash, zsh or fish",
 		ArgsUsage: "bash|zsh|fish",
-		Description: `Completes commands, flags and the embedded labs' names (a lab file's path
-completes as a file). "make install" installs all three.
+		Description: `Completes commands, flags, a flag's values (-o's formats, --os, --node's nodes
+of the lab, --lab's embedded labs, ...) and the embedded labs' names or the
+lab's nodes where a LAB or NODE goes (a lab file's path completes as a
+file). "make install" installs all three.
 
 Examples:
    source <(lvslab completion bash)                  # this shell only
@@ -86,7 +99,7 @@ Examples:
 				if err != nil {
 					return cannot(fmt.Errorf("lvslab completion fish: %w", err))
 				}
-				script = s + fishLabs
+				script = fishValues(s) + fishLabs
 			default:
 				return cannot(fmt.Sprintf("lvslab completion: no completion for %q: use bash, zsh or fish", shell))
 			}
@@ -103,41 +116,125 @@ Examples:
 // word being completed is the one before --generate-bash-completion.
 const rawArgsKey = "lvslab.raw-args"
 
-// addCompletion gives every leaf command a completer: its flags when the
-// word starts with "-", else the embedded labs where it takes a LAB.
+// addCompletion gives every leaf command a completer (complete).
 func addCompletion(cmds []*cli.Command) {
-	for _, cmd := range cmds {
-		if len(cmd.Subcommands) > 0 {
-			addCompletion(cmd.Subcommands)
-			continue
-		}
-		if cmd.BashComplete != nil || cmd.Hidden {
-			continue
-		}
-		takesLab := strings.Contains(cmd.ArgsUsage, "LAB")
-		cmd.BashComplete = func(c *cli.Context) {
-			raw, _ := c.App.Metadata[rawArgsKey].([]string)
-			if len(raw) > 2 && strings.HasPrefix(raw[len(raw)-2], "-") {
-				seen := map[string]bool{}
-				for _, f := range append(cmd.VisibleFlags(), c.App.VisibleFlags()...) {
-					for _, n := range f.Names() {
-						word := "--" + n
-						if len(n) == 1 {
-							word = "-" + n
-						}
-						if !seen[word] {
-							seen[word] = true
-							fmt.Fprintln(c.App.Writer, word)
-						}
-					}
+	onEvery(cmds, func(cmd *cli.Command) {
+		if len(cmd.Subcommands) == 0 && cmd.BashComplete == nil && !cmd.Hidden {
+			cmd.BashComplete = func(c *cli.Context) {
+				raw, _ := c.App.Metadata[rawArgsKey].([]string)
+				for _, w := range completions(c.App, cmd, raw) {
+					fmt.Fprintln(c.App.Writer, w)
 				}
-				return
 			}
-			if takesLab {
-				for _, name := range labs.Names() {
-					fmt.Fprintln(c.App.Writer, name)
-				}
+		}
+	})
+}
+
+// completions are the words that may stand where the word before
+// --generate-bash-completion (the last of raw) stands: cmd's flags for a
+// word that starts with "-", a flag's values after it, else what cmd's
+// argument there is (its ArgsUsage): the embedded labs for a LAB, the
+// lab's nodes for a NODE.
+func completions(app *cli.App, cmd *cli.Command, raw []string) []string {
+	if len(raw) < 3 {
+		return nil
+	}
+	words := raw[1 : len(raw)-1] // without "lvslab" and the request
+	cur, before := words[len(words)-1], words[:len(words)-1]
+	flags := append(slices.Clone(cmd.VisibleFlags()), app.VisibleFlags()...)
+	if strings.HasPrefix(cur, "-") {
+		return flagWords(flags)
+	}
+	typed := typedArgs(app, cmd, before, flags)
+	if len(before) > 0 && strings.HasPrefix(before[len(before)-1], "-") && takesValue(flags, before[len(before)-1]) {
+		f := lookupFlag(flags, before[len(before)-1])
+		if ch, ok := f.(*choiceFlag); ok {
+			return ch.choices
+		}
+		switch f.Names()[0] {
+		case "lab", "from":
+			return labs.Names()
+		case "node":
+			return labNodes(typed)
+		}
+		return nil
+	}
+	if n := len(typed.args); n < len(typed.slots) {
+		switch typed.slots[n] {
+		case "LAB":
+			return labs.Names()
+		case "NODE":
+			return labNodes(typed)
+		}
+	}
+	return nil
+}
+
+// typed is what a command line holds so far: the command's arguments,
+// what its ArgsUsage calls each, and --lab's value.
+type typed struct {
+	args, slots []string
+	lab         string
+}
+
+// typedArgs reads the words before the one being completed: the
+// command's path and flags (with their values) are not its arguments.
+func typedArgs(app *cli.App, cmd *cli.Command, before []string, flags []cli.Flag) typed {
+	t := typed{slots: strings.Fields(strings.NewReplacer("[", "", "]", "").Replace(cmd.ArgsUsage))}
+	cmds, inPath := app.Commands, true
+	for i := 0; i < len(before); i++ {
+		w := before[i]
+		next := findCommand(cmds, w)
+		switch {
+		case strings.HasPrefix(w, "-"):
+			_, value, inline := strings.Cut(w, "=")
+			if !inline && takesValue(flags, w) && i+1 < len(before) {
+				i++
+				value = before[i]
+			}
+			if f := lookupFlag(flags, w); f != nil && f.Names()[0] == "lab" {
+				t.lab = value
+			}
+		case inPath && next != nil:
+			inPath, cmds = next != cmd, next.Subcommands
+		default:
+			inPath = false
+			t.args = append(t.args, w)
+		}
+	}
+	return t
+}
+
+// labNodes are the nodes of the lab the command line names (--lab, else
+// its LAB argument, else the default lab), when it is a lab file or an
+// embedded lab.
+func labNodes(t typed) []string {
+	ref := t.lab
+	for i, a := range t.args {
+		if ref == "" && i < len(t.slots) && t.slots[i] == "LAB" {
+			ref = a
+		}
+	}
+	lab, err := labs.Load(ref)
+	if err != nil {
+		return nil
+	}
+	var names []string
+	for _, n := range lab.Nodes {
+		names = append(names, n.Name)
+	}
+	return names
+}
+
+// flagWords are flags as typed: --name, -n.
+func flagWords(flags []cli.Flag) []string {
+	var out []string
+	for _, f := range flags {
+		for _, n := range f.Names() {
+			if w := dashed(n); !slices.Contains(out, w) {
+				out = append(out, w)
 			}
 		}
 	}
+	return out
 }

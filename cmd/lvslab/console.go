@@ -7,25 +7,24 @@ import (
 	"github.com/urfave/cli/v2"
 )
 
-func consoleCommand() *cli.Command {
-	return &cli.Command{
-		Name:      "console",
-		Usage:     "attach to a node's serial console (leave it with Ctrl-])",
-		ArgsUsage: "NODE",
-		Description: `Attaches the terminal to the node's serial console through libvirt, as
+const consoleHelp = `Attaches the terminal to the node's serial console through libvirt, as
 "virsh console" does: a login prompt that works without any network, for a
 student whose change of address cut SSH off. Ctrl-] leaves it.
 
 Examples:
    lvslab console web1
-   lvslab console lvs1 --lab tedu-dr`,
-		Flags: []cli.Flag{connectFlag(), labFlag()},
-		Action: func(c *cli.Context) error {
+   lvslab console lvs1 tedu-dr          # or: lvslab console lvs1 --lab tedu-dr`
+
+func consoleCommand() *cli.Command {
+	return command{name: "console", args: "NODE [LAB]", help: consoleHelp,
+		usage: "attach to a node's serial console (leave it with Ctrl-])",
+		flags: []cli.Flag{labFlag(), connectFlag()},
+		action: func(c *cli.Context) error {
 			node := c.Args().First()
-			if node == "" || c.NArg() > 1 {
-				return cannot("lvslab console: one NODE (\"lvslab status\" lists them)")
+			if node == "" || c.NArg() > 2 {
+				return cannot("lvslab console: one NODE, then the LAB if not the default (\"lvslab status\" lists them)")
 			}
-			r, done, err := openLab(c)
+			r, done, err := openLab(c, 1)
 			if err != nil {
 				return err
 			}
@@ -35,5 +34,5 @@ Examples:
 			}
 			return nil
 		},
-	}
+	}.cli()
 }

@@ -11,25 +11,19 @@ import (
 
 func drillCommand() *cli.Command {
 	step := func(name, usage, desc string) *cli.Command {
-		flags := append(verifyFlags(),
-			&cli.StringFlag{Name: "lab", Usage: "the `LAB` (file or embedded name; default: the default lab)"})
+		flags := verifyFlags("verify")
 		if name == verify.DrillHeal {
 			flags = append(flags, &cli.BoolFlag{Name: "quiesce", Usage: "set the real server's weight to 0 instead of deleting it (ipvsadm -e ... -w 0)"})
 		}
 		if name == verify.DrillFail {
 			flags = append(flags,
-				&cli.StringFlag{Name: "how", Value: verify.HowStop, Usage: "how a keepalived router fails: `HOW` is stop (keepalived stopped cleanly), kill (SIGKILL) or nic-down (its lab NIC down)"},
+				choice(&cli.StringFlag{Name: "how", Value: verify.HowStop, Usage: "how a keepalived router fails: `HOW` is stop (keepalived stopped cleanly), kill (SIGKILL) or nic-down (its lab NIC down)"}, verify.Hows...),
 				&cli.BoolFlag{Name: "download", Usage: "with a keepalived router: a rate-limited download through the VIP across the failure (survives with connection sync, breaks without)"},
-				&cli.StringFlag{Name: "sync", Usage: "with a keepalived router: first rewrite both routers' keepalived.conf with connection sync `on|off` and reload (lvslab up restores the lab's)"})
+				choice(&cli.StringFlag{Name: "sync", Usage: "with a keepalived router: first rewrite both routers' keepalived.conf with connection sync `on|off` and reload (lvslab up restores the lab's)"}, "on", "off"))
 		}
-		return &cli.Command{
-			Name:        name,
-			Usage:       usage,
-			ArgsUsage:   "NODE [LAB]",
-			Description: desc,
-			Flags:       flags,
-			Action:      func(c *cli.Context) error { return runDrill(c, name) },
-		}
+		return command{name: name, args: "NODE [LAB]", usage: usage, help: desc, formats: textJSON, flags: flags,
+			action: func(c *cli.Context) error { return runDrill(c, name) },
+		}.cli()
 	}
 	return &cli.Command{
 		Name:  "drill",
@@ -40,9 +34,9 @@ until someone removes the real server with ipvsadm -d. The drill walks
 through it on a running lab, one step per command, and runs verify after each
 step with the verdict that step must give:
 
-   lvslab drill fail web1 --lab tedu-dr      # stop web1's web server: its share is refused
-   lvslab drill heal web1 --lab tedu-dr      # ipvsadm -d: no failure, web1 gets nothing
-   lvslab drill restore web1 --lab tedu-dr   # start it, put it back with its lab weight
+   lvslab drill fail web1 tedu-dr         # stop web1's web server: its share is refused
+   lvslab drill heal web1 tedu-dr         # ipvsadm -d: no failure, web1 gets nothing
+   lvslab drill restore web1 -l tedu-dr   # start it, put it back with its lab weight (LAB or --lab)
 
 Under keepalived the drill fails a router or a health-checked real server,
 with a client loop sending a request through the VIP every 100 ms, and
@@ -75,12 +69,9 @@ func runDrill(c *cli.Context, step string) error {
 		return cannot(fmt.Sprintf("lvslab drill %s: expected NODE [LAB]", step))
 	}
 	node := c.Args().Get(0)
-	labArg := c.String("lab")
-	if c.NArg() == 2 {
-		if labArg != "" {
-			return cannot("lvslab drill: give the lab either as an argument or with --lab, not both")
-		}
-		labArg = c.Args().Get(1)
+	labArg, err := labOf(c, 1)
+	if err != nil {
+		return err
 	}
 	opts, format, err := verifyOptions(c)
 	if err != nil {

@@ -12,12 +12,7 @@ import (
 	"github.com/lvslab/lvslab/provision/sshx"
 )
 
-func execCommand() *cli.Command {
-	return &cli.Command{
-		Name:      "exec",
-		Usage:     "run a command on several nodes at once, each line of output prefixed by its node",
-		ArgsUsage: "-- CMD...",
-		Description: `Runs CMD on every node named by --node (repeatable), or on all of the lab's
+const execHelp = `Runs CMD on every node named by --node (repeatable), or on all of the lab's
 nodes with --all, at the same time, over the management network. Each line
 of output is prefixed with its node's name; stderr goes to stderr.
 
@@ -26,14 +21,17 @@ is named on stderr), 2 a node could not be reached.
 
 Examples:
    lvslab exec --all -- hostname
-   lvslab exec --node web1 --node web2 --lab tedu-dr -- ip -4 addr show lo
-   lvslab exec --all -- 'sysctl net.ipv4.ip_forward'`,
-		Flags: []cli.Flag{connectFlag(), labFlag(),
-			&cli.StringSliceFlag{Name: "node", Aliases: []string{"n"}, Usage: "run on this `NODE` (repeatable)"},
+   lvslab exec -n web1 -n web2 -l tedu-dr -- ip -4 addr show lo
+   lvslab exec --all -- 'sysctl net.ipv4.ip_forward'`
+
+func execCommand() *cli.Command {
+	return command{name: "exec", args: "-- CMD...", help: execHelp,
+		usage: "run a command on several nodes at once, each line of output prefixed by its node",
+		flags: []cli.Flag{labFlag(), connectFlag(), nodeFlag("run on this"),
 			&cli.BoolFlag{Name: "all", Aliases: []string{"a"}, Usage: "run on every node of the lab"},
 		},
-		Action: execAction,
-	}
+		action: execAction,
+	}.cli()
 }
 
 // execAction checks exec's words, then runs the command on its nodes.
@@ -48,7 +46,7 @@ func execAction(c *cli.Context) error {
 	case len(nodes) > 0 && c.Bool("all"):
 		return cannot("lvslab exec: --node and --all exclude each other")
 	}
-	r, done, err := openLab(c)
+	r, done, err := openLab(c, -1)
 	if err != nil {
 		return err
 	}

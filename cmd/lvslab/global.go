@@ -18,8 +18,8 @@ func globalFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.BoolFlag{Name: "debug", Usage: "trace each libvirt call and SSH command, with its duration and output, on stderr"},
 		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print only results and errors, no progress"},
-		&cli.StringFlag{Name: "progress", Value: progress.ModeAuto, Usage: "how progress shows: `MODE` auto (tty on a terminal, else plain), " +
-			"tty (lines redrawn in place), plain (one line per change) or json (one event per line, on stderr; results stay on stdout)"},
+		choice(&cli.StringFlag{Name: "progress", Value: progress.ModeAuto, Usage: "how progress shows: `MODE` auto (tty on a terminal, else plain), " +
+			"tty (lines redrawn in place), plain (one line per change) or json (one event per line, on stderr; results stay on stdout)"}, progress.Modes...),
 	}
 }
 

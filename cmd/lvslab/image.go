@@ -49,10 +49,9 @@ Examples:
 
 // imageBuildCommand is "lvslab image build".
 func imageBuildCommand(dirFlag cli.Flag) *cli.Command {
-	return &cli.Command{
-		Name:  "build",
-		Usage: "build a guest image with debootstrap (needs root and a Debian mirror)",
-		Description: `Runs debootstrap, configures the guest (first-boot seed unit, ssh without
+	return command{name: "build",
+		usage: "build a guest image with debootstrap (needs root and a Debian mirror)",
+		help: `Runs debootstrap, configures the guest (first-boot seed unit, ssh without
 baked-in host keys, empty machine-id, slow units masked), keeps only the
 kernel modules a lab needs, makes a minimal initrd and writes
 DIR/NAME/{disk.qcow2,vmlinuz,initrd.img,image.json}. An existing image is kept
@@ -68,9 +67,9 @@ lvslab's first-boot agent. "cloud" runs cloud-init, which reads lvslab's seed;
 lvslab logs in with the lab file's "login:" to set up its access, as a
 classroom's student would. Their default names are debian-12-cloud and
 debian-12-base.`,
-		Flags: []cli.Flag{
+		flags: []cli.Flag{
 			&cli.StringFlag{Name: "name", Usage: "image `NAME` (default " + image.DefaultName + ", or " + image.DefaultName + "-FLAVOR)"},
-			&cli.StringFlag{Name: "flavor", Value: image.FlavorLvslab, Usage: "recipe `FLAVOR`: " + strings.Join(image.Flavors, ", ")},
+			choice(&cli.StringFlag{Name: "flavor", Value: image.FlavorLvslab, Usage: "recipe `FLAVOR`: " + strings.Join(image.Flavors, ", ")}, image.Flavors...),
 			&cli.StringFlag{Name: "suite", Value: image.DefaultSuite, Usage: "Debian `SUITE`"},
 			&cli.StringFlag{Name: "mirror", Usage: "Debian mirror `URL` (default: debootstrap's own)"},
 			&cli.BoolFlag{Name: "force", Usage: "rebuild even if the image exists (reuses the cached debootstrap); take labs made from it down first"},
@@ -80,7 +79,7 @@ debian-12-base.`,
 			&cli.StringSliceFlag{Name: "package", Usage: "extra Debian `PACKAGE` to install (repeatable)"},
 			dirFlag,
 		},
-		Action: func(c *cli.Context) error {
+		action: func(c *cli.Context) error {
 			_, err := image.Build(c.Context, image.Options{
 				Name:          c.String("name"),
 				Suite:         c.String("suite"),
@@ -96,20 +95,19 @@ debian-12-base.`,
 			})
 			return err
 		},
-	}
+	}.cli()
 }
 
 // imageImportCommand is "lvslab image import".
 func imageImportCommand(dirFlag cli.Flag) *cli.Command {
-	return &cli.Command{
-		Name:      "import",
-		Usage:     "copy your qcow2 or raw disk into the image store, with what lvslab reads on it",
-		ArgsUsage: "PATH",
-		Description: `Copies the disk into DIR/NAME/disk.qcow2 (backing files flattened) and reads
+	return command{name: "import", args: "PATH", formats: textJSON,
+		usage: "copy your qcow2 or raw disk into the image store, with what lvslab reads on it",
+		help: `Copies the disk into DIR/NAME/disk.qcow2 (backing files flattened) and reads
 it without booting it: the partition table, then the root filesystem (ext2/3/4,
 read with debugfs) for the OS (os-release), cloud-init, lvslab's own agent,
 the bootloader and what manages the network (NetworkManager, systemd-networkd,
-netplan, ifupdown). "lvslab image ls" shows it. A lab then names the image:
+netplan, ifupdown). "lvslab image ls" shows it; -o json prints the imported
+image as "lvslab image ls -o json" lists it. A lab then names the image:
 "image: NAME".
 
 How lvslab seeds a VM of it follows: cloud-init reads the NoCloud seed (the
@@ -118,42 +116,40 @@ image without it is reached over the serial console with the lab file's
 "login: {user: root, password: ...}". A disk with no bootloader but a kernel
 in /boot boots directly from the kernel and initrd copied beside it. An XFS,
 Btrfs or LVM root is not read: cloud-init is then assumed.`,
-		Flags: []cli.Flag{
+		flags: []cli.Flag{
 			&cli.StringFlag{Name: "name", Usage: "image `NAME` (default: the file's name, without .qcow2, .img or .raw)"},
 			&cli.BoolFlag{Name: "force", Usage: "replace an image of that name"},
 			dirFlag,
 		},
-		Action: func(c *cli.Context) error {
+		action: func(c *cli.Context) error {
 			if c.NArg() != 1 {
 				return fmt.Errorf("give the path of one qcow2 or raw disk to import")
 			}
-			_, err := image.Import(c.Context, image.ImportOptions{
+			img, err := image.Import(c.Context, image.ImportOptions{
 				Path:     c.Args().First(),
 				Name:     c.String("name"),
 				Dir:      imageDir(c),
 				Force:    c.Bool("force"),
 				Progress: progressTo(c, os.Stderr),
 			})
-			return err
+			if err != nil || outputOf(c) != outputJSON {
+				return err
+			}
+			return writeJSON(c.App.Writer, imageEntryOf(img))
 		},
-	}
+	}.cli()
 }
 
 // imageLsCommand is "lvslab image ls".
 func imageLsCommand(dirFlag cli.Flag) *cli.Command {
-	return &cli.Command{
-		Name:    "ls",
-		Aliases: []string{"list"},
-		Usage:   "list the built images (with --connect: the images uploaded to that libvirt host)",
-		Description: `With --connect URI, lists the image versions "lvslab up --connect URI"
+	cmd := command{name: "ls", formats: textJSON,
+		usage: "list the built images (with --connect: the images uploaded to that libvirt host)",
+		help: `With --connect URI, lists the image versions "lvslab up --connect URI"
 uploaded into the host's pool ` + paths.DefaultPool + ` (volumes image-NAME-VERSION.*), whether the upload
 finished and what on the host still uses each (domains, overlay volumes).`,
-		Flags: append([]cli.Flag{dirFlag, connectFlag()}, outputFlags(outputText, outputJSON)...),
-		Action: func(c *cli.Context) error {
-			format, err := output(c, outputText, outputJSON)
-			if err != nil {
-				return err
-			}
+		flags: []cli.Flag{dirFlag, connectFlag()},
+		action: func(c *cli.Context) error {
+			format := outputOf(c)
 			if c.String("connect") != "" {
 				return listPoolImages(c, format)
 			}
@@ -170,26 +166,25 @@ finished and what on the host still uses each (domains, overlay volumes).`,
 			}
 			return printImages(c.App.Writer, images)
 		},
-	}
+	}.cli()
+	cmd.Aliases = []string{"list"}
+	return cmd
 }
 
 // imageRmCommand is "lvslab image rm".
 func imageRmCommand(dirFlag cli.Flag) *cli.Command {
-	return &cli.Command{
-		Name:      "rm",
-		Aliases:   []string{"remove"},
-		Usage:     "remove a built image (with --connect: its volumes uploaded to that libvirt host)",
-		ArgsUsage: "NAME",
-		Description: `Labs made from the image use it as their disks' backing file: take them
+	cmd := command{name: "rm", args: "NAME",
+		usage: "remove a built image (with --connect: its volumes uploaded to that libvirt host)",
+		help: `Labs made from the image use it as their disks' backing file: take them
 down first ("lvslab down").
 
 With --connect URI, removes the image's volumes (image-NAME-VERSION.*) from the
 host's pool ` + paths.DefaultPool + `: every version, or only --version's; it refuses while a
 domain or volume of the host uses one. The next "lvslab up --connect URI"
 uploads the image again.`,
-		Flags: []cli.Flag{dirFlag, connectFlag(),
+		flags: []cli.Flag{dirFlag, connectFlag(),
 			&cli.StringFlag{Name: "version", Usage: "with --connect: only this `VERSION` (see \"lvslab image ls --connect URI\")"}},
-		Action: func(c *cli.Context) error {
+		action: func(c *cli.Context) error {
 			if c.NArg() != 1 {
 				see := "lvslab image ls"
 				if c.String("connect") != "" {
@@ -205,7 +200,9 @@ uploads the image again.`,
 			}
 			return image.Remove(imageDir(c), c.Args().First())
 		},
-	}
+	}.cli()
+	cmd.Aliases = []string{"remove"}
+	return cmd
 }
 
 // printImages is the table of "lvslab image ls": where each image comes
@@ -246,28 +243,28 @@ type imageEntry struct {
 func imageEntries(images []image.Image) []imageEntry {
 	out := []imageEntry{}
 	for _, img := range images {
-		out = append(out, imageEntry{Name: img.Name, Kind: string(img.Kind), Dir: img.Dir, Disk: img.Disk, Boot: img.Boot(),
-			Seeding: img.Seeding(), Manifest: img.Manifest})
+		out = append(out, imageEntryOf(img))
 	}
 	return out
+}
+
+func imageEntryOf(img image.Image) imageEntry {
+	return imageEntry{Name: img.Name, Kind: string(img.Kind), Dir: img.Dir, Disk: img.Disk, Boot: img.Boot(),
+		Seeding: img.Seeding(), Manifest: img.Manifest}
 }
 
 // listPoolImages is "lvslab image ls --connect URI": the image versions in
 // the host's pool.
 func listPoolImages(c *cli.Context, format string) error {
-	conn, err := host.Connect(c.String("connect"))
-	if err != nil {
+	var images []host.PoolImage
+	err := withConn(c, func(conn *host.Conn) (err error) {
+		images, err = host.PoolImages(conn, paths.DefaultPool)
 		return err
-	}
-	defer conn.Close()
-	images, err := host.PoolImages(conn, paths.DefaultPool)
-	if err != nil {
+	})
+	switch {
+	case err != nil:
 		return err
-	}
-	if format == outputJSON {
-		if images == nil {
-			images = []host.PoolImage{}
-		}
+	case format == outputJSON:
 		return writeJSON(c.App.Writer, images)
 	}
 	if len(images) == 0 {
@@ -306,16 +303,13 @@ func usedBy(users []string) string {
 
 // removePoolImage is "lvslab image rm --connect URI NAME".
 func removePoolImage(c *cli.Context, name string) error {
-	conn, err := host.Connect(c.String("connect"))
-	if err != nil {
+	return withConn(c, func(conn *host.Conn) error {
+		removed, err := host.RemovePoolImage(conn, paths.DefaultPool, name, c.String("version"))
+		for _, img := range removed {
+			fmt.Fprintf(c.App.Writer, "removed image %s version %s (%d volumes) from pool %s at %s\n", img.Name, img.Version, len(img.Volumes), paths.DefaultPool, c.String("connect"))
+		}
 		return err
-	}
-	defer conn.Close()
-	removed, err := host.RemovePoolImage(conn, paths.DefaultPool, name, c.String("version"))
-	for _, img := range removed {
-		fmt.Fprintf(c.App.Writer, "removed image %s version %s (%d volumes) from pool %s at %s\n", img.Name, img.Version, len(img.Volumes), paths.DefaultPool, c.String("connect"))
-	}
-	return err
+	})
 }
 
 // imageDir is the image store: --dir (or $LVSLAB_IMAGE_DIR), else lvslab's.

@@ -12,19 +12,16 @@ import (
 
 func ipvsCommand() *cli.Command {
 	view := func(name, usage string) *cli.Command {
-		return &cli.Command{
-			Name:      name,
-			Usage:     usage,
-			ArgsUsage: labArgUsage,
-			Flags:     append([]cli.Flag{connectFlag(), asFlag("look at")}, outputFlags(report.OutputText, report.OutputJSON)...),
-			Action: onLab(func(c *cli.Context, r *reading) error {
+		return command{name: name, args: labArgUsage, usage: usage, formats: textJSON,
+			flags: []cli.Flag{labFlag(), connectFlag(), asFlag("look at")},
+			action: onReading(func(c *cli.Context, r *reading) error {
 				ob, err := verify.Observe(r.ctx, r.lab, r.dial(), name)
 				if err != nil {
 					return show(c, r.format, nil, nil, 0, err)
 				}
 				return show(c, r.format, ob, ob.WriteText, 0, nil)
 			}),
-		}
+		}.cli()
 	}
 	return &cli.Command{
 		Name:  "ipvs",
@@ -49,19 +46,17 @@ did not hold, 2 could not run.`,
 			view(verify.ViewRate, "the rates: ipvsadm -Ln --rate"),
 			view(verify.ViewConns, "the connection table: ipvsadm -Lnc"),
 			view(verify.ViewZero, "zero the counters: ipvsadm -Z"),
-			{
-				Name:      "save-restore",
-				Usage:     "save the table to a file, clear it, restore it, each step checked, then verify",
-				ArgsUsage: labArgUsage,
-				Flags:     verifyFlags(),
-				Action: onReading(func(c *cli.Context, r *reading) error {
+			command{name: "save-restore", args: labArgUsage, formats: textJSON,
+				usage: "save the table to a file, clear it, restore it, each step checked, then verify",
+				flags: verifyFlags("verify"),
+				action: onReading(func(c *cli.Context, r *reading) error {
 					rep, err := verify.SaveRestore(r.ctx, r.lab, r.dial(), r.opts)
 					if err != nil {
 						return show(c, r.format, nil, nil, 0, err)
 					}
 					return show(c, r.format, rep, rep.WriteText, rep.ExitCode(), nil)
 				}),
-			},
+			}.cli(),
 		},
 	}
 }

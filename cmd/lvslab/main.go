@@ -4,9 +4,11 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 
@@ -27,9 +29,11 @@ func main() {
 // run is main without the exit, for tests: it returns the exit code.
 func run(args []string, stdout, stderr io.Writer) int {
 	app := newApp()
-	app.Writer, app.ErrWriter = stdout, stderr
+	out := &watched{Writer: stdout}
+	app.Writer, app.ErrWriter = out, stderr
 	app.Metadata = map[string]any{rawArgsKey: args}
-	err := app.Run(interspersed(app, args))
+	args = interspersed(app, args)
+	err := app.Run(args)
 	if err == nil {
 		err, _ = app.Metadata[unknownCommandKey].(error)
 	}
@@ -40,16 +44,23 @@ func run(args []string, stdout, stderr io.Writer) int {
 	// errors are told in sentences here, for every command (on the libvirt
 	// the command was connected to, when the sentence looks something up).
 	uri, _ := app.Metadata[connectURIKey].(string)
-	told := host.ExplainAt(uri, err)
+	told := host.ExplainAt(uri, err).Error()
+	code := report.ExitCannot
 	// Exit errors (exit, cannot, failed) carry their own code.
 	if coder, ok := err.(cli.ExitCoder); ok {
-		if msg := told.Error(); msg != "" {
-			fmt.Fprintln(app.ErrWriter, msg)
-		}
-		return coder.ExitCode()
+		code = coder.ExitCode()
+	} else {
+		told = "lvslab: " + told
 	}
-	fmt.Fprintln(app.ErrWriter, "lvslab:", told)
-	return report.ExitCannot
+	if told != "" {
+		fmt.Fprintln(app.ErrWriter, told)
+	}
+	// -o json is JSON for every outcome: a command that failed before it
+	// wrote its own says why as {"error": ...}.
+	if !out.wrote && asksJSON(app, args) {
+		writeJSON(stdout, errorJSON{Error: strings.TrimPrefix(cmp.Or(told, fmt.Sprintf("exit status %d", code)), "lvslab: ")})
+	}
+	return code
 }
 
 // connectURIKey is where a failed command leaves its --connect, for run to
@@ -66,9 +77,10 @@ services) into running VMs, configures every node over SSH (addresses, gateways,
 web pages, VIP aliases, ARP sysctls, ipvsadm) and checks from the client that
 the scheduler distributes requests as it promises.
 
-A LAB argument is a path to a lab file or the name of an embedded lab
-("lvslab labs" lists them); with none, the default lab tedu-nat is used.
-Flags may come before or after it.
+A LAB is a path to a lab file or the name of an embedded lab ("lvslab labs"
+lists them), given as the argument or with --lab/-l; with none, the default
+lab tedu-nat is used. Flags may come before or after it, and a short form
+means one flag everywhere (-n --node, -l --lab, -r --requests, -o --output).
 
 Typical session:
    lvslab labs                      # the embedded exercises
@@ -83,12 +95,13 @@ Typical session:
    lvslab up tedu-dr                # switch the same VMs to DR in place
    lvslab down tedu                 # remove everything of the lab
 
-Every command that lists or reports takes -o json (labs, validate, image ls,
-up --dry-run, ls, status, check, verify, drill). --debug traces each libvirt
-call and SSH command with its duration and output on stderr; --quiet keeps
-only results and errors; --progress json writes progress as one JSON event
-per line on stderr (tty, plain: text redrawn in place or not; auto: tty on a
-terminal).
+Every command that lists or reports takes -o json (labs, validate, plan,
+image ls, image import, up --dry-run, ls, status, check, verify, drill,
+ipvs, class): JSON for every outcome, {"error": "..."} when it could not
+run. --debug traces each libvirt call and SSH command with its duration and
+output on stderr; --quiet keeps only results and errors; --progress json
+writes progress as one JSON event per line on stderr (tty, plain: text
+redrawn in place or not; auto: tty on a terminal).
 Shell completion: "lvslab completion bash|zsh|fish"; the manual: "man lvslab".
 
 Exit codes: 0 success, 1 the lab or a verdict is wrong, 2 lvslab could not run
@@ -108,6 +121,8 @@ Exit codes: 0 success, 1 the lab or a verdict is wrong, 2 lvslab could not run
 		},
 	}
 	rejectUnknownCommands(app)
+	app.OnUsageError = usageError
+	onEvery(app.Commands, func(c *cli.Command) { c.OnUsageError = usageError })
 	addCompletion(app.Commands)
 	return app
 }

@@ -21,7 +21,7 @@ const (
 // the hidden --format/-f that plan and graph had before, so old scripts work.
 func outputFlags(formats ...string) []cli.Flag {
 	return []cli.Flag{
-		&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: formats[0], Usage: "`FORMAT`: " + orList(formats)},
+		choice(&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: formats[0], Usage: "`FORMAT`: " + orList(formats)}, formats...),
 		&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Hidden: true, Usage: "old name of --output"},
 	}
 }
@@ -38,6 +38,15 @@ func output(c *cli.Context, formats ...string) (string, error) {
 	return format, nil
 }
 
+// outputOf is the format the command's -o (or the old --format) asks for,
+// checked before its action ran (command.cli).
+func outputOf(c *cli.Context) string {
+	if c.IsSet("format") && !c.IsSet("output") {
+		return c.String("format")
+	}
+	return c.String("output")
+}
+
 // writeJSON writes v indented, the form every -o json takes.
 func writeJSON(w io.Writer, v any) error { return report.WriteJSON(w, v) }
 
@@ -47,4 +56,52 @@ func orList(items []string) string {
 		return strings.Join(items, "")
 	}
 	return strings.Join(items[:len(items)-1], ", ") + " or " + items[len(items)-1]
+}
+
+// errorJSON is what -o json prints when the command failed before it wrote
+// its own result.
+type errorJSON struct {
+	Error string `json:"error"`
+}
+
+// watched is stdout, remembering whether anything was written to it.
+type watched struct {
+	io.Writer
+	wrote bool
+}
+
+func (w *watched) Write(p []byte) (int, error) {
+	w.wrote = w.wrote || len(p) > 0
+	return w.Writer.Write(p)
+}
+
+// asksJSON tells whether args (flags before arguments, as interspersed
+// leaves them) give a command -o json (or the old --format json).
+func asksJSON(app *cli.App, args []string) bool {
+	cmds, flags := app.Commands, app.Flags
+	json := false
+	for i := 1; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "--":
+			return json
+		case strings.HasPrefix(a, "-") && len(a) > 1:
+			f := lookupFlag(flags, a)
+			_, value, inline := strings.Cut(a, "=")
+			if f != nil && !inline && takesValue(flags, a) && i+1 < len(args) {
+				i++
+				value = args[i]
+			}
+			if f != nil && (slices.Contains(f.Names(), "output") || slices.Contains(f.Names(), "format")) {
+				json = value == outputJSON
+			}
+		default:
+			next := findCommand(cmds, a)
+			if next == nil {
+				return json
+			}
+			cmds, flags = next.Subcommands, next.Flags
+		}
+	}
+	return json
 }

@@ -23,18 +23,13 @@ var planFormats = []string{handout.FormatText, handout.FormatMarkdown, handout.F
 type planOptions struct {
 	OS      string
 	Format  string
-	Node    string
+	Nodes   []string
 	From    string
 	Network string
 	Dir     string
 }
 
-func planCommand() *cli.Command {
-	return &cli.Command{
-		Name:      "plan",
-		Usage:     "print the student's handout (what to type on each node), or the machine's scripts or steps",
-		ArgsUsage: labArgUsage,
-		Description: `The handout is the exercise as the classroom references type it, node by
+const planHelp = `The handout is the exercise as the classroom references type it, node by
 node, each step with one line of why in LVS terms: the hostname, the addresses
 (systemd-networkd files on lvslab's Debian image, nmcli on RHEL or with
 --network networkmanager), the packages, /etc/sysctl.conf and sysctl -p, the
@@ -61,18 +56,22 @@ Examples:
    lvslab plan --os rhel tedu-dr              # the same on RHEL/CentOS guests
    lvslab plan tedu-dr --from tedu-nat        # switching the NAT lab's VMs to DR
    lvslab plan tedu-nat -o html > handout.html
-   lvslab plan -o script --node lvs1 tedu-nat > lvs1.sh
+   lvslab plan -o script -n lvs1 tedu-nat > lvs1.sh
    lvslab plan -o script --dir scripts tedu-nat
-   lvslab plan my-lab.yaml -o json | jq '.nodes[].steps[].name'`,
-		Flags: append([]cli.Flag{
-			&cli.StringFlag{Name: "os", Value: catalog.Debian, Usage: "guest OS family: " + strings.Join(catalog.OSFamilies, " or ")},
-			&cli.StringFlag{Name: "node", Aliases: []string{"n"}, Usage: "only this `NODE`"},
+   lvslab plan my-lab.yaml -o json | jq '.nodes[].steps[].name'`
+
+func planCommand() *cli.Command {
+	return command{name: "plan", args: labArgUsage, help: planHelp, formats: planFormats,
+		usage: "print the student's handout (what to type on each node), or the machine's scripts or steps",
+		flags: []cli.Flag{labFlag(),
+			choice(&cli.StringFlag{Name: "os", Value: catalog.Debian, Usage: "guest OS family: " + strings.Join(catalog.OSFamilies, " or ")}, catalog.OSFamilies...),
+			nodeFlag("only this"),
 			&cli.StringFlag{Name: "from", Usage: "the handout of a stage: these VMs were configured as `LAB` before; only what changes"},
-			&cli.StringFlag{Name: "network", Usage: "the guests' network stack: " + strings.Join(handout.Stacks, " or ") + " (default: networkd on Debian, as lvslab's image has it; networkmanager on RHEL)"},
+			choice(&cli.StringFlag{Name: "network", Usage: "the guests' network stack: " + strings.Join(handout.Stacks, " or ") + " (default: networkd on Debian, as lvslab's image has it; networkmanager on RHEL)"}, handout.Stacks...),
 			&cli.StringFlag{Name: "dir", Usage: "-o script: write each node's script to `DIR`/NODE.sh"},
-		}, outputFlags(planFormats...)...),
-		Action: planAction,
-	}
+		},
+		action: planAction,
+	}.cli()
 }
 
 // planAction prints the handout, or the machine's scripts or steps.
@@ -90,8 +89,10 @@ func planAction(c *cli.Context) error {
 	for _, n := range lab.Nodes {
 		names = append(names, n.Name)
 	}
-	if opts.Node != "" && !slices.Contains(names, opts.Node) {
-		return failed(fmt.Sprintf("no node %q in lab %s (nodes: %s)", opts.Node, lab.Name, strings.Join(names, ", ")))
+	for _, n := range opts.Nodes {
+		if !slices.Contains(names, n) {
+			return failed(fmt.Sprintf("no node %q in lab %s (nodes: %s)", n, lab.Name, strings.Join(names, ", ")))
+		}
 	}
 	machine := format == render.FormatScript || format == render.FormatJSON
 	if machine && (opts.From != "" || opts.Network != "") {
@@ -114,28 +115,19 @@ func planAction(c *cli.Context) error {
 		})
 	}
 	plan := render.Plan(lab, opts.OS)
-	if opts.Node != "" {
-		plan.Nodes = slices.DeleteFunc(plan.Nodes, func(n render.NodePlan) bool { return n.Node != opts.Node })
+	if len(opts.Nodes) > 0 {
+		plan.Nodes = slices.DeleteFunc(plan.Nodes, func(n render.NodePlan) bool { return !slices.Contains(opts.Nodes, n.Node) })
 	}
 	if format == render.FormatScript {
 		return writeScripts(c, plan, opts, names)
 	}
-	out, err := plan.Render(format)
-	if err != nil {
-		return cannot(err)
-	}
-	fmt.Fprint(c.App.Writer, out)
-	return nil
+	return writeJSON(c.App.Writer, plan)
 }
 
 // planOptionsOf reads plan's flags and refuses the combinations that make
 // no sense whatever the lab.
 func planOptionsOf(c *cli.Context) (planOptions, error) {
-	format, err := output(c, planFormats...)
-	if err != nil {
-		return planOptions{}, err
-	}
-	opts := planOptions{OS: c.String("os"), Format: format, Node: c.String("node"), From: c.String("from"), Network: c.String("network"), Dir: c.String("dir")}
+	opts := planOptions{OS: c.String("os"), Format: outputOf(c), Nodes: c.StringSlice("node"), From: c.String("from"), Network: c.String("network"), Dir: c.String("dir")}
 	if !slices.Contains(catalog.OSFamilies, opts.OS) {
 		return planOptions{}, cannot(fmt.Sprintf("--os %q: use %s", opts.OS, strings.Join(catalog.OSFamilies, " or ")))
 	}
@@ -153,8 +145,8 @@ func writeHandout(c *cli.Context, lab string, opts planOptions, build func() (*h
 	if err != nil {
 		return failed(err)
 	}
-	if opts.Node != "" {
-		h.Only(opts.Node)
+	if len(opts.Nodes) > 0 {
+		h.Only(opts.Nodes...)
 	}
 	out, err := h.Render(opts.Format)
 	if err != nil {
@@ -169,7 +161,7 @@ func writeHandout(c *cli.Context, lab string, opts planOptions, build func() (*h
 func writeScripts(c *cli.Context, plan *render.LabPlan, opts planOptions, names []string) error {
 	if opts.Dir == "" {
 		if len(plan.Nodes) != 1 {
-			return cannot(fmt.Sprintf("-o script writes one script a node, never several in one stream: name one with --node NODE (nodes: %s), or write them all with --dir DIR (DIR/NODE.sh)", strings.Join(names, ", ")))
+			return cannot(fmt.Sprintf("-o script writes one script a node, never several in one stream: name one with --node NODE (nodes: %s), or write them with --dir DIR (DIR/NODE.sh)", strings.Join(names, ", ")))
 		}
 		fmt.Fprint(c.App.Writer, plan.Nodes[0].Script(plan.Lab))
 		return nil

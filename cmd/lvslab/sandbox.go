@@ -71,7 +71,8 @@ Examples:
 // sandboxFlags are the flags of a sandbox being made: --mask-kvm, --name.
 func sandboxFlags(nameUsage string) []cli.Flag {
 	return []cli.Flag{
-		&cli.StringFlag{Name: "mask-kvm", Value: string(sandbox.MaskAuto), Usage: "hide /dev/kvm from libvirt: auto, always or never"},
+		choice(&cli.StringFlag{Name: "mask-kvm", Value: string(sandbox.MaskAuto), Usage: "hide /dev/kvm from libvirt: auto, always or never"},
+			string(sandbox.MaskAuto), string(sandbox.MaskAlways), string(sandbox.MaskNever)),
 		&cli.StringFlag{Name: "name", Usage: nameUsage},
 	}
 }
@@ -135,10 +136,10 @@ func enterSandbox(st *sandbox.State, argv []string) error {
 }
 
 func sandboxStartCommand() *cli.Command {
-	return &cli.Command{
-		Name:  "start",
-		Usage: "start a sandbox that stays: lvslab's libvirt commands then run in it",
-		Description: `Creates the network namespace (lvslab-sb unless --name) with its own
+	return command{
+		name:  "start",
+		usage: "start a sandbox that stays: lvslab's libvirt commands then run in it",
+		help: `Creates the network namespace (lvslab-sb unless --name) with its own
 virtlogd and libvirtd, records them in $LVSLAB_HOME/sandbox.json and returns.
 A second start while one runs is refused; what is left of a sandbox whose
 daemons died (a reboot, a killed libvirtd) is removed first.
@@ -146,8 +147,8 @@ daemons died (a reboot, a killed libvirtd) is removed first.
 Examples:
    sudo lvslab sandbox start
    sudo lvslab sandbox start --mask-kvm always   # guests under QEMU TCG`,
-		Flags: sandboxFlags("network namespace `NAME`"),
-		Action: func(c *cli.Context) error {
+		flags: sandboxFlags("network namespace `NAME`"),
+		action: func(c *cli.Context) error {
 			o := sandboxOptions(c)
 			if o.Name == "" {
 				o.Name = sandbox.DefaultName
@@ -164,20 +165,20 @@ Examples:
 				` "lvslab sandbox shell" opens a shell there, "lvslab sandbox stop" removes it with its labs.`)
 			return nil
 		},
-	}
+	}.cli()
 }
 
 func sandboxShellCommand() *cli.Command {
-	return &cli.Command{
-		Name:  "shell",
-		Usage: "a shell inside the running sandbox (else in a one-shot sandbox)",
-		Description: `Runs $SHELL (else /bin/sh) inside the sandbox "lvslab sandbox start" left
+	return command{
+		name:  "shell",
+		usage: "a shell inside the running sandbox (else in a one-shot sandbox)",
+		help: `Runs $SHELL (else /bin/sh) inside the sandbox "lvslab sandbox start" left
 running: leaving the shell leaves the sandbox running. With none running, the
 shell gets a one-shot sandbox, removed with everything in it when it exits.
 
 Examples:
    sudo lvslab sandbox shell`,
-		Action: func(c *cli.Context) error {
+		action: func(c *cli.Context) error {
 			shell := os.Getenv("SHELL")
 			if shell == "" {
 				shell = "/bin/sh"
@@ -193,21 +194,21 @@ Examples:
 			fmt.Fprintf(c.App.ErrWriter, "lvslab sandbox: a shell in sandbox %s (leaving it leaves the sandbox running)\n", st.Name)
 			return enterSandbox(st, []string{shell})
 		},
-	}
+	}.cli()
 }
 
 func sandboxStatusCommand() *cli.Command {
-	return &cli.Command{
-		Name:  "status",
-		Usage: "whether a sandbox runs, since when, and its daemons: exit 0 when it runs whole",
-		Description: `Reads $LVSLAB_HOME/sandbox.json and checks each daemon the sandbox started
+	return command{
+		name:  "status",
+		usage: "whether a sandbox runs, since when, and its daemons: exit 0 when it runs whole",
+		help: `Reads $LVSLAB_HOME/sandbox.json and checks each daemon the sandbox started
 by its pid and start time. Exit 0 when all run, 1 when none is recorded or a
 daemon is gone ("lvslab sandbox stop" removes what is left).
 
 Examples:
    lvslab sandbox status
    lvslab sandbox status >/dev/null || sudo lvslab sandbox start`,
-		Action: func(c *cli.Context) error {
+		action: func(c *cli.Context) error {
 			st, err := sandbox.Load(folders(c).Home)
 			if err != nil {
 				return cannot("lvslab sandbox status: " + err.Error())
@@ -221,21 +222,21 @@ Examples:
 			}
 			return nil
 		},
-	}
+	}.cli()
 }
 
 func sandboxStopCommand() *cli.Command {
-	return &cli.Command{
-		Name:  "stop",
-		Usage: "remove the running sandbox: its labs, its daemons, its namespace",
-		Description: `Runs "lvslab down --all" inside the sandbox, stops the virtlogd and libvirtd
+	return command{
+		name:  "stop",
+		usage: "remove the running sandbox: its labs, its daemons, its namespace",
+		help: `Runs "lvslab down --all" inside the sandbox, stops the virtlogd and libvirtd
 it started (by their recorded pid, only while that pid is still the process it
 started), then whatever is left in its network namespace, the namespace and
 the record. With no sandbox recorded it says so and exits 0.
 
 Examples:
    sudo lvslab sandbox stop`,
-		Action: func(c *cli.Context) error {
+		action: func(c *cli.Context) error {
 			self, err := os.Executable()
 			if err != nil {
 				return cannot(err)
@@ -255,7 +256,7 @@ Examples:
 			}
 			return nil
 		},
-	}
+	}.cli()
 }
 
 // noSandbox says that no sandbox is recorded; a sandbox is root's, so

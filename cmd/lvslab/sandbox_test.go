@@ -29,7 +29,9 @@ func TestRunsInSandbox(t *testing.T) {
 		{"ssh web1", true},
 		{"ssh c", true}, // a node named like connect's short flag
 		{"ssh web1 -- ls -c /", true},
-		{"verify tedu -n 20", true},
+		{"verify tedu -r 20 --loop-timeout 30s", true},
+		{"--progress json up", true},
+		{"status -l tedu", true},
 		{"check --node web1", true},
 		{"drill fail web1 --lab tedu-dr", true},
 		{"ipvs stats", true},

@@ -8,14 +8,8 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/lvslab/lvslab/labs"
 	"github.com/lvslab/lvslab/provision/sshx"
 )
-
-// labFlag is --lab LAB of the commands that take a NODE first.
-func labFlag() cli.Flag {
-	return &cli.StringFlag{Name: "lab", Aliases: []string{"l"}, Value: labs.Default, Usage: "the `LAB`: a lab file, an embedded lab or a running lab's name"}
-}
 
 // commandWords are the words after "--" (or after the NODE): a command to
 // run as ssh runs it.
@@ -26,12 +20,7 @@ func commandWords(args []string) []string {
 	return args
 }
 
-func sshCommand() *cli.Command {
-	return &cli.Command{
-		Name:      "ssh",
-		Usage:     "log in to a node (a terminal), or run a command there and return its exit status",
-		ArgsUsage: "NODE [-- CMD...]",
-		Description: `Logs in as root over the lab's management network, with the lab's own key
+const sshHelp = `Logs in as root over the lab's management network, with the lab's own key
 and the node's pinned host key: it works whatever a student did to the lab
 NICs. Without CMD, an interactive shell on a terminal (exit it with "exit"
 or Ctrl-D). With CMD, runs it as ssh does (by the login shell), streams its
@@ -41,35 +30,42 @@ as "lvslab ssh lvs1 -- sh -s < lvs1.sh".
 Examples:
    lvslab ssh web1                                # a shell on web1 of the default lab
    lvslab ssh lvs1 --lab tedu-dr -- ipvsadm -Ln
-   lvslab plan -o script --node web1 > web1.sh && lvslab ssh web1 -- sh -s < web1.sh`,
-		Flags: []cli.Flag{connectFlag(), labFlag()},
-		Action: func(c *cli.Context) error {
-			node := c.Args().First()
-			if node == "" || node == "--" {
-				return cannot("lvslab ssh: which NODE? (\"lvslab status\" lists them)")
-			}
-			cmd := commandWords(c.Args().Tail())
-			r, x, done, err := openNode(c, node)
-			if err != nil {
-				return err
-			}
-			defer done()
-			s := sshx.Session{Stdin: os.Stdin, Stdout: c.App.Writer, Stderr: c.App.ErrWriter}
-			var code int
-			if len(cmd) == 0 {
-				code, err = x.Shell(r.ctx, s)
-			} else {
-				code, err = x.Stream(r.ctx, strings.Join(cmd, " "), s)
-			}
-			if err != nil {
-				return cannot(fmt.Errorf("lvslab ssh %s: %w", node, err))
-			}
-			if code != 0 {
-				return exit("", code)
-			}
-			return nil
-		},
+   lvslab plan -o script --node web1 > web1.sh && lvslab ssh web1 -- sh -s < web1.sh`
+
+func sshCommand() *cli.Command {
+	return command{name: "ssh", args: "NODE [-- CMD...]", help: sshHelp,
+		usage:  "log in to a node (a terminal), or run a command there and return its exit status",
+		flags:  []cli.Flag{labFlag(), connectFlag()},
+		action: sshAction,
+	}.cli()
+}
+
+// sshAction logs in to the NODE, or runs the command after it there.
+func sshAction(c *cli.Context) error {
+	node := c.Args().First()
+	if node == "" || node == "--" {
+		return cannot("lvslab ssh: which NODE? (\"lvslab status\" lists them)")
 	}
+	cmd := commandWords(c.Args().Tail())
+	r, x, done, err := openNode(c, node)
+	if err != nil {
+		return err
+	}
+	defer done()
+	s := sshx.Session{Stdin: os.Stdin, Stdout: c.App.Writer, Stderr: c.App.ErrWriter}
+	var code int
+	if len(cmd) == 0 {
+		code, err = x.Shell(r.ctx, s)
+	} else {
+		code, err = x.Stream(r.ctx, strings.Join(cmd, " "), s)
+	}
+	if err != nil {
+		return cannot(fmt.Errorf("lvslab ssh %s: %w", node, err))
+	}
+	if code != 0 {
+		return exit("", code)
+	}
+	return nil
 }
 
 // nodeSession is a command's context and Access on the lab of --lab.
@@ -80,7 +76,7 @@ type nodeSession struct {
 
 // openNode opens --lab's Access and dials node; done closes both.
 func openNode(c *cli.Context, node string) (*nodeSession, *sshx.Client, func(), error) {
-	r, done, err := openLab(c)
+	r, done, err := openLab(c, -1)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -96,17 +92,20 @@ func openNode(c *cli.Context, node string) (*nodeSession, *sshx.Client, func(), 
 	return r, x, done, nil
 }
 
-// openLab opens the Access of --lab.
-func openLab(c *cli.Context) (*nodeSession, func(), error) {
-	ctx, stop := commandContext(c)
-	lab, acc, closeAll, err := labAccess(c, c.String("lab"))
+// openLab opens the Access of the LAB of --lab, or of the argument at
+// index at (-1: none).
+func openLab(c *cli.Context, at int) (*nodeSession, func(), error) {
+	arg, err := labOf(c, at)
 	if err != nil {
-		stop()
 		return nil, nil, err
 	}
-	r := &nodeSession{reading: reading{lab: lab, ctx: ctx, acc: acc}}
-	for _, n := range lab.Nodes {
+	open, done, err := openRunning(c, arg)
+	if err != nil {
+		return nil, nil, err
+	}
+	r := &nodeSession{reading: *open}
+	for _, n := range r.lab.Nodes {
 		r.nodes = append(r.nodes, n.Name)
 	}
-	return r, func() { closeAll(); stop() }, nil
+	return r, done, nil
 }

@@ -8,12 +8,7 @@ import (
 	"github.com/lvslab/lvslab/provision/access"
 )
 
-func sshConfigCommand() *cli.Command {
-	return &cli.Command{
-		Name:      "ssh-config",
-		Usage:     "print an ssh_config for the lab's nodes, so that plain \"ssh web1\" logs in",
-		ArgsUsage: labArgUsage,
-		Description: `Prints an ssh_config with one Host per node of the running lab: its
+const sshConfigHelp = `Prints an ssh_config with one Host per node of the running lab: its
 management address, user root, the lab's key (IdentityFile), the lab's pinned
 host keys (UserKnownHostsFile, HostKeyAlias). On a remote libvirt
 (--connect qemu+ssh://user@host/system) each node jumps through that host
@@ -22,13 +17,20 @@ LAB-NODE and, unless --no-short, NODE.
 
 Examples:
    lvslab ssh-config tedu-nat > ~/.ssh/lvslab-tedu.conf   # then "Include lvslab-tedu.conf" in ~/.ssh/config
-   lvslab ssh-config b --connect qemu+ssh://root@hv1/system > b.conf && ssh -F b.conf web1 hostname`,
-		Flags: []cli.Flag{
-			connectFlag(), asFlag("the lab runs"),
+   lvslab ssh-config b --connect qemu+ssh://root@hv1/system > b.conf && ssh -F b.conf web1 hostname`
+
+func sshConfigCommand() *cli.Command {
+	return command{name: "ssh-config", args: labArgUsage, help: sshConfigHelp,
+		usage: "print an ssh_config for the lab's nodes, so that plain \"ssh web1\" logs in",
+		flags: []cli.Flag{labFlag(), connectFlag(), asFlag("the lab runs"),
 			&cli.BoolFlag{Name: "no-short", Usage: "name nodes only LAB-NODE (several copies of one lab in one file)"},
 		},
-		Action: func(c *cli.Context) error {
-			_, acc, done, err := labAccess(c, c.Args().First())
+		action: func(c *cli.Context) error {
+			arg, err := oneLab(c)
+			if err != nil {
+				return err
+			}
+			_, acc, done, err := labAccess(c, arg)
 			if err != nil {
 				return err
 			}
@@ -38,5 +40,5 @@ Examples:
 			}
 			return nil
 		},
-	}
+	}.cli()
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"slices"
@@ -15,12 +16,7 @@ import (
 	"github.com/lvslab/lvslab/topology"
 )
 
-func statusCommand() *cli.Command {
-	return &cli.Command{
-		Name:      "status",
-		Usage:     "show each node's VM state, addresses and whether lvslab logs in over SSH",
-		ArgsUsage: "[LAB | --name NAME]",
-		Description: `Reads the lab from libvirt by lvslab's tag: for each node the VM's state
+const statusHelp = `Reads the lab from libvirt by lvslab's tag: for each node the VM's state
 (running, shut off, ... or missing), its lab addresses (from the lab file its
 tags name), its management address (mgmt0, where lvslab's SSH goes) and
 whether lvslab logs in there with the lab's key and pinned host key (2 s);
@@ -39,38 +35,40 @@ named on stderr), 2 status could not run.
 Examples:
    lvslab status                    # every lab
    lvslab status tedu-nat
-   lvslab status --name tedu --output json`,
-		Flags: append([]cli.Flag{
-			connectFlag(),
-			labNameFlag(),
-		}, outputFlags(outputText, outputJSON)...),
-		Action: statusAction,
-	}
+   lvslab status -l tedu -o json`
+
+func statusCommand() *cli.Command {
+	return command{name: "status", args: labArgUsage, help: statusHelp, formats: textJSON,
+		usage:  "show each node's VM state, addresses and whether lvslab logs in over SSH",
+		flags:  []cli.Flag{labFlag(), connectFlag(), oldNameFlag()},
+		action: statusAction,
+	}.cli()
 }
 
 // statusAction reports the named lab, or every lab of the connection.
 func statusAction(c *cli.Context) error {
-	format, err := output(c, outputText, outputJSON)
+	var given *topology.Lab
+	var names []string
+	arg, err := labOf(c, 0)
 	if err != nil {
 		return err
 	}
-	var given *topology.Lab
-	var names []string
-	if c.NArg() > 0 || c.String("name") != "" {
+	if arg != "" || c.String("name") != "" {
 		sel, err := labSelector(c, false)
 		if err != nil {
 			return err
 		}
 		names = []string{sel.Lab}
-		if c.NArg() > 0 {
-			given, _ = labs.Load(c.Args().First())
+		if arg != "" {
+			given, _ = labs.Load(arg)
 		}
 	}
-	conn, err := host.Connect(c.String("connect"))
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
+	return withConn(c, func(conn *host.Conn) error { return statusOf(c, conn, given, names) })
+}
+
+// statusOf reports the labs names (every lab of conn when nil; given is
+// the first's lab file, when one was given).
+func statusOf(c *cli.Context, conn *host.Conn, given *topology.Lab, names []string) error {
 	running, err := lab.Labs(conn, "")
 	if err != nil {
 		return err
@@ -92,7 +90,7 @@ func statusAction(c *cli.Context) error {
 		}
 		all = append(all, st)
 	}
-	if format == "json" {
+	if outputOf(c) == outputJSON {
 		if err := writeJSON(c.App.Writer, all); err != nil {
 			return err
 		}
@@ -186,15 +184,14 @@ func printGuests(w io.Writer, st *lab.LabStatus) {
 		if n.OS == "" && n.Seeded == "" {
 			continue
 		}
-		fmt.Fprintf(w, "  guest %s: %s, network by %s, seeded by %s\n", n.Node, dashed(n.OS, "OS unknown"), dashed(n.Network, "unknown"), dashed(n.Seeded, "unknown"))
+		fmt.Fprintf(w, "  guest %s: %s, network by %s, seeded by %s\n", n.Node,
+			cmp.Or(n.OS, "OS unknown"), cmp.Or(n.Network, "unknown"), cmp.Or(n.Seeded, "unknown"))
 	}
 }
 
-func dashed(s, unknown string) string {
+func dash(s string) string {
 	if s == "" {
-		return unknown
+		return "-"
 	}
 	return s
 }
-
-func dash(s string) string { return dashed(s, "-") }

@@ -23,21 +23,20 @@ func connectFlag() cli.Flag {
 	}
 }
 
-func upCommand() *cli.Command {
-	return &cli.Command{
-		Name:      "up",
-		Usage:     "create (or resume) the lab's VMs and networks, then configure every node over SSH",
-		ArgsUsage: labArgUsage,
-		Description: "Brings a lab up through libvirt, in order:\n" + stageList(lab.Stages()) + `
+// upHelp is up's description: its stages, then what it does around them.
+func upHelp() string {
+	return "Brings a lab up through libvirt, in order:\n" + stageList(lab.Stages()) + `
 Every object carries an lvslab tag, so "lvslab down" finds it without the lab
 file. Running "up" again reuses what exists: stopped VMs are started, and the
 same lab in another mode (tedu-nat -> tedu-dr) keeps its VMs. A VM whose NICs
 differ from the lab file is an error: run "lvslab down" first.
 
---dry-run (-n) only reads: libvirt's objects, the lab's state folder, and each
+--dry-run only reads: libvirt's objects, the lab's state folder, and each
 running node's state over SSH (the survey configure starts with); it prints
 per node what up would create, start and change (the files it would write
-and the commands it would run; -o json as data), and changes nothing.
+and the commands it would run), what it would remove (the VMs and networks
+of nodes and networks the file no longer has; -o json's "remove", [] when
+none), and changes nothing; -o json gives it as data.
 
 If anything fails, what this run created is removed again (--retain keeps it).
 The lab's SSH key and known_hosts live in $LVSLAB_HOME/labs/<lab> (default
@@ -49,8 +48,8 @@ NICs attached, lvslab's management access, the packages installed, and
 nothing of the exercise (no lab address, the image's hostname, no sysctls,
 pages, VIPs or ipvsadm rules); students configure them from "lvslab plan" over
 "lvslab ssh", and "lvslab check" tells them what is still wrong. A VM made
-bare stays so until a plain "up" configures it. "--node NODE" configures only
-that node (the others are left as they are): a student who fell behind.
+bare stays so until a plain "up" configures it. "--node NODE" (-n) configures
+only that node (the others are left as they are): a student who fell behind.
 
 Copies: "--as NAME" brings the lab file up under another lab name, with every
 address of the file: one copy per student on one host, each on lab networks
@@ -71,33 +70,42 @@ Examples:
    lvslab up tedu-nat --node web1                # configure web1 alone
    lvslab up tedu-nat --retain                   # keep a failed lab to debug it
    lvslab up my-wrr.yaml --dry-run               # what would change (ipvsadm -E ... -s wrr)
-   lvslab up tedu-dr -n -o json                  # the same as data`,
-		Flags:  upFlags(),
-		Action: runUp,
-	}
+   lvslab up tedu-dr --dry-run -o json           # the same as data
+   lvslab up --progress json 2>up.jsonl          # progress as JSON events, one a line`
+}
+
+func upCommand() *cli.Command {
+	return command{name: "up", args: labArgUsage, help: upHelp(), formats: textJSON,
+		usage:  "create (or resume) the lab's VMs and networks, then configure every node over SSH",
+		flags:  upFlags(),
+		action: runUp,
+	}.cli()
 }
 
 func upFlags() []cli.Flag {
-	return append([]cli.Flag{
+	return []cli.Flag{
+		labFlag(),
 		connectFlag(),
-		&cli.StringFlag{Name: "accel", Value: host.AccelAuto, Usage: "`MODE` of the VMs: kvm, tcg (QEMU emulation, slow) or auto (KVM when libvirt offers it)"},
+		accelFlag("`MODE` of the VMs: kvm, tcg (QEMU emulation, slow) or auto (KVM when libvirt offers it)"),
 		&cli.BoolFlag{Name: "retain", Usage: "on failure, keep what this run created (to debug it; \"lvslab down\" removes it)"},
 		&cli.BoolFlag{Name: "vms-only", Usage: "bring the VMs up and stop at SSH: configure nothing over SSH"},
 		&cli.BoolFlag{Name: "bare", Usage: "VMs as a classroom hands them out: NICs, management access, packages, nothing of the exercise (students configure it; \"lvslab check\" reads it back)"},
-		&cli.StringSliceFlag{Name: "node", Usage: "configure only this `NODE` (repeatable): catch up a student who fell behind"},
+		nodeFlag("configure only this"),
 		&cli.DurationFlag{Name: "timeout", Usage: "how long to wait for SSH on the nodes", DefaultText: "5m under TCG, 2m under KVM"},
-		&cli.BoolFlag{Name: "dry-run", Aliases: []string{"n"}, Usage: "say what up would create, start and change on each node (surveyed over SSH), changing nothing"},
+		&cli.BoolFlag{Name: "dry-run", Usage: "say what up would create, start and change on each node (surveyed over SSH), changing nothing"},
 		asFlag("bring up"),
 		&cli.StringFlag{Name: "mgmt-pool", Usage: "`CIDR` a new lab's management /24 is taken from ($" + host.EnvMgmtPool + ")", DefaultText: host.DefaultMgmtPool},
-	}, outputFlags(outputText, outputJSON)...)
+	}
+}
+
+// accelFlag is --accel MODE of up and class up.
+func accelFlag(usage string) cli.Flag {
+	return choice(&cli.StringFlag{Name: "accel", Value: host.AccelAuto, Usage: usage}, host.AccelKVM, host.AccelTCG, host.AccelAuto)
 }
 
 // runUp is "lvslab up": --dry-run surveys and prints, otherwise lab.Up.
 func runUp(c *cli.Context) error {
-	format, err := output(c, outputText, outputJSON)
-	if err != nil {
-		return err
-	}
+	format := outputOf(c)
 	if format != outputText && !c.Bool("dry-run") {
 		return cannot("-o json goes with --dry-run (up itself prints progress)")
 	}
@@ -145,7 +153,8 @@ func runUp(c *cli.Context) error {
 	}
 	printEndpoints(c.App.Writer, res)
 	if opts.Bare {
-		fmt.Fprintf(c.App.Writer, "bare: nothing of the exercise is configured; the handout is \"lvslab plan %s\", \"lvslab ssh NODE\" logs in, \"lvslab check %s\" reads it back\n", c.Args().First(), c.Args().First())
+		arg, _ := labOf(c, 0)
+		fmt.Fprintf(c.App.Writer, "bare: nothing of the exercise is configured; the handout is \"lvslab plan %s\", \"lvslab ssh NODE\" logs in, \"lvslab check %s\" reads it back\n", arg, arg)
 	}
 	return nil
 }

@@ -30,8 +30,9 @@ func runLifecycle(t *testing.T, args ...string) (string, error) {
 // defineStopped defines the tedu-nat lab's networks and one stopped node on
 // test:///default (a stopped node is never probed over the network), under
 // a fresh LVSLAB_HOME. The commands open their own connections; the one
-// opened here keeps the mock's state alive between them until the test ends.
-func defineStopped(t *testing.T) {
+// opened here, returned, keeps the mock's state alive between them until
+// the test ends.
+func defineStopped(t *testing.T) *libvirt.Connect {
 	t.Helper()
 	t.Setenv(paths.EnvHome, t.TempDir())
 	conn, err := libvirt.NewConnect("test:///default")
@@ -48,6 +49,7 @@ func defineStopped(t *testing.T) {
 	}
 	mustDefine(t, conn.DomainDefineXML)(host.DomainXML(lab, lab.Node("web1"), host.DomainSpec{Type: "test",
 		Overlay: "/p/tedu_web1.qcow2", Seed: "/p/tedu_web1.seed.iso", ConsoleLog: t.TempDir() + "/tedu-web1.log"}))
+	return conn
 }
 
 // mustDefine defines a libvirt object with def from the XML it is given
@@ -126,7 +128,9 @@ func TestDownSelector(t *testing.T) {
 		args []string
 		want string // error substring, or "" for success
 	}{
-		{[]string{"down", "--name", "x", "--all"}, "one of LAB, --name or --all"},
+		{[]string{"down", "--name", "x", "--all"}, "give one of LAB (or --lab LAB) and --all"},
+		{[]string{"down", "-l", "x", "--all"}, "give one of LAB (or --lab LAB) and --all"},
+		{[]string{"down", "--lab", "b", "a"}, "two labs given, a and --lab b: give one"},
 		{[]string{"down", "a", "b"}, "one of LAB"},
 		{[]string{"down", "./no/such.yaml"}, "no/such.yaml"},
 		{[]string{"status", "--output", "yaml"}, "--output"},

@@ -3,19 +3,14 @@ package main
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/lvslab/lvslab/provision/report"
 	"github.com/lvslab/lvslab/provision/verify"
 )
 
-func verifyCommand() *cli.Command {
-	return &cli.Command{
-		Name:      "verify",
-		Usage:     "prove from the client that the scheduler distributes requests as it promises",
-		ArgsUsage: labArgUsage,
-		Description: `From the lab's client node, sends a bounded loop of HTTP requests to each
+const verifyHelp = `From the lab's client node, sends a bounded loop of HTTP requests to each
 service's VIP:port, maps every reply back to the web node that served it (by
 its page), and compares what it saw with what the director's scheduler
 promises: rr equal shares and its repeating sequence, wrr shares in proportion
@@ -41,10 +36,14 @@ Exit codes: 0 every check passed, 1 a verdict failed, 2 verify could not run.
 
 Examples:
    lvslab verify tedu-nat
-   lvslab verify tedu-dr --requests 60 --prober curl
-   lvslab verify tedu-dr --output json --junit verify.xml`,
-		Flags: verifyFlags(),
-		Action: onReading(func(c *cli.Context, r *reading) error {
+   lvslab verify tedu-dr -r 60 --prober curl
+   lvslab verify tedu-dr --output json --junit verify.xml`
+
+func verifyCommand() *cli.Command {
+	return command{name: "verify", args: labArgUsage, help: verifyHelp, formats: textJSON,
+		usage: "prove from the client that the scheduler distributes requests as it promises",
+		flags: verifyFlags("verify"),
+		action: onReading(func(c *cli.Context, r *reading) error {
 			lab := r.lab
 			rep, err := verify.Run(r.ctx, lab, r.dial(), r.opts)
 			title := "lvslab verify " + lab.Name
@@ -64,29 +63,29 @@ Examples:
 			}
 			return nil
 		}),
-	}
+	}.cli()
 }
 
-// verifyFlags are shared by verify and every drill step.
-func verifyFlags() []cli.Flag {
-	return append([]cli.Flag{
+// verifyFlags are shared by verify, check, every drill step and ipvs
+// save-restore (what names what --as does there).
+func verifyFlags(what string) []cli.Flag {
+	return []cli.Flag{
+		labFlag(),
 		connectFlag(),
-		asFlag("verify"),
-		&cli.IntFlag{Name: "requests", Aliases: []string{"n"}, Value: verify.DefaultRequests,
+		asFlag(what),
+		&cli.IntFlag{Name: "requests", Aliases: []string{"r"}, Value: verify.DefaultRequests,
 			Usage: fmt.Sprintf("requests per service (%d..%d); the default is a multiple of the usual weight sums", verify.MinRequests, verify.MaxRequests)},
-		&cli.StringFlag{Name: "prober", Value: verify.ProberFast, Usage: "`PROBER`: fast (one curl, a new connection per request) or curl (one curl per request, as in the exercises)"},
-		&cli.DurationFlag{Name: "timeout", Usage: "bound of each service's request loop (default: from --requests and --prober)"},
+		choice(&cli.StringFlag{Name: "prober", Value: verify.ProberFast, Usage: "`PROBER`: fast (one curl, a new connection per request) or curl (one curl per request, as in the exercises)"}, verify.Probers...),
+		&cli.DurationFlag{Name: "loop-timeout", Usage: "bound of each service's request loop (default: from --requests and --prober)"},
+		&cli.DurationFlag{Name: "timeout", Hidden: true, Usage: "old name of --loop-timeout"},
 		&cli.StringFlag{Name: "client", Usage: "the client `NODE` to send requests from (default: the lab's first client)"},
 		&cli.StringSliceFlag{Name: "service", Usage: "verify only this service `NAME` (repeatable)"},
 		&cli.StringFlag{Name: "junit", Usage: "also write a JUnit XML `FILE`, a testcase per check"},
-	}, outputFlags(report.OutputText, report.OutputJSON)...)
+	}
 }
 
 func verifyOptions(c *cli.Context) (verify.Options, string, error) {
-	format, err := output(c, report.OutputText, report.OutputJSON)
-	if err != nil {
-		return verify.Options{}, "", err
-	}
+	format := outputOf(c)
 	n := c.Int("requests")
 	if n < verify.MinRequests || n > verify.MaxRequests {
 		return verify.Options{}, "", cannot(fmt.Sprintf("--requests %d: use %d..%d", n, verify.MinRequests, verify.MaxRequests))
@@ -98,8 +97,16 @@ func verifyOptions(c *cli.Context) (verify.Options, string, error) {
 	return verify.Options{
 		Requests: n,
 		Prober:   p,
-		Timeout:  c.Duration("timeout"),
+		Timeout:  loopTimeout(c),
 		Client:   c.String("client"),
 		Services: c.StringSlice("service"),
 	}, format, nil
+}
+
+// loopTimeout is --loop-timeout, or its old name --timeout.
+func loopTimeout(c *cli.Context) time.Duration {
+	if c.IsSet("timeout") && !c.IsSet("loop-timeout") {
+		return c.Duration("timeout")
+	}
+	return c.Duration("loop-timeout")
 }

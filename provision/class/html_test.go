@@ -29,7 +29,7 @@ func TestReportHTMLInBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rows) != 3 || rows[0].Student != "alice" || rows[1].Student != "bob" || rows[2].Student != "carol" {
+	if len(rows) != 4 || rows[0].Student != "alice" || rows[1].Student != "bob" || rows[2].Student != "carol" {
 		t.Fatalf("rows %+v", rows)
 	}
 	cell := func(r browser.Row, check string) browser.Cell {

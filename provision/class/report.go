@@ -1,6 +1,8 @@
 package class
 
 import (
+	"cmp"
+	"encoding/json"
 	"fmt"
 	"io"
 	"slices"
@@ -29,15 +31,56 @@ type Row struct {
 	// Error says why the copy could not be brought up, read or removed.
 	Error  string         `json:"error,omitempty"`
 	Checks []report.Check `json:"checks"`
+	// ErrorFails: Error is a failure (the copy was never made, or could not
+	// be brought up or removed), not a copy that could not be read; the
+	// same verdict in every form of the report.
+	ErrorFails bool `json:"-"`
 }
 
-// Failed tells whether one of the row's checks failed.
+// A row's verdict: its Result.
+const (
+	ResultPass  = "pass"
+	ResultFail  = "fail"  // a check failed, or the copy was never made (see ErrorFails)
+	ResultError = "error" // the copy could not be read (the report is incomplete)
+)
+
+// Result is the row's verdict, the same in text, JSON, JUnit and HTML.
+func (r Row) Result() string {
+	switch {
+	case r.Failed():
+		return ResultFail
+	case r.Error != "":
+		return ResultError
+	}
+	return ResultPass
+}
+
+// MarshalJSON writes the row with its verdict ("result").
+func (r Row) MarshalJSON() ([]byte, error) {
+	type plain Row
+	return json.Marshal(struct {
+		plain
+		Result string `json:"result"`
+	}{plain(r), r.Result()})
+}
+
+// Failed tells whether the row's error is a failure or one of its checks
+// failed.
 func (r Row) Failed() bool {
-	return slices.ContainsFunc(r.Checks, func(c report.Check) bool { return c.Status == report.Fail })
+	return r.Error != "" && r.ErrorFails || slices.ContainsFunc(r.Checks, func(c report.Check) bool { return c.Status == report.Fail })
 }
 
 // Pass tells whether the row ran and nothing failed.
-func (r Row) Pass() bool { return r.Error == "" && !r.Failed() }
+func (r Row) Pass() bool { return r.Result() == ResultPass }
+
+// where is the row's copy and host in a sentence: "lvs-alice on qemu:///system",
+// or "lvs-alice, never made" when it has no host.
+func (r Row) where() string {
+	if r.Host == "" {
+		return r.Copy + ", never made"
+	}
+	return r.Copy + " on " + hostLabel(r.Host)
+}
 
 // Why is the row's first reason to fail: its error, else its failed
 // checks' names.
@@ -54,17 +97,14 @@ func (r Row) Why() string {
 	return "failed: " + summarize(failed)
 }
 
-// ExitCode is report's rule: report.ExitFail when a check failed (or, for
-// up and down, a copy failed), else report.ExitCannot when a copy could not
-// be read, else report.ExitPass.
+// ExitCode is report's rule: report.ExitFail when a row failed (a check, or
+// a copy never made, not brought up or not removed), else report.ExitCannot
+// when a copy could not be read, else report.ExitPass.
 func (r *Report) ExitCode() int {
 	failed, cannot := false, false
 	for _, row := range r.Rows {
-		failed = failed || row.Failed()
-		cannot = cannot || row.Error != ""
-	}
-	if r.Command == "up" || r.Command == "down" {
-		failed = failed || cannot
+		failed = failed || row.Result() == ResultFail
+		cannot = cannot || row.Result() == ResultError
 	}
 	return report.Code(failed, cannot)
 }
@@ -139,14 +179,7 @@ func WriteText(w io.Writer, r *Report) error {
 	}
 	fmt.Fprintln(tw)
 	for _, row := range r.Rows {
-		result := "pass"
-		switch {
-		case row.Error != "":
-			result = "ERROR"
-		case row.Failed():
-			result = "FAIL"
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s", row.Student, hostLabel(row.Host), result)
+		fmt.Fprintf(tw, "%s\t%s\t%s", row.Student, cmp.Or(hostLabel(row.Host), "-"), resultWord(row.Result()))
 		for _, name := range cols {
 			mark := "-"
 			if c, ok := row.Cell(name); ok {
@@ -171,10 +204,10 @@ func WriteText(w io.Writer, r *Report) error {
 		}
 		failed = append(failed, row.Student)
 		if row.Error != "" {
-			fmt.Fprintf(&b, "\n%s (%s on %s): %s\n", row.Student, row.Copy, hostLabel(row.Host), row.Error)
+			fmt.Fprintf(&b, "\n%s (%s): %s\n", row.Student, row.where(), row.Error)
 			continue
 		}
-		fmt.Fprintf(&b, "\n%s (%s on %s):\n", row.Student, row.Copy, hostLabel(row.Host))
+		fmt.Fprintf(&b, "\n%s (%s):\n", row.Student, row.where())
 		for _, c := range row.Checks {
 			if c.Status == report.Fail {
 				fmt.Fprintf(&b, "  FAIL %s: %s\n", c.Name, c.Detail)
@@ -191,6 +224,11 @@ func WriteText(w io.Writer, r *Report) error {
 	return err
 }
 
+// resultWord is a Result as the text table and the page show it.
+func resultWord(result string) string {
+	return map[string]string{ResultPass: "pass", ResultFail: "FAIL", ResultError: "ERROR"}[result]
+}
+
 // hostLabel is a host's URI without its query (keyfile=..., known_hosts=...):
 // the table stays readable, the JSON keeps the whole URI.
 func hostLabel(uri string) string {
@@ -199,16 +237,22 @@ func hostLabel(uri string) string {
 }
 
 // JUnit renders the report as JUnit XML with report's writer: a testsuite
-// per student (class/student), a testcase per check; a copy that could not
-// be read is a failed testcase of its own.
+// per student (class/student), a testcase per check; a row's error is a
+// testcase of its own: a failure when it is one (ErrorFails), else an
+// error (the copy could not be read).
 func JUnit(r *Report, title string) ([]byte, error) {
 	var suites []report.Suite
 	for _, row := range r.Rows {
-		checks := row.Checks
+		s := report.Suite{Lab: r.Class, Name: row.Student, Checks: row.Checks}
 		if row.Error != "" {
-			checks = append([]report.Check{{Name: r.Command, Status: report.Fail, Detail: row.Error}}, checks...)
+			c := report.Check{Name: r.Command, Status: report.Fail, Detail: row.Error}
+			if row.ErrorFails {
+				s.Checks = append([]report.Check{c}, s.Checks...)
+			} else {
+				s.Cannot = []report.Check{c}
+			}
 		}
-		suites = append(suites, report.Suite{Lab: r.Class, Name: row.Student, Checks: checks})
+		suites = append(suites, s)
 	}
 	return report.JUnit(title, suites, nil)
 }

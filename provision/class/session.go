@@ -182,6 +182,9 @@ func (s *Session) eachCopy(command string, f func(ctx context.Context, c copyRun
 	rows := Each(s.ctx, len(s.Students), s.Limit(), func(ctx context.Context, i int) Row {
 		st := s.Students[i]
 		row := Row{Student: st, Copy: s.Class.Copy(st), Host: placed[st], Checks: []report.Check{}}
+		// A copy never made, or one up or down could not do, fails; one
+		// that could not be read leaves the report incomplete.
+		row.ErrorFails = row.Host == "" || command == "up" || command == "down"
 		if row.Host == "" {
 			row.Error = fmt.Sprintf("no copy recorded (\"lvslab class up %s\" makes it)", s.Class.File)
 			return row

@@ -26,7 +26,7 @@ type PoolImage struct {
 	Complete bool `json:"complete"`
 	// UsedBy names the domains and volumes of the host that need it: the
 	// VMs boot its kernel, their overlays are backed by its disk.
-	UsedBy []string `json:"used_by,omitempty"`
+	UsedBy []string `json:"used_by"`
 	paths  []string
 }
 

@@ -59,7 +59,7 @@ type Detected struct {
 	Kernel string `json:"kernel,omitempty"`
 	Initrd string `json:"initrd,omitempty"`
 	// Notes say what could not be read, and why.
-	Notes []string `json:"notes,omitempty"`
+	Notes []string `json:"notes"`
 }
 
 // Seeding is how a new VM of the image gets its first-boot settings.

@@ -58,6 +58,7 @@ type Manifest struct {
 const RecipeRevision = 4
 
 func writeManifest(dir string, m Manifest) error {
+	m.emptyLists()
 	data, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
 		return err
@@ -74,5 +75,19 @@ func readManifest(dir string) (Manifest, error) {
 	if err := json.Unmarshal(data, &m); err != nil {
 		return m, fmt.Errorf("%s is damaged (%v): remove the image and build it again", filepath.Join(dir, ManifestFile), err)
 	}
+	m.emptyLists()
 	return m, nil
+}
+
+// emptyLists makes m's missing lists empty ones: JSON shows a list as []
+// when it has nothing (an imported image's packages), never as null.
+func (m *Manifest) emptyLists() {
+	if m.Packages == nil {
+		m.Packages = []string{}
+	}
+	if m.Detected != nil && m.Detected.Notes == nil {
+		d := *m.Detected
+		d.Notes = []string{}
+		m.Detected = &d
+	}
 }

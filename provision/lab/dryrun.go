@@ -50,7 +50,7 @@ type PlanItem struct {
 type NodeDraft struct {
 	Node   string   `json:"node"`
 	VM     PlanItem `json:"vm"`
-	Create []string `json:"create,omitempty"` // volumes a new VM gets
+	Create []string `json:"create"` // volumes a new VM gets
 	// Changes are the configure steps that differ from the running node
 	// (Surveyed), or every step of a node that is not running yet.
 	Changes   []engine.StepResult `json:"changes"`

@@ -52,11 +52,11 @@ type NodeStatus struct {
 	Node      string           `json:"node"`
 	Role      string           `json:"role,omitempty"`
 	Domain    string           `json:"domain"`
-	State     host.DomainState `json:"state"`               // running, shut off, ..., or missing
-	Addresses []string         `json:"addresses,omitempty"` // lab addresses (from the lab file)
-	Mgmt      string           `json:"mgmt,omitempty"`      // management address, where lvslab's SSH goes
-	SSH       string           `json:"ssh,omitempty"`       // the address lvslab logged in on, host:port
-	Banner    string           `json:"banner,omitempty"`    // its SSH server's version
+	State     host.DomainState `json:"state"`            // running, shut off, ..., or missing
+	Addresses []string         `json:"addresses"`        // lab addresses (from the lab file)
+	Mgmt      string           `json:"mgmt,omitempty"`   // management address, where lvslab's SSH goes
+	SSH       string           `json:"ssh,omitempty"`    // the address lvslab logged in on, host:port
+	Banner    string           `json:"banner,omitempty"` // its SSH server's version
 	SSHError  string           `json:"ssh_error,omitempty"`
 	// Causes are what keeps lvslab's SSH out of a running node that does
 	// not answer, as its guest agent read them (mgmt0 down, sshd stopped,
@@ -230,10 +230,11 @@ type LabSummary struct {
 	Lab string `json:"lab"`
 	// Source is the lab file it was last brought up from ("tedu-nat" for
 	// an embedded lab): a copy's source differs from its name.
-	Source  string `json:"source,omitempty"`
-	Nodes   int    `json:"nodes"`
-	Running int    `json:"running"`
-	Mgmt    string `json:"mgmt,omitempty"`
+	Source string `json:"source"`
+	// Nodes are the nodes that have a VM, Running those whose VM runs.
+	Nodes   []string `json:"nodes"`
+	Running []string `json:"running"`
+	Mgmt    string   `json:"mgmt"`
 }
 
 // List summarises every lab libvirt holds objects of, by name.
@@ -245,10 +246,11 @@ func List(conn *host.Conn, pool string) ([]LabSummary, error) {
 	out := []LabSummary{}
 	for _, name := range host.LabNames(all) {
 		inv := all[name]
-		s := LabSummary{Lab: name, Source: topology.FileRef(inv.File()), Nodes: len(inv.Domains), Mgmt: inv.MgmtSubnet()}
+		s := LabSummary{Lab: name, Source: topology.FileRef(inv.File()), Nodes: []string{}, Running: []string{}, Mgmt: inv.MgmtSubnet()}
 		for _, d := range inv.Domains {
+			s.Nodes = append(s.Nodes, d.Tag.Node)
 			if d.State == host.StateRunning {
-				s.Running++
+				s.Running = append(s.Running, d.Tag.Node)
 			}
 		}
 		out = append(out, s)

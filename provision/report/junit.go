@@ -51,9 +51,12 @@ type JUnitMessage struct {
 // Suite is a named list of checks of lab: a testsuite "lab/name" whose
 // testcases' classname is "lvslab.lab.name".
 type Suite struct {
-	Lab     string
-	Name    string
-	Checks  []Check
+	Lab    string
+	Name   string
+	Checks []Check
+	// Cannot are checks that could not be run or read: error testcases,
+	// before Checks.
+	Cannot  []Check
 	Seconds float64
 }
 
@@ -87,6 +90,12 @@ func JUnit(title string, suites []Suite, runErr error) ([]byte, error) {
 func suiteOf(in Suite) JUnitSuite {
 	s := JUnitSuite{Name: in.Lab + "/" + in.Name, Time: fmt.Sprintf("%.3f", in.Seconds)}
 	class := "lvslab." + in.Lab + "." + in.Name
+	for _, c := range in.Cannot {
+		s.Cases = append(s.Cases, JUnitCase{ClassName: class, Name: c.Name, Time: "0",
+			Error: &JUnitMessage{Message: c.Detail, Type: "cannot-run", Text: c.Detail}})
+		s.Tests++
+		s.Errors++
+	}
 	for _, c := range in.Checks {
 		tc := JUnitCase{ClassName: class, Name: c.Name, Time: "0"}
 		switch c.Status {

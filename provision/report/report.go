@@ -8,6 +8,7 @@ package report
 import (
 	"encoding/json"
 	"io"
+	"reflect"
 )
 
 // Status is a check's outcome.
@@ -57,11 +58,72 @@ const (
 	OutputJSON = "json"
 )
 
-// WriteJSON writes v indented, the form every -o json takes.
+// WriteJSON writes v indented, the form every -o json takes; an empty
+// list or map anywhere in it is [] or {}, never null (see NoNulls).
 func WriteJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
-	return enc.Encode(v)
+	return enc.Encode(NoNulls(v))
+}
+
+// NoNulls is v with every nil slice and map it holds, through exported
+// fields, pointers and elements, made empty: JSON's [] and {} for "none",
+// which a reader can iterate. What v points to is changed in place; v
+// itself, when it is no pointer, is copied first.
+func NoNulls(v any) any {
+	rv := reflect.ValueOf(v)
+	if !rv.IsValid() {
+		return v
+	}
+	if rv.Kind() != reflect.Pointer {
+		p := reflect.New(rv.Type())
+		p.Elem().Set(rv)
+		fill(p.Elem(), 0)
+		return p.Elem().Interface()
+	}
+	fill(rv, 0)
+	return v
+}
+
+// fill makes v's nil slices and maps empty, depth levels down.
+func fill(v reflect.Value, depth int) {
+	if depth > 32 {
+		return
+	}
+	switch v.Kind() {
+	case reflect.Pointer, reflect.Interface:
+		if !v.IsNil() {
+			fill(v.Elem(), depth+1)
+		}
+	case reflect.Struct:
+		t := v.Type()
+		for i := range t.NumField() {
+			if t.Field(i).IsExported() && t.Field(i).Tag.Get("json") != "-" {
+				fill(v.Field(i), depth+1)
+			}
+		}
+	case reflect.Slice:
+		if v.IsNil() && v.CanSet() && v.Type().Elem().Kind() != reflect.Uint8 {
+			v.Set(reflect.MakeSlice(v.Type(), 0, 0))
+		}
+		for i := range v.Len() {
+			fill(v.Index(i), depth+1)
+		}
+	case reflect.Array:
+		for i := range v.Len() {
+			fill(v.Index(i), depth+1)
+		}
+	case reflect.Map:
+		if v.IsNil() && v.CanSet() {
+			v.Set(reflect.MakeMap(v.Type()))
+		}
+		// A map's values cannot be set in place; pointers among them can.
+		for it := v.MapRange(); it.Next(); {
+			if it.Value().Kind() == reflect.Pointer {
+				fill(it.Value(), depth+1)
+			}
+		}
+	}
 }
 
 // Verdict is the last line's word for an exit code: PASS, FAIL, or

@@ -46,3 +46,38 @@ func TestJUnitSuitesAndRunError(t *testing.T) {
 		t.Errorf("no error testcase:\n%s", data)
 	}
 }
+
+// issue 25: an empty list is [] in every -o json, never null; the value
+// given is not a pointer, or holds lists in pointers, elements and maps.
+func TestWriteJSONHasNoNullLists(t *testing.T) {
+	type inner struct {
+		Names []string           `json:"names"`
+		Count map[string]int     `json:"count"`
+		Deep  *struct{ L []int } `json:"deep"`
+	}
+	type outer struct {
+		Checks  []Check           `json:"checks"`
+		Inner   inner             `json:"inner"`
+		Ptrs    []*inner          `json:"ptrs"`
+		ByName  map[string]*inner `json:"by_name"`
+		Skipped []string          `json:"-"`
+		private []string
+	}
+	v := outer{Inner: inner{Deep: &struct{ L []int }{}}, Ptrs: []*inner{{Deep: &struct{ L []int }{}}}, ByName: map[string]*inner{"a": {Deep: &struct{ L []int }{}}}}
+	var b strings.Builder
+	if err := WriteJSON(&b, v); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(b.String(), "null") {
+		t.Errorf("null in:\n%s", b.String())
+	}
+	for _, want := range []string{`"checks": []`, `"names": []`, `"count": {}`, `"L": []`} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("no %s in:\n%s", want, b.String())
+		}
+	}
+	b.Reset()
+	if err := WriteJSON(&b, []Check(nil)); err != nil || strings.TrimSpace(b.String()) != "[]" {
+		t.Errorf("a nil list: %q %v", b.String(), err)
+	}
+}

@@ -126,6 +126,10 @@ type Outage struct {
 	After  string `json:"after,omitempty"`
 	// Recovered: an answer came after the last failure.
 	Recovered bool `json:"recovered"`
+	// FromStart: the loop's first request failed, so the gap began before
+	// the loop did; LastOK is then the first request's time and Seconds a
+	// lower bound.
+	FromStart bool `json:"from_start,omitempty"`
 }
 
 // OutageOf measures the gap in samples.
@@ -157,7 +161,10 @@ func OutageOf(samples []Sample) Outage {
 			break
 		}
 	}
-	if o.LastOK > 0 && o.Recovered {
+	if first == 0 {
+		o.FromStart, o.LastOK = true, samples[0].At
+	}
+	if o.Recovered {
 		o.Seconds = o.FirstOK - o.LastOK
 	}
 	return o
@@ -280,15 +287,9 @@ const Warmup = 2 * time.Second
 // routerDrill fails or restores a keepalived router while the client
 // loop runs through the VIP, and measures the gap the client saw.
 func routerDrill(ctx context.Context, lab *topology.Lab, dial guest.Dialer, s *topology.Service, step, node string, opts DrillOptions, act func(string, ...any)) (*DrillReport, error) {
-	if step == DrillHeal {
-		return nil, cannot("%s is a keepalived router: drill fail and restore it (keepalived heals by itself)", node)
-	}
-	how := opts.How
-	if how == "" {
-		how = HowStop
-	}
-	if !slices.Contains(Hows, how) {
-		return nil, cannot("--how %q: use %s", how, strings.Join(Hows, ", "))
+	how, err := routerHow(step, node, opts.How)
+	if err != nil {
+		return nil, err
 	}
 	cx, mapper, err := drillClient(lab, dial, opts)
 	if err != nil {
@@ -361,6 +362,19 @@ func routerDrill(ctx context.Context, lab *topology.Lab, dial guest.Dialer, s *t
 	return rep, nil
 }
 
+// routerHow is how a router drill's step fails the router (--how, stop
+// by default); heal is no step of a router's.
+func routerHow(step, node, how string) (string, error) {
+	if step == DrillHeal {
+		return "", cannot("%s is a keepalived router: drill fail and restore it (keepalived heals by itself)", node)
+	}
+	how = cmp.Or(how, HowStop)
+	if !slices.Contains(Hows, how) {
+		return "", cannot("--how %q: use %s", how, strings.Join(Hows, ", "))
+	}
+	return how, nil
+}
+
 // killedHolds: after a kill the old master still carries the VIP (nobody
 // removed it); the backup's gratuitous ARP has moved the client anyway.
 func killedHolds(step, how, node string, after VRRPState) bool {
@@ -429,6 +443,8 @@ func routerVerdict(s *topology.Service, step, how, node string, before, after VR
 	switch {
 	case !o.Recovered:
 		out = append(out, failf(name, "%d of %d requests failed and none was answered after: the VIP does not answer", o.Failed, o.Requests))
+	case o.FromStart:
+		out = append(out, failf(name, "the loop's first request failed (%d of %d in all): the VIP did not answer before the drill acted, the first answer came %.2f s after the loop began (from %s); verify the lab first", o.Failed, o.Requests, o.Seconds, orNobody([]string{o.After})))
 	case o.Failed == 0:
 		out = append(out, passf(name, "no request failed (%d sent, one every %s): the gap was under one interval; target %.1f s", o.Requests, LoopInterval, target.Seconds()))
 	case o.Seconds > target.Seconds():

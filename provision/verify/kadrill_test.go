@@ -114,6 +114,16 @@ func TestDrillKeepalivedTargetsAndNoPreempt(t *testing.T) {
 	if o := OutageOf([]Sample{{At: 1, OK: true}, {At: 1.1}}); o.Recovered {
 		t.Errorf("no answer after the failures: %+v", o)
 	}
+	// A loop that begins inside the gap: a lower bound from its start, and
+	// a FAIL (it passed as "0.00 s" in make e2e-keepalived).
+	o = OutageOf([]Sample{{At: 1}, {At: 1.1}, {At: 1.5, OK: true, Node: "web1"}})
+	if !o.FromStart || o.Seconds < 0.49 || o.Seconds > 0.51 {
+		t.Errorf("from the start: %+v", o)
+	}
+	cs = routerVerdict(w.lab.Services[0], DrillRestore, HowStop, "lvs1", VRRPState{Holders: []string{"lvs2"}}, VRRPState{Holders: []string{"lvs1"}}, o, 4*time.Second, false)
+	if cs[1].Status != report.Fail || !strings.Contains(cs[1].Detail, "first request failed (2 of 3 in all)") {
+		t.Errorf("from the start: %+v", cs[1])
+	}
 }
 
 // The VRRP-only pair: the page says which router answered, before and

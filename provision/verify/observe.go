@@ -41,8 +41,8 @@ type TableView struct {
 	View        string         `json:"view"`
 	Commands    []string       `json:"commands"`
 	Output      string         `json:"output"`
-	Services    []ipvs.Service `json:"services,omitempty"`
-	Connections []ipvs.Conn    `json:"connections,omitempty"`
+	Services    []ipvs.Service `json:"services"`
+	Connections []ipvs.Conn    `json:"connections"`
 }
 
 // Observe runs a view's ipvsadm commands on the lab's director.

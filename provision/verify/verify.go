@@ -81,7 +81,7 @@ type Report struct {
 	Requests int              `json:"requests"`
 	Pass     bool             `json:"pass"`
 	Services []*ServiceReport `json:"services"`
-	Checks   []report.Check   `json:"checks,omitempty"` // checks not tied to one service
+	Checks   []report.Check   `json:"checks"` // checks not tied to one service
 	// Quick says what a quick run skipped (Options.Quick).
 	Quick string `json:"quick,omitempty"`
 }

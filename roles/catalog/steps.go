@@ -35,10 +35,10 @@ type Step struct {
 	// File is written whole when its current content differs.
 	File *File `json:"file,omitempty"`
 	// Apply are the commands a student would type, run in order.
-	Apply []string `json:"apply,omitempty"`
+	Apply []string `json:"apply"`
 	// Handout replaces Apply in the text handout: the way a student builds
 	// the same state by hand (the ipvsadm commands, for instance).
-	Handout []string `json:"handout,omitempty"`
+	Handout []string `json:"handout"`
 	// Readdress: the step changes a lab NIC's addresses through the network
 	// manager: a student's handout run over SSH on a lab address goes on
 	// detached from the first one (lvslab itself rides on the management
@@ -50,9 +50,9 @@ type Step struct {
 	// command costs about a second). Steps that need a running system
 	// (services, networkd restarts) are left to configure.
 	FirstBoot bool     `json:"first_boot,omitempty"`
-	Boot      []string `json:"boot,omitempty"`
+	Boot      []string `json:"boot"`
 	// IPVS are the services a KindIPVS step loads.
-	IPVS []ipvs.Service `json:"ipvs,omitempty"`
+	IPVS []ipvs.Service `json:"ipvs"`
 	// RulesFile is the saved rules (ipvsadm-save form) the IPVS step
 	// restores from when the table is empty.
 	RulesFile string `json:"rules_file,omitempty"`

@@ -33,7 +33,7 @@ type StepResult struct {
 	Name     string   `json:"name"`
 	Status   string   `json:"status"`
 	Wrote    string   `json:"wrote,omitempty"` // the file written, if any
-	Commands []string `json:"commands,omitempty"`
+	Commands []string `json:"commands"`
 }
 
 // Result is what happened to a node's steps.

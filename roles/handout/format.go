@@ -154,13 +154,13 @@ func (h *Handout) Lines() []Line {
 	return out
 }
 
-// Only keeps one node's steps and results.
-func (h *Handout) Only(node string) {
+// Only keeps the steps and results of nodes.
+func (h *Handout) Only(nodes ...string) {
 	for i := range h.Parts {
-		h.Parts[i].Nodes = slices.DeleteFunc(h.Parts[i].Nodes, func(n Node) bool { return n.Name != node })
+		h.Parts[i].Nodes = slices.DeleteFunc(h.Parts[i].Nodes, func(n Node) bool { return !slices.Contains(nodes, n.Name) })
 	}
 	h.Parts = slices.DeleteFunc(h.Parts, func(p Part) bool { return len(p.Nodes) == 0 })
-	h.Expect = slices.DeleteFunc(h.Expect, func(e Expectation) bool { return e.Node != node })
+	h.Expect = slices.DeleteFunc(h.Expect, func(e Expectation) bool { return !slices.Contains(nodes, e.Node) })
 }
 
 // Markdown is the printable handout: numbered steps per node, the

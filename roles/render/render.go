@@ -29,7 +29,7 @@ type NodePlan struct {
 	Address string `json:"address"` // where to reach it (its first configured address)
 	OS      string `json:"os"`
 	// Preconditions: what the node must already be (lvslab's VMs are).
-	Preconditions []catalog.Precondition `json:"preconditions,omitempty"`
+	Preconditions []catalog.Precondition `json:"preconditions"`
 	Steps         []catalog.Step         `json:"steps"`
 }
 

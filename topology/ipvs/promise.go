@@ -48,18 +48,18 @@ type Expectation struct {
 	// Min and Max bound each destination's count (all scheduled requests,
 	// failed ones included). Set for KindCycle, and for KindLeast from a
 	// quiet table.
-	Min []int `json:"min,omitempty"`
-	Max []int `json:"max,omitempty"`
+	Min []int `json:"min"`
+	Max []int `json:"max"`
 	// Share is the nominal count of each destination, for display.
-	Share []float64 `json:"share,omitempty"`
+	Share []float64 `json:"share"`
 	// Cycles are the kernel sequences the observed one must be a window of
 	// (one per possible list order; one when the order is known).
 	Cycles [][]int `json:"-"`
 	// Predicted is the exact sequence the kernel produces from the current
 	// state, when it is deterministic and known.
-	Predicted []int `json:"predicted,omitempty"`
+	Predicted []int `json:"predicted"`
 	// Candidates are the destinations that may take every request (KindSingle).
-	Candidates []int `json:"candidates,omitempty"`
+	Candidates []int `json:"candidates"`
 	// Quiet tells whether no connection was on the table at the start.
 	Quiet bool `json:"quiet"`
 	// Start is the table state the expectation was computed from.

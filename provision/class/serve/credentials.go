@@ -199,8 +199,8 @@ func (c *Credentials) save() error {
 // Slip is one login handed out on paper: the only time a passphrase exists
 // in the clear.
 type Slip struct {
-	Name       string
-	Passphrase string
+	Name       string `json:"name"`
+	Passphrase string `json:"passphrase"`
 }
 
 // Issue gives a passphrase to the teacher and to each student who has none
