@@ -258,6 +258,13 @@ func loopPorts(ctx context.Context, s *topology.Service, dial guest.Dialer, cx g
 	if s.Mode == topology.ModeVRRP {
 		return nil
 	}
+	return SourcePorts(takenPorts(ctx, s, dial, cx), n)
+}
+
+// takenPorts are the source ports the client's sockets and the routers'
+// connection entries hold (a backup's entries include those its sync
+// daemon learned, which live on after the connection ended).
+func takenPorts(ctx context.Context, s *topology.Service, dial guest.Dialer, cx guest.Executor) []uint16 {
 	var taken []uint16
 	for _, r := range s.Keepalived.Routers {
 		if x, err := dial(r.Node); err == nil {
@@ -269,7 +276,7 @@ func loopPorts(ctx context.Context, s *topology.Service, dial guest.Dialer, cx g
 	if out, err := cx.Run(ctx, SocketsCommand); err == nil {
 		taken = append(taken, SocketPorts(out)...)
 	}
-	return SourcePorts(taken, n)
+	return taken
 }
 
 func (l *loopRun) wait(mapper *Mapper) ([]Sample, error) {
@@ -555,11 +562,25 @@ type download struct {
 	run     *loopRun
 	seconds float64
 	sync    bool
+	port    uint16 // the client's source port
 }
 
 // DownloadPorts are the client's source ports of the download: below the
-// kernel's ephemeral range (32768-60999) and verify's (61000-65535).
+// kernel's ephemeral range (32768-60999) and verify's (61000-65535). The
+// download takes the first that nothing holds: a backup keeps the entry
+// its sync daemon learned of an earlier download, and would carry a new
+// connection from that port without sync (the negative control survived).
 var DownloadPorts = [2]uint16{32100, 32199}
+
+// downloadPort is the first of DownloadPorts not taken.
+func downloadPort(taken []uint16) (uint16, error) {
+	for p := DownloadPorts[0]; p <= DownloadPorts[1]; p++ {
+		if !slices.Contains(taken, p) {
+			return p, nil
+		}
+	}
+	return 0, cannot("every source port %d-%d of the download is held by the client or a router's table: try again in two minutes", DownloadPorts[0], DownloadPorts[1])
+}
 
 // awaitSynced waits until a router other than node (the one about to
 // fail) holds the download's connection, learned from the master's sync
@@ -581,7 +602,7 @@ func (dl *download) awaitSynced(ctx context.Context, s *topology.Service, dial g
 				return cannot("%s: %v", r.Node, err)
 			}
 			for _, c := range tab.Conns {
-				if p := c.Source.Port(); c.State == "ESTABLISHED" && p >= DownloadPorts[0] && p <= DownloadPorts[1] {
+				if c.State == "ESTABLISHED" && c.Source.Port() == dl.port {
 					act("%s: the download's connection %s is in its table (connection sync) after %.1f s", r.Node, c.Source, drillNow().Sub(start).Seconds())
 					return nil
 				}
@@ -618,6 +639,10 @@ func startDownload(ctx context.Context, lab *topology.Lab, s *topology.Service, 
 		}
 	}
 	dl := &download{seconds: float64(DownloadSize) / float64(DownloadRate)}
+	var err error
+	if dl.port, err = downloadPort(takenPorts(ctx, s, dial, cx)); err != nil {
+		return nil, err
+	}
 	dl.sync = syncRuns(ctx, s, dial, ReadVRRP(ctx, lab, s, dial).Holder(), act)
 	url := URL(s.VIP.String(), s.Port) + downloadName
 	marker := guest.NewMarker()
@@ -628,13 +653,12 @@ func startDownload(ctx context.Context, lab *topology.Lab, s *topology.Service, 
 	// control "survived"). A 64 KiB buffer, for this download only, keeps
 	// the transfer and its ACKs going through the VIP to the end.
 	// From a source port of its own, so that a router's table shows which
-	// entry is the download's (a range: an earlier drill's port may still
-	// be in TIME_WAIT).
+	// entry is the download's.
 	cmd := fmt.Sprintf("o=$(sysctl -n %[1]s); trap 'sysctl -qw %[1]s=\"$o\"' EXIT HUP TERM; sysctl -qw %[1]s=%[2]s; "+
-		"f=$(mktemp); curl -s --local-port %[8]d-%[9]d --limit-rate %[3]d -m %[4]d -o \"$f\" %[5]s; rc=$?; s=$(sha256sum < \"$f\" | cut -c1-64); n=$(stat -c %%s \"$f\"); rm -f \"$f\"; "+
+		"f=$(mktemp); curl -s --local-port %[8]d --limit-rate %[3]d -m %[4]d -o \"$f\" %[5]s; rc=$?; s=$(sha256sum < \"$f\" | cut -c1-64); n=$(stat -c %%s \"$f\"); rm -f \"$f\"; "+
 		"w=$(%[6]s | sha256sum | cut -c1-64); echo %[7]s \"$s\" \"$w\" \"$n\" \"$rc\"",
 		DownloadRmemSysctl, shell.Quote(DownloadRmem), DownloadRate, int(dl.seconds)+30, shell.Quote(url), downloadContent(), marker,
-		DownloadPorts[0], DownloadPorts[1])
+		dl.port)
 	act("client: curl --limit-rate %d %s (%.0f s), connection sync %s", DownloadRate, url, dl.seconds, map[bool]string{true: "on (lvs_sync_daemon)", false: "off"}[dl.sync])
 	go func() {
 		defer close(dl.run.done)

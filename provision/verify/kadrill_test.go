@@ -3,6 +3,7 @@ package verify
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -189,6 +190,22 @@ func TestDrillKeepalivedConnectionSync(t *testing.T) {
 		if learned := strings.Contains(strings.Join(d.Actions, "\n"), "lvs2: the download's connection 192.168.4.10:32100 is in its table"); learned != sync {
 			t.Errorf("sync %v: the wait for the backup's entry %v: %v", sync, learned, d.Actions)
 		}
+	}
+}
+
+// The negative control after a run with sync: lvs2 still holds the entry
+// its sync daemon learned from the first download's port, which would
+// carry a new connection from that port without sync; the download takes
+// another port, and breaks.
+func TestDrillKeepalivedDownloadAvoidsStaleEntries(t *testing.T) {
+	w := newWorld(t, "tedu-keepalived-dr")
+	w.holdDownloadPort("lvs2", DownloadPorts[0])
+	d := kdrill(t, w, DrillFail, "lvs1", DrillOptions{How: HowStop, Download: true, Sync: "off"})
+	if c := drillCheck(t, d, "download across the failover"); c.Status != report.Pass || !strings.Contains(c.Detail, "broke") {
+		t.Errorf("sync off with a stale entry: %+v", c)
+	}
+	if !slices.ContainsFunc(w.log, func(l string) bool { return strings.Contains(l, fmt.Sprintf("--local-port %d ", DownloadPorts[0]+1)) }) {
+		t.Error("the download did not take the next port")
 	}
 }
 

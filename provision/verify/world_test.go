@@ -76,6 +76,7 @@ type world struct {
 	daemonsSet bool
 	// slowClient: the download runs out of time (curl -m, exit 28).
 	slowClient bool
+	dlPending  bool
 	// kaDown: routers whose keepalived is stopped ("keepalived") or whose
 	// VRRP NIC is down ("link").
 	kaDown map[string]string
@@ -84,13 +85,44 @@ type world struct {
 // syncDownload puts the download's connection in the tables of the
 // routers that do not hold the VIP, as their sync daemons would.
 func (w *world) syncDownload() {
-	cip := w.lab.NodesWithRole(topology.RoleClient)[0].Addresses()[0]
-	for n, k := range w.kernels {
+	port := w.freeDownloadPort()
+	for n := range w.kernels {
 		if !slices.Contains(w.holders, n) {
-			k.Conns = append(k.Conns, ipvs.Conn{Protocol: "TCP", State: "ESTABLISHED", Source: netip.AddrPortFrom(cip, DownloadPorts[0]),
-				Virtual: netip.AddrPortFrom(w.svc.VIP, w.svc.Port), Destination: netip.AddrPortFrom(w.dest("web1").Address, w.dest("web1").Port)})
+			w.holdDownloadPort(n, port)
 		}
 	}
+}
+
+// holdDownloadPort puts an ESTABLISHED entry from the client's port in
+// node's table, to web1.
+func (w *world) holdDownloadPort(node string, port uint16) {
+	cip := w.lab.NodesWithRole(topology.RoleClient)[0].Addresses()[0]
+	k := w.kernels[node]
+	k.Conns = append(k.Conns, ipvs.Conn{Protocol: "TCP", State: "ESTABLISHED", Source: netip.AddrPortFrom(cip, port),
+		Virtual: netip.AddrPortFrom(w.svc.VIP, w.svc.Port), Destination: netip.AddrPortFrom(w.dest("web1").Address, w.dest("web1").Port)})
+}
+
+// freeDownloadPort is the first download port no router's table holds.
+func (w *world) freeDownloadPort() uint16 {
+	for p := DownloadPorts[0]; ; p++ {
+		held := false
+		for _, k := range w.kernels {
+			held = held || slices.ContainsFunc(k.Conns, func(c ipvs.Conn) bool { return c.Source.Port() == p })
+		}
+		if !held {
+			return p
+		}
+	}
+}
+
+// heldByHolder: a router that holds the VIP has an entry from port.
+func (w *world) heldByHolder(port uint16) bool {
+	for _, h := range w.holders {
+		if k, ok := w.kernels[h]; ok && slices.ContainsFunc(k.Conns, func(c ipvs.Conn) bool { return c.Source.Port() == port }) {
+			return true
+		}
+	}
+	return false
 }
 
 // syncRuns: the routers' kernels run their sync daemons.
@@ -236,6 +268,7 @@ func (x *worldExec) WriteFile(_ context.Context, path string, data []byte, _ fs.
 }
 
 var (
+	reLocalPort = regexp.MustCompile(`--local-port (\d+) `)
 	// a request of the TCP probers: "URL,SOURCEPORT"
 	reRequest = regexp.MustCompile(`(http://[0-9.]+(?::\d+)?/),(\d+)`)
 	// a loop's frames: its marker, and the start of a request's frame
@@ -631,23 +664,28 @@ func (w *world) keepalivedDrill(node, cmd string) (string, bool) {
 	case cmd == ipvs.StopDaemonsCommand:
 		w.daemons, w.daemonsSet = false, true
 	case cmd == ipvs.DaemonsCommand:
+		// The drill reads the daemons once it chose the download's port:
+		// with sync, the master's daemon hands the connection to the others.
+		if w.dlPending && w.syncRuns() {
+			w.syncDownload()
+		}
+		w.dlPending = false
 		if !w.syncRuns() {
 			return "", true
 		}
 		state := map[bool]string{true: "master", false: "backup"}[slices.Contains(w.holders, node)]
 		return state + " sync daemon (mcast=eth0, syncid=51)\n", true
 	case strings.Contains(cmd, "lvslab-sync-drill") && strings.Contains(cmd, "yes ") && !strings.Contains(cmd, "curl"):
-		// The download is about to start (its file is written first): with
-		// sync, the master's daemon hands its connection to the others.
-		if w.syncRuns() {
-			w.syncDownload()
-		}
+		w.dlPending = true // the download starts after its port is chosen
 	case strings.Contains(cmd, "--limit-rate"):
 		m := reMarker.FindString(cmd)
 		got := "aaaa" + strings.Repeat("0", 60)
 		// With the kernel's default receive buffer the whole file is in the
 		// client before the failure: it "survives" without sync too.
-		if w.syncRuns() || !strings.Contains(cmd, "sysctl -qw "+DownloadRmemSysctl+"=") {
+		// An entry of the new holder from the download's port carries it
+		// too, synced or stale.
+		port, _ := strconv.Atoi(reLocalPort.FindStringSubmatch(cmd + " --local-port 0 ")[1])
+		if w.syncRuns() || !strings.Contains(cmd, "sysctl -qw "+DownloadRmemSysctl+"=") || w.heldByHolder(uint16(port)) {
 			got = strings.Repeat("b", 64)
 		}
 		size, rc := "1234567", "56"
