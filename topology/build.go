@@ -64,6 +64,7 @@ func (d *document) build(raw *rawLab) *Lab {
 		Description: raw.Description,
 		Image:       raw.Image,
 		Login:       Login{User: raw.Login.User, Password: raw.Login.Password},
+		at:          d.at,
 	}
 	switch {
 	case raw.Name == "":

@@ -105,13 +105,18 @@ type walkKey struct {
 }
 
 func (d *document) add(path, format string, args ...any) {
-	p := d.at[path]
-	// A missing field has no position; point at the closest parent that has.
+	d.problems = append(d.problems, problemAt(d.file, d.at, path, format, args...))
+}
+
+// problemAt is a problem at path's position in a file whose fields are at
+// at; a missing field has none: it points at the closest parent that has.
+func problemAt(file string, at map[string]pos, path, format string, args ...any) Problem {
+	p := at[path]
 	for q := path; p.line == 0 && q != ""; {
 		q = parentPath(q)
-		p = d.at[q]
+		p = at[q]
 	}
-	d.problems = append(d.problems, Problem{File: d.file, Line: p.line, Col: p.col, Path: path, Msg: fmt.Sprintf(format, args...)})
+	return Problem{File: file, Line: p.line, Col: p.col, Path: path, Msg: fmt.Sprintf(format, args...)}
 }
 
 // refuse records a problem the walk found and silences the rules about path.

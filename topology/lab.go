@@ -48,6 +48,15 @@ type Lab struct {
 	VRRPServices []*Service
 	// File is where the lab came from (a path, or EmbeddedFile(NAME)).
 	File string
+	// at is where each field sits in File, for Problem.
+	at map[string]pos
+}
+
+// Problem is a problem with the lab file that only a later stage sees (up,
+// which knows what the image needs), placed like validation's: at the
+// field's file:line:col, or its closest parent's when the field is absent.
+func (l *Lab) Problem(path, format string, args ...any) Problems {
+	return Problems{problemAt(l.File, l.at, path, format, args...)}
 }
 
 // embeddedPrefix begins the File of a lab read from the embedded labs.

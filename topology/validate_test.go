@@ -2,6 +2,7 @@ package topology
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"slices"
 	"strings"
@@ -328,6 +329,27 @@ func TestWebServerChoice(t *testing.T) {
 	ps = problemsOf(t, mutate(t, dr, "    role: client\n", "    role: client\n    web_server: nginx\n"))
 	if len(ps) != 1 || !strings.HasSuffix(ps[0].Path, ".web_server") || !strings.Contains(ps[0].Msg, "only web nodes") {
 		t.Errorf("web_server on a client: %v", ps)
+	}
+}
+
+// A problem only up sees (the image needs a password the file lacks) is
+// placed like validation's: at the field, or at its closest parent.
+func TestLabProblemIsPlaced(t *testing.T) {
+	data, err := os.ReadFile("../labs/tedu-nat.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := strings.Replace(string(data), "image: debian-12\n", "image: debian-12-base\nlogin:\n  user: root\n", 1)
+	lab, err := Load("base.yaml", []byte(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	line := strings.Count(text[:strings.Index(text, "login:")], "\n") + 1
+	if got := lab.Problem("login.password", "needed").Error(); got != fmt.Sprintf("base.yaml:%d:3: login.password: needed", line+1) {
+		t.Errorf("missing field: %s", got)
+	}
+	if got := lab.Problem("image", "no such image").Error(); got != fmt.Sprintf("base.yaml:%d:8: image: no such image", line-1) {
+		t.Errorf("present field: %s", got)
 	}
 }
 

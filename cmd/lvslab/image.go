@@ -3,6 +3,7 @@ package main
 import (
 	"cmp"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"text/tabwriter"
@@ -22,22 +23,27 @@ func imageCommand() *cli.Command {
 	}
 	return &cli.Command{
 		Name:  "image",
-		Usage: "build, list and remove the guest images labs boot from",
-		Description: `A lab's "image:" is either the name of an image built here or the path of
-your own qcow2 disk. A built image is a small Debian (` + image.DefaultSuite + `) with ipvsadm,
+		Usage: "build, import, list and remove the guest images labs boot from",
+		Description: `A lab's "image:" is the name of an image built or imported here, or the path
+of your own qcow2 disk. A built image is a small Debian (` + image.DefaultSuite + `) with ipvsadm,
 apache2, openssh and a kernel trimmed to what a virtio VM with IPVS needs; it
 boots directly (kernel and initrd beside the disk) in seconds even without KVM.
+An imported image is your disk copied into the store with what lvslab read on
+it: the OS, cloud-init or not, how it boots and what manages its network.
 
 Examples:
    sudo lvslab image build                 # build "` + image.DefaultName + `" (once; later runs reuse it)
    sudo lvslab image build --force         # build it again (seconds: debootstrap is cached)
    sudo lvslab image build --fresh         # build it again with current packages
    sudo lvslab image build --name classroom --root-password lab
+   sudo lvslab image build --flavor cloud  # "debian-12-cloud": GRUB on the disk, cloud-init
+   sudo lvslab image build --flavor base --root-password lab  # "debian-12-base": console login only
+   lvslab image import Rocky-9-GenericCloud.latest.x86_64.qcow2 --name rocky-9
    lvslab image ls
    sudo lvslab image rm classroom
    lvslab image ls --connect qemu+ssh://root@hv1/system     # the images uploaded to a host
    lvslab image rm --connect qemu+ssh://root@hv1/system debian-12`,
-		Subcommands: []*cli.Command{imageBuildCommand(dirFlag), imageLsCommand(dirFlag), imageRmCommand(dirFlag)},
+		Subcommands: []*cli.Command{imageBuildCommand(dirFlag), imageImportCommand(dirFlag), imageLsCommand(dirFlag), imageRmCommand(dirFlag)},
 	}
 }
 
@@ -51,9 +57,19 @@ kernel modules a lab needs, makes a minimal initrd and writes
 DIR/NAME/{disk.qcow2,vmlinuz,initrd.img,image.json}. An existing image is kept
 unless --force. A failed build leaves nothing behind. The bare debootstrap
 result is cached in DIR/.debootstrap so that rebuilding takes seconds; --fresh
-downloads current packages again.`,
+downloads current packages again.
+
+--flavor cloud and --flavor base make disks the way distributions make theirs,
+from the same Debian packages: partitioned, with their own kernel and GRUB
+(the VM boots from the disk, not directly), systemd-networkd, and none of
+lvslab's first-boot agent. "cloud" runs cloud-init, which reads lvslab's seed;
+"base" has root's --root-password and a getty on the serial console, where
+lvslab logs in with the lab file's "login:" to set up its access, as a
+classroom's student would. Their default names are debian-12-cloud and
+debian-12-base.`,
 		flags: []cli.Flag{
-			&cli.StringFlag{Name: "name", Value: image.DefaultName, Usage: "image `NAME`"},
+			&cli.StringFlag{Name: "name", Usage: "image `NAME` (default " + image.DefaultName + ", or " + image.DefaultName + "-FLAVOR)"},
+			choice(&cli.StringFlag{Name: "flavor", Value: image.FlavorLvslab, Usage: "recipe `FLAVOR`: " + strings.Join(image.Flavors, ", ")}, image.Flavors...),
 			&cli.StringFlag{Name: "suite", Value: image.DefaultSuite, Usage: "Debian `SUITE`"},
 			&cli.StringFlag{Name: "mirror", Usage: "Debian mirror `URL` (default: debootstrap's own)"},
 			&cli.BoolFlag{Name: "force", Usage: "rebuild even if the image exists (reuses the cached debootstrap); take labs made from it down first"},
@@ -74,9 +90,52 @@ downloads current packages again.`,
 				RootPassword:  c.String("root-password"),
 				ExtraPackages: c.StringSlice("package"),
 				Compress:      c.Bool("compress"),
+				Flavor:        c.String("flavor"),
 				Progress:      progressTo(c, os.Stderr),
 			})
 			return err
+		},
+	}.cli()
+}
+
+// imageImportCommand is "lvslab image import".
+func imageImportCommand(dirFlag cli.Flag) *cli.Command {
+	return command{name: "import", args: "PATH", formats: textJSON,
+		usage: "copy your qcow2 or raw disk into the image store, with what lvslab reads on it",
+		help: `Copies the disk into DIR/NAME/disk.qcow2 (backing files flattened) and reads
+it without booting it: the partition table, then the root filesystem (ext2/3/4,
+read with debugfs) for the OS (os-release), cloud-init, lvslab's own agent,
+the bootloader and what manages the network (NetworkManager, systemd-networkd,
+netplan, ifupdown). "lvslab image ls" shows it; -o json prints the imported
+image as "lvslab image ls -o json" lists it. A lab then names the image:
+"image: NAME".
+
+How lvslab seeds a VM of it follows: cloud-init reads the NoCloud seed (the
+login key, the pinned host key, mgmt0's static address matched by MAC); an
+image without it is reached over the serial console with the lab file's
+"login: {user: root, password: ...}". A disk with no bootloader but a kernel
+in /boot boots directly from the kernel and initrd copied beside it. An XFS,
+Btrfs or LVM root is not read: cloud-init is then assumed.`,
+		flags: []cli.Flag{
+			&cli.StringFlag{Name: "name", Usage: "image `NAME` (default: the file's name, without .qcow2, .img or .raw)"},
+			&cli.BoolFlag{Name: "force", Usage: "replace an image of that name"},
+			dirFlag,
+		},
+		action: func(c *cli.Context) error {
+			if c.NArg() != 1 {
+				return fmt.Errorf("give the path of one qcow2 or raw disk to import")
+			}
+			img, err := image.Import(c.Context, image.ImportOptions{
+				Path:     c.Args().First(),
+				Name:     c.String("name"),
+				Dir:      imageDir(c),
+				Force:    c.Bool("force"),
+				Progress: progressTo(c, os.Stderr),
+			})
+			if err != nil || outputOf(c) != outputJSON {
+				return err
+			}
+			return writeJSON(c.App.Writer, imageEntryOf(img))
 		},
 	}.cli()
 }
@@ -102,17 +161,10 @@ finished and what on the host still uses each (domains, overlay volumes).`,
 				return writeJSON(c.App.Writer, imageEntries(images))
 			}
 			if len(images) == 0 {
-				fmt.Fprintln(os.Stderr, `no image built yet: run "sudo lvslab image build"`)
+				fmt.Fprintln(os.Stderr, `no image built or imported yet: run "sudo lvslab image build" (or "lvslab image import PATH")`)
 				return nil
 			}
-			w := tabwriter.NewWriter(c.App.Writer, 0, 0, 2, ' ', 0)
-			fmt.Fprintln(w, "NAME\tSUITE\tKERNEL\tDISK\tCREATED\tPATH")
-			for _, img := range images {
-				m := img.Manifest
-				fmt.Fprintf(w, "%s\t%s\t%s\t%.0f MB\t%s\t%s\n", img.Name, m.Suite, m.KernelVersion,
-					float64(m.DiskBytes)/1e6, m.Created.Local().Format("2006-01-02 15:04"), img.Dir)
-			}
-			return w.Flush()
+			return printImages(c.App.Writer, images)
 		},
 	}.cli()
 	cmd.Aliases = []string{"list"}
@@ -153,20 +205,52 @@ uploads the image again.`,
 	return cmd
 }
 
-// imageEntry is one built image in "lvslab image ls -o json".
+// printImages is the table of "lvslab image ls": where each image comes
+// from, what runs in it, how it boots and how a new VM of it is seeded.
+func printImages(out io.Writer, images []image.Image) error {
+	w := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(w, "NAME\tKIND\tOS\tBOOT\tSEEDED BY\tNETWORK\tDISK\tCREATED")
+	for _, img := range images {
+		m := img.Manifest
+		kind := "lvslab"
+		switch {
+		case img.Kind == image.Imported:
+			kind = "imported"
+		case m.Flavor != "":
+			kind = m.Flavor
+		}
+		boot := image.BootText(img.Boot(), "")
+		if d := m.Detected; d != nil && !img.DirectBoot() {
+			boot = image.BootText(img.Boot(), d.Bootloader)
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%.0f MB\t%s\n", img.Name, kind, img.OS(), boot, img.Seeding(), dash(img.Network()),
+			float64(m.DiskBytes)/1e6, m.Created.Local().Format("2006-01-02 15:04"))
+	}
+	return w.Flush()
+}
+
+// imageEntry is one image in "lvslab image ls -o json".
 type imageEntry struct {
-	Name string `json:"name"`
-	Dir  string `json:"dir"`
-	Disk string `json:"disk"`
+	Name    string `json:"name"`
+	Kind    string `json:"kind"`
+	Dir     string `json:"dir"`
+	Disk    string `json:"disk"`
+	Boot    string `json:"boot"`
+	Seeding string `json:"seeding"`
 	*image.Manifest
 }
 
 func imageEntries(images []image.Image) []imageEntry {
 	out := []imageEntry{}
 	for _, img := range images {
-		out = append(out, imageEntry{Name: img.Name, Dir: img.Dir, Disk: img.Disk, Manifest: img.Manifest})
+		out = append(out, imageEntryOf(img))
 	}
 	return out
+}
+
+func imageEntryOf(img image.Image) imageEntry {
+	return imageEntry{Name: img.Name, Kind: string(img.Kind), Dir: img.Dir, Disk: img.Disk, Boot: img.Boot(),
+		Seeding: img.Seeding(), Manifest: img.Manifest}
 }
 
 // listPoolImages is "lvslab image ls --connect URI": the image versions in

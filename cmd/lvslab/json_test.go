@@ -1,9 +1,11 @@
 package main
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -15,6 +17,7 @@ import (
 	"github.com/lvslab/lvslab/provision/class"
 	"github.com/lvslab/lvslab/provision/class/serve"
 	"github.com/lvslab/lvslab/provision/host"
+	"github.com/lvslab/lvslab/provision/image"
 	"github.com/lvslab/lvslab/provision/lab"
 	"github.com/lvslab/lvslab/provision/paths"
 	"github.com/lvslab/lvslab/provision/report"
@@ -86,7 +89,7 @@ var (
 	labsKeys         = []string{"embedded", "lab", "nodes", "description", "default"}
 	verdictKeys      = []string{"file", "valid", "lab", "networks", "nodes", "services", "problems"}
 	planKeys         = []string{"lab", "file", "os", "nodes"}
-	imageKeys        = []string{"name", "dir", "disk", "suite", "created", "kernel_version", "cmdline", "packages", "disk_bytes", "virtual_bytes", "kernel_bytes", "initrd_bytes", "build_seconds", "root_password", "compressed", "recipe?"}
+	imageKeys        = []string{"name", "kind", "dir", "disk", "boot", "seeding", "suite", "created", "kernel_version", "cmdline", "packages", "disk_bytes", "virtual_bytes", "kernel_bytes", "initrd_bytes", "build_seconds", "root_password", "compressed", "recipe?", "flavor?", "source?", "detected?"}
 	dryRunKeys       = []string{"lab", "file", "image", "accel", "identity", "pool", "networks", "nodes", "remove"}
 	statusKeys       = []string{"lab", "file?", "host?", "mgmt?", "nodes", "networks", "volumes"}
 	lsKeys           = []string{"lab", "source", "nodes", "running", "mgmt"}
@@ -120,6 +123,8 @@ func TestEveryJSONOutput(t *testing.T) {
 		{command: "image ls", args: []string{"image", "ls", "--dir", filepath.Join(dir, "images"), "-o", "json"}, keys: imageKeys},
 		{command: "image ls", args: []string{"image", "ls", tdd, "-o", "json"}},
 		failure("image ls", 2, "image", "ls", "--connect", sock, "-o", "json"),
+		importCase(t, dir),
+		failure("image import", 2, "image", "import", filepath.Join(dir, "none.qcow2"), "--dir", filepath.Join(dir, "imported"), "-o", "json"),
 		{command: "up", args: []string{"up", "--dry-run", tdd, labFile, "-o", "json"}, keys: dryRunKeys, lists: map[string]int{"remove": 0}},
 		// up removes the VM of a node the lab file no longer has.
 		{command: "up", args: []string{"up", "--dry-run", tdd, staleLab, "-o", "json"}, keys: dryRunKeys, lists: map[string]int{"remove": 1}},
@@ -189,6 +194,32 @@ func TestEveryJSONOutput(t *testing.T) {
 			t.Errorf("%s -o json: success tested %v, failure tested %v", name, seen[0], seen[1])
 		}
 	}
+}
+
+// importCase is image import -o json of a disk whose MBR holds GRUB's boot
+// code and whose partition lvslab does not read (cloud-init assumed), when
+// qemu-img is there ("make deps"); else the entry import prints for it.
+func importCase(t *testing.T, dir string) jsonCase {
+	t.Helper()
+	disk := filepath.Join(dir, "grub.img")
+	data := make([]byte, 2<<20)
+	copy(data[0x180:], "GRUB Geom Hard Disk Read Error")
+	entry := data[446:462]
+	entry[0], entry[4] = 0x80, 0x83
+	binary.LittleEndian.PutUint32(entry[8:], 2048)
+	binary.LittleEndian.PutUint32(entry[12:], 2048)
+	data[510], data[511] = 0x55, 0xaa
+	if err := os.WriteFile(disk, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c := jsonCase{command: "image import", args: []string{"image", "import", disk, "--dir", filepath.Join(dir, "imported"), "-o", "json"}, keys: imageKeys}
+	if _, err := exec.LookPath("qemu-img"); err != nil {
+		c.args, c.write = nil, func(w io.Writer) error {
+			return writeJSON(w, imageEntryOf(image.Image{Kind: image.Imported, Name: "grub", Manifest: &image.Manifest{Source: disk,
+				Packages: []string{}, Detected: &image.Detected{Table: image.TableMBR, Boot: image.BootBIOS, Bootloader: "grub", Notes: []string{}}}}))
+		}
+	}
+	return c
 }
 
 func boolIndex(b bool) int {

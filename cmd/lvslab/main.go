@@ -96,12 +96,12 @@ Typical session:
    lvslab down tedu                 # remove everything of the lab
 
 Every command that lists or reports takes -o json (labs, validate, plan,
-image ls, up --dry-run, ls, status, check, verify, drill, ipvs, class): JSON
-for every outcome, {"error": "..."} when it could not run. --debug traces
-each libvirt call and SSH command with its duration and output on stderr;
---quiet keeps only results and errors; --progress json writes progress as
-one JSON event per line on stderr (tty, plain: text redrawn in place or not;
-auto: tty on a terminal).
+image ls, image import, up --dry-run, ls, status, check, verify, drill,
+ipvs, class): JSON for every outcome, {"error": "..."} when it could not
+run. --debug traces each libvirt call and SSH command with its duration and
+output on stderr; --quiet keeps only results and errors; --progress json
+writes progress as one JSON event per line on stderr (tty, plain: text
+redrawn in place or not; auto: tty on a terminal).
 Shell completion: "lvslab completion bash|zsh|fish"; the manual: "man lvslab".
 
 Exit codes: 0 success, 1 the lab or a verdict is wrong, 2 lvslab could not run

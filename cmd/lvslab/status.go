@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"slices"
@@ -156,6 +157,7 @@ func printStatus(w io.Writer, st *lab.LabStatus) {
 		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%s\n", n.Node, dash(n.Role), n.Domain, n.State, dash(strings.Join(n.Addresses, ", ")), dash(n.Mgmt), ssh)
 	}
 	tw.Flush()
+	printGuests(w, st)
 	for _, n := range st.Networks {
 		state := "inactive"
 		if n.Active {
@@ -172,6 +174,18 @@ func printStatus(w io.Writer, st *lab.LabStatus) {
 	}
 	if len(st.Volumes) > 0 {
 		fmt.Fprintf(w, "  disks: %s\n", strings.Join(st.Volumes, " "))
+	}
+}
+
+// printGuests says, per running node, what runs in it, what manages its
+// network and how its first boot was set up.
+func printGuests(w io.Writer, st *lab.LabStatus) {
+	for _, n := range st.Nodes {
+		if n.OS == "" && n.Seeded == "" {
+			continue
+		}
+		fmt.Fprintf(w, "  guest %s: %s, network by %s, seeded by %s\n", n.Node,
+			cmp.Or(n.OS, "OS unknown"), cmp.Or(n.Network, "unknown"), cmp.Or(n.Seeded, "unknown"))
 	}
 }
 

@@ -46,6 +46,8 @@ type Access struct {
 	// connection to it that every node is dialled through (nil: local).
 	remote *host.Remote
 	jump   *sshx.Jump
+	// consoles opens a node's serial console (nil: OpenConsole).
+	consoles ConsoleOpener
 	// agent reaches the nodes' guest agents (rescue.go), nil when there
 	// is no libvirt; tcp opens TCP connections where there is no jump;
 	// tcpWindow is how long one may take before the agent is asked why.
@@ -83,6 +85,9 @@ type Options struct {
 	DialWindow time.Duration
 	// Connector logs in to the nodes (nil means sshx.WaitReady).
 	Connector Connector
+	// Consoles opens a node's serial console for Bootstrap (nil means
+	// through libvirt).
+	Consoles ConsoleOpener
 	// Agent reaches the nodes' guest agents (nil means through libvirt).
 	Agent host.Agent
 }
@@ -105,7 +110,7 @@ func newAccess(conn *host.Conn, lab string, opts Options) (*Access, error) {
 		return nil, err
 	}
 	a := &Access{conn: conn, lab: lab, file: opts.File, paths: opts.Paths, clients: map[string]*sshx.Client{},
-		signer: opts.Signer, connector: opts.Connector, dialWindow: opts.DialWindow,
+		signer: opts.Signer, connector: opts.Connector, dialWindow: opts.DialWindow, consoles: opts.Consoles,
 		agent: opts.Agent, tcp: (&net.Dialer{}).DialContext, tcpWindow: tcpWindow, cutOff: map[string]cutOffNote{}}
 	if a.agent == nil && conn != nil {
 		a.agent = host.LibvirtAgent{Conn: conn}

@@ -34,6 +34,9 @@ type Tag struct {
 	// marked from its first VM on, whatever becomes of the run.
 	Class   string `xml:"class,attr,omitempty"`
 	Student string `xml:"student,attr,omitempty"`
+	// Seed is how a domain's first boot was seeded: by lvslab's agent,
+	// cloud-init or a login on its serial console (image.Seeding).
+	Seed string `xml:"seed,attr,omitempty"`
 }
 
 // Marshal renders the tag (the inner XML of a <metadata> element) with the "lvslab" prefix, as libvirt keeps it.
@@ -65,6 +68,7 @@ func (t Tag) render(open string) string {
 	attr("mgmt", t.Mgmt)
 	attr("class", t.Class)
 	attr("student", t.Student)
+	attr("seed", t.Seed)
 	b.WriteString("/>")
 	return b.String()
 }

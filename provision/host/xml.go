@@ -85,7 +85,7 @@ const TCGCmdline = "norandmaps"
 // management network.
 func DomainXML(lab *topology.Lab, node *topology.Node, spec DomainSpec) (string, error) {
 	tag := Tag{Name: lab.Name, Node: node.Name, Role: node.Role, File: lab.File, InstanceID: spec.InstanceID, Mgmt: spec.Mgmt,
-		Class: spec.Class, Student: spec.Student}
+		Class: spec.Class, Student: spec.Student, Seed: spec.Image.Seeding()}
 	port := uint(0)
 	d := &libvirtxml.Domain{
 		Type:        string(spec.Type),
@@ -150,7 +150,7 @@ func DomainXML(lab *topology.Lab, node *topology.Node, spec DomainSpec) (string,
 			d.OS.Cmdline += " " + TCGCmdline
 		}
 	} else {
-		d.OS.BootDevices = []libvirtxml.DomainBootDevice{{Dev: "hd"}}
+		ownBootloader(d, spec.Image)
 	}
 	for _, hw := range WantHardware(lab, node) {
 		d.Devices.Interfaces = append(d.Devices.Interfaces, libvirtxml.DomainInterface{
@@ -160,6 +160,26 @@ func DomainXML(lab *topology.Lab, node *topology.Node, spec DomainSpec) (string,
 		})
 	}
 	return d.Marshal()
+}
+
+// NoCloudSerial is the SMBIOS system serial number a VM of an image with
+// its own bootloader gets: cloud-init's ds-identify reads it and takes the
+// NoCloud datasource (the "cidata" volume) alone, with no wait for a
+// metadata server, as "ds=nocloud" on a kernel command line would.
+const NoCloudSerial = "ds=nocloud"
+
+// ownBootloader makes a domain boot from its disk (BIOS, or UEFI firmware
+// for a disk with only an EFI system partition) and pins cloud-init's
+// datasource in the SMBIOS serial number.
+func ownBootloader(d *libvirtxml.Domain, img image.Image) {
+	d.OS.BootDevices = []libvirtxml.DomainBootDevice{{Dev: "hd"}}
+	if img.Boot() == image.BootUEFI {
+		d.OS.Firmware = "efi"
+	}
+	d.OS.SMBios = &libvirtxml.DomainSMBios{Mode: "sysinfo"}
+	d.SysInfo = []libvirtxml.DomainSysInfo{{SMBIOS: &libvirtxml.DomainSysInfoSMBIOS{
+		System: &libvirtxml.DomainSysInfoSystem{Entry: []libvirtxml.DomainSysInfoEntry{{Name: "serial", Value: NoCloudSerial}}},
+	}}}
 }
 
 // OverlayXML is a node's disk: a qcow2 volume backed by the image (a linked

@@ -1,6 +1,7 @@
 package host
 
 import (
+	"strings"
 	"testing"
 
 	"libvirt.org/go/libvirtxml"
@@ -120,7 +121,7 @@ func TestDomainXMLBuiltImage(t *testing.T) {
 		t.Errorf("no virtio-serial channel to the guest agent (a UNIX socket libvirt places): %+v", c)
 	}
 	tag, ok := ParseTag(d.Metadata.XML)
-	want := Tag{Name: "tedu", Node: "web1", Role: "web", File: "embedded:tedu-nat", InstanceID: "tedu-web1-1234", Mgmt: "10.250.0.12"}
+	want := Tag{Name: "tedu", Node: "web1", Role: "web", File: "embedded:tedu-nat", InstanceID: "tedu-web1-1234", Mgmt: "10.250.0.12", Seed: image.SeedAgent}
 	tag.XMLName = want.XMLName
 	if !ok || tag != want {
 		t.Errorf("tag %+v, want %+v", tag, want)
@@ -201,3 +202,51 @@ var (
 	mustLab            = rolestest.Lab
 	withClassroomHosts = rolestest.WithClassroomHosts
 )
+
+// An image with its own bootloader boots from its disk with cloud-init's
+// datasource pinned in the SMBIOS serial number; one with only an EFI
+// system partition gets UEFI firmware. The tag records how the VM was
+// seeded, and test:///default takes the definition.
+func TestDomainXMLOwnBootloaderPinsNoCloud(t *testing.T) {
+	lab := mustLab(t, "tedu-nat")
+	for boot, firmware := range map[string]string{image.BootBIOS: "", image.BootUEFI: "efi"} {
+		img := image.Image{Kind: image.Imported, Name: "base", Disk: "/img/base/disk.qcow2", Format: "qcow2",
+			Manifest: &image.Manifest{Detected: &image.Detected{Readable: true, Boot: boot}}}
+		x, err := DomainXML(lab, lab.Node("web1"), DomainSpec{Type: "test", Image: img, Overlay: "/p/o.qcow2", Seed: "/p/s.iso", ConsoleLog: "/l", Mgmt: "10.250.0.12"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var d libvirtxml.Domain
+		if err := d.Unmarshal(x); err != nil {
+			t.Fatal(err)
+		}
+		if d.OS.Firmware != firmware || d.OS.SMBios == nil || d.OS.SMBios.Mode != "sysinfo" || len(d.OS.BootDevices) != 1 || d.OS.Kernel != "" {
+			t.Errorf("%s: os %+v", boot, d.OS)
+		}
+		if len(d.SysInfo) != 1 || d.SysInfo[0].SMBIOS == nil || d.SysInfo[0].SMBIOS.System == nil ||
+			d.SysInfo[0].SMBIOS.System.Entry[0] != (libvirtxml.DomainSysInfoEntry{Name: "serial", Value: "ds=nocloud"}) {
+			t.Errorf("%s: sysinfo %+v", boot, d.SysInfo)
+		}
+		if tag, ok := ParseTag(d.Metadata.XML); !ok || tag.Seed != image.SeedConsole {
+			t.Errorf("%s: tag %+v", boot, tag)
+		}
+		if boot != image.BootBIOS {
+			continue
+		}
+		conn, err := Connect("test:///default")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		if err := DefineDomain(conn, "tedu-web1", x); err != nil {
+			t.Fatal(err)
+		}
+		dom, _ := conn.LookupDomainByName("tedu-web1")
+		back, _ := dom.GetXMLDesc(0)
+		dom.Undefine()
+		dom.Free()
+		if !strings.Contains(back, "<entry name='serial'>ds=nocloud</entry>") || !strings.Contains(back, `seed="console"`) {
+			t.Errorf("test:///default kept:\n%s", back)
+		}
+	}
+}

@@ -38,6 +38,9 @@ func Build(ctx context.Context, opts Options) (Image, error) {
 	if o.Dir == "" {
 		return Image{}, errNoStore
 	}
+	if err := checkFlavor(o.Flavor); err != nil {
+		return Image{}, err
+	}
 	unlock, err := lock(o.Dir, o.Name)
 	if err != nil {
 		return Image{}, err
@@ -47,12 +50,16 @@ func Build(ctx context.Context, opts Options) (Image, error) {
 		if img, err := load(o.Dir, o.Name); err == nil {
 			missing := slices.DeleteFunc(o.packages(), func(p string) bool { return slices.Contains(img.Manifest.Packages, p) })
 			switch {
+			case img.Kind == Imported:
+				return Image{}, fmt.Errorf("image %q was imported from %s: choose another --name, or --force to replace it", o.Name, img.Manifest.Source)
+			case flavorOf(img) != o.Flavor:
+				return Image{}, fmt.Errorf("image %q is a %s image, not a %s one: choose another --name, or --force to replace it", o.Name, flavorOf(img), o.Flavor)
 			case len(missing) > 0:
 				// The recipe grew (nginx for reference 003, say): labs would
 				// need packages the image lacks, and a lab VM cannot download.
-				o.Progress.Emit(progress.BuildStale{Name: o.Name, Missing: missing, Recipe: img.Manifest.Recipe, Now: RecipeRevision})
-			case img.Manifest.Recipe < RecipeRevision:
-				o.Progress.Emit(progress.BuildStale{Name: o.Name, Recipe: img.Manifest.Recipe, Now: RecipeRevision})
+				o.Progress.Emit(progress.BuildStale{Name: o.Name, Missing: missing, Recipe: img.Manifest.Recipe, Now: o.recipeRevision()})
+			case img.Manifest.Recipe < o.recipeRevision():
+				o.Progress.Emit(progress.BuildStale{Name: o.Name, Recipe: img.Manifest.Recipe, Now: o.recipeRevision()})
 			default:
 				o.Progress.Emit(progress.BuildExists{Name: o.Name, Dir: img.Dir})
 				return img, nil
@@ -81,7 +88,11 @@ func Build(ctx context.Context, opts Options) (Image, error) {
 	defer logf.Close()
 	b := &builder{o: o, tmp: tmp, rootfs: filepath.Join(tmp, "rootfs"), out: filepath.Join(tmp, "out"), log: logf}
 	start := time.Now()
-	m, err := b.run(ctx)
+	run := b.run
+	if o.Flavor != FlavorLvslab {
+		run = b.runFlavor
+	}
+	m, err := run(ctx)
 	if err != nil {
 		return Image{}, b.failure(err, logPath)
 	}

@@ -155,8 +155,11 @@ var slimGlobs = []string{
 }
 
 // slim removes documentation, locales, caches and per-machine secrets.
-func slim(rootfs string) error {
-	for _, g := range slimGlobs {
+func slim(rootfs string) error { return slimWith(rootfs, slimGlobs) }
+
+// slimWith is slim with the globs given.
+func slimWith(rootfs string, globs []string) error {
+	for _, g := range globs {
 		matches, err := filepath.Glob(filepath.Join(rootfs, g))
 		if err != nil {
 			return err

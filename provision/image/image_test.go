@@ -22,6 +22,9 @@ const fakeKernel = "6.1.0-99-amd64"
 type fakeRunner struct {
 	cmds   []Command
 	failOn string // command name that fails
+	// rawQcow2: qemu-img convert copies the raw disk as it is, so that a
+	// test reads its boot sector.
+	rawQcow2 bool
 }
 
 func (f *fakeRunner) Run(ctx context.Context, c Command, out io.Writer) error {
@@ -39,7 +42,16 @@ func (f *fakeRunner) Run(ctx context.Context, c Command, out io.Writer) error {
 	case "mkfs.ext4":
 		return os.WriteFile(c.Args[len(c.Args)-2], []byte("ext4"), 0o644)
 	case "qemu-img":
+		if f.rawQcow2 {
+			return ExecRunner{}.Run(ctx, Command{Name: "cp", Args: c.Args[len(c.Args)-2:]}, out)
+		}
 		return os.WriteFile(c.Args[len(c.Args)-1], []byte("QFI\xfbfake-qcow2"), 0o644)
+	case "chroot": // grub-mkimage -o FILE
+		if i := slices.Index(c.Args, "-o"); len(c.Args) > 1 && c.Args[1] == "grub-mkimage" && i > 0 {
+			core := filepath.Join(c.Args[0], c.Args[i+1])
+			os.MkdirAll(filepath.Dir(core), 0o755)
+			return os.WriteFile(core, bytes.Repeat([]byte("core"), 300), 0o644)
+		}
 	}
 	return nil
 }
@@ -54,15 +66,18 @@ func (f *fakeRunner) names() []string {
 
 func fakeRootfs(root string) error {
 	files := map[string]string{
-		"boot/vmlinuz-" + fakeKernel:    "kernel",
-		"boot/initrd.img-" + fakeKernel: "initrd",
-		"etc/ssh/ssh_host_rsa_key":      "secret",
-		"usr/share/doc/curl/copyright":  "c",
-		"usr/share/doc/curl/README":     "r",
-		"usr/share/locale/de/x.mo":      "x",
-		"usr/share/locale/locale.alias": "a",
-		"usr/share/man/man1/curl.1.gz":  "m",
-		"usr/bin/busybox":               "\x7fELF busybox",
+		"boot/vmlinuz-" + fakeKernel:      "kernel",
+		"boot/initrd.img-" + fakeKernel:   "initrd",
+		"etc/ssh/ssh_host_rsa_key":        "secret",
+		"usr/share/doc/curl/copyright":    "c",
+		"usr/share/doc/curl/README":       "r",
+		"usr/share/locale/de/x.mo":        "x",
+		"usr/share/locale/locale.alias":   "a",
+		"usr/share/man/man1/curl.1.gz":    "m",
+		"usr/bin/busybox":                 "\x7fELF busybox",
+		"usr/lib/grub/i386-pc/boot.img":   string(bytes.Repeat([]byte("GRUB"), 128)),
+		"usr/lib/grub/i386-pc/normal.mod": "mod",
+		"etc/os-release":                  "PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nID=debian\nVERSION_ID=\"12\"\n",
 		"var/lib/dpkg/status": "Package: openssh-client\nVersion: 1:9.2p1-2+deb12u3\n\n" +
 			"Package: openssh-server\nStatus: install ok installed\nVersion: 1:9.2p1-2+deb12u3\n",
 		"lib/modules/" + fakeKernel + "/modules.dep": "kernel/drivers/block/virtio_blk.ko: kernel/drivers/virtio/virtio.ko\n" +
@@ -452,5 +467,124 @@ func TestInitrd(t *testing.T) {
 		if !bytes.Contains(data, []byte(name)) {
 			t.Errorf("initrd lacks %q", name)
 		}
+	}
+}
+
+// The cloud flavor: the lab packages less the tiny initrd's busybox, plus
+// GRUB and cloud-init; GRUB's core image made by the guest's grub-mkimage;
+// an ext4 root at 1 MiB behind a DOS table with GRUB in the MBR; no kernel
+// beside the disk, and a manifest that says what the disk is.
+func TestBuildCloudFlavor(t *testing.T) {
+	dir := t.TempDir()
+	run := &fakeRunner{rawQcow2: true}
+	var said bytes.Buffer
+	img, err := Build(context.Background(), Options{Dir: dir, Flavor: FlavorCloud, Runner: run, Progress: progress.Plain(&said), DiskSize: 8 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if img.Name != "debian-12-cloud" || img.DirectBoot() || img.Boot() != BootBIOS || img.Seeding() != SeedCloudInit {
+		t.Fatalf("image %+v (boot %s, seeding %s)", img, img.Boot(), img.Seeding())
+	}
+	m := img.Manifest
+	if m.Flavor != FlavorCloud || m.Cmdline != "" || m.Detected.OSName != "Debian GNU/Linux 12 (bookworm)" || m.Detected.OSFamily != "debian" ||
+		!m.Detected.CloudInit || m.Detected.Network != "systemd-networkd" || m.Detected.Kernel != "/boot/vmlinuz-"+fakeKernel {
+		t.Errorf("manifest %+v, detected %+v", m, m.Detected)
+	}
+	for _, c := range run.cmds {
+		if c.Name == "cp" && strings.HasSuffix(c.Args[1], "/usr/lib/grub/i386-pc") && !strings.HasSuffix(c.Args[2], "/rootfs/boot/grub/i386-pc") {
+			t.Errorf("GRUB's modules copied to %s, want /boot/grub/i386-pc", c.Args[2])
+		}
+	}
+	deb := strings.Join(run.cmds[0].Args, " ")
+	if !strings.Contains(deb, "cloud-init") || !strings.Contains(deb, "grub-pc-bin") || strings.Contains(deb, "busybox-static") {
+		t.Errorf("debootstrap %s", deb)
+	}
+	var all []string
+	for _, c := range run.cmds {
+		all = append(all, c.String())
+	}
+	joined := strings.Join(all, "\n")
+	for _, want := range []string{"grub-mkimage -O i386-pc -d /usr/lib/grub/i386-pc -o /tmp/lvslab-grub-core.img -p (hd0,msdos1)/boot/grub biosdisk part_msdos ext2",
+		"systemctl enable systemd-networkd.service ssh.service", "-E offset=1048576", "systemctl disable ipvsadm.service nginx.service"} {
+		if !strings.Contains(joined, want) {
+			t.Errorf("no %q in:\n%s", want, joined)
+		}
+	}
+	if strings.Contains(joined, "lvslab-seed") || strings.Contains(joined, "chpasswd") || strings.Contains(joined, "serial-getty") {
+		t.Errorf("the cloud image got lvslab's agent, a password or a getty:\n%s", joined)
+	}
+	f, err := os.Open(img.Disk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	tab, err := ReadPartitionTable(f)
+	if err != nil || tab.Kind != TableMBR || !tab.GRUB || len(tab.Partitions) != 1 || tab.Partitions[0].Start != 1<<20 || tab.Partitions[0].Size != 7<<20 {
+		t.Errorf("boot sector: %+v, %v", tab, err)
+	}
+	if !strings.Contains(said.String(), "[7/7] convert to qcow2: done") {
+		t.Errorf("progress:\n%s", said.String())
+	}
+	// The flavor's recipe has its own revision: lvslab's recipe moving on
+	// (its guest agent rule) does not rebuild it.
+	said.Reset()
+	again := &fakeRunner{}
+	if m.Recipe != FlavorRecipeRevision {
+		t.Errorf("cloud image of recipe %d (flavors %d, lvslab %d)", m.Recipe, FlavorRecipeRevision, RecipeRevision)
+	}
+	if _, err := Build(context.Background(), Options{Dir: dir, Flavor: FlavorCloud, Runner: again, Progress: progress.Plain(&said)}); err != nil ||
+		len(again.cmds) != 0 || !strings.Contains(said.String(), `image "debian-12-cloud" is already built`) {
+		t.Errorf("built again (%v, %d commands):\n%s", err, len(again.cmds), said.String())
+	}
+	// Building it again as another flavor is refused.
+	if _, err := Build(context.Background(), Options{Dir: dir, Name: "debian-12-cloud", Runner: &fakeRunner{}}); err == nil ||
+		!strings.Contains(err.Error(), `image "debian-12-cloud" is a cloud image, not a lvslab one`) {
+		t.Errorf("another flavor under the same name: %v", err)
+	}
+}
+
+// The base flavor needs root's password; it gets a serial getty and host
+// keys made at boot, and names its NICs eth0, ... on its kernel's command
+// line.
+func TestBuildBaseFlavor(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := Build(context.Background(), Options{Dir: dir, Flavor: FlavorBase, Runner: &fakeRunner{}}); err == nil || !strings.Contains(err.Error(), "needs root's password") {
+		t.Fatalf("a base image without a password: %v", err)
+	}
+	run := &fakeRunner{}
+	img, err := Build(context.Background(), Options{Dir: dir, Flavor: FlavorBase, Runner: run, RootPassword: "Tedu.cn", DiskSize: 8 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if img.Name != "debian-12-base" || img.Seeding() != SeedConsole || !img.Manifest.RootPassword || img.Manifest.Detected.CloudInit {
+		t.Errorf("image %+v, detected %+v", img, img.Manifest.Detected)
+	}
+	var chpasswd, getty bool
+	for _, c := range run.cmds {
+		chpasswd = chpasswd || (c.Name == "chroot" && c.Args[1] == "chpasswd" && c.Stdin == "root:Tedu.cn\n")
+		getty = getty || (c.Name == "chroot" && slices.Contains(c.Args, "serial-getty@ttyS0.service"))
+	}
+	if !chpasswd || !getty {
+		t.Errorf("chpasswd %v, getty %v: %v", chpasswd, getty, run.names())
+	}
+	cfg := grubConfig(FlavorBase, "0000-11", "6.1.0-9-amd64")
+	for _, want := range []string{"serial --unit=0 --speed=115200", "set timeout=0",
+		"linux /boot/vmlinuz-6.1.0-9-amd64 root=UUID=0000-11 ro console=tty0 console=ttyS0,115200 net.ifnames=0 biosdevname=0",
+		"initrd /boot/initrd.img-6.1.0-9-amd64"} {
+		if !strings.Contains(cfg, want) {
+			t.Errorf("grub.cfg lacks %q:\n%s", want, cfg)
+		}
+	}
+	files := (&flavorBuild{builder: &builder{o: Options{Flavor: FlavorBase}}, uuid: "u1"}).files()
+	dropIn := files[len(files)-1]
+	if dropIn.path != "/etc/systemd/system/ssh.service.d/host-keys.conf" ||
+		!strings.Contains(dropIn.data, "ExecStartPre=\nExecStartPre=/usr/bin/ssh-keygen -A\nExecStartPre=/usr/sbin/sshd -t\n") || files[0].data != "UUID=u1 / ext4 errors=remount-ro 0 1\n" {
+		t.Errorf("base files: %+v", files)
+	}
+	if strings.Contains(grubConfig(FlavorCloud, "u", "k"), "net.ifnames") {
+		t.Error("the cloud image's kernel must keep predictable NIC names")
+	}
+	if err := checkFlavor("ubuntu"); err == nil || !strings.Contains(err.Error(), "use lvslab, cloud, base") {
+		t.Errorf("unknown flavor: %v", err)
 	}
 }

@@ -40,6 +40,14 @@ type Manifest struct {
 	Compressed    bool      `json:"compressed"`    // disk.qcow2 is compressed
 	// Recipe is the RecipeRevision the image was built by.
 	Recipe int `json:"recipe,omitempty"`
+	// Flavor is the recipe of a built image: "" for lvslab's own, else
+	// FlavorCloud or FlavorBase.
+	Flavor string `json:"flavor,omitempty"`
+	// Source is the file an imported image came from ("lvslab image import").
+	Source string `json:"source,omitempty"`
+	// Detected is what lvslab read from the disk of an imported image or a
+	// built cloud or base image.
+	Detected *Detected `json:"detected,omitempty"`
 }
 
 // RecipeRevision counts the changes of the recipe that an image built
@@ -50,6 +58,7 @@ type Manifest struct {
 const RecipeRevision = 4
 
 func writeManifest(dir string, m Manifest) error {
+	m.emptyLists()
 	data, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
 		return err
@@ -66,5 +75,19 @@ func readManifest(dir string) (Manifest, error) {
 	if err := json.Unmarshal(data, &m); err != nil {
 		return m, fmt.Errorf("%s is damaged (%v): remove the image and build it again", filepath.Join(dir, ManifestFile), err)
 	}
+	m.emptyLists()
 	return m, nil
+}
+
+// emptyLists makes m's missing lists empty ones: JSON shows a list as []
+// when it has nothing (an imported image's packages), never as null.
+func (m *Manifest) emptyLists() {
+	if m.Packages == nil {
+		m.Packages = []string{}
+	}
+	if m.Detected != nil && m.Detected.Notes == nil {
+		d := *m.Detected
+		d.Notes = []string{}
+		m.Detected = &d
+	}
 }

@@ -63,6 +63,9 @@ type Options struct {
 	// Runner runs the external commands; nil runs them for real. Tests
 	// inject a fake.
 	Runner Runner
+	// Flavor is the recipe: FlavorLvslab (default), FlavorCloud or
+	// FlavorBase.
+	Flavor string
 }
 
 // errNoStore is the error of an image store left unnamed.
@@ -73,8 +76,14 @@ var errNoStore = errors.New("image: no image store folder given (paths.Local().I
 func CheckName(name string) error { return topology.CheckImageName(name) }
 
 func (o Options) withDefaults() Options {
+	if o.Flavor == "" {
+		o.Flavor = FlavorLvslab
+	}
 	if o.Name == "" {
 		o.Name = DefaultName
+		if o.Flavor != FlavorLvslab {
+			o.Name += "-" + o.Flavor
+		}
 	}
 	if o.Suite == "" {
 		o.Suite = DefaultSuite
@@ -90,5 +99,8 @@ func (o Options) withDefaults() Options {
 }
 
 func (o Options) packages() []string {
+	if o.Flavor == FlavorCloud || o.Flavor == FlavorBase {
+		return o.flavorPackages()
+	}
 	return append(append([]string{}, Packages...), o.ExtraPackages...)
 }

@@ -98,11 +98,7 @@ func (b *builder) run(ctx context.Context) (Manifest, error) {
 	}
 	raw := filepath.Join(b.tmp, "disk.raw")
 	disk := filepath.Join(b.out, DiskFile)
-	p := &phases{sink: b.o.Progress, total: 7}
-	steps := []struct {
-		title string
-		fn    func() error
-	}{
+	err := runPhases(ctx, b.o.Progress, []phase{
 		{b.rootfsTitle(), func() error { return b.makeRootfs(ctx) }},
 		{"configure the guest (seed unit, ssh, masked units)", func() error { return b.configure(ctx) }},
 		{"keep only the kernel modules a lab VM needs", func() error { return b.trimModules(ctx) }},
@@ -112,24 +108,10 @@ func (b *builder) run(ctx context.Context) (Manifest, error) {
 			return b.cmd(ctx, Command{Name: "mkfs.ext4", Args: []string{"-q", "-F", "-L", "lvslab-root",
 				"-d", b.rootfs, raw, strconv.FormatInt(b.o.DiskSize/1024, 10) + "k"}})
 		}},
-		{"convert to qcow2", func() error {
-			args := []string{"convert", "-O", "qcow2", raw, disk}
-			if b.o.Compress {
-				args = []string{"convert", "-c", "-O", "qcow2", raw, disk}
-			}
-			if err := b.cmd(ctx, Command{Name: "qemu-img", Args: args}); err != nil {
-				return err
-			}
-			return os.Remove(raw)
-		}},
-	}
-	for _, s := range steps {
-		if err := ctx.Err(); err != nil {
-			return Manifest{}, err
-		}
-		if err := p.run(s.title, s.fn); err != nil {
-			return Manifest{}, err
-		}
+		{"convert to qcow2", func() error { return b.toQcow2(ctx, raw, disk) }},
+	})
+	if err != nil {
+		return Manifest{}, err
 	}
 	return Manifest{
 		Name:          b.o.Name,
@@ -161,21 +143,39 @@ func (b *builder) configure(ctx context.Context) error {
 	if err := writeGuestFiles(b.rootfs, files); err != nil {
 		return err
 	}
-	if err := b.chroot(ctx, "", append([]string{"systemctl", "enable"}, enableUnits...)...); err != nil {
-		return err
-	}
-	if err := b.chroot(ctx, "", append([]string{"systemctl", "mask"}, maskUnits...)...); err != nil {
-		return err
-	}
-	if err := b.chroot(ctx, "", append([]string{"systemctl", "disable"}, disableUnits...)...); err != nil {
+	if err := b.units(ctx, enableUnits, maskUnits, disableUnits); err != nil {
 		return err
 	}
 	if b.o.RootPassword != "" {
-		return b.chroot(ctx, "root:"+b.o.RootPassword+"\n", "chpasswd")
+		return b.chpasswd(ctx)
 	}
 	// No password ("*"), rather than "passwd --lock" ("!"): sshd without
 	// PAM refuses a locked account even its keys (see sshdFast).
 	return b.chroot(ctx, "", "usermod", "--password", "*", "root")
+}
+
+// units enables, masks and disables units in the guest ("systemctl VERB
+// UNIT..." for each list that is not empty).
+func (b *builder) units(ctx context.Context, enable, mask, disable []string) error {
+	for _, v := range []struct {
+		verb  string
+		units []string
+	}{{"enable", enable}, {"mask", mask}, {"disable", disable}} {
+		if len(v.units) == 0 {
+			continue
+		}
+		if err := b.chroot(ctx, "", append([]string{"systemctl", v.verb}, v.units...)...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// chpasswd gives root its password (Options.RootPassword) in the guest;
+// the password goes on chpasswd's input, never on a command line or in
+// the build log.
+func (b *builder) chpasswd(ctx context.Context) error {
+	return b.chroot(ctx, "root:"+b.o.RootPassword+"\n", "chpasswd")
 }
 
 // noReexecWorks tells whether the sshd in rootfs takes -r (no re-exec per

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/lvslab/lvslab/provision/paths"
+	"github.com/lvslab/lvslab/roles/catalog"
 	"github.com/lvslab/lvslab/topology"
 )
 
@@ -22,6 +23,9 @@ const (
 	// UserDisk is a qcow2 (or raw) file given by path: it boots through its
 	// own bootloader, so Kernel and Initrd are empty.
 	UserDisk Kind = "disk"
+	// Imported is a disk imported into the store ("lvslab image import"),
+	// with what lvslab detected on it in its manifest.
+	Imported Kind = "imported"
 )
 
 // Image is a resolved lab image.
@@ -39,6 +43,55 @@ type Image struct {
 
 // DirectBoot tells whether the image boots with libvirt's <kernel>/<initrd>.
 func (i Image) DirectBoot() bool { return i.Kernel != "" }
+
+// Boot is how the image starts: BootDirect, BootBIOS or BootUEFI. A disk
+// given by path is taken to carry a BIOS bootloader.
+func (i Image) Boot() string {
+	switch {
+	case i.DirectBoot():
+		return BootDirect
+	case i.Manifest != nil && i.Manifest.Detected != nil && i.Manifest.Detected.Boot != "":
+		return i.Manifest.Detected.Boot
+	}
+	return BootBIOS
+}
+
+// OS names the image's OS: as detected on its disk, else lvslab's own
+// image's Debian suite, else "unknown" (a disk given by path).
+func (i Image) OS() string {
+	switch {
+	case i.Manifest != nil && i.Manifest.Detected != nil:
+		return i.Manifest.Detected.OS()
+	case i.Manifest != nil:
+		return "Debian " + i.Manifest.Suite
+	}
+	return "unknown"
+}
+
+// Network is what manages the image's network: as detected on its disk,
+// systemd-networkd on lvslab's own image, "" when unknown.
+func (i Image) Network() string {
+	switch {
+	case i.Manifest != nil && i.Manifest.Detected != nil:
+		return i.Manifest.Detected.Network
+	case i.Kind == Built:
+		return catalog.OwnerNetworkd
+	}
+	return ""
+}
+
+// Seeding is how a new VM of the image gets its first-boot settings:
+// SeedAgent for lvslab's own images, else what was detected on the disk;
+// a disk given by path is taken to run cloud-init.
+func (i Image) Seeding() string {
+	switch {
+	case i.Manifest != nil && i.Manifest.Detected != nil:
+		return i.Manifest.Detected.Seeding()
+	case i.Kind == Built:
+		return SeedAgent
+	}
+	return SeedCloudInit
+}
 
 // ErrNotBuilt is wrapped by the errors of Resolve and Remove for an image
 // name that has no built image.
@@ -107,32 +160,34 @@ func load(dir, name string) (Image, error) {
 	idir := filepath.Join(dir, name)
 	m, err := readManifest(idir)
 	if errors.Is(err, fs.ErrNotExist) {
-		return Image{}, fmt.Errorf("%w: no image %q in %s: build it with \"lvslab image build --name %s\" (set %s or --dir if your images live elsewhere)", ErrNotBuilt, name, dir, name, paths.EnvImageDir)
+		return Image{}, fmt.Errorf("%w: no image %q in %s: build it with \"lvslab image build --name %s\" or import a disk with \"lvslab image import PATH --name %s\" (set %s or --dir if your images live elsewhere)", ErrNotBuilt, name, dir, name, name, paths.EnvImageDir)
 	}
 	if err != nil {
 		return Image{}, err
 	}
-	img := Image{
-		Kind:     Built,
-		Name:     name,
-		Dir:      idir,
-		Disk:     filepath.Join(idir, DiskFile),
-		Format:   "qcow2",
-		Kernel:   filepath.Join(idir, KernelFile),
-		Initrd:   filepath.Join(idir, InitrdFile),
-		Cmdline:  m.Cmdline,
-		Manifest: &m,
+	img := Image{Kind: Built, Name: name, Dir: idir, Disk: filepath.Join(idir, DiskFile), Format: "qcow2", Manifest: &m}
+	if m.Source != "" {
+		img.Kind = Imported
 	}
-	for _, p := range []string{img.Disk, img.Kernel, img.Initrd} {
+	files := []string{img.Disk}
+	if m.Cmdline != "" {
+		img.Kernel, img.Initrd, img.Cmdline = filepath.Join(idir, KernelFile), filepath.Join(idir, InitrdFile), m.Cmdline
+		files = append(files, img.Kernel, img.Initrd)
+	}
+	for _, p := range files {
 		if _, err := os.Stat(p); err != nil {
-			return Image{}, fmt.Errorf("image %q is incomplete (%v): rebuild it with \"lvslab image build --name %s --force\"", name, err, name)
+			again := fmt.Sprintf("rebuild it with \"lvslab image build --name %s --force\"", name)
+			if img.Kind == Imported {
+				again = fmt.Sprintf("import it again with \"lvslab image import %s --name %s --force\"", m.Source, name)
+			}
+			return Image{}, fmt.Errorf("image %q is incomplete (%v): %s", name, err, again)
 		}
 	}
 	return img, nil
 }
 
-// List returns the built images in dir, sorted by name. A missing store
-// is an empty list.
+// List returns the built and imported images in dir, sorted by name. A
+// missing store is an empty list.
 func List(dir string) ([]Image, error) {
 	if dir == "" {
 		return nil, errNoStore

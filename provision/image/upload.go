@@ -56,7 +56,8 @@ type versionCache struct {
 // Version is a short checksum of the image's content (disk, kernel,
 // initrd, in order): the name of its copy in a remote pool carries it, so a
 // host holds each version once and a rebuilt image is uploaded again.
-// A built image keeps it in .version (recomputed when a file changes).
+// A built or imported image keeps it in .version (recomputed when a file
+// changes).
 func (i Image) Version() (string, error) {
 	parts, err := i.Parts()
 	if err != nil {
@@ -71,7 +72,7 @@ func (i Image) Version() (string, error) {
 		fmt.Fprintf(&stamp, "%s:%d:%d;", filepath.Base(p.Path), st.Size(), st.ModTime().UnixNano())
 	}
 	cache := ""
-	if i.Kind == Built && i.Dir != "" {
+	if (i.Kind == Built || i.Kind == Imported) && i.Dir != "" {
 		cache = filepath.Join(i.Dir, ".version")
 		var c versionCache
 		if data, err := os.ReadFile(cache); err == nil && json.Unmarshal(data, &c) == nil && c.Stamp == stamp.String() && c.Version != "" {

@@ -44,7 +44,7 @@ type configureFunc func(ctx context.Context, dial guest.Dialer, st *roles.NodeSt
 
 func newConfiguring(ctx context.Context, dial guest.Dialer, node configureFunc, sink progress.Sink) *configuring {
 	if node == nil {
-		node = configureNode
+		node = nodeConfigurer(false)
 	}
 	return &configuring{ctx: ctx, dial: dial, node: node, sink: &heldSink{sink: sink}, outcomes: map[string]NodeOutcome{}}
 }
@@ -99,7 +99,16 @@ func (c *configuring) wait() {
 	}
 }
 
-func configureNode(ctx context.Context, dial guest.Dialer, st *roles.NodeState, sink progress.Sink) NodeOutcome {
+// nodeConfigurer is configureNode as a configureFunc. nameNICs: the image
+// is not lvslab's own, which names the lab NICs at its first boot: they are
+// named by MAC first.
+func nodeConfigurer(nameNICs bool) configureFunc {
+	return func(ctx context.Context, dial guest.Dialer, st *roles.NodeState, sink progress.Sink) NodeOutcome {
+		return configureNode(ctx, dial, st, sink, nameNICs)
+	}
+}
+
+func configureNode(ctx context.Context, dial guest.Dialer, st *roles.NodeState, sink progress.Sink, nameNICs bool) NodeOutcome {
 	o := NodeOutcome{Node: st.Name}
 	start := time.Now()
 	x, err := dial(st.Name)
@@ -107,12 +116,20 @@ func configureNode(ctx context.Context, dial guest.Dialer, st *roles.NodeState, 
 		o.Err, o.Elapsed = err, time.Since(start)
 		return o
 	}
-	// The OS family comes from the first survey: one round trip on a node
-	// with nothing to change.
-	stepsFor := func(osFamily string) []catalog.Step { return catalog.Steps(st, osFamily) }
-	o.OS, o.Result, o.Err = engine.Configure(ctx, x, stepsFor, func(ev engine.Event) {
+	log := func(ev engine.Event) {
 		sink.Emit(progress.ConfigureStep{Node: st.Name, Step: ev.Step, Status: ev.Status, Detail: ev.Detail})
-	})
+	}
+	if nameNICs {
+		if o.Result, o.Err = engine.Apply(ctx, x, catalog.NICNameSteps(st), log); o.Err != nil {
+			o.Err = fmt.Errorf("naming its NICs by MAC: %w", o.Err)
+		}
+	}
+	if o.Err == nil {
+		// The OS family and the network owner come from the first survey:
+		// one round trip on a node with nothing to change.
+		stepsFor := func(osFamily, owner string) []catalog.Step { return catalog.StepsFor(st, osFamily, owner) }
+		o.OS, o.Result, o.Err = engine.Configure(ctx, x, stepsFor, log)
+	}
 	o.Elapsed = time.Since(start)
 	sink.Emit(progress.NodeConfigured{Node: st.Name, OS: o.OS, Changed: o.Result.ChangedSteps(), Checked: len(o.Result.Steps),
 		Elapsed: progress.Duration(o.Elapsed), Error: progress.ErrorText(o.Err)})

@@ -11,6 +11,7 @@ import (
 	"github.com/lvslab/lvslab/provision/access"
 	"github.com/lvslab/lvslab/provision/host"
 	"github.com/lvslab/lvslab/provision/paths"
+	"github.com/lvslab/lvslab/roles/engine"
 	"github.com/lvslab/lvslab/topology"
 )
 
@@ -64,7 +65,13 @@ type NodeStatus struct {
 	Causes     []access.Cause `json:"causes"`
 	NoAgent    string         `json:"no_agent,omitempty"`
 	ConsoleLog string         `json:"console_log,omitempty"`
-	file       string         // the lab file its tag names
+	// OS and Network (what manages its NICs) are read over SSH; Seeded
+	// (lvslab, cloud-init or console) is how its first boot was set up,
+	// as its tag records it.
+	OS      string `json:"os,omitempty"`
+	Network string `json:"network,omitempty"`
+	Seeded  string `json:"seeded,omitempty"`
+	file    string // the lab file its tag names
 }
 
 // NetworkStatus is one lab network, or the management network.
@@ -173,7 +180,7 @@ func nodeStatuses(inv *host.Inventory, file *topology.Lab) []NodeStatus {
 	}
 	for _, d := range inv.Domains {
 		ns := add(d.Tag.Node, d.Tag.Role)
-		ns.Domain, ns.State, ns.file = d.Name, d.State, d.Tag.File
+		ns.Domain, ns.State, ns.file, ns.Seeded = d.Name, d.State, d.Tag.File, d.Tag.Seed
 		if ns.Role == "" {
 			ns.Role = d.Tag.Role
 		}
@@ -203,6 +210,9 @@ func probeSSH(ctx context.Context, acc *access.Access, ns *NodeStatus) {
 	ns.SSH = access.SSHAddr(ns.Mgmt)
 	if c != nil {
 		ns.Banner = c.ServerVersion()
+		if g, err := engine.Describe(ctx, c); err == nil {
+			ns.OS, ns.Network = g.OS, g.Network
+		}
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 
 	"github.com/lvslab/lvslab/provision/access"
 	"github.com/lvslab/lvslab/provision/host"
+	"github.com/lvslab/lvslab/provision/image"
 	"github.com/lvslab/lvslab/provision/paths"
 	"github.com/lvslab/lvslab/provision/seed"
 	"github.com/lvslab/lvslab/provision/sshx"
@@ -34,11 +35,9 @@ func ensureSeeds(r *run) error {
 		if !r.opts.Bare {
 			files, cmds = catalog.FirstBoot(n.desired)
 		}
-		iso, err := seed.BuildISO(seed.Config{
-			Lab: r.lab, Node: n.node, InstanceID: n.tag.InstanceID, Bare: r.opts.Bare,
-			AuthorizedKey: r.authKey, HostKeyPrivate: string(priv), HostKeyPublic: n.hostPub,
-			Files: files, Commands: cmds, Mgmt: netip.PrefixFrom(netip.MustParseAddr(n.tag.Mgmt), r.mgmt.Bits()),
-		})
+		c := r.seedConfig(n)
+		c.Files, c.Commands = files, cmds
+		iso, err := seed.BuildISO(c)
 		if err != nil {
 			return err
 		}
@@ -55,6 +54,18 @@ func ensureSeeds(r *run) error {
 		}
 		return nil
 	})
+}
+
+// seedConfig is what a new node's seed (and, for an image that reads
+// none, its console set-up) says: its instance, the login key, the host
+// key lvslab pinned and its management address.
+func (r *run) seedConfig(n *nodeRun) seed.Config {
+	return seed.Config{
+		Lab: r.lab, Node: n.node, InstanceID: n.tag.InstanceID, Bare: r.opts.Bare,
+		AuthorizedKey: r.authKey, HostKeyPrivate: string(n.hostKey), HostKeyPublic: n.hostPub,
+		Mgmt:       netip.PrefixFrom(netip.MustParseAddr(n.tag.Mgmt), r.mgmt.Bits()),
+		NoPassword: r.img.Seeding() == image.SeedConsole,
+	}
 }
 
 // pinNames are the known_hosts names a node's host key is pinned under: the

@@ -9,7 +9,9 @@ import (
 
 	"github.com/lvslab/lvslab/provision/access"
 	"github.com/lvslab/lvslab/provision/host"
+	"github.com/lvslab/lvslab/provision/image"
 	"github.com/lvslab/lvslab/provision/progress"
+	"github.com/lvslab/lvslab/provision/seed"
 	"github.com/lvslab/lvslab/provision/sshx"
 )
 
@@ -29,7 +31,8 @@ func waitSSH(r *run) error {
 	var err error
 	// While nodes boot, each try is short and the next one follows.
 	r.access, err = access.Open(r.conn, r.lab.Name, access.Options{Paths: r.opts.Paths, File: r.lab,
-		Signer: r.signer, DialWindow: 10 * time.Second, Connector: r.opts.Connector, Agent: r.opts.Agent})
+		Signer: r.signer, DialWindow: 10 * time.Second, Connector: r.opts.Connector, Agent: r.opts.Agent,
+		Consoles: r.opts.Consoles})
 	if err != nil {
 		return err
 	}
@@ -43,7 +46,11 @@ func waitSSH(r *run) error {
 		names = append(names, n.node.Name)
 	}
 	if !r.opts.VMsOnly && !r.opts.Bare {
-		r.configuring = newConfiguring(r.ctx, r.dialNode, r.opts.configureNode, r.sink)
+		node := r.opts.configureNode
+		if node == nil {
+			node = nodeConfigurer(r.img.Seeding() != image.SeedAgent)
+		}
+		r.configuring = newConfiguring(r.ctx, r.dialNode, node, r.sink)
 	}
 	r.sink.Emit(progress.WaitStarted{Nodes: names, Timeout: progress.Duration(timeout)})
 	start := time.Now()
@@ -91,6 +98,9 @@ func (r *run) waitNode(ctx context.Context, n *nodeRun, start time.Time) error {
 	if user == "" {
 		user = "root"
 	}
+	if err := r.bootstrap(ctx, n); err != nil {
+		return err
+	}
 	r.sink.Emit(progress.NodeWaiting{Node: n.node.Name, User: user, Addr: access.SSHAddr(addrs[0])})
 	lastCheck := time.Now()
 	var stopped, restoreErr error
@@ -120,6 +130,26 @@ func (r *run) waitNode(ctx context.Context, n *nodeRun, start time.Time) error {
 		return r.waitError(n, user, addrs[0], err, stopped, restoreErr)
 	}
 	ep.Addr = access.SSHAddr(addrs[0])
+	return nil
+}
+
+// bootstrap sets up access to a node this run created from an image that
+// reads no seed: over its serial console, logged in with the lab file's
+// login (see access.Bootstrap).
+func (r *run) bootstrap(ctx context.Context, n *nodeRun) error {
+	if n.exists || r.img.Seeding() != image.SeedConsole {
+		return nil
+	}
+	script, err := seed.ConsoleScript(r.seedConfig(n))
+	if err != nil {
+		return err
+	}
+	login := access.ConsoleLogin{User: r.lab.Login.User, Password: r.lab.Login.Password}
+	if err := r.access.Bootstrap(ctx, n.node.Name, login, script, func(stage string) {
+		r.sink.Emit(progress.NodeConsole{Node: n.node.Name, Stage: stage})
+	}); err != nil {
+		return fmt.Errorf("%w (its serial console log: %s)", err, r.logPlace(n))
+	}
 	return nil
 }
 

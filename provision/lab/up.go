@@ -73,6 +73,9 @@ type Options struct {
 	Volumes host.VolumeWriter
 	// Connector logs in to the nodes (nil means sshx.WaitReady).
 	Connector access.Connector
+	// Consoles opens a node's serial console, for an image set up over it
+	// (nil means through libvirt).
+	Consoles access.ConsoleOpener
 	// Agent reaches the nodes' guest agents (nil means through libvirt).
 	Agent host.Agent
 	// SurveyDial reaches a running node for DryRun's survey (nil means

@@ -46,11 +46,25 @@ type BuildDone struct {
 	Elapsed   Duration `json:"seconds"`
 }
 
+// ImportDone: a disk is imported into the store as image Name, with what
+// lvslab read on it: its OS, how it boots, how a new VM of it is seeded
+// and what manages its network ("" when unknown).
+type ImportDone struct {
+	Name    string   `json:"name"`
+	Dir     string   `json:"dir"`
+	OS      string   `json:"os"`
+	Boot    string   `json:"boot"`
+	Seeding string   `json:"seeding"`
+	Network string   `json:"network,omitempty"`
+	Elapsed Duration `json:"seconds"`
+}
+
 func (PhaseStarted) Kind() string { return "build.phase_started" }
 func (PhaseDone) Kind() string    { return "build.phase_done" }
 func (BuildStale) Kind() string   { return "build.stale" }
 func (BuildExists) Kind() string  { return "build.exists" }
 func (BuildDone) Kind() string    { return "build.done" }
+func (ImportDone) Kind() string   { return "import.done" }
 
 func phaseLabel(n, total int, title string) string { return fmt.Sprintf("[%d/%d] %s", n, total, title) }
 
@@ -88,4 +102,12 @@ func (e BuildExists) text() string {
 
 func (e BuildDone) text() string {
 	return fmt.Sprintf("image %q built in %s: disk %.0f MB, in %s\n", e.Name, e.Elapsed.tenths(), float64(e.DiskBytes)/1e6, e.Dir)
+}
+
+func (e ImportDone) text() string {
+	network := e.Network
+	if network == "" {
+		network = "unknown"
+	}
+	return fmt.Sprintf("image %q imported in %s: %s, %s, seeded by %s, network %s\n", e.Name, e.Elapsed.tenths(), e.OS, e.Boot, e.Seeding, network)
 }

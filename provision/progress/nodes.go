@@ -44,6 +44,14 @@ type NodeRestored struct {
 	Causes []string `json:"causes"`
 }
 
+// NodeConsole: a new node of an image that reads no seed is set up over
+// its serial console before the SSH wait; Stage is where that is
+// ("waiting for the login prompt on the serial console").
+type NodeConsole struct {
+	Node  string `json:"node"`
+	Stage string `json:"stage"`
+}
+
 // WaitDone: every node's wait ended.
 type WaitDone struct {
 	Elapsed Duration `json:"seconds"`
@@ -84,6 +92,7 @@ func (NodeWaiting) Kind() string      { return "node.waiting" }
 func (NodeReady) Kind() string        { return "node.ready" }
 func (NodeFailed) Kind() string       { return "node.failed" }
 func (NodeRestored) Kind() string     { return "node.restored" }
+func (NodeConsole) Kind() string      { return "node.console" }
 func (WaitDone) Kind() string         { return "wait.done" }
 func (ConfigureStarted) Kind() string { return "configure.started" }
 func (ConfigureStep) Kind() string    { return "configure.step" }
@@ -100,6 +109,7 @@ func (NodeWaiting) text() string  { return "" }
 func (NodeReady) text() string    { return "" }
 func (NodeFailed) text() string   { return "" }
 func (NodeRestored) text() string { return "" }
+func (NodeConsole) text() string  { return "" }
 func (WaitDone) text() string     { return "" }
 
 // nodeEvent is an event that sets a node's line in the table.
@@ -154,6 +164,8 @@ func (e ConfigureDone) text() string {
 func (e NodeRestored) nodeLine() (string, string) {
 	return e.Node, "restored lvslab's access through its guest agent: " + AndList(e.Causes)
 }
+
+func (e NodeConsole) nodeLine() (string, string) { return e.Node, e.Stage }
 
 // AndList is items as one clause: "a, b and c".
 func AndList(items []string) string {

@@ -22,7 +22,8 @@ const ms = time.Millisecond
 var sample = []Event{
 	UpStarted{Lab: "tedu", File: "embedded:tedu-nat", Networks: 2, Nodes: 2},
 	StepStarted{Step: "image"},
-	ImageChosen{Name: "debian-12", Disk: "/var/lib/lvslab/images/debian-12/disk.qcow2", DirectBoot: true},
+	ImageChosen{Name: "debian-12", Disk: "/var/lib/lvslab/images/debian-12/disk.qcow2", DirectBoot: true, Seeding: "lvslab"},
+	ImageChosen{Name: "rocky-9", Disk: "/var/lib/lvslab/images/rocky-9/disk.qcow2", Seeding: "cloud-init", KVM: true},
 	StepDone{Step: "image", Elapsed: Duration(12345 * time.Microsecond)},
 	StepStarted{Step: "upload"},
 	ImageUploading{Name: "debian-12", Version: "0123456789ab", Pool: "lvslab", Host: "root@hv1"},
@@ -33,6 +34,7 @@ var sample = []Event{
 	MemoryKept{Domain: "tedu-web1", MiB: 512, Want: 768},
 	StepFailed{Step: "domains", Elapsed: Duration(1500 * ms), Error: "define domain tedu-web1: boom"},
 	WaitStarted{Nodes: []string{"lvs1", "web1"}, Timeout: Duration(5 * time.Minute)},
+	NodeConsole{Node: "web1", Stage: "logged in as root on the serial console, sending the set-up"},
 	NodeWaiting{Node: "web1", User: "root", Addr: "10.250.0.12:22"},
 	NodeWaiting{Node: "lvs1", User: "root", Addr: "10.250.0.11:22", Elapsed: Duration(3400 * ms), Error: "dial tcp 10.250.0.11:22: connect: connection refused"},
 	NodeWaiting{Node: "lvs1", User: "root", Addr: "10.250.0.11:22", Elapsed: Duration(3600 * ms), Error: "dial tcp 10.250.0.11:22: connect: connection refused"},
@@ -58,6 +60,7 @@ var sample = []Event{
 	PhaseDone{N: 2, Total: 7, Title: "configure the guest", Elapsed: Duration(250 * ms), Error: "chroot: exit status 1"},
 	BuildDone{Name: "debian-12", Dir: "/var/lib/lvslab/images/debian-12", DiskBytes: 270e6, Elapsed: Duration(72 * time.Second)},
 	BuildExists{Name: "debian-12", Dir: "/var/lib/lvslab/images/debian-12"},
+	ImportDone{Name: "rocky-9", Dir: "/var/lib/lvslab/images/rocky-9", OS: "unknown", Boot: "its own bootloader (grub, BIOS)", Seeding: "cloud-init", Elapsed: Duration(41 * time.Second)},
 	ClassHost{URI: "qemu:///system", FreeMiB: 6000, Students: []string{"alice", "bob"}},
 	ClassHost{URI: "qemu+ssh://root@hv2/system", FreeMiB: 100},
 	ClassStarted{Class: "lvs", Copies: 2, Lab: "tedu-nat", CopyMiB: 1536, Parallel: 4},
@@ -76,7 +79,8 @@ func emitAll(s Sink, events []Event) {
 
 // wantPlain is what Plain prints for sample: the lines of before.
 const wantPlain = `lab tedu from embedded:tedu-nat: 2 networks, 2 nodes
-  image debian-12 (/var/lib/lvslab/images/debian-12/disk.qcow2), direct kernel boot, TCG emulation
+  image debian-12 (/var/lib/lvslab/images/debian-12/disk.qcow2), direct kernel boot, seeded by lvslab, TCG emulation
+  image rocky-9 (/var/lib/lvslab/images/rocky-9/disk.qcow2), its own bootloader, seeded by cloud-init, KVM
   image      done in 12ms
   uploading image debian-12 (version 0123456789ab) to pool lvslab on root@hv1
   uploaded 3 files, 300 MiB in 4.0 s (75 MiB/s)
@@ -85,6 +89,7 @@ const wantPlain = `lab tedu from embedded:tedu-nat: 2 networks, 2 nodes
   network tedu-private1 (bridge lv0-0, isolated: no host address)
   note: tedu-web1 has 512 MiB, the lab file says 768 MiB; kept ("lvslab down" then "up" applies it)
   waiting for SSH on 2 nodes (timeout 5m0s)
+    web1  logged in as root on the serial console, sending the set-up
     web1  waiting for SSH root@10.250.0.12:22 (0s)
     lvs1  waiting for SSH root@10.250.0.11:22 (3s): connection refused
     lvs1  restored lvslab's access through its guest agent: mgmt0 is down, sshd is stopped and the iptables chain INPUT of table filter drops by default and accepts nothing on port 22
@@ -107,6 +112,7 @@ image "debian-12" was built by an older recipe (revision 3, now 4): rebuilding i
 [2/7] configure the guest: FAILED in 300ms
 image "debian-12" built in 1m12s: disk 270 MB, in /var/lib/lvslab/images/debian-12
 image "debian-12" is already built in /var/lib/lvslab/images/debian-12 (use --force to rebuild it)
+image "rocky-9" imported in 41s: unknown, its own bootloader (grub, BIOS), seeded by cloud-init, network unknown
 host qemu:///system (6000 MiB free): alice bob
 host qemu+ssh://root@hv2/system (100 MiB free): -
 class lvs: 2 copies of tedu-nat, 1536 MiB each, 4 at a time
@@ -130,7 +136,8 @@ func TestPlainLines(t *testing.T) {
 // wantJSON is what JSON writes for sample at a fixed time.
 const wantJSON = `{"time":"2025-01-02T02:04:05.6Z","type":"up.started","lab":"tedu","file":"embedded:tedu-nat","networks":2,"nodes":2}
 {"time":"2025-01-02T02:04:05.6Z","type":"step.started","step":"image"}
-{"time":"2025-01-02T02:04:05.6Z","type":"image.chosen","name":"debian-12","disk":"/var/lib/lvslab/images/debian-12/disk.qcow2","direct_boot":true,"kvm":false}
+{"time":"2025-01-02T02:04:05.6Z","type":"image.chosen","name":"debian-12","disk":"/var/lib/lvslab/images/debian-12/disk.qcow2","direct_boot":true,"seeding":"lvslab","kvm":false}
+{"time":"2025-01-02T02:04:05.6Z","type":"image.chosen","name":"rocky-9","disk":"/var/lib/lvslab/images/rocky-9/disk.qcow2","direct_boot":false,"seeding":"cloud-init","kvm":true}
 {"time":"2025-01-02T02:04:05.6Z","type":"step.done","step":"image","seconds":0.012345}
 {"time":"2025-01-02T02:04:05.6Z","type":"step.started","step":"upload"}
 {"time":"2025-01-02T02:04:05.6Z","type":"image.uploading","name":"debian-12","version":"0123456789ab","pool":"lvslab","host":"root@hv1"}
@@ -141,6 +148,7 @@ const wantJSON = `{"time":"2025-01-02T02:04:05.6Z","type":"up.started","lab":"te
 {"time":"2025-01-02T02:04:05.6Z","type":"node.memory_kept","domain":"tedu-web1","mib":512,"want_mib":768}
 {"time":"2025-01-02T02:04:05.6Z","type":"step.failed","step":"domains","seconds":1.5,"error":"define domain tedu-web1: boom"}
 {"time":"2025-01-02T02:04:05.6Z","type":"wait.started","nodes":["lvs1","web1"],"timeout_seconds":300}
+{"time":"2025-01-02T02:04:05.6Z","type":"node.console","node":"web1","stage":"logged in as root on the serial console, sending the set-up"}
 {"time":"2025-01-02T02:04:05.6Z","type":"node.waiting","node":"web1","user":"root","addr":"10.250.0.12:22","seconds":0}
 {"time":"2025-01-02T02:04:05.6Z","type":"node.waiting","node":"lvs1","user":"root","addr":"10.250.0.11:22","seconds":3.4,"error":"dial tcp 10.250.0.11:22: connect: connection refused"}
 {"time":"2025-01-02T02:04:05.6Z","type":"node.waiting","node":"lvs1","user":"root","addr":"10.250.0.11:22","seconds":3.6,"error":"dial tcp 10.250.0.11:22: connect: connection refused"}
@@ -166,6 +174,7 @@ const wantJSON = `{"time":"2025-01-02T02:04:05.6Z","type":"up.started","lab":"te
 {"time":"2025-01-02T02:04:05.6Z","type":"build.phase_done","n":2,"total":7,"title":"configure the guest","seconds":0.25,"error":"chroot: exit status 1"}
 {"time":"2025-01-02T02:04:05.6Z","type":"build.done","name":"debian-12","dir":"/var/lib/lvslab/images/debian-12","disk_bytes":270000000,"seconds":72}
 {"time":"2025-01-02T02:04:05.6Z","type":"build.exists","name":"debian-12","dir":"/var/lib/lvslab/images/debian-12"}
+{"time":"2025-01-02T02:04:05.6Z","type":"import.done","name":"rocky-9","dir":"/var/lib/lvslab/images/rocky-9","os":"unknown","boot":"its own bootloader (grub, BIOS)","seeding":"cloud-init","seconds":41}
 {"time":"2025-01-02T02:04:05.6Z","type":"class.host","uri":"qemu:///system","free_mib":6000,"students":["alice","bob"]}
 {"time":"2025-01-02T02:04:05.6Z","type":"class.host","uri":"qemu+ssh://root@hv2/system","free_mib":100}
 {"time":"2025-01-02T02:04:05.6Z","type":"class.started","class":"lvs","copies":2,"lab":"tedu-nat","copy_mib":1536,"parallel":4}

@@ -36,7 +36,10 @@ type ImageChosen struct {
 	Name       string `json:"name"`
 	Disk       string `json:"disk"`
 	DirectBoot bool   `json:"direct_boot"` // else the image's own bootloader
-	KVM        bool   `json:"kvm"`         // else TCG emulation
+	// Seeding is how a new VM of the image gets lvslab's access: "lvslab"
+	// (its first-boot agent), "cloud-init" or "console".
+	Seeding string `json:"seeding,omitempty"`
+	KVM     bool   `json:"kvm"` // else TCG emulation
 }
 
 // NetworkCreated: up made a libvirt network (Detail: the management
@@ -102,9 +105,12 @@ func (e StepDone) text() string {
 func (StepFailed) text() string { return "" }
 
 func (e ImageChosen) text() string {
-	boot := "its own bootloader (cloud-init reads the seed)"
+	boot := "its own bootloader"
 	if e.DirectBoot {
 		boot = "direct kernel boot"
+	}
+	if e.Seeding != "" {
+		boot += ", seeded by " + e.Seeding
 	}
 	accel := "TCG emulation"
 	if e.KVM {

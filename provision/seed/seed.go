@@ -3,7 +3,6 @@ package seed
 import (
 	"bytes"
 	"fmt"
-	"io/fs"
 	"net/netip"
 	"slices"
 	"strings"
@@ -47,31 +46,29 @@ type Config struct {
 	// Mgmt is the node's management address (host.MgmtNIC, the last NIC), when
 	// the lab has a management network.
 	Mgmt netip.Prefix
+	// NoPassword leaves the lab's login.password out of the seed: an image
+	// set up over its console has it already, and reads no seed.
+	NoPassword bool
 }
 
 type seedData struct {
 	Config
 	Lab, Node, Hostname, User, Home, Hosts string
+	// The management NIC, for lvslab-console.sh.
+	MgmtMAC, MgmtNIC, MgmtAddr string
+	MgmtLink, MgmtNetwork      catalog.File
 }
 
 var seedFuncs = template.FuncMap{"sh": shell.Quote}
 
-// seedFiles are the files of the seed volume, in the order written.
-var seedFiles = []string{"meta-data", "user-data", "network-config", "lvslab-init.sh"}
+// scripts are the seed's shell templates: lvslab-init.sh (lvslab's images
+// run it from the seed volume), lvslab-console.sh (typed into a console)
+// and access.tmpl, the parts they share.
+var scripts = template.Must(template.New("seed").Funcs(seedFuncs).Option("missingkey=error").ParseFS(templates.Seed, "seed/*"))
 
-// Files renders the seed's files: meta-data, user-data and
-// network-config (cloud-init NoCloud, for users' cloud images), marshalled
-// as YAML so that every value is quoted as YAML wants, and lvslab-init.sh
-// (for lvslab's own images), whose values are quoted for sh.
-func Files(c Config) (map[string][]byte, error) {
-	d := seedData{
-		Config:   c,
-		Lab:      c.Lab.Name,
-		Node:     c.Node.Name,
-		Hostname: c.Node.Name,
-		User:     c.Lab.Login.User,
-		Home:     "/root",
-	}
+// newSeedData is what the seed's documents and scripts say of c.
+func newSeedData(c Config) seedData {
+	d := seedData{Config: c, Lab: c.Lab.Name, Node: c.Node.Name, Hostname: c.Node.Name, User: c.Lab.Login.User, Home: "/root"}
 	if d.User == "" {
 		d.User = "root"
 	}
@@ -84,9 +81,46 @@ func Files(c Config) (map[string][]byte, error) {
 		d.Hosts = "127.0.0.1\tlocalhost\n127.0.1.1\t" + d.Hostname + "\n::1\tlocalhost ip6-localhost ip6-loopback\n"
 	}
 	if c.Mgmt.IsValid() {
-		mac := host.MgmtMAC(c.Lab.Name, c.Node.Name)
-		d.Files = append(slices.Clip(d.Files), mgmtGuestFiles(mac, c.Mgmt)...)
-		d.Commands = append([]string{mgmtRename(mac)}, d.Commands...)
+		d.MgmtMAC, d.MgmtNIC, d.MgmtAddr = host.MgmtMAC(c.Lab.Name, c.Node.Name), host.MgmtNIC, c.Mgmt.String()
+		mgmt := mgmtGuestFiles(d.MgmtMAC, c.Mgmt)
+		d.MgmtLink, d.MgmtNetwork = mgmt[0], mgmt[1]
+	}
+	return d
+}
+
+// execute renders one of the scripts.
+func execute(name string, d seedData) ([]byte, error) {
+	var b bytes.Buffer
+	if err := scripts.ExecuteTemplate(&b, name, d); err != nil {
+		return nil, fmt.Errorf("seed template %s: %w", name, err)
+	}
+	return b.Bytes(), nil
+}
+
+// ConsoleScript is lvslab-console.sh for c's node: what lvslab types into
+// the serial console of an image that reads no seed (no cloud-init, no
+// lvslab agent) to set up its access: mgmt0 through the guest's network
+// manager, the login key, the pinned host key, sshd restarted. It needs
+// c.Mgmt.
+func ConsoleScript(c Config) ([]byte, error) {
+	if !c.Mgmt.IsValid() {
+		return nil, fmt.Errorf("node %s has no management address to give its %s", c.Node.Name, host.MgmtNIC)
+	}
+	return execute("lvslab-console.sh", newSeedData(c))
+}
+
+// seedFiles are the files of the seed volume, in the order written.
+var seedFiles = []string{"meta-data", "user-data", "network-config", "lvslab-init.sh"}
+
+// Files renders the seed's files: meta-data, user-data and
+// network-config (cloud-init NoCloud, for users' cloud images), marshalled
+// as YAML so that every value is quoted as YAML wants, and lvslab-init.sh
+// (for lvslab's own images), whose values are quoted for sh.
+func Files(c Config) (map[string][]byte, error) {
+	d := newSeedData(c)
+	if c.Mgmt.IsValid() {
+		d.Files = append(slices.Clip(d.Files), d.MgmtLink, d.MgmtNetwork)
+		d.Commands = append([]string{mgmtRename(d.MgmtMAC)}, d.Commands...)
 	}
 	out := map[string][]byte{}
 	header := fmt.Sprintf("# Written by lvslab for node %q of lab %q.\n", d.Node, d.Lab)
@@ -96,7 +130,7 @@ func Files(c Config) (map[string][]byte, error) {
 	}{
 		"meta-data":      {"", metaData{InstanceID: c.InstanceID, LocalHostname: d.Hostname}},
 		"user-data":      {"#cloud-config\n" + header, userData(d)},
-		"network-config": {header + "# Static addresses only, no DHCP, interfaces matched by MAC; NICs without\n# an address stay down.\n", networkConfig(c.Node, c.Lab.Name, c.Mgmt, c.Bare)},
+		"network-config": {header + "# The management NIC only, by its MAC, a static address, no DHCP; lvslab\n# configures the lab NICs through the guest's network manager.\n", networkConfig(c.Node, c.Lab.Name, c.Mgmt)},
 	} {
 		var n yaml.Node
 		if err := n.Encode(doc.v); err != nil {
@@ -112,19 +146,11 @@ func Files(c Config) (map[string][]byte, error) {
 		}
 		out[name] = b.Bytes()
 	}
-	text, err := fs.ReadFile(templates.Seed, "seed/lvslab-init.sh")
+	init, err := execute("lvslab-init.sh", d)
 	if err != nil {
 		return nil, err
 	}
-	t, err := template.New("lvslab-init.sh").Funcs(seedFuncs).Option("missingkey=error").Parse(string(text))
-	if err != nil {
-		return nil, fmt.Errorf("seed template lvslab-init.sh: %w", err)
-	}
-	var b bytes.Buffer
-	if err := t.Execute(&b, d); err != nil {
-		return nil, fmt.Errorf("seed template lvslab-init.sh: %w", err)
-	}
-	out["lvslab-init.sh"] = b.Bytes()
+	out["lvslab-init.sh"] = init
 	return out, nil
 }
 
@@ -184,6 +210,9 @@ type chpasswdUserLine struct {
 
 func userData(d seedData) cloudConfig {
 	password := d.Config.Lab.Login.Password
+	if d.NoPassword {
+		password = ""
+	}
 	cc := cloudConfig{
 		Hostname:          d.Hostname,
 		PreserveHostname:  d.Hostname == "",
@@ -220,20 +249,16 @@ type ethernet struct {
 	Routes    []map[string]string `yaml:"routes,omitempty"`
 }
 
-// networkConfig is the lab NICs with an address (none when bare), and the
-// management NIC when mgmt is valid (no route: it carries lvslab's SSH only).
-func networkConfig(n *topology.Node, lab string, mgmt netip.Prefix, bare bool) netplan {
+// networkConfig names and addresses the management NIC only, matched by
+// its MAC (predictable names or not, it becomes mgmt0), with no route: it
+// carries lvslab's SSH. No renderer is named: cloud-init writes it for the
+// image's own network manager. The lab NICs are left to the configure
+// phase, which writes them through that manager: files cloud-init had
+// written for them (its systemd-networkd files sort before lvslab's, its
+// NetworkManager profiles would stand beside lvslab's) would fight lvslab's
+// over the same NIC when a lab switches mode.
+func networkConfig(n *topology.Node, lab string, mgmt netip.Prefix) netplan {
 	cfg := netplan{Version: 2, Ethernets: map[string]ethernet{}}
-	for _, nic := range n.NICs {
-		if !nic.Address.IsValid() || bare {
-			continue
-		}
-		e := ethernet{Match: map[string]string{"macaddress": nic.MAC}, SetName: nic.Name, Addresses: []string{nic.Address.String()}}
-		if gw := n.Gateway; gw.IsValid() && nic.Address.Masked().Contains(gw) {
-			e.Routes = []map[string]string{{"to": "0.0.0.0/0", "via": gw.String()}}
-		}
-		cfg.Ethernets[nic.Name] = e
-	}
 	if mgmt.IsValid() {
 		cfg.Ethernets[host.MgmtNIC] = ethernet{Match: map[string]string{"macaddress": host.MgmtMAC(lab, n.Name)}, SetName: host.MgmtNIC, Addresses: []string{mgmt.String()}}
 	}

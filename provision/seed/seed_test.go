@@ -11,6 +11,7 @@ import (
 	"golang.org/x/crypto/ssh"
 	"gopkg.in/yaml.v3"
 
+	"github.com/lvslab/lvslab/provision/host"
 	"github.com/lvslab/lvslab/provision/seed/seedtest"
 	"github.com/lvslab/lvslab/provision/sshx"
 	"github.com/lvslab/lvslab/roles"
@@ -42,6 +43,7 @@ func testSeedConfig(t *testing.T) Config {
 
 func TestSeedISO(t *testing.T) {
 	c := testSeedConfig(t)
+	c.Mgmt = netip.MustParsePrefix("10.201.0.12/24")
 	data, err := BuildISO(c)
 	if err != nil {
 		t.Fatal(err)
@@ -97,6 +99,8 @@ func TestSeedISO(t *testing.T) {
 		Version   int `yaml:"version"`
 		Ethernets map[string]struct {
 			Match     map[string]string `yaml:"match"`
+			SetName   string            `yaml:"set-name"`
+			Renderer  string            `yaml:"renderer"`
 			DHCP4     bool              `yaml:"dhcp4"`
 			Addresses []string          `yaml:"addresses"`
 			Routes    []map[string]string
@@ -105,13 +109,10 @@ func TestSeedISO(t *testing.T) {
 	if err := yaml.Unmarshal([]byte(files["network-config"]), &netcfg); err != nil {
 		t.Fatalf("network-config: %v\n%s", err, files["network-config"])
 	}
-	eth1, ok := netcfg.Ethernets["eth1"]
-	if netcfg.Version != 2 || !ok || eth1.Match["macaddress"] != c.Node.NIC("eth1").MAC || eth1.DHCP4 ||
-		len(eth1.Addresses) != 1 || eth1.Addresses[0] != "192.168.2.100/24" || len(eth1.Routes) != 1 || eth1.Routes[0]["via"] != "192.168.2.5" {
-		t.Errorf("network-config eth1: %+v\n%s", eth1, files["network-config"])
-	}
-	if _, ok := netcfg.Ethernets["eth0"]; ok {
-		t.Errorf("eth0 has no address and must stay unconfigured:\n%s", files["network-config"])
+	mgmt, ok := netcfg.Ethernets["mgmt0"]
+	if netcfg.Version != 2 || len(netcfg.Ethernets) != 1 || !ok || mgmt.Match["macaddress"] != host.MgmtMAC("tedu", "web1") || mgmt.DHCP4 ||
+		mgmt.SetName != "mgmt0" || len(mgmt.Addresses) != 1 || mgmt.Addresses[0] != "10.201.0.12/24" || len(mgmt.Routes) != 0 || mgmt.Renderer != "" {
+		t.Errorf("network-config: mgmt0 %+v, want it alone\n%s", mgmt, files["network-config"])
 	}
 }
 
@@ -331,6 +332,7 @@ func TestSeedQuotesHostileValues(t *testing.T) {
 	c.Node = &node
 	page := "<h1>it's</h1>\nLVSLAB_EOF\n'; touch " + pwned + "; '\n$(touch " + pwned + ")\n"
 	c.Files = append(c.Files, catalog.File{Path: "/var/www/html/index.html", Mode: 0o644, Content: page})
+	c.Mgmt = netip.MustParsePrefix("10.201.0.12/24")
 	files, err := Files(c)
 	if err != nil {
 		t.Fatal(err)
@@ -374,7 +376,7 @@ func TestSeedQuotesHostileValues(t *testing.T) {
 		t.Errorf("hosts file %q lacks the name %q", got, node.Name)
 	}
 	// A MAC of digits only is a base-60 number in YAML 1.1 (cloud-init's).
-	if !strings.Contains(string(files["network-config"]), `macaddress: "52:54:00:12:34:56"`) {
+	if !strings.Contains(string(files["network-config"]), `macaddress: "`+host.MgmtMAC(lab.Name, node.Name)+`"`) {
 		t.Errorf("the MAC is not quoted:\n%s", files["network-config"])
 	}
 }

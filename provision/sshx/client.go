@@ -114,9 +114,10 @@ func dial(ctx context.Context, cfg Config) (*ssh.Client, error) {
 		return nil, fail(err)
 	}
 	conn, err := handshake(ctx, tcp, cfg.Addr, &ssh.ClientConfig{
-		User:            cfg.User,
-		Auth:            auth,
-		HostKeyCallback: hostKeyCallback(cfg),
+		User:              cfg.User,
+		Auth:              auth,
+		HostKeyCallback:   hostKeyCallback(cfg),
+		HostKeyAlgorithms: pinnedAlgorithms(cfg),
 	})
 	if err != nil {
 		return nil, fail(err)

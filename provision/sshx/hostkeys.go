@@ -169,3 +169,36 @@ func ensureNewline(b *bytes.Buffer) {
 		b.WriteByte('\n')
 	}
 }
+
+// pinnedAlgorithms are the host key algorithms of the keys pinned for the
+// node, for the handshake to ask for: a server with more host keys than
+// lvslab pinned (an EL guest whose sshd-keygen made RSA and ECDSA keys
+// beside the pinned ed25519 one) would otherwise show the kind the client
+// prefers, which no pin matches. nil (any kind) when nothing is pinned.
+func pinnedAlgorithms(cfg Config) []string {
+	data, err := os.ReadFile(cfg.KnownHostsFile)
+	if err != nil {
+		return nil
+	}
+	name := knownhosts.Normalize(cfg.hostKeyName())
+	var algos []string
+	for _, line := range strings.Split(string(data), "\n") {
+		if !pinsName(line, name) {
+			continue
+		}
+		_, _, key, _, _, err := ssh.ParseKnownHosts([]byte(line))
+		if err != nil {
+			continue
+		}
+		kinds := []string{key.Type()}
+		if key.Type() == ssh.KeyAlgoRSA {
+			kinds = []string{ssh.KeyAlgoRSASHA512, ssh.KeyAlgoRSASHA256, ssh.KeyAlgoRSA}
+		}
+		for _, k := range kinds {
+			if !slices.Contains(algos, k) {
+				algos = append(algos, k)
+			}
+		}
+	}
+	return algos
+}

@@ -2,6 +2,9 @@ package sshx
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"errors"
 	"os"
 	"strings"
@@ -65,8 +68,10 @@ func TestTrustOnFirstUsePinsThenRefusesChangedKey(t *testing.T) {
 	}
 }
 
-func TestPinnedHostKeyIsAccepted(t *testing.T) {
-	lab := newLab(t)
+// pinnedServer starts a server whose host key lvslab generated and pinned,
+// offering more host keys besides.
+func pinnedServer(t *testing.T, lab *testLab, more ...ssh.Signer) *testServer {
+	t.Helper()
 	hostPEM, hostPub, err := GenerateHostKey()
 	if err != nil {
 		t.Fatal(err)
@@ -75,14 +80,39 @@ func TestPinnedHostKeyIsAccepted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := startServer(t, serverOptions{authorized: lab.signer.PublicKey(), hostKey: hostKey})
+	srv := startServer(t, serverOptions{authorized: lab.signer.PublicKey(), hostKey: hostKey, moreHostKeys: more})
 	if err := PinHostKey(lab.knownHosts, srv.Addr, hostPub); err != nil {
 		t.Fatal(err)
 	}
+	return srv
+}
+
+func TestPinnedHostKeyIsAccepted(t *testing.T) {
+	lab := newLab(t)
+	srv := pinnedServer(t, lab)
 	before, _ := os.ReadFile(lab.knownHosts)
 	lab.dial(t, lab.config(srv.Addr)).Close()
 	if after, _ := os.ReadFile(lab.knownHosts); string(after) != string(before) {
 		t.Errorf("known_hosts changed from %q to %q", before, after)
+	}
+}
+
+// A server with more host keys than the pinned one (an ECDSA key, which
+// the client would otherwise prefer) is asked for the pinned kind.
+func TestPinnedKindIsAskedFor(t *testing.T) {
+	lab := newLab(t)
+	ecKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ecSigner, _ := ssh.NewSignerFromKey(ecKey)
+	srv := pinnedServer(t, lab, ecSigner)
+	lab.dial(t, lab.config(srv.Addr)).Close()
+	if got := pinnedAlgorithms(lab.config(srv.Addr)); len(got) != 1 || got[0] != ssh.KeyAlgoED25519 {
+		t.Errorf("pinned algorithms %v", got)
+	}
+	if got := pinnedAlgorithms(lab.config("127.0.0.1:1")); got != nil {
+		t.Errorf("nothing pinned, yet algorithms %v", got)
 	}
 }
 

@@ -45,8 +45,11 @@ type serverOptions struct {
 	password   string        // password login allowed with this password
 	pam        bool          // ask the password by keyboard-interactive instead
 	hostKey    ssh.Signer    // generated when nil
-	addr       string        // 127.0.0.1:0 when empty
-	forward    bool          // serve direct-tcpip channels, as a jump host
+	// moreHostKeys are offered too (an EL guest's sshd-keygen made RSA
+	// and ECDSA keys beside the one lvslab pinned).
+	moreHostKeys []ssh.Signer
+	addr         string // 127.0.0.1:0 when empty
+	forward      bool   // serve direct-tcpip channels, as a jump host
 }
 
 func startServer(t *testing.T, opts serverOptions) *testServer {
@@ -83,6 +86,9 @@ func startServer(t *testing.T, opts serverOptions) *testServer {
 		}
 	}
 	config.AddHostKey(opts.hostKey)
+	for _, k := range opts.moreHostKeys {
+		config.AddHostKey(k)
+	}
 	ln, err := net.Listen("tcp", opts.addr)
 	if err != nil {
 		t.Fatal(err)

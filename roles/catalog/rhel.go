@@ -12,6 +12,7 @@ import (
 var rhel = family{
 	name:        RHEL,
 	early:       rhelEarly,
+	security:    rhelSecurity,
 	addresses:   rhelAddresses,
 	marks:       rhelMarks,
 	webServer:   "httpd",
@@ -36,10 +37,21 @@ var rhel = family{
 }
 
 // rhelEarly: NetworkManager holds the NICs' own addresses from the start
-// (nmcli cannot label an address, so the VIPs come from a unit later);
-// firewalld and SELinux are relaxed as in the classroom VMs, for good.
+// (nmcli cannot label an address, so the VIPs come from a unit later).
 func rhelEarly(st *roles.NodeState) []Step {
-	out := nicSteps(st, false, func(nic roles.NICState) (*File, string, []string) {
+	steps := rhelNICs(st)
+	// The handout keeps the classroom's own form: a profile per NIC named
+	// after it, added when missing.
+	for i := range steps {
+		nic := strings.Fields(steps[i].Name)[1]
+		steps[i].Handout = append([]string{"nmcli connection show " + nic + " >/dev/null 2>&1 || " + nmcliAdd(nic)}, steps[i].Apply[1:]...)
+	}
+	return steps
+}
+
+// rhelNICs are the NICs' steps through nmcli.
+func rhelNICs(st *roles.NodeState) []Step {
+	return nicSteps(st, false, func(nic roles.NICState) (*File, string, []string) {
 		if nic.Down {
 			return nil, `[ "$(nmcli -g connection.autoconnect connection show ` + nic.Name + `)" = no ] && ` + downCheck(nic.Name), []string{
 				nmcliEnsure(nic.Name),
@@ -64,21 +76,24 @@ func rhelEarly(st *roles.NodeState) []Step {
 			"nmcli connection up " + nic.Name,
 		}, afterNetwork(st)...)
 	})
-	out = append(out, Step{
+}
+
+// rhelSecurity: firewalld and SELinux are relaxed as in the classroom VMs,
+// for good.
+func rhelSecurity(*roles.NodeState) []Step {
+	return []Step{{
 		Name:    "firewalld",
 		Comment: "off now and at boot, as in the classroom VMs (or open the service port with firewall-cmd)",
 		Check:   "! systemctl is-enabled -q firewalld 2>/dev/null && ! systemctl is-active -q firewalld",
 		Apply:   []string{"systemctl disable --now firewalld"},
-	})
-	out = append(out, Step{
+	}, {
 		Name:    "selinux",
 		Comment: "permissive now and at boot, as in the classroom VMs (httpd on a non-standard port needs semanage otherwise)",
 		// What getenforce reads (no selinuxfs: disabled), and the boot
 		// setting, by the shell.
 		Check: `lvslab_enforce=; read -r lvslab_enforce </sys/fs/selinux/enforce; lvslab_boot=; while IFS= read -r lvslab_l || [ -n "$lvslab_l" ]; do case $lvslab_l in SELINUX=enforcing*) lvslab_boot=enforcing ;; esac; done </etc/selinux/config; [ "$lvslab_enforce" != 1 ] && [ -z "$lvslab_boot" ]`,
 		Apply: []string{`[ "$(getenforce)" != Enforcing ] || setenforce 0`, "sed -i 's/^SELINUX=enforcing/SELINUX=permissive/' /etc/selinux/config"},
-	})
-	return out
+	}}
 }
 
 // rhelAddresses: every VIP (the director's eth0:0, a real server's lo:0 or
@@ -104,6 +119,17 @@ func rhelAddresses(st *roles.NodeState) []Step {
 	}}
 }
 
+// nmcliEnsure makes the NIC's one profile, named after it: the profile
+// already active on it (a cloud image's "System eth0" or "cloud-init
+// eth0", NetworkManager's own "Wired connection 1") is renamed and bound
+// to the NIC rather than a second one added beside it, which would take
+// the NIC back at the next boot.
 func nmcliEnsure(nic string) string {
-	return "nmcli connection show " + nic + " >/dev/null 2>&1 || nmcli connection add type ethernet con-name " + nic + " ifname " + nic
+	return "nmcli connection show " + nic + " >/dev/null 2>&1 || { lvslab_c=$(nmcli -g GENERAL.CONNECTION device show " + nic + " 2>/dev/null); " +
+		`if [ -n "$lvslab_c" ]; then nmcli connection modify "$lvslab_c" connection.id ` + nic + " connection.interface-name " + nic +
+		"; else " + nmcliAdd(nic) + "; fi; }"
+}
+
+func nmcliAdd(nic string) string {
+	return "nmcli connection add type ethernet con-name " + nic + " ifname " + nic
 }

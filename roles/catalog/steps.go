@@ -81,19 +81,38 @@ const (
 
 // Steps lists the steps that bring a node to its desired state on an OS
 // family (Debian or RHEL), in the order a student would take them.
-func Steps(st *roles.NodeState, osFamily string) []Step {
-	f := debian
+func Steps(st *roles.NodeState, osFamily string) []Step { return StepsFor(st, osFamily, "") }
+
+// familyOf is an OS family's (Debian's for any other).
+func familyOf(osFamily string) family {
 	if osFamily == RHEL {
-		f = rhel
+		return rhel
 	}
-	// One order for every family: the hostname, the family's own network
-	// set-up, packages and modules (TUN's tunl0 needs its module before its
-	// sysctls), the kernel settings, the family's addresses, then the web
-	// server and IPVS with its boot-time restore. Kernel settings come before
-	// any VIP: a real server must ignore ARP for the VIP before the VIP is on
-	// its lo or tunl0, else the client may cache its MAC.
+	return debian
+}
+
+// StepsFor is Steps on a guest whose network owner (Owner*, "" for the
+// family's own) may be another family's: the lab NICs and VIPs are then
+// configured in that owner's form (FormFor), the rest in the OS family's,
+// so that one manager alone holds each NIC.
+func StepsFor(st *roles.NodeState, osFamily, owner string) []Step {
+	f := familyOf(osFamily)
+	net := familyOf(FormFor(osFamily, owner))
+	// One order for every family: the hostname, the network manager's own
+	// set-up, the family's firewall and SELinux, packages and modules (TUN's
+	// tunl0 needs its module before its sysctls), the kernel settings, the
+	// addresses, then the web server and IPVS with its boot-time restore.
+	// Kernel settings come before any VIP: a real server must ignore ARP for
+	// the VIP before the VIP is on its lo or tunl0, else the client may
+	// cache its MAC.
 	out := []Step{hostnameStep(st)}
-	out = append(out, f.early(st)...)
+	if owner == OwnerIfupdown {
+		out = append(out, ifupdownHandover(st))
+	}
+	out = append(out, net.early(st)...)
+	if f.security != nil {
+		out = append(out, f.security(st)...)
+	}
 	out = append(out, packagesStep(st, f.name))
 	if off := keepalivedOffStep(st); off != nil && (st.Role == topology.RoleDirector || st.Role == topology.RoleWeb) {
 		out = append(out, *off)
@@ -106,8 +125,8 @@ func Steps(st *roles.NodeState, osFamily string) []Step {
 		sysctl.FirstBoot, sysctl.Boot = true, []string{"sysctl -q -p " + SysctlFile}
 	}
 	out = append(out, sysctl)
-	out = append(out, f.addresses(st)...)
-	if stale := staleVIPStep(st, f.name); stale != nil {
+	out = append(out, net.addresses(st)...)
+	if stale := staleVIPStep(st, net.name); stale != nil {
 		out = append(out, *stale)
 	}
 	out = append(out, f.marks(st)...)
@@ -132,6 +151,8 @@ type family struct {
 	// early follows the hostname: how the family's network manager comes
 	// to own the NICs.
 	early func(st *roles.NodeState) []Step
+	// security follows it: the family's firewall and SELinux, nil for none.
+	security func(st *roles.NodeState) []Step
 	// addresses follows the kernel settings: addresses, down NICs and VIPs,
 	// in the order the family needs them.
 	addresses func(st *roles.NodeState) []Step

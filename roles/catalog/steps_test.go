@@ -171,10 +171,13 @@ func TestRHELSteps(t *testing.T) {
 	})
 	eth0 := findStep(t, dir, "address eth0")
 	rolestest.Eq(t, "eth0 apply", eth0.Apply, []string{
-		"nmcli connection show eth0 >/dev/null 2>&1 || nmcli connection add type ethernet con-name eth0 ifname eth0",
+		"nmcli connection show eth0 >/dev/null 2>&1 || { lvslab_c=$(nmcli -g GENERAL.CONNECTION device show eth0 2>/dev/null); " +
+			`if [ -n "$lvslab_c" ]; then nmcli connection modify "$lvslab_c" connection.id eth0 connection.interface-name eth0; ` +
+			"else nmcli connection add type ethernet con-name eth0 ifname eth0; fi; }",
 		"nmcli connection modify eth0 connection.autoconnect yes ipv4.method manual ipv4.addresses 192.168.4.5/24 ipv4.gateway '' ipv6.method ignore",
 		"nmcli connection up eth0",
 	})
+	rolestest.Eq(t, "eth0 handout", eth0.Handout[0], "nmcli connection show eth0 >/dev/null 2>&1 || nmcli connection add type ethernet con-name eth0 ifname eth0")
 	if eth0.File != nil || !eth0.Readdress {
 		t.Errorf("eth0 step: %+v", eth0)
 	}

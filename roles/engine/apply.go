@@ -111,12 +111,13 @@ func Apply(ctx context.Context, exec guest.Executor, steps []catalog.Step, log f
 	return apply(ctx, exec, steps, f, log)
 }
 
-// Configure is Apply on a node whose OS family is not known yet: the first
-// survey also reads os-release, taking the steps stepsFor gives lvslab's
-// own images (Debian); on another family it surveys again with that
-// family's steps. It returns the family.
-func Configure(ctx context.Context, exec guest.Executor, stepsFor func(osFamily string) []catalog.Step, log func(Event)) (string, Result, error) {
-	steps := stepsFor(catalog.Debian)
+// Configure is Apply on a node whose OS family and network owner are not
+// known yet: the first survey also reads os-release and what manages the
+// network, taking the steps stepsFor gives lvslab's own images (Debian,
+// systemd-networkd); on another family or owner it surveys again with
+// their steps. It returns the family.
+func Configure(ctx context.Context, exec guest.Executor, stepsFor func(osFamily, owner string) []catalog.Step, log func(Event)) (string, Result, error) {
+	steps := stepsFor(catalog.Debian, catalog.OwnerNetworkd)
 	f, err := survey(ctx, exec, steps, 0, true)
 	if err != nil {
 		return "", Result{}, err
@@ -128,8 +129,8 @@ func Configure(ctx context.Context, exec guest.Executor, stepsFor func(osFamily 
 	if err != nil {
 		return "", Result{}, err
 	}
-	if osFamily != catalog.Debian {
-		steps = stepsFor(osFamily)
+	if osFamily != catalog.Debian || catalog.FormFor(osFamily, f.owner) != catalog.Debian || f.owner == catalog.OwnerIfupdown {
+		steps = stepsFor(osFamily, f.owner)
 		if f, err = survey(ctx, exec, steps, 0, false); err != nil {
 			return osFamily, Result{}, err
 		}

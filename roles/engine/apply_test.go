@@ -297,9 +297,9 @@ func TestConfigureDetectsOS(t *testing.T) {
 		f.files["/etc/os-release"] = fakeFile{data: []byte(release)}
 		f.learn(catalog.Steps(st, want))
 		var asked []string
-		osf, res, err := Configure(context.Background(), f, func(osf string) []catalog.Step {
+		osf, res, err := Configure(context.Background(), f, func(osf, owner string) []catalog.Step {
 			asked = append(asked, osf)
-			return catalog.Steps(st, osf)
+			return catalog.StepsFor(st, osf, owner)
 		}, nil)
 		if err != nil || osf != want {
 			t.Fatalf("%q: Configure = %q, %v; want %q", release, osf, err, want)
@@ -309,7 +309,7 @@ func TestConfigureDetectsOS(t *testing.T) {
 		}
 		rolestest.Eq(t, "steps", len(res.Steps), len(catalog.Steps(st, want)))
 		f.ran = nil
-		if _, res, err = Configure(context.Background(), f, func(osf string) []catalog.Step { return catalog.Steps(st, osf) }, nil); err != nil || res.Changed() {
+		if _, res, err = Configure(context.Background(), f, func(osf, owner string) []catalog.Step { return catalog.StepsFor(st, osf, owner) }, nil); err != nil || res.Changed() {
 			t.Errorf("%q: again: %v, changed %v", release, err, res.ChangedSteps())
 		}
 		if surveys := len(slices.DeleteFunc(f.ran, func(c string) bool { return !isSurvey(c) })); surveys != len(asked) {
@@ -321,7 +321,7 @@ func TestConfigureDetectsOS(t *testing.T) {
 		if release != "" {
 			f.files["/etc/os-release"] = fakeFile{data: []byte(release)}
 		}
-		if _, _, err := Configure(context.Background(), f, func(osf string) []catalog.Step { return catalog.Steps(st, osf) }, nil); err == nil || !strings.Contains(err.Error(), want) {
+		if _, _, err := Configure(context.Background(), f, func(osf, owner string) []catalog.Step { return catalog.StepsFor(st, osf, owner) }, nil); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%q: err = %v, want %q", release, err, want)
 		}
 	}

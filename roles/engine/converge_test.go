@@ -137,7 +137,7 @@ func TestUpLeavesTUN(t *testing.T) {
 func TestConfigureReadsOSReleaseInTheShell(t *testing.T) {
 	SettleAttempts = 1
 	st := rolestest.State(t, rolestest.Lab(t, "tedu-nat"), "client1")
-	stepsFor := func(osf string) []catalog.Step { return catalog.Steps(st, osf) }
+	stepsFor := func(osf, owner string) []catalog.Step { return catalog.StepsFor(st, osf, owner) }
 	for _, path := range []string{"/etc/os-release", "/usr/lib/os-release"} {
 		g := newGuest(st)
 		g.files[path] = "PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nID=debian"

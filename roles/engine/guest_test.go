@@ -157,12 +157,18 @@ func (g *simGuest) state() string {
 }
 
 func (g *simGuest) Run(ctx context.Context, cmd string) (string, error) {
+	return g.runWith(ctx, cmd, g.exec)
+}
+
+// runWith runs cmd in the interpreter over the model, its commands run by
+// exec.
+func (g *simGuest) runWith(ctx context.Context, cmd string, exec interp.ExecHandlerFunc) (string, error) {
 	file, err := syntax.NewParser().Parse(strings.NewReader(cmd), "")
 	if err != nil {
 		return "", fmt.Errorf("guest: %q: %w", cmd, err)
 	}
 	var out, errOut bytes.Buffer
-	r, err := interp.New(interp.StdIO(nil, &out, &errOut), interp.ExecHandlers(func(interp.ExecHandlerFunc) interp.ExecHandlerFunc { return g.exec }), interp.OpenHandler(g.open), interp.StatHandler(g.stat), interp.ReadDirHandler2(g.readDir))
+	r, err := interp.New(interp.StdIO(nil, &out, &errOut), interp.ExecHandlers(func(interp.ExecHandlerFunc) interp.ExecHandlerFunc { return exec }), interp.OpenHandler(g.open), interp.StatHandler(g.stat), interp.ReadDirHandler2(g.readDir))
 	if err != nil {
 		return "", err
 	}

@@ -61,6 +61,7 @@ func Survey(ctx context.Context, exec guest.Executor, steps []catalog.Step) (Res
 // step file that exists, the IPVS table and, when asked, os-release.
 type facts struct {
 	osRelease string
+	owner     string            // catalog.Owner*, read with os-release
 	verdicts  map[int]bool      // by step index
 	sums      map[string]string // path -> hex SHA-256, for the files that exist
 	ipvsRead  bool              // the table was asked for
@@ -85,7 +86,8 @@ func surveyProbe(steps []catalog.Step, from int, withOS bool) *guest.Probe {
 	p := guest.NewProbe()
 	if withOS {
 		// The shell's own read and printf: no process.
-		p.Section(secOS, `for f in /etc/os-release /usr/lib/os-release; do [ -f "$f" ] && { while IFS= read -r l || [ -n "$l" ]; do printf '%s\n' "$l"; done <"$f"; break; }; done`)
+		p.Section(secOS, readOSRelease)
+		p.Section(secOwner, catalog.OwnerProbe)
 	}
 	var paths []string
 	for _, st := range steps[from:] {
@@ -120,6 +122,10 @@ func surveyProbe(steps []catalog.Step, from int, withOS bool) *guest.Probe {
 	}
 	return p
 }
+
+// readOSRelease prints os-release with the shell's own read and printf: no
+// process.
+const readOSRelease = `for f in /etc/os-release /usr/lib/os-release; do [ -f "$f" ] && { while IFS= read -r l || [ -n "$l" ]; do printf '%s\n' "$l"; done <"$f"; break; }; done`
 
 // bootWaitSeconds bounds the survey's wait for a node's boot to finish.
 const bootWaitSeconds = 60
@@ -211,6 +217,7 @@ func parseSurvey(p *guest.Probe, out string) (*facts, error) {
 		return nil, fmt.Errorf("the survey's answer: %w", err)
 	}
 	f.osRelease = strings.Join(a.Lines(secOS), "\n")
+	f.owner = catalog.ParseOwner(a.Text(secOwner))
 	for _, line := range a.Lines(secFiles) {
 		// "SUM  PATH" ("SUM *PATH" in binary mode); an odd path comes
 		// escaped, "\\SUM ...": left to ReadFile.
