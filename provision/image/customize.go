@@ -120,8 +120,10 @@ var (
 	// Disabled rather than masked: a student may enable it on purpose (the
 	// exercises' "systemctl enable ipvsadm"); lvslab uses its own unit.
 	// nginx is there for the labs that choose it; apache2 holds port 80
-	// otherwise.
-	disableUnits = []string{"ipvsadm.service", "nginx.service"}
+	// otherwise. keepalived is there for the HA labs, which enable it: left
+	// enabled, the first configure of every other lab spent about 9 s a
+	// node disabling it under TCG.
+	disableUnits = []string{"ipvsadm.service", "nginx.service", "keepalived.service"}
 )
 
 // writeGuestFiles writes files under rootfs.

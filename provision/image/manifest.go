@@ -54,8 +54,8 @@ type Manifest struct {
 // before them lacks, beyond packages (which Build compares by name): an
 // image of an older revision is rebuilt. 2: sshd without PAM or re-exec,
 // root's password "*". 3: no ATA, SCSI or cdrom driver. 4: the udev rule
-// that starts the QEMU guest agent.
-const RecipeRevision = 4
+// that starts the QEMU guest agent. 5: keepalived disabled.
+const RecipeRevision = 5
 
 func writeManifest(dir string, m Manifest) error {
 	m.emptyLists()
