@@ -17,7 +17,7 @@ func drillCommand() *cli.Command {
 		}
 		if name == verify.DrillFail {
 			flags = append(flags,
-				choice(&cli.StringFlag{Name: "how", Value: verify.HowStop, Usage: "how a keepalived router fails: `HOW` is stop (keepalived stopped cleanly), kill (SIGKILL) or nic-down (its lab NIC down)"}, verify.Hows...),
+				choice(&cli.StringFlag{Name: "how", Usage: "how a keepalived router fails: `HOW` is stop (keepalived stopped cleanly; the default), kill (SIGKILL) or nic-down (its lab NIC down; the default with --download)"}, verify.Hows...),
 				&cli.BoolFlag{Name: "download", Usage: "with a keepalived router: a rate-limited download through the VIP across the failure (survives with connection sync, breaks without)"},
 				choice(&cli.StringFlag{Name: "sync", Usage: "with a keepalived router: first rewrite both routers' keepalived.conf with connection sync `on|off` and reload (lvslab up restores the lab's)"}, "on", "off"))
 		}
@@ -47,6 +47,10 @@ reports the gap it saw against its target:
    lvslab drill fail lvs1 --download --sync on --lab tedu-keepalived-dr   # a download across it survives
    lvslab drill fail lvs1 --download --sync off --lab tedu-keepalived-dr  # the negative control breaks
    lvslab drill fail web1 --lab tedu-keepalived-dr             # time until keepalived takes web1 out
+
+With --download the master's lab NIC goes down unless --how says otherwise:
+a clean stop removes the master's IPVS rules a moment before its VIP, and
+the master itself may reset the download then, with sync or without.
 
 Every step reads the live system first (no saved state), so steps can be
 repeated. The drill changes the running IPVS table only; "lvslab up" puts

@@ -51,8 +51,12 @@ func (o Options) recipeRevision() int {
 // flavorPackages are installed on top of the lab packages (Packages less
 // the tiny initrd's busybox) by the cloud and base flavors: GRUB's BIOS
 // files and tools, and D-Bus (hostnamectl, as on a distribution's disk).
+// python3-cffi-backend is named because debootstrap does not resolve
+// virtual packages: cloud-init's python3-cryptography depends on the
+// python3-cffi-backend-api-* it provides, and without it debootstrap
+// fails "configuring base packages".
 var flavorPackages = map[string][]string{
-	FlavorCloud: {"grub-pc-bin", "dbus", "sudo", "cloud-init"},
+	FlavorCloud: {"grub-pc-bin", "dbus", "sudo", "cloud-init", "python3-cffi-backend"},
 	FlavorBase:  {"grub-pc-bin", "dbus"},
 }
 

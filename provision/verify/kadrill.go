@@ -294,7 +294,7 @@ const Warmup = 2 * time.Second
 // routerDrill fails or restores a keepalived router while the client
 // loop runs through the VIP, and measures the gap the client saw.
 func routerDrill(ctx context.Context, lab *topology.Lab, dial guest.Dialer, s *topology.Service, step, node string, opts DrillOptions, act func(string, ...any)) (*DrillReport, error) {
-	how, err := routerHow(step, node, opts.How)
+	how, err := routerHow(step, node, opts.How, opts.Download)
 	if err != nil {
 		return nil, err
 	}
@@ -337,6 +337,9 @@ func routerDrill(ctx context.Context, lab *topology.Lab, dial guest.Dialer, s *t
 			return nil, err
 		}
 	}
+	if dl != nil {
+		dl.failed, dl.how, dl.resets = node, how, outResets(ctx, x)
+	}
 	for _, c := range cmds {
 		act("%s: %s", node, c)
 		if _, err := x.Run(ctx, c); err != nil {
@@ -354,7 +357,7 @@ func routerDrill(ctx context.Context, lab *topology.Lab, dial guest.Dialer, s *t
 	act("client: %d requests, %d failed, gap %.2f s (target %.1f s)", o.Requests, o.Failed, o.Seconds, target.Seconds())
 	rep.Checks = append(rep.Checks, routerVerdict(s, step, how, node, before, after, o, target, killedHolds(step, how, node, after))...)
 	if dl != nil {
-		rep.Checks = append(rep.Checks, dl.verdict(ctx, lab, s, dial, cx))
+		rep.Checks = append(rep.Checks, dl.verdict(ctx, x))
 	}
 	killed := killedHolds(step, how, node, after)
 	if err := rep.verifyAfter(ctx, lab, dial, opts, func(cs []report.Check) []report.Check {
@@ -369,11 +372,19 @@ func routerDrill(ctx context.Context, lab *topology.Lab, dial guest.Dialer, s *t
 	return rep, nil
 }
 
-// routerHow is how a router drill's step fails the router (--how, stop
-// by default); heal is no step of a router's.
-func routerHow(step, node, how string) (string, error) {
+// routerHow is how a router drill's step fails the router (--how): stop
+// by default, nic-down with a download, whose question is whether the
+// backup knows the connection. A clean stop answers another one: the
+// stopping keepalived removes its IPVS rules (checker process) before it
+// gives up the VIP (VRRP process), and its own TCP stack resets a packet
+// of the download landing in between, sync or not (1 run in 4 here).
+// Heal is no step of a router's.
+func routerHow(step, node, how string, download bool) (string, error) {
 	if step == DrillHeal {
 		return "", cannot("%s is a keepalived router: drill fail and restore it (keepalived heals by itself)", node)
+	}
+	if how == "" && download {
+		how = HowNICDown
 	}
 	how = cmp.Or(how, HowStop)
 	if !slices.Contains(Hows, how) {
@@ -563,6 +574,39 @@ type download struct {
 	seconds float64
 	sync    bool
 	port    uint16 // the client's source port
+	// failed is the router the drill fails, how, and its TCP resets sent
+	// (OutRsts) just before: whether it reset the download itself.
+	failed, how string
+	resets      int
+}
+
+// SNMPCommand prints the guest's protocol counters (TCP's OutRsts).
+const SNMPCommand = "cat /proc/net/snmp"
+
+// outResets is the TCP resets x's kernel has sent (OutRsts), or -1 when it
+// cannot be read (the node already gone, an odd kernel).
+func outResets(ctx context.Context, x guest.Executor) int {
+	out, err := x.Run(ctx, SNMPCommand)
+	if err != nil {
+		return -1
+	}
+	var names []string
+	for _, l := range strings.Split(out, "\n") {
+		f := strings.Fields(l)
+		if len(f) == 0 || f[0] != "Tcp:" {
+			continue
+		}
+		if names == nil {
+			names = f
+			continue
+		}
+		if i := slices.Index(names, "OutRsts"); i > 0 && i < len(f) {
+			if n, err := strconv.Atoi(f[i]); err == nil {
+				return n
+			}
+		}
+	}
+	return -1
 }
 
 // DownloadPorts are the client's source ports of the download: below the
@@ -670,7 +714,7 @@ func startDownload(ctx context.Context, lab *topology.Lab, s *topology.Service, 
 // verdict: with sync the download survives the failover (same checksum);
 // without it it breaks (the negative control): either way as expected
 // passes, and the report says which.
-func (dl *download) verdict(ctx context.Context, lab *topology.Lab, s *topology.Service, dial guest.Dialer, cx guest.Executor) report.Check {
+func (dl *download) verdict(ctx context.Context, failed guest.Executor) report.Check {
 	<-dl.run.done
 	name := "download across the failover"
 	if dl.run.err != nil {
@@ -695,6 +739,8 @@ func (dl *download) verdict(ctx context.Context, lab *topology.Lab, s *topology.
 	switch {
 	case dl.sync && survived:
 		return passf(name, "connection sync on: the %d MiB download %s", DownloadSize>>20, text)
+	case dl.sync && dl.resetBy(ctx, failed):
+		return failf(name, "connection sync on, yet the download %s: %s reset it itself (its TCP OutRsts rose), not the backup: with --how %s keepalived removes %s's IPVS rules before it gives up the VIP, and a packet landing in between meets no rule; fail it with --how %s or %s to test the sync", text, dl.failed, dl.how, dl.failed, HowNICDown, HowKill)
 	case dl.sync:
 		return failf(name, "connection sync on, yet the download %s: the backup did not know the connection (lvs_sync_daemon on both routers, same interface and syncid?)", text)
 	case survived:
@@ -702,6 +748,14 @@ func (dl *download) verdict(ctx context.Context, lab *topology.Lab, s *topology.
 	default:
 		return passf(name, "connection sync off (the negative control): the download %s, as expected: the backup's IPVS does not know the connection and resets it", text)
 	}
+}
+
+// resetBy: the failed router sent TCP resets while the download ran.
+func (dl *download) resetBy(ctx context.Context, failed guest.Executor) bool {
+	if dl.resets < 0 {
+		return false
+	}
+	return outResets(ctx, failed) > dl.resets
 }
 
 func short12(s string) string {

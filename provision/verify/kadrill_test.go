@@ -193,6 +193,27 @@ func TestDrillKeepalivedConnectionSync(t *testing.T) {
 	}
 }
 
+// A download's failure is the master's lab NIC down unless --how says
+// otherwise; a clean stop whose router resets the download itself is
+// named as such, not as a backup that did not know the connection.
+func TestDrillKeepalivedDownloadFailure(t *testing.T) {
+	w := newWorld(t, "tedu-keepalived-dr")
+	w.sync, w.stopResets = true, true
+	d := kdrill(t, w, DrillFail, "lvs1", DrillOptions{Download: true})
+	if !strings.Contains(strings.Join(d.Actions, "\n"), "lvs1: ip link set eth0 down") {
+		t.Errorf("the download's default failure: %v", d.Actions)
+	}
+	if c := drillCheck(t, d, "download across the failover"); c.Status != report.Pass {
+		t.Errorf("nic-down with sync: %+v", c)
+	}
+	kdrill(t, w, DrillRestore, "lvs1", DrillOptions{})
+	d = kdrill(t, w, DrillFail, "lvs1", DrillOptions{Download: true, How: HowStop})
+	c := drillCheck(t, d, "download across the failover")
+	if c.Status != report.Fail || !strings.Contains(c.Detail, "lvs1 reset it itself (its TCP OutRsts rose), not the backup") || !strings.Contains(c.Detail, "--how nic-down") {
+		t.Errorf("a stop that resets: %+v", c)
+	}
+}
+
 // The negative control after a run with sync: lvs2 still holds the entry
 // its sync daemon learned from the first download's port, which would
 // carry a new connection from that port without sync; the download takes

@@ -76,6 +76,11 @@ type world struct {
 	daemonsSet bool
 	// slowClient: the download runs out of time (curl -m, exit 28).
 	slowClient bool
+	// stopResets: a clean stop of keepalived makes the stopping router
+	// reset the download (its IPVS rules gone before its VIP); resets
+	// counts each router's TCP resets sent (OutRsts).
+	stopResets bool
+	resets     map[string]int
 	dlPending  bool
 	// kaDown: routers whose keepalived is stopped ("keepalived") or whose
 	// VRRP NIC is down ("link").
@@ -147,7 +152,7 @@ func newWorld(t *testing.T, labName string) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := &world{t: t, lab: lab, up: map[string]bool{}, facts: map[string]string{}, extra: map[string]int{}, down: map[string]bool{}, mgmtRoute: map[string]bool{}, unmarked: map[uint16]bool{}, kernels: map[string]*ipvstest.Kernel{}, acted: make(chan struct{}), kaDown: map[string]string{}}
+	w := &world{t: t, lab: lab, up: map[string]bool{}, facts: map[string]string{}, extra: map[string]int{}, down: map[string]bool{}, mgmtRoute: map[string]bool{}, unmarked: map[uint16]bool{}, kernels: map[string]*ipvstest.Kernel{}, acted: make(chan struct{}), kaDown: map[string]string{}, resets: map[string]int{}}
 	if len(lab.Services) == 0 { // VRRP-only: the routers serve the VIP themselves
 		w.svc = lab.VRRPServices[0]
 		for _, r := range w.svc.Keepalived.Routers {
@@ -637,7 +642,12 @@ func (w *world) keepalivedDrill(node, cmd string) (string, bool) {
 	switch {
 	case cmd == "systemctl stop keepalived":
 		w.holders, w.kaDown[node] = others(), "keepalived"
+		if w.stopResets {
+			w.resets[node]++
+		}
 		w.act(0.2)
+	case cmd == SNMPCommand:
+		return fmt.Sprintf("Ip: Forwarding DefaultTTL\nIp: 1 64\nTcp: RtoAlgorithm ActiveOpens OutRsts InCsumErrors\nTcp: 1 4 %d 0\n", 7+w.resets[node]), true
 	case cmd == "systemctl kill -s KILL keepalived":
 		w.holders = append([]string{node}, others()...) // the VIP stays where it was
 		w.kaDown[node] = "keepalived"
@@ -685,7 +695,8 @@ func (w *world) keepalivedDrill(node, cmd string) (string, bool) {
 		// An entry of the new holder from the download's port carries it
 		// too, synced or stale.
 		port, _ := strconv.Atoi(reLocalPort.FindStringSubmatch(cmd + " --local-port 0 ")[1])
-		if w.syncRuns() || !strings.Contains(cmd, "sysctl -qw "+DownloadRmemSysctl+"=") || w.heldByHolder(uint16(port)) {
+		carried := w.syncRuns() || !strings.Contains(cmd, "sysctl -qw "+DownloadRmemSysctl+"=") || w.heldByHolder(uint16(port))
+		if carried && !(w.stopResets && slices.ContainsFunc(k.Routers, func(r topology.Router) bool { return w.resets[r.Node] > 0 })) {
 			got = strings.Repeat("b", 64)
 		}
 		size, rc := "1234567", "56"
