@@ -130,11 +130,32 @@ type Outage struct {
 	// the loop did; LastOK is then the first request's time and Seconds a
 	// lower bound.
 	FromStart bool `json:"from_start,omitempty"`
+	// Stalled is the longest time between two requests the loop sent, when
+	// over StallLimit: the client VM got no CPU (a loaded host under TCG)
+	// and the gaps and failures of that stretch are the host's.
+	Stalled float64 `json:"stalled,omitempty"`
+}
+
+// StallLimit is the longest pause between two of the loop's requests
+// (ten intervals) that still times keepalived rather than the host.
+const StallLimit = time.Second
+
+// stallNote is what a timing FAIL adds when the loop stalled.
+func (o Outage) stallNote() string {
+	if o.Stalled == 0 {
+		return ""
+	}
+	return fmt.Sprintf("; the client loop stalled %.1f s (no request sent: the client VM had no CPU), so this is the host's timing, not keepalived's: run the drill on a less loaded host", o.Stalled)
 }
 
 // OutageOf measures the gap in samples.
 func OutageOf(samples []Sample) Outage {
 	o := Outage{Requests: len(samples)}
+	for i := 1; i < len(samples); i++ {
+		if d := samples[i].At - samples[i-1].At; d > StallLimit.Seconds() && d > o.Stalled {
+			o.Stalled = d
+		}
+	}
 	first, last := -1, -1
 	for i, s := range samples {
 		if !s.OK {
@@ -466,7 +487,7 @@ func routerVerdict(s *topology.Service, step, how, node string, before, after VR
 	case o.Failed == 0:
 		out = append(out, passf(name, "no request failed (%d sent, one every %s): the gap was under one interval; target %.1f s", o.Requests, LoopInterval, target.Seconds()))
 	case o.Seconds > target.Seconds():
-		out = append(out, failf(name, "%.2f s from the last answer (%s) to the first (%s), %d request(s) failed: over the target %.1f s", o.Seconds, orNobody([]string{o.Before}), orNobody([]string{o.After}), o.Failed, target.Seconds()))
+		out = append(out, failf(name, "%.2f s from the last answer (%s) to the first (%s), %d request(s) failed: over the target %.1f s%s", o.Seconds, orNobody([]string{o.Before}), orNobody([]string{o.After}), o.Failed, target.Seconds(), o.stallNote()))
 	default:
 		out = append(out, passf(name, "%.2f s from the last answer to the first, %d request(s) failed; target %.1f s", o.Seconds, o.Failed, target.Seconds()))
 	}
@@ -898,9 +919,9 @@ func healthVerdict(s *topology.Service, step, node, holder, rip string, took, ta
 	name = "no failed request after it"
 	switch {
 	case step == DrillRestore && o.Failed > 0:
-		out = append(out, failf(name, "%d request(s) failed while %s came back", o.Failed, node))
+		out = append(out, failf(name, "%d request(s) failed while %s came back%s", o.Failed, node, o.stallNote()))
 	case tail == 0 || !o.Recovered && o.Failed > 0:
-		out = append(out, failf(name, "the loop's last request failed: requests still reach %s", node))
+		out = append(out, failf(name, "the loop's last request failed: requests still reach %s%s", node, o.stallNote()))
 	default:
 		out = append(out, passf(name, "%d request(s) failed (the window before keepalived acted), then %d answered in a row", o.Failed, tail))
 	}

@@ -112,6 +112,29 @@ func TestDrillKeepalivedTargetsAndNoPreempt(t *testing.T) {
 	if cs[1].Status != report.Fail || !strings.Contains(cs[1].Detail, "5.10 s") || !strings.Contains(cs[1].Detail, "over the target 4.2 s") {
 		t.Errorf("over the target: %+v", cs[1])
 	}
+	// A loop that sent nothing for 21 s (the client VM starved of CPU):
+	// its failures are the host's, and the FAIL says so; a loop that
+	// kept its pace has no stall.
+	var paced, starved []Sample
+	for i := range 40 {
+		at := 1 + float64(i)/10
+		paced = append(paced, Sample{At: at, OK: i < 10 || i > 20})
+		if i >= 20 {
+			at += 21
+		}
+		starved = append(starved, Sample{At: at, OK: i < 19 || i > 25})
+	}
+	if o := OutageOf(paced); o.Stalled != 0 {
+		t.Errorf("a paced loop stalled: %+v", o)
+	}
+	o = OutageOf(starved)
+	if o.Stalled < 21 || o.Stalled > 21.2 {
+		t.Errorf("stall: %+v", o)
+	}
+	hv := healthVerdict(w.lab.Services[0], DrillRestore, "web1", "lvs1", "192.168.4.100", time.Second, 27*time.Second, starved, o)
+	if c := hv[len(hv)-1]; c.Status != report.Fail || !strings.Contains(c.Detail, "the client loop stalled 21.1 s") {
+		t.Errorf("restore with a stalled loop: %+v", c)
+	}
 	if o := OutageOf([]Sample{{At: 1, OK: true}, {At: 1.1}}); o.Recovered {
 		t.Errorf("no answer after the failures: %+v", o)
 	}
