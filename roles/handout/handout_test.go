@@ -2,7 +2,6 @@ package handout
 
 import (
 	"bytes"
-	"flag"
 	"fmt"
 	"os"
 	"os/exec"
@@ -10,14 +9,13 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/lvslab/lvslab/internal/golden"
 	"github.com/lvslab/lvslab/labs"
 	"github.com/lvslab/lvslab/roles/catalog"
 	"github.com/lvslab/lvslab/roles/render"
 	"github.com/lvslab/lvslab/roles/rolestest"
 	"github.com/lvslab/lvslab/topology"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
 
 // stages are the labs that follow another on the same VMs.
 var stages = map[string]string{"tedu-dr": "tedu-nat"}
@@ -31,13 +29,6 @@ func build(t *testing.T, lab *topology.Lab, opts Options) *Handout {
 	return h
 }
 
-func golden(t *testing.T, path, got string) {
-	t.Helper()
-	if want, ok := rolestest.Golden(t, path, got, *update, "./roles/handout"); ok && got != want {
-		t.Errorf("%s differs from the handout; diff it after go test ./roles/handout -run Golden -update", path)
-	}
-}
-
 // TestGolden compares the handouts of every embedded lab (and of its stage
 // after the lab before) with testdata/handout/<lab>[.from-<lab>].<os>.<format>;
 // go test ./roles/handout -run Golden -update rewrites them.
@@ -46,12 +37,12 @@ func TestGolden(t *testing.T) {
 		lab := rolestest.Lab(t, name)
 		for _, osf := range catalog.OSFamilies {
 			h := build(t, lab, Options{OS: osf})
-			golden(t, filepath.Join("testdata", "handout", name+"."+osf+".text"), h.Text())
-			golden(t, filepath.Join("testdata", "handout", name+"."+osf+".md"), h.Markdown())
+			golden.Check(t, filepath.Join("testdata", "handout", name+"."+osf+".text"), h.Text())
+			golden.Check(t, filepath.Join("testdata", "handout", name+"."+osf+".md"), h.Markdown())
 			if from, ok := stages[name]; ok {
 				h := build(t, lab, Options{OS: osf, From: rolestest.Lab(t, from)})
-				golden(t, filepath.Join("testdata", "handout", name+".from-"+from+"."+osf+".text"), h.Text())
-				golden(t, filepath.Join("testdata", "handout", name+".from-"+from+"."+osf+".md"), h.Markdown())
+				golden.Check(t, filepath.Join("testdata", "handout", name+".from-"+from+"."+osf+".text"), h.Text())
+				golden.Check(t, filepath.Join("testdata", "handout", name+".from-"+from+"."+osf+".md"), h.Markdown())
 			}
 		}
 	}
@@ -60,9 +51,9 @@ func TestGolden(t *testing.T) {
 	if err := HTML(&b, lab, Options{OS: catalog.RHEL}); err != nil {
 		t.Fatal(err)
 	}
-	golden(t, filepath.Join("testdata", "handout", "tedu-nat.rhel.html"), b.String())
+	golden.Check(t, filepath.Join("testdata", "handout", "tedu-nat.rhel.html"), b.String())
 	h := build(t, lab, Options{OS: catalog.Debian, Network: NetworkManager})
-	golden(t, filepath.Join("testdata", "handout", "tedu-nat.debian-networkmanager.text"), h.Text())
+	golden.Check(t, filepath.Join("testdata", "handout", "tedu-nat.debian-networkmanager.text"), h.Text())
 }
 
 // budget is the most command lines a handout of all the lab's nodes may

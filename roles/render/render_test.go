@@ -1,19 +1,17 @@
 package render
 
 import (
-	"flag"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/lvslab/lvslab/internal/golden"
 	"github.com/lvslab/lvslab/labs"
 	"github.com/lvslab/lvslab/roles/catalog"
 	"github.com/lvslab/lvslab/roles/rolestest"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
 
 // TestGolden compares the plans of every embedded lab with
 // testdata/plan/<lab>.<os>.<format>; go test ./roles/render -run Golden -update
@@ -28,10 +26,7 @@ func TestGolden(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				path := filepath.Join("testdata", "plan", name+"."+osf+"."+format)
-				if want, ok := rolestest.Golden(t, path, got, *update, "./roles/render"); ok && got != want {
-					t.Errorf("%s differs from the plan; diff it after go test ./roles/render -run Golden -update", path)
-				}
+				golden.Check(t, filepath.Join("testdata", "plan", name+"."+osf+"."+format), got)
 			}
 		}
 	}
