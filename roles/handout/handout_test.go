@@ -4,12 +4,12 @@ import (
 	"bytes"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/lvslab/lvslab/internal/golden"
+	"github.com/lvslab/lvslab/internal/shtest"
 	"github.com/lvslab/lvslab/labs"
 	"github.com/lvslab/lvslab/roles/catalog"
 	"github.com/lvslab/lvslab/roles/render"
@@ -115,10 +115,7 @@ func commandLines(text string) int {
 // Nothing of convergence, nothing of lvslab's own files: only the
 // exercise, each command one line that sh reads as it stands.
 func TestOnlyTheExercise(t *testing.T) {
-	sh, err := exec.LookPath("sh")
-	if err != nil {
-		t.Skip("no sh")
-	}
+	shtest.Need(t, "sh")
 	for _, name := range labs.Names() {
 		lab := rolestest.Lab(t, name)
 		for _, osf := range catalog.OSFamilies {
@@ -139,9 +136,7 @@ func TestOnlyTheExercise(t *testing.T) {
 						script.WriteString(l + "\n")
 					}
 				}
-				if out, err := exec.Command(sh, "-n", "-c", script.String()).CombinedOutput(); err != nil {
-					t.Errorf("%s on %s: sh -n: %v\n%s", name, osf, err, out)
-				}
+				shtest.Parses(t, name+" on "+osf, script.String())
 			}
 		}
 	}
@@ -226,10 +221,7 @@ func TestOptions(t *testing.T) {
 // A page of several lines, quotes and shell words is still one command
 // line that writes exactly the page.
 func TestHostilePageIsOneLine(t *testing.T) {
-	sh, err := exec.LookPath("sh")
-	if err != nil {
-		t.Skip("no sh")
-	}
+	shtest.Need(t, "sh")
 	const page = "<h1>web1</h1>\n'; touch /tmp/lvslab-pwned; '\n$(id) \\n -n"
 	lab := rolestest.Lab(t, "tedu-nat")
 	lab.Node("web1").Page = page
@@ -242,7 +234,7 @@ func TestHostilePageIsOneLine(t *testing.T) {
 	}
 	dir := t.TempDir()
 	cmd := strings.Replace(line, "/var/www/html/index.html", filepath.Join(dir, "index.html"), 1)
-	if out, err := exec.Command(sh, "-c", cmd).CombinedOutput(); err != nil {
+	if out, err := shtest.Command(cmd).CombinedOutput(); err != nil {
 		t.Fatalf("%s: %v\n%s", cmd, err, out)
 	}
 	if got, _ := os.ReadFile(filepath.Join(dir, "index.html")); string(got) != page+"\n" {

@@ -2,11 +2,11 @@ package render
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/lvslab/lvslab/internal/shtest"
 	"github.com/lvslab/lvslab/roles/catalog"
 	"github.com/lvslab/lvslab/roles/rolestest"
 )
@@ -16,14 +16,11 @@ import (
 // restorecon relabel the result.
 func TestScriptPutLabelsLikeItsDirectory(t *testing.T) {
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "bin")
-	os.Mkdir(bin, 0o755)
-	os.WriteFile(filepath.Join(bin, "restorecon"), []byte("#!/bin/sh\necho \"$@\" >>"+filepath.Join(dir, "relabelled")+"\n"), 0o755)
+	bin := shtest.Stubs(t, map[string]string{"restorecon": "echo \"$@\" >>" + filepath.Join(dir, "relabelled") + "\n"})
 	target := filepath.Join(dir, "www", "index.html")
 	script := scriptHeader + "\nlvslab_put " + target + " 0644 <<'E'\npage\nE\n"
-	cmd := exec.Command("sh", "-c", script)
 	// No /tmp to fall back on: only a temporary file beside the target works.
-	cmd.Env = []string{"PATH=" + bin + ":/usr/bin:/bin", "TMPDIR=" + filepath.Join(dir, "missing")}
+	cmd := shtest.Command(script, "PATH="+bin+":/usr/bin:/bin", "TMPDIR="+filepath.Join(dir, "missing"))
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("lvslab_put: %v\n%s", err, out)
 	}
@@ -50,7 +47,7 @@ func TestScriptChecksPreconditionsFirst(t *testing.T) {
 		t.Fatalf("no precondition block before step 1:\n%s", script)
 	}
 	block := script[start : start+strings.Index(script[start:], "\n\n")]
-	out, err := exec.Command("sh", "-c", "set -eu\n"+block+"\necho reached").CombinedOutput()
+	out, err := shtest.Command("set -eu\n" + block + "\necho reached").CombinedOutput()
 	if err == nil || strings.Contains(string(out), "reached") || !strings.Contains(string(out), "lvslab: no NIC eth0 with MAC "+lab.Nodes[0].NICs[0].MAC) {
 		t.Errorf("precondition block on this host: %v\n%s", err, out)
 	}

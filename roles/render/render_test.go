@@ -1,13 +1,12 @@
 package render
 
 import (
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/lvslab/lvslab/internal/golden"
+	"github.com/lvslab/lvslab/internal/shtest"
 	"github.com/lvslab/lvslab/labs"
 	"github.com/lvslab/lvslab/roles/catalog"
 	"github.com/lvslab/lvslab/roles/rolestest"
@@ -33,23 +32,13 @@ func TestGolden(t *testing.T) {
 }
 
 func TestScriptsParse(t *testing.T) {
-	sh, err := exec.LookPath("sh")
-	if err != nil {
-		t.Skip("no sh")
-	}
-	dir := t.TempDir()
+	shtest.Need(t, "sh")
 	for _, name := range labs.Names() {
 		lab := rolestest.Lab(t, name)
 		for _, osf := range catalog.OSFamilies {
 			plan := Plan(lab, osf)
 			for i := range plan.Nodes {
-				path := filepath.Join(dir, name+"-"+osf+"-"+plan.Nodes[i].Node+".sh")
-				if err := os.WriteFile(path, []byte(plan.Nodes[i].Script(lab.Name)), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				if out, err := exec.Command(sh, "-n", path).CombinedOutput(); err != nil {
-					t.Errorf("%s: sh -n: %v\n%s", path, err, out)
-				}
+				shtest.Parses(t, name+" "+osf+" "+plan.Nodes[i].Node, plan.Nodes[i].Script(lab.Name))
 			}
 		}
 	}
