@@ -16,7 +16,7 @@ func Need(t testing.TB, tools ...string) {
 	t.Helper()
 	for _, tool := range tools {
 		if _, err := exec.LookPath(tool); err != nil {
-			t.Skip("no " + tool)
+			t.Skip("no " + tool + " on PATH (make deps installs what the tests run)")
 		}
 	}
 }

@@ -3,7 +3,6 @@ package seed
 import (
 	"net/netip"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -11,6 +10,7 @@ import (
 	"golang.org/x/crypto/ssh"
 	"gopkg.in/yaml.v3"
 
+	"github.com/lvslab/lvslab/internal/shtest"
 	"github.com/lvslab/lvslab/provision/host"
 	"github.com/lvslab/lvslab/provision/seed/seedtest"
 	"github.com/lvslab/lvslab/provision/sshx"
@@ -120,9 +120,7 @@ func TestSeedISO(t *testing.T) {
 // the first run writes everything and the marker, a second run of the same
 // instance changes nothing, a new instance seeds again.
 func TestInitScriptFirstBootOnly(t *testing.T) {
-	if _, err := exec.LookPath("sh"); err != nil {
-		t.Skip("no sh")
-	}
+	shtest.Need(t, "sh")
 	c := testSeedConfig(t)
 	root := t.TempDir()
 	runInit := func(c Config) string {
@@ -200,9 +198,7 @@ func runInitScript(t *testing.T, text []byte, root string) string {
 	if err := os.WriteFile(script, text, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command("sh", script, seed)
-	cmd.Env = append(os.Environ(), "LVSLAB_ROOT="+root)
-	out, err := cmd.CombinedOutput()
+	out, err := shtest.Command("sh "+shell.Quote(script)+" "+shell.Quote(seed), "LVSLAB_ROOT="+root).CombinedOutput()
 	if err != nil {
 		t.Fatalf("lvslab-init.sh: %v\n%s", err, out)
 	}
@@ -221,9 +217,7 @@ func keys(m map[string]string) []string {
 // alone) and its atomic path (a file that exists, a symlink, another mode)
 // both leave exactly the content and mode asked for.
 func TestInitScriptModes(t *testing.T) {
-	if _, err := exec.LookPath("sh"); err != nil {
-		t.Skip("no sh")
-	}
+	shtest.Need(t, "sh")
 	c := testSeedConfig(t)
 	c.Files = []catalog.File{
 		{Path: "/etc/new/deep/plain.conf", Mode: 0o644, Content: "plain\n"},
@@ -310,9 +304,7 @@ func TestInitScriptActivatesDirectorRules(t *testing.T) {
 	if guard < 0 || restore < guard || !strings.Contains(script, "put "+shell.Quote("/etc/ipvsadm.rules")+" 0644 ") {
 		t.Fatalf("lvs1's init script does not write and load its rules under the real-guest guard:\n%s", script)
 	}
-	if err := exec.Command("sh", "-n", "-c", script).Run(); err != nil {
-		t.Fatalf("init script does not parse: %v", err)
-	}
+	shtest.Parses(t, "lvs1's init script", script)
 }
 
 // Values that validate refuses must still not escape their quoting if a
