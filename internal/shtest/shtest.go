@@ -5,6 +5,7 @@ package shtest
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -24,9 +25,17 @@ func Need(t testing.TB, tools ...string) {
 // Parses fails the test, naming what, when sh -n refuses script.
 func Parses(t testing.TB, what, script string) {
 	t.Helper()
-	if out, err := exec.Command("sh", "-n", "-c", script).CombinedOutput(); err != nil {
-		t.Errorf("%s: sh -n: %v\n%s", what, err, out)
+	if err := parse(script); err != nil {
+		t.Errorf("%s: %v", what, err)
 	}
+}
+
+// parse is what sh -n says of script: nil when it parses.
+func parse(script string) error {
+	if out, err := exec.Command("sh", "-n", "-c", script).CombinedOutput(); err != nil {
+		return fmt.Errorf("sh -n: %v\n%s", err, out)
+	}
+	return nil
 }
 
 // Stubs writes each of stubs (a command's name, the sh script that stands

@@ -1,29 +1,14 @@
 package shtest
 
-import (
-	"fmt"
-	"testing"
-)
+import "testing"
 
-// recorder is a test that keeps its errors instead of failing.
-type recorder struct {
-	testing.TB
-	errors []string
-}
-
-func (r *recorder) Helper() {}
-
-func (r *recorder) Errorf(format string, args ...any) {
-	r.errors = append(r.errors, fmt.Sprintf(format, args...))
-}
-
-func TestParses(t *testing.T) {
+func TestParse(t *testing.T) {
 	Need(t, "sh")
-	r := &recorder{TB: t}
-	Parses(r, "good", "if true; then echo x; fi")
-	Parses(r, "bad", "if true; then echo x")
-	if len(r.errors) != 1 {
-		t.Fatalf("errors %q, want one for the script that does not parse", r.errors)
+	if err := parse("if true; then echo x; fi"); err != nil {
+		t.Errorf("a script that parses: %v", err)
+	}
+	if err := parse("if true; then echo x"); err == nil {
+		t.Error("a script with no fi parses")
 	}
 }
 
