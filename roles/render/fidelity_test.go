@@ -7,9 +7,24 @@ import (
 	"testing"
 
 	"github.com/lvslab/lvslab/internal/shtest"
+	"github.com/lvslab/lvslab/labs"
 	"github.com/lvslab/lvslab/roles/catalog"
 	"github.com/lvslab/lvslab/roles/rolestest"
 )
+
+// Every node's script of every embedded lab parses, on each OS family.
+func TestScriptsParse(t *testing.T) {
+	shtest.Need(t, "sh")
+	for _, name := range labs.Names() {
+		lab := rolestest.Lab(t, name)
+		for _, osf := range catalog.OSFamilies {
+			plan := Plan(lab, osf)
+			for i := range plan.Nodes {
+				shtest.Parses(t, name+" "+osf+" "+plan.Nodes[i].Node, plan.Nodes[i].Script(lab.Name))
+			}
+		}
+	}
+}
 
 // lvslab_put makes its temporary file next to the target (a file made in
 // /tmp and moved keeps /tmp's SELinux label: httpd answers 403) and lets

@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	"github.com/lvslab/lvslab/internal/golden"
-	"github.com/lvslab/lvslab/internal/shtest"
 	"github.com/lvslab/lvslab/labs"
 	"github.com/lvslab/lvslab/roles/catalog"
 	"github.com/lvslab/lvslab/roles/rolestest"
@@ -26,19 +25,6 @@ func TestGolden(t *testing.T) {
 					t.Fatal(err)
 				}
 				golden.Check(t, filepath.Join("testdata", "plan", name+"."+osf+"."+format), got)
-			}
-		}
-	}
-}
-
-func TestScriptsParse(t *testing.T) {
-	shtest.Need(t, "sh")
-	for _, name := range labs.Names() {
-		lab := rolestest.Lab(t, name)
-		for _, osf := range catalog.OSFamilies {
-			plan := Plan(lab, osf)
-			for i := range plan.Nodes {
-				shtest.Parses(t, name+" "+osf+" "+plan.Nodes[i].Node, plan.Nodes[i].Script(lab.Name))
 			}
 		}
 	}
