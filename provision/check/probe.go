@@ -125,7 +125,7 @@ func newProbe(st *roles.NodeState) probe {
 			p.marks = append(p.marks, catalog.MarkCheck(m, osFamily))
 		}
 		for _, s := range steps {
-			if s.File != nil && path.Base(s.File.Path) == "index.html" && !slices.Contains(p.pages, s.File.Path) {
+			if s.WritesPage() && !slices.Contains(p.pages, s.File.Path) {
 				p.pages = append(p.pages, s.File.Path)
 			}
 			if s.Kind == catalog.KindIPVS {
