@@ -29,6 +29,22 @@ const (
 // DrillSteps lists the steps in their natural order.
 var DrillSteps = []string{DrillFail, DrillHeal, DrillRestore}
 
+// How a drill fails a keepalived router (DrillOptions.How, --how).
+const (
+	// HowStop stops keepalived cleanly: it sends a priority 0 advert and
+	// removes its VIP, so the backup takes over at once.
+	HowStop = "stop"
+	// HowKill kills keepalived with SIGKILL: no last advert, the backup
+	// waits the master-down interval (3 x advert_int + skew).
+	HowKill = "kill"
+	// HowNICDown takes the router's lab NIC (the VRRP interface) down:
+	// its adverts stop, as with kill.
+	HowNICDown = "nic-down"
+)
+
+// Hows lists the ways of failing a router.
+var Hows = []string{HowStop, HowKill, HowNICDown}
+
 // webServers are the web server units a lab node may run, in the order
 // they are looked for.
 var webServers = []string{"apache2", "httpd", "nginx", "lighttpd"}
