@@ -37,8 +37,7 @@ esac
 // alone, the login key and the pinned host key are installed, contexts
 // restored where SELinux tools exist, and sshd restarted.
 func TestConsoleScript(t *testing.T) {
-	c := testSeedConfig(t)
-	c.Mgmt = netip.MustParsePrefix("10.201.0.12/24")
+	c := mgmtSeedConfig(t)
 	script, err := ConsoleScript(c)
 	if err != nil {
 		t.Fatal(err)

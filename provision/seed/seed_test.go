@@ -41,9 +41,17 @@ func testSeedConfig(t *testing.T) Config {
 	}
 }
 
-func TestSeedISO(t *testing.T) {
+// mgmtSeedConfig is testSeedConfig with the management address that up
+// gives every node.
+func mgmtSeedConfig(t *testing.T) Config {
+	t.Helper()
 	c := testSeedConfig(t)
 	c.Mgmt = netip.MustParsePrefix("10.201.0.12/24")
+	return c
+}
+
+func TestSeedISO(t *testing.T) {
+	c := mgmtSeedConfig(t)
 	data, err := BuildISO(c)
 	if err != nil {
 		t.Fatal(err)
@@ -311,7 +319,7 @@ func TestInitScriptActivatesDirectorRules(t *testing.T) {
 // lab made in code carries them: each document reads back exactly what was
 // put in, and lvslab-init.sh gains no line.
 func TestSeedQuotesHostileValues(t *testing.T) {
-	c := testSeedConfig(t)
+	c := mgmtSeedConfig(t)
 	lab := *c.Lab
 	pwned := filepath.Join(t.TempDir(), "pwned")
 	lab.Login.User = "bob\n  - name: evil\n    sudo: ALL\ntouch " + pwned + "\n'; touch " + pwned + "; '"
@@ -324,7 +332,6 @@ func TestSeedQuotesHostileValues(t *testing.T) {
 	c.Node = &node
 	page := "<h1>it's</h1>\nLVSLAB_EOF\n'; touch " + pwned + "; '\n$(touch " + pwned + ")\n"
 	c.Files = append(c.Files, catalog.File{Path: "/var/www/html/index.html", Mode: 0o644, Content: page})
-	c.Mgmt = netip.MustParsePrefix("10.201.0.12/24")
 	files, err := Files(c)
 	if err != nil {
 		t.Fatal(err)
@@ -376,9 +383,8 @@ func TestSeedQuotesHostileValues(t *testing.T) {
 // A bare seed gives access and nothing of the exercise: the image's
 // hostname stays, no lab address in any file, only mgmt0's.
 func TestBareSeed(t *testing.T) {
-	c := testSeedConfig(t)
+	c := mgmtSeedConfig(t)
 	c.Bare, c.Files = true, nil
-	c.Mgmt = netip.MustParsePrefix("10.201.0.12/24")
 	files, err := Files(c)
 	if err != nil {
 		t.Fatal(err)
