@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"regexp"
 	"slices"
 	"strings"
 	"unicode"
@@ -22,23 +21,6 @@ const (
 	DefaultScheduler = "wlc" // ipvsadm's own default
 	DefaultProtocol  = "tcp"
 )
-
-var (
-	labNameRe = regexp.MustCompile(`^[a-z][a-z0-9-]{0,19}$`)
-	// A node name is its hostname: a DNS label, so no '-' at the end.
-	nodeNameRe = regexp.MustCompile(`^[a-z]([a-z0-9-]{0,29}[a-z0-9])?$`)
-	nicNameRe  = regexp.MustCompile(`^[a-z][a-z0-9]{0,12}[0-9]$`)
-	bridgeRe   = regexp.MustCompile(`^[a-zA-Z0-9_.][a-zA-Z0-9_.-]{0,14}$`) // no '-' first: read as an option
-	// loginRe is a portable POSIX login name (useradd's own rule, shorter).
-	loginRe = regexp.MustCompile(`^[a-z_][a-z0-9_-]{0,31}$`)
-	// A service's name is shown in reports and given to verify --service.
-	serviceNameRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$`)
-)
-
-// IsLabName says whether name is usable as a lab's name: a lower-case
-// letter, then up to 19 lower-case letters, digits or '-' (it prefixes every
-// libvirt object and bridge of the lab).
-func IsLabName(name string) bool { return labNameRe.MatchString(name) }
 
 // kernelDevices are the fallback devices the kernel's tunnel modules create
 // by themselves (ipip makes tunl0, the device a TUN real server puts the VIP

@@ -8,10 +8,8 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/netip"
-	"regexp"
 	"slices"
 	"strings"
-	"unicode"
 
 	"github.com/lvslab/lvslab/topology/ipvs"
 )
@@ -245,35 +243,4 @@ func (l *Lab) Bridge(nw *Network) string {
 func DerivedBridge(lab string, index int) string {
 	sum := sha256.Sum256([]byte("lvslab-bridge/" + lab))
 	return fmt.Sprintf("lv%s-%d", hex.EncodeToString(sum[:4]), index)
-}
-
-var imageNameRe = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,62}$`)
-
-// ImageIsPath tells whether a lab's image: value is a path to the user's
-// own disk (a slash or a disk file suffix) rather than a built image's name.
-func ImageIsPath(image string) bool {
-	return strings.ContainsRune(image, '/') ||
-		strings.HasSuffix(image, ".qcow2") || strings.HasSuffix(image, ".img") ||
-		strings.HasSuffix(image, ".raw")
-}
-
-// CheckImage refuses an image: value that up could not use: a name that is
-// no plain folder name, or a path with control characters.
-func CheckImage(image string) error {
-	if ImageIsPath(image) {
-		if strings.ContainsFunc(image, unicode.IsControl) {
-			return fmt.Errorf("image path %q holds control characters: give the path of a qcow2 or raw disk file", image)
-		}
-		return nil
-	}
-	return CheckImageName(image)
-}
-
-// CheckImageName refuses an image name that would not make a plain folder
-// name (images live in a folder of that name).
-func CheckImageName(name string) error {
-	if !imageNameRe.MatchString(name) {
-		return fmt.Errorf("invalid image name %q: use lower-case letters, digits, '.', '_' and '-' (for example %q)", name, DefaultImage)
-	}
-	return nil
 }

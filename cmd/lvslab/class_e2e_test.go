@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -102,14 +101,4 @@ func TestClassE2EInner(t *testing.T) {
 	for _, p := range e.phases {
 		fmt.Println("  " + p)
 	}
-}
-
-// virshOn runs virsh against one hypervisor's URI.
-func virshOn(t *testing.T, uri string, args ...string) string {
-	t.Helper()
-	out, err := exec.Command("virsh", append([]string{"-c", uri}, args...)...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("virsh -c %s %s: %v\n%s", uri, strings.Join(args, " "), err, out)
-	}
-	return string(out)
 }

@@ -10,6 +10,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -56,18 +57,28 @@ func sandboxed(t *testing.T, inner string, sandboxArgs ...string) {
 	if os.Getenv(e2eInnerEnv) == "1" {
 		t.Skip("already inside the sandbox")
 	}
-	build := exec.Command(bin, "image", "build")
-	build.Stdout, build.Stderr = os.Stdout, os.Stderr
-	start := time.Now()
-	if err := build.Run(); err != nil {
-		t.Fatalf("lvslab image build: %v", err)
-	}
-	fmt.Printf("PHASE %-34s %6.1fs\n", "image build (outside the sandbox)", time.Since(start).Seconds())
+	outside(t, bin, "image build", "image", "build")
 	took, err := runInSandbox(t, bin, e2eInnerEnv, inner, "75m", sandboxArgs...)
 	if err != nil {
 		t.Fatalf("end-to-end run failed after %s: %v", took.Round(time.Second), err)
 	}
 	t.Logf("end-to-end run passed in %s", took.Round(time.Second))
+}
+
+// outside runs lvslab before the sandbox starts, shows its output and
+// says how long it took as a phase, and returns its stdout; it fails the
+// test on an error.
+func outside(t *testing.T, bin, what string, args ...string) string {
+	t.Helper()
+	start := time.Now()
+	cmd := exec.Command(bin, args...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = io.MultiWriter(&out, os.Stdout), os.Stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("lvslab %s: %v", strings.Join(args, " "), err)
+	}
+	fmt.Printf("PHASE %-40s %6.1fs\n", what+" (outside the sandbox)", time.Since(start).Seconds())
+	return out.String()
 }
 
 // runInSandbox runs this test binary's test inner inside a one-shot "lvslab sandbox",
@@ -128,6 +139,23 @@ func (e *e2e) must(args ...string) string {
 	return out
 }
 
+// capture runs lvslab, keeping stdout and stderr in all too, and fails the
+// test on a non-zero exit; it returns stdout.
+func (e *e2e) capture(all *strings.Builder, args ...string) string {
+	e.t.Helper()
+	cmd := exec.Command(e.bin, args...)
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	start := time.Now()
+	err := cmd.Run()
+	fmt.Printf("$ lvslab %s  (%v, %s)\n%s%s\n", strings.Join(args, " "), err, time.Since(start).Round(100*time.Millisecond), out.String(), tailLines(errOut.String(), 40))
+	all.WriteString(out.String() + errOut.String())
+	if err != nil {
+		e.t.Fatalf("lvslab %s: %v\n%s", strings.Join(args, " "), err, errOut.String())
+	}
+	return out.String()
+}
+
 // phase times one step of the scenario.
 func (e *e2e) phase(name string, f func()) {
 	e.t.Helper()
@@ -141,11 +169,32 @@ func (e *e2e) phase(name string, f func()) {
 // virsh runs virsh against the sandbox's libvirtd.
 func virsh(t *testing.T, args ...string) string {
 	t.Helper()
-	out, err := exec.Command("virsh", append([]string{"-c", "qemu:///system"}, args...)...).CombinedOutput()
+	return virshOn(t, "qemu:///system", args...)
+}
+
+// virshOn runs virsh against one hypervisor's URI.
+func virshOn(t *testing.T, uri string, args ...string) string {
+	t.Helper()
+	out, err := exec.Command("virsh", append([]string{"-c", uri}, args...)...).CombinedOutput()
 	if err != nil {
-		t.Fatalf("virsh %s: %v\n%s", strings.Join(args, " "), err, out)
+		t.Fatalf("virsh -c %s %s: %v\n%s", uri, strings.Join(args, " "), err, out)
 	}
 	return string(out)
+}
+
+// nothingLeft: no domain, network or volume of lab remains.
+func nothingLeft(t *testing.T, lab string) {
+	t.Helper()
+	for _, args := range [][]string{{"list", "--all", "--name"}, {"net-list", "--all", "--name"}} {
+		for _, line := range strings.Fields(virsh(t, args...)) {
+			if strings.HasPrefix(line, lab+"-") || strings.HasPrefix(line, lab+"_") {
+				t.Errorf("virsh %s still lists %s", args[0], line)
+			}
+		}
+	}
+	if out, err := exec.Command("virsh", "-c", "qemu:///system", "vol-list", "lvslab").CombinedOutput(); err == nil && strings.Contains(string(out), " "+lab+"_") {
+		t.Errorf("volumes of %s remain:\n%s", lab, out)
+	}
 }
 
 // labSSH is an ssh command to a lab node, over its management address,
@@ -377,17 +426,8 @@ func TestE2EInner(t *testing.T) {
 		e.must("down", "b")
 	})
 	e.phase("nothing of either copy remains", func() {
-		for _, args := range [][]string{{"list", "--all", "--name"}, {"net-list", "--all", "--name"}} {
-			for _, line := range strings.Fields(virsh(t, args...)) {
-				if strings.HasPrefix(line, "a-") || strings.HasPrefix(line, "b-") || strings.HasPrefix(line, "a_") || strings.HasPrefix(line, "b_") {
-					t.Errorf("virsh %s still lists %s", args[0], line)
-				}
-			}
-		}
-		if out, err := exec.Command("virsh", "-c", "qemu:///system", "vol-list", "lvslab").CombinedOutput(); err == nil &&
-			(strings.Contains(string(out), " a_") || strings.Contains(string(out), " b_")) {
-			t.Errorf("volumes of the copies remain:\n%s", out)
-		}
+		nothingLeft(t, "a")
+		nothingLeft(t, "b")
 		out, _ := exec.Command("ip", "-br", "link").CombinedOutput()
 		for _, line := range strings.Split(string(out), "\n") {
 			if strings.HasPrefix(line, "vnet") || strings.HasPrefix(line, "lv") {

@@ -91,20 +91,14 @@ func TestHostsE2EInner(t *testing.T) {
 	// Nothing of the labs is left on either host: no domain, no network,
 	// no volume but the image's.
 	for _, c := range copies {
-		virshOn := func(args ...string) string {
-			out, err := exec.Command("virsh", append([]string{"-c", c.uri}, args...)...).CombinedOutput()
-			if err != nil {
-				t.Fatalf("virsh -c %s %s: %v\n%s", c.uri, strings.Join(args, " "), err, out)
-			}
-			return strings.TrimSpace(string(out))
-		}
-		if d := virshOn("list", "--all", "--name"); d != "" {
+		onHost := func(args ...string) string { return strings.TrimSpace(virshOn(t, c.uri, args...)) }
+		if d := onHost("list", "--all", "--name"); d != "" {
 			t.Errorf("host of %s keeps domains: %s", c.name, d)
 		}
-		if n := virshOn("net-list", "--all", "--name"); n != "" {
+		if n := onHost("net-list", "--all", "--name"); n != "" {
 			t.Errorf("host of %s keeps networks: %s", c.name, n)
 		}
-		for _, v := range strings.Fields(virshOn("vol-list", "lvslab")) {
+		for _, v := range strings.Fields(onHost("vol-list", "lvslab")) {
 			if strings.HasPrefix(v, "/") || v == "Name" || v == "Path" || strings.HasPrefix(v, "---") {
 				continue
 			}

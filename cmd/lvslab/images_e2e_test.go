@@ -9,11 +9,9 @@ package main
 // base disk's password is looked for where it must never be.
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -43,15 +41,7 @@ func TestImagesE2E(t *testing.T) {
 	}
 	lvslab := func(what string, args ...string) string {
 		t.Helper()
-		start := time.Now()
-		cmd := exec.Command(bin, args...)
-		var out bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, os.Stderr
-		if err := cmd.Run(); err != nil {
-			t.Fatalf("lvslab %s: %v\n%s", strings.Join(args, " "), err, out.String())
-		}
-		fmt.Printf("PHASE %-40s %6.1fs\n", what+" (outside the sandbox)", time.Since(start).Seconds())
-		return out.String()
+		return outside(t, bin, what, args...)
 	}
 	lvslab("build lvslab's image", "image", "build")
 	lvslab("build the cloud image", "image", "build", "--flavor", "cloud")
@@ -174,23 +164,6 @@ func (e *e2e) imageLab(name, lab string) string {
 	return path
 }
 
-// capture runs lvslab, keeping stdout and stderr in all too, and fails the
-// test on a non-zero exit; it returns stdout.
-func (e *e2e) capture(all *strings.Builder, args ...string) string {
-	e.t.Helper()
-	cmd := exec.Command(e.bin, args...)
-	var out, errOut bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	start := time.Now()
-	err := cmd.Run()
-	fmt.Printf("$ lvslab %s  (%v, %s)\n%s%s\n", strings.Join(args, " "), err, time.Since(start).Round(100*time.Millisecond), out.String(), tailLines(errOut.String(), 40))
-	all.WriteString(out.String() + errOut.String())
-	if err != nil {
-		e.t.Fatalf("lvslab %s: %v\n%s", strings.Join(args, " "), err, errOut.String())
-	}
-	return out.String()
-}
-
 func tailLines(s string, n int) string {
 	lines := strings.Split(s, "\n")
 	if len(lines) > n {
@@ -256,20 +229,5 @@ func (e *e2e) passwordNowhere(said string) {
 		if b, err := os.ReadFile(f); err == nil && strings.Contains(string(b), imagesPassword) {
 			t.Errorf("%s holds the password", f)
 		}
-	}
-}
-
-// nothingLeft: no domain, network or volume of lab remains.
-func nothingLeft(t *testing.T, lab string) {
-	t.Helper()
-	for _, args := range [][]string{{"list", "--all", "--name"}, {"net-list", "--all", "--name"}} {
-		for _, line := range strings.Fields(virsh(t, args...)) {
-			if strings.HasPrefix(line, lab+"-") || strings.HasPrefix(line, lab+"_") {
-				t.Errorf("virsh %s still lists %s", args[0], line)
-			}
-		}
-	}
-	if out, err := exec.Command("virsh", "-c", "qemu:///system", "vol-list", "lvslab").CombinedOutput(); err == nil && strings.Contains(string(out), " "+lab+"_") {
-		t.Errorf("volumes of %s remain:\n%s", lab, out)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"testing"
 )
 
@@ -41,4 +42,22 @@ func lvslabProcess(t *testing.T, args ...string) string {
 		t.Fatalf("lvslab %q: %v", args, err)
 	}
 	return string(out)
+}
+
+// lvslabOnPath links the binary under test into bin as "lvslab" ($LVSLAB_BIN
+// when make gives one, else this test binary acting as lvslab) and returns
+// the environment that puts bin first on PATH.
+func lvslabOnPath(t *testing.T, bin string) []string {
+	t.Helper()
+	self := os.Getenv("LVSLAB_BIN")
+	if self == "" {
+		var err error
+		if self, err = os.Executable(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Symlink(self, filepath.Join(bin, "lvslab")); err != nil {
+		t.Fatal(err)
+	}
+	return append(os.Environ(), asMainEnv+"=1", "PATH="+bin+":"+os.Getenv("PATH"))
 }

@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/lvslab/lvslab/internal/shtest"
 )
 
 // workflow is the part of a GitHub Actions workflow the recipe uses.
@@ -130,23 +132,9 @@ func TestReadmeCIRecipe(t *testing.T) {
 
 	// Run the steps as Actions does (bash -e, pipefail) with lvslab on the
 	// PATH and sudo standing for root (the test is root under LVSLAB_E2E).
-	bin := t.TempDir()
-	self := os.Getenv("LVSLAB_BIN")
-	if self == "" {
-		var err error
-		if self, err = os.Executable(); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := os.Symlink(self, filepath.Join(bin, "lvslab")); err != nil {
-		t.Fatal(err)
-	}
-	sudo := "#!/bin/sh\nwhile [ \"${1#-}\" != \"$1\" ]; do shift; done\nexec \"$@\"\n"
-	if err := os.WriteFile(filepath.Join(bin, "sudo"), []byte(sudo), 0o755); err != nil {
-		t.Fatal(err)
-	}
+	bin := shtest.Stubs(t, map[string]string{"sudo": "while [ \"${1#-}\" != \"$1\" ]; do shift; done\nexec \"$@\"\n"})
+	env := lvslabOnPath(t, bin)
 	work := t.TempDir()
-	env := append(os.Environ(), asMainEnv+"=1", "PATH="+bin+":"+os.Getenv("PATH"))
 	for k, v := range wf.Env {
 		env = append(env, k+"="+v)
 	}

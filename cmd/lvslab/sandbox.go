@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"slices"
@@ -342,33 +343,31 @@ func leafCommand(app *cli.App, args []string) *cli.Command {
 // sandboxInnerCommand is what "lvslab sandbox" re-runs inside the new
 // namespaces; it is not for people.
 func sandboxInnerCommand() *cli.Command {
-	return &cli.Command{
-		Name:            sandbox.InnerCommand,
-		Hidden:          true,
-		SkipFlagParsing: true,
-		Action: func(c *cli.Context) error {
-			code, err := sandbox.RunInner(c.Context, c.Args().Slice())
-			if err != nil {
-				return exit("lvslab sandbox: "+err.Error(), report.ExitSandbox)
-			}
-			if code != 0 {
-				return exit("", code)
-			}
-			return nil
-		},
-	}
+	return sandboxHalf(sandbox.InnerCommand, sandbox.RunInner)
 }
 
 // sandboxHypervisorCommand runs one simulated hypervisor of "lvslab sandbox
 // --hypervisors"; it is not for people.
 func sandboxHypervisorCommand() *cli.Command {
+	return sandboxHalf(sandbox.HypervisorCommand, func(ctx context.Context, _ []string) (int, error) {
+		return 0, sandbox.RunHypervisor(ctx)
+	})
+}
+
+// sandboxHalf is a hidden command that the sandbox runs of itself: run
+// gets the arguments as they are, and its exit code is lvslab's.
+func sandboxHalf(name string, run func(ctx context.Context, args []string) (int, error)) *cli.Command {
 	return &cli.Command{
-		Name:            sandbox.HypervisorCommand,
+		Name:            name,
 		Hidden:          true,
 		SkipFlagParsing: true,
 		Action: func(c *cli.Context) error {
-			if err := sandbox.RunHypervisor(c.Context); err != nil {
+			code, err := run(c.Context, c.Args().Slice())
+			if err != nil {
 				return exit("lvslab sandbox: "+err.Error(), report.ExitSandbox)
+			}
+			if code != 0 {
+				return exit("", code)
 			}
 			return nil
 		},

@@ -1,7 +1,6 @@
 package access
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"io"
@@ -10,7 +9,7 @@ import (
 	"time"
 
 	"github.com/lvslab/lvslab/provision/access/accesstest"
-	"github.com/lvslab/lvslab/provision/progress"
+	"github.com/lvslab/lvslab/provision/progress/progresstest"
 )
 
 const testPassword = "Tedu.cn-9x"
@@ -24,9 +23,7 @@ func quickConsole(t *testing.T) {
 
 func bootstrapOn(t *testing.T, g *accesstest.Guest, script string) ([]string, string, error) {
 	t.Helper()
-	var trace bytes.Buffer
-	progress.SetDebug(progress.Plain(&trace))
-	defer progress.SetDebug(nil)
+	trace := progresstest.Debug(t)
 	a := &Access{consoles: func(string) (io.ReadWriteCloser, error) { return g, nil }}
 	var said []string
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

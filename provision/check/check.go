@@ -14,7 +14,6 @@ package check
 import (
 	"context"
 	"fmt"
-	"path"
 	"slices"
 	"strings"
 	"sync"
@@ -92,7 +91,7 @@ func Node(ctx context.Context, x guest.Executor, lab *topology.Lab, st *roles.No
 	nr.OS = os
 	s := newSubject(lab, st, os, labRef)
 	for _, step := range s.steps {
-		if step.File != nil && path.Base(step.File.Path) == "index.html" {
+		if step.WritesPage() {
 			if c, ok := obs.Files[step.File.Path]; ok {
 				obs.Page = &c
 			}

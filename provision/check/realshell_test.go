@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/lvslab/lvslab/internal/shtest"
 	"github.com/lvslab/lvslab/roles/rolestest"
 )
 
@@ -13,18 +14,14 @@ import (
 // /sys), read-only, and its answer parses: the host's hostname, its
 // os-release, its default routes as ip lists them.
 func TestProbeRunsInARealShell(t *testing.T) {
-	for _, tool := range []string{"sh", "grep"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skip(tool + " not installed")
-		}
-	}
+	shtest.Need(t, "sh", "grep")
 	if _, err := os.Stat("/proc/net/route"); err != nil {
 		t.Skip("no /proc")
 	}
 	lab := rolestest.Lab(t, "tedu-dr")
 	for _, node := range []string{"lvs1", "web1", "client1"} {
 		gp := newProbe(rolestest.State(t, lab, node)).build()
-		out, err := exec.Command("sh", "-c", gp.Script()).Output()
+		out, err := shtest.Command(gp.Script()).Output()
 		if err != nil {
 			t.Fatalf("%s: the probe exits %v", node, err)
 		}

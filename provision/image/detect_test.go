@@ -12,19 +12,9 @@ import (
 	"testing"
 	"unicode/utf16"
 
+	"github.com/lvslab/lvslab/internal/shtest"
 	"github.com/lvslab/lvslab/provision/progress"
 )
-
-// needTools skips a test whose tools (e2fsprogs, qemu-utils: "make deps")
-// are missing.
-func needTools(t *testing.T, tools ...string) {
-	t.Helper()
-	for _, tool := range tools {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s is not installed (make deps installs it)", tool)
-		}
-	}
-}
 
 // guestTree writes files (path -> content; "->target" makes a symbolic
 // link) under a new folder.
@@ -79,7 +69,7 @@ func extDisk(t *testing.T, tree string, partitioned bool) string {
 // behind a relative link, cloud-init, networkd enabled through a link into
 // /lib, which is itself a link (merged /usr).
 func TestDetectDebianCloudDisk(t *testing.T) {
-	needTools(t, "mkfs.ext4", "debugfs")
+	shtest.Need(t, "mkfs.ext4", "debugfs")
 	tree := guestTree(t, map[string]string{
 		"usr/lib/os-release":            "PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nID=debian\nVERSION_ID=\"12\"\n",
 		"etc/os-release":                "->../usr/lib/os-release",
@@ -127,7 +117,7 @@ func equalDetected(a, b Detected) bool {
 // the console and booted directly from its own kernel, which import copies
 // out beside it.
 func TestImportBaseDiskWithoutBootloader(t *testing.T) {
-	needTools(t, "mkfs.ext4", "debugfs", "qemu-img")
+	shtest.Need(t, "mkfs.ext4", "debugfs", "qemu-img")
 	tree := guestTree(t, map[string]string{
 		"etc/os-release":                                                    "NAME=\"Rocky Linux\"\nID=\"rocky\"\nID_LIKE=\"rhel centos fedora\"\nVERSION_ID=\"9.4\"\n",
 		"boot/vmlinuz-5.14.0-427.el9.x86_64":                                "kernel 427",
@@ -181,7 +171,7 @@ func TestImportBaseDiskWithoutBootloader(t *testing.T) {
 
 // A disk with neither bootloader nor kernel is refused, and nothing is left.
 func TestImportRefusesUnbootableDisk(t *testing.T) {
-	needTools(t, "mkfs.ext4", "debugfs", "qemu-img")
+	shtest.Need(t, "mkfs.ext4", "debugfs", "qemu-img")
 	raw := extDisk(t, guestTree(t, map[string]string{"etc/os-release": "ID=debian\n"}), true)
 	dir := t.TempDir()
 	_, err := Import(context.Background(), ImportOptions{Path: raw, Dir: dir, Name: "nothing"})

@@ -10,29 +10,10 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/lvslab/lvslab/roles/catalog"
 )
-
-// Flavors of "lvslab image build": lvslab's own image, or a disk made the
-// way distributions make theirs, for lvslab to prove it copes with them.
-const (
-	// FlavorLvslab is lvslab's own image: a bare filesystem booted directly
-	// (kernel and initrd beside it), seeded by lvslab's first-boot agent.
-	FlavorLvslab = "lvslab"
-	// FlavorCloud is a "generic cloud" disk: partitioned, its own kernel and
-	// GRUB on it, cloud-init, none of lvslab's agent.
-	FlavorCloud = "cloud"
-	// FlavorBase is a classroom base disk: partitioned, its own kernel and
-	// GRUB, root's password, a getty on the serial console, no cloud-init
-	// and no agent: lvslab logs in on the console to set access up.
-	FlavorBase = "base"
-)
-
-// Flavors lists the flavors Build knows.
-var Flavors = []string{FlavorLvslab, FlavorCloud, FlavorBase}
 
 // FlavorRecipeRevision is RecipeRevision for the cloud and base recipes,
 // which change on their own: lvslab's recipe's changes (the udev rule of its
@@ -292,14 +273,6 @@ func newUUID() string {
 	u[6] = u[6]&0x0f | 0x40
 	u[8] = u[8]&0x3f | 0x80
 	return fmt.Sprintf("%x-%x-%x-%x-%x", u[0:4], u[4:6], u[6:8], u[8:10], u[10:16])
-}
-
-// checkFlavor refuses a flavor Build does not know.
-func checkFlavor(flavor string) error {
-	if flavor == "" || slices.Contains(Flavors, flavor) {
-		return nil
-	}
-	return fmt.Errorf("unknown image flavor %q: use %s", flavor, strings.Join(Flavors, ", "))
 }
 
 // flavorOf is the flavor an image was built as.

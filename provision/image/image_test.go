@@ -145,34 +145,30 @@ func TestBuildMakesImageThenReusesIt(t *testing.T) {
 	if len(again.cmds) != 0 {
 		t.Errorf("cached build ran %v", again.names())
 	}
-	// An image built by an older recipe (without nginx) is rebuilt once.
-	m, _ := readManifest(filepath.Join(dir, DefaultName))
-	m.Packages = slices.DeleteFunc(m.Packages, func(p string) bool { return p == "nginx" })
-	if err := writeManifest(filepath.Join(dir, DefaultName), m); err != nil {
-		t.Fatal(err)
+	// A stale image (edit makes its manifest stale) is rebuilt once, and
+	// the build says why.
+	rebuilt := func(what string, edit func(*Manifest), says string) {
+		t.Helper()
+		m, _ := readManifest(filepath.Join(dir, DefaultName))
+		edit(&m)
+		if err := writeManifest(filepath.Join(dir, DefaultName), m); err != nil {
+			t.Fatal(err)
+		}
+		said.Reset()
+		runner := &fakeRunner{}
+		if _, err := Build(context.Background(), Options{Dir: dir, Mirror: "http://mirror.example/debian", Runner: runner, Progress: progress.Plain(&said)}); err != nil {
+			t.Fatal(err)
+		}
+		if len(runner.cmds) == 0 || !strings.Contains(said.String(), says) {
+			t.Errorf("%s was not rebuilt: ran %v, said %q", what, runner.names(), said.String())
+		}
 	}
-	said.Reset()
-	older := &fakeRunner{}
-	if _, err := Build(context.Background(), Options{Dir: dir, Mirror: "http://mirror.example/debian", Runner: older, Progress: progress.Plain(&said)}); err != nil {
-		t.Fatal(err)
-	}
-	if len(older.cmds) == 0 || !strings.Contains(said.String(), "lacks nginx, which lvslab's recipe now installs: rebuilding it") {
-		t.Errorf("an image without nginx was not rebuilt: ran %v, said %q", older.names(), said.String())
-	}
-	// An image of an older recipe revision (the same packages) is rebuilt too.
-	m, _ = readManifest(filepath.Join(dir, DefaultName))
-	m.Recipe = RecipeRevision - 1
-	if err := writeManifest(filepath.Join(dir, DefaultName), m); err != nil {
-		t.Fatal(err)
-	}
-	said.Reset()
-	stale := &fakeRunner{}
-	if _, err := Build(context.Background(), Options{Dir: dir, Mirror: "http://mirror.example/debian", Runner: stale, Progress: progress.Plain(&said)}); err != nil {
-		t.Fatal(err)
-	}
-	if len(stale.cmds) == 0 || !strings.Contains(said.String(), "built by an older recipe") {
-		t.Errorf("an image of an older recipe was not rebuilt: ran %v, said %q", stale.names(), said.String())
-	}
+	// An image built by an older recipe (without nginx).
+	rebuilt("an image without nginx", func(m *Manifest) {
+		m.Packages = slices.DeleteFunc(m.Packages, func(p string) bool { return p == "nginx" })
+	}, "lacks nginx, which lvslab's recipe now installs: rebuilding it")
+	// An image of an older recipe revision (the same packages).
+	rebuilt("an image of an older recipe", func(m *Manifest) { m.Recipe = RecipeRevision - 1 }, "built by an older recipe")
 	if m, _ := readManifest(filepath.Join(dir, DefaultName)); m.Recipe != RecipeRevision {
 		t.Errorf("rebuilt image records recipe %d, want %d", m.Recipe, RecipeRevision)
 	}

@@ -6,6 +6,9 @@ package image
 
 import (
 	"errors"
+	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/lvslab/lvslab/provision/progress"
 	"github.com/lvslab/lvslab/topology"
@@ -66,6 +69,32 @@ type Options struct {
 	// Flavor is the recipe: FlavorLvslab (default), FlavorCloud or
 	// FlavorBase.
 	Flavor string
+}
+
+// Flavors of "lvslab image build": lvslab's own image, or a disk made the
+// way distributions make theirs, for lvslab to prove it copes with them.
+const (
+	// FlavorLvslab is lvslab's own image: a bare filesystem booted directly
+	// (kernel and initrd beside it), seeded by lvslab's first-boot agent.
+	FlavorLvslab = "lvslab"
+	// FlavorCloud is a "generic cloud" disk: partitioned, its own kernel and
+	// GRUB on it, cloud-init, none of lvslab's agent.
+	FlavorCloud = "cloud"
+	// FlavorBase is a classroom base disk: partitioned, its own kernel and
+	// GRUB, root's password, a getty on the serial console, no cloud-init
+	// and no agent: lvslab logs in on the console to set access up.
+	FlavorBase = "base"
+)
+
+// Flavors lists the flavors Build knows.
+var Flavors = []string{FlavorLvslab, FlavorCloud, FlavorBase}
+
+// checkFlavor refuses a flavor Build does not know.
+func checkFlavor(flavor string) error {
+	if flavor == "" || slices.Contains(Flavors, flavor) {
+		return nil
+	}
+	return fmt.Errorf("unknown image flavor %q: use %s", flavor, strings.Join(Flavors, ", "))
 }
 
 // errNoStore is the error of an image store left unnamed.

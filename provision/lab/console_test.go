@@ -15,6 +15,7 @@ import (
 	"github.com/lvslab/lvslab/provision/host"
 	"github.com/lvslab/lvslab/provision/image"
 	"github.com/lvslab/lvslab/provision/progress"
+	"github.com/lvslab/lvslab/provision/progress/progresstest"
 	"github.com/lvslab/lvslab/topology"
 )
 
@@ -53,10 +54,9 @@ func TestUpBaseImageOverConsole(t *testing.T) {
 		guests[node] = g
 		return g, nil
 	}
-	var out, trace bytes.Buffer
+	var out bytes.Buffer
 	opts.Progress = progress.Plain(&out)
-	progress.SetDebug(progress.Plain(&trace))
-	defer progress.SetDebug(nil)
+	trace := progresstest.Debug(t)
 	if _, err := Up(context.Background(), conn, lab, opts); err != nil {
 		t.Fatal(err)
 	}

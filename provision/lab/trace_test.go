@@ -1,20 +1,17 @@
 package lab
 
 import (
-	"bytes"
 	"context"
 	"regexp"
 	"testing"
 
-	"github.com/lvslab/lvslab/provision/progress"
+	"github.com/lvslab/lvslab/provision/progress/progresstest"
 )
 
 // --debug: every libvirt call up and down make is traced with its duration.
 func TestDebugTracesLibvirtCalls(t *testing.T) {
 	conn, opts := fresh(t)
-	var trace bytes.Buffer
-	progress.SetDebug(progress.Plain(&trace))
-	defer progress.SetDebug(nil)
+	trace := progresstest.Debug(t)
 	if _, err := Up(context.Background(), conn, mustLab(t, "tedu-nat"), opts); err != nil {
 		t.Fatal(err)
 	}

@@ -59,13 +59,6 @@ type ImportDone struct {
 	Elapsed Duration `json:"seconds"`
 }
 
-func (PhaseStarted) Kind() string { return "build.phase_started" }
-func (PhaseDone) Kind() string    { return "build.phase_done" }
-func (BuildStale) Kind() string   { return "build.stale" }
-func (BuildExists) Kind() string  { return "build.exists" }
-func (BuildDone) Kind() string    { return "build.done" }
-func (ImportDone) Kind() string   { return "import.done" }
-
 func phaseLabel(n, total int, title string) string { return fmt.Sprintf("[%d/%d] %s", n, total, title) }
 
 func (e PhaseStarted) label() string { return phaseLabel(e.N, e.Total, e.Title) }

@@ -41,11 +41,6 @@ type CopyDone struct {
 	Failure string   `json:"failure,omitempty"`
 }
 
-func (ClassHost) Kind() string    { return "class.host" }
-func (ClassStarted) Kind() string { return "class.started" }
-func (CopyStarted) Kind() string  { return "copy.started" }
-func (CopyDone) Kind() string     { return "copy.done" }
-
 func (e ClassHost) text() string {
 	on := strings.Join(e.Students, " ")
 	if on == "" {

@@ -29,10 +29,6 @@ type LogsKept struct {
 	Logs []string `json:"logs"`
 }
 
-func (Removed) Kind() string    { return "down.removed" }
-func (ImagesKept) Kind() string { return "down.images_kept" }
-func (LogsKept) Kind() string   { return "down.logs_kept" }
-
 func (e Removed) text() string { return fmt.Sprintf("removed %s %s\n", e.What, e.Name) }
 
 func (e ImagesKept) text() string {

@@ -61,6 +61,52 @@ func (j *JSON) line(ev Event) ([]byte, error) {
 	return append(line, '\n'), nil
 }
 
+// Every event's type (its Kind, the "type" of its JSON line), in one list
+// for a program that reads --progress json: the command or step it
+// belongs to, then what happened. The events are declared with their text
+// in build.go, up.go, class.go, nodes.go, down.go and trace.go.
+
+func (PhaseStarted) Kind() string { return "build.phase_started" }
+func (PhaseDone) Kind() string    { return "build.phase_done" }
+func (BuildStale) Kind() string   { return "build.stale" }
+func (BuildExists) Kind() string  { return "build.exists" }
+func (BuildDone) Kind() string    { return "build.done" }
+func (ImportDone) Kind() string   { return "import.done" }
+
+func (UpStarted) Kind() string      { return "up.started" }
+func (StepStarted) Kind() string    { return "step.started" }
+func (StepDone) Kind() string       { return "step.done" }
+func (StepFailed) Kind() string     { return "step.failed" }
+func (ImageChosen) Kind() string    { return "image.chosen" }
+func (NetworkCreated) Kind() string { return "network.created" }
+func (MemoryKept) Kind() string     { return "node.memory_kept" }
+func (ImageUploading) Kind() string { return "image.uploading" }
+func (ImageUploaded) Kind() string  { return "image.uploaded" }
+func (ImageInPool) Kind() string    { return "image.in_pool" }
+
+func (ClassHost) Kind() string    { return "class.host" }
+func (ClassStarted) Kind() string { return "class.started" }
+func (CopyStarted) Kind() string  { return "copy.started" }
+func (CopyDone) Kind() string     { return "copy.done" }
+
+func (WaitStarted) Kind() string      { return "wait.started" }
+func (NodeWaiting) Kind() string      { return "node.waiting" }
+func (NodeReady) Kind() string        { return "node.ready" }
+func (NodeFailed) Kind() string       { return "node.failed" }
+func (NodeRestored) Kind() string     { return "node.restored" }
+func (NodeConsole) Kind() string      { return "node.console" }
+func (WaitDone) Kind() string         { return "wait.done" }
+func (ConfigureStarted) Kind() string { return "configure.started" }
+func (ConfigureStep) Kind() string    { return "configure.step" }
+func (NodeConfigured) Kind() string   { return "node.configured" }
+func (ConfigureDone) Kind() string    { return "configure.done" }
+
+func (Removed) Kind() string    { return "down.removed" }
+func (ImagesKept) Kind() string { return "down.images_kept" }
+func (LogsKept) Kind() string   { return "down.logs_kept" }
+
+func (Traced) Kind() string { return "debug.call" }
+
 // The values of --progress.
 const (
 	ModeAuto  = "auto"  // tty on a terminal (Interactive), else plain

@@ -87,18 +87,6 @@ type ConfigureDone struct {
 	Elapsed Duration `json:"seconds"`
 }
 
-func (WaitStarted) Kind() string      { return "wait.started" }
-func (NodeWaiting) Kind() string      { return "node.waiting" }
-func (NodeReady) Kind() string        { return "node.ready" }
-func (NodeFailed) Kind() string       { return "node.failed" }
-func (NodeRestored) Kind() string     { return "node.restored" }
-func (NodeConsole) Kind() string      { return "node.console" }
-func (WaitDone) Kind() string         { return "wait.done" }
-func (ConfigureStarted) Kind() string { return "configure.started" }
-func (ConfigureStep) Kind() string    { return "configure.step" }
-func (NodeConfigured) Kind() string   { return "node.configured" }
-func (ConfigureDone) Kind() string    { return "configure.done" }
-
 func (e WaitStarted) text() string {
 	return fmt.Sprintf("  waiting for SSH on %d nodes (timeout %s)\n", len(e.Nodes), e.Timeout.D())
 }

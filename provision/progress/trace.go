@@ -16,8 +16,6 @@ type Traced struct {
 	Error   string   `json:"error,omitempty"`
 }
 
-func (Traced) Kind() string { return "debug.call" }
-
 // text is the call's line with its output indented under it.
 func (e Traced) text() string {
 	var b strings.Builder

@@ -81,17 +81,6 @@ type ImageInPool struct {
 	Host    string `json:"host"`
 }
 
-func (UpStarted) Kind() string      { return "up.started" }
-func (StepStarted) Kind() string    { return "step.started" }
-func (StepDone) Kind() string       { return "step.done" }
-func (StepFailed) Kind() string     { return "step.failed" }
-func (ImageChosen) Kind() string    { return "image.chosen" }
-func (NetworkCreated) Kind() string { return "network.created" }
-func (MemoryKept) Kind() string     { return "node.memory_kept" }
-func (ImageUploading) Kind() string { return "image.uploading" }
-func (ImageUploaded) Kind() string  { return "image.uploaded" }
-func (ImageInPool) Kind() string    { return "image.in_pool" }
-
 func (e UpStarted) text() string {
 	return fmt.Sprintf("lab %s from %s: %d networks, %d nodes\n", e.Lab, e.File, e.Networks, e.Nodes)
 }

@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -126,19 +125,6 @@ func keepDaemons(ctx context.Context, cfg innerConfig) (err error) {
 		return err
 	}
 	return json.NewEncoder(os.Stdout).Encode(rep)
-}
-
-// readPidFile is the Proc of the daemon name whose pid file is file.
-func readPidFile(name, file string) (Proc, error) {
-	data, err := os.ReadFile(file)
-	if err != nil {
-		return Proc{}, fmt.Errorf("read %s's pid file: %w", name, err)
-	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
-	if err != nil {
-		return Proc{}, fmt.Errorf("%s's pid file %s: %w", name, file, err)
-	}
-	return procOf(name, pid)
 }
 
 // hideKVM puts an empty read-only regular file over /dev/kvm. Seen here: with

@@ -3,11 +3,12 @@ package sandbox
 import (
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/lvslab/lvslab/internal/shtest"
 )
 
 func TestInnerCommand(t *testing.T) {
@@ -55,7 +56,7 @@ func TestHelpers(t *testing.T) {
 	if !slices.Equal(env, []string{"A=1", "B=2"}) {
 		t.Errorf("withoutEnv = %v", env)
 	}
-	if code, err := exitCode(exec.Command("sh", "-c", "exit 7").Run()); code != 7 || err != nil {
+	if code, err := exitCode(shtest.Command("exit 7").Run()); code != 7 || err != nil {
 		t.Errorf("exitCode = %d, %v", code, err)
 	}
 	if code, err := exitCode(nil); code != 0 || err != nil {

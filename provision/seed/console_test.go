@@ -3,11 +3,11 @@ package seed
 import (
 	"net/netip"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/lvslab/lvslab/internal/shtest"
 	"github.com/lvslab/lvslab/provision/host"
 )
 
@@ -16,22 +16,19 @@ import (
 // NetworkManager running, systemd-networkd enabled, or neither (ifupdown).
 func stubCommands(t *testing.T, names ...string) string {
 	t.Helper()
-	dir := t.TempDir()
+	stubs := map[string]string{}
 	for _, name := range names {
-		body := "#!/bin/sh\necho \"" + name + " $*\" >>\"$LOG\"\n"
-		if name == "systemctl" {
-			body += `case "$*" in
+		stubs[name] = "echo \"" + name + " $*\" >>\"$LOG\"\n"
+	}
+	if _, ok := stubs["systemctl"]; ok {
+		stubs["systemctl"] += `case "$*" in
 "is-active -q NetworkManager") [ "$OWNER" = NetworkManager ] ;;
 "is-enabled -q systemd-networkd") [ "$OWNER" = systemd-networkd ] ;;
 "cat ssh.service") [ "$OWNER" != NetworkManager ] ;;
 esac
 `
-		}
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o755); err != nil {
-			t.Fatal(err)
-		}
 	}
-	return dir
+	return shtest.Stubs(t, stubs)
 }
 
 // lvslab-console.sh, run against a scratch root with the guest's commands
@@ -40,8 +37,7 @@ esac
 // alone, the login key and the pinned host key are installed, contexts
 // restored where SELinux tools exist, and sshd restarted.
 func TestConsoleScript(t *testing.T) {
-	c := testSeedConfig(t)
-	c.Mgmt = netip.MustParsePrefix("10.201.0.12/24")
+	c := mgmtSeedConfig(t)
 	script, err := ConsoleScript(c)
 	if err != nil {
 		t.Fatal(err)
@@ -63,9 +59,7 @@ func TestConsoleScript(t *testing.T) {
 				os.WriteFile(filepath.Join(root, "etc/network/interfaces"), []byte("source /etc/network/interfaces.d/*\n"), 0o644)
 			}
 			log := filepath.Join(t.TempDir(), "log")
-			cmd := exec.Command("sh", "-c", string(script))
-			cmd.Env = append(os.Environ(), "LVSLAB_ROOT="+root, "LOG="+log, "OWNER="+owner, "PATH="+stubCommands(t, stubs...)+":/usr/bin:/bin")
-			out, err := cmd.CombinedOutput()
+			out, err := shtest.Command(string(script), "LVSLAB_ROOT="+root, "LOG="+log, "OWNER="+owner, "PATH="+stubCommands(t, stubs...)+":/usr/bin:/bin").CombinedOutput()
 			if err != nil || !strings.HasSuffix(string(out), "lvslab-console: "+"done\n") || !strings.Contains(string(out), "mgmt0 through "+owner) {
 				t.Fatalf("%v:\n%s", err, out)
 			}

@@ -3,7 +3,6 @@ package seed
 import (
 	"net/netip"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -11,6 +10,7 @@ import (
 	"golang.org/x/crypto/ssh"
 	"gopkg.in/yaml.v3"
 
+	"github.com/lvslab/lvslab/internal/shtest"
 	"github.com/lvslab/lvslab/provision/host"
 	"github.com/lvslab/lvslab/provision/seed/seedtest"
 	"github.com/lvslab/lvslab/provision/sshx"
@@ -41,9 +41,17 @@ func testSeedConfig(t *testing.T) Config {
 	}
 }
 
-func TestSeedISO(t *testing.T) {
+// mgmtSeedConfig is testSeedConfig with the management address that up
+// gives every node.
+func mgmtSeedConfig(t *testing.T) Config {
+	t.Helper()
 	c := testSeedConfig(t)
 	c.Mgmt = netip.MustParsePrefix("10.201.0.12/24")
+	return c
+}
+
+func TestSeedISO(t *testing.T) {
+	c := mgmtSeedConfig(t)
 	data, err := BuildISO(c)
 	if err != nil {
 		t.Fatal(err)
@@ -120,9 +128,7 @@ func TestSeedISO(t *testing.T) {
 // the first run writes everything and the marker, a second run of the same
 // instance changes nothing, a new instance seeds again.
 func TestInitScriptFirstBootOnly(t *testing.T) {
-	if _, err := exec.LookPath("sh"); err != nil {
-		t.Skip("no sh")
-	}
+	shtest.Need(t, "sh")
 	c := testSeedConfig(t)
 	root := t.TempDir()
 	runInit := func(c Config) string {
@@ -200,9 +206,7 @@ func runInitScript(t *testing.T, text []byte, root string) string {
 	if err := os.WriteFile(script, text, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command("sh", script, seed)
-	cmd.Env = append(os.Environ(), "LVSLAB_ROOT="+root)
-	out, err := cmd.CombinedOutput()
+	out, err := shtest.Command("sh "+shell.Quote(script)+" "+shell.Quote(seed), "LVSLAB_ROOT="+root).CombinedOutput()
 	if err != nil {
 		t.Fatalf("lvslab-init.sh: %v\n%s", err, out)
 	}
@@ -221,9 +225,7 @@ func keys(m map[string]string) []string {
 // alone) and its atomic path (a file that exists, a symlink, another mode)
 // both leave exactly the content and mode asked for.
 func TestInitScriptModes(t *testing.T) {
-	if _, err := exec.LookPath("sh"); err != nil {
-		t.Skip("no sh")
-	}
+	shtest.Need(t, "sh")
 	c := testSeedConfig(t)
 	c.Files = []catalog.File{
 		{Path: "/etc/new/deep/plain.conf", Mode: 0o644, Content: "plain\n"},
@@ -310,16 +312,14 @@ func TestInitScriptActivatesDirectorRules(t *testing.T) {
 	if guard < 0 || restore < guard || !strings.Contains(script, "put "+shell.Quote("/etc/ipvsadm.rules")+" 0644 ") {
 		t.Fatalf("lvs1's init script does not write and load its rules under the real-guest guard:\n%s", script)
 	}
-	if err := exec.Command("sh", "-n", "-c", script).Run(); err != nil {
-		t.Fatalf("init script does not parse: %v", err)
-	}
+	shtest.Parses(t, "lvs1's init script", script)
 }
 
 // Values that validate refuses must still not escape their quoting if a
 // lab made in code carries them: each document reads back exactly what was
 // put in, and lvslab-init.sh gains no line.
 func TestSeedQuotesHostileValues(t *testing.T) {
-	c := testSeedConfig(t)
+	c := mgmtSeedConfig(t)
 	lab := *c.Lab
 	pwned := filepath.Join(t.TempDir(), "pwned")
 	lab.Login.User = "bob\n  - name: evil\n    sudo: ALL\ntouch " + pwned + "\n'; touch " + pwned + "; '"
@@ -332,7 +332,6 @@ func TestSeedQuotesHostileValues(t *testing.T) {
 	c.Node = &node
 	page := "<h1>it's</h1>\nLVSLAB_EOF\n'; touch " + pwned + "; '\n$(touch " + pwned + ")\n"
 	c.Files = append(c.Files, catalog.File{Path: "/var/www/html/index.html", Mode: 0o644, Content: page})
-	c.Mgmt = netip.MustParsePrefix("10.201.0.12/24")
 	files, err := Files(c)
 	if err != nil {
 		t.Fatal(err)
@@ -384,9 +383,8 @@ func TestSeedQuotesHostileValues(t *testing.T) {
 // A bare seed gives access and nothing of the exercise: the image's
 // hostname stays, no lab address in any file, only mgmt0's.
 func TestBareSeed(t *testing.T) {
-	c := testSeedConfig(t)
+	c := mgmtSeedConfig(t)
 	c.Bare, c.Files = true, nil
-	c.Mgmt = netip.MustParsePrefix("10.201.0.12/24")
 	files, err := Files(c)
 	if err != nil {
 		t.Fatal(err)

@@ -1,21 +1,19 @@
 package sshx
 
 import (
-	"bytes"
 	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/lvslab/lvslab/provision/progress"
+	"github.com/lvslab/lvslab/provision/progress/progresstest"
 )
 
 // --debug shows each SSH command and file write with its duration and
 // output, and never a secret that RunSecret hides.
 func TestDebugTracesCommandsAndFiles(t *testing.T) {
 	_, c := connected(t)
-	var trace bytes.Buffer
-	progress.SetDebug(progress.Plain(&trace))
-	defer progress.SetDebug(nil)
+	trace := progresstest.Debug(t)
 
 	mustRun(t, c, "echo traced-output; echo second-line")
 	if _, err := c.RunSecret(testContext(t), "echo s3cret >/dev/null", "echo <password> >/dev/null"); err != nil {

@@ -2,8 +2,9 @@ package verify
 
 import (
 	"context"
-	"os/exec"
 	"testing"
+
+	"github.com/lvslab/lvslab/internal/shtest"
 )
 
 // BenchmarkProbers measures both probers on this machine against a local
@@ -12,9 +13,7 @@ import (
 func BenchmarkProbers(b *testing.B) {
 	for _, p := range Probers {
 		b.Run(p, func(b *testing.B) {
-			if _, err := exec.LookPath("curl"); err != nil {
-				b.Skip("curl not installed")
-			}
+			shtest.Need(b, "curl")
 			srv, _ := alternating(b)
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {

@@ -17,22 +17,6 @@ import (
 	"github.com/lvslab/lvslab/topology/ipvs"
 )
 
-// How a drill fails a keepalived router (--how).
-const (
-	// HowStop stops keepalived cleanly: it sends a priority 0 advert and
-	// removes its VIP, so the backup takes over at once.
-	HowStop = "stop"
-	// HowKill kills keepalived with SIGKILL: no last advert, the backup
-	// waits the master-down interval (3 x advert_int + skew).
-	HowKill = "kill"
-	// HowNICDown takes the router's lab NIC (the VRRP interface) down:
-	// its adverts stop, as with kill.
-	HowNICDown = "nic-down"
-)
-
-// Hows lists the ways of failing a router.
-var Hows = []string{HowStop, HowKill, HowNICDown}
-
 // LoopInterval is the client loop's pace: a request every 100 ms.
 const LoopInterval = 100 * time.Millisecond
 

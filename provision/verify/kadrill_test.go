@@ -5,13 +5,13 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/lvslab/lvslab/internal/shtest"
 	"github.com/lvslab/lvslab/provision/report"
 )
 
@@ -291,26 +291,18 @@ func TestDrillKeepalivedSyncSwitch(t *testing.T) {
 // whole second on every third request (a VIP nobody holds): the requests
 // still leave one interval apart, and every one is reported, in order.
 func TestLoopCommandDoesNotWaitForAHangingRequest(t *testing.T) {
-	if _, err := exec.LookPath("bash"); err != nil {
-		t.Skip("no bash")
-	}
-	dir := t.TempDir()
+	shtest.Need(t, "bash")
 	// curl -s -m T --connect-timeout T -o BODY -w FORMAT URL
-	fake := `#!/bin/sh
-n=$( { flock 8; n=$(($(cat "$0.n" 2>/dev/null || echo 0) + 1)); echo $n > "$0.n"; echo $n; } 8>"$0.lock")
+	fake := `n=$( { flock 8; n=$(($(cat "$0.n" 2>/dev/null || echo 0) + 1)); echo $n > "$0.n"; echo $n; } 8>"$0.lock")
 lp=0; while [ $# -gt 1 ]; do case $1 in -o) o=$2; shift;; -w) w=$2; shift;; --local-port) lp=$2; shift;; esac; shift; done
 echo "$n $lp" >> "$0.ports"
 if [ $((n % 3)) -eq 0 ]; then sleep 1; printf '%s' "$w" | sed 's/%{http_code}/000/'; exit 28; fi
 echo "web$((n % 2 + 1))" > "$o"
 printf '%s' "$w" | sed 's/%{http_code}/200/'
 `
-	if err := os.WriteFile(filepath.Join(dir, "curl"), []byte(fake), 0o755); err != nil {
-		t.Fatal(err)
-	}
+	dir := shtest.Stubs(t, map[string]string{"curl": fake})
 	loop := func(n int, limit time.Duration) []byte {
-		cmd := exec.Command("sh", "-c", LoopCommand("M", "http://192.0.2.1/", []uint16{61000, 61001}, n, 100*time.Millisecond, limit))
-		cmd.Env = append(os.Environ(), "PATH="+dir+":"+os.Getenv("PATH"))
-		out, err := cmd.Output()
+		out, err := shtest.Command(LoopCommand("M", "http://192.0.2.1/", []uint16{61000, 61001}, n, 100*time.Millisecond, limit), "PATH="+dir+":"+os.Getenv("PATH")).Output()
 		if err != nil {
 			t.Fatalf("%v: %s", err, out)
 		}

@@ -1,11 +1,12 @@
 package verify
 
 import (
-	"github.com/lvslab/lvslab/topology"
 	"net/netip"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/lvslab/lvslab/topology"
 
 	"github.com/lvslab/lvslab/provision/report"
 	"github.com/lvslab/lvslab/topology/ipvs"

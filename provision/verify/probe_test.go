@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lvslab/lvslab/internal/shtest"
 	"github.com/lvslab/lvslab/roles/guest"
 )
 
@@ -31,15 +32,6 @@ func (localExec) Run(ctx context.Context, cmd string) (string, error) {
 func (localExec) ReadFile(context.Context, string) ([]byte, bool, error) { return nil, false, nil }
 
 func (localExec) WriteFile(context.Context, string, []byte, fs.FileMode) error { return nil }
-
-func needCurl(t *testing.T) {
-	t.Helper()
-	for _, tool := range []string{"curl", "timeout", "mktemp"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s not installed", tool)
-		}
-	}
-}
 
 // alternating serves two pages in turn and counts connections.
 func alternating(t testing.TB) (*httptest.Server, *atomic.Int64) {
@@ -72,7 +64,7 @@ func closedPort(t *testing.T) string {
 }
 
 func TestProbersAgainstRealCurl(t *testing.T) {
-	needCurl(t)
+	shtest.Need(t, "curl", "timeout", "mktemp")
 	srv, conns := alternating(t)
 	for _, prober := range Probers {
 		t.Run(prober, func(t *testing.T) {
@@ -101,7 +93,7 @@ func TestProbersAgainstRealCurl(t *testing.T) {
 }
 
 func TestProbersKeepCurlErrors(t *testing.T) {
-	needCurl(t)
+	shtest.Need(t, "curl", "timeout", "mktemp")
 	url := "http://" + closedPort(t) + "/"
 	for _, prober := range Probers {
 		t.Run(prober, func(t *testing.T) {
@@ -119,7 +111,7 @@ func TestProbersKeepCurlErrors(t *testing.T) {
 }
 
 func TestProberTimeBound(t *testing.T) {
-	needCurl(t)
+	shtest.Need(t, "curl", "timeout", "mktemp")
 	// a server that accepts and never answers: curl -m stops each request,
 	// and the loop's bound stops the loop
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -301,11 +293,7 @@ func TestURLAndQuoting(t *testing.T) {
 // two lines: every request gets the whole page; a port nobody answers on
 // is a failure with its reason.
 func TestUDPLoopReal(t *testing.T) {
-	for _, tool := range []string{"bash", "timeout", "dd"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("no %s here", tool)
-		}
-	}
+	shtest.Need(t, "bash", "timeout", "dd")
 	pc, err := net.ListenPacket("udp4", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -356,7 +344,7 @@ func TestUDPLoopReal(t *testing.T) {
 // loopback curl closes first, and each port it used stays in TIME_WAIT
 // for a minute, where binding it fails (the earlier runs of this test).
 func TestProbersLeaveFromTheirSourcePorts(t *testing.T) {
-	needCurl(t)
+	shtest.Need(t, "curl", "timeout", "mktemp")
 	var mu sync.Mutex
 	var seen []uint16
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io/fs"
+	"path"
 	"text/template"
 
 	"github.com/lvslab/lvslab/roles"
@@ -141,6 +142,11 @@ func modulesFile(st *roles.NodeState) File {
 func indexFile(st *roles.NodeState) File {
 	return File{Path: IndexFile, Mode: 0o644, Content: st.Web.Page + "\n"}
 }
+
+// WritesPage tells whether the step writes the node's web page: the
+// index.html of its web server's document root (IndexFile, or nginx's on
+// RHEL).
+func (s Step) WritesPage() bool { return s.File != nil && path.Base(s.File.Path) == "index.html" }
 
 func rulesFile(st *roles.NodeState, path string) File {
 	return File{Path: path, Mode: 0o644, Content: ipvs.Rules(st.IPVS)}

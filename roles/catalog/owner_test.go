@@ -3,11 +3,11 @@ package catalog
 import (
 	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/lvslab/lvslab/internal/shtest"
 	"github.com/lvslab/lvslab/roles"
 	"github.com/lvslab/lvslab/roles/rolestest"
 )
@@ -26,18 +26,10 @@ func TestNICNameSteps(t *testing.T) {
 		os.MkdirAll(filepath.Join(net, name), 0o755)
 		os.WriteFile(filepath.Join(net, name, "address"), []byte(mac+"\n"), 0o644)
 	}
-	bin := t.TempDir()
-	ip := "#!/bin/sh\necho \"ip $*\" >>\"$LOG\"\ncase \"$*\" in *\" name \"*) mv \"$LVSLAB_SYSNET/$3\" \"$LVSLAB_SYSNET/$5\" ;; esac\n"
-	os.WriteFile(filepath.Join(bin, "ip"), []byte(ip), 0o755)
+	bin := shtest.Stubs(t, map[string]string{"ip": "echo \"ip $*\" >>\"$LOG\"\ncase \"$*\" in *\" name \"*) mv \"$LVSLAB_SYSNET/$3\" \"$LVSLAB_SYSNET/$5\" ;; esac\n"})
 	log := filepath.Join(t.TempDir(), "log")
 	sh := func(script string) bool {
-		cmd := exec.Command("sh", "-c", script)
-		cmd.Env = append(os.Environ(), "LVSLAB_SYSNET="+net, "LOG="+log, "PATH="+bin+":/usr/bin:/bin")
-		out, err := cmd.CombinedOutput()
-		if len(out) > 0 {
-			t.Logf("%s", out)
-		}
-		return err == nil
+		return shtest.Succeeds(t, script, "LVSLAB_SYSNET="+net, "LOG="+log, "PATH="+bin+":/usr/bin:/bin")
 	}
 	steps := NICNameSteps(st)
 	if len(steps) != 3 || steps[0].File == nil || steps[0].File.Path != "/etc/systemd/network/10-lvslab-eth0.link" || *steps[0].File != linkFile(st.NICs[0]) {
@@ -129,18 +121,11 @@ func TestIfupdownHandover(t *testing.T) {
 	os.MkdirAll(filepath.Join(dir, "interfaces.d"), 0o755)
 	os.WriteFile(filepath.Join(dir, "interfaces"), []byte("auto lo\niface lo inet loopback\n\nallow-hotplug eth0\niface eth0 inet dhcp\n    dns-nameservers 10.0.0.1\nsource /etc/network/interfaces.d/*\n"), 0o644)
 	os.WriteFile(filepath.Join(dir, "interfaces.d/50-cloud-init"), []byte("auto mgmt0\niface mgmt0 inet static\n    address 10.250.0.12/24\nauto eth1\niface eth1 inet static\n    address 192.168.2.5/24\n"), 0o644)
-	bin := t.TempDir()
-	os.WriteFile(filepath.Join(bin, "ifdown"), []byte("#!/bin/sh\necho \"ifdown $*\" >>\"$LOG\"\n"), 0o755)
+	bin := shtest.Stubs(t, map[string]string{"ifdown": "echo \"ifdown $*\" >>\"$LOG\"\n"})
 	log := filepath.Join(t.TempDir(), "log")
 	step := ifupdownHandover(st)
 	sh := func(script string) bool {
-		cmd := exec.Command("sh", "-c", strings.ReplaceAll(script, "/etc/network", dir))
-		cmd.Env = append(os.Environ(), "LOG="+log, "PATH="+bin+":/usr/bin:/bin")
-		out, err := cmd.CombinedOutput()
-		if len(out) > 0 {
-			t.Logf("%s", out)
-		}
-		return err == nil
+		return shtest.Succeeds(t, strings.ReplaceAll(script, "/etc/network", dir), "LOG="+log, "PATH="+bin+":/usr/bin:/bin")
 	}
 	if sh(step.Check) {
 		t.Fatal("the check passes while ifupdown names eth0 and eth1")

@@ -1,15 +1,12 @@
 package catalog
 
 import (
-	"errors"
 	"net/netip"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/lvslab/lvslab/internal/shtest"
 	"github.com/lvslab/lvslab/labs"
 	"github.com/lvslab/lvslab/roles"
 	"github.com/lvslab/lvslab/roles/rolestest"
@@ -303,20 +300,7 @@ func checkWithIP(t *testing.T, check, out string) bool {
 // script): whether it passes.
 func checkWith(t *testing.T, check string, stubs map[string]string) bool {
 	t.Helper()
-	bin := t.TempDir()
-	for name, script := range stubs {
-		if err := os.WriteFile(filepath.Join(bin, name), []byte("#!/bin/sh\n"+script), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	cmd := exec.Command("sh", "-c", check)
-	cmd.Env = []string{"PATH=" + bin + ":/usr/bin:/bin"}
-	err := cmd.Run()
-	var exit *exec.ExitError
-	if err != nil && !errors.As(err, &exit) {
-		t.Fatal(err)
-	}
-	return err == nil
+	return shtest.Succeeds(t, check, "PATH="+shtest.Stubs(t, stubs)+":/usr/bin:/bin")
 }
 
 // The kernel settings: one sysctl, the resets compared with the

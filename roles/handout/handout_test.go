@@ -2,22 +2,20 @@ package handout
 
 import (
 	"bytes"
-	"flag"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/lvslab/lvslab/internal/golden"
+	"github.com/lvslab/lvslab/internal/shtest"
 	"github.com/lvslab/lvslab/labs"
 	"github.com/lvslab/lvslab/roles/catalog"
 	"github.com/lvslab/lvslab/roles/render"
 	"github.com/lvslab/lvslab/roles/rolestest"
 	"github.com/lvslab/lvslab/topology"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
 
 // stages are the labs that follow another on the same VMs.
 var stages = map[string]string{"tedu-dr": "tedu-nat"}
@@ -31,13 +29,6 @@ func build(t *testing.T, lab *topology.Lab, opts Options) *Handout {
 	return h
 }
 
-func golden(t *testing.T, path, got string) {
-	t.Helper()
-	if want, ok := rolestest.Golden(t, path, got, *update, "./roles/handout"); ok && got != want {
-		t.Errorf("%s differs from the handout; diff it after go test ./roles/handout -run Golden -update", path)
-	}
-}
-
 // TestGolden compares the handouts of every embedded lab (and of its stage
 // after the lab before) with testdata/handout/<lab>[.from-<lab>].<os>.<format>;
 // go test ./roles/handout -run Golden -update rewrites them.
@@ -46,12 +37,12 @@ func TestGolden(t *testing.T) {
 		lab := rolestest.Lab(t, name)
 		for _, osf := range catalog.OSFamilies {
 			h := build(t, lab, Options{OS: osf})
-			golden(t, filepath.Join("testdata", "handout", name+"."+osf+".text"), h.Text())
-			golden(t, filepath.Join("testdata", "handout", name+"."+osf+".md"), h.Markdown())
+			golden.Check(t, filepath.Join("testdata", "handout", name+"."+osf+".text"), h.Text())
+			golden.Check(t, filepath.Join("testdata", "handout", name+"."+osf+".md"), h.Markdown())
 			if from, ok := stages[name]; ok {
 				h := build(t, lab, Options{OS: osf, From: rolestest.Lab(t, from)})
-				golden(t, filepath.Join("testdata", "handout", name+".from-"+from+"."+osf+".text"), h.Text())
-				golden(t, filepath.Join("testdata", "handout", name+".from-"+from+"."+osf+".md"), h.Markdown())
+				golden.Check(t, filepath.Join("testdata", "handout", name+".from-"+from+"."+osf+".text"), h.Text())
+				golden.Check(t, filepath.Join("testdata", "handout", name+".from-"+from+"."+osf+".md"), h.Markdown())
 			}
 		}
 	}
@@ -60,9 +51,9 @@ func TestGolden(t *testing.T) {
 	if err := HTML(&b, lab, Options{OS: catalog.RHEL}); err != nil {
 		t.Fatal(err)
 	}
-	golden(t, filepath.Join("testdata", "handout", "tedu-nat.rhel.html"), b.String())
+	golden.Check(t, filepath.Join("testdata", "handout", "tedu-nat.rhel.html"), b.String())
 	h := build(t, lab, Options{OS: catalog.Debian, Network: NetworkManager})
-	golden(t, filepath.Join("testdata", "handout", "tedu-nat.debian-networkmanager.text"), h.Text())
+	golden.Check(t, filepath.Join("testdata", "handout", "tedu-nat.debian-networkmanager.text"), h.Text())
 }
 
 // budget is the most command lines a handout of all the lab's nodes may
@@ -124,10 +115,7 @@ func commandLines(text string) int {
 // Nothing of convergence, nothing of lvslab's own files: only the
 // exercise, each command one line that sh reads as it stands.
 func TestOnlyTheExercise(t *testing.T) {
-	sh, err := exec.LookPath("sh")
-	if err != nil {
-		t.Skip("no sh")
-	}
+	shtest.Need(t, "sh")
 	for _, name := range labs.Names() {
 		lab := rolestest.Lab(t, name)
 		for _, osf := range catalog.OSFamilies {
@@ -148,9 +136,7 @@ func TestOnlyTheExercise(t *testing.T) {
 						script.WriteString(l + "\n")
 					}
 				}
-				if out, err := exec.Command(sh, "-n", "-c", script.String()).CombinedOutput(); err != nil {
-					t.Errorf("%s on %s: sh -n: %v\n%s", name, osf, err, out)
-				}
+				shtest.Parses(t, name+" on "+osf, script.String())
 			}
 		}
 	}
@@ -235,10 +221,7 @@ func TestOptions(t *testing.T) {
 // A page of several lines, quotes and shell words is still one command
 // line that writes exactly the page.
 func TestHostilePageIsOneLine(t *testing.T) {
-	sh, err := exec.LookPath("sh")
-	if err != nil {
-		t.Skip("no sh")
-	}
+	shtest.Need(t, "sh")
 	const page = "<h1>web1</h1>\n'; touch /tmp/lvslab-pwned; '\n$(id) \\n -n"
 	lab := rolestest.Lab(t, "tedu-nat")
 	lab.Node("web1").Page = page
@@ -251,7 +234,7 @@ func TestHostilePageIsOneLine(t *testing.T) {
 	}
 	dir := t.TempDir()
 	cmd := strings.Replace(line, "/var/www/html/index.html", filepath.Join(dir, "index.html"), 1)
-	if out, err := exec.Command(sh, "-c", cmd).CombinedOutput(); err != nil {
+	if out, err := shtest.Command(cmd).CombinedOutput(); err != nil {
 		t.Fatalf("%s: %v\n%s", cmd, err, out)
 	}
 	if got, _ := os.ReadFile(filepath.Join(dir, "index.html")); string(got) != page+"\n" {

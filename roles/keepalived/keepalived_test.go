@@ -1,7 +1,6 @@
 package keepalived
 
 import (
-	"flag"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,11 +9,10 @@ import (
 	"testing"
 
 	"github.com/lvslab/lvslab/internal/contains"
+	"github.com/lvslab/lvslab/internal/golden"
 	"github.com/lvslab/lvslab/labs"
 	"github.com/lvslab/lvslab/topology"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/golden/")
 
 func load(t *testing.T, name string) *topology.Lab {
 	t.Helper()
@@ -62,41 +60,7 @@ func TestGolden(t *testing.T) {
 			if !ok {
 				t.Fatalf("%s: %s runs keepalived but has no keepalived.conf", name, node)
 			}
-			path := filepath.Join(dir, node+".conf")
-			if *update {
-				if err := os.MkdirAll(dir, 0o755); err != nil {
-					t.Fatal(err)
-				}
-				if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				continue
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run go test ./roles/keepalived -run Golden -update)", err)
-			}
-			compareLines(t, path, got, string(want))
-		}
-	}
-}
-
-// compareLines reports the first line where got and want part, with its
-// number in the golden file.
-func compareLines(t *testing.T, path, got, want string) {
-	t.Helper()
-	g, w := strings.Split(got, "\n"), strings.Split(want, "\n")
-	for i := range max(len(g), len(w)) {
-		var gl, wl string
-		if i < len(g) {
-			gl = g[i]
-		}
-		if i < len(w) {
-			wl = w[i]
-		}
-		if gl != wl || i >= len(g) || i >= len(w) {
-			t.Errorf("%s:%d: rendered %q, golden %q (%d lines rendered, %d golden)", path, i+1, gl, wl, len(g), len(w))
-			return
+			golden.Check(t, filepath.Join(dir, node+".conf"), got)
 		}
 	}
 }

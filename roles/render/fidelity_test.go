@@ -2,28 +2,40 @@ package render
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/lvslab/lvslab/internal/shtest"
+	"github.com/lvslab/lvslab/labs"
 	"github.com/lvslab/lvslab/roles/catalog"
 	"github.com/lvslab/lvslab/roles/rolestest"
 )
+
+// Every node's script of every embedded lab parses, on each OS family.
+func TestScriptsParse(t *testing.T) {
+	shtest.Need(t, "sh")
+	for _, name := range labs.Names() {
+		lab := rolestest.Lab(t, name)
+		for _, osf := range catalog.OSFamilies {
+			plan := Plan(lab, osf)
+			for i := range plan.Nodes {
+				shtest.Parses(t, name+" "+osf+" "+plan.Nodes[i].Node, plan.Nodes[i].Script(lab.Name))
+			}
+		}
+	}
+}
 
 // lvslab_put makes its temporary file next to the target (a file made in
 // /tmp and moved keeps /tmp's SELinux label: httpd answers 403) and lets
 // restorecon relabel the result.
 func TestScriptPutLabelsLikeItsDirectory(t *testing.T) {
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "bin")
-	os.Mkdir(bin, 0o755)
-	os.WriteFile(filepath.Join(bin, "restorecon"), []byte("#!/bin/sh\necho \"$@\" >>"+filepath.Join(dir, "relabelled")+"\n"), 0o755)
+	bin := shtest.Stubs(t, map[string]string{"restorecon": "echo \"$@\" >>" + filepath.Join(dir, "relabelled") + "\n"})
 	target := filepath.Join(dir, "www", "index.html")
 	script := scriptHeader + "\nlvslab_put " + target + " 0644 <<'E'\npage\nE\n"
-	cmd := exec.Command("sh", "-c", script)
 	// No /tmp to fall back on: only a temporary file beside the target works.
-	cmd.Env = []string{"PATH=" + bin + ":/usr/bin:/bin", "TMPDIR=" + filepath.Join(dir, "missing")}
+	cmd := shtest.Command(script, "PATH="+bin+":/usr/bin:/bin", "TMPDIR="+filepath.Join(dir, "missing"))
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("lvslab_put: %v\n%s", err, out)
 	}
@@ -50,7 +62,7 @@ func TestScriptChecksPreconditionsFirst(t *testing.T) {
 		t.Fatalf("no precondition block before step 1:\n%s", script)
 	}
 	block := script[start : start+strings.Index(script[start:], "\n\n")]
-	out, err := exec.Command("sh", "-c", "set -eu\n"+block+"\necho reached").CombinedOutput()
+	out, err := shtest.Command("set -eu\n" + block + "\necho reached").CombinedOutput()
 	if err == nil || strings.Contains(string(out), "reached") || !strings.Contains(string(out), "lvslab: no NIC eth0 with MAC "+lab.Nodes[0].NICs[0].MAC) {
 		t.Errorf("precondition block on this host: %v\n%s", err, out)
 	}

@@ -1,19 +1,15 @@
 package render
 
 import (
-	"flag"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/lvslab/lvslab/internal/golden"
 	"github.com/lvslab/lvslab/labs"
 	"github.com/lvslab/lvslab/roles/catalog"
 	"github.com/lvslab/lvslab/roles/rolestest"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
 
 // TestGolden compares the plans of every embedded lab with
 // testdata/plan/<lab>.<os>.<format>; go test ./roles/render -run Golden -update
@@ -28,33 +24,7 @@ func TestGolden(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				path := filepath.Join("testdata", "plan", name+"."+osf+"."+format)
-				if want, ok := rolestest.Golden(t, path, got, *update, "./roles/render"); ok && got != want {
-					t.Errorf("%s differs from the plan; diff it after go test ./roles/render -run Golden -update", path)
-				}
-			}
-		}
-	}
-}
-
-func TestScriptsParse(t *testing.T) {
-	sh, err := exec.LookPath("sh")
-	if err != nil {
-		t.Skip("no sh")
-	}
-	dir := t.TempDir()
-	for _, name := range labs.Names() {
-		lab := rolestest.Lab(t, name)
-		for _, osf := range catalog.OSFamilies {
-			plan := Plan(lab, osf)
-			for i := range plan.Nodes {
-				path := filepath.Join(dir, name+"-"+osf+"-"+plan.Nodes[i].Node+".sh")
-				if err := os.WriteFile(path, []byte(plan.Nodes[i].Script(lab.Name)), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				if out, err := exec.Command(sh, "-n", path).CombinedOutput(); err != nil {
-					t.Errorf("%s: sh -n: %v\n%s", path, err, out)
-				}
+				golden.Check(t, filepath.Join("testdata", "plan", name+"."+osf+"."+format), got)
 			}
 		}
 	}

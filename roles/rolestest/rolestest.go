@@ -5,8 +5,6 @@ package rolestest
 
 import (
 	"net/netip"
-	"os"
-	"path/filepath"
 	"reflect"
 	"testing"
 
@@ -33,28 +31,6 @@ func State(t testing.TB, lab *topology.Lab, node string) *roles.NodeState {
 		t.Fatalf("lab %s has no node %s", lab.Name, node)
 	}
 	return roles.DesiredFor(lab, n)
-}
-
-// Golden is the golden file at path, for the caller to compare got with;
-// with update it writes got there instead and says there is nothing to
-// compare (ok false). pkg is the package whose tests write it (in the
-// message of a missing file).
-func Golden(t testing.TB, path, got string, update bool, pkg string) (want string, ok bool) {
-	t.Helper()
-	if update {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return "", false
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test %s -run Golden -update)", err, pkg)
-	}
-	return string(b), true
 }
 
 // Eq fails the test when got and want differ.

@@ -1,9 +1,6 @@
 package door
 
 import (
-	"crypto/ed25519"
-	"crypto/rand"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +9,8 @@ import (
 	"path/filepath"
 
 	"golang.org/x/crypto/ssh"
+
+	"github.com/lvslab/lvslab/provision/sshx"
 )
 
 // EnsureHostKey returns the door's host key kept at path, generating an
@@ -22,11 +21,7 @@ func EnsureHostKey(path string) (ssh.Signer, error) {
 	if !errors.Is(err, fs.ErrNotExist) {
 		return signer, err
 	}
-	_, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		return nil, err
-	}
-	block, err := ssh.MarshalPrivateKey(priv, "lvslab class door")
+	key, _, err := sshx.GenerateHostKey()
 	if err != nil {
 		return nil, err
 	}
@@ -43,7 +38,7 @@ func EnsureHostKey(path string) (ssh.Signer, error) {
 		tmp.Close()
 		return nil, err
 	}
-	if _, err := tmp.Write(pem.EncodeToMemory(block)); err != nil {
+	if _, err := tmp.Write(key); err != nil {
 		tmp.Close()
 		return nil, err
 	}
