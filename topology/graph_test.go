@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/lvslab/lvslab/internal/contains"
+	"github.com/lvslab/lvslab/topology/testkit/contains"
 )
 
 func loadTestLab(t *testing.T, name string) *Lab {

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/lvslab/lvslab/internal/contains"
+	"github.com/lvslab/lvslab/topology/testkit/contains"
 )
 
 // The embedded keepalived labs, read from labs/ (the labs package imports

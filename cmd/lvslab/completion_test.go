@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/lvslab/lvslab/internal/shtest"
+	"github.com/lvslab/lvslab/topology/testkit/shtest"
 )
 
 // completer runs a shell script with the binary under test as "lvslab" on

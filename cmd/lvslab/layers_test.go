@@ -40,7 +40,7 @@ var layers = []struct {
 	{8, []string{"roles/..."}},
 	// the lab model with the IPVS model at the bottom (topology/ipvs), the
 	// embedded labs and templates; the tests' helpers that know no lab
-	{9, []string{"topology/...", "labs/...", "templates/...", "internal/..."}},
+	{9, []string{"topology/...", "labs/...", "templates/..."}},
 }
 
 // libvirtImporters are the only packages that may import libvirt's

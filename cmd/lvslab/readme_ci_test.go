@@ -12,7 +12,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/lvslab/lvslab/internal/shtest"
+	"github.com/lvslab/lvslab/topology/testkit/shtest"
 )
 
 // workflow is the part of a GitHub Actions workflow the recipe uses.

@@ -6,8 +6,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/lvslab/lvslab/internal/shtest"
 	"github.com/lvslab/lvslab/roles/rolestest"
+	"github.com/lvslab/lvslab/topology/testkit/shtest"
 )
 
 // The probe runs under this machine's own sh and tools (GNU grep, /proc,

@@ -12,8 +12,8 @@ import (
 	"testing"
 	"unicode/utf16"
 
-	"github.com/lvslab/lvslab/internal/shtest"
 	"github.com/lvslab/lvslab/provision/progress"
+	"github.com/lvslab/lvslab/topology/testkit/shtest"
 )
 
 // guestTree writes files (path -> content; "->target" makes a symbolic

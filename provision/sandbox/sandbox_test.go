@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/lvslab/lvslab/internal/shtest"
+	"github.com/lvslab/lvslab/topology/testkit/shtest"
 )
 
 func TestInnerCommand(t *testing.T) {

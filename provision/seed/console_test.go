@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/lvslab/lvslab/internal/shtest"
 	"github.com/lvslab/lvslab/provision/host"
+	"github.com/lvslab/lvslab/topology/testkit/shtest"
 )
 
 // stubCommands writes sh scripts under a new folder that log their calls

@@ -10,7 +10,6 @@ import (
 	"golang.org/x/crypto/ssh"
 	"gopkg.in/yaml.v3"
 
-	"github.com/lvslab/lvslab/internal/shtest"
 	"github.com/lvslab/lvslab/provision/host"
 	"github.com/lvslab/lvslab/provision/seed/seedtest"
 	"github.com/lvslab/lvslab/provision/sshx"
@@ -19,6 +18,7 @@ import (
 	"github.com/lvslab/lvslab/roles/rolestest"
 	"github.com/lvslab/lvslab/roles/shell"
 	"github.com/lvslab/lvslab/topology"
+	"github.com/lvslab/lvslab/topology/testkit/shtest"
 )
 
 func testSeedConfig(t *testing.T) Config {

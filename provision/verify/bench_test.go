@@ -4,7 +4,7 @@ import (
 	"context"
 	"testing"
 
-	"github.com/lvslab/lvslab/internal/shtest"
+	"github.com/lvslab/lvslab/topology/testkit/shtest"
 )
 
 // BenchmarkProbers measures both probers on this machine against a local

@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lvslab/lvslab/internal/shtest"
 	"github.com/lvslab/lvslab/provision/report"
+	"github.com/lvslab/lvslab/topology/testkit/shtest"
 )
 
 func kdrill(t *testing.T, w *world, step, node string, opts DrillOptions) *DrillReport {

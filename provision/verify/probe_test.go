@@ -16,8 +16,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lvslab/lvslab/internal/shtest"
 	"github.com/lvslab/lvslab/roles/guest"
+	"github.com/lvslab/lvslab/topology/testkit/shtest"
 )
 
 // localExec runs commands on this machine: it checks that the probers'

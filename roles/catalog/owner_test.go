@@ -7,9 +7,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/lvslab/lvslab/internal/shtest"
 	"github.com/lvslab/lvslab/roles"
 	"github.com/lvslab/lvslab/roles/rolestest"
+	"github.com/lvslab/lvslab/topology/testkit/shtest"
 )
 
 // The NIC-name steps, run by sh against a fake /sys/class/net whose ip

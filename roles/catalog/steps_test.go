@@ -6,10 +6,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/lvslab/lvslab/internal/shtest"
 	"github.com/lvslab/lvslab/labs"
 	"github.com/lvslab/lvslab/roles"
 	"github.com/lvslab/lvslab/roles/rolestest"
+	"github.com/lvslab/lvslab/topology/testkit/shtest"
 )
 
 func stepNames(steps []Step) []string {

@@ -8,13 +8,13 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/lvslab/lvslab/internal/golden"
-	"github.com/lvslab/lvslab/internal/shtest"
 	"github.com/lvslab/lvslab/labs"
 	"github.com/lvslab/lvslab/roles/catalog"
 	"github.com/lvslab/lvslab/roles/render"
 	"github.com/lvslab/lvslab/roles/rolestest"
 	"github.com/lvslab/lvslab/topology"
+	"github.com/lvslab/lvslab/topology/testkit/golden"
+	"github.com/lvslab/lvslab/topology/testkit/shtest"
 )
 
 // stages are the labs that follow another on the same VMs.

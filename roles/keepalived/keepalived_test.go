@@ -8,10 +8,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/lvslab/lvslab/internal/contains"
-	"github.com/lvslab/lvslab/internal/golden"
 	"github.com/lvslab/lvslab/labs"
 	"github.com/lvslab/lvslab/topology"
+	"github.com/lvslab/lvslab/topology/testkit/contains"
+	"github.com/lvslab/lvslab/topology/testkit/golden"
 )
 
 func load(t *testing.T, name string) *topology.Lab {

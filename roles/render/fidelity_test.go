@@ -6,10 +6,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/lvslab/lvslab/internal/shtest"
 	"github.com/lvslab/lvslab/labs"
 	"github.com/lvslab/lvslab/roles/catalog"
 	"github.com/lvslab/lvslab/roles/rolestest"
+	"github.com/lvslab/lvslab/topology/testkit/shtest"
 )
 
 // Every node's script of every embedded lab parses, on each OS family.

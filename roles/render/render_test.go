@@ -5,10 +5,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/lvslab/lvslab/internal/golden"
 	"github.com/lvslab/lvslab/labs"
 	"github.com/lvslab/lvslab/roles/catalog"
 	"github.com/lvslab/lvslab/roles/rolestest"
+	"github.com/lvslab/lvslab/topology/testkit/golden"
 )
 
 // TestGolden compares the plans of every embedded lab with

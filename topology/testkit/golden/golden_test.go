@@ -23,7 +23,7 @@ func TestFirstDifference(t *testing.T) {
 
 func TestRerunNamesThisPackage(t *testing.T) {
 	t.Run("sub", func(t *testing.T) {
-		if got, want := rerun(t), "go test ./internal/golden -run '^TestRerunNamesThisPackage$' -update"; got != want {
+		if got, want := rerun(t), "go test ./topology/testkit/golden -run '^TestRerunNamesThisPackage$' -update"; got != want {
 			t.Errorf("rerun = %q, want %q", got, want)
 		}
 	})
