@@ -13,6 +13,7 @@ import (
 	"unicode/utf16"
 
 	"github.com/lvslab/lvslab/provision/progress"
+	"github.com/lvslab/lvslab/topology/testkit/cases"
 	"github.com/lvslab/lvslab/topology/testkit/shtest"
 )
 
@@ -293,15 +294,17 @@ func TestEmbedGRUB(t *testing.T) {
 }
 
 func TestImportName(t *testing.T) {
-	for in, want := range map[string]string{
+	names := map[string]string{
 		"/x/debian-12-genericcloud-amd64.qcow2":    "debian-12-genericcloud-amd64",
 		"Rocky-9-GenericCloud.latest.x86_64.qcow2": "rocky-9-genericcloud.latest.x86_64",
 		"AlmaLinux 9 (base).img":                   "almalinux-9-base",
 		"___.raw":                                  "imported",
 		strings.Repeat("a", 70) + "-b.qcow2":       strings.Repeat("a", 63),
-	} {
-		if got := ImportName(in); got != want || CheckName(got) != nil {
-			t.Errorf("ImportName(%q) = %q, want %q", in, got, want)
+	}
+	cases.Strings(t, "ImportName", ImportName, names)
+	for _, name := range names {
+		if err := CheckName(name); err != nil {
+			t.Errorf("ImportName gives %q, a name CheckName refuses: %v", name, err)
 		}
 	}
 }

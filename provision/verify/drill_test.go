@@ -16,6 +16,7 @@ import (
 	"github.com/lvslab/lvslab/topology"
 	"github.com/lvslab/lvslab/topology/ipvs"
 	"github.com/lvslab/lvslab/topology/ipvs/ipvstest"
+	"github.com/lvslab/lvslab/topology/testkit/cases"
 )
 
 func drill(t *testing.T, w *world, step, node string, quiesce bool) *DrillReport {
@@ -201,17 +202,14 @@ func TestDrillOutputs(t *testing.T) {
 }
 
 func TestPickUnit(t *testing.T) {
-	for out, want := range map[string]string{
+	apache := func(out string) (string, string) { return pickUnit(out, topology.WebApache) }
+	cases.Strings(t, "pickUnit", cases.First(apache), map[string]string{
 		"apache2 active\n":                 "apache2",
 		"apache2 inactive\nnginx active\n": "nginx",
 		"httpd inactive\n":                 "httpd",
 		"":                                 "",
 		"nginx failed\napache2 inactive\n": "apache2",
-	} {
-		if got, _ := pickUnit(out, topology.WebApache); got != want {
-			t.Errorf("pickUnit(%q) = %q, want %q", out, got, want)
-		}
-	}
+	})
 }
 
 // An nginx node of an image that has apache2 too: with both stopped (after

@@ -7,6 +7,7 @@ import (
 	"github.com/lvslab/lvslab/provision/report"
 	"github.com/lvslab/lvslab/roles/guest"
 	"github.com/lvslab/lvslab/topology/ipvs"
+	"github.com/lvslab/lvslab/topology/testkit/cases"
 )
 
 func TestParseFactsAndNeigh(t *testing.T) {
@@ -40,16 +41,12 @@ func TestParseFactsAndNeigh(t *testing.T) {
 	if f := ParseFacts(empty); f.Gateway != "" || len(f.Addrs) != 0 {
 		t.Errorf("empty facts %v", f)
 	}
-	for out, want := range map[string]string{
+	cases.Strings(t, "ParseNeigh", cases.First(ParseNeigh), map[string]string{
 		"192.168.4.15 dev eth0 lladdr 52:54:00:0D:FB:79 REACHABLE\n": "52:54:00:0d:fb:79",
 		"192.168.4.15 dev eth0 lladdr 52:54:00:aa:bb:cc STALE\n":     "52:54:00:aa:bb:cc",
 		"192.168.4.15 dev eth0 FAILED\n":                             "",
 		"":                                                           "",
-	} {
-		if mac, _ := ParseNeigh(out); mac != want {
-			t.Errorf("ParseNeigh(%q) = %q", out, mac)
-		}
-	}
+	})
 }
 
 func TestJudgeDirect(t *testing.T) {

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/lvslab/lvslab/roles/guest"
+	"github.com/lvslab/lvslab/topology/testkit/cases"
 	"github.com/lvslab/lvslab/topology/testkit/shtest"
 )
 
@@ -258,7 +259,7 @@ func TestMapper(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for body, want := range map[string]string{
+	cases.Strings(t, "Node", m.Node, map[string]string{
 		"192.168.2.100":                     "web1",
 		"  apache web server2\n":            "web2",
 		"<h1>apache web server2</h1>":       "web2",
@@ -266,11 +267,7 @@ func TestMapper(t *testing.T) {
 		"<p>192.168.2.100</p>":              "web1",
 		"It works! (the default page)":      "",
 		"<b>web1 and more</b> 192.168.2.10": "web10",
-	} {
-		if got := m.Node(body); got != want {
-			t.Errorf("Node(%q) = %q, want %q", body, got, want)
-		}
-	}
+	})
 	if _, err := NewMapper(map[string]string{"web1": "same", "web2": " same\n"}); err == nil || !strings.Contains(err.Error(), "web1 and web2 serve the same page") {
 		t.Errorf("colliding pages: %v", err)
 	}

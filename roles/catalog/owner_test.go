@@ -9,6 +9,7 @@ import (
 
 	"github.com/lvslab/lvslab/roles"
 	"github.com/lvslab/lvslab/roles/rolestest"
+	"github.com/lvslab/lvslab/topology/testkit/cases"
 	"github.com/lvslab/lvslab/topology/testkit/shtest"
 )
 
@@ -70,11 +71,7 @@ func TestFormFor(t *testing.T) {
 			t.Errorf("FormFor(%s, %s) = %s, want %s", c.family, c.owner, got, c.want)
 		}
 	}
-	for out, want := range map[string]string{"NetworkManager\n": OwnerNetworkManager, "none": OwnerNone, "bash: x\n": ""} {
-		if got := ParseOwner(out); got != want {
-			t.Errorf("ParseOwner(%q) = %q", out, got)
-		}
-	}
+	cases.Strings(t, "ParseOwner", ParseOwner, map[string]string{"NetworkManager\n": OwnerNetworkManager, "none": OwnerNone, "bash: x\n": ""})
 }
 
 // The lab NICs are configured in the form of the manager the guest runs:

@@ -4,6 +4,8 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/lvslab/lvslab/topology/testkit/cases"
 )
 
 // sh runs script in the system's sh and returns its standard output.
@@ -31,7 +33,7 @@ func TestQuoteIsOneExactWord(t *testing.T) {
 }
 
 func TestQuoteBareOnlyWhenSafe(t *testing.T) {
-	for s, want := range map[string]string{
+	cases.Strings(t, "Quote", Quote, map[string]string{
 		"web1":                    "web1",
 		"/etc/hostname":           "/etc/hostname",
 		"http://192.168.4.15:80/": "http://192.168.4.15:80/",
@@ -40,11 +42,7 @@ func TestQuoteBareOnlyWhenSafe(t *testing.T) {
 		"":                        "''",
 		"it's":                    `'it'\''s'`,
 		"a b":                     "'a b'",
-	} {
-		if got := Quote(s); got != want {
-			t.Errorf("Quote(%q) = %s, want %s", s, got, want)
-		}
-	}
+	})
 }
 
 // A content line equal to the delimiter must not end the document: the line

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"golang.org/x/crypto/ssh"
+
+	"github.com/lvslab/lvslab/topology/testkit/cases"
 )
 
 func wrongPasswords(n int) ssh.AuthMethod {
@@ -445,18 +447,14 @@ func TestMenuStripsControlCharacters(t *testing.T) {
 }
 
 func TestClean(t *testing.T) {
-	for in, want := range map[string]string{
+	cases.Strings(t, "clean", func(in string) string { return clean(in, 64) }, map[string]string{
 		"web1":                  "web1",
 		"a\x1b[31mb":            "a[31mb",
 		"x\u202ey\u200bz":       "xyz",
 		"\xff\xfe":              "\uFFFD",
 		"line\r\nbreak\u2028":   "linebreak",
 		strings.Repeat("a", 70): strings.Repeat("a", 64) + "…",
-	} {
-		if got := clean(in, 64); got != want {
-			t.Errorf("clean(%q) = %q, want %q", in, got, want)
-		}
-	}
+	})
 }
 
 // hangAuth never answers for bob's passphrase.
