@@ -17,7 +17,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/coder/websocket"
 	"github.com/lvslab/lvslab/provision/paths"
 )
 
@@ -254,11 +253,7 @@ func TestWebsocketOriginChecked(t *testing.T) {
 	if calls := e.f.called("Shell"); len(calls) > 0 {
 		t.Errorf("shells opened: %v", calls)
 	}
-	conn, _, err := alice.ws("/s/alice/term/web1", e.ts.URL)
-	if err != nil {
-		t.Fatalf("the page's own terminal: %v", err)
-	}
-	conn.CloseNow()
+	alice.term("/s/alice/term/web1") // the page's own terminal opens
 }
 
 // State-changing requests need this server's Origin and the session's
@@ -489,19 +484,8 @@ func TestCopyDownShowsASentence(t *testing.T) {
 func TestTerminalsPerStudentBounded(t *testing.T) {
 	e := newEnv(t, func(c *Config) { c.Terminals = 2 })
 	alice := e.login("alice")
-	var open []*websocket.Conn
-	defer func() {
-		for _, c := range open {
-			c.CloseNow()
-		}
-	}()
 	for i := 0; i < 2; i++ {
-		c, _, err := alice.ws("/s/alice/term/web1", e.ts.URL)
-		if err != nil {
-			t.Fatal(err)
-		}
-		readUntil(t, c, "root@web1")
-		open = append(open, c)
+		readUntil(t, alice.term("/s/alice/term/web1"), "root@web1")
 	}
 	if c, code, err := alice.ws("/s/alice/console/web2", e.ts.URL); err == nil || code != http.StatusTooManyRequests {
 		if c != nil {
@@ -509,12 +493,7 @@ func TestTerminalsPerStudentBounded(t *testing.T) {
 		}
 		t.Errorf("a third terminal: %d %v, want 429", code, err)
 	}
-	bob := e.login("bob")
-	c, _, err := bob.ws("/s/bob/term/web1", e.ts.URL)
-	if err != nil {
-		t.Fatalf("bob's terminal while alice has hers: %v", err)
-	}
-	c.CloseNow()
+	e.login("bob").term("/s/bob/term/web1") // bob's terminal opens while alice has hers
 }
 
 // A passphrase rotated by another process (class credentials) ends the old
