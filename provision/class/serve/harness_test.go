@@ -228,6 +228,17 @@ func (c *client) ws(path, origin string) (*websocket.Conn, int, error) {
 	return conn, code, err
 }
 
+// try opens the websocket at path with origin, for a test that it is
+// refused: one that opens is closed at once. It returns the status code and
+// the error that refused it (nil when it opened).
+func (c *client) try(path, origin string) (int, error) {
+	conn, code, err := c.ws(path, origin)
+	if err == nil {
+		conn.CloseNow()
+	}
+	return code, err
+}
+
 // readUntil reads the terminal until its output holds want.
 func readUntil(t *testing.T, conn *websocket.Conn, want string) string {
 	t.Helper()

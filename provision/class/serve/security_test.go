@@ -42,9 +42,7 @@ func TestStudentCannotReachAnotherStudent(t *testing.T) {
 		}
 	}
 	for _, path := range []string{"/s/bob/term/web1", "/s/bob/console/web1"} {
-		conn, code, err := alice.ws(path, e.ts.URL)
-		if err == nil {
-			conn.CloseNow()
+		if code, err := alice.try(path, e.ts.URL); err == nil {
 			t.Errorf("alice opened %s", path)
 		} else if code != http.StatusForbidden {
 			t.Errorf("alice's websocket %s: %d %v, want 403", path, code, err)
@@ -69,9 +67,7 @@ func TestTerminalOnlyToOwnNodes(t *testing.T) {
 	e.f.nodes["bob"] = append(e.f.nodes["bob"], Node{Name: "secret", State: "running"})
 	alice := e.login("alice")
 	for _, node := range []string{"secret", "..", "web1%2f..%2fsecret", "host"} {
-		conn, code, err := alice.ws("/s/alice/term/"+node, e.ts.URL)
-		if err == nil {
-			conn.CloseNow()
+		if code, err := alice.try("/s/alice/term/"+node, e.ts.URL); err == nil {
 			t.Errorf("alice opened a terminal on %q", node)
 		} else if code == http.StatusSwitchingProtocols {
 			t.Errorf("terminal on %q: %d %v", node, code, err)
@@ -242,9 +238,7 @@ func TestWebsocketOriginChecked(t *testing.T) {
 	e := newEnv(t, nil)
 	alice := e.login("alice")
 	for _, origin := range []string{"", "http://evil.example", "null", strings.Replace(e.ts.URL, "http", "https", 1)} {
-		conn, code, err := alice.ws("/s/alice/term/web1", origin)
-		if err == nil {
-			conn.CloseNow()
+		if code, err := alice.try("/s/alice/term/web1", origin); err == nil {
 			t.Errorf("a terminal opened with Origin %q", origin)
 		} else if code != http.StatusForbidden {
 			t.Errorf("Origin %q: %d %v, want 403", origin, code, err)
@@ -487,10 +481,7 @@ func TestTerminalsPerStudentBounded(t *testing.T) {
 	for i := 0; i < 2; i++ {
 		readUntil(t, alice.term("/s/alice/term/web1"), "root@web1")
 	}
-	if c, code, err := alice.ws("/s/alice/console/web2", e.ts.URL); err == nil || code != http.StatusTooManyRequests {
-		if c != nil {
-			c.CloseNow()
-		}
+	if code, err := alice.try("/s/alice/console/web2", e.ts.URL); err == nil || code != http.StatusTooManyRequests {
 		t.Errorf("a third terminal: %d %v, want 429", code, err)
 	}
 	e.login("bob").term("/s/bob/term/web1") // bob's terminal opens while alice has hers
