@@ -12,6 +12,8 @@ import (
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/agent"
 	"golang.org/x/crypto/ssh/knownhosts"
+
+	"github.com/lvslab/lvslab/topology/testkit/listen"
 )
 
 // hypervisor is an in-process jump host (direct-tcpip) with its user's key
@@ -135,21 +137,7 @@ func TestJumpNoVerifyAndAgent(t *testing.T) {
 	if err := keyring.Add(agent.AddedKey{PrivateKey: raw}); err != nil {
 		t.Fatal(err)
 	}
-	sock := filepath.Join(t.TempDir(), "agent.sock")
-	ln, err := net.Listen("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go agent.ServeAgent(keyring, c)
-		}
-	}()
+	sock := listen.Serve(t, "unix", filepath.Join(t.TempDir(), "agent.sock"), func(c net.Conn) { agent.ServeAgent(keyring, c) })
 	t.Setenv("SSH_AUTH_SOCK", sock)
 	lab := newLab(t)
 	node := lab.server(t)

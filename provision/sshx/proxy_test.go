@@ -5,6 +5,8 @@ import (
 	"net"
 	"sync"
 	"testing"
+
+	"github.com/lvslab/lvslab/topology/testkit/listen"
 )
 
 // freezingProxy forwards loopback TCP to a target until Freeze, after which
@@ -13,44 +15,34 @@ import (
 // it.
 type freezingProxy struct {
 	Addr   string
-	ln     net.Listener
 	frozen chan struct{}
 	once   sync.Once
 }
 
+// startProxy forwards to target until the test ends, when the connections
+// to the target close with the clients'.
 func startProxy(t *testing.T, target string) *freezingProxy {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &freezingProxy{Addr: ln.Addr().String(), ln: ln, frozen: make(chan struct{})}
-	var conns []net.Conn
+	p := &freezingProxy{frozen: make(chan struct{})}
+	var servers []net.Conn
 	var mu sync.Mutex
-	go func() {
-		for {
-			client, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			server, err := net.Dial("tcp", target)
-			if err != nil {
-				client.Close()
-				continue
-			}
-			mu.Lock()
-			conns = append(conns, client, server)
-			mu.Unlock()
-			go p.pipe(server, client)
-			go p.pipe(client, server)
+	p.Addr = listen.Serve(t, "tcp", "127.0.0.1:0", func(client net.Conn) {
+		server, err := net.Dial("tcp", target)
+		if err != nil {
+			client.Close()
+			return
 		}
-	}()
+		mu.Lock()
+		servers = append(servers, server)
+		mu.Unlock()
+		go p.pipe(server, client)
+		p.pipe(client, server)
+	})
 	t.Cleanup(func() {
-		ln.Close()
 		p.Freeze()
 		mu.Lock()
 		defer mu.Unlock()
-		for _, c := range conns {
+		for _, c := range servers {
 			c.Close()
 		}
 	})

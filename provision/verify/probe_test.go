@@ -18,6 +18,7 @@ import (
 
 	"github.com/lvslab/lvslab/roles/guest"
 	"github.com/lvslab/lvslab/topology/testkit/cases"
+	"github.com/lvslab/lvslab/topology/testkit/listen"
 	"github.com/lvslab/lvslab/topology/testkit/shtest"
 )
 
@@ -115,21 +116,7 @@ func TestProberTimeBound(t *testing.T) {
 	shtest.Need(t, "curl", "timeout", "mktemp")
 	// a server that accepts and never answers: curl -m stops each request,
 	// and the loop's bound stops the loop
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			defer c.Close()
-		}
-	}()
-	url := "http://" + l.Addr().String() + "/"
+	url := "http://" + listen.Serve(t, "tcp", "127.0.0.1:0", func(net.Conn) {}) + "/"
 	start := time.Now()
 	replies, _, err := Probe(context.Background(), localExec{}, ProberCurl, []string{url}, nil, 5, 2*time.Second)
 	if err != nil {
