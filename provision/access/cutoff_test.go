@@ -201,6 +201,33 @@ func TestDialAsksOnlyWhenTheConnectFails(t *testing.T) {
 	}
 }
 
+// A node that misses status's short window while its agent finds nothing
+// wrong is slow, not cut off: one more try with the full window.
+func TestDialGivesASlowHealthyNodeTheFullWindow(t *testing.T) {
+	conn, opts := upLab(t, mustLab(t, "tedu-nat"))
+	acc, err := Open(conn, "tedu", Options{Paths: opts.Paths, Agent: newCutOffGuest(), DialWindow: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer acc.Close()
+	var windows []time.Duration
+	acc.connector = ConnectFunc(func(ctx context.Context, cfg sshx.Config, _ sshx.Retry) (*sshx.Client, error) {
+		windows = append(windows, cfg.DialTimeout)
+		if cfg.DialTimeout < dialWindow {
+			return nil, errors.New("ssh: handshake failed: read tcp: i/o timeout")
+		}
+		return nil, nil
+	})
+	if _, err := acc.Dial(context.Background(), "lvs1"); err != nil || !slices.Equal(windows, []time.Duration{2 * time.Second, dialWindow}) {
+		t.Errorf("lvs1, healthy and slow: %v after tries of %v", err, windows)
+	}
+	// A node the agent finds cut off gets no second try.
+	windows = nil
+	if _, err := acc.Dial(context.Background(), "web1"); err == nil || len(windows) != 1 {
+		t.Errorf("web1, cut off: %v after tries of %v", err, windows)
+	}
+}
+
 // up's wait: a node cut off is restored through its agent and the wait
 // goes on at once, the restore told.
 func TestWaitRestoresAccess(t *testing.T) {

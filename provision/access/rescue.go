@@ -179,6 +179,9 @@ type verdict struct {
 	err error
 }
 
+// healthy: the agent answered and finds nothing in lvslab's way.
+func (v verdict) healthy() bool { return v.err == nil && v.d != nil && !v.d.Booting && !v.d.CutOff() }
+
 // ask asks node's agent in the background; the channel gets its verdict.
 func (a *Access) ask(ctx context.Context, node string) chan verdict {
 	ch := make(chan verdict, 1)
@@ -316,7 +319,7 @@ const maxRestores = 3
 // last (or that no agent answers).
 func (a *Access) Wait(ctx context.Context, node string, o WaitOptions) (*sshx.Client, error) {
 	if !o.Rescue || a.agent == nil || len(a.Addresses(node)) == 0 {
-		return a.connect(ctx, node, o.Poll, o.Attempt, nil)
+		return a.connect(ctx, node, 0, o.Poll, o.Attempt, nil)
 	}
 	wctx, cancel := context.WithCancel(ctx)
 	w := a.newWatch()
@@ -335,7 +338,7 @@ func (a *Access) Wait(ctx context.Context, node string, o WaitOptions) (*sshx.Cl
 		}
 		return o.Attempt(addr, err)
 	}
-	c, err := a.connect(wctx, node, o.Poll, attempt, w)
+	c, err := a.connect(wctx, node, 0, o.Poll, attempt, w)
 	cancel()
 	<-rescued
 	if err == nil || errors.Is(err, context.Canceled) {
