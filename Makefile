@@ -99,9 +99,10 @@ test: fmt-check vet unit fuzz e2e
 # namespace with its own libvirtd (lvslab sandbox). Needs root. One after the
 # other: two copies side by side, the student's session, remote hosts
 # (e2e-hosts), the class over two hosts (e2e-class), the class server
-# (e2e-serve) and a node the student cut off (e2e-cutoff).
+# (e2e-serve), a node the student cut off (e2e-cutoff) and keepalived
+# (e2e-keepalived).
 e2e: build
-	$(E2E_TEST) -run '^(TestE2E|TestStudentE2E|TestHostsE2E|TestClassE2E|TestServeE2E|TestCutOffE2E)$$'
+	$(E2E_TEST) -run '^(TestE2E|TestStudentE2E|TestHostsE2E|TestClassE2E|TestServeE2E|TestCutOffE2E|TestKeepalivedE2E)$$'
 
 # The sandbox that stays (root, 4 VMs), as "make lab" and the README's next
 # commands use it, in an lvslab home of its own: sandbox start (a second one

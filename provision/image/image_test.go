@@ -250,6 +250,11 @@ func TestFailedBuildLeavesNothing(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "simulated failure") || !strings.Contains(err.Error(), "full log") {
 		t.Fatalf("error = %v", err)
 	}
+	// The log is kept where the error says, outside the removed folder.
+	kept := filepath.Join(os.TempDir(), "lvslab-image-"+DefaultName+"-failed.log")
+	if b, err := os.ReadFile(kept); err != nil || !strings.Contains(string(b), "simulated failure") {
+		t.Errorf("kept log %s: %v", kept, err)
+	}
 	entries, _ := os.ReadDir(dir)
 	for _, e := range entries {
 		if e.Name() != ".debootstrap" && !strings.HasSuffix(e.Name(), ".lock") {

@@ -20,5 +20,15 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(code)
 	}
-	os.Exit(m.Run())
+	// A failed build keeps its log in the temporary folder: the tests'
+	// failures go to one of their own, removed after.
+	tmp, err := os.MkdirTemp("", "lvslab-image-tests-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	os.Setenv("TMPDIR", tmp)
+	code := m.Run()
+	os.RemoveAll(tmp)
+	os.Exit(code)
 }

@@ -135,6 +135,11 @@ func TestDrillKeepalivedTargetsAndNoPreempt(t *testing.T) {
 	if c := hv[len(hv)-1]; c.Status != report.Fail || !strings.Contains(c.Detail, "the client loop stalled 21.1 s") {
 		t.Errorf("restore with a stalled loop: %+v", c)
 	}
+	// Judged as printed: 1.004 s is "1.00 s", within the 1 s target.
+	o = Outage{Requests: 3, Failed: 1, Seconds: 1.004, Recovered: true}
+	if cs := routerVerdict(w.lab.Services[0], DrillFail, HowStop, "lvs1", VRRPState{Holders: []string{"lvs1"}}, VRRPState{Holders: []string{"lvs2"}}, o, time.Second, false); cs[1].Status != report.Pass {
+		t.Errorf("1.004 s against 1 s: %+v", cs[1])
+	}
 	if o := OutageOf([]Sample{{At: 1, OK: true}, {At: 1.1}}); o.Recovered {
 		t.Errorf("no answer after the failures: %+v", o)
 	}
