@@ -8,6 +8,7 @@ import (
 	"io"
 	"sync"
 	"testing"
+	"time"
 )
 
 func TestMain(m *testing.M) {
@@ -24,8 +25,10 @@ type fake struct {
 	students []string
 	nodes    map[string][]Node
 	nodesErr map[string]error
-	// block makes every call about that student wait for its context.
+	// block makes every call about that student wait for its context;
+	// delay makes it take that long.
 	block    map[string]bool
+	delay    map[string]time.Duration
 	checks   map[string]CheckResult
 	handouts map[string]string
 	calls    []string // "Nodes alice", "Shell alice web1", "Reset alice stage" ...
@@ -36,7 +39,7 @@ type fake struct {
 }
 
 func newFake(students ...string) *fake {
-	f := &fake{students: students, nodes: map[string][]Node{}, nodesErr: map[string]error{}, block: map[string]bool{},
+	f := &fake{students: students, nodes: map[string][]Node{}, nodesErr: map[string]error{}, block: map[string]bool{}, delay: map[string]time.Duration{},
 		checks: map[string]CheckResult{}, handouts: map[string]string{}, inflight: map[string]int{}, peak: map[string]int{},
 		opDone: make(chan string, 100)}
 	for i, s := range students {
@@ -56,8 +59,12 @@ func (f *fake) enter(ctx context.Context, what, student string) error {
 	f.calls = append(f.calls, what+" "+student)
 	f.inflight[student]++
 	f.peak[student] = max(f.peak[student], f.inflight[student])
-	block := f.block[student]
+	block, delay := f.block[student], f.delay[student]
 	f.mu.Unlock()
+	select {
+	case <-time.After(delay):
+	case <-ctx.Done():
+	}
 	if block {
 		<-ctx.Done()
 		f.leave(student)

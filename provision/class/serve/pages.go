@@ -69,8 +69,13 @@ func (s *Server) state(w http.ResponseWriter, r *http.Request, sess *session, st
 	writeJSON(w, http.StatusOK, out)
 }
 
-// copyDown records for the teacher why st's copy did not answer.
+// copyDown records for the teacher why st's copy did not answer. A call
+// refused because the student's own calls fill their share (errBusy), or
+// ended by the browser, says nothing of the copy.
 func (s *Server) copyDown(st *student, err error) {
+	if errors.Is(err, errBusy) || errors.Is(err, context.Canceled) {
+		return
+	}
 	msg := ""
 	if err != nil {
 		msg = clean(err.Error(), maxText, false)

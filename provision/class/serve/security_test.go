@@ -442,6 +442,34 @@ func TestSlowCopyStallsNoOneElse(t *testing.T) {
 	}
 }
 
+// A call refused because the student's own calls fill their share says
+// nothing of the copy: the teacher's cell does not turn red for it (under
+// load a page's state waited out a running call and the grid showed a
+// passing copy as down).
+func TestBusyIsNotDown(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.PerStudent = 1 })
+	e.f.delay["alice"] = 4 * time.Second
+	alice, teacher := e.login("alice"), e.login(Teacher)
+	first := make(chan int, 1)
+	go func() {
+		code, _ := alice.get("/s/alice/state")
+		first <- code
+	}()
+	time.Sleep(200 * time.Millisecond)
+	_, body := alice.get("/s/alice/state")
+	var st StudentState
+	json.Unmarshal([]byte(body), &st)
+	_, g := teacher.get("/teacher/grid")
+	var rows []Row
+	json.Unmarshal([]byte(g), &rows)
+	if st.Down == "" || len(rows) == 0 || rows[0].Down != "" {
+		t.Errorf("a busy copy: alice's page %s, the teacher's grid %s", body, g)
+	}
+	if code := <-first; code != 200 {
+		t.Errorf("the call that held the share: %d", code)
+	}
+}
+
 // One copy down: a sentence on that student's page only, with no detail
 // of the hosts; the teacher sees the detail.
 func TestCopyDownShowsASentence(t *testing.T) {
