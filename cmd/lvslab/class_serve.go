@@ -16,6 +16,7 @@ import (
 	"github.com/lvslab/lvslab/provision/class/door"
 	"github.com/lvslab/lvslab/provision/class/serve"
 	"github.com/lvslab/lvslab/provision/paths"
+	"github.com/lvslab/lvslab/provision/sshx"
 )
 
 const classCredentialsHelp = `Gives a passphrase to the teacher (login "teacher") and to every student who
@@ -214,7 +215,7 @@ func doorClientConfig(root paths.Root, s *class.Session, student, doorAddr strin
 	if err != nil {
 		return "", fmt.Errorf("--door %q: the port is not a number", doorAddr)
 	}
-	key, err := door.EnsureHostKey(root.DoorKey(s.Class.Name))
+	key, err := sshx.EnsurePrivateKey(root.DoorKey(s.Class.Name))
 	if err != nil {
 		return "", err
 	}

@@ -1,6 +1,7 @@
 package paths
 
 import (
+	"errors"
 	"io"
 	"io/fs"
 	"os"
@@ -37,4 +38,23 @@ func WriteChmodClose(f interface {
 		return err
 	}
 	return f.Close()
+}
+
+// WriteFileOnce writes a local file that is made once and then kept: a
+// temporary file beside it, then linked to path. A link, not a rename:
+// when two processes write it at once, the first one's stays and both read
+// it back. An existing file is not an error (nothing is written).
+func WriteFileOnce(path string, data []byte, mode fs.FileMode) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if err := WriteChmodClose(tmp, data, mode); err != nil {
+		return err
+	}
+	if err := os.Link(tmp.Name(), path); err != nil && !errors.Is(err, fs.ErrExist) {
+		return err
+	}
+	return nil
 }

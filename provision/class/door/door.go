@@ -46,6 +46,7 @@ import (
 	"time"
 
 	"github.com/lvslab/lvslab/provision/class/tty"
+	"github.com/lvslab/lvslab/provision/sshx"
 	"golang.org/x/crypto/ssh"
 )
 
@@ -198,7 +199,7 @@ func New(cfg Config, auth Auth, shells Shells) (*Door, error) {
 		return nil, errors.New("door: no host key path")
 	}
 	cfg.defaults()
-	signer, err := EnsureHostKey(cfg.HostKeyPath)
+	signer, err := sshx.EnsurePrivateKey(cfg.HostKeyPath)
 	if err != nil {
 		return nil, err
 	}

@@ -25,7 +25,7 @@ type ClientConfig struct {
 	Port int
 	// Nodes are the node names of the student's copy.
 	Nodes []string
-	// HostKey is the door's host key (Door.HostKey, or EnsureHostKey).
+	// HostKey is the door's host key (Door.HostKey, or sshx.EnsurePrivateKey).
 	HostKey ssh.PublicKey
 	// LabUser is the user on the nodes ("root" when empty).
 	LabUser string
