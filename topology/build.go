@@ -183,13 +183,7 @@ func (d *document) buildNodes(raw *rawLab, lab *Lab) {
 				n.Memory = *rn.Memory
 			}
 		}
-		if rn.VCPUs != nil {
-			if *rn.VCPUs < 1 || *rn.VCPUs > 8 {
-				d.add(path+".vcpus", "%d is out of range: use 1 to 8 (leave vcpus out for %d)", *rn.VCPUs, DefaultVCPUs)
-			} else {
-				n.VCPUs = *rn.VCPUs
-			}
-		}
+		optional(d, path+".vcpus", rn.VCPUs, 1, 8, fmt.Sprintf("use 1 to 8 (leave vcpus out for %d)", DefaultVCPUs), &n.VCPUs)
 		if len(rn.NICs) == 0 {
 			d.add(path+".nics", "node %s needs at least one NIC", name)
 		}
@@ -456,6 +450,20 @@ func required[N int | int64](d *document, path string, v *N, lo, hi N, missing, 
 	return 0, false
 }
 
+// optional reads a number from lo to hi at path that may be left out: a
+// given one in range goes to dst, one out of range ("N is out of range: "
+// and use) is a problem and leaves dst at its default.
+func optional[N int | int64, T int | uint16](d *document, path string, v *N, lo, hi N, use string, dst *T) {
+	if v == nil {
+		return
+	}
+	if *v < lo || *v > hi {
+		d.add(path, "%d is out of range: %s", *v, use)
+		return
+	}
+	*dst = T(*v)
+}
+
 // nodeOf is the node a reference at path names, when it is one of role;
 // else nil, and the problem said there: missing (the sentence of an empty
 // reference), no node of that name (with the nearest name the lab has), or
@@ -491,21 +499,11 @@ func (d *document) buildRealServer(lab *Lab, s *Service, rr *rawRealServer, path
 	}
 	r := &RealServer{Node: rr.Node, Weight: 1, Port: s.Port}
 	d.nodeOf(lab, path+".node", rr.Node, RoleWeb, "missing: the web node that serves this service", "real servers are web nodes")
-	if rr.Weight != nil {
-		if *rr.Weight < 0 || *rr.Weight > 65535 {
-			d.add(path+".weight", "%d is out of range: use 0 to 65535 (0 takes the server out of rotation)", *rr.Weight)
-		} else {
-			r.Weight = int(*rr.Weight)
-		}
-	}
+	optional(d, path+".weight", rr.Weight, 0, 65535, "use 0 to 65535 (0 takes the server out of rotation)", &r.Weight)
 	if rr.Port != nil && s.FWMark != 0 {
 		d.add(path+".port", "a firewall-mark service keeps each packet's port (80 stays 80, 443 stays 443): its real servers have no port of their own")
-	} else if rr.Port != nil {
-		if *rr.Port < 1 || *rr.Port > 65535 {
-			d.add(path+".port", "%d is out of range: use 1 to 65535", *rr.Port)
-		} else {
-			r.Port = uint16(*rr.Port)
-		}
+	} else {
+		optional(d, path+".port", rr.Port, 1, 65535, "use 1 to 65535", &r.Port)
 	}
 	if rr.Upper < 0 || rr.Upper > 65535 {
 		d.add(path+".upper", "%d is out of range: a connection threshold is 0 (none) to 65535", rr.Upper)

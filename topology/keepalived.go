@@ -290,13 +290,7 @@ func (d *document) buildVRRP(rv *rawVRRP, k *Keepalived, path string) {
 	if id, ok := required(d, path+".virtual_router_id", rv.VirtualRouterID, 1, 255, "missing: the VRRP instance's id, 1 to 255, the same on every router and unique on the segment", "use 1 to 255"); ok {
 		k.VRID = int(id)
 	}
-	if rv.AdvertInt != nil {
-		if *rv.AdvertInt < 1 || *rv.AdvertInt > 255 {
-			d.add(path+".advert_int", "%d is out of range: seconds from 1 to 255 (the backup takes over after 3 adverts missed)", *rv.AdvertInt)
-		} else {
-			k.AdvertInt = int(*rv.AdvertInt)
-		}
-	}
+	optional(d, path+".advert_int", rv.AdvertInt, 1, 255, "seconds from 1 to 255 (the backup takes over after 3 adverts missed)", &k.AdvertInt)
 	switch {
 	case rv.AuthPass == "":
 	case len(rv.AuthPass) > 8:
@@ -328,27 +322,12 @@ func (d *document) buildHealthCheck(s *Service, rh *rawHealthCheck, k *Keepalive
 	if s.Protocol == "udp" && c.Type != "" {
 		d.add(path+".type", "%s checks over TCP: a UDP service's real servers answer no TCP connection, so every check would fail and keepalived would take them all out", c.Type)
 	}
-	seconds := func(field string, v *int64, lo, hi int64, dst *int) {
-		if v == nil {
-			return
-		}
-		if *v < lo || *v > hi {
-			d.add(path+"."+field, "%d is out of range: use %d to %d", *v, lo, hi)
-			return
-		}
-		*dst = int(*v)
-	}
-	seconds("delay_loop", rh.DelayLoop, 1, 3600, &k.DelayLoop)
-	seconds("connect_timeout", rh.ConnectTimeout, 1, 300, &c.ConnectTimeout)
-	seconds("retry", rh.Retry, 0, 100, &c.Retry)
-	seconds("delay_before_retry", rh.DelayBeforeRetry, 0, 3600, &c.DelayBeforeRetry)
-	if rh.Port != nil {
-		if *rh.Port < 1 || *rh.Port > 65535 {
-			d.add(path+".port", "%d is out of range: use 1 to 65535", *rh.Port)
-		} else {
-			c.Port = uint16(*rh.Port)
-		}
-	} else if s.FWMark != 0 {
+	optional(d, path+".delay_loop", rh.DelayLoop, 1, 3600, "use 1 to 3600", &k.DelayLoop)
+	optional(d, path+".connect_timeout", rh.ConnectTimeout, 1, 300, "use 1 to 300", &c.ConnectTimeout)
+	optional(d, path+".retry", rh.Retry, 0, 100, "use 0 to 100", &c.Retry)
+	optional(d, path+".delay_before_retry", rh.DelayBeforeRetry, 0, 3600, "use 0 to 3600", &c.DelayBeforeRetry)
+	optional(d, path+".port", rh.Port, 1, 65535, "use 1 to 65535", &c.Port)
+	if rh.Port == nil && s.FWMark != 0 {
 		d.add(path+".port", "missing: a firewall-mark service's real servers have no port of their own; name the port to check (connect_port), one of %s", portText(s.Ports))
 	}
 	if c.Type == CheckHTTP {
@@ -358,7 +337,7 @@ func (d *document) buildHealthCheck(s *Service, rh *rawHealthCheck, k *Keepalive
 		} else if !strings.HasPrefix(c.Path, "/") || strings.ContainsFunc(c.Path, func(r rune) bool { return r > unicode.MaxASCII || !unicode.IsGraphic(r) || unicode.IsSpace(r) }) {
 			d.add(path+".path", "%q is not a URL path: start with / and use printable ASCII without spaces, like /index.html", rh.Path)
 		}
-		seconds("status_code", rh.StatusCode, 100, 599, &c.StatusCode)
+		optional(d, path+".status_code", rh.StatusCode, 100, 599, "use 100 to 599", &c.StatusCode)
 	} else {
 		if rh.Path != "" {
 			d.add(path+".path", "a path is what %s requests: %s only connects", CheckHTTP, CheckTCP)

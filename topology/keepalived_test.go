@@ -146,6 +146,7 @@ func TestKeepalivedValidation(t *testing.T) {
 		{"path on a TCP check", mutate(t, dr, "type: TCP_CHECK", "type: TCP_CHECK, path: /"), "services[0].keepalived.health_check.path", "a path is what HTTP_GET requests", 64},
 		{"bad HTTP path", mutate(t, dr, "type: TCP_CHECK", "type: HTTP_GET, path: index.html"), "services[0].keepalived.health_check.path", `"index.html" is not a URL path`, 64},
 		{"status code out of range", mutate(t, dr, "type: TCP_CHECK", "type: HTTP_GET, status_code: 42"), "services[0].keepalived.health_check.status_code", "42 is out of range: use 100 to 599", 64},
+		{"health check port out of range", mutate(t, dr, "type: TCP_CHECK", "type: TCP_CHECK, port: 0"), "services[0].keepalived.health_check.port", "0 is out of range: use 1 to 65535", 64},
 		{"connect_timeout 0", mutate(t, dr, "connect_timeout: 3", "connect_timeout: 0"), "services[0].keepalived.health_check.connect_timeout", "0 is out of range: use 1 to 300", 64},
 		{"check of a UDP service", mutate(t, dr, "protocol: tcp", "protocol: udp"), "services[0].keepalived.health_check.type", "TCP_CHECK checks over TCP: a UDP service's real servers answer no TCP connection", 64},
 		// Services and directors.

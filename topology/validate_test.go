@@ -180,6 +180,7 @@ func TestValidationRules(t *testing.T) {
 		{"missing mode", mutate(t, nat, "    mode: nat\n", ""), "services[0].mode", "missing: nat, dr or tun", 0},
 		{"unknown protocol", mutate(t, nat, "protocol: tcp", "protocol: sctp"), "services[0].protocol", "use tcp or udp", 41},
 		{"weight out of range", mutate(t, nat, "{node: web2, weight: 2}", "{node: web2, weight: 70000}"), "services[0].real_servers[1].weight", "0 to 65535", 46},
+		{"real server port out of range", mutate(t, nat, "{node: web2, weight: 2}", "{node: web2, weight: 2, port: 65536}"), "services[0].real_servers[1].port", "65536 is out of range: use 1 to 65535", 46},
 		{"negative weight", mutate(t, nat, "{node: web2, weight: 2}", "{node: web2, weight: -1}"), "services[0].real_servers[1].weight", "0 to 65535", 46},
 		{"port out of range", mutate(t, nat, "port: 80", "port: 70000"), "services[0].port", "1 to 65535", 40},
 		{"missing port", mutate(t, nat, "    port: 80\n", ""), "services[0].port", "missing", 0},

@@ -165,35 +165,41 @@ func privatizeLibvirt() error {
 			continue // /var/run -> /run: already done through its target
 		}
 		skeleton, _ := snapshot(dir, false)
-		if err := os.MkdirAll(dir, 0o755); err != nil {
+		if err := privateTmpfs(dir, 0o755); err != nil {
 			return err
-		}
-		if err := unix.Mount("tmpfs", dir, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=0755"); err != nil {
-			return fmt.Errorf("mount a private tmpfs on %s: %w", dir, err)
 		}
 		if err := restore(dir, skeleton); err != nil {
 			return err
 		}
 	}
 	for _, dir := range labDirs {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
+		if err := privateTmpfs(dir, 0o755); err != nil {
 			return err
-		}
-		if err := unix.Mount("tmpfs", dir, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=0755"); err != nil {
-			return fmt.Errorf("mount a private tmpfs on %s: %w", dir, err)
 		}
 	}
 	files, err := snapshot(configDir, true)
 	if err != nil {
 		return fmt.Errorf("read %s (is libvirt-daemon-system installed?): %w", configDir, err)
 	}
-	if err := unix.Mount("tmpfs", configDir, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=0755"); err != nil {
-		return fmt.Errorf("mount a private copy of %s: %w", configDir, err)
+	if err := privateTmpfs(configDir, 0o755); err != nil {
+		return err
 	}
 	if err := restore(configDir, files); err != nil {
 		return err
 	}
 	return adaptConfig(configDir)
+}
+
+// privateTmpfs mounts an empty tmpfs of the namespace's own on dir (made
+// if missing), hiding the host's files there from the sandbox alone.
+func privateTmpfs(dir string, mode os.FileMode) error {
+	if err := os.MkdirAll(dir, mode); err != nil {
+		return err
+	}
+	if err := unix.Mount("tmpfs", dir, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, fmt.Sprintf("mode=%04o", mode)); err != nil {
+		return fmt.Errorf("mount a private tmpfs on %s: %w", dir, err)
+	}
+	return nil
 }
 
 // adaptConfig edits the sandbox's private libvirt configuration.

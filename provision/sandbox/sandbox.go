@@ -525,11 +525,8 @@ func RunHypervisor(ctx context.Context) error {
 		return err
 	}
 	defer stopDaemons()
-	if err := os.MkdirAll("/run/sshd", 0o755); err != nil {
+	if err := privateTmpfs("/run/sshd", 0o755); err != nil {
 		return err
-	}
-	if err := unix.Mount("tmpfs", "/run/sshd", "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=0755"); err != nil {
-		return fmt.Errorf("mount a private tmpfs on /run/sshd: %w", err)
 	}
 	// lvslab's pool folder on a hypervisor: a folder of the sandbox's own on
 	// disk is bound there, so the hosts' disks really differ and stay off tmpfs.
@@ -569,11 +566,8 @@ func teacherMounts(sshDir string) error {
 		if fi, err := os.Lstat(dir); err == nil && fi.Mode()&os.ModeSymlink != 0 {
 			continue
 		}
-		if err := os.MkdirAll(dir, 0o755); err != nil {
+		if err := privateTmpfs(dir, 0o755); err != nil {
 			return err
-		}
-		if err := unix.Mount("tmpfs", dir, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=0755"); err != nil {
-			return fmt.Errorf("mount a private tmpfs on %s: %w", dir, err)
 		}
 	}
 	home := "/root"
@@ -581,15 +575,12 @@ func teacherMounts(sshDir string) error {
 		home = me.HomeDir
 	}
 	dotSSH := filepath.Join(home, ".ssh")
-	if err := os.MkdirAll(dotSSH, 0o700); err != nil {
-		return err
-	}
 	known, err := os.ReadFile(filepath.Join(sshDir, "known_hosts"))
 	if err != nil {
 		return err
 	}
-	if err := unix.Mount("tmpfs", dotSSH, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=0700"); err != nil {
-		return fmt.Errorf("mount a private %s: %w", dotSSH, err)
+	if err := privateTmpfs(dotSSH, 0o700); err != nil {
+		return err
 	}
 	return os.WriteFile(filepath.Join(dotSSH, "known_hosts"), known, 0o600)
 }
