@@ -371,12 +371,7 @@ func (s *subject) aliasFact(o *Observed, a roles.Alias) Fact {
 	}
 	name := "vip " + label
 	want := a.Address.String() + " on " + a.Device
-	step := func(step catalog.Step) bool {
-		return strings.HasPrefix(step.Name, "vip ") && slices.Contains(strings.Fields(step.Name), a.Device)
-	}
-	if !slices.ContainsFunc(s.steps, step) {
-		step = named("address " + a.Device)
-	}
+	step := s.vipStep(a)
 	found := findAddr(o, a.Address.Addr())
 	got := "missing"
 	if found != nil {
@@ -583,12 +578,7 @@ func (s *subject) aliasBootFact(o *Observed, a roles.Alias, boot []bootAddr) Fac
 		hint = fmt.Sprintf("at boot the VIP comes back as %s, not %s: ", strings.Join(elsewhere, ", "), want)
 	}
 	hint += vipHowTo(s.os, stackOf(o), a)
-	step := func(step catalog.Step) bool {
-		return strings.HasPrefix(step.Name, "vip ") && slices.Contains(strings.Fields(step.Name), a.Device)
-	}
-	if !slices.ContainsFunc(s.steps, step) {
-		step = named("address " + a.Device)
-	}
+	step := s.vipStep(a)
 	return s.fact("vip "+label+" at boot", want, got, ok, hint, step)
 }
 
@@ -672,4 +662,16 @@ func (s *subject) bootFacts(o *Observed) []Fact {
 		hint = fmt.Sprintf("at boot %s, but the lab's rules are saved in %s: after a reboot the director loads the wrong rules; save them into the file it loads (%s -n > %s)", strings.Join(enabled, ", "), savedIn, ipvs.Save, target)
 	}
 	return append(out, s.fact("ipvs rules at boot", "an enabled service that loads them", gotBoot, ok, hint, named("ipvs at boot")))
+}
+
+// vipStep finds the catalog step that puts the alias a in place: its own
+// "vip" step, else the step of its device's addresses.
+func (s *subject) vipStep(a roles.Alias) func(catalog.Step) bool {
+	own := func(step catalog.Step) bool {
+		return strings.HasPrefix(step.Name, "vip ") && slices.Contains(strings.Fields(step.Name), a.Device)
+	}
+	if slices.ContainsFunc(s.steps, own) {
+		return own
+	}
+	return named("address " + a.Device)
 }
