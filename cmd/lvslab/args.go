@@ -37,28 +37,10 @@ func interspersed(app *cli.App, args []string) []string {
 		}
 		return i
 	}
-	// Walk down to the deepest named subcommand; flags met on the way stay
-	// at their level, with their values.
-	cmds, flags := app.Commands, app.Flags
-	var cmd *cli.Command
-	i := 1
-	for ; i < len(args); i++ {
-		a := args[i]
-		if a == "--" {
-			break
-		}
-		if strings.HasPrefix(a, "-") {
-			i = take(i, flags, &path)
-			continue
-		}
-		next := findCommand(cmds, a)
-		if next == nil {
-			break
-		}
-		cmd = next
-		cmds, flags = next.Subcommands, next.Flags
-		path = append(path, a)
-	}
+	// Flags met on the way down stay at their level, with their values.
+	cmd, i := commandAt(app, args,
+		func(i int, flags []cli.Flag) int { return take(i, flags, &path) },
+		func(name string) { path = append(path, name) })
 	if cmd == nil || cmd.SkipFlagParsing {
 		return args
 	}
@@ -85,6 +67,47 @@ func interspersed(app *cli.App, args []string) []string {
 		i = take(i, cmd.Flags, &moved)
 	}
 	return slices.Concat(args[:1], globals, path, moved, positional)
+}
+
+// commandAt walks args down to the deepest subcommand they name: each flag
+// met on the way goes to flag with the flags of its level (it returns the
+// index of the flag's last word), each command's name to name. It returns
+// that command, nil when args name none, and the index where the walk
+// stopped: the first word after the command's name, or "--".
+func commandAt(app *cli.App, args []string, flag func(i int, flags []cli.Flag) int, name func(string)) (*cli.Command, int) {
+	cmds, flags := app.Commands, app.Flags
+	var cmd *cli.Command
+	i := 1
+	for ; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			break
+		}
+		if strings.HasPrefix(a, "-") {
+			i = flag(i, flags)
+			continue
+		}
+		next := findCommand(cmds, a)
+		if next == nil {
+			break
+		}
+		cmd, cmds, flags = next, next.Subcommands, next.Flags
+		name(a)
+	}
+	return cmd, i
+}
+
+// leafCommand is the deepest command args name ("image ls", "up", an
+// alias's command), nil when they name none.
+func leafCommand(app *cli.App, args []string) *cli.Command {
+	skip := func(i int, flags []cli.Flag) int {
+		if takesValue(flags, args[i]) {
+			return i + 1
+		}
+		return i
+	}
+	leaf, _ := commandAt(app, args, skip, func(string) {})
+	return leaf
 }
 
 const completionFlag = "--generate-bash-completion"

@@ -315,31 +315,6 @@ func runsInSandbox(app *cli.App, args []string, getenv func(string) string) bool
 	return true
 }
 
-// leafCommand is the deepest command args name ("image ls", "up", an
-// alias's command), nil when they name none.
-func leafCommand(app *cli.App, args []string) *cli.Command {
-	cmds, flags := app.Commands, app.Flags
-	var leaf *cli.Command
-	for i := 1; i < len(args); i++ {
-		a := args[i]
-		if a == "--" {
-			break
-		}
-		if strings.HasPrefix(a, "-") {
-			if takesValue(flags, a) {
-				i++
-			}
-			continue
-		}
-		next := findCommand(cmds, a)
-		if next == nil {
-			break
-		}
-		leaf, cmds, flags = next, next.Subcommands, next.Flags
-	}
-	return leaf
-}
-
 // sandboxInnerCommand is what "lvslab sandbox" re-runs inside the new
 // namespaces; it is not for people.
 func sandboxInnerCommand() *cli.Command {
