@@ -99,6 +99,8 @@ func LibvirtMessage(err error) string {
 	return err.Error()
 }
 
+// IsNotFound tells whether err is libvirt's "no such domain, network,
+// pool or volume": for a removal, the object is already gone.
 func IsNotFound(err error) bool {
 	switch LibvirtCode(err) {
 	case libvirt.ERR_NO_DOMAIN, libvirt.ERR_NO_NETWORK, libvirt.ERR_NO_STORAGE_POOL, libvirt.ERR_NO_STORAGE_VOL:
